@@ -1,0 +1,13 @@
+//! The centre of Amtsstube: types and rules without any I/O.
+//!
+//! Everything here is pure: roles and what they may do, user-name rules and the
+//! read models shared by the store, the facade and the UI (their TypeScript
+//! twins are generated with `ts-rs`).
+
+mod role;
+mod user;
+mod worklist;
+
+pub use role::{Permission, Role};
+pub use user::{UserName, UserNameError};
+pub use worklist::CaseSummary;

@@ -1,0 +1,20 @@
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// One row of a work list (Arbeitskorb). Holds personal data: never log it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct CaseSummary {
+    pub id: String,
+    /// Aktenzeichen.
+    pub file_number: String,
+    /// Case type (Leistung), e.g. "Meldebescheinigung".
+    pub case_type: String,
+    /// Applicant's display name (Antragstellende).
+    pub applicant: String,
+    /// Lifecycle state identifier.
+    pub status: String,
+    /// Arrival (RFC 3339, UTC).
+    pub received_at: String,
+}

@@ -1,0 +1,371 @@
+//! Append-only audit log with a SHA-256 hash chain (SDM Baustein 43: who, when,
+//! what, which object – no content data).
+//!
+//! `hash_n = SHA-256(prev_hash ‖ at ‖ actor ‖ action ‖ object)`, each field
+//! length-prefixed. The sequence number is *not* hashed, so [`verify`] can tell a
+//! changed entry (its own hash no longer fits) from a removed one (a gap, or a link
+//! to an entry that is not there) and from a reordered one (a link to an entry that
+//! sits elsewhere). Triggers refuse UPDATE and DELETE; `audit_head` keeps the last
+//! link so that cutting off the tail is found too.
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::Session;
+use crate::error::Result;
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One audit entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A finding of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum AuditProblem {
+    /// The entry's content no longer matches its hash.
+    Modified { seq: i64 },
+    /// Entries are missing before `seq` (`count` of them if known from a gap).
+    Removed { before_seq: i64, count: Option<i64> },
+    /// The entry links to an entry that stands elsewhere in the log.
+    Reordered { seq: i64 },
+    /// Entries after `after_seq` are missing at the end of the log.
+    Truncated { after_seq: i64, expected_last: i64 },
+}
+
+impl std::fmt::Display for AuditProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditProblem::Modified { seq } => write!(f, "Eintrag {seq} wurde verändert."),
+            AuditProblem::Removed {
+                before_seq,
+                count: Some(n),
+            } => {
+                write!(
+                    f,
+                    "Vor Eintrag {before_seq} fehlen {n} Eintrag/Einträge (gelöscht)."
+                )
+            }
+            AuditProblem::Removed {
+                before_seq,
+                count: None,
+            } => {
+                write!(
+                    f,
+                    "Vor Eintrag {before_seq} fehlt mindestens ein Eintrag (gelöscht)."
+                )
+            }
+            AuditProblem::Reordered { seq } => {
+                write!(
+                    f,
+                    "Eintrag {seq} steht an falscher Stelle (Reihenfolge vertauscht)."
+                )
+            }
+            AuditProblem::Truncated {
+                after_seq,
+                expected_last,
+            } => write!(
+                f,
+                "Nach Eintrag {after_seq} fehlen die Einträge bis {expected_last} (Ende abgeschnitten)."
+            ),
+        }
+    }
+}
+
+/// Result of a full verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    pub entries: u64,
+    pub problems: Vec<AuditProblem>,
+}
+
+impl AuditReport {
+    pub fn is_intact(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+fn field(h: &mut Sha256, s: &str) {
+    h.update((s.len() as u64).to_be_bytes());
+    h.update(s.as_bytes());
+}
+
+fn entry_hash(prev_hash: &str, at: &str, actor: &str, action: &str, object: &str) -> String {
+    let mut h = Sha256::new();
+    field(&mut h, prev_hash);
+    field(&mut h, at);
+    field(&mut h, actor);
+    field(&mut h, action);
+    field(&mut h, object);
+    hex::encode(h.finalize())
+}
+
+/// Append an entry. Call inside the transaction of the change it records.
+pub(crate) fn append(
+    conn: &Connection,
+    at: &str,
+    actor: &str,
+    action: &str,
+    object: &str,
+) -> Result<()> {
+    let head: Option<(i64, String)> = conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let (seq, prev) = match head {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS.to_owned()),
+    };
+    let hash = entry_hash(&prev, at, actor, action, object);
+    conn.execute(
+        "INSERT INTO audit_log (seq, at, actor, action, object, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![seq, at, actor, action, object, prev, hash],
+    )?;
+    conn.execute(
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        params![seq, hash],
+    )?;
+    Ok(())
+}
+
+fn read_all(conn: &Connection) -> Result<Vec<AuditEntry>> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, at, actor, action, object, prev_hash, hash FROM audit_log ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(AuditEntry {
+            seq: r.get(0)?,
+            at: r.get(1)?,
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            object: r.get(4)?,
+            prev_hash: r.get(5)?,
+            hash: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Walk the whole chain and report every finding.
+pub(crate) fn verify(conn: &Connection) -> Result<AuditReport> {
+    let entries = read_all(conn)?;
+    let head: Option<(i64, String)> = conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let positions: std::collections::HashMap<&str, i64> =
+        entries.iter().map(|e| (e.hash.as_str(), e.seq)).collect();
+
+    let mut problems = Vec::new();
+    let mut expected_seq = 1;
+    let mut expected_prev = GENESIS.to_owned();
+    for e in &entries {
+        let gap = e.seq != expected_seq;
+        if gap {
+            problems.push(AuditProblem::Removed {
+                before_seq: e.seq,
+                count: Some(e.seq - expected_seq),
+            });
+        }
+        if entry_hash(&e.prev_hash, &e.at, &e.actor, &e.action, &e.object) != e.hash {
+            problems.push(AuditProblem::Modified { seq: e.seq });
+        } else if e.prev_hash != expected_prev && !gap {
+            match positions.get(e.prev_hash.as_str()) {
+                Some(&at) if at != e.seq - 1 => {
+                    problems.push(AuditProblem::Reordered { seq: e.seq })
+                }
+                _ => problems.push(AuditProblem::Removed {
+                    before_seq: e.seq,
+                    count: None,
+                }),
+            }
+        }
+        expected_prev = e.hash.clone();
+        expected_seq = e.seq + 1;
+    }
+    let last = entries.last().map(|e| (e.seq, e.hash.as_str()));
+    match (&head, last) {
+        (Some((head_seq, _)), Some((last_seq, _))) if *head_seq > last_seq => {
+            problems.push(AuditProblem::Truncated {
+                after_seq: last_seq,
+                expected_last: *head_seq,
+            });
+        }
+        (Some((head_seq, head_hash)), Some((last_seq, last_hash)))
+            if *head_seq == last_seq && head_hash != last_hash =>
+        {
+            problems.push(AuditProblem::Modified { seq: last_seq });
+        }
+        (Some((head_seq, _)), None) => problems.push(AuditProblem::Truncated {
+            after_seq: 0,
+            expected_last: *head_seq,
+        }),
+        _ => {}
+    }
+    Ok(AuditReport {
+        entries: entries.len() as u64,
+        problems,
+    })
+}
+
+impl Session {
+    /// Verify the audit chain.
+    pub fn verify_audit(&self) -> Result<AuditReport> {
+        verify(&self.conn)
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    pub fn audit_entries(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        let mut all = read_all(&self.conn)?;
+        all.reverse();
+        all.truncate(limit as usize);
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh(n: usize) -> Result<Connection> {
+        let mut conn = Connection::open_in_memory()?;
+        crate::db::migrate(&mut conn)?;
+        for i in 1..=n {
+            append(
+                &conn,
+                &format!("2026-11-23T10:00:{i:02}Z"),
+                "sb1",
+                "vorgang.gelesen",
+                &format!("AZ-{i}"),
+            )?;
+        }
+        // Tampering needs the triggers out of the way, as an attacker with the key would do.
+        conn.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")?;
+        Ok(conn)
+    }
+
+    #[test]
+    fn intact_chain_verifies() -> Result<()> {
+        let conn = fresh(5)?;
+        let r = verify(&conn)?;
+        assert_eq!(r.entries, 5);
+        assert!(r.is_intact(), "{:?}", r.problems);
+        Ok(())
+    }
+
+    #[test]
+    fn triggers_refuse_update_and_delete() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        crate::db::migrate(&mut conn)?;
+        append(&conn, "t", "a", "x", "")?;
+        assert!(
+            conn.execute("UPDATE audit_log SET actor = 'b'", [])
+                .is_err()
+        );
+        assert!(conn.execute("DELETE FROM audit_log", []).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn changed_byte_is_found() -> Result<()> {
+        let conn = fresh(6)?;
+        conn.execute("UPDATE audit_log SET object = 'AZ-X' WHERE seq = 3", [])?;
+        assert_eq!(
+            verify(&conn)?.problems,
+            vec![AuditProblem::Modified { seq: 3 }]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn deleted_entry_is_found() -> Result<()> {
+        let conn = fresh(6)?;
+        conn.execute("DELETE FROM audit_log WHERE seq = 4", [])?;
+        assert_eq!(
+            verify(&conn)?.problems,
+            vec![AuditProblem::Removed {
+                before_seq: 5,
+                count: Some(1)
+            }]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn deleted_and_renumbered_entry_is_found() -> Result<()> {
+        let conn = fresh(6)?;
+        conn.execute("DELETE FROM audit_log WHERE seq = 4", [])?;
+        conn.execute("UPDATE audit_log SET seq = seq - 1 WHERE seq > 4", [])?;
+        conn.execute("UPDATE audit_head SET seq = 5", [])?;
+        assert_eq!(
+            verify(&conn)?.problems,
+            vec![AuditProblem::Removed {
+                before_seq: 4,
+                count: None
+            }]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn swapped_entries_are_found() -> Result<()> {
+        let conn = fresh(6)?;
+        // Exchange the rows at positions 3 and 4.
+        conn.execute_batch(
+            "UPDATE audit_log SET seq = 100 WHERE seq = 3;
+             UPDATE audit_log SET seq = 3 WHERE seq = 4;
+             UPDATE audit_log SET seq = 4 WHERE seq = 100;",
+        )?;
+        let problems = verify(&conn)?.problems;
+        assert!(
+            problems.contains(&AuditProblem::Reordered { seq: 3 }),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .all(|p| matches!(p, AuditProblem::Reordered { .. })),
+            "{problems:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn cut_off_tail_is_found() -> Result<()> {
+        let conn = fresh(6)?;
+        conn.execute("DELETE FROM audit_log WHERE seq >= 5", [])?;
+        assert_eq!(
+            verify(&conn)?.problems,
+            vec![AuditProblem::Truncated {
+                after_seq: 4,
+                expected_last: 6
+            }]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn messages_are_german_and_name_the_entry() {
+        assert_eq!(
+            AuditProblem::Modified { seq: 7 }.to_string(),
+            "Eintrag 7 wurde verändert."
+        );
+        assert!(
+            AuditProblem::Reordered { seq: 2 }
+                .to_string()
+                .contains("vertauscht")
+        );
+    }
+}

@@ -1,0 +1,98 @@
+//! Minimal case repository: enough for the work list. Casework extends it.
+
+use domain::CaseSummary;
+use rusqlite::params;
+
+use crate::error::{Result, StoreError};
+use crate::{Session, audit, random_hex};
+
+/// A case to insert. Holds personal data: never log it.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub file_number: String,
+    pub case_type: String,
+    pub applicant: String,
+    pub status: String,
+    pub received_at: String,
+}
+
+impl Session {
+    /// Insert a case; returns its id. Audited with the Aktenzeichen only.
+    pub fn insert_case(&mut self, case: &NewCase) -> Result<String> {
+        if case.file_number.trim().is_empty() {
+            return Err(StoreError::InvalidInput("Das Aktenzeichen fehlt.".into()));
+        }
+        let id = random_hex(16);
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO cases (id, file_number, case_type, applicant, status, received_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![id, case.file_number, case.case_type, case.applicant, case.status, case.received_at, now],
+        )?;
+        audit::append(&tx, &now, &actor, "vorgang.angelegt", &case.file_number)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// The work list, newest arrival first.
+    pub fn list_cases(&self, limit: u32, offset: u32) -> Result<Vec<CaseSummary>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, file_number, case_type, applicant, status, received_at
+             FROM cases ORDER BY received_at DESC, file_number LIMIT ?1 OFFSET ?2",
+        )?;
+        let rows = stmt.query_map(params![limit, offset], |r| {
+            Ok(CaseSummary {
+                id: r.get(0)?,
+                file_number: r.get(1)?,
+                case_type: r.get(2)?,
+                applicant: r.get(3)?,
+                status: r.get(4)?,
+                received_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn count_cases(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM cases", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Insert many cases in one transaction (bulk import, benchmarks, demo data).
+    /// Audited as one entry naming the count.
+    pub fn insert_cases(&mut self, cases: &[NewCase]) -> Result<()> {
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO cases (id, file_number, case_type, applicant, status, received_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for case in cases {
+                stmt.execute(params![
+                    random_hex(16),
+                    case.file_number,
+                    case.case_type,
+                    case.applicant,
+                    case.status,
+                    case.received_at,
+                    now
+                ])?;
+            }
+        }
+        audit::append(
+            &tx,
+            &now,
+            &actor,
+            "vorgang.import",
+            &cases.len().to_string(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}

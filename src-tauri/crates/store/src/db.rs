@@ -1,0 +1,130 @@
+//! Opening the SQLCipher database and applying the migrations from `migrations/`.
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use include_dir::{Dir, include_dir};
+use rusqlite::{Connection, OpenFlags};
+use rusqlite_migration::Migrations;
+
+use crate::error::{Result, StoreError};
+use crate::keys::MasterKey;
+
+static MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../../migrations");
+
+static MIGRATIONS: LazyLock<std::result::Result<Migrations<'static>, String>> =
+    LazyLock::new(|| Migrations::from_directory(&MIGRATIONS_DIR).map_err(|e| e.to_string()));
+
+fn migrations() -> Result<&'static Migrations<'static>> {
+    MIGRATIONS
+        .as_ref()
+        .map_err(|e| StoreError::Database(format!("Migrationen unlesbar: {e}")))
+}
+
+/// Open (or create) the database with the raw key, check the key, set the pragmas
+/// and bring the schema to the latest migration.
+pub(crate) fn open(path: &Path, key: &MasterKey) -> Result<Connection> {
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // SQLCipher would print decryption failures (wrong key) to stderr; errors reach us anyway.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+    // The key must be the first statement that touches the file.
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"{}\";",
+        key.sqlcipher_literal().as_str()
+    ))?;
+    // A wrong key shows only at the first real read.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let cipher: Option<String> = conn
+        .query_row("PRAGMA cipher_version", [], |r| r.get(0))
+        .ok();
+    if cipher.is_none() {
+        return Err(StoreError::Database(
+            "SQLCipher ist nicht eingebunden".into(),
+        ));
+    }
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Database(format!(
+            "WAL-Modus nicht verfügbar ({mode})"
+        )));
+    }
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;",
+    )?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    migrations()?.to_latest(conn)?;
+    Ok(())
+}
+
+/// Number of the newest migration the code knows.
+pub fn latest_schema_version() -> Result<usize> {
+    Ok(MIGRATIONS_DIR.dirs().count())
+}
+
+pub(crate) fn schema_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() -> Result<()> {
+        migrations()?.validate()?;
+        Ok(())
+    }
+
+    #[test]
+    fn migrations_run_on_empty_and_on_migrated_database() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Database(e.to_string()))?;
+        let path = dir.path().join("t.db");
+        let key = MasterKey::generate();
+        let conn = open(&path, &key)?;
+        let v1 = schema_version(&conn)?;
+        assert_eq!(v1 as usize, latest_schema_version()?);
+        assert!(v1 >= 1);
+        drop(conn);
+        // Second open: nothing to apply, same version, data intact.
+        let mut conn = open(&path, &key)?;
+        conn.execute(
+            "INSERT INTO secrets (name, value) VALUES ('probe', 'x')",
+            [],
+        )?;
+        migrate(&mut conn)?;
+        assert_eq!(schema_version(&conn)?, v1);
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM secrets WHERE name = 'probe'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(n, 1);
+        let fk: i64 = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+        assert_eq!(fk, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn wrong_key_is_refused() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Database(e.to_string()))?;
+        let path = dir.path().join("t.db");
+        drop(open(&path, &MasterKey::generate())?);
+        assert!(matches!(
+            open(&path, &MasterKey::generate()),
+            Err(StoreError::Corrupt(_))
+        ));
+        Ok(())
+    }
+}

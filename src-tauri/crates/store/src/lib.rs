@@ -1,0 +1,52 @@
+//! The local encrypted store of an Amtsstube workstation.
+//!
+//! * [`Store`] is a data directory that is *locked*: it offers no read of any
+//!   record or document, only unlock and recovery.
+//! * [`Session`] is the unlocked store of one local user: the SQLCipher database
+//!   (schema only from `migrations/`), the age blob vault and the audit chain.
+//!
+//! Layout of a data directory:
+//!
+//! ```text
+//! store.json              format, salt for key-file names, lockout and KDF settings (no secrets)
+//! amtsstube.db(-wal,-shm) SQLCipher database (raw 256-bit key)
+//! keys/recovery.age       master key wrapped to the X25519 recovery recipient
+//! keys/u-<hash>.age       master key wrapped with a user's password (age scrypt)
+//! keys/u-<hash>.state     failed-attempt counter of that user (no secrets)
+//! vault/<2 hex>/<32 hex>  age-encrypted documents, random names
+//! vault/tmp/              blobs being written; emptied at every unlock
+//! ```
+
+mod audit;
+mod cases;
+mod config;
+mod db;
+mod error;
+mod fsutil;
+mod keys;
+mod session;
+mod users;
+mod vault;
+
+pub use age::secrecy::{ExposeSecret, SecretString};
+pub use audit::{AuditEntry, AuditProblem, AuditReport};
+pub use cases::NewCase;
+pub use config::{Clock, StoreConfig};
+pub use error::{Result, StoreError};
+pub use keys::RecoveryKey;
+pub use session::{InitOptions, Session, Store};
+pub use users::UserInfo;
+pub use vault::{BlobId, BlobInfo, BlobReader, VaultCheck};
+
+/// Minimum length of a local password.
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::fill(&mut buf[..]);
+    hex::encode(buf)
+}
+
+pub(crate) fn now_rfc3339(clock: &Clock) -> String {
+    clock.now().to_string()
+}

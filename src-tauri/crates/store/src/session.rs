@@ -1,0 +1,480 @@
+//! [`Store`] (locked) and [`Session`] (unlocked).
+
+use std::path::{Path, PathBuf};
+
+use age::secrecy::{ExposeSecret, SecretString};
+use domain::{Role, UserName};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Clock, FORMAT, Layout, StoreConfig, StoreFile, read_store_file};
+use crate::error::{IoContext, Result, StoreError};
+use crate::fsutil::{create_private_dir, write_atomic};
+use crate::keys::{self, MasterKey, RecoveryKey, Unwrap};
+use crate::users::{self, UserInfo};
+use crate::vault::Vault;
+use crate::{MIN_PASSWORD_LEN, audit, db, now_rfc3339, random_hex};
+
+/// A data directory whose database is closed. Offers no access to any record.
+#[derive(Debug, Clone)]
+pub struct Store {
+    layout: Layout,
+    file: StoreFile,
+    clock: Clock,
+}
+
+/// What `init` needs: the first administrator and the settings.
+pub struct InitOptions {
+    pub admin: UserName,
+    pub admin_display_name: String,
+    pub admin_password: SecretString,
+    pub config: StoreConfig,
+}
+
+/// The unlocked store of one local user. Dropping it (or [`Session::lock`]) closes
+/// the database and wipes the key from memory.
+pub struct Session {
+    store: Store,
+    pub(crate) conn: Connection,
+    key: MasterKey,
+    user: UserInfo,
+    pub(crate) vault: Vault,
+    vault_check: crate::VaultCheck,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AttemptState {
+    failed: u32,
+    locked_until: Option<jiff::Timestamp>,
+}
+
+pub(crate) fn check_password(password: &SecretString) -> Result<()> {
+    if password.expose_secret().chars().count() < MIN_PASSWORD_LEN {
+        return Err(StoreError::PasswordTooShort {
+            min: MIN_PASSWORD_LEN,
+        });
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Does `dir` hold a data directory?
+    pub fn exists(dir: &Path) -> bool {
+        Layout::new(dir).store_file().exists()
+    }
+
+    /// Provision a new data directory: master key, recovery key, vault identity,
+    /// schema and the first administrator. The returned [`RecoveryKey`] is the only
+    /// copy of the recovery identity: show it once, then drop it.
+    pub fn init(dir: &Path, options: InitOptions, clock: Clock) -> Result<(Session, RecoveryKey)> {
+        options.config.validate()?;
+        check_password(&options.admin_password)?;
+        let layout = Layout::new(dir);
+        if layout.store_file().exists() || layout.db().exists() {
+            return Err(StoreError::AlreadyInitialised(dir.to_path_buf()));
+        }
+        create_private_dir(dir)?;
+        create_private_dir(&layout.keys())?;
+        create_private_dir(&layout.vault())?;
+        create_private_dir(&layout.vault_tmp())?;
+
+        let key = MasterKey::generate();
+        let recovery = RecoveryKey::generate();
+        write_atomic(
+            &layout.recovery_key(),
+            &key.wrap_to_recovery(&recovery.recipient())?,
+        )?;
+
+        let file = StoreFile {
+            format: FORMAT,
+            salt: random_hex(16),
+            config: options.config,
+        };
+        let store = Store {
+            layout,
+            file,
+            clock,
+        };
+
+        let mut conn = db::open(&store.layout.db(), &key)?;
+        let vault_identity = keys::generate_vault_identity();
+        let now = now_rfc3339(&store.clock);
+        {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO secrets (name, value) VALUES ('vault_identity', ?1)",
+                params![vault_identity.expose_secret()],
+            )?;
+            users::insert(
+                &tx,
+                &options.admin,
+                &options.admin_display_name,
+                Role::Admin,
+                &now,
+            )?;
+            audit::append(
+                &tx,
+                &now,
+                options.admin.as_str(),
+                "datenbestand.eingerichtet",
+                "",
+            )?;
+            audit::append(
+                &tx,
+                &now,
+                options.admin.as_str(),
+                "benutzer.angelegt",
+                options.admin.as_str(),
+            )?;
+            tx.commit()?;
+        }
+        store.write_user_key(&options.admin, &key, &options.admin_password)?;
+        // store.json last: its presence marks a complete provisioning.
+        let json = serde_json::to_vec_pretty(&store.file)
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        write_atomic(&store.layout.store_file(), &json)?;
+
+        let session = store.clone().into_session(conn, key, &options.admin)?;
+        Ok((session, recovery))
+    }
+
+    /// Open an existing data directory, locked.
+    pub fn open(dir: &Path, clock: Clock) -> Result<Store> {
+        let layout = Layout::new(dir);
+        let file = read_store_file(&layout)?;
+        Ok(Store {
+            layout,
+            file,
+            clock,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.layout.dir
+    }
+
+    pub fn config(&self) -> &StoreConfig {
+        &self.file.config
+    }
+
+    /// Unlock with user name and password. Wrong passwords are counted per user; after
+    /// `max_failed_attempts` the user is locked out for `lockout_seconds`.
+    pub fn unlock(&self, user: &UserName, password: &SecretString) -> Result<Session> {
+        let now = self.clock.now();
+        let mut state = self.read_attempts(user)?;
+        if let Some(until) = state.locked_until {
+            if until > now {
+                return Err(StoreError::LockedOut {
+                    until: format_local(until),
+                });
+            }
+            state = AttemptState::default();
+        }
+        let key_path = self.user_key_path(user);
+        let wrapped = match std::fs::read(&key_path) {
+            Ok(w) => Some(w),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e).at(&key_path),
+        };
+        let unwrapped = match wrapped {
+            Some(w) => keys::unwrap_with_password(&w, password, self.max_log_n())?,
+            None => Unwrap::WrongSecret,
+        };
+        let key = match unwrapped {
+            Unwrap::Ok(key) => key,
+            Unwrap::WrongSecret => {
+                state.failed += 1;
+                let max = self.file.config.max_failed_attempts;
+                let remaining = max.saturating_sub(state.failed);
+                if remaining == 0 {
+                    let until = now
+                        .checked_add(jiff::SignedDuration::from_secs(
+                            i64::try_from(self.file.config.lockout_seconds).unwrap_or(i64::MAX / 2),
+                        ))
+                        .unwrap_or(now);
+                    state.locked_until = Some(until);
+                    self.write_attempts(user, &state)?;
+                    tracing::warn!("Anmeldung gesperrt nach zu vielen Fehlversuchen");
+                    return Err(StoreError::LockedOut {
+                        until: format_local(until),
+                    });
+                }
+                self.write_attempts(user, &state)?;
+                return Err(StoreError::WrongPassword { remaining });
+            }
+        };
+        let conn = db::open(&self.layout.db(), &key)?;
+        let mut session = self.clone().into_session(conn, key, user)?;
+        let at = now_rfc3339(&self.clock);
+        if state.failed > 0 {
+            session.audit_as_self("anmeldung.fehlversuche", &state.failed.to_string(), &at)?;
+        }
+        session.audit_as_self("anmeldung", "", &at)?;
+        self.clear_attempts(user)?;
+        Ok(session)
+    }
+
+    /// Recover access with the recovery identity from the recovery sheet: sets a new
+    /// password for `user` (who must exist and be active) and unlocks as that user.
+    pub fn recover(
+        &self,
+        recovery_text: &str,
+        user: &UserName,
+        new_password: &SecretString,
+    ) -> Result<Session> {
+        check_password(new_password)?;
+        let identity = RecoveryKey::parse(recovery_text)?;
+        let path = self.layout.recovery_key();
+        let wrapped = std::fs::read(&path).at(&path)?;
+        let key = match keys::unwrap_with_recovery(&wrapped, &identity)? {
+            Unwrap::Ok(k) => k,
+            Unwrap::WrongSecret => return Err(StoreError::WrongRecoveryKey),
+        };
+        let conn = db::open(&self.layout.db(), &key)?;
+        let mut session = self.clone().into_session(conn, key, user)?;
+        self.write_user_key(user, &session.key, new_password)?;
+        self.clear_attempts(user)?;
+        let at = now_rfc3339(&self.clock);
+        session.audit_as_self("wiederherstellung", user.as_str(), &at)?;
+        Ok(session)
+    }
+
+    fn into_session(self, conn: Connection, key: MasterKey, user: &UserName) -> Result<Session> {
+        let info = users::get(&conn, user)?
+            .filter(|u| u.active)
+            .ok_or_else(|| StoreError::UnknownUser(user.to_string()))?;
+        let identity: String = conn
+            .query_row(
+                "SELECT value FROM secrets WHERE name = 'vault_identity'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::Corrupt("Tresorschlüssel fehlt".into()))?;
+        let identity = keys::parse_vault_identity(&SecretString::from(identity))?;
+        let vault = Vault::new(self.layout.clone(), identity);
+        let vault_check = vault.recover(&conn)?;
+        if vault_check.missing > 0 {
+            tracing::error!(missing = vault_check.missing, "Dokumente fehlen im Tresor");
+        }
+        Ok(Session {
+            store: self,
+            conn,
+            key,
+            user: info,
+            vault,
+            vault_check,
+        })
+    }
+
+    fn max_log_n(&self) -> u8 {
+        // Accept files written with a slightly higher factor (e.g. after tuning), but
+        // never the hours of work a hostile file could ask for.
+        self.file.config.scrypt_log_n.saturating_add(2).min(22)
+    }
+
+    fn user_file_stem(&self, user: &UserName) -> String {
+        let mut h = Sha256::new();
+        h.update(self.file.salt.as_bytes());
+        h.update([0u8]);
+        h.update(user.as_str().as_bytes());
+        format!("u-{}", &hex::encode(h.finalize())[..32])
+    }
+
+    fn user_key_path(&self, user: &UserName) -> PathBuf {
+        self.layout
+            .keys()
+            .join(format!("{}.age", self.user_file_stem(user)))
+    }
+
+    fn user_state_path(&self, user: &UserName) -> PathBuf {
+        self.layout
+            .keys()
+            .join(format!("{}.state", self.user_file_stem(user)))
+    }
+
+    fn write_user_key(
+        &self,
+        user: &UserName,
+        key: &MasterKey,
+        password: &SecretString,
+    ) -> Result<()> {
+        let wrapped = key.wrap_with_password(password, self.file.config.scrypt_log_n)?;
+        write_atomic(&self.user_key_path(user), &wrapped)
+    }
+
+    fn read_attempts(&self, user: &UserName) -> Result<AttemptState> {
+        let path = self.user_state_path(user);
+        match std::fs::read(&path) {
+            // A damaged counter file must not lock anybody out for good; start over.
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AttemptState::default()),
+            Err(e) => Err(e).at(&path),
+        }
+    }
+
+    fn write_attempts(&self, user: &UserName, state: &AttemptState) -> Result<()> {
+        let json = serde_json::to_vec(state).map_err(|e| StoreError::Database(e.to_string()))?;
+        write_atomic(&self.user_state_path(user), &json)
+    }
+
+    fn clear_attempts(&self, user: &UserName) -> Result<()> {
+        let path = self.user_state_path(user);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).at(&path),
+        }
+    }
+}
+
+fn format_local(t: jiff::Timestamp) -> String {
+    let zoned = t.to_zoned(jiff::tz::TimeZone::system());
+    zoned.strftime("%d.%m.%Y %H:%M Uhr").to_string()
+}
+
+impl Session {
+    /// The logged-in user.
+    pub fn user(&self) -> &UserInfo {
+        &self.user
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// What the vault recovery found at unlock (partial writes removed etc.).
+    pub fn vault_check(&self) -> &crate::VaultCheck {
+        &self.vault_check
+    }
+
+    /// Close the database and forget the key.
+    pub fn lock(self) -> Store {
+        let at = now_rfc3339(&self.store.clock);
+        if let Err(e) = audit::append(
+            &self.conn,
+            &at,
+            self.user.username.as_str(),
+            "abmeldung",
+            "",
+        ) {
+            tracing::warn!("Abmeldung nicht protokolliert: {e}");
+        }
+        self.store.clone()
+    }
+
+    pub(crate) fn now(&self) -> String {
+        now_rfc3339(&self.store.clock)
+    }
+
+    fn audit_as_self(&mut self, action: &str, object: &str, at: &str) -> Result<()> {
+        audit::append(&self.conn, at, self.user.username.as_str(), action, object)
+    }
+
+    /// Record an action of the logged-in user in the audit chain. `object` is a
+    /// reference (Aktenzeichen, user name, id) – never content data.
+    pub fn audit(&mut self, action: &str, object: &str) -> Result<()> {
+        let at = self.now();
+        self.audit_as_self(action, object, &at)
+    }
+
+    // ---- users -------------------------------------------------------------
+
+    pub fn list_users(&self) -> Result<Vec<UserInfo>> {
+        users::list(&self.conn)
+    }
+
+    /// Add a local user with an initial password. No data is re-encrypted: the
+    /// master key is wrapped once more for the new password.
+    pub fn add_user(
+        &mut self,
+        username: &UserName,
+        display_name: &str,
+        role: Role,
+        password: &SecretString,
+    ) -> Result<UserInfo> {
+        check_password(password)?;
+        let display_name = users::check_display_name(display_name)?;
+        if users::get(&self.conn, username)?.is_some() {
+            return Err(StoreError::UserExists(username.to_string()));
+        }
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        users::insert(&tx, username, &display_name, role, &now)?;
+        audit::append(
+            &tx,
+            &now,
+            self.user.username.as_str(),
+            "benutzer.angelegt",
+            username.as_str(),
+        )?;
+        // Key file before commit: if the commit fails, an unused key file is harmless;
+        // the other order could leave a user who can never log in.
+        self.store.write_user_key(username, &self.key, password)?;
+        tx.commit()?;
+        users::get(&self.conn, username)?
+            .ok_or_else(|| StoreError::UnknownUser(username.to_string()))
+    }
+
+    /// Deactivate a user and delete their key file. The row stays for the audit trail.
+    pub fn remove_user(&mut self, username: &UserName) -> Result<()> {
+        let target = users::get(&self.conn, username)?
+            .filter(|u| u.active)
+            .ok_or_else(|| StoreError::UnknownUser(username.to_string()))?;
+        if target.role == Role::Admin && users::active_admins(&self.conn)? <= 1 {
+            return Err(StoreError::LastAdmin);
+        }
+        if target.username == self.user.username {
+            return Err(StoreError::InvalidInput(
+                "Sie können Ihren eigenen Zugang nicht entfernen.".into(),
+            ));
+        }
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE users SET active = 0 WHERE username = ?1",
+            params![username.as_str()],
+        )?;
+        audit::append(
+            &tx,
+            &now,
+            self.user.username.as_str(),
+            "benutzer.entfernt",
+            username.as_str(),
+        )?;
+        tx.commit()?;
+        let path = self.store.user_key_path(username);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).at(&path),
+        }
+        self.store.clear_attempts(username)?;
+        crate::fsutil::sync_dir(&self.store.layout.keys())
+    }
+
+    /// Set a new password for `username` (the caller checks who may do this).
+    /// Also lifts a lockout of that user.
+    pub fn set_password(&mut self, username: &UserName, new_password: &SecretString) -> Result<()> {
+        check_password(new_password)?;
+        users::get(&self.conn, username)?
+            .filter(|u| u.active)
+            .ok_or_else(|| StoreError::UnknownUser(username.to_string()))?;
+        self.store
+            .write_user_key(username, &self.key, new_password)?;
+        self.store.clear_attempts(username)?;
+        self.audit("passwort.geaendert", username.as_str())
+    }
+}
+
+impl Session {
+    /// Schema version of the open database and the newest the code knows.
+    pub fn schema_version(&self) -> Result<(i64, usize)> {
+        Ok((
+            db::schema_version(&self.conn)?,
+            db::latest_schema_version()?,
+        ))
+    }
+}

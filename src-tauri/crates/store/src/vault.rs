@@ -1,0 +1,239 @@
+//! The blob vault: documents as age-encrypted files with random names.
+//!
+//! Write path: `tmp/<id>.part` (streamed through age, 64 KiB chunks) → fsync →
+//! rename to `<id[..2]>/<id>` → fsync dir → `blobs` row committed. A crash before the
+//! rename leaves only a `.part` file; a crash between rename and commit leaves an
+//! orphan file without row. [`Vault::recover`] (run at every unlock) deletes both, so
+//! there is never a partial blob and never a row that points to nothing.
+
+use std::fs::{self, File};
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::iter;
+use std::path::PathBuf;
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::Layout;
+use crate::error::{IoContext, Result, StoreError};
+use crate::fsutil::{AtomicFile, create_private_dir};
+use crate::{Session, random_hex};
+
+/// Identifier of a blob: 32 lower-case hex characters, random.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct BlobId(String);
+
+impl BlobId {
+    fn generate() -> Self {
+        BlobId(random_hex(16))
+    }
+
+    /// Parse an id from outside (IPC, database). Anything but 32 hex chars is refused,
+    /// so an id can never name a path outside the vault.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.len() == 32 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            Ok(BlobId(s.to_owned()))
+        } else {
+            Err(StoreError::InvalidInput(
+                "Ungültige Dokumentkennung.".into(),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BlobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What was stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlobInfo {
+    pub id: BlobId,
+    pub size: u64,
+    /// SHA-256 of the plaintext (hex).
+    pub sha256: String,
+}
+
+/// Result of the vault recovery at unlock.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VaultCheck {
+    /// Unfinished writes (`tmp/*.part`) removed.
+    pub removed_partial: u64,
+    /// Finished files without a database row (crash before commit) removed.
+    pub removed_orphans: u64,
+    /// Rows whose file is missing. Must stay 0; reported, never silently dropped.
+    pub missing: u64,
+}
+
+/// Streaming reader of a decrypted blob.
+pub type BlobReader = age::stream::StreamReader<BufReader<File>>;
+
+pub(crate) struct Vault {
+    layout: Layout,
+    identity: age::x25519::Identity,
+}
+
+const BUF: usize = 64 * 1024;
+
+impl Vault {
+    pub(crate) fn new(layout: Layout, identity: age::x25519::Identity) -> Self {
+        Vault { layout, identity }
+    }
+
+    fn path(&self, id: &BlobId) -> PathBuf {
+        self.layout.vault().join(&id.0[..2]).join(&id.0)
+    }
+
+    /// Remove partial writes and orphan files; count rows whose file is missing.
+    pub(crate) fn recover(&self, conn: &Connection) -> Result<VaultCheck> {
+        let mut check = VaultCheck::default();
+        let tmp = self.layout.vault_tmp();
+        create_private_dir(&tmp)?;
+        for entry in fs::read_dir(&tmp).at(&tmp)? {
+            let entry = entry.at(&tmp)?;
+            fs::remove_file(entry.path()).at(&entry.path())?;
+            check.removed_partial += 1;
+        }
+        let root = self.layout.vault();
+        let mut known = conn.prepare("SELECT 1 FROM blobs WHERE id = ?1")?;
+        for shard in fs::read_dir(&root).at(&root)? {
+            let shard = shard.at(&root)?;
+            let shard_path = shard.path();
+            if !shard_path.is_dir() || shard.file_name() == "tmp" {
+                continue;
+            }
+            for file in fs::read_dir(&shard_path).at(&shard_path)? {
+                let file = file.at(&shard_path)?;
+                let name = file.file_name().to_string_lossy().into_owned();
+                let referenced = match BlobId::parse(&name) {
+                    Ok(id) => known.exists(params![id.0])?,
+                    Err(_) => false,
+                };
+                if !referenced {
+                    fs::remove_file(file.path()).at(&file.path())?;
+                    check.removed_orphans += 1;
+                }
+            }
+        }
+        let mut stmt = conn.prepare("SELECT id FROM blobs")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for id in ids {
+            let id = BlobId::parse(&id?)?;
+            if !self.path(&id).is_file() {
+                check.missing += 1;
+            }
+        }
+        Ok(check)
+    }
+}
+
+impl Session {
+    /// Store a document from a stream. Memory use is constant (64 KiB buffers),
+    /// whatever the size. The blob exists once this returns; a crash before that
+    /// leaves nothing behind after the next unlock.
+    pub fn put_blob(&mut self, mut source: impl Read) -> Result<BlobInfo> {
+        let id = BlobId::generate();
+        let tmp = self.vault.layout.vault_tmp().join(format!("{id}.part"));
+        let dest = self.vault.path(&id);
+        let mut file = AtomicFile::create(tmp.clone())?;
+        let recipient = self.vault.identity.to_public();
+        let encryptor =
+            age::Encryptor::with_recipients(iter::once(&recipient as &dyn age::Recipient))
+                .map_err(|e| StoreError::Crypto(e.to_string()))?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        {
+            let out = BufWriter::with_capacity(BUF, file.writer());
+            let mut w = encryptor.wrap_output(out).at(&tmp)?;
+            let mut buf = vec![0u8; BUF];
+            loop {
+                let n = match source.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        return Err(StoreError::Io {
+                            path: PathBuf::from("<Quelle>"),
+                            source: e,
+                        });
+                    }
+                };
+                hasher.update(&buf[..n]);
+                w.write_all(&buf[..n]).at(&tmp)?;
+                size += n as u64;
+            }
+            let mut out = w.finish().at(&tmp)?;
+            out.flush().at(&tmp)?;
+        }
+        if let Some(shard) = dest.parent() {
+            create_private_dir(shard)?;
+        }
+        file.commit(&dest)?;
+        let sha256 = hex::encode(hasher.finalize());
+        let now = self.now();
+        self.conn.execute(
+            "INSERT INTO blobs (id, size, sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id.0, i64::try_from(size).unwrap_or(i64::MAX), sha256, now],
+        )?;
+        Ok(BlobInfo { id, size, sha256 })
+    }
+
+    /// Open a stored document for streaming decryption. Integrity is checked chunk
+    /// by chunk by age; a damaged or truncated file fails with an I/O error while reading.
+    pub fn open_blob(&self, id: &BlobId) -> Result<BlobReader> {
+        let known: bool = self
+            .conn
+            .prepare_cached("SELECT 1 FROM blobs WHERE id = ?1")?
+            .exists(params![id.0])?;
+        let path = self.vault.path(id);
+        if !known {
+            return Err(StoreError::BlobMissing(id.to_string()));
+        }
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::BlobMissing(id.to_string()));
+            }
+            Err(e) => return Err(e).at(&path),
+        };
+        let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(BUF, file))
+            .map_err(|e| StoreError::Corrupt(format!("Dokument {id}: {e}")))?;
+        decryptor
+            .decrypt(iter::once(&self.vault.identity as &dyn age::Identity))
+            .map_err(|e| StoreError::Corrupt(format!("Dokument {id}: {e}")))
+    }
+
+    /// Stored metadata of a blob.
+    pub fn blob_info(&self, id: &BlobId) -> Result<BlobInfo> {
+        let (size, sha256): (i64, String) = self
+            .conn
+            .query_row(
+                "SELECT size, sha256 FROM blobs WHERE id = ?1",
+                params![id.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => StoreError::BlobMissing(id.to_string()),
+                e => e.into(),
+            })?;
+        Ok(BlobInfo {
+            id: id.clone(),
+            size: u64::try_from(size).unwrap_or(0),
+            sha256,
+        })
+    }
+
+    /// All blob ids (for consistency checks).
+    pub fn blob_ids(&self) -> Result<Vec<BlobId>> {
+        let mut stmt = self.conn.prepare("SELECT id FROM blobs ORDER BY id")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        ids.map(|id| BlobId::parse(&id?)).collect()
+    }
+}
