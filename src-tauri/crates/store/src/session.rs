@@ -46,7 +46,11 @@ pub struct Session {
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AttemptState {
+    /// Failures counting towards the lockout.
     failed: u32,
+    /// Failures since the last successful login (audited then).
+    #[serde(default)]
+    unreported: u32,
     locked_until: Option<jiff::Timestamp>,
 }
 
@@ -170,7 +174,8 @@ impl Store {
                     until: format_local(until),
                 });
             }
-            state = AttemptState::default();
+            state.failed = 0;
+            state.locked_until = None;
         }
         let key_path = self.user_key_path(user);
         let wrapped = match std::fs::read(&key_path) {
@@ -186,6 +191,7 @@ impl Store {
             Unwrap::Ok(key) => key,
             Unwrap::WrongSecret => {
                 state.failed += 1;
+                state.unreported += 1;
                 let max = self.file.config.max_failed_attempts;
                 let remaining = max.saturating_sub(state.failed);
                 if remaining == 0 {
@@ -208,8 +214,8 @@ impl Store {
         let conn = db::open(&self.layout.db(), &key)?;
         let mut session = self.clone().into_session(conn, key, user)?;
         let at = now_rfc3339(&self.clock);
-        if state.failed > 0 {
-            session.audit_as_self("anmeldung.fehlversuche", &state.failed.to_string(), &at)?;
+        if state.unreported > 0 {
+            session.audit_as_self("anmeldung.fehlversuche", &state.unreported.to_string(), &at)?;
         }
         session.audit_as_self("anmeldung", "", &at)?;
         self.clear_attempts(user)?;

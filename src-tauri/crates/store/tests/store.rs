@@ -1,0 +1,425 @@
+//! The real SQLCipher store on a temp dir.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use domain::{Role, UserName};
+use store::{
+    BlobId, Clock, ExposeSecret, InitOptions, NewCase, SecretString, Session, Store, StoreConfig,
+    StoreError,
+};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn pw(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+fn name(s: &str) -> UserName {
+    UserName::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn fast_config() -> StoreConfig {
+    StoreConfig {
+        max_failed_attempts: 3,
+        lockout_seconds: 600,
+        scrypt_log_n: 10,
+    }
+}
+
+/// A clock the test can move forward.
+fn manual_clock() -> (Clock, Arc<AtomicI64>) {
+    let secs = Arc::new(AtomicI64::new(1_795_000_000));
+    let s = secs.clone();
+    let clock = Clock::from_fn(move || {
+        jiff::Timestamp::from_second(s.load(Ordering::SeqCst))
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    });
+    (clock, secs)
+}
+
+fn init(dir: &Path, clock: Clock) -> Result<(Session, String), StoreError> {
+    let (session, recovery) = Store::init(
+        dir,
+        InitOptions {
+            admin: name("admin"),
+            admin_display_name: "Alex Admin".into(),
+            admin_password: pw("admin-passwort-1"),
+            config: fast_config(),
+        },
+        clock,
+    )?;
+    Ok((session, recovery.secret_text().expose_secret().to_owned()))
+}
+
+fn all_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn unlock_wrong_password_and_lockout() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (clock, secs) = manual_clock();
+    let (session, _) = init(&dir, clock.clone())?;
+    let store = session.lock();
+
+    let s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    assert_eq!(s.user().role, Role::Admin);
+    drop(s.lock());
+
+    let err = store.unlock(&name("admin"), &pw("falsch-falsch")).err();
+    assert!(
+        matches!(err, Some(StoreError::WrongPassword { remaining: 2 })),
+        "{err:?}"
+    );
+    let msg = err.map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("Passwort ist falsch"), "{msg}");
+    assert!(matches!(
+        store.unlock(&name("admin"), &pw("falsch-falsch")),
+        Err(StoreError::WrongPassword { remaining: 1 })
+    ));
+    assert!(matches!(
+        store.unlock(&name("admin"), &pw("falsch-falsch")),
+        Err(StoreError::LockedOut { .. })
+    ));
+    // While locked out even the right password is refused.
+    assert!(matches!(
+        store.unlock(&name("admin"), &pw("admin-passwort-1")),
+        Err(StoreError::LockedOut { .. })
+    ));
+    // The lockout survives reopening the store (it is on disk).
+    let reopened = Store::open(&dir, clock.clone())?;
+    assert!(matches!(
+        reopened.unlock(&name("admin"), &pw("admin-passwort-1")),
+        Err(StoreError::LockedOut { .. })
+    ));
+    // After the lockout period the right password works and the failures are audited.
+    secs.fetch_add(601, Ordering::SeqCst);
+    let s = reopened.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    let actions: Vec<String> = s.audit_entries(3)?.into_iter().map(|e| e.action).collect();
+    assert_eq!(actions[0], "anmeldung");
+    assert_eq!(actions[1], "anmeldung.fehlversuche");
+    // Unknown users get the same answer as a wrong password.
+    assert!(matches!(
+        reopened.unlock(&name("niemand"), &pw("irgendwas-123")),
+        Err(StoreError::WrongPassword { .. })
+    ));
+    Ok(())
+}
+
+#[test]
+fn plain_sqlite_cannot_open_the_database() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (session, _) = init(&dir, Clock::system())?;
+    drop(session.lock());
+    let db = dir.join("amtsstube.db");
+    let bytes = std::fs::read(&db)?;
+    assert!(
+        !bytes.starts_with(b"SQLite format 3\0"),
+        "database header is plaintext"
+    );
+    // Opening without a key is what plain SQLite does.
+    let conn = rusqlite_plain_open(&db)?;
+    assert!(conn.is_err(), "plain SQLite read the encrypted database");
+    Ok(())
+}
+
+/// Read with Debian's plain `sqlite3` tool (no SQLCipher, no key). Ok(Err) when it cannot read the file.
+fn rusqlite_plain_open(path: &Path) -> Result<Result<i64, String>, Box<dyn std::error::Error>> {
+    let out = std::process::Command::new("sqlite3")
+        .arg(path)
+        .arg("SELECT count(*) FROM sqlite_master;")
+        .output();
+    match out {
+        // With the sqlite3 tool installed, ask it directly.
+        Ok(o) => Ok(if o.status.success() {
+            Ok(String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(-1))
+        } else {
+            Err(String::from_utf8_lossy(&o.stderr).into_owned())
+        }),
+        Err(e) => Err(format!(
+            "the sqlite3 tool is needed for this test (apt-get install sqlite3): {e}"
+        )
+        .into()),
+    }
+}
+
+#[test]
+fn canary_is_nowhere_in_the_data_directory() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (mut session, _) = init(&dir, Clock::system())?;
+    let canary = "KANARIENVOGEL-7f3a9c-Müller";
+    session.insert_case(&NewCase {
+        file_number: "MB-2026-000001".into(),
+        case_type: "Meldebescheinigung".into(),
+        applicant: canary.into(),
+        status: "eingegangen".into(),
+        received_at: "2026-11-23T09:00:00Z".into(),
+    })?;
+    let mut doc = Vec::new();
+    for i in 0..2000 {
+        writeln!(doc, "Zeile {i}: {canary}")?;
+    }
+    let info = session.put_blob(doc.as_slice())?;
+    // Checked both while the database is open (WAL present) and after closing.
+    for phase in ["offen", "gesperrt"] {
+        for file in all_files(&dir) {
+            let bytes = std::fs::read(&file)?;
+            assert!(
+                !contains(&bytes, canary.as_bytes()),
+                "{phase}: canary in {}",
+                file.display()
+            );
+            assert!(
+                !contains(&bytes, b"KANARIENVOGEL"),
+                "{phase}: canary in {}",
+                file.display()
+            );
+        }
+        if phase == "offen" {
+            let store = std::mem::replace(&mut session, placeholder()?).lock();
+            session = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+            assert_eq!(session.list_cases(10, 0)?[0].applicant, canary);
+            let mut back = Vec::new();
+            session.open_blob(&info.id)?.read_to_end(&mut back)?;
+            assert_eq!(back, doc);
+            drop(std::mem::replace(&mut session, placeholder()?).lock());
+        }
+    }
+    Ok(())
+}
+
+/// A throwaway session in its own temp dir, used to move a session out of a variable.
+fn placeholder() -> Result<Session, StoreError> {
+    let tmp = tempfile::tempdir().map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+    let dir = tmp.keep().join("p");
+    Ok(init(&dir, Clock::system())?.0)
+}
+
+#[test]
+fn users_passwords_and_recovery_never_reencrypt_data() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (mut admin, recovery) = init(&dir, Clock::system())?;
+    let blob = admin.put_blob(&b"Dokumentinhalt"[..])?;
+    let vault_files: Vec<_> = all_files(&dir.join("vault"));
+    let snapshot: Vec<Vec<u8>> = vault_files
+        .iter()
+        .map(std::fs::read)
+        .collect::<Result<_, _>>()?;
+
+    admin.add_user(
+        &name("sb1"),
+        "Sam Bearbeitung",
+        Role::Sachbearbeitung,
+        &pw("sb1-passwort-1"),
+    )?;
+    assert!(matches!(
+        admin.add_user(
+            &name("sb1"),
+            "Doppelt",
+            Role::Sachbearbeitung,
+            &pw("sb1-passwort-1")
+        ),
+        Err(StoreError::UserExists(_))
+    ));
+    assert!(matches!(
+        admin.add_user(&name("kurz"), "Kurz", Role::Leitung, &pw("kurz")),
+        Err(StoreError::PasswordTooShort { .. })
+    ));
+    let store = admin.lock();
+
+    // New user logs in and changes the password.
+    let mut sb = store.unlock(&name("sb1"), &pw("sb1-passwort-1"))?;
+    assert_eq!(sb.user().role, Role::Sachbearbeitung);
+    sb.set_password(&name("sb1"), &pw("sb1-neues-passwort"))?;
+    drop(sb.lock());
+    assert!(store.unlock(&name("sb1"), &pw("sb1-passwort-1")).is_err());
+    let sb = store.unlock(&name("sb1"), &pw("sb1-neues-passwort"))?;
+    drop(sb.lock());
+
+    // Recovery with the identity from the sheet sets a new admin password.
+    assert!(matches!(
+        store.recover("AGE-SECRET-KEY-1QQQ", &name("admin"), &pw("neu-neu-neu-1")),
+        Err(StoreError::InvalidRecoveryKey)
+    ));
+    let other = Store::init(
+        &tmp.path().join("other"),
+        InitOptions {
+            admin: name("admin"),
+            admin_display_name: "X".into(),
+            admin_password: pw("admin-passwort-1"),
+            config: fast_config(),
+        },
+        Clock::system(),
+    )?
+    .1;
+    assert!(matches!(
+        store.recover(
+            other.secret_text().expose_secret(),
+            &name("admin"),
+            &pw("neu-neu-neu-1")
+        ),
+        Err(StoreError::WrongRecoveryKey)
+    ));
+    let mut admin = store.recover(&recovery, &name("admin"), &pw("nach-wiederherstellung"))?;
+    let mut back = Vec::new();
+    admin.open_blob(&blob.id)?.read_to_end(&mut back)?;
+    assert_eq!(back, b"Dokumentinhalt");
+
+    // Remove the user: the key file goes, the login fails, the audit row stays.
+    admin.remove_user(&name("sb1"))?;
+    assert!(matches!(
+        admin.remove_user(&name("admin")),
+        Err(StoreError::LastAdmin)
+    ));
+    drop(admin.lock());
+    assert!(
+        store
+            .unlock(&name("sb1"), &pw("sb1-neues-passwort"))
+            .is_err()
+    );
+    assert!(
+        store
+            .unlock(&name("admin"), &pw("admin-passwort-1"))
+            .is_err()
+    );
+    let admin = store.unlock(&name("admin"), &pw("nach-wiederherstellung"))?;
+
+    // None of it touched the encrypted documents.
+    let after: Vec<Vec<u8>> = vault_files
+        .iter()
+        .map(std::fs::read)
+        .collect::<Result<_, _>>()?;
+    assert_eq!(snapshot, after);
+    let report = admin.verify_audit()?;
+    assert!(report.is_intact(), "{:?}", report.problems);
+    Ok(())
+}
+
+#[test]
+fn init_refuses_an_existing_directory_and_open_refuses_an_empty_one() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    drop(init(&dir, Clock::system())?.0.lock());
+    assert!(matches!(
+        init(&dir, Clock::system()),
+        Err(StoreError::AlreadyInitialised(_))
+    ));
+    assert!(matches!(
+        Store::open(&tmp.path().join("leer"), Clock::system()),
+        Err(StoreError::NotInitialised(_))
+    ));
+    std::fs::write(dir.join("store.json"), b"{kaputt")?;
+    assert!(matches!(
+        Store::open(&dir, Clock::system()),
+        Err(StoreError::Corrupt(_))
+    ));
+    Ok(())
+}
+
+#[test]
+fn large_blob_streams_and_leftovers_are_cleaned_at_unlock() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (mut s, _) = init(&dir, Clock::system())?;
+    // 12 MiB from a generator: never held in memory by the vault.
+    let size = 12 * 1024 * 1024u64;
+    let src = std::io::repeat(0xA5).take(size);
+    let info = s.put_blob(src)?;
+    assert_eq!(info.size, size);
+    let mut n = 0u64;
+    let mut r = s.open_blob(&info.id)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let k = r.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        assert!(buf[..k].iter().all(|&b| b == 0xA5));
+        n += k as u64;
+    }
+    assert_eq!(n, size);
+
+    // Simulate the leftovers of a crash: a partial write and a finished file without row.
+    std::fs::write(
+        dir.join("vault/tmp/0123456789abcdef0123456789abcdef.part"),
+        b"halb",
+    )?;
+    std::fs::create_dir_all(dir.join("vault/ff"))?;
+    std::fs::write(
+        dir.join("vault/ff/ff23456789abcdef0123456789abcdef"),
+        b"verwaist",
+    )?;
+    let store = s.lock();
+    let s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    assert_eq!(s.vault_check().removed_partial, 1);
+    assert_eq!(s.vault_check().removed_orphans, 1);
+    assert_eq!(s.vault_check().missing, 0);
+    assert!(
+        !dir.join("vault/ff/ff23456789abcdef0123456789abcdef")
+            .exists()
+    );
+    assert_eq!(s.blob_ids()?, vec![info.id.clone()]);
+
+    // Hostile ids never reach the file system.
+    for bad in [
+        "../../store.json",
+        "tmp",
+        "0123456789ABCDEF0123456789ABCDEF",
+        "",
+    ] {
+        assert!(BlobId::parse(bad).is_err(), "{bad}");
+    }
+    let unknown = BlobId::parse("00000000000000000000000000000000")?;
+    assert!(matches!(
+        s.open_blob(&unknown),
+        Err(StoreError::BlobMissing(_))
+    ));
+    Ok(())
+}
+
+#[test]
+fn damaged_blob_fails_loudly() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (mut s, _) = init(&dir, Clock::system())?;
+    let data = vec![7u8; 300_000];
+    let info = s.put_blob(data.as_slice())?;
+    let path = dir
+        .join("vault")
+        .join(&info.id.as_str()[..2])
+        .join(info.id.as_str());
+    let mut bytes = std::fs::read(&path)?;
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&path, &bytes)?;
+    let mut out = Vec::new();
+    let res = s.open_blob(&info.id).map(|mut r| r.read_to_end(&mut out));
+    assert!(!matches!(res, Ok(Ok(_))), "a flipped bit went unnoticed");
+    Ok(())
+}
