@@ -1,1 +1,214 @@
+//! The application facade of Amtsstube.
+//!
+//! One typed method per use case. Every method checks the role of the logged-in
+//! user before it touches the store; the Tauri shell and the CLI only call these.
+//! Types crossing the IPC boundary derive `ts_rs::TS`; their TypeScript twins are
+//! generated into `ui/src/lib/bindings/` by `cargo test`.
 
+mod api;
+mod error;
+pub mod paths;
+
+use std::path::{Path, PathBuf};
+
+use domain::{Permission, Role, UserName};
+use store::{AuditReport, Clock, SecretString, Session, Store};
+
+pub use api::{AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery};
+pub use error::{AppError, ErrorCode};
+pub use store::{InitOptions, RecoveryKey, StoreConfig};
+
+/// The workstation: a data directory, locked or unlocked by one user.
+pub struct Workstation {
+    store: Store,
+    session: Option<Session>,
+}
+
+/// Largest page of a work list.
+pub const MAX_PAGE: u32 = 500;
+
+impl Workstation {
+    /// Open an existing data directory (locked).
+    pub fn open(dir: &Path) -> Result<Self, AppError> {
+        Ok(Workstation {
+            store: Store::open(dir, Clock::system())?,
+            session: None,
+        })
+    }
+
+    /// Provision a new data directory. Returns the workstation logged in as the
+    /// first administrator, and the recovery key to show once.
+    pub fn init(dir: &Path, options: InitOptions) -> Result<(Self, RecoveryKey), AppError> {
+        let (session, recovery) = Store::init(dir, options, Clock::system())?;
+        let store = session.store().clone();
+        Ok((
+            Workstation {
+                store,
+                session: Some(session),
+            },
+            recovery,
+        ))
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.store.dir()
+    }
+
+    /// Log in. Any open session is closed first.
+    pub fn login(&mut self, request: LoginRequest) -> Result<SessionInfo, AppError> {
+        let user = UserName::parse(&request.username).map_err(|_| AppError::wrong_credentials())?;
+        if let Some(old) = self.session.take() {
+            old.lock();
+        }
+        let password = SecretString::from(request.password);
+        let session = self.store.unlock(&user, &password)?;
+        let info = SessionInfo::from(session.user());
+        self.session = Some(session);
+        Ok(info)
+    }
+
+    /// Recover with the recovery identity: sets a new password for `username` and logs in.
+    pub fn recover(
+        &mut self,
+        recovery_key: &str,
+        username: &str,
+        new_password: String,
+    ) -> Result<SessionInfo, AppError> {
+        let user = UserName::parse(username).map_err(|e| AppError::invalid(e.to_string()))?;
+        if let Some(old) = self.session.take() {
+            old.lock();
+        }
+        let session = self
+            .store
+            .recover(recovery_key, &user, &SecretString::from(new_password))?;
+        let info = SessionInfo::from(session.user());
+        self.session = Some(session);
+        Ok(info)
+    }
+
+    /// Log out: close the database and wipe the key. Idempotent.
+    pub fn logout(&mut self) {
+        if let Some(session) = self.session.take() {
+            session.lock();
+        }
+    }
+
+    /// The logged-in user, if any.
+    pub fn session(&self) -> Option<SessionInfo> {
+        self.session.as_ref().map(|s| SessionInfo::from(s.user()))
+    }
+
+    fn session_with(&self, permission: Permission) -> Result<&Session, AppError> {
+        let session = self.session.as_ref().ok_or_else(AppError::locked)?;
+        if session.user().role.may(permission) {
+            Ok(session)
+        } else {
+            Err(AppError::forbidden())
+        }
+    }
+
+    fn session_with_mut(&mut self, permission: Permission) -> Result<&mut Session, AppError> {
+        let session = self.session.as_mut().ok_or_else(AppError::locked)?;
+        if session.user().role.may(permission) {
+            Ok(session)
+        } else {
+            Err(AppError::forbidden())
+        }
+    }
+
+    /// The work list (Arbeitskorb).
+    pub fn work_list(&self, query: WorkListQuery) -> Result<WorkList, AppError> {
+        let limit = query.limit.clamp(1, MAX_PAGE);
+        let session = self.session_with(Permission::ReadCases)?;
+        Ok(WorkList {
+            items: session.list_cases(limit, query.offset)?,
+            total: u32::try_from(session.count_cases()?).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Status without any personal data; works while locked.
+    pub fn status(&self) -> AppStatus {
+        let user = self.session();
+        let schema = self.session.as_ref().and_then(|s| s.schema_version().ok());
+        AppStatus {
+            data_dir: self.store.dir().display().to_string(),
+            unlocked: user.is_some(),
+            user,
+            schema_version: schema.map(|(v, _)| v as u32),
+            latest_schema_version: schema.map(|(_, l)| l as u32),
+        }
+    }
+
+    // ---- administration --------------------------------------------------
+
+    pub fn list_users(&self) -> Result<Vec<UserRow>, AppError> {
+        let session = self.session_with(Permission::ManageUsers)?;
+        Ok(session.list_users()?.iter().map(UserRow::from).collect())
+    }
+
+    pub fn add_user(
+        &mut self,
+        username: &str,
+        display_name: &str,
+        role: Role,
+        password: String,
+    ) -> Result<UserRow, AppError> {
+        let user = UserName::parse(username).map_err(|e| AppError::invalid(e.to_string()))?;
+        let session = self.session_with_mut(Permission::ManageUsers)?;
+        let info = session.add_user(&user, display_name, role, &SecretString::from(password))?;
+        Ok(UserRow::from(&info))
+    }
+
+    pub fn remove_user(&mut self, username: &str) -> Result<(), AppError> {
+        let user = UserName::parse(username).map_err(|e| AppError::invalid(e.to_string()))?;
+        self.session_with_mut(Permission::ManageUsers)?
+            .remove_user(&user)?;
+        Ok(())
+    }
+
+    /// Set a password: every user for themself; the administration for anyone.
+    pub fn set_password(&mut self, username: &str, new_password: String) -> Result<(), AppError> {
+        let user = UserName::parse(username).map_err(|e| AppError::invalid(e.to_string()))?;
+        let session = self.session.as_mut().ok_or_else(AppError::locked)?;
+        let own = session.user().username == user;
+        if !own && !session.user().role.may(Permission::ManageUsers) {
+            return Err(AppError::forbidden());
+        }
+        session.set_password(&user, &SecretString::from(new_password))?;
+        Ok(())
+    }
+
+    /// Change one's own password, proving the old one first.
+    pub fn change_own_password(
+        &mut self,
+        old_password: String,
+        new_password: String,
+    ) -> Result<(), AppError> {
+        let me = self
+            .session
+            .as_ref()
+            .ok_or_else(AppError::locked)?
+            .user()
+            .username
+            .clone();
+        // Proves the old password (counts as an attempt, like a login would).
+        let check = self.store.unlock(&me, &SecretString::from(old_password))?;
+        drop(check);
+        self.set_password(me.as_str(), new_password)
+    }
+
+    pub fn verify_audit(&self) -> Result<AuditReport, AppError> {
+        Ok(self.session_with(Permission::ReadAudit)?.verify_audit()?)
+    }
+
+    /// Direct access to the unlocked store for tools and tests that build data
+    /// (demo provisioning). Requires an unlocked session with case rights.
+    pub fn session_for_import(&mut self) -> Result<&mut Session, AppError> {
+        self.session_with_mut(Permission::ReadCases)
+    }
+}
+
+/// Default data directory of this user.
+pub fn default_data_dir() -> PathBuf {
+    paths::default_data_dir()
+}

@@ -1,1 +1,344 @@
-fn main() {}
+//! `amtsstube` – headless administration of a workstation's data directory.
+//!
+//! Passwords are read from the terminal without echo, or line by line from
+//! standard input when it is not a terminal (for scripts: one secret per line,
+//! in the order the command asks for them).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use domain::Role;
+use store::ExposeSecret;
+use workstation::{InitOptions, LoginRequest, StoreConfig, Workstation, paths};
+
+#[derive(Parser)]
+#[command(
+    name = "amtsstube",
+    version,
+    about = "Amtsstube – Verwaltung der Arbeitsstation ohne Oberfläche"
+)]
+struct Cli {
+    /// Datenverzeichnis (Standard: $AMTSSTUBE_DATA_DIR oder ~/.local/share/amtsstube)
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Datenbestand neu einrichten (erster Administrationszugang, Wiederherstellungsschlüssel)
+    Init {
+        /// Benutzername des ersten Administrationszugangs
+        #[arg(long, default_value = "admin")]
+        admin: String,
+        /// Anzeigename
+        #[arg(long, default_value = "Administration")]
+        display_name: String,
+        /// Fehlversuche bis zur Sperre
+        #[arg(long, default_value_t = StoreConfig::default().max_failed_attempts)]
+        max_failed_attempts: u32,
+        /// Dauer der Sperre in Sekunden
+        #[arg(long, default_value_t = StoreConfig::default().lockout_seconds)]
+        lockout_seconds: u64,
+        /// scrypt-Aufwand (2^n) der Schlüsseldateien
+        #[arg(long, default_value_t = StoreConfig::default().scrypt_log_n)]
+        scrypt_log_n: u8,
+    },
+    /// Benutzer verwalten
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Zugang mit dem Wiederherstellungsschlüssel zurückgewinnen (setzt ein neues Passwort)
+    Recover {
+        /// Benutzer, dessen Passwort neu gesetzt wird
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+    /// Protokoll prüfen
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Zustand des Datenbestands anzeigen
+    Status {
+        /// Zusätzlich angemeldet prüfen (Schemaversion)
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Benutzer anlegen (als Administration)
+    Add {
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Angemeldet als (Administration)
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Passwort ändern: ohne --as das eigene, mit --as durch die Administration
+    Passwd {
+        username: String,
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+    /// Benutzer entfernen (als Administration)
+    Remove {
+        username: String,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Benutzer auflisten (als Administration)
+    List {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Hash-Kette des Protokolls prüfen; Rückgabewert 1 bei Befund
+    Verify {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| {
+        let all: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("unbekannte Rolle „{s}“; erlaubt: {}", all.join(", "))
+    })
+}
+
+/// Reads secrets from the terminal or, in scripts, line by line from stdin.
+struct Secrets {
+    tty: bool,
+    lines: std::io::StdinLock<'static>,
+}
+
+impl Secrets {
+    fn new() -> Self {
+        Secrets {
+            tty: std::io::stdin().is_terminal(),
+            lines: std::io::stdin().lock(),
+        }
+    }
+
+    fn read(&mut self, prompt: &str) -> Result<String> {
+        let value = if self.tty {
+            rpassword::prompt_password(format!("{prompt}: ")).context("Eingabe nicht lesbar")?
+        } else {
+            let mut line = String::new();
+            let n = self
+                .lines
+                .read_line(&mut line)
+                .context("Eingabe nicht lesbar")?;
+            if n == 0 {
+                bail!("Eingabe fehlt: {prompt}");
+            }
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        };
+        Ok(value)
+    }
+
+    fn new_password(&mut self, prompt: &str) -> Result<String> {
+        let first = self.read(prompt)?;
+        if self.tty {
+            let again = self.read("Wiederholen")?;
+            if again != first {
+                bail!("Die beiden Eingaben stimmen nicht überein.");
+            }
+        }
+        Ok(first)
+    }
+}
+
+fn login(dir: &std::path::Path, user: &str, secrets: &mut Secrets) -> Result<Workstation> {
+    let mut ws = Workstation::open(dir)?;
+    let password = secrets.read(&format!("Passwort für {user}"))?;
+    ws.login(LoginRequest {
+        username: user.to_owned(),
+        password,
+    })?;
+    Ok(ws)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let dir = cli.data_dir.unwrap_or_else(paths::default_data_dir);
+    let mut secrets = Secrets::new();
+    match cli.command {
+        Command::Init {
+            admin,
+            display_name,
+            max_failed_attempts,
+            lockout_seconds,
+            scrypt_log_n,
+        } => {
+            let admin = domain::UserName::parse(&admin)?;
+            let password = secrets.new_password(&format!("Neues Passwort für {admin}"))?;
+            let (mut ws, recovery) = Workstation::init(
+                &dir,
+                InitOptions {
+                    admin,
+                    admin_display_name: display_name,
+                    admin_password: password.into(),
+                    config: StoreConfig {
+                        max_failed_attempts,
+                        lockout_seconds,
+                        scrypt_log_n,
+                    },
+                },
+            )?;
+            ws.logout();
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "Datenbestand eingerichtet in {}", dir.display())?;
+            writeln!(out)?;
+            writeln!(
+                out,
+                "WIEDERHERSTELLUNGSSCHLÜSSEL – wird nur dieses eine Mal angezeigt."
+            )?;
+            writeln!(
+                out,
+                "Drucken oder notieren Sie ihn und verwahren Sie ihn im Tresor:"
+            )?;
+            writeln!(out)?;
+            writeln!(out, "    {}", recovery.secret_text().expose_secret())?;
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Ohne diesen Schlüssel sind die Daten verloren, wenn alle Passwörter vergessen sind."
+            )?;
+        }
+        Command::User { command } => match command {
+            UserCommand::Add {
+                username,
+                role,
+                display_name,
+                as_user,
+            } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                let password = secrets.new_password(&format!("Erstpasswort für {username}"))?;
+                let row = ws.add_user(
+                    &username,
+                    display_name.as_deref().unwrap_or(&username),
+                    role,
+                    password,
+                )?;
+                ws.logout();
+                println!("Benutzer {} ({}) angelegt.", row.username, row.role.label());
+            }
+            UserCommand::Passwd { username, as_user } => {
+                match as_user {
+                    Some(admin) => {
+                        let mut ws = login(&dir, &admin, &mut secrets)?;
+                        let password =
+                            secrets.new_password(&format!("Neues Passwort für {username}"))?;
+                        ws.set_password(&username, password)?;
+                        ws.logout();
+                    }
+                    None => {
+                        let mut ws = login(&dir, &username, &mut secrets)?;
+                        let old = secrets.read("Bisheriges Passwort bestätigen")?;
+                        let password = secrets.new_password("Neues Passwort")?;
+                        ws.change_own_password(old, password)?;
+                        ws.logout();
+                    }
+                }
+                println!("Passwort für {username} geändert.");
+            }
+            UserCommand::Remove { username, as_user } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                ws.remove_user(&username)?;
+                ws.logout();
+                println!("Benutzer {username} entfernt.");
+            }
+            UserCommand::List { as_user } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                for u in ws.list_users()? {
+                    let state = if u.active { "aktiv" } else { "entfernt" };
+                    println!(
+                        "{:<20} {:<16} {:<8} {}",
+                        u.username,
+                        u.role.as_str(),
+                        state,
+                        u.display_name
+                    );
+                }
+                ws.logout();
+            }
+        },
+        Command::Recover { user } => {
+            let mut ws = Workstation::open(&dir)?;
+            let key = secrets.read("Wiederherstellungsschlüssel (AGE-SECRET-KEY-1…)")?;
+            let password = secrets.new_password(&format!("Neues Passwort für {user}"))?;
+            ws.recover(&key, &user, password)?;
+            ws.logout();
+            println!("Zugang für {user} wiederhergestellt; das neue Passwort gilt ab sofort.");
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { as_user },
+        } => {
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            let report = ws.verify_audit()?;
+            ws.logout();
+            if report.is_intact() {
+                println!("Protokoll unversehrt: {} Einträge geprüft.", report.entries);
+            } else {
+                println!("Protokoll VERLETZT ({} Einträge geprüft):", report.entries);
+                for p in &report.problems {
+                    println!("  - {p}");
+                }
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Status { as_user } => {
+            let mut ws = Workstation::open(&dir)?;
+            if let Some(user) = as_user {
+                let password = secrets.read(&format!("Passwort für {user}"))?;
+                ws.login(LoginRequest {
+                    username: user,
+                    password,
+                })?;
+            }
+            let status = ws.status();
+            println!("Datenverzeichnis: {}", status.data_dir);
+            println!(
+                "Zustand:          {}",
+                if status.unlocked {
+                    "entsperrt"
+                } else {
+                    "gesperrt"
+                }
+            );
+            if let (Some(v), Some(l)) = (status.schema_version, status.latest_schema_version) {
+                println!("Schemaversion:    {v} (aktuell {l})");
+            }
+            ws.logout();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("AMTSSTUBE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Fehler: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Where the data directory lives.
+
+use std::path::PathBuf;
+
+/// Environment variable that overrides the data directory.
+pub const DATA_DIR_ENV: &str = "AMTSSTUBE_DATA_DIR";
+
+/// `$AMTSSTUBE_DATA_DIR`, else the platform data directory (`~/.local/share/amtsstube`,
+/// `%APPDATA%\amtsstube`), else `./amtsstube-daten`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::data_dir()
+        .map(|d| d.join("amtsstube"))
+        .unwrap_or_else(|| PathBuf::from("amtsstube-daten"))
+}

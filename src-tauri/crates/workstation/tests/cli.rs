@@ -1,0 +1,148 @@
+//! The `amtsstube` binary, driven like an administrator's script would.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn run(dir: &Path, args: &[&str], stdin: &str) -> Result<Output, Box<dyn std::error::Error>> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amtsstube"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or("no stdin")?
+        .write_all(stdin.as_bytes())?;
+    Ok(child.wait_with_output()?)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn init_user_recover_audit_status() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("daten");
+
+    let o = run(
+        &dir,
+        &["init", "--scrypt-log-n", "10"],
+        "admin-passwort-1\n",
+    )?;
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    let recovery = out
+        .split_whitespace()
+        .find(|w| w.starts_with("AGE-SECRET-KEY-1"))
+        .ok_or("no recovery key printed")?
+        .to_owned();
+    // The recovery key is printed, never stored in the data directory.
+    for entry in walk(&dir) {
+        let bytes = std::fs::read(&entry)?;
+        assert!(
+            !bytes
+                .windows(recovery.len())
+                .any(|w| w == recovery.as_bytes()),
+            "{}",
+            entry.display()
+        );
+    }
+    let o = run(&dir, &["init"], "admin-passwort-1\n")?;
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("bereits einen Datenbestand"),
+        "{}",
+        text(&o)
+    );
+
+    let o = run(
+        &dir,
+        &[
+            "user",
+            "add",
+            "sb1",
+            "--role",
+            "sachbearbeitung",
+            "--display-name",
+            "Sam B.",
+        ],
+        "admin-passwort-1\nsb1-passwort-1\n",
+    )?;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&dir, &["user", "add", "x", "--role", "chef"], "")?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("unbekannte Rolle"), "{}", text(&o));
+
+    let o = run(&dir, &["user", "list"], "admin-passwort-1\n")?;
+    assert!(
+        text(&o).contains("sb1") && text(&o).contains("sachbearbeitung"),
+        "{}",
+        text(&o)
+    );
+
+    // Own password change, then with the new one.
+    let o = run(
+        &dir,
+        &["user", "passwd", "sb1"],
+        "sb1-passwort-1\nsb1-passwort-1\nsb1-passwort-2\n",
+    )?;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&dir, &["status", "--as", "sb1"], "sb1-passwort-2\n")?;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("entsperrt"), "{}", text(&o));
+
+    // Wrong password: clear German error, non-zero exit.
+    let o = run(&dir, &["status", "--as", "sb1"], "falsch\n")?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("Passwort ist falsch"), "{}", text(&o));
+
+    // Recovery sets a new admin password.
+    let o = run(
+        &dir,
+        &["recover"],
+        &format!("{recovery}\nneues-admin-pw-1\n"),
+    )?;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&dir, &["audit", "verify"], "admin-passwort-1\n")?;
+    assert!(!o.status.success());
+    let o = run(&dir, &["audit", "verify"], "neues-admin-pw-1\n")?;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("unversehrt"), "{}", text(&o));
+
+    let o = run(&dir, &["user", "remove", "sb1"], "neues-admin-pw-1\n")?;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&dir, &["status", "--as", "sb1"], "sb1-passwort-2\n")?;
+    assert!(!o.status.success());
+
+    let o = run(&tmp.path().join("leer"), &["status"], "")?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("kein Datenbestand"), "{}", text(&o));
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}

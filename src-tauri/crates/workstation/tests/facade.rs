@@ -1,0 +1,161 @@
+//! The facade over the real store: permissions and the locked state.
+
+use domain::{Role, UserName};
+use workstation::{ErrorCode, InitOptions, LoginRequest, StoreConfig, WorkListQuery, Workstation};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn login(
+    ws: &mut Workstation,
+    user: &str,
+    password: &str,
+) -> Result<workstation::SessionInfo, workstation::AppError> {
+    ws.login(LoginRequest {
+        username: user.into(),
+        password: password.into(),
+    })
+}
+
+fn provision(dir: &std::path::Path) -> Result<Workstation, Box<dyn std::error::Error>> {
+    let (mut ws, _) = Workstation::init(
+        dir,
+        InitOptions {
+            admin: UserName::parse("admin")?,
+            admin_display_name: "Admin".into(),
+            admin_password: "admin-passwort-1".to_owned().into(),
+            config: StoreConfig {
+                scrypt_log_n: 10,
+                ..StoreConfig::default()
+            },
+        },
+    )?;
+    for (name, role) in [
+        ("sb1", Role::Sachbearbeitung),
+        ("leitung", Role::Leitung),
+        ("scan", Role::Scanstelle),
+    ] {
+        ws.add_user(name, name, role, format!("{name}-passwort-1"))?;
+    }
+    ws.logout();
+    Ok(ws)
+}
+
+#[test]
+fn every_read_is_refused_while_locked() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut ws = provision(&tmp.path().join("d"))?;
+    assert_eq!(ws.session(), None);
+    let err = ws.work_list(WorkListQuery::default()).err().map(|e| e.code);
+    assert_eq!(err, Some(ErrorCode::Locked));
+    assert_eq!(
+        ws.list_users().err().map(|e| e.code),
+        Some(ErrorCode::Locked)
+    );
+    assert_eq!(
+        ws.verify_audit().err().map(|e| e.code),
+        Some(ErrorCode::Locked)
+    );
+    assert_eq!(
+        ws.set_password("sb1", "x".repeat(12)).err().map(|e| e.code),
+        Some(ErrorCode::Locked)
+    );
+    // Logging out again is harmless, and after logout reads are refused again.
+    login(&mut ws, "sb1", "sb1-passwort-1")?;
+    assert!(ws.work_list(WorkListQuery::default()).is_ok());
+    ws.logout();
+    ws.logout();
+    assert_eq!(
+        ws.work_list(WorkListQuery::default()).err().map(|e| e.code),
+        Some(ErrorCode::Locked)
+    );
+    assert!(!ws.status().unlocked);
+    Ok(())
+}
+
+#[test]
+fn roles_see_what_they_may() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut ws = provision(&tmp.path().join("d"))?;
+
+    let me = login(&mut ws, "sb1", "sb1-passwort-1")?;
+    assert_eq!(me.role, Role::Sachbearbeitung);
+    assert_eq!(ws.work_list(WorkListQuery::default())?.total, 0);
+    assert_eq!(
+        ws.list_users().err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(
+        ws.add_user("x1", "x", Role::Admin, "x1-passwort-1".into())
+            .err()
+            .map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    // Nobody but the administration sets someone else's password.
+    assert_eq!(
+        ws.set_password("leitung", "gekapert-123".into())
+            .err()
+            .map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+
+    login(&mut ws, "scan", "scan-passwort-1")?;
+    assert_eq!(
+        ws.work_list(WorkListQuery::default()).err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+
+    login(&mut ws, "admin", "admin-passwort-1")?;
+    // The administration manages users but does not see case content.
+    assert_eq!(
+        ws.work_list(WorkListQuery::default()).err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(ws.list_users()?.len(), 4);
+    assert!(ws.verify_audit()?.is_intact());
+
+    login(&mut ws, "leitung", "leitung-passwort-1")?;
+    assert!(ws.work_list(WorkListQuery::default()).is_ok());
+    Ok(())
+}
+
+#[test]
+fn login_errors_are_german_and_typed() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut ws = provision(&tmp.path().join("d"))?;
+    let e = login(&mut ws, "sb1", "falsch").err().ok_or("accepted")?;
+    assert_eq!(e.code, ErrorCode::WrongCredentials);
+    assert!(e.message.contains("Passwort ist falsch"), "{}", e.message);
+    let e = login(&mut ws, "../../etc/passwd", "x")
+        .err()
+        .ok_or("accepted")?;
+    assert_eq!(e.code, ErrorCode::WrongCredentials);
+    for _ in 0..4 {
+        let _ = login(&mut ws, "sb1", "falsch");
+    }
+    let e = login(&mut ws, "sb1", "sb1-passwort-1")
+        .err()
+        .ok_or("accepted")?;
+    assert_eq!(e.code, ErrorCode::LockedOut);
+    assert!(e.message.contains("gesperrt"), "{}", e.message);
+    // A failed login leaves no session behind.
+    assert_eq!(ws.session(), None);
+    Ok(())
+}
+
+#[test]
+fn own_password_change_needs_the_old_password() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut ws = provision(&tmp.path().join("d"))?;
+    login(&mut ws, "sb1", "sb1-passwort-1")?;
+    assert_eq!(
+        ws.change_own_password("falsch".into(), "neues-passwort-1".into())
+            .err()
+            .map(|e| e.code),
+        Some(ErrorCode::WrongCredentials)
+    );
+    ws.change_own_password("sb1-passwort-1".into(), "neues-passwort-1".into())?;
+    ws.logout();
+    assert!(login(&mut ws, "sb1", "sb1-passwort-1").is_err());
+    login(&mut ws, "sb1", "neues-passwort-1")?;
+    Ok(())
+}
