@@ -1,1 +1,93 @@
+//! The desktop shell: Tauri commands that each make one call into the
+//! `workstation` facade. No business logic lives here.
 
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use workstation::{AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, WorkList, WorkListQuery, Workstation};
+
+/// The workstation behind a mutex; `None` while the data directory is not set up.
+#[derive(Clone)]
+struct AppState {
+    data_dir: PathBuf,
+    workstation: Arc<Mutex<Option<Workstation>>>,
+}
+
+impl AppState {
+    /// Run `f` on the workstation in a blocking thread (scrypt and SQLite must not
+    /// freeze the window). Opens the data directory lazily, so a directory that is
+    /// provisioned after the app started is found at the next login.
+    async fn with<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Workstation) -> Result<T, AppError> + Send + 'static,
+    {
+        let state = self.clone();
+        tauri::async_runtime::spawn_blocking(move || {
+            let mut guard = state
+                .workstation
+                .lock()
+                .map_err(|_| AppError::new(ErrorCode::Storage, "Interner Fehler: Sperre verloren. Bitte starten Sie die Anwendung neu."))?;
+            if guard.is_none() {
+                *guard = Some(Workstation::open(&state.data_dir)?);
+            }
+            match guard.as_mut() {
+                Some(ws) => f(ws),
+                None => Err(AppError::locked()),
+            }
+        })
+        .await
+        .map_err(|_| AppError::new(ErrorCode::Storage, "Interner Fehler in der Arbeitsstation. Bitte erneut versuchen."))?
+    }
+}
+
+#[tauri::command]
+async fn login(state: tauri::State<'_, AppState>, request: LoginRequest) -> Result<SessionInfo, AppError> {
+    state.with(move |ws| ws.login(request)).await
+}
+
+#[tauri::command]
+async fn logout(state: tauri::State<'_, AppState>) -> Result<(), AppError> {
+    state
+        .with(|ws| {
+            ws.logout();
+            Ok(())
+        })
+        .await
+}
+
+#[tauri::command]
+async fn session(state: tauri::State<'_, AppState>) -> Result<Option<SessionInfo>, AppError> {
+    state.with(|ws| Ok(ws.session())).await
+}
+
+#[tauri::command]
+async fn work_list(state: tauri::State<'_, AppState>, query: WorkListQuery) -> Result<WorkList, AppError> {
+    state.with(move |ws| ws.work_list(query)).await
+}
+
+#[tauri::command]
+async fn status(state: tauri::State<'_, AppState>) -> Result<AppStatus, AppError> {
+    state.with(|ws| Ok(ws.status())).await
+}
+
+/// Start the desktop app.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("AMTSSTUBE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let state = AppState {
+        data_dir: workstation::default_data_dir(),
+        workstation: Arc::new(Mutex::new(None)),
+    };
+    tracing::info!("Datenverzeichnis: {}", state.data_dir.display());
+    let result = tauri::Builder::default()
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![login, logout, session, work_list, status])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("Amtsstube konnte nicht starten: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,83 @@
+# Amtsstube – the two commands: `make demo` and `make test`.
+# Both install what is missing (system packages via installer/deps.sh, npm packages,
+# tauri-driver), build once, and then run.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+NPM ?= npm
+ROOT := $(CURDIR)
+TOOLS := $(ROOT)/target/tools
+TAURI_DRIVER := $(TOOLS)/bin/tauri-driver
+TAURI_DRIVER_VERSION := 2.1.0
+DEMO := $(ROOT)/target/demo
+# Run headless tests and the demo under Xvfb when there is no display.
+XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1080x24")
+
+.PHONY: all deps ui-deps ui build tools demo test test-rust test-ui test-browser test-e2e lint bindings-check bench package clean
+
+all: build
+
+deps:
+	@installer/deps.sh
+
+ui/node_modules/.installed: ui/package.json ui/package-lock.json
+	cd ui && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+ui-deps: deps ui/node_modules/.installed
+
+ui: ui-deps
+	cd ui && $(NPM) run --silent build
+
+# One feature set for the whole workspace, so tests and the app share one build.
+build: ui
+	$(CARGO) build --workspace --all-targets
+
+$(TAURI_DRIVER):
+	$(CARGO) install tauri-driver --version $(TAURI_DRIVER_VERSION) --locked --root $(TOOLS)
+
+tools: $(TAURI_DRIVER)
+
+# ---- demo ---------------------------------------------------------------------
+demo: build tools
+	@installer/demo.sh
+
+# ---- tests --------------------------------------------------------------------
+test: build tools lint test-rust bindings-check test-ui test-browser test-e2e
+	@echo "Alle Testsuiten bestanden."
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd ui && $(NPM) run --silent check
+
+test-rust:
+	$(CARGO) test --workspace
+
+# ts-rs rewrites ui/src/lib/bindings during `cargo test`; committed bindings must match.
+bindings-check:
+	@if [ -n "$$(git status --porcelain -- ui/src/lib/bindings)" ]; then \
+	  git status --porcelain -- ui/src/lib/bindings; git diff -- ui/src/lib/bindings; \
+	  echo "Die TypeScript-Bindungen sind veraltet: 'cargo test' ausführen und ui/src/lib/bindings einchecken." >&2; exit 1; \
+	fi
+
+test-ui:
+	cd ui && $(NPM) run --silent test
+
+test-browser:
+	cd ui && $(NPM) run --silent test:browser
+
+test-e2e:
+	$(XVFB) dbus-run-session -- node --test --test-concurrency=1 tests/e2e/
+
+# ---- other --------------------------------------------------------------------
+bench: deps
+	$(CARGO) bench -p store --bench store_bench
+
+package: ui tools
+	cd ui && $(NPM) exec -- tauri build --config ../src-tauri/tauri.conf.json --bundles deb
+
+clean:
+	$(CARGO) clean
+	rm -rf ui/dist ui/node_modules

@@ -1,0 +1,151 @@
+// A small W3C WebDriver client over fetch, enough to drive the real app through
+// tauri-driver + WebKitWebDriver. Also starts and stops tauri-driver.
+import { spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+import net from "node:net";
+
+const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+export const Keys = { ENTER: "\uE007", TAB: "\uE004" };
+
+export class WebDriver {
+  constructor(base) {
+    this.base = base;
+    this.id = null;
+  }
+
+  async cmd(method, path, body) {
+    const res = await fetch(this.base + path, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json().catch(() => ({}));
+    if (!res.ok || (json.value && json.value.error)) {
+      const v = json.value ?? {};
+      const err = new Error(`WebDriver ${method} ${path}: ${v.error ?? res.status} ${v.message ?? ""}`);
+      err.code = v.error;
+      throw err;
+    }
+    return json.value;
+  }
+
+  async start(application, args = []) {
+    const v = await this.cmd("POST", "/session", {
+      capabilities: { alwaysMatch: { "tauri:options": { application, args } } },
+    });
+    this.id = v.sessionId;
+  }
+
+  s(path) {
+    return `/session/${this.id}${path}`;
+  }
+
+  async find(css) {
+    const v = await this.cmd("POST", this.s("/element"), { using: "css selector", value: css });
+    return v[ELEMENT];
+  }
+
+  /** Wait until `css` matches (and, if given, its text contains `text`). */
+  async waitFor(css, { timeout = 30_000, text } = {}) {
+    const until = Date.now() + timeout;
+    let last;
+    while (Date.now() < until) {
+      try {
+        const el = await this.find(css);
+        if (text === undefined || (await this.text(el)).includes(text)) return el;
+        last = new Error(`text of ${css} is "${await this.text(el)}"`);
+      } catch (e) {
+        last = e;
+      }
+      await sleep(200);
+    }
+    throw new Error(`Timed out waiting for ${css}${text ? ` with "${text}"` : ""}: ${last?.message}`);
+  }
+
+  async waitGone(css, timeout = 30_000) {
+    const until = Date.now() + timeout;
+    while (Date.now() < until) {
+      try {
+        await this.find(css);
+      } catch (e) {
+        if (e.code === "no such element") return;
+        throw e;
+      }
+      await sleep(200);
+    }
+    throw new Error(`${css} still present`);
+  }
+
+  async click(el) {
+    await this.cmd("POST", this.s(`/element/${el}/click`), {});
+  }
+
+  async type(el, text) {
+    await this.cmd("POST", this.s(`/element/${el}/value`), { text });
+  }
+
+  async text(el) {
+    return this.cmd("GET", this.s(`/element/${el}/text`));
+  }
+
+  async execute(script, args = []) {
+    return this.cmd("POST", this.s("/execute/sync"), { script, args });
+  }
+
+  async screenshot() {
+    return Buffer.from(await this.cmd("GET", this.s("/screenshot")), "base64");
+  }
+
+  async quit() {
+    if (this.id) {
+      await this.cmd("DELETE", this.s("")).catch(() => {});
+      this.id = null;
+    }
+  }
+}
+
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, "127.0.0.1");
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+  });
+}
+
+/** Start tauri-driver on a free-ish port and wait until it listens. */
+export async function startDriver({ driver, env, port = 4444 }) {
+  if (await portOpen(port)) throw new Error(`port ${port} is already in use`);
+  const nativePort = port + 1;
+  const proc = spawn(driver, ["--port", String(port), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const until = Date.now() + 30_000;
+  while (!(await portOpen(port))) {
+    if (proc.exitCode !== null) throw new Error(`tauri-driver exited with ${proc.exitCode}`);
+    if (Date.now() > until) {
+      proc.kill("SIGKILL");
+      throw new Error("tauri-driver did not start listening");
+    }
+    await sleep(100);
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () => {
+      proc.kill("SIGTERM");
+    },
+  };
+}
+
+/** Log in through the UI like a person: type, Tab, type, Enter. */
+export async function loginThroughUi(wd, user, password) {
+  const name = await wd.waitFor("#username");
+  await wd.click(name);
+  await wd.type(name, user);
+  const pw = await wd.find("#password");
+  await wd.click(pw);
+  await wd.type(pw, password + Keys.ENTER);
+}

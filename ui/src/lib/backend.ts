@@ -1,0 +1,36 @@
+// The one interface through which the UI reaches the workstation. The app uses
+// `tauriBackend`; unit tests run it under `mockIPC`, browser tests inject a fake
+// `__TAURI_INTERNALS__`. Types come from Rust (ts-rs), never by hand.
+import { invoke } from "@tauri-apps/api/core";
+import type { AppError } from "./bindings/AppError";
+import type { AppStatus } from "./bindings/AppStatus";
+import type { LoginRequest } from "./bindings/LoginRequest";
+import type { SessionInfo } from "./bindings/SessionInfo";
+import type { WorkList } from "./bindings/WorkList";
+import type { WorkListQuery } from "./bindings/WorkListQuery";
+
+export interface Backend {
+  login(request: LoginRequest): Promise<SessionInfo>;
+  logout(): Promise<void>;
+  session(): Promise<SessionInfo | null>;
+  workList(query: WorkListQuery): Promise<WorkList>;
+  status(): Promise<AppStatus>;
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return typeof e === "object" && e !== null && "code" in e && "message" in e;
+}
+
+/** A German message for any failure, for display. */
+export function errorMessage(e: unknown): string {
+  if (isAppError(e)) return e.message;
+  return "Unerwarteter Fehler in der Arbeitsstation. Bitte versuchen Sie es erneut oder wenden Sie sich an die Administration.";
+}
+
+export const tauriBackend: Backend = {
+  login: (request) => invoke<SessionInfo>("login", { request }),
+  logout: () => invoke<void>("logout"),
+  session: () => invoke<SessionInfo | null>("session"),
+  workList: (query) => invoke<WorkList>("work_list", { query }),
+  status: () => invoke<AppStatus>("status"),
+};

@@ -1,0 +1,27 @@
+// German formats: 23.11.2026, 14:05 Uhr.
+const dateFmt = new Intl.DateTimeFormat("de-DE", {
+  day: "2-digit",
+  month: "2-digit",
+  year: "numeric",
+  timeZone: "Europe/Berlin",
+});
+
+/** RFC 3339 timestamp → `dd.mm.yyyy` in German local time; unparsable input is shown as is. */
+export function formatDate(rfc3339: string): string {
+  const t = Date.parse(rfc3339);
+  return Number.isNaN(t) ? rfc3339 : dateFmt.format(new Date(t));
+}
+
+const statusLabels: Record<string, string> = {
+  eingegangen: "Eingegangen",
+  in_pruefung: "In Prüfung",
+  nachgefordert: "Nachgefordert",
+  in_bearbeitung: "In Bearbeitung",
+  entschieden: "Entschieden",
+  versandt: "Versandt",
+  abgeschlossen: "Abgeschlossen",
+};
+
+export function statusLabel(status: string): string {
+  return statusLabels[status] ?? status;
+}

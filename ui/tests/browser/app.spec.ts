@@ -1,0 +1,51 @@
+import { expect, test } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { installFakeBackend } from "./fake-backend";
+
+async function noSeriousA11yViolations(page: import("@playwright/test").Page) {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const serious = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  expect(serious.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
+}
+
+test.beforeEach(async ({ page }) => {
+  await installFakeBackend(page);
+});
+
+test("login screen is accessible and focused on the user name", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: "Anmeldung" })).toBeVisible();
+  await expect(page.getByLabel("Benutzername")).toBeFocused();
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/anmeldung.png" });
+});
+
+test("keyboard only: log in, see the work list, log out", async ({ page }) => {
+  await page.goto("/");
+  await page.keyboard.type("sb1");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Arbeitskorb" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: "Ayşe Öztürk" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: "20.11.2026" })).toBeVisible();
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/arbeitskorb.png" });
+  // Tab to "Abmelden" and press it.
+  const logout = page.getByRole("button", { name: "Abmelden" });
+  for (let i = 0; i < 10 && !(await logout.evaluate((el) => el === document.activeElement)); i++) {
+    await page.keyboard.press("Tab");
+  }
+  await expect(logout).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Anmeldung" })).toBeVisible();
+});
+
+test("wrong password shows a German error", async ({ page }) => {
+  await page.goto("/");
+  await page.getByLabel("Benutzername").fill("sb1");
+  await page.getByLabel("Passwort").fill("falsch");
+  await page.getByRole("button", { name: "Anmelden" }).click();
+  await expect(page.getByRole("alert")).toContainText("Passwort ist falsch");
+  await expect(page.getByLabel("Passwort")).toHaveValue("");
+});

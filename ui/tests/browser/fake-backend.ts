@@ -1,0 +1,41 @@
+// Installs a fake `window.__TAURI_INTERNALS__` before the app loads, so the real
+// UI bundle (and its real tauriBackend) runs in a plain browser.
+import type { Page } from "@playwright/test";
+
+export async function installFakeBackend(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const sb = { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung" };
+    let session: typeof sb | null = null;
+    const items = [
+      { id: "1", fileNumber: "MB-2026-000017", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z" },
+      { id: "2", fileNumber: "HS-2026-000004", caseType: "Hundesteuer-Anmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T13:02:00Z" },
+    ];
+    const w = window as unknown as Record<string, unknown>;
+    w.__TAURI_INTERNALS__ = {
+      metadata: { currentWindow: { label: "main" }, currentWebview: { label: "main", windowLabel: "main" } },
+      transformCallback: () => 0,
+      invoke: async (cmd: string, args: Record<string, unknown>) => {
+        switch (cmd) {
+          case "session":
+            return session;
+          case "login": {
+            const r = args.request as { username: string; password: string };
+            if (r.username === "sb1" && r.password === "richtig-richtig") {
+              session = sb;
+              return sb;
+            }
+            throw { code: "wrongCredentials", message: "Benutzername oder Passwort ist falsch. Noch 4 Versuch(e) bis zur Sperre." };
+          }
+          case "logout":
+            session = null;
+            return null;
+          case "work_list":
+            if (!session) throw { code: "locked", message: "Die Arbeitsstation ist gesperrt. Bitte melden Sie sich an." };
+            return { items, total: items.length };
+          default:
+            throw { code: "invalidInput", message: `unbekannter Befehl ${cmd}` };
+        }
+      },
+    };
+  });
+}

@@ -1,0 +1,110 @@
+// The real App and the real tauriBackend, with Tauri's IPC replaced by mockIPC.
+import { describe, expect, it } from "vitest";
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { mockIPC } from "@tauri-apps/api/mocks";
+import App from "../../src/App.svelte";
+import { tauriBackend } from "../../src/lib/backend";
+import type { SessionInfo } from "../../src/lib/bindings/SessionInfo";
+import type { WorkList } from "../../src/lib/bindings/WorkList";
+
+const sb: SessionInfo = {
+  username: "sb1",
+  displayName: "Sam Bearbeitung",
+  role: "sachbearbeitung",
+  roleLabel: "Sachbearbeitung",
+};
+
+function fakePortal(list: WorkList) {
+  let session: SessionInfo | null = null;
+  const calls: string[] = [];
+  mockIPC((cmd, args) => {
+    calls.push(cmd);
+    switch (cmd) {
+      case "session":
+        return session;
+      case "login": {
+        const req = (args as { request: { username: string; password: string } }).request;
+        if (req.username === "sb1" && req.password === "richtig-richtig") {
+          session = sb;
+          return sb;
+        }
+        throw { code: "wrongCredentials", message: "Benutzername oder Passwort ist falsch. Noch 4 Versuch(e) bis zur Sperre." };
+      }
+      case "logout":
+        session = null;
+        return null;
+      case "work_list":
+        if (!session) throw { code: "locked", message: "Die Arbeitsstation ist gesperrt. Bitte melden Sie sich an." };
+        return list;
+      default:
+        throw new Error(`unexpected command ${cmd}`);
+    }
+  });
+  return calls;
+}
+
+async function login(user: string, password: string) {
+  await fireEvent.input(await screen.findByLabelText("Benutzername"), { target: { value: user } });
+  await fireEvent.input(screen.getByLabelText("Passwort"), { target: { value: password } });
+  await fireEvent.click(screen.getByRole("button", { name: "Anmelden" }));
+}
+
+describe("Anmeldung und Arbeitskorb", () => {
+  it("shows the login form first", async () => {
+    fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    expect(await screen.findByRole("heading", { name: "Anmeldung" })).toBeTruthy();
+    expect(screen.queryByTestId("worklist")).toBeNull();
+  });
+
+  it("asks for both fields before calling the backend", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await fireEvent.click(await screen.findByRole("button", { name: "Anmelden" }));
+    expect((await screen.findByRole("alert")).textContent).toContain("Bitte geben Sie Benutzername und Passwort ein.");
+    expect(calls).not.toContain("login");
+  });
+
+  it("shows the German error of a wrong password and clears the field", async () => {
+    fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("sb1", "falsch");
+    const alert = await screen.findByTestId("login-error");
+    expect(alert.textContent).toContain("Passwort ist falsch");
+    expect((screen.getByLabelText("Passwort") as HTMLInputElement).value).toBe("");
+  });
+
+  it("logs in, shows the work list with German dates, logs out", async () => {
+    fakePortal({
+      items: [
+        {
+          id: "a1",
+          fileNumber: "MB-2026-000017",
+          caseType: "Meldebescheinigung",
+          applicant: "Jörg Weiß",
+          status: "eingegangen",
+          receivedAt: "2026-11-23T08:15:00Z",
+        },
+      ],
+      total: 1,
+    });
+    render(App, { backend: tauriBackend });
+    await login("sb1", "richtig-richtig");
+    expect(await screen.findByRole("heading", { name: "Arbeitskorb" })).toBeTruthy();
+    expect(await screen.findByText("MB-2026-000017")).toBeTruthy();
+    expect(screen.getByText("Jörg Weiß")).toBeTruthy();
+    expect(screen.getByText("23.11.2026")).toBeTruthy();
+    expect(screen.getByText("Eingegangen")).toBeTruthy();
+    expect(screen.getByTestId("current-user").textContent).toContain("Sam Bearbeitung");
+    await fireEvent.click(screen.getByRole("button", { name: "Abmelden" }));
+    await waitFor(() => expect(screen.queryByTestId("worklist")).toBeNull());
+    expect(screen.getByRole("heading", { name: "Anmeldung" })).toBeTruthy();
+  });
+
+  it("says so when the work list is empty", async () => {
+    fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("sb1", "richtig-richtig");
+    expect((await screen.findByTestId("worklist-empty")).textContent).toContain("Keine Vorgänge");
+  });
+});

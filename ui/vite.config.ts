@@ -1,0 +1,20 @@
+import { defineConfig } from "vite";
+import { svelte } from "@sveltejs/vite-plugin-svelte";
+
+// Tauri serves the built `dist/`; the dev server is only for `npm run dev`.
+export default defineConfig({
+  plugins: [svelte()],
+  clearScreen: false,
+  server: { port: 1420, strictPort: true },
+  build: {
+    target: "es2022",
+    // No inline assets: the CSP allows only 'self'.
+    assetsInlineLimit: 0,
+  },
+  test: {
+    environment: "jsdom",
+    include: ["tests/unit/**/*.test.ts"],
+    setupFiles: ["tests/unit/setup.ts"],
+  },
+  resolve: process.env.VITEST ? { conditions: ["browser"] } : undefined,
+});
