@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use workstation::{AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, WorkList, WorkListQuery, Workstation};
+use workstation::{
+    AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, WorkList, WorkListQuery, Workstation,
+};
 
 /// The workstation behind a mutex; `None` while the data directory is not set up.
 #[derive(Clone)]
@@ -24,10 +26,12 @@ impl AppState {
     {
         let state = self.clone();
         tauri::async_runtime::spawn_blocking(move || {
-            let mut guard = state
-                .workstation
-                .lock()
-                .map_err(|_| AppError::new(ErrorCode::Storage, "Interner Fehler: Sperre verloren. Bitte starten Sie die Anwendung neu."))?;
+            let mut guard = state.workstation.lock().map_err(|_| {
+                AppError::new(
+                    ErrorCode::Storage,
+                    "Interner Fehler: Sperre verloren. Bitte starten Sie die Anwendung neu.",
+                )
+            })?;
             if guard.is_none() {
                 *guard = Some(Workstation::open(&state.data_dir)?);
             }
@@ -37,12 +41,20 @@ impl AppState {
             }
         })
         .await
-        .map_err(|_| AppError::new(ErrorCode::Storage, "Interner Fehler in der Arbeitsstation. Bitte erneut versuchen."))?
+        .map_err(|_| {
+            AppError::new(
+                ErrorCode::Storage,
+                "Interner Fehler in der Arbeitsstation. Bitte erneut versuchen.",
+            )
+        })?
     }
 }
 
 #[tauri::command]
-async fn login(state: tauri::State<'_, AppState>, request: LoginRequest) -> Result<SessionInfo, AppError> {
+async fn login(
+    state: tauri::State<'_, AppState>,
+    request: LoginRequest,
+) -> Result<SessionInfo, AppError> {
     state.with(move |ws| ws.login(request)).await
 }
 
@@ -62,7 +74,10 @@ async fn session(state: tauri::State<'_, AppState>) -> Result<Option<SessionInfo
 }
 
 #[tauri::command]
-async fn work_list(state: tauri::State<'_, AppState>, query: WorkListQuery) -> Result<WorkList, AppError> {
+async fn work_list(
+    state: tauri::State<'_, AppState>,
+    query: WorkListQuery,
+) -> Result<WorkList, AppError> {
     state.with(move |ws| ws.work_list(query)).await
 }
 
@@ -84,7 +99,9 @@ pub fn run() {
     tracing::info!("Datenverzeichnis: {}", state.data_dir.display());
     let result = tauri::Builder::default()
         .manage(state)
-        .invoke_handler(tauri::generate_handler![login, logout, session, work_list, status])
+        .invoke_handler(tauri::generate_handler![
+            login, logout, session, work_list, status
+        ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
         eprintln!("Amtsstube konnte nicht starten: {e}");

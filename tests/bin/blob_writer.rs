@@ -12,7 +12,10 @@ fn main() -> Result<()> {
     };
     let start: u64 = start.parse().context("START_INDEX")?;
     let store = Store::open(std::path::Path::new(dir), Clock::system())?;
-    let mut session = store.unlock(&UserName::parse(user)?, &SecretString::from(password.clone()))?;
+    let mut session = store.unlock(
+        &UserName::parse(user)?,
+        &SecretString::from(password.clone()),
+    )?;
     println!("ready");
     for i in start.. {
         session.put_blob(amtsstube_tests::blob_content(i))?;

@@ -45,7 +45,7 @@ test("log in with a wrong password: German error, no work list", async () => {
 });
 
 test("log in, see the work list from the real store, log out", async () => {
-  const name = await wd.waitFor("#username");
+  await wd.waitFor("#username");
   // Clear what the previous test typed.
   await wd.execute("document.getElementById('username').value=''; document.getElementById('username').dispatchEvent(new Event('input'));");
   await loginThroughUi(wd, "sb1", "sb1-passwort-1");
@@ -53,7 +53,6 @@ test("log in, see the work list from the real store, log out", async () => {
   await wd.waitFor("[data-testid=worklist-empty]", { text: "Keine Vorgänge" });
   await wd.waitFor("[data-testid=current-user]", { text: "Sam Bearbeitung" });
   writeFileSync(path.join(artifacts, "arbeitskorb.png"), await wd.screenshot());
-  void name;
 
   await wd.click(await wd.find("[data-testid=logout]"));
   await wd.waitFor("#username");

@@ -95,24 +95,41 @@ fn sigkill_during_blob_writes_loses_nothing_and_leaves_nothing() -> TestResult {
         let store = Store::open(&dir, Clock::system())?;
         let session = store.unlock(&user, &pw)?;
         let check = session.vault_check().clone();
-        assert_eq!(check.missing, 0, "round {round}: a row points to a missing file");
+        assert_eq!(
+            check.missing, 0,
+            "round {round}: a row points to a missing file"
+        );
         total_cleaned += check.removed_partial + check.removed_orphans;
 
         let vault = dir.join("vault");
         let tmp_files = files_under(&vault.join("tmp"));
-        assert!(tmp_files.is_empty(), "round {round}: partial files left: {tmp_files:?}");
+        assert!(
+            tmp_files.is_empty(),
+            "round {round}: partial files left: {tmp_files:?}"
+        );
         let ids = session.blob_ids()?;
         let on_disk: Vec<_> = files_under(&vault);
-        assert_eq!(on_disk.len(), ids.len(), "round {round}: files without rows or rows without files");
+        assert_eq!(
+            on_disk.len(),
+            ids.len(),
+            "round {round}: files without rows or rows without files"
+        );
         for id in &ids {
             let info = session.blob_info(id)?;
             let (sha, size) = sha_of(session.open_blob(id)?)?;
-            assert_eq!((sha.as_str(), size), (info.sha256.as_str(), info.size), "round {round}: blob {id} differs");
+            assert_eq!(
+                (sha.as_str(), size),
+                (info.sha256.as_str(), info.size),
+                "round {round}: blob {id} differs"
+            );
             // The content is exactly what the writer produced for its index.
             let mut head = [0u8; 8];
             session.open_blob(id)?.read_exact(&mut head)?;
             let (expected, _) = sha_of(amtsstube_tests::blob_content(u64::from_le_bytes(head)))?;
-            assert_eq!(sha, expected, "round {round}: blob {id} is not what was written");
+            assert_eq!(
+                sha, expected,
+                "round {round}: blob {id} is not what was written"
+            );
         }
         drop(session.lock());
     }

@@ -69,7 +69,10 @@ fn main() -> R<()> {
         drop(s.lock());
     }
     rows.push((
-        format!("unlock (scrypt 2^{}, SQLCipher open, vault check), mean of {runs}", config.scrypt_log_n),
+        format!(
+            "unlock (scrypt 2^{}, SQLCipher open, vault check), mean of {runs}",
+            config.scrypt_log_n
+        ),
         format!("{:.0} ms", total.as_secs_f64() * 1000.0 / runs as f64),
     ));
 
@@ -89,7 +92,11 @@ fn main() -> R<()> {
     let d = t.elapsed();
     rows.push((
         format!("insert {RECORDS} records (one transaction)"),
-        format!("{:.0} ms ({:.0} records/s)", d.as_secs_f64() * 1000.0, RECORDS as f64 / d.as_secs_f64()),
+        format!(
+            "{:.0} ms ({:.0} records/s)",
+            d.as_secs_f64() * 1000.0,
+            RECORDS as f64 / d.as_secs_f64()
+        ),
     ));
     let t = Instant::now();
     let mut n = 0;
@@ -105,7 +112,11 @@ fn main() -> R<()> {
     assert_eq!(n as usize, RECORDS);
     rows.push((
         format!("read {RECORDS} records (pages of {page}, sorted)"),
-        format!("{:.0} ms ({:.0} records/s)", d.as_secs_f64() * 1000.0, RECORDS as f64 / d.as_secs_f64()),
+        format!(
+            "{:.0} ms ({:.0} records/s)",
+            d.as_secs_f64() * 1000.0,
+            RECORDS as f64 / d.as_secs_f64()
+        ),
     ));
     let t = Instant::now();
     for i in 0..1000 {
@@ -154,11 +165,19 @@ fn main() -> R<()> {
     assert_eq!(read_bytes, bytes);
     rows.push((
         format!("vault write {BLOB_MB} MB (age X25519, fsync, rename)"),
-        format!("{:.0} ms ({:.0} MB/s)", write.as_secs_f64() * 1000.0, mb_s(bytes, write)),
+        format!(
+            "{:.0} ms ({:.0} MB/s)",
+            write.as_secs_f64() * 1000.0,
+            mb_s(bytes, write)
+        ),
     ));
     rows.push((
         format!("vault read {BLOB_MB} MB (streaming decrypt)"),
-        format!("{:.0} ms ({:.0} MB/s)", read.as_secs_f64() * 1000.0, mb_s(bytes, read)),
+        format!(
+            "{:.0} ms ({:.0} MB/s)",
+            read.as_secs_f64() * 1000.0,
+            mb_s(bytes, read)
+        ),
     ));
     if let (Some(before), Some(after)) = (rss_before, peak_rss_mb()) {
         rows.push((
@@ -169,7 +188,11 @@ fn main() -> R<()> {
 
     // The age command-line tool on the same file.
     let key = tmp.path().join("key.txt");
-    let age_ok = Command::new("age-keygen").arg("-o").arg(&key).output().is_ok_and(|o| o.status.success());
+    let age_ok = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .is_ok_and(|o| o.status.success());
     if age_ok {
         let keytext = std::fs::read_to_string(&key)?;
         let recipient = keytext
@@ -178,18 +201,44 @@ fn main() -> R<()> {
             .ok_or("age-keygen printed no public key")?
             .to_owned();
         let enc = tmp.path().join("scan.age");
-        let w = time_cmd(Command::new("age").arg("-r").arg(&recipient).arg("-o").arg(&enc).arg(&src))?;
-        let r = time_cmd(Command::new("age").arg("-d").arg("-i").arg(&key).arg("-o").arg("/dev/null").arg(&enc))?;
+        let w = time_cmd(
+            Command::new("age")
+                .arg("-r")
+                .arg(&recipient)
+                .arg("-o")
+                .arg(&enc)
+                .arg(&src),
+        )?;
+        let r = time_cmd(
+            Command::new("age")
+                .arg("-d")
+                .arg("-i")
+                .arg(&key)
+                .arg("-o")
+                .arg("/dev/null")
+                .arg(&enc),
+        )?;
         rows.push((
             format!("`age` CLI encrypt {BLOB_MB} MB (no fsync)"),
-            format!("{:.0} ms ({:.0} MB/s)", w.as_secs_f64() * 1000.0, mb_s(bytes, w)),
+            format!(
+                "{:.0} ms ({:.0} MB/s)",
+                w.as_secs_f64() * 1000.0,
+                mb_s(bytes, w)
+            ),
         ));
         rows.push((
             format!("`age` CLI decrypt {BLOB_MB} MB"),
-            format!("{:.0} ms ({:.0} MB/s)", r.as_secs_f64() * 1000.0, mb_s(bytes, r)),
+            format!(
+                "{:.0} ms ({:.0} MB/s)",
+                r.as_secs_f64() * 1000.0,
+                mb_s(bytes, r)
+            ),
         ));
     } else {
-        rows.push(("`age` CLI".into(), "not installed (apt-get install age)".into()));
+        rows.push((
+            "`age` CLI".into(),
+            "not installed (apt-get install age)".into(),
+        ));
     }
 
     println!("| measurement | result |");
@@ -202,7 +251,8 @@ fn main() -> R<()> {
 
 /// Fast non-cryptographic filler (xorshift), so the file is incompressible.
 fn rand_fill(buf: &mut [u8]) {
-    static SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    static SEED: std::sync::atomic::AtomicU64 =
+        std::sync::atomic::AtomicU64::new(0x9E37_79B9_7F4A_7C15);
     let mut x = SEED.load(std::sync::atomic::Ordering::Relaxed);
     for chunk in buf.chunks_mut(8) {
         x ^= x << 13;
