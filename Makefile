@@ -75,8 +75,10 @@ test-e2e:
 bench: deps
 	$(CARGO) bench -p store --bench store_bench
 
-package: ui tools
-	cd ui && $(NPM) exec -- tauri build --config ../src-tauri/tauri.conf.json --bundles deb
+# The Tauri CLI comes from the npm registry (prebuilt binary inside the package).
+TAURI_CLI := @tauri-apps/cli@2.12.5
+package: ui
+	cd src-tauri && $(NPM) exec --yes --package=$(TAURI_CLI) -- tauri build --bundles deb
 
 clean:
 	$(CARGO) clean
