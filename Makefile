@@ -45,7 +45,6 @@ demo: build tools
 
 # ---- tests --------------------------------------------------------------------
 test: build tools lint test-rust bindings-check test-ui test-browser test-e2e
-	@echo "Alle Testsuiten bestanden."
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -166,6 +166,31 @@ impl Store {
     /// Unlock with user name and password. Wrong passwords are counted per user; after
     /// `max_failed_attempts` the user is locked out for `lockout_seconds`.
     pub fn unlock(&self, user: &UserName, password: &SecretString) -> Result<Session> {
+        let (key, unreported) = self.unwrap_user_key(user, password)?;
+        let conn = db::open(&self.layout.db(), &key)?;
+        let mut session = self.clone().into_session(conn, key, user)?;
+        let at = now_rfc3339(&self.clock);
+        if unreported > 0 {
+            session.audit_as_self("anmeldung.fehlversuche", &unreported.to_string(), &at)?;
+        }
+        session.audit_as_self("anmeldung", "", &at)?;
+        self.clear_attempts(user)?;
+        Ok(session)
+    }
+
+    /// Check a user's password without opening the database (e.g. before a password
+    /// change). Counts towards the lockout like a login.
+    pub fn verify_password(&self, user: &UserName, password: &SecretString) -> Result<()> {
+        self.unwrap_user_key(user, password).map(|_| ())
+    }
+
+    /// Unwrap the master key with a user's password, enforcing and counting the
+    /// lockout. Returns the key and the failures not yet audited.
+    fn unwrap_user_key(
+        &self,
+        user: &UserName,
+        password: &SecretString,
+    ) -> Result<(MasterKey, u32)> {
         let now = self.clock.now();
         let mut state = self.read_attempts(user)?;
         if let Some(until) = state.locked_until {
@@ -187,18 +212,24 @@ impl Store {
             Some(w) => keys::unwrap_with_password(&w, password, self.max_log_n())?,
             None => Unwrap::WrongSecret,
         };
-        let key = match unwrapped {
-            Unwrap::Ok(key) => key,
+        match unwrapped {
+            Unwrap::Ok(key) => {
+                if state.failed > 0 {
+                    state.failed = 0;
+                    self.write_attempts(user, &state)?;
+                }
+                Ok((key, state.unreported))
+            }
             Unwrap::WrongSecret => {
                 state.failed += 1;
                 state.unreported += 1;
                 let max = self.file.config.max_failed_attempts;
                 let remaining = max.saturating_sub(state.failed);
                 if remaining == 0 {
+                    let secs =
+                        i64::try_from(self.file.config.lockout_seconds).unwrap_or(i64::MAX / 2);
                     let until = now
-                        .checked_add(jiff::SignedDuration::from_secs(
-                            i64::try_from(self.file.config.lockout_seconds).unwrap_or(i64::MAX / 2),
-                        ))
+                        .checked_add(jiff::SignedDuration::from_secs(secs))
                         .unwrap_or(now);
                     state.locked_until = Some(until);
                     self.write_attempts(user, &state)?;
@@ -208,18 +239,9 @@ impl Store {
                     });
                 }
                 self.write_attempts(user, &state)?;
-                return Err(StoreError::WrongPassword { remaining });
+                Err(StoreError::WrongPassword { remaining })
             }
-        };
-        let conn = db::open(&self.layout.db(), &key)?;
-        let mut session = self.clone().into_session(conn, key, user)?;
-        let at = now_rfc3339(&self.clock);
-        if state.unreported > 0 {
-            session.audit_as_self("anmeldung.fehlversuche", &state.unreported.to_string(), &at)?;
         }
-        session.audit_as_self("anmeldung", "", &at)?;
-        self.clear_attempts(user)?;
-        Ok(session)
     }
 
     /// Recover access with the recovery identity from the recovery sheet: sets a new

@@ -423,3 +423,29 @@ fn damaged_blob_fails_loudly() -> TestResult {
     assert!(!matches!(res, Ok(Ok(_))), "a flipped bit went unnoticed");
     Ok(())
 }
+
+#[test]
+fn verify_password_counts_attempts_but_opens_nothing() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (session, _) = init(&dir, Clock::system())?;
+    let store = session.lock();
+    assert!(matches!(
+        store.verify_password(&name("admin"), &pw("falsch-falsch")),
+        Err(StoreError::WrongPassword { remaining: 2 })
+    ));
+    store.verify_password(&name("admin"), &pw("admin-passwort-1"))?;
+    // The success reset the counter: two more failures do not lock yet.
+    assert!(matches!(
+        store.verify_password(&name("admin"), &pw("falsch-falsch")),
+        Err(StoreError::WrongPassword { remaining: 2 })
+    ));
+    let s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    let actions: Vec<String> = s.audit_entries(4)?.into_iter().map(|e| e.action).collect();
+    // Only the real login is an "anmeldung"; both failures are reported with it.
+    assert_eq!(actions[0], "anmeldung");
+    assert_eq!(actions[1], "anmeldung.fehlversuche");
+    assert_eq!(s.audit_entries(4)?[1].object, "2");
+    assert_eq!(actions[2], "abmeldung");
+    Ok(())
+}

@@ -192,8 +192,8 @@ impl Workstation {
             .username
             .clone();
         // Proves the old password (counts as an attempt, like a login would).
-        let check = self.store.unlock(&me, &SecretString::from(old_password))?;
-        drop(check);
+        self.store
+            .verify_password(&me, &SecretString::from(old_password))?;
         self.set_password(me.as_str(), new_password)
     }
 
