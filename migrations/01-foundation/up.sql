@@ -36,7 +36,8 @@ CREATE TABLE cases (
     created_at   TEXT NOT NULL
 ) STRICT;
 
-CREATE INDEX cases_received_at ON cases (received_at);
+-- The work list reads newest first; this index serves ORDER BY + LIMIT without a sort.
+CREATE INDEX cases_worklist ON cases (received_at DESC, file_number);
 
 -- Append-only audit log (SDM Baustein 43): who, when, what, which object – no content data.
 -- hash = SHA-256 over prev_hash and the entry's fields; see store/src/audit.rs.

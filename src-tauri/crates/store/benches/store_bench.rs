@@ -99,6 +99,14 @@ fn main() -> R<()> {
         ),
     ));
     let t = Instant::now();
+    let first = s.list_cases(100, 0)?;
+    let d = t.elapsed();
+    assert_eq!(first.len(), 100);
+    rows.push((
+        format!("work list first page (100 of {RECORDS}, newest first)"),
+        format!("{:.2} ms", d.as_secs_f64() * 1000.0),
+    ));
+    let t = Instant::now();
     let mut n = 0;
     let page = 500;
     loop {

@@ -56,8 +56,9 @@ pub(crate) fn open(path: &Path, key: &MasterKey) -> Result<Connection> {
             "WAL-Modus nicht verfügbar ({mode})"
         )));
     }
+    // cache_size: 32 MiB of decrypted pages, so repeated reads do not decrypt again.
     conn.execute_batch(
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;",
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON; PRAGMA cache_size = -32768;",
     )?;
     migrate(&mut conn)?;
     Ok(conn)
