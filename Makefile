@@ -77,6 +77,7 @@ bench: deps
 # The Tauri CLI comes from the npm registry (prebuilt binary inside the package).
 TAURI_CLI := @tauri-apps/cli@2.12.5
 package: ui
+	$(CARGO) build --release -p workstation --bin amtsstube
 	cd src-tauri && $(NPM) exec --yes --package=$(TAURI_CLI) -- tauri build --bundles deb
 
 clean:

@@ -10,6 +10,8 @@
 //!
 //! The HTTP client and the portal simulator build on these (see the FIT-Connect issue).
 
+pub mod api;
+pub mod client;
 mod error;
 pub mod jwe;
 pub mod keys;

@@ -1,0 +1,397 @@
+//! The HTTP client of the Submission API, behind the [`SubmissionApi`] trait so a
+//! v2 transport can be added without touching callers.
+//!
+//! OAuth2 client credentials (`client_secret_post`); the token is cached and renewed
+//! a minute before it expires, and once more when the server answers 401 anyway
+//! (tokens can be revoked early).
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode, header};
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::api::{
+    ApiProblem, CreateSubmission, EventLog, Info, Jwks, MAX_PAGE, PublicDestination, Submission, SubmissionCreated,
+    SubmissionForPickup, SubmissionsForPickup, SubmitSubmission, TokenResponse,
+};
+use crate::keys::PublicJwk;
+use crate::submission::EncryptedSubmission;
+
+/// Where and as whom to connect.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// Token endpoint, e.g. `https://auth-testing.fit-connect.fitko.dev/token`.
+    pub token_url: String,
+    /// Base URL of the Submission API (without `/v1`).
+    pub api_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("token_url", &self.token_url)
+            .field("api_url", &self.api_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .finish()
+    }
+}
+
+/// Errors of a call. `Display` is German and names no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    #[error("Keine Verbindung zum Portal ({0}). Es wird später erneut versucht.")]
+    Network(String),
+    #[error("Das Portal hat die Anmeldung abgelehnt ({0}). Bitte Zugangsdaten in der Administration prüfen.")]
+    Auth(String),
+    #[error("Das Portal antwortete mit {status}{}", .problem.as_ref().map(|p| format!(": {}", p.detail.clone().unwrap_or_else(|| p.title.clone()))).unwrap_or_default())]
+    Http {
+        status: u16,
+        problem: Option<ApiProblem>,
+        retry_after: Option<Duration>,
+    },
+    #[error("Unerwartete Antwort des Portals: {0}")]
+    Decode(String),
+}
+
+impl ClientError {
+    /// Worth retrying later (network trouble, overload, server errors)?
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ClientError::Network(_) | ClientError::Decode(_) => true,
+            ClientError::Http { status, .. } => *status == 429 || *status == 408 || *status >= 500,
+            ClientError::Auth(_) => false,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+fn network(e: reqwest::Error) -> ClientError {
+    if e.is_decode() || e.is_body() {
+        ClientError::Decode(e.to_string())
+    } else {
+        ClientError::Network(e.to_string())
+    }
+}
+
+/// The operations the workstation needs, independent of the API version.
+#[allow(async_fn_in_trait)]
+pub trait SubmissionApi {
+    async fn info(&self) -> Result<Info, ClientError>;
+    async fn jwks(&self) -> Result<Jwks, ClientError>;
+    async fn destination(&self, destination: Uuid) -> Result<PublicDestination, ClientError>;
+    async fn destination_key(&self, destination: Uuid, kid: &str) -> Result<PublicJwk, ClientError>;
+    async fn list_for_pickup(&self, destination: Uuid, offset: u32, limit: u32) -> Result<SubmissionsForPickup, ClientError>;
+    async fn submission(&self, submission: Uuid) -> Result<Submission, ClientError>;
+    async fn attachment(&self, submission: Uuid, attachment: Uuid) -> Result<String, ClientError>;
+    async fn case_events(&self, case: Uuid, offset: u32, limit: u32) -> Result<EventLog, ClientError>;
+    async fn post_event(&self, case: Uuid, set: &str) -> Result<(), ClientError>;
+    async fn create_submission(&self, request: &CreateSubmission) -> Result<SubmissionCreated, ClientError>;
+    async fn upload_attachment(&self, submission: Uuid, attachment: Uuid, jwe: &str) -> Result<(), ClientError>;
+    async fn submit(&self, submission: Uuid, body: &SubmitSubmission) -> Result<(), ClientError>;
+
+    /// Every submission ready for pickup, page by page; each appears once even if
+    /// the list shifts between pages.
+    async fn all_for_pickup(&self, destination: Uuid) -> Result<Vec<SubmissionForPickup>, ClientError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page = self.list_for_pickup(destination, offset, MAX_PAGE).await?;
+            let n = page.submissions.len() as u32;
+            for s in page.submissions {
+                if seen.insert(s.submission_id) {
+                    out.push(s);
+                }
+            }
+            offset += n;
+            if n == 0 || offset >= page.total_count {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The whole event log of a case.
+    async fn all_case_events(&self, case: Uuid) -> Result<Vec<String>, ClientError> {
+        let mut out = Vec::new();
+        loop {
+            let page = self.case_events(case, out.len() as u32, MAX_PAGE).await?;
+            let n = page.event_log.len();
+            out.extend(page.event_log);
+            if n == 0 || out.len() as u32 >= page.total_count {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Fetch a submission with all its attachments, still encrypted.
+    async fn fetch_encrypted(&self, submission: Uuid) -> Result<EncryptedSubmission, ClientError> {
+        let s = self.submission(submission).await?;
+        let mut attachments = std::collections::BTreeMap::new();
+        for id in &s.attachments {
+            attachments.insert(*id, self.attachment(submission, *id).await?);
+        }
+        Ok(EncryptedSubmission {
+            submission_id: s.submission_id,
+            case_id: s.case_id,
+            encrypted_metadata: s
+                .encrypted_metadata
+                .ok_or_else(|| ClientError::Decode("Einreichung ohne Metadaten".into()))?,
+            encrypted_data: s.encrypted_data,
+            attachments,
+        })
+    }
+
+    /// Sender side: announce, upload every attachment, submit.
+    async fn send(&self, request: &CreateSubmission, sealed: &EncryptedSubmission) -> Result<SubmissionCreated, ClientError> {
+        let created = self.create_submission(request).await?;
+        for (id, jwe) in &sealed.attachments {
+            self.upload_attachment(created.submission_id, *id, jwe).await?;
+        }
+        self.submit(
+            created.submission_id,
+            &SubmitSubmission {
+                encrypted_metadata: sealed.encrypted_metadata.clone(),
+                encrypted_data: sealed.encrypted_data.clone(),
+            },
+        )
+        .await?;
+        Ok(created)
+    }
+}
+
+struct CachedToken {
+    value: String,
+    renew_at: Instant,
+}
+
+/// Submission API v1 over HTTP.
+pub struct V1Client {
+    http: reqwest::Client,
+    config: ClientConfig,
+    token: Mutex<Option<CachedToken>>,
+}
+
+impl V1Client {
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("Amtsstube/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Network(e.to_string()))?;
+        Ok(V1Client {
+            http,
+            config,
+            token: Mutex::new(None),
+        })
+    }
+
+    async fn fetch_token(&self) -> Result<CachedToken, ClientError> {
+        let res = self
+            .http
+            .post(&self.config.token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", self.config.client_id.as_str()),
+                ("client_secret", self.config.client_secret.as_str()),
+            ])
+            .send()
+            .await
+            .map_err(network)?;
+        let status = res.status();
+        if status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            let body = res.text().await.unwrap_or_default();
+            let reason = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| status.to_string());
+            return Err(ClientError::Auth(reason));
+        }
+        let token: TokenResponse = Self::decode(res).await?;
+        // Renew a minute early (or halfway for very short tokens).
+        let lifetime = Duration::from_secs(token.expires_in);
+        let margin = Duration::from_secs(60).min(lifetime / 2);
+        Ok(CachedToken {
+            value: token.access_token,
+            renew_at: Instant::now() + lifetime - margin,
+        })
+    }
+
+    async fn bearer(&self, force_new: bool) -> Result<String, ClientError> {
+        let mut guard = self.token.lock().await;
+        let fresh = guard.as_ref().is_some_and(|t| Instant::now() < t.renew_at);
+        if force_new || !fresh {
+            *guard = Some(self.fetch_token().await?);
+        }
+        guard
+            .as_ref()
+            .map(|t| t.value.clone())
+            .ok_or_else(|| ClientError::Auth("kein Token".into()))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.config.api_url.trim_end_matches('/'), path)
+    }
+
+    async fn error_of(res: reqwest::Response) -> ClientError {
+        let status = res.status().as_u16();
+        let retry_after = res
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let problem = res.json::<ApiProblem>().await.ok();
+        ClientError::Http {
+            status,
+            problem,
+            retry_after,
+        }
+    }
+
+    async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, ClientError> {
+        let bytes = res.bytes().await.map_err(network)?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// Send an authorised request; on 401 fetch a new token and try once more.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
+        let url = self.url(path);
+        for attempt in 0..2 {
+            let token = self.bearer(attempt > 0).await?;
+            let res = build(self.http.request(method.clone(), &url).bearer_auth(token))
+                .send()
+                .await
+                .map_err(network)?;
+            if res.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+                continue;
+            }
+            if res.status().is_success() {
+                return Ok(res);
+            }
+            return Err(Self::error_of(res).await);
+        }
+        Err(ClientError::Auth("Token wird nicht angenommen".into()))
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        Self::decode(self.call(Method::GET, path, |r| r).await?).await
+    }
+
+    /// Public endpoints need no token.
+    async fn get_public<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        let res = self.http.get(self.url(path)).send().await.map_err(network)?;
+        if !res.status().is_success() {
+            return Err(Self::error_of(res).await);
+        }
+        Self::decode(res).await
+    }
+}
+
+impl SubmissionApi for V1Client {
+    async fn info(&self) -> Result<Info, ClientError> {
+        self.get_public("/v1/info").await
+    }
+
+    async fn jwks(&self) -> Result<Jwks, ClientError> {
+        self.get_public("/.well-known/jwks.json").await
+    }
+
+    async fn destination(&self, destination: Uuid) -> Result<PublicDestination, ClientError> {
+        self.get_json(&format!("/v1/destinations/{destination}")).await
+    }
+
+    async fn destination_key(&self, destination: Uuid, kid: &str) -> Result<PublicJwk, ClientError> {
+        let kid: String = kid.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
+        self.get_public(&format!("/v1/destinations/{destination}/keys/{kid}")).await
+    }
+
+    async fn list_for_pickup(&self, destination: Uuid, offset: u32, limit: u32) -> Result<SubmissionsForPickup, ClientError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let res = self
+            .call(Method::GET, "/v1/submissions", |r| {
+                r.query(&[
+                    ("destinationId", destination.to_string()),
+                    ("offset", offset.to_string()),
+                    ("limit", limit.to_string()),
+                ])
+            })
+            .await?;
+        Self::decode(res).await
+    }
+
+    async fn submission(&self, submission: Uuid) -> Result<Submission, ClientError> {
+        self.get_json(&format!("/v1/submissions/{submission}")).await
+    }
+
+    async fn attachment(&self, submission: Uuid, attachment: Uuid) -> Result<String, ClientError> {
+        let res = self
+            .call(Method::GET, &format!("/v1/submissions/{submission}/attachments/{attachment}"), |r| r)
+            .await?;
+        res.text().await.map_err(network)
+    }
+
+    async fn case_events(&self, case: Uuid, offset: u32, limit: u32) -> Result<EventLog, ClientError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let res = self
+            .call(Method::GET, &format!("/v1/cases/{case}/events"), |r| {
+                r.query(&[("offset", offset.to_string()), ("limit", limit.to_string())])
+            })
+            .await?;
+        Self::decode(res).await
+    }
+
+    async fn post_event(&self, case: Uuid, set: &str) -> Result<(), ClientError> {
+        let body = set.to_owned();
+        self.call(Method::POST, &format!("/v1/cases/{case}/events"), |r| {
+            r.header(header::CONTENT_TYPE, "application/jose").body(body.clone())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn create_submission(&self, request: &CreateSubmission) -> Result<SubmissionCreated, ClientError> {
+        let res = self.call(Method::POST, "/v1/submissions", |r| r.json(request)).await?;
+        Self::decode(res).await
+    }
+
+    async fn upload_attachment(&self, submission: Uuid, attachment: Uuid, jwe: &str) -> Result<(), ClientError> {
+        let body = jwe.to_owned();
+        self.call(Method::PUT, &format!("/v1/submissions/{submission}/attachments/{attachment}"), |r| {
+            r.header(header::CONTENT_TYPE, "application/jose").body(body.clone())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn submit(&self, submission: Uuid, body: &SubmitSubmission) -> Result<(), ClientError> {
+        self.call(Method::PUT, &format!("/v1/submissions/{submission}"), |r| r.json(body))
+            .await?;
+        Ok(())
+    }
+}
