@@ -13,8 +13,8 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::api::{
-    ApiProblem, CreateSubmission, EventLog, Info, Jwks, MAX_PAGE, PublicDestination, Submission, SubmissionCreated,
-    SubmissionForPickup, SubmissionsForPickup, SubmitSubmission, TokenResponse,
+    ApiProblem, CreateSubmission, EventLog, Info, Jwks, MAX_PAGE, PublicDestination, Submission,
+    SubmissionCreated, SubmissionForPickup, SubmissionsForPickup, SubmitSubmission, TokenResponse,
 };
 use crate::keys::PublicJwk;
 use crate::submission::EncryptedSubmission;
@@ -48,7 +48,9 @@ impl std::fmt::Debug for ClientConfig {
 pub enum ClientError {
     #[error("Keine Verbindung zum Portal ({0}). Es wird später erneut versucht.")]
     Network(String),
-    #[error("Das Portal hat die Anmeldung abgelehnt ({0}). Bitte Zugangsdaten in der Administration prüfen.")]
+    #[error(
+        "Das Portal hat die Anmeldung abgelehnt ({0}). Bitte Zugangsdaten in der Administration prüfen."
+    )]
     Auth(String),
     #[error("Das Portal antwortete mit {status}{}", .problem.as_ref().map(|p| format!(": {}", p.detail.clone().unwrap_or_else(|| p.title.clone()))).unwrap_or_default())]
     Http {
@@ -99,19 +101,41 @@ pub trait SubmissionApi {
     async fn info(&self) -> Result<Info, ClientError>;
     async fn jwks(&self) -> Result<Jwks, ClientError>;
     async fn destination(&self, destination: Uuid) -> Result<PublicDestination, ClientError>;
-    async fn destination_key(&self, destination: Uuid, kid: &str) -> Result<PublicJwk, ClientError>;
-    async fn list_for_pickup(&self, destination: Uuid, offset: u32, limit: u32) -> Result<SubmissionsForPickup, ClientError>;
+    async fn destination_key(&self, destination: Uuid, kid: &str)
+    -> Result<PublicJwk, ClientError>;
+    async fn list_for_pickup(
+        &self,
+        destination: Uuid,
+        offset: u32,
+        limit: u32,
+    ) -> Result<SubmissionsForPickup, ClientError>;
     async fn submission(&self, submission: Uuid) -> Result<Submission, ClientError>;
     async fn attachment(&self, submission: Uuid, attachment: Uuid) -> Result<String, ClientError>;
-    async fn case_events(&self, case: Uuid, offset: u32, limit: u32) -> Result<EventLog, ClientError>;
+    async fn case_events(
+        &self,
+        case: Uuid,
+        offset: u32,
+        limit: u32,
+    ) -> Result<EventLog, ClientError>;
     async fn post_event(&self, case: Uuid, set: &str) -> Result<(), ClientError>;
-    async fn create_submission(&self, request: &CreateSubmission) -> Result<SubmissionCreated, ClientError>;
-    async fn upload_attachment(&self, submission: Uuid, attachment: Uuid, jwe: &str) -> Result<(), ClientError>;
+    async fn create_submission(
+        &self,
+        request: &CreateSubmission,
+    ) -> Result<SubmissionCreated, ClientError>;
+    async fn upload_attachment(
+        &self,
+        submission: Uuid,
+        attachment: Uuid,
+        jwe: &str,
+    ) -> Result<(), ClientError>;
     async fn submit(&self, submission: Uuid, body: &SubmitSubmission) -> Result<(), ClientError>;
 
     /// Every submission ready for pickup, page by page; each appears once even if
     /// the list shifts between pages.
-    async fn all_for_pickup(&self, destination: Uuid) -> Result<Vec<SubmissionForPickup>, ClientError> {
+    async fn all_for_pickup(
+        &self,
+        destination: Uuid,
+    ) -> Result<Vec<SubmissionForPickup>, ClientError> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         let mut offset = 0;
@@ -162,10 +186,15 @@ pub trait SubmissionApi {
     }
 
     /// Sender side: announce, upload every attachment, submit.
-    async fn send(&self, request: &CreateSubmission, sealed: &EncryptedSubmission) -> Result<SubmissionCreated, ClientError> {
+    async fn send(
+        &self,
+        request: &CreateSubmission,
+        sealed: &EncryptedSubmission,
+    ) -> Result<SubmissionCreated, ClientError> {
         let created = self.create_submission(request).await?;
         for (id, jwe) in &sealed.attachments {
-            self.upload_attachment(created.submission_id, *id, jwe).await?;
+            self.upload_attachment(created.submission_id, *id, jwe)
+                .await?;
         }
         self.submit(
             created.submission_id,
@@ -219,7 +248,10 @@ impl V1Client {
             .await
             .map_err(network)?;
         let status = res.status();
-        if status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        if status == StatusCode::BAD_REQUEST
+            || status == StatusCode::UNAUTHORIZED
+            || status == StatusCode::FORBIDDEN
+        {
             let body = res.text().await.unwrap_or_default();
             let reason = serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
@@ -305,7 +337,12 @@ impl V1Client {
 
     /// Public endpoints need no token.
     async fn get_public<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        let res = self.http.get(self.url(path)).send().await.map_err(network)?;
+        let res = self
+            .http
+            .get(self.url(path))
+            .send()
+            .await
+            .map_err(network)?;
         if !res.status().is_success() {
             return Err(Self::error_of(res).await);
         }
@@ -323,15 +360,29 @@ impl SubmissionApi for V1Client {
     }
 
     async fn destination(&self, destination: Uuid) -> Result<PublicDestination, ClientError> {
-        self.get_json(&format!("/v1/destinations/{destination}")).await
+        self.get_json(&format!("/v1/destinations/{destination}"))
+            .await
     }
 
-    async fn destination_key(&self, destination: Uuid, kid: &str) -> Result<PublicJwk, ClientError> {
-        let kid: String = kid.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).collect();
-        self.get_public(&format!("/v1/destinations/{destination}/keys/{kid}")).await
+    async fn destination_key(
+        &self,
+        destination: Uuid,
+        kid: &str,
+    ) -> Result<PublicJwk, ClientError> {
+        let kid: String = kid
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+            .collect();
+        self.get_public(&format!("/v1/destinations/{destination}/keys/{kid}"))
+            .await
     }
 
-    async fn list_for_pickup(&self, destination: Uuid, offset: u32, limit: u32) -> Result<SubmissionsForPickup, ClientError> {
+    async fn list_for_pickup(
+        &self,
+        destination: Uuid,
+        offset: u32,
+        limit: u32,
+    ) -> Result<SubmissionsForPickup, ClientError> {
         let limit = limit.clamp(1, MAX_PAGE);
         let res = self
             .call(Method::GET, "/v1/submissions", |r| {
@@ -346,17 +397,27 @@ impl SubmissionApi for V1Client {
     }
 
     async fn submission(&self, submission: Uuid) -> Result<Submission, ClientError> {
-        self.get_json(&format!("/v1/submissions/{submission}")).await
+        self.get_json(&format!("/v1/submissions/{submission}"))
+            .await
     }
 
     async fn attachment(&self, submission: Uuid, attachment: Uuid) -> Result<String, ClientError> {
         let res = self
-            .call(Method::GET, &format!("/v1/submissions/{submission}/attachments/{attachment}"), |r| r)
+            .call(
+                Method::GET,
+                &format!("/v1/submissions/{submission}/attachments/{attachment}"),
+                |r| r,
+            )
             .await?;
         res.text().await.map_err(network)
     }
 
-    async fn case_events(&self, case: Uuid, offset: u32, limit: u32) -> Result<EventLog, ClientError> {
+    async fn case_events(
+        &self,
+        case: Uuid,
+        offset: u32,
+        limit: u32,
+    ) -> Result<EventLog, ClientError> {
         let limit = limit.clamp(1, MAX_PAGE);
         let res = self
             .call(Method::GET, &format!("/v1/cases/{case}/events"), |r| {
@@ -369,29 +430,47 @@ impl SubmissionApi for V1Client {
     async fn post_event(&self, case: Uuid, set: &str) -> Result<(), ClientError> {
         let body = set.to_owned();
         self.call(Method::POST, &format!("/v1/cases/{case}/events"), |r| {
-            r.header(header::CONTENT_TYPE, "application/jose").body(body.clone())
+            r.header(header::CONTENT_TYPE, "application/jose")
+                .body(body.clone())
         })
         .await?;
         Ok(())
     }
 
-    async fn create_submission(&self, request: &CreateSubmission) -> Result<SubmissionCreated, ClientError> {
-        let res = self.call(Method::POST, "/v1/submissions", |r| r.json(request)).await?;
+    async fn create_submission(
+        &self,
+        request: &CreateSubmission,
+    ) -> Result<SubmissionCreated, ClientError> {
+        let res = self
+            .call(Method::POST, "/v1/submissions", |r| r.json(request))
+            .await?;
         Self::decode(res).await
     }
 
-    async fn upload_attachment(&self, submission: Uuid, attachment: Uuid, jwe: &str) -> Result<(), ClientError> {
+    async fn upload_attachment(
+        &self,
+        submission: Uuid,
+        attachment: Uuid,
+        jwe: &str,
+    ) -> Result<(), ClientError> {
         let body = jwe.to_owned();
-        self.call(Method::PUT, &format!("/v1/submissions/{submission}/attachments/{attachment}"), |r| {
-            r.header(header::CONTENT_TYPE, "application/jose").body(body.clone())
-        })
+        self.call(
+            Method::PUT,
+            &format!("/v1/submissions/{submission}/attachments/{attachment}"),
+            |r| {
+                r.header(header::CONTENT_TYPE, "application/jose")
+                    .body(body.clone())
+            },
+        )
         .await?;
         Ok(())
     }
 
     async fn submit(&self, submission: Uuid, body: &SubmitSubmission) -> Result<(), ClientError> {
-        self.call(Method::PUT, &format!("/v1/submissions/{submission}"), |r| r.json(body))
-            .await?;
+        self.call(Method::PUT, &format!("/v1/submissions/{submission}"), |r| {
+            r.json(body)
+        })
+        .await?;
         Ok(())
     }
 }

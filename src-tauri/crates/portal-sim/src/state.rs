@@ -1,0 +1,401 @@
+//! The simulator's state, kept on disk so a restart loses nothing: one JSON file
+//! per submission and per case, attachments as files, keys in `keys.json`. Every
+//! write goes to a temp file that is fsynced and renamed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use fitconnect::api::{ServiceType, Submission};
+use fitconnect::keys::{KeyPair, KeyUse, PublicJwk, TestPki};
+use fitconnect::set::{self, AuthenticationTags, Event};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Lifecycle of a submission on the Zustelldienst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubmissionState {
+    Incomplete,
+    Submitted,
+    Accepted,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSubmission {
+    pub seq: u64,
+    pub destination_id: Uuid,
+    pub submission_id: Uuid,
+    pub case_id: Uuid,
+    pub service_type: ServiceType,
+    pub announced: Vec<Uuid>,
+    pub uploaded: Vec<Uuid>,
+    pub state: SubmissionState,
+    pub encrypted_metadata: Option<String>,
+    pub encrypted_data: Option<String>,
+    pub created_at: i64,
+}
+
+impl StoredSubmission {
+    pub fn to_api(&self, with_content: bool) -> Submission {
+        Submission {
+            destination_id: self.destination_id,
+            submission_id: self.submission_id,
+            case_id: self.case_id,
+            attachments: self.uploaded.clone(),
+            service_type: self.service_type.clone(),
+            encrypted_metadata: with_content
+                .then(|| self.encrypted_metadata.clone())
+                .flatten(),
+            encrypted_data: with_content.then(|| self.encrypted_data.clone()).flatten(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StoredCase {
+    pub events: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredKey {
+    public: PublicJwk,
+    private_pem: String,
+}
+
+/// Settings and keys created once per state directory.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyFile {
+    destination_id: Uuid,
+    client_id: String,
+    client_secret: String,
+    root_pem: String,
+    destination_encryption: StoredKey,
+    destination_signature: StoredKey,
+    service_signature: StoredKey,
+}
+
+/// What the workstation needs to act as this destination's subscriber.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriberConfig {
+    pub api_url: String,
+    pub token_url: String,
+    pub destination_id: Uuid,
+    pub client_id: String,
+    pub client_secret: String,
+    pub encryption_key: PublicJwk,
+    pub encryption_private_pem: String,
+    pub signature_key: PublicJwk,
+    pub signature_private_pem: String,
+    pub trusted_root_pem: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("Datei {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("Zustand unlesbar ({0}): {1}")]
+    Corrupt(PathBuf, String),
+    #[error("Schlüssel: {0}")]
+    Key(String),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
+    move |e| StateError::Io(path.to_path_buf(), e)
+}
+
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let tmp = dir.join(format!(".{}.tmp", Uuid::new_v4()));
+    let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    Ok(())
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StateError> {
+    let bytes = fs::read(path).map_err(io(path))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| StateError::Corrupt(path.to_path_buf(), e.to_string()))
+}
+
+/// The whole simulator state.
+pub struct State {
+    dir: PathBuf,
+    pub destination_id: Uuid,
+    pub client_id: String,
+    pub client_secret: String,
+    pub root_pem: String,
+    pub dest_enc: KeyPair,
+    pub dest_sig: KeyPair,
+    pub service_sig: KeyPair,
+    pub submissions: HashMap<Uuid, StoredSubmission>,
+    pub cases: HashMap<Uuid, StoredCase>,
+    pub next_seq: u64,
+    /// Issuer of the service's own SETs.
+    pub issuer: String,
+}
+
+impl State {
+    /// Open a state directory, creating keys (4096-bit, test PKI) on first use.
+    pub fn open(dir: &Path, key_bits: u32) -> Result<State, StateError> {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let key_path = dir.join("keys.json");
+        if !key_path.exists() {
+            let pki = TestPki::new(key_bits).map_err(|e| StateError::Key(e.to_string()))?;
+            let issue = |kid: &str, usage| -> Result<StoredKey, StateError> {
+                let k = pki
+                    .issue(kid, usage, key_bits)
+                    .map_err(|e| StateError::Key(e.to_string()))?;
+                let pem = k
+                    .private_pem()
+                    .map_err(|e| StateError::Key(e.to_string()))?;
+                Ok(StoredKey {
+                    public: k.public.clone(),
+                    private_pem: String::from_utf8_lossy(&pem).into_owned(),
+                })
+            };
+            let root_pem = pki
+                .root
+                .to_pem()
+                .map(|p| String::from_utf8_lossy(&p).into_owned())
+                .map_err(|e| StateError::Key(e.to_string()))?;
+            let file = KeyFile {
+                destination_id: Uuid::new_v4(),
+                client_id: format!("amtsstube-{}", &Uuid::new_v4().simple().to_string()[..8]),
+                client_secret: Uuid::new_v4().simple().to_string(),
+                root_pem,
+                destination_encryption: issue(
+                    "zustellpunkt-verschluesselung-1",
+                    KeyUse::Encryption,
+                )?,
+                destination_signature: issue("zustellpunkt-signatur-1", KeyUse::Signature)?,
+                service_signature: issue("zustelldienst-signatur-1", KeyUse::Signature)?,
+            };
+            let json = serde_json::to_vec_pretty(&file)
+                .map_err(|e| StateError::Corrupt(key_path.clone(), e.to_string()))?;
+            write_atomic(&key_path, &json)?;
+        }
+        let keys: KeyFile = read_json(&key_path)?;
+        let pair = |k: &StoredKey| {
+            KeyPair::from_pem(k.public.clone(), k.private_pem.as_bytes())
+                .map_err(|e| StateError::Key(e.to_string()))
+        };
+        let mut state = State {
+            dir: dir.to_path_buf(),
+            destination_id: keys.destination_id,
+            client_id: keys.client_id.clone(),
+            client_secret: keys.client_secret.clone(),
+            root_pem: keys.root_pem.clone(),
+            dest_enc: pair(&keys.destination_encryption)?,
+            dest_sig: pair(&keys.destination_signature)?,
+            service_sig: pair(&keys.service_signature)?,
+            submissions: HashMap::new(),
+            cases: HashMap::new(),
+            next_seq: 1,
+            issuer: "https://portal-sim.amtsstube.invalid".into(),
+        };
+        for (sub_dir, is_sub) in [(state.submissions_dir(), true), (state.cases_dir(), false)] {
+            fs::create_dir_all(&sub_dir).map_err(io(&sub_dir))?;
+            for entry in fs::read_dir(&sub_dir).map_err(io(&sub_dir))? {
+                let path = entry.map_err(io(&sub_dir))?.path();
+                if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                    continue;
+                }
+                let Some(id) = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                else {
+                    continue;
+                };
+                if is_sub {
+                    let s: StoredSubmission = read_json(&path)?;
+                    state.next_seq = state.next_seq.max(s.seq + 1);
+                    state.submissions.insert(id, s);
+                } else {
+                    state.cases.insert(id, read_json(&path)?);
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    fn submissions_dir(&self) -> PathBuf {
+        self.dir.join("submissions")
+    }
+    fn cases_dir(&self) -> PathBuf {
+        self.dir.join("cases")
+    }
+    fn attachment_path(&self, sub: Uuid, att: Uuid) -> PathBuf {
+        self.submissions_dir()
+            .join(sub.to_string())
+            .join(format!("{att}.jwe"))
+    }
+
+    pub fn save_submission(&self, id: Uuid) -> Result<(), StateError> {
+        let Some(s) = self.submissions.get(&id) else {
+            return Ok(());
+        };
+        let path = self.submissions_dir().join(format!("{id}.json"));
+        let json =
+            serde_json::to_vec(s).map_err(|e| StateError::Corrupt(path.clone(), e.to_string()))?;
+        write_atomic(&path, &json)
+    }
+
+    pub fn save_case(&self, id: Uuid) -> Result<(), StateError> {
+        let Some(c) = self.cases.get(&id) else {
+            return Ok(());
+        };
+        let path = self.cases_dir().join(format!("{id}.json"));
+        let json =
+            serde_json::to_vec(c).map_err(|e| StateError::Corrupt(path.clone(), e.to_string()))?;
+        write_atomic(&path, &json)
+    }
+
+    pub fn put_attachment(&mut self, sub: Uuid, att: Uuid, jwe: &str) -> Result<(), StateError> {
+        write_atomic(&self.attachment_path(sub, att), jwe.as_bytes())
+    }
+
+    pub fn attachment(&self, sub: Uuid, att: Uuid) -> Result<Option<String>, StateError> {
+        let path = self.attachment_path(sub, att);
+        match fs::read_to_string(&path) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StateError::Io(path, e)),
+        }
+    }
+
+    /// Append an event signed by the service itself.
+    pub fn service_event(
+        &mut self,
+        event: Event,
+        payload: serde_json::Value,
+        sub: Uuid,
+        case: Uuid,
+    ) -> Result<(), StateError> {
+        let now = jiff::Timestamp::now().as_second();
+        let token = set::sign(
+            event,
+            payload,
+            &self.issuer,
+            sub,
+            case,
+            now,
+            &self.service_sig,
+        )
+        .map_err(|e| StateError::Key(e.to_string()))?;
+        self.cases.entry(case).or_default().events.push(token);
+        self.save_case(case)
+    }
+
+    /// Create a submission in state `incomplete` (new case unless `case_id` is given).
+    pub fn create(
+        &mut self,
+        service_type: ServiceType,
+        announced: Vec<Uuid>,
+        case_id: Option<Uuid>,
+        submission_id: Uuid,
+    ) -> Result<StoredSubmission, StateError> {
+        let case_id = case_id.unwrap_or_else(Uuid::new_v4);
+        let s = StoredSubmission {
+            seq: self.next_seq,
+            destination_id: self.destination_id,
+            submission_id,
+            case_id,
+            service_type,
+            announced,
+            uploaded: Vec::new(),
+            state: SubmissionState::Incomplete,
+            encrypted_metadata: None,
+            encrypted_data: None,
+            created_at: jiff::Timestamp::now().as_second(),
+        };
+        self.next_seq += 1;
+        self.submissions.insert(submission_id, s.clone());
+        self.save_submission(submission_id)?;
+        self.service_event(
+            Event::CreateSubmission,
+            serde_json::json!({}),
+            submission_id,
+            case_id,
+        )?;
+        Ok(s)
+    }
+
+    /// Finalise: `incomplete` → `submitted`, with the submit event carrying the tags.
+    pub fn submit(
+        &mut self,
+        id: Uuid,
+        metadata: String,
+        data: Option<String>,
+    ) -> Result<(), StateError> {
+        let case_id;
+        let mut tags = AuthenticationTags {
+            metadata: fitconnect::jwe::authentication_tag(&metadata)
+                .unwrap_or_default()
+                .to_owned(),
+            data: data
+                .as_deref()
+                .and_then(fitconnect::jwe::authentication_tag)
+                .map(str::to_owned),
+            attachments: BTreeMap::new(),
+        };
+        {
+            let Some(s) = self.submissions.get(&id) else {
+                return Ok(());
+            };
+            case_id = s.case_id;
+            for att in &s.uploaded {
+                if let Some(jwe) = self.attachment(id, *att)? {
+                    tags.attachments.insert(
+                        att.to_string(),
+                        fitconnect::jwe::authentication_tag(&jwe)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    );
+                }
+            }
+        }
+        if let Some(s) = self.submissions.get_mut(&id) {
+            s.encrypted_metadata = Some(metadata);
+            s.encrypted_data = data;
+            s.state = SubmissionState::Submitted;
+        }
+        self.save_submission(id)?;
+        self.service_event(
+            Event::SubmitSubmission,
+            set::accept_payload(&tags),
+            id,
+            case_id,
+        )
+    }
+
+    pub fn subscriber_config(&self, api_url: &str) -> Result<SubscriberConfig, StateError> {
+        let pem = |k: &KeyPair| {
+            k.private_pem()
+                .map(|p| String::from_utf8_lossy(&p).into_owned())
+                .map_err(|e| StateError::Key(e.to_string()))
+        };
+        Ok(SubscriberConfig {
+            api_url: api_url.to_owned(),
+            token_url: format!("{}/token", api_url.trim_end_matches('/')),
+            destination_id: self.destination_id,
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            encryption_key: self.dest_enc.public.clone(),
+            encryption_private_pem: pem(&self.dest_enc)?,
+            signature_key: self.dest_sig.public.clone(),
+            signature_private_pem: pem(&self.dest_sig)?,
+            trusted_root_pem: self.root_pem.clone(),
+        })
+    }
+}

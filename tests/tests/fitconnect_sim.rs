@@ -1,0 +1,321 @@
+//! The FIT-Connect client against the real portal simulator over loopback HTTP.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use fitconnect::client::{ClientConfig, SubmissionApi, V1Client};
+use fitconnect::keys::KeyPair;
+use fitconnect::set::{self, Event};
+use fitconnect::{ProblemKind, submission};
+use portal_sim::seed::{self, Flaw};
+use portal_sim::{Sim, State, SubscriberConfig};
+use uuid::Uuid;
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+/// Keys are made once (4096-bit RSA is slow to generate) and copied into every
+/// simulator directory. They stay in the target directory between runs.
+fn key_template() -> &'static Path {
+    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-sim-keys");
+        State::open(&dir, 4096).unwrap_or_else(|e| panic!("{e}"));
+        dir
+    })
+}
+
+struct Running {
+    sim: Arc<Sim>,
+    config: SubscriberConfig,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Result<Running, Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    std::fs::copy(
+        key_template().join("keys.json"),
+        dir.path().join("keys.json"),
+    )?;
+    let state = State::open(dir.path(), 4096)?;
+    let sim = Sim::new(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(portal_sim::serve(listener, sim.clone()));
+    let config = sim.lock().subscriber_config(&url)?;
+    Ok(Running {
+        sim,
+        config,
+        _dir: dir,
+    })
+}
+
+fn client(c: &SubscriberConfig) -> Result<V1Client, Box<dyn std::error::Error>> {
+    Ok(V1Client::new(ClientConfig {
+        token_url: c.token_url.clone(),
+        api_url: c.api_url.clone(),
+        client_id: c.client_id.clone(),
+        client_secret: c.client_secret.clone(),
+        timeout: Duration::from_secs(20),
+    })?)
+}
+
+fn keys(c: &SubscriberConfig) -> Result<(KeyPair, KeyPair), Box<dyn std::error::Error>> {
+    Ok((
+        KeyPair::from_pem(
+            c.encryption_key.clone(),
+            c.encryption_private_pem.as_bytes(),
+        )?,
+        KeyPair::from_pem(c.signature_key.clone(), c.signature_private_pem.as_bytes())?,
+    ))
+}
+
+/// Verify every SET of a case against the service's JWKS and the destination key.
+async fn verified_events(
+    api: &V1Client,
+    c: &SubscriberConfig,
+    case: Uuid,
+) -> Result<Vec<set::VerifiedEvent>, Box<dyn std::error::Error>> {
+    let jwks = api.jwks().await?;
+    let dest = c.destination_id.to_string();
+    let mut out = Vec::new();
+    for token in api.all_case_events(case).await? {
+        let ev = set::verify(
+            &token,
+            |iss, kid| {
+                if iss == dest {
+                    (kid == c.signature_key.kid).then(|| c.signature_key.clone())
+                } else {
+                    jwks.keys.iter().find(|k| k.kid == kid).cloned()
+                }
+            },
+            Some(case),
+        )?;
+        out.push(ev);
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_submissions_are_fetched_decrypted_verified_and_accepted() -> R {
+    let run = start().await?;
+    seed::seed(&mut run.sim.lock(), 50, 7)?;
+    let api = client(&run.config)?;
+    let (enc, sig) = keys(&run.config)?;
+    let info = api.info().await?;
+    assert_eq!(info.version.major, 1);
+    let dest = api.destination(run.config.destination_id).await?;
+    assert_eq!(dest.encryption_kid, run.config.encryption_key.kid);
+    // The published key is the one we hold, and it chains to the simulator's root.
+    let published = api
+        .destination_key(run.config.destination_id, &dest.encryption_kid)
+        .await?;
+    assert_eq!(published, run.config.encryption_key);
+
+    let pending = api.all_for_pickup(run.config.destination_id).await?;
+    assert_eq!(pending.len(), 50);
+    let mut services = HashSet::new();
+    for p in &pending {
+        let sub = api.fetch_encrypted(p.submission_id).await?;
+        let opened = submission::open(&sub, &enc)?;
+        services.insert(
+            opened
+                .metadata
+                .public_service_type
+                .map(|s| s.identifier)
+                .unwrap_or_default(),
+        );
+        assert!(
+            opened.metadata.reply_channel.is_some(),
+            "every submission has a reply channel"
+        );
+        let token = set::sign(
+            Event::AcceptSubmission,
+            set::accept_payload(&opened.tags),
+            &run.config.destination_id.to_string(),
+            p.submission_id,
+            p.case_id,
+            jiff::Timestamp::now().as_second(),
+            &sig,
+        )?;
+        api.post_event(p.case_id, &token).await?;
+    }
+    assert_eq!(services.len(), 5, "all five services seeded: {services:?}");
+    assert!(
+        api.all_for_pickup(run.config.destination_id)
+            .await?
+            .is_empty()
+    );
+    for p in &pending {
+        let events: Vec<Event> = verified_events(&api, &run.config, p.case_id)
+            .await?
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        assert_eq!(
+            events,
+            [
+                Event::CreateSubmission,
+                Event::SubmitSubmission,
+                Event::AcceptSubmission
+            ]
+        );
+    }
+    // A second accept is an invalid transition.
+    let p = pending[0];
+    let again = set::sign(
+        Event::AcceptSubmission,
+        serde_json::json!({}),
+        &run.config.destination_id.to_string(),
+        p.submission_id,
+        p.case_id,
+        0,
+        &sig,
+    )?;
+    let err = api
+        .post_event(p.case_id, &again)
+        .await
+        .err()
+        .ok_or("second accept taken")?;
+    assert_eq!(err.status(), Some(409));
+    assert!(!err.is_retryable());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn defective_submissions_get_a_reject_with_the_right_problem() -> R {
+    let run = start().await?;
+    let cases = [
+        (Flaw::SwappedAttachment, ProblemKind::HashMismatch),
+        (Flaw::WrongKey, ProblemKind::EncryptionIssue),
+        (Flaw::SchemaInvalidMetadata, ProblemKind::SchemaViolation),
+        (Flaw::MissingContentType, ProblemKind::MissingContentType),
+    ];
+    let mut expected = Vec::new();
+    for (i, (flaw, kind)) in cases.iter().enumerate() {
+        let id = seed::seed_flawed(&mut run.sim.lock(), *flaw, 100 + i as u64)?;
+        expected.push((id, *kind));
+    }
+    let api = client(&run.config)?;
+    let (enc, sig) = keys(&run.config)?;
+    for (id, kind) in expected {
+        let sub = api.fetch_encrypted(id).await?;
+        let rejection = submission::open(&sub, &enc)
+            .err()
+            .ok_or("defective submission accepted")?;
+        assert!(
+            rejection.has(kind),
+            "{kind:?} expected, got {:?}",
+            rejection.problems
+        );
+        let token = set::sign(
+            Event::RejectSubmission,
+            set::reject_payload(&rejection.problems),
+            &run.config.destination_id.to_string(),
+            id,
+            sub.case_id,
+            jiff::Timestamp::now().as_second(),
+            &sig,
+        )?;
+        api.post_event(sub.case_id, &token).await?;
+        let events = verified_events(&api, &run.config, sub.case_id).await?;
+        let last = events.last().ok_or("no events")?;
+        assert_eq!(last.event, Event::RejectSubmission);
+        assert_eq!(last.payload["problems"][0]["type"], kind.type_uri());
+    }
+    assert!(
+        api.all_for_pickup(run.config.destination_id)
+            .await?
+            .is_empty()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiring_and_revoked_tokens_are_renewed_transparently() -> R {
+    let run = start().await?;
+    seed::seed(&mut run.sim.lock(), 3, 1)?;
+    run.sim.set_token_lifetime(Duration::from_secs(2));
+    let api = client(&run.config)?;
+    for _ in 0..4 {
+        assert_eq!(
+            api.all_for_pickup(run.config.destination_id).await?.len(),
+            3
+        );
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let renewed = run.sim.tokens_issued();
+    assert!(
+        renewed >= 2,
+        "token was not renewed before expiry ({renewed} issued)"
+    );
+    // Revoked behind the client's back: the 401 leads to one new token, no error.
+    run.sim.revoke_tokens();
+    assert_eq!(
+        api.all_for_pickup(run.config.destination_id).await?.len(),
+        3
+    );
+    assert_eq!(run.sim.tokens_issued(), renewed + 1);
+    // Wrong credentials are an authentication error, not retryable.
+    let mut bad = run.config.clone();
+    bad.client_secret = "falsch".into();
+    let err = client(&bad)?
+        .all_for_pickup(run.config.destination_id)
+        .await
+        .err()
+        .ok_or("wrong secret accepted")?;
+    assert!(
+        matches!(err, fitconnect::client::ClientError::Auth(_)),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_over_1200_submissions_yields_each_exactly_once() -> R {
+    let run = start().await?;
+    seed::seed(&mut run.sim.lock(), 1200, 42)?;
+    let api = client(&run.config)?;
+    let all = api.all_for_pickup(run.config.destination_id).await?;
+    let unique: HashSet<Uuid> = all.iter().map(|s| s.submission_id).collect();
+    assert_eq!(all.len(), 1200);
+    assert_eq!(unique.len(), 1200);
+    let page = api
+        .list_for_pickup(run.config.destination_id, 1000, 500)
+        .await?;
+    assert_eq!(
+        (page.count, page.offset, page.total_count),
+        (200, 1000, 1200)
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_keeps_its_state_across_restarts() -> R {
+    let dir = tempfile::tempdir()?;
+    std::fs::copy(
+        key_template().join("keys.json"),
+        dir.path().join("keys.json"),
+    )?;
+    let ids = {
+        let mut state = State::open(dir.path(), 4096)?;
+        seed::seed(&mut state, 5, 3)?
+    };
+    let state = State::open(dir.path(), 4096)?;
+    for id in &ids {
+        let s = state.submissions.get(id).ok_or("lost a submission")?;
+        assert_eq!(s.state, portal_sim::state::SubmissionState::Submitted);
+        assert_eq!(state.cases.get(&s.case_id).map(|c| c.events.len()), Some(2));
+    }
+    // Same seed, same content: ids are deterministic.
+    let other = tempfile::tempdir()?;
+    std::fs::copy(
+        key_template().join("keys.json"),
+        other.path().join("keys.json"),
+    )?;
+    let again = seed::seed(&mut State::open(other.path(), 4096)?, 5, 3)?;
+    assert_eq!(ids, again);
+    Ok(())
+}
