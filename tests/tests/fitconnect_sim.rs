@@ -319,3 +319,128 @@ async fn the_simulator_keeps_its_state_across_restarts() -> R {
     assert_eq!(ids, again);
     Ok(())
 }
+
+/// Retry a call while its error is retryable; returns the result and the errors seen.
+async fn retry<T, F, Fut>(
+    mut call: F,
+    errors: &mut Vec<fitconnect::client::ClientError>,
+) -> Result<T, fitconnect::client::ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, fitconnect::client::ClientError>>,
+{
+    for _ in 0..60 {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_retryable() => {
+                let wait = e
+                    .retry_after()
+                    .unwrap_or(Duration::from_millis(20))
+                    .min(Duration::from_secs(2));
+                errors.push(e);
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(fitconnect::client::ClientError::Network(
+        "zu viele Versuche".into(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_injected_faults_every_submission_is_accepted_exactly_once() -> R {
+    let run = start().await?;
+    seed::seed(&mut run.sim.lock(), 20, 5)?;
+    run.sim.set_faults(portal_sim::Faults {
+        latency_ms: 2,
+        error_rate: 0.25,
+        reset_rate: 0.1,
+        truncate_rate: 0.1,
+        drip_rate: 0.1,
+        token_revoke_rate: 0.05,
+        outage_seconds: 0,
+        seed: 11,
+    });
+    let api = client(&run.config)?;
+    let (enc, sig) = keys(&run.config)?;
+    let mut errors = Vec::new();
+    let pending = retry(
+        || api.all_for_pickup(run.config.destination_id),
+        &mut errors,
+    )
+    .await?;
+    assert_eq!(pending.len(), 20);
+    for p in &pending {
+        let sub = retry(|| api.fetch_encrypted(p.submission_id), &mut errors).await?;
+        let opened = submission::open(&sub, &enc)?;
+        let token = set::sign(
+            Event::AcceptSubmission,
+            set::accept_payload(&opened.tags),
+            &run.config.destination_id.to_string(),
+            p.submission_id,
+            p.case_id,
+            jiff::Timestamp::now().as_second(),
+            &sig,
+        )?;
+        // A reset after the server took the event looks like a failure; the retry
+        // then meets 409, which means: already accepted.
+        match retry(|| api.post_event(p.case_id, &token), &mut errors).await {
+            Ok(()) => {}
+            Err(e) if e.status() == Some(409) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    assert!(
+        errors.len() >= 5,
+        "the faults did not bite: {} errors",
+        errors.len()
+    );
+    assert!(
+        errors.iter().any(|e| e.status().is_some()),
+        "no HTTP error injected"
+    );
+    assert!(
+        errors.iter().any(|e| e.status().is_none()),
+        "no broken response injected"
+    );
+    run.sim.set_faults(portal_sim::Faults::default());
+    for p in &pending {
+        let accepts = verified_events(&api, &run.config, p.case_id)
+            .await?
+            .into_iter()
+            .filter(|e| e.event == Event::AcceptSubmission)
+            .count();
+        assert_eq!(
+            accepts, 1,
+            "submission {} accepted {accepts} times",
+            p.submission_id
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_window_fails_with_retry_after_and_then_recovers() -> R {
+    let run = start().await?;
+    seed::seed(&mut run.sim.lock(), 2, 9)?;
+    let api = client(&run.config)?;
+    run.sim.set_faults(portal_sim::Faults {
+        outage_seconds: 1,
+        ..portal_sim::Faults::default()
+    });
+    let err = api
+        .all_for_pickup(run.config.destination_id)
+        .await
+        .err()
+        .ok_or("no outage")?;
+    assert_eq!(err.status(), Some(503));
+    assert!(err.is_retryable());
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        api.all_for_pickup(run.config.destination_id).await?.len(),
+        2
+    );
+    Ok(())
+}

@@ -259,6 +259,9 @@ impl V1Client {
                 .unwrap_or_else(|| status.to_string());
             return Err(ClientError::Auth(reason));
         }
+        if !status.is_success() {
+            return Err(Self::error_of(res).await);
+        }
         let token: TokenResponse = Self::decode(res).await?;
         // Renew a minute early (or halfway for very short tokens).
         let lifetime = Duration::from_secs(token.expires_in);

@@ -4,10 +4,12 @@
 //! `schemas/submission-api.v1.1.3.yaml`), keeps its state on disk, signs its own
 //! event-log entries and verifies the subscriber's accept/reject SETs.
 
+pub mod faults;
 pub mod seed;
 pub mod server;
 pub mod state;
 
+pub use faults::Faults;
 pub use server::{Sim, router};
 pub use state::{State, SubscriberConfig};
 

@@ -25,6 +25,7 @@ use crate::state::{State, SubmissionState};
 
 /// Shared simulator: state plus issued tokens.
 pub struct Sim {
+    faults: Mutex<crate::faults::FaultState>,
     pub state: Mutex<State>,
     tokens: Mutex<HashMap<String, Instant>>,
     pub token_lifetime: Mutex<Duration>,
@@ -34,6 +35,9 @@ pub struct Sim {
 impl Sim {
     pub fn new(state: State) -> Arc<Sim> {
         Arc::new(Sim {
+            faults: Mutex::new(crate::faults::FaultState::new(
+                crate::faults::Faults::default(),
+            )),
             state: Mutex::new(state),
             tokens: Mutex::new(HashMap::new()),
             token_lifetime: Mutex::new(Duration::from_secs(1800)),
@@ -45,6 +49,19 @@ impl Sim {
         // A panic while holding the lock cannot leave files half-written (atomic
         // writes); the in-memory state is still usable.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, crate::faults::FaultState> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Switch fault injection (replaces the settings, restarts the RNG and the outage window).
+    pub fn set_faults(&self, faults: crate::faults::Faults) {
+        *self.faults() = crate::faults::FaultState::new(faults);
+    }
+
+    pub fn current_faults(&self) -> crate::faults::Faults {
+        self.faults().faults.clone()
     }
 
     /// Invalidate every issued token (clients must fetch a new one).
@@ -84,7 +101,12 @@ type S = AxState<Arc<Sim>>;
 
 const PROBLEM_BASE: &str = "https://schema.fitko.de/fit-connect/submission-api/problems/";
 
-fn problem(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Response {
+pub(crate) fn problem(
+    status: StatusCode,
+    slug: &str,
+    title: &str,
+    detail: impl Into<String>,
+) -> Response {
     let body = ApiProblem {
         type_uri: format!("{PROBLEM_BASE}{slug}"),
         title: title.to_owned(),
@@ -153,7 +175,33 @@ pub fn router(sim: Arc<Sim>) -> Router {
             "/v1/cases/{case_id}/events",
             get(case_events).post(post_event),
         )
+        .route("/admin/faults", get(get_faults).put(put_faults))
+        .layer(axum::middleware::from_fn_with_state(
+            sim.clone(),
+            crate::faults::layer,
+        ))
         .with_state(sim)
+}
+
+async fn get_faults(AxState(sim): S) -> Json<crate::faults::Faults> {
+    Json(sim.current_faults())
+}
+
+/// Local development tool only: the admin endpoints are unauthenticated, so the
+/// simulator binds to loopback by default.
+async fn put_faults(AxState(sim): S, body: Bytes) -> Response {
+    match serde_json::from_slice::<crate::faults::Faults>(&body) {
+        Ok(f) => {
+            sim.set_faults(f);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => problem(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Bad Request",
+            e.to_string(),
+        ),
+    }
 }
 
 #[derive(Deserialize)]

@@ -32,6 +32,10 @@ enum Command {
         /// Lebensdauer der Zugriffstoken in Sekunden
         #[arg(long, default_value_t = 1800)]
         token_lifetime: u64,
+        /// Fehlerinjektion als JSON, z. B. '{"errorRate":0.3,"resetRate":0.1,"seed":7}'
+        /// (zur Laufzeit änderbar mit PUT /admin/faults)
+        #[arg(long)]
+        faults: Option<String>,
     },
     /// Realistische Einreichungen erzeugen (deterministisch je Seed)
     Seed {
@@ -64,10 +68,16 @@ async fn main() -> Result<()> {
             dir,
             addr,
             token_lifetime,
+            faults,
         } => {
             let state = State::open(&dir, KEY_BITS)?;
             let sim = Sim::new(state);
             sim.set_token_lifetime(std::time::Duration::from_secs(token_lifetime));
+            if let Some(json) = faults {
+                sim.set_faults(
+                    serde_json::from_str(&json).context("--faults ist kein gültiges JSON")?,
+                );
+            }
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
                 .with_context(|| format!("bind {addr}"))?;
