@@ -8,6 +8,7 @@ use std::time::Duration;
 use fitconnect::client::{ClientConfig, SubmissionApi, V1Client};
 use fitconnect::keys::KeyPair;
 use fitconnect::set::{self, Event};
+use fitconnect::submission::PlainAttachment;
 use fitconnect::{ProblemKind, submission};
 use portal_sim::seed::{self, Flaw};
 use portal_sim::{Sim, State, SubscriberConfig};
@@ -441,6 +442,111 @@ async fn an_outage_window_fails_with_retry_after_and_then_recovers() -> R {
     assert_eq!(
         api.all_for_pickup(run.config.destination_id).await?.len(),
         2
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_round_trip_and_citizen_follow_up() -> R {
+    use base64::Engine;
+    let run = start().await?;
+    let ids = seed::seed(&mut run.sim.lock(), 1, 21)?;
+    let api = client(&run.config)?;
+    let (enc, _sig) = keys(&run.config)?;
+    let sub = api.fetch_encrypted(ids[0]).await?;
+    let case = sub.case_id;
+
+    // The workstation answers: a PDF plus structured JSON, encrypted to the mailbox key.
+    let reply_key = api
+        .destination_key(
+            run.config.reply_destination_id,
+            &run.config.reply_encryption_kid,
+        )
+        .await?;
+    let pdf = portal_sim::seed::pdf(&[
+        "Bescheid: bewilligt".to_owned(),
+        "Gebühr: 10,00 EUR".to_owned(),
+    ]);
+    let attachment = PlainAttachment {
+        id: Uuid::new_v4(),
+        bytes: pdf.clone(),
+        mime_type: "application/pdf".into(),
+        purpose: "report".into(),
+        filename: Some("Bescheid.pdf".into()),
+    };
+    let data = serde_json::json!({ "art": "bescheid", "ergebnis": "bewilligt" }).to_string();
+    let sealed = submission::seal(
+        Uuid::nil(),
+        case,
+        &reply_key,
+        Some((
+            data.as_bytes(),
+            "application/json",
+            "https://schema.amtsstube.invalid/antwort/1.0.0.json",
+        )),
+        std::slice::from_ref(&attachment),
+        |_| {},
+    )?;
+    let created = api
+        .send(
+            &fitconnect::api::CreateSubmission {
+                destination_id: run.config.reply_destination_id,
+                announced_attachments: vec![attachment.id],
+                service_type: fitconnect::api::ServiceType {
+                    name: Some("Antwort".into()),
+                    description: None,
+                    identifier: "urn:de:fim:leika:leistung:99115004012000".into(),
+                },
+                case_id: Some(case),
+            },
+            &sealed,
+        )
+        .await?;
+    assert_eq!(created.case_id, case);
+
+    // The citizen side decrypts it; the hashes match.
+    let http = reqwest::Client::new();
+    let view: serde_json::Value = http
+        .get(format!("{}/citizen/cases/{case}", run.config.api_url))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let reply = &view["replies"][0];
+    assert_eq!(reply["verified"], true, "{view}");
+    assert_eq!(reply["data"]["ergebnis"], "bewilligt");
+    assert_eq!(
+        reply["attachments"][0]["sha512"],
+        submission::sha512_hex(&pdf)
+    );
+    assert_eq!(reply["attachments"][0]["filename"], "Bescheid.pdf");
+
+    // The citizen sends a missing document into the same case; it arrives for pickup.
+    let doc = b"%PDF-1.4 Nachweis nachgereicht".to_vec();
+    let res = http
+        .post(format!(
+            "{}/citizen/cases/{case}/submissions",
+            run.config.api_url
+        ))
+        .json(&serde_json::json!({
+            "filename": "Meldebescheinigung.pdf",
+            "mimeType": "application/pdf",
+            "contentBase64": base64::engine::general_purpose::STANDARD.encode(&doc),
+            "note": "Nachweis wie angefordert",
+        }))
+        .send()
+        .await?;
+    assert_eq!(res.status().as_u16(), 201);
+    let pending = api.all_for_pickup(run.config.destination_id).await?;
+    let follow_up = pending
+        .iter()
+        .find(|p| p.case_id == case && p.submission_id != ids[0])
+        .ok_or("follow-up not listed")?;
+    let opened = submission::open(&api.fetch_encrypted(follow_up.submission_id).await?, &enc)?;
+    assert_eq!(opened.attachments[0].1, doc);
+    assert_eq!(
+        opened.attachments[0].0.filename.as_deref(),
+        Some("Meldebescheinigung.pdf")
     );
     Ok(())
 }

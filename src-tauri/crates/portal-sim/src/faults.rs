@@ -73,7 +73,7 @@ struct After {
 }
 
 pub(crate) async fn layer(AxState(sim): AxState<Arc<Sim>>, req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with("/admin/") {
+    if req.uri().path().starts_with("/admin/") || req.uri().path().starts_with("/citizen/") {
         return next.run(req).await;
     }
     let (plan, after, latency, revoke) = {

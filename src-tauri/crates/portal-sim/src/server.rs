@@ -97,7 +97,7 @@ impl Sim {
     }
 }
 
-type S = AxState<Arc<Sim>>;
+pub(crate) type S = AxState<Arc<Sim>>;
 
 const PROBLEM_BASE: &str = "https://schema.fitko.de/fit-connect/submission-api/problems/";
 
@@ -131,7 +131,7 @@ fn unauthorised() -> Response {
     )
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     problem(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal-error",
@@ -140,7 +140,7 @@ fn internal(e: impl std::fmt::Display) -> Response {
     )
 }
 
-fn not_found(what: &str) -> Response {
+pub(crate) fn not_found(what: &str) -> Response {
     problem(
         StatusCode::NOT_FOUND,
         &format!("{what}-not-found"),
@@ -176,6 +176,11 @@ pub fn router(sim: Arc<Sim>) -> Router {
             get(case_events).post(post_event),
         )
         .route("/admin/faults", get(get_faults).put(put_faults))
+        .route("/citizen/cases/{case_id}", get(crate::citizen::case_view))
+        .route(
+            "/citizen/cases/{case_id}/submissions",
+            post(crate::citizen::follow_up),
+        )
         .layer(axum::middleware::from_fn_with_state(
             sim.clone(),
             crate::faults::layer,
@@ -322,13 +327,13 @@ async fn destination(AxState(sim): S, headers: HeaderMap, Path(id): Path<Uuid>) 
         return unauthorised();
     }
     let st = sim.lock();
-    if id != st.destination_id {
+    let Some(enc) = st.encryption_key_of(id) else {
         return not_found("destination");
-    }
+    };
     no_cache(
         Json(PublicDestination {
-            destination_id: st.destination_id,
-            encryption_kid: st.dest_enc.public.kid.clone(),
+            destination_id: id,
+            encryption_kid: enc.public.kid.clone(),
             metadata_versions: vec!["1.0.0".into()],
             services: SERVICES
                 .iter()
@@ -349,12 +354,14 @@ async fn destination(AxState(sim): S, headers: HeaderMap, Path(id): Path<Uuid>) 
 
 async fn destination_key(AxState(sim): S, Path((id, kid)): Path<(Uuid, String)>) -> Response {
     let st = sim.lock();
-    if id != st.destination_id {
+    let keys: Vec<&fitconnect::keys::KeyPair> = if id == st.destination_id {
+        vec![&st.dest_enc, &st.dest_sig]
+    } else if id == st.mailbox_id {
+        vec![&st.mailbox_enc]
+    } else {
         return not_found("destination");
-    }
-    let key = [&st.dest_enc, &st.dest_sig]
-        .into_iter()
-        .find(|k| k.public.kid == kid);
+    };
+    let key = keys.into_iter().find(|k| k.public.kid == kid);
     match key {
         Some(k) => no_cache(Json(k.public.clone()).into_response()),
         None => not_found("key"),
@@ -466,7 +473,7 @@ async fn create_submission(AxState(sim): S, headers: HeaderMap, body: Bytes) -> 
         );
     };
     let mut st = sim.lock();
-    if req.destination_id != st.destination_id {
+    if st.encryption_key_of(req.destination_id).is_none() {
         return not_found("destination");
     }
     if let Some(case) = req.case_id
@@ -474,7 +481,17 @@ async fn create_submission(AxState(sim): S, headers: HeaderMap, body: Bytes) -> 
     {
         return not_found("case");
     }
-    match st.create(
+    // Replies to the citizens' mailbox only exist within a case.
+    if req.destination_id == st.mailbox_id && req.case_id.is_none() {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "case-required",
+            "Unprocessable Entity",
+            "Antworten brauchen eine caseId",
+        );
+    }
+    match st.create_to(
+        req.destination_id,
         req.service_type,
         req.announced_attachments,
         req.case_id,

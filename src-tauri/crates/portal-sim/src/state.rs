@@ -78,6 +78,11 @@ struct KeyFile {
     destination_encryption: StoredKey,
     destination_signature: StoredKey,
     service_signature: StoredKey,
+    /// The citizens' portal mailbox: where replies go (added later; generated when missing).
+    #[serde(default)]
+    mailbox_id: Option<Uuid>,
+    #[serde(default)]
+    mailbox_encryption: Option<StoredKey>,
 }
 
 /// What the workstation needs to act as this destination's subscriber.
@@ -94,6 +99,9 @@ pub struct SubscriberConfig {
     pub signature_key: PublicJwk,
     pub signature_private_pem: String,
     pub trusted_root_pem: String,
+    /// Where replies to citizens go (the portal mailbox) and its encryption key id.
+    pub reply_destination_id: Uuid,
+    pub reply_encryption_kid: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +145,9 @@ pub struct State {
     pub dest_enc: KeyPair,
     pub dest_sig: KeyPair,
     pub service_sig: KeyPair,
+    /// The citizens' portal mailbox (reply destination) and its key, held by the citizen side.
+    pub mailbox_id: Uuid,
+    pub mailbox_enc: KeyPair,
     pub submissions: HashMap<Uuid, StoredSubmission>,
     pub cases: HashMap<Uuid, StoredCase>,
     pub next_seq: u64,
@@ -179,12 +190,42 @@ impl State {
                 )?,
                 destination_signature: issue("zustellpunkt-signatur-1", KeyUse::Signature)?,
                 service_signature: issue("zustelldienst-signatur-1", KeyUse::Signature)?,
+                mailbox_id: Some(Uuid::new_v4()),
+                mailbox_encryption: Some(issue("postfach-verschluesselung-1", KeyUse::Encryption)?),
             };
             let json = serde_json::to_vec_pretty(&file)
                 .map_err(|e| StateError::Corrupt(key_path.clone(), e.to_string()))?;
             write_atomic(&key_path, &json)?;
         }
-        let keys: KeyFile = read_json(&key_path)?;
+        let mut keys: KeyFile = read_json(&key_path)?;
+        if keys.mailbox_id.is_none() || keys.mailbox_encryption.is_none() {
+            // State directories from before the mailbox existed: add one (its key chains to
+            // a root of its own, as the original root's private key is not kept).
+            let pki = TestPki::new(2048).map_err(|e| StateError::Key(e.to_string()))?;
+            let k = pki
+                .issue(
+                    "postfach-verschluesselung-1",
+                    KeyUse::Encryption,
+                    key_bits.max(4096),
+                )
+                .map_err(|e| StateError::Key(e.to_string()))?;
+            let pem = k
+                .private_pem()
+                .map_err(|e| StateError::Key(e.to_string()))?;
+            keys.mailbox_id = Some(Uuid::new_v4());
+            keys.mailbox_encryption = Some(StoredKey {
+                public: k.public.clone(),
+                private_pem: String::from_utf8_lossy(&pem).into_owned(),
+            });
+            let json = serde_json::to_vec_pretty(&keys)
+                .map_err(|e| StateError::Corrupt(key_path.clone(), e.to_string()))?;
+            write_atomic(&key_path, &json)?;
+        }
+        let (Some(mailbox_id), Some(mailbox_key)) =
+            (keys.mailbox_id, keys.mailbox_encryption.as_ref())
+        else {
+            return Err(StateError::Corrupt(key_path, "Postfach fehlt".into()));
+        };
         let pair = |k: &StoredKey| {
             KeyPair::from_pem(k.public.clone(), k.private_pem.as_bytes())
                 .map_err(|e| StateError::Key(e.to_string()))
@@ -198,6 +239,8 @@ impl State {
             dest_enc: pair(&keys.destination_encryption)?,
             dest_sig: pair(&keys.destination_signature)?,
             service_sig: pair(&keys.service_signature)?,
+            mailbox_id,
+            mailbox_enc: pair(mailbox_key)?,
             submissions: HashMap::new(),
             cases: HashMap::new(),
             next_seq: 1,
@@ -227,6 +270,17 @@ impl State {
             }
         }
         Ok(state)
+    }
+
+    /// The key of a destination this service knows.
+    pub fn encryption_key_of(&self, destination: Uuid) -> Option<&KeyPair> {
+        if destination == self.destination_id {
+            Some(&self.dest_enc)
+        } else if destination == self.mailbox_id {
+            Some(&self.mailbox_enc)
+        } else {
+            None
+        }
     }
 
     fn submissions_dir(&self) -> PathBuf {
@@ -305,10 +359,23 @@ impl State {
         case_id: Option<Uuid>,
         submission_id: Uuid,
     ) -> Result<StoredSubmission, StateError> {
+        let destination = self.destination_id;
+        self.create_to(destination, service_type, announced, case_id, submission_id)
+    }
+
+    /// Create a submission to `destination` (the authority or the citizens' mailbox).
+    pub fn create_to(
+        &mut self,
+        destination: Uuid,
+        service_type: ServiceType,
+        announced: Vec<Uuid>,
+        case_id: Option<Uuid>,
+        submission_id: Uuid,
+    ) -> Result<StoredSubmission, StateError> {
         let case_id = case_id.unwrap_or_else(Uuid::new_v4);
         let s = StoredSubmission {
             seq: self.next_seq,
-            destination_id: self.destination_id,
+            destination_id: destination,
             submission_id,
             case_id,
             service_type,
@@ -396,6 +463,8 @@ impl State {
             signature_key: self.dest_sig.public.clone(),
             signature_private_pem: pem(&self.dest_sig)?,
             trusted_root_pem: self.root_pem.clone(),
+            reply_destination_id: self.mailbox_id,
+            reply_encryption_kid: self.mailbox_enc.public.kid.clone(),
         })
     }
 }
