@@ -14,7 +14,7 @@ DEMO := $(ROOT)/target/demo
 # Run headless tests and the demo under Xvfb when there is no display.
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1080x24")
 
-.PHONY: all deps ui-deps ui build tools demo test test-rust test-ui test-browser test-e2e lint bindings-check bench package clean
+.PHONY: all deps ui-deps ui build tools demo test test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package clean
 
 all: build
 
@@ -44,7 +44,7 @@ demo: build tools
 	@installer/demo.sh
 
 # ---- tests --------------------------------------------------------------------
-test: build tools lint test-rust bindings-check test-ui test-browser test-e2e
+test: build tools lint test-rust bindings-check test-conformance test-ui test-browser test-e2e
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -61,6 +61,10 @@ bindings-check:
 	  echo "Die TypeScript-Bindungen sind veraltet: 'cargo test' ausführen und ui/src/lib/bindings einchecken." >&2; exit 1; \
 	fi
 
+# The portal simulator judged by the official OpenAPI document (schemathesis).
+test-conformance:
+	tests/conformance/run.sh
+
 test-ui:
 	cd ui && $(NPM) run --silent test
 
@@ -73,6 +77,7 @@ test-e2e:
 # ---- other --------------------------------------------------------------------
 bench: deps
 	$(CARGO) bench -p store --bench store_bench
+	$(CARGO) bench -p portal-sim --bench pickup_bench
 
 # The Tauri CLI comes from the npm registry (prebuilt binary inside the package).
 TAURI_CLI := @tauri-apps/cli@2.12.5

@@ -426,3 +426,67 @@ fn strip_cty(jwe: &str) -> String {
     }
     parts.join(".")
 }
+
+/// `count` submissions with JSON data and exactly one attachment of `attachment_bytes`
+/// random bytes – three JWEs each, for throughput measurements.
+pub fn seed_sized(
+    state: &mut State,
+    count: usize,
+    attachment_bytes: usize,
+    seed: u64,
+) -> Result<Vec<Uuid>, StateError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut ids = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut bytes = vec![0u8; attachment_bytes];
+        rng.fill(&mut bytes[..]);
+        let attachment = PlainAttachment {
+            id: uuid(&mut rng),
+            bytes,
+            mime_type: "application/pdf".into(),
+            purpose: "attachment".into(),
+            filename: Some(format!("Anlage-{i}.pdf")),
+        };
+        let service = &SERVICES[i % SERVICES.len()];
+        let data = json!({ "leistung": service.name, "nummer": i }).to_string();
+        let (submission_id, case_id) = (uuid(&mut rng), uuid(&mut rng));
+        let sealed = submission::seal(
+            submission_id,
+            case_id,
+            &state.dest_enc.public,
+            Some((data.as_bytes(), "application/json", service.schema_uri)),
+            std::slice::from_ref(&attachment),
+            |m| {
+                m.insert(
+                    "publicServiceType".into(),
+                    json!({ "identifier": service.leika }),
+                );
+            },
+        )
+        .map_err(|e| StateError::Key(e.to_string()))?;
+        let service_type = ServiceType {
+            name: Some(service.name.into()),
+            description: None,
+            identifier: service.leika.into(),
+        };
+        state.create(
+            service_type,
+            vec![attachment.id],
+            Some(case_id),
+            submission_id,
+        )?;
+        for (id, jwe) in &sealed.attachments {
+            state.put_attachment(submission_id, *id, jwe)?;
+            if let Some(s) = state.submissions.get_mut(&submission_id) {
+                s.uploaded.push(*id);
+            }
+        }
+        state.submit(
+            submission_id,
+            sealed.encrypted_metadata,
+            sealed.encrypted_data,
+        )?;
+        ids.push(submission_id);
+    }
+    Ok(ids)
+}

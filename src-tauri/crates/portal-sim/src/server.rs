@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State as AxState};
+use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -98,6 +98,59 @@ impl Sim {
 }
 
 pub(crate) type S = AxState<Arc<Sim>>;
+
+/// Path parameters; a malformed id is answered with an RFC 7807 problem (404 by
+/// default, or the status the operation documents for bad input) instead of axum's
+/// plain-text 400.
+pub(crate) struct Ids<T, const STATUS: u16 = 404>(pub T);
+
+impl<T, St, const STATUS: u16> axum::extract::FromRequestParts<St> for Ids<T, STATUS>
+where
+    T: serde::de::DeserializeOwned + Send,
+    St: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &St,
+    ) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(Ids(v)),
+            Err(e) => {
+                let status = StatusCode::from_u16(STATUS).unwrap_or(StatusCode::NOT_FOUND);
+                Err(problem(
+                    status,
+                    "invalid-id",
+                    status.canonical_reason().unwrap_or("Error"),
+                    e.body_text(),
+                ))
+            }
+        }
+    }
+}
+
+/// `offset`/`limit` from the query string; missing or malformed values fall back to
+/// the defaults and `limit` is capped at 500, as the API documents no 400 here.
+fn paging(raw: Option<String>) -> (u32, u32, Option<String>) {
+    let (mut offset, mut limit, mut destination) = (0u32, 100u32, None);
+    for pair in raw
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v).unwrap_or_default();
+        match k {
+            "offset" => offset = v.parse().unwrap_or(0),
+            "limit" => limit = v.parse().unwrap_or(100),
+            "destinationId" => destination = Some(v),
+            _ => {}
+        }
+    }
+    (offset, limit.clamp(1, MAX_PAGE), destination)
+}
 
 const PROBLEM_BASE: &str = "https://schema.fitko.de/fit-connect/submission-api/problems/";
 
@@ -322,7 +375,7 @@ fn no_cache(mut res: Response) -> Response {
     res
 }
 
-async fn destination(AxState(sim): S, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+async fn destination(AxState(sim): S, headers: HeaderMap, Ids(id): Ids<Uuid>) -> Response {
     if !sim.authorised(&headers) {
         return unauthorised();
     }
@@ -352,7 +405,7 @@ async fn destination(AxState(sim): S, headers: HeaderMap, Path(id): Path<Uuid>) 
     )
 }
 
-async fn destination_key(AxState(sim): S, Path((id, kid)): Path<(Uuid, String)>) -> Response {
+async fn destination_key(AxState(sim): S, Ids((id, kid)): Ids<(Uuid, String)>) -> Response {
     let st = sim.lock();
     let keys: Vec<&fitconnect::keys::KeyPair> = if id == st.destination_id {
         vec![&st.dest_enc, &st.dest_sig]
@@ -368,33 +421,17 @@ async fn destination_key(AxState(sim): S, Path((id, kid)): Path<(Uuid, String)>)
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListQuery {
-    destination_id: Option<Uuid>,
-    offset: Option<u32>,
-    limit: Option<u32>,
-}
-
 async fn list_submissions(
     AxState(sim): S,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     if !sim.authorised(&headers) {
         return unauthorised();
     }
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_PAGE {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "Bad Request",
-            "limit muss zwischen 1 und 500 liegen",
-        );
-    }
+    let (offset, limit, destination) = paging(raw);
     let st = sim.lock();
-    if q.destination_id.is_some_and(|d| d != st.destination_id) {
+    if destination.is_some_and(|d| Uuid::parse_str(&d).ok() != Some(st.destination_id)) {
         return problem(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -408,7 +445,6 @@ async fn list_submissions(
         .filter(|s| s.state == SubmissionState::Submitted && s.destination_id == st.destination_id)
         .collect();
     ready.sort_by_key(|s| s.seq);
-    let offset = q.offset.unwrap_or(0);
     let page: Vec<SubmissionForPickup> = ready
         .iter()
         .skip(offset as usize)
@@ -428,7 +464,7 @@ async fn list_submissions(
     .into_response()
 }
 
-async fn get_submission(AxState(sim): S, headers: HeaderMap, Path(id): Path<Uuid>) -> Response {
+async fn get_submission(AxState(sim): S, headers: HeaderMap, Ids(id): Ids<Uuid>) -> Response {
     if !sim.authorised(&headers) {
         return unauthorised();
     }
@@ -442,7 +478,7 @@ async fn get_submission(AxState(sim): S, headers: HeaderMap, Path(id): Path<Uuid
 async fn get_attachment(
     AxState(sim): S,
     headers: HeaderMap,
-    Path((id, att)): Path<(Uuid, Uuid)>,
+    Ids((id, att)): Ids<(Uuid, Uuid)>,
 ) -> Response {
     if !sim.authorised(&headers) {
         return unauthorised();
@@ -518,7 +554,7 @@ fn has_cty(jwe: &str) -> bool {
 async fn put_attachment(
     AxState(sim): S,
     headers: HeaderMap,
-    Path((id, att)): Path<(Uuid, Uuid)>,
+    Ids((id, att)): Ids<(Uuid, Uuid), 400>,
     body: Bytes,
 ) -> Response {
     if !sim.authorised(&headers) {
@@ -538,9 +574,9 @@ async fn put_attachment(
     };
     if s.state != SubmissionState::Incomplete {
         return problem(
-            StatusCode::CONFLICT,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-state",
-            "Conflict",
+            "Unprocessable Entity",
             "Einreichung ist bereits abgeschlossen",
         );
     }
@@ -578,7 +614,7 @@ async fn put_attachment(
 async fn submit_submission(
     AxState(sim): S,
     headers: HeaderMap,
-    Path(id): Path<Uuid>,
+    Ids(id): Ids<Uuid>,
     body: Bytes,
 ) -> Response {
     if !sim.authorised(&headers) {
@@ -598,9 +634,9 @@ async fn submit_submission(
     };
     if s.state != SubmissionState::Incomplete {
         return problem(
-            StatusCode::CONFLICT,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-state",
-            "Conflict",
+            "Unprocessable Entity",
             "Einreichung ist bereits abgeschlossen",
         );
     }
@@ -629,35 +665,20 @@ async fn submit_submission(
     (StatusCode::ACCEPTED, Json(reduced)).into_response()
 }
 
-#[derive(Deserialize)]
-struct PageQuery {
-    offset: Option<u32>,
-    limit: Option<u32>,
-}
-
 async fn case_events(
     AxState(sim): S,
     headers: HeaderMap,
-    Path(case): Path<Uuid>,
-    Query(q): Query<PageQuery>,
+    Ids(case): Ids<Uuid>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
     if !sim.authorised(&headers) {
         return unauthorised();
     }
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > MAX_PAGE {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "invalid-request",
-            "Bad Request",
-            "limit muss zwischen 1 und 500 liegen",
-        );
-    }
+    let (offset, limit, _) = paging(raw);
     let st = sim.lock();
     let Some(c) = st.cases.get(&case) else {
         return not_found("case");
     };
-    let offset = q.offset.unwrap_or(0);
     let page: Vec<String> = c
         .events
         .iter()
@@ -677,7 +698,7 @@ async fn case_events(
 async fn post_event(
     AxState(sim): S,
     headers: HeaderMap,
-    Path(case): Path<Uuid>,
+    Ids(case): Ids<Uuid>,
     body: Bytes,
 ) -> Response {
     if !sim.authorised(&headers) {
