@@ -72,30 +72,13 @@ fn keys(c: &SubscriberConfig) -> Result<(KeyPair, KeyPair), Box<dyn std::error::
     ))
 }
 
-/// Verify every SET of a case against the service's JWKS and the destination key.
+/// Verify every SET of a case (library helper under test).
 async fn verified_events(
     api: &V1Client,
     c: &SubscriberConfig,
     case: Uuid,
 ) -> Result<Vec<set::VerifiedEvent>, Box<dyn std::error::Error>> {
-    let jwks = api.jwks().await?;
-    let dest = c.destination_id.to_string();
-    let mut out = Vec::new();
-    for token in api.all_case_events(case).await? {
-        let ev = set::verify(
-            &token,
-            |iss, kid| {
-                if iss == dest {
-                    (kid == c.signature_key.kid).then(|| c.signature_key.clone())
-                } else {
-                    jwks.keys.iter().find(|k| k.kid == kid).cloned()
-                }
-            },
-            Some(case),
-        )?;
-        out.push(ev);
-    }
-    Ok(out)
+    Ok(fitconnect::client::verify_case_events(api, case, c.destination_id).await?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,6 +446,9 @@ async fn reply_round_trip_and_citizen_follow_up() -> R {
             &run.config.reply_encryption_kid,
         )
         .await?;
+    // Senders must check the key's certificate chain before encrypting to it.
+    let root = openssl::x509::X509::from_pem(run.config.trusted_root_pem.as_bytes())?;
+    reply_key.verify_chain(std::slice::from_ref(&root))?;
     let pdf = portal_sim::seed::pdf(&[
         "Bescheid: bewilligt".to_owned(),
         "Gebühr: 10,00 EUR".to_owned(),
@@ -547,6 +533,53 @@ async fn reply_round_trip_and_citizen_follow_up() -> R {
     assert_eq!(
         opened.attachments[0].0.filename.as_deref(),
         Some("Meldebescheinigung.pdf")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_event_in_the_log_is_detected() -> R {
+    let run = start().await?;
+    let ids = seed::seed(&mut run.sim.lock(), 1, 77)?;
+    let api = client(&run.config)?;
+    let case = api.submission(ids[0]).await?.case_id;
+    assert_eq!(
+        fitconnect::client::verify_case_events(&api, case, run.config.destination_id)
+            .await?
+            .len(),
+        2
+    );
+    // Someone writes an accept into the log, signed with a key that merely claims the
+    // destination's kid.
+    let pki = fitconnect::keys::TestPki::new(2048)?;
+    let forger = pki.issue(
+        &run.config.signature_key.kid,
+        fitconnect::keys::KeyUse::Signature,
+        4096,
+    )?;
+    let forged = set::sign(
+        Event::AcceptSubmission,
+        serde_json::json!({}),
+        &run.config.destination_id.to_string(),
+        ids[0],
+        case,
+        0,
+        &forger,
+    )?;
+    {
+        let mut st = run.sim.lock();
+        st.cases.entry(case).or_default().events.push(forged);
+    }
+    let err = fitconnect::client::verify_case_events(&api, case, run.config.destination_id)
+        .await
+        .err()
+        .ok_or("forged event verified")?;
+    assert!(
+        matches!(
+            err,
+            fitconnect::client::EventLogError::Invalid(set::SetError::Signature)
+        ),
+        "{err:?}"
     );
     Ok(())
 }

@@ -477,3 +477,51 @@ impl SubmissionApi for V1Client {
         Ok(())
     }
 }
+
+/// Read a case's event log and verify every SET: the service's own events against
+/// its JWKS, the destination's events against the destination's signature key
+/// (looked up by `kid`). Fails on the first event that does not verify.
+pub async fn verify_case_events(
+    api: &impl SubmissionApi,
+    case: Uuid,
+    destination: Uuid,
+) -> Result<Vec<crate::set::VerifiedEvent>, EventLogError> {
+    let jwks = api.jwks().await?;
+    let tokens = api.all_case_events(case).await?;
+    let dest = destination.to_string();
+    let mut dest_keys: std::collections::HashMap<String, PublicJwk> =
+        std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        // Fetch destination keys named by the tokens before verifying (async lookup).
+        if let Some(kid) = crate::set::unverified_kid(&token)
+            && !jwks.keys.iter().any(|k| k.kid == kid)
+            && !dest_keys.contains_key(&kid)
+            && let Ok(key) = api.destination_key(destination, &kid).await
+        {
+            dest_keys.insert(kid, key);
+        }
+        let ev = crate::set::verify(
+            &token,
+            |iss, kid| {
+                if iss == dest {
+                    dest_keys.get(kid).cloned()
+                } else {
+                    jwks.keys.iter().find(|k| k.kid == kid).cloned()
+                }
+            },
+            Some(case),
+        )?;
+        out.push(ev);
+    }
+    Ok(out)
+}
+
+/// Reading or verifying an event log failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventLogError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("Ereignisprotokoll ungültig: {0}")]
+    Invalid(#[from] crate::set::SetError),
+}

@@ -103,14 +103,10 @@ pub fn decrypt(
             expected: expected.to_owned(),
         });
     }
-    let der = key
-        .pkey()
-        .private_key_to_der()
+    let decrypter = key
+        .decrypter()
         .map_err(|_| JweError::Decryption { part: part.clone() })?;
-    let decrypter = RSA_OAEP_256
-        .decrypter_from_der(der)
-        .map_err(|_| JweError::Decryption { part: part.clone() })?;
-    let (plain, _) = josekit::jwe::deserialize_compact(jwe.trim(), &decrypter)
+    let (plain, _) = josekit::jwe::deserialize_compact(jwe.trim(), decrypter)
         .map_err(|_| JweError::Decryption { part: part.clone() })?;
     Ok((plain, cty))
 }

@@ -162,6 +162,9 @@ impl PublicJwk {
 pub struct KeyPair {
     pub public: PublicJwk,
     private: PKey<Private>,
+    /// Prepared once: importing a 4096-bit key costs about as much as using it.
+    decrypter: std::sync::OnceLock<Result<josekit::jwe::alg::rsaes::RsaesJweDecrypter, String>>,
+    signer: std::sync::OnceLock<Result<josekit::jws::alg::rsassa_pss::RsassaPssJwsSigner, String>>,
 }
 
 impl KeyPair {
@@ -175,11 +178,50 @@ impl KeyPair {
     pub fn from_pem(public: PublicJwk, pem: &[u8]) -> Result<Self, KeyError> {
         let private = PKey::private_key_from_pem(pem)
             .map_err(|e| KeyError::Invalid(format!("privater Schlüssel: {e}")))?;
-        Ok(KeyPair { public, private })
+        Ok(KeyPair::new(public, private))
     }
 
-    pub(crate) fn pkey(&self) -> &PKey<Private> {
-        &self.private
+    fn new(public: PublicJwk, private: PKey<Private>) -> Self {
+        KeyPair {
+            public,
+            private,
+            decrypter: std::sync::OnceLock::new(),
+            signer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The RSA-OAEP-256 decrypter for this key, built on first use.
+    pub(crate) fn decrypter(&self) -> Result<&josekit::jwe::alg::rsaes::RsaesJweDecrypter, String> {
+        self.decrypter
+            .get_or_init(|| {
+                let der = self
+                    .private
+                    .private_key_to_der()
+                    .map_err(|e| e.to_string())?;
+                josekit::jwe::RSA_OAEP_256
+                    .decrypter_from_der(der)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The PS512 signer for this key, built on first use.
+    pub(crate) fn signer(
+        &self,
+    ) -> Result<&josekit::jws::alg::rsassa_pss::RsassaPssJwsSigner, String> {
+        self.signer
+            .get_or_init(|| {
+                let der = self
+                    .private
+                    .private_key_to_der()
+                    .map_err(|e| e.to_string())?;
+                josekit::jws::PS512
+                    .signer_from_der(der)
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     pub fn kid(&self) -> &str {
@@ -289,9 +331,6 @@ impl TestPki {
             n,
             e,
         };
-        Ok(KeyPair {
-            public,
-            private: key,
-        })
+        Ok(KeyPair::new(public, key))
     }
 }

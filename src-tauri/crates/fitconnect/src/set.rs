@@ -137,16 +137,17 @@ pub fn sign(
     header.set_algorithm("PS512");
     header.set_token_type(TYP);
     header.set_key_id(key.kid());
-    let der = key
-        .pkey()
-        .private_key_to_der()
-        .map_err(|e| SetError::Key(e.to_string()))?;
-    let signer = PS512
-        .signer_from_der(der)
-        .map_err(|e| SetError::Key(e.to_string()))?;
+    let signer = key.signer().map_err(SetError::Key)?;
     let body = serde_json::to_vec(&claims).map_err(|e| SetError::Syntax(e.to_string()))?;
-    josekit::jws::serialize_compact(&body, &header, &signer)
+    josekit::jws::serialize_compact(&body, &header, signer)
         .map_err(|e| SetError::Key(e.to_string()))
+}
+
+/// The `kid` of a token's header, unverified (to look up the key that verifies it).
+pub fn unverified_kid(token: &str) -> Option<String> {
+    let header = token.trim().split('.').next()?;
+    let raw = URL_SAFE_NO_PAD.decode(header).ok()?;
+    serde_json::from_slice::<RawHeader>(&raw).ok()?.kid
 }
 
 #[derive(Deserialize)]
