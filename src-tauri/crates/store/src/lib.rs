@@ -25,6 +25,7 @@ mod error;
 mod fsutil;
 mod keys;
 mod session;
+mod sync;
 mod users;
 mod vault;
 
@@ -35,6 +36,10 @@ pub use config::{Clock, StoreConfig};
 pub use error::{Result, StoreError};
 pub use keys::RecoveryKey;
 pub use session::{InitOptions, Session, Store};
+pub use sync::{
+    DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, OutboxCounts, OutboxItem,
+    QuarantinedSubmission, Stored, SubmissionState,
+};
 pub use users::UserInfo;
 pub use vault::{BlobId, BlobInfo, BlobReader, VaultCheck};
 

@@ -134,11 +134,34 @@ impl Vault {
     }
 }
 
+/// Record a durable blob file in the `blobs` table (inside the caller's transaction).
+pub(crate) fn insert_blob_row(conn: &Connection, info: &BlobInfo, now: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO blobs (id, size, sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            info.id.0,
+            i64::try_from(info.size).unwrap_or(i64::MAX),
+            info.sha256,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
 impl Session {
     /// Store a document from a stream. Memory use is constant (64 KiB buffers),
     /// whatever the size. The blob exists once this returns; a crash before that
     /// leaves nothing behind after the next unlock.
-    pub fn put_blob(&mut self, mut source: impl Read) -> Result<BlobInfo> {
+    pub fn put_blob(&mut self, source: impl Read) -> Result<BlobInfo> {
+        let info = self.write_blob_file(source)?;
+        insert_blob_row(&self.conn, &info, &self.now())?;
+        Ok(info)
+    }
+
+    /// Write the encrypted file durably but record no row yet: the caller inserts the
+    /// row with [`insert_blob_row`] inside its own transaction. Until then the file is
+    /// an orphan that the next unlock removes.
+    pub(crate) fn write_blob_file(&mut self, mut source: impl Read) -> Result<BlobInfo> {
         let id = BlobId::generate();
         let tmp = self.vault.layout.vault_tmp().join(format!("{id}.part"));
         let dest = self.vault.path(&id);
@@ -177,11 +200,6 @@ impl Session {
         }
         file.commit(&dest)?;
         let sha256 = hex::encode(hasher.finalize());
-        let now = self.now();
-        self.conn.execute(
-            "INSERT INTO blobs (id, size, sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![id.0, i64::try_from(size).unwrap_or(i64::MAX), sha256, now],
-        )?;
         Ok(BlobInfo { id, size, sha256 })
     }
 

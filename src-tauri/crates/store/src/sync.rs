@@ -1,0 +1,459 @@
+//! Repositories for the sync engine: received submissions (dedupe and state), their
+//! documents, quarantine, and the durable outbox.
+//!
+//! The exactly-once rules live here as transactions:
+//! * a submission, its case, its documents and the outbox item that will accept it
+//!   are committed together – so nothing is accepted that is not durably stored,
+//!   and a crash before the commit leaves nothing but orphan blob files (removed at
+//!   the next unlock);
+//! * the submission id is the primary key – a second pickup of the same submission
+//!   changes nothing;
+//! * an outbox item is unique by its idempotency key and keeps the remote id a first
+//!   attempt obtained, so a retry resumes instead of repeating.
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::audit;
+use crate::error::{Result, StoreError};
+use crate::vault::insert_blob_row;
+use crate::{Session, random_hex};
+
+/// What became of a received submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubmissionState {
+    /// Stored locally; the accept is queued.
+    Stored,
+    /// The portal has our accept.
+    Accepted,
+    /// Invalid; kept for the administration; the reject is queued.
+    Quarantined,
+    /// The portal has our reject.
+    Rejected,
+}
+
+impl SubmissionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubmissionState::Stored => "stored",
+            SubmissionState::Accepted => "accepted",
+            SubmissionState::Quarantined => "quarantined",
+            SubmissionState::Rejected => "rejected",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "stored" => SubmissionState::Stored,
+            "accepted" => SubmissionState::Accepted,
+            "quarantined" => SubmissionState::Quarantined,
+            "rejected" => SubmissionState::Rejected,
+            other => return Err(StoreError::Corrupt(format!("unbekannter Zustand {other}"))),
+        })
+    }
+}
+
+/// Kind of a stored document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    Metadata,
+    Data,
+    Attachment,
+}
+
+impl DocumentKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Metadata => "metadata",
+            DocumentKind::Data => "data",
+            DocumentKind::Attachment => "attachment",
+        }
+    }
+}
+
+/// One decrypted part of a submission. Personal data: never log it.
+#[derive(Debug, Clone)]
+pub struct IncomingDocument {
+    pub kind: DocumentKind,
+    pub filename: Option<String>,
+    pub mime_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A verified submission ready to be stored, with the outbox item that accepts it.
+#[derive(Debug, Clone)]
+pub struct IncomingSubmission {
+    pub submission_id: String,
+    pub fc_case_id: String,
+    pub service: String,
+    pub case_type: String,
+    pub applicant: String,
+    pub received_at: String,
+    /// JSON of the authentication tags.
+    pub auth_tags: String,
+    pub documents: Vec<IncomingDocument>,
+    pub accept: NewOutboxItem,
+}
+
+/// An invalid submission for the quarantine, with the outbox item that rejects it.
+#[derive(Debug, Clone)]
+pub struct QuarantinedSubmission {
+    pub submission_id: String,
+    pub fc_case_id: String,
+    pub service: String,
+    pub received_at: String,
+    /// JSON list of problems.
+    pub problems: String,
+    /// The still encrypted parts (JSON), kept for inspection.
+    pub ciphertext: Vec<u8>,
+    pub reject: NewOutboxItem,
+}
+
+/// Result of storing a submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// A new case was created.
+    NewCase {
+        case_id: String,
+        file_number: String,
+    },
+    /// A follow-up in a known FIT-Connect case was attached to its local case.
+    FollowUp {
+        case_id: String,
+        file_number: String,
+    },
+    /// Seen before: nothing changed.
+    AlreadyKnown(SubmissionState),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOutboxItem {
+    pub idempotency_key: String,
+    pub kind: String,
+    pub ordering_key: String,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub kind: String,
+    pub ordering_key: String,
+    pub payload: String,
+    pub attempts: u32,
+    pub remote_id: Option<String>,
+    pub state: String,
+    pub last_error: Option<String>,
+}
+
+/// Sizes for the status display.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub failed: u64,
+    pub done: u64,
+}
+
+fn enqueue(conn: &rusqlite::Connection, item: &NewOutboxItem, now: &str) -> Result<bool> {
+    let n = conn.execute(
+        "INSERT INTO outbox (idempotency_key, kind, ordering_key, payload, state, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5) ON CONFLICT (idempotency_key) DO NOTHING",
+        params![item.idempotency_key, item.kind, item.ordering_key, item.payload, now],
+    )?;
+    Ok(n == 1)
+}
+
+fn next_file_number(conn: &rusqlite::Connection, year: &str) -> Result<String> {
+    let name = format!("online-{year}");
+    let value: i64 = conn.query_row(
+        "INSERT INTO counters (name, value) VALUES (?1, 1)
+         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+        params![name],
+        |r| r.get(0),
+    )?;
+    Ok(format!("ON-{year}-{value:06}"))
+}
+
+impl Session {
+    /// The local state of a submission, if it was seen before.
+    pub fn submission_state(&self, submission_id: &str) -> Result<Option<SubmissionState>> {
+        self.conn
+            .query_row(
+                "SELECT state FROM fc_submissions WHERE submission_id = ?1",
+                params![submission_id],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|s| SubmissionState::parse(&s))
+            .transpose()
+    }
+
+    /// Store a verified submission: documents (encrypted blobs), the case (new, or the
+    /// known case of the same FIT-Connect case), the submission row and the accept
+    /// item – all in one transaction. Known submissions are left untouched.
+    pub fn store_submission(&mut self, s: &IncomingSubmission) -> Result<Stored> {
+        if let Some(state) = self.submission_state(&s.submission_id)? {
+            return Ok(Stored::AlreadyKnown(state));
+        }
+        // Files first (durable, no rows yet); a crash here leaves orphans only.
+        let mut blobs = Vec::with_capacity(s.documents.len());
+        for doc in &s.documents {
+            blobs.push(self.write_blob_file(doc.bytes.as_slice())?);
+        }
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let year = s.received_at.get(..4).unwrap_or("0000").to_owned();
+        let tx = self.conn.transaction()?;
+        let known: Option<(String, String)> = tx
+            .query_row(
+                "SELECT id, file_number FROM cases WHERE fc_case_id = ?1",
+                params![s.fc_case_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let outcome = match known {
+            Some((case_id, file_number)) => Stored::FollowUp {
+                case_id,
+                file_number,
+            },
+            None => {
+                let case_id = random_hex(16);
+                let file_number = next_file_number(&tx, &year)?;
+                tx.execute(
+                    "INSERT INTO cases (id, file_number, case_type, applicant, status, received_at, created_at, fc_case_id)
+                     VALUES (?1, ?2, ?3, ?4, 'eingegangen', ?5, ?6, ?7)",
+                    params![case_id, file_number, s.case_type, s.applicant, s.received_at, now, s.fc_case_id],
+                )?;
+                Stored::NewCase {
+                    case_id,
+                    file_number,
+                }
+            }
+        };
+        let (case_id, file_number) = match &outcome {
+            Stored::NewCase {
+                case_id,
+                file_number,
+            }
+            | Stored::FollowUp {
+                case_id,
+                file_number,
+            } => (case_id.clone(), file_number.clone()),
+            Stored::AlreadyKnown(_) => unreachable!("handled above"),
+        };
+        tx.execute(
+            "INSERT INTO fc_submissions (submission_id, fc_case_id, case_id, state, auth_tags, service, received_at, updated_at)
+             VALUES (?1, ?2, ?3, 'stored', ?4, ?5, ?6, ?7)",
+            params![s.submission_id, s.fc_case_id, case_id, s.auth_tags, s.service, s.received_at, now],
+        )?;
+        for (doc, blob) in s.documents.iter().zip(&blobs) {
+            insert_blob_row(&tx, blob, &now)?;
+            tx.execute(
+                "INSERT INTO case_documents (case_id, submission_id, blob_id, kind, filename, mime_type, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![case_id, s.submission_id, blob.id.as_str(), doc.kind.as_str(), doc.filename, doc.mime_type, now],
+            )?;
+        }
+        enqueue(&tx, &s.accept, &now)?;
+        let action = if matches!(outcome, Stored::NewCase { .. }) {
+            "eingang.online"
+        } else {
+            "eingang.nachreichung"
+        };
+        audit::append(&tx, &now, &actor, action, &file_number)?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Keep an invalid submission for the administration and queue its reject.
+    /// Returns false when the submission was seen before.
+    pub fn quarantine_submission(&mut self, q: &QuarantinedSubmission) -> Result<bool> {
+        if self.submission_state(&q.submission_id)?.is_some() {
+            return Ok(false);
+        }
+        let blob = self.write_blob_file(q.ciphertext.as_slice())?;
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        insert_blob_row(&tx, &blob, &now)?;
+        tx.execute(
+            "INSERT INTO fc_submissions (submission_id, fc_case_id, case_id, state, problems, ciphertext, service, received_at, updated_at)
+             VALUES (?1, ?2, NULL, 'quarantined', ?3, ?4, ?5, ?6, ?7)",
+            params![q.submission_id, q.fc_case_id, q.problems, blob.id.as_str(), q.service, q.received_at, now],
+        )?;
+        enqueue(&tx, &q.reject, &now)?;
+        audit::append(&tx, &now, &actor, "eingang.quarantaene", &q.submission_id)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Queue an item; false if an item with this idempotency key exists already.
+    pub fn enqueue(&mut self, item: &NewOutboxItem) -> Result<bool> {
+        let now = self.now();
+        enqueue(&self.conn, item, &now)
+    }
+
+    /// Items that may go out now: for every ordering key only its oldest unfinished
+    /// item (per-case order; a failed item holds back the rest of its case until the
+    /// administration requeues it), and only if its next attempt is due.
+    pub fn due_outbox(&self, now: &str, limit: u32) -> Result<Vec<OutboxItem>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT o.id, o.idempotency_key, o.kind, o.ordering_key, o.payload, o.attempts, o.remote_id, o.state, o.last_error
+             FROM outbox o
+             WHERE o.state = 'pending'
+               AND o.id = (SELECT min(id) FROM outbox p WHERE p.ordering_key = o.ordering_key AND p.state IN ('pending', 'failed'))
+               AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?1)
+             ORDER BY o.id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now, limit], |r| {
+            Ok(OutboxItem {
+                id: r.get(0)?,
+                idempotency_key: r.get(1)?,
+                kind: r.get(2)?,
+                ordering_key: r.get(3)?,
+                payload: r.get(4)?,
+                attempts: r.get(5)?,
+                remote_id: r.get(6)?,
+                state: r.get(7)?,
+                last_error: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Record the remote id a first attempt obtained (e.g. the submission id of a
+    /// reply after create), so a retry resumes from there.
+    pub fn outbox_remote_id(&mut self, id: i64, remote_id: &str) -> Result<()> {
+        let now = self.now();
+        self.conn.execute(
+            "UPDATE outbox SET remote_id = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, remote_id, now],
+        )?;
+        Ok(())
+    }
+
+    /// The item reached the portal. Accept and reject items also move their
+    /// submission to `accepted` / `rejected` in the same transaction.
+    pub fn outbox_done(&mut self, id: i64) -> Result<()> {
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        let (kind, key): (String, String) = tx.query_row(
+            "SELECT kind, idempotency_key FROM outbox WHERE id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        tx.execute(
+            "UPDATE outbox SET state = 'done', last_error = NULL, updated_at = ?2 WHERE id = ?1",
+            params![id, now],
+        )?;
+        let next = match kind.as_str() {
+            "accept" => Some("accepted"),
+            "reject" => Some("rejected"),
+            _ => None,
+        };
+        if let (Some(state), Some(sub)) = (next, key.split_once(':').map(|(_, s)| s)) {
+            tx.execute(
+                "UPDATE fc_submissions SET state = ?2, updated_at = ?3 WHERE submission_id = ?1",
+                params![sub, state, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A transient failure: count it and schedule the next attempt.
+    pub fn outbox_retry(&mut self, id: i64, error: &str, next_attempt_at: &str) -> Result<()> {
+        let now = self.now();
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id, error, next_attempt_at, now],
+        )?;
+        Ok(())
+    }
+
+    /// A permanent failure: the item stops and waits for the administration. Later
+    /// items of the same ordering key wait behind it; other keys go on.
+    pub fn outbox_failed(&mut self, id: i64, error: &str) -> Result<()> {
+        let now = self.now();
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, state = 'failed', last_error = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, error, now],
+        )?;
+        Ok(())
+    }
+
+    /// Put a failed item back into the queue (administration: "erneut versuchen").
+    pub fn outbox_requeue(&mut self, id: i64) -> Result<()> {
+        let now = self.now();
+        self.conn.execute(
+            "UPDATE outbox SET state = 'pending', next_attempt_at = NULL, updated_at = ?2 WHERE id = ?1 AND state = 'failed'",
+            params![id, now],
+        )?;
+        Ok(())
+    }
+
+    pub fn outbox_counts(&self) -> Result<OutboxCounts> {
+        let mut c = OutboxCounts::default();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT state, count(*) FROM outbox GROUP BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (state, n) = row?;
+            let n = u64::try_from(n).unwrap_or(0);
+            match state.as_str() {
+                "pending" => c.pending = n,
+                "failed" => c.failed = n,
+                _ => c.done = n,
+            }
+        }
+        Ok(c)
+    }
+
+    /// All outbox items of a kind (administration view, tests).
+    pub fn outbox_items(&self, state: Option<&str>) -> Result<Vec<OutboxItem>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, idempotency_key, kind, ordering_key, payload, attempts, remote_id, state, last_error
+             FROM outbox WHERE (?1 IS NULL OR state = ?1) ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![state], |r| {
+            Ok(OutboxItem {
+                id: r.get(0)?,
+                idempotency_key: r.get(1)?,
+                kind: r.get(2)?,
+                ordering_key: r.get(3)?,
+                payload: r.get(4)?,
+                attempts: r.get(5)?,
+                remote_id: r.get(6)?,
+                state: r.get(7)?,
+                last_error: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Submission ids with their state (consistency checks, administration).
+    pub fn submissions(&self) -> Result<Vec<(String, SubmissionState)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT submission_id, state FROM fc_submissions ORDER BY received_at, submission_id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        rows.map(|r| {
+            let (id, st) = r?;
+            Ok((id, SubmissionState::parse(&st)?))
+        })
+        .collect()
+    }
+
+    /// Number of documents of a local case.
+    pub fn document_count(&self, case_id: &str) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM case_documents WHERE case_id = ?1",
+            params![case_id],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

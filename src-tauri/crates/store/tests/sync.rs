@@ -1,0 +1,201 @@
+//! Sync repositories on the real store: dedupe, follow-ups, quarantine, outbox order.
+
+use domain::UserName;
+use store::{
+    Clock, DocumentKind, IncomingDocument, IncomingSubmission, InitOptions, NewOutboxItem,
+    QuarantinedSubmission, SecretString, Session, Store, StoreConfig, Stored, SubmissionState,
+};
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+fn session(dir: &std::path::Path) -> Result<Session, Box<dyn std::error::Error>> {
+    let (s, _) = Store::init(
+        dir,
+        InitOptions {
+            admin: UserName::parse("admin")?,
+            admin_display_name: "A".into(),
+            admin_password: SecretString::from("admin-passwort-1".to_owned()),
+            config: StoreConfig {
+                scrypt_log_n: 10,
+                ..StoreConfig::default()
+            },
+        },
+        Clock::system(),
+    )?;
+    Ok(s)
+}
+
+fn item(kind: &str, key: &str, order: &str) -> NewOutboxItem {
+    NewOutboxItem {
+        idempotency_key: key.into(),
+        kind: kind.into(),
+        ordering_key: order.into(),
+        payload: "{}".into(),
+    }
+}
+
+fn incoming(sub: &str, case: &str) -> IncomingSubmission {
+    IncomingSubmission {
+        submission_id: sub.into(),
+        fc_case_id: case.into(),
+        service: "urn:de:fim:leika:leistung:99115004012000".into(),
+        case_type: "Meldebescheinigung".into(),
+        applicant: "Jörg Weiß".into(),
+        received_at: "2026-11-23T08:00:00Z".into(),
+        auth_tags: "{}".into(),
+        documents: vec![
+            IncomingDocument {
+                kind: DocumentKind::Metadata,
+                filename: None,
+                mime_type: "application/json".into(),
+                bytes: b"{}".to_vec(),
+            },
+            IncomingDocument {
+                kind: DocumentKind::Attachment,
+                filename: Some("Antrag.pdf".into()),
+                mime_type: "application/pdf".into(),
+                bytes: b"%PDF-1.4".to_vec(),
+            },
+        ],
+        accept: item("accept", &format!("accept:{sub}"), case),
+    }
+}
+
+#[test]
+fn a_submission_is_stored_once_and_follow_ups_join_their_case() -> R {
+    let tmp = tempfile::tempdir()?;
+    let mut s = session(&tmp.path().join("d"))?;
+    let first = s.store_submission(&incoming("sub-1", "case-A"))?;
+    let Stored::NewCase {
+        case_id,
+        file_number,
+    } = first
+    else {
+        return Err(format!("{first:?}").into());
+    };
+    assert!(file_number.starts_with("ON-2026-"), "{file_number}");
+    assert_eq!(
+        s.store_submission(&incoming("sub-1", "case-A"))?,
+        Stored::AlreadyKnown(SubmissionState::Stored)
+    );
+    let follow = s.store_submission(&incoming("sub-2", "case-A"))?;
+    assert_eq!(
+        follow,
+        Stored::FollowUp {
+            case_id: case_id.clone(),
+            file_number: file_number.clone()
+        }
+    );
+    assert_eq!(s.count_cases()?, 1);
+    assert_eq!(s.document_count(&case_id)?, 4);
+    assert_eq!(s.outbox_counts()?.pending, 2);
+    let other = s.store_submission(&incoming("sub-3", "case-B"))?;
+    assert!(
+        matches!(other, Stored::NewCase { ref file_number, .. } if file_number.ends_with("000002")),
+        "{other:?}"
+    );
+    // The audit names the file numbers, not the applicant.
+    let audit = s.audit_entries(10)?;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "eingang.online" && e.object == file_number)
+    );
+    assert!(audit.iter().all(|e| !e.object.contains("Weiß")));
+    Ok(())
+}
+
+#[test]
+fn accept_done_moves_the_submission_to_accepted() -> R {
+    let tmp = tempfile::tempdir()?;
+    let mut s = session(&tmp.path().join("d"))?;
+    s.store_submission(&incoming("sub-1", "case-A"))?;
+    let due = s.due_outbox("9999", 10)?;
+    assert_eq!(due.len(), 1);
+    s.outbox_done(due[0].id)?;
+    assert_eq!(
+        s.submission_state("sub-1")?,
+        Some(SubmissionState::Accepted)
+    );
+    assert!(s.due_outbox("9999", 10)?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn outbox_keeps_per_case_order_and_a_failure_blocks_only_its_case() -> R {
+    let tmp = tempfile::tempdir()?;
+    let mut s = session(&tmp.path().join("d"))?;
+    assert!(s.enqueue(&item("reply", "reply:1", "case-A"))?);
+    assert!(
+        !s.enqueue(&item("reply", "reply:1", "case-A"))?,
+        "same key twice"
+    );
+    s.enqueue(&item("fee", "fee:1", "case-A"))?;
+    s.enqueue(&item("reply", "reply:2", "case-B"))?;
+    let due: Vec<String> = s
+        .due_outbox("9999", 10)?
+        .into_iter()
+        .map(|i| i.idempotency_key)
+        .collect();
+    assert_eq!(due, ["reply:1", "reply:2"]);
+    // A retry later: not due before its time.
+    let first = s.due_outbox("9999", 10)?[0].id;
+    s.outbox_retry(first, "503", "2026-11-23T10:00:00Z")?;
+    let due: Vec<String> = s
+        .due_outbox("2026-11-23T09:00:00Z", 10)?
+        .into_iter()
+        .map(|i| i.idempotency_key)
+        .collect();
+    assert_eq!(due, ["reply:2"]);
+    // Remote id survives for the retry.
+    s.outbox_remote_id(first, "remote-xyz")?;
+    let again = s.due_outbox("2026-11-23T10:00:00Z", 10)?;
+    assert_eq!(again[0].remote_id.as_deref(), Some("remote-xyz"));
+    assert_eq!(again[0].attempts, 1);
+    // A permanent failure stops case A; case B goes on.
+    s.outbox_failed(first, "422 Schema")?;
+    let due: Vec<String> = s
+        .due_outbox("9999", 10)?
+        .into_iter()
+        .map(|i| i.idempotency_key)
+        .collect();
+    assert_eq!(due, ["reply:2"]);
+    assert_eq!(s.outbox_counts()?.failed, 1);
+    s.outbox_requeue(first)?;
+    let due: Vec<String> = s
+        .due_outbox("9999", 10)?
+        .into_iter()
+        .map(|i| i.idempotency_key)
+        .collect();
+    assert_eq!(due, ["reply:1", "reply:2"]);
+    Ok(())
+}
+
+#[test]
+fn quarantine_keeps_the_ciphertext_and_queues_the_reject() -> R {
+    let tmp = tempfile::tempdir()?;
+    let mut s = session(&tmp.path().join("d"))?;
+    let q = QuarantinedSubmission {
+        submission_id: "bad-1".into(),
+        fc_case_id: "case-X".into(),
+        service: "urn:x".into(),
+        received_at: "2026-11-23T08:00:00Z".into(),
+        problems: r#"[{"type":"t","title":"x","instance":"metadata"}]"#.into(),
+        ciphertext: b"eyJ...".to_vec(),
+        reject: item("reject", "reject:bad-1", "case-X"),
+    };
+    assert!(s.quarantine_submission(&q)?);
+    assert!(!s.quarantine_submission(&q)?);
+    assert_eq!(
+        s.submission_state("bad-1")?,
+        Some(SubmissionState::Quarantined)
+    );
+    assert_eq!(s.count_cases()?, 0, "no case for an invalid submission");
+    let due = s.due_outbox("9999", 10)?;
+    s.outbox_done(due[0].id)?;
+    assert_eq!(
+        s.submission_state("bad-1")?,
+        Some(SubmissionState::Rejected)
+    );
+    Ok(())
+}
