@@ -40,3 +40,71 @@ impl Read for BlobSource {
         Ok(n)
     }
 }
+
+/// A portal simulator running in this process on loopback, and what a subscriber
+/// needs to talk to it.
+pub mod sim {
+    use std::path::Path;
+    use std::sync::{Arc, OnceLock};
+    use std::time::Duration;
+
+    use fitconnect::client::{ClientConfig, V1Client};
+    use fitconnect::keys::KeyPair;
+    use portal_sim::{Sim, State, SubscriberConfig};
+
+    pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+    /// Keys are made once (4096-bit RSA is slow to generate) and copied into every
+    /// simulator directory. They stay in `dir` between runs.
+    pub fn key_template(dir: &Path) -> &'static Path {
+        static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+        DIR.get_or_init(|| {
+            let dir = dir.join("portal-sim-keys");
+            State::open(&dir, 4096).unwrap_or_else(|e| panic!("{e}"));
+            dir
+        })
+    }
+
+    pub struct Running {
+        pub sim: Arc<Sim>,
+        pub config: SubscriberConfig,
+        pub dir: tempfile::TempDir,
+    }
+
+    /// Start a simulator with fresh state (keys from the template in `key_dir`).
+    pub async fn start(key_dir: &Path) -> Result<Running, BoxError> {
+        let dir = tempfile::tempdir()?;
+        std::fs::copy(
+            key_template(key_dir).join("keys.json"),
+            dir.path().join("keys.json"),
+        )?;
+        let state = State::open(dir.path(), 4096)?;
+        let sim = Sim::new(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(portal_sim::serve(listener, sim.clone()));
+        let config = sim.lock().subscriber_config(&url)?;
+        Ok(Running { sim, config, dir })
+    }
+
+    pub fn client(c: &SubscriberConfig) -> Result<V1Client, BoxError> {
+        Ok(V1Client::new(ClientConfig {
+            token_url: c.token_url.clone(),
+            api_url: c.api_url.clone(),
+            client_id: c.client_id.clone(),
+            client_secret: c.client_secret.clone(),
+            timeout: Duration::from_secs(20),
+        })?)
+    }
+
+    /// The destination's encryption and signature keys.
+    pub fn keys(c: &SubscriberConfig) -> Result<(KeyPair, KeyPair), BoxError> {
+        Ok((
+            KeyPair::from_pem(
+                c.encryption_key.clone(),
+                c.encryption_private_pem.as_bytes(),
+            )?,
+            KeyPair::from_pem(c.signature_key.clone(), c.signature_private_pem.as_bytes())?,
+        ))
+    }
+}

@@ -2,74 +2,21 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use fitconnect::client::{ClientConfig, SubmissionApi, V1Client};
-use fitconnect::keys::KeyPair;
+use amtsstube_tests::sim::{Running, client, keys};
+use fitconnect::client::{SubmissionApi, V1Client};
 use fitconnect::set::{self, Event};
 use fitconnect::submission::PlainAttachment;
 use fitconnect::{ProblemKind, submission};
 use portal_sim::seed::{self, Flaw};
-use portal_sim::{Sim, State, SubscriberConfig};
+use portal_sim::{State, SubscriberConfig};
 use uuid::Uuid;
 
-type R = Result<(), Box<dyn std::error::Error>>;
+type R = Result<(), amtsstube_tests::sim::BoxError>;
 
-/// Keys are made once (4096-bit RSA is slow to generate) and copied into every
-/// simulator directory. They stay in the target directory between runs.
-fn key_template() -> &'static Path {
-    static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("portal-sim-keys");
-        State::open(&dir, 4096).unwrap_or_else(|e| panic!("{e}"));
-        dir
-    })
-}
-
-struct Running {
-    sim: Arc<Sim>,
-    config: SubscriberConfig,
-    _dir: tempfile::TempDir,
-}
-
-async fn start() -> Result<Running, Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    std::fs::copy(
-        key_template().join("keys.json"),
-        dir.path().join("keys.json"),
-    )?;
-    let state = State::open(dir.path(), 4096)?;
-    let sim = Sim::new(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(portal_sim::serve(listener, sim.clone()));
-    let config = sim.lock().subscriber_config(&url)?;
-    Ok(Running {
-        sim,
-        config,
-        _dir: dir,
-    })
-}
-
-fn client(c: &SubscriberConfig) -> Result<V1Client, Box<dyn std::error::Error>> {
-    Ok(V1Client::new(ClientConfig {
-        token_url: c.token_url.clone(),
-        api_url: c.api_url.clone(),
-        client_id: c.client_id.clone(),
-        client_secret: c.client_secret.clone(),
-        timeout: Duration::from_secs(20),
-    })?)
-}
-
-fn keys(c: &SubscriberConfig) -> Result<(KeyPair, KeyPair), Box<dyn std::error::Error>> {
-    Ok((
-        KeyPair::from_pem(
-            c.encryption_key.clone(),
-            c.encryption_private_pem.as_bytes(),
-        )?,
-        KeyPair::from_pem(c.signature_key.clone(), c.signature_private_pem.as_bytes())?,
-    ))
+fn start() -> impl std::future::Future<Output = Result<Running, amtsstube_tests::sim::BoxError>> {
+    amtsstube_tests::sim::start(Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
 /// Verify every SET of a case (library helper under test).
@@ -77,7 +24,7 @@ async fn verified_events(
     api: &V1Client,
     c: &SubscriberConfig,
     case: Uuid,
-) -> Result<Vec<set::VerifiedEvent>, Box<dyn std::error::Error>> {
+) -> Result<Vec<set::VerifiedEvent>, amtsstube_tests::sim::BoxError> {
     Ok(fitconnect::client::verify_case_events(api, case, c.destination_id).await?)
 }
 
@@ -280,7 +227,8 @@ async fn paging_over_1200_submissions_yields_each_exactly_once() -> R {
 async fn the_simulator_keeps_its_state_across_restarts() -> R {
     let dir = tempfile::tempdir()?;
     std::fs::copy(
-        key_template().join("keys.json"),
+        amtsstube_tests::sim::key_template(Path::new(env!("CARGO_TARGET_TMPDIR")))
+            .join("keys.json"),
         dir.path().join("keys.json"),
     )?;
     let ids = {
@@ -296,7 +244,8 @@ async fn the_simulator_keeps_its_state_across_restarts() -> R {
     // Same seed, same content: ids are deterministic.
     let other = tempfile::tempdir()?;
     std::fs::copy(
-        key_template().join("keys.json"),
+        amtsstube_tests::sim::key_template(Path::new(env!("CARGO_TARGET_TMPDIR")))
+            .join("keys.json"),
         other.path().join("keys.json"),
     )?;
     let again = seed::seed(&mut State::open(other.path(), 4096)?, 5, 3)?;

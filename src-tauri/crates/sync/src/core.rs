@@ -1,0 +1,244 @@
+//! The pure decisions of the sync engine (no I/O): backoff, connectivity state and
+//! what to do with the answer to an outbox delivery. Driven by `engine`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Exponential backoff with full jitter: attempt `n` waits a random time in
+/// `[0, min(cap, base·2^n)]`, but never less than the server's `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl Backoff {
+    /// `unit` in [0, 1) is the jitter draw (from a seeded RNG in simulations).
+    pub fn delay(&self, attempts: u32, retry_after: Option<Duration>, unit: f64) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX));
+        let ceiling = exp.min(self.cap);
+        let jittered = ceiling.mul_f64(unit.clamp(0.0, 1.0));
+        jittered
+            .max(retry_after.unwrap_or(Duration::ZERO))
+            .min(self.cap.max(retry_after.unwrap_or(Duration::ZERO)))
+    }
+}
+
+/// What the status indicator shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Connectivity {
+    Online,
+    /// Some calls fail (server errors, overload), others work.
+    Gestoert,
+    /// Several calls in a row could not reach the portal.
+    Offline,
+    /// The portal refuses the credentials: only the administration can fix this.
+    AnmeldungFehlerhaft,
+}
+
+impl Connectivity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Connectivity::Online => "online",
+            Connectivity::Gestoert => "gestört",
+            Connectivity::Offline => "offline",
+            Connectivity::AnmeldungFehlerhaft => "Anmeldung fehlerhaft",
+        }
+    }
+}
+
+/// Kinds of failure as the connectivity tracker sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    Network,
+    Server,
+    Auth,
+    Permanent,
+}
+
+impl Failure {
+    pub fn of(e: &fitconnect::client::ClientError) -> Failure {
+        use fitconnect::client::ClientError;
+        match e {
+            ClientError::Network(_) | ClientError::Decode(_) => Failure::Network,
+            ClientError::Auth(_) => Failure::Auth,
+            ClientError::Http { status, .. } if *status == 401 || *status == 403 => Failure::Auth,
+            e if e.is_retryable() => Failure::Server,
+            _ => Failure::Permanent,
+        }
+    }
+}
+
+/// Tracks the connectivity from the outcomes of calls.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectivityTracker {
+    consecutive_network: u32,
+    consecutive_server: u32,
+    auth_failed: bool,
+    pub last_success: Option<jiff::Timestamp>,
+}
+
+/// Network failures in a row after which the portal counts as unreachable.
+pub const OFFLINE_AFTER: u32 = 3;
+
+impl ConnectivityTracker {
+    pub fn success(&mut self, now: jiff::Timestamp) {
+        self.consecutive_network = 0;
+        self.consecutive_server = 0;
+        self.auth_failed = false;
+        self.last_success = Some(now);
+    }
+
+    pub fn failure(&mut self, f: Failure) {
+        match f {
+            Failure::Network => self.consecutive_network += 1,
+            Failure::Server => self.consecutive_server += 1,
+            Failure::Auth => self.auth_failed = true,
+            Failure::Permanent => {}
+        }
+    }
+
+    pub fn state(&self) -> Connectivity {
+        if self.auth_failed {
+            Connectivity::AnmeldungFehlerhaft
+        } else if self.consecutive_network >= OFFLINE_AFTER {
+            Connectivity::Offline
+        } else if self.consecutive_network > 0 || self.consecutive_server > 0 {
+            Connectivity::Gestoert
+        } else {
+            Connectivity::Online
+        }
+    }
+}
+
+/// What to do with an outbox item after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered.
+    Done,
+    /// The portal says the transition was already made (409 on accept/reject): look
+    /// into the event log whether it was ours.
+    CheckEventLog,
+    /// Try again after this delay.
+    Retry(Duration),
+    /// Stop; the administration has to look at it.
+    Failed(String),
+}
+
+/// Decide about an attempt that failed with `e` after `attempts` earlier attempts.
+pub fn after_error(
+    e: &fitconnect::client::ClientError,
+    kind: &str,
+    attempts: u32,
+    max_attempts: u32,
+    backoff: &Backoff,
+    unit: f64,
+) -> Outcome {
+    if e.status() == Some(409) && (kind == "accept" || kind == "reject") {
+        return Outcome::CheckEventLog;
+    }
+    if e.is_retryable() {
+        return Outcome::Retry(backoff.delay(attempts, e.retry_after(), unit));
+    }
+    if attempts + 1 >= max_attempts {
+        Outcome::Failed(e.to_string())
+    } else {
+        Outcome::Retry(backoff.delay(attempts, None, unit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fitconnect::client::ClientError;
+
+    fn http(status: u16) -> ClientError {
+        ClientError::Http {
+            status,
+            problem: None,
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn backoff_grows_is_capped_and_honours_retry_after() {
+        let b = Backoff {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(60),
+        };
+        assert_eq!(b.delay(0, None, 1.0), Duration::from_secs(1));
+        assert_eq!(b.delay(3, None, 1.0), Duration::from_secs(8));
+        assert_eq!(b.delay(30, None, 1.0), Duration::from_secs(60));
+        assert_eq!(b.delay(3, None, 0.5), Duration::from_secs(4));
+        assert_eq!(
+            b.delay(0, Some(Duration::from_secs(30)), 0.0),
+            Duration::from_secs(30)
+        );
+        // A Retry-After beyond the cap is still honoured.
+        assert_eq!(
+            b.delay(0, Some(Duration::from_secs(120)), 0.3),
+            Duration::from_secs(120)
+        );
+    }
+
+    #[test]
+    fn connectivity_follows_the_outcomes() {
+        let mut t = ConnectivityTracker::default();
+        assert_eq!(t.state(), Connectivity::Online);
+        t.failure(Failure::Server);
+        assert_eq!(t.state(), Connectivity::Gestoert);
+        for _ in 0..OFFLINE_AFTER {
+            t.failure(Failure::Network);
+        }
+        assert_eq!(t.state(), Connectivity::Offline);
+        t.success(jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(t.state(), Connectivity::Online);
+        t.failure(Failure::of(&http(401)));
+        assert_eq!(t.state(), Connectivity::AnmeldungFehlerhaft);
+        assert_eq!(Failure::of(&http(401)), Failure::Auth);
+        assert_eq!(Failure::of(&http(503)), Failure::Server);
+        assert_eq!(Failure::of(&http(422)), Failure::Permanent);
+        assert_eq!(
+            Failure::of(&ClientError::Network("x".into())),
+            Failure::Network
+        );
+    }
+
+    #[test]
+    fn outcomes_of_errors() {
+        let b = Backoff::default();
+        assert_eq!(
+            after_error(&http(409), "accept", 0, 5, &b, 0.5),
+            Outcome::CheckEventLog
+        );
+        assert!(matches!(
+            after_error(&http(409), "reply", 4, 5, &b, 0.5),
+            Outcome::Failed(_)
+        ));
+        assert!(matches!(
+            after_error(&http(503), "accept", 40, 5, &b, 0.5),
+            Outcome::Retry(_)
+        ));
+        assert!(matches!(
+            after_error(&http(422), "accept", 1, 5, &b, 0.5),
+            Outcome::Retry(_)
+        ));
+        assert!(matches!(
+            after_error(&http(422), "accept", 4, 5, &b, 0.5),
+            Outcome::Failed(_)
+        ));
+    }
+}

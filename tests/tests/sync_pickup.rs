@@ -1,0 +1,222 @@
+//! The sync engine end to end: the real portal simulator on loopback, the real
+//! SQLCipher store on a temp dir.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use amtsstube_tests::sim::{BoxError, Running, client, keys};
+use domain::UserName;
+use fitconnect::client::{SubmissionApi, verify_case_events};
+use fitconnect::set::Event;
+use portal_sim::seed::{self, Flaw};
+use store::{Clock, InitOptions, SecretString, Session, Store, StoreConfig, SubmissionState};
+use sync::core::{Backoff, ConnectivityTracker};
+use sync::{PushPolicy, Subscriber};
+use uuid::Uuid;
+
+type R = Result<(), BoxError>;
+
+async fn start() -> Result<Running, BoxError> {
+    amtsstube_tests::sim::start(Path::new(env!("CARGO_TARGET_TMPDIR"))).await
+}
+
+fn store(dir: &Path) -> Result<Session, BoxError> {
+    let (s, _) = Store::init(
+        dir,
+        InitOptions {
+            admin: UserName::parse("sync")?,
+            admin_display_name: "Synchronisation".into(),
+            admin_password: SecretString::from("sync-passwort-1".to_owned()),
+            config: StoreConfig {
+                scrypt_log_n: 10,
+                ..StoreConfig::default()
+            },
+        },
+        Clock::system(),
+    )?;
+    Ok(s)
+}
+
+fn reopen(session: Session) -> Result<Session, BoxError> {
+    let store = session.lock();
+    Ok(store.unlock(
+        &UserName::parse("sync")?,
+        &SecretString::from("sync-passwort-1".to_owned()),
+    )?)
+}
+
+fn subscriber(run: &Running) -> Result<Subscriber, BoxError> {
+    let (encryption, signature) = keys(&run.config)?;
+    Ok(Subscriber {
+        destination_id: run.config.destination_id,
+        encryption,
+        signature,
+    })
+}
+
+fn fast_policy() -> PushPolicy {
+    PushPolicy {
+        backoff: Backoff {
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(20),
+        },
+        max_attempts: 50,
+        batch: 500,
+    }
+}
+
+/// Every submission the portal holds is once in the store and accepted (or, if
+/// invalid, rejected) exactly once on the portal.
+async fn check_invariants(api: &impl SubmissionApi, session: &Session, run: &Running) -> R {
+    let local: HashMap<String, SubmissionState> = session.submissions()?.into_iter().collect();
+    let portal: Vec<(Uuid, Uuid)> = {
+        let st = run.sim.lock();
+        st.submissions
+            .values()
+            .filter(|s| s.destination_id == st.destination_id)
+            .map(|s| (s.submission_id, s.case_id))
+            .collect()
+    };
+    assert_eq!(
+        local.len(),
+        portal.len(),
+        "local and portal disagree on the number of submissions"
+    );
+    for (sub, case) in portal {
+        let state = local
+            .get(&sub.to_string())
+            .ok_or(format!("submission {sub} missing locally"))?;
+        let events = verify_case_events(api, case, run.config.destination_id).await?;
+        let ours: Vec<Event> = events
+            .iter()
+            .filter(|e| e.submission_id == sub && e.iss == run.config.destination_id.to_string())
+            .map(|e| e.event)
+            .collect();
+        match state {
+            SubmissionState::Accepted => assert_eq!(ours, [Event::AcceptSubmission], "{sub}"),
+            SubmissionState::Rejected => assert_eq!(ours, [Event::RejectSubmission], "{sub}"),
+            other => return Err(format!("{sub} still {other:?}").into()),
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pickup_stores_then_accepts_and_dedupes() -> R {
+    let run = start().await?;
+    let ids = seed::seed(&mut run.sim.lock(), 12, 3)?;
+    let bad = seed::seed_flawed(&mut run.sim.lock(), Flaw::SwappedAttachment, 4)?;
+    let api = client(&run.config)?;
+    let sub = subscriber(&run)?;
+    let tmp = tempfile::tempdir()?;
+    let mut session = store(&tmp.path().join("daten"))?;
+    let mut tracker = ConnectivityTracker::default();
+
+    let report = sync::pull(&api, &mut session, &sub, &mut tracker).await?;
+    assert_eq!((report.new_cases, report.quarantined), (12, 1));
+    // Stored, not yet accepted: the portal still lists them all.
+    assert_eq!(
+        api.all_for_pickup(run.config.destination_id).await?.len(),
+        13
+    );
+    assert_eq!(
+        session.submission_state(&ids[0].to_string())?,
+        Some(SubmissionState::Stored)
+    );
+    assert_eq!(
+        session.submission_state(&bad.to_string())?,
+        Some(SubmissionState::Quarantined)
+    );
+    // A second pickup before the accepts went out changes nothing.
+    let again = sync::pull(&api, &mut session, &sub, &mut tracker).await?;
+    assert_eq!((again.new_cases, again.already_known), (0, 13));
+
+    let pushed = sync::push(&api, &mut session, &sub, &fast_policy(), &mut tracker).await?;
+    assert_eq!(pushed.delivered, 13);
+    assert!(
+        api.all_for_pickup(run.config.destination_id)
+            .await?
+            .is_empty()
+    );
+    assert_eq!(session.count_cases()?, 12);
+    assert_eq!(session.outbox_counts()?.pending, 0);
+    check_invariants(&api, &session, &run).await?;
+
+    // The citizen sends a missing document: it joins the existing case.
+    let case = run
+        .sim
+        .lock()
+        .submissions
+        .get(&ids[0])
+        .map(|s| s.case_id)
+        .ok_or("no case")?;
+    reqwest::Client::new()
+        .post(format!("{}/citizen/cases/{case}/submissions", run.config.api_url))
+        .json(&serde_json::json!({ "filename": "Nachweis.pdf", "mimeType": "application/pdf", "contentBase64": "JVBERi0xLjQ=" }))
+        .send()
+        .await?
+        .error_for_status()?;
+    let report = sync::pull(&api, &mut session, &sub, &mut tracker).await?;
+    assert_eq!((report.new_cases, report.follow_ups), (0, 1));
+    sync::push(&api, &mut session, &sub, &fast_policy(), &mut tracker).await?;
+    assert_eq!(session.count_cases()?, 12);
+    check_invariants(&api, &session, &run).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_faults_and_restarts_everything_arrives_exactly_once() -> R {
+    let run = start().await?;
+    seed::seed(&mut run.sim.lock(), 25, 8)?;
+    seed::seed_flawed(&mut run.sim.lock(), Flaw::WrongKey, 9)?;
+    run.sim.set_faults(portal_sim::Faults {
+        error_rate: 0.3,
+        reset_rate: 0.15,
+        truncate_rate: 0.05,
+        token_revoke_rate: 0.05,
+        seed: 21,
+        ..portal_sim::Faults::default()
+    });
+    let api = client(&run.config)?;
+    let sub = subscriber(&run)?;
+    let tmp = tempfile::tempdir()?;
+    let mut session = store(&tmp.path().join("daten"))?;
+    let mut tracker = ConnectivityTracker::default();
+    let mut errors = 0;
+    for round in 0..400 {
+        // Now and then the process "dies": the session is dropped and reopened from disk.
+        if round % 7 == 6 {
+            session = reopen(session)?;
+        }
+        if sync::pull(&api, &mut session, &sub, &mut tracker)
+            .await
+            .is_err()
+        {
+            errors += 1;
+        }
+        if sync::push(&api, &mut session, &sub, &fast_policy(), &mut tracker)
+            .await
+            .is_err()
+        {
+            errors += 1;
+        }
+        let done = session.outbox_counts()?.pending == 0
+            && session.submissions()?.len() == 26
+            && run
+                .sim
+                .lock()
+                .submissions
+                .values()
+                .all(|s| s.state != portal_sim::state::SubmissionState::Submitted);
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(errors > 0, "the faults did not bite");
+    run.sim.set_faults(portal_sim::Faults::default());
+    assert_eq!(session.outbox_counts()?.failed, 0);
+    check_invariants(&api, &session, &run).await?;
+    Ok(())
+}
