@@ -31,6 +31,31 @@ if [ ! -f "$data/store.json" ]; then
   rm -f "$demo/init.txt"
 fi
 
+# The portal simulator with realistic applications, synchronised into the demo store.
+sim="$root/target/debug/portal-sim"
+portal="$demo/portal"
+if [ ! -f "$portal/keys.json" ]; then
+  echo "==> Erzeuge Demo-Anträge im Portal-Simulator"
+  "$sim" seed --dir "$portal" --count 40 --seed 2026 >/dev/null
+fi
+"$sim" serve --dir "$portal" --addr 127.0.0.1:0 2>"$demo/portal.log" &
+sim_pid=$!
+trap 'kill $sim_pid 2>/dev/null || true' EXIT
+url=""
+for _ in $(seq 1 100); do
+  url=$(grep -o 'http://127.0.0.1:[0-9]*' "$demo/portal.log" || true)
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "$url" ] || { cat "$demo/portal.log" >&2; echo "Portal-Simulator startet nicht" >&2; exit 1; }
+settings=$(mktemp)
+"$sim" subscriber-config --dir "$portal" --url "$url" >"$settings"
+printf '%s\n' "$admin_pw" | "$cli" --data-dir "$data" portal configure --file "$settings" >/dev/null
+rm -f "$settings"
+IFS='|' read -r first_user _ _ first_pw <<<"${users[0]}"
+echo "==> Synchronisiere mit dem Portal-Simulator ($url)"
+printf '%s\n' "$first_pw" | "$cli" --data-dir "$data" sync --as "$first_user"
+
 echo
 echo "Demo-Zugänge (Datenverzeichnis $data):"
 printf '  %-18s %-16s %s\n' "Benutzer" "Rolle" "Passwort"
@@ -43,8 +68,9 @@ echo "  Wiederherstellungsschlüssel: $demo/wiederherstellungsschluessel.txt (nu
 echo
 
 if [ -n "${DISPLAY:-}" ]; then
-  echo "==> Starte Amtsstube"
-  AMTSSTUBE_DATA_DIR="$data" exec "$app"
+  echo "==> Starte Amtsstube (Portal-Simulator läuft auf $url, solange die Anwendung offen ist)"
+  AMTSSTUBE_DATA_DIR="$data" "$app"
+  exit 0
 fi
 
 echo "==> Kein Bildschirm: starte Amtsstube unter Xvfb, melde an und speichere den Arbeitskorb"

@@ -27,6 +27,10 @@ pub enum Permission {
     ReadAudit,
     /// Scan intake.
     ScanIntake,
+    /// Configure the portal connection (FIT-Connect credentials and keys).
+    ConfigurePortal,
+    /// Start a synchronisation with the portal (reveals no content to the user).
+    RunSync,
 }
 
 impl Role {
@@ -68,7 +72,8 @@ impl Role {
             (self, permission),
             (Role::Sachbearbeitung | Role::Leitung, ReadCases)
                 | (Role::Admin | Role::Leitung, ReadAudit)
-                | (Role::Admin, ManageUsers)
+                | (Role::Admin, ManageUsers | ConfigurePortal)
+                | (_, RunSync)
                 | (Role::Scanstelle, ScanIntake)
         )
     }
@@ -99,6 +104,14 @@ mod tests {
         assert!(Role::Leitung.may(Permission::ReadCases));
         assert!(!Role::Scanstelle.may(Permission::ReadCases));
         assert!(!Role::Admin.may(Permission::ReadCases));
+    }
+
+    #[test]
+    fn only_admin_configures_the_portal_but_everybody_may_sync() {
+        for role in Role::ALL {
+            assert_eq!(role.may(Permission::ConfigurePortal), role == Role::Admin);
+            assert!(role.may(Permission::RunSync));
+        }
     }
 
     #[test]

@@ -506,3 +506,37 @@ impl Session {
         ))
     }
 }
+
+impl Session {
+    /// Store a setting inside the encrypted database (e.g. the portal connection with
+    /// its credentials and private keys). The value never touches the disk in clear.
+    pub fn set_setting(&mut self, name: &str, value: &str) -> Result<()> {
+        let key = format!("setting:{name}");
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        audit::append(
+            &tx,
+            &now,
+            self.user.username.as_str(),
+            "einstellung.geaendert",
+            name,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn setting(&self, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM secrets WHERE name = ?1",
+                params![format!("setting:{name}")],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}

@@ -8,6 +8,7 @@
 mod api;
 mod error;
 pub mod paths;
+mod portal;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use store::{AuditReport, Clock, SecretString, Session, Store};
 
 pub use api::{AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery};
 pub use error::{AppError, ErrorCode};
+pub use portal::{PortalSettings, SyncSummary};
 pub use store::{InitOptions, RecoveryKey, StoreConfig};
 
 /// The workstation: a data directory, locked or unlocked by one user.
@@ -195,6 +197,31 @@ impl Workstation {
         self.store
             .verify_password(&me, &SecretString::from(old_password))?;
         self.set_password(me.as_str(), new_password)
+    }
+
+    /// Store the portal connection (administration). Checked before it is saved.
+    pub fn configure_portal(&mut self, json: &str) -> Result<(), AppError> {
+        let settings = PortalSettings::parse(json)?;
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        let value =
+            serde_json::to_string(&settings).map_err(|e| AppError::invalid(e.to_string()))?;
+        session.set_setting(portal::SETTING, &value)?;
+        Ok(())
+    }
+
+    /// Synchronise now: pick up new applications, then deliver the outbox. When the
+    /// portal cannot be reached the summary says so; nothing is lost.
+    pub fn sync_now(&mut self) -> Result<SyncSummary, AppError> {
+        let session = self.session_with_mut(Permission::RunSync)?;
+        let json = session.setting(portal::SETTING)?.ok_or_else(|| {
+            AppError::new(
+                ErrorCode::NotFound,
+                "Es ist keine Portal-Verbindung eingerichtet. Die Administration richtet sie ein (amtsstube portal configure).",
+            )
+        })?;
+        let settings: PortalSettings =
+            serde_json::from_str(&json).map_err(|e| AppError::invalid(e.to_string()))?;
+        portal::run(session, &settings)
     }
 
     pub fn verify_audit(&self) -> Result<AuditReport, AppError> {

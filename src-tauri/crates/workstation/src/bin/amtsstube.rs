@@ -64,6 +64,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Portal-Verbindung (FIT-Connect) verwalten
+    Portal {
+        #[command(subcommand)]
+        command: PortalCommand,
+    },
+    /// Jetzt synchronisieren: neue Anträge abholen, Ausgangskorb zustellen
+    Sync {
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Zustand des Datenbestands anzeigen
     Status {
         /// Zusätzlich angemeldet prüfen (Schemaversion)
@@ -99,6 +109,17 @@ enum UserCommand {
     },
     /// Benutzer auflisten (als Administration)
     List {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PortalCommand {
+    /// Verbindung aus einer JSON-Datei übernehmen (URLs, Zustellpunkt, Client, Schlüssel)
+    Configure {
+        #[arg(long)]
+        file: PathBuf,
         #[arg(long = "as", default_value = "admin")]
         as_user: String,
     },
@@ -299,6 +320,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!("  - {p}");
                 }
                 return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Portal {
+            command: PortalCommand::Configure { file, as_user },
+        } => {
+            let json = std::fs::read_to_string(&file)
+                .with_context(|| format!("Datei {} nicht lesbar", file.display()))?;
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            ws.configure_portal(&json)?;
+            ws.logout();
+            println!("Portal-Verbindung gespeichert (verschlüsselt im Datenbestand).");
+        }
+        Command::Sync { as_user } => {
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            let s = ws.sync_now()?;
+            ws.logout();
+            println!(
+                "Verbindung: {} – {} neue Anträge, {} Nachreichungen, {} in Quarantäne, {} Meldungen zugestellt, {} wartend, {} fehlgeschlagen.",
+                s.connectivity,
+                s.new_cases,
+                s.follow_ups,
+                s.quarantined,
+                s.delivered,
+                s.pending,
+                s.failed
+            );
+            if let Some(p) = s.problem {
+                println!("Hinweis: {p}");
             }
         }
         Command::Status { as_user } => {

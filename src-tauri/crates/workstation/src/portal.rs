@@ -1,0 +1,183 @@
+//! The portal connection: settings kept inside the encrypted database, and a
+//! synchronisation run (pickup, then delivery of the outbox).
+
+use std::time::Duration;
+
+use fitconnect::client::{ClientConfig, V1Client};
+use fitconnect::keys::{KeyPair, KeyUse, PublicJwk};
+use serde::{Deserialize, Serialize};
+use sync::Subscriber;
+use sync::core::ConnectivityTracker;
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// Connection to a FIT-Connect destination as its subscriber. Contains secrets:
+/// stored only inside the encrypted database, never logged.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalSettings {
+    pub api_url: String,
+    pub token_url: String,
+    pub destination_id: Uuid,
+    pub client_id: String,
+    pub client_secret: String,
+    pub encryption_key: PublicJwk,
+    pub encryption_private_pem: String,
+    pub signature_key: PublicJwk,
+    pub signature_private_pem: String,
+}
+
+impl std::fmt::Debug for PortalSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortalSettings")
+            .field("api_url", &self.api_url)
+            .field("destination_id", &self.destination_id)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) const SETTING: &str = "portal";
+
+fn invalid(msg: impl Into<String>) -> AppError {
+    AppError::invalid(msg)
+}
+
+impl PortalSettings {
+    /// Parse and check settings given as JSON.
+    pub fn parse(json: &str) -> Result<Self, AppError> {
+        let s: PortalSettings = serde_json::from_str(json).map_err(|e| {
+            invalid(format!(
+                "Die Portal-Einstellungen sind unvollständig oder fehlerhaft: {e}"
+            ))
+        })?;
+        for url in [&s.api_url, &s.token_url] {
+            if !(url.starts_with("https://")
+                || url.starts_with("http://127.0.0.1")
+                || url.starts_with("http://localhost"))
+            {
+                return Err(invalid(format!(
+                    "Die Adresse {url} ist nicht erlaubt: verwenden Sie https:// (http nur für den lokalen Simulator)."
+                )));
+            }
+        }
+        if s.client_id.trim().is_empty() || s.client_secret.trim().is_empty() {
+            return Err(invalid(
+                "Client-ID und Client-Secret müssen angegeben sein.",
+            ));
+        }
+        s.keys()?;
+        Ok(s)
+    }
+
+    fn keys(&self) -> Result<(KeyPair, KeyPair), AppError> {
+        self.encryption_key
+            .validate(KeyUse::Encryption)
+            .map_err(|e| invalid(e.to_string()))?;
+        self.signature_key
+            .validate(KeyUse::Signature)
+            .map_err(|e| invalid(e.to_string()))?;
+        let enc = KeyPair::from_pem(
+            self.encryption_key.clone(),
+            self.encryption_private_pem.as_bytes(),
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        let sig = KeyPair::from_pem(
+            self.signature_key.clone(),
+            self.signature_private_pem.as_bytes(),
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+        Ok((enc, sig))
+    }
+}
+
+/// What a synchronisation did (no personal data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SyncSummary {
+    pub new_cases: u32,
+    pub follow_ups: u32,
+    pub quarantined: u32,
+    pub delivered: u32,
+    pub pending: u32,
+    pub failed: u32,
+    /// online / gestört / offline / Anmeldung fehlerhaft
+    pub connectivity: String,
+    /// German message if the portal could not be reached; the work goes on offline.
+    pub problem: Option<String>,
+}
+
+pub(crate) fn run(
+    session: &mut store::Session,
+    settings: &PortalSettings,
+) -> Result<SyncSummary, AppError> {
+    let (encryption, signature) = settings.keys()?;
+    let sub = Subscriber {
+        destination_id: settings.destination_id,
+        encryption,
+        signature,
+    };
+    let api = V1Client::new(ClientConfig {
+        token_url: settings.token_url.clone(),
+        api_url: settings.api_url.clone(),
+        client_id: settings.client_id.clone(),
+        client_secret: settings.client_secret.clone(),
+        timeout: Duration::from_secs(60),
+    })
+    .map_err(|e| invalid(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            AppError::new(
+                crate::ErrorCode::Storage,
+                format!("Synchronisation nicht startbar: {e}"),
+            )
+        })?;
+    let mut tracker = ConnectivityTracker::default();
+    let mut summary = SyncSummary {
+        new_cases: 0,
+        follow_ups: 0,
+        quarantined: 0,
+        delivered: 0,
+        pending: 0,
+        failed: 0,
+        connectivity: String::new(),
+        problem: None,
+    };
+    runtime.block_on(async {
+        match sync::pull(&api, session, &sub, &mut tracker).await {
+            Ok(r) => {
+                summary.new_cases = r.new_cases as u32;
+                summary.follow_ups = r.follow_ups as u32;
+                summary.quarantined = r.quarantined as u32;
+            }
+            Err(sync::SyncError::Store(e)) => return Err(AppError::from(e)),
+            Err(sync::SyncError::Portal(e)) => summary.problem = Some(e.to_string()),
+        }
+        match sync::push(
+            &api,
+            session,
+            &sub,
+            &sync::PushPolicy::default(),
+            &mut tracker,
+        )
+        .await
+        {
+            Ok(r) => summary.delivered = (r.delivered + r.confirmed_by_log) as u32,
+            Err(sync::SyncError::Store(e)) => return Err(AppError::from(e)),
+            Err(sync::SyncError::Portal(e)) => {
+                summary.problem = summary.problem.take().or(Some(e.to_string()))
+            }
+        }
+        Ok(())
+    })?;
+    let counts = session.outbox_counts()?;
+    summary.pending = counts.pending as u32;
+    summary.failed = counts.failed as u32;
+    summary.connectivity = tracker.state().label().to_owned();
+    Ok(summary)
+}

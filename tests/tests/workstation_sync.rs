@@ -1,0 +1,94 @@
+//! The facade's portal configuration and "Jetzt synchronisieren" against the simulator.
+
+use std::path::Path;
+
+use amtsstube_tests::sim::BoxError;
+use domain::{Role, UserName};
+use workstation::{ErrorCode, InitOptions, LoginRequest, StoreConfig, WorkListQuery, Workstation};
+
+type R = Result<(), BoxError>;
+
+fn login(ws: &mut Workstation, user: &str, pw: &str) -> Result<(), BoxError> {
+    ws.login(LoginRequest {
+        username: user.into(),
+        password: pw.into(),
+    })?;
+    Ok(())
+}
+
+#[test]
+fn configure_the_portal_and_sync_from_the_facade() -> R {
+    let rt = tokio::runtime::Runtime::new()?;
+    let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
+        "CARGO_TARGET_TMPDIR"
+    ))))?;
+    portal_sim::seed::seed(&mut run.sim.lock(), 6, 12)?;
+    let settings = serde_json::to_string(&run.config)?;
+
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = Workstation::init(
+        &tmp.path().join("daten"),
+        InitOptions {
+            admin: UserName::parse("admin")?,
+            admin_display_name: "Admin".into(),
+            admin_password: "admin-passwort-1".to_owned().into(),
+            config: StoreConfig {
+                scrypt_log_n: 10,
+                ..StoreConfig::default()
+            },
+        },
+    )?;
+    ws.add_user("sb1", "Sam", Role::Sachbearbeitung, "sb1-passwort-1".into())?;
+
+    // Before configuration: a clear German message.
+    let err = ws.sync_now().err().ok_or("sync without portal")?;
+    assert_eq!(err.code, ErrorCode::NotFound);
+    assert!(err.message.contains("Portal-Verbindung"), "{}", err.message);
+    // Broken settings are refused before anything is stored.
+    let err = ws
+        .configure_portal("{\"apiUrl\": 1}")
+        .err()
+        .ok_or("accepted garbage")?;
+    assert_eq!(err.code, ErrorCode::InvalidInput);
+    let insecure = settings.replace(&run.config.api_url, "http://portal.example.org");
+    assert!(
+        ws.configure_portal(&insecure).is_err(),
+        "plain http to a remote host accepted"
+    );
+    ws.configure_portal(&settings)?;
+
+    // Only the administration configures.
+    login(&mut ws, "sb1", "sb1-passwort-1")?;
+    assert_eq!(
+        ws.configure_portal(&settings).err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    let summary = ws.sync_now()?;
+    assert_eq!(
+        (summary.new_cases, summary.delivered, summary.pending),
+        (6, 6, 0),
+        "{summary:?}"
+    );
+    assert_eq!(summary.connectivity, "online");
+    let list = ws.work_list(WorkListQuery::default())?;
+    assert_eq!(list.total, 6);
+    assert!(
+        list.items
+            .iter()
+            .all(|c| c.applicant != "unbekannt" && c.file_number.starts_with("ON-"))
+    );
+    // Nothing new: a second run changes nothing.
+    let again = ws.sync_now()?;
+    assert_eq!((again.new_cases, again.delivered), (0, 0));
+
+    // Portal gone: the summary says so, nothing is lost.
+    run.sim.set_faults(portal_sim::Faults {
+        outage_seconds: 60,
+        ..portal_sim::Faults::default()
+    });
+    let offline = ws.sync_now()?;
+    assert!(offline.problem.is_some());
+    assert_eq!(ws.work_list(WorkListQuery::default())?.total, 6);
+    drop(run);
+    Ok(())
+}
