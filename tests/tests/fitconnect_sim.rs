@@ -190,7 +190,7 @@ async fn expiring_and_revoked_tokens_are_renewed_transparently() -> R {
     assert_eq!(run.sim.tokens_issued(), renewed + 1);
     // Wrong credentials are an authentication error, not retryable.
     let mut bad = run.config.clone();
-    bad.client_secret = "falsch".into();
+    bad.settings.client_secret = "falsch".into();
     let err = client(&bad)?
         .all_for_pickup(run.config.destination_id)
         .await

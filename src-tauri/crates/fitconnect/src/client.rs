@@ -43,6 +43,32 @@ impl std::fmt::Debug for ClientConfig {
     }
 }
 
+/// Everything a subscriber needs: endpoints, destination, client credentials and the
+/// destination's two key pairs. Contains secrets; its `Debug` shows none of them.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriberSettings {
+    pub api_url: String,
+    pub token_url: String,
+    pub destination_id: Uuid,
+    pub client_id: String,
+    pub client_secret: String,
+    pub encryption_key: PublicJwk,
+    pub encryption_private_pem: String,
+    pub signature_key: PublicJwk,
+    pub signature_private_pem: String,
+}
+
+impl std::fmt::Debug for SubscriberSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriberSettings")
+            .field("api_url", &self.api_url)
+            .field("destination_id", &self.destination_id)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Errors of a call. `Display` is German and names no personal data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {

@@ -203,21 +203,7 @@ pub(crate) async fn follow_up(AxState(sim): S, Path(case): Path<Uuid>, body: Byt
         Ok(s) => s,
         Err(e) => return internal(e),
     };
-    let result = (|| {
-        st.create(service, vec![attachment.id], Some(case), submission_id)?;
-        for (id, jwe) in &sealed.attachments {
-            st.put_attachment(submission_id, *id, jwe)?;
-            if let Some(s) = st.submissions.get_mut(&submission_id) {
-                s.uploaded.push(*id);
-            }
-        }
-        st.submit(
-            submission_id,
-            sealed.encrypted_metadata.clone(),
-            sealed.encrypted_data.clone(),
-        )
-    })();
-    match result {
+    match st.file_sealed(service, sealed) {
         Ok(()) => (
             StatusCode::CREATED,
             Json(json!({ "submissionId": submission_id, "caseId": case })),

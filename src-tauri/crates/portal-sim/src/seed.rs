@@ -397,19 +397,7 @@ fn seed_one(
         description: None,
         identifier: service.leika.into(),
     };
-    let announced: Vec<Uuid> = sealed.attachments.keys().copied().collect();
-    state.create(service_type, announced, Some(case_id), submission_id)?;
-    for (id, jwe) in &sealed.attachments {
-        state.put_attachment(submission_id, *id, jwe)?;
-        if let Some(s) = state.submissions.get_mut(&submission_id) {
-            s.uploaded.push(*id);
-        }
-    }
-    state.submit(
-        submission_id,
-        sealed.encrypted_metadata,
-        sealed.encrypted_data,
-    )?;
+    state.file_sealed(service_type, sealed)?;
     Ok(submission_id)
 }
 
@@ -469,23 +457,7 @@ pub fn seed_sized(
             description: None,
             identifier: service.leika.into(),
         };
-        state.create(
-            service_type,
-            vec![attachment.id],
-            Some(case_id),
-            submission_id,
-        )?;
-        for (id, jwe) in &sealed.attachments {
-            state.put_attachment(submission_id, *id, jwe)?;
-            if let Some(s) = state.submissions.get_mut(&submission_id) {
-                s.uploaded.push(*id);
-            }
-        }
-        state.submit(
-            submission_id,
-            sealed.encrypted_metadata,
-            sealed.encrypted_data,
-        )?;
+        state.file_sealed(service_type, sealed)?;
         ids.push(submission_id);
     }
     Ok(ids)

@@ -85,23 +85,24 @@ struct KeyFile {
     mailbox_encryption: Option<StoredKey>,
 }
 
-/// What the workstation needs to act as this destination's subscriber.
+/// What the workstation needs to act as this destination's subscriber, plus what a
+/// test needs to check the other side.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriberConfig {
-    pub api_url: String,
-    pub token_url: String,
-    pub destination_id: Uuid,
-    pub client_id: String,
-    pub client_secret: String,
-    pub encryption_key: PublicJwk,
-    pub encryption_private_pem: String,
-    pub signature_key: PublicJwk,
-    pub signature_private_pem: String,
+    #[serde(flatten)]
+    pub settings: fitconnect::client::SubscriberSettings,
     pub trusted_root_pem: String,
     /// Where replies to citizens go (the portal mailbox) and its encryption key id.
     pub reply_destination_id: Uuid,
     pub reply_encryption_kid: String,
+}
+
+impl std::ops::Deref for SubscriberConfig {
+    type Target = fitconnect::client::SubscriberSettings;
+    fn deref(&self) -> &Self::Target {
+        &self.settings
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -446,6 +447,25 @@ impl State {
         )
     }
 
+    /// File a sealed submission as a sender would: create, upload every attachment,
+    /// submit. Used by seeding and by the citizen side.
+    pub fn file_sealed(
+        &mut self,
+        service_type: ServiceType,
+        sealed: fitconnect::submission::EncryptedSubmission,
+    ) -> Result<(), StateError> {
+        let id = sealed.submission_id;
+        let announced: Vec<Uuid> = sealed.attachments.keys().copied().collect();
+        self.create(service_type, announced, Some(sealed.case_id), id)?;
+        for (att, jwe) in &sealed.attachments {
+            self.put_attachment(id, *att, jwe)?;
+            if let Some(s) = self.submissions.get_mut(&id) {
+                s.uploaded.push(*att);
+            }
+        }
+        self.submit(id, sealed.encrypted_metadata, sealed.encrypted_data)
+    }
+
     pub fn subscriber_config(&self, api_url: &str) -> Result<SubscriberConfig, StateError> {
         let pem = |k: &KeyPair| {
             k.private_pem()
@@ -453,15 +473,17 @@ impl State {
                 .map_err(|e| StateError::Key(e.to_string()))
         };
         Ok(SubscriberConfig {
-            api_url: api_url.to_owned(),
-            token_url: format!("{}/token", api_url.trim_end_matches('/')),
-            destination_id: self.destination_id,
-            client_id: self.client_id.clone(),
-            client_secret: self.client_secret.clone(),
-            encryption_key: self.dest_enc.public.clone(),
-            encryption_private_pem: pem(&self.dest_enc)?,
-            signature_key: self.dest_sig.public.clone(),
-            signature_private_pem: pem(&self.dest_sig)?,
+            settings: fitconnect::client::SubscriberSettings {
+                api_url: api_url.to_owned(),
+                token_url: format!("{}/token", api_url.trim_end_matches('/')),
+                destination_id: self.destination_id,
+                client_id: self.client_id.clone(),
+                client_secret: self.client_secret.clone(),
+                encryption_key: self.dest_enc.public.clone(),
+                encryption_private_pem: pem(&self.dest_enc)?,
+                signature_key: self.dest_sig.public.clone(),
+                signature_private_pem: pem(&self.dest_sig)?,
+            },
             trusted_root_pem: self.root_pem.clone(),
             reply_destination_id: self.mailbox_id,
             reply_encryption_kid: self.mailbox_enc.public.kid.clone(),

@@ -165,6 +165,21 @@ fn enqueue(conn: &rusqlite::Connection, item: &NewOutboxItem, now: &str) -> Resu
     Ok(n == 1)
 }
 
+/// Maps `SELECT id, idempotency_key, kind, ordering_key, payload, attempts, remote_id, state, last_error`.
+fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
+    Ok(OutboxItem {
+        id: r.get(0)?,
+        idempotency_key: r.get(1)?,
+        kind: r.get(2)?,
+        ordering_key: r.get(3)?,
+        payload: r.get(4)?,
+        attempts: r.get(5)?,
+        remote_id: r.get(6)?,
+        state: r.get(7)?,
+        last_error: r.get(8)?,
+    })
+}
+
 fn next_file_number(conn: &rusqlite::Connection, year: &str) -> Result<String> {
     let name = format!("online-{year}");
     let value: i64 = conn.query_row(
@@ -307,19 +322,7 @@ impl Session {
                AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?1)
              ORDER BY o.id LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![now, limit], |r| {
-            Ok(OutboxItem {
-                id: r.get(0)?,
-                idempotency_key: r.get(1)?,
-                kind: r.get(2)?,
-                ordering_key: r.get(3)?,
-                payload: r.get(4)?,
-                attempts: r.get(5)?,
-                remote_id: r.get(6)?,
-                state: r.get(7)?,
-                last_error: r.get(8)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![now, limit], outbox_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -418,19 +421,7 @@ impl Session {
             "SELECT id, idempotency_key, kind, ordering_key, payload, attempts, remote_id, state, last_error
              FROM outbox WHERE (?1 IS NULL OR state = ?1) ORDER BY id",
         )?;
-        let rows = stmt.query_map(params![state], |r| {
-            Ok(OutboxItem {
-                id: r.get(0)?,
-                idempotency_key: r.get(1)?,
-                kind: r.get(2)?,
-                ordering_key: r.get(3)?,
-                payload: r.get(4)?,
-                attempts: r.get(5)?,
-                remote_id: r.get(6)?,
-                state: r.get(7)?,
-                last_error: r.get(8)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![state], outbox_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

@@ -201,7 +201,7 @@ impl Workstation {
 
     /// Store the portal connection (administration). Checked before it is saved.
     pub fn configure_portal(&mut self, json: &str) -> Result<(), AppError> {
-        let settings = PortalSettings::parse(json)?;
+        let settings = portal::parse_settings(json)?;
         let session = self.session_with_mut(Permission::ConfigurePortal)?;
         let value =
             serde_json::to_string(&settings).map_err(|e| AppError::invalid(e.to_string()))?;

@@ -4,40 +4,17 @@
 use std::time::Duration;
 
 use fitconnect::client::{ClientConfig, V1Client};
-use fitconnect::keys::{KeyPair, KeyUse, PublicJwk};
-use serde::{Deserialize, Serialize};
+use fitconnect::keys::{KeyPair, KeyUse};
+use serde::Serialize;
 use sync::Subscriber;
 use sync::core::ConnectivityTracker;
 use ts_rs::TS;
-use uuid::Uuid;
 
 use crate::error::AppError;
 
-/// Connection to a FIT-Connect destination as its subscriber. Contains secrets:
+/// Connection to a FIT-Connect destination as its subscriber (secrets included):
 /// stored only inside the encrypted database, never logged.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PortalSettings {
-    pub api_url: String,
-    pub token_url: String,
-    pub destination_id: Uuid,
-    pub client_id: String,
-    pub client_secret: String,
-    pub encryption_key: PublicJwk,
-    pub encryption_private_pem: String,
-    pub signature_key: PublicJwk,
-    pub signature_private_pem: String,
-}
-
-impl std::fmt::Debug for PortalSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PortalSettings")
-            .field("api_url", &self.api_url)
-            .field("destination_id", &self.destination_id)
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
-}
+pub type PortalSettings = fitconnect::client::SubscriberSettings;
 
 pub(crate) const SETTING: &str = "portal";
 
@@ -45,52 +22,46 @@ fn invalid(msg: impl Into<String>) -> AppError {
     AppError::invalid(msg)
 }
 
-impl PortalSettings {
-    /// Parse and check settings given as JSON.
-    pub fn parse(json: &str) -> Result<Self, AppError> {
-        let s: PortalSettings = serde_json::from_str(json).map_err(|e| {
-            invalid(format!(
-                "Die Portal-Einstellungen sind unvollständig oder fehlerhaft: {e}"
-            ))
-        })?;
-        for url in [&s.api_url, &s.token_url] {
-            if !(url.starts_with("https://")
-                || url.starts_with("http://127.0.0.1")
-                || url.starts_with("http://localhost"))
-            {
-                return Err(invalid(format!(
-                    "Die Adresse {url} ist nicht erlaubt: verwenden Sie https:// (http nur für den lokalen Simulator)."
-                )));
-            }
+/// Parse and check settings given as JSON.
+pub fn parse_settings(json: &str) -> Result<PortalSettings, AppError> {
+    let s: PortalSettings = serde_json::from_str(json).map_err(|e| {
+        invalid(format!(
+            "Die Portal-Einstellungen sind unvollständig oder fehlerhaft: {e}"
+        ))
+    })?;
+    for url in [&s.api_url, &s.token_url] {
+        let local = url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
+        if !(url.starts_with("https://") || local) {
+            return Err(invalid(format!(
+                "Die Adresse {url} ist nicht erlaubt: verwenden Sie https:// (http nur für den lokalen Simulator)."
+            )));
         }
-        if s.client_id.trim().is_empty() || s.client_secret.trim().is_empty() {
-            return Err(invalid(
-                "Client-ID und Client-Secret müssen angegeben sein.",
-            ));
-        }
-        s.keys()?;
-        Ok(s)
     }
+    if s.client_id.trim().is_empty() || s.client_secret.trim().is_empty() {
+        return Err(invalid(
+            "Client-ID und Client-Secret müssen angegeben sein.",
+        ));
+    }
+    keys(&s)?;
+    Ok(s)
+}
 
-    fn keys(&self) -> Result<(KeyPair, KeyPair), AppError> {
-        self.encryption_key
-            .validate(KeyUse::Encryption)
-            .map_err(|e| invalid(e.to_string()))?;
-        self.signature_key
-            .validate(KeyUse::Signature)
-            .map_err(|e| invalid(e.to_string()))?;
-        let enc = KeyPair::from_pem(
-            self.encryption_key.clone(),
-            self.encryption_private_pem.as_bytes(),
-        )
+/// The destination's key pairs, checked against the FIT-Connect rules.
+fn keys(s: &PortalSettings) -> Result<(KeyPair, KeyPair), AppError> {
+    s.encryption_key
+        .validate(KeyUse::Encryption)
         .map_err(|e| invalid(e.to_string()))?;
-        let sig = KeyPair::from_pem(
-            self.signature_key.clone(),
-            self.signature_private_pem.as_bytes(),
-        )
+    s.signature_key
+        .validate(KeyUse::Signature)
         .map_err(|e| invalid(e.to_string()))?;
-        Ok((enc, sig))
-    }
+    let enc = KeyPair::from_pem(
+        s.encryption_key.clone(),
+        s.encryption_private_pem.as_bytes(),
+    )
+    .map_err(|e| invalid(e.to_string()))?;
+    let sig = KeyPair::from_pem(s.signature_key.clone(), s.signature_private_pem.as_bytes())
+        .map_err(|e| invalid(e.to_string()))?;
+    Ok((enc, sig))
 }
 
 /// What a synchronisation did (no personal data).
@@ -114,7 +85,7 @@ pub(crate) fn run(
     session: &mut store::Session,
     settings: &PortalSettings,
 ) -> Result<SyncSummary, AppError> {
-    let (encryption, signature) = settings.keys()?;
+    let (encryption, signature) = keys(settings)?;
     let sub = Subscriber {
         destination_id: settings.destination_id,
         encryption,
