@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use workstation::{
-    AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, WorkList, WorkListQuery, Workstation,
+    AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, SyncStatus, SyncSummary, WorkList,
+    WorkListQuery, Workstation,
 };
 
 /// The workstation behind a mutex; `None` while the data directory is not set up.
@@ -86,6 +87,18 @@ async fn status(state: tauri::State<'_, AppState>) -> Result<AppStatus, AppError
     state.with(|ws| Ok(ws.status())).await
 }
 
+/// "Jetzt synchronisieren". Runs under the workstation lock; until the background
+/// scheduler exists, other commands wait for it.
+#[tauri::command]
+async fn sync_now(state: tauri::State<'_, AppState>) -> Result<SyncSummary, AppError> {
+    state.with(|ws| ws.sync_now()).await
+}
+
+#[tauri::command]
+async fn sync_status(state: tauri::State<'_, AppState>) -> Result<SyncStatus, AppError> {
+    state.with(|ws| ws.sync_status()).await
+}
+
 /// Start the desktop app.
 pub fn run() {
     tracing_subscriber::fmt()
@@ -100,7 +113,13 @@ pub fn run() {
     let result = tauri::Builder::default()
         .manage(state)
         .invoke_handler(tauri::generate_handler![
-            login, logout, session, work_list, status
+            login,
+            logout,
+            session,
+            work_list,
+            status,
+            sync_now,
+            sync_status
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

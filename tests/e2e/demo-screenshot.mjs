@@ -22,6 +22,12 @@ try {
   await wd.waitFor("[data-testid=worklist]");
   // Let the list finish loading before the picture is taken.
   await wd.waitFor("[data-testid=worklist-empty], [data-testid=worklist-count]");
+  // "Jetzt synchronisieren" through the UI: the app talks to the portal simulator.
+  await wd.waitFor("[data-testid=sync-state]", { text: "Portal:" });
+  await wd.click(await wd.find("[data-testid=sync-now]"));
+  await wd.waitFor("[data-testid=sync-message]", { text: "Synchronisiert", timeout: 60_000 });
+  await wd.waitFor("[data-testid=sync-state]", { text: "online" });
+  await wd.waitFor("[data-testid=worklist-count]");
   writeFileSync(out, await wd.screenshot());
 } finally {
   await wd.quit();

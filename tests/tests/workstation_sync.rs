@@ -40,6 +40,7 @@ fn configure_the_portal_and_sync_from_the_facade() -> R {
     )?;
     ws.add_user("sb1", "Sam", Role::Sachbearbeitung, "sb1-passwort-1".into())?;
 
+    assert!(!ws.sync_status()?.configured);
     // Before configuration: a clear German message.
     let err = ws.sync_now().err().ok_or("sync without portal")?;
     assert_eq!(err.code, ErrorCode::NotFound);
@@ -70,6 +71,11 @@ fn configure_the_portal_and_sync_from_the_facade() -> R {
         "{summary:?}"
     );
     assert_eq!(summary.connectivity, "online");
+    let status = ws.sync_status()?;
+    assert!(status.configured);
+    assert_eq!(status.connectivity.as_deref(), Some("online"));
+    assert!(status.last_success.is_some());
+    assert_eq!((status.pending, status.failed), (0, 0));
     let list = ws.work_list(WorkListQuery::default())?;
     assert_eq!(list.total, 6);
     assert!(
@@ -88,6 +94,12 @@ fn configure_the_portal_and_sync_from_the_facade() -> R {
     });
     let offline = ws.sync_now()?;
     assert!(offline.problem.is_some());
+    let status = ws.sync_status()?;
+    assert_ne!(status.connectivity.as_deref(), Some("online"));
+    assert!(
+        status.last_success.is_some(),
+        "the last good sync is still shown"
+    );
     assert_eq!(ws.work_list(WorkListQuery::default())?.total, 6);
     drop(run);
     Ok(())

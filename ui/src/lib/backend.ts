@@ -6,6 +6,8 @@ import type { AppError } from "./bindings/AppError";
 import type { AppStatus } from "./bindings/AppStatus";
 import type { LoginRequest } from "./bindings/LoginRequest";
 import type { SessionInfo } from "./bindings/SessionInfo";
+import type { SyncStatus } from "./bindings/SyncStatus";
+import type { SyncSummary } from "./bindings/SyncSummary";
 import type { WorkList } from "./bindings/WorkList";
 import type { WorkListQuery } from "./bindings/WorkListQuery";
 
@@ -15,6 +17,8 @@ export interface Backend {
   session(): Promise<SessionInfo | null>;
   workList(query: WorkListQuery): Promise<WorkList>;
   status(): Promise<AppStatus>;
+  syncNow(): Promise<SyncSummary>;
+  syncStatus(): Promise<SyncStatus>;
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -33,4 +37,6 @@ export const tauriBackend: Backend = {
   session: () => invoke<SessionInfo | null>("session"),
   workList: (query) => invoke<WorkList>("work_list", { query }),
   status: () => invoke<AppStatus>("status"),
+  syncNow: () => invoke<SyncSummary>("sync_now"),
+  syncStatus: () => invoke<SyncStatus>("sync_status"),
 };

@@ -25,3 +25,18 @@ const statusLabels: Record<string, string> = {
 export function statusLabel(status: string): string {
   return statusLabels[status] ?? status;
 }
+
+const timeFmt = new Intl.DateTimeFormat("de-DE", {
+  day: "2-digit",
+  month: "2-digit",
+  year: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  timeZone: "Europe/Berlin",
+});
+
+/** RFC 3339 timestamp → `23.11.2026, 14:05` in German local time. */
+export function formatDateTime(rfc3339: string): string {
+  const t = Date.parse(rfc3339);
+  return Number.isNaN(t) ? rfc3339 : timeFmt.format(new Date(t));
+}

@@ -29,6 +29,8 @@ test("keyboard only: log in, see the work list, log out", async ({ page }) => {
   await expect(page.getByRole("heading", { name: "Arbeitskorb" })).toBeVisible();
   await expect(page.getByRole("cell", { name: "Ayşe Öztürk" })).toBeVisible();
   await expect(page.getByRole("cell", { name: "20.11.2026" })).toBeVisible();
+  await expect(page.getByTestId("sync-state")).toHaveText("Portal: online");
+  await expect(page.getByTestId("sync-pending")).toContainText("2 wartend");
   await noSeriousA11yViolations(page);
   await page.screenshot({ path: "test-results/screens/arbeitskorb.png" });
   // Tab to "Abmelden" and press it.

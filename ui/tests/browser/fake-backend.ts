@@ -26,6 +26,10 @@ export async function installFakeBackend(page: Page): Promise<void> {
             }
             throw { code: "wrongCredentials", message: "Benutzername oder Passwort ist falsch. Noch 4 Versuch(e) bis zur Sperre." };
           }
+          case "sync_status":
+            return { configured: true, connectivity: "online", lastSuccess: "2026-11-23T13:05:00Z", pending: 2, failed: 0 };
+          case "sync_now":
+            return { newCases: 0, followUps: 0, quarantined: 0, delivered: 2, pending: 0, failed: 0, connectivity: "online", problem: null };
           case "logout":
             session = null;
             return null;

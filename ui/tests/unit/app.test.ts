@@ -14,12 +14,44 @@ const sb: SessionInfo = {
   roleLabel: "Sachbearbeitung",
 };
 
-function fakePortal(list: WorkList) {
+function fakePortal(list: WorkList, sync: { reachable: boolean } = { reachable: true }) {
   let session: SessionInfo | null = null;
+  let synced = false;
   const calls: string[] = [];
   mockIPC((cmd, args) => {
     calls.push(cmd);
     switch (cmd) {
+      case "sync_status":
+        return {
+          configured: true,
+          connectivity: synced ? (sync.reachable ? "online" : "offline") : null,
+          lastSuccess: synced && sync.reachable ? "2026-11-23T13:05:00Z" : null,
+          pending: 0,
+          failed: 0,
+        };
+      case "sync_now":
+        synced = true;
+        if (sync.reachable) {
+          list.items.push({
+            id: "neu",
+            fileNumber: "ON-2026-000099",
+            caseType: "Gewerbeanmeldung",
+            applicant: "Ayşe Öztürk",
+            status: "eingegangen",
+            receivedAt: "2026-11-23T13:05:00Z",
+          });
+          list.total += 1;
+        }
+        return {
+          newCases: sync.reachable ? 1 : 0,
+          followUps: 0,
+          quarantined: 0,
+          delivered: sync.reachable ? 1 : 0,
+          pending: 0,
+          failed: 0,
+          connectivity: sync.reachable ? "online" : "offline",
+          problem: sync.reachable ? null : "Keine Verbindung zum Portal (connection refused).",
+        };
       case "session":
         return session;
       case "login": {
@@ -106,5 +138,28 @@ describe("Anmeldung und Arbeitskorb", () => {
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     expect((await screen.findByTestId("worklist-empty")).textContent).toContain("Keine Vorgänge");
+  });
+
+  it("synchronises on request, reports the result and reloads the work list", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("sb1", "richtig-richtig");
+    expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
+    expect((await screen.findByTestId("sync-state")).textContent).toContain("noch nicht synchronisiert");
+    await fireEvent.click(screen.getByRole("button", { name: "Jetzt synchronisieren" }));
+    await waitFor(() => expect(screen.getByTestId("sync-message").textContent).toContain("Synchronisiert: 1 neue Anträge"));
+    expect(await screen.findByText("ON-2026-000099")).toBeTruthy();
+    await waitFor(() => expect(screen.getByTestId("sync-state").textContent).toContain("Portal: online"));
+    expect(screen.getByText(/zuletzt 23\.11\.2026, 14:05/)).toBeTruthy();
+    expect(calls.filter((c) => c === "work_list").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("says calmly when the portal cannot be reached", async () => {
+    fakePortal({ items: [], total: 0 }, { reachable: false });
+    render(App, { backend: tauriBackend });
+    await login("sb1", "richtig-richtig");
+    await fireEvent.click(await screen.findByRole("button", { name: "Jetzt synchronisieren" }));
+    await waitFor(() => expect(screen.getByTestId("sync-message").textContent).toContain("Keine Verbindung zum Portal"));
+    await waitFor(() => expect(screen.getByTestId("sync-state").textContent).toContain("offline"));
   });
 });

@@ -17,13 +17,15 @@ use store::{AuditReport, Clock, SecretString, Session, Store};
 
 pub use api::{AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery};
 pub use error::{AppError, ErrorCode};
-pub use portal::{PortalSettings, SyncSummary};
+pub use portal::{PortalSettings, SyncStatus, SyncSummary};
 pub use store::{InitOptions, RecoveryKey, StoreConfig};
 
 /// The workstation: a data directory, locked or unlocked by one user.
 pub struct Workstation {
     store: Store,
     session: Option<Session>,
+    /// Outcome of the last synchronisation and when the portal was last reached.
+    last_sync: Option<(String, Option<String>)>,
 }
 
 /// Largest page of a work list.
@@ -35,6 +37,7 @@ impl Workstation {
         Ok(Workstation {
             store: Store::open(dir, Clock::system())?,
             session: None,
+            last_sync: None,
         })
     }
 
@@ -47,6 +50,7 @@ impl Workstation {
             Workstation {
                 store,
                 session: Some(session),
+                last_sync: None,
             },
             recovery,
         ))
@@ -221,7 +225,28 @@ impl Workstation {
         })?;
         let settings: PortalSettings =
             serde_json::from_str(&json).map_err(|e| AppError::invalid(e.to_string()))?;
-        portal::run(session, &settings)
+        let summary = portal::run(session, &settings)?;
+        let previous = self.last_sync.take().and_then(|(_, at)| at);
+        let reached = summary
+            .problem
+            .is_none()
+            .then(|| jiff::Timestamp::now().to_string())
+            .or(previous);
+        self.last_sync = Some((summary.connectivity.clone(), reached));
+        Ok(summary)
+    }
+
+    /// The state for the status indicator.
+    pub fn sync_status(&self) -> Result<SyncStatus, AppError> {
+        let session = self.session_with(Permission::RunSync)?;
+        let counts = session.outbox_counts()?;
+        Ok(SyncStatus {
+            configured: session.setting(portal::SETTING)?.is_some(),
+            connectivity: self.last_sync.as_ref().map(|(c, _)| c.clone()),
+            last_success: self.last_sync.as_ref().and_then(|(_, at)| at.clone()),
+            pending: u32::try_from(counts.pending).unwrap_or(u32::MAX),
+            failed: u32::try_from(counts.failed).unwrap_or(u32::MAX),
+        })
     }
 
     pub fn verify_audit(&self) -> Result<AuditReport, AppError> {

@@ -81,6 +81,23 @@ pub struct SyncSummary {
     pub problem: Option<String>,
 }
 
+/// What the status indicator shows (no personal data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SyncStatus {
+    /// Is a portal connection set up?
+    pub configured: bool,
+    /// Result of the last synchronisation in this session: online / gestört / offline /
+    /// Anmeldung fehlerhaft; `None` before the first one.
+    pub connectivity: Option<String>,
+    /// Last synchronisation that reached the portal (RFC 3339).
+    pub last_success: Option<String>,
+    /// Outbox items waiting and failed.
+    pub pending: u32,
+    pub failed: u32,
+}
+
 pub(crate) fn run(
     session: &mut store::Session,
     settings: &PortalSettings,
