@@ -220,3 +220,71 @@ async fn under_faults_and_restarts_everything_arrives_exactly_once() -> R {
     check_invariants(&api, &session, &run).await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consistently_exchanged_submission_is_caught_by_the_authentication_tags() -> R {
+    let run = start().await?;
+    let ids = seed::seed(&mut run.sim.lock(), 1, 31)?;
+    let id = ids[0];
+    // Someone between citizen and authority replaces metadata and attachment together,
+    // hashes consistent: only the service's signed submit event can tell.
+    {
+        let mut st = run.sim.lock();
+        let stored = st.submissions.get(&id).cloned().ok_or("no submission")?;
+        let forged_pdf = portal_sim::seed::pdf(&["Gefälschter Antrag".to_owned()]);
+        let attachments: Vec<fitconnect::submission::PlainAttachment> = stored
+            .uploaded
+            .iter()
+            .map(|a| fitconnect::submission::PlainAttachment {
+                id: *a,
+                bytes: forged_pdf.clone(),
+                mime_type: "application/pdf".into(),
+                purpose: "attachment".into(),
+                filename: Some("Antrag.pdf".into()),
+            })
+            .collect();
+        let data = br#"{"antrag":"anders"}"#;
+        let resealed = fitconnect::submission::seal(
+            id,
+            stored.case_id,
+            &run.config.encryption_key,
+            Some((
+                data,
+                "application/json",
+                "https://schema.amtsstube.invalid/x.json",
+            )),
+            &attachments,
+            |_| {},
+        )?;
+        for (att, jwe) in &resealed.attachments {
+            st.put_attachment(id, *att, jwe)?;
+        }
+        if let Some(s) = st.submissions.get_mut(&id) {
+            s.encrypted_metadata = Some(resealed.encrypted_metadata.clone());
+            s.encrypted_data = resealed.encrypted_data.clone();
+        }
+    }
+    let api = client(&run.config)?;
+    let sub = subscriber(&run)?;
+    let tmp = tempfile::tempdir()?;
+    let mut session = store(&tmp.path().join("daten"))?;
+    let mut tracker = ConnectivityTracker::default();
+    let report = sync::pull(&api, &mut session, &sub, &mut tracker).await?;
+    assert_eq!((report.new_cases, report.quarantined), (0, 1));
+    sync::push(&api, &mut session, &sub, &fast_policy(), &mut tracker).await?;
+    let case = run
+        .sim
+        .lock()
+        .submissions
+        .get(&id)
+        .map(|s| s.case_id)
+        .ok_or("no case")?;
+    let events = verify_case_events(&api, case, run.config.destination_id).await?;
+    let last = events.last().ok_or("no events")?;
+    assert_eq!(last.event, Event::RejectSubmission);
+    assert_eq!(
+        last.payload["problems"][0]["type"],
+        fitconnect::ProblemKind::IncorrectAuthenticationTag.type_uri()
+    );
+    Ok(())
+}

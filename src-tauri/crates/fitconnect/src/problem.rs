@@ -29,6 +29,13 @@ pub enum ProblemKind {
     MissingData,
     /// Hash type or data schema not supported.
     UnsupportedSchema,
+    /// The service's submit event names no authentication tags for this submission.
+    MissingAuthenticationTag,
+    /// A part's authentication tag differs from the one in the service's submit event
+    /// (the part was exchanged on the way).
+    IncorrectAuthenticationTag,
+    /// The case's event log does not verify (signature, issuer or case).
+    InvalidEventLog,
 }
 
 impl ProblemKind {
@@ -42,6 +49,9 @@ impl ProblemKind {
             ProblemKind::AttachmentsMismatch => "attachments-mismatch",
             ProblemKind::MissingData => "missing-data",
             ProblemKind::UnsupportedSchema => "unsupported-schema",
+            ProblemKind::MissingAuthenticationTag => "missing-authentication-tag",
+            ProblemKind::IncorrectAuthenticationTag => "incorrect-authentication-tag",
+            ProblemKind::InvalidEventLog => "invalid-event-log",
         }
     }
 
@@ -60,6 +70,9 @@ impl ProblemKind {
             ProblemKind::AttachmentsMismatch => "Fehlerhafte Anlagen-Liste",
             ProblemKind::MissingData => "Fachdaten fehlen",
             ProblemKind::UnsupportedSchema => "Nicht unterstütztes Schema",
+            ProblemKind::MissingAuthenticationTag => "Authentifizierungs-Tags fehlen",
+            ProblemKind::IncorrectAuthenticationTag => "Authentifizierungs-Tag ungültig",
+            ProblemKind::InvalidEventLog => "Ereignisprotokoll ungültig",
         }
     }
 }

@@ -42,7 +42,7 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn one(kind: ProblemKind, part: &Part, detail: impl Into<String>) -> Self {
+    pub fn one(kind: ProblemKind, part: &Part, detail: impl Into<String>) -> Self {
         Rejection {
             problems: vec![Problem::new(kind, part, detail)],
         }
@@ -263,4 +263,49 @@ pub fn seal(
         encrypted_data,
         attachments: enc_attachments,
     })
+}
+
+/// Compare the tags of what was fetched with the tags the service recorded in its
+/// `submit-submission` event (`submitted`). Any difference means a part was exchanged
+/// between submission and pickup.
+pub fn check_tags(
+    fetched: &AuthenticationTags,
+    submitted: Option<&AuthenticationTags>,
+) -> Result<(), Rejection> {
+    let Some(expected) = submitted else {
+        return Err(Rejection::one(
+            ProblemKind::MissingAuthenticationTag,
+            &Part::Metadata,
+            "Das Ereignisprotokoll enthält keine Authentifizierungs-Tags zu dieser Einreichung",
+        ));
+    };
+    let mut problems = Vec::new();
+    if expected.metadata != fetched.metadata {
+        problems.push(Problem::new(
+            ProblemKind::IncorrectAuthenticationTag,
+            &Part::Metadata,
+            "Metadaten weichen vom eingereichten Stand ab",
+        ));
+    }
+    if expected.data != fetched.data {
+        problems.push(Problem::new(
+            ProblemKind::IncorrectAuthenticationTag,
+            &Part::Data,
+            "Fachdaten weichen vom eingereichten Stand ab",
+        ));
+    }
+    for (id, tag) in &fetched.attachments {
+        if expected.attachments.get(id) != Some(tag) {
+            problems.push(Problem::new(
+                ProblemKind::IncorrectAuthenticationTag,
+                &Part::Attachment(id.clone()),
+                "Anlage weicht vom eingereichten Stand ab",
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Rejection { problems })
+    }
 }

@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
-use fitconnect::client::{ClientError, SubmissionApi, verify_case_events};
+use fitconnect::client::{ClientError, EventLogError, SubmissionApi, verify_case_events};
 use fitconnect::keys::KeyPair;
+use fitconnect::set::AuthenticationTags;
 use fitconnect::set::{self, Event};
-use fitconnect::submission::{self, EncryptedSubmission, OpenedSubmission};
+use fitconnect::submission::{self, EncryptedSubmission, OpenedSubmission, Rejection};
+use fitconnect::{Part, ProblemKind};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use store::{
@@ -43,6 +45,28 @@ pub struct PullReport {
     pub quarantined: usize,
     pub already_known: usize,
     pub vanished: usize,
+    /// Left for the next run after a transient failure.
+    pub deferred: usize,
+}
+
+/// A transient failure with one submission: note it and go on with the others,
+/// unless the portal is unreachable or refuses the credentials altogether.
+fn defer(
+    tracker: &mut ConnectivityTracker,
+    report: &mut PullReport,
+    e: ClientError,
+) -> Option<ClientError> {
+    tracker.failure(Failure::of(&e));
+    let give_up = matches!(
+        tracker.state(),
+        crate::core::Connectivity::Offline | crate::core::Connectivity::AnmeldungFehlerhaft
+    ) || !e.is_retryable();
+    if give_up {
+        Some(e)
+    } else {
+        report.deferred += 1;
+        None
+    }
 }
 
 /// Payload of an accept or reject item in the outbox.
@@ -171,12 +195,56 @@ pub async fn pull(
                 continue;
             }
             Err(e) => {
-                tracker.failure(Failure::of(&e));
-                return Err(e.into());
+                if let Some(e) = defer(tracker, &mut report, e) {
+                    return Err(e.into());
+                }
+                continue;
             }
         };
-        let now = jiff::Timestamp::now().to_string();
-        match submission::open(&encrypted, &sub.encryption) {
+        // The service's own record of what was submitted: its time is the legal
+        // receipt, its authentication tags must match what we fetched.
+        let (received_at, submitted) =
+            match verify_case_events(api, entry.case_id, sub.destination_id).await {
+                Ok(events) => {
+                    let dest = sub.destination_id.to_string();
+                    let submit = events.iter().rev().find(|e| {
+                        e.event == Event::SubmitSubmission
+                            && e.submission_id == entry.submission_id
+                            && e.iss != dest
+                    });
+                    let tags = submit.and_then(|e| {
+                        serde_json::from_value::<AuthenticationTags>(
+                            e.payload.get("authenticationTags")?.clone(),
+                        )
+                        .ok()
+                    });
+                    let at = submit
+                        .and_then(|e| jiff::Timestamp::from_second(e.iat).ok())
+                        .unwrap_or_else(jiff::Timestamp::now);
+                    (at.to_string(), Ok(tags))
+                }
+                Err(EventLogError::Client(e)) => {
+                    if let Some(e) = defer(tracker, &mut report, e) {
+                        return Err(e.into());
+                    }
+                    continue;
+                }
+                Err(EventLogError::Invalid(e)) => (
+                    jiff::Timestamp::now().to_string(),
+                    Err(Rejection::one(
+                        ProblemKind::InvalidEventLog,
+                        &Part::Metadata,
+                        e.to_string(),
+                    )),
+                ),
+            };
+        let now = received_at;
+        let verdict = submitted.and_then(|tags| {
+            let opened = submission::open(&encrypted, &sub.encryption)?;
+            submission::check_tags(&opened.tags, tags.as_ref())?;
+            Ok(opened)
+        });
+        match verdict {
             Ok(opened) => match session.store_submission(&incoming(&encrypted, &opened, &now))? {
                 Stored::NewCase { .. } => report.new_cases += 1,
                 Stored::FollowUp { .. } => report.follow_ups += 1,
