@@ -3,7 +3,8 @@
 // Run by `make test` (which builds the app and installs tauri-driver first).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -13,11 +14,29 @@ const root = path.resolve(import.meta.dirname, "../..");
 const app = process.env.AMTSSTUBE_APP ?? path.join(root, "target/debug/amtsstube-app");
 const cli = process.env.AMTSSTUBE_CLI ?? path.join(root, "target/debug/amtsstube");
 const driverBin = process.env.TAURI_DRIVER ?? path.join(root, "target/tools/bin/tauri-driver");
+const simBin = process.env.PORTAL_SIM ?? path.join(root, "target/debug/portal-sim");
 const artifacts = path.join(root, "target/e2e");
 
 let dataDir;
 let driver;
 let wd;
+let sim;
+let applicant;
+
+/** Start the portal simulator with `count` applications; resolves to its URL. */
+async function startSimulator(dir, count) {
+  execFileSync(simBin, ["seed", "--dir", dir, "--count", String(count), "--seed", "5"]);
+  const proc = spawn(simBin, ["serve", "--dir", dir, "--addr", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  proc.stderr.on("data", (d) => (log += d));
+  for (let i = 0; i < 100; i++) {
+    const m = log.match(/http:\/\/127\.0\.0\.1:\d+/);
+    if (m) return { proc, url: m[0] };
+    await sleep(100);
+  }
+  proc.kill();
+  throw new Error(`portal-sim did not start: ${log}`);
+}
 
 function amtsstube(args, input) {
   return execFileSync(cli, ["--data-dir", dataDir, ...args], { input, encoding: "utf8" });
@@ -28,6 +47,12 @@ before(async () => {
   dataDir = path.join(mkdtempSync(path.join(tmpdir(), "amtsstube-e2e-")), "daten");
   amtsstube(["init", "--scrypt-log-n", "12"], "admin-passwort-1\n");
   amtsstube(["user", "add", "sb1", "--role", "sachbearbeitung", "--display-name", "Sam Bearbeitung"], "admin-passwort-1\nsb1-passwort-1\n");
+  // A portal with three applications, connected as the administration would.
+  sim = await startSimulator(path.join(path.dirname(dataDir), "portal"), 3);
+  const settings = path.join(path.dirname(dataDir), "verbindung.json");
+  writeFileSync(settings, execFileSync(simBin, ["subscriber-config", "--dir", path.join(path.dirname(dataDir), "portal"), "--url", sim.url]));
+  amtsstube(["portal", "configure", "--file", settings], "admin-passwort-1\n");
+  rmSync(settings);
   driver = await startDriver({ driver: driverBin, env: { AMTSSTUBE_DATA_DIR: dataDir } });
   wd = new WebDriver(driver.url);
   await wd.start(app);
@@ -36,6 +61,7 @@ before(async () => {
 after(async () => {
   await wd?.quit();
   driver?.stop();
+  sim?.proc.kill();
   if (dataDir) rmSync(path.dirname(dataDir), { recursive: true, force: true });
 });
 
@@ -59,12 +85,32 @@ test("log in, see the work list from the real store, log out", async () => {
   await wd.waitGone("[data-testid=worklist]");
 });
 
-test("the store was used for real: audit log holds the logins, CLI verifies it", () => {
+test("synchronise through the UI: the applications arrive in the work list", async () => {
+  await wd.waitFor("#username");
+  await wd.execute("document.getElementById('username').value=''; document.getElementById('username').dispatchEvent(new Event('input'));");
+  await loginThroughUi(wd, "sb1", "sb1-passwort-1");
+  await wd.waitFor("[data-testid=worklist-empty]");
+  await wd.waitFor("[data-testid=sync-state]", { text: "Portal:" });
+  await wd.click(await wd.find("[data-testid=sync-now]"));
+  await wd.waitFor("[data-testid=sync-message]", { text: "Synchronisiert: 3 neue Anträge", timeout: 60_000 });
+  await wd.waitFor("[data-testid=sync-state]", { text: "online" });
+  await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
+  // Remember an applicant's name: it must not appear in plaintext on disk (next test).
+  applicant = await wd.execute("return document.querySelector('tbody tr td:nth-child(3)').textContent.trim();");
+  assert.ok(applicant.length > 3, `applicant cell: ${applicant}`);
+  writeFileSync(path.join(artifacts, "arbeitskorb-synchronisiert.png"), await wd.screenshot());
+  await wd.click(await wd.find("[data-testid=logout]"));
+  await wd.waitFor("#username");
+});
+
+test("the store was used for real: audit log verifies, no name in plaintext on disk", () => {
   const out = amtsstube(["audit", "verify"], "admin-passwort-1\n");
   assert.match(out, /unversehrt/);
   // No plaintext of the user's display name anywhere in the data directory.
   const walk = (d) => readdirSync(d).flatMap((f) => (statSync(path.join(d, f)).isDirectory() ? walk(path.join(d, f)) : [path.join(d, f)]));
   for (const f of walk(dataDir)) {
-    assert.ok(!readFileSync(f).includes("Sam Bearbeitung"), `plaintext in ${f}`);
+    const bytes = readFileSync(f);
+    assert.ok(!bytes.includes("Sam Bearbeitung"), `user name in plaintext in ${f}`);
+    assert.ok(!bytes.includes(applicant), `applicant in plaintext in ${f}`);
   }
 });
