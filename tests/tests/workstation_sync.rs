@@ -23,6 +23,11 @@ fn configure_the_portal_and_sync_from_the_facade() -> R {
         "CARGO_TARGET_TMPDIR"
     ))))?;
     portal_sim::seed::seed(&mut run.sim.lock(), 6, 12)?;
+    portal_sim::seed::seed_flawed(
+        &mut run.sim.lock(),
+        portal_sim::seed::Flaw::SchemaInvalidMetadata,
+        13,
+    )?;
     let settings = serde_json::to_string(&run.config)?;
 
     let tmp = tempfile::tempdir()?;
@@ -66,9 +71,23 @@ fn configure_the_portal_and_sync_from_the_facade() -> R {
     );
     let summary = ws.sync_now()?;
     assert_eq!(
-        (summary.new_cases, summary.delivered, summary.pending),
-        (6, 6, 0),
+        (
+            summary.new_cases,
+            summary.quarantined,
+            summary.delivered,
+            summary.pending
+        ),
+        (6, 1, 7, 0),
         "{summary:?}"
+    );
+    // The quarantine and the outbox are for the administration only.
+    assert_eq!(
+        ws.quarantine().err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(
+        ws.outbox(false).err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
     );
     assert_eq!(summary.connectivity, "online");
     let status = ws.sync_status()?;
@@ -83,6 +102,24 @@ fn configure_the_portal_and_sync_from_the_facade() -> R {
             .iter()
             .all(|c| c.applicant != "unbekannt" && c.file_number.starts_with("ON-"))
     );
+    login(&mut ws, "admin", "admin-passwort-1")?;
+    let quarantine = ws.quarantine()?;
+    assert_eq!(quarantine.len(), 1);
+    assert!(quarantine[0].rejected);
+    assert!(
+        quarantine[0].problems.contains("schema-violation"),
+        "{}",
+        quarantine[0].problems
+    );
+    let items = ws.outbox(false)?;
+    assert_eq!(items.len(), 7);
+    assert!(
+        items
+            .iter()
+            .all(|i| i.state == "done" && i.payload.is_empty())
+    );
+    assert!(ws.outbox(true)?.is_empty());
+    login(&mut ws, "sb1", "sb1-passwort-1")?;
     // Nothing new: a second run changes nothing.
     let again = ws.sync_now()?;
     assert_eq!((again.new_cases, again.delivered), (0, 0));

@@ -38,7 +38,7 @@ pub use keys::RecoveryKey;
 pub use session::{InitOptions, Session, Store};
 pub use sync::{
     DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, OutboxCounts, OutboxItem,
-    QuarantinedSubmission, Stored, SubmissionState,
+    QuarantineEntry, QuarantinedSubmission, Stored, SubmissionState,
 };
 pub use users::UserInfo;
 pub use vault::{BlobId, BlobInfo, BlobReader, VaultCheck};

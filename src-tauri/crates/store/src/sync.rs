@@ -148,6 +148,18 @@ pub struct OutboxItem {
     pub last_error: Option<String>,
 }
 
+/// A submission in the quarantine (administration view).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuarantineEntry {
+    pub submission_id: String,
+    pub fc_case_id: String,
+    /// The reject reached the portal.
+    pub rejected: bool,
+    /// JSON list of the reject problems.
+    pub problems: String,
+    pub received_at: String,
+}
+
 /// Sizes for the status display.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct OutboxCounts {
@@ -388,13 +400,14 @@ impl Session {
     }
 
     /// Put a failed item back into the queue (administration: "erneut versuchen").
-    pub fn outbox_requeue(&mut self, id: i64) -> Result<()> {
+    /// False when there is no failed item with this id.
+    pub fn outbox_requeue(&mut self, id: i64) -> Result<bool> {
         let now = self.now();
-        self.conn.execute(
+        let n = self.conn.execute(
             "UPDATE outbox SET state = 'pending', next_attempt_at = NULL, updated_at = ?2 WHERE id = ?1 AND state = 'failed'",
             params![id, now],
         )?;
-        Ok(())
+        Ok(n == 1)
     }
 
     pub fn outbox_counts(&self) -> Result<OutboxCounts> {
@@ -436,6 +449,25 @@ impl Session {
             Ok((id, SubmissionState::parse(&st)?))
         })
         .collect()
+    }
+
+    /// The quarantine: submissions refused as invalid, with their problems (JSON) and
+    /// whether the reject has reached the portal. No content data.
+    pub fn quarantine(&self) -> Result<Vec<QuarantineEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT submission_id, fc_case_id, state, problems, received_at FROM fc_submissions
+             WHERE state IN ('quarantined', 'rejected') ORDER BY received_at, submission_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(QuarantineEntry {
+                submission_id: r.get(0)?,
+                fc_case_id: r.get(1)?,
+                rejected: r.get::<_, String>(2)? == "rejected",
+                problems: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                received_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// Number of documents of a local case.

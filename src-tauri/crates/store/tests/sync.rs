@@ -161,7 +161,11 @@ fn outbox_keeps_per_case_order_and_a_failure_blocks_only_its_case() -> R {
         .collect();
     assert_eq!(due, ["reply:2"]);
     assert_eq!(s.outbox_counts()?.failed, 1);
-    s.outbox_requeue(first)?;
+    assert!(s.outbox_requeue(first)?);
+    assert!(
+        !s.outbox_requeue(first)?,
+        "only failed items can be requeued"
+    );
     let due: Vec<String> = s
         .due_outbox("9999", 10)?
         .into_iter()

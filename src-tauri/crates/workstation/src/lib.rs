@@ -236,6 +236,41 @@ impl Workstation {
         Ok(summary)
     }
 
+    /// Outbox items for the administration: what waits, what failed and why.
+    /// Items carry references and error texts only, no content data.
+    pub fn outbox(&self, failed_only: bool) -> Result<Vec<store::OutboxItem>, AppError> {
+        let session = self.session_with(Permission::ConfigurePortal)?;
+        let items = session.outbox_items(if failed_only { Some("failed") } else { None })?;
+        Ok(items
+            .into_iter()
+            .map(|mut i| {
+                // The payload of replies will hold content; the administration sees none.
+                i.payload = String::new();
+                i
+            })
+            .collect())
+    }
+
+    /// Put a failed outbox item back into the queue ("erneut versuchen").
+    pub fn retry_outbox_item(&mut self, id: i64) -> Result<(), AppError> {
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        if !session.outbox_requeue(id)? {
+            return Err(AppError::new(
+                ErrorCode::NotFound,
+                format!("Es gibt keinen fehlgeschlagenen Auftrag {id}."),
+            ));
+        }
+        session.audit("ausgang.erneut", &id.to_string())?;
+        Ok(())
+    }
+
+    /// The quarantine of invalid submissions (administration).
+    pub fn quarantine(&self) -> Result<Vec<store::QuarantineEntry>, AppError> {
+        Ok(self
+            .session_with(Permission::ConfigurePortal)?
+            .quarantine()?)
+    }
+
     /// The state for the status indicator.
     pub fn sync_status(&self) -> Result<SyncStatus, AppError> {
         let session = self.session_with(Permission::RunSync)?;

@@ -121,6 +121,20 @@ fn init_user_recover_audit_status() -> TestResult {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("unversehrt"), "{}", text(&o));
 
+    let o = run(&dir, &["outbox", "list"], "neues-admin-pw-1\n")?;
+    assert!(text(&o).contains("Keine Aufträge"), "{}", text(&o));
+    let o = run(&dir, &["quarantine"], "neues-admin-pw-1\n")?;
+    assert!(text(&o).contains("Quarantäne ist leer"), "{}", text(&o));
+    let o = run(&dir, &["outbox", "retry", "999"], "neues-admin-pw-1\n")?;
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("keinen fehlgeschlagenen Auftrag 999"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&dir, &["sync", "--as", "admin"], "neues-admin-pw-1\n")?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("keine Portal-Verbindung"), "{}", text(&o));
     let o = run(&dir, &["user", "remove", "sb1"], "neues-admin-pw-1\n")?;
     assert!(o.status.success(), "{}", text(&o));
     let o = run(&dir, &["status", "--as", "sb1"], "sb1-passwort-2\n")?;

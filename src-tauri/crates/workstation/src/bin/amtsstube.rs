@@ -69,6 +69,16 @@ enum Command {
         #[command(subcommand)]
         command: PortalCommand,
     },
+    /// Ausgangskorb einsehen und fehlgeschlagene Aufträge erneut versuchen (Administration)
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+    /// Quarantäne: als fehlerhaft abgewiesene Einreichungen (Administration)
+    Quarantine {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
     /// Jetzt synchronisieren: neue Anträge abholen, Ausgangskorb zustellen
     Sync {
         #[arg(long = "as")]
@@ -120,6 +130,24 @@ enum PortalCommand {
     Configure {
         #[arg(long)]
         file: PathBuf,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Aufträge auflisten
+    List {
+        /// Nur fehlgeschlagene
+        #[arg(long)]
+        failed: bool,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Fehlgeschlagenen Auftrag erneut in die Warteschlange stellen
+    Retry {
+        id: i64,
         #[arg(long = "as", default_value = "admin")]
         as_user: String,
     },
@@ -331,6 +359,52 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ws.configure_portal(&json)?;
             ws.logout();
             println!("Portal-Verbindung gespeichert (verschlüsselt im Datenbestand).");
+        }
+        Command::Outbox { command } => match command {
+            OutboxCommand::List { failed, as_user } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                let items = ws.outbox(failed)?;
+                ws.logout();
+                if items.is_empty() {
+                    println!("Keine Aufträge.");
+                }
+                for i in items {
+                    println!(
+                        "{:>6}  {:<8} {:<8} Versuche {:<3} Vorgang {}  {}",
+                        i.id,
+                        i.kind,
+                        i.state,
+                        i.attempts,
+                        i.ordering_key,
+                        i.last_error.unwrap_or_default()
+                    );
+                }
+            }
+            OutboxCommand::Retry { id, as_user } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                ws.retry_outbox_item(id)?;
+                ws.logout();
+                println!("Auftrag {id} wird erneut versucht.");
+            }
+        },
+        Command::Quarantine { as_user } => {
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            let entries = ws.quarantine()?;
+            ws.logout();
+            if entries.is_empty() {
+                println!("Die Quarantäne ist leer.");
+            }
+            for e in entries {
+                let state = if e.rejected {
+                    "abgewiesen"
+                } else {
+                    "Abweisung wartet"
+                };
+                println!(
+                    "{}  Vorgang {}  {}  {}",
+                    e.submission_id, e.fc_case_id, state, e.problems
+                );
+            }
         }
         Command::Sync { as_user } => {
             let mut ws = login(&dir, &as_user, &mut secrets)?;
