@@ -19,6 +19,24 @@ fn start() -> impl std::future::Future<Output = Result<Running, amtsstube_tests:
     amtsstube_tests::sim::start(Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
+/// The destination's accept event for a submission it picked up.
+fn accept_token(
+    run: &Running,
+    p: &fitconnect::api::SubmissionForPickup,
+    tags: &set::AuthenticationTags,
+    sig: &fitconnect::keys::KeyPair,
+) -> Result<String, amtsstube_tests::sim::BoxError> {
+    Ok(set::sign(
+        Event::AcceptSubmission,
+        set::accept_payload(tags),
+        &run.config.destination_id.to_string(),
+        p.submission_id,
+        p.case_id,
+        jiff::Timestamp::now().as_second(),
+        sig,
+    )?)
+}
+
 /// Verify every SET of a case (library helper under test).
 async fn verified_events(
     api: &V1Client,
@@ -61,15 +79,7 @@ async fn fifty_submissions_are_fetched_decrypted_verified_and_accepted() -> R {
             opened.metadata.reply_channel.is_some(),
             "every submission has a reply channel"
         );
-        let token = set::sign(
-            Event::AcceptSubmission,
-            set::accept_payload(&opened.tags),
-            &run.config.destination_id.to_string(),
-            p.submission_id,
-            p.case_id,
-            jiff::Timestamp::now().as_second(),
-            &sig,
-        )?;
+        let token = accept_token(&run, p, &opened.tags, &sig)?;
         api.post_event(p.case_id, &token).await?;
     }
     assert_eq!(services.len(), 5, "all five services seeded: {services:?}");
@@ -307,15 +317,7 @@ async fn under_injected_faults_every_submission_is_accepted_exactly_once() -> R 
     for p in &pending {
         let sub = retry(|| api.fetch_encrypted(p.submission_id), &mut errors).await?;
         let opened = submission::open(&sub, &enc)?;
-        let token = set::sign(
-            Event::AcceptSubmission,
-            set::accept_payload(&opened.tags),
-            &run.config.destination_id.to_string(),
-            p.submission_id,
-            p.case_id,
-            jiff::Timestamp::now().as_second(),
-            &sig,
-        )?;
+        let token = accept_token(&run, p, &opened.tags, &sig)?;
         // A reset after the server took the event looks like a failure; the retry
         // then meets 409, which means: already accepted.
         match retry(|| api.post_event(p.case_id, &token), &mut errors).await {

@@ -193,6 +193,16 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     )
 }
 
+/// Writing to a submission that is no longer `incomplete` (the spec documents 422).
+fn already_finished() -> Response {
+    problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-state",
+        "Unprocessable Entity",
+        "Einreichung ist bereits abgeschlossen",
+    )
+}
+
 pub(crate) fn not_found(what: &str) -> Response {
     problem(
         StatusCode::NOT_FOUND,
@@ -573,12 +583,7 @@ async fn put_attachment(
         return not_found("submission");
     };
     if s.state != SubmissionState::Incomplete {
-        return problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-state",
-            "Unprocessable Entity",
-            "Einreichung ist bereits abgeschlossen",
-        );
+        return already_finished();
     }
     if !s.announced.contains(&att) {
         return problem(
@@ -633,12 +638,7 @@ async fn submit_submission(
         return not_found("submission");
     };
     if s.state != SubmissionState::Incomplete {
-        return problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-state",
-            "Unprocessable Entity",
-            "Einreichung ist bereits abgeschlossen",
-        );
+        return already_finished();
     }
     if s.announced.iter().any(|a| !s.uploaded.contains(a)) {
         return problem(
