@@ -151,3 +151,57 @@ pub struct TokenResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }
+
+/// A payment request to the portal's payment service (after XBezahldienste
+/// `POST /paymenttransaction/{originatorId}/{endPointId}`). `requestId` makes it
+/// idempotent: the service answers a repeated request with the same transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentRequest {
+    pub request_id: String,
+    /// RFC 3339.
+    pub timestamp: String,
+    /// Only `EUR`.
+    pub currency: String,
+    /// Euro with two decimals, as the wire format asks; computed from integer cents.
+    pub grand_total: f64,
+    /// Verwendungszweck (≤ 27 characters): the Kassenzeichen.
+    pub purpose: String,
+    /// ≤ 250 characters.
+    pub description: String,
+    pub items: Vec<PaymentItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentItem {
+    pub id: String,
+    pub reference: String,
+    pub description: String,
+    pub net_amount: f64,
+    pub quantity: u32,
+}
+
+/// The service's answer: its transaction for the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentTransaction {
+    pub request_id: String,
+    pub transaction_id: String,
+    /// `INITIAL`, `BOOKED`, `FAILED`, `CANCELED`.
+    pub status: String,
+}
+
+/// Euro amount for the wire from integer cents (exact for every amount the
+/// payment service accepts, ≤ 999 999 €).
+pub fn cents_to_euro(cents: i64) -> f64 {
+    // Format through text so that 1234 cents become exactly the number 12.34.
+    format!("{}.{:02}", cents / 100, (cents % 100).abs())
+        .parse()
+        .unwrap_or(0.0)
+}
+
+/// Integer cents from the wire's euro amount.
+pub fn euro_to_cents(euro: f64) -> i64 {
+    (euro * 100.0).round() as i64
+}

@@ -13,8 +13,9 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::api::{
-    ApiProblem, CreateSubmission, EventLog, Info, Jwks, MAX_PAGE, PublicDestination, Submission,
-    SubmissionCreated, SubmissionForPickup, SubmissionsForPickup, SubmitSubmission, TokenResponse,
+    ApiProblem, CreateSubmission, EventLog, Info, Jwks, MAX_PAGE, PaymentRequest,
+    PaymentTransaction, PublicDestination, Submission, SubmissionCreated, SubmissionForPickup,
+    SubmissionsForPickup, SubmitSubmission, TokenResponse,
 };
 use crate::keys::PublicJwk;
 use crate::submission::EncryptedSubmission;
@@ -86,6 +87,10 @@ pub enum ClientError {
     },
     #[error("Unerwartete Antwort des Portals: {0}")]
     Decode(String),
+    /// The request could not be built (e.g. an unreadable outbox item); retrying
+    /// does not help.
+    #[error("Auftrag nicht sendbar: {0}")]
+    Invalid(String),
 }
 
 impl ClientError {
@@ -94,7 +99,7 @@ impl ClientError {
         match self {
             ClientError::Network(_) | ClientError::Decode(_) => true,
             ClientError::Http { status, .. } => *status == 429 || *status == 408 || *status >= 500,
-            ClientError::Auth(_) => false,
+            ClientError::Auth(_) | ClientError::Invalid(_) => false,
         }
     }
 
@@ -155,6 +160,13 @@ pub trait SubmissionApi {
         jwe: &str,
     ) -> Result<(), ClientError>;
     async fn submit(&self, submission: Uuid, body: &SubmitSubmission) -> Result<(), ClientError>;
+    /// Ask the payment service (absolute `url` of its payment-transaction endpoint) to
+    /// create a payment request; idempotent by the request id.
+    async fn request_payment(
+        &self,
+        url: &str,
+        request: &PaymentRequest,
+    ) -> Result<PaymentTransaction, ClientError>;
 
     /// Every submission ready for pickup, page by page; each appears once even if
     /// the list shifts between pages.
@@ -342,7 +354,16 @@ impl V1Client {
         path: &str,
         build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ClientError> {
-        let url = self.url(path);
+        self.call_url(method, self.url(path), build).await
+    }
+
+    /// Like `call`, with an absolute URL (the payment service).
+    async fn call_url(
+        &self,
+        method: Method,
+        url: String,
+        build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
         for attempt in 0..2 {
             let token = self.bearer(attempt > 0).await?;
             let res = build(self.http.request(method.clone(), &url).bearer_auth(token))
@@ -501,6 +522,17 @@ impl SubmissionApi for V1Client {
         })
         .await?;
         Ok(())
+    }
+
+    async fn request_payment(
+        &self,
+        url: &str,
+        request: &PaymentRequest,
+    ) -> Result<PaymentTransaction, ClientError> {
+        let res = self
+            .call_url(Method::POST, url.to_owned(), |r| r.json(request))
+            .await?;
+        Self::decode(res).await
     }
 }
 

@@ -84,7 +84,7 @@ impl Sim {
             .unwrap_or_else(|p| p.into_inner()) = d;
     }
 
-    fn authorised(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn authorised(&self, headers: &HeaderMap) -> bool {
         let Some(token) = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -175,7 +175,7 @@ pub(crate) fn problem(
     res
 }
 
-fn unauthorised() -> Response {
+pub(crate) fn unauthorised() -> Response {
     problem(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
@@ -238,6 +238,11 @@ pub fn router(sim: Arc<Sim>) -> Router {
             "/v1/cases/{case_id}/events",
             get(case_events).post(post_event),
         )
+        .route(
+            "/payment/v1/paymenttransaction/{originator_id}/{end_point_id}",
+            post(crate::payment::create),
+        )
+        .route("/citizen/payments", get(crate::payment::list))
         .route("/admin/faults", get(get_faults).put(put_faults))
         .route("/citizen/cases/{case_id}", get(crate::citizen::case_view))
         .route(

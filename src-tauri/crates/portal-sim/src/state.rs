@@ -154,6 +154,8 @@ pub struct State {
     pub next_seq: u64,
     /// Issuer of the service's own SETs.
     pub issuer: String,
+    /// The payment service's requests, by request id.
+    pub payments: crate::payment::Payments,
 }
 
 impl State {
@@ -246,7 +248,12 @@ impl State {
             cases: HashMap::new(),
             next_seq: 1,
             issuer: "https://portal-sim.amtsstube.invalid".into(),
+            payments: Default::default(),
         };
+        let payments = state.dir.join("payments.json");
+        if payments.exists() {
+            state.payments = read_json(&payments)?;
+        }
         for (sub_dir, is_sub) in [(state.submissions_dir(), true), (state.cases_dir(), false)] {
             fs::create_dir_all(&sub_dir).map_err(io(&sub_dir))?;
             for entry in fs::read_dir(&sub_dir).map_err(io(&sub_dir))? {
@@ -282,6 +289,12 @@ impl State {
         } else {
             None
         }
+    }
+
+    pub(crate) fn save_payments(&self) -> Result<(), StateError> {
+        let bytes = serde_json::to_vec_pretty(&self.payments)
+            .map_err(|e| StateError::Corrupt(self.dir.join("payments.json"), e.to_string()))?;
+        write_atomic(&self.dir.join("payments.json"), &bytes)
     }
 
     fn submissions_dir(&self) -> PathBuf {

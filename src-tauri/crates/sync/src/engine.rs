@@ -1,23 +1,29 @@
-//! The I/O edge: pickup (list → fetch → verify → one local transaction, accept queued)
-//! and delivery of the outbox (accept/reject SETs), with the decisions from `core`.
+//! The I/O edge around the [`machine`](crate::machine): it performs the machine's
+//! portal calls (fetch + verify + decrypt, SETs, replies, payment requests) and its
+//! store operations, and feeds the results back, until the run is finished.
 
-use std::time::Duration;
-
+use fitconnect::api::{
+    CreateSubmission, PaymentRequest, ServiceType, SubmitSubmission, cents_to_euro,
+};
 use fitconnect::client::{ClientError, EventLogError, SubmissionApi, verify_case_events};
 use fitconnect::keys::KeyPair;
+use fitconnect::keys::KeyUse;
 use fitconnect::set::AuthenticationTags;
 use fitconnect::set::{self, Event};
 use fitconnect::submission::{self, EncryptedSubmission, OpenedSubmission, Rejection};
 use fitconnect::{Part, ProblemKind};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use store::{
-    DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, QuarantinedSubmission,
-    Session, Stored,
+    BlobId, DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, OutboxItem,
+    QuarantinedSubmission, Session,
 };
 use uuid::Uuid;
 
-use crate::core::{Backoff, ConnectivityTracker, Failure, Outcome, after_error};
+use crate::core::ConnectivityTracker;
+use crate::machine::{
+    Answer, Call, Effect, Fetched, Input, Listed, Machine, Mode, Progress, PushPolicy, RunReport,
+    Step, StoreOp, StoreResult,
+};
 
 /// What the engine needs to act as the destination's subscriber.
 pub struct Subscriber {
@@ -34,39 +40,6 @@ pub enum SyncError {
     Portal(#[from] ClientError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
-}
-
-/// What a pickup run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct PullReport {
-    pub listed: usize,
-    pub new_cases: usize,
-    pub follow_ups: usize,
-    pub quarantined: usize,
-    pub already_known: usize,
-    pub vanished: usize,
-    /// Left for the next run after a transient failure.
-    pub deferred: usize,
-}
-
-/// A transient failure with one submission: note it and go on with the others,
-/// unless the portal is unreachable or refuses the credentials altogether.
-fn defer(
-    tracker: &mut ConnectivityTracker,
-    report: &mut PullReport,
-    e: ClientError,
-) -> Option<ClientError> {
-    tracker.failure(Failure::of(&e));
-    let give_up = matches!(
-        tracker.state(),
-        crate::core::Connectivity::Offline | crate::core::Connectivity::AnmeldungFehlerhaft
-    ) || !e.is_retryable();
-    if give_up {
-        Some(e)
-    } else {
-        report.deferred += 1;
-        None
-    }
 }
 
 /// Payload of an accept or reject item in the outbox.
@@ -153,63 +126,92 @@ fn incoming(sub: &EncryptedSubmission, opened: &OpenedSubmission, now: &str) -> 
     }
 }
 
-/// Pick up everything that is waiting: unknown submissions are fetched, verified and
-/// stored with their accept queued (one transaction each); invalid ones go to the
-/// quarantine with their reject queued. Known ones are skipped (dedupe).
-pub async fn pull(
-    api: &impl SubmissionApi,
-    session: &mut Session,
-    sub: &Subscriber,
-    tracker: &mut ConnectivityTracker,
-) -> Result<PullReport, SyncError> {
-    let listed = match api.all_for_pickup(sub.destination_id).await {
-        Ok(l) => {
-            tracker.success(jiff::Timestamp::now());
-            l
+/// Payload of a reply to the citizen (kind `reply`): a FIT-Connect submission in the
+/// case, to the reply destination (the citizen's portal mailbox), with structured
+/// data and documents from the vault. The attachment ids are fixed when the item is
+/// queued, so every attempt announces the same ones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyItem {
+    /// The FIT-Connect case.
+    pub case_id: Uuid,
+    pub destination_id: Uuid,
+    pub service_type: ServiceType,
+    /// Structured content (JSON) and the schema it follows.
+    pub data: serde_json::Value,
+    pub data_schema: String,
+    pub attachments: Vec<ReplyAttachment>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyAttachment {
+    pub attachment_id: Uuid,
+    pub blob_id: String,
+    pub filename: String,
+    pub mime_type: String,
+}
+
+/// Payload of a fee booking for the portal's payment service (kind `payment`).
+/// Amounts are integer cents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentItem {
+    /// Absolute URL of the service's payment-transaction endpoint.
+    pub url: String,
+    /// Idempotency key at the service.
+    pub request_id: String,
+    pub kassenzeichen: String,
+    pub amount_cents: i64,
+    pub due_date: String,
+    pub description: String,
+}
+
+impl ReplyItem {
+    pub fn outbox_item(&self, key: &str) -> NewOutboxItem {
+        NewOutboxItem {
+            idempotency_key: key.to_owned(),
+            kind: "reply".into(),
+            ordering_key: self.case_id.to_string(),
+            payload: serde_json::to_string(self).unwrap_or_default(),
         }
-        Err(e) => {
-            tracker.failure(Failure::of(&e));
-            return Err(e.into());
+    }
+}
+
+impl PaymentItem {
+    /// Fee bookings go out in the order of their case (`ordering_key`).
+    pub fn outbox_item(&self, key: &str, ordering_key: &str) -> NewOutboxItem {
+        NewOutboxItem {
+            idempotency_key: key.to_owned(),
+            kind: "payment".into(),
+            ordering_key: ordering_key.to_owned(),
+            payload: serde_json::to_string(self).unwrap_or_default(),
         }
-    };
-    let mut report = PullReport {
-        listed: listed.len(),
-        ..PullReport::default()
-    };
-    for entry in listed {
-        if session
-            .submission_state(&entry.submission_id.to_string())?
-            .is_some()
-        {
-            report.already_known += 1;
-            continue;
-        }
-        let encrypted = match api.fetch_encrypted(entry.submission_id).await {
-            Ok(e) => {
-                tracker.success(jiff::Timestamp::now());
-                e
-            }
-            // Gone in between (accepted elsewhere, deleted): nothing to do.
-            Err(e) if e.status() == Some(404) => {
-                report.vanished += 1;
-                continue;
-            }
-            Err(e) => {
-                if let Some(e) = defer(tracker, &mut report, e) {
-                    return Err(e.into());
-                }
-                continue;
-            }
-        };
+    }
+}
+
+/// The remote side as the machine's calls see it.
+struct Remote<'a, A: SubmissionApi> {
+    api: &'a A,
+    sub: &'a Subscriber,
+}
+
+fn unreadable(what: &str) -> ClientError {
+    ClientError::Invalid(format!("{what} unlesbar"))
+}
+
+impl<A: SubmissionApi> Remote<'_, A> {
+    async fn fetch(&self, l: Listed) -> Result<Fetched, ClientError> {
+        let encrypted = self.api.fetch_encrypted(l.submission_id).await?;
         // The service's own record of what was submitted: its time is the legal
         // receipt, its authentication tags must match what we fetched.
         let (received_at, submitted) =
-            match verify_case_events(api, entry.case_id, sub.destination_id).await {
+            match verify_case_events(self.api, l.case_id, self.sub.destination_id).await {
                 Ok(events) => {
-                    let dest = sub.destination_id.to_string();
+                    let dest = self.sub.destination_id.to_string();
                     let submit = events.iter().rev().find(|e| {
                         e.event == Event::SubmitSubmission
-                            && e.submission_id == entry.submission_id
+                            && e.submission_id == l.submission_id
                             && e.iss != dest
                     });
                     let tags = submit.and_then(|e| {
@@ -223,12 +225,7 @@ pub async fn pull(
                         .unwrap_or_else(jiff::Timestamp::now);
                     (at.to_string(), Ok(tags))
                 }
-                Err(EventLogError::Client(e)) => {
-                    if let Some(e) = defer(tracker, &mut report, e) {
-                        return Err(e.into());
-                    }
-                    continue;
-                }
+                Err(EventLogError::Client(e)) => return Err(e),
                 Err(EventLogError::Invalid(e)) => (
                     jiff::Timestamp::now().to_string(),
                     Err(Rejection::one(
@@ -238,18 +235,13 @@ pub async fn pull(
                     )),
                 ),
             };
-        let now = received_at;
         let verdict = submitted.and_then(|tags| {
-            let opened = submission::open(&encrypted, &sub.encryption)?;
+            let opened = submission::open(&encrypted, &self.sub.encryption)?;
             submission::check_tags(&opened.tags, tags.as_ref())?;
             Ok(opened)
         });
-        match verdict {
-            Ok(opened) => match session.store_submission(&incoming(&encrypted, &opened, &now))? {
-                Stored::NewCase { .. } => report.new_cases += 1,
-                Stored::FollowUp { .. } => report.follow_ups += 1,
-                Stored::AlreadyKnown(_) => report.already_known += 1,
-            },
+        Ok(match verdict {
+            Ok(opened) => Fetched::Valid(Box::new(incoming(&encrypted, &opened, &received_at))),
             Err(rejection) => {
                 let item = EventItem {
                     submission_id: encrypted.submission_id,
@@ -261,11 +253,11 @@ pub async fn pull(
                     "encryptedData": encrypted.encrypted_data,
                     "attachments": encrypted.attachments,
                 });
-                let stored = session.quarantine_submission(&QuarantinedSubmission {
+                Fetched::Invalid(Box::new(QuarantinedSubmission {
                     submission_id: encrypted.submission_id.to_string(),
                     fc_case_id: encrypted.case_id.to_string(),
                     service: String::new(),
-                    received_at: now,
+                    received_at,
                     problems: serde_json::to_string(&rejection.problems).unwrap_or_default(),
                     ciphertext: serde_json::to_vec(&ciphertext).unwrap_or_default(),
                     reject: NewOutboxItem {
@@ -274,143 +266,320 @@ pub async fn pull(
                         ordering_key: encrypted.case_id.to_string(),
                         payload: serde_json::to_string(&item).unwrap_or_default(),
                     },
-                })?;
-                if stored {
-                    report.quarantined += 1;
+                }))
+            }
+        })
+    }
+
+    /// Is there an event of ours (or, for replies, the service's submit event) for
+    /// this submission in the case's verified event log?
+    async fn find_event(
+        &self,
+        case: Uuid,
+        event: Event,
+        submission: Uuid,
+        ours: bool,
+    ) -> Result<bool, ClientError> {
+        let events = verify_case_events(self.api, case, self.sub.destination_id)
+            .await
+            .map_err(|e| match e {
+                EventLogError::Client(c) => c,
+                EventLogError::Invalid(i) => ClientError::Decode(i.to_string()),
+            })?;
+        let dest = self.sub.destination_id.to_string();
+        Ok(events
+            .iter()
+            .any(|e| e.event == event && e.submission_id == submission && (e.iss == dest) == ours))
+    }
+
+    async fn deliver(
+        &self,
+        session: &Session,
+        item: &OutboxItem,
+        step: Step,
+    ) -> Result<Answer, ClientError> {
+        match item.kind.as_str() {
+            "accept" | "reject" => {
+                let event = if item.kind == "accept" {
+                    Event::AcceptSubmission
+                } else {
+                    Event::RejectSubmission
+                };
+                let p: EventItem =
+                    serde_json::from_str(&item.payload).map_err(|_| unreadable("Auftrag"))?;
+                if step == Step::Confirm {
+                    let found = self
+                        .find_event(p.case_id, event, p.submission_id, true)
+                        .await?;
+                    return Ok(Answer::Confirmed(found));
+                }
+                let token = set::sign(
+                    event,
+                    p.payload.clone(),
+                    &self.sub.destination_id.to_string(),
+                    p.submission_id,
+                    p.case_id,
+                    jiff::Timestamp::now().as_second(),
+                    &self.sub.signature,
+                )
+                .map_err(|e| ClientError::Invalid(e.to_string()))?;
+                self.api.post_event(p.case_id, &token).await?;
+                Ok(Answer::Delivered)
+            }
+            "reply" => {
+                let p: ReplyItem =
+                    serde_json::from_str(&item.payload).map_err(|_| unreadable("Antwort"))?;
+                let remote = item
+                    .remote_id
+                    .as_deref()
+                    .and_then(|r| Uuid::parse_str(r).ok());
+                match (step, remote) {
+                    (Step::Confirm, Some(id)) => Ok(Answer::Confirmed(
+                        self.find_event(p.case_id, Event::SubmitSubmission, id, false)
+                            .await?,
+                    )),
+                    (_, None) => {
+                        let created = self
+                            .api
+                            .create_submission(&CreateSubmission {
+                                destination_id: p.destination_id,
+                                announced_attachments: p
+                                    .attachments
+                                    .iter()
+                                    .map(|a| a.attachment_id)
+                                    .collect(),
+                                service_type: p.service_type.clone(),
+                                case_id: Some(p.case_id),
+                            })
+                            .await?;
+                        Ok(Answer::Created(created.submission_id.to_string()))
+                    }
+                    (Step::Send, Some(id)) => {
+                        self.complete_reply(session, &p, id).await?;
+                        Ok(Answer::Delivered)
+                    }
                 }
             }
+            "payment" => {
+                let p: PaymentItem =
+                    serde_json::from_str(&item.payload).map_err(|_| unreadable("Buchung"))?;
+                let euro = cents_to_euro(p.amount_cents);
+                let request = PaymentRequest {
+                    request_id: p.request_id.clone(),
+                    timestamp: jiff::Timestamp::now().to_string(),
+                    currency: "EUR".into(),
+                    grand_total: euro,
+                    purpose: p.kassenzeichen.chars().take(27).collect(),
+                    description: p.description.chars().take(250).collect(),
+                    items: vec![fitconnect::api::PaymentItem {
+                        id: "1".into(),
+                        reference: p.kassenzeichen.clone(),
+                        description: format!("Gebühr, fällig am {}", p.due_date),
+                        net_amount: euro,
+                        quantity: 1,
+                    }],
+                };
+                self.api.request_payment(&p.url, &request).await?;
+                Ok(Answer::Delivered)
+            }
+            other => Err(ClientError::Invalid(format!(
+                "Auftragsart {other} wird nicht unterstützt"
+            ))),
         }
     }
-    Ok(report)
-}
 
-/// What a delivery run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct PushReport {
-    pub delivered: usize,
-    pub confirmed_by_log: usize,
-    pub retries: usize,
-    pub failed: usize,
-}
+    /// Encrypt the reply for the mailbox, upload every attachment, submit.
+    async fn complete_reply(
+        &self,
+        session: &Session,
+        p: &ReplyItem,
+        submission_id: Uuid,
+    ) -> Result<(), ClientError> {
+        let dest = self.api.destination(p.destination_id).await?;
+        let key = self
+            .api
+            .destination_key(p.destination_id, &dest.encryption_kid)
+            .await?;
+        key.validate(KeyUse::Encryption)
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        let mut plain = Vec::with_capacity(p.attachments.len());
+        for a in &p.attachments {
+            let bytes = read_blob(session, &a.blob_id)
+                .map_err(|e| ClientError::Invalid(format!("Dokument fehlt im Tresor: {e}")))?;
+            plain.push(submission::PlainAttachment {
+                id: a.attachment_id,
+                filename: Some(a.filename.clone()),
+                mime_type: a.mime_type.clone(),
+                purpose: "attachment".into(),
+                bytes,
+            });
+        }
+        let data = serde_json::to_vec(&p.data).unwrap_or_default();
+        let sealed = submission::seal(
+            submission_id,
+            p.case_id,
+            &key,
+            Some((&data, "application/json", &p.data_schema)),
+            &plain,
+            |_| {},
+        )
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        for (id, jwe) in &sealed.attachments {
+            self.api.upload_attachment(submission_id, *id, jwe).await?;
+        }
+        self.api
+            .submit(
+                submission_id,
+                &SubmitSubmission {
+                    encrypted_metadata: sealed.encrypted_metadata,
+                    encrypted_data: sealed.encrypted_data,
+                },
+            )
+            .await
+    }
 
-/// Settings of the delivery.
-#[derive(Debug, Clone)]
-pub struct PushPolicy {
-    pub backoff: Backoff,
-    pub max_attempts: u32,
-    pub batch: u32,
-}
-
-impl Default for PushPolicy {
-    fn default() -> Self {
-        PushPolicy {
-            backoff: Backoff::default(),
-            max_attempts: 8,
-            batch: 100,
+    async fn call(&self, session: &Session, call: Call) -> Result<Answer, ClientError> {
+        match call {
+            Call::List => {
+                let list = self.api.all_for_pickup(self.sub.destination_id).await?;
+                Ok(Answer::Listed(
+                    list.into_iter()
+                        .map(|s| Listed {
+                            submission_id: s.submission_id,
+                            case_id: s.case_id,
+                        })
+                        .collect(),
+                ))
+            }
+            Call::Fetch(l) => Ok(Answer::Fetched(self.fetch(l).await?)),
+            Call::Deliver { item, step } => self.deliver(session, &item, step).await,
         }
     }
 }
 
-fn later(delay: Duration) -> String {
-    let now = jiff::Timestamp::now();
-    let d = jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::ZERO);
-    now.checked_add(d).unwrap_or(now).to_string()
+fn read_blob(session: &Session, id: &str) -> Result<Vec<u8>, store::StoreError> {
+    use std::io::Read;
+    let id = BlobId::parse(id)?;
+    let mut out = Vec::new();
+    session
+        .open_blob(&id)?
+        .read_to_end(&mut out)
+        .map_err(|e| store::StoreError::Crypto(e.to_string()))?;
+    Ok(out)
 }
 
-/// Deliver every due outbox item once (accept and reject events; other kinds wait
-/// for their senders). Each item is marked done only after the portal confirmed it;
-/// a 409 is resolved by looking for our event in the case's event log.
+/// Perform one store operation of the machine.
+pub fn apply(session: &mut Session, op: StoreOp) -> Result<StoreResult, store::StoreError> {
+    Ok(match op {
+        StoreOp::Lookup(ids) => StoreResult::Known(
+            ids.iter()
+                .map(|id| session.submission_state(&id.to_string()))
+                .collect::<Result<_, _>>()?,
+        ),
+        StoreOp::StoreSubmission(s) => StoreResult::Stored(session.store_submission(&s)?),
+        StoreOp::Quarantine(q) => StoreResult::Quarantined(session.quarantine_submission(&q)?),
+        StoreOp::LoadDue { now, limit } => StoreResult::Due(session.due_outbox(&now, limit)?),
+        StoreOp::RemoteId { id, remote_id } => {
+            session.outbox_remote_id(id, &remote_id)?;
+            StoreResult::Written
+        }
+        StoreOp::Done { id } => {
+            session.outbox_done(id)?;
+            StoreResult::Written
+        }
+        StoreOp::Retry {
+            id,
+            error,
+            next_attempt_at,
+        } => {
+            session.outbox_retry(id, &error, &next_attempt_at)?;
+            StoreResult::Written
+        }
+        StoreOp::Failed { id, error } => {
+            session.outbox_failed(id, &error)?;
+            StoreResult::Written
+        }
+    })
+}
+
+/// Drive `machine` through one run against the portal and the store. Store errors
+/// end the run with an error; portal trouble ends up in the report.
+/// `progress` is called after every step (for the UI).
+pub async fn run(
+    api: &impl SubmissionApi,
+    session: &mut Session,
+    sub: &Subscriber,
+    machine: &mut Machine,
+    mut progress: impl FnMut(Progress),
+) -> Result<(RunReport, Option<ClientError>), store::StoreError> {
+    let remote = Remote { api, sub };
+    let mut last_error = None;
+    let mut input = Input::Start {
+        now: jiff::Timestamp::now(),
+    };
+    loop {
+        let effect = machine.handle(input);
+        progress(machine.progress());
+        input = match effect {
+            Effect::Finished(report) => return Ok((report, last_error)),
+            Effect::Call(call) => {
+                let answer = remote.call(session, call).await;
+                if let Err(e) = &answer {
+                    last_error = Some(e.clone());
+                }
+                Input::Portal(answer)
+            }
+            Effect::Store(op) => Input::Store(apply(session, op)?),
+        };
+    }
+}
+
+async fn run_mode(
+    api: &impl SubmissionApi,
+    session: &mut Session,
+    sub: &Subscriber,
+    mode: Mode,
+    policy: &PushPolicy,
+    tracker: &mut ConnectivityTracker,
+) -> Result<RunReport, SyncError> {
+    let mut machine = Machine::randomly_seeded(mode, policy.clone());
+    machine.set_tracker(tracker.clone());
+    let (report, last_error) = run(api, session, sub, &mut machine, |_| {}).await?;
+    *tracker = machine.tracker().clone();
+    match (&report.problem, last_error) {
+        (Some(_), Some(e)) => Err(SyncError::Portal(e)),
+        _ => Ok(report),
+    }
+}
+
+/// Pick up everything that is waiting: unknown submissions are fetched, verified and
+/// stored with their accept queued (one transaction each); invalid ones go to the
+/// quarantine with their reject queued. Known ones are skipped (dedupe).
+pub async fn pull(
+    api: &impl SubmissionApi,
+    session: &mut Session,
+    sub: &Subscriber,
+    tracker: &mut ConnectivityTracker,
+) -> Result<RunReport, SyncError> {
+    run_mode(
+        api,
+        session,
+        sub,
+        Mode::PullOnly,
+        &PushPolicy::default(),
+        tracker,
+    )
+    .await
+}
+
+/// Deliver every due outbox item once; each is marked done only after the portal
+/// confirmed it; a 409 is resolved through the case's event log.
 pub async fn push(
     api: &impl SubmissionApi,
     session: &mut Session,
     sub: &Subscriber,
     policy: &PushPolicy,
     tracker: &mut ConnectivityTracker,
-) -> Result<PushReport, SyncError> {
-    let mut report = PushReport::default();
-    let now = jiff::Timestamp::now().to_string();
-    let due = session.due_outbox(&now, policy.batch)?;
-    for item in due {
-        let event = match item.kind.as_str() {
-            "accept" => Event::AcceptSubmission,
-            "reject" => Event::RejectSubmission,
-            _ => continue,
-        };
-        let Ok(payload) = serde_json::from_str::<EventItem>(&item.payload) else {
-            session.outbox_failed(item.id, "Auftrag unlesbar")?;
-            report.failed += 1;
-            continue;
-        };
-        let token = set::sign(
-            event,
-            payload.payload.clone(),
-            &sub.destination_id.to_string(),
-            payload.submission_id,
-            payload.case_id,
-            jiff::Timestamp::now().as_second(),
-            &sub.signature,
-        )
-        .map_err(|e| store::StoreError::Crypto(e.to_string()))?;
-        let result = api.post_event(payload.case_id, &token).await;
-        let outcome = match &result {
-            Ok(()) => Outcome::Done,
-            Err(e) => {
-                tracker.failure(Failure::of(e));
-                after_error(
-                    e,
-                    &item.kind,
-                    item.attempts,
-                    policy.max_attempts,
-                    &policy.backoff,
-                    rand::rng().random(),
-                )
-            }
-        };
-        match outcome {
-            Outcome::Done => {
-                tracker.success(jiff::Timestamp::now());
-                session.outbox_done(item.id)?;
-                report.delivered += 1;
-            }
-            Outcome::CheckEventLog => {
-                match verify_case_events(api, payload.case_id, sub.destination_id).await {
-                    Ok(events) => {
-                        let ours = events.iter().any(|e| {
-                            e.event == event
-                                && e.submission_id == payload.submission_id
-                                && e.iss == sub.destination_id.to_string()
-                        });
-                        if ours {
-                            session.outbox_done(item.id)?;
-                            report.confirmed_by_log += 1;
-                        } else {
-                            session.outbox_failed(
-                                item.id,
-                                "Das Portal meldet einen anderen Abschluss dieser Einreichung.",
-                            )?;
-                            report.failed += 1;
-                        }
-                    }
-                    Err(e) => {
-                        session.outbox_retry(
-                            item.id,
-                            &e.to_string(),
-                            &later(policy.backoff.base),
-                        )?;
-                        report.retries += 1;
-                    }
-                }
-            }
-            Outcome::Retry(delay) => {
-                let msg = result.err().map(|e| e.to_string()).unwrap_or_default();
-                session.outbox_retry(item.id, &msg, &later(delay))?;
-                report.retries += 1;
-            }
-            Outcome::Failed(msg) => {
-                session.outbox_failed(item.id, &msg)?;
-                report.failed += 1;
-            }
-        }
-    }
-    Ok(report)
+) -> Result<RunReport, SyncError> {
+    run_mode(api, session, sub, Mode::PushOnly, policy, tracker).await
 }

@@ -3,8 +3,11 @@
 //! * [`core`] – pure decisions: backoff with jitter and `Retry-After`, the connectivity
 //!   state (online / gestört / offline / Anmeldung fehlerhaft), what an error means for
 //!   an outbox item;
-//! * [`engine`] – the I/O edge over the FIT-Connect client and the store: pickup and
-//!   outbox delivery.
+//! * [`machine`] – the sans-IO state machine of a run (pickup, then delivery of the
+//!   outbox): inputs are answers, store results and the time; outputs are calls and
+//!   store operations;
+//! * [`engine`] – the I/O edge that drives the machine over the FIT-Connect client and
+//!   the store.
 //!
 //! Exactly-once in effect: a submission is accepted only after it and its accept item
 //! were committed together; the submission id dedupes; a delivery whose answer was
@@ -12,5 +15,10 @@
 
 pub mod core;
 pub mod engine;
+pub mod machine;
 
-pub use engine::{PullReport, PushPolicy, PushReport, Subscriber, SyncError, pull, push};
+pub use engine::{
+    EventItem, PaymentItem, ReplyAttachment, ReplyItem, Subscriber, SyncError, apply, pull, push,
+    run,
+};
+pub use machine::{Machine, Mode, Progress, PushPolicy, RunReport};

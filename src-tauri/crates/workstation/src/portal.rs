@@ -7,7 +7,6 @@ use fitconnect::client::{ClientConfig, V1Client};
 use fitconnect::keys::{KeyPair, KeyUse};
 use serde::Serialize;
 use sync::Subscriber;
-use sync::core::ConnectivityTracker;
 use ts_rs::TS;
 
 use crate::error::AppError;
@@ -125,47 +124,22 @@ pub(crate) fn run(
                 format!("Synchronisation nicht startbar: {e}"),
             )
         })?;
-    let mut tracker = ConnectivityTracker::default();
+    let mut machine = sync::Machine::randomly_seeded(sync::Mode::Full, sync::PushPolicy::default());
+    let (report, _) = runtime
+        .block_on(sync::run(&api, session, &sub, &mut machine, |_| {}))
+        .map_err(AppError::from)?;
     let mut summary = SyncSummary {
-        new_cases: 0,
-        follow_ups: 0,
-        quarantined: 0,
-        delivered: 0,
+        new_cases: report.new_cases as u32,
+        follow_ups: report.follow_ups as u32,
+        quarantined: report.quarantined as u32,
+        delivered: (report.delivered + report.confirmed_by_log) as u32,
         pending: 0,
         failed: 0,
-        connectivity: String::new(),
-        problem: None,
+        connectivity: machine.connectivity().label().to_owned(),
+        problem: report.problem.clone(),
     };
-    runtime.block_on(async {
-        match sync::pull(&api, session, &sub, &mut tracker).await {
-            Ok(r) => {
-                summary.new_cases = r.new_cases as u32;
-                summary.follow_ups = r.follow_ups as u32;
-                summary.quarantined = r.quarantined as u32;
-            }
-            Err(sync::SyncError::Store(e)) => return Err(AppError::from(e)),
-            Err(sync::SyncError::Portal(e)) => summary.problem = Some(e.to_string()),
-        }
-        match sync::push(
-            &api,
-            session,
-            &sub,
-            &sync::PushPolicy::default(),
-            &mut tracker,
-        )
-        .await
-        {
-            Ok(r) => summary.delivered = (r.delivered + r.confirmed_by_log) as u32,
-            Err(sync::SyncError::Store(e)) => return Err(AppError::from(e)),
-            Err(sync::SyncError::Portal(e)) => {
-                summary.problem = summary.problem.take().or(Some(e.to_string()))
-            }
-        }
-        Ok(())
-    })?;
     let counts = session.outbox_counts()?;
     summary.pending = counts.pending as u32;
     summary.failed = counts.failed as u32;
-    summary.connectivity = tracker.state().label().to_owned();
     Ok(summary)
 }
