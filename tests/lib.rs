@@ -108,3 +108,52 @@ pub mod sim {
         ))
     }
 }
+
+/// A real store on disk for a sync test, with a fast key derivation.
+pub mod local {
+    use std::path::Path;
+
+    use domain::UserName;
+    use store::{Clock, InitOptions, SecretString, Session, Store, StoreConfig};
+    use sync::Subscriber;
+
+    use crate::sim::{BoxError, Running, keys};
+
+    pub const USER: &str = "sync";
+    pub const PASSWORD: &str = "sync-passwort-1";
+
+    pub fn store(dir: &Path) -> Result<Session, BoxError> {
+        let (s, _) = Store::init(
+            dir,
+            InitOptions {
+                admin: UserName::parse(USER)?,
+                admin_display_name: "Synchronisation".into(),
+                admin_password: SecretString::from(PASSWORD.to_owned()),
+                config: StoreConfig {
+                    scrypt_log_n: 10,
+                    ..StoreConfig::default()
+                },
+            },
+            Clock::system(),
+        )?;
+        Ok(s)
+    }
+
+    /// The process "dies" and starts again: the session is closed and reopened from disk.
+    pub fn reopen(session: Session) -> Result<Session, BoxError> {
+        let store = session.lock();
+        Ok(store.unlock(
+            &UserName::parse(USER)?,
+            &SecretString::from(PASSWORD.to_owned()),
+        )?)
+    }
+
+    pub fn subscriber(run: &Running) -> Result<Subscriber, BoxError> {
+        let (encryption, signature) = keys(&run.config)?;
+        Ok(Subscriber {
+            destination_id: run.config.destination_id,
+            encryption,
+            signature,
+        })
+    }
+}

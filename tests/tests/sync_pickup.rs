@@ -5,54 +5,20 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use amtsstube_tests::sim::{BoxError, Running, client, keys};
-use domain::UserName;
+use amtsstube_tests::local::{reopen, store, subscriber};
+use amtsstube_tests::sim::{BoxError, Running, client};
 use fitconnect::client::{SubmissionApi, verify_case_events};
 use fitconnect::set::Event;
 use portal_sim::seed::{self, Flaw};
-use store::{Clock, InitOptions, SecretString, Session, Store, StoreConfig, SubmissionState};
+use store::{Session, SubmissionState};
+use sync::PushPolicy;
 use sync::core::{Backoff, ConnectivityTracker};
-use sync::{PushPolicy, Subscriber};
 use uuid::Uuid;
 
 type R = Result<(), BoxError>;
 
 async fn start() -> Result<Running, BoxError> {
     amtsstube_tests::sim::start(Path::new(env!("CARGO_TARGET_TMPDIR"))).await
-}
-
-fn store(dir: &Path) -> Result<Session, BoxError> {
-    let (s, _) = Store::init(
-        dir,
-        InitOptions {
-            admin: UserName::parse("sync")?,
-            admin_display_name: "Synchronisation".into(),
-            admin_password: SecretString::from("sync-passwort-1".to_owned()),
-            config: StoreConfig {
-                scrypt_log_n: 10,
-                ..StoreConfig::default()
-            },
-        },
-        Clock::system(),
-    )?;
-    Ok(s)
-}
-
-fn reopen(session: Session) -> Result<Session, BoxError> {
-    let store = session.lock();
-    Ok(store.unlock(
-        &UserName::parse("sync")?,
-        &SecretString::from("sync-passwort-1".to_owned()),
-    )?)
-}
-
-fn subscriber(run: &Running) -> Result<Subscriber, BoxError> {
-    let (encryption, signature) = keys(&run.config)?;
-    Ok(Subscriber {
-        destination_id: run.config.destination_id,
-        encryption,
-        signature,
-    })
 }
 
 fn fast_policy() -> PushPolicy {

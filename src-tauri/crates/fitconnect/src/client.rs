@@ -110,6 +110,21 @@ impl ClientError {
         }
     }
 
+    /// The resource is already in a later state (409, or 422 `invalid-state` as the
+    /// service answers writes to a finished submission): an earlier attempt may have
+    /// taken effect.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            ClientError::Http { status: 409, .. } => true,
+            ClientError::Http {
+                status: 422,
+                problem: Some(p),
+                ..
+            } => p.type_uri.ends_with("/invalid-state"),
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             ClientError::Http { status, .. } => Some(*status),

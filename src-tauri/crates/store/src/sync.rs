@@ -146,6 +146,8 @@ pub struct OutboxItem {
     pub remote_id: Option<String>,
     pub state: String,
     pub last_error: Option<String>,
+    /// When the next attempt is due (RFC 3339), after a failed one.
+    pub next_attempt_at: Option<String>,
 }
 
 /// A submission in the quarantine (administration view).
@@ -177,7 +179,7 @@ fn enqueue(conn: &rusqlite::Connection, item: &NewOutboxItem, now: &str) -> Resu
     Ok(n == 1)
 }
 
-/// Maps `SELECT id, idempotency_key, kind, ordering_key, payload, attempts, remote_id, state, last_error`.
+/// Maps `SELECT id, idempotency_key, kind, ordering_key, payload, attempts, remote_id, state, last_error, next_attempt_at`.
 fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
     Ok(OutboxItem {
         id: r.get(0)?,
@@ -189,6 +191,7 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
         remote_id: r.get(6)?,
         state: r.get(7)?,
         last_error: r.get(8)?,
+        next_attempt_at: r.get(9)?,
     })
 }
 
@@ -327,7 +330,7 @@ impl Session {
     /// administration requeues it), and only if its next attempt is due.
     pub fn due_outbox(&self, now: &str, limit: u32) -> Result<Vec<OutboxItem>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT o.id, o.idempotency_key, o.kind, o.ordering_key, o.payload, o.attempts, o.remote_id, o.state, o.last_error
+            "SELECT o.id, o.idempotency_key, o.kind, o.ordering_key, o.payload, o.attempts, o.remote_id, o.state, o.last_error, o.next_attempt_at
              FROM outbox o
              WHERE o.state = 'pending'
                AND o.id = (SELECT min(id) FROM outbox p WHERE p.ordering_key = o.ordering_key AND p.state IN ('pending', 'failed'))
@@ -431,7 +434,7 @@ impl Session {
     /// All outbox items of a kind (administration view, tests).
     pub fn outbox_items(&self, state: Option<&str>) -> Result<Vec<OutboxItem>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, idempotency_key, kind, ordering_key, payload, attempts, remote_id, state, last_error
+            "SELECT id, idempotency_key, kind, ordering_key, payload, attempts, remote_id, state, last_error, next_attempt_at
              FROM outbox WHERE (?1 IS NULL OR state = ?1) ORDER BY id",
         )?;
         let rows = stmt.query_map(params![state], outbox_row)?;

@@ -129,7 +129,8 @@ impl ConnectivityTracker {
 pub enum Outcome {
     /// Delivered.
     Done,
-    /// The portal says the transition was already made (409 on accept/reject): look
+    /// The portal says the step was already made (409 / 422 invalid-state where an
+    /// earlier attempt may have worked unseen): look
     /// into the event log whether it was ours.
     CheckEventLog,
     /// Try again after this delay.
@@ -139,17 +140,14 @@ pub enum Outcome {
 }
 
 /// Decide about an attempt that failed with `e` after `attempts` earlier attempts.
+/// (Whether a conflict is looked up in the event log first is the machine's call.)
 pub fn after_error(
     e: &fitconnect::client::ClientError,
-    kind: &str,
     attempts: u32,
     max_attempts: u32,
     backoff: &Backoff,
     unit: f64,
 ) -> Outcome {
-    if e.status() == Some(409) && (kind == "accept" || kind == "reject") {
-        return Outcome::CheckEventLog;
-    }
     if e.is_retryable() {
         return Outcome::Retry(backoff.delay(attempts, e.retry_after(), unit));
     }
@@ -220,24 +218,20 @@ mod tests {
     #[test]
     fn outcomes_of_errors() {
         let b = Backoff::default();
-        assert_eq!(
-            after_error(&http(409), "accept", 0, 5, &b, 0.5),
-            Outcome::CheckEventLog
-        );
         assert!(matches!(
-            after_error(&http(409), "reply", 4, 5, &b, 0.5),
+            after_error(&http(409), 4, 5, &b, 0.5),
             Outcome::Failed(_)
         ));
         assert!(matches!(
-            after_error(&http(503), "accept", 40, 5, &b, 0.5),
+            after_error(&http(503), 40, 5, &b, 0.5),
             Outcome::Retry(_)
         ));
         assert!(matches!(
-            after_error(&http(422), "accept", 1, 5, &b, 0.5),
+            after_error(&http(422), 1, 5, &b, 0.5),
             Outcome::Retry(_)
         ));
         assert!(matches!(
-            after_error(&http(422), "accept", 4, 5, &b, 0.5),
+            after_error(&http(422), 4, 5, &b, 0.5),
             Outcome::Failed(_)
         ));
     }

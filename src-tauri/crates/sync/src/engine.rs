@@ -194,6 +194,8 @@ impl PaymentItem {
 struct Remote<'a, A: SubmissionApi> {
     api: &'a A,
     sub: &'a Subscriber,
+    /// Encryption keys of reply destinations, fetched once per run.
+    reply_keys: std::sync::Mutex<std::collections::HashMap<Uuid, fitconnect::keys::PublicJwk>>,
 }
 
 fn unreadable(what: &str) -> ClientError {
@@ -395,13 +397,27 @@ impl<A: SubmissionApi> Remote<'_, A> {
         p: &ReplyItem,
         submission_id: Uuid,
     ) -> Result<(), ClientError> {
-        let dest = self.api.destination(p.destination_id).await?;
-        let key = self
-            .api
-            .destination_key(p.destination_id, &dest.encryption_kid)
-            .await?;
-        key.validate(KeyUse::Encryption)
-            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        let cached = self
+            .reply_keys
+            .lock()
+            .ok()
+            .and_then(|k| k.get(&p.destination_id).cloned());
+        let key = match cached {
+            Some(k) => k,
+            None => {
+                let dest = self.api.destination(p.destination_id).await?;
+                let key = self
+                    .api
+                    .destination_key(p.destination_id, &dest.encryption_kid)
+                    .await?;
+                key.validate(KeyUse::Encryption)
+                    .map_err(|e| ClientError::Decode(e.to_string()))?;
+                if let Ok(mut k) = self.reply_keys.lock() {
+                    k.insert(p.destination_id, key.clone());
+                }
+                key
+            }
+        };
         let mut plain = Vec::with_capacity(p.attachments.len());
         for a in &p.attachments {
             let bytes = read_blob(session, &a.blob_id)
@@ -421,7 +437,13 @@ impl<A: SubmissionApi> Remote<'_, A> {
             &key,
             Some((&data, "application/json", &p.data_schema)),
             &plain,
-            |_| {},
+            |m| {
+                let mut service = serde_json::json!({ "identifier": p.service_type.identifier });
+                if let Some(name) = &p.service_type.name {
+                    service["name"] = name.clone().into();
+                }
+                m.insert("publicServiceType".into(), service);
+            },
         )
         .map_err(|e| ClientError::Invalid(e.to_string()))?;
         for (id, jwe) in &sealed.attachments {
@@ -512,7 +534,11 @@ pub async fn run(
     machine: &mut Machine,
     mut progress: impl FnMut(Progress),
 ) -> Result<(RunReport, Option<ClientError>), store::StoreError> {
-    let remote = Remote { api, sub };
+    let remote = Remote {
+        api,
+        sub,
+        reply_keys: Default::default(),
+    };
     let mut last_error = None;
     let mut input = Input::Start {
         now: jiff::Timestamp::now(),

@@ -399,8 +399,11 @@ impl Machine {
         }
     }
 
+    /// The portal is out of reach (several network failures in a row) or refuses
+    /// the credentials: the rest waits for the next run. A single reset does not stop
+    /// the run.
     fn must_stop(&self, e: &ClientError) -> bool {
-        matches!(Failure::of(e), Failure::Network | Failure::Auth)
+        matches!(Failure::of(e), Failure::Auth)
             || matches!(
                 self.tracker.state(),
                 Connectivity::Offline | Connectivity::AnmeldungFehlerhaft
@@ -526,12 +529,11 @@ impl Machine {
             (Step::Send, Err(e)) => {
                 self.tracker.failure(Failure::of(&e));
                 let unit: f64 = self.rng.random();
-                let outcome = if e.status() == Some(409) && confirmable(&item) {
+                let outcome = if e.is_conflict() && confirmable(&item) {
                     Outcome::CheckEventLog
                 } else {
                     after_error(
                         &e,
-                        "",
                         item.attempts,
                         self.policy.max_attempts,
                         &self.policy.backoff,

@@ -266,7 +266,18 @@ impl Portal {
                             return Err(http(404));
                         };
                         if r.1 {
-                            return Err(http(409));
+                            // How the service answers a write to a finished submission.
+                            return Err(ClientError::Http {
+                                status: 422,
+                                problem: Some(fitconnect::api::ApiProblem {
+                                    type_uri: "https://schema.fitko.de/fit-connect/submission-api/problems/invalid-state".into(),
+                                    title: "Unprocessable Entity".into(),
+                                    status: 422,
+                                    detail: None,
+                                    instance: None,
+                                }),
+                                retry_after: None,
+                            });
                         }
                         r.1 = true;
                         *self.reply_submits.entry(r.0.clone()).or_default() += 1;
@@ -562,6 +573,7 @@ impl World {
                             remote_id: None,
                             state: "pending".into(),
                             last_error: None,
+                            next_attempt_at: None,
                         };
                         let _ = self.call(Call::Deliver {
                             item: early,
