@@ -2,18 +2,21 @@
 //! `workstation` facade. No business logic lives here.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use workstation::background::Background;
 use workstation::{
     AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, SyncStatus, SyncSummary, WorkList,
     WorkListQuery, Workstation,
 };
 
 /// The workstation behind a mutex; `None` while the data directory is not set up.
+/// The background scheduler shares it and takes the lock per store operation only.
 #[derive(Clone)]
 struct AppState {
     data_dir: PathBuf,
     workstation: Arc<Mutex<Option<Workstation>>>,
+    background: Arc<OnceLock<Background>>,
 }
 
 impl AppState {
@@ -87,16 +90,49 @@ async fn status(state: tauri::State<'_, AppState>) -> Result<AppStatus, AppError
     state.with(|ws| Ok(ws.status())).await
 }
 
-/// "Jetzt synchronisieren". Runs under the workstation lock; until the background
-/// scheduler exists, other commands wait for it.
+fn no_scheduler() -> AppError {
+    AppError::new(
+        ErrorCode::Storage,
+        "Die Hintergrund-Synchronisation läuft nicht. Bitte starten Sie die Anwendung neu.",
+    )
+}
+
+/// "Jetzt synchronisieren": wakes the background scheduler and waits for its run.
+/// The workstation stays usable meanwhile.
 #[tauri::command]
 async fn sync_now(state: tauri::State<'_, AppState>) -> Result<SyncSummary, AppError> {
-    state.with(|ws| ws.sync_now()).await
+    // Refuse at once, with the reason, what cannot run (no portal, no right).
+    state.with(|ws| ws.prepare_sync().map(|_| ())).await?;
+    let bg = state.background.get().ok_or_else(no_scheduler)?;
+    bg.sync_now().await.ok_or_else(no_scheduler)
 }
 
 #[tauri::command]
 async fn sync_status(state: tauri::State<'_, AppState>) -> Result<SyncStatus, AppError> {
-    state.with(|ws| ws.sync_status()).await
+    let status = state.with(|ws| ws.sync_status()).await?;
+    Ok(match state.background.get() {
+        Some(bg) => status.with_background(&bg.state()),
+        None => status,
+    })
+}
+
+/// A desktop notification about new applications (no personal data in it).
+fn announce(app: &tauri::AppHandle, count: u32) {
+    use tauri_plugin_notification::NotificationExt;
+    let body = if count == 1 {
+        "Ein neuer Antrag ist eingegangen.".to_owned()
+    } else {
+        format!("{count} neue Anträge sind eingegangen.")
+    };
+    if let Err(e) = app
+        .notification()
+        .builder()
+        .title("Amtsstube")
+        .body(body)
+        .show()
+    {
+        tracing::warn!("Benachrichtigung nicht möglich: {e}");
+    }
 }
 
 /// Start the desktop app.
@@ -108,9 +144,22 @@ pub fn run() {
     let state = AppState {
         data_dir: workstation::default_data_dir(),
         workstation: Arc::new(Mutex::new(None)),
+        background: Arc::new(OnceLock::new()),
     };
     tracing::info!("Datenverzeichnis: {}", state.data_dir.display());
+    let for_setup = state.clone();
     let result = tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            match Background::start(for_setup.workstation.clone(), move |n| announce(&handle, n)) {
+                Ok(bg) => {
+                    let _ = for_setup.background.set(bg);
+                }
+                Err(e) => tracing::error!("{}", e.message),
+            }
+            Ok(())
+        })
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             login,

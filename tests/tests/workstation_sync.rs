@@ -141,3 +141,131 @@ fn configure_the_portal_and_sync_from_the_facade() -> R {
     drop(run);
     Ok(())
 }
+
+/// The background scheduler: "Jetzt synchronisieren" wakes it, the workstation lock
+/// stays free while the network is slow, a logout ends the run without losing
+/// anything, and new applications are announced.
+#[test]
+fn background_sync_keeps_the_workstation_free() -> R {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    use workstation::background::Background;
+
+    let rt = tokio::runtime::Runtime::new()?;
+    let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
+        "CARGO_TARGET_TMPDIR"
+    ))))?;
+    portal_sim::seed::seed(&mut run.sim.lock(), 20, 21)?;
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = Workstation::init(
+        &tmp.path().join("daten"),
+        InitOptions {
+            admin: UserName::parse("admin")?,
+            admin_display_name: "Admin".into(),
+            admin_password: "admin-passwort-1".to_owned().into(),
+            config: StoreConfig {
+                scrypt_log_n: 10,
+                ..StoreConfig::default()
+            },
+        },
+    )?;
+    ws.configure_portal(&serde_json::to_string(&run.config)?)?;
+    assert!(ws.set_poll_interval(5).is_err(), "a 5 s poll accepted");
+    ws.set_poll_interval(3_600)?;
+    ws.add_user("sb1", "Sam", Role::Sachbearbeitung, "sb1-passwort-1".into())?;
+    ws.logout();
+    let shared = Arc::new(Mutex::new(Some(ws)));
+    let announced = Arc::new(AtomicU32::new(0));
+    let counter = announced.clone();
+    let bg = Arc::new(Background::start(shared.clone(), move |n| {
+        counter.fetch_add(n, Ordering::SeqCst);
+    })?);
+
+    // Nobody logged in: nothing runs.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!bg.state().running);
+    {
+        let mut g = shared.lock().map_err(|_| "lock")?;
+        login(g.as_mut().ok_or("ws")?, "sb1", "sb1-passwort-1")?;
+    }
+    // A slow portal: every call takes 40 ms.
+    run.sim.set_faults(portal_sim::Faults {
+        latency_ms: 40,
+        ..portal_sim::Faults::default()
+    });
+    let waiter = std::thread::spawn({
+        let rt_handle = rt.handle().clone();
+        let bg2 = bg.clone();
+        move || rt_handle.block_on(bg2.sync_now())
+    });
+    // Meanwhile the clerk works: the lock is never held for long.
+    let mut slowest = Duration::ZERO;
+    let mut saw_progress = false;
+    while !waiter.is_finished() {
+        let t = Instant::now();
+        {
+            let g = shared.lock().map_err(|_| "lock")?;
+            g.as_ref()
+                .ok_or("ws")?
+                .work_list(WorkListQuery::default())?;
+        }
+        slowest = slowest.max(t.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+        saw_progress |= bg
+            .state()
+            .progress
+            .is_some_and(|p| p.phase == "abholen" && p.total == 20);
+    }
+    let summary = waiter.join().map_err(|_| "waiter")?;
+    let summary = summary.ok_or("no summary")?;
+    assert_eq!((summary.new_cases, summary.pending), (20, 0), "{summary:?}");
+    assert!(saw_progress);
+    assert!(
+        slowest < Duration::from_millis(500),
+        "the workstation was blocked for {slowest:?}"
+    );
+    assert_eq!(announced.load(Ordering::SeqCst), 20);
+    let state = bg.state();
+    assert!(!state.running && state.next_run.is_some());
+
+    // A logout in the middle of a run ends it; after the next login everything
+    // converges: each application once, accepted once.
+    portal_sim::seed::seed(&mut run.sim.lock(), 10, 22)?;
+    let waiter = std::thread::spawn({
+        let rt_handle = rt.handle().clone();
+        let bg2 = bg.clone();
+        move || rt_handle.block_on(bg2.sync_now())
+    });
+    std::thread::sleep(Duration::from_millis(250));
+    shared
+        .lock()
+        .map_err(|_| "lock")?
+        .as_mut()
+        .ok_or("ws")?
+        .logout();
+    let _ = waiter.join().map_err(|_| "waiter")?;
+    {
+        let mut g = shared.lock().map_err(|_| "lock")?;
+        login(g.as_mut().ok_or("ws")?, "sb1", "sb1-passwort-1")?;
+    }
+    run.sim.set_faults(portal_sim::Faults::default());
+    let summary = rt.block_on(bg.sync_now()).ok_or("no summary")?;
+    assert_eq!(summary.pending, 0, "{summary:?}");
+    let g = shared.lock().map_err(|_| "lock")?;
+    assert_eq!(
+        g.as_ref()
+            .ok_or("ws")?
+            .work_list(WorkListQuery::default())?
+            .total,
+        30
+    );
+    let st = run.sim.lock();
+    assert!(
+        st.submissions
+            .values()
+            .all(|s| s.state == portal_sim::state::SubmissionState::Accepted)
+    );
+    bg.stop();
+    Ok(())
+}

@@ -31,6 +31,8 @@ test("keyboard only: log in, see the work list, log out", async ({ page }) => {
   await expect(page.getByRole("cell", { name: "20.11.2026" })).toBeVisible();
   await expect(page.getByTestId("sync-state")).toHaveText("Portal: online");
   await expect(page.getByTestId("sync-pending")).toContainText("2 wartend");
+  await expect(page.getByTestId("sync-progress-label")).toHaveText("Anträge abholen: 12 von 40");
+  await expect(page.getByRole("progressbar", { name: "Anträge abholen: 12 von 40" })).toBeVisible();
   await noSeriousA11yViolations(page);
   await page.screenshot({ path: "test-results/screens/arbeitskorb.png" });
   // Tab to "Abmelden" and press it.

@@ -27,7 +27,16 @@ export async function installFakeBackend(page: Page): Promise<void> {
             throw { code: "wrongCredentials", message: "Benutzername oder Passwort ist falsch. Noch 4 Versuch(e) bis zur Sperre." };
           }
           case "sync_status":
-            return { configured: true, connectivity: "online", lastSuccess: "2026-11-23T13:05:00Z", pending: 2, failed: 0 };
+            return {
+              configured: true,
+              connectivity: "online",
+              lastSuccess: "2026-11-23T13:05:00Z",
+              pending: 2,
+              failed: 0,
+              running: true,
+              progress: { phase: "abholen", done: 12, total: 40 },
+              nextRun: null,
+            };
           case "sync_now":
             return { newCases: 0, followUps: 0, quarantined: 0, delivered: 2, pending: 0, failed: 0, connectivity: "online", problem: null };
           case "logout":

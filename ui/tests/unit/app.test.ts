@@ -28,6 +28,9 @@ function fakePortal(list: WorkList, sync: { reachable: boolean } = { reachable: 
           lastSuccess: synced && sync.reachable ? "2026-11-23T13:05:00Z" : null,
           pending: 0,
           failed: 0,
+          running: false,
+          progress: null,
+          nextRun: null,
         };
       case "sync_now":
         synced = true;
@@ -152,6 +155,53 @@ describe("Anmeldung und Arbeitskorb", () => {
     await waitFor(() => expect(screen.getByTestId("sync-state").textContent).toContain("Portal: online"));
     expect(screen.getByText(/zuletzt 23\.11\.2026, 14:05/)).toBeTruthy();
     expect(calls.filter((c) => c === "work_list").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("shows the progress of a background run and reloads the work list when it ends", async () => {
+    const list: WorkList = { items: [], total: 0 };
+    let statusCalls = 0;
+    mockIPC((cmd) => {
+      switch (cmd) {
+        case "session":
+          return sb;
+        case "work_list":
+          return list;
+        case "sync_status": {
+          statusCalls += 1;
+          const running = statusCalls <= 2;
+          if (!running && list.total === 0) {
+            list.items.push({
+              id: "bg",
+              fileNumber: "ON-2026-000123",
+              caseType: "Hundesteuer",
+              applicant: "Jörg Weiß",
+              status: "eingegangen",
+              receivedAt: "2026-11-23T13:05:00Z",
+            });
+            list.total = 1;
+          }
+          return {
+            configured: true,
+            connectivity: "online",
+            lastSuccess: null,
+            pending: 0,
+            failed: 0,
+            running,
+            progress: running ? { phase: "abholen", done: 12, total: 40 } : null,
+            nextRun: null,
+          };
+        }
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(App, { backend: tauriBackend });
+    expect((await screen.findByTestId("sync-progress-label")).textContent).toContain("Anträge abholen: 12 von 40");
+    expect((screen.getByRole("progressbar") as HTMLProgressElement).value).toBe(12);
+    expect(await screen.findByText("ON-2026-000123", {}, { timeout: 4000 })).toBeTruthy();
+    expect(screen.queryByTestId("sync-progress")).toBeNull();
+    // Polled once a second while running, not in a tight loop.
+    expect(statusCalls).toBeLessThan(8);
   });
 
   it("says calmly when the portal cannot be reached", async () => {

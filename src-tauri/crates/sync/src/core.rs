@@ -36,6 +36,28 @@ impl Backoff {
     }
 }
 
+/// When the scheduler runs next: after a good run the poll interval; after failed
+/// runs in a row an exponential backoff with jitter (from `base`, at most the poll
+/// interval), never sooner than the portal's `Retry-After`.
+pub fn next_run(
+    poll: Duration,
+    failed_runs: u32,
+    retry_after: Option<Duration>,
+    unit: f64,
+) -> Duration {
+    if failed_runs == 0 {
+        return poll.max(retry_after.unwrap_or(Duration::ZERO));
+    }
+    let backoff = Backoff {
+        base: Duration::from_secs(10).min(poll),
+        cap: poll,
+    };
+    // At least a second: a jitter draw near zero must not make a busy loop.
+    backoff
+        .delay(failed_runs, retry_after, unit)
+        .max(Duration::from_secs(1))
+}
+
 /// What the status indicator shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -189,6 +211,25 @@ mod tests {
         assert_eq!(
             b.delay(0, Some(Duration::from_secs(120)), 0.3),
             Duration::from_secs(120)
+        );
+    }
+
+    #[test]
+    fn next_run_polls_backs_off_and_honours_retry_after() {
+        let poll = Duration::from_secs(300);
+        assert_eq!(next_run(poll, 0, None, 0.5), poll);
+        assert_eq!(
+            next_run(poll, 0, Some(Duration::from_secs(900)), 0.5),
+            Duration::from_secs(900)
+        );
+        // 10 s · 2^1 = 20 s ceiling, half of it with this draw.
+        assert_eq!(next_run(poll, 1, None, 0.5), Duration::from_secs(10));
+        // Grows, but never beyond the poll interval.
+        assert_eq!(next_run(poll, 10, None, 1.0), poll);
+        assert_eq!(next_run(poll, 3, None, 0.0), Duration::from_secs(1));
+        assert_eq!(
+            next_run(poll, 2, Some(Duration::from_secs(60)), 0.0),
+            Duration::from_secs(60)
         );
     }
 

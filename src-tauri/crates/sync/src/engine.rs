@@ -37,9 +37,36 @@ pub struct Subscriber {
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]
-    Portal(#[from] ClientError),
+    Portal(Box<ClientError>),
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// The store is no longer available to this run (logged out, locked).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<ClientError> for SyncError {
+    fn from(e: ClientError) -> Self {
+        SyncError::Portal(Box::new(e))
+    }
+}
+
+/// What a run needs from the local store. Each call is short (one transaction), so
+/// a shared store may be locked per call and stay free while the network is busy.
+pub trait SyncStore {
+    fn apply(&mut self, op: StoreOp) -> Result<StoreResult, SyncError>;
+    /// Plaintext of a document in the vault (for a reply's attachments).
+    fn read_blob(&mut self, id: &str) -> Result<Vec<u8>, SyncError>;
+}
+
+impl SyncStore for Session {
+    fn apply(&mut self, op: StoreOp) -> Result<StoreResult, SyncError> {
+        Ok(apply(self, op)?)
+    }
+
+    fn read_blob(&mut self, id: &str) -> Result<Vec<u8>, SyncError> {
+        Ok(read_blob(self, id)?)
+    }
 }
 
 /// Payload of an accept or reject item in the outbox.
@@ -296,7 +323,7 @@ impl<A: SubmissionApi> Remote<'_, A> {
 
     async fn deliver(
         &self,
-        session: &Session,
+        session: &mut impl SyncStore,
         item: &OutboxItem,
         step: Step,
     ) -> Result<Answer, ClientError> {
@@ -393,7 +420,7 @@ impl<A: SubmissionApi> Remote<'_, A> {
     /// Encrypt the reply for the mailbox, upload every attachment, submit.
     async fn complete_reply(
         &self,
-        session: &Session,
+        session: &mut impl SyncStore,
         p: &ReplyItem,
         submission_id: Uuid,
     ) -> Result<(), ClientError> {
@@ -420,7 +447,8 @@ impl<A: SubmissionApi> Remote<'_, A> {
         };
         let mut plain = Vec::with_capacity(p.attachments.len());
         for a in &p.attachments {
-            let bytes = read_blob(session, &a.blob_id)
+            let bytes = session
+                .read_blob(&a.blob_id)
                 .map_err(|e| ClientError::Invalid(format!("Dokument fehlt im Tresor: {e}")))?;
             plain.push(submission::PlainAttachment {
                 id: a.attachment_id,
@@ -460,7 +488,7 @@ impl<A: SubmissionApi> Remote<'_, A> {
             .await
     }
 
-    async fn call(&self, session: &Session, call: Call) -> Result<Answer, ClientError> {
+    async fn call(&self, session: &mut impl SyncStore, call: Call) -> Result<Answer, ClientError> {
         match call {
             Call::List => {
                 let list = self.api.all_for_pickup(self.sub.destination_id).await?;
@@ -529,11 +557,11 @@ pub fn apply(session: &mut Session, op: StoreOp) -> Result<StoreResult, store::S
 /// `progress` is called after every step (for the UI).
 pub async fn run(
     api: &impl SubmissionApi,
-    session: &mut Session,
+    session: &mut impl SyncStore,
     sub: &Subscriber,
     machine: &mut Machine,
     mut progress: impl FnMut(Progress),
-) -> Result<(RunReport, Option<ClientError>), store::StoreError> {
+) -> Result<(RunReport, Option<ClientError>), SyncError> {
     let remote = Remote {
         api,
         sub,
@@ -555,7 +583,7 @@ pub async fn run(
                 }
                 Input::Portal(answer)
             }
-            Effect::Store(op) => Input::Store(apply(session, op)?),
+            Effect::Store(op) => Input::Store(session.apply(op)?),
         };
     }
 }
@@ -573,7 +601,7 @@ async fn run_mode(
     let (report, last_error) = run(api, session, sub, &mut machine, |_| {}).await?;
     *tracker = machine.tracker().clone();
     match (&report.problem, last_error) {
-        (Some(_), Some(e)) => Err(SyncError::Portal(e)),
+        (Some(_), Some(e)) => Err(SyncError::from(e)),
         _ => Ok(report),
     }
 }

@@ -18,7 +18,7 @@ pub mod engine;
 pub mod machine;
 
 pub use engine::{
-    EventItem, PaymentItem, ReplyAttachment, ReplyItem, Subscriber, SyncError, apply, pull, push,
-    run,
+    EventItem, PaymentItem, ReplyAttachment, ReplyItem, Subscriber, SyncError, SyncStore, apply,
+    pull, push, run,
 };
 pub use machine::{Machine, Mode, Progress, PushPolicy, RunReport};

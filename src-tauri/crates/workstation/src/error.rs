@@ -89,3 +89,14 @@ impl From<StoreError> for AppError {
         AppError::new(code, e.to_string())
     }
 }
+
+impl From<sync::SyncError> for AppError {
+    fn from(e: sync::SyncError) -> Self {
+        match e {
+            sync::SyncError::Store(s) => AppError::from(s),
+            sync::SyncError::Unavailable(m) => AppError::new(ErrorCode::Locked, m),
+            // Portal trouble ends up in the summary, not as an error; this is a fallback.
+            sync::SyncError::Portal(p) => AppError::new(ErrorCode::Storage, p.to_string()),
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! generated into `ui/src/lib/bindings/` by `cargo test`.
 
 mod api;
+pub mod background;
 mod error;
 pub mod paths;
 mod portal;
@@ -17,7 +18,7 @@ use store::{AuditReport, Clock, SecretString, Session, Store};
 
 pub use api::{AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery};
 pub use error::{AppError, ErrorCode};
-pub use portal::{PortalSettings, SyncStatus, SyncSummary};
+pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
 pub use store::{InitOptions, RecoveryKey, StoreConfig};
 
 /// The workstation: a data directory, locked or unlocked by one user.
@@ -216,7 +217,16 @@ impl Workstation {
     /// Synchronise now: pick up new applications, then deliver the outbox. When the
     /// portal cannot be reached the summary says so; nothing is lost.
     pub fn sync_now(&mut self) -> Result<SyncSummary, AppError> {
+        let job = self.prepare_sync()?;
         let session = self.session_with_mut(Permission::RunSync)?;
+        let summary = portal::run_blocking(session, &job)?;
+        self.record_sync(&summary);
+        Ok(summary)
+    }
+
+    /// Prepare a synchronisation run for the logged-in user: portal settings and keys.
+    pub fn prepare_sync(&self) -> Result<portal::SyncJob, AppError> {
+        let session = self.session_with(Permission::RunSync)?;
         let json = session.setting(portal::SETTING)?.ok_or_else(|| {
             AppError::new(
                 ErrorCode::NotFound,
@@ -225,7 +235,29 @@ impl Workstation {
         })?;
         let settings: PortalSettings =
             serde_json::from_str(&json).map_err(|e| AppError::invalid(e.to_string()))?;
-        let summary = portal::run(session, &settings)?;
+        let poll = session
+            .setting(portal::POLL_SETTING)?
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(portal::DEFAULT_POLL_SECONDS);
+        portal::job(
+            &settings,
+            session.user().username.clone(),
+            std::time::Duration::from_secs(poll),
+        )
+    }
+
+    /// The session a background run of `user` may use: only while that user is
+    /// logged in and allowed to synchronise.
+    pub fn sync_session(&mut self, user: &UserName) -> Result<&mut Session, AppError> {
+        let session = self.session_with_mut(Permission::RunSync)?;
+        if &session.user().username != user {
+            return Err(AppError::locked());
+        }
+        Ok(session)
+    }
+
+    /// Remember the outcome of a run for the status indicator.
+    pub fn record_sync(&mut self, summary: &SyncSummary) {
         let previous = self.last_sync.take().and_then(|(_, at)| at);
         let reached = summary
             .problem
@@ -233,7 +265,19 @@ impl Workstation {
             .then(|| jiff::Timestamp::now().to_string())
             .or(previous);
         self.last_sync = Some((summary.connectivity.clone(), reached));
-        Ok(summary)
+    }
+
+    /// Set the poll interval of the background synchronisation (administration).
+    pub fn set_poll_interval(&mut self, seconds: u64) -> Result<(), AppError> {
+        if !(30..=86_400).contains(&seconds) {
+            return Err(AppError::invalid(
+                "Das Abrufintervall muss zwischen 30 Sekunden und 24 Stunden liegen.",
+            ));
+        }
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        session.set_setting(portal::POLL_SETTING, &seconds.to_string())?;
+        session.audit("portal.intervall", &seconds.to_string())?;
+        Ok(())
     }
 
     /// Outbox items for the administration: what waits, what failed and why.
@@ -281,6 +325,9 @@ impl Workstation {
             last_success: self.last_sync.as_ref().and_then(|(_, at)| at.clone()),
             pending: u32::try_from(counts.pending).unwrap_or(u32::MAX),
             failed: u32::try_from(counts.failed).unwrap_or(u32::MAX),
+            running: false,
+            progress: None,
+            next_run: None,
         })
     }
 

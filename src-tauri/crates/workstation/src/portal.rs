@@ -95,12 +95,42 @@ pub struct SyncStatus {
     /// Outbox items waiting and failed.
     pub pending: u32,
     pub failed: u32,
+    /// A background run is going on, and how far it is.
+    pub running: bool,
+    pub progress: Option<crate::background::SyncProgress>,
+    /// Next scheduled run (RFC 3339), if the scheduler runs.
+    pub next_run: Option<String>,
 }
 
-pub(crate) fn run(
-    session: &mut store::Session,
+impl SyncStatus {
+    /// Add what the background scheduler knows.
+    pub fn with_background(mut self, bg: &crate::background::BackgroundState) -> Self {
+        self.running = bg.running;
+        self.progress = bg.progress.clone();
+        self.next_run = bg.next_run.clone();
+        self
+    }
+}
+
+/// Everything a run needs besides the store, prepared under the workstation lock.
+pub struct SyncJob {
+    api: V1Client,
+    sub: Subscriber,
+    /// The user the run works for (a shared store checks it is still logged in).
+    pub(crate) user: domain::UserName,
+    /// Poll interval.
+    pub poll: Duration,
+}
+
+/// Default poll interval: five minutes.
+pub const DEFAULT_POLL_SECONDS: u64 = 300;
+pub(crate) const POLL_SETTING: &str = "sync_poll_seconds";
+
+pub(crate) fn job(
     settings: &PortalSettings,
-) -> Result<SyncSummary, AppError> {
+    user: domain::UserName,
+    poll: Duration,
+) -> Result<SyncJob, AppError> {
     let (encryption, signature) = keys(settings)?;
     let sub = Subscriber {
         destination_id: settings.destination_id,
@@ -115,6 +145,51 @@ pub(crate) fn run(
         timeout: Duration::from_secs(60),
     })
     .map_err(|e| invalid(e.to_string()))?;
+    Ok(SyncJob {
+        api,
+        sub,
+        user,
+        poll,
+    })
+}
+
+/// What the last run said, plus what the scheduler needs to plan the next one.
+pub struct Ran {
+    pub summary: SyncSummary,
+    pub retry_after: Option<Duration>,
+}
+
+impl SyncJob {
+    /// One run (pickup, then delivery) against `store`.
+    pub async fn run(
+        &self,
+        store: &mut impl sync::SyncStore,
+        progress: impl FnMut(sync::Progress),
+    ) -> Result<Ran, AppError> {
+        let mut machine =
+            sync::Machine::randomly_seeded(sync::Mode::Full, sync::PushPolicy::default());
+        let (report, _) = sync::run(&self.api, store, &self.sub, &mut machine, progress).await?;
+        Ok(Ran {
+            summary: SyncSummary {
+                new_cases: report.new_cases as u32,
+                follow_ups: report.follow_ups as u32,
+                quarantined: report.quarantined as u32,
+                delivered: (report.delivered + report.confirmed_by_log) as u32,
+                pending: 0,
+                failed: 0,
+                connectivity: machine.connectivity().label().to_owned(),
+                problem: report.problem.clone(),
+            },
+            retry_after: report.retry_after,
+        })
+    }
+}
+
+/// A run on the calling thread, with the session held throughout (CLI).
+pub(crate) fn run_blocking(
+    session: &mut store::Session,
+    job: &SyncJob,
+) -> Result<SyncSummary, AppError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -124,20 +199,7 @@ pub(crate) fn run(
                 format!("Synchronisation nicht startbar: {e}"),
             )
         })?;
-    let mut machine = sync::Machine::randomly_seeded(sync::Mode::Full, sync::PushPolicy::default());
-    let (report, _) = runtime
-        .block_on(sync::run(&api, session, &sub, &mut machine, |_| {}))
-        .map_err(AppError::from)?;
-    let mut summary = SyncSummary {
-        new_cases: report.new_cases as u32,
-        follow_ups: report.follow_ups as u32,
-        quarantined: report.quarantined as u32,
-        delivered: (report.delivered + report.confirmed_by_log) as u32,
-        pending: 0,
-        failed: 0,
-        connectivity: machine.connectivity().label().to_owned(),
-        problem: report.problem.clone(),
-    };
+    let mut summary = runtime.block_on(job.run(session, |_| {}))?.summary;
     let counts = session.outbox_counts()?;
     summary.pending = counts.pending as u32;
     summary.failed = counts.failed as u32;

@@ -133,6 +133,12 @@ enum PortalCommand {
         #[arg(long = "as", default_value = "admin")]
         as_user: String,
     },
+    /// Abrufintervall der Hintergrund-Synchronisation in Sekunden (30 bis 86400)
+    Interval {
+        seconds: u64,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -359,6 +365,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ws.configure_portal(&json)?;
             ws.logout();
             println!("Portal-Verbindung gespeichert (verschlüsselt im Datenbestand).");
+        }
+        Command::Portal {
+            command: PortalCommand::Interval { seconds, as_user },
+        } => {
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            ws.set_poll_interval(seconds)?;
+            ws.logout();
+            println!("Abrufintervall: {seconds} Sekunden.");
         }
         Command::Outbox { command } => match command {
             OutboxCommand::List { failed, as_user } => {

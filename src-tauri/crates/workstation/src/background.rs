@@ -1,0 +1,286 @@
+//! Background synchronisation: a scheduler thread runs the sync machine periodically
+//! (poll interval from the settings, backoff with jitter after failures,
+//! `Retry-After` honoured) and on demand ("Jetzt synchronisieren").
+//!
+//! The workstation lock is taken only for each store operation of a run (one short
+//! transaction) and never while the network is busy, so the window stays responsive
+//! during a long pickup. A run belongs to the user who was logged in when it started;
+//! if that user logs out, the run's next store operation fails and the run ends –
+//! every completed operation is committed, so nothing is lost.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use domain::UserName;
+use serde::Serialize;
+use sync::machine::{StoreOp, StoreResult};
+use sync::{SyncError, SyncStore};
+use tokio::sync::{Notify, watch};
+use ts_rs::TS;
+
+use crate::{AppError, ErrorCode, SyncSummary, Workstation};
+
+/// The workstation as the app shares it between commands and the scheduler.
+pub type Shared = Arc<Mutex<Option<Workstation>>>;
+
+/// Where a running synchronisation stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SyncProgress {
+    /// "abholen" (pickup) or "senden" (outbox).
+    pub phase: String,
+    pub done: u32,
+    pub total: u32,
+}
+
+/// The scheduler's side of the status indicator.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BackgroundState {
+    pub running: bool,
+    pub progress: Option<SyncProgress>,
+    /// Next scheduled run (RFC 3339).
+    pub next_run: Option<String>,
+    /// Result of the last run.
+    pub last: Option<SyncSummary>,
+}
+
+#[derive(Default)]
+struct Inner {
+    state: BackgroundState,
+    failed_runs: u32,
+}
+
+/// Handle to the scheduler thread.
+pub struct Background {
+    inner: Arc<Mutex<Inner>>,
+    wake: Arc<Notify>,
+    finished: watch::Receiver<u64>,
+    stop: Arc<AtomicBool>,
+}
+
+fn lock_shared(
+    shared: &Shared,
+) -> Result<std::sync::MutexGuard<'_, Option<Workstation>>, AppError> {
+    shared.lock().map_err(|_| {
+        AppError::new(
+            ErrorCode::Storage,
+            "Interner Fehler: Sperre verloren. Bitte starten Sie die Anwendung neu.",
+        )
+    })
+}
+
+/// The shared workstation as a run's store: locked per operation, and only while
+/// the run's user is still logged in.
+struct SharedStore<'a> {
+    shared: &'a Shared,
+    user: UserName,
+}
+
+impl SharedStore<'_> {
+    fn with<T>(
+        &mut self,
+        f: impl FnOnce(&mut store::Session) -> Result<T, SyncError>,
+    ) -> Result<T, SyncError> {
+        let mut guard =
+            lock_shared(self.shared).map_err(|e| SyncError::Unavailable(e.message.clone()))?;
+        let ws = guard
+            .as_mut()
+            .ok_or_else(|| SyncError::Unavailable("Arbeitsstation geschlossen".into()))?;
+        let session = ws
+            .sync_session(&self.user)
+            .map_err(|_| SyncError::Unavailable("abgemeldet".into()))?;
+        f(session)
+    }
+}
+
+impl SyncStore for SharedStore<'_> {
+    fn apply(&mut self, op: StoreOp) -> Result<StoreResult, SyncError> {
+        self.with(|s| s.apply(op))
+    }
+
+    fn read_blob(&mut self, id: &str) -> Result<Vec<u8>, SyncError> {
+        self.with(|s| SyncStore::read_blob(s, id))
+    }
+}
+
+/// Without a logged-in user (or a portal connection) the scheduler looks again after this.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+
+impl Background {
+    /// Start the scheduler thread. `on_new` is called with the number of new
+    /// applications after a run that brought some (desktop notification).
+    pub fn start(shared: Shared, on_new: impl Fn(u32) + Send + 'static) -> Result<Self, AppError> {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let wake = Arc::new(Notify::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (done_tx, finished) = watch::channel(0u64);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                AppError::new(
+                    ErrorCode::Storage,
+                    format!("Hintergrund-Synchronisation nicht startbar: {e}"),
+                )
+            })?;
+        let (t_inner, t_wake, t_stop) = (inner.clone(), wake.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("synchronisation".into())
+            .spawn(move || {
+                runtime.block_on(scheduler(shared, t_inner, t_wake, t_stop, done_tx, on_new));
+            })
+            .map_err(|e| {
+                AppError::new(
+                    ErrorCode::Storage,
+                    format!("Hintergrund-Synchronisation nicht startbar: {e}"),
+                )
+            })?;
+        Ok(Background {
+            inner,
+            wake,
+            finished,
+            stop,
+        })
+    }
+
+    pub fn state(&self) -> BackgroundState {
+        self.inner
+            .lock()
+            .map(|i| i.state.clone())
+            .unwrap_or_default()
+    }
+
+    /// Run as soon as possible ("Jetzt synchronisieren") and wait for that run.
+    pub async fn sync_now(&self) -> Option<SyncSummary> {
+        let mut finished = self.finished.clone();
+        let before = *finished.borrow_and_update();
+        // A run already going may have started before the request: wait for one
+        // that starts after it.
+        let running = self.state().running;
+        self.wake.notify_one();
+        let target = before + if running { 2 } else { 1 };
+        while *finished.borrow_and_update() < target {
+            if finished.changed().await.is_err() {
+                return None;
+            }
+        }
+        self.state().last
+    }
+
+    /// Stop the thread after the current run.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn set(inner: &Arc<Mutex<Inner>>, f: impl FnOnce(&mut Inner)) {
+    if let Ok(mut i) = inner.lock() {
+        f(&mut i);
+    }
+}
+
+async fn scheduler(
+    shared: Shared,
+    inner: Arc<Mutex<Inner>>,
+    wake: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+    done: watch::Sender<u64>,
+    on_new: impl Fn(u32),
+) {
+    let mut runs = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        // Prepare under the lock (settings, keys, client); nothing to do while
+        // nobody with the right to synchronise is logged in.
+        let job = lock_shared(&shared)
+            .ok()
+            .and_then(|g| g.as_ref().map(|ws| ws.prepare_sync()));
+        let job = match job {
+            Some(Ok(job)) => job,
+            _ => {
+                set(&inner, |i| i.state.next_run = None);
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(IDLE_CHECK) => {}
+                }
+                continue;
+            }
+        };
+        set(&inner, |i| {
+            i.state.running = true;
+            i.state.progress = None;
+        });
+        let mut store = SharedStore {
+            shared: &shared,
+            user: job.user.clone(),
+        };
+        let progress_inner = inner.clone();
+        let result = job
+            .run(&mut store, move |p| {
+                set(&progress_inner, |i| {
+                    i.state.progress = (!p.phase.is_empty()).then(|| SyncProgress {
+                        phase: p.phase.to_owned(),
+                        done: p.done as u32,
+                        total: p.total as u32,
+                    });
+                });
+            })
+            .await;
+        let (summary, retry_after) = match result {
+            Ok(ran) => (Some(ran.summary), ran.retry_after),
+            Err(e) => {
+                tracing::warn!("Synchronisation abgebrochen: {}", e.message);
+                (None, None)
+            }
+        };
+        // Queue sizes and the status indicator's memory.
+        let summary = summary.map(|mut s| {
+            if let Ok(mut g) = lock_shared(&shared)
+                && let Some(ws) = g.as_mut()
+            {
+                ws.record_sync(&s);
+                if let Ok(status) = ws.sync_status() {
+                    s.pending = status.pending;
+                    s.failed = status.failed;
+                }
+            }
+            s
+        });
+        let failed = summary.as_ref().is_none_or(|s| s.problem.is_some());
+        let new_cases = summary.as_ref().map(|s| s.new_cases).unwrap_or(0);
+        let mut delay = job.poll;
+        set(&inner, |i| {
+            i.failed_runs = if failed { i.failed_runs + 1 } else { 0 };
+            delay =
+                sync::core::next_run(job.poll, i.failed_runs, retry_after, rand::random::<f64>());
+            i.state.running = false;
+            i.state.progress = None;
+            if summary.is_some() {
+                i.state.last = summary.clone();
+            }
+            let at = jiff::Timestamp::now()
+                .checked_add(jiff::SignedDuration::try_from(delay).unwrap_or_default())
+                .ok();
+            i.state.next_run = at.map(|t| t.to_string());
+        });
+        runs += 1;
+        let _ = done.send(runs);
+        if new_cases > 0 {
+            on_new(new_cases);
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
