@@ -14,7 +14,7 @@ DEMO := $(ROOT)/target/demo
 # Run headless tests and the demo under Xvfb when there is no display.
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1080x24")
 
-.PHONY: all deps ui-deps ui build tools demo test test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package clean
+.PHONY: all deps ui-deps ui build tools demo test chaos test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package clean
 
 all: build
 
@@ -73,6 +73,13 @@ test-browser:
 
 test-e2e:
 	$(XVFB) dbus-run-session -- node --test --test-concurrency=1 tests/e2e/
+
+# Longer chaos run: the real `amtsstube` binary killed with SIGKILL during syncs
+# against the faulty simulator (make test runs 50 rounds), and more simulated schedules.
+CHAOS_ROUNDS ?= 500
+chaos: build
+	CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(CARGO) test -p amtsstube-tests --test chaos -- --nocapture
+	DST_SCHEDULES=100000 $(CARGO) test -p sync --test simulation -- --nocapture
 
 # ---- other --------------------------------------------------------------------
 bench: deps

@@ -402,6 +402,16 @@ impl Session {
         Ok(())
     }
 
+    /// A user asked to synchronise now: waiting items are due at once, whatever
+    /// their backoff says (failed items stay with the administration).
+    pub fn outbox_due_now(&mut self) -> Result<u64> {
+        let n = self.conn.execute(
+            "UPDATE outbox SET next_attempt_at = NULL WHERE state = 'pending' AND next_attempt_at IS NOT NULL",
+            [],
+        )?;
+        Ok(n as u64)
+    }
+
     /// Put a failed item back into the queue (administration: "erneut versuchen").
     /// False when there is no failed item with this id.
     pub fn outbox_requeue(&mut self, id: i64) -> Result<bool> {

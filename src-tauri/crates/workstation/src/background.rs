@@ -60,6 +60,8 @@ pub struct Background {
     wake: Arc<Notify>,
     finished: watch::Receiver<u64>,
     stop: Arc<AtomicBool>,
+    /// A user asked for the next run: waiting items skip their backoff.
+    requested: Arc<AtomicBool>,
 }
 
 fn lock_shared(
@@ -117,6 +119,7 @@ impl Background {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let wake = Arc::new(Notify::new());
         let stop = Arc::new(AtomicBool::new(false));
+        let requested = Arc::new(AtomicBool::new(false));
         let (done_tx, finished) = watch::channel(0u64);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -127,11 +130,22 @@ impl Background {
                     format!("Hintergrund-Synchronisation nicht startbar: {e}"),
                 )
             })?;
-        let (t_inner, t_wake, t_stop) = (inner.clone(), wake.clone(), stop.clone());
+        let (t_inner, t_wake, t_stop, t_requested) =
+            (inner.clone(), wake.clone(), stop.clone(), requested.clone());
         std::thread::Builder::new()
             .name("synchronisation".into())
             .spawn(move || {
-                runtime.block_on(scheduler(shared, t_inner, t_wake, t_stop, done_tx, on_new));
+                runtime.block_on(scheduler(
+                    shared,
+                    t_inner,
+                    Signals {
+                        wake: t_wake,
+                        stop: t_stop,
+                        requested: t_requested,
+                    },
+                    done_tx,
+                    on_new,
+                ));
             })
             .map_err(|e| {
                 AppError::new(
@@ -144,6 +158,7 @@ impl Background {
             wake,
             finished,
             stop,
+            requested,
         })
     }
 
@@ -161,6 +176,7 @@ impl Background {
         // A run already going may have started before the request: wait for one
         // that starts after it.
         let running = self.state().running;
+        self.requested.store(true, Ordering::SeqCst);
         self.wake.notify_one();
         let target = before + if running { 2 } else { 1 };
         while *finished.borrow_and_update() < target {
@@ -190,14 +206,24 @@ fn set(inner: &Arc<Mutex<Inner>>, f: impl FnOnce(&mut Inner)) {
     }
 }
 
+struct Signals {
+    wake: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+    requested: Arc<AtomicBool>,
+}
+
 async fn scheduler(
     shared: Shared,
     inner: Arc<Mutex<Inner>>,
-    wake: Arc<Notify>,
-    stop: Arc<AtomicBool>,
+    signals: Signals,
     done: watch::Sender<u64>,
     on_new: impl Fn(u32),
 ) {
+    let Signals {
+        wake,
+        stop,
+        requested,
+    } = signals;
     let mut runs = 0u64;
     while !stop.load(Ordering::SeqCst) {
         // Prepare under the lock (settings, keys, client); nothing to do while
@@ -216,6 +242,13 @@ async fn scheduler(
                 continue;
             }
         };
+        if requested.swap(false, Ordering::SeqCst)
+            && let Ok(mut g) = lock_shared(&shared)
+            && let Some(ws) = g.as_mut()
+            && let Err(e) = ws.sync_requested()
+        {
+            tracing::warn!("{}", e.message);
+        }
         set(&inner, |i| {
             i.state.running = true;
             i.state.progress = None;

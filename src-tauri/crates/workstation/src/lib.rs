@@ -216,9 +216,12 @@ impl Workstation {
 
     /// Synchronise now: pick up new applications, then deliver the outbox. When the
     /// portal cannot be reached the summary says so; nothing is lost.
+    /// "Jetzt synchronisieren": waiting outbox items are tried at once (their backoff
+    /// is for unattended runs), then one run.
     pub fn sync_now(&mut self) -> Result<SyncSummary, AppError> {
         let job = self.prepare_sync()?;
         let session = self.session_with_mut(Permission::RunSync)?;
+        session.outbox_due_now()?;
         let summary = portal::run_blocking(session, &job)?;
         self.record_sync(&summary);
         Ok(summary)
@@ -254,6 +257,13 @@ impl Workstation {
             return Err(AppError::locked());
         }
         Ok(session)
+    }
+
+    /// Make waiting outbox items due at once (a user asked to synchronise now).
+    pub fn sync_requested(&mut self) -> Result<(), AppError> {
+        self.session_with_mut(Permission::RunSync)?
+            .outbox_due_now()?;
+        Ok(())
     }
 
     /// Remember the outcome of a run for the status indicator.
