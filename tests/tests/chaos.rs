@@ -103,12 +103,7 @@ async fn kill_minus_nine_during_sync_loses_and_doubles_nothing() -> Result<(), B
             },
         )?;
         ws.configure_portal(&serde_json::to_string(&run.config)?)?;
-        ws.add_user(
-            USER,
-            "Sam",
-            Role::Sachbearbeitung,
-            PASSWORD.to_owned().into(),
-        )?;
+        ws.add_user(USER, "Sam", Role::Sachbearbeitung, PASSWORD.to_owned())?;
     }
     let payment_url = format!(
         "{}/payment/v1/paymenttransaction/amtsstube/gebuehren",
@@ -229,32 +224,33 @@ async fn kill_minus_nine_during_sync_loses_and_doubles_nothing() -> Result<(), B
     let s = session(&data)?;
     assert_eq!(s.vault_check().missing, 0);
     assert!(s.verify_audit()?.is_intact());
-    let local: HashMap<String, Local> = s.submissions()?.into_iter().collect();
-    let st = run.sim.lock();
-    let mine: Vec<_> = st
-        .submissions
-        .values()
-        .filter(|x| x.destination_id == run.config.destination_id)
-        .collect();
-    assert_eq!(local.len(), mine.len(), "submissions doubled or lost");
-    for x in &mine {
-        assert_eq!(x.state, SubmissionState::Accepted, "{}", x.submission_id);
+    {
+        let local: HashMap<String, Local> = s.submissions()?.into_iter().collect();
+        let st = run.sim.lock();
+        let mine: Vec<_> = st
+            .submissions
+            .values()
+            .filter(|x| x.destination_id == run.config.destination_id)
+            .collect();
+        assert_eq!(local.len(), mine.len(), "submissions doubled or lost");
+        for x in &mine {
+            assert_eq!(x.state, SubmissionState::Accepted, "{}", x.submission_id);
+            assert_eq!(
+                local.get(&x.submission_id.to_string()),
+                Some(&Local::Accepted)
+            );
+        }
+        let mut cases: Vec<Uuid> = mine.iter().map(|x| x.case_id).collect();
+        cases.sort();
+        cases.dedup();
         assert_eq!(
-            local.get(&x.submission_id.to_string()),
-            Some(&Local::Accepted)
+            s.count_cases()?,
+            cases.len() as u64,
+            "cases doubled or lost"
         );
+        let items = s.outbox_items(None)?;
+        assert!(items.iter().all(|i| i.state == "done"));
     }
-    let mut cases: Vec<Uuid> = mine.iter().map(|x| x.case_id).collect();
-    cases.sort();
-    cases.dedup();
-    assert_eq!(
-        s.count_cases()?,
-        cases.len() as u64,
-        "cases doubled or lost"
-    );
-    let items = s.outbox_items(None)?;
-    assert!(items.iter().all(|i| i.state == "done"));
-    drop(st);
 
     let http = reqwest::Client::new();
     let all_cases: Vec<Uuid> = run.sim.lock().cases.keys().copied().collect();
