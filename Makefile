@@ -85,6 +85,7 @@ chaos: build
 bench: deps
 	$(CARGO) bench -p store --bench store_bench
 	$(CARGO) bench -p portal-sim --bench pickup_bench
+	$(CARGO) bench -p amtsstube-tests --bench sync_bench
 
 # The Tauri CLI comes from the npm registry (prebuilt binary inside the package).
 TAURI_CLI := @tauri-apps/cli@2.12.5

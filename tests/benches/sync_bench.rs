@@ -1,0 +1,273 @@
+//! Sync end to end: the portal simulator on loopback, the real SQLCipher store and
+//! vault on disk, the sync machine driven as in the workstation. Prints a Markdown
+//! table. `make bench`.
+//!
+//! 1. Pickup of `BENCH_SUBMISSIONS` (default 10,000) submissions with one 200 KB
+//!    attachment each: list, fetch, verify the event log, decrypt, store (case,
+//!    documents in the vault, audit, accept item) – then the accepts drain.
+//! 2. Incremental sync (10 new submissions) with 0, with the submissions of (1), and
+//!    with 100,000 submissions already known locally: the cost must not grow.
+//! 3. Outbox drain: fee bookings (payment requests) and replies (sealed for the
+//!    citizen's mailbox, one PDF each).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use amtsstube_tests::local::{store, subscriber};
+use amtsstube_tests::sim::{BoxError, Running, client};
+use fitconnect::api::ServiceType;
+use store::{IncomingSubmission, NewOutboxItem, Session};
+use sync::core::ConnectivityTracker;
+use sync::{PaymentItem, PushPolicy, ReplyAttachment, ReplyItem, RunReport};
+use uuid::Uuid;
+
+const ATTACHMENT: usize = 200 * 1024;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), in MB.
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+struct Timed {
+    report: RunReport,
+    took: Duration,
+}
+
+async fn pull(run: &Running, session: &mut Session) -> Result<Timed, BoxError> {
+    let api = client(&run.config)?;
+    let sub = subscriber(run)?;
+    let mut tracker = ConnectivityTracker::default();
+    let start = Instant::now();
+    let report = sync::pull(&api, session, &sub, &mut tracker).await?;
+    Ok(Timed {
+        report,
+        took: start.elapsed(),
+    })
+}
+
+async fn push(run: &Running, session: &mut Session) -> Result<Timed, BoxError> {
+    let api = client(&run.config)?;
+    let sub = subscriber(run)?;
+    let mut tracker = ConnectivityTracker::default();
+    let policy = PushPolicy {
+        batch: 500,
+        ..PushPolicy::default()
+    };
+    let start = Instant::now();
+    let report = sync::push(&api, session, &sub, &policy, &mut tracker).await?;
+    Ok(Timed {
+        report,
+        took: start.elapsed(),
+    })
+}
+
+/// Pick up 10 new submissions and deliver their accepts.
+async fn incremental(
+    run: &Running,
+    session: &mut Session,
+    seed: u64,
+) -> Result<Duration, BoxError> {
+    portal_sim::seed::seed_sized(&mut run.sim.lock(), 10, ATTACHMENT, seed)?;
+    let p = pull(run, session).await?;
+    assert_eq!(p.report.new_cases, 10, "{:?}", p.report);
+    let q = push(run, session).await?;
+    assert_eq!(q.report.delivered, 10, "{:?}", q.report);
+    Ok(p.took + q.took)
+}
+
+/// 100,000 submissions known locally (accepted long ago), without documents.
+fn known_submissions(session: &mut Session, n: usize) -> Result<(), BoxError> {
+    for i in 0..n {
+        let sid = Uuid::from_u128(0xA000_0000_0000_0000 + i as u128).to_string();
+        let case = Uuid::from_u128(0xB000_0000_0000_0000 + i as u128).to_string();
+        session.store_submission(&IncomingSubmission {
+            submission_id: sid.clone(),
+            fc_case_id: case.clone(),
+            service: "99102013000000".into(),
+            case_type: "Meldebescheinigung".into(),
+            applicant: format!("Person {i}"),
+            received_at: "2025-06-01T08:00:00Z".into(),
+            auth_tags: "{}".into(),
+            // Their documents do not matter for what is measured (lookups by id).
+            documents: Vec::new(),
+            accept: NewOutboxItem {
+                idempotency_key: format!("accept:{sid}"),
+                kind: "accept".into(),
+                ordering_key: case,
+                payload: "{}".into(),
+            },
+        })?;
+    }
+    // They were accepted long ago: mark them done without the network.
+    for item in session.outbox_items(Some("pending"))? {
+        session.outbox_done(item.id)?;
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), BoxError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run())
+}
+
+async fn run() -> Result<(), BoxError> {
+    let count = env_usize("BENCH_SUBMISSIONS", 10_000);
+    let known = env_usize("BENCH_KNOWN", 100_000);
+    let outbox = env_usize("BENCH_OUTBOX", 1_000);
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let mut rows: Vec<(String, String)> = Vec::new();
+
+    // 1. Full pickup.
+    let run = amtsstube_tests::sim::start(target).await?;
+    let t = Instant::now();
+    portal_sim::seed::seed_sized(&mut run.sim.lock(), count, ATTACHMENT, 1)?;
+    eprintln!("{count} Einreichungen vorbereitet in {:?}", t.elapsed());
+    let tmp = tempfile::tempdir_in(target)?;
+    let mut session = store(&tmp.path().join("daten"))?;
+    let before = peak_mb();
+    let p = pull(&run, &mut session).await?;
+    assert_eq!(p.report.new_cases, count, "{:?}", p.report);
+    let q = push(&run, &mut session).await?;
+    assert_eq!(q.report.delivered, count, "{:?}", q.report);
+    let total = p.took + q.took;
+    rows.push((
+        format!(
+            "pickup of {count} submissions (200 KB attachment each) into the store, end to end"
+        ),
+        format!(
+            "{:.1} s ({:.1} submissions/s)",
+            total.as_secs_f64(),
+            count as f64 / total.as_secs_f64()
+        ),
+    ));
+    rows.push((
+        "of which list + fetch + verify + decrypt + store".into(),
+        format!(
+            "{:.1} s ({:.1} ms each)",
+            p.took.as_secs_f64(),
+            p.took.as_secs_f64() * 1000.0 / count as f64
+        ),
+    ));
+    rows.push((
+        "of which accepts delivered (signed SET, POST, commit)".into(),
+        format!(
+            "{:.1} s ({:.0} items/s)",
+            q.took.as_secs_f64(),
+            count as f64 / q.took.as_secs_f64()
+        ),
+    ));
+    rows.push((
+        "peak memory before → after the pickup (VmHWM)".into(),
+        format!("{before:.0} MB → {:.0} MB", peak_mb()),
+    ));
+
+    // 2. Incremental syncs.
+    let fresh_tmp = tempfile::tempdir_in(target)?;
+    let mut fresh = store(&fresh_tmp.path().join("daten"))?;
+    let empty = incremental(&run, &mut fresh, 100).await?;
+    let after_full = incremental(&run, &mut session, 101).await?;
+    let big_tmp = tempfile::tempdir_in(target)?;
+    let mut big = store(&big_tmp.path().join("daten"))?;
+    let t = Instant::now();
+    known_submissions(&mut big, known)?;
+    eprintln!(
+        "{known} bekannte Einreichungen angelegt in {:?}",
+        t.elapsed()
+    );
+    let with_known = incremental(&run, &mut big, 102).await?;
+    for (label, d) in [
+        ("0".to_owned(), empty),
+        (format!("{}", count + 10), after_full),
+        (format!("{known}"), with_known),
+    ] {
+        rows.push((
+            format!("incremental sync, 10 new, {label} already local"),
+            format!("{:.0} ms", d.as_secs_f64() * 1000.0),
+        ));
+    }
+
+    // 3. Outbox drain: fee bookings and replies.
+    let payment_url = format!(
+        "{}/payment/v1/paymenttransaction/amtsstube/gebuehren",
+        run.config.api_url
+    );
+    let cases: Vec<Uuid> = run.sim.lock().cases.keys().copied().take(50).collect();
+    for n in 0..outbox {
+        let case = cases[n % cases.len()];
+        session.enqueue(
+            &PaymentItem {
+                url: payment_url.clone(),
+                request_id: format!("bench-{n}"),
+                kassenzeichen: format!("5.0100.{n:06}"),
+                amount_cents: 2_500,
+                due_date: "2026-12-23".into(),
+                description: "Gebühr".into(),
+            }
+            .outbox_item(&format!("payment:{n}"), &case.to_string()),
+        )?;
+    }
+    let d = push(&run, &mut session).await?;
+    assert_eq!(d.report.delivered, outbox, "{:?}", d.report);
+    rows.push((
+        format!("outbox drain: {outbox} fee bookings (payment requests)"),
+        format!("{:.0} items/s", outbox as f64 / d.took.as_secs_f64()),
+    ));
+    let replies = outbox / 5;
+    let pdf = vec![b'%'; ATTACHMENT];
+    for n in 0..replies {
+        let case = cases[n % cases.len()];
+        let blob = session.put_blob(pdf.as_slice())?;
+        session.enqueue(
+            &ReplyItem {
+                case_id: case,
+                destination_id: run.config.reply_destination_id,
+                service_type: ServiceType {
+                    name: Some("Bescheid".into()),
+                    description: None,
+                    identifier: "urn:de:fim:leika:leistung:99102013000000".into(),
+                },
+                data: serde_json::json!({ "nummer": n }),
+                data_schema: "https://schema.amtsstube.invalid/antwort/1.0.0.json".into(),
+                attachments: vec![ReplyAttachment {
+                    attachment_id: Uuid::new_v4(),
+                    blob_id: blob.id.as_str().to_owned(),
+                    filename: format!("bescheid-{n}.pdf"),
+                    mime_type: "application/pdf".into(),
+                }],
+            }
+            .outbox_item(&format!("reply:{n}")),
+        )?;
+    }
+    let d = push(&run, &mut session).await?;
+    assert_eq!(d.report.delivered, replies, "{:?}", d.report);
+    rows.push((
+        format!("outbox drain: {replies} replies (200 KB PDF each, sealed, 3 requests each)"),
+        format!("{:.0} items/s", replies as f64 / d.took.as_secs_f64()),
+    ));
+
+    println!("| measurement | result |");
+    println!("|---|---|");
+    for (k, v) in rows {
+        println!("| {k} | {v} |");
+    }
+    Ok(())
+}
