@@ -254,3 +254,67 @@ async fn a_consistently_exchanged_submission_is_caught_by_the_authentication_tag
     );
     Ok(())
 }
+
+/// Fetched while the store is locked: the bundles stay encrypted on disk; after the
+/// login they are verified and stored even though the portal is down by then, and
+/// accepted once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetched_while_locked_stored_after_unlock_even_offline() -> R {
+    let run = start().await?;
+    seed::seed(&mut run.sim.lock(), 8, 31)?;
+    seed::seed_flawed(&mut run.sim.lock(), Flaw::SwappedAttachment, 32)?;
+    let api = client(&run.config)?;
+    let sub = subscriber(&run)?;
+    let tmp = tempfile::tempdir()?;
+    let locked = store(&tmp.path().join("daten"))?.lock();
+
+    let staged = sync::staging::prefetch(&api, &locked, run.config.destination_id).await?;
+    assert_eq!(staged, 9);
+    assert_eq!(
+        sync::staging::prefetch(&api, &locked, run.config.destination_id).await?,
+        0,
+        "staged twice"
+    );
+    // No plaintext of the applications in the staging folder.
+    for id in locked.staged_ids()? {
+        let text = String::from_utf8_lossy(&locked.read_staged(&id)?).into_owned();
+        for word in ["antragsteller", "familienname", "vorname", "%PDF"] {
+            assert!(!text.contains(word), "{word} in plaintext in {id}");
+        }
+    }
+    // Hostile ids are refused.
+    assert!(locked.stage("../../etc/passwd", b"x").is_err());
+
+    // The portal goes down; the clerk logs in.
+    run.sim.set_faults(portal_sim::Faults {
+        outage_seconds: 600,
+        ..portal_sim::Faults::default()
+    });
+    let mut session = locked.unlock(
+        &domain::UserName::parse(amtsstube_tests::local::USER)?,
+        &store::SecretString::from(amtsstube_tests::local::PASSWORD.to_owned()),
+    )?;
+    let mut tracker = ConnectivityTracker::default();
+    let report = sync::pull(&api, &mut session, &sub, &mut tracker).await?;
+    assert_eq!((report.new_cases, report.quarantined), (8, 1), "{report:?}");
+    assert_eq!(session.count_cases()?, 8);
+    assert!(
+        sync::push(&api, &mut session, &sub, &fast_policy(), &mut tracker)
+            .await
+            .is_err(),
+        "the portal is down"
+    );
+    let waiting = session.outbox_items(Some("pending"))?;
+    assert_eq!(waiting.len(), 9);
+    assert!(waiting.iter().all(|i| i.attempts == 1));
+    assert!(
+        session.store().staged_ids()?.is_empty(),
+        "stored bundles are removed"
+    );
+    // Back online: accepted and rejected exactly once.
+    run.sim.set_faults(portal_sim::Faults::default());
+    session.outbox_due_now()?;
+    let pushed = sync::push(&api, &mut session, &sub, &fast_policy(), &mut tracker).await?;
+    assert_eq!(pushed.delivered, 9, "{pushed:?}");
+    check_invariants(&api, &session, &run).await
+}

@@ -252,20 +252,50 @@ fn background_sync_keeps_the_workstation_free() -> R {
     run.sim.set_faults(portal_sim::Faults::default());
     let summary = rt.block_on(bg.sync_now()).ok_or("no summary")?;
     assert_eq!(summary.pending, 0, "{summary:?}");
-    let g = shared.lock().map_err(|_| "lock")?;
-    assert_eq!(
-        g.as_ref()
-            .ok_or("ws")?
-            .work_list(WorkListQuery::default())?
-            .total,
-        30
-    );
-    let st = run.sim.lock();
+    {
+        let g = shared.lock().map_err(|_| "lock")?;
+        assert_eq!(
+            g.as_ref()
+                .ok_or("ws")?
+                .work_list(WorkListQuery::default())?
+                .total,
+            30
+        );
+    }
     assert!(
-        st.submissions
+        run.sim
+            .lock()
+            .submissions
             .values()
             .all(|s| s.state == portal_sim::state::SubmissionState::Accepted)
     );
+
+    // Logged out overnight: new applications are fetched, still encrypted; in the
+    // morning the network is down, yet they are there after the login.
+    portal_sim::seed::seed(&mut run.sim.lock(), 3, 23)?;
+    shared
+        .lock()
+        .map_err(|_| "lock")?
+        .as_mut()
+        .ok_or("ws")?
+        .logout();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bg.state().staged < 3 {
+        assert!(Instant::now() < deadline, "nothing staged while logged out");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    run.sim.set_faults(portal_sim::Faults {
+        outage_seconds: 600,
+        ..portal_sim::Faults::default()
+    });
+    {
+        let mut g = shared.lock().map_err(|_| "lock")?;
+        login(g.as_mut().ok_or("ws")?, "sb1", "sb1-passwort-1")?;
+    }
+    let summary = rt.block_on(bg.sync_now()).ok_or("no summary")?;
+    assert_eq!(summary.new_cases, 3, "{summary:?}");
+    assert!(summary.problem.is_some(), "the portal is down");
+    assert_eq!(summary.pending, 3, "accepts wait for the network");
     bg.stop();
     Ok(())
 }

@@ -25,6 +25,7 @@ mod error;
 mod fsutil;
 mod keys;
 mod session;
+mod staging;
 mod sync;
 mod users;
 mod vault;

@@ -155,6 +155,10 @@ impl Store {
         })
     }
 
+    pub(crate) fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
     pub fn dir(&self) -> &Path {
         &self.layout.dir
     }

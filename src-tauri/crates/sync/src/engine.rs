@@ -24,6 +24,7 @@ use crate::machine::{
     Answer, Call, Effect, Fetched, Input, Listed, Machine, Mode, Progress, PushPolicy, RunReport,
     Step, StoreOp, StoreResult,
 };
+use crate::staging::{Bundle, StagedView};
 
 /// What the engine needs to act as the destination's subscriber.
 pub struct Subscriber {
@@ -57,6 +58,14 @@ pub trait SyncStore {
     fn apply(&mut self, op: StoreOp) -> Result<StoreResult, SyncError>;
     /// Plaintext of a document in the vault (for a reply's attachments).
     fn read_blob(&mut self, id: &str) -> Result<Vec<u8>, SyncError>;
+    /// Submissions fetched while the store was locked and not stored yet: (id, bundle).
+    fn staged(&mut self) -> Result<Vec<(String, Vec<u8>)>, SyncError> {
+        Ok(Vec::new())
+    }
+    /// Forget a staged bundle.
+    fn unstage(&mut self, _submission_id: &str) -> Result<(), SyncError> {
+        Ok(())
+    }
 }
 
 impl SyncStore for Session {
@@ -66,6 +75,19 @@ impl SyncStore for Session {
 
     fn read_blob(&mut self, id: &str) -> Result<Vec<u8>, SyncError> {
         Ok(read_blob(self, id)?)
+    }
+
+    fn staged(&mut self) -> Result<Vec<(String, Vec<u8>)>, SyncError> {
+        let mut out = Vec::new();
+        for id in self.clean_staging()? {
+            let bytes = self.store().read_staged(&id)?;
+            out.push((id, bytes));
+        }
+        Ok(out)
+    }
+
+    fn unstage(&mut self, submission_id: &str) -> Result<(), SyncError> {
+        Ok(self.store().unstage(submission_id)?)
     }
 }
 
@@ -223,6 +245,8 @@ struct Remote<'a, A: SubmissionApi> {
     sub: &'a Subscriber,
     /// Encryption keys of reply destinations, fetched once per run.
     reply_keys: std::sync::Mutex<std::collections::HashMap<Uuid, fitconnect::keys::PublicJwk>>,
+    /// Submissions fetched while the store was locked.
+    staged: std::collections::HashMap<Uuid, Bundle>,
 }
 
 fn unreadable(what: &str) -> ClientError {
@@ -231,73 +255,16 @@ fn unreadable(what: &str) -> ClientError {
 
 impl<A: SubmissionApi> Remote<'_, A> {
     async fn fetch(&self, l: Listed) -> Result<Fetched, ClientError> {
-        let encrypted = self.api.fetch_encrypted(l.submission_id).await?;
-        // The service's own record of what was submitted: its time is the legal
-        // receipt, its authentication tags must match what we fetched.
-        let (received_at, submitted) =
-            match verify_case_events(self.api, l.case_id, self.sub.destination_id).await {
-                Ok(events) => {
-                    let dest = self.sub.destination_id.to_string();
-                    let submit = events.iter().rev().find(|e| {
-                        e.event == Event::SubmitSubmission
-                            && e.submission_id == l.submission_id
-                            && e.iss != dest
-                    });
-                    let tags = submit.and_then(|e| {
-                        serde_json::from_value::<AuthenticationTags>(
-                            e.payload.get("authenticationTags")?.clone(),
-                        )
-                        .ok()
-                    });
-                    let at = submit
-                        .and_then(|e| jiff::Timestamp::from_second(e.iat).ok())
-                        .unwrap_or_else(jiff::Timestamp::now);
-                    (at.to_string(), Ok(tags))
-                }
-                Err(EventLogError::Client(e)) => return Err(e),
-                Err(EventLogError::Invalid(e)) => (
-                    jiff::Timestamp::now().to_string(),
-                    Err(Rejection::one(
-                        ProblemKind::InvalidEventLog,
-                        &Part::Metadata,
-                        e.to_string(),
-                    )),
-                ),
-            };
-        let verdict = submitted.and_then(|tags| {
-            let opened = submission::open(&encrypted, &self.sub.encryption)?;
-            submission::check_tags(&opened.tags, tags.as_ref())?;
-            Ok(opened)
-        });
-        Ok(match verdict {
-            Ok(opened) => Fetched::Valid(Box::new(incoming(&encrypted, &opened, &received_at))),
-            Err(rejection) => {
-                let item = EventItem {
-                    submission_id: encrypted.submission_id,
-                    case_id: encrypted.case_id,
-                    payload: set::reject_payload(&rejection.problems),
+        match self.staged.get(&l.submission_id) {
+            Some(bundle) => {
+                let view = StagedView {
+                    inner: self.api,
+                    bundle,
                 };
-                let ciphertext = serde_json::json!({
-                    "encryptedMetadata": encrypted.encrypted_metadata,
-                    "encryptedData": encrypted.encrypted_data,
-                    "attachments": encrypted.attachments,
-                });
-                Fetched::Invalid(Box::new(QuarantinedSubmission {
-                    submission_id: encrypted.submission_id.to_string(),
-                    fc_case_id: encrypted.case_id.to_string(),
-                    service: String::new(),
-                    received_at,
-                    problems: serde_json::to_string(&rejection.problems).unwrap_or_default(),
-                    ciphertext: serde_json::to_vec(&ciphertext).unwrap_or_default(),
-                    reject: NewOutboxItem {
-                        idempotency_key: format!("reject:{}", encrypted.submission_id),
-                        kind: "reject".into(),
-                        ordering_key: encrypted.case_id.to_string(),
-                        payload: serde_json::to_string(&item).unwrap_or_default(),
-                    },
-                }))
+                fetch_with(&view, self.sub, l).await
             }
-        })
+            None => fetch_with(self.api, self.sub, l).await,
+        }
     }
 
     /// Is there an event of ours (or, for replies, the service's submit event) for
@@ -490,17 +457,37 @@ impl<A: SubmissionApi> Remote<'_, A> {
 
     async fn call(&self, session: &mut impl SyncStore, call: Call) -> Result<Answer, ClientError> {
         match call {
-            Call::List => {
-                let list = self.api.all_for_pickup(self.sub.destination_id).await?;
-                Ok(Answer::Listed(
-                    list.into_iter()
-                        .map(|s| Listed {
-                            submission_id: s.submission_id,
-                            case_id: s.case_id,
+            Call::List => match self.api.all_for_pickup(self.sub.destination_id).await {
+                Ok(list) => {
+                    // Staged bundles the portal no longer lists are gone there.
+                    let listed: std::collections::HashSet<Uuid> =
+                        list.iter().map(|s| s.submission_id).collect();
+                    for id in self.staged.keys().filter(|id| !listed.contains(id)) {
+                        if let Err(e) = session.unstage(&id.to_string()) {
+                            tracing::warn!("Vorabruf nicht entfernt: {e}");
+                        }
+                    }
+                    Ok(Answer::Listed(
+                        list.into_iter()
+                            .map(|s| Listed {
+                                submission_id: s.submission_id,
+                                case_id: s.case_id,
+                            })
+                            .collect(),
+                    ))
+                }
+                // Offline: what was fetched while locked can still be stored now.
+                Err(e) if e.is_retryable() && !self.staged.is_empty() => Ok(Answer::Listed(
+                    self.staged
+                        .values()
+                        .map(|b| Listed {
+                            submission_id: b.submission.submission_id,
+                            case_id: b.submission.case_id,
                         })
                         .collect(),
-                ))
-            }
+                )),
+                Err(e) => Err(e),
+            },
             Call::Fetch(l) => Ok(Answer::Fetched(self.fetch(l).await?)),
             Call::Deliver { item, step } => self.deliver(session, &item, step).await,
         }
@@ -516,6 +503,81 @@ fn read_blob(session: &Session, id: &str) -> Result<Vec<u8>, store::StoreError> 
         .read_to_end(&mut out)
         .map_err(|e| store::StoreError::Crypto(e.to_string()))?;
     Ok(out)
+}
+
+/// Fetch, verify against the case's event log and open one submission.
+async fn fetch_with(
+    api: &impl SubmissionApi,
+    sub: &Subscriber,
+    l: Listed,
+) -> Result<Fetched, ClientError> {
+    let encrypted = api.fetch_encrypted(l.submission_id).await?;
+    // The service's own record of what was submitted: its time is the legal
+    // receipt, its authentication tags must match what we fetched.
+    let (received_at, submitted) =
+        match verify_case_events(api, l.case_id, sub.destination_id).await {
+            Ok(events) => {
+                let dest = sub.destination_id.to_string();
+                let submit = events.iter().rev().find(|e| {
+                    e.event == Event::SubmitSubmission
+                        && e.submission_id == l.submission_id
+                        && e.iss != dest
+                });
+                let tags = submit.and_then(|e| {
+                    serde_json::from_value::<AuthenticationTags>(
+                        e.payload.get("authenticationTags")?.clone(),
+                    )
+                    .ok()
+                });
+                let at = submit
+                    .and_then(|e| jiff::Timestamp::from_second(e.iat).ok())
+                    .unwrap_or_else(jiff::Timestamp::now);
+                (at.to_string(), Ok(tags))
+            }
+            Err(EventLogError::Client(e)) => return Err(e),
+            Err(EventLogError::Invalid(e)) => (
+                jiff::Timestamp::now().to_string(),
+                Err(Rejection::one(
+                    ProblemKind::InvalidEventLog,
+                    &Part::Metadata,
+                    e.to_string(),
+                )),
+            ),
+        };
+    let verdict = submitted.and_then(|tags| {
+        let opened = submission::open(&encrypted, &sub.encryption)?;
+        submission::check_tags(&opened.tags, tags.as_ref())?;
+        Ok(opened)
+    });
+    Ok(match verdict {
+        Ok(opened) => Fetched::Valid(Box::new(incoming(&encrypted, &opened, &received_at))),
+        Err(rejection) => {
+            let item = EventItem {
+                submission_id: encrypted.submission_id,
+                case_id: encrypted.case_id,
+                payload: set::reject_payload(&rejection.problems),
+            };
+            let ciphertext = serde_json::json!({
+                "encryptedMetadata": encrypted.encrypted_metadata,
+                "encryptedData": encrypted.encrypted_data,
+                "attachments": encrypted.attachments,
+            });
+            Fetched::Invalid(Box::new(QuarantinedSubmission {
+                submission_id: encrypted.submission_id.to_string(),
+                fc_case_id: encrypted.case_id.to_string(),
+                service: String::new(),
+                received_at,
+                problems: serde_json::to_string(&rejection.problems).unwrap_or_default(),
+                ciphertext: serde_json::to_vec(&ciphertext).unwrap_or_default(),
+                reject: NewOutboxItem {
+                    idempotency_key: format!("reject:{}", encrypted.submission_id),
+                    kind: "reject".into(),
+                    ordering_key: encrypted.case_id.to_string(),
+                    payload: serde_json::to_string(&item).unwrap_or_default(),
+                },
+            }))
+        }
+    })
 }
 
 /// Perform one store operation of the machine.
@@ -562,10 +624,23 @@ pub async fn run(
     machine: &mut Machine,
     mut progress: impl FnMut(Progress),
 ) -> Result<(RunReport, Option<ClientError>), SyncError> {
+    let mut staged = std::collections::HashMap::new();
+    for (id, bytes) in session.staged()? {
+        match serde_json::from_slice::<Bundle>(&bytes) {
+            Ok(b) => {
+                staged.insert(b.submission.submission_id, b);
+            }
+            Err(e) => {
+                tracing::warn!("Vorabruf {id} unlesbar, wird neu abgerufen: {e}");
+                session.unstage(&id)?;
+            }
+        }
+    }
     let remote = Remote {
         api,
         sub,
         reply_keys: Default::default(),
+        staged,
     };
     let mut last_error = None;
     let mut input = Input::Start {

@@ -16,6 +16,7 @@
 pub mod core;
 pub mod engine;
 pub mod machine;
+pub mod staging;
 
 pub use engine::{
     EventItem, PaymentItem, ReplyAttachment, ReplyItem, Subscriber, SyncError, SyncStore, apply,

@@ -471,6 +471,8 @@ impl Machine {
 
     fn retry(&mut self, item: &OutboxItem, e: &ClientError, delay: Duration) -> Effect {
         self.report.retries += 1;
+        // The run did not get everything through: say why (the status shows it).
+        self.report.problem = Some(e.to_string());
         self.record(StoreOp::Retry {
             id: item.id,
             error: e.to_string(),

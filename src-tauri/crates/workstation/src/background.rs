@@ -46,6 +46,8 @@ pub struct BackgroundState {
     pub next_run: Option<String>,
     /// Result of the last run.
     pub last: Option<SyncSummary>,
+    /// Submissions fetched (still encrypted) while nobody was logged in, since start.
+    pub staged: u32,
 }
 
 #[derive(Default)]
@@ -106,6 +108,14 @@ impl SyncStore for SharedStore<'_> {
 
     fn read_blob(&mut self, id: &str) -> Result<Vec<u8>, SyncError> {
         self.with(|s| SyncStore::read_blob(s, id))
+    }
+
+    fn staged(&mut self) -> Result<Vec<(String, Vec<u8>)>, SyncError> {
+        self.with(|s| s.staged())
+    }
+
+    fn unstage(&mut self, submission_id: &str) -> Result<(), SyncError> {
+        self.with(|s| s.unstage(submission_id))
     }
 }
 
@@ -225,16 +235,34 @@ async fn scheduler(
         requested,
     } = signals;
     let mut runs = 0u64;
+    // The portal client of the last logged-in run: while nobody is logged in, it
+    // fetches what waits into the staging folder, still encrypted.
+    let mut prefetcher: Option<crate::portal::Prefetcher> = None;
+    let mut next_prefetch = tokio::time::Instant::now();
     while !stop.load(Ordering::SeqCst) {
         // Prepare under the lock (settings, keys, client); nothing to do while
         // nobody with the right to synchronise is logged in.
         let job = lock_shared(&shared)
             .ok()
-            .and_then(|g| g.as_ref().map(|ws| ws.prepare_sync()));
+            .and_then(|g| g.as_ref().map(|ws| (ws.prepare_sync(), ws.store_handle())));
         let job = match job {
-            Some(Ok(job)) => job,
-            _ => {
+            Some((Ok(job), _)) => job,
+            other => {
                 set(&inner, |i| i.state.next_run = None);
+                if let (Some(p), Some((_, store))) = (&prefetcher, other)
+                    && tokio::time::Instant::now() >= next_prefetch
+                {
+                    match p.run(&store).await {
+                        Ok(n) => {
+                            set(&inner, |i| i.state.staged += n as u32);
+                            next_prefetch = tokio::time::Instant::now() + p.poll;
+                        }
+                        Err(e) => {
+                            tracing::info!("Vorabruf nicht möglich: {e}");
+                            next_prefetch = tokio::time::Instant::now() + IDLE_CHECK * 6;
+                        }
+                    }
+                }
                 tokio::select! {
                     _ = wake.notified() => {}
                     _ = tokio::time::sleep(IDLE_CHECK) => {}
@@ -242,6 +270,7 @@ async fn scheduler(
                 continue;
             }
         };
+        prefetcher = job.prefetcher().ok();
         if requested.swap(false, Ordering::SeqCst)
             && let Ok(mut g) = lock_shared(&shared)
             && let Some(ws) = g.as_mut()
@@ -311,9 +340,26 @@ async fn scheduler(
         if new_cases > 0 {
             on_new(new_cases);
         }
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(delay) => {}
+        // Wait for the next run, but notice a logout (prefetching takes over then).
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            let step = until
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(IDLE_CHECK);
+            if step.is_zero() {
+                break;
+            }
+            tokio::select! {
+                _ = wake.notified() => break,
+                _ = tokio::time::sleep(step) => {}
+            }
+            let logged_in = lock_shared(&shared)
+                .ok()
+                .and_then(|g| g.as_ref().map(|ws| ws.session().is_some()))
+                .unwrap_or(false);
+            if stop.load(Ordering::SeqCst) || !logged_in {
+                break;
+            }
         }
     }
 }

@@ -259,6 +259,12 @@ impl Workstation {
         Ok(session)
     }
 
+    /// The data directory as a locked store handle (no key): for staging while
+    /// nobody is logged in.
+    pub fn store_handle(&self) -> Store {
+        self.store.clone()
+    }
+
     /// Make waiting outbox items due at once (a user asked to synchronise now).
     pub fn sync_requested(&mut self) -> Result<(), AppError> {
         self.session_with_mut(Permission::RunSync)?

@@ -115,6 +115,7 @@ impl SyncStatus {
 /// Everything a run needs besides the store, prepared under the workstation lock.
 pub struct SyncJob {
     api: V1Client,
+    client: ClientConfig,
     sub: Subscriber,
     /// The user the run works for (a shared store checks it is still logged in).
     pub(crate) user: domain::UserName,
@@ -137,16 +138,17 @@ pub(crate) fn job(
         encryption,
         signature,
     };
-    let api = V1Client::new(ClientConfig {
+    let client = ClientConfig {
         token_url: settings.token_url.clone(),
         api_url: settings.api_url.clone(),
         client_id: settings.client_id.clone(),
         client_secret: settings.client_secret.clone(),
         timeout: Duration::from_secs(60),
-    })
-    .map_err(|e| invalid(e.to_string()))?;
+    };
+    let api = V1Client::new(client.clone()).map_err(|e| invalid(e.to_string()))?;
     Ok(SyncJob {
         api,
+        client,
         sub,
         user,
         poll,
@@ -182,6 +184,31 @@ impl SyncJob {
             },
             retry_after: report.retry_after,
         })
+    }
+}
+
+/// Fetching while nobody is logged in: the portal client only (token credentials),
+/// no decryption or signature keys – what it fetches stays encrypted.
+pub struct Prefetcher {
+    api: V1Client,
+    destination: uuid::Uuid,
+    pub poll: Duration,
+}
+
+impl SyncJob {
+    pub fn prefetcher(&self) -> Result<Prefetcher, AppError> {
+        Ok(Prefetcher {
+            api: V1Client::new(self.client.clone()).map_err(|e| invalid(e.to_string()))?,
+            destination: self.sub.destination_id,
+            poll: self.poll,
+        })
+    }
+}
+
+impl Prefetcher {
+    /// Stage what waits at the portal into the (locked) store.
+    pub async fn run(&self, store: &store::Store) -> Result<usize, sync::SyncError> {
+        sync::staging::prefetch(&self.api, store, self.destination).await
     }
 }
 
