@@ -4,10 +4,14 @@
 //! read models shared by the store, the facade and the UI (their TypeScript
 //! twins are generated with `ts-rs`).
 
+pub mod casetype;
+pub mod deadline;
+pub mod lifecycle;
 mod role;
 mod user;
 mod worklist;
 
+pub use lifecycle::{Action, CaseState, Decision, TransitionError};
 pub use role::{Permission, Role};
 pub use user::{UserName, UserNameError};
 pub use worklist::CaseSummary;

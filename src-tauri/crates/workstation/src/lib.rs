@@ -7,6 +7,7 @@
 
 mod api;
 pub mod background;
+pub mod casework_config;
 mod error;
 pub mod paths;
 mod portal;

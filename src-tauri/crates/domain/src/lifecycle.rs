@@ -1,0 +1,549 @@
+//! The case lifecycle as a pure state machine.
+//!
+//! ```text
+//! eingegangen ──► in Prüfung ──► in Bearbeitung ──► entschieden ──► versandt ──► abgeschlossen
+//!                   │   ▲             │   ▲
+//!                   ▼   │             ▼   │
+//!                 nachgefordert ◄─────┘   │      (the citizen's answer returns the case
+//!                                         │       to where it was waiting from)
+//! zurückgezogen: from every open state (reason)      weitergeleitet: before the decision (reason)
+//! ```
+//!
+//! Every transition is checked here; the facade records the audit entry and the
+//! history. Transitions that law or practice ties to a reason demand one
+//! (Nachforderung: the missing documents; Ablehnung and teilweise Bewilligung: the
+//! Begründung, §39 VwVfG; Rücknahme and Weiterleitung: why).
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum CaseState {
+    Eingegangen,
+    /// Vollständigkeitsprüfung.
+    InPruefung,
+    /// Waiting for the citizen (missing documents); suspends the statutory period.
+    Nachgefordert,
+    InBearbeitung,
+    Entschieden,
+    Versandt,
+    Abgeschlossen,
+    Zurueckgezogen,
+    Weitergeleitet,
+}
+
+/// The outcome of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum Decision {
+    Bewilligt,
+    Abgelehnt,
+    TeilweiseBewilligt,
+}
+
+impl CaseState {
+    pub const ALL: [CaseState; 9] = [
+        CaseState::Eingegangen,
+        CaseState::InPruefung,
+        CaseState::Nachgefordert,
+        CaseState::InBearbeitung,
+        CaseState::Entschieden,
+        CaseState::Versandt,
+        CaseState::Abgeschlossen,
+        CaseState::Zurueckgezogen,
+        CaseState::Weitergeleitet,
+    ];
+
+    /// Identifier as stored (`cases.status`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::Eingegangen => "eingegangen",
+            CaseState::InPruefung => "in_pruefung",
+            CaseState::Nachgefordert => "nachgefordert",
+            CaseState::InBearbeitung => "in_bearbeitung",
+            CaseState::Entschieden => "entschieden",
+            CaseState::Versandt => "versandt",
+            CaseState::Abgeschlossen => "abgeschlossen",
+            CaseState::Zurueckgezogen => "zurueckgezogen",
+            CaseState::Weitergeleitet => "weitergeleitet",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CaseState> {
+        CaseState::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// German label for the UI.
+    pub fn label(self) -> &'static str {
+        match self {
+            CaseState::Eingegangen => "Eingegangen",
+            CaseState::InPruefung => "In Prüfung",
+            CaseState::Nachgefordert => "Nachgefordert",
+            CaseState::InBearbeitung => "In Bearbeitung",
+            CaseState::Entschieden => "Entschieden",
+            CaseState::Versandt => "Versandt",
+            CaseState::Abgeschlossen => "Abgeschlossen",
+            CaseState::Zurueckgezogen => "Zurückgezogen",
+            CaseState::Weitergeleitet => "Weitergeleitet",
+        }
+    }
+
+    /// No further transitions.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            CaseState::Abgeschlossen | CaseState::Zurueckgezogen | CaseState::Weitergeleitet
+        )
+    }
+
+    /// Still to be decided (counts for deadlines and backlog).
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            CaseState::Eingegangen
+                | CaseState::InPruefung
+                | CaseState::Nachgefordert
+                | CaseState::InBearbeitung
+        )
+    }
+}
+
+/// What a clerk does to a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", tag = "action")]
+#[ts(export)]
+pub enum Action {
+    /// Start the Vollständigkeitsprüfung.
+    PruefungBeginnen,
+    /// Ask the citizen for missing documents (list them) by a date (RFC 3339 date).
+    Nachfordern {
+        fehlend: Vec<String>,
+        frist: String,
+    },
+    /// The citizen answered (or the request is withdrawn): back to where it was.
+    NachreichungEingegangen,
+    /// Complete: the statutory period starts (§42a Abs. 2 VwVfG).
+    VollstaendigFeststellen,
+    Entscheiden {
+        ergebnis: Decision,
+        begruendung: String,
+    },
+    /// The decision went out (channel: "postfach" or "post").
+    Versenden {
+        kanal: String,
+    },
+    Abschliessen,
+    Zurueckziehen {
+        grund: String,
+    },
+    Weiterleiten {
+        an: String,
+        grund: String,
+    },
+}
+
+impl Action {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Action::PruefungBeginnen => "Prüfung beginnen",
+            Action::Nachfordern { .. } => "Unterlagen nachfordern",
+            Action::NachreichungEingegangen => "Nachreichung eingegangen",
+            Action::VollstaendigFeststellen => "Vollständigkeit feststellen",
+            Action::Entscheiden { .. } => "Entscheiden",
+            Action::Versenden { .. } => "Versand vermerken",
+            Action::Abschliessen => "Abschließen",
+            Action::Zurueckziehen { .. } => "Rücknahme vermerken",
+            Action::Weiterleiten { .. } => "Weiterleiten",
+        }
+    }
+
+    /// Identifier of the action kind (history, audit).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::PruefungBeginnen => "pruefung_beginnen",
+            Action::Nachfordern { .. } => "nachfordern",
+            Action::NachreichungEingegangen => "nachreichung_eingegangen",
+            Action::VollstaendigFeststellen => "vollstaendig",
+            Action::Entscheiden { .. } => "entscheiden",
+            Action::Versenden { .. } => "versenden",
+            Action::Abschliessen => "abschliessen",
+            Action::Zurueckziehen { .. } => "zurueckziehen",
+            Action::Weiterleiten { .. } => "weiterleiten",
+        }
+    }
+}
+
+/// What the state machine needs to know about the case besides its state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Every checklist item is ticked.
+    pub checklist_complete: bool,
+    /// The state a Nachforderung was made from (to return to).
+    pub waiting_from: Option<CaseState>,
+}
+
+/// Why a transition is refused (German, for the UI).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("„{action}“ ist im Zustand „{state}“ nicht möglich.")]
+    NotAllowed {
+        action: &'static str,
+        state: &'static str,
+    },
+    #[error("Für „{0}“ ist eine Begründung nötig.")]
+    ReasonMissing(&'static str),
+    #[error(
+        "Die Vollständigkeit kann erst festgestellt werden, wenn alle Punkte der Checkliste abgehakt sind."
+    )]
+    ChecklistIncomplete,
+    #[error("Bitte nennen Sie die fehlenden Unterlagen und eine Frist (TT.MM.JJJJ).")]
+    MissingDocumentsUnnamed,
+}
+
+fn blank(s: &str) -> bool {
+    s.trim().is_empty()
+}
+
+/// The state after `action`, or why it is not allowed.
+pub fn apply(
+    state: CaseState,
+    action: &Action,
+    ctx: Context,
+) -> Result<CaseState, TransitionError> {
+    use CaseState::*;
+    let refuse = || TransitionError::NotAllowed {
+        action: action.label(),
+        state: state.label(),
+    };
+    let next = match (state, action) {
+        (Eingegangen, Action::PruefungBeginnen) => InPruefung,
+        (InPruefung | InBearbeitung, Action::Nachfordern { fehlend, frist }) => {
+            if fehlend.iter().all(|f| blank(f)) || blank(frist) {
+                return Err(TransitionError::MissingDocumentsUnnamed);
+            }
+            Nachgefordert
+        }
+        (Nachgefordert, Action::NachreichungEingegangen) => match ctx.waiting_from {
+            Some(InBearbeitung) => InBearbeitung,
+            _ => InPruefung,
+        },
+        (InPruefung, Action::VollstaendigFeststellen) => {
+            if !ctx.checklist_complete {
+                return Err(TransitionError::ChecklistIncomplete);
+            }
+            InBearbeitung
+        }
+        (
+            InBearbeitung,
+            Action::Entscheiden {
+                ergebnis,
+                begruendung,
+            },
+        ) => {
+            if *ergebnis != Decision::Bewilligt && blank(begruendung) {
+                return Err(TransitionError::ReasonMissing(
+                    "Ablehnung oder Teilbewilligung",
+                ));
+            }
+            Entschieden
+        }
+        (Entschieden, Action::Versenden { kanal }) => {
+            if blank(kanal) {
+                return Err(TransitionError::ReasonMissing("Versand (Kanal)"));
+            }
+            Versandt
+        }
+        (Versandt, Action::Abschliessen) => Abgeschlossen,
+        (s, Action::Zurueckziehen { grund }) if !s.is_final() && s != Versandt => {
+            if blank(grund) {
+                return Err(TransitionError::ReasonMissing("Rücknahme"));
+            }
+            Zurueckgezogen
+        }
+        (
+            Eingegangen | InPruefung | Nachgefordert | InBearbeitung,
+            Action::Weiterleiten { an, grund },
+        ) => {
+            if blank(an) || blank(grund) {
+                return Err(TransitionError::ReasonMissing(
+                    "Weiterleitung (an wen und warum)",
+                ));
+            }
+            Weitergeleitet
+        }
+        _ => return Err(refuse()),
+    };
+    Ok(next)
+}
+
+/// Sample actions of every kind (with valid reasons), for menus and tests.
+pub fn sample_actions() -> Vec<Action> {
+    vec![
+        Action::PruefungBeginnen,
+        Action::Nachfordern {
+            fehlend: vec!["Nachweis".into()],
+            frist: "2026-12-31".into(),
+        },
+        Action::NachreichungEingegangen,
+        Action::VollstaendigFeststellen,
+        Action::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+            begruendung: String::new(),
+        },
+        Action::Versenden {
+            kanal: "postfach".into(),
+        },
+        Action::Abschliessen,
+        Action::Zurueckziehen {
+            grund: "Antrag zurückgenommen".into(),
+        },
+        Action::Weiterleiten {
+            an: "Landkreis".into(),
+            grund: "nicht zuständig".into(),
+        },
+    ]
+}
+
+/// The actions allowed now (one button each in the case view).
+pub fn allowed_actions(state: CaseState, ctx: Context) -> Vec<&'static str> {
+    let full = Context {
+        checklist_complete: true,
+        ..ctx
+    };
+    sample_actions()
+        .into_iter()
+        .filter(|a| apply(state, a, full).is_ok())
+        .map(|a| a.kind())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CaseState::*;
+
+    fn ctx() -> Context {
+        Context {
+            checklist_complete: true,
+            waiting_from: None,
+        }
+    }
+
+    #[test]
+    fn the_happy_path() {
+        let mut s = Eingegangen;
+        for a in [
+            Action::PruefungBeginnen,
+            Action::VollstaendigFeststellen,
+            Action::Entscheiden {
+                ergebnis: Decision::Bewilligt,
+                begruendung: String::new(),
+            },
+            Action::Versenden {
+                kanal: "postfach".into(),
+            },
+            Action::Abschliessen,
+        ] {
+            s = apply(s, &a, ctx()).unwrap();
+        }
+        assert_eq!(s, Abgeschlossen);
+    }
+
+    #[test]
+    fn nachforderung_returns_to_where_it_came_from() {
+        let a = Action::Nachfordern {
+            fehlend: vec!["Meldebescheinigung".into()],
+            frist: "2026-12-07".into(),
+        };
+        assert_eq!(apply(InPruefung, &a, ctx()), Ok(Nachgefordert));
+        assert_eq!(apply(InBearbeitung, &a, ctx()), Ok(Nachgefordert));
+        let back = |from| {
+            apply(
+                Nachgefordert,
+                &Action::NachreichungEingegangen,
+                Context {
+                    waiting_from: from,
+                    ..ctx()
+                },
+            )
+        };
+        assert_eq!(back(Some(InBearbeitung)), Ok(InBearbeitung));
+        assert_eq!(back(Some(InPruefung)), Ok(InPruefung));
+        assert_eq!(back(None), Ok(InPruefung));
+    }
+
+    #[test]
+    fn reasons_are_demanded() {
+        let no_reason = Action::Entscheiden {
+            ergebnis: Decision::Abgelehnt,
+            begruendung: "  ".into(),
+        };
+        assert!(matches!(
+            apply(InBearbeitung, &no_reason, ctx()),
+            Err(TransitionError::ReasonMissing(_))
+        ));
+        assert_eq!(
+            apply(
+                InPruefung,
+                &Action::Nachfordern {
+                    fehlend: vec![],
+                    frist: "2026-12-07".into()
+                },
+                ctx()
+            ),
+            Err(TransitionError::MissingDocumentsUnnamed)
+        );
+        assert!(
+            apply(
+                InPruefung,
+                &Action::Zurueckziehen { grund: "".into() },
+                ctx()
+            )
+            .is_err()
+        );
+        assert_eq!(
+            apply(
+                InPruefung,
+                &Action::VollstaendigFeststellen,
+                Context::default()
+            ),
+            Err(TransitionError::ChecklistIncomplete)
+        );
+    }
+
+    #[test]
+    fn final_states_allow_nothing() {
+        for s in CaseState::ALL.into_iter().filter(|s| s.is_final()) {
+            assert!(allowed_actions(s, ctx()).is_empty(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_transition_table_is_exactly_this() {
+        // Every (state, action) pair, allowed or not: the whole table, so that a
+        // change to the machine must change this test.
+        let expected: &[(CaseState, &[&str])] = &[
+            (
+                Eingegangen,
+                &["pruefung_beginnen", "zurueckziehen", "weiterleiten"],
+            ),
+            (
+                InPruefung,
+                &[
+                    "nachfordern",
+                    "vollstaendig",
+                    "zurueckziehen",
+                    "weiterleiten",
+                ],
+            ),
+            (
+                Nachgefordert,
+                &["nachreichung_eingegangen", "zurueckziehen", "weiterleiten"],
+            ),
+            (
+                InBearbeitung,
+                &[
+                    "nachfordern",
+                    "entscheiden",
+                    "zurueckziehen",
+                    "weiterleiten",
+                ],
+            ),
+            (Entschieden, &["versenden", "zurueckziehen"]),
+            (Versandt, &["abschliessen"]),
+            (Abgeschlossen, &[]),
+            (Zurueckgezogen, &[]),
+            (Weitergeleitet, &[]),
+        ];
+        for (s, actions) in expected {
+            assert_eq!(allowed_actions(*s, ctx()), *actions, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn identifiers_round_trip() {
+        for s in CaseState::ALL {
+            assert_eq!(CaseState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(CaseState::parse("erfunden"), None);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn action() -> impl Strategy<Value = Action> {
+        let text = prop_oneof![Just(String::new()), Just("Grund".to_owned())];
+        prop_oneof![
+            Just(Action::PruefungBeginnen),
+            (text.clone(), text.clone()).prop_map(|(f, d)| Action::Nachfordern {
+                fehlend: vec![f],
+                frist: d
+            }),
+            Just(Action::NachreichungEingegangen),
+            Just(Action::VollstaendigFeststellen),
+            (
+                prop_oneof![
+                    Just(Decision::Bewilligt),
+                    Just(Decision::Abgelehnt),
+                    Just(Decision::TeilweiseBewilligt)
+                ],
+                text.clone()
+            )
+                .prop_map(|(ergebnis, begruendung)| Action::Entscheiden {
+                    ergebnis,
+                    begruendung
+                }),
+            text.clone().prop_map(|kanal| Action::Versenden { kanal }),
+            Just(Action::Abschliessen),
+            text.clone()
+                .prop_map(|grund| Action::Zurueckziehen { grund }),
+            (text.clone(), text).prop_map(|(an, grund)| Action::Weiterleiten { an, grund }),
+        ]
+    }
+
+    proptest! {
+        /// Whatever a clerk clicks, in whatever order: no decision without a
+        /// completeness finding with a full checklist, no dispatch without a
+        /// decision, nothing after a final state, refusals change nothing.
+        #[test]
+        fn no_invalid_transition_is_reachable(
+            steps in proptest::collection::vec((action(), any::<bool>()), 0..40)
+        ) {
+            let mut state = CaseState::Eingegangen;
+            let mut waiting_from = None;
+            let mut completed_with_checklist = false;
+            let mut decided = false;
+            for (a, checklist) in steps {
+                let ctx = Context { checklist_complete: checklist, waiting_from };
+                // A refusal changes nothing; an allowed step is checked.
+                if let Ok(next) = apply(state, &a, ctx) {
+                    {
+                        prop_assert!(!state.is_final(), "{state:?} left by {a:?}");
+                        if next == CaseState::InBearbeitung && state == CaseState::InPruefung {
+                            prop_assert!(checklist);
+                            completed_with_checklist = true;
+                        }
+                        if next == CaseState::Entschieden {
+                            prop_assert!(completed_with_checklist);
+                            decided = true;
+                        }
+                        if next == CaseState::Versandt {
+                            prop_assert!(decided);
+                        }
+                        if next == CaseState::Nachgefordert {
+                            waiting_from = Some(state);
+                        }
+                        state = next;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The town's casework configuration: case types (`vorgangsarten.toml`) and the
+//! holiday calendar (`feiertage.toml`). German defaults ship in the binary (from
+//! `assets/config/`); a file of the same name in the data directory replaces them.
+
+use std::path::Path;
+
+use domain::casetype::CaseTypes;
+use domain::deadline::{Calendar, HolidayConfig};
+
+use crate::AppError;
+
+pub const DEFAULT_CASE_TYPES: &str = include_str!("../../../../assets/config/vorgangsarten.toml");
+pub const DEFAULT_HOLIDAYS: &str = include_str!("../../../../assets/config/feiertage.toml");
+
+fn load(dir: &Path, name: &str, default: &str) -> Result<String, AppError> {
+    let path = dir.join(name);
+    if path.exists() {
+        std::fs::read_to_string(&path)
+            .map_err(|e| AppError::invalid(format!("{} ist nicht lesbar: {e}", path.display())))
+    } else {
+        Ok(default.to_owned())
+    }
+}
+
+/// Parse and check case types from TOML text.
+pub fn parse_case_types(text: &str) -> Result<CaseTypes, AppError> {
+    let types: CaseTypes =
+        toml::from_str(text).map_err(|e| AppError::invalid(format!("vorgangsarten.toml: {e}")))?;
+    types
+        .validate()
+        .map_err(|e| AppError::invalid(e.to_string()))?;
+    Ok(types)
+}
+
+/// Parse a holiday calendar from TOML text for one Land.
+pub fn parse_calendar(text: &str, land: &str) -> Result<Calendar, AppError> {
+    let cfg: HolidayConfig =
+        toml::from_str(text).map_err(|e| AppError::invalid(format!("feiertage.toml: {e}")))?;
+    Calendar::for_land(&cfg, land).map_err(|e| AppError::invalid(e.to_string()))
+}
+
+/// The configuration in force for a data directory.
+pub struct CaseworkConfig {
+    pub types: CaseTypes,
+    pub calendar: Calendar,
+}
+
+pub fn load_config(data_dir: &Path) -> Result<CaseworkConfig, AppError> {
+    let types = parse_case_types(&load(data_dir, "vorgangsarten.toml", DEFAULT_CASE_TYPES)?)?;
+    let calendar = parse_calendar(
+        &load(data_dir, "feiertage.toml", DEFAULT_HOLIDAYS)?,
+        &types.land,
+    )?;
+    Ok(CaseworkConfig { types, calendar })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn the_shipped_defaults_are_valid() {
+        let types = parse_case_types(DEFAULT_CASE_TYPES).unwrap();
+        assert_eq!(types.vorgangsart.len(), 5);
+        assert!(
+            types
+                .for_service("urn:de:fim:leika:leistung:99050012104000")
+                .is_some_and(|t| t.kuerzel == "GEW")
+        );
+        for land in domain::deadline::LAENDER {
+            let cal = parse_calendar(DEFAULT_HOLIDAYS, land).unwrap();
+            assert!(cal.is_holiday(date(2026, 10, 3)), "{land}");
+            assert!(
+                cal.is_holiday(date(2027, 3, 26)),
+                "Karfreitag 2027 in {land}"
+            );
+        }
+        let nw = parse_calendar(DEFAULT_HOLIDAYS, "NW").unwrap();
+        assert!(nw.is_holiday(date(2026, 6, 4)), "Fronleichnam");
+        assert!(nw.is_holiday(date(2026, 11, 1)));
+        assert!(!nw.is_holiday(date(2026, 10, 31)));
+        let sn = parse_calendar(DEFAULT_HOLIDAYS, "SN").unwrap();
+        assert!(sn.is_holiday(date(2026, 11, 18)) && sn.is_holiday(date(2026, 10, 31)));
+    }
+
+    #[test]
+    fn a_file_in_the_data_directory_replaces_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("vorgangsarten.toml"),
+            DEFAULT_CASE_TYPES.replace("land = \"NW\"", "land = \"BY\""),
+        )
+        .unwrap();
+        let cfg = load_config(dir.path()).unwrap();
+        assert_eq!(cfg.types.land, "BY");
+        assert!(
+            cfg.calendar.is_holiday(date(2026, 1, 6)),
+            "Dreikönig in Bayern"
+        );
+        std::fs::write(dir.path().join("vorgangsarten.toml"), "land = 1").unwrap();
+        let err = load_config(dir.path()).err().unwrap();
+        assert!(
+            err.message.contains("vorgangsarten.toml"),
+            "{}",
+            err.message
+        );
+    }
+}
