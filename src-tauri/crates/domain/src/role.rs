@@ -31,6 +31,10 @@ pub enum Permission {
     ConfigurePortal,
     /// Start a synchronisation with the portal (reveals no content to the user).
     RunSync,
+    /// Work on cases: transitions, checklist, notes, take an unassigned case.
+    EditCases,
+    /// See every case and assign cases to others (Leitung).
+    AllCases,
 }
 
 impl Role {
@@ -75,7 +79,19 @@ impl Role {
                 | (Role::Admin, ManageUsers | ConfigurePortal)
                 | (_, RunSync)
                 | (Role::Scanstelle, ScanIntake)
+                | (Role::Sachbearbeitung | Role::Leitung, EditCases)
+                | (Role::Leitung, AllCases)
         )
+    }
+
+    /// May this role see (and work on) a case assigned to `assigned_to`? Sachbearbeitung:
+    /// own and unassigned cases; Leitung: all; the others: none.
+    pub fn may_see_case(self, user: &str, assigned_to: Option<&str>) -> bool {
+        match self {
+            Role::Leitung => true,
+            Role::Sachbearbeitung => assigned_to.is_none_or(|a| a == user),
+            Role::Scanstelle | Role::Admin => false,
+        }
     }
 }
 

@@ -24,6 +24,9 @@ pub enum StoreError {
     PasswordTooShort { min: usize },
     #[error("{0}")]
     InvalidInput(String),
+    /// The record changed since it was read (another act came first).
+    #[error("{0}")]
+    Conflict(String),
     #[error("Der letzte aktive Administrationszugang kann nicht entfernt werden.")]
     LastAdmin,
     #[error(

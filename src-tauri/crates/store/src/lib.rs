@@ -19,6 +19,7 @@
 
 mod audit;
 mod cases;
+mod casework;
 mod config;
 mod db;
 mod error;
@@ -33,6 +34,7 @@ mod vault;
 pub use age::secrecy::{ExposeSecret, SecretString};
 pub use audit::{AuditEntry, AuditProblem, AuditReport};
 pub use cases::NewCase;
+pub use casework::{CaseDocument, CaseFilter, CaseRecord, HistoryEntry, Note, Transition};
 pub use config::{Clock, StoreConfig};
 pub use error::{Result, StoreError};
 pub use keys::RecoveryKey;

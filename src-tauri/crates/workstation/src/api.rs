@@ -74,6 +74,19 @@ impl From<&UserInfo> for UserRow {
 pub struct WorkListQuery {
     pub offset: u32,
     pub limit: u32,
+    /// Which cases: everything the user may see (default), only "meine", or the
+    /// organisation queue "eingang".
+    #[serde(default)]
+    #[ts(optional)]
+    pub view: Option<WorkListView>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum WorkListView {
+    Meine,
+    Eingang,
 }
 
 impl Default for WorkListQuery {
@@ -81,6 +94,7 @@ impl Default for WorkListQuery {
         WorkListQuery {
             offset: 0,
             limit: 100,
+            view: None,
         }
     }
 }

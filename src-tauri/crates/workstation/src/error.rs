@@ -77,7 +77,9 @@ impl From<StoreError> for AppError {
             StoreError::UnknownUser(_)
             | StoreError::NotInitialised(_)
             | StoreError::BlobMissing(_) => ErrorCode::NotFound,
-            StoreError::UserExists(_) | StoreError::AlreadyInitialised(_) => ErrorCode::Conflict,
+            StoreError::UserExists(_)
+            | StoreError::AlreadyInitialised(_)
+            | StoreError::Conflict(_) => ErrorCode::Conflict,
             StoreError::Corrupt(_)
             | StoreError::Database(_)
             | StoreError::Io { .. }

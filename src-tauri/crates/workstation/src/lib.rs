@@ -7,6 +7,7 @@
 
 mod api;
 pub mod background;
+pub mod casework;
 pub mod casework_config;
 mod error;
 pub mod paths;
@@ -17,7 +18,9 @@ use std::path::{Path, PathBuf};
 use domain::{Permission, Role, UserName};
 use store::{AuditReport, Clock, SecretString, Session, Store};
 
-pub use api::{AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery};
+pub use api::{
+    AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery, WorkListView,
+};
 pub use error::{AppError, ErrorCode};
 pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
 pub use store::{InitOptions, RecoveryKey, StoreConfig};
@@ -128,9 +131,29 @@ impl Workstation {
     pub fn work_list(&self, query: WorkListQuery) -> Result<WorkList, AppError> {
         let limit = query.limit.clamp(1, MAX_PAGE);
         let session = self.session_with(Permission::ReadCases)?;
+        let me = session.user().username.to_string();
+        let all = session.user().role.may(Permission::AllCases);
+        let filter = match query.view {
+            Some(api::WorkListView::Meine) => store::CaseFilter::AssignedTo(me),
+            Some(api::WorkListView::Eingang) => store::CaseFilter::Unassigned,
+            None if all => store::CaseFilter::All,
+            None => store::CaseFilter::OwnOrUnassigned(me),
+        };
+        let items = session
+            .case_records(&filter, limit, query.offset)?
+            .into_iter()
+            .map(|r| domain::CaseSummary {
+                id: r.id,
+                file_number: r.file_number,
+                case_type: r.case_type,
+                applicant: r.applicant,
+                status: r.status,
+                received_at: r.received_at,
+            })
+            .collect();
         Ok(WorkList {
-            items: session.list_cases(limit, query.offset)?,
-            total: u32::try_from(session.count_cases()?).unwrap_or(u32::MAX),
+            items,
+            total: u32::try_from(session.count_case_records(&filter)?).unwrap_or(u32::MAX),
         })
     }
 

@@ -13,4 +13,8 @@ nextRun: string | null,
 /**
  * Result of the last run.
  */
-last: SyncSummary | null, };
+last: SyncSummary | null, 
+/**
+ * Submissions fetched (still encrypted) while nobody was logged in, since start.
+ */
+staged: number, };

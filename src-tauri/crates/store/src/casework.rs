@@ -1,0 +1,389 @@
+//! Casework repository: the case record, transitions with their history and audit
+//! entry in one transaction, assignment, checklist and notes. The rules (which
+//! transition is allowed, who may do what) live in `domain` and the facade; this
+//! module makes each accepted act durable and atomic, and refuses an act on a state
+//! that changed meanwhile (optimistic check on the expected state).
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::{Result, StoreError};
+use crate::{Session, audit};
+
+/// A case with what casework needs. Holds personal data: never log it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseRecord {
+    pub id: String,
+    pub file_number: String,
+    pub case_type: String,
+    pub case_type_code: Option<String>,
+    pub applicant: String,
+    pub status: String,
+    pub received_at: String,
+    pub assigned_to: Option<String>,
+    pub complete_at: Option<String>,
+    pub waiting_from: Option<String>,
+    pub extended: bool,
+    /// The FIT-Connect case (online applications).
+    pub fc_case_id: Option<String>,
+}
+
+/// One entry of a case's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub actor: String,
+    pub kind: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    /// JSON with the reasons.
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub at: String,
+    pub author: String,
+    pub text: String,
+}
+
+/// A transition to record.
+#[derive(Debug, Clone)]
+pub struct Transition<'a> {
+    pub case_id: &'a str,
+    /// The state the decision was made on; the act is refused if it changed.
+    pub from: &'a str,
+    pub to: &'a str,
+    pub kind: &'a str,
+    /// JSON with the reasons (history only, never in the audit chain).
+    pub detail: Option<String>,
+    /// Set `complete_at` (start of the statutory period).
+    pub complete_at: Option<String>,
+    /// Set (Some(Some)) or clear (Some(None)) the state a Nachforderung came from.
+    pub waiting_from: Option<Option<String>>,
+}
+
+/// Which cases a list shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseFilter {
+    /// Everything (Leitung).
+    All,
+    /// Assigned to this user ("Meine Vorgänge").
+    AssignedTo(String),
+    /// The organisation queue (nobody assigned).
+    Unassigned,
+    /// What a Sachbearbeiter may see: own and unassigned.
+    OwnOrUnassigned(String),
+}
+
+/// SQL condition of a filter; a user name, if any, is parameter ?3.
+fn filter_clause(filter: &CaseFilter) -> (&'static str, Option<&str>) {
+    match filter {
+        CaseFilter::All => ("1 = 1", None),
+        CaseFilter::AssignedTo(u) => ("assigned_to = ?3", Some(u.as_str())),
+        CaseFilter::Unassigned => ("assigned_to IS NULL", None),
+        CaseFilter::OwnOrUnassigned(u) => (
+            "(assigned_to IS NULL OR assigned_to = ?3)",
+            Some(u.as_str()),
+        ),
+    }
+}
+
+const RECORD: &str =
+    "SELECT id, file_number, case_type, case_type_code, applicant, status, received_at,
+        assigned_to, complete_at, waiting_from, extended, fc_case_id FROM cases";
+
+fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRecord> {
+    Ok(CaseRecord {
+        id: r.get(0)?,
+        file_number: r.get(1)?,
+        case_type: r.get(2)?,
+        case_type_code: r.get(3)?,
+        applicant: r.get(4)?,
+        status: r.get(5)?,
+        received_at: r.get(6)?,
+        assigned_to: r.get(7)?,
+        complete_at: r.get(8)?,
+        waiting_from: r.get(9)?,
+        extended: r.get::<_, i64>(10)? != 0,
+        fc_case_id: r.get(11)?,
+    })
+}
+
+impl Session {
+    pub fn case_record(&self, id: &str) -> Result<Option<CaseRecord>> {
+        Ok(self
+            .conn
+            .query_row(&format!("{RECORD} WHERE id = ?1"), params![id], record)
+            .optional()?)
+    }
+
+    /// Cases by filter, newest arrival first.
+    pub fn case_records(
+        &self,
+        filter: &CaseFilter,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<CaseRecord>> {
+        let (clause, user) = filter_clause(filter);
+        let mut stmt = self.conn.prepare(&format!(
+            "{RECORD} WHERE {clause} ORDER BY received_at DESC, file_number LIMIT ?1 OFFSET ?2"
+        ))?;
+        let rows = match user {
+            Some(u) => stmt.query_map(params![limit, offset, u], record)?,
+            None => stmt.query_map(params![limit, offset], record)?,
+        };
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn count_case_records(&self, filter: &CaseFilter) -> Result<u64> {
+        let (clause, user) = filter_clause(filter);
+        let sql = format!("SELECT count(*) FROM cases WHERE {clause}");
+        let n: i64 = match user {
+            Some(u) => self
+                .conn
+                .query_row(&sql.replace("?3", "?1"), params![u], |r| r.get(0))?,
+            None => self.conn.query_row(&sql, [], |r| r.get(0))?,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Set the case type of a case (sync, import).
+    pub fn set_case_type_code(&mut self, id: &str, code: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE cases SET case_type_code = ?2 WHERE id = ?1",
+            params![id, code],
+        )?;
+        Ok(())
+    }
+
+    /// Record a transition: state, deadline facts, history and audit entry together.
+    pub fn record_transition(&mut self, t: &Transition<'_>) -> Result<()> {
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        let (status, file_number): (String, String) = tx
+            .query_row(
+                "SELECT status, file_number FROM cases WHERE id = ?1",
+                params![t.case_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::InvalidInput("Diesen Vorgang gibt es nicht.".into()))?;
+        if status != t.from {
+            return Err(StoreError::Conflict(
+                "Der Vorgang wurde inzwischen geändert. Bitte neu laden.".into(),
+            ));
+        }
+        tx.execute(
+            "UPDATE cases SET status = ?2 WHERE id = ?1",
+            params![t.case_id, t.to],
+        )?;
+        if let Some(date) = &t.complete_at {
+            tx.execute(
+                "UPDATE cases SET complete_at = ?2 WHERE id = ?1",
+                params![t.case_id, date],
+            )?;
+        }
+        if let Some(waiting) = &t.waiting_from {
+            tx.execute(
+                "UPDATE cases SET waiting_from = ?2 WHERE id = ?1",
+                params![t.case_id, waiting],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO case_history (case_id, at, actor, kind, from_state, to_state, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![t.case_id, now, actor, t.kind, t.from, t.to, t.detail],
+        )?;
+        audit::append(
+            &tx,
+            &now,
+            &actor,
+            &format!("vorgang.{}", t.kind),
+            &file_number,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Assign a case (None: back to the organisation queue), with history and audit.
+    pub fn assign_case(
+        &mut self,
+        id: &str,
+        to: Option<&str>,
+        detail: Option<String>,
+    ) -> Result<()> {
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        let file_number: String = tx
+            .query_row(
+                "SELECT file_number FROM cases WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::InvalidInput("Diesen Vorgang gibt es nicht.".into()))?;
+        tx.execute(
+            "UPDATE cases SET assigned_to = ?2 WHERE id = ?1",
+            params![id, to],
+        )?;
+        tx.execute(
+            "INSERT INTO case_history (case_id, at, actor, kind, detail) VALUES (?1, ?2, ?3, 'zuweisung', ?4)",
+            params![id, now, actor, detail],
+        )?;
+        audit::append(
+            &tx,
+            &now,
+            &actor,
+            "vorgang.zuweisung",
+            &format!("{file_number} → {}", to.unwrap_or("Eingangskorb")),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Grant the one extension of the statutory period.
+    pub fn extend_case(&mut self, id: &str, detail: String) -> Result<()> {
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE cases SET extended = 1 WHERE id = ?1 AND extended = 0",
+            params![id],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Conflict(
+                "Die Frist wurde bereits verlängert (nur einmal möglich).".into(),
+            ));
+        }
+        tx.execute(
+            "INSERT INTO case_history (case_id, at, actor, kind, detail) VALUES (?1, ?2, ?3, 'fristverlaengerung', ?4)",
+            params![id, now, actor, detail],
+        )?;
+        let file_number: String = tx.query_row(
+            "SELECT file_number FROM cases WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )?;
+        audit::append(
+            &tx,
+            &now,
+            &actor,
+            "vorgang.fristverlaengerung",
+            &file_number,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn case_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at, actor, kind, from_state, to_state, detail FROM case_history WHERE case_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![id], |r| {
+            Ok(HistoryEntry {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                kind: r.get(2)?,
+                from_state: r.get(3)?,
+                to_state: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn add_note(&mut self, id: &str, text: &str) -> Result<()> {
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        let file_number: String = tx
+            .query_row(
+                "SELECT file_number FROM cases WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::InvalidInput("Diesen Vorgang gibt es nicht.".into()))?;
+        tx.execute(
+            "INSERT INTO case_notes (case_id, at, author, text) VALUES (?1, ?2, ?3, ?4)",
+            params![id, now, actor, text],
+        )?;
+        audit::append(&tx, &now, &actor, "vorgang.notiz", &file_number)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn notes(&self, id: &str) -> Result<Vec<Note>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, author, text FROM case_notes WHERE case_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map(params![id], |r| {
+            Ok(Note {
+                at: r.get(0)?,
+                author: r.get(1)?,
+                text: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Tick or untick a checklist item.
+    pub fn set_check(&mut self, id: &str, item: &str, checked: bool) -> Result<()> {
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        if checked {
+            self.conn.execute(
+                "INSERT INTO case_checklist (case_id, item, checked_by, checked_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (case_id, item) DO NOTHING",
+                params![id, item, actor, now],
+            )?;
+        } else {
+            self.conn.execute(
+                "DELETE FROM case_checklist WHERE case_id = ?1 AND item = ?2",
+                params![id, item],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Ticked items: (item, by, at).
+    pub fn checks(&self, id: &str) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT item, checked_by, checked_at FROM case_checklist WHERE case_id = ?1 ORDER BY item",
+        )?;
+        let rows = stmt.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Documents of a case: (id, kind, filename, mime type, blob id).
+    pub fn case_documents(&self, id: &str) -> Result<Vec<CaseDocument>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, kind, filename, mime_type, blob_id, created_at FROM case_documents WHERE case_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![id], |r| {
+            Ok(CaseDocument {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                filename: r.get(2)?,
+                mime_type: r.get(3)?,
+                blob_id: r.get(4)?,
+                created_at: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+/// A document of a case (the content stays in the vault).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseDocument {
+    pub id: i64,
+    pub kind: String,
+    pub filename: Option<String>,
+    pub mime_type: String,
+    pub blob_id: String,
+    pub created_at: String,
+}

@@ -1,0 +1,469 @@
+//! Casework in the facade: the case view, transitions, checklist, notes, assignment
+//! and the deadline extension. Every operation checks the role's permission and
+//! whether the user may see this case (Sachbearbeitung: own and unassigned cases;
+//! Leitung: all; Scanstelle and Administration: none), then applies the pure rules of
+//! `domain` and records the act through the store (history + audit, one transaction).
+
+use domain::casetype::CaseType;
+use domain::deadline::{Clock, DeadlineStatus};
+use domain::lifecycle::{self, Action, CaseState, Context};
+use domain::{Permission, Role};
+use serde::{Deserialize, Serialize};
+use store::{CaseRecord, Session, Transition};
+use ts_rs::TS;
+
+use crate::casework_config::{CaseworkConfig, load_config};
+use crate::{AppError, ErrorCode, Workstation};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ChecklistItem {
+    pub item: String,
+    pub checked: bool,
+    pub checked_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DeadlineView {
+    /// Service target date (YYYY-MM-DD).
+    pub target: Option<String>,
+    /// Statutory deadline (YYYY-MM-DD); none before completeness.
+    pub legal: Option<String>,
+    pub status: DeadlineStatus,
+    pub extended: bool,
+    /// An extension may still be granted.
+    pub extension_possible: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct HistoryView {
+    pub at: String,
+    pub actor: String,
+    pub kind: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct NoteView {
+    pub at: String,
+    pub author: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DocumentView {
+    pub id: String,
+    pub kind: String,
+    pub filename: Option<String>,
+    pub mime_type: String,
+}
+
+/// Everything the case view shows. Holds personal data: never log it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct CaseDetail {
+    pub id: String,
+    pub file_number: String,
+    pub case_type: String,
+    pub applicant: String,
+    pub state: CaseState,
+    pub state_label: String,
+    pub received_at: String,
+    /// "online" or "papier".
+    pub channel: String,
+    pub assigned_to: Option<String>,
+    /// Action kinds allowed now (one button each).
+    pub allowed_actions: Vec<String>,
+    pub checklist: Vec<ChecklistItem>,
+    pub deadlines: DeadlineView,
+    pub history: Vec<HistoryView>,
+    pub notes: Vec<NoteView>,
+    pub documents: Vec<DocumentView>,
+}
+
+/// Request to assign a case.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AssignRequest {
+    pub case_id: String,
+    /// User name; None: back to the organisation queue.
+    pub to: Option<String>,
+    /// Needed when a case assigned to someone else is reassigned.
+    pub reason: Option<String>,
+}
+
+fn forbidden_case() -> AppError {
+    AppError::new(
+        ErrorCode::Forbidden,
+        "Dieser Vorgang ist einer anderen Person zugewiesen oder gehört nicht zu Ihrer Rolle.",
+    )
+}
+
+fn not_found() -> AppError {
+    AppError::new(ErrorCode::NotFound, "Diesen Vorgang gibt es nicht.")
+}
+
+fn valid_case_id(id: &str) -> Result<(), AppError> {
+    if id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(AppError::invalid("Ungültige Vorgangs-ID."))
+    }
+}
+
+fn today() -> jiff::civil::Date {
+    jiff::Zoned::now().date()
+}
+
+fn date_of(rfc3339: &str) -> Option<jiff::civil::Date> {
+    rfc3339
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).date())
+        .or_else(|| rfc3339.get(..10).and_then(|d| d.parse().ok()))
+}
+
+fn case_type<'a>(cfg: &'a CaseworkConfig, rec: &CaseRecord) -> Option<&'a CaseType> {
+    match &rec.case_type_code {
+        Some(code) => cfg.types.vorgangsart.iter().find(|t| &t.kuerzel == code),
+        None => cfg.types.for_service(&rec.case_type),
+    }
+}
+
+/// The deadline facts of a case from its record and history.
+fn clock(session: &Session, rec: &CaseRecord) -> Result<Clock, AppError> {
+    let mut waiting = Vec::new();
+    let mut open: Option<jiff::civil::Date> = None;
+    for h in session.case_history(&rec.id)? {
+        match h.kind.as_str() {
+            "nachfordern" => open = date_of(&h.at),
+            "nachreichung_eingegangen" | "zurueckziehen" | "weiterleiten" => {
+                if let Some(from) = open.take() {
+                    waiting.push((from, date_of(&h.at)));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = open {
+        waiting.push((from, None));
+    }
+    Ok(Clock {
+        received: date_of(&rec.received_at),
+        complete: rec.complete_at.as_deref().and_then(|d| d.parse().ok()),
+        waiting,
+        extended: rec.extended,
+    })
+}
+
+impl Workstation {
+    fn casework_config(&self) -> Result<CaseworkConfig, AppError> {
+        load_config(self.data_dir())
+    }
+
+    /// The session and the case, if this user may see it.
+    fn visible_case(
+        &self,
+        id: &str,
+        permission: Permission,
+    ) -> Result<(&Session, CaseRecord), AppError> {
+        valid_case_id(id)?;
+        let session = self.session_with(permission)?;
+        let rec = session.case_record(id)?.ok_or_else(not_found)?;
+        let user = session.user();
+        if !user
+            .role
+            .may_see_case(user.username.as_str(), rec.assigned_to.as_deref())
+        {
+            return Err(forbidden_case());
+        }
+        Ok((session, rec))
+    }
+
+    fn context(
+        &self,
+        session: &Session,
+        rec: &CaseRecord,
+        cfg: &CaseworkConfig,
+    ) -> Result<Context, AppError> {
+        let items = case_type(cfg, rec)
+            .map(|t| t.checkliste.clone())
+            .unwrap_or_default();
+        let checked: Vec<String> = session.checks(&rec.id)?.into_iter().map(|c| c.0).collect();
+        Ok(Context {
+            checklist_complete: items.iter().all(|i| checked.contains(i)),
+            waiting_from: rec.waiting_from.as_deref().and_then(CaseState::parse),
+        })
+    }
+
+    /// The case view.
+    pub fn case_detail(&self, id: &str) -> Result<CaseDetail, AppError> {
+        let (session, rec) = self.visible_case(id, Permission::ReadCases)?;
+        let cfg = self.casework_config()?;
+        let state = CaseState::parse(&rec.status)
+            .ok_or_else(|| AppError::new(ErrorCode::Storage, "Unbekannter Vorgangszustand."))?;
+        let ctx = self.context(session, &rec, &cfg)?;
+        let ctype = case_type(&cfg, &rec);
+        let checks = session.checks(&rec.id)?;
+        let checklist = ctype
+            .map(|t| t.checkliste.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| {
+                let c = checks.iter().find(|c| c.0 == item);
+                ChecklistItem {
+                    checked: c.is_some(),
+                    checked_by: c.map(|c| c.1.clone()),
+                    item,
+                }
+            })
+            .collect();
+        let clock = clock(session, &rec)?;
+        let deadlines = match ctype {
+            Some(t) => {
+                let rules = t.deadline_rules();
+                let d = domain::deadline::compute(&rules, &clock, &cfg.calendar, today());
+                let legal = if rules.gesetzliche_frist_monate == 0 {
+                    None
+                } else {
+                    d.legal
+                };
+                let d = domain::deadline::Deadlines { legal, ..d };
+                DeadlineView {
+                    target: d.target.map(|x| x.to_string()),
+                    legal: d.legal.map(|x| x.to_string()),
+                    status: if state.is_open() {
+                        d.status(today())
+                    } else {
+                        DeadlineStatus::ImPlan
+                    },
+                    extended: rec.extended,
+                    extension_possible: !rec.extended
+                        && t.verlaengerung_monate > 0
+                        && state == CaseState::InBearbeitung,
+                }
+            }
+            None => DeadlineView {
+                target: None,
+                legal: None,
+                status: DeadlineStatus::ImPlan,
+                extended: rec.extended,
+                extension_possible: false,
+            },
+        };
+        let may_edit = session.user().role.may(Permission::EditCases);
+        Ok(CaseDetail {
+            allowed_actions: if may_edit {
+                lifecycle::allowed_actions(state, ctx)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            checklist,
+            deadlines,
+            history: session
+                .case_history(&rec.id)?
+                .into_iter()
+                .map(|h| HistoryView {
+                    at: h.at,
+                    actor: h.actor,
+                    kind: h.kind,
+                    from_state: h.from_state,
+                    to_state: h.to_state,
+                    detail: h.detail,
+                })
+                .collect(),
+            notes: session
+                .notes(&rec.id)?
+                .into_iter()
+                .map(|n| NoteView {
+                    at: n.at,
+                    author: n.author,
+                    text: n.text,
+                })
+                .collect(),
+            documents: session
+                .case_documents(&rec.id)?
+                .into_iter()
+                .map(|d| DocumentView {
+                    id: d.id.to_string(),
+                    kind: d.kind,
+                    filename: d.filename,
+                    mime_type: d.mime_type,
+                })
+                .collect(),
+            channel: if rec.fc_case_id.is_some() {
+                "online".into()
+            } else {
+                "papier".into()
+            },
+            state_label: state.label().into(),
+            state,
+            id: rec.id,
+            file_number: rec.file_number,
+            case_type: rec.case_type,
+            applicant: rec.applicant,
+            received_at: rec.received_at,
+            assigned_to: rec.assigned_to,
+        })
+    }
+
+    /// Carry out a lifecycle action. A Sachbearbeiter working on an unassigned case
+    /// takes it.
+    pub fn case_action(&mut self, id: &str, action: Action) -> Result<CaseDetail, AppError> {
+        let (session, rec) = self.visible_case(id, Permission::EditCases)?;
+        let cfg = self.casework_config()?;
+        let state = CaseState::parse(&rec.status)
+            .ok_or_else(|| AppError::new(ErrorCode::Storage, "Unbekannter Vorgangszustand."))?;
+        let ctx = self.context(session, &rec, &cfg)?;
+        let next = lifecycle::apply(state, &action, ctx)
+            .map_err(|e| AppError::new(ErrorCode::InvalidInput, e.to_string()))?;
+        let detail = serde_json::to_string(&action).ok();
+        let me = session.user().username.to_string();
+        let role = session.user().role;
+        let session = self.session_with_mut(Permission::EditCases)?;
+        if rec.assigned_to.is_none() && role == Role::Sachbearbeitung {
+            session.assign_case(&rec.id, Some(&me), None)?;
+        }
+        session.record_transition(&Transition {
+            case_id: &rec.id,
+            from: state.as_str(),
+            to: next.as_str(),
+            kind: action.kind(),
+            detail,
+            complete_at: matches!(action, Action::VollstaendigFeststellen)
+                .then(|| today().to_string()),
+            waiting_from: match action {
+                Action::Nachfordern { .. } => Some(Some(state.as_str().to_owned())),
+                Action::NachreichungEingegangen => Some(None),
+                _ => None,
+            },
+        })?;
+        self.case_detail(id)
+    }
+
+    /// Tick or untick a checklist item of the case's type.
+    pub fn set_check(&mut self, id: &str, item: &str, checked: bool) -> Result<(), AppError> {
+        let (_, rec) = self.visible_case(id, Permission::EditCases)?;
+        let cfg = self.casework_config()?;
+        let known = case_type(&cfg, &rec).is_some_and(|t| t.checkliste.iter().any(|c| c == item));
+        if !known {
+            return Err(AppError::invalid(
+                "Diesen Punkt gibt es in der Checkliste dieser Vorgangsart nicht.",
+            ));
+        }
+        self.session_with_mut(Permission::EditCases)?
+            .set_check(&rec.id, item, checked)?;
+        Ok(())
+    }
+
+    /// Add a note to a case.
+    pub fn add_note(&mut self, id: &str, text: &str) -> Result<(), AppError> {
+        let (_, rec) = self.visible_case(id, Permission::EditCases)?;
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > 5_000 {
+            return Err(AppError::invalid(
+                "Eine Notiz braucht Text (höchstens 5.000 Zeichen).",
+            ));
+        }
+        self.session_with_mut(Permission::EditCases)?
+            .add_note(&rec.id, text)?;
+        Ok(())
+    }
+
+    /// Assign a case. Leitung assigns to anyone (a reassignment needs a reason); a
+    /// Sachbearbeiter may only take an unassigned case or give back their own.
+    pub fn assign_case(&mut self, req: AssignRequest) -> Result<(), AppError> {
+        let (session, rec) = self.visible_case(&req.case_id, Permission::EditCases)?;
+        let me = session.user().username.to_string();
+        let leitung = session.user().role.may(Permission::AllCases);
+        let to = req.to.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        let reason = req
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty());
+        if let Some(user) = to {
+            let target = session
+                .list_users()?
+                .into_iter()
+                .find(|u| u.username.as_str() == user && u.active)
+                .ok_or_else(|| {
+                    AppError::invalid(format!("Den Benutzer „{user}“ gibt es nicht."))
+                })?;
+            if !target.role.may(Permission::EditCases) {
+                return Err(AppError::invalid(format!(
+                    "„{user}“ bearbeitet keine Vorgänge (Rolle {}).",
+                    target.role.label()
+                )));
+            }
+        }
+        if !leitung {
+            let allowed = match to {
+                Some(u) => u == me && rec.assigned_to.as_deref().is_none_or(|a| a == me),
+                None => rec.assigned_to.as_deref() == Some(me.as_str()),
+            };
+            if !allowed {
+                return Err(AppError::new(
+                    ErrorCode::Forbidden,
+                    "Nur die Leitung weist Vorgänge anderen Personen zu.",
+                ));
+            }
+        }
+        let reassign = rec
+            .assigned_to
+            .as_deref()
+            .is_some_and(|a| Some(a) != to && a != me);
+        if reassign && reason.is_none() {
+            return Err(AppError::invalid(
+                "Für eine Umverteilung ist eine Begründung nötig.",
+            ));
+        }
+        let detail = serde_json::json!({ "an": to, "grund": reason }).to_string();
+        self.session_with_mut(Permission::EditCases)?
+            .assign_case(&rec.id, to, Some(detail))?;
+        Ok(())
+    }
+
+    /// Extend the statutory period once, with a reason (§42a Abs. 2 S. 3 VwVfG).
+    pub fn extend_deadline(&mut self, id: &str, reason: &str) -> Result<(), AppError> {
+        let detail = self.case_detail(id)?;
+        if !self
+            .session_with(Permission::EditCases)?
+            .user()
+            .role
+            .may(Permission::EditCases)
+        {
+            return Err(AppError::forbidden());
+        }
+        if !detail.deadlines.extension_possible {
+            return Err(AppError::invalid(
+                "Eine Fristverlängerung ist für diesen Vorgang nicht (mehr) möglich.",
+            ));
+        }
+        if reason.trim().is_empty() {
+            return Err(AppError::invalid(
+                "Die Fristverlängerung muss begründet werden.",
+            ));
+        }
+        let d = serde_json::json!({ "grund": reason.trim() }).to_string();
+        self.session_with_mut(Permission::EditCases)?
+            .extend_case(id, d)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,365 @@
+//! Casework through the facade over the real store: a case from arrival to
+//! dispatch, visibility and assignment rules, and the matrix of every casework
+//! operation × role.
+
+use domain::lifecycle::{Action, CaseState, Decision};
+use domain::{Role, UserName};
+use workstation::casework::AssignRequest;
+use workstation::{
+    ErrorCode, InitOptions, LoginRequest, StoreConfig, WorkListQuery, WorkListView, Workstation,
+};
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+const CHECKLIST: [&str; 4] = [
+    "Angaben zur Person vollständig",
+    "Tätigkeit eindeutig beschrieben",
+    "Erlaubnispflicht geprüft",
+    "Handelsregisterauszug liegt vor (falls eingetragen)",
+];
+
+fn login(ws: &mut Workstation, user: &str) -> Result<(), Box<dyn std::error::Error>> {
+    ws.login(LoginRequest {
+        username: user.into(),
+        password: format!("{user}-passwort-1"),
+    })?;
+    Ok(())
+}
+
+/// A workstation with users of every role and two Gewerbeanmeldungen.
+fn provision(
+    dir: &std::path::Path,
+) -> Result<(Workstation, Vec<String>), Box<dyn std::error::Error>> {
+    let (mut ws, _) = Workstation::init(
+        dir,
+        InitOptions {
+            admin: UserName::parse("admin")?,
+            admin_display_name: "Admin".into(),
+            admin_password: "admin-passwort-1".to_owned().into(),
+            config: StoreConfig {
+                scrypt_log_n: 10,
+                ..StoreConfig::default()
+            },
+        },
+    )?;
+    for (name, role) in [
+        ("sb1", Role::Sachbearbeitung),
+        ("sb2", Role::Sachbearbeitung),
+        ("leitung", Role::Leitung),
+        ("scan", Role::Scanstelle),
+    ] {
+        ws.add_user(name, name, role, format!("{name}-passwort-1"))?;
+    }
+    login(&mut ws, "sb1")?;
+    let mut ids = Vec::new();
+    for (n, who) in [(1, "Ayşe Öztürk"), (2, "Jörg Weiß")] {
+        ids.push(ws.session_for_import()?.insert_case(&store::NewCase {
+            file_number: format!("GEW-2026-00000{n}"),
+            case_type: "Gewerbeanmeldung".into(),
+            applicant: who.into(),
+            status: "eingegangen".into(),
+            received_at: "2026-11-20T09:00:00Z".into(),
+        })?);
+    }
+    ws.logout();
+    Ok((ws, ids))
+}
+
+#[test]
+fn a_case_from_arrival_to_dispatch() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, ids) = provision(&tmp.path().join("daten"))?;
+    let id = &ids[0];
+    login(&mut ws, "sb1")?;
+    let d = ws.case_detail(id)?;
+    assert_eq!(d.state, CaseState::Eingegangen);
+    assert_eq!(
+        d.allowed_actions,
+        ["pruefung_beginnen", "zurueckziehen", "weiterleiten"]
+    );
+    assert_eq!(d.checklist.len(), 4);
+    assert_eq!(d.deadlines.legal, None, "no period before completeness");
+
+    let d = ws.case_action(id, Action::PruefungBeginnen)?;
+    assert_eq!(d.state, CaseState::InPruefung);
+    assert_eq!(
+        d.assigned_to.as_deref(),
+        Some("sb1"),
+        "working on it takes it"
+    );
+    // Completeness needs the whole checklist.
+    let err = ws
+        .case_action(id, Action::VollstaendigFeststellen)
+        .err()
+        .ok_or("complete with an empty checklist")?;
+    assert!(err.message.contains("Checkliste"), "{}", err.message);
+    assert!(ws.set_check(id, "erfunden", true).is_err());
+    for item in CHECKLIST {
+        ws.set_check(id, item, true)?;
+    }
+    // Missing document requested, the citizen answers.
+    let d = ws.case_action(
+        id,
+        Action::Nachfordern {
+            fehlend: vec!["Handelsregisterauszug".into()],
+            frist: "2026-12-07".into(),
+        },
+    )?;
+    assert_eq!(d.state, CaseState::Nachgefordert);
+    // Waiting before completeness: the period has not started yet.
+    assert_eq!(d.deadlines.legal, None);
+    let d = ws.case_action(id, Action::NachreichungEingegangen)?;
+    assert_eq!(d.state, CaseState::InPruefung);
+    let d = ws.case_action(id, Action::VollstaendigFeststellen)?;
+    assert_eq!(d.state, CaseState::InBearbeitung);
+    assert!(d.deadlines.legal.is_some(), "the §42a period runs");
+    // A refusal needs reasons.
+    assert!(
+        ws.case_action(
+            id,
+            Action::Entscheiden {
+                ergebnis: Decision::Abgelehnt,
+                begruendung: String::new()
+            }
+        )
+        .is_err()
+    );
+    ws.add_note(id, "Rückruf am Montag vereinbart.")?;
+    assert!(ws.add_note(id, "   ").is_err());
+    ws.case_action(
+        id,
+        Action::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+            begruendung: String::new(),
+        },
+    )?;
+    ws.case_action(
+        id,
+        Action::Versenden {
+            kanal: "postfach".into(),
+        },
+    )?;
+    let d = ws.case_action(id, Action::Abschliessen)?;
+    assert_eq!(d.state, CaseState::Abgeschlossen);
+    assert!(d.allowed_actions.is_empty());
+    let kinds: Vec<&str> = d.history.iter().map(|h| h.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "zuweisung",
+            "pruefung_beginnen",
+            "nachfordern",
+            "nachreichung_eingegangen",
+            "vollstaendig",
+            "entscheiden",
+            "versenden",
+            "abschliessen"
+        ]
+    );
+    assert_eq!(d.notes.len(), 1);
+    // Every act is in the audit chain (with the Aktenzeichen, not the content).
+    login(&mut ws, "leitung")?;
+    let audit = ws.verify_audit()?;
+    assert!(audit.is_intact());
+    Ok(())
+}
+
+#[test]
+fn visibility_and_assignment() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, ids) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    ws.case_action(&ids[0], Action::PruefungBeginnen)?;
+    // Only Leitung assigns to others.
+    let err = ws
+        .assign_case(AssignRequest {
+            case_id: ids[0].clone(),
+            to: Some("sb2".into()),
+            reason: Some("Urlaub".into()),
+        })
+        .err()
+        .ok_or("sb1 assigned to sb2")?;
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    // sb2 sees the queue and own cases, not sb1's.
+    login(&mut ws, "sb2")?;
+    assert_eq!(
+        ws.case_detail(&ids[0]).err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    let list = ws.work_list(WorkListQuery::default())?;
+    assert_eq!(list.total, 1);
+    assert_eq!(list.items[0].id, ids[1]);
+    let mine = ws.work_list(WorkListQuery {
+        view: Some(WorkListView::Meine),
+        ..WorkListQuery::default()
+    })?;
+    assert_eq!(mine.total, 0);
+    // Leitung sees everything and reassigns – with a reason.
+    login(&mut ws, "leitung")?;
+    assert_eq!(ws.work_list(WorkListQuery::default())?.total, 2);
+    let no_reason = AssignRequest {
+        case_id: ids[0].clone(),
+        to: Some("sb2".into()),
+        reason: None,
+    };
+    assert_eq!(
+        ws.assign_case(no_reason.clone()).err().map(|e| e.code),
+        Some(ErrorCode::InvalidInput)
+    );
+    assert!(
+        ws.assign_case(AssignRequest {
+            to: Some("scan".into()),
+            reason: Some("x".into()),
+            ..no_reason.clone()
+        })
+        .is_err(),
+        "assigned to the scanning desk"
+    );
+    ws.assign_case(AssignRequest {
+        reason: Some("Vertretung während Urlaub".into()),
+        ..no_reason
+    })?;
+    login(&mut ws, "sb2")?;
+    assert_eq!(ws.case_detail(&ids[0])?.assigned_to.as_deref(), Some("sb2"));
+    assert_eq!(
+        ws.work_list(WorkListQuery {
+            view: Some(WorkListView::Meine),
+            ..WorkListQuery::default()
+        })?
+        .total,
+        1
+    );
+    // Scanstelle and Administration see no case content at all.
+    for user in ["scan", "admin"] {
+        if user == "admin" {
+            ws.login(LoginRequest {
+                username: "admin".into(),
+                password: "admin-passwort-1".into(),
+            })?;
+        } else {
+            login(&mut ws, user)?;
+        }
+        assert_eq!(
+            ws.case_detail(&ids[1]).err().map(|e| e.code),
+            Some(ErrorCode::Forbidden),
+            "{user}"
+        );
+        assert_eq!(
+            ws.work_list(WorkListQuery::default()).err().map(|e| e.code),
+            Some(ErrorCode::Forbidden),
+            "{user}"
+        );
+    }
+    Ok(())
+}
+
+/// Every casework operation × every role: allowed or refused as the permission
+/// model says (refused = `Forbidden`; any other outcome passed the permission check).
+#[test]
+fn operation_role_matrix() -> R {
+    type Op = fn(&mut Workstation, &str) -> Result<(), workstation::AppError>;
+    let ops: Vec<(&str, Op)> = vec![
+        ("work_list", |ws, _| {
+            ws.work_list(WorkListQuery::default()).map(|_| ())
+        }),
+        ("case_detail", |ws, id| ws.case_detail(id).map(|_| ())),
+        ("case_action", |ws, id| {
+            ws.case_action(id, Action::PruefungBeginnen).map(|_| ())
+        }),
+        ("set_check", |ws, id| {
+            ws.set_check(id, "Erlaubnispflicht geprüft", true)
+        }),
+        ("add_note", |ws, id| ws.add_note(id, "Notiz")),
+        ("assign_case", |ws, id| {
+            ws.assign_case(AssignRequest {
+                case_id: id.into(),
+                to: Some("sb1".into()),
+                reason: Some("Zuständigkeit".into()),
+            })
+        }),
+        ("extend_deadline", |ws, id| {
+            ws.extend_deadline(id, "Gutachten")
+        }),
+        ("list_users", |ws, _| ws.list_users().map(|_| ())),
+        ("verify_audit", |ws, _| ws.verify_audit().map(|_| ())),
+        ("quarantine", |ws, _| ws.quarantine().map(|_| ())),
+        ("outbox", |ws, _| ws.outbox(false).map(|_| ())),
+        ("sync_status", |ws, _| ws.sync_status().map(|_| ())),
+        ("set_poll_interval", |ws, _| ws.set_poll_interval(300)),
+    ];
+    // Allowed operations per role.
+    let allowed: [(&str, &[&str]); 4] = [
+        (
+            "sb1",
+            &[
+                "work_list",
+                "case_detail",
+                "case_action",
+                "set_check",
+                "add_note",
+                "assign_case",
+                "extend_deadline",
+                "sync_status",
+            ],
+        ),
+        (
+            "leitung",
+            &[
+                "work_list",
+                "case_detail",
+                "case_action",
+                "set_check",
+                "add_note",
+                "assign_case",
+                "extend_deadline",
+                "verify_audit",
+                "sync_status",
+            ],
+        ),
+        ("scan", &["sync_status"]),
+        (
+            "admin",
+            &[
+                "list_users",
+                "verify_audit",
+                "quarantine",
+                "outbox",
+                "sync_status",
+                "set_poll_interval",
+            ],
+        ),
+    ];
+    for (user, ok) in allowed {
+        // A fresh store per role, so earlier roles' acts do not interfere.
+        let tmp = tempfile::tempdir()?;
+        let (mut ws, ids) = provision(&tmp.path().join("daten"))?;
+        if user == "admin" {
+            ws.login(LoginRequest {
+                username: "admin".into(),
+                password: "admin-passwort-1".into(),
+            })?;
+        } else {
+            login(&mut ws, user)?;
+        }
+        for (name, op) in &ops {
+            let result = op(&mut ws, &ids[1]);
+            let refused = matches!(&result, Err(e) if e.code == ErrorCode::Forbidden);
+            assert_eq!(
+                !refused,
+                ok.contains(name),
+                "{user} × {name}: {:?}",
+                result.err()
+            );
+        }
+        // Locked: everything refused with "locked".
+        ws.logout();
+        for (name, op) in &ops {
+            assert_eq!(
+                op(&mut ws, &ids[1]).err().map(|e| e.code),
+                Some(ErrorCode::Locked),
+                "locked × {name}"
+            );
+        }
+    }
+    Ok(())
+}
