@@ -50,7 +50,28 @@ impl CaseType {
 pub struct CaseTypes {
     pub land: String,
     pub zugangsfiktion_tage: u32,
+    /// Pattern of the Aktenzeichen: `{kuerzel}`, `{jahr}`, `{arbeitsplatz}` (two
+    /// digits), `{nummer}` (five digits) – e.g. "{kuerzel}-{jahr}-{arbeitsplatz}{nummer}".
+    pub aktenzeichen: String,
+    /// Number of this workstation (1–99): its own block of file numbers, so that
+    /// workstations working offline never hand out the same Aktenzeichen.
+    pub arbeitsplatz: u32,
     pub vorgangsart: Vec<CaseType>,
+}
+
+/// Fill the Aktenzeichen pattern.
+pub fn file_number(
+    pattern: &str,
+    kuerzel: &str,
+    year: i16,
+    arbeitsplatz: u32,
+    nummer: u64,
+) -> String {
+    pattern
+        .replace("{kuerzel}", kuerzel)
+        .replace("{jahr}", &format!("{year:04}"))
+        .replace("{arbeitsplatz}", &format!("{arbeitsplatz:02}"))
+        .replace("{nummer}", &format!("{nummer:05}"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +84,12 @@ pub enum CaseTypeError {
     Incomplete(String, &'static str),
     #[error("Vorgangsarten: die Zugangsfiktion muss 1 bis 7 Tage betragen.")]
     BadDelivery,
+    #[error("Vorgangsarten: arbeitsplatz muss zwischen 1 und 99 liegen.")]
+    BadWorkstation,
+    #[error(
+        "Vorgangsarten: das Aktenzeichen-Muster braucht {0}, sonst sind Aktenzeichen nicht eindeutig."
+    )]
+    BadPattern(&'static str),
 }
 
 impl CaseTypes {
@@ -73,6 +100,14 @@ impl CaseTypes {
         }
         if !(1..=7).contains(&self.zugangsfiktion_tage) {
             return Err(CaseTypeError::BadDelivery);
+        }
+        if !(1..=99).contains(&self.arbeitsplatz) {
+            return Err(CaseTypeError::BadWorkstation);
+        }
+        for part in ["{kuerzel}", "{jahr}", "{arbeitsplatz}", "{nummer}"] {
+            if !self.aktenzeichen.contains(part) {
+                return Err(CaseTypeError::BadPattern(part));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for t in &self.vorgangsart {
@@ -140,6 +175,8 @@ mod tests {
         let ok = CaseTypes {
             land: "NW".into(),
             zugangsfiktion_tage: 4,
+            aktenzeichen: "{kuerzel}-{jahr}-{arbeitsplatz}{nummer}".into(),
+            arbeitsplatz: 1,
             vorgangsart: vec![one()],
         };
         assert!(ok.validate().is_ok());
@@ -149,8 +186,42 @@ mod tests {
         let mut land = ok.clone();
         land.land = "XY".into();
         assert!(land.validate().is_err());
-        let mut code = ok;
+        let mut code = ok.clone();
         code.vorgangsart[0].kuerzel = "gew".into();
         assert!(code.validate().is_err());
+        let mut pattern = ok.clone();
+        pattern.aktenzeichen = "{kuerzel}-{nummer}".into();
+        assert_eq!(pattern.validate(), Err(CaseTypeError::BadPattern("{jahr}")));
+        let mut ws = ok;
+        ws.arbeitsplatz = 0;
+        assert_eq!(ws.validate(), Err(CaseTypeError::BadWorkstation));
+    }
+
+    #[test]
+    fn file_numbers() {
+        assert_eq!(
+            file_number(
+                "{kuerzel}-{jahr}-{arbeitsplatz}{nummer}",
+                "GEW",
+                2026,
+                3,
+                17
+            ),
+            "GEW-2026-0300017"
+        );
+    }
+
+    proptest::proptest! {
+        /// Blocks of different workstations never collide, whatever the counters.
+        #[test]
+        fn workstation_blocks_never_collide(
+            a in 1u32..=99, b in 1u32..=99, n in 1u64..=99_999, m in 1u64..=99_999,
+            year in 2020i16..2100
+        ) {
+            let pattern = "{kuerzel}-{jahr}-{arbeitsplatz}{nummer}";
+            let x = file_number(pattern, "GEW", year, a, n);
+            let y = file_number(pattern, "GEW", year, b, m);
+            proptest::prop_assert_eq!(x == y, a == b && n == m);
+        }
     }
 }

@@ -40,8 +40,8 @@ pub use error::{Result, StoreError};
 pub use keys::RecoveryKey;
 pub use session::{InitOptions, Session, Store};
 pub use sync::{
-    DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, OutboxCounts, OutboxItem,
-    QuarantineEntry, QuarantinedSubmission, Stored, SubmissionState,
+    DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, Numbering, OutboxCounts,
+    OutboxItem, QuarantineEntry, QuarantinedSubmission, Stored, SubmissionState,
 };
 pub use users::UserInfo;
 pub use vault::{BlobId, BlobInfo, BlobReader, VaultCheck};

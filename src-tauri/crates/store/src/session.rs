@@ -41,6 +41,8 @@ pub struct Session {
     user: UserInfo,
     pub(crate) vault: Vault,
     vault_check: crate::VaultCheck,
+    /// How new cases get their Aktenzeichen (set by the facade from the configuration).
+    pub(crate) numbering: Option<crate::Numbering>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -298,6 +300,7 @@ impl Store {
             user: info,
             vault,
             vault_check,
+            numbering: None,
         })
     }
 

@@ -195,6 +195,38 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
     })
 }
 
+/// How new cases are numbered: the town's Aktenzeichen pattern, this workstation's
+/// block, and the case types (to find the code of a service).
+#[derive(Debug, Clone)]
+pub struct Numbering {
+    pub pattern: String,
+    pub arbeitsplatz: u32,
+    pub types: Vec<domain::casetype::CaseType>,
+}
+
+/// The next Aktenzeichen of a case type in a year, from this workstation's block.
+fn next_az(
+    conn: &rusqlite::Connection,
+    n: &Numbering,
+    kuerzel: &str,
+    year: &str,
+) -> Result<String> {
+    let value: i64 = conn.query_row(
+        "INSERT INTO counters (name, value) VALUES (?1, 1)
+         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+        params![format!("az-{kuerzel}-{year}")],
+        |r| r.get(0),
+    )?;
+    let y: i16 = year.parse().unwrap_or(0);
+    Ok(domain::casetype::file_number(
+        &n.pattern,
+        kuerzel,
+        y,
+        n.arbeitsplatz,
+        u64::try_from(value).unwrap_or(0),
+    ))
+}
+
 fn next_file_number(conn: &rusqlite::Connection, year: &str) -> Result<String> {
     let name = format!("online-{year}");
     let value: i64 = conn.query_row(
@@ -207,6 +239,11 @@ fn next_file_number(conn: &rusqlite::Connection, year: &str) -> Result<String> {
 }
 
 impl Session {
+    /// Number new cases after the town's pattern (without it: provisional `ON-` numbers).
+    pub fn set_numbering(&mut self, numbering: Numbering) {
+        self.numbering = Some(numbering);
+    }
+
     /// The local state of a submission, if it was seen before.
     pub fn submission_state(&self, submission_id: &str) -> Result<Option<SubmissionState>> {
         self.conn
@@ -250,11 +287,24 @@ impl Session {
             },
             None => {
                 let case_id = random_hex(16);
-                let file_number = next_file_number(&tx, &year)?;
+                let typed = self.numbering.as_ref().and_then(|n| {
+                    n.types
+                        .iter()
+                        .find(|t| t.matches(&s.service) || t.matches(&s.case_type))
+                        .map(|t| (n, t))
+                });
+                let (file_number, code, type_name) = match typed {
+                    Some((n, t)) => (
+                        next_az(&tx, n, &t.kuerzel, &year)?,
+                        Some(t.kuerzel.clone()),
+                        t.name.clone(),
+                    ),
+                    None => (next_file_number(&tx, &year)?, None, s.case_type.clone()),
+                };
                 tx.execute(
-                    "INSERT INTO cases (id, file_number, case_type, applicant, status, received_at, created_at, fc_case_id)
-                     VALUES (?1, ?2, ?3, ?4, 'eingegangen', ?5, ?6, ?7)",
-                    params![case_id, file_number, s.case_type, s.applicant, s.received_at, now, s.fc_case_id],
+                    "INSERT INTO cases (id, file_number, case_type, applicant, status, received_at, created_at, fc_case_id, case_type_code)
+                     VALUES (?1, ?2, ?3, ?4, 'eingegangen', ?5, ?6, ?7, ?8)",
+                    params![case_id, file_number, type_name, s.applicant, s.received_at, now, s.fc_case_id, code],
                 )?;
                 Stored::NewCase {
                     case_id,

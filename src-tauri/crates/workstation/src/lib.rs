@@ -51,18 +51,32 @@ impl Workstation {
     pub fn init(dir: &Path, options: InitOptions) -> Result<(Self, RecoveryKey), AppError> {
         let (session, recovery) = Store::init(dir, options, Clock::system())?;
         let store = session.store().clone();
-        Ok((
-            Workstation {
-                store,
-                session: Some(session),
-                last_sync: None,
-            },
-            recovery,
-        ))
+        let mut ws = Workstation {
+            store,
+            session: None,
+            last_sync: None,
+        };
+        ws.session = Some(ws.configured(session));
+        Ok((ws, recovery))
     }
 
     pub fn data_dir(&self) -> &Path {
         self.store.dir()
+    }
+
+    /// Apply the town's configuration to a new session (Aktenzeichen of new cases).
+    /// A broken configuration is reported in the log; cases then get provisional
+    /// numbers until it is fixed.
+    fn configured(&self, mut session: Session) -> Session {
+        match casework_config::load_config(self.data_dir()) {
+            Ok(cfg) => session.set_numbering(store::Numbering {
+                pattern: cfg.types.aktenzeichen,
+                arbeitsplatz: cfg.types.arbeitsplatz,
+                types: cfg.types.vorgangsart,
+            }),
+            Err(e) => tracing::error!("Konfiguration fehlerhaft: {}", e.message),
+        }
+        session
     }
 
     /// Log in. Any open session is closed first.
@@ -74,7 +88,7 @@ impl Workstation {
         let password = SecretString::from(request.password);
         let session = self.store.unlock(&user, &password)?;
         let info = SessionInfo::from(session.user());
-        self.session = Some(session);
+        self.session = Some(self.configured(session));
         Ok(info)
     }
 
@@ -93,7 +107,7 @@ impl Workstation {
             .store
             .recover(recovery_key, &user, &SecretString::from(new_password))?;
         let info = SessionInfo::from(session.user());
-        self.session = Some(session);
+        self.session = Some(self.configured(session));
         Ok(info)
     }
 
