@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use domain::lifecycle::Action;
 use workstation::background::Background;
+use workstation::casework::{AssignRequest, CaseDetail};
 use workstation::{
     AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, SyncStatus, SyncSummary, WorkList,
     WorkListQuery, Workstation,
@@ -90,6 +92,59 @@ async fn status(state: tauri::State<'_, AppState>) -> Result<AppStatus, AppError
     state.with(|ws| Ok(ws.status())).await
 }
 
+#[tauri::command]
+async fn case_detail(
+    state: tauri::State<'_, AppState>,
+    id: String,
+) -> Result<CaseDetail, AppError> {
+    state.with(move |ws| ws.case_detail(&id)).await
+}
+
+#[tauri::command]
+async fn case_action(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    action: Action,
+) -> Result<CaseDetail, AppError> {
+    state.with(move |ws| ws.case_action(&id, action)).await
+}
+
+#[tauri::command]
+async fn set_check(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    item: String,
+    checked: bool,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.set_check(&id, &item, checked)).await
+}
+
+#[tauri::command]
+async fn add_note(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    text: String,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.add_note(&id, &text)).await
+}
+
+#[tauri::command]
+async fn assign_case(
+    state: tauri::State<'_, AppState>,
+    request: AssignRequest,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.assign_case(request)).await
+}
+
+#[tauri::command]
+async fn extend_deadline(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    reason: String,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.extend_deadline(&id, &reason)).await
+}
+
 fn no_scheduler() -> AppError {
     AppError::new(
         ErrorCode::Storage,
@@ -168,7 +223,13 @@ pub fn run() {
             work_list,
             status,
             sync_now,
-            sync_status
+            sync_status,
+            case_detail,
+            case_action,
+            set_check,
+            add_note,
+            assign_case,
+            extend_deadline
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -10,6 +10,9 @@ import type { SyncStatus } from "./bindings/SyncStatus";
 import type { SyncSummary } from "./bindings/SyncSummary";
 import type { WorkList } from "./bindings/WorkList";
 import type { WorkListQuery } from "./bindings/WorkListQuery";
+import type { Action } from "./bindings/Action";
+import type { AssignRequest } from "./bindings/AssignRequest";
+import type { CaseDetail } from "./bindings/CaseDetail";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -19,6 +22,12 @@ export interface Backend {
   status(): Promise<AppStatus>;
   syncNow(): Promise<SyncSummary>;
   syncStatus(): Promise<SyncStatus>;
+  caseDetail(id: string): Promise<CaseDetail>;
+  caseAction(id: string, action: Action): Promise<CaseDetail>;
+  setCheck(id: string, item: string, checked: boolean): Promise<void>;
+  addNote(id: string, text: string): Promise<void>;
+  assignCase(request: AssignRequest): Promise<void>;
+  extendDeadline(id: string, reason: string): Promise<void>;
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -39,4 +48,10 @@ export const tauriBackend: Backend = {
   status: () => invoke<AppStatus>("status"),
   syncNow: () => invoke<SyncSummary>("sync_now"),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
+  caseDetail: (id) => invoke<CaseDetail>("case_detail", { id }),
+  caseAction: (id, action) => invoke<CaseDetail>("case_action", { id, action }),
+  setCheck: (id, item, checked) => invoke<void>("set_check", { id, item, checked }),
+  addNote: (id, text) => invoke<void>("add_note", { id, text }),
+  assignCase: (request) => invoke<void>("assign_case", { request }),
+  extendDeadline: (id, reason) => invoke<void>("extend_deadline", { id, reason }),
 };

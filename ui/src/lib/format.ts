@@ -20,6 +20,8 @@ const statusLabels: Record<string, string> = {
   entschieden: "Entschieden",
   versandt: "Versandt",
   abgeschlossen: "Abgeschlossen",
+  zurueckgezogen: "Zurückgezogen",
+  weitergeleitet: "Weitergeleitet",
 };
 
 export function statusLabel(status: string): string {
@@ -39,4 +41,22 @@ const timeFmt = new Intl.DateTimeFormat("de-DE", {
 export function formatDateTime(rfc3339: string): string {
   const t = Date.parse(rfc3339);
   return Number.isNaN(t) ? rfc3339 : timeFmt.format(new Date(t));
+}
+
+/** A calendar date `YYYY-MM-DD` → `dd.mm.yyyy` (no time zone involved). */
+export function formatDay(day: string | null): string {
+  if (!day) return "–";
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  return m ? `${m[3]}.${m[2]}.${m[1]}` : day;
+}
+
+const deadlineLabels: Record<string, string> = {
+  imPlan: "im Plan",
+  ruht: "Frist ruht (Warten auf Unterlagen)",
+  zielzeitErreicht: "Zielzeit überschritten",
+  fristAbgelaufen: "gesetzliche Frist abgelaufen",
+};
+
+export function deadlineLabel(status: string): string {
+  return deadlineLabels[status] ?? status;
 }

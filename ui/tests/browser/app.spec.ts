@@ -53,3 +53,33 @@ test("wrong password shows a German error", async ({ page }) => {
   await expect(page.getByRole("alert")).toContainText("Passwort ist falsch");
   await expect(page.getByLabel("Passwort")).toHaveValue("");
 });
+
+test("case view: keyboard only, accessible, an action carried out", async ({ page }) => {
+  await page.goto("/");
+  await page.keyboard.type("sb1");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  const open = page.getByRole("button", { name: "Vorgang HS-2026-000004 öffnen" });
+  await open.focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "HS-2026-000004 – Hundesteuer-Anmeldung" })).toBeVisible();
+  await expect(page.getByTestId("case-applicant")).toHaveText("Ayşe Öztürk");
+  await expect(page.getByRole("checkbox", { name: /Halterdaten vollständig/ })).toBeChecked();
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/vorgang.png", fullPage: true });
+  const complete = page.getByRole("button", { name: "Vollständigkeit feststellen" });
+  await complete.focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("case-state")).toHaveText("In Bearbeitung");
+  await expect(page.getByTestId("case-legal")).toContainText("23.02.2027");
+  await page.getByLabel("Neue Notiz").fill("Rückfrage telefonisch geklärt.");
+  await page.getByRole("button", { name: "Notiz speichern" }).press("Enter");
+  await expect(page.getByTestId("case-notes")).toContainText("Rückfrage telefonisch geklärt.");
+  // The decision form opens first; it is accessible as well.
+  await page.getByRole("button", { name: "Entscheiden" }).click();
+  await expect(page.getByLabel("Entscheidung")).toBeVisible();
+  await noSeriousA11yViolations(page);
+  await page.getByRole("button", { name: "Zurück zum Arbeitskorb" }).press("Enter");
+  await expect(page.getByRole("heading", { name: "Arbeitskorb" })).toBeVisible();
+});

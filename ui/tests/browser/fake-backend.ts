@@ -10,6 +10,28 @@ export async function installFakeBackend(page: Page): Promise<void> {
       { id: "1", fileNumber: "MB-2026-000017", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z" },
       { id: "2", fileNumber: "HS-2026-000004", caseType: "Hundesteuer-Anmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T13:02:00Z" },
     ];
+    let state = "inPruefung";
+    const notes: { at: string; author: string; text: string }[] = [];
+    const detail = () => ({
+      id: "2",
+      fileNumber: "HS-2026-000004",
+      caseType: "Hundesteuer-Anmeldung",
+      applicant: "Ayşe Öztürk",
+      state,
+      stateLabel: state === "inPruefung" ? "In Prüfung" : "In Bearbeitung",
+      receivedAt: "2026-11-20T13:02:00Z",
+      channel: "online",
+      assignedTo: "sb1",
+      allowedActions: state === "inPruefung" ? ["nachfordern", "vollstaendig", "zurueckziehen", "weiterleiten"] : ["nachfordern", "entscheiden", "zurueckziehen", "weiterleiten"],
+      checklist: [
+        { item: "Halterdaten vollständig", checked: true, checkedBy: "sb1" },
+        { item: "Rasse und Anzahl der Hunde angegeben", checked: false, checkedBy: null },
+      ],
+      deadlines: { target: "2026-12-04", legal: state === "inPruefung" ? null : "2027-02-23", status: "imPlan", extended: false, extensionPossible: false },
+      history: [{ at: "2026-11-23T09:00:00Z", actor: "sb1", kind: "pruefung_beginnen", fromState: "eingegangen", toState: "in_pruefung", detail: null }],
+      notes,
+      documents: [{ id: "5", kind: "attachment", filename: "Haftpflicht.pdf", mimeType: "application/pdf" }],
+    });
     const w = window as unknown as Record<string, unknown>;
     w.__TAURI_INTERNALS__ = {
       metadata: { currentWindow: { label: "main" }, currentWebview: { label: "main", windowLabel: "main" } },
@@ -39,6 +61,16 @@ export async function installFakeBackend(page: Page): Promise<void> {
             };
           case "sync_now":
             return { newCases: 0, followUps: 0, quarantined: 0, delivered: 2, pending: 0, failed: 0, connectivity: "online", problem: null };
+          case "case_detail":
+            return detail();
+          case "case_action":
+            state = "inBearbeitung";
+            return detail();
+          case "set_check":
+            return null;
+          case "add_note":
+            notes.push({ at: "2026-11-23T10:00:00Z", author: "sb1", text: String(args.text) });
+            return null;
           case "logout":
             session = null;
             return null;

@@ -204,6 +204,73 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(statusCalls).toBeLessThan(8);
   });
 
+  it("opens a case, ticks the checklist and requests missing documents with a deadline", async () => {
+    const actions: unknown[] = [];
+    const checks: unknown[] = [];
+    let state = "inPruefung";
+    const detail = () => ({
+      id: "c".repeat(32),
+      fileNumber: "GEW-2026-0100001",
+      caseType: "Gewerbeanmeldung",
+      applicant: "Ayşe Öztürk",
+      state,
+      stateLabel: state === "inPruefung" ? "In Prüfung" : "Nachgefordert",
+      receivedAt: "2026-11-20T09:00:00Z",
+      channel: "online",
+      assignedTo: "sb1",
+      allowedActions: state === "inPruefung" ? ["nachfordern", "vollstaendig", "zurueckziehen", "weiterleiten"] : ["nachreichung_eingegangen"],
+      checklist: [{ item: "Angaben zur Person vollständig", checked: checks.length > 0, checkedBy: checks.length > 0 ? "sb1" : null }],
+      deadlines: { target: "2026-11-25", legal: null, status: "imPlan", extended: false, extensionPossible: false },
+      history: [],
+      notes: [],
+      documents: [{ id: "1", kind: "attachment", filename: "Gewerbeanmeldung.pdf", mimeType: "application/pdf" }],
+    });
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "session":
+          return sb;
+        case "sync_status":
+          return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
+        case "work_list":
+          return {
+            items: [
+              { id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T09:00:00Z" },
+            ],
+            total: 1,
+          };
+        case "case_detail":
+          return detail();
+        case "set_check":
+          checks.push(args);
+          return null;
+        case "case_action":
+          actions.push((args as { action: unknown }).action);
+          state = "nachgefordert";
+          return detail();
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(App, { backend: tauriBackend });
+    await fireEvent.click(await screen.findByRole("button", { name: "Vorgang GEW-2026-0100001 öffnen" }));
+    expect((await screen.findByTestId("case-applicant")).textContent).toBe("Ayşe Öztürk");
+    expect(screen.getByText("25.11.2026")).toBeTruthy();
+    expect(screen.getByTestId("case-legal").textContent).toContain("beginnt mit Vollständigkeit");
+    await fireEvent.click(screen.getByRole("checkbox", { name: /Angaben zur Person vollständig/ }));
+    await waitFor(() => expect(checks).toHaveLength(1));
+    // An action with reasons opens its form first.
+    await fireEvent.click(screen.getByRole("button", { name: "Unterlagen nachfordern" }));
+    expect(actions).toHaveLength(0);
+    await fireEvent.input(screen.getByLabelText("Fehlende Unterlagen (eine je Zeile)"), { target: { value: "Handelsregisterauszug\n\nPersonalausweis" } });
+    await fireEvent.input(screen.getByLabelText("Frist für die Nachreichung"), { target: { value: "2026-12-07" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Ausführen" }));
+    await waitFor(() => expect(screen.getByTestId("case-state").textContent).toBe("Nachgefordert"));
+    expect(actions).toEqual([{ action: "nachfordern", fehlend: ["Handelsregisterauszug", "Personalausweis"], frist: "2026-12-07" }]);
+    expect(screen.getByTestId("case-message").textContent).toContain("Erledigt: Unterlagen nachfordern");
+    await fireEvent.click(screen.getByRole("button", { name: "Zurück zum Arbeitskorb" }));
+    expect(await screen.findByRole("heading", { name: "Arbeitskorb" })).toBeTruthy();
+  });
+
   it("says calmly when the portal cannot be reached", async () => {
     fakePortal({ items: [], total: 0 }, { reachable: false });
     render(App, { backend: tauriBackend });
