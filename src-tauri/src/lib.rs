@@ -116,7 +116,9 @@ async fn set_check(
     item: String,
     checked: bool,
 ) -> Result<(), AppError> {
-    state.with(move |ws| ws.set_check(&id, &item, checked)).await
+    state
+        .with(move |ws| ws.set_check(&id, &item, checked))
+        .await
 }
 
 #[tauri::command]

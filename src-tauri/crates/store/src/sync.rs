@@ -281,10 +281,38 @@ impl Session {
             )
             .optional()?;
         let outcome = match known {
-            Some((case_id, file_number)) => Stored::FollowUp {
-                case_id,
-                file_number,
-            },
+            Some((case_id, file_number)) => {
+                // The citizen answered a Nachforderung: the case returns to where it
+                // was waiting from, and the history says so.
+                let waiting: Option<(String, Option<String>)> = tx
+                    .query_row(
+                        "SELECT status, waiting_from FROM cases WHERE id = ?1",
+                        params![case_id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((status, from)) = waiting
+                    && status == "nachgefordert"
+                {
+                    let back = match from.as_deref() {
+                        Some("in_bearbeitung") => "in_bearbeitung",
+                        _ => "in_pruefung",
+                    };
+                    tx.execute(
+                        "UPDATE cases SET status = ?2, waiting_from = NULL WHERE id = ?1",
+                        params![case_id, back],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO case_history (case_id, at, actor, kind, from_state, to_state, detail)
+                         VALUES (?1, ?2, 'portal', 'nachreichung_eingegangen', 'nachgefordert', ?3, ?4)",
+                        params![case_id, now, back, format!("{{\"einreichung\":\"{}\"}}", s.submission_id)],
+                    )?;
+                }
+                Stored::FollowUp {
+                    case_id,
+                    file_number,
+                }
+            }
             None => {
                 let case_id = random_hex(16);
                 let typed = self.numbering.as_ref().and_then(|n| {

@@ -1,0 +1,168 @@
+//! A synced application from arrival to dispatch through the facade, with the
+//! citizen answering a Nachforderung through the simulator: states, deadlines,
+//! history and audit entries; the scanning desk sees no case content.
+
+use std::path::Path;
+
+use amtsstube_tests::sim::BoxError;
+use base64::Engine;
+use domain::lifecycle::{Action, CaseState, Decision};
+use domain::{Role, UserName};
+use workstation::{ErrorCode, InitOptions, LoginRequest, StoreConfig, WorkListQuery, Workstation};
+
+fn login(ws: &mut Workstation, user: &str) -> Result<(), BoxError> {
+    ws.login(LoginRequest {
+        username: user.into(),
+        password: format!("{user}-passwort-1"),
+    })?;
+    Ok(())
+}
+
+#[test]
+fn synced_application_with_a_nachforderung_answered_by_the_citizen() -> Result<(), BoxError> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
+        "CARGO_TARGET_TMPDIR"
+    ))))?;
+    portal_sim::seed::seed(&mut run.sim.lock(), 5, 41)?;
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = Workstation::init(
+        &tmp.path().join("daten"),
+        InitOptions {
+            admin: UserName::parse("admin")?,
+            admin_display_name: "Admin".into(),
+            admin_password: "admin-passwort-1".to_owned().into(),
+            config: StoreConfig {
+                scrypt_log_n: 10,
+                ..StoreConfig::default()
+            },
+        },
+    )?;
+    ws.configure_portal(&serde_json::to_string(&run.config)?)?;
+    ws.add_user("sb1", "Sam", Role::Sachbearbeitung, "sb1-passwort-1".into())?;
+    ws.add_user("scan", "Scan", Role::Scanstelle, "scan-passwort-1".into())?;
+    login(&mut ws, "sb1")?;
+    assert_eq!(ws.sync_now()?.new_cases, 5);
+
+    // Open a synced Gewerbeanmeldung (or whichever came first with a checklist).
+    let list = ws.work_list(WorkListQuery::default())?;
+    let case = list
+        .items
+        .iter()
+        .find(|c| ws.case_detail(&c.id).is_ok_and(|d| !d.checklist.is_empty()))
+        .ok_or("no case with a checklist")?
+        .clone();
+    let id = case.id.clone();
+    let detail = ws.case_detail(&id)?;
+    assert_eq!(detail.state, CaseState::Eingegangen);
+    assert_eq!(detail.channel, "online");
+    assert!(detail.documents.len() >= 2, "metadata and data at least");
+    let docs_before = detail.documents.len();
+    ws.case_action(&id, Action::PruefungBeginnen)?;
+    for item in &detail.checklist {
+        ws.set_check(&id, &item.item, true)?;
+    }
+    let d = ws.case_action(
+        &id,
+        Action::Nachfordern {
+            fehlend: vec!["Nachweis der Haftpflichtversicherung".into()],
+            frist: "2026-12-07".into(),
+        },
+    )?;
+    assert_eq!(d.state, CaseState::Nachgefordert);
+
+    // The citizen answers through the portal.
+    let fc_case = ws
+        .session_for_import()?
+        .case_record(&id)?
+        .and_then(|r| r.fc_case_id)
+        .ok_or("no FIT-Connect case")?;
+    let body = serde_json::json!({
+        "filename": "Versicherungsnachweis.pdf",
+        "mimeType": "application/pdf",
+        "contentBase64": base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.7 Nachweis"),
+        "note": "Anbei der Nachweis."
+    });
+    let status = rt.block_on(async {
+        reqwest::Client::new()
+            .post(format!(
+                "{}/citizen/cases/{fc_case}/submissions",
+                run.config.api_url
+            ))
+            .json(&body)
+            .send()
+            .await
+            .map(|r| r.status())
+    })?;
+    assert!(status.is_success(), "{status}");
+    let summary = ws.sync_now()?;
+    assert_eq!(summary.follow_ups, 1, "{summary:?}");
+    let d = ws.case_detail(&id)?;
+    assert_eq!(
+        d.state,
+        CaseState::InPruefung,
+        "the answer returns the case"
+    );
+    assert!(
+        d.documents.len() > docs_before,
+        "the new document is in the case"
+    );
+    assert!(
+        d.history
+            .iter()
+            .any(|h| h.kind == "nachreichung_eingegangen" && h.actor == "portal")
+    );
+
+    // Continue and decide.
+    let d = ws.case_action(&id, Action::VollstaendigFeststellen)?;
+    assert_eq!(d.state, CaseState::InBearbeitung);
+    let legal = d.deadlines.legal.clone().ok_or("no statutory deadline")?;
+    let today = jiff::Zoned::now().date();
+    let legal: jiff::civil::Date = legal.parse()?;
+    assert!(legal > today.checked_add(jiff::Span::new().months(2))?);
+    ws.case_action(
+        &id,
+        Action::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+            begruendung: String::new(),
+        },
+    )?;
+    let d = ws.case_action(
+        &id,
+        Action::Versenden {
+            kanal: "postfach".into(),
+        },
+    )?;
+    assert_eq!(d.state, CaseState::Versandt);
+    let kinds: Vec<&str> = d.history.iter().map(|h| h.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "zuweisung",
+            "pruefung_beginnen",
+            "nachfordern",
+            "nachreichung_eingegangen",
+            "vollstaendig",
+            "entscheiden",
+            "versenden"
+        ]
+    );
+
+    // The scanning desk sees no case content.
+    login(&mut ws, "scan")?;
+    assert_eq!(
+        ws.case_detail(&id).err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(
+        ws.work_list(WorkListQuery::default()).err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    // The audit chain holds every act and is intact.
+    ws.login(LoginRequest {
+        username: "admin".into(),
+        password: "admin-passwort-1".into(),
+    })?;
+    assert!(ws.verify_audit()?.is_intact());
+    Ok(())
+}
