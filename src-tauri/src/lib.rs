@@ -93,6 +93,19 @@ async fn status(state: tauri::State<'_, AppState>) -> Result<AppStatus, AppError
 }
 
 #[tauri::command]
+async fn lock_screen(state: tauri::State<'_, AppState>) -> Result<(), AppError> {
+    state.with(|ws| ws.lock_screen()).await
+}
+
+#[tauri::command]
+async fn unlock_screen(
+    state: tauri::State<'_, AppState>,
+    password: String,
+) -> Result<SessionInfo, AppError> {
+    state.with(move |ws| ws.unlock_screen(password)).await
+}
+
+#[tauri::command]
 async fn case_detail(
     state: tauri::State<'_, AppState>,
     id: String,
@@ -231,7 +244,9 @@ pub fn run() {
             set_check,
             add_note,
             assign_case,
-            extend_deadline
+            extend_deadline,
+            lock_screen,
+            unlock_screen
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

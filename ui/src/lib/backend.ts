@@ -28,6 +28,8 @@ export interface Backend {
   addNote(id: string, text: string): Promise<void>;
   assignCase(request: AssignRequest): Promise<void>;
   extendDeadline(id: string, reason: string): Promise<void>;
+  lockScreen(): Promise<void>;
+  unlockScreen(password: string): Promise<SessionInfo>;
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -54,4 +56,6 @@ export const tauriBackend: Backend = {
   addNote: (id, text) => invoke<void>("add_note", { id, text }),
   assignCase: (request) => invoke<void>("assign_case", { request }),
   extendDeadline: (id, reason) => invoke<void>("extend_deadline", { id, reason }),
+  lockScreen: () => invoke<void>("lock_screen"),
+  unlockScreen: (password) => invoke<SessionInfo>("unlock_screen", { password }),
 };

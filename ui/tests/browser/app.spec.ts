@@ -83,3 +83,21 @@ test("case view: keyboard only, accessible, an action carried out", async ({ pag
   await page.getByRole("button", { name: "Zurück zum Arbeitskorb" }).press("Enter");
   await expect(page.getByRole("heading", { name: "Arbeitskorb" })).toBeVisible();
 });
+
+test("inactivity lock: data hidden, lock screen accessible, unlock by keyboard", async ({ page }) => {
+  await page.goto("/");
+  await page.evaluate(() => sessionStorage.setItem("fake-lock-after", "1"));
+  await page.reload();
+  await page.keyboard.type("sb1");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Arbeitsstation gesperrt" })).toBeVisible({ timeout: 5000 });
+  await expect(page.getByText("Ayşe Öztürk")).toHaveCount(0);
+  await expect(page.getByLabel("Passwort")).toBeFocused();
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/gesperrt.png" });
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Arbeitskorb" })).toBeVisible();
+});

@@ -4,7 +4,9 @@ import type { Page } from "@playwright/test";
 
 export async function installFakeBackend(page: Page): Promise<void> {
   await page.addInitScript(() => {
-    const sb = { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung" };
+    // A test may ask for a short inactivity lock (sessionStorage survives reloads).
+    const lockAfter = Number(sessionStorage.getItem("fake-lock-after") ?? "600");
+    const sb = { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", screenLocked: false, lockAfterSeconds: lockAfter };
     let session: typeof sb | null = null;
     const items = [
       { id: "1", fileNumber: "MB-2026-000017", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z" },
@@ -71,6 +73,15 @@ export async function installFakeBackend(page: Page): Promise<void> {
           case "add_note":
             notes.push({ at: "2026-11-23T10:00:00Z", author: "sb1", text: String(args.text) });
             return null;
+          case "lock_screen":
+            if (session) session = { ...session, screenLocked: true };
+            return null;
+          case "unlock_screen":
+            if (args.password !== "richtig-richtig") {
+              throw { code: "wrongCredentials", message: "Benutzername oder Passwort ist falsch." };
+            }
+            if (session) session = { ...session, screenLocked: false };
+            return session;
           case "logout":
             session = null;
             return null;

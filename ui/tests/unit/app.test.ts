@@ -12,6 +12,8 @@ const sb: SessionInfo = {
   displayName: "Sam Bearbeitung",
   role: "sachbearbeitung",
   roleLabel: "Sachbearbeitung",
+  screenLocked: false,
+  lockAfterSeconds: 600,
 };
 
 function fakePortal(list: WorkList, sync: { reachable: boolean } = { reachable: true }) {
@@ -269,6 +271,46 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(screen.getByTestId("case-message").textContent).toContain("Erledigt: Unterlagen nachfordern");
     await fireEvent.click(screen.getByRole("button", { name: "Zurück zum Arbeitskorb" }));
     expect(await screen.findByRole("heading", { name: "Arbeitskorb" })).toBeTruthy();
+  });
+
+  it("locks the screen after inactivity, hides the data and unlocks with the password", async () => {
+    const calls: string[] = [];
+    let locked = false;
+    mockIPC((cmd, args) => {
+      calls.push(cmd);
+      switch (cmd) {
+        case "session":
+          return { ...sb, lockAfterSeconds: 1, screenLocked: locked };
+        case "sync_status":
+          return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
+        case "work_list":
+          if (locked) throw { code: "locked", message: "gesperrt" };
+          return { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z" }], total: 1 };
+        case "lock_screen":
+          locked = true;
+          return null;
+        case "unlock_screen":
+          if ((args as { password: string }).password !== "richtig-richtig") {
+            throw { code: "wrongCredentials", message: "Benutzername oder Passwort ist falsch." };
+          }
+          locked = false;
+          return { ...sb, lockAfterSeconds: 1, screenLocked: false };
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(App, { backend: tauriBackend });
+    expect(await screen.findByText("Jörg Weiß")).toBeTruthy();
+    expect(await screen.findByTestId("lock-screen", {}, { timeout: 4000 })).toBeTruthy();
+    expect(screen.queryByText("Jörg Weiß")).toBeNull();
+    expect(screen.queryByTestId("sync-bar")).toBeNull();
+    await fireEvent.input(screen.getByLabelText("Passwort"), { target: { value: "falsch" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Entsperren" }));
+    expect((await screen.findByTestId("unlock-error")).textContent).toContain("Passwort ist falsch");
+    await fireEvent.input(screen.getByLabelText("Passwort"), { target: { value: "richtig-richtig" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Entsperren" }));
+    expect(await screen.findByText("Jörg Weiß")).toBeTruthy();
+    expect(calls).toContain("lock_screen");
   });
 
   it("says calmly when the portal cannot be reached", async () => {

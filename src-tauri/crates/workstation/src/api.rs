@@ -32,7 +32,15 @@ pub struct SessionInfo {
     pub display_name: String,
     pub role: Role,
     pub role_label: String,
+    /// The screen is locked (inactivity): personal data stays hidden until the
+    /// user unlocks with the password.
+    pub screen_locked: bool,
+    /// Lock the screen after this many seconds without input.
+    pub lock_after_seconds: u32,
 }
+
+/// Default inactivity lock: ten minutes.
+pub const DEFAULT_LOCK_AFTER_SECONDS: u32 = 600;
 
 impl From<&UserInfo> for SessionInfo {
     fn from(u: &UserInfo) -> Self {
@@ -41,6 +49,8 @@ impl From<&UserInfo> for SessionInfo {
             display_name: u.display_name.clone(),
             role: u.role,
             role_label: u.role.label().to_owned(),
+            screen_locked: false,
+            lock_after_seconds: DEFAULT_LOCK_AFTER_SECONDS,
         }
     }
 }

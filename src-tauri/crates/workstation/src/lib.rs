@@ -31,7 +31,13 @@ pub struct Workstation {
     session: Option<Session>,
     /// Outcome of the last synchronisation and when the portal was last reached.
     last_sync: Option<(String, Option<String>)>,
+    /// Screen locked after inactivity: the session stays open (sync goes on), but
+    /// no call returns data until the user unlocks with the password.
+    screen_locked: bool,
 }
+
+/// Setting: seconds of inactivity before the screen locks.
+const LOCK_SETTING: &str = "lock_after_seconds";
 
 /// Largest page of a work list.
 pub const MAX_PAGE: u32 = 500;
@@ -43,6 +49,7 @@ impl Workstation {
             store: Store::open(dir, Clock::system())?,
             session: None,
             last_sync: None,
+            screen_locked: false,
         })
     }
 
@@ -55,6 +62,7 @@ impl Workstation {
             store,
             session: None,
             last_sync: None,
+            screen_locked: false,
         };
         ws.session = Some(ws.configured(session));
         Ok((ws, recovery))
@@ -88,8 +96,10 @@ impl Workstation {
         let password = SecretString::from(request.password);
         let session = self.store.unlock(&user, &password)?;
         let info = SessionInfo::from(session.user());
+        self.screen_locked = false;
         self.session = Some(self.configured(session));
-        Ok(info)
+        // With the configured lock interval.
+        Ok(self.session().unwrap_or(info))
     }
 
     /// Recover with the recovery identity: sets a new password for `username` and logs in.
@@ -107,12 +117,15 @@ impl Workstation {
             .store
             .recover(recovery_key, &user, &SecretString::from(new_password))?;
         let info = SessionInfo::from(session.user());
+        self.screen_locked = false;
         self.session = Some(self.configured(session));
-        Ok(info)
+        // With the configured lock interval.
+        Ok(self.session().unwrap_or(info))
     }
 
     /// Log out: close the database and wipe the key. Idempotent.
     pub fn logout(&mut self) {
+        self.screen_locked = false;
         if let Some(session) = self.session.take() {
             session.lock();
         }
@@ -120,10 +133,92 @@ impl Workstation {
 
     /// The logged-in user, if any.
     pub fn session(&self) -> Option<SessionInfo> {
-        self.session.as_ref().map(|s| SessionInfo::from(s.user()))
+        let lock_after = self
+            .session
+            .as_ref()
+            .and_then(|s| s.setting(LOCK_SETTING).ok().flatten())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(api::DEFAULT_LOCK_AFTER_SECONDS);
+        self.session.as_ref().map(|s| SessionInfo {
+            screen_locked: self.screen_locked,
+            lock_after_seconds: lock_after,
+            ..SessionInfo::from(s.user())
+        })
+    }
+
+    /// Lock the screen (inactivity or on request). Idempotent.
+    pub fn lock_screen(&mut self) -> Result<(), AppError> {
+        let session = self.session.as_mut().ok_or_else(AppError::locked)?;
+        if !self.screen_locked {
+            self.screen_locked = true;
+            session.audit("bildschirm.gesperrt", "")?;
+        }
+        Ok(())
+    }
+
+    /// Unlock the screen with the logged-in user's password. Wrong passwords count
+    /// towards the lockout; a user locked out is logged out completely.
+    pub fn unlock_screen(&mut self, password: String) -> Result<SessionInfo, AppError> {
+        let user = self
+            .session
+            .as_ref()
+            .ok_or_else(AppError::locked)?
+            .user()
+            .username
+            .clone();
+        match self
+            .store
+            .verify_password(&user, &SecretString::from(password))
+        {
+            Ok(()) => {
+                self.screen_locked = false;
+                if let Some(s) = self.session.as_mut() {
+                    s.audit("bildschirm.entsperrt", "")?;
+                }
+                self.session().ok_or_else(AppError::locked)
+            }
+            Err(e @ store::StoreError::LockedOut { .. }) => {
+                self.logout();
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Set the inactivity lock (administration), 60 s to 1 h.
+    pub fn set_lock_after(&mut self, seconds: u32) -> Result<(), AppError> {
+        if !(60..=3_600).contains(&seconds) {
+            return Err(AppError::invalid(
+                "Die Sperre nach Inaktivität muss zwischen 1 und 60 Minuten liegen.",
+            ));
+        }
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        session.set_setting(LOCK_SETTING, &seconds.to_string())?;
+        session.audit("einstellung.sperre", &seconds.to_string())?;
+        Ok(())
+    }
+
+    fn screen_lock_error() -> AppError {
+        AppError::new(
+            ErrorCode::Locked,
+            "Die Arbeitsstation ist gesperrt. Bitte entsperren Sie sie mit Ihrem Passwort.",
+        )
+    }
+
+    /// The session for the synchronisation: it goes on while the screen is locked.
+    fn sync_session_ref(&self) -> Result<&Session, AppError> {
+        let session = self.session.as_ref().ok_or_else(AppError::locked)?;
+        if session.user().role.may(Permission::RunSync) {
+            Ok(session)
+        } else {
+            Err(AppError::forbidden())
+        }
     }
 
     fn session_with(&self, permission: Permission) -> Result<&Session, AppError> {
+        if self.screen_locked {
+            return Err(Self::screen_lock_error());
+        }
         let session = self.session.as_ref().ok_or_else(AppError::locked)?;
         if session.user().role.may(permission) {
             Ok(session)
@@ -133,6 +228,9 @@ impl Workstation {
     }
 
     fn session_with_mut(&mut self, permission: Permission) -> Result<&mut Session, AppError> {
+        if self.screen_locked {
+            return Err(Self::screen_lock_error());
+        }
         let session = self.session.as_mut().ok_or_else(AppError::locked)?;
         if session.user().role.may(permission) {
             Ok(session)
@@ -267,7 +365,7 @@ impl Workstation {
 
     /// Prepare a synchronisation run for the logged-in user: portal settings and keys.
     pub fn prepare_sync(&self) -> Result<portal::SyncJob, AppError> {
-        let session = self.session_with(Permission::RunSync)?;
+        let session = self.sync_session_ref()?;
         let json = session.setting(portal::SETTING)?.ok_or_else(|| {
             AppError::new(
                 ErrorCode::NotFound,
@@ -290,7 +388,11 @@ impl Workstation {
     /// The session a background run of `user` may use: only while that user is
     /// logged in and allowed to synchronise.
     pub fn sync_session(&mut self, user: &UserName) -> Result<&mut Session, AppError> {
-        let session = self.session_with_mut(Permission::RunSync)?;
+        // Not refused while the screen is locked: no data reaches the screen here.
+        let session = self.session.as_mut().ok_or_else(AppError::locked)?;
+        if !session.user().role.may(Permission::RunSync) {
+            return Err(AppError::forbidden());
+        }
         if &session.user().username != user {
             return Err(AppError::locked());
         }
@@ -305,8 +407,8 @@ impl Workstation {
 
     /// Make waiting outbox items due at once (a user asked to synchronise now).
     pub fn sync_requested(&mut self) -> Result<(), AppError> {
-        self.session_with_mut(Permission::RunSync)?
-            .outbox_due_now()?;
+        let user = self.sync_session_ref()?.user().username.clone();
+        self.sync_session(&user)?.outbox_due_now()?;
         Ok(())
     }
 
@@ -371,7 +473,8 @@ impl Workstation {
 
     /// The state for the status indicator.
     pub fn sync_status(&self) -> Result<SyncStatus, AppError> {
-        let session = self.session_with(Permission::RunSync)?;
+        // No personal data: available while the screen is locked.
+        let session = self.sync_session_ref()?;
         let counts = session.outbox_counts()?;
         Ok(SyncStatus {
             configured: session.setting(portal::SETTING)?.is_some(),

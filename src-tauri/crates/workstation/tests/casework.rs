@@ -363,3 +363,49 @@ fn operation_role_matrix() -> R {
     }
     Ok(())
 }
+
+/// The inactivity lock: the session stays, no data is returned until the user's
+/// password unlocks it; wrong passwords count towards the lockout.
+#[test]
+fn screen_lock_hides_everything_until_the_password() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, ids) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    assert_eq!(ws.session().ok_or("session")?.lock_after_seconds, 600);
+    ws.lock_screen()?;
+    let info = ws.session().ok_or("session")?;
+    assert!(info.screen_locked);
+    for result in [
+        ws.work_list(WorkListQuery::default()).map(|_| ()),
+        ws.case_detail(&ids[0]).map(|_| ()),
+        ws.add_note(&ids[0], "x"),
+    ] {
+        let e = result.err().ok_or("data while locked")?;
+        assert_eq!(e.code, ErrorCode::Locked);
+        assert!(e.message.contains("entsperren"), "{}", e.message);
+    }
+    // The synchronisation status (no personal data) stays available.
+    assert!(ws.sync_status().is_ok());
+    let wrong = ws
+        .unlock_screen("falsch-falsch".into())
+        .err()
+        .ok_or("unlocked with a wrong password")?;
+    assert_eq!(wrong.code, ErrorCode::WrongCredentials);
+    assert!(ws.session().ok_or("session")?.screen_locked);
+    let info = ws.unlock_screen("sb1-passwort-1".into())?;
+    assert!(!info.screen_locked);
+    assert_eq!(ws.work_list(WorkListQuery::default())?.total, 2);
+    // Only the administration changes the interval, within bounds.
+    assert_eq!(
+        ws.set_lock_after(300).err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    ws.login(LoginRequest {
+        username: "admin".into(),
+        password: "admin-passwort-1".into(),
+    })?;
+    assert!(ws.set_lock_after(10).is_err());
+    ws.set_lock_after(300)?;
+    assert_eq!(ws.session().ok_or("session")?.lock_after_seconds, 300);
+    Ok(())
+}

@@ -4,4 +4,13 @@ import type { Role } from "./Role";
 /**
  * The logged-in user.
  */
-export type SessionInfo = { username: string, displayName: string, role: Role, roleLabel: string, };
+export type SessionInfo = { username: string, displayName: string, role: Role, roleLabel: string, 
+/**
+ * The screen is locked (inactivity): personal data stays hidden until the
+ * user unlocks with the password.
+ */
+screenLocked: boolean, 
+/**
+ * Lock the screen after this many seconds without input.
+ */
+lockAfterSeconds: number, };
