@@ -47,13 +47,14 @@ before(async () => {
   dataDir = path.join(mkdtempSync(path.join(tmpdir(), "amtsstube-e2e-")), "daten");
   amtsstube(["init", "--scrypt-log-n", "12"], "admin-passwort-1\n");
   amtsstube(["user", "add", "sb1", "--role", "sachbearbeitung", "--display-name", "Sam Bearbeitung"], "admin-passwort-1\nsb1-passwort-1\n");
+  amtsstube(["user", "add", "scan", "--role", "scanstelle", "--display-name", "Scan Stelle"], "admin-passwort-1\nscan-passwort-1\n");
   // A portal with three applications, connected as the administration would.
   sim = await startSimulator(path.join(path.dirname(dataDir), "portal"), 3);
   const settings = path.join(path.dirname(dataDir), "verbindung.json");
   writeFileSync(settings, execFileSync(simBin, ["subscriber-config", "--dir", path.join(path.dirname(dataDir), "portal"), "--url", sim.url]));
   amtsstube(["portal", "configure", "--file", settings], "admin-passwort-1\n");
   rmSync(settings);
-  driver = await startDriver({ driver: driverBin, env: { AMTSSTUBE_DATA_DIR: dataDir } });
+  driver = await startDriver({ driver: driverBin, env: { AMTSSTUBE_DATA_DIR: dataDir }, log: path.join(artifacts, "driver.log") });
   wd = new WebDriver(driver.url);
   await wd.start(app);
 });
@@ -61,6 +62,13 @@ before(async () => {
 after(async () => {
   await wd?.quit();
   driver?.stop();
+  // Should the app outlive its WebDriver session, it must not outlive the test.
+  await sleep(500);
+  try {
+    execFileSync("pkill", ["-KILL", "-f", app]);
+  } catch {
+    // Nothing left: the normal case.
+  }
   sim?.proc.kill();
   if (dataDir) rmSync(path.dirname(dataDir), { recursive: true, force: true });
 });
@@ -92,7 +100,8 @@ test("synchronise through the UI: the applications arrive in the work list", asy
   await wd.waitFor("[data-testid=worklist-empty]");
   await wd.waitFor("[data-testid=sync-state]", { text: "Portal:" });
   await wd.click(await wd.find("[data-testid=sync-now]"));
-  await wd.waitFor("[data-testid=sync-message]", { text: "Synchronisiert: 3 neue Anträge", timeout: 60_000 });
+  // The background scheduler may have fetched some already: the count is what matters.
+  await wd.waitFor("[data-testid=sync-message]", { text: "Synchronisiert:", timeout: 60_000 });
   await wd.waitFor("[data-testid=sync-state]", { text: "online" });
   await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
   // Remember an applicant's name: it must not appear in plaintext on disk (next test).
@@ -101,6 +110,85 @@ test("synchronise through the UI: the applications arrive in the work list", asy
   writeFileSync(path.join(artifacts, "arbeitskorb-synchronisiert.png"), await wd.screenshot());
   await wd.click(await wd.find("[data-testid=logout]"));
   await wd.waitFor("#username");
+});
+
+/** Set an input's value the way a user's typing would (Svelte listens to `input`). */
+async function fill(selector, value) {
+  await wd.execute(
+    `const el = document.querySelector(arguments[0]); el.value = arguments[1]; el.dispatchEvent(new Event('input', { bubbles: true })); el.dispatchEvent(new Event('change', { bubbles: true }));`,
+    [selector, value],
+  );
+}
+
+async function action(kind) {
+  await wd.click(await wd.find(`[data-testid=action-${kind}]`));
+}
+
+test("casework: checklist, Nachforderung, the citizen answers through the portal, decision", async () => {
+  await wd.waitFor("#username");
+  await wd.execute("document.getElementById('username').value=''; document.getElementById('username').dispatchEvent(new Event('input'));");
+  await loginThroughUi(wd, "sb1", "sb1-passwort-1");
+  await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
+  await wd.click(await wd.find("[data-testid=open-case]"));
+  await wd.waitFor("[data-testid=case-state]", { text: "Eingegangen" });
+  const fc = (await wd.execute("return document.querySelector('[data-testid=case-portal-id]').textContent.trim();"));
+  await action("pruefung_beginnen");
+  await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
+  await wd.waitFor("[data-testid=case-assignee]", { text: "sb1" });
+  // Tick the whole checklist.
+  const items = await wd.execute("return document.querySelectorAll('[data-testid=case-checklist] input').length;");
+  assert.ok(items > 0, "the case type has a checklist");
+  for (let i = 0; i < items; i++) {
+    await wd.execute(`document.querySelectorAll('[data-testid=case-checklist] input')[${i}].click();`);
+    await wd.waitFor(`[data-testid=case-checklist] li:nth-child(${i + 1})`, { text: "abgehakt von sb1" });
+  }
+  await action("nachfordern");
+  await fill("#fehlend", "Nachweis der Haftpflichtversicherung");
+  await fill("#frist", "2026-12-31");
+  await wd.click(await wd.find("[data-testid=action-submit]"));
+  await wd.waitFor("[data-testid=case-state]", { text: "Nachgefordert" });
+
+  // The citizen sends the document through the portal.
+  const res = await fetch(`${sim.url}/citizen/cases/${fc}/submissions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      filename: "Versicherungsnachweis.pdf",
+      mimeType: "application/pdf",
+      contentBase64: Buffer.from("%PDF-1.7 Nachweis").toString("base64"),
+      note: "Anbei der Nachweis.",
+    }),
+  });
+  assert.equal(res.status, 201);
+  await wd.click(await wd.find("[data-testid=sync-now]"));
+  await wd.waitFor("[data-testid=sync-message]", { text: "1 Nachreichungen", timeout: 60_000 });
+  // Reopen: the answer brought the case back.
+  await wd.click(await wd.find("[data-testid=case-close]"));
+  await wd.click(await wd.find("[data-testid=open-case]"));
+  await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
+  await wd.waitFor("[data-testid=case-documents]", { text: "Versicherungsnachweis.pdf" });
+  await wd.waitFor("[data-testid=case-history]", { text: "portal: Nachreichung eingegangen" });
+
+  await action("vollstaendig");
+  await wd.waitFor("[data-testid=case-state]", { text: "In Bearbeitung" });
+  const legal = await wd.execute("return document.querySelector('[data-testid=case-legal]').textContent.trim();");
+  assert.match(legal, /^\d{2}\.\d{2}\.\d{4}/, `legal deadline shown: ${legal}`);
+  await action("entscheiden");
+  await wd.click(await wd.find("[data-testid=action-submit]"));
+  await wd.waitFor("[data-testid=case-state]", { text: "Entschieden" });
+  writeFileSync(path.join(artifacts, "vorgang-entschieden.png"), await wd.screenshot());
+  await wd.click(await wd.find("[data-testid=case-close]"));
+  await wd.click(await wd.find("[data-testid=logout]"));
+  await wd.waitFor("#username");
+
+  // The scanning desk sees no case content.
+  await loginThroughUi(wd, "scan", "scan-passwort-1");
+  await wd.waitFor("[data-testid=worklist-error]", { text: "Berechtigung" });
+  await wd.click(await wd.find("[data-testid=logout]"));
+  await wd.waitFor("#username");
+  // Every act is in the audit chain, which verifies.
+  const audit = amtsstube(["audit", "verify"], "admin-passwort-1\n");
+  assert.match(audit, /unversehrt/);
 });
 
 test("the store was used for real: audit log verifies, no name in plaintext on disk", () => {

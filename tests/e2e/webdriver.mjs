@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import net from "node:net";
+import { openSync } from "node:fs";
 
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 export const Keys = { ENTER: "\uE007", TAB: "\uE004" };
@@ -116,12 +117,15 @@ function portOpen(port) {
 }
 
 /** Start tauri-driver on a free-ish port and wait until it listens. */
-export async function startDriver({ driver, env, port = 4444 }) {
+export async function startDriver({ driver, env, port = 4444, log }) {
   if (await portOpen(port)) throw new Error(`port ${port} is already in use`);
   const nativePort = port + 1;
+  // The driver's (and the app's) output goes to a log file, not to our stdout: a
+  // process that outlives the test must not hold the test runner's pipe open.
+  const out = log ? openSync(log, "a") : "ignore";
   const proc = spawn(driver, ["--port", String(port), "--native-port", String(nativePort), "--native-driver", "/usr/bin/WebKitWebDriver"], {
     env: { ...process.env, ...env },
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", out, out],
   });
   const until = Date.now() + 30_000;
   while (!(await portOpen(port))) {

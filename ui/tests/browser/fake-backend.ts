@@ -23,6 +23,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
       stateLabel: state === "inPruefung" ? "In Prüfung" : "In Bearbeitung",
       receivedAt: "2026-11-20T13:02:00Z",
       channel: "online",
+      portalCaseId: "6f1c2a4e-0000-4000-8000-000000000001",
       assignedTo: "sb1",
       allowedActions: state === "inPruefung" ? ["nachfordern", "vollstaendig", "zurueckziehen", "weiterleiten"] : ["nachfordern", "entscheiden", "zurueckziehen", "weiterleiten"],
       checklist: [

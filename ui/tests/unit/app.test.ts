@@ -219,6 +219,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       stateLabel: state === "inPruefung" ? "In Prüfung" : "Nachgefordert",
       receivedAt: "2026-11-20T09:00:00Z",
       channel: "online",
+      portalCaseId: "6f1c2a4e-0000-4000-8000-000000000001",
       assignedTo: "sb1",
       allowedActions: state === "inPruefung" ? ["nachfordern", "vollstaendig", "zurueckziehen", "weiterleiten"] : ["nachreichung_eingegangen"],
       checklist: [{ item: "Angaben zur Person vollständig", checked: checks.length > 0, checkedBy: checks.length > 0 ? "sb1" : null }],

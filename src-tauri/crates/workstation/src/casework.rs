@@ -83,6 +83,8 @@ pub struct CaseDetail {
     pub received_at: String,
     /// "online" or "papier".
     pub channel: String,
+    /// The case's reference at the portal (FIT-Connect caseId), for online cases.
+    pub portal_case_id: Option<String>,
     pub assigned_to: Option<String>,
     /// Action kinds allowed now (one button each).
     pub allowed_actions: Vec<String>,
@@ -307,6 +309,7 @@ impl Workstation {
                     mime_type: d.mime_type,
                 })
                 .collect(),
+            portal_case_id: rec.fc_case_id.clone(),
             channel: if rec.fc_case_id.is_some() {
                 "online".into()
             } else {

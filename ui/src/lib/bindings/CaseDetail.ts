@@ -13,7 +13,11 @@ export type CaseDetail = { id: string, fileNumber: string, caseType: string, app
 /**
  * "online" or "papier".
  */
-channel: string, assignedTo: string | null, 
+channel: string, 
+/**
+ * The case's reference at the portal (FIT-Connect caseId), for online cases.
+ */
+portalCaseId: string | null, assignedTo: string | null, 
 /**
  * Action kinds allowed now (one button each).
  */
