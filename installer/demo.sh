@@ -55,6 +55,13 @@ rm -f "$settings"
 IFS='|' read -r first_user _ _ first_pw <<<"${users[0]}"
 echo "==> Synchronisiere mit dem Portal-Simulator ($url)"
 printf '%s\n' "$first_pw" | "$cli" --data-dir "$data" sync --as "$first_user"
+# Once: the Leitung spreads the new cases over every processing state (demo only).
+if [ ! -f "$demo/.verteilt" ]; then
+  IFS='|' read -r lead_user _ _ lead_pw <<<"${users[2]}"
+  IFS='|' read -r sb2_user _ _ _ <<<"${users[1]}"
+  printf '%s\n' "$lead_pw" | "$cli" --data-dir "$data" demo-verteilen --as "$lead_user" --an "$first_user" --an "$sb2_user"
+  touch "$demo/.verteilt"
+fi
 
 echo
 echo "Demo-Zugänge (Datenverzeichnis $data):"

@@ -9,8 +9,8 @@ export async function installFakeBackend(page: Page): Promise<void> {
     const sb = { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", screenLocked: false, lockAfterSeconds: lockAfter };
     let session: typeof sb | null = null;
     const items = [
-      { id: "1", fileNumber: "MB-2026-000017", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z" },
-      { id: "2", fileNumber: "HS-2026-000004", caseType: "Hundesteuer-Anmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T13:02:00Z" },
+      { id: "1", fileNumber: "MB-2026-000017", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: null, due: null, assignedTo: null },
+      { id: "2", fileNumber: "HS-2026-000004", caseType: "Hundesteuer-Anmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T13:02:00Z", deadline: null, due: null, assignedTo: null },
     ];
     let state = "inPruefung";
     const notes: { at: string; author: string; text: string }[] = [];

@@ -43,7 +43,7 @@ function fakePortal(list: WorkList, sync: { reachable: boolean } = { reachable: 
             caseType: "Gewerbeanmeldung",
             applicant: "Ayşe Öztürk",
             status: "eingegangen",
-            receivedAt: "2026-11-23T13:05:00Z",
+            receivedAt: "2026-11-23T13:05:00Z", deadline: null, due: null, assignedTo: null,
           });
           list.total += 1;
         }
@@ -120,7 +120,7 @@ describe("Anmeldung und Arbeitskorb", () => {
           caseType: "Meldebescheinigung",
           applicant: "Jörg Weiß",
           status: "eingegangen",
-          receivedAt: "2026-11-23T08:15:00Z",
+          receivedAt: "2026-11-23T08:15:00Z", deadline: null, due: null, assignedTo: null,
         },
       ],
       total: 1,
@@ -178,7 +178,7 @@ describe("Anmeldung und Arbeitskorb", () => {
               caseType: "Hundesteuer",
               applicant: "Jörg Weiß",
               status: "eingegangen",
-              receivedAt: "2026-11-23T13:05:00Z",
+              receivedAt: "2026-11-23T13:05:00Z", deadline: null, due: null, assignedTo: null,
             });
             list.total = 1;
           }
@@ -237,7 +237,7 @@ describe("Anmeldung und Arbeitskorb", () => {
         case "work_list":
           return {
             items: [
-              { id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T09:00:00Z" },
+              { id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T09:00:00Z", deadline: null, due: null, assignedTo: null },
             ],
             total: 1,
           };
@@ -286,7 +286,7 @@ describe("Anmeldung und Arbeitskorb", () => {
           return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
         case "work_list":
           if (locked) throw { code: "locked", message: "gesperrt" };
-          return { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z" }], total: 1 };
+          return { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: null, due: null, assignedTo: null }], total: 1 };
         case "lock_screen":
           locked = true;
           return null;

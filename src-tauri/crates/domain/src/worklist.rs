@@ -17,4 +17,11 @@ pub struct CaseSummary {
     pub status: String,
     /// Arrival (RFC 3339, UTC).
     pub received_at: String,
+    /// Deadline marker of an open case (none for closed cases or unknown types).
+    pub deadline: Option<crate::deadline::DeadlineStatus>,
+    /// The date that matters next (YYYY-MM-DD): the statutory deadline once it runs,
+    /// else the service target.
+    pub due: Option<String>,
+    /// Assignee (user name); none: Eingangskorb.
+    pub assigned_to: Option<String>,
 }

@@ -50,6 +50,9 @@ impl Session {
                 applicant: r.get(3)?,
                 status: r.get(4)?,
                 received_at: r.get(5)?,
+                deadline: None,
+                due: None,
+                assigned_to: None,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -171,8 +171,29 @@ fn clock(session: &Session, rec: &CaseRecord) -> Result<Clock, AppError> {
     })
 }
 
+/// Marker and next date for the work list.
+pub(crate) fn marker(
+    session: &Session,
+    rec: &CaseRecord,
+    cfg: &CaseworkConfig,
+) -> Result<(Option<DeadlineStatus>, Option<String>), AppError> {
+    let open = CaseState::parse(&rec.status).is_some_and(|s| s.is_open());
+    let Some(t) = case_type(cfg, rec).filter(|_| open) else {
+        return Ok((None, None));
+    };
+    let rules = t.deadline_rules();
+    let mut d = domain::deadline::compute(&rules, &clock(session, rec)?, &cfg.calendar, today());
+    if rules.gesetzliche_frist_monate == 0 {
+        d.legal = None;
+    }
+    Ok((
+        Some(d.status(today())),
+        d.legal.or(d.target).map(|x| x.to_string()),
+    ))
+}
+
 impl Workstation {
-    fn casework_config(&self) -> Result<CaseworkConfig, AppError> {
+    pub(crate) fn casework_config(&self) -> Result<CaseworkConfig, AppError> {
         load_config(self.data_dir())
     }
 

@@ -9,6 +9,7 @@ mod api;
 pub mod background;
 pub mod casework;
 pub mod casework_config;
+pub mod demo;
 mod error;
 pub mod paths;
 mod portal;
@@ -251,18 +252,25 @@ impl Workstation {
             None if all => store::CaseFilter::All,
             None => store::CaseFilter::OwnOrUnassigned(me),
         };
-        let items = session
-            .case_records(&filter, limit, query.offset)?
-            .into_iter()
-            .map(|r| domain::CaseSummary {
+        let cfg = self.casework_config().ok();
+        let mut items = Vec::new();
+        for r in session.case_records(&filter, limit, query.offset)? {
+            let (deadline, due) = match &cfg {
+                Some(cfg) => casework::marker(session, &r, cfg)?,
+                None => (None, None),
+            };
+            items.push(domain::CaseSummary {
                 id: r.id,
                 file_number: r.file_number,
                 case_type: r.case_type,
                 applicant: r.applicant,
                 status: r.status,
                 received_at: r.received_at,
-            })
-            .collect();
+                deadline,
+                due,
+                assigned_to: r.assigned_to,
+            });
+        }
         Ok(WorkList {
             items,
             total: u32::try_from(session.count_case_records(&filter)?).unwrap_or(u32::MAX),

@@ -189,6 +189,9 @@ fn visibility_and_assignment() -> R {
     let list = ws.work_list(WorkListQuery::default())?;
     assert_eq!(list.total, 1);
     assert_eq!(list.items[0].id, ids[1]);
+    // Open cases of a configured type carry a deadline marker and their next date.
+    assert!(list.items[0].deadline.is_some() && list.items[0].due.is_some());
+    assert_eq!(list.items[0].assigned_to, None);
     let mine = ws.work_list(WorkListQuery {
         view: Some(WorkListView::Meine),
         ..WorkListQuery::default()
@@ -407,5 +410,37 @@ fn screen_lock_hides_everything_until_the_password() -> R {
     assert!(ws.set_lock_after(10).is_err());
     ws.set_lock_after(300)?;
     assert_eq!(ws.session().ok_or("session")?.lock_after_seconds, 300);
+    Ok(())
+}
+
+/// The demo spreads cases over every state through the ordinary operations.
+#[test]
+fn demo_cases_end_in_every_state() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    for n in 3..=20 {
+        ws.session_for_import()?.insert_case(&store::NewCase {
+            file_number: format!("GEW-2026-0000{n:02}"),
+            case_type: "Gewerbeanmeldung".into(),
+            applicant: format!("Person {n}"),
+            status: "eingegangen".into(),
+            received_at: format!("2026-11-{n:02}T09:00:00Z"),
+        })?;
+    }
+    login(&mut ws, "leitung")?;
+    let moved = workstation::demo::spread_states(&mut ws, &["sb1".into(), "sb2".into()])?;
+    assert!(moved >= 17, "{moved}");
+    let list = ws.work_list(WorkListQuery {
+        limit: 100,
+        ..WorkListQuery::default()
+    })?;
+    for state in CaseState::ALL {
+        assert!(
+            list.items.iter().any(|c| c.status == state.as_str()),
+            "no case in {state:?}"
+        );
+    }
+    assert!(ws.verify_audit()?.is_intact());
     Ok(())
 }

@@ -84,6 +84,22 @@ enum Command {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Bildschirmsperre nach Inaktivität in Sekunden (60 bis 3600, Administration)
+    Sperre {
+        seconds: u32,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Nur für Vorführungen: verteilt die neuen Vorgänge auf alle Bearbeitungsstände
+    #[command(name = "demo-verteilen")]
+    DemoVerteilen {
+        /// Leitung, die verteilt und bearbeitet
+        #[arg(long = "as")]
+        as_user: String,
+        /// Sachbearbeitende, denen Vorgänge zugewiesen werden
+        #[arg(long = "an")]
+        colleagues: Vec<String>,
+    },
     /// Zustand des Datenbestands anzeigen
     Status {
         /// Zusätzlich angemeldet prüfen (Schemaversion)
@@ -437,6 +453,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(p) = s.problem {
                 println!("Hinweis: {p}");
             }
+        }
+        Command::Sperre { seconds, as_user } => {
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            ws.set_lock_after(seconds)?;
+            ws.logout();
+            println!("Bildschirmsperre nach {seconds} Sekunden ohne Eingabe.");
+        }
+        Command::DemoVerteilen {
+            as_user,
+            colleagues,
+        } => {
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            let n = workstation::demo::spread_states(&mut ws, &colleagues)?;
+            ws.logout();
+            println!("{n} Vorgänge auf Bearbeitungsstände verteilt.");
         }
         Command::Status { as_user } => {
             let mut ws = Workstation::open(&dir)?;
