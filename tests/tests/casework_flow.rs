@@ -44,8 +44,23 @@ fn synced_application_with_a_nachforderung_answered_by_the_citizen() -> Result<(
     login(&mut ws, "sb1")?;
     assert_eq!(ws.sync_now()?.new_cases, 5);
 
-    // Open a synced Gewerbeanmeldung (or whichever came first with a checklist).
+    // The application data are searchable (their values, inside the encrypted database).
     let list = ws.work_list(WorkListQuery::default())?;
+    let meldungen = list
+        .items
+        .iter()
+        .filter(|c| c.case_type == "Meldebescheinigung")
+        .count();
+    assert!(meldungen > 0, "the seed has no Meldebescheinigung");
+    let found = ws.work_list(WorkListQuery {
+        search: Some("Arbeitgeber".into()),
+        ..WorkListQuery::default()
+    })?;
+    assert_eq!(
+        found.total as usize, meldungen,
+        "'Vorlage beim Arbeitgeber' is in their data"
+    );
+    // Open a synced application with a checklist.
     let case = list
         .items
         .iter()

@@ -314,6 +314,36 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(calls).toContain("lock_screen");
   });
 
+  it("searches the work list", async () => {
+    const queries: unknown[] = [];
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "session":
+          return sb;
+        case "sync_status":
+          return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
+        case "work_list": {
+          const q = (args as { query: { search?: string } }).query;
+          queries.push(q);
+          return q.search
+            ? { items: [], total: 0 }
+            : { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: "imPlan", due: "2026-11-26", assignedTo: null }], total: 1 };
+        }
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(App, { backend: tauriBackend });
+    expect(await screen.findByText("Jörg Weiß")).toBeTruthy();
+    expect(screen.getByText("26.11.2026")).toBeTruthy();
+    await fireEvent.input(screen.getByLabelText("Suche in Vorgängen, Notizen und Antragsdaten"), { target: { value: " Gaststätte " } });
+    await fireEvent.click(screen.getByRole("button", { name: "Suchen" }));
+    expect((await screen.findByTestId("worklist-empty")).textContent).toContain("Keine Vorgänge zu „Gaststätte“");
+    expect(queries).toContainEqual({ offset: 0, limit: 100, search: "Gaststätte" });
+    await fireEvent.click(screen.getByRole("button", { name: "Suche aufheben" }));
+    expect(await screen.findByText("Jörg Weiß")).toBeTruthy();
+  });
+
   it("says calmly when the portal cannot be reached", async () => {
     fakePortal({ items: [], total: 0 }, { reachable: false });
     render(App, { backend: tauriBackend });

@@ -148,6 +148,55 @@ impl Session {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// Full-text search over Aktenzeichen, applicant, case type, notes and the
+    /// application data, within a filter; best matches first. Every word of `query`
+    /// must occur (as a word prefix); FTS syntax in the input has no effect.
+    pub fn search_cases(
+        &self,
+        query: &str,
+        filter: &CaseFilter,
+        limit: u32,
+    ) -> Result<Vec<CaseRecord>> {
+        let terms: Vec<String> = query
+            .split_whitespace()
+            .take(12)
+            .map(|t| format!("\"{}\"*", t.replace('"', "\"\"")))
+            .collect();
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (clause, user) = filter_clause(filter);
+        // The columns of `RECORD`, from the joined `cases c`.
+        let columns = "c.id, c.file_number, c.case_type, c.case_type_code, c.applicant, c.status,
+            c.received_at, c.assigned_to, c.complete_at, c.waiting_from, c.extended, c.fc_case_id";
+        let clause = clause.replace("assigned_to", "c.assigned_to");
+        let sql = format!(
+            "SELECT {columns} FROM case_search s JOIN cases c ON c.rowid = s.rowid
+             WHERE case_search MATCH ?1 AND {clause} ORDER BY s.rank LIMIT ?2"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let m = terms.join(" ");
+        let rows = match user {
+            Some(u) => stmt.query_map(params![m, limit, u], record)?,
+            None => stmt.query_map(params![m, limit], record)?,
+        };
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Add text to a case's searchable content (the application data).
+    pub(crate) fn index_content(
+        conn: &rusqlite::Connection,
+        case_id: &str,
+        text: &str,
+    ) -> Result<()> {
+        conn.execute(
+            "UPDATE case_search SET content = content || ' ' || ?2
+             WHERE rowid = (SELECT rowid FROM cases WHERE id = ?1)",
+            params![case_id, text],
+        )?;
+        Ok(())
+    }
+
     /// Set the case type of a case (sync, import).
     pub fn set_case_type_code(&mut self, id: &str, code: &str) -> Result<()> {
         self.conn.execute(

@@ -238,6 +238,30 @@ fn next_file_number(conn: &rusqlite::Connection, year: &str) -> Result<String> {
     Ok(format!("ON-{year}-{value:06}"))
 }
 
+/// The words of application data for the search index: the values of a JSON
+/// document (not its keys), or plain text. Other formats are not indexed.
+fn searchable_text(bytes: &[u8], mime: &str) -> Option<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Number(n) => out.push(n.to_string()),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    if mime.contains("json") {
+        let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        let mut out = Vec::new();
+        walk(&v, &mut out);
+        Some(out.join(" "))
+    } else if mime.starts_with("text/") {
+        std::str::from_utf8(bytes).ok().map(str::to_owned)
+    } else {
+        None
+    }
+}
+
 impl Session {
     /// Number new cases after the town's pattern (without it: provisional `ON-` numbers).
     pub fn set_numbering(&mut self, numbering: Numbering) {
@@ -363,6 +387,13 @@ impl Session {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![case_id, s.submission_id, blob.id.as_str(), doc.kind.as_str(), doc.filename, doc.mime_type, now],
             )?;
+        }
+        for doc in &s.documents {
+            if doc.kind == DocumentKind::Data
+                && let Some(text) = searchable_text(&doc.bytes, &doc.mime_type)
+            {
+                Session::index_content(&tx, &case_id, &text)?;
+            }
         }
         enqueue(&tx, &s.accept, &now)?;
         let action = if matches!(outcome, Stored::NewCase { .. }) {

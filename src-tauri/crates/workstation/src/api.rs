@@ -78,7 +78,7 @@ impl From<&UserInfo> for UserRow {
 }
 
 /// Paging of a work list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct WorkListQuery {
@@ -89,6 +89,11 @@ pub struct WorkListQuery {
     #[serde(default)]
     #[ts(optional)]
     pub view: Option<WorkListView>,
+    /// Full-text search (Aktenzeichen, name, case type, notes, application data);
+    /// best matches first instead of newest first.
+    #[serde(default)]
+    #[ts(optional)]
+    pub search: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
@@ -105,6 +110,7 @@ impl Default for WorkListQuery {
             offset: 0,
             limit: 100,
             view: None,
+            search: None,
         }
     }
 }

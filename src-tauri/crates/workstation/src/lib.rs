@@ -253,8 +253,23 @@ impl Workstation {
             None => store::CaseFilter::OwnOrUnassigned(me),
         };
         let cfg = self.casework_config().ok();
+        let search = query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty());
+        if search.is_some_and(|q| q.chars().count() > 200) {
+            return Err(AppError::invalid(
+                "Der Suchbegriff ist zu lang (höchstens 200 Zeichen).",
+            ));
+        }
+        let records = match search {
+            Some(q) => session.search_cases(q, &filter, limit)?,
+            None => session.case_records(&filter, limit, query.offset)?,
+        };
+        let found = records.len();
         let mut items = Vec::new();
-        for r in session.case_records(&filter, limit, query.offset)? {
+        for r in records {
             let (deadline, due) = match &cfg {
                 Some(cfg) => casework::marker(session, &r, cfg)?,
                 None => (None, None),
@@ -271,9 +286,13 @@ impl Workstation {
                 assigned_to: r.assigned_to,
             });
         }
+        let total = match search {
+            Some(_) => found as u64,
+            None => session.count_case_records(&filter)?,
+        };
         Ok(WorkList {
             items,
-            total: u32::try_from(session.count_case_records(&filter)?).unwrap_or(u32::MAX),
+            total: u32::try_from(total).unwrap_or(u32::MAX),
         })
     }
 

@@ -444,3 +444,55 @@ fn demo_cases_end_in_every_state() -> R {
     assert!(ws.verify_audit()?.is_intact());
     Ok(())
 }
+
+/// Full-text search over name, Aktenzeichen, notes – umlauts folded, hostile input
+/// harmless, visibility respected.
+#[test]
+fn search_finds_names_notes_and_respects_visibility() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, ids) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    ws.case_action(&ids[0], Action::PruefungBeginnen)?;
+    ws.add_note(&ids[0], "Rückruf wegen Gaststättenerlaubnis vereinbart")?;
+    let search = |ws: &Workstation, q: &str| -> Result<Vec<String>, workstation::AppError> {
+        Ok(ws
+            .work_list(WorkListQuery {
+                search: Some(q.into()),
+                ..WorkListQuery::default()
+            })?
+            .items
+            .into_iter()
+            .map(|c| c.file_number)
+            .collect())
+    };
+    assert_eq!(search(&ws, "Öztürk")?, ["GEW-2026-000001"]);
+    assert_eq!(
+        search(&ws, "ozturk")?,
+        ["GEW-2026-000001"],
+        "umlauts folded"
+    );
+    assert_eq!(
+        search(&ws, "Gaststätten")?,
+        ["GEW-2026-000001"],
+        "notes, prefix"
+    );
+    assert_eq!(search(&ws, "weiß jörg")?, ["GEW-2026-000002"]);
+    assert_eq!(search(&ws, "GEW-2026-000002")?, ["GEW-2026-000002"]);
+    assert!(search(&ws, "niemand")?.is_empty());
+    for hostile in [
+        "\"",
+        "a OR b",
+        "NEAR(",
+        "*",
+        "') DROP TABLE cases; --",
+        "^x",
+    ] {
+        search(&ws, hostile)?;
+    }
+    assert!(search(&ws, &"x".repeat(300)).is_err());
+    // sb2 does not find sb1's case.
+    login(&mut ws, "sb2")?;
+    assert!(search(&ws, "Öztürk")?.is_empty());
+    assert_eq!(search(&ws, "Weiß")?, ["GEW-2026-000002"]);
+    Ok(())
+}

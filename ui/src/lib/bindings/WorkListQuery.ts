@@ -9,4 +9,9 @@ export type WorkListQuery = { offset: number, limit: number,
  * Which cases: everything the user may see (default), only "meine", or the
  * organisation queue "eingang".
  */
-view?: WorkListView, };
+view?: WorkListView, 
+/**
+ * Full-text search (Aktenzeichen, name, case type, notes, application data);
+ * best matches first instead of newest first.
+ */
+search?: string, };
