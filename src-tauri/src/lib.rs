@@ -8,8 +8,8 @@ use domain::lifecycle::Action;
 use workstation::background::Background;
 use workstation::casework::{AssignRequest, CaseDetail};
 use workstation::{
-    AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, SyncStatus, SyncSummary, WorkList,
-    WorkListQuery, Workstation,
+    AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, SyncStatus, SyncSummary, UserRow,
+    WorkList, WorkListQuery, Workstation,
 };
 
 /// The workstation behind a mutex; `None` while the data directory is not set up.
@@ -90,6 +90,11 @@ async fn work_list(
 #[tauri::command]
 async fn status(state: tauri::State<'_, AppState>) -> Result<AppStatus, AppError> {
     state.with(|ws| Ok(ws.status())).await
+}
+
+#[tauri::command]
+async fn case_workers(state: tauri::State<'_, AppState>) -> Result<Vec<UserRow>, AppError> {
+    state.with(|ws| ws.case_workers()).await
 }
 
 #[tauri::command]
@@ -246,7 +251,8 @@ pub fn run() {
             assign_case,
             extend_deadline,
             lock_screen,
-            unlock_screen
+            unlock_screen,
+            case_workers
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

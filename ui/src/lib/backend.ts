@@ -13,6 +13,7 @@ import type { WorkListQuery } from "./bindings/WorkListQuery";
 import type { Action } from "./bindings/Action";
 import type { AssignRequest } from "./bindings/AssignRequest";
 import type { CaseDetail } from "./bindings/CaseDetail";
+import type { UserRow } from "./bindings/UserRow";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -28,6 +29,7 @@ export interface Backend {
   addNote(id: string, text: string): Promise<void>;
   assignCase(request: AssignRequest): Promise<void>;
   extendDeadline(id: string, reason: string): Promise<void>;
+  caseWorkers(): Promise<UserRow[]>;
   lockScreen(): Promise<void>;
   unlockScreen(password: string): Promise<SessionInfo>;
 }
@@ -56,6 +58,7 @@ export const tauriBackend: Backend = {
   addNote: (id, text) => invoke<void>("add_note", { id, text }),
   assignCase: (request) => invoke<void>("assign_case", { request }),
   extendDeadline: (id, reason) => invoke<void>("extend_deadline", { id, reason }),
+  caseWorkers: () => invoke<UserRow[]>("case_workers"),
   lockScreen: () => invoke<void>("lock_screen"),
   unlockScreen: (password) => invoke<SessionInfo>("unlock_screen", { password }),
 };

@@ -314,6 +314,48 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(calls).toContain("lock_screen");
   });
 
+  it("lets the Leitung reassign a case with a reason", async () => {
+    const assigned: unknown[] = [];
+    const lt = { ...sb, username: "lt", displayName: "Lena Leitung", role: "leitung" as const, roleLabel: "Leitung" };
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "session":
+          return lt;
+        case "sync_status":
+          return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
+        case "work_list":
+          return { items: [{ id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T09:00:00Z", deadline: null, due: null, assignedTo: "sb1" }], total: 1 };
+        case "case_workers":
+          return [
+            { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", active: true },
+            { username: "sb2", displayName: "Sina Bearbeitung", role: "sachbearbeitung", active: true },
+          ];
+        case "case_detail":
+          return {
+            id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk",
+            state: "inPruefung", stateLabel: "In Prüfung", receivedAt: "2026-11-20T09:00:00Z", channel: "online", portalCaseId: null,
+            assignedTo: assigned.length ? "sb2" : "sb1", allowedActions: [], checklist: [],
+            deadlines: { target: null, legal: null, status: "imPlan", extended: false, extensionPossible: false },
+            history: [], notes: [], documents: [],
+          };
+        case "assign_case":
+          assigned.push((args as { request: unknown }).request);
+          return null;
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(App, { backend: tauriBackend });
+    await fireEvent.click(await screen.findByRole("button", { name: "Vorgang GEW-2026-0100001 öffnen" }));
+    expect((await screen.findByTestId("case-assignee")).textContent).toBe("sb1");
+    await screen.findByRole("option", { name: "Sina Bearbeitung (sb2)" });
+    await fireEvent.change(screen.getByLabelText("Zuweisen an"), { target: { value: "sb2" } });
+    await fireEvent.input(screen.getByLabelText("Begründung (bei Umverteilung nötig)"), { target: { value: "Urlaubsvertretung" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Zuweisen" }));
+    await waitFor(() => expect(screen.getByTestId("case-assignee").textContent).toBe("sb2"));
+    expect(assigned).toEqual([{ caseId: "c".repeat(32), to: "sb2", reason: "Urlaubsvertretung" }]);
+  });
+
   it("searches the work list", async () => {
     const queries: unknown[] = [];
     mockIPC((cmd, args) => {

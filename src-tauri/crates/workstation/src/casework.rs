@@ -464,6 +464,18 @@ impl Workstation {
         Ok(())
     }
 
+    /// Who can be assigned cases (active Sachbearbeitung and Leitung): for the
+    /// assignment menu. Names only.
+    pub fn case_workers(&self) -> Result<Vec<crate::UserRow>, AppError> {
+        let session = self.session_with(Permission::EditCases)?;
+        Ok(session
+            .list_users()?
+            .iter()
+            .filter(|u| u.active && u.role.may(Permission::EditCases))
+            .map(crate::UserRow::from)
+            .collect())
+    }
+
     /// Extend the statutory period once, with a reason (§42a Abs. 2 S. 3 VwVfG).
     pub fn extend_deadline(&mut self, id: &str, reason: &str) -> Result<(), AppError> {
         let detail = self.case_detail(id)?;

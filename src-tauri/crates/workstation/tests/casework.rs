@@ -289,6 +289,7 @@ fn operation_role_matrix() -> R {
         ("outbox", |ws, _| ws.outbox(false).map(|_| ())),
         ("sync_status", |ws, _| ws.sync_status().map(|_| ())),
         ("set_poll_interval", |ws, _| ws.set_poll_interval(300)),
+        ("case_workers", |ws, _| ws.case_workers().map(|_| ())),
     ];
     // Allowed operations per role.
     let allowed: [(&str, &[&str]); 4] = [
@@ -303,6 +304,7 @@ fn operation_role_matrix() -> R {
                 "assign_case",
                 "extend_deadline",
                 "sync_status",
+                "case_workers",
             ],
         ),
         (
@@ -317,6 +319,7 @@ fn operation_role_matrix() -> R {
                 "extend_deadline",
                 "verify_audit",
                 "sync_status",
+                "case_workers",
             ],
         ),
         ("scan", &["sync_status"]),
