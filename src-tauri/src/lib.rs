@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use domain::lifecycle::Action;
 use workstation::background::Background;
-use workstation::casework::{AssignRequest, CaseDetail};
+use workstation::casework::{AssignRequest, CaseDetail, DocumentContent};
 use workstation::{
     AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, SyncStatus, SyncSummary, UserRow,
     WorkList, WorkListQuery, Workstation,
@@ -90,6 +90,17 @@ async fn work_list(
 #[tauri::command]
 async fn status(state: tauri::State<'_, AppState>) -> Result<AppStatus, AppError> {
     state.with(|ws| Ok(ws.status())).await
+}
+
+#[tauri::command]
+async fn document(
+    state: tauri::State<'_, AppState>,
+    case_id: String,
+    document_id: String,
+) -> Result<DocumentContent, AppError> {
+    state
+        .with(move |ws| ws.document(&case_id, &document_id))
+        .await
 }
 
 #[tauri::command]
@@ -252,7 +263,8 @@ pub fn run() {
             extend_deadline,
             lock_screen,
             unlock_screen,
-            case_workers
+            case_workers,
+            document
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -168,6 +168,30 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
   await wd.waitFor("[data-testid=case-documents]", { text: "Versicherungsnachweis.pdf" });
   await wd.waitFor("[data-testid=case-history]", { text: "portal: Nachreichung eingegangen" });
+  // Documents are shown from memory: the application data as a list, the PDF rendered.
+  writeFileSync(path.join(artifacts, "vorgang-nachreichung.png"), await wd.screenshot());
+  await wd.execute("document.querySelector(\"[data-testid=document-open][aria-label='Antragsdaten anzeigen']\").click();");
+  await wd.waitFor("[data-testid=document-data]", { text: "antragsteller" });
+  await wd.execute("document.querySelector('[data-testid=document-close]').click();");
+  const pdfs = await wd.execute(
+    "const b = [...document.querySelectorAll('[data-testid=document-open]')].filter((x) => /\\.pdf anzeigen$/.test(x.getAttribute('aria-label'))); if (b.length) b[0].click(); return b.length;",
+  );
+  assert.ok(pdfs > 0, "the case has a PDF");
+  await wd.waitFor("[data-testid=document-pages] canvas", { timeout: 30_000 });
+  // pdf.js drew the page: no error shown, and the canvas is not blank.
+  let inked = 0;
+  for (let i = 0; i < 50 && inked === 0; i++) {
+    await sleep(200);
+    inked = await wd.execute(
+      "const c = document.querySelector('[data-testid=document-pages] canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && d[i] < 128) n++; return n;",
+    );
+  }
+  const pdfError = await wd.execute("const e = document.querySelector('[data-testid=document-viewer] [role=alert]'); return e ? e.textContent : '';");
+  assert.equal(pdfError, "", "PDF preview failed");
+  assert.ok(inked > 100, `the PDF page is blank (${inked} dark pixels)`);
+  await wd.execute("document.querySelector('[data-testid=document-pages] canvas').scrollIntoView();");
+  writeFileSync(path.join(artifacts, "dokument-pdf.png"), await wd.screenshot());
+  await wd.execute("document.querySelector('[data-testid=document-close]').click(); window.scrollTo(0, 0);");
 
   await action("vollstaendig");
   await wd.waitFor("[data-testid=case-state]", { text: "In Bearbeitung" });

@@ -73,6 +73,26 @@ fn synced_application_with_a_nachforderung_answered_by_the_citizen() -> Result<(
     assert_eq!(detail.channel, "online");
     assert!(detail.documents.len() >= 2, "metadata and data at least");
     let docs_before = detail.documents.len();
+    // A document is read from the vault into memory, for this case only.
+    let data = detail
+        .documents
+        .iter()
+        .find(|d| d.kind == "data")
+        .ok_or("no data document")?;
+    let content = ws.document(&id, &data.id)?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(&content.content_base64)?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes)?;
+    assert!(json.get("antragsteller").is_some(), "{json}");
+    let other = list
+        .items
+        .iter()
+        .find(|c| c.id != id)
+        .ok_or("a second case")?;
+    assert_eq!(
+        ws.document(&other.id, &data.id).err().map(|e| e.code),
+        Some(ErrorCode::NotFound),
+        "a document is only reachable through its own case"
+    );
     ws.case_action(&id, Action::PruefungBeginnen)?;
     for item in &detail.checklist {
         ws.set_check(&id, &item.item, true)?;

@@ -14,6 +14,7 @@ import type { Action } from "./bindings/Action";
 import type { AssignRequest } from "./bindings/AssignRequest";
 import type { CaseDetail } from "./bindings/CaseDetail";
 import type { UserRow } from "./bindings/UserRow";
+import type { DocumentContent } from "./bindings/DocumentContent";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -30,6 +31,7 @@ export interface Backend {
   assignCase(request: AssignRequest): Promise<void>;
   extendDeadline(id: string, reason: string): Promise<void>;
   caseWorkers(): Promise<UserRow[]>;
+  document(caseId: string, documentId: string): Promise<DocumentContent>;
   lockScreen(): Promise<void>;
   unlockScreen(password: string): Promise<SessionInfo>;
 }
@@ -59,6 +61,7 @@ export const tauriBackend: Backend = {
   assignCase: (request) => invoke<void>("assign_case", { request }),
   extendDeadline: (id, reason) => invoke<void>("extend_deadline", { id, reason }),
   caseWorkers: () => invoke<UserRow[]>("case_workers"),
+  document: (caseId, documentId) => invoke<DocumentContent>("document", { caseId, documentId }),
   lockScreen: () => invoke<void>("lock_screen"),
   unlockScreen: (password) => invoke<SessionInfo>("unlock_screen", { password }),
 };

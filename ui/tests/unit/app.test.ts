@@ -226,7 +226,10 @@ describe("Anmeldung und Arbeitskorb", () => {
       deadlines: { target: "2026-11-25", legal: null, status: "imPlan", extended: false, extensionPossible: false },
       history: [],
       notes: [],
-      documents: [{ id: "1", kind: "attachment", filename: "Gewerbeanmeldung.pdf", mimeType: "application/pdf" }],
+      documents: [
+        { id: "1", kind: "attachment", filename: "Gewerbeanmeldung.pdf", mimeType: "application/pdf" },
+        { id: "2", kind: "data", filename: null, mimeType: "application/json" },
+      ],
     });
     mockIPC((cmd, args) => {
       switch (cmd) {
@@ -246,6 +249,12 @@ describe("Anmeldung und Arbeitskorb", () => {
         case "set_check":
           checks.push(args);
           return null;
+        case "document":
+          return {
+            filename: null,
+            mimeType: "application/json",
+            contentBase64: btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify({ antragsteller: { vorname: "Ayşe", anschrift: { ort: "Musterstadt" } } })))),
+          };
         case "case_action":
           actions.push((args as { action: unknown }).action);
           state = "nachgefordert";
@@ -259,6 +268,11 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect((await screen.findByTestId("case-applicant")).textContent).toBe("Ayşe Öztürk");
     expect(screen.getByText("25.11.2026")).toBeTruthy();
     expect(screen.getByTestId("case-legal").textContent).toContain("beginnt mit Vollständigkeit");
+    // The application data, decoded in memory and shown as a list.
+    await fireEvent.click(screen.getByRole("button", { name: "Antragsdaten anzeigen" }));
+    expect((await screen.findByTestId("document-data")).textContent).toContain("antragsteller › anschrift › ort");
+    expect(screen.getByTestId("document-data").textContent).toContain("Ayşe");
+    await fireEvent.click(screen.getByRole("button", { name: "Dokument schließen" }));
     await fireEvent.click(screen.getByRole("checkbox", { name: /Angaben zur Person vollständig/ }));
     await waitFor(() => expect(checks).toHaveLength(1));
     // An action with reasons opens its form first.

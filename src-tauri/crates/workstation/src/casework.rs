@@ -95,6 +95,20 @@ pub struct CaseDetail {
     pub documents: Vec<DocumentView>,
 }
 
+/// A document's content for display: decrypted in memory and sent to the window
+/// only, never written to disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DocumentContent {
+    pub filename: Option<String>,
+    pub mime_type: String,
+    pub content_base64: String,
+}
+
+/// Largest document shown in the app.
+const MAX_DOCUMENT: u64 = 25 * 1024 * 1024;
+
 /// Request to assign a case.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -462,6 +476,48 @@ impl Workstation {
         self.session_with_mut(Permission::EditCases)?
             .assign_case(&rec.id, to, Some(detail))?;
         Ok(())
+    }
+
+    /// The content of one document of a case, for the viewer.
+    /// Viewing is audited (who read which case's document).
+    pub fn document(
+        &mut self,
+        case_id: &str,
+        document_id: &str,
+    ) -> Result<DocumentContent, AppError> {
+        use base64::Engine;
+        use std::io::Read;
+        let (session, rec) = self.visible_case(case_id, Permission::ReadCases)?;
+        let doc = session
+            .case_documents(&rec.id)?
+            .into_iter()
+            .find(|d| d.id.to_string() == document_id)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::NotFound,
+                    "Dieses Dokument gibt es im Vorgang nicht.",
+                )
+            })?;
+        let blob = store::BlobId::parse(&doc.blob_id)?;
+        if session.blob_info(&blob)?.size > MAX_DOCUMENT {
+            return Err(AppError::invalid(
+                "Das Dokument ist zu groß für die Anzeige (mehr als 25 MB).",
+            ));
+        }
+        let mut bytes = Vec::new();
+        session
+            .open_blob(&blob)?
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                AppError::new(ErrorCode::Storage, format!("Dokument nicht lesbar: {e}"))
+            })?;
+        self.session_with_mut(Permission::ReadCases)?
+            .audit("vorgang.dokument.angezeigt", &rec.file_number)?;
+        Ok(DocumentContent {
+            filename: doc.filename,
+            mime_type: doc.mime_type,
+            content_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        })
     }
 
     /// Who can be assigned cases (active Sachbearbeitung and Leitung): for the
