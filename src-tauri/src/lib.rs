@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use domain::lifecycle::Action;
 use workstation::background::Background;
-use workstation::casework::{AssignRequest, CaseDetail, DocumentContent};
+use workstation::casework::{
+    AssignRequest, BulkAssignRequest, BulkAssignResult, CaseDetail, DocumentContent, SavedFilter,
+};
 use workstation::{
     AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, SyncStatus, SyncSummary, UserRow,
     WorkList, WorkListQuery, Workstation,
@@ -101,6 +103,35 @@ async fn document(
     state
         .with(move |ws| ws.document(&case_id, &document_id))
         .await
+}
+
+#[tauri::command]
+async fn assign_cases(
+    state: tauri::State<'_, AppState>,
+    request: BulkAssignRequest,
+) -> Result<BulkAssignResult, AppError> {
+    state.with(move |ws| ws.assign_cases(request)).await
+}
+
+#[tauri::command]
+async fn saved_filters(state: tauri::State<'_, AppState>) -> Result<Vec<SavedFilter>, AppError> {
+    state.with(|ws| ws.saved_filters()).await
+}
+
+#[tauri::command]
+async fn save_filter(
+    state: tauri::State<'_, AppState>,
+    filter: SavedFilter,
+) -> Result<Vec<SavedFilter>, AppError> {
+    state.with(move |ws| ws.save_filter(filter)).await
+}
+
+#[tauri::command]
+async fn delete_filter(
+    state: tauri::State<'_, AppState>,
+    name: String,
+) -> Result<Vec<SavedFilter>, AppError> {
+    state.with(move |ws| ws.delete_filter(&name)).await
 }
 
 #[tauri::command]
@@ -264,7 +295,11 @@ pub fn run() {
             lock_screen,
             unlock_screen,
             case_workers,
-            document
+            document,
+            assign_cases,
+            saved_filters,
+            save_filter,
+            delete_filter
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

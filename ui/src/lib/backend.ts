@@ -15,6 +15,9 @@ import type { AssignRequest } from "./bindings/AssignRequest";
 import type { CaseDetail } from "./bindings/CaseDetail";
 import type { UserRow } from "./bindings/UserRow";
 import type { DocumentContent } from "./bindings/DocumentContent";
+import type { BulkAssignRequest } from "./bindings/BulkAssignRequest";
+import type { BulkAssignResult } from "./bindings/BulkAssignResult";
+import type { SavedFilter } from "./bindings/SavedFilter";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -32,6 +35,10 @@ export interface Backend {
   extendDeadline(id: string, reason: string): Promise<void>;
   caseWorkers(): Promise<UserRow[]>;
   document(caseId: string, documentId: string): Promise<DocumentContent>;
+  assignCases(request: BulkAssignRequest): Promise<BulkAssignResult>;
+  savedFilters(): Promise<SavedFilter[]>;
+  saveFilter(filter: SavedFilter): Promise<SavedFilter[]>;
+  deleteFilter(name: string): Promise<SavedFilter[]>;
   lockScreen(): Promise<void>;
   unlockScreen(password: string): Promise<SessionInfo>;
 }
@@ -62,6 +69,10 @@ export const tauriBackend: Backend = {
   extendDeadline: (id, reason) => invoke<void>("extend_deadline", { id, reason }),
   caseWorkers: () => invoke<UserRow[]>("case_workers"),
   document: (caseId, documentId) => invoke<DocumentContent>("document", { caseId, documentId }),
+  assignCases: (request) => invoke<BulkAssignResult>("assign_cases", { request }),
+  savedFilters: () => invoke<SavedFilter[]>("saved_filters"),
+  saveFilter: (filter) => invoke<SavedFilter[]>("save_filter", { filter }),
+  deleteFilter: (name) => invoke<SavedFilter[]>("delete_filter", { name }),
   lockScreen: () => invoke<void>("lock_screen"),
   unlockScreen: (password) => invoke<SessionInfo>("unlock_screen", { password }),
 };

@@ -37,7 +37,7 @@ test("keyboard only: log in, see the work list, log out", async ({ page }) => {
   await page.screenshot({ path: "test-results/screens/arbeitskorb.png" });
   // Tab to "Abmelden" and press it.
   const logout = page.getByRole("button", { name: "Abmelden" });
-  for (let i = 0; i < 10 && !(await logout.evaluate((el) => el === document.activeElement)); i++) {
+  for (let i = 0; i < 40 && !(await logout.evaluate((el) => el === document.activeElement)); i++) {
     await page.keyboard.press("Tab");
   }
   await expect(logout).toBeFocused();

@@ -370,6 +370,47 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(assigned).toEqual([{ caseId: "c".repeat(32), to: "sb2", reason: "Urlaubsvertretung" }]);
   });
 
+  it("lets the Leitung assign selected cases at once and save the view as a filter", async () => {
+    const bulk: unknown[] = [];
+    const saved: unknown[] = [];
+    const lt = { ...sb, username: "lt", displayName: "Lena Leitung", role: "leitung" as const, roleLabel: "Leitung" };
+    const row = (id: string, n: number) => ({ id, fileNumber: `GEW-2026-010000${n}`, caseType: "Gewerbeanmeldung", applicant: `Person ${n}`, status: "eingegangen", receivedAt: "2026-11-20T09:00:00Z", deadline: null, due: null, assignedTo: null });
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "session":
+          return lt;
+        case "sync_status":
+          return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
+        case "work_list":
+          return { items: [row("a", 1), row("b", 2)], total: 2 };
+        case "case_workers":
+          return [{ username: "sb2", displayName: "Sina Bearbeitung", role: "sachbearbeitung", active: true }];
+        case "saved_filters":
+          return [];
+        case "save_filter":
+          saved.push((args as { filter: unknown }).filter);
+          return [(args as { filter: unknown }).filter];
+        case "assign_cases":
+          bulk.push((args as { request: unknown }).request);
+          return { assigned: 2, refused: [] };
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(App, { backend: tauriBackend });
+    await fireEvent.click(await screen.findByRole("checkbox", { name: "GEW-2026-0100001 auswählen" }));
+    await fireEvent.click(screen.getByRole("checkbox", { name: "GEW-2026-0100002 auswählen" }));
+    await screen.findByRole("option", { name: "Sina Bearbeitung (sb2)" });
+    await fireEvent.change(screen.getByLabelText("2 ausgewählte Vorgänge zuweisen an"), { target: { value: "sb2" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Zuweisen" }));
+    await waitFor(() => expect(screen.getByTestId("bulk-message").textContent).toContain("2 Vorgänge zugewiesen"));
+    expect(bulk).toEqual([{ caseIds: ["a", "b"], to: "sb2", reason: null }]);
+    await fireEvent.input(screen.getByLabelText("Aktuelle Ansicht als Filter speichern"), { target: { value: "Alle Gewerbe" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Filter speichern" }));
+    await waitFor(() => expect(saved).toHaveLength(1));
+    expect(await screen.findByRole("option", { name: "Alle Gewerbe" })).toBeTruthy();
+  });
+
   it("searches the work list", async () => {
     const queries: unknown[] = [];
     mockIPC((cmd, args) => {
@@ -395,7 +436,7 @@ describe("Anmeldung und Arbeitskorb", () => {
     await fireEvent.input(screen.getByLabelText("Suche in Vorgängen, Notizen und Antragsdaten"), { target: { value: " Gaststätte " } });
     await fireEvent.click(screen.getByRole("button", { name: "Suchen" }));
     expect((await screen.findByTestId("worklist-empty")).textContent).toContain("Keine Vorgänge zu „Gaststätte“");
-    expect(queries).toContainEqual({ offset: 0, limit: 100, search: "Gaststätte" });
+    expect(queries).toContainEqual({ offset: 0, limit: 50, search: "Gaststätte" });
     await fireEvent.click(screen.getByRole("button", { name: "Suche aufheben" }));
     expect(await screen.findByText("Jörg Weiß")).toBeTruthy();
   });

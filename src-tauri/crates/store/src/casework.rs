@@ -63,6 +63,15 @@ pub struct Transition<'a> {
     pub waiting_from: Option<Option<String>>,
 }
 
+/// Order of a case list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaseOrder {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+    FileNumber,
+}
+
 /// Which cases a list shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaseFilter {
@@ -122,12 +131,18 @@ impl Session {
     pub fn case_records(
         &self,
         filter: &CaseFilter,
+        order: CaseOrder,
         limit: u32,
         offset: u32,
     ) -> Result<Vec<CaseRecord>> {
         let (clause, user) = filter_clause(filter);
+        let order = match order {
+            CaseOrder::NewestFirst => "received_at DESC, file_number",
+            CaseOrder::OldestFirst => "received_at ASC, file_number",
+            CaseOrder::FileNumber => "file_number",
+        };
         let mut stmt = self.conn.prepare(&format!(
-            "{RECORD} WHERE {clause} ORDER BY received_at DESC, file_number LIMIT ?1 OFFSET ?2"
+            "{RECORD} WHERE {clause} ORDER BY {order} LIMIT ?1 OFFSET ?2"
         ))?;
         let rows = match user {
             Some(u) => stmt.query_map(params![limit, offset, u], record)?,

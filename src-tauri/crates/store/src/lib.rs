@@ -34,7 +34,9 @@ mod vault;
 pub use age::secrecy::{ExposeSecret, SecretString};
 pub use audit::{AuditEntry, AuditProblem, AuditReport};
 pub use cases::NewCase;
-pub use casework::{CaseDocument, CaseFilter, CaseRecord, HistoryEntry, Note, Transition};
+pub use casework::{
+    CaseDocument, CaseFilter, CaseOrder, CaseRecord, HistoryEntry, Note, Transition,
+};
 pub use config::{Clock, StoreConfig};
 pub use error::{Result, StoreError};
 pub use keys::RecoveryKey;

@@ -78,7 +78,7 @@ impl From<&UserInfo> for UserRow {
 }
 
 /// Paging of a work list.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct WorkListQuery {
@@ -94,9 +94,22 @@ pub struct WorkListQuery {
     #[serde(default)]
     #[ts(optional)]
     pub search: Option<String>,
+    /// Order (default: newest arrival first); a search orders by relevance.
+    #[serde(default)]
+    #[ts(optional)]
+    pub sort: Option<WorkListSort>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub enum WorkListSort {
+    EingangNeu,
+    EingangAlt,
+    Aktenzeichen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub enum WorkListView {
@@ -111,6 +124,7 @@ impl Default for WorkListQuery {
             limit: 100,
             view: None,
             search: None,
+            sort: None,
         }
     }
 }

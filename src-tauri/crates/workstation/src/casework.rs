@@ -95,6 +95,37 @@ pub struct CaseDetail {
     pub documents: Vec<DocumentView>,
 }
 
+/// Assign several cases at once (Leitung).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BulkAssignRequest {
+    pub case_ids: Vec<String>,
+    pub to: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// What a bulk assignment did: refusals name the Aktenzeichen and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BulkAssignResult {
+    pub assigned: u32,
+    pub refused: Vec<String>,
+}
+
+/// A named work-list filter of one user (kept in the encrypted database, since
+/// search terms may name people).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SavedFilter {
+    pub name: String,
+    pub query: crate::WorkListQuery,
+}
+
+const MAX_FILTERS: usize = 30;
+
 /// A document's content for display: decrypted in memory and sent to the window
 /// only, never written to disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -518,6 +549,87 @@ impl Workstation {
             mime_type: doc.mime_type,
             content_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
         })
+    }
+
+    /// Assign several cases at once (Leitung only). Each case is assigned on its
+    /// own; refusals are reported, the others go through.
+    pub fn assign_cases(&mut self, req: BulkAssignRequest) -> Result<BulkAssignResult, AppError> {
+        self.session_with(Permission::AllCases)?;
+        if req.case_ids.len() > 500 {
+            return Err(AppError::invalid("Höchstens 500 Vorgänge auf einmal."));
+        }
+        let mut result = BulkAssignResult {
+            assigned: 0,
+            refused: Vec::new(),
+        };
+        for id in req.case_ids {
+            match self.assign_case(AssignRequest {
+                case_id: id.clone(),
+                to: req.to.clone(),
+                reason: req.reason.clone(),
+            }) {
+                Ok(()) => result.assigned += 1,
+                Err(e) => {
+                    let name = self
+                        .session_with(Permission::ReadCases)
+                        .ok()
+                        .and_then(|s| s.case_record(&id).ok().flatten())
+                        .map(|r| r.file_number)
+                        .unwrap_or(id);
+                    result.refused.push(format!("{name}: {}", e.message));
+                }
+            }
+        }
+        Ok(result)
+    }
+
+    fn filter_key(&self) -> Result<String, AppError> {
+        let session = self.session_with(Permission::ReadCases)?;
+        Ok(format!("filter.{}", session.user().username))
+    }
+
+    /// The user's saved work-list filters.
+    pub fn saved_filters(&self) -> Result<Vec<SavedFilter>, AppError> {
+        let key = self.filter_key()?;
+        let json = self.session_with(Permission::ReadCases)?.setting(&key)?;
+        Ok(json
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
+    }
+
+    /// Save (or replace) a named filter.
+    pub fn save_filter(&mut self, filter: SavedFilter) -> Result<Vec<SavedFilter>, AppError> {
+        let name = filter.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 60 {
+            return Err(AppError::invalid(
+                "Ein Filter braucht einen Namen (höchstens 60 Zeichen).",
+            ));
+        }
+        let mut all = self.saved_filters()?;
+        all.retain(|f| f.name != name);
+        if all.len() >= MAX_FILTERS {
+            return Err(AppError::invalid("Höchstens 30 gespeicherte Filter."));
+        }
+        all.push(SavedFilter {
+            name,
+            query: filter.query,
+        });
+        all.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        let key = self.filter_key()?;
+        let json = serde_json::to_string(&all).map_err(|e| AppError::invalid(e.to_string()))?;
+        self.session_with_mut(Permission::ReadCases)?
+            .set_setting(&key, &json)?;
+        Ok(all)
+    }
+
+    pub fn delete_filter(&mut self, name: &str) -> Result<Vec<SavedFilter>, AppError> {
+        let mut all = self.saved_filters()?;
+        all.retain(|f| f.name != name);
+        let key = self.filter_key()?;
+        let json = serde_json::to_string(&all).map_err(|e| AppError::invalid(e.to_string()))?;
+        self.session_with_mut(Permission::ReadCases)?
+            .set_setting(&key, &json)?;
+        Ok(all)
     }
 
     /// Who can be assigned cases (active Sachbearbeitung and Leitung): for the

@@ -20,7 +20,8 @@ use domain::{Permission, Role, UserName};
 use store::{AuditReport, Clock, SecretString, Session, Store};
 
 pub use api::{
-    AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery, WorkListView,
+    AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery, WorkListSort,
+    WorkListView,
 };
 pub use error::{AppError, ErrorCode};
 pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
@@ -265,7 +266,14 @@ impl Workstation {
         }
         let records = match search {
             Some(q) => session.search_cases(q, &filter, limit)?,
-            None => session.case_records(&filter, limit, query.offset)?,
+            None => {
+                let order = match query.sort {
+                    Some(api::WorkListSort::EingangAlt) => store::CaseOrder::OldestFirst,
+                    Some(api::WorkListSort::Aktenzeichen) => store::CaseOrder::FileNumber,
+                    _ => store::CaseOrder::NewestFirst,
+                };
+                session.case_records(&filter, order, limit, query.offset)?
+            }
         };
         let found = records.len();
         let mut items = Vec::new();

@@ -290,6 +290,15 @@ fn operation_role_matrix() -> R {
         ("sync_status", |ws, _| ws.sync_status().map(|_| ())),
         ("set_poll_interval", |ws, _| ws.set_poll_interval(300)),
         ("case_workers", |ws, _| ws.case_workers().map(|_| ())),
+        ("assign_cases", |ws, id| {
+            ws.assign_cases(workstation::casework::BulkAssignRequest {
+                case_ids: vec![id.into()],
+                to: Some("sb1".into()),
+                reason: Some("Zuständigkeit".into()),
+            })
+            .map(|_| ())
+        }),
+        ("saved_filters", |ws, _| ws.saved_filters().map(|_| ())),
     ];
     // Allowed operations per role.
     let allowed: [(&str, &[&str]); 4] = [
@@ -305,6 +314,7 @@ fn operation_role_matrix() -> R {
                 "extend_deadline",
                 "sync_status",
                 "case_workers",
+                "saved_filters",
             ],
         ),
         (
@@ -320,6 +330,8 @@ fn operation_role_matrix() -> R {
                 "verify_audit",
                 "sync_status",
                 "case_workers",
+                "assign_cases",
+                "saved_filters",
             ],
         ),
         ("scan", &["sync_status"]),
@@ -497,5 +509,70 @@ fn search_finds_names_notes_and_respects_visibility() -> R {
     login(&mut ws, "sb2")?;
     assert!(search(&ws, "Öztürk")?.is_empty());
     assert_eq!(search(&ws, "Weiß")?, ["GEW-2026-000002"]);
+    Ok(())
+}
+
+/// Bulk assignment (Leitung only), sorting, saved filters per user.
+#[test]
+fn bulk_assignment_sorting_and_saved_filters() -> R {
+    use workstation::WorkListSort;
+    use workstation::casework::{BulkAssignRequest, SavedFilter};
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, ids) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    let bulk = BulkAssignRequest {
+        case_ids: ids.clone(),
+        to: Some("sb2".into()),
+        reason: None,
+    };
+    assert_eq!(
+        ws.assign_cases(bulk.clone()).err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    login(&mut ws, "leitung")?;
+    let mut with_unknown = bulk.clone();
+    with_unknown.case_ids.push("f".repeat(32));
+    let r = ws.assign_cases(with_unknown)?;
+    assert_eq!(r.assigned, 2);
+    assert_eq!(r.refused.len(), 1, "{:?}", r.refused);
+    // Sorting.
+    let order = |ws: &Workstation, sort| -> Result<Vec<String>, workstation::AppError> {
+        Ok(ws
+            .work_list(WorkListQuery {
+                sort: Some(sort),
+                ..WorkListQuery::default()
+            })?
+            .items
+            .into_iter()
+            .map(|c| c.file_number)
+            .collect())
+    };
+    assert_eq!(
+        order(&ws, WorkListSort::Aktenzeichen)?,
+        ["GEW-2026-000001", "GEW-2026-000002"]
+    );
+    // Saved filters belong to their user.
+    let mine = SavedFilter {
+        name: "Meine Gewerbe".into(),
+        query: WorkListQuery {
+            view: Some(WorkListView::Meine),
+            search: Some("Gewerbe".into()),
+            ..WorkListQuery::default()
+        },
+    };
+    assert!(
+        ws.save_filter(SavedFilter {
+            name: " ".into(),
+            ..mine.clone()
+        })
+        .is_err()
+    );
+    assert_eq!(ws.save_filter(mine.clone())?.len(), 1);
+    assert_eq!(ws.save_filter(mine.clone())?.len(), 1, "same name replaces");
+    assert_eq!(ws.saved_filters()?, [mine.clone()]);
+    login(&mut ws, "sb2")?;
+    assert!(ws.saved_filters()?.is_empty());
+    login(&mut ws, "leitung")?;
+    assert!(ws.delete_filter("Meine Gewerbe")?.is_empty());
     Ok(())
 }
