@@ -614,7 +614,7 @@ impl Workstation {
             name,
             query: filter.query,
         });
-        all.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        all.sort_by_key(|f| f.name.to_lowercase());
         let key = self.filter_key()?;
         let json = serde_json::to_string(&all).map_err(|e| AppError::invalid(e.to_string()))?;
         self.session_with_mut(Permission::ReadCases)?
