@@ -569,7 +569,7 @@ fn bulk_assignment_sorting_and_saved_filters() -> R {
     );
     assert_eq!(ws.save_filter(mine.clone())?.len(), 1);
     assert_eq!(ws.save_filter(mine.clone())?.len(), 1, "same name replaces");
-    assert_eq!(ws.saved_filters()?, [mine.clone()]);
+    assert_eq!(ws.saved_filters()?, std::slice::from_ref(&mine));
     login(&mut ws, "sb2")?;
     assert!(ws.saved_filters()?.is_empty());
     login(&mut ws, "leitung")?;
