@@ -30,7 +30,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
         { item: "Halterdaten vollständig", checked: true, checkedBy: "sb1" },
         { item: "Rasse und Anzahl der Hunde angegeben", checked: false, checkedBy: null },
       ],
-      deadlines: { target: "2026-12-04", legal: state === "inPruefung" ? null : "2027-02-23", status: "imPlan", extended: false, extensionPossible: false },
+      deadlines: { target: "2026-12-04", legal: state === "inPruefung" ? null : "2027-02-23", status: "imPlan", extended: false, extensionPossible: false, deemedDelivery: null },
       history: [{ at: "2026-11-23T09:00:00Z", actor: "sb1", kind: "pruefung_beginnen", fromState: "eingegangen", toState: "in_pruefung", detail: null }],
       notes,
       documents: [{ id: "5", kind: "attachment", filename: "Haftpflicht.pdf", mimeType: "application/pdf" }],

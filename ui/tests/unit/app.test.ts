@@ -223,7 +223,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       assignedTo: "sb1",
       allowedActions: state === "inPruefung" ? ["nachfordern", "vollstaendig", "zurueckziehen", "weiterleiten"] : ["nachreichung_eingegangen"],
       checklist: [{ item: "Angaben zur Person vollständig", checked: checks.length > 0, checkedBy: checks.length > 0 ? "sb1" : null }],
-      deadlines: { target: "2026-11-25", legal: null, status: "imPlan", extended: false, extensionPossible: false },
+      deadlines: { target: "2026-11-25", legal: null, status: "imPlan", extended: false, extensionPossible: false, deemedDelivery: null },
       history: [],
       notes: [],
       documents: [
@@ -349,7 +349,7 @@ describe("Anmeldung und Arbeitskorb", () => {
             id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk",
             state: "inPruefung", stateLabel: "In Prüfung", receivedAt: "2026-11-20T09:00:00Z", channel: "online", portalCaseId: null,
             assignedTo: assigned.length ? "sb2" : "sb1", allowedActions: [], checklist: [],
-            deadlines: { target: null, legal: null, status: "imPlan", extended: false, extensionPossible: false },
+            deadlines: { target: null, legal: null, status: "imPlan", extended: false, extensionPossible: false, deemedDelivery: null },
             history: [], notes: [], documents: [],
           };
         case "assign_case":

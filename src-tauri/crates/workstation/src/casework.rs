@@ -36,6 +36,9 @@ pub struct DeadlineView {
     pub extended: bool,
     /// An extension may still be granted.
     pub extension_possible: bool,
+    /// A decision sent by post counts as delivered on this day (§41 Abs. 2 VwVfG:
+    /// posting day plus the Land's days; a fixed date, not moved off weekends).
+    pub deemed_delivery: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -322,6 +325,7 @@ impl Workstation {
                     extension_possible: !rec.extended
                         && t.verlaengerung_monate > 0
                         && state == CaseState::InBearbeitung,
+                    deemed_delivery: None,
                 }
             }
             None => DeadlineView {
@@ -330,8 +334,21 @@ impl Workstation {
                 status: DeadlineStatus::ImPlan,
                 extended: rec.extended,
                 extension_possible: false,
+                deemed_delivery: None,
             },
         };
+        // Sent by post: the day the decision counts as delivered.
+        let posted = session
+            .case_history(&rec.id)?
+            .into_iter()
+            .rev()
+            .find(|h| h.kind == "versenden")
+            .filter(|h| h.detail.as_deref().is_some_and(|d| d.contains("\"post\"")))
+            .and_then(|h| date_of(&h.at));
+        let mut deadlines = deadlines;
+        deadlines.deemed_delivery = posted
+            .and_then(|p| domain::deadline::deemed_delivery(p, cfg.types.zugangsfiktion_tage))
+            .map(|d| d.to_string());
         let may_edit = session.user().role.may(Permission::EditCases);
         Ok(CaseDetail {
             allowed_actions: if may_edit {

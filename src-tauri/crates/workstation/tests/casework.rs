@@ -139,9 +139,39 @@ fn a_case_from_arrival_to_dispatch() -> R {
             kanal: "postfach".into(),
         },
     )?;
+    let sent = ws.case_detail(id)?;
+    assert_eq!(
+        sent.deadlines.deemed_delivery, None,
+        "sent to the mailbox, not by post"
+    );
     let d = ws.case_action(id, Action::Abschliessen)?;
     assert_eq!(d.state, CaseState::Abgeschlossen);
     assert!(d.allowed_actions.is_empty());
+    // A second case, sent by post: delivered on the 4th day after posting.
+    let other = &ids[1];
+    ws.case_action(other, Action::PruefungBeginnen)?;
+    for item in CHECKLIST {
+        ws.set_check(other, item, true)?;
+    }
+    ws.case_action(other, Action::VollstaendigFeststellen)?;
+    ws.case_action(
+        other,
+        Action::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+            begruendung: String::new(),
+        },
+    )?;
+    let posted = ws.case_action(
+        other,
+        Action::Versenden {
+            kanal: "post".into(),
+        },
+    )?;
+    let expected = jiff::Zoned::now()
+        .date()
+        .checked_add(jiff::Span::new().days(4))?
+        .to_string();
+    assert_eq!(posted.deadlines.deemed_delivery, Some(expected));
     let kinds: Vec<&str> = d.history.iter().map(|h| h.kind.as_str()).collect();
     assert_eq!(
         kinds,

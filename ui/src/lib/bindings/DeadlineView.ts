@@ -13,4 +13,9 @@ legal: string | null, status: DeadlineStatus, extended: boolean,
 /**
  * An extension may still be granted.
  */
-extensionPossible: boolean, };
+extensionPossible: boolean, 
+/**
+ * A decision sent by post counts as delivered on this day (§41 Abs. 2 VwVfG:
+ * posting day plus the Land's days; a fixed date, not moved off weekends).
+ */
+deemedDelivery: string | null, };
