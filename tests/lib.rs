@@ -148,6 +148,35 @@ pub mod local {
         )?)
     }
 
+    /// A new workstation (administration `admin` / `admin-passwort-1`, fast key
+    /// derivation), with the portal connection of `run` if given and these users,
+    /// each with the password `<name>-passwort-1`.
+    pub fn workstation(
+        dir: &Path,
+        run: Option<&Running>,
+        users: &[(&str, domain::Role)],
+    ) -> Result<workstation::Workstation, BoxError> {
+        let (mut ws, _) = workstation::Workstation::init(
+            dir,
+            workstation::InitOptions {
+                admin: UserName::parse("admin")?,
+                admin_display_name: "Admin".into(),
+                admin_password: "admin-passwort-1".to_owned().into(),
+                config: StoreConfig {
+                    scrypt_log_n: 10,
+                    ..StoreConfig::default()
+                },
+            },
+        )?;
+        if let Some(run) = run {
+            ws.configure_portal(&serde_json::to_string(&run.config)?)?;
+        }
+        for (name, role) in users {
+            ws.add_user(name, name, *role, format!("{name}-passwort-1"))?;
+        }
+        Ok(ws)
+    }
+
     pub fn subscriber(run: &Running) -> Result<Subscriber, BoxError> {
         let (encryption, signature) = keys(&run.config)?;
         Ok(Subscriber {

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use amtsstube_tests::sim::BoxError;
 use base64::Engine;
+use domain::Role;
 use domain::lifecycle::{Action, CaseState, Decision};
-use domain::{Role, UserName};
-use workstation::{ErrorCode, InitOptions, LoginRequest, StoreConfig, WorkListQuery, Workstation};
+use workstation::{ErrorCode, LoginRequest, WorkListQuery, Workstation};
 
 fn login(ws: &mut Workstation, user: &str) -> Result<(), BoxError> {
     ws.login(LoginRequest {
@@ -26,21 +26,11 @@ fn synced_application_with_a_nachforderung_answered_by_the_citizen() -> Result<(
     ))))?;
     portal_sim::seed::seed(&mut run.sim.lock(), 5, 41)?;
     let tmp = tempfile::tempdir()?;
-    let (mut ws, _) = Workstation::init(
+    let mut ws = amtsstube_tests::local::workstation(
         &tmp.path().join("daten"),
-        InitOptions {
-            admin: UserName::parse("admin")?,
-            admin_display_name: "Admin".into(),
-            admin_password: "admin-passwort-1".to_owned().into(),
-            config: StoreConfig {
-                scrypt_log_n: 10,
-                ..StoreConfig::default()
-            },
-        },
+        Some(&run),
+        &[("sb1", Role::Sachbearbeitung), ("scan", Role::Scanstelle)],
     )?;
-    ws.configure_portal(&serde_json::to_string(&run.config)?)?;
-    ws.add_user("sb1", "Sam", Role::Sachbearbeitung, "sb1-passwort-1".into())?;
-    ws.add_user("scan", "Scan", Role::Scanstelle, "scan-passwort-1".into())?;
     login(&mut ws, "sb1")?;
     assert_eq!(ws.sync_now()?.new_cases, 5);
 

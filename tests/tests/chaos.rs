@@ -26,7 +26,6 @@ use rand::{Rng, SeedableRng};
 use store::{SecretString, Store, SubmissionState as Local};
 use sync::{PaymentItem, ReplyAttachment, ReplyItem};
 use uuid::Uuid;
-use workstation::{InitOptions, StoreConfig, Workstation};
 
 const USER: &str = "sb1";
 const PASSWORD: &str = "sb1-passwort-1";
@@ -89,22 +88,7 @@ async fn kill_minus_nine_during_sync_loses_and_doubles_nothing() -> Result<(), B
 
     let tmp = tempfile::tempdir()?;
     let data = tmp.path().join("daten");
-    {
-        let (mut ws, _) = Workstation::init(
-            &data,
-            InitOptions {
-                admin: UserName::parse("admin")?,
-                admin_display_name: "Admin".into(),
-                admin_password: "admin-passwort-1".to_owned().into(),
-                config: StoreConfig {
-                    scrypt_log_n: 10,
-                    ..StoreConfig::default()
-                },
-            },
-        )?;
-        ws.configure_portal(&serde_json::to_string(&run.config)?)?;
-        ws.add_user(USER, "Sam", Role::Sachbearbeitung, PASSWORD.to_owned())?;
-    }
+    amtsstube_tests::local::workstation(&data, Some(&run), &[(USER, Role::Sachbearbeitung)])?;
     let payment_url = format!(
         "{}/payment/v1/paymenttransaction/amtsstube/gebuehren",
         run.config.api_url

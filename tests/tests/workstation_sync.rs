@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use amtsstube_tests::sim::BoxError;
-use domain::{Role, UserName};
-use workstation::{ErrorCode, InitOptions, LoginRequest, StoreConfig, WorkListQuery, Workstation};
+use domain::Role;
+use workstation::{ErrorCode, LoginRequest, WorkListQuery, Workstation};
 
 type R = Result<(), BoxError>;
 
@@ -42,19 +42,11 @@ fn configure_the_portal_and_sync_from_the_facade() -> R {
     let settings = serde_json::to_string(&run.config)?;
 
     let tmp = tempfile::tempdir()?;
-    let (mut ws, _) = Workstation::init(
+    let mut ws = amtsstube_tests::local::workstation(
         &tmp.path().join("daten"),
-        InitOptions {
-            admin: UserName::parse("admin")?,
-            admin_display_name: "Admin".into(),
-            admin_password: "admin-passwort-1".to_owned().into(),
-            config: StoreConfig {
-                scrypt_log_n: 10,
-                ..StoreConfig::default()
-            },
-        },
+        None,
+        &[("sb1", Role::Sachbearbeitung)],
     )?;
-    ws.add_user("sb1", "Sam", Role::Sachbearbeitung, "sb1-passwort-1".into())?;
 
     assert!(!ws.sync_status()?.configured);
     // Before configuration: a clear German message.
@@ -169,22 +161,13 @@ fn background_sync_keeps_the_workstation_free() -> R {
     ))))?;
     portal_sim::seed::seed(&mut run.sim.lock(), 20, 21)?;
     let tmp = tempfile::tempdir()?;
-    let (mut ws, _) = Workstation::init(
+    let mut ws = amtsstube_tests::local::workstation(
         &tmp.path().join("daten"),
-        InitOptions {
-            admin: UserName::parse("admin")?,
-            admin_display_name: "Admin".into(),
-            admin_password: "admin-passwort-1".to_owned().into(),
-            config: StoreConfig {
-                scrypt_log_n: 10,
-                ..StoreConfig::default()
-            },
-        },
+        Some(&run),
+        &[("sb1", Role::Sachbearbeitung)],
     )?;
-    ws.configure_portal(&serde_json::to_string(&run.config)?)?;
     assert!(ws.set_poll_interval(5).is_err(), "a 5 s poll accepted");
     ws.set_poll_interval(3_600)?;
-    ws.add_user("sb1", "Sam", Role::Sachbearbeitung, "sb1-passwort-1".into())?;
     ws.logout();
     let shared = Arc::new(Mutex::new(Some(ws)));
     let announced = Arc::new(AtomicU32::new(0));

@@ -119,6 +119,17 @@ fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRecord> {
     })
 }
 
+/// The Aktenzeichen of a case (for the audit entry), or a clear error.
+fn file_number_of(conn: &rusqlite::Connection, id: &str) -> Result<String> {
+    conn.query_row(
+        "SELECT file_number FROM cases WHERE id = ?1",
+        params![id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::InvalidInput("Diesen Vorgang gibt es nicht.".into()))
+}
+
 impl Session {
     pub fn case_record(&self, id: &str) -> Result<Option<CaseRecord>> {
         Ok(self
@@ -281,14 +292,7 @@ impl Session {
         let now = self.now();
         let actor = self.user().username.to_string();
         let tx = self.conn.transaction()?;
-        let file_number: String = tx
-            .query_row(
-                "SELECT file_number FROM cases WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::InvalidInput("Diesen Vorgang gibt es nicht.".into()))?;
+        let file_number = file_number_of(&tx, id)?;
         tx.execute(
             "UPDATE cases SET assigned_to = ?2 WHERE id = ?1",
             params![id, to],
@@ -326,11 +330,7 @@ impl Session {
             "INSERT INTO case_history (case_id, at, actor, kind, detail) VALUES (?1, ?2, ?3, 'fristverlaengerung', ?4)",
             params![id, now, actor, detail],
         )?;
-        let file_number: String = tx.query_row(
-            "SELECT file_number FROM cases WHERE id = ?1",
-            params![id],
-            |r| r.get(0),
-        )?;
+        let file_number = file_number_of(&tx, id)?;
         audit::append(
             &tx,
             &now,
@@ -363,14 +363,7 @@ impl Session {
         let now = self.now();
         let actor = self.user().username.to_string();
         let tx = self.conn.transaction()?;
-        let file_number: String = tx
-            .query_row(
-                "SELECT file_number FROM cases WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::InvalidInput("Diesen Vorgang gibt es nicht.".into()))?;
+        let file_number = file_number_of(&tx, id)?;
         tx.execute(
             "INSERT INTO case_notes (case_id, at, author, text) VALUES (?1, ?2, ?3, ?4)",
             params![id, now, actor, text],
