@@ -6,6 +6,7 @@
 
 pub mod casetype;
 pub mod deadline;
+pub mod fees;
 pub mod lifecycle;
 mod role;
 mod user;

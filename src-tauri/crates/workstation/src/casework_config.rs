@@ -6,11 +6,13 @@ use std::path::Path;
 
 use domain::casetype::CaseTypes;
 use domain::deadline::{Calendar, HolidayConfig};
+use domain::fees::Tariff;
 
 use crate::AppError;
 
 pub const DEFAULT_CASE_TYPES: &str = include_str!("../../../../assets/config/vorgangsarten.toml");
 pub const DEFAULT_HOLIDAYS: &str = include_str!("../../../../assets/config/feiertage.toml");
+pub const DEFAULT_TARIFF: &str = include_str!("../../../../assets/config/gebuehren.toml");
 
 fn load(dir: &Path, name: &str, default: &str) -> Result<String, AppError> {
     let path = dir.join(name);
@@ -39,10 +41,31 @@ pub fn parse_calendar(text: &str, land: &str) -> Result<Calendar, AppError> {
     Calendar::for_land(&cfg, land).map_err(|e| AppError::invalid(e.to_string()))
 }
 
+/// Parse the fee tariff and check that every tariff key a case type names exists.
+pub fn parse_tariff(text: &str, types: &CaseTypes) -> Result<Tariff, AppError> {
+    let tariff: Tariff =
+        toml::from_str(text).map_err(|e| AppError::invalid(format!("gebuehren.toml: {e}")))?;
+    tariff
+        .validate()
+        .map_err(|e| AppError::invalid(e.to_string()))?;
+    for t in &types.vorgangsart {
+        for key in &t.gebuehren {
+            if !tariff.tarif.iter().any(|e| &e.stelle == key) {
+                return Err(AppError::invalid(format!(
+                    "Die Vorgangsart {} nennt die Tarifstelle {key}, die es in gebuehren.toml nicht gibt.",
+                    t.name
+                )));
+            }
+        }
+    }
+    Ok(tariff)
+}
+
 /// The configuration in force for a data directory.
 pub struct CaseworkConfig {
     pub types: CaseTypes,
     pub calendar: Calendar,
+    pub tariff: Tariff,
 }
 
 pub fn load_config(data_dir: &Path) -> Result<CaseworkConfig, AppError> {
@@ -51,7 +74,12 @@ pub fn load_config(data_dir: &Path) -> Result<CaseworkConfig, AppError> {
         &load(data_dir, "feiertage.toml", DEFAULT_HOLIDAYS)?,
         &types.land,
     )?;
-    Ok(CaseworkConfig { types, calendar })
+    let tariff = parse_tariff(&load(data_dir, "gebuehren.toml", DEFAULT_TARIFF)?, &types)?;
+    Ok(CaseworkConfig {
+        types,
+        calendar,
+        tariff,
+    })
 }
 
 #[cfg(test)]
@@ -80,6 +108,17 @@ mod tests {
         assert!(nw.is_holiday(date(2026, 6, 4)), "Fronleichnam");
         assert!(nw.is_holiday(date(2026, 11, 1)));
         assert!(!nw.is_holiday(date(2026, 10, 31)));
+        let tariff = parse_tariff(DEFAULT_TARIFF, &types).unwrap();
+        let gew = tariff
+            .compute(&[domain::fees::FeeItem {
+                stelle: "GEW-01".into(),
+                betrag_cent: None,
+                menge: None,
+                ermaessigung_prozent: None,
+                begruendung: None,
+            }])
+            .unwrap();
+        assert_eq!(domain::fees::format_euro(gew.total_cent), "26,00 €");
         let sn = parse_calendar(DEFAULT_HOLIDAYS, "SN").unwrap();
         assert!(sn.is_holiday(date(2026, 11, 18)) && sn.is_holiday(date(2026, 10, 31)));
     }
@@ -98,6 +137,14 @@ mod tests {
             cfg.calendar.is_holiday(date(2026, 1, 6)),
             "Dreikönig in Bayern"
         );
+        std::fs::write(
+            dir.path().join("gebuehren.toml"),
+            DEFAULT_TARIFF.replace("stelle = \"GEW-01\"", "stelle = \"GEW-99\""),
+        )
+        .unwrap();
+        let err = load_config(dir.path()).err().unwrap();
+        assert!(err.message.contains("GEW-01"), "{}", err.message);
+        std::fs::remove_file(dir.path().join("gebuehren.toml")).unwrap();
         std::fs::write(dir.path().join("vorgangsarten.toml"), "land = 1").unwrap();
         let err = load_config(dir.path()).err().unwrap();
         assert!(
