@@ -69,7 +69,7 @@ pub struct FeeItem {
 }
 
 /// One computed line of a fee notice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct FeeLine {
@@ -218,6 +218,101 @@ impl Tariff {
         }
         let total_cent = lines.iter().map(|l| l.cent).sum();
         Ok(FeeTotal { lines, total_cent })
+    }
+}
+
+/// The booking record for the town's cash system (Annahmeanordnung): written as a
+/// CSV and an XML file into the HKR exchange folder. Amounts in cents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Annahmeanordnung {
+    pub kassenzeichen: String,
+    pub aktenzeichen: String,
+    /// YYYY-MM-DD.
+    pub faellig_am: String,
+    pub zahlungspflichtiger: String,
+    pub anschrift: String,
+    pub grund: String,
+    /// Already paid online (paymentInformation BOOKED): the transaction reference.
+    pub bezahlt_referenz: Option<String>,
+    pub positionen: Vec<FeeLine>,
+    pub summe_cent: i64,
+}
+
+/// Cents as a plain decimal for machine records: 123456 → "1234.56".
+fn decimal(cent: i64) -> String {
+    let sign = if cent < 0 { "-" } else { "" };
+    let abs = cent.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+}
+
+fn csv_field(s: &str) -> String {
+    // Semicolon-separated; a field with ; " or a line break is quoted, quotes doubled.
+    if s.contains([';', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+impl Annahmeanordnung {
+    /// One line per position: UTF-8 with BOM, semicolons, a header line.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from(
+            "\u{feff}Kassenzeichen;Aktenzeichen;Faellig;Zahlungspflichtiger;Anschrift;Grund;Tarifstelle;Haushaltsstelle;Sachkonto;Betrag;Bezahlt\r\n",
+        );
+        for p in &self.positionen {
+            let fields = [
+                self.kassenzeichen.as_str(),
+                self.aktenzeichen.as_str(),
+                self.faellig_am.as_str(),
+                self.zahlungspflichtiger.as_str(),
+                self.anschrift.as_str(),
+                self.grund.as_str(),
+                p.stelle.as_str(),
+                p.haushaltsstelle.as_str(),
+                p.sachkonto.as_str(),
+                &decimal(p.cent),
+                self.bezahlt_referenz.as_deref().unwrap_or(""),
+            ];
+            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+            out.push_str(&line.join(";"));
+            out.push_str("\r\n");
+        }
+        out
+    }
+
+    /// The same record as XML (UTF-8).
+    pub fn to_xml(&self) -> String {
+        use quick_xml::escape::escape;
+        let mut out =
+            String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Annahmeanordnung>\n");
+        let mut field = |name: &str, value: &str| {
+            out.push_str(&format!("  <{name}>{}</{name}>\n", escape(value)));
+        };
+        field("Kassenzeichen", &self.kassenzeichen);
+        field("Aktenzeichen", &self.aktenzeichen);
+        field("Faellig", &self.faellig_am);
+        field("Zahlungspflichtiger", &self.zahlungspflichtiger);
+        field("Anschrift", &self.anschrift);
+        field("Grund", &self.grund);
+        field("Summe", &decimal(self.summe_cent));
+        if let Some(r) = &self.bezahlt_referenz {
+            field("BezahltReferenz", r);
+        }
+        for p in &self.positionen {
+            out.push_str(&format!(
+                "  <Position Tarifstelle=\"{}\" Haushaltsstelle=\"{}\" Sachkonto=\"{}\" Betrag=\"{}\">{}</Position>\n",
+                escape(p.stelle.as_str()),
+                escape(p.haushaltsstelle.as_str()),
+                escape(p.sachkonto.as_str()),
+                decimal(p.cent),
+                escape(p.text.as_str())
+            ));
+        }
+        out.push_str("</Annahmeanordnung>\n");
+        out
     }
 }
 
@@ -413,6 +508,39 @@ mod tests {
         assert!(kassenzeichen_valid(&kz, "mod10"));
         let kz11 = kassenzeichen("5100", 3, 17, "mod11");
         assert!(kassenzeichen_valid(&kz11, "mod11"));
+    }
+
+    #[test]
+    fn booking_record_as_csv_and_xml() {
+        let t = tariff();
+        let total = t.compute(&[item("F")]).unwrap();
+        let a = Annahmeanordnung {
+            kassenzeichen: kassenzeichen("5100", 1, 7, "mod10"),
+            aktenzeichen: "GEW-2026-0100007".into(),
+            faellig_am: "2026-12-23".into(),
+            zahlungspflichtiger: "Ayşe Öztürk".into(),
+            anschrift: "Hauptstraße 1; 12345 Musterstadt".into(),
+            grund: "Gewerbeanzeige <Neugründung> & \"Café\"".into(),
+            bezahlt_referenz: None,
+            summe_cent: total.total_cent,
+            positionen: total.lines,
+        };
+        let csv = a.to_csv();
+        assert!(csv.starts_with('\u{feff}'));
+        assert!(
+            csv.contains(";\"Hauptstraße 1; 12345 Musterstadt\";"),
+            "{csv}"
+        );
+        assert!(csv.contains(";1.2.2.01;431100;26.00;"), "{csv}");
+        let xml = a.to_xml();
+        assert!(
+            xml.contains(
+                "<Grund>Gewerbeanzeige &lt;Neugründung&gt; &amp; &quot;Café&quot;</Grund>"
+            ),
+            "{xml}"
+        );
+        assert!(xml.contains("<Summe>26.00</Summe>"));
+        assert!(xml.contains("Betrag=\"26.00\""));
     }
 
     proptest::proptest! {

@@ -91,13 +91,17 @@ pub enum ClientError {
     /// does not help.
     #[error("Auftrag nicht sendbar: {0}")]
     Invalid(String),
+    /// A local destination (e.g. the cash system's exchange folder) is not
+    /// reachable now; retried later. Says nothing about the portal.
+    #[error("Ablage nicht erreichbar: {0}")]
+    Unavailable(String),
 }
 
 impl ClientError {
     /// Worth retrying later (network trouble, overload, server errors)?
     pub fn is_retryable(&self) -> bool {
         match self {
-            ClientError::Network(_) | ClientError::Decode(_) => true,
+            ClientError::Network(_) | ClientError::Decode(_) | ClientError::Unavailable(_) => true,
             ClientError::Http { status, .. } => *status == 429 || *status == 408 || *status >= 500,
             ClientError::Auth(_) | ClientError::Invalid(_) => false,
         }

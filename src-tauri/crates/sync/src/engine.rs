@@ -216,6 +216,105 @@ pub struct PaymentItem {
     pub description: String,
 }
 
+/// Payload of a booking for the town's cash system (kind `hkr`): the Annahmeanordnung
+/// as CSV and XML, dropped into the exchange folder under a name fixed when the item
+/// was queued. Writing is atomic (temp file, fsync, rename); a file already there
+/// with the same content counts as delivered, so a retry after a crash does not
+/// book twice.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HkrItem {
+    /// Absolute path of the exchange folder.
+    pub dir: String,
+    /// File name without extension, e.g. "AO-51000100000074".
+    pub file_stem: String,
+    pub csv: String,
+    pub xml: String,
+}
+
+impl HkrItem {
+    pub fn outbox_item(&self, key: &str, ordering_key: &str) -> NewOutboxItem {
+        NewOutboxItem {
+            idempotency_key: key.to_owned(),
+            kind: "hkr".into(),
+            ordering_key: ordering_key.to_owned(),
+            payload: serde_json::to_string(self).unwrap_or_default(),
+        }
+    }
+
+    /// Drop both files; Ok when they are there with this content.
+    pub fn deliver(&self) -> Result<(), HkrError> {
+        let safe = !self.file_stem.is_empty()
+            && self
+                .file_stem
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !safe {
+            return Err(HkrError::Invalid(format!(
+                "ungültiger Dateiname {}",
+                self.file_stem
+            )));
+        }
+        let dir = std::path::Path::new(&self.dir);
+        for (ext, content) in [("csv", &self.csv), ("xml", &self.xml)] {
+            drop_file(
+                dir,
+                &format!("{}.{ext}", self.file_stem),
+                content.as_bytes(),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a booking file could not be dropped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HkrError {
+    /// Permanent: a different file of that name, or an unusable name.
+    #[error("{0}")]
+    Invalid(String),
+    /// The folder is not reachable now.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<HkrError> for ClientError {
+    fn from(e: HkrError) -> Self {
+        match e {
+            HkrError::Invalid(m) => ClientError::Invalid(m),
+            HkrError::Unavailable(m) => ClientError::Unavailable(m),
+        }
+    }
+}
+
+fn drop_file(dir: &std::path::Path, name: &str, content: &[u8]) -> Result<(), HkrError> {
+    use std::io::Write;
+    let unavailable = |e: std::io::Error| HkrError::Unavailable(format!("{}: {e}", dir.display()));
+    let target = dir.join(name);
+    match std::fs::read(&target) {
+        Ok(existing) if existing == content => return Ok(()),
+        Ok(_) => {
+            return Err(HkrError::Invalid(format!(
+                "{name} liegt schon mit anderem Inhalt im Kassenordner"
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(unavailable(e)),
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".amtsstube-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(unavailable)?;
+    tmp.write_all(content).map_err(unavailable)?;
+    tmp.as_file().sync_all().map_err(unavailable)?;
+    tmp.persist_noclobber(&target)
+        .map_err(|e| unavailable(e.error))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(unavailable)
+}
+
 impl ReplyItem {
     pub fn outbox_item(&self, key: &str) -> NewOutboxItem {
         NewOutboxItem {
@@ -355,6 +454,12 @@ impl<A: SubmissionApi> Remote<'_, A> {
                         Ok(Answer::Delivered)
                     }
                 }
+            }
+            "hkr" => {
+                let p: HkrItem =
+                    serde_json::from_str(&item.payload).map_err(|_| unreadable("Buchung"))?;
+                p.deliver()?;
+                Ok(Answer::Delivered)
             }
             "payment" => {
                 let p: PaymentItem =

@@ -19,7 +19,7 @@ pub mod machine;
 pub mod staging;
 
 pub use engine::{
-    EventItem, PaymentItem, ReplyAttachment, ReplyItem, Subscriber, SyncError, SyncStore, apply,
-    pull, push, run,
+    EventItem, HkrItem, PaymentItem, ReplyAttachment, ReplyItem, Subscriber, SyncError, SyncStore,
+    apply, pull, push, run,
 };
 pub use machine::{Machine, Mode, Progress, PushPolicy, RunReport};
