@@ -191,10 +191,22 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   assert.ok(inked > 100, `the PDF page is blank (${inked} dark pixels)`);
   await wd.execute("document.querySelector('[data-testid=document-pages] canvas').scrollIntoView();");
   writeFileSync(path.join(artifacts, "dokument-pdf.png"), await wd.screenshot());
-  await wd.execute("document.querySelector('[data-testid=document-close]').click(); window.scrollTo(0, 0);");
+  await wd.execute("document.querySelector('[data-testid=document-close]').click();");
+  await wd.waitGone("[data-testid=document-viewer]");
+  await wd.execute("window.scrollTo(0, 0);");
+  await sleep(300);
 
+  // The layout just changed (viewer closed, page scrolled): should a click land
+  // before it settles, say what the page shows and try once more.
   await action("vollstaendig");
-  await wd.waitFor("[data-testid=case-state]", { text: "In Bearbeitung" });
+  try {
+    await wd.waitFor("[data-testid=case-state]", { text: "In Bearbeitung", timeout: 5_000 });
+  } catch {
+    const msg = await wd.execute("return document.querySelector('[data-testid=case-message]').textContent;");
+    console.log(`# first click on "Vollständigkeit feststellen" without effect; message: ${msg}`);
+    await action("vollstaendig");
+    await wd.waitFor("[data-testid=case-state]", { text: "In Bearbeitung" });
+  }
   const legal = await wd.execute("return document.querySelector('[data-testid=case-legal]').textContent.trim();");
   assert.match(legal, /^\d{2}\.\d{2}\.\d{4}/, `legal deadline shown: ${legal}`);
   await action("entscheiden");
