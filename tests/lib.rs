@@ -177,6 +177,33 @@ pub mod local {
         Ok(ws)
     }
 
+    /// A reply to the citizen in FIT-Connect case `case`: structured data with the
+    /// number `n` and one PDF from the vault (`blob_id`), queued as `reply:<n>`.
+    pub fn reply(
+        case: uuid::Uuid,
+        destination: uuid::Uuid,
+        n: usize,
+        blob_id: &str,
+    ) -> sync::ReplyItem {
+        sync::ReplyItem {
+            case_id: case,
+            destination_id: destination,
+            service_type: fitconnect::api::ServiceType {
+                name: Some("Bescheid".into()),
+                description: None,
+                identifier: "urn:de:fim:leika:leistung:99102013000000".into(),
+            },
+            data: serde_json::json!({ "nummer": n }),
+            data_schema: "https://schema.amtsstube.invalid/antwort/1.0.0.json".into(),
+            attachments: vec![sync::ReplyAttachment {
+                attachment_id: uuid::Uuid::new_v4(),
+                blob_id: blob_id.to_owned(),
+                filename: format!("bescheid-{n}.pdf"),
+                mime_type: "application/pdf".into(),
+            }],
+        }
+    }
+
     pub fn subscriber(run: &Running) -> Result<Subscriber, BoxError> {
         let (encryption, signature) = keys(&run.config)?;
         Ok(Subscriber {

@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 
 use amtsstube_tests::local::{store, subscriber};
 use amtsstube_tests::sim::{BoxError, Running, client};
-use fitconnect::api::ServiceType;
 use store::{IncomingSubmission, NewOutboxItem, Session};
 use sync::core::ConnectivityTracker;
-use sync::{PaymentItem, PushPolicy, ReplyAttachment, ReplyItem, RunReport};
+use sync::{PaymentItem, PushPolicy, RunReport};
 use uuid::Uuid;
 
 const ATTACHMENT: usize = 200 * 1024;
@@ -237,23 +236,12 @@ async fn run() -> Result<(), BoxError> {
         let case = cases[n % cases.len()];
         let blob = session.put_blob(pdf.as_slice())?;
         session.enqueue(
-            &ReplyItem {
-                case_id: case,
-                destination_id: run.config.reply_destination_id,
-                service_type: ServiceType {
-                    name: Some("Bescheid".into()),
-                    description: None,
-                    identifier: "urn:de:fim:leika:leistung:99102013000000".into(),
-                },
-                data: serde_json::json!({ "nummer": n }),
-                data_schema: "https://schema.amtsstube.invalid/antwort/1.0.0.json".into(),
-                attachments: vec![ReplyAttachment {
-                    attachment_id: Uuid::new_v4(),
-                    blob_id: blob.id.as_str().to_owned(),
-                    filename: format!("bescheid-{n}.pdf"),
-                    mime_type: "application/pdf".into(),
-                }],
-            }
+            &amtsstube_tests::local::reply(
+                case,
+                run.config.reply_destination_id,
+                n,
+                blob.id.as_str(),
+            )
             .outbox_item(&format!("reply:{n}")),
         )?;
     }

@@ -24,7 +24,7 @@ use portal_sim::state::SubmissionState;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use store::{SecretString, Store, SubmissionState as Local};
-use sync::{PaymentItem, ReplyAttachment, ReplyItem};
+use sync::PaymentItem;
 use uuid::Uuid;
 
 const USER: &str = "sb1";
@@ -112,23 +112,12 @@ async fn kill_minus_nine_during_sync_loses_and_doubles_nothing() -> Result<(), B
             let n = queued.len();
             let item = if rng.random_bool(0.5) {
                 let blob = s.put_blob(format!("%PDF-1.7 Bescheid {n}").as_bytes())?;
-                ReplyItem {
-                    case_id: case,
-                    destination_id: run.config.reply_destination_id,
-                    service_type: fitconnect::api::ServiceType {
-                        name: Some("Bescheid".into()),
-                        description: None,
-                        identifier: "urn:de:fim:leika:leistung:99102013000000".into(),
-                    },
-                    data: serde_json::json!({ "nummer": n }),
-                    data_schema: "https://schema.amtsstube.invalid/antwort/1.0.0.json".into(),
-                    attachments: vec![ReplyAttachment {
-                        attachment_id: Uuid::new_v4(),
-                        blob_id: blob.id.as_str().to_owned(),
-                        filename: format!("bescheid-{n}.pdf"),
-                        mime_type: "application/pdf".into(),
-                    }],
-                }
+                amtsstube_tests::local::reply(
+                    case,
+                    run.config.reply_destination_id,
+                    n,
+                    blob.id.as_str(),
+                )
                 .outbox_item(&format!("reply:{n}"))
             } else {
                 PaymentItem {

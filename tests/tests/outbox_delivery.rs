@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use amtsstube_tests::local::{reopen, store, subscriber};
 use amtsstube_tests::sim::{BoxError, client};
-use fitconnect::api::ServiceType;
 use fitconnect::client::{ClientConfig, V1Client};
 use portal_sim::Faults;
 use portal_sim::citizen::CitizenCase;
@@ -17,7 +16,7 @@ use portal_sim::payment::PaymentRecord;
 use portal_sim::seed;
 use portal_sim::state::SubmissionState;
 use sync::core::{Backoff, ConnectivityTracker};
-use sync::{PaymentItem, PushPolicy, ReplyAttachment, ReplyItem};
+use sync::{PaymentItem, PushPolicy};
 use uuid::Uuid;
 
 const ITEMS: usize = 1_000;
@@ -62,23 +61,12 @@ async fn five_hundred_replies_and_bookings_after_an_outage() -> Result<(), BoxEr
         let case = cases[n % cases.len()];
         let item = if n % 2 == 0 {
             let blob = session.put_blob(format!("%PDF-1.7 Bescheid {n}").as_bytes())?;
-            ReplyItem {
-                case_id: case,
-                destination_id: run.config.reply_destination_id,
-                service_type: ServiceType {
-                    name: Some("Bescheid".into()),
-                    description: None,
-                    identifier: "urn:de:fim:leika:leistung:99102013000000".into(),
-                },
-                data: serde_json::json!({ "nummer": n, "betreff": "Ihr Antrag" }),
-                data_schema: "https://schema.amtsstube.invalid/antwort/1.0.0.json".into(),
-                attachments: vec![ReplyAttachment {
-                    attachment_id: Uuid::new_v4(),
-                    blob_id: blob.id.as_str().to_owned(),
-                    filename: format!("bescheid-{n}.pdf"),
-                    mime_type: "application/pdf".into(),
-                }],
-            }
+            amtsstube_tests::local::reply(
+                case,
+                run.config.reply_destination_id,
+                n,
+                blob.id.as_str(),
+            )
             .outbox_item(&format!("reply:{n}"))
         } else {
             PaymentItem {

@@ -663,15 +663,8 @@ impl Workstation {
 
     /// Extend the statutory period once, with a reason (§42a Abs. 2 S. 3 VwVfG).
     pub fn extend_deadline(&mut self, id: &str, reason: &str) -> Result<(), AppError> {
+        self.session_with(Permission::EditCases)?;
         let detail = self.case_detail(id)?;
-        if !self
-            .session_with(Permission::EditCases)?
-            .user()
-            .role
-            .may(Permission::EditCases)
-        {
-            return Err(AppError::forbidden());
-        }
         if !detail.deadlines.extension_possible {
             return Err(AppError::invalid(
                 "Eine Fristverlängerung ist für diesen Vorgang nicht (mehr) möglich.",
