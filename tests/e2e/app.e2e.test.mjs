@@ -120,6 +120,22 @@ async function fill(selector, value) {
   );
 }
 
+/** Open the first case of the work list. The list reloads when a background
+ *  synchronisation ends, so a row can vanish between finding and clicking it:
+ *  try again then. */
+async function openFirstCase() {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await wd.click(await wd.waitFor("[data-testid=open-case]"));
+      await wd.waitFor("[data-testid=case-view]", { timeout: 5_000 });
+      return;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await sleep(500);
+    }
+  }
+}
+
 async function action(kind) {
   await wd.click(await wd.find(`[data-testid=action-${kind}]`));
 }
@@ -129,7 +145,7 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   await wd.execute("document.getElementById('username').value=''; document.getElementById('username').dispatchEvent(new Event('input'));");
   await loginThroughUi(wd, "sb1", "sb1-passwort-1");
   await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
-  await wd.click(await wd.find("[data-testid=open-case]"));
+  await openFirstCase();
   await wd.waitFor("[data-testid=case-state]", { text: "Eingegangen" });
   const fc = (await wd.execute("return document.querySelector('[data-testid=case-portal-id]').textContent.trim();"));
   await action("pruefung_beginnen");
@@ -164,7 +180,7 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   await wd.waitFor("[data-testid=sync-message]", { text: "1 Nachreichungen", timeout: 60_000 });
   // Reopen: the answer brought the case back.
   await wd.click(await wd.find("[data-testid=case-close]"));
-  await wd.click(await wd.find("[data-testid=open-case]"));
+  await openFirstCase();
   await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
   await wd.waitFor("[data-testid=case-documents]", { text: "Versicherungsnachweis.pdf" });
   await wd.waitFor("[data-testid=case-history]", { text: "portal: Nachreichung eingegangen" });
