@@ -15,6 +15,8 @@ PACKAGES=(
   chromium fonts-dejavu-core
   # tests and benchmarks compare against the plain tools
   sqlite3 age
+  # letter checks (qpdf --check, pdftotext, pdffonts, pdftoppm)
+  qpdf poppler-utils
   # the OpenAPI conformance run installs schemathesis into a venv
   python3 python3-venv python3-pip curl
 )

@@ -1,0 +1,573 @@
+//! DIN 5008 page layout (Form B) with printpdf: letterhead, address window with the
+//! return line, information block, subject, flowing body over as many pages as it
+//! needs, footer with the authority's contact and bank details, "Seite x von y",
+//! fold and punch marks. Text is measured with the embedded font's own advance
+//! widths, so lines break where they really end.
+
+use printpdf::{
+    Color, Greyscale, Line, LinePoint, Mm, Op, ParsedFont, PdfConformance, PdfDocument,
+    PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, RawImage, RawImageData, RawImageFormat,
+    TextItem, XObjectTransform,
+};
+
+use crate::LetterError;
+
+const FONT_REGULAR: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans.ttf");
+const FONT_BOLD: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans-Bold.ttf");
+
+const PAGE_W: f32 = 210.0;
+const PAGE_H: f32 = 297.0;
+const LEFT: f32 = 25.0;
+const RIGHT: f32 = 20.0;
+const BODY_W: f32 = PAGE_W - LEFT - RIGHT;
+/// First page: the body starts below the subject (Form B: subject at 103.46 mm).
+const SUBJECT_TOP: f32 = 103.46;
+/// Following pages: the body starts below a short running head.
+const NEXT_TOP: f32 = 32.0;
+/// The body ends above the page number and the footer.
+const BODY_BOTTOM: f32 = 266.0;
+const BODY_SIZE: f32 = 10.5;
+const LINE: f32 = BODY_SIZE * 1.35 * 25.4 / 72.0;
+
+/// The issuing authority as printed on every letter.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Letterhead {
+    /// e.g. "Gemeinde Musterstadt".
+    pub authority: String,
+    /// e.g. "Der Bürgermeister – Bürgerbüro".
+    pub department: String,
+    /// Postal address lines, e.g. ["Rathausplatz 1", "12345 Musterstadt"].
+    pub address: Vec<String>,
+    pub phone: String,
+    pub email: String,
+    pub web: String,
+    pub opening_hours: String,
+    pub bank: String,
+    pub iban: String,
+    pub bic: String,
+    /// PNG logo (drawn in grey, top right), if any.
+    pub logo_png: Option<Vec<u8>>,
+}
+
+/// A block of the letter's body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Block {
+    /// A bold heading line, e.g. "Begründung".
+    Heading(String),
+    /// Flowing text; `\n` starts a new line, an empty line a new paragraph.
+    Paragraph(String),
+    /// Label / amount rows, amounts right-aligned, and a bold total.
+    Table {
+        rows: Vec<(String, String)>,
+        total: Option<(String, String)>,
+    },
+}
+
+/// What goes on the paper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub title: String,
+    /// Recipient address lines (up to six).
+    pub recipient: Vec<String>,
+    /// Note above the address (e.g. "Zustellung mit Postzustellungsurkunde").
+    pub postal_note: Option<String>,
+    /// Information block: label, value (Aktenzeichen, Kassenzeichen, Datum, …).
+    pub info: Vec<(String, String)>,
+    /// Repeated in the running head of following pages.
+    pub reference: String,
+    pub subject: String,
+    pub body: Vec<Block>,
+    /// Creation time for the document information (seconds since 1970).
+    pub created_unix: i64,
+}
+
+/// Parsed fonts and logo, kept for many letters.
+pub struct Renderer {
+    regular: ParsedFont,
+    bold: ParsedFont,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Face {
+    Regular,
+    Bold,
+}
+
+/// A positioned piece of text, in mm from the top left corner.
+struct Text {
+    x: f32,
+    top: f32,
+    size: f32,
+    face: Face,
+    grey: f32,
+    text: String,
+}
+
+#[derive(Default)]
+struct Sheet {
+    texts: Vec<Text>,
+    /// Horizontal rules: x1, x2, top.
+    rules: Vec<(f32, f32, f32)>,
+}
+
+impl Renderer {
+    pub fn new() -> Result<Self, LetterError> {
+        let parse = |bytes: &[u8]| {
+            ParsedFont::from_bytes(bytes, 0, &mut Vec::new())
+                .ok_or_else(|| LetterError::Font("Schrift nicht lesbar".into()))
+        };
+        Ok(Renderer {
+            regular: parse(FONT_REGULAR)?,
+            bold: parse(FONT_BOLD)?,
+        })
+    }
+
+    fn font(&self, face: Face) -> &ParsedFont {
+        match face {
+            Face::Regular => &self.regular,
+            Face::Bold => &self.bold,
+        }
+    }
+
+    /// Width of `text` in mm.
+    pub fn width(&self, text: &str, size: f32, bold: bool) -> f32 {
+        let font = self.font(if bold { Face::Bold } else { Face::Regular });
+        let upem = f32::from(font.units_per_em.max(1));
+        let units: u32 = text
+            .chars()
+            .map(|c| {
+                font.lookup_glyph_index(c as u32)
+                    .and_then(|g| font.get_glyph_width(g))
+                    .map(u32::from)
+                    .unwrap_or(upem as u32 / 2)
+            })
+            .sum();
+        units as f32 / upem * size * 25.4 / 72.0
+    }
+
+    /// Characters the font cannot show (they would come out as boxes).
+    pub fn missing_glyphs(&self, text: &str) -> Vec<char> {
+        let mut missing: Vec<char> = text
+            .chars()
+            .filter(|c| !c.is_control() && self.regular.lookup_glyph_index(*c as u32).is_none())
+            .collect();
+        missing.dedup();
+        missing
+    }
+
+    /// Break `text` into lines no wider than `width` mm.
+    fn wrap(&self, text: &str, size: f32, face: Face, width: f32) -> Vec<String> {
+        let bold = face == Face::Bold;
+        let mut lines = Vec::new();
+        for raw in text.split('\n') {
+            let mut line = String::new();
+            for word in raw.split(' ').filter(|w| !w.is_empty()) {
+                let candidate = if line.is_empty() {
+                    word.to_owned()
+                } else {
+                    format!("{line} {word}")
+                };
+                if self.width(&candidate, size, bold) <= width {
+                    line = candidate;
+                    continue;
+                }
+                if !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                }
+                // A word longer than the line is broken by characters.
+                for c in word.chars() {
+                    line.push(c);
+                    if self.width(&line, size, bold) > width {
+                        line.pop();
+                        lines.push(std::mem::take(&mut line));
+                        line.push(c);
+                    }
+                }
+            }
+            lines.push(line);
+        }
+        lines
+    }
+
+    /// Line breaking as the body uses it (regular face), for tests and previews.
+    pub fn wrap_lines(&self, text: &str, size: f32, width: f32) -> Vec<String> {
+        self.wrap(text, size, Face::Regular, width)
+    }
+
+    /// Lay out and write the PDF.
+    pub fn render(&self, letter: &Page, head: &Letterhead) -> Result<Vec<u8>, LetterError> {
+        let mut sheets = vec![Sheet::default()];
+        self.first_page(&mut sheets[0], letter, head);
+        let mut top = SUBJECT_TOP;
+        let put = |sheets: &mut Vec<Sheet>, top: &mut f32, text: Text| {
+            if *top + LINE > BODY_BOTTOM {
+                sheets.push(Sheet::default());
+                *top = NEXT_TOP;
+            }
+            let t = *top;
+            if let Some(sheet) = sheets.last_mut() {
+                sheet.texts.push(Text { top: t, ..text });
+            }
+            *top += LINE;
+        };
+        let subject = self.wrap(&letter.subject, 11.0, Face::Bold, BODY_W);
+        for line in subject {
+            put(&mut sheets, &mut top, text(LEFT, 11.0, Face::Bold, line));
+        }
+        top += LINE;
+        for block in &letter.body {
+            match block {
+                Block::Heading(h) => {
+                    // Keep a heading with at least two lines of what follows.
+                    if top + 3.0 * LINE > BODY_BOTTOM {
+                        sheets.push(Sheet::default());
+                        top = NEXT_TOP;
+                    }
+                    put(
+                        &mut sheets,
+                        &mut top,
+                        text(LEFT, BODY_SIZE, Face::Bold, h.clone()),
+                    );
+                }
+                Block::Paragraph(p) => {
+                    for line in self.wrap(p, BODY_SIZE, Face::Regular, BODY_W) {
+                        put(
+                            &mut sheets,
+                            &mut top,
+                            text(LEFT, BODY_SIZE, Face::Regular, line),
+                        );
+                    }
+                    top += LINE * 0.6;
+                }
+                Block::Table { rows, total } => {
+                    let amount_w = 35.0;
+                    for (label, amount) in rows {
+                        let lines =
+                            self.wrap(label, BODY_SIZE, Face::Regular, BODY_W - amount_w - 5.0);
+                        let last = lines.len().saturating_sub(1);
+                        for (i, line) in lines.into_iter().enumerate() {
+                            put(
+                                &mut sheets,
+                                &mut top,
+                                text(LEFT, BODY_SIZE, Face::Regular, line),
+                            );
+                            if i == last {
+                                let x = PAGE_W - RIGHT - self.width(amount, BODY_SIZE, false);
+                                if let Some(sheet) = sheets.last_mut() {
+                                    sheet.texts.push(Text {
+                                        top: top - LINE,
+                                        ..text(x, BODY_SIZE, Face::Regular, amount.clone())
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    if let Some((label, amount)) = total {
+                        if top + LINE > BODY_BOTTOM {
+                            sheets.push(Sheet::default());
+                            top = NEXT_TOP;
+                        }
+                        if let Some(sheet) = sheets.last_mut() {
+                            sheet.rules.push((LEFT, PAGE_W - RIGHT, top - 1.0));
+                        }
+                        top += 1.0;
+                        put(
+                            &mut sheets,
+                            &mut top,
+                            text(LEFT, BODY_SIZE, Face::Bold, label.clone()),
+                        );
+                        let x = PAGE_W - RIGHT - self.width(amount, BODY_SIZE, true);
+                        if let Some(sheet) = sheets.last_mut() {
+                            sheet.texts.push(Text {
+                                top: top - LINE,
+                                ..text(x, BODY_SIZE, Face::Bold, amount.clone())
+                            });
+                        }
+                    }
+                    top += LINE * 0.6;
+                }
+            }
+        }
+
+        let pages = sheets.len();
+        for (i, sheet) in sheets.iter_mut().enumerate() {
+            if i > 0 {
+                self.running_head(sheet, letter, head);
+            }
+            self.footer(sheet, head);
+            if pages > 1 {
+                let label = format!("Seite {} von {pages}", i + 1);
+                let x = PAGE_W - RIGHT - self.width(&label, 8.5, false);
+                sheet.texts.push(Text {
+                    top: 271.0,
+                    ..text(x, 8.5, Face::Regular, label)
+                });
+            }
+        }
+        self.write(letter, head, &sheets)
+    }
+
+    fn first_page(&self, sheet: &mut Sheet, letter: &Page, head: &Letterhead) {
+        sheet.texts.push(Text {
+            top: 18.0,
+            ..text(LEFT, 15.0, Face::Bold, head.authority.clone())
+        });
+        sheet.texts.push(Text {
+            top: 25.0,
+            grey: 0.25,
+            ..text(LEFT, 10.0, Face::Regular, head.department.clone())
+        });
+        // Return line in the 5 mm zone at the top of the address field.
+        let back = std::iter::once(head.authority.as_str())
+            .chain(head.address.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        sheet.texts.push(Text {
+            top: 48.5,
+            grey: 0.3,
+            ..text(20.0, 6.5, Face::Regular, back)
+        });
+        sheet.rules.push((20.0, 105.0, 51.2));
+        if let Some(note) = &letter.postal_note {
+            sheet.texts.push(Text {
+                top: 55.0,
+                ..text(20.0, 8.0, Face::Bold, note.clone())
+            });
+        }
+        for (i, line) in letter.recipient.iter().take(6).enumerate() {
+            sheet.texts.push(Text {
+                top: 66.0 + i as f32 * 4.6,
+                ..text(20.0, 10.0, Face::Regular, line.clone())
+            });
+        }
+        // Information block: 125 mm from the left, from 50 mm.
+        let mut top = 52.0;
+        for (label, value) in &letter.info {
+            sheet.texts.push(Text {
+                top,
+                grey: 0.35,
+                ..text(125.0, 7.5, Face::Regular, label.clone())
+            });
+            for line in self.wrap(value, 9.0, Face::Regular, 53.0) {
+                sheet.texts.push(Text {
+                    top,
+                    ..text(147.0, 9.0, Face::Regular, line)
+                });
+                top += 4.2;
+            }
+        }
+        // Fold marks (105 mm, 210 mm) and the punch mark (148.5 mm).
+        for (y, len) in [(105.0, 5.0), (148.5, 7.0), (210.0, 5.0)] {
+            sheet.rules.push((3.0, 3.0 + len, y));
+        }
+    }
+
+    fn running_head(&self, sheet: &mut Sheet, letter: &Page, head: &Letterhead) {
+        sheet.texts.push(Text {
+            top: 15.0,
+            ..text(LEFT, 9.0, Face::Bold, head.authority.clone())
+        });
+        let x = PAGE_W - RIGHT - self.width(&letter.reference, 9.0, false);
+        sheet.texts.push(Text {
+            top: 15.0,
+            ..text(x, 9.0, Face::Regular, letter.reference.clone())
+        });
+        sheet.rules.push((LEFT, PAGE_W - RIGHT, 18.0));
+    }
+
+    fn footer(&self, sheet: &mut Sheet, head: &Letterhead) {
+        sheet.rules.push((LEFT, PAGE_W - RIGHT, 275.0));
+        let mut columns: Vec<Vec<String>> = vec![
+            std::iter::once(head.authority.clone())
+                .chain(head.address.iter().cloned())
+                .collect(),
+            vec![
+                format!("Telefon {}", head.phone),
+                head.email.clone(),
+                head.web.clone(),
+            ],
+            vec![
+                head.bank.clone(),
+                format!("IBAN {}", head.iban),
+                format!("BIC {}", head.bic),
+            ],
+        ];
+        if !head.opening_hours.is_empty() {
+            columns[1].push(head.opening_hours.clone());
+        }
+        for (c, lines) in columns.into_iter().enumerate() {
+            for (i, line) in lines.into_iter().enumerate() {
+                sheet.texts.push(Text {
+                    top: 279.0 + i as f32 * 3.2,
+                    grey: 0.3,
+                    ..text(LEFT + c as f32 * 57.0, 7.0, Face::Regular, line)
+                });
+            }
+        }
+    }
+
+    fn write(
+        &self,
+        letter: &Page,
+        head: &Letterhead,
+        sheets: &[Sheet],
+    ) -> Result<Vec<u8>, LetterError> {
+        let mut doc = PdfDocument::new(&letter.title);
+        let info = &mut doc.metadata.info;
+        info.conformance = PdfConformance::A2B_2011_PDF_1_7;
+        let created = printpdf::date::DateTime::from_unix_timestamp(letter.created_unix)
+            .map_err(|e| LetterError::Input(format!("Datum: {e}")))?;
+        info.creation_date = created;
+        info.modification_date = created;
+        info.metadata_date = created;
+        info.author = head.authority.clone();
+        info.creator = "Amtsstube".into();
+        info.producer = "Amtsstube".into();
+        info.subject = letter.subject.clone();
+        let regular = doc.add_font(&self.regular);
+        let bold = doc.add_font(&self.bold);
+        let logo = match &head.logo_png {
+            Some(bytes) => Some(grey_png(bytes)?),
+            None => None,
+        };
+        let logo = logo.map(|(image, w, h)| (doc.add_image(&image), w, h));
+
+        let mut pages = Vec::with_capacity(sheets.len());
+        for (index, sheet) in sheets.iter().enumerate() {
+            let mut ops = Vec::new();
+            if let (0, Some((id, w, h))) = (index, &logo) {
+                // 22 mm high, top right of the letterhead.
+                let height_mm = 22.0;
+                let dpi = *h as f32 / (height_mm / 25.4);
+                let width_mm = *w as f32 / dpi * 25.4;
+                ops.push(Op::UseXobject {
+                    id: id.clone(),
+                    transform: XObjectTransform {
+                        translate_x: Some(Mm(PAGE_W - RIGHT - width_mm).into()),
+                        translate_y: Some(Mm(PAGE_H - 8.0 - height_mm).into()),
+                        dpi: Some(dpi),
+                        ..Default::default()
+                    },
+                });
+            }
+            ops.push(Op::SetOutlineThickness { pt: Pt(0.4) });
+            ops.push(Op::SetOutlineColor {
+                col: Color::Greyscale(Greyscale::new(0.4, None)),
+            });
+            for &(x1, x2, top) in &sheet.rules {
+                let y = Mm(PAGE_H - top).into();
+                ops.push(Op::DrawLine {
+                    line: Line {
+                        points: vec![
+                            LinePoint {
+                                p: Point {
+                                    x: Mm(x1).into(),
+                                    y,
+                                },
+                                bezier: false,
+                            },
+                            LinePoint {
+                                p: Point {
+                                    x: Mm(x2).into(),
+                                    y,
+                                },
+                                bezier: false,
+                            },
+                        ],
+                        is_closed: false,
+                    },
+                });
+            }
+            for t in sheet.texts.iter().filter(|t| !t.text.is_empty()) {
+                let font = match t.face {
+                    Face::Regular => regular.clone(),
+                    Face::Bold => bold.clone(),
+                };
+                // `top` is the top of the line box; the baseline sits 80 % of the size lower.
+                let baseline = PAGE_H - t.top - t.size * 0.8 * 25.4 / 72.0;
+                ops.extend([
+                    Op::StartTextSection,
+                    Op::SetFillColor {
+                        col: Color::Greyscale(Greyscale::new(t.grey, None)),
+                    },
+                    Op::SetFont {
+                        font: PdfFontHandle::External(font),
+                        size: Pt(t.size),
+                    },
+                    Op::SetTextCursor {
+                        pos: Point {
+                            x: Mm(t.x).into(),
+                            y: Mm(baseline).into(),
+                        },
+                    },
+                    Op::ShowText {
+                        items: vec![TextItem::Text(t.text.clone())],
+                    },
+                    Op::EndTextSection,
+                ]);
+            }
+            pages.push(PdfPage::new(Mm(PAGE_W), Mm(PAGE_H), ops));
+        }
+        let mut warnings = Vec::new();
+        let bytes = doc
+            .with_pages(pages)
+            .save(&PdfSaveOptions::default(), &mut warnings);
+        Ok(bytes)
+    }
+}
+
+fn text(x: f32, size: f32, face: Face, text: String) -> Text {
+    Text {
+        x,
+        top: 0.0,
+        size,
+        face,
+        grey: 0.0,
+        text,
+    }
+}
+
+/// Decode a PNG and flatten it to grey on white (no transparency, as PDF/A-1 and
+/// plain printers like it).
+fn grey_png(bytes: &[u8]) -> Result<(RawImage, usize, usize), LetterError> {
+    let bad =
+        |e: &dyn std::fmt::Display| LetterError::Input(format!("Logo (PNG) nicht lesbar: {e}"));
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(|e| bad(&e))?;
+    let size = reader.output_buffer_size().ok_or_else(|| bad(&"zu groß"))?;
+    if size > 64 * 1024 * 1024 {
+        return Err(bad(&"zu groß"));
+    }
+    let mut buf = vec![0; size];
+    let frame = reader.next_frame(&mut buf).map_err(|e| bad(&e))?;
+    let (w, h) = (frame.width as usize, frame.height as usize);
+    let channels = frame.color_type.samples();
+    let data = &buf[..frame.buffer_size()];
+    let mut grey = Vec::with_capacity(w * h);
+    for px in data.chunks_exact(channels) {
+        let (lum, alpha) = match channels {
+            1 => (f32::from(px[0]), 255.0),
+            2 => (f32::from(px[0]), f32::from(px[1])),
+            3 => (luma(px), 255.0),
+            _ => (luma(px), f32::from(px[3])),
+        };
+        let a = alpha / 255.0;
+        grey.push((lum * a + 255.0 * (1.0 - a)).round() as u8);
+    }
+    Ok((
+        RawImage {
+            pixels: RawImageData::U8(grey),
+            width: w,
+            height: h,
+            data_format: RawImageFormat::R8,
+            tag: Vec::new(),
+        },
+        w,
+        h,
+    ))
+}
+
+fn luma(px: &[u8]) -> f32 {
+    0.299 * f32::from(px[0]) + 0.587 * f32::from(px[1]) + 0.114 * f32::from(px[2])
+}

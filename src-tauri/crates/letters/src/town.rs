@@ -1,0 +1,129 @@
+//! The town's letter configuration (`assets/config/gemeinde.toml`): letterhead,
+//! contact and bank details, how letters are signed, and the Rechtsbehelfsbelehrung
+//! per Land and case type – several Länder have abolished the Widerspruchsverfahren
+//! (the citizen goes straight to the Verwaltungsgericht), others keep it.
+
+use serde::Deserialize;
+
+use crate::LetterError;
+
+/// One Rechtsbehelfsbelehrung and where it applies.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rechtsbehelf {
+    /// Länder (two-letter codes) it applies to; "*" for all.
+    pub laender: Vec<String>,
+    /// Case type codes it applies to; empty for all case types of those Länder.
+    #[serde(default)]
+    pub vorgangsarten: Vec<String>,
+    /// "Widerspruch" or "Klage" (shown in the UI and recorded with the letter).
+    pub art: String,
+    /// The text; placeholders {behoerde}, {anschrift}, {sitz}, {gericht},
+    /// {gericht_anschrift}.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TownConfig {
+    pub behoerde: String,
+    pub abteilung: String,
+    pub anschrift: Vec<String>,
+    /// Seat of the authority (place only, as the Rechtsbehelfsbelehrung names it).
+    pub sitz: String,
+    pub telefon: String,
+    pub email: String,
+    #[serde(default)]
+    pub web: String,
+    #[serde(default)]
+    pub oeffnungszeiten: String,
+    pub bank: String,
+    pub iban: String,
+    pub bic: String,
+    /// The competent Verwaltungsgericht and its address.
+    pub verwaltungsgericht: String,
+    pub verwaltungsgericht_anschrift: String,
+    /// Signature line above the clerk's name, e.g. "Im Auftrag".
+    #[serde(default = "default_zeichnung")]
+    pub zeichnung: String,
+    /// File name of a PNG logo next to the configuration (optional).
+    #[serde(default)]
+    pub logo: String,
+    pub rechtsbehelf: Vec<Rechtsbehelf>,
+}
+
+fn default_zeichnung() -> String {
+    "Im Auftrag".into()
+}
+
+impl TownConfig {
+    /// Check the configuration; `cases` are the (Land, case type code) pairs in use,
+    /// each of which must find a Rechtsbehelfsbelehrung.
+    pub fn validate<'a>(
+        &self,
+        cases: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), LetterError> {
+        let required = [
+            ("behoerde", &self.behoerde),
+            ("sitz", &self.sitz),
+            ("iban", &self.iban),
+            ("verwaltungsgericht", &self.verwaltungsgericht),
+        ];
+        for (name, value) in required {
+            if value.trim().is_empty() {
+                return Err(LetterError::Config(format!("{name} fehlt")));
+            }
+        }
+        if self.anschrift.is_empty() || self.anschrift.len() > 3 {
+            return Err(LetterError::Config(
+                "anschrift braucht eine bis drei Zeilen".into(),
+            ));
+        }
+        for r in &self.rechtsbehelf {
+            if r.text.trim().is_empty() || !matches!(r.art.as_str(), "Widerspruch" | "Klage") {
+                return Err(LetterError::Config(
+                    "jede Rechtsbehelfsbelehrung braucht art (Widerspruch oder Klage) und text"
+                        .into(),
+                ));
+            }
+        }
+        for (land, code) in cases {
+            self.rechtsbehelf_for(land, code)?;
+        }
+        Ok(())
+    }
+
+    /// The Rechtsbehelfsbelehrung for a case type in a Land: a rule naming the case
+    /// type wins over one for all case types.
+    pub fn rechtsbehelf_for(&self, land: &str, code: &str) -> Result<Rechtsbehelf, LetterError> {
+        let for_land = |r: &&Rechtsbehelf| r.laender.iter().any(|l| l == land || l == "*");
+        let rule = self
+            .rechtsbehelf
+            .iter()
+            .filter(for_land)
+            .find(|r| r.vorgangsarten.iter().any(|v| v == code))
+            .or_else(|| {
+                self.rechtsbehelf
+                    .iter()
+                    .filter(for_land)
+                    .find(|r| r.vorgangsarten.is_empty())
+            })
+            .ok_or_else(|| {
+                LetterError::Config(format!(
+                    "keine Rechtsbehelfsbelehrung für {code} im Land {land}"
+                ))
+            })?;
+        let text = rule
+            .text
+            .trim()
+            .replace("{behoerde}", &self.behoerde)
+            .replace("{anschrift}", &self.anschrift.join(", "))
+            .replace("{sitz}", &self.sitz)
+            .replace("{gericht}", &self.verwaltungsgericht)
+            .replace("{gericht_anschrift}", &self.verwaltungsgericht_anschrift);
+        Ok(Rechtsbehelf {
+            text,
+            ..rule.clone()
+        })
+    }
+}

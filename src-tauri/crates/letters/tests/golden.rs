@@ -1,0 +1,321 @@
+//! Golden tests: every letter type of every demo case type is rendered and checked with
+//! the tools an archive or a printer would use – `qpdf --check` (structure),
+//! `pdftotext` (the text a reader or a screen reader extracts, umlauts included),
+//! `pdffonts` (every font embedded) and `pdftoppm` (the first page as PNG, kept under
+//! `target/tmp/letters/` for a look).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use domain::casetype::CaseTypes;
+use domain::fees::{FeeItem, Tariff, format_euro, kassenzeichen};
+use jiff::civil::date;
+use letters::{
+    CaseFacts, Draft, Ergebnis, FeeSection, LetterKind, Renderer, TextBlock, TownConfig,
+};
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+const TOWN: &str = include_str!("../../../../assets/config/gemeinde.toml");
+const TYPES: &str = include_str!("../../../../assets/config/vorgangsarten.toml");
+const TARIFF: &str = include_str!("../../../../assets/config/gebuehren.toml");
+const LOGO: &[u8] = include_bytes!("../../../../assets/branding/wappen.png");
+
+fn out_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("letters");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+fn tool(name: &str, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+    let out = Command::new(name).args(args).output().map_err(|e| {
+        format!("{name} fehlt ({e}): installer/deps.sh installiert qpdf und poppler-utils")
+    })?;
+    if !out.status.success() {
+        return Err(format!(
+            "{name} {args:?}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// Checks every golden file goes through; returns the extracted text.
+fn check_pdf(path: &Path) -> Result<String, Box<dyn std::error::Error>> {
+    let p = path.to_str().ok_or("Pfad")?;
+    let qpdf = tool("qpdf", &["--check", p])?;
+    assert!(
+        qpdf.contains("No syntax or stream encoding errors"),
+        "{qpdf}"
+    );
+    let fonts = tool("pdffonts", &[p])?;
+    let rows: Vec<&str> = fonts.lines().skip(2).collect();
+    assert!(!rows.is_empty(), "keine Schriften: {fonts}");
+    for row in rows {
+        // name type encoding emb sub uni object ID – "emb" must be yes.
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        let n = cols.len();
+        assert!(
+            n >= 7 && cols[n - 5] == "yes",
+            "Schrift nicht eingebettet: {row}"
+        );
+        assert_eq!(cols[n - 3], "yes", "Schrift ohne Unicode-Zuordnung: {row}");
+    }
+    let prefix = path.with_extension("");
+    tool(
+        "pdftoppm",
+        &[
+            "-r",
+            "60",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-png",
+            "-singlefile",
+            p,
+            prefix.to_str().ok_or("Pfad")?,
+        ],
+    )?;
+    let png = prefix.with_extension("png");
+    assert!(std::fs::metadata(&png)?.len() > 1000, "{png:?} leer");
+    tool("pdftotext", &["-enc", "UTF-8", p, "-"])
+}
+
+fn facts(t: &domain::casetype::CaseType, land: &str) -> CaseFacts {
+    CaseFacts {
+        aktenzeichen: format!("{}-2026-0100042", t.kuerzel),
+        vorgangsart: t.name.clone(),
+        kuerzel: t.kuerzel.clone(),
+        land: land.into(),
+        eingang: date(2026, 11, 2),
+        antragsteller: "Jürgen Weiß-Öztürk".into(),
+        anschrift: vec!["Mühlenstraße 7".into(), "47110 Musterstadt".into()],
+        sachbearbeitung: "Frau Änne Groß".into(),
+        frist: (t.gesetzliche_frist_monate > 0).then(|| {
+            format!(
+                "{} Monaten ab Vollständigkeit der Unterlagen",
+                t.gesetzliche_frist_monate
+            )
+        }),
+        datum: date(2026, 11, 23),
+    }
+}
+
+fn fee_section(
+    tariff: &Tariff,
+    stellen: &[String],
+) -> Result<FeeSection, Box<dyn std::error::Error>> {
+    let items: Vec<FeeItem> = stellen
+        .iter()
+        .map(|s| {
+            let e = tariff.tarif.iter().find(|e| &e.stelle == s);
+            FeeItem {
+                stelle: s.clone(),
+                betrag_cent: e.filter(|e| e.art == "rahmen").map(|e| e.max_cent),
+                menge: e.filter(|e| e.art == "einheit").map(|_| 799),
+                ermaessigung_prozent: None,
+                begruendung: None,
+            }
+        })
+        .collect();
+    let total = tariff.compute(&items)?;
+    Ok(FeeSection {
+        lines: total.lines,
+        total_cent: total.total_cent,
+        kassenzeichen: kassenzeichen(&tariff.kassenzeichen_praefix, 1, 4711, &tariff.pruefziffer),
+        faellig_am: "2026-12-23".into(),
+        bezahlt_referenz: None,
+        rechtsgrundlagen: stellen
+            .iter()
+            .filter_map(|s| tariff.tarif.iter().find(|e| &e.stelle == s))
+            .map(|e| e.rechtsgrundlage.clone())
+            .collect(),
+    })
+}
+
+#[test]
+fn every_letter_of_every_case_type_renders_and_checks() -> R {
+    let town: TownConfig = toml::from_str(TOWN)?;
+    let types: CaseTypes = toml::from_str(TYPES)?;
+    let tariff: Tariff = toml::from_str(TARIFF)?;
+    town.validate(
+        types
+            .vorgangsart
+            .iter()
+            .map(|t| (types.land.as_str(), t.kuerzel.as_str())),
+    )?;
+    let renderer = Renderer::new()?;
+    let mut count = 0;
+    for t in &types.vorgangsart {
+        let f = facts(t, &types.land);
+        let fees = fee_section(&tariff, &t.gebuehren)?;
+        for vorlage in &t.vorlagen {
+            let draft = match vorlage.as_str() {
+                "eingangsbestaetigung" => Draft::eingangsbestaetigung(&f),
+                "nachforderung" => Draft::nachforderung(
+                    &f,
+                    &[
+                        "Nachweis der Haftpflichtversicherung".into(),
+                        "Kopie des Personalausweises".into(),
+                    ],
+                    date(2026, 12, 7),
+                ),
+                "bescheid" => Draft::bescheid(&f, &town, Ergebnis::Bewilligt, Some(fees.clone()))?,
+                "gebuehrenbescheid" => Draft::gebuehrenbescheid(&f, &town, fees.clone())?,
+                other => return Err(format!("unbekannte Vorlage {other}").into()),
+            };
+            let pdf = letters::render(
+                &renderer,
+                &draft,
+                &f,
+                &town,
+                Some(LOGO.to_vec()),
+                1_795_000_000,
+            )?;
+            let path = out_dir().join(format!("{}-{vorlage}.pdf", t.kuerzel));
+            std::fs::write(&path, &pdf)?;
+            let text = check_pdf(&path)?;
+            let ctx = format!("{}/{vorlage}:\n{text}", t.kuerzel);
+            assert!(text.contains(&f.aktenzeichen), "{ctx}");
+            assert!(text.contains("23.11.2026"), "{ctx}");
+            assert!(text.contains("Jürgen Weiß-Öztürk"), "{ctx}");
+            assert!(text.contains("Mühlenstraße 7"), "{ctx}");
+            assert!(text.contains("Gemeinde Musterstadt"), "{ctx}");
+            match draft.kind {
+                LetterKind::Bescheid | LetterKind::Gebuehrenbescheid => {
+                    assert!(text.contains("Rechtsbehelfsbelehrung"), "{ctx}");
+                    // NW has no Widerspruchsverfahren: Klage beim Verwaltungsgericht.
+                    assert!(text.contains("Klage beim"), "{ctx}");
+                    assert!(text.contains("Verwaltungsgericht Düsseldorf"), "{ctx}");
+                    if fees.total_cent > 0 {
+                        assert!(text.contains(&fees.kassenzeichen), "{ctx}");
+                        assert!(text.contains(&format_euro(fees.total_cent)), "{ctx}");
+                        assert!(text.contains("23.12.2026"), "Fälligkeit: {ctx}");
+                    }
+                }
+                LetterKind::Nachforderung => {
+                    assert!(text.contains("07.12.2026"), "{ctx}");
+                    assert!(text.contains("Haftpflichtversicherung"), "{ctx}");
+                }
+                LetterKind::Eingangsbestaetigung => {
+                    assert!(text.contains("02.11.2026"), "{ctx}");
+                }
+            }
+            count += 1;
+        }
+    }
+    assert_eq!(
+        count,
+        types
+            .vorgangsart
+            .iter()
+            .map(|t| t.vorlagen.len())
+            .sum::<usize>()
+    );
+    Ok(())
+}
+
+#[test]
+fn thousands_are_grouped_and_a_paid_fee_is_not_requested_again() -> R {
+    let town: TownConfig = toml::from_str(TOWN)?;
+    let types: CaseTypes = toml::from_str(TYPES)?;
+    let tariff: Tariff = toml::from_str(TARIFF)?;
+    let snb = types
+        .vorgangsart
+        .iter()
+        .find(|t| t.kuerzel == "SNB")
+        .ok_or("SNB")?;
+    let f = facts(snb, "NW");
+    let mut fees = fee_section(&tariff, &snb.gebuehren)?;
+    // 35,00 € + 799 × 1,50 € = 1.233,50 €
+    assert_eq!(fees.total_cent, 123_350);
+    let renderer = Renderer::new()?;
+    let pdf = letters::render(
+        &renderer,
+        &Draft::gebuehrenbescheid(&f, &town, fees.clone())?,
+        &f,
+        &town,
+        None,
+        0,
+    )?;
+    let path = out_dir().join("SNB-tausender.pdf");
+    std::fs::write(&path, &pdf)?;
+    let text = check_pdf(&path)?;
+    assert!(text.contains("1.233,50 €"), "{text}");
+    assert!(text.contains("1.198,50 €"), "{text}");
+    assert!(text.contains("Bitte überweisen Sie"), "{text}");
+
+    fees.bezahlt_referenz = Some("PAY-7781-XK".into());
+    let pdf = letters::render(
+        &renderer,
+        &Draft::bescheid(&f, &town, Ergebnis::Bewilligt, Some(fees))?,
+        &f,
+        &town,
+        None,
+        0,
+    )?;
+    let path = out_dir().join("SNB-bezahlt.pdf");
+    std::fs::write(&path, &pdf)?;
+    let text = check_pdf(&path)?;
+    assert!(
+        text.contains("bereits bei der Antragstellung online bezahlt"),
+        "{text}"
+    );
+    assert!(text.contains("PAY-7781-XK"), "{text}");
+    assert!(!text.contains("Bitte überweisen Sie"), "{text}");
+    Ok(())
+}
+
+#[test]
+fn long_reasons_flow_over_pages_with_page_numbers() -> R {
+    let town: TownConfig = toml::from_str(TOWN)?;
+    let types: CaseTypes = toml::from_str(TYPES)?;
+    let gew = types
+        .vorgangsart
+        .iter()
+        .find(|t| t.kuerzel == "GEW")
+        .ok_or("GEW")?;
+    let f = facts(gew, "NW");
+    let sentences: Vec<String> = (1..=120)
+        .map(|i| {
+            format!(
+                "Satz {i}: Die Prüfung der gewerberechtlichen Zuverlässigkeit ergab keine Bedenken."
+            )
+        })
+        .collect();
+    let draft =
+        Draft::bescheid(&f, &town, Ergebnis::Abgelehnt, None)?.with_edits(&[TextBlock {
+            key: "begruendung".into(),
+            title: "Begründung".into(),
+            text: sentences.join(" ") + " ENDE-DER-BEGRÜNDUNG",
+            editable: true,
+        }])?;
+    let pdf = letters::render(&Renderer::new()?, &draft, &f, &town, None, 0)?;
+    let path = out_dir().join("GEW-lang.pdf");
+    std::fs::write(&path, &pdf)?;
+    let text = check_pdf(&path)?;
+    let pages = tool("qpdf", &["--show-npages", path.to_str().ok_or("Pfad")?])?;
+    let n: usize = pages.trim().parse()?;
+    assert!(n >= 2, "{n} Seiten");
+    for i in 1..=n {
+        assert!(
+            text.contains(&format!("Seite {i} von {n}")),
+            "Seite {i}: {text}"
+        );
+    }
+    // Nothing lost at the page breaks; the text ends with the Rechtsbehelfsbelehrung.
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for i in [1, 37, 60, 119, 120] {
+        assert!(
+            flat.contains(&format!("Satz {i}: Die Prüfung")),
+            "Satz {i} fehlt"
+        );
+    }
+    assert!(flat.contains("ENDE-DER-BEGRÜNDUNG"));
+    assert!(flat.find("ENDE-DER-BEGRÜNDUNG") < flat.find("Rechtsbehelfsbelehrung"));
+    assert!(text.contains("wird abgelehnt"));
+    Ok(())
+}
