@@ -96,6 +96,8 @@ pub struct SubscriberConfig {
     /// Where replies to citizens go (the portal mailbox) and its encryption key id.
     pub reply_destination_id: Uuid,
     pub reply_encryption_kid: String,
+    /// The simulated payment service (payment-transaction endpoint).
+    pub payment_url: String,
 }
 
 impl std::ops::Deref for SubscriberConfig {
@@ -500,6 +502,11 @@ impl State {
             trusted_root_pem: self.root_pem.clone(),
             reply_destination_id: self.mailbox_id,
             reply_encryption_kid: self.mailbox_enc.public.kid.clone(),
+            payment_url: format!(
+                "{}/payment/v1/paymenttransaction/amtsstube/{}",
+                api_url.trim_end_matches('/'),
+                self.destination_id
+            ),
         })
     }
 }

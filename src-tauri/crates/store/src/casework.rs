@@ -237,6 +237,88 @@ impl Session {
         let now = self.now();
         let actor = self.user().username.to_string();
         let tx = self.conn.transaction()?;
+        transition_in(&tx, t, &now, &actor)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The next value of a named counter (1, 2, …), committed at once: numbers may
+    /// have gaps after a crash but are never handed out twice.
+    pub fn next_counter(&mut self, name: &str) -> Result<u64> {
+        let value: i64 = self.conn.query_row(
+            "INSERT INTO counters (name, value) VALUES (?1, 1)
+             ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+            params![name],
+            |r| r.get(0),
+        )?;
+        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("Zähler {name}")))
+    }
+
+    /// An outgoing letter, all or nothing: the PDF (encrypted in the vault) becomes a
+    /// document of the case, an optional state transition (Entschieden → Versandt),
+    /// a history entry and an audit entry, and the outbox items built from the new
+    /// blob id (reply to the citizen, bookings) are queued – in one transaction. A
+    /// crash before the commit leaves only an orphan blob file, removed at the next
+    /// unlock; nothing is half sent.
+    pub fn record_letter(
+        &mut self,
+        letter: &OutgoingLetter<'_>,
+        pdf: &[u8],
+        outbox: impl FnOnce(&str) -> Vec<crate::NewOutboxItem>,
+    ) -> Result<String> {
+        let blob = self.write_blob_file(pdf)?;
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        let file_number: String = tx
+            .query_row(
+                "SELECT file_number FROM cases WHERE id = ?1",
+                params![letter.case_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::InvalidInput("Diesen Vorgang gibt es nicht.".into()))?;
+        crate::vault::insert_blob_row(&tx, &blob, &now)?;
+        tx.execute(
+            "INSERT INTO case_documents (case_id, blob_id, kind, filename, mime_type, created_at)
+             VALUES (?1, ?2, 'letter', ?3, 'application/pdf', ?4)",
+            params![letter.case_id, blob.id.as_str(), letter.filename, now],
+        )?;
+        match &letter.transition {
+            Some(t) => transition_in(&tx, t, &now, &actor)?,
+            None => {
+                tx.execute(
+                    "INSERT INTO case_history (case_id, at, actor, kind, detail)
+                     VALUES (?1, ?2, ?3, 'brief', ?4)",
+                    params![letter.case_id, now, actor, letter.detail],
+                )?;
+            }
+        }
+        for item in outbox(blob.id.as_str()) {
+            crate::sync::enqueue(&tx, &item, &now)?;
+        }
+        audit::append(&tx, &now, &actor, "vorgang.brief", &file_number)?;
+        tx.commit()?;
+        Ok(blob.id.as_str().to_owned())
+    }
+}
+
+/// A letter leaving the case (see [`Session::record_letter`]).
+pub struct OutgoingLetter<'a> {
+    pub case_id: &'a str,
+    pub filename: String,
+    /// JSON for the history entry when there is no transition.
+    pub detail: Option<String>,
+    pub transition: Option<Transition<'a>>,
+}
+
+fn transition_in(
+    tx: &rusqlite::Transaction<'_>,
+    t: &Transition<'_>,
+    now: &str,
+    actor: &str,
+) -> Result<()> {
+    {
         let (status, file_number): (String, String) = tx
             .query_row(
                 "SELECT status, file_number FROM cases WHERE id = ?1",
@@ -271,17 +353,12 @@ impl Session {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![t.case_id, now, actor, t.kind, t.from, t.to, t.detail],
         )?;
-        audit::append(
-            &tx,
-            &now,
-            &actor,
-            &format!("vorgang.{}", t.kind),
-            &file_number,
-        )?;
-        tx.commit()?;
-        Ok(())
+        audit::append(tx, now, actor, &format!("vorgang.{}", t.kind), &file_number)?;
     }
+    Ok(())
+}
 
+impl Session {
     /// Assign a case (None: back to the organisation queue), with history and audit.
     pub fn assign_case(
         &mut self,

@@ -35,7 +35,7 @@ pub use age::secrecy::{ExposeSecret, SecretString};
 pub use audit::{AuditEntry, AuditProblem, AuditReport};
 pub use cases::NewCase;
 pub use casework::{
-    CaseDocument, CaseFilter, CaseOrder, CaseRecord, HistoryEntry, Note, Transition,
+    CaseDocument, CaseFilter, CaseOrder, CaseRecord, HistoryEntry, Note, OutgoingLetter, Transition,
 };
 pub use config::{Clock, StoreConfig};
 pub use error::{Result, StoreError};

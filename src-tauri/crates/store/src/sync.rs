@@ -170,7 +170,11 @@ pub struct OutboxCounts {
     pub done: u64,
 }
 
-fn enqueue(conn: &rusqlite::Connection, item: &NewOutboxItem, now: &str) -> Result<bool> {
+pub(crate) fn enqueue(
+    conn: &rusqlite::Connection,
+    item: &NewOutboxItem,
+    now: &str,
+) -> Result<bool> {
     let n = conn.execute(
         "INSERT INTO outbox (idempotency_key, kind, ordering_key, payload, state, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5) ON CONFLICT (idempotency_key) DO NOTHING",
@@ -558,6 +562,21 @@ impl Session {
         )?;
         let rows = stmt.query_map(params![state], outbox_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The items of some ordering keys (one case's accept, replies and bookings).
+    pub fn outbox_items_for(&self, keys: &[&str]) -> Result<Vec<OutboxItem>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, idempotency_key, kind, ordering_key, payload, attempts, remote_id, state, last_error, next_attempt_at
+             FROM outbox WHERE ordering_key = ?1 ORDER BY id",
+        )?;
+        let mut items = Vec::new();
+        for key in keys {
+            let rows = stmt.query_map(params![key], outbox_row)?;
+            items.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+        }
+        items.sort_by_key(|i| i.id);
+        Ok(items)
     }
 
     /// Submission ids with their state (consistency checks, administration).

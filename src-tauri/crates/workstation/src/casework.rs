@@ -174,11 +174,11 @@ fn valid_case_id(id: &str) -> Result<(), AppError> {
     }
 }
 
-fn today() -> jiff::civil::Date {
+pub(crate) fn today() -> jiff::civil::Date {
     jiff::Zoned::now().date()
 }
 
-fn date_of(rfc3339: &str) -> Option<jiff::civil::Date> {
+pub(crate) fn date_of(rfc3339: &str) -> Option<jiff::civil::Date> {
     rfc3339
         .parse::<jiff::Timestamp>()
         .ok()
@@ -186,7 +186,7 @@ fn date_of(rfc3339: &str) -> Option<jiff::civil::Date> {
         .or_else(|| rfc3339.get(..10).and_then(|d| d.parse().ok()))
 }
 
-fn case_type<'a>(cfg: &'a CaseworkConfig, rec: &CaseRecord) -> Option<&'a CaseType> {
+pub(crate) fn case_type<'a>(cfg: &'a CaseworkConfig, rec: &CaseRecord) -> Option<&'a CaseType> {
     match &rec.case_type_code {
         Some(code) => cfg.types.vorgangsart.iter().find(|t| &t.kuerzel == code),
         None => cfg.types.for_service(&rec.case_type),
@@ -246,7 +246,7 @@ impl Workstation {
     }
 
     /// The session and the case, if this user may see it.
-    fn visible_case(
+    pub(crate) fn visible_case(
         &self,
         id: &str,
         permission: Permission,

@@ -61,6 +61,61 @@ pub fn parse_tariff(text: &str, types: &CaseTypes) -> Result<Tariff, AppError> {
     Ok(tariff)
 }
 
+pub const DEFAULT_TOWN: &str = include_str!("../../../../assets/config/gemeinde.toml");
+pub const DEFAULT_LOGO: &[u8] = include_bytes!("../../../../assets/branding/wappen.png");
+
+/// Parse and check the town's letter configuration against the case types in use.
+pub fn parse_town(text: &str, types: &CaseTypes) -> Result<letters::TownConfig, AppError> {
+    let town: letters::TownConfig =
+        toml::from_str(text).map_err(|e| AppError::invalid(format!("gemeinde.toml: {e}")))?;
+    town.validate(
+        types
+            .vorgangsart
+            .iter()
+            .map(|t| (types.land.as_str(), t.kuerzel.as_str())),
+    )
+    .map_err(|e| AppError::invalid(e.to_string()))?;
+    let name = &town.logo;
+    let plain = name.is_empty()
+        || (!name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')));
+    if !plain {
+        return Err(AppError::invalid(format!(
+            "gemeinde.toml: logo „{name}“ muss ein Dateiname neben der Konfiguration sein (ohne Pfad)."
+        )));
+    }
+    Ok(town)
+}
+
+/// The town's letter configuration and its logo: `gemeinde.toml` and the logo file
+/// from the data directory, or the shipped defaults.
+pub fn load_town(
+    data_dir: &Path,
+    cfg: &CaseworkConfig,
+) -> Result<(letters::TownConfig, Option<Vec<u8>>), AppError> {
+    let town = parse_town(&load(data_dir, "gemeinde.toml", DEFAULT_TOWN)?, &cfg.types)?;
+    let logo = if town.logo.is_empty() {
+        None
+    } else {
+        let path = data_dir.join(&town.logo);
+        match std::fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && town.logo == "wappen.png" => {
+                Some(DEFAULT_LOGO.to_vec())
+            }
+            Err(e) => {
+                return Err(AppError::invalid(format!(
+                    "Das Logo {} ist nicht lesbar: {e}",
+                    path.display()
+                )));
+            }
+        }
+    };
+    Ok((town, logo))
+}
+
 /// The configuration in force for a data directory.
 pub struct CaseworkConfig {
     pub types: CaseTypes,
@@ -121,6 +176,50 @@ mod tests {
         assert_eq!(domain::fees::format_euro(gew.total_cent), "26,00 €");
         let sn = parse_calendar(DEFAULT_HOLIDAYS, "SN").unwrap();
         assert!(sn.is_holiday(date(2026, 11, 18)) && sn.is_holiday(date(2026, 10, 31)));
+    }
+
+    #[test]
+    fn the_town_configuration_is_checked_and_its_logo_stays_in_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = load_config(dir.path()).unwrap();
+        let (town, logo) = load_town(dir.path(), &cfg).unwrap();
+        assert_eq!(town.behoerde, "Gemeinde Musterstadt");
+        assert_eq!(logo.as_deref(), Some(DEFAULT_LOGO));
+        for hostile in ["../../etc/passwd", "/etc/passwd", ".hidden.png", "a/b.png"] {
+            std::fs::write(
+                dir.path().join("gemeinde.toml"),
+                DEFAULT_TOWN.replace("logo = \"wappen.png\"", &format!("logo = \"{hostile}\"")),
+            )
+            .unwrap();
+            let err = load_town(dir.path(), &cfg).err().unwrap();
+            assert!(
+                err.message.contains("Dateiname"),
+                "{hostile}: {}",
+                err.message
+            );
+        }
+        // A town logo next to the configuration replaces the default.
+        std::fs::write(
+            dir.path().join("gemeinde.toml"),
+            DEFAULT_TOWN.replace("logo = \"wappen.png\"", "logo = \"stadt.png\""),
+        )
+        .unwrap();
+        assert!(load_town(dir.path(), &cfg).is_err(), "missing logo file");
+        std::fs::write(dir.path().join("stadt.png"), b"png").unwrap();
+        assert_eq!(
+            load_town(dir.path(), &cfg).unwrap().1.as_deref(),
+            Some(&b"png"[..])
+        );
+        // No Rechtsbehelfsbelehrung for the Land: refused.
+        std::fs::write(
+            dir.path().join("gemeinde.toml"),
+            DEFAULT_TOWN
+                .replace("laender = [\"*\"]", "laender = [\"HE\"]")
+                .replace("laender = [\"NW\", \"NI\"]", "laender = [\"NI\"]"),
+        )
+        .unwrap();
+        let err = load_town(dir.path(), &cfg).err().unwrap();
+        assert!(err.message.contains("Land NW"), "{}", err.message);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod casework;
 pub mod casework_config;
 pub mod demo;
 mod error;
+pub mod letters;
 pub mod paths;
 mod portal;
 
@@ -19,11 +20,14 @@ use std::path::{Path, PathBuf};
 use domain::{Permission, Role, UserName};
 use store::{AuditReport, Clock, SecretString, Session, Store};
 
+pub use ::letters::{Draft, Ergebnis, LetterKind, TextBlock};
 pub use api::{
     AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery, WorkListSort,
     WorkListView,
 };
+pub use casework::CaseDetail;
 pub use error::{AppError, ErrorCode};
+pub use letters::{LetterRequest, LetterView, OutboxView, TariffOption};
 pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
 pub use store::{InitOptions, RecoveryKey, StoreConfig};
 

@@ -11,9 +11,29 @@ use ts_rs::TS;
 
 use crate::error::AppError;
 
-/// Connection to a FIT-Connect destination as its subscriber (secrets included):
-/// stored only inside the encrypted database, never logged.
-pub type PortalSettings = fitconnect::client::SubscriberSettings;
+/// Connection to a FIT-Connect destination as its subscriber (secrets included),
+/// plus where answers go: stored only inside the encrypted database, never logged.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalSettings {
+    #[serde(flatten)]
+    pub subscriber: fitconnect::client::SubscriberSettings,
+    /// Rückkanal: the destination of the citizens' portal mailbox. Without it letters
+    /// go by post only.
+    #[serde(default)]
+    pub reply_destination_id: Option<uuid::Uuid>,
+    /// The portal's payment service (payment-transaction endpoint). Without it fees
+    /// are booked with the cash system only.
+    #[serde(default)]
+    pub payment_url: Option<String>,
+}
+
+impl std::ops::Deref for PortalSettings {
+    type Target = fitconnect::client::SubscriberSettings;
+    fn deref(&self) -> &Self::Target {
+        &self.subscriber
+    }
+}
 
 pub(crate) const SETTING: &str = "portal";
 
@@ -28,7 +48,10 @@ pub fn parse_settings(json: &str) -> Result<PortalSettings, AppError> {
             "Die Portal-Einstellungen sind unvollständig oder fehlerhaft: {e}"
         ))
     })?;
-    for url in [&s.api_url, &s.token_url] {
+    for url in [&s.api_url, &s.token_url]
+        .into_iter()
+        .chain(s.payment_url.as_ref())
+    {
         let local = url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
         if !(url.starts_with("https://") || local) {
             return Err(invalid(format!(

@@ -84,6 +84,27 @@ enum Command {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Kassenanbindung (HKR): Austauschordner für Annahmeanordnungen (Administration)
+    Kasse {
+        #[command(subcommand)]
+        command: KasseCommand,
+    },
+    /// Brief eines Vorgangs erzeugen und versenden (Postfach oder Post), mit Gebührenbuchung
+    Brief {
+        /// Aktenzeichen des Vorgangs
+        aktenzeichen: String,
+        /// eingangsbestaetigung, nachforderung, bescheid oder gebuehrenbescheid
+        #[arg(long, default_value = "bescheid")]
+        art: String,
+        /// postfach oder post
+        #[arg(long, default_value = "postfach")]
+        kanal: String,
+        /// PDF nur erzeugen und in diese Datei schreiben (Vorschau; nichts wird versandt)
+        #[arg(long)]
+        vorschau: Option<PathBuf>,
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Bildschirmsperre nach Inaktivität in Sekunden (60 bis 3600, Administration)
     Sperre {
         seconds: u32,
@@ -152,6 +173,16 @@ enum PortalCommand {
     /// Abrufintervall der Hintergrund-Synchronisation in Sekunden (30 bis 86400)
     Interval {
         seconds: u64,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KasseCommand {
+    /// Austauschordner setzen (absoluter Pfad eines vorhandenen Verzeichnisses)
+    Ordner {
+        pfad: PathBuf,
         #[arg(long = "as", default_value = "admin")]
         as_user: String,
     },
@@ -453,6 +484,60 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(p) = s.problem {
                 println!("Hinweis: {p}");
             }
+        }
+        Command::Kasse {
+            command: KasseCommand::Ordner { pfad, as_user },
+        } => {
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            ws.set_hkr_folder(&pfad.to_string_lossy())?;
+            ws.logout();
+            println!("Kassenordner: {}", pfad.display());
+        }
+        Command::Brief {
+            aktenzeichen,
+            art,
+            kanal,
+            vorschau,
+            as_user,
+        } => {
+            let kind: workstation::LetterKind =
+                serde_json::from_value(serde_json::Value::String(art.clone())).map_err(|_| {
+                    workstation::AppError::invalid(format!(
+                        "Unbekannte Briefart „{art}“ (eingangsbestaetigung, nachforderung, bescheid, gebuehrenbescheid)."
+                    ))
+                })?;
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            let case_id = ws.case_id_by_file_number(&aktenzeichen)?;
+            let req = workstation::LetterRequest {
+                case_id,
+                kind,
+                fees: Vec::new(),
+                edits: Vec::new(),
+                kanal,
+            };
+            match vorschau {
+                Some(path) => {
+                    let pdf = ws.letter_preview(&req)?;
+                    std::fs::write(&path, pdf).map_err(|e| {
+                        workstation::AppError::invalid(format!(
+                            "{} nicht schreibbar: {e}",
+                            path.display()
+                        ))
+                    })?;
+                    println!("Vorschau: {}", path.display());
+                }
+                None => {
+                    let detail = ws.send_letter(&req)?;
+                    println!(
+                        "{} {}: versandt über {} ({}).",
+                        kind.title(),
+                        aktenzeichen,
+                        req.kanal,
+                        detail.state_label
+                    );
+                }
+            }
+            ws.logout();
         }
         Command::Sperre { seconds, as_user } => {
             let mut ws = login(&dir, &as_user, &mut secrets)?;

@@ -1,0 +1,727 @@
+//! Answers: letters of a case (draft, preview in memory, send) and the fee bookings
+//! that go with them.
+//!
+//! "Versenden" renders the letter, stores it encrypted in the case and queues –
+//! in the same transaction, together with the state change Entschieden → Versandt –
+//! the reply to the citizen's portal mailbox (a FIT-Connect submission in the case:
+//! the PDF plus structured JSON), the Annahmeanordnung for the cash system (CSV and XML
+//! into the exchange folder) and, where the portal offers payment and the fee was
+//! not paid online already, a payment request. The outbox delivers each exactly once.
+
+use std::io::Read;
+
+use domain::Permission;
+use domain::casetype::CaseType;
+use domain::fees::{Annahmeanordnung, FeeItem, FeeTotal, kassenzeichen};
+use domain::lifecycle::{self, Action, CaseState, Decision};
+use letters::{CaseFacts, Draft, Ergebnis, FeeSection, LetterKind, TextBlock, TownConfig};
+use serde::{Deserialize, Serialize};
+use store::{CaseRecord, OutgoingLetter, Session, Transition};
+use ts_rs::TS;
+
+use crate::casework_config::CaseworkConfig;
+use crate::{AppError, ErrorCode, Workstation};
+
+/// Setting: absolute path of the HKR exchange folder.
+pub(crate) const HKR_SETTING: &str = "hkr_ordner";
+
+/// What the clerk asks for: a letter of a case, with fees and edited text blocks.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct LetterRequest {
+    pub case_id: String,
+    pub kind: LetterKind,
+    /// Fee items (Bescheid, Gebührenbescheid); empty: the case type's defaults.
+    #[serde(default)]
+    pub fees: Vec<FeeItem>,
+    /// Changed text blocks (key and new text).
+    #[serde(default)]
+    pub edits: Vec<TextBlock>,
+    /// "postfach" (reply through the portal) or "post" (printed and posted).
+    pub kanal: String,
+}
+
+/// A tariff position the clerk may choose for a case.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct TariffOption {
+    pub stelle: String,
+    pub bezeichnung: String,
+    /// fest, rahmen, einheit, frei
+    pub art: String,
+    pub betrag_cent: i64,
+    pub min_cent: i64,
+    pub max_cent: i64,
+    pub einheit: String,
+}
+
+/// The letter view of a case: which letters, channels and fees are possible, and the
+/// draft for the requested one.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct LetterView {
+    pub kinds: Vec<LetterKind>,
+    pub channels: Vec<String>,
+    pub tariff: Vec<TariffOption>,
+    /// Fee items in force (the request's or the defaults).
+    pub fees: Vec<FeeItem>,
+    /// Paid online at the portal (paymentInformation BOOKED): the reference.
+    pub paid_online: Option<String>,
+    pub draft: Draft,
+    /// Why the letter cannot be sent now (missing configuration, wrong state).
+    pub blocked: Option<String>,
+}
+
+/// One outbox item of a case, for the case view.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OutboxView {
+    /// What it is, in German ("Antwort an das Postfach", "Buchung an die Kasse", …).
+    pub what: String,
+    /// wartet / gesendet / bestätigt / fehlgeschlagen
+    pub state: String,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
+fn invalid(msg: impl Into<String>) -> AppError {
+    AppError::invalid(msg)
+}
+
+fn storage(msg: impl Into<String>) -> AppError {
+    AppError::new(ErrorCode::Storage, msg)
+}
+
+fn letter_error(e: letters::LetterError) -> AppError {
+    invalid(e.to_string())
+}
+
+/// The documents of a case parsed as JSON (metadata, application data).
+fn json_document(session: &Session, rec: &CaseRecord, kind: &str) -> Option<serde_json::Value> {
+    let doc = session
+        .case_documents(&rec.id)
+        .ok()?
+        .into_iter()
+        .find(|d| d.kind == kind)?;
+    let blob = store::BlobId::parse(&doc.blob_id).ok()?;
+    if session.blob_info(&blob).ok()?.size > 4 * 1024 * 1024 {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    session
+        .open_blob(&blob)
+        .ok()?
+        .read_to_end(&mut bytes)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Postal address lines from the application data (`antragsteller.anschrift`).
+fn address(data: Option<&serde_json::Value>) -> Vec<String> {
+    let Some(a) = data.and_then(|d| d.pointer("/antragsteller/anschrift")) else {
+        return Vec::new();
+    };
+    let s = |k: &str| {
+        a.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    };
+    let street = format!("{} {}", s("strasse"), s("hausnummer"))
+        .trim()
+        .to_owned();
+    let town = format!("{} {}", s("postleitzahl"), s("ort"))
+        .trim()
+        .to_owned();
+    [street, town]
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// paymentInformation with status BOOKED: the transaction reference.
+fn paid_online(metadata: Option<&serde_json::Value>) -> Option<String> {
+    let p = metadata?.get("paymentInformation")?;
+    let info: fitconnect::metadata::PaymentInformation = serde_json::from_value(p.clone()).ok()?;
+    if info.status != "BOOKED" {
+        return None;
+    }
+    Some(if info.transaction_reference.is_empty() {
+        info.transaction_id
+    } else {
+        info.transaction_reference
+    })
+}
+
+fn default_fees(t: &CaseType, cfg: &CaseworkConfig) -> Vec<FeeItem> {
+    t.gebuehren
+        .iter()
+        .filter_map(|s| cfg.tariff.tarif.iter().find(|e| &e.stelle == s))
+        .map(|e| FeeItem {
+            stelle: e.stelle.clone(),
+            betrag_cent: (e.art == "rahmen").then_some(e.min_cent),
+            menge: (e.art == "einheit").then_some(1),
+            ermaessigung_prozent: None,
+            begruendung: None,
+        })
+        .collect()
+}
+
+/// The last decision of the case from its history.
+fn decision(session: &Session, rec: &CaseRecord) -> Result<Option<(Ergebnis, String)>, AppError> {
+    let entry = session
+        .case_history(&rec.id)?
+        .into_iter()
+        .rev()
+        .find(|h| h.kind == "entscheiden");
+    let Some(action) = entry
+        .and_then(|h| h.detail)
+        .and_then(|d| serde_json::from_str::<Action>(&d).ok())
+    else {
+        return Ok(None);
+    };
+    Ok(match action {
+        Action::Entscheiden {
+            ergebnis,
+            begruendung,
+        } => Some((
+            match ergebnis {
+                Decision::Bewilligt => Ergebnis::Bewilligt,
+                Decision::Abgelehnt => Ergebnis::Abgelehnt,
+                Decision::TeilweiseBewilligt => Ergebnis::Teilweise,
+            },
+            begruendung,
+        )),
+        _ => None,
+    })
+}
+
+/// The last Nachforderung: what is missing and by when.
+fn request(
+    session: &Session,
+    rec: &CaseRecord,
+) -> Result<(Vec<String>, Option<jiff::civil::Date>), AppError> {
+    let action = session
+        .case_history(&rec.id)?
+        .into_iter()
+        .rev()
+        .find(|h| h.kind == "nachfordern")
+        .and_then(|h| h.detail)
+        .and_then(|d| serde_json::from_str::<Action>(&d).ok());
+    Ok(match action {
+        Some(Action::Nachfordern { fehlend, frist }) => {
+            (fehlend, frist.get(..10).and_then(|d| d.parse().ok()))
+        }
+        _ => (Vec::new(), None),
+    })
+}
+
+/// Everything needed to compose one letter of a case.
+struct Prepared {
+    rec: CaseRecord,
+    ctype: CaseType,
+    state: CaseState,
+    facts: CaseFacts,
+    town: TownConfig,
+    logo: Option<Vec<u8>>,
+    cfg: CaseworkConfig,
+    fee_items: Vec<FeeItem>,
+    fees: Option<FeeTotal>,
+    paid: Option<String>,
+    kinds: Vec<LetterKind>,
+    channels: Vec<String>,
+    reply_destination: Option<uuid::Uuid>,
+    payment_url: Option<String>,
+    hkr_dir: Option<String>,
+    decision: Option<(Ergebnis, String)>,
+    requested: (Vec<String>, Option<jiff::civil::Date>),
+}
+
+impl Workstation {
+    fn prepare_letter(&self, req: &LetterRequest) -> Result<Prepared, AppError> {
+        let (session, rec) = self.visible_case(&req.case_id, Permission::EditCases)?;
+        let cfg = self.casework_config()?;
+        let ctype = crate::casework::case_type(&cfg, &rec)
+            .cloned()
+            .ok_or_else(|| invalid("Für diesen Vorgang ist keine Vorgangsart eingerichtet; Briefe sind nicht möglich."))?;
+        let (town, logo) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
+        let state =
+            CaseState::parse(&rec.status).ok_or_else(|| storage("Unbekannter Vorgangszustand."))?;
+        let data = json_document(session, &rec, "data");
+        let metadata = json_document(session, &rec, "metadata");
+        let me = session.user().display_name.clone();
+        let facts = CaseFacts {
+            aktenzeichen: rec.file_number.clone(),
+            vorgangsart: ctype.name.clone(),
+            kuerzel: ctype.kuerzel.clone(),
+            land: cfg.types.land.clone(),
+            eingang: crate::casework::date_of(&rec.received_at)
+                .unwrap_or_else(crate::casework::today),
+            antragsteller: rec.applicant.clone(),
+            anschrift: address(data.as_ref()),
+            sachbearbeitung: me,
+            frist: (ctype.gesetzliche_frist_monate > 0).then(|| {
+                format!(
+                    "{} Monaten ab Vollständigkeit der Unterlagen (§ 42a VwVfG)",
+                    ctype.gesetzliche_frist_monate
+                )
+            }),
+            datum: crate::casework::today(),
+        };
+        let fee_items = if req.fees.is_empty() {
+            default_fees(&ctype, &cfg)
+        } else {
+            req.fees.clone()
+        };
+        for item in &fee_items {
+            if !ctype.gebuehren.contains(&item.stelle) {
+                return Err(invalid(format!(
+                    "Die Tarifstelle {} gehört nicht zur Vorgangsart {}.",
+                    item.stelle, ctype.name
+                )));
+            }
+        }
+        let fees = if fee_items.is_empty() {
+            None
+        } else {
+            Some(
+                cfg.tariff
+                    .compute(&fee_items)
+                    .map_err(|e| invalid(e.to_string()))?,
+            )
+        };
+        let portal: Option<crate::PortalSettings> = session
+            .setting(crate::portal::SETTING)?
+            .and_then(|j| serde_json::from_str(&j).ok());
+        let reply_destination = portal.as_ref().and_then(|p| p.reply_destination_id);
+        let payment_url = portal.and_then(|p| p.payment_url);
+        let mut channels = Vec::new();
+        if rec.fc_case_id.is_some() && reply_destination.is_some() {
+            channels.push("postfach".to_owned());
+        }
+        channels.push("post".to_owned());
+        let mut kinds = Vec::new();
+        for v in &ctype.vorlagen {
+            let kind = match v.as_str() {
+                "eingangsbestaetigung" if state.is_open() => LetterKind::Eingangsbestaetigung,
+                "nachforderung" if state == CaseState::Nachgefordert => LetterKind::Nachforderung,
+                "bescheid" if state == CaseState::Entschieden => LetterKind::Bescheid,
+                "gebuehrenbescheid"
+                    if matches!(state, CaseState::Entschieden | CaseState::Versandt)
+                        && fees.as_ref().is_some_and(|f| f.total_cent > 0) =>
+                {
+                    LetterKind::Gebuehrenbescheid
+                }
+                _ => continue,
+            };
+            kinds.push(kind);
+        }
+        Ok(Prepared {
+            decision: decision(session, &rec)?,
+            requested: request(session, &rec)?,
+            paid: paid_online(metadata.as_ref()),
+            hkr_dir: session.setting(HKR_SETTING)?,
+            rec,
+            ctype,
+            state,
+            facts,
+            town,
+            logo,
+            cfg,
+            fee_items,
+            fees,
+            kinds,
+            channels,
+            reply_destination,
+            payment_url,
+        })
+    }
+
+    fn compose(
+        p: &Prepared,
+        kind: LetterKind,
+        kassenzeichen: &str,
+        due: jiff::civil::Date,
+        edits: &[TextBlock],
+    ) -> Result<Draft, AppError> {
+        let section = p.fees.as_ref().map(|f| FeeSection {
+            lines: f.lines.clone(),
+            total_cent: f.total_cent,
+            kassenzeichen: kassenzeichen.to_owned(),
+            faellig_am: due.to_string(),
+            bezahlt_referenz: p.paid.clone(),
+            rechtsgrundlagen: f
+                .lines
+                .iter()
+                .filter_map(|l| p.cfg.tariff.tarif.iter().find(|e| e.stelle == l.stelle))
+                .map(|e| e.rechtsgrundlage.clone())
+                .collect(),
+        });
+        let draft = match kind {
+            LetterKind::Eingangsbestaetigung => Draft::eingangsbestaetigung(&p.facts),
+            LetterKind::Nachforderung => Draft::nachforderung(
+                &p.facts,
+                &p.requested.0,
+                p.requested.1.unwrap_or(p.facts.datum),
+            ),
+            LetterKind::Bescheid => {
+                let (ergebnis, reason) = p
+                    .decision
+                    .clone()
+                    .unwrap_or((Ergebnis::Bewilligt, String::new()));
+                let mut d =
+                    Draft::bescheid(&p.facts, &p.town, ergebnis, section).map_err(letter_error)?;
+                if !reason.trim().is_empty()
+                    && let Some(b) = d.blocks.iter_mut().find(|b| b.key == "begruendung")
+                {
+                    b.text = reason;
+                }
+                d
+            }
+            LetterKind::Gebuehrenbescheid => {
+                let section = section.ok_or_else(|| {
+                    invalid("Für diesen Vorgang sind keine Gebühren festgesetzt.")
+                })?;
+                Draft::gebuehrenbescheid(&p.facts, &p.town, section).map_err(letter_error)?
+            }
+        };
+        draft.with_edits(edits).map_err(letter_error)
+    }
+
+    fn due_date(p: &Prepared) -> jiff::civil::Date {
+        use jiff::ToSpan;
+        let delivered =
+            domain::deadline::deemed_delivery(p.facts.datum, p.cfg.types.zugangsfiktion_tage)
+                .unwrap_or(p.facts.datum);
+        delivered
+            .checked_add(i64::from(p.cfg.tariff.faellig_tage).days())
+            .unwrap_or(delivered)
+    }
+
+    /// Why a letter cannot go out now, if it cannot.
+    fn blocked(p: &Prepared, kind: LetterKind, kanal: &str) -> Option<String> {
+        if !p.kinds.contains(&kind) {
+            return Some(format!(
+                "Ein Brief „{}“ ist für diesen Vorgang im Zustand „{}“ nicht vorgesehen.",
+                kind.title(),
+                p.state.label()
+            ));
+        }
+        if !p.channels.iter().any(|c| c == kanal) {
+            return Some(if kanal == "postfach" {
+                "Der Versand an das Postfach ist nicht möglich: der Antrag kam nicht über das Portal, oder der Rückkanal (replyDestinationId) ist nicht eingerichtet.".into()
+            } else {
+                format!("Unbekannter Versandweg „{kanal}“ (postfach oder post).")
+            });
+        }
+        let books = matches!(kind, LetterKind::Bescheid | LetterKind::Gebuehrenbescheid)
+            && p.fees.as_ref().is_some_and(|f| f.total_cent > 0);
+        if books && p.hkr_dir.is_none() {
+            return Some("Es ist kein Kassenordner (HKR) eingerichtet; die Gebühr kann nicht gebucht werden. Die Administration richtet ihn ein: amtsstube kasse ordner <Pfad>.".into());
+        }
+        None
+    }
+
+    /// The letter view: possible letters, channels, fees and the draft.
+    pub fn letter_view(&self, req: &LetterRequest) -> Result<LetterView, AppError> {
+        let p = self.prepare_letter(req)?;
+        let draft = Self::compose(
+            &p,
+            req.kind,
+            "(wird beim Versand vergeben)",
+            Self::due_date(&p),
+            &req.edits,
+        )?;
+        Ok(LetterView {
+            blocked: Self::blocked(&p, req.kind, &req.kanal),
+            kinds: p.kinds.clone(),
+            channels: p.channels.clone(),
+            tariff: p
+                .ctype
+                .gebuehren
+                .iter()
+                .filter_map(|s| p.cfg.tariff.tarif.iter().find(|e| &e.stelle == s))
+                .map(|e| TariffOption {
+                    stelle: e.stelle.clone(),
+                    bezeichnung: e.bezeichnung.clone(),
+                    art: e.art.clone(),
+                    betrag_cent: e.betrag_cent,
+                    min_cent: e.min_cent,
+                    max_cent: e.max_cent,
+                    einheit: e.einheit.clone(),
+                })
+                .collect(),
+            fees: p.fee_items.clone(),
+            paid_online: p.paid.clone(),
+            draft,
+        })
+    }
+
+    /// The letter as PDF, rendered in memory for the preview (nothing is stored).
+    pub fn letter_preview(&self, req: &LetterRequest) -> Result<Vec<u8>, AppError> {
+        let p = self.prepare_letter(req)?;
+        let draft = Self::compose(
+            &p,
+            req.kind,
+            "(wird beim Versand vergeben)",
+            Self::due_date(&p),
+            &req.edits,
+        )?;
+        let renderer = letters::Renderer::new().map_err(letter_error)?;
+        letters::render(
+            &renderer,
+            &draft,
+            &p.facts,
+            &p.town,
+            p.logo.clone(),
+            jiff::Timestamp::now().as_second(),
+        )
+        .map_err(letter_error)
+    }
+
+    /// Send a letter: render, store encrypted in the case and queue the reply and the
+    /// bookings in one transaction (see the module documentation). A Bescheid moves
+    /// the case to "Versandt" with the channel recorded.
+    pub fn send_letter(&mut self, req: &LetterRequest) -> Result<crate::CaseDetail, AppError> {
+        let p = self.prepare_letter(req)?;
+        if let Some(why) = Self::blocked(&p, req.kind, &req.kanal) {
+            return Err(invalid(why));
+        }
+        let arbeitsplatz = p.cfg.types.arbeitsplatz;
+        let books = matches!(
+            req.kind,
+            LetterKind::Bescheid | LetterKind::Gebuehrenbescheid
+        ) && p.fees.as_ref().is_some_and(|f| f.total_cent > 0);
+        let session = self.session_with_mut(Permission::EditCases)?;
+        let kz = if books {
+            let n = session.next_counter(&format!("kassenzeichen-{arbeitsplatz:02}"))?;
+            kassenzeichen(
+                &p.cfg.tariff.kassenzeichen_praefix,
+                arbeitsplatz,
+                n,
+                &p.cfg.tariff.pruefziffer,
+            )
+        } else {
+            String::new()
+        };
+        let due = Self::due_date(&p);
+        let draft = Self::compose(&p, req.kind, &kz, due, &req.edits)?;
+        let renderer = letters::Renderer::new().map_err(letter_error)?;
+        let pdf = letters::render(
+            &renderer,
+            &draft,
+            &p.facts,
+            &p.town,
+            p.logo.clone(),
+            jiff::Timestamp::now().as_second(),
+        )
+        .map_err(letter_error)?;
+        let filename = format!(
+            "{}-{}-{}.pdf",
+            req.kind.key(),
+            p.rec
+                .file_number
+                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+            p.facts.datum
+        );
+
+        let transition_action = Action::Versenden {
+            kanal: req.kanal.clone(),
+        };
+        let next = if req.kind == LetterKind::Bescheid {
+            Some(
+                lifecycle::apply(p.state, &transition_action, lifecycle::Context::default())
+                    .map_err(|e| invalid(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let detail = serde_json::json!({
+            "brief": req.kind.key(),
+            "kanal": req.kanal,
+            "datei": filename,
+            "kassenzeichen": (!kz.is_empty()).then_some(&kz),
+        })
+        .to_string();
+        let transition = next.map(|next| Transition {
+            case_id: &p.rec.id,
+            from: p.state.as_str(),
+            to: next.as_str(),
+            kind: transition_action.kind(),
+            detail: Some(detail.clone()),
+            complete_at: None,
+            waiting_from: None,
+        });
+
+        // Outbox items, built once the PDF has its blob id.
+        let reply = match (&p.rec.fc_case_id, p.reply_destination, req.kanal.as_str()) {
+            (Some(fc), Some(dest), "postfach") => Some((
+                uuid::Uuid::parse_str(fc)
+                    .map_err(|_| storage("Ungültige Vorgangsreferenz des Portals."))?,
+                dest,
+            )),
+            _ => None,
+        };
+        let data = serde_json::json!({
+            "art": req.kind.key(),
+            "aktenzeichen": p.rec.file_number,
+            "datum": p.facts.datum.to_string(),
+            "ergebnis": draft.ergebnis,
+            "kassenzeichen": (!kz.is_empty()).then_some(&kz),
+            "betragCent": p.fees.as_ref().map(|f| f.total_cent),
+            "faelligAm": books.then(|| due.to_string()),
+            "bereitsBezahlt": p.paid.is_some(),
+        });
+        let hkr = match (books, &p.hkr_dir, &p.fees) {
+            (true, Some(dir), Some(fees)) => {
+                let order = Annahmeanordnung {
+                    kassenzeichen: kz.clone(),
+                    aktenzeichen: p.rec.file_number.clone(),
+                    faellig_am: due.to_string(),
+                    zahlungspflichtiger: p.rec.applicant.clone(),
+                    anschrift: p.facts.anschrift.join(", "),
+                    grund: format!(
+                        "{} vom {}",
+                        draft.kind.title(),
+                        letters::compose::datum(p.facts.datum)
+                    ) + &format!(" – {}", p.ctype.name),
+                    bezahlt_referenz: p.paid.clone(),
+                    positionen: fees.lines.clone(),
+                    summe_cent: fees.total_cent,
+                };
+                Some(sync::HkrItem {
+                    dir: dir.clone(),
+                    file_stem: format!("AO-{kz}"),
+                    csv: order.to_csv(),
+                    xml: order.to_xml(),
+                })
+            }
+            _ => None,
+        };
+        let payment = match (books, &p.payment_url, &p.paid, &p.fees, &reply) {
+            (true, Some(url), None, Some(fees), Some(_)) => Some(sync::PaymentItem {
+                url: url.clone(),
+                request_id: kz.clone(),
+                kassenzeichen: kz.clone(),
+                amount_cents: fees.total_cent,
+                due_date: due.to_string(),
+                description: format!("{} {}", p.ctype.name, p.rec.file_number),
+            }),
+            _ => None,
+        };
+        let leika = p.ctype.leika.clone();
+        let kind = req.kind;
+        let case_key = p.rec.fc_case_id.clone().unwrap_or_else(|| p.rec.id.clone());
+        let filename_for_reply = filename.clone();
+        let letter = OutgoingLetter {
+            case_id: &p.rec.id,
+            filename,
+            detail: Some(detail),
+            transition,
+        };
+        session.record_letter(&letter, &pdf, |blob_id| {
+            let mut items = Vec::new();
+            if let Some((case_id, destination_id)) = reply {
+                let item = sync::ReplyItem {
+                    case_id,
+                    destination_id,
+                    service_type: fitconnect::api::ServiceType {
+                        name: Some(kind.title().to_owned()),
+                        description: None,
+                        identifier: leika,
+                    },
+                    data,
+                    data_schema: "https://schema.amtsstube.invalid/antwort/1.0.0.json".into(),
+                    attachments: vec![sync::ReplyAttachment {
+                        attachment_id: uuid::Uuid::new_v4(),
+                        blob_id: blob_id.to_owned(),
+                        filename: filename_for_reply,
+                        mime_type: "application/pdf".into(),
+                    }],
+                };
+                items.push(item.outbox_item(&format!("reply:{blob_id}")));
+            }
+            if let Some(h) = &hkr {
+                items.push(
+                    h.outbox_item(&format!("hkr:{}", h.file_stem), &format!("hkr:{case_key}")),
+                );
+            }
+            if let Some(pay) = &payment {
+                items.push(pay.outbox_item(&format!("payment:{}", pay.kassenzeichen), &case_key));
+            }
+            items
+        })?;
+        self.case_detail(&req.case_id)
+    }
+
+    /// The outbox items of a case (reply, bookings, accept) with their state.
+    pub fn case_outbox(&self, case_id: &str) -> Result<Vec<OutboxView>, AppError> {
+        let (session, rec) = self.visible_case(case_id, Permission::ReadCases)?;
+        let key = rec.fc_case_id.clone().unwrap_or_else(|| rec.id.clone());
+        let items = session.outbox_items_for(&[key.as_str(), &format!("hkr:{key}")])?;
+        Ok(items
+            .into_iter()
+            .map(|i| OutboxView {
+                what: match i.kind.as_str() {
+                    "accept" => "Eingangsbestätigung an das Portal",
+                    "reject" => "Zurückweisung an das Portal",
+                    "reply" => "Brief an das Postfach",
+                    "payment" => "Zahlungsanforderung an das Portal",
+                    "hkr" => "Annahmeanordnung an die Kasse",
+                    _ => "Nachricht",
+                }
+                .to_owned(),
+                state: match (i.state.as_str(), i.remote_id.is_some()) {
+                    ("done", _) => "bestätigt",
+                    ("failed", _) => "fehlgeschlagen",
+                    (_, true) => "gesendet",
+                    _ => "wartet",
+                }
+                .to_owned(),
+                attempts: i.attempts,
+                error: i.last_error,
+            })
+            .collect())
+    }
+
+    /// The case id of an Aktenzeichen (CLI).
+    pub fn case_id_by_file_number(&self, file_number: &str) -> Result<String, AppError> {
+        let list = self.work_list(crate::WorkListQuery {
+            offset: 0,
+            limit: 20,
+            view: None,
+            search: Some(file_number.to_owned()),
+            sort: None,
+        })?;
+        list.items
+            .into_iter()
+            .find(|c| c.file_number == file_number)
+            .map(|c| c.id)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::NotFound,
+                    format!(
+                        "Einen Vorgang {file_number} gibt es nicht (oder er ist nicht sichtbar)."
+                    ),
+                )
+            })
+    }
+
+    /// Set the HKR exchange folder (administration): an existing absolute directory.
+    pub fn set_hkr_folder(&mut self, dir: &str) -> Result<(), AppError> {
+        let path = std::path::Path::new(dir);
+        if !path.is_absolute() || !path.is_dir() {
+            return Err(invalid(format!(
+                "Der Kassenordner {dir} ist kein vorhandenes Verzeichnis (absoluter Pfad nötig)."
+            )));
+        }
+        self.session_with_mut(Permission::ConfigurePortal)?
+            .set_setting(HKR_SETTING, dir)?;
+        Ok(())
+    }
+}

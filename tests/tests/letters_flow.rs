@@ -1,0 +1,447 @@
+//! Answers end to end: decided cases get their Bescheid through "Versenden" – the PDF
+//! reaches the citizen's mailbox at the simulator (decrypted there, identical by
+//! hash), the Annahmeanordnung lands in the HKR folder once, a payment request goes
+//! to the portal unless the fee was paid online – and the same holds when the
+//! `amtsstube` processes that send and synchronise are killed with SIGKILL at random
+//! moments in between.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use amtsstube_tests::sim::{BoxError, Running};
+use base64::Engine;
+use domain::Role;
+use domain::lifecycle::{Action, CaseState, Decision};
+use portal_sim::Faults;
+use portal_sim::citizen::CitizenCase;
+use portal_sim::payment::PaymentRecord;
+use portal_sim::state::SubmissionState;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha512};
+use workstation::{LetterKind, LetterRequest, LoginRequest, WorkListQuery, Workstation};
+
+const USER: &str = "sb1";
+const PASSWORD: &str = "sb1-passwort-1";
+
+fn login(ws: &mut Workstation, user: &str) -> Result<(), BoxError> {
+    ws.login(LoginRequest {
+        username: user.into(),
+        password: format!("{user}-passwort-1"),
+    })?;
+    Ok(())
+}
+
+/// Sync, then bring every case to "Entschieden" (some rejected with a reason).
+fn decide_all(ws: &mut Workstation) -> Result<Vec<(String, String)>, BoxError> {
+    let list = ws.work_list(WorkListQuery {
+        limit: 500,
+        ..WorkListQuery::default()
+    })?;
+    let mut cases = Vec::new();
+    for (i, c) in list.items.iter().enumerate() {
+        ws.case_action(&c.id, Action::PruefungBeginnen)?;
+        for item in ws.case_detail(&c.id)?.checklist {
+            ws.set_check(&c.id, &item.item, true)?;
+        }
+        ws.case_action(&c.id, Action::VollstaendigFeststellen)?;
+        let (ergebnis, begruendung) = if i % 4 == 3 {
+            (
+                Decision::Abgelehnt,
+                "Die Unterlagen belegen den Wohnsitz in der Zone nicht.".to_owned(),
+            )
+        } else {
+            (Decision::Bewilligt, String::new())
+        };
+        let d = ws.case_action(
+            &c.id,
+            Action::Entscheiden {
+                ergebnis,
+                begruendung,
+            },
+        )?;
+        assert_eq!(d.state, CaseState::Entschieden);
+        cases.push((c.id.clone(), c.file_number.clone()));
+    }
+    Ok(cases)
+}
+
+fn bescheid(case_id: &str, kanal: &str) -> LetterRequest {
+    LetterRequest {
+        case_id: case_id.to_owned(),
+        kind: LetterKind::Bescheid,
+        fees: Vec::new(),
+        edits: Vec::new(),
+        kanal: kanal.to_owned(),
+    }
+}
+
+async fn citizen_case(run: &Running, case: &str) -> Result<CitizenCase, BoxError> {
+    Ok(reqwest::Client::new()
+        .get(format!("{}/citizen/cases/{case}", run.config.api_url))
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+async fn payments(run: &Running) -> Result<Vec<PaymentRecord>, BoxError> {
+    Ok(reqwest::Client::new()
+        .get(format!("{}/citizen/payments", run.config.api_url))
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+/// What the outside world must show for the sent cases: one reply per case whose PDF
+/// is the stored letter (by SHA-512), one booking file pair per Kassenzeichen, one
+/// payment request per unpaid fee.
+async fn check_delivered(
+    ws: &mut Workstation,
+    run: &Running,
+    hkr: &Path,
+    sent: &[(String, String)],
+    posted_kassenzeichen: &[String],
+) -> Result<(), BoxError> {
+    let mut kassenzeichen = posted_kassenzeichen.to_vec();
+    let mut unpaid = Vec::new();
+    for (id, file_number) in sent {
+        let detail = ws.case_detail(id)?;
+        assert_eq!(detail.state, CaseState::Versandt, "{file_number}");
+        let letters: Vec<_> = detail
+            .documents
+            .iter()
+            .filter(|d| d.kind == "letter")
+            .collect();
+        assert_eq!(letters.len(), 1, "{file_number}: one letter");
+        let content = ws.document(id, &letters[0].id)?;
+        let pdf = base64::engine::general_purpose::STANDARD.decode(content.content_base64)?;
+        assert!(pdf.starts_with(b"%PDF-"));
+        let hash = hex::encode(Sha512::digest(&pdf));
+
+        let portal_case = detail.portal_case_id.clone().ok_or("kein Portalvorgang")?;
+        let view = citizen_case(run, &portal_case).await?;
+        let replies: Vec<_> = view
+            .replies
+            .iter()
+            .filter(|r| r.state != SubmissionState::Incomplete)
+            .collect();
+        assert_eq!(replies.len(), 1, "{file_number}: exactly one reply");
+        let r = replies[0];
+        assert!(r.verified, "{:?}", r.problems);
+        assert_eq!(r.attachments.len(), 1);
+        assert_eq!(
+            r.attachments[0].sha512, hash,
+            "{file_number}: PDF identical"
+        );
+        let data = r.data.as_ref().ok_or("keine Daten")?;
+        assert_eq!(data["aktenzeichen"], file_number.as_str());
+        if let Some(kz) = data["kassenzeichen"].as_str() {
+            assert!(domain::fees::kassenzeichen_valid(kz, "mod10"), "{kz}");
+            kassenzeichen.push(kz.to_owned());
+            if data["bereitsBezahlt"] == false {
+                unpaid.push((kz.to_owned(), data["betragCent"].as_i64().unwrap_or(-1)));
+            }
+        }
+        for o in ws.case_outbox(id)? {
+            assert_eq!(
+                o.state, "bestätigt",
+                "{file_number}: {} {:?}",
+                o.what, o.error
+            );
+        }
+    }
+    assert!(!kassenzeichen.is_empty(), "no case with a fee");
+    // The cash system: one CSV and one XML per Kassenzeichen, nothing else.
+    let mut files: Vec<String> = std::fs::read_dir(hkr)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with(".amtsstube-"))
+        .collect();
+    files.sort();
+    let mut want: Vec<String> = kassenzeichen
+        .iter()
+        .flat_map(|kz| [format!("AO-{kz}.csv"), format!("AO-{kz}.xml")])
+        .collect();
+    want.sort();
+    assert_eq!(files, want);
+    for kz in &kassenzeichen {
+        let csv = std::fs::read_to_string(hkr.join(format!("AO-{kz}.csv")))?;
+        assert!(csv.contains(kz.as_str()));
+    }
+    // The payment service: one request per unpaid fee, none for fees paid online.
+    let paid_requests = payments(run).await?;
+    let mut got: Vec<(String, i64)> = paid_requests
+        .iter()
+        .map(|p| (p.request_id.clone(), p.amount_cents))
+        .collect();
+    got.sort();
+    unpaid.sort();
+    assert_eq!(got, unpaid);
+    Ok(())
+}
+
+#[test]
+fn bescheid_reaches_mailbox_cash_system_and_payment_service_once() -> Result<(), BoxError> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
+        "CARGO_TARGET_TMPDIR"
+    ))))?;
+    portal_sim::seed::seed(&mut run.sim.lock(), 16, 77)?;
+    let tmp = tempfile::tempdir()?;
+    let hkr = tmp.path().join("kasse");
+    std::fs::create_dir(&hkr)?;
+    let mut ws = amtsstube_tests::local::workstation(
+        &tmp.path().join("daten"),
+        Some(&run),
+        &[(USER, Role::Sachbearbeitung)],
+    )?;
+    login(&mut ws, USER)?;
+    assert_eq!(ws.sync_now()?.new_cases, 16);
+    let cases = decide_all(&mut ws)?;
+
+    // Without a cash folder a fee cannot be booked: refused with a message, nothing sent.
+    let with_fee = cases
+        .iter()
+        .find(|(id, _)| {
+            ws.letter_view(&bescheid(id, "postfach"))
+                .is_ok_and(|v| v.draft.fees.as_ref().is_some_and(|f| f.total_cent > 0))
+        })
+        .ok_or("no case with a fee")?
+        .clone();
+    let err = ws
+        .send_letter(&bescheid(&with_fee.0, "postfach"))
+        .err()
+        .ok_or("sent without a cash folder")?;
+    assert!(err.message.contains("Kassenordner"), "{}", err.message);
+    assert_eq!(ws.case_detail(&with_fee.0)?.state, CaseState::Entschieden);
+    ws.logout();
+    login(&mut ws, "admin")?;
+    ws.set_hkr_folder(&hkr.to_string_lossy())?;
+    ws.logout();
+    login(&mut ws, USER)?;
+
+    // The view: letter types of the state, channels, the Rechtsbehelfsbelehrung (NW:
+    // Klage), and a preview rendered in memory.
+    let view = ws.letter_view(&bescheid(&cases[0].0, "postfach"))?;
+    assert!(view.kinds.contains(&LetterKind::Bescheid));
+    assert_eq!(view.channels, vec!["postfach", "post"]);
+    assert_eq!(view.draft.rechtsbehelf.as_deref(), Some("Klage"));
+    assert!(view.blocked.is_none(), "{:?}", view.blocked);
+    let preview = ws.letter_preview(&bescheid(&cases[0].0, "postfach"))?;
+    assert!(preview.starts_with(b"%PDF-"));
+    assert_eq!(ws.case_detail(&cases[0].0)?.state, CaseState::Entschieden);
+    // A rejected case carries the decision's reason into the Begründung.
+    let rejected = &cases[3].0;
+    let rv = ws.letter_view(&bescheid(rejected, "postfach"))?;
+    let reason = rv
+        .draft
+        .blocks
+        .iter()
+        .find(|b| b.key == "begruendung")
+        .ok_or("keine Begründung")?;
+    assert!(
+        reason.text.contains("Wohnsitz in der Zone"),
+        "{}",
+        reason.text
+    );
+
+    // One case goes by post: no reply, the channel is recorded.
+    let (post_id, _) = cases.last().ok_or("no case")?.clone();
+    let d = ws.send_letter(&bescheid(&post_id, "post"))?;
+    assert_eq!(d.state, CaseState::Versandt);
+    let last = d.history.last().ok_or("no history")?;
+    assert!(
+        last.detail
+            .as_deref()
+            .is_some_and(|x| x.contains("\"post\""))
+    );
+
+    let online: Vec<(String, String)> = cases[..cases.len() - 1].to_vec();
+    for (id, _) in &online {
+        ws.send_letter(&bescheid(id, "postfach"))?;
+        // A second click finds the case sent already.
+        assert!(ws.send_letter(&bescheid(id, "postfach")).is_err());
+        let states: Vec<String> = ws.case_outbox(id)?.into_iter().map(|o| o.state).collect();
+        assert!(states.iter().any(|s| s == "wartet"), "{states:?}");
+    }
+    let summary = ws.sync_now()?;
+    assert_eq!(summary.failed, 0);
+    assert_eq!(summary.pending, 0, "{summary:?}");
+    // The posted case is booked too (its Kassenzeichen is in the history entry).
+    let posted_kz: Vec<String> = ws
+        .case_detail(&post_id)?
+        .history
+        .iter()
+        .filter_map(|h| h.detail.as_deref())
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|v| v["kassenzeichen"].as_str().map(str::to_owned))
+        .collect();
+    rt.block_on(check_delivered(&mut ws, &run, &hkr, &online, &posted_kz))?;
+    // Nothing went to the citizen for the posted case.
+    let posted = ws
+        .case_detail(&post_id)?
+        .portal_case_id
+        .ok_or("kein Portal")?;
+    let view = rt.block_on(citizen_case(&run, &posted))?;
+    assert!(view.replies.is_empty());
+    ws.logout();
+    login(&mut ws, "admin")?;
+    assert!(ws.verify_audit()?.is_intact());
+    Ok(())
+}
+
+/// The workstation CLI next to this test binary (`target/<profile>/amtsstube`).
+fn amtsstube_bin() -> Result<PathBuf, BoxError> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("no target directory")?;
+    let bin = dir.join(format!("amtsstube{}", std::env::consts::EXE_SUFFIX));
+    if !bin.exists() {
+        return Err(format!("{} fehlt: erst `cargo build --workspace`", bin.display()).into());
+    }
+    Ok(bin)
+}
+
+fn spawn(bin: &Path, data: &Path, args: &[&str]) -> Result<std::process::Child, BoxError> {
+    let mut child = Command::new(bin)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .args(["--as", USER])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        writeln!(stdin, "{PASSWORD}")?;
+    }
+    Ok(child)
+}
+
+/// Run a child, SIGKILL it after `ms` if it is still running; true if killed.
+fn run_or_kill(mut child: std::process::Child, ms: u64) -> Result<bool, BoxError> {
+    let deadline = Instant::now() + Duration::from_millis(ms);
+    loop {
+        if child.try_wait()?.is_some() {
+            return Ok(false);
+        }
+        if Instant::now() >= deadline {
+            child.kill()?;
+            child.wait()?;
+            return Ok(true);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<(), BoxError> {
+    let rounds = std::env::var("LETTER_KILL_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60u64);
+    let mut rng = SmallRng::seed_from_u64(4711);
+    let bin = amtsstube_bin()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
+        "CARGO_TARGET_TMPDIR"
+    ))))?;
+    portal_sim::seed::seed(&mut run.sim.lock(), 10, 99)?;
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("daten");
+    let hkr = tmp.path().join("kasse");
+    std::fs::create_dir(&hkr)?;
+    let mut ws =
+        amtsstube_tests::local::workstation(&data, Some(&run), &[(USER, Role::Sachbearbeitung)])?;
+    login(&mut ws, "admin")?;
+    ws.set_hkr_folder(&hkr.to_string_lossy())?;
+    ws.logout();
+    login(&mut ws, USER)?;
+    ws.sync_now()?;
+    let cases = decide_all(&mut ws)?;
+    ws.logout();
+    drop(ws);
+
+    let mut kills = 0;
+    let mut left: Vec<(String, String)> = cases.clone();
+    let mut round = 0;
+    while round < rounds || !left.is_empty() {
+        round += 1;
+        assert!(
+            round < rounds + 200,
+            "letters not sent after {round} rounds"
+        );
+        run.sim.set_faults(Faults {
+            error_rate: 0.2,
+            reset_rate: 0.1,
+            latency_ms: rng.random_range(0..20),
+            seed: round,
+            ..Faults::default()
+        });
+        if !left.is_empty() && rng.random_bool(0.6) {
+            let i = rng.random_range(0..left.len());
+            let (_, az) = left[i].clone();
+            let child = spawn(
+                &bin,
+                &data,
+                &["brief", &az, "--art", "bescheid", "--kanal", "postfach"],
+            )?;
+            if run_or_kill(child, rng.random_range(20..1500))? {
+                kills += 1;
+            }
+        } else {
+            let child = spawn(&bin, &data, &["sync"])?;
+            if run_or_kill(child, rng.random_range(5..800))? {
+                kills += 1;
+            }
+        }
+        // All or nothing: a case is either still "Entschieden" with no letter and no
+        // outbox item, or "Versandt" with one letter and its items.
+        let mut ws = Workstation::open(&data)?;
+        login(&mut ws, USER)?;
+        let mut still = Vec::new();
+        for (id, az) in &left {
+            let d = ws.case_detail(id)?;
+            let letters = d.documents.iter().filter(|x| x.kind == "letter").count();
+            let items = ws.case_outbox(id)?;
+            let replies = items.iter().filter(|o| o.what.contains("Postfach")).count();
+            match d.state {
+                CaseState::Entschieden => {
+                    assert_eq!((letters, replies), (0, 0), "{az}: half sent");
+                    still.push((id.clone(), az.clone()));
+                }
+                CaseState::Versandt => assert_eq!((letters, replies), (1, 1), "{az}"),
+                other => return Err(format!("{az}: unexpected state {other:?}").into()),
+            }
+        }
+        left = still;
+        ws.logout();
+    }
+    assert!(kills >= rounds / 5, "too few kills ({kills})");
+
+    // Calm: the rest goes through.
+    run.sim.set_faults(Faults::default());
+    let mut ws = Workstation::open(&data)?;
+    login(&mut ws, USER)?;
+    let mut done = false;
+    for _ in 0..10 {
+        let s = ws.sync_now()?;
+        if s.pending == 0 && s.failed == 0 {
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "outbox not empty after the chaos");
+    rt.block_on(check_delivered(&mut ws, &run, &hkr, &cases, &[]))?;
+    ws.logout();
+    login(&mut ws, "admin")?;
+    assert!(ws.verify_audit()?.is_intact());
+    println!("{round} Runden, {kills} Prozesse mit SIGKILL beendet");
+    Ok(())
+}
