@@ -10,8 +10,8 @@ use workstation::casework::{
     AssignRequest, BulkAssignRequest, BulkAssignResult, CaseDetail, DocumentContent, SavedFilter,
 };
 use workstation::{
-    AppError, AppStatus, ErrorCode, LoginRequest, SessionInfo, SyncStatus, SyncSummary, UserRow,
-    WorkList, WorkListQuery, Workstation,
+    AppError, AppStatus, ErrorCode, LetterRequest, LetterView, LoginRequest, OutboxView,
+    SessionInfo, SyncStatus, SyncSummary, UserRow, WorkList, WorkListQuery, Workstation,
 };
 
 /// The workstation behind a mutex; `None` while the data directory is not set up.
@@ -92,6 +92,49 @@ async fn work_list(
 #[tauri::command]
 async fn status(state: tauri::State<'_, AppState>) -> Result<AppStatus, AppError> {
     state.with(|ws| Ok(ws.status())).await
+}
+
+/// The letter view of a case: possible letters, channels, fees and the draft.
+#[tauri::command]
+async fn letter_view(
+    state: tauri::State<'_, AppState>,
+    request: LetterRequest,
+) -> Result<LetterView, AppError> {
+    state.with(move |ws| ws.letter_view(&request)).await
+}
+
+/// The letter as PDF (base64), rendered in memory for the preview.
+#[tauri::command]
+async fn letter_preview(
+    state: tauri::State<'_, AppState>,
+    request: LetterRequest,
+) -> Result<String, AppError> {
+    use base64::Engine;
+    state
+        .with(move |ws| ws.letter_preview(&request))
+        .await
+        .map(|pdf| base64::engine::general_purpose::STANDARD.encode(pdf))
+}
+
+/// Send a letter; the background sync is woken to deliver it.
+#[tauri::command]
+async fn send_letter(
+    state: tauri::State<'_, AppState>,
+    request: LetterRequest,
+) -> Result<CaseDetail, AppError> {
+    let detail = state.with(move |ws| ws.send_letter(&request)).await?;
+    if let Some(bg) = state.background.get() {
+        bg.wake();
+    }
+    Ok(detail)
+}
+
+#[tauri::command]
+async fn case_outbox(
+    state: tauri::State<'_, AppState>,
+    case_id: String,
+) -> Result<Vec<OutboxView>, AppError> {
+    state.with(move |ws| ws.case_outbox(&case_id)).await
 }
 
 #[tauri::command]
@@ -299,7 +342,11 @@ pub fn run() {
             assign_cases,
             saved_filters,
             save_filter,
-            delete_filter
+            delete_filter,
+            letter_view,
+            letter_preview,
+            send_letter,
+            case_outbox
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

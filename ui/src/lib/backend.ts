@@ -18,6 +18,9 @@ import type { DocumentContent } from "./bindings/DocumentContent";
 import type { BulkAssignRequest } from "./bindings/BulkAssignRequest";
 import type { BulkAssignResult } from "./bindings/BulkAssignResult";
 import type { SavedFilter } from "./bindings/SavedFilter";
+import type { LetterRequest } from "./bindings/LetterRequest";
+import type { LetterView } from "./bindings/LetterView";
+import type { OutboxView } from "./bindings/OutboxView";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -41,6 +44,11 @@ export interface Backend {
   deleteFilter(name: string): Promise<SavedFilter[]>;
   lockScreen(): Promise<void>;
   unlockScreen(password: string): Promise<SessionInfo>;
+  letterView(request: LetterRequest): Promise<LetterView>;
+  /** The letter as PDF (base64), rendered in memory. */
+  letterPreview(request: LetterRequest): Promise<string>;
+  sendLetter(request: LetterRequest): Promise<CaseDetail>;
+  caseOutbox(caseId: string): Promise<OutboxView[]>;
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -75,4 +83,8 @@ export const tauriBackend: Backend = {
   deleteFilter: (name) => invoke<SavedFilter[]>("delete_filter", { name }),
   lockScreen: () => invoke<void>("lock_screen"),
   unlockScreen: (password) => invoke<SessionInfo>("unlock_screen", { password }),
+  letterView: (request) => invoke<LetterView>("letter_view", { request }),
+  letterPreview: (request) => invoke<string>("letter_preview", { request }),
+  sendLetter: (request) => invoke<CaseDetail>("send_letter", { request }),
+  caseOutbox: (caseId) => invoke<OutboxView[]>("case_outbox", { caseId }),
 };

@@ -60,3 +60,21 @@ const deadlineLabels: Record<string, string> = {
 export function deadlineLabel(status: string): string {
   return deadlineLabels[status] ?? status;
 }
+
+/** Cents as German currency, as on the letters: 123456 → "1.234,56 €". */
+export function formatEuro(cent: number): string {
+  const sign = cent < 0 ? "-" : "";
+  const abs = Math.abs(Math.trunc(cent));
+  const euros = Math.floor(abs / 100)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ".");
+  return `${sign}${euros},${String(abs % 100).padStart(2, "0")} €`;
+}
+
+/** Decode base64 (documents and letters come as base64 over IPC). */
+export function base64Bytes(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}

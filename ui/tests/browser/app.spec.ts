@@ -66,6 +66,10 @@ test("case view: keyboard only, accessible, an action carried out", async ({ pag
   await expect(page.getByRole("heading", { name: "HS-2026-000004 – Hundesteuer-Anmeldung" })).toBeVisible();
   await expect(page.getByTestId("case-applicant")).toHaveText("Ayşe Öztürk");
   await expect(page.getByRole("checkbox", { name: /Halterdaten vollständig/ })).toBeChecked();
+  // The letter panel: draft with editable and fixed blocks, the outbox of the case.
+  await expect(page.getByTestId("letter-kind")).toHaveValue("eingangsbestaetigung");
+  await expect(page.getByText("Diese Eingangsbestätigung ist selbst keine Entscheidung.")).toBeVisible();
+  await expect(page.getByTestId("outbox-state")).toHaveText("bestätigt");
   await noSeriousA11yViolations(page);
   await page.screenshot({ path: "test-results/screens/vorgang.png", fullPage: true });
   const complete = page.getByRole("button", { name: "Vollständigkeit feststellen" });

@@ -71,6 +71,31 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return detail();
           case "set_check":
             return null;
+          case "letter_view": {
+            const r = args.request as { kind: string; fees: unknown[] };
+            return {
+              kinds: ["eingangsbestaetigung", "gebuehrenbescheid"],
+              channels: ["postfach", "post"],
+              tariff: [{ stelle: "HST-02", bezeichnung: "Steuermarke (Ersatz)", art: "fest", betragCent: 500, minCent: 0, maxCent: 0, einheit: "" }],
+              fees: r.fees.length ? r.fees : [{ stelle: "HST-02", betragCent: null, menge: null, ermaessigungProzent: null, begruendung: null }],
+              paidOnline: null,
+              blocked: null,
+              draft: {
+                kind: r.kind,
+                ergebnis: null,
+                betreff: "Eingangsbestätigung – Hundesteuer-Anmeldung; Ihr Antrag vom 20.11.2026",
+                rechtsbehelf: null,
+                fees: null,
+                blocks: [
+                  { key: "anrede", title: "", text: "Sehr geehrte Damen und Herren,", editable: true },
+                  { key: "einleitung", title: "", text: "Ihr Antrag ist am 20.11.2026 bei uns eingegangen.", editable: true },
+                  { key: "rechtsbehelfe", title: "Rechtsbehelfe", text: "Diese Eingangsbestätigung ist selbst keine Entscheidung.", editable: false },
+                ],
+              },
+            };
+          }
+          case "case_outbox":
+            return [{ what: "Eingangsbestätigung an das Portal", state: "bestätigt", attempts: 1, error: null }];
           case "add_note":
             notes.push({ at: "2026-11-23T10:00:00Z", author: "sb1", text: String(args.text) });
             return null;

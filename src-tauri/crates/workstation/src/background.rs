@@ -179,6 +179,12 @@ impl Background {
             .unwrap_or_default()
     }
 
+    /// Ask for a run as soon as possible without waiting for it (a letter was queued).
+    pub fn wake(&self) {
+        self.requested.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
     /// Run as soon as possible ("Jetzt synchronisieren") and wait for that run.
     pub async fn sync_now(&self) -> Option<SyncSummary> {
         let mut finished = self.finished.clone();

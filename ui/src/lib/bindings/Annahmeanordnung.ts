@@ -13,4 +13,4 @@ faelligAm: string, zahlungspflichtiger: string, anschrift: string, grund: string
 /**
  * Already paid online (paymentInformation BOOKED): the transaction reference.
  */
-bezahltReferenz: string | null, positionen: Array<FeeLine>, summeCent: bigint, };
+bezahltReferenz: string | null, positionen: Array<FeeLine>, summeCent: number, };

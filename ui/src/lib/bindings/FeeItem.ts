@@ -7,7 +7,7 @@ export type FeeItem = { stelle: string,
 /**
  * rahmen: the amount chosen within the range.
  */
-betragCent: bigint | null, 
+betragCent: number | null, 
 /**
  * einheit: how many units.
  */

@@ -3,4 +3,4 @@
 /**
  * One computed line of a fee notice.
  */
-export type FeeLine = { stelle: string, text: string, cent: bigint, haushaltsstelle: string, sachkonto: string, };
+export type FeeLine = { stelle: string, text: string, cent: number, haushaltsstelle: string, sachkonto: string, };

@@ -4,7 +4,7 @@ import type { FeeLine } from "./FeeLine";
 /**
  * Fees of a Bescheid or Gebührenbescheid.
  */
-export type FeeSection = { lines: Array<FeeLine>, totalCent: bigint, kassenzeichen: string, 
+export type FeeSection = { lines: Array<FeeLine>, totalCent: number, kassenzeichen: string, 
 /**
  * Due date, YYYY-MM-DD.
  */

@@ -15,11 +15,11 @@ art: string,
 /**
  * fest: the amount; einheit: per unit (cents).
  */
-betragCent: bigint, 
+betragCent: number, 
 /**
  * rahmen: the range (cents).
  */
-minCent: bigint, maxCent: bigint, 
+minCent: number, maxCent: number, 
 /**
  * einheit: what is counted (e.g. "Tag", "m²").
  */

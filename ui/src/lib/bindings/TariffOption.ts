@@ -7,4 +7,4 @@ export type TariffOption = { stelle: string, bezeichnung: string,
 /**
  * fest, rahmen, einheit, frei
  */
-art: string, betragCent: bigint, minCent: bigint, maxCent: bigint, einheit: string, };
+art: string, betragCent: number, minCent: number, maxCent: number, einheit: string, };
