@@ -117,6 +117,30 @@ pub(crate) fn append(
     action: &str,
     object: &str,
 ) -> Result<()> {
+    // The entry and the head move together even when the caller has no transaction
+    // open (a process killed between the two statements would otherwise leave a head
+    // behind the log, and every later entry would collide with the orphan). A
+    // savepoint nests inside a caller's transaction and is one of its own otherwise.
+    conn.execute_batch("SAVEPOINT audit_append")?;
+    match append_entry(conn, at, actor, action, object) {
+        Ok(()) => {
+            conn.execute_batch("RELEASE audit_append")?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO audit_append; RELEASE audit_append");
+            Err(e)
+        }
+    }
+}
+
+fn append_entry(
+    conn: &Connection,
+    at: &str,
+    actor: &str,
+    action: &str,
+    object: &str,
+) -> Result<()> {
     let head: Option<(i64, String)> = conn
         .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
