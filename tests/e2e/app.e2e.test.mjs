@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { WebDriver, startDriver, loginThroughUi } from "./webdriver.mjs";
@@ -22,6 +23,7 @@ let driver;
 let wd;
 let sim;
 let applicant;
+let hkrDir;
 
 /** Start the portal simulator with `count` applications; resolves to its URL. */
 async function startSimulator(dir, count) {
@@ -54,6 +56,10 @@ before(async () => {
   writeFileSync(settings, execFileSync(simBin, ["subscriber-config", "--dir", path.join(path.dirname(dataDir), "portal"), "--url", sim.url]));
   amtsstube(["portal", "configure", "--file", settings], "admin-passwort-1\n");
   rmSync(settings);
+  // The cash system's exchange folder (HKR file drop).
+  hkrDir = path.join(path.dirname(dataDir), "kasse");
+  mkdirSync(hkrDir);
+  amtsstube(["kasse", "ordner", hkrDir], "admin-passwort-1\n");
   driver = await startDriver({ driver: driverBin, env: { AMTSSTUBE_DATA_DIR: dataDir }, log: path.join(artifacts, "driver.log") });
   wd = new WebDriver(driver.url);
   await wd.start(app);
@@ -229,6 +235,51 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   await wd.click(await wd.find("[data-testid=action-submit]"));
   await wd.waitFor("[data-testid=case-state]", { text: "Entschieden" });
   writeFileSync(path.join(artifacts, "vorgang-entschieden.png"), await wd.screenshot());
+
+  // Answer: the Bescheid goes to the citizen's mailbox, the fee to the cash system.
+  await wd.waitFor("[data-testid=letter-kind]");
+  assert.equal(await wd.execute("return document.querySelector('[data-testid=letter-kind]').value;"), "bescheid");
+  await wd.waitFor("[data-testid=letters]", { text: "Rechtsbehelfsbelehrung" });
+  await wd.execute("document.querySelector('[data-testid=letter-preview]').click();");
+  await wd.waitFor("[data-testid=letter-preview-pages] canvas", { timeout: 30_000 });
+  writeFileSync(path.join(artifacts, "bescheid-vorschau.png"), await wd.screenshot());
+  await wd.execute("document.querySelector('[data-testid=letter-send]').click();");
+  await wd.waitFor("[data-testid=case-state]", { text: "Versandt", timeout: 30_000 });
+  await wd.waitFor("[data-testid=letters-message]", { text: "Postfach" });
+  // The background sync is woken and delivers; the case's outbox turns "bestätigt".
+  await wd.waitFor("[data-testid=case-outbox]", { text: "Brief an das Postfach", timeout: 30_000 });
+  let reply;
+  for (let i = 0; i < 120 && !reply; i++) {
+    const view = await (await fetch(`${sim.url}/citizen/cases/${fc}`)).json();
+    reply = view.replies.find((r) => r.state !== "incomplete");
+    if (!reply) await sleep(500);
+  }
+  assert.ok(reply, "the reply reached the citizen's mailbox");
+  assert.ok(reply.verified, JSON.stringify(reply.problems));
+  assert.equal(reply.data.aktenzeichen, await wd.execute("return document.querySelector('#case-title').textContent.split(' – ')[0].trim();"));
+  // The stored letter (read through the app's own IPC) is the PDF the citizen got.
+  const stored = await wd.execute(`return (async () => {
+    const inv = window.__TAURI_INTERNALS__.invoke;
+    const fileNumber = document.querySelector('#case-title').textContent.split(' – ')[0].trim();
+    const list = await inv('work_list', { query: { offset: 0, limit: 50, search: fileNumber } });
+    const c = list.items.find((x) => x.fileNumber === fileNumber);
+    const d = await inv('case_detail', { id: c.id });
+    const letter = d.documents.find((x) => x.kind === 'letter');
+    return (await inv('document', { caseId: c.id, documentId: letter.id })).contentBase64;
+  })();`);
+  const pdf = Buffer.from(stored, "base64");
+  assert.ok(pdf.subarray(0, 5).toString() === "%PDF-", "a PDF was stored");
+  assert.equal(reply.attachments[0].sha512, createHash("sha512").update(pdf).digest("hex"), "identical by hash");
+  if (reply.data.kassenzeichen) {
+    const files = readdirSync(hkrDir).filter((f) => !f.startsWith("."));
+    for (let i = 0; i < 60 && files.length < 2; i++) {
+      await sleep(500);
+      files.splice(0, files.length, ...readdirSync(hkrDir).filter((f) => !f.startsWith(".")));
+    }
+    assert.deepEqual(files.sort(), [`AO-${reply.data.kassenzeichen}.csv`, `AO-${reply.data.kassenzeichen}.xml`]);
+  }
+  await wd.waitFor("[data-testid=case-outbox]", { text: "bestätigt", timeout: 30_000 });
+  writeFileSync(path.join(artifacts, "vorgang-versandt.png"), await wd.screenshot());
   await wd.click(await wd.find("[data-testid=case-close]"));
   await wd.click(await wd.find("[data-testid=logout]"));
   await wd.waitFor("#username");

@@ -268,6 +268,15 @@ fn bescheid_reaches_mailbox_cash_system_and_payment_service_once() -> Result<(),
         let states: Vec<String> = ws.case_outbox(id)?.into_iter().map(|o| o.state).collect();
         assert!(states.iter().any(|s| s == "wartet"), "{states:?}");
     }
+    // The fee is booked once: a sent Bescheid with a fee leaves no Gebührenbescheid,
+    // and a later letter carries no fee.
+    let after = ws.letter_view(&bescheid(&with_fee.0, "postfach"))?;
+    assert!(
+        !after.kinds.contains(&LetterKind::Gebuehrenbescheid),
+        "{:?}",
+        after.kinds
+    );
+    assert!(after.draft.fees.is_none());
     let summary = ws.sync_now()?;
     assert_eq!(summary.failed, 0);
     assert_eq!(summary.pending, 0, "{summary:?}");

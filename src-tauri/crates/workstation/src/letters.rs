@@ -286,7 +286,15 @@ impl Workstation {
                 )));
             }
         }
-        let fees = if fee_items.is_empty() {
+        // A fee is assessed and booked once per case: after a letter with a
+        // Kassenzeichen went out, later letters carry no fee (and cannot book again).
+        let assessed = session.case_history(&rec.id)?.iter().any(|h| {
+            h.detail
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                .is_some_and(|v| v["kassenzeichen"].is_string())
+        });
+        let fees = if fee_items.is_empty() || assessed {
             None
         } else {
             Some(
