@@ -86,6 +86,7 @@ bench: deps
 	$(CARGO) bench -p store --bench store_bench
 	$(CARGO) bench -p portal-sim --bench pickup_bench
 	$(CARGO) bench -p amtsstube-tests --bench sync_bench
+	$(CARGO) bench -p letters --bench letters_bench
 
 # The Tauri CLI comes from the npm registry (prebuilt binary inside the package).
 TAURI_CLI := @tauri-apps/cli@2.12.5

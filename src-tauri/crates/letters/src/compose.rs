@@ -535,6 +535,7 @@ pub fn render(
         subject: draft.betreff.clone(),
         body,
         created_unix,
+        pdfa: town.pdfa,
     };
     renderer.render(&page, &head)
 }

@@ -79,6 +79,9 @@ pub struct Page {
     pub body: Vec<Block>,
     /// Creation time for the document information (seconds since 1970).
     pub created_unix: i64,
+    /// Write PDF/A-2b (XMP metadata and the output intent printpdf ships: a 0.5 MB
+    /// CMYK ICC profile in every letter) or a plain PDF 1.7 of a few dozen KB.
+    pub pdfa: bool,
 }
 
 /// Parsed fonts and logo, kept for many letters.
@@ -414,7 +417,9 @@ impl Renderer {
     ) -> Result<Vec<u8>, LetterError> {
         let mut doc = PdfDocument::new(&letter.title);
         let info = &mut doc.metadata.info;
-        info.conformance = PdfConformance::A2B_2011_PDF_1_7;
+        if letter.pdfa {
+            info.conformance = PdfConformance::A2B_2011_PDF_1_7;
+        }
         let created = printpdf::date::DateTime::from_unix_timestamp(letter.created_unix)
             .map_err(|e| LetterError::Input(format!("Datum: {e}")))?;
         info.creation_date = created;
@@ -424,8 +429,18 @@ impl Renderer {
         info.creator = "Amtsstube".into();
         info.producer = "Amtsstube".into();
         info.subject = letter.subject.clone();
-        let regular = doc.add_font(&self.regular);
-        let bold = doc.add_font(&self.bold);
+        // Embed only the glyphs this letter uses (a few KB instead of 1.4 MB of fonts):
+        // printpdf subsets only with its layout engine, which a letter does not need.
+        let used = |face: Face| -> String {
+            sheets
+                .iter()
+                .flat_map(|sh| sh.texts.iter())
+                .filter(|t| t.face == face)
+                .flat_map(|t| t.text.chars())
+                .collect()
+        };
+        let regular = doc.add_font(&subset(FONT_REGULAR, &self.regular, &used(Face::Regular))?);
+        let bold = doc.add_font(&subset(FONT_BOLD, &self.bold, &used(Face::Bold))?);
         let logo = match &head.logo_png {
             Some(bytes) => Some(grey_png(bytes)?),
             None => None,
@@ -509,11 +524,187 @@ impl Renderer {
             pages.push(PdfPage::new(Mm(PAGE_W), Mm(PAGE_H), ops));
         }
         let mut warnings = Vec::new();
-        let bytes = doc
+        let mut lo = doc
             .with_pages(pages)
-            .save(&PdfSaveOptions::default(), &mut warnings);
+            .to_lopdf_document(&PdfSaveOptions::default(), &mut warnings);
+        // The PDF/A output intent's ICC profile (0.6 MB) is the same in every letter:
+        // put in the copy compressed once, so `compress` below leaves it alone.
+        for object in lo.objects.values_mut() {
+            // PDF/A: the XMP metadata stays unfiltered, readable by archive tools.
+            if let lopdf::Object::Stream(stream) = object
+                && stream
+                    .dict
+                    .get(b"Type")
+                    .is_ok_and(|t| t.as_name().is_ok_and(|n| n == b"Metadata"))
+            {
+                stream.allows_compression = false;
+            }
+            if let lopdf::Object::Stream(stream) = object
+                && stream.dict.get(b"N").is_ok()
+                && stream.dict.get(b"Filter").is_err()
+                && stream.content.len() > 100_000
+            {
+                let (raw_len, packed) = compressed_icc(&stream.content)?;
+                if raw_len == stream.content.len() {
+                    stream.dict.set("Filter", "FlateDecode");
+                    stream.set_content(packed.clone());
+                }
+            }
+        }
+        if letter.pdfa {
+            pdfa_identification(&mut lo, letter, head)?;
+        }
+        lo.compress();
+        let mut bytes = Vec::new();
+        lo.save_to(&mut bytes)
+            .map_err(|e| LetterError::Input(format!("PDF nicht schreibbar: {e}")))?;
         Ok(bytes)
     }
+}
+
+/// What printpdf leaves out of PDF/A: the XMP metadata identifying PDF/A-2b (printpdf
+/// writes XMP only for PDF/X), an output intent of the PDF/A kind (it writes GTS_PDFX),
+/// a document information dictionary that agrees with the XMP, and the file ID.
+fn pdfa_identification(
+    lo: &mut lopdf::Document,
+    letter: &Page,
+    head: &Letterhead,
+) -> Result<(), LetterError> {
+    use lopdf::{Dictionary, Object, Stream, StringFormat};
+    let at = jiff::Timestamp::from_second(letter.created_unix)
+        .map_err(|e| LetterError::Input(format!("Datum: {e}")))?;
+    let xmp_date = at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let pdf_date = at.strftime("D:%Y%m%d%H%M%SZ").to_string();
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let xmp = format!(
+        "<?xpacket begin=\"\u{feff}\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>\n\
+<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n\
+<rdf:Description rdf:about=\"\" xmlns:pdfaid=\"http://www.aiim.org/pdfa/ns/id/\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:xmp=\"http://ns.adobe.com/xap/1.0/\" xmlns:pdf=\"http://ns.adobe.com/pdf/1.3/\">\n\
+<pdfaid:part>2</pdfaid:part><pdfaid:conformance>B</pdfaid:conformance>\n\
+<dc:format>application/pdf</dc:format>\n\
+<dc:title><rdf:Alt><rdf:li xml:lang=\"x-default\">{title}</rdf:li></rdf:Alt></dc:title>\n\
+<dc:creator><rdf:Seq><rdf:li>{author}</rdf:li></rdf:Seq></dc:creator>\n\
+<xmp:CreateDate>{date}</xmp:CreateDate><xmp:ModifyDate>{date}</xmp:ModifyDate><xmp:MetadataDate>{date}</xmp:MetadataDate>\n\
+<xmp:CreatorTool>Amtsstube</xmp:CreatorTool><pdf:Producer>Amtsstube</pdf:Producer>\n\
+</rdf:Description></rdf:RDF></x:xmpmeta>\n<?xpacket end=\"w\"?>",
+        title = esc(&letter.title),
+        author = esc(&head.authority),
+        date = xmp_date,
+    );
+    let mut stream = Stream::new(
+        Dictionary::from_iter(vec![
+            ("Type", Object::Name(b"Metadata".to_vec())),
+            ("Subtype", Object::Name(b"XML".to_vec())),
+        ]),
+        xmp.into_bytes(),
+    );
+    stream.allows_compression = false;
+    let metadata = lo.add_object(Object::Stream(stream));
+    let text = |s: &str| Object::String(utf16be(s), StringFormat::Hexadecimal);
+    let info = lo.add_object(Object::Dictionary(Dictionary::from_iter(vec![
+        ("Title", text(&letter.title)),
+        ("Author", text(&head.authority)),
+        ("Creator", text("Amtsstube")),
+        ("Producer", text("Amtsstube")),
+        ("CreationDate", Object::string_literal(pdf_date.clone())),
+        ("ModDate", Object::string_literal(pdf_date)),
+    ])));
+    lo.trailer.set("Info", Object::Reference(info));
+    // A stable file ID from the content that identifies the letter.
+    let id = {
+        use std::hash::{Hash, Hasher};
+        let mut a = std::collections::hash_map::DefaultHasher::new();
+        (&letter.title, &letter.reference, letter.created_unix).hash(&mut a);
+        let x = a.finish();
+        x.to_be_bytes()
+            .iter()
+            .chain(x.rotate_left(17).to_be_bytes().iter())
+            .copied()
+            .collect::<Vec<u8>>()
+    };
+    lo.trailer.set(
+        "ID",
+        Object::Array(vec![
+            Object::String(id.clone(), StringFormat::Hexadecimal),
+            Object::String(id, StringFormat::Hexadecimal),
+        ]),
+    );
+    let catalog_id = lo
+        .trailer
+        .get(b"Root")
+        .and_then(Object::as_reference)
+        .map_err(|e| LetterError::Input(format!("PDF ohne Katalog: {e}")))?;
+    let catalog = lo
+        .get_object_mut(catalog_id)
+        .and_then(Object::as_dict_mut)
+        .map_err(|e| LetterError::Input(format!("PDF-Katalog: {e}")))?;
+    catalog.set("Metadata", Object::Reference(metadata));
+    if let Ok(Object::Array(intents)) = catalog.get_mut(b"OutputIntents") {
+        for intent in intents.iter_mut() {
+            if let Object::Dictionary(d) = intent {
+                d.set("S", Object::Name(b"GTS_PDFA1".to_vec()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A PDF text string in UTF-16BE with byte order mark (umlauts in titles).
+fn utf16be(s: &str) -> Vec<u8> {
+    let mut out = vec![0xFE, 0xFF];
+    for unit in s.encode_utf16() {
+        out.extend_from_slice(&unit.to_be_bytes());
+    }
+    out
+}
+
+/// The output-intent profile compressed once per process (it never changes).
+fn compressed_icc(raw: &[u8]) -> Result<(usize, &'static Vec<u8>), LetterError> {
+    use std::io::Write;
+    static PACKED: std::sync::OnceLock<(usize, Vec<u8>)> = std::sync::OnceLock::new();
+    if let Some((len, packed)) = PACKED.get() {
+        return Ok((*len, packed));
+    }
+    let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(raw)
+        .map_err(|e| LetterError::Input(format!("Farbprofil: {e}")))?;
+    let packed = enc
+        .finish()
+        .map_err(|e| LetterError::Input(format!("Farbprofil: {e}")))?;
+    let (len, packed) = PACKED.get_or_init(|| (raw.len(), packed));
+    Ok((*len, packed))
+}
+
+/// A font reduced to the glyphs of `chars` (plus .notdef), parsed again so that its
+/// character map and advance widths match the new glyph numbers.
+fn subset(bytes: &[u8], full: &ParsedFont, chars: &str) -> Result<ParsedFont, LetterError> {
+    use allsorts::binary::read::ReadScope;
+    use allsorts::font_data::FontData;
+    let mut ids: Vec<u16> = chars
+        .chars()
+        .filter_map(|c| full.lookup_glyph_index(c as u32))
+        .filter(|g| *g != 0)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.insert(0, 0);
+    let err = |e: &dyn std::fmt::Display| LetterError::Font(format!("Teilschrift: {e}"));
+    let file = ReadScope::new(bytes)
+        .read::<FontData<'_>>()
+        .map_err(|e| err(&e))?;
+    let provider = file.table_provider(0).map_err(|e| err(&e))?;
+    let sub = allsorts::subset::subset(
+        &provider,
+        &ids,
+        &allsorts::subset::SubsetProfile::Pdf,
+        allsorts::subset::CmapTarget::Unicode,
+    )
+    .map_err(|e| err(&e))?;
+    ParsedFont::from_bytes(&sub, 0, &mut Vec::new()).ok_or_else(|| err(&"nicht lesbar"))
 }
 
 fn text(x: f32, size: f32, face: Face, text: String) -> Text {

@@ -49,7 +49,15 @@ pub struct TownConfig {
     /// File name of a PNG logo next to the configuration (optional).
     #[serde(default)]
     pub logo: String,
+    /// Letters as PDF/A-2b for the archive (default) – about 0.5 MB each because of the
+    /// embedded colour profile – or as plain PDF of a few dozen KB.
+    #[serde(default = "default_pdfa")]
+    pub pdfa: bool,
     pub rechtsbehelf: Vec<Rechtsbehelf>,
+}
+
+fn default_pdfa() -> bool {
+    true
 }
 
 fn default_zeichnung() -> String {

@@ -270,6 +270,41 @@ fn thousands_are_grouped_and_a_paid_fee_is_not_requested_again() -> R {
 }
 
 #[test]
+fn pdfa_by_default_or_plain_and_small() -> R {
+    let mut town: TownConfig = toml::from_str(TOWN)?;
+    let types: CaseTypes = toml::from_str(TYPES)?;
+    let gew = types
+        .vorgangsart
+        .iter()
+        .find(|t| t.kuerzel == "GEW")
+        .ok_or("GEW")?;
+    let f = facts(gew, "NW");
+    let renderer = Renderer::new()?;
+    let draft = Draft::eingangsbestaetigung(&f);
+    assert!(town.pdfa, "PDF/A is the default");
+    let pdfa = letters::render(&renderer, &draft, &f, &town, Some(LOGO.to_vec()), 0)?;
+    let text = String::from_utf8_lossy(&pdfa);
+    // XMP metadata, unfiltered, declaring PDF/A-2b; the output intent with its profile.
+    assert!(
+        text.contains("pdfaid:part") && text.contains("pdfaid:conformance"),
+        "no PDF/A identification"
+    );
+    assert!(text.contains("/OutputIntents") && text.contains("GTS_PDFA1"));
+    let path = out_dir().join("GEW-pdfa.pdf");
+    std::fs::write(&path, &pdfa)?;
+    check_pdf(&path)?;
+    town.pdfa = false;
+    let plain = letters::render(&renderer, &draft, &f, &town, Some(LOGO.to_vec()), 0)?;
+    assert!(!String::from_utf8_lossy(&plain).contains("/OutputIntents"));
+    // Fonts are subset to the glyphs used: a letter stays small.
+    assert!(plain.len() < 100_000, "{} bytes", plain.len());
+    let path = out_dir().join("GEW-einfach.pdf");
+    std::fs::write(&path, &plain)?;
+    check_pdf(&path)?;
+    Ok(())
+}
+
+#[test]
 fn long_reasons_flow_over_pages_with_page_numbers() -> R {
     let town: TownConfig = toml::from_str(TOWN)?;
     let types: CaseTypes = toml::from_str(TYPES)?;
