@@ -52,6 +52,9 @@ settings=$(mktemp)
 "$sim" subscriber-config --dir "$portal" --url "$url" >"$settings"
 printf '%s\n' "$admin_pw" | "$cli" --data-dir "$data" portal configure --file "$settings" >/dev/null
 rm -f "$settings"
+# The town's cash system takes Annahmeanordnungen from this exchange folder (demo).
+mkdir -p "$demo/kasse"
+printf '%s\n' "$admin_pw" | "$cli" --data-dir "$data" kasse ordner "$demo/kasse" >/dev/null
 IFS='|' read -r first_user _ _ first_pw <<<"${users[0]}"
 echo "==> Synchronisiere mit dem Portal-Simulator ($url)"
 printf '%s\n' "$first_pw" | "$cli" --data-dir "$data" sync --as "$first_user"
@@ -72,6 +75,7 @@ for u in "${users[@]}"; do
   printf '  %-18s %-16s %s\n' "$name" "$role" "$pw"
 done
 echo "  Wiederherstellungsschlüssel: $demo/wiederherstellungsschluessel.txt (nur für die Demo gespeichert)"
+echo "  Kassenordner (Annahmeanordnungen als CSV und XML): $demo/kasse"
 echo
 
 if [ -n "${DISPLAY:-}" ]; then
