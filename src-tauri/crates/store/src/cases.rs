@@ -16,7 +16,54 @@ pub struct NewCase {
     pub received_at: String,
 }
 
+/// A history entry taken over from an earlier system (or the demo): time, actor, kind,
+/// state left and state entered.
+#[derive(Debug, Clone)]
+pub struct PastEvent {
+    pub at: String,
+    pub actor: String,
+    pub kind: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+}
+
 impl Session {
+    /// Take over a finished or running case with its history (Altdaten-Übernahme,
+    /// demo data): the case in its current state, its case type, assignee and
+    /// completeness date, and every history entry with its original time – in one
+    /// transaction, audited with the Aktenzeichen.
+    pub fn import_case_with_history(
+        &mut self,
+        case: &NewCase,
+        case_type_code: Option<&str>,
+        assigned_to: Option<&str>,
+        complete_at: Option<&str>,
+        portal_case: Option<&str>,
+        history: &[PastEvent],
+    ) -> Result<String> {
+        if case.file_number.trim().is_empty() {
+            return Err(StoreError::InvalidInput("Das Aktenzeichen fehlt.".into()));
+        }
+        let id = random_hex(16);
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO cases (id, file_number, case_type, applicant, status, received_at, created_at, case_type_code, assigned_to, complete_at, fc_case_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![id, case.file_number, case.case_type, case.applicant, case.status, case.received_at, now, case_type_code, assigned_to, complete_at, portal_case],
+        )?;
+        for e in history {
+            tx.execute(
+                "INSERT INTO case_history (case_id, at, actor, kind, from_state, to_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, e.at, e.actor, e.kind, e.from_state, e.to_state],
+            )?;
+        }
+        audit::append(&tx, &now, &actor, "vorgang.uebernommen", &case.file_number)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
     /// Insert a case; returns its id. Audited with the Aktenzeichen only.
     pub fn insert_case(&mut self, case: &NewCase) -> Result<String> {
         if case.file_number.trim().is_empty() {

@@ -223,6 +223,28 @@ impl Session {
         Ok(())
     }
 
+    /// Every history entry of every case, ordered by case and time (reports): case id,
+    /// time, actor, kind, state entered.
+    pub fn all_history(&self) -> Result<Vec<(String, HistoryEntry)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT case_id, at, actor, kind, from_state, to_state FROM case_history ORDER BY case_id, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                HistoryEntry {
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    kind: r.get(3)?,
+                    from_state: r.get(4)?,
+                    to_state: r.get(5)?,
+                    detail: None,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Set the case type of a case (sync, import).
     pub fn set_case_type_code(&mut self, id: &str, code: &str) -> Result<()> {
         self.conn.execute(

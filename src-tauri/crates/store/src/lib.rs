@@ -33,7 +33,7 @@ mod vault;
 
 pub use age::secrecy::{ExposeSecret, SecretString};
 pub use audit::{AuditEntry, AuditProblem, AuditReport};
-pub use cases::NewCase;
+pub use cases::{NewCase, PastEvent};
 pub use casework::{
     CaseDocument, CaseFilter, CaseOrder, CaseRecord, HistoryEntry, Note, OutgoingLetter, Transition,
 };

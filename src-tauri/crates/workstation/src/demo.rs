@@ -102,3 +102,183 @@ pub fn spread_states(ws: &mut Workstation, colleagues: &[String]) -> Result<usiz
     }
     Ok(moved)
 }
+
+const FIRST: [&str; 12] = [
+    "Anna", "Jonas", "Leonie", "Mehmet", "Sophie", "Lukas", "Emma", "Piotr", "Mia", "Ben", "Aylin",
+    "Karl",
+];
+const LAST: [&str; 12] = [
+    "Becker", "Schulz", "Kowalski", "Yıldız", "Hoffmann", "Wagner", "Nowak", "Fischer", "Özdemir",
+    "Krüger", "Lehmann", "Schäfer",
+];
+
+/// A year of finished and running cases with their full history, taken over as if from
+/// an earlier system, so that the Leitung's dashboard shows realistic figures (demo
+/// only). Arrivals spread over the last 365 days; Nachforderungen, decisions, dispatch
+/// and closing at realistic intervals; what would lie in the future is still open.
+/// Returns the number of cases.
+pub fn demo_history(
+    ws: &mut Workstation,
+    n: usize,
+    seed: u64,
+    colleagues: &[String],
+) -> Result<usize, AppError> {
+    use jiff::{Timestamp, ToSpan};
+    use rand::{Rng, SeedableRng};
+    use store::{NewCase, PastEvent};
+
+    let cfg = ws.casework_config()?;
+    let types = cfg.types.vorgangsart.clone();
+    if types.is_empty() || colleagues.is_empty() {
+        return Err(AppError::invalid(
+            "Keine Vorgangsarten oder keine Sachbearbeitenden für die Demo.",
+        ));
+    }
+    let session = ws.session_with_mut(domain::Permission::AllCases)?;
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+    let now = Timestamp::now();
+    let year_ago = now - (365 * 24).hours();
+    for i in 0..n {
+        let t = &types[i % types.len()];
+        // Service target in days sets the pace; some case types are fast.
+        let pace = f64::from(t.zielzeit_tage.max(1));
+        let received = year_ago + (rng.random_range(0..365 * 24 * 60) as i64).minutes();
+        let who = &colleagues[i % colleagues.len()];
+        let mut at = received;
+        let mut state = "eingegangen".to_owned();
+        let mut history = Vec::new();
+        let mut complete_at = None;
+        let step = |hours: f64,
+                    kind: &str,
+                    to: &str,
+                    history: &mut Vec<PastEvent>,
+                    at: &mut Timestamp,
+                    state: &mut String|
+         -> bool {
+            let next = *at + ((hours * 60.0) as i64).minutes();
+            if next >= now {
+                return false;
+            }
+            *at = next;
+            history.push(PastEvent {
+                at: next.to_string(),
+                actor: if kind == "nachreichung_eingegangen" {
+                    "portal".into()
+                } else {
+                    who.clone()
+                },
+                kind: kind.into(),
+                from_state: Some(state.clone()),
+                to_state: Some(to.into()),
+            });
+            *state = to.to_owned();
+            true
+        };
+        let h = |rng: &mut rand::rngs::SmallRng, days: f64| {
+            rng.random_range(0.1..=days.max(0.2)) * 24.0
+        };
+        let mut go = step(
+            h(&mut rng, 2.0),
+            "pruefung_beginnen",
+            "in_pruefung",
+            &mut history,
+            &mut at,
+            &mut state,
+        );
+        if go && rng.random_bool(0.35) {
+            go = step(
+                h(&mut rng, 3.0),
+                "nachfordern",
+                "nachgefordert",
+                &mut history,
+                &mut at,
+                &mut state,
+            ) && step(
+                h(&mut rng, 21.0),
+                "nachreichung_eingegangen",
+                "in_pruefung",
+                &mut history,
+                &mut at,
+                &mut state,
+            );
+        }
+        if go && rng.random_bool(0.03) {
+            step(
+                h(&mut rng, 5.0),
+                "zurueckziehen",
+                "zurueckgezogen",
+                &mut history,
+                &mut at,
+                &mut state,
+            );
+            go = false;
+        }
+        if go {
+            go = step(
+                h(&mut rng, 3.0),
+                "vollstaendig",
+                "in_bearbeitung",
+                &mut history,
+                &mut at,
+                &mut state,
+            );
+            if go {
+                complete_at = Some(at.to_zoned(jiff::tz::TimeZone::system()).date().to_string());
+            }
+        }
+        if go {
+            go = step(
+                h(&mut rng, pace * 1.5),
+                "entscheiden",
+                "entschieden",
+                &mut history,
+                &mut at,
+                &mut state,
+            ) && step(
+                h(&mut rng, 2.0),
+                "versenden",
+                "versandt",
+                &mut history,
+                &mut at,
+                &mut state,
+            );
+        }
+        if go {
+            step(
+                h(&mut rng, 10.0),
+                "abschliessen",
+                "abgeschlossen",
+                &mut history,
+                &mut at,
+                &mut state,
+            );
+        }
+        let year = received.to_zoned(jiff::tz::TimeZone::system()).year();
+        let online = rng.random_bool(0.75);
+        session.import_case_with_history(
+            &NewCase {
+                file_number: domain::casetype::file_number(
+                    &cfg.types.aktenzeichen,
+                    &t.kuerzel,
+                    year,
+                    98,
+                    i as u64 + 1,
+                ),
+                case_type: t.name.clone(),
+                applicant: format!(
+                    "{} {}",
+                    FIRST[rng.random_range(0..FIRST.len())],
+                    LAST[rng.random_range(0..LAST.len())]
+                ),
+                status: state.clone(),
+                received_at: received.to_string(),
+            },
+            Some(&t.kuerzel),
+            Some(who),
+            complete_at.as_deref(),
+            online.then(|| format!("demo-{seed}-{i}")).as_deref(),
+            &history,
+        )?;
+    }
+    Ok(n)
+}

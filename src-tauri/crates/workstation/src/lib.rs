@@ -14,6 +14,7 @@ mod error;
 pub mod letters;
 pub mod paths;
 mod portal;
+pub mod reports;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,7 @@ use domain::{Permission, Role, UserName};
 use store::{AuditReport, Clock, SecretString, Session, Store};
 
 pub use ::letters::{Draft, Ergebnis, LetterKind, TextBlock};
+pub use ::reports::{Metric, Report};
 pub use api::{
     AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery, WorkListSort,
     WorkListView,
@@ -29,6 +31,7 @@ pub use casework::CaseDetail;
 pub use error::{AppError, ErrorCode};
 pub use letters::{LetterRequest, LetterView, OutboxView, TariffOption};
 pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
+pub use reports::{DrillCase, ReportRequest};
 pub use store::{InitOptions, RecoveryKey, StoreConfig};
 
 /// The workstation: a data directory, locked or unlocked by one user.
@@ -233,7 +236,10 @@ impl Workstation {
         }
     }
 
-    fn session_with_mut(&mut self, permission: Permission) -> Result<&mut Session, AppError> {
+    pub(crate) fn session_with_mut(
+        &mut self,
+        permission: Permission,
+    ) -> Result<&mut Session, AppError> {
         if self.screen_locked {
             return Err(Self::screen_lock_error());
         }

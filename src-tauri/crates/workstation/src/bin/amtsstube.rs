@@ -105,6 +105,45 @@ enum Command {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Kennzahlen für die Leitung: Durchlaufzeiten, Rückstand, Fristrisiko (Zeitraum, optional als CSV oder JSON)
+    Bericht {
+        /// Erster Tag (JJJJ-MM-TT)
+        #[arg(long)]
+        von: String,
+        /// Letzter Tag (JJJJ-MM-TT)
+        #[arg(long)]
+        bis: String,
+        /// Nur diese Vorgangsart (Name)
+        #[arg(long)]
+        vorgangsart: Option<String>,
+        /// CSV (Semikolon, UTF-8 mit BOM) in diese Datei schreiben
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Den ganzen Bericht als JSON ausgeben
+        #[arg(long)]
+        json: bool,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Personenbezogene Kennzahlen ein- oder ausschalten (an/aus; nur mit Dienstvereinbarung, Administration)
+    #[command(name = "berichte-personen")]
+    BerichtePersonen {
+        /// an oder aus
+        schalter: String,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Nur für Vorführungen: ein Jahr abgeschlossener und laufender Vorgänge mit Verlauf übernehmen
+    #[command(name = "demo-historie")]
+    DemoHistorie {
+        #[arg(long = "as")]
+        as_user: String,
+        #[arg(long, default_value_t = 600)]
+        anzahl: usize,
+        /// Sachbearbeitende, denen die Vorgänge gehören
+        #[arg(long = "an")]
+        colleagues: Vec<String>,
+    },
     /// Bildschirmsperre nach Inaktivität in Sekunden (60 bis 3600, Administration)
     Sperre {
         seconds: u32,
@@ -538,6 +577,80 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
             ws.logout();
+        }
+        Command::Bericht {
+            von,
+            bis,
+            vorgangsart,
+            csv,
+            json,
+            as_user,
+        } => {
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            let req = workstation::ReportRequest {
+                from: von,
+                until: bis,
+                case_type: vorgangsart,
+                channel: None,
+            };
+            let report = ws.report(&req)?;
+            if let Some(path) = csv {
+                std::fs::write(&path, ws.report_csv(&req)?).map_err(|e| {
+                    workstation::AppError::invalid(format!(
+                        "{} nicht schreibbar: {e}",
+                        path.display()
+                    ))
+                })?;
+                println!("CSV: {}", path.display());
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                let c = &report.total.current;
+                let f = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "–".into());
+                println!("Zeitraum {} bis {}", report.from, report.until);
+                println!(
+                    "Eingänge {}, entschieden {}, versandt {}",
+                    c.arrivals, c.decided, c.dispatched
+                );
+                println!(
+                    "Durchlaufzeit Eingang–Entscheidung: Median {} Tage, P90 {} Tage",
+                    f(c.arrival_to_decision.median_days),
+                    f(c.arrival_to_decision.p90_days)
+                );
+                println!(
+                    "Offen {}, davon über 3 Monate {}; Frist bald fällig {}, überschritten {}",
+                    report.total.backlog.open,
+                    report.total.backlog.by_age[3],
+                    report.total.backlog.due_soon,
+                    report.total.backlog.overdue
+                );
+            }
+            ws.logout();
+        }
+        Command::BerichtePersonen { schalter, as_user } => {
+            let on = match schalter.as_str() {
+                "an" => true,
+                "aus" => false,
+                _ => return Err(workstation::AppError::invalid("an oder aus angeben.").into()),
+            };
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            ws.set_person_reports(on)?;
+            ws.logout();
+            println!("Personenbezogene Kennzahlen: {schalter}");
+        }
+        Command::DemoHistorie {
+            as_user,
+            anzahl,
+            colleagues,
+        } => {
+            let mut ws = login(&dir, &as_user, &mut secrets)?;
+            let n = workstation::demo::demo_history(&mut ws, anzahl, 2026, &colleagues)?;
+            ws.logout();
+            println!("{n} Vorgänge mit einem Jahr Verlauf übernommen.");
         }
         Command::Sperre { seconds, as_user } => {
             let mut ws = login(&dir, &as_user, &mut secrets)?;

@@ -1,0 +1,132 @@
+//! The supervisor figures through the facade on the real store: a year of demo
+//! history, a case decided today through the ordinary casework, the drill-down, the
+//! CSV, privacy by default and the permission (Leitung only).
+
+use amtsstube_tests::sim::BoxError;
+use domain::Role;
+use domain::lifecycle::{Action, Decision};
+use workstation::{ErrorCode, LoginRequest, Metric, ReportRequest, WorkListQuery, Workstation};
+
+fn login(ws: &mut Workstation, user: &str) -> Result<(), BoxError> {
+    ws.login(LoginRequest {
+        username: user.into(),
+        password: format!("{user}-passwort-1"),
+    })?;
+    Ok(())
+}
+
+fn year() -> ReportRequest {
+    let today = jiff::Zoned::now().date();
+    ReportRequest {
+        from: today
+            .checked_sub(jiff::ToSpan::days(365))
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
+        until: today.to_string(),
+        case_type: None,
+        channel: None,
+    }
+}
+
+#[test]
+fn leitung_sees_team_figures_that_match_their_cases() -> Result<(), BoxError> {
+    let tmp = tempfile::tempdir()?;
+    let mut ws = amtsstube_tests::local::workstation(
+        &tmp.path().join("daten"),
+        None,
+        &[
+            ("leitung", Role::Leitung),
+            ("sb1", Role::Sachbearbeitung),
+            ("sb2", Role::Sachbearbeitung),
+        ],
+    )?;
+    login(&mut ws, "leitung")?;
+    workstation::demo::demo_history(&mut ws, 300, 7, &["sb1".into(), "sb2".into()])?;
+    let r = ws.report(&year())?;
+    let c = &r.total.current;
+    assert_eq!(c.arrivals, 300, "every demo case arrived within the year");
+    assert!(c.decided > 150 && c.decided < 300, "{}", c.decided);
+    assert!(
+        c.arrival_to_decision
+            .median_days
+            .is_some_and(|m| m > 0.5 && m < 60.0)
+    );
+    assert!(r.total.backlog.open > 0);
+    assert_eq!(r.by_type.len(), 5);
+    assert!(r.by_channel.iter().all(|g| g.current.arrivals > 0));
+    assert_eq!(r.weeks.iter().map(|w| w.arrivals).sum::<u32>(), 300);
+    assert!(r.persons.is_none(), "privacy by default");
+    // Every number opens the cases behind it.
+    let decided = ws.report_cases(&year(), "alle", Metric::Decided)?;
+    assert_eq!(decided.len() as u32, c.decided);
+    let gew = r
+        .by_type
+        .iter()
+        .find(|g| g.label == "Gewerbeanmeldung")
+        .ok_or("GEW")?;
+    let open = ws.report_cases(&year(), &gew.key, Metric::Open)?;
+    assert_eq!(open.len() as u32, gew.backlog.open);
+    assert!(open.iter().all(|c| c.case_type == "Gewerbeanmeldung"));
+    // A filter narrows the input.
+    let only = ws.report(&ReportRequest {
+        case_type: Some("Gewerbeanmeldung".into()),
+        ..year()
+    })?;
+    assert_eq!(only.total.current.arrivals, gew.current.arrivals);
+    // The CSV opens in Excel and LibreOffice.
+    let csv = ws.report_csv(&year())?;
+    assert!(csv.starts_with('\u{feff}') && csv.contains(";Alle Vorgänge;Eingänge;300;"));
+
+    // A case decided today through the ordinary casework counts at once.
+    let before = c.decided;
+    let open_case = ws
+        .work_list(WorkListQuery {
+            limit: 500,
+            ..WorkListQuery::default()
+        })?
+        .items
+        .into_iter()
+        .find(|c| c.status == "in_bearbeitung")
+        .ok_or("no case in progress")?;
+    ws.case_action(
+        &open_case.id,
+        Action::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+            begruendung: String::new(),
+        },
+    )?;
+    assert_eq!(ws.report(&year())?.total.current.decided, before + 1);
+
+    // Sachbearbeitung cannot open the dashboard.
+    ws.logout();
+    login(&mut ws, "sb1")?;
+    let err = ws
+        .report(&year())
+        .err()
+        .ok_or("Sachbearbeitung sees the report")?;
+    assert_eq!(err.code, ErrorCode::Forbidden);
+
+    // Per-person figures only after the administration switched them on.
+    ws.logout();
+    login(&mut ws, "admin")?;
+    ws.set_person_reports(true)?;
+    ws.logout();
+    login(&mut ws, "leitung")?;
+    let persons = ws.report(&year())?.persons.ok_or("switched on")?;
+    assert!(persons.iter().all(|p| p.decided >= 5));
+    let names: Vec<&str> = persons.iter().map(|p| p.person.as_str()).collect();
+    assert!(
+        names.contains(&"sb1") && names.contains(&"sb2"),
+        "{names:?}"
+    );
+    // Bad input is refused in German.
+    let bad = ws
+        .report(&ReportRequest {
+            from: "gestern".into(),
+            ..year()
+        })
+        .err()
+        .ok_or("accepted")?;
+    assert!(bad.message.contains("kein Datum"), "{}", bad.message);
+    Ok(())
+}
