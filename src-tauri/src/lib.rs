@@ -10,8 +10,9 @@ use workstation::casework::{
     AssignRequest, BulkAssignRequest, BulkAssignResult, CaseDetail, DocumentContent, SavedFilter,
 };
 use workstation::{
-    AppError, AppStatus, ErrorCode, LetterRequest, LetterView, LoginRequest, OutboxView,
-    SessionInfo, SyncStatus, SyncSummary, UserRow, WorkList, WorkListQuery, Workstation,
+    AppError, AppStatus, DrillCase, ErrorCode, LetterRequest, LetterView, LoginRequest, Metric,
+    OutboxView, Report, ReportRequest, SessionInfo, SyncStatus, SyncSummary, UserRow, WorkList,
+    WorkListQuery, Workstation,
 };
 
 /// The workstation behind a mutex; `None` while the data directory is not set up.
@@ -127,6 +128,37 @@ async fn send_letter(
         bg.wake();
     }
     Ok(detail)
+}
+
+/// The Leitung's figures for a period.
+#[tauri::command]
+async fn report(
+    state: tauri::State<'_, AppState>,
+    request: ReportRequest,
+) -> Result<Report, AppError> {
+    state.with(move |ws| ws.report(&request)).await
+}
+
+/// The cases behind one number of the report.
+#[tauri::command]
+async fn report_cases(
+    state: tauri::State<'_, AppState>,
+    request: ReportRequest,
+    group: String,
+    metric: Metric,
+) -> Result<Vec<DrillCase>, AppError> {
+    state
+        .with(move |ws| ws.report_cases(&request, &group, metric))
+        .await
+}
+
+/// The report as CSV text (the page offers it as a download).
+#[tauri::command]
+async fn report_csv(
+    state: tauri::State<'_, AppState>,
+    request: ReportRequest,
+) -> Result<String, AppError> {
+    state.with(move |ws| ws.report_csv(&request)).await
 }
 
 #[tauri::command]
@@ -346,7 +378,10 @@ pub fn run() {
             letter_view,
             letter_preview,
             send_letter,
-            case_outbox
+            case_outbox,
+            report,
+            report_cases,
+            report_csv
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -50,6 +50,7 @@ before(async () => {
   amtsstube(["init", "--scrypt-log-n", "12"], "admin-passwort-1\n");
   amtsstube(["user", "add", "sb1", "--role", "sachbearbeitung", "--display-name", "Sam Bearbeitung"], "admin-passwort-1\nsb1-passwort-1\n");
   amtsstube(["user", "add", "scan", "--role", "scanstelle", "--display-name", "Scan Stelle"], "admin-passwort-1\nscan-passwort-1\n");
+  amtsstube(["user", "add", "leitung", "--role", "leitung", "--display-name", "Lena Leitung"], "admin-passwort-1\nleitung-passwort-1\n");
   // A portal with three applications, connected as the administration would.
   sim = await startSimulator(path.join(path.dirname(dataDir), "portal"), 3);
   const settings = path.join(path.dirname(dataDir), "verbindung.json");
@@ -292,6 +293,53 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   // Every act is in the audit chain, which verifies.
   const audit = amtsstube(["audit", "verify"], "admin-passwort-1\n");
   assert.match(audit, /unversehrt/);
+});
+
+test("leitung: the dashboard shows the figures the reports crate computes; sachbearbeitung has none", async () => {
+  // A year of history next to the synced applications.
+  amtsstube(["demo-historie", "--as", "leitung", "--anzahl", "150", "--an", "sb1"], "leitung-passwort-1\n");
+  await wd.execute("document.getElementById('username').value=''; document.getElementById('username').dispatchEvent(new Event('input'));");
+  await loginThroughUi(wd, "leitung", "leitung-passwort-1");
+  await wd.click(await wd.waitFor("[data-testid=view-dashboard]"));
+  await wd.waitFor("[data-testid=kpi-decided]", { timeout: 30_000 });
+  const from = await wd.execute("return document.querySelector('[data-testid=dash-from]').value;");
+  const until = await wd.execute("return document.querySelector('[data-testid=dash-until]').value;");
+  const shown = await wd.execute(
+    "const t = (id) => document.querySelector(`[data-testid=${id}]`).textContent.trim(); return { arrivals: t('kpi-arrivals'), decided: t('kpi-decided'), open: t('kpi-open'), overdue: t('kpi-overdue'), dueSoon: t('kpi-due-soon'), median: t('kpi-median') };",
+  );
+  const report = JSON.parse(amtsstube(["bericht", "--von", from, "--bis", until, "--json", "--as", "leitung"], "leitung-passwort-1\n"));
+  const c = report.total.current;
+  assert.ok(c.arrivals > 0 && c.decided > 0, JSON.stringify(c));
+  assert.deepEqual(
+    { arrivals: shown.arrivals, decided: shown.decided, open: shown.open, overdue: shown.overdue, dueSoon: shown.dueSoon },
+    {
+      arrivals: String(c.arrivals),
+      decided: String(c.decided),
+      open: String(report.total.backlog.open),
+      overdue: String(report.total.backlog.overdue),
+      dueSoon: String(report.total.backlog.dueSoon),
+    },
+  );
+  const median = new Intl.NumberFormat("de-DE", { minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(c.arrivalToDecision.medianDays);
+  assert.ok(shown.median.startsWith(`${median} Tage`), `${shown.median} vs ${median}`);
+  // The chart is drawn in WebKitGTK, not just a placeholder.
+  const inked = await wd.execute(
+    "const c = document.querySelector('[data-testid=dash-age-chart]'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0) n++; return n;",
+  );
+  assert.ok(inked > 100, `the chart is empty (${inked} pixels)`);
+  // A number opens its cases.
+  await wd.execute("document.querySelector('[data-testid=kpi-decided]').click();");
+  await wd.waitFor("[data-testid=dash-drill]", { text: `${c.decided} Vorgänge` });
+  writeFileSync(path.join(artifacts, "kennzahlen.png"), await wd.screenshot());
+  await wd.click(await wd.find("[data-testid=logout]"));
+  await wd.waitFor("#username");
+  // Sachbearbeitung: no dashboard.
+  await wd.execute("document.getElementById('username').value=''; document.getElementById('username').dispatchEvent(new Event('input'));");
+  await loginThroughUi(wd, "sb1", "sb1-passwort-1");
+  await wd.waitFor("[data-testid=worklist-count]");
+  assert.equal(await wd.execute("return document.querySelector('[data-testid=view-dashboard]') === null;"), true);
+  await wd.click(await wd.find("[data-testid=logout]"));
+  await wd.waitFor("#username");
 });
 
 test("the store was used for real: audit log verifies, no name in plaintext on disk", () => {

@@ -21,6 +21,10 @@ import type { SavedFilter } from "./bindings/SavedFilter";
 import type { LetterRequest } from "./bindings/LetterRequest";
 import type { LetterView } from "./bindings/LetterView";
 import type { OutboxView } from "./bindings/OutboxView";
+import type { Report } from "./bindings/Report";
+import type { ReportRequest } from "./bindings/ReportRequest";
+import type { DrillCase } from "./bindings/DrillCase";
+import type { Metric } from "./bindings/Metric";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -49,6 +53,9 @@ export interface Backend {
   letterPreview(request: LetterRequest): Promise<string>;
   sendLetter(request: LetterRequest): Promise<CaseDetail>;
   caseOutbox(caseId: string): Promise<OutboxView[]>;
+  report(request: ReportRequest): Promise<Report>;
+  reportCases(request: ReportRequest, group: string, metric: Metric): Promise<DrillCase[]>;
+  reportCsv(request: ReportRequest): Promise<string>;
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -87,4 +94,7 @@ export const tauriBackend: Backend = {
   letterPreview: (request) => invoke<string>("letter_preview", { request }),
   sendLetter: (request) => invoke<CaseDetail>("send_letter", { request }),
   caseOutbox: (caseId) => invoke<OutboxView[]>("case_outbox", { caseId }),
+  report: (request) => invoke<Report>("report", { request }),
+  reportCases: (request, group, metric) => invoke<DrillCase[]>("report_cases", { request, group, metric }),
+  reportCsv: (request) => invoke<string>("report_csv", { request }),
 };
