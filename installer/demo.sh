@@ -63,6 +63,8 @@ if [ ! -f "$demo/.verteilt" ]; then
   IFS='|' read -r lead_user _ _ lead_pw <<<"${users[2]}"
   IFS='|' read -r sb2_user _ _ _ <<<"${users[1]}"
   printf '%s\n' "$lead_pw" | "$cli" --data-dir "$data" demo-verteilen --as "$lead_user" --an "$first_user" --an "$sb2_user"
+  # A year of finished and running cases, so the Leitung's dashboard shows real figures.
+  printf '%s\n' "$lead_pw" | "$cli" --data-dir "$data" demo-historie --as "$lead_user" --anzahl 1200 --an "$first_user" --an "$sb2_user"
   touch "$demo/.verteilt"
 fi
 

@@ -105,3 +105,22 @@ test("inactivity lock: data hidden, lock screen accessible, unlock by keyboard",
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Arbeitskorb" })).toBeVisible();
 });
+
+test("dashboard for the Leitung: keyboard, accessible, a number opens its cases", async ({ page }) => {
+  await page.goto("/");
+  await page.keyboard.type("leitung");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  const view = page.getByRole("button", { name: "Kennzahlen" });
+  await view.focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Kennzahlen", level: 1 })).toBeVisible();
+  await expect(page.getByTestId("kpi-median")).toHaveText("6,5 Tage (P90 13,0 Tage)");
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/kennzahlen.png", fullPage: true });
+  await page.getByTestId("kpi-overdue").press("Enter");
+  await expect(page.getByTestId("dash-drill")).toContainText("HS-2026-000004");
+  await page.getByRole("button", { name: "HS-2026-000004" }).press("Enter");
+  await expect(page.getByRole("heading", { name: "HS-2026-000004 – Hundesteuer-Anmeldung" })).toBeVisible();
+});

@@ -49,6 +49,10 @@ export async function installFakeBackend(page: Page): Promise<void> {
               session = sb;
               return sb;
             }
+            if (r.username === "leitung" && r.password === "richtig-richtig") {
+              session = { ...sb, username: "leitung", displayName: "Lena Leitung", role: "leitung", roleLabel: "Leitung" };
+              return session;
+            }
             throw { code: "wrongCredentials", message: "Benutzername oder Passwort ist falsch. Noch 4 Versuch(e) bis zur Sperre." };
           }
           case "sync_status":
@@ -94,6 +98,25 @@ export async function installFakeBackend(page: Page): Promise<void> {
               },
             };
           }
+          case "report": {
+            const stats = (m: number | null) => ({ count: m === null ? 0 : 9, medianDays: m, p90Days: m === null ? null : m * 2, meanDays: m });
+            const figures = (d: number) => ({
+              arrivals: 14, decided: d, dispatched: d - 1, decidedPerWeek: d / 4,
+              arrivalToDecision: stats(6.5), arrivalToDispatch: stats(7), completeToDecision: stats(3), completeToDispatch: stats(4),
+              processing: stats(5), waitingForCitizen: stats(1.5), daysPerState: [], nachforderungsquote: 0.3, nachforderungenMean: 0.4,
+            });
+            const group = (key: string, label: string) => ({ key, label, current: figures(12), previous: figures(9), backlog: { open: 6, byAge: [2, 2, 1, 1], dueSoon: 2, overdue: 1 } });
+            return {
+              from: "2026-08-25", until: "2026-11-23",
+              total: group("alle", "Alle Vorgänge"),
+              byType: [group("typ:Gewerbeanmeldung", "Gewerbeanmeldung"), group("typ:Meldebescheinigung", "Meldebescheinigung")],
+              byChannel: [group("kanal:online", "online"), group("kanal:papier", "Papier")],
+              weeks: [{ start: "2026-11-02", decided: 3, arrivals: 4 }, { start: "2026-11-09", decided: 5, arrivals: 2 }],
+              persons: null, personsSuppressed: 0,
+            };
+          }
+          case "report_cases":
+            return [{ id: "2", fileNumber: "HS-2026-000004", caseType: "Hundesteuer-Anmeldung", stateLabel: "In Prüfung", receivedAt: "2026-11-20T13:02:00Z" }];
           case "case_outbox":
             return [{ what: "Eingangsbestätigung an das Portal", state: "bestätigt", attempts: 1, error: null }];
           case "add_note":
