@@ -152,6 +152,19 @@ async fn report_cases(
         .await
 }
 
+/// The report as PDF for the council (base64; the page offers it as a download).
+#[tauri::command]
+async fn report_pdf(
+    state: tauri::State<'_, AppState>,
+    request: ReportRequest,
+) -> Result<String, AppError> {
+    use base64::Engine;
+    state
+        .with(move |ws| ws.report_pdf(&request))
+        .await
+        .map(|pdf| base64::engine::general_purpose::STANDARD.encode(pdf))
+}
+
 /// The report as CSV text (the page offers it as a download).
 #[tauri::command]
 async fn report_csv(
@@ -381,7 +394,8 @@ pub fn run() {
             case_outbox,
             report,
             report_cases,
-            report_csv
+            report_csv,
+            report_pdf
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

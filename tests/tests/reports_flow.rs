@@ -76,6 +76,8 @@ fn leitung_sees_team_figures_that_match_their_cases() -> Result<(), BoxError> {
     // The CSV opens in Excel and LibreOffice.
     let csv = ws.report_csv(&year())?;
     assert!(csv.starts_with('\u{feff}') && csv.contains(";Alle Vorgänge;Eingänge;300;"));
+    let pdf = ws.report_pdf(&year())?;
+    assert!(pdf.starts_with(b"%PDF-") && pdf.len() > 10_000);
 
     // A case decided today through the ordinary casework counts at once.
     let before = c.decided;

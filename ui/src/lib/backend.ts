@@ -56,6 +56,8 @@ export interface Backend {
   report(request: ReportRequest): Promise<Report>;
   reportCases(request: ReportRequest, group: string, metric: Metric): Promise<DrillCase[]>;
   reportCsv(request: ReportRequest): Promise<string>;
+  /** The report as PDF (base64) for the council. */
+  reportPdf(request: ReportRequest): Promise<string>;
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -97,4 +99,5 @@ export const tauriBackend: Backend = {
   report: (request) => invoke<Report>("report", { request }),
   reportCases: (request, group, metric) => invoke<DrillCase[]>("report_cases", { request, group, metric }),
   reportCsv: (request) => invoke<string>("report_csv", { request }),
+  reportPdf: (request) => invoke<string>("report_pdf", { request }),
 };

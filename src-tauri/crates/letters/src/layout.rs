@@ -15,17 +15,17 @@ use crate::LetterError;
 const FONT_REGULAR: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans.ttf");
 const FONT_BOLD: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans-Bold.ttf");
 
-const PAGE_W: f32 = 210.0;
-const PAGE_H: f32 = 297.0;
-const LEFT: f32 = 25.0;
-const RIGHT: f32 = 20.0;
-const BODY_W: f32 = PAGE_W - LEFT - RIGHT;
+pub(crate) const PAGE_W: f32 = 210.0;
+pub(crate) const PAGE_H: f32 = 297.0;
+pub(crate) const LEFT: f32 = 25.0;
+pub(crate) const RIGHT: f32 = 20.0;
+pub(crate) const BODY_W: f32 = PAGE_W - LEFT - RIGHT;
 /// First page: the body starts below the subject (Form B: subject at 103.46 mm).
 const SUBJECT_TOP: f32 = 103.46;
 /// Following pages: the body starts below a short running head.
-const NEXT_TOP: f32 = 32.0;
+pub(crate) const NEXT_TOP: f32 = 32.0;
 /// The body ends above the page number and the footer.
-const BODY_BOTTOM: f32 = 266.0;
+pub(crate) const BODY_BOTTOM: f32 = 266.0;
 const BODY_SIZE: f32 = 10.5;
 const LINE: f32 = BODY_SIZE * 1.35 * 25.4 / 72.0;
 
@@ -91,26 +91,28 @@ pub struct Renderer {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Face {
+pub(crate) enum Face {
     Regular,
     Bold,
 }
 
 /// A positioned piece of text, in mm from the top left corner.
-struct Text {
-    x: f32,
-    top: f32,
-    size: f32,
-    face: Face,
-    grey: f32,
-    text: String,
+pub(crate) struct Text {
+    pub(crate) x: f32,
+    pub(crate) top: f32,
+    pub(crate) size: f32,
+    pub(crate) face: Face,
+    pub(crate) grey: f32,
+    pub(crate) text: String,
 }
 
 #[derive(Default)]
-struct Sheet {
-    texts: Vec<Text>,
+pub(crate) struct Sheet {
+    pub(crate) texts: Vec<Text>,
     /// Horizontal rules: x1, x2, top.
-    rules: Vec<(f32, f32, f32)>,
+    pub(crate) rules: Vec<(f32, f32, f32)>,
+    /// Filled boxes (chart bars): x, top, width, height, grey.
+    pub(crate) boxes: Vec<(f32, f32, f32, f32, f32)>,
 }
 
 impl Renderer {
@@ -365,7 +367,7 @@ impl Renderer {
         }
     }
 
-    fn running_head(&self, sheet: &mut Sheet, letter: &Page, head: &Letterhead) {
+    pub(crate) fn running_head(&self, sheet: &mut Sheet, letter: &Page, head: &Letterhead) {
         sheet.texts.push(Text {
             top: 15.0,
             ..text(LEFT, 9.0, Face::Bold, head.authority.clone())
@@ -378,7 +380,7 @@ impl Renderer {
         sheet.rules.push((LEFT, PAGE_W - RIGHT, 18.0));
     }
 
-    fn footer(&self, sheet: &mut Sheet, head: &Letterhead) {
+    pub(crate) fn footer(&self, sheet: &mut Sheet, head: &Letterhead) {
         sheet.rules.push((LEFT, PAGE_W - RIGHT, 275.0));
         let mut columns: Vec<Vec<String>> = vec![
             std::iter::once(head.authority.clone())
@@ -409,7 +411,7 @@ impl Renderer {
         }
     }
 
-    fn write(
+    pub(crate) fn write(
         &self,
         letter: &Page,
         head: &Letterhead,
@@ -469,6 +471,21 @@ impl Renderer {
             ops.push(Op::SetOutlineColor {
                 col: Color::Greyscale(Greyscale::new(0.4, None)),
             });
+            for &(x, top, w, h, grey) in &sheet.boxes {
+                ops.push(Op::SetFillColor {
+                    col: Color::Greyscale(Greyscale::new(grey, None)),
+                });
+                ops.push(Op::DrawRectangle {
+                    rectangle: printpdf::Rect {
+                        x: Mm(x).into(),
+                        y: Mm(PAGE_H - top - h).into(),
+                        width: Mm(w).into(),
+                        height: Mm(h).into(),
+                        mode: Some(printpdf::PaintMode::Fill),
+                        winding_order: None,
+                    },
+                });
+            }
             for &(x1, x2, top) in &sheet.rules {
                 let y = Mm(PAGE_H - top).into();
                 ops.push(Op::DrawLine {
@@ -707,7 +724,7 @@ fn subset(bytes: &[u8], full: &ParsedFont, chars: &str) -> Result<ParsedFont, Le
     ParsedFont::from_bytes(&sub, 0, &mut Vec::new()).ok_or_else(|| err(&"nicht lesbar"))
 }
 
-fn text(x: f32, size: f32, face: Face, text: String) -> Text {
+pub(crate) fn text(x: f32, size: f32, face: Face, text: String) -> Text {
     Text {
         x,
         top: 0.0,

@@ -119,6 +119,9 @@ enum Command {
         /// CSV (Semikolon, UTF-8 mit BOM) in diese Datei schreiben
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// PDF-Bericht für den Rat in diese Datei schreiben
+        #[arg(long)]
+        pdf: Option<PathBuf>,
         /// Den ganzen Bericht als JSON ausgeben
         #[arg(long)]
         json: bool,
@@ -583,6 +586,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             bis,
             vorgangsart,
             csv,
+            pdf,
             json,
             as_user,
         } => {
@@ -602,6 +606,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ))
                 })?;
                 println!("CSV: {}", path.display());
+            }
+            if let Some(path) = pdf {
+                std::fs::write(&path, ws.report_pdf(&req)?).map_err(|e| {
+                    workstation::AppError::invalid(format!(
+                        "{} nicht schreibbar: {e}",
+                        path.display()
+                    ))
+                })?;
+                println!("PDF: {}", path.display());
             }
             if json {
                 println!(

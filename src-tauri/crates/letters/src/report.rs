@@ -1,0 +1,360 @@
+//! The supervisor figures as a PDF report for the council: overview against the
+//! previous period, decisions per week and the backlog by age as bar charts (drawn as
+//! vector bars, each with its numbers), and the figures per case type and channel.
+//! Same fonts, footer and page numbering as the letters.
+
+use reports::{AGE_LABELS, Group, Report, Stats};
+
+use crate::LetterError;
+use crate::layout::{
+    BODY_BOTTOM, Face, LEFT, Letterhead, NEXT_TOP, PAGE_W, Page, RIGHT, Renderer, Sheet, Text, text,
+};
+
+const SIZE: f32 = 9.0;
+const ROW: f32 = 5.0;
+
+struct Flow<'a> {
+    r: &'a Renderer,
+    sheets: Vec<Sheet>,
+    top: f32,
+}
+
+impl Flow<'_> {
+    fn sheet(&mut self) -> &mut Sheet {
+        if self.sheets.is_empty() {
+            self.sheets.push(Sheet::default());
+        }
+        let last = self.sheets.len() - 1;
+        &mut self.sheets[last]
+    }
+
+    /// Room for `h` mm, else a new page.
+    fn need(&mut self, h: f32) {
+        if self.top + h > BODY_BOTTOM {
+            self.sheets.push(Sheet::default());
+            self.top = NEXT_TOP;
+        }
+    }
+
+    fn put(&mut self, x: f32, size: f32, face: Face, s: impl Into<String>) {
+        let top = self.top;
+        self.sheet().texts.push(Text {
+            top,
+            ..text(x, size, face, s.into())
+        });
+    }
+
+    fn right(&mut self, right_edge: f32, size: f32, face: Face, s: impl Into<String>) {
+        let s = s.into();
+        let x = right_edge - self.r.width(&s, size, face == Face::Bold);
+        self.put(x, size, face, s);
+    }
+
+    /// A heading kept on the page with `room` mm of what follows.
+    fn heading(&mut self, s: &str, room: f32) {
+        self.need(3.0 * ROW + room);
+        self.top += ROW * 0.6;
+        self.put(LEFT, 11.0, Face::Bold, s);
+        self.top += ROW * 1.4;
+    }
+
+    fn paragraph(&mut self, s: &str) {
+        for line in self.r.wrap_lines(s, SIZE, PAGE_W - LEFT - RIGHT) {
+            self.need(ROW);
+            self.put(LEFT, SIZE, Face::Regular, line);
+            self.top += ROW;
+        }
+    }
+
+    /// A table: column right edges (first column left-aligned at LEFT), header, rows.
+    fn table(&mut self, edges: &[f32], header: &[&str], rows: &[Vec<String>]) {
+        let head = |f: &mut Flow<'_>| {
+            f.need(2.0 * ROW);
+            for (i, h) in header.iter().enumerate() {
+                if i == 0 {
+                    f.put(LEFT, 8.0, Face::Bold, *h);
+                } else {
+                    f.right(edges[i], 8.0, Face::Bold, *h);
+                }
+            }
+            f.top += ROW;
+            let top = f.top - 1.0;
+            f.sheet().rules.push((LEFT, PAGE_W - RIGHT, top));
+        };
+        head(self);
+        for row in rows {
+            if self.top + ROW > BODY_BOTTOM {
+                self.need(2.0 * ROW);
+                head(self);
+            }
+            // The first column wraps; the figures stand on its first line.
+            let w = edges.get(1).copied().unwrap_or(PAGE_W) - LEFT - 18.0;
+            let first = row.first().map(String::as_str).unwrap_or("");
+            let label = self.r.wrap_lines(first, SIZE, w.max(30.0));
+            for (i, cell) in row.iter().enumerate().skip(1) {
+                self.right(edges[i], SIZE, Face::Regular, cell.clone());
+            }
+            for line in label {
+                self.put(LEFT, SIZE, Face::Regular, line);
+                self.top += ROW;
+            }
+        }
+        self.top += ROW * 0.5;
+    }
+
+    /// Vertical bars with their value above and the label below.
+    fn bars(&mut self, values: &[(String, u32)], label_every: usize) {
+        let height = 45.0;
+        self.need(height + 3.0 * ROW);
+        let max = values.iter().map(|v| v.1).max().unwrap_or(0).max(1) as f32;
+        let width = PAGE_W - LEFT - RIGHT;
+        let slot = width / values.len().max(1) as f32;
+        let base = self.top + height + ROW;
+        for (i, (label, v)) in values.iter().enumerate() {
+            let h = height * *v as f32 / max;
+            let x = LEFT + i as f32 * slot;
+            let bar = (slot * 0.7).min(14.0);
+            self.sheet()
+                .boxes
+                .push((x + (slot - bar) / 2.0, base - h, bar, h, 0.35));
+            let value = v.to_string();
+            let vx = x + slot / 2.0 - self.r.width(&value, 6.5, false) / 2.0;
+            let top = base - h - 3.2;
+            self.sheet().texts.push(Text {
+                top,
+                ..text(vx, 6.5, Face::Regular, value)
+            });
+            if i % label_every.max(1) == 0 {
+                let lx = x + slot / 2.0 - self.r.width(label, 6.5, false) / 2.0;
+                self.sheet().texts.push(Text {
+                    top: base + 1.0,
+                    ..text(lx, 6.5, Face::Regular, label.clone())
+                });
+            }
+        }
+        self.sheet().rules.push((LEFT, PAGE_W - RIGHT, base));
+        self.top = base + 2.0 * ROW;
+    }
+}
+
+fn num(v: f64) -> String {
+    format!("{v:.1}").replace('.', ",")
+}
+
+fn days(v: Option<f64>) -> String {
+    v.map(|d| format!("{} Tage", num(d)))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn stat(s: &Stats) -> String {
+    format!("{} (P90 {})", days(s.median_days), days(s.p90_days))
+}
+
+fn german_day(iso: &str) -> String {
+    iso.parse::<jiff::civil::Date>()
+        .map(crate::compose::datum)
+        .unwrap_or_else(|_| iso.to_owned())
+}
+
+fn group_row(g: &Group) -> Vec<String> {
+    vec![
+        g.label.clone(),
+        g.current.arrivals.to_string(),
+        g.current.decided.to_string(),
+        days(g.current.arrival_to_decision.median_days),
+        days(g.current.arrival_to_decision.p90_days),
+        g.backlog.open.to_string(),
+        g.backlog.by_age[3].to_string(),
+        g.backlog.overdue.to_string(),
+    ]
+}
+
+/// The report as PDF.
+pub fn report_pdf(
+    renderer: &Renderer,
+    r: &Report,
+    head: &Letterhead,
+    pdfa: bool,
+    created_unix: i64,
+) -> Result<Vec<u8>, LetterError> {
+    let mut f = Flow {
+        r: renderer,
+        sheets: vec![Sheet::default()],
+        top: 15.0,
+    };
+    f.put(LEFT, 14.0, Face::Bold, head.authority.clone());
+    f.top += 7.0;
+    f.put(LEFT, 9.0, Face::Regular, head.department.clone());
+    f.top += 10.0;
+    f.put(
+        LEFT,
+        13.0,
+        Face::Bold,
+        "Bearbeitungszeiten, Rückstand und Fristen",
+    );
+    f.top += 7.0;
+    let period = format!(
+        "Zeitraum {} bis {}, verglichen mit dem gleich langen Zeitraum davor",
+        german_day(&r.from),
+        german_day(&r.until)
+    );
+    f.paragraph(&period);
+    f.paragraph("Alle Zahlen gelten für das Team; personenbezogene Auswertungen enthält dieser Bericht nicht. Durchlaufzeiten in Kalendertagen; Median und 90. Perzentil (P90).");
+
+    let t = &r.total;
+    let (c, p) = (&t.current, &t.previous);
+    f.heading("Überblick", 4.0 * ROW);
+    let edges = [0.0, 150.0, PAGE_W - RIGHT];
+    let pct = |v: Option<f64>| {
+        v.map(|x| format!("{} %", num(x * 100.0)))
+            .unwrap_or_else(|| "–".into())
+    };
+    let rows: Vec<Vec<String>> = vec![
+        vec![
+            "Eingänge".into(),
+            c.arrivals.to_string(),
+            p.arrivals.to_string(),
+        ],
+        vec![
+            "Entschieden".into(),
+            c.decided.to_string(),
+            p.decided.to_string(),
+        ],
+        vec![
+            "Versandt".into(),
+            c.dispatched.to_string(),
+            p.dispatched.to_string(),
+        ],
+        vec![
+            "Entscheidungen je Woche".into(),
+            num(c.decided_per_week),
+            num(p.decided_per_week),
+        ],
+        vec![
+            "Eingang bis Entscheidung".into(),
+            stat(&c.arrival_to_decision),
+            stat(&p.arrival_to_decision),
+        ],
+        vec![
+            "Eingang bis Versand".into(),
+            stat(&c.arrival_to_dispatch),
+            stat(&p.arrival_to_dispatch),
+        ],
+        vec![
+            "Vollständigkeit bis Entscheidung".into(),
+            stat(&c.complete_to_decision),
+            stat(&p.complete_to_decision),
+        ],
+        vec![
+            "Bearbeitung ohne Wartezeit".into(),
+            stat(&c.processing),
+            stat(&p.processing),
+        ],
+        vec![
+            "Wartezeit auf Bürgerinnen und Bürger".into(),
+            stat(&c.waiting_for_citizen),
+            stat(&p.waiting_for_citizen),
+        ],
+        vec![
+            "Nachforderungsquote".into(),
+            pct(c.nachforderungsquote),
+            pct(p.nachforderungsquote),
+        ],
+        vec![
+            "Offen am Ende des Zeitraums".into(),
+            t.backlog.open.to_string(),
+            String::new(),
+        ],
+        vec![
+            "Frist in den nächsten 14 Tagen".into(),
+            t.backlog.due_soon.to_string(),
+            String::new(),
+        ],
+        vec![
+            "Frist überschritten".into(),
+            t.backlog.overdue.to_string(),
+            String::new(),
+        ],
+    ];
+    f.table(&edges, &["Kennzahl", "Zeitraum", "Vorperiode"], &rows);
+    f.paragraph("In der Tabelle nach Vorgangsart: „> 3 Mon.“ offen seit mehr als drei Monaten, „Frist üb.“ gesetzliche Frist oder Zielzeit überschritten.");
+
+    f.heading("Entscheidungen je Woche", 45.0 + 3.0 * ROW);
+    let weeks: Vec<(String, u32)> = r
+        .weeks
+        .iter()
+        .map(|w| {
+            (
+                german_day(&w.start).get(..6).unwrap_or_default().to_owned(),
+                w.decided,
+            )
+        })
+        .collect();
+    let every = weeks.len().div_ceil(13).max(1);
+    f.bars(&weeks, every);
+
+    f.heading(
+        "Offene Vorgänge nach Alter (Ende des Zeitraums)",
+        45.0 + 3.0 * ROW,
+    );
+    let ages: Vec<(String, u32)> = AGE_LABELS
+        .iter()
+        .zip(t.backlog.by_age)
+        .map(|(l, v)| ((*l).to_owned(), v))
+        .collect();
+    f.bars(&ages, 1);
+
+    f.heading("Nach Vorgangsart und Eingangsweg", 4.0 * ROW);
+    let edges = [0.0, 90.0, 106.0, 126.0, 145.0, 159.0, 175.0, PAGE_W - RIGHT];
+    let rows: Vec<Vec<String>> = r
+        .by_type
+        .iter()
+        .chain(&r.by_channel)
+        .map(group_row)
+        .collect();
+    f.table(
+        &edges,
+        &[
+            "Gruppe",
+            "Eingänge",
+            "Entsch.",
+            "Median",
+            "P90",
+            "Offen",
+            "> 3 Mon.",
+            "Frist üb.",
+        ],
+        &rows,
+    );
+
+    let page = Page {
+        title: format!("Kennzahlen {} bis {}", r.from, r.until),
+        recipient: Vec::new(),
+        postal_note: None,
+        info: Vec::new(),
+        reference: format!(
+            "Kennzahlen {} bis {}",
+            german_day(&r.from),
+            german_day(&r.until)
+        ),
+        subject: "Bearbeitungszeiten, Rückstand und Fristen".into(),
+        body: Vec::new(),
+        created_unix,
+        pdfa,
+    };
+    let mut sheets = f.sheets;
+    let pages = sheets.len();
+    for (i, sheet) in sheets.iter_mut().enumerate() {
+        if i > 0 {
+            renderer.running_head(sheet, &page, head);
+        }
+        renderer.footer(sheet, head);
+        let label = format!("Seite {} von {pages}", i + 1);
+        let x = PAGE_W - RIGHT - renderer.width(&label, 8.5, false);
+        sheet.texts.push(Text {
+            top: 271.0,
+            ..text(x, 8.5, Face::Regular, label)
+        });
+    }
+    renderer.write(&page, head, &sheets)
+}
