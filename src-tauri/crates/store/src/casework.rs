@@ -223,6 +223,13 @@ impl Session {
         Ok(())
     }
 
+    /// Every case record, in no particular order (reports).
+    pub fn all_case_records(&self) -> Result<Vec<CaseRecord>> {
+        let mut stmt = self.conn.prepare(RECORD)?;
+        let rows = stmt.query_map([], record)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Every history entry of every case, ordered by case and time (reports): case id,
     /// time, actor, kind, state entered.
     pub fn all_history(&self) -> Result<Vec<(String, HistoryEntry)>> {

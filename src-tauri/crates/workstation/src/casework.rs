@@ -195,9 +195,14 @@ pub(crate) fn case_type<'a>(cfg: &'a CaseworkConfig, rec: &CaseRecord) -> Option
 
 /// The deadline facts of a case from its record and history.
 fn clock(session: &Session, rec: &CaseRecord) -> Result<Clock, AppError> {
+    Ok(clock_from(rec, &session.case_history(&rec.id)?))
+}
+
+/// The deadline facts of a case from its record and the history already read.
+pub(crate) fn clock_from(rec: &CaseRecord, history: &[store::HistoryEntry]) -> Clock {
     let mut waiting = Vec::new();
     let mut open: Option<jiff::civil::Date> = None;
-    for h in session.case_history(&rec.id)? {
+    for h in history {
         match h.kind.as_str() {
             "nachfordern" => open = date_of(&h.at),
             "nachreichung_eingegangen" | "zurueckziehen" | "weiterleiten" => {
@@ -211,12 +216,12 @@ fn clock(session: &Session, rec: &CaseRecord) -> Result<Clock, AppError> {
     if let Some(from) = open {
         waiting.push((from, None));
     }
-    Ok(Clock {
+    Clock {
         received: date_of(&rec.received_at),
         complete: rec.complete_at.as_deref().and_then(|d| d.parse().ok()),
         waiting,
         extended: rec.extended,
-    })
+    }
 }
 
 /// Marker and next date for the work list.
@@ -226,18 +231,32 @@ pub(crate) fn marker(
     cfg: &CaseworkConfig,
 ) -> Result<(Option<DeadlineStatus>, Option<String>), AppError> {
     let open = CaseState::parse(&rec.status).is_some_and(|s| s.is_open());
-    let Some(t) = case_type(cfg, rec).filter(|_| open) else {
+    if !open || case_type(cfg, rec).is_none() {
         return Ok((None, None));
+    }
+    Ok(marker_from(rec, cfg, &session.case_history(&rec.id)?))
+}
+
+/// The marker from a history already read (reports read all histories at once).
+pub(crate) fn marker_from(
+    rec: &CaseRecord,
+    cfg: &CaseworkConfig,
+    history: &[store::HistoryEntry],
+) -> (Option<DeadlineStatus>, Option<String>) {
+    let open = CaseState::parse(&rec.status).is_some_and(|s| s.is_open());
+    let Some(t) = case_type(cfg, rec).filter(|_| open) else {
+        return (None, None);
     };
     let rules = t.deadline_rules();
-    let mut d = domain::deadline::compute(&rules, &clock(session, rec)?, &cfg.calendar, today());
+    let mut d =
+        domain::deadline::compute(&rules, &clock_from(rec, history), &cfg.calendar, today());
     if rules.gesetzliche_frist_monate == 0 {
         d.legal = None;
     }
-    Ok((
+    (
         Some(d.status(today())),
         d.legal.or(d.target).map(|x| x.to_string()),
-    ))
+    )
 }
 
 impl Workstation {

@@ -65,7 +65,7 @@ fn timestamp(s: &str) -> Option<jiff::Timestamp> {
 }
 
 /// The cases as the figures need them, the query, and the records for the drill-down.
-type ReportInput = (Vec<CaseFacts>, Query, HashMap<String, store::CaseRecord>);
+type ReportInput = (Vec<CaseFacts>, Query, Vec<store::CaseRecord>);
 
 impl Workstation {
     fn report_input(&self, req: &ReportRequest) -> Result<ReportInput, AppError> {
@@ -86,34 +86,13 @@ impl Workstation {
             .tomorrow()
             .map_err(|e| AppError::invalid(e.to_string()))?;
         let cfg = self.casework_config().ok();
-        let mut records = Vec::new();
-        let page = 5_000;
-        loop {
-            let batch = session.case_records(
-                &store::CaseFilter::All,
-                store::CaseOrder::OldestFirst,
-                page,
-                records.len() as u32,
-            )?;
-            let n = batch.len();
-            records.extend(batch);
-            if n < page as usize {
-                break;
-            }
-        }
-        let mut events: HashMap<String, Vec<Event>> = HashMap::new();
+        let records = session.all_case_records()?;
+        let mut histories: HashMap<String, Vec<store::HistoryEntry>> = HashMap::new();
         for (case, h) in session.all_history()? {
-            if let Some(at) = timestamp(&h.at) {
-                events.entry(case).or_default().push(Event::new(
-                    at,
-                    &h.kind,
-                    h.to_state.as_deref(),
-                    h.actor,
-                ));
-            }
+            histories.entry(case).or_default().push(h);
         }
         let mut facts = Vec::with_capacity(records.len());
-        let mut by_id = HashMap::with_capacity(records.len());
+        let mut kept = Vec::with_capacity(records.len());
         for r in records {
             let channel = if r.fc_case_id.is_some() {
                 Channel::Online
@@ -128,23 +107,31 @@ impl Workstation {
             let Some(received) = timestamp(&r.received_at) else {
                 continue;
             };
+            let history = histories.remove(&r.id).unwrap_or_default();
             let open = CaseState::parse(&r.status)
                 .is_some_and(|s| s.is_open() && s != CaseState::Entschieden);
             let due = match (&cfg, open) {
-                (Some(cfg), true) => crate::casework::marker(session, &r, cfg)?
+                (Some(cfg), true) => crate::casework::marker_from(&r, cfg, &history)
                     .1
                     .and_then(|d| d.parse().ok()),
                 _ => None,
             };
+            let events = history
+                .into_iter()
+                .filter_map(|h| {
+                    timestamp(&h.at)
+                        .map(|at| Event::new(at, &h.kind, h.to_state.as_deref(), h.actor))
+                })
+                .collect();
             facts.push(CaseFacts {
                 id: r.id.clone(),
                 case_type: r.case_type.clone(),
                 channel,
                 received,
                 due,
-                events: events.remove(&r.id).unwrap_or_default(),
+                events,
             });
-            by_id.insert(r.id.clone(), r);
+            kept.push(r);
         }
         let per_person = session.setting(PERSON_SETTING)?.as_deref() == Some("an");
         let query = Query {
@@ -156,7 +143,7 @@ impl Workstation {
             per_person,
             min_group: MIN_GROUP,
         };
-        Ok((facts, query, by_id))
+        Ok((facts, query, kept))
     }
 
     /// The dashboard's figures for a period (Leitung).
@@ -207,10 +194,12 @@ impl Workstation {
         group: &str,
         metric: Metric,
     ) -> Result<Vec<DrillCase>, AppError> {
-        let (facts, query, by_id) = self.report_input(req)?;
+        let (facts, query, records) = self.report_input(req)?;
+        let by_id: HashMap<&str, &store::CaseRecord> =
+            records.iter().map(|r| (r.id.as_str(), r)).collect();
         Ok(reports::cases(&facts, &query, group, metric)
             .into_iter()
-            .filter_map(|id| by_id.get(&id))
+            .filter_map(|id| by_id.get(id.as_str()).copied())
             .map(|r| DrillCase {
                 id: r.id.clone(),
                 file_number: r.file_number.clone(),
