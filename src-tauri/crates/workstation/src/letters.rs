@@ -309,7 +309,13 @@ impl Workstation {
         let reply_destination = portal.as_ref().and_then(|p| p.reply_destination_id);
         let payment_url = portal.and_then(|p| p.payment_url);
         let mut channels = Vec::new();
-        if rec.fc_case_id.is_some() && reply_destination.is_some() {
+        // Only a real FIT-Connect case can take a reply (cases taken over from an
+        // earlier system carry other references).
+        let portal_case = rec
+            .fc_case_id
+            .as_deref()
+            .is_some_and(|c| uuid::Uuid::parse_str(c).is_ok());
+        if portal_case && reply_destination.is_some() {
             channels.push("postfach".to_owned());
         }
         channels.push("post".to_owned());
