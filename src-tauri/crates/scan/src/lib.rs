@@ -6,8 +6,12 @@
 //!   encrypted vault), retry failures, move what cannot be taken to `fehler/` with a
 //!   reason, watch the folder with `notify` and a periodic rescan.
 //!
-//! Batches, QA, Transfervermerk, seal and destruction follow (issue 7).
+//! * [`evidence`] – Transfervermerk (DRV structure) bound by hash, electronic seal,
+//!   verifier, and the seven-condition gate for destroying the paper.
+//!
+//! Batches, separation, the QA desk, OCR and the UI follow (issue 7).
 
+pub mod evidence;
 pub mod hotfolder;
 pub mod inspect;
 
