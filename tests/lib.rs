@@ -213,3 +213,37 @@ pub mod local {
         })
     }
 }
+
+/// The `amtsstube` CLI next to the test binary, and logging in through the facade.
+pub mod app {
+    use std::path::{Path, PathBuf};
+
+    use crate::sim::BoxError;
+
+    /// The workstation CLI next to this test binary (`target/<profile>/amtsstube`).
+    pub fn amtsstube_bin() -> Result<PathBuf, BoxError> {
+        let exe = std::env::current_exe()?;
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .ok_or("no target directory")?;
+        let bin = dir.join(format!("amtsstube{}", std::env::consts::EXE_SUFFIX));
+        if !bin.exists() {
+            return Err(format!(
+                "{} fehlt: erst `cargo build --workspace` (make build)",
+                bin.display()
+            )
+            .into());
+        }
+        Ok(bin)
+    }
+
+    /// Log in a user created by `local::workstation` (password `<name>-passwort-1`).
+    pub fn login(ws: &mut workstation::Workstation, user: &str) -> Result<(), BoxError> {
+        ws.login(workstation::LoginRequest {
+            username: user.into(),
+            password: format!("{user}-passwort-1"),
+        })?;
+        Ok(())
+    }
+}

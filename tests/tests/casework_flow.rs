@@ -4,19 +4,12 @@
 
 use std::path::Path;
 
+use amtsstube_tests::app::login;
 use amtsstube_tests::sim::BoxError;
 use base64::Engine;
 use domain::Role;
 use domain::lifecycle::{Action, CaseState, Decision};
-use workstation::{ErrorCode, LoginRequest, WorkListQuery, Workstation};
-
-fn login(ws: &mut Workstation, user: &str) -> Result<(), BoxError> {
-    ws.login(LoginRequest {
-        username: user.into(),
-        password: format!("{user}-passwort-1"),
-    })?;
-    Ok(())
-}
+use workstation::{ErrorCode, LoginRequest, WorkListQuery};
 
 #[test]
 fn synced_application_with_a_nachforderung_answered_by_the_citizen() -> Result<(), BoxError> {

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -35,24 +35,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// The workstation CLI next to this test binary (`target/<profile>/amtsstube`).
-fn amtsstube_bin() -> Result<PathBuf, BoxError> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("no target directory")?;
-    let bin = dir.join(format!("amtsstube{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        return Err(format!(
-            "{} fehlt: erst `cargo build --workspace` (make build)",
-            bin.display()
-        )
-        .into());
-    }
-    Ok(bin)
 }
 
 fn sync_process(bin: &Path, data: &Path) -> Result<std::process::Child, BoxError> {
@@ -82,7 +64,7 @@ async fn kill_minus_nine_during_sync_loses_and_doubles_nothing() -> Result<(), B
     let rounds = env_u64("CHAOS_ROUNDS", 50);
     let seed = env_u64("CHAOS_SEED", 2026);
     let mut rng = SmallRng::seed_from_u64(seed);
-    let bin = amtsstube_bin()?;
+    let bin = amtsstube_tests::app::amtsstube_bin()?;
     let run = amtsstube_tests::sim::start(Path::new(env!("CARGO_TARGET_TMPDIR"))).await?;
     portal_sim::seed::seed(&mut run.sim.lock(), 20, seed)?;
 

@@ -6,10 +6,11 @@
 //! moments in between.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use amtsstube_tests::app::login;
 use amtsstube_tests::sim::{BoxError, Running};
 use base64::Engine;
 use domain::Role;
@@ -21,18 +22,10 @@ use portal_sim::state::SubmissionState;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha512};
-use workstation::{LetterKind, LetterRequest, LoginRequest, WorkListQuery, Workstation};
+use workstation::{LetterKind, LetterRequest, WorkListQuery, Workstation};
 
 const USER: &str = "sb1";
 const PASSWORD: &str = "sb1-passwort-1";
-
-fn login(ws: &mut Workstation, user: &str) -> Result<(), BoxError> {
-    ws.login(LoginRequest {
-        username: user.into(),
-        password: format!("{user}-passwort-1"),
-    })?;
-    Ok(())
-}
 
 /// Sync, then bring every case to "Entschieden" (some rejected with a reason).
 fn decide_all(ws: &mut Workstation) -> Result<Vec<(String, String)>, BoxError> {
@@ -303,20 +296,6 @@ fn bescheid_reaches_mailbox_cash_system_and_payment_service_once() -> Result<(),
     Ok(())
 }
 
-/// The workstation CLI next to this test binary (`target/<profile>/amtsstube`).
-fn amtsstube_bin() -> Result<PathBuf, BoxError> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("no target directory")?;
-    let bin = dir.join(format!("amtsstube{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        return Err(format!("{} fehlt: erst `cargo build --workspace`", bin.display()).into());
-    }
-    Ok(bin)
-}
-
 fn spawn(bin: &Path, data: &Path, args: &[&str]) -> Result<std::process::Child, BoxError> {
     let mut child = Command::new(bin)
         .arg("--data-dir")
@@ -356,7 +335,7 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
         .and_then(|v| v.parse().ok())
         .unwrap_or(60u64);
     let mut rng = SmallRng::seed_from_u64(4711);
-    let bin = amtsstube_bin()?;
+    let bin = amtsstube_tests::app::amtsstube_bin()?;
     let rt = tokio::runtime::Runtime::new()?;
     let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
         "CARGO_TARGET_TMPDIR"

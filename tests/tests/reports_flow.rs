@@ -2,18 +2,11 @@
 //! history, a case decided today through the ordinary casework, the drill-down, the
 //! CSV, privacy by default and the permission (Leitung only).
 
+use amtsstube_tests::app::login;
 use amtsstube_tests::sim::BoxError;
 use domain::Role;
 use domain::lifecycle::{Action, Decision};
-use workstation::{ErrorCode, LoginRequest, Metric, ReportRequest, WorkListQuery, Workstation};
-
-fn login(ws: &mut Workstation, user: &str) -> Result<(), BoxError> {
-    ws.login(LoginRequest {
-        username: user.into(),
-        password: format!("{user}-passwort-1"),
-    })?;
-    Ok(())
-}
+use workstation::{ErrorCode, Metric, ReportRequest, WorkListQuery};
 
 fn year() -> ReportRequest {
     let today = jiff::Zoned::now().date();

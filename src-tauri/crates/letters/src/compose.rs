@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::LetterError;
-use crate::layout::{Block, Letterhead, Page, Renderer};
+use crate::layout::{Block, Page, Renderer};
 use crate::town::TownConfig;
 
 /// The letter types.
@@ -461,19 +461,7 @@ pub fn render(
     logo_png: Option<Vec<u8>>,
     created_unix: i64,
 ) -> Result<Vec<u8>, LetterError> {
-    let head = Letterhead {
-        authority: town.behoerde.clone(),
-        department: town.abteilung.clone(),
-        address: town.anschrift.clone(),
-        phone: town.telefon.clone(),
-        email: town.email.clone(),
-        web: town.web.clone(),
-        opening_hours: town.oeffnungszeiten.clone(),
-        bank: town.bank.clone(),
-        iban: town.iban.clone(),
-        bic: town.bic.clone(),
-        logo_png,
-    };
+    let head = town.letterhead(logo_png);
     let missing = renderer.missing_glyphs(
         &draft
             .blocks

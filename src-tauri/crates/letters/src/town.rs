@@ -135,3 +135,22 @@ impl TownConfig {
         })
     }
 }
+
+impl TownConfig {
+    /// The letterhead printed on letters and reports.
+    pub fn letterhead(&self, logo_png: Option<Vec<u8>>) -> crate::Letterhead {
+        crate::Letterhead {
+            authority: self.behoerde.clone(),
+            department: self.abteilung.clone(),
+            address: self.anschrift.clone(),
+            phone: self.telefon.clone(),
+            email: self.email.clone(),
+            web: self.web.clone(),
+            opening_hours: self.oeffnungszeiten.clone(),
+            bank: self.bank.clone(),
+            iban: self.iban.clone(),
+            bic: self.bic.clone(),
+            logo_png,
+        }
+    }
+}

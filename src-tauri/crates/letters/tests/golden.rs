@@ -5,7 +5,6 @@
 //! `target/tmp/letters/` for a look).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use domain::casetype::CaseTypes;
 use domain::fees::{FeeItem, Tariff, format_euro, kassenzeichen};
@@ -13,6 +12,9 @@ use jiff::civil::date;
 use letters::{
     CaseFacts, Draft, Ergebnis, FeeSection, LetterKind, Renderer, TextBlock, TownConfig,
 };
+
+mod common;
+use common::tool;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -25,21 +27,6 @@ fn out_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("letters");
     let _ = std::fs::create_dir_all(&dir);
     dir
-}
-
-fn tool(name: &str, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
-    let out = Command::new(name).args(args).output().map_err(|e| {
-        format!("{name} fehlt ({e}): installer/deps.sh installiert qpdf und poppler-utils")
-    })?;
-    if !out.status.success() {
-        return Err(format!(
-            "{name} {args:?}: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(String::from_utf8(out.stdout)?)
 }
 
 /// Checks every golden file goes through; returns the extracted text.

@@ -2,7 +2,6 @@
 //! readable by pdftotext in German formats, several pages numbered.
 
 use std::path::Path;
-use std::process::Command;
 
 use jiff::Timestamp;
 use jiff::civil::{Date, date};
@@ -16,15 +15,8 @@ fn at(d: Date) -> Timestamp {
         .unwrap_or(Timestamp::MIN)
 }
 
-fn tool(name: &str, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
-    let out = Command::new(name).args(args).output().map_err(|e| {
-        format!("{name} fehlt ({e}): installer/deps.sh installiert qpdf und poppler-utils")
-    })?;
-    if !out.status.success() {
-        return Err(format!("{name}: {}", String::from_utf8_lossy(&out.stderr)).into());
-    }
-    Ok(String::from_utf8(out.stdout)?)
-}
+mod common;
+use common::tool;
 
 #[test]
 fn the_council_report_carries_the_figures() -> Result<(), Box<dyn std::error::Error>> {

@@ -162,19 +162,7 @@ impl Workstation {
         let report = self.report(req)?;
         let cfg = self.casework_config()?;
         let (town, logo) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
-        let head = letters::Letterhead {
-            authority: town.behoerde.clone(),
-            department: town.abteilung.clone(),
-            address: town.anschrift.clone(),
-            phone: town.telefon.clone(),
-            email: town.email.clone(),
-            web: town.web.clone(),
-            opening_hours: town.oeffnungszeiten.clone(),
-            bank: town.bank.clone(),
-            iban: town.iban.clone(),
-            bic: town.bic.clone(),
-            logo_png: logo,
-        };
+        let head = town.letterhead(logo);
         let err = |e: letters::LetterError| AppError::invalid(e.to_string());
         let renderer = letters::Renderer::new().map_err(err)?;
         letters::report::report_pdf(
