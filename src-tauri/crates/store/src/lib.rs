@@ -25,6 +25,7 @@ mod db;
 mod error;
 mod fsutil;
 mod keys;
+mod scans;
 mod session;
 mod staging;
 mod sync;
@@ -40,6 +41,7 @@ pub use casework::{
 pub use config::{Clock, StoreConfig};
 pub use error::{Result, StoreError};
 pub use keys::RecoveryKey;
+pub use scans::{ScanApproval, ScanProduct};
 pub use session::{InitOptions, Session, Store};
 pub use sync::{
     DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, Numbering, OutboxCounts,

@@ -15,6 +15,7 @@ pub mod letters;
 pub mod paths;
 mod portal;
 pub mod reports;
+pub mod scan;
 
 use std::path::{Path, PathBuf};
 

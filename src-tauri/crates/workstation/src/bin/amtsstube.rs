@@ -147,6 +147,11 @@ enum Command {
         #[arg(long = "an")]
         colleagues: Vec<String>,
     },
+    /// Scanstelle: Eingangsordner einlesen, Qualitätssicherung, Prüfung von Scanprodukten
+    Scan {
+        #[command(subcommand)]
+        command: ScanCommand,
+    },
     /// Bildschirmsperre nach Inaktivität in Sekunden (60 bis 3600, Administration)
     Sperre {
         seconds: u32,
@@ -216,6 +221,54 @@ enum PortalCommand {
     Interval {
         seconds: u64,
         #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScanCommand {
+    /// Stabile Dateien aus dem Eingangsordner in den Tresor übernehmen (Fehler nach fehler/)
+    Einlesen {
+        #[arg(long)]
+        ordner: PathBuf,
+        /// Sekunden ohne Änderung, bevor eine Datei übernommen wird
+        #[arg(long, default_value_t = 5)]
+        stabil: u64,
+        /// Höchstens so lange auf noch wachsende Dateien warten (Sekunden)
+        #[arg(long, default_value_t = 60)]
+        warten: u64,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Scanprodukte, die auf die Qualitätssicherung warten
+    Liste {
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Qualitätssicherung bestanden: Transfervermerk, Siegel und neuer Vorgang
+    Freigeben {
+        id: String,
+        #[arg(long)]
+        vorgangsart: String,
+        #[arg(long)]
+        antragsteller: String,
+        #[arg(long)]
+        vermerk: Option<String>,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Qualitätssicherung nicht bestanden (neu scannen)
+    Ablehnen {
+        id: String,
+        #[arg(long)]
+        grund: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Prüfsumme, Siegel und Transfervermerk eines Vorgangs nachprüfen (Exit-Code 1 bei Manipulation)
+    Verify {
+        aktenzeichen: String,
+        #[arg(long = "as")]
         as_user: String,
     },
 }
@@ -665,6 +718,66 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ws.logout();
             println!("{n} Vorgänge mit einem Jahr Verlauf übernommen.");
         }
+        Command::Scan { command } => match command {
+            ScanCommand::Einlesen {
+                ordner,
+                stabil,
+                warten,
+                as_user,
+            } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                let results = ws.scan_intake(
+                    &ordner,
+                    std::time::Duration::from_secs(stabil),
+                    std::time::Duration::from_secs(warten),
+                )?;
+                ws.logout();
+                for r in &results {
+                    println!("{:<11} {}  {}", r.result, r.name, r.detail);
+                }
+                println!("{} Datei(en) bearbeitet.", results.len());
+            }
+            ScanCommand::Liste { as_user } => {
+                let ws = login(&dir, &as_user, &mut secrets)?;
+                for p in ws.scan_queue()? {
+                    println!(
+                        "{}  {}  {} Seite(n)  eingelesen {} von {}",
+                        p.id, p.name, p.pages, p.received_at, p.scan_user
+                    );
+                }
+            }
+            ScanCommand::Freigeben {
+                id,
+                vorgangsart,
+                antragsteller,
+                vermerk,
+                as_user,
+            } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                let az = ws.scan_approve(&id, &vorgangsart, &antragsteller, vermerk)?;
+                ws.logout();
+                println!("Geprüft, versiegelt, Vorgang {az} angelegt (TR-RESISCAN).");
+            }
+            ScanCommand::Ablehnen { id, grund, as_user } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                ws.scan_reject(&id, &grund)?;
+                ws.logout();
+                println!("Abgelehnt: bitte neu scannen.");
+            }
+            ScanCommand::Verify {
+                aktenzeichen,
+                as_user,
+            } => {
+                let ws = login(&dir, &as_user, &mut secrets)?;
+                match ws.scan_verify(&aktenzeichen) {
+                    Ok(msg) => println!("{msg}"),
+                    Err(e) => {
+                        eprintln!("MANIPULATION ODER FEHLER: {}", e.message);
+                        return Ok(ExitCode::from(1));
+                    }
+                }
+            }
+        },
         Command::Sperre { seconds, as_user } => {
             let mut ws = login(&dir, &as_user, &mut secrets)?;
             ws.set_lock_after(seconds)?;
