@@ -312,19 +312,21 @@ fn spawn(bin: &Path, data: &Path, args: &[&str]) -> Result<std::process::Child, 
     Ok(child)
 }
 
-/// Run a child, SIGKILL it after `ms` if it is still running; true if killed.
-fn run_or_kill(mut child: std::process::Child, ms: u64) -> Result<bool, BoxError> {
-    let deadline = Instant::now() + Duration::from_millis(ms);
+/// Run a child, SIGKILL it after `ms` if it is still running. Some(elapsed) when it
+/// finished by itself, None when it was killed.
+fn run_or_kill(mut child: std::process::Child, ms: u64) -> Result<Option<Duration>, BoxError> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(ms);
     loop {
         if child.try_wait()?.is_some() {
-            return Ok(false);
+            return Ok(Some(started.elapsed()));
         }
         if Instant::now() >= deadline {
             child.kill()?;
             child.wait()?;
-            return Ok(true);
+            return Ok(None);
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -357,6 +359,7 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
     drop(ws);
 
     let mut kills = 0;
+    let (mut brief_ms, mut sync_ms) = (400u64, 400u64);
     let mut left: Vec<(String, String)> = cases.clone();
     let mut round = 0;
     while round < rounds || !left.is_empty() {
@@ -380,13 +383,17 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
                 &data,
                 &["brief", &az, "--art", "bescheid", "--kanal", "postfach"],
             )?;
-            if run_or_kill(child, rng.random_range(20..1500))? {
-                kills += 1;
+            // Kill somewhere within how long a run takes on this machine (learnt from the
+            // last run that finished), so that most runs are cut at a random step.
+            match run_or_kill(child, rng.random_range(5..=brief_ms.max(6)))? {
+                Some(took) => brief_ms = (took.as_millis() as u64 * 6 / 5).max(20),
+                None => kills += 1,
             }
         } else {
             let child = spawn(&bin, &data, &["sync"])?;
-            if run_or_kill(child, rng.random_range(5..800))? {
-                kills += 1;
+            match run_or_kill(child, rng.random_range(5..=sync_ms.max(6)))? {
+                Some(took) => sync_ms = (took.as_millis() as u64 * 6 / 5).max(20),
+                None => kills += 1,
             }
         }
         // All or nothing: a case is either still "Entschieden" with no letter and no
