@@ -441,8 +441,8 @@ impl Workstation {
         None
     }
 
-    /// The letter view: possible letters, channels, fees and the draft.
-    pub fn letter_view(&self, req: &LetterRequest) -> Result<LetterView, AppError> {
+    /// The draft before sending: the Kassenzeichen is handed out only when it goes out.
+    fn unsent_draft(&self, req: &LetterRequest) -> Result<(Prepared, Draft), AppError> {
         let p = self.prepare_letter(req)?;
         let draft = Self::compose(
             &p,
@@ -451,6 +451,12 @@ impl Workstation {
             Self::due_date(&p),
             &req.edits,
         )?;
+        Ok((p, draft))
+    }
+
+    /// The letter view: possible letters, channels, fees and the draft.
+    pub fn letter_view(&self, req: &LetterRequest) -> Result<LetterView, AppError> {
+        let (p, draft) = self.unsent_draft(req)?;
         Ok(LetterView {
             blocked: Self::blocked(&p, req.kind, &req.kanal),
             kinds: p.kinds.clone(),
@@ -478,14 +484,7 @@ impl Workstation {
 
     /// The letter as PDF, rendered in memory for the preview (nothing is stored).
     pub fn letter_preview(&self, req: &LetterRequest) -> Result<Vec<u8>, AppError> {
-        let p = self.prepare_letter(req)?;
-        let draft = Self::compose(
-            &p,
-            req.kind,
-            "(wird beim Versand vergeben)",
-            Self::due_date(&p),
-            &req.edits,
-        )?;
+        let (p, draft) = self.unsent_draft(req)?;
         let renderer = letters::Renderer::new().map_err(letter_error)?;
         letters::render(
             &renderer,
