@@ -161,6 +161,10 @@ async fn under_faults_and_restarts_everything_arrives_exactly_once() -> R {
         {
             errors += 1;
         }
+        // Items that failed wait for their backoff in wall-clock time; how much of it
+        // passes in a round depends on the machine. "Jetzt synchronisieren" makes them
+        // due, so every round tries them again under the same faults.
+        session.outbox_due_now()?;
         if sync::push(&api, &mut session, &sub, &fast_policy(), &mut tracker)
             .await
             .is_err()
