@@ -213,6 +213,15 @@ fn bescheid_reaches_mailbox_cash_system_and_payment_service_once() -> Result<(),
     assert_eq!(ws.case_detail(&with_fee.0)?.state, CaseState::Entschieden);
     ws.logout();
     login(&mut ws, "admin")?;
+    // Only an existing absolute directory is accepted.
+    for bad in ["kasse", "/gibt/es/nicht"] {
+        let err = ws.set_hkr_folder(bad).err().ok_or("accepted")?;
+        assert!(
+            err.message.contains("kein vorhandenes Verzeichnis"),
+            "{}",
+            err.message
+        );
+    }
     ws.set_hkr_folder(&hkr.to_string_lossy())?;
     ws.logout();
     login(&mut ws, USER)?;

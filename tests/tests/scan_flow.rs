@@ -70,6 +70,25 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
     ws.logout();
 
     login(&mut ws, "scan2")?;
+    // QA refuses one first: a reason is needed, and a refused scan cannot be approved.
+    std::fs::write(inbox.join("schief.jpg"), jpeg("schief eingezogen"))?;
+    ws.logout();
+    login(&mut ws, "scan1")?;
+    ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
+    ws.logout();
+    login(&mut ws, "scan2")?;
+    let crooked = ws
+        .scan_queue()?
+        .into_iter()
+        .find(|p| p.name == "schief.jpg")
+        .ok_or("not taken")?;
+    assert!(ws.scan_reject(&crooked.id, " ").is_err());
+    ws.scan_reject(&crooked.id, "Seite schief, neu scannen")?;
+    assert!(
+        ws.scan_approve(&crooked.id, "GEW", "Piotr Nowak", None)
+            .is_err()
+    );
+    assert!(ws.scan_verify("GEW-2026-0000000").is_err());
     let mut numbers = Vec::new();
     for (p, (code, name)) in queue.iter().zip([
         ("HST", "Jana Becker"),

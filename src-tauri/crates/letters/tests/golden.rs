@@ -14,7 +14,7 @@ use letters::{
 };
 
 mod common;
-use common::tool;
+use common::{check_pdf, tool};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -27,48 +27,6 @@ fn out_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("letters");
     let _ = std::fs::create_dir_all(&dir);
     dir
-}
-
-/// Checks every golden file goes through; returns the extracted text.
-fn check_pdf(path: &Path) -> Result<String, Box<dyn std::error::Error>> {
-    let p = path.to_str().ok_or("Pfad")?;
-    let qpdf = tool("qpdf", &["--check", p])?;
-    assert!(
-        qpdf.contains("No syntax or stream encoding errors"),
-        "{qpdf}"
-    );
-    let fonts = tool("pdffonts", &[p])?;
-    let rows: Vec<&str> = fonts.lines().skip(2).collect();
-    assert!(!rows.is_empty(), "keine Schriften: {fonts}");
-    for row in rows {
-        // name type encoding emb sub uni object ID – "emb" must be yes.
-        let cols: Vec<&str> = row.split_whitespace().collect();
-        let n = cols.len();
-        assert!(
-            n >= 7 && cols[n - 5] == "yes",
-            "Schrift nicht eingebettet: {row}"
-        );
-        assert_eq!(cols[n - 3], "yes", "Schrift ohne Unicode-Zuordnung: {row}");
-    }
-    let prefix = path.with_extension("");
-    tool(
-        "pdftoppm",
-        &[
-            "-r",
-            "60",
-            "-f",
-            "1",
-            "-l",
-            "1",
-            "-png",
-            "-singlefile",
-            p,
-            prefix.to_str().ok_or("Pfad")?,
-        ],
-    )?;
-    let png = prefix.with_extension("png");
-    assert!(std::fs::metadata(&png)?.len() > 1000, "{png:?} leer");
-    tool("pdftotext", &["-enc", "UTF-8", p, "-"])
 }
 
 fn facts(t: &domain::casetype::CaseType, land: &str) -> CaseFacts {

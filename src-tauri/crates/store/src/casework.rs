@@ -138,6 +138,18 @@ impl Session {
             .optional()?)
     }
 
+    /// The case with this Aktenzeichen.
+    pub fn case_by_file_number(&self, file_number: &str) -> Result<Option<CaseRecord>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("{RECORD} WHERE file_number = ?1"),
+                params![file_number],
+                record,
+            )
+            .optional()?)
+    }
+
     /// Cases by filter, newest arrival first.
     pub fn case_records(
         &self,

@@ -273,16 +273,12 @@ impl Workstation {
     /// Ok with a summary, or an error naming what was tampered with.
     pub fn scan_verify(&self, file_number: &str) -> Result<String, AppError> {
         let session = self.session_with(Permission::ScanIntake)?;
-        let case = session
-            .all_case_records()?
-            .into_iter()
-            .find(|r| r.file_number == file_number)
-            .ok_or_else(|| {
-                AppError::new(
-                    ErrorCode::NotFound,
-                    format!("Einen Vorgang {file_number} gibt es nicht."),
-                )
-            })?;
+        let case = session.case_by_file_number(file_number)?.ok_or_else(|| {
+            AppError::new(
+                ErrorCode::NotFound,
+                format!("Einen Vorgang {file_number} gibt es nicht."),
+            )
+        })?;
         let product = session.scan_of_case(&case.id)?.ok_or_else(|| {
             AppError::new(
                 ErrorCode::NotFound,
