@@ -119,6 +119,17 @@ test("synchronise through the UI: the applications arrive in the work list", asy
   await wd.waitFor("#username");
 });
 
+/** Back to an empty login form from wherever an earlier test stopped, so one
+ *  failing test does not fail the ones after it. */
+async function atLogin() {
+  const where = await wd.execute(
+    "if (document.getElementById('username')) return 'login'; const c = document.querySelector('[data-testid=case-close]'); if (c) c.click(); const l = document.querySelector('[data-testid=logout]'); if (l) { l.click(); return 'logout'; } return 'other';",
+  );
+  if (where !== "login") console.log(`# the previous test left the app logged in (${where}); logged out`);
+  await wd.waitFor("#username");
+  await wd.execute("document.getElementById('username').value=''; document.getElementById('username').dispatchEvent(new Event('input'));");
+}
+
 /** Set an input's value the way a user's typing would (Svelte listens to `input`). */
 async function fill(selector, value) {
   await wd.execute(
@@ -148,8 +159,7 @@ async function action(kind) {
 }
 
 test("casework: checklist, Nachforderung, the citizen answers through the portal, decision", async () => {
-  await wd.waitFor("#username");
-  await wd.execute("document.getElementById('username').value=''; document.getElementById('username').dispatchEvent(new Event('input'));");
+  await atLogin();
   await loginThroughUi(wd, "sb1", "sb1-passwort-1");
   await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
   await openFirstCase();
@@ -200,7 +210,19 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
     "const b = [...document.querySelectorAll('[data-testid=document-open]')].filter((x) => /\\.pdf anzeigen$/.test(x.getAttribute('aria-label'))); if (b.length) b[0].click(); return b.length;",
   );
   assert.ok(pdfs > 0, "the case has a PDF");
-  await wd.waitFor("[data-testid=document-pages] canvas", { timeout: 30_000 });
+  try {
+    await wd.waitFor("[data-testid=document-pages] canvas", { timeout: 30_000 });
+  } catch (e) {
+    // Say what the viewer shows (loading, an error, another document), then open it once more.
+    const shown = await wd.execute("const v = document.querySelector('[data-testid=document-viewer]'); return v ? v.textContent.replace(/\\s+/g, ' ').slice(0, 400) : '(kein Dokumentbetrachter)';");
+    console.log(`# PDF preview not drawn within 30 s; the viewer shows: ${shown}`);
+    await wd.execute("const c = document.querySelector('[data-testid=document-close]'); if (c) c.click();");
+    await wd.waitGone("[data-testid=document-viewer]");
+    await wd.execute("[...document.querySelectorAll('[data-testid=document-open]')].filter((x) => /\\.pdf anzeigen$/.test(x.getAttribute('aria-label')))[0].click();");
+    await wd.waitFor("[data-testid=document-pages] canvas", { timeout: 30_000 }).catch((again) => {
+      throw new Error(`${e.message}; again after reopening: ${again.message}`);
+    });
+  }
   // pdf.js drew the page: no error shown, and the canvas is not blank.
   let inked = 0;
   for (let i = 0; i < 50 && inked === 0; i++) {
@@ -298,7 +320,7 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
 test("leitung: the dashboard shows the figures the reports crate computes; sachbearbeitung has none", async () => {
   // A year of history next to the synced applications.
   amtsstube(["demo-historie", "--as", "leitung", "--anzahl", "150", "--an", "sb1"], "leitung-passwort-1\n");
-  await wd.execute("document.getElementById('username').value=''; document.getElementById('username').dispatchEvent(new Event('input'));");
+  await atLogin();
   await loginThroughUi(wd, "leitung", "leitung-passwort-1");
   await wd.click(await wd.waitFor("[data-testid=view-dashboard]"));
   await wd.waitFor("[data-testid=kpi-decided]", { timeout: 30_000 });
