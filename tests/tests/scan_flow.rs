@@ -1,15 +1,38 @@
-//! The scanning desk through the facade on the real store: three paper applications
-//! dropped into the hot folder are taken into the vault, QA approves them (not the
-//! person who scanned – four-eyes), each becomes a case flagged TR-RESISCAN with its
-//! Transfervermerk and seal, visible to the caseworkers; `verify` confirms them; the
-//! same file dropped again is a duplicate; the scanning desk sees no case content.
+//! The scanning desk through the facade on the real store: without an open batch the
+//! scans wait in the share; a batch of three paper applications dropped into the hot
+//! folder is taken into the vault, QA approves them (the whole checklist, not the
+//! person who scanned – four-eyes for the class), each becomes a case flagged
+//! TR-RESISCAN with its Transfervermerk and seal, visible to the caseworkers;
+//! `verify` confirms them; the same file dropped again is a duplicate; the scanning
+//! desk sees no case content. The destruction release follows the gate per batch.
 
 use std::time::Duration;
 
 use amtsstube_tests::app::login;
 use amtsstube_tests::sim::BoxError;
 use domain::Role;
-use workstation::{ErrorCode, WorkListQuery};
+use workstation::{BatchRequest, ErrorCode, ScanApproveRequest, WorkListQuery};
+
+const ALL: [&str; 4] = ["vollstaendig", "reihenfolge", "lesbar", "ausrichtung"];
+
+fn approve(id: &str, code: &str, name: &str, checked: &[&str]) -> ScanApproveRequest {
+    ScanApproveRequest {
+        product_id: id.into(),
+        vorgangsart: code.into(),
+        antragsteller: name.into(),
+        vermerk: Some("vollständig, lesbar".into()),
+        checkliste: checked.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+fn batch(class: &str, pages: u32, flags: &[&str]) -> BatchRequest {
+    BatchRequest {
+        klasse: class.into(),
+        karton: "Karton 7".into(),
+        seiten: pages,
+        kennzeichen: flags.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
 
 fn jpeg(marker: &str) -> Vec<u8> {
     let mut v = vec![0xFF, 0xD8, 0xFF, 0xFE, 0x00, (marker.len() + 2) as u8];
@@ -43,6 +66,22 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
         std::fs::write(inbox.join(format!("antrag-{i}.jpg")), jpeg(who))?;
     }
     login(&mut ws, "scan1")?;
+    // Without a batch (expected page count) nothing is taken: the files stay.
+    let err = ws
+        .scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(1))
+        .err()
+        .ok_or("taken without a batch")?;
+    assert!(err.message.contains("Stapel"), "{}", err.message);
+    assert_eq!(std::fs::read_dir(&inbox)?.count(), 3);
+    // Classes that are not scanned, and nonsense, are refused.
+    assert!(ws.scan_batch_create(&batch("gebunden", 3, &[])).is_err());
+    assert!(ws.scan_batch_create(&batch("gewerbe", 0, &[])).is_err());
+    assert!(
+        ws.scan_batch_create(&batch("gewerbe", 3, &["erfunden"]))
+            .is_err()
+    );
+    let st = ws.scan_batch_create(&batch("gewerbe", 3, &[]))?;
+    assert!(st.nummer.starts_with("ST-"), "{}", st.nummer);
     let taken = ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
     assert_eq!(
         taken.iter().filter(|r| r.result == "eingelesen").count(),
@@ -51,9 +90,15 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
     );
     let queue = ws.scan_queue()?;
     assert_eq!(queue.len(), 3);
-    // The scanner does not approve their own scans.
+    assert!(queue.iter().all(|q| q.vier_augen && q.vollpruefung));
+    assert!(
+        queue
+            .iter()
+            .all(|q| q.stapel.as_deref() == Some(st.nummer.as_str()))
+    );
+    // The scanner does not approve their own scans (integrity "sehr hoch").
     let err = ws
-        .scan_approve(&queue[0].id, "HST", "Jana Becker", None)
+        .scan_approve(&approve(&queue[0].id, "HST", "Jana Becker", &ALL))
         .err()
         .ok_or("approved own scan")?;
     assert_eq!(err.code, ErrorCode::Forbidden);
@@ -77,6 +122,20 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
     ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
     ws.logout();
     login(&mut ws, "scan2")?;
+    // A full check needs every item of the checklist.
+    let err = ws
+        .scan_approve(&approve(&queue[0].id, "HST", "Jana Becker", &ALL[..3]))
+        .err()
+        .ok_or("approved without the whole checklist")?;
+    assert!(err.message.contains("Prüfliste"), "{}", err.message);
+    assert!(
+        ws.scan_approve(&approve(&queue[0].id, "HST", "Jana Becker", &["gelesen"]))
+            .is_err()
+    );
+    assert!(
+        ws.scan_approve(&approve(&queue[0].id, "HST", " ", &ALL))
+            .is_err()
+    );
     let crooked = ws
         .scan_queue()?
         .into_iter()
@@ -85,7 +144,7 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
     assert!(ws.scan_reject(&crooked.id, " ").is_err());
     ws.scan_reject(&crooked.id, "Seite schief, neu scannen")?;
     assert!(
-        ws.scan_approve(&crooked.id, "GEW", "Piotr Nowak", None)
+        ws.scan_approve(&approve(&crooked.id, "GEW", "Piotr Nowak", &ALL))
             .is_err()
     );
     assert!(ws.scan_verify("GEW-2026-0000000").is_err());
@@ -95,7 +154,7 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
         ("GEW", "Piotr Nowak"),
         ("MB", "Aylin Yıldız"),
     ]) {
-        numbers.push(ws.scan_approve(&p.id, code, name, Some("vollständig, lesbar".into()))?);
+        numbers.push(ws.scan_approve(&approve(&p.id, code, name, &ALL))?);
     }
     assert!(ws.scan_queue()?.is_empty());
     for az in &numbers {
@@ -115,7 +174,7 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
         limit: 50,
         ..WorkListQuery::default()
     })?;
-    for az in &numbers {
+    for (i, az) in numbers.iter().enumerate() {
         let case = list
             .items
             .iter()
@@ -153,9 +212,159 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
                 && text.contains("<Durchfuehrung>scan2</Durchfuehrung>"),
             "{text}"
         );
+        // Its place in the batch, the batch, the procedure and the check done.
+        let position = format!("Abbild {0} bis {0} von 3", i + 1);
+        assert!(text.contains(&position), "{position}: {text}");
+        assert!(text.contains(&st.nummer), "{text}");
+        assert!(text.contains("Posteingang Bürgerbüro"), "{text}");
+        assert!(text.contains("Sichtprüfung Seite für Seite"), "{text}");
     }
     ws.logout();
     login(&mut ws, "admin")?;
+    assert!(ws.verify_audit()?.is_intact());
+    Ok(())
+}
+
+/// The destruction gate per batch: a sampled class scanned and checked by the same
+/// person (no four-eyes at integrity "hoch"), one product outside the sample indexed
+/// only; release refused while the batch is open, incomplete, a copy or still inside
+/// its holding period, by anyone but the Leitung, and granted once all holds; then the
+/// destruction is recorded, once.
+#[test]
+fn paper_is_released_for_destruction_only_through_the_gate() -> Result<(), BoxError> {
+    let tmp = tempfile::tempdir()?;
+    let inbox = tmp.path().join("scanner");
+    std::fs::create_dir(&inbox)?;
+    let data = tmp.path().join("daten");
+    let mut ws = amtsstube_tests::local::workstation(
+        &data,
+        None,
+        &[
+            ("scan1", Role::Scanstelle),
+            ("leitung", Role::Leitung),
+            ("sb1", Role::Sachbearbeitung),
+        ],
+    )?;
+    // This town keeps no holding period for "antrag" and samples half of it.
+    let policy = workstation::scan::DEFAULT_SCAN_POLICY.replacen(
+        "stichprobe_prozent = 25\naufbewahrung_tage = 90",
+        "stichprobe_prozent = 50\naufbewahrung_tage = 0",
+        1,
+    );
+    assert_ne!(policy, workstation::scan::DEFAULT_SCAN_POLICY);
+    std::fs::write(data.join("scan.toml"), &policy)?;
+
+    let run = |ws: &mut workstation::Workstation,
+               class: &str,
+               pages: u32,
+               flags: &[&str],
+               files: &[&str]|
+     -> Result<String, BoxError> {
+        let b = ws.scan_batch_create(&batch(class, pages, flags))?;
+        for f in files {
+            std::fs::write(inbox.join(format!("{f}.jpg")), jpeg(f))?;
+        }
+        let taken = ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
+        assert_eq!(taken.len(), files.len(), "{taken:?}");
+        let queue = ws.scan_queue()?;
+        for (i, q) in queue.iter().enumerate() {
+            // 50 %: the first, third, … product is checked page by page.
+            assert_eq!(q.vollpruefung, i % 2 == 0, "{q:?}");
+            assert!(!q.vier_augen);
+            if q.vollpruefung {
+                assert!(
+                    ws.scan_approve(&approve(&q.id, "HST", "Jana Becker", &[]))
+                        .is_err()
+                );
+                ws.scan_approve(&approve(&q.id, "HST", "Jana Becker", &ALL))?;
+            } else {
+                ws.scan_approve(&approve(&q.id, "HST", "Jana Becker", &[]))?;
+            }
+        }
+        Ok(b.id)
+    };
+    login(&mut ws, "scan1")?;
+    let complete = run(&mut ws, "antrag", 2, &[], &["a1", "a2"])?;
+    let open = ws.scan_batches()?;
+    let view = open
+        .iter()
+        .find(|b| b.id == complete)
+        .ok_or("batch missing")?;
+    assert_eq!(
+        (view.seiten_erfasst, view.seiten_erwartet, view.geprueft),
+        (2, 2, 2)
+    );
+    assert_eq!(view.hindernisse.len(), 1, "{:?}", view.hindernisse);
+    assert!(view.hindernisse[0].contains("Freigabe"));
+    ws.scan_batch_close(&complete)?;
+    let short = run(&mut ws, "antrag", 5, &[], &["b1", "b2"])?;
+    ws.scan_batch_close(&short)?;
+    let copy = run(&mut ws, "antrag", 1, &["kopie"], &["c1"])?;
+    ws.scan_batch_close(&copy)?;
+    let kept = run(&mut ws, "gewerbe-kurz", 1, &[], &[]).err();
+    assert!(kept.is_some(), "an unknown class was accepted");
+    // The scanning desk may not release the paper itself.
+    assert_eq!(
+        ws.scan_release(&complete).err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    // Still open: a batch that takes scans cannot be released.
+    let still_open = run(&mut ws, "antrag", 1, &[], &["d1"])?;
+    ws.logout();
+
+    login(&mut ws, "sb1")?;
+    assert!(ws.scan_release(&complete).is_err());
+    ws.logout();
+    login(&mut ws, "leitung")?;
+    let refused =
+        |ws: &mut workstation::Workstation, id: &str, needle: &str| -> Result<(), BoxError> {
+            let e = ws.scan_release(id).err().ok_or("released")?;
+            assert!(e.message.contains(needle), "{needle}: {}", e.message);
+            Ok(())
+        };
+    refused(&mut ws, &short, "Seitenzahl")?;
+    refused(&mut ws, &copy, "ersetzenden Scannen")?;
+    refused(&mut ws, &still_open, "noch offen")?;
+    ws.scan_release(&complete)?;
+    assert!(ws.scan_release(&complete).is_err(), "released twice");
+    ws.logout();
+
+    login(&mut ws, "scan1")?;
+    assert!(ws.scan_destroyed(&short, "Aktenvernichter P-4").is_err());
+    assert!(ws.scan_destroyed(&complete, " ").is_err());
+    ws.scan_destroyed(&complete, "Aktenvernichter, Sicherheitsstufe P-4")?;
+    assert!(ws.scan_destroyed(&complete, "nochmal").is_err());
+    let done = ws.scan_batches()?;
+    let b = done
+        .iter()
+        .find(|b| b.id == complete)
+        .ok_or("batch missing")?;
+    assert_eq!(b.zustand, "vernichtet");
+    assert!(
+        b.vernichtet
+            .as_deref()
+            .is_some_and(|v| v.contains("scan1") && v.contains("P-4"))
+    );
+    assert!(
+        b.freigegeben
+            .as_deref()
+            .is_some_and(|v| v.contains("leitung"))
+    );
+    ws.logout();
+
+    login(&mut ws, "admin")?;
+    let audit = ws.audit_entries(1000)?;
+    for event in [
+        "scan.stapel.angelegt",
+        "scan.stapel.geschlossen",
+        "original.release_for_destruction",
+        "original.destroyed",
+    ] {
+        assert!(
+            audit.iter().any(|e| e.action == event),
+            "{event} not audited"
+        );
+    }
     assert!(ws.verify_audit()?.is_intact());
     Ok(())
 }

@@ -35,6 +35,8 @@ pub enum Permission {
     EditCases,
     /// See every case and assign cases to others (Leitung).
     AllCases,
+    /// Release scanned paper for destruction (Fachabteilung: Leitung).
+    ReleaseOriginals,
 }
 
 impl Role {
@@ -80,7 +82,7 @@ impl Role {
                 | (_, RunSync)
                 | (Role::Scanstelle, ScanIntake)
                 | (Role::Sachbearbeitung | Role::Leitung, EditCases)
-                | (Role::Leitung, AllCases)
+                | (Role::Leitung, AllCases | ReleaseOriginals)
         )
     }
 

@@ -9,11 +9,13 @@
 //! * [`evidence`] – Transfervermerk (DRV structure) bound by hash, electronic seal,
 //!   verifier, and the seven-condition gate for destroying the paper.
 //!
-//! Batches, separation, the QA desk, OCR and the UI follow (issue 7).
+//! * [`policy`] – `scan.toml`: Verfahren, document classes with Schutzbedarf and mode,
+//!   scan profiles, QA sampling, holding period.
 
 pub mod evidence;
 pub mod hotfolder;
 pub mod inspect;
+pub mod policy;
 
 pub use hotfolder::{Arrival, Config, HotFolder, Outcome, Taken, watch};
 pub use inspect::{Format, Inspection, Reject, inspect};

@@ -27,9 +27,75 @@ pub struct ScanProduct {
     pub vermerk_blob: Option<String>,
     pub seal: Option<String>,
     pub case_id: Option<String>,
+    pub batch_id: Option<String>,
+    /// JSON of the ticked QA checklist items.
+    pub qa_checklist: Option<String>,
+    /// The page-by-page visual check was done (not only indexing).
+    pub qa_full: bool,
+    pub qa_at: Option<String>,
 }
 
-const COLUMNS: &str = "id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, qa_user, vermerk_blob, seal, case_id";
+const COLUMNS: &str = "id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, qa_user, vermerk_blob, seal, case_id, batch_id, qa_checklist, qa_full, qa_at";
+
+/// A batch (Stapel) of paper scanned together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanBatch {
+    pub id: String,
+    pub number: String,
+    pub class: String,
+    pub r#box: String,
+    pub expected_pages: u32,
+    /// JSON list of the preparation flags.
+    pub flags: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub state: String,
+    pub released_by: Option<String>,
+    pub released_at: Option<String>,
+    pub destroyed_by: Option<String>,
+    pub destroyed_at: Option<String>,
+    pub destroyed_how: Option<String>,
+    /// Pages taken in (refused products not counted).
+    pub pages_captured: u32,
+    pub products: u32,
+    pub products_checked: u32,
+}
+
+const BATCH_COLUMNS: &str = "b.id, b.number, b.class, b.box, b.expected_pages, b.flags, b.created_by, b.created_at, b.state, b.released_by, b.released_at, b.destroyed_by, b.destroyed_at, b.destroyed_how,
+    (SELECT COALESCE(SUM(p.pages), 0) FROM scan_products p WHERE p.batch_id = b.id AND p.state != 'abgelehnt'),
+    (SELECT COUNT(*) FROM scan_products p WHERE p.batch_id = b.id AND p.state != 'abgelehnt'),
+    (SELECT COUNT(*) FROM scan_products p WHERE p.batch_id = b.id AND p.state = 'geprueft')";
+
+fn batch_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScanBatch> {
+    Ok(ScanBatch {
+        id: r.get(0)?,
+        number: r.get(1)?,
+        class: r.get(2)?,
+        r#box: r.get(3)?,
+        expected_pages: r.get(4)?,
+        flags: r.get(5)?,
+        created_by: r.get(6)?,
+        created_at: r.get(7)?,
+        state: r.get(8)?,
+        released_by: r.get(9)?,
+        released_at: r.get(10)?,
+        destroyed_by: r.get(11)?,
+        destroyed_at: r.get(12)?,
+        destroyed_how: r.get(13)?,
+        pages_captured: r.get(14)?,
+        products: r.get(15)?,
+        products_checked: r.get(16)?,
+    })
+}
+
+/// A new batch as the scanning desk prepares it.
+pub struct NewBatch<'a> {
+    pub class: &'a str,
+    pub r#box: &'a str,
+    pub expected_pages: u32,
+    pub flags: &'a [String],
+}
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScanProduct> {
     Ok(ScanProduct {
@@ -46,6 +112,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScanProduct> {
         vermerk_blob: r.get(10)?,
         seal: r.get(11)?,
         case_id: r.get(12)?,
+        batch_id: r.get(13)?,
+        qa_checklist: r.get(14)?,
+        qa_full: r.get::<_, i64>(15)? != 0,
+        qa_at: r.get(16)?,
     })
 }
 
@@ -57,6 +127,10 @@ pub struct ScanApproval<'a> {
     pub seal_json: String,
     pub case: NewCase,
     pub case_type_code: Option<&'a str>,
+    /// JSON of the ticked checklist items.
+    pub checklist_json: String,
+    /// The page-by-page check was done.
+    pub full_check: bool,
 }
 
 impl Session {
@@ -69,6 +143,7 @@ impl Session {
         pages: u32,
         sha256: &str,
         bytes: &[u8],
+        batch_id: Option<&str>,
     ) -> Result<Option<String>> {
         if self.scan_by_hash(sha256)?.is_some() {
             return Ok(None);
@@ -80,8 +155,8 @@ impl Session {
         let tx = self.conn.transaction()?;
         insert_blob_row(&tx, &blob, &now)?;
         tx.execute(
-            &format!("INSERT INTO scan_products ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'eingelesen', NULL, NULL, NULL, NULL)"),
-            params![id, sha256, name, mime_type, pages, blob.id.as_str(), now, actor],
+            "INSERT INTO scan_products (id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, batch_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'eingelesen', ?9)",
+            params![id, sha256, name, mime_type, pages, blob.id.as_str(), now, actor, batch_id],
         )?;
         audit::append(
             &tx,
@@ -202,8 +277,8 @@ impl Session {
             params![case_id, now, actor, "{\"kennzeichen\":\"TR-RESISCAN\"}"],
         )?;
         let n = tx.execute(
-            "UPDATE scan_products SET state = 'geprueft', qa_user = ?2, qa_at = ?3, qa_note = ?4, vermerk_blob = ?5, seal = ?6, case_id = ?7 WHERE id = ?1 AND state = 'eingelesen'",
-            params![a.product_id, actor, now, a.note, vermerk.id.as_str(), a.seal_json, case_id],
+            "UPDATE scan_products SET state = 'geprueft', qa_user = ?2, qa_at = ?3, qa_note = ?4, vermerk_blob = ?5, seal = ?6, case_id = ?7, qa_checklist = ?8, qa_full = ?9 WHERE id = ?1 AND state = 'eingelesen'",
+            params![a.product_id, actor, now, a.note, vermerk.id.as_str(), a.seal_json, case_id, a.checklist_json, i64::from(a.full_check)],
         )?;
         if n != 1 {
             return Err(StoreError::Conflict(
@@ -214,5 +289,131 @@ impl Session {
         audit::append(&tx, &now, &actor, "scan.versiegelt", &a.case.file_number)?;
         tx.commit()?;
         Ok(case_id)
+    }
+}
+
+impl Session {
+    /// Prepare a batch; it takes the products the same person scans next.
+    pub fn create_scan_batch(&mut self, b: &NewBatch<'_>) -> Result<ScanBatch> {
+        if b.expected_pages == 0 {
+            return Err(StoreError::InvalidInput(
+                "Bitte die erwartete Seitenzahl des Stapels angeben.".into(),
+            ));
+        }
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let year = now.get(..4).unwrap_or("0000").to_owned();
+        let id = random_hex(16);
+        let flags =
+            serde_json::to_string(b.flags).map_err(|e| StoreError::InvalidInput(e.to_string()))?;
+        let tx = self.conn.transaction()?;
+        let n: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM scan_batches WHERE number LIKE ?1",
+            params![format!("ST-{year}-%")],
+            |r| r.get(0),
+        )?;
+        let number = format!("ST-{year}-{:04}", n + 1);
+        tx.execute(
+            "INSERT INTO scan_batches (id, number, class, box, expected_pages, flags, created_by, created_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'offen')",
+            params![id, number, b.class, b.r#box, b.expected_pages, flags, actor, now],
+        )?;
+        audit::append(&tx, &now, &actor, "scan.stapel.angelegt", &number)?;
+        tx.commit()?;
+        self.scan_batch(&id)?
+            .ok_or_else(|| StoreError::Conflict("Der Stapel ist verschwunden.".into()))
+    }
+
+    pub fn scan_batch(&self, id: &str) -> Result<Option<ScanBatch>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {BATCH_COLUMNS} FROM scan_batches b WHERE b.id = ?1"),
+                params![id],
+                batch_row,
+            )
+            .optional()?)
+    }
+
+    /// All batches, newest first.
+    pub fn scan_batches(&self) -> Result<Vec<ScanBatch>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {BATCH_COLUMNS} FROM scan_batches b ORDER BY b.created_at DESC, b.number DESC"
+        ))?;
+        let rows = stmt.query_map([], batch_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The batch this person scans into: the newest open one they prepared.
+    pub fn open_scan_batch(&self) -> Result<Option<ScanBatch>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {BATCH_COLUMNS} FROM scan_batches b WHERE b.state = 'offen' AND b.created_by = ?1 ORDER BY b.created_at DESC LIMIT 1"),
+                params![self.user().username.as_str()],
+                batch_row,
+            )
+            .optional()?)
+    }
+
+    /// The products of a batch in the order they were taken in.
+    pub fn scan_products_of_batch(&self, batch_id: &str) -> Result<Vec<ScanProduct>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM scan_products WHERE batch_id = ?1 ORDER BY received_at, id"
+        ))?;
+        let rows = stmt.query_map(params![batch_id], row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Move a batch on: `offen → geschlossen` (no more intake), `geschlossen →
+    /// freigegeben` (paper released for destruction; the caller checked the gate),
+    /// `freigegeben → vernichtet` (with how it was destroyed).
+    pub fn advance_scan_batch(&mut self, id: &str, to: &str, how: Option<&str>) -> Result<()> {
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let (from, sql, event) = match to {
+            "geschlossen" => (
+                "offen",
+                "UPDATE scan_batches SET state = 'geschlossen' WHERE id = ?1 AND state = ?2",
+                "scan.stapel.geschlossen",
+            ),
+            "freigegeben" => (
+                "geschlossen",
+                "UPDATE scan_batches SET state = 'freigegeben', released_by = ?3, released_at = ?4 WHERE id = ?1 AND state = ?2",
+                "original.release_for_destruction",
+            ),
+            "vernichtet" => (
+                "freigegeben",
+                "UPDATE scan_batches SET state = 'vernichtet', destroyed_by = ?3, destroyed_at = ?4, destroyed_how = ?5 WHERE id = ?1 AND state = ?2",
+                "original.destroyed",
+            ),
+            other => {
+                return Err(StoreError::InvalidInput(format!(
+                    "Unbekannter Stapelzustand {other}."
+                )));
+            }
+        };
+        let tx = self.conn.transaction()?;
+        let number: Option<String> = tx
+            .query_row(
+                "SELECT number FROM scan_batches WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let number = number
+            .ok_or_else(|| StoreError::InvalidInput("Diesen Stapel gibt es nicht.".into()))?;
+        let n = match to {
+            "geschlossen" => tx.execute(sql, params![id, from])?,
+            "freigegeben" => tx.execute(sql, params![id, from, actor, now])?,
+            _ => tx.execute(sql, params![id, from, actor, now, how.unwrap_or("")])?,
+        };
+        if n != 1 {
+            return Err(StoreError::Conflict(format!(
+                "Der Stapel {number} ist nicht im Zustand „{from}“."
+            )));
+        }
+        audit::append(&tx, &now, &actor, event, &number)?;
+        tx.commit()?;
+        Ok(())
     }
 }

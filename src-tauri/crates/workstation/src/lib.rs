@@ -33,6 +33,9 @@ pub use error::{AppError, ErrorCode};
 pub use letters::{LetterRequest, LetterView, OutboxView, TariffOption};
 pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
 pub use reports::{DrillCase, ReportRequest};
+pub use scan::{
+    BatchRequest, BatchView, IntakeResult, QueueItem, ScanApproveRequest, ScanClassView, ScanSetup,
+};
 pub use store::{InitOptions, RecoveryKey, StoreConfig};
 
 /// The workstation: a data directory, locked or unlocked by one user.
@@ -536,6 +539,13 @@ impl Workstation {
 
     pub fn verify_audit(&self) -> Result<AuditReport, AppError> {
         Ok(self.session_with(Permission::ReadAudit)?.verify_audit()?)
+    }
+
+    /// The newest `limit` audit entries, newest first (administration, Leitung).
+    pub fn audit_entries(&self, limit: u32) -> Result<Vec<store::AuditEntry>, AppError> {
+        Ok(self
+            .session_with(Permission::ReadAudit)?
+            .audit_entries(limit)?)
     }
 
     /// Direct access to the unlocked store for tools and tests that build data

@@ -1,7 +1,10 @@
-//! The scanning desk in the facade (role Scanstelle): intake from the hot folder into
-//! the vault, the QA decision (four-eyes: not by the person who scanned), the
-//! Transfervermerk and the seal, the new case (paper channel, flagged TR-RESISCAN),
-//! and `verify`, which re-checks hash, seal and Transfervermerk of a case's scan.
+//! The scanning desk in the facade (role Scanstelle): batches with their expected page
+//! count and preparation flags, intake from the hot folder into the vault (into the
+//! scanner's open batch), the QA decision (checklist when the product is in the
+//! sample or the class needs a full check; four-eyes where the class's integrity need
+//! is "sehr hoch"), the Transfervermerk and the seal, the new case (paper channel,
+//! flagged TR-RESISCAN), `verify`, and the destruction gate per batch: release by the
+//! Leitung only when every condition holds, then the record of the destruction.
 
 use std::io::Read;
 use std::path::Path;
@@ -11,14 +14,151 @@ use domain::Permission;
 use scan::evidence::{
     Attribut, Organisation, Prozessschritt, Seal, SoftwareSeal, Transfervermerk, Verfahren,
 };
+use scan::policy::{DocumentClass, ScanPolicy};
 use scan::{Config, HotFolder, Outcome, Taken};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::{AppError, ErrorCode, Workstation};
 
 const SEAL_SETTING: &str = "scan_siegel";
 const SEAL_PUBLIC_SETTING: &str = "scan_siegel_public";
+const FOLDER_SETTING: &str = "scan_eingangsordner";
+
+pub const DEFAULT_SCAN_POLICY: &str = include_str!("../../../../assets/config/scan.toml");
+
+/// The QA checklist (TR-03138 A.SC.8): every item is ticked for a page-by-page check.
+pub const QA_CHECKLIST: [(&str, &str); 4] = [
+    (
+        "vollstaendig",
+        "Vollständig: alle Seiten des Originals sind erfasst",
+    ),
+    ("reihenfolge", "Reihenfolge der Seiten stimmt"),
+    (
+        "lesbar",
+        "Lesbar: Bild und Inhalt stimmen mit dem Original überein",
+    ),
+    (
+        "ausrichtung",
+        "Ausrichtung: keine Seite verdreht oder abgeschnitten",
+    ),
+];
+
+/// Preparation flags of a batch; the first two keep the original.
+pub const BATCH_FLAGS: [(&str, &str); 3] = [
+    ("kopie", "Vorlage ist eine Kopie"),
+    ("manipulationsverdacht", "Verdacht auf Manipulation"),
+    ("unvollstaendig", "Vorlage unvollständig"),
+];
+
+/// The scanning desk's configuration: `scan.toml` in the data directory, or the default.
+pub fn load_scan_policy(data_dir: &Path) -> Result<ScanPolicy, AppError> {
+    let path = data_dir.join("scan.toml");
+    let text = if path.exists() {
+        std::fs::read_to_string(&path)
+            .map_err(|e| AppError::invalid(format!("{} ist nicht lesbar: {e}", path.display())))?
+    } else {
+        DEFAULT_SCAN_POLICY.to_owned()
+    };
+    ScanPolicy::parse(&text).map_err(|e| AppError::invalid(e.to_string()))
+}
+
+/// A document class as the scanning desk chooses it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ScanClassView {
+    pub kuerzel: String,
+    pub name: String,
+    /// ersetzend / kopierend / nicht scannen
+    pub modus: String,
+    pub schutzbedarf: String,
+    pub vier_augen: bool,
+    pub vollpruefung: bool,
+    pub stichprobe_prozent: u32,
+}
+
+/// What the scanning desk needs to know to work: classes, checklist, flags, case types.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ScanSetup {
+    pub verfahren: String,
+    pub klassen: Vec<ScanClassView>,
+    /// [key, label]
+    pub checkliste: Vec<(String, String)>,
+    pub kennzeichen: Vec<(String, String)>,
+    /// [Kürzel, name] of the case types a paper application can become.
+    pub vorgangsarten: Vec<(String, String)>,
+    /// The configured hot folder, if any.
+    pub eingangsordner: Option<String>,
+}
+
+/// A new batch (Stapel) from the scanning desk.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BatchRequest {
+    pub klasse: String,
+    pub karton: String,
+    pub seiten: u32,
+    pub kennzeichen: Vec<String>,
+}
+
+/// A batch as listed, with its completeness and its destruction state.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BatchView {
+    pub id: String,
+    pub nummer: String,
+    pub klasse: String,
+    pub karton: String,
+    pub seiten_erwartet: u32,
+    pub seiten_erfasst: u32,
+    pub kennzeichen: Vec<String>,
+    pub zustand: String,
+    pub produkte: u32,
+    pub geprueft: u32,
+    pub angelegt: String,
+    pub angelegt_von: String,
+    pub freigegeben: Option<String>,
+    pub vernichtet: Option<String>,
+    /// Gate conditions that fail now (empty: the paper may be released).
+    pub hindernisse: Vec<String>,
+}
+
+/// A scan product waiting at the QA desk.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct QueueItem {
+    pub id: String,
+    pub name: String,
+    pub mime_type: String,
+    pub seiten: u32,
+    pub eingelesen: String,
+    pub gescannt_von: String,
+    pub stapel: Option<String>,
+    pub klasse: Option<String>,
+    /// A page-by-page check with the whole checklist is due (sample or full check).
+    pub vollpruefung: bool,
+    /// QA by another person than the one who scanned.
+    pub vier_augen: bool,
+}
+
+/// The QA decision for one product.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ScanApproveRequest {
+    pub product_id: String,
+    pub vorgangsart: String,
+    pub antragsteller: String,
+    pub vermerk: Option<String>,
+    /// Keys of the ticked checklist items.
+    pub checkliste: Vec<String>,
+}
 
 /// What one intake run did with a file.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -68,6 +208,12 @@ impl Workstation {
         wait: Duration,
     ) -> Result<Vec<IntakeResult>, AppError> {
         let session = self.session_with_mut(Permission::ScanIntake)?;
+        // Scans go into the scanner's open batch; without one they wait in the share.
+        let batch = session.open_scan_batch()?.ok_or_else(|| {
+            AppError::invalid(
+                "Kein offener Stapel: bitte zuerst einen Stapel mit der erwarteten Seitenzahl anlegen. Die Dateien bleiben im Eingangsordner.",
+            )
+        })?;
         let mut hot = HotFolder::new(
             dir,
             Config {
@@ -87,6 +233,7 @@ impl Workstation {
                         a.inspection.pages,
                         &a.sha256,
                         a.bytes,
+                        Some(&batch.id),
                     ) {
                         Ok(Some(_)) => Ok(Taken::Stored),
                         Ok(None) => Ok(Taken::Duplicate(a.sha256[..12].to_owned())),
@@ -117,11 +264,370 @@ impl Workstation {
         Ok(results)
     }
 
-    /// Scan products waiting for QA.
-    pub fn scan_queue(&self) -> Result<Vec<store::ScanProduct>, AppError> {
-        Ok(self
+    /// The classes, checklist, flags and case types for the scanning desk's screens.
+    pub fn scan_setup(&self) -> Result<ScanSetup, AppError> {
+        let session = self.session_with(Permission::ScanIntake)?;
+        let folder = session.setting(FOLDER_SETTING)?;
+        let policy = load_scan_policy(self.data_dir())?;
+        let cfg = self.casework_config()?;
+        Ok(ScanSetup {
+            verfahren: format!(
+                "{} ({}, Version {} vom {})",
+                policy.verfahren.bezeichnung,
+                policy.verfahren.auspraegung,
+                policy.verfahren.version,
+                policy.verfahren.stand
+            ),
+            klassen: policy
+                .klasse
+                .iter()
+                .map(|c| ScanClassView {
+                    kuerzel: c.kuerzel.clone(),
+                    name: c.name.clone(),
+                    modus: c.mode_label().into(),
+                    schutzbedarf: format!(
+                        "Integrität {}, Vertraulichkeit {}, Verfügbarkeit {}",
+                        c.integritaet.label(),
+                        c.vertraulichkeit.label(),
+                        c.verfuegbarkeit.label()
+                    ),
+                    vier_augen: c.four_eyes(),
+                    vollpruefung: c.full_check(),
+                    stichprobe_prozent: c.stichprobe_prozent,
+                })
+                .collect(),
+            checkliste: QA_CHECKLIST
+                .iter()
+                .map(|(k, l)| ((*k).to_owned(), (*l).to_owned()))
+                .collect(),
+            kennzeichen: BATCH_FLAGS
+                .iter()
+                .map(|(k, l)| ((*k).to_owned(), (*l).to_owned()))
+                .collect(),
+            vorgangsarten: cfg
+                .types
+                .vorgangsart
+                .iter()
+                .map(|t| (t.kuerzel.clone(), t.name.clone()))
+                .collect(),
+            eingangsordner: folder,
+        })
+    }
+
+    /// Set the hot folder the app takes scans from (the scanner's share).
+    pub fn scan_set_folder(&mut self, dir: &Path) -> Result<(), AppError> {
+        if !dir.is_dir() {
+            return Err(AppError::invalid(format!(
+                "Den Ordner {} gibt es nicht.",
+                dir.display()
+            )));
+        }
+        let text = dir
+            .to_str()
+            .ok_or_else(|| AppError::invalid("Der Ordnername ist kein gültiger Text."))?;
+        let session = self.session_with_mut(Permission::ScanIntake)?;
+        session.set_setting(FOLDER_SETTING, text)?;
+        session.audit("config.changed", "scan.eingangsordner")?;
+        Ok(())
+    }
+
+    /// Take what is stable in the configured hot folder (one pass, short wait).
+    pub fn scan_intake_configured(&mut self) -> Result<Vec<IntakeResult>, AppError> {
+        let dir = self
             .session_with(Permission::ScanIntake)?
-            .scan_products("eingelesen")?)
+            .setting(FOLDER_SETTING)?
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "Es ist kein Eingangsordner eingerichtet (amtsstube scan ordner /pfad).",
+                )
+            })?;
+        self.scan_intake(
+            Path::new(&dir),
+            Duration::from_secs(2),
+            Duration::from_millis(0),
+        )
+    }
+
+    /// Prepare a batch: the class, the box of the paper, the expected page count and
+    /// the preparation flags. The batch takes what this person scans next.
+    pub fn scan_batch_create(&mut self, r: &BatchRequest) -> Result<BatchView, AppError> {
+        let policy = load_scan_policy(self.data_dir())?;
+        let class = policy.class(&r.klasse).ok_or_else(|| {
+            AppError::invalid(format!("Die Dokumentklasse „{}“ gibt es nicht.", r.klasse))
+        })?;
+        if class.mode() == scan::evidence::Mode::NichtScannen {
+            return Err(AppError::invalid(format!(
+                "{} wird nicht gescannt: das Original geht in die Papierakte.",
+                class.name
+            )));
+        }
+        if r.karton.trim().is_empty() || r.karton.chars().count() > 60 {
+            return Err(AppError::invalid(
+                "Bitte den Karton oder Ordner des Papiers angeben (höchstens 60 Zeichen).",
+            ));
+        }
+        if r.seiten == 0 || r.seiten > 100_000 {
+            return Err(AppError::invalid(
+                "Bitte die erwartete Seitenzahl angeben (1 bis 100.000).",
+            ));
+        }
+        for f in &r.kennzeichen {
+            if !BATCH_FLAGS.iter().any(|(k, _)| k == f) {
+                return Err(AppError::invalid(format!("Unbekanntes Kennzeichen „{f}“.")));
+            }
+        }
+        let session = self.session_with_mut(Permission::ScanIntake)?;
+        let b = session.create_scan_batch(&store::NewBatch {
+            class: &class.kuerzel,
+            r#box: r.karton.trim(),
+            expected_pages: r.seiten,
+            flags: &r.kennzeichen,
+        })?;
+        self.batch_view(b, &policy)
+    }
+
+    /// Close a batch: nothing more is taken into it.
+    pub fn scan_batch_close(&mut self, id: &str) -> Result<(), AppError> {
+        Ok(self
+            .session_with_mut(Permission::ScanIntake)?
+            .advance_scan_batch(id, "geschlossen", None)?)
+    }
+
+    /// All batches with their completeness and what stands in the way of destruction.
+    pub fn scan_batches(&self) -> Result<Vec<BatchView>, AppError> {
+        let policy = load_scan_policy(self.data_dir())?;
+        let batches = self.scan_session()?.scan_batches()?;
+        batches
+            .into_iter()
+            .map(|b| self.batch_view(b, &policy))
+            .collect()
+    }
+
+    /// Scanstelle or Leitung (who releases the paper) may look at the batches.
+    fn scan_session(&self) -> Result<&store::Session, AppError> {
+        self.session_with(Permission::ScanIntake)
+            .or_else(|_| self.session_with(Permission::ReleaseOriginals))
+    }
+
+    fn batch_view(&self, b: store::ScanBatch, policy: &ScanPolicy) -> Result<BatchView, AppError> {
+        let flags: Vec<String> = serde_json::from_str(&b.flags).unwrap_or_default();
+        let hindernisse = if b.state == "vernichtet" {
+            Vec::new()
+        } else {
+            self.gate_failures(&b, &flags, policy)?
+                .into_iter()
+                .map(|f| f.to_string())
+                .collect()
+        };
+        Ok(BatchView {
+            id: b.id,
+            nummer: b.number,
+            klasse: policy
+                .class(&b.class)
+                .map_or(b.class.clone(), |c| c.name.clone()),
+            karton: b.r#box,
+            seiten_erwartet: b.expected_pages,
+            seiten_erfasst: b.pages_captured,
+            kennzeichen: flags,
+            zustand: b.state,
+            produkte: b.products,
+            geprueft: b.products_checked,
+            angelegt: b.created_at,
+            angelegt_von: b.created_by,
+            freigegeben: b
+                .released_at
+                .map(|at| format!("{at} von {}", b.released_by.unwrap_or_default())),
+            vernichtet: b.destroyed_at.map(|at| {
+                format!(
+                    "{at} von {} ({})",
+                    b.destroyed_by.unwrap_or_default(),
+                    b.destroyed_how.unwrap_or_default()
+                )
+            }),
+            hindernisse,
+        })
+    }
+
+    /// The seven conditions for a batch, checked for each of its products: every
+    /// condition that fails for any product is named once.
+    fn gate_failures(
+        &self,
+        b: &store::ScanBatch,
+        flags: &[String],
+        policy: &ScanPolicy,
+    ) -> Result<Vec<scan::evidence::GateFailure>, AppError> {
+        use scan::evidence::{GateFacts, GateFailure, Mode};
+        let session = self.scan_session()?;
+        let class = policy.class(&b.class);
+        let products = session.scan_products_of_batch(&b.id)?;
+        let today = jiff::Zoned::now().date();
+        let keep: Vec<String> = flags
+            .iter()
+            .filter(|f| *f != "unvollstaendig")
+            .cloned()
+            .collect();
+        let mut failed: Vec<GateFailure> = Vec::new();
+        let mut add = |f: Vec<GateFailure>| {
+            for x in f {
+                if !failed.contains(&x) {
+                    failed.push(x);
+                }
+            }
+        };
+        let open: Vec<&store::ScanProduct> =
+            products.iter().filter(|p| p.state != "abgelehnt").collect();
+        if open.is_empty() {
+            add(vec![GateFailure::Incomplete, GateFailure::Qa]);
+        }
+        let public = session.setting(SEAL_PUBLIC_SETTING)?;
+        for p in open {
+            let evidence_verified = match (&public, p.state.as_str()) {
+                (Some(key), "geprueft") => self.verify_product(session, p, key).is_ok(),
+                _ => false,
+            };
+            let scanned = p
+                .received_at
+                .parse::<jiff::Timestamp>()
+                .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).date())
+                .unwrap_or(today);
+            let facts = GateFacts {
+                mode: class.map_or(Mode::NichtScannen, DocumentClass::mode),
+                keep_original: keep.clone(),
+                pages_expected: if flags.iter().any(|f| f == "unvollstaendig") {
+                    0
+                } else {
+                    b.expected_pages
+                },
+                pages_captured: b.pages_captured,
+                qa_passed: p.state == "geprueft",
+                full_check_required: class.is_some_and(DocumentClass::full_check),
+                full_check_done: p.qa_full,
+                four_eyes_required: class.is_some_and(DocumentClass::four_eyes),
+                scan_user: p.scan_user.clone(),
+                qa_user: p.qa_user.clone(),
+                evidence_verified,
+                handed_over: p.case_id.is_some(),
+                scanned,
+                holding_days: class.map_or(0, |c| c.aufbewahrung_tage),
+                today,
+                released_by: b.released_by.clone().or(Some("(Freigabe)".into())),
+            };
+            if let Err(f) = scan::evidence::may_destroy(&facts) {
+                add(f);
+            }
+        }
+        if b.state != "freigegeben" && b.state != "vernichtet" {
+            add(vec![GateFailure::NotReleased]);
+        }
+        Ok(failed)
+    }
+
+    /// Release the paper of a closed batch for destruction (Leitung). Refused, with
+    /// every failed condition named, unless the other six conditions hold.
+    pub fn scan_release(&mut self, batch_id: &str) -> Result<(), AppError> {
+        let policy = load_scan_policy(self.data_dir())?;
+        let session = self.session_with(Permission::ReleaseOriginals)?;
+        let b = session
+            .scan_batch(batch_id)?
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, "Diesen Stapel gibt es nicht."))?;
+        if b.state == "offen" {
+            return Err(AppError::invalid(format!(
+                "Der Stapel {} ist noch offen: erst abschließen, dann freigeben.",
+                b.number
+            )));
+        }
+        let flags: Vec<String> = serde_json::from_str(&b.flags).unwrap_or_default();
+        let failed: Vec<String> = self
+            .gate_failures(&b, &flags, &policy)?
+            .into_iter()
+            .filter(|f| *f != scan::evidence::GateFailure::NotReleased)
+            .map(|f| f.to_string())
+            .collect();
+        if !failed.is_empty() {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "Der Stapel {} darf nicht zur Vernichtung freigegeben werden: {}",
+                    b.number,
+                    failed.join(" ")
+                ),
+            ));
+        }
+        Ok(self
+            .session_with_mut(Permission::ReleaseOriginals)?
+            .advance_scan_batch(batch_id, "freigegeben", None)?)
+    }
+
+    /// Record that the released paper was destroyed (how: e.g. "Aktenvernichter P-4").
+    pub fn scan_destroyed(&mut self, batch_id: &str, how: &str) -> Result<(), AppError> {
+        let how = how.trim();
+        if how.is_empty() || how.chars().count() > 200 {
+            return Err(AppError::invalid(
+                "Bitte angeben, wie das Papier vernichtet wurde (z. B. Aktenvernichter, Sicherheitsstufe P-4).",
+            ));
+        }
+        Ok(self
+            .session_with_mut(Permission::ScanIntake)?
+            .advance_scan_batch(batch_id, "vernichtet", Some(how))?)
+    }
+
+    /// Scan products waiting for QA, with what the QA must do for each.
+    pub fn scan_queue(&self) -> Result<Vec<QueueItem>, AppError> {
+        let policy = load_scan_policy(self.data_dir())?;
+        let session = self.session_with(Permission::ScanIntake)?;
+        let mut out = Vec::new();
+        for p in session.scan_products("eingelesen")? {
+            let batch = match &p.batch_id {
+                Some(id) => session.scan_batch(id)?,
+                None => None,
+            };
+            let class = batch.as_ref().and_then(|b| policy.class(&b.class));
+            let full = match (&batch, class) {
+                (Some(b), Some(c)) => c.sampled(position_in_batch(session, b, &p.id)?),
+                _ => true,
+            };
+            out.push(QueueItem {
+                id: p.id,
+                name: p.name,
+                mime_type: p.mime_type,
+                seiten: p.pages,
+                eingelesen: p.received_at,
+                gescannt_von: p.scan_user,
+                stapel: batch.as_ref().map(|b| b.number.clone()),
+                klasse: class.map(|c| c.name.clone()),
+                vollpruefung: full,
+                vier_augen: class.is_none_or(DocumentClass::four_eyes),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The image data of a product waiting for QA (shown from memory at the QA desk).
+    pub fn scan_product_content(
+        &self,
+        id: &str,
+    ) -> Result<crate::casework::DocumentContent, AppError> {
+        let session = self.session_with(Permission::ScanIntake)?;
+        let p = session.scan_product(id)?.ok_or_else(|| {
+            AppError::new(ErrorCode::NotFound, "Dieses Scanprodukt gibt es nicht.")
+        })?;
+        if p.state != "eingelesen" {
+            return Err(AppError::new(
+                ErrorCode::Forbidden,
+                "Nach der Qualitätssicherung gehört das Scanprodukt zum Vorgang.",
+            ));
+        }
+        let mut bytes = Vec::new();
+        session
+            .open_blob(&store::BlobId::parse(&p.blob_id)?)?
+            .read_to_end(&mut bytes)
+            .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
+        use base64::Engine as _;
+        Ok(crate::casework::DocumentContent {
+            filename: Some(p.name),
+            mime_type: p.mime_type,
+            content_base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        })
     }
 
     fn seal_key(&mut self) -> Result<SoftwareSeal, AppError> {
@@ -138,43 +644,100 @@ impl Workstation {
         Ok(key)
     }
 
-    /// QA passed: Transfervermerk, seal and a new case of `kuerzel` for `applicant`.
-    /// Four-eyes: the person who scanned may not approve. Returns the Aktenzeichen.
-    pub fn scan_approve(
-        &mut self,
-        id: &str,
-        kuerzel: &str,
-        applicant: &str,
-        note: Option<String>,
-    ) -> Result<String, AppError> {
-        if applicant.trim().is_empty() {
+    /// QA passed: Transfervermerk, seal and a new case of `vorgangsart` for the
+    /// applicant. The whole checklist is needed when the product is in the sample or
+    /// its class needs a full check; four-eyes where the class's integrity need is
+    /// "sehr hoch". Returns the Aktenzeichen.
+    pub fn scan_approve(&mut self, r: &ScanApproveRequest) -> Result<String, AppError> {
+        let applicant = r.antragsteller.trim();
+        if applicant.is_empty() || applicant.chars().count() > 200 {
             return Err(AppError::invalid(
-                "Bitte die antragstellende Person angeben.",
+                "Bitte die antragstellende Person angeben (höchstens 200 Zeichen).",
             ));
         }
+        for item in &r.checkliste {
+            if !QA_CHECKLIST.iter().any(|(k, _)| k == item) {
+                return Err(AppError::invalid(format!(
+                    "Unbekannter Prüfpunkt „{item}“."
+                )));
+            }
+        }
+        let all_ticked = QA_CHECKLIST
+            .iter()
+            .all(|(k, _)| r.checkliste.iter().any(|c| c == k));
+        let queue_item = self
+            .scan_queue()?
+            .into_iter()
+            .find(|q| q.id == r.product_id)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::NotFound,
+                    "Dieses Scanprodukt ist nicht (mehr) zur Prüfung offen.",
+                )
+            })?;
+        if queue_item.vollpruefung && !all_ticked {
+            return Err(AppError::invalid(
+                "Dieses Scanprodukt ist Seite für Seite zu prüfen: bitte alle Punkte der Prüfliste abhaken.",
+            ));
+        }
+        let policy = load_scan_policy(self.data_dir())?;
         let cfg = self.casework_config()?;
         let t = cfg
             .types
             .vorgangsart
             .iter()
-            .find(|t| t.kuerzel == kuerzel)
+            .find(|t| t.kuerzel == r.vorgangsart)
             .cloned()
             .ok_or_else(|| {
-                AppError::invalid(format!("Die Vorgangsart „{kuerzel}“ gibt es nicht."))
+                AppError::invalid(format!(
+                    "Die Vorgangsart „{}“ gibt es nicht.",
+                    r.vorgangsart
+                ))
             })?;
         let (town, _) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
         let key = self.seal_key()?;
         let session = self.session_with_mut(Permission::ScanIntake)?;
         let me = session.user().username.to_string();
-        let product = session.scan_product(id)?.ok_or_else(|| {
+        let product = session.scan_product(&r.product_id)?.ok_or_else(|| {
             AppError::new(ErrorCode::NotFound, "Dieses Scanprodukt gibt es nicht.")
         })?;
-        if product.scan_user == me {
+        if queue_item.vier_augen && product.scan_user == me {
             return Err(AppError::new(
                 ErrorCode::Forbidden,
                 "Vier-Augen-Prinzip: die Qualitätssicherung macht eine andere Person als die, die gescannt hat.",
             ));
         }
+        let batch = match &product.batch_id {
+            Some(id) => session.scan_batch(id)?,
+            None => None,
+        };
+        // "Abbild m bis n von N": the product's pages within its batch.
+        let (first, total, stapel, stapel_erstellt, flags) = match &batch {
+            Some(b) => {
+                let before: u32 = session
+                    .scan_products_of_batch(&b.id)?
+                    .iter()
+                    .take_while(|p| p.id != product.id)
+                    .filter(|p| p.state != "abgelehnt")
+                    .map(|p| p.pages)
+                    .sum();
+                let flags: Vec<String> = serde_json::from_str(&b.flags).unwrap_or_default();
+                (
+                    before + 1,
+                    b.expected_pages.max(b.pages_captured),
+                    b.number.clone(),
+                    b.created_at.clone(),
+                    flags,
+                )
+            }
+            None => (
+                1,
+                product.pages,
+                format!("ST-{}", product.id.get(..8).unwrap_or(&product.id)),
+                product.received_at.clone(),
+                Vec::new(),
+            ),
+        };
         let mut bytes = Vec::new();
         session
             .open_blob(&store::BlobId::parse(&product.blob_id)?)?
@@ -195,19 +758,66 @@ impl Workstation {
             ort: town.sitz.clone(),
             einheit: "Scanstelle".into(),
         };
+        let v = &policy.verfahren;
+        let mut qa_attrs = vec![
+            Attribut {
+                name: "Ergebnis".into(),
+                wert: match &r.vermerk {
+                    Some(n) if !n.trim().is_empty() => format!("bestanden ({})", n.trim()),
+                    _ => "bestanden".into(),
+                },
+                auffaelligkeit: false,
+            },
+            Attribut {
+                name: "Prüfart".into(),
+                wert: if all_ticked {
+                    "Sichtprüfung Seite für Seite".into()
+                } else {
+                    "Indexierung (nicht in der Stichprobe)".into()
+                },
+                auffaelligkeit: false,
+            },
+        ];
+        for (k, label) in QA_CHECKLIST {
+            if r.checkliste.iter().any(|c| c == k) {
+                qa_attrs.push(Attribut {
+                    name: "Prüfpunkt".into(),
+                    wert: label.to_owned(),
+                    auffaelligkeit: false,
+                });
+            }
+        }
+        let anomalies: Vec<Attribut> = flags
+            .iter()
+            .map(|f| Attribut {
+                name: "Vorbereitung".into(),
+                wert: BATCH_FLAGS
+                    .iter()
+                    .find(|(k, _)| k == f)
+                    .map_or(f.clone(), |(_, l)| (*l).to_owned()),
+                auffaelligkeit: true,
+            })
+            .collect();
         let vermerk = Transfervermerk {
             erstellt: now.timestamp().to_string(),
-            auftragnehmer: stelle.clone(),
-            stapel: format!("ST-{}", &product.id[..8]),
-            stapel_erstellt: product.received_at.clone(),
+            auftragnehmer: stelle,
+            stapel,
+            stapel_erstellt,
             verfahren: Verfahren {
-                bezeichnung: "Posteingang".into(),
-                auspraegung: "Standard".into(),
-                version: "1.0".into(),
-                stand: "2026-11-01".into(),
-                pfleger: stelle,
+                bezeichnung: v.bezeichnung.clone(),
+                auspraegung: v.auspraegung.clone(),
+                version: v.version.clone(),
+                stand: v.stand.clone(),
+                pfleger: Organisation {
+                    name: town.behoerde.clone(),
+                    ort: town.sitz.clone(),
+                    einheit: v.pfleger.clone(),
+                },
             },
-            position: format!("Abbild 1 bis {0} von {0}", product.pages),
+            position: format!(
+                "Abbild {first} bis {} von {total}",
+                first + product.pages.saturating_sub(1)
+            ),
             schritte: vec![
                 Prozessschritt {
                     name: "Scannen".into(),
@@ -225,36 +835,33 @@ impl Workstation {
                     zeitpunkt: now.timestamp().to_string(),
                     durchfuehrung: me.clone(),
                     it_system: "Amtsstube".into(),
-                    attribute: vec![Attribut {
-                        name: "Ergebnis".into(),
-                        wert: match &note {
-                            Some(n) if !n.trim().is_empty() => format!("bestanden ({n})"),
-                            _ => "bestanden".into(),
-                        },
-                        auffaelligkeit: false,
-                    }],
+                    attribute: qa_attrs,
                 },
             ],
             seiten: product.pages,
-            attribute: vec![],
+            attribute: anomalies,
             produkt_sha256: sha256,
             produkt_sha512: sha512,
         };
         let xml = vermerk.to_xml();
         let seal = scan::evidence::seal(&key, &bytes, &xml).map_err(|e| storage(e.to_string()))?;
+        let checklist_json =
+            serde_json::to_string(&r.checkliste).map_err(|e| storage(e.to_string()))?;
         session.approve_scan(&store::ScanApproval {
-            product_id: id,
-            note,
+            product_id: &r.product_id,
+            note: r.vermerk.clone(),
             vermerk_xml: &xml,
             seal_json: seal_json(&seal),
             case: store::NewCase {
                 file_number: file_number.clone(),
                 case_type: t.name.clone(),
-                applicant: applicant.trim().to_owned(),
+                applicant: applicant.to_owned(),
                 status: "eingegangen".into(),
                 received_at: product.received_at.clone(),
             },
             case_type_code: Some(&t.kuerzel),
+            checklist_json,
+            full_check: all_ticked,
         })?;
         Ok(file_number)
     }
@@ -269,22 +876,13 @@ impl Workstation {
             .reject_scan(id, reason.trim())?)
     }
 
-    /// Re-check hash, seal and Transfervermerk of the scan behind an Aktenzeichen.
-    /// Ok with a summary, or an error naming what was tampered with.
-    pub fn scan_verify(&self, file_number: &str) -> Result<String, AppError> {
-        let session = self.session_with(Permission::ScanIntake)?;
-        let case = session.case_by_file_number(file_number)?.ok_or_else(|| {
-            AppError::new(
-                ErrorCode::NotFound,
-                format!("Einen Vorgang {file_number} gibt es nicht."),
-            )
-        })?;
-        let product = session.scan_of_case(&case.id)?.ok_or_else(|| {
-            AppError::new(
-                ErrorCode::NotFound,
-                "Zu diesem Vorgang gibt es kein Scanprodukt.",
-            )
-        })?;
+    /// Re-check hash, seal and Transfervermerk of one product against the public key.
+    fn verify_product(
+        &self,
+        session: &store::Session,
+        product: &store::ScanProduct,
+        public: &str,
+    ) -> Result<Seal, AppError> {
         let read = |blob: &str| -> Result<Vec<u8>, AppError> {
             let mut out = Vec::new();
             session
@@ -305,19 +903,53 @@ impl Workstation {
             .as_deref()
             .and_then(seal_from)
             .ok_or_else(|| storage("Siegel fehlt oder ist unlesbar."))?;
-        let public = session
-            .setting(SEAL_PUBLIC_SETTING)?
-            .ok_or_else(|| storage("Der öffentliche Siegelschlüssel fehlt."))?;
         scan::evidence::verify(
             &bytes,
             &String::from_utf8_lossy(&vermerk),
             &seal,
             public.as_bytes(),
         )
-        .map_err(|t| AppError::new(ErrorCode::Storage, format!("{file_number}: {t}")))?;
+        .map_err(|t| storage(t.to_string()))?;
+        Ok(seal)
+    }
+
+    /// Re-check hash, seal and Transfervermerk of the scan behind an Aktenzeichen.
+    /// Ok with a summary, or an error naming what was tampered with.
+    pub fn scan_verify(&self, file_number: &str) -> Result<String, AppError> {
+        let session = self.session_with(Permission::ScanIntake)?;
+        let case = session.case_by_file_number(file_number)?.ok_or_else(|| {
+            AppError::new(
+                ErrorCode::NotFound,
+                format!("Einen Vorgang {file_number} gibt es nicht."),
+            )
+        })?;
+        let product = session.scan_of_case(&case.id)?.ok_or_else(|| {
+            AppError::new(
+                ErrorCode::NotFound,
+                "Zu diesem Vorgang gibt es kein Scanprodukt.",
+            )
+        })?;
+        let public = session
+            .setting(SEAL_PUBLIC_SETTING)?
+            .ok_or_else(|| storage("Der öffentliche Siegelschlüssel fehlt."))?;
+        let seal = self
+            .verify_product(session, &product, &public)
+            .map_err(|e| {
+                AppError::new(ErrorCode::Storage, format!("{file_number}: {}", e.message))
+            })?;
         Ok(format!(
             "{file_number}: Scanprodukt ({} Seiten), Transfervermerk und Siegel ({}, Schlüssel {}) sind unversehrt.",
             product.pages, seal.algorithm, seal.key_id
         ))
     }
+}
+
+/// 0-based position of a product among the products of its batch.
+fn position_in_batch(
+    session: &store::Session,
+    b: &store::ScanBatch,
+    id: &str,
+) -> Result<u64, AppError> {
+    let all = session.scan_products_of_batch(&b.id)?;
+    Ok(all.iter().position(|p| p.id == id).unwrap_or(0) as u64)
 }

@@ -227,6 +227,51 @@ enum PortalCommand {
 
 #[derive(Subcommand)]
 enum ScanCommand {
+    /// Eingangsordner der App festlegen (die Freigabe des Scanners)
+    Ordner {
+        ordner: PathBuf,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Stapel anlegen: Dokumentklasse, Karton, erwartete Seitenzahl, Kennzeichen
+    Stapel {
+        #[arg(long)]
+        klasse: String,
+        #[arg(long)]
+        karton: String,
+        #[arg(long)]
+        seiten: u32,
+        /// kopie, manipulationsverdacht, unvollstaendig (mehrfach möglich)
+        #[arg(long)]
+        kennzeichen: Vec<String>,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Stapel mit Vollständigkeit und dem, was der Vernichtung entgegensteht
+    Stapelliste {
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Stapel abschließen (nimmt keine Scans mehr auf)
+    Abschliessen {
+        stapel: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Papier eines Stapels zur Vernichtung freigeben (Leitung; nur wenn alle Bedingungen erfüllt sind)
+    Vernichtungsfreigabe {
+        stapel: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Vernichtung des freigegebenen Papiers vermerken
+    Vernichtet {
+        stapel: String,
+        #[arg(long)]
+        wie: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Stabile Dateien aus dem Eingangsordner in den Tresor übernehmen (Fehler nach fehler/)
     Einlesen {
         #[arg(long)]
@@ -254,6 +299,9 @@ enum ScanCommand {
         antragsteller: String,
         #[arg(long)]
         vermerk: Option<String>,
+        /// Abgehakte Prüfpunkte: vollstaendig, reihenfolge, lesbar, ausrichtung (mehrfach)
+        #[arg(long)]
+        geprueft: Vec<String>,
         #[arg(long = "as")]
         as_user: String,
     },
@@ -719,6 +767,72 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{n} Vorgänge mit einem Jahr Verlauf übernommen.");
         }
         Command::Scan { command } => match command {
+            ScanCommand::Ordner { ordner, as_user } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                ws.scan_set_folder(&ordner)?;
+                ws.logout();
+                println!("Eingangsordner: {}", ordner.display());
+            }
+            ScanCommand::Stapel {
+                klasse,
+                karton,
+                seiten,
+                kennzeichen,
+                as_user,
+            } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                let b = ws.scan_batch_create(&workstation::BatchRequest {
+                    klasse,
+                    karton,
+                    seiten,
+                    kennzeichen,
+                })?;
+                ws.logout();
+                println!("Stapel {} angelegt ({}), id {}.", b.nummer, b.klasse, b.id);
+            }
+            ScanCommand::Stapelliste { as_user } => {
+                let ws = login(&dir, &as_user, &mut secrets)?;
+                for b in ws.scan_batches()? {
+                    println!(
+                        "{}  {}  {}  Karton {}  {}/{} Seiten  {} von {} geprüft  {}",
+                        b.id,
+                        b.nummer,
+                        b.zustand,
+                        b.karton,
+                        b.seiten_erfasst,
+                        b.seiten_erwartet,
+                        b.geprueft,
+                        b.produkte,
+                        if b.hindernisse.is_empty() {
+                            "keine Hindernisse".to_owned()
+                        } else {
+                            b.hindernisse.join(" ")
+                        }
+                    );
+                }
+            }
+            ScanCommand::Abschliessen { stapel, as_user } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                ws.scan_batch_close(&stapel)?;
+                ws.logout();
+                println!("Stapel abgeschlossen.");
+            }
+            ScanCommand::Vernichtungsfreigabe { stapel, as_user } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                ws.scan_release(&stapel)?;
+                ws.logout();
+                println!("Das Papier des Stapels ist zur Vernichtung freigegeben.");
+            }
+            ScanCommand::Vernichtet {
+                stapel,
+                wie,
+                as_user,
+            } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                ws.scan_destroyed(&stapel, &wie)?;
+                ws.logout();
+                println!("Vernichtung vermerkt.");
+            }
             ScanCommand::Einlesen {
                 ordner,
                 stabil,
@@ -741,8 +855,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let ws = login(&dir, &as_user, &mut secrets)?;
                 for p in ws.scan_queue()? {
                     println!(
-                        "{}  {}  {} Seite(n)  eingelesen {} von {}",
-                        p.id, p.name, p.pages, p.received_at, p.scan_user
+                        "{}  {}  {} Seite(n)  eingelesen {} von {}  Stapel {}  {}{}",
+                        p.id,
+                        p.name,
+                        p.seiten,
+                        p.eingelesen,
+                        p.gescannt_von,
+                        p.stapel.as_deref().unwrap_or("-"),
+                        if p.vollpruefung {
+                            "Sichtprüfung"
+                        } else {
+                            "Stichprobe: nein"
+                        },
+                        if p.vier_augen { ", Vier-Augen" } else { "" }
                     );
                 }
             }
@@ -751,10 +876,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 vorgangsart,
                 antragsteller,
                 vermerk,
+                geprueft,
                 as_user,
             } => {
                 let mut ws = login(&dir, &as_user, &mut secrets)?;
-                let az = ws.scan_approve(&id, &vorgangsart, &antragsteller, vermerk)?;
+                let az = ws.scan_approve(&workstation::ScanApproveRequest {
+                    product_id: id,
+                    vorgangsart,
+                    antragsteller,
+                    vermerk,
+                    checkliste: geprueft,
+                })?;
                 ws.logout();
                 println!("Geprüft, versiegelt, Vorgang {az} angelegt (TR-RESISCAN).");
             }
