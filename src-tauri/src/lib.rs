@@ -10,8 +10,9 @@ use workstation::casework::{
     AssignRequest, BulkAssignRequest, BulkAssignResult, CaseDetail, DocumentContent, SavedFilter,
 };
 use workstation::{
-    AppError, AppStatus, DrillCase, ErrorCode, LetterRequest, LetterView, LoginRequest, Metric,
-    OutboxView, Report, ReportRequest, SessionInfo, SyncStatus, SyncSummary, UserRow, WorkList,
+    AppError, AppStatus, BatchRequest, BatchView, DrillCase, ErrorCode, IntakeResult,
+    LetterRequest, LetterView, LoginRequest, Metric, OutboxView, QueueItem, Report, ReportRequest,
+    ScanApproveRequest, ScanSetup, SessionInfo, SyncStatus, SyncSummary, UserRow, WorkList,
     WorkListQuery, Workstation,
 };
 
@@ -340,6 +341,80 @@ fn announce(app: &tauri::AppHandle, count: u32) {
     }
 }
 
+// ---- scanning desk --------------------------------------------------------------
+
+#[tauri::command]
+async fn scan_setup(state: tauri::State<'_, AppState>) -> Result<ScanSetup, AppError> {
+    state.with(|ws| ws.scan_setup()).await
+}
+
+#[tauri::command]
+async fn scan_batches(state: tauri::State<'_, AppState>) -> Result<Vec<BatchView>, AppError> {
+    state.with(|ws| ws.scan_batches()).await
+}
+
+#[tauri::command]
+async fn scan_batch_create(
+    state: tauri::State<'_, AppState>,
+    request: BatchRequest,
+) -> Result<BatchView, AppError> {
+    state.with(move |ws| ws.scan_batch_create(&request)).await
+}
+
+#[tauri::command]
+async fn scan_batch_close(state: tauri::State<'_, AppState>, id: String) -> Result<(), AppError> {
+    state.with(move |ws| ws.scan_batch_close(&id)).await
+}
+
+#[tauri::command]
+async fn scan_intake(state: tauri::State<'_, AppState>) -> Result<Vec<IntakeResult>, AppError> {
+    state.with(|ws| ws.scan_intake_configured()).await
+}
+
+#[tauri::command]
+async fn scan_queue(state: tauri::State<'_, AppState>) -> Result<Vec<QueueItem>, AppError> {
+    state.with(|ws| ws.scan_queue()).await
+}
+
+#[tauri::command]
+async fn scan_product(
+    state: tauri::State<'_, AppState>,
+    id: String,
+) -> Result<DocumentContent, AppError> {
+    state.with(move |ws| ws.scan_product_content(&id)).await
+}
+
+#[tauri::command]
+async fn scan_approve(
+    state: tauri::State<'_, AppState>,
+    request: ScanApproveRequest,
+) -> Result<String, AppError> {
+    state.with(move |ws| ws.scan_approve(&request)).await
+}
+
+#[tauri::command]
+async fn scan_reject(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    reason: String,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.scan_reject(&id, &reason)).await
+}
+
+#[tauri::command]
+async fn scan_release(state: tauri::State<'_, AppState>, id: String) -> Result<(), AppError> {
+    state.with(move |ws| ws.scan_release(&id)).await
+}
+
+#[tauri::command]
+async fn scan_destroyed(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    how: String,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.scan_destroyed(&id, &how)).await
+}
+
 /// Start the desktop app.
 pub fn run() {
     tracing_subscriber::fmt()
@@ -395,7 +470,18 @@ pub fn run() {
             report,
             report_cases,
             report_csv,
-            report_pdf
+            report_pdf,
+            scan_setup,
+            scan_batches,
+            scan_batch_create,
+            scan_batch_close,
+            scan_intake,
+            scan_queue,
+            scan_product,
+            scan_approve,
+            scan_reject,
+            scan_release,
+            scan_destroyed
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

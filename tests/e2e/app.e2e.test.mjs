@@ -24,6 +24,7 @@ let wd;
 let sim;
 let applicant;
 let hkrDir;
+let hotDir;
 
 /** Start the portal simulator with `count` applications; resolves to its URL. */
 async function startSimulator(dir, count) {
@@ -51,6 +52,11 @@ before(async () => {
   amtsstube(["user", "add", "sb1", "--role", "sachbearbeitung", "--display-name", "Sam Bearbeitung"], "admin-passwort-1\nsb1-passwort-1\n");
   amtsstube(["user", "add", "scan", "--role", "scanstelle", "--display-name", "Scan Stelle"], "admin-passwort-1\nscan-passwort-1\n");
   amtsstube(["user", "add", "leitung", "--role", "leitung", "--display-name", "Lena Leitung"], "admin-passwort-1\nleitung-passwort-1\n");
+  amtsstube(["user", "add", "scan2", "--role", "scanstelle", "--display-name", "Sina Scan"], "admin-passwort-1\nscan2-passwort-1\n");
+  // The scanner's share, set up by the administration.
+  hotDir = path.join(path.dirname(dataDir), "scanner");
+  mkdirSync(hotDir);
+  amtsstube(["scan", "ordner", hotDir, "--as", "admin"], "admin-passwort-1\n");
   // A portal with three applications, connected as the administration would.
   sim = await startSimulator(path.join(path.dirname(dataDir), "portal"), 3);
   const settings = path.join(path.dirname(dataDir), "verbindung.json");
@@ -307,9 +313,10 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   await wd.click(await wd.find("[data-testid=logout]"));
   await wd.waitFor("#username");
 
-  // The scanning desk sees no case content.
+  // The scanning desk sees its own screen and no case content.
   await loginThroughUi(wd, "scan", "scan-passwort-1");
-  await wd.waitFor("[data-testid=worklist-error]", { text: "Berechtigung" });
+  await wd.waitFor("[data-testid=scan-desk]");
+  assert.equal(await wd.execute("return document.querySelector('[data-testid=worklist]') === null && document.querySelector('[data-testid=open-case]') === null;"), true);
   await wd.click(await wd.find("[data-testid=logout]"));
   await wd.waitFor("#username");
   // Every act is in the audit chain, which verifies.
@@ -360,6 +367,117 @@ test("leitung: the dashboard shows the figures the reports crate computes; sachb
   await loginThroughUi(wd, "sb1", "sb1-passwort-1");
   await wd.waitFor("[data-testid=worklist-count]");
   assert.equal(await wd.execute("return document.querySelector('[data-testid=view-dashboard]') === null;"), true);
+  await wd.click(await wd.find("[data-testid=logout]"));
+  await wd.waitFor("#username");
+});
+
+/** A one-page PDF as a scanner would write it, with `lines` of text (ASCII). */
+function scannedPdf(lines) {
+  const content = `BT /F1 14 Tf 72 770 Td 18 TL\n${lines.map((l) => `(${l}) Tj T*`).join("\n")}\nET\n`;
+  const objects = [
+    "<< /Type /Catalog /Pages 2 0 R >>",
+    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+    `<< /Length ${content.length} >>\nstream\n${content}endstream`,
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+  ];
+  let out = "%PDF-1.4\n";
+  const offsets = [];
+  objects.forEach((o, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, "0")} 00000 n \n`).join("")}`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, "latin1");
+}
+
+test("scanning desk: a batch of three paper applications, QA by a second person, three TR-RESISCAN cases for the caseworkers", async () => {
+  await atLogin();
+  await loginThroughUi(wd, "scan", "scan-passwort-1");
+  await wd.waitFor("[data-testid=scan-desk]");
+  await wd.waitFor("[data-testid=scan-verfahren]", { text: "TR-RESISCAN" });
+  // The batch: Gewerbe (integrity "sehr hoch": four eyes, every page checked), three pages.
+  await fill("#scan-klasse", "gewerbe");
+  await fill("#scan-karton", "Karton 2026-12-A");
+  await fill("#scan-seiten", "3");
+  await wd.click(await wd.find("[data-testid=scan-batch-create]"));
+  await wd.waitFor("[data-testid=scan-open-batch]", { text: "0 von 3 Seiten" });
+  const people = ["Karl Gruber", "Ewa Kowalski", "Hanna Schulz"];
+  people.forEach((p, i) => writeFileSync(path.join(hotDir, `gewerbe-${i + 1}.pdf`), scannedPdf(["Gewerbeanmeldung", p, `Blatt ${i + 1}`])));
+  // The desk looks into the share by itself; the button does the same at once.
+  for (let i = 0; i < 30; i++) {
+    const n = await wd.execute("return [...document.querySelectorAll('[data-testid=scan-intake-results] td')].filter((t) => t.textContent === 'eingelesen').length;");
+    if (n >= 3) break;
+    await wd.execute("document.querySelector('[data-testid=scan-intake]').click();");
+    await sleep(1000);
+  }
+  await wd.waitFor("[data-testid=scan-open-batch]", { text: "3 von 3 Seiten" });
+  assert.deepEqual(readdirSync(hotDir).filter((f) => f !== "fehler"), [], "the share is empty once the scans are in the vault");
+  assert.deepEqual(readdirSync(path.join(hotDir, "fehler")), [], "nothing failed");
+  writeFileSync(path.join(artifacts, "scanstelle-eingang.png"), await wd.screenshot());
+  // The person who scanned may not approve: four eyes.
+  await wd.click(await wd.find("[data-testid=scan-tab-pruefung]"));
+  await wd.waitFor("[data-testid=scan-open]");
+    await wd.execute("document.querySelector('[data-testid=scan-open]').click();");
+  await wd.waitFor("[data-testid=qa-desk]");
+  await wd.execute("document.querySelectorAll('[data-testid=qa-checklist] input').forEach((c) => c.click());");
+  await fill("#qa-antragsteller", "Jemand");
+  await wd.execute("document.querySelector('[data-testid=qa-approve]').click();");
+  await wd.waitFor("[data-testid=qa-message]", { text: "Vier-Augen-Prinzip" });
+  await wd.click(await wd.find("[data-testid=logout]"));
+  await wd.waitFor("#username");
+
+  await atLogin();
+  await loginThroughUi(wd, "scan2", "scan2-passwort-1");
+  await wd.click(await wd.waitFor("[data-testid=scan-tab-pruefung]"));
+  const numbers = [];
+  for (let i = 0; i < 3; i++) {
+    await wd.waitFor("[data-testid=scan-open]");
+    await wd.execute("document.querySelector('[data-testid=scan-open]').click();");
+    await wd.waitFor("[data-testid=qa-desk]");
+    // The page is drawn at the QA desk.
+    await wd.waitFor("[data-testid=qa-desk] [data-testid=document-pages] canvas", { timeout: 30_000 });
+    const name = await wd.execute("return document.querySelector('[data-testid=qa-desk] h3').textContent;");
+    const who = people[Number(name.match(/gewerbe-(\d)/)[1]) - 1];
+    // Without the whole checklist the page-by-page check is not done.
+    await fill("#qa-antragsteller", who);
+    await fill("#qa-vorgangsart", "GEW");
+    await wd.execute("document.querySelector('[data-testid=qa-approve]').click();");
+    await wd.waitFor("[data-testid=qa-message]", { text: "Prüfliste" });
+    if (i === 0) writeFileSync(path.join(artifacts, "scanstelle-pruefung.png"), await wd.screenshot());
+    await wd.execute("document.querySelectorAll('[data-testid=qa-checklist] input').forEach((c) => { if (!c.checked) c.click(); });");
+    await wd.execute("document.querySelector('[data-testid=qa-approve]').click();");
+    const msg = await wd.waitFor("[data-testid=scan-message]", { text: "TR-RESISCAN" });
+    numbers.push([(await wd.text(msg)).match(/Vorgang (\S+) angelegt/)[1], who]);
+  }
+  await wd.waitFor("[data-testid=scan-queue-empty]");
+  await wd.click(await wd.find("[data-testid=scan-tab-stapel]"));
+  await wd.waitFor("[data-testid=scan-batches]", { text: "3 / 3" });
+  writeFileSync(path.join(artifacts, "scanstelle-stapel.png"), await wd.screenshot());
+  await wd.click(await wd.find("[data-testid=logout]"));
+  await wd.waitFor("#username");
+  // Each product verifies: hash, seal and Transfervermerk.
+  for (const [az] of numbers) {
+    assert.match(amtsstube(["scan", "verify", az, "--as", "scan"], "scan-passwort-1\n"), /unversehrt/);
+  }
+
+  // The caseworkers find the three paper cases, flagged TR-RESISCAN.
+  await atLogin();
+  await loginThroughUi(wd, "sb1", "sb1-passwort-1");
+  await wd.waitFor("[data-testid=worklist-count]");
+  for (const [az, who] of numbers) {
+    await fill("#worklist-search", az);
+    await wd.execute("document.querySelector('#worklist-search').form.requestSubmit();");
+    await wd.waitFor("[data-testid=worklist-count]", { text: "1 Vorgänge" });
+    await wd.waitFor("tbody", { text: who });
+    await openFirstCase();
+    await wd.waitFor("[data-testid=case-history]", { text: "TR-RESISCAN" });
+    await wd.waitFor("[data-testid=case-documents]", { text: "Transfervermerk.xml" });
+    await wd.click(await wd.find("[data-testid=case-close]"));
+  }
+  writeFileSync(path.join(artifacts, "arbeitskorb-papier.png"), await wd.screenshot());
   await wd.click(await wd.find("[data-testid=logout]"));
   await wd.waitFor("#username");
 });

@@ -25,6 +25,12 @@ import type { Report } from "./bindings/Report";
 import type { ReportRequest } from "./bindings/ReportRequest";
 import type { DrillCase } from "./bindings/DrillCase";
 import type { Metric } from "./bindings/Metric";
+import type { BatchRequest } from "./bindings/BatchRequest";
+import type { BatchView } from "./bindings/BatchView";
+import type { IntakeResult } from "./bindings/IntakeResult";
+import type { QueueItem } from "./bindings/QueueItem";
+import type { ScanApproveRequest } from "./bindings/ScanApproveRequest";
+import type { ScanSetup } from "./bindings/ScanSetup";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -58,6 +64,19 @@ export interface Backend {
   reportCsv(request: ReportRequest): Promise<string>;
   /** The report as PDF (base64) for the council. */
   reportPdf(request: ReportRequest): Promise<string>;
+  scanSetup(): Promise<ScanSetup>;
+  scanBatches(): Promise<BatchView[]>;
+  scanBatchCreate(request: BatchRequest): Promise<BatchView>;
+  scanBatchClose(id: string): Promise<void>;
+  /** One pass over the configured hot folder. */
+  scanIntake(): Promise<IntakeResult[]>;
+  scanQueue(): Promise<QueueItem[]>;
+  scanProduct(id: string): Promise<DocumentContent>;
+  /** QA passed: returns the Aktenzeichen of the new case. */
+  scanApprove(request: ScanApproveRequest): Promise<string>;
+  scanReject(id: string, reason: string): Promise<void>;
+  scanRelease(id: string): Promise<void>;
+  scanDestroyed(id: string, how: string): Promise<void>;
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -100,4 +119,15 @@ export const tauriBackend: Backend = {
   reportCases: (request, group, metric) => invoke<DrillCase[]>("report_cases", { request, group, metric }),
   reportCsv: (request) => invoke<string>("report_csv", { request }),
   reportPdf: (request) => invoke<string>("report_pdf", { request }),
+  scanSetup: () => invoke<ScanSetup>("scan_setup"),
+  scanBatches: () => invoke<BatchView[]>("scan_batches"),
+  scanBatchCreate: (request) => invoke<BatchView>("scan_batch_create", { request }),
+  scanBatchClose: (id) => invoke<void>("scan_batch_close", { id }),
+  scanIntake: () => invoke<IntakeResult[]>("scan_intake"),
+  scanQueue: () => invoke<QueueItem[]>("scan_queue"),
+  scanProduct: (id) => invoke<DocumentContent>("scan_product", { id }),
+  scanApprove: (request) => invoke<string>("scan_approve", { request }),
+  scanReject: (id, reason) => invoke<void>("scan_reject", { id, reason }),
+  scanRelease: (id) => invoke<void>("scan_release", { id }),
+  scanDestroyed: (id, how) => invoke<void>("scan_destroyed", { id, how }),
 };

@@ -124,3 +124,31 @@ test("dashboard for the Leitung: keyboard, accessible, a number opens its cases"
   await page.getByRole("button", { name: "HS-2026-000004" }).press("Enter");
   await expect(page.getByRole("heading", { name: "HS-2026-000004 – Hundesteuer-Anmeldung" })).toBeVisible();
 });
+
+test("scanning desk: Eingang, QA desk and batches by keyboard, accessible", async ({ page }) => {
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await page.goto("/");
+  await page.keyboard.type("scan");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Scanstelle" })).toBeVisible();
+  await expect(page.getByTestId("scan-open-batch")).toContainText("1 von 3 Seiten");
+  // A class that is not scanned cannot be chosen.
+  await expect(page.locator("#scan-klasse option[value=gebunden]")).toBeDisabled();
+  await page.getByRole("button", { name: "Eingang jetzt einlesen" }).click();
+  await expect(page.getByTestId("scan-intake-results")).toContainText("antrag-2.jpg");
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/scanstelle-eingang.png" });
+  await page.getByRole("tab", { name: /Qualitätssicherung/ }).focus();
+  await page.keyboard.press("Enter");
+  await page.getByRole("button", { name: "antrag-1.jpg prüfen" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("qa-image")).toBeVisible();
+  await expect(page.getByTestId("qa-checklist")).toContainText("alle Punkte nötig");
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/scanstelle-pruefung.png" });
+  await page.getByRole("tab", { name: "Stapel" }).click();
+  await expect(page.getByTestId("scan-batches")).toContainText("Seitenzahl weicht ab");
+  await noSeriousA11yViolations(page);
+});

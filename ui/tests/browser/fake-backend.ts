@@ -49,6 +49,10 @@ export async function installFakeBackend(page: Page): Promise<void> {
               session = sb;
               return sb;
             }
+            if (r.username === "scan" && r.password === "richtig-richtig") {
+              session = { ...sb, username: "scan", displayName: "Sina Scan", role: "scanstelle", roleLabel: "Scanstelle" };
+              return session;
+            }
             if (r.username === "leitung" && r.password === "richtig-richtig") {
               session = { ...sb, username: "leitung", displayName: "Lena Leitung", role: "leitung", roleLabel: "Leitung" };
               return session;
@@ -119,6 +123,27 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return [{ id: "2", fileNumber: "HS-2026-000004", caseType: "Hundesteuer-Anmeldung", stateLabel: "In Prüfung", receivedAt: "2026-11-20T13:02:00Z" }];
           case "case_outbox":
             return [{ what: "Eingangsbestätigung an das Portal", state: "bestätigt", attempts: 1, error: null }];
+          case "scan_setup":
+            return {
+              verfahren: "Posteingang Bürgerbüro (ersetzendes Scannen, Version 1.0 vom 01.11.2026)",
+              klassen: [
+                { kuerzel: "antrag", name: "Anträge und Nachweise", modus: "ersetzend", schutzbedarf: "Integrität hoch", vierAugen: false, vollpruefung: false, stichprobeProzent: 25 },
+                { kuerzel: "gebunden", name: "Gebundene Vorlagen", modus: "nicht scannen", schutzbedarf: "normal", vierAugen: false, vollpruefung: false, stichprobeProzent: 0 },
+              ],
+              checkliste: [["vollstaendig", "Vollständig: alle Seiten des Originals sind erfasst"], ["reihenfolge", "Reihenfolge der Seiten stimmt"]],
+              kennzeichen: [["kopie", "Vorlage ist eine Kopie"]],
+              vorgangsarten: [["HST", "Hundesteuer-Anmeldung"]],
+              eingangsordner: "/srv/scanner",
+            };
+          case "scan_queue":
+            return [{ id: "p1", name: "antrag-1.jpg", mimeType: "image/jpeg", seiten: 1, eingelesen: "2026-12-01T08:00:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false }];
+          case "scan_batches":
+            return [{ id: "b1", nummer: "ST-2026-0001", klasse: "Anträge und Nachweise", karton: "Karton 7", seitenErwartet: 3, seitenErfasst: 1, kennzeichen: [], zustand: "offen", produkte: 1, geprueft: 0, angelegt: "2026-12-01T07:55:00Z", angelegtVon: "scan", freigegeben: null, vernichtet: null, hindernisse: ["Die Vollständigkeitsprüfung ist nicht bestanden (Seitenzahl weicht ab)."] }];
+          case "scan_intake":
+            return [{ name: "antrag-2.jpg", result: "eingelesen", detail: "1 Seite(n)" }];
+          case "scan_product":
+            // A 1×1 white PNG.
+            return { filename: "antrag-1.jpg", mimeType: "image/png", contentBase64: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC" };
           case "add_note":
             notes.push({ at: "2026-11-23T10:00:00Z", author: "sb1", text: String(args.text) });
             return null;

@@ -47,6 +47,9 @@ pub struct Workstation {
     /// Screen locked after inactivity: the session stays open (sync goes on), but
     /// no call returns data until the user unlocks with the password.
     screen_locked: bool,
+    /// The hot folder between intake passes (stability clocks, retries), with the
+    /// folder and stability delay it was made for.
+    hot_folder: Option<(std::path::PathBuf, std::time::Duration, ::scan::HotFolder)>,
 }
 
 /// Setting: seconds of inactivity before the screen locks.
@@ -63,6 +66,7 @@ impl Workstation {
             session: None,
             last_sync: None,
             screen_locked: false,
+            hot_folder: None,
         })
     }
 
@@ -76,6 +80,7 @@ impl Workstation {
             session: None,
             last_sync: None,
             screen_locked: false,
+            hot_folder: None,
         };
         ws.session = Some(ws.configured(session));
         Ok((ws, recovery))
@@ -139,6 +144,7 @@ impl Workstation {
     /// Log out: close the database and wipe the key. Idempotent.
     pub fn logout(&mut self) {
         self.screen_locked = false;
+        self.hot_folder = None;
         if let Some(session) = self.session.take() {
             session.lock();
         }

@@ -207,6 +207,31 @@ impl Workstation {
         stable_for: Duration,
         wait: Duration,
     ) -> Result<Vec<IntakeResult>, AppError> {
+        self.session_with(Permission::ScanIntake)?;
+        // Keep the folder's state (how long each file has been unchanged, retries)
+        // from one pass to the next.
+        let mut hot = match self.hot_folder.take() {
+            Some((d, s, h)) if d == dir && s == stable_for => h,
+            _ => HotFolder::new(
+                dir,
+                Config {
+                    stable_for,
+                    ..Config::default()
+                },
+            )
+            .map_err(|e| AppError::invalid(format!("Eingangsordner {}: {e}", dir.display())))?,
+        };
+        let result = self.intake_passes(&mut hot, dir, wait);
+        self.hot_folder = Some((dir.to_path_buf(), stable_for, hot));
+        result
+    }
+
+    fn intake_passes(
+        &mut self,
+        hot: &mut HotFolder,
+        dir: &Path,
+        wait: Duration,
+    ) -> Result<Vec<IntakeResult>, AppError> {
         let session = self.session_with_mut(Permission::ScanIntake)?;
         // Scans go into the scanner's open batch; without one they wait in the share.
         let batch = session.open_scan_batch()?.ok_or_else(|| {
@@ -214,14 +239,6 @@ impl Workstation {
                 "Kein offener Stapel: bitte zuerst einen Stapel mit der erwarteten Seitenzahl anlegen. Die Dateien bleiben im Eingangsordner.",
             )
         })?;
-        let mut hot = HotFolder::new(
-            dir,
-            Config {
-                stable_for,
-                ..Config::default()
-            },
-        )
-        .map_err(|e| AppError::invalid(format!("Eingangsordner {}: {e}", dir.display())))?;
         let until = Instant::now() + wait;
         let mut results = Vec::new();
         loop {
@@ -276,7 +293,9 @@ impl Workstation {
                 policy.verfahren.bezeichnung,
                 policy.verfahren.auspraegung,
                 policy.verfahren.version,
-                policy.verfahren.stand
+                jiff::civil::Date::strptime("%Y-%m-%d", &policy.verfahren.stand)
+                    .map(|d| d.strftime("%d.%m.%Y").to_string())
+                    .unwrap_or_else(|_| policy.verfahren.stand.clone())
             ),
             klassen: policy
                 .klasse
@@ -325,7 +344,13 @@ impl Workstation {
         let text = dir
             .to_str()
             .ok_or_else(|| AppError::invalid("Der Ordnername ist kein gültiger Text."))?;
-        let session = self.session_with_mut(Permission::ScanIntake)?;
+        // The scanning desk or the administration (which sets up the folders).
+        let permission = if self.session_with(Permission::ScanIntake).is_ok() {
+            Permission::ScanIntake
+        } else {
+            Permission::ConfigurePortal
+        };
+        let session = self.session_with_mut(permission)?;
         session.set_setting(FOLDER_SETTING, text)?;
         session.audit("config.changed", "scan.eingangsordner")?;
         Ok(())
