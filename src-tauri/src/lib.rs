@@ -406,6 +406,14 @@ async fn scan_release(state: tauri::State<'_, AppState>, id: String) -> Result<(
     state.with(move |ws| ws.scan_release(&id)).await
 }
 
+/// The release list as PDF (base64).
+#[tauri::command]
+async fn scan_release_list(state: tauri::State<'_, AppState>) -> Result<String, AppError> {
+    use base64::Engine as _;
+    let pdf = state.with(|ws| ws.scan_release_list_pdf()).await?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(pdf))
+}
+
 #[tauri::command]
 async fn scan_destroyed(
     state: tauri::State<'_, AppState>,
@@ -481,6 +489,7 @@ pub fn run() {
             scan_approve,
             scan_reject,
             scan_release,
+            scan_release_list,
             scan_destroyed
         ])
         .run(tauri::generate_context!());

@@ -331,6 +331,35 @@ fn paper_is_released_for_destruction_only_through_the_gate() -> Result<(), BoxEr
     refused(&mut ws, &still_open, "noch offen")?;
     ws.scan_release(&complete)?;
     assert!(ws.scan_release(&complete).is_err(), "released twice");
+    // The release list names the released batch with its box, and only that one.
+    let numbers: Vec<(String, String)> = ws
+        .scan_batches()?
+        .into_iter()
+        .map(|b| (b.id, b.nummer))
+        .collect();
+    let number = |id: &str| {
+        numbers
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
+    let list = tmp.path().join("freigabeliste.pdf");
+    std::fs::write(&list, ws.scan_release_list_pdf()?)?;
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&list)
+        .arg("-")
+        .output()?;
+    let text = String::from_utf8(out.stdout)?;
+    assert!(text.contains(&number(&complete)), "{text}");
+    assert!(
+        text.contains("Karton 7") && text.contains("leitung"),
+        "{text}"
+    );
+    for other in [&short, &copy, &still_open] {
+        assert!(!text.contains(&number(other)), "{} listed", number(other));
+    }
     ws.logout();
 
     login(&mut ws, "scan1")?;

@@ -77,6 +77,8 @@ export interface Backend {
   scanReject(id: string, reason: string): Promise<void>;
   scanRelease(id: string): Promise<void>;
   scanDestroyed(id: string, how: string): Promise<void>;
+  /** The release list for destroying paper as PDF (base64). */
+  scanReleaseList(): Promise<string>;
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -130,4 +132,5 @@ export const tauriBackend: Backend = {
   scanReject: (id, reason) => invoke<void>("scan_reject", { id, reason }),
   scanRelease: (id) => invoke<void>("scan_release", { id }),
   scanDestroyed: (id, how) => invoke<void>("scan_destroyed", { id, how }),
+  scanReleaseList: () => invoke<string>("scan_release_list"),
 };

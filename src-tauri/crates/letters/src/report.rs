@@ -342,11 +342,114 @@ pub fn report_pdf(
         created_unix,
         pdfa,
     };
-    let mut sheets = f.sheets;
+    finish(renderer, &page, head, f.sheets)
+}
+
+/// One batch on the release list for destroying paper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRow {
+    pub stapel: String,
+    pub karton: String,
+    pub klasse: String,
+    pub seiten: u32,
+    /// Who released, and when (German date).
+    pub freigabe: String,
+}
+
+/// The release list (Freigabeliste): the batches whose paper may be destroyed, with
+/// box and batch numbers, and a field for the record of the destruction.
+pub fn release_list_pdf(
+    renderer: &Renderer,
+    rows: &[ReleaseRow],
+    head: &Letterhead,
+    pdfa: bool,
+    created_unix: i64,
+) -> Result<Vec<u8>, LetterError> {
+    let mut f = Flow {
+        r: renderer,
+        sheets: vec![Sheet::default()],
+        top: 15.0,
+    };
+    f.put(LEFT, 14.0, Face::Bold, head.authority.clone());
+    f.top += 7.0;
+    f.put(LEFT, 9.0, Face::Regular, head.department.clone());
+    f.top += 10.0;
+    f.put(
+        LEFT,
+        13.0,
+        Face::Bold,
+        "Freigabeliste: Vernichtung gescannter Papiervorlagen",
+    );
+    f.top += 7.0;
+    f.paragraph("Das Papier der folgenden Stapel ist nach BSI TR-03138 (TR-RESISCAN) ersetzend gescannt. Für jeden Stapel sind Vollständigkeit, Qualitätssicherung, Transfervermerk und Siegel geprüft, die Scanprodukte liegen in der E-Akte, die Aufbewahrungsfrist ist abgelaufen und die Fachabteilung hat freigegeben.");
+    if rows.is_empty() {
+        f.paragraph("Zurzeit ist kein Stapel zur Vernichtung freigegeben.");
+    } else {
+        f.heading("Freigegebene Stapel", 3.0 * ROW);
+        let edges = [0.0, 88.0, 120.0, 140.0, PAGE_W - RIGHT];
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    format!("{} – {}", r.stapel, r.klasse),
+                    r.karton.clone(),
+                    r.seiten.to_string(),
+                    String::new(),
+                    r.freigabe.clone(),
+                ]
+            })
+            .collect();
+        f.table(
+            &edges,
+            &[
+                "Stapel und Dokumentklasse",
+                "Karton",
+                "Seiten",
+                "",
+                "Freigabe",
+            ],
+            &table,
+        );
+        f.paragraph(&format!(
+            "{} Stapel mit zusammen {} Seiten.",
+            rows.len(),
+            rows.iter().map(|r| u64::from(r.seiten)).sum::<u64>()
+        ));
+    }
+    f.heading("Vernichtung", 6.0 * ROW);
+    for line in [
+        "Vernichtet am: ____________________   durch: ______________________________",
+        "Art der Vernichtung (z. B. Aktenvernichter, Sicherheitsstufe nach DIN 66399): ____________________",
+        "Unterschrift: ______________________________",
+    ] {
+        f.paragraph(line);
+        f.top += ROW;
+    }
+    let page = Page {
+        title: "Freigabeliste Vernichtung".into(),
+        recipient: Vec::new(),
+        postal_note: None,
+        info: Vec::new(),
+        reference: "Freigabeliste Vernichtung".into(),
+        subject: "Vernichtung gescannter Papiervorlagen".into(),
+        body: Vec::new(),
+        created_unix,
+        pdfa,
+    };
+    finish(renderer, &page, head, f.sheets)
+}
+
+/// Running head from page 2, footer and "Seite x von y" on every page, then the PDF.
+fn finish(
+    renderer: &Renderer,
+    page: &Page,
+    head: &Letterhead,
+    mut sheets: Vec<Sheet>,
+) -> Result<Vec<u8>, LetterError> {
     let pages = sheets.len();
     for (i, sheet) in sheets.iter_mut().enumerate() {
         if i > 0 {
-            renderer.running_head(sheet, &page, head);
+            renderer.running_head(sheet, page, head);
         }
         renderer.footer(sheet, head);
         let label = format!("Seite {} von {pages}", i + 1);
@@ -356,5 +459,5 @@ pub fn report_pdf(
             ..text(x, 8.5, Face::Regular, label)
         });
     }
-    renderer.write(&page, head, &sheets)
+    renderer.write(page, head, &sheets)
 }

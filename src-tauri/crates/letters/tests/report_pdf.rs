@@ -93,3 +93,52 @@ fn the_council_report_carries_the_figures() -> Result<(), Box<dyn std::error::Er
     }
     Ok(())
 }
+
+/// The release list for destroying scanned paper: valid PDF, fonts embedded, every
+/// batch with its box and pages, flowing over pages with "Seite x von y".
+#[test]
+fn the_release_list_names_every_batch_and_box() -> Result<(), Box<dyn std::error::Error>> {
+    use letters::report::ReleaseRow;
+    let rows: Vec<ReleaseRow> = (1..=70u32)
+        .map(|i| ReleaseRow {
+            stapel: format!("ST-2026-{i:04}"),
+            karton: format!("Karton Ö-{}", 100 + i),
+            klasse: "Anträge und Nachweise".into(),
+            seiten: i * 3,
+            freigabe: "01.12.2026, Lena Leitung".into(),
+        })
+        .collect();
+    let head = Letterhead {
+        authority: "Gemeinde Musterstadt".into(),
+        department: "Der Bürgermeister".into(),
+        ..Letterhead::default()
+    };
+    let pdf = letters::report::release_list_pdf(&Renderer::new()?, &rows, &head, true, 0)?;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("letters");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("freigabeliste.pdf");
+    std::fs::write(&path, &pdf)?;
+    let text = check_pdf(&path)?;
+    assert!(text.contains("Freigabeliste: Vernichtung gescannter Papiervorlagen"));
+    for r in &rows {
+        assert!(text.contains(&r.stapel), "{} missing", r.stapel);
+        assert!(text.contains(&r.karton), "{} missing", r.karton);
+    }
+    let total: u32 = rows.iter().map(|r| r.seiten).sum();
+    assert!(
+        text.contains(&format!("70 Stapel mit zusammen {total} Seiten")),
+        "{text}"
+    );
+    let p = path.to_str().ok_or("Pfad")?;
+    let pages: usize = tool("qpdf", &["--show-npages", p])?.trim().parse()?;
+    assert!(pages >= 2, "70 batches fit on one page?");
+    for i in 1..=pages {
+        assert!(text.contains(&format!("Seite {i} von {pages}")));
+    }
+    // No batch released: the list says so.
+    let empty = letters::report::release_list_pdf(&Renderer::new()?, &[], &head, false, 0)?;
+    let path = dir.join("freigabeliste-leer.pdf");
+    std::fs::write(&path, &empty)?;
+    assert!(check_pdf(&path)?.contains("kein Stapel zur Vernichtung freigegeben"));
+    Ok(())
+}

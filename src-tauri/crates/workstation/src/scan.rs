@@ -583,6 +583,48 @@ impl Workstation {
             .advance_scan_batch(batch_id, "freigegeben", None)?)
     }
 
+    /// The release list as PDF: the batches whose paper is released for destruction
+    /// and not yet destroyed, with box and batch number, on the town's letterhead.
+    pub fn scan_release_list_pdf(&self) -> Result<Vec<u8>, AppError> {
+        let session = self.scan_session()?;
+        let policy = load_scan_policy(self.data_dir())?;
+        let tz = jiff::tz::TimeZone::system();
+        let rows: Vec<letters::report::ReleaseRow> = session
+            .scan_batches()?
+            .into_iter()
+            .filter(|b| b.state == "freigegeben")
+            .map(|b| letters::report::ReleaseRow {
+                klasse: policy
+                    .class(&b.class)
+                    .map_or(b.class.clone(), |c| c.name.clone()),
+                stapel: b.number,
+                karton: b.r#box,
+                seiten: b.pages_captured,
+                freigabe: format!(
+                    "{}, {}",
+                    b.released_at
+                        .as_deref()
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                        .map(|t| letters::compose::datum(t.to_zoned(tz.clone()).date()))
+                        .unwrap_or_default(),
+                    b.released_by.unwrap_or_default()
+                ),
+            })
+            .collect();
+        let cfg = self.casework_config()?;
+        let (town, logo) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
+        let err = |e: letters::LetterError| AppError::invalid(e.to_string());
+        let renderer = letters::Renderer::new().map_err(err)?;
+        letters::report::release_list_pdf(
+            &renderer,
+            &rows,
+            &town.letterhead(logo),
+            town.pdfa,
+            jiff::Timestamp::now().as_second(),
+        )
+        .map_err(err)
+    }
+
     /// Record that the released paper was destroyed (how: e.g. "Aktenvernichter P-4").
     pub fn scan_destroyed(&mut self, batch_id: &str, how: &str) -> Result<(), AppError> {
         let how = how.trim();

@@ -264,6 +264,13 @@ enum ScanCommand {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Freigabeliste (PDF) der zur Vernichtung freigegebenen Stapel schreiben
+    Freigabeliste {
+        #[arg(long)]
+        datei: PathBuf,
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Vernichtung des freigegebenen Papiers vermerken
     Vernichtet {
         stapel: String,
@@ -822,6 +829,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ws.scan_release(&stapel)?;
                 ws.logout();
                 println!("Das Papier des Stapels ist zur Vernichtung freigegeben.");
+            }
+            ScanCommand::Freigabeliste { datei, as_user } => {
+                let ws = login(&dir, &as_user, &mut secrets)?;
+                let pdf = ws.scan_release_list_pdf()?;
+                std::fs::write(&datei, pdf).map_err(|e| {
+                    workstation::AppError::invalid(format!(
+                        "{} nicht schreibbar: {e}",
+                        datei.display()
+                    ))
+                })?;
+                println!("Freigabeliste: {}", datei.display());
             }
             ScanCommand::Vernichtet {
                 stapel,
