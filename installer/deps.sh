@@ -17,6 +17,8 @@ PACKAGES=(
   sqlite3 age
   # letter checks (qpdf --check, pdftotext, pdffonts, pdftoppm)
   qpdf poppler-utils
+  # text recognition of scans (optional for the app: without it OCR is off)
+  tesseract-ocr tesseract-ocr-deu
   # the OpenAPI conformance run installs schemathesis into a venv
   python3 python3-venv python3-pip curl
 )

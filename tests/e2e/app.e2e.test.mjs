@@ -398,6 +398,7 @@ test("scanning desk: a batch of three paper applications, QA by a second person,
   await loginThroughUi(wd, "scan", "scan-passwort-1");
   await wd.waitFor("[data-testid=scan-desk]");
   await wd.waitFor("[data-testid=scan-verfahren]", { text: "TR-RESISCAN" });
+  await wd.waitFor("[data-testid=scan-ocr]", { text: "Texterkennung an" });
   // The batch: Gewerbe (integrity "sehr hoch": four eyes, every page checked), three pages.
   await fill("#scan-klasse", "gewerbe");
   await fill("#scan-karton", "Karton 2026-12-A");
@@ -477,6 +478,10 @@ test("scanning desk: a batch of three paper applications, QA by a second person,
     await wd.waitFor("[data-testid=case-documents]", { text: "Transfervermerk.xml" });
     await wd.click(await wd.find("[data-testid=case-close]"));
   }
+  // The scanned text is searchable (OCR): "Blatt" stands only on the paper.
+  await fill("#worklist-search", "Blatt");
+  await wd.execute("document.querySelector('#worklist-search').form.requestSubmit();");
+  await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
   writeFileSync(path.join(artifacts, "arbeitskorb-papier.png"), await wd.screenshot());
   await wd.click(await wd.find("[data-testid=logout]"));
   await wd.waitFor("#username");

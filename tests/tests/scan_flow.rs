@@ -401,3 +401,65 @@ fn paper_is_released_for_destruction_only_through_the_gate() -> Result<(), BoxEr
     assert!(ws.verify_audit()?.is_intact());
     Ok(())
 }
+
+/// With tesseract installed (installer/deps.sh), the text of a scanned PDF becomes
+/// searchable for the caseworkers; the words appear nowhere else in the case.
+#[test]
+fn the_text_of_a_scan_is_searchable() -> Result<(), BoxError> {
+    let tmp = tempfile::tempdir()?;
+    let inbox = tmp.path().join("scanner");
+    std::fs::create_dir(&inbox)?;
+    let mut ws = amtsstube_tests::local::workstation(
+        &tmp.path().join("daten"),
+        None,
+        &[
+            ("scan1", Role::Scanstelle),
+            ("scan2", Role::Scanstelle),
+            ("sb1", Role::Sachbearbeitung),
+        ],
+    )?;
+    login(&mut ws, "scan1")?;
+    let setup = ws.scan_setup()?;
+    assert!(
+        setup.texterkennung.starts_with("Texterkennung an"),
+        "{}",
+        setup.texterkennung
+    );
+    ws.scan_batch_create(&batch("gewerbe", 1, &[]))?;
+    let pdf = portal_sim::seed::pdf(&[
+        "Anmeldung eines Gewerbes".into(),
+        "Taetigkeit: Fahrradwerkstatt und Ersatzteilhandel".into(),
+    ]);
+    std::fs::write(inbox.join("gewerbe.pdf"), pdf)?;
+    let taken = ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    ws.logout();
+    login(&mut ws, "scan2")?;
+    let q = ws.scan_queue()?;
+    let az = ws.scan_approve(&approve(&q[0].id, "GEW", "Karl Gruber", &ALL))?;
+    ws.logout();
+    login(&mut ws, "sb1")?;
+    for word in ["Fahrradwerkstatt", "Ersatzteilhandel"] {
+        let found = ws.work_list(WorkListQuery {
+            limit: 10,
+            search: Some(word.into()),
+            ..WorkListQuery::default()
+        })?;
+        assert_eq!(
+            found
+                .items
+                .iter()
+                .map(|c| c.file_number.as_str())
+                .collect::<Vec<_>>(),
+            vec![az.as_str()],
+            "{word}"
+        );
+    }
+    let none = ws.work_list(WorkListQuery {
+        limit: 10,
+        search: Some("Baggerverleih".into()),
+        ..WorkListQuery::default()
+    })?;
+    assert!(none.items.is_empty());
+    Ok(())
+}

@@ -134,6 +134,8 @@ test("scanning desk: Eingang, QA desk and batches by keyboard, accessible", asyn
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Scanstelle" })).toBeVisible();
   await expect(page.getByTestId("scan-open-batch")).toContainText("1 von 3 Seiten");
+  // Without tesseract the desk says that OCR is off.
+  await expect(page.getByTestId("scan-ocr")).toContainText("Texterkennung aus");
   // A class that is not scanned cannot be chosen.
   await expect(page.locator("#scan-klasse option[value=gebunden]")).toBeDisabled();
   await page.getByRole("button", { name: "Eingang jetzt einlesen" }).click();

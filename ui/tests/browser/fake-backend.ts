@@ -134,6 +134,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
               kennzeichen: [["kopie", "Vorlage ist eine Kopie"]],
               vorgangsarten: [["HST", "Hundesteuer-Anmeldung"]],
               eingangsordner: "/srv/scanner",
+              texterkennung: "Texterkennung aus: tesseract ist nicht installiert.",
             };
           case "scan_queue":
             return [{ id: "p1", name: "antrag-1.jpg", mimeType: "image/jpeg", seiten: 1, eingelesen: "2026-12-01T08:00:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false }];

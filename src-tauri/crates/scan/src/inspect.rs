@@ -24,6 +24,13 @@ impl Format {
             Format::Png => "image/png",
         }
     }
+
+    /// The format behind a MIME type given by [`Format::mime`].
+    pub fn from_mime(mime: &str) -> Option<Format> {
+        [Format::Pdf, Format::Tiff, Format::Jpeg, Format::Png]
+            .into_iter()
+            .find(|f| f.mime() == mime)
+    }
 }
 
 /// What the check found.

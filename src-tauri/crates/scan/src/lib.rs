@@ -9,12 +9,14 @@
 //! * [`evidence`] – Transfervermerk (DRV structure) bound by hash, electronic seal,
 //!   verifier, and the seven-condition gate for destroying the paper.
 //!
+//! * [`ocr`] – text recognition with the `tesseract` command through pipes, when installed.
 //! * [`policy`] – `scan.toml`: Verfahren, document classes with Schutzbedarf and mode,
 //!   scan profiles, QA sampling, holding period.
 
 pub mod evidence;
 pub mod hotfolder;
 pub mod inspect;
+pub mod ocr;
 pub mod policy;
 
 pub use hotfolder::{Arrival, Config, HotFolder, Outcome, Taken, watch};

@@ -131,6 +131,8 @@ pub struct ScanApproval<'a> {
     pub checklist_json: String,
     /// The page-by-page check was done.
     pub full_check: bool,
+    /// Recognised text for the full-text search (OCR), if any.
+    pub ocr_text: Option<String>,
 }
 
 impl Session {
@@ -284,6 +286,10 @@ impl Session {
             return Err(StoreError::Conflict(
                 "Dieses Scanprodukt wurde inzwischen bearbeitet.".into(),
             ));
+        }
+        if let Some(text) = a.ocr_text.as_deref().filter(|t| !t.trim().is_empty()) {
+            crate::Session::index_content(&tx, &case_id, text)?;
+            audit::append(&tx, &now, &actor, "ocr.run", &a.case.file_number)?;
         }
         audit::append(&tx, &now, &actor, "scan.qa.bestanden", &a.case.file_number)?;
         audit::append(&tx, &now, &actor, "scan.versiegelt", &a.case.file_number)?;

@@ -25,6 +25,12 @@ const SEAL_SETTING: &str = "scan_siegel";
 const SEAL_PUBLIC_SETTING: &str = "scan_siegel_public";
 const FOLDER_SETTING: &str = "scan_eingangsordner";
 
+/// The text recogniser, looked for once per process.
+fn ocr() -> &'static Result<scan::ocr::Ocr, String> {
+    static OCR: std::sync::OnceLock<Result<scan::ocr::Ocr, String>> = std::sync::OnceLock::new();
+    OCR.get_or_init(scan::ocr::Ocr::detect)
+}
+
 pub const DEFAULT_SCAN_POLICY: &str = include_str!("../../../../assets/config/scan.toml");
 
 /// The QA checklist (TR-03138 A.SC.8): every item is ticked for a page-by-page check.
@@ -92,6 +98,8 @@ pub struct ScanSetup {
     pub vorgangsarten: Vec<(String, String)>,
     /// The configured hot folder, if any.
     pub eingangsordner: Option<String>,
+    /// Whether text recognition runs, or why not.
+    pub texterkennung: String,
 }
 
 /// A new batch (Stapel) from the scanning desk.
@@ -330,6 +338,10 @@ impl Workstation {
                 .map(|t| (t.kuerzel.clone(), t.name.clone()))
                 .collect(),
             eingangsordner: folder,
+            texterkennung: match ocr() {
+                Ok(_) => "Texterkennung an (tesseract, Deutsch): der Text gescannter Anträge ist durchsuchbar.".into(),
+                Err(why) => why.clone(),
+            },
         })
     }
 
@@ -914,6 +926,17 @@ impl Workstation {
         let seal = scan::evidence::seal(&key, &bytes, &xml).map_err(|e| storage(e.to_string()))?;
         let checklist_json =
             serde_json::to_string(&r.checkliste).map_err(|e| storage(e.to_string()))?;
+        // Text for the search: a failed recognition does not stop the QA decision.
+        let ocr_text = match (ocr(), scan::Format::from_mime(&product.mime_type)) {
+            (Ok(o), Some(format)) => match o.recognise(&bytes, format, product.pages) {
+                Ok(text) => Some(text),
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    None
+                }
+            },
+            _ => None,
+        };
         session.approve_scan(&store::ScanApproval {
             product_id: &r.product_id,
             note: r.vermerk.clone(),
@@ -929,6 +952,7 @@ impl Workstation {
             case_type_code: Some(&t.kuerzel),
             checklist_json,
             full_check: all_ticked,
+            ocr_text,
         })?;
         Ok(file_number)
     }

@@ -16,4 +16,8 @@ vorgangsarten: Array<[string, string]>,
 /**
  * The configured hot folder, if any.
  */
-eingangsordner: string | null, };
+eingangsordner: string | null, 
+/**
+ * Whether text recognition runs, or why not.
+ */
+texterkennung: string, };
