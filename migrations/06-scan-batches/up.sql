@@ -22,5 +22,6 @@ CREATE TABLE scan_batches (
 ALTER TABLE scan_products ADD COLUMN batch_id TEXT REFERENCES scan_batches (id);
 ALTER TABLE scan_products ADD COLUMN qa_checklist TEXT;   -- JSON of the ticked items
 ALTER TABLE scan_products ADD COLUMN qa_full INTEGER NOT NULL DEFAULT 0; -- page-by-page check done
+ALTER TABLE scan_products ADD COLUMN ocr_done INTEGER NOT NULL DEFAULT 0; -- text recognition run (or failed)
 
 CREATE INDEX scan_products_batch ON scan_products (batch_id, received_at);

@@ -446,6 +446,12 @@ pub fn run() {
                 }
                 Err(e) => tracing::error!("{}", e.message),
             }
+            // Text recognition of checked scans, outside the workstation lock; it
+            // lives as long as the app.
+            std::mem::forget(workstation::ocr_worker::OcrWorker::start(
+                for_setup.workstation.clone(),
+                std::time::Duration::from_secs(3),
+            ));
             Ok(())
         })
         .manage(state)

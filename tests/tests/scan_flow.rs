@@ -439,6 +439,17 @@ fn the_text_of_a_scan_is_searchable() -> Result<(), BoxError> {
     let az = ws.scan_approve(&approve(&q[0].id, "GEW", "Karl Gruber", &ALL))?;
     ws.logout();
     login(&mut ws, "sb1")?;
+    // Before the recognition ran the words are not found; it runs once.
+    let before = ws.work_list(WorkListQuery {
+        limit: 10,
+        search: Some("Fahrradwerkstatt".into()),
+        ..WorkListQuery::default()
+    })?;
+    assert!(before.items.is_empty());
+    assert_eq!(ws.scan_ocr_pending()?, 1);
+    assert_eq!(ws.scan_ocr_pending()?, 0);
+    ws.logout();
+    login(&mut ws, "sb1")?;
     for word in ["Fahrradwerkstatt", "Ersatzteilhandel"] {
         let found = ws.work_list(WorkListQuery {
             limit: 10,

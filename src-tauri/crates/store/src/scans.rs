@@ -131,8 +131,6 @@ pub struct ScanApproval<'a> {
     pub checklist_json: String,
     /// The page-by-page check was done.
     pub full_check: bool,
-    /// Recognised text for the full-text search (OCR), if any.
-    pub ocr_text: Option<String>,
 }
 
 impl Session {
@@ -287,10 +285,6 @@ impl Session {
                 "Dieses Scanprodukt wurde inzwischen bearbeitet.".into(),
             ));
         }
-        if let Some(text) = a.ocr_text.as_deref().filter(|t| !t.trim().is_empty()) {
-            crate::Session::index_content(&tx, &case_id, text)?;
-            audit::append(&tx, &now, &actor, "ocr.run", &a.case.file_number)?;
-        }
         audit::append(&tx, &now, &actor, "scan.qa.bestanden", &a.case.file_number)?;
         audit::append(&tx, &now, &actor, "scan.versiegelt", &a.case.file_number)?;
         tx.commit()?;
@@ -419,6 +413,52 @@ impl Session {
             )));
         }
         audit::append(&tx, &now, &actor, event, &number)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl Session {
+    /// The next checked product whose text has not been recognised yet, oldest first.
+    pub fn scan_ocr_next(&self) -> Result<Option<ScanProduct>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM scan_products WHERE state = 'geprueft' AND ocr_done = 0 AND case_id IS NOT NULL ORDER BY qa_at, id LIMIT 1"),
+                [],
+                row,
+            )
+            .optional()?)
+    }
+
+    /// Recognition of a product is over: its text (if any) joins the case's
+    /// full-text search. Without text (recognition failed) it is not tried again.
+    pub fn scan_ocr_done(&mut self, product_id: &str, text: Option<&str>) -> Result<()> {
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        let case_id: Option<String> = tx
+            .query_row(
+                "SELECT case_id FROM scan_products WHERE id = ?1 AND ocr_done = 0",
+                params![product_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let Some(case_id) = case_id else {
+            return Ok(());
+        };
+        tx.execute(
+            "UPDATE scan_products SET ocr_done = 1 WHERE id = ?1",
+            params![product_id],
+        )?;
+        match text.filter(|t| !t.trim().is_empty()) {
+            Some(t) => {
+                Session::index_content(&tx, &case_id, t)?;
+                audit::append(&tx, &now, &actor, "ocr.run", product_id)?;
+            }
+            None => audit::append(&tx, &now, &actor, "error.ocr", product_id)?,
+        }
         tx.commit()?;
         Ok(())
     }

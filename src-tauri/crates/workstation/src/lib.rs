@@ -12,6 +12,7 @@ pub mod casework_config;
 pub mod demo;
 mod error;
 pub mod letters;
+pub mod ocr_worker;
 pub mod paths;
 mod portal;
 pub mod reports;

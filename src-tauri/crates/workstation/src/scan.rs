@@ -25,10 +25,27 @@ const SEAL_SETTING: &str = "scan_siegel";
 const SEAL_PUBLIC_SETTING: &str = "scan_siegel_public";
 const FOLDER_SETTING: &str = "scan_eingangsordner";
 
+/// A product waiting for text recognition, taken out of the store (in memory only).
+pub struct OcrJob {
+    pub product_id: String,
+    pub bytes: Vec<u8>,
+    pub format: scan::Format,
+    pub pages: u32,
+}
+
 /// The text recogniser, looked for once per process.
-fn ocr() -> &'static Result<scan::ocr::Ocr, String> {
+pub fn ocr() -> &'static Result<scan::ocr::Ocr, String> {
     static OCR: std::sync::OnceLock<Result<scan::ocr::Ocr, String>> = std::sync::OnceLock::new();
-    OCR.get_or_init(scan::ocr::Ocr::detect)
+    OCR.get_or_init(|| {
+        // Switched off for this workstation (e.g. a slow PC): AMTSSTUBE_OCR=aus.
+        if std::env::var("AMTSSTUBE_OCR").is_ok_and(|v| v == "aus") {
+            return Err(
+                "Texterkennung aus: auf diesem Arbeitsplatz abgeschaltet (AMTSSTUBE_OCR=aus)."
+                    .into(),
+            );
+        }
+        scan::ocr::Ocr::detect()
+    })
 }
 
 pub const DEFAULT_SCAN_POLICY: &str = include_str!("../../../../assets/config/scan.toml");
@@ -926,17 +943,6 @@ impl Workstation {
         let seal = scan::evidence::seal(&key, &bytes, &xml).map_err(|e| storage(e.to_string()))?;
         let checklist_json =
             serde_json::to_string(&r.checkliste).map_err(|e| storage(e.to_string()))?;
-        // Text for the search: a failed recognition does not stop the QA decision.
-        let ocr_text = match (ocr(), scan::Format::from_mime(&product.mime_type)) {
-            (Ok(o), Some(format)) => match o.recognise(&bytes, format, product.pages) {
-                Ok(text) => Some(text),
-                Err(e) => {
-                    tracing::warn!("{e}");
-                    None
-                }
-            },
-            _ => None,
-        };
         session.approve_scan(&store::ScanApproval {
             product_id: &r.product_id,
             note: r.vermerk.clone(),
@@ -952,9 +958,60 @@ impl Workstation {
             case_type_code: Some(&t.kuerzel),
             checklist_json,
             full_check: all_ticked,
-            ocr_text,
         })?;
         Ok(file_number)
+    }
+
+    /// The next checked product for text recognition, if OCR is on and the user may
+    /// see scans or cases. The recognition itself runs without the workstation (see
+    /// [`crate::ocr_worker`]); [`Workstation::scan_ocr_store`] records its result.
+    pub fn scan_ocr_next(&self) -> Result<Option<OcrJob>, AppError> {
+        if ocr().is_err() {
+            return Ok(None);
+        }
+        let session = self
+            .session_with(Permission::ScanIntake)
+            .or_else(|_| self.session_with(Permission::ReadCases))?;
+        let Some(p) = session.scan_ocr_next()? else {
+            return Ok(None);
+        };
+        let Some(format) = scan::Format::from_mime(&p.mime_type) else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        session
+            .open_blob(&store::BlobId::parse(&p.blob_id)?)?
+            .read_to_end(&mut bytes)
+            .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
+        Ok(Some(OcrJob {
+            product_id: p.id,
+            bytes,
+            format,
+            pages: p.pages,
+        }))
+    }
+
+    /// Record the recognised text of a product (None: recognition failed).
+    pub fn scan_ocr_store(&mut self, product_id: &str, text: Option<&str>) -> Result<(), AppError> {
+        let permission = if self.session_with(Permission::ScanIntake).is_ok() {
+            Permission::ScanIntake
+        } else {
+            Permission::ReadCases
+        };
+        Ok(self
+            .session_with_mut(permission)?
+            .scan_ocr_done(product_id, text)?)
+    }
+
+    /// Recognise every waiting product now (CLI, tests); the number done.
+    pub fn scan_ocr_pending(&mut self) -> Result<u32, AppError> {
+        let mut n = 0;
+        while let Some(job) = self.scan_ocr_next()? {
+            let text = crate::ocr_worker::recognise(&job);
+            self.scan_ocr_store(&job.product_id, text.as_deref())?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// QA refused: the product must be scanned again.
