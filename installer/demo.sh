@@ -15,6 +15,7 @@ users=(
   "sb.yilmaz|sachbearbeitung|Deniz Yılmaz|Demo-Sachbearbeitung-2"
   "leitung.schmidt|leitung|Jörg Schmidt|Demo-Leitung-1"
   "scan.weber|scanstelle|Anna Weber|Demo-Scanstelle-1"
+  "scan.kaya|scanstelle|Elif Kaya|Demo-Scanstelle-2"
 )
 admin_pw="Demo-Administration-1"
 
@@ -55,6 +56,9 @@ rm -f "$settings"
 # The town's cash system takes Annahmeanordnungen from this exchange folder (demo).
 mkdir -p "$demo/kasse"
 printf '%s\n' "$admin_pw" | "$cli" --data-dir "$data" kasse ordner "$demo/kasse" >/dev/null
+# The scanner's share (hot folder) of the scanning desk.
+mkdir -p "$demo/scanner"
+printf '%s\n' "$admin_pw" | "$cli" --data-dir "$data" scan ordner "$demo/scanner" --as admin >/dev/null
 IFS='|' read -r first_user _ _ first_pw <<<"${users[0]}"
 echo "==> Synchronisiere mit dem Portal-Simulator ($url)"
 printf '%s\n' "$first_pw" | "$cli" --data-dir "$data" sync --as "$first_user"
@@ -67,6 +71,35 @@ if [ ! -f "$demo/.verteilt" ]; then
   printf '%s\n' "$lead_pw" | "$cli" --data-dir "$data" demo-historie --as "$lead_user" --anzahl 1200 --an "$first_user" --an "$sb2_user"
   touch "$demo/.verteilt"
 fi
+# Once: a batch of three paper applications scanned by Anna Weber, waiting for the QA
+# desk (a second person: scan.kaya).
+if [ ! -f "$demo/.gescannt" ]; then
+  IFS='|' read -r scan_user _ _ scan_pw <<<"${users[3]}"
+  printf '%s\n' "$scan_pw" | "$cli" --data-dir "$data" scan stapel --klasse antrag --karton "Posteingang 01.12." --seiten 3 --as "$scan_user" >/dev/null
+  python3 - "$demo/scanner" <<'PY'
+import sys, pathlib
+def pdf(lines):
+    body = "BT /F1 13 Tf 72 770 Td 18 TL\n" + "".join(f"({l}) Tj T*\n" for l in lines) + "ET\n"
+    objs = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+            f"<< /Length {len(body)} >>\nstream\n{body}endstream",
+            "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"]
+    out, offs = "%PDF-1.4\n", []
+    for i, o in enumerate(objs):
+        offs.append(len(out)); out += f"{i + 1} 0 obj\n{o}\nendobj\n"
+    x = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n" + "".join(f"{o:010} 00000 n \n" for o in offs)
+    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{x}\n%%EOF\n"
+    return out.encode("latin-1")
+d = pathlib.Path(sys.argv[1])
+for i, (kind, who) in enumerate([("Anmeldung eines Hundes zur Hundesteuer", "Klaus Brandt"),
+                                 ("Antrag auf Bewohnerparkausweis", "Maria Jovanovic"),
+                                 ("Gewerbeanmeldung (Papierformular)", "Olaf Petersen")]):
+    (d / f"posteingang-{i + 1}.pdf").write_bytes(pdf([kind, f"Antragsteller: {who}", "Musterstadt, 01.12.2026"]))
+PY
+  printf '%s\n' "$scan_pw" | "$cli" --data-dir "$data" scan einlesen --ordner "$demo/scanner" --stabil 0 --warten 10 --as "$scan_user"
+  touch "$demo/.gescannt"
+fi
 
 echo
 echo "Demo-Zugänge (Datenverzeichnis $data):"
@@ -78,6 +111,7 @@ for u in "${users[@]}"; do
 done
 echo "  Wiederherstellungsschlüssel: $demo/wiederherstellungsschluessel.txt (nur für die Demo gespeichert)"
 echo "  Kassenordner (Annahmeanordnungen als CSV und XML): $demo/kasse"
+echo "  Eingangsordner der Scanstelle: $demo/scanner (drei Scans warten auf die Qualitätssicherung durch scan.kaya)"
 echo
 
 if [ -n "${DISPLAY:-}" ]; then
