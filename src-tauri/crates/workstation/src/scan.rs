@@ -465,10 +465,12 @@ impl Workstation {
 
     fn batch_view(&self, b: store::ScanBatch, policy: &ScanPolicy) -> Result<BatchView, AppError> {
         let flags: Vec<String> = serde_json::from_str(&b.flags).unwrap_or_default();
-        let hindernisse = if b.state == "vernichtet" {
+        let hindernisse = if b.state == "vernichtet" || b.state == "freigegeben" {
             Vec::new()
         } else {
-            self.gate_failures(&b, &flags, policy)?
+            // The list only looks whether seal and Transfervermerk exist; the release
+            // re-verifies them.
+            self.gate_failures(&b, &flags, policy, false)?
                 .into_iter()
                 .map(|f| f.to_string())
                 .collect()
@@ -503,12 +505,14 @@ impl Workstation {
     }
 
     /// The seven conditions for a batch, checked for each of its products: every
-    /// condition that fails for any product is named once.
+    /// condition that fails for any product is named once. `verify`: re-check hash,
+    /// seal and Transfervermerk of every product (reads them all from the vault).
     fn gate_failures(
         &self,
         b: &store::ScanBatch,
         flags: &[String],
         policy: &ScanPolicy,
+        verify: bool,
     ) -> Result<Vec<scan::evidence::GateFailure>, AppError> {
         use scan::evidence::{GateFacts, GateFailure, Mode};
         let session = self.scan_session()?;
@@ -536,7 +540,8 @@ impl Workstation {
         let public = session.setting(SEAL_PUBLIC_SETTING)?;
         for p in open {
             let evidence_verified = match (&public, p.state.as_str()) {
-                (Some(key), "geprueft") => self.verify_product(session, p, key).is_ok(),
+                (Some(key), "geprueft") if verify => self.verify_product(session, p, key).is_ok(),
+                (Some(_), "geprueft") => p.seal.is_some() && p.vermerk_blob.is_some(),
                 _ => false,
             };
             let scanned = p
@@ -592,7 +597,7 @@ impl Workstation {
         }
         let flags: Vec<String> = serde_json::from_str(&b.flags).unwrap_or_default();
         let failed: Vec<String> = self
-            .gate_failures(&b, &flags, &policy)?
+            .gate_failures(&b, &flags, &policy, true)?
             .into_iter()
             .filter(|f| *f != scan::evidence::GateFailure::NotReleased)
             .map(|f| f.to_string())
