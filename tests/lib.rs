@@ -247,3 +247,28 @@ pub mod app {
         Ok(())
     }
 }
+
+/// Helpers of the benchmark binaries.
+pub mod bench {
+    /// A number from the environment (e.g. `BENCH_SUBMISSIONS`), or the default.
+    pub fn env_usize(name: &str, default: usize) -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// Peak resident memory of this process so far (Linux `VmHWM`), in MB.
+    pub fn peak_mb() -> f64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+}

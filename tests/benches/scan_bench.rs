@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use amtsstube_tests::app::login;
+use amtsstube_tests::bench::{env_usize, peak_mb};
 use amtsstube_tests::sim::BoxError;
 use domain::Role;
 use workstation::{BatchRequest, ScanApproveRequest, Workstation};
@@ -19,27 +20,6 @@ use workstation::{BatchRequest, ScanApproveRequest, Workstation};
 const W: u32 = 2480;
 // 842 pt at 300 dpi, as pdftoppm rounds it.
 const H: u32 = 3509;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Peak resident memory of this process so far (Linux `VmHWM`), in MB.
-fn peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
 
 /// A page of typed German text at 300 dpi: a PDF with the text, rasterised by
 /// `pdftoppm` to greyscale (what a scanner would see), different on every page.

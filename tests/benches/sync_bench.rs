@@ -13,6 +13,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use amtsstube_tests::bench::{env_usize, peak_mb};
 use amtsstube_tests::local::{store, subscriber};
 use amtsstube_tests::sim::{BoxError, Running, client};
 use store::{IncomingSubmission, NewOutboxItem, Session};
@@ -21,27 +22,6 @@ use sync::{PaymentItem, PushPolicy, RunReport};
 use uuid::Uuid;
 
 const ATTACHMENT: usize = 200 * 1024;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Peak resident memory of this process so far (Linux `VmHWM`), in MB.
-fn peak_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
-}
 
 struct Timed {
     report: RunReport,

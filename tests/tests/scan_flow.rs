@@ -231,9 +231,10 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
 
 /// The destruction gate per batch: a sampled class scanned and checked by the same
 /// person (no four-eyes at integrity "hoch"), one product outside the sample indexed
-/// only; release refused while the batch is open, incomplete, a copy or still inside
-/// its holding period, by anyone but the Leitung, and granted once all holds; then the
-/// destruction is recorded, once.
+/// only; release refused while the batch is open, incomplete or a copy, and by anyone
+/// but the Leitung, and granted once all holds (this town keeps no holding period for
+/// the class; the period and the other conditions one by one are tested in the `scan`
+/// crate); then the destruction is recorded, once.
 #[test]
 fn paper_is_released_for_destruction_only_through_the_gate() -> Result<(), BoxError> {
     let tmp = tempfile::tempdir()?;

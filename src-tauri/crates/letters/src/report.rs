@@ -19,7 +19,22 @@ struct Flow<'a> {
     top: f32,
 }
 
-impl Flow<'_> {
+impl<'a> Flow<'a> {
+    /// A first page with the authority, its department and the document's title.
+    fn titled(r: &'a Renderer, head: &Letterhead, title: &str) -> Flow<'a> {
+        let mut f = Flow {
+            r,
+            sheets: vec![Sheet::default()],
+            top: 15.0,
+        };
+        f.put(LEFT, 14.0, Face::Bold, head.authority.clone());
+        f.top += 7.0;
+        f.put(LEFT, 9.0, Face::Regular, head.department.clone());
+        f.top += 10.0;
+        f.put(LEFT, 13.0, Face::Bold, title);
+        f.top += 7.0;
+        f
+    }
     fn sheet(&mut self) -> &mut Sheet {
         if self.sheets.is_empty() {
             self.sheets.push(Sheet::default());
@@ -177,22 +192,7 @@ pub fn report_pdf(
     pdfa: bool,
     created_unix: i64,
 ) -> Result<Vec<u8>, LetterError> {
-    let mut f = Flow {
-        r: renderer,
-        sheets: vec![Sheet::default()],
-        top: 15.0,
-    };
-    f.put(LEFT, 14.0, Face::Bold, head.authority.clone());
-    f.top += 7.0;
-    f.put(LEFT, 9.0, Face::Regular, head.department.clone());
-    f.top += 10.0;
-    f.put(
-        LEFT,
-        13.0,
-        Face::Bold,
-        "Bearbeitungszeiten, Rückstand und Fristen",
-    );
-    f.top += 7.0;
+    let mut f = Flow::titled(renderer, head, "Bearbeitungszeiten, Rückstand und Fristen");
     let period = format!(
         "Zeitraum {} bis {}, verglichen mit dem gleich langen Zeitraum davor",
         german_day(&r.from),
@@ -365,22 +365,11 @@ pub fn release_list_pdf(
     pdfa: bool,
     created_unix: i64,
 ) -> Result<Vec<u8>, LetterError> {
-    let mut f = Flow {
-        r: renderer,
-        sheets: vec![Sheet::default()],
-        top: 15.0,
-    };
-    f.put(LEFT, 14.0, Face::Bold, head.authority.clone());
-    f.top += 7.0;
-    f.put(LEFT, 9.0, Face::Regular, head.department.clone());
-    f.top += 10.0;
-    f.put(
-        LEFT,
-        13.0,
-        Face::Bold,
+    let mut f = Flow::titled(
+        renderer,
+        head,
         "Freigabeliste: Vernichtung gescannter Papiervorlagen",
     );
-    f.top += 7.0;
     f.paragraph("Das Papier der folgenden Stapel ist nach BSI TR-03138 (TR-RESISCAN) ersetzend gescannt. Für jeden Stapel sind Vollständigkeit, Qualitätssicherung, Transfervermerk und Siegel geprüft, die Scanprodukte liegen in der E-Akte, die Aufbewahrungsfrist ist abgelaufen und die Fachabteilung hat freigegeben.");
     if rows.is_empty() {
         f.paragraph("Zurzeit ist kein Stapel zur Vernichtung freigegeben.");
