@@ -258,17 +258,31 @@ pub mod bench {
             .unwrap_or(default)
     }
 
-    /// Peak resident memory of this process so far (Linux `VmHWM`), in MB.
-    pub fn peak_mb() -> f64 {
+    fn status_mb(field: &str) -> f64 {
         std::fs::read_to_string("/proc/self/status")
             .ok()
             .and_then(|s| {
                 s.lines()
-                    .find(|l| l.starts_with("VmHWM:"))
+                    .find(|l| l.starts_with(field))
                     .and_then(|l| l.split_whitespace().nth(1))
                     .and_then(|kb| kb.parse::<f64>().ok())
             })
             .map(|kb| kb / 1024.0)
             .unwrap_or(0.0)
+    }
+
+    /// Peak resident memory of this process so far (Linux `VmHWM`), in MB.
+    pub fn peak_mb() -> f64 {
+        status_mb("VmHWM:")
+    }
+
+    /// Resident memory now (Linux `VmRSS`), in MB.
+    pub fn rss_mb() -> f64 {
+        status_mb("VmRSS:")
+    }
+
+    /// Start a new peak: the high-water mark is set back to the present (Linux ≥ 4.0).
+    pub fn reset_peak() -> std::io::Result<()> {
+        std::fs::write("/proc/self/clear_refs", "5")
     }
 }

@@ -140,6 +140,13 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
         ws.scan_approve(&approve(&queue[0].id, "HST", " ", &ALL))
             .is_err()
     );
+    let mut long = approve(&queue[0].id, "HST", "Jana Becker", &ALL);
+    long.vermerk = Some("x".repeat(501));
+    assert!(ws.scan_approve(&long).is_err());
+    long.vermerk = None;
+    long.antragsteller = "J".repeat(201);
+    assert!(ws.scan_approve(&long).is_err());
+    assert!(ws.scan_reject(&queue[0].id, &"y".repeat(501)).is_err());
     let crooked = ws
         .scan_queue()?
         .into_iter()

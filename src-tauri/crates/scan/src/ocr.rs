@@ -39,6 +39,9 @@ pub enum OcrError {
 fn run(program: &str, args: &[&str], input: &[u8], timeout: Duration) -> Result<Vec<u8>, OcrError> {
     let mut child = Command::new(program)
         .args(args)
+        // tesseract's OpenMP threads fight each other on small machines: one thread
+        // was 5× faster per page here (2.4 s instead of 13 s at 300 dpi, 2 cores).
+        .env("OMP_THREAD_LIMIT", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -674,17 +674,51 @@ impl Workstation {
 
     /// Scan products waiting for QA, with what the QA must do for each.
     pub fn scan_queue(&self) -> Result<Vec<QueueItem>, AppError> {
+        self.queue_items(None)
+    }
+
+    /// The queue, or (with `only`) the one product of it. Each batch and the order of
+    /// its products are read once, however long the queue is.
+    fn queue_items(&self, only: Option<&str>) -> Result<Vec<QueueItem>, AppError> {
+        use std::collections::HashMap;
         let policy = load_scan_policy(self.data_dir())?;
         let session = self.session_with(Permission::ScanIntake)?;
+        let products = match only {
+            Some(id) => session
+                .scan_product(id)?
+                .filter(|p| p.state == "eingelesen")
+                .into_iter()
+                .collect(),
+            None => session.scan_products("eingelesen")?,
+        };
+        let mut batches: HashMap<String, Option<(store::ScanBatch, Vec<String>)>> = HashMap::new();
         let mut out = Vec::new();
-        for p in session.scan_products("eingelesen")? {
+        for p in products {
             let batch = match &p.batch_id {
-                Some(id) => session.scan_batch(id)?,
+                Some(id) => {
+                    if !batches.contains_key(id) {
+                        let b = match session.scan_batch(id)? {
+                            Some(b) => {
+                                let order = session
+                                    .scan_products_of_batch(id)?
+                                    .into_iter()
+                                    .map(|x| x.id)
+                                    .collect();
+                                Some((b, order))
+                            }
+                            None => None,
+                        };
+                        batches.insert(id.clone(), b);
+                    }
+                    batches.get(id).and_then(Option::as_ref)
+                }
                 None => None,
             };
-            let class = batch.as_ref().and_then(|b| policy.class(&b.class));
-            let full = match (&batch, class) {
-                (Some(b), Some(c)) => c.sampled(position_in_batch(session, b, &p.id)?),
+            let class = batch.and_then(|(b, _)| policy.class(&b.class));
+            let full = match (batch, class) {
+                (Some((_, order)), Some(c)) => {
+                    c.sampled(order.iter().position(|x| *x == p.id).unwrap_or(0) as u64)
+                }
                 _ => true,
             };
             out.push(QueueItem {
@@ -694,7 +728,7 @@ impl Workstation {
                 seiten: p.pages,
                 eingelesen: p.received_at,
                 gescannt_von: p.scan_user,
-                stapel: batch.as_ref().map(|b| b.number.clone()),
+                stapel: batch.map(|(b, _)| b.number.clone()),
                 klasse: class.map(|c| c.name.clone()),
                 vollpruefung: full,
                 vier_augen: class.is_none_or(DocumentClass::four_eyes),
@@ -756,6 +790,14 @@ impl Workstation {
                 "Bitte die antragstellende Person angeben (höchstens 200 Zeichen).",
             ));
         }
+        if r.vermerk
+            .as_deref()
+            .is_some_and(|v| v.chars().count() > 500)
+        {
+            return Err(AppError::invalid(
+                "Der Vermerk zur Prüfung ist zu lang (höchstens 500 Zeichen).",
+            ));
+        }
         for item in &r.checkliste {
             if !QA_CHECKLIST.iter().any(|(k, _)| k == item) {
                 return Err(AppError::invalid(format!(
@@ -767,9 +809,9 @@ impl Workstation {
             .iter()
             .all(|(k, _)| r.checkliste.iter().any(|c| c == k));
         let queue_item = self
-            .scan_queue()?
+            .queue_items(Some(&r.product_id))?
             .into_iter()
-            .find(|q| q.id == r.product_id)
+            .next()
             .ok_or_else(|| {
                 AppError::new(
                     ErrorCode::NotFound,
@@ -1021,8 +1063,10 @@ impl Workstation {
 
     /// QA refused: the product must be scanned again.
     pub fn scan_reject(&mut self, id: &str, reason: &str) -> Result<(), AppError> {
-        if reason.trim().is_empty() {
-            return Err(AppError::invalid("Bitte den Grund der Ablehnung angeben."));
+        if reason.trim().is_empty() || reason.chars().count() > 500 {
+            return Err(AppError::invalid(
+                "Bitte den Grund der Ablehnung angeben (höchstens 500 Zeichen).",
+            ));
         }
         Ok(self
             .session_with_mut(Permission::ScanIntake)?
@@ -1095,14 +1139,4 @@ impl Workstation {
             product.pages, seal.algorithm, seal.key_id
         ))
     }
-}
-
-/// 0-based position of a product among the products of its batch.
-fn position_in_batch(
-    session: &store::Session,
-    b: &store::ScanBatch,
-    id: &str,
-) -> Result<u64, AppError> {
-    let all = session.scan_products_of_batch(&b.id)?;
-    Ok(all.iter().position(|p| p.id == id).unwrap_or(0) as u64)
 }
