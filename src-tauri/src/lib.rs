@@ -372,6 +372,11 @@ async fn scan_intake(state: tauri::State<'_, AppState>) -> Result<Vec<IntakeResu
 }
 
 #[tauri::command]
+async fn scan_intake_log(state: tauri::State<'_, AppState>) -> Result<Vec<IntakeResult>, AppError> {
+    state.with(|ws| ws.scan_intake_log()).await
+}
+
+#[tauri::command]
 async fn scan_queue(state: tauri::State<'_, AppState>) -> Result<Vec<QueueItem>, AppError> {
     state.with(|ws| ws.scan_queue()).await
 }
@@ -452,6 +457,11 @@ pub fn run() {
                 for_setup.workstation.clone(),
                 std::time::Duration::from_secs(3),
             ));
+            // The hot folder is read while a scanning desk is logged in, on any screen.
+            std::mem::forget(workstation::ocr_worker::IntakeWorker::start(
+                for_setup.workstation.clone(),
+                std::time::Duration::from_secs(5),
+            ));
             Ok(())
         })
         .manage(state)
@@ -490,6 +500,7 @@ pub fn run() {
             scan_batch_create,
             scan_batch_close,
             scan_intake,
+            scan_intake_log,
             scan_queue,
             scan_product,
             scan_approve,

@@ -407,14 +407,13 @@ test("scanning desk: a batch of three paper applications, QA by a second person,
   await wd.waitFor("[data-testid=scan-open-batch]", { text: "0 von 3 Seiten" });
   const people = ["Karl Gruber", "Ewa Kowalski", "Hanna Schulz"];
   people.forEach((p, i) => writeFileSync(path.join(hotDir, `gewerbe-${i + 1}.pdf`), scannedPdf(["Gewerbeanmeldung", p, `Blatt ${i + 1}`])));
-  // The desk looks into the share by itself; the button does the same at once.
-  for (let i = 0; i < 30; i++) {
-    const n = await wd.execute("return [...document.querySelectorAll('[data-testid=scan-intake-results] td')].filter((t) => t.textContent === 'eingelesen').length;");
-    if (n >= 3) break;
-    await wd.execute("document.querySelector('[data-testid=scan-intake]').click();");
-    await sleep(1000);
-  }
-  await wd.waitFor("[data-testid=scan-open-batch]", { text: "3 von 3 Seiten" });
+  // The workstation reads the share by itself (files unchanged for 2 s, a pass every 5 s).
+  await wd.waitFor("[data-testid=scan-open-batch]", { text: "3 von 3 Seiten", timeout: 30_000 });
+  await wd.waitFor("[data-testid=scan-intake-results]", { text: "gewerbe-3.pdf" });
+  assert.equal(
+    await wd.execute("return [...document.querySelectorAll('[data-testid=scan-intake-results] td')].filter((t) => t.textContent === 'eingelesen').length;"),
+    3,
+  );
   assert.deepEqual(readdirSync(hotDir).filter((f) => f !== "fehler"), [], "the share is empty once the scans are in the vault");
   assert.deepEqual(readdirSync(path.join(hotDir, "fehler")), [], "nothing failed");
   writeFileSync(path.join(artifacts, "scanstelle-eingang.png"), await wd.screenshot());

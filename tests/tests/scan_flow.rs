@@ -482,3 +482,60 @@ fn the_text_of_a_scan_is_searchable() -> Result<(), BoxError> {
     assert!(none.items.is_empty());
     Ok(())
 }
+
+/// The app's background intake: nothing happens without an open batch (the files stay
+/// in the share); with one, a file dropped into the configured hot folder is taken in
+/// within a few passes, without anyone pressing a button; the log shows it.
+#[test]
+fn the_background_intake_takes_files_only_into_an_open_batch() -> Result<(), BoxError> {
+    use std::sync::{Arc, Mutex};
+    let tmp = tempfile::tempdir()?;
+    let inbox = tmp.path().join("scanner");
+    std::fs::create_dir(&inbox)?;
+    let mut ws = amtsstube_tests::local::workstation(
+        &tmp.path().join("daten"),
+        None,
+        &[("scan1", Role::Scanstelle)],
+    )?;
+    login(&mut ws, "scan1")?;
+    ws.scan_set_folder(&inbox)?;
+    let shared = Arc::new(Mutex::new(Some(ws)));
+    let _worker =
+        workstation::ocr_worker::IntakeWorker::start(shared.clone(), Duration::from_millis(200));
+    std::fs::write(inbox.join("wartet.jpg"), jpeg("ohne Stapel"))?;
+    std::thread::sleep(Duration::from_secs(3));
+    let with = |f: &mut dyn FnMut(&mut workstation::Workstation) -> Result<(), BoxError>| -> Result<(), BoxError> {
+        let mut guard = shared.lock().map_err(|_| "lock")?;
+        let ws = guard.as_mut().ok_or("no workstation")?;
+        f(ws)
+    };
+    with(&mut |ws| {
+        assert!(ws.scan_queue()?.is_empty(), "taken without a batch");
+        ws.scan_batch_create(&batch("antrag", 1, &[]))?;
+        Ok(())
+    })?;
+    assert!(inbox.join("wartet.jpg").exists());
+    let mut taken = 0;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(200));
+        with(&mut |ws| {
+            taken = ws.scan_queue()?.len();
+            Ok(())
+        })?;
+        if taken == 1 {
+            break;
+        }
+    }
+    assert_eq!(taken, 1, "the background intake did not take the file");
+    assert!(!inbox.join("wartet.jpg").exists());
+    with(&mut |ws| {
+        let log = ws.scan_intake_log()?;
+        assert_eq!(
+            log.first().map(|r| r.name.as_str()),
+            Some("wartet.jpg"),
+            "{log:?}"
+        );
+        Ok(())
+    })?;
+    Ok(())
+}

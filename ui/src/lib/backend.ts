@@ -70,6 +70,8 @@ export interface Backend {
   scanBatchClose(id: string): Promise<void>;
   /** One pass over the configured hot folder. */
   scanIntake(): Promise<IntakeResult[]>;
+  /** What the intake took or refused lately, newest first. */
+  scanIntakeLog(): Promise<IntakeResult[]>;
   scanQueue(): Promise<QueueItem[]>;
   scanProduct(id: string): Promise<DocumentContent>;
   /** QA passed: returns the Aktenzeichen of the new case. */
@@ -126,6 +128,7 @@ export const tauriBackend: Backend = {
   scanBatchCreate: (request) => invoke<BatchView>("scan_batch_create", { request }),
   scanBatchClose: (id) => invoke<void>("scan_batch_close", { id }),
   scanIntake: () => invoke<IntakeResult[]>("scan_intake"),
+  scanIntakeLog: () => invoke<IntakeResult[]>("scan_intake_log"),
   scanQueue: () => invoke<QueueItem[]>("scan_queue"),
   scanProduct: (id) => invoke<DocumentContent>("scan_product", { id }),
   scanApprove: (request) => invoke<string>("scan_approve", { request }),

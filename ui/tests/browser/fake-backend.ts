@@ -141,6 +141,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
           case "scan_batches":
             return [{ id: "b1", nummer: "ST-2026-0001", klasse: "Anträge und Nachweise", karton: "Karton 7", seitenErwartet: 3, seitenErfasst: 1, kennzeichen: [], zustand: "offen", produkte: 1, geprueft: 0, angelegt: "2026-12-01T07:55:00Z", angelegtVon: "scan", freigegeben: null, vernichtet: null, hindernisse: ["Die Vollständigkeitsprüfung ist nicht bestanden (Seitenzahl weicht ab)."] }];
           case "scan_intake":
+          case "scan_intake_log":
             return [{ name: "antrag-2.jpg", result: "eingelesen", detail: "1 Seite(n)" }];
           case "scan_product":
             // A 1×1 white PNG.

@@ -51,6 +51,8 @@ pub struct Workstation {
     /// The hot folder between intake passes (stability clocks, retries), with the
     /// folder and stability delay it was made for.
     hot_folder: Option<(std::path::PathBuf, std::time::Duration, ::scan::HotFolder)>,
+    /// What the last intake passes did, newest first (for the Eingang screen).
+    intake_log: std::collections::VecDeque<scan::IntakeResult>,
 }
 
 /// Setting: seconds of inactivity before the screen locks.
@@ -68,6 +70,7 @@ impl Workstation {
             last_sync: None,
             screen_locked: false,
             hot_folder: None,
+            intake_log: std::collections::VecDeque::new(),
         })
     }
 
@@ -82,6 +85,7 @@ impl Workstation {
             last_sync: None,
             screen_locked: false,
             hot_folder: None,
+            intake_log: std::collections::VecDeque::new(),
         };
         ws.session = Some(ws.configured(session));
         Ok((ws, recovery))
@@ -146,6 +150,7 @@ impl Workstation {
     pub fn logout(&mut self) {
         self.screen_locked = false;
         self.hot_folder = None;
+        self.intake_log.clear();
         if let Some(session) = self.session.take() {
             session.lock();
         }

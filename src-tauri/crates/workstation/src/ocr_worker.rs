@@ -1,8 +1,11 @@
-//! Text recognition in the background: a thread takes the next checked scan from the
-//! store (holding the workstation lock only for that), recognises it with tesseract
-//! without the lock (pages can take seconds each), and records the text (lock again).
-//! The window stays responsive; a logout ends the work at the next step, and what is
-//! not recognised yet stays waiting in the store.
+//! The scanning desk's background work in the app.
+//!
+//! * [`OcrWorker`]: text recognition – a thread takes the next checked scan from the
+//!   store (holding the workstation lock only for that), recognises it with tesseract
+//!   without the lock (pages can take seconds each), and records the text (lock again).
+//!   A logout ends the work at the next step; what is not recognised yet stays waiting.
+//! * [`IntakeWorker`]: a pass over the hot folder every few seconds while a scanning
+//!   desk is logged in with an open batch, whatever screen is open.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,6 +67,41 @@ impl OcrWorker {
 }
 
 impl Drop for OcrWorker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Handle to the intake thread; dropping it stops the thread after its current pass.
+pub struct IntakeWorker {
+    stop: Arc<AtomicBool>,
+}
+
+impl IntakeWorker {
+    /// Start the background intake, one pass every `every`.
+    pub fn start(shared: Shared, every: Duration) -> IntakeWorker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(every);
+                match shared.lock() {
+                    Ok(mut guard) => {
+                        if let Some(ws) = guard.as_mut()
+                            && let Err(e) = ws.scan_intake_background()
+                        {
+                            tracing::warn!("Eingang: {}", e.message);
+                        }
+                    }
+                    Err(_) => return,
+                }
+            }
+        });
+        IntakeWorker { stop }
+    }
+}
+
+impl Drop for IntakeWorker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }

@@ -248,7 +248,31 @@ impl Workstation {
         };
         let result = self.intake_passes(&mut hot, dir, wait);
         self.hot_folder = Some((dir.to_path_buf(), stable_for, hot));
+        if let Ok(r) = &result {
+            for item in r {
+                self.intake_log.push_front(item.clone());
+            }
+            self.intake_log.truncate(50);
+        }
         result
+    }
+
+    /// What the intake took or refused lately, newest first (the Eingang screen).
+    pub fn scan_intake_log(&self) -> Result<Vec<IntakeResult>, AppError> {
+        self.session_with(Permission::ScanIntake)?;
+        Ok(self.intake_log.iter().cloned().collect())
+    }
+
+    /// One pass of the app's background intake: only for a logged-in scanning desk
+    /// with a hot folder and an open batch; otherwise nothing happens.
+    pub fn scan_intake_background(&mut self) -> Result<usize, AppError> {
+        let Ok(session) = self.session_with(Permission::ScanIntake) else {
+            return Ok(0);
+        };
+        if session.setting(FOLDER_SETTING)?.is_none() || session.open_scan_batch()?.is_none() {
+            return Ok(0);
+        }
+        Ok(self.scan_intake_configured()?.len())
     }
 
     fn intake_passes(
