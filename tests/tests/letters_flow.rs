@@ -393,16 +393,35 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
                 &["brief", &az, "--art", "bescheid", "--kanal", "postfach"],
             )?;
             // Kill somewhere within how long a run takes on this machine (learnt from the
-            // last run that finished), so that most runs are cut at a random step.
-            match run_or_kill(child, rng.random_range(5..=brief_ms.max(6)))? {
+            // last run that finished, and stretched after each kill, so that a machine
+            // that slows down still lets runs through), so that most runs are cut at a
+            // random step. After the kill rounds the remaining letters are sent without
+            // kills: what counts then is that they all go out once.
+            let limit = if round > rounds {
+                60_000
+            } else {
+                rng.random_range(5..=brief_ms.max(6))
+            };
+            match run_or_kill(child, limit)? {
                 Some(took) => brief_ms = (took.as_millis() as u64 * 6 / 5).max(20),
-                None => kills += 1,
+                None => {
+                    kills += 1;
+                    brief_ms = brief_ms * 11 / 10 + 1;
+                }
             }
         } else {
             let child = spawn(&bin, &data, &["sync"])?;
-            match run_or_kill(child, rng.random_range(5..=sync_ms.max(6)))? {
+            let limit = if round > rounds {
+                60_000
+            } else {
+                rng.random_range(5..=sync_ms.max(6))
+            };
+            match run_or_kill(child, limit)? {
                 Some(took) => sync_ms = (took.as_millis() as u64 * 6 / 5).max(20),
-                None => kills += 1,
+                None => {
+                    kills += 1;
+                    sync_ms = sync_ms * 11 / 10 + 1;
+                }
             }
         }
         // All or nothing: a case is either still "Entschieden" with no letter and no
