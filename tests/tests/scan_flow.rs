@@ -25,6 +25,21 @@ fn approve(id: &str, code: &str, name: &str, checked: &[&str]) -> ScanApproveReq
     }
 }
 
+/// A workstation on a temp dir with these users and an empty scanner share.
+struct Desk {
+    tmp: tempfile::TempDir,
+    inbox: std::path::PathBuf,
+    ws: workstation::Workstation,
+}
+
+fn desk(users: &[(&str, Role)]) -> Result<Desk, BoxError> {
+    let tmp = tempfile::tempdir()?;
+    let inbox = tmp.path().join("scanner");
+    std::fs::create_dir(&inbox)?;
+    let ws = amtsstube_tests::local::workstation(&tmp.path().join("daten"), None, users)?;
+    Ok(Desk { tmp, inbox, ws })
+}
+
 fn batch(class: &str, pages: u32, flags: &[&str]) -> BatchRequest {
     BatchRequest {
         klasse: class.into(),
@@ -43,18 +58,15 @@ fn jpeg(marker: &str) -> Vec<u8> {
 
 #[test]
 fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
-    let tmp = tempfile::tempdir()?;
-    let inbox = tmp.path().join("scanner");
-    std::fs::create_dir(&inbox)?;
-    let mut ws = amtsstube_tests::local::workstation(
-        &tmp.path().join("daten"),
-        None,
-        &[
-            ("scan1", Role::Scanstelle),
-            ("scan2", Role::Scanstelle),
-            ("sb1", Role::Sachbearbeitung),
-        ],
-    )?;
+    let Desk {
+        tmp: _tmp,
+        inbox,
+        mut ws,
+    } = desk(&[
+        ("scan1", Role::Scanstelle),
+        ("scan2", Role::Scanstelle),
+        ("sb1", Role::Sachbearbeitung),
+    ])?;
     for (i, who) in [
         "Hundesteuer Becker",
         "Gewerbe Nowak",
@@ -244,19 +256,12 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
 /// crate); then the destruction is recorded, once.
 #[test]
 fn paper_is_released_for_destruction_only_through_the_gate() -> Result<(), BoxError> {
-    let tmp = tempfile::tempdir()?;
-    let inbox = tmp.path().join("scanner");
-    std::fs::create_dir(&inbox)?;
+    let Desk { tmp, inbox, mut ws } = desk(&[
+        ("scan1", Role::Scanstelle),
+        ("leitung", Role::Leitung),
+        ("sb1", Role::Sachbearbeitung),
+    ])?;
     let data = tmp.path().join("daten");
-    let mut ws = amtsstube_tests::local::workstation(
-        &data,
-        None,
-        &[
-            ("scan1", Role::Scanstelle),
-            ("leitung", Role::Leitung),
-            ("sb1", Role::Sachbearbeitung),
-        ],
-    )?;
     // This town keeps no holding period for "antrag" and samples half of it.
     let policy = workstation::scan::DEFAULT_SCAN_POLICY.replacen(
         "stichprobe_prozent = 25\naufbewahrung_tage = 90",
@@ -414,18 +419,15 @@ fn paper_is_released_for_destruction_only_through_the_gate() -> Result<(), BoxEr
 /// searchable for the caseworkers; the words appear nowhere else in the case.
 #[test]
 fn the_text_of_a_scan_is_searchable() -> Result<(), BoxError> {
-    let tmp = tempfile::tempdir()?;
-    let inbox = tmp.path().join("scanner");
-    std::fs::create_dir(&inbox)?;
-    let mut ws = amtsstube_tests::local::workstation(
-        &tmp.path().join("daten"),
-        None,
-        &[
-            ("scan1", Role::Scanstelle),
-            ("scan2", Role::Scanstelle),
-            ("sb1", Role::Sachbearbeitung),
-        ],
-    )?;
+    let Desk {
+        tmp: _tmp,
+        inbox,
+        mut ws,
+    } = desk(&[
+        ("scan1", Role::Scanstelle),
+        ("scan2", Role::Scanstelle),
+        ("sb1", Role::Sachbearbeitung),
+    ])?;
     login(&mut ws, "scan1")?;
     let setup = ws.scan_setup()?;
     assert!(
@@ -489,15 +491,27 @@ fn the_text_of_a_scan_is_searchable() -> Result<(), BoxError> {
 #[test]
 fn the_background_intake_takes_files_only_into_an_open_batch() -> Result<(), BoxError> {
     use std::sync::{Arc, Mutex};
-    let tmp = tempfile::tempdir()?;
-    let inbox = tmp.path().join("scanner");
-    std::fs::create_dir(&inbox)?;
-    let mut ws = amtsstube_tests::local::workstation(
-        &tmp.path().join("daten"),
-        None,
-        &[("scan1", Role::Scanstelle)],
-    )?;
+    let Desk {
+        tmp: _tmp,
+        inbox,
+        mut ws,
+    } = desk(&[("scan1", Role::Scanstelle)])?;
     login(&mut ws, "scan1")?;
+    // No hot folder yet: a clear message; a folder that does not exist is refused.
+    let err = ws
+        .scan_intake_configured()
+        .err()
+        .ok_or("intake without a folder")?;
+    assert!(
+        err.message.contains("kein Eingangsordner"),
+        "{}",
+        err.message
+    );
+    let err = ws
+        .scan_set_folder(&inbox.join("gibt-es-nicht"))
+        .err()
+        .ok_or("a missing folder was accepted")?;
+    assert!(err.message.contains("gibt es nicht"), "{}", err.message);
     ws.scan_set_folder(&inbox)?;
     let shared = Arc::new(Mutex::new(Some(ws)));
     let _worker =

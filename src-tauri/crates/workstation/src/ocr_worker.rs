@@ -26,9 +26,18 @@ pub fn recognise(job: &OcrJob) -> Option<String> {
     }
 }
 
-/// Handle to the worker thread; dropping it stops the thread after its current step.
+/// Stops a worker thread after its current step when dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Handle to the OCR thread; dropping it stops the thread after its current step.
 pub struct OcrWorker {
-    stop: Arc<AtomicBool>,
+    _stop: StopOnDrop,
 }
 
 impl OcrWorker {
@@ -62,19 +71,15 @@ impl OcrWorker {
                 }
             }
         });
-        OcrWorker { stop }
-    }
-}
-
-impl Drop for OcrWorker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        OcrWorker {
+            _stop: StopOnDrop(stop),
+        }
     }
 }
 
 /// Handle to the intake thread; dropping it stops the thread after its current pass.
 pub struct IntakeWorker {
-    stop: Arc<AtomicBool>,
+    _stop: StopOnDrop,
 }
 
 impl IntakeWorker {
@@ -97,12 +102,8 @@ impl IntakeWorker {
                 }
             }
         });
-        IntakeWorker { stop }
-    }
-}
-
-impl Drop for IntakeWorker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        IntakeWorker {
+            _stop: StopOnDrop(stop),
+        }
     }
 }
