@@ -125,3 +125,88 @@ fn leitung_sees_team_figures_that_match_their_cases() -> Result<(), BoxError> {
     assert!(bad.message.contains("kein Datum"), "{}", bad.message);
     Ok(())
 }
+
+/// The figures are kept in memory between openings and only changed cases are read
+/// again: after every kind of change they equal the figures read afresh (after a new
+/// login), for the report and for the drill-down.
+#[test]
+fn figures_kept_in_memory_equal_a_fresh_read_after_changes() -> Result<(), BoxError> {
+    let tmp = tempfile::tempdir()?;
+    let mut ws = amtsstube_tests::local::workstation(
+        &tmp.path().join("daten"),
+        None,
+        &[("leitung", Role::Leitung), ("sb1", Role::Sachbearbeitung)],
+    )?;
+    login(&mut ws, "leitung")?;
+    workstation::demo::demo_history(&mut ws, 200, 3, &["sb1".into()])?;
+    let first = ws.report(&year())?;
+    let cases = ws
+        .work_list(WorkListQuery {
+            limit: 500,
+            ..WorkListQuery::default()
+        })?
+        .items;
+    let with = |status: &str| {
+        cases
+            .iter()
+            .filter(|c| c.status == status)
+            .map(|c| c.id.clone())
+            .collect::<Vec<_>>()
+    };
+    let (deciding, asking, withdrawing) = (
+        with("in_bearbeitung"),
+        with("in_pruefung"),
+        with("eingegangen"),
+    );
+    let id =
+        |list: &Vec<String>, what: &str| list.first().cloned().ok_or(format!("no case {what}"));
+    let decided = id(&deciding, "in_bearbeitung")?;
+    ws.case_action(
+        &decided,
+        Action::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+            begruendung: String::new(),
+        },
+    )?;
+    let frist = jiff::Zoned::now()
+        .date()
+        .checked_add(jiff::ToSpan::days(14))?
+        .to_string();
+    ws.case_action(
+        &id(&asking, "in_pruefung")?,
+        Action::Nachfordern {
+            fehlend: vec!["Personalausweis".into()],
+            frist,
+        },
+    )?;
+    ws.case_action(
+        &id(&withdrawing, "eingegangen")?,
+        Action::Zurueckziehen {
+            grund: "Antrag zurückgenommen".into(),
+        },
+    )?;
+    // New cases arrive.
+    workstation::demo::demo_history(&mut ws, 20, 4, &["sb1".into()])?;
+    let cached = ws.report(&year())?;
+    assert_ne!(cached, first, "the changes show");
+    assert_eq!(cached.total.current.arrivals, 220);
+    let drill = |ws: &workstation::Workstation, metric| -> Result<Vec<String>, BoxError> {
+        let mut ids: Vec<String> = ws
+            .report_cases(&year(), "alle", metric)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        ids.sort();
+        Ok(ids)
+    };
+    let cached_open = drill(&ws, Metric::Open)?;
+    let cached_decided = drill(&ws, Metric::Decided)?;
+    assert!(cached_decided.contains(&decided));
+    // Afresh: a new login reads everything again.
+    ws.logout();
+    login(&mut ws, "leitung")?;
+    assert_eq!(ws.report(&year())?, cached);
+    assert_eq!(drill(&ws, Metric::Open)?, cached_open);
+    assert_eq!(drill(&ws, Metric::Decided)?, cached_decided);
+    Ok(())
+}

@@ -14,6 +14,7 @@
 //!
 //! Pure: no clock, no store – events in, figures out.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use jiff::civil::{Date, Weekday};
@@ -293,8 +294,9 @@ fn days(a: Timestamp, b: Timestamp) -> f64 {
 #[derive(Debug, Clone, Default)]
 pub struct Classified {
     pub arrived: bool,
-    /// Decided in the period (the last decision before its end).
-    pub decision: Option<(Timestamp, String)>,
+    /// Decided in the period (the last decision before its end): when, and the
+    /// position of the deciding event in the case's events.
+    pub decision: Option<(Timestamp, usize)>,
     pub dispatched: Option<Timestamp>,
     pub complete: Option<Timestamp>,
     /// Waiting for the citizen, before the decision (days).
@@ -329,10 +331,10 @@ pub fn classify(c: &CaseFacts, from: Timestamp, to: Timestamp) -> Classified {
     let mut waiting = 0.0;
     let mut waiting_after_complete = 0.0;
     let mut complete: Option<Timestamp> = None;
-    let mut decided: Option<(Timestamp, &str)> = None;
+    let mut decided: Option<(Timestamp, usize)> = None;
     let mut dispatched: Option<Timestamp> = None;
     let mut requests = 0;
-    for e in c.events.iter().take_while(|e| e.at < to) {
+    for (i, e) in c.events.iter().enumerate().take_while(|(_, e)| e.at < to) {
         if e.kind == Kind::Vollstaendig && complete.is_none() {
             complete = Some(e.at);
         }
@@ -355,7 +357,7 @@ pub fn classify(c: &CaseFacts, from: Timestamp, to: Timestamp) -> Classified {
             }
         }
         if next == 4 {
-            decided = Some((e.at, e.actor.as_str()));
+            decided = Some((e.at, i));
         } else if next < OPEN_STATES.len() && decided.is_some() {
             // Reopened: the earlier decision no longer counts.
             decided = None;
@@ -364,10 +366,10 @@ pub fn classify(c: &CaseFacts, from: Timestamp, to: Timestamp) -> Classified {
         state = next;
         since = e.at;
     }
-    if let Some((at, actor)) = decided
+    if let Some((at, i)) = decided
         && at >= from
     {
-        out.decision = Some((at, actor.to_owned()));
+        out.decision = Some((at, i));
         out.dispatched = dispatched.filter(|d| *d >= from);
         out.complete = complete;
         out.waiting = waiting;
@@ -398,7 +400,15 @@ fn age_bucket(age_days: f64) -> usize {
 
 /// Does the case count in `metric` (current period)? The drill-down's rule.
 pub fn counts_in(c: &CaseFacts, k: &Classified, metric: Metric, q: &Query) -> bool {
-    let soon = q.today.checked_add(q.risk_days.days()).unwrap_or(q.today);
+    counts_in_until(c, k, metric, q, due_soon_until(q))
+}
+
+/// The last day that counts as "due soon".
+fn due_soon_until(q: &Query) -> Date {
+    q.today.checked_add(q.risk_days.days()).unwrap_or(q.today)
+}
+
+fn counts_in_until(c: &CaseFacts, k: &Classified, metric: Metric, q: &Query, soon: Date) -> bool {
     let open_today = k.open_age.is_some();
     match metric {
         Metric::Arrivals => k.arrived,
@@ -498,15 +508,16 @@ fn figures(cases: &[(&CaseFacts, &Classified)], weeks: f64) -> Figures {
 
 fn backlog(cases: &[(&CaseFacts, &Classified)], q: &Query) -> Backlog {
     let mut b = Backlog::default();
+    let soon = due_soon_until(q);
     for (c, k) in cases {
         if let Some(age) = k.open_age {
             b.open += 1;
             b.by_age[age_bucket(age)] += 1;
         }
-        if counts_in(c, k, Metric::DueSoon, q) {
+        if counts_in_until(c, k, Metric::DueSoon, q, soon) {
             b.due_soon += 1;
         }
-        if counts_in(c, k, Metric::Overdue, q) {
+        if counts_in_until(c, k, Metric::Overdue, q, soon) {
             b.overdue += 1;
         }
     }
@@ -529,39 +540,70 @@ pub fn in_group(c: &CaseFacts, key: &str) -> bool {
     }
 }
 
+/// The cases of a list at the given positions.
+fn pick<'a>(
+    list: &'a [(&'a CaseFacts, Classified)],
+    at: &[usize],
+) -> Vec<(&'a CaseFacts, &'a Classified)> {
+    at.iter().map(|&i| (list[i].0, &list[i].1)).collect()
+}
+
 /// The report for a period.
-pub fn report(all: &[CaseFacts], q: &Query) -> Report {
+pub fn report<C: Borrow<CaseFacts> + Sync>(all: &[C], q: &Query) -> Report {
+    let all: Vec<&CaseFacts> = all.iter().map(Borrow::borrow).collect();
     let (from, to) = (start_of(q.from, &q.tz), start_of(q.to, &q.tz));
     let (pf, pt) = previous(q);
     let (pfrom, pto) = (start_of(pf, &q.tz), start_of(pt, &q.tz));
     let weeks = (q.to - q.from).get_days() as f64 / 7.0;
-    let current: Vec<(&CaseFacts, Classified)> =
-        all.iter().map(|c| (c, classify(c, from, to))).collect();
-    let before: Vec<(&CaseFacts, Classified)> =
-        all.iter().map(|c| (c, classify(c, pfrom, pto))).collect();
+    let classify_all = |from, to| -> Vec<(&CaseFacts, Classified)> {
+        all.iter().map(|c| (*c, classify(c, from, to))).collect()
+    };
+    // The two periods side by side (a workstation has at least two cores).
+    let (current, before) = std::thread::scope(|s| {
+        let before = s.spawn(|| classify_all(pfrom, pto));
+        let current = classify_all(from, to);
+        let before = before.join().unwrap_or_else(|_| classify_all(pfrom, pto));
+        (current, before)
+    });
 
-    let group = |key: String, label: String| {
-        let cur: Vec<(&CaseFacts, &Classified)> = current
+    // Each case's groups, worked out once: all, its case type, its channel.
+    // (Inserted one by one: collecting into a set would sort all the names first.)
+    let mut type_set = std::collections::BTreeSet::new();
+    for c in &all {
+        type_set.insert(c.case_type.as_str());
+    }
+    let types: Vec<&str> = type_set.into_iter().collect();
+    let type_of: Vec<usize> = all
+        .iter()
+        .map(|c| types.binary_search(&c.case_type.as_str()).unwrap_or(0))
+        .collect();
+    let channels = [Channel::Online, Channel::Papier];
+    // Buckets: 0 = all, 1..=types = case types, then the channels.
+    let buckets = 1 + types.len() + channels.len();
+    let bucket_of = |i: usize| {
+        let ch = channels
             .iter()
-            .filter(|(c, _)| in_group(c, &key))
-            .map(|(c, k)| (*c, k))
-            .collect();
-        let prev: Vec<(&CaseFacts, &Classified)> = before
-            .iter()
-            .filter(|(c, _)| in_group(c, &key))
-            .map(|(c, k)| (*c, k))
-            .collect();
+            .position(|ch| *ch == all[i].channel)
+            .unwrap_or(0);
+        [0, 1 + type_of[i], 1 + types.len() + ch]
+    };
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); buckets];
+    for i in 0..all.len() {
+        for b in bucket_of(i) {
+            members[b].push(i);
+        }
+    }
+    let pick = |list, b: usize| pick(list, &members[b]);
+    let group = |b: usize, key: String, label: String| {
+        let cur = pick(&current, b);
         Group {
             current: figures(&cur, weeks),
-            previous: figures(&prev, weeks),
+            previous: figures(&pick(&before, b), weeks),
             backlog: backlog(&cur, q),
             key,
             label,
         }
     };
-    let mut types: Vec<&str> = all.iter().map(|c| c.case_type.as_str()).collect();
-    types.sort_unstable();
-    types.dedup();
 
     // Weeks from the Monday on or before the first day.
     let mut week_rows = Vec::new();
@@ -602,8 +644,10 @@ pub fn report(all: &[CaseFacts], q: &Query) -> Report {
     let (persons, persons_suppressed) = if q.per_person {
         let mut by: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         for (c, k) in &current {
-            if let Some((at, actor)) = &k.decision {
-                by.entry(actor.as_str())
+            if let Some((at, i)) = &k.decision
+                && let Some(e) = c.events.get(*i)
+            {
+                by.entry(e.actor.as_str())
                     .or_default()
                     .push(days(c.received, *at));
             }
@@ -629,15 +673,18 @@ pub fn report(all: &[CaseFacts], q: &Query) -> Report {
     Report {
         from: q.from.to_string(),
         until: q.to.yesterday().unwrap_or(q.to).to_string(),
-        total: group("alle".into(), "Alle Vorgänge".into()),
+        total: group(0, "alle".into(), "Alle Vorgänge".into()),
         by_type: types
             .iter()
-            .map(|t| group(format!("typ:{t}"), (*t).to_owned()))
+            .enumerate()
+            .map(|(i, t)| group(1 + i, format!("typ:{t}"), (*t).to_owned()))
             .collect(),
-        by_channel: [Channel::Online, Channel::Papier]
+        by_channel: channels
             .iter()
-            .map(|ch| {
+            .enumerate()
+            .map(|(i, ch)| {
                 group(
+                    1 + types.len() + i,
                     format!("kanal:{}", ch.label().to_lowercase()),
                     ch.label().to_owned(),
                 )
@@ -650,9 +697,15 @@ pub fn report(all: &[CaseFacts], q: &Query) -> Report {
 }
 
 /// The cases behind a number: group key and metric of the current period.
-pub fn cases(all: &[CaseFacts], q: &Query, group: &str, metric: Metric) -> Vec<String> {
+pub fn cases<C: Borrow<CaseFacts>>(
+    all: &[C],
+    q: &Query,
+    group: &str,
+    metric: Metric,
+) -> Vec<String> {
     let (from, to) = (start_of(q.from, &q.tz), start_of(q.to, &q.tz));
     all.iter()
+        .map(Borrow::borrow)
         .filter(|c| in_group(c, group))
         .filter(|c| counts_in(c, &classify(c, from, to), metric, q))
         .map(|c| c.id.clone())

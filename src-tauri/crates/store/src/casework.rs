@@ -242,11 +242,11 @@ impl Session {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// Every history entry of every case, ordered by case and time (reports): case id,
+    /// Every history entry of every case in the order written (reports): case id,
     /// time, actor, kind, state entered.
     pub fn all_history(&self) -> Result<Vec<(String, HistoryEntry)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT case_id, at, actor, kind, from_state, to_state FROM case_history ORDER BY case_id, id",
+            "SELECT case_id, at, actor, kind, from_state, to_state FROM case_history ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -261,6 +261,25 @@ impl Session {
                 },
             ))
         })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The oldest and newest position of the change list (`case_changes`, written by
+    /// triggers with every change of a case or of its history); (0, 0) when empty.
+    pub fn case_changes_span(&self) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM case_changes",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
+    /// The cases changed after position `after` up to `upto` (inclusive), each once.
+    pub fn cases_changed(&self, after: i64, upto: i64) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT case_id FROM case_changes WHERE seq > ?1 AND seq <= ?2")?;
+        let rows = stmt.query_map(params![after, upto], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

@@ -61,8 +61,17 @@ pub(crate) fn open(path: &Path, key: &MasterKey) -> Result<Connection> {
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON; PRAGMA cache_size = -32768;",
     )?;
     migrate(&mut conn)?;
+    // The change list only serves readers that keep figures in memory: keep its
+    // newest entries.
+    conn.execute(
+        "DELETE FROM case_changes WHERE seq <= (SELECT max(seq) FROM case_changes) - ?1",
+        [CHANGES_KEPT],
+    )?;
     Ok(conn)
 }
+
+/// Entries of `case_changes` kept when the store opens.
+const CHANGES_KEPT: i64 = 100_000;
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     migrations()?.to_latest(conn)?;

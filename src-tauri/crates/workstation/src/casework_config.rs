@@ -123,6 +123,16 @@ pub struct CaseworkConfig {
     pub tariff: Tariff,
 }
 
+/// The texts of the configuration files in force (to notice a change).
+pub fn config_texts(data_dir: &Path) -> Result<String, AppError> {
+    Ok([
+        load(data_dir, "vorgangsarten.toml", DEFAULT_CASE_TYPES)?,
+        load(data_dir, "feiertage.toml", DEFAULT_HOLIDAYS)?,
+        load(data_dir, "gebuehren.toml", DEFAULT_TARIFF)?,
+    ]
+    .join("\u{0}"))
+}
+
 pub fn load_config(data_dir: &Path) -> Result<CaseworkConfig, AppError> {
     let types = parse_case_types(&load(data_dir, "vorgangsarten.toml", DEFAULT_CASE_TYPES)?)?;
     let calendar = parse_calendar(

@@ -53,6 +53,9 @@ pub struct Workstation {
     hot_folder: Option<(std::path::PathBuf, std::time::Duration, ::scan::HotFolder)>,
     /// What the last intake passes did, newest first (for the Eingang screen).
     intake_log: std::collections::VecDeque<scan::IntakeResult>,
+    /// The supervisor figures' input, kept between openings of the dashboard
+    /// (re-read per changed case; dropped at login and logout).
+    report_cache: std::cell::RefCell<Option<crate::reports::ReportCache>>,
 }
 
 /// Setting: seconds of inactivity before the screen locks.
@@ -71,6 +74,7 @@ impl Workstation {
             screen_locked: false,
             hot_folder: None,
             intake_log: std::collections::VecDeque::new(),
+            report_cache: std::cell::RefCell::new(None),
         })
     }
 
@@ -86,6 +90,7 @@ impl Workstation {
             screen_locked: false,
             hot_folder: None,
             intake_log: std::collections::VecDeque::new(),
+            report_cache: std::cell::RefCell::new(None),
         };
         ws.session = Some(ws.configured(session));
         Ok((ws, recovery))
@@ -113,6 +118,7 @@ impl Workstation {
     /// Log in. Any open session is closed first.
     pub fn login(&mut self, request: LoginRequest) -> Result<SessionInfo, AppError> {
         let user = UserName::parse(&request.username).map_err(|_| AppError::wrong_credentials())?;
+        self.report_cache.get_mut().take();
         if let Some(old) = self.session.take() {
             old.lock();
         }
@@ -133,6 +139,7 @@ impl Workstation {
         new_password: String,
     ) -> Result<SessionInfo, AppError> {
         let user = UserName::parse(username).map_err(|e| AppError::invalid(e.to_string()))?;
+        self.report_cache.get_mut().take();
         if let Some(old) = self.session.take() {
             old.lock();
         }
@@ -151,6 +158,7 @@ impl Workstation {
         self.screen_locked = false;
         self.hot_folder = None;
         self.intake_log.clear();
+        self.report_cache.get_mut().take();
         if let Some(session) = self.session.take() {
             session.lock();
         }

@@ -64,11 +64,155 @@ fn timestamp(s: &str) -> Option<jiff::Timestamp> {
     })
 }
 
-/// The cases as the figures need them, the query, and the records for the drill-down.
-type ReportInput = (Vec<CaseFacts>, Query, Vec<store::CaseRecord>);
+/// A case as the figures and the drill-down need it.
+pub(crate) struct CachedCase {
+    facts: CaseFacts,
+    file_number: String,
+    status: String,
+    received_at: String,
+}
+
+/// The figures' input kept in memory between openings of the dashboard: every case
+/// with its events, for one day and one configuration (deadlines depend on both).
+/// Refreshed from the store's change list (`case_changes`), so only cases changed
+/// since the last opening are read again.
+pub(crate) struct ReportCache {
+    /// Position in the change list up to which the cases are current.
+    mark: i64,
+    day: Date,
+    config: String,
+    cases: Vec<CachedCase>,
+    index: HashMap<String, usize>,
+}
+
+/// More changed cases than this: read everything again (faster than case by case).
+const REREAD_ALL_ABOVE: usize = 2_000;
+
+/// A case from its record and history; None when its arrival time is unreadable.
+fn cached_case(
+    r: store::CaseRecord,
+    history: Vec<store::HistoryEntry>,
+    cfg: Option<&crate::casework_config::CaseworkConfig>,
+) -> Option<CachedCase> {
+    let channel = if r.fc_case_id.is_some() {
+        Channel::Online
+    } else {
+        Channel::Papier
+    };
+    let received = timestamp(&r.received_at)?;
+    let open =
+        CaseState::parse(&r.status).is_some_and(|s| s.is_open() && s != CaseState::Entschieden);
+    let due = match (cfg, open) {
+        (Some(cfg), true) => crate::casework::marker_from(&r, cfg, &history)
+            .1
+            .and_then(|d| d.parse().ok()),
+        _ => None,
+    };
+    let events = history
+        .into_iter()
+        .filter_map(|h| {
+            timestamp(&h.at).map(|at| Event::new(at, &h.kind, h.to_state.as_deref(), h.actor))
+        })
+        .collect();
+    Some(CachedCase {
+        facts: CaseFacts {
+            id: r.id,
+            case_type: r.case_type,
+            channel,
+            received,
+            due,
+            events,
+        },
+        file_number: r.file_number,
+        status: r.status,
+        received_at: r.received_at,
+    })
+}
+
+impl ReportCache {
+    /// Everything read from the store.
+    fn load(
+        session: &store::Session,
+        mark: i64,
+        day: Date,
+        config: String,
+        cfg: Option<&crate::casework_config::CaseworkConfig>,
+    ) -> Result<ReportCache, AppError> {
+        let records = session.all_case_records()?;
+        let mut histories: HashMap<String, Vec<store::HistoryEntry>> = HashMap::new();
+        for (case, h) in session.all_history()? {
+            histories.entry(case).or_default().push(h);
+        }
+        let mut cases = Vec::with_capacity(records.len());
+        for r in records {
+            let history = histories.remove(&r.id).unwrap_or_default();
+            cases.extend(cached_case(r, history, cfg));
+        }
+        let index = cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.facts.id.clone(), i))
+            .collect();
+        Ok(ReportCache {
+            mark,
+            day,
+            config,
+            cases,
+            index,
+        })
+    }
+
+    /// Read the changed cases again (a deleted case leaves).
+    fn update(
+        &mut self,
+        session: &store::Session,
+        changed: Vec<String>,
+        mark: i64,
+        cfg: Option<&crate::casework_config::CaseworkConfig>,
+    ) -> Result<(), AppError> {
+        let mut removed = false;
+        for id in changed {
+            let fresh = match session.case_record(&id)? {
+                Some(r) => {
+                    let history = session.case_history(&id)?;
+                    cached_case(r, history, cfg)
+                }
+                None => None,
+            };
+            match (self.index.get(&id).copied(), fresh) {
+                (Some(i), Some(c)) => self.cases[i] = c,
+                (None, Some(c)) => {
+                    self.index.insert(id, self.cases.len());
+                    self.cases.push(c);
+                }
+                (Some(i), None) => {
+                    self.cases.remove(i);
+                    removed = true;
+                }
+                (None, None) => {}
+            }
+        }
+        if removed {
+            self.index = self
+                .cases
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.facts.id.clone(), i))
+                .collect();
+        }
+        self.mark = mark;
+        Ok(())
+    }
+}
 
 impl Workstation {
-    fn report_input(&self, req: &ReportRequest) -> Result<ReportInput, AppError> {
+    /// The figures' input for a request: the cases that pass its filters, and the
+    /// query. The cache is brought up to date first.
+    fn with_report_input<T>(
+        &self,
+        req: &ReportRequest,
+        f: impl FnOnce(&[&CachedCase], &Query) -> T,
+    ) -> Result<T, AppError> {
         let session = self.session_with(Permission::AllCases)?;
         let from = parse_day(&req.from, "Beginn")?;
         let until = parse_day(&req.until, "Ende")?;
@@ -85,71 +229,69 @@ impl Workstation {
         let to = until
             .tomorrow()
             .map_err(|e| AppError::invalid(e.to_string()))?;
+        let today = crate::casework::today();
+        let config = crate::casework_config::config_texts(self.data_dir())?;
+        // Read the position first: what changes while reading is read again next time.
+        let (oldest, mark) = session.case_changes_span()?;
+        let mut slot = self.report_cache.borrow_mut();
+        let reuse = slot.as_ref().is_some_and(|c| {
+            c.day == today && c.config == config && c.mark <= mark && oldest <= c.mark + 1
+        });
         let cfg = self.casework_config().ok();
-        let records = session.all_case_records()?;
-        let mut histories: HashMap<String, Vec<store::HistoryEntry>> = HashMap::new();
-        for (case, h) in session.all_history()? {
-            histories.entry(case).or_default().push(h);
-        }
-        let mut facts = Vec::with_capacity(records.len());
-        let mut kept = Vec::with_capacity(records.len());
-        for r in records {
-            let channel = if r.fc_case_id.is_some() {
-                Channel::Online
-            } else {
-                Channel::Papier
-            };
-            if req.case_type.as_ref().is_some_and(|t| *t != r.case_type)
-                || req.channel.is_some_and(|c| c != channel)
-            {
-                continue;
+        let changed = match (&*slot, reuse) {
+            (Some(c), true) => Some(session.cases_changed(c.mark, mark)?),
+            _ => None,
+        };
+        match (slot.as_mut(), changed) {
+            (Some(cache), Some(changed)) if changed.len() <= REREAD_ALL_ABOVE => {
+                cache.update(session, changed, mark, cfg.as_ref())?;
             }
-            let Some(received) = timestamp(&r.received_at) else {
-                continue;
-            };
-            let history = histories.remove(&r.id).unwrap_or_default();
-            let open = CaseState::parse(&r.status)
-                .is_some_and(|s| s.is_open() && s != CaseState::Entschieden);
-            let due = match (&cfg, open) {
-                (Some(cfg), true) => crate::casework::marker_from(&r, cfg, &history)
-                    .1
-                    .and_then(|d| d.parse().ok()),
-                _ => None,
-            };
-            let events = history
-                .into_iter()
-                .filter_map(|h| {
-                    timestamp(&h.at)
-                        .map(|at| Event::new(at, &h.kind, h.to_state.as_deref(), h.actor))
-                })
-                .collect();
-            facts.push(CaseFacts {
-                id: r.id.clone(),
-                case_type: r.case_type.clone(),
-                channel,
-                received,
-                due,
-                events,
-            });
-            kept.push(r);
+            _ => {
+                // Drop the old copy before reading the new one.
+                *slot = None;
+                *slot = Some(ReportCache::load(
+                    session,
+                    mark,
+                    today,
+                    config,
+                    cfg.as_ref(),
+                )?);
+            }
         }
+        let Some(cache) = slot.as_ref() else {
+            return Err(AppError::invalid(
+                "Die Kennzahlen konnten nicht gelesen werden.",
+            ));
+        };
+        let kept: Vec<&CachedCase> = cache
+            .cases
+            .iter()
+            .filter(|c| {
+                req.case_type
+                    .as_ref()
+                    .is_none_or(|t| *t == c.facts.case_type)
+                    && req.channel.is_none_or(|ch| ch == c.facts.channel)
+            })
+            .collect();
         let per_person = session.setting(PERSON_SETTING)?.as_deref() == Some("an");
         let query = Query {
             from,
             to,
-            today: crate::casework::today(),
+            today,
             risk_days: RISK_DAYS,
             tz: jiff::tz::TimeZone::system(),
             per_person,
             min_group: MIN_GROUP,
         };
-        Ok((facts, query, kept))
+        Ok(f(&kept, &query))
     }
 
     /// The dashboard's figures for a period (Leitung).
     pub fn report(&self, req: &ReportRequest) -> Result<Report, AppError> {
-        let (facts, query, _) = self.report_input(req)?;
-        Ok(reports::report(&facts, &query))
+        self.with_report_input(req, |cases, query| {
+            let facts: Vec<&CaseFacts> = cases.iter().map(|c| &c.facts).collect();
+            reports::report(&facts, query)
+        })
     }
 
     /// The report as CSV (semicolons, UTF-8 with BOM) for Excel and LibreOffice.
@@ -182,22 +324,24 @@ impl Workstation {
         group: &str,
         metric: Metric,
     ) -> Result<Vec<DrillCase>, AppError> {
-        let (facts, query, records) = self.report_input(req)?;
-        let by_id: HashMap<&str, &store::CaseRecord> =
-            records.iter().map(|r| (r.id.as_str(), r)).collect();
-        Ok(reports::cases(&facts, &query, group, metric)
-            .into_iter()
-            .filter_map(|id| by_id.get(id.as_str()).copied())
-            .map(|r| DrillCase {
-                id: r.id.clone(),
-                file_number: r.file_number.clone(),
-                case_type: r.case_type.clone(),
-                state_label: CaseState::parse(&r.status)
-                    .map(|s| s.label().to_owned())
-                    .unwrap_or_else(|| r.status.clone()),
-                received_at: r.received_at.clone(),
-            })
-            .collect())
+        self.with_report_input(req, |cases, query| {
+            let facts: Vec<&CaseFacts> = cases.iter().map(|c| &c.facts).collect();
+            let by_id: HashMap<&str, &CachedCase> =
+                cases.iter().map(|c| (c.facts.id.as_str(), *c)).collect();
+            reports::cases(&facts, query, group, metric)
+                .into_iter()
+                .filter_map(|id| by_id.get(id.as_str()).copied())
+                .map(|c| DrillCase {
+                    id: c.facts.id.clone(),
+                    file_number: c.file_number.clone(),
+                    case_type: c.facts.case_type.clone(),
+                    state_label: CaseState::parse(&c.status)
+                        .map(|s| s.label().to_owned())
+                        .unwrap_or_else(|| c.status.clone()),
+                    received_at: c.received_at.clone(),
+                })
+                .collect()
+        })
     }
 
     /// Switch per-person figures on or off (administration). Only with a
