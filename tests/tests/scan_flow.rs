@@ -553,3 +553,36 @@ fn the_background_intake_takes_files_only_into_an_open_batch() -> Result<(), Box
     })?;
     Ok(())
 }
+
+/// The hot folder is watched (`notify`): a file dropped in is taken in seconds even
+/// though the safety-net timer would not come round for minutes.
+#[test]
+fn the_background_intake_reacts_to_a_new_file_at_once() -> Result<(), BoxError> {
+    use std::sync::{Arc, Mutex};
+    let Desk {
+        tmp: _tmp,
+        inbox,
+        mut ws,
+    } = desk(&[("scan1", Role::Scanstelle)])?;
+    login(&mut ws, "scan1")?;
+    ws.scan_set_folder(&inbox)?;
+    ws.scan_batch_create(&batch("antrag", 1, &[]))?;
+    let shared = Arc::new(Mutex::new(Some(ws)));
+    let _worker =
+        workstation::ocr_worker::IntakeWorker::start(shared.clone(), Duration::from_secs(600));
+    // The first pass runs at once and sets up the watch.
+    std::thread::sleep(Duration::from_secs(1));
+    std::fs::write(inbox.join("sofort.jpg"), jpeg("beobachtet"))?;
+    let mut taken = 0;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(200));
+        let guard = shared.lock().map_err(|_| "lock")?;
+        taken = guard.as_ref().ok_or("no workstation")?.scan_queue()?.len();
+        if taken == 1 {
+            break;
+        }
+    }
+    assert_eq!(taken, 1, "the new file was not noticed");
+    assert!(!inbox.join("sofort.jpg").exists());
+    Ok(())
+}

@@ -310,32 +310,34 @@ impl HotFolder {
     }
 }
 
+/// A running watch of the hot folder; dropping it stops watching.
+pub type Watch = notify_debouncer_full::Debouncer<
+    notify::RecommendedWatcher,
+    notify_debouncer_full::RecommendedCache,
+>;
+
 /// Watch the folder: `on_change` is called (debounced) when files appear or change,
-/// and at least every `rescan` as a safety net for shares that send no events.
-/// Returns the watcher; dropping it stops watching.
+/// and with `rescan` at least that often as a safety net for shares that send no
+/// events (None: the caller has its own timer).
 pub fn watch(
     dir: &Path,
-    rescan: Duration,
+    rescan: Option<Duration>,
     on_change: impl Fn() + Send + Sync + 'static,
-) -> Result<
-    notify_debouncer_full::Debouncer<
-        notify::RecommendedWatcher,
-        notify_debouncer_full::RecommendedCache,
-    >,
-    notify::Error,
-> {
+) -> Result<Watch, notify::Error> {
     use notify::RecursiveMode;
     let on_change = std::sync::Arc::new(on_change);
-    let tick = on_change.clone();
-    std::thread::spawn(move || {
-        loop {
-            std::thread::sleep(rescan);
-            if std::sync::Arc::strong_count(&tick) == 1 {
-                break;
+    if let Some(rescan) = rescan {
+        let tick = on_change.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(rescan);
+                if std::sync::Arc::strong_count(&tick) == 1 {
+                    break;
+                }
+                tick();
             }
-            tick();
-        }
-    });
+        });
+    }
     let mut debouncer = notify_debouncer_full::new_debouncer(
         Duration::from_millis(500),
         None,

@@ -19,5 +19,5 @@ pub mod inspect;
 pub mod ocr;
 pub mod policy;
 
-pub use hotfolder::{Arrival, Config, HotFolder, Outcome, Taken, watch};
+pub use hotfolder::{Arrival, Config, HotFolder, Outcome, Taken, Watch, watch};
 pub use inspect::{Format, Inspection, Reject, inspect};

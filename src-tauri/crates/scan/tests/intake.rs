@@ -297,7 +297,7 @@ fn the_watcher_notices_a_new_file() -> R {
     let tmp = tempfile::tempdir()?;
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
-    let _watcher = scan::watch(tmp.path(), Duration::from_secs(3600), move || {
+    let _watcher = scan::watch(tmp.path(), Some(Duration::from_secs(3600)), move || {
         counter.fetch_add(1, Ordering::SeqCst);
     })?;
     std::fs::write(tmp.path().join("neu.pdf"), pdf(1, false))?;

@@ -83,22 +83,66 @@ pub struct IntakeWorker {
 }
 
 impl IntakeWorker {
-    /// Start the background intake, one pass every `every`.
+    /// Start the background intake: a pass as soon as the hot folder reports a change
+    /// (`notify`, debounced), and at least every `every` as a safety net for network
+    /// shares that send no events. The watch follows the configured folder and the
+    /// login; without a watch (folder missing, no events) the passes run on the timer.
     pub fn start(shared: Shared, every: Duration) -> IntakeWorker {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         std::thread::spawn(move || {
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let mut watched: Option<(std::path::PathBuf, Option<scan::Watch>)> = None;
+            // The first pass at once (it also sets up the watch).
+            let mut wait = Duration::ZERO;
             while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(every);
-                match shared.lock() {
-                    Ok(mut guard) => {
-                        if let Some(ws) = guard.as_mut()
-                            && let Err(e) = ws.scan_intake_background()
-                        {
-                            tracing::warn!("Eingang: {}", e.message);
+                // Woken by a change or by the timer; several changes make one pass.
+                match rx.recv_timeout(wait) {
+                    Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                }
+                while rx.try_recv().is_ok() {}
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                let (folder, waiting) = match shared.lock() {
+                    Ok(mut guard) => match guard.as_mut() {
+                        Some(ws) => {
+                            if let Err(e) = ws.scan_intake_background() {
+                                tracing::warn!("Eingang: {}", e.message);
+                            }
+                            (ws.scan_watched_folder(), ws.scan_intake_waiting())
                         }
-                    }
+                        None => (None, 0),
+                    },
                     Err(_) => return,
+                };
+                // A file still being written sends no further event once complete:
+                // look again soon while one is waiting.
+                wait = if waiting > 0 {
+                    every.min(Duration::from_secs(1))
+                } else {
+                    every
+                };
+                if watched.as_ref().map(|(dir, _)| dir) != folder.as_ref() {
+                    watched = folder.map(|dir| {
+                        let tx = tx.clone();
+                        // The timer is this loop's.
+                        let watch = scan::watch(&dir, None, move || {
+                            let _ = tx.send(());
+                        });
+                        let watch = match watch {
+                            Ok(w) => Some(w),
+                            Err(e) => {
+                                tracing::warn!(
+                                    "Eingangsordner wird nicht beobachtet, nur alle {} s gelesen: {e}",
+                                    every.as_secs()
+                                );
+                                None
+                            }
+                        };
+                        (dir, watch)
+                    });
                 }
             }
         });

@@ -275,6 +275,23 @@ impl Workstation {
         Ok(self.scan_intake_configured()?.len())
     }
 
+    /// The hot folder to watch: configured, and a scanning desk logged in (else None).
+    pub fn scan_watched_folder(&self) -> Option<std::path::PathBuf> {
+        let session = self.session_with(Permission::ScanIntake).ok()?;
+        session
+            .setting(FOLDER_SETTING)
+            .ok()
+            .flatten()
+            .map(std::path::PathBuf::from)
+    }
+
+    /// Files seen in the hot folder but not yet stable (they are taken in a later pass).
+    pub fn scan_intake_waiting(&self) -> usize {
+        self.hot_folder
+            .as_ref()
+            .map_or(0, |(_, _, hot)| hot.waiting())
+    }
+
     fn intake_passes(
         &mut self,
         hot: &mut HotFolder,
