@@ -12,12 +12,14 @@
 //! * [`ocr`] – text recognition with the `tesseract` command through pipes, when installed.
 //! * [`policy`] – `scan.toml`: Verfahren, document classes with Schutzbedarf and mode,
 //!   scan profiles, QA sampling, holding period.
+//! * [`split`] – one scanned file into several documents, pages unchanged.
 
 pub mod evidence;
 pub mod hotfolder;
 pub mod inspect;
 pub mod ocr;
 pub mod policy;
+pub mod split;
 
 pub use hotfolder::{Arrival, Config, HotFolder, Outcome, Taken, Watch, watch};
 pub use inspect::{Format, Inspection, Reject, inspect};
