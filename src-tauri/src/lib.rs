@@ -398,6 +398,15 @@ async fn scan_approve(
 }
 
 #[tauri::command]
+async fn scan_split(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    starts: Vec<u32>,
+) -> Result<Vec<QueueItem>, AppError> {
+    state.with(move |ws| ws.scan_split(&id, &starts)).await
+}
+
+#[tauri::command]
 async fn scan_reject(
     state: tauri::State<'_, AppState>,
     id: String,
@@ -505,6 +514,7 @@ pub fn run() {
             scan_product,
             scan_approve,
             scan_reject,
+            scan_split,
             scan_release,
             scan_release_list,
             scan_destroyed

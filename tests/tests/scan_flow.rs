@@ -586,3 +586,144 @@ fn the_background_intake_reacts_to_a_new_file_at_once() -> Result<(), BoxError> 
     assert!(!inbox.join("sofort.jpg").exists());
     Ok(())
 }
+
+/// A multi-page grey TIFF, page i filled with the value 10 * i (Packbits, as scanners
+/// write it).
+fn tiff(pages: u8) -> Result<Vec<u8>, BoxError> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut enc = tiff::encoder::TiffEncoder::new(&mut out)?
+        .with_compression(tiff::encoder::Compression::Packbits);
+    for i in 0..pages {
+        enc.write_image::<tiff::encoder::colortype::Gray8>(80, 40, &vec![i * 10; 80 * 40])?;
+    }
+    Ok(out.into_inner())
+}
+
+/// One scan of three applications split by hand at the QA desk: the parts take the
+/// scan's place in the queue in page order, each becomes its own TR-RESISCAN case
+/// whose Transfervermerk records the split and its pages in the batch; the batch
+/// still counts the pages once, and the destruction gate sees only the parts.
+#[test]
+fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
+    let Desk {
+        tmp: _tmp,
+        inbox,
+        mut ws,
+    } = desk(&[("scan1", Role::Scanstelle), ("sb1", Role::Sachbearbeitung)])?;
+    login(&mut ws, "scan1")?;
+    let st = ws.scan_batch_create(&batch("antrag", 5, &[]))?;
+    std::fs::write(inbox.join("stapel.tif"), tiff(5)?)?;
+    ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
+    let queue = ws.scan_queue()?;
+    assert_eq!(queue.len(), 1);
+    let whole = queue[0].clone();
+    assert_eq!(whole.seiten, 5);
+    // Bad split points are refused in German; nothing changes.
+    for bad in [&[][..], &[1], &[6], &[4, 2]] {
+        let err = ws.scan_split(&whole.id, bad).err().ok_or("accepted")?;
+        assert!(err.message.contains("zwischen 2 und 5"), "{}", err.message);
+    }
+    assert!(ws.scan_split("../../etc", &[2]).is_err());
+    assert_eq!(ws.scan_queue()?.len(), 1);
+
+    let parts = ws.scan_split(&whole.id, &[2, 4])?;
+    assert_eq!(
+        parts
+            .iter()
+            .map(|p| (p.seiten, p.aus_seite))
+            .collect::<Vec<_>>(),
+        vec![(1, Some(1)), (2, Some(2)), (2, Some(4))]
+    );
+    let queue = ws.scan_queue()?;
+    assert_eq!(
+        queue.iter().map(|q| q.id.clone()).collect::<Vec<_>>(),
+        parts.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        "the parts in page order, the whole scan gone"
+    );
+    assert!(
+        queue[1].name.contains("Teil 2 von 3 (Seite 2 bis 3)"),
+        "{}",
+        queue[1].name
+    );
+    assert!(ws.scan_split(&whole.id, &[3]).is_err(), "split twice");
+    assert!(
+        ws.scan_product_content(&whole.id).is_err(),
+        "the whole scan is out of the QA desk"
+    );
+    let b = ws
+        .scan_batches()?
+        .into_iter()
+        .find(|b| b.id == st.id)
+        .ok_or("batch")?;
+    assert_eq!((b.seiten_erfasst, b.produkte), (5, 3), "pages counted once");
+
+    let mut numbers = Vec::new();
+    for (p, who) in parts
+        .iter()
+        .zip(["Jana Becker", "Piotr Nowak", "Ayşe Yıldız"])
+    {
+        numbers.push(ws.scan_approve(&approve(&p.id, "HST", who, &ALL))?);
+    }
+    ws.scan_batch_close(&st.id)?;
+    let b = ws
+        .scan_batches()?
+        .into_iter()
+        .find(|b| b.id == st.id)
+        .ok_or("batch")?;
+    assert!(
+        b.hindernisse.iter().all(|h| !h.contains("Qualität")),
+        "the split scan does not block the gate: {:?}",
+        b.hindernisse
+    );
+    for az in &numbers {
+        ws.scan_verify(az)?;
+    }
+    ws.logout();
+
+    login(&mut ws, "sb1")?;
+    let list = ws.work_list(WorkListQuery {
+        limit: 50,
+        ..WorkListQuery::default()
+    })?;
+    for (az, position) in numbers.iter().zip([
+        "Abbild 1 bis 1 von 5",
+        "Abbild 2 bis 3 von 5",
+        "Abbild 4 bis 5 von 5",
+    ]) {
+        let case = list
+            .items
+            .iter()
+            .find(|c| &c.file_number == az)
+            .ok_or("case missing")?;
+        let d = ws.case_detail(&case.id)?;
+        let xml_doc = d
+            .documents
+            .iter()
+            .find(|x| x.filename.as_deref() == Some("Transfervermerk.xml"))
+            .ok_or("no Transfervermerk")?;
+        let xml = ws.document(&case.id, &xml_doc.id)?;
+        let text = String::from_utf8(base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            xml.content_base64,
+        )?)?;
+        assert!(text.contains(position), "{position}: {text}");
+        assert!(
+            text.contains("Aufteilung") && text.contains("stapel.tif"),
+            "{text}"
+        );
+        let scan = d
+            .documents
+            .iter()
+            .find(|x| x.kind == "scan")
+            .ok_or("no scan")?;
+        let bytes = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            ws.document(&case.id, &scan.id)?.content_base64,
+        )?;
+        assert_eq!(scan::inspect(&bytes)?.format, scan::Format::Tiff);
+    }
+    ws.logout();
+    login(&mut ws, "admin")?;
+    assert!(ws.verify_audit()?.is_intact());
+    Ok(())
+}

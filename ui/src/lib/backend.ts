@@ -77,6 +77,8 @@ export interface Backend {
   /** QA passed: returns the Aktenzeichen of the new case. */
   scanApprove(request: ScanApproveRequest): Promise<string>;
   scanReject(id: string, reason: string): Promise<void>;
+  /** Split a scan by hand: `starts` are the first pages of the second, third, … document. */
+  scanSplit(id: string, starts: number[]): Promise<QueueItem[]>;
   scanRelease(id: string): Promise<void>;
   scanDestroyed(id: string, how: string): Promise<void>;
   /** The release list for destroying paper as PDF (base64). */
@@ -133,6 +135,7 @@ export const tauriBackend: Backend = {
   scanProduct: (id) => invoke<DocumentContent>("scan_product", { id }),
   scanApprove: (request) => invoke<string>("scan_approve", { request }),
   scanReject: (id, reason) => invoke<void>("scan_reject", { id, reason }),
+  scanSplit: (id, starts) => invoke<QueueItem[]>("scan_split", { id, starts }),
   scanRelease: (id) => invoke<void>("scan_release", { id }),
   scanDestroyed: (id, how) => invoke<void>("scan_destroyed", { id, how }),
   scanReleaseList: () => invoke<string>("scan_release_list"),

@@ -19,6 +19,8 @@ pub struct Part {
     pub first_page: u32,
     pub pages: u32,
     pub bytes: Vec<u8>,
+    /// SHA-256 of `bytes` (hex).
+    pub sha256: String,
 }
 
 /// Why a scan cannot be split as asked (German, for the QA desk).
@@ -80,6 +82,7 @@ pub fn split(bytes: &[u8], starts: &[u32]) -> Result<Vec<Part>, SplitError> {
         parts.push(Part {
             first_page: first,
             pages: count,
+            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&part)),
             bytes: part,
         });
     }

@@ -41,7 +41,7 @@ pub use casework::{
 pub use config::{Clock, StoreConfig};
 pub use error::{Result, StoreError};
 pub use keys::RecoveryKey;
-pub use scans::{NewBatch, ScanApproval, ScanBatch, ScanProduct};
+pub use scans::{NewBatch, ScanApproval, ScanBatch, ScanPart, ScanProduct};
 pub use session::{InitOptions, Session, Store};
 pub use sync::{
     DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, Numbering, OutboxCounts,

@@ -33,9 +33,24 @@ pub struct ScanProduct {
     /// The page-by-page visual check was done (not only indexing).
     pub qa_full: bool,
     pub qa_at: Option<String>,
+    /// Cut out of this scan (split by hand), starting at `first_page` of it.
+    pub parent_id: Option<String>,
+    pub first_page: Option<u32>,
 }
 
-const COLUMNS: &str = "id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, qa_user, vermerk_blob, seal, case_id, batch_id, qa_checklist, qa_full, qa_at";
+const COLUMNS: &str = "id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, qa_user, vermerk_blob, seal, case_id, batch_id, qa_checklist, qa_full, qa_at, parent_id, first_page";
+
+/// Products in the order they were scanned: the parts of a split scan at its place.
+const SCAN_ORDER: &str = "ORDER BY received_at, coalesce(first_page, 0), id";
+
+/// One document cut out of a scan.
+pub struct ScanPart<'a> {
+    pub name: String,
+    pub first_page: u32,
+    pub pages: u32,
+    pub sha256: String,
+    pub bytes: &'a [u8],
+}
 
 /// A batch (Stapel) of paper scanned together.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,8 +78,8 @@ pub struct ScanBatch {
 }
 
 const BATCH_COLUMNS: &str = "b.id, b.number, b.class, b.box, b.expected_pages, b.flags, b.created_by, b.created_at, b.state, b.released_by, b.released_at, b.destroyed_by, b.destroyed_at, b.destroyed_how,
-    (SELECT COALESCE(SUM(p.pages), 0) FROM scan_products p WHERE p.batch_id = b.id AND p.state != 'abgelehnt'),
-    (SELECT COUNT(*) FROM scan_products p WHERE p.batch_id = b.id AND p.state != 'abgelehnt'),
+    (SELECT COALESCE(SUM(p.pages), 0) FROM scan_products p WHERE p.batch_id = b.id AND p.state NOT IN ('abgelehnt', 'aufgeteilt')),
+    (SELECT COUNT(*) FROM scan_products p WHERE p.batch_id = b.id AND p.state NOT IN ('abgelehnt', 'aufgeteilt')),
     (SELECT COUNT(*) FROM scan_products p WHERE p.batch_id = b.id AND p.state = 'geprueft')";
 
 fn batch_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScanBatch> {
@@ -116,6 +131,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScanProduct> {
         qa_checklist: r.get(14)?,
         qa_full: r.get::<_, i64>(15)? != 0,
         qa_at: r.get(16)?,
+        parent_id: r.get(17)?,
+        first_page: r.get(18)?,
     })
 }
 
@@ -194,7 +211,7 @@ impl Session {
     /// Products in a state, oldest first.
     pub fn scan_products(&self, state: &str) -> Result<Vec<ScanProduct>> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM scan_products WHERE state = ?1 ORDER BY received_at, id"
+            "SELECT {COLUMNS} FROM scan_products WHERE state = ?1 {SCAN_ORDER}"
         ))?;
         let rows = stmt.query_map(params![state], row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -210,6 +227,75 @@ impl Session {
                 row,
             )
             .optional()?)
+    }
+
+    /// Split a product still open for QA into the given parts (each a new product in
+    /// the same batch, at the parent's place); the parent leaves the queue as
+    /// 'aufgeteilt' and keeps its image data. One transaction; returns the parts' ids.
+    pub fn split_scan(&mut self, parent_id: &str, parts: &[ScanPart<'_>]) -> Result<Vec<String>> {
+        let parent = self
+            .scan_product(parent_id)?
+            .ok_or_else(|| StoreError::InvalidInput("Dieses Scanprodukt gibt es nicht.".into()))?;
+        if parent.state != "eingelesen" {
+            return Err(StoreError::Conflict(
+                "Dieses Scanprodukt ist nicht (mehr) zur Prüfung offen.".into(),
+            ));
+        }
+        for p in parts {
+            if self.scan_by_hash(&p.sha256)?.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "Der Teil ab Seite {} liegt schon als eigenes Scanprodukt vor.",
+                    p.first_page
+                )));
+            }
+        }
+        let mut blobs = Vec::with_capacity(parts.len());
+        for p in parts {
+            blobs.push(self.write_blob_file(p.bytes)?);
+        }
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        let mut ids = Vec::with_capacity(parts.len());
+        for (p, blob) in parts.iter().zip(&blobs) {
+            insert_blob_row(&tx, blob, &now)?;
+            let id = random_hex(16);
+            tx.execute(
+                "INSERT INTO scan_products (id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, batch_id, parent_id, first_page) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'eingelesen', ?9, ?10, ?11)",
+                params![
+                    id,
+                    p.sha256,
+                    p.name,
+                    parent.mime_type,
+                    p.pages,
+                    blob.id.as_str(),
+                    parent.received_at,
+                    parent.scan_user,
+                    parent.batch_id,
+                    parent.id,
+                    p.first_page
+                ],
+            )?;
+            ids.push(id);
+        }
+        let n = tx.execute(
+            "UPDATE scan_products SET state = 'aufgeteilt', qa_user = ?2, qa_at = ?3, qa_note = ?4 WHERE id = ?1 AND state = 'eingelesen'",
+            params![parent.id, actor, now, format!("aufgeteilt in {} Dokumente", parts.len())],
+        )?;
+        if n != 1 {
+            return Err(StoreError::Conflict(
+                "Dieses Scanprodukt ist nicht (mehr) zur Prüfung offen.".into(),
+            ));
+        }
+        audit::append(
+            &tx,
+            &now,
+            &actor,
+            "scan.aufgeteilt",
+            &parent.sha256[..16.min(parent.sha256.len())],
+        )?;
+        tx.commit()?;
+        Ok(ids)
     }
 
     /// QA refused the product (it must be scanned again).
@@ -358,7 +444,7 @@ impl Session {
     /// The products of a batch in the order they were taken in.
     pub fn scan_products_of_batch(&self, batch_id: &str) -> Result<Vec<ScanProduct>> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM scan_products WHERE batch_id = ?1 ORDER BY received_at, id"
+            "SELECT {COLUMNS} FROM scan_products WHERE batch_id = ?1 {SCAN_ORDER}"
         ))?;
         let rows = stmt.query_map(params![batch_id], row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -25,6 +25,11 @@ const SEAL_SETTING: &str = "scan_siegel";
 const SEAL_PUBLIC_SETTING: &str = "scan_siegel_public";
 const FOLDER_SETTING: &str = "scan_eingangsordner";
 
+/// Does a product count among its batch's pages (not refused, not split into parts)?
+fn counts_in_batch(state: &str) -> bool {
+    state != "abgelehnt" && state != "aufgeteilt"
+}
+
 /// A product waiting for text recognition, taken out of the store (in memory only).
 pub struct OcrJob {
     pub product_id: String,
@@ -170,6 +175,8 @@ pub struct QueueItem {
     pub vollpruefung: bool,
     /// QA by another person than the one who scanned.
     pub vier_augen: bool,
+    /// Cut out of a larger scan: its first page there.
+    pub aus_seite: Option<u32>,
 }
 
 /// The QA decision for one product.
@@ -573,8 +580,11 @@ impl Workstation {
                 }
             }
         };
-        let open: Vec<&store::ScanProduct> =
-            products.iter().filter(|p| p.state != "abgelehnt").collect();
+        // Refused products are scanned again; a split scan lives on in its parts.
+        let open: Vec<&store::ScanProduct> = products
+            .iter()
+            .filter(|p| counts_in_batch(&p.state))
+            .collect();
         if open.is_empty() {
             add(vec![GateFailure::Incomplete, GateFailure::Qa]);
         }
@@ -773,6 +783,7 @@ impl Workstation {
                 klasse: class.map(|c| c.name.clone()),
                 vollpruefung: full,
                 vier_augen: class.is_none_or(DocumentClass::four_eyes),
+                aus_seite: p.first_page,
             });
         }
         Ok(out)
@@ -902,7 +913,7 @@ impl Workstation {
                     .scan_products_of_batch(&b.id)?
                     .iter()
                     .take_while(|p| p.id != product.id)
-                    .filter(|p| p.state != "abgelehnt")
+                    .filter(|p| counts_in_batch(&p.state))
                     .map(|p| p.pages)
                     .sum();
                 let flags: Vec<String> = serde_json::from_str(&b.flags).unwrap_or_default();
@@ -936,6 +947,11 @@ impl Workstation {
             cfg.types.arbeitsplatz,
             n,
         );
+        // Cut out of a larger scan: the split is a process step of its own.
+        let split = match (&product.parent_id, product.first_page) {
+            (Some(pid), Some(first)) => session.scan_product(pid)?.map(|p| (p, first)),
+            _ => None,
+        };
         let (sha256, sha512) = Transfervermerk::hashes(&bytes);
         let stelle = Organisation {
             name: town.behoerde.clone(),
@@ -1002,26 +1018,44 @@ impl Workstation {
                 "Abbild {first} bis {} von {total}",
                 first + product.pages.saturating_sub(1)
             ),
-            schritte: vec![
-                Prozessschritt {
-                    name: "Scannen".into(),
-                    zeitpunkt: product.received_at.clone(),
-                    durchfuehrung: product.scan_user.clone(),
-                    it_system: "Scanner (Eingangsordner)".into(),
-                    attribute: vec![Attribut {
-                        name: "Format".into(),
-                        wert: product.mime_type.clone(),
+            schritte: vec![Prozessschritt {
+                name: "Scannen".into(),
+                zeitpunkt: product.received_at.clone(),
+                durchfuehrung: product.scan_user.clone(),
+                it_system: "Scanner (Eingangsordner)".into(),
+                attribute: vec![Attribut {
+                    name: "Format".into(),
+                    wert: product.mime_type.clone(),
+                    auffaelligkeit: false,
+                }],
+            }]
+            .into_iter()
+            .chain(split.map(|(parent, first)| Prozessschritt {
+                name: "Aufteilung".into(),
+                zeitpunkt: parent.qa_at.clone().unwrap_or_default(),
+                durchfuehrung: parent.qa_user.clone().unwrap_or_default(),
+                it_system: "Amtsstube".into(),
+                attribute: vec![
+                    Attribut {
+                        name: "Teil von".into(),
+                        wert: format!("{} (SHA-256 {})", parent.name, parent.sha256),
                         auffaelligkeit: false,
-                    }],
-                },
-                Prozessschritt {
-                    name: "Qualitätssicherung".into(),
-                    zeitpunkt: now.timestamp().to_string(),
-                    durchfuehrung: me.clone(),
-                    it_system: "Amtsstube".into(),
-                    attribute: qa_attrs,
-                },
-            ],
+                    },
+                    Attribut {
+                        name: "Seiten im Scan".into(),
+                        wert: format!("{first} bis {}", first + product.pages.saturating_sub(1)),
+                        auffaelligkeit: false,
+                    },
+                ],
+            }))
+            .chain([Prozessschritt {
+                name: "Qualitätssicherung".into(),
+                zeitpunkt: now.timestamp().to_string(),
+                durchfuehrung: me.clone(),
+                it_system: "Amtsstube".into(),
+                attribute: qa_attrs,
+            }])
+            .collect(),
             seiten: product.pages,
             attribute: anomalies,
             produkt_sha256: sha256,
@@ -1103,6 +1137,65 @@ impl Workstation {
     }
 
     /// QA refused: the product must be scanned again.
+    /// Split a product waiting for QA into several documents, by hand: `ab_seiten` are
+    /// the first pages of the second, third, … document. The pages stay as scanned;
+    /// each part is a product of its own in the queue (at the parent's place), the
+    /// parent leaves the queue as "aufgeteilt". Returns the parts.
+    pub fn scan_split(&mut self, id: &str, ab_seiten: &[u32]) -> Result<Vec<QueueItem>, AppError> {
+        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(AppError::new(
+                ErrorCode::NotFound,
+                "Dieses Scanprodukt gibt es nicht.",
+            ));
+        }
+        if ab_seiten.len() > 500 {
+            return Err(AppError::invalid("Höchstens 500 Trennstellen je Scan."));
+        }
+        let session = self.session_with(Permission::ScanIntake)?;
+        let parent = session
+            .scan_product(id)?
+            .filter(|p| p.state == "eingelesen")
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::NotFound,
+                    "Dieses Scanprodukt ist nicht (mehr) zur Prüfung offen.",
+                )
+            })?;
+        let mut bytes = Vec::new();
+        session
+            .open_blob(&store::BlobId::parse(&parent.blob_id)?)?
+            .read_to_end(&mut bytes)
+            .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
+        let parts =
+            scan::split::split(&bytes, ab_seiten).map_err(|e| AppError::invalid(e.to_string()))?;
+        let n = parts.len();
+        let new: Vec<store::ScanPart<'_>> = parts
+            .iter()
+            .enumerate()
+            .map(|(k, p)| store::ScanPart {
+                name: format!(
+                    "{} – Teil {} von {n} (Seite {} bis {})",
+                    parent.name,
+                    k + 1,
+                    p.first_page,
+                    p.first_page + p.pages - 1
+                ),
+                first_page: p.first_page,
+                pages: p.pages,
+                sha256: p.sha256.clone(),
+                bytes: &p.bytes,
+            })
+            .collect();
+        let ids = self
+            .session_with_mut(Permission::ScanIntake)?
+            .split_scan(&parent.id, &new)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.queue_items(Some(&id))?);
+        }
+        Ok(out)
+    }
+
     pub fn scan_reject(&mut self, id: &str, reason: &str) -> Result<(), AppError> {
         if reason.trim().is_empty() || reason.chars().count() > 500 {
             return Err(AppError::invalid(

@@ -11,4 +11,8 @@ vollpruefung: boolean,
 /**
  * QA by another person than the one who scanned.
  */
-vierAugen: boolean, };
+vierAugen: boolean, 
+/**
+ * Cut out of a larger scan: its first page there.
+ */
+ausSeite: number | null, };

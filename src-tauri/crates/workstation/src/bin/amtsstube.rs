@@ -312,6 +312,15 @@ enum ScanCommand {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Einen Scan in mehrere Dokumente aufteilen (Seiten bleiben unverändert)
+    Teilen {
+        id: String,
+        /// Erste Seiten der weiteren Dokumente, z. B. --ab 3,7
+        #[arg(long, value_delimiter = ',', required = true)]
+        ab: Vec<u32>,
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Qualitätssicherung nicht bestanden (neu scannen)
     Ablehnen {
         id: String,
@@ -907,6 +916,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 })?;
                 ws.logout();
                 println!("Geprüft, versiegelt, Vorgang {az} angelegt (TR-RESISCAN).");
+            }
+            ScanCommand::Teilen { id, ab, as_user } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                let parts = ws.scan_split(&id, &ab)?;
+                ws.logout();
+                println!("In {} Dokumente aufgeteilt:", parts.len());
+                for p in parts {
+                    println!("  {}  {}  {} Seite(n)", p.id, p.name, p.seiten);
+                }
             }
             ScanCommand::Ablehnen { id, grund, as_user } => {
                 let mut ws = login(&dir, &as_user, &mut secrets)?;
