@@ -398,6 +398,15 @@ async fn scan_approve(
 }
 
 #[tauri::command]
+async fn scan_page(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    page: u32,
+) -> Result<DocumentContent, AppError> {
+    state.with(move |ws| ws.scan_page(&id, page)).await
+}
+
+#[tauri::command]
 async fn scan_split(
     state: tauri::State<'_, AppState>,
     id: String,
@@ -515,6 +524,7 @@ pub fn run() {
             scan_approve,
             scan_reject,
             scan_split,
+            scan_page,
             scan_release,
             scan_release_list,
             scan_destroyed

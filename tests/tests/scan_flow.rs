@@ -618,6 +618,26 @@ fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
     assert_eq!(queue.len(), 1);
     let whole = queue[0].clone();
     assert_eq!(whole.seiten, 5);
+    // The QA desk sees every page of the TIFF (as PNG); a page that is not there is
+    // refused in German.
+    for page in 1..=5u8 {
+        let shown = ws.scan_page(&whole.id, u32::from(page))?;
+        assert_eq!(shown.mime_type, "image/png");
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            shown.content_base64,
+        )?;
+        let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info()?;
+        let mut pixels = vec![0; reader.output_buffer_size().ok_or("size")?];
+        reader.next_frame(&mut pixels)?;
+        assert!(pixels.iter().all(|v| *v == (page - 1) * 10), "page {page}");
+    }
+    let err = ws.scan_page(&whole.id, 6).err().ok_or("page 6 shown")?;
+    assert!(
+        err.message.contains("Seite 6 gibt es nicht"),
+        "{}",
+        err.message
+    );
     // Bad split points are refused in German; nothing changes.
     for bad in [&[][..], &[1], &[6], &[4, 2]] {
         let err = ws.scan_split(&whole.id, bad).err().ok_or("accepted")?;

@@ -79,6 +79,8 @@ export interface Backend {
   scanReject(id: string, reason: string): Promise<void>;
   /** Split a scan by hand: `starts` are the first pages of the second, third, … document. */
   scanSplit(id: string, starts: number[]): Promise<QueueItem[]>;
+  /** One page of a TIFF scan as PNG (1-based). */
+  scanPage(id: string, page: number): Promise<DocumentContent>;
   scanRelease(id: string): Promise<void>;
   scanDestroyed(id: string, how: string): Promise<void>;
   /** The release list for destroying paper as PDF (base64). */
@@ -136,6 +138,7 @@ export const tauriBackend: Backend = {
   scanApprove: (request) => invoke<string>("scan_approve", { request }),
   scanReject: (id, reason) => invoke<void>("scan_reject", { id, reason }),
   scanSplit: (id, starts) => invoke<QueueItem[]>("scan_split", { id, starts }),
+  scanPage: (id, page) => invoke<DocumentContent>("scan_page", { id, page }),
   scanRelease: (id) => invoke<void>("scan_release", { id }),
   scanDestroyed: (id, how) => invoke<void>("scan_destroyed", { id, how }),
   scanReleaseList: () => invoke<string>("scan_release_list"),

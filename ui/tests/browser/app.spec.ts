@@ -150,6 +150,23 @@ test("scanning desk: Eingang, QA desk and batches by keyboard, accessible", asyn
   await expect(page.getByTestId("qa-checklist")).toContainText("alle Punkte nötig");
   await noSeriousA11yViolations(page);
   await page.screenshot({ path: "test-results/screens/scanstelle-pruefung.png" });
+  // A TIFF is checked page by page (Bild ab / Bild auf) and split by hand.
+  await page.getByRole("button", { name: "stapel.tif prüfen" }).click();
+  await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 1 von 3");
+  await page.keyboard.press("PageDown");
+  await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 2 von 3");
+  await page.keyboard.press("PageUp");
+  await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 1 von 3");
+  await page.getByRole("button", { name: "Nächste Seite" }).click();
+  await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 2 von 3");
+  await page.getByTestId("qa-split-pages").fill("zwei");
+  await page.getByTestId("qa-split").click();
+  await expect(page.getByTestId("qa-message")).toContainText("als Zahlen");
+  await page.getByTestId("qa-split-pages").fill("2");
+  await page.getByTestId("qa-split").click();
+  await expect(page.getByTestId("scan-message")).toContainText("in 2 Dokumente aufgeteilt");
+  await expect(page.getByTestId("qa-desk")).toContainText("Teil 1 von 2");
+  await noSeriousA11yViolations(page);
   await page.getByRole("tab", { name: "Stapel" }).click();
   await expect(page.getByTestId("scan-batches")).toContainText("Seitenzahl weicht ab");
   await noSeriousA11yViolations(page);

@@ -137,13 +137,25 @@ export async function installFakeBackend(page: Page): Promise<void> {
               texterkennung: "Texterkennung aus: tesseract ist nicht installiert.",
             };
           case "scan_queue":
-            return [{ id: "p1", name: "antrag-1.jpg", mimeType: "image/jpeg", seiten: 1, eingelesen: "2026-12-01T08:00:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false }];
+            return [
+              { id: "p1", name: "antrag-1.jpg", mimeType: "image/jpeg", seiten: 1, eingelesen: "2026-12-01T08:00:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: null },
+              { id: "p2", name: "stapel.tif", mimeType: "image/tiff", seiten: 3, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: null },
+            ];
+          case "scan_split":
+            return [
+              { id: "p3", name: "stapel.tif – Teil 1 von 2 (Seite 1 bis 1)", mimeType: "image/tiff", seiten: 1, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: 1 },
+              { id: "p4", name: "stapel.tif – Teil 2 von 2 (Seite 2 bis 3)", mimeType: "image/tiff", seiten: 2, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: 2 },
+            ];
+          case "scan_page":
+            // A 1×1 white PNG per page.
+            return { filename: `stapel.tif – Seite ${args.page}`, mimeType: "image/png", contentBase64: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC" };
           case "scan_batches":
             return [{ id: "b1", nummer: "ST-2026-0001", klasse: "Anträge und Nachweise", karton: "Karton 7", seitenErwartet: 3, seitenErfasst: 1, kennzeichen: [], zustand: "offen", produkte: 1, geprueft: 0, angelegt: "2026-12-01T07:55:00Z", angelegtVon: "scan", freigegeben: null, vernichtet: null, hindernisse: ["Die Vollständigkeitsprüfung ist nicht bestanden (Seitenzahl weicht ab)."] }];
           case "scan_intake":
           case "scan_intake_log":
             return [{ name: "antrag-2.jpg", result: "eingelesen", detail: "1 Seite(n)" }];
           case "scan_product":
+            if (args.id !== "p1") return { filename: "stapel.tif", mimeType: "image/tiff", contentBase64: "SUkqAA==" };
             // A 1×1 white PNG.
             return { filename: "antrag-1.jpg", mimeType: "image/png", contentBase64: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC" };
           case "add_note":

@@ -13,12 +13,14 @@
 //! * [`policy`] – `scan.toml`: Verfahren, document classes with Schutzbedarf and mode,
 //!   scan profiles, QA sampling, holding period.
 //! * [`split`] – one scanned file into several documents, pages unchanged.
+//! * [`preview`] – a TIFF page as PNG for the QA desk.
 
 pub mod evidence;
 pub mod hotfolder;
 pub mod inspect;
 pub mod ocr;
 pub mod policy;
+pub mod preview;
 pub mod split;
 
 pub use hotfolder::{Arrival, Config, HotFolder, Outcome, Taken, Watch, watch};

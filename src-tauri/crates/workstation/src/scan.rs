@@ -789,11 +789,8 @@ impl Workstation {
         Ok(out)
     }
 
-    /// The image data of a product waiting for QA (shown from memory at the QA desk).
-    pub fn scan_product_content(
-        &self,
-        id: &str,
-    ) -> Result<crate::casework::DocumentContent, AppError> {
+    /// A product waiting for QA and its image data (in memory only).
+    fn qa_product(&self, id: &str) -> Result<(store::ScanProduct, Vec<u8>), AppError> {
         let session = self.session_with(Permission::ScanIntake)?;
         let p = session.scan_product(id)?.ok_or_else(|| {
             AppError::new(ErrorCode::NotFound, "Dieses Scanprodukt gibt es nicht.")
@@ -809,11 +806,43 @@ impl Workstation {
             .open_blob(&store::BlobId::parse(&p.blob_id)?)?
             .read_to_end(&mut bytes)
             .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
+        Ok((p, bytes))
+    }
+
+    /// The image data of a product waiting for QA (shown from memory at the QA desk).
+    pub fn scan_product_content(
+        &self,
+        id: &str,
+    ) -> Result<crate::casework::DocumentContent, AppError> {
+        let (p, bytes) = self.qa_product(id)?;
         use base64::Engine as _;
         Ok(crate::casework::DocumentContent {
             filename: Some(p.name),
             mime_type: p.mime_type,
             content_base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
+        })
+    }
+
+    /// One page of a TIFF product waiting for QA, as PNG (the web view shows no TIFF):
+    /// the page-by-page check.
+    pub fn scan_page(
+        &self,
+        id: &str,
+        page: u32,
+    ) -> Result<crate::casework::DocumentContent, AppError> {
+        let (p, bytes) = self.qa_product(id)?;
+        if p.mime_type != scan::Format::Tiff.mime() {
+            return Err(AppError::invalid(
+                "Seitenbilder gibt es nur für TIFF-Scans; PDF und Bilder werden direkt gezeigt.",
+            ));
+        }
+        let png = scan::preview::tiff_page_png(&bytes, page)
+            .map_err(|e| AppError::invalid(e.to_string()))?;
+        use base64::Engine as _;
+        Ok(crate::casework::DocumentContent {
+            filename: Some(format!("{} – Seite {page}", p.name)),
+            mime_type: "image/png".into(),
+            content_base64: base64::engine::general_purpose::STANDARD.encode(&png),
         })
     }
 
