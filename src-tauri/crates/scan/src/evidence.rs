@@ -108,6 +108,24 @@ impl Transfervermerk {
         )
     }
 
+    /// The same, read from a stream in chunks (a product is never held whole).
+    pub fn hashes_from(mut product: impl std::io::Read) -> std::io::Result<(String, String)> {
+        let (mut a, mut b) = (Sha256::new(), Sha512::new());
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match product.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    a.update(&buf[..n]);
+                    b.update(&buf[..n]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((hex::encode(a.finalize()), hex::encode(b.finalize())))
+    }
+
     /// The XML (UTF-8), fields escaped.
     pub fn to_xml(&self) -> String {
         let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -248,7 +266,16 @@ impl Sealer for SoftwareSeal {
 
 /// Seal a product and its Transfervermerk.
 pub fn seal(sealer: &dyn Sealer, product: &[u8], vermerk_xml: &str) -> Result<Seal, EvidenceError> {
-    let product_sha256 = hex::encode(Sha256::digest(product));
+    seal_hashed(sealer, &hex::encode(Sha256::digest(product)), vermerk_xml)
+}
+
+/// Seal a product given by its SHA-256 (hex), e.g. from [`Transfervermerk::hashes_from`].
+pub fn seal_hashed(
+    sealer: &dyn Sealer,
+    product_sha256: &str,
+    vermerk_xml: &str,
+) -> Result<Seal, EvidenceError> {
+    let product_sha256 = product_sha256.to_owned();
     let vermerk_sha256 = hex::encode(Sha256::digest(vermerk_xml.as_bytes()));
     let signature = sealer.sign(&sealed_data(&product_sha256, &vermerk_sha256))?;
     Ok(Seal {
@@ -280,7 +307,22 @@ pub fn verify(
     s: &Seal,
     public_pem: &[u8],
 ) -> Result<(), Tamper> {
-    if hex::encode(Sha256::digest(product)) != s.product_sha256 {
+    verify_hashed(
+        &hex::encode(Sha256::digest(product)),
+        vermerk_xml,
+        s,
+        public_pem,
+    )
+}
+
+/// The same for a product given by the SHA-256 (hex) computed from its bytes now.
+pub fn verify_hashed(
+    product_sha256: &str,
+    vermerk_xml: &str,
+    s: &Seal,
+    public_pem: &[u8],
+) -> Result<(), Tamper> {
+    if product_sha256 != s.product_sha256 {
         return Err(Tamper::Product);
     }
     if hex::encode(Sha256::digest(vermerk_xml.as_bytes())) != s.vermerk_sha256 {

@@ -11,12 +11,13 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::inspect::{Inspection, Reject, inspect};
+use crate::inspect::{Inspection, Reject, inspect_file};
 
 /// Settings of the intake.
 #[derive(Debug, Clone)]
@@ -47,7 +48,10 @@ impl Default for Config {
 pub struct Arrival<'a> {
     /// The name as shown to people (lossy if the name was not UTF-8).
     pub name: String,
-    pub bytes: &'a [u8],
+    /// Where the file lies: the sink streams it from there (it is never read whole
+    /// into memory) and must check that what it stored has `sha256`.
+    pub path: &'a Path,
+    pub size: u64,
     pub sha256: String,
     pub inspection: Inspection,
 }
@@ -250,22 +254,28 @@ impl HotFolder {
         sink: &mut impl FnMut(&Arrival<'_>) -> Result<Taken, String>,
     ) -> Result<Outcome, (String, bool)> {
         let path = self.dir.join(name);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| (format!("Die Datei lässt sich nicht öffnen: {e}"), false))?;
-        // Unchanged while we read it?
-        let after = std::fs::metadata(&path).map_err(|e| (e.to_string(), false))?;
-        if after.len() != bytes.len() as u64 {
-            return Err(("Die Datei hat sich beim Lesen geändert.".into(), false));
-        }
-        let inspection = inspect(&bytes).map_err(|r| {
+        let size = |path: &Path| {
+            std::fs::metadata(path)
+                .map(|m| m.len())
+                .map_err(|e| (format!("Die Datei lässt sich nicht öffnen: {e}"), false))
+        };
+        let before = size(&path)?;
+        let inspection = inspect_file(&path).map_err(|r| {
             // A damaged file may still be in transit: try again; the rest is final.
             let permanent = !matches!(r, Reject::Damaged(_));
             (r.to_string(), permanent)
         })?;
+        let sha256 = sha256_of(&path)
+            .map_err(|e| (format!("Die Datei lässt sich nicht lesen: {e}"), false))?;
+        // Unchanged while we read it?
+        if size(&path)? != before {
+            return Err(("Die Datei hat sich beim Lesen geändert.".into(), false));
+        }
         let arrival = Arrival {
             name: display.to_owned(),
-            sha256: hex::encode(Sha256::digest(&bytes)),
-            bytes: &bytes,
+            path: &path,
+            size: before,
+            sha256,
             inspection: inspection.clone(),
         };
         match sink(&arrival) {
@@ -315,6 +325,22 @@ pub type Watch = notify_debouncer_full::Debouncer<
     notify::RecommendedWatcher,
     notify_debouncer_full::RecommendedCache,
 >;
+
+/// SHA-256 (hex) of a file, read in chunks.
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
 
 /// Watch the folder: `on_change` is called (debounced) when files appear or change,
 /// and with `rescan` at least that often as a safety net for shares that send no

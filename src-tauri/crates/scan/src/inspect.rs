@@ -3,8 +3,13 @@
 //! (symbol coding can swap characters – forbidden for scans under TR-RESISCAN); a TIFF
 //! must have readable image directories (every page); a JPEG must run from SOI to
 //! EOI; a PNG must decode to its end.
+//!
+//! [`inspect_file`] checks a file where it lies without holding it in memory (TIFF
+//! directories, the end of a JPEG, PNG rows one by one); only a PDF is read whole,
+//! because lopdf needs it in memory.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::path::Path;
 
 /// The kinds of scan products accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,15 +81,37 @@ pub fn format_of(bytes: &[u8]) -> Option<Format> {
 }
 
 pub fn inspect(bytes: &[u8]) -> Result<Inspection, Reject> {
-    if bytes.is_empty() {
+    inspect_reader(Cursor::new(bytes), bytes.len() as u64)
+}
+
+/// Check a file without reading it into memory (a PDF excepted). A file that cannot
+/// be read counts as damaged (it may still be in transit: the caller retries).
+pub fn inspect_file(path: &Path) -> Result<Inspection, Reject> {
+    let unreadable = |e: std::io::Error| Reject::Damaged(format!("nicht lesbar ({e})"));
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    inspect_reader(std::io::BufReader::with_capacity(64 * 1024, file), len)
+}
+
+fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, Reject> {
+    let unreadable = |e: std::io::Error| Reject::Damaged(format!("nicht lesbar ({e})"));
+    if len == 0 {
         return Err(Reject::Empty);
     }
-    let format = format_of(bytes).ok_or(Reject::UnknownFormat)?;
+    let mut head = [0u8; 8];
+    let n = (len as usize).min(head.len());
+    r.read_exact(&mut head[..n]).map_err(unreadable)?;
+    r.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+    let format = format_of(&head[..n]).ok_or(Reject::UnknownFormat)?;
     let pages = match format {
-        Format::Pdf => pdf(bytes)?,
-        Format::Tiff => tiff_pages(bytes)?,
-        Format::Jpeg => jpeg(bytes)?,
-        Format::Png => png_pages(bytes)?,
+        Format::Pdf => {
+            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+            r.read_to_end(&mut bytes).map_err(unreadable)?;
+            pdf(&bytes)?
+        }
+        Format::Tiff => tiff_pages(r, len)?,
+        Format::Jpeg => jpeg(r, len)?,
+        Format::Png => png_pages(r)?,
     };
     if pages == 0 {
         return Err(Reject::NoPages);
@@ -128,9 +155,9 @@ fn pdf(bytes: &[u8]) -> Result<u32, Reject> {
     Ok(doc.get_pages().len() as u32)
 }
 
-fn tiff_pages(bytes: &[u8]) -> Result<u32, Reject> {
+fn tiff_pages<R: Read + Seek>(r: R, len: u64) -> Result<u32, Reject> {
     let damaged = |e: tiff::TiffError| Reject::Damaged(format!("TIFF nicht lesbar ({e})"));
-    let mut decoder = tiff::decoder::Decoder::new(Cursor::new(bytes)).map_err(damaged)?;
+    let mut decoder = tiff::decoder::Decoder::new(r).map_err(damaged)?;
     let mut pages = 0u32;
     loop {
         // Every page's directory must be readable, and its image data must lie inside
@@ -153,7 +180,7 @@ fn tiff_pages(bytes: &[u8]) -> Result<u32, Reject> {
             .map(|(o, c)| o.saturating_add(*c))
             .max()
             .unwrap_or(0);
-        if end > bytes.len() as u64 {
+        if end > len {
             return Err(Reject::Damaged(format!(
                 "Seite {} endet hinter dem Dateiende (abgeschnitten)",
                 pages + 1
@@ -168,12 +195,21 @@ fn tiff_pages(bytes: &[u8]) -> Result<u32, Reject> {
     Ok(pages)
 }
 
-fn jpeg(bytes: &[u8]) -> Result<u32, Reject> {
-    let end = bytes
+fn jpeg<R: Read + Seek>(mut r: R, len: u64) -> Result<u32, Reject> {
+    // The end of the file (scanners may pad with zeros after EOI).
+    let unreadable = |e: std::io::Error| Reject::Damaged(format!("nicht lesbar ({e})"));
+    let tail_len = len.min(64 * 1024);
+    r.seek(SeekFrom::Start(len - tail_len))
+        .map_err(unreadable)?;
+    let mut tail = Vec::with_capacity(tail_len as usize);
+    r.take(tail_len)
+        .read_to_end(&mut tail)
+        .map_err(unreadable)?;
+    let end = tail
         .iter()
         .rposition(|b| *b != 0)
-        .map(|i| &bytes[..=i])
-        .unwrap_or(bytes);
+        .map(|i| &tail[..=i])
+        .unwrap_or(&tail);
     if end.ends_with(&[0xFF, 0xD9]) {
         Ok(1)
     } else {
@@ -181,19 +217,13 @@ fn jpeg(bytes: &[u8]) -> Result<u32, Reject> {
     }
 }
 
-fn png_pages(bytes: &[u8]) -> Result<u32, Reject> {
+fn png_pages<R: Read + Seek>(r: R) -> Result<u32, Reject> {
     let damaged = |e: png::DecodingError| Reject::Damaged(format!("PNG nicht lesbar ({e})"));
-    let mut reader = png::Decoder::new(Cursor::new(bytes))
+    let mut reader = png::Decoder::new(std::io::BufReader::new(r))
         .read_info()
         .map_err(damaged)?;
-    let size = reader
-        .output_buffer_size()
-        .ok_or_else(|| Reject::Damaged("Bild zu groß".into()))?;
-    if size > 512 * 1024 * 1024 {
-        return Err(Reject::Damaged("Bild zu groß".into()));
-    }
-    let mut buf = vec![0; size];
-    reader.next_frame(&mut buf).map_err(damaged)?;
+    // Row by row: the image is never held whole.
+    while reader.next_row().map_err(damaged)?.is_some() {}
     reader.finish().map_err(damaged)?;
     Ok(1)
 }

@@ -24,4 +24,4 @@ pub mod preview;
 pub mod split;
 
 pub use hotfolder::{Arrival, Config, HotFolder, Outcome, Taken, Watch, watch};
-pub use inspect::{Format, Inspection, Reject, inspect};
+pub use inspect::{Format, Inspection, Reject, inspect, inspect_file};

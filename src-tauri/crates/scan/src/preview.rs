@@ -22,8 +22,17 @@ pub enum PreviewError {
 
 /// Page `page` (1-based) of a TIFF as PNG.
 pub fn tiff_page_png(bytes: &[u8], page: u32) -> Result<Vec<u8>, PreviewError> {
+    tiff_page_png_from(Cursor::new(bytes), page)
+}
+
+/// The same from a seekable stream (the vault's decrypting reader): only the page's
+/// directory and image data are read.
+pub fn tiff_page_png_from<R: std::io::Read + std::io::Seek>(
+    reader: R,
+    page: u32,
+) -> Result<Vec<u8>, PreviewError> {
     let damaged = |e: tiff::TiffError| PreviewError::Damaged(e.to_string());
-    let mut decoder = Decoder::new(Cursor::new(bytes)).map_err(damaged)?;
+    let mut decoder = Decoder::new(reader).map_err(damaged)?;
     let mut at = 1;
     while at < page {
         if !decoder.more_images() {

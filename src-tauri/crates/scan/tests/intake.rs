@@ -39,7 +39,8 @@ fn drain(
             if !hashes.insert(a.sha256.clone()) {
                 return Ok(Taken::Duplicate(a.sha256[..12].to_owned()));
             }
-            store.push((a.name.clone(), a.bytes.to_vec(), a.inspection.pages));
+            let bytes = std::fs::read(a.path).map_err(|e| e.to_string())?;
+            store.push((a.name.clone(), bytes, a.inspection.pages));
             Ok(Taken::Stored)
         })?;
         all.extend(out);
@@ -80,7 +81,8 @@ fn a_file_written_slowly_is_taken_once_and_complete() -> R {
     let started = Instant::now();
     while store.is_empty() && started.elapsed() < Duration::from_secs(15) {
         outcomes.extend(hot.scan(|a| {
-            store.push((a.name.clone(), a.bytes.to_vec(), a.inspection.pages));
+            let bytes = std::fs::read(a.path).map_err(|e| e.to_string())?;
+            store.push((a.name.clone(), bytes, a.inspection.pages));
             hashes.insert(a.sha256.clone());
             Ok(Taken::Stored)
         })?);

@@ -159,13 +159,20 @@ impl Session {
         mime_type: &str,
         pages: u32,
         sha256: &str,
-        bytes: &[u8],
+        source: impl std::io::Read,
         batch_id: Option<&str>,
     ) -> Result<Option<String>> {
         if self.scan_by_hash(sha256)?.is_some() {
             return Ok(None);
         }
-        let blob = self.write_blob_file(bytes)?;
+        // Streamed into the vault; what was stored must be what was checked.
+        let blob = self.write_blob_file(source)?;
+        if blob.sha256 != sha256 {
+            self.discard_blob_file(&blob);
+            return Err(StoreError::Conflict(
+                "Die Datei hat sich beim Einlesen geändert; sie wird erneut gelesen.".into(),
+            ));
+        }
         let id = random_hex(16);
         let now = self.now();
         let actor = self.user().username.to_string();

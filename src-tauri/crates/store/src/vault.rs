@@ -203,6 +203,12 @@ impl Session {
         Ok(BlobInfo { id, size, sha256 })
     }
 
+    /// Remove a blob file written by [`Session::write_blob_file`] whose row was never
+    /// inserted (best effort: the next unlock removes orphans anyway).
+    pub(crate) fn discard_blob_file(&self, blob: &BlobInfo) {
+        let _ = std::fs::remove_file(self.vault.path(&blob.id));
+    }
+
     /// Open a stored document for streaming decryption. Integrity is checked chunk
     /// by chunk by age; a damaged or truncated file fails with an I/O error while reading.
     pub fn open_blob(&self, id: &BlobId) -> Result<BlobReader> {

@@ -449,3 +449,32 @@ fn verify_password_counts_attempts_but_opens_nothing() -> TestResult {
     assert_eq!(actions[2], "abmeldung");
     Ok(())
 }
+
+/// A scan is streamed into the vault and must be what the intake checked: when the
+/// bytes differ from the checked hash (the file changed meanwhile), nothing is
+/// recorded and no vault file is left behind.
+#[test]
+fn a_scan_that_changed_while_read_is_refused_and_leaves_nothing() -> TestResult {
+    use sha2::Digest;
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (mut s, _) = init(&dir, Clock::system())?;
+    let vault_files = |dir: &Path| all_files(&dir.join("vault")).len();
+    let before = vault_files(&dir);
+    let checked = vec![1u8; 200_000];
+    let mut changed = checked.clone();
+    changed[100_000] = 2;
+    let sha = hex::encode(sha2::Sha256::digest(&checked));
+    let err = s
+        .add_scan_product("scan.tif", "image/tiff", 1, &sha, changed.as_slice(), None)
+        .err()
+        .ok_or("a changed scan was stored")?;
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(err.to_string().contains("geändert"), "{err}");
+    assert_eq!(vault_files(&dir), before, "no file left in the vault");
+    assert!(s.scan_by_hash(&sha)?.is_none());
+    // The unchanged bytes go in.
+    let id = s.add_scan_product("scan.tif", "image/tiff", 1, &sha, checked.as_slice(), None)?;
+    assert!(id.is_some());
+    Ok(())
+}

@@ -317,12 +317,15 @@ impl Workstation {
         loop {
             let outcomes = hot
                 .scan(|a| {
+                    // Streamed from the share into the vault, never held whole.
+                    let file = std::fs::File::open(a.path)
+                        .map_err(|e| format!("Die Datei lässt sich nicht öffnen: {e}"))?;
                     match session.add_scan_product(
                         &a.name,
                         a.inspection.format.mime(),
                         a.inspection.pages,
                         &a.sha256,
-                        a.bytes,
+                        std::io::BufReader::with_capacity(256 * 1024, file),
                         Some(&batch.id),
                     ) {
                         Ok(Some(_)) => Ok(Taken::Stored),
@@ -830,14 +833,29 @@ impl Workstation {
         id: &str,
         page: u32,
     ) -> Result<crate::casework::DocumentContent, AppError> {
-        let (p, bytes) = self.qa_product(id)?;
+        let session = self.session_with(Permission::ScanIntake)?;
+        let p = session
+            .scan_product(id)?
+            .filter(|p| p.state == "eingelesen")
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::NotFound,
+                    "Dieses Scanprodukt ist nicht (mehr) zur Prüfung offen.",
+                )
+            })?;
         if p.mime_type != scan::Format::Tiff.mime() {
             return Err(AppError::invalid(
                 "Seitenbilder gibt es nur für TIFF-Scans; PDF und Bilder werden direkt gezeigt.",
             ));
         }
-        let png = scan::preview::tiff_page_png(&bytes, page)
-            .map_err(|e| AppError::invalid(e.to_string()))?;
+        // Decrypted where the page lies (the vault's reader seeks): the scan is never
+        // held whole, however many pages it has.
+        let blob = session.open_blob(&store::BlobId::parse(&p.blob_id)?)?;
+        let png = scan::preview::tiff_page_png_from(
+            std::io::BufReader::with_capacity(64 * 1024, blob),
+            page,
+        )
+        .map_err(|e| AppError::invalid(e.to_string()))?;
         use base64::Engine as _;
         Ok(crate::casework::DocumentContent {
             filename: Some(format!("{} – Seite {page}", p.name)),
@@ -962,11 +980,11 @@ impl Workstation {
                 Vec::new(),
             ),
         };
-        let mut bytes = Vec::new();
-        session
-            .open_blob(&store::BlobId::parse(&product.blob_id)?)?
-            .read_to_end(&mut bytes)
-            .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
+        // Hashed as it is decrypted: the product is never held whole.
+        let (sha256, sha512) = Transfervermerk::hashes_from(
+            session.open_blob(&store::BlobId::parse(&product.blob_id)?)?,
+        )
+        .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
         let now = jiff::Zoned::now();
         let n = session.next_counter(&format!("az-{}-{}", t.kuerzel, now.year()))?;
         let file_number = domain::casetype::file_number(
@@ -981,7 +999,6 @@ impl Workstation {
             (Some(pid), Some(first)) => session.scan_product(pid)?.map(|p| (p, first)),
             _ => None,
         };
-        let (sha256, sha512) = Transfervermerk::hashes(&bytes);
         let stelle = Organisation {
             name: town.behoerde.clone(),
             ort: town.sitz.clone(),
@@ -1087,11 +1104,12 @@ impl Workstation {
             .collect(),
             seiten: product.pages,
             attribute: anomalies,
-            produkt_sha256: sha256,
+            produkt_sha256: sha256.clone(),
             produkt_sha512: sha512,
         };
         let xml = vermerk.to_xml();
-        let seal = scan::evidence::seal(&key, &bytes, &xml).map_err(|e| storage(e.to_string()))?;
+        let seal =
+            scan::evidence::seal_hashed(&key, &sha256, &xml).map_err(|e| storage(e.to_string()))?;
         let checklist_json =
             serde_json::to_string(&r.checkliste).map_err(|e| storage(e.to_string()))?;
         session.approve_scan(&store::ScanApproval {
@@ -1251,7 +1269,11 @@ impl Workstation {
                 .map_err(|e| storage(format!("Tresor nicht lesbar: {e}")))?;
             Ok(out)
         };
-        let bytes = read(&product.blob_id)?;
+        // The product is hashed as it is decrypted, never held whole.
+        let (sha256, _) = Transfervermerk::hashes_from(
+            session.open_blob(&store::BlobId::parse(&product.blob_id)?)?,
+        )
+        .map_err(|e| storage(format!("Tresor nicht lesbar: {e}")))?;
         let vermerk = read(
             product
                 .vermerk_blob
@@ -1263,8 +1285,8 @@ impl Workstation {
             .as_deref()
             .and_then(seal_from)
             .ok_or_else(|| storage("Siegel fehlt oder ist unlesbar."))?;
-        scan::evidence::verify(
-            &bytes,
+        scan::evidence::verify_hashed(
+            &sha256,
             &String::from_utf8_lossy(&vermerk),
             &seal,
             public.as_bytes(),
