@@ -65,7 +65,18 @@ async fn login(
     state: tauri::State<'_, AppState>,
     request: LoginRequest,
 ) -> Result<SessionInfo, AppError> {
-    state.with(move |ws| ws.login(request)).await
+    let info = state.with(move |ws| ws.login(request)).await?;
+    if info.role == domain::Role::Leitung {
+        // The dashboard's figures are read once now, in the background, so that the
+        // Leitung's first opening is as fast as the later ones.
+        let st = state.inner().clone();
+        tauri::async_runtime::spawn(async move {
+            if let Err(e) = st.with(|ws| ws.reports_prepare()).await {
+                tracing::warn!("Kennzahlen nicht vorbereitet: {}", e.message);
+            }
+        });
+    }
+    Ok(info)
 }
 
 #[tauri::command]

@@ -230,6 +230,40 @@ impl Workstation {
             .tomorrow()
             .map_err(|e| AppError::invalid(e.to_string()))?;
         let today = crate::casework::today();
+        self.refresh_report_cache(session, today)?;
+        let slot = self.report_cache.borrow();
+        let Some(cache) = slot.as_ref() else {
+            return Err(AppError::invalid(
+                "Die Kennzahlen konnten nicht gelesen werden.",
+            ));
+        };
+        let kept: Vec<&CachedCase> = cache
+            .cases
+            .iter()
+            .filter(|c| {
+                req.case_type
+                    .as_ref()
+                    .is_none_or(|t| *t == c.facts.case_type)
+                    && req.channel.is_none_or(|ch| ch == c.facts.channel)
+            })
+            .collect();
+        let per_person = session.setting(PERSON_SETTING)?.as_deref() == Some("an");
+        let query = Query {
+            from,
+            to,
+            today,
+            risk_days: RISK_DAYS,
+            tz: jiff::tz::TimeZone::system(),
+            per_person,
+            min_group: MIN_GROUP,
+        };
+        Ok(f(&kept, &query))
+    }
+
+    /// Bring the figures' input up to date: read the cases changed since the last
+    /// time, or everything on a new day, after a change of the configuration, or when
+    /// the change list no longer reaches back far enough.
+    fn refresh_report_cache(&self, session: &store::Session, today: Date) -> Result<(), AppError> {
         let config = crate::casework_config::config_texts(self.data_dir())?;
         // Read the position first: what changes while reading is read again next time.
         let (oldest, mark) = session.case_changes_span()?;
@@ -258,32 +292,18 @@ impl Workstation {
                 )?);
             }
         }
-        let Some(cache) = slot.as_ref() else {
-            return Err(AppError::invalid(
-                "Die Kennzahlen konnten nicht gelesen werden.",
-            ));
+        Ok(())
+    }
+
+    /// Prepare the dashboard's figures right after a Leitung logs in, so that its first
+    /// opening is as fast as the later ones (the app calls it in the background).
+    /// Ok(false) for anyone without the permission.
+    pub fn reports_prepare(&self) -> Result<bool, AppError> {
+        let Ok(session) = self.session_with(Permission::AllCases) else {
+            return Ok(false);
         };
-        let kept: Vec<&CachedCase> = cache
-            .cases
-            .iter()
-            .filter(|c| {
-                req.case_type
-                    .as_ref()
-                    .is_none_or(|t| *t == c.facts.case_type)
-                    && req.channel.is_none_or(|ch| ch == c.facts.channel)
-            })
-            .collect();
-        let per_person = session.setting(PERSON_SETTING)?.as_deref() == Some("an");
-        let query = Query {
-            from,
-            to,
-            today,
-            risk_days: RISK_DAYS,
-            tz: jiff::tz::TimeZone::system(),
-            per_person,
-            min_group: MIN_GROUP,
-        };
-        Ok(f(&kept, &query))
+        self.refresh_report_cache(session, crate::casework::today())?;
+        Ok(true)
     }
 
     /// The dashboard's figures for a period (Leitung).
