@@ -100,6 +100,7 @@ fn leitung_sees_team_figures_that_match_their_cases() -> Result<(), BoxError> {
         .err()
         .ok_or("Sachbearbeitung sees the report")?;
     assert_eq!(err.code, ErrorCode::Forbidden);
+    assert!(!ws.reports_prepare()?, "nothing prepared for Sachbearbeitung");
 
     // Per-person figures only after the administration switched them on.
     ws.logout();
@@ -202,9 +203,10 @@ fn figures_kept_in_memory_equal_a_fresh_read_after_changes() -> Result<(), BoxEr
     let cached_open = drill(&ws, Metric::Open)?;
     let cached_decided = drill(&ws, Metric::Decided)?;
     assert!(cached_decided.contains(&decided));
-    // Afresh: a new login reads everything again.
+    // Afresh: a new login reads everything again (prepared as the app does at login).
     ws.logout();
     login(&mut ws, "leitung")?;
+    assert!(ws.reports_prepare()?);
     assert_eq!(ws.report(&year())?, cached);
     assert_eq!(drill(&ws, Metric::Open)?, cached_open);
     assert_eq!(drill(&ws, Metric::Decided)?, cached_decided);
