@@ -409,6 +409,25 @@ async fn scan_approve(
 }
 
 #[tauri::command]
+async fn scan_separators(
+    state: tauri::State<'_, AppState>,
+    id: String,
+) -> Result<Vec<u32>, AppError> {
+    state.with(move |ws| ws.scan_separators(&id)).await
+}
+
+#[tauri::command]
+async fn scan_split_separators(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    pages: Vec<u32>,
+) -> Result<Vec<QueueItem>, AppError> {
+    state
+        .with(move |ws| ws.scan_split_separators(&id, &pages))
+        .await
+}
+
+#[tauri::command]
 async fn scan_page(
     state: tauri::State<'_, AppState>,
     id: String,
@@ -536,6 +555,8 @@ pub fn run() {
             scan_reject,
             scan_split,
             scan_page,
+            scan_separators,
+            scan_split_separators,
             scan_release,
             scan_release_list,
             scan_destroyed

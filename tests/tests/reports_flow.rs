@@ -100,7 +100,10 @@ fn leitung_sees_team_figures_that_match_their_cases() -> Result<(), BoxError> {
         .err()
         .ok_or("Sachbearbeitung sees the report")?;
     assert_eq!(err.code, ErrorCode::Forbidden);
-    assert!(!ws.reports_prepare()?, "nothing prepared for Sachbearbeitung");
+    assert!(
+        !ws.reports_prepare()?,
+        "nothing prepared for Sachbearbeitung"
+    );
 
     // Per-person figures only after the administration switched them on.
     ws.logout();

@@ -747,3 +747,83 @@ fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
     assert!(ws.verify_audit()?.is_intact());
     Ok(())
 }
+
+/// A batch scanned in one go with separator sheets between the applications: the QA
+/// desk finds the sheets (a proposal), splits there after confirmation, the sheets
+/// are left out and recorded in the Transfervermerk.
+#[test]
+fn separator_sheets_split_a_scan_after_confirmation() -> Result<(), BoxError> {
+    let Desk {
+        tmp: _tmp,
+        inbox,
+        mut ws,
+    } = desk(&[("scan1", Role::Scanstelle), ("sb1", Role::Sachbearbeitung)])?;
+    login(&mut ws, "scan1")?;
+    let st = ws.scan_batch_create(&batch("antrag", 3, &[]))?;
+    let (w, h) = (600u32, 840u32);
+    let writing = |shade: u8| vec![shade; (w * h) as usize];
+    let sheet = scan::separator::sheet_image("PATCHT", w, h)?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut enc = tiff::encoder::TiffEncoder::new(&mut out)?
+        .with_compression(tiff::encoder::Compression::Packbits);
+    for p in [
+        writing(200),
+        writing(190),
+        sheet.clone(),
+        writing(180),
+    ] {
+        enc.write_image::<tiff::encoder::colortype::Gray8>(w, h, &p)?;
+    }
+    std::fs::write(inbox.join("mit-trennblatt.tif"), out.into_inner())?;
+    ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
+    let whole = ws.scan_queue()?.into_iter().next().ok_or("not taken")?;
+    assert_eq!(whole.seiten, 4);
+    assert_eq!(ws.scan_separators(&whole.id)?, vec![3]);
+    // A sheet outside the scan is refused; nothing changes.
+    let err = ws
+        .scan_split_separators(&whole.id, &[9])
+        .err()
+        .ok_or("accepted")?;
+    assert!(err.message.contains("außerhalb"), "{}", err.message);
+    let parts = ws.scan_split_separators(&whole.id, &[3])?;
+    assert_eq!(
+        parts
+            .iter()
+            .map(|p| (p.aus_seite, p.seiten))
+            .collect::<Vec<_>>(),
+        vec![(Some(1), 2), (Some(4), 1)]
+    );
+    let b = ws
+        .scan_batches()?
+        .into_iter()
+        .find(|b| b.id == st.id)
+        .ok_or("batch")?;
+    assert_eq!(b.seiten_erfasst, 3, "the sheet is no page of the batch");
+    let az = ws.scan_approve(&approve(&parts[1].id, "HST", "Jana Becker", &ALL))?;
+    ws.logout();
+    login(&mut ws, "sb1")?;
+    let list = ws.work_list(WorkListQuery {
+        limit: 50,
+        ..WorkListQuery::default()
+    })?;
+    let case = list
+        .items
+        .iter()
+        .find(|c| c.file_number == az)
+        .ok_or("case missing")?;
+    let d = ws.case_detail(&case.id)?;
+    let xml_doc = d
+        .documents
+        .iter()
+        .find(|x| x.filename.as_deref() == Some("Transfervermerk.xml"))
+        .ok_or("no Transfervermerk")?;
+    let text = String::from_utf8(base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        ws.document(&case.id, &xml_doc.id)?.content_base64,
+    )?)?;
+    assert!(
+        text.contains("Trennblätter auf Seite 3 entfernt") && text.contains("Abbild 3 bis 3 von 3"),
+        "{text}"
+    );
+    Ok(())
+}

@@ -79,6 +79,10 @@ export interface Backend {
   scanReject(id: string, reason: string): Promise<void>;
   /** Split a scan by hand: `starts` are the first pages of the second, third, … document. */
   scanSplit(id: string, starts: number[]): Promise<QueueItem[]>;
+  /** Pages of a scan that carry the separator-sheet barcode (a proposal). */
+  scanSeparators(id: string): Promise<number[]>;
+  /** Split at confirmed separator sheets; the sheets are left out. */
+  scanSplitSeparators(id: string, pages: number[]): Promise<QueueItem[]>;
   /** One page of a TIFF scan as PNG (1-based). */
   scanPage(id: string, page: number): Promise<DocumentContent>;
   scanRelease(id: string): Promise<void>;
@@ -138,6 +142,8 @@ export const tauriBackend: Backend = {
   scanApprove: (request) => invoke<string>("scan_approve", { request }),
   scanReject: (id, reason) => invoke<void>("scan_reject", { id, reason }),
   scanSplit: (id, starts) => invoke<QueueItem[]>("scan_split", { id, starts }),
+  scanSeparators: (id) => invoke<number[]>("scan_separators", { id }),
+  scanSplitSeparators: (id, pages) => invoke<QueueItem[]>("scan_split_separators", { id, pages }),
   scanPage: (id, page) => invoke<DocumentContent>("scan_page", { id, page }),
   scanRelease: (id) => invoke<void>("scan_release", { id }),
   scanDestroyed: (id, how) => invoke<void>("scan_destroyed", { id, how }),

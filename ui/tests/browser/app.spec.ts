@@ -159,6 +159,10 @@ test("scanning desk: Eingang, QA desk and batches by keyboard, accessible", asyn
   await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 1 von 3");
   await page.getByRole("button", { name: "Nächste Seite" }).click();
   await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 2 von 3");
+  // Separator sheets are found on request and split at after confirmation.
+  await page.getByTestId("qa-find-sheets").click();
+  await expect(page.getByTestId("qa-message")).toContainText("Trennblätter auf Seite 2 erkannt");
+  await expect(page.getByTestId("qa-split-sheets")).toContainText("Seite 2");
   await page.getByTestId("qa-split-pages").fill("zwei");
   await page.getByTestId("qa-split").click();
   await expect(page.getByTestId("qa-message")).toContainText("als Zahlen");

@@ -14,6 +14,7 @@
 //!   scan profiles, QA sampling, holding period.
 //! * [`split`] – one scanned file into several documents, pages unchanged.
 //! * [`preview`] – a TIFF page as PNG for the QA desk.
+//! * [`separator`] – separator sheets (barcode) between the documents of one scan.
 
 pub mod evidence;
 pub mod hotfolder;
@@ -21,6 +22,7 @@ pub mod inspect;
 pub mod ocr;
 pub mod policy;
 pub mod preview;
+pub mod separator;
 pub mod split;
 
 pub use hotfolder::{Arrival, Config, HotFolder, Outcome, Taken, Watch, watch};

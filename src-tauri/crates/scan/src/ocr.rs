@@ -36,7 +36,12 @@ pub enum OcrError {
 }
 
 /// Run `program args`, feeding `input` through stdin, with a time limit; stdout.
-fn run(program: &str, args: &[&str], input: &[u8], timeout: Duration) -> Result<Vec<u8>, OcrError> {
+pub(crate) fn run(
+    program: &str,
+    args: &[&str],
+    input: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, OcrError> {
     let mut child = Command::new(program)
         .args(args)
         // tesseract's OpenMP threads fight each other on small machines: one thread

@@ -127,9 +127,16 @@ pub struct Profile {
 /// The whole scanning-desk configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ScanPolicy {
+    /// Text of the barcode on separator sheets (default "PATCHT").
+    #[serde(default = "default_separator")]
+    pub trennblatt: String,
     pub verfahren: VerfahrenConfig,
     pub klasse: Vec<DocumentClass>,
     pub profil: Vec<Profile>,
+}
+
+fn default_separator() -> String {
+    crate::separator::DEFAULT_MARKER.to_owned()
 }
 
 /// What is wrong with a configuration (German, for the administration).

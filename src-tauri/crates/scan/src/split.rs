@@ -66,8 +66,34 @@ pub fn split(bytes: &[u8], starts: &[u32]) -> Result<Vec<Part>, SplitError> {
     if matches!(info.format, Format::Jpeg | Format::Png) {
         return Err(SplitError::SinglePage);
     }
+    split_ranges(bytes, &ranges(info.pages, starts)?)
+}
+
+/// Cut the given page ranges (first page, pages) out of a scan, e.g. the documents
+/// between separator sheets ([`crate::separator::documents`]); pages outside every
+/// range (the sheets) are left out. Ranges rise and do not overlap.
+pub fn split_ranges(bytes: &[u8], wanted: &[(u32, u32)]) -> Result<Vec<Part>, SplitError> {
+    let info = inspect(bytes).map_err(|e| SplitError::Damaged(e.to_string()))?;
+    if matches!(info.format, Format::Jpeg | Format::Png) {
+        return Err(SplitError::SinglePage);
+    }
+    let mut next = 1;
+    for (first, count) in wanted {
+        if *count == 0 || *first < next || first + count - 1 > info.pages {
+            return Err(SplitError::Damaged(format!(
+                "ungültiger Seitenbereich ab Seite {first} ({count} Seiten) bei {} Seiten",
+                info.pages
+            )));
+        }
+        next = first + count;
+    }
+    if wanted.is_empty() || wanted == [(1, info.pages)] {
+        return Err(SplitError::Damaged(
+            "der Scan bliebe unverändert ein einziges Dokument".into(),
+        ));
+    }
     let mut parts = Vec::new();
-    for (first, count) in ranges(info.pages, starts)? {
+    for &(first, count) in wanted {
         let part = match info.format {
             Format::Pdf => pdf_pages(bytes, first, count)?,
             _ => tiff_pages(bytes, first, count)?,

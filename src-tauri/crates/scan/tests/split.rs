@@ -120,3 +120,141 @@ fn bad_split_points_and_single_images_are_refused() -> R {
     assert!(matches!(split(&cut, &[2]), Err(SplitError::Damaged(_))));
     Ok(())
 }
+
+/// A white page (grey, `w`×`h`) with "writing" (dark strokes) on it, or a separator
+/// sheet (Code 39 barcode) of `barcode`.
+fn page(w: u32, h: u32, barcode: Option<&str>) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    if let Some(text) = barcode {
+        return Ok(scan::separator::sheet_image(text, w, h)?);
+    }
+    let mut px = vec![255u8; (w * h) as usize];
+    for y in (h / 2..h / 2 + 40).step_by(8) {
+        for x in w / 8..w * 7 / 8 {
+            if (x / 5) % 3 != 0 {
+                px[(y * w + x) as usize] = 30;
+            }
+        }
+    }
+    Ok(px)
+}
+
+fn grey_tiff(pages: &[Vec<u8>], w: u32, h: u32) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut out = Cursor::new(Vec::new());
+    let mut enc = tiff::encoder::TiffEncoder::new(&mut out)?
+        .with_compression(tiff::encoder::Compression::Packbits);
+    for p in pages {
+        enc.write_image::<tiff::encoder::colortype::Gray8>(w, h, p)?;
+    }
+    Ok(out.into_inner())
+}
+
+/// Separator sheets (a Code 39 "PATCHT" page) are found in a TIFF; a page with another
+/// barcode is no sheet; the documents between the sheets are cut out without them.
+#[test]
+fn separator_sheets_in_a_tiff_mark_the_documents() -> R {
+    let (w, h) = (600, 840);
+    let pages = vec![
+        page(w, h, None)?,
+        page(w, h, None)?,
+        page(w, h, Some("PATCHT"))?,
+        page(w, h, None)?,
+        page(w, h, Some("AZ-4711"))?,
+        page(w, h, Some("PATCHT"))?,
+        page(w, h, None)?,
+    ];
+    let tiff = grey_tiff(&pages, w, h)?;
+    let found = scan::separator::in_tiff(Cursor::new(&tiff), "PATCHT")?;
+    assert_eq!(found, vec![3, 6]);
+    assert_eq!(
+        scan::separator::in_tiff(Cursor::new(&tiff), "TRENNBLATT")?,
+        Vec::<u32>::new(),
+        "only the configured text counts"
+    );
+    let docs = scan::separator::documents(7, &found);
+    assert_eq!(docs, vec![(1, 2), (4, 2), (7, 1)]);
+    let parts = scan::split::split_ranges(&tiff, &docs)?;
+    let copied: Vec<Vec<u8>> = parts
+        .iter()
+        .map(|p| tiff_pages(&p.bytes))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .map(|(pixels, _)| pixels)
+        .collect();
+    assert_eq!(
+        copied,
+        vec![
+            pages[0].clone(),
+            pages[1].clone(),
+            pages[3].clone(),
+            pages[4].clone(),
+            pages[6].clone()
+        ],
+        "the documents' pages, the sheets left out"
+    );
+    // Nonsense ranges are refused.
+    assert!(scan::split::split_ranges(&tiff, &[(1, 7)]).is_err());
+    assert!(scan::split::split_ranges(&tiff, &[(2, 3), (3, 1)]).is_err());
+    assert!(scan::split::split_ranges(&tiff, &[(6, 3)]).is_err());
+    Ok(())
+}
+
+/// A PDF whose pages are images, as scanners write it.
+fn image_pdf(pages: &[Vec<u8>], w: u32, h: u32) -> Vec<u8> {
+    use lopdf::{Document, Object, Stream, dictionary};
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let mut kids = Vec::new();
+    for px in pages {
+        let img = doc.add_object(Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Image", "Width" => w as i64, "Height" => h as i64, "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8 },
+            px.clone(),
+        ));
+        let content = doc.add_object(Stream::new(
+            dictionary! {},
+            b"q 595 0 0 842 0 0 cm /Im0 Do Q".to_vec(),
+        ));
+        let page = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+            "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => img } },
+        });
+        kids.push(Object::Reference(page));
+    }
+    let count = kids.len() as i64;
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut out = Vec::new();
+    let _ = doc.save_to(&mut out);
+    out
+}
+
+/// In a PDF the pages are rasterised by pdftoppm (poppler-utils, installed by the
+/// set-up) and searched the same way; without pdftoppm the desk says what to install.
+#[test]
+fn separator_sheets_in_a_pdf_are_found_through_pdftoppm() -> R {
+    let (w, h) = (600, 840);
+    let pdf = image_pdf(
+        &[
+            page(w, h, None)?,
+            page(w, h, Some("PATCHT"))?,
+            page(w, h, None)?,
+        ],
+        w,
+        h,
+    );
+    assert_eq!(scan::inspect(&pdf)?.pages, 3);
+    assert_eq!(
+        scan::separator::in_pdf(&pdf, 3, "PATCHT", "pdftoppm")?,
+        vec![2]
+    );
+    let err = scan::separator::in_pdf(&pdf, 3, "PATCHT", "/nonexistent/pdftoppm")
+        .err()
+        .ok_or("found without pdftoppm")?;
+    assert!(err.to_string().contains("poppler-utils"), "{err}");
+    Ok(())
+}

@@ -36,9 +36,11 @@ pub struct ScanProduct {
     /// Cut out of this scan (split by hand), starting at `first_page` of it.
     pub parent_id: Option<String>,
     pub first_page: Option<u32>,
+    /// The QA desk's note (reason of a refusal, what a split removed).
+    pub qa_note: Option<String>,
 }
 
-const COLUMNS: &str = "id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, qa_user, vermerk_blob, seal, case_id, batch_id, qa_checklist, qa_full, qa_at, parent_id, first_page";
+const COLUMNS: &str = "id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, qa_user, vermerk_blob, seal, case_id, batch_id, qa_checklist, qa_full, qa_at, parent_id, first_page, qa_note";
 
 /// Products in the order they were scanned: the parts of a split scan at its place.
 const SCAN_ORDER: &str = "ORDER BY received_at, coalesce(first_page, 0), id";
@@ -133,6 +135,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScanProduct> {
         qa_at: r.get(16)?,
         parent_id: r.get(17)?,
         first_page: r.get(18)?,
+        qa_note: r.get(19)?,
     })
 }
 
@@ -239,7 +242,12 @@ impl Session {
     /// Split a product still open for QA into the given parts (each a new product in
     /// the same batch, at the parent's place); the parent leaves the queue as
     /// 'aufgeteilt' and keeps its image data. One transaction; returns the parts' ids.
-    pub fn split_scan(&mut self, parent_id: &str, parts: &[ScanPart<'_>]) -> Result<Vec<String>> {
+    pub fn split_scan(
+        &mut self,
+        parent_id: &str,
+        parts: &[ScanPart<'_>],
+        note: Option<&str>,
+    ) -> Result<Vec<String>> {
         let parent = self
             .scan_product(parent_id)?
             .ok_or_else(|| StoreError::InvalidInput("Dieses Scanprodukt gibt es nicht.".into()))?;
@@ -287,7 +295,12 @@ impl Session {
         }
         let n = tx.execute(
             "UPDATE scan_products SET state = 'aufgeteilt', qa_user = ?2, qa_at = ?3, qa_note = ?4 WHERE id = ?1 AND state = 'eingelesen'",
-            params![parent.id, actor, now, format!("aufgeteilt in {} Dokumente", parts.len())],
+            params![
+                parent.id,
+                actor,
+                now,
+                note.map_or_else(|| format!("aufgeteilt in {} Dokumente", parts.len()), str::to_owned)
+            ],
         )?;
         if n != 1 {
             return Err(StoreError::Conflict(

@@ -1076,23 +1076,41 @@ impl Workstation {
                 }],
             }]
             .into_iter()
-            .chain(split.map(|(parent, first)| Prozessschritt {
-                name: "Aufteilung".into(),
-                zeitpunkt: parent.qa_at.clone().unwrap_or_default(),
-                durchfuehrung: parent.qa_user.clone().unwrap_or_default(),
-                it_system: "Amtsstube".into(),
-                attribute: vec![
-                    Attribut {
-                        name: "Teil von".into(),
-                        wert: format!("{} (SHA-256 {})", parent.name, parent.sha256),
-                        auffaelligkeit: false,
-                    },
-                    Attribut {
-                        name: "Seiten im Scan".into(),
-                        wert: format!("{first} bis {}", first + product.pages.saturating_sub(1)),
-                        auffaelligkeit: false,
-                    },
-                ],
+            .chain(split.map(|(parent, first)| {
+                Prozessschritt {
+                    name: "Aufteilung".into(),
+                    zeitpunkt: parent.qa_at.clone().unwrap_or_default(),
+                    durchfuehrung: parent.qa_user.clone().unwrap_or_default(),
+                    it_system: "Amtsstube".into(),
+                    attribute: vec![
+                        Attribut {
+                            name: "Teil von".into(),
+                            wert: format!("{} (SHA-256 {})", parent.name, parent.sha256),
+                            auffaelligkeit: false,
+                        },
+                        Attribut {
+                            name: "Seiten im Scan".into(),
+                            wert: format!(
+                                "{first} bis {}",
+                                first + product.pages.saturating_sub(1)
+                            ),
+                            auffaelligkeit: false,
+                        },
+                    ]
+                    .into_iter()
+                    .chain(
+                        parent
+                            .qa_note
+                            .clone()
+                            .filter(|n| n.starts_with("Trennblätter"))
+                            .map(|n| Attribut {
+                                name: "Trennblätter".into(),
+                                wert: n,
+                                auffaelligkeit: false,
+                            }),
+                    )
+                    .collect(),
+                }
             }))
             .chain([Prozessschritt {
                 name: "Qualitätssicherung".into(),
@@ -1189,17 +1207,89 @@ impl Workstation {
     /// each part is a product of its own in the queue (at the parent's place), the
     /// parent leaves the queue as "aufgeteilt". Returns the parts.
     pub fn scan_split(&mut self, id: &str, ab_seiten: &[u32]) -> Result<Vec<QueueItem>, AppError> {
+        if ab_seiten.len() > 500 {
+            return Err(AppError::invalid("Höchstens 500 Trennstellen je Scan."));
+        }
+        self.split_product(id, |bytes, _| scan::split::split(bytes, ab_seiten), None)
+    }
+
+    /// The separator sheets (barcode with the text from `scan.toml`, "PATCHT" by
+    /// default) of a product waiting for QA: their pages, as a proposal for the desk to
+    /// confirm. A TIFF is searched page by page from the vault; a PDF through pdftoppm.
+    pub fn scan_separators(&mut self, id: &str) -> Result<Vec<u32>, AppError> {
+        let marker = load_scan_policy(self.data_dir())?.trennblatt;
+        let parent = self.open_product(id)?;
+        let session = self.session_with(Permission::ScanIntake)?;
+        let blob = session.open_blob(&store::BlobId::parse(&parent.blob_id)?)?;
+        let found = match scan::Format::from_mime(&parent.mime_type) {
+            Some(scan::Format::Tiff) => scan::separator::in_tiff(
+                std::io::BufReader::with_capacity(64 * 1024, blob),
+                &marker,
+            ),
+            Some(scan::Format::Pdf) => {
+                let mut bytes = Vec::new();
+                let mut blob = blob;
+                blob.read_to_end(&mut bytes)
+                    .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
+                scan::separator::in_pdf(&bytes, parent.pages, &marker, "pdftoppm")
+            }
+            _ => Ok(Vec::new()),
+        }
+        .map_err(|e| AppError::invalid(e.to_string()))?;
+        let session = self.session_with_mut(Permission::ScanIntake)?;
+        session.audit(
+            "scan.trennblaetter.gesucht",
+            &parent.sha256[..16.min(parent.sha256.len())],
+        )?;
+        Ok(found)
+    }
+
+    /// Split a product at confirmed separator sheets (pages): the documents between
+    /// them become products of their own, the sheets are left out.
+    pub fn scan_split_separators(
+        &mut self,
+        id: &str,
+        trennblaetter: &[u32],
+    ) -> Result<Vec<QueueItem>, AppError> {
+        if trennblaetter.is_empty() || trennblaetter.len() > 500 {
+            return Err(AppError::invalid(
+                "Bitte die Seiten der Trennblätter angeben (höchstens 500).",
+            ));
+        }
+        let mut sheets = trennblaetter.to_vec();
+        sheets.sort_unstable();
+        sheets.dedup();
+        let note = format!(
+            "Trennblätter auf Seite {} entfernt",
+            sheets
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        self.split_product(
+            id,
+            |bytes, pages| {
+                if sheets.iter().any(|s| *s < 1 || *s > pages) {
+                    return Err(scan::split::SplitError::Damaged(format!(
+                        "ein Trennblatt liegt außerhalb der {pages} Seiten"
+                    )));
+                }
+                scan::split::split_ranges(bytes, &scan::separator::documents(pages, &sheets))
+            },
+            Some(note),
+        )
+    }
+
+    /// A product open for QA, or a clear error.
+    fn open_product(&self, id: &str) -> Result<store::ScanProduct, AppError> {
         if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(AppError::new(
                 ErrorCode::NotFound,
                 "Dieses Scanprodukt gibt es nicht.",
             ));
         }
-        if ab_seiten.len() > 500 {
-            return Err(AppError::invalid("Höchstens 500 Trennstellen je Scan."));
-        }
-        let session = self.session_with(Permission::ScanIntake)?;
-        let parent = session
+        self.session_with(Permission::ScanIntake)?
             .scan_product(id)?
             .filter(|p| p.state == "eingelesen")
             .ok_or_else(|| {
@@ -1207,14 +1297,23 @@ impl Workstation {
                     ErrorCode::NotFound,
                     "Dieses Scanprodukt ist nicht (mehr) zur Prüfung offen.",
                 )
-            })?;
+            })
+    }
+
+    /// Split a product with `cut` (its bytes and pages → the parts) and store the parts.
+    fn split_product(
+        &mut self,
+        id: &str,
+        cut: impl FnOnce(&[u8], u32) -> Result<Vec<scan::split::Part>, scan::split::SplitError>,
+        note: Option<String>,
+    ) -> Result<Vec<QueueItem>, AppError> {
+        let parent = self.open_product(id)?;
         let mut bytes = Vec::new();
-        session
+        self.session_with(Permission::ScanIntake)?
             .open_blob(&store::BlobId::parse(&parent.blob_id)?)?
             .read_to_end(&mut bytes)
             .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
-        let parts =
-            scan::split::split(&bytes, ab_seiten).map_err(|e| AppError::invalid(e.to_string()))?;
+        let parts = cut(&bytes, parent.pages).map_err(|e| AppError::invalid(e.to_string()))?;
         let n = parts.len();
         let new: Vec<store::ScanPart<'_>> = parts
             .iter()
@@ -1233,9 +1332,11 @@ impl Workstation {
                 bytes: &p.bytes,
             })
             .collect();
-        let ids = self
-            .session_with_mut(Permission::ScanIntake)?
-            .split_scan(&parent.id, &new)?;
+        let ids = self.session_with_mut(Permission::ScanIntake)?.split_scan(
+            &parent.id,
+            &new,
+            note.as_deref(),
+        )?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             out.extend(self.queue_items(Some(&id))?);

@@ -316,8 +316,22 @@ enum ScanCommand {
     Teilen {
         id: String,
         /// Erste Seiten der weiteren Dokumente, z. B. --ab 3,7
-        #[arg(long, value_delimiter = ',', required = true)]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            required_unless_present = "trennblaetter",
+            conflicts_with = "trennblaetter"
+        )]
         ab: Vec<u32>,
+        /// An diesen Trennblättern teilen (die Blätter entfallen), z. B. --trennblaetter 3,6
+        #[arg(long, value_delimiter = ',')]
+        trennblaetter: Vec<u32>,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Trennblätter (Barcode aus scan.toml, Standard „PATCHT“) in einem Scan suchen
+    Trennblaetter {
+        id: String,
         #[arg(long = "as")]
         as_user: String,
     },
@@ -917,9 +931,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ws.logout();
                 println!("Geprüft, versiegelt, Vorgang {az} angelegt (TR-RESISCAN).");
             }
-            ScanCommand::Teilen { id, ab, as_user } => {
+            ScanCommand::Trennblaetter { id, as_user } => {
                 let mut ws = login(&dir, &as_user, &mut secrets)?;
-                let parts = ws.scan_split(&id, &ab)?;
+                let found = ws.scan_separators(&id)?;
+                ws.logout();
+                if found.is_empty() {
+                    println!("Keine Trennblätter gefunden.");
+                } else {
+                    let pages: Vec<String> = found.iter().map(u32::to_string).collect();
+                    println!(
+                        "Trennblätter auf Seite {} (aufteilen mit: amtsstube scan teilen {id} --trennblaetter {})",
+                        pages.join(", "),
+                        pages.join(",")
+                    );
+                }
+            }
+            ScanCommand::Teilen {
+                id,
+                ab,
+                trennblaetter,
+                as_user,
+            } => {
+                let mut ws = login(&dir, &as_user, &mut secrets)?;
+                let parts = if trennblaetter.is_empty() {
+                    ws.scan_split(&id, &ab)?
+                } else {
+                    ws.scan_split_separators(&id, &trennblaetter)?
+                };
                 ws.logout();
                 println!("In {} Dokumente aufgeteilt:", parts.len());
                 for p in parts {
