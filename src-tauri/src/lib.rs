@@ -428,6 +428,15 @@ async fn scan_split_separators(
 }
 
 #[tauri::command]
+async fn scan_thumbnail(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    page: u32,
+) -> Result<DocumentContent, AppError> {
+    state.with(move |ws| ws.scan_thumbnail(&id, page)).await
+}
+
+#[tauri::command]
 async fn scan_page(
     state: tauri::State<'_, AppState>,
     id: String,
@@ -555,6 +564,7 @@ pub fn run() {
             scan_reject,
             scan_split,
             scan_page,
+            scan_thumbnail,
             scan_separators,
             scan_split_separators,
             scan_release,

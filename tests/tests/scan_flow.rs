@@ -632,6 +632,14 @@ fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
         reader.next_frame(&mut pixels)?;
         assert!(pixels.iter().all(|v| *v == (page - 1) * 10), "page {page}");
     }
+    // The page strip: small pictures of every page.
+    let thumb = ws.scan_thumbnail(&whole.id, 3)?;
+    let png = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        thumb.content_base64,
+    )?;
+    let reader = png::Decoder::new(std::io::Cursor::new(png)).read_info()?;
+    assert!(reader.info().width <= 160, "{}", reader.info().width);
     let err = ws.scan_page(&whole.id, 6).err().ok_or("page 6 shown")?;
     assert!(
         err.message.contains("Seite 6 gibt es nicht"),
@@ -766,12 +774,7 @@ fn separator_sheets_split_a_scan_after_confirmation() -> Result<(), BoxError> {
     let mut out = std::io::Cursor::new(Vec::new());
     let mut enc = tiff::encoder::TiffEncoder::new(&mut out)?
         .with_compression(tiff::encoder::Compression::Packbits);
-    for p in [
-        writing(200),
-        writing(190),
-        sheet.clone(),
-        writing(180),
-    ] {
+    for p in [writing(200), writing(190), sheet.clone(), writing(180)] {
         enc.write_image::<tiff::encoder::colortype::Gray8>(w, h, &p)?;
     }
     std::fs::write(inbox.join("mit-trennblatt.tif"), out.into_inner())?;

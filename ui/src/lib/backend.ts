@@ -83,6 +83,8 @@ export interface Backend {
   scanSeparators(id: string): Promise<number[]>;
   /** Split at confirmed separator sheets; the sheets are left out. */
   scanSplitSeparators(id: string, pages: number[]): Promise<QueueItem[]>;
+  /** A small picture of one page of a TIFF scan (1-based). */
+  scanThumbnail(id: string, page: number): Promise<DocumentContent>;
   /** One page of a TIFF scan as PNG (1-based). */
   scanPage(id: string, page: number): Promise<DocumentContent>;
   scanRelease(id: string): Promise<void>;
@@ -144,6 +146,7 @@ export const tauriBackend: Backend = {
   scanSplit: (id, starts) => invoke<QueueItem[]>("scan_split", { id, starts }),
   scanSeparators: (id) => invoke<number[]>("scan_separators", { id }),
   scanSplitSeparators: (id, pages) => invoke<QueueItem[]>("scan_split_separators", { id, pages }),
+  scanThumbnail: (id, page) => invoke<DocumentContent>("scan_thumbnail", { id, page }),
   scanPage: (id, page) => invoke<DocumentContent>("scan_page", { id, page }),
   scanRelease: (id) => invoke<void>("scan_release", { id }),
   scanDestroyed: (id, how) => invoke<void>("scan_destroyed", { id, how }),

@@ -159,6 +159,15 @@ test("scanning desk: Eingang, QA desk and batches by keyboard, accessible", asyn
   await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 1 von 3");
   await page.getByRole("button", { name: "Nächste Seite" }).click();
   await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 2 von 3");
+  // The page strip: every page as a small picture, a click shows it, a tick marks
+  // where a new document begins.
+  await expect(page.getByTestId("qa-thumbs").locator("li")).toHaveCount(3);
+  await page.getByTestId("qa-thumb-3").click();
+  await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 3 von 3");
+  await page.getByTestId("qa-mark-3").check();
+  await expect(page.getByTestId("qa-split-pages")).toHaveValue("3");
+  await page.getByTestId("qa-mark-3").uncheck();
+  await expect(page.getByTestId("qa-split-pages")).toHaveValue("");
   // Separator sheets are found on request and split at after confirmation.
   await page.getByTestId("qa-find-sheets").click();
   await expect(page.getByTestId("qa-message")).toContainText("Trennblätter auf Seite 2 erkannt");

@@ -153,6 +153,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
               { id: "p5", name: "stapel.tif – Teil 1 von 2 (Seite 1 bis 1)", mimeType: "image/tiff", seiten: 1, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: 1 },
               { id: "p6", name: "stapel.tif – Teil 2 von 2 (Seite 3 bis 3)", mimeType: "image/tiff", seiten: 1, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: 3 },
             ];
+          case "scan_thumbnail":
           case "scan_page":
             // A 1×1 white PNG per page.
             return { filename: `stapel.tif – Seite ${args.page}`, mimeType: "image/png", contentBase64: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC" };

@@ -73,6 +73,63 @@ pub fn tiff_page_png_from<R: std::io::Read + std::io::Seek>(
     Ok(out)
 }
 
+/// A thumbnail of page `page` (1-based) of a TIFF: grey PNG at most `max_width`
+/// pixels wide (each pixel the mean of a square of the page), for the QA desk's page
+/// strip.
+pub fn tiff_thumbnail_from<R: std::io::Read + std::io::Seek>(
+    reader: R,
+    page: u32,
+    max_width: u32,
+) -> Result<Vec<u8>, PreviewError> {
+    let damaged = |e: tiff::TiffError| PreviewError::Damaged(e.to_string());
+    let mut decoder = Decoder::new(reader).map_err(damaged)?;
+    let mut at = 1;
+    while at < page {
+        if !decoder.more_images() {
+            return Err(PreviewError::NoSuchPage { page, pages: at });
+        }
+        decoder.next_image().map_err(damaged)?;
+        at += 1;
+    }
+    if page == 0 {
+        return Err(PreviewError::NoSuchPage { page, pages: at });
+    }
+    let luma = crate::separator::tiff_luma(&mut decoder).map_err(|e| match e {
+        crate::separator::SeparatorError::Damaged(m) => PreviewError::Unsupported(m),
+        other => PreviewError::Damaged(other.to_string()),
+    })?;
+    let f = luma.width.div_ceil(max_width.max(1)).max(1);
+    let (w, h) = ((luma.width / f).max(1), (luma.height / f).max(1));
+    let src_w = luma.width as usize;
+    let mut out = Vec::with_capacity(w as usize * h as usize);
+    for y in 0..h as usize {
+        for x in 0..w as usize {
+            let mut sum = 0u32;
+            for dy in 0..f as usize {
+                let row = (y * f as usize + dy) * src_w;
+                for dx in 0..f as usize {
+                    sum += u32::from(
+                        luma.data
+                            .get(row + x * f as usize + dx)
+                            .copied()
+                            .unwrap_or(255),
+                    );
+                }
+            }
+            out.push((sum / (f * f)) as u8);
+        }
+    }
+    let mut png_bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png_bytes, w, h);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::Eight);
+    let png_err = |e: png::EncodingError| PreviewError::Damaged(e.to_string());
+    let mut writer = encoder.write_header().map_err(png_err)?;
+    writer.write_image_data(&out).map_err(png_err)?;
+    writer.finish().map_err(png_err)?;
+    Ok(png_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +172,20 @@ mod tests {
         assert!(matches!(
             tiff_page_png(&tiff[..40], 1),
             Err(PreviewError::Damaged(_))
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn thumbnails_are_small_and_show_the_page() -> Result<(), Box<dyn std::error::Error>> {
+        let tiff = gray_tiff(2)?;
+        let png = tiff_thumbnail_from(Cursor::new(&tiff), 2, 4)?;
+        let reader = png::Decoder::new(Cursor::new(&png)).read_info()?;
+        assert_eq!((reader.info().width, reader.info().height), (4, 2));
+        assert!(pixels(&png)?.iter().all(|v| *v == 50));
+        assert!(matches!(
+            tiff_thumbnail_from(Cursor::new(&tiff), 3, 4),
+            Err(PreviewError::NoSuchPage { .. })
         ));
         Ok(())
     }

@@ -32,10 +32,10 @@ pub enum SeparatorError {
 }
 
 /// One page as 8-bit luminance (0 black, 255 white), row by row.
-struct Luma {
-    width: u32,
-    height: u32,
-    data: Vec<u8>,
+pub(crate) struct Luma {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) data: Vec<u8>,
 }
 
 /// Is this page a separator sheet?
@@ -76,7 +76,7 @@ fn halve_while_wide(mut p: Luma) -> Luma {
 }
 
 /// The current page of a TIFF decoder as luminance.
-fn tiff_luma<R: Read + Seek>(d: &mut Decoder<R>) -> Result<Luma, SeparatorError> {
+pub(crate) fn tiff_luma<R: Read + Seek>(d: &mut Decoder<R>) -> Result<Luma, SeparatorError> {
     let damaged = |e: tiff::TiffError| SeparatorError::Damaged(e.to_string());
     let (width, height) = d.dimensions().map_err(damaged)?;
     let colour = d.colortype().map_err(damaged)?;

@@ -826,12 +826,31 @@ impl Workstation {
         })
     }
 
+    /// A thumbnail (at most 160 pixels wide) of a page of a TIFF product waiting for
+    /// QA, for the desk's page strip.
+    pub fn scan_thumbnail(
+        &self,
+        id: &str,
+        page: u32,
+    ) -> Result<crate::casework::DocumentContent, AppError> {
+        self.tiff_page(id, page, Some(160))
+    }
+
     /// One page of a TIFF product waiting for QA, as PNG (the web view shows no TIFF):
     /// the page-by-page check.
     pub fn scan_page(
         &self,
         id: &str,
         page: u32,
+    ) -> Result<crate::casework::DocumentContent, AppError> {
+        self.tiff_page(id, page, None)
+    }
+
+    fn tiff_page(
+        &self,
+        id: &str,
+        page: u32,
+        thumbnail: Option<u32>,
     ) -> Result<crate::casework::DocumentContent, AppError> {
         let session = self.session_with(Permission::ScanIntake)?;
         let p = session
@@ -851,10 +870,11 @@ impl Workstation {
         // Decrypted where the page lies (the vault's reader seeks): the scan is never
         // held whole, however many pages it has.
         let blob = session.open_blob(&store::BlobId::parse(&p.blob_id)?)?;
-        let png = scan::preview::tiff_page_png_from(
-            std::io::BufReader::with_capacity(64 * 1024, blob),
-            page,
-        )
+        let reader = std::io::BufReader::with_capacity(64 * 1024, blob);
+        let png = match thumbnail {
+            Some(width) => scan::preview::tiff_thumbnail_from(reader, page, width),
+            None => scan::preview::tiff_page_png_from(reader, page),
+        }
         .map_err(|e| AppError::invalid(e.to_string()))?;
         use base64::Engine as _;
         Ok(crate::casework::DocumentContent {
