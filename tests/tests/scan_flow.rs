@@ -587,6 +587,23 @@ fn the_background_intake_reacts_to_a_new_file_at_once() -> Result<(), BoxError> 
     Ok(())
 }
 
+/// The Transfervermerk of a case as text.
+fn vermerk_text(
+    ws: &mut workstation::Workstation,
+    case_id: &str,
+    d: &workstation::CaseDetail,
+) -> Result<String, BoxError> {
+    let xml_doc = d
+        .documents
+        .iter()
+        .find(|x| x.filename.as_deref() == Some("Transfervermerk.xml"))
+        .ok_or("no Transfervermerk")?;
+    Ok(String::from_utf8(base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        ws.document(case_id, &xml_doc.id)?.content_base64,
+    )?)?)
+}
+
 /// A multi-page grey TIFF, page i filled with the value 10 * i (Packbits, as scanners
 /// write it).
 fn tiff(pages: u8) -> Result<Vec<u8>, BoxError> {
@@ -724,16 +741,7 @@ fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
             .find(|c| &c.file_number == az)
             .ok_or("case missing")?;
         let d = ws.case_detail(&case.id)?;
-        let xml_doc = d
-            .documents
-            .iter()
-            .find(|x| x.filename.as_deref() == Some("Transfervermerk.xml"))
-            .ok_or("no Transfervermerk")?;
-        let xml = ws.document(&case.id, &xml_doc.id)?;
-        let text = String::from_utf8(base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            xml.content_base64,
-        )?)?;
+        let text = vermerk_text(&mut ws, &case.id, &d)?;
         assert!(text.contains(position), "{position}: {text}");
         assert!(
             text.contains("Aufteilung") && text.contains("stapel.tif"),
@@ -815,15 +823,7 @@ fn separator_sheets_split_a_scan_after_confirmation() -> Result<(), BoxError> {
         .find(|c| c.file_number == az)
         .ok_or("case missing")?;
     let d = ws.case_detail(&case.id)?;
-    let xml_doc = d
-        .documents
-        .iter()
-        .find(|x| x.filename.as_deref() == Some("Transfervermerk.xml"))
-        .ok_or("no Transfervermerk")?;
-    let text = String::from_utf8(base64::Engine::decode(
-        &base64::engine::general_purpose::STANDARD,
-        ws.document(&case.id, &xml_doc.id)?.content_base64,
-    )?)?;
+    let text = vermerk_text(&mut ws, &case.id, &d)?;
     assert!(
         text.contains("Trennblätter auf Seite 3 entfernt") && text.contains("Abbild 3 bis 3 von 3"),
         "{text}"

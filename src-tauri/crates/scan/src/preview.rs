@@ -20,17 +20,11 @@ pub enum PreviewError {
     Damaged(String),
 }
 
-/// Page `page` (1-based) of a TIFF as PNG.
-pub fn tiff_page_png(bytes: &[u8], page: u32) -> Result<Vec<u8>, PreviewError> {
-    tiff_page_png_from(Cursor::new(bytes), page)
-}
-
-/// The same from a seekable stream (the vault's decrypting reader): only the page's
-/// directory and image data are read.
-pub fn tiff_page_png_from<R: std::io::Read + std::io::Seek>(
+/// A decoder standing at page `page` (1-based).
+fn at_page<R: std::io::Read + std::io::Seek>(
     reader: R,
     page: u32,
-) -> Result<Vec<u8>, PreviewError> {
+) -> Result<Decoder<R>, PreviewError> {
     let damaged = |e: tiff::TiffError| PreviewError::Damaged(e.to_string());
     let mut decoder = Decoder::new(reader).map_err(damaged)?;
     let mut at = 1;
@@ -44,6 +38,22 @@ pub fn tiff_page_png_from<R: std::io::Read + std::io::Seek>(
     if page == 0 {
         return Err(PreviewError::NoSuchPage { page, pages: at });
     }
+    Ok(decoder)
+}
+
+/// Page `page` (1-based) of a TIFF as PNG.
+pub fn tiff_page_png(bytes: &[u8], page: u32) -> Result<Vec<u8>, PreviewError> {
+    tiff_page_png_from(Cursor::new(bytes), page)
+}
+
+/// The same from a seekable stream (the vault's decrypting reader): only the page's
+/// directory and image data are read.
+pub fn tiff_page_png_from<R: std::io::Read + std::io::Seek>(
+    reader: R,
+    page: u32,
+) -> Result<Vec<u8>, PreviewError> {
+    let damaged = |e: tiff::TiffError| PreviewError::Damaged(e.to_string());
+    let mut decoder = at_page(reader, page)?;
     let (width, height) = decoder.dimensions().map_err(damaged)?;
     let colour = decoder.colortype().map_err(damaged)?;
     let (png_colour, depth) = match colour {
@@ -81,19 +91,7 @@ pub fn tiff_thumbnail_from<R: std::io::Read + std::io::Seek>(
     page: u32,
     max_width: u32,
 ) -> Result<Vec<u8>, PreviewError> {
-    let damaged = |e: tiff::TiffError| PreviewError::Damaged(e.to_string());
-    let mut decoder = Decoder::new(reader).map_err(damaged)?;
-    let mut at = 1;
-    while at < page {
-        if !decoder.more_images() {
-            return Err(PreviewError::NoSuchPage { page, pages: at });
-        }
-        decoder.next_image().map_err(damaged)?;
-        at += 1;
-    }
-    if page == 0 {
-        return Err(PreviewError::NoSuchPage { page, pages: at });
-    }
+    let mut decoder = at_page(reader, page)?;
     let luma = crate::separator::tiff_luma(&mut decoder).map_err(|e| match e {
         crate::separator::SeparatorError::Damaged(m) => PreviewError::Unsupported(m),
         other => PreviewError::Damaged(other.to_string()),

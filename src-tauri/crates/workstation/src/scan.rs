@@ -852,16 +852,8 @@ impl Workstation {
         page: u32,
         thumbnail: Option<u32>,
     ) -> Result<crate::casework::DocumentContent, AppError> {
+        let p = self.open_product(id)?;
         let session = self.session_with(Permission::ScanIntake)?;
-        let p = session
-            .scan_product(id)?
-            .filter(|p| p.state == "eingelesen")
-            .ok_or_else(|| {
-                AppError::new(
-                    ErrorCode::NotFound,
-                    "Dieses Scanprodukt ist nicht (mehr) zur Prüfung offen.",
-                )
-            })?;
         if p.mime_type != scan::Format::Tiff.mime() {
             return Err(AppError::invalid(
                 "Seitenbilder gibt es nur für TIFF-Scans; PDF und Bilder werden direkt gezeigt.",
