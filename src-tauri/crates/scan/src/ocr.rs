@@ -106,6 +106,35 @@ pub(crate) fn run(
     })
 }
 
+/// Page `page` (1-based) of a PDF as a grey PNG at `dpi`, rasterised by pdftoppm
+/// (`program`) from a pipe into a pipe.
+pub(crate) fn pdf_page_png(
+    program: &str,
+    pdf: &[u8],
+    page: u32,
+    dpi: u32,
+    timeout: Duration,
+) -> Result<Vec<u8>, OcrError> {
+    let (page, dpi) = (page.to_string(), dpi.to_string());
+    run(
+        program,
+        &[
+            "-r",
+            &dpi,
+            "-gray",
+            "-png",
+            "-f",
+            &page,
+            "-l",
+            &page,
+            "-singlefile",
+            "fd://0",
+        ],
+        pdf,
+        timeout,
+    )
+}
+
 impl Ocr {
     /// Look for tesseract with German language data (and pdftoppm for PDFs). Err:
     /// why OCR is off, in German for the screen.
@@ -150,24 +179,7 @@ impl Ocr {
             Format::Pdf => {
                 let mut text = String::new();
                 for n in 1..=pages.clamp(1, self.max_pages) {
-                    let page = n.to_string();
-                    let png = run(
-                        &self.pdftoppm,
-                        &[
-                            "-r",
-                            "300",
-                            "-gray",
-                            "-png",
-                            "-f",
-                            &page,
-                            "-l",
-                            &page,
-                            "-singlefile",
-                            "fd://0",
-                        ],
-                        bytes,
-                        self.timeout,
-                    )?;
+                    let png = pdf_page_png(&self.pdftoppm, bytes, n, 300, self.timeout)?;
                     text.push_str(&self.image(&png)?);
                     text.push('\n');
                 }

@@ -154,30 +154,13 @@ pub fn in_pdf(
 ) -> Result<Vec<u32>, SeparatorError> {
     let mut found = Vec::new();
     for n in 1..=pages {
-        let page = n.to_string();
-        let png = crate::ocr::run(
-            program,
-            &[
-                "-r",
-                "150",
-                "-gray",
-                "-png",
-                "-f",
-                &page,
-                "-l",
-                &page,
-                "-singlefile",
-                "fd://0",
-            ],
-            bytes,
-            Duration::from_secs(60),
-        )
-        .map_err(|e| match e {
-            crate::ocr::OcrError::Start(p, err) => {
-                SeparatorError::NoRasteriser(format!("{p}: {err}"))
-            }
-            other => SeparatorError::Damaged(other.to_string()),
-        })?;
+        let png = crate::ocr::pdf_page_png(program, bytes, n, 150, Duration::from_secs(60))
+            .map_err(|e| match e {
+                crate::ocr::OcrError::Start(p, err) => {
+                    SeparatorError::NoRasteriser(format!("{p}: {err}"))
+                }
+                other => SeparatorError::Damaged(other.to_string()),
+            })?;
         if is_separator(png_luma(&png)?, marker) {
             found.push(n);
         }
