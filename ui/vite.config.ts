@@ -10,6 +10,11 @@ export default defineConfig({
     target: "es2022",
     // No inline assets: the CSP allows only 'self'.
     assetsInlineLimit: 0,
+    // One script, no chunks fetched later: WebKitGTK served a lazily loaded chunk
+    // (pdf.js) as text/html now and then, and the PDF preview failed until a restart.
+    rolldownOptions: { output: { codeSplitting: false } },
+    // pdf.js makes the one script about 1.9 MB; it is read from the app itself.
+    chunkSizeWarningLimit: 2500,
   },
   test: {
     environment: "jsdom",
