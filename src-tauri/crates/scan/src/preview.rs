@@ -71,14 +71,25 @@ pub fn tiff_page_png_from<R: std::io::Read + std::io::Seek>(
         DecodingResult::U16(v) => v.iter().flat_map(|x| x.to_be_bytes()).collect(),
         _ => return Err(PreviewError::Unsupported(format!("{colour:?}"))),
     };
+    png_of(width, height, png_colour, depth, &data)
+}
+
+/// Pixel rows as PNG.
+fn png_of(
+    width: u32,
+    height: u32,
+    colour: png::ColorType,
+    depth: png::BitDepth,
+    data: &[u8],
+) -> Result<Vec<u8>, PreviewError> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, width, height);
-    encoder.set_color(png_colour);
+    encoder.set_color(colour);
     encoder.set_depth(depth);
     encoder.set_compression(png::Compression::Fast);
     let png_err = |e: png::EncodingError| PreviewError::Damaged(e.to_string());
     let mut writer = encoder.write_header().map_err(png_err)?;
-    writer.write_image_data(&data).map_err(png_err)?;
+    writer.write_image_data(data).map_err(png_err)?;
     writer.finish().map_err(png_err)?;
     Ok(out)
 }
@@ -117,15 +128,7 @@ pub fn tiff_thumbnail_from<R: std::io::Read + std::io::Seek>(
             out.push((sum / (f * f)) as u8);
         }
     }
-    let mut png_bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut png_bytes, w, h);
-    encoder.set_color(png::ColorType::Grayscale);
-    encoder.set_depth(png::BitDepth::Eight);
-    let png_err = |e: png::EncodingError| PreviewError::Damaged(e.to_string());
-    let mut writer = encoder.write_header().map_err(png_err)?;
-    writer.write_image_data(&out).map_err(png_err)?;
-    writer.finish().map_err(png_err)?;
-    Ok(png_bytes)
+    png_of(w, h, png::ColorType::Grayscale, png::BitDepth::Eight, &out)
 }
 
 #[cfg(test)]

@@ -38,6 +38,11 @@ pub(crate) struct Luma {
     pub(crate) data: Vec<u8>,
 }
 
+/// The luminance of an RGB(A) pixel (0.3 R + 0.6 G + 0.1 B).
+fn luma_of(p: &[u8]) -> u8 {
+    ((u16::from(p[0]) * 3 + u16::from(p[1]) * 6 + u16::from(p[2])) / 10) as u8
+}
+
 /// Is this page a separator sheet?
 fn is_separator(page: Luma, marker: &str) -> bool {
     let page = halve_while_wide(page);
@@ -101,14 +106,8 @@ pub(crate) fn tiff_luma<R: Read + Seek>(d: &mut Decoder<R>) -> Result<Luma, Sepa
         }
         (ColorType::Gray(8), DecodingResult::U8(v)) => v,
         (ColorType::Gray(16), DecodingResult::U16(v)) => v.iter().map(|x| (x >> 8) as u8).collect(),
-        (ColorType::RGB(8), DecodingResult::U8(v)) => v
-            .chunks_exact(3)
-            .map(|p| ((u16::from(p[0]) * 3 + u16::from(p[1]) * 6 + u16::from(p[2])) / 10) as u8)
-            .collect(),
-        (ColorType::RGBA(8), DecodingResult::U8(v)) => v
-            .chunks_exact(4)
-            .map(|p| ((u16::from(p[0]) * 3 + u16::from(p[1]) * 6 + u16::from(p[2])) / 10) as u8)
-            .collect(),
+        (ColorType::RGB(8), DecodingResult::U8(v)) => v.chunks_exact(3).map(luma_of).collect(),
+        (ColorType::RGBA(8), DecodingResult::U8(v)) => v.chunks_exact(4).map(luma_of).collect(),
         (other, _) => {
             return Err(SeparatorError::Damaged(format!(
                 "Farbart {other:?} wird nicht unterstützt"
@@ -182,14 +181,8 @@ fn png_luma(png_bytes: &[u8]) -> Result<Luma, SeparatorError> {
     let data = match info.color_type {
         png::ColorType::Grayscale => buf,
         png::ColorType::GrayscaleAlpha => buf.chunks_exact(2).map(|p| p[0]).collect(),
-        png::ColorType::Rgb => buf
-            .chunks_exact(3)
-            .map(|p| ((u16::from(p[0]) * 3 + u16::from(p[1]) * 6 + u16::from(p[2])) / 10) as u8)
-            .collect(),
-        png::ColorType::Rgba => buf
-            .chunks_exact(4)
-            .map(|p| ((u16::from(p[0]) * 3 + u16::from(p[1]) * 6 + u16::from(p[2])) / 10) as u8)
-            .collect(),
+        png::ColorType::Rgb => buf.chunks_exact(3).map(luma_of).collect(),
+        png::ColorType::Rgba => buf.chunks_exact(4).map(luma_of).collect(),
         png::ColorType::Indexed => {
             return Err(SeparatorError::Damaged("Palettenbild".into()));
         }

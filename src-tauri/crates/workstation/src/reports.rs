@@ -271,11 +271,15 @@ impl Workstation {
         let reuse = slot.as_ref().is_some_and(|c| {
             c.day == today && c.config == config && c.mark <= mark && oldest <= c.mark + 1
         });
-        let cfg = self.casework_config().ok();
         let changed = match (&*slot, reuse) {
             (Some(c), true) => Some(session.cases_changed(c.mark, mark)?),
             _ => None,
         };
+        if changed.as_ref().is_some_and(Vec::is_empty) {
+            // Nothing changed since the last opening.
+            return Ok(());
+        }
+        let cfg = self.casework_config().ok();
         match (slot.as_mut(), changed) {
             (Some(cache), Some(changed)) if changed.len() <= REREAD_ALL_ABOVE => {
                 cache.update(session, changed, mark, cfg.as_ref())?;
