@@ -476,6 +476,19 @@ async fn scan_release_list(state: tauri::State<'_, AppState>) -> Result<String, 
     Ok(base64::engine::general_purpose::STANDARD.encode(pdf))
 }
 
+/// Separator sheets to print as PDF (base64), 1 to 100 pages.
+#[tauri::command]
+async fn scan_separator_sheets(
+    state: tauri::State<'_, AppState>,
+    copies: u32,
+) -> Result<String, AppError> {
+    use base64::Engine as _;
+    let pdf = state
+        .with(move |ws| ws.scan_separator_sheets_pdf(copies))
+        .await?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(pdf))
+}
+
 #[tauri::command]
 async fn scan_destroyed(
     state: tauri::State<'_, AppState>,
@@ -569,6 +582,7 @@ pub fn run() {
             scan_split_separators,
             scan_release,
             scan_release_list,
+            scan_separator_sheets,
             scan_destroyed
         ])
         .run(tauri::generate_context!());

@@ -830,3 +830,99 @@ fn separator_sheets_split_a_scan_after_confirmation() -> Result<(), BoxError> {
     );
     Ok(())
 }
+
+/// The desk prints separator sheets (patch code and barcode from `scan.toml`); a sheet
+/// "scanned" back at 200 dpi inside a batch is found with the shipped configuration by
+/// its patch code alone and by its barcode alone.
+#[test]
+fn printed_separator_sheets_are_found_in_the_scan() -> Result<(), BoxError> {
+    let Desk { tmp, inbox, mut ws } =
+        desk(&[("scan1", Role::Scanstelle), ("sb1", Role::Sachbearbeitung)])?;
+    login(&mut ws, "sb1")?;
+    let err = ws
+        .scan_separator_sheets_pdf(2)
+        .err()
+        .ok_or("caseworker printed sheets")?;
+    assert_eq!(err.code, ErrorCode::Forbidden);
+    ws.logout();
+    login(&mut ws, "scan1")?;
+    for bad in [0, 101] {
+        let err = ws.scan_separator_sheets_pdf(bad).err().ok_or("accepted")?;
+        assert!(err.message.contains("1 bis 100"), "{}", err.message);
+    }
+    let pdf = ws.scan_separator_sheets_pdf(3)?;
+    assert_eq!(scan::inspect(&pdf)?.pages, 3);
+    let patch_only = scan::separator::Separators {
+        marker: String::new(),
+        patches: vec![scan::patchcode::Patch::T],
+    };
+    let barcode_only = scan::separator::Separators::barcode("PATCHT");
+    for kinds in [&patch_only, &barcode_only] {
+        assert_eq!(
+            scan::separator::in_pdf(&pdf, 3, kinds, "pdftoppm")?,
+            vec![1, 2, 3],
+            "{kinds:?}"
+        );
+    }
+    // Another patch is not Patch T.
+    let other = scan::separator::Separators {
+        marker: String::new(),
+        patches: vec![scan::patchcode::Patch::P2],
+    };
+    assert!(scan::separator::in_pdf(&pdf, 3, &other, "pdftoppm")?.is_empty());
+
+    // Print one sheet and scan it back: page 1 rasterised at 200 dpi in grey.
+    let printed = tmp.path().join("blatt.pdf");
+    std::fs::write(&printed, &pdf)?;
+    let out = std::process::Command::new("pdftoppm")
+        .args([
+            "-r",
+            "200",
+            "-gray",
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+        ])
+        .arg(&printed)
+        .arg(tmp.path().join("blatt"))
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(
+        tmp.path().join("blatt.png"),
+    )?));
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info()?;
+    let mut sheet = vec![0; reader.output_buffer_size().ok_or("size")?];
+    let info = reader.next_frame(&mut sheet)?;
+    sheet.truncate(info.buffer_size());
+    let sheet: Vec<u8> = match info.color_type {
+        png::ColorType::Grayscale => sheet,
+        png::ColorType::Rgb => sheet
+            .chunks_exact(3)
+            .map(|p| ((u16::from(p[0]) + u16::from(p[1]) + u16::from(p[2])) / 3) as u8)
+            .collect(),
+        other => return Err(format!("pdftoppm wrote {other:?}").into()),
+    };
+    let (w, h) = (info.width, info.height);
+    assert!(w > 1600 && h > 2300, "{w}×{h}");
+    let _st = ws.scan_batch_create(&batch("antrag", 2, &[]))?;
+    let writing = |shade: u8| vec![shade; (w * h) as usize];
+    let mut tif = std::io::Cursor::new(Vec::new());
+    let mut enc = tiff::encoder::TiffEncoder::new(&mut tif)?
+        .with_compression(tiff::encoder::Compression::Packbits);
+    for p in [writing(200), sheet, writing(180)] {
+        enc.write_image::<tiff::encoder::colortype::Gray8>(w, h, &p)?;
+    }
+    std::fs::write(inbox.join("gedruckt.tif"), tif.into_inner())?;
+    ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
+    let whole = ws.scan_queue()?.into_iter().next().ok_or("not taken")?;
+    assert_eq!(ws.scan_separators(&whole.id)?, vec![2]);
+    Ok(())
+}

@@ -79,7 +79,7 @@ export interface Backend {
   scanReject(id: string, reason: string): Promise<void>;
   /** Split a scan by hand: `starts` are the first pages of the second, third, … document. */
   scanSplit(id: string, starts: number[]): Promise<QueueItem[]>;
-  /** Pages of a scan that carry the separator-sheet barcode (a proposal). */
+  /** Pages of a scan that are separator sheets (barcode or patch code; a proposal). */
   scanSeparators(id: string): Promise<number[]>;
   /** Split at confirmed separator sheets; the sheets are left out. */
   scanSplitSeparators(id: string, pages: number[]): Promise<QueueItem[]>;
@@ -91,6 +91,8 @@ export interface Backend {
   scanDestroyed(id: string, how: string): Promise<void>;
   /** The release list for destroying paper as PDF (base64). */
   scanReleaseList(): Promise<string>;
+  /** Separator sheets to print (patch code and barcode from scan.toml) as PDF (base64). */
+  scanSeparatorSheets(copies: number): Promise<string>;
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -151,4 +153,5 @@ export const tauriBackend: Backend = {
   scanRelease: (id) => invoke<void>("scan_release", { id }),
   scanDestroyed: (id, how) => invoke<void>("scan_destroyed", { id, how }),
   scanReleaseList: () => invoke<string>("scan_release_list"),
+  scanSeparatorSheets: (copies) => invoke<string>("scan_separator_sheets", { copies }),
 };

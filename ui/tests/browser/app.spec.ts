@@ -138,6 +138,15 @@ test("scanning desk: Eingang, QA desk and batches by keyboard, accessible", asyn
   await expect(page.getByTestId("scan-ocr")).toContainText("Texterkennung aus");
   // A class that is not scanned cannot be chosen.
   await expect(page.locator("#scan-klasse option[value=gebunden]")).toBeDisabled();
+  // Separator sheets to print: a PDF is saved, an impossible number is refused.
+  const download = page.waitForEvent("download");
+  await page.getByLabel(/^Trennblätter/).fill("5");
+  await page.getByTestId("scan-separator-sheets").click();
+  expect((await download).suggestedFilename()).toBe("trennblaetter.pdf");
+  await expect(page.getByTestId("scan-message")).toContainText("5 Trennblätter erstellt");
+  await page.getByLabel(/^Trennblätter/).fill("500");
+  await page.getByTestId("scan-separator-sheets").click();
+  await expect(page.getByTestId("scan-message")).toContainText("1 bis 100");
   await page.getByRole("button", { name: "Eingang jetzt einlesen" }).click();
   await expect(page.getByTestId("scan-intake-results")).toContainText("antrag-2.jpg");
   await noSeriousA11yViolations(page);

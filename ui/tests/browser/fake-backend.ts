@@ -148,6 +148,12 @@ export async function installFakeBackend(page: Page): Promise<void> {
             ];
           case "scan_separators":
             return [2];
+          case "scan_separator_sheets":
+            if (typeof args.copies !== "number" || args.copies < 1 || args.copies > 100) {
+              throw { code: "invalid", message: "Bitte 1 bis 100 Trennblätter auf einmal drucken." };
+            }
+            // "%PDF-1.7" and an end marker: enough for the download.
+            return "JVBERi0xLjcKJSVFT0YK";
           case "scan_split_separators":
             return [
               { id: "p5", name: "stapel.tif – Teil 1 von 2 (Seite 1 bis 1)", mimeType: "image/tiff", seiten: 1, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: 1 },

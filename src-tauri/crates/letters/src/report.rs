@@ -428,6 +428,66 @@ pub fn release_list_pdf(
     finish(renderer, &page, head, f.sheets)
 }
 
+/// Separator sheets (Trennblätter) for the scanning desk: `copies` equal pages, each
+/// with the black `marks` (x, top, width, height in mm: patch code bars, barcode
+/// modules) and below `marks_bottom` the word TRENNBLATT with `caption` (what the sheet
+/// carries, how to print and use it). No letterhead or page numbers near the marks: the
+/// scanner must see nothing but the code there.
+#[allow(clippy::too_many_arguments)]
+pub fn separator_sheets_pdf(
+    renderer: &Renderer,
+    head: &Letterhead,
+    marks: &[(f32, f32, f32, f32)],
+    marks_bottom: f32,
+    caption: &[String],
+    copies: u32,
+    pdfa: bool,
+    created_unix: i64,
+) -> Result<Vec<u8>, LetterError> {
+    if copies == 0 || copies > 100 {
+        return Err(LetterError::Input(
+            "Bitte 1 bis 100 Trennblätter auf einmal drucken.".into(),
+        ));
+    }
+    let mut sheets = Vec::new();
+    for _ in 0..copies {
+        let mut sheet = Sheet::default();
+        for &(x, top, w, h) in marks {
+            sheet.boxes.push((x, top, w, h, 0.0));
+        }
+        let mut top = marks_bottom + 15.0;
+        sheet.texts.push(Text {
+            top,
+            ..text(LEFT, 28.0, Face::Bold, "TRENNBLATT".into())
+        });
+        top += 14.0;
+        for line in caption {
+            for wrapped in renderer.wrap_lines(line, 11.0, PAGE_W - LEFT - RIGHT) {
+                sheet.texts.push(Text {
+                    top,
+                    ..text(LEFT, 11.0, Face::Regular, wrapped)
+                });
+                top += 5.5;
+            }
+            top += 2.0;
+        }
+        renderer.footer(&mut sheet, head);
+        sheets.push(sheet);
+    }
+    let page = Page {
+        title: "Trennblätter".into(),
+        recipient: Vec::new(),
+        postal_note: None,
+        info: Vec::new(),
+        reference: "Trennblatt".into(),
+        subject: "Trennblätter für die Scanstelle".into(),
+        body: Vec::new(),
+        created_unix,
+        pdfa,
+    };
+    renderer.write(&page, head, &sheets)
+}
+
 /// Running head from page 2, footer and "Seite x von y" on every page, then the PDF.
 fn finish(
     renderer: &Renderer,

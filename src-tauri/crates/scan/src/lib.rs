@@ -14,12 +14,14 @@
 //!   scan profiles, QA sampling, holding period.
 //! * [`split`] – one scanned file into several documents, pages unchanged.
 //! * [`preview`] – a TIFF page as PNG for the QA desk.
-//! * [`separator`] – separator sheets (barcode) between the documents of one scan.
+//! * [`separator`] – separator sheets (barcode or patch code) between the documents of
+//!   one scan; [`patchcode`] reads Kodak patch codes.
 
 pub mod evidence;
 pub mod hotfolder;
 pub mod inspect;
 pub mod ocr;
+pub mod patchcode;
 pub mod policy;
 pub mod preview;
 pub mod separator;

@@ -130,6 +130,10 @@ pub struct ScanPolicy {
     /// Text of the barcode on separator sheets (default "PATCHT").
     #[serde(default = "default_separator")]
     pub trennblatt: String,
+    /// Kodak patch codes that separate documents ("1", "2", "3", "4", "6", "T");
+    /// default Patch T, the transfer patch; an empty list switches them off.
+    #[serde(default = "default_patches")]
+    pub trennblatt_patchcode: Vec<String>,
     pub verfahren: VerfahrenConfig,
     pub klasse: Vec<DocumentClass>,
     pub profil: Vec<Profile>,
@@ -137,6 +141,10 @@ pub struct ScanPolicy {
 
 fn default_separator() -> String {
     crate::separator::DEFAULT_MARKER.to_owned()
+}
+
+fn default_patches() -> Vec<String> {
+    vec!["T".to_owned()]
 }
 
 /// What is wrong with a configuration (German, for the administration).
@@ -152,8 +160,24 @@ impl ScanPolicy {
         Ok(p)
     }
 
+    /// What makes a page a separator sheet.
+    pub fn separators(&self) -> Result<crate::separator::Separators, PolicyError> {
+        let mut patches = Vec::new();
+        for p in &self.trennblatt_patchcode {
+            patches.push(
+                p.parse()
+                    .map_err(|e| PolicyError(format!("trennblatt_patchcode: {e}")))?,
+            );
+        }
+        Ok(crate::separator::Separators {
+            marker: self.trennblatt.trim().to_owned(),
+            patches,
+        })
+    }
+
     fn validate(&self) -> Result<(), PolicyError> {
         let err = |m: String| Err(PolicyError(m));
+        self.separators()?;
         if jiff::civil::Date::strptime("%Y-%m-%d", &self.verfahren.stand).is_err() {
             return err(format!(
                 "Das Datum des Verfahrens „{}“ ist kein Datum (JJJJ-MM-TT).",
@@ -226,6 +250,29 @@ mod tests {
         let p = ScanPolicy::parse(DEFAULT)?;
         assert!(p.klasse.len() >= 2);
         assert!(p.klasse.iter().any(|c| c.mode() == Mode::Ersetzend));
+        let sep = p.separators()?;
+        assert_eq!(sep.marker, "PATCHT");
+        assert_eq!(sep.patches, vec![crate::patchcode::Patch::T]);
+        Ok(())
+    }
+
+    #[test]
+    fn separator_kinds_default_and_switch_off() -> Result<(), PolicyError> {
+        let without = DEFAULT
+            .replace("trennblatt = \"PATCHT\"", "")
+            .replace("trennblatt_patchcode = [\"T\"]", "");
+        assert_ne!(without, DEFAULT);
+        let sep = ScanPolicy::parse(&without)?.separators()?;
+        assert_eq!(sep.marker, "PATCHT");
+        assert_eq!(sep.patches, vec![crate::patchcode::Patch::T]);
+        let off = DEFAULT
+            .replace("trennblatt = \"PATCHT\"", "trennblatt = \"\"")
+            .replace(
+                "trennblatt_patchcode = [\"T\"]",
+                "trennblatt_patchcode = []",
+            );
+        let sep = ScanPolicy::parse(&off)?.separators()?;
+        assert!(sep.marker.is_empty() && sep.patches.is_empty());
         Ok(())
     }
 
@@ -288,6 +335,13 @@ mod tests {
             (
                 DEFAULT.replace("integritaet = \"hoch\"", "integritaet = \"mittel\""),
                 "mittel",
+            ),
+            (
+                DEFAULT.replace(
+                    "trennblatt_patchcode = [\"T\"]",
+                    "trennblatt_patchcode = [\"T\", \"5\"]",
+                ),
+                "„5“ ist kein Patchcode",
             ),
         ];
         for (text, needle) in cases {

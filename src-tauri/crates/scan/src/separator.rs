@@ -1,6 +1,7 @@
 //! Separator sheets (Trennblätter) between the documents of one scan: a page that
 //! carries a barcode (Code 39, Code 128 or QR) with the configured text – "PATCHT" by
-//! default, as other scanning tools print it. Barcodes are read with rxing (a port of
+//! default, as other scanning tools print it – or a configured Kodak patch code (Patch
+//! T by default, [`crate::patchcode`]). Barcodes are read with rxing (a port of
 //! ZXing). TIFF pages are decoded one at a time from a seekable stream; PDF pages are
 //! rasterised by `pdftoppm` through a pipe (nothing on disk). The result is only a
 //! proposal: the QA desk confirms it before the scan is split (TR-RESISCAN A.SC.7).
@@ -43,9 +44,39 @@ fn luma_of(p: &[u8]) -> u8 {
     ((u16::from(p[0]) * 3 + u16::from(p[1]) * 6 + u16::from(p[2])) / 10) as u8
 }
 
+/// What makes a page a separator sheet (from `scan.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Separators {
+    /// The text of a barcode sheet; empty: barcodes are not looked for.
+    pub marker: String,
+    /// The patch codes that separate documents; empty: none.
+    pub patches: Vec<crate::patchcode::Patch>,
+}
+
+impl Separators {
+    /// Barcode sheets of `marker` only.
+    pub fn barcode(marker: &str) -> Separators {
+        Separators {
+            marker: marker.to_owned(),
+            patches: Vec::new(),
+        }
+    }
+}
+
 /// Is this page a separator sheet?
-fn is_separator(page: Luma, marker: &str) -> bool {
+fn is_separator(page: Luma, kinds: &Separators) -> bool {
     let page = halve_while_wide(page);
+    if !kinds.patches.is_empty()
+        && crate::patchcode::find(page.width, page.height, &page.data)
+            .iter()
+            .any(|p| kinds.patches.contains(p))
+    {
+        return true;
+    }
+    let marker = kinds.marker.trim();
+    if marker.is_empty() {
+        return false;
+    }
     let mut hints = DecodeHints {
         TryHarder: Some(true),
         PossibleFormats: Some(HashSet::from([
@@ -125,13 +156,13 @@ pub(crate) fn tiff_luma<R: Read + Seek>(d: &mut Decoder<R>) -> Result<Luma, Sepa
 }
 
 /// The pages (1-based) of a TIFF that are separator sheets.
-pub fn in_tiff<R: Read + Seek>(reader: R, marker: &str) -> Result<Vec<u32>, SeparatorError> {
+pub fn in_tiff<R: Read + Seek>(reader: R, kinds: &Separators) -> Result<Vec<u32>, SeparatorError> {
     let damaged = |e: tiff::TiffError| SeparatorError::Damaged(e.to_string());
     let mut d = Decoder::new(reader).map_err(damaged)?;
     let mut found = Vec::new();
     let mut page = 1;
     loop {
-        if is_separator(tiff_luma(&mut d)?, marker) {
+        if is_separator(tiff_luma(&mut d)?, kinds) {
             found.push(page);
         }
         if !d.more_images() {
@@ -148,7 +179,7 @@ pub fn in_tiff<R: Read + Seek>(reader: R, marker: &str) -> Result<Vec<u32>, Sepa
 pub fn in_pdf(
     bytes: &[u8],
     pages: u32,
-    marker: &str,
+    kinds: &Separators,
     program: &str,
 ) -> Result<Vec<u32>, SeparatorError> {
     let mut found = Vec::new();
@@ -160,7 +191,7 @@ pub fn in_pdf(
                 }
                 other => SeparatorError::Damaged(other.to_string()),
             })?;
-        if is_separator(png_luma(&png)?, marker) {
+        if is_separator(png_luma(&png)?, kinds) {
             found.push(n);
         }
     }
@@ -222,6 +253,84 @@ pub fn sheet_image(marker: &str, width: u32, height: u32) -> Result<Vec<u8>, Sep
         }
     }
     Ok(px)
+}
+
+/// A black mark on a printed separator sheet, in mm from the top left corner of an
+/// A4 page.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mark {
+    pub x: f32,
+    pub top: f32,
+    pub width: f32,
+    pub height: f32,
+}
+
+/// Where the printed sheet's marks end (mm from the top): text may follow below.
+pub const SHEET_MARKS_BOTTOM: f32 = 85.0;
+
+/// The marks of a printed separator sheet for `kinds`: the first configured patch code
+/// to Kodak's measures (bars parallel to the top edge, which the scanner takes
+/// first; 0.08″ and 0.20″, 2.5″ long, 20 mm from the top and 25 mm from the left) and
+/// the barcode sheet's Code 39 (0.5 mm modules, 15 mm high) below it. Err when
+/// neither kind is configured or the text cannot be a Code 39 barcode.
+pub fn sheet_marks(kinds: &Separators) -> Result<Vec<Mark>, SeparatorError> {
+    const INCH: f32 = 25.4;
+    let mut marks = Vec::new();
+    if let Some(patch) = kinds.patches.first() {
+        let (narrow, wide) = (0.08 * INCH, 0.20 * INCH);
+        let mut top = 20.0;
+        for is_wide in patch.bars() {
+            let h = if is_wide { wide } else { narrow };
+            marks.push(Mark {
+                x: 25.0,
+                top,
+                width: 2.5 * INCH,
+                height: h,
+            });
+            top += h + narrow;
+        }
+    }
+    let marker = kinds.marker.trim();
+    if !marker.is_empty() {
+        use rxing::Writer;
+        let code = rxing::MultiFormatWriter
+            .encode(marker, &BarcodeFormat::CODE_39, 0, 1)
+            .map_err(|e| {
+                SeparatorError::Damaged(format!(
+                    "„{marker}“ lässt sich nicht als Code-39-Barcode drucken: {e}"
+                ))
+            })?;
+        let modules: Vec<bool> = (0..code.width()).map(|x| code.get(x, 0)).collect();
+        let first = modules.iter().position(|m| *m).unwrap_or(0);
+        let module = 0.5;
+        let mut x = 0;
+        while x < modules.len() {
+            if modules[x] {
+                let run = modules[x..].iter().take_while(|m| **m).count();
+                marks.push(Mark {
+                    x: 25.0 + (x - first) as f32 * module,
+                    top: 62.0,
+                    width: run as f32 * module,
+                    height: 15.0,
+                });
+                x += run;
+            } else {
+                x += 1;
+            }
+        }
+        if marks.iter().any(|m| m.x + m.width > 190.0) {
+            return Err(SeparatorError::Damaged(format!(
+                "„{marker}“ ist für einen Barcode auf dem Trennblatt zu lang."
+            )));
+        }
+    }
+    if marks.is_empty() {
+        return Err(SeparatorError::Damaged(
+            "In scan.toml ist weder ein Barcode-Text noch ein Patchcode für Trennblätter festgelegt."
+                .into(),
+        ));
+    }
+    Ok(marks)
 }
 
 /// The documents between separator sheets: (first page, pages), the sheets left out.

@@ -4,6 +4,8 @@
 
 use std::io::Cursor;
 
+use scan::patchcode::Patch;
+use scan::separator::Separators;
 use scan::split::{SplitError, split};
 
 mod common;
@@ -163,10 +165,10 @@ fn separator_sheets_in_a_tiff_mark_the_documents() -> R {
         page(w, h, None)?,
     ];
     let tiff = grey_tiff(&pages, w, h)?;
-    let found = scan::separator::in_tiff(Cursor::new(&tiff), "PATCHT")?;
+    let found = scan::separator::in_tiff(Cursor::new(&tiff), &Separators::barcode("PATCHT"))?;
     assert_eq!(found, vec![3, 6]);
     assert_eq!(
-        scan::separator::in_tiff(Cursor::new(&tiff), "TRENNBLATT")?,
+        scan::separator::in_tiff(Cursor::new(&tiff), &Separators::barcode("TRENNBLATT"))?,
         Vec::<u32>::new(),
         "only the configured text counts"
     );
@@ -243,18 +245,66 @@ fn separator_sheets_in_a_pdf_are_found_through_pdftoppm() -> R {
             page(w, h, None)?,
             page(w, h, Some("PATCHT"))?,
             page(w, h, None)?,
+            patch_page(Patch::T, w, h, 72),
         ],
         w,
         h,
     );
-    assert_eq!(scan::inspect(&pdf)?.pages, 3);
+    assert_eq!(scan::inspect(&pdf)?.pages, 4);
+    let both = Separators {
+        marker: "PATCHT".into(),
+        patches: vec![Patch::T],
+    };
     assert_eq!(
-        scan::separator::in_pdf(&pdf, 3, "PATCHT", "pdftoppm")?,
-        vec![2]
+        scan::separator::in_pdf(&pdf, 4, &both, "pdftoppm")?,
+        vec![2, 4]
     );
-    let err = scan::separator::in_pdf(&pdf, 3, "PATCHT", "/nonexistent/pdftoppm")
+    let err = scan::separator::in_pdf(&pdf, 4, &both, "/nonexistent/pdftoppm")
         .err()
         .ok_or("found without pdftoppm")?;
     assert!(err.to_string().contains("poppler-utils"), "{err}");
+    Ok(())
+}
+
+/// A separator sheet with a Kodak patch code printed for `dpi`.
+fn patch_page(patch: Patch, w: u32, h: u32, dpi: u32) -> Vec<u8> {
+    scan::patchcode::sheet(patch, w, h, dpi)
+}
+
+/// Patch code sheets in a 150-dpi TIFF: Patch T separates by default, another patch
+/// only when configured, and with both kinds switched off nothing is a sheet.
+#[test]
+fn patch_code_sheets_in_a_tiff_mark_the_documents() -> R {
+    let (w, h) = (1240, 1754);
+    let pages = vec![
+        page(w, h, None)?,
+        patch_page(Patch::T, w, h, 150),
+        page(w, h, None)?,
+        patch_page(Patch::P2, w, h, 150),
+        page(w, h, Some("PATCHT"))?,
+        page(w, h, None)?,
+    ];
+    let tiff = grey_tiff(&pages, w, h)?;
+    let default = Separators {
+        marker: "PATCHT".into(),
+        patches: vec![Patch::T],
+    };
+    assert_eq!(
+        scan::separator::in_tiff(Cursor::new(&tiff), &default)?,
+        vec![2, 5]
+    );
+    let patches_only = Separators {
+        marker: String::new(),
+        patches: vec![Patch::T, Patch::P2],
+    };
+    assert_eq!(
+        scan::separator::in_tiff(Cursor::new(&tiff), &patches_only)?,
+        vec![2, 4]
+    );
+    let none = Separators {
+        marker: String::new(),
+        patches: Vec::new(),
+    };
+    assert!(scan::separator::in_tiff(Cursor::new(&tiff), &none)?.is_empty());
     Ok(())
 }

@@ -713,6 +713,59 @@ impl Workstation {
         .map_err(err)
     }
 
+    /// Separator sheets to print (`copies` pages): the configured patch code (Patch T
+    /// by default) and the barcode text from `scan.toml`, at the sizes the search at the
+    /// QA desk and Kodak's patch readers expect.
+    pub fn scan_separator_sheets_pdf(&self, copies: u32) -> Result<Vec<u8>, AppError> {
+        self.session_with(Permission::ScanIntake)?;
+        let kinds = load_scan_policy(self.data_dir())?
+            .separators()
+            .map_err(|e| AppError::invalid(e.to_string()))?;
+        let marks =
+            scan::separator::sheet_marks(&kinds).map_err(|e| AppError::invalid(e.to_string()))?;
+        let mut caption = Vec::new();
+        if let Some(p) = kinds.patches.first() {
+            let name = if *p == scan::patchcode::Patch::T {
+                "Patch T (Transferpatch)".to_owned()
+            } else {
+                format!("Patch {p}")
+            };
+            caption.push(format!("Patchcode oben: {name}."));
+        }
+        if !kinds.marker.is_empty() {
+            caption.push(format!("Barcode darunter: „{}“ (Code 39).", kinds.marker));
+        }
+        caption.push(
+            "Vor jedes Dokument eines Stapels legen. Die Qualitätssicherung findet die \
+             Trennblätter, teilt den Scan dort nach Bestätigung und lässt die Blätter weg."
+                .into(),
+        );
+        caption.push(
+            "Ohne Skalierung drucken (100 %, „Tatsächliche Größe“) und nicht kopieren: \
+             Kopien verändern die Balkenbreiten. Geknickte oder fleckige Blätter ersetzen."
+                .into(),
+        );
+        let cfg = self.casework_config()?;
+        let (town, logo) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
+        let err = |e: letters::LetterError| AppError::invalid(e.to_string());
+        let renderer = letters::Renderer::new().map_err(err)?;
+        let boxes: Vec<(f32, f32, f32, f32)> = marks
+            .iter()
+            .map(|m| (m.x, m.top, m.width, m.height))
+            .collect();
+        letters::report::separator_sheets_pdf(
+            &renderer,
+            &town.letterhead(logo),
+            &boxes,
+            scan::separator::SHEET_MARKS_BOTTOM,
+            &caption,
+            copies,
+            town.pdfa,
+            jiff::Timestamp::now().as_second(),
+        )
+        .map_err(err)
+    }
+
     /// Record that the released paper was destroyed (how: e.g. "Aktenvernichter P-4").
     pub fn scan_destroyed(&mut self, batch_id: &str, how: &str) -> Result<(), AppError> {
         let how = how.trim();
@@ -1226,24 +1279,25 @@ impl Workstation {
     }
 
     /// The separator sheets (barcode with the text from `scan.toml`, "PATCHT" by
-    /// default) of a product waiting for QA: their pages, as a proposal for the desk to
+    /// default, or a configured patch code, Patch T by default) of a product waiting for QA: their pages, as a proposal for the desk to
     /// confirm. A TIFF is searched page by page from the vault; a PDF through pdftoppm.
     pub fn scan_separators(&mut self, id: &str) -> Result<Vec<u32>, AppError> {
-        let marker = load_scan_policy(self.data_dir())?.trennblatt;
+        let kinds = load_scan_policy(self.data_dir())?
+            .separators()
+            .map_err(|e| AppError::invalid(e.to_string()))?;
         let parent = self.open_product(id)?;
         let session = self.session_with(Permission::ScanIntake)?;
         let blob = session.open_blob(&store::BlobId::parse(&parent.blob_id)?)?;
         let found = match scan::Format::from_mime(&parent.mime_type) {
-            Some(scan::Format::Tiff) => scan::separator::in_tiff(
-                std::io::BufReader::with_capacity(64 * 1024, blob),
-                &marker,
-            ),
+            Some(scan::Format::Tiff) => {
+                scan::separator::in_tiff(std::io::BufReader::with_capacity(64 * 1024, blob), &kinds)
+            }
             Some(scan::Format::Pdf) => {
                 let mut bytes = Vec::new();
                 let mut blob = blob;
                 blob.read_to_end(&mut bytes)
                     .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
-                scan::separator::in_pdf(&bytes, parent.pages, &marker, "pdftoppm")
+                scan::separator::in_pdf(&bytes, parent.pages, &kinds, "pdftoppm")
             }
             _ => Ok(Vec::new()),
         }

@@ -271,6 +271,16 @@ enum ScanCommand {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Trennblätter zum Drucken (PDF): Patchcode und Barcode aus scan.toml
+    TrennblattPdf {
+        #[arg(long)]
+        datei: PathBuf,
+        /// Wie viele Blätter (1 bis 100)
+        #[arg(long, default_value_t = 10)]
+        anzahl: u32,
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Vernichtung des freigegebenen Papiers vermerken
     Vernichtet {
         stapel: String,
@@ -863,6 +873,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ))
                 })?;
                 println!("Freigabeliste: {}", datei.display());
+            }
+            ScanCommand::TrennblattPdf {
+                datei,
+                anzahl,
+                as_user,
+            } => {
+                let ws = login(&dir, &as_user, &mut secrets)?;
+                let pdf = ws.scan_separator_sheets_pdf(anzahl)?;
+                std::fs::write(&datei, pdf).map_err(|e| {
+                    workstation::AppError::invalid(format!(
+                        "{} nicht schreibbar: {e}",
+                        datei.display()
+                    ))
+                })?;
+                println!(
+                    "{anzahl} Trennblätter: {} (ohne Skalierung drucken)",
+                    datei.display()
+                );
             }
             ScanCommand::Vernichtet {
                 stapel,
