@@ -159,6 +159,21 @@ test("scanning desk: Eingang, QA desk and batches by keyboard, accessible", asyn
   await expect(page.getByTestId("qa-checklist")).toContainText("alle Punkte nötig");
   await noSeriousA11yViolations(page);
   await page.screenshot({ path: "test-results/screens/scanstelle-pruefung.png" });
+  // A PDF scan is checked page by page too, all its pages (not only the first ones),
+  // with a page strip drawn from the PDF itself.
+  await page.getByRole("button", { name: "antraege.pdf prüfen" }).click();
+  await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 1 von 3");
+  await expect(page.getByTestId("qa-desk").getByRole("img", { name: "Seite 1 von 3" })).toBeVisible();
+  await page.keyboard.press("PageDown");
+  await page.keyboard.press("PageDown");
+  await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 3 von 3");
+  await expect(page.getByTestId("qa-desk").getByRole("img", { name: "Seite 3 von 3" })).toBeVisible();
+  await expect(page.getByTestId("qa-thumbs").locator("li")).toHaveCount(3);
+  await expect(page.getByTestId("qa-thumb-2").locator("img")).toHaveJSProperty("complete", true);
+  expect(await page.getByTestId("qa-thumb-2").locator("img").evaluate((i: HTMLImageElement) => i.naturalWidth)).toBe(120);
+  await page.getByTestId("qa-thumb-2").click();
+  await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 2 von 3");
+  await noSeriousA11yViolations(page);
   // A TIFF is checked page by page (Bild ab / Bild auf) and split by hand.
   await page.getByRole("button", { name: "stapel.tif prüfen" }).click();
   await expect(page.getByTestId("qa-page-no")).toHaveText("Seite 1 von 3");

@@ -140,6 +140,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return [
               { id: "p1", name: "antrag-1.jpg", mimeType: "image/jpeg", seiten: 1, eingelesen: "2026-12-01T08:00:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: null },
               { id: "p2", name: "stapel.tif", mimeType: "image/tiff", seiten: 3, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: null },
+              { id: "p7", name: "antraege.pdf", mimeType: "application/pdf", seiten: 3, eingelesen: "2026-12-01T08:02:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: null },
             ];
           case "scan_split":
             return [
@@ -169,6 +170,8 @@ export async function installFakeBackend(page: Page): Promise<void> {
           case "scan_intake_log":
             return [{ name: "antrag-2.jpg", result: "eingelesen", detail: "1 Seite(n)" }];
           case "scan_product":
+            // Three pages "Seite 1" … "Seite 3", each with a black bar.
+            if (args.id === "p7") return { filename: "antraege.pdf", mimeType: "application/pdf", contentBase64: "JVBERi0xLjQKMSAwIG9iago8PCAvVHlwZSAvQ2F0YWxvZyAvUGFnZXMgMiAwIFIgPj4KZW5kb2JqCjIgMCBvYmoKPDwgL1R5cGUgL1BhZ2VzIC9LaWRzIFs0IDAgUiA2IDAgUiA4IDAgUl0gL0NvdW50IDMgPj4KZW5kb2JqCjMgMCBvYmoKPDwgL1R5cGUgL0ZvbnQgL1N1YnR5cGUgL1R5cGUxIC9CYXNlRm9udCAvSGVsdmV0aWNhID4+CmVuZG9iago0IDAgb2JqCjw8IC9UeXBlIC9QYWdlIC9QYXJlbnQgMiAwIFIgL01lZGlhQm94IFswIDAgNTk1IDg0Ml0gL1Jlc291cmNlcyA8PCAvRm9udCA8PCAvRjEgMyAwIFIgPj4gPj4gL0NvbnRlbnRzIDUgMCBSID4+CmVuZG9iago1IDAgb2JqCjw8IC9MZW5ndGggNjggPj4Kc3RyZWFtCkJUIC9GMSA0OCBUZiAxMDAgNjAwIFRkIChTZWl0ZSAxKSBUaiBFVCAwIDAgMCByZyAxMDAgMzAwIDMwMCA0MCByZSBmCmVuZHN0cmVhbQplbmRvYmoKNiAwIG9iago8PCAvVHlwZSAvUGFnZSAvUGFyZW50IDIgMCBSIC9NZWRpYUJveCBbMCAwIDU5NSA4NDJdIC9SZXNvdXJjZXMgPDwgL0ZvbnQgPDwgL0YxIDMgMCBSID4+ID4+IC9Db250ZW50cyA3IDAgUiA+PgplbmRvYmoKNyAwIG9iago8PCAvTGVuZ3RoIDY4ID4+CnN0cmVhbQpCVCAvRjEgNDggVGYgMTAwIDYwMCBUZCAoU2VpdGUgMikgVGogRVQgMCAwIDAgcmcgMTAwIDM2MCAzMDAgNDAgcmUgZgplbmRzdHJlYW0KZW5kb2JqCjggMCBvYmoKPDwgL1R5cGUgL1BhZ2UgL1BhcmVudCAyIDAgUiAvTWVkaWFCb3ggWzAgMCA1OTUgODQyXSAvUmVzb3VyY2VzIDw8IC9Gb250IDw8IC9GMSAzIDAgUiA+PiA+PiAvQ29udGVudHMgOSAwIFIgPj4KZW5kb2JqCjkgMCBvYmoKPDwgL0xlbmd0aCA2OCA+PgpzdHJlYW0KQlQgL0YxIDQ4IFRmIDEwMCA2MDAgVGQgKFNlaXRlIDMpIFRqIEVUIDAgMCAwIHJnIDEwMCA0MjAgMzAwIDQwIHJlIGYKZW5kc3RyZWFtCmVuZG9iagp4cmVmCjAgMTAKMDAwMDAwMDAwMCA2NTUzNSBmIAowMDAwMDAwMDA5IDAwMDAwIG4gCjAwMDAwMDAwNTggMDAwMDAgbiAKMDAwMDAwMDEyNyAwMDAwMCBuIAowMDAwMDAwMTk3IDAwMDAwIG4gCjAwMDAwMDAzMjMgMDAwMDAgbiAKMDAwMDAwMDQ0MSAwMDAwMCBuIAowMDAwMDAwNTY3IDAwMDAwIG4gCjAwMDAwMDA2ODUgMDAwMDAgbiAKMDAwMDAwMDgxMSAwMDAwMCBuIAp0cmFpbGVyCjw8IC9TaXplIDEwIC9Sb290IDEgMCBSID4+CnN0YXJ0eHJlZgo5MjkKJSVFT0YK" };
             if (args.id !== "p1") return { filename: "stapel.tif", mimeType: "image/tiff", contentBase64: "SUkqAA==" };
             // A 1×1 white PNG.
             return { filename: "antrag-1.jpg", mimeType: "image/png", contentBase64: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC" };
