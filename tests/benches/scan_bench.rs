@@ -222,6 +222,28 @@ fn main() -> Result<(), BoxError> {
     cli.sort();
     let cli_median = cli[1];
 
+    // 2b. "Trennblätter suchen" over the same pages: Kodak patch codes only, the
+    //     barcode only, and both (the default). The pages carry writing, no sheet.
+    let search = |kinds: &scan::separator::Separators| -> Result<Duration, BoxError> {
+        let file = std::io::BufReader::new(std::fs::File::open(&copy)?);
+        let start = Instant::now();
+        let found = scan::separator::in_tiff(file, kinds)?;
+        let took = start.elapsed();
+        if !found.is_empty() {
+            return Err(format!("Trennblätter in Schriftseiten gefunden: {found:?}").into());
+        }
+        Ok(took)
+    };
+    let patch_only = search(&scan::separator::Separators {
+        marker: String::new(),
+        patches: vec![scan::patchcode::Patch::T],
+    })?;
+    let barcode_only = search(&scan::separator::Separators::barcode("PATCHT"))?;
+    let both = search(&scan::separator::Separators {
+        marker: "PATCHT".into(),
+        patches: vec![scan::patchcode::Patch::T],
+    })?;
+
     // 3. OCR with tesseract on a sample of the pages (what the background worker adds).
     let ocr = match scan::ocr::Ocr::detect() {
         Ok(o) => {
@@ -283,6 +305,13 @@ fn main() -> Result<(), BoxError> {
     println!(
         "| overhead ratio (ours / sha256sum + age) | {:.2} |",
         median.as_secs_f64() / cli_median.as_secs_f64()
+    );
+    let per_page = |d: Duration| d.as_secs_f64() * 1000.0 / f64::from(pages.max(1));
+    println!(
+        "| separator search (\"Trennblätter suchen\"), ms per page: patch code / barcode / both | {:.0} / {:.0} / {:.0} |",
+        per_page(patch_only),
+        per_page(barcode_only),
+        per_page(both)
     );
     match ocr {
         Some((d, chars)) => println!(
