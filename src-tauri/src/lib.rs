@@ -164,26 +164,18 @@ async fn report_cases(
         .await
 }
 
-/// The report as PDF for the council (base64; the page offers it as a download).
+/// Make an export (dashboard CSV or PDF, release list, separator sheets) and save it in
+/// the export folder; returns the file's path for the page to show.
 #[tauri::command]
-async fn report_pdf(
+async fn save_export(
     state: tauri::State<'_, AppState>,
-    request: ReportRequest,
+    export: workstation::exports::Export,
 ) -> Result<String, AppError> {
-    use base64::Engine;
+    let dir = workstation::paths::default_export_dir();
     state
-        .with(move |ws| ws.report_pdf(&request))
+        .with(move |ws| ws.save_export(&export, &dir))
         .await
-        .map(|pdf| base64::engine::general_purpose::STANDARD.encode(pdf))
-}
-
-/// The report as CSV text (the page offers it as a download).
-#[tauri::command]
-async fn report_csv(
-    state: tauri::State<'_, AppState>,
-    request: ReportRequest,
-) -> Result<String, AppError> {
-    state.with(move |ws| ws.report_csv(&request)).await
+        .map(|p| p.display().to_string())
 }
 
 #[tauri::command]
@@ -468,27 +460,6 @@ async fn scan_release(state: tauri::State<'_, AppState>, id: String) -> Result<(
     state.with(move |ws| ws.scan_release(&id)).await
 }
 
-/// The release list as PDF (base64).
-#[tauri::command]
-async fn scan_release_list(state: tauri::State<'_, AppState>) -> Result<String, AppError> {
-    use base64::Engine as _;
-    let pdf = state.with(|ws| ws.scan_release_list_pdf()).await?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(pdf))
-}
-
-/// Separator sheets to print as PDF (base64), 1 to 100 pages.
-#[tauri::command]
-async fn scan_separator_sheets(
-    state: tauri::State<'_, AppState>,
-    copies: u32,
-) -> Result<String, AppError> {
-    use base64::Engine as _;
-    let pdf = state
-        .with(move |ws| ws.scan_separator_sheets_pdf(copies))
-        .await?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(pdf))
-}
-
 #[tauri::command]
 async fn scan_destroyed(
     state: tauri::State<'_, AppState>,
@@ -563,8 +534,6 @@ pub fn run() {
             case_outbox,
             report,
             report_cases,
-            report_csv,
-            report_pdf,
             scan_setup,
             scan_batches,
             scan_batch_create,
@@ -581,9 +550,8 @@ pub fn run() {
             scan_separators,
             scan_split_separators,
             scan_release,
-            scan_release_list,
-            scan_separator_sheets,
-            scan_destroyed
+            scan_destroyed,
+            save_export
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -25,6 +25,7 @@ let sim;
 let applicant;
 let hkrDir;
 let hotDir;
+let exportDir;
 
 /** Start the portal simulator with `count` applications; resolves to its URL. */
 async function startSimulator(dir, count) {
@@ -67,7 +68,13 @@ before(async () => {
   hkrDir = path.join(path.dirname(dataDir), "kasse");
   mkdirSync(hkrDir);
   amtsstube(["kasse", "ordner", hkrDir], "admin-passwort-1\n");
-  driver = await startDriver({ driver: driverBin, env: { AMTSSTUBE_DATA_DIR: dataDir }, log: path.join(artifacts, "driver.log") });
+  // Where the app saves exports (instead of the user's downloads folder).
+  exportDir = path.join(path.dirname(dataDir), "export");
+  driver = await startDriver({
+    driver: driverBin,
+    env: { AMTSSTUBE_DATA_DIR: dataDir, AMTSSTUBE_EXPORT_DIR: exportDir },
+    log: path.join(artifacts, "driver.log"),
+  });
   wd = new WebDriver(driver.url);
   await wd.start(app);
 });
@@ -356,6 +363,19 @@ test("leitung: the dashboard shows the figures the reports crate computes; sachb
     "const c = document.querySelector('[data-testid=dash-age-chart]'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0) n++; return n;",
   );
   assert.ok(inked > 100, `the chart is empty (${inked} pixels)`);
+  // The exports are saved by the app where the page says: CSV for Excel (BOM,
+  // semicolons), the PDF report for the council.
+  await wd.execute("document.querySelector('[data-testid=dash-csv]').click();");
+  const csvSaved = await wd.waitFor("[data-testid=dash-saved]", { text: ".csv" });
+  const csvPath = (await wd.text(csvSaved)).replace(/^Gespeichert: /, "");
+  assert.equal(csvPath, path.join(exportDir, `kennzahlen-${from}-bis-${until}.csv`));
+  const csv = readFileSync(csvPath, "utf8");
+  assert.ok(csv.startsWith("\uFEFF"), "UTF-8 with BOM");
+  assert.ok(csv.includes(";"), "semicolons");
+  await wd.execute("document.querySelector('[data-testid=dash-pdf]').click();");
+  const pdfSaved = await wd.waitFor("[data-testid=dash-saved]", { text: ".pdf" });
+  const pdfPath = (await wd.text(pdfSaved)).replace(/^Gespeichert: /, "");
+  assert.equal(readFileSync(pdfPath).subarray(0, 5).toString("latin1"), "%PDF-");
   // A number opens its cases.
   await wd.execute("document.querySelector('[data-testid=kpi-decided]').click();");
   await wd.waitFor("[data-testid=dash-drill]", { text: `${c.decided} Vorgänge` });
@@ -405,6 +425,11 @@ test("scanning desk: a batch of three paper applications, QA by a second person,
   await fill("#scan-seiten", "3");
   await wd.click(await wd.find("[data-testid=scan-batch-create]"));
   await wd.waitFor("[data-testid=scan-open-batch]", { text: "0 von 3 Seiten" });
+  // Separator sheets to print, saved by the app.
+  await fill("#scan-sheet-copies", "3");
+  await wd.click(await wd.find("[data-testid=scan-separator-sheets]"));
+  await wd.waitFor("[data-testid=scan-message]", { text: "3 Trennblätter gespeichert" });
+  assert.equal(readFileSync(path.join(exportDir, "trennblaetter.pdf")).subarray(0, 5).toString("latin1"), "%PDF-");
   const people = ["Karl Gruber", "Ewa Kowalski", "Hanna Schulz"];
   people.forEach((p, i) => writeFileSync(path.join(hotDir, `gewerbe-${i + 1}.pdf`), scannedPdf(["Gewerbeanmeldung", p, `Blatt ${i + 1}`])));
   // The workstation reads the share by itself (files unchanged for 2 s, a pass every 5 s).

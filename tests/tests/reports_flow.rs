@@ -66,10 +66,19 @@ fn leitung_sees_team_figures_that_match_their_cases() -> Result<(), BoxError> {
         ..year()
     })?;
     assert_eq!(only.total.current.arrivals, gew.current.arrivals);
-    // The CSV opens in Excel and LibreOffice.
-    let csv = ws.report_csv(&year())?;
+    // The CSV opens in Excel and LibreOffice; both exports are saved as files, a second
+    // export beside the first.
+    let dir = tempfile::tempdir()?;
+    let export = |e: &workstation::exports::Export| ws.save_export(e, dir.path());
+    let csv_path = export(&workstation::exports::Export::ReportCsv { request: year() })?;
+    let csv = std::fs::read_to_string(&csv_path)?;
     assert!(csv.starts_with('\u{feff}') && csv.contains(";Alle Vorgänge;Eingänge;300;"));
-    let pdf = ws.report_pdf(&year())?;
+    let again = export(&workstation::exports::Export::ReportCsv { request: year() })?;
+    assert_ne!(again, csv_path);
+    assert_eq!(std::fs::read_to_string(&again)?, csv);
+    let pdf = std::fs::read(export(&workstation::exports::Export::ReportPdf {
+        request: year(),
+    })?)?;
     assert!(pdf.starts_with(b"%PDF-") && pdf.len() > 10_000);
 
     // A case decided today through the ordinary casework counts at once.

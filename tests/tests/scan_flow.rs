@@ -357,8 +357,17 @@ fn paper_is_released_for_destruction_only_through_the_gate() -> Result<(), BoxEr
             .map(|(_, n)| n.clone())
             .unwrap_or_default()
     };
-    let list = tmp.path().join("freigabeliste.pdf");
-    std::fs::write(&list, ws.scan_release_list_pdf()?)?;
+    // Saved as an export, as the Stapel screen does it.
+    let list = ws.save_export(
+        &workstation::exports::Export::ReleaseList,
+        &tmp.path().join("export"),
+    )?;
+    assert_eq!(
+        list,
+        tmp.path()
+            .join("export")
+            .join("freigabeliste-vernichtung.pdf")
+    );
     let out = std::process::Command::new("pdftotext")
         .args(["-enc", "UTF-8"])
         .arg(&list)

@@ -25,6 +25,7 @@ import type { Report } from "./bindings/Report";
 import type { ReportRequest } from "./bindings/ReportRequest";
 import type { DrillCase } from "./bindings/DrillCase";
 import type { Metric } from "./bindings/Metric";
+import type { Export } from "./bindings/Export";
 import type { BatchRequest } from "./bindings/BatchRequest";
 import type { BatchView } from "./bindings/BatchView";
 import type { IntakeResult } from "./bindings/IntakeResult";
@@ -61,9 +62,8 @@ export interface Backend {
   caseOutbox(caseId: string): Promise<OutboxView[]>;
   report(request: ReportRequest): Promise<Report>;
   reportCases(request: ReportRequest, group: string, metric: Metric): Promise<DrillCase[]>;
-  reportCsv(request: ReportRequest): Promise<string>;
-  /** The report as PDF (base64) for the council. */
-  reportPdf(request: ReportRequest): Promise<string>;
+  /** Make an export (CSV, PDF) and save it in the export folder: returns its path. */
+  saveExport(exp: Export): Promise<string>;
   scanSetup(): Promise<ScanSetup>;
   scanBatches(): Promise<BatchView[]>;
   scanBatchCreate(request: BatchRequest): Promise<BatchView>;
@@ -89,10 +89,6 @@ export interface Backend {
   scanPage(id: string, page: number): Promise<DocumentContent>;
   scanRelease(id: string): Promise<void>;
   scanDestroyed(id: string, how: string): Promise<void>;
-  /** The release list for destroying paper as PDF (base64). */
-  scanReleaseList(): Promise<string>;
-  /** Separator sheets to print (patch code and barcode from scan.toml) as PDF (base64). */
-  scanSeparatorSheets(copies: number): Promise<string>;
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -133,8 +129,7 @@ export const tauriBackend: Backend = {
   caseOutbox: (caseId) => invoke<OutboxView[]>("case_outbox", { caseId }),
   report: (request) => invoke<Report>("report", { request }),
   reportCases: (request, group, metric) => invoke<DrillCase[]>("report_cases", { request, group, metric }),
-  reportCsv: (request) => invoke<string>("report_csv", { request }),
-  reportPdf: (request) => invoke<string>("report_pdf", { request }),
+  saveExport: (exp) => invoke<string>("save_export", { export: exp }),
   scanSetup: () => invoke<ScanSetup>("scan_setup"),
   scanBatches: () => invoke<BatchView[]>("scan_batches"),
   scanBatchCreate: (request) => invoke<BatchView>("scan_batch_create", { request }),
@@ -152,6 +147,4 @@ export const tauriBackend: Backend = {
   scanPage: (id, page) => invoke<DocumentContent>("scan_page", { id, page }),
   scanRelease: (id) => invoke<void>("scan_release", { id }),
   scanDestroyed: (id, how) => invoke<void>("scan_destroyed", { id, how }),
-  scanReleaseList: () => invoke<string>("scan_release_list"),
-  scanSeparatorSheets: (copies) => invoke<string>("scan_separator_sheets", { copies }),
 };

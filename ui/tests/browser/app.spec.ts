@@ -119,6 +119,11 @@ test("dashboard for the Leitung: keyboard, accessible, a number opens its cases"
   await expect(page.getByTestId("kpi-median")).toHaveText("6,5 Tage (P90 13,0 Tage)");
   await noSeriousA11yViolations(page);
   await page.screenshot({ path: "test-results/screens/kennzahlen.png", fullPage: true });
+  // Exports are saved by the workstation; the page says where.
+  await page.getByTestId("dash-csv").click();
+  await expect(page.getByTestId("dash-saved")).toHaveText(/^Gespeichert: \/home\/leitung\/Downloads\/kennzahlen-\d{4}-\d\d-\d\d-bis-\d{4}-\d\d-\d\d\.csv$/);
+  await page.getByTestId("dash-pdf").click();
+  await expect(page.getByTestId("dash-saved")).toHaveText(/\.pdf$/);
   await page.getByTestId("kpi-overdue").press("Enter");
   await expect(page.getByTestId("dash-drill")).toContainText("HS-2026-000004");
   await page.getByRole("button", { name: "HS-2026-000004" }).press("Enter");
@@ -138,12 +143,11 @@ test("scanning desk: Eingang, QA desk and batches by keyboard, accessible", asyn
   await expect(page.getByTestId("scan-ocr")).toContainText("Texterkennung aus");
   // A class that is not scanned cannot be chosen.
   await expect(page.locator("#scan-klasse option[value=gebunden]")).toBeDisabled();
-  // Separator sheets to print: a PDF is saved, an impossible number is refused.
-  const download = page.waitForEvent("download");
+  // Separator sheets to print: saved as PDF (the page says where), an impossible
+  // number is refused.
   await page.getByLabel(/^Trennblätter/).fill("5");
   await page.getByTestId("scan-separator-sheets").click();
-  expect((await download).suggestedFilename()).toBe("trennblaetter.pdf");
-  await expect(page.getByTestId("scan-message")).toContainText("5 Trennblätter erstellt");
+  await expect(page.getByTestId("scan-message")).toContainText("5 Trennblätter gespeichert: /home/scan/Downloads/trennblaetter.pdf");
   await page.getByLabel(/^Trennblätter/).fill("500");
   await page.getByTestId("scan-separator-sheets").click();
   await expect(page.getByTestId("scan-message")).toContainText("1 bis 100");

@@ -149,12 +149,18 @@ export async function installFakeBackend(page: Page): Promise<void> {
             ];
           case "scan_separators":
             return [2];
-          case "scan_separator_sheets":
-            if (typeof args.copies !== "number" || args.copies < 1 || args.copies > 100) {
-              throw { code: "invalid", message: "Bitte 1 bis 100 Trennblätter auf einmal drucken." };
+          case "save_export": {
+            const exp = args.export as { kind: string; copies?: number; request?: { from: string; until: string } };
+            if (exp.kind === "separatorSheets") {
+              if (typeof exp.copies !== "number" || exp.copies < 1 || exp.copies > 100) {
+                throw { code: "invalidInput", message: "Bitte 1 bis 100 Trennblätter auf einmal drucken." };
+              }
+              return "/home/scan/Downloads/trennblaetter.pdf";
             }
-            // "%PDF-1.7" and an end marker: enough for the download.
-            return "JVBERi0xLjcKJSVFT0YK";
+            if (exp.kind === "releaseList") return "/home/scan/Downloads/freigabeliste-vernichtung.pdf";
+            const ext = exp.kind === "reportCsv" ? "csv" : "pdf";
+            return `/home/leitung/Downloads/kennzahlen-${exp.request?.from}-bis-${exp.request?.until}.${ext}`;
+          }
           case "scan_split_separators":
             return [
               { id: "p5", name: "stapel.tif – Teil 1 von 2 (Seite 1 bis 1)", mimeType: "image/tiff", seiten: 1, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: 1 },

@@ -11,6 +11,7 @@ pub mod casework;
 pub mod casework_config;
 pub mod demo;
 mod error;
+pub mod exports;
 pub mod letters;
 pub mod ocr_worker;
 pub mod paths;

@@ -15,3 +15,17 @@ pub fn default_data_dir() -> PathBuf {
         .map(|d| d.join("amtsstube"))
         .unwrap_or_else(|| PathBuf::from("amtsstube-daten"))
 }
+
+/// Environment variable that names the folder for exports (CSV, PDF).
+pub const EXPORT_DIR_ENV: &str = "AMTSSTUBE_EXPORT_DIR";
+
+/// `$AMTSSTUBE_EXPORT_DIR`, else the user's downloads folder (`~/Downloads`, as the
+/// desktop names it), else the home folder, else `./amtsstube-export`.
+pub fn default_export_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(EXPORT_DIR_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::download_dir()
+        .or_else(dirs::home_dir)
+        .unwrap_or_else(|| PathBuf::from("amtsstube-export"))
+}
