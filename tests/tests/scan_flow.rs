@@ -935,3 +935,49 @@ fn printed_separator_sheets_are_found_in_the_scan() -> Result<(), BoxError> {
     assert_eq!(ws.scan_separators(&whole.id)?, vec![2]);
     Ok(())
 }
+
+/// The background intake holds the workstation for a short time only: a pass takes
+/// files for a slice of time (here none: one file per pass) and leaves the others,
+/// stable, for the next pass; all arrive, each once, and the worker goes on at once
+/// while files are left.
+#[test]
+fn the_background_intake_takes_a_large_drop_in_slices() -> Result<(), BoxError> {
+    let Desk {
+        tmp: _tmp,
+        inbox,
+        mut ws,
+    } = desk(&[("scan1", Role::Scanstelle)])?;
+    login(&mut ws, "scan1")?;
+    ws.scan_set_folder(&inbox)?;
+    ws.scan_batch_create(&batch("antrag", 3, &[]))?;
+    for i in 0..3 {
+        std::fs::write(
+            inbox.join(format!("blatt-{i}.jpg")),
+            jpeg(&format!("Blatt {i}")),
+        )?;
+    }
+    // First seen; taken once unchanged for two seconds.
+    assert_eq!(ws.scan_intake_background_within(Duration::ZERO)?, 0);
+    std::thread::sleep(Duration::from_millis(2200));
+    for left in [2, 1, 0] {
+        assert_eq!(ws.scan_intake_background_within(Duration::ZERO)?, 1);
+        assert_eq!(ws.scan_intake_ready(), left);
+    }
+    assert_eq!(ws.scan_queue()?.len(), 3);
+    assert_eq!(
+        std::fs::read_dir(&inbox)?.count(),
+        1,
+        "only fehler/ is left"
+    );
+    // The app's own slice takes a handful of small files in one pass.
+    for i in 3..6 {
+        std::fs::write(
+            inbox.join(format!("blatt-{i}.jpg")),
+            jpeg(&format!("Blatt {i}")),
+        )?;
+    }
+    ws.scan_intake_background()?;
+    std::thread::sleep(Duration::from_millis(2200));
+    assert_eq!(ws.scan_intake_background()?, 3);
+    Ok(())
+}

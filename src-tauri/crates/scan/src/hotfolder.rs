@@ -99,6 +99,8 @@ pub struct HotFolder {
     dir: PathBuf,
     config: Config,
     seen: HashMap<OsString, Seen>,
+    /// Stable files the last pass left for the next one (its time was up).
+    ready_left: usize,
 }
 
 /// Temporary and hidden files the scanner or the share writes while copying.
@@ -149,6 +151,7 @@ impl HotFolder {
             dir,
             config,
             seen: HashMap::new(),
+            ready_left: 0,
         })
     }
 
@@ -161,12 +164,30 @@ impl HotFolder {
         self.seen.len()
     }
 
+    /// Stable files the last pass left for the next one because its time was up.
+    pub fn ready_left(&self) -> usize {
+        self.ready_left
+    }
+
     /// One pass over the folder: take every file that is stable and checks out.
     pub fn scan(
         &mut self,
+        sink: impl FnMut(&Arrival<'_>) -> Result<Taken, String>,
+    ) -> std::io::Result<Vec<Outcome>> {
+        self.scan_within(None, sink)
+    }
+
+    /// One pass that takes files only while `budget` lasts (at least one file), so a
+    /// caller holding a lock for the sink can let others in between; the rest stays
+    /// stable for the next pass ([`HotFolder::ready_left`]).
+    pub fn scan_within(
+        &mut self,
+        budget: Option<Duration>,
         mut sink: impl FnMut(&Arrival<'_>) -> Result<Taken, String>,
     ) -> std::io::Result<Vec<Outcome>> {
         let now = Instant::now();
+        self.ready_left = 0;
+        let mut took_one = false;
         let mut outcomes = Vec::new();
         let mut present = Vec::new();
         for entry in std::fs::read_dir(&self.dir)? {
@@ -200,6 +221,11 @@ impl HotFolder {
             {
                 continue;
             }
+            if took_one && budget.is_some_and(|b| now.elapsed() >= b) {
+                self.ready_left += 1;
+                continue;
+            }
+            took_one = true;
             let display = name.to_string_lossy().into_owned();
             let result = if size > self.config.max_bytes {
                 Err((

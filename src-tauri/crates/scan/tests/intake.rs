@@ -257,3 +257,43 @@ fn the_watcher_notices_a_new_file() -> R {
     assert!(hits.load(Ordering::SeqCst) > 0, "no event");
     Ok(())
 }
+
+/// A pass with a time budget takes at least one file and leaves the other stable files
+/// for the next pass (the app's background intake lets other work in between); none is
+/// lost or taken twice, and a pass without budget takes all at once.
+#[test]
+fn a_pass_with_a_time_budget_leaves_the_rest_for_the_next() -> R {
+    let tmp = tempfile::tempdir()?;
+    let mut hot = HotFolder::new(tmp.path(), config())?;
+    for i in 0..4 {
+        std::fs::write(tmp.path().join(format!("scan-{i}.jpg")), jpeg())?;
+    }
+    // Seen once, stable after the configured delay.
+    assert!(hot.scan(|_| Err("noch nicht stabil".into()))?.is_empty());
+    std::thread::sleep(Duration::from_millis(500));
+    let mut taken = Vec::new();
+    let mut passes = 0;
+    while taken.len() < 4 && passes < 10 {
+        let out = hot.scan_within(Some(Duration::ZERO), |a| {
+            taken.push(a.name.clone());
+            Ok(Taken::Stored)
+        })?;
+        passes += 1;
+        assert_eq!(out.len(), 1, "one file per pass: {out:?}");
+        assert_eq!(hot.ready_left(), 4 - taken.len(), "the rest waits, stable");
+    }
+    taken.sort();
+    assert_eq!(
+        taken,
+        ["scan-0.jpg", "scan-1.jpg", "scan-2.jpg", "scan-3.jpg"]
+    );
+    assert_eq!(hot.ready_left(), 0);
+    // Without a budget: all in one pass.
+    for i in 0..3 {
+        std::fs::write(tmp.path().join(format!("neu-{i}.jpg")), jpeg())?;
+    }
+    assert!(hot.scan(|_| Err("noch nicht stabil".into()))?.is_empty());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(hot.scan(|_| Ok(Taken::Stored))?.len(), 3);
+    Ok(())
+}

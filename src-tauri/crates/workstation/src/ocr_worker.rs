@@ -105,21 +105,28 @@ impl IntakeWorker {
                 if flag.load(Ordering::Relaxed) {
                     return;
                 }
-                let (folder, waiting) = match shared.lock() {
+                let (folder, waiting, ready) = match shared.lock() {
                     Ok(mut guard) => match guard.as_mut() {
                         Some(ws) => {
                             if let Err(e) = ws.scan_intake_background() {
                                 tracing::warn!("Eingang: {}", e.message);
                             }
-                            (ws.scan_watched_folder(), ws.scan_intake_waiting())
+                            (
+                                ws.scan_watched_folder(),
+                                ws.scan_intake_waiting(),
+                                ws.scan_intake_ready(),
+                            )
                         }
-                        None => (None, 0),
+                        None => (None, 0, 0),
                     },
                     Err(_) => return,
                 };
-                // A file still being written sends no further event once complete:
-                // look again soon while one is waiting.
-                wait = if waiting > 0 {
+                // Stable files left by a pass whose time was up: go on right after the
+                // window's waiting commands. A file still being written sends no
+                // further event once complete: look again soon while one is waiting.
+                wait = if ready > 0 {
+                    every.min(Duration::from_millis(20))
+                } else if waiting > 0 {
                     every.min(Duration::from_secs(1))
                 } else {
                     every

@@ -207,6 +207,12 @@ fn storage(msg: impl Into<String>) -> AppError {
     AppError::new(ErrorCode::Storage, msg)
 }
 
+/// How long a file in the configured hot folder must stay unchanged before it is taken.
+const INTAKE_STABLE_FOR: Duration = Duration::from_secs(2);
+
+/// How long one background intake pass takes files before it lets other work in.
+const BACKGROUND_SLICE: Duration = Duration::from_millis(250);
+
 fn seal_json(s: &Seal) -> String {
     serde_json::json!({
         "algorithm": s.algorithm,
@@ -239,6 +245,18 @@ impl Workstation {
         stable_for: Duration,
         wait: Duration,
     ) -> Result<Vec<IntakeResult>, AppError> {
+        self.scan_intake_within(dir, stable_for, wait, None)
+    }
+
+    /// [`Workstation::scan_intake`], taking files only while `budget` lasts (at least
+    /// one); the other stable files wait for the next call ([`Workstation::scan_intake_ready`]).
+    fn scan_intake_within(
+        &mut self,
+        dir: &Path,
+        stable_for: Duration,
+        wait: Duration,
+        budget: Option<Duration>,
+    ) -> Result<Vec<IntakeResult>, AppError> {
         self.session_with(Permission::ScanIntake)?;
         // Keep the folder's state (how long each file has been unchanged, retries)
         // from one pass to the next.
@@ -253,7 +271,7 @@ impl Workstation {
             )
             .map_err(|e| AppError::invalid(format!("Eingangsordner {}: {e}", dir.display())))?,
         };
-        let result = self.intake_passes(&mut hot, dir, wait);
+        let result = self.intake_passes(&mut hot, dir, wait, budget);
         self.hot_folder = Some((dir.to_path_buf(), stable_for, hot));
         if let Ok(r) = &result {
             for item in r {
@@ -271,15 +289,40 @@ impl Workstation {
     }
 
     /// One pass of the app's background intake: only for a logged-in scanning desk
-    /// with a hot folder and an open batch; otherwise nothing happens.
+    /// with a hot folder and an open batch; otherwise nothing happens. It takes files
+    /// for about a quarter of a second and leaves the rest for the next pass, so the
+    /// window's commands, which wait for the same workstation, get their turn between
+    /// files.
     pub fn scan_intake_background(&mut self) -> Result<usize, AppError> {
+        self.scan_intake_background_within(BACKGROUND_SLICE)
+    }
+
+    /// [`Workstation::scan_intake_background`] with another time per pass.
+    pub fn scan_intake_background_within(&mut self, budget: Duration) -> Result<usize, AppError> {
         let Ok(session) = self.session_with(Permission::ScanIntake) else {
             return Ok(0);
         };
-        if session.setting(FOLDER_SETTING)?.is_none() || session.open_scan_batch()?.is_none() {
+        let Some(dir) = session.setting(FOLDER_SETTING)? else {
+            return Ok(0);
+        };
+        if session.open_scan_batch()?.is_none() {
             return Ok(0);
         }
-        Ok(self.scan_intake_configured()?.len())
+        Ok(self
+            .scan_intake_within(
+                Path::new(&dir),
+                INTAKE_STABLE_FOR,
+                Duration::ZERO,
+                Some(budget),
+            )?
+            .len())
+    }
+
+    /// Stable files the last pass left for the next one (its time was up).
+    pub fn scan_intake_ready(&self) -> usize {
+        self.hot_folder
+            .as_ref()
+            .map_or(0, |(_, _, hot)| hot.ready_left())
     }
 
     /// The hot folder to watch: configured, and a scanning desk logged in (else None).
@@ -304,6 +347,7 @@ impl Workstation {
         hot: &mut HotFolder,
         dir: &Path,
         wait: Duration,
+        budget: Option<Duration>,
     ) -> Result<Vec<IntakeResult>, AppError> {
         let session = self.session_with_mut(Permission::ScanIntake)?;
         // Scans go into the scanner's open batch; without one they wait in the share.
@@ -316,7 +360,7 @@ impl Workstation {
         let mut results = Vec::new();
         loop {
             let outcomes = hot
-                .scan(|a| {
+                .scan_within(budget, |a| {
                     // Streamed from the share into the vault, never held whole.
                     let file = std::fs::File::open(a.path)
                         .map_err(|e| format!("Die Datei lässt sich nicht öffnen: {e}"))?;
@@ -446,11 +490,7 @@ impl Workstation {
                     "Es ist kein Eingangsordner eingerichtet (amtsstube scan ordner /pfad).",
                 )
             })?;
-        self.scan_intake(
-            Path::new(&dir),
-            Duration::from_secs(2),
-            Duration::from_millis(0),
-        )
+        self.scan_intake(Path::new(&dir), INTAKE_STABLE_FOR, Duration::ZERO)
     }
 
     /// Prepare a batch: the class, the box of the paper, the expected page count and
