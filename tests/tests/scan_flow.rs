@@ -969,6 +969,27 @@ fn the_background_intake_takes_a_large_drop_in_slices() -> Result<(), BoxError> 
         1,
         "only fehler/ is left"
     );
+    // Files left by a pass do not keep the worker busy once the batch is closed.
+    for i in 0..2 {
+        std::fs::write(
+            inbox.join(format!("spaet-{i}.jpg")),
+            jpeg(&format!("Spät {i}")),
+        )?;
+    }
+    ws.scan_intake_background_within(Duration::ZERO)?;
+    std::thread::sleep(Duration::from_millis(2200));
+    assert_eq!(ws.scan_intake_background_within(Duration::ZERO)?, 1);
+    assert_eq!(ws.scan_intake_ready(), 1);
+    let open = ws
+        .scan_batches()?
+        .into_iter()
+        .find(|b| b.zustand == "offen")
+        .ok_or("no open batch")?;
+    ws.scan_batch_close(&open.id)?;
+    assert_eq!(ws.scan_intake_background_within(Duration::ZERO)?, 0);
+    assert_eq!(ws.scan_intake_ready(), 0, "nothing runs without a batch");
+    ws.scan_batch_create(&batch("antrag", 1, &[]))?;
+    assert_eq!(ws.scan_intake_background_within(Duration::ZERO)?, 1);
     // The app's own slice takes a handful of small files in one pass.
     for i in 3..6 {
         std::fs::write(

@@ -169,6 +169,11 @@ impl HotFolder {
         self.ready_left
     }
 
+    /// Forget [`HotFolder::ready_left`] (no pass will follow soon: logged out, no batch).
+    pub fn clear_ready(&mut self) {
+        self.ready_left = 0;
+    }
+
     /// One pass over the folder: take every file that is stable and checks out.
     pub fn scan(
         &mut self,

@@ -299,6 +299,11 @@ impl Workstation {
 
     /// [`Workstation::scan_intake_background`] with another time per pass.
     pub fn scan_intake_background_within(&mut self, budget: Duration) -> Result<usize, AppError> {
+        // What an earlier pass left counts only if this one runs (else the worker would
+        // come back every few milliseconds while logged out or without a batch).
+        if let Some((_, _, hot)) = self.hot_folder.as_mut() {
+            hot.clear_ready();
+        }
         let Ok(session) = self.session_with(Permission::ScanIntake) else {
             return Ok(0);
         };
