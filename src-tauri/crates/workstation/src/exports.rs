@@ -2,8 +2,10 @@
 //! sheets): made by the backend and saved into the export folder – the user's
 //! downloads folder unless `AMTSSTUBE_EXPORT_DIR` names another. The web view's own
 //! downloads are not used: in the desktop app a link with `download` may do nothing.
-//! A file is written under a temporary name and renamed when complete (a crash leaves
-//! no half file under the real name), and never replaces an earlier export.
+//! A file is written under a temporary name and linked to its name when complete (a
+//! crash leaves no half file under the real name), and never replaces an earlier export
+//! (on file systems without hard links, renamed onto a name that was free a moment
+//! before).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -99,7 +101,13 @@ pub fn save(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, AppError> {
                     return Ok(target);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
+                // Shares and USB sticks (SMB, FAT) often have no hard links: rename
+                // onto a name that is free now.
+                Err(_) if target.exists() => continue,
+                Err(_) => {
+                    std::fs::rename(&tmp, &target)?;
+                    return Ok(target);
+                }
             }
         }
         Err(std::io::Error::other(
