@@ -616,11 +616,17 @@ fn vermerk_text(
 /// A multi-page grey TIFF, page i filled with the value 10 * i (Packbits, as scanners
 /// write it).
 fn tiff(pages: u8) -> Result<Vec<u8>, BoxError> {
+    let raster: Vec<Vec<u8>> = (0..pages).map(|i| vec![i * 10; 80 * 40]).collect();
+    grey_tiff(&raster, 80, 40)
+}
+
+/// A greyscale TIFF (PackBits) of `pages`, each `w`×`h`.
+fn grey_tiff(pages: &[Vec<u8>], w: u32, h: u32) -> Result<Vec<u8>, BoxError> {
     let mut out = std::io::Cursor::new(Vec::new());
     let mut enc = tiff::encoder::TiffEncoder::new(&mut out)?
         .with_compression(tiff::encoder::Compression::Packbits);
-    for i in 0..pages {
-        enc.write_image::<tiff::encoder::colortype::Gray8>(80, 40, &vec![i * 10; 80 * 40])?;
+    for p in pages {
+        enc.write_image::<tiff::encoder::colortype::Gray8>(w, h, p)?;
     }
     Ok(out.into_inner())
 }
@@ -788,13 +794,10 @@ fn separator_sheets_split_a_scan_after_confirmation() -> Result<(), BoxError> {
     let (w, h) = (600u32, 840u32);
     let writing = |shade: u8| vec![shade; (w * h) as usize];
     let sheet = scan::separator::sheet_image("PATCHT", w, h)?;
-    let mut out = std::io::Cursor::new(Vec::new());
-    let mut enc = tiff::encoder::TiffEncoder::new(&mut out)?
-        .with_compression(tiff::encoder::Compression::Packbits);
-    for p in [writing(200), writing(190), sheet.clone(), writing(180)] {
-        enc.write_image::<tiff::encoder::colortype::Gray8>(w, h, &p)?;
-    }
-    std::fs::write(inbox.join("mit-trennblatt.tif"), out.into_inner())?;
+    std::fs::write(
+        inbox.join("mit-trennblatt.tif"),
+        grey_tiff(&[writing(200), writing(190), sheet, writing(180)], w, h)?,
+    )?;
     ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
     let whole = ws.scan_queue()?.into_iter().next().ok_or("not taken")?;
     assert_eq!(whole.seiten, 4);
@@ -923,13 +926,10 @@ fn printed_separator_sheets_are_found_in_the_scan() -> Result<(), BoxError> {
     assert!(w > 1600 && h > 2300, "{w}×{h}");
     let _st = ws.scan_batch_create(&batch("antrag", 2, &[]))?;
     let writing = |shade: u8| vec![shade; (w * h) as usize];
-    let mut tif = std::io::Cursor::new(Vec::new());
-    let mut enc = tiff::encoder::TiffEncoder::new(&mut tif)?
-        .with_compression(tiff::encoder::Compression::Packbits);
-    for p in [writing(200), sheet, writing(180)] {
-        enc.write_image::<tiff::encoder::colortype::Gray8>(w, h, &p)?;
-    }
-    std::fs::write(inbox.join("gedruckt.tif"), tif.into_inner())?;
+    std::fs::write(
+        inbox.join("gedruckt.tif"),
+        grey_tiff(&[writing(200), sheet, writing(180)], w, h)?,
+    )?;
     ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
     let whole = ws.scan_queue()?.into_iter().next().ok_or("not taken")?;
     assert_eq!(ws.scan_separators(&whole.id)?, vec![2]);
