@@ -933,6 +933,19 @@ fn printed_separator_sheets_are_found_in_the_scan() -> Result<(), BoxError> {
     ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
     let whole = ws.scan_queue()?.into_iter().next().ok_or("not taken")?;
     assert_eq!(ws.scan_separators(&whole.id)?, vec![2]);
+    // A town that switched both kinds off is told so, instead of "none found".
+    let off = include_str!("../../assets/config/scan.toml")
+        .replace("trennblatt = \"PATCHT\"", "trennblatt = \"\"")
+        .replace(
+            "trennblatt_patchcode = [\"T\"]",
+            "trennblatt_patchcode = []",
+        );
+    std::fs::write(tmp.path().join("daten").join("scan.toml"), off)?;
+    let err = ws
+        .scan_separators(&whole.id)
+        .err()
+        .ok_or("searched without kinds")?;
+    assert!(err.message.contains("abgeschaltet"), "{}", err.message);
     Ok(())
 }
 

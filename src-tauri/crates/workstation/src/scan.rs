@@ -1330,6 +1330,11 @@ impl Workstation {
         let kinds = load_scan_policy(self.data_dir())?
             .separators()
             .map_err(|e| AppError::invalid(e.to_string()))?;
+        if kinds.marker.is_empty() && kinds.patches.is_empty() {
+            return Err(AppError::invalid(
+                "In scan.toml sind Trennblätter abgeschaltet (weder trennblatt noch trennblatt_patchcode): bitte von Hand aufteilen.",
+            ));
+        }
         let parent = self.open_product(id)?;
         let session = self.session_with(Permission::ScanIntake)?;
         let blob = session.open_blob(&store::BlobId::parse(&parent.blob_id)?)?;
