@@ -359,6 +359,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn printed_sheets_carry_the_configured_marks() -> Result<(), SeparatorError> {
+        use crate::patchcode::Patch;
+        let both = Separators {
+            marker: "PATCHT".into(),
+            patches: vec![Patch::T],
+        };
+        let marks = sheet_marks(&both)?;
+        // Patch T: narrow, wide, narrow, wide bars (0.08″ / 0.20″), 2.5″ long, on top.
+        let bars: Vec<f32> = marks.iter().take(4).map(|m| m.height).collect();
+        let (n, w) = (0.08 * 25.4, 0.20 * 25.4);
+        assert_eq!(bars, vec![n, w, n, w]);
+        assert!(marks[..4].iter().all(|m| (m.width - 63.5).abs() < 0.01));
+        // Then the Code 39 modules below it, all inside the sheet's mark area.
+        assert!(marks.len() > 20);
+        assert!(
+            marks[4..]
+                .iter()
+                .all(|m| m.top > marks[3].top + marks[3].height)
+        );
+        assert!(marks.iter().all(|m| m.top + m.height <= SHEET_MARKS_BOTTOM));
+        let patch_only = sheet_marks(&Separators {
+            marker: String::new(),
+            patches: vec![Patch::P2],
+        })?;
+        assert_eq!(patch_only.len(), 4);
+        let none = sheet_marks(&Separators {
+            marker: " ".into(),
+            patches: Vec::new(),
+        });
+        assert!(matches!(none, Err(SeparatorError::Damaged(m)) if m.contains("weder")));
+        let long = sheet_marks(&Separators::barcode("TRENNBLATT-FUER-DIE-SCANSTELLE"));
+        assert!(matches!(long, Err(SeparatorError::Damaged(m)) if m.contains("zu lang")));
+        Ok(())
+    }
+
+    #[test]
     fn documents_lie_between_the_sheets() {
         assert_eq!(documents(6, &[3, 5]), vec![(1, 2), (4, 1), (6, 1)]);
         assert_eq!(documents(5, &[1, 2, 5]), vec![(3, 2)]);

@@ -259,9 +259,33 @@ pub(crate) fn marker_from(
     )
 }
 
+/// See [`Workstation::town_print`].
+pub(crate) struct TownPrint {
+    pub(crate) renderer: ::letters::Renderer,
+    pub(crate) head: ::letters::Letterhead,
+    pub(crate) pdfa: bool,
+}
+
+/// A PDF that could not be made, for the screen.
+pub(crate) fn print_error(e: ::letters::LetterError) -> AppError {
+    AppError::invalid(e.to_string())
+}
+
 impl Workstation {
     pub(crate) fn casework_config(&self) -> Result<CaseworkConfig, AppError> {
         load_config(self.data_dir())
+    }
+
+    /// What the town's documents other than letters (council report, release list,
+    /// separator sheets) are printed with: its letterhead, whether PDF/A, the renderer.
+    pub(crate) fn town_print(&self) -> Result<TownPrint, AppError> {
+        let cfg = self.casework_config()?;
+        let (town, logo) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
+        Ok(TownPrint {
+            renderer: ::letters::Renderer::new().map_err(print_error)?,
+            head: town.letterhead(logo),
+            pdfa: town.pdfa,
+        })
     }
 
     /// The session and the case, if this user may see it.

@@ -326,19 +326,15 @@ impl Workstation {
     /// The report as PDF for the council (letterhead of the town, charts, tables).
     pub fn report_pdf(&self, req: &ReportRequest) -> Result<Vec<u8>, AppError> {
         let report = self.report(req)?;
-        let cfg = self.casework_config()?;
-        let (town, logo) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
-        let head = town.letterhead(logo);
-        let err = |e: letters::LetterError| AppError::invalid(e.to_string());
-        let renderer = letters::Renderer::new().map_err(err)?;
+        let print = self.town_print()?;
         letters::report::report_pdf(
-            &renderer,
+            &print.renderer,
             &report,
-            &head,
-            town.pdfa,
+            &print.head,
+            print.pdfa,
             jiff::Timestamp::now().as_second(),
         )
-        .map_err(err)
+        .map_err(crate::casework::print_error)
     }
 
     /// The cases behind one number of the report.

@@ -91,6 +91,13 @@ pub fn load_scan_policy(data_dir: &Path) -> Result<ScanPolicy, AppError> {
     ScanPolicy::parse(&text).map_err(|e| AppError::invalid(e.to_string()))
 }
 
+/// What makes a page a separator sheet, from `scan.toml`.
+fn separator_kinds(data_dir: &Path) -> Result<scan::separator::Separators, AppError> {
+    load_scan_policy(data_dir)?
+        .separators()
+        .map_err(|e| AppError::invalid(e.to_string()))
+}
+
 /// A document class as the scanning desk chooses it.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -744,18 +751,15 @@ impl Workstation {
                 ),
             })
             .collect();
-        let cfg = self.casework_config()?;
-        let (town, logo) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
-        let err = |e: letters::LetterError| AppError::invalid(e.to_string());
-        let renderer = letters::Renderer::new().map_err(err)?;
+        let print = self.town_print()?;
         letters::report::release_list_pdf(
-            &renderer,
+            &print.renderer,
             &rows,
-            &town.letterhead(logo),
-            town.pdfa,
+            &print.head,
+            print.pdfa,
             jiff::Timestamp::now().as_second(),
         )
-        .map_err(err)
+        .map_err(crate::casework::print_error)
     }
 
     /// Separator sheets to print (`copies` pages): the configured patch code (Patch T
@@ -763,9 +767,7 @@ impl Workstation {
     /// QA desk and Kodak's patch readers expect.
     pub fn scan_separator_sheets_pdf(&self, copies: u32) -> Result<Vec<u8>, AppError> {
         self.session_with(Permission::ScanIntake)?;
-        let kinds = load_scan_policy(self.data_dir())?
-            .separators()
-            .map_err(|e| AppError::invalid(e.to_string()))?;
+        let kinds = separator_kinds(self.data_dir())?;
         let marks =
             scan::separator::sheet_marks(&kinds).map_err(|e| AppError::invalid(e.to_string()))?;
         let mut caption = Vec::new();
@@ -790,25 +792,22 @@ impl Workstation {
              Kopien verändern die Balkenbreiten. Geknickte oder fleckige Blätter ersetzen."
                 .into(),
         );
-        let cfg = self.casework_config()?;
-        let (town, logo) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
-        let err = |e: letters::LetterError| AppError::invalid(e.to_string());
-        let renderer = letters::Renderer::new().map_err(err)?;
+        let print = self.town_print()?;
         let boxes: Vec<(f32, f32, f32, f32)> = marks
             .iter()
             .map(|m| (m.x, m.top, m.width, m.height))
             .collect();
         letters::report::separator_sheets_pdf(
-            &renderer,
-            &town.letterhead(logo),
+            &print.renderer,
+            &print.head,
             &boxes,
             scan::separator::SHEET_MARKS_BOTTOM,
             &caption,
             copies,
-            town.pdfa,
+            print.pdfa,
             jiff::Timestamp::now().as_second(),
         )
-        .map_err(err)
+        .map_err(crate::casework::print_error)
     }
 
     /// Record that the released paper was destroyed (how: e.g. "Aktenvernichter P-4").
@@ -1324,12 +1323,11 @@ impl Workstation {
     }
 
     /// The separator sheets (barcode with the text from `scan.toml`, "PATCHT" by
-    /// default, or a configured patch code, Patch T by default) of a product waiting for QA: their pages, as a proposal for the desk to
-    /// confirm. A TIFF is searched page by page from the vault; a PDF through pdftoppm.
+    /// default, or a configured patch code, Patch T by default) of a product waiting
+    /// for QA: their pages, as a proposal for the desk to confirm. A TIFF is searched
+    /// page by page from the vault; a PDF through pdftoppm.
     pub fn scan_separators(&mut self, id: &str) -> Result<Vec<u32>, AppError> {
-        let kinds = load_scan_policy(self.data_dir())?
-            .separators()
-            .map_err(|e| AppError::invalid(e.to_string()))?;
+        let kinds = separator_kinds(self.data_dir())?;
         if kinds.marker.is_empty() && kinds.patches.is_empty() {
             return Err(AppError::invalid(
                 "In scan.toml sind Trennblätter abgeschaltet (weder trennblatt noch trennblatt_patchcode): bitte von Hand aufteilen.",
