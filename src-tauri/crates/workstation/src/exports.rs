@@ -5,7 +5,8 @@
 //! A file is written under a temporary name and linked to its name when complete (a
 //! crash leaves no half file under the real name), and never replaces an earlier export
 //! (on file systems without hard links, renamed onto a name that was free a moment
-//! before).
+//! before); what a killed process left under the temporary name goes at the next
+//! export of that name.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -83,6 +84,15 @@ pub fn save(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, AppError> {
         }
     };
     std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
+    // What an export of this name left when the process died while writing.
+    let leftover = |n: &str| n.starts_with(&format!(".{stem}.")) && n.ends_with(".teil");
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_str().is_some_and(leftover) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     let tmp = dir.join(format!(".{stem}.{}.teil", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -128,6 +138,13 @@ mod tests {
     fn an_export_never_replaces_an_earlier_one() -> Result<(), Box<dyn std::error::Error>> {
         let tmp = tempfile::tempdir()?;
         let dir = tmp.path().join("Downloads");
+        // A half export left by a process killed while writing, and a file of the user's.
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join(".kennzahlen-2026-01-01-bis-2026-11-30.4711.teil"),
+            b"halb",
+        )?;
+        std::fs::write(dir.join(".andere.teil"), b"fremd")?;
         let first = save(&dir, "kennzahlen-2026-01-01-bis-2026-11-30.csv", b"eins")?;
         let second = save(&dir, "kennzahlen-2026-01-01-bis-2026-11-30.csv", b"zwei")?;
         assert_eq!(first, dir.join("kennzahlen-2026-01-01-bis-2026-11-30.csv"));
@@ -140,7 +157,8 @@ mod tests {
         let names: Vec<String> = std::fs::read_dir(&dir)?
             .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
             .collect::<Result<_, _>>()?;
-        assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+        assert_eq!(names.len(), 3, "no temporary file left: {names:?}");
+        assert!(names.contains(&".andere.teil".to_owned()), "{names:?}");
         Ok(())
     }
 
