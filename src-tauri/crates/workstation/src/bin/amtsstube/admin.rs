@@ -1,0 +1,243 @@
+//! Subcommands of the administration: provisioning, users, recovery, audit,
+//! portal, outbox, quarantine, cash folder, lock, per-person figures, status.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use store::ExposeSecret;
+use workstation::{AppError, InitOptions, LoginRequest, StoreConfig, Workstation};
+
+use crate::ctx::Ctx;
+use crate::{OutboxCommand, PortalCommand, UserCommand};
+
+pub fn init(
+    ctx: &mut Ctx,
+    admin: &str,
+    display_name: String,
+    config: StoreConfig,
+) -> Result<ExitCode> {
+    let admin = domain::UserName::parse(admin)?;
+    let password = ctx
+        .secrets
+        .new_password(&format!("Neues Passwort für {admin}"))?;
+    let (mut ws, recovery) = Workstation::init(
+        &ctx.dir,
+        InitOptions {
+            admin,
+            admin_display_name: display_name,
+            admin_password: password.into(),
+            config,
+        },
+    )?;
+    ws.logout();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Datenbestand eingerichtet in {}", ctx.dir.display())?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "WIEDERHERSTELLUNGSSCHLÜSSEL – wird nur dieses eine Mal angezeigt."
+    )?;
+    writeln!(
+        out,
+        "Drucken oder notieren Sie ihn und verwahren Sie ihn im Tresor:"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "    {}", recovery.secret_text().expose_secret())?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Ohne diesen Schlüssel sind die Daten verloren, wenn alle Passwörter vergessen sind."
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn user(ctx: &mut Ctx, command: UserCommand) -> Result<ExitCode> {
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            display_name,
+            as_user,
+        } => {
+            let mut ws = ctx.login(&as_user)?;
+            let password = ctx
+                .secrets
+                .new_password(&format!("Erstpasswort für {username}"))?;
+            let display_name = display_name.as_deref().unwrap_or(&username);
+            let row = ws.add_user(&username, display_name, role, password)?;
+            println!("Benutzer {} ({}) angelegt.", row.username, row.role.label());
+        }
+        UserCommand::Passwd { username, as_user } => {
+            match as_user {
+                Some(admin) => {
+                    let mut ws = ctx.login(&admin)?;
+                    let prompt = format!("Neues Passwort für {username}");
+                    let password = ctx.secrets.new_password(&prompt)?;
+                    ws.set_password(&username, password)?;
+                }
+                None => {
+                    let mut ws = ctx.login(&username)?;
+                    let old = ctx.secrets.read("Bisheriges Passwort bestätigen")?;
+                    let password = ctx.secrets.new_password("Neues Passwort")?;
+                    ws.change_own_password(old, password)?;
+                }
+            }
+            println!("Passwort für {username} geändert.");
+        }
+        UserCommand::Remove { username, as_user } => {
+            ctx.login(&as_user)?.remove_user(&username)?;
+            println!("Benutzer {username} entfernt.");
+        }
+        UserCommand::List { as_user } => {
+            for u in ctx.login(&as_user)?.list_users()? {
+                let state = if u.active { "aktiv" } else { "entfernt" };
+                let role = u.role.as_str();
+                println!(
+                    "{:<20} {role:<16} {state:<8} {}",
+                    u.username, u.display_name
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn recover(ctx: &mut Ctx, user: &str) -> Result<ExitCode> {
+    let mut ws = Workstation::open(&ctx.dir)?;
+    let key = ctx
+        .secrets
+        .read("Wiederherstellungsschlüssel (AGE-SECRET-KEY-1…)")?;
+    let password = ctx
+        .secrets
+        .new_password(&format!("Neues Passwort für {user}"))?;
+    ws.recover(&key, user, password)?;
+    ws.logout();
+    println!("Zugang für {user} wiederhergestellt; das neue Passwort gilt ab sofort.");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit_verify(ctx: &mut Ctx, as_user: &str) -> Result<ExitCode> {
+    let report = ctx.login(as_user)?.verify_audit()?;
+    if report.is_intact() {
+        println!("Protokoll unversehrt: {} Einträge geprüft.", report.entries);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Protokoll VERLETZT ({} Einträge geprüft):", report.entries);
+    for p in &report.problems {
+        println!("  - {p}");
+    }
+    Ok(ExitCode::from(1))
+}
+
+pub fn portal(ctx: &mut Ctx, command: PortalCommand) -> Result<ExitCode> {
+    match command {
+        PortalCommand::Configure { file, as_user } => {
+            let json = std::fs::read_to_string(&file)
+                .with_context(|| format!("Datei {} nicht lesbar", file.display()))?;
+            ctx.login(&as_user)?.configure_portal(&json)?;
+            println!("Portal-Verbindung gespeichert (verschlüsselt im Datenbestand).");
+        }
+        PortalCommand::Interval { seconds, as_user } => {
+            ctx.login(&as_user)?.set_poll_interval(seconds)?;
+            println!("Abrufintervall: {seconds} Sekunden.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn outbox(ctx: &mut Ctx, command: OutboxCommand) -> Result<ExitCode> {
+    match command {
+        OutboxCommand::List { failed, as_user } => {
+            let items = ctx.login(&as_user)?.outbox(failed)?;
+            if items.is_empty() {
+                println!("Keine Aufträge.");
+            }
+            for i in items {
+                println!(
+                    "{:>6}  {:<8} {:<8} Versuche {:<3} Vorgang {}  {}",
+                    i.id,
+                    i.kind,
+                    i.state,
+                    i.attempts,
+                    i.ordering_key,
+                    // An item that never failed has no error text.
+                    i.last_error.unwrap_or_default()
+                );
+            }
+        }
+        OutboxCommand::Retry { id, as_user } => {
+            ctx.login(&as_user)?.retry_outbox_item(id)?;
+            println!("Auftrag {id} wird erneut versucht.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn quarantine(ctx: &mut Ctx, as_user: &str) -> Result<ExitCode> {
+    let entries = ctx.login(as_user)?.quarantine()?;
+    if entries.is_empty() {
+        println!("Die Quarantäne ist leer.");
+    }
+    for e in entries {
+        let state = if e.rejected {
+            "abgewiesen"
+        } else {
+            "Abweisung wartet"
+        };
+        println!(
+            "{}  Vorgang {}  {}  {}",
+            e.submission_id, e.fc_case_id, state, e.problems
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn hkr_folder(ctx: &mut Ctx, folder: &Path, as_user: &str) -> Result<ExitCode> {
+    ctx.login(as_user)?
+        .set_hkr_folder(&folder.to_string_lossy())?;
+    println!("Kassenordner: {}", folder.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn lock_after(ctx: &mut Ctx, seconds: u32, as_user: &str) -> Result<ExitCode> {
+    ctx.login(as_user)?.set_lock_after(seconds)?;
+    println!("Bildschirmsperre nach {seconds} Sekunden ohne Eingabe.");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn person_reports(ctx: &mut Ctx, switch: &str, as_user: &str) -> Result<ExitCode> {
+    let on = match switch {
+        "an" => true,
+        "aus" => false,
+        _ => return Err(AppError::invalid("an oder aus angeben.").into()),
+    };
+    ctx.login(as_user)?.set_person_reports(on)?;
+    println!("Personenbezogene Kennzahlen: {switch}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn status(ctx: &mut Ctx, as_user: Option<String>) -> Result<ExitCode> {
+    let mut ws = Workstation::open(&ctx.dir)?;
+    if let Some(user) = as_user {
+        let password = ctx.secrets.read(&format!("Passwort für {user}"))?;
+        ws.login(LoginRequest {
+            username: user,
+            password,
+        })?;
+    }
+    let status = ws.status();
+    ws.logout();
+    println!("Datenverzeichnis: {}", status.data_dir);
+    let state = if status.unlocked {
+        "entsperrt"
+    } else {
+        "gesperrt"
+    };
+    println!("Zustand:          {state}");
+    if let (Some(v), Some(l)) = (status.schema_version, status.latest_schema_version) {
+        println!("Schemaversion:    {v} (aktuell {l})");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,502 @@
+//! `amtsstube` – headless administration of a workstation's data directory.
+//!
+//! Passwords are read from the terminal without echo, or line by line from
+//! standard input when it is not a terminal (for scripts: one secret per line,
+//! in the order the command asks for them).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use domain::Role;
+use workstation::{StoreConfig, paths};
+
+#[derive(Parser)]
+#[command(
+    name = "amtsstube",
+    version,
+    about = "Amtsstube – Verwaltung der Arbeitsstation ohne Oberfläche"
+)]
+struct Cli {
+    /// Datenverzeichnis (Standard: $AMTSSTUBE_DATA_DIR oder ~/.local/share/amtsstube)
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Datenbestand neu einrichten (erster Administrationszugang, Wiederherstellungsschlüssel)
+    Init {
+        /// Benutzername des ersten Administrationszugangs
+        #[arg(long, default_value = "admin")]
+        admin: String,
+        /// Anzeigename
+        #[arg(long, default_value = "Administration")]
+        display_name: String,
+        /// Fehlversuche bis zur Sperre
+        #[arg(long, default_value_t = StoreConfig::default().max_failed_attempts)]
+        max_failed_attempts: u32,
+        /// Dauer der Sperre in Sekunden
+        #[arg(long, default_value_t = StoreConfig::default().lockout_seconds)]
+        lockout_seconds: u64,
+        /// scrypt-Aufwand (2^n) der Schlüsseldateien
+        #[arg(long, default_value_t = StoreConfig::default().scrypt_log_n)]
+        scrypt_log_n: u8,
+    },
+    /// Benutzer verwalten
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Zugang mit dem Wiederherstellungsschlüssel zurückgewinnen (setzt ein neues Passwort)
+    Recover {
+        /// Benutzer, dessen Passwort neu gesetzt wird
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+    /// Protokoll prüfen
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Portal-Verbindung (FIT-Connect) verwalten
+    Portal {
+        #[command(subcommand)]
+        command: PortalCommand,
+    },
+    /// Ausgangskorb einsehen und fehlgeschlagene Aufträge erneut versuchen (Administration)
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+    /// Quarantäne: als fehlerhaft abgewiesene Einreichungen (Administration)
+    Quarantine {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Jetzt synchronisieren: neue Anträge abholen, Ausgangskorb zustellen
+    Sync {
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Kassenanbindung (HKR): Austauschordner für Annahmeanordnungen (Administration)
+    Kasse {
+        #[command(subcommand)]
+        command: KasseCommand,
+    },
+    /// Brief eines Vorgangs erzeugen und versenden (Postfach oder Post), mit Gebührenbuchung
+    Brief {
+        /// Aktenzeichen des Vorgangs
+        aktenzeichen: String,
+        /// eingangsbestaetigung, nachforderung, bescheid oder gebuehrenbescheid
+        #[arg(long, default_value = "bescheid")]
+        art: String,
+        /// postfach oder post
+        #[arg(long, default_value = "postfach")]
+        kanal: String,
+        /// PDF nur erzeugen und in diese Datei schreiben (Vorschau; nichts wird versandt)
+        #[arg(long)]
+        vorschau: Option<PathBuf>,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Kennzahlen für die Leitung: Durchlaufzeiten, Rückstand, Fristrisiko (Zeitraum, optional als CSV oder JSON)
+    Bericht {
+        /// Erster Tag (JJJJ-MM-TT)
+        #[arg(long)]
+        von: String,
+        /// Letzter Tag (JJJJ-MM-TT)
+        #[arg(long)]
+        bis: String,
+        /// Nur diese Vorgangsart (Name)
+        #[arg(long)]
+        vorgangsart: Option<String>,
+        /// CSV (Semikolon, UTF-8 mit BOM) in diese Datei schreiben
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// PDF-Bericht für den Rat in diese Datei schreiben
+        #[arg(long)]
+        pdf: Option<PathBuf>,
+        /// Den ganzen Bericht als JSON ausgeben
+        #[arg(long)]
+        json: bool,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Personenbezogene Kennzahlen ein- oder ausschalten (an/aus; nur mit Dienstvereinbarung, Administration)
+    #[command(name = "berichte-personen")]
+    BerichtePersonen {
+        /// an oder aus
+        schalter: String,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Nur für Vorführungen: ein Jahr abgeschlossener und laufender Vorgänge mit Verlauf übernehmen
+    #[command(name = "demo-historie")]
+    DemoHistorie {
+        #[arg(long = "as")]
+        as_user: String,
+        #[arg(long, default_value_t = 600)]
+        anzahl: usize,
+        /// Sachbearbeitende, denen die Vorgänge gehören
+        #[arg(long = "an")]
+        colleagues: Vec<String>,
+    },
+    /// Scanstelle: Eingangsordner einlesen, Qualitätssicherung, Prüfung von Scanprodukten
+    Scan {
+        #[command(subcommand)]
+        command: ScanCommand,
+    },
+    /// Bildschirmsperre nach Inaktivität in Sekunden (60 bis 3600, Administration)
+    Sperre {
+        seconds: u32,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Nur für Vorführungen: verteilt die neuen Vorgänge auf alle Bearbeitungsstände
+    #[command(name = "demo-verteilen")]
+    DemoVerteilen {
+        /// Leitung, die verteilt und bearbeitet
+        #[arg(long = "as")]
+        as_user: String,
+        /// Sachbearbeitende, denen Vorgänge zugewiesen werden
+        #[arg(long = "an")]
+        colleagues: Vec<String>,
+    },
+    /// Zustand des Datenbestands anzeigen
+    Status {
+        /// Zusätzlich angemeldet prüfen (Schemaversion)
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserCommand {
+    /// Benutzer anlegen (als Administration)
+    Add {
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Angemeldet als (Administration)
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Passwort ändern: ohne --as das eigene, mit --as durch die Administration
+    Passwd {
+        username: String,
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+    /// Benutzer entfernen (als Administration)
+    Remove {
+        username: String,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Benutzer auflisten (als Administration)
+    List {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum PortalCommand {
+    /// Verbindung aus einer JSON-Datei übernehmen (URLs, Zustellpunkt, Client, Schlüssel)
+    Configure {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Abrufintervall der Hintergrund-Synchronisation in Sekunden (30 bis 86400)
+    Interval {
+        seconds: u64,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ScanCommand {
+    /// Eingangsordner der App festlegen (die Freigabe des Scanners)
+    Ordner {
+        ordner: PathBuf,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Stapel anlegen: Dokumentklasse, Karton, erwartete Seitenzahl, Kennzeichen
+    Stapel {
+        #[arg(long)]
+        klasse: String,
+        #[arg(long)]
+        karton: String,
+        #[arg(long)]
+        seiten: u32,
+        /// kopie, manipulationsverdacht, unvollstaendig (mehrfach möglich)
+        #[arg(long)]
+        kennzeichen: Vec<String>,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Stapel mit Vollständigkeit und dem, was der Vernichtung entgegensteht
+    Stapelliste {
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Stapel abschließen (nimmt keine Scans mehr auf)
+    Abschliessen {
+        stapel: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Papier eines Stapels zur Vernichtung freigeben (Leitung; nur wenn alle Bedingungen erfüllt sind)
+    Vernichtungsfreigabe {
+        stapel: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Freigabeliste (PDF) der zur Vernichtung freigegebenen Stapel schreiben
+    Freigabeliste {
+        #[arg(long)]
+        datei: PathBuf,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Trennblätter zum Drucken (PDF): Patchcode und Barcode aus scan.toml
+    TrennblattPdf {
+        #[arg(long)]
+        datei: PathBuf,
+        /// Wie viele Blätter (1 bis 100)
+        #[arg(long, default_value_t = 10)]
+        anzahl: u32,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Vernichtung des freigegebenen Papiers vermerken
+    Vernichtet {
+        stapel: String,
+        #[arg(long)]
+        wie: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Stabile Dateien aus dem Eingangsordner in den Tresor übernehmen (Fehler nach fehler/)
+    Einlesen {
+        #[arg(long)]
+        ordner: PathBuf,
+        /// Sekunden ohne Änderung, bevor eine Datei übernommen wird
+        #[arg(long, default_value_t = 5)]
+        stabil: u64,
+        /// Höchstens so lange auf noch wachsende Dateien warten (Sekunden)
+        #[arg(long, default_value_t = 60)]
+        warten: u64,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Scanprodukte, die auf die Qualitätssicherung warten
+    Liste {
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Qualitätssicherung bestanden: Transfervermerk, Siegel und neuer Vorgang
+    Freigeben {
+        id: String,
+        #[arg(long)]
+        vorgangsart: String,
+        #[arg(long)]
+        antragsteller: String,
+        #[arg(long)]
+        vermerk: Option<String>,
+        /// Abgehakte Prüfpunkte: vollstaendig, reihenfolge, lesbar, ausrichtung (mehrfach)
+        #[arg(long)]
+        geprueft: Vec<String>,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Einen Scan in mehrere Dokumente aufteilen (Seiten bleiben unverändert)
+    Teilen {
+        id: String,
+        /// Erste Seiten der weiteren Dokumente, z. B. --ab 3,7
+        #[arg(
+            long,
+            value_delimiter = ',',
+            required_unless_present = "trennblaetter",
+            conflicts_with = "trennblaetter"
+        )]
+        ab: Vec<u32>,
+        /// An diesen Trennblättern teilen (die Blätter entfallen), z. B. --trennblaetter 3,6
+        #[arg(long, value_delimiter = ',')]
+        trennblaetter: Vec<u32>,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Trennblätter (Barcode aus scan.toml, Standard „PATCHT“) in einem Scan suchen
+    Trennblaetter {
+        id: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Qualitätssicherung nicht bestanden (neu scannen)
+    Ablehnen {
+        id: String,
+        #[arg(long)]
+        grund: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Prüfsumme, Siegel und Transfervermerk eines Vorgangs nachprüfen (Exit-Code 1 bei Manipulation)
+    Verify {
+        aktenzeichen: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KasseCommand {
+    /// Austauschordner setzen (absoluter Pfad eines vorhandenen Verzeichnisses)
+    Ordner {
+        pfad: PathBuf,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum OutboxCommand {
+    /// Aufträge auflisten
+    List {
+        /// Nur fehlgeschlagene
+        #[arg(long)]
+        failed: bool,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Fehlgeschlagenen Auftrag erneut in die Warteschlange stellen
+    Retry {
+        id: i64,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Hash-Kette des Protokolls prüfen; Rückgabewert 1 bei Befund
+    Verify {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| {
+        let all: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
+        format!("unbekannte Rolle „{s}“; erlaubt: {}", all.join(", "))
+    })
+}
+
+mod admin;
+mod ctx;
+mod scan;
+mod work;
+
+use ctx::Ctx;
+
+/// One function per subcommand; each logs in, calls the facade once or a few times,
+/// and prints German results.
+fn run(cli: Cli) -> Result<ExitCode> {
+    let mut ctx = Ctx::new(cli.data_dir.unwrap_or_else(paths::default_data_dir));
+    match cli.command {
+        Command::Init {
+            admin,
+            display_name,
+            max_failed_attempts,
+            lockout_seconds,
+            scrypt_log_n,
+        } => admin::init(
+            &mut ctx,
+            &admin,
+            display_name,
+            StoreConfig {
+                max_failed_attempts,
+                lockout_seconds,
+                scrypt_log_n,
+            },
+        ),
+        Command::User { command } => admin::user(&mut ctx, command),
+        Command::Recover { user } => admin::recover(&mut ctx, &user),
+        Command::Audit {
+            command: AuditCommand::Verify { as_user },
+        } => admin::audit_verify(&mut ctx, &as_user),
+        Command::Portal { command } => admin::portal(&mut ctx, command),
+        Command::Outbox { command } => admin::outbox(&mut ctx, command),
+        Command::Quarantine { as_user } => admin::quarantine(&mut ctx, &as_user),
+        Command::Kasse {
+            command: KasseCommand::Ordner { pfad, as_user },
+        } => admin::hkr_folder(&mut ctx, &pfad, &as_user),
+        Command::Sperre { seconds, as_user } => admin::lock_after(&mut ctx, seconds, &as_user),
+        Command::BerichtePersonen { schalter, as_user } => {
+            admin::person_reports(&mut ctx, &schalter, &as_user)
+        }
+        Command::Status { as_user } => admin::status(&mut ctx, as_user),
+        Command::Sync { as_user } => work::sync(&mut ctx, &as_user),
+        Command::Brief {
+            aktenzeichen,
+            art,
+            kanal,
+            vorschau,
+            as_user,
+        } => work::letter(&mut ctx, &aktenzeichen, &art, kanal, vorschau, &as_user),
+        Command::Bericht {
+            von,
+            bis,
+            vorgangsart,
+            csv,
+            pdf,
+            json,
+            as_user,
+        } => work::report(
+            &mut ctx,
+            workstation::ReportRequest {
+                from: von,
+                until: bis,
+                case_type: vorgangsart,
+                channel: None,
+            },
+            work::ReportOutputs { csv, pdf, json },
+            &as_user,
+        ),
+        Command::DemoHistorie {
+            as_user,
+            anzahl,
+            colleagues,
+        } => work::demo_history(&mut ctx, &as_user, anzahl, &colleagues),
+        Command::DemoVerteilen {
+            as_user,
+            colleagues,
+        } => work::demo_spread(&mut ctx, &as_user, &colleagues),
+        Command::Scan { command } => scan::run(&mut ctx, command),
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("AMTSSTUBE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Fehler: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Subcommands of the scanning desk (and the Leitung's destruction release).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use workstation::{BatchRequest, ScanApproveRequest};
+
+use crate::ScanCommand;
+use crate::ctx::{Ctx, write_file};
+
+pub fn run(ctx: &mut Ctx, command: ScanCommand) -> Result<ExitCode> {
+    match command {
+        ScanCommand::Ordner { ordner, as_user } => {
+            ctx.login(&as_user)?.scan_set_folder(&ordner)?;
+            println!("Eingangsordner: {}", ordner.display());
+        }
+        ScanCommand::Stapel {
+            klasse,
+            karton,
+            seiten,
+            kennzeichen,
+            as_user,
+        } => {
+            let b = ctx.login(&as_user)?.scan_batch_create(&BatchRequest {
+                klasse,
+                karton,
+                seiten,
+                kennzeichen,
+            })?;
+            println!("Stapel {} angelegt ({}), id {}.", b.nummer, b.klasse, b.id);
+        }
+        ScanCommand::Stapelliste { as_user } => batches(ctx, &as_user)?,
+        ScanCommand::Abschliessen { stapel, as_user } => {
+            ctx.login(&as_user)?.scan_batch_close(&stapel)?;
+            println!("Stapel abgeschlossen.");
+        }
+        ScanCommand::Vernichtungsfreigabe { stapel, as_user } => {
+            ctx.login(&as_user)?.scan_release(&stapel)?;
+            println!("Das Papier des Stapels ist zur Vernichtung freigegeben.");
+        }
+        ScanCommand::Freigabeliste { datei, as_user } => {
+            write_file(&datei, ctx.login(&as_user)?.scan_release_list_pdf()?)?;
+            println!("Freigabeliste: {}", datei.display());
+        }
+        ScanCommand::TrennblattPdf {
+            datei,
+            anzahl,
+            as_user,
+        } => {
+            let pdf = ctx.login(&as_user)?.scan_separator_sheets_pdf(anzahl)?;
+            write_file(&datei, pdf)?;
+            println!(
+                "{anzahl} Trennblätter: {} (ohne Skalierung drucken)",
+                datei.display()
+            );
+        }
+        ScanCommand::Vernichtet {
+            stapel,
+            wie,
+            as_user,
+        } => {
+            ctx.login(&as_user)?.scan_destroyed(&stapel, &wie)?;
+            println!("Vernichtung vermerkt.");
+        }
+        ScanCommand::Einlesen {
+            ordner,
+            stabil,
+            warten,
+            as_user,
+        } => {
+            let results = ctx.login(&as_user)?.scan_intake(
+                &ordner,
+                std::time::Duration::from_secs(stabil),
+                std::time::Duration::from_secs(warten),
+            )?;
+            for r in &results {
+                println!("{:<11} {}  {}", r.result, r.name, r.detail);
+            }
+            println!("{} Datei(en) bearbeitet.", results.len());
+        }
+        ScanCommand::Liste { as_user } => queue(ctx, &as_user)?,
+        ScanCommand::Freigeben {
+            id,
+            vorgangsart,
+            antragsteller,
+            vermerk,
+            geprueft,
+            as_user,
+        } => {
+            let az = ctx.login(&as_user)?.scan_approve(&ScanApproveRequest {
+                product_id: id,
+                vorgangsart,
+                antragsteller,
+                vermerk,
+                checkliste: geprueft,
+            })?;
+            println!("Geprüft, versiegelt, Vorgang {az} angelegt (TR-RESISCAN).");
+        }
+        ScanCommand::Trennblaetter { id, as_user } => separators(ctx, &id, &as_user)?,
+        ScanCommand::Teilen {
+            id,
+            ab,
+            trennblaetter,
+            as_user,
+        } => {
+            let mut ws = ctx.login(&as_user)?;
+            let parts = if trennblaetter.is_empty() {
+                ws.scan_split(&id, &ab)?
+            } else {
+                ws.scan_split_separators(&id, &trennblaetter)?
+            };
+            println!("In {} Dokumente aufgeteilt:", parts.len());
+            for p in parts {
+                println!("  {}  {}  {} Seite(n)", p.id, p.name, p.seiten);
+            }
+        }
+        ScanCommand::Ablehnen { id, grund, as_user } => {
+            ctx.login(&as_user)?.scan_reject(&id, &grund)?;
+            println!("Abgelehnt: bitte neu scannen.");
+        }
+        ScanCommand::Verify {
+            aktenzeichen,
+            as_user,
+        } => match ctx.login(&as_user)?.scan_verify(&aktenzeichen) {
+            Ok(msg) => println!("{msg}"),
+            Err(e) => {
+                eprintln!("MANIPULATION ODER FEHLER: {}", e.message);
+                return Ok(ExitCode::from(1));
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn batches(ctx: &mut Ctx, as_user: &str) -> Result<()> {
+    for b in ctx.login(as_user)?.scan_batches()? {
+        let obstacles = if b.hindernisse.is_empty() {
+            "keine Hindernisse".to_owned()
+        } else {
+            b.hindernisse.join(" ")
+        };
+        println!(
+            "{}  {}  {}  Karton {}  {}/{} Seiten  {} von {} geprüft  {obstacles}",
+            b.id,
+            b.nummer,
+            b.zustand,
+            b.karton,
+            b.seiten_erfasst,
+            b.seiten_erwartet,
+            b.geprueft,
+            b.produkte,
+        );
+    }
+    Ok(())
+}
+
+fn queue(ctx: &mut Ctx, as_user: &str) -> Result<()> {
+    for p in ctx.login(as_user)?.scan_queue()? {
+        let check = if p.vollpruefung {
+            "Sichtprüfung"
+        } else {
+            "Stichprobe: nein"
+        };
+        let four_eyes = if p.vier_augen { ", Vier-Augen" } else { "" };
+        println!(
+            "{}  {}  {} Seite(n)  eingelesen {} von {}  Stapel {}  {check}{four_eyes}",
+            p.id,
+            p.name,
+            p.seiten,
+            p.eingelesen,
+            p.gescannt_von,
+            p.stapel.as_deref().unwrap_or("-"),
+        );
+    }
+    Ok(())
+}
+
+fn separators(ctx: &mut Ctx, id: &str, as_user: &str) -> Result<()> {
+    let found = ctx.login(as_user)?.scan_separators(id)?;
+    if found.is_empty() {
+        println!("Keine Trennblätter gefunden.");
+        return Ok(());
+    }
+    let pages: Vec<String> = found.iter().map(u32::to_string).collect();
+    println!(
+        "Trennblätter auf Seite {} (aufteilen mit: amtsstube scan teilen {id} --trennblaetter {})",
+        pages.join(", "),
+        pages.join(",")
+    );
+    Ok(())
+}
