@@ -14,6 +14,8 @@
 //!   scan profiles, QA sampling, holding period.
 //! * [`split`] – one scanned file into several documents, pages unchanged.
 //! * [`preview`] – a TIFF page as PNG for the QA desk.
+//! * [`rules`] – TR-RESISCAN rules (QA checklist, batch flags, what counts in a batch)
+//!   and the Transfervermerk of an approved product, built from plain facts.
 //! * [`separator`] – separator sheets (barcode or patch code) between the documents of
 //!   one scan; [`patchcode`] reads Kodak patch codes.
 
@@ -24,6 +26,7 @@ pub mod ocr;
 pub mod patchcode;
 pub mod policy;
 pub mod preview;
+pub mod rules;
 pub mod separator;
 pub mod split;
 

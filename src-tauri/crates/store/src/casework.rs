@@ -302,18 +302,6 @@ impl Session {
         Ok(())
     }
 
-    /// The next value of a named counter (1, 2, …), committed at once: numbers may
-    /// have gaps after a crash but are never handed out twice.
-    pub fn next_counter(&mut self, name: &str) -> Result<u64> {
-        let value: i64 = self.conn.query_row(
-            "INSERT INTO counters (name, value) VALUES (?1, 1)
-             ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-            params![name],
-            |r| r.get(0),
-        )?;
-        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("Zähler {name}")))
-    }
-
     /// An outgoing letter, all or nothing: the PDF (encrypted in the vault) becomes a
     /// document of the case, an optional state transition (Entschieden → Versandt),
     /// a history entry and an audit entry, and the outbox items built from the new

@@ -25,6 +25,7 @@ mod db;
 mod error;
 mod fsutil;
 mod keys;
+mod numbering;
 mod scans;
 mod session;
 mod staging;
@@ -41,11 +42,12 @@ pub use casework::{
 pub use config::{Clock, StoreConfig};
 pub use error::{Result, StoreError};
 pub use keys::RecoveryKey;
+pub use numbering::Numbering;
 pub use scans::{NewBatch, ScanApproval, ScanBatch, ScanPart, ScanProduct};
 pub use session::{InitOptions, Session, Store};
 pub use sync::{
-    DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, Numbering, OutboxCounts,
-    OutboxItem, QuarantineEntry, QuarantinedSubmission, Stored, SubmissionState,
+    DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, OutboxCounts, OutboxItem,
+    QuarantineEntry, QuarantinedSubmission, Stored, SubmissionState,
 };
 pub use users::UserInfo;
 pub use vault::{BlobId, BlobInfo, BlobReader, VaultCheck};

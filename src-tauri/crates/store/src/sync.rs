@@ -199,49 +199,6 @@ fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
     })
 }
 
-/// How new cases are numbered: the town's Aktenzeichen pattern, this workstation's
-/// block, and the case types (to find the code of a service).
-#[derive(Debug, Clone)]
-pub struct Numbering {
-    pub pattern: String,
-    pub arbeitsplatz: u32,
-    pub types: Vec<domain::casetype::CaseType>,
-}
-
-/// The next Aktenzeichen of a case type in a year, from this workstation's block.
-fn next_az(
-    conn: &rusqlite::Connection,
-    n: &Numbering,
-    kuerzel: &str,
-    year: &str,
-) -> Result<String> {
-    let value: i64 = conn.query_row(
-        "INSERT INTO counters (name, value) VALUES (?1, 1)
-         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-        params![format!("az-{kuerzel}-{year}")],
-        |r| r.get(0),
-    )?;
-    let y: i16 = year.parse().unwrap_or(0);
-    Ok(domain::casetype::file_number(
-        &n.pattern,
-        kuerzel,
-        y,
-        n.arbeitsplatz,
-        u64::try_from(value).unwrap_or(0),
-    ))
-}
-
-fn next_file_number(conn: &rusqlite::Connection, year: &str) -> Result<String> {
-    let name = format!("online-{year}");
-    let value: i64 = conn.query_row(
-        "INSERT INTO counters (name, value) VALUES (?1, 1)
-         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-        params![name],
-        |r| r.get(0),
-    )?;
-    Ok(format!("ON-{year}-{value:06}"))
-}
-
 /// The words of application data for the search index: the values of a JSON
 /// document (not its keys), or plain text. Other formats are not indexed.
 fn searchable_text(bytes: &[u8], mime: &str) -> Option<String> {
@@ -267,11 +224,6 @@ fn searchable_text(bytes: &[u8], mime: &str) -> Option<String> {
 }
 
 impl Session {
-    /// Number new cases after the town's pattern (without it: provisional `ON-` numbers).
-    pub fn set_numbering(&mut self, numbering: Numbering) {
-        self.numbering = Some(numbering);
-    }
-
     /// The local state of a submission, if it was seen before.
     pub fn submission_state(&self, submission_id: &str) -> Result<Option<SubmissionState>> {
         self.conn
@@ -299,7 +251,6 @@ impl Session {
         }
         let now = self.now();
         let actor = self.user().username.to_string();
-        let year = s.received_at.get(..4).unwrap_or("0000").to_owned();
         let tx = self.conn.transaction()?;
         let known: Option<(String, String)> = tx
             .query_row(
@@ -349,13 +300,14 @@ impl Session {
                         .find(|t| t.matches(&s.service) || t.matches(&s.case_type))
                         .map(|t| (n, t))
                 });
-                let (file_number, code, type_name) = match typed {
-                    Some((n, t)) => (
-                        next_az(&tx, n, &t.kuerzel, &year)?,
-                        Some(t.kuerzel.clone()),
-                        t.name.clone(),
-                    ),
-                    None => (next_file_number(&tx, &year)?, None, s.case_type.clone()),
+                let file_number = crate::numbering::next_file_number(
+                    &tx,
+                    typed.map(|(n, t)| (n, t.kuerzel.as_str())),
+                    crate::numbering::year_of(&s.received_at)?,
+                )?;
+                let (code, type_name) = match typed {
+                    Some((_, t)) => (Some(t.kuerzel.clone()), t.name.clone()),
+                    None => (None, s.case_type.clone()),
                 };
                 tx.execute(
                     "INSERT INTO cases (id, file_number, case_type, applicant, status, received_at, created_at, fc_case_id, case_type_code)

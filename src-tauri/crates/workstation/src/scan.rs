@@ -11,10 +11,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use domain::Permission;
-use scan::evidence::{
-    Attribut, Organisation, Prozessschritt, Seal, SoftwareSeal, Transfervermerk, Verfahren,
-};
+use scan::evidence::{Organisation, Seal, SoftwareSeal, Transfervermerk, Verfahren};
 use scan::policy::{DocumentClass, ScanPolicy};
+use scan::rules::{BatchFlag, QaItem, counts_in_batch};
 use scan::{Config, HotFolder, Outcome, Taken};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -24,11 +23,6 @@ use crate::{AppError, ErrorCode, Workstation};
 const SEAL_SETTING: &str = "scan_siegel";
 const SEAL_PUBLIC_SETTING: &str = "scan_siegel_public";
 const FOLDER_SETTING: &str = "scan_eingangsordner";
-
-/// Does a product count among its batch's pages (not refused, not split into parts)?
-fn counts_in_batch(state: &str) -> bool {
-    state != "abgelehnt" && state != "aufgeteilt"
-}
 
 /// A product waiting for text recognition, taken out of the store (in memory only).
 pub struct OcrJob {
@@ -54,30 +48,6 @@ pub fn ocr() -> &'static Result<scan::ocr::Ocr, String> {
 }
 
 pub const DEFAULT_SCAN_POLICY: &str = include_str!("../../../../assets/config/scan.toml");
-
-/// The QA checklist (TR-03138 A.SC.8): every item is ticked for a page-by-page check.
-pub const QA_CHECKLIST: [(&str, &str); 4] = [
-    (
-        "vollstaendig",
-        "Vollständig: alle Seiten des Originals sind erfasst",
-    ),
-    ("reihenfolge", "Reihenfolge der Seiten stimmt"),
-    (
-        "lesbar",
-        "Lesbar: Bild und Inhalt stimmen mit dem Original überein",
-    ),
-    (
-        "ausrichtung",
-        "Ausrichtung: keine Seite verdreht oder abgeschnitten",
-    ),
-];
-
-/// Preparation flags of a batch; the first two keep the original.
-pub const BATCH_FLAGS: [(&str, &str); 3] = [
-    ("kopie", "Vorlage ist eine Kopie"),
-    ("manipulationsverdacht", "Verdacht auf Manipulation"),
-    ("unvollstaendig", "Vorlage unvollständig"),
-];
 
 /// The scanning desk's configuration: `scan.toml` in the data directory, or the default.
 pub fn load_scan_policy(data_dir: &Path) -> Result<ScanPolicy, AppError> {
@@ -208,6 +178,12 @@ pub struct IntakeResult {
     /// eingelesen / fehler / wartet
     pub result: String,
     pub detail: String,
+}
+
+/// A batch's preparation flags as stored; damaged flags are an error (a lost
+/// "kopie" would let an original be destroyed).
+fn batch_flags(b: &store::ScanBatch) -> Result<Vec<BatchFlag>, AppError> {
+    BatchFlag::from_json(&b.flags).map_err(|e| storage(format!("Stapel {}: {e}", b.number)))
 }
 
 fn storage(msg: impl Into<String>) -> AppError {
@@ -447,13 +423,13 @@ impl Workstation {
                     stichprobe_prozent: c.stichprobe_prozent,
                 })
                 .collect(),
-            checkliste: QA_CHECKLIST
+            checkliste: QaItem::ALL
                 .iter()
-                .map(|(k, l)| ((*k).to_owned(), (*l).to_owned()))
+                .map(|i| (i.key().to_owned(), i.label().to_owned()))
                 .collect(),
-            kennzeichen: BATCH_FLAGS
+            kennzeichen: BatchFlag::ALL
                 .iter()
-                .map(|(k, l)| ((*k).to_owned(), (*l).to_owned()))
+                .map(|f| (f.key().to_owned(), f.label().to_owned()))
                 .collect(),
             vorgangsarten: cfg
                 .types
@@ -529,9 +505,7 @@ impl Workstation {
             ));
         }
         for f in &r.kennzeichen {
-            if !BATCH_FLAGS.iter().any(|(k, _)| k == f) {
-                return Err(AppError::invalid(format!("Unbekanntes Kennzeichen „{f}“.")));
-            }
+            BatchFlag::parse(f).map_err(|e| AppError::invalid(e.to_string()))?;
         }
         let session = self.session_with_mut(Permission::ScanIntake)?;
         let b = session.create_scan_batch(&store::NewBatch {
@@ -567,7 +541,7 @@ impl Workstation {
     }
 
     fn batch_view(&self, b: store::ScanBatch, policy: &ScanPolicy) -> Result<BatchView, AppError> {
-        let flags: Vec<String> = serde_json::from_str(&b.flags).unwrap_or_default();
+        let flags = batch_flags(&b)?;
         let hindernisse = if b.state == "vernichtet" || b.state == "freigegeben" {
             Vec::new()
         } else {
@@ -587,7 +561,7 @@ impl Workstation {
             karton: b.r#box,
             seiten_erwartet: b.expected_pages,
             seiten_erfasst: b.pages_captured,
-            kennzeichen: flags,
+            kennzeichen: flags.iter().map(|f| f.key().to_owned()).collect(),
             zustand: b.state,
             produkte: b.products,
             geprueft: b.products_checked,
@@ -613,7 +587,7 @@ impl Workstation {
     fn gate_failures(
         &self,
         b: &store::ScanBatch,
-        flags: &[String],
+        flags: &[BatchFlag],
         policy: &ScanPolicy,
         verify: bool,
     ) -> Result<Vec<scan::evidence::GateFailure>, AppError> {
@@ -624,8 +598,8 @@ impl Workstation {
         let today = jiff::Zoned::now().date();
         let keep: Vec<String> = flags
             .iter()
-            .filter(|f| *f != "unvollstaendig")
-            .cloned()
+            .filter(|f| f.keeps_original())
+            .map(|f| f.key().to_owned())
             .collect();
         let mut failed: Vec<GateFailure> = Vec::new();
         let mut add = |f: Vec<GateFailure>| {
@@ -658,7 +632,7 @@ impl Workstation {
             let facts = GateFacts {
                 mode: class.map_or(Mode::NichtScannen, DocumentClass::mode),
                 keep_original: keep.clone(),
-                pages_expected: if flags.iter().any(|f| f == "unvollstaendig") {
+                pages_expected: if flags.contains(&BatchFlag::Unvollstaendig) {
                     0
                 } else {
                     b.expected_pages
@@ -701,7 +675,7 @@ impl Workstation {
                 b.number
             )));
         }
-        let flags: Vec<String> = serde_json::from_str(&b.flags).unwrap_or_default();
+        let flags = batch_flags(&b)?;
         let failed: Vec<String> = self
             .gate_failures(&b, &flags, &policy, true)?
             .into_iter()
@@ -992,30 +966,7 @@ impl Workstation {
     /// its class needs a full check; four-eyes where the class's integrity need is
     /// "sehr hoch". Returns the Aktenzeichen.
     pub fn scan_approve(&mut self, r: &ScanApproveRequest) -> Result<String, AppError> {
-        let applicant = r.antragsteller.trim();
-        if applicant.is_empty() || applicant.chars().count() > 200 {
-            return Err(AppError::invalid(
-                "Bitte die antragstellende Person angeben (höchstens 200 Zeichen).",
-            ));
-        }
-        if r.vermerk
-            .as_deref()
-            .is_some_and(|v| v.chars().count() > 500)
-        {
-            return Err(AppError::invalid(
-                "Der Vermerk zur Prüfung ist zu lang (höchstens 500 Zeichen).",
-            ));
-        }
-        for item in &r.checkliste {
-            if !QA_CHECKLIST.iter().any(|(k, _)| k == item) {
-                return Err(AppError::invalid(format!(
-                    "Unbekannter Prüfpunkt „{item}“."
-                )));
-            }
-        }
-        let all_ticked = QA_CHECKLIST
-            .iter()
-            .all(|(k, _)| r.checkliste.iter().any(|c| c == k));
+        let applicant = validate_approval(r)?;
         let queue_item = self
             .queue_items(Some(&r.product_id))?
             .into_iter()
@@ -1026,11 +977,8 @@ impl Workstation {
                     "Dieses Scanprodukt ist nicht (mehr) zur Prüfung offen.",
                 )
             })?;
-        if queue_item.vollpruefung && !all_ticked {
-            return Err(AppError::invalid(
-                "Dieses Scanprodukt ist Seite für Seite zu prüfen: bitte alle Punkte der Prüfliste abhaken.",
-            ));
-        }
+        let full_check = scan::rules::check_qa(&r.checkliste, queue_item.vollpruefung)
+            .map_err(|e| AppError::invalid(e.to_string()))?;
         let policy = load_scan_policy(self.data_dir())?;
         let cfg = self.casework_config()?;
         let t = cfg
@@ -1052,112 +1000,24 @@ impl Workstation {
         let product = session.scan_product(&r.product_id)?.ok_or_else(|| {
             AppError::new(ErrorCode::NotFound, "Dieses Scanprodukt gibt es nicht.")
         })?;
-        if queue_item.vier_augen && product.scan_user == me {
-            return Err(AppError::new(
-                ErrorCode::Forbidden,
-                "Vier-Augen-Prinzip: die Qualitätssicherung macht eine andere Person als die, die gescannt hat.",
-            ));
-        }
-        let batch = match &product.batch_id {
-            Some(id) => session.scan_batch(id)?,
-            None => None,
-        };
-        // "Abbild m bis n von N": the product's pages within its batch.
-        let (first, total, stapel, stapel_erstellt, flags) = match &batch {
-            Some(b) => {
-                let before: u32 = session
-                    .scan_products_of_batch(&b.id)?
-                    .iter()
-                    .take_while(|p| p.id != product.id)
-                    .filter(|p| counts_in_batch(&p.state))
-                    .map(|p| p.pages)
-                    .sum();
-                let flags: Vec<String> = serde_json::from_str(&b.flags).unwrap_or_default();
-                (
-                    before + 1,
-                    b.expected_pages.max(b.pages_captured),
-                    b.number.clone(),
-                    b.created_at.clone(),
-                    flags,
-                )
-            }
-            None => (
-                1,
-                product.pages,
-                format!("ST-{}", product.id.get(..8).unwrap_or(&product.id)),
-                product.received_at.clone(),
-                Vec::new(),
-            ),
-        };
+        scan::rules::check_four_eyes(queue_item.vier_augen, &product.scan_user, &me)
+            .map_err(|e| AppError::new(ErrorCode::Forbidden, e.to_string()))?;
+        let (place, flags) = batch_place(session, &product)?;
         // Hashed as it is decrypted: the product is never held whole.
         let (sha256, sha512) = Transfervermerk::hashes_from(
             session.open_blob(&store::BlobId::parse(&product.blob_id)?)?,
         )
         .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
         let now = jiff::Zoned::now();
-        let n = session.next_counter(&format!("az-{}-{}", t.kuerzel, now.year()))?;
-        let file_number = domain::casetype::file_number(
-            &cfg.types.aktenzeichen,
-            &t.kuerzel,
-            now.year(),
-            cfg.types.arbeitsplatz,
-            n,
-        );
-        // Cut out of a larger scan: the split is a process step of its own.
-        let split = match (&product.parent_id, product.first_page) {
-            (Some(pid), Some(first)) => session.scan_product(pid)?.map(|p| (p, first)),
-            _ => None,
-        };
-        let stelle = Organisation {
-            name: town.behoerde.clone(),
-            ort: town.sitz.clone(),
-            einheit: "Scanstelle".into(),
-        };
+        let file_number = session.allocate_file_number(&t.kuerzel, now.year())?;
         let v = &policy.verfahren;
-        let mut qa_attrs = vec![
-            Attribut {
-                name: "Ergebnis".into(),
-                wert: match &r.vermerk {
-                    Some(n) if !n.trim().is_empty() => format!("bestanden ({})", n.trim()),
-                    _ => "bestanden".into(),
-                },
-                auffaelligkeit: false,
+        let facts = scan::rules::ApprovalFacts {
+            now: now.timestamp().to_string(),
+            desk: Organisation {
+                name: town.behoerde.clone(),
+                ort: town.sitz.clone(),
+                einheit: "Scanstelle".into(),
             },
-            Attribut {
-                name: "Prüfart".into(),
-                wert: if all_ticked {
-                    "Sichtprüfung Seite für Seite".into()
-                } else {
-                    "Indexierung (nicht in der Stichprobe)".into()
-                },
-                auffaelligkeit: false,
-            },
-        ];
-        for (k, label) in QA_CHECKLIST {
-            if r.checkliste.iter().any(|c| c == k) {
-                qa_attrs.push(Attribut {
-                    name: "Prüfpunkt".into(),
-                    wert: label.to_owned(),
-                    auffaelligkeit: false,
-                });
-            }
-        }
-        let anomalies: Vec<Attribut> = flags
-            .iter()
-            .map(|f| Attribut {
-                name: "Vorbereitung".into(),
-                wert: BATCH_FLAGS
-                    .iter()
-                    .find(|(k, _)| k == f)
-                    .map_or(f.clone(), |(_, l)| (*l).to_owned()),
-                auffaelligkeit: true,
-            })
-            .collect();
-        let vermerk = Transfervermerk {
-            erstellt: now.timestamp().to_string(),
-            auftragnehmer: stelle,
-            stapel,
-            stapel_erstellt,
             verfahren: Verfahren {
                 bezeichnung: v.bezeichnung.clone(),
                 auspraegung: v.auspraegung.clone(),
@@ -1169,74 +1029,27 @@ impl Workstation {
                     einheit: v.pfleger.clone(),
                 },
             },
-            position: format!(
-                "Abbild {first} bis {} von {total}",
-                first + product.pages.saturating_sub(1)
-            ),
-            schritte: vec![Prozessschritt {
-                name: "Scannen".into(),
-                zeitpunkt: product.received_at.clone(),
-                durchfuehrung: product.scan_user.clone(),
-                it_system: "Scanner (Eingangsordner)".into(),
-                attribute: vec![Attribut {
-                    name: "Format".into(),
-                    wert: product.mime_type.clone(),
-                    auffaelligkeit: false,
-                }],
-            }]
-            .into_iter()
-            .chain(split.map(|(parent, first)| {
-                Prozessschritt {
-                    name: "Aufteilung".into(),
-                    zeitpunkt: parent.qa_at.clone().unwrap_or_default(),
-                    durchfuehrung: parent.qa_user.clone().unwrap_or_default(),
-                    it_system: "Amtsstube".into(),
-                    attribute: vec![
-                        Attribut {
-                            name: "Teil von".into(),
-                            wert: format!("{} (SHA-256 {})", parent.name, parent.sha256),
-                            auffaelligkeit: false,
-                        },
-                        Attribut {
-                            name: "Seiten im Scan".into(),
-                            wert: format!(
-                                "{first} bis {}",
-                                first + product.pages.saturating_sub(1)
-                            ),
-                            auffaelligkeit: false,
-                        },
-                    ]
-                    .into_iter()
-                    .chain(
-                        parent
-                            .qa_note
-                            .clone()
-                            .filter(|n| n.starts_with("Trennblätter"))
-                            .map(|n| Attribut {
-                                name: "Trennblätter".into(),
-                                wert: n,
-                                auffaelligkeit: false,
-                            }),
-                    )
-                    .collect(),
-                }
-            }))
-            .chain([Prozessschritt {
-                name: "Qualitätssicherung".into(),
-                zeitpunkt: now.timestamp().to_string(),
-                durchfuehrung: me.clone(),
-                it_system: "Amtsstube".into(),
-                attribute: qa_attrs,
-            }])
-            .collect(),
-            seiten: product.pages,
-            attribute: anomalies,
-            produkt_sha256: sha256.clone(),
-            produkt_sha512: sha512,
+            place,
+            flags,
+            received_at: product.received_at.clone(),
+            scan_user: product.scan_user.clone(),
+            mime_type: product.mime_type.clone(),
+            pages: product.pages,
+            split: split_facts(session, &product)?,
+            qa_user: me,
+            qa_note: r.vermerk.clone(),
+            ticked: r
+                .checkliste
+                .iter()
+                .filter_map(|k| QaItem::parse(k).ok())
+                .collect(),
+            full_check,
+            sha256,
+            sha512,
         };
-        let xml = vermerk.to_xml();
-        let seal =
-            scan::evidence::seal_hashed(&key, &sha256, &xml).map_err(|e| storage(e.to_string()))?;
+        let xml = scan::rules::transfervermerk(&facts).to_xml();
+        let seal = scan::evidence::seal_hashed(&key, &facts.sha256, &xml)
+            .map_err(|e| storage(e.to_string()))?;
         let checklist_json =
             serde_json::to_string(&r.checkliste).map_err(|e| storage(e.to_string()))?;
         session.approve_scan(&store::ScanApproval {
@@ -1247,13 +1060,13 @@ impl Workstation {
             case: store::NewCase {
                 file_number: file_number.clone(),
                 case_type: t.name.clone(),
-                applicant: applicant.to_owned(),
+                applicant,
                 status: "eingegangen".into(),
                 received_at: product.received_at.clone(),
             },
             case_type_code: Some(&t.kuerzel),
             checklist_json,
-            full_check: all_ticked,
+            full_check,
         })?;
         Ok(file_number)
     }
@@ -1539,4 +1352,86 @@ impl Workstation {
             product.pages, seal.algorithm, seal.key_id
         ))
     }
+}
+
+/// The applicant and the QA note of a decision, checked; returns the applicant.
+fn validate_approval(r: &ScanApproveRequest) -> Result<String, AppError> {
+    let applicant = r.antragsteller.trim();
+    if applicant.is_empty() || applicant.chars().count() > 200 {
+        return Err(AppError::invalid(
+            "Bitte die antragstellende Person angeben (höchstens 200 Zeichen).",
+        ));
+    }
+    if r.vermerk
+        .as_deref()
+        .is_some_and(|v| v.chars().count() > 500)
+    {
+        return Err(AppError::invalid(
+            "Der Vermerk zur Prüfung ist zu lang (höchstens 500 Zeichen).",
+        ));
+    }
+    // Unknown checklist items first, before anything is looked up.
+    scan::rules::check_qa(&r.checkliste, false).map_err(|e| AppError::invalid(e.to_string()))?;
+    Ok(applicant.to_owned())
+}
+
+/// "Abbild m bis n von N": the product's place within its batch, and the batch's
+/// flags. A product without a batch is a batch of its own.
+fn batch_place(
+    session: &store::Session,
+    product: &store::ScanProduct,
+) -> Result<(scan::rules::BatchPlace, Vec<BatchFlag>), AppError> {
+    let batch = match &product.batch_id {
+        Some(id) => session.scan_batch(id)?,
+        None => None,
+    };
+    Ok(match batch {
+        Some(b) => {
+            let before: u32 = session
+                .scan_products_of_batch(&b.id)?
+                .iter()
+                .take_while(|p| p.id != product.id)
+                .filter(|p| counts_in_batch(&p.state))
+                .map(|p| p.pages)
+                .sum();
+            let flags = batch_flags(&b)?;
+            let place = scan::rules::BatchPlace {
+                number: b.number,
+                created: b.created_at,
+                first_page: before + 1,
+                total_pages: b.expected_pages.max(b.pages_captured),
+            };
+            (place, flags)
+        }
+        None => {
+            let place = scan::rules::BatchPlace {
+                number: format!("ST-{}", product.id.get(..8).unwrap_or(&product.id)),
+                created: product.received_at.clone(),
+                first_page: 1,
+                total_pages: product.pages,
+            };
+            (place, Vec::new())
+        }
+    })
+}
+
+/// Cut out of a larger scan: the split is a process step of its own.
+fn split_facts(
+    session: &store::Session,
+    product: &store::ScanProduct,
+) -> Result<Option<scan::rules::SplitFacts>, AppError> {
+    let (Some(pid), Some(first_page)) = (&product.parent_id, product.first_page) else {
+        return Ok(None);
+    };
+    Ok(session
+        .scan_product(pid)?
+        .map(|parent| scan::rules::SplitFacts {
+            parent_name: parent.name,
+            parent_sha256: parent.sha256,
+            // A parent is split only at the QA desk, which records who and when.
+            at: parent.qa_at.unwrap_or_default(),
+            by: parent.qa_user.unwrap_or_default(),
+            first_page,
+            separators: parent.qa_note.filter(|n| n.starts_with("Trennblätter")),
+        }))
 }
