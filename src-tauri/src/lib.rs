@@ -23,6 +23,31 @@ struct AppState {
     data_dir: PathBuf,
     workstation: Arc<Mutex<Option<Workstation>>>,
     background: Arc<OnceLock<Background>>,
+    /// Text recognition and the hot-folder intake, started at setup, stopped at exit.
+    workers: Arc<Mutex<Option<Workers>>>,
+}
+
+type Workers = (
+    workstation::workers::OcrWorker,
+    workstation::workers::IntakeWorker,
+);
+
+impl AppState {
+    /// At exit: stop the scheduler and the workers after their current step, so no
+    /// store operation is cut off.
+    fn stop_background(&self) {
+        if let Some(bg) = self.background.get() {
+            bg.stop();
+        }
+        let workers = match self.workers.lock() {
+            Ok(mut w) => w.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some((ocr, intake)) = workers {
+            ocr.stop();
+            intake.stop();
+        }
+    }
 }
 
 impl AppState {
@@ -479,9 +504,11 @@ pub fn run() {
         data_dir: workstation::default_data_dir(),
         workstation: Arc::new(Mutex::new(None)),
         background: Arc::new(OnceLock::new()),
+        workers: Arc::new(Mutex::new(None)),
     };
     tracing::info!("Datenverzeichnis: {}", state.data_dir.display());
     let for_setup = state.clone();
+    let for_exit = state.clone();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
@@ -492,17 +519,19 @@ pub fn run() {
                 }
                 Err(e) => tracing::error!("{}", e.message),
             }
-            // Text recognition of checked scans, outside the workstation lock; it
-            // lives as long as the app.
-            std::mem::forget(workstation::ocr_worker::OcrWorker::start(
+            // Text recognition of checked scans, outside the workstation lock.
+            let ocr = workstation::workers::OcrWorker::start(
                 for_setup.workstation.clone(),
                 std::time::Duration::from_secs(3),
-            ));
+            );
             // The hot folder is read while a scanning desk is logged in, on any screen.
-            std::mem::forget(workstation::ocr_worker::IntakeWorker::start(
+            let intake = workstation::workers::IntakeWorker::start(
                 for_setup.workstation.clone(),
                 std::time::Duration::from_secs(5),
-            ));
+            );
+            if let Ok(mut w) = for_setup.workers.lock() {
+                *w = Some((ocr, intake));
+            }
             Ok(())
         })
         .manage(state)
@@ -553,9 +582,16 @@ pub fn run() {
             scan_destroyed,
             save_export
         ])
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        eprintln!("Amtsstube konnte nicht starten: {e}");
-        std::process::exit(1);
+        .build(tauri::generate_context!());
+    match result {
+        Ok(app) => app.run(move |_, event| {
+            if let tauri::RunEvent::Exit = event {
+                for_exit.stop_background();
+            }
+        }),
+        Err(e) => {
+            eprintln!("Amtsstube konnte nicht starten: {e}");
+            std::process::exit(1);
+        }
     }
 }

@@ -524,7 +524,7 @@ fn the_background_intake_takes_files_only_into_an_open_batch() -> Result<(), Box
     ws.scan_set_folder(&inbox)?;
     let shared = Arc::new(Mutex::new(Some(ws)));
     let _worker =
-        workstation::ocr_worker::IntakeWorker::start(shared.clone(), Duration::from_millis(200));
+        workstation::workers::IntakeWorker::start(shared.clone(), Duration::from_millis(200));
     std::fs::write(inbox.join("wartet.jpg"), jpeg("ohne Stapel"))?;
     std::thread::sleep(Duration::from_secs(3));
     let with = |f: &mut dyn FnMut(&mut workstation::Workstation) -> Result<(), BoxError>| -> Result<(), BoxError> {
@@ -578,7 +578,7 @@ fn the_background_intake_reacts_to_a_new_file_at_once() -> Result<(), BoxError> 
     ws.scan_batch_create(&batch("antrag", 1, &[]))?;
     let shared = Arc::new(Mutex::new(Some(ws)));
     let _worker =
-        workstation::ocr_worker::IntakeWorker::start(shared.clone(), Duration::from_secs(600));
+        workstation::workers::IntakeWorker::start(shared.clone(), Duration::from_secs(600));
     // The first pass runs at once and sets up the watch.
     std::thread::sleep(Duration::from_secs(1));
     std::fs::write(inbox.join("sofort.jpg"), jpeg("beobachtet"))?;

@@ -93,6 +93,11 @@ pub enum CaseTypeError {
 }
 
 impl CaseTypes {
+    /// The case type with this code (`kuerzel`), if the town has it.
+    pub fn by_code(&self, kuerzel: &str) -> Option<&CaseType> {
+        self.vorgangsart.iter().find(|t| t.kuerzel == kuerzel)
+    }
+
     /// Check the configuration as a whole.
     pub fn validate(&self) -> Result<(), CaseTypeError> {
         if !LAENDER.contains(&self.land.as_str()) {

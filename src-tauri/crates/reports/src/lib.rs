@@ -14,6 +14,7 @@
 //!
 //! Pure: no clock, no store – events in, figures out.
 
+use domain::lifecycle::CaseState;
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
@@ -258,32 +259,37 @@ pub enum Metric {
     Overdue,
 }
 
-const OPEN_STATES: [&str; 4] = [
-    "eingegangen",
-    "in_pruefung",
-    "nachgefordert",
-    "in_bearbeitung",
-];
-/// The states time is counted in (index = position); anything else counts as "sonstige".
-const STATES: [&str; 10] = [
-    "eingegangen",
-    "in_pruefung",
-    "nachgefordert",
-    "in_bearbeitung",
-    "entschieden",
-    "versandt",
-    "abgeschlossen",
-    "zurueckgezogen",
-    "weitergeleitet",
-    "sonstige",
-];
-const WAITING: usize = 2;
+/// The states time is counted in: every case state of [`CaseState::ALL`] (index =
+/// position there), so a state added to the lifecycle counts on its own; the last
+/// slot is for a state this version does not know (a store written by a newer
+/// version), shown as "sonstige".
+const STATES: usize = CaseState::ALL.len() + 1;
+const OTHER: usize = CaseState::ALL.len();
+
+const fn index_of(state: CaseState) -> usize {
+    let mut i = 0;
+    while i < CaseState::ALL.len() {
+        if CaseState::ALL[i] as u8 == state as u8 {
+            return i;
+        }
+        i += 1;
+    }
+    OTHER
+}
+
+const WAITING: usize = index_of(CaseState::Nachgefordert);
+const DECIDED: usize = index_of(CaseState::Entschieden);
 
 fn state_index(s: &str) -> usize {
-    STATES
-        .iter()
-        .position(|x| *x == s)
-        .unwrap_or(STATES.len() - 1)
+    CaseState::parse(s).map_or(OTHER, index_of)
+}
+
+fn state_name(i: usize) -> &'static str {
+    CaseState::ALL.get(i).map_or("sonstige", |c| c.as_str())
+}
+
+fn is_open(i: usize) -> bool {
+    CaseState::ALL.get(i).is_some_and(|c| c.is_open())
 }
 
 fn days(a: Timestamp, b: Timestamp) -> f64 {
@@ -303,7 +309,7 @@ pub struct Classified {
     pub waiting: f64,
     pub waiting_after_complete: f64,
     /// Days per state (index into the state list) until the decision.
-    pub per_state: [f64; STATES.len()],
+    pub per_state: [f64; STATES],
     pub nachforderungen: u32,
     /// Not decided at the end of the period: age in days then.
     pub open_age: Option<f64>,
@@ -327,7 +333,7 @@ pub fn classify(c: &CaseFacts, from: Timestamp, to: Timestamp) -> Classified {
     // Replay the states up to the end of the period.
     let mut state = 0usize;
     let mut since = c.received;
-    let mut per_state = [0.0; STATES.len()];
+    let mut per_state = [0.0; STATES];
     let mut waiting = 0.0;
     let mut waiting_after_complete = 0.0;
     let mut complete: Option<Timestamp> = None;
@@ -356,9 +362,9 @@ pub fn classify(c: &CaseFacts, from: Timestamp, to: Timestamp) -> Classified {
                 requests += 1;
             }
         }
-        if next == 4 {
+        if next == DECIDED {
             decided = Some((e.at, i));
-        } else if next < OPEN_STATES.len() && decided.is_some() {
+        } else if is_open(next) && decided.is_some() {
             // Reopened: the earlier decision no longer counts.
             decided = None;
             dispatched = None;
@@ -380,7 +386,7 @@ pub fn classify(c: &CaseFacts, from: Timestamp, to: Timestamp) -> Classified {
         // Decided in an earlier period, dispatched in this one.
         out.dispatched = Some(d);
     }
-    if decided.is_none() && state < OPEN_STATES.len() {
+    if decided.is_none() && is_open(state) {
         out.open_age = Some(days(c.received, to));
     }
     out
@@ -435,7 +441,7 @@ fn figures(cases: &[(&CaseFacts, &Classified)], weeks: f64) -> Figures {
         .iter()
         .filter_map(|(c, k)| k.decision.as_ref().map(|(at, _)| (c, k, *at)))
         .collect();
-    let mut per_state = [0.0; STATES.len()];
+    let mut per_state = [0.0; STATES];
     for (_, k, _) in &decided {
         for (sum, d) in per_state.iter_mut().zip(k.per_state) {
             *sum += d;
@@ -483,11 +489,11 @@ fn figures(cases: &[(&CaseFacts, &Classified)], weeks: f64) -> Figures {
                 .collect(),
         ),
         waiting_for_citizen: Stats::of(decided.iter().map(|(_, k, _)| k.waiting).collect()),
-        days_per_state: STATES
-            .iter()
+        days_per_state: (0..STATES)
+            .map(state_name)
             .zip(per_state)
             .filter(|(_, d)| *d > 0.0)
-            .map(|(s, d)| ((*s).to_owned(), if n > 0 { d / n as f64 } else { 0.0 }))
+            .map(|(s, d)| (s.to_owned(), if n > 0 { d / n as f64 } else { 0.0 }))
             .collect(),
         nachforderungsquote: (n > 0).then(|| {
             decided

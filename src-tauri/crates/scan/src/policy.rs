@@ -175,7 +175,7 @@ impl ScanPolicy {
         })
     }
 
-    fn validate(&self) -> Result<(), PolicyError> {
+    pub fn validate(&self) -> Result<(), PolicyError> {
         let err = |m: String| Err(PolicyError(m));
         self.separators()?;
         if jiff::civil::Date::strptime("%Y-%m-%d", &self.verfahren.stand).is_err() {

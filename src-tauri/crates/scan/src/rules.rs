@@ -219,37 +219,34 @@ fn attr(name: &str, wert: impl Into<String>) -> Attribut {
     }
 }
 
-/// The Transfervermerk of an approved product: scanning, an optional split, the
-/// QA step with its result and ticked items, the batch flags as anomalies.
-pub fn transfervermerk(f: &ApprovalFacts) -> Transfervermerk {
-    let last = |first: u32| first + f.pages.saturating_sub(1);
-    let mut schritte = vec![Prozessschritt {
-        name: "Scannen".into(),
-        zeitpunkt: f.received_at.clone(),
-        durchfuehrung: f.scan_user.clone(),
-        it_system: "Scanner (Eingangsordner)".into(),
-        attribute: vec![attr("Format", f.mime_type.clone())],
-    }];
-    if let Some(s) = &f.split {
-        let mut attribute = vec![
-            attr(
-                "Teil von",
-                format!("{} (SHA-256 {})", s.parent_name, s.parent_sha256),
+/// The process step "Aufteilung" of a product cut out of a larger scan.
+fn split_step(s: &SplitFacts, pages: u32) -> Prozessschritt {
+    let mut attribute = vec![
+        attr(
+            "Teil von",
+            format!("{} (SHA-256 {})", s.parent_name, s.parent_sha256),
+        ),
+        attr(
+            "Seiten im Scan",
+            format!(
+                "{} bis {}",
+                s.first_page,
+                s.first_page + pages.saturating_sub(1)
             ),
-            attr(
-                "Seiten im Scan",
-                format!("{} bis {}", s.first_page, last(s.first_page)),
-            ),
-        ];
-        attribute.extend(s.separators.clone().map(|n| attr("Trennblätter", n)));
-        schritte.push(Prozessschritt {
-            name: "Aufteilung".into(),
-            zeitpunkt: s.at.clone(),
-            durchfuehrung: s.by.clone(),
-            it_system: "Amtsstube".into(),
-            attribute,
-        });
+        ),
+    ];
+    attribute.extend(s.separators.clone().map(|n| attr("Trennblätter", n)));
+    Prozessschritt {
+        name: "Aufteilung".into(),
+        zeitpunkt: s.at.clone(),
+        durchfuehrung: s.by.clone(),
+        it_system: "Amtsstube".into(),
+        attribute,
     }
+}
+
+/// The process step "Qualitätssicherung": result, kind of check, ticked items.
+fn qa_step(f: &ApprovalFacts) -> Prozessschritt {
     let result = match f.qa_note.as_deref().map(str::trim) {
         Some(n) if !n.is_empty() => format!("bestanden ({n})"),
         _ => "bestanden".into(),
@@ -266,13 +263,28 @@ pub fn transfervermerk(f: &ApprovalFacts) -> Transfervermerk {
             .filter(|i| f.ticked.contains(i))
             .map(|i| attr("Prüfpunkt", i.label())),
     );
-    schritte.push(Prozessschritt {
+    Prozessschritt {
         name: "Qualitätssicherung".into(),
         zeitpunkt: f.now.clone(),
         durchfuehrung: f.qa_user.clone(),
         it_system: "Amtsstube".into(),
         attribute: qa,
-    });
+    }
+}
+
+/// The Transfervermerk of an approved product: scanning, an optional split, the
+/// QA step with its result and ticked items, the batch flags as anomalies.
+pub fn transfervermerk(f: &ApprovalFacts) -> Transfervermerk {
+    let last = |first: u32| first + f.pages.saturating_sub(1);
+    let mut schritte = vec![Prozessschritt {
+        name: "Scannen".into(),
+        zeitpunkt: f.received_at.clone(),
+        durchfuehrung: f.scan_user.clone(),
+        it_system: "Scanner (Eingangsordner)".into(),
+        attribute: vec![attr("Format", f.mime_type.clone())],
+    }];
+    schritte.extend(f.split.as_ref().map(|s| split_step(s, f.pages)));
+    schritte.push(qa_step(f));
     Transfervermerk {
         erstellt: f.now.clone(),
         auftragnehmer: f.desk.clone(),

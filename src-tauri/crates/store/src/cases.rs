@@ -109,6 +109,7 @@ impl Session {
         let n: i64 = self
             .conn
             .query_row("SELECT count(*) FROM cases", [], |r| r.get(0))?;
+        // COUNT(*) is never negative.
         Ok(u64::try_from(n).unwrap_or(0))
     }
 

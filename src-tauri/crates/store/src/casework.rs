@@ -183,6 +183,7 @@ impl Session {
                 .query_row(&sql.replace("?3", "?1"), params![u], |r| r.get(0))?,
             None => self.conn.query_row(&sql, [], |r| r.get(0))?,
         };
+        // COUNT(*) is never negative.
         Ok(u64::try_from(n).unwrap_or(0))
     }
 

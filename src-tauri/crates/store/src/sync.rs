@@ -496,6 +496,7 @@ impl Session {
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
             let (state, n) = row?;
+            // A COUNT(*) is never negative.
             let n = u64::try_from(n).unwrap_or(0);
             match state.as_str() {
                 "pending" => c.pending = n,
@@ -556,6 +557,7 @@ impl Session {
                 submission_id: r.get(0)?,
                 fc_case_id: r.get(1)?,
                 rejected: r.get::<_, String>(2)? == "rejected",
+                // Problems are recorded with the rejection; before it, there are none.
                 problems: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
                 received_at: r.get(4)?,
             })
@@ -570,6 +572,7 @@ impl Session {
             params![case_id],
             |r| r.get(0),
         )?;
+        // COUNT(*) is never negative.
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }

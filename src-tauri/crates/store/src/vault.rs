@@ -249,6 +249,7 @@ impl Session {
             })?;
         Ok(BlobInfo {
             id: id.clone(),
+            // A byte count of a file just written is never negative.
             size: u64::try_from(size).unwrap_or(0),
             sha256,
         })

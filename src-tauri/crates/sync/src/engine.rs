@@ -100,6 +100,13 @@ pub struct EventItem {
     pub payload: serde_json::Value,
 }
 
+/// JSON of the engine's own outbox and metadata types. Their serialisation cannot
+/// fail (plain structs, string keys, no floats that could be NaN); the empty string
+/// is never reached and would be refused by the reader rather than misread.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 fn applicant_of(opened: &OpenedSubmission) -> String {
     // Service data differ per form; the common portal forms carry the applicant
     // under `antragsteller`. Anything else shows as "unbekannt" until casework maps it.
@@ -134,7 +141,7 @@ fn incoming(sub: &EncryptedSubmission, opened: &OpenedSubmission, now: &str) -> 
         kind: DocumentKind::Metadata,
         filename: None,
         mime_type: "application/json".into(),
-        bytes: serde_json::to_vec(&opened.metadata_json).unwrap_or_default(),
+        bytes: json(&opened.metadata_json).into_bytes(),
     }];
     if let Some((bytes, cty)) = &opened.data {
         documents.push(IncomingDocument {
@@ -164,13 +171,13 @@ fn incoming(sub: &EncryptedSubmission, opened: &OpenedSubmission, now: &str) -> 
         case_type,
         applicant: applicant_of(opened),
         received_at: now.to_owned(),
-        auth_tags: serde_json::to_string(&opened.tags).unwrap_or_default(),
+        auth_tags: json(&opened.tags),
         documents,
         accept: NewOutboxItem {
             idempotency_key: format!("accept:{}", sub.submission_id),
             kind: "accept".into(),
             ordering_key: sub.case_id.to_string(),
-            payload: serde_json::to_string(&item).unwrap_or_default(),
+            payload: json(&item),
         },
     }
 }
@@ -238,7 +245,7 @@ impl HkrItem {
             idempotency_key: key.to_owned(),
             kind: "hkr".into(),
             ordering_key: ordering_key.to_owned(),
-            payload: serde_json::to_string(self).unwrap_or_default(),
+            payload: json(self),
         }
     }
 
@@ -321,7 +328,7 @@ impl ReplyItem {
             idempotency_key: key.to_owned(),
             kind: "reply".into(),
             ordering_key: self.case_id.to_string(),
-            payload: serde_json::to_string(self).unwrap_or_default(),
+            payload: json(self),
         }
     }
 }
@@ -333,7 +340,7 @@ impl PaymentItem {
             idempotency_key: key.to_owned(),
             kind: "payment".into(),
             ordering_key: ordering_key.to_owned(),
-            payload: serde_json::to_string(self).unwrap_or_default(),
+            payload: json(self),
         }
     }
 }
@@ -530,7 +537,7 @@ impl<A: SubmissionApi> Remote<'_, A> {
                 bytes,
             });
         }
-        let data = serde_json::to_vec(&p.data).unwrap_or_default();
+        let data = json(&p.data).into_bytes();
         let sealed = submission::seal(
             submission_id,
             p.case_id,
@@ -672,13 +679,13 @@ async fn fetch_with(
                 fc_case_id: encrypted.case_id.to_string(),
                 service: String::new(),
                 received_at,
-                problems: serde_json::to_string(&rejection.problems).unwrap_or_default(),
-                ciphertext: serde_json::to_vec(&ciphertext).unwrap_or_default(),
+                problems: json(&rejection.problems),
+                ciphertext: json(&ciphertext).into_bytes(),
                 reject: NewOutboxItem {
                     idempotency_key: format!("reject:{}", encrypted.submission_id),
                     kind: "reject".into(),
                     ordering_key: encrypted.case_id.to_string(),
-                    payload: serde_json::to_string(&item).unwrap_or_default(),
+                    payload: json(&item),
                 },
             }))
         }

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use store::{CaseRecord, Session, Transition};
 use ts_rs::TS;
 
-use crate::casework_config::{CaseworkConfig, load_config};
+use crate::MAX_PAGE;
+use crate::api::{self, WorkList, WorkListQuery};
+use crate::config::CaseworkConfig;
 use crate::{AppError, ErrorCode, Workstation};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -272,15 +274,16 @@ pub(crate) fn print_error(e: ::letters::LetterError) -> AppError {
 }
 
 impl Workstation {
-    pub(crate) fn casework_config(&self) -> Result<CaseworkConfig, AppError> {
-        load_config(self.data_dir())
+    /// Case types, holidays and tariff in force (parsed once, reloaded on change).
+    pub(crate) fn casework_config(&self) -> Result<std::sync::Arc<CaseworkConfig>, AppError> {
+        self.config.casework(self.data_dir())
     }
 
     /// What the town's documents other than letters (council report, release list,
     /// separator sheets) are printed with: its letterhead, whether PDF/A, the renderer.
     pub(crate) fn town_print(&self) -> Result<TownPrint, AppError> {
         let cfg = self.casework_config()?;
-        let (town, logo) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
+        let (town, logo) = crate::config::load_town(self.data_dir(), &cfg)?;
         Ok(TownPrint {
             renderer: ::letters::Renderer::new().map_err(print_error)?,
             head: town.letterhead(logo),
@@ -722,5 +725,70 @@ impl Workstation {
         self.session_with_mut(Permission::EditCases)?
             .extend_case(id, d)?;
         Ok(())
+    }
+}
+
+impl Workstation {
+    /// The work list (Arbeitskorb).
+    pub fn work_list(&self, query: WorkListQuery) -> Result<WorkList, AppError> {
+        let limit = query.limit.clamp(1, MAX_PAGE);
+        let session = self.session_with(Permission::ReadCases)?;
+        let me = session.user().username.to_string();
+        let all = session.user().role.may(Permission::AllCases);
+        let filter = match query.view {
+            Some(api::WorkListView::Meine) => store::CaseFilter::AssignedTo(me),
+            Some(api::WorkListView::Eingang) => store::CaseFilter::Unassigned,
+            None if all => store::CaseFilter::All,
+            None => store::CaseFilter::OwnOrUnassigned(me),
+        };
+        let cfg = self.casework_config().ok();
+        let search = query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty());
+        if search.is_some_and(|q| q.chars().count() > 200) {
+            return Err(AppError::invalid(
+                "Der Suchbegriff ist zu lang (höchstens 200 Zeichen).",
+            ));
+        }
+        let records = match search {
+            Some(q) => session.search_cases(q, &filter, limit)?,
+            None => {
+                let order = match query.sort {
+                    Some(api::WorkListSort::EingangAlt) => store::CaseOrder::OldestFirst,
+                    Some(api::WorkListSort::Aktenzeichen) => store::CaseOrder::FileNumber,
+                    _ => store::CaseOrder::NewestFirst,
+                };
+                session.case_records(&filter, order, limit, query.offset)?
+            }
+        };
+        let found = records.len();
+        let mut items = Vec::new();
+        for r in records {
+            let (deadline, due) = match &cfg {
+                Some(cfg) => marker(session, &r, cfg)?,
+                None => (None, None),
+            };
+            items.push(domain::CaseSummary {
+                id: r.id,
+                file_number: r.file_number,
+                case_type: r.case_type,
+                applicant: r.applicant,
+                status: r.status,
+                received_at: r.received_at,
+                deadline,
+                due,
+                assigned_to: r.assigned_to,
+            });
+        }
+        let total = match search {
+            Some(_) => found as u64,
+            None => session.count_case_records(&filter)?,
+        };
+        Ok(WorkList {
+            items,
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+        })
     }
 }

@@ -102,3 +102,78 @@ impl From<sync::SyncError> for AppError {
         }
     }
 }
+
+/// A serde message (TOML, JSON) in German: the field or value it names kept, the
+/// English wording replaced. Unknown wordings keep the original behind a German lead.
+pub(crate) fn german_serde(message: &str) -> String {
+    // serde_json appends " at line L column C"; the caller names the place.
+    let message = message.split(" at line ").next().unwrap_or(message).trim();
+    let quoted = |m: &str| m.split('`').nth(1).map(str::to_owned);
+    if let Some(rest) = message.strip_prefix("missing field") {
+        let field = quoted(rest).unwrap_or_default();
+        return format!("das Feld „{field}“ fehlt.");
+    }
+    if let Some(rest) = message.strip_prefix("unknown field") {
+        let field = quoted(rest).unwrap_or_default();
+        return format!("das Feld „{field}“ ist unbekannt (Tippfehler?).");
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant") {
+        let value = quoted(rest).unwrap_or_default();
+        return format!("der Wert „{value}“ ist nicht zulässig.");
+    }
+    if let Some(rest) = message.strip_prefix("duplicate field") {
+        let field = quoted(rest).unwrap_or_default();
+        return format!("das Feld „{field}“ steht doppelt da.");
+    }
+    if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        let expected = message.split("expected ").nth(1).unwrap_or_default();
+        let wanted = match expected {
+            e if e.contains("string") => "ein Text",
+            e if e.contains("bool") => "wahr oder falsch (true/false)",
+            e if e.contains("sequence") => "eine Liste",
+            e if e.contains("map") || e.contains("struct") => "ein Abschnitt",
+            e if e.contains("integer")
+                || e.starts_with('u')
+                || e.starts_with('i')
+                || e.contains("number") =>
+            {
+                "eine ganze Zahl"
+            }
+            _ => "ein anderer Wert",
+        };
+        return format!("falscher Wert – erwartet wird {wanted}.");
+    }
+    if message.contains("EOF") || message.contains("expected") || message.contains("invalid") {
+        return format!("die Datei ist an dieser Stelle nicht lesbar ({message}).");
+    }
+    format!("fehlerhafter Eintrag ({message}).")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::german_serde;
+
+    #[test]
+    fn serde_messages_in_german() {
+        assert_eq!(
+            german_serde("missing field `x5c` at line 29 column 1"),
+            "das Feld „x5c“ fehlt."
+        );
+        assert_eq!(
+            german_serde("unknown field `lnad`, expected one of `land`, `x`"),
+            "das Feld „lnad“ ist unbekannt (Tippfehler?)."
+        );
+        assert_eq!(
+            german_serde("invalid type: integer `1`, expected a string"),
+            "falscher Wert – erwartet wird ein Text."
+        );
+        assert_eq!(
+            german_serde("invalid type: string \"a\", expected u32"),
+            "falscher Wert – erwartet wird eine ganze Zahl."
+        );
+        assert_eq!(
+            german_serde("unknown variant `gelb`, expected `rot`"),
+            "der Wert „gelb“ ist nicht zulässig."
+        );
+    }
+}

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use store::{CaseRecord, OutgoingLetter, Session, Transition};
 use ts_rs::TS;
 
-use crate::casework_config::CaseworkConfig;
+use crate::config::CaseworkConfig;
 use crate::{AppError, ErrorCode, Workstation};
 
 /// Setting: absolute path of the HKR exchange folder.
@@ -229,7 +229,7 @@ struct Prepared {
     facts: CaseFacts,
     town: TownConfig,
     logo: Option<Vec<u8>>,
-    cfg: CaseworkConfig,
+    cfg: std::sync::Arc<CaseworkConfig>,
     fee_items: Vec<FeeItem>,
     fees: Option<FeeTotal>,
     paid: Option<String>,
@@ -249,7 +249,7 @@ impl Workstation {
         let ctype = crate::casework::case_type(&cfg, &rec)
             .cloned()
             .ok_or_else(|| invalid("Für diesen Vorgang ist keine Vorgangsart eingerichtet; Briefe sind nicht möglich."))?;
-        let (town, logo) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
+        let (town, logo) = crate::config::load_town(self.data_dir(), &cfg)?;
         let state =
             CaseState::parse(&rec.status).ok_or_else(|| storage("Unbekannter Vorgangszustand."))?;
         let data = json_document(session, &rec, "data");

@@ -45,7 +45,9 @@ fn invalid(msg: impl Into<String>) -> AppError {
 pub fn parse_settings(json: &str) -> Result<PortalSettings, AppError> {
     let s: PortalSettings = serde_json::from_str(json).map_err(|e| {
         invalid(format!(
-            "Die Portal-Einstellungen sind unvollständig oder fehlerhaft: {e}"
+            "Die Portal-Einstellungen sind unvollständig oder fehlerhaft (Zeile {}): {}",
+            e.line(),
+            crate::error::german_serde(&e.to_string())
         ))
     })?;
     for url in [&s.api_url, &s.token_url]
@@ -254,4 +256,118 @@ pub(crate) fn run_blocking(
     summary.pending = counts.pending as u32;
     summary.failed = counts.failed as u32;
     Ok(summary)
+}
+
+use domain::{Permission, UserName};
+use store::{Session, Store};
+
+use crate::{ErrorCode, Workstation};
+
+/// The synchronisation's state in the facade: the outcome of the last run and when
+/// the portal was last reached (for the status indicator).
+#[derive(Debug, Default)]
+pub(crate) struct SyncState {
+    last: Option<(String, Option<String>)>,
+}
+
+impl Workstation {
+    /// The session for the synchronisation: it goes on while the screen is locked.
+    fn sync_session_ref(&self) -> Result<&Session, AppError> {
+        let session = self.session.as_ref().ok_or_else(AppError::locked)?;
+        if session.user().role.may(Permission::RunSync) {
+            Ok(session)
+        } else {
+            Err(AppError::forbidden())
+        }
+    }
+
+    /// Synchronise now: pick up new applications, then deliver the outbox. When the
+    /// portal cannot be reached the summary says so; nothing is lost.
+    /// "Jetzt synchronisieren": waiting outbox items are tried at once (their backoff
+    /// is for unattended runs), then one run.
+    pub fn sync_now(&mut self) -> Result<SyncSummary, AppError> {
+        let job = self.prepare_sync()?;
+        let session = self.session_with_mut(Permission::RunSync)?;
+        session.outbox_due_now()?;
+        let summary = run_blocking(session, &job)?;
+        self.record_sync(&summary);
+        Ok(summary)
+    }
+
+    /// Prepare a synchronisation run for the logged-in user: portal settings and keys.
+    pub fn prepare_sync(&self) -> Result<SyncJob, AppError> {
+        let session = self.sync_session_ref()?;
+        let json = session.setting(SETTING)?.ok_or_else(|| {
+            AppError::new(
+                ErrorCode::NotFound,
+                "Es ist keine Portal-Verbindung eingerichtet. Die Administration richtet sie ein (amtsstube portal configure).",
+            )
+        })?;
+        let settings: PortalSettings =
+            serde_json::from_str(&json).map_err(|e| AppError::invalid(e.to_string()))?;
+        let poll = session
+            .setting(POLL_SETTING)?
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(DEFAULT_POLL_SECONDS);
+        job(
+            &settings,
+            session.user().username.clone(),
+            std::time::Duration::from_secs(poll),
+        )
+    }
+
+    /// The session a background run of `user` may use: only while that user is
+    /// logged in and allowed to synchronise.
+    pub fn sync_session(&mut self, user: &UserName) -> Result<&mut Session, AppError> {
+        // Not refused while the screen is locked: no data reaches the screen here.
+        let session = self.session.as_mut().ok_or_else(AppError::locked)?;
+        if !session.user().role.may(Permission::RunSync) {
+            return Err(AppError::forbidden());
+        }
+        if &session.user().username != user {
+            return Err(AppError::locked());
+        }
+        Ok(session)
+    }
+
+    /// The data directory as a locked store handle (no key): for staging while
+    /// nobody is logged in.
+    pub fn store_handle(&self) -> Store {
+        self.store.clone()
+    }
+
+    /// Make waiting outbox items due at once (a user asked to synchronise now).
+    pub fn sync_requested(&mut self) -> Result<(), AppError> {
+        let user = self.sync_session_ref()?.user().username.clone();
+        self.sync_session(&user)?.outbox_due_now()?;
+        Ok(())
+    }
+
+    /// Remember the outcome of a run for the status indicator.
+    pub fn record_sync(&mut self, summary: &SyncSummary) {
+        let previous = self.sync.last.take().and_then(|(_, at)| at);
+        let reached = summary
+            .problem
+            .is_none()
+            .then(|| jiff::Timestamp::now().to_string())
+            .or(previous);
+        self.sync.last = Some((summary.connectivity.clone(), reached));
+    }
+
+    /// The state for the status indicator.
+    pub fn sync_status(&self) -> Result<SyncStatus, AppError> {
+        // No personal data: available while the screen is locked.
+        let session = self.sync_session_ref()?;
+        let counts = session.outbox_counts()?;
+        Ok(SyncStatus {
+            configured: session.setting(SETTING)?.is_some(),
+            connectivity: self.sync.last.as_ref().map(|(c, _)| c.clone()),
+            last_success: self.sync.last.as_ref().and_then(|(_, at)| at.clone()),
+            pending: u32::try_from(counts.pending).unwrap_or(u32::MAX),
+            failed: u32::try_from(counts.failed).unwrap_or(u32::MAX),
+            running: false,
+            progress: None,
+            next_run: None,
+        })
+    }
 }

@@ -92,7 +92,7 @@ const REREAD_ALL_ABOVE: usize = 2_000;
 fn cached_case(
     r: store::CaseRecord,
     history: Vec<store::HistoryEntry>,
-    cfg: Option<&crate::casework_config::CaseworkConfig>,
+    cfg: Option<&crate::config::CaseworkConfig>,
 ) -> Option<CachedCase> {
     let channel = if r.fc_case_id.is_some() {
         Channel::Online
@@ -136,7 +136,7 @@ impl ReportCache {
         mark: i64,
         day: Date,
         config: String,
-        cfg: Option<&crate::casework_config::CaseworkConfig>,
+        cfg: Option<&crate::config::CaseworkConfig>,
     ) -> Result<ReportCache, AppError> {
         let records = session.all_case_records()?;
         let mut histories: HashMap<String, Vec<store::HistoryEntry>> = HashMap::new();
@@ -168,7 +168,7 @@ impl ReportCache {
         session: &store::Session,
         changed: Vec<String>,
         mark: i64,
-        cfg: Option<&crate::casework_config::CaseworkConfig>,
+        cfg: Option<&crate::config::CaseworkConfig>,
     ) -> Result<(), AppError> {
         let mut removed = false;
         for id in changed {
@@ -205,6 +205,13 @@ impl ReportCache {
     }
 }
 
+/// The dashboard's state in the facade: the figures' input kept between openings
+/// (re-read per changed case; dropped at login and logout).
+#[derive(Default)]
+pub(crate) struct ReportState {
+    pub(crate) cache: std::cell::RefCell<Option<ReportCache>>,
+}
+
 impl Workstation {
     /// The figures' input for a request: the cases that pass its filters, and the
     /// query. The cache is brought up to date first.
@@ -231,7 +238,7 @@ impl Workstation {
             .map_err(|e| AppError::invalid(e.to_string()))?;
         let today = crate::casework::today();
         self.refresh_report_cache(session, today)?;
-        let slot = self.report_cache.borrow();
+        let slot = self.reports.cache.borrow();
         let Some(cache) = slot.as_ref() else {
             return Err(AppError::invalid(
                 "Die Kennzahlen konnten nicht gelesen werden.",
@@ -264,10 +271,10 @@ impl Workstation {
     /// time, or everything on a new day, after a change of the configuration, or when
     /// the change list no longer reaches back far enough.
     fn refresh_report_cache(&self, session: &store::Session, today: Date) -> Result<(), AppError> {
-        let config = crate::casework_config::config_texts(self.data_dir())?;
+        let config = crate::config::config_texts(self.data_dir())?;
         // Read the position first: what changes while reading is read again next time.
         let (oldest, mark) = session.case_changes_span()?;
-        let mut slot = self.report_cache.borrow_mut();
+        let mut slot = self.reports.cache.borrow_mut();
         let reuse = slot.as_ref().is_some_and(|c| {
             c.day == today && c.config == config && c.mark <= mark && oldest <= c.mark + 1
         });
@@ -282,7 +289,7 @@ impl Workstation {
         let cfg = self.casework_config().ok();
         match (slot.as_mut(), changed) {
             (Some(cache), Some(changed)) if changed.len() <= REREAD_ALL_ABOVE => {
-                cache.update(session, changed, mark, cfg.as_ref())?;
+                cache.update(session, changed, mark, cfg.as_deref())?;
             }
             _ => {
                 // Drop the old copy before reading the new one.
@@ -292,7 +299,7 @@ impl Workstation {
                     mark,
                     today,
                     config,
-                    cfg.as_ref(),
+                    cfg.as_deref(),
                 )?);
             }
         }

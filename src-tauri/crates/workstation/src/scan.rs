@@ -47,26 +47,7 @@ pub fn ocr() -> &'static Result<scan::ocr::Ocr, String> {
     })
 }
 
-pub const DEFAULT_SCAN_POLICY: &str = include_str!("../../../../assets/config/scan.toml");
-
-/// The scanning desk's configuration: `scan.toml` in the data directory, or the default.
-pub fn load_scan_policy(data_dir: &Path) -> Result<ScanPolicy, AppError> {
-    let path = data_dir.join("scan.toml");
-    let text = if path.exists() {
-        std::fs::read_to_string(&path)
-            .map_err(|e| AppError::invalid(format!("{} ist nicht lesbar: {e}", path.display())))?
-    } else {
-        DEFAULT_SCAN_POLICY.to_owned()
-    };
-    ScanPolicy::parse(&text).map_err(|e| AppError::invalid(e.to_string()))
-}
-
-/// What makes a page a separator sheet, from `scan.toml`.
-fn separator_kinds(data_dir: &Path) -> Result<scan::separator::Separators, AppError> {
-    load_scan_policy(data_dir)?
-        .separators()
-        .map_err(|e| AppError::invalid(e.to_string()))
-}
+pub use crate::config::{DEFAULT_SCAN_POLICY, load_scan_policy};
 
 /// A document class as the scanning desk chooses it.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -180,6 +161,15 @@ pub struct IntakeResult {
     pub detail: String,
 }
 
+/// The scanning desk's state in the facade: the hot folder between intake passes
+/// (stability clocks, retries) with the folder and stability delay it was made for,
+/// and what the last passes did, newest first (for the Eingang screen).
+#[derive(Default)]
+pub(crate) struct DeskState {
+    hot_folder: Option<(std::path::PathBuf, Duration, HotFolder)>,
+    intake_log: std::collections::VecDeque<IntakeResult>,
+}
+
 /// A batch's preparation flags as stored; damaged flags are an error (a lost
 /// "kopie" would let an original be destroyed).
 fn batch_flags(b: &store::ScanBatch) -> Result<Vec<BatchFlag>, AppError> {
@@ -220,6 +210,11 @@ fn seal_from(json: &str) -> Option<Seal> {
 }
 
 impl Workstation {
+    /// The scanning desk's configuration in force (`scan.toml`).
+    fn scan_policy(&self) -> Result<std::sync::Arc<ScanPolicy>, AppError> {
+        self.config.scan(self.data_dir())
+    }
+
     /// Take what is stable in the hot folder, for up to `wait` (files still being
     /// written are waited for; what cannot be taken goes to `fehler/` with a reason).
     pub fn scan_intake(
@@ -243,7 +238,7 @@ impl Workstation {
         self.session_with(Permission::ScanIntake)?;
         // Keep the folder's state (how long each file has been unchanged, retries)
         // from one pass to the next.
-        let mut hot = match self.hot_folder.take() {
+        let mut hot = match self.scan_desk.hot_folder.take() {
             Some((d, s, h)) if d == dir && s == stable_for => h,
             _ => HotFolder::new(
                 dir,
@@ -255,12 +250,12 @@ impl Workstation {
             .map_err(|e| AppError::invalid(format!("Eingangsordner {}: {e}", dir.display())))?,
         };
         let result = self.intake_passes(&mut hot, dir, wait, budget);
-        self.hot_folder = Some((dir.to_path_buf(), stable_for, hot));
+        self.scan_desk.hot_folder = Some((dir.to_path_buf(), stable_for, hot));
         if let Ok(r) = &result {
             for item in r {
-                self.intake_log.push_front(item.clone());
+                self.scan_desk.intake_log.push_front(item.clone());
             }
-            self.intake_log.truncate(50);
+            self.scan_desk.intake_log.truncate(50);
         }
         result
     }
@@ -268,7 +263,7 @@ impl Workstation {
     /// What the intake took or refused lately, newest first (the Eingang screen).
     pub fn scan_intake_log(&self) -> Result<Vec<IntakeResult>, AppError> {
         self.session_with(Permission::ScanIntake)?;
-        Ok(self.intake_log.iter().cloned().collect())
+        Ok(self.scan_desk.intake_log.iter().cloned().collect())
     }
 
     /// One pass of the app's background intake: only for a logged-in scanning desk
@@ -284,7 +279,7 @@ impl Workstation {
     pub fn scan_intake_background_within(&mut self, budget: Duration) -> Result<usize, AppError> {
         // What an earlier pass left counts only if this one runs (else the worker would
         // come back every few milliseconds while logged out or without a batch).
-        if let Some((_, _, hot)) = self.hot_folder.as_mut() {
+        if let Some((_, _, hot)) = self.scan_desk.hot_folder.as_mut() {
             hot.clear_ready();
         }
         let Ok(session) = self.session_with(Permission::ScanIntake) else {
@@ -308,7 +303,8 @@ impl Workstation {
 
     /// Stable files the last pass left for the next one (its time was up).
     pub fn scan_intake_ready(&self) -> usize {
-        self.hot_folder
+        self.scan_desk
+            .hot_folder
             .as_ref()
             .map_or(0, |(_, _, hot)| hot.ready_left())
     }
@@ -325,7 +321,8 @@ impl Workstation {
 
     /// Files seen in the hot folder but not yet stable (they are taken in a later pass).
     pub fn scan_intake_waiting(&self) -> usize {
-        self.hot_folder
+        self.scan_desk
+            .hot_folder
             .as_ref()
             .map_or(0, |(_, _, hot)| hot.waiting())
     }
@@ -393,7 +390,7 @@ impl Workstation {
     pub fn scan_setup(&self) -> Result<ScanSetup, AppError> {
         let session = self.session_with(Permission::ScanIntake)?;
         let folder = session.setting(FOLDER_SETTING)?;
-        let policy = load_scan_policy(self.data_dir())?;
+        let policy = self.scan_policy()?;
         let cfg = self.casework_config()?;
         Ok(ScanSetup {
             verfahren: format!(
@@ -484,7 +481,7 @@ impl Workstation {
     /// Prepare a batch: the class, the box of the paper, the expected page count and
     /// the preparation flags. The batch takes what this person scans next.
     pub fn scan_batch_create(&mut self, r: &BatchRequest) -> Result<BatchView, AppError> {
-        let policy = load_scan_policy(self.data_dir())?;
+        let policy = self.scan_policy()?;
         let class = policy.class(&r.klasse).ok_or_else(|| {
             AppError::invalid(format!("Die Dokumentklasse „{}“ gibt es nicht.", r.klasse))
         })?;
@@ -526,7 +523,7 @@ impl Workstation {
 
     /// All batches with their completeness and what stands in the way of destruction.
     pub fn scan_batches(&self) -> Result<Vec<BatchView>, AppError> {
-        let policy = load_scan_policy(self.data_dir())?;
+        let policy = self.scan_policy()?;
         let batches = self.scan_session()?.scan_batches()?;
         batches
             .into_iter()
@@ -664,7 +661,7 @@ impl Workstation {
     /// Release the paper of a closed batch for destruction (Leitung). Refused, with
     /// every failed condition named, unless the other six conditions hold.
     pub fn scan_release(&mut self, batch_id: &str) -> Result<(), AppError> {
-        let policy = load_scan_policy(self.data_dir())?;
+        let policy = self.scan_policy()?;
         let session = self.session_with(Permission::ReleaseOriginals)?;
         let b = session
             .scan_batch(batch_id)?
@@ -701,7 +698,7 @@ impl Workstation {
     /// and not yet destroyed, with box and batch number, on the town's letterhead.
     pub fn scan_release_list_pdf(&self) -> Result<Vec<u8>, AppError> {
         let session = self.scan_session()?;
-        let policy = load_scan_policy(self.data_dir())?;
+        let policy = self.scan_policy()?;
         let tz = jiff::tz::TimeZone::system();
         let rows: Vec<letters::report::ReleaseRow> = session
             .scan_batches()?
@@ -741,7 +738,10 @@ impl Workstation {
     /// QA desk and Kodak's patch readers expect.
     pub fn scan_separator_sheets_pdf(&self, copies: u32) -> Result<Vec<u8>, AppError> {
         self.session_with(Permission::ScanIntake)?;
-        let kinds = separator_kinds(self.data_dir())?;
+        let kinds = self
+            .scan_policy()?
+            .separators()
+            .map_err(|e| AppError::invalid(e.to_string()))?;
         let marks =
             scan::separator::sheet_marks(&kinds).map_err(|e| AppError::invalid(e.to_string()))?;
         let mut caption = Vec::new();
@@ -806,7 +806,7 @@ impl Workstation {
     /// its products are read once, however long the queue is.
     fn queue_items(&self, only: Option<&str>) -> Result<Vec<QueueItem>, AppError> {
         use std::collections::HashMap;
-        let policy = load_scan_policy(self.data_dir())?;
+        let policy = self.scan_policy()?;
         let session = self.session_with(Permission::ScanIntake)?;
         let products = match only {
             Some(id) => session
@@ -961,14 +961,9 @@ impl Workstation {
         Ok(key)
     }
 
-    /// QA passed: Transfervermerk, seal and a new case of `vorgangsart` for the
-    /// applicant. The whole checklist is needed when the product is in the sample or
-    /// its class needs a full check; four-eyes where the class's integrity need is
-    /// "sehr hoch". Returns the Aktenzeichen.
-    pub fn scan_approve(&mut self, r: &ScanApproveRequest) -> Result<String, AppError> {
-        let applicant = validate_approval(r)?;
-        let queue_item = self
-            .queue_items(Some(&r.product_id))?
+    /// The product as it waits at the QA desk, if it is open for QA.
+    fn open_for_qa(&self, product_id: &str) -> Result<QueueItem, AppError> {
+        self.queue_items(Some(product_id))?
             .into_iter()
             .next()
             .ok_or_else(|| {
@@ -976,24 +971,27 @@ impl Workstation {
                     ErrorCode::NotFound,
                     "Dieses Scanprodukt ist nicht (mehr) zur Prüfung offen.",
                 )
-            })?;
+            })
+    }
+
+    /// QA passed: Transfervermerk, seal and a new case of `vorgangsart` for the
+    /// applicant. The whole checklist is needed when the product is in the sample or
+    /// its class needs a full check; four-eyes where the class's integrity need is
+    /// "sehr hoch". Returns the Aktenzeichen.
+    pub fn scan_approve(&mut self, r: &ScanApproveRequest) -> Result<String, AppError> {
+        let applicant = validate_approval(r)?;
+        let queue_item = self.open_for_qa(&r.product_id)?;
         let full_check = scan::rules::check_qa(&r.checkliste, queue_item.vollpruefung)
             .map_err(|e| AppError::invalid(e.to_string()))?;
-        let policy = load_scan_policy(self.data_dir())?;
+        let policy = self.scan_policy()?;
         let cfg = self.casework_config()?;
-        let t = cfg
-            .types
-            .vorgangsart
-            .iter()
-            .find(|t| t.kuerzel == r.vorgangsart)
-            .cloned()
-            .ok_or_else(|| {
-                AppError::invalid(format!(
-                    "Die Vorgangsart „{}“ gibt es nicht.",
-                    r.vorgangsart
-                ))
-            })?;
-        let (town, _) = crate::casework_config::load_town(self.data_dir(), &cfg)?;
+        let t = cfg.types.by_code(&r.vorgangsart).cloned().ok_or_else(|| {
+            AppError::invalid(format!(
+                "Die Vorgangsart „{}“ gibt es nicht.",
+                r.vorgangsart
+            ))
+        })?;
+        let (town, _) = crate::config::load_town(self.data_dir(), &cfg)?;
         let key = self.seal_key()?;
         let session = self.session_with_mut(Permission::ScanIntake)?;
         let me = session.user().username.to_string();
@@ -1010,31 +1008,8 @@ impl Workstation {
         .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
         let now = jiff::Zoned::now();
         let file_number = session.allocate_file_number(&t.kuerzel, now.year())?;
-        let v = &policy.verfahren;
         let facts = scan::rules::ApprovalFacts {
             now: now.timestamp().to_string(),
-            desk: Organisation {
-                name: town.behoerde.clone(),
-                ort: town.sitz.clone(),
-                einheit: "Scanstelle".into(),
-            },
-            verfahren: Verfahren {
-                bezeichnung: v.bezeichnung.clone(),
-                auspraegung: v.auspraegung.clone(),
-                version: v.version.clone(),
-                stand: v.stand.clone(),
-                pfleger: Organisation {
-                    name: town.behoerde.clone(),
-                    ort: town.sitz.clone(),
-                    einheit: v.pfleger.clone(),
-                },
-            },
-            place,
-            flags,
-            received_at: product.received_at.clone(),
-            scan_user: product.scan_user.clone(),
-            mime_type: product.mime_type.clone(),
-            pages: product.pages,
             split: split_facts(session, &product)?,
             qa_user: me,
             qa_note: r.vermerk.clone(),
@@ -1046,6 +1021,7 @@ impl Workstation {
             full_check,
             sha256,
             sha512,
+            ..approval_frame(&town, &policy, &product, place, flags)
         };
         let xml = scan::rules::transfervermerk(&facts).to_xml();
         let seal = scan::evidence::seal_hashed(&key, &facts.sha256, &xml)
@@ -1073,7 +1049,7 @@ impl Workstation {
 
     /// The next checked product for text recognition, if OCR is on and the user may
     /// see scans or cases. The recognition itself runs without the workstation (see
-    /// [`crate::ocr_worker`]); [`Workstation::scan_ocr_store`] records its result.
+    /// [`crate::workers`]); [`Workstation::scan_ocr_store`] records its result.
     pub fn scan_ocr_next(&self) -> Result<Option<OcrJob>, AppError> {
         if ocr().is_err() {
             return Ok(None);
@@ -1116,7 +1092,7 @@ impl Workstation {
     pub fn scan_ocr_pending(&mut self) -> Result<u32, AppError> {
         let mut n = 0;
         while let Some(job) = self.scan_ocr_next()? {
-            let text = crate::ocr_worker::recognise(&job);
+            let text = crate::workers::recognise(&job);
             self.scan_ocr_store(&job.product_id, text.as_deref())?;
             n += 1;
         }
@@ -1140,7 +1116,10 @@ impl Workstation {
     /// for QA: their pages, as a proposal for the desk to confirm. A TIFF is searched
     /// page by page from the vault; a PDF through pdftoppm.
     pub fn scan_separators(&mut self, id: &str) -> Result<Vec<u32>, AppError> {
-        let kinds = separator_kinds(self.data_dir())?;
+        let kinds = self
+            .scan_policy()?
+            .separators()
+            .map_err(|e| AppError::invalid(e.to_string()))?;
         if kinds.marker.is_empty() && kinds.patches.is_empty() {
             return Err(AppError::invalid(
                 "In scan.toml sind Trennblätter abgeschaltet (weder trennblatt noch trennblatt_patchcode): bitte von Hand aufteilen.",
@@ -1351,6 +1330,47 @@ impl Workstation {
             "{file_number}: Scanprodukt ({} Seiten), Transfervermerk und Siegel ({}, Schlüssel {}) sind unversehrt.",
             product.pages, seal.algorithm, seal.key_id
         ))
+    }
+}
+
+/// The facts of an approval that come from the town, the procedure, the batch and
+/// the scan itself (the QA's own facts are filled in by the caller).
+fn approval_frame(
+    town: &::letters::TownConfig,
+    policy: &ScanPolicy,
+    product: &store::ScanProduct,
+    place: scan::rules::BatchPlace,
+    flags: Vec<BatchFlag>,
+) -> scan::rules::ApprovalFacts {
+    let v = &policy.verfahren;
+    let org = |einheit: &str| Organisation {
+        name: town.behoerde.clone(),
+        ort: town.sitz.clone(),
+        einheit: einheit.to_owned(),
+    };
+    scan::rules::ApprovalFacts {
+        now: String::new(),
+        desk: org("Scanstelle"),
+        verfahren: Verfahren {
+            bezeichnung: v.bezeichnung.clone(),
+            auspraegung: v.auspraegung.clone(),
+            version: v.version.clone(),
+            stand: v.stand.clone(),
+            pfleger: org(&v.pfleger),
+        },
+        place,
+        flags,
+        received_at: product.received_at.clone(),
+        scan_user: product.scan_user.clone(),
+        mime_type: product.mime_type.clone(),
+        pages: product.pages,
+        split: None,
+        qa_user: String::new(),
+        qa_note: None,
+        ticked: Vec::new(),
+        full_check: false,
+        sha256: String::new(),
+        sha512: String::new(),
     }
 }
 

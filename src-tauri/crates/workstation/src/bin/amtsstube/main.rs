@@ -104,28 +104,7 @@ pub(crate) enum Command {
         as_user: String,
     },
     /// Kennzahlen für die Leitung: Durchlaufzeiten, Rückstand, Fristrisiko (Zeitraum, optional als CSV oder JSON)
-    Bericht {
-        /// Erster Tag (JJJJ-MM-TT)
-        #[arg(long)]
-        von: String,
-        /// Letzter Tag (JJJJ-MM-TT)
-        #[arg(long)]
-        bis: String,
-        /// Nur diese Vorgangsart (Name)
-        #[arg(long)]
-        vorgangsart: Option<String>,
-        /// CSV (Semikolon, UTF-8 mit BOM) in diese Datei schreiben
-        #[arg(long)]
-        csv: Option<PathBuf>,
-        /// PDF-Bericht für den Rat in diese Datei schreiben
-        #[arg(long)]
-        pdf: Option<PathBuf>,
-        /// Den ganzen Bericht als JSON ausgeben
-        #[arg(long)]
-        json: bool,
-        #[arg(long = "as")]
-        as_user: String,
-    },
+    Bericht(ReportArgs),
     /// Personenbezogene Kennzahlen ein- oder ausschalten (an/aus; nur mit Dienstvereinbarung, Administration)
     #[command(name = "berichte-personen")]
     BerichtePersonen {
@@ -172,6 +151,32 @@ pub(crate) enum Command {
         #[arg(long = "as")]
         as_user: Option<String>,
     },
+}
+
+// `amtsstube bericht`: period, filter and where the report goes (the help text is
+// the variant's doc comment).
+#[derive(clap::Args)]
+pub(crate) struct ReportArgs {
+    /// Erster Tag (JJJJ-MM-TT)
+    #[arg(long)]
+    pub von: String,
+    /// Letzter Tag (JJJJ-MM-TT)
+    #[arg(long)]
+    pub bis: String,
+    /// Nur diese Vorgangsart (Name)
+    #[arg(long)]
+    pub vorgangsart: Option<String>,
+    /// CSV (Semikolon, UTF-8 mit BOM) in diese Datei schreiben
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// PDF-Bericht für den Rat in diese Datei schreiben
+    #[arg(long)]
+    pub pdf: Option<PathBuf>,
+    /// Den ganzen Bericht als JSON ausgeben
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long = "as")]
+    pub as_user: String,
 }
 
 #[derive(Subcommand)]
@@ -455,25 +460,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             vorschau,
             as_user,
         } => work::letter(&mut ctx, &aktenzeichen, &art, kanal, vorschau, &as_user),
-        Command::Bericht {
-            von,
-            bis,
-            vorgangsart,
-            csv,
-            pdf,
-            json,
-            as_user,
-        } => work::report(
-            &mut ctx,
-            workstation::ReportRequest {
-                from: von,
-                until: bis,
-                case_type: vorgangsart,
-                channel: None,
-            },
-            work::ReportOutputs { csv, pdf, json },
-            &as_user,
-        ),
+        Command::Bericht(args) => work::report(&mut ctx, args),
         Command::DemoHistorie {
             as_user,
             anzahl,

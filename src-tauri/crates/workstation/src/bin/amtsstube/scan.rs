@@ -21,14 +21,69 @@ pub fn run(ctx: &mut Ctx, command: ScanCommand) -> Result<ExitCode> {
             kennzeichen,
             as_user,
         } => {
-            let b = ctx.login(&as_user)?.scan_batch_create(&BatchRequest {
+            let request = BatchRequest {
                 klasse,
                 karton,
                 seiten,
                 kennzeichen,
-            })?;
+            };
+            let b = ctx.login(&as_user)?.scan_batch_create(&request)?;
             println!("Stapel {} angelegt ({}), id {}.", b.nummer, b.klasse, b.id);
         }
+        ScanCommand::Einlesen {
+            ordner,
+            stabil,
+            warten,
+            as_user,
+        } => intake(ctx, &ordner, stabil, warten, &as_user)?,
+        ScanCommand::Liste { as_user } => queue(ctx, &as_user)?,
+        ScanCommand::Freigeben {
+            id,
+            vorgangsart,
+            antragsteller,
+            vermerk,
+            geprueft,
+            as_user,
+        } => {
+            let request = ScanApproveRequest {
+                product_id: id,
+                vorgangsart,
+                antragsteller,
+                vermerk,
+                checkliste: geprueft,
+            };
+            let az = ctx.login(&as_user)?.scan_approve(&request)?;
+            println!("Geprüft, versiegelt, Vorgang {az} angelegt (TR-RESISCAN).");
+        }
+        ScanCommand::Trennblaetter { id, as_user } => separators(ctx, &id, &as_user)?,
+        ScanCommand::Teilen {
+            id,
+            ab,
+            trennblaetter,
+            as_user,
+        } => split(ctx, &id, &ab, &trennblaetter, &as_user)?,
+        ScanCommand::Ablehnen { id, grund, as_user } => {
+            ctx.login(&as_user)?.scan_reject(&id, &grund)?;
+            println!("Abgelehnt: bitte neu scannen.");
+        }
+        ScanCommand::Verify {
+            aktenzeichen,
+            as_user,
+        } => match ctx.login(&as_user)?.scan_verify(&aktenzeichen) {
+            Ok(msg) => println!("{msg}"),
+            Err(e) => {
+                eprintln!("MANIPULATION ODER FEHLER: {}", e.message);
+                return Ok(ExitCode::from(1));
+            }
+        },
+        other => return batch_command(ctx, other),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The batch and destruction subcommands (scanning desk and Leitung).
+fn batch_command(ctx: &mut Ctx, command: ScanCommand) -> Result<ExitCode> {
+    match command {
         ScanCommand::Stapelliste { as_user } => batches(ctx, &as_user)?,
         ScanCommand::Abschliessen { stapel, as_user } => {
             ctx.login(&as_user)?.scan_batch_close(&stapel)?;
@@ -62,72 +117,7 @@ pub fn run(ctx: &mut Ctx, command: ScanCommand) -> Result<ExitCode> {
             ctx.login(&as_user)?.scan_destroyed(&stapel, &wie)?;
             println!("Vernichtung vermerkt.");
         }
-        ScanCommand::Einlesen {
-            ordner,
-            stabil,
-            warten,
-            as_user,
-        } => {
-            let results = ctx.login(&as_user)?.scan_intake(
-                &ordner,
-                std::time::Duration::from_secs(stabil),
-                std::time::Duration::from_secs(warten),
-            )?;
-            for r in &results {
-                println!("{:<11} {}  {}", r.result, r.name, r.detail);
-            }
-            println!("{} Datei(en) bearbeitet.", results.len());
-        }
-        ScanCommand::Liste { as_user } => queue(ctx, &as_user)?,
-        ScanCommand::Freigeben {
-            id,
-            vorgangsart,
-            antragsteller,
-            vermerk,
-            geprueft,
-            as_user,
-        } => {
-            let az = ctx.login(&as_user)?.scan_approve(&ScanApproveRequest {
-                product_id: id,
-                vorgangsart,
-                antragsteller,
-                vermerk,
-                checkliste: geprueft,
-            })?;
-            println!("Geprüft, versiegelt, Vorgang {az} angelegt (TR-RESISCAN).");
-        }
-        ScanCommand::Trennblaetter { id, as_user } => separators(ctx, &id, &as_user)?,
-        ScanCommand::Teilen {
-            id,
-            ab,
-            trennblaetter,
-            as_user,
-        } => {
-            let mut ws = ctx.login(&as_user)?;
-            let parts = if trennblaetter.is_empty() {
-                ws.scan_split(&id, &ab)?
-            } else {
-                ws.scan_split_separators(&id, &trennblaetter)?
-            };
-            println!("In {} Dokumente aufgeteilt:", parts.len());
-            for p in parts {
-                println!("  {}  {}  {} Seite(n)", p.id, p.name, p.seiten);
-            }
-        }
-        ScanCommand::Ablehnen { id, grund, as_user } => {
-            ctx.login(&as_user)?.scan_reject(&id, &grund)?;
-            println!("Abgelehnt: bitte neu scannen.");
-        }
-        ScanCommand::Verify {
-            aktenzeichen,
-            as_user,
-        } => match ctx.login(&as_user)?.scan_verify(&aktenzeichen) {
-            Ok(msg) => println!("{msg}"),
-            Err(e) => {
-                eprintln!("MANIPULATION ODER FEHLER: {}", e.message);
-                return Ok(ExitCode::from(1));
-            }
-        },
+        _ => unreachable!("nur Stapel-Befehle"),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -187,5 +177,38 @@ fn separators(ctx: &mut Ctx, id: &str, as_user: &str) -> Result<()> {
         pages.join(", "),
         pages.join(",")
     );
+    Ok(())
+}
+
+fn intake(
+    ctx: &mut Ctx,
+    folder: &std::path::Path,
+    stable: u64,
+    wait: u64,
+    as_user: &str,
+) -> Result<()> {
+    let results = ctx.login(as_user)?.scan_intake(
+        folder,
+        std::time::Duration::from_secs(stable),
+        std::time::Duration::from_secs(wait),
+    )?;
+    for r in &results {
+        println!("{:<11} {}  {}", r.result, r.name, r.detail);
+    }
+    println!("{} Datei(en) bearbeitet.", results.len());
+    Ok(())
+}
+
+fn split(ctx: &mut Ctx, id: &str, at: &[u32], separators: &[u32], as_user: &str) -> Result<()> {
+    let mut ws = ctx.login(as_user)?;
+    let parts = if separators.is_empty() {
+        ws.scan_split(id, at)?
+    } else {
+        ws.scan_split_separators(id, separators)?
+    };
+    println!("In {} Dokumente aufgeteilt:", parts.len());
+    for p in parts {
+        println!("  {}  {}  {} Seite(n)", p.id, p.name, p.seiten);
+    }
     Ok(())
 }

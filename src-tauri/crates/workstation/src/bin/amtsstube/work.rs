@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use workstation::{AppError, LetterKind, LetterRequest, ReportRequest};
 
+use crate::ReportArgs;
 use crate::ctx::{Ctx, write_file};
 
 pub fn sync(ctx: &mut Ctx, as_user: &str) -> Result<ExitCode> {
@@ -62,20 +63,14 @@ pub fn letter(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where `amtsstube bericht` puts the report besides the summary on the terminal.
-pub struct ReportOutputs {
-    pub csv: Option<PathBuf>,
-    pub pdf: Option<PathBuf>,
-    pub json: bool,
-}
-
-pub fn report(
-    ctx: &mut Ctx,
-    req: ReportRequest,
-    out: ReportOutputs,
-    as_user: &str,
-) -> Result<ExitCode> {
-    let ws = ctx.login(as_user)?;
+pub fn report(ctx: &mut Ctx, out: ReportArgs) -> Result<ExitCode> {
+    let req = ReportRequest {
+        from: out.von,
+        until: out.bis,
+        case_type: out.vorgangsart,
+        channel: None,
+    };
+    let ws = ctx.login(&out.as_user)?;
     let report = ws.report(&req)?;
     if let Some(path) = out.csv {
         write_file(&path, ws.report_csv(&req)?)?;

@@ -1,8 +1,17 @@
-//! The town's casework configuration: case types (`vorgangsarten.toml`) and the
-//! holiday calendar (`feiertage.toml`). German defaults ship in the binary (from
-//! `assets/config/`); a file of the same name in the data directory replaces them.
+//! The town's configuration: case types (`vorgangsarten.toml`), the holiday
+//! calendar (`feiertage.toml`), the fee tariff (`gebuehren.toml`), the letterhead
+//! (`gemeinde.toml`) and the scanning desk's procedure (`scan.toml`). German
+//! defaults ship in the binary (from `assets/config/`); a file of the same name in
+//! the data directory replaces them.
+//!
+//! [`ConfigCache`] keeps what was parsed and validated – loaded at login, reloaded
+//! when a file's size or modification time changes – so a work list does not parse
+//! three TOML files per call. Errors are German and name file, line and field.
 
-use std::path::Path;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use domain::casetype::CaseTypes;
 use domain::deadline::{Calendar, HolidayConfig};
@@ -24,10 +33,32 @@ fn load(dir: &Path, name: &str, default: &str) -> Result<String, AppError> {
     }
 }
 
+/// A TOML file's content, or a German error naming the file, the line and the field.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, AppError> {
+    toml::from_str(text).map_err(|e| {
+        let place = e.span().map(|span| {
+            let before = text.get(..span.start).unwrap_or_default();
+            let line_no = before.matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or_default();
+            // The field is the key on that line (`key = value`), if there is one.
+            let key = line
+                .split_once('=')
+                .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+                .filter(|k| !k.is_empty() && !k.starts_with('['));
+            (line_no, key)
+        });
+        let what = crate::error::german_serde(e.message());
+        AppError::invalid(match place {
+            Some((line, Some(key))) => format!("{file}, Zeile {line}, Feld „{key}“: {what}"),
+            Some((line, None)) => format!("{file}, Zeile {line}: {what}"),
+            None => format!("{file}: {what}"),
+        })
+    })
+}
+
 /// Parse and check case types from TOML text.
 pub fn parse_case_types(text: &str) -> Result<CaseTypes, AppError> {
-    let types: CaseTypes =
-        toml::from_str(text).map_err(|e| AppError::invalid(format!("vorgangsarten.toml: {e}")))?;
+    let types: CaseTypes = parse_toml("vorgangsarten.toml", text)?;
     types
         .validate()
         .map_err(|e| AppError::invalid(e.to_string()))?;
@@ -36,15 +67,13 @@ pub fn parse_case_types(text: &str) -> Result<CaseTypes, AppError> {
 
 /// Parse a holiday calendar from TOML text for one Land.
 pub fn parse_calendar(text: &str, land: &str) -> Result<Calendar, AppError> {
-    let cfg: HolidayConfig =
-        toml::from_str(text).map_err(|e| AppError::invalid(format!("feiertage.toml: {e}")))?;
+    let cfg: HolidayConfig = parse_toml("feiertage.toml", text)?;
     Calendar::for_land(&cfg, land).map_err(|e| AppError::invalid(e.to_string()))
 }
 
 /// Parse the fee tariff and check that every tariff key a case type names exists.
 pub fn parse_tariff(text: &str, types: &CaseTypes) -> Result<Tariff, AppError> {
-    let tariff: Tariff =
-        toml::from_str(text).map_err(|e| AppError::invalid(format!("gebuehren.toml: {e}")))?;
+    let tariff: Tariff = parse_toml("gebuehren.toml", text)?;
     tariff
         .validate()
         .map_err(|e| AppError::invalid(e.to_string()))?;
@@ -66,8 +95,7 @@ pub const DEFAULT_LOGO: &[u8] = include_bytes!("../../../../assets/branding/wapp
 
 /// Parse and check the town's letter configuration against the case types in use.
 pub fn parse_town(text: &str, types: &CaseTypes) -> Result<letters::TownConfig, AppError> {
-    let town: letters::TownConfig =
-        toml::from_str(text).map_err(|e| AppError::invalid(format!("gemeinde.toml: {e}")))?;
+    let town: letters::TownConfig = parse_toml("gemeinde.toml", text)?;
     town.validate(
         types
             .vorgangsart
@@ -145,6 +173,103 @@ pub fn load_config(data_dir: &Path) -> Result<CaseworkConfig, AppError> {
         calendar,
         tariff,
     })
+}
+
+pub const DEFAULT_SCAN_POLICY: &str = include_str!("../../../../assets/config/scan.toml");
+
+/// The scanning desk's configuration from `scan.toml` text.
+pub fn parse_scan_policy(text: &str) -> Result<scan::policy::ScanPolicy, AppError> {
+    let policy: scan::policy::ScanPolicy = parse_toml("scan.toml", text)?;
+    policy
+        .validate()
+        .map_err(|e| AppError::invalid(e.to_string()))?;
+    Ok(policy)
+}
+
+/// The scanning desk's configuration: `scan.toml` in the data directory, or the default.
+pub fn load_scan_policy(data_dir: &Path) -> Result<scan::policy::ScanPolicy, AppError> {
+    parse_scan_policy(&load(data_dir, "scan.toml", DEFAULT_SCAN_POLICY)?)
+}
+
+/// Size and modification time of a file; `None` when it is absent (the default
+/// applies). Two stamps differ when the file was written, replaced or removed.
+type Stamp = Option<(Option<SystemTime>, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    // A file system without modification times still tells the size.
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.modified().ok(), m.len()))
+}
+
+/// A parsed configuration and the stamps of the files it came from.
+struct Loaded<T> {
+    files: Vec<(PathBuf, Stamp)>,
+    value: Arc<T>,
+}
+
+impl<T> Loaded<T> {
+    fn current(&self) -> bool {
+        self.files.iter().all(|(p, s)| stamp(p) == *s)
+    }
+}
+
+const CASEWORK_FILES: [&str; 3] = ["vorgangsarten.toml", "feiertage.toml", "gebuehren.toml"];
+
+/// The configuration snapshot of a workstation: parsed once, checked on every use
+/// against the files' stamps (three `stat` calls), reloaded when one changed. A
+/// broken file is reported at every use until it is fixed; nothing broken is kept.
+#[derive(Default)]
+pub(crate) struct ConfigCache {
+    casework: RefCell<Option<Loaded<CaseworkConfig>>>,
+    scan: RefCell<Option<Loaded<scan::policy::ScanPolicy>>>,
+}
+
+fn cached<T>(
+    slot: &RefCell<Option<Loaded<T>>>,
+    data_dir: &Path,
+    names: &[&str],
+    load: impl FnOnce(&Path) -> Result<T, AppError>,
+) -> Result<Arc<T>, AppError> {
+    if let Some(l) = slot.borrow().as_ref()
+        && l.current()
+    {
+        return Ok(l.value.clone());
+    }
+    // Stamps taken before reading: a change while reading is seen at the next use.
+    let files: Vec<(PathBuf, Stamp)> = names
+        .iter()
+        .map(|n| {
+            let p = data_dir.join(n);
+            let s = stamp(&p);
+            (p, s)
+        })
+        .collect();
+    slot.replace(None);
+    let value = Arc::new(load(data_dir)?);
+    slot.replace(Some(Loaded {
+        files,
+        value: value.clone(),
+    }));
+    Ok(value)
+}
+
+impl ConfigCache {
+    /// Case types, holidays and tariff in force.
+    pub(crate) fn casework(&self, data_dir: &Path) -> Result<Arc<CaseworkConfig>, AppError> {
+        cached(&self.casework, data_dir, &CASEWORK_FILES, load_config)
+    }
+
+    /// The scanning desk's `scan.toml` in force.
+    pub(crate) fn scan(&self, data_dir: &Path) -> Result<Arc<scan::policy::ScanPolicy>, AppError> {
+        cached(&self.scan, data_dir, &["scan.toml"], load_scan_policy)
+    }
+
+    /// Forget everything (a new login reads the files again).
+    pub(crate) fn clear(&mut self) {
+        self.casework.get_mut().take();
+        self.scan.get_mut().take();
+    }
 }
 
 #[cfg(test)]
@@ -261,5 +386,42 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field_in_german() {
+        let err = parse_case_types("\n\nland = 1\n").err().unwrap();
+        assert_eq!(
+            err.message,
+            "vorgangsarten.toml, Zeile 3, Feld „land“: falscher Wert – erwartet wird ein Text."
+        );
+        let err = parse_scan_policy("[verfahren]\nbezeichnung = \"x\"\n")
+            .err()
+            .unwrap();
+        assert!(err.message.starts_with("scan.toml"), "{}", err.message);
+        assert!(err.message.contains("fehlt"), "{}", err.message);
+        assert!(!err.message.contains("missing"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_snapshot_is_reloaded_when_a_file_changes_and_a_broken_file_is_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ConfigCache::default();
+        let first = cache.casework(dir.path()).unwrap();
+        assert_eq!(first.types.land, "NW");
+        let again = cache.casework(dir.path()).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "unchanged files: no new parse");
+        let path = dir.path().join("vorgangsarten.toml");
+        std::fs::write(
+            &path,
+            DEFAULT_CASE_TYPES.replace("land = \"NW\"", "land = \"BY\""),
+        )
+        .unwrap();
+        assert_eq!(cache.casework(dir.path()).unwrap().types.land, "BY");
+        std::fs::write(&path, "land = 1").unwrap();
+        assert!(cache.casework(dir.path()).is_err());
+        assert!(cache.casework(dir.path()).is_err(), "still broken");
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(cache.casework(dir.path()).unwrap().types.land, "NW");
     }
 }

@@ -6,6 +6,9 @@
 //!   A logout ends the work at the next step; what is not recognised yet stays waiting.
 //! * [`IntakeWorker`]: a pass over the hot folder every few seconds while a scanning
 //!   desk is logged in with an open batch, whatever screen is open.
+//!
+//! The app owns both handles; dropping one (or calling `stop`) wakes the thread,
+//! lets it finish its current step and joins it, so nothing is cut off at exit.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,18 +29,44 @@ pub fn recognise(job: &OcrJob) -> Option<String> {
     }
 }
 
-/// Stops a worker thread after its current step when dropped.
-struct StopOnDrop(Arc<AtomicBool>);
+/// A worker thread: asked to stop, woken, and joined when dropped.
+struct Thread {
+    stop: Arc<AtomicBool>,
+    wake: std::sync::mpsc::Sender<()>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
 
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
+impl Thread {
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // The thread may already have ended; then nobody listens.
+        let _ = self.wake.send(());
+        if let Some(h) = self.handle.take()
+            && h.join().is_err()
+        {
+            tracing::error!("Ein Hintergrunddienst ist mit einem Fehler beendet worden.");
+        }
     }
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Wait for `every` or until woken; false when the worker is to stop.
+fn pause(rx: &std::sync::mpsc::Receiver<()>, every: Duration, stop: &AtomicBool) -> bool {
+    match rx.recv_timeout(every) {
+        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return false,
+    }
+    !stop.load(Ordering::Relaxed)
 }
 
 /// Handle to the OCR thread; dropping it stops the thread after its current step.
 pub struct OcrWorker {
-    _stop: StopOnDrop,
+    thread: Thread,
 }
 
 impl OcrWorker {
@@ -45,7 +74,8 @@ impl OcrWorker {
     pub fn start(shared: Shared, every: Duration) -> OcrWorker {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        std::thread::spawn(move || {
+        let (wake, rx) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
                 let job = match shared.lock() {
                     Ok(guard) => guard
@@ -54,7 +84,9 @@ impl OcrWorker {
                     Err(_) => return,
                 };
                 let Some(job) = job else {
-                    std::thread::sleep(every);
+                    if !pause(&rx, every, &flag) {
+                        return;
+                    }
                     continue;
                 };
                 let text = recognise(&job);
@@ -64,7 +96,9 @@ impl OcrWorker {
                             && let Err(e) = ws.scan_ocr_store(&job.product_id, text.as_deref())
                         {
                             tracing::warn!("Texterkennung nicht gespeichert: {}", e.message);
-                            std::thread::sleep(every);
+                            if !pause(&rx, every, &flag) {
+                                return;
+                            }
                         }
                     }
                     Err(_) => return,
@@ -72,14 +106,48 @@ impl OcrWorker {
             }
         });
         OcrWorker {
-            _stop: StopOnDrop(stop),
+            thread: Thread {
+                stop,
+                wake,
+                handle: Some(handle),
+            },
         }
     }
+
+    /// Stop after the current step and wait for the thread.
+    pub fn stop(mut self) {
+        self.thread.stop();
+    }
+}
+
+/// Watch `dir` for changes that wake the intake thread (`tx`); without a watch
+/// (folder missing, no events on a share) the passes run on the timer alone.
+fn watch_folder(
+    dir: std::path::PathBuf,
+    tx: &std::sync::mpsc::Sender<()>,
+    every: Duration,
+) -> (std::path::PathBuf, Option<scan::Watch>) {
+    let tx = tx.clone();
+    // The timer is the intake loop's.
+    let watch = scan::watch(&dir, None, move || {
+        let _ = tx.send(());
+    });
+    let watch = match watch {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(
+                "Eingangsordner wird nicht beobachtet, nur alle {} s gelesen: {e}",
+                every.as_secs()
+            );
+            None
+        }
+    };
+    (dir, watch)
 }
 
 /// Handle to the intake thread; dropping it stops the thread after its current pass.
 pub struct IntakeWorker {
-    _stop: StopOnDrop,
+    thread: Thread,
 }
 
 impl IntakeWorker {
@@ -90,8 +158,9 @@ impl IntakeWorker {
     pub fn start(shared: Shared, every: Duration) -> IntakeWorker {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        std::thread::spawn(move || {
-            let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let wake = tx.clone();
+        let handle = std::thread::spawn(move || {
             let mut watched: Option<(std::path::PathBuf, Option<scan::Watch>)> = None;
             // The first pass at once (it also sets up the watch).
             let mut wait = Duration::ZERO;
@@ -132,29 +201,21 @@ impl IntakeWorker {
                     every
                 };
                 if watched.as_ref().map(|(dir, _)| dir) != folder.as_ref() {
-                    watched = folder.map(|dir| {
-                        let tx = tx.clone();
-                        // The timer is this loop's.
-                        let watch = scan::watch(&dir, None, move || {
-                            let _ = tx.send(());
-                        });
-                        let watch = match watch {
-                            Ok(w) => Some(w),
-                            Err(e) => {
-                                tracing::warn!(
-                                    "Eingangsordner wird nicht beobachtet, nur alle {} s gelesen: {e}",
-                                    every.as_secs()
-                                );
-                                None
-                            }
-                        };
-                        (dir, watch)
-                    });
+                    watched = folder.map(|dir| watch_folder(dir, &tx, every));
                 }
             }
         });
         IntakeWorker {
-            _stop: StopOnDrop(stop),
+            thread: Thread {
+                stop,
+                wake,
+                handle: Some(handle),
+            },
         }
+    }
+
+    /// Stop after the current pass and wait for the thread.
+    pub fn stop(mut self) {
+        self.thread.stop();
     }
 }

@@ -1,0 +1,149 @@
+//! The administration: users, the portal connection and poll interval, the
+//! inactivity lock, the outbox's failed items, the quarantine, the audit chain.
+//! No case content reaches these methods' results.
+
+use domain::{Permission, Role, UserName};
+use store::{AuditReport, SecretString};
+
+use crate::api::UserRow;
+use crate::{AppError, ErrorCode, LOCK_SETTING, Workstation, portal};
+
+impl Workstation {
+    /// Set the inactivity lock (administration), 60 s to 1 h.
+    pub fn set_lock_after(&mut self, seconds: u32) -> Result<(), AppError> {
+        if !(60..=3_600).contains(&seconds) {
+            return Err(AppError::invalid(
+                "Die Sperre nach Inaktivität muss zwischen 1 und 60 Minuten liegen.",
+            ));
+        }
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        session.set_setting(LOCK_SETTING, &seconds.to_string())?;
+        session.audit("einstellung.sperre", &seconds.to_string())?;
+        Ok(())
+    }
+
+    pub fn list_users(&self) -> Result<Vec<UserRow>, AppError> {
+        let session = self.session_with(Permission::ManageUsers)?;
+        Ok(session.list_users()?.iter().map(UserRow::from).collect())
+    }
+
+    pub fn add_user(
+        &mut self,
+        username: &str,
+        display_name: &str,
+        role: Role,
+        password: String,
+    ) -> Result<UserRow, AppError> {
+        let user = UserName::parse(username).map_err(|e| AppError::invalid(e.to_string()))?;
+        let session = self.session_with_mut(Permission::ManageUsers)?;
+        let info = session.add_user(&user, display_name, role, &SecretString::from(password))?;
+        Ok(UserRow::from(&info))
+    }
+
+    pub fn remove_user(&mut self, username: &str) -> Result<(), AppError> {
+        let user = UserName::parse(username).map_err(|e| AppError::invalid(e.to_string()))?;
+        self.session_with_mut(Permission::ManageUsers)?
+            .remove_user(&user)?;
+        Ok(())
+    }
+
+    /// Set a password: every user for themself; the administration for anyone.
+    pub fn set_password(&mut self, username: &str, new_password: String) -> Result<(), AppError> {
+        let user = UserName::parse(username).map_err(|e| AppError::invalid(e.to_string()))?;
+        let session = self.session.as_mut().ok_or_else(AppError::locked)?;
+        let own = session.user().username == user;
+        if !own && !session.user().role.may(Permission::ManageUsers) {
+            return Err(AppError::forbidden());
+        }
+        session.set_password(&user, &SecretString::from(new_password))?;
+        Ok(())
+    }
+
+    /// Change one's own password, proving the old one first.
+    pub fn change_own_password(
+        &mut self,
+        old_password: String,
+        new_password: String,
+    ) -> Result<(), AppError> {
+        let me = self
+            .session
+            .as_ref()
+            .ok_or_else(AppError::locked)?
+            .user()
+            .username
+            .clone();
+        // Proves the old password (counts as an attempt, like a login would).
+        self.store
+            .verify_password(&me, &SecretString::from(old_password))?;
+        self.set_password(me.as_str(), new_password)
+    }
+
+    /// Store the portal connection (administration). Checked before it is saved.
+    pub fn configure_portal(&mut self, json: &str) -> Result<(), AppError> {
+        let settings = portal::parse_settings(json)?;
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        let value =
+            serde_json::to_string(&settings).map_err(|e| AppError::invalid(e.to_string()))?;
+        session.set_setting(portal::SETTING, &value)?;
+        Ok(())
+    }
+
+    /// Set the poll interval of the background synchronisation (administration).
+    pub fn set_poll_interval(&mut self, seconds: u64) -> Result<(), AppError> {
+        if !(30..=86_400).contains(&seconds) {
+            return Err(AppError::invalid(
+                "Das Abrufintervall muss zwischen 30 Sekunden und 24 Stunden liegen.",
+            ));
+        }
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        session.set_setting(portal::POLL_SETTING, &seconds.to_string())?;
+        session.audit("portal.intervall", &seconds.to_string())?;
+        Ok(())
+    }
+
+    /// Outbox items for the administration: what waits, what failed and why.
+    /// Items carry references and error texts only, no content data.
+    pub fn outbox(&self, failed_only: bool) -> Result<Vec<store::OutboxItem>, AppError> {
+        let session = self.session_with(Permission::ConfigurePortal)?;
+        let items = session.outbox_items(if failed_only { Some("failed") } else { None })?;
+        Ok(items
+            .into_iter()
+            .map(|mut i| {
+                // The payload of replies will hold content; the administration sees none.
+                i.payload = String::new();
+                i
+            })
+            .collect())
+    }
+
+    /// Put a failed outbox item back into the queue ("erneut versuchen").
+    pub fn retry_outbox_item(&mut self, id: i64) -> Result<(), AppError> {
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        if !session.outbox_requeue(id)? {
+            return Err(AppError::new(
+                ErrorCode::NotFound,
+                format!("Es gibt keinen fehlgeschlagenen Auftrag {id}."),
+            ));
+        }
+        session.audit("ausgang.erneut", &id.to_string())?;
+        Ok(())
+    }
+
+    /// The quarantine of invalid submissions (administration).
+    pub fn quarantine(&self) -> Result<Vec<store::QuarantineEntry>, AppError> {
+        Ok(self
+            .session_with(Permission::ConfigurePortal)?
+            .quarantine()?)
+    }
+
+    pub fn verify_audit(&self) -> Result<AuditReport, AppError> {
+        Ok(self.session_with(Permission::ReadAudit)?.verify_audit()?)
+    }
+
+    /// The newest `limit` audit entries, newest first (administration, Leitung).
+    pub fn audit_entries(&self, limit: u32) -> Result<Vec<store::AuditEntry>, AppError> {
+        Ok(self
+            .session_with(Permission::ReadAudit)?
+            .audit_entries(limit)?)
+    }
+}
