@@ -146,33 +146,89 @@ pub enum Action {
     },
 }
 
-impl Action {
-    pub fn label(&self) -> &'static str {
+/// The kind of an [`Action`] without its reasons: the button in the case view, the
+/// `kind` of a history entry (stored as [`ActionKind::as_str`]), the audit's verb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ActionKind {
+    PruefungBeginnen,
+    Nachfordern,
+    NachreichungEingegangen,
+    #[serde(rename = "vollstaendig")]
+    Vollstaendig,
+    Entscheiden,
+    Versenden,
+    Abschliessen,
+    Zurueckziehen,
+    Weiterleiten,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 9] = [
+        ActionKind::PruefungBeginnen,
+        ActionKind::Nachfordern,
+        ActionKind::NachreichungEingegangen,
+        ActionKind::Vollstaendig,
+        ActionKind::Entscheiden,
+        ActionKind::Versenden,
+        ActionKind::Abschliessen,
+        ActionKind::Zurueckziehen,
+        ActionKind::Weiterleiten,
+    ];
+
+    /// Identifier as stored (`case_history.kind`) and sent to the UI.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Action::PruefungBeginnen => "Prüfung beginnen",
-            Action::Nachfordern { .. } => "Unterlagen nachfordern",
-            Action::NachreichungEingegangen => "Nachreichung eingegangen",
-            Action::VollstaendigFeststellen => "Vollständigkeit feststellen",
-            Action::Entscheiden { .. } => "Entscheiden",
-            Action::Versenden { .. } => "Versand vermerken",
-            Action::Abschliessen => "Abschließen",
-            Action::Zurueckziehen { .. } => "Rücknahme vermerken",
-            Action::Weiterleiten { .. } => "Weiterleiten",
+            ActionKind::PruefungBeginnen => "pruefung_beginnen",
+            ActionKind::Nachfordern => "nachfordern",
+            ActionKind::NachreichungEingegangen => "nachreichung_eingegangen",
+            ActionKind::Vollstaendig => "vollstaendig",
+            ActionKind::Entscheiden => "entscheiden",
+            ActionKind::Versenden => "versenden",
+            ActionKind::Abschliessen => "abschliessen",
+            ActionKind::Zurueckziehen => "zurueckziehen",
+            ActionKind::Weiterleiten => "weiterleiten",
         }
     }
 
-    /// Identifier of the action kind (history, audit).
-    pub fn kind(&self) -> &'static str {
+    pub fn parse(s: &str) -> Option<ActionKind> {
+        ActionKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// German label of the button.
+    pub fn label(self) -> &'static str {
         match self {
-            Action::PruefungBeginnen => "pruefung_beginnen",
-            Action::Nachfordern { .. } => "nachfordern",
-            Action::NachreichungEingegangen => "nachreichung_eingegangen",
-            Action::VollstaendigFeststellen => "vollstaendig",
-            Action::Entscheiden { .. } => "entscheiden",
-            Action::Versenden { .. } => "versenden",
-            Action::Abschliessen => "abschliessen",
-            Action::Zurueckziehen { .. } => "zurueckziehen",
-            Action::Weiterleiten { .. } => "weiterleiten",
+            ActionKind::PruefungBeginnen => "Prüfung beginnen",
+            ActionKind::Nachfordern => "Unterlagen nachfordern",
+            ActionKind::NachreichungEingegangen => "Nachreichung eingegangen",
+            ActionKind::Vollstaendig => "Vollständigkeit feststellen",
+            ActionKind::Entscheiden => "Entscheiden",
+            ActionKind::Versenden => "Versand vermerken",
+            ActionKind::Abschliessen => "Abschließen",
+            ActionKind::Zurueckziehen => "Rücknahme vermerken",
+            ActionKind::Weiterleiten => "Weiterleiten",
+        }
+    }
+}
+
+impl Action {
+    pub fn label(&self) -> &'static str {
+        self.kind().label()
+    }
+
+    /// The kind of the action (history, audit, buttons).
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::PruefungBeginnen => ActionKind::PruefungBeginnen,
+            Action::Nachfordern { .. } => ActionKind::Nachfordern,
+            Action::NachreichungEingegangen => ActionKind::NachreichungEingegangen,
+            Action::VollstaendigFeststellen => ActionKind::Vollstaendig,
+            Action::Entscheiden { .. } => ActionKind::Entscheiden,
+            Action::Versenden { .. } => ActionKind::Versenden,
+            Action::Abschliessen => ActionKind::Abschliessen,
+            Action::Zurueckziehen { .. } => ActionKind::Zurueckziehen,
+            Action::Weiterleiten { .. } => ActionKind::Weiterleiten,
         }
     }
 }
@@ -309,7 +365,7 @@ pub fn sample_actions() -> Vec<Action> {
 }
 
 /// The actions allowed now (one button each in the case view).
-pub fn allowed_actions(state: CaseState, ctx: Context) -> Vec<&'static str> {
+pub fn allowed_actions(state: CaseState, ctx: Context) -> Vec<ActionKind> {
     let full = Context {
         checklist_complete: true,
         ..ctx
@@ -330,6 +386,18 @@ mod tests {
         Context {
             checklist_complete: true,
             waiting_from: None,
+        }
+    }
+
+    #[test]
+    fn action_kinds_serialise_as_stored() {
+        for k in ActionKind::ALL {
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.as_str()));
+            assert_eq!(ActionKind::parse(k.as_str()), Some(k));
+        }
+        for a in sample_actions() {
+            assert_eq!(a.label(), a.kind().label());
         }
     }
 

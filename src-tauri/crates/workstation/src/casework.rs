@@ -92,7 +92,7 @@ pub struct CaseDetail {
     pub portal_case_id: Option<String>,
     pub assigned_to: Option<String>,
     /// Action kinds allowed now (one button each).
-    pub allowed_actions: Vec<String>,
+    pub allowed_actions: Vec<lifecycle::ActionKind>,
     pub checklist: Vec<ChecklistItem>,
     pub deadlines: DeadlineView,
     pub history: Vec<HistoryView>,
@@ -399,9 +399,6 @@ impl Workstation {
         Ok(CaseDetail {
             allowed_actions: if may_edit {
                 lifecycle::allowed_actions(state, ctx)
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect()
             } else {
                 Vec::new()
             },
@@ -476,7 +473,7 @@ impl Workstation {
             case_id: &rec.id,
             from: state.as_str(),
             to: next.as_str(),
-            kind: action.kind(),
+            kind: action.kind().as_str(),
             detail,
             complete_at: matches!(action, Action::VollstaendigFeststellen)
                 .then(|| today().to_string()),

@@ -565,7 +565,7 @@ impl Workstation {
             case_id: &p.rec.id,
             from: p.state.as_str(),
             to: next.as_str(),
-            kind: transition_action.kind(),
+            kind: transition_action.kind().as_str(),
             detail: Some(detail.clone()),
             complete_at: None,
             waiting_from: None,

@@ -2,7 +2,7 @@
 //! dispatch, visibility and assignment rules, and the matrix of every casework
 //! operation × role.
 
-use domain::lifecycle::{Action, CaseState, Decision};
+use domain::lifecycle::{Action, ActionKind, CaseState, Decision};
 use domain::{Role, UserName};
 use workstation::casework::AssignRequest;
 use workstation::{
@@ -75,7 +75,11 @@ fn a_case_from_arrival_to_dispatch() -> R {
     assert_eq!(d.state, CaseState::Eingegangen);
     assert_eq!(
         d.allowed_actions,
-        ["pruefung_beginnen", "zurueckziehen", "weiterleiten"]
+        [
+            ActionKind::PruefungBeginnen,
+            ActionKind::Zurueckziehen,
+            ActionKind::Weiterleiten
+        ]
     );
     assert_eq!(d.checklist.len(), 4);
     assert_eq!(d.deadlines.legal, None, "no period before completeness");
