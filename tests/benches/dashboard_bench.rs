@@ -62,7 +62,7 @@ fn main() -> Result<(), BoxError> {
         to_decide.extend(
             page.items
                 .into_iter()
-                .filter(|c| c.status == "in_bearbeitung")
+                .filter(|c| c.status == domain::lifecycle::CaseState::InBearbeitung)
                 .map(|c| c.id),
         );
     }

@@ -90,7 +90,7 @@ fn leitung_sees_team_figures_that_match_their_cases() -> Result<(), BoxError> {
         })?
         .items
         .into_iter()
-        .find(|c| c.status == "in_bearbeitung")
+        .find(|c| c.status.as_str() == "in_bearbeitung")
         .ok_or("no case in progress")?;
     ws.case_action(
         &open_case.id,
@@ -162,7 +162,7 @@ fn figures_kept_in_memory_equal_a_fresh_read_after_changes() -> Result<(), BoxEr
     let with = |status: &str| {
         cases
             .iter()
-            .filter(|c| c.status == status)
+            .filter(|c| c.status.as_str() == status)
             .map(|c| c.id.clone())
             .collect::<Vec<_>>()
     };

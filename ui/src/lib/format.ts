@@ -1,3 +1,5 @@
+import type { CaseState } from "./bindings/CaseState";
+
 // German formats: 23.11.2026, 14:05 Uhr.
 const dateFmt = new Intl.DateTimeFormat("de-DE", {
   day: "2-digit",
@@ -12,7 +14,8 @@ export function formatDate(rfc3339: string): string {
   return Number.isNaN(t) ? rfc3339 : dateFmt.format(new Date(t));
 }
 
-const statusLabels: Record<string, string> = {
+// One label per case state (the compiler checks that none is missing).
+const statusLabels: Record<CaseState, string> = {
   eingegangen: "Eingegangen",
   in_pruefung: "In Prüfung",
   nachgefordert: "Nachgefordert",
@@ -24,7 +27,8 @@ const statusLabels: Record<string, string> = {
   weitergeleitet: "Weitergeleitet",
 };
 
-export function statusLabel(status: string): string {
+export function statusLabel(status: CaseState): string {
+  // A state of a newer backend than this UI is shown as it comes.
   return statusLabels[status] ?? status;
 }
 

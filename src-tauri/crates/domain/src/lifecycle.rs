@@ -17,9 +17,10 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// Where a case stands.
+/// Where a case stands. Serialised as stored (`cases.status`): one spelling in the
+/// database, the IPC and the UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "snake_case")]
 #[ts(export)]
 pub enum CaseState {
     Eingegangen,
@@ -390,6 +391,14 @@ mod tests {
     }
 
     #[test]
+    fn states_serialise_as_stored() {
+        for s in CaseState::ALL {
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.as_str()));
+        }
+    }
+
+    #[test]
     fn action_kinds_serialise_as_stored() {
         for k in ActionKind::ALL {
             let json = serde_json::to_string(&k).unwrap();
@@ -528,7 +537,11 @@ mod tests {
             (Weitergeleitet, &[]),
         ];
         for (s, actions) in expected {
-            assert_eq!(allowed_actions(*s, ctx()), *actions, "{s:?}");
+            let kinds: Vec<&str> = allowed_actions(*s, ctx())
+                .into_iter()
+                .map(ActionKind::as_str)
+                .collect();
+            assert_eq!(kinds, *actions, "{s:?}");
         }
     }
 

@@ -13,8 +13,8 @@ pub struct CaseSummary {
     pub case_type: String,
     /// Applicant's display name (Antragstellende).
     pub applicant: String,
-    /// Lifecycle state identifier.
-    pub status: String,
+    /// Where the case stands.
+    pub status: crate::lifecycle::CaseState,
     /// Arrival (RFC 3339, UTC).
     pub received_at: String,
     /// Deadline marker of an open case (none for closed cases or unknown types).

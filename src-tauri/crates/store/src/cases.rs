@@ -95,7 +95,7 @@ impl Session {
                 file_number: r.get(1)?,
                 case_type: r.get(2)?,
                 applicant: r.get(3)?,
-                status: r.get(4)?,
+                status: state(r.get::<_, String>(4)?)?,
                 received_at: r.get(5)?,
                 deadline: None,
                 due: None,
@@ -146,4 +146,15 @@ impl Session {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// A stored state, parsed at the boundary: an unknown text is a damaged row.
+fn state(s: String) -> rusqlite::Result<domain::lifecycle::CaseState> {
+    domain::lifecycle::CaseState::parse(&s).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            4,
+            rusqlite::types::Type::Text,
+            format!("unbekannter Vorgangszustand „{s}“").into(),
+        )
+    })
 }

@@ -50,8 +50,8 @@ pub struct HistoryView {
     pub at: String,
     pub actor: String,
     pub kind: String,
-    pub from_state: Option<String>,
-    pub to_state: Option<String>,
+    pub from_state: Option<CaseState>,
+    pub to_state: Option<CaseState>,
     pub detail: Option<String>,
 }
 
@@ -268,6 +268,17 @@ pub(crate) struct TownPrint {
     pub(crate) pdfa: bool,
 }
 
+/// A state as the store keeps it, parsed once at the boundary; an unknown text is
+/// damaged data, never shown as some other state.
+pub(crate) fn stored_state(s: &str) -> Result<CaseState, AppError> {
+    CaseState::parse(s).ok_or_else(|| {
+        AppError::new(
+            ErrorCode::Storage,
+            format!("Unbekannter Vorgangszustand „{s}“ im Datenbestand."),
+        )
+    })
+}
+
 /// A PDF that could not be made, for the screen.
 pub(crate) fn print_error(e: ::letters::LetterError) -> AppError {
     AppError::invalid(e.to_string())
@@ -330,8 +341,7 @@ impl Workstation {
     pub fn case_detail(&self, id: &str) -> Result<CaseDetail, AppError> {
         let (session, rec) = self.visible_case(id, Permission::ReadCases)?;
         let cfg = self.casework_config()?;
-        let state = CaseState::parse(&rec.status)
-            .ok_or_else(|| AppError::new(ErrorCode::Storage, "Unbekannter Vorgangszustand."))?;
+        let state = stored_state(&rec.status)?;
         let ctx = self.context(session, &rec, &cfg)?;
         let ctype = case_type(&cfg, &rec);
         let checks = session.checks(&rec.id)?;
@@ -407,15 +417,17 @@ impl Workstation {
             history: session
                 .case_history(&rec.id)?
                 .into_iter()
-                .map(|h| HistoryView {
-                    at: h.at,
-                    actor: h.actor,
-                    kind: h.kind,
-                    from_state: h.from_state,
-                    to_state: h.to_state,
-                    detail: h.detail,
+                .map(|h| {
+                    Ok(HistoryView {
+                        at: h.at,
+                        actor: h.actor,
+                        kind: h.kind,
+                        from_state: h.from_state.as_deref().map(stored_state).transpose()?,
+                        to_state: h.to_state.as_deref().map(stored_state).transpose()?,
+                        detail: h.detail,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, AppError>>()?,
             notes: session
                 .notes(&rec.id)?
                 .into_iter()
@@ -457,8 +469,7 @@ impl Workstation {
     pub fn case_action(&mut self, id: &str, action: Action) -> Result<CaseDetail, AppError> {
         let (session, rec) = self.visible_case(id, Permission::EditCases)?;
         let cfg = self.casework_config()?;
-        let state = CaseState::parse(&rec.status)
-            .ok_or_else(|| AppError::new(ErrorCode::Storage, "Unbekannter Vorgangszustand."))?;
+        let state = stored_state(&rec.status)?;
         let ctx = self.context(session, &rec, &cfg)?;
         let next = lifecycle::apply(state, &action, ctx)
             .map_err(|e| AppError::new(ErrorCode::InvalidInput, e.to_string()))?;
@@ -772,7 +783,7 @@ impl Workstation {
                 file_number: r.file_number,
                 case_type: r.case_type,
                 applicant: r.applicant,
-                status: r.status,
+                status: stored_state(&r.status)?,
                 received_at: r.received_at,
                 deadline,
                 due,

@@ -78,7 +78,7 @@ pub fn spread_states(ws: &mut Workstation, colleagues: &[String]) -> Result<usiz
     for (i, case) in list
         .items
         .iter()
-        .filter(|c| c.status == CaseState::Eingegangen.as_str())
+        .filter(|c| c.status == CaseState::Eingegangen)
         .enumerate()
     {
         let target = TARGETS[i % TARGETS.len()];

@@ -250,8 +250,7 @@ impl Workstation {
             .cloned()
             .ok_or_else(|| invalid("Für diesen Vorgang ist keine Vorgangsart eingerichtet; Briefe sind nicht möglich."))?;
         let (town, logo) = crate::config::load_town(self.data_dir(), &cfg)?;
-        let state =
-            CaseState::parse(&rec.status).ok_or_else(|| storage("Unbekannter Vorgangszustand."))?;
+        let state = crate::casework::stored_state(&rec.status)?;
         let data = json_document(session, &rec, "data");
         let metadata = json_document(session, &rec, "metadata");
         let me = session.user().display_name.clone();

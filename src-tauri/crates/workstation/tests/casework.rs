@@ -486,7 +486,7 @@ fn demo_cases_end_in_every_state() -> R {
     })?;
     for state in CaseState::ALL {
         assert!(
-            list.items.iter().any(|c| c.status == state.as_str()),
+            list.items.iter().any(|c| c.status == state),
             "no case in {state:?}"
         );
     }
