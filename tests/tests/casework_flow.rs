@@ -53,14 +53,14 @@ fn synced_application_with_a_nachforderung_answered_by_the_citizen() -> Result<(
     let id = case.id.clone();
     let detail = ws.case_detail(&id)?;
     assert_eq!(detail.state, CaseState::Eingegangen);
-    assert_eq!(detail.channel, "online");
+    assert_eq!(detail.channel, domain::Channel::Online);
     assert!(detail.documents.len() >= 2, "metadata and data at least");
     let docs_before = detail.documents.len();
     // A document is read from the vault into memory, for this case only.
     let data = detail
         .documents
         .iter()
-        .find(|d| d.kind == "data")
+        .find(|d| d.kind == domain::DocumentKind::Data)
         .ok_or("no data document")?;
     let content = ws.document(&id, &data.id)?;
     let bytes = base64::engine::general_purpose::STANDARD.decode(&content.content_base64)?;

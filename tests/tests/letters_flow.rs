@@ -107,7 +107,7 @@ async fn check_delivered(
         let letters: Vec<_> = detail
             .documents
             .iter()
-            .filter(|d| d.kind == "letter")
+            .filter(|d| d.kind == domain::DocumentKind::Letter)
             .collect();
         assert_eq!(letters.len(), 1, "{file_number}: one letter");
         let content = ws.document(id, &letters[0].id)?;
@@ -431,7 +431,11 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
         let mut still = Vec::new();
         for (id, az) in &left {
             let d = ws.case_detail(id)?;
-            let letters = d.documents.iter().filter(|x| x.kind == "letter").count();
+            let letters = d
+                .documents
+                .iter()
+                .filter(|x| x.kind == domain::DocumentKind::Letter)
+                .count();
             let items = ws.case_outbox(id)?;
             let replies = items.iter().filter(|o| o.what.contains("Postfach")).count();
             match d.state {

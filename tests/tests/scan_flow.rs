@@ -204,11 +204,11 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
             .find(|c| &c.file_number == az)
             .ok_or("case missing")?;
         let d = ws.case_detail(&case.id)?;
-        assert_eq!(d.channel, "papier");
+        assert_eq!(d.channel, domain::Channel::Papier);
         assert!(
             d.documents
                 .iter()
-                .any(|x| x.kind == "scan" && x.mime_type == "image/jpeg")
+                .any(|x| x.kind == domain::DocumentKind::Scan && x.mime_type == "image/jpeg")
         );
         assert!(
             d.documents
@@ -765,7 +765,7 @@ fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
         let scan = d
             .documents
             .iter()
-            .find(|x| x.kind == "scan")
+            .find(|x| x.kind == domain::DocumentKind::Scan)
             .ok_or("no scan")?;
         let bytes = base64::Engine::decode(
             &base64::engine::general_purpose::STANDARD,

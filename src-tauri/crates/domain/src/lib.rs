@@ -8,11 +8,13 @@ pub mod casetype;
 pub mod deadline;
 pub mod fees;
 pub mod lifecycle;
+mod record;
 mod role;
 mod user;
 mod worklist;
 
-pub use lifecycle::{Action, CaseState, Decision, TransitionError};
+pub use lifecycle::{Action, ActionKind, CaseState, Decision, TransitionError};
+pub use record::{Channel, DocumentKind};
 pub use role::{Permission, Role};
 pub use user::{UserName, UserNameError};
 pub use worklist::CaseSummary;

@@ -24,23 +24,7 @@ use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// How the application came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, TS)]
-#[serde(rename_all = "lowercase")]
-#[ts(export)]
-pub enum Channel {
-    Online,
-    Papier,
-}
-
-impl Channel {
-    pub fn label(self) -> &'static str {
-        match self {
-            Channel::Online => "online",
-            Channel::Papier => "Papier",
-        }
-    }
-}
+pub use domain::Channel;
 
 /// One entry of a case's history, reduced to what the figures need (kinds and states
 /// as small codes, so a million events are read fast).

@@ -7,6 +7,7 @@
 //! configuration, calls these, seals and persists.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::evidence::{Attribut, Organisation, Prozessschritt, Transfervermerk, Verfahren};
 
@@ -30,8 +31,9 @@ pub enum RuleError {
 }
 
 /// One item of the QA checklist; every item is ticked for a page-by-page check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum QaItem {
     Vollstaendig,
     Reihenfolge,
@@ -75,8 +77,9 @@ impl QaItem {
 }
 
 /// A preparation flag of a batch (noted before scanning).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
+#[ts(export)]
 pub enum BatchFlag {
     /// The original is itself a copy: keep it.
     Kopie,
@@ -394,6 +397,22 @@ mod tests {
         assert_eq!(v.schritte.len(), 2);
         assert_eq!(v.schritte[1].attribute[0].wert, "bestanden");
         assert!(v.attribute.is_empty());
+    }
+
+    #[test]
+    fn keys_serialise_as_stored() {
+        for f in BatchFlag::ALL {
+            assert_eq!(
+                serde_json::to_string(&f).unwrap(),
+                format!("\"{}\"", f.key())
+            );
+        }
+        for i in QaItem::ALL {
+            assert_eq!(
+                serde_json::to_string(&i).unwrap(),
+                format!("\"{}\"", i.key())
+            );
+        }
     }
 
     #[test]

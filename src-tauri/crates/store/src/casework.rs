@@ -28,6 +28,17 @@ pub struct CaseRecord {
     pub fc_case_id: Option<String>,
 }
 
+impl CaseRecord {
+    /// How the application came in: through the portal, or on paper.
+    pub fn channel(&self) -> domain::Channel {
+        if self.fc_case_id.is_some() {
+            domain::Channel::Online
+        } else {
+            domain::Channel::Papier
+        }
+    }
+}
+
 /// One entry of a case's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryEntry {

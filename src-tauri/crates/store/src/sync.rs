@@ -54,23 +54,7 @@ impl SubmissionState {
     }
 }
 
-/// Kind of a stored document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocumentKind {
-    Metadata,
-    Data,
-    Attachment,
-}
-
-impl DocumentKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            DocumentKind::Metadata => "metadata",
-            DocumentKind::Data => "data",
-            DocumentKind::Attachment => "attachment",
-        }
-    }
-}
+pub use domain::DocumentKind;
 
 /// One decrypted part of a submission. Personal data: never log it.
 #[derive(Debug, Clone)]

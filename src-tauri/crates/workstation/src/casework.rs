@@ -7,7 +7,7 @@
 use domain::casetype::CaseType;
 use domain::deadline::{Clock, DeadlineStatus};
 use domain::lifecycle::{self, Action, CaseState, Context};
-use domain::{Permission, Role};
+use domain::{Channel, DocumentKind, Permission, Role};
 use serde::{Deserialize, Serialize};
 use store::{CaseRecord, Session, Transition};
 use ts_rs::TS;
@@ -69,7 +69,7 @@ pub struct NoteView {
 #[ts(export)]
 pub struct DocumentView {
     pub id: String,
-    pub kind: String,
+    pub kind: DocumentKind,
     pub filename: Option<String>,
     pub mime_type: String,
 }
@@ -86,8 +86,7 @@ pub struct CaseDetail {
     pub state: CaseState,
     pub state_label: String,
     pub received_at: String,
-    /// "online" or "papier".
-    pub channel: String,
+    pub channel: Channel,
     /// The case's reference at the portal (FIT-Connect caseId), for online cases.
     pub portal_case_id: Option<String>,
     pub assigned_to: Option<String>,
@@ -440,19 +439,23 @@ impl Workstation {
             documents: session
                 .case_documents(&rec.id)?
                 .into_iter()
-                .map(|d| DocumentView {
-                    id: d.id.to_string(),
-                    kind: d.kind,
-                    filename: d.filename,
-                    mime_type: d.mime_type,
+                .map(|d| {
+                    let kind = DocumentKind::parse(&d.kind).ok_or_else(|| {
+                        AppError::new(
+                            ErrorCode::Storage,
+                            format!("Unbekannte Dokumentart „{}“ im Datenbestand.", d.kind),
+                        )
+                    })?;
+                    Ok(DocumentView {
+                        id: d.id.to_string(),
+                        kind,
+                        filename: d.filename,
+                        mime_type: d.mime_type,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, AppError>>()?,
             portal_case_id: rec.fc_case_id.clone(),
-            channel: if rec.fc_case_id.is_some() {
-                "online".into()
-            } else {
-                "papier".into()
-            },
+            channel: rec.channel(),
             state_label: state.label().into(),
             state,
             id: rec.id,

@@ -94,11 +94,7 @@ fn cached_case(
     history: Vec<store::HistoryEntry>,
     cfg: Option<&crate::config::CaseworkConfig>,
 ) -> Option<CachedCase> {
-    let channel = if r.fc_case_id.is_some() {
-        Channel::Online
-    } else {
-        Channel::Papier
-    };
+    let channel = r.channel();
     let received = timestamp(&r.received_at)?;
     let open =
         CaseState::parse(&r.status).is_some_and(|s| s.is_open() && s != CaseState::Entschieden);

@@ -71,9 +71,9 @@ pub struct ScanClassView {
 pub struct ScanSetup {
     pub verfahren: String,
     pub klassen: Vec<ScanClassView>,
-    /// [key, label]
-    pub checkliste: Vec<(String, String)>,
-    pub kennzeichen: Vec<(String, String)>,
+    /// [item, label]
+    pub checkliste: Vec<(QaItem, String)>,
+    pub kennzeichen: Vec<(BatchFlag, String)>,
     /// [Kürzel, name] of the case types a paper application can become.
     pub vorgangsarten: Vec<(String, String)>,
     /// The configured hot folder, if any.
@@ -104,7 +104,7 @@ pub struct BatchView {
     pub karton: String,
     pub seiten_erwartet: u32,
     pub seiten_erfasst: u32,
-    pub kennzeichen: Vec<String>,
+    pub kennzeichen: Vec<BatchFlag>,
     pub zustand: String,
     pub produkte: u32,
     pub geprueft: u32,
@@ -422,11 +422,11 @@ impl Workstation {
                 .collect(),
             checkliste: QaItem::ALL
                 .iter()
-                .map(|i| (i.key().to_owned(), i.label().to_owned()))
+                .map(|i| (*i, i.label().to_owned()))
                 .collect(),
             kennzeichen: BatchFlag::ALL
                 .iter()
-                .map(|f| (f.key().to_owned(), f.label().to_owned()))
+                .map(|f| (*f, f.label().to_owned()))
                 .collect(),
             vorgangsarten: cfg
                 .types
@@ -558,7 +558,7 @@ impl Workstation {
             karton: b.r#box,
             seiten_erwartet: b.expected_pages,
             seiten_erfasst: b.pages_captured,
-            kennzeichen: flags.iter().map(|f| f.key().to_owned()).collect(),
+            kennzeichen: flags.clone(),
             zustand: b.state,
             produkte: b.products,
             geprueft: b.products_checked,
