@@ -127,6 +127,16 @@ impl Renderer {
         })
     }
 
+    /// The renderer of this process: the embedded fonts are parsed once, not per PDF.
+    pub fn shared() -> Result<&'static Renderer, LetterError> {
+        static SHARED: std::sync::OnceLock<Result<Renderer, LetterError>> =
+            std::sync::OnceLock::new();
+        SHARED
+            .get_or_init(Renderer::new)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     fn font(&self, face: Face) -> &ParsedFont {
         match face {
             Face::Regular => &self.regular,
