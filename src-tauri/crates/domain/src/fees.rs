@@ -177,6 +177,7 @@ impl Tariff {
                     (chosen, e.bezeichnung.clone())
                 }
                 "einheit" => {
+                    // No quantity counts as none: refused just below.
                     let n = item.menge.unwrap_or(0);
                     if n == 0 {
                         return Err(FeeError::NoQuantity(e.bezeichnung.clone()));

@@ -79,6 +79,7 @@ pub enum ClientError {
         "Das Portal hat die Anmeldung abgelehnt ({0}). Bitte Zugangsdaten in der Administration prüfen."
     )]
     Auth(String),
+    // Without a problem document the status alone is the message.
     #[error("Das Portal antwortete mit {status}{}", .problem.as_ref().map(|p| format!(": {}", p.detail.clone().unwrap_or_else(|| p.title.clone()))).unwrap_or_default())]
     Http {
         status: u16,
@@ -309,6 +310,7 @@ impl V1Client {
             || status == StatusCode::UNAUTHORIZED
             || status == StatusCode::FORBIDDEN
         {
+            // An unreadable body leaves the reason empty; the status is reported anyway.
             let body = res.text().await.unwrap_or_default();
             let reason = serde_json::from_str::<serde_json::Value>(&body)
                 .ok()

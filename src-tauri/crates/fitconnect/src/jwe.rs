@@ -74,6 +74,7 @@ pub fn decrypt(
     expected_cty: Option<&str>,
 ) -> Result<(Vec<u8>, String), JweError> {
     let header = parse_header(jwe, part)?;
+    // A missing "alg" is a wrong one: refused below with what was found.
     let alg = header.alg.unwrap_or_default();
     if alg != ALG {
         return Err(JweError::Algorithm {
@@ -82,6 +83,7 @@ pub fn decrypt(
             expected: ALG,
         });
     }
+    // A missing "enc" is a wrong one: refused below with what was found.
     let enc = header.enc.unwrap_or_default();
     if enc != ENC {
         return Err(JweError::Algorithm {

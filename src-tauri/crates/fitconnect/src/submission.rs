@@ -73,6 +73,7 @@ fn check_hash(expected: &Hash, bytes: &[u8], part: &Part) -> Option<Problem> {
 }
 
 fn tag(jwe: &str) -> String {
+    // Called after the part decrypted, so it has its five segments and a tag.
     jwe::authentication_tag(jwe).unwrap_or_default().to_owned()
 }
 

@@ -121,6 +121,7 @@ impl<'a> Flow<'a> {
     fn bars(&mut self, values: &[(String, u32)], label_every: usize) {
         let height = 45.0;
         self.need(height + 3.0 * ROW);
+        // No values: an empty chart scaled to 1.
         let max = values.iter().map(|v| v.1).max().unwrap_or(0).max(1) as f32;
         let width = PAGE_W - LEFT - RIGHT;
         let slot = width / values.len().max(1) as f32;
@@ -285,6 +286,7 @@ pub fn report_pdf(
         .iter()
         .map(|w| {
             (
+                // german_day gives "dd.mm.yyyy"; the day and month are its first six bytes.
                 german_day(&w.start).get(..6).unwrap_or_default().to_owned(),
                 w.decided,
             )

@@ -410,6 +410,7 @@ fn strip_cty(jwe: &str) -> String {
         && let Ok(mut v) = serde_json::from_slice::<serde_json::Map<String, Value>>(&raw)
     {
         v.remove("cty");
+        // A JSON map read a line above always serialises again.
         *h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v).unwrap_or_default());
     }
     parts.join(".")

@@ -141,8 +141,10 @@ fn paging(raw: Option<String>) -> (u32, u32, Option<String>) {
         .filter(|p| !p.is_empty())
     {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // A malformed query value counts as empty, as the real service ignores it.
         let v = percent_decode(v).unwrap_or_default();
         match k {
+            // The OpenAPI document gives no error for a bad offset: start at 0.
             "offset" => offset = v.parse().unwrap_or(0),
             "limit" => limit = v.parse().unwrap_or(100),
             "destinationId" => destination = Some(v),

@@ -423,6 +423,7 @@ impl State {
     ) -> Result<(), StateError> {
         let case_id;
         let mut tags = AuthenticationTags {
+            // The simulator stores what it was sent; a JWE without tag records an empty one.
             metadata: fitconnect::jwe::authentication_tag(&metadata)
                 .unwrap_or_default()
                 .to_owned(),
@@ -441,6 +442,7 @@ impl State {
                 if let Some(jwe) = self.attachment(id, *att)? {
                     tags.attachments.insert(
                         att.to_string(),
+                        // As above: an attachment JWE without tag records an empty one.
                         fitconnect::jwe::authentication_tag(&jwe)
                             .unwrap_or_default()
                             .to_owned(),

@@ -565,6 +565,7 @@ pub fn report<C: Borrow<CaseFacts> + Sync>(all: &[C], q: &Query) -> Report {
     let types: Vec<&str> = type_set.into_iter().collect();
     let type_of: Vec<usize> = all
         .iter()
+        // Every case type was inserted into `types` above: always found.
         .map(|c| types.binary_search(&c.case_type.as_str()).unwrap_or(0))
         .collect();
     let channels = [Channel::Online, Channel::Papier];
@@ -573,6 +574,7 @@ pub fn report<C: Borrow<CaseFacts> + Sync>(all: &[C], q: &Query) -> Report {
     let bucket_of = |i: usize| {
         let ch = channels
             .iter()
+            // `channels` lists every channel: always found.
             .position(|ch| *ch == all[i].channel)
             .unwrap_or(0);
         [0, 1 + type_of[i], 1 + types.len() + ch]
@@ -706,6 +708,7 @@ pub fn cases<C: Borrow<CaseFacts>>(
 /// decimal commas, one line per group and figure.
 pub fn to_csv(r: &Report) -> String {
     let num = |v: Option<f64>| {
+        // No value (no cases): an empty CSV cell.
         v.map(|x| format!("{x:.1}").replace('.', ","))
             .unwrap_or_default()
     };

@@ -251,6 +251,7 @@ impl Sealer for SoftwareSeal {
     }
 
     fn key_id(&self) -> String {
+        // DER of an EC key held in memory does not fail; the id is only a label.
         let der = self.key.public_key_to_der().unwrap_or_default();
         hex::encode(&Sha256::digest(der)[..8])
     }

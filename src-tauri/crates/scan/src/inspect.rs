@@ -105,6 +105,7 @@ fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, Reje
     let format = format_of(&head[..n]).ok_or(Reject::UnknownFormat)?;
     let pages = match format {
         Format::Pdf => {
+            // Only a capacity hint.
             let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
             r.read_to_end(&mut bytes).map_err(unreadable)?;
             pdf(&bytes)?
@@ -178,6 +179,7 @@ fn tiff_pages<R: Read + Seek>(r: R, len: u64) -> Result<u32, Reject> {
             .iter()
             .zip(&counts)
             .map(|(o, c)| o.saturating_add(*c))
+            // No strips: nothing ends beyond the file.
             .max()
             .unwrap_or(0);
         if end > len {

@@ -91,7 +91,9 @@ pub(crate) fn run(
             }
         };
         let _ = writer.join();
+        // A reader thread that panicked read nothing; the exit status decides.
         let out = reader.join().unwrap_or_default();
+        // As above, for the error text.
         let err = errs.join().unwrap_or_default();
         let status = status?;
         if status.success() {

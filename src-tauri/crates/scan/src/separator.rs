@@ -301,6 +301,7 @@ pub fn sheet_marks(kinds: &Separators) -> Result<Vec<Mark>, SeparatorError> {
                 ))
             })?;
         let modules: Vec<bool> = (0..code.width()).map(|x| code.get(x, 0)).collect();
+        // A Code 39 symbol starts with a bar; 0 only for an empty one.
         let first = modules.iter().position(|m| *m).unwrap_or(0);
         let module = 0.5;
         let mut x = 0;

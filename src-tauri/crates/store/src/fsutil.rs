@@ -67,6 +67,7 @@ pub(crate) fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     let dir = dest.parent().unwrap_or_else(|| Path::new("."));
     let name = dest
         .file_name()
+        // Callers pass file paths; without a name the temp file is still unique.
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", crate::random_hex(8)));

@@ -133,6 +133,7 @@ fn applicant_of(opened: &OpenedSubmission) -> String {
 
 fn incoming(sub: &EncryptedSubmission, opened: &OpenedSubmission, now: &str) -> IncomingSubmission {
     let service = opened.metadata.public_service_type.as_ref();
+    // publicServiceType is optional in the metadata: no identifier, no match.
     let identifier = service.map(|s| s.identifier.clone()).unwrap_or_default();
     let case_type = service
         .and_then(|s| s.name.clone())

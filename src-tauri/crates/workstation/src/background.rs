@@ -175,6 +175,7 @@ impl Background {
     pub fn state(&self) -> BackgroundState {
         self.inner
             .lock()
+            // A poisoned lock (a panicked run) shows the idle state; the next run resets it.
             .map(|i| i.state.clone())
             .unwrap_or_default()
     }
@@ -325,6 +326,7 @@ async fn scheduler(
             s
         });
         let failed = summary.as_ref().is_none_or(|s| s.problem.is_some());
+        // A run that did not start found nothing new.
         let new_cases = summary.as_ref().map(|s| s.new_cases).unwrap_or(0);
         let mut delay = job.poll;
         set(&inner, |i| {
@@ -337,6 +339,7 @@ async fn scheduler(
                 i.state.last = summary.clone();
             }
             let at = jiff::Timestamp::now()
+                // The delay is at most a day; 0 would only show "now".
                 .checked_add(jiff::SignedDuration::try_from(delay).unwrap_or_default())
                 .ok();
             i.state.next_run = at.map(|t| t.to_string());

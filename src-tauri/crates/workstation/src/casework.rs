@@ -262,7 +262,7 @@ pub(crate) fn marker_from(
 
 /// See [`Workstation::town_print`].
 pub(crate) struct TownPrint {
-    pub(crate) renderer: ::letters::Renderer,
+    pub(crate) renderer: &'static ::letters::Renderer,
     pub(crate) head: ::letters::Letterhead,
     pub(crate) pdfa: bool,
 }
@@ -295,7 +295,7 @@ impl Workstation {
         let cfg = self.casework_config()?;
         let (town, logo) = crate::config::load_town(self.data_dir(), &cfg)?;
         Ok(TownPrint {
-            renderer: ::letters::Renderer::new().map_err(print_error)?,
+            renderer: ::letters::Renderer::shared().map_err(print_error)?,
             head: town.letterhead(logo),
             pdfa: town.pdfa,
         })
@@ -327,6 +327,7 @@ impl Workstation {
         cfg: &CaseworkConfig,
     ) -> Result<Context, AppError> {
         let items = case_type(cfg, rec)
+            // A case type no longer configured has no checklist.
             .map(|t| t.checkliste.clone())
             .unwrap_or_default();
         let checked: Vec<String> = session.checks(&rec.id)?.into_iter().map(|c| c.0).collect();
@@ -345,6 +346,7 @@ impl Workstation {
         let ctype = case_type(&cfg, &rec);
         let checks = session.checks(&rec.id)?;
         let checklist = ctype
+            // A case type no longer configured has no checklist.
             .map(|t| t.checkliste.clone())
             .unwrap_or_default()
             .into_iter()
@@ -666,9 +668,18 @@ impl Workstation {
     pub fn saved_filters(&self) -> Result<Vec<SavedFilter>, AppError> {
         let key = self.filter_key()?;
         let json = self.session_with(Permission::ReadCases)?.setting(&key)?;
-        Ok(json
-            .and_then(|j| serde_json::from_str(&j).ok())
-            .unwrap_or_default())
+        let Some(json) = json else {
+            return Ok(Vec::new());
+        };
+        match serde_json::from_str(&json) {
+            Ok(filters) => Ok(filters),
+            Err(e) => {
+                // Saved filters are a convenience of the work list: damaged ones must
+                // not block it. Said in the log; the next save writes them anew.
+                tracing::warn!("Gespeicherte Filter nicht lesbar, sie werden übergangen: {e}");
+                Ok(Vec::new())
+            }
+        }
     }
 
     /// Save (or replace) a named filter.

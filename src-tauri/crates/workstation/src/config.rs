@@ -37,8 +37,10 @@ fn load(dir: &Path, name: &str, default: &str) -> Result<String, AppError> {
 pub fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, AppError> {
     toml::from_str(text).map_err(|e| {
         let place = e.span().map(|span| {
+            // The span comes from this text; an empty prefix means line 1.
             let before = text.get(..span.start).unwrap_or_default();
             let line_no = before.matches('\n').count() + 1;
+            // An error at the very end has no line text: no field named.
             let line = text.lines().nth(line_no - 1).unwrap_or_default();
             // The field is the key on that line (`key = value`), if there is one.
             let key = line

@@ -110,22 +110,27 @@ pub(crate) fn german_serde(message: &str) -> String {
     let message = message.split(" at line ").next().unwrap_or(message).trim();
     let quoted = |m: &str| m.split('`').nth(1).map(str::to_owned);
     if let Some(rest) = message.strip_prefix("missing field") {
+        // serde always quotes the field; unquoted, the sentence still reads.
         let field = quoted(rest).unwrap_or_default();
         return format!("das Feld „{field}“ fehlt.");
     }
     if let Some(rest) = message.strip_prefix("unknown field") {
+        // As above.
         let field = quoted(rest).unwrap_or_default();
         return format!("das Feld „{field}“ ist unbekannt (Tippfehler?).");
     }
     if let Some(rest) = message.strip_prefix("unknown variant") {
+        // As above.
         let value = quoted(rest).unwrap_or_default();
         return format!("der Wert „{value}“ ist nicht zulässig.");
     }
     if let Some(rest) = message.strip_prefix("duplicate field") {
+        // As above.
         let field = quoted(rest).unwrap_or_default();
         return format!("das Feld „{field}“ steht doppelt da.");
     }
     if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        // Without "expected" the generic wording below applies.
         let expected = message.split("expected ").nth(1).unwrap_or_default();
         let wanted = match expected {
             e if e.contains("string") => "ein Text",

@@ -484,9 +484,9 @@ impl Workstation {
     /// The letter as PDF, rendered in memory for the preview (nothing is stored).
     pub fn letter_preview(&self, req: &LetterRequest) -> Result<Vec<u8>, AppError> {
         let (p, draft) = self.unsent_draft(req)?;
-        let renderer = letters::Renderer::new().map_err(letter_error)?;
+        let renderer = letters::Renderer::shared().map_err(letter_error)?;
         letters::render(
-            &renderer,
+            renderer,
             &draft,
             &p.facts,
             &p.town,
@@ -523,9 +523,9 @@ impl Workstation {
         };
         let due = Self::due_date(&p);
         let draft = Self::compose(&p, req.kind, &kz, due, &req.edits)?;
-        let renderer = letters::Renderer::new().map_err(letter_error)?;
+        let renderer = letters::Renderer::shared().map_err(letter_error)?;
         let pdf = letters::render(
-            &renderer,
+            renderer,
             &draft,
             &p.facts,
             &p.town,

@@ -141,6 +141,7 @@ impl ReportCache {
         }
         let mut cases = Vec::with_capacity(records.len());
         for r in records {
+            // A case without history entries (just arrived) has none.
             let history = histories.remove(&r.id).unwrap_or_default();
             cases.extend(cached_case(r, history, cfg));
         }
@@ -331,7 +332,7 @@ impl Workstation {
         let report = self.report(req)?;
         let print = self.town_print()?;
         letters::report::report_pdf(
-            &print.renderer,
+            print.renderer,
             &report,
             &print.head,
             print.pdfa,

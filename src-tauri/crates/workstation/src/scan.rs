@@ -566,10 +566,12 @@ impl Workstation {
             angelegt_von: b.created_by,
             freigegeben: b
                 .released_at
+                // released_at and released_by are written together; display only.
                 .map(|at| format!("{at} von {}", b.released_by.unwrap_or_default())),
             vernichtet: b.destroyed_at.map(|at| {
                 format!(
                     "{at} von {} ({})",
+                    // destroyed_at, _by and _how are written together; display only.
                     b.destroyed_by.unwrap_or_default(),
                     b.destroyed_how.unwrap_or_default()
                 )
@@ -717,6 +719,7 @@ impl Workstation {
                         .as_deref()
                         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
                         .map(|t| letters::compose::datum(t.to_zoned(tz.clone()).date()))
+                        // A released batch has a time and a person; display only.
                         .unwrap_or_default(),
                     b.released_by.unwrap_or_default()
                 ),
@@ -724,7 +727,7 @@ impl Workstation {
             .collect();
         let print = self.town_print()?;
         letters::report::release_list_pdf(
-            &print.renderer,
+            print.renderer,
             &rows,
             &print.head,
             print.pdfa,
@@ -772,7 +775,7 @@ impl Workstation {
             .map(|m| (m.x, m.top, m.width, m.height))
             .collect();
         letters::report::separator_sheets_pdf(
-            &print.renderer,
+            print.renderer,
             &print.head,
             &boxes,
             scan::separator::SHEET_MARKS_BOTTOM,
@@ -842,6 +845,7 @@ impl Workstation {
             let class = batch.and_then(|(b, _)| policy.class(&b.class));
             let full = match (batch, class) {
                 (Some((_, order)), Some(c)) => {
+                    // The batch's order lists every product of the batch: always found.
                     c.sampled(order.iter().position(|x| *x == p.id).unwrap_or(0) as u64)
                 }
                 _ => true,
