@@ -33,6 +33,30 @@ type Workers = (
 );
 
 impl AppState {
+    /// At setup: the sync scheduler (new applications announced on the desktop),
+    /// text recognition of checked scans outside the workstation lock, and the
+    /// hot-folder intake while a scanning desk is logged in, on any screen.
+    fn start_background(&self, handle: tauri::AppHandle) {
+        match Background::start(self.workstation.clone(), move |n| announce(&handle, n)) {
+            Ok(bg) => {
+                // Set once, at the only setup.
+                let _ = self.background.set(bg);
+            }
+            Err(e) => tracing::error!("{}", e.message),
+        }
+        let ocr = workstation::workers::OcrWorker::start(
+            self.workstation.clone(),
+            std::time::Duration::from_secs(3),
+        );
+        let intake = workstation::workers::IntakeWorker::start(
+            self.workstation.clone(),
+            std::time::Duration::from_secs(5),
+        );
+        if let Ok(mut w) = self.workers.lock() {
+            *w = Some((ocr, intake));
+        }
+    }
+
     /// At exit: stop the scheduler and the workers after their current step, so no
     /// store operation is cut off.
     fn stop_background(&self) {
@@ -494,44 +518,13 @@ async fn scan_destroyed(
     state.with(move |ws| ws.scan_destroyed(&id, &how)).await
 }
 
-/// Start the desktop app.
-pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("AMTSSTUBE_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
-    let state = AppState {
-        data_dir: workstation::default_data_dir(),
-        workstation: Arc::new(Mutex::new(None)),
-        background: Arc::new(OnceLock::new()),
-        workers: Arc::new(Mutex::new(None)),
-    };
-    tracing::info!("Datenverzeichnis: {}", state.data_dir.display());
+/// The app: notifications, background work at setup, the state, the commands.
+fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
     let for_setup = state.clone();
-    let for_exit = state.clone();
-    let result = tauri::Builder::default()
+    tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
-            let handle = app.handle().clone();
-            match Background::start(for_setup.workstation.clone(), move |n| announce(&handle, n)) {
-                Ok(bg) => {
-                    let _ = for_setup.background.set(bg);
-                }
-                Err(e) => tracing::error!("{}", e.message),
-            }
-            // Text recognition of checked scans, outside the workstation lock.
-            let ocr = workstation::workers::OcrWorker::start(
-                for_setup.workstation.clone(),
-                std::time::Duration::from_secs(3),
-            );
-            // The hot folder is read while a scanning desk is logged in, on any screen.
-            let intake = workstation::workers::IntakeWorker::start(
-                for_setup.workstation.clone(),
-                std::time::Duration::from_secs(5),
-            );
-            if let Ok(mut w) = for_setup.workers.lock() {
-                *w = Some((ocr, intake));
-            }
+            for_setup.start_background(app.handle().clone());
             Ok(())
         })
         .manage(state)
@@ -582,7 +575,23 @@ pub fn run() {
             scan_destroyed,
             save_export
         ])
-        .build(tauri::generate_context!());
+}
+
+/// Start the desktop app.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("AMTSSTUBE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let state = AppState {
+        data_dir: workstation::default_data_dir(),
+        workstation: Arc::new(Mutex::new(None)),
+        background: Arc::new(OnceLock::new()),
+        workers: Arc::new(Mutex::new(None)),
+    };
+    tracing::info!("Datenverzeichnis: {}", state.data_dir.display());
+    let for_exit = state.clone();
+    let result = builder(state).build(tauri::generate_context!());
     match result {
         Ok(app) => app.run(move |_, event| {
             if let tauri::RunEvent::Exit = event {

@@ -74,23 +74,16 @@ pub fn decrypt(
     expected_cty: Option<&str>,
 ) -> Result<(Vec<u8>, String), JweError> {
     let header = parse_header(jwe, part)?;
-    // A missing "alg" is a wrong one: refused below with what was found.
-    let alg = header.alg.unwrap_or_default();
-    if alg != ALG {
-        return Err(JweError::Algorithm {
-            part: part.clone(),
-            found: alg,
-            expected: ALG,
-        });
-    }
-    // A missing "enc" is a wrong one: refused below with what was found.
-    let enc = header.enc.unwrap_or_default();
-    if enc != ENC {
-        return Err(JweError::Algorithm {
-            part: part.clone(),
-            found: enc,
-            expected: ENC,
-        });
+    for (found, expected) in [(header.alg, ALG), (header.enc, ENC)] {
+        // A missing "alg" or "enc" is a wrong one: refused with what was found.
+        let found = found.unwrap_or_default();
+        if found != expected {
+            return Err(JweError::Algorithm {
+                part: part.clone(),
+                found,
+                expected,
+            });
+        }
     }
     let cty = match header.cty {
         Some(c) if !c.trim().is_empty() => c,

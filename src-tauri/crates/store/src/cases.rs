@@ -41,6 +41,24 @@ impl Session {
         portal_case: Option<&str>,
         history: &[PastEvent],
     ) -> Result<String> {
+        let extras = [case_type_code, assigned_to, complete_at, portal_case];
+        self.insert(case, extras, history, "vorgang.uebernommen")
+    }
+
+    /// Insert a case; returns its id. Audited with the Aktenzeichen only.
+    pub fn insert_case(&mut self, case: &NewCase) -> Result<String> {
+        self.insert(case, [None; 4], &[], "vorgang.angelegt")
+    }
+
+    /// A new case row (with case type code, assignee, completeness date and portal
+    /// case where known), its history and the audit entry, in one transaction.
+    fn insert(
+        &mut self,
+        case: &NewCase,
+        [case_type_code, assigned_to, complete_at, portal_case]: [Option<&str>; 4],
+        history: &[PastEvent],
+        audit_action: &str,
+    ) -> Result<String> {
         if case.file_number.trim().is_empty() {
             return Err(StoreError::InvalidInput("Das Aktenzeichen fehlt.".into()));
         }
@@ -59,26 +77,7 @@ impl Session {
                 params![id, e.at, e.actor, e.kind, e.from_state, e.to_state],
             )?;
         }
-        audit::append(&tx, &now, &actor, "vorgang.uebernommen", &case.file_number)?;
-        tx.commit()?;
-        Ok(id)
-    }
-
-    /// Insert a case; returns its id. Audited with the Aktenzeichen only.
-    pub fn insert_case(&mut self, case: &NewCase) -> Result<String> {
-        if case.file_number.trim().is_empty() {
-            return Err(StoreError::InvalidInput("Das Aktenzeichen fehlt.".into()));
-        }
-        let id = random_hex(16);
-        let now = self.now();
-        let actor = self.user().username.to_string();
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO cases (id, file_number, case_type, applicant, status, received_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![id, case.file_number, case.case_type, case.applicant, case.status, case.received_at, now],
-        )?;
-        audit::append(&tx, &now, &actor, "vorgang.angelegt", &case.file_number)?;
+        audit::append(&tx, &now, &actor, audit_action, &case.file_number)?;
         tx.commit()?;
         Ok(id)
     }

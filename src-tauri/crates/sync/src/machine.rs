@@ -410,6 +410,13 @@ impl Machine {
             )
     }
 
+    /// Unreachable or login refused: the run ends once this item's retry is recorded
+    /// (`retry` has said why); the remaining items wait for the next run.
+    fn end_after_record(&mut self) {
+        self.batch.clear();
+        self.stop_after_record = true;
+    }
+
     fn stop(&mut self, e: &ClientError) -> Effect {
         self.report.problem = Some(e.to_string());
         self.report.retry_after = e.retry_after();
@@ -522,9 +529,7 @@ impl Machine {
                     .delay(item.attempts, e.retry_after(), unit);
                 let eff = self.retry(&item, &e, delay);
                 if self.must_stop(&e) {
-                    self.report.problem = Some(e.to_string());
-                    self.batch.clear();
-                    self.stop_after_record = true;
+                    self.end_after_record();
                 }
                 eff
             }
@@ -556,10 +561,7 @@ impl Machine {
                         }
                         let eff = self.retry(&item, &e, delay);
                         if self.must_stop(&e) {
-                            // Unreachable: the remaining items wait for the next run.
-                            self.report.problem = Some(e.to_string());
-                            self.batch.clear();
-                            self.stop_after_record = true;
+                            self.end_after_record();
                         }
                         eff
                     }

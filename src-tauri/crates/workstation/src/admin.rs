@@ -65,13 +65,7 @@ impl Workstation {
         old_password: String,
         new_password: String,
     ) -> Result<(), AppError> {
-        let me = self
-            .session
-            .as_ref()
-            .ok_or_else(AppError::locked)?
-            .user()
-            .username
-            .clone();
+        let me = self.me()?;
         // Proves the old password (counts as an attempt, like a login would).
         self.store
             .verify_password(&me, &SecretString::from(old_password))?;

@@ -8,19 +8,16 @@ use domain::lifecycle::{Action, CaseState, Decision};
 use crate::casework::AssignRequest;
 use crate::{AppError, WorkListQuery, Workstation};
 
-/// The states the demo cases end in, in turn.
-const TARGETS: [CaseState; 10] = [
-    CaseState::Eingegangen,
-    CaseState::InPruefung,
-    CaseState::Nachgefordert,
-    CaseState::InBearbeitung,
-    CaseState::Entschieden,
-    CaseState::Versandt,
-    CaseState::Abgeschlossen,
-    CaseState::Zurueckgezogen,
-    CaseState::Weitergeleitet,
-    CaseState::InBearbeitung,
-];
+/// The state the `i`-th demo case ends in: every state in turn, and per round one
+/// more case in Bearbeitung (the state a demo shows most).
+fn target(i: usize) -> CaseState {
+    let round = CaseState::ALL.len() + 1;
+    // Past the list: the extra case of the round.
+    CaseState::ALL
+        .get(i % round)
+        .copied()
+        .unwrap_or(CaseState::InBearbeitung)
+}
 
 fn steps(target: CaseState) -> Vec<Action> {
     let pruefen = Action::PruefungBeginnen;
@@ -81,7 +78,7 @@ pub fn spread_states(ws: &mut Workstation, colleagues: &[String]) -> Result<usiz
         .filter(|c| c.status == CaseState::Eingegangen)
         .enumerate()
     {
-        let target = TARGETS[i % TARGETS.len()];
+        let target = target(i);
         if target == CaseState::Eingegangen {
             continue;
         }

@@ -108,26 +108,22 @@ impl From<sync::SyncError> for AppError {
 pub(crate) fn german_serde(message: &str) -> String {
     // serde_json appends " at line L column C"; the caller names the place.
     let message = message.split(" at line ").next().unwrap_or(message).trim();
-    let quoted = |m: &str| m.split('`').nth(1).map(str::to_owned);
-    if let Some(rest) = message.strip_prefix("missing field") {
-        // serde always quotes the field; unquoted, the sentence still reads.
-        let field = quoted(rest).unwrap_or_default();
-        return format!("das Feld „{field}“ fehlt.");
-    }
-    if let Some(rest) = message.strip_prefix("unknown field") {
-        // As above.
-        let field = quoted(rest).unwrap_or_default();
-        return format!("das Feld „{field}“ ist unbekannt (Tippfehler?).");
-    }
-    if let Some(rest) = message.strip_prefix("unknown variant") {
-        // As above.
-        let value = quoted(rest).unwrap_or_default();
-        return format!("der Wert „{value}“ ist nicht zulässig.");
-    }
-    if let Some(rest) = message.strip_prefix("duplicate field") {
-        // As above.
-        let field = quoted(rest).unwrap_or_default();
-        return format!("das Feld „{field}“ steht doppelt da.");
+    // serde names the field or value in backticks after these wordings.
+    let named = [
+        ("missing field", "das Feld „{}“ fehlt."),
+        (
+            "unknown field",
+            "das Feld „{}“ ist unbekannt (Tippfehler?).",
+        ),
+        ("unknown variant", "der Wert „{}“ ist nicht zulässig."),
+        ("duplicate field", "das Feld „{}“ steht doppelt da."),
+    ];
+    for (english, german) in named {
+        if let Some(rest) = message.strip_prefix(english) {
+            // serde always quotes the name; unquoted, the sentence still reads.
+            let name = rest.split('`').nth(1).unwrap_or_default();
+            return german.replace("{}", name);
+        }
     }
     if message.starts_with("invalid type") || message.starts_with("invalid value") {
         // Without "expected" the generic wording below applies.

@@ -242,6 +242,20 @@ struct Prepared {
     requested: (Vec<String>, Option<jiff::civil::Date>),
 }
 
+/// The letter as PDF, dated now, in the town's letterhead.
+fn render_now(p: &Prepared, draft: &Draft) -> Result<Vec<u8>, AppError> {
+    let renderer = letters::Renderer::shared().map_err(letter_error)?;
+    letters::render(
+        renderer,
+        draft,
+        &p.facts,
+        &p.town,
+        p.logo.clone(),
+        jiff::Timestamp::now().as_second(),
+    )
+    .map_err(letter_error)
+}
+
 impl Workstation {
     fn prepare_letter(&self, req: &LetterRequest) -> Result<Prepared, AppError> {
         let (session, rec) = self.visible_case(&req.case_id, Permission::EditCases)?;
@@ -484,16 +498,7 @@ impl Workstation {
     /// The letter as PDF, rendered in memory for the preview (nothing is stored).
     pub fn letter_preview(&self, req: &LetterRequest) -> Result<Vec<u8>, AppError> {
         let (p, draft) = self.unsent_draft(req)?;
-        let renderer = letters::Renderer::shared().map_err(letter_error)?;
-        letters::render(
-            renderer,
-            &draft,
-            &p.facts,
-            &p.town,
-            p.logo.clone(),
-            jiff::Timestamp::now().as_second(),
-        )
-        .map_err(letter_error)
+        render_now(&p, &draft)
     }
 
     /// Send a letter: render, store encrypted in the case and queue the reply and the
@@ -523,16 +528,7 @@ impl Workstation {
         };
         let due = Self::due_date(&p);
         let draft = Self::compose(&p, req.kind, &kz, due, &req.edits)?;
-        let renderer = letters::Renderer::shared().map_err(letter_error)?;
-        let pdf = letters::render(
-            renderer,
-            &draft,
-            &p.facts,
-            &p.town,
-            p.logo.clone(),
-            jiff::Timestamp::now().as_second(),
-        )
-        .map_err(letter_error)?;
+        let pdf = render_now(&p, &draft)?;
         let filename = format!(
             "{}-{}-{}.pdf",
             req.kind.key(),

@@ -96,31 +96,31 @@ impl Workstation {
         self.store.dir()
     }
 
-    fn session_with(&self, permission: Permission) -> Result<&Session, AppError> {
+    /// The permission gate of every use case: the screen is not locked, a user is
+    /// logged in, and the role may do it.
+    fn allowed(&self, permission: Permission) -> Result<(), AppError> {
         if self.screen_locked {
             return Err(Self::screen_lock_error());
         }
         let session = self.session.as_ref().ok_or_else(AppError::locked)?;
         if session.user().role.may(permission) {
-            Ok(session)
+            Ok(())
         } else {
             Err(AppError::forbidden())
         }
+    }
+
+    fn session_with(&self, permission: Permission) -> Result<&Session, AppError> {
+        self.allowed(permission)?;
+        self.session.as_ref().ok_or_else(AppError::locked)
     }
 
     pub(crate) fn session_with_mut(
         &mut self,
         permission: Permission,
     ) -> Result<&mut Session, AppError> {
-        if self.screen_locked {
-            return Err(Self::screen_lock_error());
-        }
-        let session = self.session.as_mut().ok_or_else(AppError::locked)?;
-        if session.user().role.may(permission) {
-            Ok(session)
-        } else {
-            Err(AppError::forbidden())
-        }
+        self.allowed(permission)?;
+        self.session.as_mut().ok_or_else(AppError::locked)
     }
 
     /// Status without any personal data; works while locked.

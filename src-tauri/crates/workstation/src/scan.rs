@@ -590,16 +590,11 @@ impl Workstation {
         policy: &ScanPolicy,
         verify: bool,
     ) -> Result<Vec<scan::evidence::GateFailure>, AppError> {
-        use scan::evidence::{GateFacts, GateFailure, Mode};
+        use scan::evidence::GateFailure;
         let session = self.scan_session()?;
         let class = policy.class(&b.class);
         let products = session.scan_products_of_batch(&b.id)?;
         let today = jiff::Zoned::now().date();
-        let keep: Vec<String> = flags
-            .iter()
-            .filter(|f| f.keeps_original())
-            .map(|f| f.key().to_owned())
-            .collect();
         let mut failed: Vec<GateFailure> = Vec::new();
         let mut add = |f: Vec<GateFailure>| {
             for x in f {
@@ -623,33 +618,7 @@ impl Workstation {
                 (Some(_), "geprueft") => p.seal.is_some() && p.vermerk_blob.is_some(),
                 _ => false,
             };
-            let scanned = p
-                .received_at
-                .parse::<jiff::Timestamp>()
-                .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).date())
-                .unwrap_or(today);
-            let facts = GateFacts {
-                mode: class.map_or(Mode::NichtScannen, DocumentClass::mode),
-                keep_original: keep.clone(),
-                pages_expected: if flags.contains(&BatchFlag::Unvollstaendig) {
-                    0
-                } else {
-                    b.expected_pages
-                },
-                pages_captured: b.pages_captured,
-                qa_passed: p.state == "geprueft",
-                full_check_required: class.is_some_and(DocumentClass::full_check),
-                full_check_done: p.qa_full,
-                four_eyes_required: class.is_some_and(DocumentClass::four_eyes),
-                scan_user: p.scan_user.clone(),
-                qa_user: p.qa_user.clone(),
-                evidence_verified,
-                handed_over: p.case_id.is_some(),
-                scanned,
-                holding_days: class.map_or(0, |c| c.aufbewahrung_tage),
-                today,
-                released_by: b.released_by.clone().or(Some("(Freigabe)".into())),
-            };
+            let facts = gate_facts(b, flags, class, p, evidence_verified, today);
             if let Err(f) = scan::evidence::may_destroy(&facts) {
                 add(f);
             }
@@ -1334,6 +1303,50 @@ impl Workstation {
             "{file_number}: Scanprodukt ({} Seiten), Transfervermerk und Siegel ({}, Schlüssel {}) sind unversehrt.",
             product.pages, seal.algorithm, seal.key_id
         ))
+    }
+}
+
+/// What the destruction gate looks at for one product of a batch.
+fn gate_facts(
+    b: &store::ScanBatch,
+    flags: &[BatchFlag],
+    class: Option<&DocumentClass>,
+    p: &store::ScanProduct,
+    evidence_verified: bool,
+    today: jiff::civil::Date,
+) -> scan::evidence::GateFacts {
+    use scan::evidence::Mode;
+    // An unreadable scan time counts from today: the holding period only gets longer.
+    let scanned = p
+        .received_at
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).date())
+        .unwrap_or(today);
+    scan::evidence::GateFacts {
+        mode: class.map_or(Mode::NichtScannen, DocumentClass::mode),
+        keep_original: flags
+            .iter()
+            .filter(|f| f.keeps_original())
+            .map(|f| f.key().to_owned())
+            .collect(),
+        pages_expected: if flags.contains(&BatchFlag::Unvollstaendig) {
+            0
+        } else {
+            b.expected_pages
+        },
+        pages_captured: b.pages_captured,
+        qa_passed: p.state == "geprueft",
+        full_check_required: class.is_some_and(DocumentClass::full_check),
+        full_check_done: p.qa_full,
+        four_eyes_required: class.is_some_and(DocumentClass::four_eyes),
+        scan_user: p.scan_user.clone(),
+        qa_user: p.qa_user.clone(),
+        evidence_verified,
+        handed_over: p.case_id.is_some(),
+        scanned,
+        holding_days: class.map_or(0, |c| c.aufbewahrung_tage),
+        today,
+        released_by: b.released_by.clone().or(Some("(Freigabe)".into())),
     }
 }
 

@@ -74,6 +74,12 @@ impl Workstation {
         self.end_session();
     }
 
+    /// The logged-in user's name (also while the screen is locked).
+    pub(crate) fn me(&self) -> Result<UserName, AppError> {
+        let session = self.session.as_ref().ok_or_else(AppError::locked)?;
+        Ok(session.user().username.clone())
+    }
+
     /// The logged-in user, if any.
     pub fn session(&self) -> Option<SessionInfo> {
         let lock_after = self
@@ -102,13 +108,7 @@ impl Workstation {
     /// Unlock the screen with the logged-in user's password. Wrong passwords count
     /// towards the lockout; a user locked out is logged out completely.
     pub fn unlock_screen(&mut self, password: String) -> Result<SessionInfo, AppError> {
-        let user = self
-            .session
-            .as_ref()
-            .ok_or_else(AppError::locked)?
-            .user()
-            .username
-            .clone();
+        let user = self.me()?;
         match self
             .store
             .verify_password(&user, &SecretString::from(password))

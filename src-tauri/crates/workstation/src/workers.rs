@@ -12,6 +12,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Duration;
 
 use crate::background::Shared;
@@ -32,11 +33,27 @@ pub fn recognise(job: &OcrJob) -> Option<String> {
 /// A worker thread: asked to stop, woken, and joined when dropped.
 struct Thread {
     stop: Arc<AtomicBool>,
-    wake: std::sync::mpsc::Sender<()>,
+    wake: Sender<()>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Thread {
+    /// Run `body` on a new thread with the stop flag, the wake-up receiver and a
+    /// sender for wake-ups of its own (e.g. from a file watch).
+    fn spawn(
+        body: impl FnOnce(Arc<AtomicBool>, Receiver<()>, Sender<()>) + Send + 'static,
+    ) -> Thread {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (wake, rx) = std::sync::mpsc::channel::<()>();
+        let (flag, tx) = (stop.clone(), wake.clone());
+        let handle = std::thread::spawn(move || body(flag, rx, tx));
+        Thread {
+            stop,
+            wake,
+            handle: Some(handle),
+        }
+    }
+
     fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         // The thread may already have ended; then nobody listens.
@@ -56,7 +73,7 @@ impl Drop for Thread {
 }
 
 /// Wait for `every` or until woken; false when the worker is to stop.
-fn pause(rx: &std::sync::mpsc::Receiver<()>, every: Duration, stop: &AtomicBool) -> bool {
+fn pause(rx: &Receiver<()>, every: Duration, stop: &AtomicBool) -> bool {
     match rx.recv_timeout(every) {
         Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return false,
@@ -72,10 +89,7 @@ pub struct OcrWorker {
 impl OcrWorker {
     /// Start the worker, looking for work every `every`.
     pub fn start(shared: Shared, every: Duration) -> OcrWorker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let (wake, rx) = std::sync::mpsc::channel::<()>();
-        let handle = std::thread::spawn(move || {
+        let thread = Thread::spawn(move |flag, rx, _| {
             while !flag.load(Ordering::Relaxed) {
                 let job = match shared.lock() {
                     Ok(guard) => guard
@@ -105,13 +119,7 @@ impl OcrWorker {
                 }
             }
         });
-        OcrWorker {
-            thread: Thread {
-                stop,
-                wake,
-                handle: Some(handle),
-            },
-        }
+        OcrWorker { thread }
     }
 
     /// Stop after the current step and wait for the thread.
@@ -124,7 +132,7 @@ impl OcrWorker {
 /// (folder missing, no events on a share) the passes run on the timer alone.
 fn watch_folder(
     dir: std::path::PathBuf,
-    tx: &std::sync::mpsc::Sender<()>,
+    tx: &Sender<()>,
     every: Duration,
 ) -> (std::path::PathBuf, Option<scan::Watch>) {
     let tx = tx.clone();
@@ -156,11 +164,7 @@ impl IntakeWorker {
     /// shares that send no events. The watch follows the configured folder and the
     /// login; without a watch (folder missing, no events) the passes run on the timer.
     pub fn start(shared: Shared, every: Duration) -> IntakeWorker {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        let wake = tx.clone();
-        let handle = std::thread::spawn(move || {
+        let thread = Thread::spawn(move |flag, rx, tx| {
             let mut watched: Option<(std::path::PathBuf, Option<scan::Watch>)> = None;
             // The first pass at once (it also sets up the watch).
             let mut wait = Duration::ZERO;
@@ -205,13 +209,7 @@ impl IntakeWorker {
                 }
             }
         });
-        IntakeWorker {
-            thread: Thread {
-                stop,
-                wake,
-                handle: Some(handle),
-            },
-        }
+        IntakeWorker { thread }
     }
 
     /// Stop after the current pass and wait for the thread.

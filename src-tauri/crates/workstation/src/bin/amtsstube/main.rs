@@ -311,20 +311,7 @@ pub(crate) enum ScanCommand {
         as_user: String,
     },
     /// Qualitätssicherung bestanden: Transfervermerk, Siegel und neuer Vorgang
-    Freigeben {
-        id: String,
-        #[arg(long)]
-        vorgangsart: String,
-        #[arg(long)]
-        antragsteller: String,
-        #[arg(long)]
-        vermerk: Option<String>,
-        /// Abgehakte Prüfpunkte: vollstaendig, reihenfolge, lesbar, ausrichtung (mehrfach)
-        #[arg(long)]
-        geprueft: Vec<String>,
-        #[arg(long = "as")]
-        as_user: String,
-    },
+    Freigeben(ApproveArgs),
     /// Einen Scan in mehrere Dokumente aufteilen (Seiten bleiben unverändert)
     Teilen {
         id: String,
@@ -362,6 +349,23 @@ pub(crate) enum ScanCommand {
         #[arg(long = "as")]
         as_user: String,
     },
+}
+
+// `amtsstube scan freigeben` (the help text is the variant's doc comment).
+#[derive(clap::Args)]
+pub(crate) struct ApproveArgs {
+    pub id: String,
+    #[arg(long)]
+    pub vorgangsart: String,
+    #[arg(long)]
+    pub antragsteller: String,
+    #[arg(long)]
+    pub vermerk: Option<String>,
+    /// Abgehakte Prüfpunkte: vollstaendig, reihenfolge, lesbar, ausrichtung (mehrfach)
+    #[arg(long)]
+    pub geprueft: Vec<String>,
+    #[arg(long = "as")]
+    pub as_user: String,
 }
 
 #[derive(Subcommand)]

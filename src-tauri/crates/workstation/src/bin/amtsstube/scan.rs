@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 use workstation::{BatchRequest, ScanApproveRequest};
 
-use crate::ScanCommand;
 use crate::ctx::{Ctx, write_file};
+use crate::{ApproveArgs, ScanCommand};
 
 pub fn run(ctx: &mut Ctx, command: ScanCommand) -> Result<ExitCode> {
     match command {
@@ -37,24 +37,7 @@ pub fn run(ctx: &mut Ctx, command: ScanCommand) -> Result<ExitCode> {
             as_user,
         } => intake(ctx, &ordner, stabil, warten, &as_user)?,
         ScanCommand::Liste { as_user } => queue(ctx, &as_user)?,
-        ScanCommand::Freigeben {
-            id,
-            vorgangsart,
-            antragsteller,
-            vermerk,
-            geprueft,
-            as_user,
-        } => {
-            let request = ScanApproveRequest {
-                product_id: id,
-                vorgangsart,
-                antragsteller,
-                vermerk,
-                checkliste: geprueft,
-            };
-            let az = ctx.login(&as_user)?.scan_approve(&request)?;
-            println!("Geprüft, versiegelt, Vorgang {az} angelegt (TR-RESISCAN).");
-        }
+        ScanCommand::Freigeben(args) => approve(ctx, args)?,
         ScanCommand::Trennblaetter { id, as_user } => separators(ctx, &id, &as_user)?,
         ScanCommand::Teilen {
             id,
@@ -210,5 +193,18 @@ fn split(ctx: &mut Ctx, id: &str, at: &[u32], separators: &[u32], as_user: &str)
     for p in parts {
         println!("  {}  {}  {} Seite(n)", p.id, p.name, p.seiten);
     }
+    Ok(())
+}
+
+fn approve(ctx: &mut Ctx, args: ApproveArgs) -> Result<()> {
+    let request = ScanApproveRequest {
+        product_id: args.id,
+        vorgangsart: args.vorgangsart,
+        antragsteller: args.antragsteller,
+        vermerk: args.vermerk,
+        checkliste: args.geprueft,
+    };
+    let az = ctx.login(&args.as_user)?.scan_approve(&request)?;
+    println!("Geprüft, versiegelt, Vorgang {az} angelegt (TR-RESISCAN).");
     Ok(())
 }
