@@ -217,3 +217,32 @@ impl IntakeWorker {
         self.thread.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `stop` wakes the thread out of its wait and joins it: afterwards no thread
+    /// holds the shared workstation any more (the app exits with nothing running).
+    #[test]
+    fn stopped_workers_have_ended() {
+        let shared: Shared = Arc::new(std::sync::Mutex::new(None));
+        // Long waits: only the wake-up can end them in time for the join.
+        let ocr = OcrWorker::start(shared.clone(), Duration::from_secs(3_600));
+        let intake = IntakeWorker::start(shared.clone(), Duration::from_secs(3_600));
+        assert!(Arc::strong_count(&shared) > 1);
+        ocr.stop();
+        intake.stop();
+        assert_eq!(
+            Arc::strong_count(&shared),
+            1,
+            "a worker thread is still running"
+        );
+        // Dropping a handle stops it the same way.
+        drop(IntakeWorker::start(
+            shared.clone(),
+            Duration::from_secs(3_600),
+        ));
+        assert_eq!(Arc::strong_count(&shared), 1);
+    }
+}
