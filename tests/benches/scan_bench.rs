@@ -92,10 +92,10 @@ fn drop_in(files: &[std::path::PathBuf], inbox: &Path) -> Result<(), BoxError> {
 
 fn batch(pages: u32) -> BatchRequest {
     BatchRequest {
-        klasse: "antrag".into(),
-        karton: "Karton B".into(),
-        seiten: pages,
-        kennzeichen: vec![],
+        class: "antrag".into(),
+        r#box: "Karton B".into(),
+        expected_pages: pages,
+        flags: vec![],
     }
 }
 
@@ -115,10 +115,10 @@ fn intake_and_seal(
     for q in &queue {
         ws.scan_approve(&ScanApproveRequest {
             product_id: q.id.clone(),
-            vorgangsart: "GEW".into(),
-            antragsteller: "Bench Mark".into(),
-            vermerk: None,
-            checkliste: ["vollstaendig", "reihenfolge", "lesbar", "ausrichtung"]
+            case_type_code: "GEW".into(),
+            applicant: "Bench Mark".into(),
+            note: None,
+            checklist: ["vollstaendig", "reihenfolge", "lesbar", "ausrichtung"]
                 .map(str::to_owned)
                 .to_vec(),
         })?;

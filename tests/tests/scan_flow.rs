@@ -18,10 +18,10 @@ const ALL: [&str; 4] = ["vollstaendig", "reihenfolge", "lesbar", "ausrichtung"];
 fn approve(id: &str, code: &str, name: &str, checked: &[&str]) -> ScanApproveRequest {
     ScanApproveRequest {
         product_id: id.into(),
-        vorgangsart: code.into(),
-        antragsteller: name.into(),
-        vermerk: Some("vollständig, lesbar".into()),
-        checkliste: checked.iter().map(|s| (*s).to_owned()).collect(),
+        case_type_code: code.into(),
+        applicant: name.into(),
+        note: Some("vollständig, lesbar".into()),
+        checklist: checked.iter().map(|s| (*s).to_owned()).collect(),
     }
 }
 
@@ -42,10 +42,10 @@ fn desk(users: &[(&str, Role)]) -> Result<Desk, BoxError> {
 
 fn batch(class: &str, pages: u32, flags: &[&str]) -> BatchRequest {
     BatchRequest {
-        klasse: class.into(),
-        karton: "Karton 7".into(),
-        seiten: pages,
-        kennzeichen: flags.iter().map(|s| (*s).to_owned()).collect(),
+        class: class.into(),
+        r#box: "Karton 7".into(),
+        expected_pages: pages,
+        flags: flags.iter().map(|s| (*s).to_owned()).collect(),
     }
 }
 
@@ -97,7 +97,7 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
             .is_err()
     );
     let st = ws.scan_batch_create(&batch("gewerbe", 3, &[]))?;
-    assert!(st.nummer.starts_with("ST-"), "{}", st.nummer);
+    assert!(st.number.starts_with("ST-"), "{}", st.number);
     let taken = ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
     assert_eq!(
         taken.iter().filter(|r| r.result == "eingelesen").count(),
@@ -106,11 +106,11 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
     );
     let queue = ws.scan_queue()?;
     assert_eq!(queue.len(), 3);
-    assert!(queue.iter().all(|q| q.vier_augen && q.vollpruefung));
+    assert!(queue.iter().all(|q| q.four_eyes && q.full_check));
     assert!(
         queue
             .iter()
-            .all(|q| q.stapel.as_deref() == Some(st.nummer.as_str()))
+            .all(|q| q.batch.as_deref() == Some(st.number.as_str()))
     );
     // The scanner does not approve their own scans (integrity "sehr hoch").
     let err = ws
@@ -153,10 +153,10 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
             .is_err()
     );
     let mut long = approve(&queue[0].id, "HST", "Jana Becker", &ALL);
-    long.vermerk = Some("x".repeat(501));
+    long.note = Some("x".repeat(501));
     assert!(ws.scan_approve(&long).is_err());
-    long.vermerk = None;
-    long.antragsteller = "J".repeat(201);
+    long.note = None;
+    long.applicant = "J".repeat(201);
     assert!(ws.scan_approve(&long).is_err());
     assert!(ws.scan_reject(&queue[0].id, &"y".repeat(501)).is_err());
     let crooked = ws
@@ -238,7 +238,7 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
         // Its place in the batch, the batch, the procedure and the check done.
         let position = format!("Abbild {0} bis {0} von 3", i + 1);
         assert!(text.contains(&position), "{position}: {text}");
-        assert!(text.contains(&st.nummer), "{text}");
+        assert!(text.contains(&st.number), "{text}");
         assert!(text.contains("Posteingang Bürgerbüro"), "{text}");
         assert!(text.contains("Sichtprüfung Seite für Seite"), "{text}");
     }
@@ -286,9 +286,9 @@ fn paper_is_released_for_destruction_only_through_the_gate() -> Result<(), BoxEr
         let queue = ws.scan_queue()?;
         for (i, q) in queue.iter().enumerate() {
             // 50 %: the first, third, … product is checked page by page.
-            assert_eq!(q.vollpruefung, i % 2 == 0, "{q:?}");
-            assert!(!q.vier_augen);
-            if q.vollpruefung {
+            assert_eq!(q.full_check, i % 2 == 0, "{q:?}");
+            assert!(!q.four_eyes);
+            if q.full_check {
                 assert!(
                     ws.scan_approve(&approve(&q.id, "HST", "Jana Becker", &[]))
                         .is_err()
@@ -308,11 +308,15 @@ fn paper_is_released_for_destruction_only_through_the_gate() -> Result<(), BoxEr
         .find(|b| b.id == complete)
         .ok_or("batch missing")?;
     assert_eq!(
-        (view.seiten_erfasst, view.seiten_erwartet, view.geprueft),
+        (
+            view.pages_captured,
+            view.expected_pages,
+            view.products_checked
+        ),
         (2, 2, 2)
     );
-    assert_eq!(view.hindernisse.len(), 1, "{:?}", view.hindernisse);
-    assert!(view.hindernisse[0].contains("Freigabe"));
+    assert_eq!(view.obstacles.len(), 1, "{:?}", view.obstacles);
+    assert!(view.obstacles[0].contains("Freigabe"));
     ws.scan_batch_close(&complete)?;
     let short = run(&mut ws, "antrag", 5, &[], &["b1", "b2"])?;
     ws.scan_batch_close(&short)?;
@@ -348,7 +352,7 @@ fn paper_is_released_for_destruction_only_through_the_gate() -> Result<(), BoxEr
     let numbers: Vec<(String, String)> = ws
         .scan_batches()?
         .into_iter()
-        .map(|b| (b.id, b.nummer))
+        .map(|b| (b.id, b.number))
         .collect();
     let number = |id: &str| {
         numbers
@@ -394,17 +398,13 @@ fn paper_is_released_for_destruction_only_through_the_gate() -> Result<(), BoxEr
         .iter()
         .find(|b| b.id == complete)
         .ok_or("batch missing")?;
-    assert_eq!(b.zustand, "vernichtet");
+    assert_eq!(b.state, "vernichtet");
     assert!(
-        b.vernichtet
+        b.destroyed
             .as_deref()
             .is_some_and(|v| v.contains("scan1") && v.contains("P-4"))
     );
-    assert!(
-        b.freigegeben
-            .as_deref()
-            .is_some_and(|v| v.contains("leitung"))
-    );
+    assert!(b.released.as_deref().is_some_and(|v| v.contains("leitung")));
     ws.logout();
 
     login(&mut ws, "admin")?;
@@ -439,11 +439,7 @@ fn the_text_of_a_scan_is_searchable() -> Result<(), BoxError> {
     ])?;
     login(&mut ws, "scan1")?;
     let setup = ws.scan_setup()?;
-    assert!(
-        setup.texterkennung.starts_with("Texterkennung an"),
-        "{}",
-        setup.texterkennung
-    );
+    assert!(setup.ocr.starts_with("Texterkennung an"), "{}", setup.ocr);
     ws.scan_batch_create(&batch("gewerbe", 1, &[]))?;
     let pdf = portal_sim::seed::pdf(&[
         "Anmeldung eines Gewerbes".into(),
@@ -649,7 +645,7 @@ fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
     let queue = ws.scan_queue()?;
     assert_eq!(queue.len(), 1);
     let whole = queue[0].clone();
-    assert_eq!(whole.seiten, 5);
+    assert_eq!(whole.pages, 5);
     // The QA desk sees every page of the TIFF (as PNG); a page that is not there is
     // refused in German.
     for page in 1..=5u8 {
@@ -690,7 +686,7 @@ fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
     assert_eq!(
         parts
             .iter()
-            .map(|p| (p.seiten, p.aus_seite))
+            .map(|p| (p.pages, p.first_page))
             .collect::<Vec<_>>(),
         vec![(1, Some(1)), (2, Some(2)), (2, Some(4))]
     );
@@ -715,7 +711,7 @@ fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
         .into_iter()
         .find(|b| b.id == st.id)
         .ok_or("batch")?;
-    assert_eq!((b.seiten_erfasst, b.produkte), (5, 3), "pages counted once");
+    assert_eq!((b.pages_captured, b.products), (5, 3), "pages counted once");
 
     let mut numbers = Vec::new();
     for (p, who) in parts
@@ -731,9 +727,9 @@ fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
         .find(|b| b.id == st.id)
         .ok_or("batch")?;
     assert!(
-        b.hindernisse.iter().all(|h| !h.contains("Qualität")),
+        b.obstacles.iter().all(|h| !h.contains("Qualität")),
         "the split scan does not block the gate: {:?}",
-        b.hindernisse
+        b.obstacles
     );
     for az in &numbers {
         ws.scan_verify(az)?;
@@ -800,7 +796,7 @@ fn separator_sheets_split_a_scan_after_confirmation() -> Result<(), BoxError> {
     )?;
     ws.scan_intake(&inbox, Duration::from_millis(300), Duration::from_secs(10))?;
     let whole = ws.scan_queue()?.into_iter().next().ok_or("not taken")?;
-    assert_eq!(whole.seiten, 4);
+    assert_eq!(whole.pages, 4);
     assert_eq!(ws.scan_separators(&whole.id)?, vec![3]);
     // A sheet outside the scan is refused; nothing changes.
     let err = ws
@@ -812,7 +808,7 @@ fn separator_sheets_split_a_scan_after_confirmation() -> Result<(), BoxError> {
     assert_eq!(
         parts
             .iter()
-            .map(|p| (p.aus_seite, p.seiten))
+            .map(|p| (p.first_page, p.pages))
             .collect::<Vec<_>>(),
         vec![(Some(1), 2), (Some(4), 1)]
     );
@@ -821,7 +817,7 @@ fn separator_sheets_split_a_scan_after_confirmation() -> Result<(), BoxError> {
         .into_iter()
         .find(|b| b.id == st.id)
         .ok_or("batch")?;
-    assert_eq!(b.seiten_erfasst, 3, "the sheet is no page of the batch");
+    assert_eq!(b.pages_captured, 3, "the sheet is no page of the batch");
     let az = ws.scan_approve(&approve(&parts[1].id, "HST", "Jana Becker", &ALL))?;
     ws.logout();
     login(&mut ws, "sb1")?;
@@ -996,7 +992,7 @@ fn the_background_intake_takes_a_large_drop_in_slices() -> Result<(), BoxError> 
     let open = ws
         .scan_batches()?
         .into_iter()
-        .find(|b| b.zustand == "offen")
+        .find(|b| b.state == "offen")
         .ok_or("no open batch")?;
     ws.scan_batch_close(&open.id)?;
     assert_eq!(ws.scan_intake_background_within(Duration::ZERO)?, 0);

@@ -125,27 +125,27 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return [{ what: "Eingangsbestätigung an das Portal", state: "bestätigt", attempts: 1, error: null }];
           case "scan_setup":
             return {
-              verfahren: "Posteingang Bürgerbüro (ersetzendes Scannen, Version 1.0 vom 01.11.2026)",
-              klassen: [
-                { kuerzel: "antrag", name: "Anträge und Nachweise", modus: "ersetzend", schutzbedarf: "Integrität hoch", vierAugen: false, vollpruefung: false, stichprobeProzent: 25 },
-                { kuerzel: "gebunden", name: "Gebundene Vorlagen", modus: "nicht scannen", schutzbedarf: "normal", vierAugen: false, vollpruefung: false, stichprobeProzent: 0 },
+              procedure: "Posteingang Bürgerbüro (ersetzendes Scannen, Version 1.0 vom 01.11.2026)",
+              classes: [
+                { code: "antrag", name: "Anträge und Nachweise", mode: "ersetzend", protectionNeed: "Integrität hoch", fourEyes: false, fullCheck: false, samplePercent: 25 },
+                { code: "gebunden", name: "Gebundene Vorlagen", mode: "nicht scannen", protectionNeed: "normal", fourEyes: false, fullCheck: false, samplePercent: 0 },
               ],
-              checkliste: [["vollstaendig", "Vollständig: alle Seiten des Originals sind erfasst"], ["reihenfolge", "Reihenfolge der Seiten stimmt"]],
-              kennzeichen: [["kopie", "Vorlage ist eine Kopie"]],
-              vorgangsarten: [["HST", "Hundesteuer-Anmeldung"]],
-              eingangsordner: "/srv/scanner",
-              texterkennung: "Texterkennung aus: tesseract ist nicht installiert.",
+              checklist: [["vollstaendig", "Vollständig: alle Seiten des Originals sind erfasst"], ["reihenfolge", "Reihenfolge der Seiten stimmt"]],
+              flags: [["kopie", "Vorlage ist eine Kopie"]],
+              caseTypes: [["HST", "Hundesteuer-Anmeldung"]],
+              hotFolder: "/srv/scanner",
+              ocr: "Texterkennung aus: tesseract ist nicht installiert.",
             };
           case "scan_queue":
             return [
-              { id: "p1", name: "antrag-1.jpg", mimeType: "image/jpeg", seiten: 1, eingelesen: "2026-12-01T08:00:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: null },
-              { id: "p2", name: "stapel.tif", mimeType: "image/tiff", seiten: 3, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: null },
-              { id: "p7", name: "antraege.pdf", mimeType: "application/pdf", seiten: 3, eingelesen: "2026-12-01T08:02:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: null },
+              { id: "p1", name: "antrag-1.jpg", mimeType: "image/jpeg", pages: 1, receivedAt: "2026-12-01T08:00:00Z", scanUser: "scan", batch: "ST-2026-0001", class: "Anträge und Nachweise", fullCheck: true, fourEyes: false, firstPage: null },
+              { id: "p2", name: "stapel.tif", mimeType: "image/tiff", pages: 3, receivedAt: "2026-12-01T08:01:00Z", scanUser: "scan", batch: "ST-2026-0001", class: "Anträge und Nachweise", fullCheck: true, fourEyes: false, firstPage: null },
+              { id: "p7", name: "antraege.pdf", mimeType: "application/pdf", pages: 3, receivedAt: "2026-12-01T08:02:00Z", scanUser: "scan", batch: "ST-2026-0001", class: "Anträge und Nachweise", fullCheck: true, fourEyes: false, firstPage: null },
             ];
           case "scan_split":
             return [
-              { id: "p3", name: "stapel.tif – Teil 1 von 2 (Seite 1 bis 1)", mimeType: "image/tiff", seiten: 1, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: 1 },
-              { id: "p4", name: "stapel.tif – Teil 2 von 2 (Seite 2 bis 3)", mimeType: "image/tiff", seiten: 2, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: 2 },
+              { id: "p3", name: "stapel.tif – Teil 1 von 2 (Seite 1 bis 1)", mimeType: "image/tiff", pages: 1, receivedAt: "2026-12-01T08:01:00Z", scanUser: "scan", batch: "ST-2026-0001", class: "Anträge und Nachweise", fullCheck: true, fourEyes: false, firstPage: 1 },
+              { id: "p4", name: "stapel.tif – Teil 2 von 2 (Seite 2 bis 3)", mimeType: "image/tiff", pages: 2, receivedAt: "2026-12-01T08:01:00Z", scanUser: "scan", batch: "ST-2026-0001", class: "Anträge und Nachweise", fullCheck: true, fourEyes: false, firstPage: 2 },
             ];
           case "scan_separators":
             return [2];
@@ -163,15 +163,15 @@ export async function installFakeBackend(page: Page): Promise<void> {
           }
           case "scan_split_separators":
             return [
-              { id: "p5", name: "stapel.tif – Teil 1 von 2 (Seite 1 bis 1)", mimeType: "image/tiff", seiten: 1, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: 1 },
-              { id: "p6", name: "stapel.tif – Teil 2 von 2 (Seite 3 bis 3)", mimeType: "image/tiff", seiten: 1, eingelesen: "2026-12-01T08:01:00Z", gescanntVon: "scan", stapel: "ST-2026-0001", klasse: "Anträge und Nachweise", vollpruefung: true, vierAugen: false, ausSeite: 3 },
+              { id: "p5", name: "stapel.tif – Teil 1 von 2 (Seite 1 bis 1)", mimeType: "image/tiff", pages: 1, receivedAt: "2026-12-01T08:01:00Z", scanUser: "scan", batch: "ST-2026-0001", class: "Anträge und Nachweise", fullCheck: true, fourEyes: false, firstPage: 1 },
+              { id: "p6", name: "stapel.tif – Teil 2 von 2 (Seite 3 bis 3)", mimeType: "image/tiff", pages: 1, receivedAt: "2026-12-01T08:01:00Z", scanUser: "scan", batch: "ST-2026-0001", class: "Anträge und Nachweise", fullCheck: true, fourEyes: false, firstPage: 3 },
             ];
           case "scan_thumbnail":
           case "scan_page":
             // A 1×1 white PNG per page.
             return { filename: `stapel.tif – Seite ${args.page}`, mimeType: "image/png", contentBase64: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4//8/AAX+Av4N70a4AAAAAElFTkSuQmCC" };
           case "scan_batches":
-            return [{ id: "b1", nummer: "ST-2026-0001", klasse: "Anträge und Nachweise", karton: "Karton 7", seitenErwartet: 3, seitenErfasst: 1, kennzeichen: [], zustand: "offen", produkte: 1, geprueft: 0, angelegt: "2026-12-01T07:55:00Z", angelegtVon: "scan", freigegeben: null, vernichtet: null, hindernisse: ["Die Vollständigkeitsprüfung ist nicht bestanden (Seitenzahl weicht ab)."] }];
+            return [{ id: "b1", number: "ST-2026-0001", class: "Anträge und Nachweise", box: "Karton 7", expectedPages: 3, pagesCaptured: 1, flags: [], state: "offen", products: 1, productsChecked: 0, createdAt: "2026-12-01T07:55:00Z", createdBy: "scan", released: null, destroyed: null, obstacles: ["Die Vollständigkeitsprüfung ist nicht bestanden (Seitenzahl weicht ab)."] }];
           case "scan_intake":
           case "scan_intake_log":
             return [{ name: "antrag-2.jpg", result: "eingelesen", detail: "1 Seite(n)" }];

@@ -54,14 +54,14 @@ pub use crate::config::{DEFAULT_SCAN_POLICY, load_scan_policy};
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct ScanClassView {
-    pub kuerzel: String,
+    pub code: String,
     pub name: String,
     /// ersetzend / kopierend / nicht scannen
-    pub modus: String,
-    pub schutzbedarf: String,
-    pub vier_augen: bool,
-    pub vollpruefung: bool,
-    pub stichprobe_prozent: u32,
+    pub mode: String,
+    pub protection_need: String,
+    pub four_eyes: bool,
+    pub full_check: bool,
+    pub sample_percent: u32,
 }
 
 /// What the scanning desk needs to know to work: classes, checklist, flags, case types.
@@ -69,17 +69,17 @@ pub struct ScanClassView {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct ScanSetup {
-    pub verfahren: String,
-    pub klassen: Vec<ScanClassView>,
+    pub procedure: String,
+    pub classes: Vec<ScanClassView>,
     /// [item, label]
-    pub checkliste: Vec<(QaItem, String)>,
-    pub kennzeichen: Vec<(BatchFlag, String)>,
+    pub checklist: Vec<(QaItem, String)>,
+    pub flags: Vec<(BatchFlag, String)>,
     /// [Kürzel, name] of the case types a paper application can become.
-    pub vorgangsarten: Vec<(String, String)>,
+    pub case_types: Vec<(String, String)>,
     /// The configured hot folder, if any.
-    pub eingangsordner: Option<String>,
+    pub hot_folder: Option<String>,
     /// Whether text recognition runs, or why not.
-    pub texterkennung: String,
+    pub ocr: String,
 }
 
 /// A new batch (Stapel) from the scanning desk.
@@ -87,10 +87,10 @@ pub struct ScanSetup {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct BatchRequest {
-    pub klasse: String,
-    pub karton: String,
-    pub seiten: u32,
-    pub kennzeichen: Vec<String>,
+    pub class: String,
+    pub r#box: String,
+    pub expected_pages: u32,
+    pub flags: Vec<String>,
 }
 
 /// A batch as listed, with its completeness and its destruction state.
@@ -99,21 +99,21 @@ pub struct BatchRequest {
 #[ts(export)]
 pub struct BatchView {
     pub id: String,
-    pub nummer: String,
-    pub klasse: String,
-    pub karton: String,
-    pub seiten_erwartet: u32,
-    pub seiten_erfasst: u32,
-    pub kennzeichen: Vec<BatchFlag>,
-    pub zustand: String,
-    pub produkte: u32,
-    pub geprueft: u32,
-    pub angelegt: String,
-    pub angelegt_von: String,
-    pub freigegeben: Option<String>,
-    pub vernichtet: Option<String>,
+    pub number: String,
+    pub class: String,
+    pub r#box: String,
+    pub expected_pages: u32,
+    pub pages_captured: u32,
+    pub flags: Vec<BatchFlag>,
+    pub state: String,
+    pub products: u32,
+    pub products_checked: u32,
+    pub created_at: String,
+    pub created_by: String,
+    pub released: Option<String>,
+    pub destroyed: Option<String>,
     /// Gate conditions that fail now (empty: the paper may be released).
-    pub hindernisse: Vec<String>,
+    pub obstacles: Vec<String>,
 }
 
 /// A scan product waiting at the QA desk.
@@ -124,17 +124,17 @@ pub struct QueueItem {
     pub id: String,
     pub name: String,
     pub mime_type: String,
-    pub seiten: u32,
-    pub eingelesen: String,
-    pub gescannt_von: String,
-    pub stapel: Option<String>,
-    pub klasse: Option<String>,
+    pub pages: u32,
+    pub received_at: String,
+    pub scan_user: String,
+    pub batch: Option<String>,
+    pub class: Option<String>,
     /// A page-by-page check with the whole checklist is due (sample or full check).
-    pub vollpruefung: bool,
+    pub full_check: bool,
     /// QA by another person than the one who scanned.
-    pub vier_augen: bool,
+    pub four_eyes: bool,
     /// Cut out of a larger scan: its first page there.
-    pub aus_seite: Option<u32>,
+    pub first_page: Option<u32>,
 }
 
 /// The QA decision for one product.
@@ -143,11 +143,11 @@ pub struct QueueItem {
 #[ts(export)]
 pub struct ScanApproveRequest {
     pub product_id: String,
-    pub vorgangsart: String,
-    pub antragsteller: String,
-    pub vermerk: Option<String>,
+    pub case_type_code: String,
+    pub applicant: String,
+    pub note: Option<String>,
     /// Keys of the ticked checklist items.
-    pub checkliste: Vec<String>,
+    pub checklist: Vec<String>,
 }
 
 /// What one intake run did with a file.
@@ -393,7 +393,7 @@ impl Workstation {
         let policy = self.scan_policy()?;
         let cfg = self.casework_config()?;
         Ok(ScanSetup {
-            verfahren: format!(
+            procedure: format!(
                 "{} ({}, Version {} vom {})",
                 policy.verfahren.bezeichnung,
                 policy.verfahren.auspraegung,
@@ -402,40 +402,40 @@ impl Workstation {
                     .map(|d| d.strftime("%d.%m.%Y").to_string())
                     .unwrap_or_else(|_| policy.verfahren.stand.clone())
             ),
-            klassen: policy
+            classes: policy
                 .klasse
                 .iter()
                 .map(|c| ScanClassView {
-                    kuerzel: c.kuerzel.clone(),
+                    code: c.kuerzel.clone(),
                     name: c.name.clone(),
-                    modus: c.mode_label().into(),
-                    schutzbedarf: format!(
+                    mode: c.mode_label().into(),
+                    protection_need: format!(
                         "Integrität {}, Vertraulichkeit {}, Verfügbarkeit {}",
                         c.integritaet.label(),
                         c.vertraulichkeit.label(),
                         c.verfuegbarkeit.label()
                     ),
-                    vier_augen: c.four_eyes(),
-                    vollpruefung: c.full_check(),
-                    stichprobe_prozent: c.stichprobe_prozent,
+                    four_eyes: c.four_eyes(),
+                    full_check: c.full_check(),
+                    sample_percent: c.stichprobe_prozent,
                 })
                 .collect(),
-            checkliste: QaItem::ALL
+            checklist: QaItem::ALL
                 .iter()
                 .map(|i| (*i, i.label().to_owned()))
                 .collect(),
-            kennzeichen: BatchFlag::ALL
+            flags: BatchFlag::ALL
                 .iter()
                 .map(|f| (*f, f.label().to_owned()))
                 .collect(),
-            vorgangsarten: cfg
+            case_types: cfg
                 .types
                 .vorgangsart
                 .iter()
                 .map(|t| (t.kuerzel.clone(), t.name.clone()))
                 .collect(),
-            eingangsordner: folder,
-            texterkennung: match ocr() {
+            hot_folder: folder,
+            ocr: match ocr() {
                 Ok(_) => "Texterkennung an (tesseract, Deutsch): der Text gescannter Anträge ist durchsuchbar.".into(),
                 Err(why) => why.clone(),
             },
@@ -482,8 +482,8 @@ impl Workstation {
     /// the preparation flags. The batch takes what this person scans next.
     pub fn scan_batch_create(&mut self, r: &BatchRequest) -> Result<BatchView, AppError> {
         let policy = self.scan_policy()?;
-        let class = policy.class(&r.klasse).ok_or_else(|| {
-            AppError::invalid(format!("Die Dokumentklasse „{}“ gibt es nicht.", r.klasse))
+        let class = policy.class(&r.class).ok_or_else(|| {
+            AppError::invalid(format!("Die Dokumentklasse „{}“ gibt es nicht.", r.class))
         })?;
         if class.mode() == scan::evidence::Mode::NichtScannen {
             return Err(AppError::invalid(format!(
@@ -491,25 +491,25 @@ impl Workstation {
                 class.name
             )));
         }
-        if r.karton.trim().is_empty() || r.karton.chars().count() > 60 {
+        if r.r#box.trim().is_empty() || r.r#box.chars().count() > 60 {
             return Err(AppError::invalid(
                 "Bitte den Karton oder Ordner des Papiers angeben (höchstens 60 Zeichen).",
             ));
         }
-        if r.seiten == 0 || r.seiten > 100_000 {
+        if r.expected_pages == 0 || r.expected_pages > 100_000 {
             return Err(AppError::invalid(
                 "Bitte die erwartete Seitenzahl angeben (1 bis 100.000).",
             ));
         }
-        for f in &r.kennzeichen {
+        for f in &r.flags {
             BatchFlag::parse(f).map_err(|e| AppError::invalid(e.to_string()))?;
         }
         let session = self.session_with_mut(Permission::ScanIntake)?;
         let b = session.create_scan_batch(&store::NewBatch {
             class: &class.kuerzel,
-            r#box: r.karton.trim(),
-            expected_pages: r.seiten,
-            flags: &r.kennzeichen,
+            r#box: r.r#box.trim(),
+            expected_pages: r.expected_pages,
+            flags: &r.flags,
         })?;
         self.batch_view(b, &policy)
     }
@@ -551,24 +551,24 @@ impl Workstation {
         };
         Ok(BatchView {
             id: b.id,
-            nummer: b.number,
-            klasse: policy
+            number: b.number,
+            class: policy
                 .class(&b.class)
                 .map_or(b.class.clone(), |c| c.name.clone()),
-            karton: b.r#box,
-            seiten_erwartet: b.expected_pages,
-            seiten_erfasst: b.pages_captured,
-            kennzeichen: flags.clone(),
-            zustand: b.state,
-            produkte: b.products,
-            geprueft: b.products_checked,
-            angelegt: b.created_at,
-            angelegt_von: b.created_by,
-            freigegeben: b
+            r#box: b.r#box,
+            expected_pages: b.expected_pages,
+            pages_captured: b.pages_captured,
+            flags: flags.clone(),
+            state: b.state,
+            products: b.products,
+            products_checked: b.products_checked,
+            created_at: b.created_at,
+            created_by: b.created_by,
+            released: b
                 .released_at
                 // released_at and released_by are written together; display only.
                 .map(|at| format!("{at} von {}", b.released_by.unwrap_or_default())),
-            vernichtet: b.destroyed_at.map(|at| {
+            destroyed: b.destroyed_at.map(|at| {
                 format!(
                     "{at} von {} ({})",
                     // destroyed_at, _by and _how are written together; display only.
@@ -576,7 +576,7 @@ impl Workstation {
                     b.destroyed_how.unwrap_or_default()
                 )
             }),
-            hindernisse,
+            obstacles: hindernisse,
         })
     }
 
@@ -823,14 +823,14 @@ impl Workstation {
                 id: p.id,
                 name: p.name,
                 mime_type: p.mime_type,
-                seiten: p.pages,
-                eingelesen: p.received_at,
-                gescannt_von: p.scan_user,
-                stapel: batch.map(|(b, _)| b.number.clone()),
-                klasse: class.map(|c| c.name.clone()),
-                vollpruefung: full,
-                vier_augen: class.is_none_or(DocumentClass::four_eyes),
-                aus_seite: p.first_page,
+                pages: p.pages,
+                received_at: p.received_at,
+                scan_user: p.scan_user,
+                batch: batch.map(|(b, _)| b.number.clone()),
+                class: class.map(|c| c.name.clone()),
+                full_check: full,
+                four_eyes: class.is_none_or(DocumentClass::four_eyes),
+                first_page: p.first_page,
             });
         }
         Ok(out)
@@ -954,16 +954,20 @@ impl Workstation {
     pub fn scan_approve(&mut self, r: &ScanApproveRequest) -> Result<String, AppError> {
         let applicant = validate_approval(r)?;
         let queue_item = self.open_for_qa(&r.product_id)?;
-        let full_check = scan::rules::check_qa(&r.checkliste, queue_item.vollpruefung)
+        let full_check = scan::rules::check_qa(&r.checklist, queue_item.full_check)
             .map_err(|e| AppError::invalid(e.to_string()))?;
         let policy = self.scan_policy()?;
         let cfg = self.casework_config()?;
-        let t = cfg.types.by_code(&r.vorgangsart).cloned().ok_or_else(|| {
-            AppError::invalid(format!(
-                "Die Vorgangsart „{}“ gibt es nicht.",
-                r.vorgangsart
-            ))
-        })?;
+        let t = cfg
+            .types
+            .by_code(&r.case_type_code)
+            .cloned()
+            .ok_or_else(|| {
+                AppError::invalid(format!(
+                    "Die Vorgangsart „{}“ gibt es nicht.",
+                    r.case_type_code
+                ))
+            })?;
         let (town, _) = crate::config::load_town(self.data_dir(), &cfg)?;
         let key = self.seal_key()?;
         let session = self.session_with_mut(Permission::ScanIntake)?;
@@ -971,7 +975,7 @@ impl Workstation {
         let product = session.scan_product(&r.product_id)?.ok_or_else(|| {
             AppError::new(ErrorCode::NotFound, "Dieses Scanprodukt gibt es nicht.")
         })?;
-        scan::rules::check_four_eyes(queue_item.vier_augen, &product.scan_user, &me)
+        scan::rules::check_four_eyes(queue_item.four_eyes, &product.scan_user, &me)
             .map_err(|e| AppError::new(ErrorCode::Forbidden, e.to_string()))?;
         let (place, flags) = batch_place(session, &product)?;
         // Hashed as it is decrypted: the product is never held whole.
@@ -985,9 +989,9 @@ impl Workstation {
             now: now.timestamp().to_string(),
             split: split_facts(session, &product)?,
             qa_user: me,
-            qa_note: r.vermerk.clone(),
+            qa_note: r.note.clone(),
             ticked: r
-                .checkliste
+                .checklist
                 .iter()
                 .filter_map(|k| QaItem::parse(k).ok())
                 .collect(),
@@ -1000,10 +1004,10 @@ impl Workstation {
         let seal = scan::evidence::seal_hashed(&key, &facts.sha256, &xml)
             .map_err(|e| storage(e.to_string()))?;
         let checklist_json =
-            serde_json::to_string(&r.checkliste).map_err(|e| storage(e.to_string()))?;
+            serde_json::to_string(&r.checklist).map_err(|e| storage(e.to_string()))?;
         session.approve_scan(&store::ScanApproval {
             product_id: &r.product_id,
-            note: r.vermerk.clone(),
+            note: r.note.clone(),
             vermerk_xml: &xml,
             seal_json: seal_json(&seal),
             case: store::NewCase {
@@ -1393,22 +1397,19 @@ fn approval_frame(
 
 /// The applicant and the QA note of a decision, checked; returns the applicant.
 fn validate_approval(r: &ScanApproveRequest) -> Result<String, AppError> {
-    let applicant = r.antragsteller.trim();
+    let applicant = r.applicant.trim();
     if applicant.is_empty() || applicant.chars().count() > 200 {
         return Err(AppError::invalid(
             "Bitte die antragstellende Person angeben (höchstens 200 Zeichen).",
         ));
     }
-    if r.vermerk
-        .as_deref()
-        .is_some_and(|v| v.chars().count() > 500)
-    {
+    if r.note.as_deref().is_some_and(|v| v.chars().count() > 500) {
         return Err(AppError::invalid(
             "Der Vermerk zur Prüfung ist zu lang (höchstens 500 Zeichen).",
         ));
     }
     // Unknown checklist items first, before anything is looked up.
-    scan::rules::check_qa(&r.checkliste, false).map_err(|e| AppError::invalid(e.to_string()))?;
+    scan::rules::check_qa(&r.checklist, false).map_err(|e| AppError::invalid(e.to_string()))?;
     Ok(applicant.to_owned())
 }
 

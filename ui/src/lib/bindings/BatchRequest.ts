@@ -3,4 +3,4 @@
 /**
  * A new batch (Stapel) from the scanning desk.
  */
-export type BatchRequest = { klasse: string, karton: string, seiten: number, kennzeichen: Array<string>, };
+export type BatchRequest = { class: string, box: string, expectedPages: number, flags: Array<string>, };

@@ -4,8 +4,8 @@ import type { BatchFlag } from "./BatchFlag";
 /**
  * A batch as listed, with its completeness and its destruction state.
  */
-export type BatchView = { id: string, nummer: string, klasse: string, karton: string, seitenErwartet: number, seitenErfasst: number, kennzeichen: Array<BatchFlag>, zustand: string, produkte: number, geprueft: number, angelegt: string, angelegtVon: string, freigegeben: string | null, vernichtet: string | null, 
+export type BatchView = { id: string, number: string, class: string, box: string, expectedPages: number, pagesCaptured: number, flags: Array<BatchFlag>, state: string, products: number, productsChecked: number, createdAt: string, createdBy: string, released: string | null, destroyed: string | null, 
 /**
  * Gate conditions that fail now (empty: the paper may be released).
  */
-hindernisse: Array<string>, };
+obstacles: Array<string>, };

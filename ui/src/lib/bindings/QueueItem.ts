@@ -3,16 +3,16 @@
 /**
  * A scan product waiting at the QA desk.
  */
-export type QueueItem = { id: string, name: string, mimeType: string, seiten: number, eingelesen: string, gescanntVon: string, stapel: string | null, klasse: string | null, 
+export type QueueItem = { id: string, name: string, mimeType: string, pages: number, receivedAt: string, scanUser: string, batch: string | null, class: string | null, 
 /**
  * A page-by-page check with the whole checklist is due (sample or full check).
  */
-vollpruefung: boolean, 
+fullCheck: boolean, 
 /**
  * QA by another person than the one who scanned.
  */
-vierAugen: boolean, 
+fourEyes: boolean, 
 /**
  * Cut out of a larger scan: its first page there.
  */
-ausSeite: number | null, };
+firstPage: number | null, };

@@ -3,8 +3,8 @@
 /**
  * The QA decision for one product.
  */
-export type ScanApproveRequest = { productId: string, vorgangsart: string, antragsteller: string, vermerk: string | null, 
+export type ScanApproveRequest = { productId: string, caseTypeCode: string, applicant: string, note: string | null, 
 /**
  * Keys of the ticked checklist items.
  */
-checkliste: Array<string>, };
+checklist: Array<string>, };

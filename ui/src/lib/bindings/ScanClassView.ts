@@ -3,8 +3,8 @@
 /**
  * A document class as the scanning desk chooses it.
  */
-export type ScanClassView = { kuerzel: string, name: string, 
+export type ScanClassView = { code: string, name: string, 
 /**
  * ersetzend / kopierend / nicht scannen
  */
-modus: string, schutzbedarf: string, vierAugen: boolean, vollpruefung: boolean, stichprobeProzent: number, };
+mode: string, protectionNeed: string, fourEyes: boolean, fullCheck: boolean, samplePercent: number, };

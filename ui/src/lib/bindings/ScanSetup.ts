@@ -6,20 +6,20 @@ import type { ScanClassView } from "./ScanClassView";
 /**
  * What the scanning desk needs to know to work: classes, checklist, flags, case types.
  */
-export type ScanSetup = { verfahren: string, klassen: Array<ScanClassView>, 
+export type ScanSetup = { procedure: string, classes: Array<ScanClassView>, 
 /**
  * [item, label]
  */
-checkliste: Array<[QaItem, string]>, kennzeichen: Array<[BatchFlag, string]>, 
+checklist: Array<[QaItem, string]>, flags: Array<[BatchFlag, string]>, 
 /**
  * [Kürzel, name] of the case types a paper application can become.
  */
-vorgangsarten: Array<[string, string]>, 
+caseTypes: Array<[string, string]>, 
 /**
  * The configured hot folder, if any.
  */
-eingangsordner: string | null, 
+hotFolder: string | null, 
 /**
  * Whether text recognition runs, or why not.
  */
-texterkennung: string, };
+ocr: string, };

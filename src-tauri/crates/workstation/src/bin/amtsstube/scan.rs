@@ -22,13 +22,13 @@ pub fn run(ctx: &mut Ctx, command: ScanCommand) -> Result<ExitCode> {
             as_user,
         } => {
             let request = BatchRequest {
-                klasse,
-                karton,
-                seiten,
-                kennzeichen,
+                class: klasse,
+                r#box: karton,
+                expected_pages: seiten,
+                flags: kennzeichen,
             };
             let b = ctx.login(&as_user)?.scan_batch_create(&request)?;
-            println!("Stapel {} angelegt ({}), id {}.", b.nummer, b.klasse, b.id);
+            println!("Stapel {} angelegt ({}), id {}.", b.number, b.class, b.id);
         }
         ScanCommand::Einlesen {
             ordner,
@@ -107,21 +107,21 @@ fn batch_command(ctx: &mut Ctx, command: ScanCommand) -> Result<ExitCode> {
 
 fn batches(ctx: &mut Ctx, as_user: &str) -> Result<()> {
     for b in ctx.login(as_user)?.scan_batches()? {
-        let obstacles = if b.hindernisse.is_empty() {
+        let obstacles = if b.obstacles.is_empty() {
             "keine Hindernisse".to_owned()
         } else {
-            b.hindernisse.join(" ")
+            b.obstacles.join(" ")
         };
         println!(
             "{}  {}  {}  Karton {}  {}/{} Seiten  {} von {} geprüft  {obstacles}",
             b.id,
-            b.nummer,
-            b.zustand,
-            b.karton,
-            b.seiten_erfasst,
-            b.seiten_erwartet,
-            b.geprueft,
-            b.produkte,
+            b.number,
+            b.state,
+            b.r#box,
+            b.pages_captured,
+            b.expected_pages,
+            b.products_checked,
+            b.products,
         );
     }
     Ok(())
@@ -129,20 +129,20 @@ fn batches(ctx: &mut Ctx, as_user: &str) -> Result<()> {
 
 fn queue(ctx: &mut Ctx, as_user: &str) -> Result<()> {
     for p in ctx.login(as_user)?.scan_queue()? {
-        let check = if p.vollpruefung {
+        let check = if p.full_check {
             "Sichtprüfung"
         } else {
             "Stichprobe: nein"
         };
-        let four_eyes = if p.vier_augen { ", Vier-Augen" } else { "" };
+        let four_eyes = if p.four_eyes { ", Vier-Augen" } else { "" };
         println!(
             "{}  {}  {} Seite(n)  eingelesen {} von {}  Stapel {}  {check}{four_eyes}",
             p.id,
             p.name,
-            p.seiten,
-            p.eingelesen,
-            p.gescannt_von,
-            p.stapel.as_deref().unwrap_or("-"),
+            p.pages,
+            p.received_at,
+            p.scan_user,
+            p.batch.as_deref().unwrap_or("-"),
         );
     }
     Ok(())
@@ -191,7 +191,7 @@ fn split(ctx: &mut Ctx, id: &str, at: &[u32], separators: &[u32], as_user: &str)
     };
     println!("In {} Dokumente aufgeteilt:", parts.len());
     for p in parts {
-        println!("  {}  {}  {} Seite(n)", p.id, p.name, p.seiten);
+        println!("  {}  {}  {} Seite(n)", p.id, p.name, p.pages);
     }
     Ok(())
 }
@@ -199,10 +199,10 @@ fn split(ctx: &mut Ctx, id: &str, at: &[u32], separators: &[u32], as_user: &str)
 fn approve(ctx: &mut Ctx, args: ApproveArgs) -> Result<()> {
     let request = ScanApproveRequest {
         product_id: args.id,
-        vorgangsart: args.vorgangsart,
-        antragsteller: args.antragsteller,
-        vermerk: args.vermerk,
-        checkliste: args.geprueft,
+        case_type_code: args.vorgangsart,
+        applicant: args.antragsteller,
+        note: args.vermerk,
+        checklist: args.geprueft,
     };
     let az = ctx.login(&args.as_user)?.scan_approve(&request)?;
     println!("Geprüft, versiegelt, Vorgang {az} angelegt (TR-RESISCAN).");
