@@ -952,7 +952,7 @@ impl Workstation {
     /// its class needs a full check; four-eyes where the class's integrity need is
     /// "sehr hoch". Returns the Aktenzeichen.
     pub fn scan_approve(&mut self, r: &ScanApproveRequest) -> Result<String, AppError> {
-        let applicant = validate_approval(r)?;
+        let (applicant, ticked) = validate_approval(r)?;
         let queue_item = self.open_for_qa(&r.product_id)?;
         let full_check = scan::rules::check_qa(&r.checklist, queue_item.full_check)
             .map_err(|e| AppError::invalid(e.to_string()))?;
@@ -990,11 +990,7 @@ impl Workstation {
             split: split_facts(session, &product)?,
             qa_user: me,
             qa_note: r.note.clone(),
-            ticked: r
-                .checklist
-                .iter()
-                .filter_map(|k| QaItem::parse(k).ok())
-                .collect(),
+            ticked,
             full_check,
             sha256,
             sha512,
@@ -1395,8 +1391,9 @@ fn approval_frame(
     }
 }
 
-/// The applicant and the QA note of a decision, checked; returns the applicant.
-fn validate_approval(r: &ScanApproveRequest) -> Result<String, AppError> {
+/// The applicant, the QA note and the ticked items of a decision, checked; returns
+/// the applicant and the items.
+fn validate_approval(r: &ScanApproveRequest) -> Result<(String, Vec<QaItem>), AppError> {
     let applicant = r.applicant.trim();
     if applicant.is_empty() || applicant.chars().count() > 200 {
         return Err(AppError::invalid(
@@ -1409,8 +1406,13 @@ fn validate_approval(r: &ScanApproveRequest) -> Result<String, AppError> {
         ));
     }
     // Unknown checklist items first, before anything is looked up.
-    scan::rules::check_qa(&r.checklist, false).map_err(|e| AppError::invalid(e.to_string()))?;
-    Ok(applicant.to_owned())
+    let ticked = r
+        .checklist
+        .iter()
+        .map(|k| QaItem::parse(k))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AppError::invalid(e.to_string()))?;
+    Ok((applicant.to_owned(), ticked))
 }
 
 /// "Abbild m bis n von N": the product's place within its batch, and the batch's
