@@ -289,11 +289,16 @@ impl Workstation {
         self.config.casework(self.data_dir())
     }
 
+    /// The town's letterhead configuration and logo in force (reloaded on change).
+    pub(crate) fn town(&self) -> Result<std::sync::Arc<crate::config::Town>, AppError> {
+        self.config.town(self.data_dir())
+    }
+
     /// What the town's documents other than letters (council report, release list,
     /// separator sheets) are printed with: its letterhead, whether PDF/A, the renderer.
     pub(crate) fn town_print(&self) -> Result<TownPrint, AppError> {
-        let cfg = self.casework_config()?;
-        let (town, logo) = crate::config::load_town(self.data_dir(), &cfg)?;
+        let town = self.town()?;
+        let (town, logo) = (&town.0, town.1.clone());
         Ok(TownPrint {
             renderer: ::letters::Renderer::shared().map_err(print_error)?,
             head: town.letterhead(logo),

@@ -119,6 +119,9 @@ pub fn parse_town(text: &str, types: &CaseTypes) -> Result<letters::TownConfig, 
     Ok(town)
 }
 
+/// The town's letter configuration and its logo.
+pub type Town = (letters::TownConfig, Option<Vec<u8>>);
+
 /// The town's letter configuration and its logo: `gemeinde.toml` and the logo file
 /// from the data directory, or the shipped defaults.
 pub fn load_town(
@@ -225,6 +228,7 @@ const CASEWORK_FILES: [&str; 3] = ["vorgangsarten.toml", "feiertage.toml", "gebu
 pub(crate) struct ConfigCache {
     casework: RefCell<Option<Loaded<CaseworkConfig>>>,
     scan: RefCell<Option<Loaded<scan::policy::ScanPolicy>>>,
+    town: RefCell<Option<Loaded<Town>>>,
 }
 
 fn cached<T>(
@@ -233,13 +237,24 @@ fn cached<T>(
     names: &[&str],
     load: impl FnOnce(&Path) -> Result<T, AppError>,
 ) -> Result<Arc<T>, AppError> {
+    cached_with(slot, data_dir, names, |dir| Ok((load(dir)?, Vec::new())))
+}
+
+/// As [`cached`], for a configuration that names further files (the town's logo):
+/// `load` returns them, and their stamps count as well.
+fn cached_with<T>(
+    slot: &RefCell<Option<Loaded<T>>>,
+    data_dir: &Path,
+    names: &[&str],
+    load: impl FnOnce(&Path) -> Result<(T, Vec<String>), AppError>,
+) -> Result<Arc<T>, AppError> {
     if let Some(l) = slot.borrow().as_ref()
         && l.current()
     {
         return Ok(l.value.clone());
     }
     // Stamps taken before reading: a change while reading is seen at the next use.
-    let files: Vec<(PathBuf, Stamp)> = names
+    let mut files: Vec<(PathBuf, Stamp)> = names
         .iter()
         .map(|n| {
             let p = data_dir.join(n);
@@ -248,7 +263,14 @@ fn cached<T>(
         })
         .collect();
     slot.replace(None);
-    let value = Arc::new(load(data_dir)?);
+    let (value, more) = load(data_dir)?;
+    // Stamped after reading: a logo replaced meanwhile is read again next time at worst.
+    files.extend(more.iter().map(|n| {
+        let p = data_dir.join(n);
+        let s = stamp(&p);
+        (p, s)
+    }));
+    let value = Arc::new(value);
     slot.replace(Some(Loaded {
         files,
         value: value.clone(),
@@ -267,10 +289,33 @@ impl ConfigCache {
         cached(&self.scan, data_dir, &["scan.toml"], load_scan_policy)
     }
 
+    /// The letterhead and the Rechtsbehelfsbelehrung (`gemeinde.toml`, checked
+    /// against the case types in force) and the logo it names.
+    pub(crate) fn town(&self, data_dir: &Path) -> Result<Arc<Town>, AppError> {
+        let cfg = self.casework(data_dir)?;
+        let names = [
+            "gemeinde.toml",
+            CASEWORK_FILES[0],
+            CASEWORK_FILES[1],
+            CASEWORK_FILES[2],
+        ];
+        cached_with(&self.town, data_dir, &names, |dir| {
+            let town = load_town(dir, &cfg)?;
+            let logo = town.0.logo.clone();
+            let more = if logo.is_empty() {
+                Vec::new()
+            } else {
+                vec![logo]
+            };
+            Ok((town, more))
+        })
+    }
+
     /// Forget everything (a new login reads the files again).
     pub(crate) fn clear(&mut self) {
         self.casework.get_mut().take();
         self.scan.get_mut().take();
+        self.town.get_mut().take();
     }
 }
 
@@ -403,6 +448,32 @@ mod tests {
         assert!(err.message.starts_with("scan.toml"), "{}", err.message);
         assert!(err.message.contains("fehlt"), "{}", err.message);
         assert!(!err.message.contains("missing"), "{}", err.message);
+    }
+
+    #[test]
+    fn the_town_is_reloaded_when_its_file_or_its_logo_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ConfigCache::default();
+        let first = cache.town(dir.path()).unwrap();
+        assert_eq!(first.0.behoerde, "Gemeinde Musterstadt");
+        assert!(Arc::ptr_eq(&first, &cache.town(dir.path()).unwrap()));
+        std::fs::write(
+            dir.path().join("gemeinde.toml"),
+            DEFAULT_TOWN.replace("logo = \"wappen.png\"", "logo = \"stadt.png\""),
+        )
+        .unwrap();
+        // The named logo is missing: refused, and nothing broken is kept.
+        assert!(cache.town(dir.path()).is_err());
+        std::fs::write(dir.path().join("stadt.png"), b"eins").unwrap();
+        assert_eq!(
+            cache.town(dir.path()).unwrap().1.as_deref(),
+            Some(&b"eins"[..])
+        );
+        std::fs::write(dir.path().join("stadt.png"), b"zwei!").unwrap();
+        assert_eq!(
+            cache.town(dir.path()).unwrap().1.as_deref(),
+            Some(&b"zwei!"[..])
+        );
     }
 
     #[test]

@@ -263,7 +263,8 @@ impl Workstation {
         let ctype = crate::casework::case_type(&cfg, &rec)
             .cloned()
             .ok_or_else(|| invalid("Für diesen Vorgang ist keine Vorgangsart eingerichtet; Briefe sind nicht möglich."))?;
-        let (town, logo) = crate::config::load_town(self.data_dir(), &cfg)?;
+        let town = self.town()?;
+        let (town, logo) = (town.0.clone(), town.1.clone());
         let state = crate::casework::stored_state(&rec.status)?;
         let data = json_document(session, &rec, "data");
         let metadata = json_document(session, &rec, "metadata");

@@ -968,7 +968,7 @@ impl Workstation {
                     r.case_type_code
                 ))
             })?;
-        let (town, _) = crate::config::load_town(self.data_dir(), &cfg)?;
+        let town = self.town()?;
         let key = self.seal_key()?;
         let session = self.session_with_mut(Permission::ScanIntake)?;
         let me = session.user().username.to_string();
@@ -994,7 +994,7 @@ impl Workstation {
             full_check,
             sha256,
             sha512,
-            ..approval_frame(&town, &policy, &product, place, flags)
+            ..approval_frame(&town.0, &policy, &product, place, flags)
         };
         let xml = scan::rules::transfervermerk(&facts).to_xml();
         let seal = scan::evidence::seal_hashed(&key, &facts.sha256, &xml)
