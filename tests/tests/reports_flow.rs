@@ -224,3 +224,46 @@ fn figures_kept_in_memory_equal_a_fresh_read_after_changes() -> Result<(), BoxEr
     assert_eq!(drill(&ws, Metric::Decided)?, cached_decided);
     Ok(())
 }
+
+/// A changed configuration changes the deadlines: the figures kept in memory are
+/// computed again with the new rules, as a fresh read would.
+#[test]
+fn figures_follow_a_changed_configuration() -> Result<(), BoxError> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("daten");
+    let mut ws = amtsstube_tests::local::workstation(
+        &dir,
+        None,
+        &[("leitung", Role::Leitung), ("sb1", Role::Sachbearbeitung)],
+    )?;
+    login(&mut ws, "leitung")?;
+    workstation::demo::demo_history(&mut ws, 200, 3, &["sb1".into()])?;
+    let first = ws.report(&year())?;
+    let at_risk = |r: &workstation::Report| r.total.backlog.due_soon + r.total.backlog.overdue;
+    assert!(at_risk(&first) > 0, "{:?}", first.total.backlog);
+    // Ten years for every service target and no statutory period: nothing is late.
+    let relaxed = workstation::config::DEFAULT_CASE_TYPES
+        .lines()
+        .map(|l| {
+            if l.starts_with("zielzeit_tage") {
+                "zielzeit_tage = 3650"
+            } else if l.starts_with("gesetzliche_frist_monate") {
+                "gesetzliche_frist_monate = 0"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.join("vorgangsarten.toml"), relaxed)?;
+    let cached = ws.report(&year())?;
+    assert_eq!(
+        cached.total.backlog.overdue, 0,
+        "{:?}",
+        cached.total.backlog
+    );
+    ws.logout();
+    login(&mut ws, "leitung")?;
+    assert_eq!(ws.report(&year())?, cached);
+    Ok(())
+}

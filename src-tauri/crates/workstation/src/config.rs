@@ -124,10 +124,7 @@ pub type Town = (letters::TownConfig, Option<Vec<u8>>);
 
 /// The town's letter configuration and its logo: `gemeinde.toml` and the logo file
 /// from the data directory, or the shipped defaults.
-pub fn load_town(
-    data_dir: &Path,
-    cfg: &CaseworkConfig,
-) -> Result<(letters::TownConfig, Option<Vec<u8>>), AppError> {
+pub fn load_town(data_dir: &Path, cfg: &CaseworkConfig) -> Result<Town, AppError> {
     let town = parse_town(&load(data_dir, "gemeinde.toml", DEFAULT_TOWN)?, &cfg.types)?;
     let logo = if town.logo.is_empty() {
         None
@@ -154,16 +151,6 @@ pub struct CaseworkConfig {
     pub types: CaseTypes,
     pub calendar: Calendar,
     pub tariff: Tariff,
-}
-
-/// The texts of the configuration files in force (to notice a change).
-pub fn config_texts(data_dir: &Path) -> Result<String, AppError> {
-    Ok([
-        load(data_dir, "vorgangsarten.toml", DEFAULT_CASE_TYPES)?,
-        load(data_dir, "feiertage.toml", DEFAULT_HOLIDAYS)?,
-        load(data_dir, "gebuehren.toml", DEFAULT_TARIFF)?,
-    ]
-    .join("\u{0}"))
 }
 
 pub fn load_config(data_dir: &Path) -> Result<CaseworkConfig, AppError> {

@@ -80,7 +80,9 @@ pub(crate) struct ReportCache {
     /// Position in the change list up to which the cases are current.
     mark: i64,
     day: Date,
-    config: String,
+    /// The configuration snapshot the deadlines were computed with (the snapshot is
+    /// replaced when a file changes, so the same one means the same rules).
+    config: Option<std::sync::Arc<crate::config::CaseworkConfig>>,
     cases: Vec<CachedCase>,
     index: HashMap<String, usize>,
 }
@@ -131,9 +133,9 @@ impl ReportCache {
         session: &store::Session,
         mark: i64,
         day: Date,
-        config: String,
-        cfg: Option<&crate::config::CaseworkConfig>,
+        config: Option<std::sync::Arc<crate::config::CaseworkConfig>>,
     ) -> Result<ReportCache, AppError> {
+        let cfg = config.as_deref();
         let records = session.all_case_records()?;
         let mut histories: HashMap<String, Vec<store::HistoryEntry>> = HashMap::new();
         for (case, h) in session.all_history()? {
@@ -268,12 +270,18 @@ impl Workstation {
     /// time, or everything on a new day, after a change of the configuration, or when
     /// the change list no longer reaches back far enough.
     fn refresh_report_cache(&self, session: &store::Session, today: Date) -> Result<(), AppError> {
-        let config = crate::config::config_texts(self.data_dir())?;
+        // A broken configuration computes no deadlines, the same way every time.
+        let config = self.casework_config().ok();
         // Read the position first: what changes while reading is read again next time.
         let (oldest, mark) = session.case_changes_span()?;
         let mut slot = self.reports.cache.borrow_mut();
         let reuse = slot.as_ref().is_some_and(|c| {
-            c.day == today && c.config == config && c.mark <= mark && oldest <= c.mark + 1
+            let same_config = match (&c.config, &config) {
+                (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            c.day == today && same_config && c.mark <= mark && oldest <= c.mark + 1
         });
         let changed = match (&*slot, reuse) {
             (Some(c), true) => Some(session.cases_changed(c.mark, mark)?),
@@ -283,21 +291,14 @@ impl Workstation {
             // Nothing changed since the last opening.
             return Ok(());
         }
-        let cfg = self.casework_config().ok();
         match (slot.as_mut(), changed) {
             (Some(cache), Some(changed)) if changed.len() <= REREAD_ALL_ABOVE => {
-                cache.update(session, changed, mark, cfg.as_deref())?;
+                cache.update(session, changed, mark, config.as_deref())?;
             }
             _ => {
                 // Drop the old copy before reading the new one.
                 *slot = None;
-                *slot = Some(ReportCache::load(
-                    session,
-                    mark,
-                    today,
-                    config,
-                    cfg.as_deref(),
-                )?);
+                *slot = Some(ReportCache::load(session, mark, today, config)?);
             }
         }
         Ok(())
