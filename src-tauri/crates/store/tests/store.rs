@@ -478,3 +478,50 @@ fn a_scan_that_changed_while_read_is_refused_and_leaves_nothing() -> TestResult 
     assert!(id.is_some());
     Ok(())
 }
+
+/// Every Aktenzeichen comes from one allocator: after the town's pattern and this
+/// workstation's block, counted per case type and year; a type the numbering does not
+/// know, or a session without numbering, is refused instead of numbered somehow.
+#[test]
+fn file_numbers_from_the_one_allocator() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let (mut session, _) = init(&tmp.path().join("d"), Clock::system())?;
+    let refused = session.allocate_file_number("GEW", 2026);
+    assert!(
+        matches!(&refused, Err(StoreError::InvalidInput(m)) if m.contains("GEW")),
+        "{refused:?}"
+    );
+    let gew = domain::casetype::CaseType {
+        kuerzel: "GEW".into(),
+        name: "Gewerbeanmeldung".into(),
+        leika: "urn:de:fim:leika:leistung:99050012104000".into(),
+        gesetzliche_frist_monate: 0,
+        zielzeit_tage: 14,
+        hemmung: false,
+        verlaengerung_monate: 0,
+        checkliste: Vec::new(),
+        vorlagen: Vec::new(),
+        gebuehren: Vec::new(),
+    };
+    session.set_numbering(store::Numbering {
+        pattern: "{kuerzel}-{jahr}-{arbeitsplatz}{nummer}".into(),
+        arbeitsplatz: 7,
+        types: vec![gew],
+    });
+    assert_eq!(
+        session.allocate_file_number("GEW", 2026)?,
+        "GEW-2026-0700001"
+    );
+    assert_eq!(
+        session.allocate_file_number("GEW", 2026)?,
+        "GEW-2026-0700002"
+    );
+    assert_eq!(
+        session.allocate_file_number("GEW", 2027)?,
+        "GEW-2027-0700001"
+    );
+    assert!(session.allocate_file_number("HST", 2026).is_err());
+    assert_eq!(session.next_counter("kassenzeichen-07")?, 1);
+    assert_eq!(session.next_counter("kassenzeichen-07")?, 2);
+    Ok(())
+}
