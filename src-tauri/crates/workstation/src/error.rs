@@ -176,5 +176,11 @@ mod tests {
             german_serde("unknown variant `gelb`, expected `rot`"),
             "der Wert „gelb“ ist nicht zulässig."
         );
+        // A TOML syntax error keeps its detail behind a German lead.
+        assert!(
+            german_serde("expected `=`, found newline")
+                .starts_with("die Datei ist an dieser Stelle nicht lesbar")
+        );
+        assert!(german_serde("recursion limit").starts_with("fehlerhafter Eintrag"));
     }
 }

@@ -954,7 +954,7 @@ impl Workstation {
     pub fn scan_approve(&mut self, r: &ScanApproveRequest) -> Result<String, AppError> {
         let (applicant, ticked) = validate_approval(r)?;
         let queue_item = self.open_for_qa(&r.product_id)?;
-        let full_check = scan::rules::check_qa(&r.checklist, queue_item.full_check)
+        let full_check = scan::rules::check_qa(&ticked, queue_item.full_check)
             .map_err(|e| AppError::invalid(e.to_string()))?;
         let policy = self.scan_policy()?;
         let cfg = self.casework_config()?;
