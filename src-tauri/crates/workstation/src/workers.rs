@@ -170,14 +170,10 @@ impl IntakeWorker {
             let mut wait = Duration::ZERO;
             while !flag.load(Ordering::Relaxed) {
                 // Woken by a change or by the timer; several changes make one pass.
-                match rx.recv_timeout(wait) {
-                    Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
-                }
-                while rx.try_recv().is_ok() {}
-                if flag.load(Ordering::Relaxed) {
+                if !pause(&rx, wait, &flag) {
                     return;
                 }
+                while rx.try_recv().is_ok() {}
                 let (folder, waiting, ready) = match shared.lock() {
                     Ok(mut guard) => match guard.as_mut() {
                         Some(ws) => {
