@@ -15,6 +15,8 @@ PACKAGES=(
   chromium fonts-dejavu-core
   # tests and benchmarks compare against the plain tools
   sqlite3 age
+  # the Rathaus-Server's record: tests start throwaway clusters (initdb + pg_ctl)
+  postgresql
   # letter checks (qpdf --check, pdftotext, pdffonts, pdftoppm)
   qpdf poppler-utils
   # text recognition of scans (optional for the app: without it OCR is off)

@@ -1,4 +1,4 @@
-//! Opening the SQLCipher database and applying the migrations from `migrations/`.
+//! Opening the SQLCipher database and applying the migrations from `migrations/sqlite/`.
 
 use std::path::Path;
 use std::sync::LazyLock;
@@ -10,7 +10,7 @@ use rusqlite_migration::Migrations;
 use crate::error::{Result, StoreError};
 use crate::keys::MasterKey;
 
-static MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../../migrations");
+static MIGRATIONS_DIR: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../../migrations/sqlite");
 
 static MIGRATIONS: LazyLock<std::result::Result<Migrations<'static>, String>> =
     LazyLock::new(|| Migrations::from_directory(&MIGRATIONS_DIR).map_err(|e| e.to_string()));

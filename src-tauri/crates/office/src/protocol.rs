@@ -1,0 +1,405 @@
+//! What travels between the Rathaus-Server and a workstation (JSON over HTTPS).
+//!
+//! Personal content travels and rests only as [`Ciphertext`] (age, to keys the
+//! server cannot unwrap); everything else here is workflow metadata the server
+//! needs to check permissions, order and numbers.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use domain::{CaseState, Decision, Role};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The largest ciphertext a command or feed item may carry (an application with
+/// its attachments travels as documents, not here).
+pub const MAX_CIPHERTEXT: usize = 8 * 1024 * 1024;
+
+/// The header every age file starts with.
+const AGE_HEADER: &[u8] = b"age-encryption.org/v1\n";
+
+/// Personal content as age ciphertext. The server stores and forwards it and
+/// refuses anything that is not age ciphertext, so that a faulty workstation
+/// cannot put plaintext into the record.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ciphertext(Vec<u8>);
+
+impl Ciphertext {
+    /// Checks the age header and the size.
+    pub fn new(bytes: Vec<u8>) -> Result<Self, Refusal> {
+        if bytes.len() > MAX_CIPHERTEXT {
+            return Err(Refusal::invalid(format!(
+                "Der verschlüsselte Inhalt ist mit {} Bytes größer als erlaubt ({} Bytes).",
+                bytes.len(),
+                MAX_CIPHERTEXT
+            )));
+        }
+        if !bytes.starts_with(AGE_HEADER) {
+            return Err(Refusal::invalid(
+                "Der Inhalt ist nicht verschlüsselt (kein age-Format). Personenbezogene Inhalte nimmt der Rathaus-Server nur verschlüsselt an."
+                    .to_string(),
+            ));
+        }
+        Ok(Self(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for Ciphertext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ciphertext({} Bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Ciphertext {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Ciphertext {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = STANDARD
+            .decode(text.as_bytes())
+            .map_err(|_| serde::de::Error::custom("Inhalt ist kein Base64"))?;
+        Ciphertext::new(bytes).map_err(|r| serde::de::Error::custom(r.reason))
+    }
+}
+
+/// A case's workflow metadata: what the server may read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseMeta {
+    pub id: Uuid,
+    /// Aktenzeichen.
+    pub file_number: String,
+    pub case_type: String,
+    pub channel: String,
+    pub state: CaseState,
+    pub waiting_from: Option<CaseState>,
+    pub checklist_complete: bool,
+    pub assignee: Option<String>,
+    /// RFC 3339.
+    pub received_at: String,
+    /// Counted up by every accepted change of the metadata.
+    pub version: i64,
+    /// The version at which the state last changed.
+    pub state_version: i64,
+}
+
+/// A transition without its personal parts (reasons and the list of missing
+/// documents travel encrypted beside it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "step")]
+pub enum Step {
+    PruefungBeginnen,
+    /// `frist`: RFC 3339 date.
+    Nachfordern {
+        frist: String,
+    },
+    NachreichungEingegangen,
+    Vollstaendig,
+    Entscheiden {
+        ergebnis: Decision,
+    },
+    /// `kanal`: "postfach" or "post".
+    Versenden {
+        kanal: String,
+    },
+    Abschliessen,
+    Zurueckziehen,
+    /// `an`: the authority the case goes to.
+    Weiterleiten {
+        an: String,
+    },
+}
+
+/// What a clerk did, as sent up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum CommandBody {
+    /// A paper application approved at the scanning desk becomes a case; its
+    /// Aktenzeichen comes from a block leased in advance.
+    CreateCase {
+        case_id: Uuid,
+        file_number: String,
+        case_type: String,
+        received_at: String,
+        content: Ciphertext,
+    },
+    Transition {
+        case_id: Uuid,
+        based_on: i64,
+        step: Step,
+        /// The reasons (Begründung, missing documents, why), encrypted.
+        content: Option<Ciphertext>,
+    },
+    Note {
+        case_id: Uuid,
+        content: Ciphertext,
+    },
+    Assign {
+        case_id: Uuid,
+        based_on: i64,
+        to: Option<String>,
+    },
+    Checklist {
+        case_id: Uuid,
+        based_on: i64,
+        complete: bool,
+    },
+}
+
+impl CommandBody {
+    pub fn case_id(&self) -> Uuid {
+        match self {
+            CommandBody::CreateCase { case_id, .. }
+            | CommandBody::Transition { case_id, .. }
+            | CommandBody::Note { case_id, .. }
+            | CommandBody::Assign { case_id, .. }
+            | CommandBody::Checklist { case_id, .. } => *case_id,
+        }
+    }
+
+    /// German name for conflicts and the audit.
+    pub fn label(&self) -> &'static str {
+        match self {
+            CommandBody::CreateCase { .. } => "Vorgang anlegen",
+            CommandBody::Transition { .. } => "Bearbeitungsschritt",
+            CommandBody::Note { .. } => "Notiz",
+            CommandBody::Assign { .. } => "Zuweisung",
+            CommandBody::Checklist { .. } => "Checkliste",
+        }
+    }
+}
+
+/// A command with its idempotency key (a UUID made when the clerk acted, kept in
+/// the workstation's upload queue until the server answered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Command {
+    pub key: Uuid,
+    #[serde(flatten)]
+    pub body: CommandBody,
+}
+
+impl Command {
+    /// SHA-256 of the body's canonical JSON: a replay under the same key must carry
+    /// the same body, an altered one is refused.
+    pub fn body_hash(&self) -> String {
+        let json = serde_json::to_vec(&self.body).unwrap_or_default(); // serialising plain data cannot fail
+        hex::encode(Sha256::digest(json))
+    }
+}
+
+/// Why the server refused a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalKind {
+    /// The case changed meanwhile and the command no longer fits: the clerk sees
+    /// it in the Konflikte view.
+    Conflict,
+    /// The user's role or the case's assignment does not allow it.
+    Forbidden,
+    /// Malformed, unknown case, rules of the lifecycle.
+    Invalid,
+    /// A known idempotency key with a different body.
+    Altered,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    /// German, for the clerk.
+    pub reason: String,
+}
+
+impl Refusal {
+    pub fn invalid(reason: String) -> Self {
+        Self {
+            kind: RefusalKind::Invalid,
+            reason,
+        }
+    }
+    pub fn forbidden(reason: String) -> Self {
+        Self {
+            kind: RefusalKind::Forbidden,
+            reason,
+        }
+    }
+    pub fn conflict(reason: String) -> Self {
+        Self {
+            kind: RefusalKind::Conflict,
+            reason,
+        }
+    }
+}
+
+/// The server's answer to a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Outcome {
+    /// Applied now, or (`replay`) already applied earlier under the same key.
+    Applied {
+        version: i64,
+        position: i64,
+        replay: bool,
+    },
+    Refused {
+        #[serde(flatten)]
+        refusal: Refusal,
+        replay: bool,
+    },
+}
+
+impl Outcome {
+    /// The same outcome, marked as answered from the command table.
+    pub fn as_replay(self) -> Outcome {
+        match self {
+            Outcome::Applied {
+                version, position, ..
+            } => Outcome::Applied {
+                version,
+                position,
+                replay: true,
+            },
+            Outcome::Refused { refusal, .. } => Outcome::Refused {
+                refusal,
+                replay: true,
+            },
+        }
+    }
+}
+
+/// An append-only entry of a case: a history step or a note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    /// The idempotency key of the command that made it.
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub kind: String,
+    pub actor: String,
+    pub at: String,
+    pub from_state: Option<CaseState>,
+    pub to_state: Option<CaseState>,
+    pub content: Option<Ciphertext>,
+}
+
+/// A user as every desk learns of it (login names and roles; no secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserEntry {
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+}
+
+/// One position of the change feed as a workstation receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum FeedItem {
+    /// A case changed (or became visible to this user: then `content` and all
+    /// `events` so far come with it).
+    Case {
+        position: i64,
+        meta: CaseMeta,
+        content: Option<Ciphertext>,
+        events: Vec<Event>,
+    },
+    /// The case is no longer this user's to see (reassigned): drop it.
+    Gone {
+        position: i64,
+        case_id: Uuid,
+    },
+    User {
+        position: i64,
+        user: UserEntry,
+    },
+    /// A position this user may not see (kept so that the cursor moves on).
+    Skip {
+        position: i64,
+    },
+}
+
+impl FeedItem {
+    pub fn position(&self) -> i64 {
+        match self {
+            FeedItem::Case { position, .. }
+            | FeedItem::Gone { position, .. }
+            | FeedItem::User { position, .. }
+            | FeedItem::Skip { position } => *position,
+        }
+    }
+}
+
+/// A page of the feed: the items after the asked position, and where to go on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedPage {
+    pub items: Vec<FeedItem>,
+    /// The position to ask after next time (the last position read, even if skipped).
+    pub next: i64,
+    /// More positions are waiting.
+    pub more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn age_bytes() -> Vec<u8> {
+        let mut b = AGE_HEADER.to_vec();
+        b.extend_from_slice(b"-> X25519 abc\n--- x\n\x00\x01");
+        b
+    }
+
+    #[test]
+    fn plaintext_is_refused_as_content() {
+        let err = Ciphertext::new(b"Erika Mustermann".to_vec()).unwrap_err();
+        assert_eq!(err.kind, RefusalKind::Invalid);
+        assert!(err.reason.contains("nicht verschlüsselt"));
+        let json = format!("\"{}\"", STANDARD.encode("Erika Mustermann"));
+        let parsed: Result<Ciphertext, _> = serde_json::from_str(&json);
+        assert!(parsed.is_err());
+    }
+
+    #[test]
+    fn oversized_content_is_refused() {
+        let mut b = age_bytes();
+        b.resize(MAX_CIPHERTEXT + 1, 0);
+        assert!(Ciphertext::new(b).unwrap_err().reason.contains("größer"));
+    }
+
+    #[test]
+    fn a_command_round_trips_and_its_hash_follows_the_body() {
+        let c = Command {
+            key: Uuid::nil(),
+            body: CommandBody::Transition {
+                case_id: Uuid::nil(),
+                based_on: 3,
+                step: Step::Entscheiden {
+                    ergebnis: Decision::Abgelehnt,
+                },
+                content: Some(Ciphertext::new(age_bytes()).unwrap()),
+            },
+        };
+        let json = serde_json::to_string(&c).unwrap();
+        let back: Command = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        let mut altered = c.clone();
+        if let CommandBody::Transition { based_on, .. } = &mut altered.body {
+            *based_on = 4;
+        }
+        assert_ne!(altered.body_hash(), c.body_hash());
+        assert_eq!(back.body_hash(), c.body_hash());
+    }
+}
