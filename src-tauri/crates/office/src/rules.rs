@@ -90,8 +90,10 @@ pub enum Sight {
 pub enum Change {
     Case {
         meta: CaseMeta,
-        /// The assignee before the change; `None` for a new case.
-        assignee_before: Option<Option<String>>,
+        /// The change created the case (nobody saw it before).
+        created: bool,
+        /// The assignee before the change.
+        assignee_before: Option<String>,
         event: Option<Event>,
     },
     User {
@@ -100,11 +102,24 @@ pub enum Change {
 }
 
 impl Change {
+    /// For a case change: the assignee before it, `None` when the change created the case.
+    pub fn before(&self) -> Option<Option<&str>> {
+        match self {
+            Change::Case {
+                created: false,
+                assignee_before,
+                ..
+            } => Some(assignee_before.as_deref()),
+            _ => None,
+        }
+    }
+
     /// The change log row of an accepted command.
     pub fn of(effect: &Effect) -> Change {
         Change::Case {
             meta: effect.after.clone(),
-            assignee_before: effect.before.as_ref().map(|b| b.assignee.clone()),
+            created: effect.before.is_none(),
+            assignee_before: effect.before.as_ref().and_then(|b| b.assignee.clone()),
             event: effect.event.clone(),
         }
     }
@@ -122,10 +137,11 @@ pub fn feed_item(
         Change::User { user } => FeedItem::User { position, user },
         Change::Case {
             meta,
+            created,
             assignee_before,
             event,
         } => {
-            let before = assignee_before.as_ref().map(|a| a.as_deref());
+            let before = (!created).then_some(assignee_before.as_deref());
             match sight(actor, before, meta.assignee.as_deref()) {
                 Sight::Full => {
                     let (content, events) = full(meta.id);

@@ -100,6 +100,10 @@ impl Server {
     }
 
     fn append(&mut self, change: Change, tick: u64, rng: &mut ChaCha8Rng) {
+        // Through JSON, as the change log stores it.
+        let change: Change = serde_json::to_value(&change)
+            .and_then(serde_json::from_value)
+            .unwrap_or_else(|e| panic!("Änderung nicht speicherbar: {e}"));
         match self.variant {
             Variant::CommitOrdered => {
                 let position = self.log.keys().next_back().copied().unwrap_or(0) + 1;

@@ -1,0 +1,384 @@
+//! The HTTPS API for enrolled workstations (axum over rustls, mutual TLS).
+//!
+//! Every request except the enrolment must come with a client certificate of the
+//! office CA whose fingerprint belongs to an enrolled, not revoked workstation;
+//! everything that touches cases also needs a server session of a user. The role
+//! is always the one the server holds. Refusals answer a German `fehler` and leave
+//! an audit entry.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use office::Command;
+use office::rules::Actor;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use uuid::Uuid;
+
+use crate::error::ServerError;
+use crate::record::{Record, sha256_hex};
+use crate::tls::OfficeCa;
+
+/// The largest request body (a command with its encrypted content).
+pub const MAX_BODY: usize = office::protocol::MAX_CIPHERTEXT * 2;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub record: Arc<Record>,
+    pub ca: Arc<OfficeCa>,
+}
+
+/// Who is at the other end of the TLS connection.
+#[derive(Clone, Debug)]
+struct Peer {
+    fingerprint: Option<String>,
+    addr: SocketAddr,
+}
+
+/// A refusal as the workstation receives it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApiError {
+    #[serde(skip)]
+    status: StatusCode,
+    pub fehler: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self)).into_response()
+    }
+}
+
+impl From<ServerError> for ApiError {
+    fn from(e: ServerError) -> Self {
+        let status = match &e {
+            ServerError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ServerError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ServerError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ServerError::Db(_) | ServerError::Tls(_) | ServerError::File { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!("{e}");
+            return ApiError {
+                status,
+                fehler: "Der Rathaus-Server hat ein Problem. Bitte später erneut versuchen; die Administration sieht die Ursache im Protokoll.".into(),
+            };
+        }
+        ApiError {
+            status,
+            fehler: e.to_string(),
+        }
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+async fn workstation(state: &ApiState, peer: &Peer) -> Result<Uuid, ApiError> {
+    let Some(fp) = &peer.fingerprint else {
+        state
+            .record
+            .audit(
+                None,
+                None,
+                "anfrage_abgewiesen",
+                &format!("ohne Zertifikat von {}", peer.addr.ip()),
+            )
+            .await?;
+        return Err(ServerError::Forbidden(
+            "Dieser Arbeitsplatz ist am Rathaus-Server nicht angemeldet (kein Zertifikat).".into(),
+        )
+        .into());
+    };
+    Ok(state.record.workstation(fp).await?)
+}
+
+async fn actor(
+    state: &ApiState,
+    peer: &Peer,
+    headers: &HeaderMap,
+) -> Result<(Actor, Uuid), ApiError> {
+    let ws = workstation(state, peer).await?;
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or(""); // no header: an empty token, refused below like an unknown one
+    let actor = state.record.session(token, ws).await?;
+    Ok((actor, ws))
+}
+
+async fn parse_body<T: serde::de::DeserializeOwned>(
+    state: &ApiState,
+    ws: Option<Uuid>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    let bytes = match body {
+        Ok(b) => b,
+        Err(e) => {
+            state
+                .record
+                .audit(
+                    None,
+                    ws,
+                    "anfrage_abgewiesen",
+                    &format!("Inhalt nicht lesbar: {}", e.status()),
+                )
+                .await?;
+            return Err(ApiError {
+                status: e.status(),
+                fehler: format!(
+                    "Die Anfrage ist zu groß oder unvollständig (höchstens {} MiB).",
+                    MAX_BODY / 1024 / 1024
+                ),
+            });
+        }
+    };
+    match serde_json::from_slice(&bytes) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            state
+                .record
+                .audit(
+                    None,
+                    ws,
+                    "anfrage_abgewiesen",
+                    &format!("fehlerhaft: Zeile {}, Spalte {}", e.line(), e.column()),
+                )
+                .await?;
+            Err(ServerError::Invalid(format!("Die Anfrage ist fehlerhaft: {e}")).into())
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolRequest {
+    pub code: String,
+    pub name: String,
+    /// PEM certificate signing request; the key stays at the workstation.
+    pub csr: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolResponse {
+    pub id: Uuid,
+    pub certificate: String,
+    pub ca: String,
+}
+
+async fn enrol(
+    State(state): State<ApiState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<EnrolResponse> {
+    let req: EnrolRequest = parse_body(&state, None, body).await?;
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(ServerError::Invalid(
+            "Der Name des Arbeitsplatzes fehlt oder ist zu lang.".into(),
+        )
+        .into());
+    }
+    let ca = state.ca.clone();
+    let csr = req.csr.clone();
+    let (id, certificate) = state
+        .record
+        .enrol(&req.code, name, move |id| {
+            ca.sign_request(&csr, id, 3 * 365)
+        })
+        .await?;
+    Ok(Json(EnrolResponse {
+        id,
+        certificate,
+        ca: state.ca.cert_pem.clone(),
+    }))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    pub user: String,
+    pub password: String,
+}
+
+async fn login(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<crate::record::SessionGrant> {
+    let ws = workstation(&state, &peer).await?;
+    let req: LoginRequest = parse_body(&state, Some(ws), body).await?;
+    Ok(Json(
+        state.record.login(&req.user, &req.password, ws).await?,
+    ))
+}
+
+async fn command(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<office::Outcome> {
+    let (actor, ws) = actor(&state, &peer, &headers).await?;
+    let cmd: Command = parse_body(&state, Some(ws), body).await?;
+    Ok(Json(state.record.apply(&actor, ws, &cmd).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct FeedQuery {
+    nach: Option<i64>,
+    anzahl: Option<i64>,
+}
+
+async fn feed(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<office::FeedPage> {
+    let (actor, _) = actor(&state, &peer, &headers).await?;
+    let Ok(Query(q)) = query else {
+        return Err(
+            ServerError::Invalid("„nach“ und „anzahl“ müssen ganze Zahlen sein.".into()).into(),
+        );
+    };
+    Ok(Json(
+        state
+            .record
+            .feed(&actor, q.nach.unwrap_or(0), q.anzahl.unwrap_or(200))
+            .await?,
+    ))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseRequest {
+    pub counter: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseResponse {
+    pub first: i64,
+    pub last: i64,
+}
+
+async fn lease(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<LeaseResponse> {
+    let (actor, ws) = actor(&state, &peer, &headers).await?;
+    if actor.role == domain::Role::Admin {
+        return Err(ServerError::Forbidden(
+            "Die Administration vergibt keine Aktenzeichen.".into(),
+        )
+        .into());
+    }
+    let req: LeaseRequest = parse_body(&state, Some(ws), body).await?;
+    let (first, last) = state.record.lease(ws, &req.counter, req.count).await?;
+    Ok(Json(LeaseResponse { first, last }))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hello {
+    pub workstation: Uuid,
+    pub position: i64,
+}
+
+async fn hello(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+) -> ApiResult<Hello> {
+    let ws = workstation(&state, &peer).await?;
+    Ok(Json(Hello {
+        workstation: ws,
+        position: state.record.position().await?,
+    }))
+}
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/v1/arbeitsplatz", post(enrol))
+        .route("/v1/sitzung", post(login))
+        .route("/v1/befehle", post(command))
+        .route("/v1/feed", get(feed))
+        .route("/v1/nummern", post(lease))
+        .route("/v1/hallo", get(hello))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Serve the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    tls: rustls::ServerConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    let app = router(state.clone());
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, addr) = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("Verbindung nicht angenommen: {e}");
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let record = state.record.clone();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(
+                std::time::Duration::from_secs(15),
+                acceptor.accept(tcp),
+            )
+            .await
+            {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    // Unknown CA, expired certificate, no TLS at all: refused in the
+                    // handshake; the administration finds it in the audit.
+                    let detail = format!("TLS von {} abgelehnt: {e}", addr.ip());
+                    tracing::info!("{detail}");
+                    let _ = record
+                        .audit(None, None, "verbindung_abgelehnt", &detail)
+                        .await;
+                    return;
+                }
+                Err(_) => return,
+            };
+            let fingerprint = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| sha256_hex(c));
+            let peer = Peer { fingerprint, addr };
+            let service = TowerToHyperService::new(app.layer(Extension(peer)));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

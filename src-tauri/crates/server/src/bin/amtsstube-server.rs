@@ -1,0 +1,289 @@
+//! `amtsstube-server`: set up, run and look after the Rathaus-Server.
+//!
+//! Passwords come from the terminal or, in scripts, one per line on stdin.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use domain::Role;
+use server::Record;
+use server::api::{ApiState, serve};
+use server::setup::{ServerConfig, ServerDir};
+
+#[derive(Parser)]
+#[command(
+    name = "amtsstube-server",
+    version,
+    about = "Der Rathaus-Server von Amtsstube"
+)]
+struct Cli {
+    /// Verzeichnis des Servers (Einstellungen, Büro-CA, Schlüssel).
+    #[arg(long, default_value = "/var/lib/amtsstube-server", global = true)]
+    verzeichnis: PathBuf,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Einrichten: Datenbankschema, Büro-CA, Serverzertifikat, erste Administration.
+    Init {
+        /// PostgreSQL-Verbindung, z. B. "host=/run/postgresql dbname=amtsstube user=amtsstube".
+        #[arg(long)]
+        datenbank: String,
+        /// Name des Rathauses (erscheint im Zertifikat der Büro-CA).
+        #[arg(long)]
+        name: String,
+        /// Adresse, an der der Server lauscht.
+        #[arg(long, default_value = "0.0.0.0:8443")]
+        adresse: String,
+        /// Rechnernamen oder IP-Adressen, unter denen die Arbeitsplätze den Server erreichen.
+        #[arg(long = "rechnername", required = true)]
+        rechnernamen: Vec<String>,
+        /// Benutzername der ersten Administration.
+        #[arg(long, default_value = "admin")]
+        admin: String,
+    },
+    /// Den Server betreiben (bis SIGTERM oder Strg+C).
+    Serve,
+    /// Benutzer verwalten.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Arbeitsplätze anmelden und sperren.
+    #[command(subcommand)]
+    Arbeitsplatz(WorkstationCmd),
+    /// Zustand: Datenbank, Schema, Vorgänge, Benutzer, Arbeitsplätze.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Benutzer anlegen (Passwort wird abgefragt).
+    Add {
+        name: String,
+        /// sachbearbeitung, leitung, scanstelle oder admin
+        #[arg(long)]
+        rolle: String,
+    },
+    /// Neues Passwort setzen (alle Sitzungen enden).
+    Passwort { name: String },
+    /// Benutzer entfernen (Sitzungen enden sofort, alle Arbeitsplätze erfahren es).
+    Entfernen { name: String },
+    /// Alle Benutzer.
+    Liste,
+}
+
+#[derive(Subcommand)]
+enum WorkstationCmd {
+    /// Einmalcode für die Anmeldung eines Arbeitsplatzes.
+    Code {
+        #[arg(long, default_value_t = 60)]
+        minuten: i64,
+    },
+    /// Arbeitsplatz sperren (Zertifikat gilt sofort nicht mehr).
+    Sperren { id: uuid::Uuid },
+    /// Alle Arbeitsplätze.
+    Liste,
+}
+
+fn password(prompt: &str, twice: bool) -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first =
+            rpassword::prompt_password(format!("{prompt}: ")).context("Eingabe nicht lesbar")?;
+        if twice {
+            let again =
+                rpassword::prompt_password("Wiederholen: ").context("Eingabe nicht lesbar")?;
+            if again != first {
+                bail!("Die beiden Eingaben stimmen nicht überein.");
+            }
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("Eingabe nicht lesbar")?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+async fn record(dir: &ServerDir, pool: usize) -> Result<Record> {
+    let loaded = dir.load()?;
+    Ok(Record::connect(&loaded.config.datenbank, pool).await?)
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let dir = ServerDir::new(&cli.verzeichnis);
+    match cli.command {
+        Cmd::Init {
+            datenbank,
+            name,
+            adresse,
+            rechnernamen,
+            admin,
+        } => {
+            // Reach the database first: nothing is written when it is not there.
+            let record = Record::connect(&datenbank, 2).await?;
+            let applied = record.migrate().await?;
+            let pw = password(
+                &format!("Passwort für „{admin}“ (mindestens 10 Zeichen)"),
+                true,
+            )?;
+            let config = ServerConfig {
+                datenbank,
+                adresse,
+                name,
+            };
+            let ca = dir.create(&config, &rechnernamen)?;
+            record.add_user(&admin, Role::Admin, &pw).await?;
+            println!(
+                "Eingerichtet in {} ({applied} Migrationen). Fingerabdruck der Büro-CA: {}",
+                dir.path.display(),
+                ca.fingerprint()?
+            );
+        }
+        Cmd::Serve => {
+            let loaded = dir.load()?;
+            let record = Record::connect(&loaded.config.datenbank, 16).await?;
+            let applied = record.migrate().await?;
+            if applied > 0 {
+                tracing::info!("{applied} Migrationen angewandt");
+            }
+            let tls = loaded.ca.server_config(&loaded.server)?;
+            let listener = tokio::net::TcpListener::bind(&loaded.config.adresse)
+                .await
+                .with_context(|| format!("{} ist nicht verfügbar", loaded.config.adresse))?;
+            let addr = listener.local_addr()?;
+            println!("Rathaus-Server lauscht auf https://{addr}");
+            let state = ApiState {
+                record: Arc::new(record),
+                ca: Arc::new(loaded.ca),
+            };
+            serve(listener, state, tls, shutdown()).await;
+            println!("Rathaus-Server beendet.");
+        }
+        Cmd::User(cmd) => {
+            let record = record(&dir, 2).await?;
+            match cmd {
+                UserCmd::Add { name, rolle } => {
+                    let Some(role) = Role::parse(&rolle) else {
+                        bail!(
+                            "Unbekannte Rolle „{rolle}“ (sachbearbeitung, leitung, scanstelle, admin)."
+                        );
+                    };
+                    let pw = password(
+                        &format!("Passwort für „{name}“ (mindestens 10 Zeichen)"),
+                        true,
+                    )?;
+                    record.add_user(&name, role, &pw).await?;
+                    println!("Benutzer „{name}“ ({}) angelegt.", role.label());
+                }
+                UserCmd::Passwort { name } => {
+                    let pw = password(&format!("Neues Passwort für „{name}“"), true)?;
+                    record.set_password(&name, &pw).await?;
+                    println!("Passwort von „{name}“ geändert; seine Sitzungen sind beendet.");
+                }
+                UserCmd::Entfernen { name } => {
+                    record.remove_user(&name).await?;
+                    println!("Benutzer „{name}“ entfernt.");
+                }
+                UserCmd::Liste => {
+                    for u in record.users().await? {
+                        let state = if u.active { "" } else { " (entfernt)" };
+                        println!("{:<24} {}{state}", u.name, u.role.label());
+                    }
+                }
+            }
+        }
+        Cmd::Arbeitsplatz(cmd) => {
+            let record = record(&dir, 2).await?;
+            match cmd {
+                WorkstationCmd::Code { minuten } => {
+                    let code = record.new_enrolment_code(minuten).await?;
+                    let ca = dir.load()?.ca;
+                    println!("Einmalcode: {code} (gültig {minuten} Minuten)");
+                    println!("Fingerabdruck der Büro-CA: {}", ca.fingerprint()?);
+                }
+                WorkstationCmd::Sperren { id } => {
+                    record.revoke(id).await?;
+                    println!("Arbeitsplatz {id} gesperrt.");
+                }
+                WorkstationCmd::Liste => {
+                    for w in record.workstations().await? {
+                        let state = if w.revoked { "gesperrt" } else { "aktiv" };
+                        println!("{}  {:<24} seit {}  {state}", w.id, w.name, w.enrolled_at);
+                    }
+                }
+            }
+        }
+        Cmd::Status => {
+            let record = record(&dir, 1).await?;
+            let s = record.status().await?;
+            println!(
+                "Datenbank:       erreichbar, Schema Version {}",
+                s.schema_version
+            );
+            println!("Vorgänge:        {}", s.cases);
+            println!("Benutzer:        {}", s.users);
+            println!("Arbeitsplätze:   {}", s.workstations);
+            println!("Feed-Position:   {}", s.feed_position);
+            println!(
+                "Befehle:         {} ({} abgelehnt)",
+                s.commands, s.refused_commands
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Fehler: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Fehler: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! The server's directory: `server.toml` (database, address, town), the office
+//! CA and the server's certificate with their keys (owner-only files).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, ServerError};
+use crate::tls::{Issued, OfficeCa, write_private};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerConfig {
+    /// Connection to PostgreSQL (`host=… dbname=… user=…`).
+    pub datenbank: String,
+    /// Where the API listens, e.g. `0.0.0.0:8443`.
+    pub adresse: String,
+    /// The town hall's name (in the CA's subject).
+    pub name: String,
+}
+
+pub struct ServerDir {
+    pub path: PathBuf,
+}
+
+/// Everything `serve` needs.
+pub struct Loaded {
+    pub config: ServerConfig,
+    pub ca: OfficeCa,
+    pub server: Issued,
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| ServerError::file(path, e))
+}
+
+impl ServerDir {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    pub fn exists(&self) -> bool {
+        self.file("server.toml").exists()
+    }
+
+    /// Create the directory: configuration, a new office CA and the server's
+    /// certificate for `names`. Refuses to overwrite an existing set-up.
+    pub fn create(&self, config: &ServerConfig, names: &[String]) -> Result<OfficeCa> {
+        if self.exists() {
+            return Err(ServerError::Invalid(format!(
+                "{} ist schon eingerichtet; eine zweite Einrichtung würde die Büro-CA ersetzen und alle Arbeitsplätze aussperren.",
+                self.path.display()
+            )));
+        }
+        std::fs::create_dir_all(&self.path).map_err(|e| ServerError::file(&self.path, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| ServerError::file(&self.path, e))?;
+        }
+        let ca = OfficeCa::create(&config.name)?;
+        let server = ca.server_cert(names)?;
+        write_private(&self.file("ca.pem"), &ca.cert_pem)?;
+        write_private(&self.file("ca-key.pem"), ca.key_pem())?;
+        write_private(&self.file("server.pem"), &server.cert_pem)?;
+        write_private(&self.file("server-key.pem"), &server.key_pem)?;
+        let toml = toml::to_string(config).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        write_private(&self.file("server.toml"), &toml)?;
+        Ok(ca)
+    }
+
+    pub fn load(&self) -> Result<Loaded> {
+        let path = self.file("server.toml");
+        let config: ServerConfig = toml::from_str(&read(&path)?)
+            .map_err(|e| ServerError::file(&path, format!("nicht lesbar: {}", e.message())))?;
+        Ok(Loaded {
+            config,
+            ca: OfficeCa::from_pem(read(&self.file("ca.pem"))?, read(&self.file("ca-key.pem"))?),
+            server: Issued {
+                cert_pem: read(&self.file("server.pem"))?,
+                key_pem: read(&self.file("server-key.pem"))?,
+            },
+        })
+    }
+}
