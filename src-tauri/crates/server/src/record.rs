@@ -68,6 +68,17 @@ pub struct WorkstationInfo {
     pub revoked: bool,
 }
 
+/// One line of the server's audit trail.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub at: String,
+    pub actor: Option<String>,
+    pub workstation: Option<Uuid>,
+    pub action: String,
+    pub detail: String,
+}
+
 /// Figures for `amtsstube-server status`.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -987,6 +998,28 @@ impl Record {
         .await?;
         tx.commit().await?;
         Ok((first, last))
+    }
+
+    /// The newest audit entries, newest first.
+    pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT at, actor, workstation, action, detail FROM audit ORDER BY id DESC LIMIT $1",
+                &[&limit.clamp(1, 10_000)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    at: text_time(r.try_get(0)?),
+                    actor: r.try_get(1)?,
+                    workstation: r.try_get(2)?,
+                    action: r.try_get(3)?,
+                    detail: r.try_get(4)?,
+                })
+            })
+            .collect()
     }
 
     pub async fn status(&self) -> Result<Status> {
