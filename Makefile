@@ -80,6 +80,8 @@ CHAOS_ROUNDS ?= 500
 chaos: build
 	CHAOS_ROUNDS=$(CHAOS_ROUNDS) $(CARGO) test -p amtsstube-tests --test chaos -- --nocapture
 	DST_SCHEDULES=100000 $(CARGO) test -p sync --test simulation -- --nocapture
+	SIM_SCHEDULES=50000 $(CARGO) test --release -p office --test simulation -- --nocapture
+	SERVER_CHAOS_COMMANDS=1000 $(CARGO) test -p server --test chaos -- --nocapture
 
 # ---- other --------------------------------------------------------------------
 bench: deps
