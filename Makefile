@@ -92,6 +92,7 @@ bench: deps
 	$(CARGO) bench -p reports --bench reports_bench
 	$(CARGO) bench -p amtsstube-tests --bench dashboard_bench
 	AMTSSTUBE_OCR=aus $(CARGO) bench -p amtsstube-tests --bench scan_bench
+	$(CARGO) bench -p server --bench office_bench
 
 # The Tauri CLI comes from the npm registry (prebuilt binary inside the package).
 TAURI_CLI := @tauri-apps/cli@2.12.5

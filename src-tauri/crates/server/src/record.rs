@@ -735,33 +735,18 @@ impl Record {
             },
             Err,
         );
-        let outcome = match decided {
+        // The feed's lock is taken last, so that it is held only for the insert and
+        // the commit: everything else of the transaction runs before it.
+        let effect = match decided {
             Ok(effect) => {
                 self.write(&tx, &effect).await?;
-                let position = append(&*tx, &Change::of(&effect)).await?;
-                Outcome::Applied {
-                    version: effect.after.version,
-                    position,
-                    replay: false,
-                }
+                Ok(effect)
             }
-            Err(refusal) => Outcome::Refused {
-                refusal,
-                replay: false,
-            },
+            Err(refusal) => Err(refusal),
         };
-        tx.execute(
-            "UPDATE commands SET outcome = $2 WHERE key = $1",
-            &[&cmd.key, &Json(&outcome)],
-        )
-        .await?;
-        let detail = match &outcome {
-            Outcome::Applied { position, .. } => format!(
-                "{} {} angewandt (Position {position})",
-                cmd.body.label(),
-                cmd.key
-            ),
-            Outcome::Refused { refusal, .. } => format!(
+        let detail = match &effect {
+            Ok(_) => format!("{} {} angewandt", cmd.body.label(), cmd.key),
+            Err(refusal) => format!(
                 "{} {} abgelehnt: {}",
                 cmd.body.label(),
                 cmd.key,
@@ -774,6 +759,22 @@ impl Record {
             Some(workstation),
             "befehl",
             &detail,
+        )
+        .await?;
+        let outcome = match effect {
+            Ok(effect) => Outcome::Applied {
+                version: effect.after.version,
+                position: append(&*tx, &Change::of(&effect)).await?,
+                replay: false,
+            },
+            Err(refusal) => Outcome::Refused {
+                refusal,
+                replay: false,
+            },
+        };
+        tx.execute(
+            "UPDATE commands SET outcome = $2 WHERE key = $1",
+            &[&cmd.key, &Json(&outcome)],
         )
         .await?;
         tx.commit().await?;
@@ -893,15 +894,21 @@ impl Record {
             changes.push((position, change));
         }
         // Cases that become visible with this page come whole: content and events.
-        let mut full: HashMap<Uuid, (Option<Ciphertext>, Vec<Event>)> = HashMap::new();
-        for (_, change) in &changes {
-            if let Change::Case { meta, .. } = change
-                && rules::sight(actor, change.before(), meta.assignee.as_deref()) == Sight::Full
-                && !full.contains_key(&meta.id)
-            {
-                full.insert(meta.id, self.whole_case(&**client, meta.id).await?);
-            }
-        }
+        let mut wanted: Vec<Uuid> = changes
+            .iter()
+            .filter_map(|(_, change)| match change {
+                Change::Case { meta, .. }
+                    if rules::sight(actor, change.before(), meta.assignee.as_deref())
+                        == Sight::Full =>
+                {
+                    Some(meta.id)
+                }
+                _ => None,
+            })
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        let full = self.whole_cases(&**client, &wanted).await?;
         let items: Vec<FeedItem> = changes
             .into_iter()
             .map(|(position, change)| {
@@ -914,42 +921,48 @@ impl Record {
         Ok(FeedPage { items, next, more })
     }
 
-    async fn whole_case(
+    /// Content and every event of the cases `ids`, in two queries for the page.
+    async fn whole_cases(
         &self,
         client: &impl GenericClient,
-        id: Uuid,
-    ) -> Result<(Option<Ciphertext>, Vec<Event>)> {
-        let content = client
-            .query_opt("SELECT content FROM cases WHERE id = $1", &[&id])
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, (Option<Ciphertext>, Vec<Event>)>> {
+        let mut out: HashMap<Uuid, (Option<Ciphertext>, Vec<Event>)> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        for r in client
+            .query("SELECT id, content FROM cases WHERE id = ANY($1)", &[&ids])
             .await?
-            .map(|r| r.try_get::<_, Vec<u8>>(0))
-            .transpose()?
-            .map(ciphertext)
-            .transpose()?;
+        {
+            let content = ciphertext(r.try_get(1)?)?;
+            out.insert(r.try_get(0)?, (Some(content), Vec::new()));
+        }
         let rows = client
             .query(
-                "SELECT id, kind, actor, at, from_state, to_state, content FROM case_events
-                 WHERE case_id = $1 ORDER BY at, id",
-                &[&id],
+                "SELECT case_id, id, kind, actor, at, from_state, to_state, content FROM case_events
+                 WHERE case_id = ANY($1) ORDER BY case_id, at, id",
+                &[&ids],
             )
             .await?;
-        let mut events = Vec::with_capacity(rows.len());
         for r in rows {
-            events.push(Event {
-                id: r.try_get(0)?,
-                case_id: id,
-                kind: r.try_get(1)?,
-                actor: r.try_get(2)?,
-                at: text_time(r.try_get(3)?),
-                from_state: state(r.try_get(4)?)?,
-                to_state: state(r.try_get(5)?)?,
+            let case_id: Uuid = r.try_get(0)?;
+            let event = Event {
+                id: r.try_get(1)?,
+                case_id,
+                kind: r.try_get(2)?,
+                actor: r.try_get(3)?,
+                at: text_time(r.try_get(4)?),
+                from_state: state(r.try_get(5)?)?,
+                to_state: state(r.try_get(6)?)?,
                 content: r
-                    .try_get::<_, Option<Vec<u8>>>(6)?
+                    .try_get::<_, Option<Vec<u8>>>(7)?
                     .map(ciphertext)
                     .transpose()?,
-            });
+            };
+            out.entry(case_id).or_default().1.push(event);
         }
-        Ok((content, events))
+        Ok(out)
     }
 
     /// The last feed position.

@@ -121,16 +121,23 @@ fn kill_the_server_and_restart_postgres_during_the_desks_work() {
         &format!("{PASSWORD}\n"),
     );
     assert!(init.contains("Fingerabdruck der Büro-CA"), "{init}");
-    cli(&dir, &["user", "add", "sam", "--rolle", "scanstelle"], &format!("{PASSWORD}\n"));
-    cli(&dir, &["user", "add", "lea", "--rolle", "leitung"], &format!("{PASSWORD}\n"));
+    cli(
+        &dir,
+        &["user", "add", "sam", "--rolle", "scanstelle"],
+        &format!("{PASSWORD}\n"),
+    );
+    cli(
+        &dir,
+        &["user", "add", "lea", "--rolle", "leitung"],
+        &format!("{PASSWORD}\n"),
+    );
     let listed = cli(&dir, &["user", "liste"], "");
-    assert!(listed.contains("sam") && listed.contains("Scanstelle"), "{listed}");
+    assert!(
+        listed.contains("sam") && listed.contains("Scanstelle"),
+        "{listed}"
+    );
     let code_out = cli(&dir, &["arbeitsplatz", "code"], "");
-    let code = code_out
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let code = code_out.split_whitespace().nth(1).unwrap().to_string();
     let ca_pem = std::fs::read_to_string(dir.join("ca.pem")).unwrap();
 
     let mut server = serve(&dir);
@@ -274,7 +281,10 @@ fn kill_the_server_and_restart_postgres_during_the_desks_work() {
     let (sent, held, cursor) = result;
     assert_eq!(held, sent, "Vorgänge im Replikat");
     let status = cli(&dir, &["status"], "");
-    assert!(status.contains(&format!("Vorgänge:        {sent}")), "{status}");
+    assert!(
+        status.contains(&format!("Vorgänge:        {sent}")),
+        "{status}"
+    );
     // Users (admin, sam, lea) and cases: every position used once, none skipped.
     assert_eq!(cursor, sent as i64 + 3, "{status}");
     assert!(status.contains("(0 abgelehnt)"), "{status}");
