@@ -352,6 +352,39 @@ pub struct FeedPage {
     pub more: bool,
 }
 
+/// A desk asks to be enrolled (one-time code, its certificate request).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolRequest {
+    pub code: String,
+    pub name: String,
+    /// PEM certificate signing request; the key stays at the workstation.
+    pub csr: String,
+}
+
+/// The enrolled desk's id and certificate, and the office CA.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrolResponse {
+    pub id: Uuid,
+    pub certificate: String,
+    pub ca: String,
+}
+
+/// The server's greeting to an enrolled desk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hello {
+    pub workstation: Uuid,
+    pub position: i64,
+}
+
+/// A refusal as the server sends it (HTTP status besides).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerRefusal {
+    pub fehler: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

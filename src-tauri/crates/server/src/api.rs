@@ -19,6 +19,7 @@ use axum::{Extension, Json, Router};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use office::Command;
+pub use office::protocol::{EnrolRequest, EnrolResponse, Hello};
 use office::rules::Actor;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -162,23 +163,6 @@ async fn parse_body<T: serde::de::DeserializeOwned>(
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EnrolRequest {
-    pub code: String,
-    pub name: String,
-    /// PEM certificate signing request; the key stays at the workstation.
-    pub csr: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EnrolResponse {
-    pub id: Uuid,
-    pub certificate: String,
-    pub ca: String,
-}
-
 async fn enrol(
     State(state): State<ApiState>,
     body: Result<Bytes, BytesRejection>,
@@ -294,13 +278,6 @@ async fn lease(
     Ok(Json(LeaseResponse { first, last }))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Hello {
-    pub workstation: Uuid,
-    pub position: i64,
-}
-
 async fn hello(
     State(state): State<ApiState>,
     Extension(peer): Extension<Peer>,
@@ -312,8 +289,15 @@ async fn hello(
     }))
 }
 
+/// The office CA's certificate (public): a desk checks its fingerprint against the
+/// one the administration read out with the one-time code before it enrols.
+async fn ca(State(state): State<ApiState>) -> String {
+    state.ca.cert_pem.clone()
+}
+
 pub fn router(state: ApiState) -> Router {
     Router::new()
+        .route("/v1/ca", get(ca))
         .route("/v1/arbeitsplatz", post(enrol))
         .route("/v1/sitzung", post(login))
         .route("/v1/befehle", post(command))

@@ -14,6 +14,7 @@ pub mod demo;
 mod error;
 pub mod exports;
 pub mod letters;
+pub mod office;
 pub mod paths;
 mod portal;
 pub mod reports;
@@ -35,6 +36,7 @@ pub use api::{
 pub use casework::CaseDetail;
 pub use error::{AppError, ErrorCode};
 pub use letters::{LetterRequest, LetterView, OutboxView, TariffOption};
+pub use office::{OfficeConnectRequest, OfficeState, OfficeStatus};
 pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
 pub use reports::{DrillCase, ReportRequest};
 pub use scan::{

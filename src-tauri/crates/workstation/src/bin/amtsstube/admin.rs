@@ -10,7 +10,7 @@ use store::ExposeSecret;
 use workstation::{AppError, InitOptions, LoginRequest, StoreConfig, Workstation};
 
 use crate::ctx::Ctx;
-use crate::{OutboxCommand, PortalCommand, UserCommand};
+use crate::{BueroCommand, OutboxCommand, PortalCommand, UserCommand};
 
 pub fn init(
     ctx: &mut Ctx,
@@ -129,6 +129,34 @@ pub fn audit_verify(ctx: &mut Ctx, as_user: &str) -> Result<ExitCode> {
         println!("  - {p}");
     }
     Ok(ExitCode::from(1))
+}
+
+pub fn buero(ctx: &mut Ctx, command: BueroCommand) -> Result<ExitCode> {
+    let status = match command {
+        BueroCommand::Anschliessen {
+            server,
+            code,
+            fingerabdruck,
+            name,
+            as_user,
+        } => ctx
+            .login(&as_user)?
+            .office_connect(workstation::OfficeConnectRequest {
+                server,
+                code,
+                fingerprint: fingerabdruck,
+                name,
+            })?,
+        BueroCommand::Status { as_user } => ctx.login(&as_user)?.office_status()?,
+    };
+    println!("{}", status.message);
+    if let Some(id) = &status.workstation {
+        println!("Arbeitsplatz: {id}");
+    }
+    Ok(match status.state {
+        workstation::OfficeState::Verbunden | workstation::OfficeState::Allein => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
 }
 
 pub fn portal(ctx: &mut Ctx, command: PortalCommand) -> Result<ExitCode> {

@@ -62,6 +62,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Rathaus-Server (Büro-Betrieb): anschließen, Zustand
+    Buero {
+        #[command(subcommand)]
+        command: BueroCommand,
+    },
     /// Portal-Verbindung (FIT-Connect) verwalten
     Portal {
         #[command(subcommand)]
@@ -206,6 +211,32 @@ pub(crate) enum UserCommand {
     },
     /// Benutzer auflisten (als Administration)
     List {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum BueroCommand {
+    /// Diesen Arbeitsplatz mit dem Einmalcode am Rathaus-Server anmelden
+    Anschliessen {
+        /// Adresse des Servers, z. B. https://rathaus-server:8443
+        #[arg(long)]
+        server: String,
+        /// Einmalcode aus „amtsstube-server arbeitsplatz code“
+        #[arg(long)]
+        code: String,
+        /// Fingerabdruck der Büro-CA (wird mit dem Code angezeigt)
+        #[arg(long)]
+        fingerabdruck: String,
+        /// Name dieses Arbeitsplatzes in der Liste des Servers
+        #[arg(long)]
+        name: String,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Verbindung zum Rathaus-Server prüfen
+    Status {
         #[arg(long = "as", default_value = "admin")]
         as_user: String,
     },
@@ -446,6 +477,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command: AuditCommand::Verify { as_user },
         } => admin::audit_verify(&mut ctx, &as_user),
         Command::Portal { command } => admin::portal(&mut ctx, command),
+        Command::Buero { command } => admin::buero(&mut ctx, command),
         Command::Outbox { command } => admin::outbox(&mut ctx, command),
         Command::Quarantine { as_user } => admin::quarantine(&mut ctx, &as_user),
         Command::Kasse {

@@ -1,0 +1,390 @@
+//! Office mode at this desk: the connection to the town's Rathaus-Server.
+//!
+//! Connecting ("anschließen") checks the server's office CA against the fingerprint
+//! the administration read out with the one-time code, makes a key pair whose
+//! private half never leaves this PC, and has the server sign its certificate
+//! request. Certificate and key live only inside the encrypted store (setting
+//! `buero`). The status asks the server over mutual TLS whether this desk is known.
+
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::PKey;
+use openssl::x509::{X509, X509NameBuilder, X509ReqBuilder};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use ts_rs::TS;
+
+use domain::Permission;
+use office::protocol::{EnrolRequest, EnrolResponse, Hello, ServerRefusal};
+
+use crate::{AppError, ErrorCode, Workstation};
+
+pub(crate) const SETTING: &str = "buero";
+
+/// What this desk keeps of its enrolment (inside the encrypted store).
+#[derive(Clone, Serialize, Deserialize)]
+struct Connection {
+    url: String,
+    workstation: uuid::Uuid,
+    ca_pem: String,
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("url", &self.url)
+            .field("workstation", &self.workstation)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request of the administration to connect this desk.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OfficeConnectRequest {
+    /// `https://rathaus-server:8443`
+    pub server: String,
+    /// The one-time code from `amtsstube-server arbeitsplatz code`.
+    pub code: String,
+    /// The office CA's SHA-256 fingerprint shown with the code.
+    pub fingerprint: String,
+    /// How this desk is called in the server's list.
+    pub name: String,
+}
+
+/// How this desk stands with the Rathaus-Server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum OfficeState {
+    /// Standalone: no server configured.
+    Allein,
+    Verbunden,
+    NichtErreichbar,
+    /// The server refuses this desk (revoked or unknown certificate).
+    Abgewiesen,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OfficeStatus {
+    pub state: OfficeState,
+    pub server: Option<String>,
+    pub workstation: Option<String>,
+    /// The server's newest feed position (when reachable).
+    pub position: Option<i64>,
+    /// German, for the status bar and the CLI.
+    pub message: String,
+}
+
+fn invalid(msg: impl Into<String>) -> AppError {
+    AppError::invalid(msg)
+}
+
+fn unreachable(url: &str, e: impl std::fmt::Display) -> AppError {
+    AppError::new(
+        ErrorCode::Storage,
+        format!("Der Rathaus-Server {url} ist nicht erreichbar ({e})."),
+    )
+}
+
+/// `https://host[:port]` without a trailing slash; anything else refused.
+fn server_url(raw: &str) -> Result<String, AppError> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|_| {
+        invalid(format!(
+            "„{raw}“ ist keine Adresse (z. B. https://rathaus-server:8443)."
+        ))
+    })?;
+    if url.scheme() != "https" || url.host_str().is_none() || url.path() != "/" {
+        return Err(invalid(format!(
+            "„{raw}“: Der Rathaus-Server wird nur über https:// mit Rechnername und Port angesprochen."
+        )));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// 64 hex digits; colons, spaces and case do not matter.
+fn fingerprint(raw: &str) -> Result<String, AppError> {
+    let hex: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(invalid(
+            "Der Fingerabdruck besteht aus 64 Hexadezimalziffern (wie ihn „amtsstube-server arbeitsplatz code“ zeigt).",
+        ));
+    }
+    Ok(hex)
+}
+
+fn ca_fingerprint(pem: &str) -> Result<String, AppError> {
+    let cert = X509::from_pem(pem.as_bytes())
+        .map_err(|_| invalid("Der Server lieferte kein lesbares Zertifikat der Büro-CA."))?;
+    let der = cert
+        .to_der()
+        .map_err(|_| invalid("Das Zertifikat der Büro-CA ist unlesbar."))?;
+    Ok(hex::encode(Sha256::digest(der)))
+}
+
+/// A P-256 key pair and a certificate request for `name` (PEM request, PKCS#8 key).
+fn certificate_request(name: &str) -> Result<(String, String), AppError> {
+    let crypto = |e: openssl::error::ErrorStack| invalid(format!("Schlüssel nicht erzeugbar: {e}"));
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).map_err(crypto)?;
+    let key = PKey::from_ec_key(EcKey::generate(&group).map_err(crypto)?).map_err(crypto)?;
+    let mut subject = X509NameBuilder::new().map_err(crypto)?;
+    subject
+        .append_entry_by_nid(Nid::COMMONNAME, name)
+        .map_err(crypto)?;
+    let mut req = X509ReqBuilder::new().map_err(crypto)?;
+    req.set_subject_name(&subject.build()).map_err(crypto)?;
+    req.set_pubkey(&key).map_err(crypto)?;
+    req.sign(&key, MessageDigest::sha256()).map_err(crypto)?;
+    let csr = req.build().to_pem().map_err(crypto)?;
+    let pkcs8 = key.private_key_to_pem_pkcs8().map_err(crypto)?;
+    Ok((
+        String::from_utf8_lossy(&csr).into_owned(),
+        String::from_utf8_lossy(&pkcs8).into_owned(),
+    ))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::new(ErrorCode::Storage, format!("Netzwerk nicht startbar: {e}")))
+}
+
+fn client(ca_pem: &str, identity: Option<(&str, &str)>) -> Result<reqwest::Client, AppError> {
+    let root = reqwest::Certificate::from_pem(ca_pem.as_bytes())
+        .map_err(|_| invalid("Das Zertifikat der Büro-CA ist unlesbar."))?;
+    let mut b = reqwest::Client::builder()
+        .tls_certs_only([root])
+        .timeout(std::time::Duration::from_secs(15));
+    if let Some((cert, key)) = identity {
+        b = b.identity(
+            reqwest::Identity::from_pkcs8_pem(cert.as_bytes(), key.as_bytes())
+                .map_err(|_| invalid("Das Zertifikat dieses Arbeitsplatzes ist unlesbar."))?,
+        );
+    }
+    b.build()
+        .map_err(|e| AppError::new(ErrorCode::Storage, format!("TLS nicht einrichtbar: {e}")))
+}
+
+/// The server's German refusal, or a generic one with the status.
+async fn refusal(resp: reqwest::Response) -> AppError {
+    let status = resp.status();
+    let text = resp
+        .json::<ServerRefusal>()
+        .await
+        .map(|r| r.fehler)
+        .unwrap_or_else(|_| format!("Der Rathaus-Server antwortete mit {status}."));
+    let code = match status.as_u16() {
+        401 | 403 => ErrorCode::Forbidden,
+        _ => ErrorCode::InvalidInput,
+    };
+    AppError::new(code, text)
+}
+
+async fn enrol(
+    req: &OfficeConnectRequest,
+    url: &str,
+    expected: &str,
+) -> Result<Connection, AppError> {
+    // The CA is public; fetched without trusting anything and then pinned by the
+    // fingerprint the administration read out.
+    let probe = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(std::time::Duration::from_secs(15))
+        .build()
+        .map_err(|e| unreachable(url, e))?;
+    let ca_pem = probe
+        .get(format!("{url}/v1/ca"))
+        .send()
+        .await
+        .map_err(|e| unreachable(url, e))?
+        .text()
+        .await
+        .map_err(|e| unreachable(url, e))?;
+    if ca_fingerprint(&ca_pem)? != expected {
+        return Err(invalid(
+            "Der Fingerabdruck der Büro-CA stimmt nicht mit dem angegebenen überein. Möglicherweise antwortet ein falscher Server; nichts wurde gespeichert.",
+        ));
+    }
+    let (csr, key_pem) = certificate_request(&req.name)?;
+    let resp = client(&ca_pem, None)?
+        .post(format!("{url}/v1/arbeitsplatz"))
+        .json(&EnrolRequest {
+            code: req.code.trim().to_string(),
+            name: req.name.trim().to_string(),
+            csr,
+        })
+        .send()
+        .await
+        .map_err(|e| unreachable(url, e))?;
+    if !resp.status().is_success() {
+        return Err(refusal(resp).await);
+    }
+    let enrolled: EnrolResponse = resp
+        .json()
+        .await
+        .map_err(|_| invalid("Die Antwort des Rathaus-Servers ist unlesbar."))?;
+    Ok(Connection {
+        url: url.to_string(),
+        workstation: enrolled.id,
+        ca_pem,
+        cert_pem: enrolled.certificate,
+        key_pem,
+    })
+}
+
+async fn hello(c: &Connection) -> OfficeStatus {
+    let status = |state, position, message: String| OfficeStatus {
+        state,
+        server: Some(c.url.clone()),
+        workstation: Some(c.workstation.to_string()),
+        position,
+        message,
+    };
+    let http = match client(&c.ca_pem, Some((&c.cert_pem, &c.key_pem))) {
+        Ok(h) => h,
+        Err(e) => return status(OfficeState::Abgewiesen, None, e.message),
+    };
+    match http.get(format!("{}/v1/hallo", c.url)).send().await {
+        Ok(resp) if resp.status().is_success() => match resp.json::<Hello>().await {
+            Ok(h) => status(
+                OfficeState::Verbunden,
+                Some(h.position),
+                format!("Verbunden mit dem Rathaus-Server {}.", c.url),
+            ),
+            Err(_) => status(
+                OfficeState::NichtErreichbar,
+                None,
+                "Die Antwort des Rathaus-Servers ist unlesbar.".into(),
+            ),
+        },
+        Ok(resp) => {
+            let e = refusal(resp).await;
+            status(OfficeState::Abgewiesen, None, e.message)
+        }
+        // A refused handshake (unknown or expired certificate) looks like a broken
+        // connection from here; the server's audit names the reason.
+        Err(e) if e.is_connect() || e.is_timeout() => status(
+            OfficeState::NichtErreichbar,
+            None,
+            format!("Rathaus-Server nicht erreichbar ({}).", c.url),
+        ),
+        Err(_) => status(
+            OfficeState::Abgewiesen,
+            None,
+            "Der Rathaus-Server lehnt die Verbindung ab (Zertifikat abgelaufen oder gesperrt?). Bitte an die Administration wenden.".into(),
+        ),
+    }
+}
+
+impl Workstation {
+    fn connection(&self) -> Result<Option<Connection>, AppError> {
+        let session = self.session_with(Permission::RunSync)?;
+        match session.setting(SETTING)? {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json).map(Some).map_err(|_| {
+                AppError::new(
+                    ErrorCode::Storage,
+                    "Die gespeicherte Verbindung zum Rathaus-Server ist beschädigt.",
+                )
+            }),
+        }
+    }
+
+    /// Connect this desk to the Rathaus-Server (administration): check the office
+    /// CA by its fingerprint, enrol with the one-time code, keep the certificate.
+    pub fn office_connect(&mut self, req: OfficeConnectRequest) -> Result<OfficeStatus, AppError> {
+        self.session_with(Permission::ConfigurePortal)?;
+        let url = server_url(&req.server)?;
+        let expected = fingerprint(&req.fingerprint)?;
+        if req.name.trim().is_empty() || req.name.chars().count() > 80 {
+            return Err(invalid(
+                "Bitte einen Namen für diesen Arbeitsplatz angeben (höchstens 80 Zeichen).",
+            ));
+        }
+        if let Some(c) = self.connection()? {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                format!("Dieser Arbeitsplatz ist schon an {} angeschlossen.", c.url),
+            ));
+        }
+        let rt = runtime()?;
+        let connection = rt.block_on(enrol(&req, &url, &expected))?;
+        let json = serde_json::to_string(&connection)
+            .map_err(|e| AppError::new(ErrorCode::Storage, e.to_string()))?;
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        session.set_setting(SETTING, &json)?;
+        session.audit(
+            "buero.angeschlossen",
+            &format!("{url} {}", connection.workstation),
+        )?;
+        Ok(rt.block_on(hello(&connection)))
+    }
+
+    /// How this desk stands with the Rathaus-Server (every role: the status bar).
+    pub fn office_status(&self) -> Result<OfficeStatus, AppError> {
+        let Some(c) = self.connection()? else {
+            return Ok(OfficeStatus {
+                state: OfficeState::Allein,
+                server: None,
+                workstation: None,
+                position: None,
+                message: "Allein an diesem PC (kein Rathaus-Server).".into(),
+            });
+        };
+        Ok(runtime()?.block_on(hello(&c)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_fingerprints_are_checked() {
+        assert_eq!(
+            server_url("https://rathaus:8443/").unwrap(),
+            "https://rathaus:8443"
+        );
+        for bad in [
+            "http://rathaus:8443",
+            "rathaus",
+            "https://rathaus/pfad",
+            "file:///etc",
+        ] {
+            assert!(server_url(bad).is_err(), "{bad}");
+        }
+        let fp = "AB:".repeat(31) + "AB";
+        assert_eq!(fingerprint(&fp).unwrap(), "ab".repeat(32));
+        assert!(fingerprint("abc").is_err());
+        assert!(fingerprint(&"zz".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn a_request_keeps_its_key_and_names_the_desk() {
+        let (csr, key) = certificate_request("Bürgerbüro 1").unwrap();
+        assert!(csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
+        assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
+        let req = openssl::x509::X509Req::from_pem(csr.as_bytes()).unwrap();
+        let pk = req.public_key().unwrap();
+        assert!(req.verify(&pk).unwrap());
+        let c = Connection {
+            url: "https://x:1".into(),
+            workstation: uuid::Uuid::nil(),
+            ca_pem: String::new(),
+            cert_pem: String::new(),
+            key_pem: key,
+        };
+        assert!(!format!("{c:?}").contains("PRIVATE"));
+    }
+}

@@ -1,0 +1,107 @@
+//! A desk connects to the Rathaus-Server (`amtsstube buero anschliessen`): the real
+//! workstation store on a temp dir, the real server over mutual TLS on 127.0.0.1,
+//! a real PostgreSQL cluster started by the test.
+
+use std::sync::Arc;
+
+use domain::Role;
+use server::Record;
+use server::api::ApiState;
+use server::cluster::Cluster;
+use server::tls::OfficeCa;
+use workstation::{OfficeConnectRequest, OfficeState};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[test]
+fn a_desk_connects_with_code_and_fingerprint_and_learns_when_it_is_refused() -> Result<(), BoxError>
+{
+    let cluster = Cluster::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))?;
+    cluster.create_database("buero")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let record = Arc::new(rt.block_on(Record::connect(&cluster.conninfo("buero"), 4))?);
+    rt.block_on(record.migrate())?;
+    let ca = Arc::new(OfficeCa::create("Musterstadt")?);
+    let tls = ca.server_config(&ca.server_cert(&["127.0.0.1".into()])?)?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let url = format!("https://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = ApiState {
+        record: record.clone(),
+        ca: ca.clone(),
+    };
+    let served = rt.spawn(server::api::serve(listener, state, tls, async {
+        let _ = stopped.await;
+    }));
+    let code = rt.block_on(record.new_enrolment_code(10))?;
+    let fingerprint = ca.fingerprint()?;
+
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("daten");
+    let mut ws = amtsstube_tests::local::workstation(&dir, None, &[("sb", Role::Sachbearbeitung)])?;
+    assert_eq!(ws.office_status()?.state, OfficeState::Allein);
+    let request = |server: &str, fp: &str| OfficeConnectRequest {
+        server: server.into(),
+        code: code.to_lowercase(),
+        fingerprint: fp.into(),
+        name: "Bürgerbüro 1".into(),
+    };
+
+    // A wrong fingerprint (another town's CA): nothing is sent, nothing saved.
+    let other = OfficeCa::create("Nachbarstadt")?.fingerprint()?;
+    let err = ws.office_connect(request(&url, &other)).unwrap_err();
+    assert!(err.message.contains("Fingerabdruck"), "{}", err.message);
+    assert_eq!(ws.office_status()?.state, OfficeState::Allein);
+    let err = ws
+        .office_connect(request(&url.replace("https", "http"), &fingerprint))
+        .unwrap_err();
+    assert!(err.message.contains("https://"), "{}", err.message);
+
+    // The right one: enrolled and connected; the code is used up.
+    let status = ws.office_connect(request(&url, &fingerprint))?;
+    assert_eq!(status.state, OfficeState::Verbunden, "{}", status.message);
+    let listed = rt.block_on(record.workstations())?;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(Some(listed[0].id.to_string()), status.workstation);
+    let err = ws.office_connect(request(&url, &fingerprint)).unwrap_err();
+    assert!(err.message.contains("schon"), "{}", err.message);
+    let tmp2 = tempfile::tempdir()?;
+    let mut second = amtsstube_tests::local::workstation(&tmp2.path().join("d"), None, &[])?;
+    let err = second
+        .office_connect(request(&url, &fingerprint))
+        .unwrap_err();
+    assert!(err.message.contains("schon verwendet"), "{}", err.message);
+
+    // Kept in the encrypted store: another role sees the state after a new login.
+    ws.logout();
+    ws.login(workstation::LoginRequest {
+        username: "sb".into(),
+        password: "sb-passwort-1".into(),
+    })?;
+    assert_eq!(ws.office_status()?.state, OfficeState::Verbunden);
+    // … but only the administration connects a desk.
+    let err = ws.office_connect(request(&url, &fingerprint)).unwrap_err();
+    assert_eq!(err.code, workstation::ErrorCode::Forbidden);
+
+    // Revoked at the server: the desk is told so.
+    rt.block_on(record.revoke(listed[0].id))?;
+    let status = ws.office_status()?;
+    assert_eq!(status.state, OfficeState::Abgewiesen);
+    assert!(status.message.contains("gesperrt"), "{}", status.message);
+
+    // The server gone: "nicht erreichbar".
+    let _ = stop.send(());
+    rt.block_on(served)?;
+    let status = ws.office_status()?;
+    assert_eq!(
+        status.state,
+        OfficeState::NichtErreichbar,
+        "{}",
+        status.message
+    );
+    assert!(status.message.contains("nicht erreichbar"));
+    Ok(())
+}
