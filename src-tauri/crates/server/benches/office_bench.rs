@@ -212,6 +212,28 @@ async fn run(cluster: &Cluster) -> Result<(), BoxError> {
         "| the same on the record, no HTTPS, one at a time | {:.2} ms per command |",
         t.elapsed().as_secs_f64()
     );
+    // Its parts: a round trip to PostgreSQL, and a durable commit of one small row.
+    let (client, conn) =
+        tokio_postgres::connect(&cluster.conninfo("bench"), tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let select = client.prepare("SELECT 1").await?;
+    let t = Instant::now();
+    for _ in 0..1000 {
+        client.execute(&select, &[]).await?;
+    }
+    let round_trip = t.elapsed().as_secs_f64();
+    let insert = client
+        .prepare("INSERT INTO audit (action, detail) VALUES ('bench', 'x')")
+        .await?;
+    let t = Instant::now();
+    for _ in 0..1000 {
+        client.execute(&insert, &[]).await?;
+    }
+    println!(
+        "| its parts: one round trip to PostgreSQL / one durable commit of a small row | {:.2} ms / {:.2} ms |",
+        round_trip,
+        t.elapsed().as_secs_f64()
+    );
     let size = database_size(cluster).await? - empty;
     let cases = total + 1000;
     println!(

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use domain::{CaseState, Role, UserName};
 use jiff::{Timestamp, Unit};
@@ -20,7 +21,6 @@ use office::{Refusal, RefusalKind};
 use rand::RngCore;
 use scrypt::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sha2::{Digest, Sha256};
-use tokio_postgres::GenericClient;
 use tokio_postgres::NoTls;
 use tokio_postgres::types::Json;
 use uuid::Uuid;
@@ -175,11 +175,17 @@ fn ciphertext(bytes: Vec<u8>) -> Result<Ciphertext> {
     Ciphertext::new(bytes).map_err(|r| ServerError::Db(r.reason))
 }
 
+/// A statement prepared once per connection (saves a round trip per use).
+async fn stmt(client: &impl GenericClient, sql: &str) -> Result<tokio_postgres::Statement> {
+    Ok(client.prepare_cached(sql).await?)
+}
+
 /// Append one change under the feed lock; returns its position.
 async fn append(client: &impl GenericClient, change: &Change) -> Result<i64> {
-    client
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])
+    let lock = client
+        .prepare_cached("SELECT pg_advisory_xact_lock($1)")
         .await?;
+    client.execute(&lock, &[&FEED_LOCK]).await?;
     let (case_id, assignee, before) = match change {
         Change::Case {
             meta,
@@ -196,11 +202,16 @@ async fn append(client: &impl GenericClient, change: &Change) -> Result<i64> {
         Change::Case { .. } => "case",
         Change::User { .. } => "user",
     };
-    let row = client
-        .query_one(
+    let insert = client
+        .prepare_cached(
             "INSERT INTO change_log (position, case_id, assignee, assignee_before, kind, body)
              SELECT coalesce(max(position), 0) + 1, $1, $2, $3, $4, $5 FROM change_log
              RETURNING position",
+        )
+        .await?;
+    let row = client
+        .query_one(
+            &insert,
             &[&case_id, &assignee, &before, &kind, &Json(change)],
         )
         .await?;
@@ -214,11 +225,13 @@ async fn audit(
     action: &str,
     detail: &str,
 ) -> Result<()> {
-    client
-        .execute(
+    let insert = client
+        .prepare_cached(
             "INSERT INTO audit (actor, workstation, action, detail) VALUES ($1, $2, $3, $4)",
-            &[&actor, &workstation, &action, &detail],
         )
+        .await?;
+    client
+        .execute(&insert, &[&actor, &workstation, &action, &detail])
         .await?;
     Ok(())
 }
@@ -265,7 +278,7 @@ impl Record {
         detail: &str,
     ) -> Result<()> {
         let client = self.pool.get().await?;
-        audit(&**client, actor, workstation, action, detail).await
+        audit(&client, actor, workstation, action, detail).await
     }
 
     // ---- users ---------------------------------------------------------------
@@ -297,8 +310,8 @@ impl Record {
                 active: true,
             },
         };
-        append(&*tx, &change).await?;
-        audit(&*tx, None, None, "benutzer_angelegt", name.as_str()).await?;
+        append(&tx, &change).await?;
+        audit(&tx, None, None, "benutzer_angelegt", name.as_str()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -322,7 +335,7 @@ impl Record {
         }
         tx.execute("DELETE FROM sessions WHERE user_name = $1", &[&name])
             .await?;
-        audit(&*tx, None, None, "passwort_gesetzt", name).await?;
+        audit(&tx, None, None, "passwort_gesetzt", name).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -346,7 +359,7 @@ impl Record {
         tx.execute("DELETE FROM sessions WHERE user_name = $1", &[&name])
             .await?;
         append(
-            &*tx,
+            &tx,
             &Change::User {
                 user: UserEntry {
                     name: name.to_string(),
@@ -356,7 +369,7 @@ impl Record {
             },
         )
         .await?;
-        audit(&*tx, None, None, "benutzer_entfernt", name).await?;
+        audit(&tx, None, None, "benutzer_entfernt", name).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -401,7 +414,7 @@ impl Record {
         let ok = verify_password(password, &phc) && role_raw.is_some();
         let Some(role) = role_raw.as_deref().and_then(Role::parse).filter(|_| ok) else {
             audit(
-                &**client,
+                &client,
                 Some(name),
                 Some(workstation),
                 "anmeldung_abgelehnt",
@@ -424,7 +437,7 @@ impl Record {
             )
             .await?;
         audit(
-            &**client,
+            &client,
             Some(name),
             Some(workstation),
             "anmeldung",
@@ -456,7 +469,7 @@ impl Record {
         };
         let Some(row) = row else {
             audit(
-                &**client,
+                &client,
                 None,
                 Some(workstation),
                 "sitzung_abgelehnt",
@@ -469,7 +482,7 @@ impl Record {
         let user: String = row.try_get(0)?;
         if bound != workstation {
             audit(
-                &**client,
+                &client,
                 Some(&user),
                 Some(workstation),
                 "sitzung_abgelehnt",
@@ -509,7 +522,7 @@ impl Record {
             )
             .await?;
         audit(
-            &**client,
+            &client,
             None,
             None,
             "einmalcode_erstellt",
@@ -551,7 +564,7 @@ impl Record {
         if let Some(e) = err {
             drop(tx);
             audit(
-                &**client,
+                &client,
                 None,
                 None,
                 "anmeldung_arbeitsplatz_abgelehnt",
@@ -572,7 +585,7 @@ impl Record {
             &[&hash, &id],
         )
         .await?;
-        audit(&*tx, None, Some(id), "arbeitsplatz_angemeldet", name).await?;
+        audit(&tx, None, Some(id), "arbeitsplatz_angemeldet", name).await?;
         tx.commit().await?;
         Ok((id, cert))
     }
@@ -591,7 +604,7 @@ impl Record {
             Some(r) => {
                 let id: Uuid = r.try_get(0)?;
                 audit(
-                    &**client,
+                    &client,
                     None,
                     Some(id),
                     "arbeitsplatz_abgewiesen",
@@ -605,7 +618,7 @@ impl Record {
             }
             None => {
                 audit(
-                    &**client,
+                    &client,
                     None,
                     None,
                     "arbeitsplatz_abgewiesen",
@@ -636,7 +649,7 @@ impl Record {
         }
         tx.execute("DELETE FROM sessions WHERE workstation = $1", &[&id])
             .await?;
-        audit(&*tx, None, Some(id), "arbeitsplatz_gesperrt", "").await?;
+        audit(&tx, None, Some(id), "arbeitsplatz_gesperrt", "").await?;
         tx.commit().await?;
         Ok(())
     }
@@ -672,15 +685,23 @@ impl Record {
         let tx = client.transaction().await?;
         let claimed = tx
             .query_opt(
-                "INSERT INTO commands (key, body_hash, user_name, workstation, outcome)
+                &stmt(
+                    &tx,
+                    "INSERT INTO commands (key, body_hash, user_name, workstation, outcome)
                  VALUES ($1, $2, $3, $4, 'null'::jsonb) ON CONFLICT (key) DO NOTHING RETURNING key",
+                )
+                .await?,
                 &[&cmd.key, &hash, &actor.user, &workstation],
             )
             .await?;
         if claimed.is_none() {
             let row = tx
                 .query_one(
-                    "SELECT body_hash, user_name, outcome FROM commands WHERE key = $1",
+                    &stmt(
+                        &tx,
+                        "SELECT body_hash, user_name, outcome FROM commands WHERE key = $1",
+                    )
+                    .await?,
                     &[&cmd.key],
                 )
                 .await?;
@@ -693,7 +714,7 @@ impl Record {
             drop(tx);
             let why = "Ein Befehl mit derselben Kennung, aber anderem Inhalt oder von anderer Person wurde abgewiesen.";
             audit(
-                &**client,
+                &client,
                 Some(&actor.user),
                 Some(workstation),
                 "befehl_verfaelscht",
@@ -710,7 +731,10 @@ impl Record {
         }
 
         let roles: HashMap<String, Role> = tx
-            .query("SELECT name, role FROM users WHERE active", &[])
+            .query(
+                &stmt(&tx, "SELECT name, role FROM users WHERE active").await?,
+                &[],
+            )
             .await?
             .iter()
             .filter_map(|r| {
@@ -720,7 +744,11 @@ impl Record {
             .collect();
         let current = tx
             .query_opt(
-                &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"),
+                &stmt(
+                    &tx,
+                    &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"),
+                )
+                .await?,
                 &[&cmd.body.case_id()],
             )
             .await?
@@ -753,18 +781,11 @@ impl Record {
                 refusal.reason
             ),
         };
-        audit(
-            &*tx,
-            Some(&actor.user),
-            Some(workstation),
-            "befehl",
-            &detail,
-        )
-        .await?;
+        audit(&tx, Some(&actor.user), Some(workstation), "befehl", &detail).await?;
         let outcome = match effect {
             Ok(effect) => Outcome::Applied {
                 version: effect.after.version,
-                position: append(&*tx, &Change::of(&effect)).await?,
+                position: append(&tx, &Change::of(&effect)).await?,
                 replay: false,
             },
             Err(refusal) => Outcome::Refused {
@@ -773,7 +794,7 @@ impl Record {
             },
         };
         tx.execute(
-            "UPDATE commands SET outcome = $2 WHERE key = $1",
+            &stmt(&tx, "UPDATE commands SET outcome = $2 WHERE key = $1").await?,
             &[&cmd.key, &Json(&outcome)],
         )
         .await?;
@@ -798,7 +819,10 @@ impl Record {
                 return Ok(Some(r));
             }
             let taken = tx
-                .query_opt("SELECT 1 FROM cases WHERE file_number = $1", &[file_number])
+                .query_opt(
+                    &stmt(tx, "SELECT 1 FROM cases WHERE file_number = $1").await?,
+                    &[file_number],
+                )
                 .await?;
             if taken.is_some() {
                 return Ok(Some(Refusal::invalid(format!(
@@ -820,9 +844,13 @@ impl Record {
             let received =
                 parse_time(&m.received_at).map_err(|r| ServerError::Invalid(r.reason))?;
             tx.execute(
-                "INSERT INTO cases (id, file_number, case_type, channel, state, waiting_from,
+                &stmt(
+                    tx,
+                    "INSERT INTO cases (id, file_number, case_type, channel, state, waiting_from,
                      checklist_complete, assignee, received_at, version, state_version, content)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .await?,
                 &[
                     &m.id,
                     &m.file_number,
@@ -841,8 +869,12 @@ impl Record {
             .await?;
         } else {
             tx.execute(
-                "UPDATE cases SET state = $2, waiting_from = $3, checklist_complete = $4,
+                &stmt(
+                    tx,
+                    "UPDATE cases SET state = $2, waiting_from = $3, checklist_complete = $4,
                      assignee = $5, version = $6, state_version = $7 WHERE id = $1",
+                )
+                .await?,
                 &[
                     &m.id,
                     &m.state.as_str(),
@@ -858,8 +890,8 @@ impl Record {
         if let Some(e) = &effect.event {
             let at = parse_time(&e.at).map_err(|r| ServerError::Invalid(r.reason))?;
             tx.execute(
-                "INSERT INTO case_events (id, case_id, kind, actor, at, from_state, to_state, content)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &stmt(tx, "INSERT INTO case_events (id, case_id, kind, actor, at, from_state, to_state, content)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)").await?,
                 &[
                     &e.id,
                     &e.case_id,
@@ -908,7 +940,7 @@ impl Record {
             .collect();
         wanted.sort();
         wanted.dedup();
-        let full = self.whole_cases(&**client, &wanted).await?;
+        let full = self.whole_cases(&client, &wanted).await?;
         let items: Vec<FeedItem> = changes
             .into_iter()
             .map(|(position, change)| {
