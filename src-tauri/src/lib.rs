@@ -11,9 +11,9 @@ use workstation::casework::{
 };
 use workstation::{
     AppError, AppStatus, BatchRequest, BatchView, DrillCase, ErrorCode, IntakeResult,
-    LetterRequest, LetterView, LoginRequest, Metric, OutboxView, QueueItem, Report, ReportRequest,
-    ScanApproveRequest, ScanSetup, SessionInfo, SyncStatus, SyncSummary, UserRow, WorkList,
-    WorkListQuery, Workstation,
+    LetterRequest, LetterView, LoginRequest, Metric, OfficeStatus, OutboxView, QueueItem, Report,
+    ReportRequest, ScanApproveRequest, ScanSetup, SessionInfo, SyncStatus, SyncSummary, UserRow,
+    WorkList, WorkListQuery, Workstation,
 };
 
 /// The workstation behind a mutex; `None` while the data directory is not set up.
@@ -374,6 +374,21 @@ async fn sync_status(state: tauri::State<'_, AppState>) -> Result<SyncStatus, Ap
     })
 }
 
+/// The Rathaus-Server connection for the status bar. The stored connection is read
+/// under the workstation's lock, the server is asked without it.
+#[tauri::command]
+async fn office_status(state: tauri::State<'_, AppState>) -> Result<OfficeStatus, AppError> {
+    let probe = state.with(|ws| ws.office_probe()).await?;
+    tauri::async_runtime::spawn_blocking(move || probe.check())
+        .await
+        .map_err(|e| {
+            AppError::new(
+                ErrorCode::Storage,
+                format!("Statusabfrage abgebrochen: {e}"),
+            )
+        })?
+}
+
 /// A desktop notification about new applications (no personal data in it).
 fn announce(app: &tauri::AppHandle, count: u32) {
     use tauri_plugin_notification::NotificationExt;
@@ -536,6 +551,7 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             status,
             sync_now,
             sync_status,
+            office_status,
             case_detail,
             case_action,
             set_check,

@@ -7,6 +7,7 @@ import type { AppStatus } from "./bindings/AppStatus";
 import type { LoginRequest } from "./bindings/LoginRequest";
 import type { SessionInfo } from "./bindings/SessionInfo";
 import type { SyncStatus } from "./bindings/SyncStatus";
+import type { OfficeStatus } from "./bindings/OfficeStatus";
 import type { SyncSummary } from "./bindings/SyncSummary";
 import type { WorkList } from "./bindings/WorkList";
 import type { WorkListQuery } from "./bindings/WorkListQuery";
@@ -41,6 +42,8 @@ export interface Backend {
   status(): Promise<AppStatus>;
   syncNow(): Promise<SyncSummary>;
   syncStatus(): Promise<SyncStatus>;
+  /** The Rathaus-Server connection (office mode); `allein` when standalone. */
+  officeStatus(): Promise<OfficeStatus>;
   caseDetail(id: string): Promise<CaseDetail>;
   caseAction(id: string, action: Action): Promise<CaseDetail>;
   setCheck(id: string, item: string, checked: boolean): Promise<void>;
@@ -109,6 +112,7 @@ export const tauriBackend: Backend = {
   status: () => invoke<AppStatus>("status"),
   syncNow: () => invoke<SyncSummary>("sync_now"),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
+  officeStatus: () => invoke<OfficeStatus>("office_status"),
   caseDetail: (id) => invoke<CaseDetail>("case_detail", { id }),
   caseAction: (id, action) => invoke<CaseDetail>("case_action", { id, action }),
   setCheck: (id, item, checked) => invoke<void>("set_check", { id, item, checked }),

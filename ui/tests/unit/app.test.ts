@@ -6,6 +6,7 @@ import App from "../../src/App.svelte";
 import { tauriBackend } from "../../src/lib/backend";
 import type { SessionInfo } from "../../src/lib/bindings/SessionInfo";
 import type { WorkList } from "../../src/lib/bindings/WorkList";
+import type { OfficeStatus } from "../../src/lib/bindings/OfficeStatus";
 
 const sb: SessionInfo = {
   username: "sb1",
@@ -16,13 +17,19 @@ const sb: SessionInfo = {
   lockAfterSeconds: 600,
 };
 
-function fakePortal(list: WorkList, sync: { reachable: boolean } = { reachable: true }) {
+function fakePortal(
+  list: WorkList,
+  sync: { reachable: boolean } = { reachable: true },
+  office: OfficeStatus = { state: "allein", server: null, workstation: null, position: null, message: "Allein an diesem PC (kein Rathaus-Server)." },
+) {
   let session: SessionInfo | null = null;
   let synced = false;
   const calls: string[] = [];
   mockIPC((cmd, args) => {
     calls.push(cmd);
     switch (cmd) {
+      case "office_status":
+        return office;
       case "sync_status":
         return {
           configured: true,
@@ -143,6 +150,25 @@ describe("Anmeldung und Arbeitskorb", () => {
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     expect((await screen.findByTestId("worklist-empty")).textContent).toContain("Keine Vorgänge");
+    // Standalone: no word about a Rathaus-Server.
+    await screen.findByTestId("sync-state");
+    expect(screen.queryByTestId("office-state")).toBeNull();
+  });
+
+  it("shows the Rathaus-Server's state in office mode", async () => {
+    const calls = fakePortal({ items: [], total: 0 }, { reachable: true }, {
+      state: "nicht_erreichbar",
+      server: "https://rathaus:8443",
+      workstation: "0b4f2c1e-0000-4000-8000-000000000001",
+      position: null,
+      message: "Rathaus-Server nicht erreichbar (https://rathaus:8443).",
+    });
+    render(App, { backend: tauriBackend });
+    await login("sb1", "richtig-richtig");
+    const state = await screen.findByTestId("office-state");
+    expect(state.textContent).toContain("Rathaus-Server nicht erreichbar");
+    expect(state.getAttribute("title")).toContain("https://rathaus:8443");
+    expect(calls).toContain("office_status");
   });
 
   it("synchronises on request, reports the result and reloads the work list", async () => {

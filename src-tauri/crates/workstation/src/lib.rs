@@ -36,7 +36,7 @@ pub use api::{
 pub use casework::CaseDetail;
 pub use error::{AppError, ErrorCode};
 pub use letters::{LetterRequest, LetterView, OutboxView, TariffOption};
-pub use office::{OfficeConnectRequest, OfficeState, OfficeStatus};
+pub use office::{OfficeConnectRequest, OfficeProbe, OfficeState, OfficeStatus};
 pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
 pub use reports::{DrillCase, ReportRequest};
 pub use scan::{

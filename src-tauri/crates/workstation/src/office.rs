@@ -332,8 +332,26 @@ impl Workstation {
     }
 
     /// How this desk stands with the Rathaus-Server (every role: the status bar).
+    /// Holds the workstation while it asks; the app uses [`Workstation::office_probe`].
     pub fn office_status(&self) -> Result<OfficeStatus, AppError> {
-        let Some(c) = self.connection()? else {
+        self.office_probe()?.check()
+    }
+
+    /// What is needed to ask the server, read quickly from the store, so that the
+    /// network call can run without holding the workstation.
+    pub fn office_probe(&self) -> Result<OfficeProbe, AppError> {
+        Ok(OfficeProbe(self.connection()?))
+    }
+}
+
+/// The stored connection, ready to ask the server ([`OfficeProbe::check`]).
+#[derive(Debug)]
+pub struct OfficeProbe(Option<Connection>);
+
+impl OfficeProbe {
+    /// Ask the server (up to 15 s when it does not answer).
+    pub fn check(self) -> Result<OfficeStatus, AppError> {
+        let Some(c) = self.0 else {
             return Ok(OfficeStatus {
                 state: OfficeState::Allein,
                 server: None,
