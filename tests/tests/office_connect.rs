@@ -75,6 +75,25 @@ fn a_desk_connects_with_code_and_fingerprint_and_learns_when_it_is_refused() -> 
         .unwrap_err();
     assert!(err.message.contains("schon verwendet"), "{}", err.message);
 
+    // The desk's private key lies nowhere in clear in its data directory.
+    fn walk(dir: &std::path::Path, hits: &mut Vec<String>, files: &mut usize) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, hits, files);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                *files += 1;
+                if bytes.windows(11).any(|w| w == b"PRIVATE KEY") {
+                    hits.push(p.display().to_string());
+                }
+            }
+        }
+    }
+    let (mut hits, mut files) = (Vec::new(), 0);
+    walk(&dir, &mut hits, &mut files);
+    assert!(files > 0);
+    assert!(hits.is_empty(), "Schlüssel im Klartext: {hits:?}");
+
     // Kept in the encrypted store: another role sees the state after a new login.
     ws.logout();
     ws.login(workstation::LoginRequest {

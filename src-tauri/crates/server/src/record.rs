@@ -1047,10 +1047,30 @@ impl Record {
 
     /// The newest audit entries, newest first.
     pub async fn recent_audit(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+        self.audit_where("TRUE", limit).await
+    }
+
+    /// The newest refusals (connections, workstations, sessions, requests, commands),
+    /// newest first: what the administration looks at when a desk complains.
+    pub async fn recent_refusals(&self, limit: i64) -> Result<Vec<AuditEntry>> {
+        self.audit_where(
+            "action IN ('verbindung_abgelehnt', 'arbeitsplatz_abgewiesen', 'sitzung_abgelehnt',
+                        'anfrage_abgewiesen', 'anmeldung_abgelehnt', 'anmeldung_arbeitsplatz_abgelehnt',
+                        'befehl_verfaelscht')
+             OR (action = 'befehl' AND detail LIKE '% abgelehnt: %')",
+            limit,
+        )
+        .await
+    }
+
+    async fn audit_where(&self, condition: &'static str, limit: i64) -> Result<Vec<AuditEntry>> {
         let client = self.pool.get().await?;
         let rows = client
             .query(
-                "SELECT at, actor, workstation, action, detail FROM audit ORDER BY id DESC LIMIT $1",
+                &format!(
+                    "SELECT at, actor, workstation, action, detail FROM audit WHERE {condition}
+                     ORDER BY id DESC LIMIT $1"
+                ),
                 &[&limit.clamp(1, 10_000)],
             )
             .await?;

@@ -368,5 +368,10 @@ fn hostile_and_broken_clients_are_refused_in_german_with_an_audit_entry() {
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(text.contains("gesperrt"), "{text}");
         assert!(audit_has(&o, "arbeitsplatz_abgewiesen").await);
+        // The administration's view of them: refusals only, newest first.
+        let refusals = o.record.recent_refusals(100).await.unwrap();
+        assert_eq!(refusals[0].action, "arbeitsplatz_abgewiesen");
+        assert!(refusals.iter().any(|e| e.action == "verbindung_abgelehnt"));
+        assert!(refusals.iter().all(|e| e.action != "anmeldung"));
     });
 }

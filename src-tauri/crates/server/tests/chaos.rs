@@ -53,16 +53,27 @@ fn cli(dir: &Path, args: &[&str], stdin: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn serve(dir: &Path) -> Child {
+/// The server's log (stdout and stderr of every start) goes to `log`.
+fn serve(dir: &Path, log: &Path) -> Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let err = out.try_clone().unwrap();
     Process::new(BIN)
         .arg("--verzeichnis")
         .arg(dir)
         .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .env("RUST_LOG", "debug")
+        .stdout(out)
+        .stderr(err)
         .spawn()
         .unwrap()
 }
+
+/// A name planted in every application: it must appear nowhere in clear.
+const CANARY: &str = "Kanarienvogel-Quittenbrot";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -140,7 +151,8 @@ fn kill_the_server_and_restart_postgres_during_the_desks_work() {
     let code = code_out.split_whitespace().nth(1).unwrap().to_string();
     let ca_pem = std::fs::read_to_string(dir.join("ca.pem")).unwrap();
 
-    let mut server = serve(&dir);
+    let log = tmp.path().join("server.log");
+    let mut server = serve(&dir, &log);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -214,7 +226,7 @@ fn kill_the_server_and_restart_postgres_during_the_desks_work() {
                             file_number: format!("PA-{desk}-{i:05}"),
                             case_type: "HU".into(),
                             received_at: "2026-12-02T09:00:00Z".into(),
-                            content: key.seal("Papierantrag"),
+                            content: key.seal(&format!("Papierantrag von {CANARY}")),
                         },
                     };
                     // Sent once more after an answer: a lost answer's retry.
@@ -239,7 +251,7 @@ fn kill_the_server_and_restart_postgres_during_the_desks_work() {
                 cluster.restart_hard().unwrap();
                 pg_restarted = true;
             }
-            server = serve(&dir);
+            server = serve(&dir, &log);
         }
         let mut sent = 0;
         for d in desks {
@@ -288,4 +300,40 @@ fn kill_the_server_and_restart_postgres_during_the_desks_work() {
     // Users (admin, sam, lea) and cases: every position used once, none skipped.
     assert_eq!(cursor, sent as i64 + 3, "{status}");
     assert!(status.contains("(0 abgelehnt)"), "{status}");
+
+    // The canary: not in the server's log, its directory, or PostgreSQL's files.
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log_text.contains("lauscht"),
+        "das Protokoll des Servers fehlt"
+    );
+    assert!(!log_text.contains(CANARY));
+    let mut files = 0;
+    for root in [dir.clone(), cluster.data_dir()] {
+        for (path, bytes) in walk(&root) {
+            files += 1;
+            assert!(
+                !bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()),
+                "Klartext in {}",
+                path.display()
+            );
+        }
+    }
+    assert!(files > 100, "nur {files} Dateien durchsucht");
+}
+
+fn walk(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            out.push((p, bytes));
+        }
+    }
+    out
 }

@@ -236,6 +236,14 @@ async fn run(cli: Cli) -> Result<()> {
                 "Befehle:         {} ({} abgelehnt)",
                 s.commands, s.refused_commands
             );
+            let refusals = record.recent_refusals(10).await?;
+            if !refusals.is_empty() {
+                println!("Letzte Abweisungen:");
+                for e in refusals {
+                    let who = e.actor.as_deref().unwrap_or("-");
+                    println!("  {}  {:<28} {who:<16} {}", e.at, e.action, e.detail);
+                }
+            }
         }
     }
     Ok(())
