@@ -9,6 +9,7 @@
 //! replica ([`replica`]: what it holds, its upload queue, its conflicts). The
 //! server (`server`) and the deterministic simulation run the very same code.
 
+pub mod keyring;
 pub mod protocol;
 pub mod replica;
 pub mod rules;

@@ -289,6 +289,51 @@ async fn hello(
     }))
 }
 
+async fn key_view(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+) -> ApiResult<office::keyring::KeyView> {
+    let (actor, _) = actor(&state, &peer, &headers).await?;
+    Ok(Json(state.record.key_view(&actor).await?))
+}
+
+async fn publish_user_key(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<()> {
+    let (actor, ws) = actor(&state, &peer, &headers).await?;
+    let req: office::keyring::PublishUserKey = parse_body(&state, Some(ws), body).await?;
+    state.record.publish_user_key(&actor, &req).await?;
+    Ok(Json(()))
+}
+
+async fn publish_kind_key(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<()> {
+    let (actor, ws) = actor(&state, &peer, &headers).await?;
+    let req: office::keyring::PublishKindKey = parse_body(&state, Some(ws), body).await?;
+    state.record.publish_kind_key(&actor, &req).await?;
+    Ok(Json(()))
+}
+
+async fn grant_key(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<()> {
+    let (actor, ws) = actor(&state, &peer, &headers).await?;
+    let req: office::keyring::GrantKey = parse_body(&state, Some(ws), body).await?;
+    state.record.grant_key(&actor, &req).await?;
+    Ok(Json(()))
+}
+
 /// The office CA's certificate (public): a desk checks its fingerprint against the
 /// one the administration read out with the one-time code before it enrols.
 async fn ca(State(state): State<ApiState>) -> String {
@@ -304,6 +349,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/feed", get(feed))
         .route("/v1/nummern", post(lease))
         .route("/v1/hallo", get(hello))
+        .route("/v1/schluessel", get(key_view))
+        .route("/v1/schluessel/benutzer", post(publish_user_key))
+        .route("/v1/schluessel/art", post(publish_kind_key))
+        .route("/v1/schluessel/freigabe", post(grant_key))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

@@ -4,12 +4,13 @@
 //! mutual TLS ([`api`], [`tls`]); commands are decided by `office::rules`, the
 //! same code the workstations and the simulation run. The server reads workflow
 //! metadata only: personal content arrives and stays as age ciphertext to keys it
-//! cannot unwrap. [`setup`] is the server's directory (configuration, CA, keys);
+//! cannot unwrap; [`keys`] keeps the key ring's public and wrapped parts only. [`setup`] is the server's directory (configuration, CA, keys);
 //! [`cluster`] a throwaway PostgreSQL for tests, benchmarks and the demo.
 
 pub mod api;
 pub mod cluster;
 pub mod error;
+pub mod keys;
 pub mod record;
 pub mod setup;
 pub mod tls;

@@ -218,7 +218,7 @@ async fn append(client: &impl GenericClient, change: &Change) -> Result<i64> {
     Ok(row.try_get(0)?)
 }
 
-async fn audit(
+pub(crate) async fn audit(
     client: &impl GenericClient,
     actor: Option<&str>,
     workstation: Option<Uuid>,
@@ -237,6 +237,10 @@ async fn audit(
 }
 
 impl Record {
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
     /// Connect with a pool of `size` connections.
     pub async fn connect(conninfo: &str, size: usize) -> Result<Record> {
         let config: tokio_postgres::Config = conninfo
@@ -357,6 +361,12 @@ impl Record {
         let role = Role::parse(&role_raw)
             .ok_or_else(|| ServerError::Db(format!("unbekannte Rolle „{role_raw}“")))?;
         tx.execute("DELETE FROM sessions WHERE user_name = $1", &[&name])
+            .await?;
+        // Their desks lose the keys at the next contact (what was read stays read:
+        // a kind key is replaced by creating a new one, see office::keyring).
+        tx.execute("DELETE FROM key_grants WHERE user_name = $1", &[&name])
+            .await?;
+        tx.execute("DELETE FROM user_keys WHERE user_name = $1", &[&name])
             .await?;
         append(
             &tx,

@@ -181,6 +181,33 @@ fn an_enrolled_desk_logs_in_sends_commands_and_reads_its_feed() {
         });
         assert_eq!(content.as_deref(), Some("Antrag auf Hundesteuer"));
 
+        // The key ring: nothing published yet; a caseworker may not create kind keys.
+        let view: serde_json::Value = desk
+            .get(format!("{}/v1/schluessel", o.url))
+            .bearer_auth(&token2)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(view["own"].is_null(), "{view}");
+        let (_, recipient) = office::keyring::generate();
+        let resp = desk
+            .post(format!("{}/v1/schluessel/art", o.url))
+            .bearer_auth(&token2)
+            .json(&office::keyring::PublishKindKey {
+                kind: office::keyring::KeyKind::Fall,
+                recipient: recipient.clone(),
+                own_grant: key.seal("x"),
+            })
+            .send()
+            .await
+            .unwrap();
+        let (status, text) = fehler(resp).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(text.contains("darf keinen Schlüssel"), "{text}");
+
         // Numbers leased for offline work.
         let lease: serde_json::Value = desk
             .post(format!("{}/v1/nummern", o.url))
