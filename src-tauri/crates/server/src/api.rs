@@ -190,6 +190,32 @@ async fn enrol(
     }))
 }
 
+/// A request of a signed-in user from an enrolled desk, with its JSON body: the
+/// certificate, the session and the body checked in this order, each refusal in
+/// German with an audit entry.
+struct Authed<T> {
+    actor: Actor,
+    ws: Uuid,
+    body: T,
+}
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<ApiState> for Authed<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &ApiState) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let Some(peer) = parts.extensions.get::<Peer>().cloned() else {
+            return Err(ServerError::Forbidden("Verbindung ohne TLS.".into()).into());
+        };
+        let (actor, ws) = actor(state, &peer, &parts.headers).await?;
+        let request = axum::extract::Request::from_parts(parts, body);
+        let bytes =
+            <Bytes as axum::extract::FromRequest<ApiState>>::from_request(request, state).await;
+        let body = parse_body(state, Some(ws), bytes).await?;
+        Ok(Authed { actor, ws, body })
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
@@ -209,15 +235,8 @@ async fn login(
     ))
 }
 
-async fn command(
-    State(state): State<ApiState>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<office::Outcome> {
-    let (actor, ws) = actor(&state, &peer, &headers).await?;
-    let cmd: Command = parse_body(&state, Some(ws), body).await?;
-    Ok(Json(state.record.apply(&actor, ws, &cmd).await?))
+async fn command(State(state): State<ApiState>, a: Authed<Command>) -> ApiResult<office::Outcome> {
+    Ok(Json(state.record.apply(&a.actor, a.ws, &a.body).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,21 +279,17 @@ pub struct LeaseResponse {
     pub last: i64,
 }
 
-async fn lease(
-    State(state): State<ApiState>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<LeaseResponse> {
-    let (actor, ws) = actor(&state, &peer, &headers).await?;
-    if actor.role == domain::Role::Admin {
+async fn lease(State(state): State<ApiState>, a: Authed<LeaseRequest>) -> ApiResult<LeaseResponse> {
+    if a.actor.role == domain::Role::Admin {
         return Err(ServerError::Forbidden(
             "Die Administration vergibt keine Aktenzeichen.".into(),
         )
         .into());
     }
-    let req: LeaseRequest = parse_body(&state, Some(ws), body).await?;
-    let (first, last) = state.record.lease(ws, &req.counter, req.count).await?;
+    let (first, last) = state
+        .record
+        .lease(a.ws, &a.body.counter, a.body.count)
+        .await?;
     Ok(Json(LeaseResponse { first, last }))
 }
 
@@ -300,37 +315,25 @@ async fn key_view(
 
 async fn publish_user_key(
     State(state): State<ApiState>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    a: Authed<office::keyring::PublishUserKey>,
 ) -> ApiResult<()> {
-    let (actor, ws) = actor(&state, &peer, &headers).await?;
-    let req: office::keyring::PublishUserKey = parse_body(&state, Some(ws), body).await?;
-    state.record.publish_user_key(&actor, &req).await?;
+    state.record.publish_user_key(&a.actor, &a.body).await?;
     Ok(Json(()))
 }
 
 async fn publish_kind_key(
     State(state): State<ApiState>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    a: Authed<office::keyring::PublishKindKey>,
 ) -> ApiResult<()> {
-    let (actor, ws) = actor(&state, &peer, &headers).await?;
-    let req: office::keyring::PublishKindKey = parse_body(&state, Some(ws), body).await?;
-    state.record.publish_kind_key(&actor, &req).await?;
+    state.record.publish_kind_key(&a.actor, &a.body).await?;
     Ok(Json(()))
 }
 
 async fn grant_key(
     State(state): State<ApiState>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    a: Authed<office::keyring::GrantKey>,
 ) -> ApiResult<()> {
-    let (actor, ws) = actor(&state, &peer, &headers).await?;
-    let req: office::keyring::GrantKey = parse_body(&state, Some(ws), body).await?;
-    state.record.grant_key(&actor, &req).await?;
+    state.record.grant_key(&a.actor, &a.body).await?;
     Ok(Json(()))
 }
 

@@ -117,13 +117,7 @@ async fn audit_has(o: &Office, action: &str) -> bool {
         .any(|e| e.action == action)
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use common::rt;
 
 #[test]
 fn an_enrolled_desk_logs_in_sends_commands_and_reads_its_feed() {

@@ -153,11 +153,7 @@ fn kill_the_server_and_restart_postgres_during_the_desks_work() {
 
     let log = tmp.path().join("server.log");
     let mut server = serve(&dir, &log);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::rt();
     let result = rt.block_on(async {
         let root = Certificate::from_pem(ca_pem.as_bytes()).unwrap();
         let plain = Client::builder()

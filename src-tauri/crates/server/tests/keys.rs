@@ -18,12 +18,7 @@ use server::Record;
 
 const PASSWORD: &str = "lang-genug-2026";
 
-fn actor(user: &str, role: Role) -> Actor {
-    Actor {
-        user: user.into(),
-        role,
-    }
-}
+use common::actor;
 
 fn pw() -> SecretString {
     SecretString::from(PASSWORD.to_string())
@@ -77,11 +72,7 @@ fn age_cli_opens(identities: &[std::path::PathBuf], file: &std::path::Path) -> O
 #[test]
 fn scanning_desk_and_administration_cannot_open_case_content_with_their_keys() {
     let cluster = common::cluster();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::rt();
     let tmp = tempfile::tempdir().unwrap();
     rt.block_on(async {
         let record = common::record(&cluster).await;

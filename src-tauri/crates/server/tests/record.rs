@@ -9,26 +9,14 @@ mod common;
 use std::time::Duration;
 
 use domain::{CaseState, Decision, Role};
-use office::rules::Actor;
 use office::{Command, CommandBody, FeedItem, Outcome, RefusalKind, Step};
 use server::Record;
 use server::record::FEED_LOCK;
 use uuid::Uuid;
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use common::rt;
 
-fn actor(user: &str, role: Role) -> Actor {
-    Actor {
-        user: user.into(),
-        role,
-    }
-}
+use common::actor;
 
 async fn people(record: &Record) {
     for (name, role) in [

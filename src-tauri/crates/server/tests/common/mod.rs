@@ -83,3 +83,20 @@ pub async fn workstation(record: &Record) -> uuid::Uuid {
         .unwrap_or_else(|e| panic!("{e}"));
     id
 }
+
+/// The runtime of a test: two workers, like the machine CI runs on.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A user with the role the server holds for them.
+pub fn actor(user: &str, role: domain::Role) -> office::rules::Actor {
+    office::rules::Actor {
+        user: user.into(),
+        role,
+    }
+}
