@@ -124,3 +124,118 @@ fn a_desk_connects_with_code_and_fingerprint_and_learns_when_it_is_refused() -> 
     assert!(status.message.contains("nicht erreichbar"));
     Ok(())
 }
+
+/// Three desks sign in at the server: the key ring comes into order by itself, and
+/// each desk opens only what its user's role may read.
+#[test]
+fn desks_sign_in_and_open_only_what_their_role_may_read() -> Result<(), BoxError> {
+    use office::keyring::{self, KeyKind};
+    let cluster = Cluster::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))?;
+    cluster.create_database("schluessel")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let record = Arc::new(rt.block_on(Record::connect(&cluster.conninfo("schluessel"), 4))?);
+    rt.block_on(record.migrate())?;
+    let people = [
+        ("lea", Role::Leitung),
+        ("anna", Role::Sachbearbeitung),
+        ("sam", Role::Scanstelle),
+    ];
+    for (name, role) in people {
+        rt.block_on(record.add_user(name, role, &format!("{name}-passwort-1")))?;
+    }
+    let ca = Arc::new(OfficeCa::create("Musterstadt")?);
+    let tls = ca.server_config(&ca.server_cert(&["127.0.0.1".into()])?)?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let url = format!("https://{}", listener.local_addr()?);
+    let state = ApiState {
+        record: record.clone(),
+        ca: ca.clone(),
+    };
+    rt.spawn(server::api::serve(
+        listener,
+        state,
+        tls,
+        std::future::pending(),
+    ));
+
+    // One desk per person, each enrolled by its administration.
+    let tmp = tempfile::tempdir()?;
+    let mut desks = std::collections::BTreeMap::new();
+    for (name, role) in people {
+        let mut ws =
+            amtsstube_tests::local::workstation(&tmp.path().join(name), None, &[(name, role)])?;
+        let code = rt.block_on(record.new_enrolment_code(10))?;
+        ws.office_connect(OfficeConnectRequest {
+            server: url.clone(),
+            code,
+            fingerprint: ca.fingerprint()?,
+            name: format!("Platz {name}"),
+        })?;
+        ws.logout();
+        ws.login(workstation::LoginRequest {
+            username: name.into(),
+            password: format!("{name}-passwort-1"),
+        })?;
+        desks.insert(name, ws);
+    }
+    let desk = |desks: &mut std::collections::BTreeMap<&str, workstation::Workstation>, n: &str| {
+        desks.remove(n).ok_or("Platz fehlt")
+    };
+
+    // A wrong password at the server: German, nothing kept.
+    let mut anna = desk(&mut desks, "anna")?;
+    let err = anna.office_sign_in("falsch-falsch".into()).unwrap_err();
+    assert!(err.message.contains("falsch"), "{}", err.message);
+    assert!(!anna.office_signed_in());
+
+    // Caseworker and scanning desk first: they publish their keys, hold nothing yet.
+    let first = anna.office_sign_in("anna-passwort-1".into())?;
+    assert!(first.published_key && first.holds.is_empty(), "{first:?}");
+    let mut sam = desk(&mut desks, "sam")?;
+    assert!(sam.office_sign_in("sam-passwort-1".into())?.published_key);
+    // The Leitung creates the kind keys and hands them on as the roles allow.
+    let mut lea = desk(&mut desks, "lea")?;
+    let l = lea.office_sign_in("lea-passwort-1".into())?;
+    assert_eq!(l.created, vec!["fall", "scan"]);
+    assert_eq!(l.granted, vec!["fall für anna", "scan für sam"]);
+    assert_eq!(l.holds, vec!["fall", "scan"]);
+    let a = anna.office_sign_in("anna-passwort-1".into())?;
+    assert!(!a.published_key);
+    assert_eq!(a.holds, vec!["fall"]);
+    assert_eq!(
+        sam.office_sign_in("sam-passwort-1".into())?.holds,
+        vec!["scan"]
+    );
+
+    // Content as the server stores it: case content to `fall`, a scan to both.
+    let kinds = rt
+        .block_on(record.key_view(&office::rules::Actor {
+            user: "lea".into(),
+            role: Role::Leitung,
+        }))?
+        .kinds;
+    let case =
+        keyring::seal(b"Erika Mustermann", &[&kinds[&KeyKind::Fall]]).map_err(|r| r.reason)?;
+    let scan = keyring::seal(b"Scan", &[&kinds[&KeyKind::Scan], &kinds[&KeyKind::Fall]])
+        .map_err(|r| r.reason)?;
+    assert_eq!(anna.office_open(KeyKind::Fall, &case)?, b"Erika Mustermann");
+    assert_eq!(lea.office_open(KeyKind::Fall, &case)?, b"Erika Mustermann");
+    assert_eq!(sam.office_open(KeyKind::Scan, &scan)?, b"Scan");
+    let err = sam.office_open(KeyKind::Fall, &case).unwrap_err();
+    assert_eq!(err.code, workstation::ErrorCode::Forbidden);
+    // The scan key does not open case content either.
+    assert!(sam.office_open(KeyKind::Scan, &case).is_err());
+
+    // The keys live only as long as the login.
+    anna.logout();
+    anna.login(workstation::LoginRequest {
+        username: "anna".into(),
+        password: "anna-passwort-1".into(),
+    })?;
+    assert!(!anna.office_signed_in());
+    assert!(anna.office_open(KeyKind::Fall, &case).is_err());
+    Ok(())
+}

@@ -36,7 +36,7 @@ pub use api::{
 pub use casework::CaseDetail;
 pub use error::{AppError, ErrorCode};
 pub use letters::{LetterRequest, LetterView, OutboxView, TariffOption};
-pub use office::{OfficeConnectRequest, OfficeProbe, OfficeState, OfficeStatus};
+pub use office::{OfficeConnectRequest, OfficeProbe, OfficeSignIn, OfficeState, OfficeStatus};
 pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
 pub use reports::{DrillCase, ReportRequest};
 pub use scan::{
@@ -57,6 +57,8 @@ pub struct Workstation {
     sync: portal::SyncState,
     scan_desk: scan::DeskState,
     reports: reports::ReportState,
+    /// The server session and the unwrapped kind keys of this login (office mode).
+    office: office::SignedIn,
 }
 
 /// Setting: seconds of inactivity before the screen locks.
@@ -91,6 +93,7 @@ impl Workstation {
             sync: portal::SyncState::default(),
             scan_desk: scan::DeskState::default(),
             reports: reports::ReportState::default(),
+            office: office::SignedIn::default(),
         }
     }
 

@@ -15,8 +15,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ts_rs::TS;
 
-use domain::Permission;
+use age::secrecy::SecretString;
+use domain::{Permission, Role};
+use office::keyring::{self, GrantKey, KeyKind, KeyView, PublishKindKey, PublishUserKey};
 use office::protocol::{EnrolRequest, EnrolResponse, Hello, ServerRefusal};
+use std::collections::BTreeMap;
 
 use crate::{AppError, ErrorCode, Workstation};
 
@@ -287,7 +290,255 @@ async fn hello(c: &Connection) -> OfficeStatus {
     }
 }
 
+/// This login's session at the Rathaus-Server and the kind keys it may use;
+/// dropped at logout (the identities are `SecretString`s, zeroed on drop).
+#[derive(Default)]
+pub(crate) struct SignedIn {
+    token: Option<String>,
+    kinds: BTreeMap<KeyKind, SecretString>,
+}
+
+/// What signing in at the Rathaus-Server did (no secrets).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OfficeSignIn {
+    /// The role the server holds for the user.
+    pub role: Role,
+    pub expires_at: String,
+    /// The user key was made and published now (first sign-in).
+    pub published_key: bool,
+    /// Kind keys created now (the first Leitung).
+    pub created: Vec<String>,
+    /// Keys handed on now (Leitung): "fall für anna".
+    pub granted: Vec<String>,
+    /// The kinds of content this user can open.
+    pub holds: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Grant {
+    token: String,
+    role: Role,
+    expires_at: String,
+}
+
+/// scrypt work factor of the user key's wrapping (as the local key files).
+const USER_KEY_LOG_N: u8 = 17;
+
+fn refused(r: office::Refusal) -> AppError {
+    AppError::new(ErrorCode::Forbidden, r.reason)
+}
+
+async fn post<T: Serialize>(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: &T,
+) -> Result<reqwest::Response, AppError> {
+    let resp = http
+        .post(url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| unreachable(url, e))?;
+    if resp.status().is_success() {
+        Ok(resp)
+    } else {
+        Err(refusal(resp).await)
+    }
+}
+
+async fn key_view(
+    http: &reqwest::Client,
+    c: &Connection,
+    token: &str,
+) -> Result<KeyView, AppError> {
+    let url = format!("{}/v1/schluessel", c.url);
+    let resp = http
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| unreachable(&url, e))?;
+    if !resp.status().is_success() {
+        return Err(refusal(resp).await);
+    }
+    resp.json()
+        .await
+        .map_err(|_| invalid("Die Schlüsselangaben des Rathaus-Servers sind unlesbar."))
+}
+
+/// Sign in at the server, then bring the key ring in order for this user: publish
+/// the own key at the first sign-in; as Leitung create missing kind keys and hand
+/// them to everybody whose role may hold them; unwrap what this user may open.
+async fn sign_in(
+    c: &Connection,
+    user: &str,
+    password: &SecretString,
+) -> Result<(OfficeSignIn, SignedIn), AppError> {
+    use age::secrecy::ExposeSecret;
+    let http = client(&c.ca_pem, Some((&c.cert_pem, &c.key_pem)))?;
+    let url = format!("{}/v1/sitzung", c.url);
+    let resp = http
+        .post(&url)
+        .json(&serde_json::json!({"user": user, "password": password.expose_secret()}))
+        .send()
+        .await
+        .map_err(|e| unreachable(&c.url, e))?;
+    if !resp.status().is_success() {
+        return Err(refusal(resp).await);
+    }
+    let grant: Grant = resp
+        .json()
+        .await
+        .map_err(|_| invalid("Die Anmeldung am Rathaus-Server lieferte eine unlesbare Antwort."))?;
+    let token = grant.token;
+    let mut view = key_view(&http, c, &token).await?;
+    let mut report = OfficeSignIn {
+        role: grant.role,
+        expires_at: grant.expires_at,
+        published_key: false,
+        created: Vec::new(),
+        granted: Vec::new(),
+        holds: Vec::new(),
+    };
+    let (me, my_recipient) = match &view.own {
+        Some(own) => (
+            keyring::unwrap_with_password(&own.wrapped, password).map_err(refused)?,
+            own.recipient.clone(),
+        ),
+        None => {
+            let (identity, recipient) = keyring::generate();
+            let wrapped = keyring::wrap_with_password(&identity, password, USER_KEY_LOG_N)
+                .map_err(refused)?;
+            post(
+                &http,
+                &format!("{}/v1/schluessel/benutzer", c.url),
+                &token,
+                &PublishUserKey {
+                    recipient: recipient.clone(),
+                    wrapped,
+                },
+            )
+            .await?;
+            report.published_key = true;
+            (identity, recipient)
+        }
+    };
+    if keyring::may_grant(grant.role) {
+        for kind in KeyKind::ALL {
+            if view.kinds.contains_key(&kind) {
+                continue;
+            }
+            let (identity, recipient) = keyring::generate();
+            let own_grant = keyring::wrap_for(&identity, &my_recipient).map_err(refused)?;
+            post(
+                &http,
+                &format!("{}/v1/schluessel/art", c.url),
+                &token,
+                &PublishKindKey {
+                    kind,
+                    recipient,
+                    own_grant,
+                },
+            )
+            .await?;
+            report.created.push(kind.as_str().to_string());
+        }
+        view = key_view(&http, c, &token).await?;
+    }
+    let mut kinds = BTreeMap::new();
+    for (kind, wrapped) in &view.grants {
+        kinds.insert(*kind, keyring::unwrap_grant(wrapped, &me).map_err(refused)?);
+    }
+    if keyring::may_grant(grant.role) {
+        for (kind, user) in view.due() {
+            let (Some(identity), Some(to)) = (
+                kinds.get(&kind),
+                view.holders
+                    .iter()
+                    .find(|h| h.name == user)
+                    .and_then(|h| h.recipient.clone()),
+            ) else {
+                continue;
+            };
+            let wrapped = keyring::wrap_for(identity, &to).map_err(refused)?;
+            post(
+                &http,
+                &format!("{}/v1/schluessel/freigabe", c.url),
+                &token,
+                &GrantKey {
+                    kind,
+                    user: user.clone(),
+                    wrapped,
+                },
+            )
+            .await?;
+            report.granted.push(format!("{} für {user}", kind.as_str()));
+        }
+    }
+    report.holds = kinds.keys().map(|k| k.as_str().to_string()).collect();
+    Ok((
+        report,
+        SignedIn {
+            token: Some(token),
+            kinds,
+        },
+    ))
+}
+
 impl Workstation {
+    /// Sign in at the Rathaus-Server as the logged-in user (same password) and put
+    /// the key ring in order (see [`sign_in`]). The session and the kind keys are
+    /// kept in memory until logout.
+    pub fn office_sign_in(&mut self, password: String) -> Result<OfficeSignIn, AppError> {
+        let me = self.me()?;
+        let Some(c) = self.connection()? else {
+            return Err(invalid(
+                "Dieser Arbeitsplatz ist an keinen Rathaus-Server angeschlossen.",
+            ));
+        };
+        let password = SecretString::from(password);
+        let (report, signed_in) = runtime()?.block_on(sign_in(&c, me.as_str(), &password))?;
+        self.office = signed_in;
+        let session = self.session_with_mut(Permission::RunSync)?;
+        session.audit(
+            "buero.anmeldung",
+            &format!(
+                "Rolle {}, Schlüssel: {}",
+                report.role,
+                report.holds.join(", ")
+            ),
+        )?;
+        Ok(report)
+    }
+
+    /// Open content of the given kind with this login's keys (office mode).
+    pub fn office_open(
+        &self,
+        kind: KeyKind,
+        content: &office::Ciphertext,
+    ) -> Result<Vec<u8>, AppError> {
+        let identity = self.office.kinds.get(&kind).ok_or_else(|| {
+            AppError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "Mit dieser Anmeldung lassen sich keine {} öffnen.",
+                    kind.label()
+                ),
+            )
+        })?;
+        keyring::open(content, identity).map_err(refused)
+    }
+
+    /// Whether this login holds a server session (the status bar's "angemeldet").
+    pub fn office_signed_in(&self) -> bool {
+        self.office.token.is_some()
+    }
+
     fn connection(&self) -> Result<Option<Connection>, AppError> {
         let session = self.session_with(Permission::RunSync)?;
         match session.setting(SETTING)? {

@@ -52,6 +52,7 @@ impl Workstation {
     /// Close the open session, if any, and drop the figures cached for it.
     fn end_session(&mut self) {
         self.reports = Default::default();
+        self.office = Default::default();
         if let Some(old) = self.session.take() {
             old.lock();
         }

@@ -148,6 +148,31 @@ pub fn buero(ctx: &mut Ctx, command: BueroCommand) -> Result<ExitCode> {
                 name,
             })?,
         BueroCommand::Status { as_user } => ctx.login(&as_user)?.office_status()?,
+        BueroCommand::Anmelden { as_user } => {
+            let (mut ws, password) = ctx.login_with_password(&as_user)?;
+            let r = ws.office_sign_in(password)?;
+            println!(
+                "Am Rathaus-Server angemeldet als {as_user} ({}), bis {}.",
+                r.role.label(),
+                r.expires_at
+            );
+            if r.published_key {
+                println!("Benutzerschlüssel erzeugt und veröffentlicht.");
+            }
+            for k in &r.created {
+                println!("Schlüssel angelegt: {k}");
+            }
+            for g in &r.granted {
+                println!("Schlüssel weitergegeben: {g}");
+            }
+            let holds = if r.holds.is_empty() {
+                "keine".to_string()
+            } else {
+                r.holds.join(", ")
+            };
+            println!("Lesbar mit dieser Anmeldung: {holds}");
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     println!("{}", status.message);
     if let Some(id) = &status.workstation {

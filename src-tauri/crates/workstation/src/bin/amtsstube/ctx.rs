@@ -68,13 +68,18 @@ impl Ctx {
 
     /// Open the data directory and log in as `user` (password asked for).
     pub fn login(&mut self, user: &str) -> Result<LoggedIn> {
+        Ok(self.login_with_password(user)?.0)
+    }
+
+    /// As [`Ctx::login`], with the password for a second sign-in (Rathaus-Server).
+    pub fn login_with_password(&mut self, user: &str) -> Result<(LoggedIn, String)> {
         let mut ws = Workstation::open(&self.dir)?;
         let password = self.secrets.read(&format!("Passwort für {user}"))?;
         ws.login(LoginRequest {
             username: user.to_owned(),
-            password,
+            password: password.clone(),
         })?;
-        Ok(LoggedIn(ws))
+        Ok((LoggedIn(ws), password))
     }
 }
 

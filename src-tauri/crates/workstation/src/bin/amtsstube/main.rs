@@ -235,6 +235,11 @@ pub(crate) enum BueroCommand {
         #[arg(long = "as", default_value = "admin")]
         as_user: String,
     },
+    /// Am Rathaus-Server anmelden (gleiches Passwort) und die Schlüssel in Ordnung bringen
+    Anmelden {
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Verbindung zum Rathaus-Server prüfen
     Status {
         #[arg(long = "as", default_value = "admin")]
