@@ -21,7 +21,42 @@ fn kind_of(raw: &str) -> Result<KeyKind> {
     KeyKind::parse(raw).ok_or_else(|| ServerError::Db(format!("unbekannte Schlüsselart „{raw}“")))
 }
 
+/// The key ring as the administration sees it (no keys, only who has what).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRingStatus {
+    /// Kinds whose key exists.
+    pub kinds: Vec<KeyKind>,
+    /// Active users without a published user key (never signed in at a desk).
+    pub without_key: Vec<String>,
+    /// Grants due: the Leitung's next sign-in hands them out.
+    pub waiting: Vec<(KeyKind, String)>,
+}
+
 impl Record {
+    /// Who has which keys, and what waits for the Leitung.
+    pub async fn key_ring_status(&self) -> Result<KeyRingStatus> {
+        let leitung = Actor {
+            user: String::new(),
+            role: Role::Leitung,
+        };
+        let view = self.key_view(&leitung).await?;
+        Ok(KeyRingStatus {
+            kinds: view.kinds.keys().copied().collect(),
+            without_key: view
+                .holders
+                .iter()
+                .filter(|h| h.active && h.recipient.is_none())
+                .map(|h| h.name.clone())
+                .collect(),
+            waiting: if view.kinds.is_empty() {
+                Vec::new()
+            } else {
+                view.due()
+            },
+        })
+    }
+
     async fn refuse(&self, actor: &Actor, action: &str, why: String) -> ServerError {
         let client = match self.pool().get().await {
             Ok(c) => c,

@@ -105,6 +105,9 @@ fn scanning_desk_and_administration_cannot_open_case_content_with_their_keys() {
             assert!(err.to_string().contains("darf keinen Schlüssel"), "{err}");
         }
 
+        let ring = record.key_ring_status().await.unwrap();
+        assert!(ring.kinds.is_empty() && ring.waiting.is_empty() && ring.without_key.is_empty());
+
         // The Leitung's desk creates both kinds and hands out what is due.
         let lea_view = record.key_view(&lea).await.unwrap();
         let lea_recipient = lea_view.own.unwrap().recipient;
@@ -153,6 +156,16 @@ fn scanning_desk_and_administration_cannot_open_case_content_with_their_keys() {
                 .unwrap();
         }
         assert!(record.key_view(&lea).await.unwrap().due().is_empty());
+        record
+            .add_user("neu", Role::Sachbearbeitung, PASSWORD)
+            .await
+            .unwrap();
+        let ring = record.key_ring_status().await.unwrap();
+        assert_eq!(ring.kinds, vec![KeyKind::Fall, KeyKind::Scan]);
+        assert_eq!(ring.without_key, vec!["neu".to_string()]);
+        first_sign_in(&record, &actor("neu", Role::Sachbearbeitung)).await;
+        let ring = record.key_ring_status().await.unwrap();
+        assert_eq!(ring.waiting, vec![(KeyKind::Fall, "neu".to_string())]);
 
         // Even the Leitung cannot give case content to the Scanstelle or the
         // Administration; a caseworker cannot hand keys on at all.

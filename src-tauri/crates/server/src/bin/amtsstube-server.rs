@@ -236,6 +236,27 @@ async fn run(cli: Cli) -> Result<()> {
                 "Befehle:         {} ({} abgelehnt)",
                 s.commands, s.refused_commands
             );
+            let ring = record.key_ring_status().await?;
+            if ring.kinds.is_empty() {
+                println!(
+                    "Schlüssel:       noch keine – die erste Anmeldung einer Leitung legt sie an"
+                );
+            } else {
+                let kinds: Vec<&str> = ring.kinds.iter().map(|k| k.as_str()).collect();
+                println!("Schlüssel:       {}", kinds.join(", "));
+            }
+            if !ring.without_key.is_empty() {
+                println!(
+                    "Noch nie an einem Arbeitsplatz angemeldet: {}",
+                    ring.without_key.join(", ")
+                );
+            }
+            for (kind, user) in &ring.waiting {
+                println!(
+                    "Wartet auf die Leitung: Schlüssel {} für {user}",
+                    kind.as_str()
+                );
+            }
             let refusals = record.recent_refusals(10).await?;
             if !refusals.is_empty() {
                 println!("Letzte Abweisungen:");
