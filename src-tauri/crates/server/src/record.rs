@@ -39,6 +39,10 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     hash_password(&random_token()).unwrap_or_default() // hashing a fresh random string cannot fail
 });
 
+/// Failed logins in a row that lock a name, and for how long.
+const MAX_FAILURES: i32 = 5;
+const LOCK_MINUTES: i32 = 5;
+
 /// How long a server session lasts (a working day).
 const SESSION_HOURS: i64 = 12;
 
@@ -402,7 +406,8 @@ impl Record {
             .collect()
     }
 
-    /// Log in at the server from an enrolled workstation.
+    /// Log in at the server from an enrolled workstation. Five failures in a row
+    /// lock the name for five minutes (for unknown names too).
     pub async fn login(
         &self,
         name: &str,
@@ -410,6 +415,26 @@ impl Record {
         workstation: Uuid,
     ) -> Result<SessionGrant> {
         let client = self.pool.get().await?;
+        let locked = client
+            .query_opt(
+                "SELECT 1 FROM login_failures WHERE user_name = $1 AND locked_until > now()",
+                &[&name],
+            )
+            .await?
+            .is_some();
+        if locked {
+            audit(
+                &client,
+                Some(name),
+                Some(workstation),
+                "anmeldung_abgelehnt",
+                "gesperrt nach Fehlversuchen",
+            )
+            .await?;
+            return Err(ServerError::Unauthenticated(format!(
+                "Zu viele Fehlversuche: Die Anmeldung ist für {LOCK_MINUTES} Minuten gesperrt."
+            )));
+        }
         let row = client
             .query_opt(
                 "SELECT password_hash, role FROM users WHERE name = $1 AND active",
@@ -423,6 +448,16 @@ impl Record {
         };
         let ok = verify_password(password, &phc) && role_raw.is_some();
         let Some(role) = role_raw.as_deref().and_then(Role::parse).filter(|_| ok) else {
+            client
+                .execute(
+                    "INSERT INTO login_failures (user_name, failures, last_at) VALUES ($1, 1, now())
+                     ON CONFLICT (user_name) DO UPDATE SET failures = login_failures.failures + 1,
+                         last_at = now(),
+                         locked_until = CASE WHEN login_failures.failures + 1 >= $2
+                             THEN now() + make_interval(mins => $3) END",
+                    &[&name, &MAX_FAILURES, &LOCK_MINUTES],
+                )
+                .await?;
             audit(
                 &client,
                 Some(name),
@@ -435,6 +470,9 @@ impl Record {
                 "Benutzername oder Passwort ist falsch.".into(),
             ));
         };
+        client
+            .execute("DELETE FROM login_failures WHERE user_name = $1", &[&name])
+            .await?;
         let token = random_token();
         let expires = Timestamp::now()
             .checked_add(jiff::SignedDuration::from_hours(SESSION_HOURS))

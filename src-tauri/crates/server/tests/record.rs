@@ -399,6 +399,14 @@ fn sessions_end_with_the_user_and_bad_passwords_are_refused() {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("falsch"), "{err}");
+        // Five failures in a row lock the name – known or not – even for the right password.
+        for name in ["ben", "niemand"] {
+            for _ in 0..5 {
+                assert!(record.login(name, "falsch-falsch", ws).await.is_err());
+            }
+            let err = record.login(name, "lang-genug-2026", ws).await.unwrap_err();
+            assert!(err.to_string().contains("gesperrt"), "{name}: {err}");
+        }
         // Sessions are bound to the workstation.
         let grant = record.login("anna", "lang-genug-2026", ws).await.unwrap();
         assert_eq!(grant.role, Role::Sachbearbeitung);
