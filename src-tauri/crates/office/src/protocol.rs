@@ -379,6 +379,23 @@ pub struct Hello {
     pub position: i64,
 }
 
+/// A user signs in at the server from an enrolled desk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    pub user: String,
+    pub password: String,
+}
+
+/// A server session after login: the token, the role the server holds for the user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionGrant {
+    pub token: String,
+    pub role: Role,
+    pub expires_at: String,
+}
+
 /// A refusal as the server sends it (HTTP status besides).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerRefusal {

@@ -19,7 +19,7 @@ use axum::{Extension, Json, Router};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use office::Command;
-pub use office::protocol::{EnrolRequest, EnrolResponse, Hello};
+pub use office::protocol::{EnrolRequest, EnrolResponse, Hello, LoginRequest, SessionGrant};
 use office::rules::Actor;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -216,18 +216,11 @@ impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<ApiState>
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LoginRequest {
-    pub user: String,
-    pub password: String,
-}
-
 async fn login(
     State(state): State<ApiState>,
     Extension(peer): Extension<Peer>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<crate::record::SessionGrant> {
+) -> ApiResult<SessionGrant> {
     let ws = workstation(&state, &peer).await?;
     let req: LoginRequest = parse_body(&state, Some(ws), body).await?;
     Ok(Json(

@@ -14,7 +14,7 @@ use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use domain::{CaseState, Role, UserName};
 use jiff::{Timestamp, Unit};
-use office::protocol::UserEntry;
+use office::protocol::{SessionGrant, UserEntry};
 use office::rules::{self, Actor, Change, Sight};
 use office::{CaseMeta, Ciphertext, Command, CommandBody, Event, FeedItem, FeedPage, Outcome};
 use office::{Refusal, RefusalKind};
@@ -51,15 +51,6 @@ pub const MAX_PAGE: i64 = 500;
 
 pub struct Record {
     pool: Pool,
-}
-
-/// A server session after login.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionGrant {
-    pub token: String,
-    pub role: Role,
-    pub expires_at: String,
 }
 
 /// An enrolled workstation (for `amtsstube-server status` and the administration).
@@ -785,11 +776,13 @@ impl Record {
             )
             .await?
             .iter()
-            .filter_map(|r| {
-                let role: String = r.try_get(1).ok()?;
-                Some((r.try_get(0).ok()?, Role::parse(&role)?))
+            .map(|r| {
+                let raw: String = r.try_get(1)?;
+                let role = Role::parse(&raw)
+                    .ok_or_else(|| ServerError::Db(format!("unbekannte Rolle „{raw}“")))?;
+                Ok((r.try_get(0)?, role))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let current = tx
             .query_opt(
                 &stmt(

@@ -18,7 +18,9 @@ use ts_rs::TS;
 use age::secrecy::SecretString;
 use domain::{Permission, Role};
 use office::keyring::{self, GrantKey, KeyKind, KeyView, PublishKindKey, PublishUserKey};
-use office::protocol::{EnrolRequest, EnrolResponse, Hello, ServerRefusal};
+use office::protocol::{
+    EnrolRequest, EnrolResponse, Hello, LoginRequest, ServerRefusal, SessionGrant,
+};
 use std::collections::BTreeMap;
 
 use crate::{AppError, ErrorCode, Workstation};
@@ -316,14 +318,6 @@ pub struct OfficeSignIn {
     pub holds: Vec<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Grant {
-    token: String,
-    role: Role,
-    expires_at: String,
-}
-
 /// scrypt work factor of the user key's wrapping (as the local key files).
 const USER_KEY_LOG_N: u8 = 17;
 
@@ -384,14 +378,17 @@ async fn sign_in(
     let url = format!("{}/v1/sitzung", c.url);
     let resp = http
         .post(&url)
-        .json(&serde_json::json!({"user": user, "password": password.expose_secret()}))
+        .json(&LoginRequest {
+            user: user.to_string(),
+            password: password.expose_secret().to_string(),
+        })
         .send()
         .await
         .map_err(|e| unreachable(&c.url, e))?;
     if !resp.status().is_success() {
         return Err(refusal(resp).await);
     }
-    let grant: Grant = resp
+    let grant: SessionGrant = resp
         .json()
         .await
         .map_err(|_| invalid("Die Anmeldung am Rathaus-Server lieferte eine unlesbare Antwort."))?;
