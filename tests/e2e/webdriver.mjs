@@ -60,7 +60,20 @@ export class WebDriver {
       }
       await sleep(200);
     }
-    throw new Error(`Timed out waiting for ${css}${text ? ` with "${text}"` : ""}: ${last?.message}`);
+    throw new Error(`Timed out waiting for ${css}${text ? ` with "${text}"` : ""}: ${last?.message}; ${await this.describe()}`);
+  }
+
+  /** What the window shows, for a failure message: a blank or half-loaded page and
+   *  a screen other than the expected one look different here. */
+  async describe() {
+    try {
+      const v = await this.execute(
+        "return [document.readyState, location.href, (document.body ? document.body.innerText : '(no body)').replace(/\\s+/g, ' ').slice(0, 400)].join(' | ');",
+      );
+      return `page: ${v}`;
+    } catch (e) {
+      return `page not readable: ${e.message}`;
+    }
   }
 
   async waitGone(css, timeout = 30_000) {
@@ -128,11 +141,13 @@ export async function startDriver({ driver, env, port = 4444, log }) {
     stdio: ["ignore", out, out],
   });
   const until = Date.now() + 30_000;
-  while (!(await portOpen(port))) {
+  // tauri-driver listens before the native driver it starts does; a session asked
+  // for in between fails with a refused connection.
+  while (!(await portOpen(port)) || !(await portOpen(nativePort))) {
     if (proc.exitCode !== null) throw new Error(`tauri-driver exited with ${proc.exitCode}`);
     if (Date.now() > until) {
       proc.kill("SIGKILL");
-      throw new Error("tauri-driver did not start listening");
+      throw new Error("tauri-driver or WebKitWebDriver did not start listening");
     }
     await sleep(100);
   }
