@@ -1,0 +1,443 @@
+//! Office mode: the logged-in user's replica of the Rathaus-Server's record, kept
+//! in the encrypted store (migration 09). Every change of the in-memory
+//! [`Replica`] goes through here and is written in the same transaction as the
+//! audit entry, so a crash (or `kill -9`) between feed pages or between a command
+//! and its answer loses nothing: the cursor and the queue are exactly as durable
+//! as the cases they describe.
+//!
+//! Case content stays on disk only (read with [`Session::replica_content`]); the
+//! replica in memory holds metadata and events.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use domain::Role;
+use office::protocol::{CaseMeta, Ciphertext, Command, Event, FeedItem, FeedPage, Outcome};
+use office::replica::{Conflict, LocalCase, Replica};
+use office::rules::Actor;
+use rusqlite::{OptionalExtension, Transaction, params};
+use uuid::Uuid;
+
+use crate::error::{Result, StoreError};
+use crate::session::Session;
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Database(format!("Replikat: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "Replikat des Rathaus-Servers, {what} unlesbar: {e}"
+        ))
+    })
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s)
+        .map_err(|_| StoreError::Corrupt(format!("Replikat: ungültige Kennung „{s}“")))
+}
+
+/// A refused command as kept on this desk, with its number for "erledigt".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredConflict {
+    pub seq: i64,
+    pub at: String,
+    pub conflict: Conflict,
+}
+
+impl Session {
+    fn owner(&self) -> String {
+        self.user().username.as_str().to_string()
+    }
+
+    /// The replica of the logged-in user as last stored, if it was made for `role`
+    /// (the server's role for the user). A replica made for another role is
+    /// dropped together with its queue – except that waiting commands are kept as
+    /// conflicts, so nothing the clerk did vanishes unseen – and `None` is returned.
+    pub fn replica_load(&mut self, role: Role) -> Result<Option<Replica>> {
+        let owner = self.owner();
+        let stored: Option<(String, i64)> = self
+            .conn
+            .query_row(
+                "SELECT role, cursor FROM office_replica WHERE owner = ?1",
+                params![owner],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((stored_role, cursor)) = stored else {
+            return Ok(None);
+        };
+        if stored_role != role.as_str() {
+            self.replica_reset(role)?;
+            return Ok(None);
+        }
+        let actor = Actor {
+            user: owner.clone(),
+            role,
+        };
+        let mut replica = Replica::new(actor);
+        replica.cursor = cursor;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT case_id, meta FROM office_cases WHERE owner = ?1")?;
+        let rows = stmt.query_map(params![owner], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (id, meta) = row?;
+            let meta: CaseMeta = from_json("Vorgang", &meta)?;
+            replica.cases.insert(
+                parse_uuid(&id)?,
+                LocalCase {
+                    meta,
+                    content: None,
+                    events: BTreeMap::new(),
+                },
+            );
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT case_id, event FROM office_events WHERE owner = ?1")?;
+        let rows = stmt.query_map(params![owner], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (id, event) = row?;
+            let event: Event = from_json("Ereignis", &event)?;
+            if let Some(case) = replica.cases.get_mut(&parse_uuid(&id)?) {
+                case.events.insert(event.id, event);
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT entry FROM office_users WHERE owner = ?1")?;
+        let rows = stmt.query_map(params![owner], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            let user: office::protocol::UserEntry = from_json("Benutzer", &row?)?;
+            replica.users.insert(user.name.clone(), user);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT command FROM office_queue WHERE owner = ?1 ORDER BY seq")?;
+        let rows = stmt.query_map(params![owner], |r| r.get::<_, String>(0))?;
+        let mut queue = VecDeque::new();
+        for row in rows {
+            queue.push_back(from_json::<Command>("Befehl", &row?)?);
+        }
+        replica.queue = queue;
+        replica.conflicts = self
+            .replica_conflicts()?
+            .into_iter()
+            .map(|c| c.conflict)
+            .collect();
+        Ok(Some(replica))
+    }
+
+    /// Start the replica afresh for `role` (first sign-in, or the server changed the
+    /// user's role): cases, users and cursor go; waiting commands become conflicts.
+    pub fn replica_reset(&mut self, role: Role) -> Result<Replica> {
+        let owner = self.owner();
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        let waiting: Vec<String> = {
+            let mut stmt =
+                tx.prepare("SELECT command FROM office_queue WHERE owner = ?1 ORDER BY seq")?;
+            let rows = stmt.query_map(params![owner], |r| r.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let kept: Vec<(String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT command, refusal FROM office_conflicts WHERE owner = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![owner], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        tx.execute(
+            "DELETE FROM office_replica WHERE owner = ?1",
+            params![owner],
+        )?;
+        tx.execute(
+            "INSERT INTO office_replica (owner, role, cursor) VALUES (?1, ?2, 0)",
+            params![owner, role.as_str()],
+        )?;
+        let unsent = office::Refusal::conflict(
+            "Nicht gesendet: Die Rolle dieses Benutzers am Rathaus-Server hat sich geändert. Bitte prüfen Sie, ob der Schritt noch nötig ist.".to_string(),
+        );
+        let mut conflicts = Vec::new();
+        for (command, refusal) in kept {
+            tx.execute(
+                "INSERT INTO office_conflicts (owner, command, refusal, case_now, at) VALUES (?1, ?2, ?3, NULL, ?4)",
+                params![owner, command, refusal, now],
+            )?;
+            conflicts.push(Conflict {
+                command: from_json("Befehl", &command)?,
+                refusal: from_json("Ablehnung", &refusal)?,
+                case_now: None,
+            });
+        }
+        for command in waiting {
+            tx.execute(
+                "INSERT INTO office_conflicts (owner, command, refusal, case_now, at) VALUES (?1, ?2, ?3, NULL, ?4)",
+                params![owner, command, to_json(&unsent)?, now],
+            )?;
+            conflicts.push(Conflict {
+                command: from_json("Befehl", &command)?,
+                refusal: unsent.clone(),
+                case_now: None,
+            });
+        }
+        crate::audit::append(
+            &tx,
+            &now,
+            &owner,
+            "buero.replikat.neu",
+            &format!("Rolle {}", role.as_str()),
+        )?;
+        tx.commit()?;
+        let mut replica = Replica::new(Actor { user: owner, role });
+        replica.conflicts = conflicts;
+        Ok(replica)
+    }
+
+    /// Apply a page of the server's feed to `replica` and store what it changed and
+    /// the new cursor in one transaction. Case content goes to disk only.
+    pub fn replica_apply_page(&mut self, replica: &mut Replica, page: &FeedPage) -> Result<()> {
+        let owner = self.owner();
+        let before = replica.cursor;
+        replica.apply_page(page);
+        let tx = self.conn.transaction()?;
+        for item in &page.items {
+            if item.position() <= before {
+                continue;
+            }
+            match item {
+                FeedItem::Case {
+                    meta,
+                    content,
+                    events,
+                    ..
+                } => {
+                    let Some(case) = replica.cases.get_mut(&meta.id) else {
+                        continue;
+                    };
+                    let id = meta.id.to_string();
+                    tx.execute(
+                        "INSERT INTO office_cases (owner, case_id, meta) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (owner, case_id) DO UPDATE SET meta = excluded.meta",
+                        params![owner, id, to_json(&case.meta)?],
+                    )?;
+                    if let Some(content) = content {
+                        tx.execute(
+                            "UPDATE office_cases SET content = ?3 WHERE owner = ?1 AND case_id = ?2",
+                            params![owner, id, to_json(content)?],
+                        )?;
+                    }
+                    case.content = None;
+                    for e in events {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO office_events (owner, event_id, case_id, event) VALUES (?1, ?2, ?3, ?4)",
+                            params![owner, e.id.to_string(), id, to_json(e)?],
+                        )?;
+                    }
+                }
+                FeedItem::Gone { case_id, .. } => {
+                    let id = case_id.to_string();
+                    tx.execute(
+                        "DELETE FROM office_cases WHERE owner = ?1 AND case_id = ?2",
+                        params![owner, id],
+                    )?;
+                    tx.execute(
+                        "DELETE FROM office_events WHERE owner = ?1 AND case_id = ?2",
+                        params![owner, id],
+                    )?;
+                }
+                FeedItem::User { user, .. } => {
+                    tx.execute(
+                        "INSERT INTO office_users (owner, name, entry) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (owner, name) DO UPDATE SET entry = excluded.entry",
+                        params![owner, user.name, to_json(user)?],
+                    )?;
+                }
+                FeedItem::Skip { .. } => {}
+            }
+        }
+        let changed = tx.execute(
+            "UPDATE office_replica SET cursor = ?2 WHERE owner = ?1",
+            params![owner, replica.cursor],
+        )?;
+        if changed != 1 {
+            return Err(StoreError::Database(
+                "Das Replikat dieses Benutzers fehlt; bitte erneut am Rathaus-Server anmelden."
+                    .into(),
+            ));
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Queue a command durably (before the clerk is told it is done), then in memory.
+    pub fn replica_enqueue(&mut self, replica: &mut Replica, command: Command) -> Result<()> {
+        let owner = self.owner();
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO office_queue (owner, key, command) VALUES (?1, ?2, ?3)",
+            params![owner, command.key.to_string(), to_json(&command)?],
+        )?;
+        audit_command(&tx, &now, &owner, "buero.befehl.wartet", &command)?;
+        tx.commit()?;
+        replica.enqueue(command);
+        Ok(())
+    }
+
+    /// The server answered the command `key`: out of the queue; a refusal is kept
+    /// as a conflict until the clerk has dealt with it.
+    pub fn replica_answer(
+        &mut self,
+        replica: &mut Replica,
+        key: Uuid,
+        outcome: &Outcome,
+    ) -> Result<()> {
+        let owner = self.owner();
+        let now = self.now();
+        let Some(command) = replica.queue.iter().find(|c| c.key == key).cloned() else {
+            return Ok(());
+        };
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM office_queue WHERE owner = ?1 AND key = ?2",
+            params![owner, key.to_string()],
+        )?;
+        match outcome {
+            Outcome::Applied { .. } => {
+                audit_command(&tx, &now, &owner, "buero.befehl.angenommen", &command)?;
+            }
+            Outcome::Refused { refusal, .. } => {
+                let case_now = replica
+                    .cases
+                    .get(&command.body.case_id())
+                    .map(|c| to_json(&c.meta))
+                    .transpose()?;
+                tx.execute(
+                    "INSERT INTO office_conflicts (owner, command, refusal, case_now, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![owner, to_json(&command)?, to_json(refusal)?, case_now, now],
+                )?;
+                crate::audit::append(
+                    &tx,
+                    &now,
+                    &owner,
+                    "buero.befehl.abgelehnt",
+                    &format!(
+                        "{} {}: {}",
+                        command.body.label(),
+                        command.body.case_id(),
+                        refusal.reason
+                    ),
+                )?;
+            }
+        }
+        tx.commit()?;
+        replica.answer(key, outcome);
+        Ok(())
+    }
+
+    /// The refused commands of the logged-in user, oldest first.
+    pub fn replica_conflicts(&self) -> Result<Vec<StoredConflict>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, command, refusal, case_now, at FROM office_conflicts WHERE owner = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![self.owner()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, command, refusal, case_now, at) = row?;
+            out.push(StoredConflict {
+                seq,
+                at,
+                conflict: Conflict {
+                    command: from_json("Befehl", &command)?,
+                    refusal: from_json("Ablehnung", &refusal)?,
+                    case_now: case_now
+                        .map(|m| from_json::<CaseMeta>("Vorgang", &m))
+                        .transpose()?,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// The clerk has dealt with the conflict `seq` (taken the server's state or done
+    /// the step again): it leaves the list; the audit keeps it.
+    pub fn replica_conflict_done(&mut self, replica: &mut Replica, seq: i64) -> Result<()> {
+        let owner = self.owner();
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        let gone = tx.execute(
+            "DELETE FROM office_conflicts WHERE owner = ?1 AND seq = ?2",
+            params![owner, seq],
+        )?;
+        if gone != 1 {
+            return Err(StoreError::InvalidInput(format!(
+                "Einen Konflikt Nr. {seq} gibt es nicht (mehr)."
+            )));
+        }
+        crate::audit::append(
+            &tx,
+            &now,
+            &owner,
+            "buero.konflikt.erledigt",
+            &seq.to_string(),
+        )?;
+        tx.commit()?;
+        replica.conflicts = self
+            .replica_conflicts()?
+            .into_iter()
+            .map(|c| c.conflict)
+            .collect();
+        Ok(())
+    }
+
+    /// A case's content as the server sent it (age ciphertext to the kind key).
+    pub fn replica_content(&self, case_id: Uuid) -> Result<Option<Ciphertext>> {
+        let content: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT content FROM office_cases WHERE owner = ?1 AND case_id = ?2",
+                params![self.owner(), case_id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        content
+            .flatten()
+            .map(|c| from_json("Inhalt", &c))
+            .transpose()
+    }
+}
+
+fn audit_command(
+    tx: &Transaction<'_>,
+    now: &str,
+    owner: &str,
+    action: &str,
+    command: &Command,
+) -> Result<()> {
+    crate::audit::append(
+        tx,
+        now,
+        owner,
+        action,
+        &format!(
+            "{} {} ({})",
+            command.body.label(),
+            command.body.case_id(),
+            command.key
+        ),
+    )
+}
