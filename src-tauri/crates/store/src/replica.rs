@@ -50,6 +50,23 @@ impl Session {
         self.user().username.as_str().to_string()
     }
 
+    /// The role the stored replica of the logged-in user was made for.
+    pub fn replica_role(&self) -> Result<Option<Role>> {
+        let role: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT role FROM office_replica WHERE owner = ?1",
+                params![self.owner()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        role.map(|r| {
+            Role::parse(&r)
+                .ok_or_else(|| StoreError::Corrupt(format!("Replikat: unbekannte Rolle „{r}“")))
+        })
+        .transpose()
+    }
+
     /// The replica of the logged-in user as last stored, if it was made for `role`
     /// (the server's role for the user). A replica made for another role is
     /// dropped together with its queue – except that waiting commands are kept as

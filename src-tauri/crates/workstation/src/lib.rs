@@ -11,6 +11,7 @@ pub mod background;
 pub mod casework;
 pub mod config;
 pub mod demo;
+pub mod desk;
 mod error;
 pub mod exports;
 pub mod letters;
@@ -34,6 +35,7 @@ pub use api::{
     WorkListView,
 };
 pub use casework::CaseDetail;
+pub use desk::{OfficeCase, OfficeConflict, OfficeNote, OfficeSync};
 pub use error::{AppError, ErrorCode};
 pub use letters::{LetterRequest, LetterView, OutboxView, TariffOption};
 pub use office::{OfficeConnectRequest, OfficeProbe, OfficeSignIn, OfficeState, OfficeStatus};

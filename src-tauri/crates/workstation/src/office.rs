@@ -29,12 +29,12 @@ pub(crate) const SETTING: &str = "buero";
 
 /// What this desk keeps of its enrolment (inside the encrypted store).
 #[derive(Clone, Serialize, Deserialize)]
-struct Connection {
-    url: String,
+pub(crate) struct Connection {
+    pub(crate) url: String,
     workstation: uuid::Uuid,
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
+    pub(crate) ca_pem: String,
+    pub(crate) cert_pem: String,
+    pub(crate) key_pem: String,
 }
 
 impl std::fmt::Debug for Connection {
@@ -87,11 +87,11 @@ pub struct OfficeStatus {
     pub message: String,
 }
 
-fn invalid(msg: impl Into<String>) -> AppError {
+pub(crate) fn invalid(msg: impl Into<String>) -> AppError {
     AppError::invalid(msg)
 }
 
-fn unreachable(url: &str, e: impl std::fmt::Display) -> AppError {
+pub(crate) fn unreachable(url: &str, e: impl std::fmt::Display) -> AppError {
     AppError::new(
         ErrorCode::Storage,
         format!("Der Rathaus-Server {url} ist nicht erreichbar ({e})."),
@@ -158,14 +158,17 @@ fn certificate_request(name: &str) -> Result<(String, String), AppError> {
     ))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| AppError::new(ErrorCode::Storage, format!("Netzwerk nicht startbar: {e}")))
 }
 
-fn client(ca_pem: &str, identity: Option<(&str, &str)>) -> Result<reqwest::Client, AppError> {
+pub(crate) fn client(
+    ca_pem: &str,
+    identity: Option<(&str, &str)>,
+) -> Result<reqwest::Client, AppError> {
     let root = reqwest::Certificate::from_pem(ca_pem.as_bytes())
         .map_err(|_| invalid("Das Zertifikat der Büro-CA ist unlesbar."))?;
     let mut b = reqwest::Client::builder()
@@ -182,7 +185,7 @@ fn client(ca_pem: &str, identity: Option<(&str, &str)>) -> Result<reqwest::Clien
 }
 
 /// The server's German refusal, or a generic one with the status.
-async fn refusal(resp: reqwest::Response) -> AppError {
+pub(crate) async fn refusal(resp: reqwest::Response) -> AppError {
     let status = resp.status();
     let text = resp
         .json::<ServerRefusal>()
@@ -296,8 +299,14 @@ async fn hello(c: &Connection) -> OfficeStatus {
 /// dropped at logout (the identities are `SecretString`s, zeroed on drop).
 #[derive(Default)]
 pub(crate) struct SignedIn {
-    token: Option<String>,
-    kinds: BTreeMap<KeyKind, SecretString>,
+    pub(crate) token: Option<String>,
+    pub(crate) kinds: BTreeMap<KeyKind, SecretString>,
+    /// Every kind's public recipient (to encrypt notes and reasons to).
+    pub(crate) recipients: BTreeMap<KeyKind, String>,
+    /// The role the server holds for this user.
+    pub(crate) role: Option<Role>,
+    /// This user's replica, loaded at the first synchronisation.
+    pub(crate) replica: Option<office::replica::Replica>,
 }
 
 /// What signing in at the Rathaus-Server did (no secrets).
@@ -483,6 +492,9 @@ async fn sign_in(
         SignedIn {
             token: Some(token),
             kinds,
+            recipients: view.kinds.clone(),
+            role: Some(grant.role),
+            replica: None,
         },
     ))
 }
@@ -500,8 +512,13 @@ impl Workstation {
         };
         let password = SecretString::from(password);
         let (report, signed_in) = runtime()?.block_on(sign_in(&c, me.as_str(), &password))?;
+        let recipients = serde_json::to_string(&signed_in.recipients)
+            .map_err(|_| invalid("Die Schlüsselangaben sind nicht speicherbar."))?;
         self.office = signed_in;
         let session = self.session_with_mut(Permission::RunSync)?;
+        if session.setting(crate::desk::RECIPIENTS)?.as_deref() != Some(recipients.as_str()) {
+            session.set_setting(crate::desk::RECIPIENTS, &recipients)?;
+        }
         session.audit(
             "buero.anmeldung",
             &format!(
@@ -536,7 +553,7 @@ impl Workstation {
         self.office.token.is_some()
     }
 
-    fn connection(&self) -> Result<Option<Connection>, AppError> {
+    pub(crate) fn connection(&self) -> Result<Option<Connection>, AppError> {
         let session = self.session_with(Permission::RunSync)?;
         match session.setting(SETTING)? {
             None => Ok(None),

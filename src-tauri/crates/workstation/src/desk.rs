@@ -1,0 +1,506 @@
+//! Office mode at work: this desk's replica of the Rathaus-Server's record.
+//!
+//! A clerk's step is checked against the replica with the server's own rules
+//! (`office::rules`), stored in the upload queue inside the encrypted store, and
+//! only then reported done – with or without the server. A synchronisation sends
+//! the queue in order (each command under its idempotency key, so a resend after
+//! a lost answer is applied once) and then reads the feed from the stored cursor.
+//! A command the server refuses becomes a conflict with its German reason; nothing
+//! is overwritten silently. Notes and reasons are sealed to the `fall` kind key
+//! before they leave this module.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use ts_rs::TS;
+use uuid::Uuid;
+
+use domain::{CaseState, Permission, Role};
+use office::keyring::{self, KeyKind};
+use office::protocol::{Command, CommandBody, FeedPage, Outcome, Step};
+use office::replica::Replica;
+use office::rules;
+
+use crate::office::{Connection, client, invalid, refusal, runtime, unreachable};
+use crate::{AppError, ErrorCode, Workstation};
+
+/// Setting: the kinds' public recipients, so that notes can be sealed offline.
+pub(crate) const RECIPIENTS: &str = "buero.empfaenger";
+
+/// Feed positions asked for per request.
+const FEED_PAGE: i64 = 500;
+
+/// What a synchronisation with the Rathaus-Server did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OfficeSync {
+    /// The server answered (else everything stays queued for the next time).
+    pub reachable: bool,
+    /// Commands the server applied now.
+    pub applied: u32,
+    /// Commands the server refused now (they are conflicts now).
+    pub refused: u32,
+    /// Feed entries received.
+    pub received: u32,
+    /// Commands still waiting (the server went away in between).
+    pub waiting: u32,
+    /// Conflicts not yet dealt with.
+    pub conflicts: u32,
+    /// The feed position this desk has read up to.
+    pub position: i64,
+}
+
+/// A case in this desk's view (the server's state with the own waiting steps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OfficeCase {
+    pub id: String,
+    pub file_number: String,
+    pub case_type: String,
+    pub state: CaseState,
+    pub assignee: Option<String>,
+    pub checklist_complete: bool,
+    /// The server's version of the case.
+    pub version: i64,
+    /// Steps of this desk the server has not confirmed yet.
+    pub waiting: u32,
+}
+
+/// A refused command, for the Konflikte list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OfficeConflict {
+    pub seq: i64,
+    pub at: String,
+    pub file_number: String,
+    /// "Bearbeitungsschritt", "Notiz", …
+    pub what: String,
+    /// The server's German reason.
+    pub reason: String,
+    /// The case's state when the refusal came (if this user still sees it).
+    pub state_now: Option<CaseState>,
+    pub assignee_now: Option<String>,
+}
+
+/// A note as the clerk reads it (opened with the `fall` key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OfficeNote {
+    pub author: String,
+    pub at: String,
+    pub text: String,
+}
+
+fn expired() -> AppError {
+    AppError::new(
+        ErrorCode::Forbidden,
+        "Die Anmeldung am Rathaus-Server ist abgelaufen. Bitte melden Sie sich dort erneut an; wartende Schritte bleiben erhalten.",
+    )
+}
+
+/// One request's failure: unreachable (try later, keep everything), the session
+/// expired, or refused outright.
+enum Failure {
+    Away(AppError),
+    Expired,
+    Refused(AppError),
+}
+
+async fn send(
+    http: &reqwest::Client,
+    c: &Connection,
+    token: &str,
+    command: &Command,
+) -> Result<Outcome, Failure> {
+    let resp = http
+        .post(format!("{}/v1/befehle", c.url))
+        .bearer_auth(token)
+        .json(command)
+        .send()
+        .await
+        .map_err(|e| Failure::Away(unreachable(&c.url, e)))?;
+    if resp.status().as_u16() == 401 {
+        return Err(Failure::Expired);
+    }
+    if !resp.status().is_success() {
+        return Err(Failure::Refused(refusal(resp).await));
+    }
+    resp.json().await.map_err(|_| {
+        Failure::Refused(invalid(
+            "Die Antwort des Rathaus-Servers auf einen Befehl ist unlesbar.",
+        ))
+    })
+}
+
+async fn page(
+    http: &reqwest::Client,
+    c: &Connection,
+    token: &str,
+    after: i64,
+) -> Result<FeedPage, Failure> {
+    let resp = http
+        .get(format!("{}/v1/feed", c.url))
+        .query(&[("nach", after), ("anzahl", FEED_PAGE)])
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| Failure::Away(unreachable(&c.url, e)))?;
+    if resp.status().as_u16() == 401 {
+        return Err(Failure::Expired);
+    }
+    if !resp.status().is_success() {
+        return Err(Failure::Refused(refusal(resp).await));
+    }
+    resp.json().await.map_err(|_| {
+        Failure::Refused(invalid(
+            "Die Änderungsliste des Rathaus-Servers ist unlesbar.",
+        ))
+    })
+}
+
+impl Workstation {
+    fn office_token(&self) -> Result<String, AppError> {
+        self.office.token.clone().ok_or_else(|| {
+            AppError::new(
+                ErrorCode::Forbidden,
+                "Nicht am Rathaus-Server angemeldet. Bitte zuerst anmelden („amtsstube buero anmelden“).",
+            )
+        })
+    }
+
+    /// The replica of this login, loaded from the store (or begun) on first use.
+    /// Without the server (offline) the stored replica is used as it is.
+    fn replica_mut(&mut self) -> Result<&mut Replica, AppError> {
+        if self.office.replica.is_none() {
+            let stored = self.session_with(Permission::RunSync)?.replica_role()?;
+            let role = self.office.role.or(stored).ok_or_else(|| {
+                invalid("Dieser Benutzer war an diesem Arbeitsplatz noch nie am Rathaus-Server angemeldet.")
+            })?;
+            let session = self.session_with_mut(Permission::RunSync)?;
+            let replica = match session.replica_load(role)? {
+                Some(r) => r,
+                None => session.replica_reset(role)?,
+            };
+            self.office.replica = Some(replica);
+        }
+        self.office
+            .replica
+            .as_mut()
+            .ok_or_else(|| invalid("Das Replikat fehlt."))
+    }
+
+    /// Send the waiting commands in order, then read the feed to its end. Stops
+    /// quietly where the server goes away (everything stays queued); an expired
+    /// server session ends the sign-in and says so.
+    pub fn office_sync(&mut self) -> Result<OfficeSync, AppError> {
+        let token = self.office_token()?;
+        let c = self.connection()?.ok_or_else(|| {
+            invalid("Dieser Arbeitsplatz ist an keinen Rathaus-Server angeschlossen.")
+        })?;
+        let http = client(&c.ca_pem, Some((&c.cert_pem, &c.key_pem)))?;
+        let rt = runtime()?;
+        self.replica_mut()?;
+        let mut replica = self
+            .office
+            .replica
+            .take()
+            .ok_or_else(|| invalid("Das Replikat fehlt."))?;
+        let result = self.sync_replica(&rt, &http, &c, &token, &mut replica);
+        self.office.replica = Some(replica);
+        match result {
+            Err(Failure::Expired) => {
+                self.office.token = None;
+                Err(expired())
+            }
+            Err(Failure::Away(e) | Failure::Refused(e)) => Err(e),
+            Ok(mut summary) => {
+                if let Some(r) = &self.office.replica {
+                    summary.waiting = count(r.waiting());
+                    summary.conflicts = count(r.conflicts.len());
+                    summary.position = r.cursor;
+                }
+                Ok(summary)
+            }
+        }
+    }
+
+    fn sync_replica(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        http: &reqwest::Client,
+        c: &Connection,
+        token: &str,
+        replica: &mut Replica,
+    ) -> Result<OfficeSync, Failure> {
+        let mut summary = OfficeSync::default();
+        let session = self
+            .session_with_mut(Permission::RunSync)
+            .map_err(Failure::Refused)?;
+        while let Some(command) = replica.queue.front().cloned() {
+            let outcome = match rt.block_on(send(http, c, token, &command)) {
+                Ok(o) => o,
+                // The server is away: the rest waits for the next synchronisation.
+                Err(Failure::Away(_)) => return Ok(summary),
+                Err(other) => return Err(other),
+            };
+            summary.reachable = true;
+            match outcome {
+                Outcome::Applied { .. } => summary.applied += 1,
+                Outcome::Refused { .. } => summary.refused += 1,
+            }
+            session
+                .replica_answer(replica, command.key, &outcome)
+                .map_err(|e| Failure::Refused(e.into()))?;
+        }
+        loop {
+            let p = match rt.block_on(page(http, c, token, replica.cursor)) {
+                Ok(p) => p,
+                Err(Failure::Away(_)) => return Ok(summary),
+                Err(other) => return Err(other),
+            };
+            summary.reachable = true;
+            summary.received += count(p.items.len());
+            session
+                .replica_apply_page(replica, &p)
+                .map_err(|e| Failure::Refused(e.into()))?;
+            if !p.more {
+                return Ok(summary);
+            }
+        }
+    }
+
+    /// Check a step against this desk's view with the server's rules and queue it.
+    fn office_act(&mut self, body: CommandBody) -> Result<Uuid, AppError> {
+        let replica = self.replica_mut()?;
+        let command = Command {
+            key: Uuid::new_v4(),
+            body,
+        };
+        let current = replica.view(command.body.case_id());
+        let role_of = |name: &str| replica.users.get(name).map(|u| u.role);
+        rules::decide(&replica.actor, current.as_ref(), &command, "", &role_of)
+            .map_err(|r| AppError::new(ErrorCode::Forbidden, r.reason))?;
+        let mut replica = self
+            .office
+            .replica
+            .take()
+            .ok_or_else(|| invalid("Das Replikat fehlt."))?;
+        let result = self
+            .session_with_mut(Permission::RunSync)
+            .and_then(|s| Ok(s.replica_enqueue(&mut replica, command.clone())?));
+        self.office.replica = Some(replica);
+        result.map(|()| command.key)
+    }
+
+    fn office_case_id(&mut self, file_number: &str) -> Result<(Uuid, i64), AppError> {
+        let replica = self.replica_mut()?;
+        let id = replica
+            .cases
+            .values()
+            .find(|c| c.meta.file_number == file_number.trim())
+            .map(|c| c.meta.id)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::NotFound,
+                    format!("Einen Vorgang {file_number} gibt es an diesem Arbeitsplatz nicht."),
+                )
+            })?;
+        let version = replica.view(id).map(|m| m.version).unwrap_or_default();
+        Ok((id, version))
+    }
+
+    fn seal_for_cases(&self, text: &str) -> Result<office::Ciphertext, AppError> {
+        let stored = self
+            .session_with(Permission::RunSync)?
+            .setting(RECIPIENTS)?
+            .and_then(|json| serde_json::from_str::<BTreeMap<KeyKind, String>>(&json).ok())
+            .unwrap_or_default();
+        let recipient = self
+            .office
+            .recipients
+            .get(&KeyKind::Fall)
+            .or_else(|| stored.get(&KeyKind::Fall))
+            .ok_or_else(|| {
+                invalid("Es gibt noch keinen Schlüssel für Fallinhalte: Die Leitung muss sich einmal am Rathaus-Server anmelden.")
+            })?;
+        keyring::seal(text.as_bytes(), &[recipient])
+            .map_err(|r| AppError::new(ErrorCode::InvalidInput, r.reason))
+    }
+
+    /// A processing step on a case (office mode), with an optional reason that
+    /// travels encrypted. Returns the command's key.
+    pub fn office_step(
+        &mut self,
+        file_number: &str,
+        step: Step,
+        reason: Option<&str>,
+    ) -> Result<Uuid, AppError> {
+        let (case_id, based_on) = self.office_case_id(file_number)?;
+        let content = reason
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| self.seal_for_cases(r))
+            .transpose()?;
+        self.office_act(CommandBody::Transition {
+            case_id,
+            based_on,
+            step,
+            content,
+        })
+    }
+
+    /// A note on a case (office mode): appended, never in conflict.
+    pub fn office_note(&mut self, file_number: &str, text: &str) -> Result<Uuid, AppError> {
+        if text.trim().is_empty() || text.chars().count() > 10_000 {
+            return Err(invalid(
+                "Eine Notiz braucht Text (höchstens 10 000 Zeichen).",
+            ));
+        }
+        let (case_id, _) = self.office_case_id(file_number)?;
+        let content = self.seal_for_cases(text)?;
+        self.office_act(CommandBody::Note { case_id, content })
+    }
+
+    /// Assign a case (office mode); `None` gives it back to the team.
+    pub fn office_assign(&mut self, file_number: &str, to: Option<&str>) -> Result<Uuid, AppError> {
+        let (case_id, based_on) = self.office_case_id(file_number)?;
+        self.office_act(CommandBody::Assign {
+            case_id,
+            based_on,
+            to: to.map(str::to_string),
+        })
+    }
+
+    /// Tick the completeness checklist of a case as done (or not).
+    pub fn office_checklist(
+        &mut self,
+        file_number: &str,
+        complete: bool,
+    ) -> Result<Uuid, AppError> {
+        let (case_id, based_on) = self.office_case_id(file_number)?;
+        self.office_act(CommandBody::Checklist {
+            case_id,
+            based_on,
+            complete,
+        })
+    }
+
+    /// The cases this user sees, as this desk holds them (newest receipt first).
+    pub fn office_cases(&mut self) -> Result<Vec<OfficeCase>, AppError> {
+        let replica = self.replica_mut()?;
+        let mut out: Vec<OfficeCase> = replica
+            .cases
+            .keys()
+            .filter_map(|id| replica.view(*id))
+            .map(|m| OfficeCase {
+                id: m.id.to_string(),
+                waiting: count(
+                    replica
+                        .queue
+                        .iter()
+                        .filter(|c| c.body.case_id() == m.id)
+                        .count(),
+                ),
+                file_number: m.file_number,
+                case_type: m.case_type,
+                state: m.state,
+                assignee: m.assignee,
+                checklist_complete: m.checklist_complete,
+                version: m.version,
+            })
+            .collect();
+        out.sort_by(|a, b| b.file_number.cmp(&a.file_number));
+        Ok(out)
+    }
+
+    /// The notes on a case the server confirmed, opened with this login's keys.
+    pub fn office_notes(&mut self, file_number: &str) -> Result<Vec<OfficeNote>, AppError> {
+        let (case_id, _) = self.office_case_id(file_number)?;
+        let events: Vec<office::Event> = self
+            .office
+            .replica
+            .as_ref()
+            .and_then(|r| r.cases.get(&case_id))
+            .map(|c| {
+                c.events
+                    .values()
+                    .filter(|e| e.kind == "notiz")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut notes = Vec::new();
+        for e in events {
+            let Some(content) = &e.content else { continue };
+            let text = self.office_open(KeyKind::Fall, content)?;
+            notes.push(OfficeNote {
+                author: e.actor.clone(),
+                at: e.at.clone(),
+                text: String::from_utf8_lossy(&text).into_owned(),
+            });
+        }
+        notes.sort_by(|a, b| a.at.cmp(&b.at));
+        Ok(notes)
+    }
+
+    /// The refused commands waiting for the clerk.
+    pub fn office_conflicts(&mut self) -> Result<Vec<OfficeConflict>, AppError> {
+        // What the case looks like now (after the feed), else when the refusal came.
+        let now: BTreeMap<Uuid, office::CaseMeta> = self
+            .replica_mut()?
+            .cases
+            .values()
+            .map(|c| (c.meta.id, c.meta.clone()))
+            .collect();
+        let stored = self
+            .session_with(Permission::RunSync)?
+            .replica_conflicts()?;
+        Ok(stored
+            .into_iter()
+            .map(|s| {
+                let id = s.conflict.command.body.case_id();
+                let case = now.get(&id).cloned().or(s.conflict.case_now);
+                OfficeConflict {
+                    seq: s.seq,
+                    at: s.at,
+                    file_number: case
+                        .as_ref()
+                        .map(|m| m.file_number.clone())
+                        .unwrap_or_else(|| id.to_string()),
+                    what: s.conflict.command.body.label().to_string(),
+                    reason: s.conflict.refusal.reason,
+                    state_now: case.as_ref().map(|m| m.state),
+                    assignee_now: case.and_then(|m| m.assignee),
+                }
+            })
+            .collect())
+    }
+
+    /// The clerk has dealt with a conflict (took the server's state, or did the
+    /// step again on top of it).
+    pub fn office_conflict_done(&mut self, seq: i64) -> Result<(), AppError> {
+        self.replica_mut()?;
+        let mut replica = self
+            .office
+            .replica
+            .take()
+            .ok_or_else(|| invalid("Das Replikat fehlt."))?;
+        let result = self
+            .session_with_mut(Permission::RunSync)
+            .and_then(|s| Ok(s.replica_conflict_done(&mut replica, seq)?));
+        self.office.replica = Some(replica);
+        result
+    }
+
+    /// The role the server holds for this login (office mode), if signed in.
+    pub fn office_role(&self) -> Option<Role> {
+        self.office.role
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,275 @@
+//! Desks working on the Rathaus-Server's record: the real workstation stores on
+//! temp dirs, the real server over mutual TLS on 127.0.0.1, a real PostgreSQL
+//! cluster started by the test. Two caseworkers decide the same case while the
+//! server is away: one decision is applied, the other becomes a visible conflict
+//! with a German reason, and both notes survive.
+
+use std::sync::Arc;
+
+use domain::{CaseState, Decision, Role};
+use office::protocol::{Command, CommandBody, Step};
+use office::rules::Actor;
+use server::Record;
+use server::api::ApiState;
+use server::cluster::Cluster;
+use server::tls::OfficeCa;
+use workstation::{OfficeConnectRequest, Workstation};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+struct Server {
+    rt: tokio::runtime::Runtime,
+    record: Arc<Record>,
+    ca: Arc<OfficeCa>,
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// Serve on `addr` (the same address again after [`Server::halt`]).
+    fn serve(&mut self) -> Result<(), BoxError> {
+        let tls = self
+            .ca
+            .server_config(&self.ca.server_cert(&["127.0.0.1".into()])?)?;
+        let listener = self.rt.block_on(tokio::net::TcpListener::bind(self.addr))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = ApiState {
+            record: self.record.clone(),
+            ca: self.ca.clone(),
+        };
+        self.served = Some(
+            self.rt
+                .spawn(server::api::serve(listener, state, tls, async {
+                    let _ = stopped.await;
+                })),
+        );
+        self.stop = Some(stop);
+        Ok(())
+    }
+
+    fn halt(&mut self) -> Result<(), BoxError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            self.rt.block_on(served)?;
+        }
+        Ok(())
+    }
+}
+
+fn desk(
+    server: &Server,
+    root: &std::path::Path,
+    name: &str,
+    role: Role,
+) -> Result<Workstation, BoxError> {
+    let mut ws = amtsstube_tests::local::workstation(&root.join(name), None, &[(name, role)])?;
+    let code = server.rt.block_on(server.record.new_enrolment_code(10))?;
+    ws.office_connect(OfficeConnectRequest {
+        server: server.url(),
+        code,
+        fingerprint: server.ca.fingerprint()?,
+        name: format!("Platz {name}"),
+    })?;
+    ws.logout();
+    ws.login(workstation::LoginRequest {
+        username: name.into(),
+        password: format!("{name}-passwort-1"),
+    })?;
+    ws.office_sign_in(format!("{name}-passwort-1"))?;
+    Ok(ws)
+}
+
+fn state_of(ws: &mut Workstation, file_number: &str) -> Result<CaseState, BoxError> {
+    Ok(ws
+        .office_cases()?
+        .into_iter()
+        .find(|c| c.file_number == file_number)
+        .ok_or("Vorgang fehlt")?
+        .state)
+}
+
+#[test]
+fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict()
+-> Result<(), BoxError> {
+    let cluster = Cluster::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))?;
+    cluster.create_database("desks")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let record = Arc::new(rt.block_on(Record::connect(&cluster.conninfo("desks"), 4))?);
+    rt.block_on(record.migrate())?;
+    for (name, role) in [
+        ("lea", Role::Leitung),
+        ("anna", Role::Sachbearbeitung),
+        ("ben", Role::Sachbearbeitung),
+        ("sam", Role::Scanstelle),
+    ] {
+        rt.block_on(record.add_user(name, role, &format!("{name}-passwort-1")))?;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    drop(listener);
+    let mut server = Server {
+        rt,
+        record: record.clone(),
+        ca: Arc::new(OfficeCa::create("Musterstadt")?),
+        addr,
+        stop: None,
+        served: None,
+    };
+    server.serve()?;
+
+    // The caseworkers publish their keys, the Leitung makes the kind keys and hands
+    // them on; signing in again, the caseworkers hold the case key.
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let mut ben = desk(&server, tmp.path(), "ben", Role::Sachbearbeitung)?;
+    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    for (ws, name) in [(&mut anna, "anna"), (&mut ben, "ben")] {
+        let again = ws.office_sign_in(format!("{name}-passwort-1"))?;
+        assert_eq!(again.holds, vec!["fall".to_string()], "{name}");
+    }
+
+    // A paper application from the scanning desk becomes a case on the server.
+    let (_, stranger) = office::keyring::generate();
+    let scan_ws = server.rt.block_on(server.record.workstations())?[0].id;
+    let created = server.rt.block_on(server.record.apply(
+        &Actor {
+            user: "sam".into(),
+            role: Role::Scanstelle,
+        },
+        scan_ws,
+        &Command {
+            key: uuid::Uuid::new_v4(),
+            body: CommandBody::CreateCase {
+                case_id: uuid::Uuid::new_v4(),
+                file_number: "HU-2026-00017".into(),
+                case_type: "HU".into(),
+                received_at: "2026-12-01T08:00:00Z".into(),
+                content: office::keyring::seal(b"Antrag", &[&stranger]).map_err(|r| r.reason)?,
+            },
+        },
+    ))?;
+    assert!(
+        matches!(created, office::Outcome::Applied { .. }),
+        "{created:?}"
+    );
+    let az = "HU-2026-00017";
+
+    // Anna checks it through to "vollständig"; both desks learn of it.
+    let first = anna.office_sync()?;
+    assert!(first.reachable && first.received >= 1, "{first:?}");
+    anna.office_step(az, Step::PruefungBeginnen, None)?;
+    anna.office_checklist(az, true)?;
+    anna.office_step(az, Step::Vollstaendig, None)?;
+    // Queued and shown at once, before the server has seen it.
+    assert_eq!(state_of(&mut anna, az)?, CaseState::InBearbeitung);
+    let sent = anna.office_sync()?;
+    assert_eq!(
+        (sent.applied, sent.refused, sent.waiting),
+        (3, 0, 0),
+        "{sent:?}"
+    );
+    ben.office_sync()?;
+    assert_eq!(state_of(&mut ben, az)?, CaseState::InBearbeitung);
+
+    // The server goes away. Both decide, each with a note; nothing is lost.
+    server.halt()?;
+    anna.office_step(
+        az,
+        Step::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+        },
+        Some("Alle Nachweise liegen vor."),
+    )?;
+    anna.office_note(az, "Anna: Rückfrage beim Halter telefonisch geklärt.")?;
+    ben.office_step(
+        az,
+        Step::Entscheiden {
+            ergebnis: Decision::Abgelehnt,
+        },
+        Some("Nachweis der Haftpflicht fehlt."),
+    )?;
+    ben.office_note(az, "Ben: Haftpflicht nicht gefunden.")?;
+    let away = ben.office_sync()?;
+    assert!(!away.reachable && away.waiting == 2, "{away:?}");
+    // A desk restarted while offline still has its queue (it lives in the store).
+    ben.logout();
+    ben.login(workstation::LoginRequest {
+        username: "ben".into(),
+        password: "ben-passwort-1".into(),
+    })?;
+    let cases = ben.office_cases()?;
+    assert_eq!(cases[0].waiting, 2, "{cases:?}");
+    assert_eq!(cases[0].state, CaseState::Entschieden);
+
+    // The server is back: Anna's decision came first and is applied …
+    server.serve()?;
+    let done = anna.office_sync()?;
+    assert_eq!((done.applied, done.refused), (2, 0), "{done:?}");
+    // … Ben's is refused with a German reason and is a conflict; his note goes in.
+    ben.office_sign_in("ben-passwort-1".into())?;
+    let late = ben.office_sync()?;
+    assert_eq!(
+        (late.applied, late.refused, late.waiting),
+        (1, 1, 0),
+        "{late:?}"
+    );
+    let conflicts = ben.office_conflicts()?;
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0].file_number, az);
+    assert_eq!(conflicts[0].what, "Bearbeitungsschritt");
+    assert!(
+        conflicts[0].reason.contains("inzwischen") && conflicts[0].reason.contains(az),
+        "{}",
+        conflicts[0].reason
+    );
+    assert_eq!(conflicts[0].state_now, Some(CaseState::Entschieden));
+    // Nothing overwritten: the server holds Anna's decision, Ben's view follows it.
+    anna.office_sync()?;
+    let leitung = Actor {
+        user: "lea".into(),
+        role: Role::Leitung,
+    };
+    let page = server
+        .rt
+        .block_on(server.record.feed(&leitung, 0, 10_000))?;
+    let mut decisions = std::collections::BTreeMap::new();
+    for item in page.items {
+        if let office::FeedItem::Case { events, .. } = item {
+            for e in events {
+                if e.to_state == Some(CaseState::Entschieden) {
+                    decisions.insert(e.id, e.actor);
+                }
+            }
+        }
+    }
+    assert_eq!(
+        decisions.into_values().collect::<Vec<_>>(),
+        vec!["anna".to_string()],
+        "genau eine Entscheidung, Annas"
+    );
+    assert_eq!(state_of(&mut ben, az)?, CaseState::Entschieden);
+
+    // Both notes survive, readable at both desks with the case key.
+    for ws in [&mut anna, &mut ben] {
+        let notes: Vec<String> = ws.office_notes(az)?.into_iter().map(|n| n.text).collect();
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes.iter().any(|n| n.starts_with("Anna:")));
+        assert!(notes.iter().any(|n| n.starts_with("Ben:")));
+    }
+
+    // Ben takes note of the conflict: it leaves his list, the audit keeps it.
+    ben.office_conflict_done(conflicts[0].seq)?;
+    assert!(ben.office_conflicts()?.is_empty());
+    server.halt()?;
+    Ok(())
+}
