@@ -267,8 +267,54 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
         assert!(notes.iter().any(|n| n.starts_with("Ben:")));
     }
 
+    // The same through the command line, as a second process on the desk's store.
+    let cli = |who: &str, args: &[&str]| -> Result<String, BoxError> {
+        use std::io::Write;
+        let mut child = std::process::Command::new(amtsstube_tests::app::amtsstube_bin()?)
+            .arg("--data-dir")
+            .arg(tmp.path().join(who))
+            .arg("buero")
+            .args(args)
+            .args(["--as", who])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            writeln!(stdin, "{who}-passwort-1")?;
+        }
+        let out = child.wait_with_output()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            return Err(format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(text)
+    };
+    let listed = cli("ben", &["konflikte"])?;
+    assert!(
+        listed.contains(az)
+            && listed.contains("Bearbeitungsschritt")
+            && listed.contains("Entschieden"),
+        "{listed}"
+    );
+    let noted = cli(
+        "anna",
+        &["notiz", az, "--text", "Anna: Bescheid geht morgen raus."],
+    )?;
+    assert!(noted.contains("1 übernommen"), "{noted}");
+    let cases = cli("anna", &["vorgaenge"])?;
+    assert!(
+        cases.contains(az) && cases.contains("Entschieden"),
+        "{cases}"
+    );
+    let wrong = cli("anna", &["schritt", az, "bewilligen"]);
+    assert!(
+        matches!(&wrong, Err(e) if e.to_string().contains(az)),
+        "ein zweites Entscheiden wird schon am Platz abgewiesen: {wrong:?}"
+    );
+
     // Ben takes note of the conflict: it leaves his list, the audit keeps it.
-    ben.office_conflict_done(conflicts[0].seq)?;
+    cli("ben", &["konflikt-erledigt", &conflicts[0].seq.to_string()])?;
     assert!(ben.office_conflicts()?.is_empty());
     server.halt()?;
     Ok(())

@@ -133,6 +133,7 @@ pub fn audit_verify(ctx: &mut Ctx, as_user: &str) -> Result<ExitCode> {
 
 pub fn buero(ctx: &mut Ctx, command: BueroCommand) -> Result<ExitCode> {
     let status = match command {
+        BueroCommand::Arbeit(work) => return crate::office::run(ctx, work),
         BueroCommand::Anschliessen {
             server,
             code,

@@ -62,7 +62,7 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Rathaus-Server (Büro-Betrieb): anschließen, Zustand
+    /// Rathaus-Server (Büro-Betrieb): anschließen, anmelden, abgleichen, Vorgänge bearbeiten, Konflikte
     Buero {
         #[command(subcommand)]
         command: BueroCommand,
@@ -235,6 +235,9 @@ pub(crate) enum BueroCommand {
         #[arg(long = "as", default_value = "admin")]
         as_user: String,
     },
+    /// Arbeit am gemeinsamen Datenbestand (abgleichen, Vorgänge, Schritte, Notizen, Konflikte)
+    #[command(flatten)]
+    Arbeit(OfficeWork),
     /// Am Rathaus-Server anmelden (gleiches Passwort) und die Schlüssel in Ordnung bringen
     Anmelden {
         #[arg(long = "as")]
@@ -243,6 +246,56 @@ pub(crate) enum BueroCommand {
     /// Verbindung zum Rathaus-Server prüfen
     Status {
         #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum OfficeWork {
+    /// Wartende Schritte senden und Neues vom Rathaus-Server holen
+    Abgleichen {
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Die Vorgänge dieses Benutzers, wie dieser Arbeitsplatz sie kennt
+    Vorgaenge {
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Einen Bearbeitungsschritt tun (auch ohne Server; er wartet dann)
+    Schritt {
+        aktenzeichen: String,
+        /// pruefen, nachfordern, nachgereicht, vollstaendig, bewilligen, ablehnen, teilweise, abschliessen, zurueckziehen, weiterleiten
+        schritt: String,
+        /// Begründung (wird verschlüsselt)
+        #[arg(long)]
+        begruendung: Option<String>,
+        /// Frist einer Nachforderung (JJJJ-MM-TT)
+        #[arg(long)]
+        frist: Option<String>,
+        /// Behörde einer Weiterleitung
+        #[arg(long)]
+        an: Option<String>,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Eine Notiz zu einem Vorgang (wird verschlüsselt)
+    Notiz {
+        aktenzeichen: String,
+        #[arg(long)]
+        text: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Vom Server abgelehnte Schritte mit Grund
+    Konflikte {
+        #[arg(long = "as")]
+        as_user: String,
+    },
+    /// Einen Konflikt als erledigt markieren
+    KonfliktErledigt {
+        nummer: i64,
+        #[arg(long = "as")]
         as_user: String,
     },
 }
@@ -450,6 +503,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 mod admin;
 mod ctx;
+mod office;
 mod scan;
 mod work;
 

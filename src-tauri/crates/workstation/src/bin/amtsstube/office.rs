@@ -1,0 +1,148 @@
+//! `amtsstube buero …`: working on the Rathaus-Server's record from this desk.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use domain::Decision;
+use office::Step;
+use workstation::ErrorCode;
+
+use crate::OfficeWork;
+use crate::ctx::{Ctx, LoggedIn};
+
+/// Log in here and at the server; without the server the desk works offline on
+/// its replica (a wrong password at the server still stops).
+fn signed_in(ctx: &mut Ctx, user: &str) -> Result<LoggedIn> {
+    let (mut ws, password) = ctx.login_with_password(user)?;
+    match ws.office_sign_in(password) {
+        Ok(_) => {}
+        Err(e) if e.code == ErrorCode::Storage => {
+            eprintln!("{} Es wird ohne Server gearbeitet.", e.message);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(ws)
+}
+
+fn step_of(name: &str, frist: Option<String>, an: Option<String>) -> Result<Step> {
+    Ok(match name {
+        "pruefen" => Step::PruefungBeginnen,
+        "nachfordern" => Step::Nachfordern {
+            frist: frist
+                .ok_or_else(|| anyhow::anyhow!("„nachfordern“ braucht --frist JJJJ-MM-TT."))?,
+        },
+        "nachgereicht" => Step::NachreichungEingegangen,
+        "vollstaendig" => Step::Vollstaendig,
+        "bewilligen" => Step::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+        },
+        "ablehnen" => Step::Entscheiden {
+            ergebnis: Decision::Abgelehnt,
+        },
+        "teilweise" => Step::Entscheiden {
+            ergebnis: Decision::TeilweiseBewilligt,
+        },
+        "abschliessen" => Step::Abschliessen,
+        "zurueckziehen" => Step::Zurueckziehen,
+        "weiterleiten" => Step::Weiterleiten {
+            an: an.ok_or_else(|| anyhow::anyhow!("„weiterleiten“ braucht --an BEHÖRDE."))?,
+        },
+        other => bail!(
+            "Unbekannter Schritt „{other}“ (pruefen, nachfordern, nachgereicht, vollstaendig, bewilligen, ablehnen, teilweise, abschliessen, zurueckziehen, weiterleiten)."
+        ),
+    })
+}
+
+/// Send what waits and read what is new; report both.
+fn sync(ws: &mut LoggedIn) -> Result<()> {
+    if !ws.office_signed_in() {
+        println!("Nicht am Rathaus-Server angemeldet: Der Schritt wartet an diesem Arbeitsplatz.");
+        return Ok(());
+    }
+    let s = ws.office_sync()?;
+    if !s.reachable {
+        println!(
+            "Rathaus-Server nicht erreichbar: {} Schritt(e) warten an diesem Arbeitsplatz.",
+            s.waiting
+        );
+        return Ok(());
+    }
+    println!(
+        "Abgeglichen: {} übernommen, {} abgelehnt, {} Änderung(en) empfangen, {} wartend, {} Konflikt(e).",
+        s.applied, s.refused, s.received, s.waiting, s.conflicts
+    );
+    Ok(())
+}
+
+pub fn run(ctx: &mut Ctx, command: OfficeWork) -> Result<ExitCode> {
+    match command {
+        OfficeWork::Abgleichen { as_user } => {
+            let mut ws = signed_in(ctx, &as_user)?;
+            sync(&mut ws)?;
+        }
+        OfficeWork::Vorgaenge { as_user } => {
+            let mut ws = signed_in(ctx, &as_user)?;
+            for c in ws.office_cases()? {
+                let waiting = if c.waiting > 0 {
+                    format!("  ({} Schritt(e) wartend)", c.waiting)
+                } else {
+                    String::new()
+                };
+                println!(
+                    "{}\t{}\t{}\t{}{waiting}",
+                    c.file_number,
+                    c.case_type,
+                    c.state.label(),
+                    c.assignee.as_deref().unwrap_or("–")
+                );
+            }
+        }
+        OfficeWork::Schritt {
+            aktenzeichen,
+            schritt,
+            begruendung,
+            frist,
+            an,
+            as_user,
+        } => {
+            let step = step_of(&schritt, frist, an)?;
+            let mut ws = signed_in(ctx, &as_user)?;
+            ws.office_step(&aktenzeichen, step, begruendung.as_deref())?;
+            println!("Schritt „{schritt}“ für {aktenzeichen} gespeichert.");
+            sync(&mut ws)?;
+        }
+        OfficeWork::Notiz {
+            aktenzeichen,
+            text,
+            as_user,
+        } => {
+            let mut ws = signed_in(ctx, &as_user)?;
+            ws.office_note(&aktenzeichen, &text)?;
+            println!("Notiz zu {aktenzeichen} gespeichert.");
+            sync(&mut ws)?;
+        }
+        OfficeWork::Konflikte { as_user } => {
+            let mut ws = signed_in(ctx, &as_user)?;
+            let list = ws.office_conflicts()?;
+            if list.is_empty() {
+                println!("Keine Konflikte.");
+            }
+            for c in list {
+                let now = c
+                    .state_now
+                    .map(|s| s.label())
+                    .unwrap_or("nicht mehr sichtbar");
+                println!(
+                    "Nr. {}\t{}\t{}\t{} (jetzt: {now})",
+                    c.seq, c.file_number, c.what, c.reason
+                );
+            }
+        }
+        OfficeWork::KonfliktErledigt { nummer, as_user } => {
+            let mut ws = signed_in(ctx, &as_user)?;
+            ws.office_conflict_done(nummer)?;
+            println!("Konflikt Nr. {nummer} erledigt.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
