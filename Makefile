@@ -82,6 +82,7 @@ chaos: build
 	DST_SCHEDULES=100000 $(CARGO) test -p sync --test simulation -- --nocapture
 	SIM_SCHEDULES=50000 $(CARGO) test --release -p office --test simulation -- --nocapture
 	SERVER_CHAOS_COMMANDS=1000 $(CARGO) test -p server --test chaos -- --nocapture
+	OFFICE_CHAOS_ROUNDS=200 $(CARGO) test -p amtsstube-tests --test office_desks desk_processes_killed -- --nocapture
 
 # ---- other --------------------------------------------------------------------
 bench: deps

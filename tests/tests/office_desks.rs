@@ -86,59 +86,38 @@ fn desk(
     Ok(ws)
 }
 
-fn state_of(ws: &mut Workstation, file_number: &str) -> Result<CaseState, BoxError> {
-    Ok(ws
-        .office_cases()?
-        .into_iter()
-        .find(|c| c.file_number == file_number)
-        .ok_or("Vorgang fehlt")?
-        .state)
-}
-
-#[test]
-fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict()
--> Result<(), BoxError> {
+/// A throwaway PostgreSQL cluster with the server's record and `people`, and the
+/// server serving on loopback.
+fn office(db: &str, people: &[(&str, Role)]) -> Result<(Cluster, Server), BoxError> {
     let cluster = Cluster::start(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))?;
-    cluster.create_database("desks")?;
+    cluster.create_database(db)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let record = Arc::new(rt.block_on(Record::connect(&cluster.conninfo("desks"), 4))?);
+    let record = Arc::new(rt.block_on(Record::connect(&cluster.conninfo(db), 4))?);
     rt.block_on(record.migrate())?;
-    for (name, role) in [
-        ("lea", Role::Leitung),
-        ("anna", Role::Sachbearbeitung),
-        ("ben", Role::Sachbearbeitung),
-        ("sam", Role::Scanstelle),
-    ] {
-        rt.block_on(record.add_user(name, role, &format!("{name}-passwort-1")))?;
+    for (name, role) in people {
+        rt.block_on(record.add_user(name, *role, &format!("{name}-passwort-1")))?;
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     drop(listener);
     let mut server = Server {
         rt,
-        record: record.clone(),
+        record,
         ca: Arc::new(OfficeCa::create("Musterstadt")?),
         addr,
         stop: None,
         served: None,
     };
     server.serve()?;
+    Ok((cluster, server))
+}
 
-    // The caseworkers publish their keys, the Leitung makes the kind keys and hands
-    // them on; signing in again, the caseworkers hold the case key.
-    let tmp = tempfile::tempdir()?;
-    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
-    let mut ben = desk(&server, tmp.path(), "ben", Role::Sachbearbeitung)?;
-    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
-    for (ws, name) in [(&mut anna, "anna"), (&mut ben, "ben")] {
-        let again = ws.office_sign_in(format!("{name}-passwort-1"))?;
-        assert_eq!(again.holds, vec!["fall".to_string()], "{name}");
-    }
-
-    // A paper application from the scanning desk becomes a case on the server.
+/// A paper application approved at a scanning desk (Scanstelle `sam`) becomes a
+/// case on the server, as the scanning desk's command would make it.
+fn paper_case(server: &Server, file_number: &str) -> Result<(), BoxError> {
     let (_, stranger) = office::keyring::generate();
     let scan_ws = server.rt.block_on(server.record.workstations())?[0].id;
     let created = server.rt.block_on(server.record.apply(
@@ -151,17 +130,85 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
             key: uuid::Uuid::new_v4(),
             body: CommandBody::CreateCase {
                 case_id: uuid::Uuid::new_v4(),
-                file_number: "HU-2026-00017".into(),
+                file_number: file_number.into(),
                 case_type: "HU".into(),
                 received_at: "2026-12-01T08:00:00Z".into(),
                 content: office::keyring::seal(b"Antrag", &[&stranger]).map_err(|r| r.reason)?,
             },
         },
     ))?;
-    assert!(
-        matches!(created, office::Outcome::Applied { .. }),
-        "{created:?}"
-    );
+    if !matches!(created, office::Outcome::Applied { .. }) {
+        return Err(format!("Vorgang nicht angelegt: {created:?}").into());
+    }
+    Ok(())
+}
+
+/// The `amtsstube` binary on the desk `who` under `root` (`buero …`), the password
+/// on stdin. Stdout if it succeeded, else its stderr as the error.
+fn cli(root: &std::path::Path, who: &str, args: &[&str]) -> Result<String, BoxError> {
+    let out = spawn_cli(root, who, args)?.wait_with_output()?;
+    if !out.status.success() {
+        return Err(format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn spawn_cli(
+    root: &std::path::Path,
+    who: &str,
+    args: &[&str],
+) -> Result<std::process::Child, BoxError> {
+    use std::io::Write;
+    let mut child = std::process::Command::new(amtsstube_tests::app::amtsstube_bin()?)
+        .arg("--data-dir")
+        .arg(root.join(who))
+        .arg("buero")
+        .args(args)
+        .args(["--as", who])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        writeln!(stdin, "{who}-passwort-1")?;
+    }
+    Ok(child)
+}
+
+fn state_of(ws: &mut Workstation, file_number: &str) -> Result<CaseState, BoxError> {
+    Ok(ws
+        .office_cases()?
+        .into_iter()
+        .find(|c| c.file_number == file_number)
+        .ok_or("Vorgang fehlt")?
+        .state)
+}
+
+#[test]
+fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict()
+-> Result<(), BoxError> {
+    let (_cluster, mut server) = office(
+        "desks",
+        &[
+            ("lea", Role::Leitung),
+            ("anna", Role::Sachbearbeitung),
+            ("ben", Role::Sachbearbeitung),
+            ("sam", Role::Scanstelle),
+        ],
+    )?;
+    // The caseworkers publish their keys, the Leitung makes the kind keys and hands
+    // them on; signing in again, the caseworkers hold the case key.
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let mut ben = desk(&server, tmp.path(), "ben", Role::Sachbearbeitung)?;
+    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    for (ws, name) in [(&mut anna, "anna"), (&mut ben, "ben")] {
+        let again = ws.office_sign_in(format!("{name}-passwort-1"))?;
+        assert_eq!(again.holds, vec!["fall".to_string()], "{name}");
+    }
+
+    // A paper application from the scanning desk becomes a case on the server.
+    paper_case(&server, "HU-2026-00017")?;
     let az = "HU-2026-00017";
 
     // Anna checks it through to "vollständig"; both desks learn of it.
@@ -268,28 +315,7 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
     }
 
     // The same through the command line, as a second process on the desk's store.
-    let cli = |who: &str, args: &[&str]| -> Result<String, BoxError> {
-        use std::io::Write;
-        let mut child = std::process::Command::new(amtsstube_tests::app::amtsstube_bin()?)
-            .arg("--data-dir")
-            .arg(tmp.path().join(who))
-            .arg("buero")
-            .args(args)
-            .args(["--as", who])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()?;
-        if let Some(mut stdin) = child.stdin.take() {
-            writeln!(stdin, "{who}-passwort-1")?;
-        }
-        let out = child.wait_with_output()?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if !out.status.success() {
-            return Err(format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
-        }
-        Ok(text)
-    };
+    let cli = |who: &str, args: &[&str]| cli(tmp.path(), who, args);
     let listed = cli("ben", &["konflikte"])?;
     assert!(
         listed.contains(az)
@@ -316,6 +342,98 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
     // Ben takes note of the conflict: it leaves his list, the audit keeps it.
     cli("ben", &["konflikt-erledigt", &conflicts[0].seq.to_string()])?;
     assert!(ben.office_conflicts()?.is_empty());
+    server.halt()?;
+    Ok(())
+}
+
+/// Desk processes killed with SIGKILL at random moments while they store and send a
+/// note, with the server away now and then: afterwards every note a process reported
+/// as saved is on the server, and none is there twice.
+#[test]
+fn desk_processes_killed_mid_step_lose_nothing_and_double_nothing() -> Result<(), BoxError> {
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+    let rounds: u64 = std::env::var("OFFICE_CHAOS_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
+    let seed: u64 = std::env::var("OFFICE_CHAOS_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(1)
+        });
+    println!("OFFICE_CHAOS_SEED={seed} OFFICE_CHAOS_ROUNDS={rounds}");
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let (_cluster, mut server) = office(
+        "desks_chaos",
+        &[
+            ("lea", Role::Leitung),
+            ("anna", Role::Sachbearbeitung),
+            ("sam", Role::Scanstelle),
+        ],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let mut lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    anna.office_sign_in("anna-passwort-1".into())?;
+    let az = "HU-2026-00042";
+    paper_case(&server, az)?;
+    anna.office_sync()?;
+    anna.logout();
+    drop(anna);
+
+    let (mut saved, mut killed) = (Vec::new(), 0);
+    for k in 0..rounds {
+        let away = k % 4 == 3;
+        if away {
+            server.halt()?;
+        }
+        let text = format!("Notiz {k}");
+        let mut child = spawn_cli(tmp.path(), "anna", &["notiz", az, "--text", &text])?;
+        std::thread::sleep(std::time::Duration::from_millis(rng.random_range(0..4000)));
+        if child.try_wait()?.is_none() {
+            child.kill()?;
+            killed += 1;
+        }
+        let out = child.wait_with_output()?;
+        if String::from_utf8_lossy(&out.stdout).contains("gespeichert") {
+            saved.push(text);
+        }
+        if away {
+            server.serve()?;
+        }
+    }
+    println!(
+        "{killed} von {rounds} Prozessen getötet, {} Notizen als gespeichert gemeldet",
+        saved.len()
+    );
+
+    // Bring everything up, then read the server's notes at the Leitung's desk.
+    let mut last = String::new();
+    for _ in 0..3 {
+        last = cli(tmp.path(), "anna", &["abgleichen"])?;
+        if last.contains(" 0 wartend") {
+            break;
+        }
+    }
+    assert!(last.contains(" 0 wartend"), "{last}");
+    lea.office_sync()?;
+    let notes: Vec<String> = lea.office_notes(az)?.into_iter().map(|n| n.text).collect();
+    let mut seen = std::collections::BTreeMap::new();
+    for n in &notes {
+        *seen.entry(n.clone()).or_insert(0) += 1;
+    }
+    let doubled: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "doppelt: {doubled:?} (seed {seed})");
+    let lost: Vec<_> = saved.iter().filter(|t| !seen.contains_key(*t)).collect();
+    assert!(lost.is_empty(), "verloren: {lost:?} (seed {seed})");
+    println!("{} Notizen auf dem Server", notes.len());
+    // Nothing appears that was never asked for.
+    assert!(notes.iter().all(|n| n.starts_with("Notiz ")), "{notes:?}");
     server.halt()?;
     Ok(())
 }

@@ -120,15 +120,26 @@ pub(crate) fn append(
     // The entry and the head move together even when the caller has no transaction
     // open (a process killed between the two statements would otherwise leave a head
     // behind the log, and every later entry would collide with the orphan). A
-    // savepoint nests inside a caller's transaction and is one of its own otherwise.
-    conn.execute_batch("SAVEPOINT audit_append")?;
+    // savepoint nests inside a caller's transaction; without one, the entry gets an
+    // IMMEDIATE transaction of its own (a deferred one that reads the head and then
+    // writes would fail at once, not wait, when another process wrote in between).
+    let (begin, commit, rollback) = if conn.is_autocommit() {
+        ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+    } else {
+        (
+            "SAVEPOINT audit_append",
+            "RELEASE audit_append",
+            "ROLLBACK TO audit_append; RELEASE audit_append",
+        )
+    };
+    conn.execute_batch(begin)?;
     match append_entry(conn, at, actor, action, object) {
         Ok(()) => {
-            conn.execute_batch("RELEASE audit_append")?;
+            conn.execute_batch(commit)?;
             Ok(())
         }
         Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK TO audit_append; RELEASE audit_append");
+            let _ = conn.execute_batch(rollback);
             Err(e)
         }
     }

@@ -1,7 +1,7 @@
 //! Opening the SQLCipher database and applying the migrations from `migrations/sqlite/`.
 
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use include_dir::{Dir, include_dir};
 use rusqlite::{Connection, OpenFlags};
@@ -21,15 +21,46 @@ fn migrations() -> Result<&'static Migrations<'static>> {
         .map_err(|e| StoreError::Database(format!("Migrationen unlesbar: {e}")))
 }
 
+/// SQLite marks itself initialised before SQLCipher's own initialisation has run
+/// (`sqlite3_initialize` sets `isInit`, then calls `sqlcipher_extra_init`), so a
+/// second thread opening its first connection in that window gets "sqlcipher not
+/// initialized" and every `PRAGMA key` fails. The first connection of the process
+/// is therefore opened here, once, while every other opener waits.
+static SQLCIPHER_READY: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+
+fn sqlcipher_ready() -> Result<()> {
+    SQLCIPHER_READY
+        .get_or_init(|| {
+            let conn = Connection::open_in_memory().map_err(|e| e.to_string())?;
+            conn.execute_batch("PRAGMA cipher_log_level = NONE;")
+                .map_err(|e| e.to_string())?;
+            let cipher: Option<String> = conn
+                .query_row("PRAGMA cipher_version", [], |r| r.get(0))
+                .map_err(|e| e.to_string())?;
+            cipher
+                .map(|_| ())
+                .ok_or_else(|| "SQLCipher ist nicht eingebunden".to_string())
+        })
+        .clone()
+        .map_err(|e| StoreError::Database(format!("SQLCipher nicht startbar: {e}")))
+}
+
 /// Open (or create) the database with the raw key, check the key, set the pragmas
 /// and bring the schema to the latest migration.
 pub(crate) fn open(path: &Path, key: &MasterKey) -> Result<Connection> {
+    sqlcipher_ready()?;
     let mut conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    // Another process (the CLI beside the app) or thread may be opening the same file:
+    // wait for its locks from the very first read, not only after the pragmas.
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Every write transaction takes the write lock at BEGIN and so waits its turn; a
+    // deferred one that read first would fail at once when another writer came between.
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     // SQLCipher would print decryption failures (wrong key) to stderr; errors reach us anyway.
     conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
     // The key must be the first statement that touches the file.
