@@ -194,16 +194,33 @@ pub fn check_recipient(text: &str) -> Result<(), Refusal> {
     recipient(text).map(|_| ())
 }
 
-fn encrypt<'a>(
+fn encrypt_bytes<'a>(
     recipients: impl Iterator<Item = &'a dyn age::Recipient>,
     plain: &[u8],
-) -> Result<Ciphertext, Refusal> {
+) -> Result<Vec<u8>, Refusal> {
     let encryptor = age::Encryptor::with_recipients(recipients).map_err(crypto)?;
     let mut out = Vec::new();
     let mut w = encryptor.wrap_output(&mut out).map_err(crypto)?;
     w.write_all(plain).map_err(crypto)?;
     w.finish().map_err(crypto)?;
-    Ciphertext::new(out)
+    Ok(out)
+}
+
+fn encrypt<'a>(
+    recipients: impl Iterator<Item = &'a dyn age::Recipient>,
+    plain: &[u8],
+) -> Result<Ciphertext, Refusal> {
+    Ciphertext::new(encrypt_bytes(recipients, plain)?)
+}
+
+/// Encrypt a document (an application's attachment) to the recipients: age like
+/// [`seal`], without the size limit of content that travels in a command.
+pub fn seal_document(plain: &[u8], recipients: &[&str]) -> Result<Vec<u8>, Refusal> {
+    let parsed: Vec<age::x25519::Recipient> = recipients
+        .iter()
+        .map(|r| recipient(r))
+        .collect::<Result<_, _>>()?;
+    encrypt_bytes(parsed.iter().map(|r| r as &dyn age::Recipient), plain)
 }
 
 /// Encrypt content to the recipients of the kinds it belongs to.

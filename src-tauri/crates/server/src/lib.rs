@@ -11,6 +11,7 @@ pub mod api;
 pub mod cluster;
 pub mod error;
 pub mod keys;
+pub mod pickup;
 pub mod record;
 pub mod setup;
 pub mod tls;

@@ -50,7 +50,7 @@ const SESSION_HOURS: i64 = 12;
 pub const MAX_PAGE: i64 = 500;
 
 pub struct Record {
-    pool: Pool,
+    pub(crate) pool: Pool,
 }
 
 /// An enrolled workstation (for `amtsstube-server status` and the administration).
@@ -127,11 +127,11 @@ fn check_password(password: &str) -> Result<()> {
     Ok(())
 }
 
-fn text_time(t: Timestamp) -> String {
+pub(crate) fn text_time(t: Timestamp) -> String {
     t.round(Unit::Second).unwrap_or(t).to_string()
 }
 
-fn parse_time(raw: &str) -> std::result::Result<Timestamp, Refusal> {
+pub(crate) fn parse_time(raw: &str) -> std::result::Result<Timestamp, Refusal> {
     raw.parse::<Timestamp>().map_err(|_| {
         Refusal::invalid(format!(
             "„{raw}“ ist kein Zeitpunkt nach RFC 3339 (z. B. 2026-12-01T08:00:00Z)."
@@ -146,10 +146,10 @@ fn state(raw: Option<String>) -> Result<Option<CaseState>> {
     .transpose()
 }
 
-const CASE_COLUMNS: &str = "id, file_number, case_type, channel, state, waiting_from, \
+pub(crate) const CASE_COLUMNS: &str = "id, file_number, case_type, channel, state, waiting_from, \
      checklist_complete, assignee, received_at, version, state_version";
 
-fn meta_of(row: &tokio_postgres::Row) -> Result<CaseMeta> {
+pub(crate) fn meta_of(row: &tokio_postgres::Row) -> Result<CaseMeta> {
     let state_raw: String = row.try_get("state")?;
     Ok(CaseMeta {
         id: row.try_get("id")?,
@@ -171,12 +171,15 @@ fn ciphertext(bytes: Vec<u8>) -> Result<Ciphertext> {
 }
 
 /// A statement prepared once per connection (saves a round trip per use).
-async fn stmt(client: &impl GenericClient, sql: &str) -> Result<tokio_postgres::Statement> {
+pub(crate) async fn stmt(
+    client: &impl GenericClient,
+    sql: &str,
+) -> Result<tokio_postgres::Statement> {
     Ok(client.prepare_cached(sql).await?)
 }
 
 /// Append one change under the feed lock; returns its position.
-async fn append(client: &impl GenericClient, change: &Change) -> Result<i64> {
+pub(crate) async fn append(client: &impl GenericClient, change: &Change) -> Result<i64> {
     let lock = client
         .prepare_cached("SELECT pg_advisory_xact_lock($1)")
         .await?;
@@ -874,7 +877,7 @@ impl Record {
         Ok(None)
     }
 
-    async fn write(
+    pub(crate) async fn write(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
         effect: &rules::Effect,

@@ -16,6 +16,9 @@ pub struct ServerConfig {
     pub adresse: String,
     /// The town hall's name (in the CA's subject).
     pub name: String,
+    /// Seconds between two pickups from the FIT-Connect destination (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abruf_sekunden: Option<u64>,
 }
 
 pub struct ServerDir {
@@ -71,6 +74,22 @@ impl ServerDir {
         let toml = toml::to_string(config).map_err(|e| ServerError::Invalid(e.to_string()))?;
         write_private(&self.file("server.toml"), &toml)?;
         Ok(ca)
+    }
+
+    /// Keep the FIT-Connect destination's settings (checked first; owner-only file,
+    /// they hold the destination's private keys).
+    pub fn save_portal(&self, json: &str) -> Result<()> {
+        crate::pickup::parse_settings(json)?;
+        write_private(&self.file("portal.json"), json)
+    }
+
+    /// The destination's settings, if the server picks up.
+    pub fn portal(&self) -> Result<Option<fitconnect::client::SubscriberSettings>> {
+        let path = self.file("portal.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        crate::pickup::parse_settings(&read(&path)?).map(Some)
     }
 
     pub fn load(&self) -> Result<Loaded> {

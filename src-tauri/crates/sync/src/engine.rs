@@ -35,6 +35,46 @@ pub struct Subscriber {
     pub signature: KeyPair,
 }
 
+impl Subscriber {
+    /// The destination's key pairs from its settings, checked against the
+    /// FIT-Connect rules (German message on a bad key).
+    pub fn from_settings(s: &fitconnect::client::SubscriberSettings) -> Result<Self, String> {
+        s.encryption_key
+            .validate(KeyUse::Encryption)
+            .map_err(|e| e.to_string())?;
+        s.signature_key
+            .validate(KeyUse::Signature)
+            .map_err(|e| e.to_string())?;
+        let encryption = KeyPair::from_pem(
+            s.encryption_key.clone(),
+            s.encryption_private_pem.as_bytes(),
+        )
+        .map_err(|e| e.to_string())?;
+        let signature =
+            KeyPair::from_pem(s.signature_key.clone(), s.signature_private_pem.as_bytes())
+                .map_err(|e| e.to_string())?;
+        Ok(Subscriber {
+            destination_id: s.destination_id,
+            encryption,
+            signature,
+        })
+    }
+}
+
+/// The API client's settings from the destination's settings.
+pub fn client_config(
+    s: &fitconnect::client::SubscriberSettings,
+    timeout: std::time::Duration,
+) -> fitconnect::client::ClientConfig {
+    fitconnect::client::ClientConfig {
+        token_url: s.token_url.clone(),
+        api_url: s.api_url.clone(),
+        client_id: s.client_id.clone(),
+        client_secret: s.client_secret.clone(),
+        timeout,
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]

@@ -20,6 +20,6 @@ pub mod staging;
 
 pub use engine::{
     EventItem, HkrItem, PaymentItem, ReplyAttachment, ReplyItem, Subscriber, SyncError, SyncStore,
-    apply, pull, push, run,
+    apply, client_config, pull, push, run,
 };
 pub use machine::{Machine, Mode, Progress, PushPolicy, RunReport};

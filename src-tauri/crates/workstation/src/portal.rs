@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use fitconnect::client::{ClientConfig, V1Client};
-use fitconnect::keys::{KeyPair, KeyUse};
 use serde::Serialize;
 use sync::Subscriber;
 use ts_rs::TS;
@@ -66,26 +65,8 @@ pub fn parse_settings(json: &str) -> Result<PortalSettings, AppError> {
             "Client-ID und Client-Secret müssen angegeben sein.",
         ));
     }
-    keys(&s)?;
+    Subscriber::from_settings(&s).map_err(invalid)?;
     Ok(s)
-}
-
-/// The destination's key pairs, checked against the FIT-Connect rules.
-fn keys(s: &PortalSettings) -> Result<(KeyPair, KeyPair), AppError> {
-    s.encryption_key
-        .validate(KeyUse::Encryption)
-        .map_err(|e| invalid(e.to_string()))?;
-    s.signature_key
-        .validate(KeyUse::Signature)
-        .map_err(|e| invalid(e.to_string()))?;
-    let enc = KeyPair::from_pem(
-        s.encryption_key.clone(),
-        s.encryption_private_pem.as_bytes(),
-    )
-    .map_err(|e| invalid(e.to_string()))?;
-    let sig = KeyPair::from_pem(s.signature_key.clone(), s.signature_private_pem.as_bytes())
-        .map_err(|e| invalid(e.to_string()))?;
-    Ok((enc, sig))
 }
 
 /// What a synchronisation did (no personal data).
@@ -157,19 +138,8 @@ pub(crate) fn job(
     user: domain::UserName,
     poll: Duration,
 ) -> Result<SyncJob, AppError> {
-    let (encryption, signature) = keys(settings)?;
-    let sub = Subscriber {
-        destination_id: settings.destination_id,
-        encryption,
-        signature,
-    };
-    let client = ClientConfig {
-        token_url: settings.token_url.clone(),
-        api_url: settings.api_url.clone(),
-        client_id: settings.client_id.clone(),
-        client_secret: settings.client_secret.clone(),
-        timeout: Duration::from_secs(60),
-    };
+    let sub = Subscriber::from_settings(settings).map_err(invalid)?;
+    let client = sync::client_config(settings, Duration::from_secs(60));
     let api = V1Client::new(client.clone()).map_err(|e| invalid(e.to_string()))?;
     Ok(SyncJob {
         api,

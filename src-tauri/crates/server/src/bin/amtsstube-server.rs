@@ -58,6 +58,13 @@ enum Cmd {
     Arbeitsplatz(WorkstationCmd),
     /// Zustand: Datenbank, Schema, Vorgänge, Benutzer, Arbeitsplätze.
     Status,
+    /// FIT-Connect-Zustellpunkt einrichten (JSON-Datei wie bei „amtsstube portal configure“).
+    Portal {
+        #[arg(long)]
+        datei: PathBuf,
+    },
+    /// Jetzt aus dem FIT-Connect-Zustellpunkt abholen (sonst alle 5 Minuten bei „serve“).
+    Abholen,
 }
 
 #[derive(Subcommand)]
@@ -138,6 +145,7 @@ async fn run(cli: Cli) -> Result<()> {
                 datenbank,
                 adresse,
                 name,
+                abruf_sekunden: None,
             };
             let ca = dir.create(&config, &rechnernamen)?;
             record.add_user(&admin, Role::Admin, &pw).await?;
@@ -160,12 +168,42 @@ async fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("{} ist nicht verfügbar", loaded.config.adresse))?;
             let addr = listener.local_addr()?;
             println!("Rathaus-Server lauscht auf https://{addr}");
+            let record = Arc::new(record);
+            match dir.portal()? {
+                Some(settings) => {
+                    let every = loaded.config.abruf_sekunden.unwrap_or(300).max(30);
+                    println!("Abholung aus FIT-Connect alle {every} Sekunden.");
+                    tokio::spawn(pickup_loop(record.clone(), settings, every));
+                }
+                None => println!(
+                    "Kein FIT-Connect-Zustellpunkt eingerichtet („amtsstube-server portal --datei …“): keine Abholung."
+                ),
+            }
             let state = ApiState {
-                record: Arc::new(record),
+                record,
                 ca: Arc::new(loaded.ca),
             };
             serve(listener, state, tls, shutdown()).await;
             println!("Rathaus-Server beendet.");
+        }
+        Cmd::Portal { datei } => {
+            let json = std::fs::read_to_string(&datei)
+                .with_context(|| format!("Datei {} nicht lesbar", datei.display()))?;
+            dir.save_portal(&json)?;
+            println!("FIT-Connect-Zustellpunkt gespeichert; „serve“ holt ab jetzt ab.");
+        }
+        Cmd::Abholen => {
+            let Some(settings) = dir.portal()? else {
+                bail!(
+                    "Kein FIT-Connect-Zustellpunkt eingerichtet („amtsstube-server portal --datei …“)."
+                );
+            };
+            let record = Arc::new(record(&dir, 4).await?);
+            let r = server::pickup::pickup(record, &settings).await?;
+            println!("{}", report(&r));
+            if let Some(problem) = r.problem {
+                bail!("{problem}");
+            }
         }
         Cmd::User(cmd) => {
             let record = record(&dir, 2).await?;
@@ -289,6 +327,37 @@ async fn shutdown() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn report(r: &sync::RunReport) -> String {
+    format!(
+        "Abgeholt: {} neu, {} Nachreichung(en), {} in Quarantäne, {} schon bekannt; {} Bestätigung(en) gesendet, {} wartend, {} fehlgeschlagen.",
+        r.new_cases,
+        r.follow_ups,
+        r.quarantined,
+        r.already_known,
+        r.delivered,
+        r.deferred,
+        r.failed
+    )
+}
+
+/// Pick up every `every` seconds while the server runs; a failed run is logged and
+/// tried again at the next turn (nothing is accepted that is not stored).
+async fn pickup_loop(
+    record: Arc<Record>,
+    settings: fitconnect::client::SubscriberSettings,
+    every: u64,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+    loop {
+        tick.tick().await;
+        match server::pickup::pickup(record.clone(), &settings).await {
+            Ok(r) if r.problem.is_none() => tracing::info!("{}", report(&r)),
+            Ok(r) => tracing::warn!("{} {}", report(&r), r.problem.unwrap_or_default()),
+            Err(e) => tracing::warn!("Abholung nicht möglich: {e}"),
+        }
     }
 }
 

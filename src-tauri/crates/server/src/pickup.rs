@@ -1,0 +1,621 @@
+//! FIT-Connect pickup by the Rathaus-Server: the town hall's one subscriber of its
+//! destination, so no two desks race for a submission.
+//!
+//! The `sync` crate's run (the same state machine the standalone workstation uses)
+//! drives the portal; this module is its store on PostgreSQL ([`PickupStore`]).
+//! A submission is opened and checked in memory, then its case content and every
+//! document are sealed to the `fall` kind key and stored together with the accept
+//! in one transaction – the accept goes out only after that commit. The case
+//! enters the change feed like any other, with an Aktenzeichen from the server's
+//! counter. Without a `fall` key (no Leitung has signed in yet) nothing is fetched
+//! into the record and nothing accepted.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use deadpool_postgres::GenericClient;
+use domain::CaseState;
+use fitconnect::client::{SubscriberSettings, V1Client};
+use jiff::Timestamp;
+use office::protocol::{CaseMeta, Event};
+use office::rules::{Change, Effect};
+use serde::Serialize;
+use store::{
+    IncomingSubmission, NewOutboxItem, OutboxItem, QuarantinedSubmission, Stored, SubmissionState,
+};
+use sync::machine::{StoreOp, StoreResult};
+use sync::{Subscriber, SyncError, SyncStore};
+use uuid::Uuid;
+
+use crate::error::{Result, ServerError};
+use crate::record::{CASE_COLUMNS, Record, append, audit, meta_of, parse_time, stmt, text_time};
+
+/// What the case content holds, sealed to the `fall` key: who applied for what,
+/// and the list of the documents (each sealed on its own in `case_documents`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OnlineContent<'a> {
+    applicant: &'a str,
+    service: &'a str,
+    case_type: &'a str,
+    fc_case_id: &'a str,
+    submission_id: &'a str,
+    auth_tags: serde_json::Value,
+    documents: Vec<DocumentInfo<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DocumentInfo<'a> {
+    kind: &'static str,
+    filename: Option<&'a str>,
+    mime_type: &'a str,
+    size: usize,
+}
+
+/// One document as sealed: its description and its bytes.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SealedDocument<'a> {
+    kind: &'static str,
+    filename: Option<&'a str>,
+    mime_type: &'a str,
+    data: String,
+}
+
+fn invalid(reason: impl Into<String>) -> ServerError {
+    ServerError::Invalid(reason.into())
+}
+
+fn submission_uuid(raw: &str) -> Result<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| invalid(format!("Einreichung „{raw}“: keine UUID")))
+}
+
+fn state_of(raw: &str) -> Result<SubmissionState> {
+    Ok(match raw {
+        "stored" => SubmissionState::Stored,
+        "accepted" => SubmissionState::Accepted,
+        "quarantined" => SubmissionState::Quarantined,
+        "rejected" => SubmissionState::Rejected,
+        other => return Err(ServerError::Db(format!("unbekannter Zustand {other}"))),
+    })
+}
+
+async fn enqueue(client: &impl GenericClient, item: &NewOutboxItem) -> Result<()> {
+    client
+        .execute(
+            &stmt(
+                client,
+                "INSERT INTO outbox (idempotency_key, kind, ordering_key, payload)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .await?,
+            &[
+                &item.idempotency_key,
+                &item.kind,
+                &item.ordering_key,
+                &item.payload,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+fn outbox_item(r: &tokio_postgres::Row) -> Result<OutboxItem> {
+    let next: Option<Timestamp> = r.try_get("next_attempt_at")?;
+    let attempts: i32 = r.try_get("attempts")?;
+    Ok(OutboxItem {
+        id: r.try_get("id")?,
+        idempotency_key: r.try_get("idempotency_key")?,
+        kind: r.try_get("kind")?,
+        ordering_key: r.try_get("ordering_key")?,
+        payload: r.try_get("payload")?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        remote_id: r.try_get("remote_id")?,
+        state: r.try_get("state")?,
+        last_error: r.try_get("last_error")?,
+        next_attempt_at: next.map(text_time),
+    })
+}
+
+const OUTBOX_COLUMNS: &str = "id, idempotency_key, kind, ordering_key, payload, attempts, \
+     remote_id, state, last_error, next_attempt_at";
+
+impl Record {
+    /// The `fall` kind key's recipient, once a Leitung has made it.
+    pub async fn fall_recipient(&self) -> Result<Option<String>> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                &stmt(
+                    &client,
+                    "SELECT recipient FROM kind_keys WHERE kind = 'fall'",
+                )
+                .await?,
+                &[],
+            )
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// The states of these submissions (`None`: never seen).
+    pub async fn submission_states(&self, ids: &[Uuid]) -> Result<Vec<Option<SubmissionState>>> {
+        let client = self.pool.get().await?;
+        let query = stmt(
+            &client,
+            "SELECT state FROM fc_submissions WHERE submission_id = $1",
+        )
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = client.query_opt(&query, &[id]).await?;
+            out.push(
+                row.map(|r| r.try_get::<_, String>(0))
+                    .transpose()?
+                    .map(|s| state_of(&s))
+                    .transpose()?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Store a checked submission: a new case (or a follow-up in a known one), its
+    /// documents and its accept, in one transaction; the case enters the feed.
+    pub async fn store_submission(&self, s: &IncomingSubmission, fall: &str) -> Result<Stored> {
+        let submission_id = submission_uuid(&s.submission_id)?;
+        let fc_case_id = submission_uuid(&s.fc_case_id)?;
+        let received = parse_time(&s.received_at).map_err(|r| invalid(r.reason))?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // One pickup at a time per submission: the row lock of the submission id.
+        let known = tx
+            .query_opt(
+                &stmt(
+                    &tx,
+                    "SELECT state FROM fc_submissions WHERE submission_id = $1 FOR UPDATE",
+                )
+                .await?,
+                &[&submission_id],
+            )
+            .await?;
+        if let Some(row) = known {
+            return Ok(Stored::AlreadyKnown(state_of(
+                &row.try_get::<_, String>(0)?,
+            )?));
+        }
+        let now = text_time(Timestamp::now());
+        let earlier = tx
+            .query_opt(
+                &stmt(
+                    &tx,
+                    "SELECT case_id FROM fc_submissions WHERE fc_case_id = $1 AND case_id IS NOT NULL LIMIT 1",
+                )
+                .await?,
+                &[&fc_case_id],
+            )
+            .await?
+            .map(|r| r.try_get::<_, Uuid>(0))
+            .transpose()?;
+        let (effect, follow_up) = match earlier {
+            Some(case_id) => {
+                let row = tx
+                    .query_one(
+                        &stmt(
+                            &tx,
+                            &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"),
+                        )
+                        .await?,
+                        &[&case_id],
+                    )
+                    .await?;
+                let before = meta_of(&row)?;
+                let mut after = before.clone();
+                after.version += 1;
+                let mut event = portal_event(case_id, "nachreichung", &now);
+                // The citizen answered a Nachforderung: back to where the case waited.
+                if before.state == CaseState::Nachgefordert {
+                    after.state = match before.waiting_from {
+                        Some(CaseState::InBearbeitung) => CaseState::InBearbeitung,
+                        _ => CaseState::InPruefung,
+                    };
+                    after.waiting_from = None;
+                    after.state_version = after.version;
+                    event.kind = "nachreichung_eingegangen".into();
+                    event.from_state = Some(before.state);
+                    event.to_state = Some(after.state);
+                }
+                (
+                    Effect {
+                        before: Some(before),
+                        after,
+                        content: None,
+                        event: Some(event),
+                    },
+                    true,
+                )
+            }
+            None => {
+                let case_id = Uuid::new_v4();
+                let year = received.to_zoned(jiff::tz::TimeZone::UTC).year();
+                let value: i64 = tx
+                    .query_one(
+                        &stmt(
+                            &tx,
+                            "INSERT INTO counters (name, value) VALUES ($1, 1)
+                             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+                        )
+                        .await?,
+                        &[&format!("online-{year:04}")],
+                    )
+                    .await?
+                    .try_get(0)?;
+                let content = OnlineContent {
+                    applicant: &s.applicant,
+                    service: &s.service,
+                    case_type: &s.case_type,
+                    fc_case_id: &s.fc_case_id,
+                    submission_id: &s.submission_id,
+                    auth_tags: serde_json::from_str(&s.auth_tags)
+                        .unwrap_or(serde_json::Value::Null),
+                    documents: s
+                        .documents
+                        .iter()
+                        .map(|d| DocumentInfo {
+                            kind: d.kind.as_str(),
+                            filename: d.filename.as_deref(),
+                            mime_type: &d.mime_type,
+                            size: d.bytes.len(),
+                        })
+                        .collect(),
+                };
+                let json = serde_json::to_vec(&content)
+                    .map_err(|e| ServerError::Db(format!("Inhalt: {e}")))?;
+                let sealed =
+                    office::keyring::seal(&json, &[fall]).map_err(|r| invalid(r.reason))?;
+                let after = CaseMeta {
+                    id: case_id,
+                    file_number: format!("ON-{year:04}-{value:06}"),
+                    case_type: s.case_type.clone(),
+                    channel: "online".into(),
+                    state: CaseState::Eingegangen,
+                    waiting_from: None,
+                    checklist_complete: false,
+                    assignee: None,
+                    received_at: text_time(received),
+                    version: 1,
+                    state_version: 1,
+                };
+                let mut event = portal_event(case_id, "eingang", &now);
+                event.to_state = Some(CaseState::Eingegangen);
+                (
+                    Effect {
+                        before: None,
+                        after,
+                        content: Some(sealed),
+                        event: Some(event),
+                    },
+                    false,
+                )
+            }
+        };
+        let case_id = effect.after.id;
+        let file_number = effect.after.file_number.clone();
+        self.write(&tx, &effect).await?;
+        tx.execute(
+            &stmt(
+                &tx,
+                "INSERT INTO fc_submissions (submission_id, fc_case_id, case_id, state, service, received_at)
+                 VALUES ($1, $2, $3, 'stored', $4, $5)",
+            )
+            .await?,
+            &[&submission_id, &fc_case_id, &case_id, &s.service, &received],
+        )
+        .await?;
+        let insert_doc = stmt(
+            &tx,
+            "INSERT INTO case_documents (case_id, submission_id, content) VALUES ($1, $2, $3)",
+        )
+        .await?;
+        for d in &s.documents {
+            let json = serde_json::to_vec(&SealedDocument {
+                kind: d.kind.as_str(),
+                filename: d.filename.as_deref(),
+                mime_type: &d.mime_type,
+                data: STANDARD.encode(&d.bytes),
+            })
+            .map_err(|e| ServerError::Db(format!("Dokument: {e}")))?;
+            let sealed =
+                office::keyring::seal_document(&json, &[fall]).map_err(|r| invalid(r.reason))?;
+            tx.execute(&insert_doc, &[&case_id, &submission_id, &sealed])
+                .await?;
+        }
+        enqueue(&tx, &s.accept).await?;
+        let action = if follow_up {
+            "eingang.nachreichung"
+        } else {
+            "eingang.online"
+        };
+        audit(&tx, Some("portal"), None, action, &file_number).await?;
+        // The feed's lock last: held only for the insert and the commit.
+        append(&tx, &Change::of(&effect)).await?;
+        tx.commit().await?;
+        Ok(if follow_up {
+            Stored::FollowUp {
+                case_id: case_id.to_string(),
+                file_number,
+            }
+        } else {
+            Stored::NewCase {
+                case_id: case_id.to_string(),
+                file_number,
+            }
+        })
+    }
+
+    /// Keep an invalid submission (problems and the still encrypted parts) and
+    /// queue its reject. False when it was seen before.
+    pub async fn quarantine_submission(&self, q: &QuarantinedSubmission) -> Result<bool> {
+        let submission_id = submission_uuid(&q.submission_id)?;
+        let fc_case_id = submission_uuid(&q.fc_case_id)?;
+        let received = parse_time(&q.received_at).map_err(|r| invalid(r.reason))?;
+        let problems: serde_json::Value = serde_json::from_str(&q.problems)
+            .map_err(|e| ServerError::Db(format!("Probleme: {e}")))?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let inserted = tx
+            .execute(
+                &stmt(
+                    &tx,
+                    "INSERT INTO fc_submissions (submission_id, fc_case_id, case_id, state, service, received_at)
+                     VALUES ($1, $2, NULL, 'quarantined', $3, $4) ON CONFLICT (submission_id) DO NOTHING",
+                )
+                .await?,
+                &[&submission_id, &fc_case_id, &q.service, &received],
+            )
+            .await?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        tx.execute(
+            &stmt(
+                &tx,
+                "INSERT INTO fc_quarantine (submission_id, problems, ciphertext) VALUES ($1, $2, $3)",
+            )
+            .await?,
+            &[&submission_id, &problems, &q.ciphertext],
+        )
+        .await?;
+        enqueue(&tx, &q.reject).await?;
+        audit(
+            &tx,
+            Some("portal"),
+            None,
+            "eingang.quarantaene",
+            &q.submission_id,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Items that may go out now: per ordering key only its oldest unfinished one,
+    /// and only when its next attempt is due.
+    pub async fn due_outbox(&self, now: &str, limit: u32) -> Result<Vec<OutboxItem>> {
+        let now = parse_time(now).map_err(|r| invalid(r.reason))?;
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                &stmt(
+                    &client,
+                    &format!(
+                        "SELECT {OUTBOX_COLUMNS} FROM outbox o
+                         WHERE o.state = 'pending'
+                           AND o.id = (SELECT min(id) FROM outbox p WHERE p.ordering_key = o.ordering_key AND p.state IN ('pending', 'failed'))
+                           AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= $1)
+                         ORDER BY o.id LIMIT $2"
+                    ),
+                )
+                .await?,
+                &[&now, &i64::from(limit)],
+            )
+            .await?;
+        rows.iter().map(outbox_item).collect()
+    }
+
+    /// Every outbox item (status, tests).
+    pub async fn outbox_items(&self) -> Result<Vec<OutboxItem>> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                &stmt(
+                    &client,
+                    &format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id"),
+                )
+                .await?,
+                &[],
+            )
+            .await?;
+        rows.iter().map(outbox_item).collect()
+    }
+
+    async fn outbox_update(&self, sql: &str, id: i64, text: Option<&str>) -> Result<()> {
+        let client = self.pool.get().await?;
+        client
+            .execute(&stmt(&client, sql).await?, &[&id, &text])
+            .await?;
+        Ok(())
+    }
+
+    /// The item reached the portal; accept and reject items move their submission
+    /// to `accepted` / `rejected` in the same transaction.
+    pub async fn outbox_done(&self, id: i64) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_one(
+                &stmt(
+                    &tx,
+                    "UPDATE outbox SET state = 'done', last_error = NULL, updated_at = now()
+                     WHERE id = $1 RETURNING kind, idempotency_key",
+                )
+                .await?,
+                &[&id],
+            )
+            .await?;
+        let kind: String = row.try_get(0)?;
+        let key: String = row.try_get(1)?;
+        let next = match kind.as_str() {
+            "accept" => Some("accepted"),
+            "reject" => Some("rejected"),
+            _ => None,
+        };
+        if let (Some(state), Some(sub)) = (next, key.split_once(':').map(|(_, s)| s)) {
+            tx.execute(
+                &stmt(
+                    &tx,
+                    "UPDATE fc_submissions SET state = $2, updated_at = now() WHERE submission_id = $1",
+                )
+                .await?,
+                &[&submission_uuid(sub)?, &state],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn apply_op(&self, fall: &str, op: StoreOp) -> Result<StoreResult> {
+        Ok(match op {
+            StoreOp::Lookup(ids) => StoreResult::Known(self.submission_states(&ids).await?),
+            StoreOp::StoreSubmission(s) => {
+                StoreResult::Stored(self.store_submission(&s, fall).await?)
+            }
+            StoreOp::Quarantine(q) => {
+                StoreResult::Quarantined(self.quarantine_submission(&q).await?)
+            }
+            StoreOp::LoadDue { now, limit } => {
+                StoreResult::Due(self.due_outbox(&now, limit).await?)
+            }
+            StoreOp::RemoteId { id, remote_id } => {
+                self.outbox_update(
+                    "UPDATE outbox SET remote_id = $2, updated_at = now() WHERE id = $1",
+                    id,
+                    Some(&remote_id),
+                )
+                .await?;
+                StoreResult::Written
+            }
+            StoreOp::Done { id } => {
+                self.outbox_done(id).await?;
+                StoreResult::Written
+            }
+            StoreOp::Retry {
+                id,
+                error,
+                next_attempt_at,
+            } => {
+                let next = parse_time(&next_attempt_at).map_err(|r| invalid(r.reason))?;
+                let client = self.pool.get().await?;
+                client
+                    .execute(
+                        &stmt(
+                            &client,
+                            "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3, updated_at = now() WHERE id = $1",
+                        )
+                        .await?,
+                        &[&id, &error, &next],
+                    )
+                    .await?;
+                StoreResult::Written
+            }
+            StoreOp::Failed { id, error } => {
+                self.outbox_update(
+                    "UPDATE outbox SET attempts = attempts + 1, state = 'failed', last_error = $2, updated_at = now() WHERE id = $1",
+                    id,
+                    Some(&error),
+                )
+                .await?;
+                StoreResult::Written
+            }
+        })
+    }
+}
+
+fn portal_event(case_id: Uuid, kind: &str, now: &str) -> Event {
+    Event {
+        id: Uuid::new_v4(),
+        case_id,
+        kind: kind.into(),
+        actor: "portal".into(),
+        at: now.into(),
+        from_state: None,
+        to_state: None,
+        content: None,
+    }
+}
+
+/// The record as the store of a `sync` run. The run calls it synchronously from
+/// inside the runtime; each call runs on the runtime's handle in place (a
+/// multi-threaded runtime is needed, as `amtsstube-server serve` has).
+pub struct PickupStore {
+    record: Arc<Record>,
+    fall: String,
+    handle: tokio::runtime::Handle,
+}
+
+impl SyncStore for PickupStore {
+    fn apply(&mut self, op: StoreOp) -> std::result::Result<StoreResult, SyncError> {
+        let (record, fall, handle) = (&self.record, &self.fall, &self.handle);
+        tokio::task::block_in_place(|| handle.block_on(record.apply_op(fall, op)))
+            .map_err(|e| SyncError::Unavailable(e.to_string()))
+    }
+
+    fn read_blob(&mut self, _id: &str) -> std::result::Result<Vec<u8>, SyncError> {
+        Err(SyncError::Unavailable(
+            "Antwortschreiben über den Rathaus-Server gibt es noch nicht.".into(),
+        ))
+    }
+}
+
+/// Check the destination's settings (as `amtsstube portal configure` takes them).
+pub fn parse_settings(json: &str) -> Result<SubscriberSettings> {
+    let s: SubscriberSettings = serde_json::from_str(json).map_err(|e| {
+        invalid(format!(
+            "Die Portal-Einstellungen sind unvollständig oder fehlerhaft (Zeile {}): {e}",
+            e.line()
+        ))
+    })?;
+    for url in [&s.api_url, &s.token_url] {
+        let local = url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
+        if !(url.starts_with("https://") || local) {
+            return Err(invalid(format!(
+                "Die Adresse {url} ist nicht erlaubt: verwenden Sie https:// (http nur für den lokalen Simulator)."
+            )));
+        }
+    }
+    Subscriber::from_settings(&s).map_err(invalid)?;
+    Ok(s)
+}
+
+/// One pickup run: fetch, check and store what waits at the destination, then
+/// deliver the accepts and rejects. Needs the `fall` key (else nothing happens).
+pub async fn pickup(record: Arc<Record>, settings: &SubscriberSettings) -> Result<sync::RunReport> {
+    let fall = record.fall_recipient().await?.ok_or_else(|| {
+        invalid("Noch kein Schlüssel für Fallinhalte: Die Leitung muss sich einmal an einem Arbeitsplatz am Rathaus-Server anmelden. Bis dahin bleiben die Anträge im Portal.")
+    })?;
+    let sub = Subscriber::from_settings(settings).map_err(invalid)?;
+    let api = V1Client::new(sync::client_config(settings, Duration::from_secs(60)))
+        .map_err(|e| invalid(e.to_string()))?;
+    let mut store = PickupStore {
+        record,
+        fall,
+        handle: tokio::runtime::Handle::current(),
+    };
+    let mut machine = sync::Machine::randomly_seeded(sync::Mode::Full, sync::PushPolicy::default());
+    let (report, _) = sync::run(&api, &mut store, &sub, &mut machine, |_| {})
+        .await
+        .map_err(|e| ServerError::Db(e.to_string()))?;
+    Ok(report)
+}

@@ -1,0 +1,205 @@
+//! The Rathaus-Server picks up from the town's FIT-Connect destination: the real
+//! portal simulator on 127.0.0.1, a real PostgreSQL cluster started by the test,
+//! the same `sync` run the standalone workstation uses. Cases reach the feed with
+//! their content sealed to the `fall` key; invalid submissions are rejected; a
+//! second run doubles nothing; no applicant's name lies in clear in PostgreSQL's
+//! files.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use domain::{CaseState, Role};
+use office::keyring::{self, KeyKind, PublishKindKey, PublishUserKey};
+use office::rules::Actor;
+use office::{FeedItem, keyring::KeyView};
+use portal_sim::state::SubmissionState;
+use server::Record;
+use server::cluster::Cluster;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &[u8])) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, f);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            f(&p, &bytes);
+        }
+    }
+}
+
+#[test]
+fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result<(), BoxError> {
+    let cluster = Cluster::start(Path::new(env!("CARGO_TARGET_TMPDIR")))?;
+    cluster.create_database("abholung")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let record = Arc::new(rt.block_on(Record::connect(&cluster.conninfo("abholung"), 4))?);
+    rt.block_on(record.migrate())?;
+    rt.block_on(record.add_user("lea", Role::Leitung, "lea-passwort-1"))?;
+    let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
+        "CARGO_TARGET_TMPDIR"
+    ))))?;
+    portal_sim::seed::seed(&mut run.sim.lock(), 4, 31)?;
+    let flawed = portal_sim::seed::seed_flawed(
+        &mut run.sim.lock(),
+        portal_sim::seed::Flaw::SchemaInvalidMetadata,
+        32,
+    )?;
+    let settings = server::pickup::parse_settings(&serde_json::to_string(&run.config)?)?;
+
+    // No case key yet: nothing is fetched into the record, nothing accepted.
+    let err = rt
+        .block_on(server::pickup::pickup(record.clone(), &settings))
+        .unwrap_err();
+    assert!(err.to_string().contains("Leitung"), "{err}");
+    assert!(
+        run.sim
+            .lock()
+            .submissions
+            .values()
+            .all(|s| s.state == SubmissionState::Submitted)
+    );
+
+    // The Leitung's desk makes the case key (as at her first sign-in).
+    let lea = Actor {
+        user: "lea".into(),
+        role: Role::Leitung,
+    };
+    let (me, my_recipient) = keyring::generate();
+    let (fall, fall_recipient) = keyring::generate();
+    rt.block_on(
+        record.publish_user_key(
+            &lea,
+            &PublishUserKey {
+                recipient: my_recipient.clone(),
+                wrapped: keyring::wrap_with_password(&me, &"lea-passwort-1".to_string().into(), 10)
+                    .map_err(|r| r.reason)?,
+            },
+        ),
+    )?;
+    rt.block_on(record.publish_kind_key(
+        &lea,
+        &PublishKindKey {
+            kind: KeyKind::Fall,
+            recipient: fall_recipient,
+            own_grant: keyring::wrap_for(&fall, &my_recipient).map_err(|r| r.reason)?,
+        },
+    ))?;
+    let _: KeyView = rt.block_on(record.key_view(&lea))?;
+
+    let report = rt.block_on(server::pickup::pickup(record.clone(), &settings))?;
+    assert_eq!((report.new_cases, report.quarantined), (4, 1), "{report:?}");
+    {
+        let sim = run.sim.lock();
+        for s in sim.submissions.values() {
+            let want = if s.submission_id == flawed {
+                SubmissionState::Rejected
+            } else {
+                SubmissionState::Accepted
+            };
+            assert_eq!(s.state, want, "{}", s.submission_id);
+        }
+    }
+    // A second run finds nothing new and doubles nothing.
+    let again = rt.block_on(server::pickup::pickup(record.clone(), &settings))?;
+    assert_eq!((again.new_cases, again.quarantined), (0, 0), "{again:?}");
+
+    // The cases are in the Leitung's feed: online, with a server Aktenzeichen and
+    // content that only the case key opens.
+    let page = rt.block_on(record.feed(&lea, 0, 1000))?;
+    let mut names = Vec::new();
+    let mut numbers = Vec::new();
+    for item in &page.items {
+        let FeedItem::Case { meta, content, .. } = item else {
+            continue;
+        };
+        assert_eq!(meta.channel, "online");
+        assert_eq!(meta.state, CaseState::Eingegangen);
+        numbers.push(meta.file_number.clone());
+        let content = content.as_ref().ok_or("Inhalt fehlt")?;
+        assert!(
+            keyring::open(content, &me).is_err(),
+            "der Benutzerschlüssel öffnet keinen Fall"
+        );
+        let plain = keyring::open(content, &fall).map_err(|r| r.reason)?;
+        let json: serde_json::Value = serde_json::from_slice(&plain)?;
+        let name = json["applicant"].as_str().ok_or("kein Name")?.to_string();
+        assert!(name.len() > 3 && name != "unbekannt", "{name}");
+        assert!(json["documents"].as_array().is_some_and(|d| !d.is_empty()));
+        names.push(name);
+    }
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 4, "{numbers:?}");
+    assert!(numbers.iter().all(|n| n.starts_with("ON-")), "{numbers:?}");
+
+    // Canary: no applicant's name in clear anywhere in PostgreSQL's files (WAL too).
+    let (mut hits, mut files) = (Vec::new(), 0);
+    walk(&cluster.data_dir(), &mut |path, bytes| {
+        files += 1;
+        for name in &names {
+            if bytes.windows(name.len()).any(|w| w == name.as_bytes()) {
+                hits.push(format!("{} in {}", name, path.display()));
+            }
+        }
+    });
+    assert!(files > 100, "{files} Dateien");
+    assert!(hits.is_empty(), "Klartext gefunden: {hits:?}");
+    // Every accept and the reject went out exactly once.
+    let outbox = rt.block_on(record.outbox_items())?;
+    assert_eq!(outbox.len(), 5);
+    assert!(outbox.iter().all(|i| i.state == "done"), "{outbox:?}");
+
+    // The same through the administrator's command line: set up the destination in
+    // the server's directory, then pick up now.
+    let tmp = tempfile::tempdir()?;
+    let dir = server::setup::ServerDir::new(tmp.path().join("server"));
+    dir.create(
+        &server::setup::ServerConfig {
+            datenbank: cluster.conninfo("abholung"),
+            adresse: "127.0.0.1:0".into(),
+            name: "Musterstadt".into(),
+            abruf_sekunden: None,
+        },
+        &["127.0.0.1".into()],
+    )?;
+    let settings_file = tmp.path().join("verbindung.json");
+    std::fs::write(&settings_file, serde_json::to_string(&run.config)?)?;
+    let bin = amtsstube_tests::app::amtsstube_bin()?.with_file_name("amtsstube-server");
+    let admin = |args: &[&str]| -> Result<String, BoxError> {
+        let out = std::process::Command::new(&bin)
+            .arg("--verzeichnis")
+            .arg(&dir.path)
+            .args(args)
+            .output()?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let err = admin(&["abholen"]).unwrap_err();
+    assert!(
+        err.to_string().contains("Kein FIT-Connect-Zustellpunkt"),
+        "{err}"
+    );
+    std::fs::write(tmp.path().join("kaputt.json"), "{\"apiUrl\": 1}")?;
+    let err = admin(&[
+        "portal",
+        "--datei",
+        &tmp.path().join("kaputt.json").display().to_string(),
+    ])
+    .unwrap_err();
+    assert!(err.to_string().contains("Portal-Einstellungen"), "{err}");
+    admin(&["portal", "--datei", &settings_file.display().to_string()])?;
+    portal_sim::seed::seed(&mut run.sim.lock(), 2, 33)?;
+    let out = admin(&["abholen"])?;
+    assert!(
+        out.contains("2 neu") && out.contains("2 Bestätigung(en) gesendet"),
+        "{out}"
+    );
+    Ok(())
+}
