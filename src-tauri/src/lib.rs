@@ -114,7 +114,37 @@ async fn login(
     state: tauri::State<'_, AppState>,
     request: LoginRequest,
 ) -> Result<SessionInfo, AppError> {
+    let password = request.password.clone();
     let info = state.with(move |ws| ws.login(request)).await?;
+    // Office mode: sign in at the Rathaus-Server with the same password, in the
+    // background and without holding the workstation while the network answers.
+    let st = state.inner().clone();
+    tauri::async_runtime::spawn(async move {
+        let job = match st.with(|ws| ws.office_sign_in_job()).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(
+                    "Anmeldung am Rathaus-Server nicht vorbereitet: {}",
+                    e.message
+                );
+                return;
+            }
+        };
+        let done = tauri::async_runtime::spawn_blocking(move || job.run(password)).await;
+        match done {
+            Ok(Ok(done)) => {
+                if let Err(e) = st.with(move |ws| ws.office_sign_in_finish(done)).await {
+                    tracing::warn!(
+                        "Anmeldung am Rathaus-Server nicht übernommen: {}",
+                        e.message
+                    );
+                }
+            }
+            Ok(Err(e)) => tracing::warn!("Anmeldung am Rathaus-Server: {}", e.message),
+            Err(e) => tracing::warn!("Anmeldung am Rathaus-Server abgebrochen: {e}"),
+        }
+    });
     if info.role == domain::Role::Leitung {
         // The dashboard's figures are read once now, in the background, so that the
         // Leitung's first opening is as fast as the later ones.
@@ -379,14 +409,24 @@ async fn sync_status(state: tauri::State<'_, AppState>) -> Result<SyncStatus, Ap
 #[tauri::command]
 async fn office_status(state: tauri::State<'_, AppState>) -> Result<OfficeStatus, AppError> {
     let probe = state.with(|ws| ws.office_probe()).await?;
-    tauri::async_runtime::spawn_blocking(move || probe.check())
+    let status = tauri::async_runtime::spawn_blocking(move || probe.check())
         .await
         .map_err(|e| {
             AppError::new(
                 ErrorCode::Storage,
                 format!("Statusabfrage abgebrochen: {e}"),
             )
-        })?
+        })??;
+    if status.state == workstation::OfficeState::AnmeldungAbgelaufen {
+        // Ask without the ended session from now on (no refusal per status call).
+        state
+            .with(|ws| {
+                ws.office_session_ended();
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(status)
 }
 
 /// A desktop notification about new applications (no personal data in it).

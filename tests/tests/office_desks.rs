@@ -248,6 +248,9 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
     ben.office_note(az, "Ben: Haftpflicht nicht gefunden.")?;
     let away = ben.office_sync()?;
     assert!(!away.reachable && away.waiting == 2, "{away:?}");
+    let status = ben.office_status()?;
+    assert_eq!(status.state, workstation::OfficeState::NichtErreichbar);
+    assert_eq!((status.waiting, status.conflicts), (2, 0), "{status:?}");
     // A desk restarted while offline still has its queue (it lives in the store).
     ben.logout();
     ben.login(workstation::LoginRequest {
@@ -340,8 +343,36 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
     );
 
     // Ben takes note of the conflict: it leaves his list, the audit keeps it.
+    let status = ben.office_status()?;
+    assert_eq!(status.state, workstation::OfficeState::Verbunden);
+    assert!(
+        status.signed_in && status.conflicts == 1 && status.waiting == 0,
+        "{status:?}"
+    );
     cli("ben", &["konflikt-erledigt", &conflicts[0].seq.to_string()])?;
     assert!(ben.office_conflicts()?.is_empty());
+
+    // Anna's server session ends (her password was changed at the server): the
+    // status says so, a synchronisation asks her to sign in again, nothing is lost.
+    server
+        .rt
+        .block_on(server.record.set_password("anna", "anna-passwort-2"))?;
+    anna.office_note(az, "Anna: nach dem Passwortwechsel.")?;
+    let status = anna.office_status()?;
+    assert_eq!(
+        status.state,
+        workstation::OfficeState::AnmeldungAbgelaufen,
+        "{status:?}"
+    );
+    assert!(!status.signed_in && status.waiting == 1, "{status:?}");
+    let err = anna.office_sync().unwrap_err();
+    assert!(err.message.contains("abgelaufen"), "{}", err.message);
+    let status = anna.office_status()?;
+    assert_eq!(status.state, workstation::OfficeState::Verbunden);
+    assert!(
+        status.message.contains("nicht angemeldet") && status.waiting == 1,
+        "{status:?}"
+    );
     server.halt()?;
     Ok(())
 }

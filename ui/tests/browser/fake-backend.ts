@@ -71,7 +71,16 @@ export async function installFakeBackend(page: Page): Promise<void> {
               nextRun: null,
             };
           case "office_status":
-            return { state: "verbunden", server: "https://rathaus:8443", workstation: "w1", position: 42, message: "Verbunden mit dem Rathaus-Server https://rathaus:8443." };
+            return {
+              state: "verbunden",
+              server: "https://rathaus:8443",
+              workstation: "w1",
+              position: 42,
+              message: "Verbunden mit dem Rathaus-Server https://rathaus:8443.",
+              signedIn: true,
+              waiting: 2,
+              conflicts: 0,
+            };
           case "sync_now":
             return { newCases: 0, followUps: 0, quarantined: 0, delivered: 2, pending: 0, failed: 0, connectivity: "online", problem: null };
           case "case_detail":

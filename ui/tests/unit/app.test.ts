@@ -20,7 +20,16 @@ const sb: SessionInfo = {
 function fakePortal(
   list: WorkList,
   sync: { reachable: boolean } = { reachable: true },
-  office: OfficeStatus = { state: "allein", server: null, workstation: null, position: null, message: "Allein an diesem PC (kein Rathaus-Server)." },
+  office: OfficeStatus = {
+    state: "allein",
+    server: null,
+    workstation: null,
+    position: null,
+    message: "Allein an diesem PC (kein Rathaus-Server).",
+    signedIn: false,
+    waiting: 0,
+    conflicts: 0,
+  },
 ) {
   let session: SessionInfo | null = null;
   let synced = false;
@@ -162,13 +171,35 @@ describe("Anmeldung und Arbeitskorb", () => {
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
       position: null,
       message: "Rathaus-Server nicht erreichbar (https://rathaus:8443).",
+      signedIn: true,
+      waiting: 3,
+      conflicts: 1,
     });
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     const state = await screen.findByTestId("office-state");
     expect(state.textContent).toContain("Rathaus-Server nicht erreichbar");
     expect(state.getAttribute("title")).toContain("https://rathaus:8443");
+    expect(screen.getByTestId("office-waiting").textContent).toBe("3 Schritte warten, 1 Konflikt");
     expect(calls).toContain("office_status");
+  });
+
+  it("says when the session at the Rathaus-Server has ended", async () => {
+    fakePortal({ items: [], total: 0 }, { reachable: true }, {
+      state: "anmeldung_abgelaufen",
+      server: "https://rathaus:8443",
+      workstation: "0b4f2c1e-0000-4000-8000-000000000001",
+      position: 7,
+      message: "Die Anmeldung am Rathaus-Server ist abgelaufen.",
+      signedIn: false,
+      waiting: 1,
+      conflicts: 0,
+    });
+    render(App, { backend: tauriBackend });
+    await login("sb1", "richtig-richtig");
+    const state = await screen.findByTestId("office-state");
+    expect(state.textContent).toContain("Anmeldung abgelaufen");
+    expect(screen.getByTestId("office-waiting").textContent).toBe("1 Schritt wartet");
   });
 
   it("synchronises on request, reports the result and reloads the work list", async () => {

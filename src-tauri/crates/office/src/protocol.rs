@@ -377,6 +377,9 @@ pub struct EnrolResponse {
 pub struct Hello {
     pub workstation: Uuid,
     pub position: i64,
+    /// Asked with a session token: whether it is still valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<bool>,
 }
 
 /// A user signs in at the server from an enrolled desk.

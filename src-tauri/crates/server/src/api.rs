@@ -289,11 +289,26 @@ async fn lease(State(state): State<ApiState>, a: Authed<LeaseRequest>) -> ApiRes
 async fn hello(
     State(state): State<ApiState>,
     Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
 ) -> ApiResult<Hello> {
     let ws = workstation(&state, &peer).await?;
+    // With a session token: is it still good (the status bar's "Anmeldung abgelaufen")?
+    let session = match headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        None => None,
+        Some(token) => match state.record.session(token, ws).await {
+            Ok(_) => Some(true),
+            Err(ServerError::Unauthenticated(_)) => Some(false),
+            Err(e) => return Err(e.into()),
+        },
+    };
     Ok(Json(Hello {
         workstation: ws,
         position: state.record.position().await?,
+        session,
     }))
 }
 

@@ -358,6 +358,20 @@ impl Session {
         Ok(())
     }
 
+    /// Commands of the logged-in user waiting for the server, and conflicts not
+    /// dealt with (the status bar's numbers).
+    pub fn replica_counts(&self) -> Result<(u32, u32)> {
+        let owner = self.owner();
+        let count = |sql: &str| -> Result<u32> {
+            let n: i64 = self.conn.query_row(sql, params![owner], |r| r.get(0))?;
+            Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        Ok((
+            count("SELECT count(*) FROM office_queue WHERE owner = ?1")?,
+            count("SELECT count(*) FROM office_conflicts WHERE owner = ?1")?,
+        ))
+    }
+
     /// The refused commands of the logged-in user, oldest first.
     pub fn replica_conflicts(&self) -> Result<Vec<StoredConflict>> {
         let mut stmt = self.conn.prepare(

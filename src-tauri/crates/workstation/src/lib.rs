@@ -38,7 +38,10 @@ pub use casework::CaseDetail;
 pub use desk::{OfficeCase, OfficeConflict, OfficeNote, OfficeSync};
 pub use error::{AppError, ErrorCode};
 pub use letters::{LetterRequest, LetterView, OutboxView, TariffOption};
-pub use office::{OfficeConnectRequest, OfficeProbe, OfficeSignIn, OfficeState, OfficeStatus};
+pub use office::{
+    OfficeConnectRequest, OfficeProbe, OfficeSignIn, OfficeSignInJob, OfficeSignedIn, OfficeState,
+    OfficeStatus,
+};
 pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
 pub use reports::{DrillCase, ReportRequest};
 pub use scan::{

@@ -72,6 +72,8 @@ pub enum OfficeState {
     NichtErreichbar,
     /// The server refuses this desk (revoked or unknown certificate).
     Abgewiesen,
+    /// Connected, but the user's session at the server has ended (sign in again).
+    AnmeldungAbgelaufen,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -85,6 +87,11 @@ pub struct OfficeStatus {
     pub position: Option<i64>,
     /// German, for the status bar and the CLI.
     pub message: String,
+    /// The logged-in user holds a session at the server.
+    pub signed_in: bool,
+    /// This user's steps waiting for the server, and refused ones not dealt with.
+    pub waiting: u32,
+    pub conflicts: u32,
 }
 
 pub(crate) fn invalid(msg: impl Into<String>) -> AppError {
@@ -251,24 +258,47 @@ async fn enrol(
     })
 }
 
-async fn hello(c: &Connection) -> OfficeStatus {
+async fn hello(c: &Connection, token: Option<&str>) -> OfficeStatus {
     let status = |state, position, message: String| OfficeStatus {
         state,
         server: Some(c.url.clone()),
         workstation: Some(c.workstation.to_string()),
         position,
         message,
+        signed_in: token.is_some(),
+        waiting: 0,
+        conflicts: 0,
     };
     let http = match client(&c.ca_pem, Some((&c.cert_pem, &c.key_pem))) {
         Ok(h) => h,
         Err(e) => return status(OfficeState::Abgewiesen, None, e.message),
     };
-    match http.get(format!("{}/v1/hallo", c.url)).send().await {
+    let mut request = http.get(format!("{}/v1/hallo", c.url));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    match request.send().await {
         Ok(resp) if resp.status().is_success() => match resp.json::<Hello>().await {
+            Ok(h) if h.session == Some(false) => {
+                let mut s = status(
+                    OfficeState::AnmeldungAbgelaufen,
+                    Some(h.position),
+                    "Die Anmeldung am Rathaus-Server ist abgelaufen. Bitte melden Sie sich ab und wieder an; wartende Schritte bleiben erhalten.".into(),
+                );
+                s.signed_in = false;
+                s
+            }
             Ok(h) => status(
                 OfficeState::Verbunden,
                 Some(h.position),
-                format!("Verbunden mit dem Rathaus-Server {}.", c.url),
+                if token.is_some() {
+                    format!("Verbunden mit dem Rathaus-Server {}.", c.url)
+                } else {
+                    format!(
+                        "Verbunden mit dem Rathaus-Server {} (nicht angemeldet).",
+                        c.url
+                    )
+                },
             ),
             Err(_) => status(
                 OfficeState::NichtErreichbar,
@@ -292,6 +322,34 @@ async fn hello(c: &Connection) -> OfficeStatus {
             None,
             "Der Rathaus-Server lehnt die Verbindung ab (Zertifikat abgelaufen oder gesperrt?). Bitte an die Administration wenden.".into(),
         ),
+    }
+}
+
+/// Signing in at the server, prepared under the workstation's lock.
+pub struct OfficeSignInJob {
+    connection: Connection,
+    user: domain::UserName,
+}
+
+/// The result of [`OfficeSignInJob::run`], to hand to
+/// [`Workstation::office_sign_in_finish`]. Holds unwrapped keys: dropped, they are zeroed.
+pub struct OfficeSignedIn {
+    user: domain::UserName,
+    report: OfficeSignIn,
+    signed_in: SignedIn,
+}
+
+impl OfficeSignInJob {
+    /// Sign in over the network (up to 15 s per request when the server is away).
+    pub fn run(self, password: String) -> Result<OfficeSignedIn, AppError> {
+        let password = SecretString::from(password);
+        let (report, signed_in) =
+            runtime()?.block_on(sign_in(&self.connection, self.user.as_str(), &password))?;
+        Ok(OfficeSignedIn {
+            user: self.user,
+            report,
+            signed_in,
+        })
     }
 }
 
@@ -504,14 +562,33 @@ impl Workstation {
     /// the key ring in order (see [`sign_in`]). The session and the kind keys are
     /// kept in memory until logout.
     pub fn office_sign_in(&mut self, password: String) -> Result<OfficeSignIn, AppError> {
-        let me = self.me()?;
-        let Some(c) = self.connection()? else {
+        let Some(job) = self.office_sign_in_job()? else {
             return Err(invalid(
                 "Dieser Arbeitsplatz ist an keinen Rathaus-Server angeschlossen.",
             ));
         };
-        let password = SecretString::from(password);
-        let (report, signed_in) = runtime()?.block_on(sign_in(&c, me.as_str(), &password))?;
+        let done = job.run(password)?;
+        self.office_sign_in_finish(done)
+    }
+
+    /// What signing in needs, read from the store; `None` standalone. The network
+    /// part ([`OfficeSignInJob::run`]) then runs without holding the workstation.
+    pub fn office_sign_in_job(&self) -> Result<Option<OfficeSignInJob>, AppError> {
+        let user = self.me()?;
+        Ok(self
+            .connection()?
+            .map(|connection| OfficeSignInJob { connection, user }))
+    }
+
+    /// Keep what signing in brought, if the same user is still logged in.
+    pub fn office_sign_in_finish(
+        &mut self,
+        done: OfficeSignedIn,
+    ) -> Result<OfficeSignIn, AppError> {
+        if self.me()? != done.user {
+            return Err(AppError::locked());
+        }
+        let (report, signed_in) = (done.report, done.signed_in);
         let recipients = serde_json::to_string(&signed_in.recipients)
             .map_err(|_| invalid("Die Schlüsselangaben sind nicht speicherbar."))?;
         self.office = signed_in;
@@ -593,7 +670,7 @@ impl Workstation {
             "buero.angeschlossen",
             &format!("{url} {}", connection.workstation),
         )?;
-        Ok(rt.block_on(hello(&connection)))
+        Ok(rt.block_on(hello(&connection, None)))
     }
 
     /// How this desk stands with the Rathaus-Server (every role: the status bar).
@@ -605,27 +682,63 @@ impl Workstation {
     /// What is needed to ask the server, read quickly from the store, so that the
     /// network call can run without holding the workstation.
     pub fn office_probe(&self) -> Result<OfficeProbe, AppError> {
-        Ok(OfficeProbe(self.connection()?))
+        let connection = self.connection()?;
+        let (waiting, conflicts) = match &connection {
+            Some(_) => self.session_with(Permission::RunSync)?.replica_counts()?,
+            None => (0, 0),
+        };
+        Ok(OfficeProbe {
+            connection,
+            token: self.office.token.clone(),
+            waiting,
+            conflicts,
+        })
+    }
+
+    /// The server said this login's session has ended: forget the token (the next
+    /// status asks without it; steps keep waiting until the next sign-in).
+    pub fn office_session_ended(&mut self) {
+        self.office.token = None;
     }
 }
 
-/// The stored connection, ready to ask the server ([`OfficeProbe::check`]).
-#[derive(Debug)]
-pub struct OfficeProbe(Option<Connection>);
+/// The stored connection and this login's session, ready to ask the server
+/// ([`OfficeProbe::check`]) without holding the workstation.
+pub struct OfficeProbe {
+    connection: Option<Connection>,
+    token: Option<String>,
+    waiting: u32,
+    conflicts: u32,
+}
+
+impl std::fmt::Debug for OfficeProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfficeProbe")
+            .field("connection", &self.connection)
+            .field("signed_in", &self.token.is_some())
+            .finish_non_exhaustive()
+    }
+}
 
 impl OfficeProbe {
     /// Ask the server (up to 15 s when it does not answer).
     pub fn check(self) -> Result<OfficeStatus, AppError> {
-        let Some(c) = self.0 else {
+        let Some(c) = self.connection else {
             return Ok(OfficeStatus {
                 state: OfficeState::Allein,
                 server: None,
                 workstation: None,
                 position: None,
                 message: "Allein an diesem PC (kein Rathaus-Server).".into(),
+                signed_in: false,
+                waiting: 0,
+                conflicts: 0,
             });
         };
-        Ok(runtime()?.block_on(hello(&c)))
+        let mut status = runtime()?.block_on(hello(&c, self.token.as_deref()));
+        status.waiting = self.waiting;
+        status.conflicts = self.conflicts;
+        Ok(status)
     }
 }
 

@@ -3,4 +3,4 @@
 /**
  * How this desk stands with the Rathaus-Server.
  */
-export type OfficeState = "allein" | "verbunden" | "nicht_erreichbar" | "abgewiesen";
+export type OfficeState = "allein" | "verbunden" | "nicht_erreichbar" | "abgewiesen" | "anmeldung_abgelaufen";

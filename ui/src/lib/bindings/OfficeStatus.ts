@@ -9,4 +9,12 @@ position: number | null,
 /**
  * German, for the status bar and the CLI.
  */
-message: string, };
+message: string, 
+/**
+ * The logged-in user holds a session at the server.
+ */
+signedIn: boolean, 
+/**
+ * This user's steps waiting for the server, and refused ones not dealt with.
+ */
+waiting: number, conflicts: number, };
