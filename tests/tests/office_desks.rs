@@ -175,6 +175,20 @@ fn spawn_cli(
     Ok(child)
 }
 
+/// A name planted in a note, looked for in clear on every disk.
+const CANARY: &str = "Xaverine Quackenbusch";
+
+fn walk(dir: &std::path::Path, f: &mut dyn FnMut(&std::path::Path, &[u8])) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, f);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            f(&p, &bytes);
+        }
+    }
+}
+
 fn state_of(ws: &mut Workstation, file_number: &str) -> Result<CaseState, BoxError> {
     Ok(ws
         .office_cases()?
@@ -187,7 +201,7 @@ fn state_of(ws: &mut Workstation, file_number: &str) -> Result<CaseState, BoxErr
 #[test]
 fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict()
 -> Result<(), BoxError> {
-    let (_cluster, mut server) = office(
+    let (cluster, mut server) = office(
         "desks",
         &[
             ("lea", Role::Leitung),
@@ -237,7 +251,10 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
         },
         Some("Alle Nachweise liegen vor."),
     )?;
-    anna.office_note(az, "Anna: Rückfrage beim Halter telefonisch geklärt.")?;
+    anna.office_note(
+        az,
+        &format!("Anna: Rückfrage bei {CANARY} telefonisch geklärt."),
+    )?;
     ben.office_step(
         az,
         Step::Entscheiden {
@@ -373,6 +390,25 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
         status.message.contains("nicht angemeldet") && status.waiting == 1,
         "{status:?}"
     );
+    // Canary: the name in Anna's note lies in clear in no desk's data directory and
+    // nowhere in PostgreSQL's files (WAL included). Read after the desks closed their
+    // stores: a raw read of a database file from this process would drop SQLite's
+    // POSIX locks of the connections still open in it.
+    anna.logout();
+    ben.logout();
+    let mut hits = Vec::new();
+    let mut files = 0;
+    for dir in [tmp.path().to_path_buf(), cluster.data_dir()] {
+        walk(&dir, &mut |path, bytes| {
+            files += 1;
+            if bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()) {
+                hits.push(path.display().to_string());
+            }
+        });
+    }
+    assert!(files > 100, "{files} Dateien");
+    assert!(hits.is_empty(), "Klartext gefunden in {hits:?}");
+
     server.halt()?;
     Ok(())
 }
