@@ -83,6 +83,7 @@ chaos: build
 	SIM_SCHEDULES=50000 $(CARGO) test --release -p office --test simulation -- --nocapture
 	SERVER_CHAOS_COMMANDS=1000 $(CARGO) test -p server --test chaos -- --nocapture
 	OFFICE_CHAOS_ROUNDS=200 $(CARGO) test -p amtsstube-tests --test office_desks desk_processes_killed -- --nocapture
+	PICKUP_CHAOS_ROUNDS=100 $(CARGO) test -p amtsstube-tests --test office_pickup pickup_killed -- --nocapture
 
 # ---- other --------------------------------------------------------------------
 bench: deps

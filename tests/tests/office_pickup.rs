@@ -29,6 +29,36 @@ fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &[u8])) {
     }
 }
 
+/// The Leitung's desk publishes her key and makes the case key (as at her first
+/// sign-in); returns her identity and the case key's.
+fn case_key(
+    rt: &tokio::runtime::Runtime,
+    record: &Record,
+    lea: &Actor,
+) -> Result<(store::SecretString, store::SecretString), BoxError> {
+    let (me, my_recipient) = keyring::generate();
+    let (fall, fall_recipient) = keyring::generate();
+    rt.block_on(
+        record.publish_user_key(
+            lea,
+            &PublishUserKey {
+                recipient: my_recipient.clone(),
+                wrapped: keyring::wrap_with_password(&me, &"lea-passwort-1".to_string().into(), 10)
+                    .map_err(|r| r.reason)?,
+            },
+        ),
+    )?;
+    rt.block_on(record.publish_kind_key(
+        lea,
+        &PublishKindKey {
+            kind: KeyKind::Fall,
+            recipient: fall_recipient,
+            own_grant: keyring::wrap_for(&fall, &my_recipient).map_err(|r| r.reason)?,
+        },
+    ))?;
+    Ok((me, fall))
+}
+
 #[test]
 fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result<(), BoxError> {
     let cluster = Cluster::start(Path::new(env!("CARGO_TARGET_TMPDIR")))?;
@@ -69,26 +99,7 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
         user: "lea".into(),
         role: Role::Leitung,
     };
-    let (me, my_recipient) = keyring::generate();
-    let (fall, fall_recipient) = keyring::generate();
-    rt.block_on(
-        record.publish_user_key(
-            &lea,
-            &PublishUserKey {
-                recipient: my_recipient.clone(),
-                wrapped: keyring::wrap_with_password(&me, &"lea-passwort-1".to_string().into(), 10)
-                    .map_err(|r| r.reason)?,
-            },
-        ),
-    )?;
-    rt.block_on(record.publish_kind_key(
-        &lea,
-        &PublishKindKey {
-            kind: KeyKind::Fall,
-            recipient: fall_recipient,
-            own_grant: keyring::wrap_for(&fall, &my_recipient).map_err(|r| r.reason)?,
-        },
-    ))?;
+    let (me, fall) = case_key(&rt, &record, &lea)?;
     let _: KeyView = rt.block_on(record.key_view(&lea))?;
 
     let report = rt.block_on(server::pickup::pickup(record.clone(), &settings))?;
@@ -201,5 +212,131 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
         out.contains("2 neu") && out.contains("2 Bestätigung(en) gesendet"),
         "{out}"
     );
+    Ok(())
+}
+
+/// `amtsstube-server abholen` killed with SIGKILL at random moments, and PostgreSQL
+/// stopped hard during a pickup now and then: in the end every submission is
+/// accepted (or rejected) once, and each accepted one is exactly one case.
+#[test]
+fn pickup_killed_and_postgres_restarted_loses_and_doubles_nothing() -> Result<(), BoxError> {
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+    let rounds: u64 = std::env::var("PICKUP_CHAOS_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let seed: u64 = std::env::var("PICKUP_CHAOS_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(1)
+        });
+    println!("PICKUP_CHAOS_SEED={seed} PICKUP_CHAOS_ROUNDS={rounds}");
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let cluster = Cluster::start(Path::new(env!("CARGO_TARGET_TMPDIR")))?;
+    cluster.create_database("abholung_chaos")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let record = Arc::new(rt.block_on(Record::connect(&cluster.conninfo("abholung_chaos"), 2))?);
+    rt.block_on(record.migrate())?;
+    rt.block_on(record.add_user("lea", Role::Leitung, "lea-passwort-1"))?;
+    let lea = Actor {
+        user: "lea".into(),
+        role: Role::Leitung,
+    };
+    case_key(&rt, &record, &lea)?;
+    let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
+        "CARGO_TARGET_TMPDIR"
+    ))))?;
+    let tmp = tempfile::tempdir()?;
+    let dir = server::setup::ServerDir::new(tmp.path().join("server"));
+    dir.create(
+        &server::setup::ServerConfig {
+            datenbank: cluster.conninfo("abholung_chaos"),
+            adresse: "127.0.0.1:0".into(),
+            name: "Musterstadt".into(),
+            abruf_sekunden: None,
+        },
+        &["127.0.0.1".into()],
+    )?;
+    dir.save_portal(&serde_json::to_string(&run.config)?)?;
+    let bin = amtsstube_tests::app::amtsstube_bin()?.with_file_name("amtsstube-server");
+    let abholen = || {
+        std::process::Command::new(&bin)
+            .arg("--verzeichnis")
+            .arg(&dir.path)
+            .arg("abholen")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+    };
+
+    let mut flawed = Vec::new();
+    let (mut killed, mut restarts) = (0, 0);
+    for k in 0..rounds {
+        portal_sim::seed::seed(&mut run.sim.lock(), 3, 1000 + k)?;
+        if k % 3 == 2 {
+            flawed.push(portal_sim::seed::seed_flawed(
+                &mut run.sim.lock(),
+                portal_sim::seed::Flaw::SwappedAttachment,
+                2000 + k,
+            )?);
+        }
+        let mut child = abholen()?;
+        // A pickup of three submissions takes a few hundred milliseconds here.
+        std::thread::sleep(std::time::Duration::from_millis(rng.random_range(20..700)));
+        if k % 4 == 3 {
+            cluster.restart_hard()?;
+            restarts += 1;
+            child.wait()?;
+        } else if child.try_wait()?.is_none() {
+            child.kill()?;
+            child.wait()?;
+            killed += 1;
+        }
+    }
+    println!("{killed} Abholungen getötet, PostgreSQL {restarts}-mal hart neu gestartet");
+
+    // Bring everything in, then count.
+    let mut last = String::new();
+    for _ in 0..3 {
+        let out = abholen()?.wait_with_output()?;
+        last = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && last.contains(" 0 wartend") {
+            break;
+        }
+    }
+    assert!(last.contains(" 0 wartend"), "{last}");
+    let record = Arc::new(rt.block_on(Record::connect(&cluster.conninfo("abholung_chaos"), 2))?);
+    let submissions: Vec<_> = run.sim.lock().submissions.values().cloned().collect();
+    for s in &submissions {
+        let want = if flawed.contains(&s.submission_id) {
+            SubmissionState::Rejected
+        } else {
+            SubmissionState::Accepted
+        };
+        assert_eq!(s.state, want, "{} (seed {seed})", s.submission_id);
+    }
+    let page = rt.block_on(record.feed(&lea, 0, 100_000))?;
+    let mut cases = std::collections::BTreeSet::new();
+    for item in &page.items {
+        if let FeedItem::Case { meta, .. } = item {
+            cases.insert(meta.id);
+        }
+    }
+    assert_eq!(
+        cases.len(),
+        submissions.len() - flawed.len(),
+        "ein Vorgang je angenommenem Antrag (seed {seed})"
+    );
+    let outbox = rt.block_on(record.outbox_items())?;
+    assert_eq!(outbox.len(), submissions.len(), "{outbox:?}");
+    assert!(outbox.iter().all(|i| i.state == "done"), "{outbox:?}");
     Ok(())
 }
