@@ -69,7 +69,20 @@ fn desk(
     name: &str,
     role: Role,
 ) -> Result<Workstation, BoxError> {
-    let mut ws = amtsstube_tests::local::workstation(&root.join(name), None, &[(name, role)])?;
+    desk_with(server, root, name, role, &[])
+}
+
+/// A desk for `name` on which `others` have local accounts too.
+fn desk_with(
+    server: &Server,
+    root: &std::path::Path,
+    name: &str,
+    role: Role,
+    others: &[(&str, Role)],
+) -> Result<Workstation, BoxError> {
+    let mut users = vec![(name, role)];
+    users.extend_from_slice(others);
+    let mut ws = amtsstube_tests::local::workstation(&root.join(name), None, &users)?;
     let code = server.rt.block_on(server.record.new_enrolment_code(10))?;
     ws.office_connect(OfficeConnectRequest {
         server: server.url(),
@@ -502,5 +515,77 @@ fn desk_processes_killed_mid_step_lose_nothing_and_double_nothing() -> Result<()
     // Nothing appears that was never asked for.
     assert!(notes.iter().all(|n| n.starts_with("Notiz ")), "{notes:?}");
     server.halt()?;
+    Ok(())
+}
+
+/// The server is the authority on users: one removed there can no longer log in at
+/// a desk after its next synchronisation; a role set there applies at the desk.
+#[test]
+fn users_removed_or_changed_at_the_server_follow_at_the_desk() -> Result<(), BoxError> {
+    let (_cluster, server) = office(
+        "users",
+        &[
+            ("anna", Role::Sachbearbeitung),
+            ("dora", Role::Sachbearbeitung),
+            ("emil", Role::Leitung),
+        ],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk_with(
+        &server,
+        tmp.path(),
+        "anna",
+        Role::Sachbearbeitung,
+        &[
+            ("dora", Role::Sachbearbeitung),
+            ("emil", Role::Sachbearbeitung),
+        ],
+    )?;
+    // Emil is Leitung at the server: so he is here after the first synchronisation.
+    let first = anna.office_sync()?;
+    assert_eq!(first.users_changed, 1, "{first:?}");
+    let roles = |ws: &mut Workstation| -> Result<Vec<(String, Role, bool)>, BoxError> {
+        ws.logout();
+        ws.login(workstation::LoginRequest {
+            username: "admin".into(),
+            password: "admin-passwort-1".into(),
+        })?;
+        let list = ws
+            .list_users()?
+            .into_iter()
+            .map(|u| (u.username, u.role, u.active))
+            .collect();
+        ws.logout();
+        Ok(list)
+    };
+    let list = roles(&mut anna)?;
+    assert!(
+        list.contains(&("emil".into(), Role::Leitung, true)),
+        "{list:?}"
+    );
+
+    // Dora leaves the town hall: removed at the server …
+    server.rt.block_on(server.record.remove_user("dora"))?;
+    anna.login(workstation::LoginRequest {
+        username: "anna".into(),
+        password: "anna-passwort-1".into(),
+    })?;
+    anna.office_sign_in("anna-passwort-1".into())?;
+    let next = anna.office_sync()?;
+    assert_eq!(next.users_changed, 1, "{next:?}");
+    anna.logout();
+    // … and her password opens nothing at this desk any more, offline included.
+    let err = anna
+        .login(workstation::LoginRequest {
+            username: "dora".into(),
+            password: "dora-passwort-1".into(),
+        })
+        .unwrap_err();
+    assert!(!err.message.is_empty());
+    let list = roles(&mut anna)?;
+    assert!(
+        list.contains(&("dora".into(), Role::Sachbearbeitung, false)),
+        "{list:?}"
+    );
     Ok(())
 }

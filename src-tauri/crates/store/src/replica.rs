@@ -358,6 +358,57 @@ impl Session {
         Ok(())
     }
 
+    /// Bring this desk's local accounts in line with the server's user list (the
+    /// server is the authority in office mode): a user removed at the server can no
+    /// longer log in here (key file deleted, as by the administration), a changed
+    /// role applies here too. Names unknown here are left alone (they have no local
+    /// account); the logged-in user and the last local administration are not
+    /// removed. Returns what changed, in German.
+    pub fn apply_server_users(
+        &mut self,
+        entries: &[office::protocol::UserEntry],
+    ) -> Result<Vec<String>> {
+        let me = self.owner();
+        let mut changed = Vec::new();
+        for entry in entries {
+            let Ok(name) = domain::UserName::parse(&entry.name) else {
+                continue;
+            };
+            let Some(local) = crate::users::get(&self.conn, &name)?.filter(|u| u.active) else {
+                continue;
+            };
+            if !entry.active {
+                let last_admin =
+                    local.role == Role::Admin && crate::users::active_admins(&self.conn)? <= 1;
+                if name.as_str() == me || last_admin {
+                    continue;
+                }
+                self.deactivate_user(&name, "benutzer.entfernt.rathaus-server")?;
+                changed.push(format!("{} entfernt", name.as_str()));
+            } else if local.role != entry.role {
+                if local.role == Role::Admin && crate::users::active_admins(&self.conn)? <= 1 {
+                    continue;
+                }
+                let now = self.now();
+                let tx = self.conn.transaction()?;
+                tx.execute(
+                    "UPDATE users SET role = ?2 WHERE username = ?1",
+                    params![name.as_str(), entry.role.as_str()],
+                )?;
+                crate::audit::append(
+                    &tx,
+                    &now,
+                    &me,
+                    "benutzer.rolle.rathaus-server",
+                    &format!("{} {}", name.as_str(), entry.role.as_str()),
+                )?;
+                tx.commit()?;
+                changed.push(format!("{}: Rolle {}", name.as_str(), entry.role.label()));
+            }
+        }
+        Ok(changed)
+    }
+
     /// Commands of the logged-in user waiting for the server, and conflicts not
     /// dealt with (the status bar's numbers).
     pub fn replica_counts(&self) -> Result<(u32, u32)> {

@@ -466,6 +466,12 @@ impl Session {
                 "Sie können Ihren eigenen Zugang nicht entfernen.".into(),
             ));
         }
+        self.deactivate_user(username, "benutzer.entfernt")
+    }
+
+    /// Mark `username` inactive (audited as `action`) and delete its key file, so
+    /// its password opens nothing here any more.
+    pub(crate) fn deactivate_user(&mut self, username: &UserName, action: &str) -> Result<()> {
         let now = self.now();
         let tx = self.conn.transaction()?;
         tx.execute(
@@ -476,7 +482,7 @@ impl Session {
             &tx,
             &now,
             self.user.username.as_str(),
-            "benutzer.entfernt",
+            action,
             username.as_str(),
         )?;
         tx.commit()?;

@@ -49,6 +49,8 @@ pub struct OfficeSync {
     pub conflicts: u32,
     /// The feed position this desk has read up to.
     pub position: i64,
+    /// Local accounts brought in line with the server (removed, role changed).
+    pub users_changed: u32,
 }
 
 /// A case in this desk's view (the server's state with the own waiting steps).
@@ -267,6 +269,22 @@ impl Workstation {
             session
                 .replica_apply_page(replica, &p)
                 .map_err(|e| Failure::Refused(e.into()))?;
+            let users: Vec<office::protocol::UserEntry> = p
+                .items
+                .iter()
+                .filter_map(|i| match i {
+                    office::FeedItem::User { user, .. } => Some(user.clone()),
+                    _ => None,
+                })
+                .collect();
+            if !users.is_empty() {
+                summary.users_changed += count(
+                    session
+                        .apply_server_users(&users)
+                        .map_err(|e| Failure::Refused(e.into()))?
+                        .len(),
+                );
+            }
             if !p.more {
                 return Ok(summary);
             }

@@ -31,4 +31,8 @@ conflicts: number,
 /**
  * The feed position this desk has read up to.
  */
-position: number, };
+position: number, 
+/**
+ * Local accounts brought in line with the server (removed, role changed).
+ */
+usersChanged: number, };
