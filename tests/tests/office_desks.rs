@@ -589,3 +589,89 @@ fn users_removed_or_changed_at_the_server_follow_at_the_desk() -> Result<(), Box
     );
     Ok(())
 }
+
+/// An application the server picked up from FIT-Connect opens at the caseworker's
+/// desk – applicant, documents, history – and nowhere a role may not read it.
+#[test]
+fn online_applications_picked_up_by_the_server_open_at_the_caseworkers_desk() -> Result<(), BoxError>
+{
+    let (_cluster, server) = office(
+        "online",
+        &[
+            ("lea", Role::Leitung),
+            ("anna", Role::Sachbearbeitung),
+            ("sam", Role::Scanstelle),
+        ],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let mut sam = desk(&server, tmp.path(), "sam", Role::Scanstelle)?;
+    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    anna.office_sign_in("anna-passwort-1".into())?;
+    let sim = server
+        .rt
+        .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
+            "CARGO_TARGET_TMPDIR"
+        ))))?;
+    portal_sim::seed::seed(&mut sim.sim.lock(), 2, 41)?;
+    let settings = server::pickup::parse_settings(&serde_json::to_string(&sim.config)?)?;
+    let report = server
+        .rt
+        .block_on(server::pickup::pickup(server.record.clone(), &settings))?;
+    assert_eq!(report.new_cases, 2, "{report:?}");
+
+    anna.office_sync()?;
+    let cases = anna.office_cases()?;
+    assert_eq!(cases.len(), 2, "{cases:?}");
+    let az = cases[0].file_number.clone();
+    assert!(az.starts_with("ON-"), "{az}");
+    let detail = anna.office_case(&az)?;
+    assert_eq!(detail.channel, "online");
+    let applicant = detail.applicant.clone().ok_or("kein Antragsteller")?;
+    assert!(
+        applicant.len() > 3 && applicant != "unbekannt",
+        "{applicant}"
+    );
+    assert!(!detail.documents.is_empty());
+    assert_eq!(detail.history[0].kind, "eingang");
+    assert_eq!(detail.history[0].actor, "portal");
+    let docs = anna.office_documents(&az)?;
+    assert_eq!(docs.len(), detail.documents.len());
+    for (doc, info) in docs.iter().zip(&detail.documents) {
+        assert_eq!(doc.bytes.len() as u64, info.size);
+        assert_eq!(doc.mime_type, info.mime_type);
+    }
+    assert!(
+        docs.iter()
+            .any(|d| d.mime_type == "application/pdf" && d.bytes.starts_with(b"%PDF")),
+        "{docs:?}"
+    );
+
+    // The scanning desk neither holds the case nor gets its documents from the server.
+    sam.office_sync()?;
+    assert!(sam.office_cases()?.is_empty());
+    let case_id = uuid::Uuid::parse_str(&cases[0].id)?;
+    let sam_ws = server.rt.block_on(server.record.workstations())?[1].id;
+    let refused = server.rt.block_on(server.record.case_documents(
+        &Actor {
+            user: "sam".into(),
+            role: Role::Scanstelle,
+        },
+        sam_ws,
+        case_id,
+    ));
+    assert!(
+        matches!(&refused, Err(e) if e.to_string().contains("nicht lesen")),
+        "{refused:?}"
+    );
+
+    // The same at the command line.
+    anna.logout();
+    let shown = cli(tmp.path(), "anna", &["vorgang", &az])?;
+    assert!(
+        shown.contains(&format!("Antragsteller/in: {applicant}"))
+            && shown.contains("Dokument(e) vom Rathaus-Server geöffnet"),
+        "{shown}"
+    );
+    Ok(())
+}

@@ -234,11 +234,20 @@ pub fn seal(plain: &[u8], recipients: &[&str]) -> Result<Ciphertext, Refusal> {
 
 /// Open content with an identity.
 pub fn open(c: &Ciphertext, identity: &SecretString) -> Result<Vec<u8>, Refusal> {
+    open_bytes(c.as_bytes(), identity)
+}
+
+/// Open a document sealed with [`seal_document`] (no size limit).
+pub fn open_document(bytes: &[u8], identity: &SecretString) -> Result<Vec<u8>, Refusal> {
+    open_bytes(bytes, identity)
+}
+
+fn open_bytes(bytes: &[u8], identity: &SecretString) -> Result<Vec<u8>, Refusal> {
     let id = identity
         .expose_secret()
         .parse::<age::x25519::Identity>()
         .map_err(|_| Refusal::invalid("Der Schlüssel ist unlesbar.".into()))?;
-    let decryptor = age::Decryptor::new(c.as_bytes()).map_err(crypto)?;
+    let decryptor = age::Decryptor::new(bytes).map_err(crypto)?;
     let mut r = decryptor
         .decrypt(std::iter::once(&id as &dyn age::Identity))
         .map_err(|_| Refusal::forbidden("Dieser Schlüssel öffnet den Inhalt nicht.".into()))?;

@@ -312,6 +312,31 @@ async fn hello(
     }))
 }
 
+#[derive(Debug, Deserialize)]
+struct DocumentsQuery {
+    fall: Option<Uuid>,
+}
+
+async fn documents(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    query: Result<Query<DocumentsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Vec<office::protocol::SealedDocument>> {
+    let (actor, ws) = actor(&state, &peer, &headers).await?;
+    let Ok(Query(DocumentsQuery {
+        fall: Some(case_id),
+    })) = query
+    else {
+        return Err(
+            ServerError::Invalid("„fall“ muss die Kennung eines Vorgangs sein.".into()).into(),
+        );
+    };
+    Ok(Json(
+        state.record.case_documents(&actor, ws, case_id).await?,
+    ))
+}
+
 async fn key_view(
     State(state): State<ApiState>,
     Extension(peer): Extension<Peer>,
@@ -360,6 +385,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/feed", get(feed))
         .route("/v1/nummern", post(lease))
         .route("/v1/hallo", get(hello))
+        .route("/v1/dokumente", get(documents))
         .route("/v1/schluessel", get(key_view))
         .route("/v1/schluessel/benutzer", post(publish_user_key))
         .route("/v1/schluessel/art", post(publish_kind_key))

@@ -140,6 +140,65 @@ impl Record {
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
+    /// The documents of a case, for a user who may see the case (else refused with
+    /// an audit entry). Still sealed to the case key.
+    pub async fn case_documents(
+        &self,
+        actor: &office::rules::Actor,
+        workstation: Uuid,
+        case_id: Uuid,
+    ) -> Result<Vec<office::protocol::SealedDocument>> {
+        let client = self.pool.get().await?;
+        let case = client
+            .query_opt(
+                &stmt(&client, "SELECT assignee FROM cases WHERE id = $1").await?,
+                &[&case_id],
+            )
+            .await?;
+        let allowed = match &case {
+            Some(row) => {
+                let assignee: Option<String> = row.try_get(0)?;
+                actor.role.may(domain::Permission::EditCases)
+                    && office::rules::visible(actor, assignee.as_deref())
+            }
+            None => false,
+        };
+        if !allowed {
+            let why = format!(
+                "{} darf die Dokumente des Vorgangs {case_id} nicht lesen.",
+                actor.user
+            );
+            audit(
+                &client,
+                Some(&actor.user),
+                Some(workstation),
+                "dokumente_abgelehnt",
+                &why,
+            )
+            .await?;
+            return Err(ServerError::Forbidden(why));
+        }
+        let rows = client
+            .query(
+                &stmt(
+                    &client,
+                    "SELECT id, submission_id, content FROM case_documents WHERE case_id = $1 ORDER BY id",
+                )
+                .await?,
+                &[&case_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(office::protocol::SealedDocument {
+                    id: r.try_get(0)?,
+                    submission_id: r.try_get(1)?,
+                    content: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
     /// The states of these submissions (`None`: never seen).
     pub async fn submission_states(&self, ids: &[Uuid]) -> Result<Vec<Option<SubmissionState>>> {
         let client = self.pool.get().await?;

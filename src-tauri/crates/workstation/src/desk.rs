@@ -97,6 +97,83 @@ pub struct OfficeNote {
     pub text: String,
 }
 
+/// One entry of a case's history (no content).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OfficeEvent {
+    pub kind: String,
+    pub actor: String,
+    pub at: String,
+    pub from_state: Option<CaseState>,
+    pub to_state: Option<CaseState>,
+}
+
+/// A document of an application, as listed in the case content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OfficeDocumentInfo {
+    pub kind: String,
+    pub filename: Option<String>,
+    pub mime_type: String,
+    pub size: u64,
+}
+
+/// A case opened at the desk: the server's metadata, the content opened with the
+/// case key, the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OfficeCaseDetail {
+    pub case: OfficeCase,
+    pub channel: String,
+    pub received_at: String,
+    pub applicant: Option<String>,
+    pub service: Option<String>,
+    pub documents: Vec<OfficeDocumentInfo>,
+    pub history: Vec<OfficeEvent>,
+}
+
+/// A document fetched from the server and opened (personal data: never log it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct OfficeDocument {
+    pub kind: String,
+    pub filename: Option<String>,
+    pub mime_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for OfficeDocument {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfficeDocument")
+            .field("kind", &self.kind)
+            .field("mime_type", &self.mime_type)
+            .field("bytes", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The case content of an online application as the server sealed it.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OnlineContent {
+    applicant: Option<String>,
+    service: Option<String>,
+    #[serde(default)]
+    documents: Vec<OfficeDocumentInfo>,
+}
+
+/// One document as the server sealed it.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SealedDocumentBody {
+    kind: String,
+    filename: Option<String>,
+    mime_type: String,
+    data: String,
+}
+
 fn expired() -> AppError {
     AppError::new(
         ErrorCode::Forbidden,
@@ -462,6 +539,121 @@ impl Workstation {
         }
         notes.sort_by(|a, b| a.at.cmp(&b.at));
         Ok(notes)
+    }
+
+    /// A case as this desk holds it, its content opened with the case key (needs
+    /// the sign-in at the server for the key; works offline after it).
+    pub fn office_case(&mut self, file_number: &str) -> Result<OfficeCaseDetail, AppError> {
+        let summary = self
+            .office_cases()?
+            .into_iter()
+            .find(|c| c.file_number == file_number.trim())
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::NotFound,
+                    format!("Einen Vorgang {file_number} gibt es an diesem Arbeitsplatz nicht."),
+                )
+            })?;
+        let id = Uuid::parse_str(&summary.id).map_err(|_| invalid("Ungültige Kennung."))?;
+        let (channel, received_at, mut history) = {
+            let replica = self.replica_mut()?;
+            let case = replica
+                .cases
+                .get(&id)
+                .ok_or_else(|| invalid("Der Vorgang fehlt im Replikat."))?;
+            let history: Vec<OfficeEvent> = case
+                .events
+                .values()
+                .map(|e| OfficeEvent {
+                    kind: e.kind.clone(),
+                    actor: e.actor.clone(),
+                    at: e.at.clone(),
+                    from_state: e.from_state,
+                    to_state: e.to_state,
+                })
+                .collect();
+            (
+                case.meta.channel.clone(),
+                case.meta.received_at.clone(),
+                history,
+            )
+        };
+        history.sort_by(|a, b| a.at.cmp(&b.at));
+        let content = self
+            .session_with(Permission::RunSync)?
+            .replica_content(id)?;
+        let parsed = match content {
+            Some(c) => {
+                let plain = self.office_open(KeyKind::Fall, &c)?;
+                serde_json::from_slice::<OnlineContent>(&plain).ok()
+            }
+            None => None,
+        };
+        let (applicant, service, documents) = match parsed {
+            Some(p) => (p.applicant, p.service, p.documents),
+            None => (None, None, Vec::new()),
+        };
+        Ok(OfficeCaseDetail {
+            case: summary,
+            channel,
+            received_at,
+            applicant,
+            service,
+            documents,
+            history,
+        })
+    }
+
+    /// The documents of a case, fetched from the server and opened with the case key.
+    pub fn office_documents(&mut self, file_number: &str) -> Result<Vec<OfficeDocument>, AppError> {
+        let (case_id, _) = self.office_case_id(file_number)?;
+        let token = self.office_token()?;
+        let c = self.connection()?.ok_or_else(|| {
+            invalid("Dieser Arbeitsplatz ist an keinen Rathaus-Server angeschlossen.")
+        })?;
+        let http = client(&c.ca_pem, Some((&c.cert_pem, &c.key_pem)))?;
+        let sealed: Vec<office::protocol::SealedDocument> = runtime()?.block_on(async {
+            let resp = http
+                .get(format!("{}/v1/dokumente", c.url))
+                .query(&[("fall", case_id.to_string())])
+                .bearer_auth(&token)
+                .send()
+                .await
+                .map_err(|e| unreachable(&c.url, e))?;
+            if resp.status().as_u16() == 401 {
+                return Err(expired());
+            }
+            if !resp.status().is_success() {
+                return Err(refusal(resp).await);
+            }
+            resp.json()
+                .await
+                .map_err(|_| invalid("Die Dokumente des Rathaus-Servers sind unlesbar."))
+        })?;
+        let identity = self.office.kinds.get(&KeyKind::Fall).ok_or_else(|| {
+            AppError::new(
+                ErrorCode::Forbidden,
+                "Mit dieser Anmeldung lassen sich keine Fallinhalte öffnen.",
+            )
+        })?;
+        let mut out = Vec::with_capacity(sealed.len());
+        for d in sealed {
+            let plain = keyring::open_document(&d.content, identity)
+                .map_err(|r| AppError::new(ErrorCode::Forbidden, r.reason))?;
+            let body: SealedDocumentBody = serde_json::from_slice(&plain)
+                .map_err(|_| invalid(format!("Dokument {} ist beschädigt.", d.id)))?;
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(body.data.as_bytes())
+                .map_err(|_| invalid(format!("Dokument {} ist beschädigt.", d.id)))?;
+            out.push(OfficeDocument {
+                kind: body.kind,
+                filename: body.filename,
+                mime_type: body.mime_type,
+                bytes,
+            });
+        }
+        Ok(out)
     }
 
     /// The refused commands waiting for the clerk.

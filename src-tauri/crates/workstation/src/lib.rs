@@ -35,7 +35,10 @@ pub use api::{
     WorkListView,
 };
 pub use casework::CaseDetail;
-pub use desk::{OfficeCase, OfficeConflict, OfficeNote, OfficeSync};
+pub use desk::{
+    OfficeCase, OfficeCaseDetail, OfficeConflict, OfficeDocument, OfficeDocumentInfo, OfficeEvent,
+    OfficeNote, OfficeSync,
+};
 pub use error::{AppError, ErrorCode};
 pub use letters::{LetterRequest, LetterView, OutboxView, TariffOption};
 pub use office::{

@@ -262,6 +262,12 @@ pub(crate) enum OfficeWork {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Einen Vorgang zeigen: Stand, Antragsteller, Dokumente, Verlauf
+    Vorgang {
+        aktenzeichen: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Einen Bearbeitungsschritt tun (auch ohne Server; er wartet dann)
     Schritt {
         aktenzeichen: String,

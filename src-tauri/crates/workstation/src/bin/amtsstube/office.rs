@@ -97,6 +97,47 @@ pub fn run(ctx: &mut Ctx, command: OfficeWork) -> Result<ExitCode> {
                 );
             }
         }
+        OfficeWork::Vorgang {
+            aktenzeichen,
+            as_user,
+        } => {
+            let mut ws = signed_in(ctx, &as_user)?;
+            let d = ws.office_case(&aktenzeichen)?;
+            println!("Aktenzeichen: {}", d.case.file_number);
+            println!("Vorgangsart:  {} ({})", d.case.case_type, d.channel);
+            println!("Stand:        {}", d.case.state.label());
+            println!(
+                "Zuständig:    {}",
+                d.case.assignee.as_deref().unwrap_or("–")
+            );
+            println!("Eingang:      {}", d.received_at);
+            if let Some(a) = &d.applicant {
+                println!("Antragsteller/in: {a}");
+            }
+            if let Some(s) = &d.service {
+                println!("Leistung:     {s}");
+            }
+            for doc in &d.documents {
+                println!(
+                    "Dokument:     {} ({}, {} Bytes)",
+                    doc.filename.as_deref().unwrap_or(&doc.kind),
+                    doc.mime_type,
+                    doc.size
+                );
+            }
+            for e in &d.history {
+                let to = e.to_state.map(|s| s.label()).unwrap_or("");
+                println!("Verlauf:      {} {} {} {to}", e.at, e.actor, e.kind);
+            }
+            if ws.office_signed_in() && !d.documents.is_empty() {
+                let docs = ws.office_documents(&aktenzeichen)?;
+                let bytes: usize = docs.iter().map(|d| d.bytes.len()).sum();
+                println!(
+                    "{} Dokument(e) vom Rathaus-Server geöffnet ({bytes} Bytes).",
+                    docs.len()
+                );
+            }
+        }
         OfficeWork::Schritt {
             aktenzeichen,
             schritt,
