@@ -675,3 +675,80 @@ fn online_applications_picked_up_by_the_server_open_at_the_caseworkers_desk() ->
     );
     Ok(())
 }
+
+/// The scanning desk gives Aktenzeichen from blocks leased in advance, so paper
+/// applications become cases while the server is away; two desks never give the
+/// same number; the caseworker sees the cases once the desk has synchronised.
+#[test]
+fn paper_applications_get_leased_numbers_offline_and_reach_the_caseworker() -> Result<(), BoxError>
+{
+    let (_cluster, mut server) = office(
+        "papier",
+        &[
+            ("lea", Role::Leitung),
+            ("anna", Role::Sachbearbeitung),
+            ("sam", Role::Scanstelle),
+            ("sina", Role::Scanstelle),
+        ],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let mut sam = desk(&server, tmp.path(), "sam", Role::Scanstelle)?;
+    let mut sina = desk(&server, tmp.path(), "sina", Role::Scanstelle)?;
+    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    for (ws, name) in [(&mut anna, "anna"), (&mut sam, "sam"), (&mut sina, "sina")] {
+        ws.office_sign_in(format!("{name}-passwort-1"))?;
+        ws.office_sync()?;
+    }
+    // Nothing in stock without the server: a caseworker's desk takes in no paper.
+    let err = anna.office_paper_case("HU", "Jemand").unwrap_err();
+    assert_eq!(err.code, workstation::ErrorCode::Forbidden);
+
+    server.halt()?;
+    let year = jiff::Zoned::now().year();
+    let first = sam.office_paper_case("HU", "Erna Papier")?;
+    let second = sam.office_paper_case("Sondernutzung", "Otto Papier")?;
+    let other = sina.office_paper_case("HU", "Ina Papier")?;
+    assert_eq!(first, format!("PA-{year:04}-000001"));
+    assert_eq!(second, format!("PA-{year:04}-000002"));
+    assert_eq!(
+        other,
+        format!("PA-{year:04}-000051"),
+        "Sinas Block folgt Sams"
+    );
+    assert!(sam.office_sync()?.waiting == 2);
+
+    server.serve()?;
+    let sent = sam.office_sync()?;
+    assert_eq!((sent.applied, sent.refused), (2, 0), "{sent:?}");
+    assert_eq!(sina.office_sync()?.applied, 1);
+    anna.office_sync()?;
+    let mut numbers: Vec<String> = anna
+        .office_cases()?
+        .into_iter()
+        .map(|c| c.file_number)
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, vec![first.clone(), second, other]);
+    let detail = anna.office_case(&first)?;
+    assert_eq!(detail.channel, "papier");
+    assert_eq!(detail.applicant.as_deref(), Some("Erna Papier"));
+    // The command line of the scanning desk, with the server there.
+    sam.logout();
+    let out = cli(
+        tmp.path(),
+        "sam",
+        &[
+            "papiereingang",
+            "--art",
+            "HU",
+            "--antragsteller",
+            "Paula Papier",
+        ],
+    )?;
+    assert!(
+        out.contains(&format!("PA-{year:04}-000003")) && out.contains("1 übernommen"),
+        "{out}"
+    );
+    Ok(())
+}

@@ -352,6 +352,22 @@ pub struct FeedPage {
     pub more: bool,
 }
 
+/// A desk asks for a block of numbers of a counter (Aktenzeichen for offline work).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseRequest {
+    pub counter: String,
+    pub count: i64,
+}
+
+/// The block leased: `first..=last`, this desk's alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseResponse {
+    pub first: i64,
+    pub last: i64,
+}
+
 /// A document of a case as the server keeps it: age ciphertext to the case key
 /// (a JSON `{kind, filename, mimeType, data}` inside), base64 on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

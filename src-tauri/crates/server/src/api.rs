@@ -258,21 +258,10 @@ async fn feed(
     ))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LeaseRequest {
-    pub counter: String,
-    pub count: i64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LeaseResponse {
-    pub first: i64,
-    pub last: i64,
-}
-
-async fn lease(State(state): State<ApiState>, a: Authed<LeaseRequest>) -> ApiResult<LeaseResponse> {
+async fn lease(
+    State(state): State<ApiState>,
+    a: Authed<office::protocol::LeaseRequest>,
+) -> ApiResult<office::protocol::LeaseResponse> {
     if a.actor.role == domain::Role::Admin {
         return Err(ServerError::Forbidden(
             "Die Administration vergibt keine Aktenzeichen.".into(),
@@ -283,7 +272,7 @@ async fn lease(State(state): State<ApiState>, a: Authed<LeaseRequest>) -> ApiRes
         .record
         .lease(a.ws, &a.body.counter, a.body.count)
         .await?;
-    Ok(Json(LeaseResponse { first, last }))
+    Ok(Json(office::protocol::LeaseResponse { first, last }))
 }
 
 async fn hello(

@@ -409,6 +409,68 @@ impl Session {
         Ok(changed)
     }
 
+    /// Numbers of `counter` this desk still holds from leased blocks.
+    pub fn office_numbers_left(&self, counter: &str) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(sum(last - next + 1), 0) FROM office_numbers WHERE counter = ?1",
+            params![counter],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Keep a block leased from the server.
+    pub fn office_add_numbers(&mut self, counter: &str, first: i64, last: i64) -> Result<()> {
+        if last < first {
+            return Err(StoreError::InvalidInput(format!(
+                "Der Nummernblock {first}–{last} ist leer."
+            )));
+        }
+        let now = self.now();
+        let owner = self.owner();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO office_numbers (counter, next, last) VALUES (?1, ?2, ?3)",
+            params![counter, first, last],
+        )?;
+        crate::audit::append(
+            &tx,
+            &now,
+            &owner,
+            "buero.nummern",
+            &format!("{counter} {first}–{last}"),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Take the next number of `counter` from the leased blocks (`None`: none left).
+    pub fn office_take_number(&mut self, counter: &str) -> Result<Option<i64>> {
+        let tx = self.conn.transaction()?;
+        let block: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT next, last FROM office_numbers WHERE counter = ?1 ORDER BY next LIMIT 1",
+                params![counter],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((next, last)) = block else {
+            return Ok(None);
+        };
+        if next == last {
+            tx.execute(
+                "DELETE FROM office_numbers WHERE counter = ?1 AND next = ?2",
+                params![counter, next],
+            )?;
+        } else {
+            tx.execute(
+                "UPDATE office_numbers SET next = next + 1 WHERE counter = ?1 AND next = ?2",
+                params![counter, next],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Some(next))
+    }
+
     /// Commands of the logged-in user waiting for the server, and conflicts not
     /// dealt with (the status bar's numbers).
     pub fn replica_counts(&self) -> Result<(u32, u32)> {

@@ -204,3 +204,26 @@ fn a_changed_role_starts_afresh_and_keeps_waiting_commands_as_conflicts() -> R {
     assert!(conflicts[0].conflict.refusal.reason.contains("Rolle"));
     Ok(())
 }
+
+#[test]
+fn leased_numbers_are_taken_once_in_order_and_survive_a_restart() -> R {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("d");
+    let mut s = init(&dir)?;
+    assert_eq!(s.office_take_number("papier-2026")?, None);
+    assert!(s.office_add_numbers("papier-2026", 5, 4).is_err());
+    s.office_add_numbers("papier-2026", 1, 2)?;
+    s.office_add_numbers("papier-2026", 51, 52)?;
+    s.office_add_numbers("papier-2027", 1, 1)?;
+    assert_eq!(s.office_numbers_left("papier-2026")?, 4);
+    assert_eq!(s.office_take_number("papier-2026")?, Some(1));
+    drop(s);
+    let mut s = reopen(&dir)?;
+    let taken: Vec<_> = (0..4)
+        .map(|_| s.office_take_number("papier-2026"))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(taken, vec![Some(2), Some(51), Some(52), None]);
+    assert_eq!(s.office_numbers_left("papier-2026")?, 0);
+    assert_eq!(s.office_numbers_left("papier-2027")?, 1);
+    Ok(())
+}

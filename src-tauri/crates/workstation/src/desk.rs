@@ -241,6 +241,48 @@ async fn page(
     })
 }
 
+/// Below this many numbers in stock a desk leases a new block of [`NUMBERS_BLOCK`].
+const NUMBERS_LOW: i64 = 10;
+const NUMBERS_BLOCK: i64 = 50;
+
+fn this_year() -> i16 {
+    jiff::Zoned::now().year()
+}
+
+/// The server's counter for paper applications of a year.
+fn paper_counter(year: i16) -> String {
+    format!("papier-{year:04}")
+}
+
+async fn lease(
+    http: &reqwest::Client,
+    c: &Connection,
+    token: &str,
+    counter: &str,
+) -> Result<office::protocol::LeaseResponse, Failure> {
+    let resp = http
+        .post(format!("{}/v1/nummern", c.url))
+        .bearer_auth(token)
+        .json(&office::protocol::LeaseRequest {
+            counter: counter.to_string(),
+            count: NUMBERS_BLOCK,
+        })
+        .send()
+        .await
+        .map_err(|e| Failure::Away(unreachable(&c.url, e)))?;
+    if resp.status().as_u16() == 401 {
+        return Err(Failure::Expired);
+    }
+    if !resp.status().is_success() {
+        return Err(Failure::Refused(refusal(resp).await));
+    }
+    resp.json().await.map_err(|_| {
+        Failure::Refused(invalid(
+            "Der Nummernblock des Rathaus-Servers ist unlesbar.",
+        ))
+    })
+}
+
 impl Workstation {
     fn office_token(&self) -> Result<String, AppError> {
         self.office.token.clone().ok_or_else(|| {
@@ -363,9 +405,26 @@ impl Workstation {
                 );
             }
             if !p.more {
-                return Ok(summary);
+                break;
             }
         }
+        // A desk that takes in paper keeps Aktenzeichen in stock for offline work.
+        if replica.actor.role.may(Permission::ScanIntake) {
+            let counter = paper_counter(this_year());
+            let left = session
+                .office_numbers_left(&counter)
+                .map_err(|e| Failure::Refused(e.into()))?;
+            if left < NUMBERS_LOW {
+                match rt.block_on(lease(http, c, token, &counter)) {
+                    Ok(block) => session
+                        .office_add_numbers(&counter, block.first, block.last)
+                        .map_err(|e| Failure::Refused(e.into()))?,
+                    Err(Failure::Away(_)) => {}
+                    Err(other) => return Err(other),
+                }
+            }
+        }
+        Ok(summary)
     }
 
     /// Check a step against this desk's view with the server's rules and queue it.
@@ -409,20 +468,31 @@ impl Workstation {
     }
 
     fn seal_for_cases(&self, text: &str) -> Result<office::Ciphertext, AppError> {
+        self.seal_for_kinds(text, &[KeyKind::Fall])
+    }
+
+    /// Seal to the case key and, where it exists, the other kinds' keys.
+    fn seal_for_kinds(
+        &self,
+        text: &str,
+        kinds: &[KeyKind],
+    ) -> Result<office::Ciphertext, AppError> {
         let stored = self
             .session_with(Permission::RunSync)?
             .setting(RECIPIENTS)?
             .and_then(|json| serde_json::from_str::<BTreeMap<KeyKind, String>>(&json).ok())
             .unwrap_or_default();
-        let recipient = self
-            .office
-            .recipients
-            .get(&KeyKind::Fall)
-            .or_else(|| stored.get(&KeyKind::Fall))
-            .ok_or_else(|| {
-                invalid("Es gibt noch keinen Schlüssel für Fallinhalte: Die Leitung muss sich einmal am Rathaus-Server anmelden.")
-            })?;
-        keyring::seal(text.as_bytes(), &[recipient])
+        let known = |k: &KeyKind| self.office.recipients.get(k).or_else(|| stored.get(k));
+        let fall = known(&KeyKind::Fall).ok_or_else(|| {
+            invalid("Es gibt noch keinen Schlüssel für Fallinhalte: Die Leitung muss sich einmal am Rathaus-Server anmelden.")
+        })?;
+        let mut recipients: Vec<&str> = vec![fall.as_str()];
+        for k in kinds.iter().filter(|k| **k != KeyKind::Fall) {
+            if let Some(r) = known(k) {
+                recipients.push(r.as_str());
+            }
+        }
+        keyring::seal(text.as_bytes(), &recipients)
             .map_err(|r| AppError::new(ErrorCode::InvalidInput, r.reason))
     }
 
@@ -445,6 +515,50 @@ impl Workstation {
             step,
             content,
         })
+    }
+
+    /// A paper application taken in at the scanning desk becomes a case on the
+    /// shared record: an Aktenzeichen from the leased block (works offline), the
+    /// content sealed to the case key (and the scan key), queued as a command.
+    pub fn office_paper_case(
+        &mut self,
+        case_type: &str,
+        applicant: &str,
+    ) -> Result<String, AppError> {
+        if case_type.trim().is_empty() || applicant.trim().is_empty() {
+            return Err(invalid(
+                "Ein Papiereingang braucht Vorgangsart und Antragsteller/in.",
+            ));
+        }
+        let role = self.replica_mut()?.actor.role;
+        if !role.may(Permission::ScanIntake) {
+            return Err(AppError::new(
+                ErrorCode::Forbidden,
+                format!("Die Rolle „{}“ nimmt keine Papieranträge an.", role.label()),
+            ));
+        }
+        let year = this_year();
+        let number = self
+            .session_with_mut(Permission::RunSync)?
+            .office_take_number(&paper_counter(year))?
+            .ok_or_else(|| {
+                invalid("Keine Aktenzeichen mehr vorrätig: Bitte einmal mit dem Rathaus-Server abgleichen.")
+            })?;
+        let file_number = format!("PA-{year:04}-{number:06}");
+        let json = serde_json::json!({
+            "applicant": applicant.trim(),
+            "service": case_type.trim(),
+            "documents": [],
+        });
+        let content = self.seal_for_kinds(&json.to_string(), &[KeyKind::Fall, KeyKind::Scan])?;
+        self.office_act(CommandBody::CreateCase {
+            case_id: Uuid::new_v4(),
+            file_number: file_number.clone(),
+            case_type: case_type.trim().to_string(),
+            received_at: jiff::Timestamp::now().to_string(),
+            content,
+        })?;
+        Ok(file_number)
     }
 
     /// A note on a case (office mode): appended, never in conflict.

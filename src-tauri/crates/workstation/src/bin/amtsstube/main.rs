@@ -285,6 +285,17 @@ pub(crate) enum OfficeWork {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Einen Papierantrag als Vorgang anlegen (Scanstelle; Aktenzeichen aus dem Vorrat, auch ohne Server)
+    Papiereingang {
+        /// Vorgangsart, z. B. HU
+        #[arg(long)]
+        art: String,
+        /// Antragsteller/in (wird verschlüsselt)
+        #[arg(long)]
+        antragsteller: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Eine Notiz zu einem Vorgang (wird verschlüsselt)
     Notiz {
         aktenzeichen: String,

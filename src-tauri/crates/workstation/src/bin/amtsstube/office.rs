@@ -152,6 +152,16 @@ pub fn run(ctx: &mut Ctx, command: OfficeWork) -> Result<ExitCode> {
             println!("Schritt „{schritt}“ für {aktenzeichen} gespeichert.");
             sync(&mut ws)?;
         }
+        OfficeWork::Papiereingang {
+            art,
+            antragsteller,
+            as_user,
+        } => {
+            let mut ws = signed_in(ctx, &as_user)?;
+            let az = ws.office_paper_case(&art, &antragsteller)?;
+            println!("Papiereingang als {az} angelegt.");
+            sync(&mut ws)?;
+        }
         OfficeWork::Notiz {
             aktenzeichen,
             text,
