@@ -212,6 +212,12 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
         out.contains("2 neu") && out.contains("2 Bestätigung(en) gesendet"),
         "{out}"
     );
+    let status = admin(&["status"])?;
+    assert!(
+        status
+            .contains("6 Anträge angenommen, 1 in Quarantäne; Ausgang 0 wartend, 0 fehlgeschlagen"),
+        "{status}"
+    );
     Ok(())
 }
 

@@ -65,6 +65,18 @@ struct SealedDocument<'a> {
     data: String,
 }
 
+/// What the pickup has done so far (no personal data).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PickupStatus {
+    /// Submissions stored as cases (accepted or about to be).
+    pub accepted: i64,
+    /// Invalid submissions (rejected or about to be).
+    pub quarantined: i64,
+    /// Accepts and rejects waiting to go out, and those that failed for good.
+    pub pending: i64,
+    pub failed: i64,
+}
+
 fn invalid(reason: impl Into<String>) -> ServerError {
     ServerError::Invalid(reason.into())
 }
@@ -197,6 +209,47 @@ impl Record {
                 })
             })
             .collect()
+    }
+
+    /// Figures of the pickup for `amtsstube-server status`: submissions per state
+    /// and outbox items per state.
+    pub async fn pickup_status(&self) -> Result<PickupStatus> {
+        let client = self.pool.get().await?;
+        let mut out = PickupStatus::default();
+        for row in client
+            .query(
+                &stmt(
+                    &client,
+                    "SELECT state, count(*) FROM fc_submissions GROUP BY state",
+                )
+                .await?,
+                &[],
+            )
+            .await?
+        {
+            let state: String = row.try_get(0)?;
+            let n: i64 = row.try_get(1)?;
+            match state.as_str() {
+                "stored" | "accepted" => out.accepted += n,
+                _ => out.quarantined += n,
+            }
+        }
+        for row in client
+            .query(
+                &stmt(&client, "SELECT state, count(*) FROM outbox GROUP BY state").await?,
+                &[],
+            )
+            .await?
+        {
+            let state: String = row.try_get(0)?;
+            let n: i64 = row.try_get(1)?;
+            match state.as_str() {
+                "pending" => out.pending = n,
+                "failed" => out.failed = n,
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 
     /// The states of these submissions (`None`: never seen).

@@ -274,6 +274,19 @@ async fn run(cli: Cli) -> Result<()> {
                 "Befehle:         {} ({} abgelehnt)",
                 s.commands, s.refused_commands
             );
+            let pickup = record.pickup_status().await?;
+            match dir.portal() {
+                Ok(Some(p)) => println!(
+                    "FIT-Connect:     Zustellpunkt {}; {} Anträge angenommen, {} in Quarantäne; Ausgang {} wartend, {} fehlgeschlagen",
+                    p.destination_id,
+                    pickup.accepted,
+                    pickup.quarantined,
+                    pickup.pending,
+                    pickup.failed
+                ),
+                Ok(None) => println!("FIT-Connect:     nicht eingerichtet (keine Abholung)"),
+                Err(e) => println!("FIT-Connect:     Einstellungen fehlerhaft: {e}"),
+            }
             let ring = record.key_ring_status().await?;
             if ring.kinds.is_empty() {
                 println!(
