@@ -368,6 +368,34 @@ fn hostile_and_broken_clients_are_refused_in_german_with_an_audit_entry() {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(text.contains("nicht verschlüsselt"), "{text}");
 
+        // Documents: without a session, with a malformed case id, of a case the
+        // user may not see (an unknown one looks the same).
+        let resp = desk
+            .get(format!("{}/v1/dokumente?fall={}", o.url, Uuid::new_v4()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let resp = desk
+            .get(format!("{}/v1/dokumente?fall=kein-vorgang", o.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let (status, text) = fehler(resp).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("Kennung eines Vorgangs"), "{text}");
+        let resp = desk
+            .get(format!("{}/v1/dokumente?fall={}", o.url, Uuid::new_v4()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let (status, text) = fehler(resp).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(text.contains("nicht lesen"), "{text}");
+        assert!(audit_has(&o, "dokumente_abgelehnt").await);
+
         // A removed user's session ends at once.
         o.record.remove_user("anna").await.unwrap();
         let resp = desk
