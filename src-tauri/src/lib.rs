@@ -30,6 +30,7 @@ struct AppState {
 type Workers = (
     workstation::workers::OcrWorker,
     workstation::workers::IntakeWorker,
+    workstation::workers::OfficeWorker,
 );
 
 impl AppState {
@@ -52,8 +53,12 @@ impl AppState {
             self.workstation.clone(),
             std::time::Duration::from_secs(5),
         );
+        let office = workstation::workers::OfficeWorker::start(
+            self.workstation.clone(),
+            std::time::Duration::from_secs(30),
+        );
         if let Ok(mut w) = self.workers.lock() {
-            *w = Some((ocr, intake));
+            *w = Some((ocr, intake, office));
         }
     }
 
@@ -67,9 +72,10 @@ impl AppState {
             Ok(mut w) => w.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         };
-        if let Some((ocr, intake)) = workers {
+        if let Some((ocr, intake, office)) = workers {
             ocr.stop();
             intake.stop();
+            office.stop();
         }
     }
 }
@@ -133,14 +139,22 @@ async fn login(
         };
         let done = tauri::async_runtime::spawn_blocking(move || job.run(password)).await;
         match done {
-            Ok(Ok(done)) => {
-                if let Err(e) = st.with(move |ws| ws.office_sign_in_finish(done)).await {
+            Ok(Ok(done)) => match st.with(move |ws| ws.office_sign_in_finish(done)).await {
+                Ok(_) => {
+                    // Synchronise with the server at once, not only at the next turn.
+                    if let Ok(w) = st.workers.lock()
+                        && let Some((_, _, office)) = w.as_ref()
+                    {
+                        office.wake();
+                    }
+                }
+                Err(e) => {
                     tracing::warn!(
                         "Anmeldung am Rathaus-Server nicht übernommen: {}",
                         e.message
-                    );
+                    )
                 }
-            }
+            },
             Ok(Err(e)) => tracing::warn!("Anmeldung am Rathaus-Server: {}", e.message),
             Err(e) => tracing::warn!("Anmeldung am Rathaus-Server abgebrochen: {e}"),
         }

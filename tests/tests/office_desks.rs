@@ -752,3 +752,76 @@ fn paper_applications_get_leased_numbers_offline_and_reach_the_caseworker() -> R
     );
     Ok(())
 }
+
+/// The app's shared workstation synchronises with the lock held only for the store
+/// steps: while the server keeps the desk waiting, the clerk's screen can still use
+/// the workstation. A logout ends the synchronisation's work.
+#[test]
+fn the_apps_synchronisation_leaves_the_workstation_free_while_the_server_answers()
+-> Result<(), BoxError> {
+    let (_cluster, mut server) = office(
+        "geteilt",
+        &[
+            ("lea", Role::Leitung),
+            ("anna", Role::Sachbearbeitung),
+            ("sam", Role::Scanstelle),
+        ],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let _sam = desk(&server, tmp.path(), "sam", Role::Scanstelle)?;
+    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    anna.office_sign_in("anna-passwort-1".into())?;
+    let az = "HU-2026-00077";
+    paper_case(&server, az)?;
+    let shared: workstation::background::Shared =
+        std::sync::Arc::new(std::sync::Mutex::new(Some(anna)));
+    let first = workstation::desk::office_sync_shared(&shared)?.ok_or("nicht angemeldet")?;
+    assert!(first.reachable && first.received >= 1, "{first:?}");
+    {
+        let mut guard = shared.lock().map_err(|_| "Sperre")?;
+        let ws = guard.as_mut().ok_or("leer")?;
+        ws.office_note(az, "Anna: über den geteilten Arbeitsplatz.")?;
+    }
+    let sent = workstation::desk::office_sync_shared(&shared)?.ok_or("nicht angemeldet")?;
+    assert_eq!((sent.applied, sent.waiting), (1, 0), "{sent:?}");
+
+    // The server keeps the desk waiting (it takes the connection and says nothing).
+    server.halt()?;
+    let silent = std::net::TcpListener::bind(server.addr)?;
+    {
+        let mut guard = shared.lock().map_err(|_| "Sperre")?;
+        let ws = guard.as_mut().ok_or("leer")?;
+        ws.office_note(az, "Anna: wartet auf den Server.")?;
+    }
+    let background = {
+        let shared = shared.clone();
+        std::thread::spawn(move || workstation::desk::office_sync_shared(&shared))
+    };
+    // Until the sync has reached the network it may hold the lock for a store step;
+    // then the screen gets the workstation while the sync still waits.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let cases = {
+        let mut guard = shared.lock().map_err(|_| "Sperre")?;
+        guard.as_mut().ok_or("leer")?.office_cases()?
+    };
+    assert!(
+        !background.is_finished(),
+        "die Synchronisation wartet noch auf den Server"
+    );
+    assert_eq!(cases[0].waiting, 1);
+    let away = background
+        .join()
+        .map_err(|_| "Thread")??
+        .ok_or("abgemeldet")?;
+    assert!(!away.reachable && away.waiting == 1, "{away:?}");
+    drop(silent);
+
+    // Logged out: nothing to synchronise.
+    {
+        let mut guard = shared.lock().map_err(|_| "Sperre")?;
+        guard.as_mut().ok_or("leer")?.logout();
+    }
+    assert!(workstation::desk::office_sync_shared(&shared)?.is_none());
+    Ok(())
+}

@@ -21,6 +21,7 @@ use office::protocol::{Command, CommandBody, FeedPage, Outcome, Step};
 use office::replica::Replica;
 use office::rules;
 
+use crate::background::Shared;
 use crate::office::{Connection, client, invalid, refusal, runtime, unreachable};
 use crate::{AppError, ErrorCode, Workstation};
 
@@ -283,6 +284,203 @@ async fn lease(
     })
 }
 
+/// Where a synchronisation finds the desk for each store step: the workstation
+/// itself, or the app's shared one – locked per step only, never while the network
+/// answers.
+trait DeskAccess {
+    fn step<T>(
+        &mut self,
+        f: impl FnOnce(&mut Workstation) -> Result<T, AppError>,
+    ) -> Result<T, AppError>;
+}
+
+struct Direct<'a>(&'a mut Workstation);
+
+impl DeskAccess for Direct<'_> {
+    fn step<T>(
+        &mut self,
+        f: impl FnOnce(&mut Workstation) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        f(self.0)
+    }
+}
+
+/// The app's shared workstation, and the user the run is for: a logout (or
+/// another login) in between ends the run at its next step.
+struct Locked<'a> {
+    shared: &'a Shared,
+    user: domain::UserName,
+}
+
+impl DeskAccess for Locked<'_> {
+    fn step<T>(
+        &mut self,
+        f: impl FnOnce(&mut Workstation) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let mut guard = self.shared.lock().map_err(|_| {
+            AppError::new(
+                ErrorCode::Storage,
+                "Interner Fehler: Sperre verloren. Bitte starten Sie die Anwendung neu.",
+            )
+        })?;
+        let ws = guard.as_mut().ok_or_else(AppError::locked)?;
+        if ws.me()? != self.user {
+            return Err(AppError::locked());
+        }
+        f(ws)
+    }
+}
+
+/// A synchronisation with the Rathaus-Server, prepared under the lock.
+struct SyncJob {
+    user: domain::UserName,
+    token: String,
+    c: Connection,
+    http: reqwest::Client,
+}
+
+impl SyncJob {
+    fn run(&self, desk: &mut impl DeskAccess) -> Result<OfficeSync, AppError> {
+        let rt = runtime()?;
+        match self.steps(&rt, desk) {
+            Ok(mut summary) => {
+                let (waiting, conflicts, position) = desk.step(|ws| {
+                    let r = ws.replica_mut()?;
+                    Ok((count(r.waiting()), count(r.conflicts.len()), r.cursor))
+                })?;
+                summary.waiting = waiting;
+                summary.conflicts = conflicts;
+                summary.position = position;
+                Ok(summary)
+            }
+            Err(Failure::Expired) => {
+                desk.step(|ws| {
+                    ws.office.token = None;
+                    Ok(())
+                })?;
+                Err(expired())
+            }
+            Err(Failure::Away(e) | Failure::Refused(e)) => Err(e),
+        }
+    }
+
+    fn steps(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        desk: &mut impl DeskAccess,
+    ) -> Result<OfficeSync, Failure> {
+        let (http, c, token) = (&self.http, &self.c, self.token.as_str());
+        let mut summary = OfficeSync::default();
+        loop {
+            let front = desk
+                .step(|ws| Ok(ws.replica_mut()?.queue.front().cloned()))
+                .map_err(Failure::Refused)?;
+            let Some(command) = front else { break };
+            let outcome = match rt.block_on(send(http, c, token, &command)) {
+                Ok(o) => o,
+                // The server is away: the rest waits for the next synchronisation.
+                Err(Failure::Away(_)) => return Ok(summary),
+                Err(other) => return Err(other),
+            };
+            summary.reachable = true;
+            match outcome {
+                Outcome::Applied { .. } => summary.applied += 1,
+                Outcome::Refused { .. } => summary.refused += 1,
+            }
+            desk.step(|ws| {
+                ws.with_replica(|s, r| Ok(s.replica_answer(r, command.key, &outcome)?))
+            })
+            .map_err(Failure::Refused)?;
+        }
+        loop {
+            let cursor = desk
+                .step(|ws| Ok(ws.replica_mut()?.cursor))
+                .map_err(Failure::Refused)?;
+            let p = match rt.block_on(page(http, c, token, cursor)) {
+                Ok(p) => p,
+                Err(Failure::Away(_)) => return Ok(summary),
+                Err(other) => return Err(other),
+            };
+            summary.reachable = true;
+            summary.received += count(p.items.len());
+            let users: Vec<office::protocol::UserEntry> = p
+                .items
+                .iter()
+                .filter_map(|i| match i {
+                    office::FeedItem::User { user, .. } => Some(user.clone()),
+                    _ => None,
+                })
+                .collect();
+            let changed = desk
+                .step(|ws| {
+                    ws.with_replica(|s, r| {
+                        s.replica_apply_page(r, &p)?;
+                        Ok(if users.is_empty() {
+                            0
+                        } else {
+                            s.apply_server_users(&users)?.len()
+                        })
+                    })
+                })
+                .map_err(Failure::Refused)?;
+            summary.users_changed += count(changed);
+            if !p.more {
+                break;
+            }
+        }
+        // A desk that takes in paper keeps Aktenzeichen in stock for offline work.
+        let counter = paper_counter(this_year());
+        let low = desk
+            .step(|ws| {
+                if !ws.replica_mut()?.actor.role.may(Permission::ScanIntake) {
+                    return Ok(false);
+                }
+                let s = ws.session_with(Permission::RunSync)?;
+                Ok(s.office_numbers_left(&counter)? < NUMBERS_LOW)
+            })
+            .map_err(Failure::Refused)?;
+        if low {
+            match rt.block_on(lease(http, c, token, &counter)) {
+                Ok(block) => desk
+                    .step(|ws| {
+                        Ok(ws
+                            .session_with_mut(Permission::RunSync)?
+                            .office_add_numbers(&counter, block.first, block.last)?)
+                    })
+                    .map_err(Failure::Refused)?,
+                Err(Failure::Away(_)) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(summary)
+    }
+}
+
+/// Synchronise the app's shared workstation with the Rathaus-Server, holding its
+/// lock only for the store steps. `None` when nobody is signed in at a server.
+pub fn office_sync_shared(shared: &Shared) -> Result<Option<OfficeSync>, AppError> {
+    let job = {
+        let mut guard = shared.lock().map_err(|_| {
+            AppError::new(
+                ErrorCode::Storage,
+                "Interner Fehler: Sperre verloren. Bitte starten Sie die Anwendung neu.",
+            )
+        })?;
+        let Some(ws) = guard.as_mut() else {
+            return Ok(None);
+        };
+        if ws.session.is_none() || !ws.office_signed_in() {
+            return Ok(None);
+        }
+        ws.office_sync_job()?
+    };
+    let mut desk = Locked {
+        shared,
+        user: job.user.clone(),
+    };
+    job.run(&mut desk).map(Some)
+}
+
 impl Workstation {
     fn office_token(&self) -> Result<String, AppError> {
         self.office.token.clone().ok_or_else(|| {
@@ -318,113 +516,42 @@ impl Workstation {
     /// quietly where the server goes away (everything stays queued); an expired
     /// server session ends the sign-in and says so.
     pub fn office_sync(&mut self) -> Result<OfficeSync, AppError> {
+        let job = self.office_sync_job()?;
+        job.run(&mut Direct(self))
+    }
+
+    /// What a synchronisation needs, read under the lock.
+    fn office_sync_job(&mut self) -> Result<SyncJob, AppError> {
         let token = self.office_token()?;
         let c = self.connection()?.ok_or_else(|| {
             invalid("Dieser Arbeitsplatz ist an keinen Rathaus-Server angeschlossen.")
         })?;
         let http = client(&c.ca_pem, Some((&c.cert_pem, &c.key_pem)))?;
-        let rt = runtime()?;
+        self.replica_mut()?;
+        Ok(SyncJob {
+            user: self.me()?,
+            token,
+            c,
+            http,
+        })
+    }
+
+    /// The replica taken out for a store step, put back afterwards.
+    fn with_replica<T>(
+        &mut self,
+        f: impl FnOnce(&mut store::Session, &mut Replica) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
         self.replica_mut()?;
         let mut replica = self
             .office
             .replica
             .take()
             .ok_or_else(|| invalid("Das Replikat fehlt."))?;
-        let result = self.sync_replica(&rt, &http, &c, &token, &mut replica);
-        self.office.replica = Some(replica);
-        match result {
-            Err(Failure::Expired) => {
-                self.office.token = None;
-                Err(expired())
-            }
-            Err(Failure::Away(e) | Failure::Refused(e)) => Err(e),
-            Ok(mut summary) => {
-                if let Some(r) = &self.office.replica {
-                    summary.waiting = count(r.waiting());
-                    summary.conflicts = count(r.conflicts.len());
-                    summary.position = r.cursor;
-                }
-                Ok(summary)
-            }
-        }
-    }
-
-    fn sync_replica(
-        &mut self,
-        rt: &tokio::runtime::Runtime,
-        http: &reqwest::Client,
-        c: &Connection,
-        token: &str,
-        replica: &mut Replica,
-    ) -> Result<OfficeSync, Failure> {
-        let mut summary = OfficeSync::default();
-        let session = self
+        let result = self
             .session_with_mut(Permission::RunSync)
-            .map_err(Failure::Refused)?;
-        while let Some(command) = replica.queue.front().cloned() {
-            let outcome = match rt.block_on(send(http, c, token, &command)) {
-                Ok(o) => o,
-                // The server is away: the rest waits for the next synchronisation.
-                Err(Failure::Away(_)) => return Ok(summary),
-                Err(other) => return Err(other),
-            };
-            summary.reachable = true;
-            match outcome {
-                Outcome::Applied { .. } => summary.applied += 1,
-                Outcome::Refused { .. } => summary.refused += 1,
-            }
-            session
-                .replica_answer(replica, command.key, &outcome)
-                .map_err(|e| Failure::Refused(e.into()))?;
-        }
-        loop {
-            let p = match rt.block_on(page(http, c, token, replica.cursor)) {
-                Ok(p) => p,
-                Err(Failure::Away(_)) => return Ok(summary),
-                Err(other) => return Err(other),
-            };
-            summary.reachable = true;
-            summary.received += count(p.items.len());
-            session
-                .replica_apply_page(replica, &p)
-                .map_err(|e| Failure::Refused(e.into()))?;
-            let users: Vec<office::protocol::UserEntry> = p
-                .items
-                .iter()
-                .filter_map(|i| match i {
-                    office::FeedItem::User { user, .. } => Some(user.clone()),
-                    _ => None,
-                })
-                .collect();
-            if !users.is_empty() {
-                summary.users_changed += count(
-                    session
-                        .apply_server_users(&users)
-                        .map_err(|e| Failure::Refused(e.into()))?
-                        .len(),
-                );
-            }
-            if !p.more {
-                break;
-            }
-        }
-        // A desk that takes in paper keeps Aktenzeichen in stock for offline work.
-        if replica.actor.role.may(Permission::ScanIntake) {
-            let counter = paper_counter(this_year());
-            let left = session
-                .office_numbers_left(&counter)
-                .map_err(|e| Failure::Refused(e.into()))?;
-            if left < NUMBERS_LOW {
-                match rt.block_on(lease(http, c, token, &counter)) {
-                    Ok(block) => session
-                        .office_add_numbers(&counter, block.first, block.last)
-                        .map_err(|e| Failure::Refused(e.into()))?,
-                    Err(Failure::Away(_)) => {}
-                    Err(other) => return Err(other),
-                }
-            }
-        }
-        Ok(summary)
+            .and_then(|s| f(s, &mut replica));
+        self.office.replica = Some(replica);
+        result
     }
 
     /// Check a step against this desk's view with the server's rules and queue it.

@@ -6,6 +6,8 @@
 //!   A logout ends the work at the next step; what is not recognised yet stays waiting.
 //! * [`IntakeWorker`]: a pass over the hot folder every few seconds while a scanning
 //!   desk is logged in with an open batch, whatever screen is open.
+//! * [`OfficeWorker`]: office mode – the synchronisation with the Rathaus-Server
+//!   while a user is signed in there.
 //!
 //! The app owns both handles; dropping one (or calling `stop`) wakes the thread,
 //! lets it finish its current step and joins it, so nothing is cut off at exit.
@@ -79,6 +81,43 @@ fn pause(rx: &Receiver<()>, every: Duration, stop: &AtomicBool) -> bool {
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return false,
     }
     !stop.load(Ordering::Relaxed)
+}
+
+/// Handle to the office-mode thread: while a user is signed in at the
+/// Rathaus-Server it sends waiting steps and reads the feed every `every`, holding
+/// the workstation only for the store steps. Dropping it stops the thread.
+pub struct OfficeWorker {
+    thread: Thread,
+}
+
+impl OfficeWorker {
+    pub fn start(shared: Shared, every: Duration) -> OfficeWorker {
+        let thread = Thread::spawn(move |flag, rx, _| {
+            while pause(&rx, every, &flag) {
+                match crate::desk::office_sync_shared(&shared) {
+                    Ok(Some(s)) if !s.reachable => {
+                        tracing::info!(
+                            "Rathaus-Server nicht erreichbar; {} Schritte warten",
+                            s.waiting
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("Abgleich mit dem Rathaus-Server: {}", e.message),
+                }
+            }
+        });
+        OfficeWorker { thread }
+    }
+
+    /// Synchronise now (after the sign-in), without waiting for it.
+    pub fn wake(&self) {
+        let _ = self.thread.wake.send(());
+    }
+
+    /// Stop after the current step and wait for the thread.
+    pub fn stop(mut self) {
+        self.thread.stop();
+    }
 }
 
 /// Handle to the OCR thread; dropping it stops the thread after its current step.
