@@ -215,6 +215,20 @@ pub mod local {
 }
 
 /// The `amtsstube` CLI next to the test binary, and logging in through the facade.
+/// Every file below `dir` with its bytes (canary checks: a planted name must be
+/// found in clear nowhere). Read only after the stores in this process are closed:
+/// a raw read of a database file drops SQLite's POSIX locks of open connections.
+pub fn walk(dir: &std::path::Path, f: &mut dyn FnMut(&std::path::Path, &[u8])) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, f);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            f(&p, &bytes);
+        }
+    }
+}
+
 pub mod app {
     use std::path::{Path, PathBuf};
 

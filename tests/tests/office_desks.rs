@@ -191,17 +191,6 @@ fn spawn_cli(
 /// A name planted in a note, looked for in clear on every disk.
 const CANARY: &str = "Xaverine Quackenbusch";
 
-fn walk(dir: &std::path::Path, f: &mut dyn FnMut(&std::path::Path, &[u8])) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, f);
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            f(&p, &bytes);
-        }
-    }
-}
-
 fn state_of(ws: &mut Workstation, file_number: &str) -> Result<CaseState, BoxError> {
     Ok(ws
         .office_cases()?
@@ -412,7 +401,7 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
     let mut hits = Vec::new();
     let mut files = 0;
     for dir in [tmp.path().to_path_buf(), cluster.data_dir()] {
-        walk(&dir, &mut |path, bytes| {
+        amtsstube_tests::walk(&dir, &mut |path, bytes| {
             files += 1;
             if bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()) {
                 hits.push(path.display().to_string());

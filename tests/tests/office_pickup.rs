@@ -18,17 +18,6 @@ use server::cluster::Cluster;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &[u8])) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, f);
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            f(&p, &bytes);
-        }
-    }
-}
-
 /// The Leitung's desk publishes her key and makes the case key (as at her first
 /// sign-in); returns her identity and the case key's.
 fn case_key(
@@ -150,7 +139,7 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
 
     // Canary: no applicant's name in clear anywhere in PostgreSQL's files (WAL too).
     let (mut hits, mut files) = (Vec::new(), 0);
-    walk(&cluster.data_dir(), &mut |path, bytes| {
+    amtsstube_tests::walk(&cluster.data_dir(), &mut |path, bytes| {
         files += 1;
         for name in &names {
             if bytes.windows(name.len()).any(|w| w == name.as_bytes()) {

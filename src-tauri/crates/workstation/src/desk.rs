@@ -190,30 +190,43 @@ enum Failure {
     Refused(AppError),
 }
 
-async fn send(
-    http: &reqwest::Client,
+/// A request's answer: the server away, the session ended, a refusal, or `T`
+/// (`unreadable` when the answer does not parse).
+async fn answer<T: serde::de::DeserializeOwned>(
+    sent: reqwest::Result<reqwest::Response>,
     c: &Connection,
-    token: &str,
-    command: &Command,
-) -> Result<Outcome, Failure> {
-    let resp = http
-        .post(format!("{}/v1/befehle", c.url))
-        .bearer_auth(token)
-        .json(command)
-        .send()
-        .await
-        .map_err(|e| Failure::Away(unreachable(&c.url, e)))?;
+    unreadable: &str,
+) -> Result<T, Failure> {
+    let resp = sent.map_err(|e| Failure::Away(unreachable(&c.url, e)))?;
     if resp.status().as_u16() == 401 {
         return Err(Failure::Expired);
     }
     if !resp.status().is_success() {
         return Err(Failure::Refused(refusal(resp).await));
     }
-    resp.json().await.map_err(|_| {
-        Failure::Refused(invalid(
-            "Die Antwort des Rathaus-Servers auf einen Befehl ist unlesbar.",
-        ))
-    })
+    resp.json()
+        .await
+        .map_err(|_| Failure::Refused(invalid(unreadable)))
+}
+
+async fn send(
+    http: &reqwest::Client,
+    c: &Connection,
+    token: &str,
+    command: &Command,
+) -> Result<Outcome, Failure> {
+    let sent = http
+        .post(format!("{}/v1/befehle", c.url))
+        .bearer_auth(token)
+        .json(command)
+        .send()
+        .await;
+    answer(
+        sent,
+        c,
+        "Die Antwort des Rathaus-Servers auf einen Befehl ist unlesbar.",
+    )
+    .await
 }
 
 async fn page(
@@ -222,24 +235,18 @@ async fn page(
     token: &str,
     after: i64,
 ) -> Result<FeedPage, Failure> {
-    let resp = http
+    let sent = http
         .get(format!("{}/v1/feed", c.url))
         .query(&[("nach", after), ("anzahl", FEED_PAGE)])
         .bearer_auth(token)
         .send()
-        .await
-        .map_err(|e| Failure::Away(unreachable(&c.url, e)))?;
-    if resp.status().as_u16() == 401 {
-        return Err(Failure::Expired);
-    }
-    if !resp.status().is_success() {
-        return Err(Failure::Refused(refusal(resp).await));
-    }
-    resp.json().await.map_err(|_| {
-        Failure::Refused(invalid(
-            "Die Änderungsliste des Rathaus-Servers ist unlesbar.",
-        ))
-    })
+        .await;
+    answer(
+        sent,
+        c,
+        "Die Änderungsliste des Rathaus-Servers ist unlesbar.",
+    )
+    .await
 }
 
 /// Below this many numbers in stock a desk leases a new block of [`NUMBERS_BLOCK`].
@@ -261,7 +268,7 @@ async fn lease(
     token: &str,
     counter: &str,
 ) -> Result<office::protocol::LeaseResponse, Failure> {
-    let resp = http
+    let sent = http
         .post(format!("{}/v1/nummern", c.url))
         .bearer_auth(token)
         .json(&office::protocol::LeaseRequest {
@@ -269,19 +276,13 @@ async fn lease(
             count: NUMBERS_BLOCK,
         })
         .send()
-        .await
-        .map_err(|e| Failure::Away(unreachable(&c.url, e)))?;
-    if resp.status().as_u16() == 401 {
-        return Err(Failure::Expired);
-    }
-    if !resp.status().is_success() {
-        return Err(Failure::Refused(refusal(resp).await));
-    }
-    resp.json().await.map_err(|_| {
-        Failure::Refused(invalid(
-            "Der Nummernblock des Rathaus-Servers ist unlesbar.",
-        ))
-    })
+        .await;
+    answer(
+        sent,
+        c,
+        "Der Nummernblock des Rathaus-Servers ist unlesbar.",
+    )
+    .await
 }
 
 /// Where a synchronisation finds the desk for each store step: the workstation
@@ -853,24 +854,20 @@ impl Workstation {
             invalid("Dieser Arbeitsplatz ist an keinen Rathaus-Server angeschlossen.")
         })?;
         let http = client(&c.ca_pem, Some((&c.cert_pem, &c.key_pem)))?;
-        let sealed: Vec<office::protocol::SealedDocument> = runtime()?.block_on(async {
-            let resp = http
-                .get(format!("{}/v1/dokumente", c.url))
-                .query(&[("fall", case_id.to_string())])
-                .bearer_auth(&token)
-                .send()
-                .await
-                .map_err(|e| unreachable(&c.url, e))?;
-            if resp.status().as_u16() == 401 {
-                return Err(expired());
-            }
-            if !resp.status().is_success() {
-                return Err(refusal(resp).await);
-            }
-            resp.json()
-                .await
-                .map_err(|_| invalid("Die Dokumente des Rathaus-Servers sind unlesbar."))
-        })?;
+        let sealed: Vec<office::protocol::SealedDocument> = runtime()?
+            .block_on(async {
+                let sent = http
+                    .get(format!("{}/v1/dokumente", c.url))
+                    .query(&[("fall", case_id.to_string())])
+                    .bearer_auth(&token)
+                    .send()
+                    .await;
+                answer(sent, &c, "Die Dokumente des Rathaus-Servers sind unlesbar.").await
+            })
+            .map_err(|f| match f {
+                Failure::Away(e) | Failure::Refused(e) => e,
+                Failure::Expired => expired(),
+            })?;
         let identity = self.office.kinds.get(&KeyKind::Fall).ok_or_else(|| {
             AppError::new(
                 ErrorCode::Forbidden,
