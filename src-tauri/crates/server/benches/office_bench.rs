@@ -2,7 +2,8 @@
 //! (`make bench`): commands per second from twenty enrolled workstations over
 //! mutual TLS (this also fills the record with `OFFICE_BENCH_CASES` cases, default
 //! 100,000), the PostgreSQL size per 100,000 cases, the first replica of a Leitung
-//! desk (time, bytes on the wire, replica size), and the propagation of one desk's
+//! desk (time, bytes on the wire, replica size; in memory and written into a desk's
+//! SQLCipher store), and the propagation of one desk's
 //! command to another desk's replica (p50/p95). Where the time goes: the same
 //! commands and feed pages straight on the record, without HTTPS.
 
@@ -249,12 +250,15 @@ async fn run(cluster: &Cluster) -> Result<(), BoxError> {
         role: Role::Leitung,
     });
     let mut wire = 0usize;
+    let mut pages = Vec::new();
     let t = Instant::now();
     loop {
         let (p, bytes) = page(&lea, &url, replica.cursor).await?;
         wire += bytes;
         replica.apply_page(&p);
-        if !p.more {
+        let more = p.more;
+        pages.push(p);
+        if !more {
             break;
         }
     }
@@ -274,6 +278,47 @@ async fn run(cluster: &Cluster) -> Result<(), BoxError> {
         first.as_secs_f64(),
         wire as f64 / 1e6,
         replica_bytes as f64 / 1e6
+    );
+    // The same pages into a desk's SQLCipher store, as `office_sync` writes them
+    // (one transaction per page, content on disk only).
+    let dir = tempfile::tempdir()?;
+    let (mut session, _) = store::Store::init(
+        &dir.path().join("daten"),
+        store::InitOptions {
+            admin: domain::UserName::parse("lea")?,
+            admin_display_name: "Lea".into(),
+            admin_password: store::SecretString::from("lea-passwort-1".to_owned()),
+            config: store::StoreConfig {
+                scrypt_log_n: 10,
+                ..store::StoreConfig::default()
+            },
+        },
+        store::Clock::system(),
+    )?;
+    let mut stored = session.replica_reset(Role::Leitung)?;
+    let t = Instant::now();
+    for p in &pages {
+        session.replica_apply_page(&mut stored, p)?;
+    }
+    let persisted = t.elapsed();
+    drop(session);
+    drop(pages);
+    let mut store_bytes = 0u64;
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)?.flatten() {
+            let meta = e.metadata()?;
+            if meta.is_dir() {
+                stack.push(e.path());
+            } else {
+                store_bytes += meta.len();
+            }
+        }
+    }
+    println!(
+        "| the same pages into the desk's SQLCipher store (a transaction per page) | {:.1} s, store {:.0} MB on disk |",
+        persisted.as_secs_f64(),
+        store_bytes as f64 / 1e6
     );
     let lea_actor = replica.actor.clone();
     let t = Instant::now();
