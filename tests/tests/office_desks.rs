@@ -338,6 +338,11 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
 
     // The same through the command line, as a second process on the desk's store.
     let cli = |who: &str, args: &[&str]| cli(tmp.path(), who, args);
+    let status = cli("ben", &["status"])?;
+    assert!(
+        status.contains("Wartende Schritte: 0, Konflikte: 1"),
+        "{status}"
+    );
     let listed = cli("ben", &["konflikte"])?;
     assert!(
         listed.contains(az)

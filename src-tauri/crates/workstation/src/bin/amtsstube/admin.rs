@@ -179,6 +179,12 @@ pub fn buero(ctx: &mut Ctx, command: BueroCommand) -> Result<ExitCode> {
     if let Some(id) = &status.workstation {
         println!("Arbeitsplatz: {id}");
     }
+    if status.waiting > 0 || status.conflicts > 0 {
+        println!(
+            "Wartende Schritte: {}, Konflikte: {}",
+            status.waiting, status.conflicts
+        );
+    }
     Ok(match status.state {
         workstation::OfficeState::Verbunden | workstation::OfficeState::Allein => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,
