@@ -819,3 +819,74 @@ fn the_apps_synchronisation_leaves_the_workstation_free_while_the_server_answers
     assert!(workstation::desk::office_sync_shared(&shared)?.is_none());
     Ok(())
 }
+
+/// A refused step can be done again on top of the case as it is now – when the
+/// rules allow it now; otherwise the conflict stays with the reason why not.
+#[test]
+fn a_refused_step_is_redone_on_top_of_the_current_state_when_it_still_makes_sense()
+-> Result<(), BoxError> {
+    let (_cluster, mut server) = office(
+        "wiederholen",
+        &[
+            ("lea", Role::Leitung),
+            ("anna", Role::Sachbearbeitung),
+            ("ben", Role::Sachbearbeitung),
+            ("sam", Role::Scanstelle),
+        ],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let mut ben = desk(&server, tmp.path(), "ben", Role::Sachbearbeitung)?;
+    let _sam = desk(&server, tmp.path(), "sam", Role::Scanstelle)?;
+    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    for (ws, name) in [(&mut anna, "anna"), (&mut ben, "ben")] {
+        ws.office_sign_in(format!("{name}-passwort-1"))?;
+    }
+    let (withdraw, again) = ("HU-2026-00101", "HU-2026-00102");
+    paper_case(&server, withdraw)?;
+    paper_case(&server, again)?;
+    anna.office_sync()?;
+    ben.office_sync()?;
+
+    // Offline: Anna starts the review of both; Ben withdraws one and starts the
+    // review of the other.
+    server.halt()?;
+    anna.office_step(withdraw, Step::PruefungBeginnen, None)?;
+    anna.office_step(again, Step::PruefungBeginnen, None)?;
+    ben.office_step(
+        withdraw,
+        Step::Zurueckziehen,
+        Some("Der Antrag wurde telefonisch zurückgenommen."),
+    )?;
+    ben.office_step(again, Step::PruefungBeginnen, None)?;
+    server.serve()?;
+    anna.office_sync()?;
+    let late = ben.office_sync()?;
+    assert_eq!((late.applied, late.refused), (0, 2), "{late:?}");
+    let conflicts = ben.office_conflicts()?;
+    let seq_of = |az: &str| {
+        conflicts
+            .iter()
+            .find(|c| c.file_number == az)
+            .map(|c| c.seq)
+            .ok_or("Konflikt fehlt")
+    };
+
+    // Starting the review twice makes no sense: refused at the desk, the conflict stays.
+    let err = ben.office_conflict_redo(seq_of(again)?).unwrap_err();
+    assert!(err.message.contains(again), "{}", err.message);
+    // Withdrawing still does: done again on top of "in Prüfung", through the CLI.
+    ben.logout();
+    let out = cli(
+        tmp.path(),
+        "ben",
+        &["konflikt-wiederholen", &seq_of(withdraw)?.to_string()],
+    )?;
+    assert!(out.contains("1 übernommen"), "{out}");
+    anna.office_sync()?;
+    assert_eq!(state_of(&mut anna, withdraw)?, CaseState::Zurueckgezogen);
+    assert_eq!(state_of(&mut anna, again)?, CaseState::InPruefung);
+    let left = cli(tmp.path(), "ben", &["konflikte"])?;
+    assert!(left.contains(again) && !left.contains(withdraw), "{left}");
+    Ok(())
+}

@@ -943,6 +943,70 @@ impl Workstation {
         result
     }
 
+    /// Do a refused step again on top of the case as it is now: the same step,
+    /// based on the version this desk knows now, under a new key – if the rules
+    /// allow it now (else a German reason, and the conflict stays). Then the
+    /// conflict is done.
+    pub fn office_conflict_redo(&mut self, seq: i64) -> Result<Uuid, AppError> {
+        let conflict = self
+            .session_with(Permission::RunSync)?
+            .replica_conflicts()?
+            .into_iter()
+            .find(|c| c.seq == seq)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::NotFound,
+                    format!("Einen Konflikt Nr. {seq} gibt es nicht (mehr)."),
+                )
+            })?
+            .conflict;
+        let case_id = conflict.command.body.case_id();
+        let now = self
+            .replica_mut()?
+            .view(case_id)
+            .map(|m| m.version)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::NotFound,
+                    "Der Vorgang ist an diesem Arbeitsplatz nicht mehr sichtbar.",
+                )
+            })?;
+        let body = match conflict.command.body {
+            CommandBody::Transition {
+                case_id,
+                step,
+                content,
+                ..
+            } => CommandBody::Transition {
+                case_id,
+                based_on: now,
+                step,
+                content,
+            },
+            CommandBody::Assign { case_id, to, .. } => CommandBody::Assign {
+                case_id,
+                based_on: now,
+                to,
+            },
+            CommandBody::Checklist {
+                case_id, complete, ..
+            } => CommandBody::Checklist {
+                case_id,
+                based_on: now,
+                complete,
+            },
+            note @ CommandBody::Note { .. } => note,
+            CommandBody::CreateCase { .. } => {
+                return Err(invalid(
+                    "Ein abgelehnter Papiereingang lässt sich nicht wiederholen; bitte neu aufnehmen.",
+                ));
+            }
+        };
+        let key = self.office_act(body)?;
+        self.office_conflict_done(seq)?;
+        Ok(key)
+    }
+
     /// The role the server holds for this login (office mode), if signed in.
     pub fn office_role(&self) -> Option<Role> {
         self.office.role

@@ -309,6 +309,12 @@ pub(crate) enum OfficeWork {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Einen abgelehnten Schritt auf dem jetzigen Stand wiederholen
+    KonfliktWiederholen {
+        nummer: i64,
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Einen Konflikt als erledigt markieren
     KonfliktErledigt {
         nummer: i64,

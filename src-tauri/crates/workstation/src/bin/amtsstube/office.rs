@@ -189,6 +189,12 @@ pub fn run(ctx: &mut Ctx, command: OfficeWork) -> Result<ExitCode> {
                 );
             }
         }
+        OfficeWork::KonfliktWiederholen { nummer, as_user } => {
+            let mut ws = signed_in(ctx, &as_user)?;
+            ws.office_conflict_redo(nummer)?;
+            println!("Konflikt Nr. {nummer}: Schritt auf dem jetzigen Stand wiederholt.");
+            sync(&mut ws)?;
+        }
         OfficeWork::KonfliktErledigt { nummer, as_user } => {
             let mut ws = signed_in(ctx, &as_user)?;
             ws.office_conflict_done(nummer)?;
