@@ -229,6 +229,21 @@ pub fn walk(dir: &std::path::Path, f: &mut dyn FnMut(&std::path::Path, &[u8])) {
     }
 }
 
+/// A chaos test's rounds (`<PREFIX>_ROUNDS`, else `default`) and seed
+/// (`<PREFIX>_SEED`, else the clock), printed so that a failure can be replayed.
+pub fn chaos_rounds_and_seed(prefix: &str, default: u64) -> (u64, u64) {
+    let var = |name: String| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let rounds = var(format!("{prefix}_ROUNDS")).unwrap_or(default);
+    let seed = var(format!("{prefix}_SEED")).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1)
+    });
+    println!("{prefix}_SEED={seed} {prefix}_ROUNDS={rounds}");
+    (rounds, seed)
+}
+
 pub mod app {
     use std::path::{Path, PathBuf};
 

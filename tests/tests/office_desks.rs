@@ -427,20 +427,7 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
 fn desk_processes_killed_mid_step_lose_nothing_and_double_nothing() -> Result<(), BoxError> {
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
-    let rounds: u64 = std::env::var("OFFICE_CHAOS_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(16);
-    let seed: u64 = std::env::var("OFFICE_CHAOS_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(1)
-        });
-    println!("OFFICE_CHAOS_SEED={seed} OFFICE_CHAOS_ROUNDS={rounds}");
+    let (rounds, seed) = amtsstube_tests::chaos_rounds_and_seed("OFFICE_CHAOS", 16);
     let mut rng = SmallRng::seed_from_u64(seed);
     let (_cluster, mut server) = office(
         "desks_chaos",

@@ -217,20 +217,7 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
 fn pickup_killed_and_postgres_restarted_loses_and_doubles_nothing() -> Result<(), BoxError> {
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
-    let rounds: u64 = std::env::var("PICKUP_CHAOS_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8);
-    let seed: u64 = std::env::var("PICKUP_CHAOS_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(1)
-        });
-    println!("PICKUP_CHAOS_SEED={seed} PICKUP_CHAOS_ROUNDS={rounds}");
+    let (rounds, seed) = amtsstube_tests::chaos_rounds_and_seed("PICKUP_CHAOS", 8);
     let mut rng = SmallRng::seed_from_u64(seed);
     let cluster = Cluster::start(Path::new(env!("CARGO_TARGET_TMPDIR")))?;
     cluster.create_database("abholung_chaos")?;

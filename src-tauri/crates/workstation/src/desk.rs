@@ -566,16 +566,9 @@ impl Workstation {
         let role_of = |name: &str| replica.users.get(name).map(|u| u.role);
         rules::decide(&replica.actor, current.as_ref(), &command, "", &role_of)
             .map_err(|r| AppError::new(ErrorCode::Forbidden, r.reason))?;
-        let mut replica = self
-            .office
-            .replica
-            .take()
-            .ok_or_else(|| invalid("Das Replikat fehlt."))?;
-        let result = self
-            .session_with_mut(Permission::RunSync)
-            .and_then(|s| Ok(s.replica_enqueue(&mut replica, command.clone())?));
-        self.office.replica = Some(replica);
-        result.map(|()| command.key)
+        let key = command.key;
+        self.with_replica(|s, r| Ok(s.replica_enqueue(r, command)?))?;
+        Ok(key)
     }
 
     fn office_case_id(&mut self, file_number: &str) -> Result<(Uuid, i64), AppError> {
@@ -930,17 +923,7 @@ impl Workstation {
     /// The clerk has dealt with a conflict (took the server's state, or did the
     /// step again on top of it).
     pub fn office_conflict_done(&mut self, seq: i64) -> Result<(), AppError> {
-        self.replica_mut()?;
-        let mut replica = self
-            .office
-            .replica
-            .take()
-            .ok_or_else(|| invalid("Das Replikat fehlt."))?;
-        let result = self
-            .session_with_mut(Permission::RunSync)
-            .and_then(|s| Ok(s.replica_conflict_done(&mut replica, seq)?));
-        self.office.replica = Some(replica);
-        result
+        self.with_replica(|s, r| Ok(s.replica_conflict_done(r, seq)?))
     }
 
     /// Do a refused step again on top of the case as it is now: the same step,
