@@ -8,12 +8,14 @@
 //! opening one file at once also check that logins of several processes wait for
 //! each other's locks instead of failing with "database is locked".
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 
 use domain::UserName;
-use store::{Clock, InitOptions, SecretString, Store, StoreConfig};
+use store::{Clock, SecretString, Store};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -57,19 +59,7 @@ fn threads_opening_the_first_connections_at_once_all_get_their_key() -> R {
     }
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join("d");
-    drop(Store::init(
-        &dir,
-        InitOptions {
-            admin: UserName::parse("admin")?,
-            admin_display_name: "A".into(),
-            admin_password: SecretString::from("admin-passwort-1".to_owned()),
-            config: StoreConfig {
-                scrypt_log_n: 10,
-                ..StoreConfig::default()
-            },
-        },
-        Clock::system(),
-    )?);
+    drop(common::init(&dir)?);
     let me = std::env::current_exe()?;
     let mut failures = Vec::new();
     for _ in 0..PROCESSES {

@@ -1,37 +1,15 @@
 //! Office mode: the user's replica in the real SQLCipher store survives a restart
 //! with cursor, cases, events, queue and conflicts exactly as they were.
 
-use domain::{CaseState, Role, UserName};
+use domain::{CaseState, Role};
 use office::protocol::{CaseMeta, Command, CommandBody, Event, FeedItem, FeedPage, Outcome, Step};
 use office::{Refusal, keyring};
-use store::{Clock, InitOptions, SecretString, Session, Store, StoreConfig};
+mod common;
+
+use common::{init, reopen};
 use uuid::Uuid;
 
 type R = Result<(), Box<dyn std::error::Error>>;
-
-fn init(dir: &std::path::Path) -> Result<Session, Box<dyn std::error::Error>> {
-    let (s, _) = Store::init(
-        dir,
-        InitOptions {
-            admin: UserName::parse("admin")?,
-            admin_display_name: "A".into(),
-            admin_password: SecretString::from("admin-passwort-1".to_owned()),
-            config: StoreConfig {
-                scrypt_log_n: 10,
-                ..StoreConfig::default()
-            },
-        },
-        Clock::system(),
-    )?;
-    Ok(s)
-}
-
-fn reopen(dir: &std::path::Path) -> Result<Session, Box<dyn std::error::Error>> {
-    Ok(Store::open(dir, Clock::system())?.unlock(
-        &UserName::parse("admin")?,
-        &SecretString::from("admin-passwort-1".to_owned()),
-    )?)
-}
 
 fn meta(id: Uuid, version: i64, state: CaseState) -> CaseMeta {
     CaseMeta {

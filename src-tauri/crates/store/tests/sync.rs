@@ -1,29 +1,13 @@
 //! Sync repositories on the real store: dedupe, follow-ups, quarantine, outbox order.
 
-use domain::UserName;
+mod common;
+
 use store::{
-    Clock, DocumentKind, IncomingDocument, IncomingSubmission, InitOptions, NewOutboxItem,
-    QuarantinedSubmission, SecretString, Session, Store, StoreConfig, Stored, SubmissionState,
+    DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, QuarantinedSubmission,
+    Stored, SubmissionState,
 };
 
 type R = Result<(), Box<dyn std::error::Error>>;
-
-fn session(dir: &std::path::Path) -> Result<Session, Box<dyn std::error::Error>> {
-    let (s, _) = Store::init(
-        dir,
-        InitOptions {
-            admin: UserName::parse("admin")?,
-            admin_display_name: "A".into(),
-            admin_password: SecretString::from("admin-passwort-1".to_owned()),
-            config: StoreConfig {
-                scrypt_log_n: 10,
-                ..StoreConfig::default()
-            },
-        },
-        Clock::system(),
-    )?;
-    Ok(s)
-}
 
 fn item(kind: &str, key: &str, order: &str) -> NewOutboxItem {
     NewOutboxItem {
@@ -64,7 +48,7 @@ fn incoming(sub: &str, case: &str) -> IncomingSubmission {
 #[test]
 fn a_submission_is_stored_once_and_follow_ups_join_their_case() -> R {
     let tmp = tempfile::tempdir()?;
-    let mut s = session(&tmp.path().join("d"))?;
+    let mut s = common::init(&tmp.path().join("d"))?;
     let first = s.store_submission(&incoming("sub-1", "case-A"))?;
     let Stored::NewCase {
         case_id,
@@ -108,7 +92,7 @@ fn a_submission_is_stored_once_and_follow_ups_join_their_case() -> R {
 #[test]
 fn accept_done_moves_the_submission_to_accepted() -> R {
     let tmp = tempfile::tempdir()?;
-    let mut s = session(&tmp.path().join("d"))?;
+    let mut s = common::init(&tmp.path().join("d"))?;
     s.store_submission(&incoming("sub-1", "case-A"))?;
     let due = s.due_outbox("9999", 10)?;
     assert_eq!(due.len(), 1);
@@ -124,7 +108,7 @@ fn accept_done_moves_the_submission_to_accepted() -> R {
 #[test]
 fn outbox_keeps_per_case_order_and_a_failure_blocks_only_its_case() -> R {
     let tmp = tempfile::tempdir()?;
-    let mut s = session(&tmp.path().join("d"))?;
+    let mut s = common::init(&tmp.path().join("d"))?;
     assert!(s.enqueue(&item("reply", "reply:1", "case-A"))?);
     assert!(
         !s.enqueue(&item("reply", "reply:1", "case-A"))?,
@@ -178,7 +162,7 @@ fn outbox_keeps_per_case_order_and_a_failure_blocks_only_its_case() -> R {
 #[test]
 fn quarantine_keeps_the_ciphertext_and_queues_the_reject() -> R {
     let tmp = tempfile::tempdir()?;
-    let mut s = session(&tmp.path().join("d"))?;
+    let mut s = common::init(&tmp.path().join("d"))?;
     let q = QuarantinedSubmission {
         submission_id: "bad-1".into(),
         fc_case_id: "case-X".into(),
