@@ -677,6 +677,13 @@ fn paper_applications_get_leased_numbers_offline_and_reach_the_caseworker() -> R
     let mut sam = desk(&server, tmp.path(), "sam", Role::Scanstelle)?;
     let mut sina = desk(&server, tmp.path(), "sina", Role::Scanstelle)?;
     let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    // Before its first synchronisation the scanning desk holds no numbers yet.
+    let err = sam.office_paper_case("HU", "Zu früh").unwrap_err();
+    assert!(
+        err.message.contains("Keine Aktenzeichen"),
+        "{}",
+        err.message
+    );
     for (ws, name) in [(&mut anna, "anna"), (&mut sam, "sam"), (&mut sina, "sina")] {
         ws.office_sign_in(format!("{name}-passwort-1"))?;
         ws.office_sync()?;
