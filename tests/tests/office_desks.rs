@@ -884,3 +884,209 @@ fn a_refused_step_is_redone_on_top_of_the_current_state_when_it_still_makes_sens
     assert!(left.contains(again) && !left.contains(withdraw), "{left}");
     Ok(())
 }
+
+/// A Bescheid made at the caseworker's desk goes out through the Rathaus-Server:
+/// the letter reaches the citizen's portal mailbox (the very PDF kept in the
+/// case), the Annahmeanordnung lands in the cash folder, the payment request
+/// reaches the portal – each once, also when the server runs again. The desk
+/// takes the Kassenzeichen from a block leased in advance; what the server sends
+/// waits in PostgreSQL only as ciphertext and is wiped once it went out.
+#[test]
+fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<(), BoxError> {
+    use sha2::Digest as _;
+    let (cluster, server) = office(
+        "versand",
+        &[("lea", Role::Leitung), ("anna", Role::Sachbearbeitung)],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    anna.office_sign_in("anna-passwort-1".into())?;
+    let sim = server
+        .rt
+        .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
+            "CARGO_TARGET_TMPDIR"
+        ))))?;
+    portal_sim::seed::seed(&mut sim.sim.lock(), 3, 51)?;
+    let settings = server::pickup::parse_settings(&serde_json::to_string(&sim.config)?)?;
+    let pickup = || {
+        server
+            .rt
+            .block_on(server::pickup::pickup(server.record.clone(), &settings))
+    };
+    assert_eq!(pickup()?.new_cases, 3);
+    anna.office_sync()?;
+    let cases = anna.office_cases()?;
+    assert_eq!(cases.len(), 3, "{cases:?}");
+    let names: Vec<String> = cases
+        .iter()
+        .map(|c| anna.office_case(&c.file_number))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter_map(|d| d.applicant)
+        .collect();
+    for c in &cases {
+        anna.office_step(&c.file_number, Step::PruefungBeginnen, None)?;
+        anna.office_checklist(&c.file_number, true)?;
+        anna.office_step(&c.file_number, Step::Vollstaendig, None)?;
+        anna.office_step(
+            &c.file_number,
+            Step::Entscheiden {
+                ergebnis: Decision::Bewilligt,
+            },
+            Some("Alle Nachweise liegen vor."),
+        )?;
+    }
+    let bescheid = |az: &str| workstation::LetterRequest {
+        case_id: az.to_string(),
+        kind: workstation::LetterKind::Bescheid,
+        fees: Vec::new(),
+        edits: Vec::new(),
+        kanal: "postfach".into(),
+    };
+    // The server has said nothing about its delivery yet: no mailbox to choose.
+    let err = anna
+        .office_letter(&bescheid(&cases[0].file_number))
+        .unwrap_err();
+    assert!(err.message.contains("Postfach"), "{}", err.message);
+
+    // The server's delivery: its key, the portal's mailbox and payment service,
+    // the cash folder. The desk learns of it (and leases Kassenzeichen) at its
+    // next synchronisation.
+    let kasse = tmp.path().join("kasse");
+    std::fs::create_dir_all(&kasse)?;
+    let (identity, recipient) = office::keyring::generate();
+    server
+        .record
+        .set_delivery(Some(server::delivery::DeliverySettings {
+            identity,
+            recipient,
+            reply_destination: Some(sim.config.reply_destination_id),
+            payment_url: Some(sim.config.payment_url.clone()),
+            hkr_dir: Some(kasse.clone()),
+        }));
+    anna.office_sync()?;
+    let mut booked = Vec::new();
+    for c in &cases {
+        let letter = anna.office_letter(&bescheid(&c.file_number))?;
+        assert!(letter.sends.contains(&"Postfach".to_string()), "{letter:?}");
+        if let Some(kz) = letter.kassenzeichen {
+            assert!(domain::fees::kassenzeichen_valid(&kz, "mod10"), "{kz}");
+            assert!(
+                letter.sends.contains(&"Kasse".to_string()),
+                "{:?}",
+                letter.sends
+            );
+            booked.push(kz);
+        }
+        // Shown at once as sent, before the server has it.
+        assert_eq!(state_of(&mut anna, &c.file_number)?, CaseState::Versandt);
+    }
+    assert!(!booked.is_empty(), "kein Fall mit Gebühr");
+    let sent = anna.office_sync()?;
+    assert_eq!((sent.applied, sent.refused), (3, 0), "{sent:?}");
+    // A second Bescheid for a case already sent is refused at the desk.
+    let again = anna
+        .office_letter(&bescheid(&cases[0].file_number))
+        .unwrap_err();
+    assert!(again.message.contains("Bescheid"), "{}", again.message);
+
+    // Before it is sent, the server's outbox holds the deliveries as ciphertext only.
+    let waiting = server.rt.block_on(server.record.outbox_items())?;
+    let letters: Vec<_> = waiting
+        .iter()
+        .filter(|i| ["reply", "payment", "hkr"].contains(&i.kind.as_str()))
+        .collect();
+    // A reply per case, an Annahmeanordnung and a payment request per fee.
+    assert_eq!(letters.len(), cases.len() + 2 * booked.len(), "{letters:?}");
+    assert!(letters.iter().all(|i| i.payload.is_empty()), "{letters:?}");
+    assert_eq!(
+        server.rt.block_on(server.record.delivery_waiting())?,
+        letters.len() as i64 + cases.len() as i64
+    );
+
+    // The server sends; a second run sends nothing twice.
+    let report = pickup()?;
+    assert!(report.delivered >= letters.len(), "{report:?}");
+    pickup()?;
+    let items = server.rt.block_on(server.record.outbox_items())?;
+    assert!(items.iter().all(|i| i.state == "done"), "{items:?}");
+
+    // The citizen's mailbox: one verified reply per case, the PDF kept in the case.
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        server.rt.block_on(async {
+            http.get(format!("{}{path}", sim.config.api_url))
+                .send()
+                .await?
+                .json::<serde_json::Value>()
+                .await
+        })
+    };
+    let portal_cases: Vec<uuid::Uuid> = sim.sim.lock().cases.keys().copied().collect();
+    let mut replies = 0;
+    for case in portal_cases {
+        let view: portal_sim::citizen::CitizenCase =
+            serde_json::from_value(get(format!("/citizen/cases/{case}"))?)?;
+        let got: Vec<_> = view
+            .replies
+            .iter()
+            .filter(|r| r.state != portal_sim::state::SubmissionState::Incomplete)
+            .collect();
+        assert_eq!(got.len(), 1, "{case}: genau eine Antwort");
+        assert!(got[0].verified, "{:?}", got[0].problems);
+        let az = got[0].data.as_ref().ok_or("keine Daten")?["aktenzeichen"]
+            .as_str()
+            .ok_or("kein Aktenzeichen")?
+            .to_string();
+        let kept = anna
+            .office_documents(&az)?
+            .into_iter()
+            .find(|d| d.kind == "letter")
+            .ok_or("kein Brief im Vorgang")?;
+        assert!(kept.bytes.starts_with(b"%PDF"));
+        assert_eq!(
+            got[0].attachments[0].sha512,
+            hex::encode(sha2::Sha512::digest(&kept.bytes)),
+            "{az}: derselbe Brief"
+        );
+        replies += 1;
+    }
+    assert_eq!(replies, 3);
+    // The cash system: one CSV and one XML per Kassenzeichen.
+    let mut files: Vec<String> = std::fs::read_dir(&kasse)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut want: Vec<String> = booked
+        .iter()
+        .flat_map(|kz| [format!("AO-{kz}.csv"), format!("AO-{kz}.xml")])
+        .collect();
+    want.sort();
+    assert_eq!(files, want);
+    // The payment service: one request per Kassenzeichen (none was paid online
+    // in this seed, else it would be left out).
+    let payments: Vec<portal_sim::payment::PaymentRecord> =
+        serde_json::from_value(get("/citizen/payments".into())?)?;
+    let mut requested: Vec<String> = payments.iter().map(|p| p.request_id.clone()).collect();
+    requested.sort();
+    let mut unpaid = booked.clone();
+    unpaid.sort();
+    assert_eq!(requested, unpaid);
+
+    // Sent and wiped: no delivery copy left, no applicant's name in clear in
+    // PostgreSQL's files.
+    let left = server.rt.block_on(server.record.delivery_waiting())?;
+    assert_eq!(left, 0, "Zustellkopien übrig");
+    let mut hits = Vec::new();
+    amtsstube_tests::walk(&cluster.data_dir(), &mut |path, bytes| {
+        for name in &names {
+            if bytes.windows(name.len()).any(|w| w == name.as_bytes()) {
+                hits.push(format!("{name} in {}", path.display()));
+            }
+        }
+    });
+    assert!(hits.is_empty(), "Klartext gefunden: {hits:?}");
+    Ok(())
+}

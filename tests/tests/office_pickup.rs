@@ -164,6 +164,7 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
             adresse: "127.0.0.1:0".into(),
             name: "Musterstadt".into(),
             abruf_sekunden: None,
+            kasse_ordner: None,
         },
         &["127.0.0.1".into()],
     )?;
@@ -244,6 +245,7 @@ fn pickup_killed_and_postgres_restarted_loses_and_doubles_nothing() -> Result<()
             adresse: "127.0.0.1:0".into(),
             name: "Musterstadt".into(),
             abruf_sekunden: None,
+            kasse_ordner: None,
         },
         &["127.0.0.1".into()],
     )?;

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 
-use age::secrecy::{ExposeSecret, SecretString};
+pub use age::secrecy::{ExposeSecret, SecretString};
 use domain::Role;
 use serde::{Deserialize, Serialize};
 
@@ -182,6 +182,16 @@ pub fn generate() -> (SecretString, String) {
     let identity = age::x25519::Identity::generate();
     let recipient = identity.to_public().to_string();
     (identity.to_string(), recipient)
+}
+
+/// The recipient (`age1…`) of an identity.
+pub fn recipient_of(identity: &SecretString) -> Result<String, Refusal> {
+    identity
+        .expose_secret()
+        .trim()
+        .parse::<age::x25519::Identity>()
+        .map(|i| i.to_public().to_string())
+        .map_err(|_| Refusal::invalid("Kein gültiger Schlüssel (AGE-SECRET-KEY-1…).".to_string()))
 }
 
 fn recipient(text: &str) -> Result<age::x25519::Recipient, Refusal> {

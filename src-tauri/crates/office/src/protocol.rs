@@ -156,6 +156,27 @@ pub enum CommandBody {
         based_on: i64,
         complete: bool,
     },
+    /// A letter to the citizen, made at the desk. The letter (PDF) and its history
+    /// entry are sealed to the case key; what the server must send (the reply to the
+    /// portal mailbox, the payment request, the Annahmeanordnung for the cash
+    /// system) is sealed to the server's delivery key, opened only to send it. A
+    /// Bescheid (`versendet`) moves the case to "Versandt".
+    Letter {
+        case_id: Uuid,
+        based_on: i64,
+        /// The kind of letter (`bescheid`, `gebuehrenbescheid`, …).
+        letter: String,
+        /// "postfach" or "post".
+        kanal: String,
+        versendet: bool,
+        /// Leased from the server in advance (a fee is booked), else none.
+        kassenzeichen: Option<String>,
+        /// History entry (what went out, how, under which Kassenzeichen).
+        detail: Ciphertext,
+        /// The letter as a document of the case.
+        document: Ciphertext,
+        delivery: Option<Ciphertext>,
+    },
 }
 
 impl CommandBody {
@@ -165,7 +186,8 @@ impl CommandBody {
             | CommandBody::Transition { case_id, .. }
             | CommandBody::Note { case_id, .. }
             | CommandBody::Assign { case_id, .. }
-            | CommandBody::Checklist { case_id, .. } => *case_id,
+            | CommandBody::Checklist { case_id, .. }
+            | CommandBody::Letter { case_id, .. } => *case_id,
         }
     }
 
@@ -177,6 +199,7 @@ impl CommandBody {
             CommandBody::Note { .. } => "Notiz",
             CommandBody::Assign { .. } => "Zuweisung",
             CommandBody::Checklist { .. } => "Checkliste",
+            CommandBody::Letter { .. } => "Brief",
         }
     }
 }
@@ -374,7 +397,9 @@ pub struct LeaseResponse {
 #[serde(rename_all = "camelCase")]
 pub struct SealedDocument {
     pub id: i64,
-    pub submission_id: Uuid,
+    /// The submission it came with (none for a letter made at a desk).
+    #[serde(default)]
+    pub submission_id: Option<Uuid>,
     #[serde(with = "base64_bytes")]
     pub content: Vec<u8>,
 }
@@ -424,6 +449,24 @@ pub struct Hello {
     /// Asked with a session token: whether it is still valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<bool>,
+    /// What the server can send for the desks' letters (none: letters go by post
+    /// and no fee can be booked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versand: Option<Versand>,
+}
+
+/// The server's delivery: its key for what it must send, and which ways exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Versand {
+    /// age recipient of the server's delivery key.
+    pub empfaenger: String,
+    /// A return channel (the citizens' portal mailbox) is set up.
+    pub postfach: bool,
+    /// The portal's payment service is set up.
+    pub zahlung: bool,
+    /// The cash system's exchange folder (HKR) is set up.
+    pub kasse: bool,
 }
 
 /// A user signs in at the server from an enrolled desk.

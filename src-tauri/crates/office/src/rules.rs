@@ -366,6 +366,51 @@ pub fn decide(
             }
             after.checklist_complete = *complete;
         }
+        CommandBody::Letter {
+            based_on,
+            kanal,
+            versendet,
+            detail,
+            ..
+        } => {
+            if let Some(r) = future_version(case, *based_on) {
+                return Err(r);
+            }
+            if !matches!(kanal.as_str(), "postfach" | "post") {
+                return Err(Refusal::invalid(format!(
+                    "Unbekannter Versandweg „{kanal}“ (postfach oder post)."
+                )));
+            }
+            if *versendet {
+                // A Bescheid: the step "Versenden" under the same rules as any step.
+                let action = Action::Versenden {
+                    kanal: kanal.clone(),
+                };
+                if *based_on < case.state_version {
+                    return Err(Refusal::conflict(format!(
+                        "Der Bescheid wurde nicht versandt: Der Vorgang {} wurde inzwischen geändert und steht jetzt auf „{}“.",
+                        case.file_number,
+                        case.state.label()
+                    )));
+                }
+                let next = lifecycle::apply(case.state, &action, Context::default())
+                    .map_err(|e| Refusal::invalid(format!("Vorgang {}: {e}", case.file_number)))?;
+                after.state = next;
+                after.state_version = after.version;
+                after.waiting_from = None;
+                let mut e = event(cmd, actor, now, action.kind().as_str());
+                e.from_state = Some(case.state);
+                e.to_state = Some(next);
+                e.content = Some(detail.clone());
+                ev = Some(e);
+            } else {
+                // Other letters go out beside the lifecycle: appended like a note.
+                after = case.clone();
+                let mut e = event(cmd, actor, now, "brief");
+                e.content = Some(detail.clone());
+                ev = Some(e);
+            }
+        }
     }
     Ok(Effect {
         before: Some(case.clone()),
@@ -427,6 +472,55 @@ mod tests {
 
     fn decide_as(a: &Actor, c: &CaseMeta, body: CommandBody) -> Result<Effect, Refusal> {
         decide(a, Some(c), &cmd(body), "2026-12-03T10:00:00Z", &roles)
+    }
+
+    fn letter(c: &CaseMeta, based_on: i64, versendet: bool, kanal: &str) -> CommandBody {
+        CommandBody::Letter {
+            case_id: c.id,
+            based_on,
+            letter: if versendet {
+                "bescheid"
+            } else {
+                "eingangsbestaetigung"
+            }
+            .into(),
+            kanal: kanal.into(),
+            versendet,
+            kassenzeichen: None,
+            detail: age(),
+            document: age(),
+            delivery: None,
+        }
+    }
+
+    #[test]
+    fn a_bescheid_moves_the_case_to_versandt_other_letters_only_append() {
+        let anna = actor("anna", Role::Sachbearbeitung);
+        let c = case(CaseState::Entschieden, 6);
+        let sent = decide_as(&anna, &c, letter(&c, 6, true, "postfach")).unwrap();
+        assert_eq!(sent.after.state, CaseState::Versandt);
+        assert_eq!(sent.after.state_version, 7);
+        let ev = sent.event.unwrap();
+        assert_eq!(ev.kind, "versenden");
+        assert!(ev.content.is_some(), "the history entry travels sealed");
+        // A Bescheid built on an older state is a conflict, never a second dispatch.
+        let again = decide_as(&anna, &sent.after, letter(&c, 6, true, "post")).unwrap_err();
+        assert_eq!(again.kind, RefusalKind::Conflict);
+        assert!(again.reason.contains("Versandt"), "{}", again.reason);
+        // Not before the decision.
+        let early = case(CaseState::InBearbeitung, 3);
+        let refused = decide_as(&anna, &early, letter(&early, 3, true, "post")).unwrap_err();
+        assert_eq!(refused.kind, RefusalKind::Invalid);
+        // A receipt letter changes nothing but the history.
+        let receipt = decide_as(&anna, &early, letter(&early, 3, false, "post")).unwrap();
+        assert_eq!(receipt.after, early);
+        assert_eq!(receipt.event.unwrap().kind, "brief");
+        let odd = decide_as(&anna, &early, letter(&early, 3, false, "fax")).unwrap_err();
+        assert!(odd.reason.contains("fax"), "{}", odd.reason);
+        // The scanning desk sends no letters.
+        let sam = actor("sam", Role::Scanstelle);
+        let refused = decide_as(&sam, &early, letter(&early, 3, false, "post")).unwrap_err();
+        assert_eq!(refused.kind, RefusalKind::Forbidden);
     }
 
     #[test]

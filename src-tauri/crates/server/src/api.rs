@@ -298,6 +298,7 @@ async fn hello(
         workstation: ws,
         position: state.record.position().await?,
         session,
+        versand: state.record.delivery().map(|d| d.versand()),
     }))
 }
 

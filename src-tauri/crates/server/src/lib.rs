@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod cluster;
+pub mod delivery;
 pub mod error;
 pub mod keys;
 pub mod pickup;

@@ -133,7 +133,7 @@ fn outbox_item(r: &tokio_postgres::Row) -> Result<OutboxItem> {
 }
 
 const OUTBOX_COLUMNS: &str = "id, idempotency_key, kind, ordering_key, payload, attempts, \
-     remote_id, state, last_error, next_attempt_at";
+     remote_id, state, last_error, next_attempt_at, sealed";
 
 impl Record {
     /// The `fall` kind key's recipient, once a Leitung has made it.
@@ -533,7 +533,17 @@ impl Record {
                 &[&now, &i64::from(limit)],
             )
             .await?;
-        rows.iter().map(outbox_item).collect()
+        // A letter's item is sealed to the delivery key: opened here, to send it.
+        rows.iter()
+            .map(|r| {
+                let mut item = outbox_item(r)?;
+                let sealed: Option<Vec<u8>> = r.try_get("sealed")?;
+                if let Some(sealed) = sealed {
+                    item.payload = self.open_payload(&sealed)?;
+                }
+                Ok(item)
+            })
+            .collect()
     }
 
     /// Every outbox item (status, tests).
@@ -569,7 +579,7 @@ impl Record {
             .query_one(
                 &stmt(
                     &tx,
-                    "UPDATE outbox SET state = 'done', last_error = NULL, updated_at = now()
+                    "UPDATE outbox SET state = 'done', last_error = NULL, sealed = NULL, updated_at = now()
                      WHERE id = $1 RETURNING kind, idempotency_key",
                 )
                 .await?,
@@ -583,6 +593,17 @@ impl Record {
             "reject" => Some("rejected"),
             _ => None,
         };
+        // A reply went out: the letter's delivery copy is wiped (the case key's
+        // copy stays in the case's documents).
+        if kind == "reply"
+            && let Some(command) = key.strip_prefix("reply:")
+        {
+            tx.execute(
+                &stmt(&tx, "DELETE FROM delivery_blobs WHERE id = $1").await?,
+                &[&format!("brief:{command}")],
+            )
+            .await?;
+        }
         if let (Some(state), Some(sub)) = (next, key.split_once(':').map(|(_, s)| s)) {
             tx.execute(
                 &stmt(
@@ -684,10 +705,10 @@ impl SyncStore for PickupStore {
             .map_err(|e| SyncError::Unavailable(e.to_string()))
     }
 
-    fn read_blob(&mut self, _id: &str) -> std::result::Result<Vec<u8>, SyncError> {
-        Err(SyncError::Unavailable(
-            "Antwortschreiben über den Rathaus-Server gibt es noch nicht.".into(),
-        ))
+    fn read_blob(&mut self, id: &str) -> std::result::Result<Vec<u8>, SyncError> {
+        let (record, handle) = (&self.record, &self.handle);
+        tokio::task::block_in_place(|| handle.block_on(record.delivery_blob(id)))
+            .map_err(|e| SyncError::Unavailable(e.to_string()))
     }
 }
 

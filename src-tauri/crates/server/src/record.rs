@@ -51,6 +51,11 @@ pub const MAX_PAGE: i64 = 500;
 
 pub struct Record {
     pub(crate) pool: Pool,
+    /// The delivery key and routing (see [`crate::delivery`]).
+    pub(crate) delivery:
+        std::sync::RwLock<Option<std::sync::Arc<crate::delivery::DeliverySettings>>>,
+    /// Woken when a letter's deliveries were queued.
+    pub(crate) letters: tokio::sync::Notify,
 }
 
 /// An enrolled workstation (for `amtsstube-server status` and the administration).
@@ -255,7 +260,11 @@ impl Record {
             .max_size(size.max(1))
             .build()
             .map_err(|e| ServerError::Db(e.to_string()))?;
-        let record = Record { pool };
+        let record = Record {
+            pool,
+            delivery: std::sync::RwLock::new(None),
+            letters: tokio::sync::Notify::new(),
+        };
         // Fail here, not at the first workstation's request.
         drop(record.pool.get().await?);
         Ok(record)
@@ -799,19 +808,30 @@ impl Record {
             .map(|r| meta_of(&r))
             .transpose()?;
         let now = text_time(Timestamp::now());
-        let decided = self.precheck(&tx, cmd).await?.map_or_else(
-            || {
-                rules::decide(actor, current.as_ref(), cmd, &now, &|n| {
-                    roles.get(n).copied()
-                })
-            },
-            Err,
-        );
+        // A letter: what the server must send, opened and checked before anything
+        // is written.
+        let letter = self.letter_work(&tx, cmd).await?;
+        let decided = match self.precheck(&tx, cmd).await? {
+            Some(refusal) => Err(refusal),
+            None => rules::decide(actor, current.as_ref(), cmd, &now, &|n| {
+                roles.get(n).copied()
+            }),
+        }
+        .and_then(|effect| match letter {
+            Some(Ok(work)) => Ok((effect, Some(work))),
+            Some(Err(refusal)) => Err(refusal),
+            None => Ok((effect, None)),
+        });
         // The feed's lock is taken last, so that it is held only for the insert and
         // the commit: everything else of the transaction runs before it.
+        let mut sends = false;
         let effect = match decided {
-            Ok(effect) => {
+            Ok((effect, work)) => {
                 self.write(&tx, &effect).await?;
+                if let Some(work) = &work {
+                    crate::delivery::write(&tx, cmd.key, cmd.body.case_id(), work).await?;
+                }
+                sends |= work.is_some_and(|w| !w.items.is_empty());
                 Ok(effect)
             }
             Err(refusal) => Err(refusal),
@@ -843,7 +863,50 @@ impl Record {
         )
         .await?;
         tx.commit().await?;
+        if sends {
+            self.letters.notify_one();
+        }
         Ok(outcome)
+    }
+
+    /// A letter command's deliveries, opened and checked (none for other commands).
+    async fn letter_work(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        cmd: &Command,
+    ) -> Result<Option<std::result::Result<crate::delivery::LetterWork, Refusal>>> {
+        let CommandBody::Letter {
+            case_id,
+            kassenzeichen,
+            document,
+            delivery,
+            ..
+        } = &cmd.body
+        else {
+            return Ok(None);
+        };
+        let fc_case: Option<Uuid> = tx
+            .query_opt(
+                &stmt(
+                    tx,
+                    "SELECT fc_case_id FROM fc_submissions WHERE case_id = $1 LIMIT 1",
+                )
+                .await?,
+                &[case_id],
+            )
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        let settings = self.delivery();
+        Ok(Some(crate::delivery::prepare(
+            settings.as_deref(),
+            cmd.key,
+            *case_id,
+            fc_case,
+            kassenzeichen.as_deref(),
+            document,
+            delivery.as_ref(),
+        )))
     }
 
     /// Checks the rules cannot make without the database: a valid receipt time and

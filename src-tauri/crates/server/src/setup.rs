@@ -19,6 +19,9 @@ pub struct ServerConfig {
     /// Seconds between two pickups from the FIT-Connect destination (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abruf_sekunden: Option<u64>,
+    /// The cash system's exchange folder (HKR) for the Annahmeanordnungen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kasse_ordner: Option<String>,
 }
 
 pub struct ServerDir {
@@ -90,6 +93,56 @@ impl ServerDir {
             return Ok(None);
         }
         crate::pickup::parse_settings(&read(&path)?).map(Some)
+    }
+
+    /// The server's delivery settings: its delivery key (made at the first call,
+    /// owner-only), the routing of the destination's settings and the exchange
+    /// folder.
+    pub fn delivery(&self) -> Result<crate::delivery::DeliverySettings> {
+        let path = self.file("zustellung.key");
+        let identity: office::keyring::SecretString = if path.exists() {
+            read(&path)?.trim().to_string().into()
+        } else {
+            let (identity, _) = office::keyring::generate();
+            use office::keyring::ExposeSecret as _;
+            write_private(&path, identity.expose_secret())?;
+            identity
+        };
+        let recipient = office::keyring::recipient_of(&identity)
+            .map_err(|r| ServerError::file(&path, r.reason))?;
+        let portal = self.file("portal.json");
+        let routing: crate::delivery::Routing = if portal.exists() {
+            serde_json::from_str(&read(&portal)?)
+                .map_err(|e| ServerError::file(&portal, format!("nicht lesbar: {e}")))?
+        } else {
+            Default::default()
+        };
+        let config = self.load_config()?;
+        Ok(crate::delivery::DeliverySettings {
+            identity,
+            recipient,
+            reply_destination: routing.reply_destination_id,
+            payment_url: routing.payment_url,
+            hkr_dir: config.kasse_ordner.map(PathBuf::from),
+        })
+    }
+
+    /// Set the cash system's exchange folder (it must exist and take files).
+    pub fn set_kasse(&self, folder: &Path) -> Result<()> {
+        let probe = folder.join(".amtsstube-probe");
+        std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| ServerError::file(folder, format!("kein beschreibbarer Ordner: {e}")))?;
+        let mut config = self.load_config()?;
+        config.kasse_ordner = Some(folder.display().to_string());
+        let toml = toml::to_string(&config).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        write_private(&self.file("server.toml"), &toml)
+    }
+
+    fn load_config(&self) -> Result<ServerConfig> {
+        let path = self.file("server.toml");
+        toml::from_str(&read(&path)?)
+            .map_err(|e| ServerError::file(&path, format!("nicht lesbar: {}", e.message())))
     }
 
     pub fn load(&self) -> Result<Loaded> {

@@ -386,6 +386,21 @@ impl PaymentItem {
     }
 }
 
+/// What one letter makes the Rathaus-Server send (office mode): sealed at the desk
+/// to the server's delivery key, opened by the server only to queue and send it.
+/// The routing (reply destination, payment service, exchange folder) is the
+/// server's: it overwrites what the desk filled in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// The reply to the portal mailbox; its one attachment is `letter`.
+    pub reply: Option<ReplyItem>,
+    /// The letter (PDF), base64.
+    pub letter: String,
+    pub payment: Option<PaymentItem>,
+    pub hkr: Option<HkrItem>,
+}
+
 /// The remote side as the machine's calls see it.
 struct Remote<'a, A: SubmissionApi> {
     api: &'a A,

@@ -27,6 +27,10 @@ use crate::{AppError, ErrorCode, Workstation};
 
 /// Setting: the kinds' public recipients, so that notes can be sealed offline.
 pub(crate) const RECIPIENTS: &str = "buero.empfaenger";
+/// What the server can send for letters (`office::protocol::Versand` as JSON).
+pub(crate) const VERSAND: &str = "buero.versand";
+/// The server's counter of Kassenzeichen numbers (leased in blocks).
+pub(crate) const KASSENZEICHEN: &str = "kassenzeichen";
 
 /// Feed positions asked for per request.
 const FEED_PAGE: i64 = 500;
@@ -158,9 +162,12 @@ impl std::fmt::Debug for OfficeDocument {
 /// The case content of an online application as the server sealed it.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct OnlineContent {
-    applicant: Option<String>,
-    service: Option<String>,
+pub(crate) struct OnlineContent {
+    pub applicant: Option<String>,
+    pub service: Option<String>,
+    /// The FIT-Connect case (online applications only).
+    #[serde(default)]
+    pub fc_case_id: Option<String>,
     #[serde(default)]
     documents: Vec<OfficeDocumentInfo>,
 }
@@ -227,6 +234,20 @@ async fn send(
         "Die Antwort des Rathaus-Servers auf einen Befehl ist unlesbar.",
     )
     .await
+}
+
+/// The server's greeting (what it can send for letters).
+async fn hello(
+    http: &reqwest::Client,
+    c: &Connection,
+    token: &str,
+) -> Result<office::protocol::Hello, Failure> {
+    let sent = http
+        .get(format!("{}/v1/hallo", c.url))
+        .bearer_auth(token)
+        .send()
+        .await;
+    answer(sent, c, "Die Antwort des Rathaus-Servers ist unlesbar.").await
 }
 
 async fn page(
@@ -429,18 +450,40 @@ impl SyncJob {
                 break;
             }
         }
-        // A desk that takes in paper keeps Aktenzeichen in stock for offline work.
-        let counter = paper_counter(this_year());
-        let low = desk
-            .step(|ws| {
-                if !ws.replica_mut()?.actor.role.may(Permission::ScanIntake) {
-                    return Ok(false);
-                }
-                let s = ws.session_with(Permission::RunSync)?;
-                Ok(s.office_numbers_left(&counter)? < NUMBERS_LOW)
-            })
-            .map_err(Failure::Refused)?;
-        if low {
+        // What the server can send for letters (kept for offline work).
+        match rt.block_on(hello(http, c, token)) {
+            Ok(h) => {
+                let json = serde_json::to_string(&h.versand).unwrap_or_default(); // plain data
+                desk.step(|ws| {
+                    let s = ws.session_with_mut(Permission::RunSync)?;
+                    if s.setting(VERSAND)?.as_deref() != Some(json.as_str()) {
+                        s.set_setting(VERSAND, &json)?;
+                    }
+                    Ok(())
+                })
+                .map_err(Failure::Refused)?;
+            }
+            Err(Failure::Away(_)) => return Ok(summary),
+            Err(other) => return Err(other),
+        }
+        // A desk that takes in paper keeps Aktenzeichen in stock for offline work,
+        // a caseworker's desk Kassenzeichen for the fees of its letters.
+        for (counter, permission) in [
+            (paper_counter(this_year()), Permission::ScanIntake),
+            (KASSENZEICHEN.to_string(), Permission::EditCases),
+        ] {
+            let low = desk
+                .step(|ws| {
+                    if !ws.replica_mut()?.actor.role.may(permission) {
+                        return Ok(false);
+                    }
+                    let s = ws.session_with(Permission::RunSync)?;
+                    Ok(s.office_numbers_left(&counter)? < NUMBERS_LOW)
+                })
+                .map_err(Failure::Refused)?;
+            if !low {
+                continue;
+            }
             match rt.block_on(lease(http, c, token, &counter)) {
                 Ok(block) => desk
                     .step(|ws| {
@@ -494,7 +537,7 @@ impl Workstation {
 
     /// The replica of this login, loaded from the store (or begun) on first use.
     /// Without the server (offline) the stored replica is used as it is.
-    fn replica_mut(&mut self) -> Result<&mut Replica, AppError> {
+    pub(crate) fn replica_mut(&mut self) -> Result<&mut Replica, AppError> {
         if self.office.replica.is_none() {
             let stored = self.session_with(Permission::RunSync)?.replica_role()?;
             let role = self.office.role.or(stored).ok_or_else(|| {
@@ -556,7 +599,7 @@ impl Workstation {
     }
 
     /// Check a step against this desk's view with the server's rules and queue it.
-    fn office_act(&mut self, body: CommandBody) -> Result<Uuid, AppError> {
+    pub(crate) fn office_act(&mut self, body: CommandBody) -> Result<Uuid, AppError> {
         let replica = self.replica_mut()?;
         let command = Command {
             key: Uuid::new_v4(),
@@ -571,7 +614,7 @@ impl Workstation {
         Ok(key)
     }
 
-    fn office_case_id(&mut self, file_number: &str) -> Result<(Uuid, i64), AppError> {
+    pub(crate) fn office_case_id(&mut self, file_number: &str) -> Result<(Uuid, i64), AppError> {
         let replica = self.replica_mut()?;
         let id = replica
             .cases
@@ -588,7 +631,7 @@ impl Workstation {
         Ok((id, version))
     }
 
-    fn seal_for_cases(&self, text: &str) -> Result<office::Ciphertext, AppError> {
+    pub(crate) fn seal_for_cases(&self, text: &str) -> Result<office::Ciphertext, AppError> {
         self.seal_for_kinds(text, &[KeyKind::Fall])
     }
 
@@ -626,10 +669,14 @@ impl Workstation {
         reason: Option<&str>,
     ) -> Result<Uuid, AppError> {
         let (case_id, based_on) = self.office_case_id(file_number)?;
-        let content = reason
-            .filter(|r| !r.trim().is_empty())
-            .map(|r| self.seal_for_cases(r))
-            .transpose()?;
+        // A decision's reason travels with its result (the Bescheid needs both).
+        let text = match (&step, reason.filter(|r| !r.trim().is_empty())) {
+            (Step::Entscheiden { ergebnis }, Some(r)) => {
+                Some(serde_json::json!({ "ergebnis": ergebnis, "begruendung": r }).to_string())
+            }
+            (_, r) => r.map(str::to_owned),
+        };
+        let content = text.map(|r| self.seal_for_cases(&r)).transpose()?;
         self.office_act(CommandBody::Transition {
             case_id,
             based_on,
@@ -982,6 +1029,11 @@ impl Workstation {
             CommandBody::CreateCase { .. } => {
                 return Err(invalid(
                     "Ein abgelehnter Papiereingang lässt sich nicht wiederholen; bitte neu aufnehmen.",
+                ));
+            }
+            CommandBody::Letter { .. } => {
+                return Err(invalid(
+                    "Ein abgelehnter Brief wird nicht unverändert wiederholt: Bitte den Brief zum jetzigen Stand des Vorgangs neu erstellen.",
                 ));
             }
         };

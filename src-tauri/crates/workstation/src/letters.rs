@@ -221,8 +221,122 @@ fn request(
     })
 }
 
+/// What a letter sends beside the paper: the reply to the portal mailbox (its one
+/// attachment's blob id filled in where the letter is stored), the
+/// Annahmeanordnung for the cash system and the payment request.
+pub(crate) struct Outgoing {
+    pub reply: Option<sync::ReplyItem>,
+    pub hkr: Option<sync::HkrItem>,
+    pub payment: Option<sync::PaymentItem>,
+}
+
+fn outgoing(
+    p: &Prepared,
+    req: &LetterRequest,
+    draft: &Draft,
+    kz: &str,
+    due: jiff::civil::Date,
+    books: bool,
+    filename: &str,
+) -> Result<Outgoing, AppError> {
+    let reply_to = match (&p.rec.fc_case_id, p.reply_destination, req.kanal.as_str()) {
+        (Some(fc), Some(dest), "postfach") => Some((
+            uuid::Uuid::parse_str(fc)
+                .map_err(|_| storage("Ungültige Vorgangsreferenz des Portals."))?,
+            dest,
+        )),
+        _ => None,
+    };
+    let data = serde_json::json!({
+        "art": req.kind.key(),
+        "aktenzeichen": p.rec.file_number,
+        "datum": p.facts.datum.to_string(),
+        "ergebnis": draft.ergebnis,
+        "kassenzeichen": (!kz.is_empty()).then_some(kz),
+        "betragCent": p.fees.as_ref().map(|f| f.total_cent),
+        "faelligAm": books.then(|| due.to_string()),
+        "bereitsBezahlt": p.paid.is_some(),
+    });
+    let hkr = match (books, &p.hkr_dir, &p.fees) {
+        (true, Some(dir), Some(fees)) => {
+            let order = Annahmeanordnung {
+                kassenzeichen: kz.to_owned(),
+                aktenzeichen: p.rec.file_number.clone(),
+                faellig_am: due.to_string(),
+                zahlungspflichtiger: p.rec.applicant.clone(),
+                anschrift: p.facts.anschrift.join(", "),
+                grund: format!(
+                    "{} vom {}",
+                    draft.kind.title(),
+                    letters::compose::datum(p.facts.datum)
+                ) + &format!(" – {}", p.ctype.name),
+                bezahlt_referenz: p.paid.clone(),
+                positionen: fees.lines.clone(),
+                summe_cent: fees.total_cent,
+            };
+            Some(sync::HkrItem {
+                dir: dir.clone(),
+                file_stem: format!("AO-{kz}"),
+                csv: order.to_csv(),
+                xml: order.to_xml(),
+            })
+        }
+        _ => None,
+    };
+    let payment = match (books, &p.payment_url, &p.paid, &p.fees, &reply_to) {
+        (true, Some(url), None, Some(fees), Some(_)) => Some(sync::PaymentItem {
+            url: url.clone(),
+            request_id: kz.to_owned(),
+            kassenzeichen: kz.to_owned(),
+            amount_cents: fees.total_cent,
+            due_date: due.to_string(),
+            description: format!("{} {}", p.ctype.name, p.rec.file_number),
+        }),
+        _ => None,
+    };
+    let reply = reply_to.map(|(case_id, destination_id)| sync::ReplyItem {
+        case_id,
+        destination_id,
+        service_type: fitconnect::api::ServiceType {
+            name: Some(req.kind.title().to_owned()),
+            description: None,
+            identifier: p.ctype.leika.clone(),
+        },
+        data,
+        data_schema: "https://schema.amtsstube.invalid/antwort/1.0.0.json".into(),
+        attachments: vec![sync::ReplyAttachment {
+            attachment_id: uuid::Uuid::new_v4(),
+            blob_id: String::new(),
+            filename: filename.to_owned(),
+            mime_type: "application/pdf".into(),
+        }],
+    });
+    Ok(Outgoing {
+        reply,
+        hkr,
+        payment,
+    })
+}
+
+/// What a letter needs from its case, wherever the case is kept.
+pub(crate) struct LetterSource {
+    pub rec: CaseRecord,
+    /// The application's data and metadata documents (JSON), where readable.
+    pub data: Option<serde_json::Value>,
+    pub metadata: Option<serde_json::Value>,
+    /// Who signs.
+    pub me: String,
+    /// A letter with a Kassenzeichen went out already.
+    pub assessed: bool,
+    pub decision: Option<(Ergebnis, String)>,
+    pub requested: (Vec<String>, Option<jiff::civil::Date>),
+    pub reply_destination: Option<uuid::Uuid>,
+    pub payment_url: Option<String>,
+    pub hkr_dir: Option<String>,
+}
+
 /// Everything needed to compose one letter of a case.
-struct Prepared {
+pub(crate) struct Prepared {
     rec: CaseRecord,
     ctype: CaseType,
     state: CaseState,
@@ -259,6 +373,42 @@ fn render_now(p: &Prepared, draft: &Draft) -> Result<Vec<u8>, AppError> {
 impl Workstation {
     fn prepare_letter(&self, req: &LetterRequest) -> Result<Prepared, AppError> {
         let (session, rec) = self.visible_case(&req.case_id, Permission::EditCases)?;
+        let data = json_document(session, &rec, "data");
+        let metadata = json_document(session, &rec, "metadata");
+        // A fee is assessed and booked once per case: after a letter with a
+        // Kassenzeichen went out, later letters carry no fee (and cannot book again).
+        let assessed = session.case_history(&rec.id)?.iter().any(|h| {
+            h.detail
+                .as_deref()
+                .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                .is_some_and(|v| v["kassenzeichen"].is_string())
+        });
+        let portal: Option<crate::PortalSettings> = session
+            .setting(crate::portal::SETTING)?
+            .and_then(|j| serde_json::from_str(&j).ok());
+        let source = LetterSource {
+            decision: decision(session, &rec)?,
+            requested: request(session, &rec)?,
+            me: session.user().display_name.clone(),
+            hkr_dir: session.setting(HKR_SETTING)?,
+            reply_destination: portal.as_ref().and_then(|p| p.reply_destination_id),
+            payment_url: portal.and_then(|p| p.payment_url),
+            rec,
+            data,
+            metadata,
+            assessed,
+        };
+        self.prepare_from(source, req)
+    }
+
+    /// Everything for a letter from what the case holds (standalone store or the
+    /// office replica) and the town's configuration.
+    pub(crate) fn prepare_from(
+        &self,
+        src: LetterSource,
+        req: &LetterRequest,
+    ) -> Result<Prepared, AppError> {
+        let rec = src.rec;
         let cfg = self.casework_config()?;
         let ctype = crate::casework::case_type(&cfg, &rec)
             .cloned()
@@ -266,9 +416,6 @@ impl Workstation {
         let town = self.town()?;
         let (town, logo) = (town.0.clone(), town.1.clone());
         let state = crate::casework::stored_state(&rec.status)?;
-        let data = json_document(session, &rec, "data");
-        let metadata = json_document(session, &rec, "metadata");
-        let me = session.user().display_name.clone();
         let facts = CaseFacts {
             aktenzeichen: rec.file_number.clone(),
             vorgangsart: ctype.name.clone(),
@@ -277,8 +424,8 @@ impl Workstation {
             eingang: crate::casework::date_of(&rec.received_at)
                 .unwrap_or_else(crate::casework::today),
             antragsteller: rec.applicant.clone(),
-            anschrift: address(data.as_ref()),
-            sachbearbeitung: me,
+            anschrift: address(src.data.as_ref()),
+            sachbearbeitung: src.me,
             frist: (ctype.gesetzliche_frist_monate > 0).then(|| {
                 format!(
                     "{} Monaten ab Vollständigkeit der Unterlagen (§ 42a VwVfG)",
@@ -300,15 +447,7 @@ impl Workstation {
                 )));
             }
         }
-        // A fee is assessed and booked once per case: after a letter with a
-        // Kassenzeichen went out, later letters carry no fee (and cannot book again).
-        let assessed = session.case_history(&rec.id)?.iter().any(|h| {
-            h.detail
-                .as_deref()
-                .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
-                .is_some_and(|v| v["kassenzeichen"].is_string())
-        });
-        let fees = if fee_items.is_empty() || assessed {
+        let fees = if fee_items.is_empty() || src.assessed {
             None
         } else {
             Some(
@@ -317,11 +456,8 @@ impl Workstation {
                     .map_err(|e| invalid(e.to_string()))?,
             )
         };
-        let portal: Option<crate::PortalSettings> = session
-            .setting(crate::portal::SETTING)?
-            .and_then(|j| serde_json::from_str(&j).ok());
-        let reply_destination = portal.as_ref().and_then(|p| p.reply_destination_id);
-        let payment_url = portal.and_then(|p| p.payment_url);
+        let reply_destination = src.reply_destination;
+        let payment_url = src.payment_url;
         let mut channels = Vec::new();
         // Only a real FIT-Connect case can take a reply (cases taken over from an
         // earlier system carry other references).
@@ -350,10 +486,10 @@ impl Workstation {
             kinds.push(kind);
         }
         Ok(Prepared {
-            decision: decision(session, &rec)?,
-            requested: request(session, &rec)?,
-            paid: paid_online(metadata.as_ref()),
-            hkr_dir: session.setting(HKR_SETTING)?,
+            decision: src.decision,
+            requested: src.requested,
+            paid: paid_online(src.metadata.as_ref()),
+            hkr_dir: src.hkr_dir,
             rec,
             ctype,
             state,
@@ -567,66 +703,8 @@ impl Workstation {
             waiting_from: None,
         });
 
-        // Outbox items, built once the PDF has its blob id.
-        let reply = match (&p.rec.fc_case_id, p.reply_destination, req.kanal.as_str()) {
-            (Some(fc), Some(dest), "postfach") => Some((
-                uuid::Uuid::parse_str(fc)
-                    .map_err(|_| storage("Ungültige Vorgangsreferenz des Portals."))?,
-                dest,
-            )),
-            _ => None,
-        };
-        let data = serde_json::json!({
-            "art": req.kind.key(),
-            "aktenzeichen": p.rec.file_number,
-            "datum": p.facts.datum.to_string(),
-            "ergebnis": draft.ergebnis,
-            "kassenzeichen": (!kz.is_empty()).then_some(&kz),
-            "betragCent": p.fees.as_ref().map(|f| f.total_cent),
-            "faelligAm": books.then(|| due.to_string()),
-            "bereitsBezahlt": p.paid.is_some(),
-        });
-        let hkr = match (books, &p.hkr_dir, &p.fees) {
-            (true, Some(dir), Some(fees)) => {
-                let order = Annahmeanordnung {
-                    kassenzeichen: kz.clone(),
-                    aktenzeichen: p.rec.file_number.clone(),
-                    faellig_am: due.to_string(),
-                    zahlungspflichtiger: p.rec.applicant.clone(),
-                    anschrift: p.facts.anschrift.join(", "),
-                    grund: format!(
-                        "{} vom {}",
-                        draft.kind.title(),
-                        letters::compose::datum(p.facts.datum)
-                    ) + &format!(" – {}", p.ctype.name),
-                    bezahlt_referenz: p.paid.clone(),
-                    positionen: fees.lines.clone(),
-                    summe_cent: fees.total_cent,
-                };
-                Some(sync::HkrItem {
-                    dir: dir.clone(),
-                    file_stem: format!("AO-{kz}"),
-                    csv: order.to_csv(),
-                    xml: order.to_xml(),
-                })
-            }
-            _ => None,
-        };
-        let payment = match (books, &p.payment_url, &p.paid, &p.fees, &reply) {
-            (true, Some(url), None, Some(fees), Some(_)) => Some(sync::PaymentItem {
-                url: url.clone(),
-                request_id: kz.clone(),
-                kassenzeichen: kz.clone(),
-                amount_cents: fees.total_cent,
-                due_date: due.to_string(),
-                description: format!("{} {}", p.ctype.name, p.rec.file_number),
-            }),
-            _ => None,
-        };
-        let leika = p.ctype.leika.clone();
-        let kind = req.kind;
+        let out = outgoing(&p, req, &draft, &kz, due, books, &filename)?;
         let case_key = p.rec.fc_case_id.clone().unwrap_or_else(|| p.rec.id.clone());
-        let filename_for_reply = filename.clone();
         let letter = OutgoingLetter {
             case_id: &p.rec.id,
             filename,
@@ -635,32 +713,18 @@ impl Workstation {
         };
         session.record_letter(&letter, &pdf, |blob_id| {
             let mut items = Vec::new();
-            if let Some((case_id, destination_id)) = reply {
-                let item = sync::ReplyItem {
-                    case_id,
-                    destination_id,
-                    service_type: fitconnect::api::ServiceType {
-                        name: Some(kind.title().to_owned()),
-                        description: None,
-                        identifier: leika,
-                    },
-                    data,
-                    data_schema: "https://schema.amtsstube.invalid/antwort/1.0.0.json".into(),
-                    attachments: vec![sync::ReplyAttachment {
-                        attachment_id: uuid::Uuid::new_v4(),
-                        blob_id: blob_id.to_owned(),
-                        filename: filename_for_reply,
-                        mime_type: "application/pdf".into(),
-                    }],
-                };
+            if let Some(mut item) = out.reply.clone() {
+                for a in &mut item.attachments {
+                    a.blob_id = blob_id.to_owned();
+                }
                 items.push(item.outbox_item(&format!("reply:{blob_id}")));
             }
-            if let Some(h) = &hkr {
+            if let Some(h) = &out.hkr {
                 items.push(
                     h.outbox_item(&format!("hkr:{}", h.file_stem), &format!("hkr:{case_key}")),
                 );
             }
-            if let Some(pay) = &payment {
+            if let Some(pay) = &out.payment {
                 items.push(pay.outbox_item(&format!("payment:{}", pay.kassenzeichen), &case_key));
             }
             items
@@ -732,5 +796,254 @@ impl Workstation {
         self.session_with_mut(Permission::ConfigurePortal)?
             .set_setting(HKR_SETTING, dir)?;
         Ok(())
+    }
+}
+
+/// A letter made at a desk in office mode, waiting in the upload queue.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OfficeLetter {
+    pub filename: String,
+    /// The Kassenzeichen the fee is booked under, if one is.
+    pub kassenzeichen: Option<String>,
+    /// What the server will send: "Postfach", "Zahlungsanforderung", "Kasse".
+    pub sends: Vec<String>,
+}
+
+/// A decision's sealed reason: `{ergebnis, begruendung}` (or plain text).
+fn decision_of(plain: &[u8]) -> (Ergebnis, String) {
+    let parsed = serde_json::from_slice::<serde_json::Value>(plain).ok();
+    let ergebnis = parsed
+        .as_ref()
+        .and_then(|v| serde_json::from_value::<Decision>(v["ergebnis"].clone()).ok());
+    let text = parsed
+        .as_ref()
+        .and_then(|v| v["begruendung"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(plain).into_owned());
+    let ergebnis = match ergebnis {
+        Some(Decision::Abgelehnt) => Ergebnis::Abgelehnt,
+        Some(Decision::TeilweiseBewilligt) => Ergebnis::Teilweise,
+        _ => Ergebnis::Bewilligt,
+    };
+    (ergebnis, text)
+}
+
+impl Workstation {
+    /// A letter in office mode: composed and rendered at this desk from the
+    /// replica, sealed to the case key, and queued as one command together with
+    /// what the Rathaus-Server must send (sealed to its delivery key). A fee gets
+    /// a Kassenzeichen from the block leased in advance, so this works offline;
+    /// the server sends once the command reaches it. `req.case_id`: the
+    /// Aktenzeichen.
+    pub fn office_letter(&mut self, req: &LetterRequest) -> Result<OfficeLetter, AppError> {
+        use base64::Engine as _;
+        use office::keyring::{self, KeyKind};
+        let file_number = req.case_id.trim().to_owned();
+        let (case_id, based_on) = self.office_case_id(&file_number)?;
+        let detail = self.office_case(&file_number)?;
+        let meta = self
+            .replica_mut()?
+            .view(case_id)
+            .ok_or_else(|| invalid("Der Vorgang fehlt im Replikat."))?;
+        let online: Option<crate::desk::OnlineContent> = match self
+            .session_with(Permission::RunSync)?
+            .replica_content(case_id)?
+        {
+            Some(c) => serde_json::from_slice(&self.office_open(KeyKind::Fall, &c)?).ok(),
+            None => None,
+        };
+        // The history: decision, request, and whether a fee was booked already.
+        let events: Vec<office::Event> = self
+            .replica_mut()?
+            .cases
+            .get(&case_id)
+            .map(|c| c.events.values().cloned().collect())
+            .unwrap_or_default();
+        let mut events = events;
+        events.sort_by(|a, b| a.at.cmp(&b.at));
+        let (mut decided, mut requested, mut assessed) = (None, (Vec::new(), None), false);
+        for e in &events {
+            let Some(content) = &e.content else {
+                continue;
+            };
+            let plain = self.office_open(KeyKind::Fall, content)?;
+            match e.kind.as_str() {
+                "entscheiden" => decided = Some(decision_of(&plain)),
+                "nachfordern" => {
+                    let text = String::from_utf8_lossy(&plain);
+                    requested = (
+                        text.lines()
+                            .map(str::trim)
+                            .filter(|l| !l.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                        None,
+                    );
+                }
+                "versenden" | "brief" => {
+                    assessed |= serde_json::from_slice::<serde_json::Value>(&plain)
+                        .is_ok_and(|v| v["kassenzeichen"].is_string());
+                }
+                _ => {}
+            }
+        }
+        // The application's data (the address) comes from the server when it is
+        // reachable; without it the letter has no address block.
+        let documents = self.office_documents(&file_number).unwrap_or_default();
+        let json_of = |kind: &str| {
+            documents
+                .iter()
+                .find(|d| d.kind == kind)
+                .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d.bytes).ok())
+        };
+        let versand: Option<office::protocol::Versand> = self
+            .session_with(Permission::RunSync)?
+            .setting(crate::desk::VERSAND)?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .flatten();
+        let placeholder = |on: bool| on.then(String::new);
+        let source = LetterSource {
+            rec: CaseRecord {
+                id: case_id.to_string(),
+                file_number: meta.file_number.clone(),
+                case_type: online
+                    .as_ref()
+                    .and_then(|o| o.service.clone())
+                    .unwrap_or_else(|| meta.case_type.clone()),
+                case_type_code: None,
+                applicant: detail.applicant.clone().unwrap_or_default(),
+                status: meta.state.as_str().to_owned(),
+                received_at: meta.received_at.clone(),
+                assigned_to: meta.assignee.clone(),
+                complete_at: None,
+                waiting_from: None,
+                extended: false,
+                fc_case_id: online.as_ref().and_then(|o| o.fc_case_id.clone()),
+            },
+            data: json_of("data"),
+            metadata: json_of("metadata"),
+            me: self
+                .session_with(Permission::RunSync)?
+                .user()
+                .display_name
+                .clone(),
+            assessed,
+            decision: decided,
+            requested,
+            // The server fills in its own routing; the desk only knows it exists.
+            reply_destination: versand
+                .as_ref()
+                .is_some_and(|v| v.postfach)
+                .then(uuid::Uuid::nil),
+            payment_url: placeholder(versand.as_ref().is_some_and(|v| v.zahlung)),
+            hkr_dir: placeholder(versand.as_ref().is_some_and(|v| v.kasse)),
+        };
+        let mut source = source;
+        if crate::casework::case_type(&*self.casework_config()?, &source.rec).is_none() {
+            // Paper cases carry the type's short code.
+            source.rec.case_type_code = Some(meta.case_type.clone());
+        }
+        let p = self.prepare_from(source, req)?;
+        if let Some(why) = Self::blocked(&p, req.kind, &req.kanal) {
+            return Err(invalid(why.replace(
+                "amtsstube kasse ordner <Pfad>",
+                "amtsstube-server kasse --ordner <Pfad>",
+            )));
+        }
+        let books = matches!(
+            req.kind,
+            LetterKind::Bescheid | LetterKind::Gebuehrenbescheid
+        ) && p.fees.as_ref().is_some_and(|f| f.total_cent > 0);
+        let arbeitsplatz = p.cfg.types.arbeitsplatz;
+        let kz = if books {
+            let n = self
+                .session_with_mut(Permission::RunSync)?
+                .office_take_number(crate::desk::KASSENZEICHEN)?
+                .ok_or_else(|| {
+                    invalid("Keine Kassenzeichen mehr vorrätig: Bitte einmal mit dem Rathaus-Server abgleichen.")
+                })?;
+            let n = u64::try_from(n).map_err(|_| invalid("Ungültige Kassenzeichen-Nummer."))?;
+            kassenzeichen(
+                &p.cfg.tariff.kassenzeichen_praefix,
+                arbeitsplatz,
+                n,
+                &p.cfg.tariff.pruefziffer,
+            )
+        } else {
+            String::new()
+        };
+        let due = Self::due_date(&p);
+        let draft = Self::compose(&p, req.kind, &kz, due, &req.edits)?;
+        let pdf = render_now(&p, &draft)?;
+        let filename = format!(
+            "{}-{}-{}.pdf",
+            req.kind.key(),
+            p.rec
+                .file_number
+                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+            p.facts.datum
+        );
+        let out = outgoing(&p, req, &draft, &kz, due, books, &filename)?;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&pdf);
+        let mut sends = Vec::new();
+        let delivery = if out.reply.is_some() || out.hkr.is_some() || out.payment.is_some() {
+            let v = versand.as_ref().ok_or_else(|| {
+                invalid("Der Rathaus-Server hat noch nicht gesagt, wie er versendet: Bitte einmal abgleichen.")
+            })?;
+            if out.reply.is_some() {
+                sends.push("Postfach".to_owned());
+            }
+            if out.payment.is_some() {
+                sends.push("Zahlungsanforderung".to_owned());
+            }
+            if out.hkr.is_some() {
+                sends.push("Kasse".to_owned());
+            }
+            let package = sync::Delivery {
+                reply: out.reply,
+                letter: b64.clone(),
+                payment: out.payment,
+                hkr: out.hkr,
+            };
+            let json = serde_json::to_vec(&package).map_err(|e| storage(e.to_string()))?;
+            Some(
+                keyring::seal(&json, &[v.empfaenger.as_str()])
+                    .map_err(|r| AppError::new(ErrorCode::InvalidInput, r.reason))?,
+            )
+        } else {
+            None
+        };
+        let kz_opt = (!kz.is_empty()).then(|| kz.clone());
+        let history = serde_json::json!({
+            "brief": req.kind.key(),
+            "kanal": req.kanal,
+            "datei": filename,
+            "kassenzeichen": kz_opt,
+        });
+        let document = serde_json::json!({
+            "kind": domain::DocumentKind::Letter.as_str(),
+            "filename": filename,
+            "mimeType": "application/pdf",
+            "data": b64,
+        });
+        let sealed_detail = self.seal_for_cases(&history.to_string())?;
+        let sealed_document = self.seal_for_cases(&document.to_string())?;
+        self.office_act(office::CommandBody::Letter {
+            case_id,
+            based_on,
+            letter: req.kind.key().to_owned(),
+            kanal: req.kanal.clone(),
+            versendet: req.kind == LetterKind::Bescheid,
+            kassenzeichen: kz_opt.clone(),
+            detail: sealed_detail,
+            document: sealed_document,
+            delivery,
+        })?;
+        Ok(OfficeLetter {
+            filename,
+            kassenzeichen: kz_opt,
+            sends,
+        })
     }
 }

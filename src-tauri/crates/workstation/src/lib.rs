@@ -40,7 +40,7 @@ pub use desk::{
     OfficeNote, OfficeSync,
 };
 pub use error::{AppError, ErrorCode};
-pub use letters::{LetterRequest, LetterView, OutboxView, TariffOption};
+pub use letters::{LetterRequest, LetterView, OfficeLetter, OutboxView, TariffOption};
 pub use office::{
     OfficeConnectRequest, OfficeProbe, OfficeSignIn, OfficeSignInJob, OfficeSignedIn, OfficeState,
     OfficeStatus,

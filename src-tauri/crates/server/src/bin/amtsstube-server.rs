@@ -63,8 +63,13 @@ enum Cmd {
         #[arg(long)]
         datei: PathBuf,
     },
-    /// Jetzt aus dem FIT-Connect-Zustellpunkt abholen (sonst alle 5 Minuten bei „serve“).
+    /// Jetzt aus dem FIT-Connect-Zustellpunkt abholen und Wartendes versenden (sonst alle 5 Minuten bei „serve“, Briefe sofort).
     Abholen,
+    /// Austauschordner der Kasse (HKR) für die Annahmeanordnungen festlegen.
+    Kasse {
+        #[arg(long)]
+        ordner: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +151,7 @@ async fn run(cli: Cli) -> Result<()> {
                 adresse,
                 name,
                 abruf_sekunden: None,
+                kasse_ordner: None,
             };
             let ca = dir.create(&config, &rechnernamen)?;
             record.add_user(&admin, Role::Admin, &pw).await?;
@@ -169,11 +175,17 @@ async fn run(cli: Cli) -> Result<()> {
             let addr = listener.local_addr()?;
             println!("Rathaus-Server lauscht auf https://{addr}");
             let record = Arc::new(record);
+            record.set_delivery(Some(dir.delivery()?));
             match dir.portal()? {
                 Some(settings) => {
                     let every = loaded.config.abruf_sekunden.unwrap_or(300).max(30);
                     println!("Abholung aus FIT-Connect alle {every} Sekunden.");
-                    tokio::spawn(pickup_loop(record.clone(), settings, every));
+                    tokio::spawn(pickup_loop(
+                        record.clone(),
+                        dir.path.clone(),
+                        settings,
+                        every,
+                    ));
                 }
                 None => println!(
                     "Kein FIT-Connect-Zustellpunkt eingerichtet („amtsstube-server portal --datei …“): keine Abholung."
@@ -192,6 +204,13 @@ async fn run(cli: Cli) -> Result<()> {
             dir.save_portal(&json)?;
             println!("FIT-Connect-Zustellpunkt gespeichert; „serve“ holt ab jetzt ab.");
         }
+        Cmd::Kasse { ordner } => {
+            dir.set_kasse(&ordner)?;
+            println!(
+                "Kassenordner {} eingerichtet; „serve“ liest ihn beim nächsten Start.",
+                ordner.display()
+            );
+        }
         Cmd::Abholen => {
             let Some(settings) = dir.portal()? else {
                 bail!(
@@ -199,6 +218,7 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             };
             let record = Arc::new(record(&dir, 4).await?);
+            record.set_delivery(Some(dir.delivery()?));
             let r = server::pickup::pickup(record, &settings).await?;
             println!("{}", report(&r));
             if let Some(problem) = r.problem {
@@ -287,6 +307,20 @@ async fn run(cli: Cli) -> Result<()> {
                 Ok(None) => println!("FIT-Connect:     nicht eingerichtet (keine Abholung)"),
                 Err(e) => println!("FIT-Connect:     Einstellungen fehlerhaft: {e}"),
             }
+            let yes = |b: bool| if b { "ja" } else { "nein" };
+            match dir.delivery() {
+                Ok(d) => println!(
+                    "Versand:         Postfach {}, Zahlungsdienst {}, Kassenordner {}",
+                    yes(d.reply_destination.is_some()),
+                    yes(d.payment_url.is_some()),
+                    d.hkr_dir
+                        .as_ref()
+                        .map_or("nicht eingerichtet".to_string(), |p| p
+                            .display()
+                            .to_string())
+                ),
+                Err(e) => println!("Versand:         nicht möglich: {e}"),
+            }
             let ring = record.key_ring_status().await?;
             if ring.kinds.is_empty() {
                 println!(
@@ -356,16 +390,27 @@ fn report(r: &sync::RunReport) -> String {
     )
 }
 
-/// Pick up every `every` seconds while the server runs; a failed run is logged and
-/// tried again at the next turn (nothing is accepted that is not stored).
+/// Pick up every `every` seconds while the server runs, and at once when a desk's
+/// letter waits to be sent; a failed run is logged and tried again at the next
+/// turn (nothing is accepted that is not stored). The delivery settings are read
+/// again before each run (a changed destination or cash folder counts at once).
 async fn pickup_loop(
     record: Arc<Record>,
+    dir: PathBuf,
     settings: fitconnect::client::SubscriberSettings,
     every: u64,
 ) {
+    let dir = ServerDir::new(dir);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = record.letters_waiting() => {}
+        }
+        match dir.delivery() {
+            Ok(d) => record.set_delivery(Some(d)),
+            Err(e) => tracing::warn!("Zustelleinstellungen nicht lesbar: {e}"),
+        }
         match server::pickup::pickup(record.clone(), &settings).await {
             Ok(r) if r.problem.is_none() => tracing::info!("{}", report(&r)),
             Ok(r) => tracing::warn!("{} {}", report(&r), r.problem.unwrap_or_default()),

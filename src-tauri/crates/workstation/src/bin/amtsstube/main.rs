@@ -304,6 +304,17 @@ pub(crate) enum OfficeWork {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Einen Brief erstellen; der Rathaus-Server versendet ihn (Postfach) und bucht die Gebühr
+    Brief {
+        aktenzeichen: String,
+        /// eingangsbestaetigung, nachforderung, bescheid oder gebuehrenbescheid
+        art: String,
+        /// postfach oder post
+        #[arg(long, default_value = "post")]
+        kanal: String,
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Vom Server abgelehnte Schritte mit Grund
     Konflikte {
         #[arg(long = "as")]

@@ -172,6 +172,45 @@ pub fn run(ctx: &mut Ctx, command: OfficeWork) -> Result<ExitCode> {
             println!("Notiz zu {aktenzeichen} gespeichert.");
             sync(&mut ws)?;
         }
+        OfficeWork::Brief {
+            aktenzeichen,
+            art,
+            kanal,
+            as_user,
+        } => {
+            let kind: workstation::LetterKind =
+                serde_json::from_value(serde_json::Value::String(art.clone())).map_err(|_| {
+                    workstation::AppError::invalid(format!(
+                        "Unbekannte Briefart „{art}“ (eingangsbestaetigung, nachforderung, bescheid, gebuehrenbescheid)."
+                    ))
+                })?;
+            let mut ws = signed_in(ctx, &as_user)?;
+            let letter = ws.office_letter(&workstation::LetterRequest {
+                case_id: aktenzeichen.clone(),
+                kind,
+                fees: Vec::new(),
+                edits: Vec::new(),
+                kanal,
+            })?;
+            println!(
+                "Brief {} zu {aktenzeichen} erstellt{}{}.",
+                letter.filename,
+                letter
+                    .kassenzeichen
+                    .as_deref()
+                    .map(|k| format!(", Kassenzeichen {k}"))
+                    .unwrap_or_default(),
+                if letter.sends.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; der Rathaus-Server versendet: {}",
+                        letter.sends.join(", ")
+                    )
+                }
+            );
+            sync(&mut ws)?;
+        }
         OfficeWork::Konflikte { as_user } => {
             let mut ws = signed_in(ctx, &as_user)?;
             let list = ws.office_conflicts()?;

@@ -1,0 +1,481 @@
+//! Letters made at the desks, sent by the Rathaus-Server: the reply to the
+//! citizen's portal mailbox, the payment request to the portal's payment service
+//! and the Annahmeanordnung for the cash system (HKR).
+//!
+//! The desk seals what must be sent to the server's own delivery key
+//! (`zustellung.key` in the server's directory, owner-only). The server opens it
+//! while it applies the letter command, fills in its own routing (reply
+//! destination, payment service, exchange folder), and queues each part in the
+//! outbox sealed again to the delivery key – in the command's transaction, so a
+//! letter is applied together with its deliveries or not at all. The `sync` run
+//! opens an item only to send it; once it went out, its sealed content is wiped.
+//! The letter stays in the record only as the case key's copy.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use deadpool_postgres::GenericClient;
+use office::keyring;
+use office::keyring::SecretString;
+use office::protocol::Versand;
+use office::{Ciphertext, Refusal};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::{Result, ServerError};
+use crate::record::{Record, stmt};
+
+/// The server's delivery settings: its key and where things go.
+pub struct DeliverySettings {
+    pub identity: SecretString,
+    pub recipient: String,
+    /// The citizens' portal mailbox (FIT-Connect reply destination).
+    pub reply_destination: Option<Uuid>,
+    /// The portal's payment-transaction endpoint.
+    pub payment_url: Option<String>,
+    /// The cash system's exchange folder.
+    pub hkr_dir: Option<PathBuf>,
+}
+
+impl DeliverySettings {
+    /// What the desks learn of it.
+    pub fn versand(&self) -> Versand {
+        Versand {
+            empfaenger: self.recipient.clone(),
+            postfach: self.reply_destination.is_some(),
+            zahlung: self.payment_url.is_some(),
+            kasse: self.hkr_dir.is_some(),
+        }
+    }
+}
+
+/// The routing part of the destination's settings file (beside the subscriber's
+/// keys): where replies and payment requests go.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Routing {
+    #[serde(default)]
+    pub reply_destination_id: Option<Uuid>,
+    #[serde(default)]
+    pub payment_url: Option<String>,
+}
+
+/// One outbox item of a letter, its payload sealed to the delivery key.
+pub(crate) struct Queued {
+    pub key: String,
+    pub kind: &'static str,
+    pub ordering_key: String,
+    pub sealed: Vec<u8>,
+}
+
+/// What a letter command leaves in the record beside its history entry.
+pub(crate) struct LetterWork {
+    pub document: Vec<u8>,
+    pub items: Vec<Queued>,
+    /// The letter for the reply's attachment, sealed to the delivery key.
+    pub blob: Option<(String, Vec<u8>)>,
+}
+
+fn refuse(reason: impl Into<String>) -> Refusal {
+    Refusal::invalid(reason.into())
+}
+
+fn seal_json<T: serde::Serialize>(
+    value: &T,
+    recipient: &str,
+) -> std::result::Result<Vec<u8>, Refusal> {
+    let json = serde_json::to_vec(value).map_err(|e| refuse(e.to_string()))?;
+    keyring::seal_document(&json, &[recipient])
+}
+
+/// Open and check a letter's delivery and prepare its outbox items. `fc_case`:
+/// the case's FIT-Connect case (online applications). A refusal names in German
+/// what the server cannot send.
+pub(crate) fn prepare(
+    settings: Option<&DeliverySettings>,
+    command_key: Uuid,
+    case_id: Uuid,
+    fc_case: Option<Uuid>,
+    kassenzeichen: Option<&str>,
+    document: &Ciphertext,
+    delivery: Option<&Ciphertext>,
+) -> std::result::Result<LetterWork, Refusal> {
+    let mut work = LetterWork {
+        document: document.as_bytes().to_vec(),
+        items: Vec::new(),
+        blob: None,
+    };
+    let Some(sealed) = delivery else {
+        if kassenzeichen.is_some() {
+            return Err(refuse(
+                "Ein Brief mit Kassenzeichen braucht seine Buchung; sie fehlt im Befehl.",
+            ));
+        }
+        return Ok(work);
+    };
+    let settings = settings.ok_or_else(|| {
+        refuse("Der Rathaus-Server hat keinen Zustellschlüssel; der Brief kann nicht versandt werden. Die Administration startet den Dienst neu (amtsstube-server serve).")
+    })?;
+    let plain = keyring::open(sealed, &settings.identity)
+        .map_err(|_| refuse("Der Versandauftrag ist nicht für diesen Rathaus-Server verschlüsselt. Bitte einmal abgleichen und den Brief erneut erstellen."))?;
+    let d: sync::Delivery = serde_json::from_slice(&plain)
+        .map_err(|e| refuse(format!("Der Versandauftrag ist unlesbar: {e}")))?;
+    let recipient = settings.recipient.as_str();
+    let ordering = fc_case.map_or_else(|| case_id.to_string(), |c| c.to_string());
+
+    if let Some(mut reply) = d.reply {
+        let (Some(fc), Some(dest)) = (fc_case, settings.reply_destination) else {
+            return Err(refuse(if fc_case.is_none() {
+                "Ein Papierantrag hat kein Postfach: Der Brief geht mit der Post."
+            } else {
+                "Am Rathaus-Server ist kein Rückkanal (Postfach) eingerichtet: Der Brief geht mit der Post."
+            }));
+        };
+        let letter = base64::engine::general_purpose::STANDARD
+            .decode(d.letter.as_bytes())
+            .map_err(|_| refuse("Der Brief im Versandauftrag ist beschädigt."))?;
+        if !letter.starts_with(b"%PDF") {
+            return Err(refuse("Der Brief im Versandauftrag ist kein PDF."));
+        }
+        let blob_id = format!("brief:{command_key}");
+        reply.case_id = fc;
+        reply.destination_id = dest;
+        reply.attachments.truncate(1);
+        let Some(attachment) = reply.attachments.first_mut() else {
+            return Err(refuse("Der Versandauftrag nennt keinen Anhang."));
+        };
+        attachment.blob_id = blob_id.clone();
+        work.blob = Some((blob_id, keyring::seal_document(&letter, &[recipient])?));
+        work.items.push(Queued {
+            key: format!("reply:{command_key}"),
+            kind: "reply",
+            ordering_key: ordering.clone(),
+            sealed: seal_json(&reply, recipient)?,
+        });
+    }
+    let kz = |what: &str| -> std::result::Result<(), Refusal> {
+        match kassenzeichen {
+            Some(k) if k == what => Ok(()),
+            _ => Err(refuse(format!(
+                "Das Kassenzeichen {what} der Buchung passt nicht zum Brief."
+            ))),
+        }
+    };
+    if let Some(mut hkr) = d.hkr {
+        let dir = settings.hkr_dir.as_ref().ok_or_else(|| {
+            refuse("Am Rathaus-Server ist kein Kassenordner (HKR) eingerichtet; die Gebühr kann nicht gebucht werden. Die Administration richtet ihn ein: amtsstube-server kasse --ordner <Pfad>.")
+        })?;
+        let stem = hkr
+            .file_stem
+            .strip_prefix("AO-")
+            .unwrap_or_default()
+            .to_owned();
+        kz(&stem)?;
+        hkr.dir = dir.display().to_string();
+        work.items.push(Queued {
+            key: format!("hkr:{}", hkr.file_stem),
+            kind: "hkr",
+            ordering_key: format!("hkr:{ordering}"),
+            sealed: seal_json(&hkr, recipient)?,
+        });
+    }
+    if let Some(mut payment) = d.payment {
+        kz(&payment.kassenzeichen)?;
+        let url = settings.payment_url.clone().ok_or_else(|| {
+            refuse("Am Rathaus-Server ist kein Zahlungsdienst des Portals eingerichtet.")
+        })?;
+        if fc_case.is_none() {
+            return Err(refuse(
+                "Ein Papierantrag wird nicht über das Portal bezahlt.",
+            ));
+        }
+        payment.url = url;
+        work.items.push(Queued {
+            key: format!("payment:{}", payment.kassenzeichen),
+            kind: "payment",
+            ordering_key: ordering,
+            sealed: seal_json(&payment, recipient)?,
+        });
+    }
+    Ok(work)
+}
+
+/// Write what a letter left: its document and its outbox items (in the
+/// command's transaction).
+pub(crate) async fn write(
+    tx: &impl GenericClient,
+    command_key: Uuid,
+    case_id: Uuid,
+    work: &LetterWork,
+) -> Result<()> {
+    tx.execute(
+        &stmt(
+            tx,
+            "INSERT INTO case_documents (case_id, submission_id, content, command_key) VALUES ($1, NULL, $2, $3)",
+        )
+        .await?,
+        &[&case_id, &work.document, &command_key],
+    )
+    .await?;
+    if let Some((id, sealed)) = &work.blob {
+        tx.execute(
+            &stmt(
+                tx,
+                "INSERT INTO delivery_blobs (id, sealed) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+            )
+            .await?,
+            &[id, sealed],
+        )
+        .await?;
+    }
+    for item in &work.items {
+        let inserted = tx
+            .execute(
+                &stmt(
+                    tx,
+                    "INSERT INTO outbox (idempotency_key, kind, ordering_key, payload, sealed)
+                     VALUES ($1, $2, $3, '', $4) ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .await?,
+                &[&item.key, &item.kind, &item.ordering_key, &item.sealed],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(ServerError::Invalid(format!(
+                "{} ist schon im Versand; ein Kassenzeichen wird nur einmal gebucht.",
+                item.key
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Record {
+    /// Set (or replace) the delivery settings; without them letters that need
+    /// sending are refused.
+    pub fn set_delivery(&self, settings: Option<DeliverySettings>) {
+        if let Ok(mut d) = self.delivery.write() {
+            *d = settings.map(Arc::new);
+        }
+    }
+
+    /// Resolves when a desk's letter has queued something to send.
+    pub async fn letters_waiting(&self) {
+        self.letters.notified().await;
+    }
+
+    pub fn delivery(&self) -> Option<Arc<DeliverySettings>> {
+        self.delivery.read().ok().and_then(|d| d.clone())
+    }
+
+    /// The plain payload of a sealed outbox item (for the run that sends it).
+    pub(crate) fn open_payload(&self, sealed: &[u8]) -> Result<String> {
+        let settings = self.delivery().ok_or_else(|| {
+            ServerError::Invalid(
+                "Ohne Zustellschlüssel kann der Rathaus-Server nichts versenden.".into(),
+            )
+        })?;
+        let plain = keyring::open_document(sealed, &settings.identity)
+            .map_err(|r| ServerError::Invalid(r.reason))?;
+        String::from_utf8(plain).map_err(|_| ServerError::Invalid("Versandauftrag unlesbar".into()))
+    }
+
+    /// Delivery copies still kept (sealed outbox items and letters not yet sent).
+    pub async fn delivery_waiting(&self) -> Result<i64> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                &stmt(
+                    &client,
+                    "SELECT (SELECT count(*) FROM outbox WHERE sealed IS NOT NULL)
+                          + (SELECT count(*) FROM delivery_blobs)",
+                )
+                .await?,
+                &[],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// The letter behind a reply's attachment, opened to send it.
+    pub async fn delivery_blob(&self, id: &str) -> Result<Vec<u8>> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                &stmt(&client, "SELECT sealed FROM delivery_blobs WHERE id = $1").await?,
+                &[&id],
+            )
+            .await?
+            .ok_or_else(|| {
+                ServerError::Invalid(format!(
+                    "Der Brief {id} liegt nicht (mehr) zum Versand bereit."
+                ))
+            })?;
+        let sealed: Vec<u8> = row.try_get(0)?;
+        let settings = self.delivery().ok_or_else(|| {
+            ServerError::Invalid(
+                "Ohne Zustellschlüssel kann der Rathaus-Server nichts versenden.".into(),
+            )
+        })?;
+        keyring::open_document(&sealed, &settings.identity)
+            .map_err(|r| ServerError::Invalid(r.reason))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(hkr: bool) -> DeliverySettings {
+        let (identity, recipient) = keyring::generate();
+        DeliverySettings {
+            identity,
+            recipient,
+            reply_destination: Some(Uuid::new_v4()),
+            payment_url: Some("http://127.0.0.1:1/payment".into()),
+            hkr_dir: hkr.then(|| PathBuf::from("/srv/kasse")),
+        }
+    }
+
+    fn package(kz: &str) -> sync::Delivery {
+        sync::Delivery {
+            reply: Some(sync::ReplyItem {
+                case_id: Uuid::nil(),
+                destination_id: Uuid::nil(),
+                service_type: fitconnect::api::ServiceType {
+                    name: Some("Bescheid".into()),
+                    description: None,
+                    identifier: "urn:de:fim:leika:leistung:1".into(),
+                },
+                data: serde_json::json!({ "aktenzeichen": "ON-2026-000001" }),
+                data_schema: "https://schema.amtsstube.invalid/antwort/1.0.0.json".into(),
+                attachments: vec![sync::ReplyAttachment {
+                    attachment_id: Uuid::new_v4(),
+                    blob_id: "vom Arbeitsplatz".into(),
+                    filename: "bescheid.pdf".into(),
+                    mime_type: "application/pdf".into(),
+                }],
+            }),
+            letter: base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.7 Brief"),
+            payment: Some(sync::PaymentItem {
+                url: "https://elsewhere.invalid/".into(),
+                request_id: kz.into(),
+                kassenzeichen: kz.into(),
+                amount_cents: 1500,
+                due_date: "2026-12-31".into(),
+                description: "Hundesteuer".into(),
+            }),
+            hkr: Some(sync::HkrItem {
+                dir: "/tmp/woanders".into(),
+                file_stem: format!("AO-{kz}"),
+                csv: "Name;Betrag".into(),
+                xml: "<ao/>".into(),
+            }),
+        }
+    }
+
+    fn sealed(p: &sync::Delivery, to: &str) -> Ciphertext {
+        keyring::seal(&serde_json::to_vec(p).unwrap(), &[to]).unwrap()
+    }
+
+    fn doc() -> Ciphertext {
+        let (_, r) = keyring::generate();
+        keyring::seal(b"{}", &[r.as_str()]).unwrap()
+    }
+
+    #[test]
+    fn the_servers_routing_replaces_what_the_desk_sent_and_everything_stays_sealed() {
+        let s = settings(true);
+        let (key, case, fc) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let d = sealed(&package("5100010000017"), &s.recipient);
+        let work = prepare(
+            Some(&s),
+            key,
+            case,
+            Some(fc),
+            Some("5100010000017"),
+            &doc(),
+            Some(&d),
+        )
+        .unwrap();
+        let kinds: Vec<&str> = work.items.iter().map(|i| i.kind).collect();
+        assert_eq!(kinds, ["reply", "hkr", "payment"]);
+        let open = |b: &[u8]| keyring::open_document(b, &s.identity).unwrap();
+        let reply: sync::ReplyItem = serde_json::from_slice(&open(&work.items[0].sealed)).unwrap();
+        assert_eq!(
+            (reply.case_id, reply.destination_id),
+            (fc, s.reply_destination.unwrap())
+        );
+        assert_eq!(reply.attachments[0].blob_id, format!("brief:{key}"));
+        let hkr: sync::HkrItem = serde_json::from_slice(&open(&work.items[1].sealed)).unwrap();
+        assert_eq!(hkr.dir, "/srv/kasse");
+        let pay: sync::PaymentItem = serde_json::from_slice(&open(&work.items[2].sealed)).unwrap();
+        assert_eq!(pay.url, "http://127.0.0.1:1/payment");
+        let (blob_id, blob) = work.blob.unwrap();
+        assert_eq!(blob_id, format!("brief:{key}"));
+        assert_eq!(open(&blob), b"%PDF-1.7 Brief");
+        // Nothing of it in clear.
+        for item in &work.items {
+            assert!(
+                !item
+                    .sealed
+                    .windows(6)
+                    .any(|w| w == b"Hundes" || w == b"Name;B")
+            );
+        }
+    }
+
+    #[test]
+    fn what_the_server_cannot_send_is_refused_in_german() {
+        let s = settings(false);
+        let (case, fc) = (Uuid::new_v4(), Some(Uuid::new_v4()));
+        let refuse =
+            |s: Option<&DeliverySettings>, fc, kz: Option<&str>, d: Option<&Ciphertext>| {
+                prepare(s, Uuid::new_v4(), case, fc, kz, &doc(), d)
+                    .err()
+                    .map(|r| r.reason)
+                    .unwrap_or_default()
+            };
+        let p = package("5100010000017");
+        let to_server = sealed(&p, &s.recipient);
+        // Not sealed to this server's key.
+        let (_, stranger) = keyring::generate();
+        let elsewhere = sealed(&p, &stranger);
+        assert!(
+            refuse(Some(&s), fc, Some("5100010000017"), Some(&elsewhere))
+                .contains("nicht für diesen Rathaus-Server")
+        );
+        // No delivery key at all.
+        assert!(
+            refuse(None, fc, Some("5100010000017"), Some(&to_server)).contains("Zustellschlüssel")
+        );
+        // No cash folder.
+        assert!(
+            refuse(Some(&s), fc, Some("5100010000017"), Some(&to_server)).contains("Kassenordner")
+        );
+        let s = settings(true);
+        let to_server = sealed(&p, &s.recipient);
+        // A Kassenzeichen that does not match the letter's.
+        assert!(
+            refuse(Some(&s), fc, Some("5100010000025"), Some(&to_server)).contains("passt nicht")
+        );
+        // A paper case has no mailbox.
+        assert!(
+            refuse(Some(&s), None, Some("5100010000017"), Some(&to_server))
+                .contains("Papierantrag")
+        );
+        // A fee without its booking.
+        assert!(refuse(Some(&s), fc, Some("5100010000017"), None).contains("Buchung"));
+        // Garbage inside a valid envelope.
+        let junk = keyring::seal(b"{\"reply\": 7}", &[s.recipient.as_str()]).unwrap();
+        assert!(refuse(Some(&s), fc, None, Some(&junk)).contains("unlesbar"));
+        // Not a PDF.
+        let mut not_pdf = package("5100010000017");
+        not_pdf.letter = base64::engine::general_purpose::STANDARD.encode(b"<html>");
+        let d = sealed(&not_pdf, &s.recipient);
+        assert!(refuse(Some(&s), fc, Some("5100010000017"), Some(&d)).contains("kein PDF"));
+        // A letter without anything to send is fine.
+        assert!(prepare(Some(&s), Uuid::new_v4(), case, fc, None, &doc(), None).is_ok());
+    }
+}
