@@ -208,6 +208,38 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
             .contains("6 Anträge angenommen, 1 in Quarantäne; Ausgang 0 wartend, 0 fehlgeschlagen"),
         "{status}"
     );
+    // What the server can send: the mailbox and payment service come with the
+    // destination's settings, the cash folder is set by the administration; a folder
+    // that is not there is refused and nothing changes. The delivery key is made at
+    // the first use, owner-only.
+    assert!(
+        status.contains(
+            "Versand:         Postfach ja, Zahlungsdienst ja, Kassenordner nicht eingerichtet"
+        ),
+        "{status}"
+    );
+    let missing = tmp.path().join("gibt-es-nicht");
+    let err = admin(&["kasse", "--ordner", &missing.display().to_string()]).unwrap_err();
+    assert!(
+        err.to_string().contains("kein beschreibbarer Ordner"),
+        "{err}"
+    );
+    let kasse = tmp.path().join("kasse");
+    std::fs::create_dir(&kasse)?;
+    admin(&["kasse", "--ordner", &kasse.display().to_string()])?;
+    let status = admin(&["status"])?;
+    assert!(
+        status.contains(&format!("Kassenordner {}", kasse.display())),
+        "{status}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path.join("zustellung.key"))?
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
     Ok(())
 }
 
