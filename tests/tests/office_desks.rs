@@ -4,6 +4,7 @@
 //! server is away: one decision is applied, the other becomes a visible conflict
 //! with a German reason, and both notes survive.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use domain::{CaseState, Decision, Role};
@@ -1113,6 +1114,184 @@ fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<()
     let mut hits = Vec::new();
     amtsstube_tests::walk(&cluster.data_dir(), &mut |path, bytes| {
         for name in &names {
+            if bytes.windows(name.len()).any(|w| w == name.as_bytes()) {
+                hits.push(format!("{name} in {}", path.display()));
+            }
+        }
+    });
+    assert!(hits.is_empty(), "Klartext gefunden: {hits:?}");
+    Ok(())
+}
+
+/// A town hall that worked standalone moves its store into the Rathaus-Server
+/// (`amtsstube buero uebernehmen`, by the Leitung): every case with its state,
+/// history, notes and documents (byte for byte) and the store's audit chain; run
+/// again, nothing is doubled; a caseworker may not do it; no applicant's name lies
+/// in clear in PostgreSQL's files afterwards.
+#[test]
+fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxError> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let (cluster, server) = office(
+        "uebernahme",
+        &[("lea", Role::Leitung), ("anna", Role::Sachbearbeitung)],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let sim = server
+        .rt
+        .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
+            "CARGO_TARGET_TMPDIR"
+        ))))?;
+    portal_sim::seed::seed(&mut sim.sim.lock(), 3, 61)?;
+    // The standalone store: picked up, worked on, with notes.
+    let mut ws = amtsstube_tests::local::workstation(
+        &tmp.path().join("lea"),
+        Some(&sim),
+        &[("lea", Role::Leitung), ("anna", Role::Sachbearbeitung)],
+    )?;
+    assert_eq!(ws.sync_now()?.new_cases, 3);
+    let code = server.rt.block_on(server.record.new_enrolment_code(10))?;
+    ws.office_connect(OfficeConnectRequest {
+        server: server.url(),
+        code,
+        fingerprint: server.ca.fingerprint()?,
+        name: "Bürgerbüro".into(),
+    })?;
+    ws.logout();
+    ws.login(workstation::LoginRequest {
+        username: "lea".into(),
+        password: "lea-passwort-1".into(),
+    })?;
+    let list = ws.work_list(workstation::WorkListQuery {
+        limit: 50,
+        ..workstation::WorkListQuery::default()
+    })?;
+    assert_eq!(list.items.len(), 3);
+    let first = list.items[0].id.clone();
+    ws.case_action(&first, domain::lifecycle::Action::PruefungBeginnen)?;
+    ws.add_note(&first, &format!("Rückruf bei {CANARY} vereinbart."))?;
+    ws.add_note(&list.items[1].id, "Unterlagen vollständig?")?;
+    // What the standalone store holds, to compare with afterwards.
+    let mut before = BTreeMap::new();
+    for item in &list.items {
+        let d = ws.case_detail(&item.id)?;
+        let mut hashes = Vec::new();
+        for doc in &d.documents {
+            let c = ws.document(&item.id, &doc.id)?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(c.content_base64)?;
+            hashes.push(hex::encode(sha2::Sha256::digest(&bytes)));
+        }
+        hashes.sort();
+        before.insert(
+            d.file_number.clone(),
+            (
+                d.state,
+                d.history.len() + d.notes.len(),
+                hashes,
+                d.applicant.clone(),
+            ),
+        );
+    }
+
+    // A caseworker may not take over; the Leitung signs in and does.
+    ws.office_sign_in("lea-passwort-1".into())?;
+    let report = ws.office_take_over(|_, _| {})?;
+    assert_eq!((report.cases, report.new_cases), (3, 3), "{report:?}");
+    let documents: usize = before.values().map(|b| b.2.len()).sum();
+    assert_eq!(report.documents as usize, documents, "{report:?}");
+    assert!(report.audit > 5, "{report:?}");
+    // Run again (as after a break): nothing new, nothing doubled.
+    let again = ws.office_take_over(|_, _| {})?;
+    assert_eq!((again.new_cases, again.documents), (0, 0), "{again:?}");
+    let ws_id = server.rt.block_on(server.record.workstations())?[0].id;
+    // The whole chain, the first takeover's own entry included.
+    assert_eq!(again.audit, report.audit + 1);
+    assert_eq!(
+        server.rt.block_on(server.record.taken_over_audit(ws_id))?,
+        i64::from(again.audit)
+    );
+
+    // The cases as the Leitung's replica shows them: same states, every history
+    // entry and note, the same documents byte for byte.
+    ws.office_sync()?;
+    let cases = ws.office_cases()?;
+    assert_eq!(cases.len(), 3);
+    for c in &cases {
+        let (state, entries, hashes, applicant) = before
+            .get(&c.file_number)
+            .ok_or("unbekanntes Aktenzeichen")?;
+        assert_eq!(c.state, *state, "{}", c.file_number);
+        let detail = ws.office_case(&c.file_number)?;
+        assert_eq!(detail.history.len(), *entries, "{}", c.file_number);
+        assert_eq!(detail.applicant.as_deref(), Some(applicant.as_str()));
+        let mut got: Vec<String> = ws
+            .office_documents(&c.file_number)?
+            .iter()
+            .map(|d| hex::encode(sha2::Sha256::digest(&d.bytes)))
+            .collect();
+        got.sort();
+        assert_eq!(&got, hashes, "{}", c.file_number);
+    }
+    // A caseworker's desk does not take over, and the server refuses a caseworker
+    // who tries anyway (audited), whatever the desk claims.
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let err = anna.office_take_over(|_, _| {}).unwrap_err();
+    assert_eq!(
+        err.code,
+        workstation::ErrorCode::Forbidden,
+        "{}",
+        err.message
+    );
+    let (_, stranger) = office::keyring::generate();
+    let forged = office::protocol::TakeoverCase {
+        meta: office::CaseMeta {
+            id: uuid::Uuid::new_v4(),
+            file_number: "HU-2026-99999".into(),
+            case_type: "HU".into(),
+            channel: "papier".into(),
+            state: CaseState::Eingegangen,
+            waiting_from: None,
+            checklist_complete: false,
+            assignee: None,
+            received_at: "2026-12-01T09:00:00Z".into(),
+            version: 0,
+            state_version: 0,
+        },
+        content: office::keyring::seal(b"{}", &[stranger.as_str()]).map_err(|r| r.reason)?,
+        events: Vec::new(),
+        submissions: Vec::new(),
+    };
+    let anna_actor = Actor {
+        user: "anna".into(),
+        role: Role::Sachbearbeitung,
+    };
+    let refused = server
+        .rt
+        .block_on(server.record.take_over_case(&anna_actor, ws_id, &forged));
+    assert!(
+        matches!(&refused, Err(server::ServerError::Forbidden(m)) if m.contains("nur die Leitung")),
+        "{refused:?}"
+    );
+    let audit = server.rt.block_on(server.record.recent_refusals(5))?;
+    assert!(
+        audit.iter().any(|e| e.action == "uebernahme_abgelehnt"),
+        "{audit:?}"
+    );
+
+    // The same at the command line, once more: nothing new.
+    ws.logout();
+    let out = cli(tmp.path(), "lea", &["uebernehmen"])?;
+    assert!(
+        out.contains("3 Vorgänge (0 neu am Rathaus-Server)") && out.contains(", 0 Dokumente,"),
+        "{out}"
+    );
+
+    // No applicant's name, no note in clear in PostgreSQL's files.
+    let mut needles: Vec<String> = before.values().map(|b| b.3.clone()).collect();
+    needles.push(CANARY.to_string());
+    let mut hits = Vec::new();
+    amtsstube_tests::walk(&cluster.data_dir(), &mut |path, bytes| {
+        for name in &needles {
             if bytes.windows(name.len()).any(|w| w == name.as_bytes()) {
                 hits.push(format!("{name} in {}", path.display()));
             }

@@ -34,13 +34,19 @@ impl Ciphertext {
                 MAX_CIPHERTEXT
             )));
         }
+        Self::check_age(&bytes)?;
+        Ok(Self(bytes))
+    }
+
+    /// Checks the age header only (documents, which have no size limit).
+    pub fn check_age(bytes: &[u8]) -> Result<(), Refusal> {
         if !bytes.starts_with(AGE_HEADER) {
             return Err(Refusal::invalid(
                 "Der Inhalt ist nicht verschlüsselt (kein age-Format). Personenbezogene Inhalte nimmt der Rathaus-Server nur verschlüsselt an."
                     .to_string(),
             ));
         }
-        Ok(Self(bytes))
+        Ok(())
     }
 
     pub fn as_bytes(&self) -> &[u8] {
@@ -542,4 +548,62 @@ mod tests {
         assert_ne!(altered.body_hash(), c.body_hash());
         assert_eq!(back.body_hash(), c.body_hash());
     }
+}
+
+/// A case of a standalone store taken over into the Rathaus-Server
+/// (`amtsstube buero uebernehmen`, by a Leitung): its metadata, its content and
+/// history sealed to the case key, and the FIT-Connect submissions it came with.
+/// The documents follow one by one (no size limit of a request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TakeoverCase {
+    /// Versions are the server's (the case starts at version 1 there).
+    pub meta: CaseMeta,
+    pub content: Ciphertext,
+    pub events: Vec<TakeoverEvent>,
+    pub submissions: Vec<TakeoverSubmission>,
+}
+
+/// A history entry or a note of a taken-over case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TakeoverEvent {
+    pub kind: String,
+    pub actor: String,
+    pub at: String,
+    pub from_state: Option<CaseState>,
+    pub to_state: Option<CaseState>,
+    pub content: Option<Ciphertext>,
+}
+
+/// A FIT-Connect submission of a taken-over case (already accepted at the portal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TakeoverSubmission {
+    pub submission_id: Uuid,
+    pub fc_case_id: Uuid,
+    pub service: String,
+    pub received_at: String,
+}
+
+/// The server's answer: whether the case is new there, and the keys of the
+/// documents it holds already (a takeover can be repeated after any break).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TakeoverAnswer {
+    pub neu: bool,
+    pub dokumente: Vec<String>,
+}
+
+/// Entries of the standalone store's audit chain, kept at the server as they were
+/// (references only, never content), with their hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TakeoverAuditEntry {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    pub hash: String,
 }

@@ -327,6 +327,63 @@ async fn documents(
     ))
 }
 
+async fn take_over_case(
+    State(state): State<ApiState>,
+    a: Authed<office::protocol::TakeoverCase>,
+) -> ApiResult<office::protocol::TakeoverAnswer> {
+    Ok(Json(
+        state.record.take_over_case(&a.actor, a.ws, &a.body).await?,
+    ))
+}
+
+async fn take_over_audit(
+    State(state): State<ApiState>,
+    a: Authed<Vec<office::protocol::TakeoverAuditEntry>>,
+) -> ApiResult<u64> {
+    Ok(Json(
+        state
+            .record
+            .take_over_audit(&a.actor, a.ws, &a.body)
+            .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct TakeoverDocumentQuery {
+    fall: Option<Uuid>,
+    dokument: Option<String>,
+}
+
+/// One document of a taken-over case, as the raw age file (no JSON around it:
+/// a scan may be large).
+async fn take_over_document(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    query: Result<Query<TakeoverDocumentQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<bool> {
+    let (actor, ws) = actor(&state, &peer, &headers).await?;
+    let Ok(Query(TakeoverDocumentQuery {
+        fall: Some(case_id),
+        dokument: Some(key),
+    })) = query
+    else {
+        return Err(
+            ServerError::Invalid("„fall“ und „dokument“ müssen angegeben sein.".into()).into(),
+        );
+    };
+    let body = body.map_err(|e| {
+        ServerError::Invalid(format!("Das Dokument ist nicht lesbar oder zu groß: {e}"))
+    })?;
+    Ok(Json(
+        state
+            .record
+            .take_over_document(&actor, ws, case_id, &key, &body)
+            .await?,
+    ))
+}
+
 async fn key_view(
     State(state): State<ApiState>,
     Extension(peer): Extension<Peer>,
@@ -380,6 +437,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/schluessel/benutzer", post(publish_user_key))
         .route("/v1/schluessel/art", post(publish_kind_key))
         .route("/v1/schluessel/freigabe", post(grant_key))
+        .route("/v1/uebernahme", post(take_over_case))
+        .route("/v1/uebernahme/protokoll", post(take_over_audit))
+        .route(
+            "/v1/uebernahme/dokument",
+            post(take_over_document).layer(DefaultBodyLimit::max(crate::takeover::MAX_DOCUMENT)),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod pickup;
 pub mod record;
 pub mod setup;
+pub mod takeover;
 pub mod tls;
 
 pub use error::{Result, ServerError};

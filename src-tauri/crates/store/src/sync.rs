@@ -529,6 +529,19 @@ impl Session {
         .collect()
     }
 
+    /// The submissions a case came with: (submission id, FIT-Connect case, service,
+    /// received at), oldest first.
+    pub fn case_submissions(&self, case_id: &str) -> Result<Vec<(String, String, String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT submission_id, fc_case_id, service, received_at FROM fc_submissions
+             WHERE case_id = ?1 ORDER BY received_at, submission_id",
+        )?;
+        let rows = stmt.query_map(params![case_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// The quarantine: submissions refused as invalid, with their problems (JSON) and
     /// whether the reject has reached the portal. No content data.
     pub fn quarantine(&self) -> Result<Vec<QuarantineEntry>> {

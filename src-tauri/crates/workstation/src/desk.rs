@@ -1051,3 +1051,260 @@ impl Workstation {
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
+
+/// What `amtsstube buero uebernehmen` moved into the Rathaus-Server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OfficeTakeover {
+    /// Cases of this store, and how many of them were new at the server.
+    pub cases: u32,
+    pub new_cases: u32,
+    /// History entries and notes sent with the new cases.
+    pub events: u32,
+    /// Documents sent (those the server held already are left out).
+    pub documents: u32,
+    /// Entries of this store's audit chain the server keeps.
+    pub audit: u32,
+}
+
+impl Workstation {
+    /// Move this standalone store into the Rathaus-Server without losing a case,
+    /// document, history entry, note or audit entry: each case with its content
+    /// and history sealed to the case key, its documents one by one, the audit
+    /// chain as it is. Needs a Leitung logged in here and signed in at the server,
+    /// and nothing waiting in the outbox (what was queued must have gone out, so
+    /// nothing is sent twice). Can be run again after any break: what the server
+    /// holds is left out. `progress(done, total)` after each case.
+    pub fn office_take_over(
+        &mut self,
+        mut progress: impl FnMut(u32, u32),
+    ) -> Result<OfficeTakeover, AppError> {
+        use base64::Engine as _;
+        use office::protocol::{
+            TakeoverAnswer, TakeoverAuditEntry, TakeoverCase, TakeoverEvent, TakeoverSubmission,
+        };
+        let token = self.office_token()?;
+        let c = self.connection()?.ok_or_else(|| {
+            invalid("Dieser Arbeitsplatz ist an keinen Rathaus-Server angeschlossen.")
+        })?;
+        if self.office.role != Some(Role::Leitung) {
+            return Err(AppError::new(
+                ErrorCode::Forbidden,
+                "Einen Datenbestand übernimmt die Leitung (hier und am Rathaus-Server angemeldet).",
+            ));
+        }
+        let (records, waiting) = {
+            let s = self.session_with(Permission::AllCases)?;
+            let counts = s.outbox_counts()?;
+            (s.all_case_records()?, counts.pending + counts.failed)
+        };
+        if waiting > 0 {
+            return Err(invalid(format!(
+                "Im Ausgang warten noch {waiting} Sendung(en): Erst alles versenden (amtsstube sync), dann übernehmen – sonst ginge etwas doppelt oder gar nicht hinaus."
+            )));
+        }
+        let fall = self
+            .session_with(Permission::RunSync)?
+            .setting(RECIPIENTS)?
+            .and_then(|json| serde_json::from_str::<BTreeMap<KeyKind, String>>(&json).ok())
+            .and_then(|m| m.get(&KeyKind::Fall).cloned())
+            .or_else(|| self.office.recipients.get(&KeyKind::Fall).cloned())
+            .ok_or_else(|| {
+                invalid("Es gibt noch keinen Schlüssel für Fallinhalte: Die Leitung muss sich einmal am Rathaus-Server anmelden.")
+            })?;
+        let seal = |bytes: &[u8]| {
+            keyring::seal_document(bytes, &[fall.as_str()])
+                .map_err(|r| AppError::new(ErrorCode::InvalidInput, r.reason))
+        };
+        let sealed = |bytes: &[u8]| -> Result<office::Ciphertext, AppError> {
+            keyring::seal(bytes, &[fall.as_str()])
+                .map_err(|r| AppError::new(ErrorCode::InvalidInput, r.reason))
+        };
+        let http = client(&c.ca_pem, Some((&c.cert_pem, &c.key_pem)))?;
+        let rt = runtime()?;
+        let failed = |f: Failure| match f {
+            Failure::Away(e) | Failure::Refused(e) => e,
+            Failure::Expired => expired(),
+        };
+        let mut report = OfficeTakeover {
+            cases: count(records.len()),
+            ..OfficeTakeover::default()
+        };
+        for (n, rec) in records.iter().enumerate() {
+            let id = Uuid::parse_str(&rec.id)
+                .map_err(|_| invalid(format!("Vorgang {}: Kennung unlesbar.", rec.file_number)))?;
+            let (history, notes, documents, submissions) = {
+                let s = self.session_with(Permission::AllCases)?;
+                (
+                    s.case_history(&rec.id)?,
+                    s.notes(&rec.id)?,
+                    s.case_documents(&rec.id)?,
+                    s.case_submissions(&rec.id)?,
+                )
+            };
+            let state = crate::casework::stored_state(&rec.status)?;
+            let content = serde_json::json!({
+                "applicant": rec.applicant,
+                "service": rec.case_type,
+                "caseType": rec.case_type,
+                "fcCaseId": rec.fc_case_id,
+                "documents": documents.iter().map(|d| serde_json::json!({
+                    "kind": d.kind,
+                    "filename": d.filename,
+                    "mimeType": d.mime_type,
+                    "size": 0,
+                })).collect::<Vec<_>>(),
+            });
+            let mut events = Vec::with_capacity(history.len() + notes.len());
+            for h in &history {
+                events.push(TakeoverEvent {
+                    kind: h.kind.clone(),
+                    actor: h.actor.clone(),
+                    at: h.at.clone(),
+                    from_state: h.from_state.as_deref().and_then(CaseState::parse),
+                    to_state: h.to_state.as_deref().and_then(CaseState::parse),
+                    content: h
+                        .detail
+                        .as_deref()
+                        .map(|d| sealed(d.as_bytes()))
+                        .transpose()?,
+                });
+            }
+            for note in &notes {
+                events.push(TakeoverEvent {
+                    kind: "notiz".into(),
+                    actor: note.author.clone(),
+                    at: note.at.clone(),
+                    from_state: None,
+                    to_state: None,
+                    content: Some(sealed(note.text.as_bytes())?),
+                });
+            }
+            let mut subs = Vec::new();
+            for (sub, fc, service, at) in &submissions {
+                if let (Ok(sub), Ok(fc)) = (Uuid::parse_str(sub), Uuid::parse_str(fc)) {
+                    subs.push(TakeoverSubmission {
+                        submission_id: sub,
+                        fc_case_id: fc,
+                        service: service.clone(),
+                        received_at: at.clone(),
+                    });
+                }
+            }
+            let case = TakeoverCase {
+                meta: office::CaseMeta {
+                    id,
+                    file_number: rec.file_number.clone(),
+                    case_type: rec
+                        .case_type_code
+                        .clone()
+                        .unwrap_or_else(|| rec.case_type.clone()),
+                    channel: match rec.channel() {
+                        domain::Channel::Online => "online",
+                        domain::Channel::Papier => "papier",
+                    }
+                    .to_owned(),
+                    state,
+                    waiting_from: rec.waiting_from.as_deref().and_then(CaseState::parse),
+                    checklist_complete: rec.complete_at.is_some(),
+                    assignee: rec.assigned_to.clone(),
+                    received_at: rec.received_at.clone(),
+                    version: 0,
+                    state_version: 0,
+                },
+                content: sealed(content.to_string().as_bytes())?,
+                events,
+                submissions: subs,
+            };
+            let held: TakeoverAnswer = rt
+                .block_on(async {
+                    let sent = http
+                        .post(format!("{}/v1/uebernahme", c.url))
+                        .bearer_auth(&token)
+                        .json(&case)
+                        .send()
+                        .await;
+                    answer(sent, &c, "Die Antwort des Rathaus-Servers ist unlesbar.").await
+                })
+                .map_err(failed)?;
+            if held.neu {
+                report.new_cases += 1;
+                report.events += count(case.events.len());
+            }
+            for d in &documents {
+                let key = d.blob_id.clone();
+                if held.dokumente.contains(&key) {
+                    continue;
+                }
+                let bytes = {
+                    let s = self.session_with(Permission::AllCases)?;
+                    let blob = store::BlobId::parse(&d.blob_id)?;
+                    let mut out = Vec::new();
+                    std::io::Read::read_to_end(&mut s.open_blob(&blob)?, &mut out)
+                        .map_err(|e| invalid(format!("Dokument {}: {e}", d.id)))?;
+                    out
+                };
+                let body = serde_json::json!({
+                    "kind": d.kind,
+                    "filename": d.filename,
+                    "mimeType": d.mime_type,
+                    "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                });
+                let age = seal(body.to_string().as_bytes())?;
+                let _: bool = rt
+                    .block_on(async {
+                        let sent = http
+                            .post(format!("{}/v1/uebernahme/dokument", c.url))
+                            .query(&[("fall", id.to_string()), ("dokument", key.clone())])
+                            .bearer_auth(&token)
+                            .header("content-type", "application/octet-stream")
+                            .body(age)
+                            .send()
+                            .await;
+                        answer(sent, &c, "Die Antwort des Rathaus-Servers ist unlesbar.").await
+                    })
+                    .map_err(failed)?;
+                report.documents += 1;
+            }
+            progress(count(n + 1), report.cases);
+        }
+        // The audit chain as it is, oldest first, in batches.
+        let mut entries = self
+            .session_with(Permission::AllCases)?
+            .audit_entries(u32::MAX)?;
+        entries.reverse();
+        for chunk in entries.chunks(500) {
+            let batch: Vec<TakeoverAuditEntry> = chunk
+                .iter()
+                .map(|e| TakeoverAuditEntry {
+                    seq: e.seq,
+                    at: e.at.clone(),
+                    actor: e.actor.clone(),
+                    action: e.action.clone(),
+                    object: e.object.clone(),
+                    hash: e.hash.clone(),
+                })
+                .collect();
+            let _: u64 = rt
+                .block_on(async {
+                    let sent = http
+                        .post(format!("{}/v1/uebernahme/protokoll", c.url))
+                        .bearer_auth(&token)
+                        .json(&batch)
+                        .send()
+                        .await;
+                    answer(sent, &c, "Die Antwort des Rathaus-Servers ist unlesbar.").await
+                })
+                .map_err(failed)?;
+        }
+        report.audit = count(entries.len());
+        self.session_with_mut(Permission::RunSync)?.audit(
+            "buero_uebernahme",
+            &format!(
+                "{} Vorgänge ({} neu), {} Dokumente, {} Protokolleinträge",
+                report.cases, report.new_cases, report.documents, report.audit
+            ),
+        )?;
+        Ok(report)
+    }
+}

@@ -315,6 +315,11 @@ pub(crate) enum OfficeWork {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Diesen Einzelplatz-Datenbestand in den Rathaus-Server übernehmen (Leitung; wiederholbar)
+    Uebernehmen {
+        #[arg(long = "as")]
+        as_user: String,
+    },
     /// Vom Server abgelehnte Schritte mit Grund
     Konflikte {
         #[arg(long = "as")]

@@ -211,6 +211,19 @@ pub fn run(ctx: &mut Ctx, command: OfficeWork) -> Result<ExitCode> {
             );
             sync(&mut ws)?;
         }
+        OfficeWork::Uebernehmen { as_user } => {
+            let mut ws = signed_in(ctx, &as_user)?;
+            let r = ws.office_take_over(|done, total| {
+                if done == total || done % 100 == 0 {
+                    eprintln!("{done} von {total} Vorgängen übernommen …");
+                }
+            })?;
+            println!(
+                "Übernommen: {} Vorgänge ({} neu am Rathaus-Server), {} Verlaufseinträge und Notizen, {} Dokumente, {} Protokolleinträge.",
+                r.cases, r.new_cases, r.events, r.documents, r.audit
+            );
+            sync(&mut ws)?;
+        }
         OfficeWork::Konflikte { as_user } => {
             let mut ws = signed_in(ctx, &as_user)?;
             let list = ws.office_conflicts()?;

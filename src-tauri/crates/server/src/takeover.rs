@@ -1,0 +1,262 @@
+//! Taking over a standalone store into the record (`amtsstube buero uebernehmen`):
+//! only a Leitung (the role the server holds) may; each case in one transaction
+//! with its history, its submissions and its place in the change feed; documents
+//! one by one under the key they had at the desk; the standalone audit chain kept
+//! as it was. Everything is idempotent, so a takeover broken off anywhere is
+//! simply run again.
+
+use domain::Permission;
+use office::protocol::{TakeoverAnswer, TakeoverAuditEntry, TakeoverCase};
+use office::rules::{self, Actor, Change};
+use uuid::Uuid;
+
+use crate::error::{Result, ServerError};
+use crate::record::{Record, append, audit, parse_time, stmt};
+
+/// The largest document a takeover sends in one request (a scan of a thick file).
+pub const MAX_DOCUMENT: usize = 1 << 30;
+
+impl Record {
+    /// Only a Leitung takes over (refusals audited).
+    async fn only_leitung(&self, actor: &Actor, workstation: Uuid) -> Result<()> {
+        if actor.role.may(Permission::AllCases) && actor.role.may(Permission::EditCases) {
+            return Ok(());
+        }
+        let why = format!(
+            "Einen Datenbestand übernehmen darf nur die Leitung, nicht {} ({}).",
+            actor.user,
+            actor.role.label()
+        );
+        self.audit(
+            Some(&actor.user),
+            Some(workstation),
+            "uebernahme_abgelehnt",
+            &why,
+        )
+        .await?;
+        Err(ServerError::Forbidden(why))
+    }
+}
+
+impl Record {
+    /// Take over one case. Known already (same id and Aktenzeichen): nothing
+    /// changes and the answer names the documents the server holds.
+    pub async fn take_over_case(
+        &self,
+        actor: &Actor,
+        workstation: Uuid,
+        case: &TakeoverCase,
+    ) -> Result<TakeoverAnswer> {
+        self.only_leitung(actor, workstation).await?;
+        let m = &case.meta;
+        let invalid = |r: office::Refusal| ServerError::Invalid(r.reason);
+        parse_time(&m.received_at).map_err(invalid)?;
+        for e in &case.events {
+            parse_time(&e.at).map_err(invalid)?;
+        }
+        for s in &case.submissions {
+            parse_time(&s.received_at).map_err(invalid)?;
+        }
+        if m.file_number.trim().is_empty() || m.case_type.trim().is_empty() {
+            return Err(ServerError::Invalid(
+                "Ein übernommener Vorgang braucht Aktenzeichen und Vorgangsart.".into(),
+            ));
+        }
+        if !matches!(m.channel.as_str(), "online" | "papier") {
+            return Err(ServerError::Invalid(format!(
+                "Unbekannter Eingangskanal „{}“.",
+                m.channel
+            )));
+        }
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let known = tx
+            .query_opt(
+                &stmt(
+                    &tx,
+                    "SELECT id FROM cases WHERE id = $1 OR file_number = $2",
+                )
+                .await?,
+                &[&m.id, &m.file_number],
+            )
+            .await?;
+        if let Some(row) = known {
+            let id: Uuid = row.try_get(0)?;
+            if id != m.id {
+                return Err(ServerError::Invalid(format!(
+                    "Das Aktenzeichen {} gehört am Rathaus-Server schon einem anderen Vorgang.",
+                    m.file_number
+                )));
+            }
+            let keys = tx
+                .query(
+                    &stmt(
+                        &tx,
+                        "SELECT import_key FROM case_documents WHERE case_id = $1 AND import_key IS NOT NULL ORDER BY id",
+                    )
+                    .await?,
+                    &[&m.id],
+                )
+                .await?
+                .iter()
+                .map(|r| r.try_get::<_, String>(0))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            return Ok(TakeoverAnswer {
+                neu: false,
+                dokumente: keys
+                    .into_iter()
+                    .filter_map(|k| k.split_once(':').map(|(_, d)| d.to_owned()))
+                    .collect(),
+            });
+        }
+        let mut after = m.clone();
+        after.version = 1;
+        after.state_version = 1;
+        let effect = rules::Effect {
+            before: None,
+            after,
+            content: Some(case.content.clone()),
+            event: None,
+        };
+        self.write(&tx, &effect).await?;
+        for e in &case.events {
+            let at = parse_time(&e.at).map_err(invalid)?;
+            tx.execute(
+                &stmt(&tx, "INSERT INTO case_events (id, case_id, kind, actor, at, from_state, to_state, content)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)").await?,
+                &[
+                    &Uuid::new_v4(),
+                    &m.id,
+                    &e.kind,
+                    &e.actor,
+                    &at,
+                    &e.from_state.map(|s| s.as_str()),
+                    &e.to_state.map(|s| s.as_str()),
+                    &e.content.as_ref().map(|c| c.as_bytes()),
+                ],
+            )
+            .await?;
+        }
+        for s in &case.submissions {
+            let received = parse_time(&s.received_at).map_err(invalid)?;
+            tx.execute(
+                &stmt(
+                    &tx,
+                    "INSERT INTO fc_submissions (submission_id, fc_case_id, case_id, state, service, received_at)
+                     VALUES ($1, $2, $3, 'accepted', $4, $5) ON CONFLICT (submission_id) DO NOTHING",
+                )
+                .await?,
+                &[&s.submission_id, &s.fc_case_id, &m.id, &s.service, &received],
+            )
+            .await?;
+        }
+        audit(
+            &tx,
+            Some(&actor.user),
+            Some(workstation),
+            "uebernahme",
+            &format!("Vorgang {} übernommen", m.file_number),
+        )
+        .await?;
+        append(&tx, &Change::of(&effect)).await?;
+        tx.commit().await?;
+        Ok(TakeoverAnswer {
+            neu: true,
+            dokumente: Vec::new(),
+        })
+    }
+
+    /// Take over one document of a case taken over before (sealed to the case key
+    /// at the desk). Sent twice, kept once.
+    pub async fn take_over_document(
+        &self,
+        actor: &Actor,
+        workstation: Uuid,
+        case_id: Uuid,
+        key: &str,
+        content: &[u8],
+    ) -> Result<bool> {
+        self.only_leitung(actor, workstation).await?;
+        if key.is_empty() || key.len() > 200 {
+            return Err(ServerError::Invalid("Ungültige Dokumentkennung.".into()));
+        }
+        office::Ciphertext::check_age(content).map_err(|r| ServerError::Invalid(r.reason))?;
+        let client = self.pool.get().await?;
+        let exists = client
+            .query_opt(
+                &stmt(&client, "SELECT 1 FROM cases WHERE id = $1").await?,
+                &[&case_id],
+            )
+            .await?;
+        if exists.is_none() {
+            return Err(ServerError::Invalid(format!(
+                "Den Vorgang {case_id} gibt es am Rathaus-Server nicht: erst den Vorgang übernehmen."
+            )));
+        }
+        let inserted = client
+            .execute(
+                &stmt(
+                    &client,
+                    "INSERT INTO case_documents (case_id, submission_id, content, import_key)
+                     VALUES ($1, NULL, $2, $3) ON CONFLICT (import_key) DO NOTHING",
+                )
+                .await?,
+                &[&case_id, &content, &format!("{case_id}:{key}")],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    /// Keep entries of a standalone audit chain (sent twice, kept once).
+    pub async fn take_over_audit(
+        &self,
+        actor: &Actor,
+        workstation: Uuid,
+        entries: &[TakeoverAuditEntry],
+    ) -> Result<u64> {
+        self.only_leitung(actor, workstation).await?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let insert = stmt(
+            &tx,
+            "INSERT INTO takeover_audit (workstation, seq, at, actor, action, object, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+        let mut n = 0;
+        for e in entries {
+            n += tx
+                .execute(
+                    &insert,
+                    &[
+                        &workstation,
+                        &e.seq,
+                        &e.at,
+                        &e.actor,
+                        &e.action,
+                        &e.object,
+                        &e.hash,
+                    ],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// How many entries of a desk's standalone audit chain the server keeps.
+    pub async fn taken_over_audit(&self, workstation: Uuid) -> Result<i64> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                &stmt(
+                    &client,
+                    "SELECT count(*) FROM takeover_audit WHERE workstation = $1",
+                )
+                .await?,
+                &[&workstation],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+}
