@@ -572,6 +572,95 @@ fn users_removed_or_changed_at_the_server_follow_at_the_desk() -> Result<(), Box
     Ok(())
 }
 
+/// A user added at the Rathaus-Server logs in at a desk that has never seen her:
+/// the server checks the password and hands out the desk's deposit, which opens
+/// the desk's store; her local account is made there and works offline from then
+/// on. A password changed at the server works at the desk from the next login on
+/// (the old one no longer). Nobody gets in on a password the server refuses, or
+/// as a user new at the server while the server is away.
+#[test]
+fn users_new_at_the_server_log_in_at_a_desk_that_never_saw_them() -> Result<(), BoxError> {
+    let (_cluster, mut server) = office(
+        "neu",
+        &[("anna", Role::Sachbearbeitung), ("lea", Role::Leitung)],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let login = |ws: &mut Workstation, who: &str, password: &str| {
+        ws.login(workstation::LoginRequest {
+            username: who.into(),
+            password: password.into(),
+        })
+    };
+    // The first synchronisation deposits the desk's key at the server.
+    anna.office_sync()?;
+    anna.logout();
+    server.rt.block_on(
+        server
+            .record
+            .add_user("nina", Role::Sachbearbeitung, "nina-passwort-1"),
+    )?;
+    let err = login(&mut anna, "nina", "nina-falsch-123").unwrap_err();
+    assert!(err.message.contains("Passwort"), "{}", err.message);
+    let info = login(&mut anna, "nina", "nina-passwort-1")?;
+    assert_eq!(
+        (info.username.as_str(), info.role),
+        ("nina", Role::Sachbearbeitung)
+    );
+    let signed = anna.office_sign_in("nina-passwort-1".into())?;
+    assert_eq!(signed.role, Role::Sachbearbeitung);
+    anna.office_sync()?;
+    anna.logout();
+    let audit = server.rt.block_on(server.record.recent_audit(50))?;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "arbeitsplatzschluessel_abgerufen"
+                && e.actor.as_deref() == Some("nina")),
+        "{audit:?}"
+    );
+
+    // Without the server: Nina's account here works, a user new there does not.
+    server.halt()?;
+    login(&mut anna, "nina", "nina-passwort-1")?;
+    anna.logout();
+    server.rt.block_on(
+        server
+            .record
+            .add_user("otto", Role::Sachbearbeitung, "otto-passwort-1"),
+    )?;
+    assert!(login(&mut anna, "otto", "otto-passwort-1").is_err());
+    server.serve()?;
+
+    // A new password set at the server counts here from the next login on.
+    server
+        .rt
+        .block_on(server.record.set_password("nina", "nina-neu-passwort-2"))?;
+    login(&mut anna, "nina", "nina-neu-passwort-2")?;
+    anna.logout();
+    assert!(login(&mut anna, "nina", "nina-passwort-1").is_err());
+    // And Otto, now that the server is back.
+    login(&mut anna, "otto", "otto-passwort-1")?;
+    anna.logout();
+
+    // A workstation revoked at the server lets nobody new in (refusal audited);
+    // the desk keeps no key of its own beside the store for this.
+    let ws_id = server.rt.block_on(server.record.workstations())?[0].id;
+    server.rt.block_on(server.record.revoke(ws_id))?;
+    server
+        .rt
+        .block_on(server.record.add_user("paula", Role::Sachbearbeitung, "paula-passwort-1"))?;
+    assert!(login(&mut anna, "paula", "paula-passwort-1").is_err());
+    let refusals = server.rt.block_on(server.record.recent_refusals(10))?;
+    assert!(
+        refusals.iter().any(|e| e.action == "erstanmeldung_abgelehnt"),
+        "{refusals:?}"
+    );
+    let kept = std::fs::read_to_string(tmp.path().join("anna/keys/rathaus-server.json"))?;
+    assert!(!kept.contains("PRIVATE KEY") && kept.contains("BEGIN CERTIFICATE"));
+    Ok(())
+}
+
 /// An application the server picked up from FIT-Connect opens at the caseworker's
 /// desk – applicant, documents, history – and nowhere a role may not read it.
 #[test]

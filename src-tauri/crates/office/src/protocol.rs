@@ -607,3 +607,46 @@ pub struct TakeoverAuditEntry {
     pub object: String,
     pub hash: String,
 }
+
+/// A desk's deposit (see `amtsstube buero anmelden`): the identity that opens the
+/// desk's own master key file, kept by the server for that workstation only.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeskDeposit {
+    pub schluessel: String,
+}
+
+impl std::fmt::Debug for DeskDeposit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeskDeposit(…)")
+    }
+}
+
+/// A user new at this desk logs in there for the first time (no session yet, so
+/// no client certificate either): the server checks the password (with its
+/// lockout) and that the workstation is enrolled, then hands out the desk's
+/// deposit – which opens only the file on that desk's own disk.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirstLogin {
+    pub workstation: Uuid,
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for FirstLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FirstLogin")
+            .field("workstation", &self.workstation)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to [`FirstLogin`]: the role the server holds, and the deposit.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirstLoginGrant {
+    pub role: Role,
+    pub schluessel: String,
+}

@@ -384,6 +384,27 @@ async fn take_over_document(
     ))
 }
 
+async fn deposit(
+    State(state): State<ApiState>,
+    a: Authed<office::protocol::DeskDeposit>,
+) -> ApiResult<()> {
+    state
+        .record
+        .deposit(&a.actor, a.ws, &a.body.schluessel)
+        .await?;
+    Ok(Json(()))
+}
+
+/// A user's first login at a desk that does not know her yet (no client
+/// certificate: the desk has no session to open its own).
+async fn first_login(
+    State(state): State<ApiState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<office::protocol::FirstLoginGrant> {
+    let req: office::protocol::FirstLogin = parse_body(&state, None, body).await?;
+    Ok(Json(state.record.first_login(&req).await?))
+}
+
 async fn key_view(
     State(state): State<ApiState>,
     Extension(peer): Extension<Peer>,
@@ -437,6 +458,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/schluessel/benutzer", post(publish_user_key))
         .route("/v1/schluessel/art", post(publish_kind_key))
         .route("/v1/schluessel/freigabe", post(grant_key))
+        .route("/v1/arbeitsplatz/schluessel", post(deposit))
+        .route("/v1/erstanmeldung", post(first_login))
         .route("/v1/uebernahme", post(take_over_case))
         .route("/v1/uebernahme/protokoll", post(take_over_audit))
         .route(

@@ -1163,7 +1163,8 @@ impl Record {
         self.audit_where(
             "action IN ('verbindung_abgelehnt', 'arbeitsplatz_abgewiesen', 'sitzung_abgelehnt',
                         'anfrage_abgewiesen', 'anmeldung_abgelehnt', 'anmeldung_arbeitsplatz_abgelehnt',
-                        'befehl_verfaelscht', 'dokumente_abgelehnt', 'uebernahme_abgelehnt')
+                        'befehl_verfaelscht', 'dokumente_abgelehnt', 'uebernahme_abgelehnt',
+                        'erstanmeldung_abgelehnt')
              OR (action = 'befehl' AND detail LIKE '% abgelehnt: %')",
             limit,
         )

@@ -260,3 +260,86 @@ impl Record {
         Ok(row.try_get(0)?)
     }
 }
+
+impl Record {
+    /// Keep a desk's deposit (replacing an earlier one); any user signed in at that
+    /// desk may, as each of them holds the desk's key there anyway.
+    pub async fn deposit(&self, actor: &Actor, workstation: Uuid, identity: &str) -> Result<()> {
+        office::keyring::recipient_of(&identity.to_string().into())
+            .map_err(|r| ServerError::Invalid(r.reason))?;
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                &stmt(&client, "UPDATE workstations SET escrow = $2 WHERE id = $1").await?,
+                &[&workstation, &identity],
+            )
+            .await?;
+        audit(
+            &client,
+            Some(&actor.user),
+            Some(workstation),
+            "arbeitsplatzschluessel_hinterlegt",
+            "",
+        )
+        .await
+    }
+
+    /// A user's first login at a desk that does not know her (no client
+    /// certificate needed): the workstation must be enrolled and not revoked, the
+    /// password right (failures count towards the lockout); then the desk's
+    /// deposit and the role. Audited.
+    pub async fn first_login(
+        &self,
+        req: &office::protocol::FirstLogin,
+    ) -> Result<office::protocol::FirstLoginGrant> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                &stmt(
+                    &client,
+                    "SELECT revoked_at IS NOT NULL, escrow FROM workstations WHERE id = $1",
+                )
+                .await?,
+                &[&req.workstation],
+            )
+            .await?;
+        let escrow = match row {
+            Some(r) if !r.try_get::<_, bool>(0)? => r.try_get::<_, Option<String>>(1)?,
+            _ => {
+                audit(
+                    &client,
+                    Some(&req.user),
+                    None,
+                    "erstanmeldung_abgelehnt",
+                    "Arbeitsplatz unbekannt oder gesperrt",
+                )
+                .await?;
+                return Err(ServerError::Forbidden(
+                    "Dieser Arbeitsplatz ist am Rathaus-Server nicht (mehr) angemeldet.".into(),
+                ));
+            }
+        };
+        drop(client);
+        let grant = self
+            .login(&req.user, &req.password, req.workstation)
+            .await?;
+        let client = self.pool.get().await?;
+        let escrow = escrow.ok_or_else(|| {
+            ServerError::Invalid(
+                "Für diesen Arbeitsplatz ist nichts hinterlegt: Eine Person mit Zugang hier meldet sich einmal am Rathaus-Server an.".into(),
+            )
+        })?;
+        audit(
+            &client,
+            Some(&req.user),
+            Some(req.workstation),
+            "arbeitsplatzschluessel_abgerufen",
+            "",
+        )
+        .await?;
+        Ok(office::protocol::FirstLoginGrant {
+            role: grant.role,
+            schluessel: escrow,
+        })
+    }
+}

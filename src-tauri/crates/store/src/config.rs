@@ -76,6 +76,14 @@ impl Layout {
     pub fn keys(&self) -> PathBuf {
         self.dir.join("keys")
     }
+    /// The desk's connection to its Rathaus-Server, for logins before any session.
+    pub fn office_connection(&self) -> PathBuf {
+        self.keys().join("rathaus-server.json")
+    }
+    /// The master key wrapped for this desk's Rathaus-Server (office mode).
+    pub fn escrow_key(&self) -> PathBuf {
+        self.keys().join("rathaus-server.age")
+    }
     pub fn recovery_key(&self) -> PathBuf {
         self.keys().join("recovery.age")
     }

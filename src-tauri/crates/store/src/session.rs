@@ -275,6 +275,86 @@ impl Store {
         Ok(session)
     }
 
+    /// Keep the desk's connection to its Rathaus-Server beside the key files
+    /// (owner-only, atomic), for a login before any session.
+    pub fn write_office_connection(&self, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.layout.office_connection(), bytes)
+    }
+
+    /// The desk's connection kept by [`Store::write_office_connection`], if any.
+    pub fn office_connection(&self) -> Result<Option<Vec<u8>>> {
+        let path = self.layout.office_connection();
+        match std::fs::read(&path) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).at(&path),
+        }
+    }
+
+    /// Whether this desk has deposited its master key at a Rathaus-Server.
+    pub fn has_escrow(&self) -> bool {
+        self.layout.escrow_key().exists()
+    }
+
+    /// A user the Rathaus-Server knows and this desk does not (or knows with an
+    /// older password): after the server has checked the password, it hands out
+    /// the identity of this desk's deposit ([`Session::deposit_for_server`]); with
+    /// it the master key is unwrapped, and the user's local account is created or
+    /// brought up to date (role from the server, the password as checked there).
+    /// Neither the deposit file on this disk nor the identity at the server opens
+    /// anything alone.
+    pub fn unlock_from_server(
+        &self,
+        escrow: &SecretString,
+        user: &UserName,
+        display_name: &str,
+        role: Role,
+        password: &SecretString,
+    ) -> Result<Session> {
+        check_password(password)?;
+        let identity = RecoveryKey::parse(escrow.expose_secret())?;
+        let path = self.layout.escrow_key();
+        let wrapped = std::fs::read(&path).at(&path)?;
+        let key = match keys::unwrap_with_recovery(&wrapped, &identity)? {
+            Unwrap::Ok(k) => k,
+            Unwrap::WrongSecret => {
+                return Err(StoreError::InvalidInput(
+                    "Der Schlüssel des Rathaus-Servers passt nicht zu diesem Arbeitsplatz.".into(),
+                ));
+            }
+        };
+        let mut conn = db::open(&self.layout.db(), &key)?;
+        let display = users::check_display_name(display_name)?;
+        let at = now_rfc3339(&self.clock);
+        let known = users::get(&conn, user)?;
+        let tx = conn.transaction()?;
+        let action = match &known {
+            None => {
+                users::insert(&tx, user, &display, role, &at)?;
+                "benutzer.angelegt.rathaus-server"
+            }
+            Some(u) => {
+                tx.execute(
+                    "UPDATE users SET active = 1, role = ?2 WHERE username = ?1",
+                    params![user.as_str(), role.as_str()],
+                )?;
+                if u.active {
+                    "passwort.rathaus-server"
+                } else {
+                    "benutzer.wieder.rathaus-server"
+                }
+            }
+        };
+        audit::append(&tx, &at, user.as_str(), action, user.as_str())?;
+        // Key file before commit (as when adding a user).
+        self.write_user_key(user, &key, password)?;
+        tx.commit()?;
+        self.clear_attempts(user)?;
+        let mut session = self.clone().into_session(conn, key, user)?;
+        session.audit_as_self("anmeldung", "rathaus-server", &at)?;
+        Ok(session)
+    }
+
     fn into_session(self, conn: Connection, key: MasterKey, user: &UserName) -> Result<Session> {
         let info = users::get(&conn, user)?
             .filter(|u| u.active)
@@ -451,6 +531,17 @@ impl Session {
         tx.commit()?;
         users::get(&self.conn, username)?
             .ok_or_else(|| StoreError::UnknownUser(username.to_string()))
+    }
+
+    /// Deposit the master key for the Rathaus-Server this desk is connected to:
+    /// wrapped to a new X25519 identity whose secret is returned (for the server,
+    /// nowhere else). Replaces an earlier deposit.
+    pub fn deposit_for_server(&mut self) -> Result<SecretString> {
+        let identity = RecoveryKey::generate();
+        let wrapped = self.key.wrap_to_recovery(&identity.recipient())?;
+        write_atomic(&self.store.layout.escrow_key(), &wrapped)?;
+        self.audit("arbeitsplatzschluessel.hinterlegt", "")?;
+        Ok(identity.secret_text())
     }
 
     /// Deactivate a user and delete their key file. The row stays for the audit trail.

@@ -29,6 +29,8 @@ use crate::{AppError, ErrorCode, Workstation};
 pub(crate) const RECIPIENTS: &str = "buero.empfaenger";
 /// What the server can send for letters (`office::protocol::Versand` as JSON).
 pub(crate) const VERSAND: &str = "buero.versand";
+/// The workstation id whose server holds this desk's deposit.
+const DEPOSITED: &str = "buero.hinterlegt";
 /// The server's counter of Kassenzeichen numbers (leased in blocks).
 pub(crate) const KASSENZEICHEN: &str = "kassenzeichen";
 
@@ -448,6 +450,50 @@ impl SyncJob {
             summary.users_changed += count(changed);
             if !p.more {
                 break;
+            }
+        }
+        // The desk's deposit at the server (so that users new there can log in
+        // here), once per enrolment; and its connection for logins before any
+        // session.
+        let deposit = desk
+            .step(|ws| {
+                if !ws.has_pre_login() {
+                    ws.write_pre_login(c)?;
+                }
+                let done = ws.session_with(Permission::RunSync)?.setting(DEPOSITED)?;
+                if ws.store.has_escrow() && done.as_deref() == Some(c.id().as_str()) {
+                    return Ok(None);
+                }
+                Ok(Some(
+                    ws.session_with_mut(Permission::RunSync)?
+                        .deposit_for_server()?,
+                ))
+            })
+            .map_err(Failure::Refused)?;
+        if let Some(identity) = deposit {
+            use age::secrecy::ExposeSecret;
+            let body = office::protocol::DeskDeposit {
+                schluessel: identity.expose_secret().to_string(),
+            };
+            let sent = rt.block_on(async {
+                let sent = http
+                    .post(format!("{}/v1/arbeitsplatz/schluessel", c.url))
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await;
+                answer::<()>(sent, c, "Die Antwort des Rathaus-Servers ist unlesbar.").await
+            });
+            match sent {
+                Ok(()) => desk
+                    .step(|ws| {
+                        Ok(ws
+                            .session_with_mut(Permission::RunSync)?
+                            .set_setting(DEPOSITED, &c.id())?)
+                    })
+                    .map_err(Failure::Refused)?,
+                Err(Failure::Away(_)) => return Ok(summary),
+                Err(other) => return Err(other),
             }
         }
         // What the server can send for letters (kept for offline work).

@@ -37,6 +37,13 @@ pub(crate) struct Connection {
     pub(crate) key_pem: String,
 }
 
+impl Connection {
+    /// The workstation's id at the server.
+    pub(crate) fn id(&self) -> String {
+        self.workstation.to_string()
+    }
+}
+
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
@@ -664,6 +671,7 @@ impl Workstation {
         let connection = rt.block_on(enrol(&req, &url, &expected))?;
         let json = serde_json::to_string(&connection)
             .map_err(|e| AppError::new(ErrorCode::Storage, e.to_string()))?;
+        self.write_pre_login(&connection)?;
         let session = self.session_with_mut(Permission::ConfigurePortal)?;
         session.set_setting(SETTING, &json)?;
         session.audit(
@@ -739,6 +747,81 @@ impl OfficeProbe {
         status.waiting = self.waiting;
         status.conflicts = self.conflicts;
         Ok(status)
+    }
+}
+
+/// What a desk keeps of its connection beside the key files, for a login before
+/// any session (a user new at the server): the server's address, the office CA
+/// (public) and the workstation's id – no key. The first login goes without a
+/// client certificate; the server checks the password and hands out the desk's
+/// deposit, which opens only the file on this disk.
+#[derive(Serialize, Deserialize)]
+struct PreLogin {
+    url: String,
+    workstation: uuid::Uuid,
+    ca_pem: String,
+}
+
+impl Workstation {
+    /// Keep the connection for logins before any session.
+    pub(crate) fn write_pre_login(&self, c: &Connection) -> Result<(), AppError> {
+        let json = serde_json::to_vec(&PreLogin {
+            url: c.url.clone(),
+            workstation: c.workstation,
+            ca_pem: c.ca_pem.clone(),
+        })
+        .map_err(|e| AppError::new(ErrorCode::Storage, e.to_string()))?;
+        Ok(self.store.write_office_connection(&json)?)
+    }
+
+    pub(crate) fn has_pre_login(&self) -> bool {
+        matches!(self.store.office_connection(), Ok(Some(_)))
+    }
+
+    /// A login this desk cannot answer (a user new at the server, or a password
+    /// changed there): the server checks the password; then the desk's deposit
+    /// opens the store and the local account is made or brought up to date. `None`
+    /// when this desk is not connected or the server cannot be reached or refuses.
+    pub(crate) fn office_first_login(
+        &self,
+        user: &domain::UserName,
+        password: &SecretString,
+    ) -> Option<store::Session> {
+        use age::secrecy::ExposeSecret;
+        let bytes = self.store.office_connection().ok()??;
+        let c: PreLogin = serde_json::from_slice(&bytes).ok()?;
+        let http = client(&c.ca_pem, None).ok()?;
+        let rt = runtime().ok()?;
+        let grant = rt.block_on(async {
+            let resp = http
+                .post(format!("{}/v1/erstanmeldung", c.url))
+                .timeout(std::time::Duration::from_secs(10))
+                .json(&office::protocol::FirstLogin {
+                    workstation: c.workstation,
+                    user: user.as_str().to_string(),
+                    password: password.expose_secret().to_string(),
+                })
+                .send()
+                .await
+                .ok()?;
+            if !resp.status().is_success() {
+                return None;
+            }
+            resp.json::<office::protocol::FirstLoginGrant>().await.ok()
+        })?;
+        match self.store.unlock_from_server(
+            &SecretString::from(grant.schluessel),
+            user,
+            user.as_str(),
+            grant.role,
+            password,
+        ) {
+            Ok(session) => Some(session),
+            Err(e) => {
+                tracing::warn!("Anmeldung über den Rathaus-Server nicht möglich: {e}");
+                None
+            }
+        }
     }
 }
 

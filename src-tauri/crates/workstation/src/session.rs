@@ -30,7 +30,18 @@ impl Workstation {
         let user = UserName::parse(&request.username).map_err(|_| AppError::wrong_credentials())?;
         self.end_session();
         let password = SecretString::from(request.password);
-        let session = self.store.unlock(&user, &password)?;
+        let session = match self.store.unlock(&user, &password) {
+            Ok(session) => session,
+            // Not known here with this password: a desk connected to the
+            // Rathaus-Server asks it (a user new there, or a password changed there).
+            Err(e @ store::StoreError::WrongPassword { .. }) => {
+                match self.office_first_login(&user, &password) {
+                    Some(session) => session,
+                    None => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(self.start_session(session))
     }
 
