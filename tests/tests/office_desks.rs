@@ -647,13 +647,17 @@ fn users_new_at_the_server_log_in_at_a_desk_that_never_saw_them() -> Result<(), 
     // the desk keeps no key of its own beside the store for this.
     let ws_id = server.rt.block_on(server.record.workstations())?[0].id;
     server.rt.block_on(server.record.revoke(ws_id))?;
-    server
-        .rt
-        .block_on(server.record.add_user("paula", Role::Sachbearbeitung, "paula-passwort-1"))?;
+    server.rt.block_on(server.record.add_user(
+        "paula",
+        Role::Sachbearbeitung,
+        "paula-passwort-1",
+    ))?;
     assert!(login(&mut anna, "paula", "paula-passwort-1").is_err());
     let refusals = server.rt.block_on(server.record.recent_refusals(10))?;
     assert!(
-        refusals.iter().any(|e| e.action == "erstanmeldung_abgelehnt"),
+        refusals
+            .iter()
+            .any(|e| e.action == "erstanmeldung_abgelehnt"),
         "{refusals:?}"
     );
     let kept = std::fs::read_to_string(tmp.path().join("anna/keys/rathaus-server.json"))?;
@@ -1313,8 +1317,13 @@ fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxE
         let detail = ws.office_case(&c.file_number)?;
         assert_eq!(detail.history.len(), *entries, "{}", c.file_number);
         assert_eq!(detail.applicant.as_deref(), Some(applicant.as_str()));
-        let mut got: Vec<String> = ws
-            .office_documents(&c.file_number)?
+        let docs = ws.office_documents(&c.file_number)?;
+        let mut sizes: Vec<u64> = docs.iter().map(|d| d.bytes.len() as u64).collect();
+        let mut listed: Vec<u64> = detail.documents.iter().map(|d| d.size).collect();
+        sizes.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(sizes, listed, "{}", c.file_number);
+        let mut got: Vec<String> = docs
             .iter()
             .map(|d| hex::encode(sha2::Sha256::digest(&d.bytes)))
             .collect();

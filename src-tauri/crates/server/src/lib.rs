@@ -8,6 +8,7 @@
 //! [`cluster`] a throwaway PostgreSQL for tests, benchmarks and the demo.
 
 pub mod api;
+pub mod backup;
 pub mod cluster;
 pub mod delivery;
 pub mod error;

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ServerError};
+
+/// A secret shown once (a backup identity).
+pub type SecretText = office::keyring::SecretString;
 use crate::tls::{Issued, OfficeCa, write_private};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,6 +25,9 @@ pub struct ServerConfig {
     /// The cash system's exchange folder (HKR) for the Annahmeanordnungen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kasse_ordner: Option<String>,
+    /// age recipient of the backup key (its identity is on paper only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sicherung_empfaenger: Option<String>,
 }
 
 pub struct ServerDir {
@@ -139,7 +145,18 @@ impl ServerDir {
         write_private(&self.file("server.toml"), &toml)
     }
 
-    fn load_config(&self) -> Result<ServerConfig> {
+    /// A new backup key: its recipient into server.toml, its identity returned
+    /// once (for the paper sheet). Older backups still need the older key.
+    pub fn new_backup_key(&self) -> Result<SecretText> {
+        let (identity, recipient) = crate::backup::new_backup_key();
+        let mut config = self.load_config()?;
+        config.sicherung_empfaenger = Some(recipient);
+        let toml = toml::to_string(&config).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        write_private(&self.file("server.toml"), &toml)?;
+        Ok(identity)
+    }
+
+    pub fn load_config(&self) -> Result<ServerConfig> {
         let path = self.file("server.toml");
         toml::from_str(&read(&path)?)
             .map_err(|e| ServerError::file(&path, format!("nicht lesbar: {}", e.message())))

@@ -555,7 +555,9 @@ impl Session {
     /// Documents of a case: (id, kind, filename, mime type, blob id).
     pub fn case_documents(&self, id: &str) -> Result<Vec<CaseDocument>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, kind, filename, mime_type, blob_id, created_at FROM case_documents WHERE case_id = ?1 ORDER BY id",
+            "SELECT d.id, d.kind, d.filename, d.mime_type, d.blob_id, d.created_at, coalesce(b.size, 0)
+             FROM case_documents d LEFT JOIN blobs b ON b.id = d.blob_id
+             WHERE d.case_id = ?1 ORDER BY d.id",
         )?;
         let rows = stmt.query_map(params![id], |r| {
             Ok(CaseDocument {
@@ -565,6 +567,7 @@ impl Session {
                 mime_type: r.get(3)?,
                 blob_id: r.get(4)?,
                 created_at: r.get(5)?,
+                size: u64::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -580,4 +583,6 @@ pub struct CaseDocument {
     pub mime_type: String,
     pub blob_id: String,
     pub created_at: String,
+    /// Bytes of the plaintext.
+    pub size: u64,
 }

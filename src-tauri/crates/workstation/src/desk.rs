@@ -1198,7 +1198,7 @@ impl Workstation {
                     "kind": d.kind,
                     "filename": d.filename,
                     "mimeType": d.mime_type,
-                    "size": 0,
+                    "size": d.size,
                 })).collect::<Vec<_>>(),
             });
             let mut events = Vec::with_capacity(history.len() + notes.len());

@@ -70,6 +70,29 @@ enum Cmd {
         #[arg(long)]
         ordner: PathBuf,
     },
+    /// Sicherung: Datenbank (pg_dump) und Serververzeichnis in einer verschlüsselten Datei.
+    Sicherung {
+        /// Ordner der Sicherungen.
+        #[arg(long, default_value = "/var/backups/amtsstube-server")]
+        ziel: PathBuf,
+        /// So viele der neuesten Sicherungen bleiben, ältere werden gelöscht.
+        #[arg(long, default_value_t = 14)]
+        behalten: usize,
+    },
+    /// Neuen Sicherungsschlüssel erzeugen (wird einmal angezeigt: ausdrucken und verwahren).
+    SicherungSchluessel,
+    /// Eine Sicherung auf diesem Rechner wiederherstellen (neues Verzeichnis, leere Datenbank).
+    Wiederherstellen {
+        /// Die Sicherungsdatei.
+        #[arg(long)]
+        datei: PathBuf,
+        /// Die neue, leere PostgreSQL-Datenbank.
+        #[arg(long)]
+        datenbank: String,
+        /// Datei mit dem Sicherungsschlüssel (sonst wird er abgefragt).
+        #[arg(long)]
+        schluessel_datei: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -152,9 +175,12 @@ async fn run(cli: Cli) -> Result<()> {
                 name,
                 abruf_sekunden: None,
                 kasse_ordner: None,
+                sicherung_empfaenger: None,
             };
             let ca = dir.create(&config, &rechnernamen)?;
             record.add_user(&admin, Role::Admin, &pw).await?;
+            let identity = dir.new_backup_key()?;
+            print_backup_key(&identity);
             println!(
                 "Eingerichtet in {} ({applied} Migrationen). Fingerabdruck der Büro-CA: {}",
                 dir.path.display(),
@@ -203,6 +229,47 @@ async fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("Datei {} nicht lesbar", datei.display()))?;
             dir.save_portal(&json)?;
             println!("FIT-Connect-Zustellpunkt gespeichert; „serve“ holt ab jetzt ab.");
+        }
+        Cmd::Sicherung { ziel, behalten } => {
+            let config = dir.load_config()?;
+            let w = server::backup::backup(&dir, &config, &ziel, behalten)?;
+            println!(
+                "Sicherung geschrieben: {} ({} Bytes){}.",
+                w.path.display(),
+                w.bytes,
+                if w.removed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} ältere entfernt", w.removed.len())
+                }
+            );
+        }
+        Cmd::SicherungSchluessel => {
+            let identity = dir.new_backup_key()?;
+            print_backup_key(&identity);
+        }
+        Cmd::Wiederherstellen {
+            datei,
+            datenbank,
+            schluessel_datei,
+        } => {
+            let identity = match schluessel_datei {
+                Some(f) => std::fs::read_to_string(&f)
+                    .with_context(|| format!("Datei {} nicht lesbar", f.display()))?,
+                None => password("Sicherungsschlüssel (AGE-SECRET-KEY-1…)", false)?,
+            };
+            let r = server::backup::restore(
+                &datei,
+                &identity.trim().to_string().into(),
+                &dir,
+                &datenbank,
+            )?;
+            println!(
+                "Wiederhergestellt: Sicherung von {} ({}) in {}; „serve“ startet den Server.",
+                r.manifest.created_at,
+                r.manifest.town,
+                dir.path.display()
+            );
         }
         Cmd::Kasse { ordner } => {
             dir.set_kasse(&ordner)?;
@@ -375,6 +442,16 @@ async fn shutdown() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Show a new backup identity once, with what to do with it.
+fn print_backup_key(identity: &server::setup::SecretText) {
+    use office::keyring::ExposeSecret as _;
+    println!("Sicherungsschlüssel (nur jetzt sichtbar – ausdrucken und sicher verwahren;");
+    println!("ohne ihn lässt sich keine Sicherung wiederherstellen):");
+    println!();
+    println!("    {}", identity.expose_secret());
+    println!();
 }
 
 fn report(r: &sync::RunReport) -> String {
