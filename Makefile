@@ -14,7 +14,7 @@ DEMO := $(ROOT)/target/demo
 # Run headless tests and the demo under Xvfb when there is no display.
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1080x24")
 
-.PHONY: all deps ui-deps ui build tools demo test chaos test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package clean
+.PHONY: all deps ui-deps ui build tools demo test chaos test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package package-server clean
 
 all: build
 
@@ -101,6 +101,11 @@ TAURI_CLI := @tauri-apps/cli@2.12.5
 package: ui
 	$(CARGO) build --release -p workstation --bin amtsstube
 	cd src-tauri && $(NPM) exec --yes --package=$(TAURI_CLI) -- tauri build --bundles deb
+
+# The Rathaus-Server's .deb (systemd unit, daily backup timer; see installer/README.md).
+package-server: deps
+	$(CARGO) build --release -p server --bin amtsstube-server
+	installer/package-server.sh
 
 clean:
 	$(CARGO) clean

@@ -47,6 +47,10 @@ enum Cmd {
         /// Benutzername der ersten Administration.
         #[arg(long, default_value = "admin")]
         admin: String,
+        /// Ohne Rückfragen (Paketinstallation): keine erste Administration, kein
+        /// Sicherungsschlüssel – beides danach von Hand („user add“, „sicherung-schluessel“).
+        #[arg(long)]
+        ohne_admin: bool,
     },
     /// Den Server betreiben (bis SIGTERM oder Strg+C).
     Serve,
@@ -161,14 +165,19 @@ async fn run(cli: Cli) -> Result<()> {
             adresse,
             rechnernamen,
             admin,
+            ohne_admin,
         } => {
             // Reach the database first: nothing is written when it is not there.
             let record = Record::connect(&datenbank, 2).await?;
             let applied = record.migrate().await?;
-            let pw = password(
-                &format!("Passwort für „{admin}“ (mindestens 10 Zeichen)"),
-                true,
-            )?;
+            let pw = if ohne_admin {
+                None
+            } else {
+                Some(password(
+                    &format!("Passwort für „{admin}“ (mindestens 10 Zeichen)"),
+                    true,
+                )?)
+            };
             let config = ServerConfig {
                 datenbank,
                 adresse,
@@ -178,9 +187,16 @@ async fn run(cli: Cli) -> Result<()> {
                 sicherung_empfaenger: None,
             };
             let ca = dir.create(&config, &rechnernamen)?;
-            record.add_user(&admin, Role::Admin, &pw).await?;
-            let identity = dir.new_backup_key()?;
-            print_backup_key(&identity);
+            match pw {
+                Some(pw) => {
+                    record.add_user(&admin, Role::Admin, &pw).await?;
+                    let identity = dir.new_backup_key()?;
+                    print_backup_key(&identity);
+                }
+                None => println!(
+                    "Noch zu tun: die erste Administration anlegen (amtsstube-server user add admin --rolle admin) und den Sicherungsschlüssel erzeugen (amtsstube-server sicherung-schluessel)."
+                ),
+            }
             println!(
                 "Eingerichtet in {} ({applied} Migrationen). Fingerabdruck der Büro-CA: {}",
                 dir.path.display(),
