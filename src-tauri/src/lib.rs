@@ -443,6 +443,28 @@ async fn office_status(state: tauri::State<'_, AppState>) -> Result<OfficeStatus
     Ok(status)
 }
 
+/// The steps the Rathaus-Server refused, with the reason and the case as it is now.
+#[tauri::command]
+async fn office_conflicts(
+    state: tauri::State<'_, AppState>,
+) -> Result<Vec<workstation::OfficeConflict>, AppError> {
+    state.with(|ws| ws.office_conflicts()).await
+}
+
+/// The clerk takes the server's state: the conflict is done.
+#[tauri::command]
+async fn office_conflict_done(state: tauri::State<'_, AppState>, seq: i64) -> Result<(), AppError> {
+    state.with(move |ws| ws.office_conflict_done(seq)).await
+}
+
+/// The refused step again, on the case as it is now (queued; sent in the background).
+#[tauri::command]
+async fn office_conflict_redo(state: tauri::State<'_, AppState>, seq: i64) -> Result<(), AppError> {
+    state
+        .with(move |ws| ws.office_conflict_redo(seq).map(|_| ()))
+        .await
+}
+
 /// A desktop notification about new applications (no personal data in it).
 fn announce(app: &tauri::AppHandle, count: u32) {
     use tauri_plugin_notification::NotificationExt;
@@ -606,6 +628,9 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             sync_now,
             sync_status,
             office_status,
+            office_conflicts,
+            office_conflict_done,
+            office_conflict_redo,
             case_detail,
             case_action,
             set_check,

@@ -8,6 +8,7 @@ import type { LoginRequest } from "./bindings/LoginRequest";
 import type { SessionInfo } from "./bindings/SessionInfo";
 import type { SyncStatus } from "./bindings/SyncStatus";
 import type { OfficeStatus } from "./bindings/OfficeStatus";
+import type { OfficeConflict } from "./bindings/OfficeConflict";
 import type { SyncSummary } from "./bindings/SyncSummary";
 import type { WorkList } from "./bindings/WorkList";
 import type { WorkListQuery } from "./bindings/WorkListQuery";
@@ -44,6 +45,12 @@ export interface Backend {
   syncStatus(): Promise<SyncStatus>;
   /** The Rathaus-Server connection (office mode); `allein` when standalone. */
   officeStatus(): Promise<OfficeStatus>;
+  /** Steps the Rathaus-Server refused, with its reason and the case as it is now. */
+  officeConflicts(): Promise<OfficeConflict[]>;
+  /** Take the server's state: the conflict is done. */
+  officeConflictDone(seq: number): Promise<void>;
+  /** The refused step again, on the case as it is now. */
+  officeConflictRedo(seq: number): Promise<void>;
   caseDetail(id: string): Promise<CaseDetail>;
   caseAction(id: string, action: Action): Promise<CaseDetail>;
   setCheck(id: string, item: string, checked: boolean): Promise<void>;
@@ -113,6 +120,9 @@ export const tauriBackend: Backend = {
   syncNow: () => invoke<SyncSummary>("sync_now"),
   syncStatus: () => invoke<SyncStatus>("sync_status"),
   officeStatus: () => invoke<OfficeStatus>("office_status"),
+  officeConflicts: () => invoke<OfficeConflict[]>("office_conflicts"),
+  officeConflictDone: (seq) => invoke<void>("office_conflict_done", { seq }),
+  officeConflictRedo: (seq) => invoke<void>("office_conflict_redo", { seq }),
   caseDetail: (id) => invoke<CaseDetail>("case_detail", { id }),
   caseAction: (id, action) => invoke<CaseDetail>("case_action", { id, action }),
   setCheck: (id, item, checked) => invoke<void>("set_check", { id, item, checked }),

@@ -212,3 +212,33 @@ test("scanning desk: Eingang, QA desk and batches by keyboard, accessible", asyn
   await expect(page.getByTestId("scan-batches")).toContainText("Seitenzahl weicht ab");
   await noSeriousA11yViolations(page);
 });
+
+test("Konflikte (office mode): opened from the status bar, accessible, resolved by keyboard", async ({ page }) => {
+  await page.goto("/");
+  await page.keyboard.type("sb1");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("office-state")).toHaveText("Rathaus-Server: verbunden");
+  await expect(page.getByTestId("office-waiting")).toHaveText("2 Schritte warten");
+  const open = page.getByRole("button", { name: "1 Konflikt" });
+  for (let i = 0; i < 20 && !(await open.evaluate((el) => el === document.activeElement)); i++) {
+    await page.keyboard.press("Tab");
+  }
+  await expect(open).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Konflikte" })).toBeVisible();
+  await expect(page.getByTestId("conflict-reason")).toContainText("steht jetzt auf „In Bearbeitung“");
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/konflikte.png" });
+  const redo = page.getByRole("button", { name: "Erneut ausführen: Bearbeitungsschritt zu HS-2026-000004" });
+  for (let i = 0; i < 20 && !(await redo.evaluate((el) => el === document.activeElement)); i++) {
+    await page.keyboard.press("Tab");
+  }
+  await expect(redo).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("conflicts-none")).toHaveText("Keine Konflikte.");
+  await expect(page.getByTestId("conflicts-message")).toContainText("wird erneut gesendet");
+  await page.getByRole("button", { name: "Zurück zum Arbeitskorb" }).press("Enter");
+  await expect(page.getByRole("heading", { name: "Arbeitskorb" })).toBeVisible();
+});

@@ -13,6 +13,18 @@ export async function installFakeBackend(page: Page): Promise<void> {
       { id: "2", fileNumber: "HS-2026-000004", caseType: "Hundesteuer-Anmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T13:02:00Z", deadline: null, due: null, assignedTo: null },
     ];
     let state = "inPruefung";
+    // Office mode: one step the Rathaus-Server refused.
+    const conflicts = [
+      {
+        seq: 3,
+        at: "2026-12-03T08:15:00Z",
+        fileNumber: "HS-2026-000004",
+        what: "Bearbeitungsschritt",
+        reason: "„Entscheiden“ wurde nicht übernommen: Der Vorgang HS-2026-000004 wurde inzwischen geändert und steht jetzt auf „In Bearbeitung“.",
+        stateNow: "in_bearbeitung",
+        assigneeNow: "sb1",
+      },
+    ];
     const notes: { at: string; author: string; text: string }[] = [];
     const detail = () => ({
       id: "2",
@@ -79,8 +91,17 @@ export async function installFakeBackend(page: Page): Promise<void> {
               message: "Verbunden mit dem Rathaus-Server https://rathaus:8443.",
               signedIn: true,
               waiting: 2,
-              conflicts: 0,
+              conflicts: conflicts.length,
             };
+          case "office_conflicts":
+            return conflicts;
+          case "office_conflict_done":
+          case "office_conflict_redo": {
+            const seq = args.seq as number;
+            const at = conflicts.findIndex((c) => c.seq === seq);
+            if (at >= 0) conflicts.splice(at, 1);
+            return null;
+          }
           case "sync_now":
             return { newCases: 0, followUps: 0, quarantined: 0, delivered: 2, pending: 0, failed: 0, connectivity: "online", problem: null };
           case "case_detail":

@@ -7,6 +7,7 @@ import { tauriBackend } from "../../src/lib/backend";
 import type { SessionInfo } from "../../src/lib/bindings/SessionInfo";
 import type { WorkList } from "../../src/lib/bindings/WorkList";
 import type { OfficeStatus } from "../../src/lib/bindings/OfficeStatus";
+import type { OfficeConflict } from "../../src/lib/bindings/OfficeConflict";
 
 const sb: SessionInfo = {
   username: "sb1",
@@ -30,6 +31,7 @@ function fakePortal(
     waiting: 0,
     conflicts: 0,
   },
+  conflicts: OfficeConflict[] = [],
 ) {
   let session: SessionInfo | null = null;
   let synced = false;
@@ -38,7 +40,23 @@ function fakePortal(
     calls.push(cmd);
     switch (cmd) {
       case "office_status":
-        return office;
+        return { ...office, conflicts: conflicts.length };
+      case "office_conflicts":
+        return conflicts;
+      case "office_conflict_done": {
+        const seq = (args as { seq: number }).seq;
+        conflicts.splice(conflicts.findIndex((c) => c.seq === seq), 1);
+        return null;
+      }
+      case "office_conflict_redo": {
+        const seq = (args as { seq: number }).seq;
+        const c = conflicts.find((x) => x.seq === seq);
+        if (c?.what === "Vorgang anlegen") {
+          throw { code: "invalidInput", message: "Ein abgelehnter Papiereingang lässt sich nicht wiederholen; bitte neu aufnehmen." };
+        }
+        conflicts.splice(conflicts.findIndex((x) => x.seq === seq), 1);
+        return null;
+      }
       case "sync_status":
         return {
           configured: true,
@@ -180,8 +198,76 @@ describe("Anmeldung und Arbeitskorb", () => {
     const state = await screen.findByTestId("office-state");
     expect(state.textContent).toContain("Rathaus-Server nicht erreichbar");
     expect(state.getAttribute("title")).toContain("https://rathaus:8443");
-    expect(screen.getByTestId("office-waiting").textContent).toBe("3 Schritte warten, 1 Konflikt");
+    expect(screen.getByTestId("office-waiting").textContent).toBe("3 Schritte warten");
     expect(calls).toContain("office_status");
+  });
+
+  it("lists the refused steps and resolves them from the Konflikte view", async () => {
+    const conflicts: OfficeConflict[] = [
+      {
+        seq: 4,
+        at: "2026-12-03T08:15:00Z",
+        fileNumber: "HU-2026-00017",
+        what: "Bearbeitungsschritt",
+        reason: "„Entscheiden“ wurde nicht übernommen: Der Vorgang HU-2026-00017 wurde inzwischen geändert und steht jetzt auf „Entschieden“.",
+        stateNow: "entschieden",
+        assigneeNow: "anna",
+      },
+      {
+        seq: 5,
+        at: "2026-12-03T08:16:00Z",
+        fileNumber: "PA-2026-000003",
+        what: "Vorgang anlegen",
+        reason: "Das Aktenzeichen PA-2026-000003 ist schon vergeben.",
+        stateNow: null,
+        assigneeNow: null,
+      },
+      {
+        seq: 6,
+        at: "2026-12-03T08:17:00Z",
+        fileNumber: "ON-2026-000002",
+        what: "Zuweisung",
+        reason: "Der Vorgang ON-2026-000002 ist inzwischen ben zugewiesen.",
+        stateNow: "in_pruefung",
+        assigneeNow: "ben",
+      },
+    ];
+    const calls = fakePortal({ items: [], total: 0 }, { reachable: true }, {
+      state: "verbunden",
+      server: "https://rathaus:8443",
+      workstation: "0b4f2c1e-0000-4000-8000-000000000001",
+      position: 12,
+      message: "Verbunden mit dem Rathaus-Server https://rathaus:8443.",
+      signedIn: true,
+      waiting: 0,
+      conflicts: 0,
+    }, conflicts);
+    render(App, { backend: tauriBackend });
+    await login("sb1", "richtig-richtig");
+    const open = await screen.findByTestId("office-conflicts");
+    expect(open.textContent).toContain("3 Konflikte");
+    await fireEvent.click(open);
+    expect(await screen.findByRole("heading", { name: "Konflikte" })).toBeTruthy();
+    await waitFor(() => expect(screen.getAllByTestId("conflict-row")).toHaveLength(3));
+    expect(screen.getAllByTestId("conflict-reason")[0].textContent).toContain("steht jetzt auf „Entschieden“");
+    expect(screen.getByText("Entschieden, zuständig: anna")).toBeTruthy();
+    expect(screen.getByText("nicht mehr sichtbar")).toBeTruthy();
+
+    // Take the server's state for the first.
+    await fireEvent.click(screen.getByRole("button", { name: "Stand übernehmen für HU-2026-00017" }));
+    await waitFor(() => expect(screen.getAllByTestId("conflict-row")).toHaveLength(2));
+    expect(screen.getByTestId("conflicts-message").textContent).toContain("Stand des Rathaus-Servers für HU-2026-00017 übernommen");
+    // A refused paper intake cannot be redone: the reason shows, the conflict stays.
+    await fireEvent.click(screen.getByRole("button", { name: "Erneut ausführen: Vorgang anlegen zu PA-2026-000003" }));
+    expect((await screen.findByTestId("conflicts-error")).textContent).toContain("bitte neu aufnehmen");
+    expect(screen.getAllByTestId("conflict-row")).toHaveLength(2);
+    // The assignment is done again on top of the case as it is now.
+    await fireEvent.click(screen.getByRole("button", { name: "Erneut ausführen: Zuweisung zu ON-2026-000002" }));
+    await waitFor(() => expect(screen.getAllByTestId("conflict-row")).toHaveLength(1));
+    expect(calls).toContain("office_conflict_redo");
+    // Back to the work list.
+    await fireEvent.click(screen.getByTestId("conflicts-close"));
+    expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
   });
 
   it("says when the session at the Rathaus-Server has ended", async () => {
