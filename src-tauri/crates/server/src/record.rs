@@ -183,6 +183,32 @@ pub(crate) async fn stmt(
     Ok(client.prepare_cached(sql).await?)
 }
 
+/// One history entry or note of a case.
+pub(crate) async fn insert_event(client: &impl GenericClient, e: &Event) -> Result<()> {
+    let at = parse_time(&e.at).map_err(|r| ServerError::Invalid(r.reason))?;
+    client
+        .execute(
+            &stmt(
+                client,
+                "INSERT INTO case_events (id, case_id, kind, actor, at, from_state, to_state, content)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .await?,
+            &[
+                &e.id,
+                &e.case_id,
+                &e.kind,
+                &e.actor,
+                &at,
+                &e.from_state.map(|s| s.as_str()),
+                &e.to_state.map(|s| s.as_str()),
+                &e.content.as_ref().map(|c| c.as_bytes()),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Append one change under the feed lock; returns its position.
 pub(crate) async fn append(client: &impl GenericClient, change: &Change) -> Result<i64> {
     let lock = client
@@ -995,22 +1021,7 @@ impl Record {
             .await?;
         }
         if let Some(e) = &effect.event {
-            let at = parse_time(&e.at).map_err(|r| ServerError::Invalid(r.reason))?;
-            tx.execute(
-                &stmt(tx, "INSERT INTO case_events (id, case_id, kind, actor, at, from_state, to_state, content)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)").await?,
-                &[
-                    &e.id,
-                    &e.case_id,
-                    &e.kind,
-                    &e.actor,
-                    &at,
-                    &e.from_state.map(|s| s.as_str()),
-                    &e.to_state.map(|s| s.as_str()),
-                    &e.content.as_ref().map(|c| c.as_bytes()),
-                ],
-            )
-            .await?;
+            insert_event(tx, e).await?;
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use office::rules::{self, Actor, Change};
 use uuid::Uuid;
 
 use crate::error::{Result, ServerError};
-use crate::record::{Record, append, audit, parse_time, stmt};
+use crate::record::{Record, append, audit, insert_event, parse_time, stmt};
 
 /// The largest document a takeover sends in one request (a scan of a thick file).
 pub const MAX_DOCUMENT: usize = 1 << 30;
@@ -120,22 +120,17 @@ impl Record {
         };
         self.write(&tx, &effect).await?;
         for e in &case.events {
-            let at = parse_time(&e.at).map_err(invalid)?;
-            tx.execute(
-                &stmt(&tx, "INSERT INTO case_events (id, case_id, kind, actor, at, from_state, to_state, content)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)").await?,
-                &[
-                    &Uuid::new_v4(),
-                    &m.id,
-                    &e.kind,
-                    &e.actor,
-                    &at,
-                    &e.from_state.map(|s| s.as_str()),
-                    &e.to_state.map(|s| s.as_str()),
-                    &e.content.as_ref().map(|c| c.as_bytes()),
-                ],
-            )
-            .await?;
+            let event = office::Event {
+                id: Uuid::new_v4(),
+                case_id: m.id,
+                kind: e.kind.clone(),
+                actor: e.actor.clone(),
+                at: e.at.clone(),
+                from_state: e.from_state,
+                to_state: e.to_state,
+                content: e.content.clone(),
+            };
+            insert_event(&tx, &event).await?;
         }
         for s in &case.submissions {
             let received = parse_time(&s.received_at).map_err(invalid)?;

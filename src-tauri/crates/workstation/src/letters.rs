@@ -221,6 +221,45 @@ fn request(
     })
 }
 
+/// Does this letter book a fee (a Bescheid or Gebührenbescheid with an amount)?
+fn books(p: &Prepared, kind: LetterKind) -> bool {
+    matches!(kind, LetterKind::Bescheid | LetterKind::Gebuehrenbescheid)
+        && p.fees.as_ref().is_some_and(|f| f.total_cent > 0)
+}
+
+/// The Kassenzeichen of number `n` in the town's format.
+fn kassenzeichen_of(p: &Prepared, n: u64) -> String {
+    kassenzeichen(
+        &p.cfg.tariff.kassenzeichen_praefix,
+        p.cfg.types.arbeitsplatz,
+        n,
+        &p.cfg.tariff.pruefziffer,
+    )
+}
+
+/// A letter made: its PDF, file name and what it sends out.
+struct Made {
+    pdf: Vec<u8>,
+    filename: String,
+    out: Outgoing,
+}
+
+fn make(p: &Prepared, req: &LetterRequest, kz: &str, books: bool) -> Result<Made, AppError> {
+    let due = Workstation::due_date(p);
+    let draft = Workstation::compose(p, req.kind, kz, due, &req.edits)?;
+    let pdf = render_now(p, &draft)?;
+    let filename = format!(
+        "{}-{}-{}.pdf",
+        req.kind.key(),
+        p.rec
+            .file_number
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
+        p.facts.datum
+    );
+    let out = outgoing(p, req, &draft, kz, due, books, &filename)?;
+    Ok(Made { pdf, filename, out })
+}
+
 /// What a letter sends beside the paper: the reply to the portal mailbox (its one
 /// attachment's blob id filled in where the letter is stored), the
 /// Annahmeanordnung for the cash system and the payment request.
@@ -646,34 +685,16 @@ impl Workstation {
         if let Some(why) = Self::blocked(&p, req.kind, &req.kanal) {
             return Err(invalid(why));
         }
-        let arbeitsplatz = p.cfg.types.arbeitsplatz;
-        let books = matches!(
-            req.kind,
-            LetterKind::Bescheid | LetterKind::Gebuehrenbescheid
-        ) && p.fees.as_ref().is_some_and(|f| f.total_cent > 0);
+        let books = books(&p, req.kind);
         let session = self.session_with_mut(Permission::EditCases)?;
         let kz = if books {
+            let arbeitsplatz = p.cfg.types.arbeitsplatz;
             let n = session.next_counter(&format!("kassenzeichen-{arbeitsplatz:02}"))?;
-            kassenzeichen(
-                &p.cfg.tariff.kassenzeichen_praefix,
-                arbeitsplatz,
-                n,
-                &p.cfg.tariff.pruefziffer,
-            )
+            kassenzeichen_of(&p, n)
         } else {
             String::new()
         };
-        let due = Self::due_date(&p);
-        let draft = Self::compose(&p, req.kind, &kz, due, &req.edits)?;
-        let pdf = render_now(&p, &draft)?;
-        let filename = format!(
-            "{}-{}-{}.pdf",
-            req.kind.key(),
-            p.rec
-                .file_number
-                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
-            p.facts.datum
-        );
+        let Made { pdf, filename, out } = make(&p, req, &kz, books)?;
 
         let transition_action = Action::Versenden {
             kanal: req.kanal.clone(),
@@ -703,7 +724,6 @@ impl Workstation {
             waiting_from: None,
         });
 
-        let out = outgoing(&p, req, &draft, &kz, due, books, &filename)?;
         let case_key = p.rec.fc_case_id.clone().unwrap_or_else(|| p.rec.id.clone());
         let letter = OutgoingLetter {
             case_id: &p.rec.id,
@@ -951,11 +971,7 @@ impl Workstation {
                 "amtsstube-server kasse --ordner <Pfad>",
             )));
         }
-        let books = matches!(
-            req.kind,
-            LetterKind::Bescheid | LetterKind::Gebuehrenbescheid
-        ) && p.fees.as_ref().is_some_and(|f| f.total_cent > 0);
-        let arbeitsplatz = p.cfg.types.arbeitsplatz;
+        let books = books(&p, req.kind);
         let kz = if books {
             let n = self
                 .session_with_mut(Permission::RunSync)?
@@ -963,28 +979,14 @@ impl Workstation {
                 .ok_or_else(|| {
                     invalid("Keine Kassenzeichen mehr vorrätig: Bitte einmal mit dem Rathaus-Server abgleichen.")
                 })?;
-            let n = u64::try_from(n).map_err(|_| invalid("Ungültige Kassenzeichen-Nummer."))?;
-            kassenzeichen(
-                &p.cfg.tariff.kassenzeichen_praefix,
-                arbeitsplatz,
-                n,
-                &p.cfg.tariff.pruefziffer,
+            kassenzeichen_of(
+                &p,
+                u64::try_from(n).map_err(|_| invalid("Ungültige Kassenzeichen-Nummer."))?,
             )
         } else {
             String::new()
         };
-        let due = Self::due_date(&p);
-        let draft = Self::compose(&p, req.kind, &kz, due, &req.edits)?;
-        let pdf = render_now(&p, &draft)?;
-        let filename = format!(
-            "{}-{}-{}.pdf",
-            req.kind.key(),
-            p.rec
-                .file_number
-                .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"),
-            p.facts.datum
-        );
-        let out = outgoing(&p, req, &draft, &kz, due, books, &filename)?;
+        let Made { pdf, filename, out } = make(&p, req, &kz, books)?;
         let b64 = base64::engine::general_purpose::STANDARD.encode(&pdf);
         let mut sends = Vec::new();
         let delivery = if out.reply.is_some() || out.hkr.is_some() || out.payment.is_some() {
