@@ -1398,3 +1398,99 @@ fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxE
     assert!(hits.is_empty(), "Klartext gefunden: {hits:?}");
     Ok(())
 }
+
+/// The scanning desk's PC approves a scan (four eyes: one scans, the other
+/// approves) in office mode: the case gets an Aktenzeichen from the leased block,
+/// goes to the Rathaus-Server, and its scan follows; the caseworker's PC finds the
+/// new paper case with the very scan after its next synchronisation.
+#[test]
+fn a_scan_approved_at_the_scanning_desk_reaches_the_caseworkers_desk() -> Result<(), BoxError> {
+    let (_cluster, server) = office(
+        "scanstelle",
+        &[
+            ("lea", Role::Leitung),
+            ("anna", Role::Sachbearbeitung),
+            ("sam", Role::Scanstelle),
+            ("sina", Role::Scanstelle),
+        ],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let as_user = |ws: &mut Workstation, who: &str| -> Result<(), BoxError> {
+        ws.logout();
+        ws.login(workstation::LoginRequest {
+            username: who.into(),
+            password: format!("{who}-passwort-1"),
+        })?;
+        ws.office_sign_in(format!("{who}-passwort-1"))?;
+        Ok(())
+    };
+    // Everybody publishes a key first; the Leitung's sign-in then hands them out.
+    let mut scan = desk_with(
+        &server,
+        tmp.path(),
+        "sam",
+        Role::Scanstelle,
+        &[("sina", Role::Scanstelle)],
+    )?;
+    as_user(&mut scan, "sina")?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    anna.office_sign_in("anna-passwort-1".into())?;
+
+    // Sam scans one application into a batch.
+    as_user(&mut scan, "sam")?;
+    scan.office_sync()?;
+    let inbox = tmp.path().join("scanner");
+    std::fs::create_dir(&inbox)?;
+    let paper = b"\xFF\xD8\xFF\xFE\x00\x10Gewerbe Nowak\xFF\xD9".to_vec();
+    std::fs::write(inbox.join("antrag.jpg"), &paper)?;
+    scan.scan_batch_create(&workstation::BatchRequest {
+        class: "gewerbe".into(),
+        r#box: "Karton 7".into(),
+        expected_pages: 1,
+        flags: Vec::new(),
+    })?;
+    let taken = scan.scan_intake(
+        &inbox,
+        std::time::Duration::from_millis(300),
+        std::time::Duration::from_secs(10),
+    )?;
+    assert!(taken.iter().any(|r| r.result == "eingelesen"), "{taken:?}");
+    // Sina checks and approves it.
+    as_user(&mut scan, "sina")?;
+    let queue = scan.scan_queue()?;
+    assert_eq!(queue.len(), 1);
+    let az = scan.scan_approve(&workstation::ScanApproveRequest {
+        product_id: queue[0].id.clone(),
+        case_type_code: "GEW".into(),
+        applicant: "Piotr Nowak".into(),
+        note: Some("vollständig, lesbar".into()),
+        checklist: ["vollstaendig", "reihenfolge", "lesbar", "ausrichtung"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    })?;
+    let year = jiff::Zoned::now().year();
+    assert!(az.starts_with(&format!("PA-{year}-")), "{az}");
+    let sent = scan.office_sync()?;
+    assert_eq!((sent.applied, sent.refused), (1, 0), "{sent:?}");
+
+    // The caseworker's PC: the new paper case, with the scan byte for byte.
+    anna.office_sync()?;
+    let detail = anna.office_case(&az)?;
+    assert_eq!(detail.channel, "papier");
+    assert_eq!(detail.applicant.as_deref(), Some("Piotr Nowak"));
+    let docs = anna.office_documents(&az)?;
+    assert!(
+        docs.iter().any(|d| d.kind == "scan" && d.bytes == paper),
+        "{:?}",
+        docs.iter()
+            .map(|d| (&d.kind, d.bytes.len()))
+            .collect::<Vec<_>>()
+    );
+    // Nothing left to send, and a second synchronisation sends nothing twice.
+    let again = scan.office_sync()?;
+    assert_eq!(again.applied, 0, "{again:?}");
+    assert_eq!(anna.office_documents(&az)?.len(), docs.len());
+    Ok(())
+}

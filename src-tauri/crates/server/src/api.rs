@@ -405,6 +405,35 @@ async fn first_login(
     Ok(Json(state.record.first_login(&req).await?))
 }
 
+/// A document of a case made at a desk, as the raw age file.
+async fn add_document(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    query: Result<Query<TakeoverDocumentQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<bool> {
+    let (actor, ws) = actor(&state, &peer, &headers).await?;
+    let Ok(Query(TakeoverDocumentQuery {
+        fall: Some(case_id),
+        dokument: Some(key),
+    })) = query
+    else {
+        return Err(
+            ServerError::Invalid("„fall“ und „dokument“ müssen angegeben sein.".into()).into(),
+        );
+    };
+    let body = body.map_err(|e| {
+        ServerError::Invalid(format!("Das Dokument ist nicht lesbar oder zu groß: {e}"))
+    })?;
+    Ok(Json(
+        state
+            .record
+            .add_document(&actor, ws, case_id, &key, &body)
+            .await?,
+    ))
+}
+
 async fn key_view(
     State(state): State<ApiState>,
     Extension(peer): Extension<Peer>,
@@ -454,6 +483,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/nummern", post(lease))
         .route("/v1/hallo", get(hello))
         .route("/v1/dokumente", get(documents))
+        .route(
+            "/v1/dokumente/neu",
+            post(add_document).layer(DefaultBodyLimit::max(crate::takeover::MAX_DOCUMENT)),
+        )
         .route("/v1/schluessel", get(key_view))
         .route("/v1/schluessel/benutzer", post(publish_user_key))
         .route("/v1/schluessel/art", post(publish_kind_key))

@@ -211,6 +211,74 @@ impl Record {
             .collect()
     }
 
+    /// A document of a case made at a desk (a scan approved at the scanning desk),
+    /// sealed to the case key there. Allowed to whoever may work on the case, and
+    /// to the user who created it (the scanning desk); refusals audited. Sent
+    /// twice (`key`), kept once.
+    pub async fn add_document(
+        &self,
+        actor: &office::rules::Actor,
+        workstation: Uuid,
+        case_id: Uuid,
+        key: &str,
+        content: &[u8],
+    ) -> Result<bool> {
+        if key.is_empty() || key.len() > 200 {
+            return Err(invalid("Ungültige Dokumentkennung."));
+        }
+        office::Ciphertext::check_age(content).map_err(|r| invalid(r.reason))?;
+        let client = self.pool.get().await?;
+        let case = client
+            .query_opt(
+                &stmt(
+                    &client,
+                    "SELECT c.assignee, EXISTS (SELECT 1 FROM case_events e
+                       WHERE e.case_id = c.id AND e.kind = 'eingang' AND e.actor = $2)
+                     FROM cases c WHERE c.id = $1",
+                )
+                .await?,
+                &[&case_id, &actor.user],
+            )
+            .await?;
+        let allowed = match &case {
+            Some(row) => {
+                let assignee: Option<String> = row.try_get(0)?;
+                let created: bool = row.try_get(1)?;
+                (actor.role.may(domain::Permission::EditCases)
+                    && office::rules::visible(actor, assignee.as_deref()))
+                    || (actor.role.may(domain::Permission::ScanIntake) && created)
+            }
+            None => false,
+        };
+        if !allowed {
+            let why = format!(
+                "{} darf dem Vorgang {case_id} keine Dokumente hinzufügen.",
+                actor.user
+            );
+            audit(
+                &client,
+                Some(&actor.user),
+                Some(workstation),
+                "dokumente_abgelehnt",
+                &why,
+            )
+            .await?;
+            return Err(ServerError::Forbidden(why));
+        }
+        let inserted = client
+            .execute(
+                &stmt(
+                    &client,
+                    "INSERT INTO case_documents (case_id, submission_id, content, import_key)
+                     VALUES ($1, NULL, $2, $3) ON CONFLICT (import_key) DO NOTHING",
+                )
+                .await?,
+                &[&case_id, &content, &format!("{case_id}:{key}")],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
     /// Figures of the pickup for `amtsstube-server status`: submissions per state
     /// and outbox items per state.
     pub async fn pickup_status(&self) -> Result<PickupStatus> {

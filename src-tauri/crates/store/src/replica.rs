@@ -471,6 +471,47 @@ impl Session {
         Ok(Some(next))
     }
 
+    /// Queue the documents of a case this desk created for the Rathaus-Server
+    /// (after the command that creates the case); one key per document.
+    pub fn office_upload_add(&mut self, uploads: &[OfficeUpload]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for u in uploads {
+            tx.execute(
+                "INSERT OR IGNORE INTO office_uploads (case_id, key, blob_id, kind, filename, mime_type)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![u.case_id, u.key, u.blob_id, u.kind, u.filename, u.mime_type],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The documents waiting to go up, oldest first.
+    pub fn office_uploads(&self) -> Result<Vec<OfficeUpload>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, case_id, key, blob_id, kind, filename, mime_type FROM office_uploads ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(OfficeUpload {
+                seq: r.get(0)?,
+                case_id: r.get(1)?,
+                key: r.get(2)?,
+                blob_id: r.get(3)?,
+                kind: r.get(4)?,
+                filename: r.get(5)?,
+                mime_type: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The server holds the document now.
+    pub fn office_upload_done(&mut self, seq: i64) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM office_uploads WHERE seq = ?1", params![seq])?;
+        Ok(())
+    }
+
     /// Commands of the logged-in user waiting for the server, and conflicts not
     /// dealt with (the status bar's numbers).
     pub fn replica_counts(&self) -> Result<(u32, u32)> {
@@ -584,4 +625,16 @@ fn audit_command(
             command.key
         ),
     )
+}
+
+/// A document of a case this desk created, waiting for the Rathaus-Server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfficeUpload {
+    pub seq: i64,
+    pub case_id: String,
+    pub key: String,
+    pub blob_id: String,
+    pub kind: String,
+    pub filename: Option<String>,
+    pub mime_type: String,
 }

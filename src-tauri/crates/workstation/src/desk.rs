@@ -281,8 +281,13 @@ fn this_year() -> i16 {
 }
 
 /// The server's counter for paper applications of a year.
-fn paper_counter(year: i16) -> String {
+pub(crate) fn paper_counter(year: i16) -> String {
     format!("papier-{year:04}")
+}
+
+/// The Aktenzeichen of a paper application with number `n` of the leased blocks.
+pub(crate) fn paper_file_number(year: i16, n: i64) -> String {
+    format!("PA-{year:04}-{n:06}")
 }
 
 async fn lease(
@@ -415,6 +420,72 @@ impl SyncJob {
                 ws.with_replica(|s, r| Ok(s.replica_answer(r, command.key, &outcome)?))
             })
             .map_err(Failure::Refused)?;
+        }
+        // Documents of cases this desk created, once the server has the case.
+        let uploads = desk
+            .step(|ws| Ok(ws.session_with(Permission::RunSync)?.office_uploads()?))
+            .map_err(Failure::Refused)?;
+        for u in uploads {
+            let Ok(case_id) = Uuid::parse_str(&u.case_id) else {
+                continue;
+            };
+            let body = desk
+                .step(|ws| {
+                    let queued = ws
+                        .replica_mut()?
+                        .queue
+                        .iter()
+                        .any(|c| c.body.case_id() == case_id);
+                    if queued {
+                        return Ok(None);
+                    }
+                    let mut bytes = Vec::new();
+                    {
+                        let s = ws.session_with(Permission::RunSync)?;
+                        let blob = store::BlobId::parse(&u.blob_id)?;
+                        std::io::Read::read_to_end(&mut s.open_blob(&blob)?, &mut bytes)
+                            .map_err(|e| invalid(format!("Dokument {}: {e}", u.key)))?;
+                    }
+                    use base64::Engine as _;
+                    let json = serde_json::json!({
+                        "kind": u.kind,
+                        "filename": u.filename,
+                        "mimeType": u.mime_type,
+                        "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
+                    });
+                    Ok(Some(
+                        ws.seal_document_for_scans(json.to_string().as_bytes())?,
+                    ))
+                })
+                .map_err(Failure::Refused)?;
+            let Some(body) = body else { continue };
+            let sent = rt.block_on(async {
+                let sent = http
+                    .post(format!("{}/v1/dokumente/neu", c.url))
+                    .query(&[("fall", case_id.to_string()), ("dokument", u.key.clone())])
+                    .bearer_auth(token)
+                    .header("content-type", "application/octet-stream")
+                    .body(body)
+                    .send()
+                    .await;
+                answer::<bool>(sent, c, "Die Antwort des Rathaus-Servers ist unlesbar.").await
+            });
+            match sent {
+                Ok(_) => desk
+                    .step(|ws| {
+                        Ok(ws
+                            .session_with_mut(Permission::RunSync)?
+                            .office_upload_done(u.seq)?)
+                    })
+                    .map_err(Failure::Refused)?,
+                Err(Failure::Away(_)) => return Ok(summary),
+                Err(Failure::Expired) => return Err(Failure::Expired),
+                // Refused (the case was refused, say): it stays queued and is
+                // named in the log; the conflict tells the clerk.
+                Err(Failure::Refused(e)) => {
+                    tracing::warn!("Dokument {} nicht angenommen: {}", u.key, e.message);
+                }
+            }
         }
         loop {
             let cursor = desk
@@ -681,12 +752,16 @@ impl Workstation {
         self.seal_for_kinds(text, &[KeyKind::Fall])
     }
 
-    /// Seal to the case key and, where it exists, the other kinds' keys.
-    fn seal_for_kinds(
-        &self,
-        text: &str,
-        kinds: &[KeyKind],
-    ) -> Result<office::Ciphertext, AppError> {
+    /// Seal a document (no size limit) to the case key and the scan key.
+    pub(crate) fn seal_document_for_scans(&self, bytes: &[u8]) -> Result<Vec<u8>, AppError> {
+        let recipients = self.recipients_for(&[KeyKind::Fall, KeyKind::Scan])?;
+        let refs: Vec<&str> = recipients.iter().map(String::as_str).collect();
+        keyring::seal_document(bytes, &refs)
+            .map_err(|r| AppError::new(ErrorCode::InvalidInput, r.reason))
+    }
+
+    /// The case key's recipient and, where they exist, the other kinds'.
+    fn recipients_for(&self, kinds: &[KeyKind]) -> Result<Vec<String>, AppError> {
         let stored = self
             .session_with(Permission::RunSync)?
             .setting(RECIPIENTS)?
@@ -696,13 +771,24 @@ impl Workstation {
         let fall = known(&KeyKind::Fall).ok_or_else(|| {
             invalid("Es gibt noch keinen Schlüssel für Fallinhalte: Die Leitung muss sich einmal am Rathaus-Server anmelden.")
         })?;
-        let mut recipients: Vec<&str> = vec![fall.as_str()];
+        let mut recipients = vec![fall.clone()];
         for k in kinds.iter().filter(|k| **k != KeyKind::Fall) {
             if let Some(r) = known(k) {
-                recipients.push(r.as_str());
+                recipients.push(r.clone());
             }
         }
-        keyring::seal(text.as_bytes(), &recipients)
+        Ok(recipients)
+    }
+
+    /// Seal to the case key and, where it exists, the other kinds' keys.
+    fn seal_for_kinds(
+        &self,
+        text: &str,
+        kinds: &[KeyKind],
+    ) -> Result<office::Ciphertext, AppError> {
+        let recipients = self.recipients_for(kinds)?;
+        let refs: Vec<&str> = recipients.iter().map(String::as_str).collect();
+        keyring::seal(text.as_bytes(), &refs)
             .map_err(|r| AppError::new(ErrorCode::InvalidInput, r.reason))
     }
 
@@ -758,7 +844,7 @@ impl Workstation {
             .ok_or_else(|| {
                 invalid("Keine Aktenzeichen mehr vorrätig: Bitte einmal mit dem Rathaus-Server abgleichen.")
             })?;
-        let file_number = format!("PA-{year:04}-{number:06}");
+        let file_number = paper_file_number(year, number);
         let json = serde_json::json!({
             "applicant": applicant.trim(),
             "service": case_type.trim(),
@@ -1352,5 +1438,66 @@ impl Workstation {
             ),
         )?;
         Ok(report)
+    }
+}
+
+impl Workstation {
+    /// A scan approved at the scanning desk in office mode: the case goes to the
+    /// Rathaus-Server (content sealed to the case and scan keys), its documents
+    /// (the scan product and its Transfervermerk) wait in the upload queue and
+    /// follow once the server has the case.
+    pub(crate) fn office_scan_case(
+        &mut self,
+        file_number: &str,
+        t: &domain::casetype::CaseType,
+        applicant: &str,
+        received_at: &str,
+    ) -> Result<(), AppError> {
+        let (rec, documents) = {
+            let s = self.session_with(Permission::ScanIntake)?;
+            let rec = s.case_by_file_number(file_number)?.ok_or_else(|| {
+                invalid(format!(
+                    "Der Vorgang {file_number} fehlt nach der Freigabe."
+                ))
+            })?;
+            let docs = s.case_documents(&rec.id)?;
+            (rec, docs)
+        };
+        let case_id = Uuid::parse_str(&rec.id)
+            .map_err(|_| invalid(format!("Vorgang {file_number}: Kennung unlesbar.")))?;
+        let json = serde_json::json!({
+            "applicant": applicant,
+            "service": t.name,
+            "caseType": t.name,
+            "documents": documents.iter().map(|d| serde_json::json!({
+                "kind": d.kind,
+                "filename": d.filename,
+                "mimeType": d.mime_type,
+                "size": d.size,
+            })).collect::<Vec<_>>(),
+        });
+        let content = self.seal_for_kinds(&json.to_string(), &[KeyKind::Fall, KeyKind::Scan])?;
+        self.office_act(CommandBody::CreateCase {
+            case_id,
+            file_number: file_number.to_string(),
+            case_type: t.kuerzel.clone(),
+            received_at: received_at.to_string(),
+            content,
+        })?;
+        let uploads: Vec<store::OfficeUpload> = documents
+            .iter()
+            .map(|d| store::OfficeUpload {
+                seq: 0,
+                case_id: case_id.to_string(),
+                key: format!("{}-{}", d.kind, d.blob_id),
+                blob_id: d.blob_id.clone(),
+                kind: d.kind.clone(),
+                filename: d.filename.clone(),
+                mime_type: d.mime_type.clone(),
+            })
+            .collect();
+        self.session_with_mut(Permission::ScanIntake)?
+            .office_upload_add(&uploads)?;
+        Ok(())
     }
 }

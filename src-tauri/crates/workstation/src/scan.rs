@@ -970,6 +970,9 @@ impl Workstation {
             })?;
         let town = self.town()?;
         let key = self.seal_key()?;
+        // Office mode: the case goes to the Rathaus-Server with an Aktenzeichen from
+        // the block leased in advance (works offline too).
+        let office = self.connection()?.is_some();
         let session = self.session_with_mut(Permission::ScanIntake)?;
         let me = session.user().username.to_string();
         let product = session.scan_product(&r.product_id)?.ok_or_else(|| {
@@ -984,7 +987,17 @@ impl Workstation {
         )
         .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
         let now = jiff::Zoned::now();
-        let file_number = session.allocate_file_number(&t.kuerzel, now.year())?;
+        let file_number = if office {
+            let n = session
+                .office_take_number(&crate::desk::paper_counter(now.year()))?
+                .ok_or_else(|| {
+                    AppError::invalid("Keine Aktenzeichen mehr vorrätig: Bitte einmal mit dem Rathaus-Server abgleichen.")
+                })?;
+            crate::desk::paper_file_number(now.year(), n)
+        } else {
+            session.allocate_file_number(&t.kuerzel, now.year())?
+        };
+        let office_applicant = applicant.clone();
         let facts = scan::rules::ApprovalFacts {
             now: now.timestamp().to_string(),
             split: split_facts(session, &product)?,
@@ -1017,6 +1030,9 @@ impl Workstation {
             checklist_json,
             full_check,
         })?;
+        if office {
+            self.office_scan_case(&file_number, &t, &office_applicant, &product.received_at)?;
+        }
         Ok(file_number)
     }
 
