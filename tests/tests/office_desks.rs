@@ -1434,7 +1434,7 @@ fn a_scan_approved_at_the_scanning_desk_reaches_the_caseworkers_desk() -> Result
     )?;
     as_user(&mut scan, "sina")?;
     let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
-    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    let mut lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
     anna.office_sign_in("anna-passwort-1".into())?;
 
     // Sam scans one application into a batch.
@@ -1492,5 +1492,60 @@ fn a_scan_approved_at_the_scanning_desk_reaches_the_caseworkers_desk() -> Result
     let again = scan.office_sync()?;
     assert_eq!(again.applied, 0, "{again:?}");
     assert_eq!(anna.office_documents(&az)?.len(), docs.len());
+
+    // Anna decides it; the Leitung's figures on her own PC count it (they cover
+    // every case of the town hall, from her replica).
+    anna.office_step(&az, Step::PruefungBeginnen, None)?;
+    anna.office_checklist(&az, true)?;
+    anna.office_step(&az, Step::Vollstaendig, None)?;
+    anna.office_step(
+        &az,
+        Step::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+        },
+        None,
+    )?;
+    anna.office_sync()?;
+    lea.office_sync()?;
+    let day = jiff::Zoned::now().date();
+    let request = workstation::ReportRequest {
+        from: format!("{}-01-01", day.year()),
+        until: day.to_string(),
+        case_type: None,
+        channel: None,
+    };
+    // The history in the order it happened, though all four steps fell in one second.
+    let seen: Vec<String> = lea
+        .office_case(&az)?
+        .history
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "eingang",
+            "pruefung_beginnen",
+            "vollstaendig",
+            "entscheiden"
+        ],
+        "{seen:?}"
+    );
+    let r = lea.report(&request)?;
+    assert_eq!(
+        (r.total.current.arrivals, r.total.current.decided),
+        (1, 1),
+        "{:?}",
+        r.total
+    );
+    let gew = r.by_type.iter().find(|g| g.label == "Gewerbeanmeldung");
+    assert!(
+        gew.is_some(),
+        "{:?}",
+        r.by_type.iter().map(|g| &g.label).collect::<Vec<_>>()
+    );
+    let decided = lea.report_cases(&request, "alle", workstation::Metric::Decided)?;
+    assert_eq!(decided.len(), 1);
+    assert_eq!(decided[0].file_number, az);
     Ok(())
 }

@@ -471,6 +471,47 @@ impl Session {
         Ok(Some(next))
     }
 
+    /// The cases of the logged-in user's replica as the server confirmed them, with
+    /// their events (the Leitung's figures in office mode); `None` without a replica.
+    pub fn replica_cases(&self) -> Result<Option<Vec<ReplicaCase>>> {
+        let owner = self.owner();
+        let exists: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT 1 FROM office_replica WHERE owner = ?1",
+                params![owner],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let mut cases: BTreeMap<Uuid, ReplicaCase> = BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT case_id, meta FROM office_cases WHERE owner = ?1")?;
+        let rows = stmt.query_map(params![owner], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (id, meta) = row?;
+            cases.insert(parse_uuid(&id)?, (from_json("Vorgang", &meta)?, Vec::new()));
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT case_id, event FROM office_events WHERE owner = ?1")?;
+        let rows = stmt.query_map(params![owner], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (id, event) = row?;
+            if let Some(case) = cases.get_mut(&parse_uuid(&id)?) {
+                case.1.push(from_json("Ereignis", &event)?);
+            }
+        }
+        Ok(Some(cases.into_values().collect()))
+    }
+
     /// Queue the documents of a case this desk created for the Rathaus-Server
     /// (after the command that creates the case); one key per document.
     pub fn office_upload_add(&mut self, uploads: &[OfficeUpload]) -> Result<()> {
@@ -638,3 +679,6 @@ pub struct OfficeUpload {
     pub filename: Option<String>,
     pub mime_type: String,
 }
+
+/// A case of the replica as the server confirmed it, with its events.
+pub type ReplicaCase = (CaseMeta, Vec<Event>);

@@ -969,15 +969,14 @@ impl Workstation {
                 )
             })?;
         let id = Uuid::parse_str(&summary.id).map_err(|_| invalid("Ungültige Kennung."))?;
-        let (channel, received_at, mut history) = {
+        let (channel, received_at, history) = {
             let replica = self.replica_mut()?;
             let case = replica
                 .cases
                 .get(&id)
                 .ok_or_else(|| invalid("Der Vorgang fehlt im Replikat."))?;
-            let history: Vec<OfficeEvent> = case
-                .events
-                .values()
+            let history: Vec<OfficeEvent> = in_order(case.events.values().cloned().collect())
+                .into_iter()
                 .map(|e| OfficeEvent {
                     kind: e.kind.clone(),
                     actor: e.actor.clone(),
@@ -992,7 +991,6 @@ impl Workstation {
                 history,
             )
         };
-        history.sort_by(|a, b| a.at.cmp(&b.at));
         let content = self
             .session_with(Permission::RunSync)?
             .replica_content(id)?;
@@ -1499,5 +1497,73 @@ impl Workstation {
         self.session_with_mut(Permission::ScanIntake)?
             .office_upload_add(&uploads)?;
         Ok(())
+    }
+}
+
+/// Events in the order they happened. The server stamps them to the second, so
+/// steps taken within one second are put in the order of the lifecycle: each next
+/// step starts where the one before ended; notes keep their place by time.
+pub(crate) fn in_order(mut events: Vec<office::Event>) -> Vec<office::Event> {
+    events.sort_by(|a, b| a.at.cmp(&b.at));
+    let mut out: Vec<office::Event> = Vec::with_capacity(events.len());
+    let mut state: Option<CaseState> = None;
+    let mut rest = std::collections::VecDeque::from(events);
+    while let Some(first) = rest.front() {
+        let at = first.at.clone();
+        // The group of this second, and in it the step that follows `state`.
+        let pick = rest
+            .iter()
+            .take_while(|e| e.at == at)
+            .position(|e| e.to_state.is_none() || e.from_state == state || e.from_state.is_none())
+            .unwrap_or(0);
+        if let Some(e) = rest.remove(pick) {
+            if e.to_state.is_some() {
+                state = e.to_state;
+            }
+            out.push(e);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: &str, at: &str, from: Option<CaseState>, to: Option<CaseState>) -> office::Event {
+        office::Event {
+            id: Uuid::new_v4(),
+            case_id: Uuid::nil(),
+            kind: kind.into(),
+            actor: "anna".into(),
+            at: at.into(),
+            from_state: from,
+            to_state: to,
+            content: None,
+        }
+    }
+
+    #[test]
+    fn steps_within_one_second_follow_the_lifecycle() {
+        use CaseState::*;
+        let t = "2026-12-03T07:32:53Z";
+        let events = vec![
+            ev("entscheiden", t, Some(InBearbeitung), Some(Entschieden)),
+            ev("notiz", "2026-12-03T07:32:54Z", None, None),
+            ev("vollstaendig", t, Some(InPruefung), Some(InBearbeitung)),
+            ev("eingang", "2026-12-03T07:30:00Z", None, Some(Eingegangen)),
+            ev("pruefung_beginnen", t, Some(Eingegangen), Some(InPruefung)),
+        ];
+        let kinds: Vec<String> = in_order(events).into_iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "eingang",
+                "pruefung_beginnen",
+                "vollstaendig",
+                "entscheiden",
+                "notiz"
+            ]
+        );
     }
 }

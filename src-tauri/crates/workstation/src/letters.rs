@@ -880,8 +880,7 @@ impl Workstation {
             .get(&case_id)
             .map(|c| c.events.values().cloned().collect())
             .unwrap_or_default();
-        let mut events = events;
-        events.sort_by(|a, b| a.at.cmp(&b.at));
+        let events = crate::desk::in_order(events);
         let (mut decided, mut requested, mut assessed) = (None, (Vec::new(), None), false);
         for e in &events {
             let Some(content) = &e.content else {

@@ -236,23 +236,33 @@ impl Workstation {
             .tomorrow()
             .map_err(|e| AppError::invalid(e.to_string()))?;
         let today = crate::casework::today();
-        self.refresh_report_cache(session, today)?;
-        let slot = self.reports.cache.borrow();
-        let Some(cache) = slot.as_ref() else {
-            return Err(AppError::invalid(
-                "Die Kennzahlen konnten nicht gelesen werden.",
-            ));
+        let wanted = |c: &&CachedCase| {
+            req.case_type
+                .as_ref()
+                .is_none_or(|t| *t == c.facts.case_type)
+                && req.channel.is_none_or(|ch| ch == c.facts.channel)
         };
-        let kept: Vec<&CachedCase> = cache
-            .cases
-            .iter()
-            .filter(|c| {
-                req.case_type
-                    .as_ref()
-                    .is_none_or(|t| *t == c.facts.case_type)
-                    && req.channel.is_none_or(|ch| ch == c.facts.channel)
-            })
-            .collect();
+        // Office mode: every case of the town hall, from the Leitung's replica.
+        let office = self.office_report_cases(session)?;
+        let slot = match office {
+            Some(_) => None,
+            None => {
+                self.refresh_report_cache(session, today)?;
+                Some(self.reports.cache.borrow())
+            }
+        };
+        let kept: Vec<&CachedCase> = match (&office, &slot) {
+            (Some(cases), _) => cases.iter().filter(wanted).collect(),
+            (None, Some(slot)) => match slot.as_ref() {
+                Some(cache) => cache.cases.iter().filter(wanted).collect(),
+                None => {
+                    return Err(AppError::invalid(
+                        "Die Kennzahlen konnten nicht gelesen werden.",
+                    ));
+                }
+            },
+            (None, None) => Vec::new(),
+        };
         let per_person = session.setting(PERSON_SETTING)?.as_deref() == Some("an");
         let query = Query {
             from,
@@ -264,6 +274,66 @@ impl Workstation {
             min_group: MIN_GROUP,
         };
         Ok(f(&kept, &query))
+    }
+
+    /// Office mode (a desk connected to the Rathaus-Server): the figures' input from
+    /// the replica, which for the Leitung holds every case of the town hall with
+    /// its history; `None` standalone.
+    fn office_report_cases(
+        &self,
+        session: &store::Session,
+    ) -> Result<Option<Vec<CachedCase>>, AppError> {
+        if session.setting(crate::office::SETTING)?.is_none() {
+            return Ok(None);
+        }
+        let Some(cases) = session.replica_cases()? else {
+            return Ok(Some(Vec::new()));
+        };
+        let config = self.casework_config().ok();
+        let mut out = Vec::with_capacity(cases.len());
+        for (meta, events) in cases {
+            let events = crate::desk::in_order(events);
+            // Paper cases carry the type's short code; the figures group by name.
+            let case_type = config
+                .as_deref()
+                .and_then(|c| c.types.by_code(&meta.case_type))
+                .map_or_else(|| meta.case_type.clone(), |t| t.name.clone());
+            let complete_at = events
+                .iter()
+                .rev()
+                .find(|e| e.kind == "vollstaendig")
+                .map(|e| e.at.clone());
+            let rec = store::CaseRecord {
+                id: meta.id.to_string(),
+                file_number: meta.file_number.clone(),
+                case_type,
+                case_type_code: None,
+                applicant: String::new(),
+                status: meta.state.as_str().to_owned(),
+                received_at: meta.received_at.clone(),
+                assigned_to: meta.assignee.clone(),
+                complete_at,
+                waiting_from: meta.waiting_from.map(|s| s.as_str().to_owned()),
+                extended: false,
+                // Online cases: the reference itself is not needed for the figures.
+                fc_case_id: (meta.channel == "online").then(String::new),
+            };
+            let history = events
+                .into_iter()
+                .map(|e| store::HistoryEntry {
+                    at: e.at,
+                    actor: e.actor,
+                    kind: e.kind,
+                    from_state: e.from_state.map(|s| s.as_str().to_owned()),
+                    to_state: e.to_state.map(|s| s.as_str().to_owned()),
+                    detail: None,
+                })
+                .collect();
+            if let Some(c) = cached_case(rec, history, config.as_deref()) {
+                out.push(c);
+            }
+        }
+        Ok(Some(out))
     }
 
     /// Bring the figures' input up to date: read the cases changed since the last
