@@ -396,6 +396,117 @@ fn hostile_and_broken_clients_are_refused_in_german_with_an_audit_entry() {
         assert!(text.contains("nicht lesen"), "{text}");
         assert!(audit_has(&o, "dokumente_abgelehnt").await);
 
+        // The endpoints of letters, takeover, documents and first logins.
+        // Plaintext where a sealed document belongs: refused before anything is kept.
+        let resp = desk
+            .post(format!(
+                "{}/v1/dokumente/neu?fall={}&dokument=scan-1",
+                o.url,
+                Uuid::new_v4()
+            ))
+            .bearer_auth(&token)
+            .body("Erika Mustermann, Hauptstr. 1")
+            .send()
+            .await
+            .unwrap();
+        let (status, text) = fehler(resp).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("nicht verschlüsselt"), "{text}");
+        // A sealed document for a case this user may not work on.
+        let sealed = office::keyring::seal_document(
+            b"{}",
+            &[office::keyring::generate().1.as_str()],
+        )
+        .unwrap();
+        let resp = desk
+            .post(format!(
+                "{}/v1/dokumente/neu?fall={}&dokument=scan-1",
+                o.url,
+                Uuid::new_v4()
+            ))
+            .bearer_auth(&token)
+            .body(sealed.clone())
+            .send()
+            .await
+            .unwrap();
+        let (status, text) = fehler(resp).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(text.contains("keine Dokumente hinzufügen"), "{text}");
+        // Without the query, in German.
+        let resp = desk
+            .post(format!("{}/v1/dokumente/neu", o.url))
+            .bearer_auth(&token)
+            .body(sealed.clone())
+            .send()
+            .await
+            .unwrap();
+        let (status, text) = fehler(resp).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("„fall“ und „dokument“"), "{text}");
+        // A caseworker takes nothing over (the role is the server's).
+        let resp = desk
+            .post(format!("{}/v1/uebernahme/protokoll", o.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!([]))
+            .send()
+            .await
+            .unwrap();
+        let (status, text) = fehler(resp).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(text.contains("nur die Leitung"), "{text}");
+        assert!(audit_has(&o, "uebernahme_abgelehnt").await);
+        // A letter for a case the server does not know (what it would send is
+        // checked in `delivery`'s own tests).
+        let (_, stranger) = office::keyring::generate();
+        let junk = office::keyring::seal(b"{}", &[stranger.as_str()]).unwrap();
+        let cmd = Command {
+            key: Uuid::new_v4(),
+            body: CommandBody::Letter {
+                case_id: Uuid::new_v4(),
+                based_on: 1,
+                letter: "bescheid".into(),
+                kanal: "post".into(),
+                versendet: true,
+                kassenzeichen: None,
+                detail: junk.clone(),
+                document: junk.clone(),
+                delivery: Some(junk),
+            },
+        };
+        let resp = desk
+            .post(format!("{}/v1/befehle", o.url))
+            .bearer_auth(&token)
+            .json(&cmd)
+            .send()
+            .await
+            .unwrap();
+        let outcome: Outcome = resp.json().await.unwrap();
+        assert!(
+            matches!(&outcome, Outcome::Refused { refusal, .. } if refusal.reason.contains("nicht bekannt (Brief)")),
+            "{outcome:?}"
+        );
+        // A first login: a wrong password and an unknown workstation, both refused.
+        let first = |ws: Uuid, password: &str| {
+            client(&o.ca, None)
+                .post(format!("{}/v1/erstanmeldung", o.url))
+                .json(&office::protocol::FirstLogin {
+                    workstation: ws,
+                    user: "anna".into(),
+                    password: password.into(),
+                })
+                .send()
+        };
+        let (status, _) = fehler(first(ws, "falsch-falsch-1").await.unwrap()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, text) = fehler(first(Uuid::new_v4(), "lang-genug-2026").await.unwrap()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(text.contains("nicht (mehr) angemeldet"), "{text}");
+        assert!(audit_has(&o, "erstanmeldung_abgelehnt").await);
+        // Right password, but the desk has deposited nothing yet.
+        let (status, text) = fehler(first(ws, "lang-genug-2026").await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("nichts hinterlegt"), "{text}");
+
         // A removed user's session ends at once.
         o.record.remove_user("anna").await.unwrap();
         let resp = desk
