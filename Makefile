@@ -84,6 +84,7 @@ chaos: build
 	SERVER_CHAOS_COMMANDS=1000 $(CARGO) test -p server --test chaos -- --nocapture
 	OFFICE_CHAOS_ROUNDS=200 $(CARGO) test -p amtsstube-tests --test office_desks desk_processes_killed -- --nocapture
 	PICKUP_CHAOS_ROUNDS=100 $(CARGO) test -p amtsstube-tests --test office_pickup pickup_killed -- --nocapture
+	LETTER_CHAOS_ROUNDS=100 $(CARGO) test -p amtsstube-tests --test office_pickup letters_sent -- --nocapture
 
 # ---- other --------------------------------------------------------------------
 bench: deps

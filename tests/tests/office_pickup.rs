@@ -518,3 +518,242 @@ fn the_restore_drill_brings_back_every_case_document_and_audit_entry() -> Result
     assert_eq!(opened, 3);
     Ok(())
 }
+
+/// Letters the Rathaus-Server sends (reply to the mailbox, payment request,
+/// Annahmeanordnung), with `amtsstube-server abholen` killed with SIGKILL at random
+/// moments and PostgreSQL stopped hard now and then: in the end every reply is in
+/// the citizen's mailbox once, every payment request reached the portal once,
+/// every booking file lies in the cash folder once, and no delivery copy is left.
+#[test]
+fn letters_sent_by_a_killed_server_arrive_exactly_once() -> Result<(), BoxError> {
+    use base64::Engine as _;
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+    let (rounds, seed) = amtsstube_tests::chaos_rounds_and_seed("LETTER_CHAOS", 8);
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let cluster = Cluster::start(Path::new(env!("CARGO_TARGET_TMPDIR")))?;
+    cluster.create_database("versand_chaos")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let record = Arc::new(rt.block_on(Record::connect(&cluster.conninfo("versand_chaos"), 2))?);
+    rt.block_on(record.migrate())?;
+    rt.block_on(record.add_user("lea", Role::Leitung, "lea-passwort-1"))?;
+    let lea = Actor {
+        user: "lea".into(),
+        role: Role::Leitung,
+    };
+    let (_, fall) = case_key(&rt, &record, &lea)?;
+    let fall_recipient = office::keyring::recipient_of(&fall).map_err(|r| r.reason)?;
+    let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
+        "CARGO_TARGET_TMPDIR"
+    ))))?;
+    portal_sim::seed::seed(&mut run.sim.lock(), 6, 81)?;
+    let tmp = tempfile::tempdir()?;
+    let dir = server::setup::ServerDir::new(tmp.path().join("server"));
+    dir.create(
+        &server::setup::ServerConfig {
+            datenbank: cluster.conninfo("versand_chaos"),
+            adresse: "127.0.0.1:0".into(),
+            name: "Musterstadt".into(),
+            abruf_sekunden: None,
+            kasse_ordner: None,
+            sicherung_empfaenger: None,
+        },
+        &["127.0.0.1".into()],
+    )?;
+    dir.save_portal(&serde_json::to_string(&run.config)?)?;
+    let kasse = tmp.path().join("kasse");
+    std::fs::create_dir(&kasse)?;
+    dir.set_kasse(&kasse)?;
+    let settings = server::pickup::parse_settings(&serde_json::to_string(&run.config)?)?;
+    assert_eq!(
+        rt.block_on(server::pickup::pickup(record.clone(), &settings))?
+            .new_cases,
+        6
+    );
+    // Letters as a desk would send them (the delivery sealed to the server's key,
+    // the letter to the case key): two per round, to the cases in turn, while the
+    // sending server is killed.
+    record.set_delivery(Some(dir.delivery()?));
+    let recipient = dir.delivery()?.recipient;
+    let page = rt.block_on(record.feed(&lea, 0, 1000))?;
+    let cases: Vec<office::CaseMeta> = page
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            FeedItem::Case { meta, .. } => Some(meta.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cases.len(), 6);
+    let letter = |n: u64| -> Result<String, BoxError> {
+        let meta = &cases[(n % 6) as usize];
+        let kz = format!("51000100{n:05}");
+        let pdf = format!("%PDF-1.7\n% Brief {n}\n%%EOF\n");
+        let delivery = sync::Delivery {
+            reply: Some(sync::ReplyItem {
+                case_id: uuid::Uuid::nil(),
+                destination_id: uuid::Uuid::nil(),
+                service_type: fitconnect::api::ServiceType {
+                    name: Some("Eingangsbestätigung".into()),
+                    description: None,
+                    identifier: "urn:de:fim:leika:leistung:99050012104000".into(),
+                },
+                data: serde_json::json!({ "aktenzeichen": meta.file_number, "nummer": n }),
+                data_schema: "https://schema.amtsstube.invalid/antwort/1.0.0.json".into(),
+                attachments: vec![sync::ReplyAttachment {
+                    attachment_id: uuid::Uuid::new_v4(),
+                    blob_id: String::new(),
+                    filename: "brief.pdf".into(),
+                    mime_type: "application/pdf".into(),
+                }],
+            }),
+            letter: base64::engine::general_purpose::STANDARD.encode(pdf.as_bytes()),
+            payment: Some(sync::PaymentItem {
+                url: String::new(),
+                request_id: kz.clone(),
+                kassenzeichen: kz.clone(),
+                amount_cents: 1500,
+                due_date: "2026-12-31".into(),
+                description: format!("Gebühr {}", meta.file_number),
+            }),
+            hkr: Some(sync::HkrItem {
+                dir: String::new(),
+                file_stem: format!("AO-{kz}"),
+                csv: format!("{kz};1500"),
+                xml: format!("<ao kz=\"{kz}\"/>"),
+            }),
+        };
+        let sealed = |b: &[u8], to: &str| keyring::seal(b, &[to]).map_err(|r| r.reason);
+        let cmd = office::Command {
+            key: uuid::Uuid::new_v4(),
+            body: office::CommandBody::Letter {
+                case_id: meta.id,
+                based_on: meta.version,
+                letter: "eingangsbestaetigung".into(),
+                kanal: "postfach".into(),
+                versendet: false,
+                kassenzeichen: Some(kz.clone()),
+                detail: sealed(b"{}", &fall_recipient)?,
+                document: sealed(pdf.as_bytes(), &fall_recipient)?,
+                delivery: Some(sealed(&serde_json::to_vec(&delivery)?, &recipient)?),
+            },
+        };
+        let outcome = rt.block_on(record.apply(&lea, uuid::Uuid::nil(), &cmd))?;
+        if !matches!(outcome, office::Outcome::Applied { .. }) {
+            return Err(format!("{outcome:?}").into());
+        }
+        Ok(kz)
+    };
+
+    let bin = amtsstube_tests::app::amtsstube_bin()?.with_file_name("amtsstube-server");
+    let abholen = || {
+        std::process::Command::new(&bin)
+            .arg("--verzeichnis")
+            .arg(&dir.path)
+            .arg("abholen")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+    };
+    let mut booked = Vec::new();
+    let (mut killed, mut restarts) = (0, 0);
+    for k in 0..rounds {
+        // PostgreSQL may be restarting from the round before: try again a little.
+        for n in [2 * k, 2 * k + 1] {
+            let mut tries = 0;
+            loop {
+                match letter(n) {
+                    Ok(kz) => {
+                        booked.push(kz);
+                        break;
+                    }
+                    Err(_) if tries < 50 => {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let mut child = abholen()?;
+        std::thread::sleep(std::time::Duration::from_millis(rng.random_range(5..400)));
+        if k % 4 == 3 {
+            cluster.restart_hard()?;
+            restarts += 1;
+            child.wait()?;
+        } else if child.try_wait()?.is_none() {
+            child.kill()?;
+            child.wait()?;
+            killed += 1;
+        }
+    }
+    println!("{killed} Versandläufe getötet, PostgreSQL {restarts}-mal hart neu gestartet");
+    let mut last = String::new();
+    for _ in 0..3 {
+        let out = abholen()?.wait_with_output()?;
+        last = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && last.contains(" 0 wartend") {
+            break;
+        }
+    }
+    assert!(last.contains(" 0 wartend"), "{last}");
+
+    // The citizens' mailboxes: one reply per case.
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        rt.block_on(async {
+            http.get(format!("{}{path}", run.config.api_url))
+                .send()
+                .await?
+                .json::<serde_json::Value>()
+                .await
+        })
+    };
+    let portal_cases: Vec<uuid::Uuid> = run.sim.lock().cases.keys().copied().collect();
+    let mut numbers = Vec::new();
+    for case in portal_cases {
+        let view: portal_sim::citizen::CitizenCase =
+            serde_json::from_value(get(format!("/citizen/cases/{case}"))?)?;
+        for r in view
+            .replies
+            .iter()
+            .filter(|r| r.state != SubmissionState::Incomplete)
+        {
+            assert!(r.verified, "{:?}", r.problems);
+            numbers.push(
+                r.data
+                    .as_ref()
+                    .and_then(|d| d["nummer"].as_u64())
+                    .ok_or("ohne Nummer")?,
+            );
+        }
+    }
+    numbers.sort_unstable();
+    let want: Vec<u64> = (0..2 * rounds).collect();
+    assert_eq!(numbers, want, "jede Antwort genau einmal (seed {seed})");
+    // The payment service and the cash folder: each Kassenzeichen once.
+    let payments: Vec<portal_sim::payment::PaymentRecord> =
+        serde_json::from_value(get("/citizen/payments".into())?)?;
+    let mut requested: Vec<String> = payments.iter().map(|p| p.request_id.clone()).collect();
+    requested.sort();
+    booked.sort();
+    assert_eq!(requested, booked, "seed {seed}");
+    let mut files: Vec<String> = std::fs::read_dir(&kasse)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    files.sort();
+    let mut want: Vec<String> = booked
+        .iter()
+        .flat_map(|kz| [format!("AO-{kz}.csv"), format!("AO-{kz}.xml")])
+        .collect();
+    want.sort();
+    assert_eq!(files, want, "seed {seed}");
+    let record = Arc::new(rt.block_on(Record::connect(&cluster.conninfo("versand_chaos"), 2))?);
+    assert_eq!(rt.block_on(record.delivery_waiting())?, 0);
+    Ok(())
+}
