@@ -592,7 +592,6 @@ fn users_new_at_the_server_log_in_at_a_desk_that_never_saw_them() -> Result<(), 
             password: password.into(),
         })
     };
-    // The first synchronisation deposits the desk's key at the server.
     anna.office_sync()?;
     anna.logout();
     server.rt.block_on(
@@ -619,6 +618,20 @@ fn users_new_at_the_server_log_in_at_a_desk_that_never_saw_them() -> Result<(), 
                 && e.actor.as_deref() == Some("nina")),
         "{audit:?}"
     );
+
+    // A PC enrolled just now (its deposit went with the enrolment) lets her in too.
+    let mut second = amtsstube_tests::local::workstation(&tmp.path().join("platz2"), None, &[])?;
+    let code = server.rt.block_on(server.record.new_enrolment_code(10))?;
+    second.office_connect(OfficeConnectRequest {
+        server: server.url(),
+        code,
+        fingerprint: server.ca.fingerprint()?,
+        name: "Platz 2".into(),
+    })?;
+    second.logout();
+    let info = login(&mut second, "nina", "nina-passwort-1")?;
+    assert_eq!(info.role, Role::Sachbearbeitung);
+    second.logout();
 
     // Without the server: Nina's account here works, a user new there does not.
     server.halt()?;

@@ -427,14 +427,26 @@ mod base64_bytes {
     }
 }
 
-/// A desk asks to be enrolled (one-time code, its certificate request).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A desk asks to be enrolled (one-time code, its certificate request, and its
+/// deposit, so that users new at the server can log in there from the start).
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EnrolRequest {
     pub code: String,
     pub name: String,
     /// PEM certificate signing request; the key stays at the workstation.
     pub csr: String,
+    /// The identity that opens the desk's deposit file (see [`DeskDeposit`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schluessel: Option<String>,
+}
+
+impl std::fmt::Debug for EnrolRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolRequest")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The enrolled desk's id and certificate, and the office CA.

@@ -76,6 +76,7 @@ async fn desk(url: &str, ca: &OfficeCa, record: &Record, user: &str) -> Result<D
             code,
             name: user.into(),
             csr: req.cert_pem.clone(),
+            schluessel: None,
         })
         .send()
         .await?

@@ -183,6 +183,9 @@ async fn enrol(
             ca.sign_request(&csr, id, 3 * 365)
         })
         .await?;
+    if let Some(identity) = &req.schluessel {
+        state.record.deposit_at_enrolment(id, identity).await?;
+    }
     Ok(Json(EnrolResponse {
         id,
         certificate,

@@ -279,6 +279,27 @@ impl Record {
         .await
     }
 
+    /// The deposit a desk sends with its enrolment.
+    pub async fn deposit_at_enrolment(&self, workstation: Uuid, identity: &str) -> Result<()> {
+        office::keyring::recipient_of(&identity.to_string().into())
+            .map_err(|r| ServerError::Invalid(r.reason))?;
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                &stmt(&client, "UPDATE workstations SET escrow = $2 WHERE id = $1").await?,
+                &[&workstation, &identity],
+            )
+            .await?;
+        audit(
+            &client,
+            None,
+            Some(workstation),
+            "arbeitsplatzschluessel_hinterlegt",
+            "bei der Anmeldung des Arbeitsplatzes",
+        )
+        .await
+    }
+
     /// A user's first login at a desk that does not know her (no client
     /// certificate needed): the workstation must be enrolled and not revoked, the
     /// password right (failures count towards the lockout); then the desk's

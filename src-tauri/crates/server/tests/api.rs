@@ -77,6 +77,7 @@ async fn enrol(o: &Office, name: &str) -> (Uuid, String, String) {
             code: code.to_lowercase(),
             name: name.into(),
             csr: req.cert_pem.clone(),
+            schluessel: None,
         })
         .send()
         .await
@@ -257,6 +258,7 @@ fn hostile_and_broken_clients_are_refused_in_german_with_an_audit_entry() {
                 code: "AAAA-BBBB-CCCC".into(),
                 name: "x".into(),
                 csr: req.cert_pem.clone(),
+                schluessel: None,
             })
             .send()
             .await

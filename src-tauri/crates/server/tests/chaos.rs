@@ -170,6 +170,7 @@ fn kill_the_server_and_restart_postgres_during_the_desks_work() {
                     code: code.clone(),
                     name: "Scanstelle".into(),
                     csr: req.cert_pem.clone(),
+                    schluessel: None,
                 })
                 .send()
                 .await;

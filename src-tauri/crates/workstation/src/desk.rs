@@ -30,7 +30,7 @@ pub(crate) const RECIPIENTS: &str = "buero.empfaenger";
 /// What the server can send for letters (`office::protocol::Versand` as JSON).
 pub(crate) const VERSAND: &str = "buero.versand";
 /// The workstation id whose server holds this desk's deposit.
-const DEPOSITED: &str = "buero.hinterlegt";
+pub(crate) const DEPOSITED: &str = "buero.hinterlegt";
 /// The server's counter of Kassenzeichen numbers (leased in blocks).
 pub(crate) const KASSENZEICHEN: &str = "kassenzeichen";
 

@@ -217,7 +217,9 @@ async fn enrol(
     req: &OfficeConnectRequest,
     url: &str,
     expected: &str,
+    deposit: &SecretString,
 ) -> Result<Connection, AppError> {
+    use age::secrecy::ExposeSecret;
     // The CA is public; fetched without trusting anything and then pinned by the
     // fingerprint the administration read out.
     let probe = reqwest::Client::builder()
@@ -245,6 +247,7 @@ async fn enrol(
             code: req.code.trim().to_string(),
             name: req.name.trim().to_string(),
             csr,
+            schluessel: Some(deposit.expose_secret().to_string()),
         })
         .send()
         .await
@@ -668,12 +671,18 @@ impl Workstation {
             ));
         }
         let rt = runtime()?;
-        let connection = rt.block_on(enrol(&req, &url, &expected))?;
+        // The desk's deposit goes with the enrolment: users new at the server can
+        // log in here from the start.
+        let deposit = self
+            .session_with_mut(Permission::ConfigurePortal)?
+            .deposit_for_server()?;
+        let connection = rt.block_on(enrol(&req, &url, &expected, &deposit))?;
         let json = serde_json::to_string(&connection)
             .map_err(|e| AppError::new(ErrorCode::Storage, e.to_string()))?;
         self.write_pre_login(&connection)?;
         let session = self.session_with_mut(Permission::ConfigurePortal)?;
         session.set_setting(SETTING, &json)?;
+        session.set_setting(crate::desk::DEPOSITED, &connection.id())?;
         session.audit(
             "buero.angeschlossen",
             &format!("{url} {}", connection.workstation),
