@@ -352,22 +352,20 @@ async fn take_over_audit(
 }
 
 #[derive(Debug, Deserialize)]
-struct TakeoverDocumentQuery {
+struct DocumentQuery {
     fall: Option<Uuid>,
     dokument: Option<String>,
 }
 
-/// One document of a taken-over case, as the raw age file (no JSON around it:
-/// a scan may be large).
-async fn take_over_document(
-    State(state): State<ApiState>,
-    Extension(peer): Extension<Peer>,
-    headers: HeaderMap,
-    query: Result<Query<TakeoverDocumentQuery>, axum::extract::rejection::QueryRejection>,
+type DocumentQueryResult = Result<Query<DocumentQuery>, axum::extract::rejection::QueryRejection>;
+
+/// The case, the document's key and its bytes of a document upload (raw age file,
+/// no JSON around it: a scan may be large), refused in German when incomplete.
+fn document_upload(
+    query: DocumentQueryResult,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<bool> {
-    let (actor, ws) = actor(&state, &peer, &headers).await?;
-    let Ok(Query(TakeoverDocumentQuery {
+) -> Result<(Uuid, String, Bytes), ApiError> {
+    let Ok(Query(DocumentQuery {
         fall: Some(case_id),
         dokument: Some(key),
     })) = query
@@ -379,6 +377,19 @@ async fn take_over_document(
     let body = body.map_err(|e| {
         ServerError::Invalid(format!("Das Dokument ist nicht lesbar oder zu groß: {e}"))
     })?;
+    Ok((case_id, key, body))
+}
+
+/// One document of a taken-over case.
+async fn take_over_document(
+    State(state): State<ApiState>,
+    Extension(peer): Extension<Peer>,
+    headers: HeaderMap,
+    query: DocumentQueryResult,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<bool> {
+    let (actor, ws) = actor(&state, &peer, &headers).await?;
+    let (case_id, key, body) = document_upload(query, body)?;
     Ok(Json(
         state
             .record
@@ -408,27 +419,16 @@ async fn first_login(
     Ok(Json(state.record.first_login(&req).await?))
 }
 
-/// A document of a case made at a desk, as the raw age file.
+/// A document of a case made at a desk (a scan approved at the scanning desk).
 async fn add_document(
     State(state): State<ApiState>,
     Extension(peer): Extension<Peer>,
     headers: HeaderMap,
-    query: Result<Query<TakeoverDocumentQuery>, axum::extract::rejection::QueryRejection>,
+    query: DocumentQueryResult,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<bool> {
     let (actor, ws) = actor(&state, &peer, &headers).await?;
-    let Ok(Query(TakeoverDocumentQuery {
-        fall: Some(case_id),
-        dokument: Some(key),
-    })) = query
-    else {
-        return Err(
-            ServerError::Invalid("„fall“ und „dokument“ müssen angegeben sein.".into()).into(),
-        );
-    };
-    let body = body.map_err(|e| {
-        ServerError::Invalid(format!("Das Dokument ist nicht lesbar oder zu groß: {e}"))
-    })?;
+    let (case_id, key, body) = document_upload(query, body)?;
     Ok(Json(
         state
             .record
