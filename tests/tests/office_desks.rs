@@ -1256,13 +1256,7 @@ fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxE
         &[("lea", Role::Leitung), ("anna", Role::Sachbearbeitung)],
     )?;
     assert_eq!(ws.sync_now()?.new_cases, 3);
-    let code = server.rt.block_on(server.record.new_enrolment_code(10))?;
-    ws.office_connect(OfficeConnectRequest {
-        server: server.url(),
-        code,
-        fingerprint: server.ca.fingerprint()?,
-        name: "Bürgerbüro".into(),
-    })?;
+    // The work before the town hall connects this PC.
     ws.logout();
     ws.login(workstation::LoginRequest {
         username: "lea".into(),
@@ -1298,6 +1292,26 @@ fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxE
             ),
         );
     }
+
+    // The administration connects the PC; from now on its screens show the
+    // server's record, which holds none of these cases yet.
+    ws.logout();
+    ws.login(workstation::LoginRequest {
+        username: "admin".into(),
+        password: "admin-passwort-1".into(),
+    })?;
+    let code = server.rt.block_on(server.record.new_enrolment_code(10))?;
+    ws.office_connect(OfficeConnectRequest {
+        server: server.url(),
+        code,
+        fingerprint: server.ca.fingerprint()?,
+        name: "Bürgerbüro".into(),
+    })?;
+    ws.logout();
+    ws.login(workstation::LoginRequest {
+        username: "lea".into(),
+        password: "lea-passwort-1".into(),
+    })?;
 
     // A caseworker may not take over; the Leitung signs in and does.
     ws.office_sign_in("lea-passwort-1".into())?;
@@ -1343,6 +1357,13 @@ fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxE
         got.sort();
         assert_eq!(&got, hashes, "{}", c.file_number);
     }
+    // The app's work list on this PC now shows them from the server's record.
+    let shown = ws.work_list(workstation::WorkListQuery::default())?;
+    let mut names: Vec<String> = shown.items.iter().map(|c| c.applicant.clone()).collect();
+    let mut expected: Vec<String> = before.values().map(|b| b.3.clone()).collect();
+    names.sort();
+    expected.sort();
+    assert_eq!(names, expected);
     // A caseworker's desk does not take over, and the server refuses a caseworker
     // who tries anyway (audited), whatever the desk claims.
     let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
@@ -1560,5 +1581,217 @@ fn a_scan_approved_at_the_scanning_desk_reaches_the_caseworkers_desk() -> Result
     let decided = lea.report_cases(&request, "alle", workstation::Metric::Decided)?;
     assert_eq!(decided.len(), 1);
     assert_eq!(decided[0].file_number, az);
+    Ok(())
+}
+
+/// The app's own screens in office mode: the work list, search, the case view,
+/// the steps, the checklist, notes, assignment and documents answer from the
+/// replica with the same types as standalone – and keep working while the server
+/// is away, the steps waiting in the queue until it is back.
+#[test]
+fn the_apps_work_list_and_case_view_run_on_the_replica_online_and_offline() -> Result<(), BoxError>
+{
+    use domain::lifecycle::{Action, ActionKind};
+    use workstation::WorkListQuery;
+    use workstation::casework::AssignRequest;
+    let (_cluster, mut server) = office(
+        "screens",
+        &[
+            ("lea", Role::Leitung),
+            ("anna", Role::Sachbearbeitung),
+            ("ben", Role::Sachbearbeitung),
+            ("sam", Role::Scanstelle),
+        ],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let mut sam = desk(&server, tmp.path(), "sam", Role::Scanstelle)?;
+    lea.office_sign_in("lea-passwort-1".into())?;
+    anna.office_sign_in("anna-passwort-1".into())?;
+    let sim = server
+        .rt
+        .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
+            "CARGO_TARGET_TMPDIR"
+        ))))?;
+    portal_sim::seed::seed(&mut sim.sim.lock(), 3, 77)?;
+    let settings = server::pickup::parse_settings(&serde_json::to_string(&sim.config)?)?;
+    let report = server
+        .rt
+        .block_on(server::pickup::pickup(server.record.clone(), &settings))?;
+    assert_eq!(report.new_cases, 3, "{report:?}");
+    anna.office_sync()?;
+    lea.office_sync()?;
+
+    // The work list: every case, with the applicant opened at the desk.
+    let list = anna.work_list(WorkListQuery::default())?;
+    assert_eq!(list.total, 3, "{list:?}");
+    assert!(list.items.iter().all(|c| c.file_number.starts_with("ON-")));
+    assert!(
+        list.items
+            .iter()
+            .all(|c| c.applicant.len() > 3 && !c.applicant.contains("verschlüsselt")),
+        "{list:?}"
+    );
+    assert!(list.items.iter().all(|c| c.deadline.is_some()), "{list:?}");
+    // Search by a part of the name, and by the Aktenzeichen.
+    let first = list.items[0].clone();
+    let surname = first
+        .applicant
+        .split_whitespace()
+        .last()
+        .ok_or("kein Name")?
+        .to_lowercase();
+    let found = anna.work_list(WorkListQuery {
+        search: Some(surname.clone()),
+        ..WorkListQuery::default()
+    })?;
+    assert!(
+        found.items.iter().any(|c| c.id == first.id),
+        "{surname}: {found:?}"
+    );
+    let found = anna.work_list(WorkListQuery {
+        search: Some(first.file_number.clone()),
+        ..WorkListQuery::default()
+    })?;
+    assert_eq!(found.total, 1);
+    // Paging and the order by Aktenzeichen.
+    let page = anna.work_list(WorkListQuery {
+        limit: 2,
+        sort: Some(workstation::WorkListSort::Aktenzeichen),
+        ..WorkListQuery::default()
+    })?;
+    assert_eq!((page.items.len(), page.total), (2, 3));
+    assert!(page.items[0].file_number < page.items[1].file_number);
+    // The scanning desk has no work list of cases.
+    let refused = sam.work_list(WorkListQuery::default());
+    assert!(
+        matches!(&refused, Err(e) if e.code == workstation::ErrorCode::Forbidden),
+        "{refused:?}"
+    );
+
+    // The case view.
+    let detail = anna.case_detail(&first.id)?;
+    assert_eq!(detail.applicant, first.applicant);
+    assert_eq!(detail.file_number, first.file_number);
+    assert_eq!(detail.channel, domain::Channel::Online);
+    assert!(!detail.documents.is_empty());
+    assert!(detail.deadlines.target.is_some(), "{:?}", detail.deadlines);
+    assert_eq!(detail.history[0].kind, "eingang");
+    assert!(
+        detail
+            .allowed_actions
+            .contains(&ActionKind::PruefungBeginnen),
+        "{:?}",
+        detail.allowed_actions
+    );
+    // A document, fetched from the server and opened here.
+    let doc = anna.document(&first.id, "0")?;
+    assert!(!doc.content_base64.is_empty());
+    assert!(anna.document(&first.id, "99").is_err());
+
+    // A step: anna takes the case and starts the check; the view shows it at once.
+    let after = anna.case_action(&first.id, Action::PruefungBeginnen)?;
+    assert_eq!(after.state, CaseState::InPruefung);
+    assert_eq!(after.assigned_to.as_deref(), Some("anna"));
+    // The checklist: ticking every point makes it complete at the server.
+    for item in after.checklist.iter().map(|c| c.item.clone()) {
+        anna.set_check(&first.id, &item, true)?;
+    }
+    assert!(anna.set_check(&first.id, "gibt es nicht", true).is_err());
+    anna.add_note(&first.id, "Rückruf am Montag vereinbart")?;
+    let synced = anna.office_sync()?;
+    assert_eq!(synced.refused, 0, "{synced:?}");
+    let detail = anna.case_detail(&first.id)?;
+    assert!(
+        detail.checklist.iter().all(|c| c.checked),
+        "{:?}",
+        detail.checklist
+    );
+    assert!(
+        detail.allowed_actions.contains(&ActionKind::Vollstaendig),
+        "{:?}",
+        detail.allowed_actions
+    );
+    assert!(
+        detail
+            .notes
+            .iter()
+            .any(|n| n.text == "Rückruf am Montag vereinbart" && n.author == "anna")
+    );
+
+    // The server away: the list and the view still answer, a step waits.
+    server.halt()?;
+    assert_eq!(anna.work_list(WorkListQuery::default())?.total, 3);
+    let offline = anna.case_action(&first.id, Action::VollstaendigFeststellen)?;
+    assert_eq!(offline.state, CaseState::InBearbeitung);
+    let away = anna.office_sync()?;
+    assert!(!away.reachable && away.waiting >= 1, "{away:?}");
+    server.serve()?;
+    let back = anna.office_sync()?;
+    assert_eq!((back.refused, back.waiting), (0, 0), "{back:?}");
+
+    // The letter composer: the Eingangsbestätigung made from the replica, its
+    // preview a PDF naming the applicant's case; sent, it waits as one command.
+    let letter = workstation::LetterRequest {
+        case_id: first.id.clone(),
+        kind: workstation::LetterKind::Eingangsbestaetigung,
+        fees: Vec::new(),
+        edits: Vec::new(),
+        kanal: "post".into(),
+    };
+    let view = anna.letter_view(&letter)?;
+    assert!(view.blocked.is_none(), "{:?}", view.blocked);
+    assert!(!view.draft.blocks.is_empty());
+    let pdf = anna.letter_preview(&letter)?;
+    assert!(pdf.starts_with(b"%PDF"));
+    let sent = anna.send_letter(&letter)?;
+    assert_eq!(sent.file_number, first.file_number);
+    let waiting = anna.case_outbox(&first.id)?;
+    assert!(
+        waiting.iter().any(|o| o.state.starts_with("wartet")),
+        "{waiting:?}"
+    );
+    let synced = anna.office_sync()?;
+    assert_eq!((synced.refused, synced.waiting), (0, 0), "{synced:?}");
+    let after = anna.case_detail(&first.id)?;
+    assert!(
+        after.history.iter().any(|h| h.kind == "brief"),
+        "{:?}",
+        after.history
+    );
+    let handed = anna.case_outbox(&first.id)?;
+    assert_eq!(handed.len(), 1, "{handed:?}");
+    assert_eq!(handed[0].state, "beim Rathaus-Server");
+
+    // The Leitung sees the case moved on and reassigns it with a reason, which
+    // travels as a note; anna no longer sees it, ben's desk would.
+    lea.office_sync()?;
+    let at_lea = lea.case_detail(&first.id)?;
+    assert_eq!(at_lea.state, CaseState::InBearbeitung);
+    assert!(lea.case_workers()?.iter().any(|u| u.username == "ben"));
+    let no_reason = lea.assign_case(AssignRequest {
+        case_id: first.id.clone(),
+        to: Some("ben".into()),
+        reason: None,
+    });
+    assert!(no_reason.is_err(), "{no_reason:?}");
+    lea.assign_case(AssignRequest {
+        case_id: first.id.clone(),
+        to: Some("ben".into()),
+        reason: Some("Urlaubsvertretung".into()),
+    })?;
+    lea.office_sync()?;
+    anna.office_sync()?;
+    assert!(anna.case_detail(&first.id).is_err());
+    assert_eq!(anna.work_list(WorkListQuery::default())?.total, 2);
+    let at_lea = lea.case_detail(&first.id)?;
+    assert_eq!(at_lea.assigned_to.as_deref(), Some("ben"));
+    assert!(
+        at_lea
+            .notes
+            .iter()
+            .any(|n| n.text.contains("Urlaubsvertretung"))
+    );
     Ok(())
 }

@@ -199,8 +199,8 @@ fn background_sync_keeps_the_workstation_free() -> R {
     while !waiter.is_finished() {
         let t = Instant::now();
         {
-            let g = shared.lock().map_err(|_| "lock")?;
-            g.as_ref()
+            let mut g = shared.lock().map_err(|_| "lock")?;
+            g.as_mut()
                 .ok_or("ws")?
                 .work_list(WorkListQuery::default())?;
         }
@@ -247,9 +247,9 @@ fn background_sync_keeps_the_workstation_free() -> R {
     let summary = rt.block_on(bg.sync_now()).ok_or("no summary")?;
     assert_eq!(summary.pending, 0, "{summary:?}");
     {
-        let g = shared.lock().map_err(|_| "lock")?;
+        let mut g = shared.lock().map_err(|_| "lock")?;
         assert_eq!(
-            g.as_ref()
+            g.as_mut()
                 .ok_or("ws")?
                 .work_list(WorkListQuery::default())?
                 .total,

@@ -142,7 +142,7 @@ pub struct DocumentContent {
 }
 
 /// Largest document shown in the app.
-const MAX_DOCUMENT: u64 = 25 * 1024 * 1024;
+pub(crate) const MAX_DOCUMENT: u64 = 25 * 1024 * 1024;
 
 /// Request to assign a case.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
@@ -192,11 +192,6 @@ pub(crate) fn case_type<'a>(cfg: &'a CaseworkConfig, rec: &CaseRecord) -> Option
         Some(code) => cfg.types.vorgangsart.iter().find(|t| &t.kuerzel == code),
         None => cfg.types.for_service(&rec.case_type),
     }
-}
-
-/// The deadline facts of a case from its record and history.
-fn clock(session: &Session, rec: &CaseRecord) -> Result<Clock, AppError> {
-    Ok(clock_from(rec, &session.case_history(&rec.id)?))
 }
 
 /// The deadline facts of a case from its record and the history already read.
@@ -258,6 +253,66 @@ pub(crate) fn marker_from(
         Some(d.status(today())),
         d.legal.or(d.target).map(|x| x.to_string()),
     )
+}
+
+/// The case view's deadlines: service target, statutory period, extension and,
+/// for a decision sent by post, the day it counts as delivered.
+pub(crate) fn deadline_view(
+    cfg: &CaseworkConfig,
+    rec: &CaseRecord,
+    state: CaseState,
+    history: &[store::HistoryEntry],
+) -> DeadlineView {
+    let mut view = match case_type(cfg, rec) {
+        Some(t) => {
+            let rules = t.deadline_rules();
+            let d = domain::deadline::compute(
+                &rules,
+                &clock_from(rec, history),
+                &cfg.calendar,
+                today(),
+            );
+            let legal = if rules.gesetzliche_frist_monate == 0 {
+                None
+            } else {
+                d.legal
+            };
+            let d = domain::deadline::Deadlines { legal, ..d };
+            DeadlineView {
+                target: d.target.map(|x| x.to_string()),
+                legal: d.legal.map(|x| x.to_string()),
+                status: if state.is_open() {
+                    d.status(today())
+                } else {
+                    DeadlineStatus::ImPlan
+                },
+                extended: rec.extended,
+                extension_possible: !rec.extended
+                    && t.verlaengerung_monate > 0
+                    && state == CaseState::InBearbeitung,
+                deemed_delivery: None,
+            }
+        }
+        None => DeadlineView {
+            target: None,
+            legal: None,
+            status: DeadlineStatus::ImPlan,
+            extended: rec.extended,
+            extension_possible: false,
+            deemed_delivery: None,
+        },
+    };
+    // Sent by post: the day the decision counts as delivered.
+    let posted = history
+        .iter()
+        .rev()
+        .find(|h| h.kind == "versenden")
+        .filter(|h| h.detail.as_deref().is_some_and(|d| d.contains("\"post\"")))
+        .and_then(|h| date_of(&h.at));
+    view.deemed_delivery = posted
+        .and_then(|p| domain::deadline::deemed_delivery(p, cfg.types.zugangsfiktion_tage))
+        .map(|d| d.to_string());
+    view
 }
 
 /// See [`Workstation::town_print`].
@@ -343,7 +398,10 @@ impl Workstation {
     }
 
     /// The case view.
-    pub fn case_detail(&self, id: &str) -> Result<CaseDetail, AppError> {
+    pub fn case_detail(&mut self, id: &str) -> Result<CaseDetail, AppError> {
+        if self.office_mode()? {
+            return self.office_case_detail(id);
+        }
         let (session, rec) = self.visible_case(id, Permission::ReadCases)?;
         let cfg = self.casework_config()?;
         let state = stored_state(&rec.status)?;
@@ -364,53 +422,8 @@ impl Workstation {
                 }
             })
             .collect();
-        let clock = clock(session, &rec)?;
-        let deadlines = match ctype {
-            Some(t) => {
-                let rules = t.deadline_rules();
-                let d = domain::deadline::compute(&rules, &clock, &cfg.calendar, today());
-                let legal = if rules.gesetzliche_frist_monate == 0 {
-                    None
-                } else {
-                    d.legal
-                };
-                let d = domain::deadline::Deadlines { legal, ..d };
-                DeadlineView {
-                    target: d.target.map(|x| x.to_string()),
-                    legal: d.legal.map(|x| x.to_string()),
-                    status: if state.is_open() {
-                        d.status(today())
-                    } else {
-                        DeadlineStatus::ImPlan
-                    },
-                    extended: rec.extended,
-                    extension_possible: !rec.extended
-                        && t.verlaengerung_monate > 0
-                        && state == CaseState::InBearbeitung,
-                    deemed_delivery: None,
-                }
-            }
-            None => DeadlineView {
-                target: None,
-                legal: None,
-                status: DeadlineStatus::ImPlan,
-                extended: rec.extended,
-                extension_possible: false,
-                deemed_delivery: None,
-            },
-        };
-        // Sent by post: the day the decision counts as delivered.
-        let posted = session
-            .case_history(&rec.id)?
-            .into_iter()
-            .rev()
-            .find(|h| h.kind == "versenden")
-            .filter(|h| h.detail.as_deref().is_some_and(|d| d.contains("\"post\"")))
-            .and_then(|h| date_of(&h.at));
-        let mut deadlines = deadlines;
-        deadlines.deemed_delivery = posted
-            .and_then(|p| domain::deadline::deemed_delivery(p, cfg.types.zugangsfiktion_tage))
-            .map(|d| d.to_string());
+        let history = session.case_history(&rec.id)?;
+        let deadlines = deadline_view(&cfg, &rec, state, &history);
         let may_edit = session.user().role.may(Permission::EditCases);
         Ok(CaseDetail {
             allowed_actions: if may_edit {
@@ -420,8 +433,7 @@ impl Workstation {
             },
             checklist,
             deadlines,
-            history: session
-                .case_history(&rec.id)?
+            history: history
                 .into_iter()
                 .map(|h| {
                     Ok(HistoryView {
@@ -477,6 +489,9 @@ impl Workstation {
     /// Carry out a lifecycle action. A Sachbearbeiter working on an unassigned case
     /// takes it.
     pub fn case_action(&mut self, id: &str, action: Action) -> Result<CaseDetail, AppError> {
+        if self.office_mode()? {
+            return self.office_case_action(id, action);
+        }
         let (session, rec) = self.visible_case(id, Permission::EditCases)?;
         let cfg = self.casework_config()?;
         let state = stored_state(&rec.status)?;
@@ -509,6 +524,9 @@ impl Workstation {
 
     /// Tick or untick a checklist item of the case's type.
     pub fn set_check(&mut self, id: &str, item: &str, checked: bool) -> Result<(), AppError> {
+        if self.office_mode()? {
+            return self.office_set_check(id, item, checked);
+        }
         let (_, rec) = self.visible_case(id, Permission::EditCases)?;
         let cfg = self.casework_config()?;
         let known = case_type(&cfg, &rec).is_some_and(|t| t.checkliste.iter().any(|c| c == item));
@@ -524,6 +542,9 @@ impl Workstation {
 
     /// Add a note to a case.
     pub fn add_note(&mut self, id: &str, text: &str) -> Result<(), AppError> {
+        if self.office_mode()? {
+            return self.office_add_note(id, text);
+        }
         let (_, rec) = self.visible_case(id, Permission::EditCases)?;
         let text = text.trim();
         if text.is_empty() || text.chars().count() > 5_000 {
@@ -539,6 +560,9 @@ impl Workstation {
     /// Assign a case. Leitung assigns to anyone (a reassignment needs a reason); a
     /// Sachbearbeiter may only take an unassigned case or give back their own.
     pub fn assign_case(&mut self, req: AssignRequest) -> Result<(), AppError> {
+        if self.office_mode()? {
+            return self.office_assign_case(req);
+        }
         let (session, rec) = self.visible_case(&req.case_id, Permission::EditCases)?;
         let me = session.user().username.to_string();
         let leitung = session.user().role.may(Permission::AllCases);
@@ -599,6 +623,9 @@ impl Workstation {
     ) -> Result<DocumentContent, AppError> {
         use base64::Engine;
         use std::io::Read;
+        if self.office_mode()? {
+            return self.office_document(case_id, document_id);
+        }
         let (session, rec) = self.visible_case(case_id, Permission::ReadCases)?;
         let doc = session
             .case_documents(&rec.id)?
@@ -724,7 +751,10 @@ impl Workstation {
 
     /// Who can be assigned cases (active Sachbearbeitung and Leitung): for the
     /// assignment menu. Names only.
-    pub fn case_workers(&self) -> Result<Vec<crate::UserRow>, AppError> {
+    pub fn case_workers(&mut self) -> Result<Vec<crate::UserRow>, AppError> {
+        if self.office_mode()? {
+            return self.office_case_workers();
+        }
         let session = self.session_with(Permission::EditCases)?;
         Ok(session
             .list_users()?
@@ -737,6 +767,12 @@ impl Workstation {
     /// Extend the statutory period once, with a reason (§42a Abs. 2 S. 3 VwVfG).
     pub fn extend_deadline(&mut self, id: &str, reason: &str) -> Result<(), AppError> {
         self.session_with(Permission::EditCases)?;
+        if self.office_mode()? {
+            // The server's protocol has no extension yet: said, never pretended.
+            return Err(AppError::invalid(
+                "Eine Fristverlängerung ist im Betrieb mit dem Rathaus-Server noch nicht möglich; bitte am Rathaus-Server-Arbeitsplatz der Leitung vermerken.",
+            ));
+        }
         let detail = self.case_detail(id)?;
         if !detail.deadlines.extension_possible {
             return Err(AppError::invalid(
@@ -757,7 +793,10 @@ impl Workstation {
 
 impl Workstation {
     /// The work list (Arbeitskorb).
-    pub fn work_list(&self, query: WorkListQuery) -> Result<WorkList, AppError> {
+    pub fn work_list(&mut self, query: WorkListQuery) -> Result<WorkList, AppError> {
+        if self.office_mode()? {
+            return self.office_work_list(query);
+        }
         let limit = query.limit.clamp(1, MAX_PAGE);
         let session = self.session_with(Permission::ReadCases)?;
         let me = session.user().username.to_string();

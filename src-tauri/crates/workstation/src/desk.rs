@@ -25,6 +25,8 @@ use crate::background::Shared;
 use crate::office::{Connection, client, invalid, refusal, runtime, unreachable};
 use crate::{AppError, ErrorCode, Workstation};
 
+pub(crate) mod views;
+
 /// Setting: the kinds' public recipients, so that notes can be sealed offline.
 pub(crate) const RECIPIENTS: &str = "buero.empfaenger";
 /// What the server can send for letters (`office::protocol::Versand` as JSON).
@@ -162,7 +164,7 @@ impl std::fmt::Debug for OfficeDocument {
 }
 
 /// The case content of an online application as the server sealed it.
-#[derive(serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct OnlineContent {
     pub applicant: Option<String>,
@@ -171,7 +173,7 @@ pub(crate) struct OnlineContent {
     #[serde(default)]
     pub fc_case_id: Option<String>,
     #[serde(default)]
-    documents: Vec<OfficeDocumentInfo>,
+    pub documents: Vec<OfficeDocumentInfo>,
 }
 
 /// One document as the server sealed it.
@@ -731,13 +733,20 @@ impl Workstation {
         Ok(key)
     }
 
+    /// The case behind an Aktenzeichen or a case id, and its version on this desk.
     pub(crate) fn office_case_id(&mut self, file_number: &str) -> Result<(Uuid, i64), AppError> {
         let replica = self.replica_mut()?;
-        let id = replica
-            .cases
-            .values()
-            .find(|c| c.meta.file_number == file_number.trim())
-            .map(|c| c.meta.id)
+        let by_id = Uuid::parse_str(file_number.trim())
+            .ok()
+            .filter(|id| replica.cases.contains_key(id));
+        let id = by_id
+            .or_else(|| {
+                replica
+                    .cases
+                    .values()
+                    .find(|c| c.meta.file_number == file_number.trim())
+                    .map(|c| c.meta.id)
+            })
             .ok_or_else(|| {
                 AppError::new(
                     ErrorCode::NotFound,

@@ -88,6 +88,14 @@ pub struct OutboxView {
     pub error: Option<String>,
 }
 
+/// A letter prepared from the replica (office mode), with what its command needs.
+pub(crate) struct OfficePrepared {
+    prepared: Prepared,
+    case_id: uuid::Uuid,
+    based_on: i64,
+    versand: Option<office::protocol::Versand>,
+}
+
 fn invalid(msg: impl Into<String>) -> AppError {
     AppError::invalid(msg)
 }
@@ -631,8 +639,12 @@ impl Workstation {
     }
 
     /// The draft before sending: the Kassenzeichen is handed out only when it goes out.
-    fn unsent_draft(&self, req: &LetterRequest) -> Result<(Prepared, Draft), AppError> {
-        let p = self.prepare_letter(req)?;
+    fn unsent_draft(&mut self, req: &LetterRequest) -> Result<(Prepared, Draft), AppError> {
+        let p = if self.office_mode()? {
+            self.office_prepare_letter(req)?.prepared
+        } else {
+            self.prepare_letter(req)?
+        };
         let draft = Self::compose(
             &p,
             req.kind,
@@ -644,7 +656,7 @@ impl Workstation {
     }
 
     /// The letter view: possible letters, channels, fees and the draft.
-    pub fn letter_view(&self, req: &LetterRequest) -> Result<LetterView, AppError> {
+    pub fn letter_view(&mut self, req: &LetterRequest) -> Result<LetterView, AppError> {
         let (p, draft) = self.unsent_draft(req)?;
         Ok(LetterView {
             blocked: Self::blocked(&p, req.kind, &req.kanal),
@@ -672,7 +684,7 @@ impl Workstation {
     }
 
     /// The letter as PDF, rendered in memory for the preview (nothing is stored).
-    pub fn letter_preview(&self, req: &LetterRequest) -> Result<Vec<u8>, AppError> {
+    pub fn letter_preview(&mut self, req: &LetterRequest) -> Result<Vec<u8>, AppError> {
         let (p, draft) = self.unsent_draft(req)?;
         render_now(&p, &draft)
     }
@@ -681,6 +693,11 @@ impl Workstation {
     /// bookings in one transaction (see the module documentation). A Bescheid moves
     /// the case to "Versandt" with the channel recorded.
     pub fn send_letter(&mut self, req: &LetterRequest) -> Result<crate::CaseDetail, AppError> {
+        if self.office_mode()? {
+            // Queued as one command; the Rathaus-Server sends it.
+            self.office_letter(req)?;
+            return self.case_detail(&req.case_id);
+        }
         let p = self.prepare_letter(req)?;
         if let Some(why) = Self::blocked(&p, req.kind, &req.kanal) {
             return Err(invalid(why));
@@ -753,7 +770,10 @@ impl Workstation {
     }
 
     /// The outbox items of a case (reply, bookings, accept) with their state.
-    pub fn case_outbox(&self, case_id: &str) -> Result<Vec<OutboxView>, AppError> {
+    pub fn case_outbox(&mut self, case_id: &str) -> Result<Vec<OutboxView>, AppError> {
+        if self.office_mode()? {
+            return self.office_case_outbox(case_id);
+        }
         let (session, rec) = self.visible_case(case_id, Permission::ReadCases)?;
         let key = rec.fc_case_id.clone().unwrap_or_else(|| rec.id.clone());
         let items = session.outbox_items_for(&[key.as_str(), &format!("hkr:{key}")])?;
@@ -783,7 +803,7 @@ impl Workstation {
     }
 
     /// The case id of an Aktenzeichen (CLI).
-    pub fn case_id_by_file_number(&self, file_number: &str) -> Result<String, AppError> {
+    pub fn case_id_by_file_number(&mut self, file_number: &str) -> Result<String, AppError> {
         let list = self.work_list(crate::WorkListQuery {
             offset: 0,
             limit: 20,
@@ -850,17 +870,21 @@ fn decision_of(plain: &[u8]) -> (Ergebnis, String) {
 }
 
 impl Workstation {
-    /// A letter in office mode: composed and rendered at this desk from the
-    /// replica, sealed to the case key, and queued as one command together with
-    /// what the Rathaus-Server must send (sealed to its delivery key). A fee gets
-    /// a Kassenzeichen from the block leased in advance, so this works offline;
-    /// the server sends once the command reaches it. `req.case_id`: the
-    /// Aktenzeichen.
-    pub fn office_letter(&mut self, req: &LetterRequest) -> Result<OfficeLetter, AppError> {
-        use base64::Engine as _;
-        use office::keyring::{self, KeyKind};
-        let file_number = req.case_id.trim().to_owned();
-        let (case_id, based_on) = self.office_case_id(&file_number)?;
+    /// A letter in office mode, prepared at this desk from the replica: the case,
+    /// its history (decision, request, fee already booked), the application's data
+    /// from the server when it is reachable. `req.case_id`: the Aktenzeichen or
+    /// the case's id.
+    pub(crate) fn office_prepare_letter(
+        &mut self,
+        req: &LetterRequest,
+    ) -> Result<OfficePrepared, AppError> {
+        use office::keyring::KeyKind;
+        let (case_id, based_on) = self.office_case_id(&req.case_id)?;
+        let file_number = self
+            .replica_mut()?
+            .view(case_id)
+            .map(|m| m.file_number)
+            .ok_or_else(|| invalid("Der Vorgang fehlt im Replikat."))?;
         let detail = self.office_case(&file_number)?;
         let meta = self
             .replica_mut()?
@@ -963,7 +987,30 @@ impl Workstation {
             // Paper cases carry the type's short code.
             source.rec.case_type_code = Some(meta.case_type.clone());
         }
-        let p = self.prepare_from(source, req)?;
+        let prepared = self.prepare_from(source, req)?;
+        Ok(OfficePrepared {
+            prepared,
+            case_id,
+            based_on,
+            versand,
+        })
+    }
+
+    /// Make a letter at this desk (office mode) and queue it as one command: the
+    /// PDF and its history entry sealed to the case key, and – for the reply, the
+    /// payment request and the HKR booking – what the Rathaus-Server must send
+    /// (sealed to its delivery key). A fee gets a Kassenzeichen from the block
+    /// leased in advance, so this works offline; the server sends once the
+    /// command reaches it. `req.case_id`: the Aktenzeichen or the case's id.
+    pub fn office_letter(&mut self, req: &LetterRequest) -> Result<OfficeLetter, AppError> {
+        use base64::Engine as _;
+        use office::keyring;
+        let OfficePrepared {
+            prepared: p,
+            case_id,
+            based_on,
+            versand,
+        } = self.office_prepare_letter(req)?;
         if let Some(why) = Self::blocked(&p, req.kind, &req.kanal) {
             return Err(invalid(why.replace(
                 "amtsstube kasse ordner <Pfad>",

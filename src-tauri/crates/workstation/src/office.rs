@@ -375,6 +375,10 @@ pub(crate) struct SignedIn {
     pub(crate) role: Option<Role>,
     /// This user's replica, loaded at the first synchronisation.
     pub(crate) replica: Option<office::replica::Replica>,
+    /// Case content opened for the screens (in memory only, for this login).
+    pub(crate) opened: std::collections::HashMap<uuid::Uuid, crate::desk::OnlineContent>,
+    /// The documents the server holds per case, as last fetched (no content).
+    pub(crate) fetched: std::collections::HashMap<uuid::Uuid, Vec<crate::desk::OfficeDocumentInfo>>,
 }
 
 /// What signing in at the Rathaus-Server did (no secrets).
@@ -562,7 +566,7 @@ async fn sign_in(
             kinds,
             recipients: view.kinds.clone(),
             role: Some(grant.role),
-            replica: None,
+            ..SignedIn::default()
         },
     ))
 }

@@ -292,43 +292,10 @@ impl Workstation {
         let config = self.casework_config().ok();
         let mut out = Vec::with_capacity(cases.len());
         for (meta, events) in cases {
-            let events = crate::desk::in_order(events);
-            // Paper cases carry the type's short code; the figures group by name.
-            let case_type = config
-                .as_deref()
-                .and_then(|c| c.types.by_code(&meta.case_type))
-                .map_or_else(|| meta.case_type.clone(), |t| t.name.clone());
-            let complete_at = events
-                .iter()
-                .rev()
-                .find(|e| e.kind == "vollstaendig")
-                .map(|e| e.at.clone());
-            let rec = store::CaseRecord {
-                id: meta.id.to_string(),
-                file_number: meta.file_number.clone(),
-                case_type,
-                case_type_code: None,
-                applicant: String::new(),
-                status: meta.state.as_str().to_owned(),
-                received_at: meta.received_at.clone(),
-                assigned_to: meta.assignee.clone(),
-                complete_at,
-                waiting_from: meta.waiting_from.map(|s| s.as_str().to_owned()),
-                extended: false,
-                // Online cases: the reference itself is not needed for the figures.
-                fc_case_id: (meta.channel == "online").then(String::new),
-            };
-            let history = events
-                .into_iter()
-                .map(|e| store::HistoryEntry {
-                    at: e.at,
-                    actor: e.actor,
-                    kind: e.kind,
-                    from_state: e.from_state.map(|s| s.as_str().to_owned()),
-                    to_state: e.to_state.map(|s| s.as_str().to_owned()),
-                    detail: None,
-                })
-                .collect();
+            let (mut rec, history) =
+                crate::desk::views::replica_record(&meta, events, config.as_deref());
+            // The figures group by the type's name, not its short code.
+            rec.case_type_code = None;
             if let Some(c) = cached_case(rec, history, config.as_deref()) {
                 out.push(c);
             }

@@ -503,7 +503,7 @@ fn search_finds_names_notes_and_respects_visibility() -> R {
     login(&mut ws, "sb1")?;
     ws.case_action(&ids[0], Action::PruefungBeginnen)?;
     ws.add_note(&ids[0], "Rückruf wegen Gaststättenerlaubnis vereinbart")?;
-    let search = |ws: &Workstation, q: &str| -> Result<Vec<String>, workstation::AppError> {
+    let search = |ws: &mut Workstation, q: &str| -> Result<Vec<String>, workstation::AppError> {
         Ok(ws
             .work_list(WorkListQuery {
                 search: Some(q.into()),
@@ -514,20 +514,20 @@ fn search_finds_names_notes_and_respects_visibility() -> R {
             .map(|c| c.file_number)
             .collect())
     };
-    assert_eq!(search(&ws, "Öztürk")?, ["GEW-2026-000001"]);
+    assert_eq!(search(&mut ws, "Öztürk")?, ["GEW-2026-000001"]);
     assert_eq!(
-        search(&ws, "ozturk")?,
+        search(&mut ws, "ozturk")?,
         ["GEW-2026-000001"],
         "umlauts folded"
     );
     assert_eq!(
-        search(&ws, "Gaststätten")?,
+        search(&mut ws, "Gaststätten")?,
         ["GEW-2026-000001"],
         "notes, prefix"
     );
-    assert_eq!(search(&ws, "weiß jörg")?, ["GEW-2026-000002"]);
-    assert_eq!(search(&ws, "GEW-2026-000002")?, ["GEW-2026-000002"]);
-    assert!(search(&ws, "niemand")?.is_empty());
+    assert_eq!(search(&mut ws, "weiß jörg")?, ["GEW-2026-000002"]);
+    assert_eq!(search(&mut ws, "GEW-2026-000002")?, ["GEW-2026-000002"]);
+    assert!(search(&mut ws, "niemand")?.is_empty());
     for hostile in [
         "\"",
         "a OR b",
@@ -536,13 +536,13 @@ fn search_finds_names_notes_and_respects_visibility() -> R {
         "') DROP TABLE cases; --",
         "^x",
     ] {
-        search(&ws, hostile)?;
+        search(&mut ws, hostile)?;
     }
-    assert!(search(&ws, &"x".repeat(300)).is_err());
+    assert!(search(&mut ws, &"x".repeat(300)).is_err());
     // sb2 does not find sb1's case.
     login(&mut ws, "sb2")?;
-    assert!(search(&ws, "Öztürk")?.is_empty());
-    assert_eq!(search(&ws, "Weiß")?, ["GEW-2026-000002"]);
+    assert!(search(&mut ws, "Öztürk")?.is_empty());
+    assert_eq!(search(&mut ws, "Weiß")?, ["GEW-2026-000002"]);
     Ok(())
 }
 
@@ -570,7 +570,7 @@ fn bulk_assignment_sorting_and_saved_filters() -> R {
     assert_eq!(r.assigned, 2);
     assert_eq!(r.refused.len(), 1, "{:?}", r.refused);
     // Sorting.
-    let order = |ws: &Workstation, sort| -> Result<Vec<String>, workstation::AppError> {
+    let order = |ws: &mut Workstation, sort| -> Result<Vec<String>, workstation::AppError> {
         Ok(ws
             .work_list(WorkListQuery {
                 sort: Some(sort),
@@ -582,7 +582,7 @@ fn bulk_assignment_sorting_and_saved_filters() -> R {
             .collect())
     };
     assert_eq!(
-        order(&ws, WorkListSort::Aktenzeichen)?,
+        order(&mut ws, WorkListSort::Aktenzeichen)?,
         ["GEW-2026-000001", "GEW-2026-000002"]
     );
     // Saved filters belong to their user.
