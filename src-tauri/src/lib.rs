@@ -137,7 +137,7 @@ async fn login(
                 return;
             }
         };
-        let done = tauri::async_runtime::spawn_blocking(move || job.run(password)).await;
+        let done = tauri::async_runtime::spawn_blocking(move || job.run_or_kept(password)).await;
         match done {
             Ok(Ok(done)) => match st.with(move |ws| ws.office_sign_in_finish(done)).await {
                 Ok(_) => {
@@ -443,6 +443,46 @@ async fn office_status(state: tauri::State<'_, AppState>) -> Result<OfficeStatus
     Ok(status)
 }
 
+/// Sign in at the Rathaus-Server again (its session ended, or the login came while
+/// it was away) with the logged-in user's password. The network part runs without
+/// holding the workstation; waiting steps are sent right after.
+#[tauri::command]
+async fn office_sign_in(
+    state: tauri::State<'_, AppState>,
+    password: String,
+) -> Result<workstation::OfficeSignIn, AppError> {
+    if password.is_empty() || password.len() > 1024 {
+        return Err(AppError::new(
+            ErrorCode::InvalidInput,
+            "Bitte das Passwort eingeben.",
+        ));
+    }
+    let job = state
+        .with(|ws| ws.office_sign_in_job())
+        .await?
+        .ok_or_else(|| {
+            AppError::new(
+                ErrorCode::InvalidInput,
+                "Dieser Arbeitsplatz ist an keinen Rathaus-Server angeschlossen.",
+            )
+        })?;
+    let done = tauri::async_runtime::spawn_blocking(move || job.run(password))
+        .await
+        .map_err(|e| {
+            AppError::new(
+                ErrorCode::Storage,
+                format!("Anmeldung am Rathaus-Server abgebrochen: {e}"),
+            )
+        })??;
+    let report = state.with(move |ws| ws.office_sign_in_finish(done)).await?;
+    if let Ok(w) = state.workers.lock()
+        && let Some((_, _, office)) = w.as_ref()
+    {
+        office.wake();
+    }
+    Ok(report)
+}
+
 /// The steps the Rathaus-Server refused, with the reason and the case as it is now.
 #[tauri::command]
 async fn office_conflicts(
@@ -631,6 +671,7 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             office_conflicts,
             office_conflict_done,
             office_conflict_redo,
+            office_sign_in,
             case_detail,
             case_action,
             set_check,

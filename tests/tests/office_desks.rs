@@ -1727,7 +1727,44 @@ fn the_apps_work_list_and_case_view_run_on_the_replica_online_and_offline() -> R
     assert_eq!(offline.state, CaseState::InBearbeitung);
     let away = anna.office_sync()?;
     assert!(!away.reachable && away.waiting >= 1, "{away:?}");
+    // A new login while the server is away (the app restarted): the keys this desk
+    // keeps open with the password, so names and notes still show; a wrong
+    // password opens nothing.
+    anna.logout();
+    anna.login(workstation::LoginRequest {
+        username: "anna".into(),
+        password: "anna-passwort-1".into(),
+    })?;
+    let wrong = anna
+        .office_sign_in_job()?
+        .ok_or("nicht verbunden")?
+        .run_or_kept("falsches-passwort".into());
+    assert!(wrong.is_err());
+    let kept = anna
+        .office_sign_in_job()?
+        .ok_or("nicht verbunden")?
+        .run_or_kept("anna-passwort-1".into())?;
+    let report = anna.office_sign_in_finish(kept)?;
+    assert!(report.offline && report.holds.contains(&"fall".to_string()));
+    assert!(!anna.office_signed_in());
+    let offline_list = anna.work_list(WorkListQuery::default())?;
+    assert!(
+        offline_list
+            .items
+            .iter()
+            .any(|c| c.id == first.id && c.applicant == first.applicant),
+        "{offline_list:?}"
+    );
+    let strict = anna
+        .office_sign_in_job()?
+        .ok_or("nicht verbunden")?
+        .run("anna-passwort-1".into());
+    assert!(
+        strict.is_err(),
+        "the explicit sign-in says the server is away"
+    );
     server.serve()?;
+    anna.office_sign_in("anna-passwort-1".into())?;
     let back = anna.office_sync()?;
     assert_eq!((back.refused, back.waiting), (0, 0), "{back:?}");
 

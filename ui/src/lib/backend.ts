@@ -8,6 +8,7 @@ import type { LoginRequest } from "./bindings/LoginRequest";
 import type { SessionInfo } from "./bindings/SessionInfo";
 import type { SyncStatus } from "./bindings/SyncStatus";
 import type { OfficeStatus } from "./bindings/OfficeStatus";
+import type { OfficeSignIn } from "./bindings/OfficeSignIn";
 import type { OfficeConflict } from "./bindings/OfficeConflict";
 import type { SyncSummary } from "./bindings/SyncSummary";
 import type { WorkList } from "./bindings/WorkList";
@@ -51,6 +52,8 @@ export interface Backend {
   officeConflictDone(seq: number): Promise<void>;
   /** The refused step again, on the case as it is now. */
   officeConflictRedo(seq: number): Promise<void>;
+  /** Sign in at the Rathaus-Server again with the logged-in user's password. */
+  officeSignIn(password: string): Promise<OfficeSignIn>;
   caseDetail(id: string): Promise<CaseDetail>;
   caseAction(id: string, action: Action): Promise<CaseDetail>;
   setCheck(id: string, item: string, checked: boolean): Promise<void>;
@@ -123,6 +126,7 @@ export const tauriBackend: Backend = {
   officeConflicts: () => invoke<OfficeConflict[]>("office_conflicts"),
   officeConflictDone: (seq) => invoke<void>("office_conflict_done", { seq }),
   officeConflictRedo: (seq) => invoke<void>("office_conflict_redo", { seq }),
+  officeSignIn: (password) => invoke<OfficeSignIn>("office_sign_in", { password }),
   caseDetail: (id) => invoke<CaseDetail>("case_detail", { id }),
   caseAction: (id, action) => invoke<CaseDetail>("case_action", { id, action }),
   setCheck: (id, item, checked) => invoke<void>("set_check", { id, item, checked }),

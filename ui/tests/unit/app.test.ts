@@ -43,6 +43,14 @@ function fakePortal(
         return { ...office, conflicts: conflicts.length };
       case "office_conflicts":
         return conflicts;
+      case "office_sign_in": {
+        if ((args as { password: string }).password !== "richtig-richtig") {
+          throw { code: "wrongCredentials", message: "Das Passwort ist falsch (Rathaus-Server)." };
+        }
+        office.state = "verbunden";
+        office.signedIn = true;
+        return { role: "sachbearbeitung", expiresAt: "2026-12-03T18:00:00Z", publishedKey: false, created: [], granted: [], holds: ["fall"], offline: false };
+      }
       case "office_conflict_done": {
         const seq = (args as { seq: number }).seq;
         conflicts.splice(conflicts.findIndex((c) => c.seq === seq), 1);
@@ -200,6 +208,34 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(state.getAttribute("title")).toContain("https://rathaus:8443");
     expect(screen.getByTestId("office-waiting").textContent).toBe("3 Schritte warten");
     expect(calls).toContain("office_status");
+  });
+
+  it("signs in at the Rathaus-Server again from the status bar when its session ended", async () => {
+    const calls = fakePortal({ items: [], total: 0 }, { reachable: true }, {
+      state: "anmeldung_abgelaufen",
+      server: "https://rathaus:8443",
+      workstation: "0b4f2c1e-0000-4000-8000-000000000001",
+      position: 12,
+      message: "Die Anmeldung am Rathaus-Server ist abgelaufen.",
+      signedIn: false,
+      waiting: 2,
+      conflicts: 0,
+    });
+    render(App, { backend: tauriBackend });
+    await login("sb1", "richtig-richtig");
+    await fireEvent.click(await screen.findByTestId("office-sign-in"));
+    const field = await screen.findByLabelText("Passwort für den Rathaus-Server");
+    await fireEvent.input(field, { target: { value: "falsch-falsch" } });
+    await fireEvent.submit(screen.getByTestId("office-sign-in-form"));
+    await waitFor(() => expect(screen.getByTestId("sync-message").textContent).toContain("Passwort ist falsch"));
+    // The form stays for another try, emptied.
+    expect((screen.getByLabelText("Passwort für den Rathaus-Server") as HTMLInputElement).value).toBe("");
+    await fireEvent.input(screen.getByLabelText("Passwort für den Rathaus-Server"), { target: { value: "richtig-richtig" } });
+    await fireEvent.submit(screen.getByTestId("office-sign-in-form"));
+    await waitFor(() => expect(screen.getByTestId("sync-message").textContent).toContain("Am Rathaus-Server angemeldet"));
+    await waitFor(() => expect(screen.getByTestId("office-state").textContent).toContain("verbunden"));
+    expect(screen.queryByTestId("office-sign-in")).toBeNull();
+    expect(calls.filter((c) => c === "office_sign_in").length).toBe(2);
   });
 
   it("lists the refused steps and resolves them from the Konflikte view", async () => {

@@ -293,7 +293,7 @@ async fn hello(c: &Connection, token: Option<&str>) -> OfficeStatus {
                 let mut s = status(
                     OfficeState::AnmeldungAbgelaufen,
                     Some(h.position),
-                    "Die Anmeldung am Rathaus-Server ist abgelaufen. Bitte melden Sie sich ab und wieder an; wartende Schritte bleiben erhalten.".into(),
+                    "Die Anmeldung am Rathaus-Server ist abgelaufen. Bitte melden Sie sich dort erneut an („Am Rathaus-Server anmelden“); wartende Schritte bleiben erhalten.".into(),
                 );
                 s.signed_in = false;
                 s
@@ -339,6 +339,7 @@ async fn hello(c: &Connection, token: Option<&str>) -> OfficeStatus {
 pub struct OfficeSignInJob {
     connection: Connection,
     user: domain::UserName,
+    kept: Option<KeptKeys>,
 }
 
 /// The result of [`OfficeSignInJob::run`], to hand to
@@ -361,6 +362,29 @@ impl OfficeSignInJob {
             signed_in,
         })
     }
+
+    /// As [`OfficeSignInJob::run`]; when the server does not answer, the keys this
+    /// desk keeps for the user are opened with the password instead, so the
+    /// screens show content while the server is away (the app's login).
+    pub fn run_or_kept(self, password: String) -> Result<OfficeSignedIn, AppError> {
+        let secret = SecretString::from(password.clone());
+        let kept = self.kept.clone();
+        let user = self.user.clone();
+        match self.run(password) {
+            Err(e) if e.code == ErrorCode::Storage => match kept {
+                Some(k) => {
+                    let (report, signed_in) = k.open(&secret)?;
+                    Ok(OfficeSignedIn {
+                        user,
+                        report,
+                        signed_in,
+                    })
+                }
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
 }
 
 /// This login's session at the Rathaus-Server and the kind keys it may use;
@@ -377,6 +401,8 @@ pub(crate) struct SignedIn {
     pub(crate) replica: Option<office::replica::Replica>,
     /// Case content opened for the screens (in memory only, for this login).
     pub(crate) opened: std::collections::HashMap<uuid::Uuid, crate::desk::OnlineContent>,
+    /// The keys to keep for a login while the server is away (set by a sign-in).
+    pub(crate) kept: Option<KeptKeys>,
     /// The documents the server holds per case, as last fetched (no content).
     pub(crate) fetched: std::collections::HashMap<uuid::Uuid, Vec<crate::desk::OfficeDocumentInfo>>,
 }
@@ -397,6 +423,54 @@ pub struct OfficeSignIn {
     pub granted: Vec<String>,
     /// The kinds of content this user can open.
     pub holds: Vec<String>,
+    /// The server did not answer: the keys this desk keeps for the user were
+    /// opened with the password instead (content readable, nothing sent until a
+    /// sign-in at the server succeeds).
+    pub offline: bool,
+}
+
+/// The user's keys as the server holds them, kept in the encrypted store so that
+/// a login while the server is away still opens content: the own identity wrapped
+/// with the password (scrypt), the kinds wrapped to that identity. Useless
+/// without the password; replaced at every sign-in.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct KeptKeys {
+    own: office::Ciphertext,
+    grants: BTreeMap<KeyKind, office::Ciphertext>,
+    recipients: BTreeMap<KeyKind, String>,
+    role: Role,
+}
+
+/// Setting prefix: [`KeptKeys`] per user.
+const KEPT: &str = "buero.schluessel.";
+
+impl KeptKeys {
+    /// Open the kept keys with the password, as a sign-in without the server.
+    fn open(&self, password: &SecretString) -> Result<(OfficeSignIn, SignedIn), AppError> {
+        let me = keyring::unwrap_with_password(&self.own, password).map_err(refused)?;
+        let mut kinds = BTreeMap::new();
+        for (kind, wrapped) in &self.grants {
+            kinds.insert(*kind, keyring::unwrap_grant(wrapped, &me).map_err(refused)?);
+        }
+        let report = OfficeSignIn {
+            role: self.role,
+            expires_at: String::new(),
+            published_key: false,
+            created: Vec::new(),
+            granted: Vec::new(),
+            holds: kinds.keys().map(|k| k.as_str().to_string()).collect(),
+            offline: true,
+        };
+        Ok((
+            report,
+            SignedIn {
+                kinds,
+                recipients: self.recipients.clone(),
+                role: Some(self.role),
+                ..SignedIn::default()
+            },
+        ))
+    }
 }
 
 /// scrypt work factor of the user key's wrapping (as the local key files).
@@ -482,7 +556,9 @@ async fn sign_in(
         created: Vec::new(),
         granted: Vec::new(),
         holds: Vec::new(),
+        offline: false,
     };
+    let mut own_wrapped = view.own.as_ref().map(|o| o.wrapped.clone());
     let (me, my_recipient) = match &view.own {
         Some(own) => (
             keyring::unwrap_with_password(&own.wrapped, password).map_err(refused)?,
@@ -492,6 +568,7 @@ async fn sign_in(
             let (identity, recipient) = keyring::generate();
             let wrapped = keyring::wrap_with_password(&identity, password, USER_KEY_LOG_N)
                 .map_err(refused)?;
+            own_wrapped = Some(wrapped.clone());
             post(
                 &http,
                 &format!("{}/v1/schluessel/benutzer", c.url),
@@ -559,6 +636,12 @@ async fn sign_in(
         }
     }
     report.holds = kinds.keys().map(|k| k.as_str().to_string()).collect();
+    let kept = own_wrapped.map(|own| KeptKeys {
+        own,
+        grants: view.grants.clone(),
+        recipients: view.kinds.clone(),
+        role: grant.role,
+    });
     Ok((
         report,
         SignedIn {
@@ -566,6 +649,7 @@ async fn sign_in(
             kinds,
             recipients: view.kinds.clone(),
             role: Some(grant.role),
+            kept,
             ..SignedIn::default()
         },
     ))
@@ -589,9 +673,15 @@ impl Workstation {
     /// part ([`OfficeSignInJob::run`]) then runs without holding the workstation.
     pub fn office_sign_in_job(&self) -> Result<Option<OfficeSignInJob>, AppError> {
         let user = self.me()?;
-        Ok(self
-            .connection()?
-            .map(|connection| OfficeSignInJob { connection, user }))
+        let kept = self
+            .session_with(Permission::RunSync)?
+            .setting(&format!("{KEPT}{user}"))?
+            .and_then(|j| serde_json::from_str(&j).ok());
+        Ok(self.connection()?.map(|connection| OfficeSignInJob {
+            connection,
+            kept,
+            user,
+        }))
     }
 
     /// Keep what signing in brought, if the same user is still logged in.
@@ -602,7 +692,13 @@ impl Workstation {
         if self.me()? != done.user {
             return Err(AppError::locked());
         }
-        let (report, signed_in) = (done.report, done.signed_in);
+        let (report, mut signed_in) = (done.report, done.signed_in);
+        let kept = signed_in
+            .kept
+            .take()
+            .map(|k| serde_json::to_string(&k))
+            .transpose()
+            .map_err(|_| invalid("Die Schlüsselangaben sind nicht speicherbar."))?;
         let recipients = serde_json::to_string(&signed_in.recipients)
             .map_err(|_| invalid("Die Schlüsselangaben sind nicht speicherbar."))?;
         self.office = signed_in;
@@ -610,8 +706,18 @@ impl Workstation {
         if session.setting(crate::desk::RECIPIENTS)?.as_deref() != Some(recipients.as_str()) {
             session.set_setting(crate::desk::RECIPIENTS, &recipients)?;
         }
+        let kept_key = format!("{KEPT}{}", done.user);
+        if let Some(kept) = kept
+            && session.setting(&kept_key)?.as_deref() != Some(kept.as_str())
+        {
+            session.set_setting(&kept_key, &kept)?;
+        }
         session.audit(
-            "buero.anmeldung",
+            if report.offline {
+                "buero.anmeldung.ohne-server"
+            } else {
+                "buero.anmeldung"
+            },
             &format!(
                 "Rolle {}, Schlüssel: {}",
                 report.role,

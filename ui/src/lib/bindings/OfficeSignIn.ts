@@ -24,4 +24,10 @@ granted: Array<string>,
 /**
  * The kinds of content this user can open.
  */
-holds: Array<string>, };
+holds: Array<string>, 
+/**
+ * The server did not answer: the keys this desk keeps for the user were
+ * opened with the password instead (content readable, nothing sent until a
+ * sign-in at the server succeeds).
+ */
+offline: boolean, };
