@@ -40,8 +40,9 @@ $(TAURI_DRIVER):
 tools: $(TAURI_DRIVER)
 
 # ---- demo ---------------------------------------------------------------------
+# `make demo BUERO=1`: the office variant (Rathaus-Server and three desks).
 demo: build tools
-	@installer/demo.sh
+	@if [ -n "$(BUERO)" ]; then installer/demo-buero.sh; else installer/demo.sh; fi
 
 # ---- tests --------------------------------------------------------------------
 test: build tools lint test-rust bindings-check test-conformance test-ui test-browser test-e2e

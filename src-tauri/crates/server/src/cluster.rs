@@ -105,6 +105,97 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// A cluster kept in `dir` across runs (the office demo): created there the
+    /// first time, otherwise started again – on the same port while it is free,
+    /// so connection strings written elsewhere stay right. Not stopped on drop;
+    /// [`Cluster::stop`] ends it.
+    pub fn at(dir: &Path) -> Result<Cluster> {
+        let bin = pg_bin()?;
+        std::fs::create_dir_all(dir).map_err(|e| ServerError::file(dir, e))?;
+        let port_file = dir.join("port");
+        let kept: Option<u16> = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+            .filter(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok());
+        let port = match kept {
+            Some(p) => p,
+            None => free_port()?,
+        };
+        std::fs::write(&port_file, port.to_string())
+            .map_err(|e| ServerError::file(&port_file, e))?;
+        let cluster = Cluster {
+            bin,
+            dir: dir.to_path_buf(),
+            port,
+            as_postgres: is_root(),
+            keep: true,
+        };
+        if cluster.data_dir().join("PG_VERSION").exists() {
+            if cluster.data_dir().join("postmaster.pid").exists() {
+                // Left running (or killed) by an earlier run: stop it first.
+                let _ = cluster.stop();
+            }
+            cluster.pg_ctl_start()?;
+            return Ok(cluster);
+        }
+        if cluster.as_postgres {
+            cluster.run(
+                "chown",
+                &["-R", "postgres:postgres", &cluster.dir_str()],
+                false,
+            )?;
+        }
+        let data = cluster.data_str();
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+            true,
+        )?;
+        cluster.pg_ctl_start()?;
+        Ok(cluster)
+    }
+
+    /// The cluster kept in `dir`, without starting it (to stop it).
+    pub fn at_stopped(dir: &Path) -> Result<Cluster> {
+        Ok(Cluster {
+            bin: pg_bin()?,
+            dir: dir.to_path_buf(),
+            port: 0,
+            as_postgres: is_root(),
+            keep: true,
+        })
+    }
+
+    /// Stop the cluster cleanly (its files stay).
+    pub fn stop(&self) -> Result<()> {
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data_str(), "-m", "fast", "-w", "stop"],
+            true,
+        )
+    }
+
+    /// Create a database unless it exists.
+    pub fn ensure_database(&self, name: &str) -> Result<()> {
+        match self.create_database(name) {
+            Err(ServerError::Db(m))
+                if m.contains("already exists") || m.contains("existiert bereits") =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     fn dir_str(&self) -> String {
         self.dir.display().to_string()
     }

@@ -241,9 +241,7 @@ impl Workstation {
                     .as_ref()
                     .and_then(|c| c.applicant.clone())
                     .unwrap_or_else(|| "(verschlüsselt)".into()),
-                case_type: content
-                    .and_then(|c| c.service)
-                    .unwrap_or_else(|| rec.case_type.clone()),
+                case_type: rec.case_type,
                 id: rec.id,
                 file_number: rec.file_number,
                 status: meta.state,
@@ -355,7 +353,7 @@ impl Workstation {
             state: meta.state,
             id: rec.id,
             file_number: rec.file_number,
-            case_type: content.and_then(|c| c.service).unwrap_or(rec.case_type),
+            case_type: rec.case_type,
             applicant: rec.applicant,
             received_at: rec.received_at,
             assigned_to: rec.assigned_to,
