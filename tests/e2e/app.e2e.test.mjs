@@ -9,7 +9,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readdirSync, readFileSyn
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { WebDriver, startDriver, loginThroughUi } from "./webdriver.mjs";
+import { WebDriver, startDriver, loginThroughUi, scannedPdf } from "./webdriver.mjs";
 
 const root = path.resolve(import.meta.dirname, "../..");
 const app = process.env.AMTSSTUBE_APP ?? path.join(root, "target/debug/amtsstube-app");
@@ -143,12 +143,9 @@ async function atLogin() {
   await wd.execute("document.getElementById('username').value=''; document.getElementById('username').dispatchEvent(new Event('input'));");
 }
 
-/** Set an input's value the way a user's typing would (Svelte listens to `input`). */
+/** Set an input's value the way a user's typing would. */
 async function fill(selector, value) {
-  await wd.execute(
-    `const el = document.querySelector(arguments[0]); el.value = arguments[1]; el.dispatchEvent(new Event('input', { bubbles: true })); el.dispatchEvent(new Event('change', { bubbles: true }));`,
-    [selector, value],
-  );
+  await wd.fill(selector, value);
 }
 
 /** Open the first case of the work list. The list reloads when a background
@@ -391,27 +388,6 @@ test("leitung: the dashboard shows the figures the reports crate computes; sachb
   await wd.waitFor("#username");
 });
 
-/** A one-page PDF as a scanner would write it, with `lines` of text (ASCII). */
-function scannedPdf(lines) {
-  const content = `BT /F1 14 Tf 72 770 Td 18 TL\n${lines.map((l) => `(${l}) Tj T*`).join("\n")}\nET\n`;
-  const objects = [
-    "<< /Type /Catalog /Pages 2 0 R >>",
-    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-    `<< /Length ${content.length} >>\nstream\n${content}endstream`,
-    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-  ];
-  let out = "%PDF-1.4\n";
-  const offsets = [];
-  objects.forEach((o, i) => {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, "0")} 00000 n \n`).join("")}`;
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(out, "latin1");
-}
 
 test("scanning desk: a batch of three paper applications, QA by a second person, three TR-RESISCAN cases for the caseworkers", async () => {
   await atLogin();

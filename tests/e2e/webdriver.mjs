@@ -106,6 +106,14 @@ export class WebDriver {
     return this.cmd("POST", this.s("/execute/sync"), { script, args });
   }
 
+  /** Set an input's value the way a user's typing would (Svelte listens to `input`). */
+  async fill(selector, value) {
+    await this.execute(
+      `const el = document.querySelector(arguments[0]); el.value = arguments[1]; el.dispatchEvent(new Event('input', { bubbles: true })); el.dispatchEvent(new Event('change', { bubbles: true }));`,
+      [selector, value],
+    );
+  }
+
   async screenshot() {
     return Buffer.from(await this.cmd("GET", this.s("/screenshot")), "base64");
   }
@@ -167,4 +175,26 @@ export async function loginThroughUi(wd, user, password) {
   const pw = await wd.find("#password");
   await wd.click(pw);
   await wd.type(pw, password + Keys.ENTER);
+}
+
+/** A one-page PDF as a scanner would write it, with `lines` of text (ASCII). */
+export function scannedPdf(lines) {
+  const content = `BT /F1 14 Tf 72 770 Td 18 TL\n${lines.map((l) => `(${l}) Tj T*`).join("\n")}\nET\n`;
+  const objects = [
+    "<< /Type /Catalog /Pages 2 0 R >>",
+    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
+    `<< /Length ${content.length} >>\nstream\n${content}endstream`,
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+  ];
+  let out = "%PDF-1.4\n";
+  const offsets = [];
+  objects.forEach((o, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, "0")} 00000 n \n`).join("")}`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, "latin1");
 }

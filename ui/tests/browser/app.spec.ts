@@ -242,3 +242,36 @@ test("Konflikte (office mode): opened from the status bar, accessible, resolved 
   await page.getByRole("button", { name: "Zurück zum Arbeitskorb" }).press("Enter");
   await expect(page.getByRole("heading", { name: "Arbeitskorb" })).toBeVisible();
 });
+
+test("Rathaus-Server session ended: signing in again from the status bar, accessible, by keyboard", async ({ page }) => {
+  await page.goto("/");
+  await page.evaluate(() => sessionStorage.setItem("fake-office-expired", "1"));
+  await page.reload();
+  await page.keyboard.type("sb1");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("office-state")).toHaveText("Rathaus-Server: Anmeldung abgelaufen");
+  const open = page.getByRole("button", { name: "Am Rathaus-Server anmelden" });
+  for (let i = 0; i < 20 && !(await open.evaluate((el) => el === document.activeElement)); i++) {
+    await page.keyboard.press("Tab");
+  }
+  await expect(open).toBeFocused();
+  await page.keyboard.press("Enter");
+  const field = page.getByLabel("Passwort für den Rathaus-Server");
+  await expect(field).toBeFocused();
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/rathaus-server-anmeldung.png" });
+  // Escape cancels; the button comes back.
+  await page.keyboard.press("Escape");
+  await expect(field).toBeHidden();
+  await open.press("Enter");
+  await page.keyboard.type("falsch-falsch");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("sync-message")).toContainText("Passwort ist falsch");
+  await page.getByLabel("Passwort für den Rathaus-Server").fill("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("sync-message")).toContainText("Am Rathaus-Server angemeldet");
+  await expect(page.getByTestId("office-state")).toHaveText("Rathaus-Server: verbunden");
+  await expect(open).toBeHidden();
+});

@@ -8,6 +8,8 @@ export async function installFakeBackend(page: Page): Promise<void> {
     const lockAfter = Number(sessionStorage.getItem("fake-lock-after") ?? "600");
     const sb = { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", screenLocked: false, lockAfterSeconds: lockAfter };
     let session: typeof sb | null = null;
+    // Office mode: a test may start with the server's session ended.
+    let officeSignedIn = sessionStorage.getItem("fake-office-expired") === null;
     const items = [
       { id: "1", fileNumber: "MB-2026-000017", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: null, due: null, assignedTo: null },
       { id: "2", fileNumber: "HS-2026-000004", caseType: "Hundesteuer-Anmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T13:02:00Z", deadline: null, due: null, assignedTo: null },
@@ -84,15 +86,25 @@ export async function installFakeBackend(page: Page): Promise<void> {
             };
           case "office_status":
             return {
-              state: "verbunden",
+              state: officeSignedIn ? "verbunden" : "anmeldung_abgelaufen",
               server: "https://rathaus:8443",
               workstation: "w1",
               position: 42,
-              message: "Verbunden mit dem Rathaus-Server https://rathaus:8443.",
-              signedIn: true,
+              message: officeSignedIn
+                ? "Verbunden mit dem Rathaus-Server https://rathaus:8443."
+                : "Die Anmeldung am Rathaus-Server ist abgelaufen.",
+              signedIn: officeSignedIn,
               waiting: 2,
               conflicts: conflicts.length,
             };
+          case "office_sign_in": {
+            if ((args.password as string) !== "richtig-richtig") {
+              throw { code: "wrongCredentials", message: "Das Passwort ist falsch (Rathaus-Server)." };
+            }
+            officeSignedIn = true;
+            sessionStorage.removeItem("fake-office-expired");
+            return { role: "sachbearbeitung", expiresAt: "2026-12-03T18:00:00Z", publishedKey: false, created: [], granted: [], holds: ["fall"], offline: false };
+          }
           case "office_conflicts":
             return conflicts;
           case "office_conflict_done":
