@@ -172,6 +172,40 @@ async fn login(
     Ok(info)
 }
 
+/// Whether this PC still needs its first run (no data directory yet).
+#[tauri::command]
+async fn setup_due(state: tauri::State<'_, AppState>) -> Result<bool, AppError> {
+    Ok(workstation::setup_due(&state.data_dir))
+}
+
+/// The first run: set this PC up alone or as a desk of the Rathaus-Server. The
+/// recovery key comes back once, to be shown and written down.
+#[tauri::command]
+async fn first_run(
+    state: tauri::State<'_, AppState>,
+    request: workstation::SetupRequest,
+) -> Result<workstation::SetupResult, AppError> {
+    let st = state.inner().clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let mut guard = st.workstation.lock().map_err(|_| {
+            AppError::new(
+                ErrorCode::Storage,
+                "Interner Fehler: Sperre verloren. Bitte starten Sie die Anwendung neu.",
+            )
+        })?;
+        let (ws, result) = Workstation::first_run(&st.data_dir, request)?;
+        *guard = Some(ws);
+        Ok(result)
+    })
+    .await
+    .map_err(|_| {
+        AppError::new(
+            ErrorCode::Storage,
+            "Interner Fehler bei der Einrichtung. Bitte erneut versuchen.",
+        )
+    })?
+}
+
 #[tauri::command]
 async fn logout(state: tauri::State<'_, AppState>) -> Result<(), AppError> {
     state
@@ -672,6 +706,8 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             office_conflict_done,
             office_conflict_redo,
             office_sign_in,
+            setup_due,
+            first_run,
             case_detail,
             case_action,
             set_check,

@@ -1832,3 +1832,94 @@ fn the_apps_work_list_and_case_view_run_on_the_replica_online_and_offline() -> R
     );
     Ok(())
 }
+
+/// The app's first run: alone (the administration's account and the recovery key
+/// once), or as a desk of the Rathaus-Server (enrolled with the one-time code; a
+/// wrong code leaves nothing behind and the form can be sent again; then the
+/// server's users log in at the new PC).
+#[test]
+fn a_new_pc_is_set_up_at_first_run_alone_or_as_a_desk_of_the_server() -> Result<(), BoxError> {
+    use workstation::{SetupMode, SetupRequest, setup_due};
+    let (_cluster, server) = office("firstrun", &[("lea", Role::Leitung)])?;
+    let tmp = tempfile::tempdir()?;
+    let request = |mode, office| SetupRequest {
+        mode,
+        admin: "admin".into(),
+        display_name: "Administration Bürgerbüro".into(),
+        password: "admin-passwort-1".into(),
+        office,
+    };
+
+    // Alone.
+    let alone = tmp.path().join("allein");
+    assert!(setup_due(&alone));
+    let short = SetupRequest {
+        password: "kurz".into(),
+        ..request(SetupMode::Allein, None)
+    };
+    assert!(Workstation::first_run(&alone, short).is_err());
+    assert!(setup_due(&alone));
+    let (mut ws, done) = Workstation::first_run(&alone, request(SetupMode::Allein, None))?;
+    assert!(done.recovery_key.starts_with("AGE-SECRET-KEY-1"));
+    assert!(done.office.is_none());
+    assert!(ws.session().is_none(), "logged out after the first run");
+    ws.login(workstation::LoginRequest {
+        username: "admin".into(),
+        password: "admin-passwort-1".into(),
+    })?;
+    assert!(!setup_due(&alone));
+    let again = Workstation::first_run(&alone, request(SetupMode::Allein, None)).err();
+    assert!(
+        again
+            .as_ref()
+            .is_some_and(|e| e.message.contains("bereits eingerichtet")),
+        "{again:?}"
+    );
+    // A folder with other files is not taken.
+    let busy = tmp.path().join("belegt");
+    std::fs::create_dir_all(&busy)?;
+    std::fs::write(busy.join("notiz.txt"), b"x")?;
+    assert!(Workstation::first_run(&busy, request(SetupMode::Allein, None)).is_err());
+    assert!(busy.join("notiz.txt").exists());
+
+    // As a desk of the server: a wrong code first.
+    let desk_dir = tmp.path().join("platz");
+    let connect = |code: String| -> Result<OfficeConnectRequest, BoxError> {
+        Ok(OfficeConnectRequest {
+            server: server.url(),
+            code,
+            fingerprint: server.ca.fingerprint()?,
+            name: "Bürgerbüro 2".into(),
+        })
+    };
+    let wrong = Workstation::first_run(
+        &desk_dir,
+        request(SetupMode::Buero, Some(connect("AAAA-BBBB-CCCC".into())?)),
+    )
+    .err();
+    assert!(wrong.is_some());
+    assert!(
+        setup_due(&desk_dir) && !desk_dir.exists(),
+        "nothing left behind"
+    );
+    let missing = Workstation::first_run(&desk_dir, request(SetupMode::Buero, None));
+    assert!(missing.is_err());
+    let code = server.rt.block_on(server.record.new_enrolment_code(10))?;
+    let (mut desk, done) =
+        Workstation::first_run(&desk_dir, request(SetupMode::Buero, Some(connect(code)?)))?;
+    assert!(
+        done.office
+            .as_deref()
+            .is_some_and(|m| m.contains("Verbunden")),
+        "{:?}",
+        done.office
+    );
+    // The Leitung, known only at the server, logs in at the new PC.
+    desk.login(workstation::LoginRequest {
+        username: "lea".into(),
+        password: "lea-passwort-1".into(),
+    })?;
+    desk.office_sign_in("lea-passwort-1".into())?;
+    assert!(desk.office_signed_in());
+    Ok(())
+}

@@ -9,6 +9,8 @@ import type { SessionInfo } from "./bindings/SessionInfo";
 import type { SyncStatus } from "./bindings/SyncStatus";
 import type { OfficeStatus } from "./bindings/OfficeStatus";
 import type { OfficeSignIn } from "./bindings/OfficeSignIn";
+import type { SetupRequest } from "./bindings/SetupRequest";
+import type { SetupResult } from "./bindings/SetupResult";
 import type { OfficeConflict } from "./bindings/OfficeConflict";
 import type { SyncSummary } from "./bindings/SyncSummary";
 import type { WorkList } from "./bindings/WorkList";
@@ -52,6 +54,10 @@ export interface Backend {
   officeConflictDone(seq: number): Promise<void>;
   /** The refused step again, on the case as it is now. */
   officeConflictRedo(seq: number): Promise<void>;
+  /** Whether this PC still needs its first run (no data directory yet). */
+  setupDue(): Promise<boolean>;
+  /** The first run: set this PC up alone or as a desk of the Rathaus-Server. */
+  firstRun(request: SetupRequest): Promise<SetupResult>;
   /** Sign in at the Rathaus-Server again with the logged-in user's password. */
   officeSignIn(password: string): Promise<OfficeSignIn>;
   caseDetail(id: string): Promise<CaseDetail>;
@@ -127,6 +133,8 @@ export const tauriBackend: Backend = {
   officeConflictDone: (seq) => invoke<void>("office_conflict_done", { seq }),
   officeConflictRedo: (seq) => invoke<void>("office_conflict_redo", { seq }),
   officeSignIn: (password) => invoke<OfficeSignIn>("office_sign_in", { password }),
+  setupDue: () => invoke<boolean>("setup_due"),
+  firstRun: (request) => invoke<SetupResult>("first_run", { request }),
   caseDetail: (id) => invoke<CaseDetail>("case_detail", { id }),
   caseAction: (id, action) => invoke<CaseDetail>("case_action", { id, action }),
   setCheck: (id, item, checked) => invoke<void>("set_check", { id, item, checked }),

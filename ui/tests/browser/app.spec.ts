@@ -275,3 +275,25 @@ test("Rathaus-Server session ended: signing in again from the status bar, access
   await expect(page.getByTestId("office-state")).toHaveText("Rathaus-Server: verbunden");
   await expect(open).toBeHidden();
 });
+
+test("first run: the choice, the form and the recovery sheet are accessible and work by keyboard", async ({ page }) => {
+  await page.goto("/");
+  await page.evaluate(() => sessionStorage.setItem("fake-setup-due", "1"));
+  await page.reload();
+  await expect(page.getByRole("heading", { name: "Amtsstube einrichten" })).toBeVisible();
+  await page.getByLabel(/An Rathaus-Server anschließen/).check();
+  await expect(page.getByLabel("Einmalcode")).toBeVisible();
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/einrichtung.png" });
+  await page.getByLabel(/Allein an diesem PC/).check();
+  await expect(page.getByLabel("Einmalcode")).toBeHidden();
+  await page.getByLabel(/^Passwort \(/).fill("admin-passwort-1");
+  await page.getByLabel("Passwort wiederholen").fill("admin-passwort-1");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Wiederherstellungsschlüssel" })).toBeVisible();
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/wiederherstellungsschluessel.png" });
+  await page.getByLabel(/letzten acht Zeichen/).fill("7XK2M9PA");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Anmeldung" })).toBeVisible();
+});

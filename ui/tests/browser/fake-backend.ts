@@ -97,6 +97,11 @@ export async function installFakeBackend(page: Page): Promise<void> {
               waiting: 2,
               conflicts: conflicts.length,
             };
+          case "setup_due":
+            return sessionStorage.getItem("fake-setup-due") !== null;
+          case "first_run":
+            sessionStorage.removeItem("fake-setup-due");
+            return { recoveryKey: "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ7XK2M9PA", office: null };
           case "office_sign_in": {
             if ((args.password as string) !== "richtig-richtig") {
               throw { code: "wrongCredentials", message: "Das Passwort ist falsch (Rathaus-Server)." };

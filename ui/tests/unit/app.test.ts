@@ -41,6 +41,8 @@ function fakePortal(
     switch (cmd) {
       case "office_status":
         return { ...office, conflicts: conflicts.length };
+      case "setup_due":
+        return false;
       case "office_conflicts":
         return conflicts;
       case "office_sign_in": {
@@ -627,5 +629,65 @@ describe("Anmeldung und Arbeitskorb", () => {
     await fireEvent.click(await screen.findByRole("button", { name: "Jetzt synchronisieren" }));
     await waitFor(() => expect(screen.getByTestId("sync-message").textContent).toContain("Keine Verbindung zum Portal"));
     await waitFor(() => expect(screen.getByTestId("sync-state").textContent).toContain("offline"));
+  });
+});
+
+describe("Erste Einrichtung", () => {
+  it("sets a PC up as a desk of the Rathaus-Server and shows the recovery key once", async () => {
+    const key = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ7XK2M9PA";
+    let provisioned = false;
+    const requests: unknown[] = [];
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "setup_due":
+          return !provisioned;
+        case "first_run": {
+          const r = (args as { request: { mode: string; office?: { code: string } } }).request;
+          requests.push(r);
+          if (r.office?.code === "FALSCH") {
+            throw { code: "forbidden", message: "Der Einmalcode ist ungültig oder abgelaufen." };
+          }
+          provisioned = true;
+          return { recoveryKey: key, office: "Verbunden mit dem Rathaus-Server https://rathaus:8443." };
+        }
+        case "session":
+          return null;
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(App, { backend: tauriBackend });
+    expect(await screen.findByRole("heading", { name: "Amtsstube einrichten" })).toBeTruthy();
+    await fireEvent.click(screen.getByLabelText(/An Rathaus-Server anschließen/));
+    await fireEvent.input(screen.getByLabelText("Adresse des Rathaus-Servers"), { target: { value: "https://rathaus:8443" } });
+    await fireEvent.input(screen.getByLabelText("Einmalcode"), { target: { value: "FALSCH" } });
+    await fireEvent.input(screen.getByLabelText(/Fingerabdruck/), { target: { value: "ab".repeat(32) } });
+    await fireEvent.input(screen.getByLabelText(/Name dieses Arbeitsplatzes/), { target: { value: "Bürgerbüro 2" } });
+    await fireEvent.input(screen.getByLabelText(/^Passwort \(/), { target: { value: "admin-passwort-1" } });
+    await fireEvent.input(screen.getByLabelText("Passwort wiederholen"), { target: { value: "anders-passwort" } });
+    await fireEvent.submit(screen.getByTestId("setup-form"));
+    expect((await screen.findByTestId("setup-error")).textContent).toContain("stimmen nicht überein");
+    expect(requests).toHaveLength(0);
+    await fireEvent.input(screen.getByLabelText(/^Passwort \(/), { target: { value: "admin-passwort-1" } });
+    await fireEvent.input(screen.getByLabelText("Passwort wiederholen"), { target: { value: "admin-passwort-1" } });
+    await fireEvent.submit(screen.getByTestId("setup-form"));
+    await waitFor(() => expect(screen.getByTestId("setup-error").textContent).toContain("Einmalcode ist ungültig"));
+    // The passwords are not kept after a try.
+    expect((screen.getByLabelText(/^Passwort \(/) as HTMLInputElement).value).toBe("");
+    await fireEvent.input(screen.getByLabelText("Einmalcode"), { target: { value: "K7QM-4XRT-P2WD" } });
+    await fireEvent.input(screen.getByLabelText(/^Passwort \(/), { target: { value: "admin-passwort-1" } });
+    await fireEvent.input(screen.getByLabelText("Passwort wiederholen"), { target: { value: "admin-passwort-1" } });
+    await fireEvent.submit(screen.getByTestId("setup-form"));
+    expect((await screen.findByTestId("setup-recovery-key")).textContent).toBe(key);
+    expect(screen.getByTestId("setup-office-answer").textContent).toContain("Verbunden");
+    expect(requests[1]).toMatchObject({ mode: "buero", admin: "admin", office: { code: "K7QM-4XRT-P2WD", name: "Bürgerbüro 2" } });
+    // Written down? The last eight characters, else no way on.
+    await fireEvent.input(screen.getByLabelText(/letzten acht Zeichen/), { target: { value: "7XK2M9PB" } });
+    await fireEvent.submit(screen.getByTestId("setup-done").closest("form") as HTMLFormElement);
+    expect((await screen.findByTestId("setup-error")).textContent).toContain("letzten acht Zeichen");
+    await fireEvent.input(screen.getByLabelText(/letzten acht Zeichen/), { target: { value: "7xk2m9pa" } });
+    await fireEvent.submit(screen.getByTestId("setup-done").closest("form") as HTMLFormElement);
+    expect(await screen.findByRole("heading", { name: "Anmeldung" })).toBeTruthy();
+    expect(screen.queryByTestId("setup-recovery-key")).toBeNull();
   });
 });

@@ -21,6 +21,7 @@ mod portal;
 pub mod reports;
 pub mod scan;
 mod session;
+pub mod setup;
 pub mod workers;
 
 use std::path::{Path, PathBuf};
@@ -50,6 +51,7 @@ pub use reports::{DrillCase, ReportRequest};
 pub use scan::{
     BatchRequest, BatchView, IntakeResult, QueueItem, ScanApproveRequest, ScanClassView, ScanSetup,
 };
+pub use setup::{SetupMode, SetupRequest, SetupResult, setup_due};
 pub use store::{InitOptions, RecoveryKey, StoreConfig};
 
 /// The workstation: a data directory, locked or unlocked by one user. Each feature
