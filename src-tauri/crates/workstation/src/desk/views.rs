@@ -187,16 +187,13 @@ impl Workstation {
         let cfg = self.casework_config().ok();
         let replica = self.replica_mut()?;
         let me = replica.actor.user.clone();
-        let mut rows: Vec<(office::CaseMeta, Vec<office::Event>)> = replica
+        // Metadata only for the whole list; the events are read for the page.
+        let mut rows: Vec<office::CaseMeta> = replica
             .cases
-            .iter()
-            .filter_map(|(id, c)| {
-                replica
-                    .view(*id)
-                    .map(|m| (m, c.events.values().cloned().collect()))
-            })
-            .filter(|(m, _)| office::rules::visible(&replica.actor, m.assignee.as_deref()))
-            .filter(|(m, _)| match query.view {
+            .keys()
+            .filter_map(|id| replica.view(*id))
+            .filter(|m| office::rules::visible(&replica.actor, m.assignee.as_deref()))
+            .filter(|m| match query.view {
                 Some(api::WorkListView::Meine) => m.assignee.as_deref() == Some(me.as_str()),
                 Some(api::WorkListView::Eingang) => m.assignee.is_none(),
                 None => true,
@@ -204,7 +201,7 @@ impl Workstation {
             .collect();
         if let Some(q) = &search {
             let mut kept = Vec::new();
-            for (m, e) in rows {
+            for m in rows {
                 let mut hay = format!("{} {}", m.file_number, m.case_type).to_lowercase();
                 if let Some(c) = self.office_content(m.id)? {
                     hay.push(' ');
@@ -213,23 +210,29 @@ impl Workstation {
                     hay.push_str(&c.service.unwrap_or_default().to_lowercase());
                 }
                 if q.split_whitespace().all(|w| hay.contains(w)) {
-                    kept.push((m, e));
+                    kept.push(m);
                 }
             }
             rows = kept;
         }
         match query.sort {
             Some(api::WorkListSort::EingangAlt) => {
-                rows.sort_by(|a, b| a.0.received_at.cmp(&b.0.received_at));
+                rows.sort_by(|a, b| a.received_at.cmp(&b.received_at));
             }
             Some(api::WorkListSort::Aktenzeichen) => {
-                rows.sort_by(|a, b| a.0.file_number.cmp(&b.0.file_number));
+                rows.sort_by(|a, b| a.file_number.cmp(&b.file_number));
             }
-            _ => rows.sort_by(|a, b| b.0.received_at.cmp(&a.0.received_at)),
+            _ => rows.sort_by(|a, b| b.received_at.cmp(&a.received_at)),
         }
         let total = rows.len();
         let mut items = Vec::new();
-        for (meta, events) in rows.into_iter().skip(query.offset as usize).take(limit) {
+        for meta in rows.into_iter().skip(query.offset as usize).take(limit) {
+            let events: Vec<office::Event> = self
+                .replica_mut()?
+                .cases
+                .get(&meta.id)
+                .map(|c| c.events.values().cloned().collect())
+                .unwrap_or_default();
             let (rec, history) = replica_record(&meta, events, cfg.as_deref());
             let (deadline, due) = match &cfg {
                 Some(cfg) => marker_from(&rec, cfg, &history),
