@@ -20,6 +20,65 @@ use crate::api::{
 use crate::keys::PublicJwk;
 use crate::submission::EncryptedSubmission;
 
+/// Largest JSON answer taken from the portal (lists, event logs, metadata JWEs).
+const MAX_JSON: u64 = 64 * 1024 * 1024;
+/// Largest attachment JWE taken from the portal (the base64 of the encrypted file).
+const MAX_ATTACHMENT: u64 = 1024 * 1024 * 1024;
+
+/// Read a response body up to `limit` bytes: a larger announced length is refused
+/// before reading, a longer stream as soon as it passes the limit – never more than
+/// `limit` bytes in memory. Refused with a German reason (retried later, like any
+/// unexpected answer).
+pub async fn read_bounded(mut res: reqwest::Response, limit: u64) -> Result<Vec<u8>, ClientError> {
+    let too_large = || {
+        ClientError::Decode(format!(
+            "Antwort größer als {} MB – nicht angenommen",
+            limit.div_ceil(1024 * 1024)
+        ))
+    };
+    if res.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(network)? {
+        if out.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Check an endpoint of the portal settings: `https://` with a host, or plain
+/// `http://` only to this machine (the local simulator: `localhost`, `127.0.0.1`,
+/// `[::1]` exactly – not a name that merely begins like them). The German reason
+/// when refused.
+pub fn check_endpoint(url: &str) -> Result<(), String> {
+    let refused = || {
+        format!(
+            "Die Adresse {url} ist nicht erlaubt: verwenden Sie https:// (http nur für den lokalen Simulator)."
+        )
+    };
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| refused())?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "Die Adresse {url} enthält Zugangsdaten; diese gehören in client_id und client_secret."
+        ));
+    }
+    let host = parsed.host_str().ok_or_else(refused)?;
+    let local = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if local => Ok(()),
+        _ => Err(refused()),
+    }
+}
+
 /// Where and as whom to connect.
 #[derive(Clone)]
 pub struct ClientConfig {
@@ -364,7 +423,7 @@ impl V1Client {
     }
 
     async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, ClientError> {
-        let bytes = res.bytes().await.map_err(network)?;
+        let bytes = read_bounded(res, MAX_JSON).await?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
@@ -480,7 +539,8 @@ impl SubmissionApi for V1Client {
                 |r| r,
             )
             .await?;
-        res.text().await.map_err(network)
+        let bytes = read_bounded(res, MAX_ATTACHMENT).await?;
+        String::from_utf8(bytes).map_err(|_| ClientError::Decode("Anlage ist kein Text".into()))
     }
 
     async fn case_events(
@@ -603,4 +663,102 @@ pub enum EventLogError {
     Client(#[from] ClientError),
     #[error("Ereignisprotokoll ungültig: {0}")]
     Invalid(#[from] crate::set::SetError),
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::{check_endpoint, read_bounded};
+
+    /// A one-shot HTTP server on loopback answering with `head` and then `body`
+    /// bytes of `x` (streamed in pieces).
+    async fn serve_once(head: String, body: usize) -> Result<String, std::io::Error> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/", listener.local_addr()?);
+        tokio::spawn(async move {
+            if let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = sock.read(&mut buf).await;
+                let _ = sock.write_all(head.as_bytes()).await;
+                let piece = vec![b'x'; 4096];
+                let mut left = body;
+                while left > 0 {
+                    let n = left.min(piece.len());
+                    if sock.write_all(&piece[..n]).await.is_err() {
+                        break;
+                    }
+                    left -= n;
+                }
+            }
+        });
+        Ok(url)
+    }
+
+    #[tokio::test]
+    async fn bodies_are_read_up_to_a_bound_only() -> Result<(), Box<dyn std::error::Error>> {
+        let http = reqwest::Client::new();
+        // Announced too large: refused before reading.
+        let url = serve_once(
+            "HTTP/1.1 200 OK\r\ncontent-length: 2147483648\r\nconnection: close\r\n\r\n".into(),
+            10,
+        )
+        .await?;
+        let refused = read_bounded(http.get(&url).send().await?, 1024 * 1024).await;
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.to_string().contains("größer als 1 MB")),
+            "{refused:?}"
+        );
+        // No length, a stream that goes on: stopped at the bound.
+        let url = serve_once(
+            "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".into(),
+            3 * 1024 * 1024,
+        )
+        .await?;
+        let refused = read_bounded(http.get(&url).send().await?, 1024 * 1024).await;
+        assert!(refused.is_err(), "{refused:?}");
+        // Within the bound: read whole.
+        let url = serve_once(
+            "HTTP/1.1 200 OK\r\ncontent-length: 5000\r\nconnection: close\r\n\r\n".into(),
+            5000,
+        )
+        .await?;
+        let body = read_bounded(http.get(&url).send().await?, 1024 * 1024).await?;
+        assert_eq!(body.len(), 5000);
+        Ok(())
+    }
+
+    #[test]
+    fn only_https_or_plain_http_to_this_machine() {
+        for ok in [
+            "https://portal.example.de",
+            "https://auth-testing.fit-connect.fitko.dev/token",
+            "http://localhost:8080",
+            "http://127.0.0.1:4000/token",
+            "http://[::1]:9000",
+            "HTTP://LOCALHOST",
+        ] {
+            assert_eq!(check_endpoint(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://localhost.evil.tld",
+            "http://127.0.0.1.evil.tld/token",
+            "http://localhost@evil.tld",
+            "http://portal.example.de",
+            "https://user:pw@portal.example.de",
+            "ftp://127.0.0.1",
+            "127.0.0.1:8080",
+            "",
+            "https://",
+        ] {
+            let refused = check_endpoint(bad);
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|e| e.contains("nicht erlaubt") || e.contains("Zugangsdaten")),
+                "{bad}: {refused:?}"
+            );
+        }
+    }
 }

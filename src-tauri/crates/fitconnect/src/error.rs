@@ -30,6 +30,10 @@ pub enum JweError {
     },
     #[error("{part}: Entschlüsselung fehlgeschlagen – falscher Schlüssel oder beschädigte Daten")]
     Decryption { part: Part },
+    #[error(
+        "{part}: komprimierter Inhalt (zip) ist nach den FIT-Connect-Regeln nicht erlaubt und wird nicht entpackt"
+    )]
+    Compressed { part: Part },
 }
 
 impl JweError {
@@ -38,7 +42,9 @@ impl JweError {
             JweError::Syntax { part, detail } => {
                 Problem::new(ProblemKind::SyntaxViolation, part, detail.clone())
             }
-            JweError::Algorithm { part, .. } | JweError::Decryption { part } => {
+            JweError::Algorithm { part, .. }
+            | JweError::Decryption { part }
+            | JweError::Compressed { part } => {
                 Problem::new(ProblemKind::EncryptionIssue, part, self.to_string())
             }
             JweError::MissingContentType { part } | JweError::WrongContentType { part, .. } => {

@@ -36,6 +36,9 @@ pub struct ProtectedHeader {
     pub enc: Option<String>,
     pub cty: Option<String>,
     pub kid: Option<String>,
+    /// Compression ("DEF"): the FIT-Connect rules allow none, and inflating would
+    /// let a few kilobytes grow without bound – refused before decrypting.
+    pub zip: Option<String>,
 }
 
 /// Split a compact JWE and parse its protected header. Refuses anything that is not
@@ -84,6 +87,9 @@ pub fn decrypt(
                 expected,
             });
         }
+    }
+    if header.zip.is_some() {
+        return Err(JweError::Compressed { part: part.clone() });
     }
     let cty = match header.cty {
         Some(c) if !c.trim().is_empty() => c,

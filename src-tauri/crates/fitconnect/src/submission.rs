@@ -24,14 +24,38 @@ pub struct EncryptedSubmission {
     pub attachments: BTreeMap<Uuid, String>,
 }
 
-/// A decrypted and fully verified submission. Holds personal data: never log it.
-#[derive(Debug, Clone, PartialEq)]
+/// A decrypted and fully verified submission. Holds personal data: its `Debug`
+/// shows sizes and content types only, so a debug log of a sync state that holds
+/// one prints nothing of the application.
+#[derive(Clone, PartialEq)]
 pub struct OpenedSubmission {
     pub metadata: Metadata,
     pub metadata_json: serde_json::Value,
     pub data: Option<(Vec<u8>, String)>,
     pub attachments: Vec<(AttachmentMeta, Vec<u8>)>,
     pub tags: AuthenticationTags,
+}
+
+impl std::fmt::Debug for OpenedSubmission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedSubmission")
+            .field(
+                "data",
+                &self
+                    .data
+                    .as_ref()
+                    .map(|(d, cty)| format!("{} Bytes {cty}", d.len())),
+            )
+            .field(
+                "attachments",
+                &self
+                    .attachments
+                    .iter()
+                    .map(|(_, b)| b.len())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a submission must be rejected; `problems` go into the reject SET.

@@ -109,6 +109,17 @@ fn jwe_header_checks() -> R {
         jwe::decrypt(&wrong_alg, &k.enc, &Part::Metadata, None),
         Err(JweError::Algorithm { .. })
     ));
+    // Compressed content is refused before anything is inflated.
+    let zipped = with_header(&token, |h| {
+        h.insert("zip".into(), "DEF".into());
+    });
+    let refused = jwe::decrypt(&zipped, &k.enc, &Part::Data, None);
+    assert_eq!(refused, Err(JweError::Compressed { part: Part::Data }));
+    assert!(
+        refused
+            .err()
+            .is_some_and(|e| e.to_string().contains("nicht erlaubt")),
+    );
     let wrong_cty = jwe::decrypt(&token, &k.enc, &Part::Data, Some("application/xml"));
     assert!(matches!(wrong_cty, Err(JweError::WrongContentType { .. })));
     // A flipped bit in the ciphertext fails authentication.
@@ -278,6 +289,13 @@ fn a_good_submission_opens_with_all_tags() -> R {
         jwe::authentication_tag(&sub.encrypted_metadata).unwrap_or_default()
     );
     assert!(opened.tags.attachments.contains_key(&a.id.to_string()));
+    // A debug print (a log of the sync state) shows nothing of the application.
+    let shown = format!("{opened:?}");
+    assert!(
+        !shown.contains("Jörg") && !shown.contains("Nachweis") && !shown.contains("antrag"),
+        "{shown}"
+    );
+    assert!(shown.contains("Bytes application/json"), "{shown}");
     assert_eq!(
         opened.metadata.public_service_type.map(|s| s.identifier),
         Some("urn:de:fim:leika:leistung:99115004012000".to_owned())

@@ -789,12 +789,7 @@ pub fn parse_settings(json: &str) -> Result<SubscriberSettings> {
         ))
     })?;
     for url in [&s.api_url, &s.token_url] {
-        let local = url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
-        if !(url.starts_with("https://") || local) {
-            return Err(invalid(format!(
-                "Die Adresse {url} ist nicht erlaubt: verwenden Sie https:// (http nur für den lokalen Simulator)."
-            )));
-        }
+        fitconnect::client::check_endpoint(url).map_err(invalid)?;
     }
     Subscriber::from_settings(&s).map_err(invalid)?;
     Ok(s)

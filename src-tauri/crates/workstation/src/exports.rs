@@ -95,7 +95,7 @@ pub fn save(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, AppError> {
     }
     let tmp = dir.join(format!(".{stem}.{}.teil", std::process::id()));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = private_file(&tmp, true)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         for n in 1..1000 {
@@ -130,6 +130,37 @@ pub fn save(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, AppError> {
     result.map_err(|e| failed(dir, e))
 }
 
+/// Open a file for writing that only its owner may read (exports hold personal
+/// data): `create_new` for a fresh temporary name, else created or truncated.
+fn private_file(path: &Path, create_new: bool) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true);
+    if create_new {
+        o.create_new(true);
+    } else {
+        o.create(true).truncate(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// Write a file the user named (the CLI's preview, CSV, PDF) readable by its owner
+/// only; an existing file keeps no wider permissions either.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = private_file(path, false)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +190,36 @@ mod tests {
             .collect::<Result<_, _>>()?;
         assert_eq!(names.len(), 3, "no temporary file left: {names:?}");
         assert!(names.contains(&".andere.teil".to_owned()), "{names:?}");
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn exports_and_cli_files_are_readable_by_their_owner_only()
+    -> Result<(), Box<dyn std::error::Error>> {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir()?;
+        let saved = save(tmp.path(), "kennzahlen.csv", b"Name;Wert")?;
+        assert_eq!(
+            std::fs::metadata(&saved)?.permissions().mode() & 0o777,
+            0o600
+        );
+        // A file the user named that existed world-readable keeps nothing of that.
+        let preview = tmp.path().join("vorschau.pdf");
+        std::fs::write(&preview, b"alt")?;
+        std::fs::set_permissions(&preview, std::fs::Permissions::from_mode(0o644))?;
+        write_private(&preview, b"%PDF-neu")?;
+        assert_eq!(std::fs::read(&preview)?, b"%PDF-neu");
+        assert_eq!(
+            std::fs::metadata(&preview)?.permissions().mode() & 0o777,
+            0o600
+        );
+        let fresh = tmp.path().join("neu.csv");
+        write_private(&fresh, b"x")?;
+        assert_eq!(
+            std::fs::metadata(&fresh)?.permissions().mode() & 0o777,
+            0o600
+        );
         Ok(())
     }
 

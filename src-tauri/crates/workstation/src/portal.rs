@@ -53,12 +53,7 @@ pub fn parse_settings(json: &str) -> Result<PortalSettings, AppError> {
         .into_iter()
         .chain(s.payment_url.as_ref())
     {
-        let local = url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
-        if !(url.starts_with("https://") || local) {
-            return Err(invalid(format!(
-                "Die Adresse {url} ist nicht erlaubt: verwenden Sie https:// (http nur für den lokalen Simulator)."
-            )));
-        }
+        fitconnect::client::check_endpoint(url).map_err(invalid)?;
     }
     if s.client_id.trim().is_empty() || s.client_secret.trim().is_empty() {
         return Err(invalid(

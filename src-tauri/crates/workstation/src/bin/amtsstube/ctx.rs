@@ -108,7 +108,7 @@ impl DerefMut for LoggedIn {
 
 /// Write a file the user asked for (preview, CSV, PDF).
 pub fn write_file(path: &Path, bytes: impl AsRef<[u8]>) -> Result<()> {
-    std::fs::write(path, bytes)
+    workstation::exports::write_private(path, bytes.as_ref())
         .map_err(|e| AppError::invalid(format!("{} nicht schreibbar: {e}", path.display())))?;
     Ok(())
 }
