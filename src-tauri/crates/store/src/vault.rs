@@ -72,8 +72,65 @@ pub struct VaultCheck {
     pub missing: u64,
 }
 
-/// Streaming reader of a decrypted blob.
-pub type BlobReader = age::stream::StreamReader<BufReader<File>>;
+/// Streaming reader of a decrypted blob, bound to its entry: read to the end, the
+/// plaintext must have the size and SHA-256 recorded for this id, else the last
+/// read fails – so two vault files swapped on disk (each intact for age) are
+/// refused with a reason. After a seek (page-wise reading of a scan) the hash cannot
+/// be followed any more; the total size is still checked then.
+pub struct BlobReader {
+    inner: age::stream::StreamReader<BufReader<File>>,
+    id: BlobId,
+    expected_size: u64,
+    expected_sha256: String,
+    hasher: Option<Sha256>,
+    read: u64,
+}
+
+impl BlobReader {
+    fn mismatch(&self, what: &str) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "Dokument {}: {what} passt nicht zum Eintrag im Datenbestand – die Datei wurde vertauscht oder ersetzt",
+                self.id
+            ),
+        )
+    }
+}
+
+impl Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        self.read += n as u64;
+        if n == 0
+            && !buf.is_empty()
+            && let Some(h) = self.hasher.take()
+        {
+            if self.read != self.expected_size {
+                return Err(self.mismatch("Größe"));
+            }
+            if hex::encode(h.finalize()) != self.expected_sha256 {
+                return Err(self.mismatch("Prüfsumme"));
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for BlobReader {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        // Reading out of order: the hash can no longer be followed.
+        self.hasher = None;
+        let at = self.inner.seek(pos)?;
+        if matches!(pos, std::io::SeekFrom::End(0)) && at != self.expected_size {
+            return Err(self.mismatch("Größe"));
+        }
+        Ok(at)
+    }
+}
 
 pub(crate) struct Vault {
     layout: Layout,
@@ -227,11 +284,20 @@ impl Session {
             }
             Err(e) => return Err(e).at(&path),
         };
+        let info = self.blob_info(id)?;
         let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(BUF, file))
             .map_err(|e| StoreError::Corrupt(format!("Dokument {id}: {e}")))?;
-        decryptor
+        let inner = decryptor
             .decrypt(iter::once(&self.vault.identity as &dyn age::Identity))
-            .map_err(|e| StoreError::Corrupt(format!("Dokument {id}: {e}")))
+            .map_err(|e| StoreError::Corrupt(format!("Dokument {id}: {e}")))?;
+        Ok(BlobReader {
+            inner,
+            id: id.clone(),
+            expected_size: info.size,
+            expected_sha256: info.sha256,
+            hasher: Some(Sha256::new()),
+            read: 0,
+        })
     }
 
     /// Stored metadata of a blob.

@@ -425,6 +425,45 @@ fn damaged_blob_fails_loudly() -> TestResult {
 }
 
 #[test]
+fn swapped_vault_files_are_refused_with_a_reason() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (mut s, _) = init(&dir, Clock::system())?;
+    // Two intact documents of the same size: each file alone is a valid age file.
+    let a = s.put_blob(vec![1u8; 100_000].as_slice())?;
+    let b = s.put_blob(vec![2u8; 100_000].as_slice())?;
+    let c = s.put_blob(vec![3u8; 50_000].as_slice())?;
+    let path = |id: &BlobId| dir.join("vault").join(&id.as_str()[..2]).join(id.as_str());
+    let (pa, pb, pc) = (path(&a.id), path(&b.id), path(&c.id));
+    let (ba, bb) = (std::fs::read(&pa)?, std::fs::read(&pb)?);
+    std::fs::write(&pa, &bb)?;
+    std::fs::write(&pb, &ba)?;
+    for id in [&a.id, &b.id] {
+        let mut out = Vec::new();
+        let err = s.open_blob(id)?.read_to_end(&mut out).err();
+        assert!(
+            err.as_ref()
+                .is_some_and(|e| e.to_string().contains("vertauscht oder ersetzt")),
+            "{err:?}"
+        );
+    }
+    // A file of another size put in place: refused also when read by seeking.
+    std::fs::write(&pa, std::fs::read(&pc)?)?;
+    let mut r = s.open_blob(&a.id)?;
+    assert!(std::io::Seek::seek(&mut r, std::io::SeekFrom::End(0)).is_err());
+    // The untouched one still reads, by stream and by seek.
+    let mut out = Vec::new();
+    s.open_blob(&c.id)?.read_to_end(&mut out)?;
+    assert_eq!(out, vec![3u8; 50_000]);
+    let mut r = s.open_blob(&c.id)?;
+    assert_eq!(
+        std::io::Seek::seek(&mut r, std::io::SeekFrom::End(0))?,
+        50_000
+    );
+    Ok(())
+}
+
+#[test]
 fn verify_password_counts_attempts_but_opens_nothing() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join("data");
