@@ -87,6 +87,11 @@ impl Layout {
     pub fn recovery_key(&self) -> PathBuf {
         self.keys().join("recovery.age")
     }
+    /// A key file no password opens, tried for unknown user names so that they cost
+    /// the same scrypt work as a wrong password.
+    pub fn decoy_key(&self) -> PathBuf {
+        self.keys().join("decoy.age")
+    }
     pub fn vault(&self) -> PathBuf {
         self.dir.join("vault")
     }

@@ -97,11 +97,19 @@ fn decrypt_with(wrapped: &[u8], identity: &dyn age::Identity) -> Result<Unwrap> 
     Ok(Unwrap::Ok(MasterKey::from_bytes(&buf)?))
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Password unwraps tried on this thread (tests: an unknown user costs one too).
+    pub(crate) static PASSWORD_UNWRAPS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 pub(crate) fn unwrap_with_password(
     wrapped: &[u8],
     password: &SecretString,
     max_log_n: u8,
 ) -> Result<Unwrap> {
+    #[cfg(test)]
+    PASSWORD_UNWRAPS.with(|n| n.set(n.get() + 1));
     let mut identity = age::scrypt::Identity::new(password.clone());
     identity.set_max_work_factor(max_log_n);
     decrypt_with(wrapped, &identity)

@@ -56,6 +56,37 @@ struct AttemptState {
     locked_until: Option<jiff::Timestamp>,
 }
 
+/// The scrypt work factor for new password wraps: the one recorded in the
+/// encrypted database at set-up (recorded now for stores made before), or
+/// store.json's if that is higher. store.json alone – a file anyone with access to
+/// the folder can edit – can raise it but never lower it.
+pub(crate) fn kdf_log_n(conn: &Connection, from_file: u8) -> Result<u8> {
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT value FROM secrets WHERE name = 'kdf_log_n'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match stored.and_then(|v| v.parse::<u8>().ok()) {
+        Some(n) => {
+            if from_file < n {
+                tracing::warn!(
+                    "store.json nennt einen kleineren scrypt-Arbeitsfaktor als beim Einrichten; der eingerichtete gilt"
+                );
+            }
+            Ok(n.max(from_file))
+        }
+        None => {
+            conn.execute(
+                "INSERT OR REPLACE INTO secrets (name, value) VALUES ('kdf_log_n', ?1)",
+                params![from_file.to_string()],
+            )?;
+            Ok(from_file)
+        }
+    }
+}
+
 pub(crate) fn check_password(password: &SecretString) -> Result<()> {
     if password.expose_secret().chars().count() < MIN_PASSWORD_LEN {
         return Err(StoreError::PasswordTooShort {
@@ -92,6 +123,13 @@ impl Store {
             &layout.recovery_key(),
             &key.wrap_to_recovery(&recovery.recipient())?,
         )?;
+        write_atomic(
+            &layout.decoy_key(),
+            &MasterKey::generate().wrap_with_password(
+                &SecretString::from(random_hex(32)),
+                options.config.scrypt_log_n,
+            )?,
+        )?;
 
         let file = StoreFile {
             format: FORMAT,
@@ -112,6 +150,11 @@ impl Store {
             tx.execute(
                 "INSERT INTO secrets (name, value) VALUES ('vault_identity', ?1)",
                 params![vault_identity.expose_secret()],
+            )?;
+            // The work factor as set up, kept where store.json cannot lower it.
+            tx.execute(
+                "INSERT INTO secrets (name, value) VALUES ('kdf_log_n', ?1)",
+                params![store.file.config.scrypt_log_n.to_string()],
             )?;
             users::insert(
                 &tx,
@@ -136,7 +179,12 @@ impl Store {
             )?;
             tx.commit()?;
         }
-        store.write_user_key(&options.admin, &key, &options.admin_password)?;
+        store.write_user_key(
+            &options.admin,
+            &key,
+            &options.admin_password,
+            store.file.config.scrypt_log_n,
+        )?;
         // store.json last: its presence marks a complete provisioning.
         let json = serde_json::to_vec_pretty(&store.file)
             .map_err(|e| StoreError::Database(e.to_string()))?;
@@ -216,7 +264,13 @@ impl Store {
         };
         let unwrapped = match wrapped {
             Some(w) => keys::unwrap_with_password(&w, password, self.max_log_n())?,
-            None => Unwrap::WrongSecret,
+            None => {
+                // An unknown name costs the same scrypt work as a wrong password,
+                // so the time of the answer does not tell which names exist.
+                let decoy = self.decoy_key()?;
+                keys::unwrap_with_password(&decoy, password, self.max_log_n())?;
+                Unwrap::WrongSecret
+            }
         };
         match unwrapped {
             Unwrap::Ok(key) => {
@@ -268,7 +322,8 @@ impl Store {
         };
         let conn = db::open(&self.layout.db(), &key)?;
         let mut session = self.clone().into_session(conn, key, user)?;
-        self.write_user_key(user, &session.key, new_password)?;
+        let log_n = session.kdf_log_n()?;
+        self.write_user_key(user, &session.key, new_password, log_n)?;
         self.clear_attempts(user)?;
         let at = now_rfc3339(&self.clock);
         session.audit_as_self("wiederherstellung", user.as_str(), &at)?;
@@ -347,7 +402,8 @@ impl Store {
         };
         audit::append(&tx, &at, user.as_str(), action, user.as_str())?;
         // Key file before commit (as when adding a user).
-        self.write_user_key(user, &key, password)?;
+        let log_n = kdf_log_n(&tx, self.file.config.scrypt_log_n)?;
+        self.write_user_key(user, &key, password, log_n)?;
         tx.commit()?;
         self.clear_attempts(user)?;
         let mut session = self.clone().into_session(conn, key, user)?;
@@ -368,6 +424,8 @@ impl Store {
             .optional()?
             .ok_or_else(|| StoreError::Corrupt("Tresorschlüssel fehlt".into()))?;
         let identity = keys::parse_vault_identity(&SecretString::from(identity))?;
+        // Stores made before the work factor was recorded: record it now.
+        kdf_log_n(&conn, self.file.config.scrypt_log_n)?;
         let vault = Vault::new(self.layout.clone(), identity);
         let vault_check = vault.recover(&conn)?;
         if vault_check.missing > 0 {
@@ -382,6 +440,22 @@ impl Store {
             vault_check,
             numbering: None,
         })
+    }
+
+    /// The decoy key file (made once, with the configured work factor, wrapping a
+    /// key nobody knows under a password nobody knows).
+    fn decoy_key(&self) -> Result<Vec<u8>> {
+        let path = self.layout.decoy_key();
+        match std::fs::read(&path) {
+            Ok(b) => return Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).at(&path),
+        }
+        let secret = SecretString::from(random_hex(32));
+        let wrapped =
+            MasterKey::generate().wrap_with_password(&secret, self.file.config.scrypt_log_n)?;
+        write_atomic(&path, &wrapped)?;
+        Ok(wrapped)
     }
 
     fn max_log_n(&self) -> u8 {
@@ -415,8 +489,9 @@ impl Store {
         user: &UserName,
         key: &MasterKey,
         password: &SecretString,
+        log_n: u8,
     ) -> Result<()> {
-        let wrapped = key.wrap_with_password(password, self.file.config.scrypt_log_n)?;
+        let wrapped = key.wrap_with_password(password, log_n)?;
         write_atomic(&self.user_key_path(user), &wrapped)
     }
 
@@ -454,6 +529,11 @@ impl Session {
     /// The logged-in user.
     pub fn user(&self) -> &UserInfo {
         &self.user
+    }
+
+    /// The scrypt work factor for new password wraps (see [`kdf_log_n`]).
+    fn kdf_log_n(&self) -> Result<u8> {
+        kdf_log_n(&self.conn, self.store.file.config.scrypt_log_n)
     }
 
     pub fn store(&self) -> &Store {
@@ -527,7 +607,9 @@ impl Session {
         )?;
         // Key file before commit: if the commit fails, an unused key file is harmless;
         // the other order could leave a user who can never log in.
-        self.store.write_user_key(username, &self.key, password)?;
+        let log_n = kdf_log_n(&tx, self.store.file.config.scrypt_log_n)?;
+        self.store
+            .write_user_key(username, &self.key, password, log_n)?;
         tx.commit()?;
         users::get(&self.conn, username)?
             .ok_or_else(|| StoreError::UnknownUser(username.to_string()))
@@ -594,8 +676,9 @@ impl Session {
         users::get(&self.conn, username)?
             .filter(|u| u.active)
             .ok_or_else(|| StoreError::UnknownUser(username.to_string()))?;
+        let log_n = self.kdf_log_n()?;
         self.store
-            .write_user_key(username, &self.key, new_password)?;
+            .write_user_key(username, &self.key, new_password, log_n)?;
         self.store.clear_attempts(username)?;
         self.audit("passwort.geaendert", username.as_str())
     }
@@ -642,5 +725,63 @@ impl Session {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_user_costs_the_same_scrypt_work_as_a_wrong_password() -> Result<()> {
+        let tmp = tempfile::tempdir().map_err(|e| StoreError::Database(e.to_string()))?;
+        let dir = tmp.path().join("data");
+        let options = InitOptions {
+            admin: UserName::parse("admin").map_err(|e| StoreError::Database(e.to_string()))?,
+            admin_display_name: "Admin".into(),
+            admin_password: SecretString::from("admin-passwort-1".to_owned()),
+            config: StoreConfig {
+                scrypt_log_n: 10,
+                ..StoreConfig::default()
+            },
+        };
+        drop(Store::init(&dir, options, Clock::system())?.0.lock());
+        let store = Store::open(&dir, Clock::system())?;
+        let tries = || keys::PASSWORD_UNWRAPS.with(std::cell::Cell::get);
+        let wrong = SecretString::from("falsches-passwort".to_owned());
+        let before = tries();
+        let known = store.unlock(
+            &UserName::parse("admin").map_err(|e| StoreError::Database(e.to_string()))?,
+            &wrong,
+        );
+        assert!(matches!(known, Err(StoreError::WrongPassword { .. })));
+        let for_known = tries() - before;
+        let before = tries();
+        let unknown = store.unlock(
+            &UserName::parse("niemand").map_err(|e| StoreError::Database(e.to_string()))?,
+            &wrong,
+        );
+        assert!(matches!(unknown, Err(StoreError::WrongPassword { .. })));
+        assert_eq!(
+            tries() - before,
+            for_known,
+            "an unknown name skipped the scrypt work"
+        );
+        assert_eq!(for_known, 1);
+        // A store made before the decoy existed makes it on first need.
+        std::fs::remove_file(dir.join("keys/decoy.age"))
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        let before = tries();
+        assert!(
+            store
+                .unlock(
+                    &UserName::parse("niemand").map_err(|e| StoreError::Database(e.to_string()))?,
+                    &wrong,
+                )
+                .is_err()
+        );
+        assert_eq!(tries() - before, 1);
+        assert!(dir.join("keys/decoy.age").exists());
+        Ok(())
     }
 }

@@ -424,6 +424,59 @@ fn damaged_blob_fails_loudly() -> TestResult {
     Ok(())
 }
 
+/// The scrypt work factor in a key file's age header (`-> scrypt <salt> <n>`).
+fn work_factor(path: &Path) -> Option<u8> {
+    let bytes = std::fs::read(path).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    text.lines()
+        .find(|l| l.starts_with("-> scrypt "))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+}
+
+#[test]
+fn a_lowered_work_factor_in_store_json_does_not_weaken_new_passwords() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (s, _) = Store::init(
+        &dir,
+        InitOptions {
+            admin: name("admin"),
+            admin_display_name: "Alex Admin".into(),
+            admin_password: pw("admin-passwort-1"),
+            config: StoreConfig {
+                scrypt_log_n: 12,
+                ..fast_config()
+            },
+        },
+        Clock::system(),
+    )?;
+    drop(s.lock());
+    // Someone with access to the folder lowers the factor in store.json.
+    let file = dir.join("store.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file)?)?;
+    json["scryptLogN"] = serde_json::json!(10);
+    std::fs::write(&file, serde_json::to_vec(&json)?)?;
+    let store = Store::open(&dir, Clock::system())?;
+    assert_eq!(store.config().scrypt_log_n, 10, "the edit took: {json}");
+    let mut s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    s.set_password(&name("admin"), &pw("neues-passwort-1"))?;
+    s.add_user(
+        &name("bea"),
+        "Bea",
+        Role::Sachbearbeitung,
+        &pw("bea-passwort-12"),
+    )?;
+    let factors: Vec<Option<u8>> = std::fs::read_dir(dir.join("keys"))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".age"))
+        .filter(|e| e.file_name().to_string_lossy().starts_with("u-"))
+        .map(|e| work_factor(&e.path()))
+        .collect();
+    assert_eq!(factors, vec![Some(12), Some(12)], "{factors:?}");
+    Ok(())
+}
+
 #[test]
 fn swapped_vault_files_are_refused_with_a_reason() -> TestResult {
     let tmp = tempfile::tempdir()?;
