@@ -10,7 +10,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 demo="$root/target/demo-buero"
 cli="$root/target/debug/amtsstube"
 srv="$root/target/debug/amtsstube-server"
-sim="$root/target/debug/portal-sim"
 cluster="$root/target/debug/demo-cluster"
 app="$root/target/debug/amtsstube-app"
 server_dir="$demo/server"
@@ -67,20 +66,11 @@ fi
 port=$(cat "$server_dir/.port")
 url="https://127.0.0.1:$port"
 
-echo "==> Portal-Simulator mit Demo-Anträgen"
-portal="$demo/portal"
-[ -f "$portal/keys.json" ] || "$sim" seed --dir "$portal" --count 30 --seed 2027 >/dev/null
-"$sim" serve --dir "$portal" --addr 127.0.0.1:0 2>"$demo/portal.log" &
-pids+=($!)
-sim_url=""
-for _ in $(seq 1 100); do
-  sim_url=$(grep -o 'http://127.0.0.1:[0-9]*' "$demo/portal.log" || true)
-  [ -n "$sim_url" ] && break
-  sleep 0.1
-done
-[ -n "$sim_url" ] || { cat "$demo/portal.log" >&2; echo "Portal-Simulator startet nicht" >&2; exit 1; }
-settings=$(mktemp)
-"$sim" subscriber-config --dir "$portal" --url "$sim_url" >"$settings"
+# shellcheck source=installer/demo-portal.sh
+. "$root/installer/demo-portal.sh"
+start_portal "$demo/portal" 30 2027 "$demo/portal.log"
+pids+=("$sim_pid")
+settings=$sim_settings
 "$srv" --verzeichnis "$server_dir" portal --datei "$settings" >/dev/null
 rm -f "$settings"
 mkdir -p "$demo/kasse"
@@ -178,6 +168,6 @@ for d in "${desks[@]}"; do
   IFS='|' read -r dir user _ <<<"$d"
   rm -f "$demo/$dir.png"
   xvfb-run -a -s "-screen 0 1920x1080x24" dbus-run-session -- \
-    node "$root/tests/e2e/demo-office-screenshot.mjs" "$demo/$dir" "$user" "$(pw_of "$user")" "$demo/$dir.png"
+    node "$root/tests/e2e/demo-screenshot.mjs" "$demo/$dir" "$user" "$(pw_of "$user")" "$demo/$dir.png" buero
   echo "Bildschirmfoto: $demo/$dir.png"
 done

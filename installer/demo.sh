@@ -33,24 +33,12 @@ if [ ! -f "$data/store.json" ]; then
 fi
 
 # The portal simulator with realistic applications, synchronised into the demo store.
-sim="$root/target/debug/portal-sim"
-portal="$demo/portal"
-if [ ! -f "$portal/keys.json" ]; then
-  echo "==> Erzeuge Demo-Anträge im Portal-Simulator"
-  "$sim" seed --dir "$portal" --count 40 --seed 2026 >/dev/null
-fi
-"$sim" serve --dir "$portal" --addr 127.0.0.1:0 2>"$demo/portal.log" &
-sim_pid=$!
+# shellcheck source=installer/demo-portal.sh
+. "$root/installer/demo-portal.sh"
+start_portal "$demo/portal" 40 2026 "$demo/portal.log"
 trap 'kill $sim_pid 2>/dev/null || true' EXIT
-url=""
-for _ in $(seq 1 100); do
-  url=$(grep -o 'http://127.0.0.1:[0-9]*' "$demo/portal.log" || true)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$demo/portal.log" >&2; echo "Portal-Simulator startet nicht" >&2; exit 1; }
-settings=$(mktemp)
-"$sim" subscriber-config --dir "$portal" --url "$url" >"$settings"
+url=$sim_url
+settings=$sim_settings
 printf '%s\n' "$admin_pw" | "$cli" --data-dir "$data" portal configure --file "$settings" >/dev/null
 rm -f "$settings"
 # The town's cash system takes Annahmeanordnungen from this exchange folder (demo).

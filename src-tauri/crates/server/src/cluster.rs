@@ -78,31 +78,36 @@ impl Cluster {
             as_postgres,
             keep: false,
         };
-        if as_postgres {
-            cluster.run(
+        cluster.initdb(false)?;
+        cluster.pg_ctl_start()?;
+        Ok(cluster)
+    }
+
+    /// Make the cluster's files (as `postgres` when run as root); `durable`: with
+    /// fsync at the end (a cluster kept across runs), else without (throwaway).
+    fn initdb(&self, durable: bool) -> Result<()> {
+        if self.as_postgres {
+            self.run(
                 "chown",
-                &["-R", "postgres:postgres", &cluster.dir_str()],
+                &["-R", "postgres:postgres", &self.dir_str()],
                 false,
             )?;
         }
-        let data = cluster.data_str();
-        cluster.run(
-            "initdb",
-            &[
-                "-D",
-                &data,
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-                "--no-sync",
-            ],
-            true,
-        )?;
-        cluster.pg_ctl_start()?;
-        Ok(cluster)
+        let data = self.data_str();
+        let mut args = vec![
+            "-D",
+            &data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ];
+        if !durable {
+            args.push("--no-sync");
+        }
+        self.run("initdb", &args, true)
     }
 
     /// A cluster kept in `dir` across runs (the office demo): created there the
@@ -138,28 +143,7 @@ impl Cluster {
             cluster.pg_ctl_start()?;
             return Ok(cluster);
         }
-        if cluster.as_postgres {
-            cluster.run(
-                "chown",
-                &["-R", "postgres:postgres", &cluster.dir_str()],
-                false,
-            )?;
-        }
-        let data = cluster.data_str();
-        cluster.run(
-            "initdb",
-            &[
-                "-D",
-                &data,
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-            ],
-            true,
-        )?;
+        cluster.initdb(true)?;
         cluster.pg_ctl_start()?;
         Ok(cluster)
     }

@@ -898,13 +898,7 @@ impl Workstation {
             None => None,
         };
         // The history: decision, request, and whether a fee was booked already.
-        let events: Vec<office::Event> = self
-            .replica_mut()?
-            .cases
-            .get(&case_id)
-            .map(|c| c.events.values().cloned().collect())
-            .unwrap_or_default();
-        let events = crate::desk::in_order(events);
+        let events = self.office_events(case_id)?;
         let (mut decided, mut requested, mut assessed) = (None, (Vec::new(), None), false);
         for e in &events {
             let Some(content) = &e.content else {

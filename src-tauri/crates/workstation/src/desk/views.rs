@@ -125,6 +125,17 @@ impl Workstation {
             .is_some())
     }
 
+    /// The events of a case this desk holds, in the lifecycle's order.
+    pub(crate) fn office_events(&mut self, case_id: Uuid) -> Result<Vec<office::Event>, AppError> {
+        Ok(in_order(
+            self.replica_mut()?
+                .cases
+                .get(&case_id)
+                .map(|c| c.events.values().cloned().collect())
+                .unwrap_or_default(),
+        ))
+    }
+
     /// The replica case behind the window's id, if this user may see it.
     fn office_visible(&mut self, id: &str) -> Result<office::CaseMeta, AppError> {
         let case_id = Uuid::parse_str(id.trim()).map_err(|_| invalid("Ungültige Vorgangs-ID."))?;
@@ -227,12 +238,7 @@ impl Workstation {
         let total = rows.len();
         let mut items = Vec::new();
         for meta in rows.into_iter().skip(query.offset as usize).take(limit) {
-            let events: Vec<office::Event> = self
-                .replica_mut()?
-                .cases
-                .get(&meta.id)
-                .map(|c| c.events.values().cloned().collect())
-                .unwrap_or_default();
+            let events = self.office_events(meta.id)?;
             let (rec, history) = replica_record(&meta, events, cfg.as_deref());
             let (deadline, due) = match &cfg {
                 Some(cfg) => marker_from(&rec, cfg, &history),
@@ -265,12 +271,7 @@ impl Workstation {
         let role = self.session_with(Permission::ReadCases)?.user().role;
         let meta = self.office_visible(id)?;
         let cfg = self.casework_config()?;
-        let events: Vec<office::Event> = self
-            .replica_mut()?
-            .cases
-            .get(&meta.id)
-            .map(|c| c.events.values().cloned().collect())
-            .unwrap_or_default();
+        let events = self.office_events(meta.id)?;
         let (mut rec, history) = replica_record(&meta, events, Some(&cfg));
         let content = self.office_content(meta.id)?;
         let notes = self.office_notes(&meta.file_number)?;
