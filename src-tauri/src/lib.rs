@@ -517,6 +517,21 @@ async fn office_sign_in(
     Ok(report)
 }
 
+/// "Jetzt abgleichen" (office mode): the desk's synchronisation with the
+/// Rathaus-Server runs now instead of at its next turn (the status bar shows what
+/// came of it).
+#[tauri::command]
+async fn office_sync_now(state: tauri::State<'_, AppState>) -> Result<(), AppError> {
+    let w = state.workers.lock().map_err(|_| no_scheduler())?;
+    match w.as_ref() {
+        Some((_, _, office)) => {
+            office.wake();
+            Ok(())
+        }
+        None => Err(no_scheduler()),
+    }
+}
+
 /// The steps the Rathaus-Server refused, with the reason and the case as it is now.
 #[tauri::command]
 async fn office_conflicts(
@@ -706,6 +721,7 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             office_conflict_done,
             office_conflict_redo,
             office_sign_in,
+            office_sync_now,
             setup_due,
             first_run,
             case_detail,

@@ -54,6 +54,8 @@ export interface Backend {
   officeConflictDone(seq: number): Promise<void>;
   /** The refused step again, on the case as it is now. */
   officeConflictRedo(seq: number): Promise<void>;
+  /** Office mode: synchronise with the Rathaus-Server now, not at the next turn. */
+  officeSyncNow(): Promise<void>;
   /** Whether this PC still needs its first run (no data directory yet). */
   setupDue(): Promise<boolean>;
   /** The first run: set this PC up alone or as a desk of the Rathaus-Server. */
@@ -133,6 +135,7 @@ export const tauriBackend: Backend = {
   officeConflictDone: (seq) => invoke<void>("office_conflict_done", { seq }),
   officeConflictRedo: (seq) => invoke<void>("office_conflict_redo", { seq }),
   officeSignIn: (password) => invoke<OfficeSignIn>("office_sign_in", { password }),
+  officeSyncNow: () => invoke<void>("office_sync_now"),
   setupDue: () => invoke<boolean>("setup_due"),
   firstRun: (request) => invoke<SetupResult>("first_run", { request }),
   caseDetail: (id) => invoke<CaseDetail>("case_detail", { id }),

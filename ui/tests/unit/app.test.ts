@@ -43,6 +43,8 @@ function fakePortal(
         return { ...office, conflicts: conflicts.length };
       case "setup_due":
         return false;
+      case "office_sync_now":
+        return null;
       case "office_conflicts":
         return conflicts;
       case "office_sign_in": {
@@ -238,6 +240,10 @@ describe("Anmeldung und Arbeitskorb", () => {
     await waitFor(() => expect(screen.getByTestId("office-state").textContent).toContain("verbunden"));
     expect(screen.queryByTestId("office-sign-in")).toBeNull();
     expect(calls.filter((c) => c === "office_sign_in").length).toBe(2);
+    // Signed in: "Jetzt abgleichen" starts the synchronisation at once.
+    await fireEvent.click(screen.getByTestId("office-sync-now"));
+    await waitFor(() => expect(screen.getByTestId("sync-message").textContent).toContain("Abgleich mit dem Rathaus-Server läuft"));
+    expect(calls).toContain("office_sync_now");
   });
 
   it("lists the refused steps and resolves them from the Konflikte view", async () => {
