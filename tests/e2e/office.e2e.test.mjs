@@ -158,13 +158,27 @@ async function until(wd, check, { act, timeout = 150_000, what }) {
   for (;;) {
     const v = await wd.execute(check);
     if (v) return v;
-    if (Date.now() > end) throw new Error(`${what}: ${await wd.describe()}`);
+    if (Date.now() > end) {
+      // What every desk shows, for the failure message.
+      const all = [];
+      for (const [key, desk] of Object.entries(desks)) {
+        all.push(`${key}: ${await desk.wd.describe()}`);
+        writeFileSync(path.join(artifacts, `buero-fehler-${key}.png`), await desk.wd.screenshot());
+      }
+      throw new Error(`${what}: ${await wd.describe()}\n${all.join("\n")}`);
+    }
     if (act) await act();
     await sleep(2000);
   }
 }
 
+/** "Jetzt abgleichen" in the status bar, where the desk is signed in. */
+async function syncNow(wd) {
+  await wd.execute("const b = document.querySelector('[data-testid=office-sync-now]'); if (b) b.click();");
+}
+
 async function search(wd, text) {
+  await wd.waitFor("#worklist-search");
   await wd.fill("#worklist-search", text);
   await wd.execute("document.querySelector('#worklist-search').form.requestSubmit();");
 }
@@ -183,6 +197,9 @@ test("three desks on one Rathaus-Server: scans become cases, a decision is count
   await loginThroughUi(scan, "scan", pw("scan"));
   await scan.waitFor("[data-testid=office-state]", { text: "verbunden", timeout: 60_000 });
   await scan.waitFor("[data-testid=scan-desk]");
+  // The form is there once the desk's procedure is read.
+  await scan.waitFor("[data-testid=scan-verfahren]", { text: "TR-RESISCAN" });
+  await scan.waitFor("#scan-klasse");
   await scan.fill("#scan-klasse", "antrag");
   await scan.fill("#scan-karton", "Posteingang Büro");
   await scan.fill("#scan-seiten", "3");
@@ -207,6 +224,9 @@ test("three desks on one Rathaus-Server: scans become cases, a decision is count
     numbers.push([(await scan.text(msg)).match(/Vorgang (\S+) angelegt/)[1], who]);
   }
   assert.ok(numbers.every(([az]) => az.startsWith("PA-")), JSON.stringify(numbers));
+  // The scanning desk sends its cases now, through the status bar.
+  await scan.waitFor("[data-testid=office-sync-now]");
+  await syncNow(scan);
   writeFileSync(path.join(artifacts, "buero-scanstelle.png"), await scan.screenshot());
 
   // The caseworker's PC: the three paper cases arrive, names opened at the desk.
@@ -214,7 +234,11 @@ test("three desks on one Rathaus-Server: scans become cases, a decision is count
   await loginThroughUi(sb, "sb1", pw("sb1"));
   await sb.waitFor("[data-testid=worklist]");
   await until(sb, "const c = document.querySelector('[data-testid=worklist-count]'); return c && c.textContent.includes('3 Vorgänge') && !document.body.innerText.includes('(verschlüsselt)');", {
-    act: () => search(sb, "PA-"),
+    act: async () => {
+      await syncNow(scan);
+      await syncNow(sb);
+      await search(sb, "PA-");
+    },
     what: "the three scanned cases in the caseworker's work list",
   });
   for (const [, who] of numbers) await sb.waitFor("tbody", { text: who });
@@ -245,6 +269,8 @@ test("three desks on one Rathaus-Server: scans become cases, a decision is count
   await lead.click(await lead.waitFor("[data-testid=view-dashboard]"));
   await until(lead, "const d = document.querySelector('[data-testid=kpi-decided]'); return d && d.textContent.trim() === '1';", {
     act: async () => {
+      await syncNow(sb);
+      await syncNow(lead);
       await lead.click(await lead.find("[data-testid=view-worklist]"));
       await lead.click(await lead.waitFor("[data-testid=view-dashboard]"));
     },
@@ -271,12 +297,18 @@ test("three desks on one Rathaus-Server: scans become cases, a decision is count
   // The server is back: the steps are applied and the views agree.
   await startServer();
   await until(lead, `return [...document.querySelectorAll('tbody tr')].some((r) => r.textContent.includes('${second}') && r.textContent.includes('In Prüfung'));`, {
-    act: () => search(lead, "PA-"),
+    act: async () => {
+      await syncNow(sb);
+      await syncNow(lead);
+      await search(lead, "PA-");
+    },
     what: "the caseworker's offline step at the Leitung's PC",
   });
   await openCase(sb, third);
   await until(sb, "const n = document.querySelector('[data-testid=case-notes]'); return n && n.textContent.includes('Bitte Rückruf beim Antragsteller.');", {
     act: async () => {
+      await syncNow(lead);
+      await syncNow(sb);
       await sb.click(await sb.find("[data-testid=case-close]"));
       await openCase(sb, third);
     },
