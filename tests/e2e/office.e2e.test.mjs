@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { WebDriver, startDriver, loginThroughUi, scannedPdf } from "./webdriver.mjs";
@@ -74,7 +74,9 @@ async function listening(port) {
 }
 
 async function startServer() {
-  server = spawn(serverBin, ["--verzeichnis", serverDir, "serve"], { stdio: ["ignore", "ignore", "ignore"] });
+  // The server's log goes with the other artifacts (no personal data in it).
+  const out = openSync(path.join(artifacts, "server-buero.log"), "a");
+  server = spawn(serverBin, ["--verzeichnis", serverDir, "serve"], { stdio: ["ignore", out, out] });
   await listening(serverPort);
 }
 
@@ -87,6 +89,9 @@ async function stopServer() {
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
+  for (const log of ["server-buero.log", "driver-buero-scan.log", "driver-buero-sb.log", "driver-buero-lead.log"]) {
+    writeFileSync(path.join(artifacts, log), "");
+  }
   base = mkdtempSync(path.join(root, "target", "e2e-buero-"));
   // As root, PostgreSQL runs as `postgres`, which must reach its cluster below here
   // (the PCs' data directories inside stay private).
@@ -121,7 +126,7 @@ before(async () => {
     desk.driver = await startDriver({
       driver: driverBin,
       port: desk.port,
-      env: { AMTSSTUBE_DATA_DIR: desk.dir, AMTSSTUBE_EXPORT_DIR: path.join(base, `export-${key}`) },
+      env: { AMTSSTUBE_DATA_DIR: desk.dir, AMTSSTUBE_EXPORT_DIR: path.join(base, `export-${key}`), AMTSSTUBE_LOG: "info,workstation=debug" },
       log: path.join(artifacts, `driver-buero-${key}.log`),
     });
     desk.wd = new WebDriver(desk.driver.url);

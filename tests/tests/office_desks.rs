@@ -287,12 +287,20 @@ fn two_desks_decide_the_same_case_offline_one_is_applied_the_other_is_a_conflict
     assert_eq!((done.applied, done.refused), (2, 0), "{done:?}");
     // … Ben's is refused with a German reason and is a conflict; his note goes in.
     ben.office_sign_in("ben-passwort-1".into())?;
+    // The status tells the feed position this desk holds apart from the server's.
+    let behind = ben.office_status()?;
+    assert!(
+        matches!((behind.applied, behind.position), (Some(a), Some(p)) if a < p),
+        "{behind:?}"
+    );
     let late = ben.office_sync()?;
     assert_eq!(
         (late.applied, late.refused, late.waiting),
         (1, 1, 0),
         "{late:?}"
     );
+    let caught_up = ben.office_status()?;
+    assert_eq!(caught_up.applied, caught_up.position, "{caught_up:?}");
     let conflicts = ben.office_conflicts()?;
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
     assert_eq!(conflicts[0].file_number, az);

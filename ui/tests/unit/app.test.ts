@@ -26,6 +26,7 @@ function fakePortal(
     server: null,
     workstation: null,
     position: null,
+    applied: null,
     message: "Allein an diesem PC (kein Rathaus-Server).",
     signedIn: false,
     waiting: 0,
@@ -200,6 +201,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
       position: null,
+      applied: null,
       message: "Rathaus-Server nicht erreichbar (https://rathaus:8443).",
       signedIn: true,
       waiting: 3,
@@ -220,6 +222,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
       position: 12,
+      applied: 12,
       message: "Die Anmeldung am Rathaus-Server ist abgelaufen.",
       signedIn: false,
       waiting: 2,
@@ -281,6 +284,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
       position: 12,
+      applied: 12,
       message: "Verbunden mit dem Rathaus-Server https://rathaus:8443.",
       signedIn: true,
       waiting: 0,
@@ -314,12 +318,59 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
   });
 
+  it("reads the work list again once this desk has applied what the server already had", async () => {
+    // The server is at 15 from the start; this desk applies 14, then 15: each
+    // step reloads the list, though the server's position never moves.
+    const office: OfficeStatus = {
+      state: "verbunden",
+      server: "https://rathaus:8443",
+      workstation: "0b4f2c1e-0000-4000-8000-000000000001",
+      position: 15,
+      applied: 13,
+      message: "Verbunden mit dem Rathaus-Server https://rathaus:8443.",
+      signedIn: true,
+      waiting: 0,
+      conflicts: 0,
+    };
+    const calls = fakePortal({ items: [], total: 0 }, { reachable: true }, office);
+    render(App, { backend: tauriBackend });
+    await login("sb1", "richtig-richtig");
+    expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
+    await waitFor(() => expect(calls).toContain("office_status"));
+    const lists = () => calls.filter((c) => c === "work_list").length;
+    const first = lists();
+    office.applied = 14;
+    await waitFor(() => expect(lists()).toBeGreaterThan(first), { timeout: 5000 });
+    const second = lists();
+    office.applied = 15;
+    await waitFor(() => expect(lists()).toBeGreaterThan(second), { timeout: 5000 });
+    // Caught up: no more quick asking.
+    const asked = calls.filter((c) => c === "office_status").length;
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(calls.filter((c) => c === "office_status").length).toBe(asked);
+  }, 15_000);
+
+  it("searches again when \"Suchen\" is pressed with the same words", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("sb1", "richtig-richtig");
+    expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
+    const field = screen.getByLabelText("Suche in Vorgängen, Notizen und Antragsdaten");
+    await fireEvent.input(field, { target: { value: "Schulz" } });
+    await fireEvent.submit(field.closest("form") as HTMLFormElement);
+    await waitFor(() => expect(calls.filter((c) => c === "work_list").length).toBeGreaterThanOrEqual(2));
+    const before = calls.filter((c) => c === "work_list").length;
+    await fireEvent.submit(field.closest("form") as HTMLFormElement);
+    await waitFor(() => expect(calls.filter((c) => c === "work_list").length).toBe(before + 1));
+  });
+
   it("says when the session at the Rathaus-Server has ended", async () => {
     fakePortal({ items: [], total: 0 }, { reachable: true }, {
       state: "anmeldung_abgelaufen",
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
       position: 7,
+      applied: 7,
       message: "Die Anmeldung am Rathaus-Server ist abgelaufen.",
       signedIn: false,
       waiting: 1,

@@ -44,7 +44,7 @@ pub use config::{Clock, StoreConfig};
 pub use error::{Result, StoreError};
 pub use keys::RecoveryKey;
 pub use numbering::Numbering;
-pub use replica::{OfficeUpload, StoredConflict};
+pub use replica::{OfficeUpload, ReplicaCounts, StoredConflict};
 pub use scans::{NewBatch, ScanApproval, ScanBatch, ScanPart, ScanProduct};
 pub use session::{InitOptions, Session, Store};
 pub use sync::{

@@ -37,6 +37,15 @@ fn parse_uuid(s: &str) -> Result<Uuid> {
         .map_err(|_| StoreError::Corrupt(format!("Replikat: ungültige Kennung „{s}“")))
 }
 
+/// The logged-in user's replica at a glance: waiting and refused commands, and the
+/// feed position applied (`None` before the first sign-in at this desk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaCounts {
+    pub waiting: u32,
+    pub conflicts: u32,
+    pub cursor: Option<i64>,
+}
+
 /// A refused command as kept on this desk, with its number for "erledigt".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredConflict {
@@ -553,18 +562,27 @@ impl Session {
         Ok(())
     }
 
-    /// Commands of the logged-in user waiting for the server, and conflicts not
-    /// dealt with (the status bar's numbers).
-    pub fn replica_counts(&self) -> Result<(u32, u32)> {
+    /// Commands of the logged-in user waiting for the server, conflicts not dealt
+    /// with (the status bar's numbers), and the feed position applied.
+    pub fn replica_counts(&self) -> Result<ReplicaCounts> {
         let owner = self.owner();
         let count = |sql: &str| -> Result<u32> {
             let n: i64 = self.conn.query_row(sql, params![owner], |r| r.get(0))?;
             Ok(u32::try_from(n).unwrap_or(u32::MAX))
         };
-        Ok((
-            count("SELECT count(*) FROM office_queue WHERE owner = ?1")?,
-            count("SELECT count(*) FROM office_conflicts WHERE owner = ?1")?,
-        ))
+        let cursor: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT cursor FROM office_replica WHERE owner = ?1",
+                params![owner],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(ReplicaCounts {
+            waiting: count("SELECT count(*) FROM office_queue WHERE owner = ?1")?,
+            conflicts: count("SELECT count(*) FROM office_conflicts WHERE owner = ?1")?,
+            cursor,
+        })
     }
 
     /// The refused commands of the logged-in user, oldest first.

@@ -414,9 +414,26 @@ impl SyncJob {
                 Err(other) => return Err(other),
             };
             summary.reachable = true;
-            match outcome {
-                Outcome::Applied { .. } => summary.applied += 1,
-                Outcome::Refused { .. } => summary.refused += 1,
+            match &outcome {
+                Outcome::Applied {
+                    version, position, ..
+                } => {
+                    tracing::debug!(
+                        "Befehl {} {} angewandt: Version {version}, Position {position}",
+                        command.body.label(),
+                        command.key
+                    );
+                    summary.applied += 1
+                }
+                Outcome::Refused { refusal, .. } => {
+                    tracing::debug!(
+                        "Befehl {} {} abgelehnt ({:?})",
+                        command.body.label(),
+                        command.key,
+                        refusal.kind
+                    );
+                    summary.refused += 1
+                }
             }
             desk.step(|ws| {
                 ws.with_replica(|s, r| Ok(s.replica_answer(r, command.key, &outcome)?))
@@ -500,6 +517,12 @@ impl SyncJob {
             };
             summary.reachable = true;
             summary.received += count(p.items.len());
+            tracing::debug!(
+                "Änderungsliste nach {cursor}: {} Einträge {:?}, weiter ab {}",
+                p.items.len(),
+                p.items.iter().map(|i| i.position()).collect::<Vec<_>>(),
+                p.next
+            );
             let users: Vec<office::protocol::UserEntry> = p
                 .items
                 .iter()

@@ -92,6 +92,9 @@ pub struct OfficeStatus {
     pub workstation: Option<String>,
     /// The server's newest feed position (when reachable).
     pub position: Option<i64>,
+    /// The feed position this desk has applied for the logged-in user: when it
+    /// moves, the lists on screen are read again.
+    pub applied: Option<i64>,
     /// German, for the status bar and the CLI.
     pub message: String,
     /// The logged-in user holds a session at the server.
@@ -274,6 +277,7 @@ async fn hello(c: &Connection, token: Option<&str>) -> OfficeStatus {
         server: Some(c.url.clone()),
         workstation: Some(c.workstation.to_string()),
         position,
+        applied: None,
         message,
         signed_in: token.is_some(),
         waiting: 0,
@@ -810,15 +814,14 @@ impl Workstation {
     /// network call can run without holding the workstation.
     pub fn office_probe(&self) -> Result<OfficeProbe, AppError> {
         let connection = self.connection()?;
-        let (waiting, conflicts) = match &connection {
-            Some(_) => self.session_with(Permission::RunSync)?.replica_counts()?,
-            None => (0, 0),
+        let counts = match &connection {
+            Some(_) => Some(self.session_with(Permission::RunSync)?.replica_counts()?),
+            None => None,
         };
         Ok(OfficeProbe {
             connection,
             token: self.office.token.clone(),
-            waiting,
-            conflicts,
+            counts,
         })
     }
 
@@ -834,8 +837,7 @@ impl Workstation {
 pub struct OfficeProbe {
     connection: Option<Connection>,
     token: Option<String>,
-    waiting: u32,
-    conflicts: u32,
+    counts: Option<store::ReplicaCounts>,
 }
 
 impl std::fmt::Debug for OfficeProbe {
@@ -856,6 +858,7 @@ impl OfficeProbe {
                 server: None,
                 workstation: None,
                 position: None,
+                applied: None,
                 message: "Allein an diesem PC (kein Rathaus-Server).".into(),
                 signed_in: false,
                 waiting: 0,
@@ -863,8 +866,11 @@ impl OfficeProbe {
             });
         };
         let mut status = runtime()?.block_on(hello(&c, self.token.as_deref()));
-        status.waiting = self.waiting;
-        status.conflicts = self.conflicts;
+        if let Some(counts) = self.counts {
+            status.waiting = counts.waiting;
+            status.conflicts = counts.conflicts;
+            status.applied = counts.cursor;
+        }
         Ok(status)
     }
 }

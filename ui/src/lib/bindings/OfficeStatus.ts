@@ -7,6 +7,11 @@ export type OfficeStatus = { state: OfficeState, server: string | null, workstat
  */
 position: number | null, 
 /**
+ * The feed position this desk has applied for the logged-in user: when it
+ * moves, the lists on screen are read again.
+ */
+applied: number | null, 
+/**
  * German, for the status bar and the CLI.
  */
 message: string, 
