@@ -95,6 +95,7 @@ bench: deps
 	$(CARGO) bench -p letters --bench letters_bench
 	$(CARGO) bench -p reports --bench reports_bench
 	$(CARGO) bench -p amtsstube-tests --bench dashboard_bench
+	$(CARGO) bench -p amtsstube-tests --bench worklist_bench
 	AMTSSTUBE_OCR=aus $(CARGO) bench -p amtsstube-tests --bench scan_bench
 	$(CARGO) bench -p server --bench office_bench
 

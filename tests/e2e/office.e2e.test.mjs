@@ -190,8 +190,9 @@ async function search(wd, text) {
 
 async function openCase(wd, az) {
   await search(wd, az);
-  await wd.waitFor("tbody", { text: az });
-  await wd.click(await wd.waitFor("[data-testid=open-case]"));
+  // The row of this case (the list on screen may still be the one before the search).
+  const row = `[...document.querySelectorAll('tbody tr')].find((r) => r.textContent.includes('${az}'))?.querySelector('[data-testid=open-case]')`;
+  await until(wd, `const a = ${row}; if (a) a.click(); return !!a;`, { timeout: 30_000, what: `the row of ${az}` });
   await wd.waitFor("[data-testid=case-view]");
   await wd.waitFor("#case-title", { text: az });
 }

@@ -174,7 +174,14 @@ export async function loginThroughUi(wd, user, password) {
   await wd.type(name, user);
   const pw = await wd.find("#password");
   await wd.click(pw);
-  await wd.type(pw, password + Keys.ENTER);
+  await wd.type(pw, password);
+  // Under load the native driver has been seen to lose or misplace keystrokes sent
+  // right after the window appeared (a failed login then counts towards the
+  // lockout): what the fields hold is checked and set again where it differs.
+  const held = await wd.execute("return [document.querySelector('#username').value, document.querySelector('#password').value];");
+  if (held[0] !== user) await wd.fill("#username", user);
+  if (held[1] !== password) await wd.fill("#password", password);
+  await wd.type(await wd.find("#password"), Keys.ENTER);
 }
 
 /** A one-page PDF as a scanner would write it, with `lines` of text (ASCII). */

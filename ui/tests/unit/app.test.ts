@@ -119,6 +119,7 @@ function fakePortal(
         return null;
       case "work_list":
         if (!session) throw { code: "locked", message: "Die Arbeitsstation ist gesperrt. Bitte melden Sie sich an." };
+        calls.push(`work_list:${JSON.stringify((args as { query: { search?: string } }).query.search ?? "")}`);
         return list;
       default:
         throw new Error(`unexpected command ${cmd}`);
@@ -337,10 +338,17 @@ describe("Anmeldung und Arbeitskorb", () => {
     await login("sb1", "richtig-richtig");
     expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
     await waitFor(() => expect(calls).toContain("office_status"));
+    // The clerk searches; reading the list again keeps her search.
+    const field = screen.getByLabelText("Suche in Vorgängen, Notizen und Antragsdaten");
+    await fireEvent.input(field, { target: { value: "Schulz" } });
+    await fireEvent.submit(field.closest("form") as HTMLFormElement);
+    await waitFor(() => expect(calls).toContain('work_list:"Schulz"'));
     const lists = () => calls.filter((c) => c === "work_list").length;
     const first = lists();
     office.applied = 14;
     await waitFor(() => expect(lists()).toBeGreaterThan(first), { timeout: 5000 });
+    expect(calls.filter((c) => c.startsWith("work_list:")).at(-1)).toBe('work_list:"Schulz"');
+    expect((screen.getByLabelText("Suche in Vorgängen, Notizen und Antragsdaten") as HTMLInputElement).value).toBe("Schulz");
     const second = lists();
     office.applied = 15;
     await waitFor(() => expect(lists()).toBeGreaterThan(second), { timeout: 5000 });

@@ -617,3 +617,62 @@ fn file_numbers_from_the_one_allocator() -> TestResult {
     assert_eq!(session.next_counter("kassenzeichen-07")?, 2);
     Ok(())
 }
+
+/// The search finds every match, page by page, counts them like the list, and is
+/// driven by the index (asking the index once per case took most of a minute at
+/// 100,000 cases; `worklist_bench` measures it).
+#[test]
+fn search_results_are_paged_counted_and_read_from_the_index_first() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let (mut session, _) = init(&tmp.path().join("s"), Clock::system())?;
+    let cases: Vec<NewCase> = (0..300)
+        .map(|i| NewCase {
+            file_number: format!("HU-2026-{i:06}"),
+            case_type: "Hundesteuer-Anmeldung".into(),
+            applicant: if i % 5 < 2 {
+                format!("Hanna Schulz {i}")
+            } else {
+                format!("Piotr Nowak {i}")
+            },
+            status: "eingegangen".into(),
+            received_at: format!("2026-11-{:02}T09:00:00Z", 1 + i % 28),
+        })
+        .collect();
+    session.insert_cases(&cases)?;
+    let all = store::CaseFilter::All;
+    assert_eq!(session.count_search("schulz", &all)?, 120);
+    assert_eq!(session.count_search("Schu", &all)?, 120, "a word prefix");
+    assert_eq!(session.count_search("Schulz Hanna", &all)?, 120);
+    assert_eq!(session.count_search("Meier", &all)?, 0);
+    assert_eq!(session.count_search("   ", &all)?, 0);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut sizes = Vec::new();
+    for page in 0..4 {
+        let found = session.search_cases("schulz", &all, 50, page * 50)?;
+        sizes.push(found.len());
+        for c in found {
+            assert!(c.applicant.contains("Schulz"), "{}", c.applicant);
+            assert!(seen.insert(c.file_number), "each case once");
+        }
+    }
+    assert_eq!(sizes, [50, 50, 20, 0]);
+    // The filter applies to the count as to the pages.
+    let mine = store::CaseFilter::AssignedTo("sb1".into());
+    assert_eq!(session.count_search("schulz", &mine)?, 0);
+    assert!(session.search_cases("schulz", &mine, 50, 0)?.is_empty());
+    // FTS syntax typed in has no effect.
+    assert_eq!(session.count_search("schulz OR nowak", &all)?, 0);
+    // The index's hits come first; each case is looked up by its row id.
+    let plan = session.search_plan()?;
+    assert!(
+        plan.first()
+            .is_some_and(|p| p.starts_with("SCAN s VIRTUAL TABLE")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|p| p.starts_with("SEARCH c USING INTEGER PRIMARY KEY")),
+        "{plan:?}"
+    );
+    Ok(())
+}

@@ -819,7 +819,7 @@ impl Workstation {
             ));
         }
         let records = match search {
-            Some(q) => session.search_cases(q, &filter, limit)?,
+            Some(q) => session.search_cases(q, &filter, limit, query.offset)?,
             None => {
                 let order = match query.sort {
                     Some(api::WorkListSort::EingangAlt) => store::CaseOrder::OldestFirst,
@@ -829,7 +829,6 @@ impl Workstation {
                 session.case_records(&filter, order, limit, query.offset)?
             }
         };
-        let found = records.len();
         let mut items = Vec::new();
         for r in records {
             let (deadline, due) = match &cfg {
@@ -849,7 +848,7 @@ impl Workstation {
             });
         }
         let total = match search {
-            Some(_) => found as u64,
+            Some(q) => session.count_search(q, &filter)?,
             None => session.count_case_records(&filter)?,
         };
         Ok(WorkList {

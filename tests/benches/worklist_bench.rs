@@ -1,0 +1,149 @@
+//! The clerk's work list and search through the real SQLCipher store, as the app
+//! asks for them (`Workstation::work_list`, first page of 50 with deadlines and
+//! the count): at 1,000 and 10,000 demo cases by default, `BENCH_WORKLIST_CASES`
+//! sets the sizes (e.g. `1000,10000,100000`). Each query 200 times (or
+//! `BENCH_WORKLIST_RUNS`), p50 and p95 in milliseconds. `make bench`.
+
+use std::time::{Duration, Instant};
+
+use amtsstube_tests::sim::BoxError;
+use domain::Role;
+use workstation::{LoginRequest, WorkListQuery, WorkListSort, WorkListView, Workstation};
+
+fn login(ws: &mut Workstation, user: &str) -> Result<(), BoxError> {
+    ws.login(LoginRequest {
+        username: user.into(),
+        password: format!("{user}-passwort-1"),
+    })?;
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// p50 and p95 of `runs` calls, and the list's count (the same every time).
+fn measure(
+    ws: &mut Workstation,
+    q: &WorkListQuery,
+    runs: usize,
+) -> Result<(f64, f64, u32), BoxError> {
+    let mut times = Vec::with_capacity(runs);
+    let mut total = 0;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let list = ws.work_list(q.clone())?;
+        times.push(t.elapsed());
+        total = list.total;
+    }
+    times.sort();
+    Ok((percentile(&times, 0.5), percentile(&times, 0.95), total))
+}
+
+fn query(
+    view: Option<WorkListView>,
+    search: Option<&str>,
+    sort: Option<WorkListSort>,
+) -> WorkListQuery {
+    WorkListQuery {
+        offset: 0,
+        limit: 50,
+        view,
+        search: search.map(str::to_owned),
+        sort,
+    }
+}
+
+fn main() -> Result<(), BoxError> {
+    let sizes: Vec<usize> = std::env::var("BENCH_WORKLIST_CASES")
+        .unwrap_or_else(|_| "1000,10000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let runs = amtsstube_tests::bench::env_usize("BENCH_WORKLIST_RUNS", 200).max(1);
+    println!("| Vorgänge | Abfrage | Treffer | p50 | p95 |");
+    println!("|---|---|---|---|---|");
+    for n in sizes {
+        let tmp = tempfile::tempdir()?;
+        let mut ws = amtsstube_tests::local::workstation(
+            &tmp.path().join("daten"),
+            None,
+            &[("leitung", Role::Leitung), ("sb1", Role::Sachbearbeitung)],
+        )?;
+        login(&mut ws, "leitung")?;
+        let colleagues = ["sb1".to_owned(), "sb2".to_owned(), "sb3".to_owned()];
+        workstation::demo::demo_history(&mut ws, n, 1, &colleagues)?;
+        // A file number from the middle of the list: a word found once.
+        let middle = ws.work_list(WorkListQuery {
+            offset: u32::try_from(n / 2)?,
+            limit: 1,
+            ..WorkListQuery::default()
+        })?;
+        let rare = middle
+            .items
+            .first()
+            .map(|c| c.file_number.clone())
+            .ok_or("keine Vorgänge")?;
+        let leitung: Vec<(&str, WorkListQuery)> = vec![
+            ("alle, neueste zuerst", query(None, None, None)),
+            (
+                "alle, älteste zuerst",
+                query(None, None, Some(WorkListSort::EingangAlt)),
+            ),
+            (
+                "alle, nach Aktenzeichen",
+                query(None, None, Some(WorkListSort::Aktenzeichen)),
+            ),
+            (
+                "Eingangskorb (niemandem zugewiesen)",
+                query(Some(WorkListView::Eingang), None, None),
+            ),
+            (
+                "Suche: häufiger Name „Schulz“",
+                query(None, Some("Schulz"), None),
+            ),
+            (
+                "Suche: seltenes Wort (ein Aktenzeichen)",
+                query(None, Some(&rare), None),
+            ),
+            ("Suche: Wortanfang „Schu“", query(None, Some("Schu"), None)),
+            (
+                "Suche: zwei Wörter „Anna Schulz“",
+                query(None, Some("Anna Schulz"), None),
+            ),
+            (
+                "Suche: kein Treffer „Zeppelin“",
+                query(None, Some("Zeppelin"), None),
+            ),
+        ];
+        for (what, q) in &leitung {
+            let (p50, p95, total) = measure(&mut ws, q, runs)?;
+            println!("| {n} | Leitung: {what} | {total} | {p50:.1} ms | {p95:.1} ms |");
+        }
+        let mut second = query(None, Some("Schulz"), None);
+        second.offset = 50;
+        let (p50, p95, total) = measure(&mut ws, &second, runs)?;
+        println!(
+            "| {n} | Leitung: Suche „Schulz“, zweite Seite | {total} | {p50:.1} ms | {p95:.1} ms |"
+        );
+        ws.logout();
+        login(&mut ws, "sb1")?;
+        let caseworker: Vec<(&str, WorkListQuery)> = vec![
+            ("eigene und offene, neueste zuerst", query(None, None, None)),
+            (
+                "„Meine“ (zugewiesen an sb1)",
+                query(Some(WorkListView::Meine), None, None),
+            ),
+            (
+                "Suche „Schulz“ in eigenen und offenen",
+                query(None, Some("Schulz"), None),
+            ),
+        ];
+        for (what, q) in &caseworker {
+            let (p50, p95, total) = measure(&mut ws, q, runs)?;
+            println!("| {n} | sb1: {what} | {total} | {p50:.1} ms | {p95:.1} ms |");
+        }
+    }
+    Ok(())
+}
