@@ -1011,3 +1011,66 @@ fn the_background_intake_takes_a_large_drop_in_slices() -> Result<(), BoxError> 
     assert_eq!(ws.scan_intake_background()?, 3);
     Ok(())
 }
+
+/// The app's background pass checks (parses) the scanner's files without the
+/// workstation: the pass is taken out, checked on its own, and each checked file is
+/// stored under the workstation's lock. While it is out the window's commands
+/// answer and a second intake is refused with a reason; a logout in between loses
+/// nothing – the file stays in the folder and is taken after the next login.
+#[test]
+fn the_background_pass_checks_files_without_the_workstation() -> Result<(), BoxError> {
+    let Desk {
+        tmp: _tmp,
+        inbox,
+        mut ws,
+    } = desk(&[("scan1", Role::Scanstelle)])?;
+    login(&mut ws, "scan1")?;
+    ws.scan_set_folder(&inbox)?;
+    assert!(ws.scan_intake_begin()?.is_none(), "no open batch, no pass");
+    ws.scan_batch_create(&batch("antrag", 2, &[]))?;
+    std::fs::write(inbox.join("eins.jpg"), jpeg("Eins"))?;
+    std::fs::write(inbox.join("kaputt.pdf"), b"%PDF-1.7\nabgeschnitten")?;
+    let mut pass = ws.scan_intake_begin()?.ok_or("no pass")?;
+    assert!(ws.scan_intake_begin()?.is_none(), "one pass at a time");
+    let err = ws
+        .scan_intake_configured()
+        .err()
+        .ok_or("a second intake ran during the pass")?;
+    assert!(err.message.contains("im Hintergrund"), "{}", err.message);
+    // First seen now; checked once unchanged for two seconds – without `ws`.
+    pass.check(Duration::from_millis(250))?;
+    assert_eq!(pass.waiting_to_store(), 0);
+    std::thread::sleep(Duration::from_millis(2200));
+    pass.check(Duration::from_secs(5))?;
+    assert_eq!(pass.waiting_to_store(), 1, "{pass:?}");
+    assert!(ws.scan_queue()?.is_empty(), "nothing stored while checking");
+    // Logged out before storing: the file stays, the pass ends cleanly.
+    ws.logout();
+    assert!(ws.scan_intake_store_next(&mut pass).is_err());
+    ws.scan_intake_end(pass);
+    assert!(inbox.join("eins.jpg").exists());
+    login(&mut ws, "scan1")?;
+    let mut pass = ws.scan_intake_begin()?.ok_or("no pass after login")?;
+    pass.check(Duration::from_secs(5))?;
+    while pass.waiting_to_store() > 0 {
+        ws.scan_intake_store_next(&mut pass)?;
+    }
+    ws.scan_intake_end(pass);
+    assert_eq!(ws.scan_queue()?.len(), 1);
+    assert!(!inbox.join("eins.jpg").exists());
+    let log = ws.scan_intake_log()?;
+    assert!(
+        log.iter()
+            .any(|r| r.name == "eins.jpg" && r.result == "eingelesen"),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|r| r.name == "kaputt.pdf" && r.result == "fehler")
+            || inbox.join("kaputt.pdf").exists(),
+        "the damaged file is refused or waits for its retry: {log:?}"
+    );
+    // The window's own intake works again once the pass is back.
+    ws.scan_intake_configured()?;
+    Ok(())
+}

@@ -8,6 +8,14 @@
 //! why – never dropped silently. Temporary and hidden files are ignored. File names
 //! come from the directory listing (never a path), so `../` cannot escape; names that
 //! are not UTF-8 or too long get a safe name in `fehler/`.
+//!
+//! Checking a file (parsing it) is the dangerous part: it runs in a thread of its
+//! own with a time limit, so a parser that panics or hangs costs that file, not the
+//! program ([`Config::inspect_timeout`]); and a marker (`.in-pruefung`) names the
+//! file being checked, so that a file during whose check the program died (a crash,
+//! the memory exhausted) goes to `fehler/` at the next start instead of being read
+//! again. A pass is [`HotFolder::prepare`] (check, no sink) and
+//! [`HotFolder::commit`] (store), so a caller can check without holding its lock.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -30,7 +38,14 @@ pub struct Config {
     pub retry_after: Duration,
     /// Largest file taken (bigger ones go to `fehler/`).
     pub max_bytes: u64,
+    /// Longest check of one file; a file whose check takes longer goes to `fehler/`.
+    pub inspect_timeout: Duration,
+    /// The check ([`inspect_file`]; tests put a misbehaving one in its place).
+    pub inspector: Inspector,
 }
+
+/// A file's check: its format and pages, or why it is refused.
+pub type Inspector = fn(&Path) -> Result<Inspection, Reject>;
 
 impl Default for Config {
     fn default() -> Self {
@@ -39,9 +54,14 @@ impl Default for Config {
             max_attempts: 3,
             retry_after: Duration::from_secs(10),
             max_bytes: 2 * 1024 * 1024 * 1024,
+            inspect_timeout: Duration::from_secs(120),
+            inspector: inspect_file,
         }
     }
 }
+
+/// The marker naming the file being checked (hidden: the pass ignores it).
+const MARKER: &str = ".in-pruefung";
 
 /// A stable, checked file for the sink.
 #[derive(Debug)]
@@ -51,6 +71,17 @@ pub struct Arrival<'a> {
     /// Where the file lies: the sink streams it from there (it is never read whole
     /// into memory) and must check that what it stored has `sha256`.
     pub path: &'a Path,
+    pub size: u64,
+    pub sha256: String,
+    pub inspection: Inspection,
+}
+
+/// A stable file that checked out, waiting to be stored ([`HotFolder::commit`]).
+#[derive(Debug)]
+pub struct Prepared {
+    raw: OsString,
+    pub name: String,
+    pub path: PathBuf,
     pub size: u64,
     pub sha256: String,
     pub inspection: Inspection,
@@ -101,6 +132,9 @@ pub struct HotFolder {
     seen: HashMap<OsString, Seen>,
     /// Stable files the last pass left for the next one (its time was up).
     ready_left: usize,
+    /// Files moved to `fehler/` at start (their check ended the program), reported
+    /// by the next pass.
+    recovered: Vec<Outcome>,
 }
 
 /// Temporary and hidden files the scanner or the share writes while copying.
@@ -147,12 +181,39 @@ impl HotFolder {
     pub fn new(dir: impl Into<PathBuf>, config: Config) -> std::io::Result<HotFolder> {
         let dir = dir.into();
         std::fs::create_dir_all(dir.join("fehler"))?;
-        Ok(HotFolder {
+        let mut hot = HotFolder {
             dir,
             config,
             seen: HashMap::new(),
             ready_left: 0,
-        })
+            recovered: Vec::new(),
+        };
+        hot.recover()?;
+        Ok(hot)
+    }
+
+    /// A marker left behind: the program ended while checking that file. It goes
+    /// to `fehler/` and is not read again.
+    fn recover(&mut self) -> std::io::Result<()> {
+        let marker = self.dir.join(MARKER);
+        let named = match std::fs::read_to_string(&marker) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let wanted = named.trim();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let name = entry?.file_name();
+            if hex::encode(name.as_encoded_bytes()) == wanted {
+                let reason = "Beim Prüfen dieser Datei wurde Amtsstube beendet (Absturz oder Speichermangel); sie wird nicht noch einmal gelesen.".to_owned();
+                self.to_failed(&name, &reason)?;
+                self.recovered.push(Outcome::Failed {
+                    name: name.to_string_lossy().into_owned(),
+                    reason,
+                });
+            }
+        }
+        std::fs::remove_file(marker)
     }
 
     pub fn dir(&self) -> &Path {
@@ -190,10 +251,25 @@ impl HotFolder {
         budget: Option<Duration>,
         mut sink: impl FnMut(&Arrival<'_>) -> Result<Taken, String>,
     ) -> std::io::Result<Vec<Outcome>> {
+        let (prepared, mut outcomes) = self.prepare(budget)?;
+        for p in prepared {
+            outcomes.push(self.commit(p, &mut sink)?);
+        }
+        Ok(outcomes)
+    }
+
+    /// The first half of a pass, without the sink: find the stable files and check
+    /// them (while `budget` lasts, at least one). Returns the files ready to store
+    /// and what happened to the others.
+    pub fn prepare(
+        &mut self,
+        budget: Option<Duration>,
+    ) -> std::io::Result<(Vec<Prepared>, Vec<Outcome>)> {
         let now = Instant::now();
         self.ready_left = 0;
         let mut took_one = false;
-        let mut outcomes = Vec::new();
+        let mut outcomes = std::mem::take(&mut self.recovered);
+        let mut prepared = Vec::new();
         let mut present = Vec::new();
         for entry in std::fs::read_dir(&self.dir)? {
             let entry = entry?;
@@ -241,85 +317,160 @@ impl HotFolder {
                     true,
                 ))
             } else {
-                self.take(&name, &display, &mut sink)
+                self.check(&name, &display)
             };
             match result {
-                Ok(outcome) => {
-                    self.seen.remove(&name);
-                    outcomes.push(outcome);
-                }
+                Ok(p) => prepared.push(p),
                 Err((reason, permanent)) => {
-                    let seen = self.seen.get_mut(&name);
-                    let attempts = seen.as_ref().map(|s| s.attempts + 1).unwrap_or(1);
-                    if permanent || attempts >= self.config.max_attempts {
-                        self.to_failed(&name, &reason)?;
-                        self.seen.remove(&name);
-                        outcomes.push(Outcome::Failed {
-                            name: display,
-                            reason,
-                        });
-                    } else {
-                        if let Some(s) = seen {
-                            s.attempts = attempts;
-                            s.not_before =
-                                Some(now + self.config.retry_after * 2u32.pow(attempts - 1));
-                        }
-                        outcomes.push(Outcome::Retrying {
-                            name: display,
-                            reason,
-                        });
-                    }
+                    outcomes.push(self.failed(&name, display, reason, permanent)?);
                 }
             }
         }
         // Forget files that went away (taken by someone else, deleted).
         self.seen.retain(|n, _| present.contains(n));
-        Ok(outcomes)
+        Ok((prepared, outcomes))
     }
 
-    /// Read, check, hand to the sink; Err((reason, permanent)).
-    fn take(
-        &self,
-        name: &OsStr,
-        display: &str,
+    /// The second half of a pass: hand a checked file to the sink; once stored
+    /// durably it leaves the share.
+    pub fn commit(
+        &mut self,
+        p: Prepared,
         sink: &mut impl FnMut(&Arrival<'_>) -> Result<Taken, String>,
-    ) -> Result<Outcome, (String, bool)> {
+    ) -> std::io::Result<Outcome> {
+        match self.store(&p, sink) {
+            Ok(outcome) => {
+                self.seen.remove(&p.raw);
+                Ok(outcome)
+            }
+            Err((reason, permanent)) => self.failed(&p.raw, p.name, reason, permanent),
+        }
+    }
+
+    /// A failed attempt: tried again later with a growing pause, or (final, or too
+    /// many attempts) moved to `fehler/` with the reason.
+    fn failed(
+        &mut self,
+        name: &OsStr,
+        display: String,
+        reason: String,
+        permanent: bool,
+    ) -> std::io::Result<Outcome> {
+        let seen = self.seen.get_mut(name);
+        let attempts = seen.as_ref().map(|s| s.attempts + 1).unwrap_or(1);
+        if permanent || attempts >= self.config.max_attempts {
+            self.to_failed(name, &reason)?;
+            self.seen.remove(name);
+            return Ok(Outcome::Failed {
+                name: display,
+                reason,
+            });
+        }
+        if let Some(s) = seen {
+            s.attempts = attempts;
+            s.not_before = Some(Instant::now() + self.config.retry_after * 2u32.pow(attempts - 1));
+        }
+        Ok(Outcome::Retrying {
+            name: display,
+            reason,
+        })
+    }
+
+    /// Check a file (bounded, see [`HotFolder::inspect_bounded`]) and hash it;
+    /// Err((reason, permanent)).
+    fn check(&self, name: &OsStr, display: &str) -> Result<Prepared, (String, bool)> {
         let path = self.dir.join(name);
-        let size = |path: &Path| {
-            std::fs::metadata(path)
-                .map(|m| m.len())
-                .map_err(|e| (format!("Die Datei lässt sich nicht öffnen: {e}"), false))
-        };
-        let before = size(&path)?;
-        let inspection = inspect_file(&path).map_err(|r| {
-            // A damaged file may still be in transit: try again; the rest is final.
-            let permanent = !matches!(r, Reject::Damaged(_));
-            (r.to_string(), permanent)
+        let before = file_size(&path)?;
+        let marker = self.dir.join(MARKER);
+        write_marker(&marker, name).map_err(|e| {
+            (
+                format!("Der Eingangsordner ist nicht beschreibbar: {e}"),
+                false,
+            )
         })?;
+        let checked = self.inspect_bounded(&path);
+        // Decided either way (a file that ran out of time goes to `fehler/` now).
+        let _ = std::fs::remove_file(&marker); // gone already: nothing to undo
+        let inspection = checked?;
         let sha256 = sha256_of(&path)
             .map_err(|e| (format!("Die Datei lässt sich nicht lesen: {e}"), false))?;
         // Unchanged while we read it?
-        if size(&path)? != before {
+        if file_size(&path)? != before {
             return Err(("Die Datei hat sich beim Lesen geändert.".into(), false));
         }
-        let arrival = Arrival {
+        Ok(Prepared {
+            raw: name.to_owned(),
             name: display.to_owned(),
-            path: &path,
+            path,
             size: before,
             sha256,
-            inspection: inspection.clone(),
+            inspection,
+        })
+    }
+
+    /// The check in a thread of its own: a panic or a hang of the parser refuses
+    /// the file for good instead of taking the program down or holding it. (A
+    /// check that ran out of time goes on in the background until it ends.)
+    fn inspect_bounded(&self, path: &Path) -> Result<Inspection, (String, bool)> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let inspector = self.config.inspector;
+        let file = path.to_path_buf();
+        std::thread::Builder::new()
+            .name("scan-pruefung".into())
+            .spawn(move || {
+                let _ = tx.send(inspector(&file)); // the pass may have given up waiting
+            })
+            .map_err(|e| (format!("Die Prüfung ließ sich nicht starten: {e}"), false))?;
+        let limit = self.config.inspect_timeout;
+        match rx.recv_timeout(limit) {
+            Ok(Ok(inspection)) => Ok(inspection),
+            // A damaged file may still be in transit: try again; the rest is final.
+            Ok(Err(r)) => Err((r.to_string(), !matches!(r, Reject::Damaged(_)))),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err((
+                format!(
+                    "Die Prüfung der Datei dauerte länger als {} s und wurde aufgegeben; die Datei wird nicht noch einmal gelesen.",
+                    limit.as_secs_f64().ceil()
+                ),
+                true,
+            )),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err((
+                "Die Prüfung der Datei ist abgebrochen (Fehler beim Lesen des Formats); die Datei wird nicht noch einmal gelesen.".into(),
+                true,
+            )),
+        }
+    }
+
+    /// Hand a checked file to the sink; Err((reason, permanent)).
+    fn store(
+        &self,
+        p: &Prepared,
+        sink: &mut impl FnMut(&Arrival<'_>) -> Result<Taken, String>,
+    ) -> Result<Outcome, (String, bool)> {
+        // Changed or replaced since it was checked?
+        if file_size(&p.path)? != p.size {
+            return Err((
+                "Die Datei hat sich nach der Prüfung geändert.".into(),
+                false,
+            ));
+        }
+        let arrival = Arrival {
+            name: p.name.clone(),
+            path: &p.path,
+            size: p.size,
+            sha256: p.sha256.clone(),
+            inspection: p.inspection.clone(),
         };
         match sink(&arrival) {
             Ok(Taken::Stored) => {
-                std::fs::remove_file(&path).map_err(|e| {
+                std::fs::remove_file(&p.path).map_err(|e| {
                     (
                         format!("Gespeichert, aber nicht aus dem Eingangsordner entfernbar: {e}"),
                         false,
                     )
                 })?;
                 Ok(Outcome::Stored {
-                    name: display.to_owned(),
-                    pages: inspection.pages,
+                    name: p.name.clone(),
+                    pages: p.inspection.pages,
                 })
             }
             Ok(Taken::Duplicate(of)) => Err((
@@ -356,6 +507,20 @@ pub type Watch = notify_debouncer_full::Debouncer<
     notify::RecommendedWatcher,
     notify_debouncer_full::RecommendedCache,
 >;
+
+fn file_size(path: &Path) -> Result<u64, (String, bool)> {
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| (format!("Die Datei lässt sich nicht öffnen: {e}"), false))
+}
+
+/// Name the file being checked, durably, before the check begins.
+fn write_marker(marker: &Path, name: &OsStr) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::File::create(marker)?;
+    f.write_all(hex::encode(name.as_encoded_bytes()).as_bytes())?;
+    f.sync_all()
+}
 
 /// SHA-256 (hex) of a file, read in chunks.
 fn sha256_of(path: &Path) -> std::io::Result<String> {

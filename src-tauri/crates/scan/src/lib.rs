@@ -30,5 +30,7 @@ pub mod rules;
 pub mod separator;
 pub mod split;
 
-pub use hotfolder::{Arrival, Config, HotFolder, Outcome, Taken, Watch, watch};
+pub use hotfolder::{
+    Arrival, Config, HotFolder, Inspector, Outcome, Prepared, Taken, Watch, watch,
+};
 pub use inspect::{Format, Inspection, Reject, inspect, inspect_file};

@@ -1,7 +1,8 @@
 //! Hot-folder intake with scans generated here: a file written slowly in chunks is
 //! taken once, complete; empty, truncated, encrypted and JBIG2 PDFs land in fehler/
 //! with a clear reason; hostile names are handled safely; the same file twice is a
-//! duplicate; a 50-page TIFF keeps its page order; the watcher notices new files.
+//! duplicate; a 50-page TIFF keeps its page order; the watcher notices new files; a
+//! check that panics, hangs or ended the program costs that file only, once.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -23,6 +24,7 @@ fn config() -> Config {
         max_attempts: 2,
         retry_after: Duration::from_millis(100),
         max_bytes: 50 * 1024 * 1024,
+        ..Config::default()
     }
 }
 
@@ -295,5 +297,138 @@ fn a_pass_with_a_time_budget_leaves_the_rest_for_the_next() -> R {
     assert!(hot.scan(|_| Err("noch nicht stabil".into()))?.is_empty());
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(hot.scan(|_| Ok(Taken::Stored))?.len(), 3);
+    Ok(())
+}
+
+fn panicking(_: &Path) -> Result<scan::Inspection, Reject> {
+    panic!("Prüfprogramm kaputt");
+}
+
+fn hanging(_: &Path) -> Result<scan::Inspection, Reject> {
+    std::thread::sleep(Duration::from_secs(5));
+    Err(Reject::Empty)
+}
+
+/// A parser that panics or hangs on a file refuses that file for good (with the
+/// reason in `fehler/`), and the next file is taken as usual.
+#[test]
+fn a_check_that_panics_or_hangs_costs_only_that_file() -> R {
+    for (inspector, expected) in [
+        (panicking as scan::Inspector, "abgebrochen"),
+        (hanging as scan::Inspector, "dauerte länger als 1 s"),
+    ] {
+        let tmp = tempfile::tempdir()?;
+        let mut hot = HotFolder::new(
+            tmp.path(),
+            Config {
+                inspector,
+                inspect_timeout: Duration::from_millis(300),
+                ..config()
+            },
+        )?;
+        std::fs::write(tmp.path().join("bombe.tif"), tiff(1)?)?;
+        let started = Instant::now();
+        let mut store = Vec::new();
+        let mut hashes = HashSet::new();
+        let out = drain(&mut hot, &mut store, &mut hashes)?;
+        assert!(store.is_empty());
+        let failed: Vec<_> = out
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Failed { name, reason } => Some((name.as_str(), reason.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failed.len(), 1, "{out:?}");
+        assert_eq!(failed[0].0, "bombe.tif");
+        assert!(failed[0].1.contains(expected), "{}", failed[0].1);
+        assert!(reason(tmp.path(), "bombe.tif")?.contains(expected));
+        assert!(!tmp.path().join("bombe.tif").exists(), "not read again");
+        assert!(!tmp.path().join(".in-pruefung").exists(), "no marker left");
+        // Refused once, not retried: well within the retries' pauses.
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+        // The folder goes on working with the real check.
+        let mut hot = HotFolder::new(tmp.path(), config())?;
+        std::fs::write(tmp.path().join("gut.pdf"), pdf(2, false))?;
+        drain(&mut hot, &mut store, &mut hashes)?;
+        assert_eq!(store.len(), 1);
+    }
+    Ok(())
+}
+
+/// The program ended while a file was being checked (crash, memory exhausted): at
+/// the next start that file goes to `fehler/` instead of being read again, and the
+/// first pass reports it. Names that are not plain text are matched exactly.
+#[test]
+fn a_file_whose_check_ended_the_program_is_not_read_again() -> R {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path();
+    std::fs::write(dir.join("absturz.pdf"), pdf(1, false))?;
+    std::fs::write(dir.join("absturz.pdf.kopie.pdf"), pdf(3, false))?;
+    // What the check writes before it begins, left behind by the ended program.
+    std::fs::write(dir.join(".in-pruefung"), hex::encode("absturz.pdf"))?;
+    let mut hot = HotFolder::new(dir, config())?;
+    assert!(!dir.join("absturz.pdf").exists());
+    assert!(reason(dir, "absturz.pdf")?.contains("nicht noch einmal gelesen"));
+    assert!(!dir.join(".in-pruefung").exists());
+    let mut store = Vec::new();
+    let mut hashes = HashSet::new();
+    let out = drain(&mut hot, &mut store, &mut hashes)?;
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Outcome::Failed { name, .. } if name == "absturz.pdf")),
+        "{out:?}"
+    );
+    // The other file is taken as usual.
+    assert_eq!(store.len(), 1);
+    assert_eq!(store[0].0, "absturz.pdf.kopie.pdf");
+    // A marker naming a file that is gone is simply removed.
+    std::fs::write(dir.join(".in-pruefung"), hex::encode("weg.pdf"))?;
+    HotFolder::new(dir, config())?;
+    assert!(!dir.join(".in-pruefung").exists());
+    Ok(())
+}
+
+/// Checking and storing are two steps, so a caller can check without its lock;
+/// a file changed between them is not stored.
+#[test]
+fn prepare_checks_and_commit_stores() -> R {
+    let tmp = tempfile::tempdir()?;
+    let mut hot = HotFolder::new(tmp.path(), config())?;
+    std::fs::write(tmp.path().join("a.pdf"), pdf(2, false))?;
+    std::fs::write(tmp.path().join("b.pdf"), pdf(1, false))?;
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut prepared = Vec::new();
+    while prepared.len() < 2 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(100));
+        prepared.extend(hot.prepare(None)?.0);
+    }
+    assert_eq!(prepared.len(), 2);
+    prepared.sort_by(|x, y| x.name.cmp(&y.name));
+    // b.pdf grows after its check.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(tmp.path().join("b.pdf"))?
+        .write_all(b"% angehaengt\n")?;
+    let mut stored = Vec::new();
+    let mut sink = |a: &scan::Arrival<'_>| {
+        stored.push(a.name.clone());
+        Ok(Taken::Stored)
+    };
+    let mut outcomes = Vec::new();
+    for p in prepared {
+        outcomes.push(hot.commit(p, &mut sink)?);
+    }
+    assert!(matches!(&outcomes[0], Outcome::Stored { name, pages: 2 } if name == "a.pdf"));
+    assert!(
+        matches!(&outcomes[1], Outcome::Retrying { name, reason } if name == "b.pdf" && reason.contains("geändert")),
+        "{outcomes:?}"
+    );
+    assert_eq!(stored, ["a.pdf"]);
+    assert!(tmp.path().join("b.pdf").exists(), "kept for the next pass");
     Ok(())
 }

@@ -49,7 +49,8 @@ pub use office::{
 pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
 pub use reports::{DrillCase, ReportRequest};
 pub use scan::{
-    BatchRequest, BatchView, IntakeResult, QueueItem, ScanApproveRequest, ScanClassView, ScanSetup,
+    BatchRequest, BatchView, IntakePass, IntakeResult, QueueItem, ScanApproveRequest,
+    ScanClassView, ScanSetup,
 };
 pub use setup::{SetupMode, SetupRequest, SetupResult, setup_due};
 pub use store::{InitOptions, RecoveryKey, StoreConfig};

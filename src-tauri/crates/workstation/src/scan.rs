@@ -168,6 +168,64 @@ pub struct IntakeResult {
 pub(crate) struct DeskState {
     hot_folder: Option<(std::path::PathBuf, Duration, HotFolder)>,
     intake_log: std::collections::VecDeque<IntakeResult>,
+    /// A background pass has the hot folder's state out ([`IntakePass`]).
+    pass_out: bool,
+}
+
+/// A background intake pass taken out of the workstation
+/// ([`Workstation::scan_intake_begin`]): the hot folder's files are checked – the
+/// parsing of untrusted scanner files – without the workstation's lock
+/// ([`IntakePass::check`]); only storing a checked file takes the lock, one file at a
+/// time ([`Workstation::scan_intake_store_next`]).
+pub struct IntakePass {
+    dir: std::path::PathBuf,
+    stable_for: Duration,
+    hot: HotFolder,
+    prepared: std::collections::VecDeque<scan::Prepared>,
+    outcomes: Vec<Outcome>,
+}
+
+impl std::fmt::Debug for IntakePass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntakePass")
+            .field("dir", &self.dir)
+            .field("prepared", &self.prepared.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl IntakePass {
+    /// Check what is stable in the folder for about `budget` (at least one file),
+    /// without the workstation.
+    pub fn check(&mut self, budget: Duration) -> Result<(), AppError> {
+        let (prepared, outcomes) = self.hot.prepare(Some(budget)).map_err(|e| {
+            AppError::invalid(format!("Eingangsordner {}: {e}", self.dir.display()))
+        })?;
+        self.prepared.extend(prepared);
+        self.outcomes.extend(outcomes);
+        Ok(())
+    }
+
+    /// Checked files not stored yet.
+    pub fn waiting_to_store(&self) -> usize {
+        self.prepared.len()
+    }
+}
+
+fn intake_result(o: Outcome) -> Option<IntakeResult> {
+    Some(match o {
+        Outcome::Stored { name, pages } => IntakeResult {
+            name,
+            result: "eingelesen".into(),
+            detail: format!("{pages} Seite(n)"),
+        },
+        Outcome::Failed { name, reason } => IntakeResult {
+            name,
+            result: "fehler".into(),
+            detail: reason,
+        },
+        Outcome::Retrying { .. } => return None,
+    })
 }
 
 /// A batch's preparation flags as stored; damaged flags are an error (a lost
@@ -236,6 +294,11 @@ impl Workstation {
         budget: Option<Duration>,
     ) -> Result<Vec<IntakeResult>, AppError> {
         self.session_with(Permission::ScanIntake)?;
+        if self.scan_desk.pass_out {
+            return Err(AppError::invalid(
+                "Der Eingangsordner wird gerade im Hintergrund gelesen; bitte in einem Moment noch einmal.",
+            ));
+        }
         // Keep the folder's state (how long each file has been unchanged, retries)
         // from one pass to the next.
         let mut hot = match self.scan_desk.hot_folder.take() {
@@ -301,6 +364,107 @@ impl Workstation {
             .len())
     }
 
+    /// Begin a background pass (the app's intake thread): only for a logged-in
+    /// scanning desk with a hot folder and an open batch, and not while another
+    /// pass is out; `None` otherwise. The caller checks the files without the
+    /// workstation ([`IntakePass::check`]), stores them with
+    /// [`Workstation::scan_intake_store_next`] and ends with
+    /// [`Workstation::scan_intake_end`] – also when something failed in between.
+    pub fn scan_intake_begin(&mut self) -> Result<Option<IntakePass>, AppError> {
+        if self.scan_desk.pass_out {
+            return Ok(None);
+        }
+        if let Some((_, _, hot)) = self.scan_desk.hot_folder.as_mut() {
+            hot.clear_ready();
+        }
+        let Ok(session) = self.session_with(Permission::ScanIntake) else {
+            return Ok(None);
+        };
+        let Some(dir) = session.setting(FOLDER_SETTING)? else {
+            return Ok(None);
+        };
+        if session.open_scan_batch()?.is_none() {
+            return Ok(None);
+        }
+        let dir = std::path::PathBuf::from(dir);
+        let hot = match self.scan_desk.hot_folder.take() {
+            Some((d, s, h)) if d == dir && s == INTAKE_STABLE_FOR => h,
+            _ => HotFolder::new(
+                &dir,
+                Config {
+                    stable_for: INTAKE_STABLE_FOR,
+                    ..Config::default()
+                },
+            )
+            .map_err(|e| AppError::invalid(format!("Eingangsordner {}: {e}", dir.display())))?,
+        };
+        self.scan_desk.pass_out = true;
+        Ok(Some(IntakePass {
+            dir,
+            stable_for: INTAKE_STABLE_FOR,
+            hot,
+            prepared: Default::default(),
+            outcomes: Vec::new(),
+        }))
+    }
+
+    /// Store the next checked file of a background pass into the open batch (under
+    /// the workstation's lock; one file, so the window's commands get their turn).
+    pub fn scan_intake_store_next(&mut self, pass: &mut IntakePass) -> Result<(), AppError> {
+        let Some(p) = pass.prepared.pop_front() else {
+            return Ok(());
+        };
+        let session = self.session_with_mut(Permission::ScanIntake)?;
+        let batch = session.open_scan_batch()?.ok_or_else(|| {
+            AppError::invalid("Kein offener Stapel mehr: die Datei bleibt im Eingangsordner.")
+        })?;
+        let outcome = pass
+            .hot
+            .commit(p, &mut |a: &scan::Arrival<'_>| {
+                // Streamed from the share into the vault, never held whole.
+                let file = std::fs::File::open(a.path)
+                    .map_err(|e| format!("Die Datei lässt sich nicht öffnen: {e}"))?;
+                match session.add_scan_product(
+                    &a.name,
+                    a.inspection.format.mime(),
+                    a.inspection.pages,
+                    &a.sha256,
+                    std::io::BufReader::with_capacity(256 * 1024, file),
+                    Some(&batch.id),
+                ) {
+                    Ok(Some(_)) => Ok(Taken::Stored),
+                    Ok(None) => Ok(Taken::Duplicate(a.sha256[..12].to_owned())),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .map_err(|e| {
+                AppError::invalid(format!("Eingangsordner {}: {e}", pass.dir.display()))
+            })?;
+        pass.outcomes.push(outcome);
+        Ok(())
+    }
+
+    /// End a background pass: the folder's state back into the workstation (files
+    /// checked but not stored are checked again next time), the results into the
+    /// intake log. Returns how many files were taken or refused.
+    pub fn scan_intake_end(&mut self, pass: IntakePass) -> usize {
+        let IntakePass {
+            dir,
+            stable_for,
+            hot,
+            outcomes,
+            ..
+        } = pass;
+        self.scan_desk.pass_out = false;
+        self.scan_desk.hot_folder = Some((dir, stable_for, hot));
+        let results: Vec<IntakeResult> = outcomes.into_iter().filter_map(intake_result).collect();
+        for item in &results {
+            self.scan_desk.intake_log.push_front(item.clone());
+        }
+        self.scan_desk.intake_log.truncate(50);
+        results.len()
+    }
+
     /// Stable files the last pass left for the next one (its time was up).
     pub fn scan_intake_ready(&self) -> usize {
         self.scan_desk
@@ -363,21 +527,7 @@ impl Workstation {
                     }
                 })
                 .map_err(|e| AppError::invalid(format!("Eingangsordner {}: {e}", dir.display())))?;
-            for o in outcomes {
-                results.push(match o {
-                    Outcome::Stored { name, pages } => IntakeResult {
-                        name,
-                        result: "eingelesen".into(),
-                        detail: format!("{pages} Seite(n)"),
-                    },
-                    Outcome::Failed { name, reason } => IntakeResult {
-                        name,
-                        result: "fehler".into(),
-                        detail: reason,
-                    },
-                    Outcome::Retrying { .. } => continue,
-                });
-            }
+            results.extend(outcomes.into_iter().filter_map(intake_result));
             if hot.waiting() == 0 || Instant::now() >= until {
                 break;
             }

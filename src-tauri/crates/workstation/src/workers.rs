@@ -192,6 +192,43 @@ fn watch_folder(
     (dir, watch)
 }
 
+/// One background pass: begun under the lock, the files checked (parsed) without
+/// it, each stored under it, ended under it. Err only when the lock is poisoned.
+fn intake_pass(shared: &Shared) -> Result<(), ()> {
+    let begun = match shared.lock() {
+        Ok(mut guard) => guard.as_mut().map(|ws| ws.scan_intake_begin()),
+        Err(_) => return Err(()),
+    };
+    let mut pass = match begun {
+        Some(Ok(Some(pass))) => pass,
+        Some(Err(e)) => {
+            tracing::warn!("Eingang: {}", e.message);
+            return Ok(());
+        }
+        _ => return Ok(()),
+    };
+    // The parsing of the scanner's files, while the window's commands run.
+    let mut failed = pass.check(INTAKE_SLICE).err();
+    while failed.is_none() && pass.waiting_to_store() > 0 {
+        let mut guard = shared.lock().map_err(|_| ())?;
+        match guard.as_mut() {
+            Some(ws) => failed = ws.scan_intake_store_next(&mut pass).err(),
+            None => break,
+        }
+    }
+    if let Some(e) = failed {
+        tracing::warn!("Eingang: {}", e.message);
+    }
+    let mut guard = shared.lock().map_err(|_| ())?;
+    if let Some(ws) = guard.as_mut() {
+        ws.scan_intake_end(pass);
+    }
+    Ok(())
+}
+
+/// How long one background pass checks files before it stores them.
+const INTAKE_SLICE: Duration = Duration::from_millis(250);
+
 /// Handle to the intake thread; dropping it stops the thread after its current pass.
 pub struct IntakeWorker {
     thread: Thread,
@@ -213,18 +250,16 @@ impl IntakeWorker {
                     return;
                 }
                 while rx.try_recv().is_ok() {}
+                if intake_pass(&shared).is_err() {
+                    return;
+                }
                 let (folder, waiting, ready) = match shared.lock() {
-                    Ok(mut guard) => match guard.as_mut() {
-                        Some(ws) => {
-                            if let Err(e) = ws.scan_intake_background() {
-                                tracing::warn!("Eingang: {}", e.message);
-                            }
-                            (
-                                ws.scan_watched_folder(),
-                                ws.scan_intake_waiting(),
-                                ws.scan_intake_ready(),
-                            )
-                        }
+                    Ok(guard) => match guard.as_ref() {
+                        Some(ws) => (
+                            ws.scan_watched_folder(),
+                            ws.scan_intake_waiting(),
+                            ws.scan_intake_ready(),
+                        ),
                         None => (None, 0, 0),
                     },
                     Err(_) => return,
