@@ -64,6 +64,36 @@ pub enum Reject {
     Jbig2,
     #[error("Die Datei enthält keine Seite.")]
     NoPages,
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+/// The largest page a scan may claim: 150 million pixels (A3 at 600 dpi is 70
+/// million). A few-KB compressed file can claim far more; decoding it for a preview
+/// or a separator search would take gigabytes.
+pub const MAX_PAGE_PIXELS: u64 = 150_000_000;
+/// The longest side over the shortest: a scanned sheet, not a strip.
+pub const MAX_ASPECT: u64 = 30;
+
+/// Is a page of `width` × `height` pixels one a scanner makes? The German reason if not.
+pub fn check_page_size(width: u32, height: u32, page: Option<u32>) -> Result<(), Reject> {
+    let (w, h) = (u64::from(width), u64::from(height));
+    let page = page.map_or_else(|| "Eine Seite".to_owned(), |p| format!("Seite {p}"));
+    if w == 0 || h == 0 {
+        return Err(Reject::Damaged(format!("{page} hat keine Bildgröße")));
+    }
+    if w * h > MAX_PAGE_PIXELS {
+        return Err(Reject::TooLarge(format!(
+            "{page} gibt {width} × {height} Bildpunkte an (höchstens {} Millionen); das ist kein Scan einer Seite.",
+            MAX_PAGE_PIXELS / 1_000_000
+        )));
+    }
+    if w.max(h) > w.min(h) * MAX_ASPECT {
+        return Err(Reject::TooLarge(format!(
+            "{page} ist {width} × {height} Bildpunkte groß (Seitenverhältnis über 1:{MAX_ASPECT}); das ist kein Scan einer Seite."
+        )));
+    }
+    Ok(())
 }
 
 pub fn format_of(bytes: &[u8]) -> Option<Format> {
@@ -164,9 +194,7 @@ fn tiff_pages<R: Read + Seek>(r: R, len: u64) -> Result<u32, Reject> {
         // Every page's directory must be readable, and its image data must lie inside
         // the file (a truncated file cuts off the last strips).
         let (w, h) = decoder.dimensions().map_err(damaged)?;
-        if w == 0 || h == 0 {
-            return Err(Reject::Damaged("eine Seite hat keine Bildgröße".into()));
-        }
+        check_page_size(w, h, Some(pages + 1))?;
         let offsets = decoder
             .get_tag_u64_vec(tiff::tags::Tag::StripOffsets)
             .or_else(|_| decoder.get_tag_u64_vec(tiff::tags::Tag::TileOffsets))
@@ -224,6 +252,8 @@ fn png_pages<R: Read + Seek>(r: R) -> Result<u32, Reject> {
     let mut reader = png::Decoder::new(std::io::BufReader::new(r))
         .read_info()
         .map_err(damaged)?;
+    let (w, h) = (reader.info().width, reader.info().height);
+    check_page_size(w, h, None)?;
     // Row by row: the image is never held whole.
     while reader.next_row().map_err(damaged)?.is_some() {}
     reader.finish().map_err(damaged)?;

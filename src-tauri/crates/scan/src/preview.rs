@@ -55,6 +55,9 @@ pub fn tiff_page_png_from<R: std::io::Read + std::io::Seek>(
     let damaged = |e: tiff::TiffError| PreviewError::Damaged(e.to_string());
     let mut decoder = at_page(reader, page)?;
     let (width, height) = decoder.dimensions().map_err(damaged)?;
+    // Never decode a page no scanner makes (a few KB can claim gigapixels).
+    crate::inspect::check_page_size(width, height, Some(page))
+        .map_err(|r| PreviewError::Damaged(r.to_string()))?;
     let colour = decoder.colortype().map_err(damaged)?;
     let (png_colour, depth) = match colour {
         ColorType::Gray(1) => (png::ColorType::Grayscale, png::BitDepth::One),

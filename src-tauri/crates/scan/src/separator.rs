@@ -115,6 +115,9 @@ fn halve_while_wide(mut p: Luma) -> Luma {
 pub(crate) fn tiff_luma<R: Read + Seek>(d: &mut Decoder<R>) -> Result<Luma, SeparatorError> {
     let damaged = |e: tiff::TiffError| SeparatorError::Damaged(e.to_string());
     let (width, height) = d.dimensions().map_err(damaged)?;
+    // Never decode a page no scanner makes (a few KB can claim gigapixels).
+    crate::inspect::check_page_size(width, height, None)
+        .map_err(|r| SeparatorError::Damaged(r.to_string()))?;
     let colour = d.colortype().map_err(damaged)?;
     let (w, h) = (width as usize, height as usize);
     let data = match (colour, d.read_image().map_err(damaged)?) {
@@ -203,6 +206,8 @@ fn png_luma(png_bytes: &[u8]) -> Result<Luma, SeparatorError> {
     let mut decoder = png::Decoder::new(Cursor::new(png_bytes));
     decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
     let mut reader = decoder.read_info().map_err(damaged)?;
+    crate::inspect::check_page_size(reader.info().width, reader.info().height, None)
+        .map_err(|r| SeparatorError::Damaged(r.to_string()))?;
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| SeparatorError::Damaged("Seite zu groß".into()))?;

@@ -432,3 +432,89 @@ fn prepare_checks_and_commit_stores() -> R {
     assert!(tmp.path().join("b.pdf").exists(), "kept for the next pass");
     Ok(())
 }
+
+/// A few bytes of CCITT G4 TIFF that claim a page of `w` × `h` pixels.
+fn tiff_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(b"II");
+    t.extend_from_slice(&42u16.to_le_bytes());
+    t.extend_from_slice(&8u32.to_le_bytes());
+    let entries: [(u16, u16, u32); 8] = [
+        (256, 4, w),
+        (257, 4, h),
+        (258, 3, 1),
+        (259, 3, 4),
+        (262, 3, 0),
+        (273, 4, 110),
+        (278, 4, h),
+        (279, 4, 16),
+    ];
+    t.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    for (tag, kind, value) in entries {
+        t.extend_from_slice(&tag.to_le_bytes());
+        t.extend_from_slice(&kind.to_le_bytes());
+        t.extend_from_slice(&1u32.to_le_bytes());
+        if kind == 3 {
+            t.extend_from_slice(&(value as u16).to_le_bytes());
+            t.extend_from_slice(&[0, 0]);
+        } else {
+            t.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+    t.extend_from_slice(&0u32.to_le_bytes());
+    t.extend_from_slice(&[0u8; 16]);
+    t
+}
+
+/// Hostile TIFFs of a few bytes that claim gigapixel pages (100,000 × 100,000, or
+/// 1 × 268,000,000) are refused by the intake with a reason, and the preview and
+/// the separator search refuse to decode them – in well under a second each.
+#[test]
+fn pages_no_scanner_makes_are_refused_before_decoding() -> R {
+    for (w, h, expected) in [
+        (100_000, 100_000, "höchstens 150 Millionen"),
+        (1, 268_000_000, "höchstens 150 Millionen"),
+        (200, 100_000, "Seitenverhältnis"),
+    ] {
+        let bytes = tiff_claiming(w, h);
+        assert!(bytes.len() < 200);
+        let started = Instant::now();
+        match scan::inspect(&bytes) {
+            Err(Reject::TooLarge(why)) => assert!(why.contains(expected), "{why}"),
+            other => panic!("{w} × {h}: {other:?}"),
+        }
+        let preview = scan::preview::tiff_page_png(&bytes, 1)
+            .err()
+            .ok_or("a preview of a gigapixel page")?;
+        assert!(preview.to_string().contains("Bildpunkte"), "{preview}");
+        let separators = scan::separator::in_tiff(
+            std::io::Cursor::new(&bytes),
+            &scan::separator::Separators::barcode("TRENNBLATT"),
+        )
+        .err()
+        .ok_or("a separator search over a gigapixel page")?;
+        assert!(
+            separators.to_string().contains("Bildpunkte"),
+            "{separators}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    // In the hot folder: to fehler/ with the reason, at once (no retries).
+    let tmp = tempfile::tempdir()?;
+    let mut hot = HotFolder::new(tmp.path(), config())?;
+    std::fs::write(
+        tmp.path().join("riesig.tif"),
+        tiff_claiming(100_000, 100_000),
+    )?;
+    let (mut store, mut hashes) = (Vec::new(), HashSet::new());
+    drain(&mut hot, &mut store, &mut hashes)?;
+    assert!(store.is_empty());
+    assert!(reason(tmp.path(), "riesig.tif")?.contains("kein Scan einer Seite"));
+    // An ordinary page still passes.
+    assert!(scan::inspect(&tiff(2)?).is_ok());
+    Ok(())
+}
