@@ -96,6 +96,7 @@ bench: deps
 	$(CARGO) bench -p reports --bench reports_bench
 	$(CARGO) bench -p amtsstube-tests --bench dashboard_bench
 	$(CARGO) bench -p amtsstube-tests --bench worklist_bench
+	$(CARGO) bench -p amtsstube-tests --bench hostile_bench
 	AMTSSTUBE_OCR=aus $(CARGO) bench -p amtsstube-tests --bench scan_bench
 	$(CARGO) bench -p server --bench office_bench
 

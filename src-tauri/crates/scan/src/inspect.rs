@@ -150,6 +150,22 @@ fn inspect_reader<R: Read + Seek>(mut r: R, len: u64) -> Result<Inspection, Reje
     Ok(Inspection { format, pages })
 }
 
+/// The most any one stream of a scanned PDF may inflate to while the document is
+/// loaded (object and cross-reference streams): a few KB can inflate to gigabytes.
+pub const MAX_PDF_STREAM_BYTES: usize = 64 * 1024 * 1024;
+
+/// Load an untrusted PDF with bounded decompression (nesting is bounded by the
+/// parser itself, 100 levels). A stream over the bound is left out, not inflated.
+pub fn load_pdf(bytes: &[u8]) -> Result<lopdf::Document, lopdf::Error> {
+    lopdf::Document::load_mem_with_options(
+        bytes,
+        lopdf::LoadOptions {
+            max_decompressed_size: Some(MAX_PDF_STREAM_BYTES),
+            ..Default::default()
+        },
+    )
+}
+
 fn pdf(bytes: &[u8]) -> Result<u32, Reject> {
     let tail = &bytes[bytes.len().saturating_sub(1024)..];
     let trimmed = tail
@@ -161,7 +177,7 @@ fn pdf(bytes: &[u8]) -> Result<u32, Reject> {
         return Err(Reject::Damaged("das PDF-Ende (%%EOF) fehlt".into()));
     }
     let has_encrypt = bytes.windows(8).any(|w| w == b"/Encrypt");
-    let doc = match lopdf::Document::load_mem(bytes) {
+    let doc = match load_pdf(bytes) {
         Ok(doc) => doc,
         Err(_) if has_encrypt => return Err(Reject::Encrypted),
         Err(e) => return Err(Reject::Damaged(format!("PDF nicht lesbar ({e})"))),

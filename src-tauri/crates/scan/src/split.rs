@@ -117,7 +117,7 @@ pub fn split_ranges(bytes: &[u8], wanted: &[(u32, u32)]) -> Result<Vec<Part>, Sp
 
 fn pdf_pages(bytes: &[u8], first: u32, count: u32) -> Result<Vec<u8>, SplitError> {
     let damaged = |e: lopdf::Error| SplitError::Damaged(format!("PDF ({e})"));
-    let mut doc = lopdf::Document::load_mem(bytes).map_err(damaged)?;
+    let mut doc = crate::inspect::load_pdf(bytes).map_err(damaged)?;
     let drop: Vec<u32> = doc
         .get_pages()
         .keys()

@@ -327,7 +327,6 @@ fn a_check_that_panics_or_hangs_costs_only_that_file() -> R {
             },
         )?;
         std::fs::write(tmp.path().join("bombe.tif"), tiff(1)?)?;
-        let started = Instant::now();
         let mut store = Vec::new();
         let mut hashes = HashSet::new();
         let out = drain(&mut hot, &mut store, &mut hashes)?;
@@ -345,11 +344,10 @@ fn a_check_that_panics_or_hangs_costs_only_that_file() -> R {
         assert!(reason(tmp.path(), "bombe.tif")?.contains(expected));
         assert!(!tmp.path().join("bombe.tif").exists(), "not read again");
         assert!(!tmp.path().join(".in-pruefung").exists(), "no marker left");
-        // Refused once, not retried: well within the retries' pauses.
+        // Refused once for good, not retried.
         assert!(
-            started.elapsed() < Duration::from_secs(4),
-            "{:?}",
-            started.elapsed()
+            !out.iter().any(|o| matches!(o, Outcome::Retrying { .. })),
+            "{out:?}"
         );
         // The folder goes on working with the real check.
         let mut hot = HotFolder::new(tmp.path(), config())?;
@@ -468,7 +466,8 @@ fn tiff_claiming(w: u32, h: u32) -> Vec<u8> {
 
 /// Hostile TIFFs of a few bytes that claim gigapixel pages (100,000 × 100,000, or
 /// 1 × 268,000,000) are refused by the intake with a reason, and the preview and
-/// the separator search refuse to decode them – in well under a second each.
+/// the separator search refuse to decode them (time and memory per hostile file:
+/// `hostile_bench`).
 #[test]
 fn pages_no_scanner_makes_are_refused_before_decoding() -> R {
     for (w, h, expected) in [
@@ -478,7 +477,6 @@ fn pages_no_scanner_makes_are_refused_before_decoding() -> R {
     ] {
         let bytes = tiff_claiming(w, h);
         assert!(bytes.len() < 200);
-        let started = Instant::now();
         match scan::inspect(&bytes) {
             Err(Reject::TooLarge(why)) => assert!(why.contains(expected), "{why}"),
             other => panic!("{w} × {h}: {other:?}"),
@@ -497,11 +495,6 @@ fn pages_no_scanner_makes_are_refused_before_decoding() -> R {
             separators.to_string().contains("Bildpunkte"),
             "{separators}"
         );
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "{:?}",
-            started.elapsed()
-        );
     }
     // In the hot folder: to fehler/ with the reason, at once (no retries).
     let tmp = tempfile::tempdir()?;
@@ -516,5 +509,62 @@ fn pages_no_scanner_makes_are_refused_before_decoding() -> R {
     assert!(reason(tmp.path(), "riesig.tif")?.contains("kein Scan einer Seite"));
     // An ordinary page still passes.
     assert!(scan::inspect(&tiff(2)?).is_ok());
+    Ok(())
+}
+
+/// A PDF whose object stream inflates beyond the bound (64 MB) is loaded without
+/// inflating it: the objects inside are left out, an ordinary object stream is read.
+#[test]
+fn a_pdf_object_stream_bomb_is_not_inflated() -> R {
+    fn with_object_stream(inflated: usize) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        let mut content = b"4 0 ".to_vec();
+        content.resize(inflated, b' ');
+        content.extend_from_slice(b"<< /Bombe true >>");
+        let mut stream = lopdf::Stream::new(lopdf::Dictionary::new(), content);
+        stream.compress()?;
+        let mut out = b"%PDF-1.5\n".to_vec();
+        let mut offsets = Vec::new();
+        let mut objects: Vec<Vec<u8>> = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_vec(),
+        ];
+        let mut obj = format!(
+            "<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length {} >>\nstream\n",
+            stream.content.len()
+        )
+        .into_bytes();
+        obj.extend_from_slice(&stream.content);
+        obj.extend_from_slice(b"\nendstream");
+        objects.push(obj);
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            out.extend_from_slice(body);
+            out.extend_from_slice(b"\nendobj\n");
+        }
+        let xref = out.len();
+        out.extend_from_slice(b"xref\n0 5\n0000000000 65535 f \n");
+        for o in offsets {
+            out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!("trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+        );
+        Ok(out)
+    }
+    let small = scan::inspect::load_pdf(&with_object_stream(1000)?)?;
+    assert!(
+        small.objects.contains_key(&(4, 0)),
+        "an ordinary object stream is read"
+    );
+    let bomb = with_object_stream(scan::inspect::MAX_PDF_STREAM_BYTES + 1024 * 1024)?;
+    assert!(bomb.len() < 1024 * 1024, "{} bytes", bomb.len());
+    let loaded = scan::inspect::load_pdf(&bomb)?;
+    assert!(
+        !loaded.objects.contains_key(&(4, 0)),
+        "the bomb was inflated"
+    );
+    assert!(matches!(scan::inspect(&bomb), Ok(i) if i.pages == 1));
     Ok(())
 }
