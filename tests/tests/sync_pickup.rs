@@ -260,17 +260,23 @@ async fn a_consistently_exchanged_submission_is_caught_by_the_authentication_tag
 }
 
 /// Fetched while the store is locked: the bundles stay encrypted on disk; after the
-/// login they are verified and stored even though the portal is down by then, and
+/// login they are verified – against the service's keys pinned by an earlier run,
+/// never the bundle's own – and stored even though the portal is down by then, and
 /// accepted once it is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetched_while_locked_stored_after_unlock_even_offline() -> R {
     let run = start().await?;
-    seed::seed(&mut run.sim.lock(), 8, 31)?;
-    seed::seed_flawed(&mut run.sim.lock(), Flaw::SwappedAttachment, 32)?;
     let api = client(&run.config)?;
     let sub = subscriber(&run)?;
     let tmp = tempfile::tempdir()?;
-    let locked = store(&tmp.path().join("daten"))?.lock();
+    // A workstation in use: an earlier run pinned the service's keys.
+    let mut first = store(&tmp.path().join("daten"))?;
+    let mut tracker = ConnectivityTracker::default();
+    sync::pull(&api, &mut first, &sub, &mut tracker).await?;
+    assert!(first.setting(sync::PINNED_JWKS)?.is_some(), "keys pinned");
+    let locked = first.lock();
+    seed::seed(&mut run.sim.lock(), 8, 31)?;
+    seed::seed_flawed(&mut run.sim.lock(), Flaw::SwappedAttachment, 32)?;
 
     let staged = sync::staging::prefetch(&api, &locked, run.config.destination_id).await?;
     assert_eq!(staged, 9);
@@ -300,7 +306,14 @@ async fn fetched_while_locked_stored_after_unlock_even_offline() -> R {
     )?;
     let mut tracker = ConnectivityTracker::default();
     let report = sync::pull(&api, &mut session, &sub, &mut tracker).await?;
-    assert_eq!((report.new_cases, report.quarantined), (8, 1), "{report:?}");
+    // The flawed one (its attachment swapped) waits: whether the portal's copy or
+    // the staged one is wrong, only the portal can say – a bundle from the data
+    // folder never gets a genuine application rejected.
+    assert_eq!(
+        (report.new_cases, report.quarantined, report.deferred),
+        (8, 0, 1),
+        "{report:?}"
+    );
     assert_eq!(session.count_cases()?, 8);
     assert!(
         sync::push(&api, &mut session, &sub, &fast_policy(), &mut tracker)
@@ -309,16 +322,99 @@ async fn fetched_while_locked_stored_after_unlock_even_offline() -> R {
         "the portal is down"
     );
     let waiting = session.outbox_items(Some("pending"))?;
-    assert_eq!(waiting.len(), 9);
+    assert_eq!(waiting.len(), 8);
     assert!(waiting.iter().all(|i| i.attempts == 1));
-    assert!(
-        session.store().staged_ids()?.is_empty(),
-        "stored bundles are removed"
+    assert_eq!(
+        session.store().staged_ids()?.len(),
+        1,
+        "stored bundles are removed, the one waiting stays"
     );
-    // Back online: accepted and rejected exactly once.
+    // Back online: the flawed one is quarantined from the portal's copy; accepted
+    // and rejected exactly once.
     run.sim.set_faults(portal_sim::Faults::default());
+    let mut tracker = ConnectivityTracker::default();
+    let report = sync::pull(&api, &mut session, &sub, &mut tracker).await?;
+    assert_eq!((report.new_cases, report.quarantined), (0, 1), "{report:?}");
     session.outbox_due_now()?;
     let pushed = sync::push(&api, &mut session, &sub, &fast_policy(), &mut tracker).await?;
     assert_eq!(pushed.delivered, 9, "{pushed:?}");
+    assert!(
+        session.store().staged_ids()?.is_empty(),
+        "the bundle of the quarantined one is gone at the next run"
+    );
     check_invariants(&api, &session, &run).await
+}
+
+/// Whoever can write the data folder cannot plant an application: a staged bundle
+/// whose event log is signed with the planter's own key (brought along in the
+/// bundle's key set, with a forged receipt time) is not believed. Offline the
+/// application waits; online the portal's own copy decides, with its true receipt
+/// time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_staged_bundle_is_not_believed() -> R {
+    let run = start().await?;
+    let api = client(&run.config)?;
+    let sub = subscriber(&run)?;
+    let tmp = tempfile::tempdir()?;
+    let mut first = store(&tmp.path().join("daten"))?;
+    let mut tracker = ConnectivityTracker::default();
+    sync::pull(&api, &mut first, &sub, &mut tracker).await?;
+    let locked = first.lock();
+    seed::seed(&mut run.sim.lock(), 1, 41)?;
+    assert_eq!(
+        sync::staging::prefetch(&api, &locked, run.config.destination_id).await?,
+        1
+    );
+    let id = locked.staged_ids()?.pop().ok_or("nothing staged")?;
+    let mut bundle: sync::staging::Bundle = serde_json::from_slice(&locked.read_staged(&id)?)?;
+    // The genuine submit event, re-signed by the planter with a receipt time of his own.
+    let case = bundle.submission.case_id;
+    let genuine = verify_case_events(&api, case, run.config.destination_id)
+        .await?
+        .into_iter()
+        .find(|e| e.event == Event::SubmitSubmission)
+        .ok_or("no submit event")?;
+    let pki = fitconnect::keys::TestPki::new(4096)?;
+    let planter = pki.issue("planter-sig-01", fitconnect::keys::KeyUse::Signature, 4096)?;
+    let forged_iat = 1_577_836_800; // 2020-01-01
+    let forged = fitconnect::set::sign(
+        Event::SubmitSubmission,
+        genuine.payload.clone(),
+        &genuine.iss,
+        genuine.submission_id,
+        case,
+        forged_iat,
+        &planter,
+    )?;
+    bundle.events = vec![forged];
+    bundle.jwks.keys.push(planter.public.clone());
+    locked.stage(&id, &serde_json::to_vec(&bundle)?)?;
+    let user = domain::UserName::parse(amtsstube_tests::local::USER)?;
+    let password = store::SecretString::from(amtsstube_tests::local::PASSWORD.to_owned());
+
+    // Offline: checked against the pinned keys, not believed, nothing stored.
+    run.sim.set_faults(portal_sim::Faults {
+        outage_seconds: 600,
+        ..portal_sim::Faults::default()
+    });
+    let mut session = locked.unlock(&user, &password)?;
+    let report = sync::pull(&api, &mut session, &sub, &mut tracker).await?;
+    assert_eq!((report.new_cases, report.quarantined), (0, 0), "{report:?}");
+    assert_eq!(session.count_cases()?, 0);
+
+    // Online: the portal's copy, with the true receipt time.
+    run.sim.set_faults(portal_sim::Faults::default());
+    tracker = ConnectivityTracker::default();
+    let report = sync::pull(&api, &mut session, &sub, &mut tracker).await?;
+    assert_eq!(report.new_cases, 1, "{report:?}");
+    let cases = session.case_records(
+        &store::CaseFilter::All,
+        store::CaseOrder::NewestFirst,
+        10,
+        0,
+    )?;
+    let received = jiff::Timestamp::from_second(genuine.iat)?.to_string();
+    assert_eq!(cases[0].received_at, received);
+    assert!(!cases[0].received_at.starts_with("2020"));
+    Ok(())
 }

@@ -106,7 +106,20 @@ pub trait SyncStore {
     fn unstage(&mut self, _submission_id: &str) -> Result<(), SyncError> {
         Ok(())
     }
+    /// The service's key set (JWKS, as JSON) as last fetched live: staged bundles
+    /// are checked against it when the portal cannot be asked, never against the
+    /// keys a bundle brings along.
+    fn pinned_jwks(&mut self) -> Result<Option<String>, SyncError> {
+        Ok(None)
+    }
+    /// Keep the key set fetched live just now.
+    fn pin_jwks(&mut self, _jwks: &str) -> Result<(), SyncError> {
+        Ok(())
+    }
 }
+
+/// Where the service's key set is kept in the encrypted store.
+pub const PINNED_JWKS: &str = "portal.jwks.gepinnt";
 
 impl SyncStore for Session {
     fn apply(&mut self, op: StoreOp) -> Result<StoreResult, SyncError> {
@@ -128,6 +141,17 @@ impl SyncStore for Session {
 
     fn unstage(&mut self, submission_id: &str) -> Result<(), SyncError> {
         Ok(self.store().unstage(submission_id)?)
+    }
+
+    fn pinned_jwks(&mut self) -> Result<Option<String>, SyncError> {
+        Ok(self.setting(PINNED_JWKS)?)
+    }
+
+    fn pin_jwks(&mut self, jwks: &str) -> Result<(), SyncError> {
+        if self.setting(PINNED_JWKS)?.as_deref() != Some(jwks) {
+            self.set_setting(PINNED_JWKS, jwks)?;
+        }
+        Ok(())
     }
 }
 
@@ -409,6 +433,10 @@ struct Remote<'a, A: SubmissionApi> {
     reply_keys: std::sync::Mutex<std::collections::HashMap<Uuid, fitconnect::keys::PublicJwk>>,
     /// Submissions fetched while the store was locked.
     staged: std::collections::HashMap<Uuid, Bundle>,
+    /// The service's key set to check staged bundles with: fetched live at the
+    /// start of the run, else the one pinned in the store; `None`: staged bundles
+    /// wait until the portal can be asked.
+    trusted_jwks: Option<fitconnect::api::Jwks>,
 }
 
 fn unreadable(what: &str) -> ClientError {
@@ -422,8 +450,25 @@ impl<A: SubmissionApi> Remote<'_, A> {
                 let view = StagedView {
                     inner: self.api,
                     bundle,
+                    jwks: self.trusted_jwks.as_ref(),
                 };
-                fetch_with(&view, self.sub, l).await
+                match fetch_with(&view, self.sub, l).await {
+                    Ok(Fetched::Valid(found)) => Ok(Fetched::Valid(found)),
+                    // What was staged does not hold up against the trusted keys (or
+                    // cannot be checked now): the portal's own copy decides – never
+                    // a bundle from the data folder alone.
+                    staged => {
+                        tracing::warn!(
+                            "Vorabruf {} nicht bestätigt ({}); es gilt die Fassung des Portals",
+                            l.submission_id,
+                            match &staged {
+                                Ok(_) => "Prüfung fehlgeschlagen".to_owned(),
+                                Err(e) => e.to_string(),
+                            }
+                        );
+                        fetch_with(self.api, self.sub, l).await
+                    }
+                }
             }
             None => fetch_with(self.api, self.sub, l).await,
         }
@@ -804,11 +849,25 @@ pub async fn run(
             }
         }
     }
+    // Keys to check staged bundles with: live (and pinned for runs without the
+    // portal), or pinned by an earlier run.
+    let trusted_jwks = match api.jwks().await {
+        Ok(jwks) => {
+            if let Ok(json) = serde_json::to_string(&jwks) {
+                session.pin_jwks(&json)?;
+            }
+            Some(jwks)
+        }
+        Err(_) => session
+            .pinned_jwks()?
+            .and_then(|j| serde_json::from_str(&j).ok()),
+    };
     let remote = Remote {
         api,
         sub,
         reply_keys: Default::default(),
         staged,
+        trusted_jwks,
     };
     let mut last_error = None;
     let mut input = Input::Start {

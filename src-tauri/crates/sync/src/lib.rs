@@ -19,7 +19,7 @@ pub mod machine;
 pub mod staging;
 
 pub use engine::{
-    Delivery, EventItem, HkrItem, PaymentItem, ReplyAttachment, ReplyItem, Subscriber, SyncError,
-    SyncStore, apply, client_config, pull, push, run,
+    Delivery, EventItem, HkrItem, PINNED_JWKS, PaymentItem, ReplyAttachment, ReplyItem, Subscriber,
+    SyncError, SyncStore, apply, client_config, pull, push, run,
 };
 pub use machine::{Machine, Mode, Progress, PushPolicy, RunReport};

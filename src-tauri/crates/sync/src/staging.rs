@@ -91,11 +91,15 @@ pub async fn prefetch(
     Ok(n)
 }
 
-/// The portal as seen through one staged bundle: its reads come from the bundle,
-/// everything else goes to `inner`.
+/// The portal as seen through one staged bundle: the submission, its attachments
+/// and the event log come from the bundle, everything else goes to `inner`. The
+/// keys that check the log are never the bundle's own (whoever can write the data
+/// folder could bring his own): the service's key set is `jwks` (fetched live or
+/// pinned in the store), destination keys are asked from the portal.
 pub struct StagedView<'a, A> {
     pub inner: &'a A,
     pub bundle: &'a Bundle,
+    pub jwks: Option<&'a Jwks>,
 }
 
 impl<A: SubmissionApi> SubmissionApi for StagedView<'_, A> {
@@ -104,7 +108,10 @@ impl<A: SubmissionApi> SubmissionApi for StagedView<'_, A> {
     }
 
     async fn jwks(&self) -> Result<Jwks, ClientError> {
-        Ok(self.bundle.jwks.clone())
+        match self.jwks {
+            Some(trusted) => Ok(trusted.clone()),
+            None => self.inner.jwks().await,
+        }
     }
 
     async fn destination(&self, destination: Uuid) -> Result<PublicDestination, ClientError> {
@@ -116,10 +123,7 @@ impl<A: SubmissionApi> SubmissionApi for StagedView<'_, A> {
         destination: Uuid,
         kid: &str,
     ) -> Result<PublicJwk, ClientError> {
-        match self.bundle.destination_keys.get(kid) {
-            Some(k) => Ok(k.clone()),
-            None => self.inner.destination_key(destination, kid).await,
-        }
+        self.inner.destination_key(destination, kid).await
     }
 
     async fn list_for_pickup(

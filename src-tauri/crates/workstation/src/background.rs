@@ -117,6 +117,14 @@ impl SyncStore for SharedStore<'_> {
     fn unstage(&mut self, submission_id: &str) -> Result<(), SyncError> {
         self.with(|s| s.unstage(submission_id))
     }
+
+    fn pinned_jwks(&mut self) -> Result<Option<String>, SyncError> {
+        self.with(|s| s.pinned_jwks())
+    }
+
+    fn pin_jwks(&mut self, jwks: &str) -> Result<(), SyncError> {
+        self.with(|s| s.pin_jwks(jwks))
+    }
 }
 
 /// Without a logged-in user (or a portal connection) the scheduler looks again after this.
