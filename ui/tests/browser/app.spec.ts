@@ -45,6 +45,19 @@ test("keyboard only: log in, see the work list, log out", async ({ page }) => {
   await expect(page.getByRole("heading", { name: "Anmeldung" })).toBeVisible();
 });
 
+test("administration: lands on what the role does and where, accessible", async ({ page }) => {
+  await page.goto("/");
+  await page.keyboard.type("admin");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Verwaltung" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: "Portal-Verbindung (FIT-Connect) einrichten" })).toBeVisible();
+  await expect(page.getByRole("alert")).toHaveCount(0);
+  await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/verwaltung.png" });
+});
+
 test("wrong password shows a German error", async ({ page }) => {
   await page.goto("/");
   await page.getByLabel("Benutzername").fill("sb1");

@@ -67,6 +67,10 @@ export async function installFakeBackend(page: Page): Promise<void> {
               session = { ...sb, username: "scan", displayName: "Sina Scan", role: "scanstelle", roleLabel: "Scanstelle" };
               return session;
             }
+            if (r.username === "admin" && r.password === "richtig-richtig") {
+              session = { ...sb, username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration" };
+              return session;
+            }
             if (r.username === "leitung" && r.password === "richtig-richtig") {
               session = { ...sb, username: "leitung", displayName: "Lena Leitung", role: "leitung", roleLabel: "Leitung" };
               return session;

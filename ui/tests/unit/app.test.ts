@@ -112,6 +112,10 @@ function fakePortal(
           session = sb;
           return sb;
         }
+        if (req.username === "admin" && req.password === "richtig-richtig") {
+          session = { ...sb, username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration" };
+          return session;
+        }
         throw { code: "wrongCredentials", message: "Benutzername oder Passwort ist falsch. Noch 4 Versuch(e) bis zur Sperre." };
       }
       case "logout":
@@ -148,6 +152,17 @@ describe("Anmeldung und Arbeitskorb", () => {
     await fireEvent.click(await screen.findByRole("button", { name: "Anmelden" }));
     expect((await screen.findByRole("alert")).textContent).toContain("Bitte geben Sie Benutzername und Passwort ein.");
     expect(calls).not.toContain("login");
+  });
+
+  it("shows the administration what it does and where, not an error about the work list", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("admin", "richtig-richtig");
+    expect(await screen.findByRole("heading", { name: "Verwaltung" })).toBeTruthy();
+    expect(screen.getByTestId("admin-home").textContent).toContain("Alex Admin");
+    expect(screen.getByTestId("admin-tasks").textContent).toContain("amtsstube portal configure");
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(calls).not.toContain("work_list");
   });
 
   it("shows the German error of a wrong password and clears the field", async () => {
