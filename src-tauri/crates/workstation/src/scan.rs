@@ -212,6 +212,29 @@ impl IntakePass {
     }
 }
 
+/// The hot folder's sink: a checked file streamed from the share into the vault
+/// (never held whole) as a scan product of the open batch.
+fn store_arrival(
+    session: &mut store::Session,
+    batch_id: &str,
+    a: &scan::Arrival<'_>,
+) -> Result<Taken, String> {
+    let file = std::fs::File::open(a.path)
+        .map_err(|e| format!("Die Datei lässt sich nicht öffnen: {e}"))?;
+    match session.add_scan_product(
+        &a.name,
+        a.inspection.format.mime(),
+        a.inspection.pages,
+        &a.sha256,
+        std::io::BufReader::with_capacity(256 * 1024, file),
+        Some(batch_id),
+    ) {
+        Ok(Some(_)) => Ok(Taken::Stored),
+        Ok(None) => Ok(Taken::Duplicate(a.sha256[..12].to_owned())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn intake_result(o: Outcome) -> Option<IntakeResult> {
     Some(match o {
         Outcome::Stored { name, pages } => IntakeResult {
@@ -421,21 +444,7 @@ impl Workstation {
         let outcome = pass
             .hot
             .commit(p, &mut |a: &scan::Arrival<'_>| {
-                // Streamed from the share into the vault, never held whole.
-                let file = std::fs::File::open(a.path)
-                    .map_err(|e| format!("Die Datei lässt sich nicht öffnen: {e}"))?;
-                match session.add_scan_product(
-                    &a.name,
-                    a.inspection.format.mime(),
-                    a.inspection.pages,
-                    &a.sha256,
-                    std::io::BufReader::with_capacity(256 * 1024, file),
-                    Some(&batch.id),
-                ) {
-                    Ok(Some(_)) => Ok(Taken::Stored),
-                    Ok(None) => Ok(Taken::Duplicate(a.sha256[..12].to_owned())),
-                    Err(e) => Err(e.to_string()),
-                }
+                store_arrival(session, &batch.id, a)
             })
             .map_err(|e| {
                 AppError::invalid(format!("Eingangsordner {}: {e}", pass.dir.display()))
@@ -509,23 +518,7 @@ impl Workstation {
         let mut results = Vec::new();
         loop {
             let outcomes = hot
-                .scan_within(budget, |a| {
-                    // Streamed from the share into the vault, never held whole.
-                    let file = std::fs::File::open(a.path)
-                        .map_err(|e| format!("Die Datei lässt sich nicht öffnen: {e}"))?;
-                    match session.add_scan_product(
-                        &a.name,
-                        a.inspection.format.mime(),
-                        a.inspection.pages,
-                        &a.sha256,
-                        std::io::BufReader::with_capacity(256 * 1024, file),
-                        Some(&batch.id),
-                    ) {
-                        Ok(Some(_)) => Ok(Taken::Stored),
-                        Ok(None) => Ok(Taken::Duplicate(a.sha256[..12].to_owned())),
-                        Err(e) => Err(e.to_string()),
-                    }
-                })
+                .scan_within(budget, |a| store_arrival(session, &batch.id, a))
                 .map_err(|e| AppError::invalid(format!("Eingangsordner {}: {e}", dir.display())))?;
             results.extend(outcomes.into_iter().filter_map(intake_result));
             if hot.waiting() == 0 || Instant::now() >= until {
