@@ -270,11 +270,17 @@ impl Session {
     /// The query plan of the search (tests: the index drives it, not the cases).
     #[doc(hidden)]
     pub fn search_plan(&self) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "EXPLAIN QUERY PLAN SELECT c.id FROM {SEARCH_JOIN}
+        self.query_plan(&format!(
+            "SELECT c.id FROM {SEARCH_JOIN}
              WHERE case_search MATCH 'x' AND (c.assigned_to IS NULL OR c.assigned_to = 'y')
              ORDER BY s.rank LIMIT 50"
-        ))?;
+        ))
+    }
+
+    /// SQLite's plan for a query (tests: which index answers it).
+    #[doc(hidden)]
+    pub fn query_plan(&self, sql: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }

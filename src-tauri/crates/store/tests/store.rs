@@ -676,3 +676,20 @@ fn search_results_are_paged_counted_and_read_from_the_index_first() -> TestResul
     );
     Ok(())
 }
+
+/// The caseworker's list comes in arrival order from an index (sorting all her
+/// cases for every first page grew with the store; `worklist_bench` measures it).
+#[test]
+fn a_caseworkers_list_is_read_in_order_from_an_index() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let (session, _) = init(&tmp.path().join("s"), Clock::system())?;
+    let plan = session.query_plan(
+        "SELECT id FROM cases WHERE assigned_to = 'sb1' ORDER BY received_at DESC, file_number LIMIT 50",
+    )?;
+    assert_eq!(
+        plan,
+        ["SEARCH cases USING INDEX cases_assignee_worklist (assigned_to=?)"],
+        "{plan:?}"
+    );
+    Ok(())
+}
