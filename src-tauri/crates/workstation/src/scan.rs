@@ -264,8 +264,8 @@ fn storage(msg: impl Into<String>) -> AppError {
 /// How long a file in the configured hot folder must stay unchanged before it is taken.
 const INTAKE_STABLE_FOR: Duration = Duration::from_secs(2);
 
-/// How long one background intake pass takes files before it lets other work in.
-const BACKGROUND_SLICE: Duration = Duration::from_millis(250);
+/// How long one background intake pass checks files before it stores them.
+pub(crate) const BACKGROUND_SLICE: Duration = Duration::from_millis(250);
 
 fn seal_json(s: &Seal) -> String {
     serde_json::json!({
@@ -363,28 +363,17 @@ impl Workstation {
 
     /// [`Workstation::scan_intake_background`] with another time per pass.
     pub fn scan_intake_background_within(&mut self, budget: Duration) -> Result<usize, AppError> {
-        // What an earlier pass left counts only if this one runs (else the worker would
-        // come back every few milliseconds while logged out or without a batch).
-        if let Some((_, _, hot)) = self.scan_desk.hot_folder.as_mut() {
-            hot.clear_ready();
-        }
-        let Ok(session) = self.session_with(Permission::ScanIntake) else {
+        // The same pass as the app's intake thread, here without letting go of the
+        // workstation in between.
+        let Some(mut pass) = self.scan_intake_begin()? else {
             return Ok(0);
         };
-        let Some(dir) = session.setting(FOLDER_SETTING)? else {
-            return Ok(0);
-        };
-        if session.open_scan_batch()?.is_none() {
-            return Ok(0);
+        let mut done = pass.check(budget);
+        while done.is_ok() && pass.waiting_to_store() > 0 {
+            done = self.scan_intake_store_next(&mut pass);
         }
-        Ok(self
-            .scan_intake_within(
-                Path::new(&dir),
-                INTAKE_STABLE_FOR,
-                Duration::ZERO,
-                Some(budget),
-            )?
-            .len())
+        let n = self.scan_intake_end(pass);
+        done.map(|()| n)
     }
 
     /// Begin a background pass (the app's intake thread): only for a logged-in

@@ -208,7 +208,7 @@ fn intake_pass(shared: &Shared) -> Result<(), ()> {
         _ => return Ok(()),
     };
     // The parsing of the scanner's files, while the window's commands run.
-    let mut failed = pass.check(INTAKE_SLICE).err();
+    let mut failed = pass.check(crate::scan::BACKGROUND_SLICE).err();
     while failed.is_none() && pass.waiting_to_store() > 0 {
         let mut guard = shared.lock().map_err(|_| ())?;
         match guard.as_mut() {
@@ -225,9 +225,6 @@ fn intake_pass(shared: &Shared) -> Result<(), ()> {
     }
     Ok(())
 }
-
-/// How long one background pass checks files before it stores them.
-const INTAKE_SLICE: Duration = Duration::from_millis(250);
 
 /// Handle to the intake thread; dropping it stops the thread after its current pass.
 pub struct IntakeWorker {
