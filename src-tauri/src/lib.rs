@@ -278,6 +278,14 @@ async fn report(
     state.with(move |ws| ws.report(&request)).await
 }
 
+/// The open cases whose statutory deadline the legal review changed (Leitung).
+#[tauri::command]
+async fn deadline_changes(
+    state: tauri::State<'_, AppState>,
+) -> Result<Vec<workstation::casework::DeadlineChange>, AppError> {
+    state.with(move |ws| ws.deadline_changes()).await
+}
+
 /// The cases behind one number of the report.
 #[tauri::command]
 async fn report_cases(
@@ -744,6 +752,7 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             case_outbox,
             report,
             report_cases,
+            deadline_changes,
             scan_setup,
             scan_batches,
             scan_batch_create,

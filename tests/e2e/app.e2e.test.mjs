@@ -262,8 +262,13 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
     await action("vollstaendig");
     await wd.waitFor("[data-testid=case-state]", { text: "In Bearbeitung" });
   }
-  const legal = await wd.execute("return document.querySelector('[data-testid=case-legal]').textContent.trim();");
-  assert.match(legal, /^\d{2}\.\d{2}\.\d{4}/, `legal deadline shown: ${legal}`);
+  // The case type's clock: a statutory period with its end, or (Servicefrist) the
+  // § 75 VwGO mark.
+  const clock = await wd.execute("return document.querySelector('[data-testid=case-clock]').textContent.trim();");
+  const legal = await wd.execute(
+    "const e = document.querySelector('[data-testid=case-legal]') || document.querySelector('[data-testid=case-inaction]'); return e ? e.textContent.trim() : '';",
+  );
+  assert.match(legal, /\d{2}\.\d{2}\.\d{4}/, `deadline shown for "${clock}": ${legal}`);
   await action("entscheiden");
   await wd.click(await wd.find("[data-testid=action-submit]"));
   await wd.waitFor("[data-testid=case-state]", { text: "Entschieden" });

@@ -134,10 +134,30 @@ fn synced_application_with_a_nachforderung_answered_by_the_citizen() -> Result<(
     // Continue and decide.
     let d = ws.case_action(&id, Action::VollstaendigFeststellen)?;
     assert_eq!(d.state, CaseState::InBearbeitung);
-    let legal = d.deadlines.legal.clone().ok_or("no statutory deadline")?;
-    let today = jiff::Zoned::now().date();
-    let legal: jiff::civil::Date = legal.parse()?;
-    assert!(legal > today.checked_add(jiff::Span::new().months(2))?);
+    // The clock is the case type's: a Servicefrist has no statutory period (only the
+    // § 75 VwGO mark), a statutory one runs.
+    assert!(!d.deadlines.legal_basis.is_empty());
+    match d.deadlines.clock {
+        domain::deadline::ClockKind::Servicefrist => {
+            assert_eq!(d.deadlines.legal, None);
+            assert!(d.deadlines.inaction_from.is_some());
+        }
+        _ => assert!(d.deadlines.legal.is_some(), "no statutory deadline"),
+    }
+    // The answer's history entry keeps the portal's signed receipt time.
+    let answer = d
+        .history
+        .iter()
+        .find(|h| h.kind == "nachreichung_eingegangen")
+        .and_then(|h| h.detail.clone())
+        .ok_or("no answer entry")?;
+    let answer: serde_json::Value = serde_json::from_str(&answer)?;
+    assert!(
+        answer["eingang"]
+            .as_str()
+            .is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok()),
+        "{answer}"
+    );
     ws.case_action(
         &id,
         Action::Entscheiden {

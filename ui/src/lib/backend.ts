@@ -28,6 +28,7 @@ import type { LetterView } from "./bindings/LetterView";
 import type { OutboxView } from "./bindings/OutboxView";
 import type { Report } from "./bindings/Report";
 import type { ReportRequest } from "./bindings/ReportRequest";
+import type { DeadlineChange } from "./bindings/DeadlineChange";
 import type { DrillCase } from "./bindings/DrillCase";
 import type { Metric } from "./bindings/Metric";
 import type { Export } from "./bindings/Export";
@@ -83,6 +84,7 @@ export interface Backend {
   caseOutbox(caseId: string): Promise<OutboxView[]>;
   report(request: ReportRequest): Promise<Report>;
   reportCases(request: ReportRequest, group: string, metric: Metric): Promise<DrillCase[]>;
+  deadlineChanges(): Promise<DeadlineChange[]>;
   /** Make an export (CSV, PDF) and save it in the export folder: returns its path. */
   saveExport(exp: Export): Promise<string>;
   scanSetup(): Promise<ScanSetup>;
@@ -158,6 +160,7 @@ export const tauriBackend: Backend = {
   caseOutbox: (caseId) => invoke<OutboxView[]>("case_outbox", { caseId }),
   report: (request) => invoke<Report>("report", { request }),
   reportCases: (request, group, metric) => invoke<DrillCase[]>("report_cases", { request, group, metric }),
+  deadlineChanges: () => invoke<DeadlineChange[]>("deadline_changes"),
   saveExport: (exp) => invoke<string>("save_export", { export: exp }),
   scanSetup: () => invoke<ScanSetup>("scan_setup"),
   scanBatches: () => invoke<BatchView[]>("scan_batches"),

@@ -59,7 +59,19 @@ const deadlineLabels: Record<string, string> = {
   ruht: "Frist ruht (Warten auf Unterlagen)",
   zielzeitErreicht: "Zielzeit überschritten",
   fristAbgelaufen: "gesetzliche Frist abgelaufen",
+  fiktionEingetreten: "Frist abgelaufen – Genehmigung gilt als erteilt (§ 42a VwVfG)",
 };
+
+const clockLabels: Record<string, string> = {
+  fiktion: "Genehmigungsfiktion",
+  fachfrist: "gesetzliche Frist",
+  servicefrist: "keine gesetzliche Frist (Zielzeit)",
+};
+
+/** Which clock runs for a case type, in words. */
+export function clockLabel(clock: string): string {
+  return clockLabels[clock] ?? clock;
+}
 
 export function deadlineLabel(status: string): string {
   return deadlineLabels[status] ?? status;

@@ -44,7 +44,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
         { item: "Halterdaten vollständig", checked: true, checkedBy: "sb1" },
         { item: "Rasse und Anzahl der Hunde angegeben", checked: false, checkedBy: null },
       ],
-      deadlines: { target: "2026-12-04", legal: state === "inPruefung" ? null : "2027-02-23", status: "imPlan", extended: false, extensionPossible: false, deemedDelivery: null },
+      deadlines: { target: "2026-12-04", legal: state === "inPruefung" ? null : "2027-02-23", clock: "fachfrist", legalBasis: "§ 15 Abs. 1 GewO", periodStart: state === "inPruefung" ? null : "2026-11-20", originalEnd: null, inactionFrom: "2027-02-20", status: "imPlan", extended: false, extensionPossible: false, requestWarning: null, deemedDelivery: null },
       history: [{ at: "2026-11-23T09:00:00Z", actor: "sb1", kind: "pruefung_beginnen", fromState: "eingegangen", toState: "in_pruefung", detail: null }],
       notes,
       documents: [{ id: "5", kind: "attachment", filename: "Haftpflicht.pdf", mimeType: "application/pdf" }],
@@ -172,6 +172,8 @@ export async function installFakeBackend(page: Page): Promise<void> {
               persons: null, personsSuppressed: 0,
             };
           }
+          case "deadline_changes":
+            return [{ id: "2", fileNumber: "GEW-2026-0100007", caseType: "Gewerbeanmeldung", previous: "2027-02-26", current: "2026-11-23" }];
           case "report_cases":
             return [{ id: "2", fileNumber: "HS-2026-000004", caseType: "Hundesteuer-Anmeldung", stateLabel: "In Prüfung", receivedAt: "2026-11-20T13:02:00Z" }];
           case "case_outbox":

@@ -468,6 +468,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("opens a case, ticks the checklist and requests missing documents with a deadline", async () => {
+    const warning: string | null = null;
     const actions: unknown[] = [];
     const checks: unknown[] = [];
     let state = "inPruefung";
@@ -484,7 +485,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       assignedTo: "sb1",
       allowedActions: state === "inPruefung" ? ["nachfordern", "vollstaendig", "zurueckziehen", "weiterleiten"] : ["nachreichung_eingegangen"],
       checklist: [{ item: "Angaben zur Person vollständig", checked: checks.length > 0, checkedBy: checks.length > 0 ? "sb1" : null }],
-      deadlines: { target: "2026-11-25", legal: null, status: "imPlan", extended: false, extensionPossible: false, deemedDelivery: null },
+      deadlines: { target: "2026-11-25", legal: null, clock: "fiktion", legalBasis: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW", periodStart: null, originalEnd: null, inactionFrom: "2027-02-20", status: "imPlan", extended: false, extensionPossible: false, requestWarning: warning, deemedDelivery: null },
       history: [],
       notes: [],
       documents: [
@@ -528,7 +529,9 @@ describe("Anmeldung und Arbeitskorb", () => {
     await fireEvent.click(await screen.findByRole("button", { name: "Vorgang GEW-2026-0100001 öffnen" }));
     expect((await screen.findByTestId("case-applicant")).textContent).toBe("Ayşe Öztürk");
     expect(screen.getByText("25.11.2026")).toBeTruthy();
-    expect(screen.getByTestId("case-legal").textContent).toContain("beginnt mit Vollständigkeit");
+    expect(screen.getByTestId("case-legal").textContent).toContain("beginnt mit dem Eingang der vollständigen Unterlagen");
+    expect(screen.getByTestId("case-clock").textContent).toContain("Genehmigungsfiktion");
+    expect(screen.getByTestId("case-clock").textContent).toContain("§ 42a VwVfG NRW");
     // The application data, decoded in memory and shown as a list.
     await fireEvent.click(screen.getByRole("button", { name: "Antragsdaten anzeigen" }));
     expect((await screen.findByTestId("document-data")).textContent).toContain("antragsteller › anschrift › ort");
@@ -539,6 +542,8 @@ describe("Anmeldung und Arbeitskorb", () => {
     // An action with reasons opens its form first.
     await fireEvent.click(screen.getByRole("button", { name: "Unterlagen nachfordern" }));
     expect(actions).toHaveLength(0);
+    // The period has not started: nothing to warn about.
+    expect(screen.queryByTestId("request-warning")).toBeNull();
     await fireEvent.input(screen.getByLabelText("Fehlende Unterlagen (eine je Zeile)"), { target: { value: "Handelsregisterauszug\n\nPersonalausweis" } });
     await fireEvent.input(screen.getByLabelText("Frist für die Nachreichung"), { target: { value: "2026-12-07" } });
     await fireEvent.click(screen.getByRole("button", { name: "Ausführen" }));
@@ -547,6 +552,44 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(screen.getByTestId("case-message").textContent).toContain("Erledigt: Unterlagen nachfordern");
     await fireEvent.click(screen.getByRole("button", { name: "Zurück zum Arbeitskorb" }));
     expect(await screen.findByRole("heading", { name: "Arbeitskorb" })).toBeTruthy();
+  });
+
+  it("warns before a request for documents while a Fiktion period runs, and shows the start and the extension", async () => {
+    const warning = "Die Fiktionsfrist läuft weiter: Eine Nachforderung hält sie nicht an (§ 42a VwVfG kennt keine Hemmung). Sie endet am 15.04.2026 – in 20 Tagen. Wird bis dahin nicht entschieden, gilt die Genehmigung als erteilt.";
+    mockIPC((cmd) => {
+      switch (cmd) {
+        case "session":
+          return sb;
+        case "sync_status":
+          return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
+        case "work_list":
+          return {
+            items: [
+              { id: "d".repeat(32), fileNumber: "MAK-2026-0100001", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß", status: "in_bearbeitung", receivedAt: "2026-01-15T09:00:00Z", deadline: "imPlan", due: "2026-06-15", assignedTo: "sb1" },
+            ],
+            total: 1,
+          };
+        case "case_detail":
+          return {
+            id: "d".repeat(32), fileNumber: "MAK-2026-0100001", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß",
+            state: "inBearbeitung", stateLabel: "In Bearbeitung", receivedAt: "2026-01-15T09:00:00Z", channel: "online", portalCaseId: null, assignedTo: "sb1",
+            allowedActions: ["nachfordern", "entscheiden"], checklist: [],
+            deadlines: { target: "2026-02-16", legal: "2026-06-15", clock: "fiktion", legalBasis: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW", periodStart: "2026-01-15", originalEnd: "2026-04-15", inactionFrom: "2026-04-15", status: "imPlan", extended: true, extensionPossible: false, requestWarning: warning, deemedDelivery: null },
+            history: [], notes: [], documents: [],
+          };
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(App, { backend: tauriBackend });
+    await fireEvent.click(await screen.findByRole("button", { name: "Vorgang MAK-2026-0100001 öffnen" }));
+    const legal = await screen.findByTestId("case-legal");
+    expect(legal.textContent).toContain("15.06.2026");
+    expect(legal.textContent).toContain("Beginn 15.01.2026");
+    expect(legal.textContent).toContain("verlängert, bisher 15.04.2026");
+    expect(screen.queryByTestId("request-warning")).toBeNull();
+    await fireEvent.click(screen.getByRole("button", { name: "Unterlagen nachfordern" }));
+    expect((await screen.findByTestId("request-warning")).textContent).toContain("gilt die Genehmigung als erteilt");
   });
 
   it("locks the screen after inactivity, hides the data and unlocks with the password", async () => {
@@ -610,7 +653,7 @@ describe("Anmeldung und Arbeitskorb", () => {
             id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk",
             state: "inPruefung", stateLabel: "In Prüfung", receivedAt: "2026-11-20T09:00:00Z", channel: "online", portalCaseId: null,
             assignedTo: assigned.length ? "sb2" : "sb1", allowedActions: [], checklist: [],
-            deadlines: { target: null, legal: null, status: "imPlan", extended: false, extensionPossible: false, deemedDelivery: null },
+            deadlines: { target: null, legal: null, clock: "servicefrist", legalBasis: "", periodStart: null, originalEnd: null, inactionFrom: null, status: "imPlan", extended: false, extensionPossible: false, requestWarning: null, deemedDelivery: null },
             history: [], notes: [], documents: [],
           };
         case "assign_case":

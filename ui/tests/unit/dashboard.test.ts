@@ -50,6 +50,8 @@ describe("dashboard", () => {
       switch (cmd) {
         case "report":
           return report;
+        case "deadline_changes":
+          return [];
         case "report_cases":
           drills.push(args);
           return [{ id: "c1", fileNumber: "GEW-2026-0100007", caseType: "Gewerbeanmeldung", stateLabel: "Entschieden", receivedAt: "2026-11-03T08:00:00Z" }];
@@ -68,5 +70,34 @@ describe("dashboard", () => {
     expect(drills[0]).toMatchObject({ group: "alle", metric: "decided" });
     await fireEvent.click(screen.getByRole("button", { name: "GEW-2026-0100007" }));
     expect(opened).toEqual(["c1"]);
+  });
+
+  it("lists the deadlines the legal review changed, with the old and the new date", async () => {
+    mockIPC((cmd) => {
+      switch (cmd) {
+        case "report":
+          return report;
+        case "deadline_changes":
+          return [{ id: "c9", fileNumber: "GEW-2026-0100009", caseType: "Gewerbeanmeldung", previous: "2027-02-26", current: "2026-11-23" }];
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    const opened: string[] = [];
+    render(Dashboard, { backend: tauriBackend, onOpen: (id: string) => opened.push(id) });
+    const list = await screen.findByTestId("deadline-changes");
+    expect(list.textContent).toContain("1 Vorgänge");
+    expect(list.textContent).toContain("26.02.2027");
+    expect(list.textContent).toContain("23.11.2026");
+    await fireEvent.click(screen.getByRole("button", { name: "GEW-2026-0100009" }));
+    expect(opened).toEqual(["c9"]);
+  });
+
+  it("shows nothing about changed deadlines when none changed", async () => {
+    mockIPC((cmd) => (cmd === "report" ? report : cmd === "deadline_changes" ? [] : Promise.reject(new Error(cmd))));
+    render(Dashboard, { backend: tauriBackend, onOpen: () => {} });
+    await screen.findByTestId("kpi-median");
+    expect(screen.queryByTestId("deadline-changes")).toBeNull();
+    expect(screen.queryByTestId("deadline-changes-error")).toBeNull();
   });
 });

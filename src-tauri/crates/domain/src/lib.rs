@@ -4,8 +4,10 @@
 //! read models shared by the store, the facade and the UI (their TypeScript
 //! twins are generated with `ts-rs`).
 
+pub mod calendar;
 pub mod casetype;
 pub mod deadline;
+pub mod delivery;
 pub mod fees;
 pub mod lifecycle;
 mod record;

@@ -122,7 +122,17 @@ fn main() -> R {
         antragsteller: "Jürgen Weiß-Öztürk".into(),
         anschrift: vec!["Mühlenstraße 7".into(), "47110 Musterstadt".into()],
         sachbearbeitung: "Frau Änne Groß".into(),
-        frist: Some("3 Monaten ab Vollständigkeit der Unterlagen".into()),
+        frist: Some(letters::PeriodFacts {
+            uhr: domain::deadline::ClockKind::Fiktion,
+            dauer: "drei Monaten".into(),
+            rechtsgrundlage: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW".into(),
+            ab_eingang: false,
+            beginn: None,
+            ende: None,
+            verlaengerbar: true,
+            nachforderung: domain::deadline::RequestEffect::LaeuftWeiter,
+            verlaengert: None,
+        }),
         datum: date(2026, 11, 23),
     };
     let draft = |n: usize| -> Result<Draft, letters::LetterError> {

@@ -4,6 +4,7 @@
 //! configuration and the fee computation – plus the fee section. [`render`] turns a
 //! (possibly edited) draft into the PDF.
 
+use domain::deadline::{ClockKind, RequestEffect};
 use domain::fees::{FeeLine, format_euro};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,10 @@ pub enum LetterKind {
     Nachforderung,
     Bescheid,
     Gebuehrenbescheid,
+    /// The one extension of the period, with reasons (§ 42a Abs. 2 S. 3–4 VwVfG).
+    Fristverlaengerung,
+    /// The written certificate that the permit is deemed granted (§ 42a Abs. 3 VwVfG).
+    Fiktionsbescheinigung,
 }
 
 impl LetterKind {
@@ -31,6 +36,8 @@ impl LetterKind {
             LetterKind::Nachforderung => "nachforderung",
             LetterKind::Bescheid => "bescheid",
             LetterKind::Gebuehrenbescheid => "gebuehrenbescheid",
+            LetterKind::Fristverlaengerung => "fristverlaengerung",
+            LetterKind::Fiktionsbescheinigung => "fiktionsbescheinigung",
         }
     }
 
@@ -40,6 +47,8 @@ impl LetterKind {
             LetterKind::Nachforderung => "Anforderung fehlender Unterlagen",
             LetterKind::Bescheid => "Bescheid",
             LetterKind::Gebuehrenbescheid => "Gebührenbescheid",
+            LetterKind::Fristverlaengerung => "Verlängerung der Entscheidungsfrist",
+            LetterKind::Fiktionsbescheinigung => "Bescheinigung über die Genehmigungsfiktion",
         }
     }
 }
@@ -70,10 +79,32 @@ pub struct CaseFacts {
     pub anschrift: Vec<String>,
     /// The clerk who signs, and how to reach the office.
     pub sachbearbeitung: String,
-    /// Statutory period, if any, e.g. "3 Monate ab Vollständigkeit der Unterlagen".
-    pub frist: Option<String>,
+    /// The statutory period, if the case type's law sets one (None: a Servicefrist).
+    pub frist: Option<PeriodFacts>,
     /// Date of the letter.
     pub datum: Date,
+}
+
+/// The statutory period of a case as the letters state it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeriodFacts {
+    /// Genehmigungsfiktion or a period of another law (never a Servicefrist here).
+    pub uhr: ClockKind,
+    /// The length in words, dative: "drei Monaten", "drei Tagen".
+    pub dauer: String,
+    /// The legal basis, e.g. "§ 15 Abs. 1 GewO".
+    pub rechtsgrundlage: String,
+    /// Starts with the receipt of the application (else: of the complete documents).
+    pub ab_eingang: bool,
+    /// Start and end once the period runs.
+    pub beginn: Option<Date>,
+    pub ende: Option<Date>,
+    /// The law allows one extension.
+    pub verlaengerbar: bool,
+    /// What a request for documents does to the running period.
+    pub nachforderung: RequestEffect,
+    /// Once extended: the end of the original period and the reasons.
+    pub verlaengert: Option<(Date, String)>,
 }
 
 /// Fees of a Bescheid or Gebührenbescheid.
@@ -134,6 +165,74 @@ fn block(key: &str, title: &str, text: impl Into<String>, editable: bool) -> Tex
     }
 }
 
+/// The Eingangsbestätigung's paragraph on the period, per clock (§ 71b Abs. 3 VwVfG:
+/// the period, its start and the consequence of its expiry).
+fn period_text(frist: Option<&PeriodFacts>) -> String {
+    let Some(f) = frist else {
+        return "Für diesen Antrag gilt keine gesetzliche Entscheidungsfrist; wir bearbeiten ihn so schnell wie möglich.".into();
+    };
+    let start = if f.ab_eingang {
+        "mit dem Eingang Ihres Antrags"
+    } else {
+        "mit dem Eingang der vollständigen Unterlagen"
+    };
+    let mut text = match f.uhr {
+        ClockKind::Fiktion => format!(
+            "Über Ihren Antrag ist innerhalb von {} zu entscheiden ({}). Die Frist beginnt {start}.",
+            f.dauer, f.rechtsgrundlage
+        ),
+        _ => format!(
+            "Für die Bearbeitung gilt eine gesetzliche Frist von {} ({}). Sie beginnt {start}.",
+            f.dauer, f.rechtsgrundlage
+        ),
+    };
+    match (f.beginn, f.ende) {
+        (Some(b), Some(e)) => text.push_str(&format!(
+            " {} am {}; die Frist endet am {}.",
+            if f.ab_eingang {
+                "Ihr Antrag ist"
+            } else {
+                "Die vollständigen Unterlagen sind"
+            },
+            datum(b),
+            datum(e)
+        )),
+        _ if !f.ab_eingang => text.push_str(
+            " Fehlt noch etwas, teilen wir Ihnen das gesondert mit; die Frist beginnt dann erst mit dem Eingang der fehlenden Unterlagen.",
+        ),
+        _ => {}
+    }
+    if f.uhr == ClockKind::Fiktion {
+        text.push_str(" Entscheiden wir nicht innerhalb der Frist, gilt die beantragte Genehmigung als erteilt (§ 42a Abs. 1 VwVfG); auf Antrag bescheinigen wir Ihnen das schriftlich (§ 42a Abs. 3 VwVfG).");
+        if f.verlaengerbar {
+            text.push_str(" Die Frist kann einmal angemessen verlängert werden, wenn die Schwierigkeit der Angelegenheit es rechtfertigt; das teilen wir Ihnen dann vor ihrem Ablauf mit Begründung mit (§ 42a Abs. 2 S. 3 und 4 VwVfG).");
+        }
+    }
+    text
+}
+
+/// The Nachforderung's sentence on the period: only what is true for the clock.
+fn request_period_text(frist: Option<&PeriodFacts>) -> String {
+    match frist {
+        None => "Bis die Unterlagen vorliegen, ruht die Bearbeitung. ".into(),
+        Some(f) if f.beginn.is_none() && !f.ab_eingang => format!(
+            "Die Frist von {} für die Entscheidung ({}) beginnt erst mit dem Eingang der vollständigen Unterlagen; den Tag teilen wir Ihnen mit. ",
+            f.dauer, f.rechtsgrundlage
+        ),
+        Some(f) if f.nachforderung == RequestEffect::Hemmung => format!(
+            "Bis die Unterlagen vorliegen, ist die Frist für die Entscheidung ({}) gehemmt. ",
+            f.rechtsgrundlage
+        ),
+        Some(f) if f.nachforderung == RequestEffect::Neubeginn => format!(
+            "Mit dem Eingang der Unterlagen beginnt die Frist für die Entscheidung ({}) neu. ",
+            f.rechtsgrundlage
+        ),
+        // A running period (e.g. § 42a VwVfG) is not stopped by the request: the
+        // letter promises nothing about it.
+        Some(_) => String::new(),
+    }
+}
+
 fn iso_to_german(iso: &str) -> String {
     iso.parse::<Date>()
         .map(datum)
@@ -141,8 +240,9 @@ fn iso_to_german(iso: &str) -> String {
 }
 
 impl Draft {
-    /// Eingangsbestätigung (§ 71b Abs. 3, 4 VwVfG): receipt, the period and when it
-    /// starts, who handles the case.
+    /// Eingangsbestätigung (§ 71b Abs. 3, 4 VwVfG): receipt, the period, when it starts
+    /// and what its expiry means – only what is true for the case type's clock – and
+    /// who handles the case.
     pub fn eingangsbestaetigung(facts: &CaseFacts) -> Draft {
         let mut blocks = vec![
             block("anrede", "", "Sehr geehrte Damen und Herren,", true),
@@ -158,12 +258,7 @@ impl Draft {
                 true,
             ),
         ];
-        let frist = match &facts.frist {
-            Some(frist) => format!(
-                "Für die Entscheidung gilt eine Frist von {frist}. Die Frist beginnt erst, wenn alle erforderlichen Unterlagen vorliegen; fehlt etwas, teilen wir Ihnen das gesondert mit."
-            ),
-            None => "Für diesen Antrag gilt keine gesetzliche Entscheidungsfrist; wir bearbeiten ihn so schnell wie möglich.".into(),
-        };
+        let frist = period_text(facts.frist.as_ref());
         blocks.push(block("frist", "Bearbeitungsfrist", frist, true));
         blocks.push(block(
             "rechtsbehelfe",
@@ -215,7 +310,8 @@ impl Draft {
                 "hinweis",
                 "Hinweis",
                 format!(
-                    "Bis die Unterlagen vorliegen, ruht die Bearbeitung. Gehen sie bis zum {} nicht ein, müssen wir nach Aktenlage entscheiden; der Antrag kann dann abgelehnt werden (§§ 24, 26 Abs. 2 VwVfG). Sie können die Unterlagen über das Portal, per Post oder persönlich einreichen.",
+                    "{}Gehen die Unterlagen bis zum {} nicht ein, müssen wir nach Aktenlage entscheiden; der Antrag kann dann abgelehnt werden (§§ 24, 26 Abs. 2 VwVfG). Sie können die Unterlagen über das Portal, per Post oder persönlich einreichen.",
+                    request_period_text(facts.frist.as_ref()),
                     datum(bis)
                 ),
                 true,
@@ -366,6 +462,286 @@ impl Draft {
         })
     }
 
+    /// Empfangsbescheinigung (§ 15 Abs. 1 GewO): a notification is answered by the
+    /// certificate of its receipt – not by "Ihrem Antrag wird stattgegeben". A fee for
+    /// it is assessed with its Rechtsbehelfsbelehrung.
+    pub fn empfangsbescheinigung(
+        facts: &CaseFacts,
+        town: &TownConfig,
+        basis: &str,
+        fees: Option<FeeSection>,
+    ) -> Result<Draft, LetterError> {
+        let charged = fees.as_ref().is_some_and(|f| f.total_cent > 0);
+        let mut blocks = vec![
+            block("anrede", "", "Sehr geehrte Damen und Herren,", true),
+            block(
+                "tenor",
+                "Empfangsbescheinigung",
+                format!(
+                    "Hiermit wird bescheinigt, dass Ihre Anzeige „{}“ am {} bei uns eingegangen ist ({basis}).",
+                    facts.vorgangsart,
+                    datum(facts.eingang)
+                ),
+                true,
+            ),
+            block(
+                "hinweis",
+                "Hinweis",
+                "Diese Bescheinigung bestätigt den Empfang Ihrer Anzeige; sie ist keine Erlaubnis. Ist für Ihre Tätigkeit eine Erlaubnis nötig, beantragen Sie sie bitte gesondert.",
+                true,
+            ),
+        ];
+        if charged {
+            blocks.extend(fee_blocks(fees.as_ref(), town));
+            let rb = town.rechtsbehelf_for(&facts.land, &facts.kuerzel)?;
+            blocks.push(block(
+                "rechtsbehelf",
+                "Rechtsbehelfsbelehrung (Gebührenfestsetzung)",
+                rb.text,
+                false,
+            ));
+            blocks.push(block(
+                "vollziehung",
+                "Hinweis zur Gebühr",
+                "Ein Rechtsbehelf gegen die Gebührenfestsetzung hat keine aufschiebende Wirkung (§ 80 Abs. 2 Satz 1 Nr. 1 VwGO); die Gebühr ist trotzdem zum Fälligkeitstag zu zahlen.",
+                false,
+            ));
+            blocks.push(closing_signed(facts, town));
+            return Ok(Draft {
+                kind: LetterKind::Bescheid,
+                ergebnis: Some(Ergebnis::Bewilligt),
+                betreff: format!("Empfangsbescheinigung – {}", facts.vorgangsart),
+                blocks,
+                fees,
+                rechtsbehelf: Some(rb.art),
+            });
+        }
+        blocks.push(closing_signed(facts, town));
+        Ok(Draft {
+            kind: LetterKind::Bescheid,
+            ergebnis: Some(Ergebnis::Bewilligt),
+            betreff: format!("Empfangsbescheinigung – {}", facts.vorgangsart),
+            blocks,
+            fees,
+            rechtsbehelf: None,
+        })
+    }
+
+    /// Steuerbescheid (a municipal tax under the AO through the Land's KAG, e.g. the
+    /// Hundesteuer): the tax per year from the by-law, the share of the first year and
+    /// the instalments – not "Antrag stattgegeben" with an administrative fee.
+    pub fn steuerbescheid(
+        facts: &CaseFacts,
+        town: &TownConfig,
+        basis: &str,
+        rates: &domain::casetype::TaxRates,
+        objects: u32,
+    ) -> Result<Draft, LetterError> {
+        let a = rates.assess(objects, facts.eingang).ok_or_else(|| {
+            LetterError::Config("Steuersätze oder Fälligkeiten fehlen in der Vorgangsart".into())
+        })?;
+        let rb = town.rechtsbehelf_for(&facts.land, &facts.kuerzel)?;
+        let raten = a
+            .raten
+            .iter()
+            .map(|(d, c)| {
+                let (m, day) = d.split_once('-').unwrap_or((d.as_str(), ""));
+                format!("{day}.{m}. {}", format_euro(*c))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let blocks = vec![
+            block("anrede", "", "Sehr geehrte Damen und Herren,", true),
+            block(
+                "tenor",
+                "Festsetzung",
+                format!(
+                    "1. Für das Halten von {} ({}) wird die {} ab dem {} auf jährlich {} festgesetzt.\n2. Für {} ({} Monate) beträgt die Steuer {}; sie ist einen Monat nach Bekanntgabe dieses Bescheids fällig.\n3. Ab {} ist die Steuer in Teilbeträgen fällig: {}.",
+                    if objects <= 1 {
+                        "einem Hund".to_owned()
+                    } else {
+                        format!("{objects} Hunden")
+                    },
+                    datum(facts.eingang),
+                    facts.vorgangsart.trim_end_matches("-Anmeldung"),
+                    datum(a.beginn),
+                    format_euro(a.jahresbetrag_cent),
+                    a.beginn.year(),
+                    a.monate_erstes_jahr,
+                    format_euro(a.erstes_jahr_cent),
+                    a.beginn.year() + 1,
+                    raten
+                ),
+                true,
+            ),
+            block(
+                "begruendung",
+                "Begründung",
+                format!(
+                    "Sie haben das Halten eines Hundes am {} angemeldet. Die Steuerpflicht beginnt mit dem ersten Tag des folgenden Monats; die Höhe ergibt sich aus {} ({basis}). Die Steuer wird nach der Abgabenordnung festgesetzt.",
+                    datum(facts.eingang),
+                    rates.satzung
+                ),
+                true,
+            ),
+            block("rechtsbehelf", "Rechtsbehelfsbelehrung", rb.text, false),
+            block(
+                "vollziehung",
+                "Hinweis",
+                "Ein Rechtsbehelf hat keine aufschiebende Wirkung (§ 80 Abs. 2 Satz 1 Nr. 1 VwGO); die Steuer ist trotzdem zu den Fälligkeitstagen zu zahlen.",
+                false,
+            ),
+            closing_signed(facts, town),
+        ];
+        Ok(Draft {
+            kind: LetterKind::Bescheid,
+            ergebnis: Some(Ergebnis::Bewilligt),
+            betreff: format!(
+                "Bescheid über die Festsetzung der {} ab {}",
+                facts.vorgangsart.trim_end_matches("-Anmeldung"),
+                datum(a.beginn)
+            ),
+            blocks,
+            fees: None,
+            rechtsbehelf: Some(rb.art),
+        })
+    }
+
+    /// Fristverlängerung (§ 42a Abs. 2 S. 3–4 VwVfG): the period is extended once, before
+    /// it runs out, with reasons, and the applicant is told; the new end counts from the
+    /// end of the original period (§ 190 BGB).
+    pub fn fristverlaengerung(facts: &CaseFacts) -> Result<Draft, LetterError> {
+        let (f, bisher, grund, neu) = match &facts.frist {
+            Some(f) => match (&f.verlaengert, f.ende) {
+                (Some((bisher, grund)), Some(neu)) => (f, *bisher, grund.clone(), neu),
+                _ => {
+                    return Err(LetterError::Input(
+                        "Die Frist dieses Vorgangs ist nicht verlängert.".into(),
+                    ));
+                }
+            },
+            None => {
+                return Err(LetterError::Input(
+                    "Für diesen Vorgang gilt keine gesetzliche Frist.".into(),
+                ));
+            }
+        };
+        let blocks = vec![
+            block("anrede", "", "Sehr geehrte Damen und Herren,", true),
+            block(
+                "tenor",
+                "",
+                format!(
+                    "die Frist für die Entscheidung über Ihren Antrag „{}“ vom {} ({}) wird über den {} hinaus um die gesetzlich zulässige Zeit verlängert. Sie endet nun am {}.",
+                    facts.vorgangsart,
+                    datum(facts.eingang),
+                    f.rechtsgrundlage,
+                    datum(bisher),
+                    datum(neu)
+                ),
+                true,
+            ),
+            block("begruendung", "Begründung", grund, true),
+            block(
+                "hinweis",
+                "Hinweis",
+                if f.uhr == ClockKind::Fiktion {
+                    format!(
+                        "Die Frist kann nur einmal verlängert werden (§ 42a Abs. 2 S. 3 und 4 VwVfG). Entscheiden wir nicht bis zum {}, gilt die beantragte Genehmigung als erteilt (§ 42a Abs. 1 VwVfG).",
+                        datum(neu)
+                    )
+                } else {
+                    "Die Frist kann nur einmal verlängert werden.".into()
+                },
+                false,
+            ),
+            closing(facts),
+        ];
+        Ok(Draft {
+            kind: LetterKind::Fristverlaengerung,
+            ergebnis: None,
+            betreff: format!(
+                "{} – Verlängerung der Entscheidungsfrist; Ihr Antrag vom {}",
+                facts.vorgangsart,
+                datum(facts.eingang)
+            ),
+            blocks,
+            fees: None,
+            rechtsbehelf: None,
+        })
+    }
+
+    /// Bescheinigung nach § 42a Abs. 3 VwVfG: the permit is deemed granted because the
+    /// period ran out without a decision.
+    pub fn fiktionsbescheinigung(facts: &CaseFacts) -> Result<Draft, LetterError> {
+        let (f, ende) = match &facts.frist {
+            Some(f) if f.uhr == ClockKind::Fiktion => match f.ende {
+                Some(e) if e < facts.datum => (f, e),
+                _ => {
+                    return Err(LetterError::Input(
+                        "Die Fiktionsfrist ist nicht abgelaufen; eine Bescheinigung ist nicht möglich.".into(),
+                    ));
+                }
+            },
+            _ => {
+                return Err(LetterError::Input(
+                    "Für diese Vorgangsart ordnet kein Gesetz eine Genehmigungsfiktion an.".into(),
+                ));
+            }
+        };
+        let beginn = f
+            .beginn
+            .map(|b| {
+                format!(
+                    " Sie begann mit dem Eingang der vollständigen Unterlagen am {}.",
+                    datum(b)
+                )
+            })
+            .unwrap_or_default();
+        let blocks = vec![
+            block("anrede", "", "Sehr geehrte Damen und Herren,", true),
+            block(
+                "tenor",
+                "Bescheinigung",
+                format!(
+                    "Hiermit wird bescheinigt, dass die mit Ihrem Antrag „{}“ vom {} (Aktenzeichen {}) beantragte Genehmigung nach {} als erteilt gilt.",
+                    facts.vorgangsart,
+                    datum(facts.eingang),
+                    facts.aktenzeichen,
+                    f.rechtsgrundlage
+                ),
+                false,
+            ),
+            block(
+                "begruendung",
+                "Gründe",
+                format!(
+                    "Über den Antrag war innerhalb von {}{} zu entscheiden.{beginn} Die Frist ist am {} abgelaufen, ohne dass eine Entscheidung ergangen ist. Die Genehmigung gilt damit als erteilt (§ 42a Abs. 1 VwVfG); diese Bescheinigung wird auf Verlangen nach § 42a Abs. 3 VwVfG ausgestellt.",
+                    f.dauer,
+                    if f.verlaengert.is_some() {
+                        " (einmal verlängert)"
+                    } else {
+                        ""
+                    },
+                    datum(ende)
+                ),
+                true,
+            ),
+            closing(facts),
+        ];
+        Ok(Draft {
+            kind: LetterKind::Fiktionsbescheinigung,
+            ergebnis: None,
+            betreff: format!(
+                "{} – Bescheinigung über die Genehmigungsfiktion (§ 42a Abs. 3 VwVfG)",
+                facts.vorgangsart
+            ),
+            blocks,
+            fees: None,
+            rechtsbehelf: None,
+        })
+    }
+
     /// Take the clerk's edits: editable blocks get the new text, fixed ones stay.
     pub fn with_edits(mut self, edits: &[TextBlock]) -> Result<Draft, LetterError> {
         for edit in edits {
@@ -468,6 +844,7 @@ pub fn render(
             .iter()
             .map(|b| b.text.as_str())
             .chain([facts.antragsteller.as_str(), draft.betreff.as_str()])
+            .chain(facts.anschrift.iter().map(String::as_str))
             .collect::<Vec<_>>()
             .join(" "),
     );
@@ -491,6 +868,9 @@ pub fn render(
     ]);
     let mut recipient = vec![facts.antragsteller.clone()];
     recipient.extend(facts.anschrift.iter().cloned());
+    let recipient = renderer
+        .fit_address(&recipient)
+        .map_err(LetterError::Input)?;
     let mut body = Vec::new();
     for b in &draft.blocks {
         if !b.title.is_empty() {

@@ -96,6 +96,13 @@ pub(crate) enum Face {
     Bold,
 }
 
+/// The address window (DIN 5008 Form B): first line's top, leading, size, lines, width.
+pub(crate) const ADDRESS_TOP: f32 = 63.5;
+pub(crate) const ADDRESS_LEADING: f32 = 4.2;
+pub(crate) const ADDRESS_SIZE: f32 = 10.0;
+pub(crate) const ADDRESS_LINES: usize = 6;
+pub(crate) const ADDRESS_WIDTH: f32 = 80.0;
+
 /// A positioned piece of text, in mm from the top left corner.
 pub(crate) struct Text {
     pub(crate) x: f32,
@@ -142,6 +149,34 @@ impl Renderer {
             Face::Regular => &self.regular,
             Face::Bold => &self.bold,
         }
+    }
+
+    /// The recipient's lines as they fit the address window (DIN 5008 Form B: at most
+    /// six lines of at most 80 mm): empty lines dropped, "Straße" shortened to "Str."
+    /// where a line is too long; what still does not fit is refused with the reason.
+    pub fn fit_address(&self, lines: &[String]) -> Result<Vec<String>, String> {
+        let mut out: Vec<String> = lines
+            .iter()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| !l.is_empty())
+            .collect();
+        if out.len() > ADDRESS_LINES {
+            return Err(format!(
+                "Die Anschrift hat {} Zeilen; in das Anschriftfeld (DIN 5008) passen höchstens {ADDRESS_LINES}. Bitte die Anschrift kürzen.",
+                out.len()
+            ));
+        }
+        for line in &mut out {
+            if self.width(line, ADDRESS_SIZE, false) > ADDRESS_WIDTH {
+                *line = line.replace("straße", "str.").replace("Straße", "Str.");
+            }
+            if self.width(line, ADDRESS_SIZE, false) > ADDRESS_WIDTH {
+                return Err(format!(
+                    "Die Anschriftzeile „{line}“ ist zu lang für das Anschriftfeld (höchstens {ADDRESS_WIDTH:.0} mm, DIN 5008). Bitte die Anschrift kürzen."
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// Width of `text` in mm.
@@ -349,10 +384,12 @@ impl Renderer {
                 ..text(20.0, 8.0, Face::Bold, note.clone())
             });
         }
-        for (i, line) in letter.recipient.iter().take(6).enumerate() {
+        // Anschriftzone of DIN 5008 Form B: 62.7 to 90 mm from the top, six lines of
+        // 10 pt; the last line's descenders end above 88 mm.
+        for (i, line) in letter.recipient.iter().take(ADDRESS_LINES).enumerate() {
             sheet.texts.push(Text {
-                top: 66.0 + i as f32 * 4.6,
-                ..text(20.0, 10.0, Face::Regular, line.clone())
+                top: ADDRESS_TOP + i as f32 * ADDRESS_LEADING,
+                ..text(20.0, ADDRESS_SIZE, Face::Regular, line.clone())
             });
         }
         // Information block: 125 mm from the left, from 50 mm.

@@ -15,7 +15,9 @@ pub mod layout;
 pub mod report;
 pub mod town;
 
-pub use compose::{CaseFacts, Draft, Ergebnis, FeeSection, LetterKind, TextBlock, render};
+pub use compose::{
+    CaseFacts, Draft, Ergebnis, FeeSection, LetterKind, PeriodFacts, TextBlock, render,
+};
 pub use layout::{Block, Letterhead, Page, Renderer};
 pub use town::{Rechtsbehelf, TownConfig};
 

@@ -21,6 +21,28 @@ pub struct Rechtsbehelf {
     /// The text; placeholders {behoerde}, {anschrift}, {sitz}, {gericht},
     /// {gericht_anschrift}.
     pub text: String,
+    /// The Land's law that decides Widerspruch or Klage, e.g. "§ 110 JustG NRW".
+    #[serde(default)]
+    pub rechtsgrundlage: String,
+    /// Confirmed against the primary source (the Land's law as in force)? `false`
+    /// marks a rule taken from secondary sources that the town must check.
+    #[serde(default)]
+    pub bestaetigt: bool,
+}
+
+impl Rechtsbehelf {
+    /// How closely the rule fits a (Land, case type): 3 both named, 2 the Land named,
+    /// 1 the case type named under "*", 0 the catch-all; None if it does not apply.
+    fn specificity(&self, land: &str, code: &str) -> Option<u8> {
+        let land_named = self.laender.iter().any(|l| l == land);
+        let any_land = self.laender.iter().any(|l| l == "*");
+        let code_named = self.vorgangsarten.iter().any(|v| v == code);
+        let all_codes = self.vorgangsarten.is_empty();
+        if !(land_named || any_land) || !(code_named || all_codes) {
+            return None;
+        }
+        Some(u8::from(land_named) * 2 + u8::from(code_named))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -101,26 +123,36 @@ impl TownConfig {
         Ok(())
     }
 
-    /// The Rechtsbehelfsbelehrung for a case type in a Land: a rule naming the case
-    /// type wins over one for all case types.
+    /// The Rechtsbehelfsbelehrung for a case type in a Land: the most specific rule
+    /// wins (Land and case type named, then the Land, then the case type under "*",
+    /// then the catch-all) – never the order in the file. Two rules equally specific
+    /// for the same pair are a configuration error.
     pub fn rechtsbehelf_for(&self, land: &str, code: &str) -> Result<Rechtsbehelf, LetterError> {
-        let for_land = |r: &&Rechtsbehelf| r.laender.iter().any(|l| l == land || l == "*");
-        let rule = self
-            .rechtsbehelf
-            .iter()
-            .filter(for_land)
-            .find(|r| r.vorgangsarten.iter().any(|v| v == code))
-            .or_else(|| {
-                self.rechtsbehelf
-                    .iter()
-                    .filter(for_land)
-                    .find(|r| r.vorgangsarten.is_empty())
-            })
-            .ok_or_else(|| {
-                LetterError::Config(format!(
-                    "keine Rechtsbehelfsbelehrung für {code} im Land {land}"
-                ))
-            })?;
+        let mut best: Option<(u8, &Rechtsbehelf)> = None;
+        let mut tie = false;
+        for r in &self.rechtsbehelf {
+            let Some(score) = r.specificity(land, code) else {
+                continue;
+            };
+            match best {
+                Some((b, _)) if b > score => {}
+                Some((b, _)) if b == score => tie = true,
+                _ => {
+                    best = Some((score, r));
+                    tie = false;
+                }
+            }
+        }
+        let Some((_, rule)) = best else {
+            return Err(LetterError::Config(format!(
+                "keine Rechtsbehelfsbelehrung für {code} im Land {land}"
+            )));
+        };
+        if tie {
+            return Err(LetterError::Config(format!(
+                "zwei gleich genaue Rechtsbehelfsbelehrungen für {code} im Land {land}; bitte eine davon genauer fassen"
+            )));
+        }
         let text = rule
             .text
             .trim()

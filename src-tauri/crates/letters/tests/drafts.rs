@@ -53,8 +53,9 @@ fn laender_without_widerspruchsverfahren_get_the_klage() -> R {
 #[test]
 fn a_land_without_a_rule_is_a_configuration_error() -> R {
     let mut town = town()?;
+    // Without the rule of the thirteen Länder with a Widerspruchsverfahren, Hessen has none.
     town.rechtsbehelf
-        .retain(|r| !r.laender.contains(&"*".to_owned()));
+        .retain(|r| !r.laender.contains(&"HE".to_owned()));
     let err = town.validate([("HE", "GEW")]).err().ok_or("kein Fehler")?;
     assert!(
         err.to_string()
@@ -145,4 +146,209 @@ proptest! {
         let joined: String = renderer.wrap_lines(&text, 10.5, 165.0).concat();
         prop_assert_eq!(joined.replace(' ', ""), text.replace(' ', ""));
     }
+}
+
+fn text_of(d: &Draft, key: &str) -> String {
+    d.blocks
+        .iter()
+        .find(|b| b.key == key)
+        .map(|b| b.text.clone())
+        .unwrap_or_default()
+}
+
+fn period(
+    uhr: domain::deadline::ClockKind,
+    dauer: &str,
+    basis: &str,
+    ab_eingang: bool,
+) -> letters::PeriodFacts {
+    letters::PeriodFacts {
+        uhr,
+        dauer: dauer.into(),
+        rechtsgrundlage: basis.into(),
+        ab_eingang,
+        beginn: None,
+        ende: None,
+        verlaengerbar: uhr == domain::deadline::ClockKind::Fiktion,
+        nachforderung: domain::deadline::RequestEffect::LaeuftWeiter,
+        verlaengert: None,
+    }
+}
+
+/// § 71b Abs. 3 VwVfG: the Eingangsbestätigung names the period, its start and the
+/// consequence of its expiry – and only what is true for the case type's clock.
+#[test]
+fn vwvfg_71b_the_receipt_says_only_what_is_true_for_the_clock() {
+    use domain::deadline::ClockKind;
+    // Genehmigungsfiktion, not yet complete.
+    let mut f = facts("NW", "MAK");
+    f.frist = Some(period(
+        ClockKind::Fiktion,
+        "drei Monaten",
+        "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW",
+        false,
+    ));
+    let t = text_of(&Draft::eingangsbestaetigung(&f), "frist");
+    assert!(
+        t.contains("innerhalb von drei Monaten zu entscheiden (§ 6a Abs. 1 GewO"),
+        "{t}"
+    );
+    assert!(
+        t.contains("beginnt mit dem Eingang der vollständigen Unterlagen"),
+        "{t}"
+    );
+    assert!(
+        t.contains("gilt die beantragte Genehmigung als erteilt (§ 42a Abs. 1 VwVfG)"),
+        "{t}"
+    );
+    assert!(t.contains("einmal angemessen verlängert"), "{t}");
+    // Complete on receipt: start and end by date.
+    if let Some(p) = f.frist.as_mut() {
+        p.beginn = Some(date(2026, 11, 2));
+        p.ende = Some(date(2027, 2, 2));
+    }
+    let t = text_of(&Draft::eingangsbestaetigung(&f), "frist");
+    assert!(
+        t.contains("am 02.11.2026; die Frist endet am 02.02.2027"),
+        "{t}"
+    );
+    // The Nachforderung of a running fiction period promises no standstill.
+    let n = text_of(
+        &Draft::nachforderung(&f, &["Führungszeugnis".into()], date(2026, 12, 7)),
+        "hinweis",
+    );
+    assert!(!n.contains("ruht") && !n.contains("gehemmt"), "{n}");
+    // § 15 Abs. 1 GewO: a period from receipt, no fiction.
+    let mut g = facts("NW", "GEW");
+    g.frist = Some(period(
+        ClockKind::Fachfrist,
+        "drei Tagen",
+        "§ 15 Abs. 1 GewO",
+        true,
+    ));
+    let t = text_of(&Draft::eingangsbestaetigung(&g), "frist");
+    assert!(
+        t.contains("gesetzliche Frist von drei Tagen (§ 15 Abs. 1 GewO)"),
+        "{t}"
+    );
+    assert!(t.contains("mit dem Eingang Ihres Antrags"), "{t}");
+    assert!(
+        !t.contains("als erteilt") && !t.contains("vollständigen Unterlagen"),
+        "{t}"
+    );
+    // Servicefrist: no statutory period, nothing about a fiction.
+    let h = facts("NW", "HST");
+    let t = text_of(&Draft::eingangsbestaetigung(&h), "frist");
+    assert!(t.contains("keine gesetzliche Entscheidungsfrist"), "{t}");
+    assert!(!t.contains("42a"), "{t}");
+}
+
+/// § 42a Abs. 2 S. 3–4 and Abs. 3 VwVfG: the extension letter and the certificate
+/// exist only when they are true.
+#[test]
+fn vwvfg_42a_extension_letter_and_certificate_only_when_true() {
+    use domain::deadline::ClockKind;
+    let mut f = facts("NW", "MAK");
+    f.frist = Some(period(
+        ClockKind::Fiktion,
+        "drei Monaten",
+        "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW",
+        false,
+    ));
+    assert!(matches!(
+        Draft::fristverlaengerung(&f),
+        Err(LetterError::Input(_))
+    ));
+    assert!(matches!(
+        Draft::fiktionsbescheinigung(&f),
+        Err(LetterError::Input(_))
+    ));
+    if let Some(p) = f.frist.as_mut() {
+        p.beginn = Some(date(2026, 8, 3));
+        p.ende = Some(date(2026, 11, 3));
+    }
+    // Ended 3 Nov, the letter is of 23 Nov: the permit is deemed granted.
+    let c = Draft::fiktionsbescheinigung(&f)
+        .map(|d| text_of(&d, "begruendung"))
+        .unwrap_or_default();
+    assert!(
+        c.contains("am 03.11.2026 abgelaufen") && c.contains("03.08.2026"),
+        "{c}"
+    );
+    if let Some(p) = f.frist.as_mut() {
+        p.ende = Some(date(2027, 1, 4));
+        p.verlaengert = Some((date(2026, 11, 3), "Gutachten steht aus.".into()));
+    }
+    assert!(matches!(
+        Draft::fiktionsbescheinigung(&f),
+        Err(LetterError::Input(_))
+    ));
+    let d = Draft::fristverlaengerung(&f)
+        .map(|d| text_of(&d, "tenor"))
+        .unwrap_or_default();
+    assert!(
+        d.contains("über den 03.11.2026 hinaus") && d.contains("endet nun am 04.01.2027"),
+        "{d}"
+    );
+    // A Fachfrist without a fiction has no certificate.
+    let mut g = facts("NW", "GEW");
+    g.frist = Some(period(
+        ClockKind::Fachfrist,
+        "drei Tagen",
+        "§ 15 Abs. 1 GewO",
+        true,
+    ));
+    if let Some(p) = g.frist.as_mut() {
+        p.ende = Some(date(2026, 11, 5));
+    }
+    assert!(matches!(
+        Draft::fiktionsbescheinigung(&g),
+        Err(LetterError::Input(_))
+    ));
+}
+
+/// The shipped Rechtsbehelfsbelehrungen cover every Land and case type; the most specific
+/// rule wins whatever the file order, and two equally specific rules are refused.
+#[test]
+fn rechtsbehelf_for_all_sixteen_laender_by_specificity() -> R {
+    let town = town()?;
+    for land in domain::deadline::LAENDER {
+        for code in ["MB", "HST", "BWP", "GEW", "SNB", "MAK"] {
+            let rb = town.rechtsbehelf_for(land, code)?;
+            assert!(!rb.rechtsgrundlage.is_empty(), "{land}/{code}");
+            let expected = match (land, code) {
+                ("NW" | "NI", _) => "Klage",
+                ("BY", "HST") => "Widerspruch",
+                ("BY", _) => "Klage",
+                _ => "Widerspruch",
+            };
+            assert_eq!(rb.art, expected, "{land}/{code}");
+        }
+    }
+    assert!(
+        town.rechtsbehelf_for("BY", "HST")?
+            .rechtsgrundlage
+            .contains("Art. 15")
+    );
+    // A catch-all first in the file does not beat the Land's own rule.
+    let mut t = town.clone();
+    let mut catch_all = t.rechtsbehelf[0].clone();
+    catch_all.laender = vec!["*".into()];
+    catch_all.art = "Widerspruch".into();
+    t.rechtsbehelf.insert(0, catch_all.clone());
+    assert_eq!(t.rechtsbehelf_for("NW", "GEW")?.art, "Klage");
+    // "*" with the case type named is less specific than the Land's rule.
+    let mut by_type = catch_all.clone();
+    by_type.vorgangsarten = vec!["GEW".into()];
+    t.rechtsbehelf.insert(0, by_type);
+    assert_eq!(t.rechtsbehelf_for("NW", "GEW")?.art, "Klage");
+    // Two rules for NW and all case types: ambiguous.
+    let mut twice = t.rechtsbehelf[2].clone();
+    twice.art = "Widerspruch".into();
+    assert_eq!(twice.laender, vec!["NW".to_owned()]);
+    t.rechtsbehelf.push(twice);
+    assert!(
+        matches!(t.rechtsbehelf_for("NW", "GEW"), Err(LetterError::Config(m)) if m.contains("gleich genau"))
+    );
+    Ok(())
 }

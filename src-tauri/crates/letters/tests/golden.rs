@@ -39,14 +39,37 @@ fn facts(t: &domain::casetype::CaseType, land: &str) -> CaseFacts {
         antragsteller: "Jürgen Weiß-Öztürk".into(),
         anschrift: vec!["Mühlenstraße 7".into(), "47110 Musterstadt".into()],
         sachbearbeitung: "Frau Änne Groß".into(),
-        frist: (t.gesetzliche_frist_monate > 0).then(|| {
-            format!(
-                "{} Monaten ab Vollständigkeit der Unterlagen",
-                t.gesetzliche_frist_monate
-            )
+        frist: t.period_text().map(|dauer| {
+            let rules = t.deadline_rules();
+            letters::PeriodFacts {
+                uhr: rules.uhr,
+                dauer,
+                rechtsgrundlage: t.rechtsgrundlage.clone(),
+                ab_eingang: rules.beginn == domain::deadline::PeriodStart::Eingang,
+                beginn: None,
+                ende: None,
+                verlaengerbar: rules.verlaengerung_monate > 0,
+                nachforderung: rules.nachforderung,
+                verlaengert: None,
+            }
         }),
         datum: date(2026, 11, 23),
     }
+}
+
+/// The facts with a running period: begun on the day of receipt, ending `ende`.
+fn period(
+    f: &CaseFacts,
+    ende: Option<jiff::civil::Date>,
+    verlaengert: Option<(jiff::civil::Date, String)>,
+) -> CaseFacts {
+    let mut f = f.clone();
+    if let Some(p) = f.frist.as_mut() {
+        p.beginn = Some(f.eingang);
+        p.ende = ende;
+        p.verlaengert = verlaengert;
+    }
+    f
 }
 
 fn fee_section(
@@ -110,6 +133,19 @@ fn every_letter_of_every_case_type_renders_and_checks() -> R {
                 ),
                 "bescheid" => Draft::bescheid(&f, &town, Ergebnis::Bewilligt, Some(fees.clone()))?,
                 "gebuehrenbescheid" => Draft::gebuehrenbescheid(&f, &town, fees.clone())?,
+                // Complete on 2 Nov 2026, extended from 2 Feb to 2 Apr 2027; the
+                // certificate after the period ran out (letter of 23 Nov, ended 20 Nov).
+                "fristverlaengerung" => Draft::fristverlaengerung(&period(
+                    &f,
+                    Some(date(2027, 4, 2)),
+                    Some((
+                        date(2027, 2, 2),
+                        "Die Stellungnahme der IHK steht aus.".into(),
+                    )),
+                ))?,
+                "fiktionsbescheinigung" => {
+                    Draft::fiktionsbescheinigung(&period(&f, Some(date(2026, 11, 20)), None))?
+                }
                 other => return Err(format!("unbekannte Vorlage {other}").into()),
             };
             let pdf = letters::render(
@@ -147,6 +183,15 @@ fn every_letter_of_every_case_type_renders_and_checks() -> R {
                 }
                 LetterKind::Eingangsbestaetigung => {
                     assert!(text.contains("02.11.2026"), "{ctx}");
+                }
+                LetterKind::Fristverlaengerung => {
+                    assert!(text.contains("02.04.2027"), "{ctx}");
+                    assert!(text.contains("IHK"), "{ctx}");
+                    assert!(!text.contains("Rechtsbehelfsbelehrung"), "{ctx}");
+                }
+                LetterKind::Fiktionsbescheinigung => {
+                    assert!(text.contains("als erteilt"), "{ctx}");
+                    assert!(text.contains("20.11.2026"), "{ctx}");
                 }
             }
             count += 1;
@@ -297,5 +342,163 @@ fn long_reasons_flow_over_pages_with_page_numbers() -> R {
     assert!(flat.contains("ENDE-DER-BEGRÜNDUNG"));
     assert!(flat.find("ENDE-DER-BEGRÜNDUNG") < flat.find("Rechtsbehelfsbelehrung"));
     assert!(text.contains("wird abgelehnt"));
+    Ok(())
+}
+
+/// DIN 5008 Form B: the recipient's six lines stay inside the address window (62.7 to
+/// 90 mm from the top; measured in the PDF with `pdftotext -bbox`), a long street is
+/// shortened to "Str.", and what cannot fit is refused with a reason.
+#[test]
+fn din_5008_the_address_stays_inside_the_window() -> R {
+    let town: TownConfig = toml::from_str(TOWN)?;
+    let types: CaseTypes = toml::from_str(TYPES)?;
+    let t = types.by_code("MB").ok_or("MB")?;
+    let renderer = Renderer::new()?;
+    let mut f = facts(t, &types.land);
+    f.antragsteller = "Prof. Dr. Jürgen Weiß-Öztürk".into();
+    f.anschrift = vec![
+        "c/o Familie Groß".into(),
+        "Wohnung 12, 3. Obergeschoss links".into(),
+        "Hinterhaus".into(),
+        "Mühlenstraße 7".into(),
+        "47110 Musterstadt".into(),
+    ];
+    let draft = Draft::eingangsbestaetigung(&f);
+    let pdf = letters::render(&renderer, &draft, &f, &town, None, 1_795_000_000)?;
+    let path = out_dir().join("anschrift-sechs-zeilen.pdf");
+    std::fs::write(&path, &pdf)?;
+    let html = tool(
+        "pdftotext",
+        &[
+            "-bbox",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            path.to_str().ok_or("Pfad")?,
+            "-",
+        ],
+    )?;
+    // Words in the address column (x < 105 mm) between 60 and 100 mm from the top.
+    let mm = |pt: f32| pt * 25.4 / 72.0;
+    let mut lowest: f32 = 0.0;
+    let mut highest: f32 = f32::MAX;
+    let mut words = Vec::new();
+    for line in html.lines().filter(|l| l.trim_start().starts_with("<word")) {
+        let attr = |name: &str| -> Option<f32> {
+            let start = line.find(&format!("{name}=\""))? + name.len() + 2;
+            line[start..].split('"').next()?.parse().ok()
+        };
+        let (Some(x), Some(y0), Some(y1)) = (attr("xMin"), attr("yMin"), attr("yMax")) else {
+            continue;
+        };
+        if mm(x) < 105.0 && mm(y0) > 60.0 && mm(y1) < 100.0 {
+            lowest = lowest.max(mm(y1));
+            highest = highest.min(mm(y0));
+            words.push(
+                line.rsplit('>')
+                    .nth(1)
+                    .unwrap_or("")
+                    .trim_end_matches("</word")
+                    .to_owned(),
+            );
+        }
+    }
+    assert!(words.iter().any(|w| w.contains("Musterstadt")), "{words:?}");
+    assert!(highest >= 62.7, "address begins at {highest} mm");
+    assert!(
+        lowest <= 90.0,
+        "the sixth line ends at {lowest} mm, below the window"
+    );
+    // Seven lines: refused with the reason.
+    f.anschrift.insert(0, "Abteilung Einkauf".into());
+    let err = letters::render(&renderer, &draft, &f, &town, None, 1_795_000_000)
+        .err()
+        .ok_or("seven address lines accepted")?;
+    assert!(err.to_string().contains("höchstens 6"), "{err}");
+    // A long street is shortened by the DIN rule; a line that still does not fit is refused.
+    // A street just too long for 80 mm at 10 pt, which "Str." brings inside.
+    let mut name = "Bürgermeister-Karl-Heinz-Müller".to_owned();
+    while renderer.width(&format!("{name}-Straße 117a"), 10.0, false) <= 80.0 {
+        name.push('e');
+    }
+    let long = format!("{name}-Straße 117a");
+    assert!(renderer.width(&format!("{name}-Str. 117a"), 10.0, false) <= 80.0);
+    f.anschrift = vec![long, "47110 Musterstadt".into()];
+    let fitted = renderer
+        .fit_address(&f.anschrift)
+        .map_err(|e| e.to_string())?;
+    assert_eq!(fitted[0], format!("{name}-Str. 117a"));
+    f.anschrift = vec![
+        "Ein Name, der auch nach jeder Kürzung noch viel zu lang für jedes Fenster ist".into(),
+    ];
+    let err = letters::render(&renderer, &draft, &f, &town, None, 1_795_000_000)
+        .err()
+        .ok_or("overlong line accepted")?;
+    assert!(
+        err.to_string().contains("zu lang für das Anschriftfeld"),
+        "{err}"
+    );
+    Ok(())
+}
+
+/// Case types with their own nature: a Gewerbeanzeige is answered by an
+/// Empfangsbescheinigung (§ 15 Abs. 1 GewO), the Hundesteuer by a Steuerbescheid (AO via
+/// the KAG) – never "Ihrem Antrag wird stattgegeben" with an administrative fee.
+#[test]
+fn gewerbeanzeige_and_hundesteuer_get_their_own_answer() -> R {
+    let town: TownConfig = toml::from_str(TOWN)?;
+    let types: CaseTypes = toml::from_str(TYPES)?;
+    let tariff: Tariff = toml::from_str(TARIFF)?;
+    let renderer = Renderer::new()?;
+    let gew = types.by_code("GEW").ok_or("GEW")?;
+    assert_eq!(
+        gew.answer_kind(),
+        domain::casetype::AnswerKind::Empfangsbescheinigung
+    );
+    let f = facts(gew, &types.land);
+    let fees = fee_section(&tariff, &gew.gebuehren)?;
+    let d = Draft::empfangsbescheinigung(&f, &town, &gew.rechtsgrundlage, Some(fees.clone()))?;
+    let pdf = letters::render(&renderer, &d, &f, &town, None, 1_795_000_000)?;
+    let path = out_dir().join("GEW-empfangsbescheinigung.pdf");
+    std::fs::write(&path, &pdf)?;
+    let text = check_pdf(&path)?;
+    assert!(text.contains("Hiermit wird bescheinigt"), "{text}");
+    assert!(text.contains("§ 15 Abs. 1 GewO"), "{text}");
+    assert!(!text.contains("stattgegeben"), "{text}");
+    assert!(text.contains(&format_euro(fees.total_cent)), "{text}");
+    assert!(
+        text.contains("Klage beim"),
+        "the fee's Rechtsbehelfsbelehrung: {text}"
+    );
+
+    let hst = types.by_code("HST").ok_or("HST")?;
+    assert_eq!(
+        hst.answer_kind(),
+        domain::casetype::AnswerKind::Steuerbescheid
+    );
+    let rates = hst.steuer.as_ref().ok_or("rates")?;
+    // Registered on 2 Nov 2026: liable from 1 Dec 2026, one month: 96 € / 12 = 8 €.
+    let f = facts(hst, &types.land);
+    let d = Draft::steuerbescheid(&f, &town, &hst.rechtsgrundlage, rates, 1)?;
+    let pdf = letters::render(&renderer, &d, &f, &town, None, 1_795_000_000)?;
+    let path = out_dir().join("HST-steuerbescheid.pdf");
+    std::fs::write(&path, &pdf)?;
+    let text = check_pdf(&path)?;
+    assert!(text.contains("01.12.2026"), "{text}");
+    assert!(
+        text.contains("96,00 €") && text.contains("8,00 €"),
+        "{text}"
+    );
+    assert!(
+        text.contains("15.02.") && text.contains("24,00 €"),
+        "{text}"
+    );
+    assert!(text.contains("Abgabenordnung"), "{text}");
+    assert!(
+        !text.contains("stattgegeben") && !text.contains("Verwaltungsgebühr"),
+        "{text}"
+    );
+    assert!(text.contains("Klage beim"), "{text}");
     Ok(())
 }

@@ -268,7 +268,18 @@ impl Session {
                     tx.execute(
                         "INSERT INTO case_history (case_id, at, actor, kind, from_state, to_state, detail)
                          VALUES (?1, ?2, 'portal', 'nachreichung_eingegangen', 'nachgefordert', ?3, ?4)",
-                        params![case_id, now, back, format!("{{\"einreichung\":\"{}\"}}", s.submission_id)],
+                        params![
+                            case_id,
+                            now,
+                            back,
+                            // The portal's signed receipt time is the legal receipt of
+                            // the documents (§ 42a Abs. 2 VwVfG: the period's start).
+                            serde_json::json!({
+                                "einreichung": s.submission_id,
+                                "eingang": s.received_at,
+                            })
+                            .to_string()
+                        ],
                     )?;
                 }
                 Stored::FollowUp {

@@ -587,13 +587,8 @@ fn file_numbers_from_the_one_allocator() -> TestResult {
         kuerzel: "GEW".into(),
         name: "Gewerbeanmeldung".into(),
         leika: "urn:de:fim:leika:leistung:99050012104000".into(),
-        gesetzliche_frist_monate: 0,
         zielzeit_tage: 14,
-        hemmung: false,
-        verlaengerung_monate: 0,
-        checkliste: Vec::new(),
-        vorlagen: Vec::new(),
-        gebuehren: Vec::new(),
+        ..domain::casetype::CaseType::default()
     };
     session.set_numbering(store::Numbering {
         pattern: "{kuerzel}-{jahr}-{arbeitsplatz}{nummer}".into(),

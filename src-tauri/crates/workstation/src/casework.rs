@@ -5,7 +5,7 @@
 //! `domain` and records the act through the store (history + audit, one transaction).
 
 use domain::casetype::CaseType;
-use domain::deadline::{Clock, DeadlineStatus};
+use domain::deadline::{Clock, ClockKind, DeadlineStatus};
 use domain::lifecycle::{self, Action, CaseState, Context};
 use domain::{Channel, DocumentKind, Permission, Role};
 use serde::{Deserialize, Serialize};
@@ -32,12 +32,24 @@ pub struct ChecklistItem {
 pub struct DeadlineView {
     /// Service target date (YYYY-MM-DD).
     pub target: Option<String>,
-    /// Statutory deadline (YYYY-MM-DD); none before completeness.
+    /// Statutory deadline (YYYY-MM-DD); none before the period started.
     pub legal: Option<String>,
+    /// Which clock runs for the case type, and its legal basis.
+    pub clock: ClockKind,
+    pub legal_basis: String,
+    /// The day the statutory period started (receipt of the complete documents, or
+    /// of the application where the law says so).
+    pub period_start: Option<String>,
+    /// End of the period before the extension, once extended.
+    pub original_end: Option<String>,
+    /// § 75 VwGO: an action for failure to act is admissible from this day.
+    pub inaction_from: Option<String>,
     pub status: DeadlineStatus,
     pub extended: bool,
     /// An extension may still be granted.
     pub extension_possible: bool,
+    /// Shown before a request for documents while a Fiktion period runs.
+    pub request_warning: Option<String>,
     /// A decision sent by post counts as delivered on this day (§41 Abs. 2 VwVfG:
     /// posting day plus the Land's days; a fixed date, not moved off weekends).
     pub deemed_delivery: Option<String>,
@@ -195,27 +207,56 @@ pub(crate) fn case_type<'a>(cfg: &'a CaseworkConfig, rec: &CaseRecord) -> Option
 }
 
 /// The deadline facts of a case from its record and the history already read.
+///
+/// A request for documents is answered by "Nachreichung eingegangen" (the day the
+/// documents came in; paper: the intake) – or ends with a withdrawal or forwarding.
+/// Requests before the "vollständig" entry decide when a completeness period starts,
+/// those after it what happens to a running period.
 pub(crate) fn clock_from(rec: &CaseRecord, history: &[store::HistoryEntry]) -> Clock {
-    let mut waiting = Vec::new();
+    let mut before = Vec::new();
+    let mut after = Vec::new();
     let mut open: Option<jiff::civil::Date> = None;
+    let mut declared: Option<jiff::civil::Date> = None;
     for h in history {
         match h.kind.as_str() {
             "nachfordern" => open = date_of(&h.at),
             "nachreichung_eingegangen" | "zurueckziehen" | "weiterleiten" => {
                 if let Some(from) = open.take() {
-                    waiting.push((from, date_of(&h.at)));
+                    // Online: the portal's signed receipt of the documents; paper or
+                    // a clerk's entry: the day it was recorded.
+                    let receipt = h
+                        .detail
+                        .as_deref()
+                        .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                        .and_then(|v| v["eingang"].as_str().and_then(date_of));
+                    let ended = receipt.or_else(|| date_of(&h.at));
+                    let list = if declared.is_some() {
+                        &mut after
+                    } else {
+                        &mut before
+                    };
+                    list.push((from, ended));
                 }
             }
+            "vollstaendig" if declared.is_none() => declared = date_of(&h.at),
             _ => {}
         }
     }
     if let Some(from) = open {
-        waiting.push((from, None));
+        let list = if declared.is_some() {
+            &mut after
+        } else {
+            &mut before
+        };
+        list.push((from, None));
     }
+    // Records taken over without the history entry still carry the day.
+    let declared = declared.or_else(|| rec.complete_at.as_deref().and_then(|d| d.parse().ok()));
     Clock {
         received: date_of(&rec.received_at),
-        complete: rec.complete_at.as_deref().and_then(|d| d.parse().ok()),
-        waiting,
+        declared_complete: declared,
+        requests_before: before,
+        requests_after: after,
         extended: rec.extended,
     }
 }
@@ -243,62 +284,77 @@ pub(crate) fn marker_from(
     let Some(t) = case_type(cfg, rec).filter(|_| open) else {
         return (None, None);
     };
-    let rules = t.deadline_rules();
-    let mut d =
-        domain::deadline::compute(&rules, &clock_from(rec, history), &cfg.calendar, today());
-    if rules.gesetzliche_frist_monate == 0 {
-        d.legal = None;
-    }
+    let d = domain::deadline::compute(
+        &t.deadline_rules(),
+        &clock_from(rec, history),
+        &cfg.calendar,
+        today(),
+    );
     (
         Some(d.status(today())),
         d.legal.or(d.target).map(|x| x.to_string()),
     )
 }
 
-/// The case view's deadlines: service target, statutory period, extension and,
-/// for a decision sent by post, the day it counts as delivered.
+/// The case view's deadlines: which clock runs, service target, statutory period and
+/// its start, extension and, for a decision sent by post, the day it counts as
+/// delivered.
 pub(crate) fn deadline_view(
     cfg: &CaseworkConfig,
     rec: &CaseRecord,
     state: CaseState,
     history: &[store::HistoryEntry],
 ) -> DeadlineView {
-    let mut view = match case_type(cfg, rec) {
+    let now = today();
+    let string = |d: Option<jiff::civil::Date>| d.map(|x| x.to_string());
+    let ctype = case_type(cfg, rec);
+    let mut view = match ctype {
         Some(t) => {
             let rules = t.deadline_rules();
-            let d = domain::deadline::compute(
-                &rules,
-                &clock_from(rec, history),
-                &cfg.calendar,
-                today(),
-            );
-            let legal = if rules.gesetzliche_frist_monate == 0 {
-                None
-            } else {
-                d.legal
-            };
-            let d = domain::deadline::Deadlines { legal, ..d };
+            let clock = clock_from(rec, history);
+            let d = domain::deadline::compute(&rules, &clock, &cfg.calendar, now);
             DeadlineView {
-                target: d.target.map(|x| x.to_string()),
-                legal: d.legal.map(|x| x.to_string()),
+                target: string(d.target),
+                legal: string(d.legal),
+                clock: rules.uhr,
+                legal_basis: t.rechtsgrundlage.clone(),
+                period_start: string(d.start),
+                original_end: if clock.extended {
+                    string(d.original)
+                } else {
+                    None
+                },
+                inaction_from: string(d.untaetigkeit),
                 status: if state.is_open() {
-                    d.status(today())
+                    d.status(now)
                 } else {
                     DeadlineStatus::ImPlan
                 },
                 extended: rec.extended,
-                extension_possible: !rec.extended
-                    && t.verlaengerung_monate > 0
-                    && state == CaseState::InBearbeitung,
+                extension_possible: state.is_open()
+                    && state != CaseState::Nachgefordert
+                    && domain::deadline::check_extension(&rules, &clock, &d, "Begründung", now)
+                        .is_ok(),
+                request_warning: if state.is_open() {
+                    domain::deadline::request_warning(&rules, &d, now)
+                } else {
+                    None
+                },
                 deemed_delivery: None,
             }
         }
         None => DeadlineView {
             target: None,
             legal: None,
+            clock: ClockKind::Servicefrist,
+            legal_basis: String::new(),
+            period_start: None,
+            original_end: None,
+            inaction_from: None,
             status: DeadlineStatus::ImPlan,
             extended: rec.extended,
             extension_possible: false,
+            request_warning: None,
             deemed_delivery: None,
         },
     };
@@ -309,10 +365,47 @@ pub(crate) fn deadline_view(
         .find(|h| h.kind == "versenden")
         .filter(|h| h.detail.as_deref().is_some_and(|d| d.contains("\"post\"")))
         .and_then(|h| date_of(&h.at));
+    let law = ctype.map(|t| t.procedural_law()).unwrap_or_default();
     view.deemed_delivery = posted
-        .and_then(|p| domain::deadline::deemed_delivery(p, cfg.types.zugangsfiktion_tage))
+        .and_then(|p| cfg.types.delivery_rules().by_post(law, p, &cfg.calendar))
         .map(|d| d.to_string());
     view
+}
+
+/// An open case whose statutory deadline the legal review changed, for the Leitung.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct DeadlineChange {
+    pub id: String,
+    pub file_number: String,
+    pub case_type: String,
+    /// The end under the previous rules and under the rules in force (YYYY-MM-DD;
+    /// None: no statutory period).
+    pub previous: Option<String>,
+    pub current: Option<String>,
+}
+
+/// The shipped case types' settings before the legal review: (code, months of the
+/// period counted under § 42a, suspension, months of the extension).
+const PREVIOUS_DEFAULTS: [(&str, u32, bool, u32); 5] = [
+    ("MB", 0, false, 0),
+    ("HST", 3, true, 0),
+    ("BWP", 3, true, 1),
+    ("GEW", 3, true, 0),
+    ("SNB", 3, true, 2),
+];
+
+/// The previous settings of a case type: the town's own older fields where its file
+/// still has them, else the shipped defaults of that time.
+fn previous_settings(t: &CaseType) -> Option<(u32, bool, u32)> {
+    match t.gesetzliche_frist_monate {
+        Some(m) => Some((m, t.hemmung.unwrap_or(false), t.verlaengerung_monate)),
+        None => PREVIOUS_DEFAULTS
+            .iter()
+            .find(|(k, ..)| *k == t.kuerzel)
+            .map(|(_, m, h, e)| (*m, *h, *e)),
+    }
 }
 
 /// See [`Workstation::town_print`].
@@ -764,7 +857,8 @@ impl Workstation {
             .collect())
     }
 
-    /// Extend the statutory period once, with a reason (§42a Abs. 2 S. 3 VwVfG).
+    /// Extend the statutory period once, before it expires, with a reason (§ 42a Abs. 2
+    /// S. 3 VwVfG); the new end counts from the end of the original period (§ 190 BGB).
     pub fn extend_deadline(&mut self, id: &str, reason: &str) -> Result<(), AppError> {
         self.session_with(Permission::EditCases)?;
         if self.office_mode()? {
@@ -773,18 +867,37 @@ impl Workstation {
                 "Eine Fristverlängerung ist im Betrieb mit dem Rathaus-Server noch nicht möglich; bitte am Rathaus-Server-Arbeitsplatz der Leitung vermerken.",
             ));
         }
-        let detail = self.case_detail(id)?;
-        if !detail.deadlines.extension_possible {
+        let (session, rec) = self.visible_case(id, Permission::EditCases)?;
+        let cfg = self.casework_config()?;
+        let state = stored_state(&rec.status)?;
+        let Some(t) = case_type(&cfg, &rec) else {
             return Err(AppError::invalid(
-                "Eine Fristverlängerung ist für diesen Vorgang nicht (mehr) möglich.",
+                "Für diesen Vorgang ist keine Vorgangsart eingerichtet; es gibt keine Frist.",
+            ));
+        };
+        if !state.is_open() {
+            return Err(AppError::invalid(
+                "Der Vorgang ist entschieden; eine Fristverlängerung ist nicht mehr möglich.",
             ));
         }
-        if reason.trim().is_empty() {
-            return Err(AppError::invalid(
-                "Die Fristverlängerung muss begründet werden.",
-            ));
-        }
-        let d = serde_json::json!({ "grund": reason.trim() }).to_string();
+        let history = session.case_history(&rec.id)?;
+        let rules = t.deadline_rules();
+        let clock = clock_from(&rec, &history);
+        let now = today();
+        let before = domain::deadline::compute(&rules, &clock, &cfg.calendar, now);
+        domain::deadline::check_extension(&rules, &clock, &before, reason, now)
+            .map_err(|e| AppError::invalid(e.to_string()))?;
+        let extended = Clock {
+            extended: true,
+            ..clock
+        };
+        let after = domain::deadline::compute(&rules, &extended, &cfg.calendar, now);
+        let d = serde_json::json!({
+            "grund": reason.trim(),
+            "bisher": before.legal.map(|x| x.to_string()),
+            "neu": after.legal.map(|x| x.to_string()),
+        })
+        .to_string();
         self.session_with_mut(Permission::EditCases)?
             .extend_case(id, d)?;
         Ok(())
@@ -792,6 +905,63 @@ impl Workstation {
 }
 
 impl Workstation {
+    /// The open cases whose statutory deadline differs between the rules before the
+    /// legal review and those in force (the Leitung's list after an update: letters
+    /// may have named the old date). Each case keeps its history; the dates are
+    /// computed from it.
+    pub fn deadline_changes(&mut self) -> Result<Vec<DeadlineChange>, AppError> {
+        if self.office_mode()? {
+            return Err(AppError::invalid(
+                "Die Liste der geänderten Fristen gibt es bisher nur im Einzelplatzbetrieb.",
+            ));
+        }
+        let session = self.session_with(Permission::AllCases)?;
+        let cfg = self.casework_config()?;
+        let mut histories: std::collections::HashMap<String, Vec<store::HistoryEntry>> =
+            std::collections::HashMap::new();
+        for (case, h) in session.all_history()? {
+            histories.entry(case).or_default().push(h);
+        }
+        let now = today();
+        let mut out = Vec::new();
+        for r in session.all_case_records()? {
+            let open = CaseState::parse(&r.status).is_some_and(|s| s.is_open());
+            let Some(t) = case_type(&cfg, &r).filter(|_| open) else {
+                continue;
+            };
+            let Some((months, hemmung, extension)) = previous_settings(t) else {
+                continue;
+            };
+            let history = histories.remove(&r.id).unwrap_or_default();
+            let clock = clock_from(&r, &history);
+            let previous = domain::deadline::previous_rule_end(
+                months,
+                hemmung,
+                extension,
+                &clock,
+                &cfg.calendar,
+                now,
+            );
+            let current =
+                domain::deadline::compute(&t.deadline_rules(), &clock, &cfg.calendar, now).legal;
+            if previous != current {
+                out.push(DeadlineChange {
+                    id: r.id,
+                    file_number: r.file_number,
+                    case_type: r.case_type,
+                    previous: previous.map(|d| d.to_string()),
+                    current: current.map(|d| d.to_string()),
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            a.current
+                .cmp(&b.current)
+                .then_with(|| a.file_number.cmp(&b.file_number))
+        });
+        Ok(out)
+    }
+
     /// The work list (Arbeitskorb).
     pub fn work_list(&mut self, query: WorkListQuery) -> Result<WorkList, AppError> {
         if self.office_mode()? {
@@ -855,5 +1025,81 @@ impl Workstation {
             items,
             total: u32::try_from(total).unwrap_or(u32::MAX),
         })
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn entry(at: &str, kind: &str, detail: Option<&str>) -> store::HistoryEntry {
+        store::HistoryEntry {
+            at: at.into(),
+            actor: "portal".into(),
+            kind: kind.into(),
+            from_state: None,
+            to_state: None,
+            detail: detail.map(str::to_owned),
+        }
+    }
+
+    fn record() -> CaseRecord {
+        CaseRecord {
+            id: "a".repeat(32),
+            file_number: "MAK-2026-0100001".into(),
+            case_type: "Erlaubnis als Immobilienmakler".into(),
+            case_type_code: None,
+            applicant: String::new(),
+            status: "in_bearbeitung".into(),
+            received_at: "2026-01-02T09:00:00+01:00".into(),
+            assigned_to: None,
+            complete_at: Some("2026-01-23".into()),
+            waiting_from: None,
+            extended: false,
+            fc_case_id: None,
+        }
+    }
+
+    /// § 42a Abs. 2 S. 2 VwVfG: an online answer counts from the portal's signed receipt
+    /// (Tue 20 Jan 2026), not from the day the workstation stored it (Thu 22 Jan);
+    /// a request after the "vollständig" entry belongs to the running period.
+    #[test]
+    fn vwvfg_42a_online_answer_counts_from_the_portal_receipt() {
+        let history = [
+            entry("2026-01-05T10:00:00+01:00", "nachfordern", None),
+            entry(
+                "2026-01-22T08:00:00+01:00",
+                "nachreichung_eingegangen",
+                Some(r#"{"einreichung":"x","eingang":"2026-01-20T16:30:00+01:00"}"#),
+            ),
+            entry("2026-01-23T11:00:00+01:00", "vollstaendig", None),
+            entry("2026-02-01T11:00:00+01:00", "nachfordern", None),
+        ];
+        let clock = clock_from(&record(), &history);
+        assert_eq!(clock.declared_complete, Some(date(2026, 1, 23)));
+        assert_eq!(
+            clock.requests_before,
+            vec![(date(2026, 1, 5), Some(date(2026, 1, 20)))]
+        );
+        assert_eq!(clock.requests_after, vec![(date(2026, 2, 1), None)]);
+        assert_eq!(
+            domain::deadline::completeness_start(&clock),
+            Some(date(2026, 1, 20))
+        );
+        // A paper answer recorded by the clerk counts from its entry.
+        let paper = [
+            entry("2026-01-05T10:00:00+01:00", "nachfordern", None),
+            entry(
+                "2026-01-21T08:00:00+01:00",
+                "nachreichung_eingegangen",
+                None,
+            ),
+            entry("2026-01-23T11:00:00+01:00", "vollstaendig", None),
+        ];
+        assert_eq!(
+            domain::deadline::completeness_start(&clock_from(&record(), &paper)),
+            Some(date(2026, 1, 21))
+        );
     }
 }

@@ -311,10 +311,45 @@ mod tests {
     use super::*;
     use jiff::civil::date;
 
+    /// The shipped calendar for the holidays that only some Länder have, and since when.
+    #[test]
+    fn the_shipped_calendar_knows_the_land_specific_holidays() {
+        let cal = |land: &str| parse_calendar(DEFAULT_HOLIDAYS, land).unwrap();
+        // 8 March: Berlin since 2019, Mecklenburg-Vorpommern since 2023.
+        assert!(cal("BE").is_holiday(date(2019, 3, 8)));
+        assert!(!cal("BE").is_holiday(date(2018, 3, 8)));
+        assert!(cal("MV").is_holiday(date(2023, 3, 8)));
+        assert!(!cal("MV").is_holiday(date(2022, 3, 8)));
+        assert!(!cal("NW").is_holiday(date(2026, 3, 8)));
+        // 20 September: Thüringen since 2019.
+        assert!(cal("TH").is_holiday(date(2026, 9, 20)));
+        assert!(!cal("TH").is_holiday(date(2018, 9, 20)));
+        assert!(!cal("SN").is_holiday(date(2026, 9, 20)));
+        // Reformationstag in the northern Länder since 2018, in the eastern ones always,
+        // in 2017 everywhere, never in NW otherwise.
+        for land in ["HB", "HH", "NI", "SH"] {
+            assert!(cal(land).is_holiday(date(2018, 10, 31)), "{land}");
+            assert!(!cal(land).is_holiday(date(2016, 10, 31)), "{land}");
+        }
+        for land in ["BB", "MV", "SN", "ST", "TH"] {
+            assert!(cal(land).is_holiday(date(2016, 10, 31)), "{land}");
+        }
+        assert!(cal("NW").is_holiday(date(2017, 10, 31)));
+        assert!(!cal("NW").is_holiday(date(2026, 10, 31)));
+        // One-off: 8 May 2025 in Berlin only.
+        assert!(cal("BE").is_holiday(date(2025, 5, 8)));
+        assert!(!cal("BE").is_holiday(date(2026, 5, 8)));
+        assert!(!cal("BB").is_holiday(date(2025, 5, 8)));
+        // Buß- und Bettag in Sachsen, computed: Wed 18 Nov 2026, Wed 22 Nov 2034.
+        assert!(cal("SN").is_holiday(date(2026, 11, 18)));
+        assert!(cal("SN").is_holiday(date(2034, 11, 22)));
+        assert!(!cal("NW").is_holiday(date(2026, 11, 18)));
+    }
+
     #[test]
     fn the_shipped_defaults_are_valid() {
         let types = parse_case_types(DEFAULT_CASE_TYPES).unwrap();
-        assert_eq!(types.vorgangsart.len(), 5);
+        assert_eq!(types.vorgangsart.len(), 6);
         assert!(
             types
                 .for_service("urn:de:fim:leika:leistung:99050012104000")
@@ -330,9 +365,29 @@ mod tests {
         }
         let nw = parse_calendar(DEFAULT_HOLIDAYS, "NW").unwrap();
         assert!(nw.is_holiday(date(2026, 6, 4)), "Fronleichnam");
+        // Any year, not a list that ends: Good Friday 2031 (Easter 13 Apr) and 2099
+        // (Easter 12 Apr).
+        assert!(nw.is_holiday(date(2031, 4, 11)) && nw.is_holiday(date(2099, 4, 10)));
         assert!(nw.is_holiday(date(2026, 11, 1)));
         assert!(!nw.is_holiday(date(2026, 10, 31)));
         let tariff = parse_tariff(DEFAULT_TARIFF, &types).unwrap();
+        // The case types' clocks: a fiction only where a law orders it.
+        use domain::deadline::{ClockKind, PeriodStart};
+        use domain::delivery::ProceduralLaw;
+        let clock = |k: &str| types.by_code(k).unwrap().deadline_rules();
+        assert_eq!(clock("MAK").uhr, ClockKind::Fiktion);
+        let gew = clock("GEW");
+        assert_eq!(
+            (gew.uhr, gew.frist_tage, gew.beginn),
+            (ClockKind::Fachfrist, 3, PeriodStart::Eingang)
+        );
+        for k in ["MB", "HST", "BWP", "SNB"] {
+            assert_eq!(clock(k).uhr, ClockKind::Servicefrist, "{k}");
+        }
+        assert_eq!(
+            types.by_code("HST").unwrap().procedural_law(),
+            ProceduralLaw::Ao
+        );
         let gew = tariff
             .compute(&[domain::fees::FeeItem {
                 stelle: "GEW-01".into(),
@@ -382,9 +437,7 @@ mod tests {
         // No Rechtsbehelfsbelehrung for the Land: refused.
         std::fs::write(
             dir.path().join("gemeinde.toml"),
-            DEFAULT_TOWN
-                .replace("laender = [\"*\"]", "laender = [\"HE\"]")
-                .replace("laender = [\"NW\", \"NI\"]", "laender = [\"NI\"]"),
+            DEFAULT_TOWN.replace("laender = [\"NW\"]", "laender = [\"NI\"]"),
         )
         .unwrap();
         let err = load_town(dir.path(), &cfg).err().unwrap();

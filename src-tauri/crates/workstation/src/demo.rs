@@ -111,7 +111,7 @@ const LAST: [&str; 12] = [
 
 /// A year of finished and running cases with their full history, taken over as if from
 /// an earlier system, so that the Leitung's dashboard shows realistic figures (demo
-/// only). Arrivals spread over the last 365 days; Nachforderungen, decisions, dispatch
+/// only). Arrivals spread over the last 365 days (every fifteenth in the last ten); Nachforderungen, decisions, dispatch
 /// and closing at realistic intervals; what would lie in the future is still open.
 /// Returns the number of cases. Runs with seeds that differ in the last digit add up.
 pub fn demo_history(
@@ -139,7 +139,13 @@ pub fn demo_history(
         let t = &types[i % types.len()];
         // Service target in days sets the pace; some case types are fast.
         let pace = f64::from(t.zielzeit_tage.max(1));
-        let received = year_ago + (rng.random_range(0..365 * 24 * 60) as i64).minutes();
+        // Every fifteenth case arrived in the last ten days: an office always has a
+        // current backlog, whatever the seed.
+        let received = if (i / types.len()) % 15 == 14 {
+            now - (rng.random_range(60..10 * 24 * 60) as i64).minutes()
+        } else {
+            year_ago + (rng.random_range(0..365 * 24 * 60) as i64).minutes()
+        };
         let who = &colleagues[i % colleagues.len()];
         let mut at = received;
         let mut state = "eingegangen".to_owned();

@@ -166,6 +166,44 @@ fn paid_online(metadata: Option<&serde_json::Value>) -> Option<String> {
     })
 }
 
+/// The statutory period as the letters state it: clock, length, legal basis and,
+/// once it runs, its start and end. None for a Servicefrist.
+fn period_facts(
+    t: &CaseType,
+    cfg: &CaseworkConfig,
+    rec: &CaseRecord,
+    history: &[store::HistoryEntry],
+) -> Option<letters::PeriodFacts> {
+    let rules = t.deadline_rules();
+    let dauer = t.period_text()?;
+    let clock = crate::casework::clock_from(rec, history);
+    let d = domain::deadline::compute(&rules, &clock, &cfg.calendar, crate::casework::today());
+    let verlaengert = if clock.extended {
+        let grund = history
+            .iter()
+            .rev()
+            .find(|h| h.kind == "fristverlaengerung")
+            .and_then(|h| h.detail.as_deref())
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .and_then(|v| v["grund"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        d.original.map(|o| (o, grund))
+    } else {
+        None
+    };
+    Some(letters::PeriodFacts {
+        verlaengert,
+        uhr: rules.uhr,
+        dauer,
+        rechtsgrundlage: t.rechtsgrundlage.clone(),
+        ab_eingang: rules.beginn == domain::deadline::PeriodStart::Eingang,
+        beginn: d.start,
+        ende: d.legal,
+        verlaengerbar: rules.verlaengerung_monate > 0,
+        nachforderung: rules.nachforderung,
+    })
+}
+
 fn default_fees(t: &CaseType, cfg: &CaseworkConfig) -> Vec<FeeItem> {
     t.gebuehren
         .iter()
@@ -380,6 +418,8 @@ pub(crate) struct LetterSource {
     pub reply_destination: Option<uuid::Uuid>,
     pub payment_url: Option<String>,
     pub hkr_dir: Option<String>,
+    /// The case's history (for the period's start and end).
+    pub history: Vec<store::HistoryEntry>,
 }
 
 /// Everything needed to compose one letter of a case.
@@ -424,7 +464,8 @@ impl Workstation {
         let metadata = json_document(session, &rec, "metadata");
         // A fee is assessed and booked once per case: after a letter with a
         // Kassenzeichen went out, later letters carry no fee (and cannot book again).
-        let assessed = session.case_history(&rec.id)?.iter().any(|h| {
+        let history = session.case_history(&rec.id)?;
+        let assessed = history.iter().any(|h| {
             h.detail
                 .as_deref()
                 .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
@@ -444,6 +485,7 @@ impl Workstation {
             data,
             metadata,
             assessed,
+            history,
         };
         self.prepare_from(source, req)
     }
@@ -473,12 +515,7 @@ impl Workstation {
             antragsteller: rec.applicant.clone(),
             anschrift: address(src.data.as_ref()),
             sachbearbeitung: src.me,
-            frist: (ctype.gesetzliche_frist_monate > 0).then(|| {
-                format!(
-                    "{} Monaten ab Vollständigkeit der Unterlagen (§ 42a VwVfG)",
-                    ctype.gesetzliche_frist_monate
-                )
-            }),
+            frist: period_facts(&ctype, &cfg, &rec, &src.history),
             datum: crate::casework::today(),
         };
         let fee_items = if req.fees.is_empty() {
@@ -522,6 +559,24 @@ impl Workstation {
                 "eingangsbestaetigung" if state.is_open() => LetterKind::Eingangsbestaetigung,
                 "nachforderung" if state == CaseState::Nachgefordert => LetterKind::Nachforderung,
                 "bescheid" if state == CaseState::Entschieden => LetterKind::Bescheid,
+                "fristverlaengerung"
+                    if state.is_open()
+                        && facts
+                            .frist
+                            .as_ref()
+                            .is_some_and(|f| f.verlaengert.is_some()) =>
+                {
+                    LetterKind::Fristverlaengerung
+                }
+                "fiktionsbescheinigung"
+                    if state.is_open()
+                        && facts.frist.as_ref().is_some_and(|f| {
+                            f.uhr == domain::deadline::ClockKind::Fiktion
+                                && f.ende.is_some_and(|e| e < facts.datum)
+                        }) =>
+                {
+                    LetterKind::Fiktionsbescheinigung
+                }
                 "gebuehrenbescheid"
                     if matches!(state, CaseState::Entschieden | CaseState::Versandt)
                         && fees.as_ref().is_some_and(|f| f.total_cent > 0) =>
@@ -585,14 +640,30 @@ impl Workstation {
                     .decision
                     .clone()
                     .unwrap_or((Ergebnis::Bewilligt, String::new()));
-                let mut d =
-                    Draft::bescheid(&p.facts, &p.town, ergebnis, section).map_err(letter_error)?;
+                use domain::casetype::AnswerKind;
+                let basis = p.ctype.rechtsgrundlage.as_str();
+                let mut d = match (p.ctype.answer_kind(), ergebnis, &p.ctype.steuer) {
+                    (AnswerKind::Empfangsbescheinigung, Ergebnis::Bewilligt, _) => {
+                        Draft::empfangsbescheinigung(&p.facts, &p.town, basis, section)
+                    }
+                    (AnswerKind::Steuerbescheid, Ergebnis::Bewilligt, Some(rates)) => {
+                        Draft::steuerbescheid(&p.facts, &p.town, basis, rates, 1)
+                    }
+                    _ => Draft::bescheid(&p.facts, &p.town, ergebnis, section),
+                }
+                .map_err(letter_error)?;
                 if !reason.trim().is_empty()
                     && let Some(b) = d.blocks.iter_mut().find(|b| b.key == "begruendung")
                 {
                     b.text = reason;
                 }
                 d
+            }
+            LetterKind::Fristverlaengerung => {
+                Draft::fristverlaengerung(&p.facts).map_err(letter_error)?
+            }
+            LetterKind::Fiktionsbescheinigung => {
+                Draft::fiktionsbescheinigung(&p.facts).map_err(letter_error)?
             }
             LetterKind::Gebuehrenbescheid => {
                 let section = section.ok_or_else(|| {
@@ -606,9 +677,12 @@ impl Workstation {
 
     fn due_date(p: &Prepared) -> jiff::civil::Date {
         use jiff::ToSpan;
-        let delivered =
-            domain::deadline::deemed_delivery(p.facts.datum, p.cfg.types.zugangsfiktion_tage)
-                .unwrap_or(p.facts.datum);
+        let delivered = p
+            .cfg
+            .types
+            .delivery_rules()
+            .by_post(p.ctype.procedural_law(), p.facts.datum, &p.cfg.calendar)
+            .unwrap_or(p.facts.datum);
         delivered
             .checked_add(i64::from(p.cfg.tariff.faellig_tage).days())
             .unwrap_or(delivered)
@@ -975,6 +1049,11 @@ impl Workstation {
                 .then(uuid::Uuid::nil),
             payment_url: placeholder(versand.as_ref().is_some_and(|v| v.zahlung)),
             hkr_dir: placeholder(versand.as_ref().is_some_and(|v| v.kasse)),
+            history: {
+                let cfg = self.casework_config()?;
+                let events = self.office_events(case_id)?;
+                crate::desk::views::replica_record(&meta, events, Some(&cfg)).1
+            },
         };
         let mut source = source;
         if crate::casework::case_type(&*self.casework_config()?, &source.rec).is_none() {

@@ -82,7 +82,13 @@ fn a_case_from_arrival_to_dispatch() -> R {
         ]
     );
     assert_eq!(d.checklist.len(), 4);
-    assert_eq!(d.deadlines.legal, None, "no period before completeness");
+    // A Gewerbeanzeige: the receipt is due within three days of arrival (§ 15 Abs. 1
+    // GewO) – received Fri 20 Nov 2026 → Mon 23 Nov 2026; no fiction, whatever the
+    // completeness.
+    assert_eq!(d.deadlines.clock, domain::deadline::ClockKind::Fachfrist);
+    assert_eq!(d.deadlines.legal.as_deref(), Some("2026-11-23"));
+    assert_eq!(d.deadlines.period_start.as_deref(), Some("2026-11-20"));
+    assert_eq!(d.deadlines.request_warning, None);
 
     let d = ws.case_action(id, Action::PruefungBeginnen)?;
     assert_eq!(d.state, CaseState::InPruefung);
@@ -110,13 +116,13 @@ fn a_case_from_arrival_to_dispatch() -> R {
         },
     )?;
     assert_eq!(d.state, CaseState::Nachgefordert);
-    // Waiting before completeness: the period has not started yet.
-    assert_eq!(d.deadlines.legal, None);
+    // The § 15 GewO period runs from arrival: a request does not move it.
+    assert_eq!(d.deadlines.legal.as_deref(), Some("2026-11-23"));
     let d = ws.case_action(id, Action::NachreichungEingegangen)?;
     assert_eq!(d.state, CaseState::InPruefung);
     let d = ws.case_action(id, Action::VollstaendigFeststellen)?;
     assert_eq!(d.state, CaseState::InBearbeitung);
-    assert!(d.deadlines.legal.is_some(), "the §42a period runs");
+    assert_eq!(d.deadlines.legal.as_deref(), Some("2026-11-23"));
     // A refusal needs reasons.
     assert!(
         ws.case_action(
@@ -608,5 +614,201 @@ fn bulk_assignment_sorting_and_saved_filters() -> R {
     assert!(ws.saved_filters()?.is_empty());
     login(&mut ws, "leitung")?;
     assert!(ws.delete_filter("Meine Gewerbe")?.is_empty());
+    Ok(())
+}
+
+/// § 42a VwVfG through the facade: a case type whose law orders the fiction. The
+/// period starts with the receipt of the complete documents (here: the application
+/// itself, ten days ago), not on the day the clerk finds it complete; a later request
+/// does not stop it; one extension, with reasons, from the end of the original period.
+#[test]
+fn vwvfg_42a_fiction_period_through_the_facade() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    let received = jiff::Zoned::now()
+        .date()
+        .checked_sub(jiff::Span::new().days(10))?;
+    let id = ws.session_for_import()?.insert_case(&store::NewCase {
+        file_number: "MAK-2026-000001".into(),
+        case_type: "Erlaubnis als Immobilienmakler".into(),
+        applicant: "Jürgen Weiß".into(),
+        status: "eingegangen".into(),
+        received_at: format!("{received}T09:00:00+01:00"),
+    })?;
+    let d = ws.case_detail(&id)?;
+    assert_eq!(d.deadlines.clock, domain::deadline::ClockKind::Fiktion);
+    assert!(d.deadlines.legal_basis.contains("§ 42a VwVfG"));
+    assert_eq!(d.deadlines.legal, None, "not complete: no period yet");
+    assert!(!d.deadlines.extension_possible);
+    // The Eingangsbestätigung names the period, its start and the consequence.
+    let letter = ws.letter_view(&workstation::letters::LetterRequest {
+        case_id: id.clone(),
+        kind: letters::LetterKind::Eingangsbestaetigung,
+        fees: vec![],
+        edits: vec![],
+        kanal: "post".into(),
+    })?;
+    let frist = letter
+        .draft
+        .blocks
+        .iter()
+        .find(|b| b.key == "frist")
+        .ok_or("no period block")?;
+    assert!(
+        frist.text.contains("innerhalb von drei Monaten"),
+        "{}",
+        frist.text
+    );
+    assert!(frist.text.contains("vollständigen Unterlagen"));
+    assert!(
+        frist
+            .text
+            .contains("gilt die beantragte Genehmigung als erteilt (§ 42a Abs. 1 VwVfG)")
+    );
+    ws.case_action(&id, Action::PruefungBeginnen)?;
+    for item in [
+        "Angaben zur Person vollständig",
+        "Führungszeugnis liegt vor",
+        "Auskunft aus dem Gewerbezentralregister liegt vor",
+        "Nachweis geordneter Vermögensverhältnisse liegt vor",
+    ] {
+        ws.set_check(&id, item, true)?;
+    }
+    let d = ws.case_action(&id, Action::VollstaendigFeststellen)?;
+    assert_eq!(
+        d.deadlines.period_start.as_deref(),
+        Some(received.to_string().as_str()),
+        "§ 42a Abs. 2 S. 2: from the complete receipt, not from today"
+    );
+    let end = d.deadlines.legal.clone().ok_or("the period runs")?;
+    assert!(d.deadlines.extension_possible);
+    let warning = d.deadlines.request_warning.clone().ok_or("no warning")?;
+    assert!(warning.contains("keine Hemmung"), "{warning}");
+    // A request after the complete receipt does not stop the period.
+    let d = ws.case_action(
+        &id,
+        Action::Nachfordern {
+            fehlend: vec!["Gewerbezentralregister aktuell".into()],
+            frist: "2026-12-31".into(),
+        },
+    )?;
+    assert_eq!(d.deadlines.legal.as_deref(), Some(end.as_str()));
+    assert_eq!(d.deadlines.status, domain::deadline::DeadlineStatus::ImPlan);
+    assert!(
+        !d.deadlines.extension_possible,
+        "not while waiting for the citizen"
+    );
+    let d = ws.case_action(&id, Action::NachreichungEingegangen)?;
+    assert_eq!(d.deadlines.legal.as_deref(), Some(end.as_str()));
+    // Extension: with reasons, once, counted from the end of the original period.
+    let err = ws
+        .extend_deadline(&id, "  ")
+        .err()
+        .ok_or("extended without reasons")?;
+    assert!(err.message.contains("begründet"), "{}", err.message);
+    ws.extend_deadline(&id, "Stellungnahme der IHK steht aus")?;
+    let d = ws.case_detail(&id)?;
+    assert!(d.deadlines.extended);
+    assert_eq!(d.deadlines.original_end.as_deref(), Some(end.as_str()));
+    let new_end = d.deadlines.legal.clone().ok_or("no period")?;
+    assert!(new_end > end, "{new_end} after {end}");
+    let extension = d
+        .history
+        .iter()
+        .find(|h| h.kind == "fristverlaengerung")
+        .and_then(|h| h.detail.clone())
+        .ok_or("no history entry")?;
+    assert!(
+        extension.contains(&end) && extension.contains(&new_end),
+        "{extension}"
+    );
+    let again = ws
+        .extend_deadline(&id, "noch einmal")
+        .err()
+        .ok_or("extended twice")?;
+    assert!(again.message.contains("nur einmal"), "{}", again.message);
+    // A Servicefrist case has nothing to extend.
+    let gew_like = ws.session_for_import()?.insert_case(&store::NewCase {
+        file_number: "MB-2026-000001".into(),
+        case_type: "Meldebescheinigung".into(),
+        applicant: "Ayşe Öztürk".into(),
+        status: "eingegangen".into(),
+        received_at: format!("{received}T09:00:00+01:00"),
+    })?;
+    let mb = ws.case_detail(&gew_like)?;
+    assert_eq!(
+        mb.deadlines.clock,
+        domain::deadline::ClockKind::Servicefrist
+    );
+    assert_eq!(mb.deadlines.legal, None);
+    assert!(mb.deadlines.inaction_from.is_some(), "§ 75 VwGO mark");
+    let err = ws
+        .extend_deadline(&gew_like, "Gutachten")
+        .err()
+        .ok_or("extended")?;
+    assert!(
+        err.message.contains("keine Fristverlängerung"),
+        "{}",
+        err.message
+    );
+    Ok(())
+}
+
+/// After the legal review the Leitung sees which open cases' deadlines changed, with the
+/// old and the new date; cases keep their history.
+#[test]
+fn the_leitung_sees_which_deadlines_the_legal_review_changed() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, ids) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    // A Gewerbeanmeldung found complete: the old rule gave three months from today
+    // (§ 42a for every type), the law gives three days from its receipt (§ 15 GewO).
+    ws.case_action(&ids[0], Action::PruefungBeginnen)?;
+    for item in CHECKLIST {
+        ws.set_check(&ids[0], item, true)?;
+    }
+    ws.case_action(&ids[0], Action::VollstaendigFeststellen)?;
+    let history_before = ws.case_detail(&ids[0])?.history.len();
+    let mb = ws.session_for_import()?.insert_case(&store::NewCase {
+        file_number: "MB-2026-000001".into(),
+        case_type: "Meldebescheinigung".into(),
+        applicant: "Ayşe Öztürk".into(),
+        status: "eingegangen".into(),
+        received_at: "2026-11-20T09:00:00Z".into(),
+    })?;
+    assert_eq!(
+        ws.deadline_changes().err().map(|e| e.code),
+        Some(ErrorCode::Forbidden),
+        "the Leitung's list"
+    );
+    login(&mut ws, "leitung")?;
+    let changes = ws.deadline_changes()?;
+    let gew = changes
+        .iter()
+        .find(|c| c.id == ids[0])
+        .ok_or("the Gewerbeanmeldung is not listed")?;
+    let old_end = jiff::Zoned::now()
+        .date()
+        .checked_add(jiff::Span::new().months(3))?;
+    assert!(
+        gew.previous
+            .as_deref()
+            .is_some_and(|p| p >= old_end.to_string().as_str()),
+        "{gew:?}"
+    );
+    assert_eq!(gew.current.as_deref(), Some("2026-11-23"));
+    // Not found complete yet: the old rule had no period yet, § 15 GewO runs from the
+    // receipt. The Meldebescheinigung never had one: not listed.
+    let open = changes
+        .iter()
+        .find(|c| c.id == ids[1])
+        .ok_or("the second Gewerbeanmeldung is not listed")?;
+    assert_eq!(
+        (open.previous.as_deref(), open.current.as_deref()),
+        (None, Some("2026-11-23"))
+    );
+    assert!(changes.iter().all(|c| c.id != mb), "{changes:?}");
+    assert_eq!(ws.case_detail(&ids[0])?.history.len(), history_before);
     Ok(())
 }

@@ -3,4 +3,4 @@
 /**
  * Where a case stands with its deadlines.
  */
-export type DeadlineStatus = "imPlan" | "ruht" | "zielzeitErreicht" | "fristAbgelaufen";
+export type DeadlineStatus = "imPlan" | "ruht" | "zielzeitErreicht" | "fristAbgelaufen" | "fiktionEingetreten";
