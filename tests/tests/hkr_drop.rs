@@ -21,6 +21,7 @@ fn record(n: u64) -> Annahmeanordnung {
         anschrift: "Hauptstraße 1, 12345 Musterstadt".into(),
         grund: "Gewerbeanzeige".into(),
         bezahlt_referenz: None,
+        bezahlt_cent: None,
         positionen: vec![FeeLine {
             stelle: "GEW-01".into(),
             text: "Gewerbeanzeige".into(),

@@ -135,8 +135,14 @@ async fn check_delivered(
         if let Some(kz) = data["kassenzeichen"].as_str() {
             assert!(domain::fees::kassenzeichen_valid(kz, "mod10"), "{kz}");
             kassenzeichen.push(kz.to_owned());
+            let assessed = data["betragCent"].as_i64().unwrap_or(-1);
             if data["bereitsBezahlt"] == false {
-                unpaid.push((kz.to_owned(), data["betragCent"].as_i64().unwrap_or(-1)));
+                unpaid.push((kz.to_owned(), assessed));
+            } else if let Some(paid) = data["bezahltCent"].as_i64()
+                && paid < assessed
+            {
+                // Paid less online than assessed: the rest is requested.
+                unpaid.push((kz.to_owned(), assessed - paid));
             }
         }
         for o in ws.case_outbox(id)? {
@@ -165,7 +171,8 @@ async fn check_delivered(
         let csv = std::fs::read_to_string(hkr.join(format!("AO-{kz}.csv")))?;
         assert!(csv.contains(kz.as_str()));
     }
-    // The payment service: one request per unpaid fee, none for fees paid online.
+    // The payment service: one request per unpaid fee (or unpaid rest), none for fees
+    // paid online in full.
     let paid_requests = payments(run).await?;
     let mut got: Vec<(String, i64)> = paid_requests
         .iter()

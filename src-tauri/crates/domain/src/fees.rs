@@ -237,8 +237,37 @@ pub struct Annahmeanordnung {
     pub grund: String,
     /// Already paid online (paymentInformation BOOKED): the transaction reference.
     pub bezahlt_referenz: Option<String>,
+    /// The amount paid online, where the portal said it.
+    pub bezahlt_cent: Option<i64>,
     pub positionen: Vec<FeeLine>,
     pub summe_cent: i64,
+}
+
+/// How an online payment compares with the assessed amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentMatch {
+    /// Paid exactly.
+    Paid,
+    /// Paid less: this much is still open.
+    Partly { open_cent: i64 },
+    /// Paid more: this much is refunded.
+    Overpaid { refund_cent: i64 },
+    /// Booked without an amount: to be reconciled with the cash office.
+    AmountUnknown,
+}
+
+/// Reconcile a payment booked at the portal against the assessed amount.
+pub fn reconcile(assessed_cent: i64, paid_cent: Option<i64>) -> PaymentMatch {
+    match paid_cent {
+        None => PaymentMatch::AmountUnknown,
+        Some(p) if p == assessed_cent => PaymentMatch::Paid,
+        Some(p) if p < assessed_cent => PaymentMatch::Partly {
+            open_cent: assessed_cent - p,
+        },
+        Some(p) => PaymentMatch::Overpaid {
+            refund_cent: p - assessed_cent,
+        },
+    }
 }
 
 /// Cents as a plain decimal for machine records: 123456 → "1234.56".
@@ -301,6 +330,9 @@ impl Annahmeanordnung {
         field("Summe", &decimal(self.summe_cent));
         if let Some(r) = &self.bezahlt_referenz {
             field("BezahltReferenz", r);
+        }
+        if let Some(c) = self.bezahlt_cent {
+            field("BezahltBetrag", &decimal(c));
         }
         for p in &self.positionen {
             out.push_str(&format!(
@@ -378,6 +410,22 @@ pub fn kassenzeichen_valid(kz: &str, scheme: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An online payment is reconciled against the assessed amount, not taken as
+    /// "bereits bezahlt" whatever it was.
+    #[test]
+    fn online_payment_is_reconciled_against_the_assessment() {
+        assert_eq!(reconcile(2600, Some(2600)), PaymentMatch::Paid);
+        assert_eq!(
+            reconcile(2600, Some(1000)),
+            PaymentMatch::Partly { open_cent: 1600 }
+        );
+        assert_eq!(
+            reconcile(2600, Some(3000)),
+            PaymentMatch::Overpaid { refund_cent: 400 }
+        );
+        assert_eq!(reconcile(2600, None), PaymentMatch::AmountUnknown);
+    }
 
     fn tariff() -> Tariff {
         let e = |stelle: &str, art: &str, betrag: i64, min: i64, max: i64| TariffEntry {
@@ -523,6 +571,7 @@ mod tests {
             anschrift: "Hauptstraße 1; 12345 Musterstadt".into(),
             grund: "Gewerbeanzeige <Neugründung> & \"Café\"".into(),
             bezahlt_referenz: None,
+            bezahlt_cent: None,
             summe_cent: total.total_cent,
             positionen: total.lines,
         };

@@ -142,6 +142,7 @@ fn main() -> R {
             kassenzeichen: kassenzeichen("5100", 1, n as u64, "mod10"),
             faellig_am: "2026-12-27".into(),
             bezahlt_referenz: None,
+            bezahlt_cent: None,
             rechtsgrundlagen: vec!["Sondernutzungssatzung, Tarif Nr. 1 und 4.2".into()],
         };
         let d = Draft::bescheid(&facts(n), &town, Ergebnis::Bewilligt, Some(fees))?;

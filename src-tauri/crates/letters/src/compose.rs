@@ -119,6 +119,9 @@ pub struct FeeSection {
     pub faellig_am: String,
     /// Paid online already: the transaction reference.
     pub bezahlt_referenz: Option<String>,
+    /// The amount paid online, where the portal said it.
+    #[serde(default)]
+    pub bezahlt_cent: Option<i64>,
     /// Legal bases of the tariff positions, for the reasons.
     pub rechtsgrundlagen: Vec<String>,
 }
@@ -785,21 +788,46 @@ fn fee_blocks(fees: Option<&FeeSection>, town: &TownConfig) -> Vec<TextBlock> {
             false,
         )];
     }
-    let zahlung = match &fees.bezahlt_referenz {
-        Some(referenz) => format!(
-            "Den Betrag von {} haben Sie bereits bei der Antragstellung online bezahlt (Transaktion {referenz}). Sie müssen nichts mehr überweisen.",
-            format_euro(fees.total_cent)
-        ),
-        None => format!(
+    let transfer = |amount: i64| {
+        format!(
             "Bitte überweisen Sie {} bis zum {} auf das Konto der {} bei der {}, IBAN {}, BIC {}. Geben Sie als Verwendungszweck unbedingt das Kassenzeichen {} an. Bei verspäteter Zahlung können Säumniszuschläge erhoben werden.",
-            format_euro(fees.total_cent),
+            format_euro(amount),
             iso_to_german(&fees.faellig_am),
             town.behoerde,
             town.bank,
             town.iban,
             town.bic,
             fees.kassenzeichen
-        ),
+        )
+    };
+    let zahlung = match &fees.bezahlt_referenz {
+        Some(referenz) => match domain::fees::reconcile(fees.total_cent, fees.bezahlt_cent) {
+            domain::fees::PaymentMatch::Paid => format!(
+                "Den Betrag von {} haben Sie bereits bei der Antragstellung online bezahlt (Transaktion {referenz}). Sie müssen nichts mehr überweisen.",
+                format_euro(fees.total_cent)
+            ),
+            domain::fees::PaymentMatch::Partly { open_cent } => format!(
+                "Bei der Antragstellung haben Sie online {} bezahlt (Transaktion {referenz}); festgesetzt sind {}. {}",
+                format_euro(fees.total_cent - open_cent),
+                format_euro(fees.total_cent),
+                transfer(open_cent).replacen(
+                    "Bitte überweisen Sie",
+                    "Bitte überweisen Sie den Restbetrag von",
+                    1
+                )
+            ),
+            domain::fees::PaymentMatch::Overpaid { refund_cent } => format!(
+                "Bei der Antragstellung haben Sie online {} bezahlt (Transaktion {referenz}); festgesetzt sind {}. Den zu viel gezahlten Betrag von {} erstatten wir Ihnen auf das Konto, von dem Sie gezahlt haben. Sie müssen nichts mehr überweisen.",
+                format_euro(fees.total_cent + refund_cent),
+                format_euro(fees.total_cent),
+                format_euro(refund_cent)
+            ),
+            domain::fees::PaymentMatch::AmountUnknown => format!(
+                "Laut Portal haben Sie bei der Antragstellung online gezahlt (Transaktion {referenz}); der Betrag wurde nicht übermittelt. Wir gleichen die Zahlung mit der Kasse ab. Deckt sie die festgesetzten {} nicht, erhalten Sie gesondert Nachricht.",
+                format_euro(fees.total_cent)
+            ),
+        },
+        None => transfer(fees.total_cent),
     };
     vec![
         block("gebuehren", "Gebühren", String::new(), false),

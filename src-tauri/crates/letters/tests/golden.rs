@@ -96,6 +96,7 @@ fn fee_section(
         kassenzeichen: kassenzeichen(&tariff.kassenzeichen_praefix, 1, 4711, &tariff.pruefziffer),
         faellig_am: "2026-12-23".into(),
         bezahlt_referenz: None,
+        bezahlt_cent: None,
         rechtsgrundlagen: stellen
             .iter()
             .filter_map(|s| tariff.tarif.iter().find(|e| &e.stelle == s))
@@ -239,6 +240,45 @@ fn thousands_are_grouped_and_a_paid_fee_is_not_requested_again() -> R {
     assert!(text.contains("Bitte überweisen Sie"), "{text}");
 
     fees.bezahlt_referenz = Some("PAY-7781-XK".into());
+    fees.bezahlt_cent = Some(fees.total_cent);
+    // Paid less or more than assessed: the letter says which (a payment is reconciled,
+    // not taken as "bereits bezahlt").
+    let zahlung = |fees: &FeeSection| -> Result<String, Box<dyn std::error::Error>> {
+        let d = Draft::bescheid(&f, &town, Ergebnis::Bewilligt, Some(fees.clone()))?;
+        Ok(d.blocks
+            .iter()
+            .find(|b| b.key == "zahlung")
+            .map(|b| b.text.clone())
+            .unwrap_or_default())
+    };
+    let partly = FeeSection {
+        bezahlt_cent: Some(100_000),
+        ..fees.clone()
+    };
+    let t = zahlung(&partly)?;
+    assert!(
+        t.contains("online 1.000,00 € bezahlt") && t.contains("Restbetrag von 233,50 €"),
+        "{t}"
+    );
+    assert!(t.contains(&fees.kassenzeichen), "{t}");
+    let over = FeeSection {
+        bezahlt_cent: Some(fees.total_cent + 1_000),
+        ..fees.clone()
+    };
+    let t = zahlung(&over)?;
+    assert!(
+        t.contains("zu viel gezahlten Betrag von 10,00 €") && !t.contains("Bitte überweisen"),
+        "{t}"
+    );
+    let unknown = FeeSection {
+        bezahlt_cent: None,
+        ..fees.clone()
+    };
+    let t = zahlung(&unknown)?;
+    assert!(
+        t.contains("der Betrag wurde nicht übermittelt") && !t.contains("bereits"),
+        "{t}"
+    );
     let pdf = letters::render(
         &renderer,
         &Draft::bescheid(&f, &town, Ergebnis::Bewilligt, Some(fees))?,

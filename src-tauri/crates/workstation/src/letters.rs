@@ -152,18 +152,23 @@ fn address(data: Option<&serde_json::Value>) -> Vec<String> {
         .collect()
 }
 
-/// paymentInformation with status BOOKED: the transaction reference.
-fn paid_online(metadata: Option<&serde_json::Value>) -> Option<String> {
+/// paymentInformation with status BOOKED: the transaction reference and, where the
+/// portal gave it, the amount paid.
+fn paid_online(metadata: Option<&serde_json::Value>) -> Option<(String, Option<i64>)> {
     let p = metadata?.get("paymentInformation")?;
     let info: fitconnect::metadata::PaymentInformation = serde_json::from_value(p.clone()).ok()?;
     if info.status != "BOOKED" {
         return None;
     }
-    Some(if info.transaction_reference.is_empty() {
-        info.transaction_id
-    } else {
-        info.transaction_reference
-    })
+    let cents = info.gross_amount_cents();
+    Some((
+        if info.transaction_reference.is_empty() {
+            info.transaction_id
+        } else {
+            info.transaction_reference
+        },
+        cents,
+    ))
 }
 
 /// The statutory period as the letters state it: clock, length, legal basis and,
@@ -341,6 +346,7 @@ fn outgoing(
         "betragCent": p.fees.as_ref().map(|f| f.total_cent),
         "faelligAm": books.then(|| due.to_string()),
         "bereitsBezahlt": p.paid.is_some(),
+        "bezahltCent": p.paid_cent,
     });
     let hkr = match (books, &p.hkr_dir, &p.fees) {
         (true, Some(dir), Some(fees)) => {
@@ -356,6 +362,7 @@ fn outgoing(
                     letters::compose::datum(p.facts.datum)
                 ) + &format!(" – {}", p.ctype.name),
                 bezahlt_referenz: p.paid.clone(),
+                bezahlt_cent: p.paid_cent,
                 positionen: fees.lines.clone(),
                 summe_cent: fees.total_cent,
             };
@@ -368,12 +375,20 @@ fn outgoing(
         }
         _ => None,
     };
-    let payment = match (books, &p.payment_url, &p.paid, &p.fees, &reply_to) {
-        (true, Some(url), None, Some(fees), Some(_)) => Some(sync::PaymentItem {
+    // What is still to be paid: everything, or what an online payment left open.
+    let open = p.fees.as_ref().map(|f| match &p.paid {
+        None => f.total_cent,
+        Some(_) => match domain::fees::reconcile(f.total_cent, p.paid_cent) {
+            domain::fees::PaymentMatch::Partly { open_cent } => open_cent,
+            _ => 0,
+        },
+    });
+    let payment = match (books, &p.payment_url, open, &reply_to) {
+        (true, Some(url), Some(amount), Some(_)) if amount > 0 => Some(sync::PaymentItem {
             url: url.clone(),
             request_id: kz.to_owned(),
             kassenzeichen: kz.to_owned(),
-            amount_cents: fees.total_cent,
+            amount_cents: amount,
             due_date: due.to_string(),
             description: format!("{} {}", p.ctype.name, p.rec.file_number),
         }),
@@ -434,6 +449,8 @@ pub(crate) struct Prepared {
     fee_items: Vec<FeeItem>,
     fees: Option<FeeTotal>,
     paid: Option<String>,
+    /// The amount paid online, where the portal said it.
+    paid_cent: Option<i64>,
     kinds: Vec<LetterKind>,
     channels: Vec<String>,
     reply_destination: Option<uuid::Uuid>,
@@ -590,7 +607,8 @@ impl Workstation {
         Ok(Prepared {
             decision: src.decision,
             requested: src.requested,
-            paid: paid_online(src.metadata.as_ref()),
+            paid: paid_online(src.metadata.as_ref()).map(|p| p.0),
+            paid_cent: paid_online(src.metadata.as_ref()).and_then(|p| p.1),
             hkr_dir: src.hkr_dir,
             rec,
             ctype,
@@ -621,6 +639,7 @@ impl Workstation {
             kassenzeichen: kassenzeichen.to_owned(),
             faellig_am: due.to_string(),
             bezahlt_referenz: p.paid.clone(),
+            bezahlt_cent: p.paid_cent,
             rechtsgrundlagen: f
                 .lines
                 .iter()

@@ -13,4 +13,8 @@ faelligAm: string, zahlungspflichtiger: string, anschrift: string, grund: string
 /**
  * Already paid online (paymentInformation BOOKED): the transaction reference.
  */
-bezahltReferenz: string | null, positionen: Array<FeeLine>, summeCent: number, };
+bezahltReferenz: string | null, 
+/**
+ * The amount paid online, where the portal said it.
+ */
+bezahltCent: number | null, positionen: Array<FeeLine>, summeCent: number, };

@@ -14,6 +14,10 @@ faelligAm: string,
  */
 bezahltReferenz: string | null, 
 /**
+ * The amount paid online, where the portal said it.
+ */
+bezahltCent: number | null, 
+/**
  * Legal bases of the tariff positions, for the reasons.
  */
 rechtsgrundlagen: Array<string>, };
