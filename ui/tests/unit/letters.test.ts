@@ -25,7 +25,7 @@ function view(req: LetterRequest, blocked: string | null): LetterView {
       ergebnis: req.kind === "bescheid" ? "bewilligt" : null,
       betreff: "Bescheid – Sondernutzung; Ihr Antrag vom 02.11.2026",
       rechtsbehelf: "Klage",
-      fees: { lines: [], totalCent: total, kassenzeichen: "(wird beim Versand vergeben)", faelligAm: "2026-12-27", bezahltReferenz: null, rechtsgrundlagen: [] },
+      fees: { lines: [], totalCent: total, kassenzeichen: "(wird beim Versand vergeben)", faelligAm: "2026-12-27", bezahltReferenz: null, bezahltCent: null, rechtsgrundlagen: [] },
       blocks: [
         { key: "tenor", title: "Bescheid", text: "1. Ihrem Antrag wird stattgegeben.", editable: true },
         { key: "rechtsbehelf", title: "Rechtsbehelfsbelehrung", text: "Gegen diesen Bescheid können Sie Klage erheben.", editable: false },
