@@ -97,6 +97,7 @@ fn main() -> Result<(), BoxError> {
                 Action::Entscheiden {
                     ergebnis: Decision::Bewilligt,
                     begruendung: String::new(),
+                    anhoerung_vermerk: None,
                 },
             )?;
         }

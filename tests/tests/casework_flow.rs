@@ -163,6 +163,7 @@ fn synced_application_with_a_nachforderung_answered_by_the_citizen() -> Result<(
         Action::Entscheiden {
             ergebnis: Decision::Bewilligt,
             begruendung: String::new(),
+            anhoerung_vermerk: None,
         },
     )?;
     let d = ws.case_action(

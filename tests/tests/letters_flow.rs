@@ -53,6 +53,7 @@ fn decide_all(ws: &mut Workstation) -> Result<Vec<(String, String)>, BoxError> {
             Action::Entscheiden {
                 ergebnis,
                 begruendung,
+                anhoerung_vermerk: None,
             },
         )?;
         assert_eq!(d.state, CaseState::Entschieden);

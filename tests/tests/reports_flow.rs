@@ -97,6 +97,7 @@ fn leitung_sees_team_figures_that_match_their_cases() -> Result<(), BoxError> {
         Action::Entscheiden {
             ergebnis: Decision::Bewilligt,
             begruendung: String::new(),
+            anhoerung_vermerk: None,
         },
     )?;
     assert_eq!(ws.report(&year())?.total.current.decided, before + 1);
@@ -179,6 +180,7 @@ fn figures_kept_in_memory_equal_a_fresh_read_after_changes() -> Result<(), BoxEr
         Action::Entscheiden {
             ergebnis: Decision::Bewilligt,
             begruendung: String::new(),
+            anhoerung_vermerk: None,
         },
     )?;
     let frist = jiff::Zoned::now()

@@ -556,8 +556,12 @@ describe("Anmeldung und Arbeitskorb", () => {
 
   it("warns before a request for documents while a Fiktion period runs, and shows the start and the extension", async () => {
     const warning = "Die Fiktionsfrist läuft weiter: Eine Nachforderung hält sie nicht an (§ 42a VwVfG kennt keine Hemmung). Sie endet am 15.04.2026 – in 20 Tagen. Wird bis dahin nicht entschieden, gilt die Genehmigung als erteilt.";
-    mockIPC((cmd) => {
+    const actions: unknown[] = [];
+    mockIPC((cmd, args) => {
       switch (cmd) {
+        case "case_action":
+          actions.push((args as { action: unknown }).action);
+          throw { code: "invalidInput", message: "Die Äußerungsfrist der Anhörung läuft bis 17.12.2026." };
         case "session":
           return sb;
         case "sync_status":
@@ -590,6 +594,15 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(screen.queryByTestId("request-warning")).toBeNull();
     await fireEvent.click(screen.getByRole("button", { name: "Unterlagen nachfordern" }));
     expect((await screen.findByTestId("request-warning")).textContent).toContain("gilt die Genehmigung als erteilt");
+    // A refusal asks for the note on the hearing (§ 28 VwVfG) and sends it with the step.
+    await fireEvent.click(screen.getByRole("button", { name: "Entscheiden" }));
+    expect(screen.queryByLabelText(/Anhörung \(§ 28 VwVfG\)/)).toBeNull();
+    await fireEvent.change(screen.getByLabelText("Entscheidung"), { target: { value: "abgelehnt" } });
+    await fireEvent.input(screen.getByLabelText(/Begründung/), { target: { value: "Führungszeugnis mit Eintrag" } });
+    await fireEvent.input(await screen.findByLabelText(/Anhörung \(§ 28 VwVfG\)/), { target: { value: "Stellungnahme liegt vor" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Ausführen" }));
+    await waitFor(() => expect(actions).toHaveLength(1));
+    expect(actions[0]).toEqual({ action: "entscheiden", ergebnis: "abgelehnt", begruendung: "Führungszeugnis mit Eintrag", anhoerung_vermerk: "Stellungnahme liegt vor" });
   });
 
   it("locks the screen after inactivity, hides the data and unlocks with the password", async () => {

@@ -132,6 +132,11 @@ pub enum Action {
     Entscheiden {
         ergebnis: Decision,
         begruendung: String,
+        /// Before an adverse decision (§ 28 VwVfG): why a hearing is dispensable, or
+        /// that the applicant has already commented while the period still runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        anhoerung_vermerk: Option<String>,
     },
     /// The decision went out (channel: "postfach" or "post").
     Versenden {
@@ -234,6 +239,21 @@ impl Action {
     }
 }
 
+/// The hearing before an adverse decision (§ 28 VwVfG), as of today.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Hearing {
+    /// No hearing letter went out.
+    #[default]
+    None,
+    /// The period to comment runs until this day (inclusive).
+    Running(jiff::civil::Date),
+    /// A hearing took place and its period is over.
+    Done,
+    /// Not checked here: the Rathaus-Server cannot read the hearing's content (it
+    /// travels encrypted); the desk that sends the step checks it.
+    NotChecked,
+}
+
 /// What the state machine needs to know about the case besides its state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Context {
@@ -241,6 +261,7 @@ pub struct Context {
     pub checklist_complete: bool,
     /// The state a Nachforderung was made from (to return to).
     pub waiting_from: Option<CaseState>,
+    pub hearing: Hearing,
 }
 
 /// Why a transition is refused (German, for the UI).
@@ -259,6 +280,14 @@ pub enum TransitionError {
     ChecklistIncomplete,
     #[error("Bitte nennen Sie die fehlenden Unterlagen und eine Frist (TT.MM.JJJJ).")]
     MissingDocumentsUnnamed,
+    #[error(
+        "Vor einer Ablehnung ist die antragstellende Person anzuhören (§ 28 Abs. 1 VwVfG): bitte zuerst die Anhörung senden – oder im Vermerk begründen, warum sie entbehrlich ist (§ 28 Abs. 2 VwVfG)."
+    )]
+    HearingMissing,
+    #[error(
+        "Die Äußerungsfrist der Anhörung läuft bis {0}; vor ihrem Ende nur mit Vermerk, dass die Stellungnahme schon vorliegt."
+    )]
+    HearingRunning(String),
 }
 
 fn blank(s: &str) -> bool {
@@ -299,12 +328,25 @@ pub fn apply(
             Action::Entscheiden {
                 ergebnis,
                 begruendung,
+                anhoerung_vermerk,
             },
         ) => {
-            if *ergebnis != Decision::Bewilligt && blank(begruendung) {
-                return Err(TransitionError::ReasonMissing(
-                    "Ablehnung oder Teilbewilligung",
-                ));
+            if *ergebnis != Decision::Bewilligt {
+                if blank(begruendung) {
+                    return Err(TransitionError::ReasonMissing(
+                        "Ablehnung oder Teilbewilligung",
+                    ));
+                }
+                let noted = anhoerung_vermerk.as_deref().is_some_and(|v| !blank(v));
+                match ctx.hearing {
+                    Hearing::None if !noted => return Err(TransitionError::HearingMissing),
+                    Hearing::Running(until) if !noted => {
+                        return Err(TransitionError::HearingRunning(
+                            until.strftime("%d.%m.%Y").to_string(),
+                        ));
+                    }
+                    _ => {}
+                }
             }
             Entschieden
         }
@@ -350,6 +392,7 @@ pub fn sample_actions() -> Vec<Action> {
         Action::Entscheiden {
             ergebnis: Decision::Bewilligt,
             begruendung: String::new(),
+            anhoerung_vermerk: None,
         },
         Action::Versenden {
             kanal: "postfach".into(),
@@ -387,6 +430,7 @@ mod tests {
         Context {
             checklist_complete: true,
             waiting_from: None,
+            hearing: Hearing::Done,
         }
     }
 
@@ -419,6 +463,7 @@ mod tests {
             Action::Entscheiden {
                 ergebnis: Decision::Bewilligt,
                 begruendung: String::new(),
+                anhoerung_vermerk: None,
             },
             Action::Versenden {
                 kanal: "postfach".into(),
@@ -453,11 +498,73 @@ mod tests {
         assert_eq!(back(None), Ok(InPruefung));
     }
 
+    /// § 28 VwVfG: no adverse decision without a hearing, unless the clerk notes why it
+    /// is dispensable (Abs. 2) – and not while its period runs, unless the comment is in.
+    #[test]
+    fn vwvfg_28_hearing_before_an_adverse_decision() {
+        let refuse = |vermerk: Option<&str>| Action::Entscheiden {
+            ergebnis: Decision::Abgelehnt,
+            begruendung: "Voraussetzungen fehlen".into(),
+            anhoerung_vermerk: vermerk.map(str::to_owned),
+        };
+        let with = |hearing| Context { hearing, ..ctx() };
+        assert_eq!(
+            apply(InBearbeitung, &refuse(None), with(Hearing::None)),
+            Err(TransitionError::HearingMissing)
+        );
+        assert_eq!(
+            apply(InBearbeitung, &refuse(Some("  ")), with(Hearing::None)),
+            Err(TransitionError::HearingMissing)
+        );
+        assert_eq!(
+            apply(
+                InBearbeitung,
+                &refuse(Some(
+                    "Entbehrlich: es wird nicht zuungunsten von Angaben des Antrags abgewichen (§ 28 Abs. 2 Nr. 3)"
+                )),
+                with(Hearing::None)
+            ),
+            Ok(Entschieden)
+        );
+        let until = jiff::civil::date(2026, 12, 17);
+        assert_eq!(
+            apply(InBearbeitung, &refuse(None), with(Hearing::Running(until))),
+            Err(TransitionError::HearingRunning("17.12.2026".into()))
+        );
+        assert_eq!(
+            apply(
+                InBearbeitung,
+                &refuse(Some("Stellungnahme vom 10.12. liegt vor")),
+                with(Hearing::Running(until))
+            ),
+            Ok(Entschieden)
+        );
+        assert_eq!(
+            apply(InBearbeitung, &refuse(None), with(Hearing::Done)),
+            Ok(Entschieden)
+        );
+        assert_eq!(
+            apply(InBearbeitung, &refuse(None), with(Hearing::NotChecked)),
+            Ok(Entschieden)
+        );
+        // A grant needs no hearing.
+        let grant = Action::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+            begruendung: String::new(),
+            anhoerung_vermerk: None,
+        };
+        assert_eq!(
+            apply(InBearbeitung, &grant, with(Hearing::None)),
+            Ok(Entschieden)
+        );
+    }
+
     #[test]
     fn reasons_are_demanded() {
         let no_reason = Action::Entscheiden {
             ergebnis: Decision::Abgelehnt,
             begruendung: "  ".into(),
+            anhoerung_vermerk: Some("Stellungnahme liegt vor".into()),
         };
         assert!(matches!(
             apply(InBearbeitung, &no_reason, ctx()),
@@ -579,7 +686,8 @@ mod properties {
             )
                 .prop_map(|(ergebnis, begruendung)| Action::Entscheiden {
                     ergebnis,
-                    begruendung
+                    begruendung,
+                    anhoerung_vermerk: None,
                 }),
             text.clone().prop_map(|kanal| Action::Versenden { kanal }),
             Just(Action::Abschliessen),
@@ -602,7 +710,7 @@ mod properties {
             let mut completed_with_checklist = false;
             let mut decided = false;
             for (a, checklist) in steps {
-                let ctx = Context { checklist_complete: checklist, waiting_from };
+                let ctx = Context { checklist_complete: checklist, waiting_from, hearing: Hearing::Done };
                 // A refusal changes nothing; an allowed step is checked.
                 if let Ok(next) = apply(state, &a, ctx) {
                     {

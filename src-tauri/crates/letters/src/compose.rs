@@ -27,6 +27,8 @@ pub enum LetterKind {
     Fristverlaengerung,
     /// The written certificate that the permit is deemed granted (§ 42a Abs. 3 VwVfG).
     Fiktionsbescheinigung,
+    /// The hearing before an adverse decision (§ 28 VwVfG).
+    Anhoerung,
 }
 
 impl LetterKind {
@@ -38,6 +40,7 @@ impl LetterKind {
             LetterKind::Gebuehrenbescheid => "gebuehrenbescheid",
             LetterKind::Fristverlaengerung => "fristverlaengerung",
             LetterKind::Fiktionsbescheinigung => "fiktionsbescheinigung",
+            LetterKind::Anhoerung => "anhoerung",
         }
     }
 
@@ -49,6 +52,7 @@ impl LetterKind {
             LetterKind::Gebuehrenbescheid => "Gebührenbescheid",
             LetterKind::Fristverlaengerung => "Verlängerung der Entscheidungsfrist",
             LetterKind::Fiktionsbescheinigung => "Bescheinigung über die Genehmigungsfiktion",
+            LetterKind::Anhoerung => "Anhörung vor der Entscheidung",
         }
     }
 }
@@ -743,6 +747,58 @@ impl Draft {
             fees: None,
             rechtsbehelf: None,
         })
+    }
+
+    /// Anhörung (§ 28 Abs. 1 VwVfG): before deciding against the applicant, the
+    /// authority says what it intends and why, and gives a period to comment.
+    pub fn anhoerung(facts: &CaseFacts, bis: Date) -> Draft {
+        let blocks = vec![
+            block("anrede", "", "Sehr geehrte Damen und Herren,", true),
+            block(
+                "einleitung",
+                "",
+                format!(
+                    "nach Prüfung Ihres Antrags „{}“ vom {} beabsichtigen wir, ihn abzulehnen. Bevor wir entscheiden, geben wir Ihnen Gelegenheit, sich zu den für die Entscheidung erheblichen Tatsachen zu äußern (§ 28 Abs. 1 VwVfG).",
+                    facts.vorgangsart,
+                    datum(facts.eingang)
+                ),
+                true,
+            ),
+            block(
+                "gruende",
+                "Beabsichtigte Entscheidung und Gründe",
+                "(bitte die beabsichtigte Entscheidung und die erheblichen Tatsachen eintragen)",
+                true,
+            ),
+            block(
+                "frist",
+                "Ihre Stellungnahme",
+                format!(
+                    "Sie können sich bis zum {} schriftlich, per E-Mail, über das Portal oder persönlich äußern und weitere Unterlagen einreichen. Äußern Sie sich bis dahin nicht, entscheiden wir nach Aktenlage.",
+                    datum(bis)
+                ),
+                true,
+            ),
+            block(
+                "hinweis",
+                "Hinweis",
+                "Dieses Schreiben ist noch keine Entscheidung.",
+                false,
+            ),
+            closing(facts),
+        ];
+        Draft {
+            kind: LetterKind::Anhoerung,
+            ergebnis: None,
+            betreff: format!(
+                "{} – Anhörung vor der Entscheidung; Ihr Antrag vom {}",
+                facts.vorgangsart,
+                datum(facts.eingang)
+            ),
+            blocks,
+            fees: None,
+            rechtsbehelf: None,
+        }
     }
 
     /// Take the clerk's edits: editable blocks get the new text, fixed ones stay.

@@ -144,6 +144,7 @@ fn every_letter_of_every_case_type_renders_and_checks() -> R {
                         "Die Stellungnahme der IHK steht aus.".into(),
                     )),
                 ))?,
+                "anhoerung" => Draft::anhoerung(&f, date(2026, 12, 11)),
                 "fiktionsbescheinigung" => {
                     Draft::fiktionsbescheinigung(&period(&f, Some(date(2026, 11, 20)), None))?
                 }
@@ -188,6 +189,11 @@ fn every_letter_of_every_case_type_renders_and_checks() -> R {
                 LetterKind::Fristverlaengerung => {
                     assert!(text.contains("02.04.2027"), "{ctx}");
                     assert!(text.contains("IHK"), "{ctx}");
+                    assert!(!text.contains("Rechtsbehelfsbelehrung"), "{ctx}");
+                }
+                LetterKind::Anhoerung => {
+                    assert!(text.contains("§ 28 Abs. 1 VwVfG"), "{ctx}");
+                    assert!(text.contains("11.12.2026"), "{ctx}");
                     assert!(!text.contains("Rechtsbehelfsbelehrung"), "{ctx}");
                 }
                 LetterKind::Fiktionsbescheinigung => {

@@ -49,6 +49,7 @@ fn action_of(step: &Step, has_content: bool) -> Action {
         Step::Entscheiden { ergebnis } => Action::Entscheiden {
             ergebnis: *ergebnis,
             begruendung: reason(),
+            anhoerung_vermerk: None,
         },
         Step::Versenden { kanal } => Action::Versenden {
             kanal: kanal.clone(),
@@ -300,6 +301,8 @@ pub fn decide(
             let ctx = Context {
                 checklist_complete: case.checklist_complete,
                 waiting_from: case.waiting_from,
+                // The hearing's letter and note travel encrypted: the desk checks it.
+                hearing: domain::lifecycle::Hearing::NotChecked,
             };
             let next = lifecycle::apply(case.state, &action, ctx)
                 .map_err(|e| Refusal::invalid(format!("Vorgang {}: {e}", case.file_number)))?;

@@ -261,6 +261,32 @@ pub(crate) fn clock_from(rec: &CaseRecord, history: &[store::HistoryEntry]) -> C
     }
 }
 
+/// The hearing (§ 28 VwVfG) from the history: the last Anhörung letter sent and the
+/// end of its period to comment.
+pub(crate) fn hearing_from(
+    history: &[store::HistoryEntry],
+    today: jiff::civil::Date,
+) -> lifecycle::Hearing {
+    let until = history
+        .iter()
+        .rev()
+        .filter(|h| h.kind == "brief")
+        .filter_map(|h| h.detail.as_deref())
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .find(|v| v["brief"] == "anhoerung")
+        .map(|v| {
+            v["frist"]
+                .as_str()
+                .and_then(|f| f.parse::<jiff::civil::Date>().ok())
+        });
+    match until {
+        None => lifecycle::Hearing::None,
+        Some(Some(d)) if today <= d => lifecycle::Hearing::Running(d),
+        // A hearing letter without a readable period counts as held.
+        Some(_) => lifecycle::Hearing::Done,
+    }
+}
+
 /// Marker and next date for the work list.
 pub(crate) fn marker(
     session: &Session,
@@ -487,6 +513,7 @@ impl Workstation {
         Ok(Context {
             checklist_complete: items.iter().all(|i| checked.contains(i)),
             waiting_from: rec.waiting_from.as_deref().and_then(CaseState::parse),
+            hearing: hearing_from(&session.case_history(&rec.id)?, today()),
         })
     }
 

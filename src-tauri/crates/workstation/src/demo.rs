@@ -28,6 +28,7 @@ fn steps(target: CaseState) -> Vec<Action> {
     let entscheiden = Action::Entscheiden {
         ergebnis: Decision::Bewilligt,
         begruendung: String::new(),
+        anhoerung_vermerk: None,
     };
     let versenden = Action::Versenden {
         kanal: "postfach".into(),

@@ -240,6 +240,7 @@ fn decision(session: &Session, rec: &CaseRecord) -> Result<Option<(Ergebnis, Str
         Action::Entscheiden {
             ergebnis,
             begruendung,
+            ..
         } => Some((
             match ergebnis {
                 Decision::Bewilligt => Ergebnis::Bewilligt,
@@ -576,6 +577,7 @@ impl Workstation {
                 "eingangsbestaetigung" if state.is_open() => LetterKind::Eingangsbestaetigung,
                 "nachforderung" if state == CaseState::Nachgefordert => LetterKind::Nachforderung,
                 "bescheid" if state == CaseState::Entschieden => LetterKind::Bescheid,
+                "anhoerung" if state == CaseState::InBearbeitung => LetterKind::Anhoerung,
                 "fristverlaengerung"
                     if state.is_open()
                         && facts
@@ -681,6 +683,7 @@ impl Workstation {
             LetterKind::Fristverlaengerung => {
                 Draft::fristverlaengerung(&p.facts).map_err(letter_error)?
             }
+            LetterKind::Anhoerung => Draft::anhoerung(&p.facts, Self::hearing_until(p)),
             LetterKind::Fiktionsbescheinigung => {
                 Draft::fiktionsbescheinigung(&p.facts).map_err(letter_error)?
             }
@@ -692,6 +695,19 @@ impl Workstation {
             }
         };
         draft.with_edits(edits).map_err(letter_error)
+    }
+
+    /// The end of the period to comment after a hearing letter of today: two weeks
+    /// from the day it counts as delivered.
+    fn hearing_until(p: &Prepared) -> jiff::civil::Date {
+        use jiff::ToSpan;
+        let delivered = p
+            .cfg
+            .types
+            .delivery_rules()
+            .by_post(p.ctype.procedural_law(), p.facts.datum, &p.cfg.calendar)
+            .unwrap_or(p.facts.datum);
+        delivered.checked_add(14.days()).unwrap_or(delivered)
     }
 
     fn due_date(p: &Prepared) -> jiff::civil::Date {
@@ -822,6 +838,9 @@ impl Workstation {
             "kanal": req.kanal,
             "datei": filename,
             "kassenzeichen": (!kz.is_empty()).then_some(&kz),
+            // A hearing's period to comment (§ 28 VwVfG): decisions wait for it.
+            "frist": (req.kind == LetterKind::Anhoerung)
+                .then(|| Self::hearing_until(&p).to_string()),
         })
         .to_string();
         let transition = next.map(|next| Transition {

@@ -129,7 +129,8 @@ fn a_case_from_arrival_to_dispatch() -> R {
             id,
             Action::Entscheiden {
                 ergebnis: Decision::Abgelehnt,
-                begruendung: String::new()
+                begruendung: String::new(),
+                anhoerung_vermerk: None,
             }
         )
         .is_err()
@@ -141,6 +142,7 @@ fn a_case_from_arrival_to_dispatch() -> R {
         Action::Entscheiden {
             ergebnis: Decision::Bewilligt,
             begruendung: String::new(),
+            anhoerung_vermerk: None,
         },
     )?;
     ws.case_action(
@@ -169,6 +171,7 @@ fn a_case_from_arrival_to_dispatch() -> R {
         Action::Entscheiden {
             ergebnis: Decision::Bewilligt,
             begruendung: String::new(),
+            anhoerung_vermerk: None,
         },
     )?;
     let posted = ws.case_action(
@@ -810,5 +813,79 @@ fn the_leitung_sees_which_deadlines_the_legal_review_changed() -> R {
     );
     assert!(changes.iter().all(|c| c.id != mb), "{changes:?}");
     assert_eq!(ws.case_detail(&ids[0])?.history.len(), history_before);
+    Ok(())
+}
+
+/// § 28 VwVfG through the facade: no refusal without a hearing (or a note why it is
+/// dispensable); the hearing letter sets a period to comment, and a refusal waits for
+/// it unless the clerk notes that the comment is in.
+#[test]
+fn vwvfg_28_no_refusal_without_a_hearing() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    let id = ws.session_for_import()?.insert_case(&store::NewCase {
+        file_number: "BWP-2026-000001".into(),
+        case_type: "Anwohnerparkausweis".into(),
+        applicant: "Jörg Weiß".into(),
+        status: "eingegangen".into(),
+        received_at: "2026-11-20T09:00:00Z".into(),
+    })?;
+    ws.case_action(&id, Action::PruefungBeginnen)?;
+    for item in ws.case_detail(&id)?.checklist {
+        ws.set_check(&id, &item.item, true)?;
+    }
+    ws.case_action(&id, Action::VollstaendigFeststellen)?;
+    let refuse = |vermerk: Option<&str>| Action::Entscheiden {
+        ergebnis: Decision::Abgelehnt,
+        begruendung: "Kein Hauptwohnsitz in der Parkzone.".into(),
+        anhoerung_vermerk: vermerk.map(str::to_owned),
+    };
+    let err = ws
+        .case_action(&id, refuse(None))
+        .err()
+        .ok_or("refused unheard")?;
+    assert!(err.message.contains("anzuhören"), "{}", err.message);
+    // The hearing letter: offered while the case is being worked on, with its period.
+    let request = workstation::letters::LetterRequest {
+        case_id: id.clone(),
+        kind: letters::LetterKind::Anhoerung,
+        fees: vec![],
+        edits: vec![],
+        kanal: "post".into(),
+    };
+    let view = ws.letter_view(&request)?;
+    assert!(view.kinds.contains(&letters::LetterKind::Anhoerung));
+    assert_eq!(view.blocked, None);
+    ws.send_letter(&request)?;
+    let d = ws.case_detail(&id)?;
+    let frist = d
+        .history
+        .iter()
+        .filter(|h| h.kind == "brief")
+        .find_map(|h| h.detail.clone())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["frist"].as_str().map(str::to_owned))
+        .ok_or("no period recorded")?;
+    let until: jiff::civil::Date = frist.parse()?;
+    assert!(
+        until
+            >= jiff::Zoned::now()
+                .date()
+                .checked_add(jiff::Span::new().days(14))?
+    );
+    let err = ws
+        .case_action(&id, refuse(None))
+        .err()
+        .ok_or("refused during the period")?;
+    assert!(err.message.contains("läuft bis"), "{}", err.message);
+    // The comment came in: noted, the refusal goes through; the note is in the history.
+    let d = ws.case_action(&id, refuse(Some("Stellungnahme vom 02.12.2026 liegt vor.")))?;
+    assert_eq!(d.state, CaseState::Entschieden);
+    assert!(d.history.iter().any(|h| {
+        h.detail
+            .as_deref()
+            .is_some_and(|t| t.contains("Stellungnahme vom 02.12.2026"))
+    }));
     Ok(())
 }

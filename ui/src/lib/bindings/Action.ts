@@ -4,4 +4,9 @@ import type { Decision } from "./Decision";
 /**
  * What a clerk does to a case.
  */
-export type Action = { "action": "pruefungBeginnen" } | { "action": "nachfordern", fehlend: Array<string>, frist: string, } | { "action": "nachreichungEingegangen" } | { "action": "vollstaendigFeststellen" } | { "action": "entscheiden", ergebnis: Decision, begruendung: string, } | { "action": "versenden", kanal: string, } | { "action": "abschliessen" } | { "action": "zurueckziehen", grund: string, } | { "action": "weiterleiten", an: string, grund: string, };
+export type Action = { "action": "pruefungBeginnen" } | { "action": "nachfordern", fehlend: Array<string>, frist: string, } | { "action": "nachreichungEingegangen" } | { "action": "vollstaendigFeststellen" } | { "action": "entscheiden", ergebnis: Decision, begruendung: string, 
+/**
+ * Before an adverse decision (§ 28 VwVfG): why a hearing is dispensable, or
+ * that the applicant has already commented while the period still runs.
+ */
+anhoerung_vermerk?: string, } | { "action": "versenden", kanal: string, } | { "action": "abschliessen" } | { "action": "zurueckziehen", grund: string, } | { "action": "weiterleiten", an: string, grund: string, };

@@ -3,4 +3,4 @@
 /**
  * The letter types.
  */
-export type LetterKind = "eingangsbestaetigung" | "nachforderung" | "bescheid" | "gebuehrenbescheid" | "fristverlaengerung" | "fiktionsbescheinigung";
+export type LetterKind = "eingangsbestaetigung" | "nachforderung" | "bescheid" | "gebuehrenbescheid" | "fristverlaengerung" | "fiktionsbescheinigung" | "anhoerung";

@@ -97,7 +97,15 @@ fn step_of(action: Action) -> (Step, Option<String>) {
         Action::Entscheiden {
             ergebnis,
             begruendung,
-        } => (Step::Entscheiden { ergebnis }, Some(begruendung)),
+            anhoerung_vermerk,
+        } => (
+            Step::Entscheiden { ergebnis },
+            // The note on the hearing travels encrypted with the reasons.
+            Some(match anhoerung_vermerk.filter(|v| !v.trim().is_empty()) {
+                Some(v) => format!("{begruendung}\n\nAnhörung (§ 28 VwVfG): {v}"),
+                None => begruendung,
+            }),
+        ),
         Action::Versenden { kanal } => (Step::Versenden { kanal }, None),
         Action::Abschliessen => (Step::Abschliessen, None),
         Action::Zurueckziehen { grund } => (Step::Zurueckziehen, Some(grund)),
@@ -320,6 +328,7 @@ impl Workstation {
                     Context {
                         checklist_complete: meta.checklist_complete,
                         waiting_from: meta.waiting_from,
+                        hearing: lifecycle::Hearing::None,
                     },
                 )
             } else {
@@ -379,9 +388,12 @@ impl Workstation {
         lifecycle::apply(
             meta.state,
             &action,
+            // The replica does not show which letter was a hearing: an adverse
+            // decision needs the clerk's note on it (§ 28 VwVfG).
             Context {
                 checklist_complete: meta.checklist_complete,
                 waiting_from: meta.waiting_from,
+                hearing: lifecycle::Hearing::None,
             },
         )
         .map_err(|e| AppError::new(ErrorCode::InvalidInput, e.to_string()))?;
