@@ -53,7 +53,10 @@ fn decide_all(ws: &mut Workstation) -> Result<Vec<(String, String)>, BoxError> {
             Action::Entscheiden {
                 ergebnis,
                 begruendung,
-                anhoerung_vermerk: None,
+                // § 28 VwVfG: a refusal without a hearing only with the reason.
+                anhoerung_vermerk: (ergebnis != Decision::Bewilligt).then(|| {
+                    "Stellungnahme der Antragstellerin vom 01.12.2026 liegt vor.".to_owned()
+                }),
             },
         )?;
         assert_eq!(d.state, CaseState::Entschieden);
