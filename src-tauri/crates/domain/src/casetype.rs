@@ -92,6 +92,9 @@ pub struct TaxRates {
     pub faelligkeiten: Vec<String>,
     /// The by-law, e.g. "§ 2 Hundesteuersatzung".
     pub satzung: String,
+    /// Where the cash system books the tax (Annahmeanordnung).
+    pub haushaltsstelle: String,
+    pub sachkonto: String,
 }
 
 /// A tax assessed from a start date: the annual amount, the share for the first
@@ -106,6 +109,24 @@ pub struct TaxAssessment {
     pub erstes_jahr_cent: i64,
     /// Due dates ("MM-DD") and the amount of each instalment of a full year.
     pub raten: Vec<(String, i64)>,
+}
+
+impl TaxAssessment {
+    /// The first (partial) year as the one position to book with the cash system.
+    pub fn first_year_line(&self, rates: &TaxRates, what: &str) -> crate::fees::FeeLine {
+        crate::fees::FeeLine {
+            stelle: "STEUER".into(),
+            text: format!(
+                "{what} {} ({} Monate ab {})",
+                self.beginn.year(),
+                self.monate_erstes_jahr,
+                self.beginn.strftime("%d.%m.%Y")
+            ),
+            cent: self.erstes_jahr_cent,
+            haushaltsstelle: rates.haushaltsstelle.clone(),
+            sachkonto: rates.sachkonto.clone(),
+        }
+    }
 }
 
 impl TaxRates {
@@ -291,6 +312,8 @@ impl CaseType {
                     || t.faelligkeiten.is_empty()
                     || !dates_ok
                     || t.satzung.trim().is_empty()
+                    || t.haushaltsstelle.trim().is_empty()
+                    || t.sachkonto.trim().is_empty()
                 {
                     return bad("Steuersätze, Fälligkeiten (MM-TT) und Satzung prüfen");
                 }
@@ -493,6 +516,8 @@ mod tests {
                 "11-15".into(),
             ],
             satzung: "§ 2 Hundesteuersatzung".into(),
+            haushaltsstelle: "6.1.1.01".into(),
+            sachkonto: "403200".into(),
         };
         let a = rates.assess(2, jiff::civil::date(2026, 3, 10)).unwrap();
         assert_eq!(a.beginn, jiff::civil::date(2026, 4, 1));

@@ -543,6 +543,7 @@ impl Draft {
         basis: &str,
         rates: &domain::casetype::TaxRates,
         objects: u32,
+        booking: Option<FeeSection>,
     ) -> Result<Draft, LetterError> {
         let a = rates.assess(objects, facts.eingang).ok_or_else(|| {
             LetterError::Config("Steuersätze oder Fälligkeiten fehlen in der Vorgangsart".into())
@@ -563,7 +564,7 @@ impl Draft {
                 "tenor",
                 "Festsetzung",
                 format!(
-                    "1. Für das Halten von {} ({}) wird die {} ab dem {} auf jährlich {} festgesetzt.\n2. Für {} ({} Monate) beträgt die Steuer {}; sie ist einen Monat nach Bekanntgabe dieses Bescheids fällig.\n3. Ab {} ist die Steuer in Teilbeträgen fällig: {}.",
+                    "1. Für das Halten von {} ({}) wird die {} ab dem {} auf jährlich {} festgesetzt.\n2. Für {} ({} Monate) beträgt die Steuer {}; sie ist {}.\n3. Ab {} ist die Steuer in Teilbeträgen fällig: {}.",
                     if objects <= 1 {
                         "einem Hund".to_owned()
                     } else {
@@ -576,6 +577,10 @@ impl Draft {
                     a.beginn.year(),
                     a.monate_erstes_jahr,
                     format_euro(a.erstes_jahr_cent),
+                    match &booking {
+                        Some(b) => format!("bis zum {} zu zahlen", iso_to_german(&b.faellig_am)),
+                        None => "einen Monat nach Bekanntgabe dieses Bescheids fällig".to_owned(),
+                    },
                     a.beginn.year() + 1,
                     raten
                 ),
@@ -591,6 +596,16 @@ impl Draft {
                 ),
                 true,
             ),
+        ];
+        let mut blocks = blocks;
+        // How to pay the first year's amount (with the Kassenzeichen), without the
+        // fee table: a tax is not a fee.
+        blocks.extend(
+            fee_blocks(booking.as_ref(), town)
+                .into_iter()
+                .filter(|b| b.key == "zahlung"),
+        );
+        blocks.extend([
             block("rechtsbehelf", "Rechtsbehelfsbelehrung", rb.text, false),
             block(
                 "vollziehung",
@@ -599,7 +614,7 @@ impl Draft {
                 false,
             ),
             closing_signed(facts, town),
-        ];
+        ]);
         Ok(Draft {
             kind: LetterKind::Bescheid,
             ergebnis: Some(Ergebnis::Bewilligt),
@@ -609,7 +624,7 @@ impl Draft {
                 datum(a.beginn)
             ),
             blocks,
-            fees: None,
+            fees: booking,
             rechtsbehelf: Some(rb.art),
         })
     }

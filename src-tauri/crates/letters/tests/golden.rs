@@ -526,7 +526,7 @@ fn gewerbeanzeige_and_hundesteuer_get_their_own_answer() -> R {
     let rates = hst.steuer.as_ref().ok_or("rates")?;
     // Registered on 2 Nov 2026: liable from 1 Dec 2026, one month: 96 € / 12 = 8 €.
     let f = facts(hst, &types.land);
-    let d = Draft::steuerbescheid(&f, &town, &hst.rechtsgrundlage, rates, 1)?;
+    let d = Draft::steuerbescheid(&f, &town, &hst.rechtsgrundlage, rates, 1, None)?;
     let pdf = letters::render(&renderer, &d, &f, &town, None, 1_795_000_000)?;
     let path = out_dir().join("HST-steuerbescheid.pdf");
     std::fs::write(&path, &pdf)?;
@@ -546,5 +546,28 @@ fn gewerbeanzeige_and_hundesteuer_get_their_own_answer() -> R {
         "{text}"
     );
     assert!(text.contains("Klage beim"), "{text}");
+    // Booked with the cash system: the first year's amount with a Kassenzeichen and a
+    // due date, without a fee table.
+    let booking = FeeSection {
+        lines: vec![],
+        total_cent: 800,
+        kassenzeichen: "5100010000017".into(),
+        faellig_am: "2026-12-27".into(),
+        bezahlt_referenz: None,
+        bezahlt_cent: None,
+        rechtsgrundlagen: vec![],
+    };
+    let d = Draft::steuerbescheid(&f, &town, &hst.rechtsgrundlage, rates, 1, Some(booking))?;
+    let text: String = d
+        .blocks
+        .iter()
+        .map(|b| format!("{}\n{}\n", b.title, b.text))
+        .collect();
+    assert!(text.contains("bis zum 27.12.2026 zu zahlen"), "{text}");
+    assert!(
+        text.contains("Bitte überweisen Sie 8,00 €") && text.contains("5100010000017"),
+        "{text}"
+    );
+    assert!(!text.contains("Gebühren"), "{text}");
     Ok(())
 }

@@ -549,7 +549,27 @@ impl Workstation {
                 )));
             }
         }
-        let fees = if fee_items.is_empty() || src.assessed {
+        let tax = match (&ctype.steuer, ctype.answer_kind(), &src.decision) {
+            (
+                Some(rates),
+                domain::casetype::AnswerKind::Steuerbescheid,
+                None | Some((Ergebnis::Bewilligt, _)),
+            ) if req.kind == LetterKind::Bescheid => Some(rates),
+            _ => None,
+        };
+        let fees = if src.assessed {
+            None
+        } else if let Some(rates) = tax {
+            // A Steuerbescheid books the first (partial) year's tax with a
+            // Kassenzeichen; the following years fall due by the by-law's instalments.
+            rates.assess(1, facts.eingang).map(|a| {
+                let line = a.first_year_line(rates, ctype.name.trim_end_matches("-Anmeldung"));
+                FeeTotal {
+                    total_cent: line.cent,
+                    lines: vec![line],
+                }
+            })
+        } else if fee_items.is_empty() {
             None
         } else {
             Some(
@@ -668,7 +688,7 @@ impl Workstation {
                         Draft::empfangsbescheinigung(&p.facts, &p.town, basis, section)
                     }
                     (AnswerKind::Steuerbescheid, Ergebnis::Bewilligt, Some(rates)) => {
-                        Draft::steuerbescheid(&p.facts, &p.town, basis, rates, 1)
+                        Draft::steuerbescheid(&p.facts, &p.town, basis, rates, 1, section)
                     }
                     _ => Draft::bescheid(&p.facts, &p.town, ergebnis, section),
                 }

@@ -889,3 +889,61 @@ fn vwvfg_28_no_refusal_without_a_hearing() -> R {
     }));
     Ok(())
 }
+
+/// The Hundesteuer is answered by a Steuerbescheid that books the first year's tax with
+/// a Kassenzeichen: registered Fri 20 Nov 2026 → liable from 1 Dec 2026, one month of
+/// 96 € a year = 8 €.
+#[test]
+fn hundesteuer_is_assessed_and_booked_not_granted() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    let id = ws.session_for_import()?.insert_case(&store::NewCase {
+        file_number: "HST-2026-000001".into(),
+        case_type: "Hundesteuer-Anmeldung".into(),
+        applicant: "Jörg Weiß".into(),
+        status: "eingegangen".into(),
+        received_at: "2026-11-20T09:00:00Z".into(),
+    })?;
+    ws.case_action(&id, Action::PruefungBeginnen)?;
+    for item in ws.case_detail(&id)?.checklist {
+        ws.set_check(&id, &item.item, true)?;
+    }
+    ws.case_action(&id, Action::VollstaendigFeststellen)?;
+    ws.case_action(
+        &id,
+        Action::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+            begruendung: String::new(),
+            anhoerung_vermerk: None,
+        },
+    )?;
+    let view = ws.letter_view(&workstation::letters::LetterRequest {
+        case_id: id.clone(),
+        kind: letters::LetterKind::Bescheid,
+        fees: vec![],
+        edits: vec![],
+        kanal: "post".into(),
+    })?;
+    assert!(
+        view.draft
+            .betreff
+            .contains("Festsetzung der Hundesteuer ab 01.12.2026"),
+        "{}",
+        view.draft.betreff
+    );
+    let booked = view.draft.fees.as_ref().ok_or("nothing booked")?;
+    assert_eq!(booked.total_cent, 800);
+    let tenor = &view
+        .draft
+        .blocks
+        .iter()
+        .find(|b| b.key == "tenor")
+        .ok_or("tenor")?
+        .text;
+    assert!(
+        tenor.contains("jährlich 96,00 €") && !tenor.contains("stattgegeben"),
+        "{tenor}"
+    );
+    Ok(())
+}
