@@ -1589,6 +1589,10 @@ fn a_scan_approved_at_the_scanning_desk_reaches_the_caseworkers_desk() -> Result
     let decided = lea.report_cases(&request, "alle", workstation::Metric::Decided)?;
     assert_eq!(decided.len(), 1);
     assert_eq!(decided[0].file_number, az);
+    // The list of deadlines the legal review changed reads the replica too; a decided
+    // case is not on it.
+    let changed = lea.deadline_changes()?;
+    assert!(changed.iter().all(|c| c.file_number != az), "{changed:?}");
     Ok(())
 }
 

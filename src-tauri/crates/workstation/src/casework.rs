@@ -937,21 +937,37 @@ impl Workstation {
     /// may have named the old date). Each case keeps its history; the dates are
     /// computed from it.
     pub fn deadline_changes(&mut self) -> Result<Vec<DeadlineChange>, AppError> {
-        if self.office_mode()? {
-            return Err(AppError::invalid(
-                "Die Liste der geänderten Fristen gibt es bisher nur im Einzelplatzbetrieb.",
-            ));
-        }
         let session = self.session_with(Permission::AllCases)?;
         let cfg = self.casework_config()?;
-        let mut histories: std::collections::HashMap<String, Vec<store::HistoryEntry>> =
-            std::collections::HashMap::new();
-        for (case, h) in session.all_history()? {
-            histories.entry(case).or_default().push(h);
-        }
+        let cases: Vec<(CaseRecord, Vec<store::HistoryEntry>)> = if session
+            .setting(crate::office::SETTING)?
+            .is_some()
+        {
+            // Office mode: the Leitung's replica holds every case with its history.
+            session
+                .replica_cases()?
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(meta, events)| crate::desk::views::replica_record(&meta, events, Some(&cfg)))
+                .collect()
+        } else {
+            let mut histories: std::collections::HashMap<String, Vec<store::HistoryEntry>> =
+                std::collections::HashMap::new();
+            for (case, h) in session.all_history()? {
+                histories.entry(case).or_default().push(h);
+            }
+            session
+                .all_case_records()?
+                .into_iter()
+                .map(|r| {
+                    let h = histories.remove(&r.id).unwrap_or_default();
+                    (r, h)
+                })
+                .collect()
+        };
         let now = today();
         let mut out = Vec::new();
-        for r in session.all_case_records()? {
+        for (r, history) in cases {
             let open = CaseState::parse(&r.status).is_some_and(|s| s.is_open());
             let Some(t) = case_type(&cfg, &r).filter(|_| open) else {
                 continue;
@@ -959,7 +975,6 @@ impl Workstation {
             let Some((months, hemmung, extension)) = previous_settings(t) else {
                 continue;
             };
-            let history = histories.remove(&r.id).unwrap_or_default();
             let clock = clock_from(&r, &history);
             let previous = domain::deadline::previous_rule_end(
                 months,
