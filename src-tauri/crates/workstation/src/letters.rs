@@ -717,27 +717,26 @@ impl Workstation {
         draft.with_edits(edits).map_err(letter_error)
     }
 
+    /// The day a letter of today counts as delivered by post (§ 41 VwVfG, § 122 AO).
+    fn delivered(p: &Prepared) -> jiff::civil::Date {
+        p.cfg
+            .types
+            .delivery_rules()
+            .by_post(p.ctype.procedural_law(), p.facts.datum, &p.cfg.calendar)
+            .unwrap_or(p.facts.datum)
+    }
+
     /// The end of the period to comment after a hearing letter of today: two weeks
     /// from the day it counts as delivered.
     fn hearing_until(p: &Prepared) -> jiff::civil::Date {
         use jiff::ToSpan;
-        let delivered = p
-            .cfg
-            .types
-            .delivery_rules()
-            .by_post(p.ctype.procedural_law(), p.facts.datum, &p.cfg.calendar)
-            .unwrap_or(p.facts.datum);
+        let delivered = Self::delivered(p);
         delivered.checked_add(14.days()).unwrap_or(delivered)
     }
 
     fn due_date(p: &Prepared) -> jiff::civil::Date {
         use jiff::ToSpan;
-        let delivered = p
-            .cfg
-            .types
-            .delivery_rules()
-            .by_post(p.ctype.procedural_law(), p.facts.datum, &p.cfg.calendar)
-            .unwrap_or(p.facts.datum);
+        let delivered = Self::delivered(p);
         delivered
             .checked_add(i64::from(p.cfg.tariff.faellig_tage).days())
             .unwrap_or(delivered)

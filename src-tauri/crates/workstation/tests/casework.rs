@@ -816,17 +816,15 @@ fn the_leitung_sees_which_deadlines_the_legal_review_changed() -> R {
     Ok(())
 }
 
-/// § 28 VwVfG through the facade: no refusal without a hearing (or a note why it is
-/// dispensable); the hearing letter sets a period to comment, and a refusal waits for
-/// it unless the clerk notes that the comment is in.
-#[test]
-fn vwvfg_28_no_refusal_without_a_hearing() -> R {
-    let tmp = tempfile::tempdir()?;
-    let (mut ws, _) = provision(&tmp.path().join("daten"))?;
-    login(&mut ws, "sb1")?;
+/// A case of `case_type` received on Fri 20 Nov 2026, checked and found complete.
+fn complete_case(
+    ws: &mut Workstation,
+    file_number: &str,
+    case_type: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
     let id = ws.session_for_import()?.insert_case(&store::NewCase {
-        file_number: "BWP-2026-000001".into(),
-        case_type: "Anwohnerparkausweis".into(),
+        file_number: file_number.into(),
+        case_type: case_type.into(),
         applicant: "Jörg Weiß".into(),
         status: "eingegangen".into(),
         received_at: "2026-11-20T09:00:00Z".into(),
@@ -836,6 +834,18 @@ fn vwvfg_28_no_refusal_without_a_hearing() -> R {
         ws.set_check(&id, &item.item, true)?;
     }
     ws.case_action(&id, Action::VollstaendigFeststellen)?;
+    Ok(id)
+}
+
+/// § 28 VwVfG through the facade: no refusal without a hearing (or a note why it is
+/// dispensable); the hearing letter sets a period to comment, and a refusal waits for
+/// it unless the clerk notes that the comment is in.
+#[test]
+fn vwvfg_28_no_refusal_without_a_hearing() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    let id = complete_case(&mut ws, "BWP-2026-000001", "Anwohnerparkausweis")?;
     let refuse = |vermerk: Option<&str>| Action::Entscheiden {
         ergebnis: Decision::Abgelehnt,
         begruendung: "Kein Hauptwohnsitz in der Parkzone.".into(),
@@ -898,18 +908,7 @@ fn hundesteuer_is_assessed_and_booked_not_granted() -> R {
     let tmp = tempfile::tempdir()?;
     let (mut ws, _) = provision(&tmp.path().join("daten"))?;
     login(&mut ws, "sb1")?;
-    let id = ws.session_for_import()?.insert_case(&store::NewCase {
-        file_number: "HST-2026-000001".into(),
-        case_type: "Hundesteuer-Anmeldung".into(),
-        applicant: "Jörg Weiß".into(),
-        status: "eingegangen".into(),
-        received_at: "2026-11-20T09:00:00Z".into(),
-    })?;
-    ws.case_action(&id, Action::PruefungBeginnen)?;
-    for item in ws.case_detail(&id)?.checklist {
-        ws.set_check(&id, &item.item, true)?;
-    }
-    ws.case_action(&id, Action::VollstaendigFeststellen)?;
+    let id = complete_case(&mut ws, "HST-2026-000001", "Hundesteuer-Anmeldung")?;
     ws.case_action(
         &id,
         Action::Entscheiden {
