@@ -1385,6 +1385,7 @@ fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxE
     let (_, stranger) = office::keyring::generate();
     let forged = office::protocol::TakeoverCase {
         meta: office::CaseMeta {
+            extended: false,
             id: uuid::Uuid::new_v4(),
             file_number: "HU-2026-99999".into(),
             case_type: "HU".into(),
@@ -1933,5 +1934,94 @@ fn a_new_pc_is_set_up_at_first_run_alone_or_as_a_desk_of_the_server() -> Result<
     })?;
     desk.office_sign_in("lea-passwort-1".into())?;
     assert!(desk.office_signed_in());
+    Ok(())
+}
+
+/// § 42a Abs. 2 S. 3 VwVfG in office mode: the caseworker extends the period at her
+/// desk (checked there against the case type's clock), the server applies it once, and
+/// the Leitung's desk shows the new end; a second extension is refused at the desk.
+#[test]
+fn a_deadline_extended_at_a_desk_is_applied_once_and_every_desk_sees_it() -> Result<(), BoxError> {
+    let (_cluster, server) = office(
+        "extension",
+        &[
+            ("lea", Role::Leitung),
+            ("anna", Role::Sachbearbeitung),
+            ("sam", Role::Scanstelle),
+        ],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    // The town's own configuration: every case type under a Genehmigungsfiktion with
+    // one extension, at both desks.
+    let types = workstation::config::DEFAULT_CASE_TYPES
+        .replace(
+            "\nuhr = \"servicefrist\"",
+            "\nuhr = \"fiktion\"\nfrist_monate = 3\nverlaengerung_monate = 2",
+        )
+        .replace(
+            "\nuhr = \"fachfrist\"\nfrist_tage = 3\nfristbeginn = \"eingang\"",
+            "\nuhr = \"fiktion\"\nfrist_monate = 3\nfristbeginn = \"vollstaendig\"\nverlaengerung_monate = 2",
+        );
+    for who in ["lea", "anna"] {
+        std::fs::write(tmp.path().join(who).join("vorgangsarten.toml"), &types)?;
+    }
+    // An online application picked up by the server, found complete at Anna's desk.
+    let sim = server
+        .rt
+        .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
+            "CARGO_TARGET_TMPDIR"
+        ))))?;
+    portal_sim::seed::seed(&mut sim.sim.lock(), 1, 5)?;
+    let settings = server::pickup::parse_settings(&serde_json::to_string(&sim.config)?)?;
+    let report = server
+        .rt
+        .block_on(server::pickup::pickup(server.record.clone(), &settings))?;
+    assert_eq!(report.new_cases, 1, "{report:?}");
+    anna.office_sync()?;
+    let case = anna
+        .work_list(workstation::WorkListQuery::default())?
+        .items
+        .into_iter()
+        .next()
+        .ok_or("case not at Anna's desk")?;
+    let (id, az) = (case.id, case.file_number);
+    anna.office_step(&az, Step::PruefungBeginnen, None)?;
+    anna.office_checklist(&az, true)?;
+    anna.office_step(&az, Step::Vollstaendig, None)?;
+    anna.office_sync()?;
+    let before = anna.case_detail(&id)?.deadlines;
+    assert_eq!(before.clock, domain::deadline::ClockKind::Fiktion);
+    assert!(before.extension_possible, "{before:?}");
+    let end = before.legal.clone().ok_or("the period runs")?;
+    let err = anna
+        .extend_deadline(&id, " ")
+        .err()
+        .ok_or("extended without reasons")?;
+    assert!(err.message.contains("begründet"), "{}", err.message);
+    anna.extend_deadline(&id, "Auskunft der IHK steht aus.")?;
+    let synced = anna.office_sync()?;
+    assert_eq!(synced.waiting, 0, "{synced:?}");
+    lea.office_sync()?;
+    let seen = lea.case_detail(&id)?.deadlines;
+    assert!(seen.extended, "{seen:?}");
+    assert_eq!(seen.original_end.as_deref(), Some(end.as_str()));
+    assert!(
+        seen.legal.as_deref().is_some_and(|l| l > end.as_str()),
+        "{seen:?}"
+    );
+    let history = lea.case_detail(&id)?.history;
+    assert!(
+        history
+            .iter()
+            .any(|h| h.kind == "fristverlaengerung" && h.actor == "anna")
+    );
+    // Once only: refused at the desk with the reason.
+    let again = anna
+        .extend_deadline(&id, "noch einmal")
+        .err()
+        .ok_or("extended twice")?;
+    assert!(again.message.contains("nur einmal"), "{}", again.message);
     Ok(())
 }

@@ -99,6 +99,9 @@ pub struct CaseMeta {
     pub version: i64,
     /// The version at which the state last changed.
     pub state_version: i64,
+    /// The statutory period was extended (once, § 42a Abs. 2 S. 3 VwVfG).
+    #[serde(default)]
+    pub extended: bool,
 }
 
 /// A transition without its personal parts (reasons and the list of missing
@@ -162,6 +165,14 @@ pub enum CommandBody {
         based_on: i64,
         complete: bool,
     },
+    /// The one extension of the statutory period; the reasons travel encrypted.
+    /// Whether the period still runs is checked at the desk (the server holds no
+    /// case-type configuration); the server allows it once, for an open case.
+    Extend {
+        case_id: Uuid,
+        based_on: i64,
+        content: Ciphertext,
+    },
     /// A letter to the citizen, made at the desk. The letter (PDF) and its history
     /// entry are sealed to the case key; what the server must send (the reply to the
     /// portal mailbox, the payment request, the Annahmeanordnung for the cash
@@ -193,6 +204,7 @@ impl CommandBody {
             | CommandBody::Note { case_id, .. }
             | CommandBody::Assign { case_id, .. }
             | CommandBody::Checklist { case_id, .. }
+            | CommandBody::Extend { case_id, .. }
             | CommandBody::Letter { case_id, .. } => *case_id,
         }
     }
@@ -205,6 +217,7 @@ impl CommandBody {
             CommandBody::Note { .. } => "Notiz",
             CommandBody::Assign { .. } => "Zuweisung",
             CommandBody::Checklist { .. } => "Checkliste",
+            CommandBody::Extend { .. } => "Fristverlängerung",
             CommandBody::Letter { .. } => "Brief",
         }
     }

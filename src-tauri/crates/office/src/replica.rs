@@ -150,6 +150,7 @@ mod tests {
 
     fn meta(version: i64, state: CaseState) -> CaseMeta {
         CaseMeta {
+            extended: false,
             id: Uuid::nil(),
             file_number: "HU-1".into(),
             case_type: "HU".into(),

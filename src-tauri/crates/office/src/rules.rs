@@ -257,6 +257,7 @@ pub fn decide(
             received_at: received_at.clone(),
             version: 1,
             state_version: 1,
+            extended: false,
         };
         let mut ev = event(cmd, actor, now, "eingang");
         ev.to_state = Some(CaseState::Eingegangen);
@@ -369,6 +370,29 @@ pub fn decide(
             }
             after.checklist_complete = *complete;
         }
+        CommandBody::Extend {
+            based_on, content, ..
+        } => {
+            if let Some(r) = future_version(case, *based_on) {
+                return Err(r);
+            }
+            if !case.state.is_open() {
+                return Err(Refusal::invalid(format!(
+                    "Der Vorgang {} ist entschieden; eine Fristverlängerung ist nicht mehr möglich.",
+                    case.file_number
+                )));
+            }
+            if case.extended {
+                return Err(Refusal::conflict(format!(
+                    "Die Frist des Vorgangs {} wurde bereits verlängert; eine Verlängerung ist nur einmal möglich.",
+                    case.file_number
+                )));
+            }
+            after.extended = true;
+            let mut e = event(cmd, actor, now, "fristverlaengerung");
+            e.content = Some(content.clone());
+            ev = Some(e);
+        }
         CommandBody::Letter {
             based_on,
             kanal,
@@ -452,6 +476,7 @@ mod tests {
 
     fn case(state: CaseState, version: i64) -> CaseMeta {
         CaseMeta {
+            extended: false,
             id: Uuid::nil(),
             file_number: "HU-2026-0001".into(),
             case_type: "HU".into(),
@@ -523,6 +548,34 @@ mod tests {
         // The scanning desk sends no letters.
         let sam = actor("sam", Role::Scanstelle);
         let refused = decide_as(&sam, &early, letter(&early, 3, false, "post")).unwrap_err();
+        assert_eq!(refused.kind, RefusalKind::Forbidden);
+    }
+
+    /// § 42a Abs. 2 S. 3 VwVfG in office mode: the server applies the extension once,
+    /// for an open case, with the reasons sealed; the scanning desk may not.
+    #[test]
+    fn the_period_is_extended_once_for_an_open_case() {
+        let anna = actor("anna", Role::Sachbearbeitung);
+        let c = case(CaseState::InBearbeitung, 4);
+        let extend = |c: &CaseMeta, based_on| CommandBody::Extend {
+            case_id: c.id,
+            based_on,
+            content: age(),
+        };
+        let done = decide_as(&anna, &c, extend(&c, 4)).unwrap();
+        assert!(done.after.extended);
+        assert_eq!(done.after.state, CaseState::InBearbeitung);
+        let ev = done.event.unwrap();
+        assert_eq!(ev.kind, "fristverlaengerung");
+        assert!(ev.content.is_some(), "the reasons travel sealed");
+        let twice = decide_as(&anna, &done.after, extend(&done.after, 5)).unwrap_err();
+        assert_eq!(twice.kind, RefusalKind::Conflict);
+        assert!(twice.reason.contains("nur einmal"), "{}", twice.reason);
+        let decided = case(CaseState::Entschieden, 6);
+        let late = decide_as(&anna, &decided, extend(&decided, 6)).unwrap_err();
+        assert_eq!(late.kind, RefusalKind::Invalid);
+        let sam = actor("sam", Role::Scanstelle);
+        let refused = decide_as(&sam, &c, extend(&c, 4)).unwrap_err();
         assert_eq!(refused.kind, RefusalKind::Forbidden);
     }
 

@@ -455,6 +455,7 @@ impl Record {
                 let sealed =
                     office::keyring::seal(&json, &[fall]).map_err(|r| invalid(r.reason))?;
                 let after = CaseMeta {
+                    extended: false,
                     id: case_id,
                     file_number: format!("ON-{year:04}-{value:06}"),
                     case_type: s.case_type.clone(),

@@ -152,7 +152,7 @@ fn state(raw: Option<String>) -> Result<Option<CaseState>> {
 }
 
 pub(crate) const CASE_COLUMNS: &str = "id, file_number, case_type, channel, state, waiting_from, \
-     checklist_complete, assignee, received_at, version, state_version";
+     checklist_complete, assignee, received_at, version, state_version, extended";
 
 pub(crate) fn meta_of(row: &tokio_postgres::Row) -> Result<CaseMeta> {
     let state_raw: String = row.try_get("state")?;
@@ -168,6 +168,7 @@ pub(crate) fn meta_of(row: &tokio_postgres::Row) -> Result<CaseMeta> {
         received_at: text_time(row.try_get("received_at")?),
         version: row.try_get("version")?,
         state_version: row.try_get("state_version")?,
+        extended: row.try_get("extended")?,
     })
 }
 
@@ -980,8 +981,9 @@ impl Record {
                 &stmt(
                     tx,
                     "INSERT INTO cases (id, file_number, case_type, channel, state, waiting_from,
-                     checklist_complete, assignee, received_at, version, state_version, content)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     checklist_complete, assignee, received_at, version, state_version, content,
+                     extended)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .await?,
                 &[
@@ -997,6 +999,7 @@ impl Record {
                     &m.version,
                     &m.state_version,
                     &content.as_bytes(),
+                    &m.extended,
                 ],
             )
             .await?;
@@ -1005,7 +1008,7 @@ impl Record {
                 &stmt(
                     tx,
                     "UPDATE cases SET state = $2, waiting_from = $3, checklist_complete = $4,
-                     assignee = $5, version = $6, state_version = $7 WHERE id = $1",
+                     assignee = $5, version = $6, state_version = $7, extended = $8 WHERE id = $1",
                 )
                 .await?,
                 &[
@@ -1016,6 +1019,7 @@ impl Record {
                     &m.assignee,
                     &m.version,
                     &m.state_version,
+                    &m.extended,
                 ],
             )
             .await?;

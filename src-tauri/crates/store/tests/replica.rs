@@ -13,6 +13,7 @@ type R = Result<(), Box<dyn std::error::Error>>;
 
 fn meta(id: Uuid, version: i64, state: CaseState) -> CaseMeta {
     CaseMeta {
+        extended: false,
         id,
         file_number: "HU-2026-0001".into(),
         case_type: "HU".into(),

@@ -888,14 +888,18 @@ impl Workstation {
     /// S. 3 VwVfG); the new end counts from the end of the original period (§ 190 BGB).
     pub fn extend_deadline(&mut self, id: &str, reason: &str) -> Result<(), AppError> {
         self.session_with(Permission::EditCases)?;
-        if self.office_mode()? {
-            // The server's protocol has no extension yet: said, never pretended.
-            return Err(AppError::invalid(
-                "Eine Fristverlängerung ist im Betrieb mit dem Rathaus-Server noch nicht möglich; bitte am Rathaus-Server-Arbeitsplatz der Leitung vermerken.",
-            ));
-        }
-        let (session, rec) = self.visible_case(id, Permission::EditCases)?;
+        let office = self.office_mode()?;
         let cfg = self.casework_config()?;
+        let (rec, history) = if office {
+            // The replica's case and history; the server applies the extension once.
+            let meta = self.office_visible(id)?;
+            let events = self.office_events(meta.id)?;
+            crate::desk::views::replica_record(&meta, events, Some(&cfg))
+        } else {
+            let (session, rec) = self.visible_case(id, Permission::EditCases)?;
+            let history = session.case_history(&rec.id)?;
+            (rec, history)
+        };
         let state = stored_state(&rec.status)?;
         let Some(t) = case_type(&cfg, &rec) else {
             return Err(AppError::invalid(
@@ -907,7 +911,6 @@ impl Workstation {
                 "Der Vorgang ist entschieden; eine Fristverlängerung ist nicht mehr möglich.",
             ));
         }
-        let history = session.case_history(&rec.id)?;
         let rules = t.deadline_rules();
         let clock = clock_from(&rec, &history);
         let now = today();
@@ -919,6 +922,10 @@ impl Workstation {
             ..clock
         };
         let after = domain::deadline::compute(&rules, &extended, &cfg.calendar, now);
+        if office {
+            self.office_extend(&rec.file_number, reason)?;
+            return Ok(());
+        }
         let d = serde_json::json!({
             "grund": reason.trim(),
             "bisher": before.legal.map(|x| x.to_string()),

@@ -905,6 +905,19 @@ impl Workstation {
         self.office_act(CommandBody::Note { case_id, content })
     }
 
+    /// Extend the statutory period once (office mode): the reasons sealed to the case
+    /// key, the server applies it once for an open case. Whether the period still runs
+    /// is checked by the caller (`Workstation::extend_deadline`).
+    pub fn office_extend(&mut self, file_number: &str, reason: &str) -> Result<Uuid, AppError> {
+        let (case_id, based_on) = self.office_case_id(file_number)?;
+        let content = self.seal_for_cases(reason.trim())?;
+        self.office_act(CommandBody::Extend {
+            case_id,
+            based_on,
+            content,
+        })
+    }
+
     /// Assign a case (office mode); `None` gives it back to the team.
     pub fn office_assign(&mut self, file_number: &str, to: Option<&str>) -> Result<Uuid, AppError> {
         let (case_id, based_on) = self.office_case_id(file_number)?;
@@ -1187,6 +1200,13 @@ impl Workstation {
                 based_on: now,
                 complete,
             },
+            CommandBody::Extend {
+                case_id, content, ..
+            } => CommandBody::Extend {
+                case_id,
+                based_on: now,
+                content,
+            },
             note @ CommandBody::Note { .. } => note,
             CommandBody::CreateCase { .. } => {
                 return Err(invalid(
@@ -1355,6 +1375,7 @@ impl Workstation {
             }
             let case = TakeoverCase {
                 meta: office::CaseMeta {
+                    extended: false,
                     id,
                     file_number: rec.file_number.clone(),
                     case_type: rec

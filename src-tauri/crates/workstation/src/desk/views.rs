@@ -60,7 +60,7 @@ pub(crate) fn replica_record(
         assigned_to: meta.assignee.clone(),
         complete_at,
         waiting_from: meta.waiting_from.map(|s| s.as_str().to_owned()),
-        extended: false,
+        extended: meta.extended,
         fc_case_id: (meta.channel == "online").then(String::new),
     };
     let history = events
@@ -145,7 +145,7 @@ impl Workstation {
     }
 
     /// The replica case behind the window's id, if this user may see it.
-    fn office_visible(&mut self, id: &str) -> Result<office::CaseMeta, AppError> {
+    pub(crate) fn office_visible(&mut self, id: &str) -> Result<office::CaseMeta, AppError> {
         let case_id = Uuid::parse_str(id.trim()).map_err(|_| invalid("Ungültige Vorgangs-ID."))?;
         let replica = self.replica_mut()?;
         let meta = replica.view(case_id).ok_or_else(not_here)?;
@@ -670,6 +670,7 @@ mod tests {
     #[test]
     fn a_paper_case_keeps_its_short_code_and_its_completion_day() {
         let meta = office::CaseMeta {
+            extended: false,
             id: Uuid::nil(),
             file_number: "PA-2026-000001".into(),
             case_type: "HU".into(),
