@@ -168,6 +168,14 @@ async function action(kind) {
   await wd.click(await wd.find(`[data-testid=action-${kind}]`));
 }
 
+// The form's "Ausführen" can sit below the 768-pixel window's edge once the case view
+// shows the deadlines of its clock; WebKitWebDriver does not click there, so the
+// button is pressed from the page as the checklist boxes are.
+async function submitAction() {
+  await wd.find("[data-testid=action-submit]");
+  await wd.execute("document.querySelector('[data-testid=action-submit]').click();");
+}
+
 test("casework: checklist, Nachforderung, the citizen answers through the portal, decision", async () => {
   await atLogin();
   await loginThroughUi(wd, "sb1", "sb1-passwort-1");
@@ -188,7 +196,7 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   await action("nachfordern");
   await fill("#fehlend", "Nachweis der Haftpflichtversicherung");
   await fill("#frist", "2026-12-31");
-  await wd.click(await wd.find("[data-testid=action-submit]"));
+  await submitAction();
   await wd.waitFor("[data-testid=case-state]", { text: "Nachgefordert" });
 
   // The citizen sends the document through the portal.
@@ -270,7 +278,7 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   );
   assert.match(legal, /\d{2}\.\d{2}\.\d{4}/, `deadline shown for "${clock}": ${legal}`);
   await action("entscheiden");
-  await wd.click(await wd.find("[data-testid=action-submit]"));
+  await submitAction();
   await wd.waitFor("[data-testid=case-state]", { text: "Entschieden" });
   writeFileSync(path.join(artifacts, "vorgang-entschieden.png"), await wd.screenshot());
 
