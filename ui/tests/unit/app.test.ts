@@ -550,6 +550,14 @@ describe("Anmeldung und Arbeitskorb", () => {
     await waitFor(() => expect(screen.getByTestId("case-state").textContent).toBe("Nachgefordert"));
     expect(actions).toEqual([{ action: "nachfordern", fehlend: ["Handelsregisterauszug", "Personalausweis"], frist: "2026-12-07" }]);
     expect(screen.getByTestId("case-message").textContent).toContain("Erledigt: Unterlagen nachfordern");
+    // The answer on paper: the day the documents came in, today unless changed.
+    await fireEvent.click(screen.getByRole("button", { name: "Nachreichung eingegangen" }));
+    const day = screen.getByLabelText("Eingang der Unterlagen") as HTMLInputElement;
+    expect(day.value).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    await fireEvent.input(day, { target: { value: "2026-11-30" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Ausführen" }));
+    await waitFor(() => expect(actions).toHaveLength(2));
+    expect(actions[1]).toEqual({ action: "nachreichungEingegangen", eingang: "2026-11-30" });
     await fireEvent.click(screen.getByRole("button", { name: "Zurück zum Arbeitskorb" }));
     expect(await screen.findByRole("heading", { name: "Arbeitskorb" })).toBeTruthy();
   });

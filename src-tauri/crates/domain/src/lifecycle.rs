@@ -126,7 +126,14 @@ pub enum Action {
         frist: String,
     },
     /// The citizen answered (or the request is withdrawn): back to where it was.
-    NachreichungEingegangen,
+    /// `eingang`: the day the documents came in (YYYY-MM-DD; paper: the intake date) –
+    /// it starts a period that runs from the complete documents (§ 42a Abs. 2 VwVfG);
+    /// none: today.
+    NachreichungEingegangen {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        eingang: Option<String>,
+    },
     /// Complete: the statutory period starts (§42a Abs. 2 VwVfG).
     VollstaendigFeststellen,
     Entscheiden {
@@ -228,7 +235,7 @@ impl Action {
         match self {
             Action::PruefungBeginnen => ActionKind::PruefungBeginnen,
             Action::Nachfordern { .. } => ActionKind::Nachfordern,
-            Action::NachreichungEingegangen => ActionKind::NachreichungEingegangen,
+            Action::NachreichungEingegangen { .. } => ActionKind::NachreichungEingegangen,
             Action::VollstaendigFeststellen => ActionKind::Vollstaendig,
             Action::Entscheiden { .. } => ActionKind::Entscheiden,
             Action::Versenden { .. } => ActionKind::Versenden,
@@ -280,6 +287,8 @@ pub enum TransitionError {
     ChecklistIncomplete,
     #[error("Bitte nennen Sie die fehlenden Unterlagen und eine Frist (TT.MM.JJJJ).")]
     MissingDocumentsUnnamed,
+    #[error("Das Eingangsdatum der Unterlagen ist kein gültiges Datum (TT.MM.JJJJ).")]
+    BadDate,
     #[error(
         "Vor einer Ablehnung ist die antragstellende Person anzuhören (§ 28 Abs. 1 VwVfG): bitte zuerst die Anhörung senden – oder im Vermerk begründen, warum sie entbehrlich ist (§ 28 Abs. 2 VwVfG)."
     )]
@@ -313,7 +322,13 @@ pub fn apply(
             }
             Nachgefordert
         }
-        (Nachgefordert, Action::NachreichungEingegangen) => match ctx.waiting_from {
+        (Nachgefordert, Action::NachreichungEingegangen { eingang }) => match ctx.waiting_from {
+            _ if eingang
+                .as_deref()
+                .is_some_and(|d| d.trim().parse::<jiff::civil::Date>().is_err()) =>
+            {
+                return Err(TransitionError::BadDate);
+            }
             Some(InBearbeitung) => InBearbeitung,
             _ => InPruefung,
         },
@@ -387,7 +402,7 @@ pub fn sample_actions() -> Vec<Action> {
             fehlend: vec!["Nachweis".into()],
             frist: "2026-12-31".into(),
         },
-        Action::NachreichungEingegangen,
+        Action::NachreichungEingegangen { eingang: None },
         Action::VollstaendigFeststellen,
         Action::Entscheiden {
             ergebnis: Decision::Bewilligt,
@@ -486,7 +501,7 @@ mod tests {
         let back = |from| {
             apply(
                 Nachgefordert,
-                &Action::NachreichungEingegangen,
+                &Action::NachreichungEingegangen { eingang: None },
                 Context {
                     waiting_from: from,
                     ..ctx()
@@ -557,6 +572,28 @@ mod tests {
             apply(InBearbeitung, &grant, with(Hearing::None)),
             Ok(Entschieden)
         );
+    }
+
+    #[test]
+    fn the_answer_may_carry_the_intake_date_of_the_documents() {
+        let waiting = Context {
+            waiting_from: Some(InBearbeitung),
+            ..ctx()
+        };
+        let on = |d: &str| Action::NachreichungEingegangen {
+            eingang: Some(d.into()),
+        };
+        assert_eq!(
+            apply(Nachgefordert, &on("2026-12-01"), waiting),
+            Ok(InBearbeitung)
+        );
+        assert_eq!(
+            apply(Nachgefordert, &on("1. Dezember"), waiting),
+            Err(TransitionError::BadDate)
+        );
+        // Stored history written before the field existed still reads.
+        let old: Action = serde_json::from_str(r#"{"action":"nachreichungEingegangen"}"#).unwrap();
+        assert_eq!(old, Action::NachreichungEingegangen { eingang: None });
     }
 
     #[test]
@@ -674,7 +711,7 @@ mod properties {
                 fehlend: vec![f],
                 frist: d
             }),
-            Just(Action::NachreichungEingegangen),
+            Just(Action::NachreichungEingegangen { eingang: None }),
             Just(Action::VollstaendigFeststellen),
             (
                 prop_oneof![

@@ -44,7 +44,7 @@ fn action_of(step: &Step, has_content: bool) -> Action {
             fehlend: vec![reason()],
             frist: frist.clone(),
         },
-        Step::NachreichungEingegangen => Action::NachreichungEingegangen,
+        Step::NachreichungEingegangen => Action::NachreichungEingegangen { eingang: None },
         Step::Vollstaendig => Action::VollstaendigFeststellen,
         Step::Entscheiden { ergebnis } => Action::Entscheiden {
             ergebnis: *ergebnis,

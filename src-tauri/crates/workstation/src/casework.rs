@@ -287,6 +287,32 @@ pub(crate) fn hearing_from(
     }
 }
 
+/// The intake day a clerk gives for answered documents: a date, not in the future, not
+/// before the request it answers.
+fn check_intake_day(day: &str, history: &[store::HistoryEntry]) -> Result<(), AppError> {
+    let Ok(d) = day.trim().parse::<jiff::civil::Date>() else {
+        return Err(AppError::invalid(
+            "Das Eingangsdatum der Unterlagen ist kein gültiges Datum (TT.MM.JJJJ).",
+        ));
+    };
+    if d > today() {
+        return Err(AppError::invalid(
+            "Das Eingangsdatum der Unterlagen liegt in der Zukunft.",
+        ));
+    }
+    let asked = history
+        .iter()
+        .rev()
+        .find(|h| h.kind == "nachfordern")
+        .and_then(|h| date_of(&h.at));
+    if asked.is_some_and(|a| d < a) {
+        return Err(AppError::invalid(
+            "Das Eingangsdatum liegt vor der Nachforderung, die es beantwortet.",
+        ));
+    }
+    Ok(())
+}
+
 /// Marker and next date for the work list.
 pub(crate) fn marker(
     session: &Session,
@@ -615,6 +641,9 @@ impl Workstation {
         let (session, rec) = self.visible_case(id, Permission::EditCases)?;
         let cfg = self.casework_config()?;
         let state = stored_state(&rec.status)?;
+        if let Action::NachreichungEingegangen { eingang: Some(day) } = &action {
+            check_intake_day(day, &session.case_history(&rec.id)?)?;
+        }
         let ctx = self.context(session, &rec, &cfg)?;
         let next = lifecycle::apply(state, &action, ctx)
             .map_err(|e| AppError::new(ErrorCode::InvalidInput, e.to_string()))?;
@@ -635,7 +664,7 @@ impl Workstation {
                 .then(|| today().to_string()),
             waiting_from: match action {
                 Action::Nachfordern { .. } => Some(Some(state.as_str().to_owned())),
-                Action::NachreichungEingegangen => Some(None),
+                Action::NachreichungEingegangen { .. } => Some(None),
                 _ => None,
             },
         })?;

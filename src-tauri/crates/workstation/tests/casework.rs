@@ -118,7 +118,7 @@ fn a_case_from_arrival_to_dispatch() -> R {
     assert_eq!(d.state, CaseState::Nachgefordert);
     // The § 15 GewO period runs from arrival: a request does not move it.
     assert_eq!(d.deadlines.legal.as_deref(), Some("2026-11-23"));
-    let d = ws.case_action(id, Action::NachreichungEingegangen)?;
+    let d = ws.case_action(id, Action::NachreichungEingegangen { eingang: None })?;
     assert_eq!(d.state, CaseState::InPruefung);
     let d = ws.case_action(id, Action::VollstaendigFeststellen)?;
     assert_eq!(d.state, CaseState::InBearbeitung);
@@ -702,7 +702,7 @@ fn vwvfg_42a_fiction_period_through_the_facade() -> R {
         !d.deadlines.extension_possible,
         "not while waiting for the citizen"
     );
-    let d = ws.case_action(&id, Action::NachreichungEingegangen)?;
+    let d = ws.case_action(&id, Action::NachreichungEingegangen { eingang: None })?;
     assert_eq!(d.deadlines.legal.as_deref(), Some(end.as_str()));
     // Extension: with reasons, once, counted from the end of the original period.
     let err = ws
@@ -944,5 +944,76 @@ fn hundesteuer_is_assessed_and_booked_not_granted() -> R {
         tenor.contains("jährlich 96,00 €") && !tenor.contains("stattgegeben"),
         "{tenor}"
     );
+    Ok(())
+}
+
+/// § 42a Abs. 2 S. 2 VwVfG for paper: the clerk enters the day the missing documents
+/// came in, and the period starts then – not on the day she records it. A day in the
+/// future or before the request is refused.
+#[test]
+fn vwvfg_42a_paper_documents_count_from_their_intake_day() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    let today = jiff::Zoned::now().date();
+    let day = |n: i64| -> Result<jiff::civil::Date, jiff::Error> {
+        today.checked_sub(jiff::Span::new().days(n))
+    };
+    let at = |d: jiff::civil::Date| format!("{d}T10:00:00+01:00");
+    let event = |d, kind: &str, from: &str, to: &str| store::PastEvent {
+        at: at(d),
+        actor: "sb1".into(),
+        kind: kind.into(),
+        from_state: Some(from.into()),
+        to_state: Some(to.into()),
+    };
+    let id = ws.session_for_import()?.import_case_with_history(
+        &store::NewCase {
+            file_number: "MAK-2026-000002".into(),
+            case_type: "Erlaubnis als Immobilienmakler".into(),
+            applicant: "Ayşe Öztürk".into(),
+            status: "nachgefordert".into(),
+            received_at: at(day(20)?),
+        },
+        Some("MAK"),
+        Some("sb1"),
+        None,
+        None,
+        &[
+            event(day(18)?, "pruefung_beginnen", "eingegangen", "in_pruefung"),
+            event(day(10)?, "nachfordern", "in_pruefung", "nachgefordert"),
+        ],
+    )?;
+    let answer = |d: String| Action::NachreichungEingegangen { eingang: Some(d) };
+    let future = ws
+        .case_action(&id, answer(today.tomorrow()?.to_string()))
+        .err()
+        .ok_or("future day")?;
+    assert!(future.message.contains("Zukunft"), "{}", future.message);
+    let early = ws
+        .case_action(&id, answer(day(12)?.to_string()))
+        .err()
+        .ok_or("before the request")?;
+    assert!(
+        early.message.contains("vor der Nachforderung"),
+        "{}",
+        early.message
+    );
+    let garbage = ws
+        .case_action(&id, answer("gestern".into()))
+        .err()
+        .ok_or("no date")?;
+    assert!(
+        garbage.message.contains("kein gültiges Datum"),
+        "{}",
+        garbage.message
+    );
+    // The documents came in a week ago; the clerk records it today.
+    ws.case_action(&id, answer(day(7)?.to_string()))?;
+    for item in ws.case_detail(&id)?.checklist {
+        ws.set_check(&id, &item.item, true)?;
+    }
+    let d = ws.case_action(&id, Action::VollstaendigFeststellen)?;
+    assert_eq!(d.deadlines.period_start, Some(day(7)?.to_string()));
     Ok(())
 }

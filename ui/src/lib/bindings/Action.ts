@@ -4,7 +4,7 @@ import type { Decision } from "./Decision";
 /**
  * What a clerk does to a case.
  */
-export type Action = { "action": "pruefungBeginnen" } | { "action": "nachfordern", fehlend: Array<string>, frist: string, } | { "action": "nachreichungEingegangen" } | { "action": "vollstaendigFeststellen" } | { "action": "entscheiden", ergebnis: Decision, begruendung: string, 
+export type Action = { "action": "pruefungBeginnen" } | { "action": "nachfordern", fehlend: Array<string>, frist: string, } | { "action": "nachreichungEingegangen", eingang?: string, } | { "action": "vollstaendigFeststellen" } | { "action": "entscheiden", ergebnis: Decision, begruendung: string, 
 /**
  * Before an adverse decision (§ 28 VwVfG): why a hearing is dispensable, or
  * that the applicant has already commented while the period still runs.

@@ -92,7 +92,8 @@ fn step_of(action: Action) -> (Step, Option<String>) {
             let list = fehlend.join("\n");
             (!list.trim().is_empty()).then_some(list)
         }),
-        Action::NachreichungEingegangen => (Step::NachreichungEingegangen, None),
+        // The intake date stays at the desk: the server records its own time.
+        Action::NachreichungEingegangen { .. } => (Step::NachreichungEingegangen, None),
         Action::VollstaendigFeststellen => (Step::Vollstaendig, None),
         Action::Entscheiden {
             ergebnis,
