@@ -25,6 +25,7 @@ const statusLabels: Record<CaseState, string> = {
   abgeschlossen: "Abgeschlossen",
   zurueckgezogen: "Zurückgezogen",
   weitergeleitet: "Weitergeleitet",
+  gilt_als_erteilt: "Genehmigung gilt als erteilt",
 };
 
 export function statusLabel(status: CaseState): string {

@@ -613,6 +613,55 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(actions[0]).toEqual({ action: "entscheiden", ergebnis: "abgelehnt", begruendung: "Führungszeugnis mit Eintrag", anhoerung_vermerk: "Stellungnahme liegt vor" });
   });
 
+  it("records a deemed permit after the Fiktion period ran out, with the end date in the form", async () => {
+    const actions: unknown[] = [];
+    let state = "in_bearbeitung";
+    const detail = () => ({
+      id: "e".repeat(32), fileNumber: "MAK-2026-0100002", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß",
+      state, stateLabel: state === "in_bearbeitung" ? "In Bearbeitung" : "Genehmigung gilt als erteilt",
+      receivedAt: "2026-06-01T09:00:00Z", channel: "online", portalCaseId: null, assignedTo: "sb1",
+      allowedActions: state === "in_bearbeitung" ? ["nachfordern", "entscheiden", "fiktion_feststellen"] : ["versenden", "abschliessen"],
+      checklist: [],
+      deadlines: { target: "2026-07-01", legal: "2026-09-01", clock: "fiktion", legalBasis: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW", periodStart: "2026-06-01", originalEnd: null, inactionFrom: "2026-09-01", status: state === "in_bearbeitung" ? "fiktionEingetreten" : "imPlan", extended: false, extensionPossible: false, requestWarning: null, deemedDelivery: null },
+      history: [], notes: [], documents: [],
+    });
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "session":
+          return sb;
+        case "sync_status":
+          return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
+        case "work_list":
+          return {
+            items: [
+              { id: "e".repeat(32), fileNumber: "MAK-2026-0100002", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß", status: "in_bearbeitung", receivedAt: "2026-06-01T09:00:00Z", deadline: "fiktionEingetreten", due: "2026-09-01", assignedTo: "sb1" },
+            ],
+            total: 1,
+          };
+        case "case_detail":
+          return detail();
+        case "case_action":
+          actions.push((args as { action: unknown }).action);
+          state = "gilt_als_erteilt";
+          return detail();
+        case "letter_view":
+          throw { code: "invalidInput", message: "kein Brief im Test" };
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(App, { backend: tauriBackend });
+    await fireEvent.click(await screen.findByRole("button", { name: "Vorgang MAK-2026-0100002 öffnen" }));
+    await fireEvent.click(await screen.findByRole("button", { name: "Genehmigungsfiktion feststellen" }));
+    expect(actions).toHaveLength(0);
+    const note = await screen.findByTestId("fiction-note");
+    expect(note.textContent).toContain("01.09.2026");
+    expect(note.textContent).toContain("gilt als erteilt");
+    await fireEvent.click(screen.getByRole("button", { name: "Ausführen" }));
+    await waitFor(() => expect(screen.getByTestId("case-state").textContent).toBe("Genehmigung gilt als erteilt"));
+    expect(actions).toEqual([{ action: "fiktionFeststellen" }]);
+  });
+
   it("locks the screen after inactivity, hides the data and unlocks with the password", async () => {
     const calls: string[] = [];
     let locked = false;

@@ -7,6 +7,9 @@
 //!                 nachgefordert ◄─────┘   │      (the citizen's answer returns the case
 //!                                         │       to where it was waiting from)
 //! zurückgezogen: from every open state (reason)      weitergeleitet: before the decision (reason)
+//! Genehmigung gilt als erteilt: from every open state once a Fiktion period has run
+//!   out (§ 42a Abs. 1 VwVfG); then the Fiktionsbescheinigung (§ 42a Abs. 3) goes out
+//!   on request (versandt) or the case is closed.
 //! ```
 //!
 //! Every transition is checked here; the facade records the audit entry and the
@@ -34,6 +37,8 @@ pub enum CaseState {
     Abgeschlossen,
     Zurueckgezogen,
     Weitergeleitet,
+    /// The Fiktion period ran out: the permit is deemed granted (§ 42a Abs. 1 VwVfG).
+    GiltAlsErteilt,
 }
 
 /// The outcome of a decision.
@@ -47,7 +52,7 @@ pub enum Decision {
 }
 
 impl CaseState {
-    pub const ALL: [CaseState; 9] = [
+    pub const ALL: [CaseState; 10] = [
         CaseState::Eingegangen,
         CaseState::InPruefung,
         CaseState::Nachgefordert,
@@ -57,6 +62,7 @@ impl CaseState {
         CaseState::Abgeschlossen,
         CaseState::Zurueckgezogen,
         CaseState::Weitergeleitet,
+        CaseState::GiltAlsErteilt,
     ];
 
     /// Identifier as stored (`cases.status`).
@@ -71,6 +77,7 @@ impl CaseState {
             CaseState::Abgeschlossen => "abgeschlossen",
             CaseState::Zurueckgezogen => "zurueckgezogen",
             CaseState::Weitergeleitet => "weitergeleitet",
+            CaseState::GiltAlsErteilt => "gilt_als_erteilt",
         }
     }
 
@@ -90,6 +97,7 @@ impl CaseState {
             CaseState::Abgeschlossen => "Abgeschlossen",
             CaseState::Zurueckgezogen => "Zurückgezogen",
             CaseState::Weitergeleitet => "Weitergeleitet",
+            CaseState::GiltAlsErteilt => "Genehmigung gilt als erteilt",
         }
     }
 
@@ -157,6 +165,9 @@ pub enum Action {
         an: String,
         grund: String,
     },
+    /// The Fiktion period ran out undecided: record that the permit is deemed
+    /// granted (§ 42a Abs. 1 VwVfG).
+    FiktionFeststellen,
 }
 
 /// The kind of an [`Action`] without its reasons: the button in the case view, the
@@ -175,10 +186,11 @@ pub enum ActionKind {
     Abschliessen,
     Zurueckziehen,
     Weiterleiten,
+    FiktionFeststellen,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 9] = [
+    pub const ALL: [ActionKind; 10] = [
         ActionKind::PruefungBeginnen,
         ActionKind::Nachfordern,
         ActionKind::NachreichungEingegangen,
@@ -188,6 +200,7 @@ impl ActionKind {
         ActionKind::Abschliessen,
         ActionKind::Zurueckziehen,
         ActionKind::Weiterleiten,
+        ActionKind::FiktionFeststellen,
     ];
 
     /// Identifier as stored (`case_history.kind`) and sent to the UI.
@@ -202,6 +215,7 @@ impl ActionKind {
             ActionKind::Abschliessen => "abschliessen",
             ActionKind::Zurueckziehen => "zurueckziehen",
             ActionKind::Weiterleiten => "weiterleiten",
+            ActionKind::FiktionFeststellen => "fiktion_feststellen",
         }
     }
 
@@ -221,6 +235,7 @@ impl ActionKind {
             ActionKind::Abschliessen => "Abschließen",
             ActionKind::Zurueckziehen => "Rücknahme vermerken",
             ActionKind::Weiterleiten => "Weiterleiten",
+            ActionKind::FiktionFeststellen => "Genehmigungsfiktion feststellen",
         }
     }
 }
@@ -242,6 +257,7 @@ impl Action {
             Action::Abschliessen => ActionKind::Abschliessen,
             Action::Zurueckziehen { .. } => ActionKind::Zurueckziehen,
             Action::Weiterleiten { .. } => ActionKind::Weiterleiten,
+            Action::FiktionFeststellen => ActionKind::FiktionFeststellen,
         }
     }
 }
@@ -261,6 +277,20 @@ pub enum Hearing {
     NotChecked,
 }
 
+/// Whether a Genehmigungsfiktion has set in (§ 42a Abs. 1 VwVfG), as of today.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fiction {
+    /// No Fiktion period, or it has not started or not run out.
+    #[default]
+    None,
+    /// The Fiktion period ran out undecided.
+    Expired,
+    /// Not checked here: the Rathaus-Server does not compute the period (its start
+    /// may be an intake day that travels encrypted); the desk that sends the step
+    /// checks it.
+    NotChecked,
+}
+
 /// What the state machine needs to know about the case besides its state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Context {
@@ -269,6 +299,7 @@ pub struct Context {
     /// The state a Nachforderung was made from (to return to).
     pub waiting_from: Option<CaseState>,
     pub hearing: Hearing,
+    pub fiction: Fiction,
 }
 
 /// Why a transition is refused (German, for the UI).
@@ -297,6 +328,10 @@ pub enum TransitionError {
         "Die Äußerungsfrist der Anhörung läuft bis {0}; vor ihrem Ende nur mit Vermerk, dass die Stellungnahme schon vorliegt."
     )]
     HearingRunning(String),
+    #[error(
+        "Die Genehmigung gilt erst als erteilt, wenn die Frist nach § 42a VwVfG abgelaufen ist, ohne dass entschieden wurde; für diesen Vorgang ist das nicht der Fall."
+    )]
+    FictionNotExpired,
 }
 
 fn blank(s: &str) -> bool {
@@ -365,14 +400,18 @@ pub fn apply(
             }
             Entschieden
         }
-        (Entschieden, Action::Versenden { kanal }) => {
+        // The Bescheid, or the Fiktionsbescheinigung (§ 42a Abs. 3 VwVfG), went out.
+        (Entschieden | GiltAlsErteilt, Action::Versenden { kanal }) => {
             if blank(kanal) {
                 return Err(TransitionError::ReasonMissing("Versand (Kanal)"));
             }
             Versandt
         }
         (Versandt, Action::Abschliessen) => Abgeschlossen,
-        (s, Action::Zurueckziehen { grund }) if !s.is_final() && s != Versandt => {
+        // Once deemed granted, the permit exists: nothing left to withdraw.
+        (s, Action::Zurueckziehen { grund })
+            if !s.is_final() && s != Versandt && s != GiltAlsErteilt =>
+        {
             if blank(grund) {
                 return Err(TransitionError::ReasonMissing("Rücknahme"));
             }
@@ -389,6 +428,14 @@ pub fn apply(
             }
             Weitergeleitet
         }
+        (Eingegangen | InPruefung | Nachgefordert | InBearbeitung, Action::FiktionFeststellen) => {
+            match ctx.fiction {
+                Fiction::Expired | Fiction::NotChecked => GiltAlsErteilt,
+                Fiction::None => return Err(TransitionError::FictionNotExpired),
+            }
+        }
+        // No Fiktionsbescheinigung asked for (§ 42a Abs. 3 VwVfG: only on request).
+        (GiltAlsErteilt, Action::Abschliessen) => Abgeschlossen,
         _ => return Err(refuse()),
     };
     Ok(next)
@@ -420,6 +467,7 @@ pub fn sample_actions() -> Vec<Action> {
             an: "Landkreis".into(),
             grund: "nicht zuständig".into(),
         },
+        Action::FiktionFeststellen,
     ]
 }
 
@@ -446,7 +494,72 @@ mod tests {
             checklist_complete: true,
             waiting_from: None,
             hearing: Hearing::Done,
+            fiction: Fiction::None,
         }
+    }
+
+    /// § 42a Abs. 1 VwVfG: a permit with a Genehmigungsfiktion is deemed granted
+    /// when its period runs out undecided – from any open state, only then; after
+    /// it nothing is withdrawn, the Fiktionsbescheinigung (Abs. 3) may go out.
+    #[test]
+    fn vwvfg_42a_the_permit_is_deemed_granted_when_the_period_ran_out() {
+        let expired = Context {
+            fiction: Fiction::Expired,
+            ..ctx()
+        };
+        for s in [Eingegangen, InPruefung, Nachgefordert, InBearbeitung] {
+            assert_eq!(
+                apply(s, &Action::FiktionFeststellen, ctx()),
+                Err(TransitionError::FictionNotExpired),
+                "{s:?}"
+            );
+            assert_eq!(
+                apply(s, &Action::FiktionFeststellen, expired),
+                Ok(GiltAlsErteilt),
+                "{s:?}"
+            );
+            // The Rathaus-Server leaves the check to the desk.
+            assert_eq!(
+                apply(
+                    s,
+                    &Action::FiktionFeststellen,
+                    Context {
+                        fiction: Fiction::NotChecked,
+                        ..ctx()
+                    }
+                ),
+                Ok(GiltAlsErteilt)
+            );
+            assert!(allowed_actions(s, expired).contains(&ActionKind::FiktionFeststellen));
+            assert!(!allowed_actions(s, ctx()).contains(&ActionKind::FiktionFeststellen));
+        }
+        for s in [
+            Entschieden,
+            Versandt,
+            Abgeschlossen,
+            Zurueckgezogen,
+            Weitergeleitet,
+        ] {
+            assert!(
+                apply(s, &Action::FiktionFeststellen, expired).is_err(),
+                "{s:?}"
+            );
+        }
+        assert_eq!(
+            allowed_actions(GiltAlsErteilt, expired),
+            vec![ActionKind::Versenden, ActionKind::Abschliessen]
+        );
+        assert!(
+            apply(
+                GiltAlsErteilt,
+                &Action::Zurueckziehen {
+                    grund: "zurückgenommen".into()
+                },
+                expired
+            )
+            .is_err()
+        );
+        assert!(!GiltAlsErteilt.is_open() && !GiltAlsErteilt.is_final());
     }
 
     #[test]
@@ -679,6 +792,7 @@ mod tests {
             (Abgeschlossen, &[]),
             (Zurueckgezogen, &[]),
             (Weitergeleitet, &[]),
+            (GiltAlsErteilt, &["versenden", "abschliessen"]),
         ];
         for (s, actions) in expected {
             let kinds: Vec<&str> = allowed_actions(*s, ctx())
@@ -731,6 +845,7 @@ mod properties {
             text.clone()
                 .prop_map(|grund| Action::Zurueckziehen { grund }),
             (text.clone(), text).prop_map(|(an, grund)| Action::Weiterleiten { an, grund }),
+            Just(Action::FiktionFeststellen),
         ]
     }
 
@@ -740,14 +855,15 @@ mod properties {
         /// decision, nothing after a final state, refusals change nothing.
         #[test]
         fn no_invalid_transition_is_reachable(
-            steps in proptest::collection::vec((action(), any::<bool>()), 0..40)
+            steps in proptest::collection::vec((action(), any::<bool>(), any::<bool>()), 0..40)
         ) {
             let mut state = CaseState::Eingegangen;
             let mut waiting_from = None;
             let mut completed_with_checklist = false;
             let mut decided = false;
-            for (a, checklist) in steps {
-                let ctx = Context { checklist_complete: checklist, waiting_from, hearing: Hearing::Done };
+            for (a, checklist, expired) in steps {
+                let fiction = if expired { Fiction::Expired } else { Fiction::None };
+                let ctx = Context { checklist_complete: checklist, waiting_from, hearing: Hearing::Done, fiction };
                 // A refusal changes nothing; an allowed step is checked.
                 if let Ok(next) = apply(state, &a, ctx) {
                     {
@@ -758,6 +874,10 @@ mod properties {
                         }
                         if next == CaseState::Entschieden {
                             prop_assert!(completed_with_checklist);
+                            decided = true;
+                        }
+                        if next == CaseState::GiltAlsErteilt {
+                            prop_assert!(expired && state.is_open());
                             decided = true;
                         }
                         if next == CaseState::Versandt {

@@ -129,6 +129,8 @@ pub enum Step {
     Weiterleiten {
         an: String,
     },
+    /// The Fiktion period ran out undecided (§ 42a Abs. 1 VwVfG); the desk computed it.
+    FiktionFeststellen,
 }
 
 /// What a clerk did, as sent up.

@@ -60,6 +60,7 @@ fn action_of(step: &Step, has_content: bool) -> Action {
             an: an.clone(),
             grund: reason(),
         },
+        Step::FiktionFeststellen => Action::FiktionFeststellen,
     }
 }
 
@@ -304,6 +305,9 @@ pub fn decide(
                 waiting_from: case.waiting_from,
                 // The hearing's letter and note travel encrypted: the desk checks it.
                 hearing: domain::lifecycle::Hearing::NotChecked,
+                // The Fiktion period's start may be an intake day that travels
+                // encrypted: the desk computes it.
+                fiction: domain::lifecycle::Fiction::NotChecked,
             };
             let next = lifecycle::apply(case.state, &action, ctx)
                 .map_err(|e| Refusal::invalid(format!("Vorgang {}: {e}", case.file_number)))?;
@@ -577,6 +581,35 @@ mod tests {
         let sam = actor("sam", Role::Scanstelle);
         let refused = decide_as(&sam, &c, extend(&c, 4)).unwrap_err();
         assert_eq!(refused.kind, RefusalKind::Forbidden);
+    }
+
+    /// § 42a Abs. 1, 3 VwVfG in office mode: the desk computed that the period ran out;
+    /// the server records the deemed permit once, then the Fiktionsbescheinigung
+    /// (a dispatching letter) moves it to "Versandt". A decided case has no fiction.
+    #[test]
+    fn a_deemed_permit_is_recorded_once_and_its_certificate_dispatches() {
+        let anna = actor("anna", Role::Sachbearbeitung);
+        let c = case(CaseState::InBearbeitung, 4);
+        let fiction = |c: &CaseMeta, based_on| CommandBody::Transition {
+            case_id: c.id,
+            based_on,
+            step: Step::FiktionFeststellen,
+            content: None,
+        };
+        let done = decide_as(&anna, &c, fiction(&c, 4)).unwrap();
+        assert_eq!(done.after.state, CaseState::GiltAlsErteilt);
+        assert_eq!(done.event.as_ref().unwrap().kind, "fiktion_feststellen");
+        let twice = decide_as(&anna, &done.after, fiction(&done.after, 4)).unwrap_err();
+        assert_eq!(twice.kind, RefusalKind::Conflict);
+        let mut certificate = letter(&done.after, 5, true, "post");
+        if let CommandBody::Letter { letter, .. } = &mut certificate {
+            *letter = "fiktionsbescheinigung".into();
+        }
+        let sent = decide_as(&anna, &done.after, certificate).unwrap();
+        assert_eq!(sent.after.state, CaseState::Versandt);
+        let decided = case(CaseState::Entschieden, 6);
+        let late = decide_as(&anna, &decided, fiction(&decided, 6)).unwrap_err();
+        assert_eq!(late.kind, RefusalKind::Invalid);
     }
 
     #[test]

@@ -263,6 +263,8 @@ const fn index_of(state: CaseState) -> usize {
 
 const WAITING: usize = index_of(CaseState::Nachgefordert);
 const DECIDED: usize = index_of(CaseState::Entschieden);
+/// A permit deemed granted (§ 42a Abs. 1 VwVfG) counts as decided on that day.
+const DEEMED: usize = index_of(CaseState::GiltAlsErteilt);
 
 fn state_index(s: &str) -> usize {
     CaseState::parse(s).map_or(OTHER, index_of)
@@ -346,7 +348,7 @@ pub fn classify(c: &CaseFacts, from: Timestamp, to: Timestamp) -> Classified {
                 requests += 1;
             }
         }
-        if next == DECIDED {
+        if next == DECIDED || next == DEEMED {
             decided = Some((e.at, i));
         } else if is_open(next) && decided.is_some() {
             // Reopened: the earlier decision no longer counts.

@@ -286,3 +286,37 @@ fn statistics_of_known_samples() {
     assert!(close(s.median_days, 2.5) && close(s.p90_days, 4.0) && close(s.mean_days, 2.5));
     assert_eq!(Stats::of(vec![]), Stats::default());
 }
+
+/// § 42a Abs. 1 VwVfG: a permit deemed granted counts as decided on the day the
+/// fiction is recorded and leaves the backlog; its certificate counts as dispatched.
+#[test]
+fn a_deemed_permit_counts_as_a_decision() {
+    let q = query(false);
+    let deemed = case(
+        "M",
+        "Erlaubnis als Immobilienmakler",
+        Channel::Online,
+        date(2026, 8, 3),
+        Some(date(2026, 11, 3)),
+        vec![
+            ev(date(2026, 8, 4), "pruefung_beginnen", "in_pruefung", "sb1"),
+            ev(date(2026, 8, 5), "vollstaendig", "in_bearbeitung", "sb1"),
+            ev(
+                date(2026, 11, 5),
+                "fiktion_feststellen",
+                "gilt_als_erteilt",
+                "sb1",
+            ),
+            ev(date(2026, 11, 9), "versenden", "versandt", "sb1"),
+        ],
+    );
+    let r = reports::report(std::slice::from_ref(&deemed), &q);
+    let c = &r.total.current;
+    assert_eq!((c.decided, c.dispatched), (1, 1));
+    assert!(close(c.arrival_to_decision.median_days, 94.0));
+    assert_eq!(r.total.backlog.open, 0);
+    assert_eq!(
+        reports::cases(std::slice::from_ref(&deemed), &q, "alle", Metric::Decided),
+        ["M"]
+    );
+}

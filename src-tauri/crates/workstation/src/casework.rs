@@ -261,6 +261,30 @@ pub(crate) fn clock_from(rec: &CaseRecord, history: &[store::HistoryEntry]) -> C
     }
 }
 
+/// Whether the case's Fiktion period (§ 42a VwVfG) ran out by `today`: computed from
+/// the case type's rules and the history, as the deadline shown.
+pub(crate) fn fiction_from(
+    cfg: &CaseworkConfig,
+    rec: &CaseRecord,
+    history: &[store::HistoryEntry],
+    today: jiff::civil::Date,
+) -> lifecycle::Fiction {
+    let Some(t) = case_type(cfg, rec) else {
+        return lifecycle::Fiction::None;
+    };
+    let d = domain::deadline::compute(
+        &t.deadline_rules(),
+        &clock_from(rec, history),
+        &cfg.calendar,
+        today,
+    );
+    if d.status(today) == DeadlineStatus::FiktionEingetreten {
+        lifecycle::Fiction::Expired
+    } else {
+        lifecycle::Fiction::None
+    }
+}
+
 /// The hearing (§ 28 VwVfG) from the history: the last Anhörung letter sent and the
 /// end of its period to comment.
 pub(crate) fn hearing_from(
@@ -536,10 +560,12 @@ impl Workstation {
             .map(|t| t.checkliste.clone())
             .unwrap_or_default();
         let checked: Vec<String> = session.checks(&rec.id)?.into_iter().map(|c| c.0).collect();
+        let history = session.case_history(&rec.id)?;
         Ok(Context {
             checklist_complete: items.iter().all(|i| checked.contains(i)),
             waiting_from: rec.waiting_from.as_deref().and_then(CaseState::parse),
-            hearing: hearing_from(&session.case_history(&rec.id)?, today()),
+            hearing: hearing_from(&history, today()),
+            fiction: fiction_from(cfg, rec, &history, today()),
         })
     }
 
@@ -664,7 +690,7 @@ impl Workstation {
                 .then(|| today().to_string()),
             waiting_from: match action {
                 Action::Nachfordern { .. } => Some(Some(state.as_str().to_owned())),
-                Action::NachreichungEingegangen { .. } => Some(None),
+                Action::NachreichungEingegangen { .. } | Action::FiktionFeststellen => Some(None),
                 _ => None,
             },
         })?;

@@ -9,14 +9,16 @@ use crate::casework::AssignRequest;
 use crate::{AppError, WorkListQuery, Workstation};
 
 /// The state the `i`-th demo case ends in: every state in turn, and per round one
-/// more case in Bearbeitung (the state a demo shows most).
+/// more case in Bearbeitung (the state a demo shows most). A deemed permit needs a
+/// Fiktion period that has run out – a case that just arrived has none; the demo
+/// history ([`demo_history`]) has such cases.
 fn target(i: usize) -> CaseState {
     let round = CaseState::ALL.len() + 1;
     // Past the list: the extra case of the round.
-    CaseState::ALL
-        .get(i % round)
-        .copied()
-        .unwrap_or(CaseState::InBearbeitung)
+    match CaseState::ALL.get(i % round).copied() {
+        Some(CaseState::GiltAlsErteilt) | None => CaseState::InBearbeitung,
+        Some(s) => s,
+    }
 }
 
 fn steps(target: CaseState) -> Vec<Action> {
@@ -62,6 +64,12 @@ fn steps(target: CaseState) -> Vec<Action> {
             an: "Kreisverwaltung, Straßenverkehrsamt".into(),
             grund: "Zuständigkeit des Kreises".into(),
         }],
+        // Allowed only once the Fiktion period ran out (see `target`).
+        CaseState::GiltAlsErteilt => vec![
+            pruefen,
+            Action::VollstaendigFeststellen,
+            Action::FiktionFeststellen,
+        ],
     }
 }
 
@@ -229,6 +237,30 @@ pub fn demo_history(
             if go {
                 complete_at = Some(at.to_zoned(jiff::tz::TimeZone::system()).date().to_string());
             }
+        }
+        // Now and then a Fiktion period runs out undecided: the permit is deemed
+        // granted the day after it ends (§ 42a Abs. 1 VwVfG), the case is closed later.
+        let rules = t.deadline_rules();
+        if go && rules.uhr == domain::deadline::ClockKind::Fiktion && rng.random_bool(0.08) {
+            let period_days = f64::from(rules.frist_monate * 31 + rules.frist_tage + 1);
+            if step(
+                period_days * 24.0,
+                "fiktion_feststellen",
+                "gilt_als_erteilt",
+                &mut history,
+                &mut at,
+                &mut state,
+            ) {
+                step(
+                    h(&mut rng, 10.0),
+                    "abschliessen",
+                    "abgeschlossen",
+                    &mut history,
+                    &mut at,
+                    &mut state,
+                );
+            }
+            go = false;
         }
         if go {
             go = step(

@@ -273,6 +273,15 @@ fn request(
     })
 }
 
+/// Does sending this letter move the case to "Versandt" (the decision, or the
+/// certificate of the deemed permit, went out)?
+fn dispatches(kind: LetterKind) -> bool {
+    matches!(
+        kind,
+        LetterKind::Bescheid | LetterKind::Fiktionsbescheinigung
+    )
+}
+
 /// Does this letter book a fee (a Bescheid or Gebührenbescheid with an amount)?
 fn books(p: &Prepared, kind: LetterKind) -> bool {
     matches!(kind, LetterKind::Bescheid | LetterKind::Gebuehrenbescheid)
@@ -607,8 +616,9 @@ impl Workstation {
                 {
                     LetterKind::Fristverlaengerung
                 }
+                // On request, once the fiction is recorded (§ 42a Abs. 3 VwVfG).
                 "fiktionsbescheinigung"
-                    if state.is_open()
+                    if state == CaseState::GiltAlsErteilt
                         && facts.frist.as_ref().is_some_and(|f| {
                             f.uhr == domain::deadline::ClockKind::Fiktion
                                 && f.ende.is_some_and(|e| e < facts.datum)
@@ -818,8 +828,8 @@ impl Workstation {
     }
 
     /// Send a letter: render, store encrypted in the case and queue the reply and the
-    /// bookings in one transaction (see the module documentation). A Bescheid moves
-    /// the case to "Versandt" with the channel recorded.
+    /// bookings in one transaction (see the module documentation). A Bescheid or a
+    /// Fiktionsbescheinigung moves the case to "Versandt" with the channel recorded.
     pub fn send_letter(&mut self, req: &LetterRequest) -> Result<crate::CaseDetail, AppError> {
         if self.office_mode()? {
             // Queued as one command; the Rathaus-Server sends it.
@@ -844,7 +854,7 @@ impl Workstation {
         let transition_action = Action::Versenden {
             kanal: req.kanal.clone(),
         };
-        let next = if req.kind == LetterKind::Bescheid {
+        let next = if dispatches(req.kind) {
             Some(
                 lifecycle::apply(p.state, &transition_action, lifecycle::Context::default())
                     .map_err(|e| invalid(e.to_string()))?,
@@ -1212,7 +1222,7 @@ impl Workstation {
             based_on,
             letter: req.kind.key().to_owned(),
             kanal: req.kanal.clone(),
-            versendet: req.kind == LetterKind::Bescheid,
+            versendet: dispatches(req.kind),
             kassenzeichen: kz_opt.clone(),
             detail: sealed_detail,
             document: sealed_document,

@@ -493,7 +493,11 @@ fn demo_cases_end_in_every_state() -> R {
         limit: 100,
         ..WorkListQuery::default()
     })?;
-    for state in CaseState::ALL {
+    // A deemed permit needs a Fiktion period that ran out: not for cases of November.
+    for state in CaseState::ALL
+        .into_iter()
+        .filter(|s| *s != CaseState::GiltAlsErteilt)
+    {
         assert!(
             list.items.iter().any(|c| c.status == state),
             "no case in {state:?}"
@@ -755,6 +759,96 @@ fn vwvfg_42a_fiction_period_through_the_facade() -> R {
         "{}",
         err.message
     );
+    Ok(())
+}
+
+/// § 42a Abs. 1, 3 VwVfG worked example: a Maklererlaubnis complete on receipt
+/// 150 days ago – its three months ran out undecided. The case gets the state
+/// "Genehmigung gilt als erteilt" (refused while the period runs), then the
+/// Fiktionsbescheinigung goes out on request and the case counts as dispatched.
+#[test]
+fn vwvfg_42a_an_expired_fiction_is_a_state_with_its_certificate_on_request() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "sb1")?;
+    let today = jiff::Zoned::now().date();
+    let mut make = |n: u32, days: i64| -> Result<String, Box<dyn std::error::Error>> {
+        let received = today.checked_sub(jiff::Span::new().days(days))?;
+        let id = ws.session_for_import()?.insert_case(&store::NewCase {
+            file_number: format!("MAK-2026-00000{n}"),
+            case_type: "Erlaubnis als Immobilienmakler".into(),
+            applicant: "Jürgen Weiß".into(),
+            status: "eingegangen".into(),
+            received_at: format!("{received}T09:00:00+01:00"),
+        })?;
+        Ok(id)
+    };
+    let old = make(1, 150)?;
+    let recent = make(2, 10)?;
+    let certificate = |id: &str| workstation::letters::LetterRequest {
+        case_id: id.to_owned(),
+        kind: letters::LetterKind::Fiktionsbescheinigung,
+        fees: vec![],
+        edits: vec![],
+        kanal: "post".into(),
+    };
+    for id in [&old, &recent] {
+        ws.case_action(id, Action::PruefungBeginnen)?;
+        for item in [
+            "Angaben zur Person vollständig",
+            "Führungszeugnis liegt vor",
+            "Auskunft aus dem Gewerbezentralregister liegt vor",
+            "Nachweis geordneter Vermögensverhältnisse liegt vor",
+        ] {
+            ws.set_check(id, item, true)?;
+        }
+        ws.case_action(id, Action::VollstaendigFeststellen)?;
+    }
+    // Running period: no fiction, no certificate.
+    let d = ws.case_detail(&recent)?;
+    assert!(!d.allowed_actions.contains(&ActionKind::FiktionFeststellen));
+    let err = ws
+        .case_action(&recent, Action::FiktionFeststellen)
+        .err()
+        .ok_or("fiction while the period runs")?;
+    assert!(err.message.contains("§ 42a"), "{}", err.message);
+    assert!(ws.send_letter(&certificate(&recent)).is_err());
+    // Expired: the marker, the step, the state.
+    let d = ws.case_detail(&old)?;
+    assert_eq!(
+        d.deadlines.status,
+        domain::deadline::DeadlineStatus::FiktionEingetreten
+    );
+    assert!(d.allowed_actions.contains(&ActionKind::FiktionFeststellen));
+    let end = d.deadlines.legal.clone().ok_or("no period")?;
+    assert!(
+        ws.send_letter(&certificate(&old)).is_err(),
+        "the certificate follows the recorded fiction"
+    );
+    let d = ws.case_action(&old, Action::FiktionFeststellen)?;
+    assert_eq!(d.state, CaseState::GiltAlsErteilt);
+    assert_eq!(d.state_label, "Genehmigung gilt als erteilt");
+    assert_eq!(
+        d.allowed_actions,
+        vec![ActionKind::Versenden, ActionKind::Abschliessen]
+    );
+    // On request: the certificate names the end of the period and goes out.
+    let view = ws.letter_view(&certificate(&old))?;
+    assert_eq!(view.blocked, None);
+    assert!(
+        view.kinds
+            .contains(&letters::LetterKind::Fiktionsbescheinigung)
+    );
+    let text: String = view.draft.blocks.iter().map(|b| b.text.as_str()).collect();
+    let (y, m, day) = (&end[..4], &end[5..7], &end[8..10]);
+    assert!(text.contains(&format!("{day}.{m}.{y}")), "{text}");
+    assert!(text.contains("als erteilt"), "{text}");
+    let d = ws.send_letter(&certificate(&old))?;
+    assert_eq!(d.state, CaseState::Versandt);
+    let kinds: Vec<&str> = d.history.iter().map(|h| h.kind.as_str()).collect();
+    assert!(kinds.contains(&"fiktion_feststellen"), "{kinds:?}");
+    login(&mut ws, "leitung")?;
+    assert!(ws.verify_audit()?.is_intact());
     Ok(())
 }
 

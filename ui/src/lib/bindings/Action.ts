@@ -9,4 +9,4 @@ export type Action = { "action": "pruefungBeginnen" } | { "action": "nachfordern
  * Before an adverse decision (§ 28 VwVfG): why a hearing is dispensable, or
  * that the applicant has already commented while the period still runs.
  */
-anhoerung_vermerk?: string, } | { "action": "versenden", kanal: string, } | { "action": "abschliessen" } | { "action": "zurueckziehen", grund: string, } | { "action": "weiterleiten", an: string, grund: string, };
+anhoerung_vermerk?: string, } | { "action": "versenden", kanal: string, } | { "action": "abschliessen" } | { "action": "zurueckziehen", grund: string, } | { "action": "weiterleiten", an: string, grund: string, } | { "action": "fiktionFeststellen" };

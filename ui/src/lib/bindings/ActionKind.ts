@@ -4,4 +4,4 @@
  * The kind of an [`Action`] without its reasons: the button in the case view, the
  * `kind` of a history entry (stored as [`ActionKind::as_str`]), the audit's verb.
  */
-export type ActionKind = "pruefung_beginnen" | "nachfordern" | "nachreichung_eingegangen" | "vollstaendig" | "entscheiden" | "versenden" | "abschliessen" | "zurueckziehen" | "weiterleiten";
+export type ActionKind = "pruefung_beginnen" | "nachfordern" | "nachreichung_eingegangen" | "vollstaendig" | "entscheiden" | "versenden" | "abschliessen" | "zurueckziehen" | "weiterleiten" | "fiktion_feststellen";

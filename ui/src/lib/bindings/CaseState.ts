@@ -4,4 +4,4 @@
  * Where a case stands. Serialised as stored (`cases.status`): one spelling in the
  * database, the IPC and the UI.
  */
-export type CaseState = "eingegangen" | "in_pruefung" | "nachgefordert" | "in_bearbeitung" | "entschieden" | "versandt" | "abgeschlossen" | "zurueckgezogen" | "weitergeleitet";
+export type CaseState = "eingegangen" | "in_pruefung" | "nachgefordert" | "in_bearbeitung" | "entschieden" | "versandt" | "abgeschlossen" | "zurueckgezogen" | "weitergeleitet" | "gilt_als_erteilt";

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::api::{self, WorkList, WorkListQuery};
 use crate::casework::{
     AssignRequest, CaseDetail, ChecklistItem, DocumentContent, DocumentView, HistoryView, NoteView,
-    case_type, deadline_view, marker_from,
+    case_type, deadline_view, fiction_from, marker_from,
 };
 use crate::config::CaseworkConfig;
 use crate::desk::{OnlineContent, in_order};
@@ -111,6 +111,7 @@ fn step_of(action: Action) -> (Step, Option<String>) {
         Action::Abschliessen => (Step::Abschliessen, None),
         Action::Zurueckziehen { grund } => (Step::Zurueckziehen, Some(grund)),
         Action::Weiterleiten { an, grund } => (Step::Weiterleiten { an }, Some(grund)),
+        Action::FiktionFeststellen => (Step::FiktionFeststellen, None),
     }
 }
 
@@ -305,6 +306,7 @@ impl Workstation {
             .unwrap_or_else(|| "(verschlüsselt – bitte am Rathaus-Server anmelden)".into());
         rec.fc_case_id = content.as_ref().and_then(|c| c.fc_case_id.clone());
         let deadlines = deadline_view(&cfg, &rec, meta.state, &history);
+        let fiction = fiction_from(&cfg, &rec, &history, crate::casework::today());
         let documents = match self.office.fetched.get(&meta.id) {
             Some(list) => list.clone(),
             None => content
@@ -330,6 +332,7 @@ impl Workstation {
                         checklist_complete: meta.checklist_complete,
                         waiting_from: meta.waiting_from,
                         hearing: lifecycle::Hearing::None,
+                        fiction,
                     },
                 )
             } else {
@@ -385,6 +388,11 @@ impl Workstation {
         let role = self.session_with(Permission::EditCases)?.user().role;
         let meta = self.office_visible(id)?;
         let me = self.me()?.to_string();
+        // The Fiktion period is computed here (the server leaves it to the desk).
+        let cfg = self.casework_config()?;
+        let events = self.office_events(meta.id)?;
+        let (rec, history) = replica_record(&meta, events, Some(&cfg));
+        let fiction = fiction_from(&cfg, &rec, &history, crate::casework::today());
         // The domain's own check first, for its German reason.
         lifecycle::apply(
             meta.state,
@@ -395,6 +403,7 @@ impl Workstation {
                 checklist_complete: meta.checklist_complete,
                 waiting_from: meta.waiting_from,
                 hearing: lifecycle::Hearing::None,
+                fiction,
             },
         )
         .map_err(|e| AppError::new(ErrorCode::InvalidInput, e.to_string()))?;
