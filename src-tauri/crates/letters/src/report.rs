@@ -185,13 +185,15 @@ fn group_row(g: &Group) -> Vec<String> {
     ]
 }
 
-/// The report as PDF.
+/// The report as PDF. `audit_head`: the audit chain's last entry and hash when
+/// printed – an anchor outside the machine to compare the log with later.
 pub fn report_pdf(
     renderer: &Renderer,
     r: &Report,
     head: &Letterhead,
     pdfa: bool,
     created_unix: i64,
+    audit_head: Option<(i64, &str)>,
 ) -> Result<Vec<u8>, LetterError> {
     let mut f = Flow::titled(renderer, head, "Bearbeitungszeiten, Rückstand und Fristen");
     let period = format!(
@@ -328,6 +330,14 @@ pub fn report_pdf(
         ],
         &rows,
     );
+    if let Some((seq, hash)) = audit_head {
+        f.heading("Prüfprotokoll", 3.0 * ROW);
+        f.paragraph(&format!(
+            "Stand des Prüfprotokolls beim Erstellen dieses Berichts: Eintrag {seq}, Prüfsumme {} {}. Zum späteren Abgleich mit dem Protokoll (Verwaltung: Protokoll prüfen) – ein nachträglich geändertes oder ersetztes Protokoll passt nicht mehr zu dieser Angabe.",
+            &hash[..hash.len().min(32)],
+            &hash[hash.len().min(32)..]
+        ));
+    }
 
     let page = Page {
         title: format!("Kennzahlen {} bis {}", r.from, r.until),

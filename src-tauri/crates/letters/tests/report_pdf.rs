@@ -71,7 +71,15 @@ fn the_council_report_carries_the_figures() -> Result<(), Box<dyn std::error::Er
         address: vec!["Rathausplatz 1".into(), "47110 Musterstadt".into()],
         ..Letterhead::default()
     };
-    let pdf = letters::report::report_pdf(&Renderer::new()?, &report, &head, true, 0)?;
+    let hash = "3f9a0c1e5b7d2468ace013579bdf2468ace013579bdf2468ace013579bdf2468";
+    let pdf = letters::report::report_pdf(
+        &Renderer::new()?,
+        &report,
+        &head,
+        true,
+        0,
+        Some((4711, hash)),
+    )?;
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("letters");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("kennzahlen-bericht.pdf");
@@ -87,6 +95,12 @@ fn the_council_report_carries_the_figures() -> Result<(), Box<dyn std::error::Er
         assert!(text.contains(t), "{t}");
     }
     assert!(text.contains("Papier") && text.contains("über 3 Monate"));
+    // The audit chain's head, an anchor outside the machine (both halves of the hash).
+    assert!(text.contains("Eintrag 4711"), "{text}");
+    assert!(
+        text.contains(&hash[..32]) && text.contains(&hash[32..]),
+        "{text}"
+    );
     let pages: usize = tool("qpdf", &["--show-npages", p])?.trim().parse()?;
     for i in 1..=pages {
         assert!(text.contains(&format!("Seite {i} von {pages}")));

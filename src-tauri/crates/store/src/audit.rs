@@ -7,13 +7,26 @@
 //! to an entry that is not there) and from a reordered one (a link to an entry that
 //! sits elsewhere). Triggers refuse UPDATE and DELETE; `audit_head` keeps the last
 //! link so that cutting off the tail is found too.
+//!
+//! Everything in the database can be rewritten by whoever opens it. So the head is
+//! also kept outside it: `keys/audit-anker.json` holds the last head seen at a
+//! login or logout, with an HMAC under a key derived from the master key (which the
+//! database file does not hold). An older copy of the database swapped in (its
+//! chain ends before the anchor) or a chain recomputed up to the anchor (the entry
+//! there no longer has the anchored hash) is reported by [`Session::verify_audit`].
+//! The anchor only moves forward; after a finding it is left as evidence.
 
+use std::path::Path;
+
+use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::Session;
-use crate::error::Result;
+use crate::error::{IoContext, Result};
+use crate::fsutil::write_atomic;
+use crate::keys::MasterKey;
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -40,6 +53,14 @@ pub enum AuditProblem {
     Reordered { seq: i64 },
     /// Entries after `after_seq` are missing at the end of the log.
     Truncated { after_seq: i64, expected_last: i64 },
+    /// The chain ends before the head last seen outside the database: an older copy
+    /// of the database was put in place.
+    RolledBack { anchored_seq: i64, found_seq: i64 },
+    /// The entry at the anchor no longer carries the anchored hash: the chain was
+    /// recomputed or replaced.
+    Rewritten { seq: i64 },
+    /// The anchor file does not carry a valid seal (changed or forged).
+    AnchorInvalid,
 }
 
 impl std::fmt::Display for AuditProblem {
@@ -76,6 +97,21 @@ impl std::fmt::Display for AuditProblem {
             } => write!(
                 f,
                 "Nach Eintrag {after_seq} fehlen die Einträge bis {expected_last} (Ende abgeschnitten)."
+            ),
+            AuditProblem::RolledBack {
+                anchored_seq,
+                found_seq,
+            } => write!(
+                f,
+                "Der Datenbestand ist älter als zuletzt gesehen: Das Protokoll reichte bis Eintrag {anchored_seq}, jetzt nur bis {found_seq} (ältere Kopie der Datenbank eingespielt?)."
+            ),
+            AuditProblem::Rewritten { seq } => write!(
+                f,
+                "Das Protokoll wurde bis Eintrag {seq} neu berechnet oder ersetzt: Eintrag {seq} passt nicht mehr zum Anker außerhalb der Datenbank."
+            ),
+            AuditProblem::AnchorInvalid => write!(
+                f,
+                "Der Anker des Protokolls außerhalb der Datenbank (keys/audit-anker.json) ist verändert oder gefälscht."
             ),
         }
     }
@@ -255,10 +291,115 @@ pub(crate) fn verify(conn: &Connection) -> Result<AuditReport> {
     })
 }
 
+/// The head last seen, sealed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Anchor {
+    seq: i64,
+    hash: String,
+    mac: String,
+}
+
+/// The anchor's MAC key: derived from the master key, never stored.
+fn anchor_mac(key: &MasterKey, seq: i64, hash: &str) -> Result<String> {
+    let derived = {
+        let mut k = Hmac::<Sha256>::new_from_slice(key.bytes())
+            .map_err(|e| crate::error::StoreError::Crypto(e.to_string()))?;
+        k.update(b"amtsstube/audit-anker/v1");
+        k.finalize().into_bytes()
+    };
+    let mut m = Hmac::<Sha256>::new_from_slice(&derived)
+        .map_err(|e| crate::error::StoreError::Crypto(e.to_string()))?;
+    m.update(&seq.to_be_bytes());
+    m.update(hash.as_bytes());
+    Ok(hex::encode(m.finalize().into_bytes()))
+}
+
+fn head(conn: &Connection) -> Result<Option<(i64, String)>> {
+    Ok(conn
+        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}
+
+/// Compare the database with the anchor outside it. No anchor yet: nothing to say.
+pub(crate) fn check_anchor(
+    conn: &Connection,
+    path: &Path,
+    key: &MasterKey,
+) -> Result<Option<AuditProblem>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).at(path),
+    };
+    let Ok(anchor) = serde_json::from_slice::<Anchor>(&bytes) else {
+        return Ok(Some(AuditProblem::AnchorInvalid));
+    };
+    if anchor_mac(key, anchor.seq, &anchor.hash)? != anchor.mac {
+        return Ok(Some(AuditProblem::AnchorInvalid));
+    }
+    let found = head(conn)?.map_or(0, |h| h.0);
+    if found < anchor.seq {
+        return Ok(Some(AuditProblem::RolledBack {
+            anchored_seq: anchor.seq,
+            found_seq: found,
+        }));
+    }
+    let at: Option<String> = conn
+        .query_row(
+            "SELECT hash FROM audit_log WHERE seq = ?1",
+            params![anchor.seq],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if at.as_deref() != Some(anchor.hash.as_str()) {
+        return Ok(Some(AuditProblem::Rewritten { seq: anchor.seq }));
+    }
+    Ok(None)
+}
+
+/// Move the anchor to the database's head – only forward, and not over a finding.
+pub(crate) fn write_anchor(conn: &Connection, path: &Path, key: &MasterKey) -> Result<()> {
+    if check_anchor(conn, path, key)?.is_some() {
+        return Ok(());
+    }
+    let Some((seq, hash)) = head(conn)? else {
+        return Ok(());
+    };
+    let current = std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Anchor>(&b).ok());
+    if current.is_some_and(|a| a.seq >= seq) {
+        return Ok(());
+    }
+    let mac = anchor_mac(key, seq, &hash)?;
+    let json = serde_json::to_vec(&Anchor { seq, hash, mac })
+        .map_err(|e| crate::error::StoreError::Corrupt(e.to_string()))?;
+    write_atomic(path, &json)
+}
+
 impl Session {
-    /// Verify the audit chain.
+    /// Verify the audit chain, and the database against the anchor outside it.
     pub fn verify_audit(&self) -> Result<AuditReport> {
-        verify(&self.conn)
+        let mut report = verify(&self.conn)?;
+        if let Some(p) = check_anchor(&self.conn, &self.store.layout().audit_anchor(), &self.key)? {
+            report.problems.push(p);
+        }
+        Ok(report)
+    }
+
+    /// The head of the audit chain (sequence number and hash), for anchoring it
+    /// outside this machine (the monthly report, a backup).
+    pub fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        head(&self.conn)
+    }
+
+    /// Move the anchor outside the database to the current head.
+    pub(crate) fn anchor_audit(&self) {
+        if let Err(e) = write_anchor(&self.conn, &self.store.layout().audit_anchor(), &self.key) {
+            tracing::warn!("Anker des Protokolls nicht geschrieben: {e}");
+        }
     }
 
     /// The newest `limit` audit entries, newest first.
@@ -289,6 +430,88 @@ mod tests {
         // Tampering needs the triggers out of the way, as an attacker with the key would do.
         conn.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")?;
         Ok(conn)
+    }
+
+    /// A chain recomputed by someone holding the database key verifies on its own –
+    /// the anchor outside the database finds it; an older copy ends before the anchor;
+    /// a changed anchor file is refused; the anchor never moves back.
+    #[test]
+    fn the_anchor_finds_a_recomputed_chain_an_older_copy_and_a_forged_anchor() -> Result<()> {
+        let dir =
+            tempfile::tempdir().map_err(|e| crate::error::StoreError::Corrupt(e.to_string()))?;
+        let path = dir.path().join("audit-anker.json");
+        let key = MasterKey::generate();
+        let conn = fresh(6)?;
+        assert_eq!(check_anchor(&conn, &path, &key)?, None, "no anchor yet");
+        write_anchor(&conn, &path, &key)?;
+        assert_eq!(check_anchor(&conn, &path, &key)?, None);
+        // Recomputed: the same number of entries, one changed, every hash redone.
+        conn.execute_batch("DELETE FROM audit_log; DELETE FROM audit_head;")?;
+        for i in 1..=7 {
+            let object = if i == 2 {
+                "AZ-geschönt".to_owned()
+            } else {
+                format!("AZ-{i}")
+            };
+            append(
+                &conn,
+                &format!("2026-11-23T10:00:{i:02}Z"),
+                "sb1",
+                "vorgang.gelesen",
+                &object,
+            )?;
+        }
+        assert!(verify(&conn)?.is_intact(), "the chain alone cannot tell");
+        assert_eq!(
+            check_anchor(&conn, &path, &key)?,
+            Some(AuditProblem::Rewritten { seq: 6 })
+        );
+        // The finding is kept: the anchor does not follow the rewritten chain.
+        write_anchor(&conn, &path, &key)?;
+        assert_eq!(
+            check_anchor(&conn, &path, &key)?,
+            Some(AuditProblem::Rewritten { seq: 6 })
+        );
+        // An older copy: its chain ends before the anchor.
+        let older = fresh(4)?;
+        assert_eq!(
+            check_anchor(&older, &path, &key)?,
+            Some(AuditProblem::RolledBack {
+                anchored_seq: 6,
+                found_seq: 4
+            })
+        );
+        // The anchor moved back by hand to fit the older copy: its seal no longer fits.
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| crate::error::StoreError::Corrupt(e.to_string()))?;
+        let forged = text.replacen("\"seq\":6", "\"seq\":4", 1);
+        assert_ne!(forged, text);
+        std::fs::write(&path, forged)
+            .map_err(|e| crate::error::StoreError::Corrupt(e.to_string()))?;
+        assert_eq!(
+            check_anchor(&older, &path, &key)?,
+            Some(AuditProblem::AnchorInvalid)
+        );
+        // Another key (another store's anchor copied in) does not fit either.
+        let fresh_anchor = dir.path().join("b.json");
+        let good = fresh(3)?;
+        write_anchor(&good, &fresh_anchor, &key)?;
+        assert_eq!(
+            check_anchor(&good, &fresh_anchor, &MasterKey::generate())?,
+            Some(AuditProblem::AnchorInvalid)
+        );
+        // Only forward: a connection behind the anchor never lowers it.
+        let ahead = fresh(5)?;
+        write_anchor(&ahead, &fresh_anchor, &key)?;
+        write_anchor(&good, &fresh_anchor, &key)?;
+        assert_eq!(
+            check_anchor(&good, &fresh_anchor, &key)?,
+            Some(AuditProblem::RolledBack {
+                anchored_seq: 5,
+                found_seq: 3
+            })
+        );
+        Ok(())
     }
 
     #[test]

@@ -76,6 +76,10 @@ impl Layout {
     pub fn keys(&self) -> PathBuf {
         self.dir.join("keys")
     }
+    /// The audit chain's head as last seen, outside the database (rollback check).
+    pub fn audit_anchor(&self) -> PathBuf {
+        self.keys().join("audit-anker.json")
+    }
     /// The desk's connection to its Rathaus-Server, for logins before any session.
     pub fn office_connection(&self) -> PathBuf {
         self.keys().join("rathaus-server.json")

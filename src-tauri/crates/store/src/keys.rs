@@ -26,6 +26,11 @@ impl MasterKey {
         MasterKey(key)
     }
 
+    /// The key's bytes, for deriving keys of other purposes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0[..]
+    }
+
     /// SQLCipher raw-key literal: `x'<64 hex>'`.
     pub(crate) fn sqlcipher_literal(&self) -> Zeroizing<String> {
         let mut hex = hex::encode(&self.0[..]);

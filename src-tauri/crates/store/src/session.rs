@@ -35,9 +35,9 @@ pub struct InitOptions {
 /// The unlocked store of one local user. Dropping it (or [`Session::lock`]) closes
 /// the database and wipes the key from memory.
 pub struct Session {
-    store: Store,
+    pub(crate) store: Store,
     pub(crate) conn: Connection,
-    key: MasterKey,
+    pub(crate) key: MasterKey,
     user: UserInfo,
     pub(crate) vault: Vault,
     vault_check: crate::VaultCheck,
@@ -228,6 +228,7 @@ impl Store {
             session.audit_as_self("anmeldung.fehlversuche", &unreported.to_string(), &at)?;
         }
         session.audit_as_self("anmeldung", "", &at)?;
+        session.anchor_at_login(&at);
         self.clear_attempts(user)?;
         Ok(session)
     }
@@ -327,6 +328,7 @@ impl Store {
         self.clear_attempts(user)?;
         let at = now_rfc3339(&self.clock);
         session.audit_as_self("wiederherstellung", user.as_str(), &at)?;
+        session.anchor_at_login(&at);
         Ok(session)
     }
 
@@ -408,6 +410,7 @@ impl Store {
         self.clear_attempts(user)?;
         let mut session = self.clone().into_session(conn, key, user)?;
         session.audit_as_self("anmeldung", "rathaus-server", &at)?;
+        session.anchor_at_login(&at);
         Ok(session)
     }
 
@@ -557,7 +560,27 @@ impl Session {
         ) {
             tracing::warn!("Abmeldung nicht protokolliert: {e}");
         }
+        self.anchor_audit();
         self.store.clone()
+    }
+
+    /// At a login: compare the database with the audit anchor outside it; a finding
+    /// is logged and recorded (and stays in every check of the chain), else the
+    /// anchor moves to the new head.
+    fn anchor_at_login(&mut self, at: &str) {
+        let path = self.store.layout.audit_anchor();
+        match audit::check_anchor(&self.conn, &path, &self.key) {
+            Ok(Some(problem)) => {
+                tracing::error!("Prüfprotokoll: {problem}");
+                if let Err(e) =
+                    self.audit_as_self("protokoll.anker_abweichung", &problem.to_string(), at)
+                {
+                    tracing::warn!("Abweichung nicht protokolliert: {e}");
+                }
+            }
+            Ok(None) => self.anchor_audit(),
+            Err(e) => tracing::warn!("Anker des Protokolls nicht geprüft: {e}"),
+        }
     }
 
     pub(crate) fn now(&self) -> String {

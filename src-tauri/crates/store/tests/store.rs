@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use domain::{Role, UserName};
 use store::{
-    BlobId, Clock, ExposeSecret, InitOptions, NewCase, SecretString, Session, Store, StoreConfig,
-    StoreError,
+    AuditProblem, BlobId, Clock, ExposeSecret, InitOptions, NewCase, SecretString, Session, Store,
+    StoreConfig, StoreError,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -513,6 +513,55 @@ fn swapped_vault_files_are_refused_with_a_reason() -> TestResult {
         std::io::Seek::seek(&mut r, std::io::SeekFrom::End(0))?,
         50_000
     );
+    Ok(())
+}
+
+/// Tampering: the database file replaced by an older copy of itself (taken while
+/// the store was closed) verifies on its own – the anchor outside it finds it at the
+/// next login, records the finding, and every later check of the chain shows it.
+#[test]
+fn an_older_copy_of_the_database_is_found_by_the_anchor_outside_it() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("daten");
+    let (clock, _) = manual_clock();
+    let (s, _) = init(&dir, clock)?;
+    let mut store = s.lock();
+    let db = dir.join("amtsstube.db");
+    let old = std::fs::read(&db)?;
+    for _ in 0..3 {
+        let s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+        assert!(s.verify_audit()?.is_intact());
+        store = s.lock();
+    }
+    assert!(dir.join("keys/audit-anker.json").exists());
+    std::fs::write(&db, &old)?;
+    let s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    let report = s.verify_audit()?;
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| matches!(p, AuditProblem::RolledBack { .. })),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.to_string().contains("ältere Kopie")),
+        "{:?}",
+        report.problems
+    );
+    let actions: Vec<String> = s.audit_entries(3)?.into_iter().map(|e| e.action).collect();
+    assert!(
+        actions.iter().any(|a| a == "protokoll.anker_abweichung"),
+        "{actions:?}"
+    );
+    // Logins go on; the finding stays until someone looks into it.
+    let store = s.lock();
+    let s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    assert!(!s.verify_audit()?.is_intact());
     Ok(())
 }
 

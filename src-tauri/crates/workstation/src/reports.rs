@@ -369,12 +369,14 @@ impl Workstation {
     pub fn report_pdf(&self, req: &ReportRequest) -> Result<Vec<u8>, AppError> {
         let report = self.report(req)?;
         let print = self.town_print()?;
+        let audit_head = self.session_with(Permission::AllCases)?.audit_head()?;
         letters::report::report_pdf(
             print.renderer,
             &report,
             &print.head,
             print.pdfa,
             jiff::Timestamp::now().as_second(),
+            audit_head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
         )
         .map_err(crate::casework::print_error)
     }
