@@ -14,7 +14,7 @@ DEMO := $(ROOT)/target/demo
 # Run headless tests and the demo under Xvfb when there is no display.
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1080x24")
 
-.PHONY: all deps ui-deps ui build tools demo test chaos test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package package-server clean
+.PHONY: all deps ui-deps ui build tools demo test chaos fuzz test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package package-server clean
 
 all: build
 
@@ -86,6 +86,14 @@ chaos: build
 	OFFICE_CHAOS_ROUNDS=200 $(CARGO) test -p amtsstube-tests --test office_desks desk_processes_killed -- --nocapture
 	PICKUP_CHAOS_ROUNDS=100 $(CARGO) test -p amtsstube-tests --test office_pickup pickup_killed -- --nocapture
 	LETTER_CHAOS_ROUNDS=100 $(CARGO) test -p amtsstube-tests --test office_pickup letters_sent -- --nocapture
+
+# Longer mutation fuzzing (stable Rust): damaged submissions, event tokens, metadata,
+# scans and configuration files (`make test` runs 48 cases per target). A failing
+# input is kept under
+# tests/tests/fuzz.proptest-regressions: commit it.
+FUZZ_CASES ?= 20000
+fuzz: deps
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release -p amtsstube-tests --test fuzz -- --nocapture
 
 # ---- other --------------------------------------------------------------------
 bench: deps
