@@ -262,15 +262,26 @@ fn bescheid_reaches_mailbox_cash_system_and_payment_service_once() -> Result<(),
         reason.text
     );
 
-    // One case goes by post: no reply, the channel is recorded.
+    // One case goes by post: no reply, the channel is recorded. The citizen asked
+    // for e-mail (metadata `replyChannel`), which this installation cannot serve
+    // yet: the case shows it, and the letter records the other way it took.
     let (post_id, _) = cases.last().ok_or("no case")?.clone();
+    let asked = ws
+        .case_detail(&post_id)?
+        .reply_channel
+        .ok_or("no reply channel shown")?;
+    assert_eq!(asked.key, "eMail");
+    assert!(asked.label.starts_with("E-Mail an "), "{}", asked.label);
+    assert!(!asked.available);
     let d = ws.send_letter(&bescheid(&post_id, "post"))?;
     assert_eq!(d.state, CaseState::Versandt);
     let last = d.history.last().ok_or("no history")?;
-    assert!(
-        last.detail
-            .as_deref()
-            .is_some_and(|x| x.contains("\"post\""))
+    let detail: serde_json::Value =
+        serde_json::from_str(last.detail.as_deref().ok_or("no detail")?)?;
+    assert_eq!(detail["kanal"], "post");
+    assert_eq!(
+        detail["antwortweg"],
+        serde_json::json!({ "gewuenscht": "eMail", "ersatzweg": true })
     );
 
     let online: Vec<(String, String)> = cases[..cases.len() - 1].to_vec();

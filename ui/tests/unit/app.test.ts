@@ -482,6 +482,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       receivedAt: "2026-11-20T09:00:00Z",
       channel: "online",
       portalCaseId: "6f1c2a4e-0000-4000-8000-000000000001",
+      replyChannel: { key: "eMail", label: "E-Mail an ayse@example.org – ohne Schlüssel: Inhalte nur per Post", available: false },
       assignedTo: "sb1",
       allowedActions: state === "inPruefung" ? ["nachfordern", "vollstaendig", "zurueckziehen", "weiterleiten"] : ["nachreichung_eingegangen"],
       checklist: [{ item: "Angaben zur Person vollständig", checked: checks.length > 0, checkedBy: checks.length > 0 ? "sb1" : null }],
@@ -532,6 +533,9 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(screen.getByTestId("case-legal").textContent).toContain("beginnt mit dem Eingang der vollständigen Unterlagen");
     expect(screen.getByTestId("case-clock").textContent).toContain("Genehmigungsfiktion");
     expect(screen.getByTestId("case-clock").textContent).toContain("§ 42a VwVfG NRW");
+    // The citizen's reply channel, and that it cannot be served here yet.
+    expect(screen.getByTestId("case-reply-channel").textContent).toContain("E-Mail an ayse@example.org");
+    expect(screen.getByTestId("case-reply-channel").textContent).toContain("noch nicht geantwortet werden");
     // The application data, decoded in memory and shown as a list.
     await fireEvent.click(screen.getByRole("button", { name: "Antragsdaten anzeigen" }));
     expect((await screen.findByTestId("document-data")).textContent).toContain("antragsteller › anschrift › ort");

@@ -19,6 +19,7 @@ function view(req: LetterRequest, blocked: string | null): LetterView {
     tariff: [{ stelle: "SNB-02", bezeichnung: "Baustelleneinrichtung", art: "einheit", betragCent: 150, minCent: 0, maxCent: 0, einheit: "m² und Tag" }],
     fees: req.fees.length ? req.fees : [{ stelle: "SNB-02", betragCent: null, menge: 1, ermaessigungProzent: null, begruendung: null }],
     paidOnline: null,
+    replyChannel: null,
     blocked,
     draft: {
       kind: req.kind,

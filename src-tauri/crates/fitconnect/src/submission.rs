@@ -119,6 +119,11 @@ pub fn open(sub: &EncryptedSubmission, key: &KeyPair) -> Result<OpenedSubmission
         MetadataError::Schema(d) => {
             Rejection::one(ProblemKind::SchemaViolation, &Part::Metadata, d)
         }
+        e @ MetadataError::Version(_) => Rejection::one(
+            ProblemKind::UnsupportedSchema,
+            &Part::Metadata,
+            e.to_string(),
+        ),
     })?;
 
     let mut problems = Vec::new();

@@ -109,6 +109,35 @@ pub struct CaseDetail {
     pub history: Vec<HistoryView>,
     pub notes: Vec<NoteView>,
     pub documents: Vec<DocumentView>,
+    /// How the citizen asked to be answered (metadata `replyChannel`); none: by post.
+    pub reply_channel: Option<ReplyChannelView>,
+}
+
+/// The citizen's reply channel as the case view shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ReplyChannelView {
+    /// The channel's key in the metadata (`eMail`, `idBundDeMailbox`, …).
+    pub key: String,
+    pub label: String,
+    /// Whether this installation can answer through it now; if not, letters go by
+    /// post and the letter's history entry records the fallback.
+    pub available: bool,
+}
+
+/// The reply channel named in a case's metadata, with whether it can be served: only
+/// a FIT-Connect reply, and only where a reply destination is configured ("postfach").
+pub(crate) fn reply_channel_view(
+    metadata: Option<&serde_json::Value>,
+    reply_destination: bool,
+) -> Option<ReplyChannelView> {
+    let channel = fitconnect::metadata::reply_channel_of(metadata?.get("replyChannel")?)?;
+    Some(ReplyChannelView {
+        key: channel.key().to_owned(),
+        label: channel.label(),
+        available: reply_destination && channel == fitconnect::metadata::ReplyChannel::FitConnect,
+    })
 }
 
 /// Assign several cases at once (Leitung).
@@ -597,7 +626,16 @@ impl Workstation {
         let history = session.case_history(&rec.id)?;
         let deadlines = deadline_view(&cfg, &rec, state, &history);
         let may_edit = session.user().role.may(Permission::EditCases);
+        let reply_destination = session
+            .setting(crate::portal::SETTING)?
+            .and_then(|j| serde_json::from_str::<crate::PortalSettings>(&j).ok())
+            .is_some_and(|p| p.reply_destination_id.is_some());
+        let reply_channel = reply_channel_view(
+            crate::letters::json_document(session, &rec, "metadata").as_ref(),
+            reply_destination,
+        );
         Ok(CaseDetail {
+            reply_channel,
             allowed_actions: if may_edit {
                 lifecycle::allowed_actions(state, ctx)
             } else {

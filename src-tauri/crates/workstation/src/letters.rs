@@ -71,6 +71,8 @@ pub struct LetterView {
     /// Paid online at the portal (paymentInformation BOOKED): the reference.
     pub paid_online: Option<String>,
     pub draft: Draft,
+    /// The reply channel the citizen asked for (none: post).
+    pub reply_channel: Option<crate::casework::ReplyChannelView>,
     /// Why the letter cannot be sent now (missing configuration, wrong state).
     pub blocked: Option<String>,
 }
@@ -109,7 +111,11 @@ fn letter_error(e: letters::LetterError) -> AppError {
 }
 
 /// The documents of a case parsed as JSON (metadata, application data).
-fn json_document(session: &Session, rec: &CaseRecord, kind: &str) -> Option<serde_json::Value> {
+pub(crate) fn json_document(
+    session: &Session,
+    rec: &CaseRecord,
+    kind: &str,
+) -> Option<serde_json::Value> {
     let doc = session
         .case_documents(&rec.id)
         .ok()?
@@ -468,6 +474,22 @@ pub(crate) struct Prepared {
     hkr_dir: Option<String>,
     decision: Option<(Ergebnis, String)>,
     requested: (Vec<String>, Option<jiff::civil::Date>),
+    /// The reply channel the citizen asked for (metadata `replyChannel`).
+    reply_channel: Option<crate::casework::ReplyChannelView>,
+}
+
+impl Prepared {
+    /// What the letter's history entry records about the channel: the one the
+    /// citizen asked for, and whether this letter took another way (post).
+    fn channel_record(&self, kanal: &str) -> serde_json::Value {
+        match &self.reply_channel {
+            None => serde_json::Value::Null,
+            Some(c) => serde_json::json!({
+                "gewuenscht": c.key,
+                "ersatzweg": !(c.available && kanal == "postfach"),
+            }),
+        }
+    }
 }
 
 /// The letter as PDF, dated now, in the town's letterhead.
@@ -637,6 +659,10 @@ impl Workstation {
             kinds.push(kind);
         }
         Ok(Prepared {
+            reply_channel: crate::casework::reply_channel_view(
+                src.metadata.as_ref(),
+                reply_destination.is_some(),
+            ),
             decision: src.decision,
             requested: src.requested,
             paid: paid_online(src.metadata.as_ref()).map(|p| p.0),
@@ -798,6 +824,7 @@ impl Workstation {
         let (p, draft) = self.unsent_draft(req)?;
         Ok(LetterView {
             blocked: Self::blocked(&p, req.kind, &req.kanal),
+            reply_channel: p.reply_channel.clone(),
             kinds: p.kinds.clone(),
             channels: p.channels.clone(),
             tariff: p
@@ -865,6 +892,7 @@ impl Workstation {
         let detail = serde_json::json!({
             "brief": req.kind.key(),
             "kanal": req.kanal,
+            "antwortweg": p.channel_record(&req.kanal),
             "datei": filename,
             "kassenzeichen": (!kz.is_empty()).then_some(&kz),
             // A hearing's period to comment (§ 28 VwVfG): decisions wait for it.
@@ -1206,6 +1234,7 @@ impl Workstation {
         let history = serde_json::json!({
             "brief": req.kind.key(),
             "kanal": req.kanal,
+            "antwortweg": p.channel_record(&req.kanal),
             "datei": filename,
             "kassenzeichen": kz_opt,
         });

@@ -7,6 +7,7 @@ import type { DeadlineView } from "./DeadlineView";
 import type { DocumentView } from "./DocumentView";
 import type { HistoryView } from "./HistoryView";
 import type { NoteView } from "./NoteView";
+import type { ReplyChannelView } from "./ReplyChannelView";
 
 /**
  * Everything the case view shows. Holds personal data: never log it.
@@ -19,4 +20,8 @@ portalCaseId: string | null, assignedTo: string | null,
 /**
  * Action kinds allowed now (one button each).
  */
-allowedActions: Array<ActionKind>, checklist: Array<ChecklistItem>, deadlines: DeadlineView, history: Array<HistoryView>, notes: Array<NoteView>, documents: Array<DocumentView>, };
+allowedActions: Array<ActionKind>, checklist: Array<ChecklistItem>, deadlines: DeadlineView, history: Array<HistoryView>, notes: Array<NoteView>, documents: Array<DocumentView>, 
+/**
+ * How the citizen asked to be answered (metadata `replyChannel`); none: by post.
+ */
+replyChannel: ReplyChannelView | null, };

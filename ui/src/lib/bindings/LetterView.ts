@@ -2,6 +2,7 @@
 import type { Draft } from "./Draft";
 import type { FeeItem } from "./FeeItem";
 import type { LetterKind } from "./LetterKind";
+import type { ReplyChannelView } from "./ReplyChannelView";
 import type { TariffOption } from "./TariffOption";
 
 /**
@@ -17,6 +18,10 @@ fees: Array<FeeItem>,
  * Paid online at the portal (paymentInformation BOOKED): the reference.
  */
 paidOnline: string | null, draft: Draft, 
+/**
+ * The reply channel the citizen asked for (none: post).
+ */
+replyChannel: ReplyChannelView | null, 
 /**
  * Why the letter cannot be sent now (missing configuration, wrong state).
  */

@@ -325,6 +325,8 @@ impl Workstation {
         .collect();
         let may_edit = role.may(Permission::EditCases);
         Ok(CaseDetail {
+            // The metadata stays at the Rathaus-Server, which answers the citizen.
+            reply_channel: None,
             allowed_actions: if may_edit {
                 lifecycle::allowed_actions(
                     meta.state,
