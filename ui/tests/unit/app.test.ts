@@ -138,6 +138,24 @@ async function login(user: string, password: string) {
   await fireEvent.click(screen.getByRole("button", { name: "Anmelden" }));
 }
 
+/** A caseworker logged in with one case in the work list; `rest` answers the other commands. */
+function mockOneCase(item: object, detail: () => object, rest: (cmd: string, args: unknown) => unknown) {
+  mockIPC((cmd, args) => {
+    switch (cmd) {
+      case "session":
+        return sb;
+      case "sync_status":
+        return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
+      case "work_list":
+        return { items: [item], total: 1 };
+      case "case_detail":
+        return detail();
+      default:
+        return rest(cmd, args);
+    }
+  });
+}
+
 describe("Anmeldung und Arbeitskorb", () => {
   it("shows the login form first", async () => {
     fakePortal({ items: [], total: 0 });
@@ -569,34 +587,21 @@ describe("Anmeldung und Arbeitskorb", () => {
   it("warns before a request for documents while a Fiktion period runs, and shows the start and the extension", async () => {
     const warning = "Die Fiktionsfrist läuft weiter: Eine Nachforderung hält sie nicht an (§ 42a VwVfG kennt keine Hemmung). Sie endet am 15.04.2026 – in 20 Tagen. Wird bis dahin nicht entschieden, gilt die Genehmigung als erteilt.";
     const actions: unknown[] = [];
-    mockIPC((cmd, args) => {
-      switch (cmd) {
-        case "case_action":
-          actions.push((args as { action: unknown }).action);
-          throw { code: "invalidInput", message: "Die Äußerungsfrist der Anhörung läuft bis 17.12.2026." };
-        case "session":
-          return sb;
-        case "sync_status":
-          return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
-        case "work_list":
-          return {
-            items: [
-              { id: "d".repeat(32), fileNumber: "MAK-2026-0100001", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß", status: "in_bearbeitung", receivedAt: "2026-01-15T09:00:00Z", deadline: "imPlan", due: "2026-06-15", assignedTo: "sb1" },
-            ],
-            total: 1,
-          };
-        case "case_detail":
-          return {
-            id: "d".repeat(32), fileNumber: "MAK-2026-0100001", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß",
-            state: "inBearbeitung", stateLabel: "In Bearbeitung", receivedAt: "2026-01-15T09:00:00Z", channel: "online", portalCaseId: null, assignedTo: "sb1",
-            allowedActions: ["nachfordern", "entscheiden"], checklist: [],
-            deadlines: { target: "2026-02-16", legal: "2026-06-15", clock: "fiktion", legalBasis: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW", periodStart: "2026-01-15", originalEnd: "2026-04-15", inactionFrom: "2026-04-15", status: "imPlan", extended: true, extensionPossible: false, requestWarning: warning, deemedDelivery: null },
-            history: [], notes: [], documents: [],
-          };
-        default:
-          throw new Error(`unexpected command ${cmd}`);
-      }
-    });
+    mockOneCase(
+      { id: "d".repeat(32), fileNumber: "MAK-2026-0100001", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß", status: "in_bearbeitung", receivedAt: "2026-01-15T09:00:00Z", deadline: "imPlan", due: "2026-06-15", assignedTo: "sb1" },
+      () => ({
+        id: "d".repeat(32), fileNumber: "MAK-2026-0100001", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß",
+        state: "inBearbeitung", stateLabel: "In Bearbeitung", receivedAt: "2026-01-15T09:00:00Z", channel: "online", portalCaseId: null, assignedTo: "sb1",
+        allowedActions: ["nachfordern", "entscheiden"], checklist: [],
+        deadlines: { target: "2026-02-16", legal: "2026-06-15", clock: "fiktion", legalBasis: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW", periodStart: "2026-01-15", originalEnd: "2026-04-15", inactionFrom: "2026-04-15", status: "imPlan", extended: true, extensionPossible: false, requestWarning: warning, deemedDelivery: null },
+        history: [], notes: [], documents: [],
+      }),
+      (cmd, args) => {
+        if (cmd !== "case_action") throw new Error(`unexpected command ${cmd}`);
+        actions.push((args as { action: unknown }).action);
+        throw { code: "invalidInput", message: "Die Äußerungsfrist der Anhörung läuft bis 17.12.2026." };
+      },
+    );
     render(App, { backend: tauriBackend });
     await fireEvent.click(await screen.findByRole("button", { name: "Vorgang MAK-2026-0100001 öffnen" }));
     const legal = await screen.findByTestId("case-legal");
@@ -629,31 +634,17 @@ describe("Anmeldung und Arbeitskorb", () => {
       deadlines: { target: "2026-07-01", legal: "2026-09-01", clock: "fiktion", legalBasis: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW", periodStart: "2026-06-01", originalEnd: null, inactionFrom: "2026-09-01", status: state === "in_bearbeitung" ? "fiktionEingetreten" : "imPlan", extended: false, extensionPossible: false, requestWarning: null, deemedDelivery: null },
       history: [], notes: [], documents: [],
     });
-    mockIPC((cmd, args) => {
-      switch (cmd) {
-        case "session":
-          return sb;
-        case "sync_status":
-          return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
-        case "work_list":
-          return {
-            items: [
-              { id: "e".repeat(32), fileNumber: "MAK-2026-0100002", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß", status: "in_bearbeitung", receivedAt: "2026-06-01T09:00:00Z", deadline: "fiktionEingetreten", due: "2026-09-01", assignedTo: "sb1" },
-            ],
-            total: 1,
-          };
-        case "case_detail":
-          return detail();
-        case "case_action":
-          actions.push((args as { action: unknown }).action);
-          state = "gilt_als_erteilt";
-          return detail();
-        case "letter_view":
-          throw { code: "invalidInput", message: "kein Brief im Test" };
-        default:
-          throw new Error(`unexpected command ${cmd}`);
-      }
-    });
+    mockOneCase(
+      { id: "e".repeat(32), fileNumber: "MAK-2026-0100002", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß", status: "in_bearbeitung", receivedAt: "2026-06-01T09:00:00Z", deadline: "fiktionEingetreten", due: "2026-09-01", assignedTo: "sb1" },
+      detail,
+      (cmd, args) => {
+        if (cmd === "letter_view") throw { code: "invalidInput", message: "kein Brief im Test" };
+        if (cmd !== "case_action") throw new Error(`unexpected command ${cmd}`);
+        actions.push((args as { action: unknown }).action);
+        state = "gilt_als_erteilt";
+        return detail();
+      },
+    );
     render(App, { backend: tauriBackend });
     await fireEvent.click(await screen.findByRole("button", { name: "Vorgang MAK-2026-0100002 öffnen" }));
     await fireEvent.click(await screen.findByRole("button", { name: "Genehmigungsfiktion feststellen" }));

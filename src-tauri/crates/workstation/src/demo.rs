@@ -241,25 +241,17 @@ pub fn demo_history(
         // Now and then a Fiktion period runs out undecided: the permit is deemed
         // granted the day after it ends (§ 42a Abs. 1 VwVfG), the case is closed later.
         let rules = t.deadline_rules();
+        let mut deemed = false;
         if go && rules.uhr == domain::deadline::ClockKind::Fiktion && rng.random_bool(0.08) {
             let period_days = f64::from(rules.frist_monate * 31 + rules.frist_tage + 1);
-            if step(
+            deemed = step(
                 period_days * 24.0,
                 "fiktion_feststellen",
                 "gilt_als_erteilt",
                 &mut history,
                 &mut at,
                 &mut state,
-            ) {
-                step(
-                    h(&mut rng, 10.0),
-                    "abschliessen",
-                    "abgeschlossen",
-                    &mut history,
-                    &mut at,
-                    &mut state,
-                );
-            }
+            );
             go = false;
         }
         if go {
@@ -279,7 +271,7 @@ pub fn demo_history(
                 &mut state,
             );
         }
-        if go {
+        if go || deemed {
             step(
                 h(&mut rng, 10.0),
                 "abschliessen",
