@@ -24,8 +24,19 @@ export function openPdf(bytes: Uint8Array): Promise<PDFDocumentProxy> {
   return doc;
 }
 
-/** Page `n` (1-based) drawn into a new canvas at `scale`. */
-export async function drawPage(pdf: PDFDocumentProxy, n: number, scale: number): Promise<HTMLCanvasElement> {
+// pdf.js runs its worker on the main thread here (see openPdf). Two drawings of the same
+// page at once – the QA desk's page and its thumbnail – now and then never finished, and
+// the thumbnail stayed empty. Pages are drawn one after another.
+let drawing: Promise<unknown> = Promise.resolve();
+
+/** Page `n` (1-based) drawn into a new canvas at `scale` (after any drawing under way). */
+export function drawPage(pdf: PDFDocumentProxy, n: number, scale: number): Promise<HTMLCanvasElement> {
+  const mine = drawing.then(() => drawNow(pdf, n, scale));
+  drawing = mine.catch(() => undefined);
+  return mine;
+}
+
+async function drawNow(pdf: PDFDocumentProxy, n: number, scale: number): Promise<HTMLCanvasElement> {
   const page = await pdf.getPage(n);
   const viewport = page.getViewport({ scale });
   const canvas = document.createElement("canvas");
