@@ -372,6 +372,24 @@ fn schema_invalid_metadata_is_a_schema_violation() -> R {
     Ok(())
 }
 
+/// Metadata of a version this receiver does not know is rejected as an unsupported
+/// schema (not as broken), naming the version.
+#[test]
+fn metadata_of_an_unknown_version_is_an_unsupported_schema() -> R {
+    let mut sub = sealed(&[])?;
+    let v3 = br#"{"$schema":"https://schema.fitko.de/fit-connect/metadata/3.0.0/metadata.schema.json","contentStructure":{"attachments":[]}}"#;
+    sub.encrypted_metadata = jwe::encrypt(v3, "application/json", &keys().enc.public)?;
+    let r = submission::open(&sub, &keys().enc)
+        .err()
+        .ok_or("accepted")?;
+    assert!(r.has(ProblemKind::UnsupportedSchema), "{:?}", r.problems);
+    assert!(!r.has(ProblemKind::SchemaViolation));
+    assert_eq!(r.problems[0].instance, "metadata");
+    let detail = r.problems[0].detail.clone().unwrap_or_default();
+    assert!(detail.contains("3.0.0"), "{detail}");
+    Ok(())
+}
+
 #[test]
 fn metadata_without_cty_is_rejected_with_the_right_problem() -> R {
     let mut sub = sealed(&[])?;
