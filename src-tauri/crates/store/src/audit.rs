@@ -314,7 +314,7 @@ fn anchor_mac(key: &MasterKey, seq: i64, hash: &str) -> Result<String> {
     Ok(hex::encode(m.finalize().into_bytes()))
 }
 
-fn head(conn: &Connection) -> Result<Option<(i64, String)>> {
+pub(crate) fn head(conn: &Connection) -> Result<Option<(i64, String)>> {
     Ok(conn
         .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
             Ok((r.get(0)?, r.get(1)?))

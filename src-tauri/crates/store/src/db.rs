@@ -48,6 +48,14 @@ fn sqlcipher_ready() -> Result<()> {
 /// Open (or create) the database with the raw key, check the key, set the pragmas
 /// and bring the schema to the latest migration.
 pub(crate) fn open(path: &Path, key: &MasterKey) -> Result<Connection> {
+    let mut conn = open_raw(path, key)?;
+    finish_open(&mut conn)?;
+    Ok(conn)
+}
+
+/// Open with the key and set the pragmas, without touching the schema or rows (a
+/// backup's source and snapshot, a restored file before its check).
+pub(crate) fn open_raw(path: &Path, key: &MasterKey) -> Result<Connection> {
     sqlcipher_ready()?;
     let mut conn = Connection::open_with_flags(
         path,
@@ -91,14 +99,19 @@ pub(crate) fn open(path: &Path, key: &MasterKey) -> Result<Connection> {
     conn.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON; PRAGMA cache_size = -32768;",
     )?;
-    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Bring the schema to the latest migration and trim the change list.
+pub(crate) fn finish_open(conn: &mut Connection) -> Result<()> {
+    migrate(conn)?;
     // The change list only serves readers that keep figures in memory: keep its
     // newest entries.
     conn.execute(
         "DELETE FROM case_changes WHERE seq <= (SELECT max(seq) FROM case_changes) - ?1",
         [CHANGES_KEPT],
     )?;
-    Ok(conn)
+    Ok(())
 }
 
 /// Entries of `case_changes` kept when the store opens.

@@ -53,6 +53,9 @@ pub enum StoreError {
     },
     #[error("Verschlüsselungsfehler: {0}")]
     Crypto(String),
+    /// A backup could not be written, or an archive cannot be restored.
+    #[error("{0}")]
+    Backup(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -26,6 +26,11 @@ impl MasterKey {
         MasterKey(key)
     }
 
+    /// A second copy (a backup writes with it after the session moved on).
+    pub(crate) fn duplicate(&self) -> Self {
+        MasterKey(Zeroizing::new(*self.0))
+    }
+
     /// The key's bytes, for deriving keys of other purposes.
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0[..]

@@ -15,9 +15,11 @@
 //! keys/u-<hash>.state     failed-attempt counter of that user (no secrets)
 //! vault/<2 hex>/<32 hex>  age-encrypted documents, random names
 //! vault/tmp/              blobs being written; emptied at every unlock
+//! sicherung-arbeit/       a backup's database snapshot while it is written (ciphertext)
 //! ```
 
 mod audit;
+mod backup;
 mod cases;
 mod casework;
 mod config;
@@ -36,6 +38,11 @@ mod vault;
 
 pub use age::secrecy::{ExposeSecret, SecretString};
 pub use audit::{AuditEntry, AuditProblem, AuditReport};
+pub use backup::{
+    ARCHIVE_PREFIX, ARCHIVE_SUFFIX, BACKUP_FAILURE, BACKUP_STATE, BackupManifest, BackupProgress,
+    BackupRequest, BackupSource, BackupWritten, ManifestFile, Restored, TableDigest, archives,
+    inspect,
+};
 pub use cases::{NewCase, PastEvent};
 pub use casework::{
     CaseDocument, CaseFilter, CaseOrder, CaseRecord, HistoryEntry, Note, OutgoingLetter, Transition,

@@ -151,6 +151,7 @@ impl Store {
                 "INSERT INTO secrets (name, value) VALUES ('vault_identity', ?1)",
                 params![vault_identity.expose_secret()],
             )?;
+            crate::backup::store_recipient(&tx, &recovery)?;
             // The work factor as set up, kept where store.json cannot lower it.
             tx.execute(
                 "INSERT INTO secrets (name, value) VALUES ('kdf_log_n', ?1)",
@@ -207,6 +208,10 @@ impl Store {
 
     pub(crate) fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn dir(&self) -> &Path {

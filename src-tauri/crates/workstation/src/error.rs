@@ -83,7 +83,8 @@ impl From<StoreError> for AppError {
             StoreError::Corrupt(_)
             | StoreError::Database(_)
             | StoreError::Io { .. }
-            | StoreError::Crypto(_) => ErrorCode::Storage,
+            | StoreError::Crypto(_)
+            | StoreError::Backup(_) => ErrorCode::Storage,
         };
         if code == ErrorCode::Storage {
             tracing::error!("Speicherfehler: {e}");

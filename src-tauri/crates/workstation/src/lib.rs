@@ -8,6 +8,7 @@
 mod admin;
 mod api;
 pub mod background;
+pub mod backup;
 pub mod casework;
 pub mod config;
 pub mod demo;
@@ -35,6 +36,7 @@ pub use api::{
     AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery, WorkListSort,
     WorkListView,
 };
+pub use backup::{BackupSettings, BackupStatus, PreparedBackup, RestoreSummary};
 pub use casework::CaseDetail;
 pub use desk::{
     OfficeCase, OfficeCaseDetail, OfficeConflict, OfficeDocument, OfficeDocumentInfo, OfficeEvent,

@@ -1,16 +1,17 @@
 //! Subcommands of the administration: provisioning, users, recovery, audit,
-//! portal, outbox, quarantine, cash folder, lock, per-person figures, status.
+//! portal, outbox, quarantine, cash folder, lock, per-person figures, status,
+//! backup and restore.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use store::ExposeSecret;
-use workstation::{AppError, InitOptions, LoginRequest, StoreConfig, Workstation};
+use store::{ExposeSecret, SecretString};
+use workstation::{AppError, BackupSettings, InitOptions, LoginRequest, StoreConfig, Workstation};
 
 use crate::ctx::Ctx;
-use crate::{BueroCommand, OutboxCommand, PortalCommand, UserCommand};
+use crate::{BueroCommand, OutboxCommand, PortalCommand, SicherungCommand, UserCommand};
 
 pub fn init(
     ctx: &mut Ctx,
@@ -300,4 +301,130 @@ pub fn status(ctx: &mut Ctx, as_user: Option<String>) -> Result<ExitCode> {
         println!("Schemaversion:    {v} (aktuell {l})");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_000_000.0)
+}
+
+pub fn backup(ctx: &mut Ctx, command: SicherungCommand) -> Result<ExitCode> {
+    match command {
+        SicherungCommand::Erstellen { ziel, as_user } => {
+            let mut ws = ctx.login(&as_user)?;
+            let prepared = ws.prepare_backup(true, ziel)?;
+            println!("Sicherung nach {} …", prepared.target().display());
+            let mut shown = 0u64;
+            let result = prepared.run(&mut |done, total| {
+                // One line per tenth, so a long backup shows that it moves.
+                let tenth = (done * 10).checked_div(total).unwrap_or(10);
+                if tenth > shown {
+                    shown = tenth;
+                    eprintln!("  {} %", tenth * 10);
+                }
+            });
+            let written = ws.finish_backup(result)?;
+            println!(
+                "Sicherung geschrieben und zurückgelesen: {} ({}, {} Vorgänge, {} Dokumente).",
+                written.path.display(),
+                megabytes(written.bytes),
+                written.manifest.cases,
+                written.manifest.documents
+            );
+            for old in &written.removed {
+                println!("Ältere Sicherung entfernt: {}", old.display());
+            }
+        }
+        SicherungCommand::Ordner {
+            pfad,
+            behalten,
+            stunden,
+            warnen_nach_tagen,
+            as_user,
+        } => {
+            ctx.login(&as_user)?.set_backup_settings(BackupSettings {
+                folder: pfad.display().to_string(),
+                keep: behalten,
+                interval_hours: stunden,
+                warn_after_days: warnen_nach_tagen,
+            })?;
+            println!(
+                "Sicherungsordner: {} (alle {stunden} Stunden, die neuesten {behalten} bleiben, Warnung nach {warnen_nach_tagen} Tagen).",
+                pfad.display()
+            );
+        }
+        SicherungCommand::Einrichten { as_user } => {
+            let mut ws = ctx.login(&as_user)?;
+            let key = ctx
+                .secrets
+                .read("Wiederherstellungsschlüssel (AGE-SECRET-KEY-1…)")?;
+            ws.setup_backup_key(SecretString::from(key))?;
+            println!(
+                "Sicherungen werden ab jetzt für den Wiederherstellungsschlüssel verschlüsselt."
+            );
+        }
+        SicherungCommand::Status { as_user } => {
+            let status = ctx.login(&as_user)?.backup_status()?;
+            match &status.settings {
+                Some(s) => println!(
+                    "Ordner:        {} (alle {} Stunden, {} bleiben)",
+                    s.folder, s.interval_hours, s.keep
+                ),
+                None => println!("Ordner:        nicht eingerichtet"),
+            }
+            println!(
+                "Schlüssel:     {}",
+                if status.key_ready {
+                    "eingerichtet"
+                } else {
+                    "fehlt (amtsstube sicherung einrichten)"
+                }
+            );
+            match (&status.last_good, &status.last_file) {
+                (Some(at), Some(file)) => println!("Letzte:        {at}  {file}"),
+                _ => println!("Letzte:        keine"),
+            }
+            if let Some(e) = &status.last_error {
+                println!("Fehlschlag:    {e}");
+            }
+            if let Some(w) = &status.warning {
+                println!("Warnung:       {w}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn restore(ctx: &mut Ctx, archive: &Path) -> Result<ExitCode> {
+    let key = ctx
+        .secrets
+        .read("Wiederherstellungsschlüssel (AGE-SECRET-KEY-1…)")?;
+    println!(
+        "Stelle {} nach {} wieder her …",
+        archive.display(),
+        ctx.dir.display()
+    );
+    let summary = workstation::backup::restore(archive, &SecretString::from(key), &ctx.dir)?;
+    println!(
+        "Wiederhergestellt: Stand {}, {} Vorgänge, {} Dokumente, Konfiguration: {}.",
+        summary.created_at,
+        summary.cases,
+        summary.documents,
+        if summary.configuration.is_empty() {
+            "keine".to_owned()
+        } else {
+            summary.configuration.join(", ")
+        }
+    );
+    if summary.audit_intact {
+        println!(
+            "Protokoll unversehrt. Alle Benutzer melden sich mit ihrem bisherigen Passwort an."
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!(
+            "WARNUNG: Das Protokoll der Sicherung ist nicht unversehrt (amtsstube audit verify)."
+        );
+        Ok(ExitCode::from(1))
+    }
 }

@@ -150,6 +150,16 @@ pub(crate) enum Command {
         #[arg(long = "an")]
         colleagues: Vec<String>,
     },
+    /// Datensicherung: erstellen, Ordner und Zeitplan, Schlüssel einrichten, Stand (Administration)
+    Sicherung {
+        #[command(subcommand)]
+        command: SicherungCommand,
+    },
+    /// Eine Sicherung in ein leeres Datenverzeichnis zurückspielen (neuer PC; mit dem Wiederherstellungsschlüssel)
+    Wiederherstellen {
+        /// Die Sicherungsdatei (amtsstube-….sicherung.age)
+        archiv: PathBuf,
+    },
     /// Zustand des Datenbestands anzeigen
     Status {
         /// Zusätzlich angemeldet prüfen (Schemaversion)
@@ -525,6 +535,44 @@ pub(crate) enum OutboxCommand {
 }
 
 #[derive(Subcommand)]
+pub(crate) enum SicherungCommand {
+    /// Jetzt sichern (in den eingerichteten Ordner oder nach --ziel), zurücklesen, alte Sicherungen entfernen
+    Erstellen {
+        /// Anderer Zielordner als der eingerichtete
+        #[arg(long)]
+        ziel: Option<PathBuf>,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Sicherungsordner und Zeitplan festlegen
+    Ordner {
+        /// Absoluter Pfad (USB-Stick, Netzlaufwerk), nicht im Datenverzeichnis
+        pfad: PathBuf,
+        /// So viele Sicherungen bleiben erhalten (die neuesten)
+        #[arg(long, default_value_t = 14)]
+        behalten: u32,
+        /// Stunden zwischen zwei Sicherungen der laufenden App (24 = täglich)
+        #[arg(long, default_value_t = 24)]
+        stunden: u32,
+        /// Warnen, wenn die letzte gelungene Sicherung älter ist (Tage)
+        #[arg(long, default_value_t = 3)]
+        warnen_nach_tagen: u32,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Einmalig für Datenbestände von vor der Datensicherung: den Wiederherstellungsschlüssel hinterlegen
+    Einrichten {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Stand der Datensicherung anzeigen
+    Status {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub(crate) enum AuditCommand {
     /// Hash-Kette des Protokolls prüfen; Rückgabewert 1 bei Befund
     Verify {
@@ -586,6 +634,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             admin::person_reports(&mut ctx, &schalter, &as_user)
         }
         Command::Status { as_user } => admin::status(&mut ctx, as_user),
+        Command::Sicherung { command } => admin::backup(&mut ctx, command),
+        Command::Wiederherstellen { archiv } => admin::restore(&mut ctx, &archiv),
         Command::Sync { as_user } => work::sync(&mut ctx, &as_user),
         Command::Brief {
             aktenzeichen,
