@@ -31,6 +31,7 @@ type Workers = (
     workstation::workers::OcrWorker,
     workstation::workers::IntakeWorker,
     workstation::workers::OfficeWorker,
+    workstation::workers::BackupWorker,
 );
 
 impl AppState {
@@ -57,8 +58,13 @@ impl AppState {
             self.workstation.clone(),
             std::time::Duration::from_secs(30),
         );
+        // Asks every ten minutes whether the scheduled backup is due.
+        let backup = workstation::workers::BackupWorker::start(
+            self.workstation.clone(),
+            std::time::Duration::from_secs(600),
+        );
         if let Ok(mut w) = self.workers.lock() {
-            *w = Some((ocr, intake, office));
+            *w = Some((ocr, intake, office, backup));
         }
     }
 
@@ -72,10 +78,11 @@ impl AppState {
             Ok(mut w) => w.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         };
-        if let Some((ocr, intake, office)) = workers {
+        if let Some((ocr, intake, office, backup)) = workers {
             ocr.stop();
             intake.stop();
             office.stop();
+            backup.stop();
         }
     }
 }
@@ -143,7 +150,7 @@ async fn login(
                 Ok(_) => {
                     // Synchronise with the server at once, not only at the next turn.
                     if let Ok(w) = st.workers.lock()
-                        && let Some((_, _, office)) = w.as_ref()
+                        && let Some((_, _, office, _)) = w.as_ref()
                     {
                         office.wake();
                     }
@@ -518,7 +525,7 @@ async fn office_sign_in(
         })??;
     let report = state.with(move |ws| ws.office_sign_in_finish(done)).await?;
     if let Ok(w) = state.workers.lock()
-        && let Some((_, _, office)) = w.as_ref()
+        && let Some((_, _, office, _)) = w.as_ref()
     {
         office.wake();
     }
@@ -532,7 +539,7 @@ async fn office_sign_in(
 async fn office_sync_now(state: tauri::State<'_, AppState>) -> Result<(), AppError> {
     let w = state.workers.lock().map_err(|_| no_scheduler())?;
     match w.as_ref() {
-        Some((_, _, office)) => {
+        Some((_, _, office, _)) => {
             office.wake();
             Ok(())
         }
@@ -706,6 +713,50 @@ async fn scan_destroyed(
     state.with(move |ws| ws.scan_destroyed(&id, &how)).await
 }
 
+#[tauri::command]
+async fn backup_status(
+    state: tauri::State<'_, AppState>,
+) -> Result<workstation::BackupStatus, AppError> {
+    state.with(|ws| ws.backup_status()).await
+}
+
+#[tauri::command]
+async fn set_backup_settings(
+    state: tauri::State<'_, AppState>,
+    settings: workstation::BackupSettings,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.set_backup_settings(settings)).await
+}
+
+#[tauri::command]
+async fn setup_backup_key(
+    state: tauri::State<'_, AppState>,
+    recovery_key: String,
+) -> Result<(), AppError> {
+    state
+        .with(move |ws| ws.setup_backup_key(recovery_key.into()))
+        .await
+}
+
+/// "Jetzt sichern": the workstation is held only to take and to record the
+/// backup; the archive is written and read back beside the window's work.
+#[tauri::command]
+async fn backup_now(
+    state: tauri::State<'_, AppState>,
+) -> Result<workstation::BackupDone, AppError> {
+    let shared = state.workstation.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        workstation::backup::backup_shared(&shared, true)?.ok_or_else(AppError::locked)
+    })
+    .await
+    .map_err(|_| {
+        AppError::new(
+            ErrorCode::Storage,
+            "Interner Fehler bei der Datensicherung. Bitte erneut versuchen.",
+        )
+    })?
+}
+
 /// The app: notifications, background work at setup, the state, the commands.
 fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
     let for_setup = state.clone();
@@ -770,7 +821,11 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             scan_split_separators,
             scan_release,
             scan_destroyed,
-            save_export
+            save_export,
+            backup_status,
+            set_backup_settings,
+            setup_backup_key,
+            backup_now
         ])
 }
 

@@ -38,6 +38,9 @@ import type { IntakeResult } from "./bindings/IntakeResult";
 import type { QueueItem } from "./bindings/QueueItem";
 import type { ScanApproveRequest } from "./bindings/ScanApproveRequest";
 import type { ScanSetup } from "./bindings/ScanSetup";
+import type { BackupStatus } from "./bindings/BackupStatus";
+import type { BackupSettings } from "./bindings/BackupSettings";
+import type { BackupDone } from "./bindings/BackupDone";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -112,6 +115,13 @@ export interface Backend {
   scanPage(id: string, page: number): Promise<DocumentContent>;
   scanRelease(id: string): Promise<void>;
   scanDestroyed(id: string, how: string): Promise<void>;
+  /** Where the backups stand (last good one, failure, warning). */
+  backupStatus(): Promise<BackupStatus>;
+  setBackupSettings(settings: BackupSettings): Promise<void>;
+  /** Once, for data set up before backups existed: the recovery key. */
+  setupBackupKey(recoveryKey: string): Promise<void>;
+  /** Back up now: written, read back, rotated. */
+  backupNow(): Promise<BackupDone>;
 }
 
 export function isAppError(e: unknown): e is AppError {
@@ -179,4 +189,8 @@ export const tauriBackend: Backend = {
   scanPage: (id, page) => invoke<DocumentContent>("scan_page", { id, page }),
   scanRelease: (id) => invoke<void>("scan_release", { id }),
   scanDestroyed: (id, how) => invoke<void>("scan_destroyed", { id, how }),
+  backupStatus: () => invoke<BackupStatus>("backup_status"),
+  setBackupSettings: (settings) => invoke<void>("set_backup_settings", { settings }),
+  setupBackupKey: (recoveryKey) => invoke<void>("setup_backup_key", { recoveryKey }),
+  backupNow: () => invoke<BackupDone>("backup_now"),
 };

@@ -53,9 +53,22 @@ test("administration: lands on what the role does and where, accessible", async 
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Verwaltung" })).toBeVisible();
   await expect(page.getByRole("cell", { name: "Portal-Verbindung (FIT-Connect) einrichten" })).toBeVisible();
-  await expect(page.getByRole("alert")).toHaveCount(0);
+  // The only alert: the backup is four days old.
+  await expect(page.getByRole("alert")).toHaveCount(1);
+  await expect(page.getByTestId("backup-warning")).toContainText("4 Tage alt");
   await noSeriousA11yViolations(page);
-  await page.screenshot({ path: "test-results/screens/verwaltung.png" });
+  await page.screenshot({ path: "test-results/screens/verwaltung.png", fullPage: true });
+  // Keyboard only: to "Jetzt sichern", Enter, and the warning is gone.
+  const now = page.getByRole("button", { name: "Jetzt sichern" });
+  for (let i = 0; i < 60 && !(await now.evaluate((el) => el === document.activeElement)); i++) {
+    await page.keyboard.press("Tab");
+  }
+  await expect(now).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("backup-done")).toContainText("3,2 MB, 620 Vorgänge, 1400 Dokumente");
+  await expect(page.getByTestId("backup-warning")).toHaveCount(0);
+  await expect(page.getByTestId("backup-state")).toContainText("amtsstube-20261203-193000.sicherung.age");
+  await noSeriousA11yViolations(page);
 });
 
 test("wrong password shows a German error", async ({ page }) => {

@@ -28,6 +28,17 @@ export async function installFakeBackend(page: Page): Promise<void> {
       },
     ];
     const notes: { at: string; author: string; text: string }[] = [];
+    // The administration's backup: four days old, so the warning shows.
+    let backup = {
+      settings: { folder: "/media/usb/amtsstube", keep: 14, intervalHours: 24, warnAfterDays: 3 } as { folder: string; keep: number; intervalHours: number; warnAfterDays: number } | null,
+      keyReady: true,
+      lastGood: "2026-11-29T17:00:00Z" as string | null,
+      lastFile: "/media/usb/amtsstube/amtsstube-20261129-180000.sicherung.age" as string | null,
+      lastBytes: 2_500_000 as number | null,
+      lastError: null as string | null,
+      due: true,
+      warning: "Die letzte gelungene Datensicherung ist 4 Tage alt." as string | null,
+    };
     const detail = () => ({
       id: "2",
       fileNumber: "HS-2026-000004",
@@ -254,6 +265,14 @@ export async function installFakeBackend(page: Page): Promise<void> {
           case "work_list":
             if (!session) throw { code: "locked", message: "Die Arbeitsstation ist gesperrt. Bitte melden Sie sich an." };
             return { items, total: items.length };
+          case "backup_status":
+            return backup;
+          case "set_backup_settings":
+            backup = { ...backup, settings: (args as { settings: typeof backup.settings }).settings };
+            return null;
+          case "backup_now":
+            backup = { ...backup, lastGood: "2026-12-03T18:30:00Z", lastFile: "/media/usb/amtsstube/amtsstube-20261203-193000.sicherung.age", lastBytes: 3_200_000, warning: null };
+            return { file: "/media/usb/amtsstube/amtsstube-20261203-193000.sicherung.age", bytes: 3_200_000, cases: 620, documents: 1400, removed: 1 };
           default:
             throw { code: "invalidInput", message: `unbekannter Befehl ${cmd}` };
         }

@@ -8,6 +8,8 @@ import type { SessionInfo } from "../../src/lib/bindings/SessionInfo";
 import type { WorkList } from "../../src/lib/bindings/WorkList";
 import type { OfficeStatus } from "../../src/lib/bindings/OfficeStatus";
 import type { OfficeConflict } from "../../src/lib/bindings/OfficeConflict";
+import type { BackupStatus } from "../../src/lib/bindings/BackupStatus";
+import type { BackupSettings } from "../../src/lib/bindings/BackupSettings";
 
 const sb: SessionInfo = {
   username: "sb1",
@@ -33,6 +35,16 @@ function fakePortal(
     conflicts: 0,
   },
   conflicts: OfficeConflict[] = [],
+  backup: BackupStatus = {
+    settings: { folder: "/media/usb/amtsstube", keep: 14, intervalHours: 24, warnAfterDays: 3 },
+    keyReady: true,
+    lastGood: "2026-12-03T17:00:00Z",
+    lastFile: "/media/usb/amtsstube/amtsstube-20261203-180000.sicherung.age",
+    lastBytes: 2_500_000,
+    lastError: null,
+    due: false,
+    warning: null,
+  },
 ) {
   let session: SessionInfo | null = null;
   let synced = false;
@@ -44,6 +56,20 @@ function fakePortal(
         return { ...office, conflicts: conflicts.length };
       case "setup_due":
         return false;
+      case "backup_status":
+        return backup;
+      case "set_backup_settings": {
+        const settings = (args as { settings: BackupSettings }).settings;
+        if (!settings.folder.startsWith("/")) {
+          throw { code: "invalidInput", message: "Der Sicherungsordner muss als vollständiger Pfad angegeben werden (z. B. /media/usb/sicherung)." };
+        }
+        calls.push(`settings:${settings.folder}:${settings.keep}`);
+        backup = { ...backup, settings, warning: backup.lastGood ? null : "Es gibt noch keine Datensicherung." };
+        return null;
+      }
+      case "backup_now":
+        backup = { ...backup, lastGood: "2026-12-03T18:30:00Z", lastFile: "/media/usb/neu/amtsstube-20261203-193000.sicherung.age", warning: null };
+        return { file: "/media/usb/neu/amtsstube-20261203-193000.sicherung.age", bytes: 3_200_000, cases: 620, documents: 1400, removed: 0 };
       case "office_sync_now":
         return null;
       case "office_conflicts":
@@ -181,6 +207,38 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(screen.getByTestId("admin-tasks").textContent).toContain("amtsstube portal configure");
     expect(screen.queryByRole("alert")).toBeNull();
     expect(calls).not.toContain("work_list");
+    expect((await screen.findByTestId("backup-state")).textContent).toContain("amtsstube-20261203-180000.sicherung.age");
+  });
+
+  it("warns the administration without a backup, saves the folder and backs up now", async () => {
+    const calls = fakePortal({ items: [], total: 0 }, undefined, undefined, [], {
+      settings: null,
+      keyReady: true,
+      lastGood: null,
+      lastFile: null,
+      lastBytes: null,
+      lastError: null,
+      due: false,
+      warning: "Es ist keine Datensicherung eingerichtet: Ein Defekt dieses PCs kostet alle Vorgänge.",
+    });
+    render(App, { backend: tauriBackend });
+    await login("admin", "richtig-richtig");
+    expect((await screen.findByTestId("backup-warning")).textContent).toContain("keine Datensicherung eingerichtet");
+    expect((screen.getByTestId("backup-now") as HTMLButtonElement).disabled).toBe(true);
+    const folder = screen.getByLabelText(/^Sicherungsordner/);
+    await fireEvent.input(folder, { target: { value: "usb" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Einstellungen speichern" }));
+    expect((await screen.findByTestId("backup-error")).textContent).toContain("vollständiger Pfad");
+    await fireEvent.input(folder, { target: { value: "/media/usb/neu" } });
+    await fireEvent.input(screen.getByLabelText("Aufbewahren (Anzahl)"), { target: { value: "7" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Einstellungen speichern" }));
+    await waitFor(() => expect(calls).toContain("settings:/media/usb/neu:7"));
+    await waitFor(() => expect(screen.getByTestId("backup-warning").textContent).toContain("noch keine Datensicherung"));
+    await waitFor(() => expect((screen.getByTestId("backup-now") as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(screen.getByTestId("backup-now"));
+    await waitFor(() => expect(screen.getByTestId("backup-done").textContent).toContain("3,2 MB, 620 Vorgänge, 1400 Dokumente"));
+    await waitFor(() => expect(screen.queryByTestId("backup-warning")).toBeNull());
+    expect(screen.getByTestId("backup-state").textContent).toContain("amtsstube-20261203-193000.sicherung.age");
   });
 
   it("shows the German error of a wrong password and clears the field", async () => {

@@ -180,6 +180,18 @@ impl Workstation {
         if self.screen_locked {
             return Err(Self::screen_lock_error());
         }
+        self.backup_state(now)
+    }
+
+    /// Is a scheduled backup due? Also behind a locked screen (the session is open).
+    pub fn backup_due(&self) -> bool {
+        self.session.is_some()
+            && self
+                .backup_state(jiff::Timestamp::now())
+                .is_ok_and(|s| s.due)
+    }
+
+    fn backup_state(&self, now: jiff::Timestamp) -> Result<BackupStatus, AppError> {
         let session = self.session.as_ref().ok_or_else(AppError::locked)?;
         let settings = self.stored_backup_settings()?;
         let key_ready = session.has_recovery_recipient()?;
@@ -201,10 +213,14 @@ impl Workstation {
             .as_deref()
             .and_then(parse_time)
             .map(|t| now.duration_since(t).as_hours());
-        let due = settings.as_ref().is_some_and(|s| {
-            key_ready && age_hours.is_none_or(|h| h >= i64::from(s.interval_hours))
-        });
+        // A desk of a Rathaus-Server is a replica: the record is backed up there.
+        let desk = session.setting(crate::office::SETTING)?.is_some();
+        let due = !desk
+            && settings.as_ref().is_some_and(|s| {
+                key_ready && age_hours.is_none_or(|h| h >= i64::from(s.interval_hours))
+            });
         let warning = match (&settings, age_hours) {
+            _ if desk => None,
             (None, _) => Some(
                 "Es ist keine Datensicherung eingerichtet: Ein Defekt dieses PCs kostet alle Vorgänge. Die Administration richtet sie unter „Verwaltung“ ein."
                     .to_owned(),
@@ -296,6 +312,70 @@ impl Workstation {
     }
 }
 
+/// A backup done, for the screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BackupDone {
+    pub file: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    #[ts(type = "number")]
+    pub cases: u64,
+    #[ts(type = "number")]
+    pub documents: u64,
+    /// Older archives removed by the rotation.
+    pub removed: u32,
+}
+
+impl From<&BackupWritten> for BackupDone {
+    fn from(w: &BackupWritten) -> Self {
+        BackupDone {
+            file: w.path.display().to_string(),
+            bytes: w.bytes,
+            cases: w.manifest.cases,
+            documents: w.manifest.documents,
+            removed: u32::try_from(w.removed.len()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+fn lost_lock() -> AppError {
+    AppError::new(
+        crate::ErrorCode::Storage,
+        "Interner Fehler: Sperre verloren. Bitte starten Sie die Anwendung neu.",
+    )
+}
+
+/// A backup of the shared workstation, the lock held only to take and to record
+/// it: by the administration now (`manual`), or by the schedule when one is due
+/// (`Ok(None)`: nothing due, nobody logged in).
+pub fn backup_shared(
+    shared: &crate::background::Shared,
+    manual: bool,
+) -> Result<Option<BackupDone>, AppError> {
+    let prepared = {
+        let mut guard = shared.lock().map_err(|_| lost_lock())?;
+        let Some(ws) = guard.as_mut() else {
+            return Ok(None);
+        };
+        if !manual && !ws.backup_due() {
+            return Ok(None);
+        }
+        ws.prepare_backup(manual, None)?
+    };
+    let result = prepared.run(&mut |_, _| {});
+    let mut guard = shared.lock().map_err(|_| lost_lock())?;
+    match guard.as_mut() {
+        Some(ws) if ws.session.is_some() => {
+            ws.finish_backup(result).map(|w| Some(BackupDone::from(&w)))
+        }
+        // Logged out meanwhile: the archive stands; the next login sees it is recent
+        // only through the folder, so the schedule will simply back up again.
+        _ => result.map(|w| Some(BackupDone::from(&w))),
+    }
+}
+
 /// What a restore brought back, for the administration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -333,6 +413,140 @@ pub fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn fresh(dir: &Path) -> Result<Workstation, Box<dyn std::error::Error>> {
+        let (ws, _) = Workstation::init(
+            dir,
+            crate::InitOptions {
+                admin: domain::UserName::parse("admin")?,
+                admin_display_name: "Admin".into(),
+                admin_password: "admin-passwort-1".to_owned().into(),
+                config: crate::StoreConfig {
+                    scrypt_log_n: 10,
+                    ..crate::StoreConfig::default()
+                },
+            },
+        )?;
+        Ok(ws)
+    }
+
+    #[test]
+    fn the_schedule_says_when_a_backup_is_due_and_warns_when_the_last_is_old() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let mut ws = fresh(&tmp.path().join("daten"))?;
+        let status = ws.backup_status()?;
+        assert!(status.key_ready && !status.due);
+        assert!(
+            status
+                .warning
+                .as_deref()
+                .is_some_and(|w| w.contains("keine Datensicherung eingerichtet"))
+        );
+        let folder = tmp.path().join("usb");
+        let settings = BackupSettings {
+            folder: folder.display().to_string(),
+            keep: 2,
+            interval_hours: 24,
+            warn_after_days: 3,
+        };
+        // Refused: a relative folder, one inside the data directory, no archives kept.
+        for bad in [
+            BackupSettings {
+                folder: "usb".into(),
+                ..settings.clone()
+            },
+            BackupSettings {
+                folder: tmp.path().join("daten/x").display().to_string(),
+                ..settings.clone()
+            },
+            BackupSettings {
+                keep: 0,
+                ..settings.clone()
+            },
+            BackupSettings {
+                interval_hours: 0,
+                ..settings.clone()
+            },
+        ] {
+            let err = ws
+                .set_backup_settings(bad.clone())
+                .err()
+                .ok_or("accepted")?;
+            assert_eq!(err.code, crate::ErrorCode::InvalidInput, "{bad:?}");
+        }
+        ws.set_backup_settings(settings.clone())?;
+        let status = ws.backup_status()?;
+        assert!(
+            status.due && status.warning.as_deref() == Some("Es gibt noch keine Datensicherung.")
+        );
+        assert!(ws.backup_due());
+
+        // The schedule's pass writes one, then nothing is due for a day.
+        let shared: crate::background::Shared = Arc::new(Mutex::new(Some(ws)));
+        let done = backup_shared(&shared, false)?.ok_or("no backup although due")?;
+        assert!(done.file.ends_with(store::ARCHIVE_SUFFIX) && done.bytes > 0);
+        assert_eq!(backup_shared(&shared, false)?, None);
+        let ws = shared.lock().map_err(|_| "lock")?.take().ok_or("gone")?;
+        let status = ws.backup_status()?;
+        assert_eq!((status.due, status.warning.clone()), (false, None));
+        assert_eq!(status.last_file.as_deref(), Some(done.file.as_str()));
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(4 * 24 + 1);
+        let status = ws.backup_status_at(later)?;
+        assert!(status.due);
+        assert_eq!(
+            status.warning.as_deref(),
+            Some("Die letzte gelungene Datensicherung ist 4 Tage alt.")
+        );
+
+        // A failure is kept with its reason until the next good backup.
+        let mut ws = ws;
+        let prepared = ws.prepare_backup(
+            true,
+            Some(PathBuf::from("/proc/amtsstube-nicht-schreibbar")),
+        )?;
+        let failed = ws.finish_backup(prepared.run(&mut |_, _| {}));
+        assert!(failed.is_err());
+        assert!(ws.backup_status()?.last_error.is_some());
+        let prepared = ws.prepare_backup(true, None)?;
+        ws.finish_backup(prepared.run(&mut |_, _| {}))?;
+        assert_eq!(ws.backup_status()?.last_error, None);
+        Ok(())
+    }
+
+    #[test]
+    fn only_the_administration_backs_up_by_hand() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let mut ws = fresh(&tmp.path().join("daten"))?;
+        ws.add_user(
+            "sb1",
+            "sb1",
+            domain::Role::Sachbearbeitung,
+            "sb1-passwort-1".into(),
+        )?;
+        ws.set_backup_settings(BackupSettings {
+            folder: tmp.path().join("usb").display().to_string(),
+            ..BackupSettings::default()
+        })?;
+        ws.logout();
+        ws.login(crate::LoginRequest {
+            username: "sb1".into(),
+            password: "sb1-passwort-1".into(),
+        })?;
+        let err = ws
+            .prepare_backup(true, None)
+            .err()
+            .ok_or("a caseworker backed up by hand")?;
+        assert_eq!(err.code, crate::ErrorCode::Forbidden);
+        // The schedule runs for whoever is logged in.
+        assert!(ws.backup_due());
+        let prepared = ws.prepare_backup(false, None)?;
+        ws.finish_backup(prepared.run(&mut |_, _| {}))?;
+        assert!(!ws.backup_due());
+        Ok(())
+    }
 
     #[test]
     fn configuration_files_are_the_towns_files_and_nothing_else()

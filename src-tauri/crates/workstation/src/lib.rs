@@ -36,7 +36,7 @@ pub use api::{
     AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery, WorkListSort,
     WorkListView,
 };
-pub use backup::{BackupSettings, BackupStatus, PreparedBackup, RestoreSummary};
+pub use backup::{BackupDone, BackupSettings, BackupStatus, PreparedBackup, RestoreSummary};
 pub use casework::CaseDetail;
 pub use desk::{
     OfficeCase, OfficeCaseDetail, OfficeConflict, OfficeDocument, OfficeDocumentInfo, OfficeEvent,

@@ -8,6 +8,7 @@
 //!   desk is logged in with an open batch, whatever screen is open.
 //! * [`OfficeWorker`]: office mode – the synchronisation with the Rathaus-Server
 //!   while a user is signed in there.
+//! * [`BackupWorker`]: the scheduled backup of the standalone store.
 //!
 //! The app owns both handles; dropping one (or calling `stop`) wakes the thread,
 //! lets it finish its current step and joins it, so nothing is cut off at exit.
@@ -115,6 +116,32 @@ impl OfficeWorker {
     }
 
     /// Stop after the current step and wait for the thread.
+    pub fn stop(mut self) {
+        self.thread.stop();
+    }
+}
+
+/// Handle to the backup thread: every `every` it asks whether a scheduled backup
+/// is due and writes it, holding the workstation only to take and record it.
+pub struct BackupWorker {
+    thread: Thread,
+}
+
+impl BackupWorker {
+    pub fn start(shared: Shared, every: Duration) -> BackupWorker {
+        let thread = Thread::spawn(move |flag, rx, _| {
+            while pause(&rx, every, &flag) {
+                match crate::backup::backup_shared(&shared, false) {
+                    Ok(Some(done)) => tracing::info!("Datensicherung geschrieben: {}", done.file),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!("Datensicherung fehlgeschlagen: {}", e.message),
+                }
+            }
+        });
+        BackupWorker { thread }
+    }
+
+    /// Stop after the current backup and wait for the thread.
     pub fn stop(mut self) {
         self.thread.stop();
     }
