@@ -105,6 +105,7 @@ bench: deps
 	$(CARGO) bench -p amtsstube-tests --bench dashboard_bench
 	$(CARGO) bench -p amtsstube-tests --bench worklist_bench
 	$(CARGO) bench -p amtsstube-tests --bench hostile_bench
+	$(CARGO) bench -p amtsstube-tests --bench backup_bench
 	AMTSSTUBE_OCR=aus $(CARGO) bench -p amtsstube-tests --bench scan_bench
 	$(CARGO) bench -p server --bench office_bench
 
