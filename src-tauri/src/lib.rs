@@ -714,6 +714,60 @@ async fn scan_destroyed(
 }
 
 #[tauri::command]
+async fn admin_users(
+    state: tauri::State<'_, AppState>,
+) -> Result<Vec<workstation::AdminUser>, AppError> {
+    state.with(|ws| ws.admin_users()).await
+}
+
+#[tauri::command]
+async fn admin_add_user(
+    state: tauri::State<'_, AppState>,
+    request: workstation::NewUserRequest,
+) -> Result<UserRow, AppError> {
+    state.with(move |ws| ws.admin_add_user(request)).await
+}
+
+#[tauri::command]
+async fn admin_set_role(
+    state: tauri::State<'_, AppState>,
+    username: String,
+    role: domain::Role,
+) -> Result<(), AppError> {
+    state
+        .with(move |ws| ws.set_user_role(&username, role))
+        .await
+}
+
+#[tauri::command]
+async fn admin_unlock_user(
+    state: tauri::State<'_, AppState>,
+    username: String,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.unlock_user(&username)).await
+}
+
+#[tauri::command]
+async fn admin_remove_user(
+    state: tauri::State<'_, AppState>,
+    username: String,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.remove_user(&username)).await
+}
+
+/// The administration sets a new password for someone (handed over in person).
+#[tauri::command]
+async fn admin_set_password(
+    state: tauri::State<'_, AppState>,
+    username: String,
+    password: String,
+) -> Result<(), AppError> {
+    state
+        .with(move |ws| ws.admin_set_password(&username, password))
+        .await
+}
+
+#[tauri::command]
 async fn backup_status(
     state: tauri::State<'_, AppState>,
 ) -> Result<workstation::BackupStatus, AppError> {
@@ -822,6 +876,12 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             scan_release,
             scan_destroyed,
             save_export,
+            admin_users,
+            admin_add_user,
+            admin_set_role,
+            admin_unlock_user,
+            admin_remove_user,
+            admin_set_password,
             backup_status,
             set_backup_settings,
             setup_backup_key,

@@ -41,6 +41,9 @@ import type { ScanSetup } from "./bindings/ScanSetup";
 import type { BackupStatus } from "./bindings/BackupStatus";
 import type { BackupSettings } from "./bindings/BackupSettings";
 import type { BackupDone } from "./bindings/BackupDone";
+import type { AdminUser } from "./bindings/AdminUser";
+import type { NewUserRequest } from "./bindings/NewUserRequest";
+import type { Role } from "./bindings/Role";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -115,6 +118,14 @@ export interface Backend {
   scanPage(id: string, page: number): Promise<DocumentContent>;
   scanRelease(id: string): Promise<void>;
   scanDestroyed(id: string, how: string): Promise<void>;
+  /** The administration's users: role, lockout. */
+  adminUsers(): Promise<AdminUser[]>;
+  adminAddUser(request: NewUserRequest): Promise<UserRow>;
+  adminSetRole(username: string, role: Role): Promise<void>;
+  adminUnlockUser(username: string): Promise<void>;
+  adminRemoveUser(username: string): Promise<void>;
+  /** A new password for someone, handed over in person; lifts a lockout too. */
+  adminSetPassword(username: string, password: string): Promise<void>;
   /** Where the backups stand (last good one, failure, warning). */
   backupStatus(): Promise<BackupStatus>;
   setBackupSettings(settings: BackupSettings): Promise<void>;
@@ -189,6 +200,12 @@ export const tauriBackend: Backend = {
   scanPage: (id, page) => invoke<DocumentContent>("scan_page", { id, page }),
   scanRelease: (id) => invoke<void>("scan_release", { id }),
   scanDestroyed: (id, how) => invoke<void>("scan_destroyed", { id, how }),
+  adminUsers: () => invoke<AdminUser[]>("admin_users"),
+  adminAddUser: (request) => invoke<UserRow>("admin_add_user", { request }),
+  adminSetRole: (username, role) => invoke<void>("admin_set_role", { username, role }),
+  adminUnlockUser: (username) => invoke<void>("admin_unlock_user", { username }),
+  adminRemoveUser: (username) => invoke<void>("admin_remove_user", { username }),
+  adminSetPassword: (username, password) => invoke<void>("admin_set_password", { username, password }),
   backupStatus: () => invoke<BackupStatus>("backup_status"),
   setBackupSettings: (settings) => invoke<void>("set_backup_settings", { settings }),
   setupBackupKey: (recoveryKey) => invoke<void>("setup_backup_key", { recoveryKey }),

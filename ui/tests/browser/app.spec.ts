@@ -69,6 +69,23 @@ test("administration: lands on what the role does and where, accessible", async 
   await expect(page.getByTestId("backup-warning")).toHaveCount(0);
   await expect(page.getByTestId("backup-state")).toContainText("amtsstube-20261203-193000.sicherung.age");
   await noSeriousA11yViolations(page);
+  // Users, keyboard only: lift sb1's lockout, then add a colleague.
+  await expect(page.getByTestId("user-sb1")).toContainText("gesperrt bis");
+  const unlock = page.getByRole("button", { name: "Entsperren (sb1)" });
+  await unlock.focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("user-sb1")).toContainText("frei");
+  await page.getByLabel("Benutzername").focus();
+  await page.keyboard.type("m.mueller");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("Maria Müller");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("erstes-passwort");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("user-m.mueller")).toContainText("Maria Müller");
+  await expect(page.getByTestId("users-done")).toContainText("m.mueller angelegt");
+  await noSeriousA11yViolations(page);
 });
 
 test("wrong password shows a German error", async ({ page }) => {

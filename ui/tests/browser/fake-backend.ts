@@ -28,6 +28,10 @@ export async function installFakeBackend(page: Page): Promise<void> {
       },
     ];
     const notes: { at: string; author: string; text: string }[] = [];
+    let adminUsers = [
+      { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null as string | null, own: true },
+      { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", lockedUntil: "03.12.2026 18:45 Uhr" as string | null, own: false },
+    ];
     // The administration's backup: four days old, so the warning shows.
     let backup = {
       settings: { folder: "/media/usb/amtsstube", keep: 14, intervalHours: 24, warnAfterDays: 3 } as { folder: string; keep: number; intervalHours: number; warnAfterDays: number } | null,
@@ -267,6 +271,26 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return { items, total: items.length };
           case "backup_status":
             return backup;
+          case "admin_users":
+            return adminUsers;
+          case "admin_unlock_user": {
+            const name = (args as { username: string }).username;
+            adminUsers = adminUsers.map((u) => (u.username === name ? { ...u, lockedUntil: null } : u));
+            return null;
+          }
+          case "admin_set_role": {
+            const a = args as { username: string; role: string };
+            adminUsers = adminUsers.map((u) => (u.username === a.username ? { ...u, role: a.role } : u));
+            return null;
+          }
+          case "admin_add_user": {
+            const r = (args as { request: { username: string; displayName: string; role: string } }).request;
+            adminUsers = [...adminUsers, { username: r.username, displayName: r.displayName, role: r.role, roleLabel: r.role, lockedUntil: null, own: false }];
+            return { username: r.username, displayName: r.displayName, role: r.role, active: true };
+          }
+          case "admin_set_password":
+          case "admin_remove_user":
+            return null;
           case "set_backup_settings":
             backup = { ...backup, settings: (args as { settings: typeof backup.settings }).settings };
             return null;

@@ -10,6 +10,7 @@ import type { OfficeStatus } from "../../src/lib/bindings/OfficeStatus";
 import type { OfficeConflict } from "../../src/lib/bindings/OfficeConflict";
 import type { BackupStatus } from "../../src/lib/bindings/BackupStatus";
 import type { BackupSettings } from "../../src/lib/bindings/BackupSettings";
+import type { AdminUser } from "../../src/lib/bindings/AdminUser";
 
 const sb: SessionInfo = {
   username: "sb1",
@@ -48,6 +49,10 @@ function fakePortal(
 ) {
   let session: SessionInfo | null = null;
   let synced = false;
+  let adminUsers: AdminUser[] = [
+    { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null, own: true },
+    { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", lockedUntil: "03.12.2026 18:45 Uhr", own: false },
+  ];
   const calls: string[] = [];
   mockIPC((cmd, args) => {
     calls.push(cmd);
@@ -58,6 +63,30 @@ function fakePortal(
         return false;
       case "backup_status":
         return backup;
+      case "admin_users":
+        return adminUsers;
+      case "admin_add_user": {
+        const r = (args as { request: { username: string; displayName: string; role: string; password: string } }).request;
+        if (adminUsers.some((u) => u.username === r.username)) throw { code: "conflict", message: `Der Benutzer „${r.username}“ existiert bereits.` };
+        adminUsers = [...adminUsers, { username: r.username, displayName: r.displayName, role: r.role as AdminUser["role"], roleLabel: r.role, lockedUntil: null, own: false }];
+        return { username: r.username, displayName: r.displayName, role: r.role, active: true };
+      }
+      case "admin_set_role": {
+        const a = args as { username: string; role: AdminUser["role"] };
+        calls.push(`role:${a.username}:${a.role}`);
+        adminUsers = adminUsers.map((u) => (u.username === a.username ? { ...u, role: a.role } : u));
+        return null;
+      }
+      case "admin_unlock_user": {
+        const a = args as { username: string };
+        adminUsers = adminUsers.map((u) => (u.username === a.username ? { ...u, lockedUntil: null } : u));
+        return null;
+      }
+      case "admin_set_password": {
+        const a = args as { username: string; password: string };
+        calls.push(`password:${a.username}:${a.password.length}`);
+        return null;
+      }
       case "set_backup_settings": {
         const settings = (args as { settings: BackupSettings }).settings;
         if (!settings.folder.startsWith("/")) {
@@ -208,6 +237,40 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(screen.queryByRole("alert")).toBeNull();
     expect(calls).not.toContain("work_list");
     expect((await screen.findByTestId("backup-state")).textContent).toContain("amtsstube-20261203-180000.sicherung.age");
+  });
+
+  it("lets the administration unlock, reset, re-role and add users", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("admin", "richtig-richtig");
+    const row = await screen.findByTestId("user-sb1");
+    expect(row.textContent).toContain("gesperrt bis 03.12.2026 18:45 Uhr");
+    expect(screen.getByTestId("user-admin").textContent).toContain("(Sie)");
+    await fireEvent.click(screen.getByRole("button", { name: "Entsperren (sb1)" }));
+    await waitFor(() => expect(screen.getByTestId("user-sb1").textContent).toContain("frei"));
+    await fireEvent.change(screen.getByLabelText("Rolle von Sam Bearbeitung"), { target: { value: "leitung" } });
+    await waitFor(() => expect(calls).toContain("role:sb1:leitung"));
+    await fireEvent.click(screen.getByRole("button", { name: "Passwort zurücksetzen (sb1)" }));
+    const pw = screen.getByLabelText(/^Neues Passwort für sb1/);
+    await fireEvent.input(pw, { target: { value: "kurz" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Passwort setzen" }));
+    expect((await screen.findByTestId("users-error")).textContent).toContain("mindestens 10 Zeichen");
+    await fireEvent.input(pw, { target: { value: "ganz-neues-passwort" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Passwort setzen" }));
+    await waitFor(() => expect(calls).toContain("password:sb1:19"));
+    expect(screen.getByTestId("users-done").textContent).toContain("persönlich übergeben");
+    await fireEvent.input(screen.getByLabelText("Benutzername"), { target: { value: "sb1" } });
+    await fireEvent.input(screen.getByLabelText("Anzeigename"), { target: { value: "Doppelt" } });
+    await fireEvent.input(screen.getByLabelText(/^Erstpasswort/), { target: { value: "erstes-passwort" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Anlegen" }));
+    expect((await screen.findByTestId("users-error")).textContent).toContain("existiert bereits");
+    await fireEvent.input(screen.getByLabelText("Benutzername"), { target: { value: "m.mueller" } });
+    await fireEvent.input(screen.getByLabelText("Anzeigename"), { target: { value: "Maria Müller" } });
+    await fireEvent.change(screen.getByLabelText("Rolle"), { target: { value: "scanstelle" } });
+    await fireEvent.input(screen.getByLabelText(/^Erstpasswort/), { target: { value: "erstes-passwort" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Anlegen" }));
+    expect((await screen.findByTestId("user-m.mueller")).textContent).toContain("Maria Müller");
+    await waitFor(() => expect((screen.getByLabelText("Benutzername") as HTMLInputElement).value).toBe(""));
   });
 
   it("warns the administration without a backup, saves the folder and backs up now", async () => {

@@ -697,6 +697,59 @@ impl Session {
         crate::fsutil::sync_dir(&self.store.layout.keys())
     }
 
+    /// Give an active user another role. The last active administration keeps its
+    /// role; nobody changes their own.
+    pub fn set_role(&mut self, username: &UserName, role: Role) -> Result<UserInfo> {
+        let target = users::get(&self.conn, username)?
+            .filter(|u| u.active)
+            .ok_or_else(|| StoreError::UnknownUser(username.to_string()))?;
+        if target.username == self.user.username {
+            return Err(StoreError::InvalidInput(
+                "Die eigene Rolle ändert eine andere Administration.".into(),
+            ));
+        }
+        if target.role == role {
+            return Ok(target);
+        }
+        if target.role == Role::Admin && users::active_admins(&self.conn)? <= 1 {
+            return Err(StoreError::LastAdmin);
+        }
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE users SET role = ?2 WHERE username = ?1",
+            params![username.as_str(), role.as_str()],
+        )?;
+        audit::append(
+            &tx,
+            &now,
+            self.user.username.as_str(),
+            "benutzer.rolle",
+            &format!("{}:{}", username.as_str(), role.as_str()),
+        )?;
+        tx.commit()?;
+        users::get(&self.conn, username)?
+            .ok_or_else(|| StoreError::UnknownUser(username.to_string()))
+    }
+
+    /// Until when a user is locked out after failed logins (local time), if so.
+    pub fn locked_until(&self, username: &UserName) -> Result<Option<String>> {
+        let state = self.store.read_attempts(username)?;
+        Ok(state
+            .locked_until
+            .filter(|until| *until > self.store.clock.now())
+            .map(format_local))
+    }
+
+    /// Lift a lockout after failed logins (the administration, audited).
+    pub fn unlock_user(&mut self, username: &UserName) -> Result<()> {
+        users::get(&self.conn, username)?
+            .filter(|u| u.active)
+            .ok_or_else(|| StoreError::UnknownUser(username.to_string()))?;
+        self.store.clear_attempts(username)?;
+        self.audit("benutzer.entsperrt", username.as_str())
+    }
+
     /// Set a new password for `username` (the caller checks who may do this).
     /// Also lifts a lockout of that user.
     pub fn set_password(&mut self, username: &UserName, new_password: &SecretString) -> Result<()> {

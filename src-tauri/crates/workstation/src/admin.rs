@@ -8,7 +8,88 @@ use store::{AuditReport, SecretString};
 use crate::api::UserRow;
 use crate::{AppError, ErrorCode, LOCK_SETTING, Workstation, portal};
 
+/// A user as the administration's screen shows it (no content data).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AdminUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub role_label: String,
+    /// Locked out after failed logins until (local time), if so.
+    pub locked_until: Option<String>,
+    /// The logged-in administration itself (not removable, role not changeable).
+    pub own: bool,
+}
+
+/// A new user from the administration's screen.
+#[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct NewUserRequest {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    /// The first password (at least 10 characters), handed over in person.
+    pub password: String,
+}
+
+fn user_name(name: &str) -> Result<UserName, AppError> {
+    UserName::parse(name).map_err(|e| AppError::invalid(e.to_string()))
+}
+
 impl Workstation {
+    /// The active users with role and lockout (administration).
+    pub fn admin_users(&self) -> Result<Vec<AdminUser>, AppError> {
+        let session = self.session_with(Permission::ManageUsers)?;
+        let me = session.user().username.clone();
+        let mut out = Vec::new();
+        for u in session.list_users()?.into_iter().filter(|u| u.active) {
+            out.push(AdminUser {
+                username: u.username.to_string(),
+                display_name: u.display_name.clone(),
+                role: u.role,
+                role_label: u.role.label().to_owned(),
+                locked_until: session.locked_until(&u.username)?,
+                own: u.username == me,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Add a user from the administration's screen.
+    pub fn admin_add_user(&mut self, request: NewUserRequest) -> Result<UserRow, AppError> {
+        self.add_user(
+            request.username.trim(),
+            request.display_name.trim(),
+            request.role,
+            request.password,
+        )
+    }
+
+    /// Give a user another role (administration; not the own, not the last admin).
+    pub fn set_user_role(&mut self, username: &str, role: Role) -> Result<(), AppError> {
+        let user = user_name(username)?;
+        self.session_with_mut(Permission::ManageUsers)?
+            .set_role(&user, role)?;
+        Ok(())
+    }
+
+    /// Reset someone's password (administration; also lifts a lockout).
+    pub fn admin_set_password(&mut self, username: &str, password: String) -> Result<(), AppError> {
+        self.allowed(Permission::ManageUsers)?;
+        self.set_password(username, password)
+    }
+
+    /// Lift a lockout after failed logins (administration).
+    pub fn unlock_user(&mut self, username: &str) -> Result<(), AppError> {
+        let user = user_name(username)?;
+        self.session_with_mut(Permission::ManageUsers)?
+            .unlock_user(&user)?;
+        Ok(())
+    }
+
     /// Set the inactivity lock (administration), 60 s to 1 h.
     pub fn set_lock_after(&mut self, seconds: u32) -> Result<(), AppError> {
         if !(60..=3_600).contains(&seconds) {

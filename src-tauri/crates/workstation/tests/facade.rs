@@ -159,3 +159,93 @@ fn own_password_change_needs_the_old_password() -> TestResult {
     login(&mut ws, "sb1", "neues-passwort-1")?;
     Ok(())
 }
+
+#[test]
+fn the_administration_manages_users_on_its_screen() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut ws = provision(&tmp.path().join("d"))?;
+    // Five wrong passwords lock sb1 out.
+    for _ in 0..5 {
+        assert!(login(&mut ws, "sb1", "falsches-passwort").is_err());
+    }
+    assert_eq!(
+        login(&mut ws, "sb1", "sb1-passwort-1")
+            .err()
+            .map(|e| e.code),
+        Some(ErrorCode::LockedOut)
+    );
+    // A caseworker sees none of it.
+    login(&mut ws, "leitung", "leitung-passwort-1")?;
+    assert_eq!(
+        ws.admin_users().err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(
+        ws.set_user_role("sb1", Role::Leitung).err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    ws.logout();
+
+    login(&mut ws, "admin", "admin-passwort-1")?;
+    let users = ws.admin_users()?;
+    let sb1 = users.iter().find(|u| u.username == "sb1").ok_or("sb1")?;
+    assert!(sb1.locked_until.is_some(), "{sb1:?}");
+    assert!(users.iter().any(|u| u.username == "admin" && u.own));
+    ws.unlock_user("sb1")?;
+    assert!(ws.admin_users()?.iter().all(|u| u.locked_until.is_none()));
+    ws.admin_set_password("scan", "scan-neues-passwort".into())?;
+    // Roles: another's, not the own, never the last administration away.
+    ws.set_user_role("sb1", Role::Leitung)?;
+    assert_eq!(
+        ws.set_user_role("admin", Role::Leitung)
+            .err()
+            .map(|e| e.code),
+        Some(ErrorCode::InvalidInput)
+    );
+    ws.admin_add_user(workstation::NewUserRequest {
+        username: " admin2 ".into(),
+        display_name: "Zweite Administration".into(),
+        role: Role::Admin,
+        password: "admin2-passwort-1".into(),
+    })?;
+    ws.logout();
+    login(&mut ws, "admin2", "admin2-passwort-1")?;
+    ws.set_user_role("admin", Role::Sachbearbeitung)?;
+    ws.logout();
+    login(&mut ws, "sb1", "sb1-passwort-1")?;
+    assert_eq!(ws.session().map(|s| s.role), Some(Role::Leitung));
+    assert_eq!(
+        ws.admin_set_password("scan", "noch-ein-passwort".into())
+            .err()
+            .map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    ws.logout();
+    login(&mut ws, "scan", "scan-neues-passwort")?;
+    ws.logout();
+    // admin2 is now the last administration: "admin" (a caseworker now) cannot
+    // take its role away, and nobody can.
+    login(&mut ws, "admin", "admin-passwort-1")?;
+    assert_eq!(
+        ws.admin_users().err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    ws.logout();
+    let entries = {
+        login(&mut ws, "admin2", "admin2-passwort-1")?;
+        let e = ws.audit_entries(50)?;
+        ws.logout();
+        e
+    };
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "benutzer.rolle" && e.object == "sb1:leitung")
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.action == "benutzer.entsperrt" && e.object == "sb1")
+    );
+    Ok(())
+}
