@@ -768,6 +768,81 @@ async fn admin_set_password(
 }
 
 #[tauri::command]
+async fn admin_settings(
+    state: tauri::State<'_, AppState>,
+) -> Result<workstation::AdminSettings, AppError> {
+    state.with(|ws| ws.admin_settings()).await
+}
+
+#[tauri::command]
+async fn admin_set_lock_after(
+    state: tauri::State<'_, AppState>,
+    seconds: u32,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.set_lock_after(seconds)).await
+}
+
+#[tauri::command]
+async fn admin_set_poll_interval(
+    state: tauri::State<'_, AppState>,
+    seconds: u64,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.set_poll_interval(seconds)).await
+}
+
+#[tauri::command]
+async fn admin_set_hkr_folder(
+    state: tauri::State<'_, AppState>,
+    folder: String,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.set_hkr_folder(folder.trim())).await
+}
+
+#[tauri::command]
+async fn admin_set_scan_folder(
+    state: tauri::State<'_, AppState>,
+    folder: String,
+) -> Result<(), AppError> {
+    state
+        .with(move |ws| ws.scan_set_folder(std::path::Path::new(folder.trim())))
+        .await
+}
+
+#[tauri::command]
+async fn admin_set_person_reports(
+    state: tauri::State<'_, AppState>,
+    on: bool,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.set_person_reports(on)).await
+}
+
+#[tauri::command]
+async fn admin_failed_outbox(
+    state: tauri::State<'_, AppState>,
+) -> Result<Vec<workstation::OutboxRow>, AppError> {
+    state.with(|ws| ws.admin_failed_outbox()).await
+}
+
+#[tauri::command]
+async fn admin_retry_outbox(state: tauri::State<'_, AppState>, id: i64) -> Result<(), AppError> {
+    state.with(move |ws| ws.retry_outbox_item(id)).await
+}
+
+#[tauri::command]
+async fn admin_quarantine(
+    state: tauri::State<'_, AppState>,
+) -> Result<Vec<workstation::QuarantineRow>, AppError> {
+    state.with(|ws| ws.admin_quarantine()).await
+}
+
+#[tauri::command]
+async fn admin_audit_check(
+    state: tauri::State<'_, AppState>,
+) -> Result<workstation::AuditCheck, AppError> {
+    state.with(|ws| ws.admin_audit_check()).await
+}
+
+#[tauri::command]
 async fn backup_status(
     state: tauri::State<'_, AppState>,
 ) -> Result<workstation::BackupStatus, AppError> {
@@ -882,6 +957,16 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             admin_unlock_user,
             admin_remove_user,
             admin_set_password,
+            admin_settings,
+            admin_set_lock_after,
+            admin_set_poll_interval,
+            admin_set_hkr_folder,
+            admin_set_scan_folder,
+            admin_set_person_reports,
+            admin_failed_outbox,
+            admin_retry_outbox,
+            admin_quarantine,
+            admin_audit_check,
             backup_status,
             set_backup_settings,
             setup_backup_key,

@@ -114,6 +114,15 @@ fn configure_the_portal_and_sync_from_the_facade() -> R {
         "{}",
         quarantine[0].problems
     );
+    // The administration's screen shows the reasons in words, not as JSON.
+    let rows = ws.admin_quarantine()?;
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].rejected && !rows[0].reasons.is_empty(), "{rows:?}");
+    assert!(
+        rows[0].reasons.iter().all(|r| !r.starts_with('{')),
+        "{rows:?}"
+    );
+    assert!(ws.admin_failed_outbox()?.is_empty());
     let items = ws.outbox(false)?;
     assert_eq!(items.len(), 7);
     assert!(

@@ -44,6 +44,10 @@ import type { BackupDone } from "./bindings/BackupDone";
 import type { AdminUser } from "./bindings/AdminUser";
 import type { NewUserRequest } from "./bindings/NewUserRequest";
 import type { Role } from "./bindings/Role";
+import type { AdminSettings } from "./bindings/AdminSettings";
+import type { OutboxRow } from "./bindings/OutboxRow";
+import type { QuarantineRow } from "./bindings/QuarantineRow";
+import type { AuditCheck } from "./bindings/AuditCheck";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -126,6 +130,17 @@ export interface Backend {
   adminRemoveUser(username: string): Promise<void>;
   /** A new password for someone, handed over in person; lifts a lockout too. */
   adminSetPassword(username: string, password: string): Promise<void>;
+  /** The "Betrieb" settings of the administration. */
+  adminSettings(): Promise<AdminSettings>;
+  adminSetLockAfter(seconds: number): Promise<void>;
+  adminSetPollInterval(seconds: number): Promise<void>;
+  adminSetHkrFolder(folder: string): Promise<void>;
+  adminSetScanFolder(folder: string): Promise<void>;
+  adminSetPersonReports(on: boolean): Promise<void>;
+  adminFailedOutbox(): Promise<OutboxRow[]>;
+  adminRetryOutbox(id: number): Promise<void>;
+  adminQuarantine(): Promise<QuarantineRow[]>;
+  adminAuditCheck(): Promise<AuditCheck>;
   /** Where the backups stand (last good one, failure, warning). */
   backupStatus(): Promise<BackupStatus>;
   setBackupSettings(settings: BackupSettings): Promise<void>;
@@ -206,6 +221,16 @@ export const tauriBackend: Backend = {
   adminUnlockUser: (username) => invoke<void>("admin_unlock_user", { username }),
   adminRemoveUser: (username) => invoke<void>("admin_remove_user", { username }),
   adminSetPassword: (username, password) => invoke<void>("admin_set_password", { username, password }),
+  adminSettings: () => invoke<AdminSettings>("admin_settings"),
+  adminSetLockAfter: (seconds) => invoke<void>("admin_set_lock_after", { seconds }),
+  adminSetPollInterval: (seconds) => invoke<void>("admin_set_poll_interval", { seconds }),
+  adminSetHkrFolder: (folder) => invoke<void>("admin_set_hkr_folder", { folder }),
+  adminSetScanFolder: (folder) => invoke<void>("admin_set_scan_folder", { folder }),
+  adminSetPersonReports: (on) => invoke<void>("admin_set_person_reports", { on }),
+  adminFailedOutbox: () => invoke<OutboxRow[]>("admin_failed_outbox"),
+  adminRetryOutbox: (id) => invoke<void>("admin_retry_outbox", { id }),
+  adminQuarantine: () => invoke<QuarantineRow[]>("admin_quarantine"),
+  adminAuditCheck: () => invoke<AuditCheck>("admin_audit_check"),
   backupStatus: () => invoke<BackupStatus>("backup_status"),
   setBackupSettings: (settings) => invoke<void>("set_backup_settings", { settings }),
   setupBackupKey: (recoveryKey) => invoke<void>("setup_backup_key", { recoveryKey }),

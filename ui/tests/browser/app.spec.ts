@@ -85,7 +85,14 @@ test("administration: lands on what the role does and where, accessible", async 
   await page.keyboard.press("Enter");
   await expect(page.getByTestId("user-m.mueller")).toContainText("Maria Müller");
   await expect(page.getByTestId("users-done")).toContainText("m.mueller angelegt");
+  // Operation: the failed item and the quarantine with reasons; the audit check by keyboard.
+  await expect(page.getByTestId("outbox-failed")).toContainText("Portal antwortet 503");
+  await expect(page.getByTestId("quarantine")).toContainText("nicht dem Schema");
+  await page.getByTestId("audit-check").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("audit-result")).toContainText("Protokoll unversehrt: 1234 Einträge geprüft.");
   await noSeriousA11yViolations(page);
+  await page.screenshot({ path: "test-results/screens/verwaltung-betrieb.png", fullPage: true });
 });
 
 test("wrong password shows a German error", async ({ page }) => {

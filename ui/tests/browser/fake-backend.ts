@@ -273,6 +273,21 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return backup;
           case "admin_users":
             return adminUsers;
+          case "admin_settings":
+            return { lockAfterSeconds: 600, pollSeconds: 300, portalConfigured: true, hkrFolder: "/mnt/kasse", scanFolder: "/mnt/scanner", personReports: false };
+          case "admin_failed_outbox":
+            return [{ id: 41, kind: "Zahlungsanforderung", attempts: 8, lastError: "Portal antwortet 503 (Wartung)" }];
+          case "admin_quarantine":
+            return [{ submissionId: "9a1c0000-0000-4000-8000-00000000000d", receivedAt: "2026-12-02T09:00:00Z", rejected: true, reasons: ["Die Metadaten entsprechen nicht dem Schema."] }];
+          case "admin_audit_check":
+            return { intact: true, entries: 1234, problems: [] };
+          case "admin_retry_outbox":
+          case "admin_set_lock_after":
+          case "admin_set_poll_interval":
+          case "admin_set_hkr_folder":
+          case "admin_set_scan_folder":
+          case "admin_set_person_reports":
+            return null;
           case "admin_unlock_user": {
             const name = (args as { username: string }).username;
             adminUsers = adminUsers.map((u) => (u.username === name ? { ...u, lockedUntil: null } : u));

@@ -49,6 +49,8 @@ function fakePortal(
 ) {
   let session: SessionInfo | null = null;
   let synced = false;
+  let opSettings = { lockAfterSeconds: 600, pollSeconds: 300, portalConfigured: true, hkrFolder: null as string | null, scanFolder: null as string | null, personReports: false };
+  let failedOutbox = [{ id: 41, kind: "Zahlungsanforderung", attempts: 8, lastError: "Portal antwortet 503 (Wartung)" }];
   let adminUsers: AdminUser[] = [
     { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null, own: true },
     { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", lockedUntil: "03.12.2026 18:45 Uhr", own: false },
@@ -65,6 +67,33 @@ function fakePortal(
         return backup;
       case "admin_users":
         return adminUsers;
+      case "admin_settings":
+        return opSettings;
+      case "admin_set_lock_after":
+        calls.push(`lock:${(args as { seconds: number }).seconds}`);
+        opSettings = { ...opSettings, lockAfterSeconds: (args as { seconds: number }).seconds };
+        return null;
+      case "admin_set_hkr_folder": {
+        const folder = (args as { folder: string }).folder;
+        if (!folder.startsWith("/")) throw { code: "invalidInput", message: `Der Kassenordner ${folder} ist kein vorhandenes Verzeichnis (absoluter Pfad nötig).` };
+        opSettings = { ...opSettings, hkrFolder: folder };
+        return null;
+      }
+      case "admin_set_poll_interval":
+      case "admin_set_scan_folder":
+      case "admin_set_person_reports":
+        calls.push(`${cmd}:${JSON.stringify(args)}`);
+        return null;
+      case "admin_failed_outbox":
+        return failedOutbox;
+      case "admin_retry_outbox":
+        calls.push(`retry:${(args as { id: number }).id}`);
+        failedOutbox = [];
+        return null;
+      case "admin_quarantine":
+        return [{ submissionId: "9a1c0000-0000-4000-8000-00000000000d", receivedAt: "2026-12-02T09:00:00Z", rejected: true, reasons: ["Die Metadaten entsprechen nicht dem Schema."] }];
+      case "admin_audit_check":
+        return { intact: true, entries: 1234, problems: [] };
       case "admin_add_user": {
         const r = (args as { request: { username: string; displayName: string; role: string; password: string } }).request;
         if (adminUsers.some((u) => u.username === r.username)) throw { code: "conflict", message: `Der Benutzer „${r.username}“ existiert bereits.` };
@@ -273,6 +302,32 @@ describe("Anmeldung und Arbeitskorb", () => {
     await waitFor(() => expect((screen.getByLabelText("Benutzername") as HTMLInputElement).value).toBe(""));
   });
 
+  it("lets the administration set the operation, retry a failed item and check the audit chain", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("admin", "richtig-richtig");
+    expect((await screen.findByTestId("outbox-failed")).textContent).toContain("Portal antwortet 503 (Wartung)");
+    expect((await screen.findByTestId("quarantine")).textContent).toContain("Die Metadaten entsprechen nicht dem Schema.");
+    await waitFor(() => expect((screen.getByLabelText(/^Bildschirmsperre nach/) as HTMLInputElement).value).toBe("10"));
+    await fireEvent.input(screen.getByLabelText(/^Bildschirmsperre nach/), { target: { value: "15" } });
+    await fireEvent.input(screen.getByLabelText("Austauschordner der Kasse (HKR)"), { target: { value: "kasse" } });
+    const save = screen.getByRole("button", { name: "Einstellungen speichern" });
+    await fireEvent.click(save);
+    expect((await screen.findByTestId("operations-error")).textContent).toContain("absoluter Pfad");
+    expect(calls).toContain("lock:900");
+    await fireEvent.input(screen.getByLabelText("Austauschordner der Kasse (HKR)"), { target: { value: "/mnt/kasse" } });
+    await fireEvent.click(save);
+    await waitFor(() => expect(screen.getByTestId("operations-done").textContent).toContain("gespeichert"));
+    const retry = screen.getByRole("button", { name: "Erneut versuchen (Auftrag 41)" }) as HTMLButtonElement;
+    await waitFor(() => expect(retry.disabled).toBe(false));
+    await fireEvent.click(retry);
+    await waitFor(() => expect(calls).toContain("retry:41"));
+    expect(await screen.findByTestId("outbox-empty")).toBeTruthy();
+    await waitFor(() => expect((screen.getByTestId("audit-check") as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(screen.getByTestId("audit-check"));
+    expect((await screen.findByTestId("audit-result")).textContent).toContain("Protokoll unversehrt: 1234 Einträge geprüft.");
+  });
+
   it("warns the administration without a backup, saves the folder and backs up now", async () => {
     const calls = fakePortal({ items: [], total: 0 }, undefined, undefined, [], {
       settings: null,
@@ -290,11 +345,11 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect((screen.getByTestId("backup-now") as HTMLButtonElement).disabled).toBe(true);
     const folder = screen.getByLabelText(/^Sicherungsordner/);
     await fireEvent.input(folder, { target: { value: "usb" } });
-    await fireEvent.click(screen.getByRole("button", { name: "Einstellungen speichern" }));
+    await fireEvent.click(screen.getByRole("button", { name: "Sicherungseinstellungen speichern" }));
     expect((await screen.findByTestId("backup-error")).textContent).toContain("vollständiger Pfad");
     await fireEvent.input(folder, { target: { value: "/media/usb/neu" } });
     await fireEvent.input(screen.getByLabelText("Aufbewahren (Anzahl)"), { target: { value: "7" } });
-    await fireEvent.click(screen.getByRole("button", { name: "Einstellungen speichern" }));
+    await fireEvent.click(screen.getByRole("button", { name: "Sicherungseinstellungen speichern" }));
     await waitFor(() => expect(calls).toContain("settings:/media/usb/neu:7"));
     await waitFor(() => expect(screen.getByTestId("backup-warning").textContent).toContain("noch keine Datensicherung"));
     await waitFor(() => expect((screen.getByTestId("backup-now") as HTMLButtonElement).disabled).toBe(false));

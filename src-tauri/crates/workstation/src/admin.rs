@@ -35,6 +35,69 @@ pub struct NewUserRequest {
     pub password: String,
 }
 
+/// The settings of the administration's "Betrieb" screen, as they are now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AdminSettings {
+    pub lock_after_seconds: u32,
+    #[ts(type = "number")]
+    pub poll_seconds: u64,
+    pub portal_configured: bool,
+    pub hkr_folder: Option<String>,
+    pub scan_folder: Option<String>,
+    pub person_reports: bool,
+}
+
+/// A failed outbox item for the administration (references and the error only).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OutboxRow {
+    #[ts(type = "number")]
+    pub id: i64,
+    /// "Antwort", "Zahlungsanforderung", "Kasse", "Annahme", "Ablehnung", …
+    pub kind: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// A submission in the quarantine, for the administration.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct QuarantineRow {
+    pub submission_id: String,
+    pub received_at: String,
+    /// The rejection reached the portal.
+    pub rejected: bool,
+    /// Why it was refused (German, from the checks).
+    pub reasons: Vec<String>,
+}
+
+/// The audit chain's check, for the screen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AuditCheck {
+    pub intact: bool,
+    #[ts(type = "number")]
+    pub entries: u64,
+    pub problems: Vec<String>,
+}
+
+fn outbox_kind(kind: &str) -> String {
+    match kind {
+        "reply" => "Antwort an das Postfach",
+        "payment" => "Zahlungsanforderung",
+        "hkr" => "Annahmeanordnung (Kasse)",
+        "accept" => "Annahme beim Portal",
+        "reject" => "Ablehnung beim Portal",
+        other => other,
+    }
+    .to_owned()
+}
+
 fn user_name(name: &str) -> Result<UserName, AppError> {
     UserName::parse(name).map_err(|e| AppError::invalid(e.to_string()))
 }
@@ -88,6 +151,77 @@ impl Workstation {
         self.session_with_mut(Permission::ManageUsers)?
             .unlock_user(&user)?;
         Ok(())
+    }
+
+    /// The settings of the "Betrieb" screen (administration).
+    pub fn admin_settings(&self) -> Result<AdminSettings, AppError> {
+        let session = self.session_with(Permission::ConfigurePortal)?;
+        let number = |name: &str| -> Result<Option<u64>, AppError> {
+            Ok(session.setting(name)?.and_then(|v| v.parse().ok()))
+        };
+        Ok(AdminSettings {
+            lock_after_seconds: number(LOCK_SETTING)?
+                .and_then(|v| u32::try_from(v).ok())
+                .unwrap_or(crate::api::DEFAULT_LOCK_AFTER_SECONDS),
+            poll_seconds: number(portal::POLL_SETTING)?.unwrap_or(portal::DEFAULT_POLL_SECONDS),
+            portal_configured: session.setting(portal::SETTING)?.is_some(),
+            hkr_folder: session.setting(crate::letters::HKR_SETTING)?,
+            scan_folder: session.setting(crate::scan::FOLDER_SETTING)?,
+            person_reports: session.setting(crate::reports::PERSON_SETTING)?.as_deref()
+                == Some("an"),
+        })
+    }
+
+    /// The failed outbox items, for "erneut versuchen" (administration).
+    pub fn admin_failed_outbox(&self) -> Result<Vec<OutboxRow>, AppError> {
+        Ok(self
+            .outbox(true)?
+            .into_iter()
+            .map(|i| OutboxRow {
+                id: i.id,
+                kind: outbox_kind(&i.kind),
+                attempts: i.attempts,
+                last_error: i.last_error,
+            })
+            .collect())
+    }
+
+    /// The quarantine with its reasons (administration).
+    pub fn admin_quarantine(&self) -> Result<Vec<QuarantineRow>, AppError> {
+        Ok(self
+            .quarantine()?
+            .into_iter()
+            .map(|q| {
+                let reasons = serde_json::from_str::<Vec<serde_json::Value>>(&q.problems)
+                    .map(|list| {
+                        list.iter()
+                            .map(|p| {
+                                p.get("detail")
+                                    .or_else(|| p.get("title"))
+                                    .and_then(|d| d.as_str())
+                                    .map_or_else(|| p.to_string(), str::to_owned)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_else(|_| vec![q.problems.clone()]);
+                QuarantineRow {
+                    submission_id: q.submission_id,
+                    received_at: q.received_at,
+                    rejected: q.rejected,
+                    reasons,
+                }
+            })
+            .collect())
+    }
+
+    /// Check the audit chain (and the anchor outside the database) for the screen.
+    pub fn admin_audit_check(&self) -> Result<AuditCheck, AppError> {
+        let report = self.verify_audit()?;
+        Ok(AuditCheck {
+            intact: report.is_intact(),
+            entries: report.entries,
+            problems: report.problems.iter().map(ToString::to_string).collect(),
+        })
     }
 
     /// Set the inactivity lock (administration), 60 s to 1 h.

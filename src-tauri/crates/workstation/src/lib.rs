@@ -32,7 +32,7 @@ use store::{Clock, Session, Store};
 
 pub use ::letters::{Draft, Ergebnis, LetterKind, TextBlock};
 pub use ::reports::{Metric, Report};
-pub use admin::{AdminUser, NewUserRequest};
+pub use admin::{AdminSettings, AdminUser, AuditCheck, NewUserRequest, OutboxRow, QuarantineRow};
 pub use api::{
     AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery, WorkListSort,
     WorkListView,

@@ -22,7 +22,7 @@ use crate::{AppError, ErrorCode, Workstation};
 
 const SEAL_SETTING: &str = "scan_siegel";
 const SEAL_PUBLIC_SETTING: &str = "scan_siegel_public";
-const FOLDER_SETTING: &str = "scan_eingangsordner";
+pub(crate) const FOLDER_SETTING: &str = "scan_eingangsordner";
 
 /// A product waiting for text recognition, taken out of the store (in memory only).
 pub struct OcrJob {

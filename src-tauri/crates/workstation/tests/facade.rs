@@ -249,3 +249,64 @@ fn the_administration_manages_users_on_its_screen() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn the_administration_sees_and_sets_the_operation_settings() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut ws = provision(&tmp.path().join("d"))?;
+    login(&mut ws, "sb1", "sb1-passwort-1")?;
+    assert_eq!(
+        ws.admin_settings().err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(
+        ws.admin_audit_check().err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    assert_eq!(
+        ws.admin_failed_outbox().err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    ws.logout();
+    login(&mut ws, "admin", "admin-passwort-1")?;
+    let before = ws.admin_settings()?;
+    assert_eq!(
+        (
+            before.lock_after_seconds,
+            before.poll_seconds,
+            before.portal_configured
+        ),
+        (600, 300, false)
+    );
+    assert_eq!(
+        (
+            before.hkr_folder.clone(),
+            before.scan_folder.clone(),
+            before.person_reports
+        ),
+        (None, None, false)
+    );
+    let kasse = tmp.path().join("kasse");
+    let scanner = tmp.path().join("scanner");
+    std::fs::create_dir_all(&kasse)?;
+    std::fs::create_dir_all(&scanner)?;
+    ws.set_lock_after(900)?;
+    ws.set_poll_interval(120)?;
+    ws.set_hkr_folder(&kasse.display().to_string())?;
+    ws.scan_set_folder(&scanner)?;
+    ws.set_person_reports(true)?;
+    let after = ws.admin_settings()?;
+    assert_eq!(after.lock_after_seconds, 900);
+    assert_eq!(after.poll_seconds, 120);
+    assert_eq!(after.hkr_folder, Some(kasse.display().to_string()));
+    assert_eq!(after.scan_folder, Some(scanner.display().to_string()));
+    assert!(after.person_reports);
+    let check = ws.admin_audit_check()?;
+    assert!(
+        check.intact && check.entries > 5 && check.problems.is_empty(),
+        "{check:?}"
+    );
+    assert!(ws.admin_failed_outbox()?.is_empty());
+    assert!(ws.admin_quarantine()?.is_empty());
+    Ok(())
+}
