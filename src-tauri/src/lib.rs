@@ -842,6 +842,35 @@ async fn admin_audit_check(
     state.with(|ws| ws.admin_audit_check()).await
 }
 
+/// Store the FIT-Connect connection (the JSON of the Land's onboarding).
+#[tauri::command]
+async fn admin_configure_portal(
+    state: tauri::State<'_, AppState>,
+    json: String,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.configure_portal(&json)).await
+}
+
+/// "Verbindung testen": the settings are taken under the lock, the portal is asked
+/// without it.
+#[tauri::command]
+async fn admin_portal_test(
+    state: tauri::State<'_, AppState>,
+    json: Option<String>,
+) -> Result<workstation::ConnectionTest, AppError> {
+    let check = state
+        .with(move |ws| ws.portal_check(json.as_deref()))
+        .await?;
+    tauri::async_runtime::spawn_blocking(move || check.run())
+        .await
+        .map_err(|_| {
+            AppError::new(
+                ErrorCode::Storage,
+                "Interner Fehler beim Verbindungstest. Bitte erneut versuchen.",
+            )
+        })
+}
+
 #[tauri::command]
 async fn backup_status(
     state: tauri::State<'_, AppState>,
@@ -967,6 +996,8 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             admin_retry_outbox,
             admin_quarantine,
             admin_audit_check,
+            admin_configure_portal,
+            admin_portal_test,
             backup_status,
             set_backup_settings,
             setup_backup_key,

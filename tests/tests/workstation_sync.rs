@@ -64,7 +64,36 @@ fn configure_the_portal_and_sync_from_the_facade() -> R {
         ws.configure_portal(&insecure).is_err(),
         "plain http to a remote host accepted"
     );
+    // "Verbindung testen" before saving: every step answered on its own.
+    let wrong_secret = settings.replace(&run.config.client_secret, "falsches-secret");
+    let test = ws.portal_check(Some(&wrong_secret))?.run();
+    assert!(!test.ok);
+    let by = |t: &workstation::ConnectionTest, what: &str| {
+        t.steps.iter().find(|s| s.what == what).cloned()
+    };
+    let login_step = by(&test, "Anmeldung am Portal").ok_or("no sign-in step")?;
+    assert!(
+        !login_step.ok && login_step.message.contains("Client-Secret"),
+        "{login_step:?}"
+    );
+    // The keys do not depend on the secret; the destination is not asked without sign-in.
+    assert!(
+        by(&test, "Schlüssel dieser Einrichtung").is_some_and(|s| s.ok),
+        "{test:?}"
+    );
+    assert!(
+        by(&test, "Zustellpunkt").is_some_and(|s| !s.ok && s.message.contains("Ohne Anmeldung")),
+        "{test:?}"
+    );
+    let other = uuid::Uuid::new_v4().to_string();
+    let wrong_destination = settings.replace(&run.config.destination_id.to_string(), &other);
+    let test = ws.portal_check(Some(&wrong_destination))?.run();
+    let dest = by(&test, "Zustellpunkt").ok_or("no destination step")?;
+    assert!(!dest.ok && dest.message.contains(&other), "{dest:?}");
+    let good = ws.portal_check(Some(&settings))?.run();
+    assert!(good.ok, "{good:?}");
     ws.configure_portal(&settings)?;
+    assert!(ws.portal_check(None)?.run().ok);
 
     // Only the administration configures.
     login(&mut ws, "sb1", "sb1-passwort-1")?;

@@ -48,6 +48,7 @@ import type { AdminSettings } from "./bindings/AdminSettings";
 import type { OutboxRow } from "./bindings/OutboxRow";
 import type { QuarantineRow } from "./bindings/QuarantineRow";
 import type { AuditCheck } from "./bindings/AuditCheck";
+import type { ConnectionTest } from "./bindings/ConnectionTest";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -141,6 +142,10 @@ export interface Backend {
   adminRetryOutbox(id: number): Promise<void>;
   adminQuarantine(): Promise<QuarantineRow[]>;
   adminAuditCheck(): Promise<AuditCheck>;
+  /** Store the FIT-Connect connection (the JSON of the Land's onboarding). */
+  adminConfigurePortal(json: string): Promise<void>;
+  /** "Verbindung testen" for this JSON, or the stored connection (null). */
+  adminPortalTest(json: string | null): Promise<ConnectionTest>;
   /** Where the backups stand (last good one, failure, warning). */
   backupStatus(): Promise<BackupStatus>;
   setBackupSettings(settings: BackupSettings): Promise<void>;
@@ -231,6 +236,8 @@ export const tauriBackend: Backend = {
   adminRetryOutbox: (id) => invoke<void>("admin_retry_outbox", { id }),
   adminQuarantine: () => invoke<QuarantineRow[]>("admin_quarantine"),
   adminAuditCheck: () => invoke<AuditCheck>("admin_audit_check"),
+  adminConfigurePortal: (json) => invoke<void>("admin_configure_portal", { json }),
+  adminPortalTest: (json) => invoke<ConnectionTest>("admin_portal_test", { json }),
   backupStatus: () => invoke<BackupStatus>("backup_status"),
   setBackupSettings: (settings) => invoke<void>("set_backup_settings", { settings }),
   setupBackupKey: (recoveryKey) => invoke<void>("setup_backup_key", { recoveryKey }),

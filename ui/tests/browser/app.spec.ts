@@ -52,7 +52,7 @@ test("administration: lands on what the role does and where, accessible", async 
   await page.keyboard.type("richtig-richtig");
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Verwaltung" })).toBeVisible();
-  await expect(page.getByRole("cell", { name: "Portal-Verbindung (FIT-Connect) einrichten" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: "Arbeitsplatz an den Rathaus-Server anschließen" })).toBeVisible();
   // The only alert: the backup is four days old.
   await expect(page.getByRole("alert")).toHaveCount(1);
   await expect(page.getByTestId("backup-warning")).toContainText("4 Tage alt");
@@ -85,6 +85,11 @@ test("administration: lands on what the role does and where, accessible", async 
   await page.keyboard.press("Enter");
   await expect(page.getByTestId("user-m.mueller")).toContainText("Maria Müller");
   await expect(page.getByTestId("users-done")).toContainText("m.mueller angelegt");
+  // The portal connection file, tested step by step (here: a wrong secret).
+  await page.getByLabel("Verbindungsdatei (JSON)").setInputFiles({ name: "verbindung.json", mimeType: "application/json", buffer: Buffer.from('{"clientSecret":"falsch"}') });
+  await page.getByRole("button", { name: "Verbindung testen", exact: true }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("portal-test")).toContainText("Client-ID oder Client-Secret stimmen nicht.");
   // Operation: the failed item and the quarantine with reasons; the audit check by keyboard.
   await expect(page.getByTestId("outbox-failed")).toContainText("Portal antwortet 503");
   await expect(page.getByTestId("quarantine")).toContainText("nicht dem Schema");

@@ -281,6 +281,15 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return [{ submissionId: "9a1c0000-0000-4000-8000-00000000000d", receivedAt: "2026-12-02T09:00:00Z", rejected: true, reasons: ["Die Metadaten entsprechen nicht dem Schema."] }];
           case "admin_audit_check":
             return { intact: true, entries: 1234, problems: [] };
+          case "admin_portal_test":
+            return {
+              ok: false,
+              steps: [
+                { what: "Schlüssel dieser Einrichtung", ok: true, message: "Schlüssel gültig." },
+                { what: "Anmeldung am Portal", ok: false, message: "Das Portal lehnt die Anmeldung ab (invalid_client): Client-ID oder Client-Secret stimmen nicht." },
+              ],
+            };
+          case "admin_configure_portal":
           case "admin_retry_outbox":
           case "admin_set_lock_after":
           case "admin_set_poll_interval":

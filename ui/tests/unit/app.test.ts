@@ -94,6 +94,21 @@ function fakePortal(
         return [{ submissionId: "9a1c0000-0000-4000-8000-00000000000d", receivedAt: "2026-12-02T09:00:00Z", rejected: true, reasons: ["Die Metadaten entsprechen nicht dem Schema."] }];
       case "admin_audit_check":
         return { intact: true, entries: 1234, problems: [] };
+      case "admin_portal_test": {
+        const json = (args as { json: string | null }).json ?? "";
+        const wrong = json.includes("falsch");
+        return {
+          ok: !wrong,
+          steps: [
+            { what: "Schlüssel dieser Einrichtung", ok: true, message: "Schlüssel gültig." },
+            { what: "Anmeldung am Portal", ok: !wrong, message: wrong ? "Das Portal lehnt die Anmeldung ab (invalid_client): Client-ID oder Client-Secret stimmen nicht." : "Angemeldet; 3 Einreichung(en) warten auf Abholung." },
+          ],
+        };
+      }
+      case "admin_configure_portal":
+        calls.push(`configure:${(args as { json: string }).json.length}`);
+        opSettings = { ...opSettings, portalConfigured: true };
+        return null;
       case "admin_add_user": {
         const r = (args as { request: { username: string; displayName: string; role: string; password: string } }).request;
         if (adminUsers.some((u) => u.username === r.username)) throw { code: "conflict", message: `Der Benutzer „${r.username}“ existiert bereits.` };
@@ -262,7 +277,7 @@ describe("Anmeldung und Arbeitskorb", () => {
     await login("admin", "richtig-richtig");
     expect(await screen.findByRole("heading", { name: "Verwaltung" })).toBeTruthy();
     expect(screen.getByTestId("admin-home").textContent).toContain("Alex Admin");
-    expect(screen.getByTestId("admin-tasks").textContent).toContain("amtsstube portal configure");
+    expect(screen.getByTestId("admin-tasks").textContent).toContain("amtsstube buero anschliessen");
     expect(screen.queryByRole("alert")).toBeNull();
     expect(calls).not.toContain("work_list");
     expect((await screen.findByTestId("backup-state")).textContent).toContain("amtsstube-20261203-180000.sicherung.age");
@@ -326,6 +341,30 @@ describe("Anmeldung und Arbeitskorb", () => {
     await waitFor(() => expect((screen.getByTestId("audit-check") as HTMLButtonElement).disabled).toBe(false));
     await fireEvent.click(screen.getByTestId("audit-check"));
     expect((await screen.findByTestId("audit-result")).textContent).toContain("Protokoll unversehrt: 1234 Einträge geprüft.");
+  });
+
+  it("tests a connection file step by step and takes it over", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("admin", "richtig-richtig");
+    const input = (await screen.findByLabelText("Verbindungsdatei (JSON)")) as HTMLInputElement;
+    const wrong = new File(['{"clientSecret":"falsch"}'], "verbindung.json", { type: "application/json" });
+    await fireEvent.change(input, { target: { files: [wrong] } });
+    const testButton = screen.getByRole("button", { name: "Verbindung testen" }) as HTMLButtonElement;
+    await waitFor(() => expect(testButton.disabled).toBe(false));
+    await fireEvent.click(testButton);
+    const result = await screen.findByTestId("portal-test");
+    expect(result.textContent).toContain("Verbindung fehlerhaft");
+    expect(result.textContent).toContain("Client-ID oder Client-Secret stimmen nicht.");
+    const right = new File(['{"clientSecret":"richtig"}'], "verbindung.json", { type: "application/json" });
+    await fireEvent.change(input, { target: { files: [right] } });
+    await waitFor(() => expect(testButton.disabled).toBe(false));
+    await fireEvent.click(testButton);
+    await waitFor(() => expect(screen.getByTestId("portal-test").textContent).toContain("Verbindung in Ordnung"));
+    await fireEvent.click(screen.getByTestId("portal-take-over"));
+    await waitFor(() => expect(calls).toContain("configure:26"));
+    expect(screen.getByTestId("portal-done").textContent).toContain("bitte jetzt löschen");
+    expect(await screen.findByRole("button", { name: "Eingerichtete Verbindung testen" })).toBeTruthy();
   });
 
   it("warns the administration without a backup, saves the folder and backs up now", async () => {

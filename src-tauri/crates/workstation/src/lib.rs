@@ -49,7 +49,10 @@ pub use office::{
     OfficeConnectRequest, OfficeProbe, OfficeSignIn, OfficeSignInJob, OfficeSignedIn, OfficeState,
     OfficeStatus,
 };
-pub use portal::{PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary};
+pub use portal::{
+    ConnectionStep, ConnectionTest, PortalCheck, PortalSettings, Ran, SyncJob, SyncStatus,
+    SyncSummary,
+};
 pub use reports::{DrillCase, ReportRequest};
 pub use scan::{
     BatchRequest, BatchView, IntakePass, IntakeResult, QueueItem, ScanApproveRequest,

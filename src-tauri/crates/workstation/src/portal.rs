@@ -336,3 +336,152 @@ impl Workstation {
         })
     }
 }
+
+/// One step of "Verbindung testen".
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ConnectionStep {
+    pub what: String,
+    pub ok: bool,
+    /// What was found, or why it failed and what to do (German).
+    pub message: String,
+}
+
+/// The result of "Verbindung testen": every step, each with its own answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ConnectionTest {
+    pub ok: bool,
+    pub steps: Vec<ConnectionStep>,
+}
+
+/// A connection test taken from the settings, run without the workstation lock.
+pub struct PortalCheck {
+    settings: PortalSettings,
+}
+
+impl crate::Workstation {
+    /// "Verbindung testen" for the settings given (before saving them) or the
+    /// stored ones (administration).
+    pub fn portal_check(&self, json: Option<&str>) -> Result<PortalCheck, AppError> {
+        let session = self.session_with(domain::Permission::ConfigurePortal)?;
+        let settings = match json {
+            Some(json) => parse_settings(json)?,
+            None => {
+                let stored = session
+                    .setting(SETTING)?
+                    .ok_or_else(|| invalid("Es ist noch keine Portal-Verbindung eingerichtet."))?;
+                serde_json::from_str(&stored).map_err(|e| invalid(e.to_string()))?
+            }
+        };
+        Ok(PortalCheck { settings })
+    }
+}
+
+fn step(what: &str, result: Result<String, String>) -> ConnectionStep {
+    let (ok, message) = match result {
+        Ok(m) => (true, m),
+        Err(m) => (false, m),
+    };
+    ConnectionStep {
+        what: what.to_owned(),
+        ok,
+        message,
+    }
+}
+
+impl PortalCheck {
+    /// Ask the portal: keys, sign-in (token), the destination, its key. Every step
+    /// is tried and answered on its own (a few seconds; network, no lock).
+    pub fn run(self) -> ConnectionTest {
+        use fitconnect::client::SubmissionApi;
+        let s = &self.settings;
+        let mut steps = vec![step(
+            "Schlüssel dieser Einrichtung",
+            Subscriber::from_settings(s)
+                .map(|_| "Verschlüsselungs- und Signaturschlüssel sind gültig und passen zu ihren privaten Schlüsseln.".to_owned())
+                .map_err(|e| format!("Die Schlüssel in der Verbindungsdatei sind nicht verwendbar: {e}")),
+        )];
+        let client = sync::client_config(s, Duration::from_secs(20));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let (Ok(api), Ok(runtime)) = (V1Client::new(client), runtime) else {
+            steps.push(step(
+                "Anmeldung am Portal",
+                Err("Die Verbindung ließ sich nicht aufbauen (Adresse prüfen).".into()),
+            ));
+            return ConnectionTest { ok: false, steps };
+        };
+        let destination = s.destination_id;
+        let signed_in = runtime.block_on(api.list_for_pickup(destination, 0, 1));
+        let refused = matches!(signed_in, Err(fitconnect::client::ClientError::Auth(_)));
+        steps.push(step(
+            "Anmeldung am Portal",
+            match signed_in {
+                Ok(list) => Ok(format!(
+                    "Angemeldet; {} Einreichung(en) warten auf Abholung.",
+                    list.total_count
+                )),
+                Err(fitconnect::client::ClientError::Auth(why)) => Err(format!(
+                    "Das Portal lehnt die Anmeldung ab ({why}): Client-ID oder Client-Secret stimmen nicht."
+                )),
+                Err(fitconnect::client::ClientError::Http { status: 403 | 404, .. }) => Err(format!(
+                    "Angemeldet, aber der Zustellpunkt {destination} gehört nicht zu diesem Client."
+                )),
+                Err(e) => Err(e.to_string()),
+            },
+        ));
+        if refused {
+            for what in [
+                "Zustellpunkt",
+                "Verschlüsselungsschlüssel des Zustellpunkts",
+            ] {
+                steps.push(step(what, Err("Ohne Anmeldung nicht prüfbar.".into())));
+            }
+            return ConnectionTest { ok: false, steps };
+        }
+        let published = runtime.block_on(api.destination(destination));
+        steps.push(step(
+            "Zustellpunkt",
+            match &published {
+                Ok(d) if d.status.eq_ignore_ascii_case("active") => Ok(format!(
+                    "Zustellpunkt {destination} ist aktiv ({} Leistung(en)).",
+                    d.services.len()
+                )),
+                Ok(d) => Err(format!(
+                    "Der Zustellpunkt {destination} ist nicht aktiv (Status „{}“).",
+                    d.status
+                )),
+                Err(fitconnect::client::ClientError::Http { status: 404, .. }) => Err(format!(
+                    "Einen Zustellpunkt {destination} gibt es beim Portal nicht (Kennung prüfen)."
+                )),
+                Err(e) => Err(e.to_string()),
+            },
+        ));
+        let key = match &published {
+            Ok(d) if d.encryption_kid != s.encryption_key.kid => Err(format!(
+                "Der Zustellpunkt verschlüsselt für den Schlüssel „{}“, hier ist „{}“ eingerichtet: Anträge wären an diesem PC nicht lesbar.",
+                d.encryption_kid, s.encryption_key.kid
+            )),
+            Ok(d) => match runtime.block_on(api.destination_key(destination, &d.encryption_kid)) {
+                Ok(jwk) if jwk.n == s.encryption_key.n && jwk.e == s.encryption_key.e => Ok(
+                    "Der veröffentlichte Verschlüsselungsschlüssel ist der hier eingerichtete.".to_owned(),
+                ),
+                Ok(_) => Err(
+                    "Unter derselben Kennung veröffentlicht der Zustellpunkt einen anderen Schlüssel: Anträge wären an diesem PC nicht lesbar."
+                        .to_owned(),
+                ),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(_) => Err("Ohne Zustellpunkt nicht prüfbar.".to_owned()),
+        };
+        steps.push(step("Verschlüsselungsschlüssel des Zustellpunkts", key));
+        ConnectionTest {
+            ok: steps.iter().all(|s| s.ok),
+            steps,
+        }
+    }
+}
