@@ -872,6 +872,21 @@ async fn admin_portal_test(
 }
 
 #[tauri::command]
+async fn admin_town(
+    state: tauri::State<'_, AppState>,
+) -> Result<workstation::config::TownDetails, AppError> {
+    state.with(|ws| ws.town_details()).await
+}
+
+#[tauri::command]
+async fn admin_set_town(
+    state: tauri::State<'_, AppState>,
+    details: workstation::config::TownDetails,
+) -> Result<(), AppError> {
+    state.with(move |ws| ws.set_town_details(details)).await
+}
+
+#[tauri::command]
 async fn backup_status(
     state: tauri::State<'_, AppState>,
 ) -> Result<workstation::BackupStatus, AppError> {
@@ -998,6 +1013,8 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             admin_audit_check,
             admin_configure_portal,
             admin_portal_test,
+            admin_town,
+            admin_set_town,
             backup_status,
             set_backup_settings,
             setup_backup_key,

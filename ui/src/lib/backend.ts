@@ -49,6 +49,7 @@ import type { OutboxRow } from "./bindings/OutboxRow";
 import type { QuarantineRow } from "./bindings/QuarantineRow";
 import type { AuditCheck } from "./bindings/AuditCheck";
 import type { ConnectionTest } from "./bindings/ConnectionTest";
+import type { TownDetails } from "./bindings/TownDetails";
 
 export interface Backend {
   login(request: LoginRequest): Promise<SessionInfo>;
@@ -146,6 +147,9 @@ export interface Backend {
   adminConfigurePortal(json: string): Promise<void>;
   /** "Verbindung testen" for this JSON, or the stored connection (null). */
   adminPortalTest(json: string | null): Promise<ConnectionTest>;
+  /** The town's letterhead (gemeinde.toml). */
+  adminTown(): Promise<TownDetails>;
+  adminSetTown(details: TownDetails): Promise<void>;
   /** Where the backups stand (last good one, failure, warning). */
   backupStatus(): Promise<BackupStatus>;
   setBackupSettings(settings: BackupSettings): Promise<void>;
@@ -238,6 +242,8 @@ export const tauriBackend: Backend = {
   adminAuditCheck: () => invoke<AuditCheck>("admin_audit_check"),
   adminConfigurePortal: (json) => invoke<void>("admin_configure_portal", { json }),
   adminPortalTest: (json) => invoke<ConnectionTest>("admin_portal_test", { json }),
+  adminTown: () => invoke<TownDetails>("admin_town"),
+  adminSetTown: (details) => invoke<void>("admin_set_town", { details }),
   backupStatus: () => invoke<BackupStatus>("backup_status"),
   setBackupSettings: (settings) => invoke<void>("set_backup_settings", { settings }),
   setupBackupKey: (recoveryKey) => invoke<void>("setup_backup_key", { recoveryKey }),

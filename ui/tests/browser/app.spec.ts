@@ -96,6 +96,11 @@ test("administration: lands on what the role does and where, accessible", async 
   await page.getByTestId("audit-check").focus();
   await page.keyboard.press("Enter");
   await expect(page.getByTestId("audit-result")).toContainText("Protokoll unversehrt: 1234 Einträge geprüft.");
+  // The letterhead, saved by keyboard.
+  await page.getByLabel("Behörde (Briefkopf)").fill("Stadt Kleinhausen");
+  await page.getByRole("button", { name: "Briefkopf speichern" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("town-done")).toContainText("Briefkopf gespeichert");
   await noSeriousA11yViolations(page);
   await page.screenshot({ path: "test-results/screens/verwaltung-betrieb.png", fullPage: true });
 });

@@ -289,6 +289,9 @@ export async function installFakeBackend(page: Page): Promise<void> {
                 { what: "Anmeldung am Portal", ok: false, message: "Das Portal lehnt die Anmeldung ab (invalid_client): Client-ID oder Client-Secret stimmen nicht." },
               ],
             };
+          case "admin_town":
+            return { behoerde: "Gemeinde Musterstadt", abteilung: "Bürgerbüro", anschrift: ["Rathausplatz 1", "47110 Musterstadt"], sitz: "Musterstadt", telefon: "02151 9876-0", email: "buergerbuero@musterstadt.example", web: "", oeffnungszeiten: "", bank: "Sparkasse Musterstadt", iban: "DE02 1005 0000 0054 5404 02", bic: "BELADEBEXXX", verwaltungsgericht: "Verwaltungsgericht Düsseldorf", verwaltungsgerichtAnschrift: "Bastionstraße 39, 40213 Düsseldorf", zeichnung: "Im Auftrag" };
+          case "admin_set_town":
           case "admin_configure_portal":
           case "admin_retry_outbox":
           case "admin_set_lock_after":

@@ -51,6 +51,7 @@ function fakePortal(
   let synced = false;
   let opSettings = { lockAfterSeconds: 600, pollSeconds: 300, portalConfigured: true, hkrFolder: null as string | null, scanFolder: null as string | null, personReports: false };
   let failedOutbox = [{ id: 41, kind: "Zahlungsanforderung", attempts: 8, lastError: "Portal antwortet 503 (Wartung)" }];
+  let townDetails = { behoerde: "Gemeinde Musterstadt", abteilung: "Bürgerbüro", anschrift: ["Rathausplatz 1", "47110 Musterstadt"], sitz: "Musterstadt", telefon: "02151 9876-0", email: "buergerbuero@musterstadt.example", web: "", oeffnungszeiten: "", bank: "Sparkasse Musterstadt", iban: "DE02 1005 0000 0054 5404 02", bic: "BELADEBEXXX", verwaltungsgericht: "Verwaltungsgericht Düsseldorf", verwaltungsgerichtAnschrift: "Bastionstraße 39, 40213 Düsseldorf", zeichnung: "Im Auftrag" };
   let adminUsers: AdminUser[] = [
     { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null, own: true },
     { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", lockedUntil: "03.12.2026 18:45 Uhr", own: false },
@@ -104,6 +105,15 @@ function fakePortal(
             { what: "Anmeldung am Portal", ok: !wrong, message: wrong ? "Das Portal lehnt die Anmeldung ab (invalid_client): Client-ID oder Client-Secret stimmen nicht." : "Angemeldet; 3 Einreichung(en) warten auf Abholung." },
           ],
         };
+      }
+      case "admin_town":
+        return townDetails;
+      case "admin_set_town": {
+        const d = (args as { details: typeof townDetails }).details;
+        if (d.iban.replace(/ /g, "").length < 15) throw { code: "invalidInput", message: `Die IBAN „${d.iban}“ ist nicht gültig (Prüfziffer oder Länge).` };
+        calls.push(`town:${d.behoerde}:${d.anschrift.join("|")}`);
+        townDetails = { ...d, anschrift: d.anschrift.filter((l) => l.trim()) };
+        return null;
       }
       case "admin_configure_portal":
         calls.push(`configure:${(args as { json: string }).json.length}`);
@@ -365,6 +375,23 @@ describe("Anmeldung und Arbeitskorb", () => {
     await waitFor(() => expect(calls).toContain("configure:26"));
     expect(screen.getByTestId("portal-done").textContent).toContain("bitte jetzt löschen");
     expect(await screen.findByRole("button", { name: "Eingerichtete Verbindung testen" })).toBeTruthy();
+  });
+
+  it("lets the administration set the letterhead, refusing a wrong IBAN", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("admin", "richtig-richtig");
+    const name = (await screen.findByLabelText("Behörde (Briefkopf)")) as HTMLInputElement;
+    await waitFor(() => expect(name.value).toBe("Gemeinde Musterstadt"));
+    await fireEvent.input(name, { target: { value: "Stadt Kleinhausen" } });
+    await fireEvent.input(screen.getByLabelText("Anschrift (eine bis drei Zeilen)"), { target: { value: "Markt 3\n12345 Kleinhausen" } });
+    await fireEvent.input(screen.getByLabelText("IBAN"), { target: { value: "DE00 1" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Briefkopf speichern" }));
+    expect((await screen.findByTestId("town-error")).textContent).toContain("IBAN");
+    await fireEvent.input(screen.getByLabelText("IBAN"), { target: { value: "DE89 3704 0044 0532 0130 00" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Briefkopf speichern" }));
+    await waitFor(() => expect(calls).toContain("town:Stadt Kleinhausen:Markt 3|12345 Kleinhausen"));
+    await waitFor(() => expect(screen.getByTestId("town-done").textContent).toContain("Briefkopf gespeichert"));
   });
 
   it("warns the administration without a backup, saves the folder and backs up now", async () => {

@@ -307,6 +307,73 @@ impl ConfigCache {
 }
 
 #[cfg(test)]
+mod town_details_tests {
+    use super::*;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn shipped() -> Result<(CaseTypes, TownDetails), Box<dyn std::error::Error>> {
+        let types = parse_case_types(DEFAULT_CASE_TYPES)?;
+        let town = parse_town(DEFAULT_TOWN, &types)?;
+        Ok((types, TownDetails::from(&town)))
+    }
+
+    #[test]
+    fn the_letterhead_changes_and_everything_else_in_the_file_stays() -> TestResult {
+        let (types, mut d) = shipped()?;
+        d.behoerde = "Stadt Kleinhausen".into();
+        d.anschrift = vec!["Markt 3".into(), "  ".into(), "12345 Kleinhausen".into()];
+        d.iban = "DE89 3704 0044 0532 0130 00".into();
+        let out = with_town_details(DEFAULT_TOWN, &d, &types)?;
+        let town = parse_town(&out, &types)?;
+        assert_eq!(town.behoerde, "Stadt Kleinhausen");
+        assert_eq!(town.anschrift, vec!["Markt 3", "12345 Kleinhausen"]);
+        let before = parse_town(DEFAULT_TOWN, &types)?;
+        assert_eq!(town.rechtsbehelf, before.rechtsbehelf);
+        assert!(
+            out.contains("# Rechtsbehelfsbelehrung je Land und Vorgangsart."),
+            "comments lost"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn wrong_details_are_refused_with_the_reason() -> TestResult {
+        let (types, d) = shipped()?;
+        let bad_iban = TownDetails {
+            iban: "DE89 3704 0044 0532 0130 01".into(),
+            ..d.clone()
+        };
+        let err = with_town_details(DEFAULT_TOWN, &bad_iban, &types)
+            .err()
+            .ok_or("bad IBAN accepted")?;
+        assert!(err.message.contains("IBAN"), "{}", err.message);
+        let four_lines = TownDetails {
+            anschrift: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+            ..d.clone()
+        };
+        let err = with_town_details(DEFAULT_TOWN, &four_lines, &types)
+            .err()
+            .ok_or("four lines accepted")?;
+        assert!(err.message.contains("anschrift"), "{}", err.message);
+        let no_name = TownDetails {
+            behoerde: " ".into(),
+            ..d.clone()
+        };
+        let err = with_town_details(DEFAULT_TOWN, &no_name, &types)
+            .err()
+            .ok_or("no name accepted")?;
+        assert!(err.message.contains("behoerde"), "{}", err.message);
+        assert!(
+            iban_ok(&d.iban),
+            "the shipped example IBAN {} is not valid",
+            d.iban
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use jiff::civil::date;
@@ -536,5 +603,179 @@ mod tests {
         assert!(cache.casework(dir.path()).is_err(), "still broken");
         std::fs::remove_file(&path).unwrap();
         assert_eq!(cache.casework(dir.path()).unwrap().types.land, "NW");
+    }
+}
+
+/// The town's letterhead details as the administration edits them (the rest of
+/// `gemeinde.toml` – the Rechtsbehelfsbelehrungen – is left as it is).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct TownDetails {
+    pub behoerde: String,
+    pub abteilung: String,
+    /// One to three lines.
+    pub anschrift: Vec<String>,
+    pub sitz: String,
+    pub telefon: String,
+    pub email: String,
+    pub web: String,
+    pub oeffnungszeiten: String,
+    pub bank: String,
+    pub iban: String,
+    pub bic: String,
+    pub verwaltungsgericht: String,
+    pub verwaltungsgericht_anschrift: String,
+    pub zeichnung: String,
+}
+
+impl From<&letters::TownConfig> for TownDetails {
+    fn from(t: &letters::TownConfig) -> Self {
+        TownDetails {
+            behoerde: t.behoerde.clone(),
+            abteilung: t.abteilung.clone(),
+            anschrift: t.anschrift.clone(),
+            sitz: t.sitz.clone(),
+            telefon: t.telefon.clone(),
+            email: t.email.clone(),
+            web: t.web.clone(),
+            oeffnungszeiten: t.oeffnungszeiten.clone(),
+            bank: t.bank.clone(),
+            iban: t.iban.clone(),
+            bic: t.bic.clone(),
+            verwaltungsgericht: t.verwaltungsgericht.clone(),
+            verwaltungsgericht_anschrift: t.verwaltungsgericht_anschrift.clone(),
+            zeichnung: t.zeichnung.clone(),
+        }
+    }
+}
+
+/// An IBAN: country, check digits, up to 30 letters or digits, ISO 13616 check
+/// (mod 97 = 1). Spaces allowed.
+fn iban_ok(iban: &str) -> bool {
+    let compact: String = iban.chars().filter(|c| !c.is_whitespace()).collect();
+    let b = compact.as_bytes();
+    if !(15..=34).contains(&b.len())
+        || !b[..2].iter().all(u8::is_ascii_uppercase)
+        || !b[2..4].iter().all(u8::is_ascii_digit)
+        || !b.iter().all(u8::is_ascii_alphanumeric)
+    {
+        return false;
+    }
+    let rearranged = compact[4..].chars().chain(compact[..4].chars());
+    let mut rest: u32 = 0;
+    for c in rearranged {
+        let v = match c.to_digit(36) {
+            Some(v) => v,
+            None => return false,
+        };
+        rest = if v >= 10 {
+            (rest * 100 + v) % 97
+        } else {
+            (rest * 10 + v) % 97
+        };
+    }
+    rest == 1
+}
+
+/// `gemeinde.toml` with these details set, everything else (comments, the
+/// Rechtsbehelfsbelehrungen) as it was. Checked as a whole before it is returned.
+pub fn with_town_details(
+    text: &str,
+    d: &TownDetails,
+    types: &CaseTypes,
+) -> Result<String, AppError> {
+    let details = TownDetails {
+        anschrift: d
+            .anschrift
+            .iter()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect(),
+        ..d.clone()
+    };
+    if !iban_ok(&details.iban) {
+        return Err(AppError::invalid(format!(
+            "Die IBAN „{}“ ist nicht gültig (Prüfziffer oder Länge).",
+            details.iban.trim()
+        )));
+    }
+    if details.email.trim().is_empty() || !details.email.contains('@') {
+        return Err(AppError::invalid(
+            "Bitte eine E-Mail-Adresse für Rückfragen angeben.",
+        ));
+    }
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| AppError::invalid(format!("gemeinde.toml ist nicht lesbar: {e}")))?;
+    let fields: [(&str, &str); 13] = [
+        ("behoerde", &details.behoerde),
+        ("abteilung", &details.abteilung),
+        ("sitz", &details.sitz),
+        ("telefon", &details.telefon),
+        ("email", &details.email),
+        ("web", &details.web),
+        ("oeffnungszeiten", &details.oeffnungszeiten),
+        ("bank", &details.bank),
+        ("iban", &details.iban),
+        ("bic", &details.bic),
+        ("verwaltungsgericht", &details.verwaltungsgericht),
+        (
+            "verwaltungsgericht_anschrift",
+            &details.verwaltungsgericht_anschrift,
+        ),
+        ("zeichnung", &details.zeichnung),
+    ];
+    for (key, value) in fields {
+        doc[key] = toml_edit::value(value.trim());
+    }
+    let mut lines = toml_edit::Array::new();
+    for l in &details.anschrift {
+        lines.push(l.as_str());
+    }
+    doc["anschrift"] = toml_edit::value(lines);
+    let out = doc.to_string();
+    parse_town(&out, types)?;
+    Ok(out)
+}
+
+impl crate::Workstation {
+    /// The letterhead details as the letters use them now (administration).
+    pub fn town_details(&self) -> Result<TownDetails, AppError> {
+        self.session_with(domain::Permission::ConfigurePortal)?;
+        let cfg = self.config.casework(self.data_dir())?;
+        let town = parse_town(
+            &load(self.data_dir(), "gemeinde.toml", DEFAULT_TOWN)?,
+            &cfg.types,
+        )?;
+        Ok(TownDetails::from(&town))
+    }
+
+    /// Set the letterhead details in `gemeinde.toml` of the data directory (made from
+    /// the shipped example on first use), checked as a whole, written atomically.
+    pub fn set_town_details(&mut self, details: TownDetails) -> Result<(), AppError> {
+        self.session_with(domain::Permission::ConfigurePortal)?;
+        let dir = self.data_dir().to_path_buf();
+        let cfg = self.config.casework(&dir)?;
+        let text = load(&dir, "gemeinde.toml", DEFAULT_TOWN)?;
+        let new = with_town_details(&text, &details, &cfg.types)?;
+        let path = dir.join("gemeinde.toml");
+        let tmp = dir.join(".gemeinde.toml.neu");
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(new.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        };
+        write().map_err(|e| AppError::invalid(format!("gemeinde.toml nicht schreibbar: {e}")))?;
+        // The shipped logo goes with the shipped example, so letters keep their crest.
+        let logo = dir.join("wappen.png");
+        if !logo.exists() && new.contains("logo = \"wappen.png\"") {
+            let _ = std::fs::write(&logo, DEFAULT_LOGO);
+        }
+        self.session_with_mut(domain::Permission::ConfigurePortal)?
+            .audit("einstellung.gemeinde", "gemeinde.toml")?;
+        Ok(())
     }
 }

@@ -310,3 +310,42 @@ fn the_administration_sees_and_sets_the_operation_settings() -> TestResult {
     assert!(ws.admin_quarantine()?.is_empty());
     Ok(())
 }
+
+#[test]
+fn the_administration_sets_the_letterhead_in_the_app() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("d");
+    let mut ws = provision(&dir)?;
+    login(&mut ws, "sb1", "sb1-passwort-1")?;
+    assert_eq!(
+        ws.town_details().err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    ws.logout();
+    login(&mut ws, "admin", "admin-passwort-1")?;
+    let mut d = ws.town_details()?;
+    assert_eq!(d.behoerde, "Gemeinde Musterstadt");
+    d.behoerde = "Stadt Kleinhausen".into();
+    d.iban = "DE89 3704 0044 0532 0130 00".into();
+    ws.set_town_details(d.clone())?;
+    assert_eq!(ws.town_details()?, d);
+    let file = std::fs::read_to_string(dir.join("gemeinde.toml"))?;
+    assert!(file.contains("Stadt Kleinhausen") && file.contains("[[rechtsbehelf]]"));
+    assert!(dir.join("wappen.png").exists(), "the crest went missing");
+    // A wrong IBAN leaves the file as it was.
+    let err = ws
+        .set_town_details(workstation::config::TownDetails {
+            iban: "DE00 0000".into(),
+            ..d.clone()
+        })
+        .err()
+        .ok_or("accepted")?;
+    assert_eq!(err.code, ErrorCode::InvalidInput);
+    assert_eq!(std::fs::read_to_string(dir.join("gemeinde.toml"))?, file);
+    assert!(
+        ws.audit_entries(5)?
+            .iter()
+            .any(|e| e.action == "einstellung.gemeinde")
+    );
+    Ok(())
+}
