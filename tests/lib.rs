@@ -156,7 +156,16 @@ pub mod local {
         run: Option<&Running>,
         users: &[(&str, domain::Role)],
     ) -> Result<workstation::Workstation, BoxError> {
-        let (mut ws, _) = workstation::Workstation::init(
+        Ok(workstation_with_recovery(dir, run, users)?.0)
+    }
+
+    /// As [`workstation`], with the recovery key shown at set-up (backup tests).
+    pub fn workstation_with_recovery(
+        dir: &Path,
+        run: Option<&Running>,
+        users: &[(&str, domain::Role)],
+    ) -> Result<(workstation::Workstation, SecretString), BoxError> {
+        let (mut ws, recovery) = workstation::Workstation::init(
             dir,
             workstation::InitOptions {
                 admin: UserName::parse("admin")?,
@@ -174,7 +183,7 @@ pub mod local {
         for (name, role) in users {
             ws.add_user(name, name, *role, format!("{name}-passwort-1"))?;
         }
-        Ok(ws)
+        Ok((ws, recovery.secret_text()))
     }
 
     /// A reply to the citizen in FIT-Connect case `case`: structured data with the

@@ -43,23 +43,10 @@ fn main() -> Result<(), BoxError> {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join("daten");
     let target = tmp.path().join("usb");
-    let (mut ws, recovery) = workstation::Workstation::init(
+    let (mut ws, recovery) = amtsstube_tests::local::workstation_with_recovery(
         &dir,
-        workstation::InitOptions {
-            admin: domain::UserName::parse("admin")?,
-            admin_display_name: "Admin".into(),
-            admin_password: "admin-passwort-1".to_owned().into(),
-            config: workstation::StoreConfig {
-                scrypt_log_n: 10,
-                ..workstation::StoreConfig::default()
-            },
-        },
-    )?;
-    ws.add_user(
-        "leitung",
-        "Leitung",
-        Role::Leitung,
-        "leitung-passwort-1".into(),
+        None,
+        &[("leitung", Role::Leitung)],
     )?;
     ws.set_backup_settings(BackupSettings {
         folder: target.display().to_string(),
@@ -152,7 +139,7 @@ fn main() -> Result<(), BoxError> {
     let t = Instant::now();
     let restored = workstation::backup::restore(
         std::path::Path::new(&written.file),
-        &recovery.secret_text(),
+        &recovery,
         &tmp.path().join("neuer-pc"),
     )?;
     println!(

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use amtsstube_tests::app::{amtsstube_bin, login};
 use amtsstube_tests::sim::BoxError;
 use domain::Role;
-use store::{ARCHIVE_PREFIX, ARCHIVE_SUFFIX, SecretString};
+use store::{ARCHIVE_PREFIX, ARCHIVE_SUFFIX};
 use workstation::{LetterKind, LetterRequest, WorkListQuery, Workstation};
 
 type R = Result<(), BoxError>;
@@ -65,23 +65,11 @@ fn restore_drill_everything_comes_back_and_a_changed_archive_is_refused() -> R {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join("daten");
     let target = tmp.path().join("usb");
-    let (mut ws, recovery) = workstation::Workstation::init(
+    let (mut ws, recovery) = amtsstube_tests::local::workstation_with_recovery(
         &dir,
-        workstation::InitOptions {
-            admin: domain::UserName::parse("admin")?,
-            admin_display_name: "Admin".into(),
-            admin_password: "admin-passwort-1".to_owned().into(),
-            config: workstation::StoreConfig {
-                scrypt_log_n: 10,
-                ..workstation::StoreConfig::default()
-            },
-        },
+        Some(&run),
+        &[("sb1", Role::Sachbearbeitung), ("leitung", Role::Leitung)],
     )?;
-    let recovery = recovery.secret_text();
-    ws.configure_portal(&serde_json::to_string(&run.config)?)?;
-    for (name, role) in [("sb1", Role::Sachbearbeitung), ("leitung", Role::Leitung)] {
-        ws.add_user(name, name, role, format!("{name}-passwort-1"))?;
-    }
     ws.set_backup_settings(workstation::BackupSettings {
         folder: target.display().to_string(),
         keep: 5,
@@ -226,20 +214,9 @@ fn restore_drill_everything_comes_back_and_a_changed_archive_is_refused() -> R {
     assert!(err.message.contains("beschädigt"), "{}", err.message);
     assert!(std::fs::read_dir(&third).map(|d| d.count()).unwrap_or(0) == 0);
     // And a wrong recovery key does not open it.
-    let (other, other_key) = workstation::Workstation::init(
-        &tmp.path().join("andere-gemeinde"),
-        workstation::InitOptions {
-            admin: domain::UserName::parse("admin")?,
-            admin_display_name: "Admin".into(),
-            admin_password: "admin-passwort-1".to_owned().into(),
-            config: workstation::StoreConfig {
-                scrypt_log_n: 10,
-                ..workstation::StoreConfig::default()
-            },
-        },
-    )?;
+    let (other, wrong) =
+        amtsstube_tests::local::workstation_with_recovery(&tmp.path().join("andere"), None, &[])?;
     drop(other);
-    let wrong: SecretString = other_key.secret_text();
     let err = workstation::backup::restore(&quiet.path, &wrong, &third)
         .err()
         .ok_or("restored with another key")?;
@@ -252,23 +229,10 @@ fn a_backup_killed_midway_leaves_no_archive_that_looks_complete() -> R {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join("daten");
     let target = tmp.path().join("usb");
-    let (mut ws, recovery) = workstation::Workstation::init(
+    let (mut ws, recovery) = amtsstube_tests::local::workstation_with_recovery(
         &dir,
-        workstation::InitOptions {
-            admin: domain::UserName::parse("admin")?,
-            admin_display_name: "Admin".into(),
-            admin_password: "admin-passwort-1".to_owned().into(),
-            config: workstation::StoreConfig {
-                scrypt_log_n: 10,
-                ..workstation::StoreConfig::default()
-            },
-        },
-    )?;
-    ws.add_user(
-        "leitung",
-        "leitung",
-        Role::Leitung,
-        "leitung-passwort-1".into(),
+        None,
+        &[("leitung", Role::Leitung)],
     )?;
     ws.logout();
     login(&mut ws, "leitung")?;
@@ -317,7 +281,7 @@ fn a_backup_killed_midway_leaves_no_archive_that_looks_complete() -> R {
         // Whatever carries an archive's name is complete: it restores.
         for name in archives_in(&target) {
             let check = tmp.path().join(format!("pruefung-{percent}-{name}"));
-            workstation::backup::restore(&target.join(&name), &recovery.secret_text(), &check)
+            workstation::backup::restore(&target.join(&name), &recovery, &check)
                 .map_err(|e| format!("{name} after a kill at {percent} %: {}", e.message))?;
         }
     }
