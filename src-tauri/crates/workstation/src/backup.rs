@@ -370,8 +370,8 @@ pub fn backup_shared(
         Some(ws) if ws.session.is_some() => {
             ws.finish_backup(result).map(|w| Some(BackupDone::from(&w)))
         }
-        // Logged out meanwhile: the archive stands; the next login sees it is recent
-        // only through the folder, so the schedule will simply back up again.
+        // Logged out meanwhile: the archive stands, but nothing records it (the
+        // store is locked), so the next login finds a backup due and writes another.
         _ => result.map(|w| Some(BackupDone::from(&w))),
     }
 }
