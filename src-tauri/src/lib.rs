@@ -213,6 +213,43 @@ async fn first_run(
     })?
 }
 
+/// The recovery sheet as PDF into `folder` (default: the export folder) – only
+/// right after the first run; returns where it lies.
+#[tauri::command]
+async fn setup_recovery_sheet(
+    state: tauri::State<'_, AppState>,
+    folder: Option<String>,
+) -> Result<String, AppError> {
+    let folder = folder.filter(|f| !f.trim().is_empty()).unwrap_or_else(|| {
+        workstation::paths::default_export_dir()
+            .display()
+            .to_string()
+    });
+    state
+        .with(move |ws| ws.save_recovery_sheet(&folder))
+        .await
+        .map(|p| p.display().to_string())
+}
+
+/// The recovery key is written down: drop it from memory.
+#[tauri::command]
+async fn setup_forget_recovery(state: tauri::State<'_, AppState>) -> Result<(), AppError> {
+    state
+        .with(|ws| {
+            ws.forget_recovery_key();
+            Ok(())
+        })
+        .await
+}
+
+/// Where exports and the recovery sheet go unless another folder is named.
+#[tauri::command]
+fn export_folder() -> String {
+    workstation::paths::default_export_dir()
+        .display()
+        .to_string()
+}
+
 #[tauri::command]
 async fn logout(state: tauri::State<'_, AppState>) -> Result<(), AppError> {
     state
@@ -768,6 +805,13 @@ async fn admin_set_password(
 }
 
 #[tauri::command]
+async fn admin_setup_steps(
+    state: tauri::State<'_, AppState>,
+) -> Result<workstation::SetupSteps, AppError> {
+    state.with(|ws| ws.admin_setup_steps()).await
+}
+
+#[tauri::command]
 async fn admin_settings(
     state: tauri::State<'_, AppState>,
 ) -> Result<workstation::AdminSettings, AppError> {
@@ -956,6 +1000,9 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             office_sync_now,
             setup_due,
             first_run,
+            setup_recovery_sheet,
+            setup_forget_recovery,
+            export_folder,
             case_detail,
             case_action,
             set_check,
@@ -1002,6 +1049,7 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             admin_remove_user,
             admin_set_password,
             admin_settings,
+            admin_setup_steps,
             admin_set_lock_after,
             admin_set_poll_interval,
             admin_set_hkr_folder,

@@ -45,6 +45,7 @@ import type { AdminUser } from "./bindings/AdminUser";
 import type { NewUserRequest } from "./bindings/NewUserRequest";
 import type { Role } from "./bindings/Role";
 import type { AdminSettings } from "./bindings/AdminSettings";
+import type { SetupSteps } from "./bindings/SetupSteps";
 import type { OutboxRow } from "./bindings/OutboxRow";
 import type { QuarantineRow } from "./bindings/QuarantineRow";
 import type { AuditCheck } from "./bindings/AuditCheck";
@@ -73,6 +74,12 @@ export interface Backend {
   setupDue(): Promise<boolean>;
   /** The first run: set this PC up alone or as a desk of the Rathaus-Server. */
   firstRun(request: SetupRequest): Promise<SetupResult>;
+  /** Right after the first run: the recovery sheet as PDF into `folder` (default: the export folder); its path. */
+  saveRecoverySheet(folder: string): Promise<string>;
+  /** The recovery key is written down: the backend forgets it. */
+  forgetRecovery(): Promise<void>;
+  /** Where exports go unless another folder is named. */
+  exportFolder(): Promise<string>;
   /** Sign in at the Rathaus-Server again with the logged-in user's password. */
   officeSignIn(password: string): Promise<OfficeSignIn>;
   caseDetail(id: string): Promise<CaseDetail>;
@@ -134,6 +141,8 @@ export interface Backend {
   adminSetPassword(username: string, password: string): Promise<void>;
   /** The "Betrieb" settings of the administration. */
   adminSettings(): Promise<AdminSettings>;
+  /** What is left of setting this PC up (the administration's first steps). */
+  adminSetupSteps(): Promise<SetupSteps>;
   adminSetLockAfter(seconds: number): Promise<void>;
   adminSetPollInterval(seconds: number): Promise<void>;
   adminSetHkrFolder(folder: string): Promise<void>;
@@ -185,6 +194,9 @@ export const tauriBackend: Backend = {
   officeSyncNow: () => invoke<void>("office_sync_now"),
   setupDue: () => invoke<boolean>("setup_due"),
   firstRun: (request) => invoke<SetupResult>("first_run", { request }),
+  saveRecoverySheet: (folder) => invoke<string>("setup_recovery_sheet", { folder }),
+  forgetRecovery: () => invoke<void>("setup_forget_recovery"),
+  exportFolder: () => invoke<string>("export_folder"),
   caseDetail: (id) => invoke<CaseDetail>("case_detail", { id }),
   caseAction: (id, action) => invoke<CaseDetail>("case_action", { id, action }),
   setCheck: (id, item, checked) => invoke<void>("set_check", { id, item, checked }),
@@ -231,6 +243,7 @@ export const tauriBackend: Backend = {
   adminRemoveUser: (username) => invoke<void>("admin_remove_user", { username }),
   adminSetPassword: (username, password) => invoke<void>("admin_set_password", { username, password }),
   adminSettings: () => invoke<AdminSettings>("admin_settings"),
+  adminSetupSteps: () => invoke<SetupSteps>("admin_setup_steps"),
   adminSetLockAfter: (seconds) => invoke<void>("admin_set_lock_after", { seconds }),
   adminSetPollInterval: (seconds) => invoke<void>("admin_set_poll_interval", { seconds }),
   adminSetHkrFolder: (folder) => invoke<void>("admin_set_hkr_folder", { folder }),

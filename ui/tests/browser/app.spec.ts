@@ -53,6 +53,8 @@ test("administration: lands on what the role does and where, accessible", async 
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Verwaltung" })).toBeVisible();
   await expect(page.getByRole("cell", { name: "Arbeitsplatz an den Rathaus-Server anschließen" })).toBeVisible();
+  await expect(page.getByTestId("first-steps-summary")).toHaveText("Noch 1 von 4 Schritten offen.");
+  await expect(page.getByRole("link", { name: /Briefkopf der Gemeinde/ })).toBeVisible();
   // The only alert: the backup is four days old.
   await expect(page.getByRole("alert")).toHaveCount(1);
   await expect(page.getByTestId("backup-warning")).toContainText("4 Tage alt");
@@ -353,6 +355,14 @@ test("first run: the choice, the form and the recovery sheet are accessible and 
   await expect(page.getByRole("heading", { name: "Wiederherstellungsschlüssel" })).toBeVisible();
   await noSeriousA11yViolations(page);
   await page.screenshot({ path: "test-results/screens/wiederherstellungsschluessel.png" });
+  // The sheet as PDF onto a stick, by keyboard: the folder field, Tab, Enter.
+  await expect(page.getByLabel(/Ordner für das Schlüsselblatt/)).toHaveValue("/home/admin/Downloads");
+  await page.getByLabel(/Ordner für das Schlüsselblatt/).fill("/media/usb");
+  await page.keyboard.press("Tab");
+  await expect(page.getByTestId("setup-save-sheet")).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("setup-sheet-saved")).toContainText("/media/usb/wiederherstellungsschluessel.pdf");
+  await noSeriousA11yViolations(page);
   await page.getByLabel(/letzten acht Zeichen/).fill("7XK2M9PA");
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Anmeldung" })).toBeVisible();

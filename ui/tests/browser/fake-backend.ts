@@ -118,6 +118,12 @@ export async function installFakeBackend(page: Page): Promise<void> {
             };
           case "setup_due":
             return sessionStorage.getItem("fake-setup-due") !== null;
+          case "export_folder":
+            return "/home/admin/Downloads";
+          case "setup_recovery_sheet":
+            return `${args.folder as string}/wiederherstellungsschluessel.pdf`;
+          case "setup_forget_recovery":
+            return null;
           case "first_run":
             sessionStorage.removeItem("fake-setup-due");
             return { recoveryKey: "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ7XK2M9PA", office: null };
@@ -273,6 +279,8 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return backup;
           case "admin_users":
             return adminUsers;
+          case "admin_setup_steps":
+            return { letterhead: false, portal: true, staff: adminUsers.length > 1, backup: !!backup.settings && !!backup.lastGood, office: false };
           case "admin_settings":
             return { lockAfterSeconds: 600, pollSeconds: 300, portalConfigured: true, hkrFolder: "/mnt/kasse", scanFolder: "/mnt/scanner", personReports: false };
           case "admin_failed_outbox":

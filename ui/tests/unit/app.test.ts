@@ -51,6 +51,7 @@ function fakePortal(
   let synced = false;
   let opSettings = { lockAfterSeconds: 600, pollSeconds: 300, portalConfigured: true, hkrFolder: null as string | null, scanFolder: null as string | null, personReports: false };
   let failedOutbox = [{ id: 41, kind: "Zahlungsanforderung", attempts: 8, lastError: "Portal antwortet 503 (Wartung)" }];
+  let townSet = false;
   let townDetails = { behoerde: "Gemeinde Musterstadt", abteilung: "Bürgerbüro", anschrift: ["Rathausplatz 1", "47110 Musterstadt"], sitz: "Musterstadt", telefon: "02151 9876-0", email: "buergerbuero@musterstadt.example", web: "", oeffnungszeiten: "", bank: "Sparkasse Musterstadt", iban: "DE02 1005 0000 0054 5404 02", bic: "BELADEBEXXX", verwaltungsgericht: "Verwaltungsgericht Düsseldorf", verwaltungsgerichtAnschrift: "Bastionstraße 39, 40213 Düsseldorf", zeichnung: "Im Auftrag" };
   let adminUsers: AdminUser[] = [
     { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null, own: true },
@@ -70,6 +71,14 @@ function fakePortal(
         return adminUsers;
       case "admin_settings":
         return opSettings;
+      case "admin_setup_steps":
+        return {
+          letterhead: townSet,
+          portal: opSettings.portalConfigured,
+          staff: adminUsers.some((u) => u.role !== "admin"),
+          backup: !!backup.settings && !!backup.lastGood,
+          office: office.state !== "allein",
+        };
       case "admin_set_lock_after":
         calls.push(`lock:${(args as { seconds: number }).seconds}`);
         opSettings = { ...opSettings, lockAfterSeconds: (args as { seconds: number }).seconds };
@@ -113,6 +122,7 @@ function fakePortal(
         if (d.iban.replace(/ /g, "").length < 15) throw { code: "invalidInput", message: `Die IBAN „${d.iban}“ ist nicht gültig (Prüfziffer oder Länge).` };
         calls.push(`town:${d.behoerde}:${d.anschrift.join("|")}`);
         townDetails = { ...d, anschrift: d.anschrift.filter((l) => l.trim()) };
+        townSet = true;
         return null;
       }
       case "admin_configure_portal":
@@ -381,6 +391,9 @@ describe("Anmeldung und Arbeitskorb", () => {
     const calls = fakePortal({ items: [], total: 0 });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
+    // The first steps: only the letterhead is open.
+    await waitFor(() => expect(screen.getByTestId("first-steps-summary").textContent).toBe("Noch 1 von 4 Schritten offen."));
+    expect(screen.getByRole("link", { name: /Briefkopf der Gemeinde/ }).closest("li")?.textContent).toContain("offen");
     const name = (await screen.findByLabelText("Behörde (Briefkopf)")) as HTMLInputElement;
     await waitFor(() => expect(name.value).toBe("Gemeinde Musterstadt"));
     await fireEvent.input(name, { target: { value: "Stadt Kleinhausen" } });
@@ -392,6 +405,7 @@ describe("Anmeldung und Arbeitskorb", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Briefkopf speichern" }));
     await waitFor(() => expect(calls).toContain("town:Stadt Kleinhausen:Markt 3|12345 Kleinhausen"));
     await waitFor(() => expect(screen.getByTestId("town-done").textContent).toContain("Briefkopf gespeichert"));
+    await waitFor(() => expect(screen.getByTestId("first-steps-summary").textContent).toContain("Dieser PC ist eingerichtet"));
   });
 
   it("warns the administration without a backup, saves the folder and backs up now", async () => {
@@ -1066,6 +1080,8 @@ describe("Erste Einrichtung", () => {
   it("sets a PC up as a desk of the Rathaus-Server and shows the recovery key once", async () => {
     const key = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ7XK2M9PA";
     let provisioned = false;
+    let forgotten = false;
+    const sheets: string[] = [];
     const requests: unknown[] = [];
     mockIPC((cmd, args) => {
       switch (cmd) {
@@ -1080,6 +1096,19 @@ describe("Erste Einrichtung", () => {
           provisioned = true;
           return { recoveryKey: key, office: "Verbunden mit dem Rathaus-Server https://rathaus:8443." };
         }
+        case "export_folder":
+          return "/home/admin/Downloads";
+        case "setup_recovery_sheet": {
+          const folder = (args as { folder: string }).folder;
+          sheets.push(folder);
+          if (!folder.startsWith("/")) {
+            throw { code: "invalidInput", message: "Bitte den Ordner als vollständigen Pfad angeben (z. B. /media/usb)." };
+          }
+          return `${folder}/wiederherstellungsschluessel.pdf`;
+        }
+        case "setup_forget_recovery":
+          forgotten = true;
+          return null;
         case "session":
           return null;
         default:
@@ -1111,6 +1140,16 @@ describe("Erste Einrichtung", () => {
     expect((await screen.findByTestId("setup-recovery-key")).textContent).toBe(key);
     expect(screen.getByTestId("setup-office-answer").textContent).toContain("Verbunden");
     expect(requests[1]).toMatchObject({ mode: "buero", admin: "admin", office: { code: "K7QM-4XRT-P2WD", name: "Bürgerbüro 2" } });
+    // The sheet as PDF: into the export folder offered, or onto a stick.
+    expect((screen.getByLabelText(/Ordner für das Schlüsselblatt/) as HTMLInputElement).value).toBe("/home/admin/Downloads");
+    await fireEvent.input(screen.getByLabelText(/Ordner für das Schlüsselblatt/), { target: { value: "usb" } });
+    await fireEvent.click(screen.getByTestId("setup-save-sheet"));
+    expect((await screen.findByTestId("setup-error")).textContent).toContain("vollständigen Pfad");
+    await fireEvent.input(screen.getByLabelText(/Ordner für das Schlüsselblatt/), { target: { value: "/media/usb" } });
+    await fireEvent.click(screen.getByTestId("setup-save-sheet"));
+    expect((await screen.findByTestId("setup-sheet-saved")).textContent).toContain("/media/usb/wiederherstellungsschluessel.pdf");
+    expect(sheets).toEqual(["usb", "/media/usb"]);
+    expect(forgotten).toBe(false);
     // Written down? The last eight characters, else no way on.
     await fireEvent.input(screen.getByLabelText(/letzten acht Zeichen/), { target: { value: "7XK2M9PB" } });
     await fireEvent.submit(screen.getByTestId("setup-done").closest("form") as HTMLFormElement);
@@ -1119,5 +1158,6 @@ describe("Erste Einrichtung", () => {
     await fireEvent.submit(screen.getByTestId("setup-done").closest("form") as HTMLFormElement);
     expect(await screen.findByRole("heading", { name: "Anmeldung" })).toBeTruthy();
     expect(screen.queryByTestId("setup-recovery-key")).toBeNull();
+    expect(forgotten).toBe(true);
   });
 });

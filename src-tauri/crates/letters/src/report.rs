@@ -500,6 +500,81 @@ pub fn separator_sheets_pdf(
     renderer.write(&page, head, &sheets)
 }
 
+/// The recovery key in groups of four after its `AGE-SECRET-KEY-1` prefix, seven
+/// groups to a line: easier to copy by hand and to read back. Spaces and line breaks
+/// are ignored where the key is typed in again.
+pub fn recovery_key_lines(key: &str) -> Vec<String> {
+    let key: String = key.split_whitespace().collect();
+    let (prefix, rest) = match key.split_at_checked(16) {
+        Some((p, r)) if p.eq_ignore_ascii_case("AGE-SECRET-KEY-1") => (p, r),
+        _ => ("", key.as_str()),
+    };
+    let chars: Vec<char> = rest.chars().collect();
+    let groups: Vec<String> = chars.chunks(4).map(|c| c.iter().collect()).collect();
+    let mut lines: Vec<String> = Vec::new();
+    if !prefix.is_empty() {
+        lines.push(prefix.to_owned());
+    }
+    for line in groups.chunks(7) {
+        lines.push(line.join(" "));
+    }
+    lines
+}
+
+/// The recovery sheet of a newly set-up PC: the key (see [`recovery_key_lines`]),
+/// what it is for, where to keep it, and fields for the record of its safekeeping.
+/// `place` names the PC or the town, as far as known at the first run.
+pub fn recovery_sheet_pdf(
+    renderer: &Renderer,
+    key: &str,
+    place: &str,
+    created: &str,
+    created_unix: i64,
+) -> Result<Vec<u8>, LetterError> {
+    let lines = recovery_key_lines(key);
+    if lines.len() < 2 {
+        return Err(LetterError::Input(
+            "Kein Wiederherstellungsschlüssel.".into(),
+        ));
+    }
+    let head = Letterhead {
+        authority: "Amtsstube".into(),
+        department: place.to_owned(),
+        ..Letterhead::default()
+    };
+    let mut f = Flow::titled(renderer, &head, "Wiederherstellungsschlüssel");
+    f.paragraph(&format!("Erstellt bei der Einrichtung am {created}."));
+    f.paragraph("Mit diesem Schlüssel kommt die Administration an den verschlüsselten Datenbestand dieses PCs, wenn alle Passwörter vergessen sind, und spielt eine Datensicherung auf einem neuen PC zurück. Ohne ihn ist beides unmöglich. Wer ihn hat, kann alle Vorgänge lesen.");
+    f.heading("Schlüssel", 6.0 * ROW);
+    for line in &lines {
+        f.need(ROW * 1.6);
+        f.put(LEFT, 13.0, Face::Bold, line.clone());
+        f.top += ROW * 1.6;
+    }
+    f.paragraph("Beim Eintippen zählen Leerzeichen und Zeilenumbrüche nicht.");
+    f.heading("Verwahrung", 8.0 * ROW);
+    f.paragraph("Ausdrucken und verschlossen bei den Unterlagen des Rathauses verwahren (z. B. im Tresor), getrennt von den Sicherungen. Diese Datei danach von diesem PC und vom USB-Stick löschen: Auf dem PC selbst schützt der Schlüssel nichts.");
+    for line in [
+        "Verwahrt am: ____________________   Ort: ________________________________",
+        "Durch (Name, Unterschrift): ____________________________________________",
+    ] {
+        f.top += ROW;
+        f.paragraph(line);
+    }
+    let page = Page {
+        title: "Wiederherstellungsschlüssel".into(),
+        recipient: Vec::new(),
+        postal_note: None,
+        info: Vec::new(),
+        reference: "Wiederherstellungsschlüssel".into(),
+        subject: "Wiederherstellungsschlüssel".into(),
+        body: Vec::new(),
+        created_unix,
+        pdfa: false,
+    };
+    finish(renderer, &page, &head, f.sheets)
+}
+
 /// Running head from page 2, footer and "Seite x von y" on every page, then the PDF.
 fn finish(
     renderer: &Renderer,

@@ -156,3 +156,40 @@ fn the_release_list_names_every_batch_and_box() -> Result<(), Box<dyn std::error
     assert!(check_pdf(&path)?.contains("kein Stapel zur Vernichtung freigegeben"));
     Ok(())
 }
+
+#[test]
+fn the_recovery_sheet_carries_the_whole_key_in_groups() -> Result<(), Box<dyn std::error::Error>> {
+    let key = "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS";
+    let lines = letters::report::recovery_key_lines(key);
+    assert_eq!(lines[0], "AGE-SECRET-KEY-1");
+    assert_eq!(
+        lines[1..].concat().replace(' ', ""),
+        key["AGE-SECRET-KEY-1".len()..],
+        "nothing lost or added"
+    );
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.split(' ').all(|g| g.len() <= 4))
+    );
+    let pdf = letters::report::recovery_sheet_pdf(
+        &Renderer::new()?,
+        key,
+        "Bürgerbüro Musterstadt",
+        "04.12.2026",
+        0,
+    )?;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("letters");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("wiederherstellung.pdf");
+    std::fs::write(&path, &pdf)?;
+    let text = check_pdf(&path)?;
+    for line in &lines {
+        assert!(text.contains(line.as_str()), "{line} fehlt:\n{text}");
+    }
+    assert!(text.contains("Wiederherstellungsschlüssel") && text.contains("04.12.2026"));
+    assert!(text.contains("Verwahrt am"));
+    // Not a key: refused, no sheet.
+    assert!(letters::report::recovery_sheet_pdf(&Renderer::new()?, "", "", "", 0).is_err());
+    Ok(())
+}

@@ -153,9 +153,15 @@ impl RecoveryKey {
         self.identity.to_string()
     }
 
-    /// Parse a recovery identity typed in by the administrator.
+    /// Parse a recovery identity typed in by the administrator: spaces and line
+    /// breaks (the printed sheet groups the key) and lower case do not matter.
     pub fn parse(text: &str) -> Result<age::x25519::Identity> {
-        text.trim()
+        let plain: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        plain
             .parse::<age::x25519::Identity>()
             .map_err(|_| StoreError::InvalidRecoveryKey)
     }
@@ -203,6 +209,20 @@ mod tests {
         let parsed = RecoveryKey::parse(rk.secret_text().expose_secret())?;
         assert!(matches!(
             unwrap_with_recovery(&wrapped, &parsed)?,
+            Unwrap::Ok(_)
+        ));
+        // As copied from the printed sheet: grouped, over lines, in lower case.
+        let text = rk.secret_text().expose_secret().to_string();
+        let (prefix, rest) = text.split_at(16);
+        let grouped: Vec<String> = rest
+            .as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).to_lowercase())
+            .collect();
+        let typed = format!("{prefix}\n{}\n", grouped.join(" "));
+        let again = RecoveryKey::parse(&typed)?;
+        assert!(matches!(
+            unwrap_with_recovery(&wrapped, &again)?,
             Unwrap::Ok(_)
         ));
         let other = RecoveryKey::generate();

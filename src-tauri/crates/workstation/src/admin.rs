@@ -49,6 +49,25 @@ pub struct AdminSettings {
     pub person_reports: bool,
 }
 
+/// What is left of setting this PC up: the administration's first steps after the
+/// first run, each done or not, in the order an administrator takes them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SetupSteps {
+    /// `gemeinde.toml` of the data directory holds the town's own letterhead.
+    pub letterhead: bool,
+    /// A FIT-Connect connection is stored (standalone; a desk has the server's).
+    pub portal: bool,
+    /// Somebody else than the administration can log in.
+    pub staff: bool,
+    /// A backup folder is set and a backup has been written.
+    pub backup: bool,
+    /// This PC is a desk of the Rathaus-Server: the portal and the backup are the
+    /// server's business.
+    pub office: bool,
+}
+
 /// A failed outbox item for the administration (references and the error only).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
@@ -169,6 +188,27 @@ impl Workstation {
             scan_folder: session.setting(crate::scan::FOLDER_SETTING)?,
             person_reports: session.setting(crate::reports::PERSON_SETTING)?.as_deref()
                 == Some("an"),
+        })
+    }
+
+    /// What is left of setting this PC up (administration).
+    pub fn admin_setup_steps(&self) -> Result<SetupSteps, AppError> {
+        let settings = self.admin_settings()?;
+        let staff = self.admin_users()?.iter().any(|u| u.role != Role::Admin);
+        let office = self
+            .session_with(Permission::ConfigurePortal)?
+            .setting(crate::office::SETTING)?
+            .is_some();
+        let backup = office || {
+            let status = self.backup_status()?;
+            status.settings.is_some() && status.last_good.is_some()
+        };
+        Ok(SetupSteps {
+            letterhead: self.data_dir().join("gemeinde.toml").is_file(),
+            portal: office || settings.portal_configured,
+            staff,
+            backup,
+            office,
         })
     }
 

@@ -32,7 +32,9 @@ use store::{Clock, Session, Store};
 
 pub use ::letters::{Draft, Ergebnis, LetterKind, TextBlock};
 pub use ::reports::{Metric, Report};
-pub use admin::{AdminSettings, AdminUser, AuditCheck, NewUserRequest, OutboxRow, QuarantineRow};
+pub use admin::{
+    AdminSettings, AdminUser, AuditCheck, NewUserRequest, OutboxRow, QuarantineRow, SetupSteps,
+};
 pub use api::{
     AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery, WorkListSort,
     WorkListView,
@@ -76,6 +78,8 @@ pub struct Workstation {
     reports: reports::ReportState,
     /// The server session and the unwrapped kind keys of this login (office mode).
     office: office::SignedIn,
+    /// The recovery key between the first run and the first login, for its sheet.
+    fresh_recovery: Option<age::secrecy::SecretString>,
 }
 
 /// Setting: seconds of inactivity before the screen locks.
@@ -111,6 +115,7 @@ impl Workstation {
             scan_desk: scan::DeskState::default(),
             reports: reports::ReportState::default(),
             office: office::SignedIn::default(),
+            fresh_recovery: None,
         }
     }
 

@@ -62,6 +62,7 @@ impl Workstation {
 
     /// Close the open session, if any, and drop the figures cached for it.
     fn end_session(&mut self) {
+        self.fresh_recovery = None;
         self.reports = Default::default();
         self.office = Default::default();
         if let Some(old) = self.session.take() {

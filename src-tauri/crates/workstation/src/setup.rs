@@ -5,7 +5,7 @@
 //! half set up: when the enrolment fails, the new data directory is removed again
 //! and the form can be sent once more.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use age::secrecy::ExposeSecret;
 use domain::UserName;
@@ -138,6 +138,7 @@ impl Workstation {
             None => None,
         };
         ws.logout();
+        ws.fresh_recovery = Some(recovery.secret_text());
         Ok((
             ws,
             SetupResult {
@@ -145,5 +146,45 @@ impl Workstation {
                 office: answer,
             },
         ))
+    }
+
+    /// Save the recovery sheet (PDF) in `dir` – a USB stick, or the export folder to
+    /// print from. Only between the first run and the first login (or
+    /// [`Workstation::forget_recovery_key`]): the key is held in memory for that time
+    /// and nowhere else.
+    pub fn save_recovery_sheet(&self, folder: &str) -> Result<PathBuf, AppError> {
+        let dir = Path::new(folder.trim());
+        if !dir.is_absolute() || folder.len() > 1024 || folder.contains('\0') {
+            return Err(AppError::invalid(
+                "Bitte den Ordner als vollständigen Pfad angeben (z. B. /media/usb).",
+            ));
+        }
+        if dir.starts_with(self.data_dir()) {
+            return Err(AppError::invalid(
+                "Der Schlüssel gehört nicht in das Datenverzeichnis, das er schützt.",
+            ));
+        }
+        let key = self.fresh_recovery.as_ref().ok_or_else(|| {
+            AppError::invalid(
+                "Der Wiederherstellungsschlüssel wird nur direkt nach der Einrichtung ausgegeben.",
+            )
+        })?;
+        let now = jiff::Zoned::now();
+        let place = format!("Datenbestand in {}", self.data_dir().display());
+        let renderer = ::letters::Renderer::shared().map_err(crate::casework::print_error)?;
+        let pdf = ::letters::report::recovery_sheet_pdf(
+            renderer,
+            key.expose_secret(),
+            &place,
+            &now.strftime("%d.%m.%Y, %H:%M Uhr").to_string(),
+            now.timestamp().as_second(),
+        )
+        .map_err(crate::casework::print_error)?;
+        crate::exports::save(dir, "wiederherstellungsschluessel.pdf", &pdf)
+    }
+
+    /// The key was written down: it is dropped from memory; no sheet any more.
+    pub fn forget_recovery_key(&mut self) {
+        self.fresh_recovery = None;
     }
 }

@@ -323,6 +323,18 @@ fn the_administration_sets_the_letterhead_in_the_app() -> TestResult {
     );
     ws.logout();
     login(&mut ws, "admin", "admin-passwort-1")?;
+    // The first steps: staff exists, the rest is open.
+    let steps = ws.admin_setup_steps()?;
+    assert_eq!(
+        (
+            steps.letterhead,
+            steps.portal,
+            steps.staff,
+            steps.backup,
+            steps.office
+        ),
+        (false, false, true, false, false)
+    );
     let mut d = ws.town_details()?;
     assert_eq!(d.behoerde, "Gemeinde Musterstadt");
     d.behoerde = "Stadt Kleinhausen".into();
@@ -332,6 +344,10 @@ fn the_administration_sets_the_letterhead_in_the_app() -> TestResult {
     let file = std::fs::read_to_string(dir.join("gemeinde.toml"))?;
     assert!(file.contains("Stadt Kleinhausen") && file.contains("[[rechtsbehelf]]"));
     assert!(dir.join("wappen.png").exists(), "the crest went missing");
+    assert!(
+        ws.admin_setup_steps()?.letterhead,
+        "the letterhead step is done"
+    );
     // A wrong IBAN leaves the file as it was.
     let err = ws
         .set_town_details(workstation::config::TownDetails {
@@ -346,6 +362,80 @@ fn the_administration_sets_the_letterhead_in_the_app() -> TestResult {
         ws.audit_entries(5)?
             .iter()
             .any(|e| e.action == "einstellung.gemeinde")
+    );
+    Ok(())
+}
+
+/// Right after the first run the recovery sheet can be saved as PDF – into a folder
+/// outside the data directory, as a private file – and no longer once the key is
+/// written down or somebody logged in.
+#[test]
+fn the_recovery_sheet_is_saved_once_right_after_the_first_run() -> TestResult {
+    use workstation::{SetupMode, SetupRequest};
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("daten");
+    let (mut ws, done) = Workstation::first_run(
+        &dir,
+        SetupRequest {
+            mode: SetupMode::Allein,
+            admin: "admin".into(),
+            display_name: "Administration".into(),
+            password: "admin-passwort-1".into(),
+            office: None,
+        },
+    )?;
+    let stick = tmp.path().join("usb");
+    for bad in ["usb", "", dir.join("keys").to_str().ok_or("Pfad")?] {
+        let e = ws.save_recovery_sheet(bad).err().ok_or("refused")?;
+        assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}: {e:?}");
+    }
+    let path = ws.save_recovery_sheet(stick.to_str().ok_or("Pfad")?)?;
+    assert_eq!(path, stick.join("wiederherstellungsschluessel.pdf"));
+    let pdf = std::fs::read(&path)?;
+    assert!(pdf.starts_with(b"%PDF-"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path)?.permissions().mode() & 0o077, 0);
+    }
+    let text = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()?;
+    let text: String = String::from_utf8_lossy(&text.stdout)
+        .split_whitespace()
+        .collect();
+    assert!(
+        text.contains(&done.recovery_key),
+        "the whole key on the sheet"
+    );
+    // A second copy gets its own name; nothing is replaced.
+    let second = ws.save_recovery_sheet(stick.to_str().ok_or("Pfad")?)?;
+    assert_ne!(second, path);
+    ws.forget_recovery_key();
+    assert!(
+        ws.save_recovery_sheet(stick.to_str().ok_or("Pfad")?)
+            .is_err()
+    );
+    // Never after a login either.
+    let (mut again, _) = Workstation::first_run(
+        &tmp.path().join("zweiter"),
+        SetupRequest {
+            mode: SetupMode::Allein,
+            admin: "admin".into(),
+            display_name: "Administration".into(),
+            password: "admin-passwort-1".into(),
+            office: None,
+        },
+    )?;
+    login(&mut again, "admin", "admin-passwort-1")?;
+    let e = again
+        .save_recovery_sheet(stick.to_str().ok_or("Pfad")?)
+        .err()
+        .ok_or("refused after login")?;
+    assert!(
+        e.message.contains("nur direkt nach der Einrichtung"),
+        "{e:?}"
     );
     Ok(())
 }
