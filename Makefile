@@ -109,11 +109,11 @@ bench: deps
 	AMTSSTUBE_OCR=aus $(CARGO) bench -p amtsstube-tests --bench scan_bench
 	$(CARGO) bench -p server --bench office_bench
 
-# The Tauri CLI comes from the npm registry (prebuilt binary inside the package).
-TAURI_CLI := @tauri-apps/cli@2.12.5
+# The workstation's .deb (app, CLI, desktop entry, icons; see installer/README.md),
+# built with dpkg-deb by the same script the package test uses.
 package: ui
-	$(CARGO) build --release -p workstation --bin amtsstube
-	cd src-tauri && $(NPM) exec --yes --package=$(TAURI_CLI) -- tauri build --bundles deb
+	$(CARGO) build --release -p workstation --bin amtsstube -p amtsstube-app
+	installer/package-app.sh
 
 # The Rathaus-Server's .deb (systemd unit, daily backup timer; see installer/README.md).
 package-server: deps

@@ -21,6 +21,8 @@ PACKAGES=(
   qpdf poppler-utils
   # text recognition of scans (optional for the app: without it OCR is off)
   tesseract-ocr tesseract-ocr-deu
+  # the .deb packages are checked as dpkg and the desktop see them
+  desktop-file-utils
   # the OpenAPI conformance run installs schemathesis into a venv
   python3 python3-venv python3-pip curl
 )

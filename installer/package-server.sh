@@ -12,6 +12,7 @@ ARCH="$(dpkg --print-architecture)"
 
 STAGE="$(mktemp -d)"
 trap 'rm -rf "$STAGE"' EXIT
+chmod 0755 "$STAGE"
 install -D -m 0755 "$BIN" "$STAGE/usr/bin/amtsstube-server"
 for unit in amtsstube-server.service amtsstube-server-sicherung.service amtsstube-server-sicherung.timer; do
     install -D -m 0644 "$ROOT/installer/server/$unit" "$STAGE/lib/systemd/system/$unit"

@@ -63,6 +63,13 @@ fn the_server_package_holds_the_binary_the_units_and_sound_scripts() -> Result<(
         assert!(contents.contains(f), "{f} fehlt:\n{contents}");
     }
     assert!(contents.contains("-rwxr-xr-x root/root"), "{contents}");
+    assert!(
+        contents
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("drwxr-xr-x root/root")),
+        "the package's root directory must not be private: {contents}"
+    );
 
     // The maintainer scripts parse, and the units start what the package installs.
     let control = tmp.path().join("control");
