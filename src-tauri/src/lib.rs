@@ -895,6 +895,76 @@ async fn admin_configure_portal(
     state.with(move |ws| ws.configure_portal(&json)).await
 }
 
+/// The town's own destination keys waiting for their certificates, if any.
+#[tauri::command]
+async fn admin_key_request(
+    state: tauri::State<'_, AppState>,
+) -> Result<Option<workstation::KeyRequestState>, AppError> {
+    state.with(|ws| ws.portal_key_request()).await
+}
+
+/// Make the destination's two key pairs and their certificate signing requests
+/// (saved in the export folder). The keys are made without the workstation lock.
+#[tauri::command]
+async fn admin_make_keys(
+    state: tauri::State<'_, AppState>,
+) -> Result<workstation::KeyRequestState, AppError> {
+    let subject = state.with(|ws| ws.portal_key_subject()).await?;
+    let keys =
+        tauri::async_runtime::spawn_blocking(move || workstation::make_portal_keys(&subject))
+            .await
+            .map_err(|_| {
+                AppError::new(
+                    ErrorCode::Storage,
+                    "Interner Fehler beim Erzeugen der Schlüssel. Bitte erneut versuchen.",
+                )
+            })??;
+    let dir = workstation::paths::default_export_dir();
+    state.with(move |ws| ws.portal_store_keys(keys, &dir)).await
+}
+
+/// The certificate chains from the Land's PKI (PEM text of the chosen files).
+#[tauri::command]
+async fn admin_certify_keys(
+    state: tauri::State<'_, AppState>,
+    encryption: String,
+    signature: String,
+) -> Result<workstation::KeyRequestState, AppError> {
+    let dir = workstation::paths::default_export_dir();
+    state
+        .with(move |ws| ws.portal_certify_keys(&encryption, &signature, &dir))
+        .await
+}
+
+/// "Verbindung testen" for a connection entered by hand with the keys made here.
+#[tauri::command]
+async fn admin_portal_test_fields(
+    state: tauri::State<'_, AppState>,
+    fields: workstation::PortalFields,
+) -> Result<workstation::ConnectionTest, AppError> {
+    let check = state
+        .with(move |ws| ws.portal_check_fields(&fields))
+        .await?;
+    tauri::async_runtime::spawn_blocking(move || check.run())
+        .await
+        .map_err(|_| {
+            AppError::new(
+                ErrorCode::Storage,
+                "Interner Fehler beim Verbindungstest. Bitte erneut versuchen.",
+            )
+        })
+}
+
+#[tauri::command]
+async fn admin_configure_portal_fields(
+    state: tauri::State<'_, AppState>,
+    fields: workstation::PortalFields,
+) -> Result<(), AppError> {
+    state
+        .with(move |ws| ws.configure_portal_fields(&fields))
+        .await
+}
+
 /// "Verbindung testen": the settings are taken under the lock, the portal is asked
 /// without it.
 #[tauri::command]
@@ -1061,6 +1131,11 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             admin_audit_check,
             admin_configure_portal,
             admin_portal_test,
+            admin_key_request,
+            admin_make_keys,
+            admin_certify_keys,
+            admin_portal_test_fields,
+            admin_configure_portal_fields,
             admin_town,
             admin_set_town,
             backup_status,

@@ -331,3 +331,123 @@ fn background_sync_keeps_the_workstation_free() -> R {
     bg.stop();
     Ok(())
 }
+
+/// A town without keys: the app makes the two key pairs and their certificate
+/// signing requests, takes the chains the PKI returns, writes the public keys for the
+/// self-service portal, and connects with the fields entered by hand – tested
+/// against the simulator, whose destination still publishes its own key.
+#[test]
+fn keys_made_here_certified_by_the_pki_and_a_connection_entered_by_hand() -> R {
+    use fitconnect::keys::{KeyUse, PublicJwk, TestPki};
+    let rt = tokio::runtime::Runtime::new()?;
+    let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
+        "CARGO_TARGET_TMPDIR"
+    ))))?;
+    let tmp = tempfile::tempdir()?;
+    let mut ws = amtsstube_tests::local::workstation(
+        &tmp.path().join("daten"),
+        None,
+        &[("sb1", Role::Sachbearbeitung)],
+    )?;
+    let out = tmp.path().join("export");
+    assert!(ws.portal_key_request()?.is_none());
+    let fields = workstation::PortalFields {
+        api_url: run.config.api_url.clone(),
+        token_url: run.config.token_url.clone(),
+        destination_id: run.config.destination_id.to_string(),
+        client_id: run.config.client_id.clone(),
+        client_secret: run.config.client_secret.clone(),
+        reply_destination_id: None,
+        payment_url: None,
+    };
+    // Without keys made here, fields alone are not a connection.
+    let err = ws.portal_check_fields(&fields).err().ok_or("no keys")?;
+    assert!(err.message.contains("Verbindungsdatei"), "{}", err.message);
+
+    // Only the administration makes keys.
+    ws.logout();
+    login(&mut ws, "sb1", "sb1-passwort-1")?;
+    assert_eq!(
+        ws.portal_key_subject().err().map(|e| e.code),
+        Some(ErrorCode::Forbidden)
+    );
+    ws.logout();
+    login(&mut ws, "admin", "admin-passwort-1")?;
+
+    let subject = ws.portal_key_subject()?;
+    assert_eq!(subject.organisation, "Gemeinde Musterstadt");
+    let made = ws.portal_store_keys(workstation::make_portal_keys(&subject)?, &out)?;
+    assert!(!made.certified && made.files.len() == 2, "{made:?}");
+    let csr = |name: &str| std::fs::read_to_string(out.join(name));
+    let (enc_csr, sig_csr) = (
+        csr("fit-connect-verschluesselung.csr")?,
+        csr("fit-connect-signatur.csr")?,
+    );
+    assert!(enc_csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
+    assert!(!enc_csr.contains("PRIVATE") && !sig_csr.contains("PRIVATE"));
+    assert_eq!(
+        ws.portal_key_request()?,
+        Some(workstation::KeyRequestState {
+            files: Vec::new(),
+            ..made.clone()
+        })
+    );
+    // Not certified yet: no connection by hand.
+    let err = ws.portal_check_fields(&fields).err().ok_or("uncertified")?;
+    assert!(err.message.contains("Zertifikate"), "{}", err.message);
+
+    // The PKI answers; the chains swapped by mistake are refused with a reason.
+    let pki = TestPki::new(2048)?;
+    let enc_chain = pki.certify(&enc_csr, KeyUse::Encryption)?;
+    let sig_chain = pki.certify(&sig_csr, KeyUse::Signature)?;
+    let err = ws
+        .portal_certify_keys(&sig_chain, &enc_chain, &out)
+        .err()
+        .ok_or("swapped chains accepted")?;
+    assert!(err.message.contains("Verschlüsselung"), "{}", err.message);
+    let certified = ws.portal_certify_keys(&enc_chain, &sig_chain, &out)?;
+    assert!(certified.certified);
+    let published: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        out.join("fit-connect-schluessel.json"),
+    )?)?;
+    let enc: PublicJwk = serde_json::from_value(published["encryptionPublicKey"].clone())?;
+    let sig: PublicJwk = serde_json::from_value(published["signingPublicKey"].clone())?;
+    enc.validate(KeyUse::Encryption)?;
+    sig.validate(KeyUse::Signature)?;
+    enc.verify_chain(std::slice::from_ref(&pki.root))?;
+    assert_eq!(published["encryptionKid"], enc.kid.as_str());
+    assert!(!published.to_string().contains("PRIVATE"));
+
+    // A mistyped destination is named; then the test against the simulator: signed
+    // in, destination found, but it still encrypts for its own key – said in German.
+    let typo = workstation::PortalFields {
+        destination_id: "1234".into(),
+        ..fields.clone()
+    };
+    let err = ws.portal_check_fields(&typo).err().ok_or("bad uuid")?;
+    assert!(err.message.contains("Zustellpunkt-ID"), "{}", err.message);
+    let test = ws.portal_check_fields(&fields)?.run();
+    let by = |what: &str| test.steps.iter().find(|s| s.what == what).cloned();
+    assert!(
+        by("Schlüssel dieser Einrichtung").is_some_and(|s| s.ok),
+        "{test:?}"
+    );
+    assert!(by("Anmeldung am Portal").is_some_and(|s| s.ok), "{test:?}");
+    let key = by("Verschlüsselungsschlüssel des Zustellpunkts").ok_or("no key step")?;
+    assert!(!key.ok && key.message.contains(&enc.kid), "{key:?}");
+    assert!(!test.ok);
+
+    // Taken over: the keys move into the connection, the request is closed.
+    ws.configure_portal_fields(&fields)?;
+    assert!(ws.admin_settings()?.portal_configured);
+    assert!(ws.portal_key_request()?.is_none());
+    let stored = ws.portal_check(None)?.run();
+    assert!(
+        stored
+            .steps
+            .iter()
+            .any(|s| s.what == "Anmeldung am Portal" && s.ok),
+        "{stored:?}"
+    );
+    Ok(())
+}

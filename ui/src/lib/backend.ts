@@ -46,6 +46,8 @@ import type { NewUserRequest } from "./bindings/NewUserRequest";
 import type { Role } from "./bindings/Role";
 import type { AdminSettings } from "./bindings/AdminSettings";
 import type { SetupSteps } from "./bindings/SetupSteps";
+import type { KeyRequestState } from "./bindings/KeyRequestState";
+import type { PortalFields } from "./bindings/PortalFields";
 import type { OutboxRow } from "./bindings/OutboxRow";
 import type { QuarantineRow } from "./bindings/QuarantineRow";
 import type { AuditCheck } from "./bindings/AuditCheck";
@@ -156,6 +158,14 @@ export interface Backend {
   adminConfigurePortal(json: string): Promise<void>;
   /** "Verbindung testen" for this JSON, or the stored connection (null). */
   adminPortalTest(json: string | null): Promise<ConnectionTest>;
+  /** The destination's own keys waiting for (or holding) their certificates. */
+  adminKeyRequest(): Promise<KeyRequestState | null>;
+  /** Make both key pairs and their certificate signing requests (saved as files). */
+  adminMakeKeys(): Promise<KeyRequestState>;
+  /** The PKI's certificate chains (PEM text); writes the public keys for the self-service portal. */
+  adminCertifyKeys(encryption: string, signature: string): Promise<KeyRequestState>;
+  adminPortalTestFields(fields: PortalFields): Promise<ConnectionTest>;
+  adminConfigurePortalFields(fields: PortalFields): Promise<void>;
   /** The town's letterhead (gemeinde.toml). */
   adminTown(): Promise<TownDetails>;
   adminSetTown(details: TownDetails): Promise<void>;
@@ -255,6 +265,11 @@ export const tauriBackend: Backend = {
   adminAuditCheck: () => invoke<AuditCheck>("admin_audit_check"),
   adminConfigurePortal: (json) => invoke<void>("admin_configure_portal", { json }),
   adminPortalTest: (json) => invoke<ConnectionTest>("admin_portal_test", { json }),
+  adminKeyRequest: () => invoke<KeyRequestState | null>("admin_key_request"),
+  adminMakeKeys: () => invoke<KeyRequestState>("admin_make_keys"),
+  adminCertifyKeys: (encryption, signature) => invoke<KeyRequestState>("admin_certify_keys", { encryption, signature }),
+  adminPortalTestFields: (fields) => invoke<ConnectionTest>("admin_portal_test_fields", { fields }),
+  adminConfigurePortalFields: (fields) => invoke<void>("admin_configure_portal_fields", { fields }),
   adminTown: () => invoke<TownDetails>("admin_town"),
   adminSetTown: (details) => invoke<void>("admin_set_town", { details }),
   backupStatus: () => invoke<BackupStatus>("backup_status"),

@@ -367,3 +367,39 @@ test("first run: the choice, the form and the recovery sheet are accessible and 
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Anmeldung" })).toBeVisible();
 });
+
+test("administration: own keys, the PKI's certificates and the connection by hand – accessible, by keyboard", async ({ page }) => {
+  await page.goto("/");
+  await page.keyboard.type("admin");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  const make = page.getByTestId("keys-make");
+  await make.focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("keys-files")).toContainText("fit-connect-verschluesselung.csr");
+  await page.getByLabel(/Zertifikatskette Verschlüsselung/).setInputFiles({ name: "enc.pem", mimeType: "application/x-pem-file", buffer: Buffer.from("-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n") });
+  await page.getByLabel(/Zertifikatskette Signatur/).setInputFiles({ name: "sig.pem", mimeType: "application/x-pem-file", buffer: Buffer.from("-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----\n") });
+  await expect(page.getByTestId("keys-certify")).toBeEnabled();
+  await page.getByTestId("keys-certify").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("keys-files")).toContainText("fit-connect-schluessel.json");
+  // The fields by keyboard: the environment, then Tab through the form.
+  await page.getByLabel("Umgebung vorbelegen").selectOption("test");
+  await expect(page.getByLabel("Adresse der Submission API")).toHaveValue("https://submission-api-testing.fit-connect.fitko.dev");
+  await page.getByLabel("Zustellpunkt-ID").focus();
+  await page.keyboard.type("865bb64e-cb25-4e6c-9a9b-6862611aef8e");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("amtsstube-1");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("geheim");
+  await page.getByTestId("keys-test").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("keys-test-result")).toContainText("nicht lesbar");
+  await noSeriousA11yViolations(page);
+  await page.getByTestId("portal-keys").screenshot({ path: "test-results/screens/eigene-schluessel.png" });
+  await page.keyboard.press("Tab");
+  await expect(page.getByTestId("keys-take-over")).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("keys-done")).toContainText("übernommen");
+});

@@ -28,6 +28,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
       },
     ];
     const notes: { at: string; author: string; text: string }[] = [];
+    let keyRequest: { created: string; encryptionKid: string; signatureKid: string; certified: boolean; files: string[] } | null = null;
     let adminUsers = [
       { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null as string | null, own: true },
       { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", lockedUntil: "03.12.2026 18:45 Uhr" as string | null, own: false },
@@ -279,6 +280,19 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return backup;
           case "admin_users":
             return adminUsers;
+          case "admin_key_request":
+            return keyRequest;
+          case "admin_make_keys":
+            keyRequest = { created: "2026-12-04T09:00:00Z", encryptionKid: "amtsstube-verschluesselung-1a2b3c4d", signatureKid: "amtsstube-signatur-1a2b3c4d", certified: false, files: ["/home/admin/Downloads/fit-connect-verschluesselung.csr", "/home/admin/Downloads/fit-connect-signatur.csr"] };
+            return keyRequest;
+          case "admin_certify_keys":
+            if (keyRequest) keyRequest = { ...keyRequest, certified: true, files: ["/home/admin/Downloads/fit-connect-schluessel.json"] };
+            return keyRequest;
+          case "admin_portal_test_fields":
+            return { ok: false, steps: [{ what: "Anmeldung am Portal", ok: true, message: "Angemeldet; 0 Einreichung(en) warten auf Abholung." }, { what: "Verschlüsselungsschlüssel des Zustellpunkts", ok: false, message: "Der Zustellpunkt verschlüsselt für den Schlüssel „alt“: Anträge wären an diesem PC nicht lesbar." }] };
+          case "admin_configure_portal_fields":
+            keyRequest = null;
+            return null;
           case "admin_setup_steps":
             return { letterhead: false, portal: true, staff: adminUsers.length > 1, backup: !!backup.settings && !!backup.lastGood, office: false };
           case "admin_settings":

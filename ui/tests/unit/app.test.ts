@@ -52,6 +52,7 @@ function fakePortal(
   let opSettings = { lockAfterSeconds: 600, pollSeconds: 300, portalConfigured: true, hkrFolder: null as string | null, scanFolder: null as string | null, personReports: false };
   let failedOutbox = [{ id: 41, kind: "Zahlungsanforderung", attempts: 8, lastError: "Portal antwortet 503 (Wartung)" }];
   let townSet = false;
+  let keyRequest: { created: string; encryptionKid: string; signatureKid: string; certified: boolean; files: string[] } | null = null;
   let townDetails = { behoerde: "Gemeinde Musterstadt", abteilung: "Bürgerbüro", anschrift: ["Rathausplatz 1", "47110 Musterstadt"], sitz: "Musterstadt", telefon: "02151 9876-0", email: "buergerbuero@musterstadt.example", web: "", oeffnungszeiten: "", bank: "Sparkasse Musterstadt", iban: "DE02 1005 0000 0054 5404 02", bic: "BELADEBEXXX", verwaltungsgericht: "Verwaltungsgericht Düsseldorf", verwaltungsgerichtAnschrift: "Bastionstraße 39, 40213 Düsseldorf", zeichnung: "Im Auftrag" };
   let adminUsers: AdminUser[] = [
     { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null, own: true },
@@ -123,6 +124,44 @@ function fakePortal(
         calls.push(`town:${d.behoerde}:${d.anschrift.join("|")}`);
         townDetails = { ...d, anschrift: d.anschrift.filter((l) => l.trim()) };
         townSet = true;
+        return null;
+      }
+      case "admin_key_request":
+        return keyRequest;
+      case "admin_make_keys":
+        keyRequest = {
+          created: "2026-12-04T09:00:00Z",
+          encryptionKid: "amtsstube-verschluesselung-1a2b3c4d",
+          signatureKid: "amtsstube-signatur-1a2b3c4d",
+          certified: false,
+          files: ["/home/admin/Downloads/fit-connect-verschluesselung.csr", "/home/admin/Downloads/fit-connect-signatur.csr"],
+        };
+        return keyRequest;
+      case "admin_certify_keys": {
+        const a = args as { encryption: string; signature: string };
+        if (!keyRequest) throw { code: "invalidInput", message: "Es gibt keinen offenen Schlüsselantrag: bitte zuerst Schlüssel erzeugen." };
+        if (!a.encryption.includes("VERSCHLUESSELUNG")) {
+          throw { code: "invalidInput", message: "Zertifikat für die Verschlüsselung: Kein Zertifikat in der Datei gehört zum Schlüssel „amtsstube-verschluesselung-1a2b3c4d“ (falscher Antrag?)." };
+        }
+        keyRequest = { ...keyRequest, certified: true, files: ["/home/admin/Downloads/fit-connect-schluessel.json"] };
+        return keyRequest;
+      }
+      case "admin_portal_test_fields": {
+        const f = (args as { fields: { destinationId: string; clientSecret: string } }).fields;
+        calls.push(`fields-test:${f.destinationId}`);
+        return {
+          ok: false,
+          steps: [
+            { what: "Anmeldung am Portal", ok: true, message: "Angemeldet; 0 Einreichung(en) warten auf Abholung." },
+            { what: "Verschlüsselungsschlüssel des Zustellpunkts", ok: false, message: "Der Zustellpunkt verschlüsselt für den Schlüssel „alt“, hier ist „amtsstube-verschluesselung-1a2b3c4d“ eingerichtet: Anträge wären an diesem PC nicht lesbar." },
+          ],
+        };
+      }
+      case "admin_configure_portal_fields": {
+        const f = (args as { fields: { apiUrl: string; replyDestinationId?: string } }).fields;
+        calls.push(`fields-configure:${f.apiUrl}:${f.replyDestinationId ?? "-"}`);
+        opSettings = { ...opSettings, portalConfigured: true };
+        keyRequest = null;
         return null;
       }
       case "admin_configure_portal":
@@ -385,6 +424,42 @@ describe("Anmeldung und Arbeitskorb", () => {
     await waitFor(() => expect(calls).toContain("configure:26"));
     expect(screen.getByTestId("portal-done").textContent).toContain("bitte jetzt löschen");
     expect(await screen.findByRole("button", { name: "Eingerichtete Verbindung testen" })).toBeTruthy();
+  });
+
+  it("makes the destination's keys, takes the PKI's certificates and connects by hand", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("admin", "richtig-richtig");
+    await fireEvent.click(await screen.findByTestId("keys-make"));
+    expect((await screen.findByTestId("keys-files")).textContent).toContain("fit-connect-verschluesselung.csr");
+    expect(screen.getByTestId("keys-state").textContent).toContain("die Zertifikate der PKI stehen aus");
+    const certify = screen.getByTestId("keys-certify") as HTMLButtonElement;
+    expect(certify.disabled).toBe(true);
+    const pem = (what: string) => new File([`-----BEGIN CERTIFICATE-----\n${what}\n-----END CERTIFICATE-----\n`], `${what.toLowerCase()}.pem`);
+    // The chains swapped: the German reason.
+    await fireEvent.change(screen.getByLabelText(/Zertifikatskette Verschlüsselung/), { target: { files: [pem("SIGNATUR")] } });
+    await fireEvent.change(screen.getByLabelText(/Zertifikatskette Signatur/), { target: { files: [pem("VERSCHLUESSELUNG")] } });
+    await waitFor(() => expect(certify.disabled).toBe(false));
+    await fireEvent.click(certify);
+    expect((await screen.findByTestId("keys-error")).textContent).toContain("falscher Antrag");
+    await fireEvent.change(screen.getByLabelText(/Zertifikatskette Verschlüsselung/), { target: { files: [pem("VERSCHLUESSELUNG")] } });
+    await fireEvent.change(screen.getByLabelText(/Zertifikatskette Signatur/), { target: { files: [pem("SIGNATUR")] } });
+    await new Promise((r) => setTimeout(r, 50));
+    await fireEvent.click(screen.getByTestId("keys-certify"));
+    await waitFor(() => expect(screen.getByTestId("keys-files").textContent).toContain("fit-connect-schluessel.json"));
+    // The fields: the environment fills the addresses.
+    await fireEvent.change(await screen.findByLabelText("Umgebung vorbelegen"), { target: { value: "test" } });
+    expect((screen.getByLabelText("Adresse der Submission API") as HTMLInputElement).value).toBe("https://submission-api-testing.fit-connect.fitko.dev");
+    await fireEvent.input(screen.getByLabelText("Zustellpunkt-ID"), { target: { value: "865bb64e-cb25-4e6c-9a9b-6862611aef8e" } });
+    await fireEvent.input(screen.getByLabelText("Client-ID"), { target: { value: "amtsstube-1" } });
+    await fireEvent.input(screen.getByLabelText("Client-Secret"), { target: { value: "geheim" } });
+    await fireEvent.click(screen.getByTestId("keys-test"));
+    expect((await screen.findByTestId("keys-test-result")).textContent).toContain("Anträge wären an diesem PC nicht lesbar");
+    expect(calls).toContain("fields-test:865bb64e-cb25-4e6c-9a9b-6862611aef8e");
+    await fireEvent.click(screen.getByTestId("keys-take-over"));
+    await waitFor(() => expect(calls).toContain("fields-configure:https://submission-api-testing.fit-connect.fitko.dev:-"));
+    expect(screen.getByTestId("keys-done").textContent).toContain("übernommen");
+    expect(screen.queryByTestId("keys-state")).toBeNull();
   });
 
   it("lets the administration set the letterhead, refusing a wrong IBAN", async () => {

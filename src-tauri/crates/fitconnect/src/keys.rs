@@ -10,7 +10,7 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::extension::{BasicConstraints, KeyUsage};
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::x509::{X509, X509NameBuilder, X509Req, X509ReqBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::error::KeyError;
@@ -229,6 +229,189 @@ impl KeyPair {
     }
 }
 
+/// Who asks for the certificates of a destination's keys (the subject of the
+/// requests): the authority, optionally its unit, its seat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSubject {
+    pub organisation: String,
+    pub unit: String,
+    pub locality: String,
+}
+
+/// A new key waiting for its certificate: the private key (PKCS#8 PEM, to keep
+/// encrypted) and the certificate signing request (PKCS#10 PEM) for the Land's
+/// Verwaltungs-PKI.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRequest {
+    pub kid: String,
+    pub private_pem: String,
+    pub csr_pem: String,
+}
+
+impl std::fmt::Debug for KeyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRequest")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The size FIT-Connect requires.
+pub const KEY_BITS: u32 = 4096;
+
+/// A new RSA key of [`KEY_BITS`] for `usage` and its certificate signing request:
+/// subject C=DE, O, OU (if given), L and a CN naming the use; signed with the key
+/// itself (SHA-512). `kid` is the key's name in the JWK (8 to 64 characters).
+pub fn request_key(
+    subject: &RequestSubject,
+    usage: KeyUse,
+    kid: &str,
+) -> Result<KeyRequest, KeyError> {
+    request_key_bits(subject, usage, kid, KEY_BITS)
+}
+
+fn request_key_bits(
+    subject: &RequestSubject,
+    usage: KeyUse,
+    kid: &str,
+    bits: u32,
+) -> Result<KeyRequest, KeyError> {
+    let fail = |e: openssl::error::ErrorStack| KeyError::Invalid(e.to_string());
+    if !(8..=64).contains(&kid.len())
+        || !kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(KeyError::Invalid(format!(
+            "Schlüsselname „{kid}“: 8 bis 64 Buchstaben, Ziffern oder Bindestriche"
+        )));
+    }
+    let organisation = subject.organisation.trim();
+    if organisation.is_empty() || organisation.chars().count() > 64 {
+        return Err(KeyError::Invalid(
+            "Für den Zertifikatsantrag fehlt der Name der Behörde (höchstens 64 Zeichen).".into(),
+        ));
+    }
+    let key = PKey::from_rsa(Rsa::generate(bits).map_err(fail)?).map_err(fail)?;
+    let build = || -> Result<X509Req, openssl::error::ErrorStack> {
+        let mut name = X509NameBuilder::new()?;
+        name.append_entry_by_text("C", "DE")?;
+        name.append_entry_by_text("O", organisation)?;
+        let unit = subject.unit.trim();
+        if !unit.is_empty() {
+            name.append_entry_by_text("OU", &unit.chars().take(64).collect::<String>())?;
+        }
+        let locality = subject.locality.trim();
+        if !locality.is_empty() {
+            name.append_entry_by_text("L", &locality.chars().take(64).collect::<String>())?;
+        }
+        let cn = match usage {
+            KeyUse::Encryption => "FIT-Connect Verschluesselung",
+            KeyUse::Signature => "FIT-Connect Signatur",
+        };
+        name.append_entry_by_text("CN", &format!("{cn} {kid}"))?;
+        let name = name.build();
+        let mut req = X509ReqBuilder::new()?;
+        req.set_version(0)?;
+        req.set_subject_name(&name)?;
+        req.set_pubkey(&key)?;
+        req.sign(&key, MessageDigest::sha512())?;
+        Ok(req.build())
+    };
+    let req = build().map_err(fail)?;
+    let pem = |b: Vec<u8>| String::from_utf8(b).map_err(|e| KeyError::Invalid(e.to_string()));
+    Ok(KeyRequest {
+        kid: kid.to_owned(),
+        private_pem: pem(key.private_key_to_pem_pkcs8().map_err(fail)?)?,
+        csr_pem: pem(req.to_pem().map_err(fail)?)?,
+    })
+}
+
+/// The published key for `request` once the PKI has certified it: `chain_pem` holds
+/// the certificates the PKI returned (leaf, intermediates, root; any order). The
+/// leaf must carry this very key and be valid now; the chain is put in order (leaf
+/// first) and each certificate must be signed by the next; the result passes
+/// [`PublicJwk::validate`]. German reasons for every refusal.
+pub fn certified_key(
+    request: &KeyRequest,
+    usage: KeyUse,
+    chain_pem: &str,
+) -> Result<PublicJwk, KeyError> {
+    let bad = |why: String| KeyError::Invalid(why);
+    let key = PKey::private_key_from_pem(request.private_pem.as_bytes())
+        .and_then(|k| k.rsa())
+        .map_err(|e| bad(format!("privater Schlüssel unlesbar: {e}")))?;
+    let mut certs = X509::stack_from_pem(chain_pem.as_bytes())
+        .map_err(|_| bad("Die Datei enthält keine lesbaren Zertifikate (PEM erwartet).".into()))?;
+    if certs.is_empty() || certs.len() > 10 {
+        return Err(bad(
+            "Die Datei enthält keine oder zu viele Zertifikate.".into()
+        ));
+    }
+    let same_key = |c: &X509| {
+        c.public_key()
+            .and_then(|k| k.rsa())
+            .is_ok_and(|r| r.n() == key.n() && r.e() == key.e())
+    };
+    let leaf_at = certs.iter().position(same_key).ok_or_else(|| {
+        bad(format!(
+            "Kein Zertifikat in der Datei gehört zum Schlüssel „{}“ (falscher Antrag?).",
+            request.kid
+        ))
+    })?;
+    let mut chain = vec![certs.remove(leaf_at)];
+    // Each next one is the issuer of the last.
+    while !certs.is_empty() {
+        let Some(last) = chain.last() else { break };
+        let next = certs.iter().position(|c| {
+            last.issuer_name()
+                .try_cmp(c.subject_name())
+                .is_ok_and(|o| o == std::cmp::Ordering::Equal)
+        });
+        match next {
+            Some(i) => chain.push(certs.remove(i)),
+            None => break,
+        }
+    }
+    let now = Asn1Time::days_from_now(0).map_err(|e| bad(e.to_string()))?;
+    if chain[0].not_after() < now || chain[0].not_before() > now {
+        return Err(bad(
+            "Das Zertifikat ist abgelaufen oder noch nicht gültig.".into()
+        ));
+    }
+    let der = chain
+        .iter()
+        .map(|c| c.to_der().map(|d| STANDARD.encode(d)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    let jwk = PublicJwk {
+        kty: "RSA".into(),
+        key_ops: vec![usage.key_op().into()],
+        alg: usage.alg().into(),
+        x5c: der,
+        kid: request.kid.clone(),
+        n: URL_SAFE_NO_PAD.encode(key.n().to_vec()),
+        e: URL_SAFE_NO_PAD.encode(key.e().to_vec()),
+    };
+    jwk.validate(usage)?;
+    // FIT-Connect publishes the whole chain up to the root: it must end in a
+    // self-signed certificate, and hold together (the senders check the root
+    // against the PKI; here only that it is a chain).
+    let root = chain.last().ok_or_else(|| bad("Zertifikat fehlt".into()))?;
+    let self_signed = root
+        .issuer_name()
+        .try_cmp(root.subject_name())
+        .is_ok_and(|o| o == std::cmp::Ordering::Equal)
+        && root
+            .public_key()
+            .is_ok_and(|k| root.verify(&k).unwrap_or(false));
+    if !self_signed {
+        return Err(bad(
+            "Die Zertifikatskette endet nicht bei einer Wurzel: bitte die ganze Kette der PKI (bis zum Wurzelzertifikat) einspielen.".into(),
+        ));
+    }
+    jwk.verify_chain(std::slice::from_ref(root))?;
+    Ok(jwk)
+}
+
 /// A small certificate authority for simulators and tests: a self-signed root that
 /// issues 4096-bit leaf keys with the chain in `x5c`.
 pub struct TestPki {
@@ -284,6 +467,42 @@ impl TestPki {
         })
     }
 
+    /// Certify a certificate signing request as a PKI would: the chain (leaf, root)
+    /// as PEM, as it comes back to the town.
+    pub fn certify(&self, csr_pem: &str, usage: KeyUse) -> Result<String, KeyError> {
+        self.certify_inner(csr_pem, usage)
+            .map_err(|e| KeyError::Invalid(e.to_string()))
+    }
+
+    fn certify_inner(
+        &self,
+        csr_pem: &str,
+        usage: KeyUse,
+    ) -> Result<String, openssl::error::ErrorStack> {
+        let req = X509Req::from_pem(csr_pem.as_bytes())?;
+        let key = req.public_key()?;
+        let mut b = X509::builder()?;
+        b.set_version(2)?;
+        let sn = serial()?;
+        b.set_serial_number(&sn)?;
+        b.set_subject_name(req.subject_name())?;
+        b.set_issuer_name(self.root.subject_name())?;
+        b.set_pubkey(&key)?;
+        let from = Asn1Time::days_from_now(0)?;
+        b.set_not_before(&from)?;
+        let until = Asn1Time::days_from_now(825)?;
+        b.set_not_after(&until)?;
+        let ku = match usage {
+            KeyUse::Encryption => KeyUsage::new().critical().key_encipherment().build()?,
+            KeyUse::Signature => KeyUsage::new().critical().digital_signature().build()?,
+        };
+        b.append_extension(ku)?;
+        b.sign(&self.root_key, MessageDigest::sha512())?;
+        let mut pem = b.build().to_pem()?;
+        pem.extend(self.root.to_pem()?);
+        Ok(String::from_utf8_lossy(&pem).into_owned())
+    }
+
     /// Issue a key pair for `usage` with the given `kid`.
     pub fn issue(&self, kid: &str, usage: KeyUse, bits: u32) -> Result<KeyPair, KeyError> {
         self.issue_inner(kid, usage, bits)
@@ -332,5 +551,128 @@ impl TestPki {
             e,
         };
         Ok(KeyPair::new(public, key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject() -> RequestSubject {
+        RequestSubject {
+            organisation: "Gemeinde Kleinhausen".into(),
+            unit: "Bürgerbüro".into(),
+            locality: "Kleinhausen".into(),
+        }
+    }
+
+    #[test]
+    fn a_key_request_comes_back_certified_as_a_valid_published_key() -> Result<(), KeyError> {
+        let request = request_key(&subject(), KeyUse::Encryption, "amtsstube-enc-1a2b3c4d")?;
+        // The request as the PKI sees it: signed by the key, the subject named.
+        let csr = X509Req::from_pem(request.csr_pem.as_bytes())
+            .map_err(|e| KeyError::Invalid(e.to_string()))?;
+        let public = csr
+            .public_key()
+            .map_err(|e| KeyError::Invalid(e.to_string()))?;
+        assert!(csr.verify(&public).unwrap_or(false), "self-signed request");
+        assert_eq!(public.bits(), KEY_BITS);
+        let subject: Vec<String> = csr
+            .subject_name()
+            .entries()
+            .map(|e| e.data().to_string().unwrap_or_default())
+            .collect();
+        for part in ["DE", "Gemeinde Kleinhausen", "Bürgerbüro", "Kleinhausen"] {
+            assert!(subject.iter().any(|s| s == part), "{part}: {subject:?}");
+        }
+        assert!(
+            !format!("{request:?}").contains("PRIVATE"),
+            "no key in a debug print"
+        );
+
+        let pki = TestPki::new(2048)?;
+        let chain = pki.certify(&request.csr_pem, KeyUse::Encryption)?;
+        // Any order of the chain is put right.
+        let parts: Vec<&str> = chain
+            .split_inclusive("-----END CERTIFICATE-----\n")
+            .collect();
+        let reversed: String = parts.iter().rev().copied().collect();
+        for given in [chain.as_str(), reversed.as_str()] {
+            let jwk = certified_key(&request, KeyUse::Encryption, given)?;
+            assert_eq!(jwk.kid, "amtsstube-enc-1a2b3c4d");
+            assert_eq!(
+                (jwk.alg.as_str(), jwk.key_ops.as_slice()),
+                ("RSA-OAEP-256", &["wrapKey".to_owned()][..])
+            );
+            assert_eq!(jwk.x5c.len(), 2);
+            jwk.verify_chain(std::slice::from_ref(&pki.root))?;
+            // Usable: the private key opens what is encrypted to the published one.
+            KeyPair::from_pem(jwk, request.private_pem.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn wrong_certificates_are_refused_with_a_reason() -> Result<(), KeyError> {
+        let request = request_key(&subject(), KeyUse::Signature, "amtsstube-sig-1a2b3c4d")?;
+        let other = request_key(&subject(), KeyUse::Signature, "amtsstube-sig-9f8e7d6c")?;
+        let pki = TestPki::new(2048)?;
+        let foreign = pki.certify(&other.csr_pem, KeyUse::Signature)?;
+        let err = certified_key(&request, KeyUse::Signature, &foreign)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("gehört zum Schlüssel"), "{err}");
+        for junk in [
+            "",
+            "kein Zertifikat",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        ] {
+            assert!(
+                certified_key(&request, KeyUse::Signature, junk).is_err(),
+                "{junk}"
+            );
+        }
+        // A chain whose root did not sign the leaf, and a leaf without its chain.
+        let own = pki.certify(&request.csr_pem, KeyUse::Signature)?;
+        let leaf = own
+            .split_inclusive("-----END CERTIFICATE-----\n")
+            .next()
+            .unwrap_or_default();
+        let stranger = TestPki::new(2048)?;
+        let stranger_root = String::from_utf8_lossy(
+            &stranger
+                .root
+                .to_pem()
+                .map_err(|e| KeyError::Invalid(e.to_string()))?,
+        )
+        .into_owned();
+        assert!(matches!(
+            certified_key(
+                &request,
+                KeyUse::Signature,
+                &format!("{leaf}{stranger_root}")
+            ),
+            Err(KeyError::Untrusted(_))
+        ));
+        let alone = certified_key(&request, KeyUse::Signature, leaf)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(alone.contains("endet nicht bei einer Wurzel"), "{alone}");
+        // Names and subjects that do not fit.
+        assert!(request_key(&subject(), KeyUse::Signature, "kurz").is_err());
+        assert!(
+            request_key(
+                &RequestSubject {
+                    organisation: " ".into(),
+                    ..subject()
+                },
+                KeyUse::Signature,
+                "amtsstube-sig-00000000"
+            )
+            .is_err()
+        );
+        Ok(())
     }
 }

@@ -67,7 +67,7 @@ fn failed(dir: &Path, e: std::io::Error) -> AppError {
 }
 
 /// Save `bytes` as `name` in `dir` (created if missing); when that name is taken,
-/// as `name (2)`, `name (3)`, … Only plain names ending in .csv or .pdf.
+/// as `name (2)`, `name (3)`, … Only plain names ending in .csv, .pdf, .csr or .json.
 pub fn save(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, AppError> {
     let plain = !name.is_empty()
         && name.len() <= 120
@@ -76,7 +76,9 @@ pub fn save(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, AppError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     let (stem, ext) = match name.rsplit_once('.') {
-        Some((s, e)) if plain && !s.is_empty() && (e == "csv" || e == "pdf") => (s, e),
+        Some((s, e)) if plain && !s.is_empty() && ["csv", "pdf", "csr", "json"].contains(&e) => {
+            (s, e)
+        }
         _ => {
             return Err(AppError::invalid(format!(
                 "„{name}“ ist kein zulässiger Dateiname für einen Export."

@@ -52,8 +52,8 @@ pub use office::{
     OfficeStatus,
 };
 pub use portal::{
-    ConnectionStep, ConnectionTest, PortalCheck, PortalSettings, Ran, SyncJob, SyncStatus,
-    SyncSummary,
+    ConnectionStep, ConnectionTest, KeyRequestState, NewKeys, PortalCheck, PortalFields,
+    PortalSettings, Ran, SyncJob, SyncStatus, SyncSummary, make_keys as make_portal_keys,
 };
 pub use reports::{DrillCase, ReportRequest};
 pub use scan::{

@@ -485,3 +485,282 @@ impl PortalCheck {
         }
     }
 }
+
+/// Setting: the town's own destination keys, made here, waiting for (or holding)
+/// their certificates from the Land's PKI.
+const KEY_REQUEST_SETTING: &str = "portal_schluesselantrag";
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredKey {
+    kid: String,
+    private_pem: String,
+    csr_pem: String,
+    #[serde(default)]
+    jwk: Option<fitconnect::keys::PublicJwk>,
+}
+
+impl StoredKey {
+    fn request(&self) -> fitconnect::keys::KeyRequest {
+        fitconnect::keys::KeyRequest {
+            kid: self.kid.clone(),
+            private_pem: self.private_pem.clone(),
+            csr_pem: self.csr_pem.clone(),
+        }
+    }
+}
+
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredKeyRequest {
+    created: String,
+    encryption: StoredKey,
+    signature: StoredKey,
+}
+
+/// Keys made for the town's destination, not yet stored (made without the lock).
+pub struct NewKeys(StoredKeyRequest);
+
+/// The town's key request as the administration sees it (no private key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct KeyRequestState {
+    /// When the keys were made (RFC 3339).
+    pub created: String,
+    pub encryption_kid: String,
+    pub signature_kid: String,
+    /// Both certificates are in: the keys can be used for the connection.
+    pub certified: bool,
+    /// Files just written (requests, or the public keys for the self-service portal).
+    pub files: Vec<String>,
+}
+
+/// The connection entered by hand, for keys made here (see [`KeyRequestState`]):
+/// what the Land's self-service portal shows for the destination and its client.
+#[derive(Debug, Clone, serde::Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PortalFields {
+    pub api_url: String,
+    pub token_url: String,
+    pub destination_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default)]
+    #[ts(optional)]
+    pub reply_destination_id: Option<String>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub payment_url: Option<String>,
+}
+
+/// Make the two key pairs and their certificate signing requests (a few seconds:
+/// 4096-bit RSA; call without the workstation lock).
+pub fn make_keys(subject: &fitconnect::keys::RequestSubject) -> Result<NewKeys, AppError> {
+    use fitconnect::keys::{KeyUse, request_key};
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let tag = &tag[..8];
+    let make = |usage, kid: String| {
+        request_key(subject, usage, &kid)
+            .map(|r| StoredKey {
+                kid: r.kid,
+                private_pem: r.private_pem,
+                csr_pem: r.csr_pem,
+                jwk: None,
+            })
+            .map_err(|e| invalid(e.to_string()))
+    };
+    Ok(NewKeys(StoredKeyRequest {
+        created: jiff::Timestamp::now().to_string(),
+        encryption: make(
+            KeyUse::Encryption,
+            format!("amtsstube-verschluesselung-{tag}"),
+        )?,
+        signature: make(KeyUse::Signature, format!("amtsstube-signatur-{tag}"))?,
+    }))
+}
+
+impl crate::Workstation {
+    fn stored_key_request(&self) -> Result<Option<StoredKeyRequest>, AppError> {
+        let session = self.session_with(domain::Permission::ConfigurePortal)?;
+        match session.setting(KEY_REQUEST_SETTING)? {
+            Some(json) if !json.is_empty() => serde_json::from_str(&json).map(Some).map_err(|_| {
+                invalid(
+                    "Der gespeicherte Schlüsselantrag ist unlesbar; bitte neue Schlüssel erzeugen.",
+                )
+            }),
+            _ => Ok(None),
+        }
+    }
+
+    /// The town's key request, if one is open (administration).
+    pub fn portal_key_request(&self) -> Result<Option<KeyRequestState>, AppError> {
+        Ok(self.stored_key_request()?.map(|r| state_of(&r, Vec::new())))
+    }
+
+    /// Who asks for the certificates: the letterhead's authority, unit and seat
+    /// (administration; the letterhead comes first).
+    pub fn portal_key_subject(&self) -> Result<fitconnect::keys::RequestSubject, AppError> {
+        let town = self.town_details()?;
+        Ok(fitconnect::keys::RequestSubject {
+            organisation: town.behoerde,
+            unit: town.abteilung,
+            locality: town.sitz,
+        })
+    }
+
+    /// Keep keys made by [`make_keys`] in the encrypted database (replacing an open
+    /// request) and save their two certificate signing requests into `dir` for the
+    /// Land's PKI.
+    pub fn portal_store_keys(
+        &mut self,
+        keys: NewKeys,
+        dir: &std::path::Path,
+    ) -> Result<KeyRequestState, AppError> {
+        let request = keys.0;
+        let value = serde_json::to_string(&request).map_err(|e| invalid(e.to_string()))?;
+        let files = [
+            crate::exports::save(
+                dir,
+                "fit-connect-verschluesselung.csr",
+                request.encryption.csr_pem.as_bytes(),
+            )?,
+            crate::exports::save(
+                dir,
+                "fit-connect-signatur.csr",
+                request.signature.csr_pem.as_bytes(),
+            )?,
+        ];
+        let session = self.session_with_mut(domain::Permission::ConfigurePortal)?;
+        session.set_setting(KEY_REQUEST_SETTING, &value)?;
+        session.audit("portal.schluesselantrag", &request.encryption.kid)?;
+        Ok(state_of(
+            &request,
+            files.iter().map(|f| f.display().to_string()).collect(),
+        ))
+    }
+
+    /// Take the certificate chains the PKI returned (PEM, for the encryption and the
+    /// signature key), check them against the keys, and save the two public keys
+    /// (JWK with `x5c`) into `dir` as the file to register the destination with in
+    /// the Land's self-service portal.
+    pub fn portal_certify_keys(
+        &mut self,
+        encryption_chain: &str,
+        signature_chain: &str,
+        dir: &std::path::Path,
+    ) -> Result<KeyRequestState, AppError> {
+        use fitconnect::keys::{KeyUse, certified_key};
+        let mut request = self.stored_key_request()?.ok_or_else(|| {
+            invalid("Es gibt keinen offenen Schlüsselantrag: bitte zuerst Schlüssel erzeugen.")
+        })?;
+        for (chain, what) in [
+            (encryption_chain, "Verschlüsselung"),
+            (signature_chain, "Signatur"),
+        ] {
+            if chain.len() > 1_000_000 {
+                return Err(invalid(format!(
+                    "Die Zertifikatsdatei ({what}) ist zu groß (höchstens 1 MB)."
+                )));
+            }
+        }
+        let encryption = certified_key(
+            &request.encryption.request(),
+            KeyUse::Encryption,
+            encryption_chain,
+        )
+        .map_err(|e| invalid(format!("Zertifikat für die Verschlüsselung: {e}")))?;
+        let signature = certified_key(
+            &request.signature.request(),
+            KeyUse::Signature,
+            signature_chain,
+        )
+        .map_err(|e| invalid(format!("Zertifikat für die Signatur: {e}")))?;
+        let published = serde_json::json!({
+            "encryptionKid": encryption.kid,
+            "encryptionPublicKey": encryption,
+            "signingPublicKey": signature,
+        });
+        request.encryption.jwk = Some(encryption);
+        request.signature.jwk = Some(signature);
+        let text = serde_json::to_string_pretty(&published).map_err(|e| invalid(e.to_string()))?;
+        let file = crate::exports::save(dir, "fit-connect-schluessel.json", text.as_bytes())?;
+        let value = serde_json::to_string(&request).map_err(|e| invalid(e.to_string()))?;
+        let session = self.session_with_mut(domain::Permission::ConfigurePortal)?;
+        session.set_setting(KEY_REQUEST_SETTING, &value)?;
+        session.audit("portal.zertifikate", &request.encryption.kid)?;
+        Ok(state_of(&request, vec![file.display().to_string()]))
+    }
+
+    /// The connection from the fields and the certified keys made here, as the
+    /// settings a connection file would hold.
+    fn portal_fields_json(&self, fields: &PortalFields) -> Result<String, AppError> {
+        let request = self.stored_key_request()?.ok_or_else(|| {
+            invalid("Für die Eingabe von Hand braucht es hier erzeugte und zertifizierte Schlüssel – oder die Verbindungsdatei des Landes.")
+        })?;
+        let (Some(encryption), Some(signature)) = (
+            request.encryption.jwk.clone(),
+            request.signature.jwk.clone(),
+        ) else {
+            return Err(invalid(
+                "Die Zertifikate der PKI fehlen noch: erst „Zertifikate einspielen“.",
+            ));
+        };
+        let uuid = |text: &str, what: &str| {
+            uuid::Uuid::parse_str(text.trim()).map_err(|_| {
+                invalid(format!(
+                    "{what} „{}“ ist keine gültige Kennung (UUID).",
+                    text.trim()
+                ))
+            })
+        };
+        let optional = |v: &Option<String>| {
+            v.as_ref()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
+        let settings = serde_json::json!({
+            "apiUrl": fields.api_url.trim(),
+            "tokenUrl": fields.token_url.trim(),
+            "destinationId": uuid(&fields.destination_id, "Die Zustellpunkt-ID")?,
+            "clientId": fields.client_id.trim(),
+            "clientSecret": fields.client_secret.trim(),
+            "encryptionKey": encryption,
+            "encryptionPrivatePem": request.encryption.private_pem,
+            "signatureKey": signature,
+            "signaturePrivatePem": request.signature.private_pem,
+            "replyDestinationId": optional(&fields.reply_destination_id)
+                .map(|r| uuid(&r, "Der Rückkanal-Zustellpunkt"))
+                .transpose()?,
+            "paymentUrl": optional(&fields.payment_url),
+        });
+        serde_json::to_string(&settings).map_err(|e| invalid(e.to_string()))
+    }
+
+    /// "Verbindung testen" for a connection entered by hand (administration).
+    pub fn portal_check_fields(&self, fields: &PortalFields) -> Result<PortalCheck, AppError> {
+        let json = self.portal_fields_json(fields)?;
+        self.portal_check(Some(&json))
+    }
+
+    /// Take a connection entered by hand (administration): the keys move into the
+    /// connection, the key request is closed.
+    pub fn configure_portal_fields(&mut self, fields: &PortalFields) -> Result<(), AppError> {
+        let json = self.portal_fields_json(fields)?;
+        self.configure_portal(&json)?;
+        self.session_with_mut(domain::Permission::ConfigurePortal)?
+            .set_setting(KEY_REQUEST_SETTING, "")?;
+        Ok(())
+    }
+}
+
+fn state_of(r: &StoredKeyRequest, files: Vec<String>) -> KeyRequestState {
+    KeyRequestState {
+        created: r.created.clone(),
+        encryption_kid: r.encryption.kid.clone(),
+        signature_kid: r.signature.kid.clone(),
+        certified: r.encryption.jwk.is_some() && r.signature.jwk.is_some(),
+        files,
+    }
+}
