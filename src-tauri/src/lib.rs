@@ -213,6 +213,34 @@ async fn first_run(
     })?
 }
 
+/// The first run on a new PC from a backup archive (full path) and the recovery key.
+#[tauri::command]
+async fn restore_first_run(
+    state: tauri::State<'_, AppState>,
+    archive: String,
+    recovery_key: String,
+) -> Result<workstation::RestoreSummary, AppError> {
+    let st = state.inner().clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        let mut guard = st.workstation.lock().map_err(|_| {
+            AppError::new(
+                ErrorCode::Storage,
+                "Interner Fehler: Sperre verloren. Bitte starten Sie die Anwendung neu.",
+            )
+        })?;
+        let (ws, summary) = Workstation::restore_first_run(&st.data_dir, &archive, recovery_key)?;
+        *guard = Some(ws);
+        Ok(summary)
+    })
+    .await
+    .map_err(|_| {
+        AppError::new(
+            ErrorCode::Storage,
+            "Interner Fehler bei der Wiederherstellung. Bitte erneut versuchen.",
+        )
+    })?
+}
+
 /// The recovery sheet as PDF into `folder` (default: the export folder) – only
 /// right after the first run; returns where it lies.
 #[tauri::command]
@@ -1071,6 +1099,7 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             setup_due,
             first_run,
             setup_recovery_sheet,
+            restore_first_run,
             setup_forget_recovery,
             export_folder,
             case_detail,

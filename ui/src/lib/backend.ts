@@ -46,6 +46,7 @@ import type { NewUserRequest } from "./bindings/NewUserRequest";
 import type { Role } from "./bindings/Role";
 import type { AdminSettings } from "./bindings/AdminSettings";
 import type { SetupSteps } from "./bindings/SetupSteps";
+import type { RestoreSummary } from "./bindings/RestoreSummary";
 import type { KeyRequestState } from "./bindings/KeyRequestState";
 import type { PortalFields } from "./bindings/PortalFields";
 import type { OutboxRow } from "./bindings/OutboxRow";
@@ -76,6 +77,8 @@ export interface Backend {
   setupDue(): Promise<boolean>;
   /** The first run: set this PC up alone or as a desk of the Rathaus-Server. */
   firstRun(request: SetupRequest): Promise<SetupResult>;
+  /** The first run on a new PC: a backup archive (full path) restored with the recovery key. */
+  restoreFirstRun(archive: string, recoveryKey: string): Promise<RestoreSummary>;
   /** Right after the first run: the recovery sheet as PDF into `folder` (default: the export folder); its path. */
   saveRecoverySheet(folder: string): Promise<string>;
   /** The recovery key is written down: the backend forgets it. */
@@ -204,6 +207,7 @@ export const tauriBackend: Backend = {
   officeSyncNow: () => invoke<void>("office_sync_now"),
   setupDue: () => invoke<boolean>("setup_due"),
   firstRun: (request) => invoke<SetupResult>("first_run", { request }),
+  restoreFirstRun: (archive, recoveryKey) => invoke<RestoreSummary>("restore_first_run", { archive, recoveryKey }),
   saveRecoverySheet: (folder) => invoke<string>("setup_recovery_sheet", { folder }),
   forgetRecovery: () => invoke<void>("setup_forget_recovery"),
   exportFolder: () => invoke<string>("export_folder"),

@@ -347,6 +347,10 @@ test("first run: the choice, the form and the recovery sheet are accessible and 
   await expect(page.getByLabel("Einmalcode")).toBeVisible();
   await noSeriousA11yViolations(page);
   await page.screenshot({ path: "test-results/screens/einrichtung.png" });
+  // A new PC from a backup: the fields, accessible.
+  await page.getByLabel(/Aus einer Datensicherung wiederherstellen/).check();
+  await expect(page.getByLabel(/Sicherungsdatei/)).toBeVisible();
+  await noSeriousA11yViolations(page);
   await page.getByLabel(/Allein an diesem PC/).check();
   await expect(page.getByLabel("Einmalcode")).toBeHidden();
   await page.getByLabel(/^Passwort \(/).fill("admin-passwort-1");
@@ -402,4 +406,22 @@ test("administration: own keys, the PKI's certificates and the connection by han
   await expect(page.getByTestId("keys-take-over")).toBeFocused();
   await page.keyboard.press("Enter");
   await expect(page.getByTestId("keys-done")).toContainText("übernommen");
+});
+
+test("first run on a new PC: a backup restored by keyboard, the summary accessible", async ({ page }) => {
+  await page.goto("/");
+  await page.evaluate(() => sessionStorage.setItem("fake-setup-due", "1"));
+  await page.reload();
+  await page.getByLabel(/Aus einer Datensicherung wiederherstellen/).focus();
+  await page.keyboard.press("Space");
+  await page.getByLabel(/Sicherungsdatei/).focus();
+  await page.keyboard.type("/media/usb/amtsstube-20261203-180000.sicherung.age");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("AGE-SECRET-KEY-1RICHTIG");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("setup-restored-summary")).toContainText("620 Vorgänge");
+  await noSeriousA11yViolations(page);
+  await page.getByTestId("setup-restored-done").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Anmeldung" })).toBeVisible();
 });

@@ -123,6 +123,9 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return "/home/admin/Downloads";
           case "setup_recovery_sheet":
             return `${args.folder as string}/wiederherstellungsschluessel.pdf`;
+          case "restore_first_run":
+            sessionStorage.removeItem("fake-setup-due");
+            return { createdAt: "2026-12-03T18:00:00Z", cases: 620, documents: 1400, auditIntact: true, configuration: ["gemeinde.toml"] };
           case "setup_forget_recovery":
             return null;
           case "first_run":

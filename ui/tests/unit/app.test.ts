@@ -1152,6 +1152,51 @@ describe("Anmeldung und Arbeitskorb", () => {
 });
 
 describe("Erste Einrichtung", () => {
+  it("restores a backup onto a new PC from the first run", async () => {
+    let provisioned = false;
+    const restores: { archive: string; recoveryKey: string }[] = [];
+    mockIPC((cmd, args) => {
+      switch (cmd) {
+        case "setup_due":
+          return !provisioned;
+        case "export_folder":
+          return "/home/admin/Downloads";
+        case "restore_first_run": {
+          const a = args as { archive: string; recoveryKey: string };
+          restores.push(a);
+          if (!a.recoveryKey.startsWith("AGE-SECRET-KEY-1RICHTIG")) {
+            throw { code: "invalidInput", message: "Der Wiederherstellungsschlüssel passt nicht zu dieser Sicherung." };
+          }
+          provisioned = true;
+          return { createdAt: "2026-12-03T18:00:00Z", cases: 620, documents: 1400, auditIntact: true, configuration: ["gemeinde.toml"] };
+        }
+        case "session":
+          return null;
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(App, { backend: tauriBackend });
+    await fireEvent.click(await screen.findByLabelText(/Aus einer Datensicherung wiederherstellen/));
+    expect(screen.queryByLabelText(/^Passwort \(/)).toBeNull();
+    await fireEvent.input(screen.getByLabelText(/Sicherungsdatei/), { target: { value: "sicherung.age" } });
+    await fireEvent.input(screen.getByLabelText(/^Wiederherstellungsschlüssel/), { target: { value: "AGE-SECRET-KEY-1FALSCH" } });
+    await fireEvent.submit(screen.getByTestId("setup-form"));
+    expect((await screen.findByTestId("setup-error")).textContent).toContain("vollständigen Pfad");
+    expect(restores).toHaveLength(0);
+    await fireEvent.input(screen.getByLabelText(/Sicherungsdatei/), { target: { value: "/media/usb/amtsstube-20261203-180000.sicherung.age" } });
+    await fireEvent.submit(screen.getByTestId("setup-form"));
+    await waitFor(() => expect(screen.getByTestId("setup-error").textContent).toContain("passt nicht"));
+    // The key is not kept after a try.
+    expect((screen.getByLabelText(/^Wiederherstellungsschlüssel/) as HTMLInputElement).value).toBe("");
+    await fireEvent.input(screen.getByLabelText(/^Wiederherstellungsschlüssel/), { target: { value: "AGE-SECRET-KEY-1RICHTIG" } });
+    await fireEvent.submit(screen.getByTestId("setup-form"));
+    expect((await screen.findByTestId("setup-restored-summary")).textContent).toContain("620 Vorgänge, 1400 Dokumente");
+    expect(restores[1]).toEqual({ archive: "/media/usb/amtsstube-20261203-180000.sicherung.age", recoveryKey: "AGE-SECRET-KEY-1RICHTIG" });
+    await fireEvent.click(screen.getByTestId("setup-restored-done"));
+    expect(await screen.findByRole("heading", { name: "Anmeldung" })).toBeTruthy();
+  });
+
   it("sets a PC up as a desk of the Rathaus-Server and shows the recovery key once", async () => {
     const key = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ7XK2M9PA";
     let provisioned = false;

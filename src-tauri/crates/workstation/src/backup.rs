@@ -377,11 +377,14 @@ pub fn backup_shared(
 }
 
 /// What a restore brought back, for the administration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(export)]
 pub struct RestoreSummary {
     pub created_at: String,
+    #[ts(type = "number")]
     pub cases: u64,
+    #[ts(type = "number")]
     pub documents: u64,
     pub audit_intact: bool,
     pub configuration: Vec<String>,

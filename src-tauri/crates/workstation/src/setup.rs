@@ -183,6 +183,32 @@ impl Workstation {
         crate::exports::save(dir, "wiederherstellungsschluessel.pdf", &pdf)
     }
 
+    /// The first run on a new PC from a backup: `archive` (full path, e.g. on the
+    /// USB stick) restored with the recovery key into the empty data directory `dir`
+    /// (see [`crate::backup::restore`]); returns the workstation, logged out – every
+    /// user logs in with the password they had.
+    pub fn restore_first_run(
+        dir: &Path,
+        archive: &str,
+        recovery_key: String,
+    ) -> Result<(Workstation, crate::RestoreSummary), AppError> {
+        if !setup_due(dir) {
+            return Err(AppError::invalid(
+                "Dieser PC ist bereits eingerichtet: eine Sicherung wird nur in ein leeres Datenverzeichnis zurückgespielt.",
+            ));
+        }
+        let archive = Path::new(archive.trim());
+        if !archive.is_absolute() || !archive.is_file() {
+            return Err(AppError::invalid(format!(
+                "Die Sicherungsdatei {} gibt es nicht (vollständigen Pfad angeben, z. B. /media/usb/amtsstube-….sicherung.age).",
+                archive.display()
+            )));
+        }
+        let summary =
+            crate::backup::restore(archive, &store::SecretString::from(recovery_key), dir)?;
+        Ok((Workstation::open(dir)?, summary))
+    }
+
     /// The key was written down: it is dropped from memory; no sheet any more.
     pub fn forget_recovery_key(&mut self) {
         self.fresh_recovery = None;

@@ -439,3 +439,63 @@ fn the_recovery_sheet_is_saved_once_right_after_the_first_run() -> TestResult {
     );
     Ok(())
 }
+
+/// A new PC after a broken one, without a terminal: the first run restores a backup
+/// from the stick with the recovery key; the users log in with their passwords.
+#[test]
+fn the_first_run_restores_a_backup_onto_a_new_pc() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let old = tmp.path().join("alt");
+    let (mut ws, recovery) = Workstation::init(
+        &old,
+        InitOptions {
+            admin: UserName::parse("admin")?,
+            admin_display_name: "Admin".into(),
+            admin_password: "admin-passwort-1".to_owned().into(),
+            config: StoreConfig {
+                scrypt_log_n: 10,
+                ..StoreConfig::default()
+            },
+        },
+    )?;
+    ws.add_user("sb1", "sb1", Role::Sachbearbeitung, "sb1-passwort-1".into())?;
+    let stick = tmp.path().join("usb");
+    let prepared = ws.prepare_backup(true, Some(stick.clone()))?;
+    let written = ws.finish_backup(prepared.run(&mut |_, _| {}))?;
+    let key = age::secrecy::ExposeSecret::expose_secret(&recovery.secret_text()).to_string();
+    drop(ws);
+
+    let new = tmp.path().join("neu");
+    let archive = written.path.display().to_string();
+    // A relative or missing path, a wrong key: refused, nothing left behind.
+    for (path, k) in [
+        ("sicherung.age".to_owned(), key.clone()),
+        (stick.join("fehlt.age").display().to_string(), key.clone()),
+        (archive.clone(), "AGE-SECRET-KEY-1FALSCH".to_owned()),
+    ] {
+        let e = Workstation::restore_first_run(&new, &path, k)
+            .err()
+            .ok_or("refused")?;
+        assert!(!e.message.is_empty());
+        assert!(workstation::setup_due(&new), "{path}: {e:?}");
+    }
+    // Typed from the sheet: grouped and over two lines.
+    let (prefix, rest) = key.split_at(16);
+    let typed = format!(
+        "{prefix}\n{}",
+        rest.as_bytes()
+            .chunks(4)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let (mut restored, summary) = Workstation::restore_first_run(&new, &archive, typed)?;
+    assert!(summary.audit_intact);
+    login(&mut restored, "sb1", "sb1-passwort-1")?;
+    // Only onto an empty PC.
+    let again = Workstation::restore_first_run(&new, &archive, key)
+        .err()
+        .ok_or("twice")?;
+    assert!(again.message.contains("bereits eingerichtet"), "{again:?}");
+    Ok(())
+}
