@@ -44,6 +44,11 @@ fn output(cmd: &mut Command) -> Result<String, BoxError> {
 
 /// Run the installed CLI with a password on standard input.
 fn cli(bin: &Path, data: &Path, password: &str, args: &[&str]) -> Result<String, BoxError> {
+    cli_input(bin, data, &format!("{password}\n"), args)
+}
+
+/// Run the installed CLI with `input` (one answer per line) on standard input.
+fn cli_input(bin: &Path, data: &Path, input: &str, args: &[&str]) -> Result<String, BoxError> {
     let mut child = Command::new(bin)
         .arg("--data-dir")
         .arg(data)
@@ -56,7 +61,7 @@ fn cli(bin: &Path, data: &Path, password: &str, args: &[&str]) -> Result<String,
         .stdin
         .take()
         .ok_or("stdin")?
-        .write_all(format!("{password}\n").as_bytes())?;
+        .write_all(input.as_bytes())?;
     let out = child.wait_with_output()?;
     if !out.status.success() {
         return Err(format!(
@@ -284,26 +289,12 @@ fn install_upgrade_remove_and_purge_keep_the_data_and_the_upgrade_migrates_it()
     let stick = tmp.path().join("usb");
     std::fs::create_dir_all(&stick)?;
     // The earlier build knew no backups: the recovery key sets them up once.
-    let mut child = Command::new(&bin)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["sicherung", "einrichten", "--as", "admin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    child
-        .stdin
-        .take()
-        .ok_or("stdin")?
-        .write_all(format!("{ADMIN_PW}\n{}\n", key.trim()).as_bytes())?;
-    let set_up = child.wait_with_output()?;
-    assert!(
-        set_up.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&set_up.stdout),
-        String::from_utf8_lossy(&set_up.stderr)
-    );
+    cli_input(
+        &bin,
+        &data,
+        &format!("{ADMIN_PW}\n{}\n", key.trim()),
+        &["sicherung", "einrichten", "--as", "admin"],
+    )?;
     let made = cli(
         &bin,
         &data,
@@ -323,27 +314,12 @@ fn install_upgrade_remove_and_purge_keep_the_data_and_the_upgrade_migrates_it()
         .find(|p| p.to_string_lossy().ends_with(".sicherung.age"))
         .ok_or_else(|| format!("keine Sicherung: {made}"))?;
     let restored = tmp.path().join("neuer-pc");
-    let mut child = Command::new(&bin)
-        .arg("--data-dir")
-        .arg(&restored)
-        .arg("wiederherstellen")
-        .arg(&archive)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    child
-        .stdin
-        .take()
-        .ok_or("stdin")?
-        .write_all(format!("{}\n", key.trim()).as_bytes())?;
-    let back = child.wait_with_output()?;
-    assert!(
-        back.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&back.stdout),
-        String::from_utf8_lossy(&back.stderr)
-    );
+    cli_input(
+        &bin,
+        &restored,
+        &format!("{}\n", key.trim()),
+        &["wiederherstellen", archive.to_str().ok_or("Pfad")?],
+    )?;
     let again = cli(
         &bin,
         &restored,

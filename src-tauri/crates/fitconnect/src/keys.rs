@@ -481,13 +481,25 @@ impl TestPki {
     ) -> Result<String, openssl::error::ErrorStack> {
         let req = X509Req::from_pem(csr_pem.as_bytes())?;
         let key = req.public_key()?;
+        let mut pem = self.leaf(req.subject_name(), &key, usage)?.to_pem()?;
+        pem.extend(self.root.to_pem()?);
+        Ok(String::from_utf8_lossy(&pem).into_owned())
+    }
+
+    /// A leaf certificate for `key`, issued by the root for `usage`.
+    fn leaf<T: openssl::pkey::HasPublic>(
+        &self,
+        subject: &openssl::x509::X509NameRef,
+        key: &openssl::pkey::PKeyRef<T>,
+        usage: KeyUse,
+    ) -> Result<X509, openssl::error::ErrorStack> {
         let mut b = X509::builder()?;
         b.set_version(2)?;
         let sn = serial()?;
         b.set_serial_number(&sn)?;
-        b.set_subject_name(req.subject_name())?;
+        b.set_subject_name(subject)?;
         b.set_issuer_name(self.root.subject_name())?;
-        b.set_pubkey(&key)?;
+        b.set_pubkey(key)?;
         let from = Asn1Time::days_from_now(0)?;
         b.set_not_before(&from)?;
         let until = Asn1Time::days_from_now(825)?;
@@ -498,9 +510,7 @@ impl TestPki {
         };
         b.append_extension(ku)?;
         b.sign(&self.root_key, MessageDigest::sha512())?;
-        let mut pem = b.build().to_pem()?;
-        pem.extend(self.root.to_pem()?);
-        Ok(String::from_utf8_lossy(&pem).into_owned())
+        Ok(b.build())
     }
 
     /// Issue a key pair for `usage` with the given `kid`.
@@ -519,25 +529,8 @@ impl TestPki {
         let n = URL_SAFE_NO_PAD.encode(rsa.n().to_vec());
         let e = URL_SAFE_NO_PAD.encode(rsa.e().to_vec());
         let key = PKey::from_rsa(rsa)?;
-        let mut b = X509::builder()?;
-        b.set_version(2)?;
-        let sn = serial()?;
-        b.set_serial_number(&sn)?;
         let subject = name(kid)?;
-        b.set_subject_name(&subject)?;
-        b.set_issuer_name(self.root.subject_name())?;
-        b.set_pubkey(&key)?;
-        let from = Asn1Time::days_from_now(0)?;
-        b.set_not_before(&from)?;
-        let until = Asn1Time::days_from_now(825)?;
-        b.set_not_after(&until)?;
-        let ku = match usage {
-            KeyUse::Encryption => KeyUsage::new().critical().key_encipherment().build()?,
-            KeyUse::Signature => KeyUsage::new().critical().digital_signature().build()?,
-        };
-        b.append_extension(ku)?;
-        b.sign(&self.root_key, MessageDigest::sha512())?;
-        let leaf = b.build();
+        let leaf = self.leaf(&subject, &key, usage)?;
         let public = PublicJwk {
             kty: "RSA".into(),
             key_ops: vec![usage.key_op().into()],
