@@ -278,6 +278,20 @@ fn export_folder() -> String {
         .to_string()
 }
 
+/// "Passwort vergessen": a user's password set anew with the recovery key (the
+/// administration's way back in without a terminal); logs that user in.
+#[tauri::command]
+async fn recover(
+    state: tauri::State<'_, AppState>,
+    recovery_key: String,
+    username: String,
+    new_password: String,
+) -> Result<SessionInfo, AppError> {
+    state
+        .with(move |ws| ws.recover(&recovery_key, &username, new_password))
+        .await
+}
+
 #[tauri::command]
 async fn logout(state: tauri::State<'_, AppState>) -> Result<(), AppError> {
     state
@@ -1100,6 +1114,7 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             first_run,
             setup_recovery_sheet,
             restore_first_run,
+            recover,
             setup_forget_recovery,
             export_folder,
             case_detail,

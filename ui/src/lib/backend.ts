@@ -77,6 +77,8 @@ export interface Backend {
   setupDue(): Promise<boolean>;
   /** The first run: set this PC up alone or as a desk of the Rathaus-Server. */
   firstRun(request: SetupRequest): Promise<SetupResult>;
+  /** "Passwort vergessen": a new password for `username` with the recovery key; logs in. */
+  recover(recoveryKey: string, username: string, newPassword: string): Promise<SessionInfo>;
   /** The first run on a new PC: a backup archive (full path) restored with the recovery key. */
   restoreFirstRun(archive: string, recoveryKey: string): Promise<RestoreSummary>;
   /** Right after the first run: the recovery sheet as PDF into `folder` (default: the export folder); its path. */
@@ -207,6 +209,7 @@ export const tauriBackend: Backend = {
   officeSyncNow: () => invoke<void>("office_sync_now"),
   setupDue: () => invoke<boolean>("setup_due"),
   firstRun: (request) => invoke<SetupResult>("first_run", { request }),
+  recover: (recoveryKey, username, newPassword) => invoke<SessionInfo>("recover", { recoveryKey, username, newPassword }),
   restoreFirstRun: (archive, recoveryKey) => invoke<RestoreSummary>("restore_first_run", { archive, recoveryKey }),
   saveRecoverySheet: (folder) => invoke<string>("setup_recovery_sheet", { folder }),
   forgetRecovery: () => invoke<void>("setup_forget_recovery"),

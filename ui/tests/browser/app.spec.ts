@@ -425,3 +425,23 @@ test("first run on a new PC: a backup restored by keyboard, the summary accessib
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Anmeldung" })).toBeVisible();
 });
+
+test("forgotten password: the recovery form is accessible and opens by keyboard", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: "Anmeldung" })).toBeVisible();
+  await page.getByTestId("recover-toggle").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("recover-form")).toBeVisible();
+  await expect(page.getByTestId("recover-toggle")).toHaveAttribute("aria-expanded", "true");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  await expect(page.getByLabel(/^Wiederherstellungsschlüssel/)).toBeFocused();
+  await page.keyboard.type("AGE-SECRET-KEY-1FALSCH");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("neues-passwort-1");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("neues-passwort-2");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("recover-error")).toContainText("stimmen nicht überein");
+  await noSeriousA11yViolations(page);
+});

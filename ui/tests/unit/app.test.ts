@@ -264,6 +264,13 @@ function fakePortal(
         };
       case "session":
         return session;
+      case "recover": {
+        const a = args as { recoveryKey: string; username: string; newPassword: string };
+        calls.push(`recover:${a.recoveryKey}:${a.username}:${a.newPassword}`);
+        if (!a.recoveryKey.startsWith("AGE-SECRET-KEY-1RICHTIG")) throw { code: "wrongCredentials", message: "Der Wiederherstellungsschlüssel passt nicht zu diesem Datenbestand." };
+        session = { ...sb, username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration" };
+        return session;
+      }
       case "login": {
         const req = (args as { request: { username: string; password: string } }).request;
         if (req.username === "sb1" && req.password === "richtig-richtig") {
@@ -400,6 +407,31 @@ describe("Anmeldung und Arbeitskorb", () => {
     await waitFor(() => expect((screen.getByTestId("audit-check") as HTMLButtonElement).disabled).toBe(false));
     await fireEvent.click(screen.getByTestId("audit-check"));
     expect((await screen.findByTestId("audit-result")).textContent).toContain("Protokoll unversehrt: 1234 Einträge geprüft.");
+  });
+
+  it("sets a forgotten password anew with the recovery key and logs in", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await fireEvent.click(await screen.findByTestId("recover-toggle"));
+    expect(screen.getByTestId("recover-toggle").getAttribute("aria-expanded")).toBe("true");
+    await fireEvent.input(screen.getByLabelText(/^Wiederherstellungsschlüssel/), { target: { value: "AGE-SECRET-KEY-1FALSCH" } });
+    await fireEvent.input(screen.getByLabelText(/^Neues Passwort \(/), { target: { value: "neues-passwort-1" } });
+    await fireEvent.input(screen.getByLabelText("Neues Passwort wiederholen"), { target: { value: "anderes-passwort" } });
+    await fireEvent.submit(screen.getByTestId("recover-form"));
+    expect((await screen.findByTestId("recover-error")).textContent).toContain("stimmen nicht überein");
+    expect(calls.filter((c) => c.startsWith("recover:"))).toHaveLength(0);
+    await fireEvent.input(screen.getByLabelText("Neues Passwort wiederholen"), { target: { value: "neues-passwort-1" } });
+    await fireEvent.submit(screen.getByTestId("recover-form"));
+    await waitFor(() => expect(screen.getByTestId("recover-error").textContent).toContain("passt nicht"));
+    // Nothing secret stays in the form after a try.
+    expect((screen.getByLabelText(/^Wiederherstellungsschlüssel/) as HTMLInputElement).value).toBe("");
+    expect((screen.getByLabelText(/^Neues Passwort \(/) as HTMLInputElement).value).toBe("");
+    await fireEvent.input(screen.getByLabelText(/^Wiederherstellungsschlüssel/), { target: { value: "AGE-SECRET-KEY-1RICHTIG" } });
+    await fireEvent.input(screen.getByLabelText(/^Neues Passwort \(/), { target: { value: "neues-passwort-1" } });
+    await fireEvent.input(screen.getByLabelText("Neues Passwort wiederholen"), { target: { value: "neues-passwort-1" } });
+    await fireEvent.submit(screen.getByTestId("recover-form"));
+    expect(await screen.findByRole("heading", { name: "Verwaltung" })).toBeTruthy();
+    expect(calls).toContain("recover:AGE-SECRET-KEY-1RICHTIG:admin:neues-passwort-1");
   });
 
   it("tests a connection file step by step and takes it over", async () => {

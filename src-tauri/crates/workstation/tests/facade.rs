@@ -16,8 +16,12 @@ fn login(
     })
 }
 
-fn provision(dir: &std::path::Path) -> Result<Workstation, Box<dyn std::error::Error>> {
-    let (mut ws, _) = Workstation::init(
+/// A new store (administration `admin` / `admin-passwort-1`, fast key derivation),
+/// logged in, and its recovery key as printed on the sheet.
+fn init_with_key(
+    dir: &std::path::Path,
+) -> Result<(Workstation, String), Box<dyn std::error::Error>> {
+    let (ws, recovery) = Workstation::init(
         dir,
         InitOptions {
             admin: UserName::parse("admin")?,
@@ -29,6 +33,12 @@ fn provision(dir: &std::path::Path) -> Result<Workstation, Box<dyn std::error::E
             },
         },
     )?;
+    let key = age::secrecy::ExposeSecret::expose_secret(&recovery.secret_text()).to_string();
+    Ok((ws, key))
+}
+
+fn provision(dir: &std::path::Path) -> Result<Workstation, Box<dyn std::error::Error>> {
+    let (mut ws, _) = init_with_key(dir)?;
     for (name, role) in [
         ("sb1", Role::Sachbearbeitung),
         ("leitung", Role::Leitung),
@@ -445,24 +455,11 @@ fn the_recovery_sheet_is_saved_once_right_after_the_first_run() -> TestResult {
 #[test]
 fn the_first_run_restores_a_backup_onto_a_new_pc() -> TestResult {
     let tmp = tempfile::tempdir()?;
-    let old = tmp.path().join("alt");
-    let (mut ws, recovery) = Workstation::init(
-        &old,
-        InitOptions {
-            admin: UserName::parse("admin")?,
-            admin_display_name: "Admin".into(),
-            admin_password: "admin-passwort-1".to_owned().into(),
-            config: StoreConfig {
-                scrypt_log_n: 10,
-                ..StoreConfig::default()
-            },
-        },
-    )?;
+    let (mut ws, key) = init_with_key(&tmp.path().join("alt"))?;
     ws.add_user("sb1", "sb1", Role::Sachbearbeitung, "sb1-passwort-1".into())?;
     let stick = tmp.path().join("usb");
     let prepared = ws.prepare_backup(true, Some(stick.clone()))?;
     let written = ws.finish_backup(prepared.run(&mut |_, _| {}))?;
-    let key = age::secrecy::ExposeSecret::expose_secret(&recovery.secret_text()).to_string();
     drop(ws);
 
     let new = tmp.path().join("neu");
@@ -497,5 +494,30 @@ fn the_first_run_restores_a_backup_onto_a_new_pc() -> TestResult {
         .err()
         .ok_or("twice")?;
     assert!(again.message.contains("bereits eingerichtet"), "{again:?}");
+    Ok(())
+}
+
+/// "Passwort vergessen" at the login: the recovery key sets a new password and logs
+/// in; a wrong key or a short password changes nothing.
+#[test]
+fn a_forgotten_password_is_set_anew_with_the_recovery_key() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, key) = init_with_key(&tmp.path().join("d"))?;
+    ws.logout();
+    let other = age::x25519::Identity::generate();
+    let wrong = age::secrecy::ExposeSecret::expose_secret(&other.to_string()).to_string();
+    assert!(
+        ws.recover(&wrong, "admin", "neues-passwort-1".into())
+            .is_err()
+    );
+    assert!(ws.recover(&key, "admin", "kurz".into()).is_err());
+    assert!(ws.session().is_none());
+    login(&mut ws, "admin", "admin-passwort-1")?;
+    ws.logout();
+    let info = ws.recover(&key.to_lowercase(), "admin", "neues-passwort-1".into())?;
+    assert_eq!(info.username, "admin");
+    ws.logout();
+    assert!(login(&mut ws, "admin", "admin-passwort-1").is_err());
+    login(&mut ws, "admin", "neues-passwort-1")?;
     Ok(())
 }
