@@ -937,6 +937,17 @@ async fn admin_configure_portal(
     state.with(move |ws| ws.configure_portal(&json)).await
 }
 
+/// Attach this standalone PC to the Rathaus-Server later (administration; at the
+/// first run the set-up does it). The enrolment asks the server, so it runs without
+/// holding up other windows for long: it is one request.
+#[tauri::command]
+async fn admin_office_connect(
+    state: tauri::State<'_, AppState>,
+    request: workstation::office::OfficeConnectRequest,
+) -> Result<workstation::OfficeStatus, AppError> {
+    state.with(move |ws| ws.office_connect(request)).await
+}
+
 /// The town's own destination keys waiting for their certificates, if any.
 #[tauri::command]
 async fn admin_key_request(
@@ -1176,6 +1187,7 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             admin_configure_portal,
             admin_portal_test,
             admin_key_request,
+            admin_office_connect,
             admin_make_keys,
             admin_certify_keys,
             admin_portal_test_fields,

@@ -46,6 +46,7 @@ import type { NewUserRequest } from "./bindings/NewUserRequest";
 import type { Role } from "./bindings/Role";
 import type { AdminSettings } from "./bindings/AdminSettings";
 import type { SetupSteps } from "./bindings/SetupSteps";
+import type { OfficeConnectRequest } from "./bindings/OfficeConnectRequest";
 import type { RestoreSummary } from "./bindings/RestoreSummary";
 import type { KeyRequestState } from "./bindings/KeyRequestState";
 import type { PortalFields } from "./bindings/PortalFields";
@@ -163,6 +164,8 @@ export interface Backend {
   adminConfigurePortal(json: string): Promise<void>;
   /** "Verbindung testen" for this JSON, or the stored connection (null). */
   adminPortalTest(json: string | null): Promise<ConnectionTest>;
+  /** Attach this standalone PC to the Rathaus-Server (administration). */
+  adminOfficeConnect(request: OfficeConnectRequest): Promise<OfficeStatus>;
   /** The destination's own keys waiting for (or holding) their certificates. */
   adminKeyRequest(): Promise<KeyRequestState | null>;
   /** Make both key pairs and their certificate signing requests (saved as files). */
@@ -272,6 +275,7 @@ export const tauriBackend: Backend = {
   adminAuditCheck: () => invoke<AuditCheck>("admin_audit_check"),
   adminConfigurePortal: (json) => invoke<void>("admin_configure_portal", { json }),
   adminPortalTest: (json) => invoke<ConnectionTest>("admin_portal_test", { json }),
+  adminOfficeConnect: (request) => invoke<OfficeStatus>("admin_office_connect", { request }),
   adminKeyRequest: () => invoke<KeyRequestState | null>("admin_key_request"),
   adminMakeKeys: () => invoke<KeyRequestState>("admin_make_keys"),
   adminCertifyKeys: (encryption, signature) => invoke<KeyRequestState>("admin_certify_keys", { encryption, signature }),

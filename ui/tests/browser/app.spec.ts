@@ -52,7 +52,7 @@ test("administration: lands on what the role does and where, accessible", async 
   await page.keyboard.type("richtig-richtig");
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Verwaltung" })).toBeVisible();
-  await expect(page.getByRole("cell", { name: "Arbeitsplatz an den Rathaus-Server anschließen" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: "amtsstube buero uebernehmen --as LEITUNG" })).toBeVisible();
   await expect(page.getByTestId("first-steps-summary")).toHaveText("Noch 1 von 4 Schritten offen.");
   await expect(page.getByRole("link", { name: /Briefkopf der Gemeinde/ })).toBeVisible();
   // The only alert: the backup is four days old.
@@ -444,4 +444,30 @@ test("forgotten password: the recovery form is accessible and opens by keyboard"
   await page.keyboard.press("Enter");
   await expect(page.getByTestId("recover-error")).toContainText("stimmen nicht überein");
   await noSeriousA11yViolations(page);
+});
+
+test("administration of a PC alone: attached to the Rathaus-Server later, accessible, by keyboard", async ({ page }) => {
+  await page.goto("/");
+  await page.evaluate(() => sessionStorage.setItem("fake-alone", "1"));
+  await page.reload();
+  await page.keyboard.type("admin");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("office-connect")).toBeVisible();
+  await page.getByLabel("Adresse des Rathaus-Servers").focus();
+  await page.keyboard.press("End");
+  await page.keyboard.type("rathaus:8443");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("FALSCH");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("ab".repeat(32));
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("Bürgerbüro 3");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("office-connect-error")).toContainText("Einmalcode ist ungültig");
+  await noSeriousA11yViolations(page);
+  await page.getByLabel("Einmalcode").fill("K7QM-4XRT-P2WD");
+  await page.getByLabel("Einmalcode").press("Enter");
+  await expect(page.getByTestId("office-connect-done")).toContainText("Verbunden mit dem Rathaus-Server");
 });

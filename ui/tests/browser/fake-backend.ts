@@ -105,6 +105,9 @@ export async function installFakeBackend(page: Page): Promise<void> {
               nextRun: null,
             };
           case "office_status":
+            if (sessionStorage.getItem("fake-alone") !== null) {
+              return { state: "allein", server: null, workstation: null, position: null, applied: null, message: "Allein an diesem PC (kein Rathaus-Server).", signedIn: false, waiting: 0, conflicts: 0 };
+            }
             return {
               state: officeSignedIn ? "verbunden" : "anmeldung_abgelaufen",
               server: "https://rathaus:8443",
@@ -283,6 +286,12 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return backup;
           case "admin_users":
             return adminUsers;
+          case "admin_office_connect":
+            if ((args as { request: { code: string } }).request.code === "FALSCH") {
+              throw { code: "forbidden", message: "Der Einmalcode ist ungültig oder abgelaufen." };
+            }
+            sessionStorage.removeItem("fake-alone");
+            return { state: "verbunden", server: "https://rathaus:8443", workstation: "w9", position: 0, applied: null, message: "Verbunden mit dem Rathaus-Server https://rathaus:8443.", signedIn: false, waiting: 0, conflicts: 0 };
           case "admin_key_request":
             return keyRequest;
           case "admin_make_keys":

@@ -126,6 +126,11 @@ function fakePortal(
         townSet = true;
         return null;
       }
+      case "admin_office_connect": {
+        const r = (args as { request: { server: string; code: string; name: string } }).request;
+        calls.push(`office-connect:${r.server}:${r.code}:${r.name}`);
+        return { ...office, state: "verbunden", server: r.server, message: `Verbunden mit dem Rathaus-Server ${r.server}.` };
+      }
       case "admin_key_request":
         return keyRequest;
       case "admin_make_keys":
@@ -343,7 +348,19 @@ describe("Anmeldung und Arbeitskorb", () => {
     await login("admin", "richtig-richtig");
     expect(await screen.findByRole("heading", { name: "Verwaltung" })).toBeTruthy();
     expect(screen.getByTestId("admin-home").textContent).toContain("Alex Admin");
-    expect(screen.getByTestId("admin-tasks").textContent).toContain("amtsstube buero anschliessen");
+    expect(screen.getByTestId("admin-tasks").textContent).toContain("amtsstube buero uebernehmen");
+    // Alone at this PC: it can be attached to the Rathaus-Server from here.
+    expect(await screen.findByTestId("office-connect")).toBeTruthy();
+    await fireEvent.submit((await screen.findByTestId("office-connect-submit")).closest("form") as HTMLFormElement);
+    expect((await screen.findByTestId("office-connect-error")).textContent).toContain("Einmalcode");
+    expect(calls.filter((c) => c.startsWith("office-connect"))).toHaveLength(0);
+    await fireEvent.input(screen.getByLabelText("Adresse des Rathaus-Servers", { selector: "#oc-server" }), { target: { value: "https://rathaus:8443" } });
+    await fireEvent.input(screen.getByLabelText("Einmalcode", { selector: "#oc-code" }), { target: { value: "K7QM-4XRT-P2WD" } });
+    await fireEvent.input(screen.getByLabelText(/Fingerabdruck/, { selector: "#oc-fingerprint" }), { target: { value: "ab".repeat(32) } });
+    await fireEvent.input(screen.getByLabelText(/Name dieses Arbeitsplatzes/, { selector: "#oc-name" }), { target: { value: "Bürgerbüro 3" } });
+    await fireEvent.submit(screen.getByTestId("office-connect-submit").closest("form") as HTMLFormElement);
+    await waitFor(() => expect(screen.getByTestId("office-connect-done").textContent).toContain("Verbunden"));
+    expect(calls).toContain("office-connect:https://rathaus:8443:K7QM-4XRT-P2WD:Bürgerbüro 3");
     expect(screen.queryByRole("alert")).toBeNull();
     expect(calls).not.toContain("work_list");
     expect((await screen.findByTestId("backup-state")).textContent).toContain("amtsstube-20261203-180000.sicherung.age");
