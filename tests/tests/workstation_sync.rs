@@ -374,6 +374,17 @@ fn keys_made_here_certified_by_the_pki_and_a_connection_entered_by_hand() -> R {
     ws.logout();
     login(&mut ws, "admin", "admin-passwort-1")?;
 
+    // Certificates without a request of this PC: refused, nothing written.
+    let err = ws
+        .portal_certify_keys("x", "y", &out)
+        .err()
+        .ok_or("certified without a request")?;
+    assert!(
+        err.message.contains("keinen offenen Schlüsselantrag"),
+        "{}",
+        err.message
+    );
+    assert!(!out.exists());
     let subject = ws.portal_key_subject()?;
     assert_eq!(subject.organisation, "Gemeinde Musterstadt");
     let made = ws.portal_store_keys(workstation::make_portal_keys(&subject)?, &out)?;

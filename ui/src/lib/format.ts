@@ -95,3 +95,13 @@ export function base64Bytes(b64: string): Uint8Array {
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
+
+/** A chosen file's text. FileReader rather than `file.text()`: the same in every web view. */
+export function readText(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result ?? ""));
+    reader.onerror = () => reject(new Error("Die Datei ist nicht lesbar."));
+    reader.readAsText(file);
+  });
+}

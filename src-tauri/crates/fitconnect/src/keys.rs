@@ -241,7 +241,8 @@ pub struct RequestSubject {
 /// A new key waiting for its certificate: the private key (PKCS#8 PEM, to keep
 /// encrypted) and the certificate signing request (PKCS#10 PEM) for the Land's
 /// Verwaltungs-PKI.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct KeyRequest {
     pub kid: String,
     pub private_pem: String,

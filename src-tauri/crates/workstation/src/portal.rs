@@ -490,24 +490,13 @@ impl PortalCheck {
 /// their certificates from the Land's PKI.
 const KEY_REQUEST_SETTING: &str = "portal_schluesselantrag";
 
+/// A key made here, and its published form once the PKI certified it.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct StoredKey {
-    kid: String,
-    private_pem: String,
-    csr_pem: String,
+    #[serde(flatten)]
+    request: fitconnect::keys::KeyRequest,
     #[serde(default)]
     jwk: Option<fitconnect::keys::PublicJwk>,
-}
-
-impl StoredKey {
-    fn request(&self) -> fitconnect::keys::KeyRequest {
-        fitconnect::keys::KeyRequest {
-            kid: self.kid.clone(),
-            private_pem: self.private_pem.clone(),
-            csr_pem: self.csr_pem.clone(),
-        }
-    }
 }
 
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
@@ -563,12 +552,7 @@ pub fn make_keys(subject: &fitconnect::keys::RequestSubject) -> Result<NewKeys, 
     let tag = &tag[..8];
     let make = |usage, kid: String| {
         request_key(subject, usage, &kid)
-            .map(|r| StoredKey {
-                kid: r.kid,
-                private_pem: r.private_pem,
-                csr_pem: r.csr_pem,
-                jwk: None,
-            })
+            .map(|request| StoredKey { request, jwk: None })
             .map_err(|e| invalid(e.to_string()))
     };
     Ok(NewKeys(StoredKeyRequest {
@@ -624,17 +608,17 @@ impl crate::Workstation {
             crate::exports::save(
                 dir,
                 "fit-connect-verschluesselung.csr",
-                request.encryption.csr_pem.as_bytes(),
+                request.encryption.request.csr_pem.as_bytes(),
             )?,
             crate::exports::save(
                 dir,
                 "fit-connect-signatur.csr",
-                request.signature.csr_pem.as_bytes(),
+                request.signature.request.csr_pem.as_bytes(),
             )?,
         ];
         let session = self.session_with_mut(domain::Permission::ConfigurePortal)?;
         session.set_setting(KEY_REQUEST_SETTING, &value)?;
-        session.audit("portal.schluesselantrag", &request.encryption.kid)?;
+        session.audit("portal.schluesselantrag", &request.encryption.request.kid)?;
         Ok(state_of(
             &request,
             files.iter().map(|f| f.display().to_string()).collect(),
@@ -666,13 +650,13 @@ impl crate::Workstation {
             }
         }
         let encryption = certified_key(
-            &request.encryption.request(),
+            &request.encryption.request,
             KeyUse::Encryption,
             encryption_chain,
         )
         .map_err(|e| invalid(format!("Zertifikat für die Verschlüsselung: {e}")))?;
         let signature = certified_key(
-            &request.signature.request(),
+            &request.signature.request,
             KeyUse::Signature,
             signature_chain,
         )
@@ -689,7 +673,7 @@ impl crate::Workstation {
         let value = serde_json::to_string(&request).map_err(|e| invalid(e.to_string()))?;
         let session = self.session_with_mut(domain::Permission::ConfigurePortal)?;
         session.set_setting(KEY_REQUEST_SETTING, &value)?;
-        session.audit("portal.zertifikate", &request.encryption.kid)?;
+        session.audit("portal.zertifikate", &request.encryption.request.kid)?;
         Ok(state_of(&request, vec![file.display().to_string()]))
     }
 
@@ -727,9 +711,9 @@ impl crate::Workstation {
             "clientId": fields.client_id.trim(),
             "clientSecret": fields.client_secret.trim(),
             "encryptionKey": encryption,
-            "encryptionPrivatePem": request.encryption.private_pem,
+            "encryptionPrivatePem": request.encryption.request.private_pem,
             "signatureKey": signature,
-            "signaturePrivatePem": request.signature.private_pem,
+            "signaturePrivatePem": request.signature.request.private_pem,
             "replyDestinationId": optional(&fields.reply_destination_id)
                 .map(|r| uuid(&r, "Der Rückkanal-Zustellpunkt"))
                 .transpose()?,
@@ -758,8 +742,8 @@ impl crate::Workstation {
 fn state_of(r: &StoredKeyRequest, files: Vec<String>) -> KeyRequestState {
     KeyRequestState {
         created: r.created.clone(),
-        encryption_kid: r.encryption.kid.clone(),
-        signature_kid: r.signature.kid.clone(),
+        encryption_kid: r.encryption.request.kid.clone(),
+        signature_kid: r.signature.request.kid.clone(),
         certified: r.encryption.jwk.is_some() && r.signature.jwk.is_some(),
         files,
     }
