@@ -948,6 +948,42 @@ async fn admin_office_connect(
     state.with(move |ws| ws.office_connect(request)).await
 }
 
+/// The town's mail server for answers by e-mail (no password), if set up.
+#[tauri::command]
+async fn admin_mail_settings(
+    state: tauri::State<'_, AppState>,
+) -> Result<Option<workstation::MailSettingsView>, AppError> {
+    state.with(|ws| ws.mail_settings()).await
+}
+
+#[tauri::command]
+async fn admin_set_mail_settings(
+    state: tauri::State<'_, AppState>,
+    settings: workstation::MailSettings,
+) -> Result<workstation::MailSettingsView, AppError> {
+    state.with(move |ws| ws.set_mail_settings(&settings)).await
+}
+
+/// "Verbindung testen" for the mail server: the settings under the lock, the
+/// server asked without it.
+#[tauri::command]
+async fn admin_mail_test(state: tauri::State<'_, AppState>) -> Result<String, AppError> {
+    let check = state.with(|ws| ws.mail_check()).await?;
+    tauri::async_runtime::spawn_blocking(move || check.run())
+        .await
+        .map_err(|_| {
+            AppError::new(
+                ErrorCode::Storage,
+                "Interner Fehler beim Verbindungstest. Bitte erneut versuchen.",
+            )
+        })?
+}
+
+#[tauri::command]
+async fn admin_remove_mail_settings(state: tauri::State<'_, AppState>) -> Result<(), AppError> {
+    state.with(|ws| ws.remove_mail_settings()).await
+}
+
 /// The town's own destination keys waiting for their certificates, if any.
 #[tauri::command]
 async fn admin_key_request(
@@ -1188,6 +1224,10 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             admin_portal_test,
             admin_key_request,
             admin_office_connect,
+            admin_mail_settings,
+            admin_set_mail_settings,
+            admin_mail_test,
+            admin_remove_mail_settings,
             admin_make_keys,
             admin_certify_keys,
             admin_portal_test_fields,

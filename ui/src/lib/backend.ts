@@ -47,6 +47,8 @@ import type { Role } from "./bindings/Role";
 import type { AdminSettings } from "./bindings/AdminSettings";
 import type { SetupSteps } from "./bindings/SetupSteps";
 import type { OfficeConnectRequest } from "./bindings/OfficeConnectRequest";
+import type { MailSettings } from "./bindings/MailSettings";
+import type { MailSettingsView } from "./bindings/MailSettingsView";
 import type { RestoreSummary } from "./bindings/RestoreSummary";
 import type { KeyRequestState } from "./bindings/KeyRequestState";
 import type { PortalFields } from "./bindings/PortalFields";
@@ -166,6 +168,13 @@ export interface Backend {
   adminPortalTest(json: string | null): Promise<ConnectionTest>;
   /** Attach this standalone PC to the Rathaus-Server (administration). */
   adminOfficeConnect(request: OfficeConnectRequest): Promise<OfficeStatus>;
+  /** The town's mail server for answers by e-mail (no password), or null. */
+  adminMailSettings(): Promise<MailSettingsView | null>;
+  /** Set up or change it; an empty password keeps the stored one. */
+  adminSetMailSettings(settings: MailSettings): Promise<MailSettingsView>;
+  /** "Verbindung testen": connect, TLS, login – no mail is sent. The answer in German. */
+  adminMailTest(): Promise<string>;
+  adminRemoveMailSettings(): Promise<void>;
   /** The destination's own keys waiting for (or holding) their certificates. */
   adminKeyRequest(): Promise<KeyRequestState | null>;
   /** Make both key pairs and their certificate signing requests (saved as files). */
@@ -276,6 +285,10 @@ export const tauriBackend: Backend = {
   adminConfigurePortal: (json) => invoke<void>("admin_configure_portal", { json }),
   adminPortalTest: (json) => invoke<ConnectionTest>("admin_portal_test", { json }),
   adminOfficeConnect: (request) => invoke<OfficeStatus>("admin_office_connect", { request }),
+  adminMailSettings: () => invoke<MailSettingsView | null>("admin_mail_settings"),
+  adminSetMailSettings: (settings) => invoke<MailSettingsView>("admin_set_mail_settings", { settings }),
+  adminMailTest: () => invoke<string>("admin_mail_test"),
+  adminRemoveMailSettings: () => invoke<void>("admin_remove_mail_settings"),
   adminKeyRequest: () => invoke<KeyRequestState | null>("admin_key_request"),
   adminMakeKeys: () => invoke<KeyRequestState>("admin_make_keys"),
   adminCertifyKeys: (encryption, signature) => invoke<KeyRequestState>("admin_certify_keys", { encryption, signature }),

@@ -471,3 +471,32 @@ test("administration of a PC alone: attached to the Rathaus-Server later, access
   await page.getByLabel("Einmalcode").press("Enter");
   await expect(page.getByTestId("office-connect-done")).toContainText("Verbunden mit dem Rathaus-Server");
 });
+
+test("administration: the mail server for answers by e-mail – accessible, by keyboard", async ({ page }) => {
+  await page.goto("/");
+  await page.keyboard.type("admin");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("mail-state")).toContainText("Noch kein Mailserver");
+  await page.getByLabel("Mailserver (Name oder Adresse)").focus();
+  await page.keyboard.type("mail.musterstadt.example");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("rathaus");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("relay-geheim");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("kein-absender");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("mail-error")).toContainText("Absenderadresse");
+  await noSeriousA11yViolations(page);
+  await page.getByLabel("Absenderadresse").fill("buergerbuero@musterstadt.example");
+  await page.getByLabel("Absenderadresse").press("Enter");
+  await expect(page.getByTestId("mail-state")).toContainText("Eingerichtet: mail.musterstadt.example:587 (STARTTLS)");
+  await page.getByTestId("mail-test").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("mail-done")).toContainText("nimmt die Anmeldung an");
+  await noSeriousA11yViolations(page);
+});

@@ -28,6 +28,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
       },
     ];
     const notes: { at: string; author: string; text: string }[] = [];
+    let mailSettings: { host: string; port: number; security: string; user: string | null; passwordSet: boolean; from: string; fromName: string | null; caSet: boolean } | null = null;
     let keyRequest: { created: string; encryptionKid: string; signatureKid: string; certified: boolean; files: string[] } | null = null;
     let adminUsers = [
       { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null as string | null, own: true },
@@ -55,6 +56,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
       channel: "online",
       portalCaseId: "6f1c2a4e-0000-4000-8000-000000000001",
       assignedTo: "sb1",
+      tasks: [] as string[],
       allowedActions: state === "inPruefung" ? ["nachfordern", "vollstaendig", "zurueckziehen", "weiterleiten"] : ["nachfordern", "entscheiden", "zurueckziehen", "weiterleiten"],
       checklist: [
         { item: "Halterdaten vollständig", checked: true, checkedBy: "sb1" },
@@ -286,6 +288,19 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return backup;
           case "admin_users":
             return adminUsers;
+          case "admin_mail_settings":
+            return mailSettings;
+          case "admin_set_mail_settings": {
+            const m = (args as { settings: { host: string; port: number; security: string; user: string | null; password: string | null; from: string; fromName: string | null; caPem: string | null } }).settings;
+            if (!m.from.includes("@")) throw { code: "invalidInput", message: `E-Mail-Einstellung ungültig: Absenderadresse „${m.from}“ ist ungültig.` };
+            mailSettings = { host: m.host, port: m.port, security: m.security, user: m.user, passwordSet: m.password !== null, from: m.from, fromName: m.fromName, caSet: m.caPem !== null };
+            return mailSettings;
+          }
+          case "admin_mail_test":
+            return `Der Mailserver ${mailSettings?.host} antwortet und nimmt die Anmeldung an.`;
+          case "admin_remove_mail_settings":
+            mailSettings = null;
+            return null;
           case "admin_office_connect":
             if ((args as { request: { code: string } }).request.code === "FALSCH") {
               throw { code: "forbidden", message: "Der Einmalcode ist ungültig oder abgelaufen." };

@@ -52,6 +52,7 @@ function fakePortal(
   let opSettings = { lockAfterSeconds: 600, pollSeconds: 300, portalConfigured: true, hkrFolder: null as string | null, scanFolder: null as string | null, personReports: false };
   let failedOutbox = [{ id: 41, kind: "Zahlungsanforderung", attempts: 8, lastError: "Portal antwortet 503 (Wartung)" }];
   let townSet = false;
+  let mail: { host: string; port: number; security: string; user: string | null; passwordSet: boolean; from: string; fromName: string | null; caSet: boolean } | null = null;
   let keyRequest: { created: string; encryptionKid: string; signatureKid: string; certified: boolean; files: string[] } | null = null;
   let townDetails = { behoerde: "Gemeinde Musterstadt", abteilung: "Bürgerbüro", anschrift: ["Rathausplatz 1", "47110 Musterstadt"], sitz: "Musterstadt", telefon: "02151 9876-0", email: "buergerbuero@musterstadt.example", web: "", oeffnungszeiten: "", bank: "Sparkasse Musterstadt", iban: "DE02 1005 0000 0054 5404 02", bic: "BELADEBEXXX", verwaltungsgericht: "Verwaltungsgericht Düsseldorf", verwaltungsgerichtAnschrift: "Bastionstraße 39, 40213 Düsseldorf", zeichnung: "Im Auftrag" };
   let adminUsers: AdminUser[] = [
@@ -126,6 +127,22 @@ function fakePortal(
         townSet = true;
         return null;
       }
+      case "admin_mail_settings":
+        return mail;
+      case "admin_set_mail_settings": {
+        const m = (args as { settings: { host: string; port: number; security: string; user: string | null; password: string | null; from: string; fromName: string | null; caPem: string | null } }).settings;
+        if (m.security === "keine" && m.host !== "127.0.0.1") throw { code: "invalidInput", message: "E-Mail-Einstellung ungültig: Ohne Verschlüsselung nur zu einem Mailserver auf diesem PC (127.0.0.1). Bitte STARTTLS oder TLS wählen." };
+        calls.push(`mail:${m.host}:${m.port}:${m.security}:${m.user}:${m.password}:${m.from}`);
+        mail = { host: m.host, port: m.port, security: m.security, user: m.user, passwordSet: m.password !== null || (mail?.passwordSet ?? false), from: m.from, fromName: m.fromName, caSet: m.caPem !== null };
+        return mail;
+      }
+      case "admin_mail_test":
+        calls.push("mail-test");
+        return `Der Mailserver ${mail?.host} antwortet und nimmt die Anmeldung an.`;
+      case "admin_remove_mail_settings":
+        calls.push("mail-remove");
+        mail = null;
+        return null;
       case "admin_office_connect": {
         const r = (args as { request: { server: string; code: string; name: string } }).request;
         calls.push(`office-connect:${r.server}:${r.code}:${r.name}`);
@@ -532,6 +549,33 @@ describe("Anmeldung und Arbeitskorb", () => {
     await waitFor(() => expect(screen.getByTestId("first-steps-summary").textContent).toContain("Dieser PC ist eingerichtet"));
   });
 
+  it("lets the administration set up the mail server, refusing an unencrypted remote one", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("admin", "richtig-richtig");
+    expect((await screen.findByTestId("mail-state")).textContent).toContain("Noch kein Mailserver eingerichtet");
+    expect((screen.getByTestId("mail-test") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.input(screen.getByLabelText("Mailserver (Name oder Adresse)"), { target: { value: "mail.musterstadt.example" } });
+    await fireEvent.change(screen.getByLabelText("Verschlüsselung der Verbindung"), { target: { value: "keine" } });
+    await fireEvent.input(screen.getByLabelText("Absenderadresse"), { target: { value: "buergerbuero@musterstadt.example" } });
+    await fireEvent.click(screen.getByRole("button", { name: "E-Mail-Einstellungen speichern" }));
+    expect((await screen.findByTestId("mail-error")).textContent).toContain("STARTTLS");
+    await fireEvent.change(screen.getByLabelText("Verschlüsselung der Verbindung"), { target: { value: "starttls" } });
+    await fireEvent.input(screen.getByLabelText("Anmeldename am Mailserver (leer: ohne Anmeldung)"), { target: { value: "rathaus" } });
+    await fireEvent.input(document.getElementById("mail-password") as HTMLInputElement, { target: { value: "relay-geheim" } });
+    await fireEvent.click(screen.getByRole("button", { name: "E-Mail-Einstellungen speichern" }));
+    await waitFor(() => expect(calls).toContain("mail:mail.musterstadt.example:587:starttls:rathaus:relay-geheim:buergerbuero@musterstadt.example"));
+    await waitFor(() => expect(screen.getByTestId("mail-state").textContent).toContain("Eingerichtet: mail.musterstadt.example:587 (STARTTLS)"));
+    // The password is not shown again; the field says an empty one keeps it.
+    expect((document.getElementById("mail-password") as HTMLInputElement).value).toBe("");
+    expect(screen.getByText(/leer lassen: gespeichertes behalten/)).toBeTruthy();
+    await fireEvent.click(screen.getByTestId("mail-test"));
+    await waitFor(() => expect(screen.getByTestId("mail-done").textContent).toContain("nimmt die Anmeldung an"));
+    await fireEvent.click(screen.getByTestId("mail-remove"));
+    await waitFor(() => expect(calls).toContain("mail-remove"));
+    expect(screen.getByTestId("mail-state").textContent).toContain("Noch kein Mailserver");
+  });
+
   it("warns the administration without a backup, saves the folder and backs up now", async () => {
     const calls = fakePortal({ items: [], total: 0 }, undefined, undefined, [], {
       settings: null,
@@ -882,6 +926,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       portalCaseId: "6f1c2a4e-0000-4000-8000-000000000001",
       replyChannel: { key: "eMail", label: "E-Mail an ayse@example.org – ohne Schlüssel: Inhalte nur per Post", available: false },
       assignedTo: "sb1",
+      tasks: [],
       allowedActions: state === "inPruefung" ? ["nachfordern", "vollstaendig", "zurueckziehen", "weiterleiten"] : ["nachreichung_eingegangen"],
       checklist: [{ item: "Angaben zur Person vollständig", checked: checks.length > 0, checkedBy: checks.length > 0 ? "sb1" : null }],
       deadlines: { target: "2026-11-25", legal: null, clock: "fiktion", legalBasis: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW", periodStart: null, originalEnd: null, inactionFrom: "2027-02-20", status: "imPlan", extended: false, extensionPossible: false, requestWarning: warning, deemedDelivery: null },
@@ -972,6 +1017,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       () => ({
         id: "d".repeat(32), fileNumber: "MAK-2026-0100001", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß",
         state: "inBearbeitung", stateLabel: "In Bearbeitung", receivedAt: "2026-01-15T09:00:00Z", channel: "online", portalCaseId: null, assignedTo: "sb1",
+        tasks: ["E-Mail nicht zugestellt (Zustellung abgelehnt: 550 5.1.1 Postfach unbekannt). Bitte das Schreiben per Post senden oder die Adresse klären."],
         allowedActions: ["nachfordern", "entscheiden"], checklist: [],
         deadlines: { target: "2026-02-16", legal: "2026-06-15", clock: "fiktion", legalBasis: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW", periodStart: "2026-01-15", originalEnd: "2026-04-15", inactionFrom: "2026-04-15", status: "imPlan", extended: true, extensionPossible: false, requestWarning: warning, deemedDelivery: null },
         history: [], notes: [], documents: [],
@@ -985,6 +1031,8 @@ describe("Anmeldung und Arbeitskorb", () => {
     render(App, { backend: tauriBackend });
     await fireEvent.click(await screen.findByRole("button", { name: "Vorgang MAK-2026-0100001 öffnen" }));
     const legal = await screen.findByTestId("case-legal");
+    // What the clerk has to do first: a refused e-mail, as a task at the top.
+    expect(screen.getByTestId("case-tasks").textContent).toContain("Bitte das Schreiben per Post senden");
     expect(legal.textContent).toContain("15.06.2026");
     expect(legal.textContent).toContain("Beginn 15.01.2026");
     expect(legal.textContent).toContain("verlängert, bisher 15.04.2026");
@@ -1009,6 +1057,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       id: "e".repeat(32), fileNumber: "MAK-2026-0100002", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß",
       state, stateLabel: state === "in_bearbeitung" ? "In Bearbeitung" : "Genehmigung gilt als erteilt",
       receivedAt: "2026-06-01T09:00:00Z", channel: "online", portalCaseId: null, assignedTo: "sb1",
+      tasks: [],
       allowedActions: state === "in_bearbeitung" ? ["nachfordern", "entscheiden", "fiktion_feststellen"] : ["versenden", "abschliessen"],
       checklist: [],
       deadlines: { target: "2026-07-01", legal: "2026-09-01", clock: "fiktion", legalBasis: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW", periodStart: "2026-06-01", originalEnd: null, inactionFrom: "2026-09-01", status: state === "in_bearbeitung" ? "fiktionEingetreten" : "imPlan", extended: false, extensionPossible: false, requestWarning: null, deemedDelivery: null },
@@ -1097,7 +1146,7 @@ describe("Anmeldung und Arbeitskorb", () => {
           return {
             id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk",
             state: "inPruefung", stateLabel: "In Prüfung", receivedAt: "2026-11-20T09:00:00Z", channel: "online", portalCaseId: null,
-            assignedTo: assigned.length ? "sb2" : "sb1", allowedActions: [], checklist: [],
+            assignedTo: assigned.length ? "sb2" : "sb1", allowedActions: [], checklist: [], tasks: [],
             deadlines: { target: null, legal: null, clock: "servicefrist", legalBasis: "", periodStart: null, originalEnd: null, inactionFrom: null, status: "imPlan", extended: false, extensionPossible: false, requestWarning: null, deemedDelivery: null },
             history: [], notes: [], documents: [],
           };

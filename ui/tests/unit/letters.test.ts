@@ -10,12 +10,12 @@ import type { LetterView } from "../../src/lib/bindings/LetterView";
 import type { OutboxView } from "../../src/lib/bindings/OutboxView";
 import { formatEuro } from "../../src/lib/format";
 
-function view(req: LetterRequest, blocked: string | null): LetterView {
+function view(req: LetterRequest, blocked: string | null, channels = ["postfach", "post"]): LetterView {
   const units = req.fees[0]?.menge ?? 1;
   const total = 3500 + units * 150;
   return {
     kinds: ["eingangsbestaetigung", "bescheid"],
-    channels: ["postfach", "post"],
+    channels,
     tariff: [{ stelle: "SNB-02", bezeichnung: "Baustelleneinrichtung", art: "einheit", betragCent: 150, minCent: 0, maxCent: 0, einheit: "m² und Tag" }],
     fees: req.fees.length ? req.fees : [{ stelle: "SNB-02", betragCent: null, menge: 1, ermaessigungProzent: null, begruendung: null }],
     paidOnline: null,
@@ -87,6 +87,37 @@ describe("letters", () => {
     await fireEvent.click(screen.getByTestId("letter-channel-post"));
     expect((await screen.findByTestId("letter-blocked")).textContent).toContain("Kassenordner");
     expect((screen.getByTestId("letter-send") as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("offers the e-mail the citizen asked for first and sends by it", async () => {
+    const requests: [string, LetterRequest][] = [];
+    mockIPC((cmd, args) => {
+      const req = (args as { request: LetterRequest }).request;
+      switch (cmd) {
+        case "letter_view":
+          requests.push([cmd, req]);
+          // The workstation blocks a channel it does not offer.
+          return view(req, ["email", "postfach", "post"].includes(req.kanal) ? null : `Unbekannter Versandweg „${req.kanal}“.`, ["email", "postfach", "post"]);
+        case "case_outbox":
+          return [];
+        case "send_letter":
+          requests.push([cmd, req]);
+          return {};
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(LetterPanel, { backend: tauriBackend, caseId: "c".repeat(32), caseState: "entschieden", onSent: () => {} });
+    const email = (await screen.findByTestId("letter-channel-email")) as HTMLInputElement;
+    await waitFor(() => expect(email.checked).toBe(true));
+    expect(screen.getByLabelText("E-Mail, verschlüsselt (wie gewünscht)")).toBe(email);
+    // The first view's unknown channel never shows: it was asked again for e-mail.
+    expect(screen.queryByTestId("letter-blocked")).toBeNull();
+    expect(requests.map(([, r]) => r.kanal)).toContain("email");
+    await fireEvent.click(screen.getByTestId("letter-send"));
+    await waitFor(() => expect(requests.some(([c]) => c === "send_letter")).toBe(true));
+    expect(requests.find(([c]) => c === "send_letter")?.[1].kanal).toBe("email");
+    expect(screen.getByTestId("letters-message").textContent).toContain("verschlüsselten Versand per E-Mail");
   });
 
   it("formats amounts like the letters do", () => {

@@ -155,6 +155,10 @@ pub enum ClientError {
     /// reachable now; retried later. Says nothing about the portal.
     #[error("Ablage nicht erreichbar: {0}")]
     Unavailable(String),
+    /// The receiving side refused this one item for good (e.g. a mail server that
+    /// does not know the recipient): it stops at once and becomes a task.
+    #[error("Zustellung abgelehnt: {0}")]
+    Refused(String),
 }
 
 impl ClientError {
@@ -163,7 +167,7 @@ impl ClientError {
         match self {
             ClientError::Network(_) | ClientError::Decode(_) | ClientError::Unavailable(_) => true,
             ClientError::Http { status, .. } => *status == 429 || *status == 408 || *status >= 500,
-            ClientError::Auth(_) | ClientError::Invalid(_) => false,
+            ClientError::Auth(_) | ClientError::Invalid(_) | ClientError::Refused(_) => false,
         }
     }
 

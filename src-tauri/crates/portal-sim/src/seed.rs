@@ -232,20 +232,39 @@ fn uuid(rng: &mut ChaCha8Rng) -> Uuid {
 pub fn seed(state: &mut State, count: usize, seed: u64) -> Result<Vec<Uuid>, StateError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..count)
-        .map(|_| seed_one(state, &mut rng, None))
+        .map(|_| seed_one(state, &mut rng, None, None))
+        .collect()
+}
+
+/// The reply channel (metadata `replyChannel`) of the `n`-th seeded application,
+/// given the applicant's e-mail address.
+pub type ReplyChannelOf<'a> = &'a dyn Fn(usize, &str) -> Value;
+
+/// As [`seed`], with each application's reply channel chosen by `channel` (e.g.
+/// e-mail with a citizen's OpenPGP key).
+pub fn seed_replying(
+    state: &mut State,
+    count: usize,
+    seed: u64,
+    channel: ReplyChannelOf<'_>,
+) -> Result<Vec<Uuid>, StateError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..count)
+        .map(|n| seed_one(state, &mut rng, None, Some((n, channel))))
         .collect()
 }
 
 /// One submission with a deliberate defect.
 pub fn seed_flawed(state: &mut State, flaw: Flaw, seed: u64) -> Result<Uuid, StateError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    seed_one(state, &mut rng, Some(flaw))
+    seed_one(state, &mut rng, Some(flaw), None)
 }
 
 fn seed_one(
     state: &mut State,
     rng: &mut ChaCha8Rng,
     flaw: Option<Flaw>,
+    channel: Option<(usize, ReplyChannelOf<'_>)>,
 ) -> Result<Uuid, StateError> {
     let service = pick(rng, &SERVICES);
     let first = *pick(rng, &FIRST);
@@ -354,7 +373,11 @@ fn seed_one(
         &attachments,
         |m| {
             m.insert("publicServiceType".into(), json!({ "name": service.name, "identifier": service.leika }));
-            m.insert("replyChannel".into(), json!({ "eMail": { "address": email } }));
+            let reply = match channel {
+                Some((n, f)) => f(n, &email),
+                None => json!({ "eMail": { "address": email } }),
+            };
+            m.insert("replyChannel".into(), reply);
             m.insert(
                 "additionalReferenceInfo".into(),
                 json!({ "senderReference": format!("PORTAL-{}", &submission_id.simple().to_string()[..8]), "applicationDate": application_date }),

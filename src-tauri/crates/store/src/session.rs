@@ -797,6 +797,25 @@ impl Session {
         Ok(())
     }
 
+    /// Remove a setting (audited like a change).
+    pub fn remove_setting(&mut self, name: &str) -> Result<()> {
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM secrets WHERE name = ?1",
+            params![format!("setting:{name}")],
+        )?;
+        audit::append(
+            &tx,
+            &now,
+            self.user.username.as_str(),
+            "einstellung.entfernt",
+            name,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn setting(&self, name: &str) -> Result<Option<String>> {
         Ok(self
             .conn

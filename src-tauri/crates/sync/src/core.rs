@@ -173,6 +173,9 @@ pub fn after_error(
     if e.is_retryable() {
         return Outcome::Retry(backoff.delay(attempts, e.retry_after(), unit));
     }
+    if let fitconnect::client::ClientError::Refused(why) = e {
+        return Outcome::Failed(format!("Zustellung abgelehnt: {why}"));
+    }
     if attempts + 1 >= max_attempts {
         Outcome::Failed(e.to_string())
     } else {

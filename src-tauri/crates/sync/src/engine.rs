@@ -429,6 +429,8 @@ pub struct Delivery {
 struct Remote<'a, A: SubmissionApi> {
     api: &'a A,
     sub: &'a Subscriber,
+    /// The town's SMTP relay for answers by e-mail; none: mail items wait.
+    mail: Option<&'a crate::mail::Relay>,
     /// Encryption keys of reply destinations, fetched once per run.
     reply_keys: std::sync::Mutex<std::collections::HashMap<Uuid, fitconnect::keys::PublicJwk>>,
     /// Submissions fetched while the store was locked.
@@ -437,6 +439,19 @@ struct Remote<'a, A: SubmissionApi> {
     /// start of the run, else the one pinned in the store; `None`: staged bundles
     /// wait until the portal can be asked.
     trusted_jwks: Option<fitconnect::api::Jwks>,
+}
+
+/// A mail error as the machine judges it: refused (stops, a task), temporary
+/// (later), or a settings or key problem (the administration or the clerk).
+fn mail_error(e: crate::mail::MailError) -> ClientError {
+    use crate::mail::MailError;
+    match e {
+        MailError::Refused(_) | MailError::Key(_) => ClientError::Refused(e.to_string()),
+        MailError::Unavailable(_) | MailError::Auth(_) | MailError::Settings(_) => {
+            ClientError::Unavailable(e.to_string())
+        }
+        MailError::Build(_) => ClientError::Invalid(e.to_string()),
+    }
 }
 
 fn unreadable(what: &str) -> ClientError {
@@ -589,6 +604,26 @@ impl<A: SubmissionApi> Remote<'_, A> {
                     }],
                 };
                 self.api.request_payment(&p.url, &request).await?;
+                Ok(Answer::Delivered)
+            }
+            "mail" => {
+                let p: crate::mail::MailItem =
+                    serde_json::from_str(&item.payload).map_err(|_| unreadable("E-Mail"))?;
+                let relay = self.mail.ok_or_else(|| {
+                    ClientError::Unavailable(
+                        "Kein Mailserver eingerichtet (Administration → E-Mail).".into(),
+                    )
+                })?;
+                // A notice never carries the letter, whatever the item says.
+                let pdf = match (&p.attachment, p.notice()) {
+                    (Some(a), false) => Some(session.read_blob(&a.blob_id).map_err(|e| {
+                        ClientError::Invalid(format!("Dokument fehlt im Tresor: {e}"))
+                    })?),
+                    _ => None,
+                };
+                let message =
+                    crate::mail::compose(&p, relay, pdf.as_deref()).map_err(mail_error)?;
+                relay.send(message).await.map_err(mail_error)?;
                 Ok(Answer::Delivered)
             }
             other => Err(ClientError::Invalid(format!(
@@ -835,6 +870,18 @@ pub async fn run(
     session: &mut impl SyncStore,
     sub: &Subscriber,
     machine: &mut Machine,
+    progress: impl FnMut(Progress),
+) -> Result<(RunReport, Option<ClientError>), SyncError> {
+    run_with(api, session, sub, None, machine, progress).await
+}
+
+/// [`run`] with the town's SMTP relay for the outbox's e-mail answers.
+pub async fn run_with(
+    api: &impl SubmissionApi,
+    session: &mut impl SyncStore,
+    sub: &Subscriber,
+    mail: Option<&crate::mail::Relay>,
+    machine: &mut Machine,
     mut progress: impl FnMut(Progress),
 ) -> Result<(RunReport, Option<ClientError>), SyncError> {
     let mut staged = std::collections::HashMap::new();
@@ -865,6 +912,7 @@ pub async fn run(
     let remote = Remote {
         api,
         sub,
+        mail,
         reply_keys: Default::default(),
         staged,
         trusted_jwks,

@@ -16,10 +16,11 @@
 pub mod core;
 pub mod engine;
 pub mod machine;
+pub mod mail;
 pub mod staging;
 
 pub use engine::{
     Delivery, EventItem, HkrItem, PINNED_JWKS, PaymentItem, ReplyAttachment, ReplyItem, Subscriber,
-    SyncError, SyncStore, apply, client_config, pull, push, run,
+    SyncError, SyncStore, apply, client_config, pull, push, run, run_with,
 };
 pub use machine::{Machine, Mode, Progress, PushPolicy, RunReport};

@@ -111,6 +111,8 @@ pub struct CaseDetail {
     pub documents: Vec<DocumentView>,
     /// How the citizen asked to be answered (metadata `replyChannel`); none: by post.
     pub reply_channel: Option<ReplyChannelView>,
+    /// What the clerk has to do about this case now (e.g. a refused e-mail).
+    pub tasks: Vec<String>,
 }
 
 /// The citizen's reply channel as the case view shows it.
@@ -126,18 +128,34 @@ pub struct ReplyChannelView {
     pub available: bool,
 }
 
-/// The reply channel named in a case's metadata, with whether it can be served: only
-/// a FIT-Connect reply, and only where a reply destination is configured ("postfach").
+/// The reply channel named in a case's metadata, with whether it can be served: a
+/// FIT-Connect reply where a reply destination is configured ("postfach"), an
+/// e-mail where the citizen gave an OpenPGP key and a relay is set up ("email").
 pub(crate) fn reply_channel_view(
     metadata: Option<&serde_json::Value>,
     reply_destination: bool,
+    email_ready: bool,
 ) -> Option<ReplyChannelView> {
+    use fitconnect::metadata::ReplyChannel;
     let channel = fitconnect::metadata::reply_channel_of(metadata?.get("replyChannel")?)?;
     Some(ReplyChannelView {
         key: channel.key().to_owned(),
         label: channel.label(),
-        available: reply_destination && channel == fitconnect::metadata::ReplyChannel::FitConnect,
+        available: match channel {
+            ReplyChannel::FitConnect => reply_destination,
+            ReplyChannel::EMail { .. } => email_ready,
+            _ => false,
+        },
     })
+}
+
+/// The metadata channel a letter's way (`kanal`) serves.
+pub(crate) fn channel_key(kanal: &str) -> Option<&'static str> {
+    match kanal {
+        "postfach" => Some("fitConnect"),
+        "email" => Some("eMail"),
+        _ => None,
+    }
 }
 
 /// Assign several cases at once (Leitung).
@@ -630,12 +648,34 @@ impl Workstation {
             .setting(crate::portal::SETTING)?
             .and_then(|j| serde_json::from_str::<crate::PortalSettings>(&j).ok())
             .is_some_and(|p| p.reply_destination_id.is_some());
-        let reply_channel = reply_channel_view(
-            crate::letters::json_document(session, &rec, "metadata").as_ref(),
-            reply_destination,
-        );
+        let metadata = crate::letters::json_document(session, &rec, "metadata");
+        let email_ready = crate::mail::relay(session)?.is_some()
+            && metadata
+                .as_ref()
+                .and_then(|m| {
+                    m.get("replyChannel")?
+                        .get("eMail")?
+                        .get("pgpPublicKey")?
+                        .as_str()
+                })
+                .is_some_and(|k| sync::mail::check_key(k).is_ok());
+        let reply_channel = reply_channel_view(metadata.as_ref(), reply_destination, email_ready);
+        // A refused e-mail is the clerk's task: the letter has to go another way.
+        let key = rec.fc_case_id.clone().unwrap_or_else(|| rec.id.clone());
+        let tasks = session
+            .outbox_items_for(&[&format!("mail:{key}")])?
+            .into_iter()
+            .filter(|i| i.state == "failed")
+            .map(|i| {
+                format!(
+                    "E-Mail nicht zugestellt ({}). Bitte das Schreiben per Post senden oder die Adresse klären.",
+                    i.last_error.unwrap_or_else(|| "ohne Angabe des Grundes".into())
+                )
+            })
+            .collect();
         Ok(CaseDetail {
             reply_channel,
+            tasks,
             allowed_actions: if may_edit {
                 lifecycle::allowed_actions(state, ctx)
             } else {

@@ -332,6 +332,10 @@ fn make(p: &Prepared, req: &LetterRequest, kz: &str, books: bool) -> Result<Made
 /// Annahmeanordnung for the cash system and the payment request.
 pub(crate) struct Outgoing {
     pub reply: Option<sync::ReplyItem>,
+    /// The e-mail to the citizen: the letter PGP-encrypted (`email`), or a notice
+    /// that it goes by post; its attachment's blob id and Message-ID are filled in
+    /// where the letter is stored.
+    pub mail: Option<sync::mail::MailItem>,
     pub hkr: Option<sync::HkrItem>,
     pub payment: Option<sync::PaymentItem>,
 }
@@ -427,8 +431,47 @@ fn outgoing(
             mime_type: "application/pdf".into(),
         }],
     });
+    let mail = match (&p.mail, &p.email, req.kanal.as_str()) {
+        (Some(_), Some((address, Some(key))), "email") => Some(sync::mail::MailItem {
+            to: address.clone(),
+            pgp_public_key: Some(key.clone()),
+            subject: crate::mail::neutral_subject(&p.town.behoerde),
+            inner_subject: format!(
+                "{} – Aktenzeichen {}",
+                draft.kind.title(),
+                p.rec.file_number
+            ),
+            text: format!(
+                "Guten Tag,\r\n\r\nanbei erhalten Sie unser Schreiben „{}“ vom {} zu Ihrem Antrag ({}),\r\n\
+                 Aktenzeichen {}, als PDF-Datei. Bitte geben Sie bei Rückfragen das Aktenzeichen an.\r\n\r\n\
+                 Mit freundlichen Grüßen\r\n{}\r\n",
+                draft.kind.title(),
+                letters::compose::datum(p.facts.datum),
+                p.ctype.name,
+                p.rec.file_number,
+                p.town.behoerde
+            ),
+            attachment: Some(sync::mail::MailAttachment {
+                blob_id: String::new(),
+                filename: filename.to_owned(),
+            }),
+            message_id: String::new(),
+        }),
+        // The citizen asked for e-mail, the letter goes by post: a notice only.
+        (Some(_), Some((address, _)), "post") => Some(sync::mail::MailItem {
+            to: address.clone(),
+            pgp_public_key: None,
+            subject: crate::mail::neutral_subject(&p.town.behoerde),
+            inner_subject: String::new(),
+            text: crate::mail::notice_text(&p.town.behoerde),
+            attachment: None,
+            message_id: String::new(),
+        }),
+        _ => None,
+    };
     Ok(Outgoing {
         reply,
+        mail,
         hkr,
         payment,
     })
@@ -449,6 +492,8 @@ pub(crate) struct LetterSource {
     pub reply_destination: Option<uuid::Uuid>,
     pub payment_url: Option<String>,
     pub hkr_dir: Option<String>,
+    /// The town's SMTP relay (standalone only; the server answers in office mode).
+    pub mail: Option<sync::mail::Relay>,
     /// The case's history (for the period's start and end).
     pub history: Vec<store::HistoryEntry>,
 }
@@ -476,6 +521,9 @@ pub(crate) struct Prepared {
     requested: (Vec<String>, Option<jiff::civil::Date>),
     /// The reply channel the citizen asked for (metadata `replyChannel`).
     reply_channel: Option<crate::casework::ReplyChannelView>,
+    mail: Option<sync::mail::Relay>,
+    /// The citizen's e-mail address and OpenPGP key, where e-mail was asked for.
+    email: Option<(String, Option<String>)>,
 }
 
 impl Prepared {
@@ -486,7 +534,7 @@ impl Prepared {
             None => serde_json::Value::Null,
             Some(c) => serde_json::json!({
                 "gewuenscht": c.key,
-                "ersatzweg": !(c.available && kanal == "postfach"),
+                "ersatzweg": !(c.available && crate::casework::channel_key(kanal) == Some(c.key.as_str())),
             }),
         }
     }
@@ -528,6 +576,7 @@ impl Workstation {
             requested: request(session, &rec)?,
             me: session.user().display_name.clone(),
             hkr_dir: session.setting(HKR_SETTING)?,
+            mail: crate::mail::relay(session)?,
             reply_destination: portal.as_ref().and_then(|p| p.reply_destination_id),
             payment_url: portal.and_then(|p| p.payment_url),
             rec,
@@ -618,6 +667,27 @@ impl Workstation {
             .fc_case_id
             .as_deref()
             .is_some_and(|c| uuid::Uuid::parse_str(c).is_ok());
+        let email = src
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("replyChannel"))
+            .and_then(fitconnect::metadata::reply_channel_of)
+            .and_then(|c| match c {
+                fitconnect::metadata::ReplyChannel::EMail {
+                    address,
+                    pgp_public_key,
+                } => Some((address, pgp_public_key)),
+                _ => None,
+            });
+        // By e-mail only with the citizen's key that holds up, and a relay.
+        let email_ready = src.mail.is_some()
+            && email
+                .as_ref()
+                .and_then(|e| e.1.as_deref())
+                .is_some_and(|k| sync::mail::check_key(k).is_ok());
+        if portal_case && email_ready {
+            channels.push("email".to_owned());
+        }
         if portal_case && reply_destination.is_some() {
             channels.push("postfach".to_owned());
         }
@@ -662,7 +732,10 @@ impl Workstation {
             reply_channel: crate::casework::reply_channel_view(
                 src.metadata.as_ref(),
                 reply_destination.is_some(),
+                email_ready,
             ),
+            mail: src.mail,
+            email,
             decision: src.decision,
             requested: src.requested,
             paid: paid_online(src.metadata.as_ref()).map(|p| p.0),
@@ -788,10 +861,15 @@ impl Workstation {
             ));
         }
         if !p.channels.iter().any(|c| c == kanal) {
-            return Some(if kanal == "postfach" {
-                "Der Versand an das Postfach ist nicht möglich: der Antrag kam nicht über das Portal, oder der Rückkanal (replyDestinationId) ist nicht eingerichtet.".into()
-            } else {
-                format!("Unbekannter Versandweg „{kanal}“ (postfach oder post).")
+            return Some(match kanal {
+                "postfach" => "Der Versand an das Postfach ist nicht möglich: der Antrag kam nicht über das Portal, oder der Rückkanal (replyDestinationId) ist nicht eingerichtet.".into(),
+                "email" => match (&p.email, &p.mail) {
+                    (None, _) => "Der Versand per E-Mail ist nicht möglich: die Antragstellerin oder der Antragsteller hat keine E-Mail-Adresse als Antwortweg angegeben.".into(),
+                    (Some((_, None)), _) => "Ohne OpenPGP-Schlüssel der Antragstellerin oder des Antragstellers geht kein Schreiben per E-Mail. Bitte per Post senden; die E-Mail kündigt den Brief dann nur an.".into(),
+                    (_, None) => "Es ist kein Mailserver eingerichtet. Die Administration richtet ihn ein (Verwaltung → E-Mail).".into(),
+                    (Some((_, Some(_))), Some(_)) => "Der OpenPGP-Schlüssel der Antragstellerin oder des Antragstellers ist unbrauchbar (nicht lesbar oder ohne Schlüssel zum Verschlüsseln). Bitte per Post senden.".into(),
+                },
+                _ => format!("Unbekannter Versandweg „{kanal}“ (email, postfach oder post)."),
             });
         }
         let books = matches!(kind, LetterKind::Bescheid | LetterKind::Gebuehrenbescheid)
@@ -925,6 +1003,15 @@ impl Workstation {
                 }
                 items.push(item.outbox_item(&format!("reply:{blob_id}")));
             }
+            if let (Some(mut mail), Some(relay)) = (out.mail.clone(), &p.mail) {
+                let key = format!("mail:{blob_id}");
+                mail.message_id = sync::mail::message_id(&key, relay.domain());
+                if let Some(a) = &mut mail.attachment {
+                    a.blob_id = blob_id.to_owned();
+                }
+                // Its own order: a refused address holds back no booking.
+                items.push(mail.outbox_item(&key, &format!("mail:{case_key}")));
+            }
             if let Some(h) = &out.hkr {
                 items.push(
                     h.outbox_item(&format!("hkr:{}", h.file_stem), &format!("hkr:{case_key}")),
@@ -945,7 +1032,11 @@ impl Workstation {
         }
         let (session, rec) = self.visible_case(case_id, Permission::ReadCases)?;
         let key = rec.fc_case_id.clone().unwrap_or_else(|| rec.id.clone());
-        let items = session.outbox_items_for(&[key.as_str(), &format!("hkr:{key}")])?;
+        let items = session.outbox_items_for(&[
+            key.as_str(),
+            &format!("hkr:{key}"),
+            &format!("mail:{key}"),
+        ])?;
         Ok(items
             .into_iter()
             .map(|i| OutboxView {
@@ -955,6 +1046,8 @@ impl Workstation {
                     "reply" => "Brief an das Postfach",
                     "payment" => "Zahlungsanforderung an das Portal",
                     "hkr" => "Annahmeanordnung an die Kasse",
+                    "mail" if mail_notice(&i.payload) => "Hinweis per E-Mail (Brief per Post)",
+                    "mail" => "Brief per E-Mail (verschlüsselt)",
                     _ => "Nachricht",
                 }
                 .to_owned(),
@@ -1006,6 +1099,11 @@ impl Workstation {
             .set_setting(HKR_SETTING, dir)?;
         Ok(())
     }
+}
+
+/// Is this mail item the notice without content?
+fn mail_notice(payload: &str) -> bool {
+    serde_json::from_str::<sync::mail::MailItem>(payload).map_or(true, |m| m.notice())
 }
 
 /// A letter made at a desk in office mode, waiting in the upload queue.
@@ -1144,6 +1242,8 @@ impl Workstation {
                 .then(uuid::Uuid::nil),
             payment_url: placeholder(versand.as_ref().is_some_and(|v| v.zahlung)),
             hkr_dir: placeholder(versand.as_ref().is_some_and(|v| v.kasse)),
+            // The Rathaus-Server answers; e-mail there is not built yet.
+            mail: None,
             history: {
                 let cfg = self.casework_config()?;
                 let events = self.office_events(case_id)?;

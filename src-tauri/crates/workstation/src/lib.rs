@@ -16,6 +16,7 @@ pub mod desk;
 mod error;
 pub mod exports;
 pub mod letters;
+pub mod mail;
 pub mod office;
 pub mod paths;
 mod portal;
@@ -47,6 +48,7 @@ pub use desk::{
 };
 pub use error::{AppError, ErrorCode};
 pub use letters::{LetterRequest, LetterView, OfficeLetter, OutboxView, TariffOption};
+pub use mail::{MailCheck, MailSettings, MailSettingsView};
 pub use office::{
     OfficeConnectRequest, OfficeProbe, OfficeSignIn, OfficeSignInJob, OfficeSignedIn, OfficeState,
     OfficeStatus,

@@ -118,6 +118,8 @@ pub struct SyncJob {
     api: V1Client,
     client: ClientConfig,
     sub: Subscriber,
+    /// The town's SMTP relay for answers by e-mail, if set up.
+    mail: Option<sync::mail::Relay>,
     /// The user the run works for (a shared store checks it is still logged in).
     pub(crate) user: domain::UserName,
     /// Poll interval.
@@ -130,6 +132,7 @@ pub(crate) const POLL_SETTING: &str = "sync_poll_seconds";
 
 pub(crate) fn job(
     settings: &PortalSettings,
+    mail: Option<sync::mail::Relay>,
     user: domain::UserName,
     poll: Duration,
 ) -> Result<SyncJob, AppError> {
@@ -140,6 +143,7 @@ pub(crate) fn job(
         api,
         client,
         sub,
+        mail,
         user,
         poll,
     })
@@ -160,7 +164,15 @@ impl SyncJob {
     ) -> Result<Ran, AppError> {
         let mut machine =
             sync::Machine::randomly_seeded(sync::Mode::Full, sync::PushPolicy::default());
-        let (report, _) = sync::run(&self.api, store, &self.sub, &mut machine, progress).await?;
+        let (report, _) = sync::run_with(
+            &self.api,
+            store,
+            &self.sub,
+            self.mail.as_ref(),
+            &mut machine,
+            progress,
+        )
+        .await?;
         Ok(Ran {
             summary: SyncSummary {
                 new_cases: report.new_cases as u32,
@@ -276,6 +288,7 @@ impl Workstation {
             .unwrap_or(DEFAULT_POLL_SECONDS);
         job(
             &settings,
+            crate::mail::relay(session)?,
             session.user().username.clone(),
             std::time::Duration::from_secs(poll),
         )

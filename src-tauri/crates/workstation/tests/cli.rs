@@ -160,3 +160,80 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn the_mail_server_is_set_shown_refused_when_unencrypted_and_removed() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("daten");
+    let o = run(
+        &dir,
+        &["init", "--scrypt-log-n", "10"],
+        "admin-passwort-1\n",
+    )?;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&dir, &["email", "anzeigen"], "admin-passwort-1\n")?;
+    assert!(
+        text(&o).contains("Kein Mailserver eingerichtet"),
+        "{}",
+        text(&o)
+    );
+    // Unencrypted only to a relay on this PC.
+    let o = run(
+        &dir,
+        &[
+            "email",
+            "einrichten",
+            "--server",
+            "mail.musterstadt.example",
+            "--verschluesselung",
+            "keine",
+            "--absender",
+            "buergerbuero@musterstadt.example",
+        ],
+        "admin-passwort-1\n",
+    )?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("STARTTLS"), "{}", text(&o));
+    // The relay's password is read from stdin after the login's, and never printed.
+    let o = run(
+        &dir,
+        &[
+            "email",
+            "einrichten",
+            "--server",
+            "mail.musterstadt.example",
+            "--benutzer",
+            "rathaus",
+            "--absender",
+            "buergerbuero@musterstadt.example",
+        ],
+        "admin-passwort-1\nrelay-geheim-4711\n",
+    )?;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("relay-geheim-4711"));
+    let o = run(&dir, &["email", "anzeigen"], "admin-passwort-1\n")?;
+    let shown = text(&o);
+    assert!(
+        shown.contains("mail.musterstadt.example:587 (starttls), Anmeldung: rathaus"),
+        "{shown}"
+    );
+    assert!(!shown.contains("relay-geheim-4711"));
+    // Nothing of it in clear on disk.
+    for entry in walk(&dir) {
+        let bytes = std::fs::read(&entry)?;
+        assert!(
+            !bytes.windows(17).any(|w| w == b"relay-geheim-4711"),
+            "{}",
+            entry.display()
+        );
+    }
+    let o = run(&dir, &["email", "entfernen"], "admin-passwort-1\n")?;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&dir, &["email", "anzeigen"], "admin-passwort-1\n")?;
+    assert!(
+        text(&o).contains("Kein Mailserver eingerichtet"),
+        "{}",
+        text(&o)
+    );
+    Ok(())
+}

@@ -24,4 +24,8 @@ allowedActions: Array<ActionKind>, checklist: Array<ChecklistItem>, deadlines: D
 /**
  * How the citizen asked to be answered (metadata `replyChannel`); none: by post.
  */
-replyChannel: ReplyChannelView | null, };
+replyChannel: ReplyChannelView | null, 
+/**
+ * What the clerk has to do about this case now (e.g. a refused e-mail).
+ */
+tasks: Array<string>, };

@@ -327,6 +327,8 @@ impl Workstation {
         Ok(CaseDetail {
             // The metadata stays at the Rathaus-Server, which answers the citizen.
             reply_channel: None,
+            // The server's deliveries report at the server (no e-mail there yet).
+            tasks: Vec::new(),
             allowed_actions: if may_edit {
                 lifecycle::allowed_actions(
                     meta.state,

@@ -11,7 +11,9 @@ use store::{ExposeSecret, SecretString};
 use workstation::{AppError, BackupSettings, InitOptions, LoginRequest, StoreConfig, Workstation};
 
 use crate::ctx::Ctx;
-use crate::{BueroCommand, OutboxCommand, PortalCommand, SicherungCommand, UserCommand};
+use crate::{
+    BueroCommand, EmailCommand, OutboxCommand, PortalCommand, SicherungCommand, UserCommand,
+};
 
 pub fn init(
     ctx: &mut Ctx,
@@ -253,6 +255,76 @@ pub fn quarantine(ctx: &mut Ctx, as_user: &str) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub fn email(ctx: &mut Ctx, command: EmailCommand) -> Result<ExitCode> {
+    match command {
+        EmailCommand::Einrichten {
+            server,
+            port,
+            verschluesselung,
+            benutzer,
+            absender,
+            absendername,
+            ca,
+            as_user,
+        } => {
+            let ca_pem =
+                match ca {
+                    Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
+                        format!("CA-Zertifikat {} nicht lesbar", path.display())
+                    })?),
+                    None => None,
+                };
+            let mut ws = ctx.login(&as_user)?;
+            let password = match &benutzer {
+                Some(u) => Some(
+                    ctx.secrets
+                        .read(&format!("Passwort am Mailserver für {u}"))?,
+                ),
+                None => None,
+            };
+            let view = ws.set_mail_settings(&workstation::MailSettings {
+                host: server,
+                port,
+                security: verschluesselung,
+                user: benutzer,
+                password,
+                from: absender,
+                from_name: absendername,
+                ca_pem,
+            })?;
+            println!(
+                "Mailserver {}:{} ({}), Absender {}",
+                view.host, view.port, view.security, view.from
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        EmailCommand::Anzeigen { as_user } => {
+            match ctx.login(&as_user)?.mail_settings()? {
+                None => println!("Kein Mailserver eingerichtet: Briefe gehen per Post."),
+                Some(v) => println!(
+                    "Mailserver {}:{} ({}), Anmeldung: {}, Absender {}",
+                    v.host,
+                    v.port,
+                    v.security,
+                    v.user.as_deref().unwrap_or("keine"),
+                    v.from
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        EmailCommand::Testen { as_user } => {
+            let check = ctx.login(&as_user)?.mail_check()?;
+            println!("{}", check.run()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        EmailCommand::Entfernen { as_user } => {
+            ctx.login(&as_user)?.remove_mail_settings()?;
+            println!("Mailserver entfernt: Briefe gehen per Post.");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 pub fn hkr_folder(ctx: &mut Ctx, folder: &Path, as_user: &str) -> Result<ExitCode> {

@@ -87,6 +87,11 @@ pub(crate) enum Command {
         #[arg(long = "as")]
         as_user: String,
     },
+    /// Antworten per E-Mail: Mailserver (SMTP) der Gemeinde einrichten (Administration)
+    Email {
+        #[command(subcommand)]
+        command: EmailCommand,
+    },
     /// Kassenanbindung (HKR): Austauschordner für Annahmeanordnungen (Administration)
     Kasse {
         #[command(subcommand)]
@@ -99,7 +104,7 @@ pub(crate) enum Command {
         /// eingangsbestaetigung, nachforderung, bescheid oder gebuehrenbescheid
         #[arg(long, default_value = "bescheid")]
         art: String,
-        /// postfach oder post
+        /// email (verschlüsselt, wenn die Antragstellerin einen OpenPGP-Schlüssel angab), postfach oder post
         #[arg(long, default_value = "postfach")]
         kanal: String,
         /// PDF nur erzeugen und in diese Datei schreiben (Vorschau; nichts wird versandt)
@@ -319,7 +324,7 @@ pub(crate) enum OfficeWork {
         aktenzeichen: String,
         /// eingangsbestaetigung, nachforderung, bescheid oder gebuehrenbescheid
         art: String,
-        /// postfach oder post
+        /// email (verschlüsselt, wenn die Antragstellerin einen OpenPGP-Schlüssel angab), postfach oder post
         #[arg(long, default_value = "post")]
         kanal: String,
         #[arg(long = "as")]
@@ -507,6 +512,50 @@ pub(crate) struct ApproveArgs {
 }
 
 #[derive(Subcommand)]
+pub(crate) enum EmailCommand {
+    /// Mailserver setzen; ein Passwort wird nach --benutzer abgefragt (Terminal oder stdin)
+    Einrichten {
+        /// Name oder Adresse des Mailservers
+        #[arg(long)]
+        server: String,
+        #[arg(long, default_value_t = 587)]
+        port: u16,
+        /// starttls, tls oder keine (nur für einen Mailserver auf diesem PC)
+        #[arg(long, default_value = "starttls")]
+        verschluesselung: String,
+        /// Anmeldename am Mailserver (ohne: keine Anmeldung)
+        #[arg(long)]
+        benutzer: Option<String>,
+        /// Absenderadresse, z. B. buergerbuero@musterstadt.de
+        #[arg(long)]
+        absender: String,
+        /// Angezeigter Absendername
+        #[arg(long)]
+        absendername: Option<String>,
+        /// CA-Zertifikat (PEM) eines Mailservers mit eigenem Zertifikat der Gemeinde
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Eingerichteten Mailserver zeigen (ohne Passwort)
+    Anzeigen {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Verbindung und Anmeldung prüfen (es wird keine E-Mail gesendet)
+    Testen {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Mailserver entfernen: Briefe gehen dann per Post
+    Entfernen {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub(crate) enum KasseCommand {
     /// Austauschordner setzen (absoluter Pfad eines vorhandenen Verzeichnisses)
     Ordner {
@@ -626,6 +675,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Buero { command } => admin::buero(&mut ctx, command),
         Command::Outbox { command } => admin::outbox(&mut ctx, command),
         Command::Quarantine { as_user } => admin::quarantine(&mut ctx, &as_user),
+        Command::Email { command } => admin::email(&mut ctx, command),
         Command::Kasse {
             command: KasseCommand::Ordner { pfad, as_user },
         } => admin::hkr_folder(&mut ctx, &pfad, &as_user),

@@ -1,0 +1,192 @@
+//! Answers by e-mail: the town's SMTP relay (administration settings, kept in the
+//! encrypted store; the password never leaves it except to the relay) and the
+//! e-mails a letter queues (`sync::mail` builds and sends them).
+
+use crate::{AppError, Workstation};
+use domain::Permission;
+use serde::{Deserialize, Serialize};
+use store::Session;
+use sync::mail::{Relay, Security};
+use ts_rs::TS;
+
+pub(crate) const SETTING: &str = "mail_relay";
+
+fn invalid(msg: impl Into<String>) -> AppError {
+    AppError::invalid(msg.into())
+}
+
+/// The relay as the administration enters it. An empty password keeps the
+/// stored one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct MailSettings {
+    pub host: String,
+    pub port: u16,
+    /// `starttls`, `tls` or `keine` (only for a relay on this PC).
+    pub security: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+    pub from_name: Option<String>,
+    /// A CA certificate (PEM) for a relay with the town's own certificate.
+    pub ca_pem: Option<String>,
+}
+
+/// The stored relay as the administration sees it (no password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct MailSettingsView {
+    pub host: String,
+    pub port: u16,
+    pub security: String,
+    pub user: Option<String>,
+    pub password_set: bool,
+    pub from: String,
+    pub from_name: Option<String>,
+    pub ca_set: bool,
+}
+
+fn security_of(s: &str) -> Result<Security, AppError> {
+    match s {
+        "starttls" => Ok(Security::Starttls),
+        "tls" => Ok(Security::Tls),
+        "keine" => Ok(Security::Keine),
+        other => Err(invalid(format!(
+            "Unbekannte Verschlüsselung „{other}“ (starttls, tls oder keine)."
+        ))),
+    }
+}
+
+fn security_name(s: Security) -> &'static str {
+    match s {
+        Security::Starttls => "starttls",
+        Security::Tls => "tls",
+        Security::Keine => "keine",
+    }
+}
+
+fn view(r: &Relay) -> MailSettingsView {
+    MailSettingsView {
+        host: r.host.clone(),
+        port: r.port,
+        security: security_name(r.security).to_owned(),
+        user: r.user.clone(),
+        password_set: r.password.is_some(),
+        from: r.from.clone(),
+        from_name: r.from_name.clone(),
+        ca_set: r.ca_pem.is_some(),
+    }
+}
+
+/// The stored relay, if one is set up.
+pub(crate) fn relay(session: &Session) -> Result<Option<Relay>, AppError> {
+    match session.setting(SETTING)? {
+        None => Ok(None),
+        Some(json) => serde_json::from_str(&json).map(Some).map_err(|_| {
+            invalid("Die gespeicherten E-Mail-Einstellungen sind unlesbar; bitte neu eintragen.")
+        }),
+    }
+}
+
+fn blank(s: Option<String>) -> Option<String> {
+    s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// The text of the notice that a letter goes by post: nothing about the case.
+pub(crate) fn notice_text(town: &str) -> String {
+    format!(
+        "Guten Tag,\r\n\r\n{town} hat Ihnen heute ein Schreiben zu Ihrem Antrag per Post gesandt.\r\n\
+         Diese E-Mail enthält aus Gründen des Datenschutzes keine weiteren Angaben: Sie haben für\r\n\
+         E-Mails keinen OpenPGP-Schlüssel hinterlegt, ohne den wir keine persönlichen Inhalte\r\n\
+         per E-Mail senden.\r\n\r\nMit freundlichen Grüßen\r\n{town}\r\n"
+    )
+}
+
+/// The envelope's subject: the town only.
+pub(crate) fn neutral_subject(town: &str) -> String {
+    format!("Nachricht von {town}")
+}
+
+impl Workstation {
+    /// The stored relay (administration); none: e-mail is not set up.
+    pub fn mail_settings(&mut self) -> Result<Option<MailSettingsView>, AppError> {
+        let session = self.session_with(Permission::ConfigurePortal)?;
+        Ok(relay(session)?.as_ref().map(view))
+    }
+
+    /// Set up or change the relay (administration). Checked before it is kept.
+    pub fn set_mail_settings(&mut self, s: &MailSettings) -> Result<MailSettingsView, AppError> {
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        let old = relay(session).ok().flatten();
+        let user = blank(s.user.clone());
+        let password = match (blank(s.password.clone()), &user) {
+            (Some(p), _) => Some(p),
+            // Kept only for the same user.
+            (None, Some(u)) => old
+                .as_ref()
+                .filter(|o| o.user.as_ref() == Some(u))
+                .and_then(|o| o.password.clone()),
+            (None, None) => None,
+        };
+        let relay = Relay {
+            host: s.host.trim().to_owned(),
+            port: s.port,
+            security: security_of(&s.security)?,
+            user,
+            password,
+            from: s.from.trim().to_owned(),
+            from_name: blank(s.from_name.clone()),
+            ca_pem: blank(s.ca_pem.clone()),
+        };
+        relay.validate().map_err(|e| invalid(e.to_string()))?;
+        let json = serde_json::to_string(&relay).map_err(|e| invalid(e.to_string()))?;
+        session.set_setting(SETTING, &json)?;
+        Ok(view(&relay))
+    }
+
+    /// Remove the relay: e-mail answers wait, letters go by post.
+    pub fn remove_mail_settings(&mut self) -> Result<(), AppError> {
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        session.remove_setting(SETTING)?;
+        Ok(())
+    }
+
+    /// The relay for "Verbindung testen" (asked without the lock).
+    pub fn mail_check(&self) -> Result<MailCheck, AppError> {
+        let session = self.session_with(Permission::ConfigurePortal)?;
+        let relay =
+            relay(session)?.ok_or_else(|| invalid("Es ist noch kein Mailserver eingerichtet."))?;
+        Ok(MailCheck { relay })
+    }
+}
+
+/// "Verbindung testen" for the relay: connect, TLS, login – no message is sent.
+pub struct MailCheck {
+    relay: Relay,
+}
+
+impl MailCheck {
+    /// A few seconds; network, no lock. The German answer.
+    pub fn run(self) -> Result<String, AppError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        runtime
+            .block_on(self.relay.test())
+            .map(|()| {
+                format!(
+                    "Der Mailserver {} antwortet{}.",
+                    self.relay.host,
+                    if self.relay.user.is_some() {
+                        " und nimmt die Anmeldung an"
+                    } else {
+                        ""
+                    }
+                )
+            })
+            .map_err(|e| invalid(e.to_string()))
+    }
+}

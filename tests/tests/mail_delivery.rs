@@ -1,0 +1,381 @@
+//! Answers by e-mail end to end, through the real store, the real simulator and a
+//! local SMTP sink (STARTTLS, login): a citizen who gave an OpenPGP key receives
+//! the Bescheid as PGP/MIME that decrypts with her key to the stored PDF, with no
+//! personal data in the headers; a citizen without a key gets the letter by post
+//! and an e-mail that only announces it; a refused address becomes a task on the
+//! case and holds back no booking; a second run sends nothing again.
+
+use std::cell::RefCell;
+use std::path::Path;
+
+use amtsstube_tests::app::login;
+use amtsstube_tests::sim::BoxError;
+use amtsstube_tests::smtp::Sink;
+use base64::Engine;
+use domain::Role;
+use domain::lifecycle::{Action, CaseState, Decision};
+use mail_parser::{MessageParser, MimeHeaders};
+use pgp::composed::{
+    EncryptionCaps, KeyType, SecretKeyParamsBuilder, SignedPublicKey, SignedSecretKey,
+    SubkeyParamsBuilder,
+};
+use pgp::crypto::ecc_curve::ECCCurve;
+use sha2::{Digest, Sha512};
+use workstation::{LetterKind, LetterRequest, MailSettings, WorkListQuery, Workstation};
+
+const USER: &str = "sb1";
+const REFUSED: &str = "unbekannt@example.org";
+
+/// A citizen's key pair as a mail program makes it (Ed25519 + Curve25519).
+fn citizen_key(uid: &str) -> Result<(SignedSecretKey, String), BoxError> {
+    let mut enc = SubkeyParamsBuilder::default();
+    enc.key_type(KeyType::ECDH(ECCCurve::Curve25519Legacy))
+        .can_sign(false)
+        .can_encrypt(EncryptionCaps::All)
+        .can_authenticate(false);
+    let mut params = SecretKeyParamsBuilder::default();
+    params
+        .key_type(KeyType::Ed25519Legacy)
+        .can_certify(true)
+        .can_sign(true)
+        .can_encrypt(EncryptionCaps::None)
+        .primary_user_id(uid.into())
+        .subkeys(vec![enc.build()?]);
+    let secret = params.build()?.generate(rand08::thread_rng())?;
+    let public = SignedPublicKey::from(secret.clone()).to_armored_string(Default::default())?;
+    Ok((secret, public))
+}
+
+fn letter(case_id: &str, kanal: &str) -> LetterRequest {
+    LetterRequest {
+        case_id: case_id.to_owned(),
+        kind: LetterKind::Bescheid,
+        fees: Vec::new(),
+        edits: Vec::new(),
+        kanal: kanal.to_owned(),
+    }
+}
+
+fn decide(ws: &mut Workstation, id: &str) -> Result<(), BoxError> {
+    ws.case_action(id, Action::PruefungBeginnen)?;
+    for item in ws.case_detail(id)?.checklist {
+        ws.set_check(id, &item.item, true)?;
+    }
+    ws.case_action(id, Action::VollstaendigFeststellen)?;
+    ws.case_action(
+        id,
+        Action::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+            begruendung: String::new(),
+            anhoerung_vermerk: None,
+        },
+    )?;
+    Ok(())
+}
+
+/// The header block of a raw message (everything before the first blank line).
+fn headers(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+}
+
+/// Decrypt a PGP/MIME message with `key`: the inner MIME entity.
+fn decrypt(raw: &[u8], key: &SignedSecretKey) -> Result<Vec<u8>, BoxError> {
+    let outer = MessageParser::default()
+        .parse(raw)
+        .ok_or("Nachricht nicht lesbar")?;
+    let ct = outer.content_type().ok_or("kein Content-Type")?;
+    assert_eq!(ct.ctype(), "multipart");
+    assert_eq!(ct.subtype(), Some("encrypted"));
+    assert_eq!(ct.attribute("protocol"), Some("application/pgp-encrypted"));
+    let parts: Vec<_> = outer.parts.iter().skip(1).collect();
+    assert_eq!(parts.len(), 2, "RFC 3156: version part and data part");
+    let version = parts[0].contents();
+    assert!(String::from_utf8_lossy(version).contains("Version: 1"));
+    let armored = String::from_utf8(parts[1].contents().to_vec())?;
+    let (message, _) = pgp::composed::Message::from_string(&armored)?;
+    let mut plain = message.decrypt(&Default::default(), key)?;
+    if plain.is_compressed() {
+        plain = plain.decompress()?;
+    }
+    Ok(plain.as_data_vec()?)
+}
+
+#[test]
+fn the_bescheid_goes_encrypted_a_notice_without_a_key_and_a_refusal_becomes_a_task()
+-> Result<(), BoxError> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
+        "CARGO_TARGET_TMPDIR"
+    ))))?;
+    let (secret_a, public_a) = citizen_key("Antragstellerin A <a@example.org>")?;
+    let (secret_c, public_c) = citizen_key("Unbekannt <unbekannt@example.org>")?;
+    // FIT-Connect's schema wants the armour without headers.
+    assert!(public_a.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"));
+    let addresses = RefCell::new(Vec::new());
+    portal_sim::seed::seed_replying(&mut run.sim.lock(), 3, 91, &|n, email| {
+        addresses.borrow_mut().push(email.to_owned());
+        match n {
+            0 => serde_json::json!({ "eMail": { "address": email, "pgpPublicKey": public_a } }),
+            1 => serde_json::json!({ "eMail": { "address": email } }),
+            _ => serde_json::json!({ "eMail": { "address": REFUSED, "pgpPublicKey": public_c } }),
+        }
+    })?;
+    let addresses = addresses.into_inner();
+    let sink = Sink::start(("rathaus", "relay-passwort-1"))?;
+    sink.refuse(REFUSED);
+
+    let tmp = tempfile::tempdir()?;
+    let hkr = tmp.path().join("kasse");
+    std::fs::create_dir(&hkr)?;
+    let mut ws = amtsstube_tests::local::workstation(
+        &tmp.path().join("daten"),
+        Some(&run),
+        &[(USER, Role::Sachbearbeitung)],
+    )?;
+    ws.set_hkr_folder(&hkr.to_string_lossy())?;
+    ws.logout();
+
+    // Without a relay no letter goes by e-mail, and the clerk is told why.
+    login(&mut ws, USER)?;
+    assert_eq!(ws.sync_now()?.new_cases, 3);
+    let list = ws.work_list(WorkListQuery {
+        limit: 10,
+        ..WorkListQuery::default()
+    })?;
+    let mut by_address = Vec::new();
+    for c in &list.items {
+        let d = ws.case_detail(&c.id)?;
+        let label = d.reply_channel.ok_or("kein Antwortweg")?.label;
+        let i = if label.contains(REFUSED) {
+            2
+        } else {
+            addresses
+                .iter()
+                .position(|a| label.contains(a.as_str()))
+                .ok_or("Adresse unbekannt")?
+        };
+        by_address.push((i, c.id.clone(), c.file_number.clone(), d.applicant.clone()));
+        decide(&mut ws, &c.id)?;
+    }
+    by_address.sort();
+    let [with_key, without_key, refused] = [0, 1, 2].map(|i| by_address[i].clone());
+    let view = ws.letter_view(&letter(&with_key.1, "email"))?;
+    assert!(!view.channels.contains(&"email".to_owned()));
+    assert!(
+        view.blocked
+            .as_deref()
+            .is_some_and(|b| b.contains("Mailserver")),
+        "{:?}",
+        view.blocked
+    );
+    ws.logout();
+
+    // The administration sets up the relay; a wrong setting is refused first.
+    login(&mut ws, "admin")?;
+    let settings = MailSettings {
+        host: "127.0.0.1".into(),
+        port: sink.port,
+        security: "starttls".into(),
+        user: Some("rathaus".into()),
+        password: Some("relay-passwort-1".into()),
+        from: "buergerbuero@musterstadt.example".into(),
+        from_name: Some("Stadt Musterstadt".into()),
+        ca_pem: Some(sink.ca_pem.clone()),
+    };
+    let plain_remote = MailSettings {
+        host: "mail.musterstadt.example".into(),
+        security: "keine".into(),
+        ..settings.clone()
+    };
+    assert!(ws.set_mail_settings(&plain_remote).is_err());
+    let shown = ws.set_mail_settings(&settings)?;
+    assert!(shown.password_set && shown.ca_set);
+    // "Verbindung testen" logs in at the sink and sends nothing.
+    let answer = ws.mail_check()?.run()?;
+    assert!(answer.contains("Anmeldung"), "{answer}");
+    // Changing the form without retyping the password keeps it.
+    ws.set_mail_settings(&MailSettings {
+        password: None,
+        ..settings.clone()
+    })?;
+    assert!(ws.mail_check()?.run().is_ok());
+    let wrong = MailSettings {
+        password: Some("falsch".into()),
+        ..settings.clone()
+    };
+    ws.set_mail_settings(&wrong)?;
+    let refused_login = ws
+        .mail_check()?
+        .run()
+        .err()
+        .ok_or("falsches Passwort angenommen")?;
+    assert!(
+        refused_login.message.contains("Anmeldung"),
+        "{}",
+        refused_login.message
+    );
+    ws.set_mail_settings(&settings)?;
+    ws.logout();
+
+    login(&mut ws, USER)?;
+    let view = ws.letter_view(&letter(&with_key.1, "email"))?;
+    assert_eq!(view.channels.first().map(String::as_str), Some("email"));
+    assert!(view.blocked.is_none(), "{:?}", view.blocked);
+    assert!(
+        ws.case_detail(&with_key.1)?
+            .reply_channel
+            .is_some_and(|c| c.available)
+    );
+    // Without a key: not by e-mail, and the reason says so.
+    let nokey = ws.letter_view(&letter(&without_key.1, "email"))?;
+    assert!(!nokey.channels.contains(&"email".to_owned()));
+    assert!(
+        nokey
+            .blocked
+            .as_deref()
+            .is_some_and(|b| b.contains("OpenPGP")),
+        "{:?}",
+        nokey.blocked
+    );
+    assert!(ws.send_letter(&letter(&without_key.1, "email")).is_err());
+
+    let sent = ws.send_letter(&letter(&with_key.1, "email"))?;
+    assert_eq!(sent.state, CaseState::Versandt);
+    let detail: serde_json::Value = serde_json::from_str(
+        sent.history
+            .last()
+            .and_then(|h| h.detail.as_deref())
+            .ok_or("kein Verlauf")?,
+    )?;
+    assert_eq!(detail["kanal"], "email");
+    assert_eq!(
+        detail["antwortweg"],
+        serde_json::json!({ "gewuenscht": "eMail", "ersatzweg": false })
+    );
+    ws.send_letter(&letter(&without_key.1, "post"))?;
+    ws.send_letter(&letter(&refused.1, "email"))?;
+    let outbox: Vec<String> = ws
+        .case_outbox(&with_key.1)?
+        .into_iter()
+        .map(|o| format!("{}: {}", o.what, o.state))
+        .collect();
+    assert!(
+        outbox.contains(&"Brief per E-Mail (verschlüsselt): wartet".to_owned()),
+        "{outbox:?}"
+    );
+
+    ws.sync_now()?;
+    let received = sink.received();
+    assert_eq!(received.len(), 2, "one encrypted letter, one notice");
+    assert_eq!(sink.refusals(), vec![REFUSED.to_owned()]);
+    for m in &received {
+        assert!(m.tls, "only over STARTTLS");
+        assert_eq!(m.user.as_deref(), Some("rathaus"));
+        assert_eq!(m.from, "buergerbuero@musterstadt.example");
+    }
+
+    // The encrypted letter: the stored PDF, for her key only.
+    let to_a = received
+        .iter()
+        .find(|m| m.to == vec![addresses[0].clone()])
+        .ok_or("keine E-Mail an A")?;
+    let head = headers(&to_a.data);
+    let family = with_key.3.split_whitespace().last().unwrap_or_default();
+    for secret in [
+        with_key.2.as_str(),
+        family,
+        "Bescheid",
+        "Meldebescheinigung",
+        "Hund",
+    ] {
+        assert!(!head.contains(secret), "„{secret}“ im Kopf: {head}");
+    }
+    assert!(head.contains("Subject: Nachricht von "), "{head}");
+    assert!(!String::from_utf8_lossy(&to_a.data).contains(&with_key.2));
+    let inner = decrypt(&to_a.data, &secret_a)?;
+    assert!(
+        decrypt(&to_a.data, &secret_c).is_err(),
+        "only the citizen's key opens it"
+    );
+    let inner = MessageParser::default()
+        .parse(&inner)
+        .ok_or("innere Nachricht nicht lesbar")?;
+    let text = inner.body_text(0).ok_or("kein Text")?;
+    assert!(text.contains(&with_key.2), "{text}");
+    let pdf = inner
+        .attachments()
+        .next()
+        .ok_or("kein Anhang")?
+        .contents()
+        .to_vec();
+    let stored = ws
+        .case_detail(&with_key.1)?
+        .documents
+        .into_iter()
+        .find(|d| d.kind == domain::DocumentKind::Letter)
+        .ok_or("kein Brief")?;
+    let stored = base64::engine::general_purpose::STANDARD
+        .decode(ws.document(&with_key.1, &stored.id)?.content_base64)?;
+    assert_eq!(
+        hex::encode(Sha512::digest(&pdf)),
+        hex::encode(Sha512::digest(&stored)),
+        "the PDF as stored"
+    );
+
+    // The notice: nothing of the case.
+    let notice = received
+        .iter()
+        .find(|m| m.to == vec![addresses[1].clone()])
+        .ok_or("kein Hinweis an B")?;
+    let raw = String::from_utf8_lossy(&notice.data);
+    let family_b = without_key.3.split_whitespace().last().unwrap_or_default();
+    for secret in [without_key.2.as_str(), family_b, "%PDF", "Bescheid"] {
+        assert!(!raw.contains(secret), "„{secret}“ im Hinweis: {raw}");
+    }
+    let parsed = MessageParser::default()
+        .parse(&notice.data)
+        .ok_or("Hinweis nicht lesbar")?;
+    assert_eq!(parsed.attachment_count(), 0);
+    assert!(
+        parsed
+            .body_text(0)
+            .is_some_and(|t| t.contains("per Post gesandt")),
+        "{raw}"
+    );
+
+    // The refused address: a task on the case; its booking went out regardless.
+    let d = ws.case_detail(&refused.1)?;
+    assert_eq!(d.tasks.len(), 1, "{:?}", d.tasks);
+    assert!(
+        d.tasks[0].contains("E-Mail nicht zugestellt"),
+        "{}",
+        d.tasks[0]
+    );
+    assert!(d.tasks[0].contains("550"), "{}", d.tasks[0]);
+    let states: Vec<(String, String)> = ws
+        .case_outbox(&refused.1)?
+        .into_iter()
+        .map(|o| (o.what, o.state))
+        .collect();
+    assert!(
+        states
+            .iter()
+            .any(|(w, s)| w.contains("E-Mail") && s == "fehlgeschlagen"),
+        "{states:?}"
+    );
+    assert!(
+        states
+            .iter()
+            .filter(|(w, _)| !w.contains("E-Mail"))
+            .all(|(_, s)| s == "bestätigt"),
+        "{states:?}"
+    );
+    assert!(ws.case_detail(&with_key.1)?.tasks.is_empty());
+
+    // Exactly once: a second run sends nothing again.
+    ws.sync_now()?;
+    assert_eq!(sink.received().len(), 2);
+    assert_eq!(sink.refusals().len(), 1);
+    Ok(())
+}
