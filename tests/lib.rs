@@ -357,6 +357,84 @@ pub mod smtp {
         refusals: Vec<String>,
     }
 
+    /// A citizen's key pair as a mail program makes it (Ed25519 + Curve25519): the
+    /// secret key and the armoured public key for the metadata.
+    pub fn citizen_key(uid: &str) -> Result<(pgp::composed::SignedSecretKey, String), BoxError> {
+        use pgp::composed::{
+            EncryptionCaps, KeyType, SecretKeyParamsBuilder, SignedPublicKey, SubkeyParamsBuilder,
+        };
+        let mut enc = SubkeyParamsBuilder::default();
+        enc.key_type(KeyType::ECDH(
+            pgp::crypto::ecc_curve::ECCCurve::Curve25519Legacy,
+        ))
+        .can_sign(false)
+        .can_encrypt(EncryptionCaps::All)
+        .can_authenticate(false);
+        let mut params = SecretKeyParamsBuilder::default();
+        params
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(true)
+            .can_encrypt(EncryptionCaps::None)
+            .primary_user_id(uid.into())
+            .subkeys(vec![enc.build()?]);
+        let secret = params.build()?.generate(rand08::thread_rng())?;
+        let public = SignedPublicKey::from(secret.clone()).to_armored_string(Default::default())?;
+        Ok((secret, public))
+    }
+
+    /// Open a PGP/MIME message (RFC 3156) with `key`: the inner MIME entity. Fails
+    /// when the structure is not PGP/MIME or the key does not open it.
+    pub fn decrypt(raw: &[u8], key: &pgp::composed::SignedSecretKey) -> Result<Vec<u8>, BoxError> {
+        use mail_parser::MimeHeaders;
+        let outer = mail_parser::MessageParser::default()
+            .parse(raw)
+            .ok_or("Nachricht nicht lesbar")?;
+        let ct = outer.content_type().ok_or("kein Content-Type")?;
+        if ct.ctype() != "multipart"
+            || ct.subtype() != Some("encrypted")
+            || ct.attribute("protocol") != Some("application/pgp-encrypted")
+        {
+            return Err(format!("kein PGP/MIME: {ct:?}").into());
+        }
+        let parts: Vec<_> = outer.parts.iter().skip(1).collect();
+        if parts.len() != 2 || !String::from_utf8_lossy(parts[0].contents()).contains("Version: 1")
+        {
+            return Err("RFC 3156: ein Versionsteil und ein Datenteil erwartet".into());
+        }
+        let armored = String::from_utf8(parts[1].contents().to_vec())?;
+        let (message, _) = pgp::composed::Message::from_string(&armored)?;
+        let mut plain = message.decrypt(&Default::default(), key)?;
+        if plain.is_compressed() {
+            plain = plain.decompress()?;
+        }
+        Ok(plain.as_data_vec()?)
+    }
+
+    /// The letter (first attachment) of a decrypted inner entity, and its text.
+    pub fn letter_of(inner: &[u8]) -> Result<(Vec<u8>, String), BoxError> {
+        use mail_parser::MimeHeaders;
+        let inner = mail_parser::MessageParser::default()
+            .parse(inner)
+            .ok_or("innere Nachricht nicht lesbar")?;
+        let text = inner.body_text(0).ok_or("kein Text")?.into_owned();
+        let pdf = inner
+            .attachments()
+            .find(|a| a.content_type().is_some_and(|c| c.subtype() == Some("pdf")))
+            .ok_or("kein PDF-Anhang")?
+            .contents()
+            .to_vec();
+        Ok((pdf, text))
+    }
+
+    /// The Message-ID header of a raw message.
+    pub fn message_id(raw: &[u8]) -> Option<String> {
+        mail_parser::MessageParser::default()
+            .parse(raw)?
+            .message_id()
+            .map(str::to_owned)
+    }
+
     pub struct Sink {
         pub port: u16,
         /// The sink's certificate (PEM), to be trusted as the town's CA.

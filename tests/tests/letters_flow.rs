@@ -3,7 +3,7 @@
 //! hash), the Annahmeanordnung lands in the HKR folder once, a payment request goes
 //! to the portal unless the fee was paid online – and the same holds when the
 //! `amtsstube` processes that send and synchronise are killed with SIGKILL at random
-//! moments in between.
+//! moments in between – for letters by e-mail too (through a local SMTP sink).
 
 use std::io::Write;
 use std::path::Path;
@@ -373,7 +373,19 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
     let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
         "CARGO_TARGET_TMPDIR"
     ))))?;
-    portal_sim::seed::seed(&mut run.sim.lock(), 10, 99)?;
+    // Every third citizen asked for e-mail with an OpenPGP key.
+    let (secret, public) = amtsstube_tests::smtp::citizen_key("Bürgerin <b@example.org>")?;
+    let addresses = std::cell::RefCell::new(Vec::new());
+    portal_sim::seed::seed_replying(&mut run.sim.lock(), 10, 99, &|n, email| {
+        if n % 3 == 0 {
+            addresses.borrow_mut().push(email.to_owned());
+            serde_json::json!({ "eMail": { "address": email, "pgpPublicKey": public } })
+        } else {
+            serde_json::json!({ "eMail": { "address": email } })
+        }
+    })?;
+    let addresses = addresses.into_inner();
+    let sink = amtsstube_tests::smtp::Sink::start(("rathaus", "relay-passwort-1"))?;
     let tmp = tempfile::tempdir()?;
     let data = tmp.path().join("daten");
     let hkr = tmp.path().join("kasse");
@@ -382,10 +394,32 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
         amtsstube_tests::local::workstation(&data, Some(&run), &[(USER, Role::Sachbearbeitung)])?;
     login(&mut ws, "admin")?;
     ws.set_hkr_folder(&hkr.to_string_lossy())?;
+    ws.set_mail_settings(&workstation::MailSettings {
+        host: "127.0.0.1".into(),
+        port: sink.port,
+        security: "starttls".into(),
+        user: Some("rathaus".into()),
+        password: Some("relay-passwort-1".into()),
+        from: "buergerbuero@musterstadt.example".into(),
+        from_name: None,
+        ca_pem: Some(sink.ca_pem.clone()),
+    })?;
     ws.logout();
     login(&mut ws, USER)?;
     ws.sync_now()?;
     let cases = decide_all(&mut ws)?;
+    // The cases whose letter goes by e-mail, and to which address.
+    let mut by_mail = std::collections::HashMap::new();
+    for (id, _) in &cases {
+        let label = ws.case_detail(id)?.reply_channel.map(|c| c.label);
+        if let Some(a) = addresses
+            .iter()
+            .find(|a| label.as_deref().is_some_and(|l| l.contains(a.as_str())))
+        {
+            by_mail.insert(id.clone(), a.clone());
+        }
+    }
+    assert_eq!(by_mail.len(), addresses.len());
     ws.logout();
     drop(ws);
 
@@ -408,11 +442,16 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
         });
         if !left.is_empty() && rng.random_bool(0.6) {
             let i = rng.random_range(0..left.len());
-            let (_, az) = left[i].clone();
+            let (id, az) = left[i].clone();
+            let kanal = if by_mail.contains_key(&id) {
+                "email"
+            } else {
+                "postfach"
+            };
             let child = spawn(
                 &bin,
                 &data,
-                &["brief", &az, "--art", "bescheid", "--kanal", "postfach"],
+                &["brief", &az, "--art", "bescheid", "--kanal", kanal],
             )?;
             // Kill somewhere within how long a run takes on this machine (learnt from the
             // last run that finished, and stretched after each kill, so that a machine
@@ -459,7 +498,12 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
                 .filter(|x| x.kind == domain::DocumentKind::Letter)
                 .count();
             let items = ws.case_outbox(id)?;
-            let replies = items.iter().filter(|o| o.what.contains("Postfach")).count();
+            let way = if by_mail.contains_key(id) {
+                "E-Mail"
+            } else {
+                "Postfach"
+            };
+            let replies = items.iter().filter(|o| o.what.contains(way)).count();
             match d.state {
                 CaseState::Entschieden => {
                     assert_eq!((letters, replies), (0, 0), "{az}: half sent");
@@ -487,10 +531,55 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
         }
     }
     assert!(done, "outbox not empty after the chaos");
-    rt.block_on(check_delivered(&mut ws, &run, &hkr, &cases, &[]))?;
+    // By e-mail: each letter arrived, decrypts to the stored PDF, and a copy sent
+    // again after a kill is the same message (one Message-ID per letter).
+    let received = sink.received();
+    let mut mailed_kz = Vec::new();
+    for (id, address) in &by_mail {
+        let copies: Vec<_> = received.iter().filter(|m| &m.to[0] == address).collect();
+        assert!(!copies.is_empty(), "{address}: no e-mail");
+        let ids: std::collections::HashSet<_> = copies
+            .iter()
+            .map(|m| amtsstube_tests::smtp::message_id(&m.data))
+            .collect();
+        assert_eq!(ids.len(), 1, "{address}: {ids:?}");
+        let detail = ws.case_detail(id)?;
+        let stored = detail
+            .documents
+            .iter()
+            .find(|d| d.kind == domain::DocumentKind::Letter)
+            .ok_or("kein Brief")?;
+        let stored = base64::engine::general_purpose::STANDARD
+            .decode(ws.document(id, &stored.id)?.content_base64)?;
+        for m in &copies {
+            let inner = amtsstube_tests::smtp::decrypt(&m.data, &secret)?;
+            let (pdf, _) = amtsstube_tests::smtp::letter_of(&inner)?;
+            assert_eq!(Sha512::digest(&pdf), Sha512::digest(&stored), "{address}");
+        }
+        for o in ws.case_outbox(id)? {
+            assert_eq!(o.state, "bestätigt", "{address}: {} {:?}", o.what, o.error);
+        }
+        mailed_kz.extend(
+            detail
+                .history
+                .iter()
+                .filter_map(|h| h.detail.as_deref())
+                .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                .filter_map(|v| v["kassenzeichen"].as_str().map(str::to_owned)),
+        );
+    }
+    let doubled = received.len() - by_mail.len();
+    let online: Vec<(String, String)> = cases
+        .iter()
+        .filter(|(id, _)| !by_mail.contains_key(id))
+        .cloned()
+        .collect();
+    rt.block_on(check_delivered(&mut ws, &run, &hkr, &online, &mailed_kz))?;
     ws.logout();
     login(&mut ws, "admin")?;
     assert!(ws.verify_audit()?.is_intact());
-    println!("{round} Runden, {kills} Prozesse mit SIGKILL beendet");
+    println!(
+        "{round} Runden, {kills} Prozesse mit SIGKILL beendet, {doubled} E-Mails nach einem Abbruch erneut gesendet (gleiche Message-ID)"
+    );
     Ok(())
 }

@@ -10,41 +10,16 @@ use std::path::Path;
 
 use amtsstube_tests::app::login;
 use amtsstube_tests::sim::BoxError;
-use amtsstube_tests::smtp::Sink;
+use amtsstube_tests::smtp::{Sink, citizen_key, decrypt, letter_of};
 use base64::Engine;
 use domain::Role;
 use domain::lifecycle::{Action, CaseState, Decision};
-use mail_parser::{MessageParser, MimeHeaders};
-use pgp::composed::{
-    EncryptionCaps, KeyType, SecretKeyParamsBuilder, SignedPublicKey, SignedSecretKey,
-    SubkeyParamsBuilder,
-};
-use pgp::crypto::ecc_curve::ECCCurve;
+use mail_parser::MessageParser;
 use sha2::{Digest, Sha512};
 use workstation::{LetterKind, LetterRequest, MailSettings, WorkListQuery, Workstation};
 
 const USER: &str = "sb1";
 const REFUSED: &str = "unbekannt@example.org";
-
-/// A citizen's key pair as a mail program makes it (Ed25519 + Curve25519).
-fn citizen_key(uid: &str) -> Result<(SignedSecretKey, String), BoxError> {
-    let mut enc = SubkeyParamsBuilder::default();
-    enc.key_type(KeyType::ECDH(ECCCurve::Curve25519Legacy))
-        .can_sign(false)
-        .can_encrypt(EncryptionCaps::All)
-        .can_authenticate(false);
-    let mut params = SecretKeyParamsBuilder::default();
-    params
-        .key_type(KeyType::Ed25519Legacy)
-        .can_certify(true)
-        .can_sign(true)
-        .can_encrypt(EncryptionCaps::None)
-        .primary_user_id(uid.into())
-        .subkeys(vec![enc.build()?]);
-    let secret = params.build()?.generate(rand08::thread_rng())?;
-    let public = SignedPublicKey::from(secret.clone()).to_armored_string(Default::default())?;
-    Ok((secret, public))
-}
 
 fn letter(case_id: &str, kanal: &str) -> LetterRequest {
     LetterRequest {
@@ -77,28 +52,6 @@ fn decide(ws: &mut Workstation, id: &str) -> Result<(), BoxError> {
 fn headers(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     text.split("\r\n\r\n").next().unwrap_or_default().to_owned()
-}
-
-/// Decrypt a PGP/MIME message with `key`: the inner MIME entity.
-fn decrypt(raw: &[u8], key: &SignedSecretKey) -> Result<Vec<u8>, BoxError> {
-    let outer = MessageParser::default()
-        .parse(raw)
-        .ok_or("Nachricht nicht lesbar")?;
-    let ct = outer.content_type().ok_or("kein Content-Type")?;
-    assert_eq!(ct.ctype(), "multipart");
-    assert_eq!(ct.subtype(), Some("encrypted"));
-    assert_eq!(ct.attribute("protocol"), Some("application/pgp-encrypted"));
-    let parts: Vec<_> = outer.parts.iter().skip(1).collect();
-    assert_eq!(parts.len(), 2, "RFC 3156: version part and data part");
-    let version = parts[0].contents();
-    assert!(String::from_utf8_lossy(version).contains("Version: 1"));
-    let armored = String::from_utf8(parts[1].contents().to_vec())?;
-    let (message, _) = pgp::composed::Message::from_string(&armored)?;
-    let mut plain = message.decrypt(&Default::default(), key)?;
-    if plain.is_compressed() {
-        plain = plain.decompress()?;
-    }
-    Ok(plain.as_data_vec()?)
 }
 
 #[test]
@@ -298,17 +251,8 @@ fn the_bescheid_goes_encrypted_a_notice_without_a_key_and_a_refusal_becomes_a_ta
         decrypt(&to_a.data, &secret_c).is_err(),
         "only the citizen's key opens it"
     );
-    let inner = MessageParser::default()
-        .parse(&inner)
-        .ok_or("innere Nachricht nicht lesbar")?;
-    let text = inner.body_text(0).ok_or("kein Text")?;
+    let (pdf, text) = letter_of(&inner)?;
     assert!(text.contains(&with_key.2), "{text}");
-    let pdf = inner
-        .attachments()
-        .next()
-        .ok_or("kein Anhang")?
-        .contents()
-        .to_vec();
     let stored = ws
         .case_detail(&with_key.1)?
         .documents
