@@ -291,9 +291,9 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   writeFileSync(path.join(artifacts, "bescheid-vorschau.png"), await wd.screenshot());
   await wd.execute("document.querySelector('[data-testid=letter-send]').click();");
   await wd.waitFor("[data-testid=case-state]", { text: "Versandt", timeout: 30_000 });
-  await wd.waitFor("[data-testid=letters-message]", { text: "Postfach" });
+  await wd.waitFor("[data-testid=letters-message]", { text: "Portal (FIT-Connect)" });
   // The background sync is woken and delivers; the case's outbox turns "bestätigt".
-  await wd.waitFor("[data-testid=case-outbox]", { text: "Brief an das Postfach", timeout: 30_000 });
+  await wd.waitFor("[data-testid=case-outbox]", { text: "Brief an das Portal", timeout: 30_000 });
   let reply;
   for (let i = 0; i < 120 && !reply; i++) {
     const view = await (await fetch(`${sim.url}/citizen/cases/${fc}`)).json();

@@ -499,9 +499,9 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
                 .count();
             let items = ws.case_outbox(id)?;
             let way = if by_mail.contains_key(id) {
-                "E-Mail"
+                "Brief per E-Mail"
             } else {
-                "Postfach"
+                "Brief an das Portal"
             };
             let replies = items.iter().filter(|o| o.what.contains(way)).count();
             match d.state {

@@ -1063,7 +1063,7 @@ fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<()
     let err = anna
         .office_letter(&bescheid(&cases[0].file_number))
         .unwrap_err();
-    assert!(err.message.contains("Postfach"), "{}", err.message);
+    assert!(err.message.contains("Portal"), "{}", err.message);
 
     // The server's delivery: its key, the portal's mailbox and payment service,
     // the cash folder. The desk learns of it (and leases Kassenzeichen) at its
@@ -1097,7 +1097,7 @@ fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<()
         ],
     )?;
     assert!(
-        out.contains("der Rathaus-Server versendet: Postfach"),
+        out.contains("der Rathaus-Server versendet: Portal"),
         "{out}"
     );
     if let Some(kz) = out.split("Kassenzeichen ").nth(1) {
@@ -1115,7 +1115,7 @@ fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<()
     assert_eq!(state_of(&mut anna, &last.file_number)?, CaseState::Versandt);
     for c in first {
         let letter = anna.office_letter(&bescheid(&c.file_number))?;
-        assert!(letter.sends.contains(&"Postfach".to_string()), "{letter:?}");
+        assert!(letter.sends.contains(&"Portal".to_string()), "{letter:?}");
         if let Some(kz) = letter.kassenzeichen {
             assert!(domain::fees::kassenzeichen_valid(&kz, "mod10"), "{kz}");
             assert!(

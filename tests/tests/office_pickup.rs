@@ -215,7 +215,7 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
     // the first use, owner-only.
     assert!(
         status.contains(
-            "Versand:         Postfach ja, Zahlungsdienst ja, Kassenordner nicht eingerichtet"
+            "Versand:         Portal (FIT-Connect) ja, Zahlungsdienst ja, Kassenordner nicht eingerichtet"
         ),
         "{status}"
     );

@@ -51,7 +51,7 @@ describe("letters", () => {
         case "send_letter":
           requests.push([cmd, req]);
           outbox = [
-            { what: "Brief an das Postfach", state: "wartet", attempts: 0, error: null },
+            { what: "Brief an das Portal (FIT-Connect-Einreichung)", state: "wartet", attempts: 0, error: null },
             { what: "Annahmeanordnung an die Kasse", state: "fehlgeschlagen", attempts: 5, error: "Kassenordner nicht erreichbar" },
           ];
           return {};
@@ -77,7 +77,7 @@ describe("letters", () => {
     expect(req.kanal).toBe("postfach");
     expect(req.fees[0].menge).toBe(10);
     expect(req.edits).toEqual([{ key: "tenor", title: "Bescheid", text: "1. Die Sondernutzung wird erlaubt.", editable: true }]);
-    expect(screen.getByTestId("letters-message").textContent).toContain("Postfach");
+    expect(screen.getByTestId("letters-message").textContent).toContain("Portal (FIT-Connect)");
     const states = (await screen.findAllByTestId("outbox-state")).map((e) => e.textContent);
     expect(states).toEqual(["wartet", "fehlgeschlagen"]);
     expect(screen.getByText("Kassenordner nicht erreichbar")).toBeTruthy();

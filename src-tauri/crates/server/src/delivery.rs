@@ -127,9 +127,9 @@ pub(crate) fn prepare(
     if let Some(mut reply) = d.reply {
         let (Some(fc), Some(dest)) = (fc_case, settings.reply_destination) else {
             return Err(refuse(if fc_case.is_none() {
-                "Ein Papierantrag hat kein Postfach: Der Brief geht mit der Post."
+                "Ein Papierantrag kam nicht über das Portal: Der Brief geht mit der Post."
             } else {
-                "Am Rathaus-Server ist kein Rückkanal (Postfach) eingerichtet: Der Brief geht mit der Post."
+                "Am Rathaus-Server ist kein Rückkanal zum Portal (replyDestinationId) eingerichtet: Der Brief geht mit der Post."
             }));
         };
         let letter = base64::engine::general_purpose::STANDARD

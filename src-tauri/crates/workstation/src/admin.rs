@@ -107,7 +107,7 @@ pub struct AuditCheck {
 
 fn outbox_kind(kind: &str) -> String {
     match kind {
-        "reply" => "Antwort an das Postfach",
+        "reply" => "Brief an das Portal (FIT-Connect-Einreichung)",
         "payment" => "Zahlungsanforderung",
         "hkr" => "Annahmeanordnung (Kasse)",
         "accept" => "Annahme beim Portal",

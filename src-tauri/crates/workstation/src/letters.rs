@@ -82,7 +82,7 @@ pub struct LetterView {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct OutboxView {
-    /// What it is, in German ("Antwort an das Postfach", "Buchung an die Kasse", …).
+    /// What it is, in German ("Brief an das Portal (FIT-Connect-Einreichung)", "Annahmeanordnung an die Kasse", …).
     pub what: String,
     /// wartet / gesendet / bestätigt / fehlgeschlagen
     pub state: String,
@@ -862,7 +862,7 @@ impl Workstation {
         }
         if !p.channels.iter().any(|c| c == kanal) {
             return Some(match kanal {
-                "postfach" => "Der Versand an das Postfach ist nicht möglich: der Antrag kam nicht über das Portal, oder der Rückkanal (replyDestinationId) ist nicht eingerichtet.".into(),
+                "postfach" => "Der Versand an das Portal (FIT-Connect-Einreichung) ist nicht möglich: der Antrag kam nicht über das Portal, oder der Rückkanal (replyDestinationId) ist nicht eingerichtet.".into(),
                 "email" => match (&p.email, &p.mail) {
                     (None, _) => "Der Versand per E-Mail ist nicht möglich: die Antragstellerin oder der Antragsteller hat keine E-Mail-Adresse als Antwortweg angegeben.".into(),
                     (Some((_, None)), _) => "Ohne OpenPGP-Schlüssel der Antragstellerin oder des Antragstellers geht kein Schreiben per E-Mail. Bitte per Post senden; die E-Mail kündigt den Brief dann nur an.".into(),
@@ -1043,7 +1043,7 @@ impl Workstation {
                 what: match i.kind.as_str() {
                     "accept" => "Eingangsbestätigung an das Portal",
                     "reject" => "Zurückweisung an das Portal",
-                    "reply" => "Brief an das Postfach",
+                    "reply" => "Brief an das Portal (FIT-Connect-Einreichung)",
                     "payment" => "Zahlungsanforderung an das Portal",
                     "hkr" => "Annahmeanordnung an die Kasse",
                     "mail" if mail_notice(&i.payload) => "Hinweis per E-Mail (Brief per Post)",
@@ -1114,7 +1114,7 @@ pub struct OfficeLetter {
     pub filename: String,
     /// The Kassenzeichen the fee is booked under, if one is.
     pub kassenzeichen: Option<String>,
-    /// What the server will send: "Postfach", "Zahlungsanforderung", "Kasse".
+    /// What the server will send: "Portal", "Zahlungsanforderung", "Kasse".
     pub sends: Vec<String>,
 }
 
@@ -1308,7 +1308,7 @@ impl Workstation {
                 invalid("Der Rathaus-Server hat noch nicht gesagt, wie er versendet: Bitte einmal abgleichen.")
             })?;
             if out.reply.is_some() {
-                sends.push("Postfach".to_owned());
+                sends.push("Portal".to_owned());
             }
             if out.payment.is_some() {
                 sends.push("Zahlungsanforderung".to_owned());

@@ -393,7 +393,7 @@ async fn run(cli: Cli) -> Result<()> {
             let yes = |b: bool| if b { "ja" } else { "nein" };
             match dir.delivery() {
                 Ok(d) => println!(
-                    "Versand:         Postfach {}, Zahlungsdienst {}, Kassenordner {}",
+                    "Versand:         Portal (FIT-Connect) {}, Zahlungsdienst {}, Kassenordner {}",
                     yes(d.reply_destination.is_some()),
                     yes(d.payment_url.is_some()),
                     d.hkr_dir

@@ -565,7 +565,10 @@ impl Workstation {
         let replica = self.replica_mut()?;
         let view = |kanal: &str, state: &str| crate::OutboxView {
             what: match kanal {
-                "postfach" => "Brief an das Postfach (versendet der Rathaus-Server)".into(),
+                "postfach" => {
+                    "Brief an das Portal (FIT-Connect-Einreichung, versendet der Rathaus-Server)"
+                        .into()
+                }
                 "post" => "Brief per Post (druckt und versendet der Rathaus-Server)".into(),
                 _ => "Brief (versendet der Rathaus-Server)".into(),
             },

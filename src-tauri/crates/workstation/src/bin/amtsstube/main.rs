@@ -97,14 +97,14 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: KasseCommand,
     },
-    /// Brief eines Vorgangs erzeugen und versenden (Postfach oder Post), mit Gebührenbuchung
+    /// Brief eines Vorgangs erzeugen und versenden (E-Mail, Portal oder Post), mit Gebührenbuchung
     Brief {
         /// Aktenzeichen des Vorgangs
         aktenzeichen: String,
         /// eingangsbestaetigung, nachforderung, bescheid oder gebuehrenbescheid
         #[arg(long, default_value = "bescheid")]
         art: String,
-        /// email (verschlüsselt, wenn die Antragstellerin einen OpenPGP-Schlüssel angab), postfach oder post
+        /// email (verschlüsselt an den OpenPGP-Schlüssel der Antragstellerin), postfach (Portal, FIT-Connect-Einreichung) oder post
         #[arg(long, default_value = "postfach")]
         kanal: String,
         /// PDF nur erzeugen und in diese Datei schreiben (Vorschau; nichts wird versandt)
@@ -319,12 +319,12 @@ pub(crate) enum OfficeWork {
         #[arg(long = "as")]
         as_user: String,
     },
-    /// Einen Brief erstellen; der Rathaus-Server versendet ihn (Postfach) und bucht die Gebühr
+    /// Einen Brief erstellen; der Rathaus-Server versendet ihn (Portal) und bucht die Gebühr
     Brief {
         aktenzeichen: String,
         /// eingangsbestaetigung, nachforderung, bescheid oder gebuehrenbescheid
         art: String,
-        /// email (verschlüsselt, wenn die Antragstellerin einen OpenPGP-Schlüssel angab), postfach oder post
+        /// postfach (Portal, FIT-Connect-Einreichung) oder post
         #[arg(long, default_value = "post")]
         kanal: String,
         #[arg(long = "as")]
