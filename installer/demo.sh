@@ -35,12 +35,18 @@ fi
 # The portal simulator with realistic applications, synchronised into the demo store.
 # shellcheck source=installer/demo-portal.sh
 . "$root/installer/demo-portal.sh"
-start_portal "$demo/portal" 40 2026 "$demo/portal.log"
+start_portal "$demo/portal" 40 2026 "$demo/portal.log" 4
 trap 'kill $sim_pid 2>/dev/null || true' EXIT
 url=$sim_url
 settings=$sim_settings
 printf '%s\n' "$admin_pw" | "$cli" --data-dir "$data" portal configure --file "$settings" >/dev/null
 rm -f "$settings"
+# Answers by e-mail go through the simulator's mail server (every fourth applicant
+# gave an OpenPGP key); its port changes with every start.
+smtp_port=$(grep -o '"port": *[0-9]*' "$demo/portal/smtp.json" | grep -o '[0-9]*$')
+printf '%s\n%s\n' "$admin_pw" "rathaus-relay-1" | "$cli" --data-dir "$data" email einrichten \
+  --server 127.0.0.1 --port "$smtp_port" --benutzer rathaus --absender buergerbuero@musterstadt.example \
+  --absendername "Gemeinde Musterstadt – Bürgerbüro" --ca "$demo/portal/smtp-ca.pem" >/dev/null
 # The town's cash system takes Annahmeanordnungen from this exchange folder (demo).
 mkdir -p "$demo/kasse"
 printf '%s\n' "$admin_pw" | "$cli" --data-dir "$data" kasse ordner "$demo/kasse" >/dev/null
@@ -79,6 +85,7 @@ for u in "${users[@]}"; do
 done
 echo "  Wiederherstellungsschlüssel: $demo/wiederherstellungsschluessel.txt (nur für die Demo gespeichert)"
 echo "  Kassenordner (Annahmeanordnungen als CSV und XML): $demo/kasse"
+echo "  E-Mails an die Antragstellenden (entschlüsselt, wie sie sie sehen): $url/citizen/mail"
 echo "  Eingangsordner der Scanstelle: $demo/scanner (drei Scans warten auf die Qualitätssicherung durch scan.kaya)"
 echo
 

@@ -29,8 +29,10 @@ let exportDir;
 
 /** Start the portal simulator with `count` applications; resolves to its URL. */
 async function startSimulator(dir, count) {
-  execFileSync(simBin, ["seed", "--dir", dir, "--count", String(count), "--seed", "5"]);
-  const proc = spawn(simBin, ["serve", "--dir", dir, "--addr", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
+  // Every applicant asks for e-mail with an OpenPGP key of her own; the simulator
+  // also plays the citizens' mail provider (SMTP) and opens what arrives with their keys.
+  execFileSync(simBin, ["seed", "--dir", dir, "--count", String(count), "--seed", "5", "--pgp-jede", "1"]);
+  const proc = spawn(simBin, ["serve", "--dir", dir, "--addr", "127.0.0.1:0", "--smtp", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   proc.stderr.on("data", (d) => (log += d));
   for (let i = 0; i < 100; i++) {
@@ -339,6 +341,83 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   // Every act is in the audit chain, which verifies.
   const audit = amtsstube(["audit", "verify"], "admin-passwort-1\n");
   assert.match(audit, /unversehrt/);
+});
+
+test("answers by e-mail: the applicant with an OpenPGP key receives the Bescheid encrypted", async () => {
+  await atLogin();
+  // The administration sets up the town's mail server – here the simulator's.
+  const portalDir = path.join(path.dirname(dataDir), "portal");
+  const smtp = JSON.parse(readFileSync(path.join(portalDir, "smtp.json"), "utf8"));
+  amtsstube(
+    ["email", "einrichten", "--server", "127.0.0.1", "--port", String(smtp.port), "--benutzer", smtp.user, "--absender", "buergerbuero@musterstadt.example", "--ca", path.join(portalDir, "smtp-ca.pem")],
+    `admin-passwort-1\n${smtp.password}\n`,
+  );
+  assert.match(amtsstube(["email", "testen"], "admin-passwort-1\n"), /nimmt die Anmeldung an/);
+  await loginThroughUi(wd, "sb1", "sb1-passwort-1");
+  await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
+  // A case nobody has worked on yet.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await wd.execute("const r = [...document.querySelectorAll('tbody tr')].find((r) => r.textContent.includes('Eingegangen')); r.querySelector('[data-testid=open-case]').click();");
+      await wd.waitFor("[data-testid=case-view]", { timeout: 5_000 });
+      break;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await sleep(500);
+    }
+  }
+  await wd.waitFor("[data-testid=case-reply-channel]", { text: "verschlüsselt" });
+  const channel = await wd.execute("return document.querySelector('[data-testid=case-reply-channel]').textContent;");
+  const address = channel.match(/E-Mail an (\S+),/)[1];
+  const fileNumber = await wd.execute("return document.querySelector('#case-title').textContent.split(' – ')[0].trim();");
+  const applicantName = await wd.execute("return document.querySelector('[data-testid=case-applicant]').textContent.trim();");
+  await action("pruefung_beginnen");
+  await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
+  const items = await wd.execute("return document.querySelectorAll('[data-testid=case-checklist] input').length;");
+  for (let i = 0; i < items; i++) {
+    await wd.execute(`document.querySelectorAll('[data-testid=case-checklist] input')[${i}].click();`);
+    await wd.waitFor(`[data-testid=case-checklist] li:nth-child(${i + 1})`, { text: "abgehakt von sb1" });
+  }
+  await action("vollstaendig");
+  await wd.waitFor("[data-testid=case-state]", { text: "In Bearbeitung" });
+  await action("entscheiden");
+  await submitAction();
+  await wd.waitFor("[data-testid=case-state]", { text: "Entschieden" });
+  // The way the citizen asked for comes first and is chosen.
+  await wd.waitFor("[data-testid=letter-channel-email]");
+  assert.equal(await wd.execute("return document.querySelector('[data-testid=letter-channel-email]').checked;"), true);
+  await wd.execute("document.querySelector('[data-testid=letter-send]').click();");
+  await wd.waitFor("[data-testid=case-state]", { text: "Versandt", timeout: 30_000 });
+  await wd.waitFor("[data-testid=letters-message]", { text: "verschlüsselten Versand per E-Mail" });
+  let mail;
+  for (let i = 0; i < 120 && !mail; i++) {
+    const got = await (await fetch(`${sim.url}/citizen/mail`)).json();
+    mail = got.find((m) => m.to === address);
+    if (!mail) await sleep(500);
+  }
+  assert.ok(mail, "the e-mail reached the citizen's provider");
+  assert.ok(mail.pgpMime, "PGP/MIME");
+  assert.ok(mail.opened, `opened with the citizen's key: ${mail.problem}`);
+  for (const secret of [fileNumber, applicantName.split(" ").pop()]) {
+    assert.ok(!mail.subject.includes(secret), `subject without personal data: ${mail.subject}`);
+  }
+  assert.ok(mail.text.includes(fileNumber), "the text inside names the Aktenzeichen");
+  const stored = await wd.execute(`return (async () => {
+    const inv = window.__TAURI_INTERNALS__.invoke;
+    const list = await inv('work_list', { query: { offset: 0, limit: 50, search: ${JSON.stringify(fileNumber)} } });
+    const c = list.items.find((x) => x.fileNumber === ${JSON.stringify(fileNumber)});
+    const d = await inv('case_detail', { id: c.id });
+    const letter = d.documents.find((x) => x.kind === 'letter');
+    return (await inv('document', { caseId: c.id, documentId: letter.id })).contentBase64;
+  })();`);
+  const pdf = Buffer.from(stored, "base64");
+  assert.equal(mail.attachments.length, 1);
+  assert.equal(mail.attachments[0].sha512, createHash("sha512").update(pdf).digest("hex"), "the stored PDF, identical by hash");
+  await wd.waitFor("[data-testid=case-outbox]", { text: "Brief per E-Mail (verschlüsselt)", timeout: 30_000 });
+  writeFileSync(path.join(artifacts, "vorgang-per-email.png"), await wd.screenshot());
+  await wd.click(await wd.find("[data-testid=case-close]"));
+  await wd.click(await wd.find("[data-testid=logout]"));
+  await wd.waitFor("#username");
 });
 
 test("leitung: the dashboard shows the figures the reports crate computes; sachbearbeitung has none", async () => {

@@ -6,6 +6,7 @@
 
 pub mod citizen;
 pub mod faults;
+pub mod mail;
 pub mod payment;
 pub mod seed;
 pub mod server;

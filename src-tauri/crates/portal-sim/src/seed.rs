@@ -254,6 +254,37 @@ pub fn seed_replying(
         .collect()
 }
 
+/// As [`seed`], every `every`-th citizen asking for e-mail with an OpenPGP key of
+/// their own (its secret half kept by the simulator, the citizen's side).
+pub fn seed_with_pgp(
+    state: &mut State,
+    count: usize,
+    seed: u64,
+    every: usize,
+) -> Result<Vec<Uuid>, StateError> {
+    let made = std::cell::RefCell::new(Vec::new());
+    let failed = std::cell::RefCell::new(None);
+    let ids = seed_replying(state, count, seed, &|n, email| {
+        if every > 0 && n % every == 0 {
+            match crate::mail::citizen_key(&format!("<{email}>")) {
+                Ok((secret, public)) => {
+                    if let Ok(armored) = secret.to_armored_string(Default::default()) {
+                        made.borrow_mut().push((email.to_owned(), armored));
+                    }
+                    return json!({ "eMail": { "address": email, "pgpPublicKey": public } });
+                }
+                Err(e) => *failed.borrow_mut() = Some(e.to_string()),
+            }
+        }
+        json!({ "eMail": { "address": email } })
+    })?;
+    if let Some(e) = failed.into_inner() {
+        return Err(StateError::Key(e));
+    }
+    state.add_citizen_keys(made.into_inner())?;
+    Ok(ids)
+}
+
 /// One submission with a deliberate defect.
 pub fn seed_flawed(state: &mut State, flaw: Flaw, seed: u64) -> Result<Uuid, StateError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

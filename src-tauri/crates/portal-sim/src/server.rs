@@ -30,6 +30,8 @@ pub struct Sim {
     tokens: Mutex<HashMap<String, Instant>>,
     pub token_lifetime: Mutex<Duration>,
     issued: std::sync::atomic::AtomicU64,
+    /// The citizens' mail provider (SMTP), when started.
+    mail: Mutex<Option<Arc<crate::mail::Sink>>>,
 }
 
 impl Sim {
@@ -42,7 +44,17 @@ impl Sim {
             tokens: Mutex::new(HashMap::new()),
             token_lifetime: Mutex::new(Duration::from_secs(1800)),
             issued: std::sync::atomic::AtomicU64::new(0),
+            mail: Mutex::new(None),
         })
+    }
+
+    /// Show what this SMTP sink received at `/citizen/mail`.
+    pub fn set_mail(&self, sink: Arc<crate::mail::Sink>) {
+        *self.mail.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
+    }
+
+    fn mail(&self) -> Option<Arc<crate::mail::Sink>> {
+        self.mail.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn lock(&self) -> MutexGuard<'_, State> {
@@ -245,6 +257,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
             post(crate::payment::create),
         )
         .route("/citizen/payments", get(crate::payment::list))
+        .route("/citizen/mail", get(citizen_mail))
         .route("/admin/faults", get(get_faults).put(put_faults))
         .route("/citizen/cases/{case_id}", get(crate::citizen::case_view))
         .route(
@@ -787,4 +800,17 @@ async fn post_event(
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => internal(e),
     }
+}
+
+/// The e-mails the citizens received, opened with their keys where the simulator
+/// holds them.
+async fn citizen_mail(
+    axum::extract::State(sim): axum::extract::State<Arc<Sim>>,
+) -> axum::Json<Vec<crate::mail::MailView>> {
+    let keys = sim.lock().citizen_keys();
+    axum::Json(
+        sim.mail()
+            .map(|m| m.citizen_view(&keys))
+            .unwrap_or_default(),
+    )
 }

@@ -160,7 +160,32 @@ pub struct State {
     pub payments: crate::payment::Payments,
 }
 
+/// The citizens' OpenPGP secret keys by e-mail address (the citizen's side of the
+/// simulation: they open what the town sends them by e-mail).
+const CITIZEN_KEYS: &str = "buerger-schluessel.json";
+
 impl State {
+    /// The citizens' secret keys (armoured) by e-mail address.
+    pub fn citizen_keys(&self) -> std::collections::HashMap<String, String> {
+        fs::read(self.dir.join(CITIZEN_KEYS))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Keep more citizens' secret keys.
+    pub fn add_citizen_keys(
+        &mut self,
+        keys: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), StateError> {
+        let mut all = self.citizen_keys();
+        all.extend(keys);
+        let path = self.dir.join(CITIZEN_KEYS);
+        let json = serde_json::to_vec_pretty(&all)
+            .map_err(|e| StateError::Corrupt(path.clone(), e.to_string()))?;
+        write_atomic(&path, &json)
+    }
+
     /// Open a state directory, creating keys (4096-bit, test PKI) on first use.
     pub fn open(dir: &Path, key_bits: u32) -> Result<State, StateError> {
         fs::create_dir_all(dir).map_err(io(dir))?;

@@ -1,7 +1,7 @@
 //! `portal-sim` – local FIT-Connect Zustelldienst.
 //!
-//!   portal-sim serve --dir DIR [--addr 127.0.0.1:8750]
-//!   portal-sim seed  --dir DIR --count N --seed S
+//!   portal-sim serve --dir DIR [--addr 127.0.0.1:8750] [--smtp 127.0.0.1:0]
+//!   portal-sim seed  --dir DIR --count N --seed S [--pgp-jede N]
 //!   portal-sim subscriber-config --dir DIR --url http://127.0.0.1:8750
 
 use std::path::PathBuf;
@@ -36,6 +36,10 @@ enum Command {
         /// (zur Laufzeit änderbar mit PUT /admin/faults)
         #[arg(long)]
         faults: Option<String>,
+        /// Auch einen Mailserver der Bürgerinnen und Bürger (SMTP, STARTTLS) starten,
+        /// z. B. 127.0.0.1:0; schreibt DIR/smtp.json mit den Zugangsdaten für die Gemeinde
+        #[arg(long)]
+        smtp: Option<String>,
     },
     /// Realistische Einreichungen erzeugen (deterministisch je Seed)
     Seed {
@@ -45,6 +49,9 @@ enum Command {
         count: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Jede N-te Antragstellerin wünscht E-Mail mit eigenem OpenPGP-Schlüssel (0: keine)
+        #[arg(long, default_value_t = 0)]
+        pgp_jede: usize,
     },
     /// Zugangsdaten und Schlüssel für die Arbeitsstation ausgeben (JSON, nur für Entwicklung)
     SubscriberConfig {
@@ -69,6 +76,7 @@ async fn main() -> Result<()> {
             addr,
             token_lifetime,
             faults,
+            smtp,
         } => {
             let state = State::open(&dir, KEY_BITS)?;
             let sim = Sim::new(state);
@@ -77,6 +85,20 @@ async fn main() -> Result<()> {
                 sim.set_faults(
                     serde_json::from_str(&json).context("--faults ist kein gültiges JSON")?,
                 );
+            }
+            if let Some(smtp) = smtp {
+                let (user, password) = ("rathaus", "rathaus-relay-1");
+                let sink = portal_sim::mail::Sink::start_on(&smtp, (user, password))
+                    .map_err(|e| anyhow::anyhow!("SMTP: {e}"))?;
+                let settings = serde_json::json!({
+                    "host": "127.0.0.1", "port": sink.port, "user": user,
+                    "password": password, "caPem": sink.ca_pem,
+                });
+                std::fs::write(dir.join("smtp.json"), serde_json::to_vec_pretty(&settings)?)
+                    .context("smtp.json")?;
+                std::fs::write(dir.join("smtp-ca.pem"), &sink.ca_pem).context("smtp-ca.pem")?;
+                eprintln!("portal-sim SMTP auf 127.0.0.1:{}", sink.port);
+                sim.set_mail(std::sync::Arc::new(sink));
             }
             let listener = tokio::net::TcpListener::bind(&addr)
                 .await
@@ -88,9 +110,10 @@ async fn main() -> Result<()> {
             dir,
             count,
             seed: s,
+            pgp_jede,
         } => {
             let mut state = State::open(&dir, KEY_BITS)?;
-            let ids = seed::seed(&mut state, count, s)?;
+            let ids = seed::seed_with_pgp(&mut state, count, s, pgp_jede)?;
             println!("{} Einreichungen erzeugt.", ids.len());
         }
         Command::SubscriberConfig { dir, url } => {
