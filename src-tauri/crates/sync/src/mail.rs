@@ -257,25 +257,70 @@ pub fn message_id(key: &str, domain: &str) -> String {
     format!("<{}@{}>", uuid.simple(), domain)
 }
 
-/// The citizen's key: parsed, its bindings checked, and the key to encrypt to
-/// (a subkey flagged for encryption, else an encryption-capable primary key).
+/// The citizen's key: parsed, its bindings checked, neither revoked nor expired,
+/// with a key to encrypt to (a subkey flagged for encryption, else an
+/// encryption-capable primary key).
 pub fn check_key(armored: &str) -> Result<SignedPublicKey, MailError> {
+    check_key_at(armored, pgp::types::Timestamp::now().as_secs())
+}
+
+/// [`check_key`] at a given time (seconds since 1970).
+pub fn check_key_at(armored: &str, now: u32) -> Result<SignedPublicKey, MailError> {
     let (key, _) = SignedPublicKey::from_string(armored)
         .map_err(|e| MailError::Key(format!("nicht lesbar ({e})")))?;
     key.verify_bindings()
         .map_err(|e| MailError::Key(format!("Selbstsignaturen ungültig ({e})")))?;
-    let usable = key.public_subkeys.iter().any(|s| {
-        s.key.algorithm().can_encrypt()
-            && s.signatures
-                .iter()
-                .any(|sig| sig.key_flags().encrypt_comms() || sig.key_flags().encrypt_storage())
-    }) || key.primary_key.algorithm().can_encrypt();
+    if !key.details.revocation_signatures.is_empty() {
+        return Err(MailError::Key("er ist widerrufen".into()));
+    }
+    // The primary key's lifetime: from its newest self-signature.
+    let newest = key
+        .details
+        .users
+        .iter()
+        .flat_map(|u| u.signatures.iter())
+        .chain(key.details.direct_signatures.iter())
+        .max_by_key(|s| s.created().map(|t| t.as_secs()).unwrap_or(0));
+    if expired(key.primary_key.created_at().as_secs(), newest, now) {
+        return Err(MailError::Key("er ist abgelaufen".into()));
+    }
+    let usable = key.public_subkeys.iter().any(|s| usable_subkey(s, now))
+        || key.primary_key.algorithm().can_encrypt();
     if !usable {
         return Err(MailError::Key(
-            "er enthält keinen Schlüssel zum Verschlüsseln".into(),
+            "er enthält keinen gültigen Schlüssel zum Verschlüsseln".into(),
         ));
     }
     Ok(key)
+}
+
+/// Has a key made at `created` expired by `now`, as its newest binding says?
+fn expired(created: u32, binding: Option<&pgp::packet::Signature>, now: u32) -> bool {
+    binding
+        .and_then(|s| s.key_expiration_time())
+        .map(|d| d.as_secs())
+        .filter(|d| *d > 0)
+        .is_some_and(|d| u64::from(created) + u64::from(d) <= u64::from(now))
+}
+
+/// A subkey to encrypt to: flagged for it, able to, not revoked, not expired.
+fn usable_subkey(s: &pgp::composed::SignedPublicSubKey, now: u32) -> bool {
+    use pgp::packet::SignatureType;
+    let revoked = s
+        .signatures
+        .iter()
+        .any(|sig| sig.typ() == Some(SignatureType::SubkeyRevocation));
+    let binding = s
+        .signatures
+        .iter()
+        .filter(|sig| sig.typ() == Some(SignatureType::SubkeyBinding))
+        .max_by_key(|sig| sig.created().map(|t| t.as_secs()).unwrap_or(0));
+    let flagged = binding
+        .is_some_and(|sig| sig.key_flags().encrypt_comms() || sig.key_flags().encrypt_storage());
+    !revoked
+        && flagged
+        && s.key.algorithm().can_encrypt()
+        && !expired(s.key.created_at().as_secs(), binding, now)
 }
 
 /// `data` encrypted to the key, ASCII-armoured (AES-256, SEIPD v1 – what every
@@ -283,23 +328,18 @@ pub fn check_key(armored: &str) -> Result<SignedPublicKey, MailError> {
 pub fn encrypt(key: &SignedPublicKey, data: Vec<u8>) -> Result<String, MailError> {
     use rand08::rngs::OsRng;
     let build = |e: pgp::errors::Error| MailError::Build(e.to_string());
+    let now = pgp::types::Timestamp::now().as_secs();
     let mut builder =
         MessageBuilder::from_bytes("", data).seipd_v1(OsRng, SymmetricKeyAlgorithm::AES256);
     let mut recipients = 0;
-    for sub in &key.public_subkeys {
-        let flagged = sub
-            .signatures
-            .iter()
-            .any(|sig| sig.key_flags().encrypt_comms() || sig.key_flags().encrypt_storage());
-        if flagged && sub.key.algorithm().can_encrypt() {
-            builder.encrypt_to_key(OsRng, &sub.key).map_err(build)?;
-            recipients += 1;
-        }
+    for sub in key.public_subkeys.iter().filter(|s| usable_subkey(s, now)) {
+        builder.encrypt_to_key(OsRng, &sub.key).map_err(build)?;
+        recipients += 1;
     }
     if recipients == 0 {
         if !key.primary_key.algorithm().can_encrypt() {
             return Err(MailError::Key(
-                "er enthält keinen Schlüssel zum Verschlüsseln".into(),
+                "er enthält keinen gültigen Schlüssel zum Verschlüsseln".into(),
             ));
         }
         builder
@@ -413,6 +453,40 @@ mod tests {
             ..relay()
         };
         assert!(!format!("{secret:?}").contains("geheim-4711"));
+    }
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/tests/fixtures/pgp/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| format!("{path}: {e}"))
+    }
+
+    #[test]
+    fn a_revoked_or_expired_key_is_refused_a_valid_one_taken() {
+        // 04.12.2026
+        let now = 1_796_342_400;
+        assert!(check_key_at(&fixture("valid.asc"), now).is_ok());
+        let expired = check_key_at(&fixture("expired.asc"), now).err();
+        assert!(
+            matches!(&expired, Some(MailError::Key(m)) if m.contains("abgelaufen")),
+            "{expired:?}"
+        );
+        // Before its end (June 2020) the same key was good.
+        assert!(check_key_at(&fixture("expired.asc"), 1_590_000_000).is_ok());
+        let revoked = check_key_at(&fixture("revoked.asc"), now).err();
+        assert!(
+            matches!(&revoked, Some(MailError::Key(m)) if m.contains("widerrufen")),
+            "{revoked:?}"
+        );
+        // What encrypts to a valid key is an armoured OpenPGP message.
+        let key = check_key(&fixture("valid.asc")).map_err(|e| e.to_string());
+        let armored =
+            key.and_then(|k| encrypt(&k, b"Bescheid".to_vec()).map_err(|e| e.to_string()));
+        assert!(
+            armored
+                .as_deref()
+                .is_ok_and(|a| a.starts_with("-----BEGIN PGP MESSAGE-----")),
+            "{armored:?}"
+        );
     }
 
     #[test]

@@ -867,7 +867,7 @@ impl Workstation {
                     (None, _) => "Der Versand per E-Mail ist nicht möglich: die Antragstellerin oder der Antragsteller hat keine E-Mail-Adresse als Antwortweg angegeben.".into(),
                     (Some((_, None)), _) => "Ohne OpenPGP-Schlüssel der Antragstellerin oder des Antragstellers geht kein Schreiben per E-Mail. Bitte per Post senden; die E-Mail kündigt den Brief dann nur an.".into(),
                     (_, None) => "Es ist kein Mailserver eingerichtet. Die Administration richtet ihn ein (Verwaltung → E-Mail).".into(),
-                    (Some((_, Some(_))), Some(_)) => "Der OpenPGP-Schlüssel der Antragstellerin oder des Antragstellers ist unbrauchbar (nicht lesbar oder ohne Schlüssel zum Verschlüsseln). Bitte per Post senden.".into(),
+                    (Some((_, Some(_))), Some(_)) => "Der OpenPGP-Schlüssel der Antragstellerin oder des Antragstellers ist unbrauchbar (nicht lesbar, abgelaufen, widerrufen oder ohne Schlüssel zum Verschlüsseln). Bitte per Post senden.".into(),
                 },
                 _ => format!("Unbekannter Versandweg „{kanal}“ (email, postfach oder post)."),
             });
