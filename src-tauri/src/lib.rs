@@ -473,6 +473,17 @@ async fn case_detail(
     state.with(move |ws| ws.case_detail(&id)).await
 }
 
+/// The letter of a refused e-mail went by post: the clerk's task is done.
+#[tauri::command]
+async fn mail_sent_by_post(
+    state: tauri::State<'_, AppState>,
+    id: String,
+) -> Result<CaseDetail, AppError> {
+    state
+        .with(move |ws| ws.mail_refused_sent_by_post(&id))
+        .await
+}
+
 #[tauri::command]
 async fn case_action(
     state: tauri::State<'_, AppState>,
@@ -1166,6 +1177,7 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             export_folder,
             case_detail,
             case_action,
+            mail_sent_by_post,
             set_check,
             add_note,
             assign_case,

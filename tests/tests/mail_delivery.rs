@@ -316,6 +316,29 @@ fn the_bescheid_goes_encrypted_a_notice_without_a_key_and_a_refusal_becomes_a_ta
         "{states:?}"
     );
     assert!(ws.case_detail(&with_key.1)?.tasks.is_empty());
+    // The clerk prints the stored letter and posts it: the task is done, the case
+    // says so, and there is nothing left to settle.
+    let d = ws.mail_refused_sent_by_post(&refused.1)?;
+    assert!(d.tasks.is_empty(), "{:?}", d.tasks);
+    let last = d.history.last().ok_or("kein Verlauf")?;
+    assert_eq!(last.kind, "ersatzversand_post");
+    assert!(
+        last.detail
+            .as_deref()
+            .is_some_and(|x| x.contains("\"kanal\":\"post\"")),
+        "{:?}",
+        last.detail
+    );
+    let again = ws
+        .mail_refused_sent_by_post(&refused.1)
+        .err()
+        .ok_or("zweimal erledigt")?;
+    assert!(
+        again.message.contains("keine nicht zugestellte E-Mail"),
+        "{}",
+        again.message
+    );
+    assert!(ws.mail_refused_sent_by_post(&with_key.1).is_err());
 
     // Exactly once: a second run sends nothing again.
     ws.sync_now()?;

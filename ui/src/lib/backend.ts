@@ -94,6 +94,8 @@ export interface Backend {
   officeSignIn(password: string): Promise<OfficeSignIn>;
   caseDetail(id: string): Promise<CaseDetail>;
   caseAction(id: string, action: Action): Promise<CaseDetail>;
+  /** The letter of a refused e-mail went by post: the task is done. */
+  mailSentByPost(id: string): Promise<CaseDetail>;
   setCheck(id: string, item: string, checked: boolean): Promise<void>;
   addNote(id: string, text: string): Promise<void>;
   assignCase(request: AssignRequest): Promise<void>;
@@ -228,6 +230,7 @@ export const tauriBackend: Backend = {
   exportFolder: () => invoke<string>("export_folder"),
   caseDetail: (id) => invoke<CaseDetail>("case_detail", { id }),
   caseAction: (id, action) => invoke<CaseDetail>("case_action", { id, action }),
+  mailSentByPost: (id) => invoke<CaseDetail>("mail_sent_by_post", { id }),
   setCheck: (id, item, checked) => invoke<void>("set_check", { id, item, checked }),
   addNote: (id, text) => invoke<void>("add_note", { id, text }),
   assignCase: (request) => invoke<void>("assign_case", { request }),

@@ -1012,17 +1012,23 @@ describe("Anmeldung und Arbeitskorb", () => {
   it("warns before a request for documents while a Fiktion period runs, and shows the start and the extension", async () => {
     const warning = "Die Fiktionsfrist läuft weiter: Eine Nachforderung hält sie nicht an (§ 42a VwVfG kennt keine Hemmung). Sie endet am 15.04.2026 – in 20 Tagen. Wird bis dahin nicht entschieden, gilt die Genehmigung als erteilt.";
     const actions: unknown[] = [];
+    let tasks = ["E-Mail nicht zugestellt (Zustellung abgelehnt: 550 5.1.1 Postfach unbekannt). Bitte den gespeicherten Brief (Unterlagen) ausdrucken und per Post senden, dann „Per Post versandt“ wählen."];
     mockOneCase(
       { id: "d".repeat(32), fileNumber: "MAK-2026-0100001", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß", status: "in_bearbeitung", receivedAt: "2026-01-15T09:00:00Z", deadline: "imPlan", due: "2026-06-15", assignedTo: "sb1" },
       () => ({
         id: "d".repeat(32), fileNumber: "MAK-2026-0100001", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß",
         state: "inBearbeitung", stateLabel: "In Bearbeitung", receivedAt: "2026-01-15T09:00:00Z", channel: "online", portalCaseId: null, assignedTo: "sb1",
-        tasks: ["E-Mail nicht zugestellt (Zustellung abgelehnt: 550 5.1.1 Postfach unbekannt). Bitte das Schreiben per Post senden oder die Adresse klären."],
+        tasks: [...tasks],
         allowedActions: ["nachfordern", "entscheiden"], checklist: [],
         deadlines: { target: "2026-02-16", legal: "2026-06-15", clock: "fiktion", legalBasis: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW", periodStart: "2026-01-15", originalEnd: "2026-04-15", inactionFrom: "2026-04-15", status: "imPlan", extended: true, extensionPossible: false, requestWarning: warning, deemedDelivery: null },
         history: [], notes: [], documents: [],
       }),
       (cmd, args) => {
+        if (cmd === "mail_sent_by_post") {
+          actions.push("post");
+          tasks = [];
+          return {};
+        }
         if (cmd !== "case_action") throw new Error(`unexpected command ${cmd}`);
         actions.push((args as { action: unknown }).action);
         throw { code: "invalidInput", message: "Die Äußerungsfrist der Anhörung läuft bis 17.12.2026." };
@@ -1032,7 +1038,11 @@ describe("Anmeldung und Arbeitskorb", () => {
     await fireEvent.click(await screen.findByRole("button", { name: "Vorgang MAK-2026-0100001 öffnen" }));
     const legal = await screen.findByTestId("case-legal");
     // What the clerk has to do first: a refused e-mail, as a task at the top.
-    expect(screen.getByTestId("case-tasks").textContent).toContain("Bitte das Schreiben per Post senden");
+    expect(screen.getByTestId("case-tasks").textContent).toContain("per Post senden");
+    // Sent by post: the task is done and gone.
+    await fireEvent.click(screen.getByRole("button", { name: "Per Post versandt" }));
+    await waitFor(() => expect(screen.queryByTestId("case-tasks")).toBeNull());
+    expect(actions.shift()).toBe("post");
     expect(legal.textContent).toContain("15.06.2026");
     expect(legal.textContent).toContain("Beginn 15.01.2026");
     expect(legal.textContent).toContain("verlängert, bisher 15.04.2026");

@@ -501,6 +501,44 @@ impl Session {
         Ok(())
     }
 
+    /// A refused e-mail answer was replaced by post: its failed items (ordering key
+    /// `ordering_key`) are settled and the case records the way taken, in one
+    /// transaction. Returns how many items were settled; none is a conflict.
+    pub fn settle_failed_mail(
+        &mut self,
+        id: &str,
+        ordering_key: &str,
+        detail: &str,
+    ) -> Result<u64> {
+        let now = self.now();
+        let actor = self.user().username.to_string();
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE outbox SET state = 'done', last_error = coalesce(last_error, '') || ' – ersetzt durch Postversand', updated_at = ?2
+             WHERE ordering_key = ?1 AND kind = 'mail' AND state = 'failed'",
+            params![ordering_key, now],
+        )?;
+        if n == 0 {
+            return Err(StoreError::Conflict(
+                "Zu diesem Vorgang gibt es keine nicht zugestellte E-Mail.".into(),
+            ));
+        }
+        tx.execute(
+            "INSERT INTO case_history (case_id, at, actor, kind, detail) VALUES (?1, ?2, ?3, 'ersatzversand_post', ?4)",
+            params![id, now, actor, detail],
+        )?;
+        let file_number = file_number_of(&tx, id)?;
+        audit::append(
+            &tx,
+            &now,
+            &actor,
+            "vorgang.ersatzversand_post",
+            &file_number,
+        )?;
+        tx.commit()?;
+        Ok(n as u64)
+    }
+
     /// Grant the one extension of the statutory period.
     pub fn extend_case(&mut self, id: &str, detail: String) -> Result<()> {
         let now = self.now();

@@ -108,6 +108,7 @@ pub struct AuditCheck {
 fn outbox_kind(kind: &str) -> String {
     match kind {
         "reply" => "Brief an das Portal (FIT-Connect-Einreichung)",
+        "mail" => "E-Mail an die Antragstellenden",
         "payment" => "Zahlungsanforderung",
         "hkr" => "Annahmeanordnung (Kasse)",
         "accept" => "Annahme beim Portal",

@@ -668,7 +668,7 @@ impl Workstation {
             .filter(|i| i.state == "failed")
             .map(|i| {
                 format!(
-                    "E-Mail nicht zugestellt ({}). Bitte das Schreiben per Post senden oder die Adresse klären.",
+                    "E-Mail nicht zugestellt ({}). Bitte den gespeicherten Brief (Unterlagen) ausdrucken und per Post senden, dann „Per Post versandt“ wählen.",
                     i.last_error.unwrap_or_else(|| "ohne Angabe des Grundes".into())
                 )
             })

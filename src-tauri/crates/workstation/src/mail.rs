@@ -153,6 +153,35 @@ impl Workstation {
         Ok(())
     }
 
+    /// The clerk sent the letter of a refused e-mail by post: the task is done, the
+    /// case records it with the posting date (audited).
+    pub fn mail_refused_sent_by_post(
+        &mut self,
+        case_id: &str,
+    ) -> Result<crate::CaseDetail, AppError> {
+        if self.office_mode()? {
+            return Err(invalid(
+                "Im Büro-Betrieb versendet der Rathaus-Server; dort gibt es keine E-Mail-Aufgaben.",
+            ));
+        }
+        let (_, rec) = self.visible_case(case_id, Permission::EditCases)?;
+        let key = rec.fc_case_id.clone().unwrap_or_else(|| rec.id.clone());
+        let detail = serde_json::json!({
+            "kanal": "post",
+            "grund": "E-Mail nicht zugestellt",
+            "aufgegeben": crate::casework::today().to_string(),
+        })
+        .to_string();
+        let id = rec.id.clone();
+        self.session_with_mut(Permission::EditCases)?
+            .settle_failed_mail(&id, &format!("mail:{key}"), &detail)
+            .map_err(|e| match e {
+                store::StoreError::Conflict(m) => invalid(m),
+                other => other.into(),
+            })?;
+        self.case_detail(case_id)
+    }
+
     /// The relay for "Verbindung testen" (asked without the lock).
     pub fn mail_check(&self) -> Result<MailCheck, AppError> {
         let session = self.session_with(Permission::ConfigurePortal)?;

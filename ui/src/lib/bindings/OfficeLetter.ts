@@ -9,6 +9,6 @@ export type OfficeLetter = { filename: string,
  */
 kassenzeichen: string | null, 
 /**
- * What the server will send: "Postfach", "Zahlungsanforderung", "Kasse".
+ * What the server will send: "Portal", "Zahlungsanforderung", "Kasse".
  */
 sends: Array<string>, };

@@ -5,7 +5,7 @@
  */
 export type OutboxView = { 
 /**
- * What it is, in German ("Antwort an das Postfach", "Buchung an die Kasse", …).
+ * What it is, in German ("Brief an das Portal (FIT-Connect-Einreichung)", "Annahmeanordnung an die Kasse", …).
  */
 what: string, 
 /**
