@@ -389,6 +389,8 @@ test("answers by e-mail: the applicant with an OpenPGP key receives the Bescheid
   await wd.execute("document.querySelector('[data-testid=letter-send]').click();");
   await wd.waitFor("[data-testid=case-state]", { text: "Versandt", timeout: 30_000 });
   await wd.waitFor("[data-testid=letters-message]", { text: "verschlüsselten Versand per E-Mail" });
+  // Sent electronically, it counts as delivered on the same day count as post (§ 41 Abs. 2 VwVfG).
+  await wd.waitFor("[data-testid=case-delivery]", { text: "als bekanntgegeben" });
   let mail;
   for (let i = 0; i < 120 && !mail; i++) {
     const got = await (await fetch(`${sim.url}/citizen/mail`)).json();
@@ -415,6 +417,60 @@ test("answers by e-mail: the applicant with an OpenPGP key receives the Bescheid
   assert.equal(mail.attachments[0].sha512, createHash("sha512").update(pdf).digest("hex"), "the stored PDF, identical by hash");
   await wd.waitFor("[data-testid=case-outbox]", { text: "Brief per E-Mail (verschlüsselt)", timeout: 30_000 });
   writeFileSync(path.join(artifacts, "vorgang-per-email.png"), await wd.screenshot());
+  await wd.click(await wd.find("[data-testid=case-close]"));
+  await wd.click(await wd.find("[data-testid=logout]"));
+  await wd.waitFor("#username");
+});
+
+test("a letter by post: printed at the desk, the citizen who asked for e-mail gets a notice without content", async () => {
+  await atLogin();
+  await loginThroughUi(wd, "sb1", "sb1-passwort-1");
+  await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await wd.execute("const r = [...document.querySelectorAll('tbody tr')].find((r) => r.textContent.includes('Eingegangen')); r.querySelector('[data-testid=open-case]').click();");
+      await wd.waitFor("[data-testid=case-view]", { timeout: 5_000 });
+      break;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await sleep(500);
+    }
+  }
+  const channel = await wd.execute("return document.querySelector('[data-testid=case-reply-channel]').textContent;");
+  const address = channel.match(/E-Mail an (\S+),/)[1];
+  const fileNumber = await wd.execute("return document.querySelector('#case-title').textContent.split(' – ')[0].trim();");
+  await action("pruefung_beginnen");
+  await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
+  const items = await wd.execute("return document.querySelectorAll('[data-testid=case-checklist] input').length;");
+  for (let i = 0; i < items; i++) {
+    await wd.execute(`document.querySelectorAll('[data-testid=case-checklist] input')[${i}].click();`);
+    await wd.waitFor(`[data-testid=case-checklist] li:nth-child(${i + 1})`, { text: "abgehakt von sb1" });
+  }
+  await action("vollstaendig");
+  await wd.waitFor("[data-testid=case-state]", { text: "In Bearbeitung" });
+  await action("entscheiden");
+  await submitAction();
+  await wd.waitFor("[data-testid=case-state]", { text: "Entschieden" });
+  // The clerk chooses post over the e-mail the citizen asked for.
+  await wd.waitFor("[data-testid=letter-channel-post]");
+  await wd.execute("document.querySelector('[data-testid=letter-channel-post]').click();");
+  await wd.waitFor("[data-testid=letter-send]");
+  await wd.execute("document.querySelector('[data-testid=letter-send]').click();");
+  await wd.waitFor("[data-testid=case-state]", { text: "Versandt", timeout: 30_000 });
+  await wd.waitFor("[data-testid=letters-message]", { text: "Bitte jetzt drucken" });
+  await wd.waitFor("[data-testid=case-delivery]", { text: "als bekanntgegeben" });
+  let notice;
+  for (let i = 0; i < 120 && !notice; i++) {
+    const got = await (await fetch(`${sim.url}/citizen/mail`)).json();
+    notice = got.find((m) => m.to === address);
+    if (!notice) await sleep(500);
+  }
+  assert.ok(notice, "the notice reached the citizen's provider");
+  assert.equal(notice.pgpMime, false);
+  assert.equal(notice.attachments.length, 0, "no letter in the notice");
+  assert.ok(notice.text.includes("per Post gesandt"), notice.text);
+  assert.ok(!notice.text.includes(fileNumber) && !notice.subject.includes(fileNumber), "nothing of the case");
+  await wd.waitFor("[data-testid=case-outbox]", { text: "Hinweis per E-Mail (Brief per Post)", timeout: 30_000 });
   await wd.click(await wd.find("[data-testid=case-close]"));
   await wd.click(await wd.find("[data-testid=logout]"));
   await wd.waitFor("#username");

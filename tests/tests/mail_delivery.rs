@@ -318,8 +318,14 @@ fn the_bescheid_goes_encrypted_a_notice_without_a_key_and_a_refusal_becomes_a_ta
     assert!(ws.case_detail(&with_key.1)?.tasks.is_empty());
     // The clerk prints the stored letter and posts it: the task is done, the case
     // says so, and there is nothing left to settle.
+    // Sent by e-mail, the Bescheid counts as delivered like one posted today (§ 41
+    // Abs. 2 VwVfG); the refused one not until it goes by post.
+    let by_mail = ws.case_detail(&with_key.1)?.deadlines.deemed_delivery;
+    assert!(by_mail.is_some());
+    assert_eq!(ws.case_detail(&refused.1)?.deadlines.deemed_delivery, None);
     let d = ws.mail_refused_sent_by_post(&refused.1)?;
     assert!(d.tasks.is_empty(), "{:?}", d.tasks);
+    assert_eq!(d.deadlines.deemed_delivery, by_mail);
     let last = d.history.last().ok_or("kein Verlauf")?;
     assert_eq!(last.kind, "ersatzversand_post");
     assert!(

@@ -481,12 +481,19 @@ pub(crate) fn deadline_view(
             deemed_delivery: None,
         },
     };
-    // Sent by post: the day the decision counts as delivered.
+    // The day the decision counts as delivered: sent by post or by e-mail (§ 41
+    // Abs. 2 S. 1 VwVfG, § 122 Abs. 2 AO: the same day count after posting or after
+    // sending electronically); a refused e-mail replaced by post counts from then.
     let posted = history
         .iter()
         .rev()
-        .find(|h| h.kind == "versenden")
-        .filter(|h| h.detail.as_deref().is_some_and(|d| d.contains("\"post\"")))
+        .find(|h| {
+            h.kind == "ersatzversand_post"
+                || (h.kind == "versenden"
+                    && h.detail.as_deref().is_some_and(|d| {
+                        d.contains("\"kanal\":\"post\"") || d.contains("\"kanal\":\"email\"")
+                    }))
+        })
         .and_then(|h| date_of(&h.at));
     let law = ctype.map(|t| t.procedural_law()).unwrap_or_default();
     view.deemed_delivery = posted
@@ -642,7 +649,7 @@ impl Workstation {
             })
             .collect();
         let history = session.case_history(&rec.id)?;
-        let deadlines = deadline_view(&cfg, &rec, state, &history);
+        let mut deadlines = deadline_view(&cfg, &rec, state, &history);
         let may_edit = session.user().role.may(Permission::EditCases);
         let reply_destination = session
             .setting(crate::portal::SETTING)?
@@ -662,10 +669,12 @@ impl Workstation {
         let reply_channel = reply_channel_view(metadata.as_ref(), reply_destination, email_ready);
         // A refused e-mail is the clerk's task: the letter has to go another way.
         let key = rec.fc_case_id.clone().unwrap_or_else(|| rec.id.clone());
-        let tasks = session
+        // (A refused notice needs nothing: its letter went by post already; the
+        // case's outbox table shows it.)
+        let tasks: Vec<String> = session
             .outbox_items_for(&[&format!("mail:{key}")])?
             .into_iter()
-            .filter(|i| i.state == "failed")
+            .filter(|i| i.state == "failed" && !crate::letters::mail_notice(&i.payload))
             .map(|i| {
                 format!(
                     "E-Mail nicht zugestellt ({}). Bitte den gespeicherten Brief (Unterlagen) ausdrucken und per Post senden, dann „Per Post versandt“ wählen.",
@@ -673,6 +682,10 @@ impl Workstation {
                 )
             })
             .collect();
+        // A letter whose e-mail was refused is not delivered until it goes by post.
+        if !tasks.is_empty() {
+            deadlines.deemed_delivery = None;
+        }
         Ok(CaseDetail {
             reply_channel,
             tasks,

@@ -1102,7 +1102,7 @@ impl Workstation {
 }
 
 /// Is this mail item the notice without content?
-fn mail_notice(payload: &str) -> bool {
+pub(crate) fn mail_notice(payload: &str) -> bool {
     serde_json::from_str::<sync::mail::MailItem>(payload).map_or(true, |m| m.notice())
 }
 
