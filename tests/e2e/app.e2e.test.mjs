@@ -343,6 +343,36 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   assert.match(audit, /unversehrt/);
 });
 
+/** Open a case nobody has worked on yet (the list may reload under the click). */
+async function openUntouchedCase() {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await wd.execute("const r = [...document.querySelectorAll('tbody tr')].find((r) => r.textContent.includes('Eingegangen')); r.querySelector('[data-testid=open-case]').click();");
+      await wd.waitFor("[data-testid=case-view]", { timeout: 5_000 });
+      break;
+    } catch (e) {
+      if (attempt >= 5) throw e;
+      await sleep(500);
+    }
+  }
+}
+
+/** The open case from "Eingegangen" to "Entschieden" (granted), checklist ticked. */
+async function decideOpenCase() {
+  await action("pruefung_beginnen");
+  await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
+  const items = await wd.execute("return document.querySelectorAll('[data-testid=case-checklist] input').length;");
+  for (let i = 0; i < items; i++) {
+    await wd.execute(`document.querySelectorAll('[data-testid=case-checklist] input')[${i}].click();`);
+    await wd.waitFor(`[data-testid=case-checklist] li:nth-child(${i + 1})`, { text: "abgehakt von sb1" });
+  }
+  await action("vollstaendig");
+  await wd.waitFor("[data-testid=case-state]", { text: "In Bearbeitung" });
+  await action("entscheiden");
+  await submitAction();
+  await wd.waitFor("[data-testid=case-state]", { text: "Entschieden" });
+}
+
 test("answers by e-mail: the applicant with an OpenPGP key receives the Bescheid encrypted", async () => {
   await atLogin();
   // The administration sets up the town's mail server – here the simulator's.
@@ -356,33 +386,13 @@ test("answers by e-mail: the applicant with an OpenPGP key receives the Bescheid
   await loginThroughUi(wd, "sb1", "sb1-passwort-1");
   await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
   // A case nobody has worked on yet.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await wd.execute("const r = [...document.querySelectorAll('tbody tr')].find((r) => r.textContent.includes('Eingegangen')); r.querySelector('[data-testid=open-case]').click();");
-      await wd.waitFor("[data-testid=case-view]", { timeout: 5_000 });
-      break;
-    } catch (e) {
-      if (attempt >= 5) throw e;
-      await sleep(500);
-    }
-  }
+  await openUntouchedCase();
   await wd.waitFor("[data-testid=case-reply-channel]", { text: "verschlüsselt" });
   const channel = await wd.execute("return document.querySelector('[data-testid=case-reply-channel]').textContent;");
   const address = channel.match(/E-Mail an (\S+),/)[1];
   const fileNumber = await wd.execute("return document.querySelector('#case-title').textContent.split(' – ')[0].trim();");
   const applicantName = await wd.execute("return document.querySelector('[data-testid=case-applicant]').textContent.trim();");
-  await action("pruefung_beginnen");
-  await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
-  const items = await wd.execute("return document.querySelectorAll('[data-testid=case-checklist] input').length;");
-  for (let i = 0; i < items; i++) {
-    await wd.execute(`document.querySelectorAll('[data-testid=case-checklist] input')[${i}].click();`);
-    await wd.waitFor(`[data-testid=case-checklist] li:nth-child(${i + 1})`, { text: "abgehakt von sb1" });
-  }
-  await action("vollstaendig");
-  await wd.waitFor("[data-testid=case-state]", { text: "In Bearbeitung" });
-  await action("entscheiden");
-  await submitAction();
-  await wd.waitFor("[data-testid=case-state]", { text: "Entschieden" });
+  await decideOpenCase();
   // The way the citizen asked for comes first and is chosen.
   await wd.waitFor("[data-testid=letter-channel-email]");
   assert.equal(await wd.execute("return document.querySelector('[data-testid=letter-channel-email]').checked;"), true);
@@ -426,31 +436,11 @@ test("a letter by post: printed at the desk, the citizen who asked for e-mail ge
   await atLogin();
   await loginThroughUi(wd, "sb1", "sb1-passwort-1");
   await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await wd.execute("const r = [...document.querySelectorAll('tbody tr')].find((r) => r.textContent.includes('Eingegangen')); r.querySelector('[data-testid=open-case]').click();");
-      await wd.waitFor("[data-testid=case-view]", { timeout: 5_000 });
-      break;
-    } catch (e) {
-      if (attempt >= 5) throw e;
-      await sleep(500);
-    }
-  }
+  await openUntouchedCase();
   const channel = await wd.execute("return document.querySelector('[data-testid=case-reply-channel]').textContent;");
   const address = channel.match(/E-Mail an (\S+),/)[1];
   const fileNumber = await wd.execute("return document.querySelector('#case-title').textContent.split(' – ')[0].trim();");
-  await action("pruefung_beginnen");
-  await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
-  const items = await wd.execute("return document.querySelectorAll('[data-testid=case-checklist] input').length;");
-  for (let i = 0; i < items; i++) {
-    await wd.execute(`document.querySelectorAll('[data-testid=case-checklist] input')[${i}].click();`);
-    await wd.waitFor(`[data-testid=case-checklist] li:nth-child(${i + 1})`, { text: "abgehakt von sb1" });
-  }
-  await action("vollstaendig");
-  await wd.waitFor("[data-testid=case-state]", { text: "In Bearbeitung" });
-  await action("entscheiden");
-  await submitAction();
-  await wd.waitFor("[data-testid=case-state]", { text: "Entschieden" });
+  await decideOpenCase();
   // The clerk chooses post over the e-mail the citizen asked for.
   await wd.waitFor("[data-testid=letter-channel-post]");
   await wd.execute("document.querySelector('[data-testid=letter-channel-post]').click();");
