@@ -149,6 +149,27 @@ pub(crate) fn reply_channel_view(
     })
 }
 
+/// The citizen's e-mail address and OpenPGP key, where the metadata asks for e-mail.
+pub(crate) fn citizen_email(
+    metadata: Option<&serde_json::Value>,
+) -> Option<(String, Option<String>)> {
+    match fitconnect::metadata::reply_channel_of(metadata?.get("replyChannel")?)? {
+        fitconnect::metadata::ReplyChannel::EMail {
+            address,
+            pgp_public_key,
+        } => Some((address, pgp_public_key)),
+        _ => None,
+    }
+}
+
+/// Can a letter go to this citizen by e-mail: a relay set up and a key that holds up?
+pub(crate) fn email_ready(email: Option<&(String, Option<String>)>, relay: bool) -> bool {
+    relay
+        && email
+            .and_then(|e| e.1.as_deref())
+            .is_some_and(|k| sync::mail::check_key(k).is_ok())
+}
+
 /// The metadata channel a letter's way (`kanal`) serves.
 pub(crate) fn channel_key(kanal: &str) -> Option<&'static str> {
     match kanal {
@@ -656,16 +677,10 @@ impl Workstation {
             .and_then(|j| serde_json::from_str::<crate::PortalSettings>(&j).ok())
             .is_some_and(|p| p.reply_destination_id.is_some());
         let metadata = crate::letters::json_document(session, &rec, "metadata");
-        let email_ready = crate::mail::relay(session)?.is_some()
-            && metadata
-                .as_ref()
-                .and_then(|m| {
-                    m.get("replyChannel")?
-                        .get("eMail")?
-                        .get("pgpPublicKey")?
-                        .as_str()
-                })
-                .is_some_and(|k| sync::mail::check_key(k).is_ok());
+        let email_ready = email_ready(
+            citizen_email(metadata.as_ref()).as_ref(),
+            crate::mail::relay(session)?.is_some(),
+        );
         let reply_channel = reply_channel_view(metadata.as_ref(), reply_destination, email_ready);
         // A refused e-mail is the clerk's task: the letter has to go another way.
         let key = rec.fc_case_id.clone().unwrap_or_else(|| rec.id.clone());

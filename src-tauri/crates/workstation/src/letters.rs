@@ -667,24 +667,9 @@ impl Workstation {
             .fc_case_id
             .as_deref()
             .is_some_and(|c| uuid::Uuid::parse_str(c).is_ok());
-        let email = src
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get("replyChannel"))
-            .and_then(fitconnect::metadata::reply_channel_of)
-            .and_then(|c| match c {
-                fitconnect::metadata::ReplyChannel::EMail {
-                    address,
-                    pgp_public_key,
-                } => Some((address, pgp_public_key)),
-                _ => None,
-            });
+        let email = crate::casework::citizen_email(src.metadata.as_ref());
         // By e-mail only with the citizen's key that holds up, and a relay.
-        let email_ready = src.mail.is_some()
-            && email
-                .as_ref()
-                .and_then(|e| e.1.as_deref())
-                .is_some_and(|k| sync::mail::check_key(k).is_ok());
+        let email_ready = crate::casework::email_ready(email.as_ref(), src.mail.is_some());
         if portal_case && email_ready {
             channels.push("email".to_owned());
         }
