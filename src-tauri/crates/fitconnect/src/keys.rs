@@ -514,6 +514,33 @@ impl TestPki {
         Ok(b.build())
     }
 
+    /// A signing key pair with a certificate naming `cn`, as a BPKI would issue it to
+    /// a town (for the simulator's fake ZBP bridge and tests): (key PKCS#8 PEM,
+    /// certificate PEM).
+    pub fn issue_author(&self, cn: &str, bits: u32) -> Result<(String, String), KeyError> {
+        let inner = || -> Result<(String, String), openssl::error::ErrorStack> {
+            let key = PKey::from_rsa(Rsa::generate(bits)?)?;
+            let mut b = X509NameBuilder::new()?;
+            b.append_entry_by_text("C", "DE")?;
+            b.append_entry_by_text("O", "Amtsstube Test-BPKI")?;
+            b.append_entry_by_text("CN", cn)?;
+            let leaf = self.leaf(&b.build(), &key, KeyUse::Signature)?;
+            Ok((
+                String::from_utf8_lossy(&key.private_key_to_pem_pkcs8()?).into_owned(),
+                String::from_utf8_lossy(&leaf.to_pem()?).into_owned(),
+            ))
+        };
+        inner().map_err(|e| KeyError::Invalid(e.to_string()))
+    }
+
+    /// The root certificate as PEM.
+    pub fn root_pem(&self) -> Result<String, KeyError> {
+        self.root
+            .to_pem()
+            .map(|p| String::from_utf8_lossy(&p).into_owned())
+            .map_err(|e| KeyError::Invalid(e.to_string()))
+    }
+
     /// Issue a key pair for `usage` with the given `kid`.
     pub fn issue(&self, kid: &str, usage: KeyUse, bits: u32) -> Result<KeyPair, KeyError> {
         self.issue_inner(kid, usage, bits)

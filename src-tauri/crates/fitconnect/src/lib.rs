@@ -6,6 +6,8 @@
 //! * [`metadata`] – the Metadatensatz, validated against the official JSON schema
 //! * [`submission`] – open a fetched submission: decrypt, validate, check hashes,
 //!   collect authentication tags; failures carry the reject problems
+//! * [`zbp`] – BundID mailbox messages and status updates through the FIT-Connect
+//!   bridge: payloads and the signed envelope (reconstructed from public code)
 //! * [`keys`] – JWK rules, `x5c` chain checks and a test PKI for simulators and tests
 //!
 //! The HTTP client and the portal simulator build on these (see the FIT-Connect issue).
@@ -19,6 +21,7 @@ pub mod metadata;
 pub mod problem;
 pub mod set;
 pub mod submission;
+pub mod zbp;
 
 pub use error::{JweError, KeyError};
 pub use problem::{Part, Problem, ProblemKind};
