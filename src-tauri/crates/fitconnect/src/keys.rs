@@ -501,7 +501,12 @@ impl TestPki {
         b.set_subject_name(subject)?;
         b.set_issuer_name(self.root.subject_name())?;
         b.set_pubkey(key)?;
-        let from = Asn1Time::days_from_now(0)?;
+        // Valid from an hour ago, as CAs backdate against clock skew.
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let from = Asn1Time::from_unix(since - 3600)?;
         b.set_not_before(&from)?;
         let until = Asn1Time::days_from_now(825)?;
         b.set_not_after(&until)?;

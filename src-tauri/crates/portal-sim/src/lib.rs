@@ -4,6 +4,7 @@
 //! `schemas/submission-api.v1.1.3.yaml`), keeps its state on disk, signs its own
 //! event-log entries and verifies the subscriber's accept/reject SETs.
 
+pub mod bridge;
 pub mod citizen;
 pub mod faults;
 pub mod mail;

@@ -254,6 +254,13 @@ pub fn seed_replying(
         .collect()
 }
 
+/// A UUID derived from a text (a citizen's BundID Postkorb-Handle from their
+/// address, an application's Statusmonitor id from its submission).
+pub fn derived_uuid(text: &str) -> Uuid {
+    let hex = fitconnect::submission::sha512_hex(text.as_bytes());
+    Uuid::from_u128(u128::from_str_radix(&hex[..32], 16).unwrap_or_default())
+}
+
 /// As [`seed`], every `every`-th citizen asking for e-mail with an OpenPGP key of
 /// their own (its secret half kept by the simulator, the citizen's side).
 pub fn seed_with_pgp(
@@ -262,9 +269,25 @@ pub fn seed_with_pgp(
     seed: u64,
     every: usize,
 ) -> Result<Vec<Uuid>, StateError> {
+    seed_mixed(state, count, seed, every, 0)
+}
+
+/// As [`seed_with_pgp`], and every `bundid_every`-th citizen (starting with the
+/// second) asking for an answer in their BundID mailbox (metadata 2.1.0).
+pub fn seed_mixed(
+    state: &mut State,
+    count: usize,
+    seed: u64,
+    every: usize,
+    bundid_every: usize,
+) -> Result<Vec<Uuid>, StateError> {
     let made = std::cell::RefCell::new(Vec::new());
     let failed = std::cell::RefCell::new(None);
     let ids = seed_replying(state, count, seed, &|n, email| {
+        if bundid_every > 0 && n % bundid_every == 1 % bundid_every {
+            let mailbox = derived_uuid(&format!("postkorb:{email}"));
+            return json!({ "idBundDeMailbox": { "mailboxUuid": mailbox.to_string() } });
+        }
         if every > 0 && n % every == 0 {
             match crate::mail::citizen_key(&format!("<{email}>")) {
                 Ok((secret, public)) => {
@@ -408,11 +431,18 @@ fn seed_one(
                 Some((n, f)) => f(n, &email),
                 None => json!({ "eMail": { "address": email } }),
             };
+            // A BundID mailbox exists only from metadata 2.x on; such portals also
+            // name the application in the BundID Statusmonitor.
+            let bundid = reply.get("idBundDeMailbox").is_some();
+            if bundid {
+                m.insert("$schema".into(), json!(fitconnect::zbp::METADATA_SCHEMA));
+            }
             m.insert("replyChannel".into(), reply);
-            m.insert(
-                "additionalReferenceInfo".into(),
-                json!({ "senderReference": format!("PORTAL-{}", &submission_id.simple().to_string()[..8]), "applicationDate": application_date }),
-            );
+            let mut reference = json!({ "senderReference": format!("PORTAL-{}", &submission_id.simple().to_string()[..8]), "applicationDate": application_date });
+            if bundid {
+                reference["idBundDeApplicationId"] = json!(derived_uuid(&format!("antrag:{submission_id}")).to_string());
+            }
+            m.insert("additionalReferenceInfo".into(), reference);
             if let Some(p) = payment {
                 m.insert("paymentInformation".into(), p);
             }

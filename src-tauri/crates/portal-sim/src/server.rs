@@ -258,6 +258,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         )
         .route("/citizen/payments", get(crate::payment::list))
         .route("/citizen/mail", get(citizen_mail))
+        .route("/citizen/postkorb", get(citizen_postkorb))
         .route("/admin/faults", get(get_faults).put(put_faults))
         .route("/citizen/cases/{case_id}", get(crate::citizen::case_view))
         .route(
@@ -413,6 +414,32 @@ async fn destination(AxState(sim): S, headers: HeaderMap, Ids(id): Ids<Uuid>) ->
     let Some(enc) = st.encryption_key_of(id) else {
         return not_found("destination");
     };
+    if id == st.bridge.destination_id {
+        // The ZBP bridge offers the two BundID services, with metadata 2.x.
+        return no_cache(
+            Json(PublicDestination {
+                destination_id: id,
+                encryption_kid: enc.public.kid.clone(),
+                metadata_versions: vec!["2.1.0".into()],
+                services: [
+                    fitconnect::zbp::MESSAGE_SERVICE,
+                    fitconnect::zbp::STATUS_SERVICE,
+                ]
+                .into_iter()
+                .map(|s| DestinationService {
+                    identifier: s.to_owned(),
+                    regions: Vec::new(),
+                    submission_schemas: vec![SubmissionSchemaRef {
+                        schema_uri: fitconnect::zbp::SCHEMA_URI.to_owned(),
+                        mime_type: "application/json".into(),
+                    }],
+                })
+                .collect(),
+                status: "active".into(),
+            })
+            .into_response(),
+        );
+    }
     no_cache(
         Json(PublicDestination {
             destination_id: id,
@@ -441,6 +468,8 @@ async fn destination_key(AxState(sim): S, Ids((id, kid)): Ids<(Uuid, String)>) -
         vec![&st.dest_enc, &st.dest_sig]
     } else if id == st.mailbox_id {
         vec![&st.mailbox_enc]
+    } else if id == st.bridge.destination_id {
+        vec![&st.bridge.enc, &st.bridge.sig]
     } else {
         return not_found("destination");
     };
@@ -678,7 +707,12 @@ async fn submit_submission(
             "JWE-Kopf ohne cty",
         );
     }
+    let to_bridge = s.destination_id == st.bridge.destination_id;
     if let Err(e) = st.submit(id, req.encrypted_metadata, req.encrypted_data) {
+        return internal(e);
+    }
+    // The bridge answers at once, through the event log as the real one does.
+    if to_bridge && let Err(e) = st.bridge_decide(id) {
         return internal(e);
     }
     let reduced = st.submissions.get(&id).map(|s| s.to_api(false));
@@ -800,6 +834,11 @@ async fn post_event(
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => internal(e),
     }
+}
+
+/// What reached the citizens' BundID mailboxes and Statusmonitor through the bridge.
+async fn citizen_postkorb(AxState(sim): S) -> Json<Vec<crate::bridge::PostkorbEntry>> {
+    Json(sim.lock().postkorb())
 }
 
 /// The e-mails the citizens received, opened with their keys where the simulator

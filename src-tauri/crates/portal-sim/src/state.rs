@@ -158,6 +158,8 @@ pub struct State {
     pub issuer: String,
     /// The payment service's requests, by request id.
     pub payments: crate::payment::Payments,
+    /// The fake ZBP bridge (BundID mailbox) and the simulated BPKI.
+    pub bridge: crate::bridge::Bridge,
 }
 
 /// The citizens' OpenPGP secret keys by e-mail address (the citizen's side of the
@@ -276,6 +278,7 @@ impl State {
             next_seq: 1,
             issuer: "https://portal-sim.amtsstube.invalid".into(),
             payments: Default::default(),
+            bridge: crate::bridge::Bridge::open(dir, key_bits)?,
         };
         let payments = state.dir.join("payments.json");
         if payments.exists() {
@@ -313,6 +316,8 @@ impl State {
             Some(&self.dest_enc)
         } else if destination == self.mailbox_id {
             Some(&self.mailbox_enc)
+        } else if destination == self.bridge.destination_id {
+            Some(&self.bridge.enc)
         } else {
             None
         }
@@ -487,6 +492,71 @@ impl State {
             id,
             case_id,
         )
+    }
+
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What reached the citizens' BundID mailboxes through the fake bridge.
+    pub fn postkorb(&self) -> Vec<crate::bridge::PostkorbEntry> {
+        crate::bridge::postkorb(&self.dir)
+    }
+
+    /// The fake bridge's verdict on a submission just submitted to it: accepted
+    /// (and filed in the citizen's mailbox) or rejected with the reason, each as an
+    /// event signed by the bridge.
+    pub fn bridge_decide(&mut self, id: Uuid) -> Result<(), StateError> {
+        let Some(s) = self.submissions.get(&id).cloned() else {
+            return Ok(());
+        };
+        let mut attachments = BTreeMap::new();
+        for a in &s.uploaded {
+            if let Some(jwe) = self.attachment(id, *a)? {
+                attachments.insert(*a, jwe);
+            }
+        }
+        let sealed = fitconnect::submission::EncryptedSubmission {
+            submission_id: id,
+            case_id: s.case_id,
+            encrypted_metadata: s.encrypted_metadata.clone().unwrap_or_default(),
+            encrypted_data: s.encrypted_data.clone(),
+            attachments,
+        };
+        let now = jiff::Timestamp::now().as_second();
+        let verdict = crate::bridge::check(&self.bridge, &sealed, &s.service_type.identifier, now);
+        let (event, payload, next) = match &verdict {
+            Ok((_, tags)) => (
+                Event::AcceptSubmission,
+                set::accept_payload(tags),
+                SubmissionState::Accepted,
+            ),
+            Err(r) => (
+                Event::RejectSubmission,
+                set::reject_payload(&r.problems),
+                SubmissionState::Rejected,
+            ),
+        };
+        let token = set::sign(
+            event,
+            payload,
+            &self.bridge.destination_id.to_string(),
+            id,
+            s.case_id,
+            now,
+            &self.bridge.sig,
+        )
+        .map_err(|e| StateError::Key(e.to_string()))?;
+        if let Ok((entry, _)) = verdict {
+            crate::bridge::file_entry(&self.dir, entry)?;
+        }
+        if let Some(sub) = self.submissions.get_mut(&id) {
+            sub.state = next;
+        }
+        self.save_submission(id)?;
+        self.cases.entry(s.case_id).or_default().events.push(token);
+        self.save_case(s.case_id)
     }
 
     /// File a sealed submission as a sender would: create, upload every attachment,

@@ -1,7 +1,8 @@
 //! `portal-sim` – local FIT-Connect Zustelldienst.
 //!
 //!   portal-sim serve --dir DIR [--addr 127.0.0.1:8750] [--smtp 127.0.0.1:0]
-//!   portal-sim seed  --dir DIR --count N --seed S [--pgp-jede N]
+//!   portal-sim seed  --dir DIR --count N --seed S [--pgp-jede N] [--bundid-jede N]
+//!   portal-sim bpki  --dir DIR --ordner OUT
 //!   portal-sim subscriber-config --dir DIR --url http://127.0.0.1:8750
 
 use std::path::PathBuf;
@@ -52,6 +53,18 @@ enum Command {
         /// Jede N-te Antragstellerin wünscht E-Mail mit eigenem OpenPGP-Schlüssel (0: keine)
         #[arg(long, default_value_t = 0)]
         pgp_jede: usize,
+        /// Jede N-te Antragstellerin wünscht die Antwort im BundID-Postfach (0: keine)
+        #[arg(long, default_value_t = 0)]
+        bundid_jede: usize,
+    },
+    /// Das Schlüsselpaar der simulierten BPKI für die Gemeinde nach OUT schreiben
+    /// (bpki-schluessel.pem, nur für die Eigentümerin lesbar, und bpki-zertifikat.pem)
+    /// und die Zustellpunkt-ID des ZBP-Brückendienstes ausgeben (nur für Entwicklung)
+    Bpki {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        ordner: PathBuf,
     },
     /// Zugangsdaten und Schlüssel für die Arbeitsstation ausgeben (JSON, nur für Entwicklung)
     SubscriberConfig {
@@ -111,10 +124,31 @@ async fn main() -> Result<()> {
             count,
             seed: s,
             pgp_jede,
+            bundid_jede,
         } => {
             let mut state = State::open(&dir, KEY_BITS)?;
-            let ids = seed::seed_with_pgp(&mut state, count, s, pgp_jede)?;
+            let ids = seed::seed_mixed(&mut state, count, s, pgp_jede, bundid_jede)?;
             println!("{} Einreichungen erzeugt.", ids.len());
+        }
+        Command::Bpki { dir, ordner } => {
+            let state = State::open(&dir, KEY_BITS)?;
+            std::fs::create_dir_all(&ordner).context("Ordner")?;
+            let key = ordner.join("bpki-schluessel.pem");
+            {
+                use std::io::Write;
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create(true).truncate(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut f = options.open(&key).context("bpki-schluessel.pem")?;
+                f.write_all(state.bridge.author_key_pem.as_bytes())?;
+            }
+            std::fs::write(
+                ordner.join("bpki-zertifikat.pem"),
+                &state.bridge.author_cert_pem,
+            )
+            .context("bpki-zertifikat.pem")?;
+            println!("{}", state.bridge.destination_id);
         }
         Command::SubscriberConfig { dir, url } => {
             let state = State::open(&dir, KEY_BITS)?;
