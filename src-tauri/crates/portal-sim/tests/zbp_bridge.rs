@@ -82,7 +82,7 @@ fn send(
     )?;
     st.bridge_decide(created.submission_id)?;
     let bridge_key = st.bridge.sig.public.clone();
-    let service_keys = vec![st.service_sig.public.clone()];
+    let service_keys = [st.service_sig.public.clone()];
     let iss = bridge.to_string();
     let events = st.cases[&created.case_id]
         .events
