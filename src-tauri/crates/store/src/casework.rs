@@ -358,10 +358,23 @@ impl Session {
 
     /// Record a transition: state, deadline facts, history and audit entry together.
     pub fn record_transition(&mut self, t: &Transition<'_>) -> Result<()> {
+        self.record_transition_with(t, &[])
+    }
+
+    /// [`Session::record_transition`] and outbox items the move causes (a status
+    /// update for the citizen), in one transaction.
+    pub fn record_transition_with(
+        &mut self,
+        t: &Transition<'_>,
+        outbox: &[crate::NewOutboxItem],
+    ) -> Result<()> {
         let now = self.now();
         let actor = self.user().username.to_string();
         let tx = self.conn.transaction()?;
         transition_in(&tx, t, &now, &actor)?;
+        for item in outbox {
+            crate::sync::enqueue(&tx, item, &now)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -507,20 +520,24 @@ impl Session {
     pub fn settle_failed_mail(
         &mut self,
         id: &str,
-        ordering_key: &str,
+        ordering_keys: &[&str],
         detail: &str,
     ) -> Result<u64> {
         let now = self.now();
         let actor = self.user().username.to_string();
         let tx = self.conn.transaction()?;
-        let n = tx.execute(
-            "UPDATE outbox SET state = 'done', last_error = coalesce(last_error, '') || ' – ersetzt durch Postversand', updated_at = ?2
-             WHERE ordering_key = ?1 AND kind = 'mail' AND state = 'failed'",
-            params![ordering_key, now],
-        )?;
+        let mut n = 0;
+        for key in ordering_keys {
+            n += tx.execute(
+                "UPDATE outbox SET state = 'done', last_error = coalesce(last_error, '') || ' – ersetzt durch Postversand', updated_at = ?2
+                 WHERE ordering_key = ?1 AND kind IN ('mail', 'bundid') AND state = 'failed'",
+                params![key, now],
+            )?;
+        }
         if n == 0 {
             return Err(StoreError::Conflict(
-                "Zu diesem Vorgang gibt es keine nicht zugestellte E-Mail.".into(),
+                "Zu diesem Vorgang gibt es keine nicht zugestellte E-Mail oder BundID-Nachricht."
+                    .into(),
             ));
         }
         tx.execute(

@@ -429,8 +429,8 @@ pub struct Delivery {
 struct Remote<'a, A: SubmissionApi> {
     api: &'a A,
     sub: &'a Subscriber,
-    /// The town's SMTP relay for answers by e-mail; none: mail items wait.
-    mail: Option<&'a crate::mail::Relay>,
+    /// E-mail relay and BundID key pair, where set up.
+    channels: crate::bundid::Channels<'a>,
     /// Encryption keys of reply destinations, fetched once per run.
     reply_keys: std::sync::Mutex<std::collections::HashMap<Uuid, fitconnect::keys::PublicJwk>>,
     /// Submissions fetched while the store was locked.
@@ -451,6 +451,29 @@ fn mail_error(e: crate::mail::MailError) -> ClientError {
             ClientError::Unavailable(e.to_string())
         }
         MailError::Build(_) => ClientError::Invalid(e.to_string()),
+    }
+}
+
+/// The reasons in a reject event's payload, for the clerk.
+fn problems_of(payload: &serde_json::Value) -> String {
+    let reasons: Vec<String> = payload
+        .get("problems")
+        .and_then(serde_json::Value::as_array)
+        .map(|ps| {
+            ps.iter()
+                .filter_map(|p| {
+                    p.get("detail")
+                        .or_else(|| p.get("title"))
+                        .and_then(serde_json::Value::as_str)
+                        .map(|s| s.chars().take(300).collect())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if reasons.is_empty() {
+        "ohne Angabe von Gründen".into()
+    } else {
+        reasons.join("; ")
     }
 }
 
@@ -609,7 +632,7 @@ impl<A: SubmissionApi> Remote<'_, A> {
             "mail" => {
                 let p: crate::mail::MailItem =
                     serde_json::from_str(&item.payload).map_err(|_| unreadable("E-Mail"))?;
-                let relay = self.mail.ok_or_else(|| {
+                let relay = self.channels.mail.ok_or_else(|| {
                     ClientError::Unavailable(
                         "Kein Mailserver eingerichtet (Administration → E-Mail).".into(),
                     )
@@ -626,10 +649,173 @@ impl<A: SubmissionApi> Remote<'_, A> {
                 relay.send(message).await.map_err(mail_error)?;
                 Ok(Answer::Delivered)
             }
+            "bundid" => {
+                let p: crate::BundIdItem = serde_json::from_str(&item.payload)
+                    .map_err(|_| unreadable("BundID-Nachricht"))?;
+                let author = self.channels.bundid.ok_or_else(|| {
+                    ClientError::Unavailable(
+                        "Das BundID-Postfach ist nicht eingerichtet (Administration → BundID)."
+                            .into(),
+                    )
+                })?;
+                let remote = item
+                    .remote_id
+                    .as_deref()
+                    .and_then(crate::bundid::parse_remote);
+                match (step, remote) {
+                    (Step::Confirm, Some((id, case))) => {
+                        let events = self.bridge_events(p.bridge, case).await?;
+                        Ok(Answer::Confirmed(events.iter().any(|e| {
+                            e.event == Event::SubmitSubmission && e.submission_id == id
+                        })))
+                    }
+                    (_, None) => {
+                        let created = self
+                            .api
+                            .create_submission(&CreateSubmission {
+                                destination_id: p.bridge,
+                                announced_attachments: p
+                                    .attachments
+                                    .iter()
+                                    .map(|a| a.attachment_id)
+                                    .collect(),
+                                service_type: ServiceType {
+                                    name: Some(if p.is_status() {
+                                        "ZBP State Forwarding".into()
+                                    } else {
+                                        "ZBP Message Forwarding".into()
+                                    }),
+                                    description: None,
+                                    identifier: p.service.clone(),
+                                },
+                                case_id: None,
+                            })
+                            .await?;
+                        Ok(Answer::Created(crate::bundid::remote_id(
+                            created.submission_id,
+                            created.case_id,
+                        )))
+                    }
+                    (Step::Send, Some((id, case))) => {
+                        self.complete_bundid(session, &p, author, id, case).await?;
+                        // The bridge answers through the case's event log; a rejection
+                        // there is final (the clerk sends by post).
+                        match self.bridge_events(p.bridge, case).await {
+                            Ok(events) => match events.iter().find(|e| {
+                                e.event == Event::RejectSubmission && e.submission_id == id
+                            }) {
+                                Some(e) => Err(ClientError::Refused(format!(
+                                    "Der BundID-Brückendienst hat abgelehnt: {}",
+                                    problems_of(&e.payload)
+                                ))),
+                                None => Ok(Answer::Delivered),
+                            },
+                            Err(e) => {
+                                tracing::warn!(
+                                    "Antwort des BundID-Brückendienstes nicht lesbar: {e}"
+                                );
+                                Ok(Answer::Delivered)
+                            }
+                        }
+                    }
+                }
+            }
             other => Err(ClientError::Invalid(format!(
                 "Auftragsart {other} wird nicht unterstützt"
             ))),
         }
+    }
+
+    /// The verified event log of a bridge submission's case.
+    async fn bridge_events(
+        &self,
+        bridge: Uuid,
+        case: Uuid,
+    ) -> Result<Vec<fitconnect::set::VerifiedEvent>, ClientError> {
+        verify_case_events(self.api, case, bridge)
+            .await
+            .map_err(|e| match e {
+                EventLogError::Client(c) => c,
+                EventLogError::Invalid(i) => ClientError::Decode(i.to_string()),
+            })
+    }
+
+    /// Sign the envelope now, encrypt it and the letter for the bridge, upload, submit.
+    async fn complete_bundid(
+        &self,
+        session: &mut impl SyncStore,
+        p: &crate::BundIdItem,
+        author: &fitconnect::zbp::Author,
+        submission_id: Uuid,
+        case_id: Uuid,
+    ) -> Result<(), ClientError> {
+        let key = self.destination_key(p.bridge).await?;
+        let envelope = author
+            .seal(&p.content, jiff::Timestamp::now().as_second())
+            .map_err(|e| ClientError::Unavailable(e.to_string()))?;
+        let mut plain = Vec::with_capacity(p.attachments.len());
+        for a in &p.attachments {
+            let bytes = session
+                .read_blob(&a.blob_id)
+                .map_err(|e| ClientError::Invalid(format!("Dokument fehlt im Tresor: {e}")))?;
+            plain.push(submission::PlainAttachment {
+                id: a.attachment_id,
+                filename: Some(a.filename.clone()),
+                mime_type: a.mime_type.clone(),
+                purpose: "attachment".into(),
+                bytes,
+            });
+        }
+        let data = json(&envelope).into_bytes();
+        let sealed = submission::seal(
+            submission_id,
+            case_id,
+            &key,
+            Some((&data, "application/json", fitconnect::zbp::SCHEMA_URI)),
+            &plain,
+            |m| {
+                m.insert("$schema".into(), fitconnect::zbp::METADATA_SCHEMA.into());
+            },
+        )
+        .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        for (id, jwe) in &sealed.attachments {
+            self.api.upload_attachment(submission_id, *id, jwe).await?;
+        }
+        self.api
+            .submit(
+                submission_id,
+                &SubmitSubmission {
+                    encrypted_metadata: sealed.encrypted_metadata,
+                    encrypted_data: sealed.encrypted_data,
+                },
+            )
+            .await
+    }
+
+    /// A destination's encryption key, fetched once per run and checked.
+    async fn destination_key(
+        &self,
+        destination: Uuid,
+    ) -> Result<fitconnect::keys::PublicJwk, ClientError> {
+        let cached = self
+            .reply_keys
+            .lock()
+            .ok()
+            .and_then(|k| k.get(&destination).cloned());
+        if let Some(k) = cached {
+            return Ok(k);
+        }
+        let dest = self.api.destination(destination).await?;
+        let key = self
+            .api
+            .destination_key(destination, &dest.encryption_kid)
+            .await?;
+        key.validate(KeyUse::Encryption)
+            .map_err(|e| ClientError::Decode(e.to_string()))?;
+        if let Ok(mut k) = self.reply_keys.lock() {
+            k.insert(destination, key.clone());
+        }
+        Ok(key)
     }
 
     /// Encrypt the reply for the mailbox, upload every attachment, submit.
@@ -639,27 +825,7 @@ impl<A: SubmissionApi> Remote<'_, A> {
         p: &ReplyItem,
         submission_id: Uuid,
     ) -> Result<(), ClientError> {
-        let cached = self
-            .reply_keys
-            .lock()
-            .ok()
-            .and_then(|k| k.get(&p.destination_id).cloned());
-        let key = match cached {
-            Some(k) => k,
-            None => {
-                let dest = self.api.destination(p.destination_id).await?;
-                let key = self
-                    .api
-                    .destination_key(p.destination_id, &dest.encryption_kid)
-                    .await?;
-                key.validate(KeyUse::Encryption)
-                    .map_err(|e| ClientError::Decode(e.to_string()))?;
-                if let Ok(mut k) = self.reply_keys.lock() {
-                    k.insert(p.destination_id, key.clone());
-                }
-                key
-            }
-        };
+        let key = self.destination_key(p.destination_id).await?;
         let mut plain = Vec::with_capacity(p.attachments.len());
         for a in &p.attachments {
             let bytes = session
@@ -872,15 +1038,16 @@ pub async fn run(
     machine: &mut Machine,
     progress: impl FnMut(Progress),
 ) -> Result<(RunReport, Option<ClientError>), SyncError> {
-    run_with(api, session, sub, None, machine, progress).await
+    run_with(api, session, sub, Default::default(), machine, progress).await
 }
 
-/// [`run`] with the town's SMTP relay for the outbox's e-mail answers.
+/// [`run`] with the ways out besides the portal: the town's SMTP relay for answers
+/// by e-mail, its BPKI key pair for answers to BundID mailboxes.
 pub async fn run_with(
     api: &impl SubmissionApi,
     session: &mut impl SyncStore,
     sub: &Subscriber,
-    mail: Option<&crate::mail::Relay>,
+    channels: crate::bundid::Channels<'_>,
     machine: &mut Machine,
     mut progress: impl FnMut(Progress),
 ) -> Result<(RunReport, Option<ClientError>), SyncError> {
@@ -912,7 +1079,7 @@ pub async fn run_with(
     let remote = Remote {
         api,
         sub,
-        mail,
+        channels,
         reply_keys: Default::default(),
         staged,
         trusted_jwks,

@@ -13,12 +13,14 @@
 //! were committed together; the submission id dedupes; a delivery whose answer was
 //! lost is confirmed from the case's event log instead of being sent twice.
 
+pub mod bundid;
 pub mod core;
 pub mod engine;
 pub mod machine;
 pub mod mail;
 pub mod staging;
 
+pub use bundid::{BundIdItem, Channels};
 pub use engine::{
     Delivery, EventItem, HkrItem, PINNED_JWKS, PaymentItem, ReplyAttachment, ReplyItem, Subscriber,
     SyncError, SyncStore, apply, client_config, pull, push, run, run_with,

@@ -231,7 +231,7 @@ fn time_after(now: jiff::Timestamp, delay: Duration) -> String {
 fn confirmable(item: &OutboxItem) -> bool {
     match item.kind.as_str() {
         "accept" | "reject" => true,
-        "reply" => item.remote_id.is_some(),
+        "reply" | "bundid" => item.remote_id.is_some(),
         _ => false,
     }
 }

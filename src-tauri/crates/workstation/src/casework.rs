@@ -135,6 +135,7 @@ pub(crate) fn reply_channel_view(
     metadata: Option<&serde_json::Value>,
     reply_destination: bool,
     email_ready: bool,
+    bundid_ready: bool,
 ) -> Option<ReplyChannelView> {
     use fitconnect::metadata::ReplyChannel;
     let channel = fitconnect::metadata::reply_channel_of(metadata?.get("replyChannel")?)?;
@@ -144,6 +145,7 @@ pub(crate) fn reply_channel_view(
         available: match channel {
             ReplyChannel::FitConnect => reply_destination,
             ReplyChannel::EMail { .. } => email_ready,
+            ReplyChannel::BundIdPostfach { .. } => bundid_ready,
             _ => false,
         },
     })
@@ -175,6 +177,7 @@ pub(crate) fn channel_key(kanal: &str) -> Option<&'static str> {
     match kanal {
         "postfach" => Some("fitConnect"),
         "email" => Some("eMail"),
+        "bundid" => Some("idBundDeMailbox"),
         _ => None,
     }
 }
@@ -681,18 +684,33 @@ impl Workstation {
             citizen_email(metadata.as_ref()).as_ref(),
             crate::mail::relay(session)?.is_some(),
         );
-        let reply_channel = reply_channel_view(metadata.as_ref(), reply_destination, email_ready);
+        let bundid_ready = crate::bundid::ready(session)?.is_some()
+            && crate::bundid::mailbox_of(metadata.as_ref()).is_some();
+        let reply_channel = reply_channel_view(
+            metadata.as_ref(),
+            reply_destination,
+            email_ready,
+            bundid_ready,
+        );
         // A refused e-mail is the clerk's task: the letter has to go another way.
         let key = rec.fc_case_id.clone().unwrap_or_else(|| rec.id.clone());
         // (A refused notice needs nothing: its letter went by post already; the
         // case's outbox table shows it.)
         let tasks: Vec<String> = session
-            .outbox_items_for(&[&format!("mail:{key}")])?
+            .outbox_items_for(&[
+                &format!("mail:{key}"),
+                &crate::bundid::message_order(&key),
+            ])?
             .into_iter()
             .filter(|i| i.state == "failed" && !crate::letters::mail_notice(&i.payload))
             .map(|i| {
                 format!(
-                    "E-Mail nicht zugestellt ({}). Bitte den gespeicherten Brief (Unterlagen) ausdrucken und per Post senden, dann „Per Post versandt“ wählen.",
+                    "{} ({}). Bitte den gespeicherten Brief (Unterlagen) ausdrucken und per Post senden, dann „Per Post versandt“ wählen.",
+                    if i.kind == "bundid" {
+                        "Nicht im BundID-Postfach zugestellt"
+                    } else {
+                        "E-Mail nicht zugestellt"
+                    },
                     i.last_error.unwrap_or_else(|| "ohne Angabe des Grundes".into())
                 )
             })
@@ -786,20 +804,32 @@ impl Workstation {
         if rec.assigned_to.is_none() && role == Role::Sachbearbeitung {
             session.assign_case(&rec.id, Some(&me), None)?;
         }
-        session.record_transition(&Transition {
-            case_id: &rec.id,
-            from: state.as_str(),
-            to: next.as_str(),
-            kind: action.kind().as_str(),
-            detail,
-            complete_at: matches!(action, Action::VollstaendigFeststellen)
-                .then(|| today().to_string()),
-            waiting_from: match action {
-                Action::Nachfordern { .. } => Some(Some(state.as_str().to_owned())),
-                Action::NachreichungEingegangen { .. } | Action::FiktionFeststellen => Some(None),
-                _ => None,
+        let town = self.town()?;
+        let service = case_type(&cfg, &rec)
+            .map(|t| t.name.clone())
+            .unwrap_or_else(|| rec.case_type.clone());
+        let session = self.session_with_mut(Permission::EditCases)?;
+        let status =
+            crate::bundid::status_item(session, &rec, state, next, &service, &town.0.behoerde)?;
+        session.record_transition_with(
+            &Transition {
+                case_id: &rec.id,
+                from: state.as_str(),
+                to: next.as_str(),
+                kind: action.kind().as_str(),
+                detail,
+                complete_at: matches!(action, Action::VollstaendigFeststellen)
+                    .then(|| today().to_string()),
+                waiting_from: match action {
+                    Action::Nachfordern { .. } => Some(Some(state.as_str().to_owned())),
+                    Action::NachreichungEingegangen { .. } | Action::FiktionFeststellen => {
+                        Some(None)
+                    }
+                    _ => None,
+                },
             },
-        })?;
+            status.as_slice(),
+        )?;
         self.case_detail(id)
     }
 

@@ -336,6 +336,8 @@ pub(crate) struct Outgoing {
     /// that it goes by post; its attachment's blob id and Message-ID are filled in
     /// where the letter is stored.
     pub mail: Option<sync::mail::MailItem>,
+    /// The letter to the citizen's BundID mailbox (`bundid`).
+    pub bundid: Option<crate::bundid::MessageDraft>,
     pub hkr: Option<sync::HkrItem>,
     pub payment: Option<sync::PaymentItem>,
 }
@@ -469,9 +471,24 @@ fn outgoing(
         }),
         _ => None,
     };
+    let bundid = match (p.bundid, p.mailbox, req.kanal.as_str()) {
+        (Some(ready), Some(mailbox), "bundid") => Some(crate::bundid::MessageDraft::new(
+            ready,
+            mailbox,
+            p.application,
+            &p.town.behoerde,
+            draft.kind.title(),
+            &letters::compose::datum(p.facts.datum),
+            &p.ctype.name,
+            &p.rec.file_number,
+            filename,
+        )),
+        _ => None,
+    };
     Ok(Outgoing {
         reply,
         mail,
+        bundid,
         hkr,
         payment,
     })
@@ -494,6 +511,8 @@ pub(crate) struct LetterSource {
     pub hkr_dir: Option<String>,
     /// The town's SMTP relay (standalone only; the server answers in office mode).
     pub mail: Option<sync::mail::Relay>,
+    /// The BundID bridge and the stated trust level, where set up (standalone only).
+    pub bundid: Option<(uuid::Uuid, u8)>,
     /// The case's history (for the period's start and end).
     pub history: Vec<store::HistoryEntry>,
 }
@@ -524,6 +543,12 @@ pub(crate) struct Prepared {
     mail: Option<sync::mail::Relay>,
     /// The citizen's e-mail address and OpenPGP key, where e-mail was asked for.
     email: Option<(String, Option<String>)>,
+    /// The BundID bridge and trust level, where set up.
+    bundid: Option<(uuid::Uuid, u8)>,
+    /// The citizen's Postkorb-Handle and the Statusmonitor application, where the
+    /// metadata name them.
+    mailbox: Option<uuid::Uuid>,
+    application: Option<uuid::Uuid>,
 }
 
 impl Prepared {
@@ -577,6 +602,7 @@ impl Workstation {
             me: session.user().display_name.clone(),
             hkr_dir: session.setting(HKR_SETTING)?,
             mail: crate::mail::relay(session)?,
+            bundid: crate::bundid::ready(session)?.map(|r| (r.bridge, r.level)),
             reply_destination: portal.as_ref().and_then(|p| p.reply_destination_id),
             payment_url: portal.and_then(|p| p.payment_url),
             rec,
@@ -673,6 +699,11 @@ impl Workstation {
         if portal_case && email_ready {
             channels.push("email".to_owned());
         }
+        let mailbox = crate::bundid::mailbox_of(src.metadata.as_ref());
+        let bundid_ready = src.bundid.is_some() && mailbox.is_some();
+        if portal_case && bundid_ready {
+            channels.push("bundid".to_owned());
+        }
         if portal_case && reply_destination.is_some() {
             channels.push("postfach".to_owned());
         }
@@ -718,7 +749,11 @@ impl Workstation {
                 src.metadata.as_ref(),
                 reply_destination.is_some(),
                 email_ready,
+                bundid_ready,
             ),
+            application: crate::bundid::application_of(src.metadata.as_ref()),
+            mailbox,
+            bundid: src.bundid,
             mail: src.mail,
             email,
             decision: src.decision,
@@ -854,7 +889,11 @@ impl Workstation {
                     (_, None) => "Es ist kein Mailserver eingerichtet. Die Administration richtet ihn ein (Verwaltung → E-Mail).".into(),
                     (Some((_, Some(_))), Some(_)) => "Der OpenPGP-Schlüssel der Antragstellerin oder des Antragstellers ist unbrauchbar (nicht lesbar, abgelaufen, widerrufen oder ohne Schlüssel zum Verschlüsseln). Bitte per Post senden.".into(),
                 },
-                _ => format!("Unbekannter Versandweg „{kanal}“ (email, postfach oder post)."),
+                "bundid" => match (&p.mailbox, &p.bundid) {
+                    (None, _) => "Der Versand an das BundID-Postfach ist nicht möglich: die Antragstellerin oder der Antragsteller hat kein BundID-Postfach als Antwortweg angegeben.".into(),
+                    _ => "Das BundID-Postfach ist nicht eingerichtet oder das BPKI-Zertifikat ist nicht gültig. Die Administration richtet es ein (amtsstube bundid einrichten).".into(),
+                },
+                _ => format!("Unbekannter Versandweg „{kanal}“ (email, bundid, postfach oder post)."),
             });
         }
         let books = matches!(kind, LetterKind::Bescheid | LetterKind::Gebuehrenbescheid)
@@ -974,6 +1013,22 @@ impl Workstation {
         });
 
         let case_key = p.rec.fc_case_id.clone().unwrap_or_else(|| p.rec.id.clone());
+        // The BundID Statusmonitor learns of the move (e.g. "Bescheid versandt").
+        let status = match next {
+            Some(next) => crate::bundid::status_item(
+                session,
+                &p.rec,
+                p.state,
+                next,
+                &p.ctype.name,
+                &p.town.behoerde,
+            )?,
+            None => None,
+        };
+        let bundid = match &out.bundid {
+            Some(d) => Some((d, d.item(&pdf, "")?)),
+            None => None,
+        };
         let letter = OutgoingLetter {
             case_id: &p.rec.id,
             filename,
@@ -997,6 +1052,15 @@ impl Workstation {
                 // Its own order: a refused address holds back no booking.
                 items.push(mail.outbox_item(&key, &format!("mail:{case_key}")));
             }
+            if let Some((_, mut item)) = bundid.clone() {
+                for a in &mut item.attachments {
+                    a.blob_id = blob_id.to_owned();
+                }
+                items.push(item.outbox_item(
+                    &format!("bundid:{blob_id}"),
+                    &crate::bundid::message_order(&case_key),
+                ));
+            }
             if let Some(h) = &out.hkr {
                 items.push(
                     h.outbox_item(&format!("hkr:{}", h.file_stem), &format!("hkr:{case_key}")),
@@ -1004,6 +1068,9 @@ impl Workstation {
             }
             if let Some(pay) = &out.payment {
                 items.push(pay.outbox_item(&format!("payment:{}", pay.kassenzeichen), &case_key));
+            }
+            if let Some(s) = &status {
+                items.push(s.clone());
             }
             items
         })?;
@@ -1021,6 +1088,8 @@ impl Workstation {
             key.as_str(),
             &format!("hkr:{key}"),
             &format!("mail:{key}"),
+            &crate::bundid::message_order(&key),
+            &crate::bundid::status_order(&key),
         ])?;
         Ok(items
             .into_iter()
@@ -1033,6 +1102,10 @@ impl Workstation {
                     "hkr" => "Annahmeanordnung an die Kasse",
                     "mail" if mail_notice(&i.payload) => "Hinweis per E-Mail (Brief per Post)",
                     "mail" => "Brief per E-Mail (verschlüsselt)",
+                    "bundid" if bundid_status(&i.payload) => {
+                        "Statusmeldung an den BundID-Statusmonitor"
+                    }
+                    "bundid" => "Brief an das BundID-Postfach",
                     _ => "Nachricht",
                 }
                 .to_owned(),
@@ -1087,6 +1160,10 @@ impl Workstation {
 }
 
 /// Is this mail item the notice without content?
+pub(crate) fn bundid_status(payload: &str) -> bool {
+    serde_json::from_str::<sync::BundIdItem>(payload).is_ok_and(|i| i.is_status())
+}
+
 pub(crate) fn mail_notice(payload: &str) -> bool {
     serde_json::from_str::<sync::mail::MailItem>(payload).map_or(true, |m| m.notice())
 }
@@ -1227,8 +1304,9 @@ impl Workstation {
                 .then(uuid::Uuid::nil),
             payment_url: placeholder(versand.as_ref().is_some_and(|v| v.zahlung)),
             hkr_dir: placeholder(versand.as_ref().is_some_and(|v| v.kasse)),
-            // The Rathaus-Server answers; e-mail there is not built yet.
+            // The Rathaus-Server answers; e-mail and BundID there are not built yet.
             mail: None,
+            bundid: None,
             history: {
                 let cfg = self.casework_config()?;
                 let events = self.office_events(case_id)?;

@@ -9,6 +9,7 @@ mod admin;
 mod api;
 pub mod background;
 pub mod backup;
+pub mod bundid;
 pub mod casework;
 pub mod config;
 pub mod demo;
@@ -41,6 +42,7 @@ pub use api::{
     WorkListView,
 };
 pub use backup::{BackupDone, BackupSettings, BackupStatus, PreparedBackup, RestoreSummary};
+pub use bundid::{BundIdSettings, BundIdSettingsView};
 pub use casework::CaseDetail;
 pub use desk::{
     OfficeCase, OfficeCaseDetail, OfficeConflict, OfficeDocument, OfficeDocumentInfo, OfficeEvent,

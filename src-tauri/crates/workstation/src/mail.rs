@@ -168,13 +168,17 @@ impl Workstation {
         let key = rec.fc_case_id.clone().unwrap_or_else(|| rec.id.clone());
         let detail = serde_json::json!({
             "kanal": "post",
-            "grund": "E-Mail nicht zugestellt",
+            "grund": "elektronisch nicht zugestellt",
             "aufgegeben": crate::casework::today().to_string(),
         })
         .to_string();
         let id = rec.id.clone();
         self.session_with_mut(Permission::EditCases)?
-            .settle_failed_mail(&id, &format!("mail:{key}"), &detail)
+            .settle_failed_mail(
+                &id,
+                &[&format!("mail:{key}"), &crate::bundid::message_order(&key)],
+                &detail,
+            )
             .map_err(|e| match e {
                 store::StoreError::Conflict(m) => invalid(m),
                 other => other.into(),

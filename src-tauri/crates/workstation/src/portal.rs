@@ -120,6 +120,8 @@ pub struct SyncJob {
     sub: Subscriber,
     /// The town's SMTP relay for answers by e-mail, if set up.
     mail: Option<sync::mail::Relay>,
+    /// The town's BPKI key pair for answers to BundID mailboxes, if set up.
+    bundid: Option<fitconnect::zbp::Author>,
     /// The user the run works for (a shared store checks it is still logged in).
     pub(crate) user: domain::UserName,
     /// Poll interval.
@@ -133,6 +135,7 @@ pub(crate) const POLL_SETTING: &str = "sync_poll_seconds";
 pub(crate) fn job(
     settings: &PortalSettings,
     mail: Option<sync::mail::Relay>,
+    bundid: Option<fitconnect::zbp::Author>,
     user: domain::UserName,
     poll: Duration,
 ) -> Result<SyncJob, AppError> {
@@ -144,6 +147,7 @@ pub(crate) fn job(
         client,
         sub,
         mail,
+        bundid,
         user,
         poll,
     })
@@ -168,7 +172,10 @@ impl SyncJob {
             &self.api,
             store,
             &self.sub,
-            self.mail.as_ref(),
+            sync::Channels {
+                mail: self.mail.as_ref(),
+                bundid: self.bundid.as_ref(),
+            },
             &mut machine,
             progress,
         )
@@ -289,6 +296,7 @@ impl Workstation {
         job(
             &settings,
             crate::mail::relay(session)?,
+            crate::bundid::ready(session)?.map(|r| r.author),
             session.user().username.clone(),
             std::time::Duration::from_secs(poll),
         )

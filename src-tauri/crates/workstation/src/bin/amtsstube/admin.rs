@@ -12,7 +12,8 @@ use workstation::{AppError, BackupSettings, InitOptions, LoginRequest, StoreConf
 
 use crate::ctx::Ctx;
 use crate::{
-    BueroCommand, EmailCommand, OutboxCommand, PortalCommand, SicherungCommand, UserCommand,
+    BueroCommand, BundidCommand, EmailCommand, OutboxCommand, PortalCommand, SicherungCommand,
+    UserCommand,
 };
 
 pub fn init(
@@ -322,6 +323,51 @@ pub fn email(ctx: &mut Ctx, command: EmailCommand) -> Result<ExitCode> {
         EmailCommand::Entfernen { as_user } => {
             ctx.login(&as_user)?.remove_mail_settings()?;
             println!("Mailserver entfernt: Briefe gehen per Post.");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn bundid(ctx: &mut Ctx, command: BundidCommand) -> Result<ExitCode> {
+    let show = |v: &workstation::BundIdSettingsView| {
+        println!(
+            "BundID-Postfach über Brückendienst {}, signiert als „{}“ (Zertifikat gültig bis {}), Vertrauensniveau {}",
+            v.bridge_destination_id, v.signer, v.valid_until, v.level
+        )
+    };
+    match command {
+        BundidCommand::Einrichten {
+            bruecke,
+            schluessel,
+            zertifikat,
+            vertrauensniveau,
+            as_user,
+        } => {
+            let key_pem = std::fs::read_to_string(&schluessel)
+                .with_context(|| format!("Schlüssel {} nicht lesbar", schluessel.display()))?;
+            let cert_pem = std::fs::read_to_string(&zertifikat)
+                .with_context(|| format!("Zertifikat {} nicht lesbar", zertifikat.display()))?;
+            let view = ctx
+                .login(&as_user)?
+                .set_bundid_settings(&workstation::BundIdSettings {
+                    bridge_destination_id: bruecke,
+                    key_pem,
+                    cert_pem,
+                    level: Some(vertrauensniveau),
+                })?;
+            show(&view);
+            Ok(ExitCode::SUCCESS)
+        }
+        BundidCommand::Anzeigen { as_user } => {
+            match ctx.login(&as_user)?.bundid_settings()? {
+                None => println!("BundID-Postfach nicht eingerichtet: Briefe gehen per Post."),
+                Some(v) => show(&v),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BundidCommand::Entfernen { as_user } => {
+            ctx.login(&as_user)?.remove_bundid_settings()?;
+            println!("BundID-Einstellungen entfernt: Briefe gehen per Post.");
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -92,6 +92,12 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: EmailCommand,
     },
+    /// Antworten ins BundID-Postfach über den ZBP-Brückendienst: Zustellpunkt und
+    /// BPKI-Schlüsselpaar der Gemeinde einrichten (Administration)
+    Bundid {
+        #[command(subcommand)]
+        command: BundidCommand,
+    },
     /// Kassenanbindung (HKR): Austauschordner für Annahmeanordnungen (Administration)
     Kasse {
         #[command(subcommand)]
@@ -104,7 +110,7 @@ pub(crate) enum Command {
         /// eingangsbestaetigung, nachforderung, bescheid oder gebuehrenbescheid
         #[arg(long, default_value = "bescheid")]
         art: String,
-        /// email (verschlüsselt an den OpenPGP-Schlüssel der Antragstellerin), postfach (Portal, FIT-Connect-Einreichung) oder post
+        /// email (verschlüsselt an den OpenPGP-Schlüssel der Antragstellerin), bundid (BundID-Postfach über den ZBP-Brückendienst), postfach (Portal, FIT-Connect-Einreichung) oder post
         #[arg(long, default_value = "postfach")]
         kanal: String,
         /// PDF nur erzeugen und in diese Datei schreiben (Vorschau; nichts wird versandt)
@@ -556,6 +562,37 @@ pub(crate) enum EmailCommand {
 }
 
 #[derive(Subcommand)]
+pub(crate) enum BundidCommand {
+    /// Brückendienst und BPKI-Schlüsselpaar setzen (geprüft, nur im verschlüsselten Speicher)
+    Einrichten {
+        /// Zustellpunkt-ID des ZBP-Brückendienstes (von der FITKO)
+        #[arg(long)]
+        bruecke: String,
+        /// Privater BPKI-Schlüssel der Gemeinde (PEM)
+        #[arg(long)]
+        schluessel: PathBuf,
+        /// Zugehöriges BPKI-Zertifikat (PEM)
+        #[arg(long)]
+        zertifikat: PathBuf,
+        /// Vertrauensniveau der Anmeldungen (STORK-QAA 1–4)
+        #[arg(long, default_value_t = 3)]
+        vertrauensniveau: u8,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Eingerichteten Brückendienst und das Zertifikat zeigen
+    Anzeigen {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Einstellungen entfernen: Briefe gehen dann per Post
+    Entfernen {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub(crate) enum KasseCommand {
     /// Austauschordner setzen (absoluter Pfad eines vorhandenen Verzeichnisses)
     Ordner {
@@ -676,6 +713,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Outbox { command } => admin::outbox(&mut ctx, command),
         Command::Quarantine { as_user } => admin::quarantine(&mut ctx, &as_user),
         Command::Email { command } => admin::email(&mut ctx, command),
+        Command::Bundid { command } => admin::bundid(&mut ctx, command),
         Command::Kasse {
             command: KasseCommand::Ordner { pfad, as_user },
         } => admin::hkr_folder(&mut ctx, &pfad, &as_user),
