@@ -74,10 +74,9 @@ pub mod sim {
     /// Start a simulator with fresh state (keys from the template in `key_dir`).
     pub async fn start(key_dir: &Path) -> Result<Running, BoxError> {
         let dir = tempfile::tempdir()?;
-        std::fs::copy(
-            key_template(key_dir).join("keys.json"),
-            dir.path().join("keys.json"),
-        )?;
+        for file in ["keys.json", "zbp-bruecke.json"] {
+            std::fs::copy(key_template(key_dir).join(file), dir.path().join(file))?;
+        }
         let state = State::open(dir.path(), 4096)?;
         let sim = Sim::new(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

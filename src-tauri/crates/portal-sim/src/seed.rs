@@ -237,7 +237,7 @@ pub fn seed(state: &mut State, count: usize, seed: u64) -> Result<Vec<Uuid>, Sta
 }
 
 /// The reply channel (metadata `replyChannel`) of the `n`-th seeded application,
-/// given the applicant's e-mail address.
+/// given the applicant's e-mail address (`null`: none).
 pub type ReplyChannelOf<'a> = &'a dyn Fn(usize, &str) -> Value;
 
 /// As [`seed`], with each application's reply channel chosen by `channel` (e.g.
@@ -437,7 +437,10 @@ fn seed_one(
             if bundid {
                 m.insert("$schema".into(), json!(fitconnect::zbp::METADATA_SCHEMA));
             }
-            m.insert("replyChannel".into(), reply);
+            // `null`: the citizen named no channel (answer by post).
+            if !reply.is_null() {
+                m.insert("replyChannel".into(), reply);
+            }
             let mut reference = json!({ "senderReference": format!("PORTAL-{}", &submission_id.simple().to_string()[..8]), "applicationDate": application_date });
             if bundid {
                 reference["idBundDeApplicationId"] = json!(derived_uuid(&format!("antrag:{submission_id}")).to_string());

@@ -702,7 +702,14 @@ impl Workstation {
                 &crate::bundid::message_order(&key),
             ])?
             .into_iter()
-            .filter(|i| i.state == "failed" && !crate::letters::mail_notice(&i.payload))
+            .filter(|i| {
+                i.state == "failed"
+                    && match i.kind.as_str() {
+                        "mail" => !crate::letters::mail_notice(&i.payload),
+                        "bundid" => !crate::letters::bundid_status(&i.payload),
+                        _ => false,
+                    }
+            })
             .map(|i| {
                 format!(
                     "{} ({}). Bitte den gespeicherten Brief (Unterlagen) ausdrucken und per Post senden, dann „Per Post versandt“ wählen.",
