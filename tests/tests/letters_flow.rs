@@ -373,16 +373,19 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
     let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
         "CARGO_TARGET_TMPDIR"
     ))))?;
-    // Every third citizen asked for e-mail with an OpenPGP key.
+    // Every third citizen asked for e-mail with an OpenPGP key, every third for
+    // her BundID mailbox.
     let (secret, public) = amtsstube_tests::smtp::citizen_key("Bürgerin <b@example.org>")?;
     let addresses = std::cell::RefCell::new(Vec::new());
-    portal_sim::seed::seed_replying(&mut run.sim.lock(), 10, 99, &|n, email| {
-        if n % 3 == 0 {
+    portal_sim::seed::seed_replying(&mut run.sim.lock(), 10, 99, &|n, email| match n % 3 {
+        0 => {
             addresses.borrow_mut().push(email.to_owned());
             serde_json::json!({ "eMail": { "address": email, "pgpPublicKey": public } })
-        } else {
-            serde_json::json!({ "eMail": { "address": email } })
         }
+        1 => {
+            serde_json::json!({ "idBundDeMailbox": { "mailboxUuid": uuid::Uuid::new_v4().to_string() } })
+        }
+        _ => serde_json::json!({ "eMail": { "address": email } }),
     })?;
     let addresses = addresses.into_inner();
     let sink = amtsstube_tests::smtp::Sink::start(("rathaus", "relay-passwort-1"))?;
@@ -404,10 +407,32 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
         from_name: None,
         ca_pem: Some(sink.ca_pem.clone()),
     })?;
+    let bpki = {
+        let st = run.sim.lock();
+        workstation::BundIdSettings {
+            bridge_destination_id: st.bridge.destination_id.to_string(),
+            key_pem: st.bridge.author_key_pem.clone(),
+            cert_pem: st.bridge.author_cert_pem.clone(),
+            level: None,
+        }
+    };
+    ws.set_bundid_settings(&bpki)?;
     ws.logout();
     login(&mut ws, USER)?;
     ws.sync_now()?;
     let cases = decide_all(&mut ws)?;
+    // The cases whose letter goes to a BundID mailbox.
+    let mut by_bundid = std::collections::HashSet::new();
+    for (id, _) in &cases {
+        if ws
+            .case_detail(id)?
+            .reply_channel
+            .is_some_and(|c| c.key == "idBundDeMailbox" && c.available)
+        {
+            by_bundid.insert(id.clone());
+        }
+    }
+    assert_eq!(by_bundid.len(), 3);
     // The cases whose letter goes by e-mail, and to which address.
     let mut by_mail = std::collections::HashMap::new();
     for (id, _) in &cases {
@@ -445,6 +470,8 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
             let (id, az) = left[i].clone();
             let kanal = if by_mail.contains_key(&id) {
                 "email"
+            } else if by_bundid.contains(&id) {
+                "bundid"
             } else {
                 "postfach"
             };
@@ -500,6 +527,8 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
             let items = ws.case_outbox(id)?;
             let way = if by_mail.contains_key(id) {
                 "Brief per E-Mail"
+            } else if by_bundid.contains(id) {
+                "Brief an das BundID-Postfach"
             } else {
                 "Brief an das Portal"
             };
@@ -568,10 +597,69 @@ fn killed_between_and_during_the_steps_nothing_is_lost_or_doubled() -> Result<()
                 .filter_map(|v| v["kassenzeichen"].as_str().map(str::to_owned)),
         );
     }
+    // To BundID mailboxes: each letter once, as stored; each status update once.
+    let postkorb = run.sim.lock().postkorb();
+    for id in &by_bundid {
+        let detail = ws.case_detail(id)?;
+        let stored = detail
+            .documents
+            .iter()
+            .find(|d| d.kind == domain::DocumentKind::Letter)
+            .ok_or("kein Brief")?;
+        let stored = base64::engine::general_purpose::STANDARD
+            .decode(ws.document(id, &stored.id)?.content_base64)?;
+        let messages: Vec<_> = postkorb
+            .iter()
+            .filter(|e| {
+                e.art == "nachricht" && e.reference.as_deref() == Some(detail.file_number.as_str())
+            })
+            .collect();
+        assert_eq!(messages.len(), 1, "{}: {messages:?}", detail.file_number);
+        let pdf =
+            base64::engine::general_purpose::STANDARD.decode(&messages[0].files[0].content)?;
+        assert_eq!(
+            Sha512::digest(&pdf),
+            Sha512::digest(&stored),
+            "{}",
+            detail.file_number
+        );
+        let outbox = ws.case_outbox(id)?;
+        for o in &outbox {
+            assert_eq!(
+                o.state, "bestätigt",
+                "{}: {} {:?}",
+                detail.file_number, o.what, o.error
+            );
+        }
+        let updates = postkorb
+            .iter()
+            .filter(|e| {
+                e.art == "status" && e.reference.as_deref() == Some(detail.file_number.as_str())
+            })
+            .count();
+        let queued = outbox
+            .iter()
+            .filter(|o| o.what.contains("Statusmonitor"))
+            .count();
+        assert!(queued >= 2, "{}: {queued}", detail.file_number);
+        assert_eq!(
+            updates, queued,
+            "{}: status updates once each",
+            detail.file_number
+        );
+        mailed_kz.extend(
+            detail
+                .history
+                .iter()
+                .filter_map(|h| h.detail.as_deref())
+                .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+                .filter_map(|v| v["kassenzeichen"].as_str().map(str::to_owned)),
+        );
+    }
     let doubled = received.len() - by_mail.len();
     let online: Vec<(String, String)> = cases
         .iter()
-        .filter(|(id, _)| !by_mail.contains_key(id))
+        .filter(|(id, _)| !by_mail.contains_key(id) && !by_bundid.contains(id))
         .cloned()
         .collect();
     rt.block_on(check_delivered(&mut ws, &run, &hkr, &online, &mailed_kz))?;
