@@ -162,6 +162,107 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
+fn the_bundid_bridge_is_set_checked_shown_and_removed() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("daten");
+    let o = run(
+        &dir,
+        &["init", "--scrypt-log-n", "10"],
+        "admin-passwort-1\n",
+    )?;
+    assert!(o.status.success(), "{}", text(&o));
+    let pki = fitconnect::keys::TestPki::new(2048)?;
+    let (key, cert) = pki.issue_author("Gemeinde Musterstadt", 2048)?;
+    let (other_key, _) = pki.issue_author("Gemeinde Musterstadt", 2048)?;
+    let files = tmp.path().join("bpki");
+    std::fs::create_dir(&files)?;
+    std::fs::write(files.join("key.pem"), &key)?;
+    std::fs::write(files.join("other.pem"), &other_key)?;
+    std::fs::write(files.join("cert.pem"), &cert)?;
+    let path = |n: &str| files.join(n).to_string_lossy().into_owned();
+    let bridge = "6f1c2a4e-0000-4000-8000-00000000b0bd";
+    let o = run(&dir, &["bundid", "anzeigen"], "admin-passwort-1\n")?;
+    assert!(text(&o).contains("nicht eingerichtet"), "{}", text(&o));
+    // A key that is not the certificate's is refused, in German.
+    let o = run(
+        &dir,
+        &[
+            "bundid",
+            "einrichten",
+            "--bruecke",
+            bridge,
+            "--schluessel",
+            &path("other.pem"),
+            "--zertifikat",
+            &path("cert.pem"),
+        ],
+        "admin-passwort-1\n",
+    )?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("gehören nicht zusammen"), "{}", text(&o));
+    let o = run(
+        &dir,
+        &[
+            "bundid",
+            "einrichten",
+            "--bruecke",
+            "keine-uuid",
+            "--schluessel",
+            &path("key.pem"),
+            "--zertifikat",
+            &path("cert.pem"),
+        ],
+        "admin-passwort-1\n",
+    )?;
+    assert!(!o.status.success());
+    let o = run(
+        &dir,
+        &[
+            "bundid",
+            "einrichten",
+            "--bruecke",
+            bridge,
+            "--schluessel",
+            &path("key.pem"),
+            "--zertifikat",
+            &path("cert.pem"),
+            "--vertrauensniveau",
+            "4",
+        ],
+        "admin-passwort-1\n",
+    )?;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&dir, &["bundid", "anzeigen"], "admin-passwort-1\n")?;
+    let shown = text(&o);
+    assert!(
+        shown.contains(bridge)
+            && shown.contains("„Gemeinde Musterstadt“")
+            && shown.contains("Vertrauensniveau 4"),
+        "{shown}"
+    );
+    assert!(!shown.contains("PRIVATE KEY"));
+    // The private key is nowhere in clear in the data directory.
+    let body: String = key
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .take(1)
+        .collect();
+    for entry in walk(&dir) {
+        let bytes = std::fs::read(&entry)?;
+        assert!(
+            !bytes.windows(body.len()).any(|w| w == body.as_bytes()),
+            "{}",
+            entry.display()
+        );
+    }
+    let o = run(&dir, &["bundid", "entfernen"], "admin-passwort-1\n")?;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&dir, &["bundid", "anzeigen"], "admin-passwort-1\n")?;
+    assert!(text(&o).contains("nicht eingerichtet"), "{}", text(&o));
+    Ok(())
+}
+
+#[test]
 fn the_mail_server_is_set_shown_refused_when_unencrypted_and_removed() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join("daten");
