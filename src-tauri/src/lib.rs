@@ -995,6 +995,29 @@ async fn admin_remove_mail_settings(state: tauri::State<'_, AppState>) -> Result
     state.with(|ws| ws.remove_mail_settings()).await
 }
 
+/// The BundID bridge and the town's BPKI certificate (no key), if set up.
+#[tauri::command]
+async fn admin_bundid_settings(
+    state: tauri::State<'_, AppState>,
+) -> Result<Option<workstation::BundIdSettingsView>, AppError> {
+    state.with(|ws| ws.bundid_settings()).await
+}
+
+#[tauri::command]
+async fn admin_set_bundid_settings(
+    state: tauri::State<'_, AppState>,
+    settings: workstation::BundIdSettings,
+) -> Result<workstation::BundIdSettingsView, AppError> {
+    state
+        .with(move |ws| ws.set_bundid_settings(&settings))
+        .await
+}
+
+#[tauri::command]
+async fn admin_remove_bundid_settings(state: tauri::State<'_, AppState>) -> Result<(), AppError> {
+    state.with(|ws| ws.remove_bundid_settings()).await
+}
+
 /// The town's own destination keys waiting for their certificates, if any.
 #[tauri::command]
 async fn admin_key_request(
@@ -1240,6 +1263,9 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             admin_set_mail_settings,
             admin_mail_test,
             admin_remove_mail_settings,
+            admin_bundid_settings,
+            admin_set_bundid_settings,
+            admin_remove_bundid_settings,
             admin_make_keys,
             admin_certify_keys,
             admin_portal_test_fields,

@@ -48,6 +48,8 @@ import type { AdminSettings } from "./bindings/AdminSettings";
 import type { SetupSteps } from "./bindings/SetupSteps";
 import type { OfficeConnectRequest } from "./bindings/OfficeConnectRequest";
 import type { MailSettings } from "./bindings/MailSettings";
+import type { BundIdSettings } from "./bindings/BundIdSettings";
+import type { BundIdSettingsView } from "./bindings/BundIdSettingsView";
 import type { MailSettingsView } from "./bindings/MailSettingsView";
 import type { RestoreSummary } from "./bindings/RestoreSummary";
 import type { KeyRequestState } from "./bindings/KeyRequestState";
@@ -177,6 +179,11 @@ export interface Backend {
   /** "Verbindung testen": connect, TLS, login – no mail is sent. The answer in German. */
   adminMailTest(): Promise<string>;
   adminRemoveMailSettings(): Promise<void>;
+  /** The BundID bridge and the BPKI certificate (no key), or null. */
+  adminBundIdSettings(): Promise<BundIdSettingsView | null>;
+  /** Checked (key and certificate belong together, valid now) before kept. */
+  adminSetBundIdSettings(settings: BundIdSettings): Promise<BundIdSettingsView>;
+  adminRemoveBundIdSettings(): Promise<void>;
   /** The destination's own keys waiting for (or holding) their certificates. */
   adminKeyRequest(): Promise<KeyRequestState | null>;
   /** Make both key pairs and their certificate signing requests (saved as files). */
@@ -292,6 +299,9 @@ export const tauriBackend: Backend = {
   adminSetMailSettings: (settings) => invoke<MailSettingsView>("admin_set_mail_settings", { settings }),
   adminMailTest: () => invoke<string>("admin_mail_test"),
   adminRemoveMailSettings: () => invoke<void>("admin_remove_mail_settings"),
+  adminBundIdSettings: () => invoke<BundIdSettingsView | null>("admin_bundid_settings"),
+  adminSetBundIdSettings: (settings) => invoke<BundIdSettingsView>("admin_set_bundid_settings", { settings }),
+  adminRemoveBundIdSettings: () => invoke<void>("admin_remove_bundid_settings"),
   adminKeyRequest: () => invoke<KeyRequestState | null>("admin_key_request"),
   adminMakeKeys: () => invoke<KeyRequestState>("admin_make_keys"),
   adminCertifyKeys: (encryption, signature) => invoke<KeyRequestState>("admin_certify_keys", { encryption, signature }),

@@ -301,6 +301,8 @@ export async function installFakeBackend(page: Page): Promise<void> {
           case "admin_remove_mail_settings":
             mailSettings = null;
             return null;
+          case "admin_bundid_settings":
+            return null;
           case "admin_office_connect":
             if ((args as { request: { code: string } }).request.code === "FALSCH") {
               throw { code: "forbidden", message: "Der Einmalcode ist ungültig oder abgelaufen." };

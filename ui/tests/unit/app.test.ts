@@ -53,6 +53,7 @@ function fakePortal(
   let failedOutbox = [{ id: 41, kind: "Zahlungsanforderung", attempts: 8, lastError: "Portal antwortet 503 (Wartung)" }];
   let townSet = false;
   let mail: { host: string; port: number; security: string; user: string | null; passwordSet: boolean; from: string; fromName: string | null; caSet: boolean } | null = null;
+  let bundid: { bridgeDestinationId: string; signer: string; validUntil: string; level: number } | null = null;
   let keyRequest: { created: string; encryptionKid: string; signatureKid: string; certified: boolean; files: string[] } | null = null;
   let townDetails = { behoerde: "Gemeinde Musterstadt", abteilung: "Bürgerbüro", anschrift: ["Rathausplatz 1", "47110 Musterstadt"], sitz: "Musterstadt", telefon: "02151 9876-0", email: "buergerbuero@musterstadt.example", web: "", oeffnungszeiten: "", bank: "Sparkasse Musterstadt", iban: "DE02 1005 0000 0054 5404 02", bic: "BELADEBEXXX", verwaltungsgericht: "Verwaltungsgericht Düsseldorf", verwaltungsgerichtAnschrift: "Bastionstraße 39, 40213 Düsseldorf", zeichnung: "Im Auftrag" };
   let adminUsers: AdminUser[] = [
@@ -142,6 +143,19 @@ function fakePortal(
       case "admin_remove_mail_settings":
         calls.push("mail-remove");
         mail = null;
+        return null;
+      case "admin_bundid_settings":
+        return bundid;
+      case "admin_set_bundid_settings": {
+        const b = (args as { settings: { bridgeDestinationId: string; keyPem: string; certPem: string; level: number | null } }).settings;
+        if (!b.keyPem.includes("PRIVATE KEY")) throw { code: "invalidInput", message: "BPKI-Schlüssel oder -Zertifikat unbrauchbar: Schlüssel und Zertifikat gehören nicht zusammen" };
+        calls.push(`bundid:${b.bridgeDestinationId}:${b.level}`);
+        bundid = { bridgeDestinationId: b.bridgeDestinationId, signer: "Gemeinde Musterstadt", validUntil: "Mar  9 10:00:00 2029 GMT", level: b.level ?? 3 };
+        return bundid;
+      }
+      case "admin_remove_bundid_settings":
+        calls.push("bundid-remove");
+        bundid = null;
         return null;
       case "admin_office_connect": {
         const r = (args as { request: { server: string; code: string; name: string } }).request;
@@ -574,6 +588,40 @@ describe("Anmeldung und Arbeitskorb", () => {
     await fireEvent.click(screen.getByTestId("mail-remove"));
     await waitFor(() => expect(calls).toContain("mail-remove"));
     expect(screen.getByTestId("mail-state").textContent).toContain("Noch kein Mailserver");
+  });
+
+  it("lets the administration set up the BundID bridge from PEM files, refusing a key that does not fit", async () => {
+    const calls = fakePortal({ items: [], total: 0 });
+    render(App, { backend: tauriBackend });
+    await login("admin", "richtig-richtig");
+    expect((await screen.findByTestId("bundid-state")).textContent).toContain("Noch nicht eingerichtet");
+    const bridge = "6f1c2a4e-0000-4000-8000-00000000b0bd";
+    await fireEvent.input(screen.getByLabelText("Kennung des ZBP-Brückendienstes (Zustellpunkt-UUID von der FITKO)"), { target: { value: bridge } });
+    // Without files the clerk is told what is missing; nothing is sent.
+    await fireEvent.click(screen.getByRole("button", { name: "BundID-Einstellungen speichern" }));
+    expect((await screen.findByTestId("bundid-error")).textContent).toContain("PEM-Dateien");
+    const pick = async (label: RegExp, text: string) => {
+      const input = screen.getByLabelText(label) as HTMLInputElement;
+      const file = new File([text], "datei.pem", { type: "application/x-pem-file" });
+      Object.defineProperty(input, "files", { value: [file], configurable: true });
+      await fireEvent.change(input);
+    };
+    await pick(/^Privater BPKI-Schlüssel/, "-----BEGIN CERTIFICATE-----");
+    await pick(/^BPKI-Zertifikat/, "-----BEGIN CERTIFICATE-----");
+    await waitFor(() => expect(screen.getByTestId("bundid-files").textContent).toContain("Zertifikatsdatei gelesen"));
+    await waitFor(() => expect(screen.getByTestId("bundid-files").textContent).toContain("Schlüsseldatei gelesen"));
+    await fireEvent.click(screen.getByRole("button", { name: "BundID-Einstellungen speichern" }));
+    await waitFor(() => expect(screen.getByTestId("bundid-error").textContent).toContain("gehören nicht zusammen"));
+    await pick(/^Privater BPKI-Schlüssel/, "-----BEGIN PRIVATE KEY-----");
+    await waitFor(() => expect(screen.getByTestId("bundid-files").textContent).toContain("Schlüsseldatei gelesen"));
+    await fireEvent.change(screen.getByLabelText("Vertrauensniveau der Anmeldungen"), { target: { value: "4" } });
+    await fireEvent.click(screen.getByRole("button", { name: "BundID-Einstellungen speichern" }));
+    await waitFor(() => expect(calls).toContain(`bundid:${bridge}:4`));
+    await waitFor(() => expect(screen.getByTestId("bundid-state").textContent).toContain("signiert als „Gemeinde Musterstadt“"));
+    expect(screen.getByTestId("bundid-done").textContent).toContain("Gemeinde Musterstadt");
+    await fireEvent.click(screen.getByTestId("bundid-remove"));
+    await waitFor(() => expect(calls).toContain("bundid-remove"));
+    expect(screen.getByTestId("bundid-state").textContent).toContain("Noch nicht eingerichtet");
   });
 
   it("warns the administration without a backup, saves the folder and backs up now", async () => {

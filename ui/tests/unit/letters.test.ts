@@ -120,6 +120,34 @@ describe("letters", () => {
     expect(screen.getByTestId("letters-message").textContent).toContain("verschlüsselten Versand per E-Mail");
   });
 
+  it("offers the BundID mailbox the citizen asked for first and sends by it", async () => {
+    const requests: [string, LetterRequest][] = [];
+    mockIPC((cmd, args) => {
+      const req = (args as { request: LetterRequest }).request;
+      switch (cmd) {
+        case "letter_view":
+          requests.push([cmd, req]);
+          return view(req, ["bundid", "post"].includes(req.kanal) ? null : `Unbekannter Versandweg „${req.kanal}“.`, ["bundid", "post"]);
+        case "case_outbox":
+          return [];
+        case "send_letter":
+          requests.push([cmd, req]);
+          return {};
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(LetterPanel, { backend: tauriBackend, caseId: "c".repeat(32), caseState: "entschieden", onSent: () => {} });
+    const bundid = (await screen.findByTestId("letter-channel-bundid")) as HTMLInputElement;
+    await waitFor(() => expect(bundid.checked).toBe(true));
+    expect(screen.getByLabelText("BundID-Postfach (wie gewünscht)")).toBe(bundid);
+    expect(screen.queryByTestId("letter-blocked")).toBeNull();
+    await fireEvent.click(screen.getByTestId("letter-send"));
+    await waitFor(() => expect(requests.some(([c]) => c === "send_letter")).toBe(true));
+    expect(requests.find(([c]) => c === "send_letter")?.[1].kanal).toBe("bundid");
+    expect(screen.getByTestId("letters-message").textContent).toContain("in das BundID-Postfach");
+  });
+
   it("formats amounts like the letters do", () => {
     expect(formatEuro(123456)).toBe("1.234,56 €");
     expect(formatEuro(5)).toBe("0,05 €");
