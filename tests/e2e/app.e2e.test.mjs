@@ -29,9 +29,10 @@ let exportDir;
 
 /** Start the portal simulator with `count` applications; resolves to its URL. */
 async function startSimulator(dir, count) {
-  // Every applicant asks for e-mail with an OpenPGP key of her own; the simulator
-  // also plays the citizens' mail provider (SMTP) and opens what arrives with their keys.
-  execFileSync(simBin, ["seed", "--dir", dir, "--count", String(count), "--seed", "5", "--pgp-jede", "1"]);
+  // Every applicant but the second asks for e-mail with an OpenPGP key of her own, the
+  // second for her BundID mailbox; the simulator also plays the citizens' mail provider
+  // (SMTP), opening what arrives with their keys, and the BundID bridge with its Postkorb.
+  execFileSync(simBin, ["seed", "--dir", dir, "--count", String(count), "--seed", "5", "--pgp-jede", "1", "--bundid-jede", "4"]);
   const proc = spawn(simBin, ["serve", "--dir", dir, "--addr", "127.0.0.1:0", "--smtp", "127.0.0.1:0"], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   proc.stderr.on("data", (d) => (log += d));
@@ -60,8 +61,8 @@ before(async () => {
   hotDir = path.join(path.dirname(dataDir), "scanner");
   mkdirSync(hotDir);
   amtsstube(["scan", "ordner", hotDir, "--as", "admin"], "admin-passwort-1\n");
-  // A portal with three applications, connected as the administration would.
-  sim = await startSimulator(path.join(path.dirname(dataDir), "portal"), 3);
+  // A portal with four applications, connected as the administration would.
+  sim = await startSimulator(path.join(path.dirname(dataDir), "portal"), 4);
   const settings = path.join(path.dirname(dataDir), "verbindung.json");
   writeFileSync(settings, execFileSync(simBin, ["subscriber-config", "--dir", path.join(path.dirname(dataDir), "portal"), "--url", sim.url]));
   amtsstube(["portal", "configure", "--file", settings], "admin-passwort-1\n");
@@ -125,7 +126,7 @@ test("synchronise through the UI: the applications arrive in the work list", asy
   // The background scheduler may have fetched some already: the count is what matters.
   await wd.waitFor("[data-testid=sync-message]", { text: "Synchronisiert:", timeout: 60_000 });
   await wd.waitFor("[data-testid=sync-state]", { text: "online" });
-  await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
+  await wd.waitFor("[data-testid=worklist-count]", { text: "4 Vorgänge" });
   // Remember an applicant's name: it must not appear in plaintext on disk (next test).
   applicant = await wd.execute("return document.querySelector('tbody tr td:nth-child(3)').textContent.trim();");
   assert.ok(applicant.length > 3, `applicant cell: ${applicant}`);
@@ -181,10 +182,11 @@ async function submitAction() {
 test("casework: checklist, Nachforderung, the citizen answers through the portal, decision", async () => {
   await atLogin();
   await loginThroughUi(wd, "sb1", "sb1-passwort-1");
-  await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
-  await openFirstCase();
+  await wd.waitFor("[data-testid=worklist-count]", { text: "4 Vorgänge" });
+  await openUntouchedCase("verschlüsselt");
   await wd.waitFor("[data-testid=case-state]", { text: "Eingegangen" });
   const fc = (await wd.execute("return document.querySelector('[data-testid=case-portal-id]').textContent.trim();"));
+  const caseNumber = await wd.execute("return document.querySelector('#case-title').textContent.split(' – ')[0].trim();");
   await action("pruefung_beginnen");
   await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
   await wd.waitFor("[data-testid=case-assignee]", { text: "sb1" });
@@ -217,7 +219,7 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   await wd.waitFor("[data-testid=sync-message]", { text: "1 Nachreichungen", timeout: 60_000 });
   // Reopen: the answer brought the case back.
   await wd.click(await wd.find("[data-testid=case-close]"));
-  await openFirstCase();
+  await openCaseRow(caseNumber);
   await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
   await wd.waitFor("[data-testid=case-documents]", { text: "Versicherungsnachweis.pdf" });
   await wd.waitFor("[data-testid=case-history]", { text: "portal: Nachreichung eingegangen" });
@@ -343,18 +345,40 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   assert.match(audit, /unversehrt/);
 });
 
-/** Open a case nobody has worked on yet (the list may reload under the click). */
-async function openUntouchedCase() {
+/** Open the case whose row shows `text` (the list may reload under the click). */
+async function openCaseRow(text) {
   for (let attempt = 0; ; attempt++) {
     try {
-      await wd.execute("const r = [...document.querySelectorAll('tbody tr')].find((r) => r.textContent.includes('Eingegangen')); r.querySelector('[data-testid=open-case]').click();");
+      await wd.execute(`const r = [...document.querySelectorAll('tbody tr')].find((r) => r.textContent.includes(${JSON.stringify(text)})); r.querySelector('[data-testid=open-case]').click();`);
       await wd.waitFor("[data-testid=case-view]", { timeout: 5_000 });
-      break;
+      return;
     } catch (e) {
       if (attempt >= 5) throw e;
       await sleep(500);
     }
   }
+}
+
+/**
+ * Open a case nobody has worked on yet whose citizen asked to be answered by a way
+ * that shows `channel` (the list may reload under the click).
+ */
+async function openUntouchedCase(channel) {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      const n = await wd.execute("return [...document.querySelectorAll('tbody tr')].filter((r) => r.textContent.includes('Eingegangen')).length;");
+      await wd.execute(`[...document.querySelectorAll('tbody tr')].filter((r) => r.textContent.includes('Eingegangen'))[${attempt % Math.max(n, 1)}].querySelector('[data-testid=open-case]').click();`);
+      await wd.waitFor("[data-testid=case-reply-channel]", { timeout: 5_000 });
+      const shown = await wd.execute("return document.querySelector('[data-testid=case-reply-channel]').textContent;");
+      if (shown.includes(channel)) return;
+      await wd.click(await wd.find("[data-testid=case-close]"));
+      await wd.waitFor("[data-testid=worklist]");
+    } catch (e) {
+      if (attempt >= 19) throw e;
+      await sleep(500);
+    }
+  }
+  throw new Error(`no untouched case answered by ${channel}`);
 }
 
 /** The open case from "Eingegangen" to "Entschieden" (granted), checklist ticked. */
@@ -384,9 +408,9 @@ test("answers by e-mail: the applicant with an OpenPGP key receives the Bescheid
   );
   assert.match(amtsstube(["email", "testen"], "admin-passwort-1\n"), /nimmt die Anmeldung an/);
   await loginThroughUi(wd, "sb1", "sb1-passwort-1");
-  await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
+  await wd.waitFor("[data-testid=worklist-count]", { text: "4 Vorgänge" });
   // A case nobody has worked on yet.
-  await openUntouchedCase();
+  await openUntouchedCase("verschlüsselt");
   await wd.waitFor("[data-testid=case-reply-channel]", { text: "verschlüsselt" });
   const channel = await wd.execute("return document.querySelector('[data-testid=case-reply-channel]').textContent;");
   const address = channel.match(/E-Mail an (\S+),/)[1];
@@ -432,11 +456,63 @@ test("answers by e-mail: the applicant with an OpenPGP key receives the Bescheid
   await wd.waitFor("#username");
 });
 
+test("answers to a BundID mailbox: the Bescheid reaches it through the bridge, the Statusmonitor follows the case", async () => {
+  await atLogin();
+  // The administration sets up the bridge and the town's BPKI key pair – here the simulator's.
+  const portalDir = path.join(path.dirname(dataDir), "portal");
+  const bpkiDir = path.join(path.dirname(dataDir), "bpki");
+  const bridge = execFileSync(simBin, ["bpki", "--dir", portalDir, "--ordner", bpkiDir], { encoding: "utf8" }).trim();
+  const shown = amtsstube(
+    ["bundid", "einrichten", "--bruecke", bridge, "--schluessel", path.join(bpkiDir, "bpki-schluessel.pem"), "--zertifikat", path.join(bpkiDir, "bpki-zertifikat.pem")],
+    "admin-passwort-1\n",
+  );
+  assert.match(shown, /signiert als/);
+  rmSync(path.join(bpkiDir, "bpki-schluessel.pem"));
+  await loginThroughUi(wd, "sb1", "sb1-passwort-1");
+  await wd.waitFor("[data-testid=worklist-count]", { text: "4 Vorgänge" });
+  await openUntouchedCase("BundID-Postfach");
+  const fileNumber = await wd.execute("return document.querySelector('#case-title').textContent.split(' – ')[0].trim();");
+  await decideOpenCase();
+  // The way the citizen asked for comes first and is chosen.
+  await wd.waitFor("[data-testid=letter-channel-bundid]");
+  assert.equal(await wd.execute("return document.querySelector('[data-testid=letter-channel-bundid]').checked;"), true);
+  await wd.execute("document.querySelector('[data-testid=letter-send]').click();");
+  await wd.waitFor("[data-testid=case-state]", { text: "Versandt", timeout: 30_000 });
+  await wd.waitFor("[data-testid=letters-message]", { text: "in das BundID-Postfach" });
+  let message;
+  let states = [];
+  for (let i = 0; i < 120 && !(message && states.includes("COMPLETED")); i++) {
+    const got = await (await fetch(`${sim.url}/citizen/postkorb`)).json();
+    message = got.find((e) => e.art === "nachricht" && e.reference === fileNumber);
+    states = got.filter((e) => e.art === "status" && e.reference === fileNumber).map((e) => e.status);
+    if (!(message && states.includes("COMPLETED"))) await sleep(500);
+  }
+  assert.ok(message, "the message reached the citizen's BundID mailbox");
+  assert.match(message.signer, /Musterstadt/);
+  assert.deepEqual(states, ["RECEIVED", "PROCESSING", "PROCESSING", "COMPLETED"], "the Statusmonitor followed the case");
+  const stored = await wd.execute(`return (async () => {
+    const inv = window.__TAURI_INTERNALS__.invoke;
+    const list = await inv('work_list', { query: { offset: 0, limit: 50, search: ${JSON.stringify(fileNumber)} } });
+    const c = list.items.find((x) => x.fileNumber === ${JSON.stringify(fileNumber)});
+    const d = await inv('case_detail', { id: c.id });
+    const letter = d.documents.find((x) => x.kind === 'letter');
+    return (await inv('document', { caseId: c.id, documentId: letter.id })).contentBase64;
+  })();`);
+  const pdf = Buffer.from(stored, "base64");
+  assert.equal(message.files.length, 1);
+  assert.equal(message.files[0].sha512, createHash("sha512").update(pdf).digest("hex"), "the stored PDF, identical by hash");
+  await wd.waitFor("[data-testid=case-outbox]", { text: "Brief an das BundID-Postfach", timeout: 30_000 });
+  writeFileSync(path.join(artifacts, "vorgang-bundid.png"), await wd.screenshot());
+  await wd.click(await wd.find("[data-testid=case-close]"));
+  await wd.click(await wd.find("[data-testid=logout]"));
+  await wd.waitFor("#username");
+});
+
 test("a letter by post: printed at the desk, the citizen who asked for e-mail gets a notice without content", async () => {
   await atLogin();
   await loginThroughUi(wd, "sb1", "sb1-passwort-1");
-  await wd.waitFor("[data-testid=worklist-count]", { text: "3 Vorgänge" });
-  await openUntouchedCase();
+  await wd.waitFor("[data-testid=worklist-count]", { text: "4 Vorgänge" });
+  await openUntouchedCase("verschlüsselt");
   const channel = await wd.execute("return document.querySelector('[data-testid=case-reply-channel]').textContent;");
   const address = channel.match(/E-Mail an (\S+),/)[1];
   const fileNumber = await wd.execute("return document.querySelector('#case-title').textContent.split(' – ')[0].trim();");
