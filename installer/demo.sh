@@ -35,7 +35,7 @@ fi
 # The portal simulator with realistic applications, synchronised into the demo store.
 # shellcheck source=installer/demo-portal.sh
 . "$root/installer/demo-portal.sh"
-start_portal "$demo/portal" 40 2026 "$demo/portal.log" 4
+start_portal "$demo/portal" 40 2026 "$demo/portal.log" 4 5
 trap 'kill $sim_pid 2>/dev/null || true' EXIT
 url=$sim_url
 settings=$sim_settings
@@ -47,6 +47,13 @@ smtp_port=$(grep -o '"port": *[0-9]*' "$demo/portal/smtp.json" | grep -o '[0-9]*
 printf '%s\n%s\n' "$admin_pw" "rathaus-relay-1" | "$cli" --data-dir "$data" email einrichten \
   --server 127.0.0.1 --port "$smtp_port" --benutzer rathaus --absender buergerbuero@musterstadt.example \
   --absendername "Gemeinde Musterstadt – Bürgerbüro" --ca "$demo/portal/smtp-ca.pem" >/dev/null
+# Answers to BundID mailboxes go through the simulator's fake ZBP bridge, signed with
+# the key pair its simulated BPKI issued to the town (every fifth applicant asked for
+# her mailbox). The key file is removed once it is in the encrypted store.
+bridge=$("$root/target/debug/portal-sim" bpki --dir "$demo/portal" --ordner "$demo/bpki")
+printf '%s\n' "$admin_pw" | "$cli" --data-dir "$data" bundid einrichten --bruecke "$bridge" \
+  --schluessel "$demo/bpki/bpki-schluessel.pem" --zertifikat "$demo/bpki/bpki-zertifikat.pem" >/dev/null
+rm -f "$demo/bpki/bpki-schluessel.pem"
 # The town's cash system takes Annahmeanordnungen from this exchange folder (demo).
 mkdir -p "$demo/kasse"
 printf '%s\n' "$admin_pw" | "$cli" --data-dir "$data" kasse ordner "$demo/kasse" >/dev/null
@@ -86,6 +93,7 @@ done
 echo "  Wiederherstellungsschlüssel: $demo/wiederherstellungsschluessel.txt (nur für die Demo gespeichert)"
 echo "  Kassenordner (Annahmeanordnungen als CSV und XML): $demo/kasse"
 echo "  E-Mails an die Antragstellenden (entschlüsselt, wie sie sie sehen): $url/citizen/mail"
+echo "  BundID-Postfächer und Statusmonitor der Antragstellenden (über den ZBP-Brückendienst): $url/citizen/postkorb"
 echo "  Eingangsordner der Scanstelle: $demo/scanner (drei Scans warten auf die Qualitätssicherung durch scan.kaya)"
 echo
 
