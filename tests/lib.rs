@@ -275,6 +275,36 @@ pub mod app {
         Ok(bin)
     }
 
+    /// A Bescheid of a case by the way `kanal`, with the default fees and texts.
+    pub fn bescheid(case_id: &str, kanal: &str) -> workstation::LetterRequest {
+        workstation::LetterRequest {
+            case_id: case_id.to_owned(),
+            kind: workstation::LetterKind::Bescheid,
+            fees: Vec::new(),
+            edits: Vec::new(),
+            kanal: kanal.to_owned(),
+        }
+    }
+
+    /// Take a case from "Eingegangen" to "Entschieden" (granted), checklist ticked.
+    pub fn decide(ws: &mut workstation::Workstation, id: &str) -> Result<(), BoxError> {
+        use domain::lifecycle::{Action, Decision};
+        ws.case_action(id, Action::PruefungBeginnen)?;
+        for item in ws.case_detail(id)?.checklist {
+            ws.set_check(id, &item.item, true)?;
+        }
+        ws.case_action(id, Action::VollstaendigFeststellen)?;
+        ws.case_action(
+            id,
+            Action::Entscheiden {
+                ergebnis: Decision::Bewilligt,
+                begruendung: String::new(),
+                anhoerung_vermerk: None,
+            },
+        )?;
+        Ok(())
+    }
+
     /// Log in a user created by `local::workstation` (password `<name>-passwort-1`).
     pub fn login(ws: &mut workstation::Workstation, user: &str) -> Result<(), BoxError> {
         ws.login(workstation::LoginRequest {

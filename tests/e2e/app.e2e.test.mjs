@@ -345,6 +345,19 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   assert.match(audit, /unversehrt/);
 });
 
+/** The letter of a case as the app stored it (read through the app's own commands). */
+async function storedLetter(fileNumber) {
+  const stored = await wd.execute(`return (async () => {
+    const inv = window.__TAURI_INTERNALS__.invoke;
+    const list = await inv('work_list', { query: { offset: 0, limit: 50, search: ${JSON.stringify(fileNumber)} } });
+    const c = list.items.find((x) => x.fileNumber === ${JSON.stringify(fileNumber)});
+    const d = await inv('case_detail', { id: c.id });
+    const letter = d.documents.find((x) => x.kind === 'letter');
+    return (await inv('document', { caseId: c.id, documentId: letter.id })).contentBase64;
+  })();`);
+  return Buffer.from(stored, "base64");
+}
+
 /** Open the case whose row shows `text` (the list may reload under the click). */
 async function openCaseRow(text) {
   for (let attempt = 0; ; attempt++) {
@@ -438,15 +451,7 @@ test("answers by e-mail: the applicant with an OpenPGP key receives the Bescheid
     assert.ok(!mail.subject.includes(secret), `subject without personal data: ${mail.subject}`);
   }
   assert.ok(mail.text.includes(fileNumber), "the text inside names the Aktenzeichen");
-  const stored = await wd.execute(`return (async () => {
-    const inv = window.__TAURI_INTERNALS__.invoke;
-    const list = await inv('work_list', { query: { offset: 0, limit: 50, search: ${JSON.stringify(fileNumber)} } });
-    const c = list.items.find((x) => x.fileNumber === ${JSON.stringify(fileNumber)});
-    const d = await inv('case_detail', { id: c.id });
-    const letter = d.documents.find((x) => x.kind === 'letter');
-    return (await inv('document', { caseId: c.id, documentId: letter.id })).contentBase64;
-  })();`);
-  const pdf = Buffer.from(stored, "base64");
+  const pdf = await storedLetter(fileNumber);
   assert.equal(mail.attachments.length, 1);
   assert.equal(mail.attachments[0].sha512, createHash("sha512").update(pdf).digest("hex"), "the stored PDF, identical by hash");
   await wd.waitFor("[data-testid=case-outbox]", { text: "Brief per E-Mail (verschlüsselt)", timeout: 30_000 });
@@ -490,15 +495,7 @@ test("answers to a BundID mailbox: the Bescheid reaches it through the bridge, t
   assert.ok(message, "the message reached the citizen's BundID mailbox");
   assert.match(message.signer, /Musterstadt/);
   assert.deepEqual(states, ["RECEIVED", "PROCESSING", "PROCESSING", "COMPLETED"], "the Statusmonitor followed the case");
-  const stored = await wd.execute(`return (async () => {
-    const inv = window.__TAURI_INTERNALS__.invoke;
-    const list = await inv('work_list', { query: { offset: 0, limit: 50, search: ${JSON.stringify(fileNumber)} } });
-    const c = list.items.find((x) => x.fileNumber === ${JSON.stringify(fileNumber)});
-    const d = await inv('case_detail', { id: c.id });
-    const letter = d.documents.find((x) => x.kind === 'letter');
-    return (await inv('document', { caseId: c.id, documentId: letter.id })).contentBase64;
-  })();`);
-  const pdf = Buffer.from(stored, "base64");
+  const pdf = await storedLetter(fileNumber);
   assert.equal(message.files.length, 1);
   assert.equal(message.files[0].sha512, createHash("sha512").update(pdf).digest("hex"), "the stored PDF, identical by hash");
   await wd.waitFor("[data-testid=case-outbox]", { text: "Brief an das BundID-Postfach", timeout: 30_000 });

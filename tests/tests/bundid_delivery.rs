@@ -8,42 +8,15 @@
 
 use std::path::Path;
 
-use amtsstube_tests::app::login;
+use amtsstube_tests::app::{bescheid as letter, decide, login};
 use amtsstube_tests::sim::BoxError;
 use base64::Engine;
 use domain::Role;
-use domain::lifecycle::{Action, CaseState, Decision};
+use domain::lifecycle::CaseState;
 use sha2::{Digest, Sha512};
-use workstation::{BundIdSettings, LetterKind, LetterRequest, WorkListQuery, Workstation};
+use workstation::{BundIdSettings, WorkListQuery};
 
 const USER: &str = "sb1";
-
-fn letter(case_id: &str, kanal: &str) -> LetterRequest {
-    LetterRequest {
-        case_id: case_id.to_owned(),
-        kind: LetterKind::Bescheid,
-        fees: Vec::new(),
-        edits: Vec::new(),
-        kanal: kanal.to_owned(),
-    }
-}
-
-fn decide(ws: &mut Workstation, id: &str) -> Result<(), BoxError> {
-    ws.case_action(id, Action::PruefungBeginnen)?;
-    for item in ws.case_detail(id)?.checklist {
-        ws.set_check(id, &item.item, true)?;
-    }
-    ws.case_action(id, Action::VollstaendigFeststellen)?;
-    ws.case_action(
-        id,
-        Action::Entscheiden {
-            ergebnis: Decision::Bewilligt,
-            begruendung: String::new(),
-            anhoerung_vermerk: None,
-        },
-    )?;
-    Ok(())
-}
 
 #[test]
 fn the_bescheid_reaches_the_bundid_mailbox_the_statusmonitor_follows_and_a_refusal_is_a_task()

@@ -8,45 +8,18 @@
 use std::cell::RefCell;
 use std::path::Path;
 
-use amtsstube_tests::app::login;
+use amtsstube_tests::app::{bescheid as letter, decide, login};
 use amtsstube_tests::sim::BoxError;
 use amtsstube_tests::smtp::{Sink, citizen_key, decrypt, letter_of};
 use base64::Engine;
 use domain::Role;
-use domain::lifecycle::{Action, CaseState, Decision};
+use domain::lifecycle::CaseState;
 use mail_parser::MessageParser;
 use sha2::{Digest, Sha512};
-use workstation::{LetterKind, LetterRequest, MailSettings, WorkListQuery, Workstation};
+use workstation::{MailSettings, WorkListQuery};
 
 const USER: &str = "sb1";
 const REFUSED: &str = "unbekannt@example.org";
-
-fn letter(case_id: &str, kanal: &str) -> LetterRequest {
-    LetterRequest {
-        case_id: case_id.to_owned(),
-        kind: LetterKind::Bescheid,
-        fees: Vec::new(),
-        edits: Vec::new(),
-        kanal: kanal.to_owned(),
-    }
-}
-
-fn decide(ws: &mut Workstation, id: &str) -> Result<(), BoxError> {
-    ws.case_action(id, Action::PruefungBeginnen)?;
-    for item in ws.case_detail(id)?.checklist {
-        ws.set_check(id, &item.item, true)?;
-    }
-    ws.case_action(id, Action::VollstaendigFeststellen)?;
-    ws.case_action(
-        id,
-        Action::Entscheiden {
-            ergebnis: Decision::Bewilligt,
-            begruendung: String::new(),
-            anhoerung_vermerk: None,
-        },
-    )?;
-    Ok(())
-}
 
 /// The header block of a raw message (everything before the first blank line).
 fn headers(raw: &[u8]) -> String {

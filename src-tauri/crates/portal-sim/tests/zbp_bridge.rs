@@ -104,6 +104,14 @@ fn send(
     Ok((created.submission_id, events))
 }
 
+/// A fresh simulator state and the key pair its BPKI issued to the town.
+fn bridge_and_author() -> Result<(tempfile::TempDir, State, Author), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let st = State::open(dir.path(), 4096)?;
+    let author = Author::from_pem(&st.bridge.author_key_pem, &st.bridge.author_cert_pem, now())?;
+    Ok((dir, st, author))
+}
+
 fn verdict(events: &[set::VerifiedEvent]) -> Option<(Event, String)> {
     events
         .iter()
@@ -113,13 +121,7 @@ fn verdict(events: &[set::VerifiedEvent]) -> Option<(Event, String)> {
 
 #[test]
 fn a_signed_message_reaches_the_mailbox_and_tampering_is_refused() -> R {
-    let dir = tempfile::tempdir()?;
-    let mut st = State::open(dir.path(), 4096)?;
-    let author = Author::from_pem(
-        &st.bridge.author_key_pem.clone(),
-        &st.bridge.author_cert_pem.clone(),
-        now(),
-    )?;
+    let (_dir, mut st, author) = bridge_and_author()?;
     let pdf = b"%PDF-1.7 Bescheid".to_vec();
     let content = zbp::content_of(&message(&pdf))?;
     let env = author.seal(&content, now())?;
@@ -196,13 +198,7 @@ fn a_signed_message_reaches_the_mailbox_and_tampering_is_refused() -> R {
 
 #[test]
 fn a_status_update_is_filed_for_its_application() -> R {
-    let dir = tempfile::tempdir()?;
-    let mut st = State::open(dir.path(), 4096)?;
-    let author = Author::from_pem(
-        &st.bridge.author_key_pem.clone(),
-        &st.bridge.author_cert_pem.clone(),
-        now(),
-    )?;
+    let (_dir, mut st, author) = bridge_and_author()?;
     let state = zbp::State {
         application_id: Uuid::from_u128(9),
         status: zbp::Status::Processing,

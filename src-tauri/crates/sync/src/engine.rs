@@ -454,6 +454,28 @@ fn mail_error(e: crate::mail::MailError) -> ClientError {
     }
 }
 
+/// An answer's documents from the vault, to seal as attachments.
+fn plain_attachments(
+    session: &mut impl SyncStore,
+    attachments: &[ReplyAttachment],
+) -> Result<Vec<submission::PlainAttachment>, String> {
+    attachments
+        .iter()
+        .map(|a| {
+            let bytes = session
+                .read_blob(&a.blob_id)
+                .map_err(|e| format!("Dokument fehlt im Tresor: {e}"))?;
+            Ok(submission::PlainAttachment {
+                id: a.attachment_id,
+                filename: Some(a.filename.clone()),
+                mime_type: a.mime_type.clone(),
+                purpose: "attachment".into(),
+                bytes,
+            })
+        })
+        .collect()
+}
+
 /// The reasons in a reject event's payload, for the clerk.
 fn problems_of(payload: &serde_json::Value) -> String {
     let reasons: Vec<String> = payload
@@ -753,19 +775,7 @@ impl<A: SubmissionApi> Remote<'_, A> {
         let envelope = author
             .seal(&p.content, jiff::Timestamp::now().as_second())
             .map_err(|e| ClientError::Unavailable(e.to_string()))?;
-        let mut plain = Vec::with_capacity(p.attachments.len());
-        for a in &p.attachments {
-            let bytes = session
-                .read_blob(&a.blob_id)
-                .map_err(|e| ClientError::Invalid(format!("Dokument fehlt im Tresor: {e}")))?;
-            plain.push(submission::PlainAttachment {
-                id: a.attachment_id,
-                filename: Some(a.filename.clone()),
-                mime_type: a.mime_type.clone(),
-                purpose: "attachment".into(),
-                bytes,
-            });
-        }
+        let plain = plain_attachments(session, &p.attachments).map_err(ClientError::Invalid)?;
         let data = json(&envelope).into_bytes();
         let sealed = submission::seal(
             submission_id,
@@ -778,6 +788,15 @@ impl<A: SubmissionApi> Remote<'_, A> {
             },
         )
         .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        self.upload_and_submit(submission_id, sealed).await
+    }
+
+    /// Upload a sealed submission's attachments, then submit it.
+    async fn upload_and_submit(
+        &self,
+        submission_id: Uuid,
+        sealed: EncryptedSubmission,
+    ) -> Result<(), ClientError> {
         for (id, jwe) in &sealed.attachments {
             self.api.upload_attachment(submission_id, *id, jwe).await?;
         }
@@ -826,19 +845,7 @@ impl<A: SubmissionApi> Remote<'_, A> {
         submission_id: Uuid,
     ) -> Result<(), ClientError> {
         let key = self.destination_key(p.destination_id).await?;
-        let mut plain = Vec::with_capacity(p.attachments.len());
-        for a in &p.attachments {
-            let bytes = session
-                .read_blob(&a.blob_id)
-                .map_err(|e| ClientError::Invalid(format!("Dokument fehlt im Tresor: {e}")))?;
-            plain.push(submission::PlainAttachment {
-                id: a.attachment_id,
-                filename: Some(a.filename.clone()),
-                mime_type: a.mime_type.clone(),
-                purpose: "attachment".into(),
-                bytes,
-            });
-        }
+        let plain = plain_attachments(session, &p.attachments).map_err(ClientError::Invalid)?;
         let data = json(&p.data).into_bytes();
         let sealed = submission::seal(
             submission_id,
@@ -855,18 +862,7 @@ impl<A: SubmissionApi> Remote<'_, A> {
             },
         )
         .map_err(|e| ClientError::Invalid(e.to_string()))?;
-        for (id, jwe) in &sealed.attachments {
-            self.api.upload_attachment(submission_id, *id, jwe).await?;
-        }
-        self.api
-            .submit(
-                submission_id,
-                &SubmitSubmission {
-                    encrypted_metadata: sealed.encrypted_metadata,
-                    encrypted_data: sealed.encrypted_data,
-                },
-            )
-            .await
+        self.upload_and_submit(submission_id, sealed).await
     }
 
     async fn call(&self, session: &mut impl SyncStore, call: Call) -> Result<Answer, ClientError> {
