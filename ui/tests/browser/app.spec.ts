@@ -547,4 +547,14 @@ test("keyboard: ? shows the shortcuts, / searches, j/k and Enter open a case, n 
   await page.keyboard.press("Escape");
   await expect(page.getByTestId("worklist")).toBeVisible();
   await expect(first).toBeFocused();
+  // The next person at the desk starts at the top: the list does not jump to the
+  // case the last one had open.
+  await page.getByTestId("logout").click();
+  await page.getByLabel("Benutzername").fill("sb1");
+  await page.getByLabel("Passwort").fill("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("worklist")).toBeVisible();
+  await expect(first).toBeVisible();
+  await expect(first).not.toBeFocused();
+  expect(await page.evaluate(() => (document.scrollingElement ?? document.documentElement).scrollTop)).toBe(0);
 });
