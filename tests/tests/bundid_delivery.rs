@@ -135,9 +135,36 @@ fn the_bescheid_reaches_the_bundid_mailbox_the_statusmonitor_follows_and_a_refus
         d.tasks[0]
     );
     assert!(run.sim.lock().postkorb().is_empty(), "nothing got through");
-    // Posted instead: the task is done.
+    let answer =
+        |d: &workstation::CaseDetail| -> Result<(String, String, Option<String>, bool), BoxError> {
+            let a = d.answers.first().ok_or("keine Antwort")?;
+            assert_eq!(d.answers.len(), 1, "{:?}", d.answers);
+            Ok((
+                a.kanal.clone(),
+                a.state.clone(),
+                a.wanted.clone(),
+                a.fallback,
+            ))
+        };
+    assert_eq!(
+        answer(&d)?,
+        (
+            "bundid".into(),
+            "fehlgeschlagen".into(),
+            Some("idBundDeMailbox".into()),
+            false
+        )
+    );
+    assert!(
+        d.answers[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("BPKI"))
+    );
+    // Posted instead: the task is done, the answer says how it went.
     let d = ws.mail_refused_sent_by_post(&refused.1)?;
     assert!(d.tasks.is_empty(), "{:?}", d.tasks);
+    assert_eq!(answer(&d)?.1, "per Post nachgesandt");
     assert_eq!(
         d.history.last().map(|h| h.kind.as_str()),
         Some("ersatzversand_post")
@@ -238,7 +265,21 @@ fn the_bescheid_reaches_the_bundid_mailbox_the_statusmonitor_follows_and_a_refus
         outbox.contains(&"Brief an das BundID-Postfach: bestätigt".to_owned()),
         "{outbox:?}"
     );
-    assert!(ws.case_detail(&ok.1)?.tasks.is_empty());
+    let d = ws.case_detail(&ok.1)?;
+    assert!(d.tasks.is_empty());
+    assert_eq!(
+        answer(&d)?,
+        (
+            "bundid".into(),
+            "übermittelt".into(),
+            Some("idBundDeMailbox".into()),
+            false
+        )
+    );
+    assert_eq!(
+        answer(&ws.case_detail(&plain.1)?)?,
+        ("post".into(), "per Post".into(), None, false)
+    );
 
     // Nothing goes twice.
     let before = run.sim.lock().postkorb().len();

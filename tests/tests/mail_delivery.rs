@@ -179,7 +179,18 @@ fn the_bescheid_goes_encrypted_a_notice_without_a_key_and_a_refusal_becomes_a_ta
         detail["antwortweg"],
         serde_json::json!({ "gewuenscht": "eMail", "ersatzweg": false })
     );
-    ws.send_letter(&letter(&without_key.1, "post"))?;
+    let posted = ws.send_letter(&letter(&without_key.1, "post"))?;
+    // The citizen asked for e-mail; without her key the letter went by post.
+    let a = posted.answers.first().ok_or("keine Antwort")?;
+    assert_eq!(
+        (
+            a.kanal.as_str(),
+            a.state.as_str(),
+            a.wanted.as_deref(),
+            a.fallback
+        ),
+        ("post", "per Post", Some("eMail"), true)
+    );
     ws.send_letter(&letter(&refused.1, "email"))?;
     let outbox: Vec<String> = ws
         .case_outbox(&with_key.1)?

@@ -1067,6 +1067,13 @@ describe("Anmeldung und Arbeitskorb", () => {
         id: "d".repeat(32), fileNumber: "MAK-2026-0100001", caseType: "Erlaubnis als Immobilienmakler", applicant: "Jürgen Weiß",
         state: "inBearbeitung", stateLabel: "In Bearbeitung", receivedAt: "2026-01-15T09:00:00Z", channel: "online", portalCaseId: null, assignedTo: "sb1",
         tasks: [...tasks],
+        answers: [
+          {
+            letter: "Anhoerung-MAK-2026-0100001.pdf", at: "2026-12-03T09:00:00Z", kanal: "email", wanted: "eMail", fallback: false,
+            state: tasks.length ? "fehlgeschlagen" : "per Post nachgesandt", error: "Zustellung abgelehnt: 550 5.1.1 Postfach unbekannt",
+          },
+          { letter: "Eingangsbestaetigung-MAK-2026-0100001.pdf", at: "2026-01-16T09:00:00Z", kanal: "post", wanted: "eMail", fallback: true, state: "per Post", error: null },
+        ],
         allowedActions: ["nachfordern", "entscheiden"], checklist: [],
         deadlines: { target: "2026-02-16", legal: "2026-06-15", clock: "fiktion", legalBasis: "§ 6a Abs. 1 GewO i. V. m. § 42a VwVfG NRW", periodStart: "2026-01-15", originalEnd: "2026-04-15", inactionFrom: "2026-04-15", status: "imPlan", extended: true, extensionPossible: false, requestWarning: warning, deemedDelivery: null },
         history: [], notes: [], documents: [],
@@ -1087,9 +1094,15 @@ describe("Anmeldung und Arbeitskorb", () => {
     const legal = await screen.findByTestId("case-legal");
     // What the clerk has to do first: a refused e-mail, as a task at the top.
     expect(screen.getByTestId("case-tasks").textContent).toContain("per Post senden");
+    // Each answer: the way it took, whether that was the one asked for, how far it got.
+    const answers = screen.getByTestId("case-answers");
+    expect(answers.textContent).toContain("E-Mail (verschlüsselt)");
+    expect(answers.textContent).toContain("fehlgeschlagen");
+    expect(answers.textContent).toMatch(/Post\s–\sErsatzweg, gewünscht: E-Mail/);
     // Sent by post: the task is done and gone.
     await fireEvent.click(screen.getByRole("button", { name: "Per Post versandt" }));
     await waitFor(() => expect(screen.queryByTestId("case-tasks")).toBeNull());
+    await waitFor(() => expect(screen.getByTestId("case-answers").textContent).toContain("per Post nachgesandt"));
     expect(actions.shift()).toBe("post");
     expect(legal.textContent).toContain("15.06.2026");
     expect(legal.textContent).toContain("Beginn 15.01.2026");

@@ -113,6 +113,92 @@ pub struct CaseDetail {
     pub reply_channel: Option<ReplyChannelView>,
     /// What the clerk has to do about this case now (e.g. a refused e-mail).
     pub tasks: Vec<String>,
+    /// Every letter sent, the way it took and how far it got.
+    pub answers: Vec<AnswerView>,
+}
+
+/// One letter to the citizen: the way it took, whether that was the way asked for,
+/// and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AnswerView {
+    /// The letter's file name.
+    pub letter: String,
+    /// When it was sent off (queued, or handed to print), RFC 3339.
+    pub at: String,
+    /// `email`, `bundid`, `postfach` or `post`.
+    pub kanal: String,
+    /// The way the citizen asked for (metadata key), if any.
+    pub wanted: Option<String>,
+    /// Another way than the one asked for was taken.
+    pub fallback: bool,
+    /// `wartet`, `gesendet`, `übermittelt`, `fehlgeschlagen`, `per Post`,
+    /// `per Post nachgesandt`.
+    pub state: String,
+    pub error: Option<String>,
+}
+
+/// The answers of a case from its history, its letters and their outbox items.
+pub(crate) fn answers_of(
+    history: &[store::HistoryEntry],
+    documents: &[store::CaseDocument],
+    items: &[store::OutboxItem],
+) -> Vec<AnswerView> {
+    history
+        .iter()
+        .filter_map(|h| {
+            let v: serde_json::Value = serde_json::from_str(h.detail.as_deref()?).ok()?;
+            v.get("brief")?;
+            let letter = v.get("datei")?.as_str()?.to_owned();
+            let kanal = v.get("kanal").and_then(|k| k.as_str()).unwrap_or("post");
+            let blob = documents
+                .iter()
+                .find(|d| d.kind == "letter" && d.filename.as_deref() == Some(letter.as_str()))
+                .map(|d| d.blob_id.as_str());
+            let item_key = match kanal {
+                "email" => Some("mail"),
+                "bundid" => Some("bundid"),
+                "postfach" => Some("reply"),
+                _ => None,
+            };
+            let item = match (item_key, blob) {
+                (Some(k), Some(b)) => {
+                    let key = format!("{k}:{b}");
+                    items.iter().find(|i| i.idempotency_key == key)
+                }
+                _ => None,
+            };
+            let state = match item {
+                None if kanal == "post" => "per Post",
+                None => "wartet",
+                Some(i) => match (i.state.as_str(), i.remote_id.is_some()) {
+                    ("failed", _) => "fehlgeschlagen",
+                    // Settled by the letter posted instead (`settle_failed_mail`).
+                    ("done", _)
+                        if i.last_error
+                            .as_deref()
+                            .is_some_and(|e| e.contains("ersetzt durch Postversand")) =>
+                    {
+                        "per Post nachgesandt"
+                    }
+                    ("done", _) => "übermittelt",
+                    (_, true) => "gesendet",
+                    _ => "wartet",
+                },
+            };
+            let wanted = v["antwortweg"]["gewuenscht"].as_str().map(str::to_owned);
+            Some(AnswerView {
+                letter,
+                at: h.at.clone(),
+                kanal: kanal.to_owned(),
+                fallback: v["antwortweg"]["ersatzweg"].as_bool().unwrap_or(false),
+                wanted,
+                state: state.to_owned(),
+                error: item.and_then(|i| i.last_error.clone()),
+            })
+        })
+        .collect()
 }
 
 /// The citizen's reply channel as the case view shows it.
@@ -696,12 +782,16 @@ impl Workstation {
         let key = rec.fc_case_id.clone().unwrap_or_else(|| rec.id.clone());
         // (A refused notice needs nothing: its letter went by post already; the
         // case's outbox table shows it.)
-        let tasks: Vec<String> = session
-            .outbox_items_for(&[
-                &format!("mail:{key}"),
-                &crate::bundid::message_order(&key),
-            ])?
+        let answer_items = session.outbox_items_for(&[
+            key.as_str(),
+            &format!("mail:{key}"),
+            &crate::bundid::message_order(&key),
+        ])?;
+        let documents = session.case_documents(&rec.id)?;
+        let answers = answers_of(&history, &documents, &answer_items);
+        let tasks: Vec<String> = answer_items
             .into_iter()
+            .filter(|i| i.kind == "mail" || i.kind == "bundid")
             .filter(|i| {
                 i.state == "failed"
                     && match i.kind.as_str() {
@@ -729,6 +819,7 @@ impl Workstation {
         Ok(CaseDetail {
             reply_channel,
             tasks,
+            answers,
             allowed_actions: if may_edit {
                 lifecycle::allowed_actions(state, ctx)
             } else {
@@ -758,8 +849,7 @@ impl Workstation {
                     text: n.text,
                 })
                 .collect(),
-            documents: session
-                .case_documents(&rec.id)?
+            documents: documents
                 .into_iter()
                 .map(|d| {
                     let kind = DocumentKind::parse(&d.kind).ok_or_else(|| {

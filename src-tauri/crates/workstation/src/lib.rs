@@ -43,7 +43,7 @@ pub use api::{
 };
 pub use backup::{BackupDone, BackupSettings, BackupStatus, PreparedBackup, RestoreSummary};
 pub use bundid::{BundIdSettings, BundIdSettingsView};
-pub use casework::CaseDetail;
+pub use casework::{AnswerView, CaseDetail};
 pub use desk::{
     OfficeCase, OfficeCaseDetail, OfficeConflict, OfficeDocument, OfficeDocumentInfo, OfficeEvent,
     OfficeNote, OfficeSync,

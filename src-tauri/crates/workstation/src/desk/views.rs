@@ -329,6 +329,7 @@ impl Workstation {
             reply_channel: None,
             // The server's deliveries report at the server (no e-mail there yet).
             tasks: Vec::new(),
+            answers: Vec::new(),
             allowed_actions: if may_edit {
                 lifecycle::allowed_actions(
                     meta.state,
