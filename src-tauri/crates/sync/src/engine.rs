@@ -687,6 +687,15 @@ impl<A: SubmissionApi> Remote<'_, A> {
                 match (step, remote) {
                     (Step::Confirm, Some((id, case))) => {
                         let events = self.bridge_events(p.bridge, case).await?;
+                        if let Some(e) = events
+                            .iter()
+                            .find(|e| e.event == Event::RejectSubmission && e.submission_id == id)
+                        {
+                            return Err(ClientError::Refused(format!(
+                                "Der BundID-Brückendienst hat abgelehnt: {}",
+                                problems_of(&e.payload)
+                            )));
+                        }
                         Ok(Answer::Confirmed(events.iter().any(|e| {
                             e.event == Event::SubmitSubmission && e.submission_id == id
                         })))

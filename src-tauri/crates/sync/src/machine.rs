@@ -520,6 +520,16 @@ impl Machine {
                     error: "Das Portal meldet einen anderen Abschluss dieses Auftrags.".into(),
                 })
             }
+            // The log shows the other side refused what we sent (e.g. the BundID
+            // bridge's reject): final, with its reason – never marked done.
+            (Step::Confirm, Err(ClientError::Refused(why))) => {
+                self.tracker.success(self.now);
+                self.report.failed += 1;
+                self.record(StoreOp::Failed {
+                    id: item.id,
+                    error: format!("Zustellung abgelehnt: {why}"),
+                })
+            }
             (Step::Confirm, Err(e)) => {
                 self.tracker.failure(Failure::of(&e));
                 let unit: f64 = self.rng.random();
@@ -584,5 +594,73 @@ impl Machine {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item() -> OutboxItem {
+        OutboxItem {
+            id: 7,
+            idempotency_key: "bundid:b1".into(),
+            kind: "bundid".into(),
+            ordering_key: "bundid:c1".into(),
+            payload: "{}".into(),
+            attempts: 0,
+            remote_id: Some("s/c".into()),
+            state: "pending".into(),
+            last_error: None,
+            next_attempt_at: None,
+        }
+    }
+
+    /// Deliver one item: a conflict on sending, then `confirm` from the event log.
+    fn confirm_after_conflict(confirm: Result<Answer, ClientError>) -> Effect {
+        let mut m = Machine::new(Mode::PushOnly, PushPolicy::default(), 1);
+        let now = jiff::Timestamp::from_second(1_790_000_000).unwrap_or_default();
+        assert!(matches!(
+            m.handle(Input::Start { now }),
+            Effect::Store(StoreOp::LoadDue { .. })
+        ));
+        let sent = m.handle(Input::Store(StoreResult::Due(vec![item()])));
+        assert!(matches!(
+            sent,
+            Effect::Call(Call::Deliver {
+                step: Step::Send,
+                ..
+            })
+        ));
+        let confirm_call = m.handle(Input::Portal(Err(ClientError::Http {
+            status: 409,
+            problem: None,
+            retry_after: None,
+        })));
+        assert!(
+            matches!(
+                confirm_call,
+                Effect::Call(Call::Deliver {
+                    step: Step::Confirm,
+                    ..
+                })
+            ),
+            "{confirm_call:?}"
+        );
+        m.handle(Input::Portal(confirm))
+    }
+
+    #[test]
+    fn a_refusal_found_in_the_log_fails_the_item_with_its_reason() {
+        match confirm_after_conflict(Err(ClientError::Refused("Signatur falsch".into()))) {
+            Effect::Store(StoreOp::Failed { id: 7, error }) => {
+                assert!(error.contains("Signatur falsch"), "{error}")
+            }
+            other => panic!("not failed: {other:?}"),
+        }
+        assert!(matches!(
+            confirm_after_conflict(Ok(Answer::Confirmed(true))),
+            Effect::Store(StoreOp::Done { id: 7 })
+        ));
     }
 }
