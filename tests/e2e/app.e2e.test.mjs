@@ -199,7 +199,7 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   }
   await action("nachfordern");
   await fill("#fehlend", "Nachweis der Haftpflichtversicherung");
-  await fill("#frist", "2026-12-31");
+  await fill("#frist", "31.12.2026");
   await submitAction();
   await wd.waitFor("[data-testid=case-state]", { text: "Nachgefordert" });
 
@@ -546,8 +546,12 @@ test("leitung: the dashboard shows the figures the reports crate computes; sachb
   await loginThroughUi(wd, "leitung", "leitung-passwort-1");
   await wd.click(await wd.waitFor("[data-testid=view-dashboard]"));
   await wd.waitFor("[data-testid=kpi-decided]", { timeout: 30_000 });
-  const from = await wd.execute("return document.querySelector('[data-testid=dash-from]').value;");
-  const until = await wd.execute("return document.querySelector('[data-testid=dash-until]').value;");
+  // The period in German order on screen (whatever the web view's locale), ISO underneath.
+  const shownFrom = await wd.execute("return document.querySelector('[data-testid=dash-from]').value;");
+  assert.match(shownFrom, /^\d{2}\.\d{2}\.\d{4}$/);
+  const from = await wd.execute("return document.querySelector('[data-testid=dash-from]').dataset.iso;");
+  const until = await wd.execute("return document.querySelector('[data-testid=dash-until]').dataset.iso;");
+  assert.equal(shownFrom, from.split("-").reverse().join("."));
   const shown = await wd.execute(
     "const t = (id) => document.querySelector(`[data-testid=${id}]`).textContent.trim(); return { arrivals: t('kpi-arrivals'), decided: t('kpi-decided'), open: t('kpi-open'), overdue: t('kpi-overdue'), dueSoon: t('kpi-due-soon'), median: t('kpi-median') };",
   );

@@ -105,3 +105,33 @@ export function readText(file: File): Promise<string> {
     reader.readAsText(file);
   });
 }
+
+/** `YYYY-MM-DD` → `TT.MM.JJJJ` (anything else is shown as it is). */
+export function isoToGerman(iso: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
+  return m ? `${m[3]}.${m[2]}.${m[1]}` : iso;
+}
+
+/**
+ * A day as typed in German order – `7.12.2026`, `07.12.26`, also `2026-12-07` – as
+ * `YYYY-MM-DD`; null for anything that is not a real day (31.02., 13th month).
+ * Two-digit years are 20xx.
+ */
+export function parseGermanDate(text: string): string | null {
+  const t = text.trim();
+  let d: number, m: number, y: number;
+  const de = /^(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})$/.exec(t);
+  const iso = /^(\d{4})-(\d{2})-(\d{2})$/.exec(t);
+  if (de) {
+    [d, m, y] = [Number(de[1]), Number(de[2]), Number(de[3])];
+    if (de[3].length === 2) y += 2000;
+  } else if (iso) {
+    [y, m, d] = [Number(iso[1]), Number(iso[2]), Number(iso[3])];
+  } else {
+    return null;
+  }
+  if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1) return null;
+  const days = new Date(Date.UTC(y, m, 0)).getUTCDate();
+  if (d > days) return null;
+  return `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
+}

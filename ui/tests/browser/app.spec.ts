@@ -179,6 +179,11 @@ test("dashboard for the Leitung: keyboard, accessible, a number opens its cases"
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Kennzahlen", level: 1 })).toBeVisible();
   await expect(page.getByTestId("kpi-median")).toHaveText("6,5 Tage (P90 13,0 Tage)");
+  // German dates in the period fields; figures right-aligned, labels left.
+  await expect(page.getByTestId("dash-from")).toHaveValue(/^\d{2}\.\d{2}\.\d{4}$/);
+  const align = (locator: import("@playwright/test").Locator) => locator.evaluate((el) => getComputedStyle(el).textAlign);
+  expect(await align(page.getByTestId("kpi-median"))).toBe("right");
+  expect(await align(page.getByTestId("dash-kpis").getByRole("rowheader").first())).toBe("left");
   await noSeriousA11yViolations(page);
   await page.screenshot({ path: "test-results/screens/kennzahlen.png", fullPage: true });
   // Exports are saved by the workstation; the page says where.

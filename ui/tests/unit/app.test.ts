@@ -1040,7 +1040,7 @@ describe("Anmeldung und Arbeitskorb", () => {
     // The period has not started: nothing to warn about.
     expect(screen.queryByTestId("request-warning")).toBeNull();
     await fireEvent.input(screen.getByLabelText("Fehlende Unterlagen (eine je Zeile)"), { target: { value: "Handelsregisterauszug\n\nPersonalausweis" } });
-    await fireEvent.input(screen.getByLabelText("Frist für die Nachreichung"), { target: { value: "2026-12-07" } });
+    await fireEvent.input(screen.getByLabelText("Frist für die Nachreichung"), { target: { value: "7.12.2026" } });
     await fireEvent.click(screen.getByRole("button", { name: "Ausführen" }));
     await waitFor(() => expect(screen.getByTestId("case-state").textContent).toBe("Nachgefordert"));
     expect(actions).toEqual([{ action: "nachfordern", fehlend: ["Handelsregisterauszug", "Personalausweis"], frist: "2026-12-07" }]);
@@ -1048,8 +1048,9 @@ describe("Anmeldung und Arbeitskorb", () => {
     // The answer on paper: the day the documents came in, today unless changed.
     await fireEvent.click(screen.getByRole("button", { name: "Nachreichung eingegangen" }));
     const day = screen.getByLabelText("Eingang der Unterlagen") as HTMLInputElement;
-    expect(day.value).toMatch(/^\d{4}-\d{2}-\d{2}$/);
-    await fireEvent.input(day, { target: { value: "2026-11-30" } });
+    // Shown in German order, whatever the web view's locale.
+    expect(day.value).toMatch(/^\d{2}\.\d{2}\.\d{4}$/);
+    await fireEvent.input(day, { target: { value: "30.11.2026" } });
     await fireEvent.click(screen.getByRole("button", { name: "Ausführen" }));
     await waitFor(() => expect(actions).toHaveLength(2));
     expect(actions[1]).toEqual({ action: "nachreichungEingegangen", eingang: "2026-11-30" });

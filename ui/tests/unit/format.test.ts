@@ -1,6 +1,8 @@
+import { fireEvent, render, screen } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
+import DateField from "../../src/lib/DateField.svelte";
 import type { CaseState } from "../../src/lib/bindings/CaseState";
-import { formatDate, statusLabel } from "../../src/lib/format";
+import { formatDate, isoToGerman, parseGermanDate, statusLabel } from "../../src/lib/format";
 
 describe("German formats", () => {
   it("formats dates as dd.mm.yyyy in German time", () => {
@@ -15,5 +17,34 @@ describe("German formats", () => {
     expect(statusLabel("in_pruefung")).toBe("In Prüfung");
     // A state of a newer backend than this UI.
     expect(statusLabel("neu" as CaseState)).toBe("neu");
+  });
+
+  it("reads a day typed in German order, and only real days", () => {
+    expect(parseGermanDate("7.12.2026")).toBe("2026-12-07");
+    expect(parseGermanDate(" 07.12.26 ")).toBe("2026-12-07");
+    expect(parseGermanDate("2026-12-07")).toBe("2026-12-07");
+    expect(parseGermanDate("29.02.2028")).toBe("2028-02-29");
+    for (const bad of ["29.02.2027", "31.04.2026", "1.13.2026", "0.1.2026", "12/07/2026", "7.12.", "", "heute"]) {
+      expect(parseGermanDate(bad), bad).toBeNull();
+    }
+    expect(isoToGerman("2026-12-07")).toBe("07.12.2026");
+  });
+
+  it("shows and takes dates in German order in the date field", async () => {
+    const { container } = render(DateField, { props: { id: "tag", value: "2026-03-09", testid: "tag" } });
+    const input = screen.getByTestId("tag") as HTMLInputElement;
+    expect(input.value).toBe("09.03.2026");
+    await fireEvent.input(input, { target: { value: "7.12.2026" } });
+    expect(input.dataset.iso).toBe("2026-12-07");
+    // Half typed: no value yet, and no complaint before the field is left.
+    await fireEvent.input(input, { target: { value: "31.02.20" } });
+    expect(input.dataset.iso).toBe("");
+    expect(container.querySelector(".kern-error")).toBeNull();
+    await fireEvent.blur(input);
+    expect(screen.getByRole("alert").textContent).toContain("TT.MM.JJJJ");
+    expect(input.getAttribute("aria-invalid")).toBe("true");
+    await fireEvent.input(input, { target: { value: "28.02.2026" } });
+    expect(input.dataset.iso).toBe("2026-02-28");
+    expect(screen.queryByRole("alert")).toBeNull();
   });
 });
