@@ -1025,10 +1025,8 @@ impl Workstation {
             )?,
             None => None,
         };
-        let bundid = match &out.bundid {
-            Some(d) => Some((d, d.item(&pdf, "")?)),
-            None => None,
-        };
+        // Its files are named with hash and length now; the blob id comes with the row.
+        let bundid = out.bundid.as_ref().map(|d| d.item(&pdf, "")).transpose()?;
         let letter = OutgoingLetter {
             case_id: &p.rec.id,
             filename,
@@ -1052,7 +1050,7 @@ impl Workstation {
                 // Its own order: a refused address holds back no booking.
                 items.push(mail.outbox_item(&key, &format!("mail:{case_key}")));
             }
-            if let Some((_, mut item)) = bundid.clone() {
+            if let Some(mut item) = bundid.clone() {
                 for a in &mut item.attachments {
                     a.blob_id = blob_id.to_owned();
                 }
