@@ -1676,6 +1676,26 @@ fn the_apps_work_list_and_case_view_run_on_the_replica_online_and_offline() -> R
     })?;
     assert_eq!((page.items.len(), page.total), (2, 3));
     assert!(page.items[0].file_number < page.items[1].file_number);
+    // By deadline as standalone: the earliest first; the views' counts match the dates.
+    let by_due = anna.work_list(WorkListQuery {
+        sort: Some(workstation::WorkListSort::Frist),
+        ..WorkListQuery::default()
+    })?;
+    let dues: Vec<String> = by_due
+        .items
+        .iter()
+        .map(|c| c.due.clone().unwrap_or_default())
+        .collect();
+    assert!(dues.iter().all(|d| !d.is_empty()) && dues.is_sorted(), "{dues:?}");
+    assert_eq!((by_due.counts.alle, by_due.counts.eingang), (3, 3));
+    let today = jiff::Zoned::now().date().to_string();
+    let overdue = dues.iter().filter(|d| d.as_str() < today.as_str()).count();
+    assert_eq!(by_due.counts.ueberfaellig as usize, overdue, "{dues:?}");
+    let view = anna.work_list(WorkListQuery {
+        view: Some(workstation::WorkListView::Ueberfaellig),
+        ..WorkListQuery::default()
+    })?;
+    assert_eq!(view.total as usize, overdue);
     // The scanning desk has no work list of cases.
     let refused = sam.work_list(WorkListQuery::default());
     assert!(

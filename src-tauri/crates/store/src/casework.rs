@@ -81,6 +81,76 @@ pub enum CaseOrder {
     NewestFirst,
     OldestFirst,
     FileNumber,
+    /// Running deadline first due first; none last (see [`Session::set_case_dues`]).
+    Deadline,
+    /// By state in the order of the work (Eingegangen … Versandt, then closed).
+    Status,
+    /// Unassigned first, then by assignee.
+    Assignee,
+}
+
+/// The key of a case without a running deadline: after every date.
+pub const NO_DUE: &str = "9999-12-31";
+
+/// A window of running deadlines (`YYYY-MM-DD`, both ends inclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueWindow {
+    pub from: Option<String>,
+    pub until: String,
+}
+
+fn is_day(s: &str) -> bool {
+    s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+}
+
+impl DueWindow {
+    /// SQL condition on `d.due_key` (both ends checked to be plain dates).
+    fn clause(&self) -> Result<String> {
+        if !is_day(&self.until) || self.from.as_deref().is_some_and(|f| !is_day(f)) {
+            return Err(StoreError::InvalidInput("Ungültiger Fristzeitraum.".into()));
+        }
+        Ok(match &self.from {
+            Some(f) => format!("d.due_key >= '{f}' AND d.due_key <= '{}'", self.until),
+            None => format!("d.due_key <= '{}'", self.until),
+        })
+    }
+}
+
+/// The condition " AND c.id IN (cases due in the window)", or nothing.
+fn due_subquery(window: Option<&DueWindow>) -> Result<String> {
+    Ok(match window {
+        Some(w) => format!(
+            " AND c.id IN (SELECT d.case_id FROM case_due d WHERE {})",
+            w.clause()?
+        ),
+        None => String::new(),
+    })
+}
+
+/// ORDER BY of a list of `cases c` (joined to `case_due d` for the deadline).
+fn order_clause(order: CaseOrder) -> &'static str {
+    match order {
+        CaseOrder::NewestFirst => "c.received_at DESC, c.file_number",
+        CaseOrder::OldestFirst => "c.received_at ASC, c.file_number",
+        CaseOrder::FileNumber => "c.file_number",
+        CaseOrder::Deadline => "d.due_key, c.file_number",
+        CaseOrder::Status => {
+            "CASE c.status WHEN 'eingegangen' THEN 0 WHEN 'in_pruefung' THEN 1
+                WHEN 'nachgefordert' THEN 2 WHEN 'in_bearbeitung' THEN 3
+                WHEN 'entschieden' THEN 4 WHEN 'versandt' THEN 5 ELSE 6 END,
+             c.received_at DESC, c.file_number"
+        }
+        CaseOrder::Assignee => {
+            "c.assigned_to IS NOT NULL, c.assigned_to, c.received_at DESC, c.file_number"
+        }
+    }
 }
 
 /// Which cases a list shows.
@@ -178,7 +248,7 @@ impl Session {
             .optional()?)
     }
 
-    /// Cases by filter, newest arrival first.
+    /// Cases by filter in the given order, a page of `limit` from `offset`.
     pub fn case_records(
         &self,
         filter: &CaseFilter,
@@ -186,14 +256,37 @@ impl Session {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<CaseRecord>> {
+        self.case_records_due(filter, None, order, limit, offset)
+    }
+
+    /// [`Session::case_records`] within a window of running deadlines. Deadline
+    /// order and windows read the keys as last set: call
+    /// [`Session::set_case_dues`] for the [`Session::stale_due_cases`] first.
+    pub fn case_records_due(
+        &self,
+        filter: &CaseFilter,
+        window: Option<&DueWindow>,
+        order: CaseOrder,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<CaseRecord>> {
         let (clause, user) = filter_clause(filter);
-        let order = match order {
-            CaseOrder::NewestFirst => "received_at DESC, file_number",
-            CaseOrder::OldestFirst => "received_at ASC, file_number",
-            CaseOrder::FileNumber => "file_number",
+        let clause = clause.replace("assigned_to", "c.assigned_to");
+        let columns = "c.id, c.file_number, c.case_type, c.case_type_code, c.applicant, c.status,
+            c.received_at, c.assigned_to, c.complete_at, c.waiting_from, c.extended, c.fc_case_id";
+        // The deadline index drives a deadline order or window; otherwise the cases'.
+        let from = if window.is_some() || order == CaseOrder::Deadline {
+            "case_due d CROSS JOIN cases c ON c.id = d.case_id"
+        } else {
+            "cases c"
         };
+        let window = match window {
+            Some(w) => format!(" AND {}", w.clause()?),
+            None => String::new(),
+        };
+        let order = order_clause(order);
         let mut stmt = self.conn.prepare(&format!(
-            "{RECORD} WHERE {clause} ORDER BY {order} LIMIT ?1 OFFSET ?2"
+            "SELECT {columns} FROM {from} WHERE {clause}{window} ORDER BY {order} LIMIT ?1 OFFSET ?2"
         ))?;
         let rows = match user {
             Some(u) => stmt.query_map(params![limit, offset, u], record)?,
@@ -203,8 +296,25 @@ impl Session {
     }
 
     pub fn count_case_records(&self, filter: &CaseFilter) -> Result<u64> {
+        self.count_case_records_due(filter, None)
+    }
+
+    /// How many cases of the filter have a running deadline in the window.
+    pub fn count_case_records_due(
+        &self,
+        filter: &CaseFilter,
+        window: Option<&DueWindow>,
+    ) -> Result<u64> {
         let (clause, user) = filter_clause(filter);
-        let sql = format!("SELECT count(*) FROM cases WHERE {clause}");
+        let sql = match window {
+            None => format!("SELECT count(*) FROM cases WHERE {clause}"),
+            Some(w) => format!(
+                "SELECT count(*) FROM case_due d CROSS JOIN cases c ON c.id = d.case_id
+                 WHERE {} AND {}",
+                clause.replace("assigned_to", "c.assigned_to"),
+                w.clause()?
+            ),
+        };
         let n: i64 = match user {
             Some(u) => self
                 .conn
@@ -215,6 +325,67 @@ impl Session {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
+    /// The cases whose deadline key must be computed again: new, or changed in
+    /// their deadline facts or history since it was set.
+    pub fn stale_due_cases(&self) -> Result<Vec<CaseRecord>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "{RECORD} WHERE id IN (SELECT case_id FROM case_due_stale)"
+        ))?;
+        let rows = stmt.query_map([], record)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Set the deadline keys (running deadline `YYYY-MM-DD`, `None` for none) of
+    /// these cases, which are then no longer stale; in one transaction.
+    pub fn set_case_dues(&mut self, dues: &[(String, Option<String>)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut put = tx.prepare_cached(
+                "INSERT INTO case_due (case_id, due_key) VALUES (?1, ?2)
+                 ON CONFLICT (case_id) DO UPDATE SET due_key = excluded.due_key",
+            )?;
+            let mut done = tx.prepare_cached("DELETE FROM case_due_stale WHERE case_id = ?1")?;
+            for (id, due) in dues {
+                let key = due.as_deref().unwrap_or(NO_DUE);
+                if !is_day(key) {
+                    return Err(StoreError::InvalidInput("Ungültiges Fristdatum.".into()));
+                }
+                put.execute(params![id, key])?;
+                done.execute(params![id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The fingerprint of the rules the deadline keys were computed under.
+    pub fn due_basis(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT fingerprint FROM case_due_basis WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Other rules are in force: every case's key is stale, computed under these.
+    pub fn renew_due_basis(&mut self, fingerprint: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO case_due_stale (case_id) SELECT id FROM cases",
+            [],
+        )?;
+        tx.execute(
+            "INSERT INTO case_due_basis (id, fingerprint) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint",
+            params![fingerprint],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Full-text search over Aktenzeichen, applicant, case type, notes and the
     /// application data, within a filter; best matches first, a page of `limit`
     /// from `offset`. Every word of `query` must occur (as a word prefix); FTS
@@ -223,6 +394,18 @@ impl Session {
         &self,
         query: &str,
         filter: &CaseFilter,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<CaseRecord>> {
+        self.search_cases_due(query, filter, None, limit, offset)
+    }
+
+    /// [`Session::search_cases`] within a window of running deadlines.
+    pub fn search_cases_due(
+        &self,
+        query: &str,
+        filter: &CaseFilter,
+        window: Option<&DueWindow>,
         limit: u32,
         offset: u32,
     ) -> Result<Vec<CaseRecord>> {
@@ -237,8 +420,9 @@ impl Session {
         let clause = clause
             .replace("assigned_to", "c.assigned_to")
             .replace("?3", "?4");
+        let window = due_subquery(window)?;
         let sql = format!(
-            "SELECT {columns} FROM {SEARCH_JOIN} WHERE case_search MATCH ?1 AND {clause}
+            "SELECT {columns} FROM {SEARCH_JOIN} WHERE case_search MATCH ?1 AND {clause}{window}
              ORDER BY s.rank, c.rowid LIMIT ?2 OFFSET ?3"
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -251,6 +435,16 @@ impl Session {
 
     /// How many cases the search finds within the filter (the list's count).
     pub fn count_search(&self, query: &str, filter: &CaseFilter) -> Result<u64> {
+        self.count_search_due(query, filter, None)
+    }
+
+    /// [`Session::count_search`] within a window of running deadlines.
+    pub fn count_search_due(
+        &self,
+        query: &str,
+        filter: &CaseFilter,
+        window: Option<&DueWindow>,
+    ) -> Result<u64> {
         let Some(m) = match_expression(query) else {
             return Ok(0);
         };
@@ -258,8 +452,10 @@ impl Session {
         let clause = clause
             .replace("assigned_to", "c.assigned_to")
             .replace("?3", "?2");
-        let sql =
-            format!("SELECT count(*) FROM {SEARCH_JOIN} WHERE case_search MATCH ?1 AND {clause}");
+        let window = due_subquery(window)?;
+        let sql = format!(
+            "SELECT count(*) FROM {SEARCH_JOIN} WHERE case_search MATCH ?1 AND {clause}{window}"
+        );
         let n: i64 = match user {
             Some(u) => self.conn.query_row(&sql, params![m, u], |r| r.get(0))?,
             None => self.conn.query_row(&sql, params![m], |r| r.get(0))?,

@@ -45,7 +45,8 @@ pub use backup::{
 };
 pub use cases::{NewCase, PastEvent};
 pub use casework::{
-    CaseDocument, CaseFilter, CaseOrder, CaseRecord, HistoryEntry, Note, OutgoingLetter, Transition,
+    CaseDocument, CaseFilter, CaseOrder, CaseRecord, DueWindow, HistoryEntry, NO_DUE, Note,
+    OutgoingLetter, Transition,
 };
 pub use config::{Clock, StoreConfig};
 pub use error::{Result, StoreError};

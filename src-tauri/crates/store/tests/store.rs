@@ -737,3 +737,142 @@ fn a_caseworkers_list_is_read_in_order_from_an_index() -> TestResult {
     );
     Ok(())
 }
+
+/// Deadline order and the deadline windows read the keys the workstation set;
+/// every new case, every change of its deadline facts or history and other rules
+/// make a key stale, so the list is never ordered by an outdated deadline.
+#[test]
+fn deadline_keys_order_the_list_and_go_stale_with_every_change() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let (mut session, _) = init(&tmp.path().join("s"), Clock::system())?;
+    let cases: Vec<NewCase> = (0..6)
+        .map(|i| NewCase {
+            file_number: format!("HU-2026-{i:06}"),
+            case_type: "Hundesteuer-Anmeldung".into(),
+            applicant: format!("Person {i}"),
+            status: "eingegangen".into(),
+            received_at: format!("2026-11-{:02}T09:00:00Z", 1 + i),
+        })
+        .collect();
+    session.insert_cases(&cases)?;
+    let stale = session.stale_due_cases()?;
+    assert_eq!(stale.len(), 6, "new cases have no key yet");
+    let id = |n: usize| {
+        stale
+            .iter()
+            .find(|c| c.file_number == format!("HU-2026-{n:06}"))
+    };
+    let mut dues = Vec::new();
+    for (n, due) in [
+        (0, Some("2026-12-20")),
+        (1, Some("2026-12-01")),
+        (2, None),
+        (3, Some("2026-12-10")),
+        (4, Some("2026-11-20")),
+        (5, Some("2026-12-10")),
+    ] {
+        let c = id(n).ok_or("case missing")?;
+        dues.push((c.id.clone(), due.map(str::to_owned)));
+    }
+    session.set_case_dues(&dues)?;
+    assert!(session.stale_due_cases()?.is_empty());
+    let all = store::CaseFilter::All;
+    let order: Vec<String> = session
+        .case_records(&all, store::CaseOrder::Deadline, 50, 0)?
+        .into_iter()
+        .map(|c| c.file_number)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "HU-2026-000004",
+            "HU-2026-000001",
+            "HU-2026-000003",
+            "HU-2026-000005",
+            "HU-2026-000000",
+            "HU-2026-000002"
+        ],
+        "earliest deadline first, ties by Aktenzeichen, none last"
+    );
+    let page: Vec<String> = session
+        .case_records(&all, store::CaseOrder::Deadline, 2, 2)?
+        .into_iter()
+        .map(|c| c.file_number)
+        .collect();
+    assert_eq!(page, ["HU-2026-000003", "HU-2026-000005"]);
+    // Windows: overdue before 2026-12-02, due from then to 2026-12-16.
+    let overdue = store::DueWindow {
+        from: None,
+        until: "2026-12-01".into(),
+    };
+    let soon = store::DueWindow {
+        from: Some("2026-12-02".into()),
+        until: "2026-12-16".into(),
+    };
+    assert_eq!(session.count_case_records_due(&all, Some(&overdue))?, 2);
+    assert_eq!(session.count_case_records_due(&all, Some(&soon))?, 2);
+    let soon_list =
+        session.case_records_due(&all, Some(&soon), store::CaseOrder::NewestFirst, 50, 0)?;
+    assert_eq!(
+        soon_list
+            .iter()
+            .map(|c| c.file_number.as_str())
+            .collect::<Vec<_>>(),
+        ["HU-2026-000005", "HU-2026-000003"]
+    );
+    // A search within a window.
+    assert_eq!(session.count_search_due("Person", &all, Some(&soon))?, 2);
+    let found = session.search_cases_due("Person", &all, Some(&overdue), 50, 0)?;
+    let mut found: Vec<&str> = found.iter().map(|c| c.file_number.as_str()).collect();
+    found.sort_unstable();
+    assert_eq!(found, ["HU-2026-000001", "HU-2026-000004"]);
+    // The scope applies to windows as to the list.
+    let mine = store::CaseFilter::AssignedTo("sb1".into());
+    assert_eq!(session.count_case_records_due(&mine, Some(&overdue))?, 0);
+    // Windows and keys are plain dates, nothing else reaches the SQL.
+    let hostile = store::DueWindow {
+        from: None,
+        until: "2026-12-01' OR 1=1 --".into(),
+    };
+    assert!(
+        session
+            .count_case_records_due(&all, Some(&hostile))
+            .is_err()
+    );
+    let c0 = id(0).ok_or("case missing")?.id.clone();
+    assert!(
+        session
+            .set_case_dues(&[(c0.clone(), Some("morgen".into()))])
+            .is_err()
+    );
+    // A change of the deadline facts makes the key stale.
+    session.record_transition(&store::Transition {
+        case_id: &c0,
+        from: "eingegangen",
+        to: "in_pruefung",
+        kind: "pruefung_beginnen",
+        detail: None,
+        complete_at: None,
+        waiting_from: None,
+    })?;
+    let stale: Vec<String> = session
+        .stale_due_cases()?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(stale, [c0]);
+    // Other rules: everything again.
+    assert_eq!(session.due_basis()?, None);
+    session.renew_due_basis("regeln-1")?;
+    assert_eq!(session.due_basis()?.as_deref(), Some("regeln-1"));
+    assert_eq!(session.stale_due_cases()?.len(), 6);
+    // The first page in deadline order walks the deadline index, no sort of all cases.
+    let plan = session.query_plan(
+        "SELECT c.id FROM case_due d CROSS JOIN cases c ON c.id = d.case_id ORDER BY d.due_key, c.file_number LIMIT 50",
+    )?;
+    assert!(
+        plan.first().is_some_and(|p| p.contains("case_due_order")),
+        "{plan:?}"
+    );
+    Ok(())
+}

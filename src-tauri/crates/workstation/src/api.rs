@@ -84,8 +84,9 @@ impl From<&UserInfo> for UserRow {
 pub struct WorkListQuery {
     pub offset: u32,
     pub limit: u32,
-    /// Which cases: everything the user may see (default), only "meine", or the
-    /// organisation queue "eingang".
+    /// Which cases: everything the user may see (default), only "meine", the
+    /// organisation queue "eingang", the running deadlines due within 14 days
+    /// "faellig", or those past "ueberfaellig".
     #[serde(default)]
     #[ts(optional)]
     pub view: Option<WorkListView>,
@@ -107,6 +108,12 @@ pub enum WorkListSort {
     EingangNeu,
     EingangAlt,
     Aktenzeichen,
+    /// Running deadline, earliest first; cases without one (closed, suspended) last.
+    Frist,
+    /// State in the order of the work.
+    Status,
+    /// Unassigned first, then by assignee.
+    Zustaendig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -115,6 +122,8 @@ pub enum WorkListSort {
 pub enum WorkListView {
     Meine,
     Eingang,
+    Faellig,
+    Ueberfaellig,
 }
 
 impl Default for WorkListQuery {
@@ -136,6 +145,22 @@ impl Default for WorkListQuery {
 pub struct WorkList {
     pub items: Vec<CaseSummary>,
     pub total: u32,
+    /// How many cases each view holds (without a search).
+    pub counts: ViewCounts,
+}
+
+/// The size of each view of the work list, for its tabs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ViewCounts {
+    pub alle: u32,
+    pub meine: u32,
+    pub eingang: u32,
+    /// Running deadline today or within the next 14 days.
+    pub faellig: u32,
+    /// Running deadline before today.
+    pub ueberfaellig: u32,
 }
 
 /// Status of the workstation; contains no personal data of citizens.

@@ -1305,16 +1305,7 @@ impl Workstation {
             return self.office_work_list(query);
         }
         let limit = query.limit.clamp(1, MAX_PAGE);
-        let session = self.session_with(Permission::ReadCases)?;
-        let me = session.user().username.to_string();
-        let all = session.user().role.may(Permission::AllCases);
-        let filter = match query.view {
-            Some(api::WorkListView::Meine) => store::CaseFilter::AssignedTo(me),
-            Some(api::WorkListView::Eingang) => store::CaseFilter::Unassigned,
-            None if all => store::CaseFilter::All,
-            None => store::CaseFilter::OwnOrUnassigned(me),
-        };
-        let cfg = self.casework_config().ok();
+        self.allowed(Permission::ReadCases)?;
         let search = query
             .search
             .as_deref()
@@ -1325,15 +1316,37 @@ impl Workstation {
                 "Der Suchbegriff ist zu lang (höchstens 200 Zeichen).",
             ));
         }
+        let cfg = self.casework_config().ok();
+        // Deadline order, windows and counts read the keys: bring them up to date.
+        self.refresh_dues(cfg.as_deref())?;
+        let session = self.session_with(Permission::ReadCases)?;
+        let me = session.user().username.to_string();
+        let all = session.user().role.may(Permission::AllCases);
+        let scope = if all {
+            store::CaseFilter::All
+        } else {
+            store::CaseFilter::OwnOrUnassigned(me.clone())
+        };
+        let (overdue, soon) = due_windows(today());
+        let (filter, window) = match query.view {
+            Some(api::WorkListView::Meine) => (store::CaseFilter::AssignedTo(me.clone()), None),
+            Some(api::WorkListView::Eingang) => (store::CaseFilter::Unassigned, None),
+            Some(api::WorkListView::Faellig) => (scope.clone(), Some(&soon)),
+            Some(api::WorkListView::Ueberfaellig) => (scope.clone(), Some(&overdue)),
+            None => (scope.clone(), None),
+        };
         let records = match search {
-            Some(q) => session.search_cases(q, &filter, limit, query.offset)?,
+            Some(q) => session.search_cases_due(q, &filter, window, limit, query.offset)?,
             None => {
                 let order = match query.sort {
                     Some(api::WorkListSort::EingangAlt) => store::CaseOrder::OldestFirst,
                     Some(api::WorkListSort::Aktenzeichen) => store::CaseOrder::FileNumber,
-                    _ => store::CaseOrder::NewestFirst,
+                    Some(api::WorkListSort::Frist) => store::CaseOrder::Deadline,
+                    Some(api::WorkListSort::Status) => store::CaseOrder::Status,
+                    Some(api::WorkListSort::Zustaendig) => store::CaseOrder::Assignee,
+                    Some(api::WorkListSort::EingangNeu) | None => store::CaseOrder::NewestFirst,
                 };
-                session.case_records(&filter, order, limit, query.offset)?
+                session.case_records_due(&filter, window, order, limit, query.offset)?
             }
         };
         let mut items = Vec::new();
@@ -1355,14 +1368,109 @@ impl Workstation {
             });
         }
         let total = match search {
-            Some(q) => session.count_search(q, &filter)?,
-            None => session.count_case_records(&filter)?,
+            Some(q) => session.count_search_due(q, &filter, window)?,
+            None => session.count_case_records_due(&filter, window)?,
+        };
+        let count = |f: &store::CaseFilter, w: Option<&store::DueWindow>| {
+            session
+                .count_case_records_due(f, w)
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        let counts = api::ViewCounts {
+            alle: count(&scope, None)?,
+            meine: count(&store::CaseFilter::AssignedTo(me), None)?,
+            eingang: count(&store::CaseFilter::Unassigned, None)?,
+            faellig: count(&scope, Some(&soon))?,
+            ueberfaellig: count(&scope, Some(&overdue))?,
         };
         Ok(WorkList {
             items,
             total: u32::try_from(total).unwrap_or(u32::MAX),
+            counts,
         })
     }
+
+    /// Compute the deadline keys of the cases changed since they were last set
+    /// (all of them under other rules): a handful after a day's work, every case
+    /// once after an update or a change of the case types or holidays.
+    fn refresh_dues(&mut self, cfg: Option<&CaseworkConfig>) -> Result<(), AppError> {
+        let basis = due_basis(self.data_dir());
+        let session = self.session_with_mut(Permission::ReadCases)?;
+        if session.due_basis()?.as_deref() != Some(basis.as_str()) {
+            session.renew_due_basis(&basis)?;
+        }
+        let stale = session.stale_due_cases()?;
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let mut dues = Vec::with_capacity(stale.len());
+        for r in stale {
+            let due = match cfg {
+                Some(cfg) => due_key(&r, cfg, &session.case_history(&r.id)?),
+                None => None,
+            };
+            dues.push((r.id, due));
+        }
+        session.set_case_dues(&dues)?;
+        Ok(())
+    }
+}
+
+/// What the deadline keys depend on besides the cases: the case types and the
+/// holidays in force, and the way they are computed (`DUE_RULES`).
+fn due_basis(data_dir: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    /// Raise when the computation of the deadlines changes.
+    const DUE_RULES: &[u8] = b"fristen-1";
+    let mut h = Sha256::new();
+    h.update(DUE_RULES);
+    for name in ["vorgangsarten.toml", "feiertage.toml"] {
+        let bytes = std::fs::read(data_dir.join(name)).unwrap_or_default();
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// The running deadline of a case as the work list orders it: the statutory
+/// period, else the service target; none for a closed case, a case type without
+/// rules, or a suspended period (its end moves every day until the documents
+/// are in).
+pub(crate) fn due_key(
+    rec: &CaseRecord,
+    cfg: &CaseworkConfig,
+    history: &[store::HistoryEntry],
+) -> Option<String> {
+    let open = CaseState::parse(&rec.status).is_some_and(|s| s.is_open());
+    let t = case_type(cfg, rec).filter(|_| open)?;
+    let d = domain::deadline::compute(
+        &t.deadline_rules(),
+        &clock_from(rec, history),
+        &cfg.calendar,
+        today(),
+    );
+    if d.suspended {
+        return None;
+    }
+    d.legal.or(d.target).map(|x| x.to_string())
+}
+
+/// The windows "überfällig" (running deadline before `today`) and "fällig"
+/// (`today` and the next 14 days).
+pub(crate) fn due_windows(today: jiff::civil::Date) -> (store::DueWindow, store::DueWindow) {
+    use jiff::ToSpan;
+    let yesterday = today.checked_sub(1.day()).unwrap_or(today);
+    let in14 = today.checked_add(14.days()).unwrap_or(today);
+    (
+        store::DueWindow {
+            from: None,
+            until: yesterday.to_string(),
+        },
+        store::DueWindow {
+            from: Some(today.to_string()),
+            until: in14.to_string(),
+        },
+    )
 }
 
 #[cfg(test)]

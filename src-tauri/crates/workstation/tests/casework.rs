@@ -1111,3 +1111,124 @@ fn vwvfg_42a_paper_documents_count_from_their_intake_day() -> R {
     assert_eq!(d.deadlines.period_start, Some(day(7)?.to_string()));
     Ok(())
 }
+
+/// The clerk's most important order: running deadline first due first, closed
+/// cases last; "fällig" and "überfällig" with their counts; a case that leaves
+/// the running deadlines (withdrawn) leaves its place at once; a search keeps
+/// the view's window.
+#[test]
+fn work_list_by_deadline_with_due_views_and_counts() -> R {
+    use jiff::ToSpan;
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, ids) = provision(&tmp.path().join("daten"))?;
+    let today = jiff::Zoned::now().date();
+    let at = |d: jiff::civil::Date| format!("{d}T09:00:00Z");
+    login(&mut ws, "sb1")?;
+    // Gewerbeanmeldung: 3 days from arrival. Yesterday's is due soon, one in a
+    // month's time is neither due nor overdue; the provisioned ones (20 Nov 2026)
+    // and one from January are overdue.
+    let mut add = |n: u32, received: String| -> Result<String, Box<dyn std::error::Error>> {
+        Ok(ws.session_for_import()?.insert_case(&store::NewCase {
+            file_number: format!("GEW-2026-00010{n}"),
+            case_type: "Gewerbeanmeldung".into(),
+            applicant: format!("Frist Person {n}"),
+            status: "eingegangen".into(),
+            received_at: received,
+        })?)
+    };
+    let soon = add(1, at(today.checked_sub(1.day())?))?;
+    let later = add(2, at(today.checked_add(30.days())?))?;
+    let january = add(3, at(jiff::civil::date(2026, 1, 5)))?;
+    let by_deadline = |ws: &mut Workstation, view: Option<WorkListView>, search: Option<&str>| {
+        ws.work_list(WorkListQuery {
+            sort: Some(workstation::WorkListSort::Frist),
+            view,
+            search: search.map(str::to_owned),
+            ..WorkListQuery::default()
+        })
+    };
+    let list = by_deadline(&mut ws, None, None)?;
+    let order: Vec<&str> = list.items.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(order, [&january, &ids[0], &ids[1], &soon, &later]);
+    assert_eq!(list.counts.alle, 5);
+    assert_eq!(list.counts.eingang, 5);
+    assert_eq!(list.counts.meine, 0);
+    assert_eq!(list.counts.faellig, 1);
+    assert_eq!(list.counts.ueberfaellig, 3);
+    let due = by_deadline(&mut ws, Some(WorkListView::Faellig), None)?;
+    assert_eq!(
+        due.items.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [&soon]
+    );
+    assert_eq!(due.total, 1);
+    let overdue = by_deadline(&mut ws, Some(WorkListView::Ueberfaellig), None)?;
+    assert_eq!(overdue.total, 3);
+    // A search within the overdue view: only overdue cases that match.
+    let found = by_deadline(
+        &mut ws,
+        Some(WorkListView::Ueberfaellig),
+        Some("Frist Person"),
+    )?;
+    assert_eq!(
+        found
+            .items
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<Vec<_>>(),
+        [&january]
+    );
+    assert_eq!(found.total, 1);
+    // Withdrawn: no running deadline any more, to the end of the list.
+    ws.case_action(
+        &january,
+        Action::Zurueckziehen {
+            grund: "Antrag schriftlich zurückgenommen".into(),
+        },
+    )?;
+    let list = by_deadline(&mut ws, None, None)?;
+    assert_eq!(
+        list.items.last().map(|c| c.id.as_str()),
+        Some(january.as_str())
+    );
+    assert_eq!(list.counts.ueberfaellig, 2);
+    // Status and assignee orders.
+    ws.assign_case(AssignRequest {
+        case_id: ids[1].clone(),
+        to: Some("sb1".into()),
+        reason: None,
+    })?;
+    let by = |ws: &mut Workstation, sort| -> Result<Vec<String>, workstation::AppError> {
+        Ok(ws
+            .work_list(WorkListQuery {
+                sort: Some(sort),
+                ..WorkListQuery::default()
+            })?
+            .items
+            .into_iter()
+            .map(|c| c.id)
+            .collect())
+    };
+    let states = by(&mut ws, workstation::WorkListSort::Status)?;
+    assert_eq!(states.last(), Some(&january), "closed after open");
+    let assignees = ws.work_list(WorkListQuery {
+        sort: Some(workstation::WorkListSort::Zustaendig),
+        ..WorkListQuery::default()
+    })?;
+    let assigned: Vec<bool> = assignees
+        .items
+        .iter()
+        .map(|c| c.assigned_to.is_some())
+        .collect();
+    assert!(assigned.is_sorted(), "the unassigned first: {assigned:?}");
+    assert!(
+        assignees
+            .items
+            .iter()
+            .any(|c| c.id == ids[1] && c.assigned_to.as_deref() == Some("sb1"))
+    );
+    assert_eq!(
+        assignees.counts.meine,
+        assigned.iter().filter(|a| **a).count() as u32
+    );
+    Ok(())
+}

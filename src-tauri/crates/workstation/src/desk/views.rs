@@ -22,6 +22,9 @@ use crate::casework::{
 };
 use crate::config::CaseworkConfig;
 use crate::desk::{OnlineContent, in_order};
+
+/// A replica case and its running deadline (`YYYY-MM-DD`), for the work list.
+type Dated = (office::CaseMeta, Option<String>);
 use crate::office::invalid;
 use crate::{AppError, ErrorCode, MAX_PAGE, Workstation};
 
@@ -191,6 +194,7 @@ impl Workstation {
             return Ok(WorkList {
                 items: Vec::new(),
                 total: 0,
+                counts: api::ViewCounts::default(),
             });
         }
         let limit = query.limit.clamp(1, MAX_PAGE) as usize;
@@ -208,21 +212,54 @@ impl Workstation {
         let cfg = self.casework_config().ok();
         let replica = self.replica_mut()?;
         let me = replica.actor.user.clone();
-        // Metadata only for the whole list; the events are read for the page.
-        let mut rows: Vec<office::CaseMeta> = replica
+        // Metadata only for the whole list (and each case's running deadline,
+        // from its events in memory); the content is read for the page.
+        let visible: Vec<office::CaseMeta> = replica
             .cases
             .keys()
             .filter_map(|id| replica.view(*id))
             .filter(|m| office::rules::visible(&replica.actor, m.assignee.as_deref()))
-            .filter(|m| match query.view {
+            .collect();
+        let mut dated = Vec::with_capacity(visible.len());
+        for m in visible {
+            let due = match &cfg {
+                Some(cfg) => {
+                    let (rec, history) =
+                        replica_record(&m, self.office_events(m.id)?, Some(cfg.as_ref()));
+                    crate::casework::due_key(&rec, cfg, &history)
+                }
+                None => None,
+            };
+            dated.push((m, due));
+        }
+        let (overdue, soon) = crate::casework::due_windows(crate::casework::today());
+        let within = |due: &Option<String>, w: &store::DueWindow| {
+            due.as_deref()
+                .is_some_and(|d| d <= w.until.as_str() && w.from.as_deref().is_none_or(|f| d >= f))
+        };
+        let count = |keep: &dyn Fn(&Dated) -> bool| {
+            u32::try_from(dated.iter().filter(|r| keep(r)).count()).unwrap_or(u32::MAX)
+        };
+        let counts = api::ViewCounts {
+            alle: count(&|_| true),
+            meine: count(&|(m, _)| m.assignee.as_deref() == Some(me.as_str())),
+            eingang: count(&|(m, _)| m.assignee.is_none()),
+            faellig: count(&|(_, d)| within(d, &soon)),
+            ueberfaellig: count(&|(_, d)| within(d, &overdue)),
+        };
+        let mut rows: Vec<Dated> = dated
+            .into_iter()
+            .filter(|(m, due)| match query.view {
                 Some(api::WorkListView::Meine) => m.assignee.as_deref() == Some(me.as_str()),
                 Some(api::WorkListView::Eingang) => m.assignee.is_none(),
+                Some(api::WorkListView::Faellig) => within(due, &soon),
+                Some(api::WorkListView::Ueberfaellig) => within(due, &overdue),
                 None => true,
             })
             .collect();
         if let Some(q) = &search {
             let mut kept = Vec::new();
-            for m in rows {
+            for (m, due) in rows {
                 let mut hay = format!("{} {}", m.file_number, m.case_type).to_lowercase();
                 if let Some(c) = self.office_content(m.id)? {
                     hay.push(' ');
@@ -231,20 +268,48 @@ impl Workstation {
                     hay.push_str(&c.service.unwrap_or_default().to_lowercase());
                 }
                 if q.split_whitespace().all(|w| hay.contains(w)) {
-                    kept.push(m);
+                    kept.push((m, due));
                 }
             }
             rows = kept;
         }
+        let rank = |s: CaseState| match s {
+            CaseState::Eingegangen => 0,
+            CaseState::InPruefung => 1,
+            CaseState::Nachgefordert => 2,
+            CaseState::InBearbeitung => 3,
+            CaseState::Entschieden => 4,
+            CaseState::Versandt => 5,
+            _ => 6,
+        };
         match query.sort {
             Some(api::WorkListSort::EingangAlt) => {
-                rows.sort_by(|a, b| a.received_at.cmp(&b.received_at));
+                rows.sort_by(|(a, _), (b, _)| a.received_at.cmp(&b.received_at));
             }
             Some(api::WorkListSort::Aktenzeichen) => {
-                rows.sort_by(|a, b| a.file_number.cmp(&b.file_number));
+                rows.sort_by(|(a, _), (b, _)| a.file_number.cmp(&b.file_number));
             }
-            _ => rows.sort_by(|a, b| b.received_at.cmp(&a.received_at)),
+            Some(api::WorkListSort::Frist) => rows.sort_by(|(a, da), (b, db)| {
+                let key = |d: &Option<String>| d.clone().unwrap_or_else(|| store::NO_DUE.into());
+                key(da)
+                    .cmp(&key(db))
+                    .then_with(|| a.file_number.cmp(&b.file_number))
+            }),
+            Some(api::WorkListSort::Status) => rows.sort_by(|(a, _), (b, _)| {
+                rank(a.state)
+                    .cmp(&rank(b.state))
+                    .then_with(|| b.received_at.cmp(&a.received_at))
+            }),
+            Some(api::WorkListSort::Zustaendig) => rows.sort_by(|(a, _), (b, _)| {
+                (a.assignee.is_some(), &a.assignee)
+                    .cmp(&(b.assignee.is_some(), &b.assignee))
+                    .then_with(|| b.received_at.cmp(&a.received_at))
+            }),
+            Some(api::WorkListSort::EingangNeu) | None => {
+                rows.sort_by(|(a, _), (b, _)| b.received_at.cmp(&a.received_at));
+            }
         }
+        let rows: Vec<office::CaseMeta> = rows.into_iter().map(|(m, _)| m).collect();
         let total = rows.len();
         let mut items = Vec::new();
         for meta in rows.into_iter().skip(query.offset as usize).take(limit) {
@@ -273,6 +338,7 @@ impl Workstation {
         Ok(WorkList {
             items,
             total: u32::try_from(total).unwrap_or(u32::MAX),
+            counts,
         })
     }
 
