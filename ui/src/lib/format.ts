@@ -135,3 +135,10 @@ export function parseGermanDate(text: string): string | null {
   if (d > days) return null;
   return `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
 }
+
+const numberFmt = new Intl.NumberFormat("de-DE");
+
+/** A count in German format: 12.345. */
+export function formatNumber(n: number): string {
+  return numberFmt.format(n);
+}

@@ -8,6 +8,8 @@ export const SHORTCUTS: { keys: string; what: string; where: string }[] = [
   { keys: "k oder ↑", what: "vorheriger Vorgang der Liste", where: "Arbeitskorb" },
   { keys: "Enter", what: "Vorgang öffnen", where: "Arbeitskorb" },
   { keys: "Esc", what: "zurück zum Arbeitskorb (der Vorgang bleibt markiert)", where: "Vorgang" },
+  { keys: "j", what: "nächster Vorgang der Liste", where: "Vorgang" },
+  { keys: "k", what: "vorheriger Vorgang der Liste", where: "Vorgang" },
   { keys: "n", what: "Notiz schreiben", where: "Vorgang" },
   { keys: "Strg+Enter", what: "Notiz speichern", where: "Notizfeld" },
 ];

@@ -563,3 +563,106 @@ test("keyboard: ? shows the shortcuts, / searches, j/k and Enter open a case, n 
   await expect(first).not.toBeFocused();
   expect(await page.evaluate(() => (document.scrollingElement ?? document.documentElement).scrollTop)).toBe(0);
 });
+
+test("work list at 1366 × 768: one-line toolbar, views with counts, twelve rows and more, sticky header, sorting by click and by keyboard, search paged", async ({ page }) => {
+  await page.addInitScript(() => sessionStorage.setItem("fake-many", "1"));
+  await page.goto("/");
+  await page.getByLabel("Benutzername").fill("sb1");
+  await page.getByLabel("Passwort").fill("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("worklist-count")).toHaveText("120 Vorgänge, angezeigt 1–50");
+  // The views say how many cases each holds.
+  await expect(page.getByTestId("view-alle")).toHaveText(/Alle\s+120/);
+  await expect(page.getByTestId("view-meine")).toHaveText(/Meine\s+88/);
+  await expect(page.getByTestId("view-eingang")).toHaveText(/Eingangskorb\s+32/);
+  // At least twelve rows wholly in sight without scrolling the page.
+  const visibleRows = await page.evaluate(() => {
+    const box = document.querySelector(".worklist-table")!.getBoundingClientRect();
+    const bottom = Math.min(box.bottom, window.innerHeight);
+    return [...document.querySelectorAll("[data-testid=worklist] tbody tr")].filter((r) => {
+      const b = r.getBoundingClientRect();
+      return b.top >= box.top && b.bottom <= bottom;
+    }).length;
+  });
+  expect(visibleRows).toBeGreaterThanOrEqual(12);
+  await page.screenshot({ path: "test-results/screens/arbeitskorb-voll.png" });
+  // The header stays in place while the list scrolls under it.
+  const header = page.locator(".worklist-table thead th").first();
+  const before = (await header.boundingBox())!.y;
+  await page.locator(".worklist-table").evaluate((el) => el.scrollBy(0, 600));
+  await expect.poll(async () => page.locator(".worklist-table").evaluate((el) => el.scrollTop)).toBeGreaterThan(0);
+  expect((await header.boundingBox())!.y).toBe(before);
+  // Sort by deadline with a click: the earliest first, announced to screen readers.
+  await page.getByTestId("sort-frist").click();
+  await expect(page.getByRole("columnheader", { name: /Frist/ })).toHaveAttribute("aria-sort", "ascending");
+  await expect(page.getByTestId("worklist-deadline").first()).toContainText("08.11.2026");
+  await expect(page.getByTestId("worklist-sort")).toHaveValue("frist");
+  // And by keyboard: Enter on the "Eingang" header, twice for the other direction.
+  await page.getByTestId("sort-eingang").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("columnheader", { name: /Eingang/ })).toHaveAttribute("aria-sort", "descending");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("columnheader", { name: /Eingang/ })).toHaveAttribute("aria-sort", "ascending");
+  await expect(page.getByTestId("sort-eingang")).toBeFocused();
+  // The view "Überfällig" holds only cases past their deadline.
+  await page.getByTestId("view-ueberfaellig").click();
+  await expect(page.getByTestId("view-ueberfaellig")).toHaveAttribute("aria-pressed", "true");
+  const overdue = await page.getByTestId("view-ueberfaellig").textContent();
+  const n = Number(overdue?.replace(/\D/g, ""));
+  expect(n).toBeGreaterThan(0);
+  await expect(page.getByTestId("worklist-count")).toContainText(`${n} Vorgänge`);
+  for (const badge of await page.getByTestId("worklist-deadline").allTextContents()) expect(badge).toContain("Frist abgelaufen");
+  // A search finds more than a page: counted and paged like the list.
+  await page.getByTestId("view-alle").click();
+  await page.getByTestId("worklist-search").fill("Person");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("worklist-count")).toHaveText("118 Vorgänge, angezeigt 1–50, nach Relevanz");
+  await page.getByTestId("next-page").click();
+  await expect(page.getByTestId("worklist-count")).toHaveText("118 Vorgänge, angezeigt 51–100, nach Relevanz");
+  await noSeriousA11yViolations(page);
+});
+
+test("case view: j/k and the buttons step through the work list's page, focus kept, Esc back to the row of the case last seen", async ({ page }) => {
+  await page.addInitScript(() => sessionStorage.setItem("fake-many", "1"));
+  await page.goto("/");
+  await page.getByLabel("Benutzername").fill("sb1");
+  await page.getByLabel("Passwort").fill("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("worklist-count")).toContainText("120 Vorgänge");
+  const rows = page.getByTestId("open-case");
+  const ids = await rows.evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.caseId));
+  await rows.nth(1).click();
+  await expect(page.getByTestId("case-place")).toHaveText("Vorgang 2 von 50 der Liste");
+  // A note begun on one case does not travel to the next.
+  await page.locator("#note").fill("Entwurf für diesen Vorgang");
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.keyboard.press("j");
+  await expect(page.getByTestId("case-place")).toHaveText("Vorgang 3 von 50 der Liste");
+  await expect(page.locator("#note")).toHaveValue("");
+  await page.keyboard.press("k");
+  await page.keyboard.press("k");
+  await expect(page.getByTestId("case-place")).toHaveText("Vorgang 1 von 50 der Liste");
+  await expect(page.getByTestId("case-prev")).toBeDisabled();
+  // "k" on the first case stays there.
+  await page.keyboard.press("k");
+  await expect(page.getByTestId("case-place")).toHaveText("Vorgang 1 von 50 der Liste");
+  // The button keeps the focus for the next press.
+  await page.getByTestId("case-next").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("case-place")).toHaveText("Vorgang 2 von 50 der Liste");
+  await expect(page.getByTestId("case-next")).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("case-place")).toHaveText("Vorgang 3 von 50 der Liste");
+  await expect(page.getByTestId("case-next")).toBeFocused();
+  await expect(page.getByRole("button", { name: /Nächster/ })).toHaveAttribute("aria-keyshortcuts", "j");
+  // Back to the list: the row of the case last seen has the focus.
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.keyboard.press("Escape");
+  await expect(page.getByTestId("worklist")).toBeVisible();
+  await expect(page.locator(`[data-testid=open-case][data-case-id="${ids[2]}"]`)).toBeFocused();
+  // The shortcuts are in the help.
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.keyboard.press("?");
+  await expect(page.getByTestId("key-help")).toContainText("nächster Vorgang der Liste");
+  await noSeriousA11yViolations(page);
+});

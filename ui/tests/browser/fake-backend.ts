@@ -14,6 +14,25 @@ export async function installFakeBackend(page: Page): Promise<void> {
       { id: "1", fileNumber: "MB-2026-000017", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: null, due: null, assignedTo: null },
       { id: "2", fileNumber: "HS-2026-000004", caseType: "Hundesteuer-Anmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T13:02:00Z", deadline: null, due: null, assignedTo: null },
     ];
+    // A test may ask for a full work list (sessionStorage survives reloads): 118 more
+    // cases, their deadlines spread over November and December.
+    const names = ["Schulz", "Nowak", "Yılmaz", "Becker", "Hoffmann", "Krüger"];
+    const many = () => sessionStorage.getItem("fake-many") === null
+      ? []
+      : Array.from({ length: 118 }, (_, i) => {
+          const due = `2026-${i % 2 ? "11" : "12"}-${String(1 + ((i * 7) % 28)).padStart(2, "0")}`;
+          return {
+            id: `m${i}`,
+            fileNumber: `GEW-2026-${String(100 + i).padStart(6, "0")}`,
+            caseType: "Gewerbeanmeldung",
+            applicant: `Person ${names[i % names.length]} ${i}`,
+            status: i % 3 ? "in_bearbeitung" : "eingegangen",
+            receivedAt: `2026-11-${String(1 + (i % 19)).padStart(2, "0")}T09:${String(i % 60).padStart(2, "0")}:00Z`,
+            deadline: due < "2026-12-04" ? "fristAbgelaufen" : "imPlan",
+            due,
+            assignedTo: i % 4 === 0 ? null : "sb1",
+          };
+        });
     let state = "inPruefung";
     // Office mode: one step the Rathaus-Server refused.
     const conflicts = [
@@ -281,9 +300,40 @@ export async function installFakeBackend(page: Page): Promise<void> {
           case "logout":
             session = null;
             return null;
-          case "work_list":
+          case "work_list": {
             if (!session) throw { code: "locked", message: "Die Arbeitsstation ist gesperrt. Bitte melden Sie sich an." };
-            return { items, total: items.length };
+            const q = args.query as { offset: number; limit: number; view?: string; search?: string; sort?: string };
+            const today = "2026-12-04";
+            const in14 = "2026-12-18";
+            const all = [...items, ...many()];
+            const overdue = (c: (typeof all)[number]) => c.due !== null && c.due < today;
+            const soon = (c: (typeof all)[number]) => c.due !== null && c.due >= today && c.due <= in14;
+            const inView = (c: (typeof all)[number]) =>
+              q.view === "meine" ? c.assignedTo === "sb1" : q.view === "eingang" ? c.assignedTo === null : q.view === "faellig" ? soon(c) : q.view === "ueberfaellig" ? overdue(c) : true;
+            let found = all.filter(inView);
+            if (q.search) {
+              const words = q.search.toLowerCase().split(/\s+/);
+              found = found.filter((c) => words.every((w) => `${c.fileNumber} ${c.applicant} ${c.caseType}`.toLowerCase().includes(w)));
+            } else {
+              const key: Record<string, (c: (typeof all)[number]) => string> = {
+                eingangAlt: (c) => c.receivedAt,
+                aktenzeichen: (c) => c.fileNumber,
+                frist: (c) => `${c.due ?? "9999-12-31"} ${c.fileNumber}`,
+                status: (c) => c.status,
+                zustaendig: (c) => `${c.assignedTo === null ? 0 : 1}${c.assignedTo ?? ""}`,
+              };
+              const k = key[q.sort ?? ""];
+              found = k ? [...found].sort((a, b) => k(a).localeCompare(k(b))) : [...found].sort((a, b) => b.receivedAt.localeCompare(a.receivedAt));
+            }
+            const counts = {
+              alle: all.length,
+              meine: all.filter((c) => c.assignedTo === "sb1").length,
+              eingang: all.filter((c) => c.assignedTo === null).length,
+              faellig: all.filter(soon).length,
+              ueberfaellig: all.filter(overdue).length,
+            };
+            return { items: found.slice(q.offset, q.offset + q.limit), total: found.length, counts };
+          }
           case "backup_status":
             return backup;
           case "admin_users":

@@ -12,6 +12,9 @@ import type { BackupStatus } from "../../src/lib/bindings/BackupStatus";
 import type { BackupSettings } from "../../src/lib/bindings/BackupSettings";
 import type { AdminUser } from "../../src/lib/bindings/AdminUser";
 
+/** The sizes of the work list's views (all the same in these tests). */
+const counts = (n: number) => ({ alle: n, meine: 0, eingang: n, faellig: 0, ueberfaellig: 0 });
+
 const sb: SessionInfo = {
   username: "sb1",
   displayName: "Sam Bearbeitung",
@@ -348,7 +351,7 @@ function mockOneCase(item: object, detail: () => object, rest: (cmd: string, arg
       case "sync_status":
         return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
       case "work_list":
-        return { items: [item], total: 1 };
+        return { items: [item], total: 1, counts: counts(1) };
       case "case_detail":
         return detail();
       default:
@@ -359,14 +362,14 @@ function mockOneCase(item: object, detail: () => object, rest: (cmd: string, arg
 
 describe("Anmeldung und Arbeitskorb", () => {
   it("shows the login form first", async () => {
-    fakePortal({ items: [], total: 0 });
+    fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     expect(await screen.findByRole("heading", { name: "Anmeldung" })).toBeTruthy();
     expect(screen.queryByTestId("worklist")).toBeNull();
   });
 
   it("asks for both fields before calling the backend", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await fireEvent.click(await screen.findByRole("button", { name: "Anmelden" }));
     expect((await screen.findByRole("alert")).textContent).toContain("Bitte geben Sie Benutzername und Passwort ein.");
@@ -374,7 +377,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("shows the administration what it does and where, not an error about the work list", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     expect(await screen.findByRole("heading", { name: "Verwaltung" })).toBeTruthy();
@@ -398,7 +401,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("lets the administration unlock, reset, re-role and add users", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     const row = await screen.findByTestId("user-sb1");
@@ -432,7 +435,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("lets the administration set the operation, retry a failed item and check the audit chain", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     expect((await screen.findByTestId("outbox-failed")).textContent).toContain("Portal antwortet 503 (Wartung)");
@@ -458,7 +461,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("sets a forgotten password anew with the recovery key and logs in", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await fireEvent.click(await screen.findByTestId("recover-toggle"));
     expect(screen.getByTestId("recover-toggle").getAttribute("aria-expanded")).toBe("true");
@@ -483,7 +486,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("tests a connection file step by step and takes it over", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     const input = (await screen.findByLabelText("Verbindungsdatei (JSON)")) as HTMLInputElement;
@@ -507,7 +510,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("makes the destination's keys, takes the PKI's certificates and connects by hand", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     await fireEvent.click(await screen.findByTestId("keys-make"));
@@ -543,7 +546,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("lets the administration set the letterhead, refusing a wrong IBAN", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     // The first steps: only the letterhead is open.
@@ -564,7 +567,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("lets the administration set up the mail server, refusing an unencrypted remote one", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     expect((await screen.findByTestId("mail-state")).textContent).toContain("Noch kein Mailserver eingerichtet");
@@ -591,7 +594,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("lets the administration set up the BundID bridge from PEM files, refusing a key that does not fit", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     expect((await screen.findByTestId("bundid-state")).textContent).toContain("Noch nicht eingerichtet");
@@ -625,7 +628,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("warns the administration without a backup, saves the folder and backs up now", async () => {
-    const calls = fakePortal({ items: [], total: 0 }, undefined, undefined, [], {
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) }, undefined, undefined, [], {
       settings: null,
       keyReady: true,
       lastGood: null,
@@ -656,7 +659,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("shows the German error of a wrong password and clears the field", async () => {
-    fakePortal({ items: [], total: 0 });
+    fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("sb1", "falsch");
     const alert = await screen.findByTestId("login-error");
@@ -677,6 +680,7 @@ describe("Anmeldung und Arbeitskorb", () => {
         },
       ],
       total: 1,
+      counts: counts(1),
     });
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
@@ -692,7 +696,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("says so when the work list is empty", async () => {
-    fakePortal({ items: [], total: 0 });
+    fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     expect((await screen.findByTestId("worklist-empty")).textContent).toContain("Keine Vorgänge");
@@ -702,7 +706,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("shows the Rathaus-Server's state in office mode", async () => {
-    const calls = fakePortal({ items: [], total: 0 }, { reachable: true }, {
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: true }, {
       state: "nicht_erreichbar",
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
@@ -723,7 +727,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("signs in at the Rathaus-Server again from the status bar when its session ended", async () => {
-    const calls = fakePortal({ items: [], total: 0 }, { reachable: true }, {
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: true }, {
       state: "anmeldung_abgelaufen",
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
@@ -785,7 +789,7 @@ describe("Anmeldung und Arbeitskorb", () => {
         assigneeNow: "ben",
       },
     ];
-    const calls = fakePortal({ items: [], total: 0 }, { reachable: true }, {
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: true }, {
       state: "verbunden",
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
@@ -838,7 +842,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       waiting: 0,
       conflicts: 0,
     };
-    const calls = fakePortal({ items: [], total: 0 }, { reachable: true }, office);
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: true }, office);
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
@@ -864,7 +868,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   }, 15_000);
 
   it("searches again when \"Suchen\" is pressed with the same words", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
@@ -878,7 +882,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("says when the session at the Rathaus-Server has ended", async () => {
-    fakePortal({ items: [], total: 0 }, { reachable: true }, {
+    fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: true }, {
       state: "anmeldung_abgelaufen",
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
@@ -897,7 +901,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("synchronises on request, reports the result and reloads the work list", async () => {
-    const calls = fakePortal({ items: [], total: 0 });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
@@ -911,7 +915,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("shows the progress of a background run and reloads the work list when it ends", async () => {
-    const list: WorkList = { items: [], total: 0 };
+    const list: WorkList = { items: [], total: 0, counts: counts(0) };
     let statusCalls = 0;
     mockIPC((cmd) => {
       switch (cmd) {
@@ -1170,7 +1174,7 @@ describe("Anmeldung und Arbeitskorb", () => {
           return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
         case "work_list":
           if (locked) throw { code: "locked", message: "gesperrt" };
-          return { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: null, due: null, assignedTo: null }], total: 1 };
+          return { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: null, due: null, assignedTo: null }], total: 1, counts: counts(1) };
         case "lock_screen":
           locked = true;
           return null;
@@ -1208,7 +1212,7 @@ describe("Anmeldung und Arbeitskorb", () => {
         case "sync_status":
           return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
         case "work_list":
-          return { items: [{ id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T09:00:00Z", deadline: null, due: null, assignedTo: "sb1" }], total: 1 };
+          return { items: [{ id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T09:00:00Z", deadline: null, due: null, assignedTo: "sb1" }], total: 1, counts: counts(1) };
         case "case_workers":
           return [
             { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", active: true },
@@ -1252,7 +1256,7 @@ describe("Anmeldung und Arbeitskorb", () => {
         case "sync_status":
           return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
         case "work_list":
-          return { items: [row("a", 1), row("b", 2)], total: 2 };
+          return { items: [row("a", 1), row("b", 2)], total: 2, counts: counts(2) };
         case "case_workers":
           return [{ username: "sb2", displayName: "Sina Bearbeitung", role: "sachbearbeitung", active: true }];
         case "saved_filters":
@@ -1278,7 +1282,8 @@ describe("Anmeldung und Arbeitskorb", () => {
     await fireEvent.input(screen.getByLabelText("Aktuelle Ansicht als Filter speichern"), { target: { value: "Alle Gewerbe" } });
     await fireEvent.click(screen.getByRole("button", { name: "Filter speichern" }));
     await waitFor(() => expect(saved).toHaveLength(1));
-    expect(await screen.findByRole("option", { name: "Alle Gewerbe" })).toBeTruthy();
+    expect(await screen.findByRole("button", { name: "Alle Gewerbe" })).toBeTruthy();
+    expect(screen.getByRole("button", { name: "Filter „Alle Gewerbe“ löschen" })).toBeTruthy();
   });
 
   it("searches the work list", async () => {
@@ -1293,8 +1298,8 @@ describe("Anmeldung und Arbeitskorb", () => {
           const q = (args as { query: { search?: string } }).query;
           queries.push(q);
           return q.search
-            ? { items: [], total: 0 }
-            : { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: "imPlan", due: "2026-11-26", assignedTo: null }], total: 1 };
+            ? { items: [], total: 0, counts: counts(0) }
+            : { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: "imPlan", due: "2026-11-26", assignedTo: null }], total: 1, counts: counts(1) };
         }
         default:
           throw new Error(`unexpected command ${cmd}`);
@@ -1312,7 +1317,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("says calmly when the portal cannot be reached", async () => {
-    fakePortal({ items: [], total: 0 }, { reachable: false });
+    fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: false });
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     await fireEvent.click(await screen.findByRole("button", { name: "Jetzt synchronisieren" }));

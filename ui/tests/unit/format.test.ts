@@ -2,9 +2,14 @@ import { fireEvent, render, screen } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import DateField from "../../src/lib/DateField.svelte";
 import type { CaseState } from "../../src/lib/bindings/CaseState";
-import { formatDate, isoToGerman, parseGermanDate, statusLabel } from "../../src/lib/format";
+import { formatDate, formatNumber, isoToGerman, parseGermanDate, statusLabel } from "../../src/lib/format";
 
 describe("German formats", () => {
+  it("groups counts the German way", () => {
+    expect(formatNumber(4)).toBe("4");
+    expect(formatNumber(12345)).toBe("12.345");
+    expect(formatNumber(1000000)).toBe("1.000.000");
+  });
   it("formats dates as dd.mm.yyyy in German time", () => {
     expect(formatDate("2026-11-23T08:15:00Z")).toBe("23.11.2026");
     // 23:30 UTC on 31 Dec is already New Year in Berlin.

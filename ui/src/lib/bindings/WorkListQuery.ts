@@ -7,8 +7,9 @@ import type { WorkListView } from "./WorkListView";
  */
 export type WorkListQuery = { offset: number, limit: number, 
 /**
- * Which cases: everything the user may see (default), only "meine", or the
- * organisation queue "eingang".
+ * Which cases: everything the user may see (default), only "meine", the
+ * organisation queue "eingang", the running deadlines due within 14 days
+ * "faellig", or those past "ueberfaellig".
  */
 view?: WorkListView, 
 /**
