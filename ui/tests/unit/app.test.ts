@@ -432,7 +432,7 @@ describe("Anmeldung und Arbeitskorb", () => {
     await fireEvent.click(screen.getByRole("button", { name: "Anlegen" }));
     expect((await screen.findByTestId("user-m.mueller")).textContent).toContain("Maria Müller");
     await waitFor(() => expect((screen.getByLabelText("Benutzername") as HTMLInputElement).value).toBe(""));
-  });
+  }, 15_000); // a long flow of many screens: 3–4 s alone, more on a loaded machine
 
   it("lets the administration set the operation, retry a failed item and check the audit chain", async () => {
     const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
