@@ -666,3 +666,43 @@ test("case view: j/k and the buttons step through the work list's page, focus ke
   await expect(page.getByTestId("key-help")).toContainText("nächster Vorgang der Liste");
   await noSeriousA11yViolations(page);
 });
+
+test("work list at 1920 × 1080 and at 200 % zoom (1366 × 768 at 200 %: 683 × 384 CSS pixels): no page scrolling sideways, everything reachable", async ({ page }) => {
+  await page.addInitScript(() => sessionStorage.setItem("fake-many", "1"));
+  const rowsInSight = () =>
+    page.evaluate(() => {
+      const box = document.querySelector(".worklist-table")!.getBoundingClientRect();
+      const bottom = Math.min(box.bottom, window.innerHeight);
+      return [...document.querySelectorAll("[data-testid=worklist] tbody tr")].filter((r) => {
+        const b = r.getBoundingClientRect();
+        return b.top >= box.top && b.bottom <= bottom;
+      }).length;
+    });
+  const sideways = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.goto("/");
+  await page.getByLabel("Benutzername").fill("sb1");
+  await page.getByLabel("Passwort").fill("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("worklist-count")).toContainText("120 Vorgänge");
+  expect(await rowsInSight()).toBeGreaterThanOrEqual(20);
+  expect(await sideways()).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: "test-results/screens/arbeitskorb-1920.png" });
+  // 200 %: the toolbar wraps, the table scrolls in its own box, the page not sideways.
+  await page.setViewportSize({ width: 683, height: 384 });
+  await expect(page.getByTestId("worklist-search")).toBeVisible();
+  expect(await sideways()).toBeLessThanOrEqual(0);
+  const search = await page.getByTestId("worklist-search").boundingBox();
+  expect(search!.x + search!.width).toBeLessThanOrEqual(683);
+  await page.getByTestId("view-ueberfaellig").scrollIntoViewIfNeeded();
+  await expect(page.getByTestId("view-ueberfaellig")).toBeInViewport();
+  // The first case opens from the keyboard.
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.keyboard.press("j");
+  await expect(page.getByTestId("open-case").first()).toBeFocused();
+  await expect(page.getByTestId("open-case").first()).toBeInViewport();
+  await page.screenshot({ path: "test-results/screens/arbeitskorb-200-prozent.png" });
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("case-view")).toBeVisible();
+  expect(await sideways()).toBeLessThanOrEqual(0);
+});
