@@ -128,6 +128,17 @@ test("case view: keyboard only, accessible, an action carried out", async ({ pag
   await expect(page.getByRole("heading", { name: "HS-2026-000004 – Hundesteuer-Anmeldung" })).toBeVisible();
   await expect(page.getByTestId("case-applicant")).toHaveText("Ayşe Öztürk");
   await expect(page.getByRole("checkbox", { name: /Halterdaten vollständig/ })).toBeChecked();
+  // Two panes at 1366 × 768: the case on the left, documents and letters on the right.
+  const main = await page.locator(".case-main").boundingBox();
+  const side = await page.getByTestId("case-side").boundingBox();
+  expect(side!.x).toBeGreaterThan(main!.x + main!.width - 1);
+  expect(side!.y).toBeLessThan(main!.y + 50);
+  await expect(page.getByTestId("case-documents")).toBeInViewport();
+  await page.screenshot({ path: "test-results/screens/vorgang-zwei-spalten.png" });
+  // The composer opens when the clerk starts a letter.
+  await expect(page.getByTestId("letter-kind")).toHaveCount(0);
+  await page.getByTestId("letter-open").focus();
+  await page.keyboard.press("Enter");
   // The letter panel: draft with editable and fixed blocks, the outbox of the case.
   await expect(page.getByTestId("letter-kind")).toHaveValue("eingangsbestaetigung");
   await expect(page.getByText("Diese Eingangsbestätigung ist selbst keine Entscheidung.")).toBeVisible();
