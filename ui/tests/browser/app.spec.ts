@@ -135,6 +135,9 @@ test("case view: keyboard only, accessible, an action carried out", async ({ pag
   expect(side!.y).toBeLessThan(main!.y + 50);
   await expect(page.getByTestId("case-documents")).toBeInViewport();
   await page.screenshot({ path: "test-results/screens/vorgang-zwei-spalten.png" });
+  // History newest first.
+  await expect(page.getByTestId("case-history").locator("li").first()).toContainText("23.11.2026");
+  await expect(page.getByTestId("case-history").locator("li").last()).toContainText("20.11.2026");
   // The composer opens when the clerk starts a letter.
   await expect(page.getByTestId("letter-kind")).toHaveCount(0);
   await page.getByTestId("letter-open").focus();

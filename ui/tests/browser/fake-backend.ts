@@ -82,7 +82,10 @@ export async function installFakeBackend(page: Page): Promise<void> {
         { item: "Rasse und Anzahl der Hunde angegeben", checked: false, checkedBy: null },
       ],
       deadlines: { target: "2026-12-04", legal: state === "inPruefung" ? null : "2027-02-23", clock: "fachfrist", legalBasis: "§ 15 Abs. 1 GewO", periodStart: state === "inPruefung" ? null : "2026-11-20", originalEnd: null, inactionFrom: "2027-02-20", status: "imPlan", extended: false, extensionPossible: false, requestWarning: null, deemedDelivery: null },
-      history: [{ at: "2026-11-23T09:00:00Z", actor: "sb1", kind: "pruefung_beginnen", fromState: "eingegangen", toState: "in_pruefung", detail: null }],
+      history: [
+        { at: "2026-11-20T13:02:00Z", actor: "portal", kind: "eingang", fromState: null, toState: "eingegangen", detail: null },
+        { at: "2026-11-23T09:00:00Z", actor: "sb1", kind: "pruefung_beginnen", fromState: "eingegangen", toState: "in_pruefung", detail: null },
+      ],
       notes,
       documents: [{ id: "5", kind: "attachment", filename: "Haftpflicht.pdf", mimeType: "application/pdf" }],
     });
