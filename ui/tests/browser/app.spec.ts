@@ -195,6 +195,16 @@ test("dashboard for the Leitung: keyboard, accessible, a number opens its cases"
   await expect(page.getByTestId("kpi-median")).toHaveText("6,5 Tage (P90 13,0 Tage)");
   // German dates in the period fields; figures right-aligned, labels left.
   await expect(page.getByTestId("dash-from")).toHaveValue(/^\d{2}\.\d{2}\.\d{4}$/);
+  // The selects look like fields: a background and a bottom line like the date fields.
+  for (const id of ["#dash-type", "#dash-channel"]) {
+    const look = await page.locator(id).evaluate((el) => {
+      // KERN draws the field on the select's wrapper.
+      const c = getComputedStyle(el.parentElement!);
+      return { bg: c.backgroundColor, line: parseFloat(c.borderBottomWidth) };
+    });
+    expect(look.bg, id).not.toBe("rgba(0, 0, 0, 0)");
+    expect(look.line, id).toBeGreaterThan(0);
+  }
   const align = (locator: import("@playwright/test").Locator) => locator.evaluate((el) => getComputedStyle(el).textAlign);
   expect(await align(page.getByTestId("kpi-median"))).toBe("right");
   expect(await align(page.getByTestId("dash-kpis").getByRole("rowheader").first())).toBe("left");
