@@ -1686,7 +1686,10 @@ fn the_apps_work_list_and_case_view_run_on_the_replica_online_and_offline() -> R
         .iter()
         .map(|c| c.due.clone().unwrap_or_default())
         .collect();
-    assert!(dues.iter().all(|d| !d.is_empty()) && dues.is_sorted(), "{dues:?}");
+    assert!(
+        dues.iter().all(|d| !d.is_empty()) && dues.is_sorted(),
+        "{dues:?}"
+    );
     assert_eq!((by_due.counts.alle, by_due.counts.eingang), (3, 3));
     let today = jiff::Zoned::now().date().to_string();
     let overdue = dues.iter().filter(|d| d.as_str() < today.as_str()).count();

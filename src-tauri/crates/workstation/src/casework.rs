@@ -1371,21 +1371,30 @@ impl Workstation {
             Some(q) => session.count_search_due(q, &filter, window)?,
             None => session.count_case_records_due(&filter, window)?,
         };
-        let count = |f: &store::CaseFilter, w: Option<&store::DueWindow>| {
+        let total = u32::try_from(total).unwrap_or(u32::MAX);
+        // The view on screen was just counted; the others are counted here.
+        let shown = if search.is_none() { query.view } else { None };
+        let count = |view: Option<api::WorkListView>,
+                     f: &store::CaseFilter,
+                     w: Option<&store::DueWindow>| {
+            if search.is_none() && shown == view {
+                return Ok(total);
+            }
             session
                 .count_case_records_due(f, w)
                 .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
         };
+        use api::WorkListView as V;
         let counts = api::ViewCounts {
-            alle: count(&scope, None)?,
-            meine: count(&store::CaseFilter::AssignedTo(me), None)?,
-            eingang: count(&store::CaseFilter::Unassigned, None)?,
-            faellig: count(&scope, Some(&soon))?,
-            ueberfaellig: count(&scope, Some(&overdue))?,
+            alle: count(None, &scope, None)?,
+            meine: count(Some(V::Meine), &store::CaseFilter::AssignedTo(me), None)?,
+            eingang: count(Some(V::Eingang), &store::CaseFilter::Unassigned, None)?,
+            faellig: count(Some(V::Faellig), &scope, Some(&soon))?,
+            ueberfaellig: count(Some(V::Ueberfaellig), &scope, Some(&overdue))?,
         };
         Ok(WorkList {
             items,
-            total: u32::try_from(total).unwrap_or(u32::MAX),
+            total,
             counts,
         })
     }
