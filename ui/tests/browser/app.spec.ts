@@ -8,6 +8,27 @@ async function noSeriousA11yViolations(page: import("@playwright/test").Page) {
   expect(serious.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
 }
 
+/** Log in as sb1 with a work list of 120 cases (the fake backend's full list). */
+async function loginWithFullList(page: import("@playwright/test").Page) {
+  await page.addInitScript(() => sessionStorage.setItem("fake-many", "1"));
+  await page.goto("/");
+  await page.getByLabel("Benutzername").fill("sb1");
+  await page.getByLabel("Passwort").fill("richtig-richtig");
+  await page.keyboard.press("Enter");
+}
+
+/** Rows of the work list wholly in sight: inside the table's box and the window. */
+function rowsInSight(page: import("@playwright/test").Page): Promise<number> {
+  return page.evaluate(() => {
+    const box = document.querySelector(".worklist-table")!.getBoundingClientRect();
+    const bottom = Math.min(box.bottom, window.innerHeight);
+    return [...document.querySelectorAll("[data-testid=worklist] tbody tr")].filter((r) => {
+      const b = r.getBoundingClientRect();
+      return b.top >= box.top && b.bottom <= bottom;
+    }).length;
+  });
+}
+
 test.beforeEach(async ({ page }) => {
   await installFakeBackend(page);
 });
@@ -589,26 +610,14 @@ test("keyboard: ? shows the shortcuts, / searches, j/k and Enter open a case, n 
 });
 
 test("work list at 1366 × 768: one-line toolbar, views with counts, twelve rows and more, sticky header, sorting by click and by keyboard, search paged", async ({ page }) => {
-  await page.addInitScript(() => sessionStorage.setItem("fake-many", "1"));
-  await page.goto("/");
-  await page.getByLabel("Benutzername").fill("sb1");
-  await page.getByLabel("Passwort").fill("richtig-richtig");
-  await page.keyboard.press("Enter");
+  await loginWithFullList(page);
   await expect(page.getByTestId("worklist-count")).toHaveText("120 Vorgänge, angezeigt 1–50");
   // The views say how many cases each holds.
   await expect(page.getByTestId("view-alle")).toHaveText(/Alle\s+120/);
   await expect(page.getByTestId("view-meine")).toHaveText(/Meine\s+88/);
   await expect(page.getByTestId("view-eingang")).toHaveText(/Eingangskorb\s+32/);
   // At least twelve rows wholly in sight without scrolling the page.
-  const visibleRows = await page.evaluate(() => {
-    const box = document.querySelector(".worklist-table")!.getBoundingClientRect();
-    const bottom = Math.min(box.bottom, window.innerHeight);
-    return [...document.querySelectorAll("[data-testid=worklist] tbody tr")].filter((r) => {
-      const b = r.getBoundingClientRect();
-      return b.top >= box.top && b.bottom <= bottom;
-    }).length;
-  });
-  expect(visibleRows).toBeGreaterThanOrEqual(12);
+  expect(await rowsInSight(page)).toBeGreaterThanOrEqual(12);
   await page.screenshot({ path: "test-results/screens/arbeitskorb-voll.png" });
   // The header stays in place while the list scrolls under it.
   const header = page.locator(".worklist-table thead th").first();
@@ -647,11 +656,7 @@ test("work list at 1366 × 768: one-line toolbar, views with counts, twelve rows
 });
 
 test("case view: j/k and the buttons step through the work list's page, focus kept, Esc back to the row of the case last seen", async ({ page }) => {
-  await page.addInitScript(() => sessionStorage.setItem("fake-many", "1"));
-  await page.goto("/");
-  await page.getByLabel("Benutzername").fill("sb1");
-  await page.getByLabel("Passwort").fill("richtig-richtig");
-  await page.keyboard.press("Enter");
+  await loginWithFullList(page);
   await expect(page.getByTestId("worklist-count")).toContainText("120 Vorgänge");
   const rows = page.getByTestId("open-case");
   const ids = await rows.evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.caseId));
@@ -692,24 +697,11 @@ test("case view: j/k and the buttons step through the work list's page, focus ke
 });
 
 test("work list at 1920 × 1080 and at 200 % zoom (1366 × 768 at 200 %: 683 × 384 CSS pixels): no page scrolling sideways, everything reachable", async ({ page }) => {
-  await page.addInitScript(() => sessionStorage.setItem("fake-many", "1"));
-  const rowsInSight = () =>
-    page.evaluate(() => {
-      const box = document.querySelector(".worklist-table")!.getBoundingClientRect();
-      const bottom = Math.min(box.bottom, window.innerHeight);
-      return [...document.querySelectorAll("[data-testid=worklist] tbody tr")].filter((r) => {
-        const b = r.getBoundingClientRect();
-        return b.top >= box.top && b.bottom <= bottom;
-      }).length;
-    });
   const sideways = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   await page.setViewportSize({ width: 1920, height: 1080 });
-  await page.goto("/");
-  await page.getByLabel("Benutzername").fill("sb1");
-  await page.getByLabel("Passwort").fill("richtig-richtig");
-  await page.keyboard.press("Enter");
+  await loginWithFullList(page);
   await expect(page.getByTestId("worklist-count")).toContainText("120 Vorgänge");
-  expect(await rowsInSight()).toBeGreaterThanOrEqual(20);
+  expect(await rowsInSight(page)).toBeGreaterThanOrEqual(20);
   expect(await sideways()).toBeLessThanOrEqual(0);
   await page.screenshot({ path: "test-results/screens/arbeitskorb-1920.png" });
   // 200 %: the toolbar wraps, the table scrolls in its own box, the page not sideways.
