@@ -47,3 +47,13 @@ BEGIN
     DELETE FROM case_due WHERE case_id = OLD.id;
     DELETE FROM case_due_stale WHERE case_id = OLD.id;
 END;
+
+-- The orders by state (in the order of the work) and by assignee from an index: the
+-- expressions are those of the work list's ORDER BY (store/src/casework.rs).
+CREATE INDEX cases_status_order ON cases (
+    CASE status WHEN 'eingegangen' THEN 0 WHEN 'in_pruefung' THEN 1
+        WHEN 'nachgefordert' THEN 2 WHEN 'in_bearbeitung' THEN 3
+        WHEN 'entschieden' THEN 4 WHEN 'versandt' THEN 5 ELSE 6 END,
+    received_at DESC, file_number);
+CREATE INDEX cases_assignee_order ON cases (
+    assigned_to IS NOT NULL, assigned_to, received_at DESC, file_number);

@@ -477,6 +477,20 @@ impl Session {
         ))
     }
 
+    /// The plan of the work list's first page over all cases in this order (tests).
+    #[doc(hidden)]
+    pub fn case_list_plan(&self, order: CaseOrder) -> Result<Vec<String>> {
+        let from = if order == CaseOrder::Deadline {
+            "case_due d CROSS JOIN cases c ON c.id = d.case_id"
+        } else {
+            "cases c"
+        };
+        self.query_plan(&format!(
+            "SELECT c.id FROM {from} ORDER BY {} LIMIT 50",
+            order_clause(order)
+        ))
+    }
+
     /// SQLite's plan for a query (tests: which index answers it).
     #[doc(hidden)]
     pub fn query_plan(&self, sql: &str) -> Result<Vec<String>> {

@@ -874,5 +874,17 @@ fn deadline_keys_order_the_list_and_go_stale_with_every_change() -> TestResult {
         plan.first().is_some_and(|p| p.contains("case_due_order")),
         "{plan:?}"
     );
+    // The orders by state and by assignee read an index, no sort of all cases.
+    for (order, index) in [
+        (store::CaseOrder::Status, "cases_status_order"),
+        (store::CaseOrder::Assignee, "cases_assignee_order"),
+    ] {
+        let plan = session.case_list_plan(order)?;
+        assert!(
+            plan.iter().any(|p| p.contains(index))
+                && !plan.iter().any(|p| p.contains("TEMP B-TREE")),
+            "{order:?}: {plan:?}"
+        );
+    }
     Ok(())
 }
