@@ -10,6 +10,7 @@ export const SHORTCUTS: { keys: string; what: string; where: string }[] = [
   { keys: "Esc", what: "zurück zum Arbeitskorb (der Vorgang bleibt markiert)", where: "Vorgang" },
   { keys: "j", what: "nächster Vorgang der Liste", where: "Vorgang" },
   { keys: "k", what: "vorheriger Vorgang der Liste", where: "Vorgang" },
+  { keys: "a", what: "zur ersten möglichen Aktion (Enter führt sie aus)", where: "Vorgang" },
   { keys: "n", what: "Notiz schreiben", where: "Vorgang" },
   { keys: "Strg+Enter", what: "Notiz speichern", where: "Notizfeld" },
 ];

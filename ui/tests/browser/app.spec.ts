@@ -684,6 +684,10 @@ test("case view: j/k and the buttons step through the work list's page, focus ke
   await expect(page.getByTestId("case-place")).toHaveText("Vorgang 3 von 50 der Liste");
   await expect(page.getByTestId("case-next")).toBeFocused();
   await expect(page.getByRole("button", { name: /Nächster/ })).toHaveAttribute("aria-keyshortcuts", "j");
+  // "a" goes to the case's next step: its first allowed action.
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.keyboard.press("a");
+  await expect(page.getByRole("button", { name: "Unterlagen nachfordern" })).toBeFocused();
   // Back to the list: the row of the case last seen has the focus.
   await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
   await page.keyboard.press("Escape");
