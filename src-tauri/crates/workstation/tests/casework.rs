@@ -65,6 +65,19 @@ fn provision(
     Ok((ws, ids))
 }
 
+/// The first page of the work list in this order.
+fn listed(
+    ws: &mut Workstation,
+    sort: workstation::WorkListSort,
+) -> Result<Vec<domain::CaseSummary>, workstation::AppError> {
+    Ok(ws
+        .work_list(WorkListQuery {
+            sort: Some(sort),
+            ..WorkListQuery::default()
+        })?
+        .items)
+}
+
 #[test]
 fn a_case_from_arrival_to_dispatch() -> R {
     let tmp = tempfile::tempdir()?;
@@ -584,12 +597,7 @@ fn bulk_assignment_sorting_and_saved_filters() -> R {
     assert_eq!(r.refused.len(), 1, "{:?}", r.refused);
     // Sorting.
     let order = |ws: &mut Workstation, sort| -> Result<Vec<String>, workstation::AppError> {
-        Ok(ws
-            .work_list(WorkListQuery {
-                sort: Some(sort),
-                ..WorkListQuery::default()
-            })?
-            .items
+        Ok(listed(ws, sort)?
             .into_iter()
             .map(|c| c.file_number)
             .collect())
@@ -1197,18 +1205,10 @@ fn work_list_by_deadline_with_due_views_and_counts() -> R {
         to: Some("sb1".into()),
         reason: None,
     })?;
-    let by = |ws: &mut Workstation, sort| -> Result<Vec<String>, workstation::AppError> {
-        Ok(ws
-            .work_list(WorkListQuery {
-                sort: Some(sort),
-                ..WorkListQuery::default()
-            })?
-            .items
-            .into_iter()
-            .map(|c| c.id)
-            .collect())
-    };
-    let states = by(&mut ws, workstation::WorkListSort::Status)?;
+    let states: Vec<String> = listed(&mut ws, workstation::WorkListSort::Status)?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(states.last(), Some(&january), "closed after open");
     let assignees = ws.work_list(WorkListQuery {
         sort: Some(workstation::WorkListSort::Zustaendig),
