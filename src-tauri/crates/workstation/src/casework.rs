@@ -513,20 +513,30 @@ pub(crate) fn marker_from(
     cfg: &CaseworkConfig,
     history: &[store::HistoryEntry],
 ) -> (Option<DeadlineStatus>, Option<String>) {
+    match running_deadlines(rec, cfg, history) {
+        Some(d) => (
+            Some(d.status(today())),
+            d.legal.or(d.target).map(|x| x.to_string()),
+        ),
+        None => (None, None),
+    }
+}
+
+/// The deadlines of an open case of a configured type as of today; none for a
+/// closed case or an unknown case type.
+fn running_deadlines(
+    rec: &CaseRecord,
+    cfg: &CaseworkConfig,
+    history: &[store::HistoryEntry],
+) -> Option<domain::deadline::Deadlines> {
     let open = CaseState::parse(&rec.status).is_some_and(|s| s.is_open());
-    let Some(t) = case_type(cfg, rec).filter(|_| open) else {
-        return (None, None);
-    };
-    let d = domain::deadline::compute(
+    let t = case_type(cfg, rec).filter(|_| open)?;
+    Some(domain::deadline::compute(
         &t.deadline_rules(),
         &clock_from(rec, history),
         &cfg.calendar,
         today(),
-    );
-    (
-        Some(d.status(today())),
-        d.legal.or(d.target).map(|x| x.to_string()),
-    )
+    ))
 }
 
 /// The case view's deadlines: which clock runs, service target, statutory period and
@@ -1403,10 +1413,12 @@ impl Workstation {
     /// (all of them under other rules): a handful after a day's work, every case
     /// once after an update or a change of the case types or holidays.
     fn refresh_dues(&mut self, cfg: Option<&CaseworkConfig>) -> Result<(), AppError> {
-        let basis = due_basis(self.data_dir());
         let session = self.session_with_mut(Permission::ReadCases)?;
-        if session.due_basis()?.as_deref() != Some(basis.as_str()) {
-            session.renew_due_basis(&basis)?;
+        // Without a readable configuration no case has a deadline; once it is
+        // repaired the basis differs again and everything is computed anew.
+        let basis = cfg.map_or("ohne Konfiguration", |c| c.deadline_basis.as_str());
+        if session.due_basis()?.as_deref() != Some(basis) {
+            session.renew_due_basis(basis)?;
         }
         let stale = session.stale_due_cases()?;
         if stale.is_empty() {
@@ -1425,22 +1437,6 @@ impl Workstation {
     }
 }
 
-/// What the deadline keys depend on besides the cases: the case types and the
-/// holidays in force, and the way they are computed (`DUE_RULES`).
-fn due_basis(data_dir: &std::path::Path) -> String {
-    use sha2::{Digest, Sha256};
-    /// Raise when the computation of the deadlines changes.
-    const DUE_RULES: &[u8] = b"fristen-1";
-    let mut h = Sha256::new();
-    h.update(DUE_RULES);
-    for name in ["vorgangsarten.toml", "feiertage.toml"] {
-        let bytes = std::fs::read(data_dir.join(name)).unwrap_or_default();
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(&bytes);
-    }
-    format!("{:x}", h.finalize())
-}
-
 /// The running deadline of a case as the work list orders it: the statutory
 /// period, else the service target; none for a closed case, a case type without
 /// rules, or a suspended period (its end moves every day until the documents
@@ -1450,17 +1446,7 @@ pub(crate) fn due_key(
     cfg: &CaseworkConfig,
     history: &[store::HistoryEntry],
 ) -> Option<String> {
-    let open = CaseState::parse(&rec.status).is_some_and(|s| s.is_open());
-    let t = case_type(cfg, rec).filter(|_| open)?;
-    let d = domain::deadline::compute(
-        &t.deadline_rules(),
-        &clock_from(rec, history),
-        &cfg.calendar,
-        today(),
-    );
-    if d.suspended {
-        return None;
-    }
+    let d = running_deadlines(rec, cfg, history).filter(|d| !d.suspended)?;
     d.legal.or(d.target).map(|x| x.to_string())
 }
 

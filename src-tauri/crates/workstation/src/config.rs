@@ -151,19 +151,38 @@ pub struct CaseworkConfig {
     pub types: CaseTypes,
     pub calendar: Calendar,
     pub tariff: Tariff,
+    /// What the work list's stored deadlines depend on besides the cases: a hash of
+    /// the case types and holidays in force (the town's files or the built-in
+    /// defaults) and of the way deadlines are computed.
+    pub deadline_basis: String,
+}
+
+/// Raise when the computation of deadlines changes: every stored deadline of the
+/// work list is computed again.
+const DEADLINE_RULES: &[u8] = b"fristen-1";
+
+fn deadline_basis(case_types: &str, holidays: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(DEADLINE_RULES);
+    for text in [case_types, holidays] {
+        h.update((text.len() as u64).to_le_bytes());
+        h.update(text.as_bytes());
+    }
+    format!("{:x}", h.finalize())
 }
 
 pub fn load_config(data_dir: &Path) -> Result<CaseworkConfig, AppError> {
-    let types = parse_case_types(&load(data_dir, "vorgangsarten.toml", DEFAULT_CASE_TYPES)?)?;
-    let calendar = parse_calendar(
-        &load(data_dir, "feiertage.toml", DEFAULT_HOLIDAYS)?,
-        &types.land,
-    )?;
+    let case_types = load(data_dir, "vorgangsarten.toml", DEFAULT_CASE_TYPES)?;
+    let holidays = load(data_dir, "feiertage.toml", DEFAULT_HOLIDAYS)?;
+    let types = parse_case_types(&case_types)?;
+    let calendar = parse_calendar(&holidays, &types.land)?;
     let tariff = parse_tariff(&load(data_dir, "gebuehren.toml", DEFAULT_TARIFF)?, &types)?;
     Ok(CaseworkConfig {
         types,
         calendar,
         tariff,
+        deadline_basis: deadline_basis(&case_types, &holidays),
     })
 }
 

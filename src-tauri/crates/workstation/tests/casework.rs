@@ -1230,5 +1230,33 @@ fn work_list_by_deadline_with_due_views_and_counts() -> R {
         assignees.counts.meine,
         assigned.iter().filter(|a| **a).count() as u32
     );
+    // The town gives Gewerbeanmeldungen 60 days instead of 3: every stored deadline
+    // is computed again, yesterday's case is no longer due within 14 days.
+    let defaults = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../assets/config/vorgangsarten.toml"),
+    )?;
+    let gew = "frist_tage = 3\nfristbeginn = \"eingang\"\nnachforderung = \"laeuft_weiter\"\nzielzeit_tage = 5";
+    assert_eq!(
+        defaults.matches(gew).count(),
+        1,
+        "the Gewerbeanmeldung's period"
+    );
+    std::fs::write(
+        tmp.path().join("daten/vorgangsarten.toml"),
+        defaults.replace(gew, &gew.replace("frist_tage = 3", "frist_tage = 60")),
+    )?;
+    let due = by_deadline(&mut ws, Some(WorkListView::Faellig), None)?;
+    assert!(due.items.iter().all(|c| c.id != soon), "{due:?}");
+    assert_eq!(due.counts.faellig, due.total);
+    let later_due = listed(&mut ws, workstation::WorkListSort::Frist)?
+        .into_iter()
+        .find(|c| c.id == soon)
+        .and_then(|c| c.due)
+        .ok_or("no deadline")?;
+    assert!(
+        later_due > today.checked_add(50.days())?.to_string(),
+        "{later_due}"
+    );
     Ok(())
 }
