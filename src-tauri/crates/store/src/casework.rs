@@ -111,6 +111,12 @@ fn is_day(s: &str) -> bool {
 }
 
 impl DueWindow {
+    /// Whether a running deadline (`YYYY-MM-DD`) lies in the window, as the SQL
+    /// condition decides it (replicas, which hold their cases in memory).
+    pub fn contains(&self, day: &str) -> bool {
+        day <= self.until.as_str() && self.from.as_deref().is_none_or(|f| day >= f)
+    }
+
     /// SQL condition on `d.due_key` (both ends checked to be plain dates).
     fn clause(&self) -> Result<String> {
         if !is_day(&self.until) || self.from.as_deref().is_some_and(|f| !is_day(f)) {
@@ -132,6 +138,16 @@ fn due_subquery(window: Option<&DueWindow>) -> Result<String> {
         ),
         None => String::new(),
     })
+}
+
+/// FROM of a list: the deadline index drives a deadline order or window, otherwise
+/// the cases' own indexes.
+fn list_from(order: CaseOrder, window: bool) -> &'static str {
+    if window || order == CaseOrder::Deadline {
+        DUE_JOIN
+    } else {
+        "cases c"
+    }
 }
 
 /// ORDER BY of a list of `cases c` (joined to `case_due d` for the deadline).
@@ -166,18 +182,26 @@ pub enum CaseFilter {
     OwnOrUnassigned(String),
 }
 
-/// SQL condition of a filter; a user name, if any, is parameter ?3.
+/// SQL condition of a filter on `cases c`; a user name, if any, is parameter ?3.
 fn filter_clause(filter: &CaseFilter) -> (&'static str, Option<&str>) {
     match filter {
         CaseFilter::All => ("1 = 1", None),
-        CaseFilter::AssignedTo(u) => ("assigned_to = ?3", Some(u.as_str())),
-        CaseFilter::Unassigned => ("assigned_to IS NULL", None),
+        CaseFilter::AssignedTo(u) => ("c.assigned_to = ?3", Some(u.as_str())),
+        CaseFilter::Unassigned => ("c.assigned_to IS NULL", None),
         CaseFilter::OwnOrUnassigned(u) => (
-            "(assigned_to IS NULL OR assigned_to = ?3)",
+            "(c.assigned_to IS NULL OR c.assigned_to = ?3)",
             Some(u.as_str()),
         ),
     }
 }
+
+/// The deadline keys joined to the cases, read in deadline order (migration 13).
+const DUE_JOIN: &str = "case_due d CROSS JOIN cases c ON c.id = d.case_id";
+
+/// The columns of [`RECORD`] from `cases c`.
+const RECORD_COLUMNS: &str = "c.id, c.file_number, c.case_type, c.case_type_code, c.applicant,
+    c.status, c.received_at, c.assigned_to, c.complete_at, c.waiting_from, c.extended,
+    c.fc_case_id";
 
 /// The search index joined to the cases. `CROSS JOIN` makes SQLite read the
 /// index's hits first and look each case up by its row id: left to choose, it
@@ -271,22 +295,14 @@ impl Session {
         offset: u32,
     ) -> Result<Vec<CaseRecord>> {
         let (clause, user) = filter_clause(filter);
-        let clause = clause.replace("assigned_to", "c.assigned_to");
-        let columns = "c.id, c.file_number, c.case_type, c.case_type_code, c.applicant, c.status,
-            c.received_at, c.assigned_to, c.complete_at, c.waiting_from, c.extended, c.fc_case_id";
-        // The deadline index drives a deadline order or window; otherwise the cases'.
-        let from = if window.is_some() || order == CaseOrder::Deadline {
-            "case_due d CROSS JOIN cases c ON c.id = d.case_id"
-        } else {
-            "cases c"
-        };
+        let from = list_from(order, window.is_some());
         let window = match window {
             Some(w) => format!(" AND {}", w.clause()?),
             None => String::new(),
         };
         let order = order_clause(order);
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT {columns} FROM {from} WHERE {clause}{window} ORDER BY {order} LIMIT ?1 OFFSET ?2"
+            "SELECT {RECORD_COLUMNS} FROM {from} WHERE {clause}{window} ORDER BY {order} LIMIT ?1 OFFSET ?2"
         ))?;
         let rows = match user {
             Some(u) => stmt.query_map(params![limit, offset, u], record)?,
@@ -307,15 +323,13 @@ impl Session {
     ) -> Result<u64> {
         let (clause, user) = filter_clause(filter);
         let sql = match window {
-            None => format!("SELECT count(*) FROM cases WHERE {clause}"),
+            None => format!("SELECT count(*) FROM cases c WHERE {clause}"),
             // Every case: the deadline index alone answers.
             Some(w) if *filter == CaseFilter::All => {
                 format!("SELECT count(*) FROM case_due d WHERE {}", w.clause()?)
             }
             Some(w) => format!(
-                "SELECT count(*) FROM case_due d CROSS JOIN cases c ON c.id = d.case_id
-                 WHERE {} AND {}",
-                clause.replace("assigned_to", "c.assigned_to"),
+                "SELECT count(*) FROM {DUE_JOIN} WHERE {clause} AND {}",
                 w.clause()?
             ),
         };
@@ -417,16 +431,11 @@ impl Session {
             return Ok(Vec::new());
         };
         let (clause, user) = filter_clause(filter);
-        // The columns of `RECORD`, from the joined `cases c`.
-        let columns = "c.id, c.file_number, c.case_type, c.case_type_code, c.applicant, c.status,
-            c.received_at, c.assigned_to, c.complete_at, c.waiting_from, c.extended, c.fc_case_id";
         // ?1 the expression, ?2 limit, ?3 offset, ?4 the user of the filter.
-        let clause = clause
-            .replace("assigned_to", "c.assigned_to")
-            .replace("?3", "?4");
+        let clause = clause.replace("?3", "?4");
         let window = due_subquery(window)?;
         let sql = format!(
-            "SELECT {columns} FROM {SEARCH_JOIN} WHERE case_search MATCH ?1 AND {clause}{window}
+            "SELECT {RECORD_COLUMNS} FROM {SEARCH_JOIN} WHERE case_search MATCH ?1 AND {clause}{window}
              ORDER BY s.rank, c.rowid LIMIT ?2 OFFSET ?3"
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -453,9 +462,7 @@ impl Session {
             return Ok(0);
         };
         let (clause, user) = filter_clause(filter);
-        let clause = clause
-            .replace("assigned_to", "c.assigned_to")
-            .replace("?3", "?2");
+        let clause = clause.replace("?3", "?2");
         let window = due_subquery(window)?;
         let sql = format!(
             "SELECT count(*) FROM {SEARCH_JOIN} WHERE case_search MATCH ?1 AND {clause}{window}"
@@ -480,13 +487,9 @@ impl Session {
     /// The plan of the work list's first page over all cases in this order (tests).
     #[doc(hidden)]
     pub fn case_list_plan(&self, order: CaseOrder) -> Result<Vec<String>> {
-        let from = if order == CaseOrder::Deadline {
-            "case_due d CROSS JOIN cases c ON c.id = d.case_id"
-        } else {
-            "cases c"
-        };
         self.query_plan(&format!(
-            "SELECT c.id FROM {from} ORDER BY {} LIMIT 50",
+            "SELECT c.id FROM {} ORDER BY {} LIMIT 50",
+            list_from(order, false),
             order_clause(order)
         ))
     }

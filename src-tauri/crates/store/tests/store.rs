@@ -810,6 +810,10 @@ fn deadline_keys_order_the_list_and_go_stale_with_every_change() -> TestResult {
         until: "2026-12-16".into(),
     };
     assert_eq!(session.count_case_records_due(&all, Some(&overdue))?, 2);
+    // The same window in memory (replicas): both ends inclusive.
+    assert!(soon.contains("2026-12-02") && soon.contains("2026-12-16"));
+    assert!(!soon.contains("2026-12-01") && !soon.contains("2026-12-17"));
+    assert!(overdue.contains("2026-12-01") && !overdue.contains("2026-12-02"));
     assert_eq!(session.count_case_records_due(&all, Some(&soon))?, 2);
     let soon_list =
         session.case_records_due(&all, Some(&soon), store::CaseOrder::NewestFirst, 50, 0)?;

@@ -234,8 +234,7 @@ impl Workstation {
         }
         let (overdue, soon) = crate::casework::due_windows(crate::casework::today());
         let within = |due: &Option<String>, w: &store::DueWindow| {
-            due.as_deref()
-                .is_some_and(|d| d <= w.until.as_str() && w.from.as_deref().is_none_or(|f| d >= f))
+            due.as_deref().is_some_and(|d| w.contains(d))
         };
         let count = |keep: &dyn Fn(&Dated) -> bool| {
             u32::try_from(dated.iter().filter(|r| keep(r)).count()).unwrap_or(u32::MAX)
