@@ -50,7 +50,16 @@ async function byText(tag, text) {
 /** Press a button as a person does (counted). Scrolled into view first: the
  *  administration's page is longer than the window. */
 async function press(el, what) {
-  await wd.execute("arguments[0].scrollIntoView({ block: 'center' });", [ref(el)]);
+  // Panels above may still be growing (they reload after each step of the set-up);
+  // a click where the button was a moment ago lands elsewhere. Wait until it stays put.
+  let last = "";
+  for (let i = 0; i < 30; i++) {
+    await wd.execute("arguments[0].scrollIntoView({ block: 'center' });", [ref(el)]);
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await wd.execute("const r = arguments[0].getBoundingClientRect(); return `${Math.round(r.top)},${Math.round(r.left)},${document.body.scrollHeight}`;", [ref(el)]);
+    if (now === last) break;
+    last = now;
+  }
   try {
     await wd.click(el);
   } catch {
