@@ -726,3 +726,59 @@ test("work list at 1920 × 1080 and at 200 % zoom (1366 × 768 at 200 %: 683 × 
   await expect(page.getByTestId("case-view")).toBeVisible();
   expect(await sideways()).toBeLessThanOrEqual(0);
 });
+
+/** The sizes every main screen is checked at: the office screen, a large one, and 1366 × 768 at 200 %. */
+const SIZES = [
+  { name: "1366x768", width: 1366, height: 768 },
+  { name: "1920x1080", width: 1920, height: 1080 },
+  { name: "200-prozent", width: 683, height: 384 },
+];
+
+async function loginAs(page: import("@playwright/test").Page, user: string) {
+  await page.goto("/");
+  await page.getByLabel("Benutzername").fill(user);
+  await page.getByLabel("Passwort").fill("richtig-richtig");
+  await page.keyboard.press("Enter");
+}
+
+/** One screen at every size: no page scrolling sideways, axe-core clean, a screenshot kept per size. */
+async function atEverySize(page: import("@playwright/test").Page, screen: string, ready: () => Promise<void>) {
+  for (const size of SIZES) {
+    await page.setViewportSize({ width: size.width, height: size.height });
+    await ready();
+    const sideways = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(sideways, `${screen} at ${size.name}`).toBeLessThanOrEqual(0);
+    await noSeriousA11yViolations(page);
+    await page.screenshot({ path: `test-results/screens/groessen/${screen}-${size.name}.png` });
+  }
+  await page.setViewportSize({ width: 1366, height: 768 });
+}
+
+test("main screens at 1366 × 768, 1920 × 1080 and 200 %: no page scrolling sideways, axe-core clean, a screenshot of each, a compact header bar", async ({ page }) => {
+  await page.addInitScript(() => sessionStorage.setItem("fake-many", "1"));
+  await loginAs(page, "sb1");
+  await expect(page.getByTestId("worklist-count")).toContainText("120 Vorgänge");
+  // The header bar (office and portal state, user) takes two short lines at 1366 in office mode, one at 1920.
+  const header = async () => (await page.locator(".app-header").boundingBox())!.height;
+  expect(await header()).toBeLessThanOrEqual(80);
+  expect(await rowsInSight(page)).toBeGreaterThanOrEqual(14);
+  await atEverySize(page, "arbeitskorb", () => expect(page.getByTestId("worklist")).toBeVisible());
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  expect(await header()).toBeLessThanOrEqual(50);
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await page.getByRole("button", { name: "Vorgang HS-2026-000004 öffnen" }).press("Enter");
+  await atEverySize(page, "vorgang", () => expect(page.getByTestId("case-documents")).toBeVisible());
+  await page.getByTestId("logout").press("Enter");
+
+  await loginAs(page, "leitung");
+  await page.getByTestId("view-dashboard").press("Enter");
+  await atEverySize(page, "kennzahlen", () => expect(page.getByTestId("kpi-median")).toBeVisible());
+  await page.getByTestId("logout").press("Enter");
+
+  await loginAs(page, "scan");
+  await atEverySize(page, "scanstelle", () => expect(page.getByTestId("scan-open-batch")).toBeVisible());
+  await page.getByTestId("logout").press("Enter");
+
+  await loginAs(page, "admin");
+  await atEverySize(page, "verwaltung", () => expect(page.getByRole("heading", { name: "Verwaltung" })).toBeVisible());
+});
