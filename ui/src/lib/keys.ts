@@ -12,6 +12,7 @@ export const SHORTCUTS: { keys: string; what: string; where: string }[] = [
   { keys: "k", what: "vorheriger Vorgang der Liste", where: "Vorgang" },
   { keys: "a", what: "zur ersten möglichen Aktion (Enter führt sie aus)", where: "Vorgang" },
   { keys: "n", what: "Notiz schreiben", where: "Vorgang" },
+  { keys: "1 bis 5", what: "zum Abschnitt Antrag, Unterlagen, Schreiben, Verlauf oder Notizen", where: "Vorgang" },
   { keys: "Strg+Enter", what: "Notiz speichern", where: "Notizfeld" },
 ];
 

@@ -727,6 +727,68 @@ test("work list at 1920 × 1080 and at 200 % zoom (1366 × 768 at 200 %: 683 × 
   expect(await sideways()).toBeLessThanOrEqual(0);
 });
 
+test("case view: sections by key 1–5, a document or the letter preview in the right pane, focus into an action's form and kept after the action", async ({ page }) => {
+  await page.goto("/");
+  await page.getByLabel("Benutzername").fill("sb1");
+  await page.getByLabel("Passwort").fill("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await page.getByRole("button", { name: "Vorgang HS-2026-000004 öffnen" }).press("Enter");
+  await expect(page.getByRole("heading", { name: "HS-2026-000004 – Hundesteuer-Anmeldung" })).toBeVisible();
+  // The section bar names the five sections; the keys 1–5 go to them.
+  await expect(page.getByTestId("case-sections").getByRole("link")).toHaveText([/^Antrag/, /^Unterlagen/, /^Schreiben/, /^Verlauf/, /^Notizen/]);
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  const sections: [string, RegExp][] = [
+    ["4", /^Verlauf/],
+    ["5", /^Notizen$/],
+    ["3", /^Schreiben$/],
+    ["2", /^Unterlagen$/],
+    ["1", /^Antrag$/],
+  ];
+  for (const [key, name] of sections) {
+    await page.keyboard.press(key);
+    const heading = page.getByRole("heading", { name, level: 2 });
+    await expect(heading, key).toBeFocused();
+    await expect(heading, key).toBeInViewport();
+  }
+  // The application's data open in the right pane.
+  await page.getByTestId("application-data-open").press("Enter");
+  const side = page.getByTestId("case-side");
+  await expect(side.getByTestId("document-data")).toContainText("Musterstadt");
+  // The letter's preview takes the document's place …
+  await page.getByTestId("letter-open").press("Enter");
+  await page.getByTestId("letter-preview").press("Enter");
+  await expect(side.getByTestId("letter-preview-pages").locator("canvas")).toHaveCount(1);
+  await expect(page.getByTestId("document-viewer")).toHaveCount(0);
+  await expect(side.getByTestId("letter-sheet")).toBeInViewport();
+  const composer = await page.getByTestId("letters").boundingBox();
+  const sheet = await side.getByTestId("letter-sheet").boundingBox();
+  expect(sheet!.x).toBeGreaterThan(composer!.x + composer!.width - 1);
+  await page.screenshot({ path: "test-results/screens/vorgang-briefvorschau.png" });
+  // … a document opened takes it back; the way back to the preview is offered, and Esc closes the document first.
+  await side.getByRole("button", { name: "Haftpflicht.pdf anzeigen" }).press("Enter");
+  await expect(side.getByTestId("document-viewer")).toBeVisible();
+  await expect(page.getByTestId("letter-sheet")).toHaveCount(0);
+  await page.getByTestId("letter-sheet-show").press("Enter");
+  await expect(side.getByTestId("letter-sheet")).toBeVisible();
+  await side.getByRole("button", { name: "Haftpflicht.pdf anzeigen" }).press("Enter");
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.keyboard.press("Escape");
+  await expect(page.getByTestId("document-viewer")).toHaveCount(0);
+  await expect(side.getByTestId("letter-sheet")).toBeVisible();
+  await expect(page.getByTestId("case-view")).toBeVisible();
+  // An action with a form: the focus goes to its first field …
+  await page.getByTestId("action-zurueckziehen").press("Enter");
+  await expect(page.getByLabel("Grund")).toBeFocused();
+  await expect(page.getByLabel("Grund")).toBeInViewport();
+  await page.keyboard.type("Antrag per E-Mail zurückgenommen");
+  await page.keyboard.press("Enter");
+  // … and after it to the line that says what happened (the form and its button are gone).
+  await expect(page.getByTestId("case-message")).toHaveText("Erledigt: Rücknahme vermerken.");
+  await expect(page.getByTestId("action-form")).toHaveCount(0);
+  await expect(page.getByTestId("case-message")).toBeFocused();
+  await noSeriousA11yViolations(page);
+});
+
 /** The sizes every main screen is checked at: the office screen, a large one, and 1366 × 768 at 200 %. */
 const SIZES = [
   { name: "1366x768", width: 1366, height: 768 },

@@ -87,8 +87,13 @@ export async function installFakeBackend(page: Page): Promise<void> {
         { at: "2026-11-23T09:00:00Z", actor: "sb1", kind: "pruefung_beginnen", fromState: "eingegangen", toState: "in_pruefung", detail: null },
       ],
       notes,
-      documents: [{ id: "5", kind: "attachment", filename: "Haftpflicht.pdf", mimeType: "application/pdf" }],
+      documents: [
+        { id: "4", kind: "data", filename: null, mimeType: "application/json" },
+        { id: "5", kind: "attachment", filename: "Haftpflicht.pdf", mimeType: "application/pdf" },
+      ],
     });
+    // A one-page PDF: the letter preview and the attached document.
+    const onePagePdf = "JVBERi0xLjQKMSAwIG9iago8PCAvVHlwZSAvQ2F0YWxvZyAvUGFnZXMgMiAwIFIgPj4KZW5kb2JqCjIgMCBvYmoKPDwgL1R5cGUgL1BhZ2VzIC9LaWRzIFszIDAgUl0gL0NvdW50IDEgPj4KZW5kb2JqCjMgMCBvYmoKPDwgL1R5cGUgL1BhZ2UgL1BhcmVudCAyIDAgUiAvTWVkaWFCb3ggWzAgMCA1OTUgODQyXSAvQ29udGVudHMgNCAwIFIgL1Jlc291cmNlcyA8PCAvRm9udCA8PCAvRjEgNSAwIFIgPj4gPj4gPj4KZW5kb2JqCjQgMCBvYmoKPDwgL0xlbmd0aCA2MiA+PgpzdHJlYW0KQlQgL0YxIDE0IFRmIDcyIDc2MCBUZCAoRWluZ2FuZ3NiZXN0YWV0aWd1bmcgLSBWb3JzY2hhdSkgVGogRVQKZW5kc3RyZWFtCmVuZG9iago1IDAgb2JqCjw8IC9UeXBlIC9Gb250IC9TdWJ0eXBlIC9UeXBlMSAvQmFzZUZvbnQgL0hlbHZldGljYSA+PgplbmRvYmoKeHJlZgowIDYKMDAwMDAwMDAwMCA2NTUzNSBmIAowMDAwMDAwMDA5IDAwMDAwIG4gCjAwMDAwMDAwNTggMDAwMDAgbiAKMDAwMDAwMDExNSAwMDAwMCBuIAowMDAwMDAwMjQxIDAwMDAwIG4gCjAwMDAwMDAzNTMgMDAwMDAgbiAKdHJhaWxlcgo8PCAvU2l6ZSA2IC9Sb290IDEgMCBSID4+CnN0YXJ0eHJlZgo0MjMKJSVFT0YK";
     const w = window as unknown as Record<string, unknown>;
     w.__TAURI_INTERNALS__ = {
       metadata: { currentWindow: { label: "main" }, currentWebview: { label: "main", windowLabel: "main" } },
@@ -184,6 +189,12 @@ export async function installFakeBackend(page: Page): Promise<void> {
             return detail();
           case "set_check":
             return null;
+          case "letter_preview":
+            return onePagePdf;
+          case "document":
+            return args.documentId === "4"
+              ? { filename: null, mimeType: "application/json", contentBase64: btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify({ halter: { name: "Ayşe Öztürk", ort: "Musterstadt" }, hund: { rasse: "Mischling" } })))) }
+              : { filename: "Haftpflicht.pdf", mimeType: "application/pdf", contentBase64: onePagePdf };
           case "letter_view": {
             const r = args.request as { kind: string; fees: unknown[] };
             return {
