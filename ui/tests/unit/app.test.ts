@@ -1263,7 +1263,15 @@ describe("Anmeldung und Arbeitskorb", () => {
           return [];
         case "save_filter":
           saved.push((args as { filter: unknown }).filter);
-          return [(args as { filter: unknown }).filter];
+          return [...saved];
+        case "delete_filter": {
+          const name = (args as { name: string }).name;
+          saved.splice(
+            saved.findIndex((f) => (f as { name: string }).name === name),
+            1,
+          );
+          return [...saved];
+        }
         case "assign_cases":
           bulk.push((args as { request: unknown }).request);
           return { assigned: 2, refused: [] };
@@ -1284,6 +1292,17 @@ describe("Anmeldung und Arbeitskorb", () => {
     await waitFor(() => expect(saved).toHaveLength(1));
     expect(await screen.findByRole("button", { name: "Alle Gewerbe" })).toBeTruthy();
     expect(screen.getByRole("button", { name: "Filter „Alle Gewerbe“ löschen" })).toBeTruthy();
+    await fireEvent.input(screen.getByLabelText("Aktuelle Ansicht als Filter speichern"), { target: { value: "Meine" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Filter speichern" }));
+    await screen.findByRole("button", { name: "Meine" });
+    // A filter deleted: its chip is gone, the focus goes to the chip in its place, then to the search field.
+    const del = screen.getByRole("button", { name: "Filter „Alle Gewerbe“ löschen" });
+    del.focus();
+    await fireEvent.click(del);
+    await waitFor(() => expect(screen.queryByRole("button", { name: "Alle Gewerbe" })).toBeNull());
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByRole("button", { name: "Meine" })));
+    await fireEvent.click(screen.getByRole("button", { name: "Filter „Meine“ löschen" }));
+    await waitFor(() => expect(document.activeElement?.id).toBe("worklist-search"));
   });
 
   it("searches the work list", async () => {
