@@ -148,6 +148,44 @@ describe("letters", () => {
     expect(screen.getByTestId("letters-message").textContent).toContain("in das BundID-Postfach");
   });
 
+  it("hands the preview to the case view and keeps the focus when the letter's button is gone", async () => {
+    let sent = false;
+    mockIPC((cmd, args) => {
+      const req = (args as { request: LetterRequest }).request;
+      switch (cmd) {
+        case "letter_view":
+          // Once sent, no further letter is foreseen in this state.
+          return sent ? { ...view(req, null), kinds: [] } : view(req, null);
+        case "letter_preview":
+          return btoa("%PDF-1.4 Vorschau");
+        case "case_outbox":
+          return [];
+        case "send_letter":
+          sent = true;
+          return {};
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    const previews: (string | null)[] = [];
+    const onPreview = (pdf: Uint8Array | null) => previews.push(pdf ? new TextDecoder().decode(pdf) : null);
+    const r = render(LetterPanel, { backend: tauriBackend, caseId: "c".repeat(32), caseState: "entschieden", onSent: () => {}, onPreview });
+    await fireEvent.click(await screen.findByTestId("letter-preview"));
+    await waitFor(() => expect(previews).toContain("%PDF-1.4 Vorschau"));
+    // Shown by the case view, not in the panel.
+    expect(screen.queryByTestId("letter-preview-pages")).toBeNull();
+    const send = screen.getByTestId("letter-send");
+    send.focus();
+    await fireEvent.click(send);
+    await waitFor(() => expect(sent).toBe(true));
+    await r.rerender({ caseState: "versandt" });
+    await screen.findByText("In diesem Bearbeitungsstand ist kein Brief vorgesehen.");
+    expect(screen.queryByTestId("letter-send")).toBeNull();
+    // The state moved on: the preview is withdrawn, the focus is on what happened.
+    await waitFor(() => expect(previews.at(-1)).toBeNull());
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByTestId("letters-message")));
+  });
+
   it("formats amounts like the letters do", () => {
     expect(formatEuro(123456)).toBe("1.234,56 €");
     expect(formatEuro(5)).toBe("0,05 €");
