@@ -352,6 +352,43 @@ pub mod bench {
     pub fn reset_peak() -> std::io::Result<()> {
         std::fs::write("/proc/self/clear_refs", "5")
     }
+
+    /// Run `work` while a "window" asks the shared workstation for the work list's
+    /// first page every 20 ms, as the app's window does: `work`'s result, the
+    /// longest wait of one of those calls (lock and answer) and how many there were.
+    pub fn window_waits<T>(
+        shared: &workstation::background::Shared,
+        work: impl FnOnce() -> T,
+    ) -> (T, std::time::Duration, usize) {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::time::{Duration, Instant};
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let window = {
+            let (shared, done) = (shared.clone(), done.clone());
+            std::thread::spawn(move || {
+                let (mut longest, mut calls) = (Duration::ZERO, 0);
+                while !done.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    if let Ok(mut g) = shared.lock()
+                        && let Some(ws) = g.as_mut()
+                    {
+                        let _ = ws.work_list(workstation::WorkListQuery {
+                            limit: 50,
+                            ..workstation::WorkListQuery::default()
+                        });
+                    }
+                    longest = longest.max(t.elapsed());
+                    calls += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                (longest, calls)
+            })
+        };
+        let out = work();
+        done.store(true, Ordering::Relaxed);
+        let (longest, calls) = window.join().unwrap_or((Duration::MAX, 0));
+        (out, longest, calls)
+    }
 }
 
 /// The SMTP sink and the citizens' keys live in the simulator (the citizen's side).

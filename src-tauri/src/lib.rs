@@ -166,12 +166,24 @@ async fn login(
             Err(e) => tracing::warn!("Anmeldung am Rathaus-Server abgebrochen: {e}"),
         }
     });
+    // Many stale deadline keys (the first login after an update, other case types
+    // or holidays): computed on a second connection outside the workstation lock
+    // and stored in short slices; the work list says so meanwhile.
+    let shared = state.workstation.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        match workstation::background::due_keys_shared(&shared) {
+            Ok(Some(n)) => tracing::info!("Fristen von {n} Vorgängen im Hintergrund berechnet"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("Fristen nicht im Hintergrund berechnet: {}", e.message),
+        }
+    });
     if info.role == domain::Role::Leitung {
         // The dashboard's figures are read once now, in the background, so that the
         // Leitung's first opening is as fast as the later ones.
-        let st = state.inner().clone();
-        tauri::async_runtime::spawn(async move {
-            if let Err(e) = st.with(|ws| ws.reports_prepare()).await {
+        // Read on a second connection, outside the workstation lock.
+        let shared = state.workstation.clone();
+        tauri::async_runtime::spawn_blocking(move || {
+            if let Err(e) = workstation::background::reports_prepare_shared(&shared) {
                 tracing::warn!("Kennzahlen nicht vorbereitet: {}", e.message);
             }
         });

@@ -7,7 +7,6 @@
 //! backup runs. `make bench`; BENCHMARKS.md has 100,000 cases and 5 GB.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -78,33 +77,12 @@ fn main() -> Result<(), BoxError> {
     // The scheduled backup runs for whoever is logged in; the window asks for the
     // work list's first page every 20 ms meanwhile.
     let shared: workstation::background::Shared = Arc::new(Mutex::new(Some(ws)));
-    let done = Arc::new(AtomicBool::new(false));
-    let window = {
-        let (shared, done) = (shared.clone(), done.clone());
-        std::thread::spawn(move || -> (Duration, usize) {
-            let (mut longest, mut calls) = (Duration::ZERO, 0);
-            while !done.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                if let Ok(mut g) = shared.lock()
-                    && let Some(ws) = g.as_mut()
-                {
-                    let _ = ws.work_list(WorkListQuery {
-                        limit: 50,
-                        ..WorkListQuery::default()
-                    });
-                }
-                longest = longest.max(t.elapsed());
-                calls += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            (longest, calls)
-        })
-    };
     let t = Instant::now();
-    let written = workstation::backup::backup_shared(&shared, false)?.ok_or("no backup due")?;
+    let (written, longest, calls) = amtsstube_tests::bench::window_waits(&shared, || {
+        workstation::backup::backup_shared(&shared, false)
+    });
+    let written = written?.ok_or("no backup due")?;
     let backup = t.elapsed();
-    done.store(true, Ordering::Relaxed);
-    let (longest, calls) = window.join().map_err(|_| "window thread")?;
     println!(
         "backup: {:.1} s (snapshot, archive, read back), archive {:.0} MB, {} cases, {} documents",
         backup.as_secs_f64(),

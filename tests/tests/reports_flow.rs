@@ -217,10 +217,22 @@ fn figures_kept_in_memory_equal_a_fresh_read_after_changes() -> Result<(), BoxEr
     let cached_open = drill(&ws, Metric::Open)?;
     let cached_decided = drill(&ws, Metric::Decided)?;
     assert!(cached_decided.contains(&decided));
-    // Afresh: a new login reads everything again (prepared as the app does at login).
+    // Afresh: a new login reads everything again (prepared as the app does at login:
+    // on a second connection, outside the workstation lock).
     ws.logout();
     login(&mut ws, "leitung")?;
-    assert!(ws.reports_prepare()?);
+    let shared: workstation::background::Shared =
+        std::sync::Arc::new(std::sync::Mutex::new(Some(ws)));
+    assert!(workstation::background::reports_prepare_shared(&shared)?);
+    assert!(
+        !workstation::background::reports_prepare_shared(&shared)?,
+        "read once"
+    );
+    let ws = shared
+        .lock()
+        .map_err(|_| "lock")?
+        .take()
+        .ok_or("workstation")?;
     assert_eq!(ws.report(&year())?, cached);
     assert_eq!(drill(&ws, Metric::Open)?, cached_open);
     assert_eq!(drill(&ws, Metric::Decided)?, cached_decided);

@@ -351,7 +351,7 @@ function mockOneCase(item: object, detail: () => object, rest: (cmd: string, arg
       case "sync_status":
         return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
       case "work_list":
-        return { items: [item], total: 1, counts: counts(1) };
+        return { items: [item], total: 1, counts: counts(1), duesPending: false };
       case "case_detail":
         return detail();
       default:
@@ -362,14 +362,14 @@ function mockOneCase(item: object, detail: () => object, rest: (cmd: string, arg
 
 describe("Anmeldung und Arbeitskorb", () => {
   it("shows the login form first", async () => {
-    fakePortal({ items: [], total: 0, counts: counts(0) });
+    fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     expect(await screen.findByRole("heading", { name: "Anmeldung" })).toBeTruthy();
     expect(screen.queryByTestId("worklist")).toBeNull();
   });
 
   it("asks for both fields before calling the backend", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await fireEvent.click(await screen.findByRole("button", { name: "Anmelden" }));
     expect((await screen.findByRole("alert")).textContent).toContain("Bitte geben Sie Benutzername und Passwort ein.");
@@ -377,7 +377,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("shows the administration what it does and where, not an error about the work list", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     expect(await screen.findByRole("heading", { name: "Verwaltung" })).toBeTruthy();
@@ -401,7 +401,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("lets the administration unlock, reset, re-role and add users", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     const row = await screen.findByTestId("user-sb1");
@@ -435,7 +435,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   }, 15_000); // a long flow of many screens: 3–4 s alone, more on a loaded machine
 
   it("lets the administration set the operation, retry a failed item and check the audit chain", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     expect((await screen.findByTestId("outbox-failed")).textContent).toContain("Portal antwortet 503 (Wartung)");
@@ -461,7 +461,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("sets a forgotten password anew with the recovery key and logs in", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await fireEvent.click(await screen.findByTestId("recover-toggle"));
     expect(screen.getByTestId("recover-toggle").getAttribute("aria-expanded")).toBe("true");
@@ -486,7 +486,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("tests a connection file step by step and takes it over", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     const input = (await screen.findByLabelText("Verbindungsdatei (JSON)")) as HTMLInputElement;
@@ -510,7 +510,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("makes the destination's keys, takes the PKI's certificates and connects by hand", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     await fireEvent.click(await screen.findByTestId("keys-make"));
@@ -546,7 +546,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("lets the administration set the letterhead, refusing a wrong IBAN", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     // The first steps: only the letterhead is open.
@@ -567,7 +567,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("lets the administration set up the mail server, refusing an unencrypted remote one", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     expect((await screen.findByTestId("mail-state")).textContent).toContain("Noch kein Mailserver eingerichtet");
@@ -594,7 +594,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("lets the administration set up the BundID bridge from PEM files, refusing a key that does not fit", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("admin", "richtig-richtig");
     expect((await screen.findByTestId("bundid-state")).textContent).toContain("Noch nicht eingerichtet");
@@ -628,7 +628,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("warns the administration without a backup, saves the folder and backs up now", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) }, undefined, undefined, [], {
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false }, undefined, undefined, [], {
       settings: null,
       keyReady: true,
       lastGood: null,
@@ -659,7 +659,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("shows the German error of a wrong password and clears the field", async () => {
-    fakePortal({ items: [], total: 0, counts: counts(0) });
+    fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("sb1", "falsch");
     const alert = await screen.findByTestId("login-error");
@@ -681,6 +681,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       ],
       total: 1,
       counts: counts(1),
+      duesPending: false,
     });
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
@@ -696,7 +697,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("says so when the work list is empty", async () => {
-    fakePortal({ items: [], total: 0, counts: counts(0) });
+    fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     expect((await screen.findByTestId("worklist-empty")).textContent).toContain("Keine Vorgänge");
@@ -706,7 +707,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("shows the Rathaus-Server's state in office mode", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: true }, {
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false }, { reachable: true }, {
       state: "nicht_erreichbar",
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
@@ -727,7 +728,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("signs in at the Rathaus-Server again from the status bar when its session ended", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: true }, {
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false }, { reachable: true }, {
       state: "anmeldung_abgelaufen",
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
@@ -789,7 +790,7 @@ describe("Anmeldung und Arbeitskorb", () => {
         assigneeNow: "ben",
       },
     ];
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: true }, {
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false }, { reachable: true }, {
       state: "verbunden",
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
@@ -842,7 +843,7 @@ describe("Anmeldung und Arbeitskorb", () => {
       waiting: 0,
       conflicts: 0,
     };
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: true }, office);
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false }, { reachable: true }, office);
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
@@ -868,7 +869,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   }, 15_000);
 
   it("searches again when \"Suchen\" is pressed with the same words", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
@@ -882,7 +883,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("says when the session at the Rathaus-Server has ended", async () => {
-    fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: true }, {
+    fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false }, { reachable: true }, {
       state: "anmeldung_abgelaufen",
       server: "https://rathaus:8443",
       workstation: "0b4f2c1e-0000-4000-8000-000000000001",
@@ -901,7 +902,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("synchronises on request, reports the result and reloads the work list", async () => {
-    const calls = fakePortal({ items: [], total: 0, counts: counts(0) });
+    const calls = fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     expect(await screen.findByTestId("worklist-empty")).toBeTruthy();
@@ -915,7 +916,7 @@ describe("Anmeldung und Arbeitskorb", () => {
   });
 
   it("shows the progress of a background run and reloads the work list when it ends", async () => {
-    const list: WorkList = { items: [], total: 0, counts: counts(0) };
+    const list: WorkList = { items: [], total: 0, counts: counts(0), duesPending: false };
     let statusCalls = 0;
     mockIPC((cmd) => {
       switch (cmd) {
@@ -1174,7 +1175,7 @@ describe("Anmeldung und Arbeitskorb", () => {
           return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
         case "work_list":
           if (locked) throw { code: "locked", message: "gesperrt" };
-          return { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: null, due: null, assignedTo: null }], total: 1, counts: counts(1) };
+          return { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: null, due: null, assignedTo: null }], total: 1, counts: counts(1), duesPending: false };
         case "lock_screen":
           locked = true;
           return null;
@@ -1212,7 +1213,7 @@ describe("Anmeldung und Arbeitskorb", () => {
         case "sync_status":
           return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
         case "work_list":
-          return { items: [{ id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T09:00:00Z", deadline: null, due: null, assignedTo: "sb1" }], total: 1, counts: counts(1) };
+          return { items: [{ id: "c".repeat(32), fileNumber: "GEW-2026-0100001", caseType: "Gewerbeanmeldung", applicant: "Ayşe Öztürk", status: "in_pruefung", receivedAt: "2026-11-20T09:00:00Z", deadline: null, due: null, assignedTo: "sb1" }], total: 1, counts: counts(1), duesPending: false };
         case "case_workers":
           return [
             { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", active: true },
@@ -1256,7 +1257,7 @@ describe("Anmeldung und Arbeitskorb", () => {
         case "sync_status":
           return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
         case "work_list":
-          return { items: [row("a", 1), row("b", 2)], total: 2, counts: counts(2) };
+          return { items: [row("a", 1), row("b", 2)], total: 2, counts: counts(2), duesPending: false };
         case "case_workers":
           return [{ username: "sb2", displayName: "Sina Bearbeitung", role: "sachbearbeitung", active: true }];
         case "saved_filters":
@@ -1317,8 +1318,8 @@ describe("Anmeldung und Arbeitskorb", () => {
           const q = (args as { query: { search?: string } }).query;
           queries.push(q);
           return q.search
-            ? { items: [], total: 0, counts: counts(0) }
-            : { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: "imPlan", due: "2026-11-26", assignedTo: null }], total: 1, counts: counts(1) };
+            ? { items: [], total: 0, counts: counts(0), duesPending: false }
+            : { items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: "imPlan", due: "2026-11-26", assignedTo: null }], total: 1, counts: counts(1), duesPending: false };
         }
         default:
           throw new Error(`unexpected command ${cmd}`);
@@ -1335,8 +1336,34 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(await screen.findByText("Jörg Weiß")).toBeTruthy();
   });
 
+  it("says while deadlines are computed in the background and reads the list again until they are in", async () => {
+    let calls = 0;
+    mockIPC((cmd) => {
+      switch (cmd) {
+        case "session":
+          return sb;
+        case "sync_status":
+          return { configured: false, connectivity: null, lastSuccess: null, pending: 0, failed: 0, running: false, progress: null, nextRun: null };
+        case "work_list":
+          calls++;
+          return {
+            items: [{ id: "a", fileNumber: "MB-2026-0100001", caseType: "Meldebescheinigung", applicant: "Jörg Weiß", status: "eingegangen", receivedAt: "2026-11-23T08:15:00Z", deadline: "imPlan", due: "2026-11-26", assignedTo: null }],
+            total: 1,
+            counts: counts(1),
+            duesPending: calls < 2,
+          };
+        default:
+          throw new Error(`unexpected command ${cmd}`);
+      }
+    });
+    render(App, { backend: tauriBackend });
+    expect((await screen.findByTestId("dues-pending")).textContent).toContain("einmal neu berechnet");
+    await waitFor(() => expect(screen.queryByTestId("dues-pending")).toBeNull(), { timeout: 5000 });
+    expect(calls).toBe(2);
+  });
+
   it("says calmly when the portal cannot be reached", async () => {
-    fakePortal({ items: [], total: 0, counts: counts(0) }, { reachable: false });
+    fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false }, { reachable: false });
     render(App, { backend: tauriBackend });
     await login("sb1", "richtig-richtig");
     await fireEvent.click(await screen.findByRole("button", { name: "Jetzt synchronisieren" }));

@@ -353,6 +353,48 @@ impl Session {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// How many cases' deadline keys must be computed again.
+    pub fn stale_due_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM case_due_stale", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The stale cases (see [`Self::stale_due_cases`]) each with its history, read
+    /// in two queries rather than one per case.
+    pub fn stale_due_cases_with_history(&self) -> Result<Vec<(CaseRecord, Vec<HistoryEntry>)>> {
+        let mut out: Vec<(CaseRecord, Vec<HistoryEntry>)> = self
+            .stale_due_cases()?
+            .into_iter()
+            .map(|r| (r, Vec::new()))
+            .collect();
+        let at: std::collections::HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, (r, _))| (r.id.clone(), i))
+            .collect();
+        let mut stmt = self.conn.prepare(
+            "SELECT case_id, at, actor, kind, from_state, to_state, detail FROM case_history
+             WHERE case_id IN (SELECT case_id FROM case_due_stale) ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: String = r.get(0)?;
+            if let Some(&i) = at.get(&id) {
+                out[i].1.push(HistoryEntry {
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    kind: r.get(3)?,
+                    from_state: r.get(4)?,
+                    to_state: r.get(5)?,
+                    detail: r.get(6)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// Set the deadline keys (running deadline `YYYY-MM-DD`, `None` for none) of
     /// these cases, which are then no longer stale; in one transaction.
     pub fn set_case_dues(&mut self, dues: &[(String, Option<String>)]) -> Result<()> {

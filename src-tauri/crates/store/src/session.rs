@@ -554,6 +554,24 @@ impl Session {
     }
 
     /// Close the database and forget the key.
+    /// A second session of the same user on its own read-only connection, for
+    /// reading a large part of the record in another thread (deadline keys, the
+    /// dashboard's figures) while this one keeps serving the window. SQLite refuses
+    /// its writes (`query_only`); it writes no audit entry and needs no logout.
+    pub fn reader(&self) -> Result<Session> {
+        let conn = db::open_raw(&self.store.layout.db(), &self.key)?;
+        conn.execute_batch("PRAGMA query_only = ON;")?;
+        Ok(Session {
+            store: self.store.clone(),
+            conn,
+            key: self.key.duplicate(),
+            user: self.user.clone(),
+            vault: self.vault.clone(),
+            vault_check: self.vault_check.clone(),
+            numbering: None,
+        })
+    }
+
     pub fn lock(self) -> Store {
         let at = now_rfc3339(&self.store.clock);
         if let Err(e) = audit::append(

@@ -132,6 +132,7 @@ impl std::io::Seek for BlobReader {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Vault {
     layout: Layout,
     identity: age::x25519::Identity,

@@ -892,3 +892,48 @@ fn deadline_keys_order_the_list_and_go_stale_with_every_change() -> TestResult {
     }
     Ok(())
 }
+
+/// A second, read-only session for reading beside the first (another thread): it
+/// sees the same record, including what the first commits later, and refuses writes.
+#[test]
+fn a_reader_sees_the_record_and_refuses_writes() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let (mut session, _) = init(&tmp.path().join("s"), Clock::system())?;
+    let case = |i: u32| NewCase {
+        file_number: format!("HU-2026-{i:06}"),
+        case_type: "Hundesteuer-Anmeldung".into(),
+        applicant: format!("Person {i}"),
+        status: "eingegangen".into(),
+        received_at: "2026-11-02T09:00:00Z".into(),
+    };
+    session.insert_cases(&[case(1), case(2)])?;
+    let mut reader = session.reader()?;
+    let read = reader.stale_due_cases_with_history()?;
+    assert_eq!(read.len(), 2);
+    assert_eq!(reader.stale_due_count()?, 2);
+    // Every case has a key row from the start (none until computed).
+    assert_eq!(
+        reader
+            .case_records_due(
+                &store::CaseFilter::All,
+                None,
+                store::CaseOrder::Deadline,
+                10,
+                0
+            )?
+            .len(),
+        2
+    );
+    // What the first session commits later is seen by the reader.
+    session.insert_cases(&[case(3)])?;
+    assert_eq!(reader.stale_due_count()?, 3);
+    // Writes are refused, and the record stays as it was.
+    let refused = reader.set_case_dues(&[(read[0].0.id.clone(), Some("2026-12-01".into()))]);
+    assert!(refused.is_err(), "a reader wrote");
+    assert_eq!(session.stale_due_count()?, 3);
+    // Dropping the reader leaves the first session working.
+    drop(reader);
+    session.set_case_dues(&[(read[0].0.id.clone(), Some("2026-12-01".into()))])?;
+    assert_eq!(session.stale_due_count()?, 2);
+    Ok(())
+}

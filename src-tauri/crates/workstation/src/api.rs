@@ -147,6 +147,10 @@ pub struct WorkList {
     pub total: u32,
     /// How many cases each view holds (without a search).
     pub counts: ViewCounts,
+    /// The deadlines of many cases are being computed in the background (after an
+    /// update or a change of the case types or holidays): until then the deadline
+    /// order and the views "fällig" and "überfällig" leave those cases out or at the end.
+    pub dues_pending: bool,
 }
 
 /// The size of each view of the work list, for its tabs.

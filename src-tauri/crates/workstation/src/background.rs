@@ -380,3 +380,81 @@ async fn scheduler(
         }
     }
 }
+
+/// Keys stored per transaction by [`due_keys_shared`]: each slice holds the
+/// workstation for a few milliseconds.
+const DUE_KEYS_SLICE: usize = 2_000;
+
+/// Compute many stale deadline keys (the first login after an update, other case
+/// types or holidays) outside the workstation lock and store them a slice at a
+/// time, so that no window command waits behind them. The number of keys stored;
+/// None when there was nothing for the background (few or no stale keys, office
+/// mode, nobody logged in).
+pub fn due_keys_shared(shared: &Shared) -> Result<Option<usize>, AppError> {
+    let lost = crate::backup::lost_lock;
+    let job = {
+        let mut guard = shared.lock().map_err(|_| lost())?;
+        match guard.as_mut() {
+            Some(ws) if ws.session.is_some() => ws.due_keys_job()?,
+            _ => return Ok(None),
+        }
+    };
+    let Some(job) = job else { return Ok(None) };
+    let computed = job.run();
+    let mut keys = match computed {
+        Ok(keys) => keys,
+        Err(e) => {
+            if let Ok(mut guard) = shared.lock()
+                && let Some(ws) = guard.as_mut()
+            {
+                ws.due_keys_abandon();
+            }
+            return Err(e);
+        }
+    };
+    let total = keys.len();
+    loop {
+        let more = {
+            let mut guard = shared.lock().map_err(|_| lost())?;
+            match guard.as_mut() {
+                Some(ws) if ws.session.is_some() => {
+                    match ws.due_keys_store(&mut keys, DUE_KEYS_SLICE) {
+                        Ok(more) => more,
+                        Err(e) => {
+                            ws.due_keys_abandon();
+                            return Err(e);
+                        }
+                    }
+                }
+                // Logged out meanwhile: the keys stay stale, the next login starts again.
+                _ => return Ok(None),
+            }
+        };
+        if !more {
+            return Ok(Some(total));
+        }
+        // The window's commands get the lock between two slices (the lock is not
+        // fair: a moment's pause lets a waiting command in).
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Prepare the dashboard's figures (a Leitung's login) outside the workstation lock:
+/// read on a second connection, kept under the lock in a moment. Ok(false) when
+/// there was nothing to prepare (another role, already read, nobody logged in).
+pub fn reports_prepare_shared(shared: &Shared) -> Result<bool, AppError> {
+    let job = {
+        let guard = shared.lock().map_err(|_| crate::backup::lost_lock())?;
+        match guard.as_ref() {
+            Some(ws) if ws.session.is_some() => ws.reports_prepare_job()?,
+            _ => return Ok(false),
+        }
+    };
+    let Some(job) = job else { return Ok(false) };
+    let prepared = job.run()?;
+    let guard = shared.lock().map_err(|_| crate::backup::lost_lock())?;
+    if let Some(ws) = guard.as_ref() {
+        ws.reports_prepare_finish(prepared);
+    }
+    Ok(true)
+}

@@ -340,7 +340,7 @@ impl From<&BackupWritten> for BackupDone {
     }
 }
 
-fn lost_lock() -> AppError {
+pub(crate) fn lost_lock() -> AppError {
     AppError::new(
         crate::ErrorCode::Storage,
         "Interner Fehler: Sperre verloren. Bitte starten Sie die Anwendung neu.",

@@ -1327,8 +1327,9 @@ impl Workstation {
             ));
         }
         let cfg = self.casework_config().ok();
-        // Deadline order, windows and counts read the keys: bring them up to date.
-        self.refresh_dues(cfg.as_deref())?;
+        // Deadline order, windows and counts read the keys: bring them up to date
+        // (or leave that to the background job when it has many to compute).
+        let dues_pending = self.refresh_dues(cfg.as_deref())?;
         let session = self.session_with(Permission::ReadCases)?;
         let me = session.user().username.to_string();
         let all = session.user().role.may(Permission::AllCases);
@@ -1406,34 +1407,157 @@ impl Workstation {
             items,
             total,
             counts,
+            dues_pending,
         })
     }
 
     /// Compute the deadline keys of the cases changed since they were last set
     /// (all of them under other rules): a handful after a day's work, every case
     /// once after an update or a change of the case types or holidays.
-    fn refresh_dues(&mut self, cfg: Option<&CaseworkConfig>) -> Result<(), AppError> {
+    /// Returns true when many keys are stale and a background job computes them:
+    /// nothing is computed here then (it would hold the window for seconds).
+    fn refresh_dues(&mut self, cfg: Option<&CaseworkConfig>) -> Result<bool, AppError> {
+        let background = self.dues_background;
         let session = self.session_with_mut(Permission::ReadCases)?;
         // Without a readable configuration no case has a deadline; once it is
         // repaired the basis differs again and everything is computed anew.
-        let basis = cfg.map_or("ohne Konfiguration", |c| c.deadline_basis.as_str());
+        let basis = due_basis_of(cfg);
         if session.due_basis()?.as_deref() != Some(basis) {
             session.renew_due_basis(basis)?;
         }
-        let stale = session.stale_due_cases()?;
-        if stale.is_empty() {
-            return Ok(());
+        let stale = session.stale_due_count()?;
+        if stale == 0 {
+            return Ok(false);
         }
-        let mut dues = Vec::with_capacity(stale.len());
-        for r in stale {
-            let due = match cfg {
-                Some(cfg) => due_key(&r, cfg, &session.case_history(&r.id)?),
-                None => None,
-            };
-            dues.push((r.id, due));
+        if background && stale > DUES_INLINE {
+            return Ok(true);
         }
+        let dues = compute_dues(session.stale_due_cases_with_history()?, cfg);
         session.set_case_dues(&dues)?;
-        Ok(())
+        Ok(false)
+    }
+
+    /// Many deadline keys are stale (the first login after an update, other case
+    /// types or holidays): a job that computes them on a second, read-only
+    /// connection outside the workstation lock ([`DueJob::run`]), to be stored
+    /// with [`Self::due_keys_store`] a slice at a time. None when there are few
+    /// (the next work list computes them at once) or nobody may read cases.
+    pub fn due_keys_job(&mut self) -> Result<Option<DueJob>, AppError> {
+        if self.office_mode()? {
+            return Ok(None);
+        }
+        let cfg = self.casework_config().ok();
+        let Ok(session) = self.session_with_mut(Permission::ReadCases) else {
+            return Ok(None);
+        };
+        let basis = due_basis_of(cfg.as_deref()).to_owned();
+        if session.due_basis()?.as_deref() != Some(basis.as_str()) {
+            session.renew_due_basis(&basis)?;
+        }
+        if session.stale_due_count()? <= DUES_INLINE {
+            return Ok(None);
+        }
+        // What changes after this position is read again by the next work list.
+        let (_, mark) = session.case_changes_span()?;
+        let reader = session.reader()?;
+        self.dues_background = true;
+        Ok(Some(DueJob {
+            reader,
+            cfg,
+            basis,
+            mark,
+        }))
+    }
+
+    /// Store up to `max` keys the job computed (one short transaction); true while
+    /// more are left. Keys of cases changed since the job read them, and all of
+    /// them if the rules changed meanwhile, are not stored: those stay stale.
+    pub fn due_keys_store(&mut self, keys: &mut DueKeys, max: usize) -> Result<bool, AppError> {
+        let session = self.session_with_mut(Permission::ReadCases)?;
+        if session.due_basis()?.as_deref() != Some(keys.basis.as_str()) {
+            keys.dues.clear();
+        }
+        let (_, now) = session.case_changes_span()?;
+        let changed: std::collections::HashSet<String> =
+            session.cases_changed(keys.mark, now)?.into_iter().collect();
+        let take = keys.dues.len().min(max.max(1));
+        let slice: Vec<(String, Option<String>)> = keys
+            .dues
+            .drain(..take)
+            .filter(|(id, _)| !changed.contains(id))
+            .collect();
+        session.set_case_dues(&slice)?;
+        let more = !keys.dues.is_empty();
+        if !more {
+            self.dues_background = false;
+        }
+        Ok(more)
+    }
+
+    /// The background job ended without storing its keys (an error, a logout):
+    /// work lists compute stale keys themselves again.
+    pub fn due_keys_abandon(&mut self) {
+        self.dues_background = false;
+    }
+}
+
+/// Up to this many stale deadline keys a work list computes itself (a few
+/// milliseconds); more are left to the background job while one runs.
+pub const DUES_INLINE: u64 = 2_000;
+
+fn due_basis_of(cfg: Option<&CaseworkConfig>) -> &str {
+    cfg.map_or("ohne Konfiguration", |c| c.deadline_basis.as_str())
+}
+
+fn compute_dues(
+    stale: Vec<(CaseRecord, Vec<store::HistoryEntry>)>,
+    cfg: Option<&CaseworkConfig>,
+) -> Vec<(String, Option<String>)> {
+    stale
+        .into_iter()
+        .map(|(r, history)| {
+            let due = cfg.and_then(|cfg| due_key(&r, cfg, &history));
+            (r.id, due)
+        })
+        .collect()
+}
+
+/// Stale deadline keys computed outside the workstation lock: a read-only second
+/// session, the rules in force and the position of the change list when it began.
+pub struct DueJob {
+    reader: store::Session,
+    cfg: Option<std::sync::Arc<CaseworkConfig>>,
+    basis: String,
+    mark: i64,
+}
+
+/// The keys a [`DueJob`] computed, stored by [`Workstation::due_keys_store`].
+pub struct DueKeys {
+    dues: Vec<(String, Option<String>)>,
+    basis: String,
+    mark: i64,
+}
+
+impl DueKeys {
+    /// Keys still to be stored.
+    pub fn len(&self) -> usize {
+        self.dues.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dues.is_empty()
+    }
+}
+
+impl DueJob {
+    /// Read the stale cases with their histories and compute their keys (no lock held).
+    pub fn run(self) -> Result<DueKeys, AppError> {
+        let stale = self.reader.stale_due_cases_with_history()?;
+        Ok(DueKeys {
+            dues: compute_dues(stale, self.cfg.as_deref()),
+            basis: self.basis,
+            mark: self.mark,
+        })
     }
 }
 

@@ -84,6 +84,9 @@ pub struct Workstation {
     office: office::SignedIn,
     /// The recovery key between the first run and the first login, for its sheet.
     fresh_recovery: Option<age::secrecy::SecretString>,
+    /// A background job computes the stale deadline keys (see `due_keys_job`): a
+    /// work list meanwhile does not compute them under the lock itself.
+    dues_background: bool,
 }
 
 /// Setting: seconds of inactivity before the screen locks.
@@ -120,6 +123,7 @@ impl Workstation {
             reports: reports::ReportState::default(),
             office: office::SignedIn::default(),
             fresh_recovery: None,
+            dues_background: false,
         }
     }
 

@@ -204,6 +204,29 @@ impl ReportCache {
     }
 }
 
+/// The dashboard's figures read outside the workstation lock (see
+/// [`Workstation::reports_prepare_job`]).
+pub struct ReportsJob {
+    user: String,
+    reader: store::Session,
+    mark: i64,
+    day: Date,
+    config: Option<std::sync::Arc<crate::config::CaseworkConfig>>,
+}
+
+/// What a [`ReportsJob`] read, for [`Workstation::reports_prepare_finish`].
+pub struct ReportsPrepared(ReportCache, String);
+
+impl ReportsJob {
+    /// Read every case and its history and compute the deadlines (no lock held).
+    pub fn run(self) -> Result<ReportsPrepared, AppError> {
+        Ok(ReportsPrepared(
+            ReportCache::load(&self.reader, self.mark, self.day, self.config)?,
+            self.user,
+        ))
+    }
+}
+
 /// The dashboard's state in the facade: the figures' input kept between openings
 /// (re-read per changed case; dropped at login and logout).
 #[derive(Default)]
@@ -350,6 +373,40 @@ impl Workstation {
         };
         self.refresh_report_cache(session, crate::casework::today())?;
         Ok(true)
+    }
+
+    /// The same preparation as a job that reads on a second, read-only connection
+    /// outside the workstation lock ([`ReportsJob::run`]), installed with
+    /// [`Self::reports_prepare_finish`]. None for anyone without the permission
+    /// and when the figures are already read.
+    pub fn reports_prepare_job(&self) -> Result<Option<ReportsJob>, AppError> {
+        let Ok(session) = self.session_with(Permission::AllCases) else {
+            return Ok(None);
+        };
+        if self.reports.cache.borrow().is_some() {
+            return Ok(None);
+        }
+        // What changes after this position is read again at the next opening.
+        let (_, mark) = session.case_changes_span()?;
+        Ok(Some(ReportsJob {
+            user: session.user().username.to_string(),
+            reader: session.reader()?,
+            mark,
+            day: crate::casework::today(),
+            config: self.casework_config().ok(),
+        }))
+    }
+
+    /// Keep the figures a [`ReportsJob`] read, unless an opening read them meanwhile.
+    pub fn reports_prepare_finish(&self, prepared: ReportsPrepared) {
+        // Only for the login it was read for.
+        if self.me().ok().map(|u| u.to_string()).as_deref() != Some(prepared.1.as_str()) {
+            return;
+        }
+        let mut slot = self.reports.cache.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(prepared.0);
+        }
     }
 
     /// The dashboard's figures for a period (Leitung).

@@ -63,6 +63,7 @@ impl Workstation {
     /// Close the open session, if any, and drop the figures cached for it.
     fn end_session(&mut self) {
         self.fresh_recovery = None;
+        self.dues_background = false;
         self.reports = Default::default();
         self.office = Default::default();
         if let Some(old) = self.session.take() {

@@ -1260,3 +1260,96 @@ fn work_list_by_deadline_with_due_views_and_counts() -> R {
     );
     Ok(())
 }
+
+/// Many stale deadline keys (the first login after an update, other rules): a job
+/// computes them on a second connection outside the workstation lock and stores
+/// them in slices; a work list meanwhile does not compute them itself and says so;
+/// a case changed while the job ran keeps its stale key, and the next list computes it.
+#[test]
+fn many_deadline_keys_are_computed_outside_the_lock() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "leitung")?;
+    let n = usize::try_from(workstation::casework::DUES_INLINE)? + 300;
+    workstation::demo::demo_history(&mut ws, n, 1, &["sb1".to_owned()])?;
+    let by_deadline = |ws: &mut Workstation| {
+        ws.work_list(WorkListQuery {
+            sort: Some(workstation::WorkListSort::Frist),
+            limit: 500,
+            ..WorkListQuery::default()
+        })
+    };
+    let job = ws
+        .due_keys_job()?
+        .ok_or("a job for the background expected")?;
+    let stale = ws.session_for_import()?.stale_due_count()?;
+    assert!(stale > workstation::casework::DUES_INLINE, "{stale} stale");
+    // Meanwhile the list answers without computing them, and says so.
+    let during = by_deadline(&mut ws)?;
+    assert!(during.dues_pending);
+    // Every case shows (those not yet computed at the end of the order).
+    assert_eq!(usize::try_from(during.total)?, n + 2);
+    assert_eq!(ws.session_for_import()?.stale_due_count()?, stale);
+    // A case changes while the job runs.
+    let changed = during.items[0].id.clone();
+    ws.assign_case(AssignRequest {
+        case_id: changed.clone(),
+        to: Some("sb1".into()),
+        reason: Some("Vertretung".into()),
+    })?;
+    let mut keys = job.run()?;
+    assert_eq!(u64::try_from(keys.len())?, stale);
+    let mut slices = 1;
+    while ws.due_keys_store(&mut keys, 700)? {
+        slices += 1;
+    }
+    assert_eq!(slices, usize::try_from(stale)?.div_ceil(700));
+    // Only the changed case is still stale; the next list computes it.
+    assert_eq!(ws.session_for_import()?.stale_due_count()?, 1);
+    let after = by_deadline(&mut ws)?;
+    assert!(!after.dues_pending);
+    assert_eq!(ws.session_for_import()?.stale_due_count()?, 0);
+    // The stored keys order the list: running deadlines ascending.
+    let running: Vec<&str> = after
+        .items
+        .iter()
+        .filter(|c| {
+            c.deadline
+                .is_some_and(|d| d != domain::deadline::DeadlineStatus::Ruht)
+        })
+        .filter_map(|c| c.due.as_deref())
+        .collect();
+    assert!(
+        running.len() > 100,
+        "{} with a running deadline",
+        running.len()
+    );
+    assert!(running.windows(2).all(|w| w[0] <= w[1]), "{running:?}");
+    Ok(())
+}
+
+/// The background helper on the shared workstation: nothing to do with few stale
+/// keys; with many it computes and stores all of them.
+#[test]
+fn due_keys_in_the_background_through_the_shared_workstation() -> R {
+    let tmp = tempfile::tempdir()?;
+    let (mut ws, _) = provision(&tmp.path().join("daten"))?;
+    login(&mut ws, "leitung")?;
+    let shared: workstation::background::Shared =
+        std::sync::Arc::new(std::sync::Mutex::new(Some(ws)));
+    // Two cases: the next list computes them; nothing for the background.
+    assert_eq!(workstation::background::due_keys_shared(&shared)?, None);
+    let n = usize::try_from(workstation::casework::DUES_INLINE)? + 1;
+    {
+        let mut guard = shared.lock().map_err(|_| "lock")?;
+        let ws = guard.as_mut().ok_or("no workstation")?;
+        workstation::demo::demo_history(ws, n, 1, &["sb1".to_owned()])?;
+    }
+    let stored = workstation::background::due_keys_shared(&shared)?.ok_or("keys expected")?;
+    assert!(stored >= n, "{stored}");
+    let mut guard = shared.lock().map_err(|_| "lock")?;
+    let ws = guard.as_mut().ok_or("no workstation")?;
+    assert_eq!(ws.session_for_import()?.stale_due_count()?, 0);
+    assert!(!ws.work_list(WorkListQuery::default())?.dues_pending);
+    Ok(())
+}

@@ -9,4 +9,10 @@ export type WorkList = { items: Array<CaseSummary>, total: number,
 /**
  * How many cases each view holds (without a search).
  */
-counts: ViewCounts, };
+counts: ViewCounts, 
+/**
+ * The deadlines of many cases are being computed in the background (after an
+ * update or a change of the case types or holidays): until then the deadline
+ * order and the views "fällig" and "überfällig" leave those cases out or at the end.
+ */
+duesPending: boolean, };

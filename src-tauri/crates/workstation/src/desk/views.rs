@@ -195,6 +195,7 @@ impl Workstation {
                 items: Vec::new(),
                 total: 0,
                 counts: api::ViewCounts::default(),
+                dues_pending: false,
             });
         }
         let limit = query.limit.clamp(1, MAX_PAGE) as usize;
@@ -338,6 +339,7 @@ impl Workstation {
             items,
             total: u32::try_from(total).unwrap_or(u32::MAX),
             counts,
+            dues_pending: false,
         })
     }
 
