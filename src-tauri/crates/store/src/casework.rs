@@ -353,6 +353,19 @@ impl Session {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// Are more than `n` deadline keys stale (or, `all`, more than `n` cases in the
+    /// store)? Reads at most `n + 1` index entries, however large the store.
+    pub fn due_work_above(&self, n: u64, all: bool) -> Result<bool> {
+        let sql = if all {
+            "SELECT count(*) FROM (SELECT 1 FROM cases LIMIT ?1)"
+        } else {
+            "SELECT count(*) FROM (SELECT 1 FROM case_due_stale LIMIT ?1)"
+        };
+        let limit = i64::try_from(n.saturating_add(1)).unwrap_or(i64::MAX);
+        let found: i64 = self.conn.query_row(sql, params![limit], |r| r.get(0))?;
+        Ok(u64::try_from(found).unwrap_or(0) > n)
+    }
+
     /// How many cases' deadline keys must be computed again.
     pub fn stale_due_count(&self) -> Result<u64> {
         let n: i64 = self
@@ -361,23 +374,32 @@ impl Session {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// The stale cases (see [`Self::stale_due_cases`]) each with its history, read
-    /// in two queries rather than one per case.
-    pub fn stale_due_cases_with_history(&self) -> Result<Vec<(CaseRecord, Vec<HistoryEntry>)>> {
-        let mut out: Vec<(CaseRecord, Vec<HistoryEntry>)> = self
-            .stale_due_cases()?
-            .into_iter()
-            .map(|r| (r, Vec::new()))
-            .collect();
+    /// The stale cases (see [`Self::stale_due_cases`]), or every case (`all`: the
+    /// rules changed), each with its history, read in two queries rather than one
+    /// per case.
+    pub fn due_cases_with_history(
+        &self,
+        all: bool,
+    ) -> Result<Vec<(CaseRecord, Vec<HistoryEntry>)>> {
+        let records = if all {
+            self.all_case_records()?
+        } else {
+            self.stale_due_cases()?
+        };
+        let mut out: Vec<(CaseRecord, Vec<HistoryEntry>)> =
+            records.into_iter().map(|r| (r, Vec::new())).collect();
         let at: std::collections::HashMap<String, usize> = out
             .iter()
             .enumerate()
             .map(|(i, (r, _))| (r.id.clone(), i))
             .collect();
-        let mut stmt = self.conn.prepare(
+        let sql = if all {
+            "SELECT case_id, at, actor, kind, from_state, to_state, detail FROM case_history ORDER BY id"
+        } else {
             "SELECT case_id, at, actor, kind, from_state, to_state, detail FROM case_history
-             WHERE case_id IN (SELECT case_id FROM case_due_stale) ORDER BY id",
-        )?;
+             WHERE case_id IN (SELECT case_id FROM case_due_stale) ORDER BY id"
+        };
+        let mut stmt = self.conn.prepare(sql)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
             let id: String = r.get(0)?;
@@ -393,6 +415,71 @@ impl Session {
             }
         }
         Ok(out)
+    }
+
+    /// Keys computed beside the window (a background job), stored in one short
+    /// transaction: not those of cases changed after position `after` of the change
+    /// list (they stay stale and are computed again), and none if the rules' record
+    /// is no longer `basis_was` (someone renewed it meanwhile). The number stored, or
+    /// None when the rules changed.
+    pub fn store_due_keys(
+        &mut self,
+        dues: &[(String, Option<String>)],
+        after: i64,
+        basis_was: Option<&str>,
+    ) -> Result<Option<usize>> {
+        let tx = self.conn.transaction()?;
+        let basis: Option<String> = tx
+            .query_row(
+                "SELECT fingerprint FROM case_due_basis WHERE id = 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if basis.as_deref() != basis_was {
+            return Ok(None);
+        }
+        let changed: std::collections::HashSet<String> = {
+            let mut stmt = tx.prepare_cached("SELECT case_id FROM case_changes WHERE seq > ?1")?;
+            let rows = stmt.query_map(params![after], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut stored = 0;
+        {
+            // Only a key that differs is written (the deadline index is rewritten
+            // for nothing otherwise).
+            let mut put = tx.prepare_cached(
+                "INSERT INTO case_due (case_id, due_key) VALUES (?1, ?2)
+                 ON CONFLICT (case_id) DO UPDATE SET due_key = excluded.due_key
+                 WHERE due_key <> excluded.due_key",
+            )?;
+            let mut done = tx.prepare_cached("DELETE FROM case_due_stale WHERE case_id = ?1")?;
+            for (id, due) in dues {
+                if changed.contains(id) {
+                    continue;
+                }
+                let key = due.as_deref().unwrap_or(NO_DUE);
+                if !is_day(key) {
+                    return Err(StoreError::InvalidInput("Ungültiges Fristdatum.".into()));
+                }
+                put.execute(params![id, key])?;
+                done.execute(params![id])?;
+                stored += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(Some(stored))
+    }
+
+    /// Record the rules the keys are now computed under, without marking any case
+    /// stale (a background job computed every case's key under them).
+    pub fn set_due_basis(&mut self, fingerprint: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO case_due_basis (id, fingerprint) VALUES (1, ?1)
+             ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint",
+            params![fingerprint],
+        )?;
+        Ok(())
     }
 
     /// Set the deadline keys (running deadline `YYYY-MM-DD`, `None` for none) of
@@ -590,8 +677,11 @@ impl Session {
     /// The oldest and newest position of the change list (`case_changes`, written by
     /// triggers with every change of a case or of its history); (0, 0) when empty.
     pub fn case_changes_span(&self) -> Result<(i64, i64)> {
+        // Two subqueries: min() and max() in one SELECT scan the whole table, each
+        // alone reads one end of the key.
         Ok(self.conn.query_row(
-            "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM case_changes",
+            "SELECT coalesce((SELECT min(seq) FROM case_changes), 0),
+                    coalesce((SELECT max(seq) FROM case_changes), 0)",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?)
