@@ -86,11 +86,15 @@ fn main() -> Result<(), BoxError> {
         println!(
             "| {n} | Leitung: erste Liste, Fristen aller Vorgänge berechnet | {n} | {first:.1} ms (einmal) | – |"
         );
-        // The same in the background, as the app does at login: every key stale
-        // again (other rules), computed outside the workstation lock and stored in
+        // The same in the background, as the app does at login after an update
+        // (every key "none" until computed, then each one written): the keys made
+        // "none" by an unreadable vorgangsarten.toml, then the file repaired – other
+        // rules, every key computed outside the workstation lock and stored in
         // slices; meanwhile the window asks for the first page every 20 ms.
-        ws.session_for_import()?
-            .renew_due_basis("bench: andere Regeln")?;
+        let types = tmp.path().join("daten").join("vorgangsarten.toml");
+        std::fs::write(&types, "[kaputt")?;
+        ws.work_list(query(None, None, Some(WorkListSort::Frist)))?;
+        std::fs::remove_file(&types)?;
         let shared: workstation::background::Shared = Arc::new(Mutex::new(Some(ws)));
         let t = Instant::now();
         let (stored, longest, calls) = amtsstube_tests::bench::window_waits(&shared, || {

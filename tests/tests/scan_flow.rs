@@ -1052,9 +1052,12 @@ fn the_background_pass_checks_files_without_the_workstation() -> Result<(), BoxE
     login(&mut ws, "scan1")?;
     let mut pass = ws.scan_intake_begin()?.ok_or("no pass after login")?;
     pass.check(Duration::from_secs(5))?;
+    assert!(ws.scan_intake_by(&pass));
+    // Stored through the pass's own session – without `ws` as well.
     while pass.waiting_to_store() > 0 {
-        ws.scan_intake_store_next(&mut pass)?;
+        pass.store_next()?;
     }
+    assert_eq!(ws.scan_queue()?.len(), 1, "stored beside the workstation");
     ws.scan_intake_end(pass);
     assert_eq!(ws.scan_queue()?.len(), 1);
     assert!(!inbox.join("eins.jpg").exists());

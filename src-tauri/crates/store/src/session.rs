@@ -559,8 +559,22 @@ impl Session {
     /// dashboard's figures) while this one keeps serving the window. SQLite refuses
     /// its writes (`query_only`); it writes no audit entry and needs no logout.
     pub fn reader(&self) -> Result<Session> {
+        let session = self.second()?;
+        session.conn.execute_batch("PRAGMA query_only = ON;")?;
+        Ok(session)
+    }
+
+    /// A second session of the same user on its own connection that may write: bulk
+    /// work in another thread (deadline keys) whose short transactions take turns
+    /// with this session's through SQLite's own write lock – the window's reads never
+    /// wait for them (WAL). It writes no audit entry and needs no logout; its key
+    /// copy is wiped when it is dropped.
+    pub fn worker(&self) -> Result<Session> {
+        self.second()
+    }
+
+    fn second(&self) -> Result<Session> {
         let conn = db::open_raw(&self.store.layout.db(), &self.key)?;
-        conn.execute_batch("PRAGMA query_only = ON;")?;
         Ok(Session {
             store: self.store.clone(),
             conn,

@@ -896,7 +896,7 @@ fn deadline_keys_order_the_list_and_go_stale_with_every_change() -> TestResult {
 /// A second, read-only session for reading beside the first (another thread): it
 /// sees the same record, including what the first commits later, and refuses writes.
 #[test]
-fn a_reader_sees_the_record_and_refuses_writes() -> TestResult {
+fn a_reader_and_a_worker_beside_the_session() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let (mut session, _) = init(&tmp.path().join("s"), Clock::system())?;
     let case = |i: u32| NewCase {
@@ -908,7 +908,7 @@ fn a_reader_sees_the_record_and_refuses_writes() -> TestResult {
     };
     session.insert_cases(&[case(1), case(2)])?;
     let mut reader = session.reader()?;
-    let read = reader.stale_due_cases_with_history()?;
+    let read = reader.due_cases_with_history(false)?;
     assert_eq!(read.len(), 2);
     assert_eq!(reader.stale_due_count()?, 2);
     // Every case has a key row from the start (none until computed).
@@ -935,5 +935,38 @@ fn a_reader_sees_the_record_and_refuses_writes() -> TestResult {
     drop(reader);
     session.set_case_dues(&[(read[0].0.id.clone(), Some("2026-12-01".into()))])?;
     assert_eq!(session.stale_due_count()?, 2);
+
+    // A worker stores keys beside the first session: not for a case changed after
+    // the position it started from, and none once the rules' record changed.
+    let mut worker = session.worker()?;
+    let (_, mark) = session.case_changes_span()?;
+    let stale: Vec<String> = worker
+        .stale_due_cases()?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(stale.len(), 2);
+    session.add_note(&stale[0], "geändert, während gerechnet wurde")?;
+    session.set_case_type_code(&stale[0], "HU")?;
+    let keys: Vec<(String, Option<String>)> = stale
+        .iter()
+        .map(|id| (id.clone(), Some("2026-12-24".to_owned())))
+        .collect();
+    assert_eq!(worker.store_due_keys(&keys, mark, None)?, Some(1));
+    assert_eq!(
+        session
+            .stale_due_cases()?
+            .iter()
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>(),
+        [stale[0].clone()]
+    );
+    session.set_due_basis("andere Regeln")?;
+    assert_eq!(
+        worker.store_due_keys(&keys, mark, None)?,
+        None,
+        "the rules changed meanwhile"
+    );
+    assert_eq!(session.stale_due_count()?, 1);
     Ok(())
 }

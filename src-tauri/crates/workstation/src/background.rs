@@ -381,15 +381,15 @@ async fn scheduler(
     }
 }
 
-/// Keys stored per transaction by [`due_keys_shared`]: each slice holds the
-/// workstation for a few milliseconds.
-const DUE_KEYS_SLICE: usize = 2_000;
+/// Keys stored per transaction by [`due_keys_shared`].
+const DUE_KEYS_SLICE: usize = 500;
 
 /// Compute many stale deadline keys (the first login after an update, other case
-/// types or holidays) outside the workstation lock and store them a slice at a
-/// time, so that no window command waits behind them. The number of keys stored;
-/// None when there was nothing for the background (few or no stale keys, office
-/// mode, nobody logged in).
+/// types or holidays) and store them a slice at a time on a second connection,
+/// outside the workstation lock: the window's commands never wait behind them
+/// (their reads not at all, their writes at most one slice). The number of keys
+/// computed; None when there was nothing for the background (few or no stale
+/// keys, office mode, nobody logged in) or the user logged out meanwhile.
 pub fn due_keys_shared(shared: &Shared) -> Result<Option<usize>, AppError> {
     let lost = crate::backup::lost_lock;
     let job = {
@@ -400,43 +400,43 @@ pub fn due_keys_shared(shared: &Shared) -> Result<Option<usize>, AppError> {
         }
     };
     let Some(job) = job else { return Ok(None) };
-    let computed = job.run();
-    let mut keys = match computed {
+    let done = |shared: &Shared| {
+        if let Ok(mut guard) = shared.lock()
+            && let Some(ws) = guard.as_mut()
+        {
+            ws.due_keys_done();
+        }
+    };
+    let mut keys = match job.run() {
         Ok(keys) => keys,
         Err(e) => {
-            if let Ok(mut guard) = shared.lock()
-                && let Some(ws) = guard.as_mut()
-            {
-                ws.due_keys_abandon();
-            }
+            done(shared);
             return Err(e);
         }
     };
     let total = keys.len();
     loop {
-        let more = {
-            let mut guard = shared.lock().map_err(|_| lost())?;
-            match guard.as_mut() {
-                Some(ws) if ws.session.is_some() => {
-                    match ws.due_keys_store(&mut keys, DUE_KEYS_SLICE) {
-                        Ok(more) => more,
-                        Err(e) => {
-                            ws.due_keys_abandon();
-                            return Err(e);
-                        }
-                    }
-                }
-                // Logged out meanwhile: the keys stay stale, the next login starts again.
-                _ => return Ok(None),
-            }
-        };
-        if !more {
-            return Ok(Some(total));
+        // Logged out meanwhile: stop (the job's key copy goes with it); the keys
+        // not stored stay stale and the next login starts again.
+        let logged_in = shared
+            .lock()
+            .map_err(|_| lost())?
+            .as_ref()
+            .is_some_and(|ws| ws.session.is_some());
+        if !logged_in {
+            return Ok(None);
         }
-        // The window's commands get the lock between two slices (the lock is not
-        // fair: a moment's pause lets a waiting command in).
-        std::thread::sleep(Duration::from_millis(1));
+        match keys.store_next(DUE_KEYS_SLICE) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                done(shared);
+                return Err(e);
+            }
+        }
     }
+    done(shared);
+    Ok(Some(total))
 }
 
 /// Prepare the dashboard's figures (a Leitung's login) outside the workstation lock:

@@ -1423,21 +1423,24 @@ impl Workstation {
         // repaired the basis differs again and everything is computed anew.
         let basis = due_basis_of(cfg);
         if session.due_basis()?.as_deref() != Some(basis) {
+            if background {
+                // The job computes every key under the new rules.
+                return Ok(true);
+            }
             session.renew_due_basis(basis)?;
         }
-        let stale = session.stale_due_count()?;
-        if stale == 0 {
+        if !session.due_work_above(0, false)? {
             return Ok(false);
         }
-        if background && stale > DUES_INLINE {
+        if background && session.due_work_above(DUES_INLINE, false)? {
             return Ok(true);
         }
-        let dues = compute_dues(session.stale_due_cases_with_history()?, cfg);
+        let dues = compute_dues(session.due_cases_with_history(false)?, cfg);
         session.set_case_dues(&dues)?;
         Ok(false)
     }
 
-    /// Many deadline keys are stale (the first login after an update, other case
+    /// Many deadline keys to compute (the first login after an update, other case
     /// types or holidays): a job that computes them on a second, read-only
     /// connection outside the workstation lock ([`DueJob::run`]), to be stored
     /// with [`Self::due_keys_store`] a slice at a time. None when there are few
@@ -1451,52 +1454,30 @@ impl Workstation {
             return Ok(None);
         };
         let basis = due_basis_of(cfg.as_deref()).to_owned();
-        if session.due_basis()?.as_deref() != Some(basis.as_str()) {
-            session.renew_due_basis(&basis)?;
-        }
-        if session.stale_due_count()? <= DUES_INLINE {
+        // Other rules: every key is computed again (the basis is recorded once
+        // all are stored – marking every case stale here would hold the lock).
+        let all = session.due_basis()?.as_deref() != Some(basis.as_str());
+        if !session.due_work_above(DUES_INLINE, all)? {
             return Ok(None);
         }
-        // What changes after this position is read again by the next work list.
+        // What changes after this position is computed again by the next work list.
         let (_, mark) = session.case_changes_span()?;
-        let reader = session.reader()?;
+        let basis_was = session.due_basis()?;
+        let worker = session.worker()?;
         self.dues_background = true;
         Ok(Some(DueJob {
-            reader,
+            worker,
             cfg,
             basis,
+            basis_was,
             mark,
+            all,
         }))
     }
 
-    /// Store up to `max` keys the job computed (one short transaction); true while
-    /// more are left. Keys of cases changed since the job read them, and all of
-    /// them if the rules changed meanwhile, are not stored: those stay stale.
-    pub fn due_keys_store(&mut self, keys: &mut DueKeys, max: usize) -> Result<bool, AppError> {
-        let session = self.session_with_mut(Permission::ReadCases)?;
-        if session.due_basis()?.as_deref() != Some(keys.basis.as_str()) {
-            keys.dues.clear();
-        }
-        let (_, now) = session.case_changes_span()?;
-        let changed: std::collections::HashSet<String> =
-            session.cases_changed(keys.mark, now)?.into_iter().collect();
-        let take = keys.dues.len().min(max.max(1));
-        let slice: Vec<(String, Option<String>)> = keys
-            .dues
-            .drain(..take)
-            .filter(|(id, _)| !changed.contains(id))
-            .collect();
-        session.set_case_dues(&slice)?;
-        let more = !keys.dues.is_empty();
-        if !more {
-            self.dues_background = false;
-        }
-        Ok(more)
-    }
-
-    /// The background job ended without storing its keys (an error, a logout):
-    /// work lists compute stale keys themselves again.
-    pub fn due_keys_abandon(&mut self) {
+    /// The background job ended (done, failed or abandoned at a logout): work lists
+    /// compute stale keys themselves again.
+    pub fn due_keys_done(&mut self) {
         self.dues_background = false;
     }
 }
@@ -1522,20 +1503,34 @@ fn compute_dues(
         .collect()
 }
 
-/// Stale deadline keys computed outside the workstation lock: a read-only second
-/// session, the rules in force and the position of the change list when it began.
+/// Deadline keys computed and stored beside the window: a second session of its
+/// own (writes take turns with the window's through SQLite's lock, never the
+/// workstation lock), the rules in force and the position of the change list when
+/// it began.
 pub struct DueJob {
-    reader: store::Session,
+    worker: store::Session,
     cfg: Option<std::sync::Arc<CaseworkConfig>>,
     basis: String,
+    /// The rules' record when the job began: another one means someone renewed it.
+    basis_was: Option<String>,
     mark: i64,
+    /// Every case (other rules), not only the stale ones.
+    all: bool,
 }
 
-/// The keys a [`DueJob`] computed, stored by [`Workstation::due_keys_store`].
+/// The keys a [`DueJob`] computed, stored a slice at a time by [`DueKeys::store_next`].
 pub struct DueKeys {
+    job: DueJob,
     dues: Vec<(String, Option<String>)>,
-    basis: String,
-    mark: i64,
+}
+
+impl DueJob {
+    /// Read the cases with their histories and compute their keys (no lock held).
+    pub fn run(self) -> Result<DueKeys, AppError> {
+        let cases = self.worker.due_cases_with_history(self.all)?;
+        let dues = compute_dues(cases, self.cfg.as_deref());
+        Ok(DueKeys { job: self, dues })
+    }
 }
 
 impl DueKeys {
@@ -1547,17 +1542,29 @@ impl DueKeys {
     pub fn is_empty(&self) -> bool {
         self.dues.is_empty()
     }
-}
 
-impl DueJob {
-    /// Read the stale cases with their histories and compute their keys (no lock held).
-    pub fn run(self) -> Result<DueKeys, AppError> {
-        let stale = self.reader.stale_due_cases_with_history()?;
-        Ok(DueKeys {
-            dues: compute_dues(stale, self.cfg.as_deref()),
-            basis: self.basis,
-            mark: self.mark,
-        })
+    /// Store up to `max` keys in one short transaction of the job's own session;
+    /// true while more are left. Keys of cases changed since the job began are not
+    /// stored (they stay stale), and none at all once the rules' record changed.
+    /// After the last slice of a job over every case, the rules are recorded.
+    pub fn store_next(&mut self, max: usize) -> Result<bool, AppError> {
+        let take = self.dues.len().min(max.max(1));
+        let slice: Vec<(String, Option<String>)> = self.dues.drain(..take).collect();
+        let stored =
+            self.job
+                .worker
+                .store_due_keys(&slice, self.job.mark, self.job.basis_was.as_deref())?;
+        if stored.is_none() {
+            self.dues.clear();
+            return Ok(false);
+        }
+        if self.dues.is_empty() {
+            if self.job.all {
+                self.job.worker.set_due_basis(&self.job.basis)?;
+            }
+            return Ok(false);
+        }
+        Ok(true)
     }
 }
 

@@ -183,6 +183,9 @@ pub struct IntakePass {
     hot: HotFolder,
     prepared: std::collections::VecDeque<scan::Prepared>,
     outcomes: Vec<Outcome>,
+    /// A second session of the scanning desk's login: files are read and encrypted
+    /// into the vault outside the workstation lock ([`IntakePass::store_next`]).
+    worker: store::Session,
 }
 
 impl std::fmt::Debug for IntakePass {
@@ -209,6 +212,31 @@ impl IntakePass {
     /// Checked files not stored yet.
     pub fn waiting_to_store(&self) -> usize {
         self.prepared.len()
+    }
+
+    /// Store the next checked file into the open batch through the pass's own
+    /// session, without the workstation: a file of hundreds of megabytes is read and
+    /// encrypted while the window's commands go on (only the row's short
+    /// transaction takes turns with theirs). The caller checks between two files
+    /// that the scanning desk is still logged in.
+    pub fn store_next(&mut self) -> Result<(), AppError> {
+        let Some(p) = self.prepared.pop_front() else {
+            return Ok(());
+        };
+        let worker = &mut self.worker;
+        let batch = worker.open_scan_batch()?.ok_or_else(|| {
+            AppError::invalid("Kein offener Stapel mehr: die Datei bleibt im Eingangsordner.")
+        })?;
+        let outcome = self
+            .hot
+            .commit(p, &mut |a: &scan::Arrival<'_>| {
+                store_arrival(worker, &batch.id, a)
+            })
+            .map_err(|e| {
+                AppError::invalid(format!("Eingangsordner {}: {e}", self.dir.display()))
+            })?;
+        self.outcomes.push(outcome);
+        Ok(())
     }
 }
 
@@ -398,6 +426,7 @@ impl Workstation {
         if session.open_scan_batch()?.is_none() {
             return Ok(None);
         }
+        let worker = session.worker()?;
         let dir = std::path::PathBuf::from(dir);
         let hot = match self.scan_desk.hot_folder.take() {
             Some((d, s, h)) if d == dir && s == INTAKE_STABLE_FOR => h,
@@ -417,11 +446,21 @@ impl Workstation {
             hot,
             prepared: Default::default(),
             outcomes: Vec::new(),
+            worker,
         }))
     }
 
     /// Store the next checked file of a background pass into the open batch (under
     /// the workstation's lock; one file, so the window's commands get their turn).
+    /// Is the login a background pass began under still here (the same user; a
+    /// locked screen does not stop the intake, as it does not stop a sync)?
+    pub fn scan_intake_by(&self, pass: &IntakePass) -> bool {
+        self.session.as_ref().is_some_and(|s| {
+            s.user().username == pass.worker.user().username
+                && s.user().role.may(Permission::ScanIntake)
+        })
+    }
+
     pub fn scan_intake_store_next(&mut self, pass: &mut IntakePass) -> Result<(), AppError> {
         let Some(p) = pass.prepared.pop_front() else {
             return Ok(());

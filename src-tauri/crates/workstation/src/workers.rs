@@ -234,14 +234,20 @@ fn intake_pass(shared: &Shared) -> Result<(), ()> {
         }
         _ => return Ok(()),
     };
-    // The parsing of the scanner's files, while the window's commands run.
+    // The parsing of the scanner's files, and their storing through the pass's
+    // own session, while the window's commands run.
     let mut failed = pass.check(crate::scan::BACKGROUND_SLICE).err();
     while failed.is_none() && pass.waiting_to_store() > 0 {
-        let mut guard = shared.lock().map_err(|_| ())?;
-        match guard.as_mut() {
-            Some(ws) => failed = ws.scan_intake_store_next(&mut pass).err(),
-            None => break,
+        // Logged out (or another login) meanwhile: the files stay for the next pass.
+        let still = shared
+            .lock()
+            .map_err(|_| ())?
+            .as_ref()
+            .is_some_and(|ws| ws.scan_intake_by(&pass));
+        if !still {
+            break;
         }
+        failed = pass.store_next().err();
     }
     if let Some(e) = failed {
         tracing::warn!("Eingang: {}", e.message);

@@ -1299,11 +1299,13 @@ fn many_deadline_keys_are_computed_outside_the_lock() -> R {
     })?;
     let mut keys = job.run()?;
     assert_eq!(u64::try_from(keys.len())?, stale);
+    // Stored by the job's own session, the workstation's untouched meanwhile.
     let mut slices = 1;
-    while ws.due_keys_store(&mut keys, 700)? {
+    while keys.store_next(700)? {
         slices += 1;
     }
     assert_eq!(slices, usize::try_from(stale)?.div_ceil(700));
+    ws.due_keys_done();
     // Only the changed case is still stale; the next list computes it.
     assert_eq!(ws.session_for_import()?.stale_due_count()?, 1);
     let after = by_deadline(&mut ws)?;
@@ -1347,9 +1349,41 @@ fn due_keys_in_the_background_through_the_shared_workstation() -> R {
     }
     let stored = workstation::background::due_keys_shared(&shared)?.ok_or("keys expected")?;
     assert!(stored >= n, "{stored}");
+    {
+        let mut guard = shared.lock().map_err(|_| "lock")?;
+        let ws = guard.as_mut().ok_or("no workstation")?;
+        assert_eq!(ws.session_for_import()?.stale_due_count()?, 0);
+        assert!(!ws.work_list(WorkListQuery::default())?.dues_pending);
+        // Other rules (an update, changed case types or holidays): every key is
+        // computed again in the background, without marking every case first.
+        ws.session_for_import()?.set_due_basis("andere Regeln")?;
+    }
+    let job = {
+        let mut guard = shared.lock().map_err(|_| "lock")?;
+        let ws = guard.as_mut().ok_or("no workstation")?;
+        let job = ws.due_keys_job()?.ok_or("a job for other rules")?;
+        let during = ws.work_list(WorkListQuery::default())?;
+        assert!(during.dues_pending);
+        assert_eq!(usize::try_from(during.total)?, stored);
+        assert_eq!(
+            ws.session_for_import()?.stale_due_count()?,
+            0,
+            "nothing marked"
+        );
+        job
+    };
+    let mut keys = job.run()?;
+    assert_eq!(keys.len(), stored, "every case computed");
     let mut guard = shared.lock().map_err(|_| "lock")?;
     let ws = guard.as_mut().ok_or("no workstation")?;
-    assert_eq!(ws.session_for_import()?.stale_due_count()?, 0);
+    while keys.store_next(1_000)? {}
+    ws.due_keys_done();
+    assert_ne!(
+        ws.session_for_import()?.due_basis()?.as_deref(),
+        Some("andere Regeln"),
+        "the rules in force recorded"
+    );
     assert!(!ws.work_list(WorkListQuery::default())?.dues_pending);
+    assert_eq!(ws.session_for_import()?.stale_due_count()?, 0);
     Ok(())
 }
