@@ -450,8 +450,6 @@ impl Workstation {
         }))
     }
 
-    /// Store the next checked file of a background pass into the open batch (under
-    /// the workstation's lock; one file, so the window's commands get their turn).
     /// Is the login a background pass began under still here (the same user; a
     /// locked screen does not stop the intake, as it does not stop a sync)?
     pub fn scan_intake_by(&self, pass: &IntakePass) -> bool {
@@ -461,24 +459,15 @@ impl Workstation {
         })
     }
 
+    /// Store the next checked file of a background pass into the open batch, once
+    /// the login is checked (the CLI's pass; the app's intake thread checks the
+    /// login itself and stores without the workstation, [`IntakePass::store_next`]).
     pub fn scan_intake_store_next(&mut self, pass: &mut IntakePass) -> Result<(), AppError> {
-        let Some(p) = pass.prepared.pop_front() else {
-            return Ok(());
-        };
-        let session = self.session_with_mut(Permission::ScanIntake)?;
-        let batch = session.open_scan_batch()?.ok_or_else(|| {
-            AppError::invalid("Kein offener Stapel mehr: die Datei bleibt im Eingangsordner.")
-        })?;
-        let outcome = pass
-            .hot
-            .commit(p, &mut |a: &scan::Arrival<'_>| {
-                store_arrival(session, &batch.id, a)
-            })
-            .map_err(|e| {
-                AppError::invalid(format!("Eingangsordner {}: {e}", pass.dir.display()))
-            })?;
-        pass.outcomes.push(outcome);
-        Ok(())
+        self.session_with(Permission::ScanIntake)?;
+        if !self.scan_intake_by(pass) {
+            return Err(AppError::locked());
+        }
+        pass.store_next()
     }
 
     /// End a background pass: the folder's state back into the workstation (files
