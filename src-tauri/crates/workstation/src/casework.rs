@@ -1414,8 +1414,8 @@ impl Workstation {
     /// Compute the deadline keys of the cases changed since they were last set
     /// (all of them under other rules): a handful after a day's work, every case
     /// once after an update or a change of the case types or holidays.
-    /// Returns true when many keys are stale and a background job computes them:
-    /// nothing is computed here then (it would hold the window for seconds).
+    /// Returns true when a background job computes many keys (or all, under other
+    /// rules): nothing is computed here then (it would hold the window for seconds).
     fn refresh_dues(&mut self, cfg: Option<&CaseworkConfig>) -> Result<bool, AppError> {
         let background = self.dues_background;
         let session = self.session_with_mut(Permission::ReadCases)?;
@@ -1441,10 +1441,11 @@ impl Workstation {
     }
 
     /// Many deadline keys to compute (the first login after an update, other case
-    /// types or holidays): a job that computes them on a second, read-only
-    /// connection outside the workstation lock ([`DueJob::run`]), to be stored
-    /// with [`Self::due_keys_store`] a slice at a time. None when there are few
-    /// (the next work list computes them at once) or nobody may read cases.
+    /// types or holidays): a job that computes them on a second session of this
+    /// login outside the workstation lock ([`DueJob::run`]) and stores them through
+    /// it a slice at a time ([`DueKeys::store_next`]); [`Self::due_keys_done`] when it
+    /// ends. None when there are few (the next work list computes them at once), in
+    /// office mode, or when nobody may read cases.
     pub fn due_keys_job(&mut self) -> Result<Option<DueJob>, AppError> {
         if self.office_mode()? {
             return Ok(None);
