@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Clock, Layout};
 use crate::error::{IoContext, Result, StoreError};
-use crate::fsutil::{create_private_dir, sync_dir};
+use crate::fsutil::{create_private_dir, replace};
 use crate::keys::{self, MasterKey, RecoveryKey, Unwrap};
 use crate::session::{Session, Store};
 use crate::{audit, db, now_rfc3339};
@@ -594,8 +594,7 @@ impl BackupSource {
                 )));
             }
         }
-        std::fs::rename(&tmp_path, &final_path).at(&final_path)?;
-        sync_dir(&request.target)?;
+        replace(&tmp_path, &final_path)?;
         Ok((final_path, bytes, manifest))
     }
 
@@ -895,8 +894,7 @@ fn restore_into(
     )?;
     audit::write_anchor(&conn, &anchor, &key)?;
     drop(conn);
-    std::fs::rename(&held_store_file, layout.store_file()).at(&layout.store_file())?;
-    sync_dir(dir)?;
+    replace(&held_store_file, &layout.store_file())?;
     Ok(Restored {
         manifest,
         audit_intact,

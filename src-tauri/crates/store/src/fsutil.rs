@@ -1,4 +1,12 @@
-//! Durable, atomic file writes: temp file in the target directory, fsync, rename, fsync dir.
+//! Durable, atomic file writes: temp file in the target directory, fsync, then an
+//! atomic replace.
+//!
+//! On Unix the replace is `rename` followed by an fsync of the directory. Windows
+//! cannot open a directory as a file to fsync it; there the replace is
+//! `MoveFileExW(MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)`, which returns
+//! only once the move is on disk, and NTFS journals the directory entry. A file held
+//! open for a moment by a virus scanner or the search indexer (sharing violation,
+//! access denied) is retried with a bound on Windows before the error is reported.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -34,15 +42,12 @@ impl AtomicFile {
         }
     }
 
-    /// fsync the data, rename onto `dest`, fsync the destination directory.
+    /// fsync the data, then replace `dest` with it durably (see the module docs).
     pub(crate) fn commit(mut self, dest: &Path) -> Result<()> {
         if let Some(file) = self.file.take() {
             file.sync_all().at(&self.tmp)?;
         }
-        fs::rename(&self.tmp, dest).at(dest)?;
-        if let Some(dir) = dest.parent() {
-            sync_dir(dir)?;
-        }
+        replace(&self.tmp, dest)?;
         // Nothing left to clean up.
         self.tmp = PathBuf::new();
         Ok(())
@@ -58,8 +63,105 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Make a directory's entries durable: fsync of the directory on Unix. On Windows a
+/// directory cannot be opened as a file; NTFS journals directory entries and every
+/// replace is written through (see [`replace`]), so there is nothing to do.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).at(dir)
+    durable::sync_dir(dir).at(dir)
+}
+
+/// Move `src` onto `dest` (replacing it) so that after a crash either the old or the
+/// new file is there, and the new one is on disk when this returns.
+pub(crate) fn replace(src: &Path, dest: &Path) -> Result<()> {
+    durable::replace(src, dest).at(dest)
+}
+
+/// The same steps for files outside the store (the cash system's folder, exports,
+/// configuration files), with plain I/O errors.
+pub mod durable {
+    use std::path::Path;
+
+    /// See [`super::sync_dir`].
+    pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            std::fs::File::open(dir).and_then(|d| d.sync_all())
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = dir;
+            Ok(())
+        }
+    }
+
+    /// See [`super::replace`].
+    pub fn replace(src: &Path, dest: &Path) -> std::io::Result<()> {
+        #[cfg(windows)]
+        {
+            super::with_retries(super::is_transient, || {
+                atomicwrites::replace_atomic(src, dest)
+            })
+        }
+        #[cfg(not(windows))]
+        {
+            std::fs::rename(src, dest)?;
+            sync_dir(parent(dest))
+        }
+    }
+
+    /// The folder a file is in (`.` for a bare name).
+    pub fn parent(path: &Path) -> &Path {
+        match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        }
+    }
+}
+
+/// Remove a file; on Windows a file another program holds open for a moment is
+/// retried with a bound.
+pub(crate) fn remove_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(windows)]
+    {
+        with_retries(is_transient, || fs::remove_file(path))
+    }
+    #[cfg(not(windows))]
+    {
+        fs::remove_file(path)
+    }
+}
+
+/// Pauses between tries of an operation that met a transient error: 10 ms doubling
+/// to 640 ms, about 2.5 s in all – long enough for a virus scanner's look at a file,
+/// short enough that a file locked for good is reported while the clerk waits.
+#[cfg_attr(not(windows), allow(dead_code))]
+const RETRY_PAUSES_MS: [u64; 8] = [10, 20, 40, 80, 160, 320, 640, 1280];
+
+/// Run `op`; while it fails with an error `transient` accepts, pause and try again,
+/// at most once per pause of [`RETRY_PAUSES_MS`]. The last error is returned.
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) fn with_retries<T>(
+    transient: impl Fn(&std::io::Error) -> bool,
+    mut op: impl FnMut() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let mut pauses = RETRY_PAUSES_MS.iter();
+    loop {
+        match op() {
+            Err(e) if transient(&e) => match pauses.next() {
+                Some(ms) => std::thread::sleep(std::time::Duration::from_millis(*ms)),
+                None => return Err(e),
+            },
+            other => return other,
+        }
+    }
+}
+
+/// Errors Windows gives while another program (virus scanner, search indexer,
+/// backup agent) has a file open: access denied (5), sharing violation (32), lock
+/// violation (33).
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) fn is_transient(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(5 | 32 | 33))
 }
 
 /// Write `bytes` to `dest` atomically (same directory temp file).
@@ -90,5 +192,67 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
     #[cfg(not(unix))]
     {
         fs::create_dir_all(dir).at(dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn sharing_violation() -> std::io::Error {
+        std::io::Error::from_raw_os_error(32)
+    }
+
+    #[test]
+    fn a_file_held_for_a_moment_is_retried_then_succeeds() {
+        let tries = Cell::new(0);
+        let r = with_retries(is_transient, || {
+            tries.set(tries.get() + 1);
+            if tries.get() < 4 {
+                Err(sharing_violation())
+            } else {
+                Ok("ok")
+            }
+        });
+        assert_eq!(r.ok(), Some("ok"));
+        assert_eq!(tries.get(), 4);
+    }
+
+    #[test]
+    fn a_file_locked_for_good_is_reported_after_a_bounded_number_of_tries() {
+        let tries = Cell::new(0);
+        let r: std::io::Result<()> = with_retries(is_transient, || {
+            tries.set(tries.get() + 1);
+            Err(sharing_violation())
+        });
+        assert_eq!(r.err().and_then(|e| e.raw_os_error()), Some(32));
+        assert_eq!(tries.get(), RETRY_PAUSES_MS.len() + 1);
+    }
+
+    #[test]
+    fn other_errors_are_not_retried() {
+        let tries = Cell::new(0);
+        let r: std::io::Result<()> = with_retries(is_transient, || {
+            tries.set(tries.get() + 1);
+            Err(std::io::Error::new(std::io::ErrorKind::NotFound, "weg"))
+        });
+        assert!(r.is_err());
+        assert_eq!(tries.get(), 1);
+    }
+
+    #[test]
+    fn replace_swaps_the_file_in_one_step() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let dest = dir.path().join("ziel.json");
+        write_atomic(&dest, b"alt")?;
+        write_atomic(&dest, b"neu")?;
+        assert_eq!(fs::read(&dest).ok().as_deref(), Some(&b"neu"[..]));
+        // Only the file itself is left: no temporary file.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert_eq!(names.len(), 1, "{names:?}");
+        Ok(())
     }
 }

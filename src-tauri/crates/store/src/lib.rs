@@ -26,6 +26,7 @@ mod config;
 mod db;
 mod error;
 mod fsutil;
+pub use fsutil::durable;
 mod keys;
 mod numbering;
 mod replica;

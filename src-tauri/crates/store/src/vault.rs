@@ -156,7 +156,7 @@ impl Vault {
         create_private_dir(&tmp)?;
         for entry in fs::read_dir(&tmp).at(&tmp)? {
             let entry = entry.at(&tmp)?;
-            fs::remove_file(entry.path()).at(&entry.path())?;
+            crate::fsutil::remove_file(&entry.path()).at(&entry.path())?;
             check.removed_partial += 1;
         }
         let root = self.layout.vault();
@@ -175,7 +175,7 @@ impl Vault {
                     Err(_) => false,
                 };
                 if !referenced {
-                    fs::remove_file(file.path()).at(&file.path())?;
+                    crate::fsutil::remove_file(&file.path()).at(&file.path())?;
                     check.removed_orphans += 1;
                 }
             }
@@ -264,7 +264,7 @@ impl Session {
     /// Remove a blob file written by [`Session::write_blob_file`] whose row was never
     /// inserted (best effort: the next unlock removes orphans anyway).
     pub(crate) fn discard_blob_file(&self, blob: &BlobInfo) {
-        let _ = std::fs::remove_file(self.vault.path(&blob.id));
+        let _ = crate::fsutil::remove_file(&self.vault.path(&blob.id));
     }
 
     /// Open a stored document for streaming decryption. Integrity is checked chunk

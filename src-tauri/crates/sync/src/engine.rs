@@ -382,9 +382,7 @@ fn drop_file(dir: &std::path::Path, name: &str, content: &[u8]) -> Result<(), Hk
     tmp.as_file().sync_all().map_err(unavailable)?;
     tmp.persist_noclobber(&target)
         .map_err(|e| unavailable(e.error))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(unavailable)
+    store::durable::sync_dir(dir).map_err(unavailable)
 }
 
 impl ReplyItem {

@@ -785,7 +785,7 @@ impl crate::Workstation {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(new.as_bytes())?;
             f.sync_all()?;
-            std::fs::rename(&tmp, &path)
+            store::durable::replace(&tmp, &path)
         };
         write().map_err(|e| AppError::invalid(format!("gemeinde.toml nicht schreibbar: {e}")))?;
         // The shipped logo goes with the shipped example, so letters keep their crest.
