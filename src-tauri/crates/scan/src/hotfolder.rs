@@ -155,15 +155,13 @@ fn ignored(name: &OsStr) -> bool {
         .any(|s| n.ends_with(s))
 }
 
-/// A name that is safe to create in `fehler/`: the original if it is plain UTF-8 of
-/// reasonable length, otherwise a readable part plus a hash of the raw name.
+/// A name that is safe to create in `fehler/` on every file system the folder may
+/// live on (ext4, NTFS, an SMB share): the original if it is plain UTF-8 of
+/// reasonable length that Windows also takes as an ordinary file name, otherwise a
+/// readable part plus a hash of the raw name.
 fn safe_name(name: &OsStr) -> String {
     let lossy = name.to_string_lossy();
-    let plain = name.to_str().is_some()
-        && lossy.len() <= 180
-        && !lossy.contains(['/', '\\', '\0'])
-        && lossy != "."
-        && lossy != "..";
+    let plain = name.to_str().is_some() && lossy.len() <= 180 && portable(&lossy);
     if plain {
         return lossy.into_owned();
     }
@@ -174,13 +172,51 @@ fn safe_name(name: &OsStr) -> String {
         .filter(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'))
         .take(60)
         .collect();
-    format!("{readable}-{hash}")
+    // The hash first: a readable part such as `CON.pdf` must not become the stem.
+    format!("umbenannt-{hash}-{}", readable.trim_end_matches('.'))
+}
+
+/// Whether `name` is an ordinary file name on Unix and on Windows alike: no path
+/// separators or characters Windows refuses (`<>:"|?*`, control characters), not
+/// `.`/`..`, no trailing dot or space (Windows drops them), and not a device name
+/// Windows reserves (`CON`, `PRN`, `AUX`, `NUL`, `COM0`–`COM9`, `LPT0`–`LPT9`, also
+/// with an extension such as `CON.pdf`).
+fn portable(name: &str) -> bool {
+    if name.is_empty() || name == "." || name == ".." {
+        return false;
+    }
+    if name.chars().any(|c| {
+        c.is_control() || matches!(c, '/' | '\\' | '<' | '>' | ':' | '"' | '|' | '?' | '*')
+    }) {
+        return false;
+    }
+    if name.ends_with(['.', ' ']) {
+        return false;
+    }
+    let stem = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    let upper = stem.to_uppercase();
+    let device = matches!(
+        upper.as_str(),
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
+    ) || ((upper.starts_with("COM") || upper.starts_with("LPT"))
+        && upper.chars().count() == 4
+        && upper
+            .chars()
+            .nth(3)
+            .is_some_and(|c| c.is_ascii_digit() || matches!(c, '¹' | '²' | '³')));
+    !device
 }
 
 impl HotFolder {
     pub fn new(dir: impl Into<PathBuf>, config: Config) -> std::io::Result<HotFolder> {
         let dir = dir.into();
         std::fs::create_dir_all(dir.join("fehler"))?;
+        // Windows: the folder in its verbatim form (`\\?\C:\…`, `\\?\UNC\…`), so that a
+        // file the scanner or a Linux share named `CON.pdf`, `Scan.` or longer than 260
+        // characters is read as the file it is – not as a device, a shortened name or
+        // not at all.
+        #[cfg(windows)]
+        let dir = std::fs::canonicalize(&dir)?;
         let mut hot = HotFolder {
             dir,
             config,
@@ -567,4 +603,62 @@ pub fn watch(
     )?;
     debouncer.watch(dir, RecursiveMode::NonRecursive)?;
     Ok(debouncer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_windows_would_refuse_or_misread_are_renamed_for_the_error_folder() {
+        for hostile in [
+            "CON",
+            "con.pdf",
+            "NUL.tif",
+            "Aux.tar.gz",
+            "COM1.pdf",
+            "lpt9",
+            "COM¹.pdf",
+            "CONIN$",
+            "scan.pdf.",
+            "scan.pdf ",
+            "a<b>.pdf",
+            "frage?.pdf",
+            "x:y.pdf",
+            "pipe|.pdf",
+            "stern*.pdf",
+            "zeile\nneu.pdf",
+            "\"zitat\".pdf",
+            "a\\b.pdf",
+        ] {
+            let safe = safe_name(OsStr::new(hostile));
+            assert_ne!(safe, hostile, "{hostile:?} must not be used as it is");
+            assert!(portable(&safe), "{hostile:?} became {safe:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_names_stay_as_they_are() {
+        for name in [
+            "Antrag Müller 2026-12-04.pdf",
+            "CONTRACT.pdf",
+            "console.tif",
+            "COM10.pdf",
+            "LPT.pdf",
+            "Scan 001.tiff",
+            "Bescheid.v2.pdf",
+        ] {
+            assert_eq!(safe_name(OsStr::new(name)), name);
+        }
+    }
+
+    #[test]
+    fn long_names_are_shortened_with_a_hash() {
+        let long = format!("{}.pdf", "a".repeat(300));
+        let safe = safe_name(OsStr::new(&long));
+        assert!(safe.len() < 100 && portable(&safe), "{safe}");
+        // Two different long names stay apart.
+        let other = format!("{}b.pdf", "a".repeat(300));
+        assert_ne!(safe, safe_name(OsStr::new(&other)));
+    }
 }

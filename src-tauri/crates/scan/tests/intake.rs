@@ -164,6 +164,19 @@ fn hostile_names_and_duplicates() -> R {
     // look-alike with backslashes can. A leading dot would make it a hidden file.
     std::fs::write(dir.join("a\\..\\..\\x.jpg"), jpeg())?;
     std::fs::write(dir.join("a.jpg"), jpeg())?;
+    // Names Windows reserves or changes (a device, a trailing dot or space, a colon):
+    // the files are checked like any other, and in fehler/ they get names that a
+    // Windows PC reading the same share takes as ordinary files.
+    for name in [
+        "CON.pdf",
+        "nul",
+        "COM1.tif",
+        "Scan.pdf.",
+        "Scan 2.pdf ",
+        "a:b.pdf",
+    ] {
+        std::fs::write(dir.join(name), b"%PDF-1.7 kaputt")?;
+    }
     let (mut store, mut hashes) = (Vec::new(), HashSet::new());
     let outcomes = drain(&mut hot, &mut store, &mut hashes)?;
     // The two JPEGs have the same content: one stored, one reported as a duplicate.
@@ -181,7 +194,26 @@ fn hostile_names_and_duplicates() -> R {
         .collect();
     assert_eq!(
         failed.iter().filter(|n| !n.ends_with(".grund.txt")).count(),
-        3,
+        9,
+        "{failed:?}"
+    );
+    for reserved in [
+        "CON.pdf",
+        "nul",
+        "COM1.tif",
+        "Scan.pdf.",
+        "Scan 2.pdf ",
+        "a:b.pdf",
+    ] {
+        assert!(
+            !failed.iter().any(|n| n.starts_with(reserved)),
+            "{failed:?}"
+        );
+    }
+    assert!(
+        failed
+            .iter()
+            .all(|n| !n.ends_with(['.', ' ']) && !n.contains(':')),
         "{failed:?}"
     );
     // Every name fits the file system; the over-long one got a shortened, hashed name.
