@@ -5,13 +5,19 @@ use std::path::PathBuf;
 /// Environment variable that overrides the data directory.
 pub const DATA_DIR_ENV: &str = "AMTSSTUBE_DATA_DIR";
 
-/// `$AMTSSTUBE_DATA_DIR`, else the platform data directory (`~/.local/share/amtsstube`,
-/// `%APPDATA%\amtsstube`), else `./amtsstube-daten`.
+/// `$AMTSSTUBE_DATA_DIR`, else the platform's per-user data directory
+/// (`~/.local/share/amtsstube`; on Windows `%LOCALAPPDATA%\amtsstube`), else
+/// `./amtsstube-daten`.
+///
+/// Windows: the local, not the roaming application data (`%APPDATA%`). Town halls
+/// often run roaming profiles; a store of several gigabytes would be copied to the
+/// server at every logoff, and the same store would land on a second PC where the
+/// same clerk logs in – two copies of one record, each going its own way.
 pub fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    dirs::data_dir()
+    dirs::data_local_dir()
         .map(|d| d.join("amtsstube"))
         .unwrap_or_else(|| PathBuf::from("amtsstube-daten"))
 }

@@ -19,7 +19,7 @@ use workstation::{StoreConfig, paths};
     about = "Amtsstube – Verwaltung der Arbeitsstation ohne Oberfläche"
 )]
 struct Cli {
-    /// Datenverzeichnis (Standard: $AMTSSTUBE_DATA_DIR oder ~/.local/share/amtsstube)
+    /// Datenverzeichnis (Standard: $AMTSSTUBE_DATA_DIR oder ~/.local/share/amtsstube, unter Windows %LOCALAPPDATA%\amtsstube)
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
     #[command(subcommand)]
