@@ -14,7 +14,7 @@ DEMO := $(ROOT)/target/demo
 # Run headless tests and the demo under Xvfb when there is no display.
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1080x24")
 
-.PHONY: all deps ui-deps ui build tools demo test chaos fuzz test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package package-server clean
+.PHONY: all deps ui-deps ui build build-windows tools demo test test-windows chaos fuzz test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package package-server clean
 
 all: build
 
@@ -39,13 +39,21 @@ $(TAURI_DRIVER):
 
 tools: $(TAURI_DRIVER)
 
+# The CLI for Windows, cross-built with Debian's mingw-w64 into its own folder of
+# target/ (rustup adds the target's standard library once). Build scripts and
+# macros are shared with the Linux build.
+WINDOWS_TARGET := x86_64-pc-windows-gnu
+build-windows: deps
+	@rustup target list --installed 2>/dev/null | grep -qx $(WINDOWS_TARGET) || rustup target add $(WINDOWS_TARGET)
+	$(CARGO) build -p workstation --bin amtsstube --target $(WINDOWS_TARGET)
+
 # ---- demo ---------------------------------------------------------------------
 # `make demo BUERO=1`: the office variant (Rathaus-Server and three desks).
 demo: build tools
 	@if [ -n "$(BUERO)" ]; then installer/demo-buero.sh; else installer/demo.sh; fi
 
 # ---- tests --------------------------------------------------------------------
-test: build tools lint test-rust bindings-check test-conformance test-ui test-browser test-e2e
+test: build tools lint test-rust bindings-check test-conformance test-ui test-browser test-e2e test-windows
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -74,6 +82,10 @@ test-browser:
 
 test-e2e:
 	$(XVFB) dbus-run-session -- node --test --test-concurrency=1 tests/e2e/
+
+# The Windows CLI under Wine (tests/tests/windows.rs; Wine prefix under target/wine).
+test-windows: build-windows
+	$(CARGO) test -p amtsstube-tests --test windows -- --ignored --test-threads=1
 
 # Longer chaos run: the real `amtsstube` binary killed with SIGKILL during syncs
 # against the faulty simulator (make test runs 50 rounds), and more simulated schedules.

@@ -11,14 +11,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use amtsstube_tests::app::login;
-use amtsstube_tests::sim::{BoxError, Running};
+use amtsstube_tests::delivery::{check_delivered, citizen_case};
+use amtsstube_tests::sim::BoxError;
 use base64::Engine;
 use domain::Role;
 use domain::lifecycle::{Action, CaseState, Decision};
 use portal_sim::Faults;
-use portal_sim::citizen::CitizenCase;
-use portal_sim::payment::PaymentRecord;
-use portal_sim::state::SubmissionState;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha512};
@@ -73,119 +71,6 @@ fn bescheid(case_id: &str, kanal: &str) -> LetterRequest {
         edits: Vec::new(),
         kanal: kanal.to_owned(),
     }
-}
-
-async fn citizen_case(run: &Running, case: &str) -> Result<CitizenCase, BoxError> {
-    Ok(reqwest::Client::new()
-        .get(format!("{}/citizen/cases/{case}", run.config.api_url))
-        .send()
-        .await?
-        .json()
-        .await?)
-}
-
-async fn payments(run: &Running) -> Result<Vec<PaymentRecord>, BoxError> {
-    Ok(reqwest::Client::new()
-        .get(format!("{}/citizen/payments", run.config.api_url))
-        .send()
-        .await?
-        .json()
-        .await?)
-}
-
-/// What the outside world must show for the sent cases: one reply per case whose PDF
-/// is the stored letter (by SHA-512), one booking file pair per Kassenzeichen, one
-/// payment request per unpaid fee.
-async fn check_delivered(
-    ws: &mut Workstation,
-    run: &Running,
-    hkr: &Path,
-    sent: &[(String, String)],
-    posted_kassenzeichen: &[String],
-) -> Result<(), BoxError> {
-    let mut kassenzeichen = posted_kassenzeichen.to_vec();
-    let mut unpaid = Vec::new();
-    for (id, file_number) in sent {
-        let detail = ws.case_detail(id)?;
-        assert_eq!(detail.state, CaseState::Versandt, "{file_number}");
-        let letters: Vec<_> = detail
-            .documents
-            .iter()
-            .filter(|d| d.kind == domain::DocumentKind::Letter)
-            .collect();
-        assert_eq!(letters.len(), 1, "{file_number}: one letter");
-        let content = ws.document(id, &letters[0].id)?;
-        let pdf = base64::engine::general_purpose::STANDARD.decode(content.content_base64)?;
-        assert!(pdf.starts_with(b"%PDF-"));
-        let hash = hex::encode(Sha512::digest(&pdf));
-
-        let portal_case = detail.portal_case_id.clone().ok_or("kein Portalvorgang")?;
-        let view = citizen_case(run, &portal_case).await?;
-        let replies: Vec<_> = view
-            .replies
-            .iter()
-            .filter(|r| r.state != SubmissionState::Incomplete)
-            .collect();
-        assert_eq!(replies.len(), 1, "{file_number}: exactly one reply");
-        let r = replies[0];
-        assert!(r.verified, "{:?}", r.problems);
-        assert_eq!(r.attachments.len(), 1);
-        assert_eq!(
-            r.attachments[0].sha512, hash,
-            "{file_number}: PDF identical"
-        );
-        let data = r.data.as_ref().ok_or("keine Daten")?;
-        assert_eq!(data["aktenzeichen"], file_number.as_str());
-        if let Some(kz) = data["kassenzeichen"].as_str() {
-            assert!(domain::fees::kassenzeichen_valid(kz, "mod10"), "{kz}");
-            kassenzeichen.push(kz.to_owned());
-            let assessed = data["betragCent"].as_i64().unwrap_or(-1);
-            if data["bereitsBezahlt"] == false {
-                unpaid.push((kz.to_owned(), assessed));
-            } else if let Some(paid) = data["bezahltCent"].as_i64()
-                && paid < assessed
-            {
-                // Paid less online than assessed: the rest is requested.
-                unpaid.push((kz.to_owned(), assessed - paid));
-            }
-        }
-        for o in ws.case_outbox(id)? {
-            assert_eq!(
-                o.state, "bestätigt",
-                "{file_number}: {} {:?}",
-                o.what, o.error
-            );
-        }
-    }
-    assert!(!kassenzeichen.is_empty(), "no case with a fee");
-    // The cash system: one CSV and one XML per Kassenzeichen, nothing else.
-    let mut files: Vec<String> = std::fs::read_dir(hkr)?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with(".amtsstube-"))
-        .collect();
-    files.sort();
-    let mut want: Vec<String> = kassenzeichen
-        .iter()
-        .flat_map(|kz| [format!("AO-{kz}.csv"), format!("AO-{kz}.xml")])
-        .collect();
-    want.sort();
-    assert_eq!(files, want);
-    for kz in &kassenzeichen {
-        let csv = std::fs::read_to_string(hkr.join(format!("AO-{kz}.csv")))?;
-        assert!(csv.contains(kz.as_str()));
-    }
-    // The payment service: one request per unpaid fee (or unpaid rest), none for fees
-    // paid online in full.
-    let paid_requests = payments(run).await?;
-    let mut got: Vec<(String, i64)> = paid_requests
-        .iter()
-        .map(|p| (p.request_id.clone(), p.amount_cents))
-        .collect();
-    got.sort();
-    unpaid.sort();
-    assert_eq!(got, unpaid);
-    Ok(())
 }
 
 #[test]
