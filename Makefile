@@ -14,7 +14,7 @@ DEMO := $(ROOT)/target/demo
 # Run headless tests and the demo under Xvfb when there is no display.
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1080x24")
 
-.PHONY: all deps ui-deps ui build build-windows tools demo test test-windows chaos fuzz test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package package-server clean
+.PHONY: all deps ui-deps ui build windows-target build-windows package-windows tools demo test test-windows chaos fuzz test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package package-server clean
 
 all: build
 
@@ -43,8 +43,10 @@ tools: $(TAURI_DRIVER)
 # target/ (rustup adds the target's standard library once). Build scripts and
 # macros are shared with the Linux build.
 WINDOWS_TARGET := x86_64-pc-windows-gnu
-build-windows: deps
+windows-target: deps
 	@rustup target list --installed 2>/dev/null | grep -qx $(WINDOWS_TARGET) || rustup target add $(WINDOWS_TARGET)
+
+build-windows: windows-target
 	$(CARGO) build -p workstation --bin amtsstube --target $(WINDOWS_TARGET)
 
 # ---- demo ---------------------------------------------------------------------
@@ -131,6 +133,14 @@ package: ui
 package-server: deps
 	$(CARGO) build --release -p server --bin amtsstube-server
 	installer/package-server.sh
+
+# The Windows installer (NSIS 3 from Debian, no downloads): the CLI and the app
+# cross-built in release mode; silent switches and what is left for a Windows build
+# machine in installer/README.md. The installer itself is tested under Wine in
+# `make test` (tests/tests/windows.rs, with the CLI alone).
+package-windows: ui windows-target
+	$(CARGO) build --release --target $(WINDOWS_TARGET) -p workstation --bin amtsstube -p amtsstube-app
+	installer/package-windows.sh
 
 clean:
 	$(CARGO) clean

@@ -23,8 +23,9 @@ PACKAGES=(
   tesseract-ocr tesseract-ocr-deu
   # the .deb packages are checked as dpkg and the desktop see them
   desktop-file-utils
-  # the Windows build (cross-compiled with mingw-w64) and its tests under Wine
-  mingw-w64 wine wine64
+  # the Windows build (cross-compiled with mingw-w64), its installer (makensis) and
+  # their tests under Wine
+  mingw-w64 nsis wine wine64
   # the OpenAPI conformance run installs schemathesis into a venv
   python3 python3-venv python3-pip curl
 )

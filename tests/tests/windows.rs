@@ -1,8 +1,9 @@
 //! The Windows build of the `amtsstube` CLI (cross-built for `x86_64-pc-windows-gnu`)
 //! run under Wine: set-up, users, a wrong password, the portal connection, a
 //! synchronisation against the simulator on loopback with answers and payment
-//! requests delivered, the scanner's hot folder with names Windows reserves, and a
-//! process ended with `taskkill /F` (TerminateProcess) while it writes – each checked
+//! requests delivered, the scanner's hot folder with names Windows reserves, a
+//! process ended with `taskkill /F` (TerminateProcess) while it writes, and the
+//! installer (silent switches, uninstall with and without the data) – each checked
 //! from this side as well: the store the Windows program wrote is opened by the Linux
 //! library (one format on both), and no file of it holds personal data in plain text.
 //!
@@ -530,5 +531,126 @@ fn windows_sync_ended_by_taskkill_loses_and_doubles_nothing() -> R {
     drop(ws);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     nothing_in_plain_text(&data, &names);
+    Ok(())
+}
+
+/// `reg query` of one value in the Wine prefix: its data, if it is set.
+fn reg_value(w: &Wine, key: &str, value: &str) -> Result<Option<String>, BoxError> {
+    let mut q = w.command("wine");
+    q.args(["reg", "query", key, "/v", value]);
+    let out = wait(q, "", Duration::from_secs(60))?;
+    Ok(out
+        .text
+        .lines()
+        .find(|l| l.trim_start().starts_with(value))
+        .and_then(|l| l.split_whitespace().last())
+        .map(str::to_owned))
+}
+
+/// Wait until `path` is gone (the uninstaller copies itself away and returns early).
+fn gone(path: &Path) -> Result<(), BoxError> {
+    let start = Instant::now();
+    while path.exists() {
+        if start.elapsed() > Duration::from_secs(120) {
+            return Err(format!("{} nicht entfernt", path.display()).into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+#[test]
+#[ignore = "Windows-Build unter Wine: make test-windows"]
+fn windows_installer_installs_silently_and_keeps_the_data_unless_asked() -> R {
+    const ENV_KEY: &str = r"HKLM\SYSTEM\CurrentControlSet\Control\Session Manager\Environment";
+    const UNINSTALL_KEY: &str =
+        r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall\Amtsstube";
+    let w = wine()?;
+    let tmp = tempfile::tempdir()?;
+    // The installer of the CLI alone (the app's window needs WebView2), zlib instead
+    // of LZMA: the same script `make package-windows` runs for the release.
+    let stage = tmp.path().join("quelle");
+    std::fs::create_dir(&stage)?;
+    std::fs::copy(&w.exe, stage.join("amtsstube.exe"))?;
+    let out =
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("../installer/package-windows.sh"))
+            .arg(&stage)
+            .arg(tmp.path().join("paket"))
+            .env("NO_APP", "1")
+            .env("FAST", "1")
+            .output()?;
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let setup = PathBuf::from(printed.lines().last().ok_or("kein Installationsprogramm")?);
+    assert!(setup.is_file(), "{printed}");
+
+    let programm = tmp.path().join("programm");
+    let daten = tmp.path().join("gemeinsam");
+    let menu = w
+        .prefix
+        .join("drive_c/ProgramData/Microsoft/Windows/Start Menu/Programs/Amtsstube");
+    let desktop = w.prefix.join("drive_c/users/Public/Desktop/Amtsstube.lnk");
+    let install = |extra: &[&str]| -> R {
+        let mut c = w.command("wine");
+        c.arg(&setup)
+            .arg("/S")
+            .args(extra)
+            .arg(format!("/DATENORDNER={}", win(&daten)))
+            .arg(format!("/D={}", win(&programm)));
+        let out = wait(c, "", Duration::from_secs(300))?;
+        assert!(out.ok, "{}", out.text);
+        Ok(())
+    };
+
+    // Silent, no desktop shortcut, one data folder for the PC.
+    install(&["/KEINDESKTOP"])?;
+    for f in ["amtsstube.exe", "LIESMICH.txt", "deinstallieren.exe"] {
+        assert!(programm.join(f).is_file(), "{f} fehlt");
+    }
+    assert!(menu.join("Amtsstube.lnk").is_file());
+    assert!(!desktop.exists(), "desktop shortcut despite /KEINDESKTOP");
+    assert_eq!(
+        reg_value(w, ENV_KEY, "AMTSSTUBE_DATA_DIR")?.as_deref(),
+        Some(win(&daten).as_str())
+    );
+    assert!(reg_value(w, UNINSTALL_KEY, "QuietUninstallString")?.is_some());
+    // The installed program finds the data folder without being told.
+    std::fs::copy(
+        w.exe.with_file_name("bcryptprimitives.dll"),
+        programm.join("bcryptprimitives.dll"),
+    )?;
+    let mut c = w.command("wine");
+    c.arg(programm.join("amtsstube.exe"))
+        .args(["init", "--scrypt-log-n", "10"]);
+    let out = wait(c, "admin-passwort-1\n", Duration::from_secs(300))?;
+    assert!(out.ok, "{}", out.text);
+    assert!(daten.join("amtsstube.db").is_file(), "{}", out.text);
+
+    // Uninstalled: the program, its menu and its entry go, the data stay.
+    let mut c = w.command("wine");
+    c.arg(programm.join("deinstallieren.exe")).arg("/S");
+    assert!(wait(c, "", Duration::from_secs(120))?.ok);
+    gone(&programm.join("amtsstube.exe"))?;
+    gone(&menu)?;
+    assert!(
+        daten.join("amtsstube.db").is_file(),
+        "data lost on uninstall"
+    );
+    assert_eq!(reg_value(w, UNINSTALL_KEY, "QuietUninstallString")?, None);
+
+    // Again with the desktop shortcut, then uninstalled with the data.
+    install(&[])?;
+    assert!(desktop.is_file(), "no desktop shortcut");
+    let mut c = w.command("wine");
+    c.arg(programm.join("deinstallieren.exe"))
+        .args(["/S", "/DATENLOESCHEN"]);
+    assert!(wait(c, "", Duration::from_secs(120))?.ok);
+    gone(&daten)?;
+    gone(&desktop)?;
+    assert_eq!(reg_value(w, ENV_KEY, "AMTSSTUBE_DATA_DIR")?, None);
     Ok(())
 }
