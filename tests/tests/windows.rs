@@ -289,6 +289,27 @@ fn windows_cli_sets_up_the_store_and_refuses_a_wrong_password() -> R {
     Ok(())
 }
 
+/// `%PROGRAMDATA%\Amtsstube` of the Wine prefix, emptied again when dropped (the
+/// prefix is shared by the tests).
+struct SharedConfig {
+    dir: PathBuf,
+}
+
+impl SharedConfig {
+    fn new(w: &Wine) -> Result<SharedConfig, BoxError> {
+        let dir = w.prefix.join("drive_c/ProgramData/Amtsstube");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(SharedConfig { dir })
+    }
+}
+
+impl Drop for SharedConfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[test]
 #[ignore = "Windows-Build unter Wine: make test-windows"]
 fn windows_cli_syncs_and_delivers_answers_and_payment_requests() -> R {
@@ -336,6 +357,36 @@ fn windows_cli_syncs_and_delivers_answers_and_payment_requests() -> R {
     }
     ws.logout();
     drop(ws);
+
+    // The town's letterhead from the PC's shared folder (%PROGRAMDATA%\Amtsstube),
+    // as the data centre distributes it for every user: the preview carries it.
+    let shared = SharedConfig::new(w)?;
+    let town = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/config/gemeinde.toml"),
+    )?;
+    std::fs::write(
+        shared.dir.join("gemeinde.toml"),
+        town.replace("Gemeinde Musterstadt", "Gemeinde Weinbergtal"),
+    )?;
+    let preview = tmp.path().join("vorschau.pdf");
+    must(w.run(
+        &data,
+        &[
+            "brief",
+            &decided[0].1,
+            "--art",
+            "bescheid",
+            "--vorschau",
+            &win(&preview),
+            "--as",
+            "sb1",
+        ],
+        "sb1-passwort-1\n",
+    )?)?;
+    let text = Command::new("pdftotext").arg(&preview).arg("-").output()?;
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("Gemeinde Weinbergtal"), "{text}");
+    drop(shared);
 
     // The Windows program writes the Bescheide and delivers them.
     for (_, file_number) in &decided {

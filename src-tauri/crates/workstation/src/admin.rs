@@ -205,7 +205,7 @@ impl Workstation {
             status.settings.is_some() && status.last_good.is_some()
         };
         Ok(SetupSteps {
-            letterhead: self.data_dir().join("gemeinde.toml").is_file(),
+            letterhead: crate::config::config_path(self.data_dir(), "gemeinde.toml").is_some(),
             portal: office || settings.portal_configured,
             staff,
             backup,

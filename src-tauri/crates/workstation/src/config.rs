@@ -24,12 +24,66 @@ pub const DEFAULT_HOLIDAYS: &str = include_str!("../../../../assets/config/feier
 pub const DEFAULT_TARIFF: &str = include_str!("../../../../assets/config/gebuehren.toml");
 
 fn load(dir: &Path, name: &str, default: &str) -> Result<String, AppError> {
-    let path = dir.join(name);
-    if path.exists() {
-        std::fs::read_to_string(&path)
-            .map_err(|e| AppError::invalid(format!("{} ist nicht lesbar: {e}", path.display())))
-    } else {
-        Ok(default.to_owned())
+    match config_path(dir, name) {
+        Some(path) => std::fs::read_to_string(&path)
+            .map_err(|e| AppError::invalid(format!("{} ist nicht lesbar: {e}", path.display()))),
+        None => Ok(default.to_owned()),
+    }
+}
+
+/// Where a configuration file of the town is read from: the data folder's own copy,
+/// else the PC's shared one ([`crate::paths::shared_config_dir`]: the data centre
+/// distributes the town's files once for every user of the PC), else `None` – the
+/// built-in default applies.
+pub(crate) fn config_path(data_dir: &Path, name: &str) -> Option<PathBuf> {
+    candidates(data_dir, name).into_iter().find(|p| p.exists())
+}
+
+/// The places [`config_path`] looks, in order.
+fn candidates(data_dir: &Path, name: &str) -> Vec<PathBuf> {
+    places(data_dir, crate::paths::shared_config_dir().as_deref(), name)
+}
+
+fn places(data_dir: &Path, shared: Option<&Path>, name: &str) -> Vec<PathBuf> {
+    let mut places = vec![data_dir.join(name)];
+    places.extend(shared.map(|s| s.join(name)));
+    places
+}
+
+#[cfg(test)]
+mod shared_config_tests {
+    use super::*;
+
+    fn first(data: &Path, shared: &Path, name: &str) -> Option<PathBuf> {
+        places(data, Some(shared), name)
+            .into_iter()
+            .find(|p| p.exists())
+    }
+
+    #[test]
+    fn the_data_folders_own_file_comes_before_the_shared_one_before_the_default()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let tmp = tempfile::tempdir()?;
+        let (data, shared) = (tmp.path().join("daten"), tmp.path().join("gemeinsam"));
+        std::fs::create_dir_all(&data)?;
+        std::fs::create_dir_all(&shared)?;
+        assert_eq!(first(&data, &shared, "gemeinde.toml"), None);
+        std::fs::write(shared.join("gemeinde.toml"), "behoerde = \"Gemeinsam\"")?;
+        assert_eq!(
+            first(&data, &shared, "gemeinde.toml"),
+            Some(shared.join("gemeinde.toml"))
+        );
+        std::fs::write(data.join("gemeinde.toml"), "behoerde = \"Eigen\"")?;
+        assert_eq!(
+            first(&data, &shared, "gemeinde.toml"),
+            Some(data.join("gemeinde.toml"))
+        );
+        // Only the PC's folder when none is given.
+        assert_eq!(
+            places(&data, None, "scan.toml"),
+            vec![data.join("scan.toml")]
+        );
+        Ok(())
     }
 }
 
@@ -129,7 +183,7 @@ pub fn load_town(data_dir: &Path, cfg: &CaseworkConfig) -> Result<Town, AppError
     let logo = if town.logo.is_empty() {
         None
     } else {
-        let path = data_dir.join(&town.logo);
+        let path = config_path(data_dir, &town.logo).unwrap_or_else(|| data_dir.join(&town.logo));
         match std::fs::read(&path) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && town.logo == "wappen.png" => {
@@ -260,22 +314,20 @@ fn cached_with<T>(
         return Ok(l.value.clone());
     }
     // Stamps taken before reading: a change while reading is seen at the next use.
-    let mut files: Vec<(PathBuf, Stamp)> = names
-        .iter()
-        .map(|n| {
-            let p = data_dir.join(n);
+    // Every place a file may come from counts: a copy put into the data folder later
+    // takes over from the shared one.
+    let stamped = |n: &&str| {
+        candidates(data_dir, n).into_iter().map(|p| {
             let s = stamp(&p);
             (p, s)
         })
-        .collect();
+    };
+    let mut files: Vec<(PathBuf, Stamp)> = names.iter().flat_map(stamped).collect();
     slot.replace(None);
     let (value, more) = load(data_dir)?;
     // Stamped after reading: a logo replaced meanwhile is read again next time at worst.
-    files.extend(more.iter().map(|n| {
-        let p = data_dir.join(n);
-        let s = stamp(&p);
-        (p, s)
-    }));
+    let more: Vec<&str> = more.iter().map(String::as_str).collect();
+    files.extend(more.iter().flat_map(stamped));
     let value = Arc::new(value);
     slot.replace(Some(Loaded {
         files,

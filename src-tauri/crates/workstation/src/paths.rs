@@ -22,6 +22,31 @@ pub fn default_data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("amtsstube-daten"))
 }
 
+/// Environment variable that names the folder of configuration shared by every user
+/// of this PC.
+pub const SHARED_CONFIG_ENV: &str = "AMTSSTUBE_KONFIG_DIR";
+
+/// The PC's folder of the town's configuration (`gemeinde.toml`, `vorgangsarten.toml`,
+/// `feiertage.toml`, `gebuehren.toml`, `scan.toml`, the logo): `$AMTSSTUBE_KONFIG_DIR`,
+/// else `%PROGRAMDATA%\Amtsstube` on Windows and `/etc/amtsstube` elsewhere. A file
+/// there applies to every data folder on the PC that has no copy of its own – the
+/// data centre distributes it once instead of into every user's profile.
+pub fn shared_config_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(SHARED_CONFIG_ENV).filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    #[cfg(windows)]
+    {
+        std::env::var_os("PROGRAMDATA")
+            .filter(|d| !d.is_empty())
+            .map(|d| PathBuf::from(d).join("Amtsstube"))
+    }
+    #[cfg(not(windows))]
+    {
+        Some(PathBuf::from("/etc/amtsstube"))
+    }
+}
+
 /// Environment variable that names the folder for exports (CSV, PDF).
 pub const EXPORT_DIR_ENV: &str = "AMTSSTUBE_EXPORT_DIR";
 
