@@ -508,7 +508,7 @@ fn windows_hot_folder_takes_files_named_like_devices_and_parks_broken_ones() -> 
 
 #[test]
 #[ignore = "Windows-Build unter Wine: make test-windows"]
-fn windows_sync_ended_by_taskkill_loses_and_doubles_nothing() -> R {
+fn windows_sync_ended_by_taskkill_loses_and_doubles_nothing_and_the_backup_restores() -> R {
     let w = wine()?;
     let rt = tokio::runtime::Runtime::new()?;
     let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
@@ -520,7 +520,12 @@ fn windows_sync_ended_by_taskkill_loses_and_doubles_nothing() -> R {
     let data = tmp.path().join("daten");
     let settings = tmp.path().join("portal.json");
     std::fs::write(&settings, serde_json::to_vec(&run.config)?)?;
-    set_up_store(w, &data, &[("sb1", "sachbearbeitung")])?;
+    let out = set_up_store(w, &data, &[("sb1", "sachbearbeitung")])?;
+    let recovery = out
+        .split_whitespace()
+        .find(|t| t.starts_with("AGE-SECRET-KEY-1"))
+        .ok_or("kein Wiederherstellungsschlüssel ausgegeben")?
+        .to_owned();
     must(w.run(
         &data,
         &["portal", "configure", "--file", &win(&settings)],
@@ -558,13 +563,45 @@ fn windows_sync_ended_by_taskkill_loses_and_doubles_nothing() -> R {
     // Then runs to the end: every application once, each document readable and
     // matching its recorded hash.
     must(w.run(&data, &["sync", "--as", "sb1"], "sb1-passwort-1\n")?)?;
-    let mut ws = Workstation::open(&data)?;
+    let names = every_case_once_and_readable(&data, count)?;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    nothing_in_plain_text(&data, &names);
+
+    // A backup made by the Windows program, restored by it into an empty folder with
+    // the recovery key: the same cases, every document readable.
+    let backups = tmp.path().join("sicherung");
+    std::fs::create_dir(&backups)?;
+    must(w.run(
+        &data,
+        &["sicherung", "erstellen", "--ziel", &win(&backups)],
+        "admin-passwort-1\n",
+    )?)?;
+    let archive = std::fs::read_dir(&backups)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".sicherung.age"))
+        .ok_or("keine Sicherung geschrieben")?;
+    let restored = tmp.path().join("neuer-pc");
+    must(w.run(
+        &restored,
+        &["wiederherstellen", &win(&archive)],
+        &format!("{recovery}\n"),
+    )?)?;
+    every_case_once_and_readable(&restored, count)?;
+    nothing_in_plain_text(&backups, &names);
+    Ok(())
+}
+
+/// The store in `data` holds `count` cases, each once (by portal id), each document
+/// readable and equal to its recorded hash; returns the applicants' names.
+fn every_case_once_and_readable(data: &Path, count: usize) -> Result<Vec<String>, BoxError> {
+    let mut ws = Workstation::open(data)?;
     login(&mut ws, "sb1")?;
     let list = ws.work_list(WorkListQuery {
         limit: 100,
         ..WorkListQuery::default()
     })?;
-    assert_eq!(list.items.len(), count, "after {kills} kills");
+    assert_eq!(list.items.len(), count);
     let mut portal_ids = std::collections::HashSet::new();
     let mut names = Vec::new();
     for c in &list.items {
@@ -579,10 +616,7 @@ fn windows_sync_ended_by_taskkill_loses_and_doubles_nothing() -> R {
         names.push(detail.applicant.clone());
     }
     ws.logout();
-    drop(ws);
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    nothing_in_plain_text(&data, &names);
-    Ok(())
+    Ok(names)
 }
 
 /// `reg query` of one value in the Wine prefix: its data, if it is set.
