@@ -90,6 +90,15 @@ fn set_up() -> Result<Wine, BoxError> {
     if !status.success() {
         return Err("ProcessPrng-Shim ließ sich nicht bauen".into());
     }
+    // What a virus scanner does to a file for a moment (tests/windows/holdfile.c).
+    let status = Command::new("x86_64-w64-mingw32-gcc")
+        .args(["-O2", "-municode", "-o"])
+        .arg(bin.join("holdfile.exe"))
+        .arg(shim.join("holdfile.c"))
+        .status()?;
+    if !status.success() {
+        return Err("holdfile.exe ließ sich nicht bauen".into());
+    }
     let prefix = root.join("prefix");
     let wine = Wine { exe, prefix };
     let mut boot = wine.command("wineboot");
@@ -737,5 +746,89 @@ fn windows_installer_installs_silently_and_keeps_the_data_unless_asked() -> R {
     gone(&daten)?;
     gone(&desktop)?;
     assert_eq!(reg_value(w, ENV_KEY, "AMTSSTUBE_DATA_DIR")?, None);
+    Ok(())
+}
+
+/// `holdfile.exe`: `file` held open without FILE_SHARE_DELETE for `ms`, as a virus
+/// scanner does; returns once the file is open.
+fn hold(w: &Wine, file: &Path, ms: u64) -> Result<std::process::Child, BoxError> {
+    let mut c = w.command("wine");
+    c.arg(w.exe.with_file_name("holdfile.exe"))
+        .arg(win(file))
+        .arg(ms.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn()?;
+    let mut line = String::new();
+    let out = child.stdout.take().ok_or("keine Ausgabe")?;
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line)?;
+    if line.trim() != "offen" {
+        return Err(format!("{} nicht geöffnet", file.display()).into());
+    }
+    Ok(child)
+}
+
+#[test]
+#[ignore = "Windows-Build unter Wine: make test-windows"]
+fn windows_a_key_file_held_by_a_virus_scanner_is_retried_then_refused_with_a_reason() -> R {
+    let w = wine()?;
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("daten");
+    set_up_store(w, &data, &[])?;
+    let keys = |d: &Path| -> Result<Vec<PathBuf>, BoxError> {
+        Ok(std::fs::read_dir(d.join("keys"))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("u-"))
+            })
+            .collect())
+    };
+    let before = keys(&data)?;
+    must(w.run(
+        &data,
+        &["user", "add", "sb1", "--role", "sachbearbeitung"],
+        "admin-passwort-1\nsb1-passwort-1\n",
+    )?)?;
+    let key = keys(&data)?
+        .into_iter()
+        .find(|k| !before.contains(k))
+        .ok_or("keine Schlüsseldatei für sb1")?;
+    let passwd = |old: &str, new: &str| -> Result<Out, BoxError> {
+        w.run(
+            &data,
+            &["user", "passwd", "sb1"],
+            &format!("{old}\n{old}\n{new}\n"),
+        )
+    };
+
+    // Held for a moment: the new password is written once the scanner lets go.
+    let mut holder = hold(w, &key, 1500)?;
+    let out = passwd("sb1-passwort-1", "sb1-passwort-2")?;
+    holder.wait()?;
+    assert!(out.ok, "{}", out.text);
+    must(w.run(&data, &["status", "--as", "sb1"], "sb1-passwort-2\n")?)?;
+
+    // Held for good: refused with the reason after a bounded wait, the old password
+    // still valid – nothing half-written.
+    let mut holder = hold(w, &key, 20_000)?;
+    let start = Instant::now();
+    let out = passwd("sb1-passwort-2", "sb1-passwort-3")?;
+    let took = start.elapsed();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let mut kill = w.command("wine");
+    kill.args(["taskkill", "/F", "/IM", "holdfile.exe"]);
+    let _ = wait(kill, "", Duration::from_secs(60));
+    assert!(!out.ok, "{}", out.text);
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    assert!(
+        out.text.contains("von einem anderen Programm benutzt"),
+        "{}",
+        out.text
+    );
+    must(w.run(&data, &["status", "--as", "sb1"], "sb1-passwort-2\n")?)?;
     Ok(())
 }

@@ -45,7 +45,7 @@ pub enum StoreError {
     Corrupt(String),
     #[error("Datenbankfehler: {0}")]
     Database(String),
-    #[error("Dateifehler bei {path}: {source}")]
+    #[error("Dateifehler bei {path}: {source}{}", in_use_hint(.source))]
     Io {
         path: PathBuf,
         #[source]
@@ -59,6 +59,18 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What the clerk can do when Windows refuses a file another program holds (a virus
+/// scanner, the search indexer; the store already tried again for a few seconds).
+fn in_use_hint(e: &std::io::Error) -> &'static str {
+    if cfg!(windows) && crate::fsutil::is_transient(e) {
+        " – Die Datei wird gerade von einem anderen Programm benutzt (etwa einem \
+         Virenscanner), oder die Rechte fehlen. Bitte in einigen Sekunden erneut \
+         versuchen; bleibt es dabei, die Administration verständigen."
+    } else {
+        ""
+    }
+}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {

@@ -159,7 +159,6 @@ pub(crate) fn with_retries<T>(
 /// Errors Windows gives while another program (virus scanner, search indexer,
 /// backup agent) has a file open: access denied (5), sharing violation (32), lock
 /// violation (33).
-#[cfg_attr(not(windows), allow(dead_code))]
 pub(crate) fn is_transient(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(5 | 32 | 33))
 }
