@@ -236,18 +236,22 @@ fn set_up_store(w: &Wine, data: &Path, users: &[(&str, &str)]) -> Result<String,
     Ok(out)
 }
 
+/// The recovery key `init` printed once.
+fn recovery_key(init_output: &str) -> Result<String, BoxError> {
+    Ok(init_output
+        .split_whitespace()
+        .find(|t| t.starts_with("AGE-SECRET-KEY-1"))
+        .ok_or("kein Wiederherstellungsschlüssel ausgegeben")?
+        .to_owned())
+}
+
 #[test]
 #[ignore = "Windows-Build unter Wine: make test-windows"]
 fn windows_cli_sets_up_the_store_and_refuses_a_wrong_password() -> R {
     let w = wine()?;
     let tmp = tempfile::tempdir()?;
     let data = tmp.path().join("daten");
-    let out = set_up_store(w, &data, &[])?;
-    let recovery = out
-        .split_whitespace()
-        .find(|t| t.starts_with("AGE-SECRET-KEY-1"))
-        .ok_or("kein Wiederherstellungsschlüssel ausgegeben")?
-        .to_owned();
+    let recovery = recovery_key(&set_up_store(w, &data, &[])?)?;
     must(w.run(
         &data,
         &[
@@ -529,12 +533,7 @@ fn windows_sync_ended_by_taskkill_loses_and_doubles_nothing_and_the_backup_resto
     let data = tmp.path().join("daten");
     let settings = tmp.path().join("portal.json");
     std::fs::write(&settings, serde_json::to_vec(&run.config)?)?;
-    let out = set_up_store(w, &data, &[("sb1", "sachbearbeitung")])?;
-    let recovery = out
-        .split_whitespace()
-        .find(|t| t.starts_with("AGE-SECRET-KEY-1"))
-        .ok_or("kein Wiederherstellungsschlüssel ausgegeben")?
-        .to_owned();
+    let recovery = recovery_key(&set_up_store(w, &data, &[("sb1", "sachbearbeitung")])?)?;
     must(w.run(
         &data,
         &["portal", "configure", "--file", &win(&settings)],

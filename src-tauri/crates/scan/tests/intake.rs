@@ -167,14 +167,15 @@ fn hostile_names_and_duplicates() -> R {
     // Names Windows reserves or changes (a device, a trailing dot or space, a colon):
     // the files are checked like any other, and in fehler/ they get names that a
     // Windows PC reading the same share takes as ordinary files.
-    for name in [
+    const RESERVED: [&str; 6] = [
         "CON.pdf",
         "nul",
         "COM1.tif",
         "Scan.pdf.",
         "Scan 2.pdf ",
         "a:b.pdf",
-    ] {
+    ];
+    for name in RESERVED {
         std::fs::write(dir.join(name), b"%PDF-1.7 kaputt")?;
     }
     let (mut store, mut hashes) = (Vec::new(), HashSet::new());
@@ -197,14 +198,7 @@ fn hostile_names_and_duplicates() -> R {
         9,
         "{failed:?}"
     );
-    for reserved in [
-        "CON.pdf",
-        "nul",
-        "COM1.tif",
-        "Scan.pdf.",
-        "Scan 2.pdf ",
-        "a:b.pdf",
-    ] {
+    for reserved in RESERVED {
         assert!(
             !failed.iter().any(|n| n.starts_with(reserved)),
             "{failed:?}"
