@@ -30,6 +30,9 @@ use workstation::{WorkListQuery, Workstation};
 
 type R = Result<(), BoxError>;
 
+#[path = "../hostile.rs"]
+mod hostile;
+
 /// What one run of the Windows program printed and how it ended.
 struct Out {
     ok: bool,
@@ -469,6 +472,21 @@ fn windows_hot_folder_takes_files_named_like_devices_and_parks_broken_ones() -> 
     std::fs::write(inbox.join("NUL.pdf"), b"kein PDF")?;
     std::fs::write(inbox.join("Scan.pdf."), b"kein PDF auch")?;
     std::fs::write(inbox.join("Scan 2.pdf "), b"und noch eins")?;
+    // Hostile files (the corpus of `hostile_bench`): a page of 100,000 × 100,000
+    // pixels in a few bytes, under a device name – refused; an object stream
+    // inflating to 256 MB and an array nested 100,000 deep beside a valid empty page
+    // – read within the bounds (64 MB inflated, nesting cut), taken as one page each
+    // for the QA desk to look at.
+    std::fs::write(
+        inbox.join("COM2.tif"),
+        hostile::tiff_claiming(100_000, 100_000),
+    )?;
+    std::fs::write(
+        inbox.join("bombe.pdf"),
+        hostile::pdf_object_stream_bomb(256 << 20),
+    )?;
+    std::fs::write(inbox.join("tief.pdf"), hostile::pdf_nested(100_000))?;
+    let start = Instant::now();
     let out = must(w.run(
         &data,
         &[
@@ -485,12 +503,14 @@ fn windows_hot_folder_takes_files_named_like_devices_and_parks_broken_ones() -> 
         ],
         "scan1-passwort-1\n",
     )?)?;
-    assert!(out.contains("5 Datei(en) bearbeitet"), "{out}");
-    // The two scans are in the QA queue, the broken files in fehler/ under names
+    assert!(out.contains("8 Datei(en) bearbeitet"), "{out}");
+    // Refused within bounded time (the check's own limits, not its time-out).
+    assert!(start.elapsed() < Duration::from_secs(90), "{out}");
+    // The scans are in the QA queue, the broken files in fehler/ under names
     // Windows takes as files, each with its reason; nothing else is left.
     let mut ws = Workstation::open(&data)?;
     login(&mut ws, "scan1")?;
-    assert_eq!(ws.scan_queue()?.len(), 2, "{out}");
+    assert_eq!(ws.scan_queue()?.len(), 4, "{out}");
     ws.logout();
     drop(ws);
     let left: Vec<String> = std::fs::read_dir(&inbox)?
@@ -502,16 +522,16 @@ fn windows_hot_folder_takes_files_named_like_devices_and_parks_broken_ones() -> 
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(failed.len(), 6, "{failed:?}");
+    assert_eq!(failed.len(), 8, "{failed:?}");
     assert_eq!(
         failed.iter().filter(|n| n.ends_with(".grund.txt")).count(),
-        3,
+        4,
         "{failed:?}"
     );
     for name in &failed {
         let stem = name.split('.').next().unwrap_or(name).to_uppercase();
         assert!(
-            !name.ends_with(['.', ' ']) && !["CON", "NUL", "COM1"].contains(&stem.as_str()),
+            !name.ends_with(['.', ' ']) && !["CON", "NUL", "COM1", "COM2"].contains(&stem.as_str()),
             "{failed:?}"
         );
     }
