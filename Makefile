@@ -85,9 +85,11 @@ test-browser:
 test-e2e:
 	$(XVFB) dbus-run-session -- node --test --test-concurrency=1 tests/e2e/
 
-# The Windows CLI under Wine (tests/tests/windows.rs; Wine prefix under target/wine).
+# The Windows CLI and installer under Wine (tests/tests/windows.rs; Wine prefix under
+# target/wine). `--workspace` keeps the features of test-rust: the test binary is
+# built once, not again for one package.
 test-windows: build-windows
-	$(CARGO) test -p amtsstube-tests --test windows -- --ignored --test-threads=1
+	$(CARGO) test --workspace --test windows -- --ignored --test-threads=1
 
 # Longer chaos run: the real `amtsstube` binary killed with SIGKILL during syncs
 # against the faulty simulator (make test runs 50 rounds), and more simulated schedules.
