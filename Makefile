@@ -128,7 +128,7 @@ bench: deps
 # The workstation's .deb (app, CLI, desktop entry, icons; see installer/README.md),
 # built with dpkg-deb by the same script the package test uses.
 package: ui
-	$(CARGO) build --release -p workstation --bin amtsstube -p amtsstube-app
+	$(CARGO) build --release -p workstation -p amtsstube-app --bin amtsstube --bin amtsstube-app
 	installer/package-app.sh
 
 # The Rathaus-Server's .deb (systemd unit, daily backup timer; see installer/README.md).
@@ -141,7 +141,7 @@ package-server: deps
 # machine in installer/README.md. The installer itself is tested under Wine in
 # `make test` (tests/tests/windows.rs, with the CLI alone).
 package-windows: ui windows-target
-	$(CARGO) build --release --target $(WINDOWS_TARGET) -p workstation --bin amtsstube -p amtsstube-app
+	$(CARGO) build --release --target $(WINDOWS_TARGET) -p workstation -p amtsstube-app --bin amtsstube --bin amtsstube-app
 	installer/package-windows.sh
 
 clean:

@@ -119,7 +119,8 @@ impl Wine {
         c.env("WINEPREFIX", &self.prefix)
             .env("WINEDEBUG", "-all")
             .env_remove("DISPLAY")
-            .env_remove("AMTSSTUBE_DATA_DIR");
+            .env_remove("AMTSSTUBE_DATA_DIR")
+            .env_remove("AMTSSTUBE_KONFIG_DIR");
         c
     }
 
