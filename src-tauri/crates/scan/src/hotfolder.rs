@@ -214,9 +214,20 @@ impl HotFolder {
         // Windows: the folder in its verbatim form (`\\?\C:\…`, `\\?\UNC\…`), so that a
         // file the scanner or a Linux share named `CON.pdf`, `Scan.` or longer than 260
         // characters is read as the file it is – not as a device, a shortened name or
-        // not at all.
+        // not at all. Some NAS shares cannot name a folder's final path; then the folder
+        // is read as given (ordinary names still work) and the log says why.
         #[cfg(windows)]
-        let dir = std::fs::canonicalize(&dir)?;
+        let dir = match std::fs::canonicalize(&dir) {
+            Ok(verbatim) => verbatim,
+            Err(e) => {
+                tracing::warn!(
+                    "Eingangsordner {} ohne Langform gelesen ({e}): Dateinamen wie CON.pdf \
+                     werden dort nicht erkannt.",
+                    dir.display()
+                );
+                dir
+            }
+        };
         let mut hot = HotFolder {
             dir,
             config,
