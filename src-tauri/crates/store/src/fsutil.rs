@@ -76,8 +76,8 @@ pub(crate) fn replace(src: &Path, dest: &Path) -> Result<()> {
     durable::replace(src, dest).at(dest)
 }
 
-/// The same steps for files outside the store (the cash system's folder, exports,
-/// configuration files), with plain I/O errors.
+/// The same steps for files outside the store (the cash system's folder, the town's
+/// `gemeinde.toml`), with plain I/O errors.
 pub mod durable {
     use std::path::Path;
 
@@ -110,7 +110,8 @@ pub mod durable {
     }
 
     /// The folder a file is in (`.` for a bare name).
-    pub fn parent(path: &Path) -> &Path {
+    #[cfg_attr(windows, allow(dead_code))]
+    fn parent(path: &Path) -> &Path {
         match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
@@ -132,7 +133,7 @@ pub(crate) fn remove_file(path: &Path) -> std::io::Result<()> {
 }
 
 /// Pauses between tries of an operation that met a transient error: 10 ms doubling
-/// to 640 ms, about 2.5 s in all – long enough for a virus scanner's look at a file,
+/// to 1.28 s, about 2.5 s in all – long enough for a virus scanner's look at a file,
 /// short enough that a file locked for good is reported while the clerk waits.
 #[cfg_attr(not(windows), allow(dead_code))]
 const RETRY_PAUSES_MS: [u64; 8] = [10, 20, 40, 80, 160, 320, 640, 1280];

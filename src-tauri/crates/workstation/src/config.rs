@@ -36,7 +36,13 @@ fn load(dir: &Path, name: &str, default: &str) -> Result<String, AppError> {
 /// distributes the town's files once for every user of the PC), else `None` – the
 /// built-in default applies.
 pub(crate) fn config_path(data_dir: &Path, name: &str) -> Option<PathBuf> {
-    candidates(data_dir, name).into_iter().find(|p| p.exists())
+    config_path_in(data_dir, crate::paths::shared_config_dir().as_deref(), name)
+}
+
+fn config_path_in(data_dir: &Path, shared: Option<&Path>, name: &str) -> Option<PathBuf> {
+    places(data_dir, shared, name)
+        .into_iter()
+        .find(|p| p.exists())
 }
 
 /// The places [`config_path`] looks, in order.
@@ -55,9 +61,7 @@ mod shared_config_tests {
     use super::*;
 
     fn first(data: &Path, shared: &Path, name: &str) -> Option<PathBuf> {
-        places(data, Some(shared), name)
-            .into_iter()
-            .find(|p| p.exists())
+        config_path_in(data, Some(shared), name)
     }
 
     #[test]
@@ -78,7 +82,7 @@ mod shared_config_tests {
             first(&data, &shared, "gemeinde.toml"),
             Some(data.join("gemeinde.toml"))
         );
-        // Only the PC's folder when none is given.
+        // Only the data folder when the PC has no shared one.
         assert_eq!(
             places(&data, None, "scan.toml"),
             vec![data.join("scan.toml")]
@@ -282,8 +286,9 @@ impl<T> Loaded<T> {
 const CASEWORK_FILES: [&str; 3] = ["vorgangsarten.toml", "feiertage.toml", "gebuehren.toml"];
 
 /// The configuration snapshot of a workstation: parsed once, checked on every use
-/// against the files' stamps (three `stat` calls), reloaded when one changed. A
-/// broken file is reported at every use until it is fixed; nothing broken is kept.
+/// against the files' stamps (a `stat` per file in the data folder and in the PC's
+/// shared folder), reloaded when one changed. A broken file is reported at every use
+/// until it is fixed; nothing broken is kept.
 #[derive(Default)]
 pub(crate) struct ConfigCache {
     casework: RefCell<Option<Loaded<CaseworkConfig>>>,
