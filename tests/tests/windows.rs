@@ -564,6 +564,7 @@ fn windows_sync_ended_by_taskkill_loses_and_doubles_nothing_and_the_backup_resto
     // cut of the process) after a growing pause, so that the cuts fall at different
     // steps: fetching, decrypting, writing attachments into the vault, confirming.
     let mut kills = 0;
+    let mut missed = Vec::new();
     let mut pause = 300u64;
     for _ in 0..8 {
         let mut child = w.spawn(&data, &["sync", "--as", "sb1"])?;
@@ -572,14 +573,21 @@ fn windows_sync_ended_by_taskkill_loses_and_doubles_nothing_and_the_backup_resto
         }
         std::thread::sleep(Duration::from_millis(pause));
         pause += 450;
-        let finished = child.try_wait()?.is_some();
-        if !finished {
+        let mut finished = child.try_wait()?.is_some();
+        // Counted only when taskkill found the process. Wine may not have started
+        // the Windows process yet (then taskkill is tried again) or the sync may just
+        // have ended (then this round is the last).
+        while !finished {
             let mut kill = w.command("wine");
             kill.args(["taskkill", "/F", "/IM", "amtsstube.exe"]);
-            // Counted only when taskkill found the process (it may just have ended).
-            if wait(kill, "", Duration::from_secs(60))?.ok {
+            let out = wait(kill, "", Duration::from_secs(60))?;
+            if out.ok {
                 kills += 1;
+                break;
             }
+            missed.push(format!("nach {} ms: {}", pause - 450, out.text.trim()));
+            std::thread::sleep(Duration::from_millis(50));
+            finished = child.try_wait()?.is_some();
         }
         let start = Instant::now();
         while child.try_wait()?.is_none() {
@@ -590,7 +598,7 @@ fn windows_sync_ended_by_taskkill_loses_and_doubles_nothing_and_the_backup_resto
             break;
         }
     }
-    assert!(kills > 0, "no sync was cut");
+    assert!(kills > 0, "no sync was cut: {missed:?}");
     // Then runs to the end: every application once, each document readable and
     // matching its recorded hash.
     must(w.run(&data, &["sync", "--as", "sb1"], "sb1-passwort-1\n")?)?;
