@@ -303,6 +303,22 @@ fn windows_cli_sets_up_the_store_and_refuses_a_wrong_password() -> R {
             "Samira Beispielfrau",
         ],
     );
+
+    // A data folder deeper than Windows' 260 characters: the database through
+    // SQLite's long-path VFS, replaces in their verbatim form. (Wine does not
+    // enforce the limit, so this shows that those paths work, not that the short
+    // ones would fail on Windows.)
+    let mut deep = tmp.path().join("lang");
+    while win(&deep).len() < 300 {
+        deep = deep.join("Fachbereich Bürgerdienste und Ordnung");
+    }
+    set_up_store(w, &deep, &[("sb1", "sachbearbeitung")])?;
+    assert!(win(&deep.join("keys")).len() > 260);
+    must(w.run(&deep, &["sperre", "600"], "admin-passwort-1\n")?)?;
+    let right = must(w.run(&deep, &["status", "--as", "sb1"], "sb1-passwort-1\n")?)?;
+    assert!(right.contains("entsperrt"), "{right}");
+    let mut ws = Workstation::open(&deep)?;
+    login(&mut ws, "sb1")?;
     Ok(())
 }
 

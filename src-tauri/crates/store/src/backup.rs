@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Clock, Layout};
 use crate::error::{IoContext, Result, StoreError};
-use crate::fsutil::{create_private_dir, replace};
+use crate::fsutil::{create_private_dir, create_private_root, replace};
 use crate::keys::{self, MasterKey, RecoveryKey, Unwrap};
 use crate::session::{Session, Store};
 use crate::{audit, db, now_rfc3339};
@@ -377,7 +377,7 @@ impl BackupSource {
         request: &BackupRequest,
         progress: &mut dyn FnMut(BackupProgress),
     ) -> Result<BackupWritten> {
-        create_private_dir(&request.target)?;
+        create_private_root(&request.target)?;
         clear_stale(&request.target)?;
         let work = self.layout.dir.join(WORK_DIR);
         if work.exists() {
@@ -782,7 +782,7 @@ impl Store {
                 clear_dir(dir)?;
             }
         }
-        create_private_dir(dir)?;
+        create_private_root(dir)?;
         std::fs::write(&mark, b"").at(&mark)?;
         let result = restore_into(archive, &identity, &layout, clock);
         match result {

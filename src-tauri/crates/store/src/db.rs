@@ -57,12 +57,19 @@ pub(crate) fn open(path: &Path, key: &MasterKey) -> Result<Connection> {
 /// backup's source and snapshot, a restored file before its check).
 pub(crate) fn open_raw(path: &Path, key: &MasterKey) -> Result<Connection> {
     sqlcipher_ready()?;
-    let mut conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    // SQLite's default Windows VFS stops at 260 characters; its "win32-longpath"
+    // VFS (built into every Windows build of SQLite) takes the verbatim form.
+    #[cfg(windows)]
+    let mut conn = Connection::open_with_flags_and_vfs(
+        crate::fsutil::long_path(path),
+        flags,
+        c"win32-longpath",
     )?;
+    #[cfg(not(windows))]
+    let mut conn = Connection::open_with_flags(path, flags)?;
     // Another process (the CLI beside the app) or thread may be opening the same file:
     // wait for its locks from the very first read, not only after the pragmas.
     conn.busy_timeout(std::time::Duration::from_secs(5))?;

@@ -98,8 +98,11 @@ pub mod durable {
     pub fn replace(src: &Path, dest: &Path) -> std::io::Result<()> {
         #[cfg(windows)]
         {
+            // `MoveFileExW` takes paths longer than 260 characters only in their
+            // verbatim form; std does this conversion for its own calls.
+            let (src, dest) = (super::long_path(src), super::long_path(dest));
             super::with_retries(super::is_transient, || {
-                atomicwrites::replace_atomic(src, dest)
+                atomicwrites::replace_atomic(&src, &dest)
             })
         }
         #[cfg(not(windows))]
@@ -178,6 +181,110 @@ pub(crate) fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     f.commit(dest)
 }
 
+/// A path Windows APIs take at any length: absolute, in its verbatim form
+/// (`\\?\C:\…`, `\\?\UNC\server\share\…`). Paths that cannot be made absolute
+/// are returned as given.
+#[cfg(windows)]
+pub(crate) fn long_path(path: &Path) -> PathBuf {
+    // `absolute` uses GetFullPathNameW: separators and `..` normalised, as the
+    // verbatim form requires.
+    match std::path::absolute(path) {
+        Ok(abs) => match abs.to_str().and_then(verbatim) {
+            Some(v) => PathBuf::from(v),
+            None => abs,
+        },
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+/// The verbatim form of an absolute Windows path, or `None` when it has one already
+/// (`\\?\`, `\\.\`) or is not a drive or UNC path.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn verbatim(abs: &str) -> Option<String> {
+    if abs.starts_with(r"\\?\") || abs.starts_with(r"\\.\") {
+        return None;
+    }
+    if let Some(unc) = abs.strip_prefix(r"\\") {
+        return Some(format!(r"\\?\UNC\{unc}"));
+    }
+    let bytes = abs.as_bytes();
+    let drive =
+        bytes.len() >= 3 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' && bytes[2] == b'\\';
+    drive.then(|| format!(r"\\?\{abs}"))
+}
+
+/// Create the top folder of a store or backup: like [`create_private_dir`], and on
+/// Windows a folder created here gets an access list of its own – full control for
+/// the signed-in user and SYSTEM (backup agents), nothing inherited, so other
+/// accounts of the PC see nothing – which everything below inherits. A folder that
+/// exists already keeps its list (the installer's shared folder has one made for
+/// all clerks of the PC). Where the list cannot be set (FAT-formatted stick) the
+/// folder is used anyway, with a warning in the log: its content is encrypted.
+pub(crate) fn create_private_root(dir: &Path) -> Result<()> {
+    #[cfg(windows)]
+    {
+        let existed = dir.exists();
+        create_private_dir(dir)?;
+        if !existed && let Err(e) = restrict_to_user(dir) {
+            tracing::warn!("Zugriffsliste für {} nicht gesetzt: {e}", dir.display());
+        }
+        Ok(())
+    }
+    #[cfg(not(windows))]
+    {
+        create_private_dir(dir)
+    }
+}
+
+/// The arguments to `icacls` that give `dir` a list of its own: inheritance removed,
+/// full control for `user` and for SYSTEM (S-1-5-18), passed on to every subfolder
+/// and file.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn icacls_args(dir: &Path, user: &str) -> Vec<std::ffi::OsString> {
+    vec![
+        dir.as_os_str().to_owned(),
+        "/inheritance:r".into(),
+        "/grant:r".into(),
+        format!("{user}:(OI)(CI)F").into(),
+        "*S-1-5-18:(OI)(CI)F".into(),
+        "/q".into(),
+    ]
+}
+
+/// Set the list of [`icacls_args`] with Windows' own `icacls` (from the system
+/// folder, not from `PATH`) for the signed-in account (`USERDOMAIN\USERNAME`).
+#[cfg(windows)]
+fn restrict_to_user(dir: &Path) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    let name = std::env::var("USERNAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| Error::new(ErrorKind::NotFound, "USERNAME ist nicht gesetzt"))?;
+    let user = match std::env::var("USERDOMAIN") {
+        Ok(domain) if !domain.is_empty() => format!("{domain}\\{name}"),
+        _ => name,
+    };
+    let system = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\Windows".into());
+    let icacls = Path::new(&system).join("System32").join("icacls.exe");
+    // No console window flashing up over the app.
+    const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+    use std::os::windows::process::CommandExt as _;
+    let out = std::process::Command::new(icacls)
+        .args(icacls_args(dir, &user))
+        .stdin(std::process::Stdio::null())
+        .creation_flags(CREATE_NO_WINDOW)
+        .output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::other(format!(
+            "icacls endete mit {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
 /// Create a directory (and parents) with owner-only permissions where the OS supports it.
 pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
@@ -239,6 +346,39 @@ mod tests {
         });
         assert!(r.is_err());
         assert_eq!(tries.get(), 1);
+    }
+
+    #[test]
+    fn windows_paths_get_their_verbatim_form_once() {
+        assert_eq!(
+            verbatim(r"C:\Users\Anna\AppData\Local\amtsstube\keys\x.age").as_deref(),
+            Some(r"\\?\C:\Users\Anna\AppData\Local\amtsstube\keys\x.age")
+        );
+        assert_eq!(
+            verbatim(r"\\rathaus\daten\amtsstube").as_deref(),
+            Some(r"\\?\UNC\rathaus\daten\amtsstube")
+        );
+        assert_eq!(verbatim(r"\\?\C:\daten"), None);
+        assert_eq!(verbatim(r"\\.\COM1"), None);
+        assert_eq!(verbatim("daten"), None);
+        assert_eq!(verbatim("C:daten"), None);
+    }
+
+    #[test]
+    fn the_access_list_is_for_the_user_and_system_only_and_inherited_below() {
+        let args = icacls_args(Path::new(r"C:\Daten\Amtsstube"), r"RATHAUS\anna");
+        let args: Vec<_> = args.iter().map(|a| a.to_string_lossy()).collect();
+        assert_eq!(
+            args,
+            [
+                r"C:\Daten\Amtsstube",
+                "/inheritance:r",
+                "/grant:r",
+                r"RATHAUS\anna:(OI)(CI)F",
+                "*S-1-5-18:(OI)(CI)F",
+                "/q"
+            ]
+        );
     }
 
     #[test]

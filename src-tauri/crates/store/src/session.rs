@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Clock, FORMAT, Layout, StoreConfig, StoreFile, read_store_file};
 use crate::error::{IoContext, Result, StoreError};
-use crate::fsutil::{create_private_dir, write_atomic};
+use crate::fsutil::{create_private_dir, create_private_root, write_atomic};
 use crate::keys::{self, MasterKey, RecoveryKey, Unwrap};
 use crate::users::{self, UserInfo};
 use crate::vault::Vault;
@@ -112,7 +112,7 @@ impl Store {
         if layout.store_file().exists() || layout.db().exists() {
             return Err(StoreError::AlreadyInitialised(dir.to_path_buf()));
         }
-        create_private_dir(dir)?;
+        create_private_root(dir)?;
         create_private_dir(&layout.keys())?;
         create_private_dir(&layout.vault())?;
         create_private_dir(&layout.vault_tmp())?;
