@@ -39,15 +39,15 @@ $(TAURI_DRIVER):
 
 tools: $(TAURI_DRIVER)
 
-# The CLI for Windows, cross-built with Debian's mingw-w64 into its own folder of
-# target/ (rustup adds the target's standard library once). Build scripts and
-# macros are shared with the Linux build.
+# The CLI and the app for Windows, cross-built with Debian's mingw-w64 into their own
+# folder of target/ (rustup adds the target's standard library once). Build scripts
+# and macros are shared with the Linux build.
 WINDOWS_TARGET := x86_64-pc-windows-gnu
 windows-target: deps
 	@rustup target list --installed 2>/dev/null | grep -qx $(WINDOWS_TARGET) || rustup target add $(WINDOWS_TARGET)
 
-build-windows: windows-target
-	$(CARGO) build -p workstation --bin amtsstube --target $(WINDOWS_TARGET)
+build-windows: ui windows-target
+	$(CARGO) build --target $(WINDOWS_TARGET) -p workstation -p amtsstube-app --bin amtsstube --bin amtsstube-app
 
 # ---- demo ---------------------------------------------------------------------
 # `make demo BUERO=1`: the office variant (Rathaus-Server and three desks).
@@ -85,7 +85,7 @@ test-browser:
 test-e2e:
 	$(XVFB) dbus-run-session -- node --test --test-concurrency=1 tests/e2e/
 
-# The Windows CLI and installer under Wine (tests/tests/windows.rs; Wine prefix under
+# The Windows CLI, app start and installer under Wine (tests/tests/windows.rs; Wine prefix under
 # target/wine). `--workspace` keeps the features of test-rust: the test binary is
 # built once, not again for one package.
 test-windows: build-windows

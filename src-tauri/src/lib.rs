@@ -1304,6 +1304,13 @@ pub fn run() {
         workers: Arc::new(Mutex::new(None)),
     };
     tracing::info!("Datenverzeichnis: {}", state.data_dir.display());
+    // Windows shows the window through the WebView2 runtime; without it the window
+    // cannot be made, and the clerk must be told why and whom to ask.
+    #[cfg(windows)]
+    if let Err(e) = tauri::webview_version() {
+        tracing::error!("WebView2 nicht gefunden: {e}");
+        fatal(WEBVIEW2_MISSING);
+    }
     let for_exit = state.clone();
     let result = builder(state).build(tauri::generate_context!());
     match result {
@@ -1312,9 +1319,30 @@ pub fn run() {
                 for_exit.stop_background();
             }
         }),
-        Err(e) => {
-            eprintln!("Amtsstube konnte nicht starten: {e}");
-            std::process::exit(1);
-        }
+        Err(e) => fatal(&format!("Amtsstube konnte nicht starten: {e}")),
     }
+}
+
+/// What a Windows PC without the WebView2 runtime shows instead of the window.
+#[cfg(windows)]
+const WEBVIEW2_MISSING: &str = "Amtsstube kann nicht starten: Auf diesem PC fehlt die \
+Laufzeitumgebung „Microsoft Edge WebView2“, in der Amtsstube ihr Fenster zeigt.\n\n\
+Bitte wenden Sie sich an Ihre IT-Betreuung: Sie installiert die „WebView2 Runtime“ \
+von Microsoft (siehe LIESMICH.txt im Programmordner). Ihre Daten sind davon nicht \
+betroffen.";
+
+/// Report a start that cannot go on and end the program: on standard error, and on
+/// Windows in a message box as well (a release build there has no console).
+fn fatal(message: &str) -> ! {
+    eprintln!("{message}");
+    #[cfg(windows)]
+    {
+        rfd::MessageDialog::new()
+            .set_level(rfd::MessageLevel::Error)
+            .set_title("Amtsstube")
+            .set_description(message)
+            .set_buttons(rfd::MessageButtons::Ok)
+            .show();
+    }
+    std::process::exit(1);
 }

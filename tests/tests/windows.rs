@@ -322,6 +322,60 @@ fn windows_cli_sets_up_the_store_and_refuses_a_wrong_password() -> R {
     Ok(())
 }
 
+/// The Windows app (`amtsstube-app.exe`, built by `make build-windows`) next to the
+/// `WebView2Loader.dll` its build produced and the ProcessPrng shim, as the
+/// installer lays them out.
+fn app(w: &Wine) -> Result<PathBuf, BoxError> {
+    let built = std::env::var_os("AMTSSTUBE_WINDOWS_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            target_dir()
+                .unwrap_or_default()
+                .join("x86_64-pc-windows-gnu/debug/amtsstube-app.exe")
+        });
+    let loader = built.with_file_name("WebView2Loader.dll");
+    for file in [&built, &loader] {
+        if !file.is_file() {
+            return Err(format!(
+                "{} fehlt: erst `make build-windows` (Windows-Build der App)",
+                file.display()
+            )
+            .into());
+        }
+    }
+    let exe = w.exe.with_file_name("amtsstube-app.exe");
+    std::fs::copy(&built, &exe)?;
+    std::fs::copy(&loader, w.exe.with_file_name("WebView2Loader.dll"))?;
+    Ok(exe)
+}
+
+#[test]
+#[ignore = "Windows-Build unter Wine: make test-windows"]
+fn windows_app_without_webview2_tells_the_clerk_in_german_and_ends() -> R {
+    let w = wine()?;
+    let exe = app(w)?;
+    let tmp = tempfile::tempdir()?;
+    let mut c = w.command("wine");
+    c.arg(&exe)
+        .env("AMTSSTUBE_DATA_DIR", win(&tmp.path().join("daten")));
+    // Wine has no WebView2: the app must say so (on stderr here, in a message box
+    // that Wine without a display closes at once) instead of "failed to create
+    // window" in a console a release build does not have.
+    let out = wait(c, "", Duration::from_secs(120))?;
+    assert!(!out.ok, "{}", out.text);
+    assert!(
+        out.text.contains("Microsoft Edge WebView2") && out.text.contains("IT-Betreuung"),
+        "{}",
+        out.text
+    );
+    assert!(
+        !out.text.contains("failed to create window"),
+        "{}",
+        out.text
+    );
+    Ok(())
+}
+
 /// `%PROGRAMDATA%\Amtsstube` of the Wine prefix, emptied again when dropped (the
 /// prefix is shared by the tests).
 struct SharedConfig {
