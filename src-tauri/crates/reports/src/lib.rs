@@ -114,19 +114,30 @@ impl Stats {
         if days.is_empty() {
             return Stats::default();
         }
-        days.sort_by(f64::total_cmp);
         let n = days.len();
+        let mean = days.iter().sum::<f64>() / n as f64;
+        // The values at given ranks by selection, not a full sort: `nth(i)` puts the
+        // i-th smallest at i, smaller ones before it, larger ones after.
+        let mut nth = |i: usize| *days.select_nth_unstable_by(i, f64::total_cmp).1;
         // Nearest rank: the smallest value with at least p % of the values at or below it.
-        let rank = |p: f64| days[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
+        let p90 = nth(((0.9 * n as f64).ceil() as usize).clamp(1, n) - 1);
+        let upper = nth(n / 2);
+        let median = if n % 2 == 1 {
+            upper
+        } else {
+            // The largest of the values before the upper middle one.
+            let lower = days[..n / 2]
+                .iter()
+                .copied()
+                .max_by(f64::total_cmp)
+                .unwrap_or(upper);
+            (lower + upper) / 2.0
+        };
         Stats {
             count: n as u32,
-            median_days: Some(if n % 2 == 1 {
-                days[n / 2]
-            } else {
-                (days[n / 2 - 1] + days[n / 2]) / 2.0
-            }),
-            p90_days: Some(rank(0.9)),
-            mean_days: Some(days.iter().sum::<f64>() / n as f64),
+            median_days: Some(median),
+            p90_days: Some(p90),
+            mean_days: Some(mean),
         }
     }
 }
@@ -422,98 +433,88 @@ fn counts_in_until(c: &CaseFacts, k: &Classified, metric: Metric, q: &Query, soo
     }
 }
 
-fn figures(cases: &[(&CaseFacts, &Classified)], weeks: f64) -> Figures {
-    let decided: Vec<_> = cases
-        .iter()
-        .filter_map(|(c, k)| k.decision.as_ref().map(|(at, _)| (c, k, *at)))
-        .collect();
-    let mut per_state = [0.0; STATES];
-    for (_, k, _) in &decided {
-        for (sum, d) in per_state.iter_mut().zip(k.per_state) {
+/// The figures of one group in one period, gathered case by case (nothing of the
+/// cases is kept but the durations the statistics need).
+#[derive(Default)]
+struct FiguresAcc {
+    arrivals: u32,
+    dispatched: u32,
+    arrival_to_decision: Vec<f64>,
+    arrival_to_dispatch: Vec<f64>,
+    complete_to_decision: Vec<f64>,
+    complete_to_dispatch: Vec<f64>,
+    processing: Vec<f64>,
+    waiting: Vec<f64>,
+    per_state: [f64; STATES],
+    with_requests: u32,
+    requests: u64,
+}
+
+impl FiguresAcc {
+    fn add(&mut self, c: &CaseFacts, k: &Classified) {
+        self.arrivals += u32::from(k.arrived);
+        self.dispatched += u32::from(k.dispatched.is_some());
+        let Some((at, _)) = k.decision else { return };
+        self.arrival_to_decision.push(days(c.received, at));
+        if let Some(d) = k.dispatched {
+            self.arrival_to_dispatch.push(days(c.received, d));
+        }
+        if let Some(done) = k.complete {
+            self.complete_to_decision
+                .push(days(done, at) - k.waiting_after_complete);
+            if let Some(d) = k.dispatched {
+                self.complete_to_dispatch
+                    .push(days(done, d) - k.waiting_after_complete);
+            }
+        }
+        self.processing.push(days(c.received, at) - k.waiting);
+        self.waiting.push(k.waiting);
+        for (sum, d) in self.per_state.iter_mut().zip(k.per_state) {
             *sum += d;
         }
+        self.with_requests += u32::from(k.nachforderungen > 0);
+        self.requests += u64::from(k.nachforderungen);
     }
-    let n = decided.len();
-    Figures {
-        arrivals: cases.iter().filter(|(_, k)| k.arrived).count() as u32,
-        decided: n as u32,
-        dispatched: cases.iter().filter(|(_, k)| k.dispatched.is_some()).count() as u32,
-        decided_per_week: if weeks > 0.0 { n as f64 / weeks } else { 0.0 },
-        arrival_to_decision: Stats::of(
-            decided
-                .iter()
-                .map(|(c, _, at)| days(c.received, *at))
+
+    fn finish(self, weeks: f64) -> Figures {
+        let n = self.arrival_to_decision.len();
+        let per_case = |x: f64| (n > 0).then(|| x / n as f64);
+        Figures {
+            arrivals: self.arrivals,
+            decided: n as u32,
+            dispatched: self.dispatched,
+            decided_per_week: if weeks > 0.0 { n as f64 / weeks } else { 0.0 },
+            arrival_to_decision: Stats::of(self.arrival_to_decision),
+            arrival_to_dispatch: Stats::of(self.arrival_to_dispatch),
+            complete_to_decision: Stats::of(self.complete_to_decision),
+            complete_to_dispatch: Stats::of(self.complete_to_dispatch),
+            processing: Stats::of(self.processing),
+            waiting_for_citizen: Stats::of(self.waiting),
+            days_per_state: (0..STATES)
+                .map(state_name)
+                .zip(self.per_state)
+                .filter(|(_, d)| *d > 0.0)
+                .map(|(s, d)| (s.to_owned(), per_case(d).unwrap_or(0.0)))
                 .collect(),
-        ),
-        arrival_to_dispatch: Stats::of(
-            decided
-                .iter()
-                .filter_map(|(c, k, _)| k.dispatched.map(|d| days(c.received, d)))
-                .collect(),
-        ),
-        complete_to_decision: Stats::of(
-            decided
-                .iter()
-                .filter_map(|(_, k, at)| {
-                    k.complete.map(|c| days(c, *at) - k.waiting_after_complete)
-                })
-                .collect(),
-        ),
-        complete_to_dispatch: Stats::of(
-            decided
-                .iter()
-                .filter_map(|(_, k, _)| match (k.complete, k.dispatched) {
-                    (Some(c), Some(d)) => Some(days(c, d) - k.waiting_after_complete),
-                    _ => None,
-                })
-                .collect(),
-        ),
-        processing: Stats::of(
-            decided
-                .iter()
-                .map(|(c, k, at)| days(c.received, *at) - k.waiting)
-                .collect(),
-        ),
-        waiting_for_citizen: Stats::of(decided.iter().map(|(_, k, _)| k.waiting).collect()),
-        days_per_state: (0..STATES)
-            .map(state_name)
-            .zip(per_state)
-            .filter(|(_, d)| *d > 0.0)
-            .map(|(s, d)| (s.to_owned(), if n > 0 { d / n as f64 } else { 0.0 }))
-            .collect(),
-        nachforderungsquote: (n > 0).then(|| {
-            decided
-                .iter()
-                .filter(|(_, k, _)| k.nachforderungen > 0)
-                .count() as f64
-                / n as f64
-        }),
-        nachforderungen_mean: (n > 0).then(|| {
-            decided
-                .iter()
-                .map(|(_, k, _)| f64::from(k.nachforderungen))
-                .sum::<f64>()
-                / n as f64
-        }),
+            nachforderungsquote: per_case(f64::from(self.with_requests)),
+            nachforderungen_mean: per_case(self.requests as f64),
+        }
     }
 }
 
-fn backlog(cases: &[(&CaseFacts, &Classified)], q: &Query) -> Backlog {
-    let mut b = Backlog::default();
-    let soon = due_soon_until(q);
-    for (c, k) in cases {
+impl Backlog {
+    fn add(&mut self, c: &CaseFacts, k: &Classified, q: &Query, soon: Date) {
         if let Some(age) = k.open_age {
-            b.open += 1;
-            b.by_age[age_bucket(age)] += 1;
+            self.open += 1;
+            self.by_age[age_bucket(age)] += 1;
         }
         if counts_in_until(c, k, Metric::DueSoon, q, soon) {
-            b.due_soon += 1;
+            self.due_soon += 1;
         }
         if counts_in_until(c, k, Metric::Overdue, q, soon) {
-            b.overdue += 1;
+            self.overdue += 1;
         }
     }
-    b
 }
 
 /// The previous period of the same length.
@@ -532,14 +533,6 @@ pub fn in_group(c: &CaseFacts, key: &str) -> bool {
     }
 }
 
-/// The cases of a list at the given positions.
-fn pick<'a>(
-    list: &'a [(&'a CaseFacts, Classified)],
-    at: &[usize],
-) -> Vec<(&'a CaseFacts, &'a Classified)> {
-    at.iter().map(|&i| (list[i].0, &list[i].1)).collect()
-}
-
 /// The report for a period.
 pub fn report<C: Borrow<CaseFacts> + Sync>(all: &[C], q: &Query) -> Report {
     let all: Vec<&CaseFacts> = all.iter().map(Borrow::borrow).collect();
@@ -547,29 +540,22 @@ pub fn report<C: Borrow<CaseFacts> + Sync>(all: &[C], q: &Query) -> Report {
     let (pf, pt) = previous(q);
     let (pfrom, pto) = (start_of(pf, &q.tz), start_of(pt, &q.tz));
     let weeks = (q.to - q.from).get_days() as f64 / 7.0;
-    let classify_all = |from, to| -> Vec<(&CaseFacts, Classified)> {
-        all.iter().map(|c| (*c, classify(c, from, to))).collect()
-    };
-    // The two periods side by side (a workstation has at least two cores).
-    let (current, before) = std::thread::scope(|s| {
-        let before = s.spawn(|| classify_all(pfrom, pto));
-        let current = classify_all(from, to);
-        let before = before.join().unwrap_or_else(|_| classify_all(pfrom, pto));
-        (current, before)
-    });
 
-    // Each case's groups, worked out once: all, its case type, its channel.
-    // (Inserted one by one: collecting into a set would sort all the names first.)
-    let mut type_set = std::collections::BTreeSet::new();
-    for c in &all {
-        type_set.insert(c.case_type.as_str());
-    }
-    let types: Vec<&str> = type_set.into_iter().collect();
-    let type_of: Vec<usize> = all
+    // Each case's groups, worked out once: all, its case type, its channel. Case
+    // types are numbered as met, then put in name order.
+    let mut met: BTreeMap<&str, usize> = BTreeMap::new();
+    let first_met: Vec<usize> = all
         .iter()
-        // Every case type was inserted into `types` above: always found.
-        .map(|c| types.binary_search(&c.case_type.as_str()).unwrap_or(0))
+        .map(|c| {
+            let next = met.len();
+            *met.entry(c.case_type.as_str()).or_insert(next)
+        })
         .collect();
+    let types: Vec<&str> = met.keys().copied().collect();
+    let mut rank = vec![0; types.len()];
+    for (sorted, m) in met.values().enumerate() {
+        rank[*m] = sorted;
+    }
     let channels = [Channel::Online, Channel::Papier];
     // Buckets: 0 = all, 1..=types = case types, then the channels.
     let buckets = 1 + types.len() + channels.len();
@@ -579,24 +565,7 @@ pub fn report<C: Borrow<CaseFacts> + Sync>(all: &[C], q: &Query) -> Report {
             // `channels` lists every channel: always found.
             .position(|ch| *ch == all[i].channel)
             .unwrap_or(0);
-        [0, 1 + type_of[i], 1 + types.len() + ch]
-    };
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); buckets];
-    for i in 0..all.len() {
-        for b in bucket_of(i) {
-            members[b].push(i);
-        }
-    }
-    let pick = |list, b: usize| pick(list, &members[b]);
-    let group = |b: usize, key: String, label: String| {
-        let cur = pick(&current, b);
-        Group {
-            current: figures(&cur, weeks),
-            previous: figures(&pick(&before, b), weeks),
-            backlog: backlog(&cur, q),
-            key,
-            label,
-        }
+        [0, 1 + rank[first_met[i]], 1 + types.len() + ch]
     };
 
     // Weeks from the Monday on or before the first day.
@@ -622,33 +591,62 @@ pub fn report<C: Borrow<CaseFacts> + Sync>(all: &[C], q: &Query) -> Report {
             .ok()
             .and_then(|m| index.get(&m).copied())
     };
-    for (c, k) in &current {
-        if let Some((at, _)) = &k.decision
-            && let Some(i) = week_of(*at)
-        {
-            week_rows[i].decided += 1;
-        }
-        if k.arrived
-            && let Some(i) = week_of(c.received)
-        {
-            week_rows[i].arrivals += 1;
-        }
-    }
 
-    let (persons, persons_suppressed) = if q.per_person {
-        let mut by: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-        for (c, k) in &current {
-            if let Some((at, i)) = &k.decision
-                && let Some(e) = c.events.get(*i)
-            {
-                by.entry(e.actor.as_str())
-                    .or_default()
-                    .push(days(c.received, *at));
+    // Every case classified once per period and added to its groups at once; the
+    // two periods side by side (a workstation has at least two cores).
+    let period_before = || {
+        let mut acc: Vec<FiguresAcc> = (0..buckets).map(|_| FiguresAcc::default()).collect();
+        for (i, c) in all.iter().enumerate() {
+            let k = classify(c, pfrom, pto);
+            for b in bucket_of(i) {
+                acc[b].add(c, &k);
             }
         }
+        acc
+    };
+    let soon = due_soon_until(q);
+    let period_now = |week_rows: &mut Vec<Week>| {
+        let mut acc: Vec<FiguresAcc> = (0..buckets).map(|_| FiguresAcc::default()).collect();
+        let mut backlog = vec![Backlog::default(); buckets];
+        let mut by_person: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for (i, c) in all.iter().enumerate() {
+            let k = classify(c, from, to);
+            for b in bucket_of(i) {
+                acc[b].add(c, &k);
+                backlog[b].add(c, &k, q, soon);
+            }
+            if let Some((at, e)) = k.decision {
+                if let Some(w) = week_of(at) {
+                    week_rows[w].decided += 1;
+                }
+                if q.per_person
+                    && let Some(e) = c.events.get(e)
+                {
+                    by_person
+                        .entry(e.actor.as_str())
+                        .or_default()
+                        .push(days(c.received, at));
+                }
+            }
+            if k.arrived
+                && let Some(w) = week_of(c.received)
+            {
+                week_rows[w].arrivals += 1;
+            }
+        }
+        (acc, backlog, by_person)
+    };
+    let ((current, backlog, by_person), before) = std::thread::scope(|s| {
+        let before = s.spawn(period_before);
+        let now = period_now(&mut week_rows);
+        let before = before.join().unwrap_or_else(|_| period_before());
+        (now, before)
+    });
+
+    let (persons, persons_suppressed) = if q.per_person {
         let mut rows = Vec::new();
         let mut suppressed = 0;
-        for (person, d) in by {
+        for (person, d) in by_person {
             if d.len() < q.min_group {
                 suppressed += 1;
                 continue;
@@ -664,26 +662,48 @@ pub fn report<C: Borrow<CaseFacts> + Sync>(all: &[C], q: &Query) -> Report {
         (None, 0)
     };
 
-    Report {
-        from: q.from.to_string(),
-        until: q.to.yesterday().unwrap_or(q.to).to_string(),
-        total: group(0, "alle".into(), "Alle Vorgänge".into()),
-        by_type: types
-            .iter()
-            .enumerate()
-            .map(|(i, t)| group(1 + i, format!("typ:{t}"), (*t).to_owned()))
-            .collect(),
-        by_channel: channels
-            .iter()
-            .enumerate()
-            .map(|(i, ch)| {
-                group(
-                    1 + types.len() + i,
+    let mut groups: Vec<Group> = current
+        .into_iter()
+        .zip(before)
+        .zip(backlog)
+        .enumerate()
+        .map(|(b, ((cur, prev), backlog))| {
+            let (key, label) = if b == 0 {
+                ("alle".to_owned(), "Alle Vorgänge".to_owned())
+            } else if let Some(t) = types.get(b - 1) {
+                (format!("typ:{t}"), (*t).to_owned())
+            } else {
+                let ch = channels[(b - 1 - types.len()).min(channels.len() - 1)];
+                (
                     format!("kanal:{}", ch.label().to_lowercase()),
                     ch.label().to_owned(),
                 )
-            })
-            .collect(),
+            };
+            Group {
+                current: cur.finish(weeks),
+                previous: prev.finish(weeks),
+                backlog,
+                key,
+                label,
+            }
+        })
+        .collect();
+    let by_channel = groups.split_off(1 + types.len());
+    let by_type = groups.split_off(1);
+    let total = groups.pop().unwrap_or_else(|| Group {
+        key: "alle".into(),
+        label: "Alle Vorgänge".into(),
+        current: Figures::default(),
+        previous: Figures::default(),
+        backlog: Backlog::default(),
+    });
+
+    Report {
+        from: q.from.to_string(),
+        until: q.to.yesterday().unwrap_or(q.to).to_string(),
+        total,
+        by_type,
+        by_channel,
         weeks: week_rows,
         persons,
         persons_suppressed,

@@ -320,3 +320,28 @@ fn a_deemed_permit_counts_as_a_decision() {
         ["M"]
     );
 }
+
+proptest::proptest! {
+    /// Median and 90th percentile by selection equal those of the sorted values
+    /// (nearest rank; the mean of the two middle ones for an even count), repeated
+    /// values and odd and even counts included.
+    #[test]
+    fn statistics_by_selection_equal_those_of_the_sorted_values(
+        days in proptest::collection::vec(0u16..400, 1..300)
+    ) {
+        let days: Vec<f64> = days.into_iter().map(|d| f64::from(d) / 4.0).collect();
+        let mut sorted = days.clone();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        let p90 = sorted[((0.9 * n as f64).ceil() as usize).clamp(1, n) - 1];
+        let s = Stats::of(days);
+        proptest::prop_assert_eq!(s.count as usize, n);
+        proptest::prop_assert_eq!(s.median_days, Some(median));
+        proptest::prop_assert_eq!(s.p90_days, Some(p90));
+    }
+}
