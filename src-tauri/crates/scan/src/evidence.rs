@@ -108,22 +108,51 @@ impl Transfervermerk {
         )
     }
 
-    /// The same, read from a stream in chunks (a product is never held whole).
+    /// The same, read from a stream in chunks (a product is never held whole). The
+    /// stream (the vault decrypting) and SHA-256 run on this thread, SHA-512 beside
+    /// it on a second one – the slowest of the three, so the two cores of a desk PC
+    /// work at once; at most a few chunks are in flight.
     pub fn hashes_from(mut product: impl std::io::Read) -> std::io::Result<(String, String)> {
-        let (mut a, mut b) = (Sha256::new(), Sha512::new());
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            match product.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    a.update(&buf[..n]);
+        use std::sync::mpsc::sync_channel;
+        const CHUNK: usize = 256 * 1024;
+        let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(3);
+        let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(4);
+        std::thread::scope(|s| {
+            let sha512 = s.spawn(move || {
+                let mut b = Sha512::new();
+                for (buf, n) in full_rx {
                     b.update(&buf[..n]);
+                    // The reader may have stopped (an error): the buffer is dropped.
+                    let _ = empty_tx.try_send(buf);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok((hex::encode(a.finalize()), hex::encode(b.finalize())))
+                hex::encode(b.finalize())
+            });
+            let mut a = Sha256::new();
+            let read = (|| {
+                loop {
+                    let mut buf = empty_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
+                    let n = loop {
+                        match product.read(&mut buf) {
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            other => break other?,
+                        }
+                    };
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    a.update(&buf[..n]);
+                    if full_tx.send((buf, n)).is_err() {
+                        return Err(std::io::Error::other("SHA-512 abgebrochen"));
+                    }
+                }
+            })();
+            // Closing the channel ends the SHA-512 thread.
+            drop(full_tx);
+            let sha512 = sha512
+                .join()
+                .map_err(|_| std::io::Error::other("SHA-512 abgebrochen"))?;
+            read.map(|()| (hex::encode(a.finalize()), sha512))
+        })
     }
 
     /// The XML (UTF-8), fields escaped.
@@ -439,5 +468,76 @@ pub fn may_destroy(f: &GateFacts) -> Result<(), Vec<GateFailure>> {
         Ok(())
     } else {
         Err(failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Transfervermerk;
+    use std::io::Read;
+
+    /// Gives `data` in pieces of `step` bytes, an `Interrupted` before every third
+    /// piece, and fails with `fail_at` once that many bytes were given.
+    struct Pieces {
+        data: Vec<u8>,
+        at: usize,
+        step: usize,
+        calls: usize,
+        fail_at: Option<usize>,
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.calls += 1;
+            if self.calls.is_multiple_of(3) {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            if self.fail_at.is_some_and(|f| self.at >= f) {
+                return Err(std::io::Error::other("Datenträger entfernt"));
+            }
+            let n = self.step.min(buf.len()).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn pieces(len: usize, step: usize, fail_at: Option<usize>) -> Pieces {
+        Pieces {
+            data: (0..len).map(|i| (i * 7 + i / 251) as u8).collect(),
+            at: 0,
+            step,
+            calls: 0,
+            fail_at,
+        }
+    }
+
+    #[test]
+    fn streamed_hashes_equal_those_of_the_whole_product() -> std::io::Result<()> {
+        let chunk = 256 * 1024;
+        for (len, step) in [
+            (0, 1),
+            (1, 1),
+            (chunk - 1, chunk),
+            (chunk, chunk),
+            (3 * chunk + 7, chunk),
+            (5 * chunk + 3, 10_000),
+            (20 * chunk, 2 * chunk),
+        ] {
+            let p = pieces(len, step, None);
+            let whole = Transfervermerk::hashes(&p.data);
+            assert_eq!(Transfervermerk::hashes_from(p)?, whole, "{len} / {step}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_read_error_midway_is_returned_not_hashes_of_a_part() {
+        let r = Transfervermerk::hashes_from(pieces(4 * 256 * 1024, 100_000, Some(600_000)));
+        assert!(
+            r.as_ref()
+                .is_err_and(|e| e.to_string().contains("Datenträger entfernt")),
+            "{r:?}"
+        );
     }
 }
