@@ -140,6 +140,63 @@ pub(crate) struct Vault {
 
 const BUF: usize = 64 * 1024;
 
+/// Read `source` to its end, hand every chunk to `sink` (encryption) and hash it on
+/// a second thread meanwhile – SHA-256 costs more than the encryption, so the two
+/// cores of a desk PC share the work; at most a few chunks are in flight. Returns
+/// the size and the SHA-256 (hex).
+pub(crate) fn copy_hashed(
+    source: &mut impl Read,
+    mut sink: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<(u64, String)> {
+    use std::sync::mpsc::sync_channel;
+    const CHUNK: usize = 4 * BUF;
+    let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(3);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(4);
+    std::thread::scope(|s| {
+        let hasher = s.spawn(move || {
+            let mut h = Sha256::new();
+            for (buf, n) in full_rx {
+                h.update(&buf[..n]);
+                // The reader may have stopped (an error): the buffer is dropped.
+                let _ = empty_tx.try_send(buf);
+            }
+            hex::encode(h.finalize())
+        });
+        let mut size = 0u64;
+        let copied = (|| {
+            loop {
+                let mut buf = empty_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
+                let n = loop {
+                    match source.read(&mut buf) {
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            return Err(StoreError::Io {
+                                path: PathBuf::from("<Quelle>"),
+                                source: e,
+                            });
+                        }
+                        Ok(n) => break n,
+                    }
+                };
+                if n == 0 {
+                    return Ok(());
+                }
+                sink(&buf[..n])?;
+                size += n as u64;
+                if full_tx.send((buf, n)).is_err() {
+                    return Err(StoreError::Crypto("SHA-256 abgebrochen".into()));
+                }
+            }
+        })();
+        // Closing the channel ends the hashing thread.
+        drop(full_tx);
+        let sha256 = hasher
+            .join()
+            .map_err(|_| StoreError::Crypto("SHA-256 abgebrochen".into()))?;
+        copied.map(|()| (size, sha256))
+    })
+}
+
 impl Vault {
     pub(crate) fn new(layout: Layout, identity: age::x25519::Identity) -> Self {
         Vault { layout, identity }
@@ -228,36 +285,18 @@ impl Session {
         let encryptor =
             age::Encryptor::with_recipients(iter::once(&recipient as &dyn age::Recipient))
                 .map_err(|e| StoreError::Crypto(e.to_string()))?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        {
+        let (size, sha256) = {
             let out = BufWriter::with_capacity(BUF, file.writer());
             let mut w = encryptor.wrap_output(out).at(&tmp)?;
-            let mut buf = vec![0u8; BUF];
-            loop {
-                let n = match source.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        return Err(StoreError::Io {
-                            path: PathBuf::from("<Quelle>"),
-                            source: e,
-                        });
-                    }
-                };
-                hasher.update(&buf[..n]);
-                w.write_all(&buf[..n]).at(&tmp)?;
-                size += n as u64;
-            }
+            let hashed = copy_hashed(&mut source, |chunk| w.write_all(chunk).at(&tmp))?;
             let mut out = w.finish().at(&tmp)?;
             out.flush().at(&tmp)?;
-        }
+            hashed
+        };
         if let Some(shard) = dest.parent() {
             create_private_dir(shard)?;
         }
         file.commit(&dest)?;
-        let sha256 = hex::encode(hasher.finalize());
         Ok(BlobInfo { id, size, sha256 })
     }
 
@@ -327,5 +366,94 @@ impl Session {
         let mut stmt = self.conn.prepare("SELECT id FROM blobs ORDER BY id")?;
         let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
         ids.map(|id| BlobId::parse(&id?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_hashed;
+    use crate::error::StoreError;
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+
+    /// Gives `data` in pieces of `step` bytes with an `Interrupted` before every
+    /// third piece, and fails once `fail_at` bytes were given.
+    struct Pieces {
+        data: Vec<u8>,
+        at: usize,
+        step: usize,
+        calls: usize,
+        fail_at: Option<usize>,
+    }
+
+    impl Read for Pieces {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.calls += 1;
+            if self.calls.is_multiple_of(3) {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            if self.fail_at.is_some_and(|f| self.at >= f) {
+                return Err(std::io::Error::other("Freigabe getrennt"));
+            }
+            let n = self.step.min(buf.len()).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    fn pieces(len: usize, step: usize, fail_at: Option<usize>) -> Pieces {
+        Pieces {
+            data: (0..len).map(|i| (i * 13 + i / 509) as u8).collect(),
+            at: 0,
+            step,
+            calls: 0,
+            fail_at,
+        }
+    }
+
+    #[test]
+    fn every_byte_reaches_the_sink_in_order_and_the_hash_is_of_the_whole() -> crate::Result<()> {
+        for (len, step) in [
+            (0, 1),
+            (1, 1),
+            (65_535, 70_000),
+            (262_144, 262_144),
+            (3_000_001, 99_999),
+        ] {
+            let mut p = pieces(len, step, None);
+            let whole = p.data.clone();
+            let mut out = Vec::new();
+            let (size, sha) = copy_hashed(&mut p, |chunk| {
+                out.extend_from_slice(chunk);
+                Ok(())
+            })?;
+            assert_eq!(size as usize, len);
+            assert_eq!(out, whole, "{len} / {step}");
+            assert_eq!(sha, hex::encode(Sha256::digest(&whole)), "{len} / {step}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_read_error_or_a_refusing_sink_ends_the_copy_with_that_error() {
+        let r = copy_hashed(&mut pieces(2_000_000, 100_000, Some(700_000)), |_| Ok(()));
+        assert!(
+            matches!(&r, Err(StoreError::Io { source, .. }) if source.to_string().contains("Freigabe getrennt")),
+            "{r:?}"
+        );
+        let mut written = 0;
+        let r = copy_hashed(&mut pieces(2_000_000, 100_000, None), |chunk| {
+            written += chunk.len();
+            if written > 500_000 {
+                Err(StoreError::Crypto("Datenträger voll".into()))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(
+            matches!(&r, Err(StoreError::Crypto(m)) if m == "Datenträger voll"),
+            "{r:?}"
+        );
     }
 }
