@@ -142,3 +142,29 @@ const numberFmt = new Intl.NumberFormat("de-DE");
 export function formatNumber(n: number): string {
   return numberFmt.format(n);
 }
+
+const sizeFmt = new Intl.NumberFormat("de-DE", { maximumFractionDigits: 1 });
+
+/** A file size the way a clerk reads it: 512 Byte, 12,3 KB, 4,5 MB (1 KB = 1.000 Byte). */
+export function formatSize(bytes: number): string {
+  if (bytes < 1000) return `${numberFmt.format(bytes)} Byte`;
+  if (bytes < 1_000_000) return `${sizeFmt.format(bytes / 1000)} KB`;
+  if (bytes < 1_000_000_000) return `${sizeFmt.format(bytes / 1_000_000)} MB`;
+  return `${sizeFmt.format(bytes / 1_000_000_000)} GB`;
+}
+
+const TYPES: Record<string, string> = {
+  "application/pdf": "PDF",
+  "application/json": "Daten (JSON)",
+  "application/xml": "Daten (XML)",
+  "text/xml": "Daten (XML)",
+  "image/jpeg": "Bild (JPEG)",
+  "image/png": "Bild (PNG)",
+  "image/tiff": "Bild (TIFF)",
+  "text/plain": "Text",
+};
+
+/** The kind of a file in words, from its MIME type (unknown ones as they are). */
+export function fileType(mime: string): string {
+  return TYPES[mime.toLowerCase()] ?? mime;
+}

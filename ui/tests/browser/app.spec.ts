@@ -155,6 +155,23 @@ test("case view: keyboard only, accessible, an action carried out", async ({ pag
   expect(side!.x).toBeGreaterThan(main!.x + main!.width - 1);
   expect(side!.y).toBeLessThan(main!.y + 50);
   await expect(page.getByTestId("case-documents")).toBeInViewport();
+  // The documents in columns: every "Anzeigen" starts at the same place, next to
+  // its name (one line each), the sizes right-aligned.
+  const opens = await page.getByTestId("document-open").evaluateAll((bs) =>
+    bs.map((b) => {
+      const r = b.getBoundingClientRect();
+      const name = b.closest("tr")!.querySelector("td")!.getBoundingClientRect();
+      return { x: r.x, dy: Math.abs(r.y - name.y) };
+    }),
+  );
+  expect(opens).toHaveLength(2);
+  expect(new Set(opens.map((o) => Math.round(o.x))).size).toBe(1);
+  for (const o of opens) expect(o.dy).toBeLessThan(8);
+  await expect(page.getByTestId("case-documents").locator("td.num").first()).toHaveCSS("text-align", "right");
+  // The checklist's boxes are big enough to hit (KERN: 32 px).
+  const box = await page.getByRole("checkbox", { name: /Halterdaten vollständig/ }).boundingBox();
+  expect(box!.width).toBeGreaterThanOrEqual(24);
+  expect(box!.height).toBeGreaterThanOrEqual(24);
   await page.screenshot({ path: "test-results/screens/vorgang-zwei-spalten.png" });
   // History newest first.
   await expect(page.getByTestId("case-history").locator("li").first()).toContainText("23.11.2026");

@@ -88,8 +88,8 @@ export async function installFakeBackend(page: Page): Promise<void> {
       ],
       notes,
       documents: [
-        { id: "4", kind: "data", filename: null, mimeType: "application/json" },
-        { id: "5", kind: "attachment", filename: "Haftpflicht.pdf", mimeType: "application/pdf" },
+        { id: "4", kind: "data", filename: null, mimeType: "application/json", size: 1_234, origin: "Antrag", addedAt: "2026-11-20T13:02:00Z" },
+        { id: "5", kind: "attachment", filename: "Haftpflicht.pdf", mimeType: "application/pdf", size: 48_210, origin: "Nachreichung 1", addedAt: "2026-11-24T10:15:00Z" },
       ],
     });
     // A one-page PDF: the letter preview and the attached document.

@@ -986,8 +986,8 @@ describe("Anmeldung und Arbeitskorb", () => {
       history: [],
       notes: [],
       documents: [
-        { id: "1", kind: "attachment", filename: "Gewerbeanmeldung.pdf", mimeType: "application/pdf" },
-        { id: "2", kind: "data", filename: null, mimeType: "application/json" },
+        { id: "1", kind: "attachment", filename: "Gewerbeanmeldung.pdf", mimeType: "application/pdf", size: 2_400_000, origin: "Antrag", addedAt: "2026-11-20T09:00:00Z" },
+        { id: "2", kind: "data", filename: null, mimeType: "application/json", size: 812, origin: "Nachreichung 1", addedAt: null },
       ],
     });
     mockIPC((cmd, args) => {
@@ -1032,9 +1032,22 @@ describe("Anmeldung und Arbeitskorb", () => {
     // The citizen's reply channel, and that it cannot be served here yet.
     expect(screen.getByTestId("case-reply-channel").textContent).toContain("E-Mail an ayse@example.org");
     expect(screen.getByTestId("case-reply-channel").textContent).toContain("noch nicht geantwortet werden");
-    // The application data, decoded in memory and shown as a list.
+    // The documents in columns: name and type, origin, day, size in German format;
+    // until one is chosen the right pane says what appears there.
+    const rows = [...screen.getByTestId("case-documents").querySelectorAll("tbody tr")].map((r) =>
+      [...r.querySelectorAll("td")].slice(0, 4).map((c) => c.textContent?.replace(/\s+/g, " ").trim()),
+    );
+    expect(rows).toEqual([
+      ["Gewerbeanmeldung.pdf · PDF", "Antrag", "20.11.2026", "2,4 MB"],
+      ["Antragsdaten · Daten (JSON)", "Nachreichung 1", "–", "812 Byte"],
+    ]);
+    expect(screen.getByTestId("case-side-hint")).toBeTruthy();
+    // The application data, decoded in memory and shown as a list; its row is marked.
     await fireEvent.click(screen.getByRole("button", { name: "Antragsdaten anzeigen" }));
     expect((await screen.findByTestId("document-data")).textContent).toContain("antragsteller › anschrift › ort");
+    const marked = screen.getByTestId("case-documents").querySelectorAll("tbody tr[aria-current=true]");
+    expect([...marked].map((r) => r.querySelector("td")?.textContent)).toEqual(["Antragsdaten · Daten (JSON)"]);
+    expect(screen.queryByTestId("case-side-hint")).toBeNull();
     expect(screen.getByTestId("document-data").textContent).toContain("Ayşe");
     await fireEvent.click(screen.getByRole("button", { name: "Dokument schließen" }));
     await fireEvent.click(screen.getByRole("checkbox", { name: /Angaben zur Person vollständig/ }));

@@ -2,9 +2,22 @@ import { fireEvent, render, screen } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import DateField from "../../src/lib/DateField.svelte";
 import type { CaseState } from "../../src/lib/bindings/CaseState";
-import { formatDate, formatNumber, isoToGerman, parseGermanDate, statusLabel } from "../../src/lib/format";
+import { fileType, formatDate, formatNumber, formatSize, isoToGerman, parseGermanDate, statusLabel } from "../../src/lib/format";
 
 describe("German formats", () => {
+  it("writes file sizes with German decimals", () => {
+    expect(formatSize(0)).toBe("0 Byte");
+    expect(formatSize(999)).toBe("999 Byte");
+    expect(formatSize(1000)).toBe("1 KB");
+    expect(formatSize(12_345)).toBe("12,3 KB");
+    expect(formatSize(4_500_000)).toBe("4,5 MB");
+    expect(formatSize(2_000_000_000)).toBe("2 GB");
+  });
+  it("names file types in words", () => {
+    expect(fileType("application/pdf")).toBe("PDF");
+    expect(fileType("IMAGE/TIFF")).toBe("Bild (TIFF)");
+    expect(fileType("application/x-unbekannt")).toBe("application/x-unbekannt");
+  });
   it("groups counts the German way", () => {
     expect(formatNumber(4)).toBe("4");
     expect(formatNumber(12345)).toBe("12.345");

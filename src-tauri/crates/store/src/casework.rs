@@ -1008,10 +1008,11 @@ impl Session {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// Documents of a case: (id, kind, filename, mime type, blob id).
+    /// Documents of a case, in the order they came in.
     pub fn case_documents(&self, id: &str) -> Result<Vec<CaseDocument>> {
         let mut stmt = self.conn.prepare(
-            "SELECT d.id, d.kind, d.filename, d.mime_type, d.blob_id, d.created_at, coalesce(b.size, 0)
+            "SELECT d.id, d.kind, d.filename, d.mime_type, d.blob_id, d.created_at, coalesce(b.size, 0),
+                    d.submission_id
              FROM case_documents d LEFT JOIN blobs b ON b.id = d.blob_id
              WHERE d.case_id = ?1 ORDER BY d.id",
         )?;
@@ -1024,6 +1025,7 @@ impl Session {
                 blob_id: r.get(4)?,
                 created_at: r.get(5)?,
                 size: u64::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                submission_id: r.get(7)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -1041,4 +1043,6 @@ pub struct CaseDocument {
     pub created_at: String,
     /// Bytes of the plaintext.
     pub size: u64,
+    /// The FIT-Connect submission that brought it (none: scans, letters).
+    pub submission_id: Option<String>,
 }

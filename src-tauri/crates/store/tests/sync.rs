@@ -72,6 +72,14 @@ fn a_submission_is_stored_once_and_follow_ups_join_their_case() -> R {
     );
     assert_eq!(s.count_cases()?, 1);
     assert_eq!(s.document_count(&case_id)?, 4);
+    // Each document names the submission that brought it, in the order they came.
+    let from: Vec<Option<String>> = s
+        .case_documents(&case_id)?
+        .into_iter()
+        .map(|d| d.submission_id)
+        .collect();
+    let (one, two) = (Some("sub-1".to_owned()), Some("sub-2".to_owned()));
+    assert_eq!(from, [one.clone(), one, two.clone(), two]);
     assert_eq!(s.outbox_counts()?.pending, 2);
     let other = s.store_submission(&incoming("sub-3", "case-B"))?;
     assert!(

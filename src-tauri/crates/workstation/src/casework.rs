@@ -84,6 +84,41 @@ pub struct DocumentView {
     pub kind: DocumentKind,
     pub filename: Option<String>,
     pub mime_type: String,
+    /// Bytes of the document.
+    #[ts(type = "number")]
+    pub size: u64,
+    /// Where it came from, in the clerk's words: "Antrag", "Nachreichung 1", "Scan",
+    /// "Schreiben".
+    pub origin: String,
+    /// When it was stored (RFC 3339); unknown at an office desk.
+    pub added_at: Option<String>,
+}
+
+/// Where each document of a case came from, in the order given: the documents of
+/// the first submission are the application ("Antrag"), those of every later one a
+/// "Nachreichung" counted from 1; scans and letters by their kind.
+pub fn document_origins<'a>(
+    docs: impl IntoIterator<Item = (DocumentKind, Option<&'a str>)>,
+) -> Vec<String> {
+    let mut submissions: Vec<&str> = Vec::new();
+    docs.into_iter()
+        .map(|(kind, submission)| match (kind, submission) {
+            (DocumentKind::Scan, _) => "Scan".to_owned(),
+            (DocumentKind::Letter, _) => "Schreiben".to_owned(),
+            (_, None) => "Antrag".to_owned(),
+            (_, Some(s)) => {
+                let n = submissions.iter().position(|x| *x == s).unwrap_or_else(|| {
+                    submissions.push(s);
+                    submissions.len() - 1
+                });
+                if n == 0 {
+                    "Antrag".to_owned()
+                } else {
+                    format!("Nachreichung {n}")
+                }
+            }
+        })
+        .collect()
 }
 
 /// Everything the case view shows. Holds personal data: never log it.
@@ -859,23 +894,39 @@ impl Workstation {
                     text: n.text,
                 })
                 .collect(),
-            documents: documents
-                .into_iter()
-                .map(|d| {
-                    let kind = DocumentKind::parse(&d.kind).ok_or_else(|| {
-                        AppError::new(
-                            ErrorCode::Storage,
-                            format!("Unbekannte Dokumentart „{}“ im Datenbestand.", d.kind),
-                        )
-                    })?;
-                    Ok(DocumentView {
+            documents: {
+                let kinds = documents
+                    .iter()
+                    .map(|d| {
+                        DocumentKind::parse(&d.kind).ok_or_else(|| {
+                            AppError::new(
+                                ErrorCode::Storage,
+                                format!("Unbekannte Dokumentart „{}“ im Datenbestand.", d.kind),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, AppError>>()?;
+                let origins = document_origins(
+                    kinds
+                        .iter()
+                        .zip(&documents)
+                        .map(|(k, d)| (*k, d.submission_id.as_deref())),
+                );
+                documents
+                    .into_iter()
+                    .zip(kinds)
+                    .zip(origins)
+                    .map(|((d, kind), origin)| DocumentView {
                         id: d.id.to_string(),
                         kind,
                         filename: d.filename,
                         mime_type: d.mime_type,
+                        size: d.size,
+                        origin,
+                        added_at: Some(d.created_at),
                     })
-                })
-                .collect::<Result<_, AppError>>()?,
+                    .collect()
+            },
             portal_case_id: rec.fc_case_id.clone(),
             channel: rec.channel(),
             state_label: state.label().into(),
@@ -1673,5 +1724,44 @@ mod clock_tests {
             domain::deadline::completeness_start(&clock_from(&record(), &paper)),
             Some(date(2026, 1, 21))
         );
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::*;
+    use DocumentKind::{Attachment, Data, Letter, Metadata, Scan};
+
+    #[test]
+    fn documents_are_named_by_the_submission_that_brought_them() {
+        let got = document_origins([
+            (Metadata, Some("s1")),
+            (Data, Some("s1")),
+            (Attachment, Some("s1")),
+            (Letter, None),
+            (Metadata, Some("s2")),
+            (Attachment, Some("s2")),
+            (Attachment, Some("s3")),
+            // A late part of the first submission still belongs to the application.
+            (Attachment, Some("s1")),
+            (Scan, None),
+            (Data, None),
+        ]);
+        assert_eq!(
+            got,
+            [
+                "Antrag",
+                "Antrag",
+                "Antrag",
+                "Schreiben",
+                "Nachreichung 1",
+                "Nachreichung 1",
+                "Nachreichung 2",
+                "Antrag",
+                "Scan",
+                "Antrag",
+            ]
+        );
+        assert!(document_origins(std::iter::empty()).is_empty());
     }
 }

@@ -383,11 +383,18 @@ impl Workstation {
         }
         .into_iter()
         .enumerate()
-        .map(|(n, d)| DocumentView {
-            id: n.to_string(),
-            kind: DocumentKind::parse(&d.kind).unwrap_or(DocumentKind::Attachment),
-            filename: d.filename,
-            mime_type: d.mime_type,
+        .map(|(n, d)| {
+            let kind = DocumentKind::parse(&d.kind).unwrap_or(DocumentKind::Attachment);
+            DocumentView {
+                id: n.to_string(),
+                // The server's list names no submission: one application.
+                origin: crate::casework::document_origins([(kind, None)]).concat(),
+                kind,
+                filename: d.filename,
+                mime_type: d.mime_type,
+                size: d.size,
+                added_at: None,
+            }
         })
         .collect();
         let may_edit = role.may(Permission::EditCases);
