@@ -129,6 +129,12 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
     );
     assert!(inbox.join("fehler").join("nochmal.jpg.grund.txt").exists());
     ws.logout();
+    // One product as an older version took it in (no SHA-512 from the intake): its
+    // hashes are taken from the vault at approval; the check below is the same.
+    login(&mut ws, "sb1")?;
+    ws.session_for_import()?
+        .forget_intake_sha512(&queue[1].id)?;
+    ws.logout();
 
     login(&mut ws, "scan2")?;
     // QA refuses one first: a reason is needed, and a refused scan cannot be approved.
@@ -241,6 +247,17 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
         assert!(text.contains(&st.number), "{text}");
         assert!(text.contains("Posteingang Bürgerbüro"), "{text}");
         assert!(text.contains("Sichtprüfung Seite für Seite"), "{text}");
+        // The sealed hashes (taken at intake) are those of the scan in the case.
+        let scan = d
+            .documents
+            .iter()
+            .find(|x| x.kind == domain::DocumentKind::Scan)
+            .ok_or("no scan")?;
+        let bytes = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            ws.document(&case.id, &scan.id)?.content_base64,
+        )?;
+        assert_sealed_hashes(&text, &bytes);
     }
     ws.logout();
     login(&mut ws, "admin")?;
@@ -592,6 +609,18 @@ fn the_background_intake_reacts_to_a_new_file_at_once() -> Result<(), BoxError> 
     Ok(())
 }
 
+/// The Transfervermerk names the SHA-256 and SHA-512 of exactly these bytes.
+fn assert_sealed_hashes(vermerk: &str, product: &[u8]) {
+    use sha2::Digest as _;
+    for (alg, hash) in [
+        ("SHA-256", hex::encode(sha2::Sha256::digest(product))),
+        ("SHA-512", hex::encode(sha2::Sha512::digest(product))),
+    ] {
+        let line = format!("<Pruefsumme algorithmus=\"{alg}\">{hash}</Pruefsumme>");
+        assert!(vermerk.contains(&line), "{line}: {vermerk}");
+    }
+}
+
 /// The Transfervermerk of a case as text.
 fn vermerk_text(
     ws: &mut workstation::Workstation,
@@ -768,6 +797,7 @@ fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
             ws.document(&case.id, &scan.id)?.content_base64,
         )?;
         assert_eq!(scan::inspect(&bytes)?.format, scan::Format::Tiff);
+        assert_sealed_hashes(&text, &bytes);
     }
     ws.logout();
     login(&mut ws, "admin")?;

@@ -38,9 +38,12 @@ pub struct ScanProduct {
     pub first_page: Option<u32>,
     /// The QA desk's note (reason of a refusal, what a split removed).
     pub qa_note: Option<String>,
+    /// SHA-512 (hex) taken at intake with the SHA-256; none for products taken in
+    /// by an older version.
+    pub sha512: Option<String>,
 }
 
-const COLUMNS: &str = "id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, qa_user, vermerk_blob, seal, case_id, batch_id, qa_checklist, qa_full, qa_at, parent_id, first_page, qa_note";
+const COLUMNS: &str = "id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, qa_user, vermerk_blob, seal, case_id, batch_id, qa_checklist, qa_full, qa_at, parent_id, first_page, qa_note, sha512";
 
 /// Products in the order they were scanned: the parts of a split scan at its place.
 const SCAN_ORDER: &str = "ORDER BY received_at, coalesce(first_page, 0), id";
@@ -136,6 +139,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScanProduct> {
         parent_id: r.get(17)?,
         first_page: r.get(18)?,
         qa_note: r.get(19)?,
+        sha512: r.get(20)?,
     })
 }
 
@@ -169,7 +173,7 @@ impl Session {
             return Ok(None);
         }
         // Streamed into the vault; what was stored must be what was checked.
-        let blob = self.write_blob_file(source)?;
+        let (blob, sha512) = self.write_blob_file_hashed(source, true)?;
         if blob.sha256 != sha256 {
             self.discard_blob_file(&blob);
             return Err(StoreError::Conflict(
@@ -182,8 +186,8 @@ impl Session {
         let tx = self.conn.transaction()?;
         insert_blob_row(&tx, &blob, &now)?;
         tx.execute(
-            "INSERT INTO scan_products (id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, batch_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'eingelesen', ?9)",
-            params![id, sha256, name, mime_type, pages, blob.id.as_str(), now, actor, batch_id],
+            "INSERT INTO scan_products (id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, batch_id, sha512) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'eingelesen', ?9, ?10)",
+            params![id, sha256, name, mime_type, pages, blob.id.as_str(), now, actor, batch_id, sha512],
         )?;
         audit::append(
             &tx,
@@ -194,6 +198,17 @@ impl Session {
         )?;
         tx.commit()?;
         Ok(Some(id))
+    }
+
+    /// Make a product look as if a version before the intake's SHA-512 took it in
+    /// (tests of the way such products are sealed).
+    #[doc(hidden)]
+    pub fn forget_intake_sha512(&mut self, id: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE scan_products SET sha512 = NULL WHERE id = ?1",
+            params![id],
+        )?;
+        Ok(())
     }
 
     pub fn scan_by_hash(&self, sha256: &str) -> Result<Option<ScanProduct>> {
@@ -266,17 +281,28 @@ impl Session {
         }
         let mut blobs = Vec::with_capacity(parts.len());
         for p in parts {
-            blobs.push(self.write_blob_file(p.bytes)?);
+            let (blob, sha512) = self.write_blob_file_hashed(p.bytes, true)?;
+            if blob.sha256 != p.sha256 {
+                self.discard_blob_file(&blob);
+                for (b, _) in &blobs {
+                    self.discard_blob_file(b);
+                }
+                return Err(StoreError::Conflict(format!(
+                    "Der Teil ab Seite {} wurde anders gespeichert als geprüft.",
+                    p.first_page
+                )));
+            }
+            blobs.push((blob, sha512));
         }
         let now = self.now();
         let actor = self.user().username.to_string();
         let tx = self.conn.transaction()?;
         let mut ids = Vec::with_capacity(parts.len());
-        for (p, blob) in parts.iter().zip(&blobs) {
+        for (p, (blob, sha512)) in parts.iter().zip(&blobs) {
             insert_blob_row(&tx, blob, &now)?;
             let id = random_hex(16);
             tx.execute(
-                "INSERT INTO scan_products (id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, batch_id, parent_id, first_page) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'eingelesen', ?9, ?10, ?11)",
+                "INSERT INTO scan_products (id, sha256, name, mime_type, pages, blob_id, received_at, scan_user, state, batch_id, parent_id, first_page, sha512) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'eingelesen', ?9, ?10, ?11, ?12)",
                 params![
                     id,
                     p.sha256,
@@ -288,7 +314,8 @@ impl Session {
                     parent.scan_user,
                     parent.batch_id,
                     parent.id,
-                    p.first_page
+                    p.first_page,
+                    sha512
                 ],
             )?;
             ids.push(id);

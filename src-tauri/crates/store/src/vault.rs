@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 use crate::config::Layout;
 use crate::error::{IoContext, Result, StoreError};
@@ -140,14 +140,24 @@ pub(crate) struct Vault {
 
 const BUF: usize = 64 * 1024;
 
+/// What [`copy_hashed`] read: size, SHA-256 and (if asked for) SHA-512, in hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Copied {
+    pub size: u64,
+    pub sha256: String,
+    pub sha512: Option<String>,
+}
+
 /// Read `source` to its end, hand every chunk to `sink` (encryption) and hash it on
 /// a second thread meanwhile – SHA-256 costs more than the encryption, so the two
-/// cores of a desk PC share the work; at most a few chunks are in flight. Returns
-/// the size and the SHA-256 (hex).
+/// cores of a desk PC share the work; at most a few chunks are in flight. With
+/// `sha512` the same thread also takes the SHA-512 (the scan product's second hash
+/// for its Transfervermerk: the file is read once).
 pub(crate) fn copy_hashed(
     source: &mut impl Read,
+    sha512: bool,
     mut sink: impl FnMut(&[u8]) -> Result<()>,
-) -> Result<(u64, String)> {
+) -> Result<Copied> {
     use std::sync::mpsc::sync_channel;
     const CHUNK: usize = 4 * BUF;
     let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(3);
@@ -155,12 +165,19 @@ pub(crate) fn copy_hashed(
     std::thread::scope(|s| {
         let hasher = s.spawn(move || {
             let mut h = Sha256::new();
+            let mut h512 = sha512.then(Sha512::new);
             for (buf, n) in full_rx {
                 h.update(&buf[..n]);
+                if let Some(h512) = h512.as_mut() {
+                    h512.update(&buf[..n]);
+                }
                 // The reader may have stopped (an error): the buffer is dropped.
                 let _ = empty_tx.try_send(buf);
             }
-            hex::encode(h.finalize())
+            (
+                hex::encode(h.finalize()),
+                h512.map(|h| hex::encode(h.finalize())),
+            )
         });
         let mut size = 0u64;
         let copied = (|| {
@@ -190,10 +207,14 @@ pub(crate) fn copy_hashed(
         })();
         // Closing the channel ends the hashing thread.
         drop(full_tx);
-        let sha256 = hasher
+        let (sha256, sha512) = hasher
             .join()
             .map_err(|_| StoreError::Crypto("SHA-256 abgebrochen".into()))?;
-        copied.map(|()| (size, sha256))
+        copied.map(|()| Copied {
+            size,
+            sha256,
+            sha512,
+        })
     })
 }
 
@@ -276,7 +297,18 @@ impl Session {
     /// Write the encrypted file durably but record no row yet: the caller inserts the
     /// row with [`insert_blob_row`] inside its own transaction. Until then the file is
     /// an orphan that the next unlock removes.
-    pub(crate) fn write_blob_file(&mut self, mut source: impl Read) -> Result<BlobInfo> {
+    pub(crate) fn write_blob_file(&mut self, source: impl Read) -> Result<BlobInfo> {
+        self.write_blob_file_hashed(source, false)
+            .map(|(blob, _)| blob)
+    }
+
+    /// [`Session::write_blob_file`], with the SHA-512 (hex) of the plaintext taken in
+    /// the same pass when `sha512` is set.
+    pub(crate) fn write_blob_file_hashed(
+        &mut self,
+        mut source: impl Read,
+        sha512: bool,
+    ) -> Result<(BlobInfo, Option<String>)> {
         let id = BlobId::generate();
         let tmp = self.vault.layout.vault_tmp().join(format!("{id}.part"));
         let dest = self.vault.path(&id);
@@ -285,10 +317,10 @@ impl Session {
         let encryptor =
             age::Encryptor::with_recipients(iter::once(&recipient as &dyn age::Recipient))
                 .map_err(|e| StoreError::Crypto(e.to_string()))?;
-        let (size, sha256) = {
+        let copied = {
             let out = BufWriter::with_capacity(BUF, file.writer());
             let mut w = encryptor.wrap_output(out).at(&tmp)?;
-            let hashed = copy_hashed(&mut source, |chunk| w.write_all(chunk).at(&tmp))?;
+            let hashed = copy_hashed(&mut source, sha512, |chunk| w.write_all(chunk).at(&tmp))?;
             let mut out = w.finish().at(&tmp)?;
             out.flush().at(&tmp)?;
             hashed
@@ -297,7 +329,14 @@ impl Session {
             create_private_dir(shard)?;
         }
         file.commit(&dest)?;
-        Ok(BlobInfo { id, size, sha256 })
+        Ok((
+            BlobInfo {
+                id,
+                size: copied.size,
+                sha256: copied.sha256,
+            },
+            copied.sha512,
+        ))
     }
 
     /// Remove a blob file written by [`Session::write_blob_file`] whose row was never
@@ -373,7 +412,7 @@ impl Session {
 mod tests {
     use super::copy_hashed;
     use crate::error::StoreError;
-    use sha2::{Digest, Sha256};
+    use sha2::{Digest, Sha256, Sha512};
     use std::io::Read;
 
     /// Gives `data` in pieces of `step` bytes with an `Interrupted` before every
@@ -424,26 +463,38 @@ mod tests {
             let mut p = pieces(len, step, None);
             let whole = p.data.clone();
             let mut out = Vec::new();
-            let (size, sha) = copy_hashed(&mut p, |chunk| {
+            let sha512 = len % 2 == 1;
+            let c = copy_hashed(&mut p, sha512, |chunk| {
                 out.extend_from_slice(chunk);
                 Ok(())
             })?;
-            assert_eq!(size as usize, len);
+            assert_eq!(c.size as usize, len);
             assert_eq!(out, whole, "{len} / {step}");
-            assert_eq!(sha, hex::encode(Sha256::digest(&whole)), "{len} / {step}");
+            assert_eq!(
+                c.sha256,
+                hex::encode(Sha256::digest(&whole)),
+                "{len} / {step}"
+            );
+            assert_eq!(
+                c.sha512,
+                sha512.then(|| hex::encode(Sha512::digest(&whole))),
+                "{len} / {step}"
+            );
         }
         Ok(())
     }
 
     #[test]
     fn a_read_error_or_a_refusing_sink_ends_the_copy_with_that_error() {
-        let r = copy_hashed(&mut pieces(2_000_000, 100_000, Some(700_000)), |_| Ok(()));
+        let r = copy_hashed(&mut pieces(2_000_000, 100_000, Some(700_000)), true, |_| {
+            Ok(())
+        });
         assert!(
             matches!(&r, Err(StoreError::Io { source, .. }) if source.to_string().contains("Freigabe getrennt")),
             "{r:?}"
         );
         let mut written = 0;
-        let r = copy_hashed(&mut pieces(2_000_000, 100_000, None), |chunk| {
+        let r = copy_hashed(&mut pieces(2_000_000, 100_000, None), true, |chunk| {
             written += chunk.len();
             if written > 500_000 {
                 Err(StoreError::Crypto("Datenträger voll".into()))

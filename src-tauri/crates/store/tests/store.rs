@@ -615,8 +615,16 @@ fn a_scan_that_changed_while_read_is_refused_and_leaves_nothing() -> TestResult 
     assert_eq!(vault_files(&dir), before, "no file left in the vault");
     assert!(s.scan_by_hash(&sha)?.is_none());
     // The unchanged bytes go in.
-    let id = s.add_scan_product("scan.tif", "image/tiff", 1, &sha, checked.as_slice(), None)?;
-    assert!(id.is_some());
+    let id = s
+        .add_scan_product("scan.tif", "image/tiff", 1, &sha, checked.as_slice(), None)?
+        .ok_or("not stored")?;
+    // Both hashes of the Transfervermerk are taken in that one pass.
+    let stored = s.scan_product(&id)?.ok_or("no product")?;
+    assert_eq!(stored.sha256, sha);
+    assert_eq!(
+        stored.sha512.as_deref(),
+        Some(hex::encode(sha2::Sha512::digest(&checked)).as_str())
+    );
     Ok(())
 }
 

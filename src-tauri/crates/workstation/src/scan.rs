@@ -1141,11 +1141,18 @@ impl Workstation {
         scan::rules::check_four_eyes(queue_item.four_eyes, &product.scan_user, &me)
             .map_err(|e| AppError::new(ErrorCode::Forbidden, e.to_string()))?;
         let (place, flags) = batch_place(session, &product)?;
-        // Hashed as it is decrypted: the product is never held whole.
-        let (sha256, sha512) = Transfervermerk::hashes_from(
-            session.open_blob(&store::BlobId::parse(&product.blob_id)?)?,
-        )
-        .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
+        let (sha256, sha512) = match &product.sha512 {
+            // Both hashes were taken while the intake read and encrypted the file
+            // (the SHA-256 checked against the one taken before storing): the seal
+            // covers what came from the scanner, and the product is not read again.
+            // Every later read is checked against the SHA-256 by the vault.
+            Some(sha512) => (product.sha256.clone(), sha512.clone()),
+            // Taken in by an older version: hashed as it is decrypted (never held whole).
+            None => Transfervermerk::hashes_from(
+                session.open_blob(&store::BlobId::parse(&product.blob_id)?)?,
+            )
+            .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?,
+        };
         let now = jiff::Zoned::now();
         let file_number = if office {
             let n = session
