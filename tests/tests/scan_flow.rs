@@ -248,16 +248,7 @@ fn paper_applications_become_tr_resiscan_cases() -> Result<(), BoxError> {
         assert!(text.contains("Posteingang Bürgerbüro"), "{text}");
         assert!(text.contains("Sichtprüfung Seite für Seite"), "{text}");
         // The sealed hashes (taken at intake) are those of the scan in the case.
-        let scan = d
-            .documents
-            .iter()
-            .find(|x| x.kind == domain::DocumentKind::Scan)
-            .ok_or("no scan")?;
-        let bytes = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            ws.document(&case.id, &scan.id)?.content_base64,
-        )?;
-        assert_sealed_hashes(&text, &bytes);
+        assert_sealed_hashes(&text, &scan_of(&mut ws, &case.id, &d)?);
     }
     ws.logout();
     login(&mut ws, "admin")?;
@@ -609,6 +600,23 @@ fn the_background_intake_reacts_to_a_new_file_at_once() -> Result<(), BoxError> 
     Ok(())
 }
 
+/// The scanned document of a case, as the caseworker opens it.
+fn scan_of(
+    ws: &mut workstation::Workstation,
+    case_id: &str,
+    d: &workstation::CaseDetail,
+) -> Result<Vec<u8>, BoxError> {
+    let scan = d
+        .documents
+        .iter()
+        .find(|x| x.kind == domain::DocumentKind::Scan)
+        .ok_or("no scan")?;
+    Ok(base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        ws.document(case_id, &scan.id)?.content_base64,
+    )?)
+}
+
 /// The Transfervermerk names the SHA-256 and SHA-512 of exactly these bytes.
 fn assert_sealed_hashes(vermerk: &str, product: &[u8]) {
     use sha2::Digest as _;
@@ -787,15 +795,7 @@ fn a_scan_of_several_documents_is_split_by_hand() -> Result<(), BoxError> {
             text.contains("Aufteilung") && text.contains("stapel.tif"),
             "{text}"
         );
-        let scan = d
-            .documents
-            .iter()
-            .find(|x| x.kind == domain::DocumentKind::Scan)
-            .ok_or("no scan")?;
-        let bytes = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            ws.document(&case.id, &scan.id)?.content_base64,
-        )?;
+        let bytes = scan_of(&mut ws, &case.id, &d)?;
         assert_eq!(scan::inspect(&bytes)?.format, scan::Format::Tiff);
         assert_sealed_hashes(&text, &bytes);
     }

@@ -901,19 +901,62 @@ fn deadline_keys_order_the_list_and_go_stale_with_every_change() -> TestResult {
     Ok(())
 }
 
+/// Case `i` of a run of dog-tax registrations.
+fn dog_tax_case(i: u32) -> NewCase {
+    NewCase {
+        file_number: format!("HU-2026-{i:06}"),
+        case_type: "Hundesteuer-Anmeldung".into(),
+        applicant: format!("Person {i}"),
+        status: "eingegangen".into(),
+        received_at: "2026-11-02T09:00:00Z".into(),
+    }
+}
+
+/// The deadline job reads every case with its history one case at a time: each case
+/// exactly once, with its own entries in the order they were made, cases without
+/// history included, whatever order the cases were made and changed in.
+#[test]
+fn every_case_comes_once_with_its_own_history_in_order() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let (mut session, _) = init(&tmp.path().join("s"), Clock::system())?;
+    session.insert_cases(&(1..=7).map(dog_tax_case).collect::<Vec<_>>())?;
+    let ids: Vec<String> = session
+        .all_case_records()?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    // Entries interleaved across cases; cases 1 and 5 keep none.
+    let mut made: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for (step, k) in [3, 0, 6, 3, 2, 0, 6, 6, 3].into_iter().enumerate() {
+        if k == 1 || k == 5 {
+            continue;
+        }
+        let detail = format!("Schritt {step}");
+        session.assign_case(&ids[k], Some("sb1"), Some(detail.clone()))?;
+        made.entry(ids[k].clone()).or_default().push(detail);
+    }
+    for all in [true, false] {
+        let mut seen = std::collections::BTreeMap::new();
+        session.for_each_due_case(all, |c, h| {
+            let details: Vec<String> = h.into_iter().filter_map(|e| e.detail).collect();
+            assert!(seen.insert(c.id, details).is_none(), "a case twice");
+        })?;
+        let expected: std::collections::BTreeMap<String, Vec<String>> = ids
+            .iter()
+            .map(|id| (id.clone(), made.get(id).cloned().unwrap_or_default()))
+            .collect();
+        assert_eq!(seen, expected, "all = {all}");
+    }
+    Ok(())
+}
+
 /// A second, read-only session for reading beside the first (another thread): it
 /// sees the same record, including what the first commits later, and refuses writes.
 #[test]
 fn a_reader_and_a_worker_beside_the_session() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let (mut session, _) = init(&tmp.path().join("s"), Clock::system())?;
-    let case = |i: u32| NewCase {
-        file_number: format!("HU-2026-{i:06}"),
-        case_type: "Hundesteuer-Anmeldung".into(),
-        applicant: format!("Person {i}"),
-        status: "eingegangen".into(),
-        received_at: "2026-11-02T09:00:00Z".into(),
-    };
+    let case = dog_tax_case;
     session.insert_cases(&[case(1), case(2)])?;
     let mut reader = session.reader()?;
     let read = reader.due_cases_with_history(false)?;

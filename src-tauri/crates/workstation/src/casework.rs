@@ -1486,7 +1486,11 @@ impl Workstation {
         if background && session.due_work_above(DUES_INLINE, false)? {
             return Ok(true);
         }
-        let dues = compute_dues(session.due_cases_with_history(false)?, cfg);
+        let mut dues = Vec::new();
+        session.for_each_due_case(false, |r, history| {
+            let due = due_of(&r, &history, cfg);
+            dues.push((r.id, due));
+        })?;
         session.set_case_dues(&dues)?;
         Ok(false)
     }
@@ -1542,17 +1546,13 @@ fn due_basis_of(cfg: Option<&CaseworkConfig>) -> &str {
     cfg.map_or("ohne Konfiguration", |c| c.deadline_basis.as_str())
 }
 
-fn compute_dues(
-    stale: Vec<(CaseRecord, Vec<store::HistoryEntry>)>,
+/// The key of one case read with its history (`None`: no configuration).
+fn due_of(
+    r: &CaseRecord,
+    history: &[store::HistoryEntry],
     cfg: Option<&CaseworkConfig>,
-) -> Vec<(String, Option<String>)> {
-    stale
-        .into_iter()
-        .map(|(r, history)| {
-            let due = cfg.and_then(|cfg| due_key(&r, cfg, &history));
-            (r.id, due)
-        })
-        .collect()
+) -> Option<String> {
+    cfg.and_then(|cfg| due_key(r, cfg, history))
 }
 
 /// Deadline keys computed and stored beside the window: a second session of its
@@ -1577,10 +1577,15 @@ pub struct DueKeys {
 }
 
 impl DueJob {
-    /// Read the cases with their histories and compute their keys (no lock held).
+    /// Read the cases with their histories and compute their keys (no lock held),
+    /// one case at a time: only the keys are kept.
     pub fn run(self) -> Result<DueKeys, AppError> {
-        let cases = self.worker.due_cases_with_history(self.all)?;
-        let dues = compute_dues(cases, self.cfg.as_deref());
+        let mut dues = Vec::new();
+        let cfg = self.cfg.as_deref();
+        self.worker.for_each_due_case(self.all, |r, history| {
+            let due = due_of(&r, &history, cfg);
+            dues.push((r.id, due));
+        })?;
         Ok(DueKeys { job: self, dues })
     }
 }
