@@ -112,7 +112,7 @@ fuzz: deps
 	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release -p amtsstube-tests --test fuzz -- --nocapture
 
 # ---- other --------------------------------------------------------------------
-bench: deps
+bench: deps ui tools
 	$(CARGO) bench -p store --bench store_bench
 	$(CARGO) bench -p portal-sim --bench pickup_bench
 	$(CARGO) bench -p amtsstube-tests --bench sync_bench
@@ -124,6 +124,8 @@ bench: deps
 	$(CARGO) bench -p amtsstube-tests --bench backup_bench
 	AMTSSTUBE_OCR=aus $(CARGO) bench -p amtsstube-tests --bench scan_bench
 	$(CARGO) bench -p server --bench office_bench
+	$(CARGO) build --release -p workstation -p amtsstube-app --bin amtsstube --bin amtsstube-app
+	$(XVFB) dbus-run-session -- node tests/benches/app_start.mjs
 
 # The workstation's .deb (app, CLI, desktop entry, icons; see installer/README.md),
 # built with dpkg-deb by the same script the package test uses.

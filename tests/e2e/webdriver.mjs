@@ -161,6 +161,8 @@ export async function startDriver({ driver, env, port = 4444, log }) {
   }
   return {
     url: `http://127.0.0.1:${port}`,
+    // The driver's process: the app and its web processes run below it.
+    pid: proc.pid,
     stop: () => {
       proc.kill("SIGTERM");
     },
