@@ -120,7 +120,8 @@ test("synchronise through the UI: the applications arrive in the work list", asy
   await wd.waitFor("#username");
   await wd.execute("document.getElementById('username').value=''; document.getElementById('username').dispatchEvent(new Event('input'));");
   await loginThroughUi(wd, "sb1", "sb1-passwort-1");
-  await wd.waitFor("[data-testid=worklist-empty]");
+  // Empty, or already filled by the background scheduler's first run after the login.
+  await wd.waitFor("[data-testid=worklist]");
   await wd.waitFor("[data-testid=sync-state]", { text: "Portal:" });
   await wd.click(await wd.find("[data-testid=sync-now]"));
   // The background scheduler may have fetched some already: the count is what matters.
@@ -292,6 +293,15 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   await wd.waitFor("[data-testid=letters]", { text: "Rechtsbehelfsbelehrung" });
   await wd.execute("document.querySelector('[data-testid=letter-preview]').click();");
   await wd.waitFor("[data-testid=letter-preview-pages] canvas", { timeout: 30_000 });
+  // The first page is drawn (not a blank canvas): some pixel is dark.
+  let drawn = false;
+  for (let i = 0; i < 150 && !drawn; i++) {
+    drawn = await wd.execute(
+      "const c = document.querySelector('[data-testid=letter-preview-pages] canvas'); if (!c || !c.width) return false; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && d[i] < 128) return true; return false;",
+    );
+    if (!drawn) await sleep(200);
+  }
+  assert.ok(drawn, "the letter preview's first page was never drawn");
   writeFileSync(path.join(artifacts, "bescheid-vorschau.png"), await wd.screenshot());
   await wd.execute("document.querySelector('[data-testid=letter-send]').click();");
   await wd.waitFor("[data-testid=case-state]", { text: "Versandt", timeout: 30_000 });
@@ -544,6 +554,9 @@ test("leitung: the dashboard shows the figures the reports crate computes; sachb
   amtsstube(["demo-historie", "--as", "leitung", "--anzahl", "150", "--an", "sb1"], "leitung-passwort-1\n");
   await atLogin();
   await loginThroughUi(wd, "leitung", "leitung-passwort-1");
+  // The Leitung's work list over every case (the README's picture of it).
+  await wd.waitFor("[data-testid=worklist] tbody tr:nth-child(14)", { timeout: 30_000 });
+  writeFileSync(path.join(artifacts, "arbeitskorb-leitung.png"), await wd.screenshot());
   await wd.click(await wd.waitFor("[data-testid=view-dashboard]"));
   await wd.waitFor("[data-testid=kpi-decided]", { timeout: 30_000 });
   // The period in German order on screen (whatever the web view's locale), ISO underneath.

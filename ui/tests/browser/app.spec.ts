@@ -168,6 +168,10 @@ test("case view: keyboard only, accessible, an action carried out", async ({ pag
   expect(new Set(opens.map((o) => Math.round(o.x))).size).toBe(1);
   for (const o of opens) expect(o.dy).toBeLessThan(8);
   await expect(page.getByTestId("case-documents").locator("td.num").first()).toHaveCSS("text-align", "right");
+  // "Nachreichung 1", the day and the size never break.
+  for (const col of [2, 3, 4]) {
+    await expect(page.getByTestId("case-documents").locator(`tbody tr td:nth-child(${col})`).first()).toHaveCSS("white-space", "nowrap");
+  }
   // The checklist's boxes are big enough to hit (KERN: 32 px).
   const box = await page.getByRole("checkbox", { name: /Halterdaten vollständig/ }).boundingBox();
   expect(box!.width).toBeGreaterThanOrEqual(24);
@@ -633,9 +637,14 @@ test("work list at 1366 × 768: one-line toolbar, views with counts, twelve rows
   await expect(page.getByTestId("view-alle")).toHaveText(/Alle\s+120/);
   await expect(page.getByTestId("view-meine")).toHaveText(/Meine\s+88/);
   await expect(page.getByTestId("view-eingang")).toHaveText(/Eingangskorb\s+32/);
+  await page.screenshot({ path: "test-results/screens/arbeitskorb-voll.png" });
   // At least twelve rows wholly in sight without scrolling the page.
   expect(await rowsInSight(page)).toBeGreaterThanOrEqual(12);
-  await page.screenshot({ path: "test-results/screens/arbeitskorb-voll.png" });
+  // Each row one line high, long case types included: numbers, states and days never wrap.
+  const heights = await page.evaluate(() =>
+    [...document.querySelectorAll("[data-testid=worklist] tbody tr")].map((r) => r.getBoundingClientRect().height),
+  );
+  expect(Math.max(...heights) - Math.min(...heights)).toBeLessThan(4);
   // The header stays in place while the list scrolls under it.
   const header = page.locator(".worklist-table thead th").first();
   const before = (await header.boundingBox())!.y;
@@ -834,6 +843,8 @@ async function atEverySize(page: import("@playwright/test").Page, screen: string
 }
 
 test("main screens at 1366 × 768, 1920 × 1080 and 200 %: no page scrolling sideways, axe-core clean, a screenshot of each, a compact header bar", async ({ page }) => {
+  // Five screens × three sizes, each with an axe-core run: more than the default 30 s on two cores.
+  test.slow();
   await page.addInitScript(() => sessionStorage.setItem("fake-many", "1"));
   await loginAs(page, "sb1");
   await expect(page.getByTestId("worklist-count")).toContainText("120 Vorgänge");

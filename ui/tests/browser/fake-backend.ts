@@ -17,6 +17,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
     // A test may ask for a full work list (sessionStorage survives reloads): 118 more
     // cases, their deadlines spread over November and December.
     const names = ["Schulz", "Nowak", "Yılmaz", "Becker", "Hoffmann", "Krüger"];
+    const types = ["Gewerbeanmeldung", "Sondernutzung für Baustelleneinrichtung", "Erlaubnis als Immobilienmakler", "Hundesteuer-Anmeldung"];
     const many = () => sessionStorage.getItem("fake-many") === null
       ? []
       : Array.from({ length: 118 }, (_, i) => {
@@ -24,7 +25,8 @@ export async function installFakeBackend(page: Page): Promise<void> {
           return {
             id: `m${i}`,
             fileNumber: `GEW-2026-${String(100 + i).padStart(6, "0")}`,
-            caseType: "Gewerbeanmeldung",
+            // The town's real names, the long ones included (they must not make a row two lines high).
+            caseType: types[i % types.length],
             applicant: `Person ${names[i % names.length]} ${i}`,
             status: i % 3 ? "in_bearbeitung" : "eingegangen",
             receivedAt: `2026-11-${String(1 + (i % 19)).padStart(2, "0")}T09:${String(i % 60).padStart(2, "0")}:00Z`,
