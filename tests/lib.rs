@@ -216,7 +216,7 @@ pub mod local {
         let (encryption, signature) = keys(&run.config)?;
         Ok(Subscriber {
             destination_id: run.config.destination_id,
-            encryption,
+            encryption: std::sync::Arc::new(encryption),
             signature,
         })
     }

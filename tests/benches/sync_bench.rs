@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use amtsstube_tests::bench::{env_usize, peak_mb};
 use amtsstube_tests::local::{store, subscriber};
 use amtsstube_tests::sim::{BoxError, Running, client};
-use store::{IncomingSubmission, NewOutboxItem, Session};
+use store::{DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, Session};
 use sync::core::ConnectivityTracker;
 use sync::{PaymentItem, PushPolicy, RunReport};
 use uuid::Uuid;
@@ -68,6 +68,97 @@ async fn incremental(
     let q = push(run, session).await?;
     assert_eq!(q.report.delivered, 10, "{:?}", q.report);
     Ok(p.took + q.took)
+}
+
+/// OpenSSL's RSA-4096 OAEP (SHA-256) private-key operations per second, summed
+/// over `threads` threads decrypting at once for about three seconds: the bound
+/// for opening FIT-Connect submissions on this machine, measured in the same run.
+pub fn rsa_private_rate(threads: usize) -> Result<f64, BoxError> {
+    use openssl::encrypt::{Decrypter, Encrypter};
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::{Padding, Rsa};
+    use std::time::{Duration, Instant};
+    let key = PKey::from_rsa(Rsa::generate(4096)?)?;
+    let mut enc = Encrypter::new(&key)?;
+    enc.set_rsa_padding(Padding::PKCS1_OAEP)?;
+    enc.set_rsa_oaep_md(MessageDigest::sha256())?;
+    enc.set_rsa_mgf1_md(MessageDigest::sha256())?;
+    let cek = [7u8; 32];
+    let mut ct = vec![0u8; enc.encrypt_len(&cek)?];
+    let n = enc.encrypt(&cek, &mut ct)?;
+    ct.truncate(n);
+    let one = |key: &PKey<openssl::pkey::Private>| -> Result<f64, openssl::error::ErrorStack> {
+        let mut dec = Decrypter::new(key)?;
+        dec.set_rsa_padding(Padding::PKCS1_OAEP)?;
+        dec.set_rsa_oaep_md(MessageDigest::sha256())?;
+        dec.set_rsa_mgf1_md(MessageDigest::sha256())?;
+        let mut out = vec![0u8; dec.decrypt_len(&ct)?];
+        let start = Instant::now();
+        let mut ops = 0u64;
+        while start.elapsed() < Duration::from_secs(3) {
+            dec.decrypt(&ct, &mut out)?;
+            ops += 1;
+        }
+        Ok(ops as f64 / start.elapsed().as_secs_f64())
+    };
+    let rates: Vec<Result<f64, BoxError>> = std::thread::scope(|s| {
+        let running: Vec<_> = (0..threads.max(1)).map(|_| s.spawn(|| one(&key))).collect();
+        running
+            .into_iter()
+            .map(|t| match t.join() {
+                Ok(rate) => rate.map_err(Into::into),
+                Err(_) => Err("RSA-Messung abgebrochen".into()),
+            })
+            .collect()
+    });
+    let mut sum = 0.0;
+    for r in rates {
+        sum += r?;
+    }
+    Ok(sum)
+}
+
+/// What the store's single writer can take: `n` opened submissions (metadata, data
+/// and a 200 KB attachment, as the pickup stores them) committed one by one.
+fn store_alone(session: &mut Session, n: usize) -> Result<Duration, BoxError> {
+    let attachment = vec![0x25u8; ATTACHMENT];
+    let start = Instant::now();
+    for i in 0..n {
+        let sid = Uuid::from_u128(0xC000_0000_0000_0000 + i as u128).to_string();
+        let case = Uuid::from_u128(0xD000_0000_0000_0000 + i as u128).to_string();
+        let doc = |kind, mime: &str, bytes: Vec<u8>| IncomingDocument {
+            kind,
+            filename: None,
+            mime_type: mime.into(),
+            bytes,
+        };
+        session.store_submission(&IncomingSubmission {
+            submission_id: sid.clone(),
+            fc_case_id: case.clone(),
+            service: "99102013000000".into(),
+            case_type: "Meldebescheinigung".into(),
+            applicant: format!("Person {i}"),
+            received_at: "2026-12-01T08:00:00Z".into(),
+            auth_tags: "{}".into(),
+            documents: vec![
+                doc(DocumentKind::Metadata, "application/json", vec![b'{'; 1200]),
+                doc(DocumentKind::Data, "application/json", vec![b'{'; 900]),
+                doc(
+                    DocumentKind::Attachment,
+                    "application/pdf",
+                    attachment.clone(),
+                ),
+            ],
+            accept: NewOutboxItem {
+                idempotency_key: format!("accept:{sid}"),
+                kind: "accept".into(),
+                ordering_key: case,
+                payload: "{}".into(),
+            },
+        })?;
+    }
+    Ok(start.elapsed())
 }
 
 /// 100,000 submissions known locally (accepted long ago), without documents.
@@ -154,6 +245,42 @@ async fn run() -> Result<(), BoxError> {
             count as f64 / q.took.as_secs_f64()
         ),
     ));
+    // The bound: OpenSSL's RSA rate on every core, measured in this run (three
+    // unwraps per submission), and what the store alone takes.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rsa_one = rsa_private_rate(1)?;
+    let rsa_all = rsa_private_rate(cores)?;
+    let bound = rsa_all / 3.0;
+    let pulled = count as f64 / p.took.as_secs_f64();
+    rows.push((
+        format!(
+            "OpenSSL RSA-4096 OAEP private-key operations, same run: 1 thread / all {cores} cores"
+        ),
+        format!("{rsa_one:.0} /s / {rsa_all:.0} /s"),
+    ));
+    rows.push((
+        "bound on all cores (3 unwraps per submission)".into(),
+        format!("{bound:.0} submissions/s"),
+    ));
+    rows.push((
+        "pickup (list + fetch + verify + decrypt + store): share of the all-core bound (target ≥ 70 %)".into(),
+        format!("{:.0} % ({pulled:.1} submissions/s)", pulled / bound * 100.0),
+    ));
+    let alone_tmp = tempfile::tempdir_in(target)?;
+    let mut alone = store(&alone_tmp.path().join("daten"))?;
+    let n_alone = count.min(2_000);
+    let took = store_alone(&mut alone, n_alone)?;
+    rows.push((
+        format!(
+            "the store alone: {n_alone} opened submissions committed (3 vault files each, fsync)"
+        ),
+        format!(
+            "{:.1} submissions/s ({:.1} ms each)",
+            n_alone as f64 / took.as_secs_f64(),
+            took.as_secs_f64() * 1000.0 / n_alone as f64
+        ),
+    ));
+    drop(alone);
     rows.push((
         "peak memory before → after the pickup (VmHWM)".into(),
         format!("{before:.0} MB → {:.0} MB", peak_mb()),

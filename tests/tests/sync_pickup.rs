@@ -131,6 +131,56 @@ async fn pickup_stores_then_accepts_and_dedupes() -> R {
     Ok(())
 }
 
+/// While one submission is stored, the next ones are already fetched and opened
+/// (several requests at once on a slow line), yet they are stored in the order the
+/// portal listed them, and the service's key set is read once per run, not per case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pickup_fetches_ahead_stores_in_order_and_reads_the_key_set_once() -> R {
+    let run = start().await?;
+    seed::seed(&mut run.sim.lock(), 10, 21)?;
+    let api = client(&run.config)?;
+    let listed: Vec<String> = api
+        .all_for_pickup(run.config.destination_id)
+        .await?
+        .into_iter()
+        .map(|s| s.submission_id.to_string())
+        .collect();
+    run.sim.set_faults(portal_sim::Faults {
+        latency_ms: 25,
+        ..Default::default()
+    });
+    run.sim.reset_traffic();
+    let sub = subscriber(&run)?;
+    let tmp = tempfile::tempdir()?;
+    let mut session = store(&tmp.path().join("daten"))?;
+    let mut tracker = ConnectivityTracker::default();
+    let report = sync::pull(&api, &mut session, &sub, &mut tracker).await?;
+    assert_eq!(report.new_cases, 10, "{report:?}");
+    let traffic = run.sim.traffic();
+    assert!(
+        traffic.peak_in_flight >= 3,
+        "submissions are fetched one after the other: {traffic:?}"
+    );
+    assert_eq!(traffic.jwks_requests, 1, "{traffic:?}");
+    // The accepts are queued as the submissions are committed: in the listed order.
+    let committed: Vec<String> = session
+        .outbox_items(Some("pending"))?
+        .into_iter()
+        .map(|item| {
+            let payload: serde_json::Value = serde_json::from_str(&item.payload)?;
+            Ok(payload["submissionId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned())
+        })
+        .collect::<Result<_, serde_json::Error>>()?;
+    assert_eq!(committed, listed);
+    run.sim.set_faults(portal_sim::Faults::default());
+    sync::push(&api, &mut session, &sub, &fast_policy(), &mut tracker).await?;
+    check_invariants(&api, &session, &run).await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_faults_and_restarts_everything_arrives_exactly_once() -> R {
     let run = start().await?;

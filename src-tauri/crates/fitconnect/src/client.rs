@@ -630,6 +630,17 @@ pub async fn verify_case_events(
     destination: Uuid,
 ) -> Result<Vec<crate::set::VerifiedEvent>, EventLogError> {
     let jwks = api.jwks().await?;
+    verify_case_events_with(api, &jwks, case, destination).await
+}
+
+/// [`verify_case_events`] with the service's key set already at hand (fetched once
+/// per sync run instead of once per case).
+pub async fn verify_case_events_with(
+    api: &impl SubmissionApi,
+    jwks: &Jwks,
+    case: Uuid,
+    destination: Uuid,
+) -> Result<Vec<crate::set::VerifiedEvent>, EventLogError> {
     let tokens = api.all_case_events(case).await?;
     let dest = destination.to_string();
     let mut dest_keys: std::collections::HashMap<String, PublicJwk> =

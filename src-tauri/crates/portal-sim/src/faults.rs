@@ -5,6 +5,7 @@
 //! so a run can be replayed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -42,6 +43,58 @@ pub struct Faults {
     pub seed: u64,
 }
 
+/// Counters of the API's requests: how many ran at once, how often the key set was read.
+#[derive(Default)]
+pub(crate) struct Traffic {
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+    jwks: AtomicUsize,
+}
+
+/// A reading of [`Traffic`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficCounts {
+    /// The most API requests that were under way at the same moment.
+    pub peak_in_flight: usize,
+    /// Requests for `/.well-known/jwks.json`.
+    pub jwks_requests: usize,
+}
+
+impl Traffic {
+    pub(crate) fn counts(&self) -> TrafficCounts {
+        TrafficCounts {
+            peak_in_flight: self.peak.load(Ordering::SeqCst),
+            jwks_requests: self.jwks.load(Ordering::SeqCst),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        self.peak
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.jwks.store(0, Ordering::SeqCst);
+    }
+}
+
+/// One request under way; counted out when dropped (also when the client gives up).
+struct InFlight<'a>(&'a Traffic);
+
+impl<'a> InFlight<'a> {
+    fn enter(traffic: &'a Traffic, path: &str) -> Self {
+        if path == "/.well-known/jwks.json" {
+            traffic.jwks.fetch_add(1, Ordering::SeqCst);
+        }
+        let now = traffic.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        traffic.peak.fetch_max(now, Ordering::SeqCst);
+        InFlight(traffic)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 pub(crate) struct FaultState {
     pub faults: Faults,
     pub rng: ChaCha8Rng,
@@ -76,6 +129,7 @@ pub(crate) async fn layer(AxState(sim): AxState<Arc<Sim>>, req: Request, next: N
     if req.uri().path().starts_with("/admin/") || req.uri().path().starts_with("/citizen/") {
         return next.run(req).await;
     }
+    let _counted = InFlight::enter(&sim.traffic, req.uri().path());
     let (plan, after, latency, revoke) = {
         let mut fs = sim.faults();
         let f = fs.faults.clone();

@@ -32,6 +32,8 @@ pub struct Sim {
     issued: std::sync::atomic::AtomicU64,
     /// The citizens' mail provider (SMTP), when started.
     mail: Mutex<Option<Arc<crate::mail::Sink>>>,
+    /// What clients asked of the API (not the admin and citizen pages).
+    pub(crate) traffic: crate::faults::Traffic,
 }
 
 impl Sim {
@@ -45,7 +47,18 @@ impl Sim {
             token_lifetime: Mutex::new(Duration::from_secs(1800)),
             issued: std::sync::atomic::AtomicU64::new(0),
             mail: Mutex::new(None),
+            traffic: Default::default(),
         })
+    }
+
+    /// Requests at once (the most so far) and requests for the service's key set,
+    /// since the start or the last [`reset_traffic`](Self::reset_traffic).
+    pub fn traffic(&self) -> crate::faults::TrafficCounts {
+        self.traffic.counts()
+    }
+
+    pub fn reset_traffic(&self) {
+        self.traffic.reset();
     }
 
     /// Show what this SMTP sink received at `/citizen/mail`.

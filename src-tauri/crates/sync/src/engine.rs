@@ -5,7 +5,9 @@
 use fitconnect::api::{
     CreateSubmission, PaymentRequest, ServiceType, SubmitSubmission, cents_to_euro,
 };
-use fitconnect::client::{ClientError, EventLogError, SubmissionApi, verify_case_events};
+use fitconnect::client::{
+    ClientError, EventLogError, SubmissionApi, verify_case_events, verify_case_events_with,
+};
 use fitconnect::keys::KeyPair;
 use fitconnect::keys::KeyUse;
 use fitconnect::set::AuthenticationTags;
@@ -29,8 +31,9 @@ use crate::staging::{Bundle, StagedView};
 /// What the engine needs to act as the destination's subscriber.
 pub struct Subscriber {
     pub destination_id: Uuid,
-    /// Decrypts what citizens send (the destination's encryption key).
-    pub encryption: KeyPair,
+    /// Decrypts what citizens send (the destination's encryption key); shared with
+    /// the threads that decrypt while the next submissions are fetched.
+    pub encryption: std::sync::Arc<KeyPair>,
     /// Signs accept/reject events (the destination's signature key).
     pub signature: KeyPair,
 }
@@ -55,7 +58,7 @@ impl Subscriber {
                 .map_err(|e| e.to_string())?;
         Ok(Subscriber {
             destination_id: s.destination_id,
-            encryption,
+            encryption: std::sync::Arc::new(encryption),
             signature,
         })
     }
@@ -437,6 +440,8 @@ struct Remote<'a, A: SubmissionApi> {
     /// start of the run, else the one pinned in the store; `None`: staged bundles
     /// wait until the portal can be asked.
     trusted_jwks: Option<fitconnect::api::Jwks>,
+    /// `trusted_jwks` was fetched live at the start of this run (not pinned).
+    jwks_live: bool,
 }
 
 /// A mail error as the machine judges it: refused (stops, a task), temporary
@@ -502,6 +507,12 @@ fn unreadable(what: &str) -> ClientError {
 }
 
 impl<A: SubmissionApi> Remote<'_, A> {
+    /// The service's key set of this run, if it came from the portal now: every
+    /// case's event log is checked with it instead of fetching it again per case.
+    fn live_jwks(&self) -> Option<&fitconnect::api::Jwks> {
+        self.trusted_jwks.as_ref().filter(|_| self.jwks_live)
+    }
+
     async fn fetch(&self, l: Listed) -> Result<Fetched, ClientError> {
         match self.staged.get(&l.submission_id) {
             Some(bundle) => {
@@ -510,7 +521,7 @@ impl<A: SubmissionApi> Remote<'_, A> {
                     bundle,
                     jwks: self.trusted_jwks.as_ref(),
                 };
-                match fetch_with(&view, self.sub, l).await {
+                match fetch_with(&view, self.sub, self.trusted_jwks.as_ref(), l).await {
                     Ok(Fetched::Valid(found)) => Ok(Fetched::Valid(found)),
                     // What was staged does not hold up against the trusted keys (or
                     // cannot be checked now): the portal's own copy decides – never
@@ -524,12 +535,17 @@ impl<A: SubmissionApi> Remote<'_, A> {
                                 Err(e) => e.to_string(),
                             }
                         );
-                        fetch_with(self.api, self.sub, l).await
+                        fetch_with(self.api, self.sub, self.live_jwks(), l).await
                     }
                 }
             }
-            None => fetch_with(self.api, self.sub, l).await,
+            None => fetch_with(self.api, self.sub, self.live_jwks(), l).await,
         }
+    }
+
+    /// [`fetch`](Self::fetch), named by the submission it is for.
+    async fn fetch_keyed(&self, l: Listed) -> (Uuid, Result<Fetched, ClientError>) {
+        (l.submission_id, self.fetch(l).await)
     }
 
     /// Is there an event of ours (or, for replies, the service's submit event) for
@@ -922,50 +938,91 @@ fn read_blob(session: &Session, id: &str) -> Result<Vec<u8>, store::StoreError> 
     Ok(out)
 }
 
-/// Fetch, verify against the case's event log and open one submission.
+/// The case's event log, verified with the run's key set where there is one; a log
+/// that does not verify with it is checked once more with the live key set (the
+/// service may have rotated its keys during the run).
+async fn case_events(
+    api: &impl SubmissionApi,
+    jwks: Option<&fitconnect::api::Jwks>,
+    case: Uuid,
+    destination: Uuid,
+) -> Result<Vec<set::VerifiedEvent>, EventLogError> {
+    match jwks {
+        Some(jwks) => match verify_case_events_with(api, jwks, case, destination).await {
+            Err(EventLogError::Invalid(_)) => verify_case_events(api, case, destination).await,
+            verified => verified,
+        },
+        None => verify_case_events(api, case, destination).await,
+    }
+}
+
+/// Decrypt and check a fetched submission on a thread of the runtime's blocking
+/// pool, so that several submissions are opened at once on every core while the
+/// next ones are fetched. Outside a Tokio runtime it runs in place.
+async fn open_checked(
+    encrypted: EncryptedSubmission,
+    key: std::sync::Arc<KeyPair>,
+    tags: Result<Option<AuthenticationTags>, Rejection>,
+) -> Result<(EncryptedSubmission, Result<OpenedSubmission, Rejection>), ClientError> {
+    let work = move || {
+        let verdict = tags.and_then(|tags| {
+            let opened = submission::open(&encrypted, &key)?;
+            submission::check_tags(&opened.tags, tags.as_ref())?;
+            Ok(opened)
+        });
+        (encrypted, verdict)
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => rt
+            .spawn_blocking(work)
+            .await
+            .map_err(|e| ClientError::Invalid(format!("Entschlüsselung abgebrochen: {e}"))),
+        Err(_) => Ok(work()),
+    }
+}
+
+/// Fetch, verify against the case's event log and open one submission. `jwks`: the
+/// service's key set fetched at the start of the run, if it was.
 async fn fetch_with(
     api: &impl SubmissionApi,
     sub: &Subscriber,
+    jwks: Option<&fitconnect::api::Jwks>,
     l: Listed,
 ) -> Result<Fetched, ClientError> {
     let encrypted = api.fetch_encrypted(l.submission_id).await?;
     // The service's own record of what was submitted: its time is the legal
     // receipt, its authentication tags must match what we fetched.
-    let (received_at, submitted) =
-        match verify_case_events(api, l.case_id, sub.destination_id).await {
-            Ok(events) => {
-                let dest = sub.destination_id.to_string();
-                let submit = events.iter().rev().find(|e| {
-                    e.event == Event::SubmitSubmission
-                        && e.submission_id == l.submission_id
-                        && e.iss != dest
-                });
-                let tags = submit.and_then(|e| {
-                    serde_json::from_value::<AuthenticationTags>(
-                        e.payload.get("authenticationTags")?.clone(),
-                    )
-                    .ok()
-                });
-                let at = submit
-                    .and_then(|e| jiff::Timestamp::from_second(e.iat).ok())
-                    .unwrap_or_else(jiff::Timestamp::now);
-                (at.to_string(), Ok(tags))
-            }
-            Err(EventLogError::Client(e)) => return Err(e),
-            Err(EventLogError::Invalid(e)) => (
-                jiff::Timestamp::now().to_string(),
-                Err(Rejection::one(
-                    ProblemKind::InvalidEventLog,
-                    &Part::Metadata,
-                    e.to_string(),
-                )),
-            ),
-        };
-    let verdict = submitted.and_then(|tags| {
-        let opened = submission::open(&encrypted, &sub.encryption)?;
-        submission::check_tags(&opened.tags, tags.as_ref())?;
-        Ok(opened)
-    });
+    let (received_at, submitted) = match case_events(api, jwks, l.case_id, sub.destination_id).await
+    {
+        Ok(events) => {
+            let dest = sub.destination_id.to_string();
+            let submit = events.iter().rev().find(|e| {
+                e.event == Event::SubmitSubmission
+                    && e.submission_id == l.submission_id
+                    && e.iss != dest
+            });
+            let tags = submit.and_then(|e| {
+                serde_json::from_value::<AuthenticationTags>(
+                    e.payload.get("authenticationTags")?.clone(),
+                )
+                .ok()
+            });
+            let at = submit
+                .and_then(|e| jiff::Timestamp::from_second(e.iat).ok())
+                .unwrap_or_else(jiff::Timestamp::now);
+            (at.to_string(), Ok(tags))
+        }
+        Err(EventLogError::Client(e)) => return Err(e),
+        Err(EventLogError::Invalid(e)) => (
+            jiff::Timestamp::now().to_string(),
+            Err(Rejection::one(
+                ProblemKind::InvalidEventLog,
+                &Part::Metadata,
+                e.to_string(),
+            )),
+        ),
+    };
+    let (encrypted, verdict) = open_checked(encrypted, sub.encryption.clone(), submitted).await?;
     Ok(match verdict {
         Ok(opened) => Fetched::Valid(Box::new(incoming(&encrypted, &opened, &received_at))),
         Err(rejection) => {
@@ -1068,16 +1125,19 @@ pub async fn run_with(
     }
     // Keys to check staged bundles with: live (and pinned for runs without the
     // portal), or pinned by an earlier run.
-    let trusted_jwks = match api.jwks().await {
+    let (trusted_jwks, jwks_live) = match api.jwks().await {
         Ok(jwks) => {
             if let Ok(json) = serde_json::to_string(&jwks) {
                 session.pin_jwks(&json)?;
             }
-            Some(jwks)
+            (Some(jwks), true)
         }
-        Err(_) => session
-            .pinned_jwks()?
-            .and_then(|j| serde_json::from_str(&j).ok()),
+        Err(_) => (
+            session
+                .pinned_jwks()?
+                .and_then(|j| serde_json::from_str(&j).ok()),
+            false,
+        ),
     };
     let remote = Remote {
         api,
@@ -1086,7 +1146,9 @@ pub async fn run_with(
         reply_keys: Default::default(),
         staged,
         trusted_jwks,
+        jwks_live,
     };
+    let mut ahead = Ahead::default();
     let mut last_error = None;
     let mut input = Input::Start {
         now: jiff::Timestamp::now(),
@@ -1096,6 +1158,21 @@ pub async fn run_with(
         progress(machine.progress());
         input = match effect {
             Effect::Finished(report) => return Ok((report, last_error)),
+            Effect::Call(Call::Fetch(l)) => {
+                // This one and the next few are fetched and opened at once; the
+                // machine still gets every answer in its own order.
+                for next in std::iter::once(l).chain(machine.upcoming().take(FETCH_AHEAD).copied())
+                {
+                    if ahead.wants(next.submission_id) {
+                        ahead.start(next.submission_id, remote.fetch_keyed(next));
+                    }
+                }
+                let answer = ahead.take(l.submission_id).await.map(Answer::Fetched);
+                if let Err(e) = &answer {
+                    last_error = Some(e.clone());
+                }
+                Input::Portal(answer)
+            }
             Effect::Call(call) => {
                 let answer = remote.call(session, call).await;
                 if let Err(e) = &answer {
@@ -1105,6 +1182,62 @@ pub async fn run_with(
             }
             Effect::Store(op) => Input::Store(session.apply(op)?),
         };
+    }
+}
+
+/// How many submissions are fetched and decrypted ahead of the one being stored.
+const FETCH_AHEAD: usize = 4;
+
+/// Fetches running ahead of the machine, and their results until it asks for them.
+struct Ahead<F> {
+    running: futures_util::stream::FuturesUnordered<F>,
+    pending: std::collections::HashSet<Uuid>,
+    ready: std::collections::HashMap<Uuid, Result<Fetched, ClientError>>,
+}
+
+impl<F> Default for Ahead<F> {
+    fn default() -> Self {
+        Ahead {
+            running: Default::default(),
+            pending: Default::default(),
+            ready: Default::default(),
+        }
+    }
+}
+
+impl<F> Ahead<F>
+where
+    F: std::future::Future<Output = (Uuid, Result<Fetched, ClientError>)>,
+{
+    /// Not under way and not waiting to be taken.
+    fn wants(&self, id: Uuid) -> bool {
+        !self.pending.contains(&id) && !self.ready.contains_key(&id)
+    }
+
+    fn start(&mut self, id: Uuid, fetch: F) {
+        self.pending.insert(id);
+        self.running.push(fetch);
+    }
+
+    /// The result for `id`, driving every fetch under way until it is there.
+    async fn take(&mut self, id: Uuid) -> Result<Fetched, ClientError> {
+        use futures_util::StreamExt;
+        loop {
+            if let Some(result) = self.ready.remove(&id) {
+                return result;
+            }
+            match self.running.next().await {
+                Some((done, result)) => {
+                    self.pending.remove(&done);
+                    self.ready.insert(done, result);
+                }
+                None => {
+                    return Err(ClientError::Invalid(
+                        "Interner Ablauffehler: Abruf nicht begonnen".into(),
+                    ));
+                }
+            }
+        }
     }
 }
 

@@ -277,6 +277,12 @@ impl Machine {
         self.progress
     }
 
+    /// The submissions this run will ask to fetch after the current one, in order:
+    /// a driver may fetch and open them ahead (the answers still come in this order).
+    pub fn upcoming(&self) -> impl Iterator<Item = &Listed> {
+        self.to_fetch.iter()
+    }
+
     /// Feed one input, get the next effect.
     pub fn handle(&mut self, input: Input) -> Effect {
         let state = std::mem::replace(&mut self.state, State::Finished);
