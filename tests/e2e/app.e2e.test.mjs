@@ -700,7 +700,7 @@ test("scanning desk: a batch of three paper applications, QA by a second person,
     await fill("#worklist-search", az);
     await wd.execute("document.querySelector('#worklist-search').form.requestSubmit();");
     await wd.waitFor("[data-testid=worklist-count]", { text: "1 Vorgänge" });
-    await wd.waitFor("tbody", { text: who });
+    await wd.waitFor("tbody", { text: who, dom: true });
     await openFirstCase();
     await wd.waitFor("[data-testid=case-history]", { text: "TR-RESISCAN" });
     await wd.waitFor("[data-testid=case-documents]", { text: "Transfervermerk.xml" });

@@ -247,7 +247,7 @@ test("three desks on one Rathaus-Server: scans become cases, a decision is count
     },
     what: "the three scanned cases in the caseworker's work list",
   });
-  for (const [, who] of numbers) await sb.waitFor("tbody", { text: who });
+  for (const [, who] of numbers) await sb.waitFor("tbody", { text: who, dom: true });
   writeFileSync(path.join(artifacts, "buero-arbeitskorb.png"), await sb.screenshot());
   const [first, second, third] = numbers.map(([az]) => az);
   await openCase(sb, first);

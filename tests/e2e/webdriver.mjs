@@ -46,15 +46,19 @@ export class WebDriver {
     return v[ELEMENT];
   }
 
-  /** Wait until `css` matches (and, if given, its text contains `text`). */
-  async waitFor(css, { timeout = 30_000, text } = {}) {
+  /** Wait until `css` matches (and, if given, its text contains `text`). `dom`: compare
+   *  the element's text content instead of WebDriver's rendered text – WebKit's driver
+   *  leaves out the text of a cell cut with an ellipsis (`text-overflow`), though the
+   *  window shows it. */
+  async waitFor(css, { timeout = 30_000, text, dom = false } = {}) {
     const until = Date.now() + timeout;
+    const textOf = (el) => (dom ? this.execute("return arguments[0].textContent;", [{ [ELEMENT]: el }]) : this.text(el));
     let last;
     while (Date.now() < until) {
       try {
         const el = await this.find(css);
-        if (text === undefined || (await this.text(el)).includes(text)) return el;
-        last = new Error(`text of ${css} is "${await this.text(el)}"`);
+        if (text === undefined || (await textOf(el)).includes(text)) return el;
+        last = new Error(`text of ${css} is "${await textOf(el)}"`);
       } catch (e) {
         last = e;
       }
