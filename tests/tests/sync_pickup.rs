@@ -324,26 +324,27 @@ async fn fetched_while_locked_stored_after_unlock_even_offline() -> R {
     let mut tracker = ConnectivityTracker::default();
     sync::pull(&api, &mut first, &sub, &mut tracker).await?;
     assert!(first.setting(sync::PINNED_JWKS)?.is_some(), "keys pinned");
+    let key = first.staging_key()?;
     let locked = first.lock();
     seed::seed(&mut run.sim.lock(), 8, 31)?;
     seed::seed_flawed(&mut run.sim.lock(), Flaw::SwappedAttachment, 32)?;
 
-    let staged = sync::staging::prefetch(&api, &locked, run.config.destination_id).await?;
+    let staged = sync::staging::prefetch(&api, &locked, &key, run.config.destination_id).await?;
     assert_eq!(staged, 9);
     assert_eq!(
-        sync::staging::prefetch(&api, &locked, run.config.destination_id).await?,
+        sync::staging::prefetch(&api, &locked, &key, run.config.destination_id).await?,
         0,
         "staged twice"
     );
     // No plaintext of the applications in the staging folder.
     for id in locked.staged_ids()? {
-        let text = String::from_utf8_lossy(&locked.read_staged(&id)?).into_owned();
+        let text = String::from_utf8_lossy(&locked.read_staged(&id, &key)?).into_owned();
         for word in ["antragsteller", "familienname", "vorname", "%PDF"] {
             assert!(!text.contains(word), "{word} in plaintext in {id}");
         }
     }
     // Hostile ids are refused.
-    assert!(locked.stage("../../etc/passwd", b"x").is_err());
+    assert!(locked.stage("../../etc/passwd", b"x", &key).is_err());
 
     // The portal goes down; the clerk logs in.
     run.sim.set_faults(portal_sim::Faults {
@@ -395,13 +396,13 @@ async fn fetched_while_locked_stored_after_unlock_even_offline() -> R {
     check_invariants(&api, &session, &run).await
 }
 
-/// Whoever can write the data folder cannot plant an application: a staged bundle
-/// whose event log is signed with the planter's own key (brought along in the
-/// bundle's key set, with a forged receipt time) is not believed. Offline the
-/// application waits; online the portal's own copy decides, with its true receipt
-/// time.
+/// Even a planter who got hold of the staging key (it lives in the app's memory
+/// after the logout) cannot plant an application: a staged bundle whose event log
+/// is signed with the planter's own key (brought along in the bundle's key set,
+/// with a forged receipt time) is not believed. Offline the application waits;
+/// online the portal's own copy decides, with its true receipt time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forged_staged_bundle_is_not_believed() -> R {
+async fn a_forged_staged_bundle_is_not_believed_even_with_the_staging_key() -> R {
     let run = start().await?;
     let api = client(&run.config)?;
     let sub = subscriber(&run)?;
@@ -409,14 +410,16 @@ async fn a_forged_staged_bundle_is_not_believed() -> R {
     let mut first = store(&tmp.path().join("daten"))?;
     let mut tracker = ConnectivityTracker::default();
     sync::pull(&api, &mut first, &sub, &mut tracker).await?;
+    let key = first.staging_key()?;
     let locked = first.lock();
     seed::seed(&mut run.sim.lock(), 1, 41)?;
     assert_eq!(
-        sync::staging::prefetch(&api, &locked, run.config.destination_id).await?,
+        sync::staging::prefetch(&api, &locked, &key, run.config.destination_id).await?,
         1
     );
     let id = locked.staged_ids()?.pop().ok_or("nothing staged")?;
-    let mut bundle: sync::staging::Bundle = serde_json::from_slice(&locked.read_staged(&id)?)?;
+    let mut bundle: sync::staging::Bundle =
+        serde_json::from_slice(&locked.read_staged(&id, &key)?)?;
     // The genuine submit event, re-signed by the planter with a receipt time of his own.
     let case = bundle.submission.case_id;
     let genuine = verify_case_events(&api, case, run.config.destination_id)
@@ -438,7 +441,7 @@ async fn a_forged_staged_bundle_is_not_believed() -> R {
     )?;
     bundle.events = vec![forged];
     bundle.jwks.keys.push(planter.public.clone());
-    locked.stage(&id, &serde_json::to_vec(&bundle)?)?;
+    locked.stage(&id, &serde_json::to_vec(&bundle)?, &key)?;
     let user = domain::UserName::parse(amtsstube_tests::local::USER)?;
     let password = store::SecretString::from(amtsstube_tests::local::PASSWORD.to_owned());
 
@@ -466,5 +469,87 @@ async fn a_forged_staged_bundle_is_not_believed() -> R {
     let received = jiff::Timestamp::from_second(genuine.iat)?.to_string();
     assert_eq!(cases[0].received_at, received);
     assert!(!cases[0].received_at.starts_with("2020"));
+    Ok(())
+}
+
+/// Without the staging key, whoever can write the data folder cannot plant, change
+/// or swap a staged bundle: each such file is refused by its seal, recorded in the
+/// audit log and thrown away, and the submission is fetched again from the portal
+/// (offline it simply waits). A bundle sealed by another store's key is refused too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staged_files_without_a_fitting_seal_are_thrown_away_and_fetched_again() -> R {
+    let run = start().await?;
+    let api = client(&run.config)?;
+    let sub = subscriber(&run)?;
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("daten");
+    let mut first = store(&dir)?;
+    let mut tracker = ConnectivityTracker::default();
+    sync::pull(&api, &mut first, &sub, &mut tracker).await?;
+    let key = first.staging_key()?;
+    let locked = first.lock();
+    seed::seed(&mut run.sim.lock(), 4, 43)?;
+    assert_eq!(
+        sync::staging::prefetch(&api, &locked, &key, run.config.destination_id).await?,
+        4
+    );
+    let ids = locked.staged_ids()?;
+    let staging = dir.join("staging");
+    let file = |id: &str| staging.join(format!("{id}.json"));
+    // 1: one byte of the bundle changed (the receipt-relevant fetch time).
+    let mut bytes = std::fs::read(file(&ids[0]))?;
+    let at = bytes.len() - 3;
+    bytes[at] ^= 0x01;
+    std::fs::write(file(&ids[0]), &bytes)?;
+    // 2 and 3: swapped with each other.
+    let (b1, b2) = (std::fs::read(file(&ids[1]))?, std::fs::read(file(&ids[2]))?);
+    std::fs::write(file(&ids[1]), &b2)?;
+    std::fs::write(file(&ids[2]), &b1)?;
+    // 4: replaced by the bare bundle (no seal), as a planter would write it.
+    let bare = locked.read_staged(&ids[3], &key)?;
+    std::fs::write(file(&ids[3]), &bare)?;
+    // A fifth one planted, sealed with another store's key.
+    let other_tmp = tempfile::tempdir()?;
+    let other = store(&other_tmp.path().join("andere"))?;
+    let planted = "00000000-0000-4000-8000-000000000001";
+    locked.stage(planted, &bare, &other.staging_key()?)?;
+    for id in ids.iter().map(String::as_str).chain([planted]) {
+        assert!(
+            matches!(
+                locked.read_staged(id, &key),
+                Err(store::StoreError::StagedForged(_))
+            ),
+            "{id} believed"
+        );
+    }
+
+    // Offline: nothing is stored from the staging folder, and it is empty after.
+    run.sim.set_faults(portal_sim::Faults {
+        outage_seconds: 600,
+        ..portal_sim::Faults::default()
+    });
+    let mut session = locked.unlock(
+        &domain::UserName::parse(amtsstube_tests::local::USER)?,
+        &store::SecretString::from(amtsstube_tests::local::PASSWORD.to_owned()),
+    )?;
+    // With nothing left to store the run reports the portal's outage.
+    if let Ok(report) = sync::pull(&api, &mut session, &sub, &mut tracker).await {
+        assert_eq!(report.new_cases, 0, "{report:?}");
+    }
+    assert_eq!(session.count_cases()?, 0);
+    assert!(session.store().staged_ids()?.is_empty(), "thrown away");
+    let thrown: Vec<_> = session
+        .audit_entries(u32::MAX)?
+        .into_iter()
+        .filter(|e| e.action == "vorabruf.verworfen")
+        .collect();
+    assert_eq!(thrown.len(), 5, "{thrown:?}");
+
+    // Online: all four fetched again from the portal, once each.
+    run.sim.set_faults(portal_sim::Faults::default());
+    let mut tracker = ConnectivityTracker::default();
+    let report = sync::pull(&api, &mut session, &sub, &mut tracker).await?;
+    assert_eq!(report.new_cases, 4, "{report:?}");
+    assert_eq!(session.count_cases()?, 4);
     Ok(())
 }

@@ -53,6 +53,9 @@ pub enum StoreError {
     },
     #[error("Verschlüsselungsfehler: {0}")]
     Crypto(String),
+    /// A staged bundle whose seal does not fit: planted, changed or swapped.
+    #[error("{0}")]
+    StagedForged(String),
     /// A backup could not be written, or an archive cannot be restored.
     #[error("{0}")]
     Backup(String),

@@ -56,6 +56,7 @@ pub use numbering::Numbering;
 pub use replica::{OfficeUpload, ReplicaCounts, StoredConflict};
 pub use scans::{NewBatch, ScanApproval, ScanBatch, ScanPart, ScanProduct};
 pub use session::{InitOptions, Session, Store};
+pub use staging::StagingKey;
 pub use sync::{
     DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, OutboxCounts, OutboxItem,
     QuarantineEntry, QuarantinedSubmission, Stored, SubmissionState,

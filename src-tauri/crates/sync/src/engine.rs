@@ -136,8 +136,17 @@ impl SyncStore for Session {
     fn staged(&mut self) -> Result<Vec<(String, Vec<u8>)>, SyncError> {
         let mut out = Vec::new();
         for id in self.clean_staging()? {
-            let bytes = self.store().read_staged(&id)?;
-            out.push((id, bytes));
+            match self.read_staged(&id) {
+                Ok(bytes) => out.push((id, bytes)),
+                // Not written by this store's key: never believed, fetched again
+                // from the portal (nothing is accepted before it is stored there).
+                Err(store::StoreError::StagedForged(why)) => {
+                    tracing::warn!("{why}");
+                    self.audit("vorabruf.verworfen", &format!("submission:{id}"))?;
+                    self.store().unstage(&id)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(out)
     }

@@ -67,12 +67,14 @@ pub async fn fetch_bundle(
     })
 }
 
-/// Fetch what waits for pickup into the staging folder of a locked store. Returns
+/// Fetch what waits for pickup into the staging folder of a locked store, each
+/// bundle sealed with `key` (from the session that ended before). Returns
 /// how many submissions were staged; stops at the first portal error (what was
 /// staged stays).
 pub async fn prefetch(
     api: &impl SubmissionApi,
     store: &store::Store,
+    key: &store::StagingKey,
     destination: Uuid,
 ) -> Result<usize, SyncError> {
     let listed = api.all_for_pickup(destination).await?;
@@ -85,7 +87,7 @@ pub async fn prefetch(
         let bundle = fetch_bundle(api, destination, l.submission_id).await?;
         let bytes = serde_json::to_vec(&bundle)
             .map_err(|e| SyncError::Unavailable(format!("Vorabruf: {e}")))?;
-        store.stage(&l.submission_id.to_string(), &bytes)?;
+        store.stage(&l.submission_id.to_string(), &bytes, key)?;
         n += 1;
     }
     Ok(n)

@@ -285,7 +285,7 @@ async fn scheduler(
                 continue;
             }
         };
-        prefetcher = job.prefetcher().ok();
+        prefetcher = job.prefetcher().ok().flatten();
         if requested.swap(false, Ordering::SeqCst)
             && let Ok(mut g) = lock_shared(&shared)
             && let Some(ws) = g.as_mut()

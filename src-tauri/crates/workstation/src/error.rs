@@ -84,6 +84,7 @@ impl From<StoreError> for AppError {
             | StoreError::Database(_)
             | StoreError::Io { .. }
             | StoreError::Crypto(_)
+            | StoreError::StagedForged(_)
             | StoreError::Backup(_) => ErrorCode::Storage,
         };
         if code == ErrorCode::Storage {

@@ -1,6 +1,7 @@
 //! The portal connection: settings kept inside the encrypted database, and a
 //! synchronisation run (pickup, then delivery of the outbox).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use fitconnect::client::{ClientConfig, V1Client};
@@ -126,6 +127,8 @@ pub struct SyncJob {
     pub(crate) user: domain::UserName,
     /// Poll interval.
     pub poll: Duration,
+    /// Seals what is fetched after the logout (kept in memory only).
+    staging: Option<Arc<store::StagingKey>>,
 }
 
 /// Default poll interval: five minutes.
@@ -150,6 +153,7 @@ pub(crate) fn job(
         bundid,
         user,
         poll,
+        staging: None,
     })
 }
 
@@ -202,22 +206,28 @@ pub struct Prefetcher {
     api: V1Client,
     destination: uuid::Uuid,
     pub poll: Duration,
+    key: Arc<store::StagingKey>,
 }
 
 impl SyncJob {
-    pub fn prefetcher(&self) -> Result<Prefetcher, AppError> {
-        Ok(Prefetcher {
+    /// The fetcher for after the logout: `None` without the session's staging key.
+    pub fn prefetcher(&self) -> Result<Option<Prefetcher>, AppError> {
+        let Some(key) = self.staging.clone() else {
+            return Ok(None);
+        };
+        Ok(Some(Prefetcher {
             api: V1Client::new(self.client.clone()).map_err(|e| invalid(e.to_string()))?,
             destination: self.sub.destination_id,
             poll: self.poll,
-        })
+            key,
+        }))
     }
 }
 
 impl Prefetcher {
     /// Stage what waits at the portal into the (locked) store.
     pub async fn run(&self, store: &store::Store) -> Result<usize, sync::SyncError> {
-        sync::staging::prefetch(&self.api, store, self.destination).await
+        sync::staging::prefetch(&self.api, store, &self.key, self.destination).await
     }
 }
 
@@ -293,13 +303,15 @@ impl Workstation {
             .setting(POLL_SETTING)?
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(DEFAULT_POLL_SECONDS);
-        job(
+        let mut job = job(
             &settings,
             crate::mail::relay(session)?,
             crate::bundid::ready(session)?.map(|r| r.author),
             session.user().username.clone(),
             std::time::Duration::from_secs(poll),
-        )
+        )?;
+        job.staging = Some(Arc::new(session.staging_key()?));
+        Ok(job)
     }
 
     /// The session a background run of `user` may use: only while that user is
