@@ -15,6 +15,16 @@
 //! chain ends before the anchor) or a chain recomputed up to the anchor (the entry
 //! there no longer has the anchored hash) is reported by [`Session::verify_audit`].
 //! The anchor only moves forward; after a finding it is left as evidence.
+//!
+//! The chain is keyed through its head: `audit_head.mac` is an HMAC-SHA256 over
+//! (seq, hash) under a key derived from the master key, computed by the SQL
+//! function that [`register_seal`] gives every connection opened with the key (so
+//! no caller can forget it, and a connection without the key cannot append). As
+//! every hash covers the one before it, the sealed head vouches for the whole
+//! chain: recomputed, cut or taken from another store without the key, its head's
+//! seal no longer fits ([`AuditProblem::HeadForged`]). Stores from before the seal
+//! get their head sealed once at a login whose checks of chain and anchor find
+//! nothing ([`seal_unsealed_head`]).
 
 use std::path::Path;
 
@@ -61,6 +71,12 @@ pub enum AuditProblem {
     Rewritten { seq: i64 },
     /// The anchor file does not carry a valid seal (changed or forged).
     AnchorInvalid,
+    /// The head carries no seal (a store from before the seal, not yet sealed
+    /// because its chain or anchor showed a finding).
+    HeadUnsealed { seq: i64 },
+    /// The head's seal does not fit: the chain was recomputed, cut or replaced by
+    /// someone without the key.
+    HeadForged { seq: i64 },
 }
 
 impl std::fmt::Display for AuditProblem {
@@ -113,6 +129,14 @@ impl std::fmt::Display for AuditProblem {
                 f,
                 "Der Anker des Protokolls außerhalb der Datenbank (keys/audit-anker.json) ist verändert oder gefälscht."
             ),
+            AuditProblem::HeadUnsealed { seq } => write!(
+                f,
+                "Das Ende des Protokolls (Eintrag {seq}) trägt kein Siegel; es wird versiegelt, sobald Protokoll und Anker ohne Befund sind."
+            ),
+            AuditProblem::HeadForged { seq } => write!(
+                f,
+                "Das Siegel am Ende des Protokolls (Eintrag {seq}) passt nicht: Das Protokoll wurde ohne den Schlüssel neu berechnet, gekürzt oder aus einem anderen Datenbestand übernommen."
+            ),
         }
     }
 }
@@ -128,6 +152,93 @@ impl AuditReport {
     pub fn is_intact(&self) -> bool {
         self.problems.is_empty()
     }
+}
+
+/// Name of the SQL function that seals the head.
+const SEAL_FN: &str = "amtsstube_protokoll_siegel";
+/// The head's seal after an entry was appended to a head whose seal did not fit.
+const BROKEN: &str = "gebrochen";
+
+/// The state of the head's seal before an append.
+enum Seal {
+    Fits,
+    Missing,
+    Broken,
+}
+
+/// The seal over (seq, hash) under the key derived from the master key.
+fn seal(
+    key: &[u8],
+    seq: i64,
+    hash: &str,
+) -> std::result::Result<String, hmac::digest::InvalidLength> {
+    let mut m = Hmac::<Sha256>::new_from_slice(key)?;
+    m.update(&seq.to_be_bytes());
+    m.update(hash.as_bytes());
+    Ok(hex::encode(m.finalize().into_bytes()))
+}
+
+/// Give a connection opened with the master key the function that seals the head;
+/// the derived key lives in the function, never in the database.
+pub(crate) fn register_seal(conn: &Connection, key: &MasterKey) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let derived: zeroize::Zeroizing<[u8; 32]> = {
+        let mut k = Hmac::<Sha256>::new_from_slice(key.bytes())
+            .map_err(|e| crate::error::StoreError::Crypto(e.to_string()))?;
+        k.update(b"amtsstube/protokoll-siegel/v1");
+        zeroize::Zeroizing::new(k.finalize().into_bytes().into())
+    };
+    conn.create_scalar_function(
+        SEAL_FN,
+        2,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_DIRECTONLY,
+        move |ctx| {
+            let seq: i64 = ctx.get(0)?;
+            let hash: String = ctx.get(1)?;
+            seal(&derived[..], seq, &hash)
+                .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))
+        },
+    )?;
+    Ok(())
+}
+
+/// The head with its seal as stored and as it should be.
+fn sealed_head(conn: &Connection) -> Result<Option<(i64, Option<String>, String)>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT seq, mac, {SEAL_FN}(seq, hash) FROM audit_head WHERE id = 1"),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?)
+}
+
+/// A store from before the seal: seal its head once, if chain and anchor show no
+/// finding (a head that is already sealed, or a chain with a finding, stays as it
+/// is). Returns the sealed entry's number.
+pub(crate) fn seal_unsealed_head(
+    conn: &Connection,
+    anchor: &Path,
+    key: &MasterKey,
+) -> Result<Option<i64>> {
+    let Some((seq, None, _)) = sealed_head(conn)? else {
+        return Ok(None);
+    };
+    let report = verify(conn)?;
+    let only_unsealed = report
+        .problems
+        .iter()
+        .all(|p| matches!(p, AuditProblem::HeadUnsealed { .. }));
+    if !only_unsealed || check_anchor(conn, anchor, key)?.is_some() {
+        return Ok(None);
+    }
+    conn.execute(
+        &format!("UPDATE audit_head SET mac = {SEAL_FN}(seq, hash) WHERE id = 1 AND mac IS NULL"),
+        [],
+    )?;
+    Ok(Some(seq))
 }
 
 fn field(h: &mut Sha256, s: &str) {
@@ -188,23 +299,38 @@ fn append_entry(
     action: &str,
     object: &str,
 ) -> Result<()> {
-    let head: Option<(i64, String)> = conn
-        .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+    let head: Option<(i64, String, Option<String>, String)> = conn
+        .query_row(
+            &format!("SELECT seq, hash, mac, {SEAL_FN}(seq, hash) FROM audit_head WHERE id = 1"),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
         .optional()?;
-    let (seq, prev) = match head {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS.to_owned()),
+    // The new head is sealed only if the old one was: a head without a seal (a
+    // store from before it) stays so until the login's check seals it, and a head
+    // whose seal did not fit passes the finding on – a new entry never launders a
+    // chain recomputed without the key.
+    let (seq, prev, seal) = match head {
+        Some((seq, hash, Some(mac), expected)) if mac == expected => (seq + 1, hash, Seal::Fits),
+        Some((seq, hash, None, _)) => (seq + 1, hash, Seal::Missing),
+        Some((seq, hash, Some(_), _)) => (seq + 1, hash, Seal::Broken),
+        None => (1, GENESIS.to_owned(), Seal::Fits),
     };
     let hash = entry_hash(&prev, at, actor, action, object);
     conn.execute(
         "INSERT INTO audit_log (seq, at, actor, action, object, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![seq, at, actor, action, object, prev, hash],
     )?;
+    let mac = match seal {
+        Seal::Fits => format!("{SEAL_FN}(?1, ?2)"),
+        Seal::Missing => "NULL".to_owned(),
+        Seal::Broken => format!("'{BROKEN}'"),
+    };
     conn.execute(
-        "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2)
-         ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        &format!(
+            "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, ?1, ?2, {mac})
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac"
+        ),
         params![seq, hash],
     )?;
     Ok(())
@@ -283,6 +409,13 @@ pub(crate) fn verify(conn: &Connection) -> Result<AuditReport> {
             after_seq: 0,
             expected_last: *head_seq,
         }),
+        _ => {}
+    }
+    match sealed_head(conn)? {
+        Some((seq, None, _)) => problems.push(AuditProblem::HeadUnsealed { seq }),
+        Some((seq, Some(mac), expected)) if mac != expected => {
+            problems.push(AuditProblem::HeadForged { seq })
+        }
         _ => {}
     }
     Ok(AuditReport {
@@ -415,9 +548,20 @@ impl Session {
 mod tests {
     use super::*;
 
+    /// The key every test connection seals with (as if all were one store).
+    fn test_key() -> &'static MasterKey {
+        static KEY: std::sync::OnceLock<MasterKey> = std::sync::OnceLock::new();
+        KEY.get_or_init(MasterKey::generate)
+    }
+
     fn fresh(n: usize) -> Result<Connection> {
+        fresh_with(n, test_key())
+    }
+
+    fn fresh_with(n: usize, key: &MasterKey) -> Result<Connection> {
         let mut conn = Connection::open_in_memory()?;
         crate::db::migrate(&mut conn)?;
+        register_seal(&conn, key)?;
         for i in 1..=n {
             append(
                 &conn,
@@ -527,6 +671,7 @@ mod tests {
     fn triggers_refuse_update_and_delete() -> Result<()> {
         let mut conn = Connection::open_in_memory()?;
         crate::db::migrate(&mut conn)?;
+        register_seal(&conn, test_key())?;
         append(&conn, "t", "a", "x", "")?;
         assert!(
             conn.execute("UPDATE audit_log SET actor = 'b'", [])
@@ -567,12 +712,16 @@ mod tests {
         conn.execute("DELETE FROM audit_log WHERE seq = 4", [])?;
         conn.execute("UPDATE audit_log SET seq = seq - 1 WHERE seq > 4", [])?;
         conn.execute("UPDATE audit_head SET seq = 5", [])?;
+        // The head moved back without the key: its seal no longer fits either.
         assert_eq!(
             verify(&conn)?.problems,
-            vec![AuditProblem::Removed {
-                before_seq: 4,
-                count: None
-            }]
+            vec![
+                AuditProblem::Removed {
+                    before_seq: 4,
+                    count: None
+                },
+                AuditProblem::HeadForged { seq: 5 }
+            ]
         );
         Ok(())
     }
@@ -625,5 +774,108 @@ mod tests {
                 .to_string()
                 .contains("vertauscht")
         );
+    }
+
+    /// Recomputing the chain needs the seal's key: done with another key (what a
+    /// tool without Amtsstube's key derivation would do), the head's seal no
+    /// longer fits – the chain alone would verify.
+    #[test]
+    fn a_chain_recomputed_or_cut_without_the_key_is_found_by_its_head() -> Result<()> {
+        let conn = fresh(6)?;
+        // Recomputed under another key: one entry changed, every hash redone.
+        register_seal(&conn, &MasterKey::generate())?;
+        conn.execute_batch("DELETE FROM audit_log; DELETE FROM audit_head;")?;
+        for i in 1..=6 {
+            let object = if i == 2 {
+                "AZ-geschönt".to_owned()
+            } else {
+                format!("AZ-{i}")
+            };
+            append(
+                &conn,
+                &format!("2026-11-23T10:00:{i:02}Z"),
+                "sb1",
+                "vorgang.gelesen",
+                &object,
+            )?;
+        }
+        register_seal(&conn, test_key())?;
+        assert_eq!(
+            verify(&conn)?.problems,
+            vec![AuditProblem::HeadForged { seq: 6 }]
+        );
+        // The next entry, written with the right key, does not launder it.
+        append(&conn, "2026-11-23T10:01:00Z", "sb1", "anmeldung", "")?;
+        assert_eq!(
+            verify(&conn)?.problems,
+            vec![AuditProblem::HeadForged { seq: 7 }]
+        );
+
+        // Cut: the last two entries removed and the head set back to entry 4,
+        // keeping the seal it had (the only one at hand).
+        let cut = fresh(6)?;
+        cut.execute_batch(
+            "DELETE FROM audit_log WHERE seq > 4;
+             UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4);",
+        )?;
+        assert_eq!(
+            verify(&cut)?.problems,
+            vec![AuditProblem::HeadForged { seq: 4 }]
+        );
+        // The seal removed instead: unsealed, and not sealed again while the
+        // anchor outside says the chain was longer.
+        let dir =
+            tempfile::tempdir().map_err(|e| crate::error::StoreError::Corrupt(e.to_string()))?;
+        let anchor = dir.path().join("audit-anker.json");
+        let longer = fresh(6)?;
+        write_anchor(&longer, &anchor, test_key())?;
+        cut.execute_batch("UPDATE audit_head SET mac = NULL")?;
+        assert_eq!(
+            verify(&cut)?.problems,
+            vec![AuditProblem::HeadUnsealed { seq: 4 }]
+        );
+        assert_eq!(seal_unsealed_head(&cut, &anchor, test_key())?, None);
+        assert_eq!(
+            verify(&cut)?.problems,
+            vec![AuditProblem::HeadUnsealed { seq: 4 }]
+        );
+        Ok(())
+    }
+
+    /// A store from before the seal: its intact chain gets its head sealed once,
+    /// a chain with a finding is left unsealed (the finding stays visible), and a
+    /// sealed head is never sealed again.
+    #[test]
+    fn an_older_store_gets_its_head_sealed_once_if_nothing_is_wrong() -> Result<()> {
+        let dir =
+            tempfile::tempdir().map_err(|e| crate::error::StoreError::Corrupt(e.to_string()))?;
+        let anchor = dir.path().join("audit-anker.json");
+        let old = fresh(5)?;
+        old.execute_batch("UPDATE audit_head SET mac = NULL")?;
+        assert_eq!(
+            verify(&old)?.problems,
+            vec![AuditProblem::HeadUnsealed { seq: 5 }]
+        );
+        assert_eq!(seal_unsealed_head(&old, &anchor, test_key())?, Some(5));
+        assert!(verify(&old)?.is_intact());
+        assert_eq!(
+            seal_unsealed_head(&old, &anchor, test_key())?,
+            None,
+            "only once"
+        );
+
+        let broken = fresh(5)?;
+        broken.execute_batch(
+            "UPDATE audit_head SET mac = NULL; UPDATE audit_log SET object = 'AZ-X' WHERE seq = 2;",
+        )?;
+        assert_eq!(seal_unsealed_head(&broken, &anchor, test_key())?, None);
+        assert_eq!(
+            verify(&broken)?.problems,
+            vec![
+                AuditProblem::Modified { seq: 2 },
+                AuditProblem::HeadUnsealed { seq: 5 }
+            ]
+        );
+        Ok(())
     }
 }

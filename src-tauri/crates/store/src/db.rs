@@ -106,6 +106,7 @@ pub(crate) fn open_raw(path: &Path, key: &MasterKey) -> Result<Connection> {
     conn.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON; PRAGMA cache_size = -32768;",
     )?;
+    crate::audit::register_seal(&conn, key)?;
     Ok(conn)
 }
 

@@ -615,7 +615,23 @@ impl Session {
                     tracing::warn!("Abweichung nicht protokolliert: {e}");
                 }
             }
-            Ok(None) => self.anchor_audit(),
+            Ok(None) => {
+                // A store from before the seal: its head is sealed once now.
+                match audit::seal_unsealed_head(&self.conn, &path, &self.key) {
+                    Ok(Some(seq)) => {
+                        if let Err(e) = self.audit_as_self(
+                            "protokoll.versiegelt",
+                            &format!("bis Eintrag {seq}"),
+                            at,
+                        ) {
+                            tracing::warn!("Versiegelung nicht protokolliert: {e}");
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!("Protokoll nicht versiegelt: {e}"),
+                }
+                self.anchor_audit()
+            }
             Err(e) => tracing::warn!("Anker des Protokolls nicht geprüft: {e}"),
         }
     }

@@ -1021,3 +1021,106 @@ fn a_reader_and_a_worker_beside_the_session() -> TestResult {
     assert_eq!(session.stale_due_count()?, 1);
     Ok(())
 }
+
+/// The database opened by hand, as whoever holds the recovery sheet could: `age`
+/// unwraps the master key, SQLCipher opens the file with it.
+fn by_hand(dir: &Path, recovery: &str) -> Result<rusqlite::Connection, Box<dyn std::error::Error>> {
+    let identity: age::x25519::Identity = recovery.parse()?;
+    let wrapped = std::fs::read(dir.join("keys/recovery.age"))?;
+    let key = age::decrypt(&identity, &wrapped)?;
+    let conn = rusqlite::Connection::open(dir.join("amtsstube.db"))?;
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode(&key)))?;
+    Ok(conn)
+}
+
+/// The audit chain as SHA-256 alone would recompute it (the formula in audit.rs).
+fn recompute_chain(
+    conn: &rusqlite::Connection,
+) -> Result<(i64, String), Box<dyn std::error::Error>> {
+    use sha2::{Digest, Sha256};
+    let rows: Vec<(i64, String, String, String, String)> = conn
+        .prepare("SELECT seq, at, actor, action, object FROM audit_log ORDER BY seq")?
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut prev = "0".repeat(64);
+    let mut last = 0;
+    for (seq, at, actor, action, object) in rows {
+        let mut h = Sha256::new();
+        for f in [prev.as_str(), &at, &actor, &action, &object] {
+            h.update((f.len() as u64).to_be_bytes());
+            h.update(f.as_bytes());
+        }
+        let hash = hex::encode(h.finalize());
+        conn.execute(
+            "UPDATE audit_log SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
+            rusqlite::params![prev, hash, seq],
+        )?;
+        prev = hash;
+        last = seq;
+    }
+    conn.execute(
+        "UPDATE audit_head SET seq = ?1, hash = ?2",
+        rusqlite::params![last, prev],
+    )?;
+    Ok((last, prev))
+}
+
+/// A store from before the head's seal gets it at the next login (recorded); a chain
+/// then changed and recomputed by hand with the master key – SQLCipher and SHA-256,
+/// the anchor file removed – is found by the seal alone.
+#[test]
+fn the_audit_chain_is_sealed_at_login_and_a_chain_redone_by_hand_is_found() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("daten");
+    let (clock, _) = manual_clock();
+    let (s, recovery) = init(&dir, clock)?;
+    let store = s.lock();
+    // As a store of the previous version: no seal on the head.
+    {
+        let conn = by_hand(&dir, &recovery)?;
+        conn.execute("UPDATE audit_head SET mac = NULL", [])?;
+    }
+    let s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    let report = s.verify_audit()?;
+    assert!(report.is_intact(), "{:?}", report.problems);
+    let actions: Vec<String> = s.audit_entries(3)?.into_iter().map(|e| e.action).collect();
+    assert!(
+        actions.iter().any(|a| a == "protokoll.versiegelt"),
+        "{actions:?}"
+    );
+    let store = s.lock();
+
+    // Someone with the recovery sheet changes an entry and recomputes the chain.
+    {
+        let conn = by_hand(&dir, &recovery)?;
+        conn.execute_batch("DROP TRIGGER audit_log_no_update;")?;
+        let n = conn.execute(
+            "UPDATE audit_log SET actor = 'niemand' WHERE action = 'anmeldung' AND seq = (SELECT min(seq) FROM audit_log WHERE action = 'anmeldung')",
+            [],
+        )?;
+        assert_eq!(n, 1);
+        recompute_chain(&conn)?;
+    }
+    std::fs::remove_file(dir.join("keys/audit-anker.json"))?;
+    let s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    let report = s.verify_audit()?;
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| matches!(p, AuditProblem::HeadForged { .. })),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.to_string().contains("ohne den Schlüssel")),
+        "{:?}",
+        report.problems
+    );
+    Ok(())
+}
