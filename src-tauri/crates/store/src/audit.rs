@@ -71,6 +71,8 @@ pub enum AuditProblem {
     Rewritten { seq: i64 },
     /// The anchor file does not carry a valid seal (changed or forged).
     AnchorInvalid,
+    /// The anchor file was written once and is gone now.
+    AnchorMissing,
     /// The head carries no seal (a store from before the seal, not yet sealed
     /// because its chain or anchor showed a finding).
     HeadUnsealed { seq: i64 },
@@ -128,6 +130,10 @@ impl std::fmt::Display for AuditProblem {
             AuditProblem::AnchorInvalid => write!(
                 f,
                 "Der Anker des Protokolls außerhalb der Datenbank (keys/audit-anker.json) ist verändert oder gefälscht."
+            ),
+            AuditProblem::AnchorMissing => write!(
+                f,
+                "Der Anker des Protokolls außerhalb der Datenbank (keys/audit-anker.json) fehlt, obwohl er schon geschrieben war (gelöscht?)."
             ),
             AuditProblem::HeadUnsealed { seq } => write!(
                 f,
@@ -463,7 +469,16 @@ pub(crate) fn check_anchor(
 ) -> Result<Option<AuditProblem>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // No anchor yet is a fresh start only if none was ever written.
+            let anchored: bool = conn
+                .query_row("SELECT anchored FROM audit_head WHERE id = 1", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()?
+                .is_some_and(|a| a == 1);
+            return Ok(anchored.then_some(AuditProblem::AnchorMissing));
+        }
         Err(e) => return Err(e).at(path),
     };
     let Ok(anchor) = serde_json::from_slice::<Anchor>(&bytes) else {
@@ -497,7 +512,7 @@ pub(crate) fn write_anchor(conn: &Connection, path: &Path, key: &MasterKey) -> R
     if check_anchor(conn, path, key)?.is_some() {
         return Ok(());
     }
-    let Some((seq, hash)) = head(conn)? else {
+    let Some((seq, _)) = head(conn)? else {
         return Ok(());
     };
     let current = std::fs::read(path)
@@ -506,10 +521,24 @@ pub(crate) fn write_anchor(conn: &Connection, path: &Path, key: &MasterKey) -> R
     if current.is_some_and(|a| a.seq >= seq) {
         return Ok(());
     }
+    reset_anchor(conn, path, key)
+}
+
+/// Set the anchor to the database's head whatever it said before (a restore, which
+/// records itself in the chain), and note in the database that it exists.
+pub(crate) fn reset_anchor(conn: &Connection, path: &Path, key: &MasterKey) -> Result<()> {
+    let Some((seq, hash)) = head(conn)? else {
+        return Ok(());
+    };
     let mac = anchor_mac(key, seq, &hash)?;
     let json = serde_json::to_vec(&Anchor { seq, hash, mac })
         .map_err(|e| crate::error::StoreError::Corrupt(e.to_string()))?;
-    write_atomic(path, &json)
+    write_atomic(path, &json)?;
+    conn.execute(
+        "UPDATE audit_head SET anchored = 1 WHERE id = 1 AND anchored = 0",
+        [],
+    )?;
+    Ok(())
 }
 
 impl Session {

@@ -892,7 +892,7 @@ fn restore_into(
         "datenbestand.wiederhergestellt",
         &archive_name,
     )?;
-    audit::write_anchor(&conn, &anchor, &key)?;
+    audit::reset_anchor(&conn, &anchor, &key)?;
     drop(conn);
     replace(&held_store_file, &layout.store_file())?;
     Ok(Restored {

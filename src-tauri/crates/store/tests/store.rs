@@ -1124,3 +1124,31 @@ fn the_audit_chain_is_sealed_at_login_and_a_chain_redone_by_hand_is_found() -> T
     );
     Ok(())
 }
+
+/// Deleting the anchor outside the database (to hide a rollback) is itself found:
+/// the database notes that an anchor was written.
+#[test]
+fn a_deleted_audit_anchor_is_found_at_the_next_login() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("daten");
+    let (clock, _) = manual_clock();
+    let (s, _) = init(&dir, clock)?;
+    let store = s.lock();
+    let anchor = dir.join("keys/audit-anker.json");
+    assert!(anchor.exists());
+    let s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    assert!(s.verify_audit()?.is_intact());
+    let store = s.lock();
+    std::fs::remove_file(&anchor)?;
+    let s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    let report = s.verify_audit()?;
+    assert_eq!(report.problems, vec![AuditProblem::AnchorMissing]);
+    assert!(report.problems[0].to_string().contains("fehlt"));
+    let actions: Vec<String> = s.audit_entries(3)?.into_iter().map(|e| e.action).collect();
+    assert!(
+        actions.iter().any(|a| a == "protokoll.anker_abweichung"),
+        "{actions:?}"
+    );
+    assert!(!anchor.exists(), "not silently made again");
+    Ok(())
+}
