@@ -15,6 +15,8 @@ PACKAGES=(
   chromium fonts-dejavu-core
   # tests and benchmarks compare against the plain tools
   sqlite3 age
+  # a local RFC 3161 time-stamping service for the audit-chain tests (openssl ts)
+  openssl
   # the Rathaus-Server's record: tests start throwaway clusters (initdb + pg_ctl)
   postgresql
   # letter checks (qpdf --check, pdftotext, pdffonts, pdftoppm)

@@ -52,6 +52,19 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
+/// An RFC 3161 time stamp of the chain's head, as kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditTimestamp {
+    pub seq: i64,
+    pub hash: String,
+    /// The service's address.
+    pub service: String,
+    /// The time the service vouches for (RFC 3339).
+    pub gen_time: String,
+    /// The TimeStampToken (DER).
+    pub token: Vec<u8>,
+}
+
 /// A finding of [`verify`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum AuditProblem {
@@ -79,6 +92,11 @@ pub enum AuditProblem {
     /// The head's seal does not fit: the chain was recomputed, cut or replaced by
     /// someone without the key.
     HeadForged { seq: i64 },
+    /// A kept time stamp does not hold: not signed by the configured service, or
+    /// not for the (seq, hash) it is kept for.
+    TimestampInvalid { seq: i64, why: String },
+    /// Entry `seq` no longer has the hash a time-stamping service vouched for.
+    TimestampedEntryChanged { seq: i64, gen_time: String },
 }
 
 impl std::fmt::Display for AuditProblem {
@@ -134,6 +152,13 @@ impl std::fmt::Display for AuditProblem {
             AuditProblem::AnchorMissing => write!(
                 f,
                 "Der Anker des Protokolls außerhalb der Datenbank (keys/audit-anker.json) fehlt, obwohl er schon geschrieben war (gelöscht?)."
+            ),
+            AuditProblem::TimestampInvalid { seq, why } => {
+                write!(f, "Der Zeitstempel für Eintrag {seq} hält nicht: {why}")
+            }
+            AuditProblem::TimestampedEntryChanged { seq, gen_time } => write!(
+                f,
+                "Eintrag {seq} hat nicht mehr den Stand, den der Zeitstempeldienst am {gen_time} bestätigt hat: Das Protokoll wurde danach verändert."
             ),
             AuditProblem::HeadUnsealed { seq } => write!(
                 f,
@@ -548,6 +573,16 @@ impl Session {
         if let Some(p) = check_anchor(&self.conn, &self.store.layout().audit_anchor(), &self.key)? {
             report.problems.push(p);
         }
+        // The entries a time-stamping service vouched for (its signature is the
+        // caller's to check: see the workstation's `verify_audit`).
+        for stamp in self.audit_timestamps()? {
+            if self.audit_hash_at(stamp.seq)?.as_deref() != Some(stamp.hash.as_str()) {
+                report.problems.push(AuditProblem::TimestampedEntryChanged {
+                    seq: stamp.seq,
+                    gen_time: stamp.gen_time,
+                });
+            }
+        }
         Ok(report)
     }
 
@@ -562,6 +597,56 @@ impl Session {
         if let Err(e) = write_anchor(&self.conn, &self.store.layout().audit_anchor(), &self.key) {
             tracing::warn!("Anker des Protokolls nicht geschrieben: {e}");
         }
+    }
+
+    /// Keep an RFC 3161 time stamp of the head `(seq, hash)` (checked by the caller)
+    /// and record it in the chain.
+    pub fn record_audit_timestamp(&mut self, stamp: &AuditTimestamp) -> Result<()> {
+        let now = self.now();
+        let actor = self.user().username.as_str().to_owned();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO audit_timestamps (seq, hash, service, gen_time, token, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![stamp.seq, stamp.hash, stamp.service, stamp.gen_time, stamp.token, now],
+        )?;
+        append(
+            &tx,
+            &now,
+            &actor,
+            "protokoll.zeitstempel",
+            &format!("Eintrag {} · {}", stamp.seq, stamp.gen_time),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every time stamp kept, oldest first.
+    pub fn audit_timestamps(&self) -> Result<Vec<AuditTimestamp>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, hash, service, gen_time, token FROM audit_timestamps ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(AuditTimestamp {
+                seq: r.get(0)?,
+                hash: r.get(1)?,
+                service: r.get(2)?,
+                gen_time: r.get(3)?,
+                token: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The hash the chain holds at entry `seq`, if there is one.
+    pub fn audit_hash_at(&self, seq: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT hash FROM audit_log WHERE seq = ?1",
+                params![seq],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// The newest `limit` audit entries, newest first.

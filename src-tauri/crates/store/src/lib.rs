@@ -38,7 +38,7 @@ mod users;
 mod vault;
 
 pub use age::secrecy::{ExposeSecret, SecretString};
-pub use audit::{AuditEntry, AuditProblem, AuditReport};
+pub use audit::{AuditEntry, AuditProblem, AuditReport, AuditTimestamp};
 pub use backup::{
     ARCHIVE_PREFIX, ARCHIVE_SUFFIX, BACKUP_FAILURE, BACKUP_STATE, BackupManifest, BackupProgress,
     BackupRequest, BackupSource, BackupWritten, ManifestFile, Restored, TableDigest, archives,

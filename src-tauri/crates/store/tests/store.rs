@@ -1152,3 +1152,44 @@ fn a_deleted_audit_anchor_is_found_at_the_next_login() -> TestResult {
     assert!(!anchor.exists(), "not silently made again");
     Ok(())
 }
+
+/// A time-stamped entry rewritten later – the chain recomputed by hand with the
+/// master key – no longer has the hash the service vouched for.
+#[test]
+fn a_time_stamped_entry_changed_afterwards_is_found() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("daten");
+    let (clock, _) = manual_clock();
+    let (mut s, recovery) = init(&dir, clock)?;
+    let (seq, hash) = s.audit_head()?.ok_or("no head")?;
+    s.record_audit_timestamp(&store::AuditTimestamp {
+        seq,
+        hash: hash.clone(),
+        service: "http://127.0.0.1/tsr".into(),
+        gen_time: "2026-12-01T10:00:00Z".into(),
+        token: vec![0x30, 0x00],
+    })?;
+    assert_eq!(s.audit_timestamps()?.len(), 1);
+    assert!(s.verify_audit()?.is_intact());
+    let store = s.lock();
+    {
+        let conn = by_hand(&dir, &recovery)?;
+        conn.execute_batch("DROP TRIGGER audit_log_no_update;")?;
+        conn.execute(
+            "UPDATE audit_log SET actor = 'niemand' WHERE seq = ?1",
+            [seq],
+        )?;
+        recompute_chain(&conn)?;
+    }
+    let s = store.unlock(&name("admin"), &pw("admin-passwort-1"))?;
+    let report = s.verify_audit()?;
+    assert!(
+        report.problems.iter().any(|p| matches!(
+            p,
+            AuditProblem::TimestampedEntryChanged { seq: at, .. } if *at == seq
+        )),
+        "{:?}",
+        report.problems
+    );
+    Ok(())
+}

@@ -6,7 +6,7 @@ use domain::{Permission, Role, UserName};
 use store::{AuditReport, SecretString};
 
 use crate::api::UserRow;
-use crate::{AppError, ErrorCode, LOCK_SETTING, Workstation, portal};
+use crate::{AppError, ErrorCode, LOCK_SETTING, Workstation, portal, timestamp};
 
 /// A user as the administration's screen shows it (no content data).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
@@ -387,7 +387,114 @@ impl Workstation {
     }
 
     pub fn verify_audit(&self) -> Result<AuditReport, AppError> {
-        Ok(self.session_with(Permission::ReadAudit)?.verify_audit()?)
+        let session = self.session_with(Permission::ReadAudit)?;
+        let mut report = session.verify_audit()?;
+        // Each kept time stamp: signed by the configured service, for its entry.
+        let stamps = session.audit_timestamps()?;
+        if !stamps.is_empty() {
+            let cert = session.setting(timestamp::CERT_SETTING)?;
+            for stamp in stamps {
+                let imprint = timestamp::imprint(stamp.seq, &stamp.hash);
+                let checked = match &cert {
+                    Some(pem) => timestamp::verify_token(&stamp.token, &imprint, None, pem),
+                    None => {
+                        Err("Es ist kein Zertifikat eines Zeitstempeldienstes eingerichtet.".into())
+                    }
+                };
+                match checked {
+                    Ok(at) if at == stamp.gen_time => {}
+                    Ok(at) => report.problems.push(store::AuditProblem::TimestampInvalid {
+                        seq: stamp.seq,
+                        why: format!("Er nennt {at}, gespeichert ist {}.", stamp.gen_time),
+                    }),
+                    Err(why) => report.problems.push(store::AuditProblem::TimestampInvalid {
+                        seq: stamp.seq,
+                        why,
+                    }),
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Set up the town's RFC 3161 time-stamping service (address and its signing
+    /// certificate, PEM); an empty address removes it.
+    pub fn set_timestamp_service(&mut self, url: &str, cert_pem: &str) -> Result<(), AppError> {
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        if url.trim().is_empty() {
+            session.remove_setting(timestamp::SERVICE_SETTING)?;
+            return Ok(());
+        }
+        let parsed = timestamp::parse_service(url).map_err(AppError::invalid)?;
+        openssl::x509::X509::from_pem(cert_pem.as_bytes()).map_err(|_| {
+            AppError::invalid(
+                "Das Zertifikat des Zeitstempeldienstes ist unlesbar (erwartet: PEM, „-----BEGIN CERTIFICATE-----“).",
+            )
+        })?;
+        session.set_setting(timestamp::CERT_SETTING, cert_pem)?;
+        session.set_setting(timestamp::SERVICE_SETTING, parsed.as_str())?;
+        Ok(())
+    }
+
+    /// Have the chain's head time-stamped by the configured service and keep the
+    /// checked token (administration, Leitung). `None` when no service is set up.
+    pub fn stamp_audit(&mut self) -> Result<Option<store::AuditTimestamp>, AppError> {
+        self.allowed(Permission::ReadAudit)?;
+        let Some(job) = self.prepare_stamp()? else {
+            return Ok(None);
+        };
+        let response = job.fetch();
+        self.finish_stamp(job, response).map(Some)
+    }
+
+    /// The request for a time stamp of the current head, if a service is set up
+    /// (for any logged-in user: only the head's hash leaves the machine). The
+    /// exchange itself ([`StampJob::fetch`]) needs no lock.
+    pub fn prepare_stamp(&self) -> Result<Option<StampJob>, AppError> {
+        let session = self.session.as_ref().ok_or_else(AppError::locked)?;
+        let Some(service) = session.setting(timestamp::SERVICE_SETTING)? else {
+            return Ok(None);
+        };
+        let cert = session.setting(timestamp::CERT_SETTING)?.ok_or_else(|| {
+            AppError::invalid("Es ist kein Zertifikat des Zeitstempeldienstes eingerichtet.")
+        })?;
+        let Some((seq, hash)) = session.audit_head()? else {
+            return Ok(None);
+        };
+        let imprint = timestamp::imprint(seq, &hash);
+        let nonce = timestamp::nonce(rand::random());
+        let request = timestamp::request(&imprint, nonce).map_err(AppError::invalid)?;
+        Ok(Some(StampJob {
+            service,
+            cert,
+            seq,
+            hash,
+            imprint,
+            nonce,
+            request,
+        }))
+    }
+
+    /// Check the service's answer and keep the stamp.
+    pub fn finish_stamp(
+        &mut self,
+        job: StampJob,
+        response: Result<Vec<u8>, AppError>,
+    ) -> Result<store::AuditTimestamp, AppError> {
+        let checked = timestamp::check_response(&response?, &job.imprint, job.nonce, &job.cert)
+            .map_err(|m| AppError::new(ErrorCode::Conflict, m))?;
+        let stamp = store::AuditTimestamp {
+            seq: job.seq,
+            hash: job.hash,
+            service: job.service,
+            gen_time: checked.gen_time,
+            token: checked.token,
+        };
+        self.session
+            .as_mut()
+            .ok_or_else(AppError::locked)?
+            .record_audit_timestamp(&stamp)?;
+        Ok(stamp)
     }
 
     /// The newest `limit` audit entries, newest first (administration, Leitung).
@@ -395,5 +502,25 @@ impl Workstation {
         Ok(self
             .session_with(Permission::ReadAudit)?
             .audit_entries(limit)?)
+    }
+}
+
+/// One request for a time stamp of the chain's head, prepared under the lock.
+pub struct StampJob {
+    service: String,
+    cert: String,
+    seq: i64,
+    hash: String,
+    imprint: [u8; 32],
+    nonce: u64,
+    request: Vec<u8>,
+}
+
+impl StampJob {
+    /// The exchange with the service (blocks up to its time limit; hold no lock).
+    pub fn fetch(&self) -> Result<Vec<u8>, AppError> {
+        crate::office::runtime()?
+            .block_on(timestamp::fetch(&self.service, self.request.clone()))
+            .map_err(|m| AppError::new(ErrorCode::Conflict, m))
     }
 }

@@ -354,7 +354,7 @@ pub fn backup_shared(
     shared: &crate::background::Shared,
     manual: bool,
 ) -> Result<Option<BackupDone>, AppError> {
-    let prepared = {
+    let stamp = {
         let mut guard = shared.lock().map_err(|_| lost_lock())?;
         let Some(ws) = guard.as_mut() else {
             return Ok(None);
@@ -362,6 +362,28 @@ pub fn backup_shared(
         if !manual && !ws.backup_due() {
             return Ok(None);
         }
+        ws.prepare_stamp().unwrap_or_else(|e| {
+            tracing::warn!("Zeitstempel nicht vorbereitet: {}", e.message);
+            None
+        })
+    };
+    // With every backup the chain's head is time-stamped, if a service is set up;
+    // the exchange runs without the lock, and a failure does not stop the backup.
+    if let Some(job) = stamp {
+        let response = job.fetch();
+        let mut guard = shared.lock().map_err(|_| lost_lock())?;
+        if let Some(ws) = guard.as_mut()
+            && ws.session.is_some()
+            && let Err(e) = ws.finish_stamp(job, response)
+        {
+            tracing::warn!("Kein Zeitstempel zur Sicherung: {}", e.message);
+        }
+    }
+    let prepared = {
+        let mut guard = shared.lock().map_err(|_| lost_lock())?;
+        let Some(ws) = guard.as_mut() else {
+            return Ok(None);
+        };
         ws.prepare_backup(manual, None)?
     };
     let result = prepared.run(&mut |_, _| {});

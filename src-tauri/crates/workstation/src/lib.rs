@@ -25,6 +25,7 @@ pub mod reports;
 pub mod scan;
 mod session;
 pub mod setup;
+pub mod timestamp;
 pub mod workers;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ pub use ::letters::{Draft, Ergebnis, LetterKind, TextBlock};
 pub use ::reports::{Metric, Report};
 pub use admin::{
     AdminSettings, AdminUser, AuditCheck, NewUserRequest, OutboxRow, QuarantineRow, SetupSteps,
+    StampJob,
 };
 pub use api::{
     AppStatus, LoginRequest, SessionInfo, UserRow, WorkList, WorkListQuery, WorkListSort,

@@ -12,8 +12,8 @@ use workstation::{AppError, BackupSettings, InitOptions, LoginRequest, StoreConf
 
 use crate::ctx::Ctx;
 use crate::{
-    BueroCommand, BundidCommand, EmailCommand, OutboxCommand, PortalCommand, SicherungCommand,
-    UserCommand,
+    AuditCommand, BueroCommand, BundidCommand, EmailCommand, OutboxCommand, PortalCommand,
+    SicherungCommand, UserCommand,
 };
 
 pub fn init(
@@ -122,7 +122,46 @@ pub fn recover(ctx: &mut Ctx, user: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn audit_verify(ctx: &mut Ctx, as_user: &str) -> Result<ExitCode> {
+pub fn audit(ctx: &mut Ctx, command: AuditCommand) -> Result<ExitCode> {
+    match command {
+        AuditCommand::Verify { as_user } => audit_verify(ctx, &as_user),
+        AuditCommand::ZeitstempelDienst {
+            adresse,
+            zertifikat,
+            as_user,
+        } => {
+            let pem = match &zertifikat {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("Zertifikat {} nicht lesbar", path.display()))?,
+                None if adresse.trim().is_empty() => String::new(),
+                None => anyhow::bail!(
+                    "Bitte das Signaturzertifikat des Dienstes mit --zertifikat angeben."
+                ),
+            };
+            ctx.login(&as_user)?.set_timestamp_service(&adresse, &pem)?;
+            if adresse.trim().is_empty() {
+                println!("Zeitstempeldienst entfernt.");
+            } else {
+                println!("Zeitstempeldienst eingerichtet: {}", adresse.trim());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Zeitstempel { as_user } => {
+            match ctx.login(&as_user)?.stamp_audit()? {
+                Some(s) => println!(
+                    "Zeitstempel erhalten: Eintrag {} bestätigt am {} ({}).",
+                    s.seq, s.gen_time, s.service
+                ),
+                None => println!(
+                    "Kein Zeitstempeldienst eingerichtet (amtsstube audit zeitstempel-dienst)."
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn audit_verify(ctx: &mut Ctx, as_user: &str) -> Result<ExitCode> {
     let report = ctx.login(as_user)?.verify_audit()?;
     if report.is_intact() {
         println!("Protokoll unversehrt: {} Einträge geprüft.", report.entries);
@@ -429,6 +468,17 @@ pub fn backup(ctx: &mut Ctx, command: SicherungCommand) -> Result<ExitCode> {
     match command {
         SicherungCommand::Erstellen { ziel, as_user } => {
             let mut ws = ctx.login(&as_user)?;
+            // The chain's head time-stamped first, if a service is set up.
+            if let Some(job) = ws.prepare_stamp()? {
+                let response = job.fetch();
+                match ws.finish_stamp(job, response) {
+                    Ok(s) => println!(
+                        "Zeitstempel: Eintrag {} bestätigt am {}.",
+                        s.seq, s.gen_time
+                    ),
+                    Err(e) => eprintln!("WARNUNG: Kein Zeitstempel zur Sicherung: {}", e.message),
+                }
+            }
             let prepared = ws.prepare_backup(true, ziel)?;
             println!("Sicherung nach {} …", prepared.target().display());
             let mut shown = 0u64;

@@ -665,6 +665,21 @@ pub(crate) enum AuditCommand {
         #[arg(long = "as", default_value = "admin")]
         as_user: String,
     },
+    /// Zeitstempeldienst nach RFC 3161 einrichten (Adresse und Signaturzertifikat); leere Adresse entfernt ihn
+    ZeitstempelDienst {
+        /// Adresse, z. B. http://tsa.example.de/tsr
+        adresse: String,
+        /// Signaturzertifikat des Dienstes (PEM-Datei)
+        #[arg(long)]
+        zertifikat: Option<std::path::PathBuf>,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
+    /// Das Ende des Protokolls jetzt vom Zeitstempeldienst bestätigen lassen
+    Zeitstempel {
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -705,9 +720,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Command::User { command } => admin::user(&mut ctx, command),
         Command::Recover { user } => admin::recover(&mut ctx, &user),
-        Command::Audit {
-            command: AuditCommand::Verify { as_user },
-        } => admin::audit_verify(&mut ctx, &as_user),
+        Command::Audit { command } => admin::audit(&mut ctx, command),
         Command::Portal { command } => admin::portal(&mut ctx, command),
         Command::Buero { command } => admin::buero(&mut ctx, command),
         Command::Outbox { command } => admin::outbox(&mut ctx, command),
