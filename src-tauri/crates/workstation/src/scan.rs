@@ -24,10 +24,13 @@ const SEAL_SETTING: &str = "scan_siegel";
 const SEAL_PUBLIC_SETTING: &str = "scan_siegel_public";
 pub(crate) const FOLDER_SETTING: &str = "scan_eingangsordner";
 
-/// A product waiting for text recognition, taken out of the store (in memory only).
+/// A product waiting for text recognition: opened in the store, its plaintext only
+/// ever in the worker's memory.
 pub struct OcrJob {
     pub product_id: String,
-    pub bytes: Vec<u8>,
+    /// The product, opened under the lock and read (decrypted) by the worker
+    /// without it: a 500-page scan takes seconds to decrypt.
+    pub(crate) reader: store::BlobReader,
     pub format: scan::Format,
     pub pages: u32,
 }
@@ -1219,14 +1222,10 @@ impl Workstation {
         let Some(format) = scan::Format::from_mime(&p.mime_type) else {
             return Ok(None);
         };
-        let mut bytes = Vec::new();
-        session
-            .open_blob(&store::BlobId::parse(&p.blob_id)?)?
-            .read_to_end(&mut bytes)
-            .map_err(|e| storage(format!("Scanprodukt nicht lesbar: {e}")))?;
+        let reader = session.open_blob(&store::BlobId::parse(&p.blob_id)?)?;
         Ok(Some(OcrJob {
             product_id: p.id,
-            bytes,
+            reader,
             format,
             pages: p.pages,
         }))
@@ -1248,8 +1247,9 @@ impl Workstation {
     pub fn scan_ocr_pending(&mut self) -> Result<u32, AppError> {
         let mut n = 0;
         while let Some(job) = self.scan_ocr_next()? {
-            let text = crate::workers::recognise(&job);
-            self.scan_ocr_store(&job.product_id, text.as_deref())?;
+            let product_id = job.product_id.clone();
+            let text = crate::workers::recognise(job);
+            self.scan_ocr_store(&product_id, text.as_deref())?;
             n += 1;
         }
         Ok(n)

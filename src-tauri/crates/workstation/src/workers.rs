@@ -22,9 +22,15 @@ use crate::background::Shared;
 use crate::scan::{OcrJob, ocr};
 
 /// The text of a job, or None when recognition failed (logged without content).
-pub fn recognise(job: &OcrJob) -> Option<String> {
+/// Reads (decrypts) the product here, outside the workstation's lock.
+pub fn recognise(mut job: OcrJob) -> Option<String> {
     let engine = ocr().as_ref().ok()?;
-    match engine.recognise(&job.bytes, job.format, job.pages) {
+    let mut bytes = Vec::new();
+    if let Err(e) = std::io::Read::read_to_end(&mut job.reader, &mut bytes) {
+        tracing::warn!("Scanprodukt für die Texterkennung nicht lesbar: {e}");
+        return None;
+    }
+    match engine.recognise(&bytes, job.format, job.pages) {
         Ok(text) => Some(text),
         Err(e) => {
             tracing::warn!("{e}");
@@ -169,11 +175,12 @@ impl OcrWorker {
                     }
                     continue;
                 };
-                let text = recognise(&job);
+                let product_id = job.product_id.clone();
+                let text = recognise(job);
                 match shared.lock() {
                     Ok(mut guard) => {
                         if let Some(ws) = guard.as_mut()
-                            && let Err(e) = ws.scan_ocr_store(&job.product_id, text.as_deref())
+                            && let Err(e) = ws.scan_ocr_store(&product_id, text.as_deref())
                         {
                             tracing::warn!("Texterkennung nicht gespeichert: {}", e.message);
                             if !pause(&rx, every, &flag) {
