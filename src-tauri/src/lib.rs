@@ -945,6 +945,40 @@ async fn admin_quarantine(
 }
 
 #[tauri::command]
+async fn admin_set_timestamp_service(
+    state: tauri::State<'_, AppState>,
+    url: String,
+    cert_pem: String,
+) -> Result<(), AppError> {
+    if url.len() > 2_000 || cert_pem.len() > 64 * 1024 {
+        return Err(AppError::invalid("Adresse oder Zertifikat ist zu lang."));
+    }
+    state
+        .with(move |ws| ws.set_timestamp_service(&url, &cert_pem))
+        .await
+}
+
+/// The chain's head time-stamped now; the exchange runs without the workstation lock.
+#[tauri::command]
+async fn admin_stamp_audit(state: tauri::State<'_, AppState>) -> Result<String, AppError> {
+    let job = state
+        .with(|ws| ws.prepare_audit_stamp())
+        .await?
+        .ok_or_else(|| AppError::invalid("Es ist kein Zeitstempeldienst eingerichtet."))?;
+    let (job, response) = tauri::async_runtime::spawn_blocking(move || {
+        let response = job.fetch();
+        (job, response)
+    })
+    .await
+    .map_err(|e| AppError::invalid(format!("Zeitstempel nicht abgeholt: {e}")))?;
+    let stamp = state.with(move |ws| ws.finish_stamp(job, response)).await?;
+    Ok(format!(
+        "Zeitstempel erhalten: Eintrag {} bestätigt am {}.",
+        stamp.seq, stamp.gen_time
+    ))
+}
+
+#[tauri::command]
 async fn admin_audit_check(
     state: tauri::State<'_, AppState>,
 ) -> Result<workstation::AuditCheck, AppError> {
@@ -1267,6 +1301,8 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             admin_retry_outbox,
             admin_quarantine,
             admin_audit_check,
+            admin_set_timestamp_service,
+            admin_stamp_audit,
             admin_configure_portal,
             admin_portal_test,
             admin_key_request,

@@ -166,6 +166,10 @@ export interface Backend {
   adminRetryOutbox(id: number): Promise<void>;
   adminQuarantine(): Promise<QuarantineRow[]>;
   adminAuditCheck(): Promise<AuditCheck>;
+  /** The town's RFC 3161 time-stamping service (address and PEM certificate); an empty address removes it. */
+  adminSetTimestampService(url: string, certPem: string): Promise<void>;
+  /** The audit chain's head time-stamped now; the message to show. */
+  adminStampAudit(): Promise<string>;
   /** Store the FIT-Connect connection (the JSON of the Land's onboarding). */
   adminConfigurePortal(json: string): Promise<void>;
   /** "Verbindung testen" for this JSON, or the stored connection (null). */
@@ -292,6 +296,8 @@ export const tauriBackend: Backend = {
   adminRetryOutbox: (id) => invoke<void>("admin_retry_outbox", { id }),
   adminQuarantine: () => invoke<QuarantineRow[]>("admin_quarantine"),
   adminAuditCheck: () => invoke<AuditCheck>("admin_audit_check"),
+  adminSetTimestampService: (url, certPem) => invoke<void>("admin_set_timestamp_service", { url, certPem }),
+  adminStampAudit: () => invoke<string>("admin_stamp_audit"),
   adminConfigurePortal: (json) => invoke<void>("admin_configure_portal", { json }),
   adminPortalTest: (json) => invoke<ConnectionTest>("admin_portal_test", { json }),
   adminOfficeConnect: (request) => invoke<OfficeStatus>("admin_office_connect", { request }),

@@ -391,7 +391,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
           case "admin_setup_steps":
             return { letterhead: false, portal: true, staff: adminUsers.length > 1, backup: !!backup.settings && !!backup.lastGood, office: false };
           case "admin_settings":
-            return { lockAfterSeconds: 600, pollSeconds: 300, portalConfigured: true, hkrFolder: "/mnt/kasse", scanFolder: "/mnt/scanner", personReports: false };
+            return { lockAfterSeconds: 600, pollSeconds: 300, portalConfigured: true, hkrFolder: "/mnt/kasse", scanFolder: "/mnt/scanner", personReports: false, timestampService: null, lastTimestamp: null };
           case "admin_failed_outbox":
             return [{ id: 41, kind: "Zahlungsanforderung", attempts: 8, lastError: "Portal antwortet 503 (Wartung)" }];
           case "admin_quarantine":

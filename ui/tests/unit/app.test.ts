@@ -52,7 +52,7 @@ function fakePortal(
 ) {
   let session: SessionInfo | null = null;
   let synced = false;
-  let opSettings = { lockAfterSeconds: 600, pollSeconds: 300, portalConfigured: true, hkrFolder: null as string | null, scanFolder: null as string | null, personReports: false };
+  let opSettings = { lockAfterSeconds: 600, pollSeconds: 300, portalConfigured: true, hkrFolder: null as string | null, scanFolder: null as string | null, personReports: false, timestampService: null as string | null, lastTimestamp: null as string | null };
   let failedOutbox = [{ id: 41, kind: "Zahlungsanforderung", attempts: 8, lastError: "Portal antwortet 503 (Wartung)" }];
   let townSet = false;
   let mail: { host: string; port: number; security: string; user: string | null; passwordSet: boolean; from: string; fromName: string | null; caSet: boolean } | null = null;
@@ -110,6 +110,17 @@ function fakePortal(
         return [{ submissionId: "9a1c0000-0000-4000-8000-00000000000d", receivedAt: "2026-12-02T09:00:00Z", rejected: true, reasons: ["Die Metadaten entsprechen nicht dem Schema."] }];
       case "admin_audit_check":
         return { intact: true, entries: 1234, problems: [] };
+      case "admin_set_timestamp_service": {
+        const { url, certPem } = args as { url: string; certPem: string };
+        if (!certPem.includes("BEGIN CERTIFICATE")) throw { code: "invalidInput", message: "Das Zertifikat des Zeitstempeldienstes ist unlesbar (erwartet: PEM, „-----BEGIN CERTIFICATE-----“)." };
+        calls.push(`tsa:${url}`);
+        opSettings = { ...opSettings, timestampService: url || null };
+        return null;
+      }
+      case "admin_stamp_audit":
+        calls.push("stamp");
+        opSettings = { ...opSettings, lastTimestamp: "Eintrag 1234 am 2026-12-05T06:00:00Z" };
+        return "Zeitstempel erhalten: Eintrag 1234 bestätigt am 2026-12-05T06:00:00Z.";
       case "admin_portal_test": {
         const json = (args as { json: string | null }).json ?? "";
         const wrong = json.includes("falsch");
@@ -458,6 +469,26 @@ describe("Anmeldung und Arbeitskorb", () => {
     await waitFor(() => expect((screen.getByTestId("audit-check") as HTMLButtonElement).disabled).toBe(false));
     await fireEvent.click(screen.getByTestId("audit-check"));
     expect((await screen.findByTestId("audit-result")).textContent).toContain("Protokoll unversehrt: 1234 Einträge geprüft.");
+    // The time-stamping service: a certificate is required, a bad one refused in German.
+    expect(screen.queryByTestId("tsa-stamp")).toBeNull();
+    const saveTsa = screen.getByRole("button", { name: "Zeitstempeldienst speichern" }) as HTMLButtonElement;
+    await waitFor(() => expect(saveTsa.disabled).toBe(false));
+    await fireEvent.input(screen.getByLabelText(/^Adresse des Zeitstempeldienstes/), { target: { value: "http://tsa.example.de/tsr" } });
+    await fireEvent.click(saveTsa);
+    expect((await screen.findByTestId("operations-error")).textContent).toContain("Signaturzertifikat");
+    await fireEvent.input(screen.getByLabelText(/^Signaturzertifikat des Dienstes/), { target: { value: "kein Zertifikat" } });
+    await fireEvent.click(saveTsa);
+    await waitFor(() => expect(screen.getByTestId("operations-error").textContent).toContain("unlesbar"));
+    await waitFor(() => expect(saveTsa.disabled).toBe(false));
+    await fireEvent.input(screen.getByLabelText(/^Signaturzertifikat des Dienstes/), { target: { value: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----" } });
+    await fireEvent.click(saveTsa);
+    await waitFor(() => expect(calls).toContain("tsa:http://tsa.example.de/tsr"));
+    const stamp = (await screen.findByTestId("tsa-stamp")) as HTMLButtonElement;
+    await waitFor(() => expect(stamp.disabled).toBe(false));
+    await fireEvent.click(stamp);
+    await waitFor(() => expect(screen.getByTestId("operations-done").textContent).toContain("Zeitstempel erhalten: Eintrag 1234"));
+    expect((await screen.findByTestId("tsa-last")).textContent).toContain("Eintrag 1234");
+    expect(calls).toContain("stamp");
   });
 
   it("sets a forgotten password anew with the recovery key and logs in", async () => {

@@ -47,6 +47,10 @@ pub struct AdminSettings {
     pub hkr_folder: Option<String>,
     pub scan_folder: Option<String>,
     pub person_reports: bool,
+    /// The RFC 3161 time-stamping service's address, if set up.
+    pub timestamp_service: Option<String>,
+    /// The newest time stamp kept: entry and the time the service vouches for.
+    pub last_timestamp: Option<String>,
 }
 
 /// What is left of setting this PC up: the administration's first steps after the
@@ -189,6 +193,11 @@ impl Workstation {
             scan_folder: session.setting(crate::scan::FOLDER_SETTING)?,
             person_reports: session.setting(crate::reports::PERSON_SETTING)?.as_deref()
                 == Some("an"),
+            timestamp_service: session.setting(timestamp::SERVICE_SETTING)?,
+            last_timestamp: session
+                .audit_timestamps()?
+                .last()
+                .map(|t| format!("Eintrag {} am {}", t.seq, t.gen_time)),
         })
     }
 
@@ -439,12 +448,17 @@ impl Workstation {
     /// Have the chain's head time-stamped by the configured service and keep the
     /// checked token (administration, Leitung). `None` when no service is set up.
     pub fn stamp_audit(&mut self) -> Result<Option<store::AuditTimestamp>, AppError> {
-        self.allowed(Permission::ReadAudit)?;
-        let Some(job) = self.prepare_stamp()? else {
+        let Some(job) = self.prepare_audit_stamp()? else {
             return Ok(None);
         };
         let response = job.fetch();
         self.finish_stamp(job, response).map(Some)
+    }
+
+    /// [`Workstation::prepare_stamp`] for the administration and the Leitung.
+    pub fn prepare_audit_stamp(&self) -> Result<Option<StampJob>, AppError> {
+        self.allowed(Permission::ReadAudit)?;
+        self.prepare_stamp()
     }
 
     /// The request for a time stamp of the current head, if a service is set up

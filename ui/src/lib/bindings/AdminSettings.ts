@@ -3,4 +3,12 @@
 /**
  * The settings of the administration's "Betrieb" screen, as they are now.
  */
-export type AdminSettings = { lockAfterSeconds: number, pollSeconds: number, portalConfigured: boolean, hkrFolder: string | null, scanFolder: string | null, personReports: boolean, };
+export type AdminSettings = { lockAfterSeconds: number, pollSeconds: number, portalConfigured: boolean, hkrFolder: string | null, scanFolder: string | null, personReports: boolean, 
+/**
+ * The RFC 3161 time-stamping service's address, if set up.
+ */
+timestampService: string | null, 
+/**
+ * The newest time stamp kept: entry and the time the service vouches for.
+ */
+lastTimestamp: string | null, };
