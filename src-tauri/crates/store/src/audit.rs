@@ -672,6 +672,27 @@ mod tests {
         fresh_with(n, test_key())
     }
 
+    /// The chain replaced by `n` entries like [`fresh`]'s, entry 2 changed, every
+    /// hash redone (with whatever key the connection seals).
+    fn rewrite(conn: &Connection, n: usize) -> Result<()> {
+        conn.execute_batch("DELETE FROM audit_log; DELETE FROM audit_head;")?;
+        for i in 1..=n {
+            let object = if i == 2 {
+                "AZ-geschönt".to_owned()
+            } else {
+                format!("AZ-{i}")
+            };
+            append(
+                conn,
+                &format!("2026-11-23T10:00:{i:02}Z"),
+                "sb1",
+                "vorgang.gelesen",
+                &object,
+            )?;
+        }
+        Ok(())
+    }
+
     fn fresh_with(n: usize, key: &MasterKey) -> Result<Connection> {
         let mut conn = Connection::open_in_memory()?;
         crate::db::migrate(&mut conn)?;
@@ -704,21 +725,7 @@ mod tests {
         write_anchor(&conn, &path, &key)?;
         assert_eq!(check_anchor(&conn, &path, &key)?, None);
         // Recomputed: the same number of entries, one changed, every hash redone.
-        conn.execute_batch("DELETE FROM audit_log; DELETE FROM audit_head;")?;
-        for i in 1..=7 {
-            let object = if i == 2 {
-                "AZ-geschönt".to_owned()
-            } else {
-                format!("AZ-{i}")
-            };
-            append(
-                &conn,
-                &format!("2026-11-23T10:00:{i:02}Z"),
-                "sb1",
-                "vorgang.gelesen",
-                &object,
-            )?;
-        }
+        rewrite(&conn, 7)?;
         assert!(verify(&conn)?.is_intact(), "the chain alone cannot tell");
         assert_eq!(
             check_anchor(&conn, &path, &key)?,
@@ -898,21 +905,7 @@ mod tests {
         let conn = fresh(6)?;
         // Recomputed under another key: one entry changed, every hash redone.
         register_seal(&conn, &MasterKey::generate())?;
-        conn.execute_batch("DELETE FROM audit_log; DELETE FROM audit_head;")?;
-        for i in 1..=6 {
-            let object = if i == 2 {
-                "AZ-geschönt".to_owned()
-            } else {
-                format!("AZ-{i}")
-            };
-            append(
-                &conn,
-                &format!("2026-11-23T10:00:{i:02}Z"),
-                "sb1",
-                "vorgang.gelesen",
-                &object,
-            )?;
-        }
+        rewrite(&conn, 6)?;
         register_seal(&conn, test_key())?;
         assert_eq!(
             verify(&conn)?.problems,
