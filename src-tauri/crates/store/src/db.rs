@@ -143,6 +143,26 @@ pub(crate) fn schema_version(conn: &Connection) -> Result<i64> {
 mod tests {
     use super::*;
 
+    /// A database a newer version has migrated further is refused in German and
+    /// left as it is.
+    #[test]
+    fn a_database_from_a_newer_version_is_refused_in_german() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Database(e.to_string()))?;
+        let path = dir.path().join("t.db");
+        let key = MasterKey::generate();
+        let conn = open(&path, &key)?;
+        let newer = latest_schema_version()? as i64 + 1;
+        conn.execute_batch(&format!("PRAGMA user_version = {newer};"))?;
+        drop(conn);
+        let err = open(&path, &key)
+            .err()
+            .ok_or_else(|| StoreError::Database("opened".into()))?;
+        assert!(err.to_string().contains("neueren Version"), "{err}");
+        let conn = open_raw(&path, &key)?;
+        assert_eq!(schema_version(&conn)?, newer, "left as it is");
+        Ok(())
+    }
+
     #[test]
     fn migrations_are_valid() -> Result<()> {
         migrations()?.validate()?;

@@ -84,6 +84,17 @@ impl From<rusqlite::Error> for StoreError {
 
 impl From<rusqlite_migration::Error> for StoreError {
     fn from(e: rusqlite_migration::Error) -> Self {
+        if let rusqlite_migration::Error::MigrationDefinition(
+            rusqlite_migration::MigrationDefinitionError::DatabaseTooFarAhead,
+        ) = e
+        {
+            return StoreError::Database(
+                "Dieser Datenbestand wurde von einer neueren Version von Amtsstube angelegt oder \
+                 aktualisiert. Bitte installieren Sie diese neuere Version; mit dieser Version \
+                 wird er nicht geöffnet, damit nichts verloren geht."
+                    .into(),
+            );
+        }
         StoreError::Database(format!("Migration fehlgeschlagen: {e}"))
     }
 }
