@@ -190,7 +190,7 @@ test("casework: checklist, Nachforderung, the citizen answers through the portal
   const caseNumber = await wd.execute("return document.querySelector('#case-title').textContent.split(' – ')[0].trim();");
   await action("pruefung_beginnen");
   await wd.waitFor("[data-testid=case-state]", { text: "In Prüfung" });
-  await wd.waitFor("[data-testid=case-assignee]", { text: "sb1" });
+  await wd.waitFor("[data-testid=case-assignee]", { text: "Sam Bearbeitung" });
   // Tick the whole checklist.
   const items = await wd.execute("return document.querySelectorAll('[data-testid=case-checklist] input').length;");
   assert.ok(items > 0, "the case type has a checklist");

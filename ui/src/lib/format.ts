@@ -168,3 +168,16 @@ const TYPES: Record<string, string> = {
 export function fileType(mime: string): string {
   return TYPES[mime.toLowerCase()] ?? mime;
 }
+
+/**
+ * The name to show for an assignee's user name: the logged-in user's or a colleague's
+ * display name where known (the Leitung has the list of caseworkers), else the user name.
+ */
+export function assigneeName(
+  username: string,
+  me: { username: string; displayName: string },
+  workers: { username: string; displayName: string }[],
+): string {
+  if (username === me.username) return me.displayName;
+  return workers.find((w) => w.username === username)?.displayName ?? username;
+}

@@ -1280,12 +1280,12 @@ describe("Anmeldung und Arbeitskorb", () => {
     });
     render(App, { backend: tauriBackend });
     await fireEvent.click(await screen.findByRole("button", { name: "Vorgang GEW-2026-0100001 öffnen" }));
-    expect((await screen.findByTestId("case-assignee")).textContent).toBe("sb1");
+    expect((await screen.findByTestId("case-assignee")).textContent).toBe("Sam Bearbeitung");
     await screen.findByRole("option", { name: "Sina Bearbeitung (sb2)" });
     await fireEvent.change(screen.getByLabelText("Zuweisen an"), { target: { value: "sb2" } });
     await fireEvent.input(screen.getByLabelText("Begründung (bei Umverteilung nötig)"), { target: { value: "Urlaubsvertretung" } });
     await fireEvent.click(screen.getByRole("button", { name: "Zuweisen" }));
-    await waitFor(() => expect(screen.getByTestId("case-assignee").textContent).toBe("sb2"));
+    await waitFor(() => expect(screen.getByTestId("case-assignee").textContent).toBe("Sina Bearbeitung"));
     expect(assigned).toEqual([{ caseId: "c".repeat(32), to: "sb2", reason: "Urlaubsvertretung" }]);
   });
 

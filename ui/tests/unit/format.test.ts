@@ -2,7 +2,7 @@ import { fireEvent, render, screen } from "@testing-library/svelte";
 import { describe, expect, it } from "vitest";
 import DateField from "../../src/lib/DateField.svelte";
 import type { CaseState } from "../../src/lib/bindings/CaseState";
-import { fileType, formatDate, formatNumber, formatSize, isoToGerman, parseGermanDate, statusLabel } from "../../src/lib/format";
+import { assigneeName, fileType, formatDate, formatNumber, formatSize, isoToGerman, parseGermanDate, statusLabel } from "../../src/lib/format";
 
 describe("German formats", () => {
   it("writes file sizes with German decimals", () => {
@@ -64,5 +64,15 @@ describe("German formats", () => {
     await fireEvent.input(input, { target: { value: "28.02.2026" } });
     expect(input.dataset.iso).toBe("2026-02-28");
     expect(screen.queryByRole("alert")).toBeNull();
+  });
+});
+
+describe("assigneeName", () => {
+  const me = { username: "sb1", displayName: "Sam Bearbeitung" };
+  const workers = [{ username: "m.mueller", displayName: "Maria Müller" }];
+  it("shows display names where known, else the user name", () => {
+    expect(assigneeName("sb1", me, workers)).toBe("Sam Bearbeitung");
+    expect(assigneeName("m.mueller", me, workers)).toBe("Maria Müller");
+    expect(assigneeName("k.unbekannt", me, [])).toBe("k.unbekannt");
   });
 });
