@@ -641,34 +641,70 @@ pub async fn verify_case_events_with(
     case: Uuid,
     destination: Uuid,
 ) -> Result<Vec<crate::set::VerifiedEvent>, EventLogError> {
+    fetch_case_log(api, jwks, case, destination)
+        .await?
+        .verify(jwks)
+}
+
+/// A case's event log as read, with the destination keys its tokens name: the
+/// network part of [`verify_case_events_with`]. [`CaseLog::verify`] is the CPU part
+/// (PS512 per token), which a caller may run on another thread.
+#[derive(Debug, Clone)]
+pub struct CaseLog {
+    case: Uuid,
+    destination: String,
+    tokens: Vec<String>,
+    dest_keys: std::collections::HashMap<String, PublicJwk>,
+}
+
+/// Read a case's event log and the destination keys it names (not in `jwks`).
+pub async fn fetch_case_log(
+    api: &impl SubmissionApi,
+    jwks: &Jwks,
+    case: Uuid,
+    destination: Uuid,
+) -> Result<CaseLog, EventLogError> {
     let tokens = api.all_case_events(case).await?;
-    let dest = destination.to_string();
     let mut dest_keys: std::collections::HashMap<String, PublicJwk> =
         std::collections::HashMap::new();
-    let mut out = Vec::with_capacity(tokens.len());
-    for token in tokens {
-        // Fetch destination keys named by the tokens before verifying (async lookup).
-        if let Some(kid) = crate::set::unverified_kid(&token)
+    for token in &tokens {
+        if let Some(kid) = crate::set::unverified_kid(token)
             && !jwks.keys.iter().any(|k| k.kid == kid)
             && !dest_keys.contains_key(&kid)
             && let Ok(key) = api.destination_key(destination, &kid).await
         {
             dest_keys.insert(kid, key);
         }
-        let ev = crate::set::verify(
-            &token,
-            |iss, kid| {
-                if iss == dest {
-                    dest_keys.get(kid).cloned()
-                } else {
-                    jwks.keys.iter().find(|k| k.kid == kid).cloned()
-                }
-            },
-            Some(case),
-        )?;
-        out.push(ev);
     }
-    Ok(out)
+    Ok(CaseLog {
+        case,
+        destination: destination.to_string(),
+        tokens,
+        dest_keys,
+    })
+}
+
+impl CaseLog {
+    /// Verify every SET: the service's own events against `jwks`, the destination's
+    /// against the keys read with the log. Fails on the first that does not verify.
+    pub fn verify(&self, jwks: &Jwks) -> Result<Vec<crate::set::VerifiedEvent>, EventLogError> {
+        let mut out = Vec::with_capacity(self.tokens.len());
+        for token in &self.tokens {
+            let ev = crate::set::verify(
+                token,
+                |iss, kid| {
+                    if iss == self.destination {
+                        self.dest_keys.get(kid).cloned()
+                    } else {
+                        jwks.keys.iter().find(|k| k.kid == kid).cloned()
+                    }
+                },
+                Some(self.case),
+            )?;
+            out.push(ev);
+        }
+        Ok(out)
+    }
 }
 
 /// Reading or verifying an event log failed.

@@ -6,7 +6,7 @@ use fitconnect::api::{
     CreateSubmission, PaymentRequest, ServiceType, SubmitSubmission, cents_to_euro,
 };
 use fitconnect::client::{
-    ClientError, EventLogError, SubmissionApi, verify_case_events, verify_case_events_with,
+    ClientError, EventLogError, SubmissionApi, fetch_case_log, verify_case_events,
 };
 use fitconnect::keys::KeyPair;
 use fitconnect::keys::KeyUse;
@@ -957,11 +957,35 @@ async fn case_events(
     destination: Uuid,
 ) -> Result<Vec<set::VerifiedEvent>, EventLogError> {
     match jwks {
-        Some(jwks) => match verify_case_events_with(api, jwks, case, destination).await {
-            Err(EventLogError::Invalid(_)) => verify_case_events(api, case, destination).await,
-            verified => verified,
-        },
+        Some(jwks) => {
+            // Read over the network here; the PS512 checks of the tokens on the
+            // blocking pool, beside the decryptions of the submissions ahead.
+            let log = fetch_case_log(api, jwks, case, destination).await?;
+            let keys = jwks.clone();
+            let verified = on_blocking_pool(move || log.verify(&keys))
+                .await
+                .map_err(EventLogError::Client)
+                .and_then(|v| v);
+            match verified {
+                Err(EventLogError::Invalid(_)) => verify_case_events(api, case, destination).await,
+                verified => verified,
+            }
+        }
         None => verify_case_events(api, case, destination).await,
+    }
+}
+
+/// Run CPU work on the runtime's blocking pool (every core); outside a Tokio
+/// runtime it runs in place.
+async fn on_blocking_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ClientError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => rt
+            .spawn_blocking(work)
+            .await
+            .map_err(|e| ClientError::Invalid(format!("Prüfung abgebrochen: {e}"))),
+        Err(_) => Ok(work()),
     }
 }
 
@@ -981,13 +1005,7 @@ async fn open_checked(
         });
         (encrypted, verdict)
     };
-    match tokio::runtime::Handle::try_current() {
-        Ok(rt) => rt
-            .spawn_blocking(work)
-            .await
-            .map_err(|e| ClientError::Invalid(format!("Entschlüsselung abgebrochen: {e}"))),
-        Err(_) => Ok(work()),
-    }
+    on_blocking_pool(work).await
 }
 
 /// Fetch, verify against the case's event log and open one submission. `jwks`: the
