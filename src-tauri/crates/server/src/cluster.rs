@@ -71,7 +71,7 @@ impl Cluster {
         let dir = parent.join(format!("pg-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).map_err(|e| ServerError::file(&dir, e))?;
         let as_postgres = is_root();
-        let cluster = Cluster {
+        let mut cluster = Cluster {
             bin,
             dir,
             port: free_port()?,
@@ -79,8 +79,36 @@ impl Cluster {
             keep: false,
         };
         cluster.initdb(false)?;
-        cluster.pg_ctl_start()?;
-        Ok(cluster)
+        // The free port is released before PostgreSQL binds it: another test's
+        // server may take it in between. Then PostgreSQL stops at once – try a new
+        // port (the server's log says why; it is kept in the error).
+        let mut attempt = 1;
+        loop {
+            match cluster.pg_ctl_start() {
+                Ok(()) => return Ok(cluster),
+                Err(e) if attempt < 3 && cluster.port_was_taken() => {
+                    tracing::warn!("Port {} belegt, neuer Versuch: {e}", cluster.port);
+                    cluster.port = free_port()?;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    let log = std::fs::read_to_string(cluster.log_file()).unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    return Err(ServerError::Db(format!(
+                        "{e} – Protokoll: {}",
+                        tail.join(" | ")
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Whether the server's log says its port was in use.
+    fn port_was_taken(&self) -> bool {
+        std::fs::read_to_string(self.log_file()).is_ok_and(|log| {
+            log.contains("could not bind") || log.contains("Address already in use")
+        })
     }
 
     /// Make the cluster's files (as `postgres` when run as root); `durable`: with
