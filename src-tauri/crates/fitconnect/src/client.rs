@@ -641,9 +641,9 @@ pub async fn verify_case_events_with(
     case: Uuid,
     destination: Uuid,
 ) -> Result<Vec<crate::set::VerifiedEvent>, EventLogError> {
-    fetch_case_log(api, jwks, case, destination)
+    Ok(fetch_case_log(api, jwks, case, destination)
         .await?
-        .verify(jwks)
+        .verify(jwks)?)
 }
 
 /// A case's event log as read, with the destination keys its tokens name: the
@@ -687,7 +687,10 @@ pub async fn fetch_case_log(
 impl CaseLog {
     /// Verify every SET: the service's own events against `jwks`, the destination's
     /// against the keys read with the log. Fails on the first that does not verify.
-    pub fn verify(&self, jwks: &Jwks) -> Result<Vec<crate::set::VerifiedEvent>, EventLogError> {
+    pub fn verify(
+        &self,
+        jwks: &Jwks,
+    ) -> Result<Vec<crate::set::VerifiedEvent>, crate::set::SetError> {
         let mut out = Vec::with_capacity(self.tokens.len());
         for token in &self.tokens {
             let ev = crate::set::verify(

@@ -962,13 +962,10 @@ async fn case_events(
             // blocking pool, beside the decryptions of the submissions ahead.
             let log = fetch_case_log(api, jwks, case, destination).await?;
             let keys = jwks.clone();
-            let verified = on_blocking_pool(move || log.verify(&keys))
-                .await
-                .map_err(EventLogError::Client)
-                .and_then(|v| v);
-            match verified {
-                Err(EventLogError::Invalid(_)) => verify_case_events(api, case, destination).await,
-                verified => verified,
+            // A log that does not verify with the run's keys: once more live.
+            match on_blocking_pool(move || log.verify(&keys)).await? {
+                Ok(events) => Ok(events),
+                Err(_) => verify_case_events(api, case, destination).await,
             }
         }
         None => verify_case_events(api, case, destination).await,
