@@ -179,6 +179,9 @@ fn main() -> Result<(), BoxError> {
     let big_pages = env_usize("BENCH_SCAN_BIG", 500) as u32;
     let big = staging.join("ein-stapel.tif");
     let big_mb = tiff(&big, big_pages, &raster, "")? as f64 / 1e6;
+    // The same size once more with other bytes (the intake refuses a duplicate).
+    let big_again = staging.join("noch-ein-stapel.tif");
+    tiff(&big_again, big_pages, &raster, "hintergrund")?;
     drop(raster);
 
     // 1. Drop to sealed product, three runs; the median.
@@ -292,7 +295,7 @@ fn main() -> Result<(), BoxError> {
     let ((), window_longest, window_calls) = amtsstube_tests::bench::window_waits(&shared, || {
         let worker =
             workstation::workers::IntakeWorker::start(shared.clone(), Duration::from_millis(200));
-        let _ = drop_in(std::slice::from_ref(&big), &inbox);
+        let _ = drop_in(std::slice::from_ref(&big_again), &inbox);
         let deadline = Instant::now() + Duration::from_secs(600);
         while Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
