@@ -14,7 +14,7 @@ DEMO := $(ROOT)/target/demo
 # Run headless tests and the demo under Xvfb when there is no display.
 XVFB := $(if $(DISPLAY),,xvfb-run -a -s "-screen 0 1920x1080x24")
 
-.PHONY: all deps ui-deps ui build windows-target build-windows package-windows tools demo test test-windows chaos fuzz test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package package-server clean
+.PHONY: all deps ui-deps ui build windows-target build-windows package-windows tools demo test test-windows chaos fuzz fuzz-guided test-rust test-conformance test-ui test-browser test-e2e lint bindings-check bench package package-server clean
 
 all: build
 
@@ -103,13 +103,38 @@ chaos: build
 	PICKUP_CHAOS_ROUNDS=100 $(CARGO) test -p amtsstube-tests --test office_pickup pickup_killed -- --nocapture
 	LETTER_CHAOS_ROUNDS=100 $(CARGO) test -p amtsstube-tests --test office_pickup letters_sent -- --nocapture
 
-# Longer mutation fuzzing (stable Rust): damaged submissions, event tokens, metadata,
-# scans and configuration files (`make test` runs 48 cases per target). A failing
-# input is kept under
-# tests/tests/fuzz.proptest-regressions: commit it.
+# Fuzzing, long. First the mutation fuzzing on stable Rust: damaged submissions, event
+# tokens, metadata, scans and configuration files (`make test` runs 48 cases per
+# target; a failing input is kept under tests/tests/fuzz.proptest-regressions: commit
+# it). Then, where a nightly toolchain is installed (`cargo +nightly`), the
+# coverage-guided targets of tests/fuzz with cargo-fuzz (libFuzzer, AddressSanitizer),
+# FUZZ_SECONDS each, seeded with the same samples; a finding is copied to
+# tests/fuzz/regressions/<target>/, which `make test` replays: fix it and commit it.
 FUZZ_CASES ?= 20000
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := submission metadata event_token scan config
+CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
+CARGO_FUZZ_VERSION := 0.13.2
 fuzz: deps
 	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release -p amtsstube-tests --test fuzz -- --nocapture
+	@if $(CARGO) +nightly --version >/dev/null 2>&1; then $(MAKE) --no-print-directory fuzz-guided; \
+	else echo "Kein nightly-Rust (cargo +nightly): nur die stabile Mutation lief, die geführte Suche (cargo-fuzz) nicht."; fi
+
+$(CARGO_FUZZ):
+	$(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root $(TOOLS)
+
+fuzz-guided: $(CARGO_FUZZ)
+	cp Cargo.lock tests/fuzz/Cargo.lock
+	rm -rf target/fuzz/artifacts
+	FUZZ_SEEDS=$(ROOT)/target/fuzz/corpus $(CARGO) test -p amtsstube-tests --test fuzz write_seed_corpus -- --ignored
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p target/fuzz/artifacts/$$t; \
+	  if ! PATH="$(TOOLS)/bin:$$PATH" AMTSSTUBE_FUZZ_KEYS=$(ROOT)/target/fuzz/corpus/schluessel $(CARGO) +nightly fuzz run --fuzz-dir tests/fuzz $$t target/fuzz/corpus/$$t -- \
+	      -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=20 -artifact_prefix=$(ROOT)/target/fuzz/artifacts/$$t/; then \
+	    cp target/fuzz/artifacts/$$t/* tests/fuzz/regressions/$$t/; \
+	    echo "Fund im Ziel $$t, abgelegt unter tests/fuzz/regressions/$$t/: beheben und einchecken." >&2; exit 1; \
+	  fi; \
+	done
 
 # ---- other --------------------------------------------------------------------
 bench: deps ui tools

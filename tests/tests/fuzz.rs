@@ -9,6 +9,11 @@
 //! a long one. A failing input is shrunk and kept by proptest under
 //! `tests/tests/fuzz.proptest-regressions` – commit that file: the case then runs
 //! first in every later round (a regression case).
+//!
+//! The coverage-guided targets of `make fuzz` (cargo-fuzz, nightly) share their
+//! bodies with this file (`tests/fuzz/targets.rs`): every input they found and
+//! kept under `tests/fuzz/regressions/<target>/` is replayed here, and
+//! `write_seed_corpus` gives them these samples as their starting corpus.
 
 use std::io::Cursor;
 use std::sync::OnceLock;
@@ -19,6 +24,9 @@ use fitconnect::{Part, jwe, metadata, set};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use uuid::Uuid;
+
+#[path = "../fuzz/targets.rs"]
+mod targets;
 
 /// One damage to a sample.
 #[derive(Debug, Clone)]
@@ -365,5 +373,108 @@ proptest! {
             3 => { let _ = c::parse_calendar(&apply_text(&asset("feiertage.toml"), &d), "NW"); }
             _ => { let _ = c::parse_scan_policy(&apply_text(&asset("scan.toml"), &d)); }
         }
+    }
+}
+
+/// The seed inputs of the coverage-guided targets: the valid samples above, in
+/// each target's input format.
+fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let p = portal();
+    let prefixed = |selector: u8, body: &[u8]| {
+        let mut v = vec![selector];
+        v.extend_from_slice(body);
+        v
+    };
+    let mut seeds = vec![
+        (
+            "submission",
+            prefixed(0, p.sealed.encrypted_metadata.as_bytes()),
+        ),
+        ("metadata", p.metadata.clone()),
+        ("event_token", p.token.as_bytes().to_vec()),
+        ("scan", pdf_sample()),
+        ("scan", tiff_sample()),
+        ("scan", png_sample()),
+        ("scan", jpeg_sample()),
+    ];
+    if let Some(data) = &p.sealed.encrypted_data {
+        seeds.push(("submission", prefixed(1, data.as_bytes())));
+    }
+    for attachment in p.sealed.attachments.values() {
+        seeds.push(("submission", prefixed(2, attachment.as_bytes())));
+    }
+    let configs = [
+        "vorgangsarten.toml",
+        "gebuehren.toml",
+        "gemeinde.toml",
+        "feiertage.toml",
+        "scan.toml",
+    ];
+    for (i, name) in (0u8..).zip(configs) {
+        seeds.push(("config", prefixed(i, asset(name).as_bytes())));
+    }
+    seeds
+}
+
+/// Every input the coverage-guided fuzzer found and kept is replayed through the
+/// same target body; so are the seeds (which keeps the shared bodies running in
+/// every `make test`).
+#[test]
+fn kept_fuzz_findings_and_seeds_are_refused_not_a_crash() {
+    let p = portal();
+    // The samples' keys, so that the seed submissions decrypt (and no second
+    // set of RSA keys is made).
+    assert!(targets::provide(&p.encryption, &p.signing, &p.sealed));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut replayed = 0;
+    for (name, run) in targets::ALL {
+        let dir = root.join(name);
+        let entries = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e} (jedes Ziel hat seinen Ordner)", dir.display()));
+        for entry in entries {
+            let path = entry
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .path();
+            if path.file_name().is_some_and(|n| n == ".gitkeep") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            run(&bytes);
+            replayed += 1;
+        }
+    }
+    let seeds = seeds();
+    for (name, bytes) in &seeds {
+        let run = targets::ALL
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, run)| run)
+            .unwrap_or_else(|| panic!("kein Ziel {name}"));
+        run(bytes);
+    }
+    println!(
+        "{replayed} gefundene Eingaben und {} Startwerte wiederholt",
+        seeds.len()
+    );
+}
+
+/// `make fuzz` writes the starting corpus with this (`FUZZ_SEEDS=dir`), and the
+/// samples' keys under `dir/schluessel` for `AMTSSTUBE_FUZZ_KEYS`.
+#[test]
+#[ignore = "writes the seed corpus for `make fuzz`"]
+fn write_seed_corpus() {
+    let Some(dir) = std::env::var_os("FUZZ_SEEDS") else {
+        panic!("FUZZ_SEEDS=<Ordner> setzen");
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let p = portal();
+    let keys = dir.join("schluessel");
+    targets::save(&keys, &p.encryption, &p.signing, &p.sealed)
+        .unwrap_or_else(|e| panic!("{}: {e}", keys.display()));
+    for (i, (name, bytes)) in seeds().into_iter().enumerate() {
+        let target = dir.join(name);
+        std::fs::create_dir_all(&target).unwrap_or_else(|e| panic!("{}: {e}", target.display()));
+        let file = target.join(format!("seed-{i:02}"));
+        std::fs::write(&file, bytes).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     }
 }

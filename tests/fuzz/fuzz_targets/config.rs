@@ -1,0 +1,8 @@
+#![no_main]
+//! Fuzz target `config`: see `tests/fuzz/targets.rs`.
+
+#[path = "../targets.rs"]
+#[allow(dead_code)]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::config(data));
