@@ -95,6 +95,12 @@ pub fn save(
     std::fs::write(dir.join("sealed.json"), parts.to_string()).map_err(|e| e.to_string())
 }
 
+/// What `save` wrote, as the encryption key's id and the submission; None if a
+/// file is missing or damaged.
+pub fn saved(dir: &std::path::Path) -> Option<(String, EncryptedSubmission)> {
+    load(dir).map(|k| (k.encryption.kid().to_owned(), k.sealed))
+}
+
 fn load(dir: &std::path::Path) -> Option<Keys> {
     let pair = |name: &str| -> Option<KeyPair> {
         let public = std::fs::read(dir.join(format!("{name}.json"))).ok()?;

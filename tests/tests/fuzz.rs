@@ -458,6 +458,21 @@ fn kept_fuzz_findings_and_seeds_are_refused_not_a_crash() {
     );
 }
 
+/// The keys and submission `make fuzz` hands the fuzzer come back as written, and a
+/// damaged key file gives none (the fuzzer then makes its own).
+#[test]
+fn the_saved_fuzz_keys_are_read_back() {
+    let p = portal();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    targets::save(dir.path(), &p.encryption, &p.signing, &p.sealed)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (kid, sealed) = targets::saved(dir.path()).unwrap_or_else(|| panic!("nicht lesbar"));
+    assert_eq!(kid, p.encryption.kid());
+    assert_eq!(sealed, p.sealed);
+    std::fs::write(dir.path().join("enc.pem"), b"kaputt").unwrap_or_else(|e| panic!("{e}"));
+    assert!(targets::saved(dir.path()).is_none());
+}
+
 /// `make fuzz` writes the starting corpus with this (`FUZZ_SEEDS=dir`), and the
 /// samples' keys under `dir/schluessel` for `AMTSSTUBE_FUZZ_KEYS`.
 #[test]
