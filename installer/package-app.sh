@@ -38,7 +38,7 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: Amtsstube <amtsstube@localhost>
 Installed-Size: $SIZE
-Depends: libwebkit2gtk-4.1-0, libgtk-3-0, libssl3 | libssl3t64, libc6, libgcc-s1
+Depends: libwebkit2gtk-4.1-0, libgtk-3-0, libc6, libgcc-s1
 Recommends: tesseract-ocr, tesseract-ocr-deu
 Section: misc
 Priority: optional

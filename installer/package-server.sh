@@ -29,7 +29,7 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: Amtsstube <amtsstube@localhost>
 Installed-Size: $SIZE
-Depends: postgresql (>= 15), postgresql-client (>= 15), adduser, libssl3 | libssl3t64, libc6
+Depends: postgresql (>= 15), postgresql-client (>= 15), adduser, libc6
 Section: admin
 Priority: optional
 Description: Amtsstube Rathaus-Server

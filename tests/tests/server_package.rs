@@ -48,9 +48,7 @@ fn the_server_package_holds_the_binary_the_units_and_sound_scripts() -> Result<(
     );
     let depends = field("Depends")?;
     assert!(
-        depends.contains("postgresql (>= 15)")
-            && depends.contains("adduser")
-            && depends.contains("libssl3 | libssl3t64"),
+        depends.contains("postgresql (>= 15)") && depends.contains("adduser"),
         "{depends}"
     );
 
