@@ -1041,6 +1041,43 @@ async fn admin_remove_mail_settings(state: tauri::State<'_, AppState>) -> Result
     state.with(|ws| ws.remove_mail_settings()).await
 }
 
+/// The mailbox the mail server's late bounces arrive in (no password), if set up.
+#[tauri::command]
+async fn admin_bounce_settings(
+    state: tauri::State<'_, AppState>,
+) -> Result<Option<workstation::BounceSettingsView>, AppError> {
+    state.with(|ws| ws.mail_bounce_settings()).await
+}
+
+#[tauri::command]
+async fn admin_set_bounce_settings(
+    state: tauri::State<'_, AppState>,
+    settings: workstation::BounceSettings,
+) -> Result<workstation::BounceSettingsView, AppError> {
+    state
+        .with(move |ws| ws.set_mail_bounce_settings(&settings))
+        .await
+}
+
+/// "Verbindung testen" for the bounce mailbox, the server asked without the lock.
+#[tauri::command]
+async fn admin_bounce_test(state: tauri::State<'_, AppState>) -> Result<String, AppError> {
+    let check = state.with(|ws| ws.mail_bounce_check()).await?;
+    tauri::async_runtime::spawn_blocking(move || check.run())
+        .await
+        .map_err(|_| {
+            AppError::new(
+                ErrorCode::Storage,
+                "Interner Fehler beim Verbindungstest. Bitte erneut versuchen.",
+            )
+        })?
+}
+
+#[tauri::command]
+async fn admin_remove_bounce_settings(state: tauri::State<'_, AppState>) -> Result<(), AppError> {
+    state.with(|ws| ws.remove_mail_bounce_settings()).await
+}
+
 /// The BundID bridge and the town's BPKI certificate (no key), if set up.
 #[tauri::command]
 async fn admin_bundid_settings(
@@ -1311,6 +1348,10 @@ fn builder(state: AppState) -> tauri::Builder<tauri::Wry> {
             admin_set_mail_settings,
             admin_mail_test,
             admin_remove_mail_settings,
+            admin_bounce_settings,
+            admin_set_bounce_settings,
+            admin_bounce_test,
+            admin_remove_bounce_settings,
             admin_bundid_settings,
             admin_set_bundid_settings,
             admin_remove_bundid_settings,

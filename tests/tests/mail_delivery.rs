@@ -16,7 +16,7 @@ use domain::Role;
 use domain::lifecycle::CaseState;
 use mail_parser::MessageParser;
 use sha2::{Digest, Sha512};
-use workstation::{MailSettings, WorkListQuery};
+use workstation::{BounceSettings, MailSettings, WorkListQuery};
 
 const USER: &str = "sb1";
 const REFUSED: &str = "unbekannt@example.org";
@@ -334,5 +334,178 @@ fn the_bescheid_goes_encrypted_a_notice_without_a_key_and_a_refusal_becomes_a_ta
     ws.sync_now()?;
     assert_eq!(sink.received().len(), 2);
     assert_eq!(sink.refusals().len(), 1);
+    Ok(())
+}
+
+/// A provider that takes the e-mail and refuses it later: its delivery status
+/// notification (RFC 3464) arrives in the town's mailbox, is read by IMAP (TLS,
+/// login) and becomes the same task as a refusal at the relay – once, however
+/// often the mailbox is read.
+#[test]
+fn a_late_bounce_read_from_the_town_mailbox_becomes_a_task_once() -> Result<(), BoxError> {
+    const LATER: &str = "spaeter.unzustellbar@example.org";
+    let rt = tokio::runtime::Runtime::new()?;
+    let run = rt.block_on(amtsstube_tests::sim::start(Path::new(env!(
+        "CARGO_TARGET_TMPDIR"
+    ))))?;
+    let (_, public) = citizen_key("Später <spaeter.unzustellbar@example.org>")?;
+    portal_sim::seed::seed_replying(
+        &mut run.sim.lock(),
+        1,
+        17,
+        &|_, _| serde_json::json!({ "eMail": { "address": LATER, "pgpPublicKey": public } }),
+    )?;
+    let sink = Sink::start(("rathaus", "relay-passwort-1"))?;
+    sink.bounce_later(LATER);
+    // Other mail in the same mailbox: a reply that quotes no bounce.
+    sink.to_town_box(
+        b"From: Buerger <b@example.org>\r\nTo: buergerbuero@musterstadt.example\r\n\
+          Subject: Frage\r\nMessage-ID: <frage-1@example.org>\r\n\r\nGuten Tag, eine Frage.\r\n",
+    );
+
+    let tmp = tempfile::tempdir()?;
+    let mut ws = amtsstube_tests::local::workstation(
+        &tmp.path().join("daten"),
+        Some(&run),
+        &[(USER, Role::Sachbearbeitung)],
+    )?;
+    let hkr = tmp.path().join("kasse");
+    std::fs::create_dir(&hkr)?;
+    ws.set_hkr_folder(&hkr.to_string_lossy())?;
+    let bounce = BounceSettings {
+        host: "127.0.0.1".into(),
+        port: sink.imap_port,
+        security: "tls".into(),
+        user: "rathaus".into(),
+        password: Some("relay-passwort-1".into()),
+        folder: "INBOX".into(),
+    };
+    // The mailbox needs the relay first (its bounces are what is read).
+    assert!(ws.set_mail_bounce_settings(&bounce).is_err());
+    ws.set_mail_settings(&MailSettings {
+        host: "127.0.0.1".into(),
+        port: sink.port,
+        security: "starttls".into(),
+        user: Some("rathaus".into()),
+        password: Some("relay-passwort-1".into()),
+        from: "buergerbuero@musterstadt.example".into(),
+        from_name: None,
+        ca_pem: Some(sink.ca_pem.clone()),
+    })?;
+    assert!(
+        ws.set_mail_bounce_settings(&BounceSettings {
+            security: "keine".into(),
+            host: "imap.musterstadt.example".into(),
+            ..bounce.clone()
+        })
+        .is_err(),
+        "unencrypted only on this PC"
+    );
+    ws.set_mail_bounce_settings(&BounceSettings {
+        password: Some("falsch".into()),
+        ..bounce.clone()
+    })?;
+    let wrong = ws
+        .mail_bounce_check()?
+        .run()
+        .err()
+        .ok_or("falsches Passwort angenommen")?;
+    assert!(wrong.message.contains("Anmeldung"), "{}", wrong.message);
+    let shown = ws.set_mail_bounce_settings(&bounce)?;
+    assert_eq!(
+        (shown.folder.as_str(), shown.security.as_str()),
+        ("INBOX", "tls")
+    );
+    let answer = ws.mail_bounce_check()?.run()?;
+    assert!(answer.contains("lesbar"), "{answer}");
+    // A missing folder is named.
+    ws.set_mail_bounce_settings(&BounceSettings {
+        folder: "Rücklauf".into(),
+        password: None,
+        ..bounce.clone()
+    })?;
+    let folder = ws
+        .mail_bounce_check()?
+        .run()
+        .err()
+        .ok_or("Ordner gefunden")?;
+    assert!(folder.message.contains("Rücklauf"), "{}", folder.message);
+    ws.set_mail_bounce_settings(&bounce)?;
+    ws.logout();
+
+    login(&mut ws, USER)?;
+    assert_eq!(ws.sync_now()?.new_cases, 1);
+    let case = ws
+        .work_list(WorkListQuery {
+            limit: 10,
+            ..WorkListQuery::default()
+        })?
+        .items
+        .first()
+        .map(|c| c.id.clone())
+        .ok_or("kein Vorgang")?;
+    decide(&mut ws, &case)?;
+    ws.send_letter(&letter(&case, "email"))?;
+    // One run: the relay takes the e-mail, the provider's report comes back, the
+    // mailbox is read after the delivery.
+    let summary = ws.sync_now()?;
+    assert_eq!(summary.problem, None);
+    assert_eq!(sink.received().len(), 1, "accepted by the relay");
+    assert_eq!(sink.town_box().len(), 2, "the report beside the other mail");
+    let d = ws.case_detail(&case)?;
+    let a = d.answers.first().ok_or("keine Antwort")?;
+    assert_eq!(
+        (a.kanal.as_str(), a.state.as_str()),
+        ("email", "fehlgeschlagen")
+    );
+    let why = a.error.clone().unwrap_or_default();
+    assert!(
+        why.contains("Empfängeradresse unbekannt") && why.contains("5.1.1"),
+        "{why}"
+    );
+    assert_eq!(d.tasks.len(), 1, "{:?}", d.tasks);
+    assert!(
+        d.tasks[0].contains("E-Mail nicht zugestellt"),
+        "{}",
+        d.tasks[0]
+    );
+    let bounced = |d: &workstation::CaseDetail| {
+        d.history
+            .iter()
+            .filter(|h| h.kind == "email_unzustellbar")
+            .count()
+    };
+    assert_eq!(bounced(&d), 1);
+
+    // Read again from the start (the cursor lost, as after a crash before it was
+    // kept): nothing is recorded twice.
+    ws.logout();
+    login(&mut ws, "admin")?;
+    ws.set_mail_bounce_settings(&bounce)?;
+    ws.logout();
+    login(&mut ws, USER)?;
+    ws.sync_now()?;
+    ws.sync_now()?;
+    let d = ws.case_detail(&case)?;
+    assert_eq!(bounced(&d), 1);
+    assert_eq!(d.tasks.len(), 1, "{:?}", d.tasks);
+    assert_eq!(sink.received().len(), 1, "nothing sent again");
+
+    // The clerk posts the letter; a report read again does not reopen it.
+    let d = ws.mail_refused_sent_by_post(&case)?;
+    assert!(d.tasks.is_empty(), "{:?}", d.tasks);
+    assert_eq!(
+        d.answers.first().map(|a| a.state.as_str()),
+        Some("per Post nachgesandt")
+    );
+    ws.logout();
+    login(&mut ws, "admin")?;
+    ws.set_mail_bounce_settings(&bounce)?;
+    ws.logout();
+    login(&mut ws, USER)?;
+    ws.sync_now()?;
+    let d = ws.case_detail(&case)?;
+    assert!(d.tasks.is_empty(), "{:?}", d.tasks);
+    assert_eq!(bounced(&d), 1);
     Ok(())
 }

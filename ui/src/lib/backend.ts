@@ -51,6 +51,8 @@ import type { MailSettings } from "./bindings/MailSettings";
 import type { BundIdSettings } from "./bindings/BundIdSettings";
 import type { BundIdSettingsView } from "./bindings/BundIdSettingsView";
 import type { MailSettingsView } from "./bindings/MailSettingsView";
+import type { BounceSettings } from "./bindings/BounceSettings";
+import type { BounceSettingsView } from "./bindings/BounceSettingsView";
 import type { RestoreSummary } from "./bindings/RestoreSummary";
 import type { KeyRequestState } from "./bindings/KeyRequestState";
 import type { PortalFields } from "./bindings/PortalFields";
@@ -183,6 +185,11 @@ export interface Backend {
   /** "Verbindung testen": connect, TLS, login – no mail is sent. The answer in German. */
   adminMailTest(): Promise<string>;
   adminRemoveMailSettings(): Promise<void>;
+  /** The mailbox (IMAP) where the mail server's late bounces arrive, if set up. */
+  adminBounceSettings(): Promise<BounceSettingsView | null>;
+  adminSetBounceSettings(settings: BounceSettings): Promise<BounceSettingsView>;
+  adminBounceTest(): Promise<string>;
+  adminRemoveBounceSettings(): Promise<void>;
   /** The BundID bridge and the BPKI certificate (no key), or null. */
   adminBundIdSettings(): Promise<BundIdSettingsView | null>;
   /** Checked (key and certificate belong together, valid now) before kept. */
@@ -305,6 +312,10 @@ export const tauriBackend: Backend = {
   adminSetMailSettings: (settings) => invoke<MailSettingsView>("admin_set_mail_settings", { settings }),
   adminMailTest: () => invoke<string>("admin_mail_test"),
   adminRemoveMailSettings: () => invoke<void>("admin_remove_mail_settings"),
+  adminBounceSettings: () => invoke<BounceSettingsView | null>("admin_bounce_settings"),
+  adminSetBounceSettings: (settings) => invoke<BounceSettingsView>("admin_set_bounce_settings", { settings }),
+  adminBounceTest: () => invoke<string>("admin_bounce_test"),
+  adminRemoveBounceSettings: () => invoke<void>("admin_remove_bounce_settings"),
   adminBundIdSettings: () => invoke<BundIdSettingsView | null>("admin_bundid_settings"),
   adminSetBundIdSettings: (settings) => invoke<BundIdSettingsView>("admin_set_bundid_settings", { settings }),
   adminRemoveBundIdSettings: () => invoke<void>("admin_remove_bundid_settings"),

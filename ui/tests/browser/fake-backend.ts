@@ -367,6 +367,8 @@ export async function installFakeBackend(page: Page): Promise<void> {
           case "admin_remove_mail_settings":
             mailSettings = null;
             return null;
+          case "admin_bounce_settings":
+            return null;
           case "admin_bundid_settings":
             return null;
           case "admin_office_connect":

@@ -56,6 +56,7 @@ function fakePortal(
   let failedOutbox = [{ id: 41, kind: "Zahlungsanforderung", attempts: 8, lastError: "Portal antwortet 503 (Wartung)" }];
   let townSet = false;
   let mail: { host: string; port: number; security: string; user: string | null; passwordSet: boolean; from: string; fromName: string | null; caSet: boolean } | null = null;
+  let bounce: { host: string; port: number; security: string; user: string; folder: string } | null = null;
   let bundid: { bridgeDestinationId: string; signer: string; validUntil: string; level: number } | null = null;
   let keyRequest: { created: string; encryptionKid: string; signatureKid: string; certified: boolean; files: string[] } | null = null;
   let townDetails = { behoerde: "Gemeinde Musterstadt", abteilung: "Bürgerbüro", anschrift: ["Rathausplatz 1", "47110 Musterstadt"], sitz: "Musterstadt", telefon: "02151 9876-0", email: "buergerbuero@musterstadt.example", web: "", oeffnungszeiten: "", bank: "Sparkasse Musterstadt", iban: "DE02 1005 0000 0054 5404 02", bic: "BELADEBEXXX", verwaltungsgericht: "Verwaltungsgericht Düsseldorf", verwaltungsgerichtAnschrift: "Bastionstraße 39, 40213 Düsseldorf", zeichnung: "Im Auftrag" };
@@ -157,6 +158,22 @@ function fakePortal(
       case "admin_remove_mail_settings":
         calls.push("mail-remove");
         mail = null;
+        return null;
+      case "admin_bounce_settings":
+        return bounce;
+      case "admin_set_bounce_settings": {
+        const b = (args as { settings: { host: string; port: number; security: string; user: string; password: string | null; folder: string } }).settings;
+        if (!b.password && !bounce) throw { code: "invalidInput", message: "Das Passwort des Postfachs fehlt." };
+        calls.push(`bounce:${b.host}:${b.port}:${b.security}:${b.user}:${b.password}:${b.folder}`);
+        bounce = { host: b.host, port: b.port, security: b.security, user: b.user, folder: b.folder };
+        return bounce;
+      }
+      case "admin_bounce_test":
+        calls.push("bounce-test");
+        return `Das Postfach ${bounce?.folder} auf ${bounce?.host} ist lesbar.`;
+      case "admin_remove_bounce_settings":
+        calls.push("bounce-remove");
+        bounce = null;
         return null;
       case "admin_bundid_settings":
         return bundid;
@@ -619,6 +636,23 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(screen.getByText(/leer lassen: gespeichertes behalten/)).toBeTruthy();
     await fireEvent.click(screen.getByTestId("mail-test"));
     await waitFor(() => expect(screen.getByTestId("mail-done").textContent).toContain("nimmt die Anmeldung an"));
+    // The mailbox the late bounces come back to: a password is needed the first time.
+    expect(screen.getByTestId("bounce-state").textContent).toContain("nur sofortige Ablehnungen");
+    expect((screen.getByTestId("bounce-test") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.input(screen.getByLabelText("Postfach-Server (IMAP)"), { target: { value: "imap.musterstadt.example" } });
+    await fireEvent.input(screen.getByLabelText("Anmeldename am Postfach"), { target: { value: "buergerbuero" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Postfach speichern" }));
+    expect((await screen.findByTestId("mail-error")).textContent).toContain("Passwort des Postfachs");
+    await fireEvent.input(document.getElementById("bounce-password") as HTMLInputElement, { target: { value: "imap-geheim" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Postfach speichern" }));
+    await waitFor(() => expect(calls).toContain("bounce:imap.musterstadt.example:993:tls:buergerbuero:imap-geheim:INBOX"));
+    await waitFor(() => expect(screen.getByTestId("bounce-state").textContent).toContain("Eingerichtet: INBOX auf imap.musterstadt.example:993 (TLS)"));
+    expect((document.getElementById("bounce-password") as HTMLInputElement).value).toBe("");
+    await fireEvent.click(screen.getByTestId("bounce-test"));
+    await waitFor(() => expect(screen.getByTestId("mail-done").textContent).toContain("ist lesbar"));
+    await fireEvent.click(screen.getByTestId("bounce-remove"));
+    await waitFor(() => expect(calls).toContain("bounce-remove"));
+    expect(screen.getByTestId("bounce-state").textContent).toContain("Kein Postfach eingerichtet");
     await fireEvent.click(screen.getByTestId("mail-remove"));
     await waitFor(() => expect(calls).toContain("mail-remove"));
     expect(screen.getByTestId("mail-state").textContent).toContain("Noch kein Mailserver");

@@ -31,6 +31,10 @@ struct Shared {
     received: Vec<Received>,
     refused: HashSet<String>,
     refusals: Vec<String>,
+    /// Taken at RCPT, refused afterwards by a DSN to the sender.
+    bounce_later: HashSet<String>,
+    /// The town's mailbox (the sender's): what the IMAP side serves.
+    town_box: Vec<Vec<u8>>,
 }
 
 /// A citizen's key pair as a mail program makes it (Ed25519 + Curve25519): the
@@ -200,6 +204,9 @@ fn view(m: &Received, keys: &std::collections::HashMap<String, String>) -> MailV
 
 pub struct Sink {
     pub port: u16,
+    /// IMAP (TLS from the first byte, same certificate and login) serving the
+    /// town's mailbox, where the delivery status notifications arrive.
+    pub imap_port: u16,
     /// The sink's certificate (PEM), to be trusted as the town's CA.
     pub ca_pem: String,
     shared: Arc<Mutex<Shared>>,
@@ -224,6 +231,22 @@ impl Sink {
         }
         let port = listener.local_addr()?.port();
         let shared = Arc::new(Mutex::new(Shared::default()));
+        let imap = TcpListener::bind("127.0.0.1:0")?;
+        let imap_port = imap.local_addr()?.port();
+        let (a, s, user, password) = (
+            acceptor.clone(),
+            shared.clone(),
+            login.0.to_owned(),
+            login.1.to_owned(),
+        );
+        std::thread::spawn(move || {
+            for stream in imap.incoming().flatten() {
+                let (a, s, user, password) = (a.clone(), s.clone(), user.clone(), password.clone());
+                std::thread::spawn(move || {
+                    let _ = serve_imap(stream, &a, &s, (&user, &password));
+                });
+            }
+        });
         let (user, password) = (login.0.to_owned(), login.1.to_owned());
         let s = shared.clone();
         std::thread::spawn(move || {
@@ -238,6 +261,7 @@ impl Sink {
         });
         Ok(Sink {
             port,
+            imap_port,
             ca_pem: String::from_utf8(cert.to_pem()?)?,
             shared,
         })
@@ -248,6 +272,30 @@ impl Sink {
         if let Ok(mut s) = self.shared.lock() {
             s.refused.insert(address.to_ascii_lowercase());
         }
+    }
+
+    /// Take mail for this recipient, then report it undeliverable: a delivery
+    /// status notification (RFC 3464) to the sender's mailbox, as a provider does
+    /// that refuses after the relay's "250".
+    pub fn bounce_later(&self, address: &str) {
+        if let Ok(mut s) = self.shared.lock() {
+            s.bounce_later.insert(address.to_ascii_lowercase());
+        }
+    }
+
+    /// Put a message into the town's mailbox (other mail that is no bounce).
+    pub fn to_town_box(&self, raw: &[u8]) {
+        if let Ok(mut s) = self.shared.lock() {
+            s.town_box.push(raw.to_vec());
+        }
+    }
+
+    /// The town's mailbox as the IMAP side serves it.
+    pub fn town_box(&self) -> Vec<Vec<u8>> {
+        self.shared
+            .lock()
+            .map(|s| s.town_box.clone())
+            .unwrap_or_default()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -456,17 +504,21 @@ fn serve(
                     data.extend_from_slice(l);
                     data.extend_from_slice(b"\r\n");
                 }
-                shared
-                    .lock()
-                    .map_err(|_| "sink poisoned")?
-                    .received
-                    .push(Received {
-                        from: from.take().unwrap_or_default(),
-                        to: std::mem::take(&mut to),
-                        data,
-                        tls,
-                        user: user.clone(),
-                    });
+                let mut s = shared.lock().map_err(|_| "sink poisoned")?;
+                let sender = from.take().unwrap_or_default();
+                let bounced: Vec<Vec<u8>> = to
+                    .iter()
+                    .filter(|r| s.bounce_later.contains(*r))
+                    .map(|rcpt| dsn(&sender, rcpt, &data))
+                    .collect();
+                s.town_box.extend(bounced);
+                s.received.push(Received {
+                    from: sender,
+                    to: std::mem::take(&mut to),
+                    data,
+                    tls,
+                    user: user.clone(),
+                });
                 "250 2.0.0 Angenommen\r\n".into()
             }
         } else if upper == "RSET" {
@@ -480,6 +532,181 @@ fn serve(
             return Ok(());
         } else {
             "502 5.5.2 Unbekannter Befehl\r\n".into()
+        };
+        conn.write_all(reply.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// A delivery status notification (RFC 3464) as Postfix writes it: the report
+/// for `rcpt` and the original's headers.
+fn dsn(sender: &str, rcpt: &str, original: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(original);
+    let headers = text.split("\r\n\r\n").next().unwrap_or_default();
+    let id = uuid::Uuid::new_v4().simple();
+    format!(
+        "From: Mail Delivery System <MAILER-DAEMON@sink.localhost>\r\n\
+         To: {sender}\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\n\
+         Message-ID: <{id}@sink.localhost>\r\n\
+         Auto-Submitted: auto-replied\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status;\r\n\
+         \tboundary=\"dsn-{id}\"\r\n\
+         \r\n\
+         --dsn-{id}\r\n\
+         Content-Type: text/plain; charset=us-ascii\r\n\
+         \r\n\
+         This is the mail system at host sink.localhost.\r\n\
+         Your message could not be delivered to one or more recipients.\r\n\
+         \r\n\
+         --dsn-{id}\r\n\
+         Content-Type: message/delivery-status\r\n\
+         \r\n\
+         Reporting-MTA: dns; sink.localhost\r\n\
+         \r\n\
+         Final-Recipient: rfc822; {rcpt}\r\n\
+         Original-Recipient: rfc822;{rcpt}\r\n\
+         Action: failed\r\n\
+         Status: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected:\r\n\
+         \tUser unknown in virtual mailbox table\r\n\
+         \r\n\
+         --dsn-{id}\r\n\
+         Content-Type: text/rfc822-headers\r\n\
+         \r\n\
+         {headers}\r\n\
+         --dsn-{id}--\r\n"
+    )
+    .into_bytes()
+}
+
+/// The IMAP words of a command line: atoms and quoted strings.
+fn imap_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => {}
+            '"' => {
+                let mut w = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => w.extend(chars.next()),
+                        '"' => break,
+                        c => w.push(c),
+                    }
+                }
+                out.push(w);
+            }
+            c => {
+                let mut w = String::from(c);
+                while let Some(&c) = chars.peek() {
+                    if c == ' ' {
+                        break;
+                    }
+                    w.push(c);
+                    chars.next();
+                }
+                out.push(w);
+            }
+        }
+    }
+    out
+}
+
+/// The town's mailbox over IMAP4rev1 (RFC 3501), as far as a client reading
+/// bounces needs it: LOGIN, SELECT, UID SEARCH UID n:*, UID FETCH of BODY.PEEK[]
+/// (with a partial range), NOOP, LOGOUT. UIDs are the messages' positions.
+fn serve_imap(
+    stream: TcpStream,
+    acceptor: &SslAcceptor,
+    shared: &Mutex<Shared>,
+    login: (&str, &str),
+) -> Result<(), BoxError> {
+    let mut conn = Conn::Tls(Box::new(acceptor.accept(stream)?));
+    let mut buf = Vec::new();
+    let mut authed = false;
+    conn.write_all(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] sink.localhost bereit\r\n")?;
+    while let Some(raw) = line(&mut conn, &mut buf)? {
+        let words = imap_words(&String::from_utf8_lossy(&raw));
+        let Some(tag) = words.first().cloned() else {
+            continue;
+        };
+        let cmd: Vec<String> = words[1..].iter().map(|w| w.to_ascii_uppercase()).collect();
+        let mail = shared.lock().map_err(|_| "sink poisoned")?.town_box.clone();
+        let reply = match cmd.first().map(String::as_str) {
+            Some("CAPABILITY") => {
+                format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK CAPABILITY\r\n")
+            }
+            Some("NOOP") => format!("{tag} OK NOOP\r\n"),
+            Some("LOGIN") if words.len() == 4 => {
+                if words[2] == login.0 && words[3] == login.1 {
+                    authed = true;
+                    format!("{tag} OK LOGIN erfolgreich\r\n")
+                } else {
+                    format!("{tag} NO [AUTHENTICATIONFAILED] Anmeldung abgelehnt\r\n")
+                }
+            }
+            Some("LOGOUT") => {
+                conn.write_all(format!("* BYE Tschuess\r\n{tag} OK LOGOUT\r\n").as_bytes())?;
+                return Ok(());
+            }
+            _ if !authed => format!("{tag} NO Erst anmelden\r\n"),
+            Some("SELECT" | "EXAMINE") if words.len() == 3 => {
+                if words[2].eq_ignore_ascii_case("INBOX") {
+                    format!(
+                        "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)\r\n\
+                         * {} EXISTS\r\n* 0 RECENT\r\n\
+                         * OK [UIDVALIDITY 1] UIDs gueltig\r\n\
+                         * OK [UIDNEXT {}] naechste UID\r\n\
+                         {tag} OK [READ-ONLY] SELECT\r\n",
+                        mail.len(),
+                        mail.len() + 1
+                    )
+                } else {
+                    format!("{tag} NO [NONEXISTENT] Ordner unbekannt\r\n")
+                }
+            }
+            Some("UID") if cmd.get(1).map(String::as_str) == Some("SEARCH") => {
+                // UID SEARCH UID n:* – `*` is the newest, always included.
+                let from = cmd
+                    .get(3)
+                    .and_then(|r| r.split(':').next())
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(1);
+                let mut uids: Vec<usize> = (from.max(1)..=mail.len()).collect();
+                if uids.is_empty() && !mail.is_empty() {
+                    uids.push(mail.len());
+                }
+                let list: String = uids.iter().map(|u| format!(" {u}")).collect();
+                format!("* SEARCH{list}\r\n{tag} OK SEARCH\r\n")
+            }
+            Some("UID") if cmd.get(1).map(String::as_str) == Some("FETCH") => {
+                let max = cmd
+                    .iter()
+                    .find_map(|w| {
+                        w.split_once("<0.")
+                            .map(|(_, n)| n.trim_end_matches([')', '>']))
+                    })
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .unwrap_or(usize::MAX);
+                let set = cmd.get(2).cloned().unwrap_or_default();
+                for uid in set.split(',').filter_map(|u| u.parse::<usize>().ok()) {
+                    let Some(m) = mail.get(uid.wrapping_sub(1)) else {
+                        continue;
+                    };
+                    let part = &m[..m.len().min(max)];
+                    conn.write_all(
+                        format!("* {uid} FETCH (UID {uid} BODY[]<0> {{{}}}\r\n", part.len())
+                            .as_bytes(),
+                    )?;
+                    conn.write_all(part)?;
+                    conn.write_all(b")\r\n")?;
+                }
+                format!("{tag} OK FETCH\r\n")
+            }
+            _ => format!("{tag} BAD Unbekannter Befehl\r\n"),
         };
         conn.write_all(reply.as_bytes())?;
     }

@@ -462,6 +462,62 @@ impl Session {
         Ok(())
     }
 
+    /// A late bounce (a delivery status notification read from the town's mailbox)
+    /// for the e-mail with this Message-ID: the item, sent before, is failed again
+    /// with the mail server's reason, so the case shows it and the clerk gets the
+    /// task; the case's history and the audit log record it. Returns whether this
+    /// call recorded it (false: no such e-mail of ours, or already recorded or
+    /// replaced by post – a notification read twice changes nothing).
+    pub fn mail_bounced(&mut self, message_id: &str, reason: &str) -> Result<bool> {
+        let now = self.now();
+        let tx = self.conn.transaction()?;
+        let item: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, ordering_key FROM outbox
+                 WHERE kind = 'mail' AND state = 'done' AND last_error IS NULL
+                   AND json_extract(payload, '$.messageId') = ?1",
+                params![message_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((id, ordering_key)) = item else {
+            return Ok(false);
+        };
+        let reason = format!("Nachträglich als unzustellbar gemeldet: {reason}");
+        tx.execute(
+            "UPDATE outbox SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, reason, now],
+        )?;
+        let case_key = ordering_key.strip_prefix("mail:").unwrap_or(&ordering_key);
+        let case: Option<(String, String)> = tx
+            .query_row(
+                "SELECT id, file_number FROM cases WHERE id = ?1 OR fc_case_id = ?1 LIMIT 1",
+                params![case_key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((case_id, file_number)) = &case {
+            tx.execute(
+                "INSERT INTO case_history (case_id, at, actor, kind, detail)
+                 VALUES (?1, ?2, 'mailserver', 'email_unzustellbar', ?3)",
+                params![
+                    case_id,
+                    now,
+                    serde_json::json!({ "grund": reason }).to_string()
+                ],
+            )?;
+            audit::append(
+                &tx,
+                &now,
+                "mailserver",
+                "vorgang.email_unzustellbar",
+                file_number,
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
     /// A user asked to synchronise now: waiting items are due at once, whatever
     /// their backoff says (failed items stay with the administration).
     pub fn outbox_due_now(&mut self) -> Result<u64> {

@@ -119,6 +119,18 @@ pub trait SyncStore {
     fn pin_jwks(&mut self, _jwks: &str) -> Result<(), SyncError> {
         Ok(())
     }
+    /// A setting of the store (e.g. where reading the bounce mailbox stopped).
+    fn setting(&mut self, _key: &str) -> Result<Option<String>, SyncError> {
+        Ok(None)
+    }
+    fn set_setting(&mut self, _key: &str, _value: &str) -> Result<(), SyncError> {
+        Ok(())
+    }
+    /// Record a late bounce of the e-mail with this Message-ID (see
+    /// `store::Session::mail_bounced`); false: not ours, or recorded before.
+    fn mail_bounced(&mut self, _message_id: &str, _reason: &str) -> Result<bool, SyncError> {
+        Ok(false)
+    }
 }
 
 /// Where the service's key set is kept in the encrypted store.
@@ -156,7 +168,19 @@ impl SyncStore for Session {
     }
 
     fn pinned_jwks(&mut self) -> Result<Option<String>, SyncError> {
-        Ok(self.setting(PINNED_JWKS)?)
+        Ok(Session::setting(self, PINNED_JWKS)?)
+    }
+
+    fn setting(&mut self, key: &str) -> Result<Option<String>, SyncError> {
+        Ok(Session::setting(self, key)?)
+    }
+
+    fn set_setting(&mut self, key: &str, value: &str) -> Result<(), SyncError> {
+        Ok(Session::set_setting(self, key, value)?)
+    }
+
+    fn mail_bounced(&mut self, message_id: &str, reason: &str) -> Result<bool, SyncError> {
+        Ok(Session::mail_bounced(self, message_id, reason)?)
     }
 
     fn pin_jwks(&mut self, jwks: &str) -> Result<(), SyncError> {

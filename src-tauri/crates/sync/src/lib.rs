@@ -13,6 +13,7 @@
 //! were committed together; the submission id dedupes; a delivery whose answer was
 //! lost is confirmed from the case's event log instead of being sent twice.
 
+pub mod bounce;
 pub mod bundid;
 pub mod core;
 pub mod engine;

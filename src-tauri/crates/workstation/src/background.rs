@@ -125,6 +125,18 @@ impl SyncStore for SharedStore<'_> {
     fn pin_jwks(&mut self, jwks: &str) -> Result<(), SyncError> {
         self.with(|s| s.pin_jwks(jwks))
     }
+
+    fn setting(&mut self, key: &str) -> Result<Option<String>, SyncError> {
+        self.with(|s| SyncStore::setting(s, key))
+    }
+
+    fn set_setting(&mut self, key: &str, value: &str) -> Result<(), SyncError> {
+        self.with(|s| SyncStore::set_setting(s, key, value))
+    }
+
+    fn mail_bounced(&mut self, message_id: &str, reason: &str) -> Result<bool, SyncError> {
+        self.with(|s| SyncStore::mail_bounced(s, message_id, reason))
+    }
 }
 
 /// Without a logged-in user (or a portal connection) the scheduler looks again after this.

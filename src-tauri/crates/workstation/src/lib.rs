@@ -52,7 +52,9 @@ pub use desk::{
 };
 pub use error::{AppError, ErrorCode};
 pub use letters::{LetterRequest, LetterView, OfficeLetter, OutboxView, TariffOption};
-pub use mail::{MailCheck, MailSettings, MailSettingsView};
+pub use mail::{
+    BounceCheck, BounceSettings, BounceSettingsView, MailCheck, MailSettings, MailSettingsView,
+};
 pub use office::{
     OfficeConnectRequest, OfficeProbe, OfficeSignIn, OfficeSignInJob, OfficeSignedIn, OfficeState,
     OfficeStatus,

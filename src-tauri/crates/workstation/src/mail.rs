@@ -6,10 +6,13 @@ use crate::{AppError, Workstation};
 use domain::Permission;
 use serde::{Deserialize, Serialize};
 use store::Session;
+use sync::bounce::BounceBox;
 use sync::mail::{Relay, Security};
 use ts_rs::TS;
 
 pub(crate) const SETTING: &str = "mail_relay";
+/// The mailbox the relay's bounces come back to (IMAP), if set up.
+pub(crate) const BOUNCE_SETTING: &str = "mail_bounce_box";
 
 fn invalid(msg: impl Into<String>) -> AppError {
     AppError::invalid(msg.into())
@@ -46,6 +49,54 @@ pub struct MailSettingsView {
     pub from: String,
     pub from_name: Option<String>,
     pub ca_set: bool,
+}
+
+/// The mailbox where late bounces arrive (IMAP), as the administration enters
+/// it. An empty password keeps the stored one (for the same user).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BounceSettings {
+    pub host: String,
+    pub port: u16,
+    /// `tls` (993), `starttls` (143) or `keine` (only for a server on this PC).
+    pub security: String,
+    pub user: String,
+    pub password: Option<String>,
+    /// Usually `INBOX`.
+    pub folder: String,
+}
+
+/// The stored bounce mailbox as the administration sees it (no password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct BounceSettingsView {
+    pub host: String,
+    pub port: u16,
+    pub security: String,
+    pub user: String,
+    pub folder: String,
+}
+
+fn bounce_view(b: &BounceBox) -> BounceSettingsView {
+    BounceSettingsView {
+        host: b.host.clone(),
+        port: b.port,
+        security: security_name(b.security).to_owned(),
+        user: b.user.clone(),
+        folder: b.folder.clone(),
+    }
+}
+
+/// The stored bounce mailbox, if one is set up.
+pub(crate) fn bounce_box(session: &Session) -> Result<Option<BounceBox>, AppError> {
+    match session.setting(BOUNCE_SETTING)? {
+        None => Ok(None),
+        Some(json) => serde_json::from_str(&json).map(Some).map_err(|_| {
+            invalid("Die gespeicherten Postfach-Einstellungen sind unlesbar; bitte neu eintragen.")
+        }),
+    }
 }
 
 fn security_of(s: &str) -> Result<Security, AppError> {
@@ -153,6 +204,65 @@ impl Workstation {
         Ok(())
     }
 
+    /// The bounce mailbox (administration); none: late bounces are not read.
+    pub fn mail_bounce_settings(&mut self) -> Result<Option<BounceSettingsView>, AppError> {
+        let session = self.session_with(Permission::ConfigurePortal)?;
+        Ok(bounce_box(session)?.as_ref().map(bounce_view))
+    }
+
+    /// Set up or change the bounce mailbox (administration). Checked before it
+    /// is kept; needs the relay (its bounces are what is read). The relay's CA
+    /// certificate is trusted for the mailbox too (usually the same server).
+    pub fn set_mail_bounce_settings(
+        &mut self,
+        s: &BounceSettings,
+    ) -> Result<BounceSettingsView, AppError> {
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        let relay = relay(session)?.ok_or_else(|| {
+            invalid("Zuerst den Mailserver (SMTP) einrichten; seine Rückläufer kommen in dieses Postfach.")
+        })?;
+        let old = bounce_box(session).ok().flatten();
+        let user = s.user.trim().to_owned();
+        let password = match blank(s.password.clone()) {
+            Some(p) => p,
+            None => old
+                .filter(|o| o.user == user)
+                .map(|o| o.password)
+                .ok_or_else(|| invalid("Das Passwort des Postfachs fehlt."))?,
+        };
+        let b = BounceBox {
+            host: s.host.trim().to_owned(),
+            port: s.port,
+            security: security_of(&s.security)?,
+            user,
+            password,
+            folder: s.folder.trim().to_owned(),
+            ca_pem: relay.ca_pem,
+        };
+        b.validate().map_err(|e| invalid(e.to_string()))?;
+        let json = serde_json::to_string(&b).map_err(|e| invalid(e.to_string()))?;
+        session.set_setting(BOUNCE_SETTING, &json)?;
+        // Read from the start of the (maybe other) folder.
+        session.remove_setting(sync::bounce::CURSOR_SETTING)?;
+        Ok(bounce_view(&b))
+    }
+
+    /// Stop reading late bounces.
+    pub fn remove_mail_bounce_settings(&mut self) -> Result<(), AppError> {
+        let session = self.session_with_mut(Permission::ConfigurePortal)?;
+        session.remove_setting(BOUNCE_SETTING)?;
+        session.remove_setting(sync::bounce::CURSOR_SETTING)?;
+        Ok(())
+    }
+
+    /// The bounce mailbox for "Verbindung testen" (asked without the lock).
+    pub fn mail_bounce_check(&self) -> Result<BounceCheck, AppError> {
+        let session = self.session_with(Permission::ConfigurePortal)?;
+        let mailbox = bounce_box(session)?
+            .ok_or_else(|| invalid("Es ist noch kein Postfach für Rückläufer eingerichtet."))?;
+        Ok(BounceCheck { mailbox })
+    }
+
     /// The clerk sent the letter of a refused e-mail by post: the task is done, the
     /// case records it with the posting date (audited).
     pub fn mail_refused_sent_by_post(
@@ -218,6 +328,31 @@ impl MailCheck {
                     } else {
                         ""
                     }
+                )
+            })
+            .map_err(|e| invalid(e.to_string()))
+    }
+}
+
+/// "Verbindung testen" for the bounce mailbox: connect, TLS, login, open the
+/// folder – nothing is read.
+pub struct BounceCheck {
+    mailbox: BounceBox,
+}
+
+impl BounceCheck {
+    /// A few seconds; network, no lock. The German answer.
+    pub fn run(self) -> Result<String, AppError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        runtime
+            .block_on(self.mailbox.test())
+            .map(|()| {
+                format!(
+                    "Das Postfach {} auf {} ist lesbar.",
+                    self.mailbox.folder, self.mailbox.host
                 )
             })
             .map_err(|e| invalid(e.to_string()))

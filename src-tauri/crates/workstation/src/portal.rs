@@ -123,6 +123,8 @@ pub struct SyncJob {
     mail: Option<sync::mail::Relay>,
     /// The town's BPKI key pair for answers to BundID mailboxes, if set up.
     bundid: Option<fitconnect::zbp::Author>,
+    /// The mailbox the relay's late bounces arrive in, if set up.
+    bounce: Option<sync::bounce::BounceBox>,
     /// The user the run works for (a shared store checks it is still logged in).
     pub(crate) user: domain::UserName,
     /// Poll interval.
@@ -151,6 +153,7 @@ pub(crate) fn job(
         sub,
         mail,
         bundid,
+        bounce: None,
         user,
         poll,
         staging: None,
@@ -184,6 +187,24 @@ impl SyncJob {
             progress,
         )
         .await?;
+        let mut problem = report.problem.clone();
+        // Late bounces of e-mails sent earlier; the mailbox's trouble does not
+        // stop the run, it is said with it.
+        if let (Some(b), Some(_)) = (&self.bounce, &self.mail) {
+            match sync::bounce::check(b, store).await {
+                Ok(c) if c.recorded > 0 => {
+                    tracing::info!(
+                        "{} nachträglich unzustellbare E-Mail(s) vermerkt",
+                        c.recorded
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!("Postfach für Rückläufer: {e}");
+                    problem.get_or_insert_with(|| format!("Postfach für Rückläufer: {e}"));
+                }
+            }
+        }
         Ok(Ran {
             summary: SyncSummary {
                 new_cases: report.new_cases as u32,
@@ -193,7 +214,7 @@ impl SyncJob {
                 pending: 0,
                 failed: 0,
                 connectivity: machine.connectivity().label().to_owned(),
-                problem: report.problem.clone(),
+                problem,
             },
             retry_after: report.retry_after,
         })
@@ -311,6 +332,7 @@ impl Workstation {
             std::time::Duration::from_secs(poll),
         )?;
         job.staging = Some(Arc::new(session.staging_key()?));
+        job.bounce = crate::mail::bounce_box(session)?;
         Ok(job)
     }
 

@@ -364,6 +364,44 @@ pub fn email(ctx: &mut Ctx, command: EmailCommand) -> Result<ExitCode> {
             println!("Mailserver entfernt: Briefe gehen per Post.");
             Ok(ExitCode::SUCCESS)
         }
+        EmailCommand::Postfach {
+            server,
+            port,
+            verschluesselung,
+            benutzer,
+            ordner,
+            testen,
+            entfernen,
+            as_user,
+        } => {
+            let mut ws = ctx.login(&as_user)?;
+            if entfernen {
+                ws.remove_mail_bounce_settings()?;
+                println!("Postfach entfernt: nur sofortige Ablehnungen werden erkannt.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            if let (Some(host), Some(user)) = (server, benutzer) {
+                let password = ctx
+                    .secrets
+                    .read(&format!("Passwort am Postfach für {user}"))?;
+                let view = ws.set_mail_bounce_settings(&workstation::BounceSettings {
+                    host,
+                    port,
+                    security: verschluesselung,
+                    user,
+                    password: Some(password),
+                    folder: ordner,
+                })?;
+                println!(
+                    "Rückläufer werden aus {} auf {}:{} ({}) gelesen.",
+                    view.folder, view.host, view.port, view.security
+                );
+            }
+            if testen {
+                println!("{}", ws.mail_bounce_check()?.run()?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

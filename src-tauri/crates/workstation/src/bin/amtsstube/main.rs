@@ -559,6 +559,29 @@ pub(crate) enum EmailCommand {
         #[arg(long = "as", default_value = "admin")]
         as_user: String,
     },
+    /// Postfach (IMAP) für nachträgliche Unzustellbarkeitsmeldungen: setzen (Passwort
+    /// wird abgefragt), mit --testen prüfen, mit --entfernen abschalten
+    Postfach {
+        /// Name oder Adresse des Postfach-Servers
+        #[arg(long, required_unless_present_any = ["testen", "entfernen"])]
+        server: Option<String>,
+        #[arg(long, default_value_t = 993)]
+        port: u16,
+        /// tls, starttls oder keine (nur für einen Server auf diesem PC)
+        #[arg(long, default_value = "tls")]
+        verschluesselung: String,
+        #[arg(long, required_unless_present_any = ["testen", "entfernen"])]
+        benutzer: Option<String>,
+        #[arg(long, default_value = "INBOX")]
+        ordner: String,
+        /// Anmeldung und Ordner prüfen (es wird nichts gelesen)
+        #[arg(long, conflicts_with = "entfernen")]
+        testen: bool,
+        #[arg(long)]
+        entfernen: bool,
+        #[arg(long = "as", default_value = "admin")]
+        as_user: String,
+    },
 }
 
 #[derive(Subcommand)]
