@@ -319,15 +319,88 @@ fn the_mail_server_is_set_shown_refused_when_unencrypted_and_removed() -> TestRe
         "{shown}"
     );
     assert!(!shown.contains("relay-geheim-4711"));
+    assert!(shown.contains("Kein Postfach für Rückläufer"), "{shown}");
+    // The mailbox of the late bounces: its password likewise from stdin.
+    let o = run(
+        &dir,
+        &[
+            "email",
+            "postfach",
+            "--server",
+            "imap.musterstadt.example",
+            "--benutzer",
+            "rathaus",
+        ],
+        "admin-passwort-1
+imap-geheim-0815
+",
+    )?;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o)
+            .contains("Rückläufer werden aus INBOX auf imap.musterstadt.example:993 (tls) gelesen"),
+        "{}",
+        text(&o)
+    );
+    let shown = text(&run(
+        &dir,
+        &["email", "anzeigen"],
+        "admin-passwort-1
+",
+    )?);
+    assert!(
+        shown.contains(
+            "Rückläufer aus INBOX auf imap.musterstadt.example:993 (tls), Anmeldung: rathaus"
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains("imap-geheim-0815"));
+    // Nothing closed on this PC: the test names the refusal.
+    let o = run(
+        &dir,
+        &[
+            "email",
+            "postfach",
+            "--server",
+            "127.0.0.1",
+            "--port",
+            "1",
+            "--verschluesselung",
+            "keine",
+            "--benutzer",
+            "rathaus",
+            "--testen",
+        ],
+        "admin-passwort-1
+imap-geheim-0815
+",
+    )?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("nicht erreichbar"), "{}", text(&o));
     // Nothing of it in clear on disk.
     for entry in walk(&dir) {
         let bytes = std::fs::read(&entry)?;
         assert!(
-            !bytes.windows(17).any(|w| w == b"relay-geheim-4711"),
+            !bytes.windows(17).any(|w| w == b"relay-geheim-4711")
+                && !bytes.windows(16).any(|w| w == b"imap-geheim-0815"),
             "{}",
             entry.display()
         );
     }
+    let o = run(
+        &dir,
+        &["email", "postfach", "--entfernen"],
+        "admin-passwort-1
+",
+    )?;
+    assert!(o.status.success(), "{}", text(&o));
+    let shown = text(&run(
+        &dir,
+        &["email", "anzeigen"],
+        "admin-passwort-1
+",
+    )?);
+    assert!(shown.contains("Kein Postfach für Rückläufer"), "{shown}");
     let o = run(&dir, &["email", "entfernen"], "admin-passwort-1\n")?;
     assert!(o.status.success(), "{}", text(&o));
     let o = run(&dir, &["email", "anzeigen"], "admin-passwort-1\n")?;

@@ -341,7 +341,8 @@ pub fn email(ctx: &mut Ctx, command: EmailCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         EmailCommand::Anzeigen { as_user } => {
-            match ctx.login(&as_user)?.mail_settings()? {
+            let mut ws = ctx.login(&as_user)?;
+            match ws.mail_settings()? {
                 None => println!("Kein Mailserver eingerichtet: Briefe gehen per Post."),
                 Some(v) => println!(
                     "Mailserver {}:{} ({}), Anmeldung: {}, Absender {}",
@@ -350,6 +351,15 @@ pub fn email(ctx: &mut Ctx, command: EmailCommand) -> Result<ExitCode> {
                     v.security,
                     v.user.as_deref().unwrap_or("keine"),
                     v.from
+                ),
+            }
+            match ws.mail_bounce_settings()? {
+                None => println!(
+                    "Kein Postfach für Rückläufer: nur sofortige Ablehnungen werden erkannt."
+                ),
+                Some(b) => println!(
+                    "Rückläufer aus {} auf {}:{} ({}), Anmeldung: {}",
+                    b.folder, b.host, b.port, b.security, b.user
                 ),
             }
             Ok(ExitCode::SUCCESS)
