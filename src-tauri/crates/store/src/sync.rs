@@ -471,22 +471,24 @@ impl Session {
     pub fn mail_bounced(&mut self, message_id: &str, reason: &str) -> Result<bool> {
         let now = self.now();
         let tx = self.conn.transaction()?;
-        let item: Option<(i64, String)> = tx
+        let item: Option<(i64, String, bool)> = tx
             .query_row(
-                "SELECT id, ordering_key FROM outbox
+                "SELECT id, ordering_key, json_extract(payload, '$.pgpPublicKey') IS NULL FROM outbox
                  WHERE kind = 'mail' AND state = 'done' AND last_error IS NULL
                    AND json_extract(payload, '$.messageId') = ?1",
                 params![message_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let Some((id, ordering_key)) = item else {
+        let Some((id, ordering_key, notice)) = item else {
             return Ok(false);
         };
         let reason = format!("Nachträglich als unzustellbar gemeldet: {reason}");
+        // A notice announced a letter that went by post anyway: recorded, but it
+        // stays done (failed, it would hold back the case's later e-mails).
         tx.execute(
-            "UPDATE outbox SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, reason, now],
+            "UPDATE outbox SET state = CASE WHEN ?4 THEN 'done' ELSE 'failed' END, last_error = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, reason, now, notice],
         )?;
         let case_key = ordering_key.strip_prefix("mail:").unwrap_or(&ordering_key);
         let case: Option<(String, String)> = tx

@@ -195,3 +195,67 @@ fn quarantine_keeps_the_ciphertext_and_queues_the_reject() -> R {
     );
     Ok(())
 }
+
+/// A late bounce fails a sent e-mail once (the case's history and the audit say
+/// so); a notice (no key: the letter went by post) is recorded but stays done; an
+/// unknown or pending message is left alone.
+#[test]
+fn a_late_bounce_fails_a_sent_mail_once_and_leaves_a_notice_done() -> R {
+    let tmp = tempfile::tempdir()?;
+    let mut s = common::init(&tmp.path().join("d"))?;
+    let Stored::NewCase { case_id: case, .. } = s.store_submission(&incoming("sub-1", "fc-1"))?
+    else {
+        return Err("kein neuer Fall".into());
+    };
+    let mail = |key: &str, id: &str, pgp: bool| NewOutboxItem {
+        idempotency_key: key.into(),
+        kind: "mail".into(),
+        ordering_key: "mail:fc-1".into(),
+        payload: serde_json::json!({
+            "messageId": id,
+            "pgpPublicKey": pgp.then_some("-----BEGIN PGP PUBLIC KEY BLOCK-----"),
+        })
+        .to_string(),
+    };
+    s.enqueue(&mail("mail:a", "<a@musterstadt.example>", true))?;
+    s.enqueue(&mail("mail:b", "<b@musterstadt.example>", false))?;
+    s.enqueue(&mail("mail:c", "<c@musterstadt.example>", true))?;
+    // Not sent yet: a report for it is not believed.
+    assert!(!s.mail_bounced("<a@musterstadt.example>", "5.1.1")?);
+    // One after the other (same case): a and b go out, c waits.
+    for _ in 0..2 {
+        let next = s
+            .due_outbox("9999", 10)?
+            .into_iter()
+            .find(|i| i.kind == "mail")
+            .map(|i| i.id)
+            .ok_or("nichts fällig")?;
+        s.outbox_done(next)?;
+    }
+    assert!(s.mail_bounced("<a@musterstadt.example>", "Empfängeradresse unbekannt")?);
+    assert!(!s.mail_bounced("<a@musterstadt.example>", "again")?, "once");
+    assert!(s.mail_bounced("<b@musterstadt.example>", "Postfach voll")?);
+    assert!(!s.mail_bounced("<b@musterstadt.example>", "again")?, "once");
+    assert!(!s.mail_bounced("<unbekannt@example.org>", "x")?);
+    let items = s.outbox_items_for(&["mail:fc-1"])?;
+    let state = |key: &str| {
+        items
+            .iter()
+            .find(|i| i.idempotency_key == key)
+            .map(|i| (i.state.clone(), i.last_error.clone().unwrap_or_default()))
+    };
+    let (a, why) = state("mail:a").ok_or("a fehlt")?;
+    assert_eq!(a, "failed");
+    assert!(why.contains("Nachträglich als unzustellbar gemeldet: Empfängeradresse unbekannt"));
+    assert_eq!(state("mail:b").map(|s| s.0).as_deref(), Some("done"));
+    assert_eq!(state("mail:c").map(|s| s.0).as_deref(), Some("pending"));
+    let history = s.case_history(&case)?;
+    assert_eq!(
+        history
+            .iter()
+            .filter(|h| h.kind == "email_unzustellbar")
+            .count(),
+        2
+    );
+    Ok(())
+}

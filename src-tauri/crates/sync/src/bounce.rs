@@ -125,7 +125,9 @@ impl BounceBox {
         let host = self.host.trim();
         let tcp = tokio::net::TcpStream::connect((host, self.port))
             .await
-            .map_err(|e| MailError::Unavailable(format!("{host}:{}: {e}", self.port)))?;
+            .map_err(|e| {
+                MailError::Unavailable(format!("Postfach-Server {host}:{}: {e}", self.port))
+            })?;
         match self.security {
             Security::Keine => read_box(self, greeted(tcp).await?, cursor).await,
             Security::Tls => {
@@ -185,7 +187,7 @@ async fn read_box<T: Stream>(
     let mut session = client
         .login(b.user.trim(), &b.password)
         .await
-        .map_err(|(e, _)| MailError::Auth(format!("Anmeldung am Postfach abgelehnt ({e})")))?;
+        .map_err(|(e, _)| MailError::Auth(format!("am Postfach als {} ({e})", b.user.trim())))?;
     let folder = b.folder.trim();
     let mailbox = session
         .select(folder)
