@@ -47,6 +47,10 @@ smtp_port=$(grep -o '"port": *[0-9]*' "$demo/portal/smtp.json" | grep -o '[0-9]*
 printf '%s\n%s\n' "$admin_pw" "rathaus-relay-1" | "$cli" --data-dir "$data" email einrichten \
   --server 127.0.0.1 --port "$smtp_port" --benutzer rathaus --absender buergerbuero@musterstadt.example \
   --absendername "Gemeinde Musterstadt – Bürgerbüro" --ca "$demo/portal/smtp-ca.pem" >/dev/null
+# Late bounces come back to the sender's mailbox, which the simulator serves by IMAP.
+imap_port=$(grep -o '"imapPort": *[0-9]*' "$demo/portal/smtp.json" | grep -o '[0-9]*$')
+printf '%s\n%s\n' "$admin_pw" "rathaus-relay-1" | "$cli" --data-dir "$data" email postfach \
+  --server 127.0.0.1 --port "$imap_port" --benutzer rathaus >/dev/null
 # Answers to BundID mailboxes go through the simulator's fake ZBP bridge, signed with
 # the key pair its simulated BPKI issued to the town (every fifth applicant asked for
 # her mailbox). The key file is removed once it is in the encrypted store.

@@ -104,13 +104,16 @@ async fn main() -> Result<()> {
                 let sink = portal_sim::mail::Sink::start_on(&smtp, (user, password))
                     .map_err(|e| anyhow::anyhow!("SMTP: {e}"))?;
                 let settings = serde_json::json!({
-                    "host": "127.0.0.1", "port": sink.port, "user": user,
+                    "host": "127.0.0.1", "port": sink.port, "imapPort": sink.imap_port, "user": user,
                     "password": password, "caPem": sink.ca_pem,
                 });
                 std::fs::write(dir.join("smtp.json"), serde_json::to_vec_pretty(&settings)?)
                     .context("smtp.json")?;
                 std::fs::write(dir.join("smtp-ca.pem"), &sink.ca_pem).context("smtp-ca.pem")?;
-                eprintln!("portal-sim SMTP auf 127.0.0.1:{}", sink.port);
+                eprintln!(
+                    "portal-sim SMTP auf 127.0.0.1:{}, Postfach der Gemeinde (IMAP, TLS) auf 127.0.0.1:{}",
+                    sink.port, sink.imap_port
+                );
                 sim.set_mail(std::sync::Arc::new(sink));
             }
             let listener = tokio::net::TcpListener::bind(&addr)
