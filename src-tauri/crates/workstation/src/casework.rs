@@ -1770,3 +1770,25 @@ mod origin_tests {
         assert!(document_origins(std::iter::empty()).is_empty());
     }
 }
+
+#[cfg(test)]
+mod channel_tests {
+    use super::*;
+
+    /// A channel this version does not know is shown by its name and never
+    /// offered: the letter goes by post, recorded as the fallback.
+    #[test]
+    fn an_unknown_channel_is_shown_and_never_available() {
+        let metadata = serde_json::json!({ "replyChannel": { "brieftaube": { "schlag": "7" } } });
+        let v = reply_channel_view(Some(&metadata), true, true, true).expect("a channel");
+        assert_eq!(v.label, "unbekannter Antwortweg „brieftaube“");
+        assert!(!v.available);
+        assert_eq!(channel_key("post"), None);
+        // Known channels follow what is set up.
+        let mail =
+            serde_json::json!({ "replyChannel": { "eMail": { "address": "a@example.org" } } });
+        assert!(reply_channel_view(Some(&mail), false, true, false).is_some_and(|v| v.available));
+        assert!(reply_channel_view(Some(&mail), true, false, true).is_some_and(|v| !v.available));
+        assert!(reply_channel_view(None, true, true, true).is_none());
+    }
+}
