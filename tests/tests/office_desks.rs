@@ -1079,6 +1079,7 @@ fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<()
             reply_destination: Some(sim.config.reply_destination_id),
             payment_url: Some(sim.config.payment_url.clone()),
             hkr_dir: Some(kasse.clone()),
+            mail: None,
         }));
     anna.office_sync()?;
     let mut booked = Vec::new();
@@ -1234,6 +1235,240 @@ fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<()
         }
     });
     assert!(hits.is_empty(), "Klartext gefunden: {hits:?}");
+    Ok(())
+}
+
+/// A citizen who asked for e-mail with her OpenPGP key gets the Bescheid made at
+/// the caseworker's desk as PGP/MIME through the Rathaus-Server's relay – the very
+/// PDF kept in the case; one who gave no key gets a printed letter and only the
+/// notice by e-mail. An address the relay refuses becomes the clerk's task on the
+/// case ("Zu erledigen"), settled by "Per Post versandt". Before the server has a
+/// relay the desk refuses "E-Mail" in German; at the end no delivery copy is left.
+#[test]
+fn a_bescheid_by_email_made_at_the_desk_goes_out_through_the_servers_relay() -> Result<(), BoxError>
+{
+    use sha2::Digest as _;
+    let (_cluster, server) = office(
+        "email",
+        &[("lea", Role::Leitung), ("anna", Role::Sachbearbeitung)],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    anna.office_sign_in("anna-passwort-1".into())?;
+    let sim = server
+        .rt
+        .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
+            "CARGO_TARGET_TMPDIR"
+        ))))?;
+    // The first and third citizen ask for e-mail with a key, the second without.
+    portal_sim::seed::seed_with_pgp(&mut sim.sim.lock(), 3, 53, 2)?;
+    let settings = server::pickup::parse_settings(&serde_json::to_string(&sim.config)?)?;
+    let pickup = || {
+        server
+            .rt
+            .block_on(server::pickup::pickup(server.record.clone(), &settings))
+    };
+    assert_eq!(pickup()?.new_cases, 3);
+    let sink = amtsstube_tests::smtp::Sink::start(("rathaus", "relay-passwort-1"))?;
+    let relay = sync::mail::Relay {
+        host: "127.0.0.1".into(),
+        port: sink.port,
+        security: sync::mail::Security::Starttls,
+        user: Some("rathaus".into()),
+        password: Some("relay-passwort-1".into()),
+        from: "buergerbuero@musterstadt.example".into(),
+        from_name: Some("Stadt Musterstadt".into()),
+        ca_pem: Some(sink.ca_pem.clone()),
+    };
+    let (identity, recipient) = office::keyring::generate();
+    let kasse = tmp.path().join("kasse");
+    std::fs::create_dir_all(&kasse)?;
+    let delivery = |mail: Option<sync::mail::Relay>| server::delivery::DeliverySettings {
+        identity: identity.clone(),
+        recipient: recipient.clone(),
+        reply_destination: Some(sim.config.reply_destination_id),
+        payment_url: None,
+        hkr_dir: Some(kasse.clone()),
+        mail,
+    };
+    server.record.set_delivery(Some(delivery(None)));
+    anna.office_sync()?;
+    let keys = sim.sim.lock().citizen_keys();
+    let mut with_key = Vec::new();
+    let mut without = None;
+    for c in anna.office_cases()? {
+        anna.office_step(&c.file_number, Step::PruefungBeginnen, None)?;
+        anna.office_checklist(&c.file_number, true)?;
+        anna.office_step(&c.file_number, Step::Vollstaendig, None)?;
+        anna.office_step(
+            &c.file_number,
+            Step::Entscheiden {
+                ergebnis: Decision::Bewilligt,
+            },
+            Some("Alle Nachweise liegen vor."),
+        )?;
+        let address = anna
+            .office_documents(&c.file_number)?
+            .into_iter()
+            .find(|d| d.kind == "metadata")
+            .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d.bytes).ok())
+            .and_then(|m| {
+                m["replyChannel"]["eMail"]["address"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .ok_or("keine E-Mail-Adresse in den Metadaten")?;
+        if keys.contains_key(&address) {
+            with_key.push((c.file_number.clone(), address, c.id.to_string()));
+        } else {
+            without = Some((c.file_number.clone(), address));
+        }
+    }
+    let without = without.ok_or("kein Fall ohne Schlüssel")?;
+    let [by_key, refused]: [(String, String, String); 2] = with_key
+        .try_into()
+        .map_err(|_| "nicht zwei Fälle mit Schlüssel")?;
+    sink.refuse(&refused.1);
+    let bescheid = |az: &str, kanal: &str| workstation::LetterRequest {
+        case_id: az.to_string(),
+        kind: workstation::LetterKind::Bescheid,
+        fees: Vec::new(),
+        edits: Vec::new(),
+        kanal: kanal.into(),
+    };
+    // No relay at the server yet: e-mail is not offered, and refused in German.
+    let view = anna.letter_view(&bescheid(&by_key.0, "email"))?;
+    assert!(
+        !view.channels.contains(&"email".to_string()),
+        "{:?}",
+        view.channels
+    );
+    let err = anna
+        .office_letter(&bescheid(&by_key.0, "email"))
+        .unwrap_err();
+    assert!(
+        err.message.contains("amtsstube-server email"),
+        "{}",
+        err.message
+    );
+
+    // The server gets its relay; the desk learns of it at its next synchronisation.
+    server.record.set_delivery(Some(delivery(Some(relay))));
+    anna.office_sync()?;
+    let view = anna.letter_view(&bescheid(&by_key.0, "email"))?;
+    assert!(
+        view.channels.contains(&"email".to_string()),
+        "{:?}",
+        view.channels
+    );
+    let mailed = anna.office_letter(&bescheid(&by_key.0, "email"))?;
+    assert!(
+        mailed.sends.contains(&"E-Mail (verschlüsselt)".to_string()),
+        "{mailed:?}"
+    );
+    let posted = anna.office_letter(&bescheid(&without.0, "post"))?;
+    assert!(
+        posted.sends.contains(&"Hinweis per E-Mail".to_string()),
+        "{posted:?}"
+    );
+    anna.office_letter(&bescheid(&refused.0, "email"))?;
+    let sent = anna.office_sync()?;
+    assert_eq!((sent.applied, sent.refused), (3, 0), "{sent:?}");
+    // Waiting at the server as ciphertext only.
+    let waiting = server.rt.block_on(server.record.outbox_items())?;
+    let mails: Vec<_> = waiting.iter().filter(|i| i.kind == "mail").collect();
+    assert_eq!(mails.len(), 3, "{waiting:?}");
+    assert!(mails.iter().all(|i| i.payload.is_empty()));
+
+    let report = pickup()?;
+    assert!(report.delivered >= 2, "{report:?}");
+    pickup()?;
+    let items = server.rt.block_on(server.record.outbox_items())?;
+    let failed: Vec<_> = items.iter().filter(|i| i.state == "failed").collect();
+    assert_eq!(failed.len(), 1, "{items:?}");
+    assert!(
+        items
+            .iter()
+            .all(|i| i.state == "done" || i.state == "failed"),
+        "{items:?}"
+    );
+    assert_eq!(server.rt.block_on(server.record.delivery_waiting())?, 0);
+
+    // The refusal reaches the clerk as a task on the case, with the server's reason.
+    anna.office_sync()?;
+    let detail = anna.case_detail(&refused.2)?;
+    assert_eq!(detail.tasks.len(), 1, "{:?}", detail.tasks);
+    assert!(
+        detail.tasks[0].contains("E-Mail nicht zugestellt"),
+        "{:?}",
+        detail.tasks
+    );
+    assert!(detail.tasks[0].contains("550"), "{:?}", detail.tasks);
+    assert!(
+        detail
+            .history
+            .iter()
+            .any(|h| h.kind == "email_unzustellbar")
+    );
+    assert!(anna.case_detail(&by_key.2)?.tasks.is_empty());
+    // Printed and posted: settled at once, and recorded at the server.
+    let settled = anna.mail_refused_sent_by_post(&refused.2)?;
+    assert!(settled.tasks.is_empty(), "{:?}", settled.tasks);
+    let again = anna.mail_refused_sent_by_post(&refused.2).unwrap_err();
+    assert!(
+        again.message.contains("keine abgelehnte E-Mail"),
+        "{}",
+        again.message
+    );
+    let sent = anna.office_sync()?;
+    assert_eq!((sent.applied, sent.refused), (1, 0), "{sent:?}");
+    let detail = anna.case_detail(&refused.2)?;
+    assert!(detail.tasks.is_empty(), "{:?}", detail.tasks);
+    assert!(
+        detail
+            .history
+            .iter()
+            .any(|h| h.kind == "ersatzversand_post")
+    );
+
+    let received = sink.received();
+    assert_eq!(received.len(), 2, "je zugestellten Fall eine E-Mail");
+    let views = sink.citizen_view(&keys);
+    let encrypted = views
+        .iter()
+        .find(|v| v.to == by_key.1)
+        .ok_or("keine E-Mail an die Bürgerin mit Schlüssel")?;
+    assert!(encrypted.pgp_mime && encrypted.opened, "{encrypted:?}");
+    let kept = anna
+        .office_documents(&by_key.0)?
+        .into_iter()
+        .find(|d| d.kind == "letter")
+        .ok_or("kein Brief im Vorgang")?;
+    assert_eq!(encrypted.attachments.len(), 1, "{encrypted:?}");
+    assert_eq!(
+        encrypted.attachments[0].sha512,
+        hex::encode(sha2::Sha512::digest(&kept.bytes)),
+        "derselbe Brief"
+    );
+    let notice = views
+        .iter()
+        .find(|v| v.to == without.1)
+        .ok_or("kein Hinweis an den Bürger ohne Schlüssel")?;
+    assert!(
+        !notice.pgp_mime && notice.attachments.is_empty(),
+        "{notice:?}"
+    );
+    // No Aktenzeichen and no name in what travels in clear.
+    for m in &received {
+        let raw = String::from_utf8_lossy(&m.data);
+        for az in [&by_key.0, &without.0, &refused.0] {
+            assert!(
+                !raw.contains(az.as_str()),
+                "Aktenzeichen im Klartext: {raw}"
+            );
+        }
+    }
     Ok(())
 }
 

@@ -215,7 +215,7 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
     // the first use, owner-only.
     assert!(
         status.contains(
-            "Versand:         Portal (FIT-Connect) ja, Zahlungsdienst ja, Kassenordner nicht eingerichtet"
+            "Versand:         Portal (FIT-Connect) ja, E-Mail nein, Zahlungsdienst ja, Kassenordner nicht eingerichtet"
         ),
         "{status}"
     );
@@ -233,6 +233,87 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
         status.contains(&format!("Kassenordner {}", kasse.display())),
         "{status}"
     );
+    // The town's relay for answers by e-mail: set up with the password on stdin
+    // (never echoed), checked, shown, refused without encryption to another host.
+    let admin_in = |args: &[&str], input: &str| -> Result<(bool, String), BoxError> {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new(&bin)
+            .arg("--verzeichnis")
+            .arg(&dir.path)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        child
+            .stdin
+            .take()
+            .ok_or("stdin")?
+            .write_all(input.as_bytes())?;
+        let out = child.wait_with_output()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        Ok((out.status.success(), text))
+    };
+    assert!(admin(&["email", "anzeigen"])?.contains("Kein Mailserver eingerichtet"));
+    let sink = amtsstube_tests::smtp::Sink::start(("rathaus", "relay-passwort-1"))?;
+    let ca = tmp.path().join("relay-ca.pem");
+    std::fs::write(&ca, &sink.ca_pem)?;
+    let port = sink.port.to_string();
+    let ca_arg = ca.display().to_string();
+    let einrichten = [
+        "email",
+        "einrichten",
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--benutzer",
+        "rathaus",
+        "--absender",
+        "buergerbuero@musterstadt.example",
+        "--ca",
+        &ca_arg,
+    ];
+    let (ok, out) = admin_in(&einrichten, "falsches-passwort\n")?;
+    assert!(ok && out.contains("STARTTLS"), "{out}");
+    assert!(!out.contains("falsches-passwort"), "{out}");
+    let (ok, out) = admin_in(&["email", "testen"], "")?;
+    assert!(!ok, "{out}");
+    let (ok, out) = admin_in(&einrichten, "relay-passwort-1\n")?;
+    assert!(ok, "{out}");
+    let out = admin(&["email", "testen"])?;
+    assert!(out.contains("Anmeldung in Ordnung"), "{out}");
+    let shown = admin(&["email", "anzeigen"])?;
+    assert!(
+        shown.contains(&format!("127.0.0.1:{port}")) && shown.contains("Anmeldung als rathaus"),
+        "{shown}"
+    );
+    assert!(!shown.contains("relay-passwort-1"), "{shown}");
+    let (ok, out) = admin_in(
+        &[
+            "email",
+            "einrichten",
+            "--server",
+            "mail.musterstadt.example",
+            "--verschluesselung",
+            "keine",
+            "--absender",
+            "buergerbuero@musterstadt.example",
+        ],
+        "",
+    )?;
+    assert!(!ok, "{out}");
+    assert!(admin(&["email", "anzeigen"])?.contains(&format!("127.0.0.1:{port}")));
+    assert!(admin(&["status"])?.contains("E-Mail ja"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path.join("email.json"))?
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
     // A backup through the command line: first the key (shown once), then the archive.
     let ziel = tmp.path().join("sicherungen");
     let err = admin(&["sicherung", "--ziel", &ziel.display().to_string()]).unwrap_err();
@@ -250,6 +331,8 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
             .mode();
         assert_eq!(mode & 0o077, 0, "{mode:o}");
     }
+    assert!(admin(&["email", "entfernen"])?.contains("Mailserver entfernt"));
+    assert!(admin(&["status"])?.contains("E-Mail nein"));
     Ok(())
 }
 
@@ -519,11 +602,13 @@ fn the_restore_drill_brings_back_every_case_document_and_audit_entry() -> Result
     Ok(())
 }
 
-/// Letters the Rathaus-Server sends (reply to the mailbox, payment request,
-/// Annahmeanordnung), with `amtsstube-server abholen` killed with SIGKILL at random
-/// moments and PostgreSQL stopped hard now and then: in the end every reply is in
-/// the citizen's mailbox once, every payment request reached the portal once,
-/// every booking file lies in the cash folder once, and no delivery copy is left.
+/// Letters the Rathaus-Server sends (reply to the mailbox, e-mail through the
+/// town's relay, payment request, Annahmeanordnung), with `amtsstube-server
+/// abholen` killed with SIGKILL at random moments and PostgreSQL stopped hard now
+/// and then: in the end every reply is in the citizen's mailbox once, every e-mail
+/// reached its citizen under one Message-ID (PGP/MIME with the exact letter, or the
+/// notice without it), every payment request reached the portal once, every
+/// booking file lies in the cash folder once, and no delivery copy is left.
 #[test]
 fn letters_sent_by_a_killed_server_arrive_exactly_once() -> Result<(), BoxError> {
     use base64::Engine as _;
@@ -567,6 +652,29 @@ fn letters_sent_by_a_killed_server_arrive_exactly_once() -> Result<(), BoxError>
     let kasse = tmp.path().join("kasse");
     std::fs::create_dir(&kasse)?;
     dir.set_kasse(&kasse)?;
+    // The town's relay: a local SMTP sink with STARTTLS and a login.
+    let sink = amtsstube_tests::smtp::Sink::start(("rathaus", "relay-passwort-1"))?;
+    dir.save_mail(&sync::mail::Relay {
+        host: "127.0.0.1".into(),
+        port: sink.port,
+        security: sync::mail::Security::Starttls,
+        user: Some("rathaus".into()),
+        password: Some("relay-passwort-1".into()),
+        from: "buergerbuero@musterstadt.example".into(),
+        from_name: Some("Stadt Musterstadt".into()),
+        ca_pem: Some(sink.ca_pem.clone()),
+    })?;
+    let email_json = std::fs::read_to_string(dir.path.join("email.json"))?;
+    assert!(email_json.contains("relay-passwort-1"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path.join("email.json"))?
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "email.json owner-only");
+    }
+    let (secret, public) = amtsstube_tests::smtp::citizen_key("Bürgerin <b@example.org>")?;
     let settings = server::pickup::parse_settings(&serde_json::to_string(&run.config)?)?;
     assert_eq!(
         rt.block_on(server::pickup::pickup(record.clone(), &settings))?
@@ -588,12 +696,44 @@ fn letters_sent_by_a_killed_server_arrive_exactly_once() -> Result<(), BoxError>
         })
         .collect();
     assert_eq!(cases.len(), 6);
+    // Letter n goes to the portal (n % 3 == 0), by e-mail encrypted to the
+    // citizen's key (1), or by post with the e-mail notice (2).
     let letter = |n: u64| -> Result<String, BoxError> {
         let meta = &cases[(n % 6) as usize];
         let kz = format!("51000100{n:05}");
         let pdf = format!("%PDF-1.7\n% Brief {n}\n%%EOF\n");
+        let kanal = ["postfach", "email", "post"][(n % 3) as usize];
+        let mail = match kanal {
+            "email" => Some(sync::mail::MailItem {
+                to: format!("b{n}@example.org"),
+                pgp_public_key: Some(public.clone()),
+                subject: "Nachricht von Stadt Musterstadt".into(),
+                inner_subject: format!("Bescheid – Aktenzeichen {}", meta.file_number),
+                text: format!("Anbei der Brief {n}."),
+                attachment: Some(sync::mail::MailAttachment {
+                    blob_id: String::new(),
+                    filename: "brief.pdf".into(),
+                }),
+                message_id: String::new(),
+            }),
+            "post" => Some(sync::mail::MailItem {
+                to: format!("h{n}@example.org"),
+                pgp_public_key: None,
+                subject: "Nachricht von Stadt Musterstadt".into(),
+                inner_subject: String::new(),
+                text: "Ein Brief ist mit der Post unterwegs.".into(),
+                // What a broken desk might add: the server drops it for a notice.
+                attachment: Some(sync::mail::MailAttachment {
+                    blob_id: String::new(),
+                    filename: "brief.pdf".into(),
+                }),
+                message_id: String::new(),
+            }),
+            _ => None,
+        };
         let delivery = sync::Delivery {
-            reply: Some(sync::ReplyItem {
+            mail,
+            reply: (kanal == "postfach").then(|| sync::ReplyItem {
                 case_id: uuid::Uuid::nil(),
                 destination_id: uuid::Uuid::nil(),
                 service_type: fitconnect::api::ServiceType {
@@ -633,7 +773,7 @@ fn letters_sent_by_a_killed_server_arrive_exactly_once() -> Result<(), BoxError>
                 case_id: meta.id,
                 based_on: meta.version,
                 letter: "eingangsbestaetigung".into(),
-                kanal: "postfach".into(),
+                kanal: kanal.into(),
                 versendet: false,
                 kassenzeichen: Some(kz.clone()),
                 detail: sealed(b"{}", &fall_recipient)?,
@@ -732,8 +872,51 @@ fn letters_sent_by_a_killed_server_arrive_exactly_once() -> Result<(), BoxError>
         }
     }
     numbers.sort_unstable();
-    let want: Vec<u64> = (0..2 * rounds).collect();
+    let want: Vec<u64> = (0..2 * rounds).filter(|n| n % 3 == 0).collect();
     assert_eq!(numbers, want, "jede Antwort genau einmal (seed {seed})");
+    // The e-mails: each letter under one Message-ID (a copy sent again after a
+    // kill between the relay's acceptance and the record is the same message);
+    // the encrypted ones carry the exact letter, the notices nothing of it.
+    let received = sink.received();
+    let mut ids = std::collections::HashSet::new();
+    for n in (0..2 * rounds).filter(|n| n % 3 != 0) {
+        let to = if n % 3 == 1 {
+            format!("b{n}@example.org")
+        } else {
+            format!("h{n}@example.org")
+        };
+        let copies: Vec<_> = received.iter().filter(|m| m.to == [to.clone()]).collect();
+        assert!(!copies.is_empty(), "{to}: keine E-Mail (seed {seed})");
+        let mine: std::collections::HashSet<_> = copies
+            .iter()
+            .map(|m| amtsstube_tests::smtp::message_id(&m.data))
+            .collect();
+        assert_eq!(mine.len(), 1, "{to}: {mine:?} (seed {seed})");
+        ids.extend(mine);
+        for m in &copies {
+            assert!(m.tls && m.user.as_deref() == Some("rathaus"));
+            assert_eq!(m.from, "buergerbuero@musterstadt.example");
+            let raw = String::from_utf8_lossy(&m.data);
+            assert!(
+                !raw.contains(&format!("Brief {n}")),
+                "{to}: Brief im Klartext"
+            );
+            if n % 3 == 1 {
+                assert!(raw.contains("multipart/encrypted"), "{raw}");
+                let inner = amtsstube_tests::smtp::decrypt(&m.data, &secret)?;
+                let (pdf, _) = amtsstube_tests::smtp::letter_of(&inner)?;
+                assert_eq!(pdf, format!("%PDF-1.7\n% Brief {n}\n%%EOF\n").as_bytes());
+            } else {
+                assert!(!raw.contains("multipart/encrypted"), "{raw}");
+                assert!(!raw.contains("application/pdf"), "{to}: Hinweis mit Anhang");
+            }
+        }
+    }
+    assert_eq!(
+        ids.len(),
+        (0..2 * rounds).filter(|n| n % 3 != 0).count(),
+        "seed {seed}"
+    );
     // The payment service and the cash folder: each Kassenzeichen once.
     let payments: Vec<portal_sim::payment::PaymentRecord> =
         serde_json::from_value(get("/citizen/payments".into())?)?;

@@ -185,7 +185,7 @@ pub enum CommandBody {
         based_on: i64,
         /// The kind of letter (`bescheid`, `gebuehrenbescheid`, …).
         letter: String,
-        /// "postfach" or "post".
+        /// "postfach", "email" or "post".
         kanal: String,
         versendet: bool,
         /// Leased from the server in advance (a fee is booked), else none.
@@ -195,6 +195,13 @@ pub enum CommandBody {
         /// The letter as a document of the case.
         document: Ciphertext,
         delivery: Option<Ciphertext>,
+    },
+    /// A letter whose e-mail the mail server refused went by post instead: the
+    /// clerk printed and posted it. The entry (posting date, why) travels sealed
+    /// to the case key; it settles the oldest unsettled refusal of the case.
+    Posted {
+        case_id: Uuid,
+        content: Ciphertext,
     },
 }
 
@@ -207,7 +214,8 @@ impl CommandBody {
             | CommandBody::Assign { case_id, .. }
             | CommandBody::Checklist { case_id, .. }
             | CommandBody::Extend { case_id, .. }
-            | CommandBody::Letter { case_id, .. } => *case_id,
+            | CommandBody::Letter { case_id, .. }
+            | CommandBody::Posted { case_id, .. } => *case_id,
         }
     }
 
@@ -221,6 +229,7 @@ impl CommandBody {
             CommandBody::Checklist { .. } => "Checkliste",
             CommandBody::Extend { .. } => "Fristverlängerung",
             CommandBody::Letter { .. } => "Brief",
+            CommandBody::Posted { .. } => "Per Post versandt",
         }
     }
 }
@@ -500,6 +509,10 @@ pub struct Versand {
     pub zahlung: bool,
     /// The cash system's exchange folder (HKR) is set up.
     pub kasse: bool,
+    /// The town's mail server is set up: letters go by e-mail (PGP/MIME) to
+    /// citizens who asked for it with a key, others get the notice.
+    #[serde(default)]
+    pub email: bool,
 }
 
 /// A user signs in at the server from an enrolled desk.

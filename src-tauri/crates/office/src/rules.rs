@@ -30,6 +30,12 @@ pub struct Effect {
 /// a reason was given (the server cannot read the reason itself).
 const ENCRYPTED: &str = "(verschlüsselt)";
 
+/// The event of a letter's e-mail the mail server refused (written by the
+/// Rathaus-Server, its reason sealed to the case key).
+pub const MAIL_REFUSED: &str = "email_unzustellbar";
+/// The event of such a letter sent by post instead ([`CommandBody::Posted`]).
+pub const POSTED: &str = "ersatzversand_post";
+
 fn action_of(step: &Step, has_content: bool) -> Action {
     let reason = || {
         if has_content {
@@ -330,6 +336,13 @@ pub fn decide(
             e.content = Some(content.clone());
             ev = Some(e);
         }
+        CommandBody::Posted { content, .. } => {
+            // Appended like a note: a refused e-mail's letter went by post.
+            after = case.clone();
+            let mut e = event(cmd, actor, now, POSTED);
+            e.content = Some(content.clone());
+            ev = Some(e);
+        }
         CommandBody::Assign { based_on, to, .. } => {
             if let Some(r) = future_version(case, *based_on) {
                 return Err(r);
@@ -407,9 +420,9 @@ pub fn decide(
             if let Some(r) = future_version(case, *based_on) {
                 return Err(r);
             }
-            if !matches!(kanal.as_str(), "postfach" | "post") {
+            if !matches!(kanal.as_str(), "postfach" | "email" | "post") {
                 return Err(Refusal::invalid(format!(
-                    "Unbekannter Versandweg „{kanal}“ (postfach oder post)."
+                    "Unbekannter Versandweg „{kanal}“ (postfach, email oder post)."
                 )));
             }
             if *versendet {
@@ -549,6 +562,9 @@ mod tests {
         assert_eq!(receipt.event.unwrap().kind, "brief");
         let odd = decide_as(&anna, &early, letter(&early, 3, false, "fax")).unwrap_err();
         assert!(odd.reason.contains("fax"), "{}", odd.reason);
+        // By e-mail (the server's relay) like any other way.
+        let mailed = decide_as(&anna, &c, letter(&c, 6, true, "email")).unwrap();
+        assert_eq!(mailed.after.state, CaseState::Versandt);
         // The scanning desk sends no letters.
         let sam = actor("sam", Role::Scanstelle);
         let refused = decide_as(&sam, &early, letter(&early, 3, false, "post")).unwrap_err();

@@ -34,6 +34,7 @@ pub const DIRECTORY_FILES: &[&str] = &[
     "server-key.pem",
     "portal.json",
     "zustellung.key",
+    "email.json",
 ];
 
 const PREFIX: &str = "amtsstube-server-";

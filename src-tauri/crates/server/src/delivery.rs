@@ -1,6 +1,7 @@
 //! Letters made at the desks, sent by the Rathaus-Server: the reply to the
-//! citizen's portal mailbox, the payment request to the portal's payment service
-//! and the Annahmeanordnung for the cash system (HKR).
+//! citizen's portal mailbox, the e-mail to the citizen (PGP/MIME, or the notice
+//! that the letter goes by post), the payment request to the portal's payment
+//! service and the Annahmeanordnung for the cash system (HKR).
 //!
 //! The desk seals what must be sent to the server's own delivery key
 //! (`zustellung.key` in the server's directory, owner-only). The server opens it
@@ -36,6 +37,8 @@ pub struct DeliverySettings {
     pub payment_url: Option<String>,
     /// The cash system's exchange folder.
     pub hkr_dir: Option<PathBuf>,
+    /// The town's SMTP relay for answers by e-mail.
+    pub mail: Option<sync::mail::Relay>,
 }
 
 impl DeliverySettings {
@@ -46,6 +49,7 @@ impl DeliverySettings {
             postfach: self.reply_destination.is_some(),
             zahlung: self.payment_url.is_some(),
             kasse: self.hkr_dir.is_some(),
+            email: self.mail.is_some(),
         }
     }
 }
@@ -124,6 +128,25 @@ pub(crate) fn prepare(
     let recipient = settings.recipient.as_str();
     let ordering = fc_case.map_or_else(|| case_id.to_string(), |c| c.to_string());
 
+    // The letter, kept sealed for the item that sends it (reply or e-mail).
+    let blob_id = format!("brief:{command_key}");
+    let keep_letter = |work: &mut LetterWork| -> std::result::Result<(), Refusal> {
+        if work.blob.is_some() {
+            return Ok(());
+        }
+        let letter = base64::engine::general_purpose::STANDARD
+            .decode(d.letter.as_bytes())
+            .map_err(|_| refuse("Der Brief im Versandauftrag ist beschädigt."))?;
+        if !letter.starts_with(b"%PDF") {
+            return Err(refuse("Der Brief im Versandauftrag ist kein PDF."));
+        }
+        work.blob = Some((
+            blob_id.clone(),
+            keyring::seal_document(&letter, &[recipient])?,
+        ));
+        Ok(())
+    };
+
     if let Some(mut reply) = d.reply {
         let (Some(fc), Some(dest)) = (fc_case, settings.reply_destination) else {
             return Err(refuse(if fc_case.is_none() {
@@ -132,13 +155,7 @@ pub(crate) fn prepare(
                 "Am Rathaus-Server ist kein Rückkanal zum Portal (replyDestinationId) eingerichtet: Der Brief geht mit der Post."
             }));
         };
-        let letter = base64::engine::general_purpose::STANDARD
-            .decode(d.letter.as_bytes())
-            .map_err(|_| refuse("Der Brief im Versandauftrag ist beschädigt."))?;
-        if !letter.starts_with(b"%PDF") {
-            return Err(refuse("Der Brief im Versandauftrag ist kein PDF."));
-        }
-        let blob_id = format!("brief:{command_key}");
+        keep_letter(&mut work)?;
         reply.case_id = fc;
         reply.destination_id = dest;
         reply.attachments.truncate(1);
@@ -146,12 +163,49 @@ pub(crate) fn prepare(
             return Err(refuse("Der Versandauftrag nennt keinen Anhang."));
         };
         attachment.blob_id = blob_id.clone();
-        work.blob = Some((blob_id, keyring::seal_document(&letter, &[recipient])?));
         work.items.push(Queued {
             key: format!("reply:{command_key}"),
             kind: "reply",
             ordering_key: ordering.clone(),
             sealed: seal_json(&reply, recipient)?,
+        });
+    }
+    if let Some(mut mail) = d.mail {
+        let relay = settings.mail.as_ref().ok_or_else(|| {
+            refuse("Am Rathaus-Server ist kein Mailserver eingerichtet: Der Brief geht mit der Post. Die Administration richtet ihn ein: amtsstube-server email einrichten --server <Name> --absender <Adresse>.")
+        })?;
+        if mail.to.trim().is_empty()
+            || !mail.to.contains('@')
+            || mail.to.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(refuse("Die E-Mail-Adresse im Versandauftrag ist ungültig."));
+        }
+        let key = format!("mail:{command_key}");
+        // The server's sender domain; the same key gives the same Message-ID.
+        mail.message_id = sync::mail::message_id(&key, relay.domain());
+        match mail.pgp_public_key.as_deref() {
+            // The notice never carries the letter, whatever the desk sent.
+            None => mail.attachment = None,
+            Some(k) => {
+                sync::mail::check_key(k).map_err(|e| {
+                    refuse(format!(
+                        "Der OpenPGP-Schlüssel der Antragstellerin oder des Antragstellers taugt nicht: {e}"
+                    ))
+                })?;
+                let attachment = mail
+                    .attachment
+                    .as_mut()
+                    .ok_or_else(|| refuse("Die verschlüsselte E-Mail nennt keinen Anhang."))?;
+                keep_letter(&mut work)?;
+                attachment.blob_id = blob_id.clone();
+            }
+        }
+        work.items.push(Queued {
+            key,
+            kind: "mail",
+            // Its own order: a refused address holds back no booking.
+            ordering_key: format!("mail:{ordering}"),
+            sealed: seal_json(&mail, recipient)?,
         });
     }
     let kz = |what: &str| -> std::result::Result<(), Refusal> {
@@ -335,6 +389,16 @@ mod tests {
             reply_destination: Some(Uuid::new_v4()),
             payment_url: Some("http://127.0.0.1:1/payment".into()),
             hkr_dir: hkr.then(|| PathBuf::from("/srv/kasse")),
+            mail: Some(sync::mail::Relay {
+                host: "mail.musterstadt.example".into(),
+                port: 587,
+                security: sync::mail::Security::Starttls,
+                user: None,
+                password: None,
+                from: "buergerbuero@musterstadt.example".into(),
+                from_name: None,
+                ca_pem: None,
+            }),
         }
     }
 
@@ -372,6 +436,7 @@ mod tests {
                 csv: "Name;Betrag".into(),
                 xml: "<ao/>".into(),
             }),
+            mail: None,
         }
     }
 
@@ -424,6 +489,86 @@ mod tests {
                     .any(|w| w == b"Hundes" || w == b"Name;B")
             );
         }
+    }
+
+    fn mail(key: Option<String>) -> sync::mail::MailItem {
+        sync::mail::MailItem {
+            to: "buergerin@example.org".into(),
+            pgp_public_key: key,
+            subject: "Nachricht von Stadt Musterstadt".into(),
+            inner_subject: "Bescheid – Aktenzeichen ON-2026-000001".into(),
+            text: "Anbei".into(),
+            attachment: Some(sync::mail::MailAttachment {
+                blob_id: "vom Arbeitsplatz".into(),
+                filename: "bescheid.pdf".into(),
+            }),
+            message_id: "<fremd@elsewhere.invalid>".into(),
+        }
+    }
+
+    #[test]
+    fn an_email_is_queued_with_the_servers_message_id_a_notice_without_the_letter() {
+        let s = settings(true);
+        let (_, public) = portal_sim::mail::citizen_key("Bürgerin <b@example.org>").unwrap();
+        let fc = Some(Uuid::new_v4());
+        let queue = |p: &sync::Delivery| {
+            let key = Uuid::new_v4();
+            let d = sealed(p, &s.recipient);
+            (
+                key,
+                prepare(Some(&s), key, Uuid::new_v4(), fc, None, &doc(), Some(&d)),
+            )
+        };
+        let open = |b: &[u8]| keyring::open_document(b, &s.identity).unwrap();
+        // Encrypted: the letter kept for it, the server's Message-ID and blob.
+        let mut p = package("5100010000017");
+        (p.reply, p.payment, p.hkr) = (None, None, None);
+        p.mail = Some(mail(Some(public.clone())));
+        let (key, work) = queue(&p);
+        let work = work.unwrap();
+        assert_eq!(work.items.len(), 1);
+        assert_eq!(work.items[0].kind, "mail");
+        assert_eq!(work.items[0].key, format!("mail:{key}"));
+        assert!(work.items[0].ordering_key.starts_with("mail:"));
+        let m: sync::mail::MailItem = serde_json::from_slice(&open(&work.items[0].sealed)).unwrap();
+        assert_eq!(
+            m.message_id,
+            sync::mail::message_id(&format!("mail:{key}"), "musterstadt.example")
+        );
+        assert_eq!(m.attachment.unwrap().blob_id, format!("brief:{key}"));
+        let (blob_id, blob) = work.blob.unwrap();
+        assert_eq!(blob_id, format!("brief:{key}"));
+        assert_eq!(open(&blob), b"%PDF-1.7 Brief");
+        // A notice: no letter kept, no attachment, whatever the desk sent.
+        p.mail = Some(mail(None));
+        let work = queue(&p).1.unwrap();
+        let m: sync::mail::MailItem = serde_json::from_slice(&open(&work.items[0].sealed)).unwrap();
+        assert!(m.notice() && m.attachment.is_none());
+        assert!(work.blob.is_none());
+        // Refused in German: a key that is none, a forged address, no relay.
+        p.mail = Some(mail(Some(
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----\nkaputt".into(),
+        )));
+        assert!(queue(&p).1.err().unwrap().reason.contains("Schlüssel"));
+        let mut bad = mail(Some(public.clone()));
+        bad.to = "a@b.example\r\nBcc: alle@example.org".into();
+        p.mail = Some(bad);
+        assert!(queue(&p).1.err().unwrap().reason.contains("E-Mail-Adresse"));
+        let mut no_relay = settings(true);
+        no_relay.mail = None;
+        p.mail = Some(mail(Some(public)));
+        let d = sealed(&p, &no_relay.recipient);
+        let r = prepare(
+            Some(&no_relay),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            fc,
+            None,
+            &doc(),
+            Some(&d),
+        );
+        assert!(r.err().unwrap().reason.contains("kein Mailserver"));
+        assert!(!no_relay.versand().email && s.versand().email);
     }
 
     #[test]

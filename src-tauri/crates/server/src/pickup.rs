@@ -639,6 +639,108 @@ impl Record {
         Ok(())
     }
 
+    /// The item failed for good. A letter's e-mail the mail server refused (not a
+    /// notice: its letter went by post) becomes an event on the case, its reason
+    /// sealed to the case key, in the same transaction – so every desk shows the
+    /// clerk the task to post the letter.
+    pub async fn outbox_failed(&self, fall: &str, id: i64, error: &str) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_one(
+                &stmt(
+                    &tx,
+                    "UPDATE outbox SET attempts = attempts + 1, state = 'failed', last_error = $2, updated_at = now()
+                     WHERE id = $1 RETURNING kind, idempotency_key, sealed",
+                )
+                .await?,
+                &[&id, &error],
+            )
+            .await?;
+        let kind: String = row.try_get(0)?;
+        let key: String = row.try_get(1)?;
+        let sealed: Option<Vec<u8>> = row.try_get(2)?;
+        let command = key
+            .strip_prefix("mail:")
+            .and_then(|c| Uuid::parse_str(c).ok());
+        if let (true, Some(command), Some(sealed)) = (kind == "mail", command, sealed) {
+            let mail: Option<sync::mail::MailItem> =
+                serde_json::from_str(&self.open_payload(&sealed)?).ok();
+            let case: Option<Uuid> = tx
+                .query_opt(
+                    &stmt(
+                        &tx,
+                        "SELECT case_id FROM case_documents WHERE command_key = $1 LIMIT 1",
+                    )
+                    .await?,
+                    &[&command],
+                )
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            if let (Some(case_id), Some(false)) = (case, mail.as_ref().map(|m| m.notice())) {
+                let row = tx
+                    .query_one(
+                        &stmt(
+                            &tx,
+                            &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"),
+                        )
+                        .await?,
+                        &[&case_id],
+                    )
+                    .await?;
+                let before = meta_of(&row)?;
+                let mut after = before.clone();
+                after.version += 1;
+                let mut event = portal_event(
+                    case_id,
+                    office::rules::MAIL_REFUSED,
+                    &text_time(Timestamp::now()),
+                );
+                event.actor = "mailserver".into();
+                let reason = serde_json::json!({ "grund": error, "kanal": "email" });
+                event.content = Some(
+                    office::keyring::seal(reason.to_string().as_bytes(), &[fall])
+                        .map_err(|r| invalid(r.reason))?,
+                );
+                let effect = Effect {
+                    before: Some(before),
+                    after,
+                    content: None,
+                    event: Some(event),
+                };
+                self.write(&tx, &effect).await?;
+                audit(
+                    &tx,
+                    Some("mailserver"),
+                    None,
+                    "vorgang.email_unzustellbar",
+                    &effect.after.file_number,
+                )
+                .await?;
+                append(&tx, &Change::of(&effect)).await?;
+            }
+            // Nothing of it is sent any more: its copies go (the case keeps the letter).
+            tx.execute(
+                &stmt(&tx, "UPDATE outbox SET sealed = NULL WHERE id = $1").await?,
+                &[&id],
+            )
+            .await?;
+            tx.execute(
+                &stmt(
+                    &tx,
+                    "DELETE FROM delivery_blobs WHERE id = $1 AND NOT EXISTS (
+                       SELECT 1 FROM outbox WHERE idempotency_key = $2 AND state <> 'done')",
+                )
+                .await?,
+                &[&format!("brief:{command}"), &format!("reply:{command}")],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The item reached the portal; accept and reject items move their submission
     /// to `accepted` / `rejected` in the same transaction.
     pub async fn outbox_done(&self, id: i64) -> Result<()> {
@@ -662,14 +764,25 @@ impl Record {
             "reject" => Some("rejected"),
             _ => None,
         };
-        // A reply went out: the letter's delivery copy is wiped (the case key's
-        // copy stays in the case's documents).
-        if kind == "reply"
-            && let Some(command) = key.strip_prefix("reply:")
+        // A reply or e-mail went out: the letter's delivery copy is wiped once no
+        // other item of the letter still needs it (the case key's copy stays in
+        // the case's documents).
+        if let Some(command) = key
+            .strip_prefix("reply:")
+            .or_else(|| key.strip_prefix("mail:"))
         {
             tx.execute(
-                &stmt(&tx, "DELETE FROM delivery_blobs WHERE id = $1").await?,
-                &[&format!("brief:{command}")],
+                &stmt(
+                    &tx,
+                    "DELETE FROM delivery_blobs WHERE id = $1 AND NOT EXISTS (
+                       SELECT 1 FROM outbox WHERE idempotency_key IN ($2, $3) AND state <> 'done')",
+                )
+                .await?,
+                &[
+                    &format!("brief:{command}"),
+                    &format!("reply:{command}"),
+                    &format!("mail:{command}"),
+                ],
             )
             .await?;
         }
@@ -733,12 +846,7 @@ impl Record {
                 StoreResult::Written
             }
             StoreOp::Failed { id, error } => {
-                self.outbox_update(
-                    "UPDATE outbox SET attempts = attempts + 1, state = 'failed', last_error = $2, updated_at = now() WHERE id = $1",
-                    id,
-                    Some(&error),
-                )
-                .await?;
+                self.outbox_failed(fall, id, &error).await?;
                 StoreResult::Written
             }
         })
@@ -811,7 +919,13 @@ pub async fn pickup(record: Arc<Record>, settings: &SubscriberSettings) -> Resul
         handle: tokio::runtime::Handle::current(),
     };
     let mut machine = sync::Machine::randomly_seeded(sync::Mode::Full, sync::PushPolicy::default());
-    let (report, _) = sync::run(&api, &mut store, &sub, &mut machine, |_| {})
+    // E-mail answers go through the town's relay, where one is set up.
+    let delivery = store.record.delivery();
+    let channels = sync::Channels {
+        mail: delivery.as_ref().and_then(|d| d.mail.as_ref()),
+        bundid: None,
+    };
+    let (report, _) = sync::run_with(&api, &mut store, &sub, channels, &mut machine, |_| {})
         .await
         .map_err(|e| ServerError::Db(e.to_string()))?;
     Ok(report)

@@ -130,7 +130,43 @@ impl ServerDir {
             reply_destination: routing.reply_destination_id,
             payment_url: routing.payment_url,
             hkr_dir: config.kasse_ordner.map(PathBuf::from),
+            mail: self.mail()?,
         })
+    }
+
+    /// The town's SMTP relay for answers by e-mail (owner-only `email.json`: it
+    /// holds the relay's password), if set up.
+    pub fn mail(&self) -> Result<Option<sync::mail::Relay>> {
+        let path = self.file("email.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let relay: sync::mail::Relay = serde_json::from_str(&read(&path)?)
+            .map_err(|e| ServerError::file(&path, format!("nicht lesbar: {e}")))?;
+        relay
+            .validate()
+            .map_err(|e| ServerError::file(&path, e.to_string()))?;
+        Ok(Some(relay))
+    }
+
+    /// Keep the relay's settings (checked first).
+    pub fn save_mail(&self, relay: &sync::mail::Relay) -> Result<()> {
+        relay
+            .validate()
+            .map_err(|e| ServerError::Invalid(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(relay).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        write_private(&self.file("email.json"), &json)
+    }
+
+    /// Forget the relay: letters then go by post (or the portal).
+    pub fn remove_mail(&self) -> Result<bool> {
+        let path = self.file("email.json");
+        if !path.exists() {
+            return Ok(false);
+        }
+        std::fs::remove_file(&path).map_err(|e| ServerError::file(&path, e))?;
+        Ok(true)
     }
 
     /// Set the cash system's exchange folder (it must exist and take files).

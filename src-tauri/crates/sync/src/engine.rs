@@ -457,6 +457,10 @@ pub struct Delivery {
     pub letter: String,
     pub payment: Option<PaymentItem>,
     pub hkr: Option<HkrItem>,
+    /// The e-mail to the citizen (the letter PGP-encrypted, or the notice that it
+    /// goes by post); the server fills in its sender, Message-ID and attachment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<crate::mail::MailItem>,
 }
 
 /// The remote side as the machine's calls see it.

@@ -905,6 +905,62 @@ impl Workstation {
         self.office_act(CommandBody::Note { case_id, content })
     }
 
+    /// The reasons of the refused e-mails of a case not yet settled by post (the
+    /// oldest first): the Rathaus-Server's refusals less the letters posted since,
+    /// those still waiting in the upload queue included.
+    pub(crate) fn office_refused_mails(&mut self, case_id: Uuid) -> Result<Vec<String>, AppError> {
+        let events = self.office_events(case_id)?;
+        let queued = self
+            .replica_mut()?
+            .queue
+            .iter()
+            .filter(
+                |c| matches!(&c.body, CommandBody::Posted { case_id: id, .. } if *id == case_id),
+            )
+            .count();
+        let mut open = std::collections::VecDeque::new();
+        for e in &events {
+            match e.kind.as_str() {
+                office::rules::MAIL_REFUSED => {
+                    let reason = e
+                        .content
+                        .as_ref()
+                        .and_then(|c| self.office_open(KeyKind::Fall, c).ok())
+                        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                        .and_then(|v| v["grund"].as_str().map(str::to_owned))
+                        .unwrap_or_else(|| "ohne Angabe des Grundes".into());
+                    open.push_back(reason);
+                }
+                office::rules::POSTED => {
+                    open.pop_front();
+                }
+                _ => {}
+            }
+        }
+        for _ in 0..queued {
+            open.pop_front();
+        }
+        Ok(open.into())
+    }
+
+    /// A letter whose e-mail was refused went by post (office mode): recorded with
+    /// the posting date, sealed to the case key; refused when no refusal is open.
+    pub fn office_posted(&mut self, file_number: &str) -> Result<Uuid, AppError> {
+        let (case_id, _) = self.office_case_id(file_number)?;
+        if self.office_refused_mails(case_id)?.is_empty() {
+            return Err(invalid(
+                "Für diesen Vorgang ist keine abgelehnte E-Mail offen.",
+            ));
+        }
+        let detail = serde_json::json!({
+            "kanal": "post",
+            "grund": "elektronisch nicht zugestellt",
+            "aufgegeben": crate::casework::today().to_string(),
+        });
+        let content = self.seal_for_cases(&detail.to_string())?;
+        self.office_act(CommandBody::Posted { case_id, content })
+    }
+
     /// Extend the statutory period once (office mode): the reasons sealed to the case
     /// key, the server applies it once for an open case. Whether the period still runs
     /// is checked by the caller (`Workstation::extend_deadline`).
@@ -1207,7 +1263,7 @@ impl Workstation {
                 based_on: now,
                 content,
             },
-            note @ CommandBody::Note { .. } => note,
+            note @ (CommandBody::Note { .. } | CommandBody::Posted { .. }) => note,
             CommandBody::CreateCase { .. } => {
                 return Err(invalid(
                     "Ein abgelehnter Papiereingang lässt sich nicht wiederholen; bitte neu aufnehmen.",

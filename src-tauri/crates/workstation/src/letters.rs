@@ -433,8 +433,8 @@ fn outgoing(
             mime_type: "application/pdf".into(),
         }],
     });
-    let mail = match (&p.mail, &p.email, req.kanal.as_str()) {
-        (Some(_), Some((address, Some(key))), "email") => Some(sync::mail::MailItem {
+    let mail = match (p.mail_ready, &p.email, req.kanal.as_str()) {
+        (true, Some((address, Some(key))), "email") => Some(sync::mail::MailItem {
             to: address.clone(),
             pgp_public_key: Some(key.clone()),
             subject: crate::mail::neutral_subject(&p.town.behoerde),
@@ -460,7 +460,7 @@ fn outgoing(
             message_id: String::new(),
         }),
         // The citizen asked for e-mail, the letter goes by post: a notice only.
-        (Some(_), Some((address, _)), "post") => Some(sync::mail::MailItem {
+        (true, Some((address, _)), "post") => Some(sync::mail::MailItem {
             to: address.clone(),
             pgp_public_key: None,
             subject: crate::mail::neutral_subject(&p.town.behoerde),
@@ -511,6 +511,8 @@ pub(crate) struct LetterSource {
     pub hkr_dir: Option<String>,
     /// The town's SMTP relay (standalone only; the server answers in office mode).
     pub mail: Option<sync::mail::Relay>,
+    /// Office mode: the Rathaus-Server has a relay and sends the e-mail.
+    pub mail_at_server: bool,
     /// The BundID bridge and the stated trust level, where set up (standalone only).
     pub bundid: Option<(uuid::Uuid, u8)>,
     /// The case's history (for the period's start and end).
@@ -541,6 +543,8 @@ pub(crate) struct Prepared {
     /// The reply channel the citizen asked for (metadata `replyChannel`).
     reply_channel: Option<crate::casework::ReplyChannelView>,
     mail: Option<sync::mail::Relay>,
+    /// E-mail can go out: this PC's relay, or the Rathaus-Server's.
+    mail_ready: bool,
     /// The citizen's e-mail address and OpenPGP key, where e-mail was asked for.
     email: Option<(String, Option<String>)>,
     /// The BundID bridge and trust level, where set up.
@@ -602,6 +606,7 @@ impl Workstation {
             me: session.user().display_name.clone(),
             hkr_dir: session.setting(HKR_SETTING)?,
             mail: crate::mail::relay(session)?,
+            mail_at_server: false,
             bundid: crate::bundid::ready(session)?.map(|r| (r.bridge, r.level)),
             reply_destination: portal.as_ref().and_then(|p| p.reply_destination_id),
             payment_url: portal.and_then(|p| p.payment_url),
@@ -695,7 +700,8 @@ impl Workstation {
             .is_some_and(|c| uuid::Uuid::parse_str(c).is_ok());
         let email = crate::casework::citizen_email(src.metadata.as_ref());
         // By e-mail only with the citizen's key that holds up, and a relay.
-        let email_ready = crate::casework::email_ready(email.as_ref(), src.mail.is_some());
+        let mail_ready = src.mail.is_some() || src.mail_at_server;
+        let email_ready = crate::casework::email_ready(email.as_ref(), mail_ready);
         if portal_case && email_ready {
             channels.push("email".to_owned());
         }
@@ -755,6 +761,7 @@ impl Workstation {
             mailbox,
             bundid: src.bundid,
             mail: src.mail,
+            mail_ready,
             email,
             decision: src.decision,
             requested: src.requested,
@@ -883,11 +890,11 @@ impl Workstation {
         if !p.channels.iter().any(|c| c == kanal) {
             return Some(match kanal {
                 "postfach" => "Der Versand an das Portal (FIT-Connect-Einreichung) ist nicht möglich: der Antrag kam nicht über das Portal, oder der Rückkanal (replyDestinationId) ist nicht eingerichtet.".into(),
-                "email" => match (&p.email, &p.mail) {
+                "email" => match (&p.email, p.mail_ready) {
                     (None, _) => "Der Versand per E-Mail ist nicht möglich: die Antragstellerin oder der Antragsteller hat keine E-Mail-Adresse als Antwortweg angegeben.".into(),
                     (Some((_, None)), _) => "Ohne OpenPGP-Schlüssel der Antragstellerin oder des Antragstellers geht kein Schreiben per E-Mail. Bitte per Post senden; die E-Mail kündigt den Brief dann nur an.".into(),
-                    (_, None) => "Es ist kein Mailserver eingerichtet. Die Administration richtet ihn ein (Verwaltung → E-Mail).".into(),
-                    (Some((_, Some(_))), Some(_)) => "Der OpenPGP-Schlüssel der Antragstellerin oder des Antragstellers ist unbrauchbar (nicht lesbar, abgelaufen, widerrufen oder ohne Schlüssel zum Verschlüsseln). Bitte per Post senden.".into(),
+                    (_, false) => "Es ist kein Mailserver eingerichtet. Die Administration richtet ihn ein (Verwaltung → E-Mail).".into(),
+                    (Some((_, Some(_))), true) => "Der OpenPGP-Schlüssel der Antragstellerin oder des Antragstellers ist unbrauchbar (nicht lesbar, abgelaufen, widerrufen oder ohne Schlüssel zum Verschlüsseln). Bitte per Post senden.".into(),
                 },
                 "bundid" => match (&p.mailbox, &p.bundid) {
                     (None, _) => "Der Versand an das BundID-Postfach ist nicht möglich: die Antragstellerin oder der Antragsteller hat kein BundID-Postfach als Antwortweg angegeben.".into(),
@@ -1302,8 +1309,10 @@ impl Workstation {
                 .then(uuid::Uuid::nil),
             payment_url: placeholder(versand.as_ref().is_some_and(|v| v.zahlung)),
             hkr_dir: placeholder(versand.as_ref().is_some_and(|v| v.kasse)),
-            // The Rathaus-Server answers; e-mail and BundID there are not built yet.
+            // The Rathaus-Server sends the e-mail with its own relay; BundID there
+            // is not built yet.
             mail: None,
+            mail_at_server: versand.as_ref().is_some_and(|v| v.email),
             bundid: None,
             history: {
                 let cfg = self.casework_config()?;
@@ -1341,10 +1350,16 @@ impl Workstation {
             versand,
         } = self.office_prepare_letter(req)?;
         if let Some(why) = Self::blocked(&p, req.kind, &req.kanal) {
-            return Err(invalid(why.replace(
-                "amtsstube kasse ordner <Pfad>",
-                "amtsstube-server kasse --ordner <Pfad>",
-            )));
+            return Err(invalid(
+                why.replace(
+                    "amtsstube kasse ordner <Pfad>",
+                    "amtsstube-server kasse --ordner <Pfad>",
+                )
+                .replace(
+                    "(Verwaltung → E-Mail)",
+                    "am Rathaus-Server (amtsstube-server email)",
+                ),
+            ));
         }
         let books = books(&p, req.kind);
         let kz = if books {
@@ -1364,7 +1379,11 @@ impl Workstation {
         let Made { pdf, filename, out } = make(&p, req, &kz, books)?;
         let b64 = base64::engine::general_purpose::STANDARD.encode(&pdf);
         let mut sends = Vec::new();
-        let delivery = if out.reply.is_some() || out.hkr.is_some() || out.payment.is_some() {
+        let delivery = if out.reply.is_some()
+            || out.hkr.is_some()
+            || out.payment.is_some()
+            || out.mail.is_some()
+        {
             let v = versand.as_ref().ok_or_else(|| {
                 invalid("Der Rathaus-Server hat noch nicht gesagt, wie er versendet: Bitte einmal abgleichen.")
             })?;
@@ -1377,11 +1396,17 @@ impl Workstation {
             if out.hkr.is_some() {
                 sends.push("Kasse".to_owned());
             }
+            match &out.mail {
+                Some(m) if m.notice() => sends.push("Hinweis per E-Mail".to_owned()),
+                Some(_) => sends.push("E-Mail (verschlüsselt)".to_owned()),
+                None => {}
+            }
             let package = sync::Delivery {
                 reply: out.reply,
                 letter: b64.clone(),
                 payment: out.payment,
                 hkr: out.hkr,
+                mail: out.mail,
             };
             let json = serde_json::to_vec(&package).map_err(|e| storage(e.to_string()))?;
             Some(

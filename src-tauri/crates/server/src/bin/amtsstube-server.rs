@@ -74,6 +74,9 @@ enum Cmd {
         #[arg(long)]
         ordner: PathBuf,
     },
+    /// Mailserver der Stadt für Antworten per E-Mail (PGP/MIME) an die Bürgerinnen und Bürger.
+    #[command(subcommand)]
+    Email(EmailCmd),
     /// Sicherung: Datenbank (pg_dump) und Serververzeichnis in einer verschlüsselten Datei.
     Sicherung {
         /// Ordner der Sicherungen.
@@ -114,6 +117,134 @@ enum UserCmd {
     Entfernen { name: String },
     /// Alle Benutzer.
     Liste,
+}
+
+#[derive(Subcommand)]
+enum EmailCmd {
+    /// Mailserver setzen; ein Passwort wird nach --benutzer abgefragt (Terminal oder stdin).
+    Einrichten {
+        /// Name oder Adresse des Mailservers.
+        #[arg(long)]
+        server: String,
+        #[arg(long, default_value_t = 587)]
+        port: u16,
+        /// starttls, tls oder keine (nur für einen Mailserver auf diesem Rechner).
+        #[arg(long, default_value = "starttls")]
+        verschluesselung: String,
+        /// Anmeldename am Mailserver (ohne: keine Anmeldung).
+        #[arg(long)]
+        benutzer: Option<String>,
+        /// Absenderadresse, z. B. buergerbuero@musterstadt.de.
+        #[arg(long)]
+        absender: String,
+        /// Angezeigter Absendername.
+        #[arg(long)]
+        absendername: Option<String>,
+        /// CA-Zertifikat (PEM) eines Mailservers mit eigenem Zertifikat der Gemeinde.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+    },
+    /// Eingerichteten Mailserver zeigen (ohne Passwort).
+    Anzeigen,
+    /// Verbindung und Anmeldung prüfen (es wird keine E-Mail gesendet).
+    Testen,
+    /// Mailserver entfernen: Briefe gehen dann per Post oder an das Portal.
+    Entfernen,
+}
+
+fn show_relay(r: &sync::mail::Relay) {
+    println!(
+        "Mailserver {}:{} ({}), Absender {}{}{}",
+        r.host,
+        r.port,
+        match r.security {
+            sync::mail::Security::Starttls => "STARTTLS",
+            sync::mail::Security::Tls => "TLS",
+            sync::mail::Security::Keine => "unverschlüsselt, nur lokal",
+        },
+        r.from,
+        r.user
+            .as_ref()
+            .map_or(String::new(), |u| format!(", Anmeldung als {u}")),
+        if r.ca_pem.is_some() {
+            ", eigene CA"
+        } else {
+            ""
+        }
+    );
+}
+
+async fn email(dir: &ServerDir, cmd: EmailCmd) -> Result<()> {
+    match cmd {
+        EmailCmd::Einrichten {
+            server,
+            port,
+            verschluesselung,
+            benutzer,
+            absender,
+            absendername,
+            ca,
+        } => {
+            let security: sync::mail::Security = serde_json::from_value(serde_json::Value::String(
+                verschluesselung.trim().to_lowercase(),
+            ))
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "Unbekannte Verschlüsselung „{verschluesselung}“: starttls, tls oder keine."
+                )
+            })?;
+            let ca_pem =
+                match ca {
+                    Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
+                        format!("CA-Zertifikat {} nicht lesbar", path.display())
+                    })?),
+                    None => None,
+                };
+            let password = match &benutzer {
+                Some(u) => Some(password(&format!("Passwort am Mailserver für {u}"), false)?),
+                None => None,
+            };
+            let relay = sync::mail::Relay {
+                host: server.trim().to_owned(),
+                port,
+                security,
+                user: benutzer,
+                password,
+                from: absender.trim().to_owned(),
+                from_name: absendername.filter(|n| !n.trim().is_empty()),
+                ca_pem,
+            };
+            dir.save_mail(&relay)?;
+            show_relay(&relay);
+            println!("Eingerichtet; „serve“ liest ihn beim nächsten Start.");
+        }
+        EmailCmd::Anzeigen => match dir.mail()? {
+            Some(r) => show_relay(&r),
+            None => {
+                println!("Kein Mailserver eingerichtet: Briefe gehen per Post oder an das Portal.")
+            }
+        },
+        EmailCmd::Testen => {
+            let Some(r) = dir.mail()? else {
+                bail!("Kein Mailserver eingerichtet („amtsstube-server email einrichten …“).");
+            };
+            r.test().await?;
+            println!(
+                "Verbindung zu {}:{} und Anmeldung in Ordnung.",
+                r.host, r.port
+            );
+        }
+        EmailCmd::Entfernen => {
+            if dir.remove_mail()? {
+                println!(
+                    "Mailserver entfernt: Briefe gehen per Post oder an das Portal; „serve“ liest es beim nächsten Start."
+                );
+            } else {
+                println!("Es war kein Mailserver eingerichtet.");
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -287,6 +418,7 @@ async fn run(cli: Cli) -> Result<()> {
                 dir.path.display()
             );
         }
+        Cmd::Email(cmd) => email(&dir, cmd).await?,
         Cmd::Kasse { ordner } => {
             dir.set_kasse(&ordner)?;
             println!(
@@ -393,8 +525,9 @@ async fn run(cli: Cli) -> Result<()> {
             let yes = |b: bool| if b { "ja" } else { "nein" };
             match dir.delivery() {
                 Ok(d) => println!(
-                    "Versand:         Portal (FIT-Connect) {}, Zahlungsdienst {}, Kassenordner {}",
+                    "Versand:         Portal (FIT-Connect) {}, E-Mail {}, Zahlungsdienst {}, Kassenordner {}",
                     yes(d.reply_destination.is_some()),
+                    yes(d.mail.is_some()),
                     yes(d.payment_url.is_some()),
                     d.hkr_dir
                         .as_ref()

@@ -401,8 +401,16 @@ impl Workstation {
         Ok(CaseDetail {
             // The metadata stays at the Rathaus-Server, which answers the citizen.
             reply_channel: None,
-            // The server's deliveries report at the server (no e-mail there yet).
-            tasks: Vec::new(),
+            // An e-mail the mail server refused: the letter has to go by post.
+            tasks: self
+                .office_refused_mails(meta.id)?
+                .into_iter()
+                .map(|reason| {
+                    format!(
+                        "E-Mail nicht zugestellt ({reason}). Bitte den gespeicherten Brief (Unterlagen) ausdrucken und per Post senden, dann „Per Post versandt“ wählen."
+                    )
+                })
+                .collect(),
             answers: Vec::new(),
             allowed_actions: if may_edit {
                 lifecycle::allowed_actions(
@@ -645,6 +653,7 @@ impl Workstation {
                         .into()
                 }
                 "post" => "Brief per Post (druckt und versendet der Rathaus-Server)".into(),
+                "email" => "Brief per E-Mail (verschlüsselt, versendet der Rathaus-Server)".into(),
                 _ => "Brief (versendet der Rathaus-Server)".into(),
             },
             state: state.into(),
