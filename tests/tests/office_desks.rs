@@ -1080,6 +1080,7 @@ fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<()
             payment_url: Some(sim.config.payment_url.clone()),
             hkr_dir: Some(kasse.clone()),
             mail: None,
+            bundid: None,
         }));
     anna.office_sync()?;
     let mut booked = Vec::new();
@@ -1291,6 +1292,7 @@ fn a_bescheid_by_email_made_at_the_desk_goes_out_through_the_servers_relay() -> 
         payment_url: None,
         hkr_dir: Some(kasse.clone()),
         mail,
+        bundid: None,
     };
     server.record.set_delivery(Some(delivery(None)));
     anna.office_sync()?;
@@ -1469,6 +1471,197 @@ fn a_bescheid_by_email_made_at_the_desk_goes_out_through_the_servers_relay() -> 
             );
         }
     }
+    Ok(())
+}
+
+/// A citizen who asked for her BundID mailbox gets the Bescheid made at the
+/// caseworker's desk through the Rathaus-Server's bridge, signed with the town's
+/// BPKI key pair kept at the server – the very PDF kept in the case. A message the
+/// bridge refuses (a key pair the BPKI never issued) becomes the clerk's task on
+/// the case; before the server has a bridge the desk refuses "BundID" in German.
+#[test]
+fn a_bescheid_for_a_bundid_mailbox_made_at_the_desk_goes_out_through_the_servers_bridge()
+-> Result<(), BoxError> {
+    use sha2::Digest as _;
+    let (_cluster, server) = office(
+        "bundid",
+        &[("lea", Role::Leitung), ("anna", Role::Sachbearbeitung)],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    anna.office_sign_in("anna-passwort-1".into())?;
+    let sim = server
+        .rt
+        .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
+            "CARGO_TARGET_TMPDIR"
+        ))))?;
+    let mailboxes = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+    portal_sim::seed::seed_replying(
+        &mut sim.sim.lock(),
+        2,
+        59,
+        &|n, _| serde_json::json!({ "idBundDeMailbox": { "mailboxUuid": mailboxes[n].to_string() } }),
+    )?;
+    let settings = server::pickup::parse_settings(&serde_json::to_string(&sim.config)?)?;
+    let pickup = || {
+        server
+            .rt
+            .block_on(server::pickup::pickup(server.record.clone(), &settings))
+    };
+    assert_eq!(pickup()?.new_cases, 2);
+    let (bridge, key_pem, cert_pem) = {
+        let st = sim.sim.lock();
+        (
+            st.bridge.destination_id,
+            st.bridge.author_key_pem.clone(),
+            st.bridge.author_cert_pem.clone(),
+        )
+    };
+    let pki = fitconnect::keys::TestPki::new(2048)?;
+    let (foreign_key, foreign_cert) = pki.issue_author(portal_sim::bridge::AUTHOR_CN, 2048)?;
+    let (identity, recipient) = office::keyring::generate();
+    let kasse = tmp.path().join("kasse");
+    std::fs::create_dir_all(&kasse)?;
+    let now = jiff::Timestamp::now().as_second();
+    let delivery = |pair: Option<(&str, &str)>| -> Result<_, BoxError> {
+        Ok(server::delivery::DeliverySettings {
+            identity: identity.clone(),
+            recipient: recipient.clone(),
+            reply_destination: Some(sim.config.reply_destination_id),
+            payment_url: None,
+            hkr_dir: Some(kasse.clone()),
+            mail: None,
+            bundid: match pair {
+                Some((key, cert)) => Some(server::delivery::BundIdRoute {
+                    bridge,
+                    level: 3,
+                    author: fitconnect::zbp::Author::from_pem(key, cert, now)?,
+                }),
+                None => None,
+            },
+        })
+    };
+    server.record.set_delivery(Some(delivery(None)?));
+    anna.office_sync()?;
+    let mut cases = Vec::new();
+    for c in anna.office_cases()? {
+        anna.office_step(&c.file_number, Step::PruefungBeginnen, None)?;
+        anna.office_checklist(&c.file_number, true)?;
+        anna.office_step(&c.file_number, Step::Vollstaendig, None)?;
+        anna.office_step(
+            &c.file_number,
+            Step::Entscheiden {
+                ergebnis: Decision::Bewilligt,
+            },
+            Some("Alle Nachweise liegen vor."),
+        )?;
+        cases.push((c.file_number.clone(), c.id.clone()));
+    }
+    let [refused, ok]: [(String, String); 2] = cases.try_into().map_err(|_| "nicht zwei Fälle")?;
+    let bescheid = |az: &str| workstation::LetterRequest {
+        case_id: az.to_string(),
+        kind: workstation::LetterKind::Bescheid,
+        fees: Vec::new(),
+        edits: Vec::new(),
+        kanal: "bundid".into(),
+    };
+    // No bridge at the server yet: not offered, refused in German.
+    let view = anna.letter_view(&bescheid(&ok.0))?;
+    assert!(
+        !view.channels.contains(&"bundid".to_string()),
+        "{:?}",
+        view.channels
+    );
+    let err = anna.office_letter(&bescheid(&ok.0)).unwrap_err();
+    assert!(
+        err.message.contains("amtsstube-server bundid einrichten"),
+        "{}",
+        err.message
+    );
+    let until_sent = || -> Result<Vec<store::OutboxItem>, BoxError> {
+        for _ in 0..6 {
+            pickup()?;
+            let items = server.rt.block_on(server.record.outbox_items())?;
+            if items.iter().all(|i| i.state != "pending") {
+                return Ok(items);
+            }
+        }
+        Err("Ausgang nicht leer".into())
+    };
+
+    // A key pair the BPKI never issued: the bridge refuses, the clerk gets the task.
+    server
+        .record
+        .set_delivery(Some(delivery(Some((&foreign_key, &foreign_cert)))?));
+    anna.office_sync()?;
+    let view = anna.letter_view(&bescheid(&refused.0))?;
+    assert_eq!(view.channels.first().map(String::as_str), Some("bundid"));
+    let letter = anna.office_letter(&bescheid(&refused.0))?;
+    assert!(
+        letter.sends.contains(&"BundID-Postfach".to_string()),
+        "{letter:?}"
+    );
+    assert_eq!(anna.office_sync()?.applied, 1);
+    let items = until_sent()?;
+    assert!(
+        items
+            .iter()
+            .any(|i| i.kind == "bundid" && i.state == "failed"),
+        "{items:?}"
+    );
+    assert!(sim.sim.lock().postkorb().is_empty(), "nichts durchgekommen");
+    anna.office_sync()?;
+    let d = anna.case_detail(&refused.1)?;
+    assert_eq!(d.tasks.len(), 1, "{:?}", d.tasks);
+    assert!(
+        d.tasks[0].contains("Nicht im BundID-Postfach zugestellt") && d.tasks[0].contains("BPKI"),
+        "{}",
+        d.tasks[0]
+    );
+
+    // The right key pair: the letter reaches the mailbox, signed by the town.
+    server
+        .record
+        .set_delivery(Some(delivery(Some((&key_pem, &cert_pem)))?));
+    anna.office_letter(&bescheid(&ok.0))?;
+    assert_eq!(anna.office_sync()?.applied, 1);
+    until_sent()?;
+    let inbox = sim.sim.lock().postkorb();
+    let messages: Vec<_> = inbox.iter().filter(|e| e.art == "nachricht").collect();
+    assert_eq!(messages.len(), 1, "{inbox:?}");
+    let m = messages[0];
+    assert!(
+        m.mailbox_uuid.is_some_and(|u| mailboxes.contains(&u)),
+        "{:?}",
+        m.mailbox_uuid
+    );
+    assert_eq!(m.signer, portal_sim::bridge::AUTHOR_CN);
+    assert_eq!(m.reference.as_deref(), Some(ok.0.as_str()));
+    let kept = anna
+        .office_documents(&ok.0)?
+        .into_iter()
+        .find(|d| d.kind == "letter")
+        .ok_or("kein Brief im Vorgang")?;
+    use base64::Engine as _;
+    let received = base64::engine::general_purpose::STANDARD.decode(&m.files[0].content)?;
+    assert_eq!(
+        hex::encode(sha2::Sha512::digest(&received)),
+        hex::encode(sha2::Sha512::digest(&kept.bytes)),
+        "derselbe Brief"
+    );
+    // Sent twice? A second run sends nothing again; no delivery copy is left.
+    pickup()?;
+    assert_eq!(
+        sim.sim
+            .lock()
+            .postkorb()
+            .iter()
+            .filter(|e| e.art == "nachricht")
+            .count(),
+        1
+    );
+    assert_eq!(server.rt.block_on(server.record.delivery_waiting())?, 0);
     Ok(())
 }
 

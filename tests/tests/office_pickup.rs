@@ -215,7 +215,7 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
     // the first use, owner-only.
     assert!(
         status.contains(
-            "Versand:         Portal (FIT-Connect) ja, E-Mail nein, Zahlungsdienst ja, Kassenordner nicht eingerichtet"
+            "Versand:         Portal (FIT-Connect) ja, E-Mail nein, BundID nein, Zahlungsdienst ja, Kassenordner nicht eingerichtet"
         ),
         "{status}"
     );
@@ -314,6 +314,52 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
             .mode();
         assert_eq!(mode & 0o077, 0, "{mode:o}");
     }
+    // The BundID bridge and the town's BPKI key pair: a key that is not the
+    // certificate's is refused, the right pair kept owner-only and shown without it.
+    assert!(admin(&["bundid", "anzeigen"])?.contains("nicht eingerichtet"));
+    let pki = fitconnect::keys::TestPki::new(2048)?;
+    let (key_pem, cert_pem) = pki.issue_author("Gemeinde Musterstadt", 2048)?;
+    let (other_key, _) = pki.issue_author("Gemeinde Musterstadt", 2048)?;
+    let (key_file, cert_file, other_file) = (
+        tmp.path().join("bpki-schluessel.pem"),
+        tmp.path().join("bpki-zertifikat.pem"),
+        tmp.path().join("fremd.pem"),
+    );
+    std::fs::write(&key_file, &key_pem)?;
+    std::fs::write(&cert_file, &cert_pem)?;
+    std::fs::write(&other_file, &other_key)?;
+    let bruecke = uuid::Uuid::new_v4().to_string();
+    let bundid = |key: &Path| {
+        admin(&[
+            "bundid",
+            "einrichten",
+            "--bruecke",
+            &bruecke,
+            "--schluessel",
+            &key.display().to_string(),
+            "--zertifikat",
+            &cert_file.display().to_string(),
+        ])
+    };
+    let err = bundid(&other_file).unwrap_err();
+    assert!(err.to_string().contains("gehören nicht zusammen"), "{err}");
+    assert!(!dir.path.join("bundid.json").exists());
+    let out = bundid(&key_file)?;
+    assert!(out.contains("signiert als Gemeinde Musterstadt"), "{out}");
+    let shown = admin(&["bundid", "anzeigen"])?;
+    assert!(
+        shown.contains(&bruecke) && !shown.contains("PRIVATE KEY"),
+        "{shown}"
+    );
+    assert!(admin(&["status"])?.contains("BundID ja"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path.join("bundid.json"))?
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
     // A backup through the command line: first the key (shown once), then the archive.
     let ziel = tmp.path().join("sicherungen");
     let err = admin(&["sicherung", "--ziel", &ziel.display().to_string()]).unwrap_err();
@@ -332,7 +378,9 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
         assert_eq!(mode & 0o077, 0, "{mode:o}");
     }
     assert!(admin(&["email", "entfernen"])?.contains("Mailserver entfernt"));
-    assert!(admin(&["status"])?.contains("E-Mail nein"));
+    assert!(admin(&["bundid", "entfernen"])?.contains("BundID-Einstellungen entfernt"));
+    let status = admin(&["status"])?;
+    assert!(status.contains("E-Mail nein, BundID nein"), "{status}");
     Ok(())
 }
 
@@ -733,6 +781,7 @@ fn letters_sent_by_a_killed_server_arrive_exactly_once() -> Result<(), BoxError>
         };
         let delivery = sync::Delivery {
             mail,
+            bundid: None,
             reply: (kanal == "postfach").then(|| sync::ReplyItem {
                 case_id: uuid::Uuid::nil(),
                 destination_id: uuid::Uuid::nil(),

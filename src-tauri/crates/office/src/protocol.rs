@@ -185,7 +185,7 @@ pub enum CommandBody {
         based_on: i64,
         /// The kind of letter (`bescheid`, `gebuehrenbescheid`, …).
         letter: String,
-        /// "postfach", "email" or "post".
+        /// "postfach", "email", "bundid" or "post".
         kanal: String,
         versendet: bool,
         /// Leased from the server in advance (a fee is booked), else none.
@@ -513,6 +513,10 @@ pub struct Versand {
     /// citizens who asked for it with a key, others get the notice.
     #[serde(default)]
     pub email: bool,
+    /// The town's BPKI key pair and the ZBP bridge are set up: letters go to
+    /// citizens' BundID mailboxes, stating this trust level (1–4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundid: Option<u8>,
 }
 
 /// A user signs in at the server from an enrolled desk.

@@ -420,9 +420,9 @@ pub fn decide(
             if let Some(r) = future_version(case, *based_on) {
                 return Err(r);
             }
-            if !matches!(kanal.as_str(), "postfach" | "email" | "post") {
+            if !matches!(kanal.as_str(), "postfach" | "email" | "bundid" | "post") {
                 return Err(Refusal::invalid(format!(
-                    "Unbekannter Versandweg „{kanal}“ (postfach, email oder post)."
+                    "Unbekannter Versandweg „{kanal}“ (postfach, email, bundid oder post)."
                 )));
             }
             if *versendet {
@@ -562,9 +562,11 @@ mod tests {
         assert_eq!(receipt.event.unwrap().kind, "brief");
         let odd = decide_as(&anna, &early, letter(&early, 3, false, "fax")).unwrap_err();
         assert!(odd.reason.contains("fax"), "{}", odd.reason);
-        // By e-mail (the server's relay) like any other way.
-        let mailed = decide_as(&anna, &c, letter(&c, 6, true, "email")).unwrap();
-        assert_eq!(mailed.after.state, CaseState::Versandt);
+        // By e-mail (the server's relay) or to the BundID mailbox like any other way.
+        for kanal in ["email", "bundid"] {
+            let sent = decide_as(&anna, &c, letter(&c, 6, true, kanal)).unwrap();
+            assert_eq!(sent.after.state, CaseState::Versandt);
+        }
         // The scanning desk sends no letters.
         let sam = actor("sam", Role::Scanstelle);
         let refused = decide_as(&sam, &early, letter(&early, 3, false, "post")).unwrap_err();

@@ -35,6 +35,7 @@ pub const DIRECTORY_FILES: &[&str] = &[
     "portal.json",
     "zustellung.key",
     "email.json",
+    "bundid.json",
 ];
 
 const PREFIX: &str = "amtsstube-server-";

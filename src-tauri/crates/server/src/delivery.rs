@@ -39,6 +39,16 @@ pub struct DeliverySettings {
     pub hkr_dir: Option<PathBuf>,
     /// The town's SMTP relay for answers by e-mail.
     pub mail: Option<sync::mail::Relay>,
+    /// The ZBP bridge and the town's BPKI key pair for BundID mailboxes.
+    pub bundid: Option<BundIdRoute>,
+}
+
+/// Where and as whom letters to BundID mailboxes go.
+pub struct BundIdRoute {
+    pub bridge: Uuid,
+    /// Trust level of the citizens' logins the town states (1–4).
+    pub level: u8,
+    pub author: fitconnect::zbp::Author,
 }
 
 impl DeliverySettings {
@@ -50,6 +60,7 @@ impl DeliverySettings {
             zahlung: self.payment_url.is_some(),
             kasse: self.hkr_dir.is_some(),
             email: self.mail.is_some(),
+            bundid: self.bundid.as_ref().map(|b| b.level),
         }
     }
 }
@@ -206,6 +217,56 @@ pub(crate) fn prepare(
             // Its own order: a refused address holds back no booking.
             ordering_key: format!("mail:{ordering}"),
             sealed: seal_json(&mail, recipient)?,
+        });
+    }
+    if let Some(mut item) = d.bundid {
+        let route = settings.bundid.as_ref().ok_or_else(|| {
+            refuse("Am Rathaus-Server ist kein BundID-Postfach (ZBP-Brücke und BPKI-Schlüssel) eingerichtet oder das BPKI-Zertifikat ist nicht gültig: Der Brief geht mit der Post. Die Administration richtet es ein: amtsstube-server bundid einrichten.")
+        })?;
+        if item.service != fitconnect::zbp::MESSAGE_SERVICE {
+            return Err(refuse(
+                "Der Versandauftrag für das BundID-Postfach ist keine Nachricht.",
+            ));
+        }
+        let mut message: fitconnect::zbp::Message = serde_json::from_str(&item.content)
+            .map_err(|e| refuse(format!("Die BundID-Nachricht ist unlesbar: {e}")))?;
+        // The server states the trust level; the letter named must be this one.
+        message.stork_qaa_level = route.level;
+        keep_letter(&mut work)?;
+        let letter = base64::engine::general_purpose::STANDARD
+            .decode(d.letter.as_bytes())
+            .map_err(|_| refuse("Der Brief im Versandauftrag ist beschädigt."))?;
+        let named = match message.attachments.as_slice() {
+            [one] => one.clone(),
+            _ => {
+                return Err(refuse(
+                    "Die BundID-Nachricht muss genau den Brief als Anhang nennen.",
+                ));
+            }
+        };
+        if named != fitconnect::zbp::FileRef::of(&named.filename, &letter) {
+            return Err(refuse(
+                "Die BundID-Nachricht nennt einen anderen Anhang als den Brief (Prüfsumme oder Länge).",
+            ));
+        }
+        message
+            .check()
+            .map_err(|e| refuse(format!("Die BundID-Nachricht ist ungültig: {e}")))?;
+        item.content = fitconnect::zbp::content_of(&message).map_err(|e| refuse(e.to_string()))?;
+        item.bridge = route.bridge;
+        item.attachments.truncate(1);
+        let Some(attachment) = item.attachments.first_mut() else {
+            return Err(refuse("Der Versandauftrag nennt keinen Anhang."));
+        };
+        attachment.blob_id = blob_id.clone();
+        attachment.filename = named.filename;
+        attachment.mime_type = "application/pdf".into();
+        work.items.push(Queued {
+            key: format!("bundid:{command_key}"),
+            kind: "bundid",
+            // A refused message holds back no booking (as at a desk alone).
+            ordering_key: format!("bundid:{ordering}"),
+            sealed: seal_json(&item, recipient)?,
         });
     }
     let kz = |what: &str| -> std::result::Result<(), Refusal> {
@@ -399,6 +460,7 @@ mod tests {
                 from_name: None,
                 ca_pem: None,
             }),
+            bundid: None,
         }
     }
 
@@ -437,6 +499,7 @@ mod tests {
                 xml: "<ao/>".into(),
             }),
             mail: None,
+            bundid: None,
         }
     }
 
@@ -569,6 +632,108 @@ mod tests {
         );
         assert!(r.err().unwrap().reason.contains("kein Mailserver"));
         assert!(!no_relay.versand().email && s.versand().email);
+    }
+
+    #[test]
+    fn a_bundid_message_gets_the_servers_bridge_and_level_and_must_name_the_letter() {
+        let pki = fitconnect::keys::TestPki::new(2048).unwrap();
+        let (key, cert) = pki.issue_author("Musterstadt", 2048).unwrap();
+        let mut s = settings(true);
+        let bridge = Uuid::new_v4();
+        s.bundid = Some(BundIdRoute {
+            bridge,
+            level: 4,
+            author: fitconnect::zbp::Author::from_pem(
+                &key,
+                &cert,
+                jiff::Timestamp::now().as_second(),
+            )
+            .unwrap(),
+        });
+        let letter = b"%PDF-1.7 Brief";
+        let message = |named: &[u8]| fitconnect::zbp::Message {
+            mailbox_uuid: Uuid::new_v4(),
+            stork_qaa_level: 1,
+            sender: "Stadt Musterstadt".into(),
+            title: "Bescheid – Aktenzeichen ON-2026-000001".into(),
+            content: "<p>Anbei</p>".into(),
+            service: "Hundesteuer".into(),
+            application_id: None,
+            reference: Some("ON-2026-000001".into()),
+            attachments: vec![fitconnect::zbp::FileRef::of("bescheid.pdf", named)],
+        };
+        let item = |m: &fitconnect::zbp::Message| sync::BundIdItem {
+            bridge: Uuid::nil(),
+            service: fitconnect::zbp::MESSAGE_SERVICE.into(),
+            content: fitconnect::zbp::content_of(m).unwrap(),
+            attachments: vec![sync::ReplyAttachment {
+                attachment_id: Uuid::new_v4(),
+                blob_id: String::new(),
+                filename: "anders.pdf".into(),
+                mime_type: "text/html".into(),
+            }],
+        };
+        let mut p = package("5100010000017");
+        (p.reply, p.payment, p.hkr) = (None, None, None);
+        let fc = Some(Uuid::new_v4());
+        let queue = |p: &sync::Delivery, s: &DeliverySettings| {
+            let key = Uuid::new_v4();
+            let d = sealed(p, &s.recipient);
+            (
+                key,
+                prepare(Some(s), key, Uuid::new_v4(), fc, None, &doc(), Some(&d)),
+            )
+        };
+        p.bundid = Some(item(&message(letter)));
+        let (key, work) = queue(&p, &s);
+        let work = work.unwrap();
+        assert_eq!(
+            (work.items[0].kind, work.items[0].key.clone()),
+            ("bundid", format!("bundid:{key}"))
+        );
+        let open = |b: &[u8]| keyring::open_document(b, &s.identity).unwrap();
+        let queued: sync::BundIdItem =
+            serde_json::from_slice(&open(&work.items[0].sealed)).unwrap();
+        assert_eq!(queued.bridge, bridge);
+        let m: fitconnect::zbp::Message = serde_json::from_str(&queued.content).unwrap();
+        assert_eq!(m.stork_qaa_level, 4, "the server's trust level");
+        assert_eq!(queued.attachments[0].blob_id, format!("brief:{key}"));
+        assert_eq!(queued.attachments[0].filename, "bescheid.pdf");
+        assert_eq!(open(&work.blob.unwrap().1), letter);
+        assert_eq!(s.versand().bundid, Some(4));
+        // A message naming another file than the letter, a status in its place,
+        // and a server without a bridge: refused in German.
+        p.bundid = Some(item(&message(b"%PDF-1.7 anders")));
+        assert!(
+            queue(&p, &s)
+                .1
+                .err()
+                .unwrap()
+                .reason
+                .contains("anderen Anhang")
+        );
+        let mut status = item(&message(letter));
+        status.service = fitconnect::zbp::STATUS_SERVICE.into();
+        p.bundid = Some(status);
+        assert!(
+            queue(&p, &s)
+                .1
+                .err()
+                .unwrap()
+                .reason
+                .contains("keine Nachricht")
+        );
+        p.bundid = Some(item(&message(letter)));
+        s.bundid = None;
+        assert!(
+            queue(&p, &s)
+                .1
+                .err()
+                .unwrap()
+                .reason
+                .contains("amtsstube-server bundid einrichten")
+        );
+        assert_eq!(s.versand().bundid, None);
     }
 
     #[test]

@@ -662,10 +662,19 @@ impl Record {
         let sealed: Option<Vec<u8>> = row.try_get(2)?;
         let command = key
             .strip_prefix("mail:")
+            .or_else(|| key.strip_prefix("bundid:"))
             .and_then(|c| Uuid::parse_str(c).ok());
-        if let (true, Some(command), Some(sealed)) = (kind == "mail", command, sealed) {
-            let mail: Option<sync::mail::MailItem> =
-                serde_json::from_str(&self.open_payload(&sealed)?).ok();
+        if let (Some(command), Some(sealed)) = (command, sealed) {
+            let payload = self.open_payload(&sealed)?;
+            // A notice (its letter went by post) or a status needs nothing more.
+            let letter = match kind.as_str() {
+                "mail" => serde_json::from_str::<sync::mail::MailItem>(&payload)
+                    .is_ok_and(|m| !m.notice()),
+                "bundid" => {
+                    serde_json::from_str::<sync::BundIdItem>(&payload).is_ok_and(|b| !b.is_status())
+                }
+                _ => false,
+            };
             let case: Option<Uuid> = tx
                 .query_opt(
                     &stmt(
@@ -678,7 +687,7 @@ impl Record {
                 .await?
                 .map(|r| r.try_get(0))
                 .transpose()?;
-            if let (Some(case_id), Some(false)) = (case, mail.as_ref().map(|m| m.notice())) {
+            if let (Some(case_id), true) = (case, letter) {
                 let row = tx
                     .query_one(
                         &stmt(
@@ -698,7 +707,8 @@ impl Record {
                     &text_time(Timestamp::now()),
                 );
                 event.actor = "mailserver".into();
-                let reason = serde_json::json!({ "grund": error, "kanal": "email" });
+                let kanal = if kind == "bundid" { "bundid" } else { "email" };
+                let reason = serde_json::json!({ "grund": error, "kanal": kanal });
                 event.content = Some(
                     office::keyring::seal(reason.to_string().as_bytes(), &[fall])
                         .map_err(|r| invalid(r.reason))?,
@@ -714,7 +724,11 @@ impl Record {
                     &tx,
                     Some("mailserver"),
                     None,
-                    "vorgang.email_unzustellbar",
+                    if kind == "bundid" {
+                        "vorgang.bundid_unzustellbar"
+                    } else {
+                        "vorgang.email_unzustellbar"
+                    },
                     &effect.after.file_number,
                 )
                 .await?;
@@ -726,16 +740,7 @@ impl Record {
                 &[&id],
             )
             .await?;
-            tx.execute(
-                &stmt(
-                    &tx,
-                    "DELETE FROM delivery_blobs WHERE id = $1 AND NOT EXISTS (
-                       SELECT 1 FROM outbox WHERE idempotency_key = $2 AND state <> 'done')",
-                )
-                .await?,
-                &[&format!("brief:{command}"), &format!("reply:{command}")],
-            )
-            .await?;
+            wipe_letter(&tx, &command.to_string()).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -770,21 +775,9 @@ impl Record {
         if let Some(command) = key
             .strip_prefix("reply:")
             .or_else(|| key.strip_prefix("mail:"))
+            .or_else(|| key.strip_prefix("bundid:"))
         {
-            tx.execute(
-                &stmt(
-                    &tx,
-                    "DELETE FROM delivery_blobs WHERE id = $1 AND NOT EXISTS (
-                       SELECT 1 FROM outbox WHERE idempotency_key IN ($2, $3) AND state <> 'done')",
-                )
-                .await?,
-                &[
-                    &format!("brief:{command}"),
-                    &format!("reply:{command}"),
-                    &format!("mail:{command}"),
-                ],
-            )
-            .await?;
+            wipe_letter(&tx, command).await?;
         }
         if let (Some(state), Some(sub)) = (next, key.split_once(':').map(|(_, s)| s)) {
             tx.execute(
@@ -851,6 +844,27 @@ impl Record {
             }
         })
     }
+}
+
+/// A letter's delivery copy goes once no item of it (reply, e-mail, BundID) still
+/// waits to be sent.
+async fn wipe_letter(tx: &impl GenericClient, command: &str) -> Result<()> {
+    tx.execute(
+        &stmt(
+            tx,
+            "DELETE FROM delivery_blobs WHERE id = $1 AND NOT EXISTS (
+               SELECT 1 FROM outbox WHERE idempotency_key IN ($2, $3, $4) AND state = 'pending')",
+        )
+        .await?,
+        &[
+            &format!("brief:{command}"),
+            &format!("reply:{command}"),
+            &format!("mail:{command}"),
+            &format!("bundid:{command}"),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 fn portal_event(case_id: Uuid, kind: &str, now: &str) -> Event {
@@ -923,7 +937,10 @@ pub async fn pickup(record: Arc<Record>, settings: &SubscriberSettings) -> Resul
     let delivery = store.record.delivery();
     let channels = sync::Channels {
         mail: delivery.as_ref().and_then(|d| d.mail.as_ref()),
-        bundid: None,
+        bundid: delivery
+            .as_ref()
+            .and_then(|d| d.bundid.as_ref())
+            .map(|b| &b.author),
     };
     let (report, _) = sync::run_with(&api, &mut store, &sub, channels, &mut machine, |_| {})
         .await

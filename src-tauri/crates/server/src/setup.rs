@@ -34,6 +34,18 @@ pub struct ServerDir {
     pub path: PathBuf,
 }
 
+/// The BundID bridge and the town's BPKI key pair as the server keeps them.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundIdSettings {
+    /// Zustellpunkt-ID of FITKO's ZBP bridge.
+    pub bridge: uuid::Uuid,
+    pub key_pem: String,
+    pub cert_pem: String,
+    /// Trust level of the citizens' logins the town states (1–4).
+    pub level: u8,
+}
+
 /// Everything `serve` needs.
 pub struct Loaded {
     pub config: ServerConfig,
@@ -131,7 +143,64 @@ impl ServerDir {
             payment_url: routing.payment_url,
             hkr_dir: config.kasse_ordner.map(PathBuf::from),
             mail: self.mail()?,
+            bundid: self.bundid()?.and_then(|b| {
+                // A key pair out of its validity sends nothing: shown by `status`.
+                let author = fitconnect::zbp::Author::from_pem(
+                    &b.key_pem,
+                    &b.cert_pem,
+                    jiff::Timestamp::now().as_second(),
+                )
+                .ok()?;
+                Some(crate::delivery::BundIdRoute {
+                    bridge: b.bridge,
+                    level: b.level,
+                    author,
+                })
+            }),
         })
+    }
+
+    /// The BundID bridge and the town's BPKI key pair (owner-only `bundid.json`:
+    /// it holds the private key), if set up.
+    pub fn bundid(&self) -> Result<Option<BundIdSettings>> {
+        let path = self.file("bundid.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        serde_json::from_str(&read(&path)?)
+            .map(Some)
+            .map_err(|e| ServerError::file(&path, format!("nicht lesbar: {e}")))
+    }
+
+    /// Keep the bridge and key pair, checked first: they belong together, the
+    /// certificate names a signer and is valid now, the trust level is 1–4.
+    pub fn save_bundid(&self, s: &BundIdSettings) -> Result<fitconnect::zbp::Author> {
+        if !(1..=4).contains(&s.level) {
+            return Err(ServerError::Invalid(format!(
+                "Vertrauensniveau {} (erlaubt 1 bis 4).",
+                s.level
+            )));
+        }
+        let author = fitconnect::zbp::Author::from_pem(
+            &s.key_pem,
+            &s.cert_pem,
+            jiff::Timestamp::now().as_second(),
+        )
+        .map_err(|e| ServerError::Invalid(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(s).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        write_private(&self.file("bundid.json"), &json)?;
+        Ok(author)
+    }
+
+    /// Forget the bridge: letters then go by post (or another way).
+    pub fn remove_bundid(&self) -> Result<bool> {
+        let path = self.file("bundid.json");
+        if !path.exists() {
+            return Ok(false);
+        }
+        std::fs::remove_file(&path).map_err(|e| ServerError::file(&path, e))?;
+        Ok(true)
     }
 
     /// The town's SMTP relay for answers by e-mail (owner-only `email.json`: it

@@ -461,6 +461,10 @@ pub struct Delivery {
     /// goes by post); the server fills in its sender, Message-ID and attachment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<crate::mail::MailItem>,
+    /// The letter to the citizen's BundID mailbox; the server fills in its bridge,
+    /// trust level and attachment, and signs it when it sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundid: Option<crate::BundIdItem>,
 }
 
 /// The remote side as the machine's calls see it.

@@ -905,10 +905,13 @@ impl Workstation {
         self.office_act(CommandBody::Note { case_id, content })
     }
 
-    /// The reasons of the refused e-mails of a case not yet settled by post (the
-    /// oldest first): the Rathaus-Server's refusals less the letters posted since,
-    /// those still waiting in the upload queue included.
-    pub(crate) fn office_refused_mails(&mut self, case_id: Uuid) -> Result<Vec<String>, AppError> {
+    /// The way (`email`, `bundid`) and reason of the refused letters of a case not
+    /// yet settled by post (the oldest first): the Rathaus-Server's refusals less
+    /// the letters posted since, those still waiting in the upload queue included.
+    pub(crate) fn office_refused_mails(
+        &mut self,
+        case_id: Uuid,
+    ) -> Result<Vec<(String, String)>, AppError> {
         let events = self.office_events(case_id)?;
         let queued = self
             .replica_mut()?
@@ -918,29 +921,31 @@ impl Workstation {
                 |c| matches!(&c.body, CommandBody::Posted { case_id: id, .. } if *id == case_id),
             )
             .count();
-        let mut open = std::collections::VecDeque::new();
+        // Counted, not paired in order: events of the same second may come in
+        // any order.
+        let mut refused = Vec::new();
+        let mut settled = queued;
         for e in &events {
             match e.kind.as_str() {
                 office::rules::MAIL_REFUSED => {
-                    let reason = e
+                    let v = e
                         .content
                         .as_ref()
                         .and_then(|c| self.office_open(KeyKind::Fall, c).ok())
                         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                        .and_then(|v| v["grund"].as_str().map(str::to_owned))
-                        .unwrap_or_else(|| "ohne Angabe des Grundes".into());
-                    open.push_back(reason);
+                        .unwrap_or_default();
+                    let kanal = v["kanal"].as_str().unwrap_or("email").to_owned();
+                    let reason = v["grund"]
+                        .as_str()
+                        .unwrap_or("ohne Angabe des Grundes")
+                        .to_owned();
+                    refused.push((kanal, reason));
                 }
-                office::rules::POSTED => {
-                    open.pop_front();
-                }
+                office::rules::POSTED => settled += 1,
                 _ => {}
             }
         }
-        for _ in 0..queued {
-            open.pop_front();
-        }
-        Ok(open.into())
+        Ok(refused.into_iter().skip(settled).collect())
     }
 
     /// A letter whose e-mail was refused went by post (office mode): recorded with

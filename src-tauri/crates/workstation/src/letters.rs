@@ -1309,11 +1309,14 @@ impl Workstation {
                 .then(uuid::Uuid::nil),
             payment_url: placeholder(versand.as_ref().is_some_and(|v| v.zahlung)),
             hkr_dir: placeholder(versand.as_ref().is_some_and(|v| v.kasse)),
-            // The Rathaus-Server sends the e-mail with its own relay; BundID there
-            // is not built yet.
+            // The Rathaus-Server sends the e-mail with its own relay and the BundID
+            // message with its own bridge and key pair (the nil bridge stands in).
             mail: None,
             mail_at_server: versand.as_ref().is_some_and(|v| v.email),
-            bundid: None,
+            bundid: versand
+                .as_ref()
+                .and_then(|v| v.bundid)
+                .map(|level| (uuid::Uuid::nil(), level)),
             history: {
                 let cfg = self.casework_config()?;
                 let events = self.office_events(case_id)?;
@@ -1358,6 +1361,10 @@ impl Workstation {
                 .replace(
                     "(Verwaltung → E-Mail)",
                     "am Rathaus-Server (amtsstube-server email)",
+                )
+                .replace(
+                    "(amtsstube bundid einrichten)",
+                    "am Rathaus-Server (amtsstube-server bundid einrichten)",
                 ),
             ));
         }
@@ -1383,6 +1390,7 @@ impl Workstation {
             || out.hkr.is_some()
             || out.payment.is_some()
             || out.mail.is_some()
+            || out.bundid.is_some()
         {
             let v = versand.as_ref().ok_or_else(|| {
                 invalid("Der Rathaus-Server hat noch nicht gesagt, wie er versendet: Bitte einmal abgleichen.")
@@ -1401,12 +1409,16 @@ impl Workstation {
                 Some(_) => sends.push("E-Mail (verschlüsselt)".to_owned()),
                 None => {}
             }
+            if out.bundid.is_some() {
+                sends.push("BundID-Postfach".to_owned());
+            }
             let package = sync::Delivery {
                 reply: out.reply,
                 letter: b64.clone(),
                 payment: out.payment,
                 hkr: out.hkr,
                 mail: out.mail,
+                bundid: out.bundid.map(|d| d.item(&pdf, "")).transpose()?,
             };
             let json = serde_json::to_vec(&package).map_err(|e| storage(e.to_string()))?;
             Some(

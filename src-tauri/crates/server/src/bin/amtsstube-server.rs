@@ -77,6 +77,9 @@ enum Cmd {
     /// Mailserver der Stadt für Antworten per E-Mail (PGP/MIME) an die Bürgerinnen und Bürger.
     #[command(subcommand)]
     Email(EmailCmd),
+    /// BundID-Postfach: ZBP-Brücke von FITKO und BPKI-Schlüsselpaar der Gemeinde.
+    #[command(subcommand)]
+    Bundid(BundidCmd),
     /// Sicherung: Datenbank (pg_dump) und Serververzeichnis in einer verschlüsselten Datei.
     Sicherung {
         /// Ordner der Sicherungen.
@@ -117,6 +120,85 @@ enum UserCmd {
     Entfernen { name: String },
     /// Alle Benutzer.
     Liste,
+}
+
+#[derive(Subcommand)]
+enum BundidCmd {
+    /// Brücke und Schlüsselpaar setzen (geprüft: gehören zusammen, Zertifikat gültig).
+    Einrichten {
+        /// Zustellpunkt-ID des ZBP-Brückendienstes (von FITKO).
+        #[arg(long)]
+        bruecke: uuid::Uuid,
+        /// Privater BPKI-Schlüssel der Gemeinde (PEM).
+        #[arg(long)]
+        schluessel: PathBuf,
+        /// Das Zertifikat dazu (PEM).
+        #[arg(long)]
+        zertifikat: PathBuf,
+        /// Vertrauensniveau der Anmeldungen (STORK-QAA 1–4).
+        #[arg(long, default_value_t = 3)]
+        vertrauensniveau: u8,
+    },
+    /// Eingerichtete Brücke und Zertifikat zeigen (ohne Schlüssel).
+    Anzeigen,
+    /// Entfernen: Briefe gehen dann per Post oder einen anderen Weg.
+    Entfernen,
+}
+
+fn show_bundid(s: &server::setup::BundIdSettings) {
+    let now = jiff::Timestamp::now().as_second();
+    match fitconnect::zbp::Author::from_pem(&s.key_pem, &s.cert_pem, now) {
+        Ok(a) => println!(
+            "BundID-Brücke {}, signiert als {} (Zertifikat gültig bis {}), Vertrauensniveau {}",
+            s.bridge,
+            a.signer(),
+            a.valid_until(),
+            s.level
+        ),
+        Err(e) => println!(
+            "BundID-Brücke {}, Schlüsselpaar nicht nutzbar: {e} – es wird nichts versandt.",
+            s.bridge
+        ),
+    }
+}
+
+fn bundid(dir: &ServerDir, cmd: BundidCmd) -> Result<()> {
+    match cmd {
+        BundidCmd::Einrichten {
+            bruecke,
+            schluessel,
+            zertifikat,
+            vertrauensniveau,
+        } => {
+            let key_pem = std::fs::read_to_string(&schluessel)
+                .with_context(|| format!("Schlüssel {} nicht lesbar", schluessel.display()))?;
+            let cert_pem = std::fs::read_to_string(&zertifikat)
+                .with_context(|| format!("Zertifikat {} nicht lesbar", zertifikat.display()))?;
+            let s = server::setup::BundIdSettings {
+                bridge: bruecke,
+                key_pem: key_pem.trim().to_owned() + "\n",
+                cert_pem: cert_pem.trim().to_owned() + "\n",
+                level: vertrauensniveau,
+            };
+            dir.save_bundid(&s)?;
+            show_bundid(&s);
+            println!("Eingerichtet; „serve“ liest es beim nächsten Start.");
+        }
+        BundidCmd::Anzeigen => match dir.bundid()? {
+            Some(s) => show_bundid(&s),
+            None => println!(
+                "BundID-Postfach nicht eingerichtet: Briefe gehen per Post oder einen anderen Weg."
+            ),
+        },
+        BundidCmd::Entfernen => {
+            if dir.remove_bundid()? {
+                println!("BundID-Einstellungen entfernt; „serve“ liest es beim nächsten Start.");
+            } else {
+                println!("Es war kein BundID-Postfach eingerichtet.");
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -419,6 +501,7 @@ async fn run(cli: Cli) -> Result<()> {
             );
         }
         Cmd::Email(cmd) => email(&dir, cmd).await?,
+        Cmd::Bundid(cmd) => bundid(&dir, cmd)?,
         Cmd::Kasse { ordner } => {
             dir.set_kasse(&ordner)?;
             println!(
@@ -525,9 +608,10 @@ async fn run(cli: Cli) -> Result<()> {
             let yes = |b: bool| if b { "ja" } else { "nein" };
             match dir.delivery() {
                 Ok(d) => println!(
-                    "Versand:         Portal (FIT-Connect) {}, E-Mail {}, Zahlungsdienst {}, Kassenordner {}",
+                    "Versand:         Portal (FIT-Connect) {}, E-Mail {}, BundID {}, Zahlungsdienst {}, Kassenordner {}",
                     yes(d.reply_destination.is_some()),
                     yes(d.mail.is_some()),
+                    yes(d.bundid.is_some()),
                     yes(d.payment_url.is_some()),
                     d.hkr_dir
                         .as_ref()

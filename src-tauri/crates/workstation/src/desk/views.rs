@@ -405,9 +405,14 @@ impl Workstation {
             tasks: self
                 .office_refused_mails(meta.id)?
                 .into_iter()
-                .map(|reason| {
+                .map(|(kanal, reason)| {
                     format!(
-                        "E-Mail nicht zugestellt ({reason}). Bitte den gespeicherten Brief (Unterlagen) ausdrucken und per Post senden, dann „Per Post versandt“ wählen."
+                        "{} ({reason}). Bitte den gespeicherten Brief (Unterlagen) ausdrucken und per Post senden, dann „Per Post versandt“ wählen.",
+                        if kanal == "bundid" {
+                            "Nicht im BundID-Postfach zugestellt"
+                        } else {
+                            "E-Mail nicht zugestellt"
+                        }
                     )
                 })
                 .collect(),
@@ -654,6 +659,7 @@ impl Workstation {
                 }
                 "post" => "Brief per Post (druckt und versendet der Rathaus-Server)".into(),
                 "email" => "Brief per E-Mail (verschlüsselt, versendet der Rathaus-Server)".into(),
+                "bundid" => "Brief an das BundID-Postfach (versendet der Rathaus-Server)".into(),
                 _ => "Brief (versendet der Rathaus-Server)".into(),
             },
             state: state.into(),
