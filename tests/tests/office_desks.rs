@@ -192,6 +192,21 @@ fn spawn_cli(
 /// A name planted in a note, looked for in clear on every disk.
 const CANARY: &str = "Xaverine Quackenbusch";
 
+/// Check, complete and grant a case at a desk (queued for the server).
+fn decide_at_desk(ws: &mut Workstation, file_number: &str) -> Result<(), BoxError> {
+    ws.office_step(file_number, Step::PruefungBeginnen, None)?;
+    ws.office_checklist(file_number, true)?;
+    ws.office_step(file_number, Step::Vollstaendig, None)?;
+    ws.office_step(
+        file_number,
+        Step::Entscheiden {
+            ergebnis: Decision::Bewilligt,
+        },
+        Some("Alle Nachweise liegen vor."),
+    )?;
+    Ok(())
+}
+
 fn state_of(ws: &mut Workstation, file_number: &str) -> Result<CaseState, BoxError> {
     Ok(ws
         .office_cases()?
@@ -1041,16 +1056,7 @@ fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<()
         .filter_map(|d| d.applicant)
         .collect();
     for c in &cases {
-        anna.office_step(&c.file_number, Step::PruefungBeginnen, None)?;
-        anna.office_checklist(&c.file_number, true)?;
-        anna.office_step(&c.file_number, Step::Vollstaendig, None)?;
-        anna.office_step(
-            &c.file_number,
-            Step::Entscheiden {
-                ergebnis: Decision::Bewilligt,
-            },
-            Some("Alle Nachweise liegen vor."),
-        )?;
+        decide_at_desk(&mut anna, &c.file_number)?;
     }
     let bescheid = |az: &str| workstation::LetterRequest {
         case_id: az.to_string(),
@@ -1300,16 +1306,7 @@ fn a_bescheid_by_email_made_at_the_desk_goes_out_through_the_servers_relay() -> 
     let mut with_key = Vec::new();
     let mut without = None;
     for c in anna.office_cases()? {
-        anna.office_step(&c.file_number, Step::PruefungBeginnen, None)?;
-        anna.office_checklist(&c.file_number, true)?;
-        anna.office_step(&c.file_number, Step::Vollstaendig, None)?;
-        anna.office_step(
-            &c.file_number,
-            Step::Entscheiden {
-                ergebnis: Decision::Bewilligt,
-            },
-            Some("Alle Nachweise liegen vor."),
-        )?;
+        decide_at_desk(&mut anna, &c.file_number)?;
         let address = anna
             .office_documents(&c.file_number)?
             .into_iter()
@@ -1546,16 +1543,7 @@ fn a_bescheid_for_a_bundid_mailbox_made_at_the_desk_goes_out_through_the_servers
     anna.office_sync()?;
     let mut cases = Vec::new();
     for c in anna.office_cases()? {
-        anna.office_step(&c.file_number, Step::PruefungBeginnen, None)?;
-        anna.office_checklist(&c.file_number, true)?;
-        anna.office_step(&c.file_number, Step::Vollstaendig, None)?;
-        anna.office_step(
-            &c.file_number,
-            Step::Entscheiden {
-                ergebnis: Decision::Bewilligt,
-            },
-            Some("Alle Nachweise liegen vor."),
-        )?;
+        decide_at_desk(&mut anna, &c.file_number)?;
         cases.push((c.file_number.clone(), c.id.clone()));
     }
     let [refused, ok]: [(String, String); 2] = cases.try_into().map_err(|_| "nicht zwei Fälle")?;
