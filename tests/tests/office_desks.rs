@@ -1506,7 +1506,6 @@ fn a_bescheid_for_a_bundid_mailbox_made_at_the_desk_goes_out_through_the_servers
             .rt
             .block_on(server::pickup::pickup(server.record.clone(), &settings))
     };
-    assert_eq!(pickup()?.new_cases, 2);
     let (bridge, key_pem, cert_pem) = {
         let st = sim.sim.lock();
         (
@@ -1532,6 +1531,7 @@ fn a_bescheid_for_a_bundid_mailbox_made_at_the_desk_goes_out_through_the_servers
             bundid: match pair {
                 Some((key, cert)) => Some(server::delivery::BundIdRoute {
                     bridge,
+                    sender: "Stadt Musterstadt".into(),
                     level: 3,
                     author: fitconnect::zbp::Author::from_pem(key, cert, now)?,
                 }),
@@ -1539,13 +1539,17 @@ fn a_bescheid_for_a_bundid_mailbox_made_at_the_desk_goes_out_through_the_servers
             },
         })
     };
+    // The server keeps each application's Statusmonitor id from the pickup on.
     server.record.set_delivery(Some(delivery(None)?));
+    assert_eq!(pickup()?.new_cases, 2);
     anna.office_sync()?;
     let mut cases = Vec::new();
     for c in anna.office_cases()? {
         decide_at_desk(&mut anna, &c.file_number)?;
         cases.push((c.file_number.clone(), c.id.clone()));
     }
+    // The steps reach the server while it has no bridge: no status updates yet.
+    assert_eq!(anna.office_sync()?.applied, 8);
     let [refused, ok]: [(String, String); 2] = cases.try_into().map_err(|_| "nicht zwei Fälle")?;
     let bescheid = |az: &str| workstation::LetterRequest {
         case_id: az.to_string(),
@@ -1637,6 +1641,23 @@ fn a_bescheid_for_a_bundid_mailbox_made_at_the_desk_goes_out_through_the_servers
         hex::encode(sha2::Sha512::digest(&received)),
         hex::encode(sha2::Sha512::digest(&kept.bytes)),
         "derselbe Brief"
+    );
+    // The Statusmonitor followed the case from the server: the Bescheid's step was
+    // applied with the bridge set up (the earlier steps came before it was).
+    let application = m.application_id.ok_or("keine Antrags-ID")?;
+    let states: Vec<(String, String)> = inbox
+        .iter()
+        .filter(|e| e.art == "status" && e.application_id == Some(application))
+        .map(|e| {
+            (
+                e.status.clone().unwrap_or_default(),
+                e.title.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [("COMPLETED".to_string(), "Bescheid versandt".to_string())]
     );
     // Sent twice? A second run sends nothing again; no delivery copy is left.
     pickup()?;

@@ -46,6 +46,8 @@ pub struct DeliverySettings {
 /// Where and as whom letters to BundID mailboxes go.
 pub struct BundIdRoute {
     pub bridge: Uuid,
+    /// The authority the Statusmonitor names (the town hall's name).
+    pub sender: String,
     /// Trust level of the citizens' logins the town states (1–4).
     pub level: u8,
     pub author: fitconnect::zbp::Author,
@@ -314,6 +316,147 @@ pub(crate) fn prepare(
         });
     }
     Ok(work)
+}
+
+/// What the server keeps of an application for the BundID Statusmonitor (sealed to
+/// its delivery key): the id the portal named and the service's name.
+#[derive(serde::Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Monitored {
+    pub application_id: Uuid,
+    pub service: String,
+}
+
+/// Keep the Statusmonitor id of a new online case, where the metadata names one
+/// and the server can send to BundID (in the pickup's transaction).
+pub(crate) async fn monitor(
+    tx: &impl GenericClient,
+    settings: Option<&DeliverySettings>,
+    case_id: Uuid,
+    service: &str,
+    metadata: Option<&[u8]>,
+) -> Result<()> {
+    let (Some(settings), Some(metadata)) = (settings, metadata) else {
+        return Ok(());
+    };
+    let application = serde_json::from_slice::<serde_json::Value>(metadata)
+        .ok()
+        .and_then(|m| {
+            m.get("additionalReferenceInfo")?
+                .get("idBundDeApplicationId")?
+                .as_str()
+                .and_then(|s| Uuid::parse_str(s).ok())
+        });
+    let Some(application_id) = application else {
+        return Ok(());
+    };
+    let sealed = seal_json(
+        &Monitored {
+            application_id,
+            service: service.to_owned(),
+        },
+        &settings.recipient,
+    )
+    .map_err(|r| ServerError::Invalid(r.reason))?;
+    tx.execute(
+        &stmt(
+            tx,
+            "INSERT INTO statusmonitor (case_id, sealed) VALUES ($1, $2) ON CONFLICT (case_id) DO NOTHING",
+        )
+        .await?,
+        &[&case_id, &sealed],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A step moved the case so that what the citizen sees in the BundID Statusmonitor
+/// changes: queue the status update (in the command's transaction). Nothing where
+/// the portal named no Statusmonitor id or BundID is not set up. Returns whether
+/// something was queued.
+pub(crate) async fn status_update(
+    tx: &impl GenericClient,
+    settings: Option<&DeliverySettings>,
+    before: &office::CaseMeta,
+    after: &office::CaseMeta,
+) -> Result<bool> {
+    let (from, to) = (before.state, after.state);
+    if sync::bundid::status_of(from) == sync::bundid::status_of(to) {
+        return Ok(false);
+    }
+    let Some((settings, route)) = settings.and_then(|s| s.bundid.as_ref().map(|r| (s, r))) else {
+        return Ok(false);
+    };
+    let Some(row) = tx
+        .query_opt(
+            &stmt(tx, "SELECT sealed FROM statusmonitor WHERE case_id = $1").await?,
+            &[&after.id],
+        )
+        .await?
+    else {
+        return Ok(false);
+    };
+    let sealed: Vec<u8> = row.try_get(0)?;
+    let plain = keyring::open_document(&sealed, &settings.identity)
+        .map_err(|r| ServerError::Invalid(r.reason))?;
+    let monitored: Monitored = serde_json::from_slice(&plain)
+        .map_err(|e| ServerError::Invalid(format!("Statusmonitor-Eintrag unlesbar: {e}")))?;
+    let clip = |s: &str, n: usize| s.chars().take(n).collect::<String>();
+    let (status, details) = sync::bundid::status_of(to);
+    let state = fitconnect::zbp::State {
+        application_id: monitored.application_id,
+        status,
+        public_service_name: fitconnect::zbp::German {
+            de: clip(&monitored.service, 100),
+        },
+        sender_name: clip(&route.sender, 100),
+        created_date: fitconnect::zbp::created_date(jiff::Timestamp::now()),
+        status_details: Some(fitconnect::zbp::German {
+            de: details.to_owned(),
+        }),
+        additional_information: None,
+        reference: Some(clip(&after.file_number, 50)),
+    };
+    state
+        .check()
+        .map_err(|e| ServerError::Invalid(e.to_string()))?;
+    let item = sync::BundIdItem {
+        bridge: route.bridge,
+        service: fitconnect::zbp::STATUS_SERVICE.into(),
+        content: fitconnect::zbp::content_of(&state)
+            .map_err(|e| ServerError::Invalid(e.to_string()))?,
+        attachments: Vec::new(),
+    };
+    let fc: Option<Uuid> = tx
+        .query_opt(
+            &stmt(
+                tx,
+                "SELECT fc_case_id FROM fc_submissions WHERE case_id = $1 LIMIT 1",
+            )
+            .await?,
+            &[&after.id],
+        )
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    let ordering = fc.unwrap_or(after.id);
+    let sealed =
+        seal_json(&item, &settings.recipient).map_err(|r| ServerError::Invalid(r.reason))?;
+    tx.execute(
+        &stmt(
+            tx,
+            "INSERT INTO outbox (idempotency_key, kind, ordering_key, payload, sealed)
+             VALUES ($1, 'bundid', $2, '', $3)",
+        )
+        .await?,
+        &[
+            &format!("bundid-status:{}:{}", after.id, Uuid::new_v4()),
+            &format!("bundid-status:{ordering}"),
+            &sealed,
+        ],
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Write what a letter left: its document and its outbox items (in the
@@ -642,6 +785,7 @@ mod tests {
         let bridge = Uuid::new_v4();
         s.bundid = Some(BundIdRoute {
             bridge,
+            sender: "Stadt Musterstadt".into(),
             level: 4,
             author: fitconnect::zbp::Author::from_pem(
                 &key,

@@ -484,6 +484,23 @@ impl Record {
         let case_id = effect.after.id;
         let file_number = effect.after.file_number.clone();
         self.write(&tx, &effect).await?;
+        // The BundID Statusmonitor: its id kept for a new case, a move reported.
+        let delivery = self.delivery();
+        match &effect.before {
+            Some(before) => {
+                crate::delivery::status_update(&tx, delivery.as_deref(), before, &effect.after)
+                    .await?;
+            }
+            None => {
+                let metadata = s
+                    .documents
+                    .iter()
+                    .find(|d| d.kind == domain::DocumentKind::Metadata)
+                    .map(|d| d.bytes.as_slice());
+                crate::delivery::monitor(&tx, delivery.as_deref(), case_id, &s.service, metadata)
+                    .await?;
+            }
+        }
         tx.execute(
             &stmt(
                 &tx,
@@ -734,13 +751,16 @@ impl Record {
                 .await?;
                 append(&tx, &Change::of(&effect)).await?;
             }
-            // Nothing of it is sent any more: its copies go (the case keeps the letter).
+            wipe_letter(&tx, &command.to_string()).await?;
+        }
+        // A refused e-mail or BundID message or status is not sent again: its
+        // sealed copy goes (a letter stays in the case's documents).
+        if kind == "mail" || kind == "bundid" {
             tx.execute(
                 &stmt(&tx, "UPDATE outbox SET sealed = NULL WHERE id = $1").await?,
                 &[&id],
             )
             .await?;
-            wipe_letter(&tx, &command.to_string()).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -855,6 +855,16 @@ impl Record {
         let effect = match decided {
             Ok((effect, work)) => {
                 self.write(&tx, &effect).await?;
+                // The BundID Statusmonitor follows the case's moves.
+                if let Some(before) = &effect.before {
+                    sends |= crate::delivery::status_update(
+                        &tx,
+                        self.delivery().as_deref(),
+                        before,
+                        &effect.after,
+                    )
+                    .await?;
+                }
                 if let Some(work) = &work {
                     crate::delivery::write(&tx, cmd.key, cmd.body.case_id(), work).await?;
                 }

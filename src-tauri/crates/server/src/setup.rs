@@ -153,6 +153,7 @@ impl ServerDir {
                 .ok()?;
                 Some(crate::delivery::BundIdRoute {
                     bridge: b.bridge,
+                    sender: config.name.clone(),
                     level: b.level,
                     author,
                 })

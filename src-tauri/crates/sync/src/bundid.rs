@@ -41,6 +41,24 @@ impl BundIdItem {
     }
 }
 
+/// What the Statusmonitor shows for a case state.
+pub fn status_of(state: domain::lifecycle::CaseState) -> (fitconnect::zbp::Status, &'static str) {
+    use domain::lifecycle::CaseState;
+    use fitconnect::zbp::Status;
+    match state {
+        CaseState::Eingegangen => (Status::Received, "eingegangen"),
+        CaseState::InPruefung => (Status::Received, "Vollständigkeit wird geprüft"),
+        CaseState::Nachgefordert => (Status::ActionRequired, "Unterlagen nachgefordert"),
+        CaseState::InBearbeitung => (Status::Processing, "in Bearbeitung"),
+        CaseState::Entschieden => (Status::Processing, "entschieden, Bescheid folgt"),
+        CaseState::Versandt => (Status::Completed, "Bescheid versandt"),
+        CaseState::Abgeschlossen => (Status::Completed, "abgeschlossen"),
+        CaseState::Zurueckgezogen => (Status::Completed, "Antrag zurückgezogen"),
+        CaseState::Weitergeleitet => (Status::Completed, "an zuständige Stelle weitergeleitet"),
+        CaseState::GiltAlsErteilt => (Status::Completed, "Genehmigung gilt als erteilt"),
+    }
+}
+
 /// The remote id of a `bundid` item: the bridge submission and its case.
 pub(crate) fn remote_id(submission: Uuid, case: Uuid) -> String {
     format!("{submission}/{case}")

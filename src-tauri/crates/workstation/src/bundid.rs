@@ -125,22 +125,7 @@ pub(crate) fn application_of(metadata: Option<&serde_json::Value>) -> Option<Uui
         .and_then(|s| Uuid::parse_str(s).ok())
 }
 
-/// What the Statusmonitor shows for a case state.
-pub(crate) fn status_of(state: CaseState) -> (zbp::Status, &'static str) {
-    use zbp::Status;
-    match state {
-        CaseState::Eingegangen => (Status::Received, "eingegangen"),
-        CaseState::InPruefung => (Status::Received, "Vollständigkeit wird geprüft"),
-        CaseState::Nachgefordert => (Status::ActionRequired, "Unterlagen nachgefordert"),
-        CaseState::InBearbeitung => (Status::Processing, "in Bearbeitung"),
-        CaseState::Entschieden => (Status::Processing, "entschieden, Bescheid folgt"),
-        CaseState::Versandt => (Status::Completed, "Bescheid versandt"),
-        CaseState::Abgeschlossen => (Status::Completed, "abgeschlossen"),
-        CaseState::Zurueckgezogen => (Status::Completed, "Antrag zurückgezogen"),
-        CaseState::Weitergeleitet => (Status::Completed, "an zuständige Stelle weitergeleitet"),
-        CaseState::GiltAlsErteilt => (Status::Completed, "Genehmigung gilt als erteilt"),
-    }
-}
+pub(crate) use sync::bundid::status_of;
 
 fn clip(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
