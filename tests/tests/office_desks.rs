@@ -192,6 +192,43 @@ fn spawn_cli(
 /// A name planted in a note, looked for in clear on every disk.
 const CANARY: &str = "Xaverine Quackenbusch";
 
+/// A Rathaus-Server for letters: anna (Sachbearbeitung) signed in at her desk, lea
+/// (Leitung) enrolled (her first login makes the case key), and the portal
+/// simulator. The fields drop in reverse order: the simulator and the desks first,
+/// PostgreSQL last.
+struct Letters {
+    cluster: Cluster,
+    server: Server,
+    tmp: tempfile::TempDir,
+    anna: Workstation,
+    _lea: Workstation,
+    sim: amtsstube_tests::sim::Running,
+}
+
+fn letters_office(db: &str) -> Result<Letters, BoxError> {
+    let (cluster, server) = office(
+        db,
+        &[("lea", Role::Leitung), ("anna", Role::Sachbearbeitung)],
+    )?;
+    let tmp = tempfile::tempdir()?;
+    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
+    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
+    anna.office_sign_in("anna-passwort-1".into())?;
+    let sim = server
+        .rt
+        .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
+            "CARGO_TARGET_TMPDIR"
+        ))))?;
+    Ok(Letters {
+        cluster,
+        server,
+        tmp,
+        anna,
+        _lea,
+        sim,
+    })
+}
+
 /// Check, complete and grant a case at a desk (queued for the server).
 fn decide_at_desk(ws: &mut Workstation, file_number: &str) -> Result<(), BoxError> {
     ws.office_step(file_number, Step::PruefungBeginnen, None)?;
@@ -1024,19 +1061,14 @@ fn a_refused_step_is_redone_on_top_of_the_current_state_when_it_still_makes_sens
 #[test]
 fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<(), BoxError> {
     use sha2::Digest as _;
-    let (cluster, server) = office(
-        "versand",
-        &[("lea", Role::Leitung), ("anna", Role::Sachbearbeitung)],
-    )?;
-    let tmp = tempfile::tempdir()?;
-    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
-    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
-    anna.office_sign_in("anna-passwort-1".into())?;
-    let sim = server
-        .rt
-        .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
-            "CARGO_TARGET_TMPDIR"
-        ))))?;
+    let Letters {
+        cluster,
+        server,
+        tmp,
+        mut anna,
+        _lea,
+        sim,
+    } = letters_office("versand")?;
     portal_sim::seed::seed(&mut sim.sim.lock(), 3, 51)?;
     let settings = server::pickup::parse_settings(&serde_json::to_string(&sim.config)?)?;
     let pickup = || {
@@ -1255,19 +1287,14 @@ fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<()
 fn a_bescheid_by_email_made_at_the_desk_goes_out_through_the_servers_relay() -> Result<(), BoxError>
 {
     use sha2::Digest as _;
-    let (_cluster, server) = office(
-        "email",
-        &[("lea", Role::Leitung), ("anna", Role::Sachbearbeitung)],
-    )?;
-    let tmp = tempfile::tempdir()?;
-    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
-    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
-    anna.office_sign_in("anna-passwort-1".into())?;
-    let sim = server
-        .rt
-        .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
-            "CARGO_TARGET_TMPDIR"
-        ))))?;
+    let Letters {
+        cluster: _cluster,
+        server,
+        tmp,
+        mut anna,
+        _lea,
+        sim,
+    } = letters_office("email")?;
     // The first and third citizen ask for e-mail with a key, the second without.
     portal_sim::seed::seed_with_pgp(&mut sim.sim.lock(), 3, 53, 2)?;
     let settings = server::pickup::parse_settings(&serde_json::to_string(&sim.config)?)?;
@@ -1480,19 +1507,14 @@ fn a_bescheid_by_email_made_at_the_desk_goes_out_through_the_servers_relay() -> 
 fn a_bescheid_for_a_bundid_mailbox_made_at_the_desk_goes_out_through_the_servers_bridge()
 -> Result<(), BoxError> {
     use sha2::Digest as _;
-    let (_cluster, server) = office(
-        "bundid",
-        &[("lea", Role::Leitung), ("anna", Role::Sachbearbeitung)],
-    )?;
-    let tmp = tempfile::tempdir()?;
-    let mut anna = desk(&server, tmp.path(), "anna", Role::Sachbearbeitung)?;
-    let _lea = desk(&server, tmp.path(), "lea", Role::Leitung)?;
-    anna.office_sign_in("anna-passwort-1".into())?;
-    let sim = server
-        .rt
-        .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
-            "CARGO_TARGET_TMPDIR"
-        ))))?;
+    let Letters {
+        cluster: _cluster,
+        server,
+        tmp,
+        mut anna,
+        _lea,
+        sim,
+    } = letters_office("bundid")?;
     let mailboxes = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
     portal_sim::seed::seed_replying(
         &mut sim.sim.lock(),
