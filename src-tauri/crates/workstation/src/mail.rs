@@ -306,6 +306,18 @@ impl Workstation {
     }
 }
 
+/// Run a connection test on a runtime of its own (the caller holds no lock).
+fn connect<E: std::fmt::Display>(
+    test: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), AppError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| invalid(e.to_string()))?
+        .block_on(test)
+        .map_err(|e| invalid(e.to_string()))
+}
+
 /// "Verbindung testen" for the relay: connect, TLS, login – no message is sent.
 pub struct MailCheck {
     relay: Relay,
@@ -314,24 +326,17 @@ pub struct MailCheck {
 impl MailCheck {
     /// A few seconds; network, no lock. The German answer.
     pub fn run(self) -> Result<String, AppError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| invalid(e.to_string()))?;
-        runtime
-            .block_on(self.relay.test())
-            .map(|()| {
-                format!(
-                    "Der Mailserver {} antwortet{}.",
-                    self.relay.host,
-                    if self.relay.user.is_some() {
-                        " und nimmt die Anmeldung an"
-                    } else {
-                        ""
-                    }
-                )
-            })
-            .map_err(|e| invalid(e.to_string()))
+        connect(self.relay.test()).map(|()| {
+            format!(
+                "Der Mailserver {} antwortet{}.",
+                self.relay.host,
+                if self.relay.user.is_some() {
+                    " und nimmt die Anmeldung an"
+                } else {
+                    ""
+                }
+            )
+        })
     }
 }
 
@@ -344,18 +349,11 @@ pub struct BounceCheck {
 impl BounceCheck {
     /// A few seconds; network, no lock. The German answer.
     pub fn run(self) -> Result<String, AppError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| invalid(e.to_string()))?;
-        runtime
-            .block_on(self.mailbox.test())
-            .map(|()| {
-                format!(
-                    "Das Postfach {} auf {} ist lesbar.",
-                    self.mailbox.folder, self.mailbox.host
-                )
-            })
-            .map_err(|e| invalid(e.to_string()))
+        connect(self.mailbox.test()).map(|()| {
+            format!(
+                "Das Postfach {} auf {} ist lesbar.",
+                self.mailbox.folder, self.mailbox.host
+            )
+        })
     }
 }
