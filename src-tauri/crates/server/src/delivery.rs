@@ -106,6 +106,23 @@ fn seal_json<T: serde::Serialize>(
     keyring::seal_document(&json, &[recipient])
 }
 
+/// The letter of a delivery (base64), decoded and checked to be a PDF once.
+fn letter_of<'a>(
+    cell: &'a std::cell::OnceCell<Vec<u8>>,
+    base64: &str,
+) -> std::result::Result<&'a [u8], Refusal> {
+    if let Some(letter) = cell.get() {
+        return Ok(letter);
+    }
+    let letter = base64::engine::general_purpose::STANDARD
+        .decode(base64.as_bytes())
+        .map_err(|_| refuse("Der Brief im Versandauftrag ist beschädigt."))?;
+    if !letter.starts_with(b"%PDF") {
+        return Err(refuse("Der Brief im Versandauftrag ist kein PDF."));
+    }
+    Ok(cell.get_or_init(|| letter))
+}
+
 /// Open and check a letter's delivery and prepare its outbox items. `fc_case`:
 /// the case's FIT-Connect case (online applications). A refusal names in German
 /// what the server cannot send.
@@ -143,20 +160,16 @@ pub(crate) fn prepare(
 
     // The letter, kept sealed for the item that sends it (reply or e-mail).
     let blob_id = format!("brief:{command_key}");
+    // Decoded and checked once, when the first item needs it.
+    let pdf = std::cell::OnceCell::new();
     let keep_letter = |work: &mut LetterWork| -> std::result::Result<(), Refusal> {
-        if work.blob.is_some() {
-            return Ok(());
+        if work.blob.is_none() {
+            let letter = letter_of(&pdf, &d.letter)?;
+            work.blob = Some((
+                blob_id.clone(),
+                keyring::seal_document(letter, &[recipient])?,
+            ));
         }
-        let letter = base64::engine::general_purpose::STANDARD
-            .decode(d.letter.as_bytes())
-            .map_err(|_| refuse("Der Brief im Versandauftrag ist beschädigt."))?;
-        if !letter.starts_with(b"%PDF") {
-            return Err(refuse("Der Brief im Versandauftrag ist kein PDF."));
-        }
-        work.blob = Some((
-            blob_id.clone(),
-            keyring::seal_document(&letter, &[recipient])?,
-        ));
         Ok(())
     };
 
@@ -235,9 +248,7 @@ pub(crate) fn prepare(
         // The server states the trust level; the letter named must be this one.
         message.stork_qaa_level = route.level;
         keep_letter(&mut work)?;
-        let letter = base64::engine::general_purpose::STANDARD
-            .decode(d.letter.as_bytes())
-            .map_err(|_| refuse("Der Brief im Versandauftrag ist beschädigt."))?;
+        let letter = letter_of(&pdf, &d.letter)?;
         let named = match message.attachments.as_slice() {
             [one] => one.clone(),
             _ => {
@@ -246,7 +257,7 @@ pub(crate) fn prepare(
                 ));
             }
         };
-        if named != fitconnect::zbp::FileRef::of(&named.filename, &letter) {
+        if named != fitconnect::zbp::FileRef::of(&named.filename, letter) {
             return Err(refuse(
                 "Die BundID-Nachricht nennt einen anderen Anhang als den Brief (Prüfsumme oder Länge).",
             ));
