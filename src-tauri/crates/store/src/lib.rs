@@ -62,7 +62,7 @@ pub use sync::{
     QuarantineEntry, QuarantinedSubmission, Stored, SubmissionState,
 };
 pub use users::UserInfo;
-pub use vault::{BlobId, BlobInfo, BlobReader, VaultCheck};
+pub use vault::{BlobId, BlobInfo, BlobReader, BlobWriter, PreparedBlob, VaultCheck};
 
 /// Minimum length of a local password.
 pub const MIN_PASSWORD_LEN: usize = 10;

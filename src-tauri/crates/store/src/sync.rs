@@ -229,10 +229,39 @@ impl Session {
             return Ok(Stored::AlreadyKnown(state));
         }
         // Files first (durable, no rows yet); a crash here leaves orphans only.
-        let mut blobs = Vec::with_capacity(s.documents.len());
-        for doc in &s.documents {
-            blobs.push(self.write_blob_file(doc.bytes.as_slice())?);
+        let writer = self.blob_writer();
+        let prepared = s
+            .documents
+            .iter()
+            .map(|doc| writer.write(doc.bytes.as_slice()))
+            .collect::<Result<Vec<_>>>()?;
+        self.store_submission_prepared(s, prepared)
+    }
+
+    /// [`Session::store_submission`] with its documents already written durably by
+    /// a [`crate::BlobWriter`] (one per document, in order), on another thread while
+    /// this one committed the submission before: only the transaction is left here.
+    /// A known submission or a failed transaction removes the prepared files.
+    pub fn store_submission_prepared(
+        &mut self,
+        s: &IncomingSubmission,
+        prepared: Vec<crate::PreparedBlob>,
+    ) -> Result<Stored> {
+        if let Some(state) = self.submission_state(&s.submission_id)? {
+            return Ok(Stored::AlreadyKnown(state));
         }
+        if prepared.len() != s.documents.len()
+            || s.documents
+                .iter()
+                .zip(&prepared)
+                .any(|(doc, p)| p.info().size != doc.bytes.len() as u64)
+        {
+            return Err(StoreError::InvalidInput(format!(
+                "Die vorab abgelegten Dokumente passen nicht zur Einreichung {}.",
+                s.submission_id
+            )));
+        }
+        let blobs: Vec<crate::BlobInfo> = prepared.iter().map(|p| p.info().clone()).collect();
         let now = self.now();
         let actor = self.user().username.to_string();
         let tx = self.conn.transaction()?;
@@ -354,6 +383,7 @@ impl Session {
         };
         audit::append(&tx, &now, &actor, action, &file_number)?;
         tx.commit()?;
+        prepared.into_iter().for_each(crate::PreparedBlob::keep);
         Ok(outcome)
     }
 

@@ -224,7 +224,7 @@ impl Vault {
     }
 
     fn path(&self, id: &BlobId) -> PathBuf {
-        self.layout.vault().join(&id.0[..2]).join(&id.0)
+        blob_path(&self.layout, id)
     }
 
     /// Remove partial writes and orphan files; count rows whose file is missing.
@@ -270,6 +270,116 @@ impl Vault {
     }
 }
 
+/// Encrypt `source` to `recipient` into a new vault file: `tmp/<id>.part`, fsync,
+/// rename into its shard, fsync the directory. No row: see [`insert_blob_row`].
+fn write_file(
+    layout: &Layout,
+    recipient: &age::x25519::Recipient,
+    mut source: impl Read,
+    sha512: bool,
+) -> Result<(BlobInfo, Option<String>)> {
+    let id = BlobId::generate();
+    let tmp = layout.vault_tmp().join(format!("{id}.part"));
+    let dest = blob_path(layout, &id);
+    let mut file = AtomicFile::create(tmp.clone())?;
+    let encryptor = age::Encryptor::with_recipients(iter::once(recipient as &dyn age::Recipient))
+        .map_err(|e| StoreError::Crypto(e.to_string()))?;
+    let copied = {
+        let out = BufWriter::with_capacity(BUF, file.writer());
+        let mut w = encryptor.wrap_output(out).at(&tmp)?;
+        let hashed = copy_hashed(&mut source, sha512, |chunk| w.write_all(chunk).at(&tmp))?;
+        let mut out = w.finish().at(&tmp)?;
+        out.flush().at(&tmp)?;
+        hashed
+    };
+    if let Some(shard) = dest.parent() {
+        create_private_dir(shard)?;
+    }
+    file.commit(&dest)?;
+    Ok((
+        BlobInfo {
+            id,
+            size: copied.size,
+            sha256: copied.sha256,
+        },
+        copied.sha512,
+    ))
+}
+
+fn blob_path(layout: &Layout, id: &BlobId) -> PathBuf {
+    layout.vault().join(&id.0[..2]).join(&id.0)
+}
+
+/// Writes documents into the vault without touching the database, so that the
+/// encryption and the fsyncs of a document can run on another thread than the
+/// store's single writer (the pickup writes the documents of the next submissions
+/// on every core while the writer commits the current one). It holds only the
+/// vault's public recipient: what it writes, it cannot read back.
+#[derive(Clone)]
+pub struct BlobWriter {
+    layout: Layout,
+    recipient: age::x25519::Recipient,
+}
+
+impl std::fmt::Debug for BlobWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlobWriter(…)")
+    }
+}
+
+impl BlobWriter {
+    /// Write one document durably; its row follows with the transaction that
+    /// takes the [`PreparedBlob`].
+    pub fn write(&self, source: impl Read) -> Result<PreparedBlob> {
+        let (info, _) = write_file(&self.layout, &self.recipient, source, false)?;
+        Ok(PreparedBlob {
+            path: blob_path(&self.layout, &info.id),
+            info,
+            kept: false,
+        })
+    }
+}
+
+/// A document written durably into the vault whose row is not committed yet.
+/// Dropped before its transaction committed (the submission was known already,
+/// the transaction failed), it removes its file; after a crash the file is an
+/// orphan that the next unlock removes ([`VaultCheck::removed_orphans`]).
+pub struct PreparedBlob {
+    info: BlobInfo,
+    path: PathBuf,
+    kept: bool,
+}
+
+impl std::fmt::Debug for PreparedBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PreparedBlob({}, {} Bytes)",
+            self.info.id, self.info.size
+        )
+    }
+}
+
+impl PreparedBlob {
+    pub fn info(&self) -> &BlobInfo {
+        &self.info
+    }
+
+    /// Its row is committed: the file stays.
+    pub(crate) fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for PreparedBlob {
+    fn drop(&mut self) {
+        if !self.kept {
+            // Best effort: the next unlock removes what is left.
+            let _ = crate::fsutil::remove_file(&self.path);
+        }
+    }
+}
+
 /// Record a durable blob file in the `blobs` table (inside the caller's transaction).
 pub(crate) fn insert_blob_row(conn: &Connection, info: &BlobInfo, now: &str) -> Result<()> {
     conn.execute(
@@ -306,37 +416,23 @@ impl Session {
     /// the same pass when `sha512` is set.
     pub(crate) fn write_blob_file_hashed(
         &mut self,
-        mut source: impl Read,
+        source: impl Read,
         sha512: bool,
     ) -> Result<(BlobInfo, Option<String>)> {
-        let id = BlobId::generate();
-        let tmp = self.vault.layout.vault_tmp().join(format!("{id}.part"));
-        let dest = self.vault.path(&id);
-        let mut file = AtomicFile::create(tmp.clone())?;
-        let recipient = self.vault.identity.to_public();
-        let encryptor =
-            age::Encryptor::with_recipients(iter::once(&recipient as &dyn age::Recipient))
-                .map_err(|e| StoreError::Crypto(e.to_string()))?;
-        let copied = {
-            let out = BufWriter::with_capacity(BUF, file.writer());
-            let mut w = encryptor.wrap_output(out).at(&tmp)?;
-            let hashed = copy_hashed(&mut source, sha512, |chunk| w.write_all(chunk).at(&tmp))?;
-            let mut out = w.finish().at(&tmp)?;
-            out.flush().at(&tmp)?;
-            hashed
-        };
-        if let Some(shard) = dest.parent() {
-            create_private_dir(shard)?;
+        write_file(
+            &self.vault.layout,
+            &self.vault.identity.to_public(),
+            source,
+            sha512,
+        )
+    }
+
+    /// A writer for documents off this session's thread: see [`BlobWriter`].
+    pub fn blob_writer(&self) -> BlobWriter {
+        BlobWriter {
+            layout: self.vault.layout.clone(),
+            recipient: self.vault.identity.to_public(),
         }
-        file.commit(&dest)?;
-        Ok((
-            BlobInfo {
-                id,
-                size: copied.size,
-                sha256: copied.sha256,
-            },
-            copied.sha512,
-        ))
     }
 
     /// Remove a blob file written by [`Session::write_blob_file`] whose row was never

@@ -259,3 +259,83 @@ fn a_late_bounce_fails_a_sent_mail_once_and_leaves_a_notice_done() -> R {
     );
     Ok(())
 }
+
+/// Vault files on disk (not the `tmp` folder).
+fn vault_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("vault"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name() != "tmp" && e.path().is_dir())
+        .map(|e| std::fs::read_dir(e.path()).map_or(0, |d| d.count()))
+        .sum()
+}
+
+#[test]
+fn documents_written_ahead_are_kept_by_their_commit_and_removed_otherwise() -> R {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("d");
+    let mut s = common::init(&dir)?;
+    let before = vault_files(&dir);
+    // Written on another thread, committed here: the case reads them back.
+    let writer = s.blob_writer();
+    let sub = incoming("sub-1", "case-A");
+    let docs = sub.documents.clone();
+    let prepared = std::thread::spawn(move || {
+        docs.iter()
+            .map(|d| writer.write(d.bytes.as_slice()))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .join()
+    .map_err(|_| "Schreiber abgebrochen")??;
+    assert_eq!(vault_files(&dir), before + 2);
+    let Stored::NewCase { case_id, .. } = s.store_submission_prepared(&sub, prepared)? else {
+        return Err("kein neuer Fall".into());
+    };
+    let stored = s.case_documents(&case_id)?;
+    assert_eq!(stored.len(), 2);
+    for (doc, want) in stored.iter().zip(&sub.documents) {
+        let mut got = Vec::new();
+        let id = store::BlobId::parse(&doc.blob_id)?;
+        std::io::Read::read_to_end(&mut s.open_blob(&id)?, &mut got)?;
+        assert_eq!(got, want.bytes);
+    }
+    assert_eq!(vault_files(&dir), before + 2);
+
+    // The same submission again: known, its prepared files are removed.
+    let writer = s.blob_writer();
+    let again = sub
+        .documents
+        .iter()
+        .map(|d| writer.write(d.bytes.as_slice()))
+        .collect::<Result<Vec<_>, _>>()?;
+    assert_eq!(vault_files(&dir), before + 4);
+    assert_eq!(
+        s.store_submission_prepared(&sub, again)?,
+        Stored::AlreadyKnown(SubmissionState::Stored)
+    );
+    assert_eq!(vault_files(&dir), before + 2);
+
+    // Files that do not fit the submission: refused in German, nothing stored.
+    let other = incoming("sub-2", "case-B");
+    let one = vec![writer.write(&b"{}"[..])?];
+    let err = s
+        .store_submission_prepared(&other, one)
+        .err()
+        .ok_or("passt nicht, aber gespeichert")?;
+    assert!(err.to_string().contains("passen nicht"), "{err}");
+    assert_eq!(s.submission_state("sub-2")?, None);
+    assert_eq!(vault_files(&dir), before + 2);
+
+    // Written and then the process died (the guard never ran): the next unlock
+    // removes the orphan, the stored case keeps its documents.
+    std::mem::forget(writer.write(&b"verwaist"[..])?);
+    assert_eq!(vault_files(&dir), before + 3);
+    drop(s.lock());
+    let s = common::reopen(&dir)?;
+    assert_eq!(s.vault_check().removed_orphans, 1);
+    assert_eq!(s.vault_check().missing, 0);
+    assert_eq!(vault_files(&dir), before + 2);
+    assert_eq!(s.document_count(&case_id)?, 2);
+    Ok(())
+}

@@ -131,6 +131,22 @@ pub trait SyncStore {
     fn mail_bounced(&mut self, _message_id: &str, _reason: &str) -> Result<bool, SyncError> {
         Ok(false)
     }
+    /// A writer for the documents of opened submissions, if this store has a vault:
+    /// the run then encrypts and fsyncs them on the blocking pool, beside the
+    /// decryptions ahead, and the store's writer only commits the transaction.
+    fn blob_writer(&mut self) -> Result<Option<store::BlobWriter>, SyncError> {
+        Ok(None)
+    }
+    /// Store a submission whose documents `blob_writer`'s writer wrote (one each,
+    /// in order).
+    fn store_prepared(
+        &mut self,
+        s: Box<IncomingSubmission>,
+        prepared: Vec<store::PreparedBlob>,
+    ) -> Result<StoreResult, SyncError> {
+        drop(prepared);
+        self.apply(StoreOp::StoreSubmission(s))
+    }
 }
 
 /// Where the service's key set is kept in the encrypted store.
@@ -181,6 +197,20 @@ impl SyncStore for Session {
 
     fn mail_bounced(&mut self, message_id: &str, reason: &str) -> Result<bool, SyncError> {
         Ok(Session::mail_bounced(self, message_id, reason)?)
+    }
+
+    fn blob_writer(&mut self) -> Result<Option<store::BlobWriter>, SyncError> {
+        Ok(Some(Session::blob_writer(self)))
+    }
+
+    fn store_prepared(
+        &mut self,
+        s: Box<IncomingSubmission>,
+        prepared: Vec<store::PreparedBlob>,
+    ) -> Result<StoreResult, SyncError> {
+        Ok(StoreResult::Stored(
+            self.store_submission_prepared(&s, prepared)?,
+        ))
     }
 
     fn pin_jwks(&mut self, jwks: &str) -> Result<(), SyncError> {
@@ -585,8 +615,18 @@ impl<A: SubmissionApi> Remote<'_, A> {
     }
 
     /// [`fetch`](Self::fetch), named by the submission it is for.
-    async fn fetch_keyed(&self, l: Listed) -> (Uuid, Result<Fetched, ClientError>) {
-        (l.submission_id, self.fetch(l).await)
+    /// Fetch, check and open one submission, then write its documents with
+    /// `writer` (see [`SyncStore::blob_writer`]).
+    async fn fetch_prepared(
+        &self,
+        l: Listed,
+        writer: Option<store::BlobWriter>,
+    ) -> (Uuid, Result<FetchedPrepared, ClientError>) {
+        let fetched = match self.fetch(l).await {
+            Ok(f) => prepare_documents(f, writer).await,
+            Err(e) => Err(e),
+        };
+        (l.submission_id, fetched)
     }
 
     /// Is there an event of ours (or, for replies, the service's submit event) for
@@ -1204,6 +1244,11 @@ pub async fn run_with(
         trusted_jwks,
         jwks_live,
     };
+    // The documents of the submissions ahead are written into the vault on the
+    // blocking pool too; the store's writer then only commits.
+    let writer = session.blob_writer()?;
+    let mut prepared: std::collections::HashMap<Uuid, Vec<store::PreparedBlob>> =
+        Default::default();
     let mut ahead = Ahead::default();
     let mut last_error = None;
     let mut input = Input::Start {
@@ -1220,10 +1265,18 @@ pub async fn run_with(
                 for next in std::iter::once(l).chain(machine.upcoming().take(FETCH_AHEAD).copied())
                 {
                     if ahead.wants(next.submission_id) {
-                        ahead.start(next.submission_id, remote.fetch_keyed(next));
+                        ahead.start(
+                            next.submission_id,
+                            remote.fetch_prepared(next, writer.clone()),
+                        );
                     }
                 }
-                let answer = ahead.take(l.submission_id).await.map(Answer::Fetched);
+                let answer = ahead.take(l.submission_id).await.map(|(fetched, blobs)| {
+                    if let Some(blobs) = blobs {
+                        prepared.insert(l.submission_id, blobs);
+                    }
+                    Answer::Fetched(fetched)
+                });
                 if let Err(e) = &answer {
                     last_error = Some(e.clone());
                 }
@@ -1236,9 +1289,50 @@ pub async fn run_with(
                 }
                 Input::Portal(answer)
             }
+            Effect::Store(StoreOp::StoreSubmission(s)) => {
+                let blobs = Uuid::parse_str(&s.submission_id)
+                    .ok()
+                    .and_then(|id| prepared.remove(&id));
+                Input::Store(match blobs {
+                    Some(blobs) => session.store_prepared(s, blobs)?,
+                    None => session.apply(StoreOp::StoreSubmission(s))?,
+                })
+            }
             Effect::Store(op) => Input::Store(session.apply(op)?),
         };
     }
+}
+
+/// A fetched submission, with its documents already in the vault if there was a
+/// writer and it was valid.
+type FetchedPrepared = (Fetched, Option<Vec<store::PreparedBlob>>);
+
+/// Write the documents of a valid submission with `writer` on the blocking pool.
+/// If that fails (a full disk), the store's writer tries again and reports it.
+async fn prepare_documents(
+    fetched: Fetched,
+    writer: Option<store::BlobWriter>,
+) -> Result<FetchedPrepared, ClientError> {
+    let (writer, incoming) = match (writer, fetched) {
+        (Some(writer), Fetched::Valid(incoming)) => (writer, incoming),
+        (_, fetched) => return Ok((fetched, None)),
+    };
+    let (incoming, blobs) = on_blocking_pool(move || {
+        let blobs = incoming
+            .documents
+            .iter()
+            .map(|doc| writer.write(doc.bytes.as_slice()))
+            .collect::<Result<Vec<_>, _>>();
+        (incoming, blobs)
+    })
+    .await?;
+    Ok(match blobs {
+        Ok(blobs) => (Fetched::Valid(incoming), Some(blobs)),
+        Err(e) => {
+            tracing::warn!("Dokumente vorab nicht abgelegt, der Speicher versucht es selbst: {e}");
+            (Fetched::Valid(incoming), None)
+        }
+    })
 }
 
 /// How many submissions are fetched and decrypted ahead of the one being stored.
@@ -1248,7 +1342,7 @@ const FETCH_AHEAD: usize = 4;
 struct Ahead<F> {
     running: futures_util::stream::FuturesUnordered<F>,
     pending: std::collections::HashSet<Uuid>,
-    ready: std::collections::HashMap<Uuid, Result<Fetched, ClientError>>,
+    ready: std::collections::HashMap<Uuid, Result<FetchedPrepared, ClientError>>,
 }
 
 impl<F> Default for Ahead<F> {
@@ -1263,7 +1357,7 @@ impl<F> Default for Ahead<F> {
 
 impl<F> Ahead<F>
 where
-    F: std::future::Future<Output = (Uuid, Result<Fetched, ClientError>)>,
+    F: std::future::Future<Output = (Uuid, Result<FetchedPrepared, ClientError>)>,
 {
     /// Not under way and not waiting to be taken.
     fn wants(&self, id: Uuid) -> bool {
@@ -1276,7 +1370,7 @@ where
     }
 
     /// The result for `id`, driving every fetch under way until it is there.
-    async fn take(&mut self, id: Uuid) -> Result<Fetched, ClientError> {
+    async fn take(&mut self, id: Uuid) -> Result<FetchedPrepared, ClientError> {
         use futures_util::StreamExt;
         loop {
             if let Some(result) = self.ready.remove(&id) {

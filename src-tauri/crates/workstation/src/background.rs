@@ -137,6 +137,20 @@ impl SyncStore for SharedStore<'_> {
     fn mail_bounced(&mut self, message_id: &str, reason: &str) -> Result<bool, SyncError> {
         self.with(|s| SyncStore::mail_bounced(s, message_id, reason))
     }
+
+    // The documents are written outside the workstation lock; only the
+    // transaction holds it.
+    fn blob_writer(&mut self) -> Result<Option<store::BlobWriter>, SyncError> {
+        self.with(SyncStore::blob_writer)
+    }
+
+    fn store_prepared(
+        &mut self,
+        s: Box<store::IncomingSubmission>,
+        prepared: Vec<store::PreparedBlob>,
+    ) -> Result<StoreResult, SyncError> {
+        self.with(|session| session.store_prepared(s, prepared))
+    }
 }
 
 /// Without a logged-in user (or a portal connection) the scheduler looks again after this.
