@@ -1119,6 +1119,7 @@ fn a_bescheid_made_at_the_desk_is_sent_by_the_server_exactly_once() -> Result<()
             hkr_dir: Some(kasse.clone()),
             mail: None,
             bundid: None,
+            bounce: None,
         }));
     anna.office_sync()?;
     let mut booked = Vec::new();
@@ -1326,6 +1327,7 @@ fn a_bescheid_by_email_made_at_the_desk_goes_out_through_the_servers_relay() -> 
         hkr_dir: Some(kasse.clone()),
         mail,
         bundid: None,
+        bounce: None,
     };
     server.record.set_delivery(Some(delivery(None)));
     anna.office_sync()?;
@@ -1380,7 +1382,9 @@ fn a_bescheid_by_email_made_at_the_desk_goes_out_through_the_servers_relay() -> 
     );
 
     // The server gets its relay; the desk learns of it at its next synchronisation.
-    server.record.set_delivery(Some(delivery(Some(relay))));
+    server
+        .record
+        .set_delivery(Some(delivery(Some(relay.clone()))));
     anna.office_sync()?;
     let view = anna.letter_view(&bescheid(&by_key.0, "email"))?;
     assert!(
@@ -1495,6 +1499,57 @@ fn a_bescheid_by_email_made_at_the_desk_goes_out_through_the_servers_relay() -> 
             );
         }
     }
+
+    // Later both providers refuse what they took: their reports arrive in the
+    // town's mailbox beside other mail. The server reads it (IMAP over TLS): the
+    // encrypted Bescheid's bounce becomes the clerk's task on its case; the
+    // notice's needs nothing (its letter went by post). Read again: no change.
+    for m in &received {
+        sink.bounce_afterwards(m);
+    }
+    sink.to_town_box(
+        b"From: Buerger <b@example.org>\r\nTo: buergerbuero@musterstadt.example\r\n\
+          Subject: Frage\r\nMessage-ID: <frage-1@example.org>\r\n\r\nGuten Tag.\r\n",
+    );
+    server
+        .record
+        .set_delivery(Some(server::delivery::DeliverySettings {
+            bounce: Some(sync::bounce::BounceBox {
+                host: "127.0.0.1".into(),
+                port: sink.imap_port,
+                security: sync::mail::Security::Tls,
+                user: "rathaus".into(),
+                password: "relay-passwort-1".into(),
+                folder: "INBOX".into(),
+                ca_pem: Some(sink.ca_pem.clone()),
+            }),
+            ..delivery(Some(relay))
+        }));
+    for _ in 0..2 {
+        pickup()?;
+        anna.office_sync()?;
+        let detail = anna.case_detail(&by_key.2)?;
+        assert_eq!(detail.tasks.len(), 1, "{:?}", detail.tasks);
+        assert!(
+            detail.tasks[0].contains("E-Mail nicht zugestellt")
+                && detail.tasks[0].contains("User unknown"),
+            "{:?}",
+            detail.tasks
+        );
+        let without_case = anna
+            .office_cases()?
+            .into_iter()
+            .find(|c| c.file_number == without.0)
+            .ok_or("Fall ohne Schlüssel fehlt")?;
+        assert!(
+            anna.case_detail(&without_case.id.to_string())?
+                .tasks
+                .is_empty()
+        );
+    }
+    let items = server.rt.block_on(server.record.outbox_items())?;
+    let failed: Vec<_> = items.iter().filter(|i| i.state == "failed").collect();
+    assert_eq!(failed.len(), 2, "{items:?}");
     Ok(())
 }
 
@@ -1559,6 +1614,7 @@ fn a_bescheid_for_a_bundid_mailbox_made_at_the_desk_goes_out_through_the_servers
                 }),
                 None => None,
             },
+            bounce: None,
         })
     };
     // The server keeps each application's Statusmonitor id from the pickup on.

@@ -215,7 +215,7 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
     // the first use, owner-only.
     assert!(
         status.contains(
-            "Versand:         Portal (FIT-Connect) ja, E-Mail nein, BundID nein, Zahlungsdienst ja, Kassenordner nicht eingerichtet"
+            "Versand:         Portal (FIT-Connect) ja, E-Mail nein (Postfach für Unzustellbares nein), BundID nein, Zahlungsdienst ja, Kassenordner nicht eingerichtet"
         ),
         "{status}"
     );
@@ -275,6 +275,23 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
         "--ca",
         &ca_arg,
     ];
+    // The mailbox the relay's late bounces arrive in: not without the relay.
+    let imap_port = sink.imap_port.to_string();
+    let postfach = [
+        "email",
+        "postfach",
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &imap_port,
+        "--benutzer",
+        "rathaus",
+        "--ca",
+        &ca_arg,
+    ];
+    let (ok, out) = admin_in(&postfach, "relay-passwort-1\n")?;
+    assert!(!ok && out.contains("Zuerst den Mailserver"), "{out}");
+    assert!(!dir.path.join("postfach.json").exists());
     let (ok, out) = admin_in(&einrichten, "falsches-passwort\n")?;
     assert!(ok && out.contains("STARTTLS"), "{out}");
     assert!(!out.contains("falsches-passwort"), "{out}");
@@ -306,6 +323,33 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
     assert!(!ok, "{out}");
     assert!(admin(&["email", "anzeigen"])?.contains(&format!("127.0.0.1:{port}")));
     assert!(admin(&["status"])?.contains("E-Mail ja"));
+    // Now the mailbox: a wrong password fails the check, the right one passes;
+    // shown without it, kept owner-only, named by `status`.
+    assert!(admin(&["email", "postfach"])?.contains("Kein Postfach eingerichtet"));
+    let (ok, out) = admin_in(&postfach, "falsches-passwort\n")?;
+    assert!(ok && out.contains("rathaus@127.0.0.1"), "{out}");
+    assert!(!out.contains("falsches-passwort"), "{out}");
+    let (ok, out) = admin_in(&["email", "postfach", "--testen"], "")?;
+    assert!(!ok, "{out}");
+    let (ok, out) = admin_in(&postfach, "relay-passwort-1\n")?;
+    assert!(ok, "{out}");
+    let out = admin(&["email", "postfach", "--testen"])?;
+    assert!(out.contains("in Ordnung"), "{out}");
+    let shown = admin(&["email", "postfach"])?;
+    assert!(
+        shown.contains(&format!("rathaus@127.0.0.1:{imap_port}")) && shown.contains("INBOX"),
+        "{shown}"
+    );
+    assert!(!shown.contains("relay-passwort-1"), "{shown}");
+    assert!(admin(&["status"])?.contains("Postfach für Unzustellbares ja"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path.join("postfach.json"))?
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -377,10 +421,14 @@ fn the_server_picks_up_seals_to_the_case_key_and_rejects_the_invalid() -> Result
             .mode();
         assert_eq!(mode & 0o077, 0, "{mode:o}");
     }
+    assert!(admin(&["email", "postfach", "--entfernen"])?.contains("Postfach entfernt"));
     assert!(admin(&["email", "entfernen"])?.contains("Mailserver entfernt"));
     assert!(admin(&["bundid", "entfernen"])?.contains("BundID-Einstellungen entfernt"));
     let status = admin(&["status"])?;
-    assert!(status.contains("E-Mail nein, BundID nein"), "{status}");
+    assert!(
+        status.contains("E-Mail nein (Postfach für Unzustellbares nein), BundID nein"),
+        "{status}"
+    );
     Ok(())
 }
 

@@ -283,6 +283,16 @@ impl Sink {
         }
     }
 
+    /// The provider of a recipient of `m` (taken before) refuses it after all: its
+    /// delivery status notification goes to the sender's mailbox.
+    pub fn bounce_afterwards(&self, m: &Received) {
+        if let Ok(mut s) = self.shared.lock() {
+            for rcpt in &m.to {
+                s.town_box.push(dsn(&m.from, rcpt, &m.data));
+            }
+        }
+    }
+
     /// Put a message into the town's mailbox (other mail that is no bounce).
     pub fn to_town_box(&self, raw: &[u8]) {
         if let Ok(mut s) = self.shared.lock() {

@@ -35,6 +35,7 @@ pub const DIRECTORY_FILES: &[&str] = &[
     "portal.json",
     "zustellung.key",
     "email.json",
+    "postfach.json",
     "bundid.json",
 ];
 

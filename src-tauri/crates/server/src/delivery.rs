@@ -41,6 +41,8 @@ pub struct DeliverySettings {
     pub mail: Option<sync::mail::Relay>,
     /// The ZBP bridge and the town's BPKI key pair for BundID mailboxes.
     pub bundid: Option<BundIdRoute>,
+    /// The town's mailbox the relay's late bounces arrive in (read by IMAP).
+    pub bounce: Option<sync::bounce::BounceBox>,
 }
 
 /// Where and as whom letters to BundID mailboxes go.
@@ -84,6 +86,8 @@ pub(crate) struct Queued {
     pub kind: &'static str,
     pub ordering_key: String,
     pub sealed: Vec<u8>,
+    /// The Message-ID of an e-mail that carries a letter: a late bounce names it.
+    pub bounce_id: Option<String>,
 }
 
 /// What a letter command leaves in the record beside its history entry.
@@ -194,6 +198,7 @@ pub(crate) fn prepare(
             kind: "reply",
             ordering_key: ordering.clone(),
             sealed: seal_json(&reply, recipient)?,
+            bounce_id: None,
         });
     }
     if let Some(mut mail) = d.mail {
@@ -231,6 +236,8 @@ pub(crate) fn prepare(
             kind: "mail",
             // Its own order: a refused address holds back no booking.
             ordering_key: format!("mail:{ordering}"),
+            // A notice's bounce needs nothing: its letter went by post.
+            bounce_id: (!mail.notice()).then(|| mail.message_id.clone()),
             sealed: seal_json(&mail, recipient)?,
         });
     }
@@ -280,6 +287,7 @@ pub(crate) fn prepare(
             // A refused message holds back no booking (as at a desk alone).
             ordering_key: format!("bundid:{ordering}"),
             sealed: seal_json(&item, recipient)?,
+            bounce_id: None,
         });
     }
     let kz = |what: &str| -> std::result::Result<(), Refusal> {
@@ -306,6 +314,7 @@ pub(crate) fn prepare(
             kind: "hkr",
             ordering_key: format!("hkr:{ordering}"),
             sealed: seal_json(&hkr, recipient)?,
+            bounce_id: None,
         });
     }
     if let Some(mut payment) = d.payment {
@@ -324,6 +333,7 @@ pub(crate) fn prepare(
             kind: "payment",
             ordering_key: ordering,
             sealed: seal_json(&payment, recipient)?,
+            bounce_id: None,
         });
     }
     Ok(work)
@@ -503,11 +513,11 @@ pub(crate) async fn write(
             .execute(
                 &stmt(
                     tx,
-                    "INSERT INTO outbox (idempotency_key, kind, ordering_key, payload, sealed)
-                     VALUES ($1, $2, $3, '', $4) ON CONFLICT (idempotency_key) DO NOTHING",
+                    "INSERT INTO outbox (idempotency_key, kind, ordering_key, payload, sealed, bounce_id)
+                     VALUES ($1, $2, $3, '', $4, $5) ON CONFLICT (idempotency_key) DO NOTHING",
                 )
                 .await?,
-                &[&item.key, &item.kind, &item.ordering_key, &item.sealed],
+                &[&item.key, &item.kind, &item.ordering_key, &item.sealed, &item.bounce_id],
             )
             .await?;
         if inserted == 0 {
@@ -615,6 +625,7 @@ mod tests {
                 ca_pem: None,
             }),
             bundid: None,
+            bounce: None,
         }
     }
 

@@ -692,64 +692,9 @@ impl Record {
                 }
                 _ => false,
             };
-            let case: Option<Uuid> = tx
-                .query_opt(
-                    &stmt(
-                        &tx,
-                        "SELECT case_id FROM case_documents WHERE command_key = $1 LIMIT 1",
-                    )
-                    .await?,
-                    &[&command],
-                )
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-            if let (Some(case_id), true) = (case, letter) {
-                let row = tx
-                    .query_one(
-                        &stmt(
-                            &tx,
-                            &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"),
-                        )
-                        .await?,
-                        &[&case_id],
-                    )
+            if letter {
+                self.letter_refused(&tx, fall, command, &kind, error)
                     .await?;
-                let before = meta_of(&row)?;
-                let mut after = before.clone();
-                after.version += 1;
-                let mut event = portal_event(
-                    case_id,
-                    office::rules::MAIL_REFUSED,
-                    &text_time(Timestamp::now()),
-                );
-                event.actor = "mailserver".into();
-                let kanal = if kind == "bundid" { "bundid" } else { "email" };
-                let reason = serde_json::json!({ "grund": error, "kanal": kanal });
-                event.content = Some(
-                    office::keyring::seal(reason.to_string().as_bytes(), &[fall])
-                        .map_err(|r| invalid(r.reason))?,
-                );
-                let effect = Effect {
-                    before: Some(before),
-                    after,
-                    content: None,
-                    event: Some(event),
-                };
-                self.write(&tx, &effect).await?;
-                audit(
-                    &tx,
-                    Some("mailserver"),
-                    None,
-                    if kind == "bundid" {
-                        "vorgang.bundid_unzustellbar"
-                    } else {
-                        "vorgang.email_unzustellbar"
-                    },
-                    &effect.after.file_number,
-                )
-                .await?;
-                append(&tx, &Change::of(&effect)).await?;
             }
             wipe_letter(&tx, &command.to_string()).await?;
         }
@@ -763,6 +708,144 @@ impl Record {
             .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// A letter's e-mail or BundID message did not reach the citizen (refused at
+    /// once or bounced later): an event on the case, the reason sealed to the case
+    /// key, in the caller's transaction – every desk shows the clerk the task to
+    /// post the letter.
+    async fn letter_refused(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        fall: &str,
+        command: Uuid,
+        kind: &str,
+        error: &str,
+    ) -> Result<()> {
+        let case: Option<Uuid> = tx
+            .query_opt(
+                &stmt(
+                    tx,
+                    "SELECT case_id FROM case_documents WHERE command_key = $1 LIMIT 1",
+                )
+                .await?,
+                &[&command],
+            )
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        if let Some(case_id) = case {
+            let row = tx
+                .query_one(
+                    &stmt(
+                        tx,
+                        &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"),
+                    )
+                    .await?,
+                    &[&case_id],
+                )
+                .await?;
+            let before = meta_of(&row)?;
+            let mut after = before.clone();
+            after.version += 1;
+            let mut event = portal_event(
+                case_id,
+                office::rules::MAIL_REFUSED,
+                &text_time(Timestamp::now()),
+            );
+            event.actor = "mailserver".into();
+            let kanal = if kind == "bundid" { "bundid" } else { "email" };
+            let reason = serde_json::json!({ "grund": error, "kanal": kanal });
+            event.content = Some(
+                office::keyring::seal(reason.to_string().as_bytes(), &[fall])
+                    .map_err(|r| invalid(r.reason))?,
+            );
+            let effect = Effect {
+                before: Some(before),
+                after,
+                content: None,
+                event: Some(event),
+            };
+            self.write(tx, &effect).await?;
+            audit(
+                tx,
+                Some("mailserver"),
+                None,
+                if kind == "bundid" {
+                    "vorgang.bundid_unzustellbar"
+                } else {
+                    "vorgang.email_unzustellbar"
+                },
+                &effect.after.file_number,
+            )
+            .await?;
+            append(tx, &Change::of(&effect)).await?;
+        }
+        Ok(())
+    }
+
+    /// A late bounce of the e-mail with this Message-ID (read from the town's
+    /// mailbox): the letter's e-mail, delivered to the relay before, failed after
+    /// all – the same event and task as a refusal at the relay. False: not an
+    /// e-mail of a letter sent here, or recorded before.
+    pub async fn mail_bounced(&self, fall: &str, message_id: &str, reason: &str) -> Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                &stmt(
+                    &tx,
+                    "UPDATE outbox SET state = 'failed', last_error = $2, updated_at = now()
+                     WHERE bounce_id = $1 AND kind = 'mail' AND state = 'done'
+                     RETURNING idempotency_key",
+                )
+                .await?,
+                &[&message_id, &reason],
+            )
+            .await?
+        else {
+            return Ok(false);
+        };
+        let key: String = row.try_get(0)?;
+        let Some(command) = key
+            .strip_prefix("mail:")
+            .and_then(|c| Uuid::parse_str(c).ok())
+        else {
+            return Ok(false);
+        };
+        self.letter_refused(&tx, fall, command, "mail", reason)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A setting of the server's own runs (not the town's configuration).
+    pub async fn server_setting(&self, name: &str) -> Result<Option<String>> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query_opt(
+                &stmt(&client, "SELECT value FROM server_settings WHERE name = $1").await?,
+                &[&name],
+            )
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?)
+    }
+
+    pub async fn set_server_setting(&self, name: &str, value: &str) -> Result<()> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                &stmt(
+                    &client,
+                    "INSERT INTO server_settings (name, value) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                )
+                .await?,
+                &[&name, &value],
+            )
+            .await?;
         Ok(())
     }
 
@@ -921,6 +1004,30 @@ impl SyncStore for PickupStore {
         tokio::task::block_in_place(|| handle.block_on(record.delivery_blob(id)))
             .map_err(|e| SyncError::Unavailable(e.to_string()))
     }
+
+    fn setting(&mut self, key: &str) -> std::result::Result<Option<String>, SyncError> {
+        let (record, handle) = (&self.record, &self.handle);
+        tokio::task::block_in_place(|| handle.block_on(record.server_setting(key)))
+            .map_err(|e| SyncError::Unavailable(e.to_string()))
+    }
+
+    fn set_setting(&mut self, key: &str, value: &str) -> std::result::Result<(), SyncError> {
+        let (record, handle) = (&self.record, &self.handle);
+        tokio::task::block_in_place(|| handle.block_on(record.set_server_setting(key, value)))
+            .map_err(|e| SyncError::Unavailable(e.to_string()))
+    }
+
+    fn mail_bounced(
+        &mut self,
+        message_id: &str,
+        reason: &str,
+    ) -> std::result::Result<bool, SyncError> {
+        let (record, fall, handle) = (&self.record, &self.fall, &self.handle);
+        tokio::task::block_in_place(|| {
+            handle.block_on(record.mail_bounced(fall, message_id, reason))
+        })
+        .map_err(|e| SyncError::Unavailable(e.to_string()))
+    }
 }
 
 /// Check the destination's settings (as `amtsstube portal configure` takes them).
@@ -965,5 +1072,20 @@ pub async fn pickup(record: Arc<Record>, settings: &SubscriberSettings) -> Resul
     let (report, _) = sync::run_with(&api, &mut store, &sub, channels, &mut machine, |_| {})
         .await
         .map_err(|e| ServerError::Db(e.to_string()))?;
+    // Late bounces of the e-mails sent: read from the town's mailbox, recorded on
+    // their cases. A mailbox out of reach waits for the next run.
+    if let Some(bounce) = delivery
+        .as_ref()
+        .filter(|d| d.mail.is_some())
+        .and_then(|d| d.bounce.as_ref())
+    {
+        match sync::bounce::check(bounce, &mut store).await {
+            Ok(c) if c.recorded > 0 => {
+                tracing::info!("{} späte Unzustellbarkeitsmeldung(en) erfasst", c.recorded)
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("Postfach für Unzustellbarkeitsmeldungen: {e}"),
+        }
+    }
     Ok(report)
 }

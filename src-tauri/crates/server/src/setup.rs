@@ -158,7 +158,47 @@ impl ServerDir {
                     author,
                 })
             }),
+            bounce: self.bounce_box()?,
         })
+    }
+
+    /// The town's mailbox the relay's late bounces arrive in (owner-only
+    /// `postfach.json`: it holds the mailbox's password), if set up.
+    pub fn bounce_box(&self) -> Result<Option<sync::bounce::BounceBox>> {
+        let path = self.file("postfach.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let b: sync::bounce::BounceBox = serde_json::from_str(&read(&path)?)
+            .map_err(|e| ServerError::file(&path, format!("nicht lesbar: {e}")))?;
+        b.validate()
+            .map_err(|e| ServerError::file(&path, e.to_string()))?;
+        Ok(Some(b))
+    }
+
+    /// Keep the mailbox's settings (checked first; only beside a relay: its
+    /// bounces are what is read).
+    pub fn save_bounce_box(&self, b: &sync::bounce::BounceBox) -> Result<()> {
+        if self.mail()?.is_none() {
+            return Err(ServerError::Invalid(
+                "Zuerst den Mailserver einrichten (amtsstube-server email einrichten …): das Postfach nimmt dessen Unzustellbarkeitsmeldungen auf.".into(),
+            ));
+        }
+        b.validate()
+            .map_err(|e| ServerError::Invalid(e.to_string()))?;
+        let json =
+            serde_json::to_string_pretty(b).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        write_private(&self.file("postfach.json"), &json)
+    }
+
+    /// Stop reading the mailbox.
+    pub fn remove_bounce_box(&self) -> Result<bool> {
+        let path = self.file("postfach.json");
+        if !path.exists() {
+            return Ok(false);
+        }
+        std::fs::remove_file(&path).map_err(|e| ServerError::file(&path, e))?;
+        Ok(true)
     }
 
     /// The BundID bridge and the town's BPKI key pair (owner-only `bundid.json`:

@@ -232,6 +232,69 @@ enum EmailCmd {
     Testen,
     /// Mailserver entfernen: Briefe gehen dann per Post oder an das Portal.
     Entfernen,
+    /// Postfach (IMAP) für nachträgliche Unzustellbarkeitsmeldungen: setzen (Passwort
+    /// wird abgefragt, Terminal oder stdin), mit --testen prüfen, mit --entfernen
+    /// abschalten; ohne Angaben zeigen.
+    Postfach {
+        /// Name oder Adresse des Postfach-Servers.
+        #[arg(long, requires = "benutzer", conflicts_with_all = ["testen", "entfernen"])]
+        server: Option<String>,
+        #[arg(long, default_value_t = 993)]
+        port: u16,
+        /// tls, starttls oder keine (nur für einen Server auf diesem Rechner).
+        #[arg(long, default_value = "tls")]
+        verschluesselung: String,
+        #[arg(long, requires = "server")]
+        benutzer: Option<String>,
+        #[arg(long, default_value = "INBOX")]
+        ordner: String,
+        /// CA-Zertifikat (PEM) eines Servers mit eigenem Zertifikat der Gemeinde.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// Anmeldung und Ordner prüfen (es wird nichts gelesen).
+        #[arg(long, conflicts_with = "entfernen")]
+        testen: bool,
+        #[arg(long)]
+        entfernen: bool,
+    },
+}
+
+fn show_bounce_box(b: &sync::bounce::BounceBox) {
+    println!(
+        "Postfach für Unzustellbarkeitsmeldungen: {}@{}:{} ({}), Ordner {}{}",
+        b.user,
+        b.host,
+        b.port,
+        security_label(b.security),
+        b.folder,
+        if b.ca_pem.is_some() {
+            ", eigene CA"
+        } else {
+            ""
+        }
+    );
+}
+
+fn security_label(s: sync::mail::Security) -> &'static str {
+    match s {
+        sync::mail::Security::Starttls => "STARTTLS",
+        sync::mail::Security::Tls => "TLS",
+        sync::mail::Security::Keine => "unverschlüsselt, nur lokal",
+    }
+}
+
+fn parse_security(text: &str) -> Result<sync::mail::Security> {
+    serde_json::from_value(serde_json::Value::String(text.trim().to_lowercase())).map_err(|_| {
+        anyhow::anyhow!("Unbekannte Verschlüsselung „{text}“: starttls, tls oder keine.")
+    })
+}
+
+fn read_ca(ca: Option<PathBuf>) -> Result<Option<String>> {
+    ca.map(|path| {
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("CA-Zertifikat {} nicht lesbar", path.display()))
+    })
+    .transpose()
 }
 
 fn show_relay(r: &sync::mail::Relay) {
@@ -239,11 +302,7 @@ fn show_relay(r: &sync::mail::Relay) {
         "Mailserver {}:{} ({}), Absender {}{}{}",
         r.host,
         r.port,
-        match r.security {
-            sync::mail::Security::Starttls => "STARTTLS",
-            sync::mail::Security::Tls => "TLS",
-            sync::mail::Security::Keine => "unverschlüsselt, nur lokal",
-        },
+        security_label(r.security),
         r.from,
         r.user
             .as_ref()
@@ -267,21 +326,8 @@ async fn email(dir: &ServerDir, cmd: EmailCmd) -> Result<()> {
             absendername,
             ca,
         } => {
-            let security: sync::mail::Security = serde_json::from_value(serde_json::Value::String(
-                verschluesselung.trim().to_lowercase(),
-            ))
-            .map_err(|_| {
-                anyhow::anyhow!(
-                    "Unbekannte Verschlüsselung „{verschluesselung}“: starttls, tls oder keine."
-                )
-            })?;
-            let ca_pem =
-                match ca {
-                    Some(path) => Some(std::fs::read_to_string(&path).with_context(|| {
-                        format!("CA-Zertifikat {} nicht lesbar", path.display())
-                    })?),
-                    None => None,
-                };
+            let security = parse_security(&verschluesselung)?;
+            let ca_pem = read_ca(ca)?;
             let password = match &benutzer {
                 Some(u) => Some(password(&format!("Passwort am Mailserver für {u}"), false)?),
                 None => None,
@@ -325,6 +371,57 @@ async fn email(dir: &ServerDir, cmd: EmailCmd) -> Result<()> {
                 println!("Es war kein Mailserver eingerichtet.");
             }
         }
+        EmailCmd::Postfach {
+            entfernen: true, ..
+        } => {
+            if dir.remove_bounce_box()? {
+                println!(
+                    "Postfach entfernt: späte Unzustellbarkeitsmeldungen werden nicht mehr gelesen; „serve“ liest es beim nächsten Start."
+                );
+            } else {
+                println!("Es war kein Postfach eingerichtet.");
+            }
+        }
+        EmailCmd::Postfach { testen: true, .. } => {
+            let Some(b) = dir.bounce_box()? else {
+                bail!(
+                    "Kein Postfach eingerichtet („amtsstube-server email postfach --server … --benutzer …“)."
+                );
+            };
+            b.test().await?;
+            println!(
+                "Anmeldung am Postfach {}:{} und Ordner {} in Ordnung.",
+                b.host, b.port, b.folder
+            );
+        }
+        EmailCmd::Postfach {
+            server: Some(server),
+            port,
+            verschluesselung,
+            benutzer: Some(user),
+            ordner,
+            ca,
+            ..
+        } => {
+            let b = sync::bounce::BounceBox {
+                host: server.trim().to_owned(),
+                port,
+                security: parse_security(&verschluesselung)?,
+                password: password(&format!("Passwort am Postfach für {user}"), false)?,
+                user,
+                folder: ordner.trim().to_owned(),
+                ca_pem: read_ca(ca)?,
+            };
+            dir.save_bounce_box(&b)?;
+            show_bounce_box(&b);
+            println!("Eingerichtet; „serve“ liest es beim nächsten Start.");
+        }
+        EmailCmd::Postfach { .. } => match dir.bounce_box()? {
+            Some(b) => show_bounce_box(&b),
+            None => println!(
+                "Kein Postfach eingerichtet: späte Unzustellbarkeitsmeldungen werden nicht gelesen."
+            ),
+        },
     }
     Ok(())
 }
@@ -608,9 +705,10 @@ async fn run(cli: Cli) -> Result<()> {
             let yes = |b: bool| if b { "ja" } else { "nein" };
             match dir.delivery() {
                 Ok(d) => println!(
-                    "Versand:         Portal (FIT-Connect) {}, E-Mail {}, BundID {}, Zahlungsdienst {}, Kassenordner {}",
+                    "Versand:         Portal (FIT-Connect) {}, E-Mail {} (Postfach für Unzustellbares {}), BundID {}, Zahlungsdienst {}, Kassenordner {}",
                     yes(d.reply_destination.is_some()),
                     yes(d.mail.is_some()),
+                    yes(d.bounce.is_some()),
                     yes(d.bundid.is_some()),
                     yes(d.payment_url.is_some()),
                     d.hkr_dir
