@@ -1771,7 +1771,14 @@ fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxE
         .block_on(amtsstube_tests::sim::start(std::path::Path::new(env!(
             "CARGO_TARGET_TMPDIR"
         ))))?;
-    portal_sim::seed::seed(&mut sim.sim.lock(), 3, 61)?;
+    // Citizens who asked for their BundID mailbox: the portal names each
+    // application in the BundID Statusmonitor too.
+    portal_sim::seed::seed_replying(
+        &mut sim.sim.lock(),
+        3,
+        61,
+        &|_, _| serde_json::json!({ "idBundDeMailbox": { "mailboxUuid": uuid::Uuid::new_v4().to_string() } }),
+    )?;
     // The standalone store: picked up, worked on, with notes.
     let mut ws = amtsstube_tests::local::workstation(
         &tmp.path().join("lea"),
@@ -1836,6 +1843,34 @@ fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxE
         password: "lea-passwort-1".into(),
     })?;
 
+    // The server sends to BundID: taken-over cases keep their Statusmonitor.
+    let (identity, recipient) = office::keyring::generate();
+    let route = {
+        let st = sim.sim.lock();
+        server::delivery::BundIdRoute {
+            bridge: st.bridge.destination_id,
+            sender: "Stadt Musterstadt".into(),
+            level: 3,
+            author: fitconnect::zbp::Author::from_pem(
+                &st.bridge.author_key_pem,
+                &st.bridge.author_cert_pem,
+                jiff::Timestamp::now().as_second(),
+            )?,
+        }
+    };
+    server
+        .record
+        .set_delivery(Some(server::delivery::DeliverySettings {
+            identity,
+            recipient,
+            reply_destination: Some(sim.config.reply_destination_id),
+            payment_url: None,
+            hkr_dir: None,
+            mail: None,
+            bundid: Some(route),
+            bounce: None,
+        }));
+
     // A caseworker may not take over; the Leitung signs in and does.
     ws.office_sign_in("lea-passwort-1".into())?;
     let report = ws.office_take_over(|_, _| {})?;
@@ -1880,6 +1915,27 @@ fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxE
         got.sort();
         assert_eq!(&got, hashes, "{}", c.file_number);
     }
+    // A taken-over case moves at the desk: the server reports it to the BundID
+    // Statusmonitor under the application's id the portal named at the desk.
+    let waiting = cases
+        .iter()
+        .find(|c| c.state == CaseState::Eingegangen)
+        .ok_or("kein eingegangener Vorgang")?;
+    ws.office_step(&waiting.file_number, Step::PruefungBeginnen, None)?;
+    assert_eq!(ws.office_sync()?.applied, 1);
+    let settings = server::pickup::parse_settings(&serde_json::to_string(&sim.config)?)?;
+    server
+        .rt
+        .block_on(server::pickup::pickup(server.record.clone(), &settings))?;
+    let statuses: Vec<_> = sim
+        .sim
+        .lock()
+        .postkorb()
+        .into_iter()
+        .filter(|e| e.art == "status")
+        .collect();
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert!(statuses[0].application_id.is_some(), "{statuses:?}");
     // The app's work list on this PC now shows them from the server's record.
     let shown = ws.work_list(workstation::WorkListQuery::default())?;
     let mut names: Vec<String> = shown.items.iter().map(|c| c.applicant.clone()).collect();
@@ -1916,6 +1972,7 @@ fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxE
         content: office::keyring::seal(b"{}", &[stranger.as_str()]).map_err(|r| r.reason)?,
         events: Vec::new(),
         submissions: Vec::new(),
+        statusmonitor: None,
     };
     let anna_actor = Actor {
         user: "anna".into(),

@@ -606,6 +606,20 @@ pub struct TakeoverCase {
     pub content: Ciphertext,
     pub events: Vec<TakeoverEvent>,
     pub submissions: Vec<TakeoverSubmission>,
+    /// The application's id in the BundID Statusmonitor, where the portal named
+    /// one: the server keeps it sealed to its delivery key (as at its own pickup)
+    /// and reports the case's later moves there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statusmonitor: Option<TakeoverMonitor>,
+}
+
+/// What the BundID Statusmonitor needs of a taken-over case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TakeoverMonitor {
+    pub application_id: Uuid,
+    /// The service's name the Statusmonitor shows.
+    pub service: String,
 }
 
 /// A history entry or a note of a taken-over case.

@@ -371,14 +371,28 @@ pub(crate) async fn monitor(
     let Some(application_id) = application else {
         return Ok(());
     };
-    let sealed = seal_json(
+    keep_monitored(
+        tx,
+        settings,
+        case_id,
         &Monitored {
             application_id,
             service: service.to_owned(),
         },
-        &settings.recipient,
     )
-    .map_err(|r| ServerError::Invalid(r.reason))?;
+    .await
+}
+
+/// Keep what the Statusmonitor needs of a case, sealed to the delivery key (a
+/// known case keeps what it has).
+pub(crate) async fn keep_monitored(
+    tx: &impl GenericClient,
+    settings: &DeliverySettings,
+    case_id: Uuid,
+    monitored: &Monitored,
+) -> Result<()> {
+    let sealed =
+        seal_json(monitored, &settings.recipient).map_err(|r| ServerError::Invalid(r.reason))?;
     tx.execute(
         &stmt(
             tx,

@@ -145,6 +145,25 @@ impl Record {
             )
             .await?;
         }
+        // The BundID Statusmonitor follows the case from now on, as for one picked
+        // up here (without delivery settings there is nowhere to report to).
+        if let (Some(monitor), Some(settings)) = (&case.statusmonitor, self.delivery()) {
+            if monitor.service.trim().is_empty() || monitor.service.len() > 500 {
+                return Err(ServerError::Invalid(
+                    "Der Statusmonitor-Eintrag nennt keine gültige Leistung.".into(),
+                ));
+            }
+            crate::delivery::keep_monitored(
+                &tx,
+                &settings,
+                m.id,
+                &crate::delivery::Monitored {
+                    application_id: monitor.application_id,
+                    service: monitor.service.clone(),
+                },
+            )
+            .await?;
+        }
         audit(
             &tx,
             Some(&actor.user),

@@ -1373,18 +1373,33 @@ impl Workstation {
             cases: count(records.len()),
             ..OfficeTakeover::default()
         };
+        let cfg = self.casework_config().ok();
         for (n, rec) in records.iter().enumerate() {
             let id = Uuid::parse_str(&rec.id)
                 .map_err(|_| invalid(format!("Vorgang {}: Kennung unlesbar.", rec.file_number)))?;
-            let (history, notes, documents, submissions) = {
+            let (history, notes, documents, submissions, application) = {
                 let s = self.session_with(Permission::AllCases)?;
+                let metadata = crate::letters::json_document(s, rec, "metadata");
                 (
                     s.case_history(&rec.id)?,
                     s.notes(&rec.id)?,
                     s.case_documents(&rec.id)?,
                     s.case_submissions(&rec.id)?,
+                    crate::bundid::application_of(metadata.as_ref()),
                 )
             };
+            // The Statusmonitor's service name, as this desk reported it.
+            let statusmonitor = application.map(|application_id| {
+                let service = cfg
+                    .as_ref()
+                    .and_then(|cfg| crate::casework::case_type(cfg, rec))
+                    .map(|t| t.name.clone())
+                    .unwrap_or_else(|| rec.case_type.clone());
+                office::protocol::TakeoverMonitor {
+                    application_id,
+                    service,
+                }
+            });
             let state = crate::casework::stored_state(&rec.status)?;
             let content = serde_json::json!({
                 "applicant": rec.applicant,
@@ -1459,6 +1474,7 @@ impl Workstation {
                 content: sealed(content.to_string().as_bytes())?,
                 events,
                 submissions: subs,
+                statusmonitor,
             };
             let held: TakeoverAnswer = rt
                 .block_on(async {
