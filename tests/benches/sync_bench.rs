@@ -288,27 +288,24 @@ async fn run() -> Result<(), BoxError> {
     let alone_tmp = tempfile::tempdir_in(target)?;
     let mut alone = store(&alone_tmp.path().join("daten"))?;
     let n_alone = count.min(2_000);
-    let took = store_alone(&mut alone, n_alone, false)?;
+    let rate = |took: Duration| {
+        format!(
+            "{:.1} submissions/s ({:.1} ms each)",
+            n_alone as f64 / took.as_secs_f64(),
+            took.as_secs_f64() * 1000.0 / n_alone as f64
+        )
+    };
     rows.push((
         format!(
             "the store alone: {n_alone} opened submissions committed (3 vault files each, fsync)"
         ),
-        format!(
-            "{:.1} submissions/s ({:.1} ms each)",
-            n_alone as f64 / took.as_secs_f64(),
-            took.as_secs_f64() * 1000.0 / n_alone as f64
-        ),
+        rate(store_alone(&mut alone, n_alone, false)?),
     ));
-    let took = store_alone(&mut alone, n_alone, true)?;
     rows.push((
         format!(
             "the store's writer alone, documents written ahead: {n_alone} transactions committed"
         ),
-        format!(
-            "{:.1} submissions/s ({:.1} ms each)",
-            n_alone as f64 / took.as_secs_f64(),
-            took.as_secs_f64() * 1000.0 / n_alone as f64
-        ),
+        rate(store_alone(&mut alone, n_alone, true)?),
     ));
     drop(alone);
     rows.push((

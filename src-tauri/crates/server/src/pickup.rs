@@ -30,7 +30,7 @@ use sync::{Subscriber, SyncError, SyncStore};
 use uuid::Uuid;
 
 use crate::error::{Result, ServerError};
-use crate::record::{CASE_COLUMNS, Record, append, audit, meta_of, parse_time, stmt, text_time};
+use crate::record::{Record, append, audit, parse_time, stmt, text_time};
 
 /// What the case content holds, sealed to the `fall` key: who applied for what,
 /// and the list of the documents (each sealed on its own in `case_documents`).
@@ -380,17 +380,9 @@ impl Record {
             .transpose()?;
         let (effect, follow_up) = match earlier {
             Some(case_id) => {
-                let row = tx
-                    .query_one(
-                        &stmt(
-                            &tx,
-                            &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"),
-                        )
-                        .await?,
-                        &[&case_id],
-                    )
-                    .await?;
-                let before = meta_of(&row)?;
+                let before = crate::record::case_for_update(&tx, &case_id)
+                    .await?
+                    .ok_or_else(|| ServerError::Db(format!("Vorgang {case_id} fehlt")))?;
                 let mut after = before.clone();
                 after.version += 1;
                 let mut event = portal_event(case_id, "nachreichung", &now);
@@ -736,17 +728,9 @@ impl Record {
             .map(|r| r.try_get(0))
             .transpose()?;
         if let Some(case_id) = case {
-            let row = tx
-                .query_one(
-                    &stmt(
-                        tx,
-                        &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"),
-                    )
-                    .await?,
-                    &[&case_id],
-                )
-                .await?;
-            let before = meta_of(&row)?;
+            let before = crate::record::case_for_update(tx, &case_id)
+                .await?
+                .ok_or_else(|| ServerError::Db(format!("Vorgang {case_id} fehlt")))?;
             let mut after = before.clone();
             after.version += 1;
             let mut event = portal_event(

@@ -132,6 +132,24 @@ fn check_password(password: &str) -> Result<()> {
     Ok(())
 }
 
+/// A case's row, locked for the rest of the transaction (`FOR UPDATE`).
+pub(crate) async fn case_for_update(
+    tx: &impl GenericClient,
+    case_id: &Uuid,
+) -> Result<Option<CaseMeta>> {
+    tx.query_opt(
+        &stmt(
+            tx,
+            &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"),
+        )
+        .await?,
+        &[case_id],
+    )
+    .await?
+    .map(|r| meta_of(&r))
+    .transpose()
+}
+
 pub(crate) fn text_time(t: Timestamp) -> String {
     t.round(Unit::Second).unwrap_or(t).to_string()
 }
@@ -822,18 +840,7 @@ impl Record {
                 Ok((r.try_get(0)?, role))
             })
             .collect::<Result<_>>()?;
-        let current = tx
-            .query_opt(
-                &stmt(
-                    &tx,
-                    &format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"),
-                )
-                .await?,
-                &[&cmd.body.case_id()],
-            )
-            .await?
-            .map(|r| meta_of(&r))
-            .transpose()?;
+        let current = case_for_update(&tx, &cmd.body.case_id()).await?;
         let now = text_time(Timestamp::now());
         // A letter: what the server must send, opened and checked before anything
         // is written.
