@@ -1632,7 +1632,8 @@ impl Workstation {
 
 /// Events in the order they happened. The server stamps them to the second, so
 /// steps taken within one second are put in the order of the lifecycle: each next
-/// step starts where the one before ended; notes keep their place by time.
+/// step starts where the one before ended; notes keep their place by time; a
+/// refused e-mail's settlement ("Per Post versandt") comes after the refusal.
 pub(crate) fn in_order(mut events: Vec<office::Event>) -> Vec<office::Event> {
     events.sort_by(|a, b| a.at.cmp(&b.at));
     let mut out: Vec<office::Event> = Vec::with_capacity(events.len());
@@ -1640,11 +1641,19 @@ pub(crate) fn in_order(mut events: Vec<office::Event>) -> Vec<office::Event> {
     let mut rest = std::collections::VecDeque::from(events);
     while let Some(first) = rest.front() {
         let at = first.at.clone();
+        let group: Vec<&office::Event> = rest.iter().take_while(|e| e.at == at).collect();
+        // What settles an event that is still to come in this second waits for it.
+        let waits = |e: &office::Event| {
+            e.kind == office::rules::POSTED
+                && group.iter().any(|o| o.kind == office::rules::MAIL_REFUSED)
+        };
         // The group of this second, and in it the step that follows `state`.
-        let pick = rest
+        let pick = group
             .iter()
-            .take_while(|e| e.at == at)
-            .position(|e| e.to_state.is_none() || e.from_state == state || e.from_state.is_none())
+            .position(|e| {
+                !waits(e)
+                    && (e.to_state.is_none() || e.from_state == state || e.from_state.is_none())
+            })
             .unwrap_or(0);
         if let Some(e) = rest.remove(pick) {
             if e.to_state.is_some() {
@@ -1695,5 +1704,35 @@ mod tests {
                 "notiz"
             ]
         );
+    }
+
+    #[test]
+    fn a_posting_within_the_second_of_the_refusal_comes_after_it() {
+        let t = "2026-12-05T17:40:00Z";
+        for events in [
+            vec![
+                ev(office::rules::POSTED, t, None, None),
+                ev(office::rules::MAIL_REFUSED, t, None, None),
+            ],
+            vec![
+                ev(office::rules::MAIL_REFUSED, t, None, None),
+                ev(office::rules::POSTED, t, None, None),
+            ],
+        ] {
+            let kinds: Vec<String> = in_order(events).into_iter().map(|e| e.kind).collect();
+            assert_eq!(kinds, [office::rules::MAIL_REFUSED, office::rules::POSTED]);
+        }
+        // A later refusal (a second letter's) does not pull an earlier posting.
+        let events = vec![
+            ev(
+                office::rules::MAIL_REFUSED,
+                "2026-12-05T17:41:00Z",
+                None,
+                None,
+            ),
+            ev(office::rules::POSTED, t, None, None),
+        ];
+        let kinds: Vec<String> = in_order(events).into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [office::rules::POSTED, office::rules::MAIL_REFUSED]);
     }
 }
