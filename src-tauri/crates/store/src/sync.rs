@@ -382,8 +382,10 @@ impl Session {
             "eingang.nachreichung"
         };
         audit::append(&tx, &now, &actor, action, &file_number)?;
-        tx.commit()?;
+        // From the commit on the rows may be durable even if it reports an error:
+        // the files stay then, and the next unlock removes them if no row came.
         prepared.into_iter().for_each(crate::PreparedBlob::keep);
+        tx.commit()?;
         Ok(outcome)
     }
 

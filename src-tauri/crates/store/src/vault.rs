@@ -341,9 +341,11 @@ impl BlobWriter {
 }
 
 /// A document written durably into the vault whose row is not committed yet.
-/// Dropped before its transaction committed (the submission was known already,
-/// the transaction failed), it removes its file; after a crash the file is an
-/// orphan that the next unlock removes ([`VaultCheck::removed_orphans`]).
+/// Dropped before its transaction reached the commit (the submission was known
+/// already, a statement failed and the transaction rolled back, the run ended
+/// first), it removes its file. A file whose commit was attempted stays, whatever
+/// the commit reported; after a crash or a failed commit a file without a row is
+/// an orphan that the next unlock removes ([`VaultCheck::removed_orphans`]).
 pub struct PreparedBlob {
     info: BlobInfo,
     path: PathBuf,
@@ -365,7 +367,7 @@ impl PreparedBlob {
         &self.info
     }
 
-    /// Its row is committed: the file stays.
+    /// Its row goes to the commit: the file stays.
     pub(crate) fn keep(mut self) {
         self.kept = true;
     }
