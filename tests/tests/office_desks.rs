@@ -1532,6 +1532,7 @@ fn a_bescheid_by_email_made_at_the_desk_goes_out_through_the_servers_relay() -> 
         assert_eq!(detail.tasks.len(), 1, "{:?}", detail.tasks);
         assert!(
             detail.tasks[0].contains("E-Mail nicht zugestellt")
+                && detail.tasks[0].contains("Nachträglich als unzustellbar gemeldet")
                 && detail.tasks[0].contains("User unknown"),
             "{:?}",
             detail.tasks

@@ -774,6 +774,8 @@ impl Record {
     /// all – the same event and task as a refusal at the relay. False: not an
     /// e-mail of a letter sent here, or recorded before.
     pub async fn mail_bounced(&self, fall: &str, message_id: &str, reason: &str) -> Result<bool> {
+        let reason = sync::bounce::late_reason(reason);
+        let reason = reason.as_str();
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let Some(row) = tx

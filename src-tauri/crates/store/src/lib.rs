@@ -59,7 +59,7 @@ pub use session::{InitOptions, Session, Store};
 pub use staging::StagingKey;
 pub use sync::{
     DocumentKind, IncomingDocument, IncomingSubmission, NewOutboxItem, OutboxCounts, OutboxItem,
-    QuarantineEntry, QuarantinedSubmission, Stored, SubmissionState,
+    QuarantineEntry, QuarantinedSubmission, Stored, SubmissionState, late_bounce_reason,
 };
 pub use users::UserInfo;
 pub use vault::{BlobId, BlobInfo, BlobReader, BlobWriter, PreparedBlob, VaultCheck};

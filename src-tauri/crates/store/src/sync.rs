@@ -207,6 +207,11 @@ fn searchable_text(bytes: &[u8], mime: &str) -> Option<String> {
     }
 }
 
+/// The reason a late bounce is recorded with: the task shows it.
+pub fn late_bounce_reason(reason: &str) -> String {
+    format!("Nachträglich als unzustellbar gemeldet: {reason}")
+}
+
 impl Session {
     /// The local state of a submission, if it was seen before.
     pub fn submission_state(&self, submission_id: &str) -> Result<Option<SubmissionState>> {
@@ -515,7 +520,7 @@ impl Session {
         let Some((id, ordering_key, notice)) = item else {
             return Ok(false);
         };
-        let reason = format!("Nachträglich als unzustellbar gemeldet: {reason}");
+        let reason = late_bounce_reason(reason);
         // A notice announced a letter that went by post anyway: recorded, but it
         // stays done (failed, it would hold back the case's later e-mails).
         tx.execute(

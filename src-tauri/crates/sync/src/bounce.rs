@@ -405,6 +405,10 @@ fn push_id(bounce: &mut Bounce, id: &str) {
     }
 }
 
+/// The reason a late bounce is recorded with (the task names it), at a desk and
+/// at the Rathaus-Server alike.
+pub use store::late_bounce_reason as late_reason;
+
 /// What one check of the mailbox did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Checked {
