@@ -1991,6 +1991,29 @@ fn a_standalone_store_is_taken_over_without_losing_anything() -> Result<(), BoxE
         audit.iter().any(|e| e.action == "uebernahme_abgelehnt"),
         "{audit:?}"
     );
+    // A Statusmonitor entry without a service is refused, and the case with it.
+    let lea_actor = Actor {
+        user: "lea".into(),
+        role: Role::Leitung,
+    };
+    let mut bad = forged.clone();
+    bad.statusmonitor = Some(office::protocol::TakeoverMonitor {
+        application_id: uuid::Uuid::new_v4(),
+        service: " ".into(),
+    });
+    let refused = server
+        .rt
+        .block_on(server.record.take_over_case(&lea_actor, ws_id, &bad));
+    assert!(
+        matches!(&refused, Err(server::ServerError::Invalid(m)) if m.contains("keine gültige Leistung")),
+        "{refused:?}"
+    );
+    ws.office_sync()?;
+    assert!(
+        !ws.office_cases()?
+            .iter()
+            .any(|c| c.file_number == "HU-2026-99999")
+    );
 
     // The same at the command line, once more: nothing new.
     ws.logout();
