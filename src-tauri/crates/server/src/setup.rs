@@ -165,15 +165,7 @@ impl ServerDir {
     /// The town's mailbox the relay's late bounces arrive in (owner-only
     /// `postfach.json`: it holds the mailbox's password), if set up.
     pub fn bounce_box(&self) -> Result<Option<sync::bounce::BounceBox>> {
-        let path = self.file("postfach.json");
-        if !path.exists() {
-            return Ok(None);
-        }
-        let b: sync::bounce::BounceBox = serde_json::from_str(&read(&path)?)
-            .map_err(|e| ServerError::file(&path, format!("nicht lesbar: {e}")))?;
-        b.validate()
-            .map_err(|e| ServerError::file(&path, e.to_string()))?;
-        Ok(Some(b))
+        self.settings_file("postfach.json", sync::bounce::BounceBox::validate)
     }
 
     /// Keep the mailbox's settings (checked first; only beside a relay: its
@@ -186,31 +178,21 @@ impl ServerDir {
         }
         b.validate()
             .map_err(|e| ServerError::Invalid(e.to_string()))?;
-        let json =
-            serde_json::to_string_pretty(b).map_err(|e| ServerError::Invalid(e.to_string()))?;
-        write_private(&self.file("postfach.json"), &json)
+        self.save_settings_file("postfach.json", b)
     }
 
     /// Stop reading the mailbox.
     pub fn remove_bounce_box(&self) -> Result<bool> {
-        let path = self.file("postfach.json");
-        if !path.exists() {
-            return Ok(false);
-        }
-        std::fs::remove_file(&path).map_err(|e| ServerError::file(&path, e))?;
-        Ok(true)
+        self.remove_settings_file("postfach.json")
     }
 
     /// The BundID bridge and the town's BPKI key pair (owner-only `bundid.json`:
     /// it holds the private key), if set up.
     pub fn bundid(&self) -> Result<Option<BundIdSettings>> {
-        let path = self.file("bundid.json");
-        if !path.exists() {
-            return Ok(None);
-        }
-        serde_json::from_str(&read(&path)?)
-            .map(Some)
-            .map_err(|e| ServerError::file(&path, format!("nicht lesbar: {e}")))
+        self.settings_file(
+            "bundid.json",
+            |_: &BundIdSettings| Ok::<(), ServerError>(()),
+        )
     }
 
     /// Keep the bridge and key pair, checked first: they belong together, the
@@ -228,35 +210,19 @@ impl ServerDir {
             jiff::Timestamp::now().as_second(),
         )
         .map_err(|e| ServerError::Invalid(e.to_string()))?;
-        let json =
-            serde_json::to_string_pretty(s).map_err(|e| ServerError::Invalid(e.to_string()))?;
-        write_private(&self.file("bundid.json"), &json)?;
+        self.save_settings_file("bundid.json", s)?;
         Ok(author)
     }
 
     /// Forget the bridge: letters then go by post (or another way).
     pub fn remove_bundid(&self) -> Result<bool> {
-        let path = self.file("bundid.json");
-        if !path.exists() {
-            return Ok(false);
-        }
-        std::fs::remove_file(&path).map_err(|e| ServerError::file(&path, e))?;
-        Ok(true)
+        self.remove_settings_file("bundid.json")
     }
 
     /// The town's SMTP relay for answers by e-mail (owner-only `email.json`: it
     /// holds the relay's password), if set up.
     pub fn mail(&self) -> Result<Option<sync::mail::Relay>> {
-        let path = self.file("email.json");
-        if !path.exists() {
-            return Ok(None);
-        }
-        let relay: sync::mail::Relay = serde_json::from_str(&read(&path)?)
-            .map_err(|e| ServerError::file(&path, format!("nicht lesbar: {e}")))?;
-        relay
-            .validate()
-            .map_err(|e| ServerError::file(&path, e.to_string()))?;
-        Ok(Some(relay))
+        self.settings_file("email.json", sync::mail::Relay::validate)
     }
 
     /// Keep the relay's settings (checked first).
@@ -264,14 +230,41 @@ impl ServerDir {
         relay
             .validate()
             .map_err(|e| ServerError::Invalid(e.to_string()))?;
-        let json =
-            serde_json::to_string_pretty(relay).map_err(|e| ServerError::Invalid(e.to_string()))?;
-        write_private(&self.file("email.json"), &json)
+        self.save_settings_file("email.json", relay)
     }
 
     /// Forget the relay: letters then go by post (or the portal).
     pub fn remove_mail(&self) -> Result<bool> {
-        let path = self.file("email.json");
+        self.remove_settings_file("email.json")
+    }
+
+    /// An owner-only settings file of the server directory, read and checked with
+    /// `check`, if it is there.
+    fn settings_file<T: serde::de::DeserializeOwned, E: std::fmt::Display>(
+        &self,
+        name: &str,
+        check: impl FnOnce(&T) -> std::result::Result<(), E>,
+    ) -> Result<Option<T>> {
+        let path = self.file(name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let value: T = serde_json::from_str(&read(&path)?)
+            .map_err(|e| ServerError::file(&path, format!("nicht lesbar: {e}")))?;
+        check(&value).map_err(|e| ServerError::file(&path, e.to_string()))?;
+        Ok(Some(value))
+    }
+
+    /// Write a settings file owner-only.
+    fn save_settings_file(&self, name: &str, value: &impl serde::Serialize) -> Result<()> {
+        let json =
+            serde_json::to_string_pretty(value).map_err(|e| ServerError::Invalid(e.to_string()))?;
+        write_private(&self.file(name), &json)
+    }
+
+    /// Remove a settings file; false: it was not there.
+    fn remove_settings_file(&self, name: &str) -> Result<bool> {
+        let path = self.file(name);
         if !path.exists() {
             return Ok(false);
         }
