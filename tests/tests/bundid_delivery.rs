@@ -236,16 +236,7 @@ fn the_bescheid_reaches_the_bundid_mailbox_the_statusmonitor_follows_and_a_refus
 
     // The Statusmonitor followed the case, in order, for its application only.
     let application = m.application_id.ok_or("keine Antrags-ID")?;
-    let states: Vec<(String, String)> = inbox
-        .iter()
-        .filter(|e| e.art == "status" && e.application_id == Some(application))
-        .map(|e| {
-            (
-                e.status.clone().unwrap_or_default(),
-                e.title.clone().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let states = portal_sim::bridge::statuses(&inbox, application);
     let expected: Vec<(String, String)> = [
         ("RECEIVED", "Vollständigkeit wird geprüft"),
         ("PROCESSING", "in Bearbeitung"),

@@ -1511,18 +1511,36 @@ fn a_bescheid_by_email_made_at_the_desk_goes_out_through_the_servers_relay() -> 
         b"From: Buerger <b@example.org>\r\nTo: buergerbuero@musterstadt.example\r\n\
           Subject: Frage\r\nMessage-ID: <frage-1@example.org>\r\n\r\nGuten Tag.\r\n",
     );
+    let bounce_box = sync::bounce::BounceBox {
+        host: "127.0.0.1".into(),
+        port: sink.imap_port,
+        security: sync::mail::Security::Tls,
+        user: "rathaus".into(),
+        password: "relay-passwort-1".into(),
+        folder: "INBOX".into(),
+        ca_pem: Some(sink.ca_pem.clone()),
+    };
+    // A mailbox out of reach holds back nothing else: the pickup goes through,
+    // the bounces wait for the next run.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     server
         .record
         .set_delivery(Some(server::delivery::DeliverySettings {
             bounce: Some(sync::bounce::BounceBox {
-                host: "127.0.0.1".into(),
-                port: sink.imap_port,
-                security: sync::mail::Security::Tls,
-                user: "rathaus".into(),
-                password: "relay-passwort-1".into(),
-                folder: "INBOX".into(),
-                ca_pem: Some(sink.ca_pem.clone()),
+                port: closed,
+                ..bounce_box.clone()
             }),
+            ..delivery(Some(relay.clone()))
+        }));
+    pickup()?;
+    anna.office_sync()?;
+    assert!(anna.case_detail(&by_key.2)?.tasks.is_empty());
+    server
+        .record
+        .set_delivery(Some(server::delivery::DeliverySettings {
+            bounce: Some(bounce_box),
             ..delivery(Some(relay))
         }));
     for _ in 0..2 {
@@ -1724,16 +1742,7 @@ fn a_bescheid_for_a_bundid_mailbox_made_at_the_desk_goes_out_through_the_servers
     // The Statusmonitor followed the case from the server: the Bescheid's step was
     // applied with the bridge set up (the earlier steps came before it was).
     let application = m.application_id.ok_or("keine Antrags-ID")?;
-    let states: Vec<(String, String)> = inbox
-        .iter()
-        .filter(|e| e.art == "status" && e.application_id == Some(application))
-        .map(|e| {
-            (
-                e.status.clone().unwrap_or_default(),
-                e.title.clone().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let states = portal_sim::bridge::statuses(&inbox, application);
     assert_eq!(
         states,
         [("COMPLETED".to_string(), "Bescheid versandt".to_string())]

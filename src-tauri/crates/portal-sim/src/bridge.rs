@@ -145,6 +145,20 @@ pub struct PostkorbEntry {
 }
 
 /// The mailbox entries of a state directory.
+/// What the Statusmonitor showed for one application, in order: (status, title).
+pub fn statuses(inbox: &[PostkorbEntry], application: Uuid) -> Vec<(String, String)> {
+    inbox
+        .iter()
+        .filter(|e| e.art == "status" && e.application_id == Some(application))
+        .map(|e| {
+            (
+                e.status.clone().unwrap_or_default(),
+                e.title.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
 pub fn postkorb(dir: &Path) -> Vec<PostkorbEntry> {
     std::fs::read(dir.join(POSTKORB))
         .ok()

@@ -978,29 +978,32 @@ pub struct PickupStore {
     handle: tokio::runtime::Handle,
 }
 
+impl PickupStore {
+    /// Run one call of the record in place, on the runtime's handle.
+    fn block<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> std::result::Result<T, SyncError> {
+        tokio::task::block_in_place(|| self.handle.block_on(work))
+            .map_err(|e| SyncError::Unavailable(e.to_string()))
+    }
+}
+
 impl SyncStore for PickupStore {
     fn apply(&mut self, op: StoreOp) -> std::result::Result<StoreResult, SyncError> {
-        let (record, fall, handle) = (&self.record, &self.fall, &self.handle);
-        tokio::task::block_in_place(|| handle.block_on(record.apply_op(fall, op)))
-            .map_err(|e| SyncError::Unavailable(e.to_string()))
+        self.block(self.record.apply_op(&self.fall, op))
     }
 
     fn read_blob(&mut self, id: &str) -> std::result::Result<Vec<u8>, SyncError> {
-        let (record, handle) = (&self.record, &self.handle);
-        tokio::task::block_in_place(|| handle.block_on(record.delivery_blob(id)))
-            .map_err(|e| SyncError::Unavailable(e.to_string()))
+        self.block(self.record.delivery_blob(id))
     }
 
     fn setting(&mut self, key: &str) -> std::result::Result<Option<String>, SyncError> {
-        let (record, handle) = (&self.record, &self.handle);
-        tokio::task::block_in_place(|| handle.block_on(record.server_setting(key)))
-            .map_err(|e| SyncError::Unavailable(e.to_string()))
+        self.block(self.record.server_setting(key))
     }
 
     fn set_setting(&mut self, key: &str, value: &str) -> std::result::Result<(), SyncError> {
-        let (record, handle) = (&self.record, &self.handle);
-        tokio::task::block_in_place(|| handle.block_on(record.set_server_setting(key, value)))
-            .map_err(|e| SyncError::Unavailable(e.to_string()))
+        self.block(self.record.set_server_setting(key, value))
     }
 
     fn mail_bounced(
@@ -1008,11 +1011,7 @@ impl SyncStore for PickupStore {
         message_id: &str,
         reason: &str,
     ) -> std::result::Result<bool, SyncError> {
-        let (record, fall, handle) = (&self.record, &self.fall, &self.handle);
-        tokio::task::block_in_place(|| {
-            handle.block_on(record.mail_bounced(fall, message_id, reason))
-        })
-        .map_err(|e| SyncError::Unavailable(e.to_string()))
+        self.block(self.record.mail_bounced(&self.fall, message_id, reason))
     }
 }
 
