@@ -177,6 +177,16 @@ async fn login(
             Err(e) => tracing::warn!("Fristen nicht im Hintergrund berechnet: {}", e.message),
         }
     });
+    // Case documents from before the case key: re-encrypted to it in the
+    // background by a session that holds it.
+    let shared = state.workstation.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        match workstation::background::seal_case_documents_shared(&shared) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("{n} Dokumente auf den Fallschlüssel umgeschlüsselt"),
+            Err(e) => tracing::warn!("Dokumente nicht umgeschlüsselt: {}", e.message),
+        }
+    });
     if info.role == domain::Role::Leitung {
         // The dashboard's figures are read once now, in the background, so that the
         // Leitung's first opening is as fast as the later ones.

@@ -254,6 +254,16 @@ impl Session {
     }
 }
 
+/// The recovery recipient, once known (see [`Session::has_recovery_recipient`]).
+pub(crate) fn recovery_recipient(conn: &Connection) -> Result<Option<age::x25519::Recipient>> {
+    secret(conn, RECIPIENT_SECRET)?
+        .map(|t| {
+            t.parse::<age::x25519::Recipient>()
+                .map_err(|_| StoreError::Corrupt("Empfänger der Sicherung unlesbar".into()))
+        })
+        .transpose()
+}
+
 fn secret(conn: &Connection, name: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row(

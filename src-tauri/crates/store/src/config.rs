@@ -88,6 +88,10 @@ impl Layout {
     pub fn escrow_key(&self) -> PathBuf {
         self.keys().join("rathaus-server.age")
     }
+    /// The case key wrapped to the recovery recipient (see `keyring.rs`).
+    pub fn case_key_recovery(&self) -> PathBuf {
+        self.keys().join("fall-wiederherstellung.age")
+    }
     pub fn recovery_key(&self) -> PathBuf {
         self.keys().join("recovery.age")
     }

@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The record changed since it was read (another act came first).
     #[error("{0}")]
     Conflict(String),
+    /// A document sealed to the case key, opened by a session that does not hold it.
+    #[error("{0}")]
+    CaseKeyMissing(String),
     #[error("Der letzte aktive Administrationszugang kann nicht entfernt werden.")]
     LastAdmin,
     #[error(

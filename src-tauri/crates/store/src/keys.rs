@@ -56,16 +56,7 @@ impl MasterKey {
     }
 
     fn encrypt_to(&self, recipient: &dyn age::Recipient) -> Result<Vec<u8>> {
-        let encryptor = age::Encryptor::with_recipients(iter::once(recipient))
-            .map_err(|e| StoreError::Crypto(e.to_string()))?;
-        let mut out = Vec::new();
-        let mut w = encryptor
-            .wrap_output(&mut out)
-            .map_err(|e| StoreError::Crypto(e.to_string()))?;
-        w.write_all(&self.0[..])
-            .and_then(|_| w.finish().map(|_| ()))
-            .map_err(|e| StoreError::Crypto(e.to_string()))?;
-        Ok(out)
+        encrypt_secret(&self.0[..], recipient)
     }
 
     /// Wrap with a user's password (age scrypt recipient, work factor 2^log_n).
@@ -82,13 +73,25 @@ impl MasterKey {
 }
 
 /// Outcome of trying to unwrap a key file.
-pub(crate) enum Unwrap {
-    Ok(MasterKey),
+pub(crate) enum Unwrap<T = MasterKey> {
+    Ok(T),
     /// The secret did not fit (wrong password or wrong recovery identity).
     WrongSecret,
 }
 
-fn decrypt_with(wrapped: &[u8], identity: &dyn age::Identity) -> Result<Unwrap> {
+/// What a user's password opens: the master key, and the user's own X25519
+/// identity (the key the case key is given to, see `keyring.rs`). Files written
+/// before the key ring hold the master key alone; the identity is made at the
+/// user's next login.
+pub(crate) struct UserKeys {
+    pub master: MasterKey,
+    pub identity: Option<age::x25519::Identity>,
+}
+
+fn decrypt_with(
+    wrapped: &[u8],
+    identity: &dyn age::Identity,
+) -> Result<Unwrap<Zeroizing<Vec<u8>>>> {
     let decryptor = age::Decryptor::new(wrapped)
         .map_err(|e| StoreError::Corrupt(format!("Schlüsseldatei unlesbar: {e}")))?;
     let mut reader = match decryptor.decrypt(iter::once(identity)) {
@@ -104,7 +107,37 @@ fn decrypt_with(wrapped: &[u8], identity: &dyn age::Identity) -> Result<Unwrap> 
     reader
         .read_to_end(&mut buf)
         .map_err(|e| StoreError::Corrupt(format!("Schlüsseldatei unlesbar: {e}")))?;
-    Ok(Unwrap::Ok(MasterKey::from_bytes(&buf)?))
+    Ok(Unwrap::Ok(buf))
+}
+
+/// Encrypt a small secret (a key) to one recipient.
+pub(crate) fn encrypt_secret(secret: &[u8], recipient: &dyn age::Recipient) -> Result<Vec<u8>> {
+    let encryptor = age::Encryptor::with_recipients(iter::once(recipient))
+        .map_err(|e| StoreError::Crypto(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut w = encryptor
+        .wrap_output(&mut out)
+        .map_err(|e| StoreError::Crypto(e.to_string()))?;
+    w.write_all(secret)
+        .and_then(|_| w.finish().map(|_| ()))
+        .map_err(|e| StoreError::Crypto(e.to_string()))?;
+    Ok(out)
+}
+
+/// Wrap a user's keys with the user's password (age scrypt, work factor 2^log_n):
+/// the master key, then the identity's `AGE-SECRET-KEY-1…` text.
+pub(crate) fn wrap_user(
+    master: &MasterKey,
+    identity: &age::x25519::Identity,
+    password: &SecretString,
+    log_n: u8,
+) -> Result<Vec<u8>> {
+    let mut payload = Zeroizing::new(Vec::with_capacity(MASTER_KEY_LEN + 80));
+    payload.extend_from_slice(master.bytes());
+    payload.extend_from_slice(identity.to_string().expose_secret().as_bytes());
+    let mut recipient = age::scrypt::Recipient::new(password.clone());
+    recipient.set_work_factor(log_n);
+    encrypt_secret(&payload, &recipient)
 }
 
 #[cfg(test)]
@@ -117,19 +150,60 @@ pub(crate) fn unwrap_with_password(
     wrapped: &[u8],
     password: &SecretString,
     max_log_n: u8,
-) -> Result<Unwrap> {
+) -> Result<Unwrap<UserKeys>> {
     #[cfg(test)]
     PASSWORD_UNWRAPS.with(|n| n.set(n.get() + 1));
     let mut identity = age::scrypt::Identity::new(password.clone());
     identity.set_max_work_factor(max_log_n);
-    decrypt_with(wrapped, &identity)
+    let buf = match decrypt_with(wrapped, &identity)? {
+        Unwrap::Ok(b) => b,
+        Unwrap::WrongSecret => return Ok(Unwrap::WrongSecret),
+    };
+    if buf.len() < MASTER_KEY_LEN {
+        return Err(StoreError::Corrupt(
+            "Schlüsseldatei hat falsche Länge".into(),
+        ));
+    }
+    let master = MasterKey::from_bytes(&buf[..MASTER_KEY_LEN])?;
+    let identity = if buf.len() == MASTER_KEY_LEN {
+        None
+    } else {
+        let text = std::str::from_utf8(&buf[MASTER_KEY_LEN..])
+            .map_err(|_| StoreError::Corrupt("Benutzerschlüssel unlesbar".into()))?;
+        Some(
+            text.parse::<age::x25519::Identity>()
+                .map_err(|_| StoreError::Corrupt("Benutzerschlüssel unlesbar".into()))?,
+        )
+    };
+    Ok(Unwrap::Ok(UserKeys { master, identity }))
 }
 
 pub(crate) fn unwrap_with_recovery(
     wrapped: &[u8],
     identity: &age::x25519::Identity,
 ) -> Result<Unwrap> {
-    decrypt_with(wrapped, identity)
+    match decrypt_with(wrapped, identity)? {
+        Unwrap::Ok(b) => Ok(Unwrap::Ok(MasterKey::from_bytes(&b)?)),
+        Unwrap::WrongSecret => Ok(Unwrap::WrongSecret),
+    }
+}
+
+/// Open a key file holding an X25519 identity (a grant of the case key) with
+/// another identity (the user's own, or the recovery identity).
+pub(crate) fn unwrap_identity(
+    wrapped: &[u8],
+    with: &age::x25519::Identity,
+) -> Result<Unwrap<age::x25519::Identity>> {
+    match decrypt_with(wrapped, with)? {
+        Unwrap::Ok(b) => {
+            let text = std::str::from_utf8(&b)
+                .map_err(|_| StoreError::Corrupt("Schlüsselfreigabe unlesbar".into()))?;
+            Ok(Unwrap::Ok(text.parse::<age::x25519::Identity>().map_err(
+                |_| StoreError::Corrupt("Schlüsselfreigabe unlesbar".into()),
+            )?))
+        }
+        Unwrap::WrongSecret => Ok(Unwrap::WrongSecret),
+    }
 }
 
 /// A freshly generated recovery identity. Its secret text is shown once and never stored.
@@ -191,7 +265,10 @@ mod tests {
         let key = MasterKey::generate();
         let wrapped = key.wrap_with_password(&pw("richtig-horse"), 10)?;
         match unwrap_with_password(&wrapped, &pw("richtig-horse"), 12)? {
-            Unwrap::Ok(k) => assert_eq!(&k.0[..], &key.0[..]),
+            Unwrap::Ok(k) => {
+                assert_eq!(&k.master.0[..], &key.0[..]);
+                assert!(k.identity.is_none(), "a file from before the key ring");
+            }
             Unwrap::WrongSecret => panic!("correct password refused"),
         }
         assert!(matches!(

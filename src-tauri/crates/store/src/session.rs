@@ -40,6 +40,8 @@ pub struct Session {
     pub(crate) key: MasterKey,
     user: UserInfo,
     pub(crate) vault: Vault,
+    /// The user's own X25519 identity (key ring), kept for a change of the own password.
+    me: Option<age::x25519::Identity>,
     vault_check: crate::VaultCheck,
     /// How new cases get their Aktenzeichen (set by the facade from the configuration).
     pub(crate) numbering: Option<crate::Numbering>,
@@ -180,9 +182,11 @@ impl Store {
             )?;
             tx.commit()?;
         }
+        let admin_identity = age::x25519::Identity::generate();
         store.write_user_key(
             &options.admin,
             &key,
+            &admin_identity,
             &options.admin_password,
             store.file.config.scrypt_log_n,
         )?;
@@ -191,7 +195,8 @@ impl Store {
             .map_err(|e| StoreError::Database(e.to_string()))?;
         write_atomic(&store.layout.store_file(), &json)?;
 
-        let session = store.clone().into_session(conn, key, &options.admin)?;
+        let mut session = store.clone().into_session(conn, key, &options.admin)?;
+        session.take_identity(admin_identity)?;
         Ok((session, recovery))
     }
 
@@ -225,9 +230,22 @@ impl Store {
     /// Unlock with user name and password. Wrong passwords are counted per user; after
     /// `max_failed_attempts` the user is locked out for `lockout_seconds`.
     pub fn unlock(&self, user: &UserName, password: &SecretString) -> Result<Session> {
-        let (key, unreported) = self.unwrap_user_key(user, password)?;
+        let (keys, unreported) = self.unwrap_user_key(user, password)?;
+        let key = keys.master;
         let conn = db::open(&self.layout.db(), &key)?;
+        let log_n = kdf_log_n(&conn, self.file.config.scrypt_log_n)?;
+        let identity = match keys.identity {
+            Some(i) => i,
+            None => {
+                // A password file from before the key ring: the user's own key is
+                // made now and kept with the master key.
+                let i = age::x25519::Identity::generate();
+                self.write_user_key(user, &key, &i, password, log_n)?;
+                i
+            }
+        };
         let mut session = self.clone().into_session(conn, key, user)?;
+        session.take_identity(identity)?;
         let at = now_rfc3339(&self.clock);
         if unreported > 0 {
             session.audit_as_self("anmeldung.fehlversuche", &unreported.to_string(), &at)?;
@@ -250,7 +268,7 @@ impl Store {
         &self,
         user: &UserName,
         password: &SecretString,
-    ) -> Result<(MasterKey, u32)> {
+    ) -> Result<(keys::UserKeys, u32)> {
         let now = self.clock.now();
         let mut state = self.read_attempts(user)?;
         if let Some(until) = state.locked_until {
@@ -329,8 +347,13 @@ impl Store {
         let conn = db::open(&self.layout.db(), &key)?;
         let mut session = self.clone().into_session(conn, key, user)?;
         let log_n = session.kdf_log_n()?;
-        self.write_user_key(user, &session.key, new_password, log_n)?;
+        // The old password is lost, and with it the user's own key: a new one, and
+        // the case key from its recovery wrap for a user who may hold it.
+        let me = age::x25519::Identity::generate();
+        self.write_user_key(user, &session.key, &me, new_password, log_n)?;
         self.clear_attempts(user)?;
+        session.grant_from_recovery(&identity, &me.to_public().to_string())?;
+        session.take_identity(me)?;
         let at = now_rfc3339(&self.clock);
         session.audit_as_self("wiederherstellung", user.as_str(), &at)?;
         session.anchor_at_login(&at);
@@ -410,10 +433,12 @@ impl Store {
         audit::append(&tx, &at, user.as_str(), action, user.as_str())?;
         // Key file before commit (as when adding a user).
         let log_n = kdf_log_n(&tx, self.file.config.scrypt_log_n)?;
-        self.write_user_key(user, &key, password, log_n)?;
+        let me = age::x25519::Identity::generate();
+        self.write_user_key(user, &key, &me, password, log_n)?;
         tx.commit()?;
         self.clear_attempts(user)?;
         let mut session = self.clone().into_session(conn, key, user)?;
+        session.take_identity(me)?;
         session.audit_as_self("anmeldung", "rathaus-server", &at)?;
         session.anchor_at_login(&at);
         Ok(session)
@@ -445,6 +470,7 @@ impl Store {
             key,
             user: info,
             vault,
+            me: None,
             vault_check,
             numbering: None,
         })
@@ -472,7 +498,7 @@ impl Store {
         self.file.config.scrypt_log_n.saturating_add(2).min(22)
     }
 
-    fn user_file_stem(&self, user: &UserName) -> String {
+    pub(crate) fn user_file_stem(&self, user: &UserName) -> String {
         let mut h = Sha256::new();
         h.update(self.file.salt.as_bytes());
         h.update([0u8]);
@@ -496,10 +522,11 @@ impl Store {
         &self,
         user: &UserName,
         key: &MasterKey,
+        identity: &age::x25519::Identity,
         password: &SecretString,
         log_n: u8,
     ) -> Result<()> {
-        let wrapped = key.wrap_with_password(password, log_n)?;
+        let wrapped = keys::wrap_user(key, identity, password, log_n)?;
         write_atomic(&self.user_key_path(user), &wrapped)
     }
 
@@ -581,6 +608,7 @@ impl Session {
             key: self.key.duplicate(),
             user: self.user.clone(),
             vault: self.vault.clone(),
+            me: self.me.clone(),
             vault_check: self.vault_check.clone(),
             numbering: None,
         })
@@ -636,6 +664,13 @@ impl Session {
         }
     }
 
+    /// The user's own key, opened at this login: the key ring follows it.
+    fn take_identity(&mut self, me: age::x25519::Identity) -> Result<()> {
+        self.open_keyring(&me)?;
+        self.me = Some(me);
+        Ok(())
+    }
+
     pub(crate) fn now(&self) -> String {
         now_rfc3339(&self.store.clock)
     }
@@ -672,8 +707,13 @@ impl Session {
             return Err(StoreError::UserExists(username.to_string()));
         }
         let now = self.now();
+        let identity = age::x25519::Identity::generate();
         let tx = self.conn.transaction()?;
         users::insert(&tx, username, &display_name, role, &now)?;
+        tx.execute(
+            "UPDATE users SET recipient = ?2 WHERE username = ?1",
+            params![username.as_str(), identity.to_public().to_string()],
+        )?;
         audit::append(
             &tx,
             &now,
@@ -685,8 +725,9 @@ impl Session {
         // the other order could leave a user who can never log in.
         let log_n = kdf_log_n(&tx, self.store.file.config.scrypt_log_n)?;
         self.store
-            .write_user_key(username, &self.key, password, log_n)?;
+            .write_user_key(username, &self.key, &identity, password, log_n)?;
         tx.commit()?;
+        self.grant_due()?;
         users::get(&self.conn, username)?
             .ok_or_else(|| StoreError::UnknownUser(username.to_string()))
     }
@@ -742,6 +783,7 @@ impl Session {
             Err(e) => return Err(e).at(&path),
         }
         self.store.clear_attempts(username)?;
+        self.store.remove_grants(username, None)?;
         crate::fsutil::sync_dir(&self.store.layout.keys())
     }
 
@@ -776,6 +818,11 @@ impl Session {
             &format!("{}:{}", username.as_str(), role.as_str()),
         )?;
         tx.commit()?;
+        if crate::keyring::holds_cases(role) {
+            self.grant_due()?;
+        } else {
+            self.store.remove_grants(username, None)?;
+        }
         users::get(&self.conn, username)?
             .ok_or_else(|| StoreError::UnknownUser(username.to_string()))
     }
@@ -806,10 +853,29 @@ impl Session {
             .filter(|u| u.active)
             .ok_or_else(|| StoreError::UnknownUser(username.to_string()))?;
         let log_n = self.kdf_log_n()?;
+        // The own password: the own key stays. Somebody else's: whoever sets it
+        // could open a key kept under it, so the user gets a new key, the old
+        // grant of the case key is void, and a holder gives it again.
+        let own = (username == &self.user.username)
+            .then(|| self.me.clone())
+            .flatten();
+        let identity = match own {
+            Some(me) => me,
+            None => {
+                let fresh = age::x25519::Identity::generate();
+                self.conn.execute(
+                    "UPDATE users SET recipient = ?2 WHERE username = ?1",
+                    params![username.as_str(), fresh.to_public().to_string()],
+                )?;
+                self.store.remove_grants(username, None)?;
+                fresh
+            }
+        };
         self.store
-            .write_user_key(username, &self.key, new_password, log_n)?;
+            .write_user_key(username, &self.key, &identity, new_password, log_n)?;
         self.store.clear_attempts(username)?;
-        self.audit("passwort.geaendert", username.as_str())
+        self.audit("passwort.geaendert", username.as_str())?;
+        self.grant_due().map(|_| ())
     }
 }
 

@@ -432,9 +432,13 @@ impl Session {
              WHERE o.state = 'pending'
                AND o.id = (SELECT min(id) FROM outbox p WHERE p.ordering_key = o.ordering_key AND p.state IN ('pending', 'failed'))
                AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?1)
+               AND (?3 OR NOT EXISTS (SELECT 1 FROM json_tree(o.payload) j JOIN blobs b ON b.id = j.value
+                                      WHERE j.key IN ('blobId', 'blob_id') AND b.sealed = 'fall'))
              ORDER BY o.id LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![now, limit], outbox_row)?;
+        // A session without the case key cannot read a letter sealed to it: such an
+        // item (and the later ones of its case) waits for a holder's run.
+        let rows = stmt.query_map(params![now, limit, self.holds_case_key()], outbox_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

@@ -59,6 +59,27 @@ pub struct BlobInfo {
     pub size: u64,
     /// SHA-256 of the plaintext (hex).
     pub sha256: String,
+    /// The key the file is encrypted to.
+    #[serde(skip)]
+    pub(crate) sealed: Sealed,
+}
+
+/// Which key a vault file is encrypted to (`blobs.sealed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sealed {
+    /// The vault key: every local account (scan products, quarantine, older files).
+    Tresor,
+    /// The case key: Sachbearbeitung and Leitung only (see `keyring.rs`).
+    Fall,
+}
+
+impl Sealed {
+    fn as_str(self) -> &'static str {
+        match self {
+            Sealed::Tresor => "tresor",
+            Sealed::Fall => "fall",
+        }
+    }
 }
 
 /// Result of the vault recovery at unlock.
@@ -136,6 +157,10 @@ impl std::io::Seek for BlobReader {
 pub(crate) struct Vault {
     layout: Layout,
     identity: age::x25519::Identity,
+    /// The case key's public recipient, once made: case documents are written to it.
+    pub(crate) fall_recipient: Option<age::x25519::Recipient>,
+    /// The case key itself, if this session's user holds it.
+    pub(crate) fall_identity: Option<age::x25519::Identity>,
 }
 
 const BUF: usize = 64 * 1024;
@@ -220,11 +245,25 @@ pub(crate) fn copy_hashed(
 
 impl Vault {
     pub(crate) fn new(layout: Layout, identity: age::x25519::Identity) -> Self {
-        Vault { layout, identity }
+        Vault {
+            layout,
+            identity,
+            fall_recipient: None,
+            fall_identity: None,
+        }
     }
 
     fn path(&self, id: &BlobId) -> PathBuf {
         blob_path(&self.layout, id)
+    }
+
+    /// Where case content goes: the case key once it exists, else the vault key
+    /// (re-encrypted later by a holder, [`Session::seal_case_documents`]).
+    fn case_sealing(&self) -> (age::x25519::Recipient, Sealed) {
+        match &self.fall_recipient {
+            Some(r) => (r.clone(), Sealed::Fall),
+            None => (self.identity.to_public(), Sealed::Tresor),
+        }
     }
 
     /// Remove partial writes and orphan files; count rows whose file is missing.
@@ -274,11 +313,23 @@ impl Vault {
 /// rename into its shard, fsync the directory. No row: see [`insert_blob_row`].
 fn write_file(
     layout: &Layout,
-    recipient: &age::x25519::Recipient,
-    mut source: impl Read,
+    (recipient, sealed): (&age::x25519::Recipient, Sealed),
+    source: impl Read,
     sha512: bool,
 ) -> Result<(BlobInfo, Option<String>)> {
     let id = BlobId::generate();
+    write_file_as(layout, (recipient, sealed), id, source, sha512)
+}
+
+/// [`write_file`] under a given id: a file already there is replaced atomically
+/// (a document re-encrypted to another key).
+fn write_file_as(
+    layout: &Layout,
+    (recipient, sealed): (&age::x25519::Recipient, Sealed),
+    id: BlobId,
+    mut source: impl Read,
+    sha512: bool,
+) -> Result<(BlobInfo, Option<String>)> {
     let tmp = layout.vault_tmp().join(format!("{id}.part"));
     let dest = blob_path(layout, &id);
     let mut file = AtomicFile::create(tmp.clone())?;
@@ -301,6 +352,7 @@ fn write_file(
             id,
             size: copied.size,
             sha256: copied.sha256,
+            sealed,
         },
         copied.sha512,
     ))
@@ -319,6 +371,7 @@ fn blob_path(layout: &Layout, id: &BlobId) -> PathBuf {
 pub struct BlobWriter {
     layout: Layout,
     recipient: age::x25519::Recipient,
+    sealed: Sealed,
 }
 
 impl std::fmt::Debug for BlobWriter {
@@ -331,7 +384,7 @@ impl BlobWriter {
     /// Write one document durably; its row follows with the transaction that
     /// takes the [`PreparedBlob`].
     pub fn write(&self, source: impl Read) -> Result<PreparedBlob> {
-        let (info, _) = write_file(&self.layout, &self.recipient, source, false)?;
+        let (info, _) = write_file(&self.layout, (&self.recipient, self.sealed), source, false)?;
         Ok(PreparedBlob {
             path: blob_path(&self.layout, &info.id),
             info,
@@ -385,12 +438,13 @@ impl Drop for PreparedBlob {
 /// Record a durable blob file in the `blobs` table (inside the caller's transaction).
 pub(crate) fn insert_blob_row(conn: &Connection, info: &BlobInfo, now: &str) -> Result<()> {
     conn.execute(
-        "INSERT INTO blobs (id, size, sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO blobs (id, size, sha256, created_at, sealed) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             info.id.0,
             i64::try_from(info.size).unwrap_or(i64::MAX),
             info.sha256,
-            now
+            now,
+            info.sealed.as_str()
         ],
     )?;
     Ok(())
@@ -423,17 +477,28 @@ impl Session {
     ) -> Result<(BlobInfo, Option<String>)> {
         write_file(
             &self.vault.layout,
-            &self.vault.identity.to_public(),
+            (&self.vault.identity.to_public(), Sealed::Tresor),
             source,
             sha512,
         )
     }
 
-    /// A writer for documents off this session's thread: see [`BlobWriter`].
+    /// Write a case document (a letter): to the case key once it exists. Like
+    /// [`Session::write_blob_file`], the row follows in the caller's transaction.
+    pub(crate) fn write_case_blob_file(&mut self, source: impl Read) -> Result<BlobInfo> {
+        let (recipient, sealed) = self.vault.case_sealing();
+        write_file(&self.vault.layout, (&recipient, sealed), source, false).map(|(b, _)| b)
+    }
+
+    /// A writer for case documents off this session's thread (an application's
+    /// documents at the pickup): see [`BlobWriter`]. It writes to the case key once
+    /// that exists, whoever runs the pickup.
     pub fn blob_writer(&self) -> BlobWriter {
+        let (recipient, sealed) = self.vault.case_sealing();
         BlobWriter {
             layout: self.vault.layout.clone(),
-            recipient: self.vault.identity.to_public(),
+            recipient,
+            sealed,
         }
     }
 
@@ -462,11 +527,7 @@ impl Session {
             Err(e) => return Err(e).at(&path),
         };
         let info = self.blob_info(id)?;
-        let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(BUF, file))
-            .map_err(|e| StoreError::Corrupt(format!("Dokument {id}: {e}")))?;
-        let inner = decryptor
-            .decrypt(iter::once(&self.vault.identity as &dyn age::Identity))
-            .map_err(|e| StoreError::Corrupt(format!("Dokument {id}: {e}")))?;
+        let inner = self.decrypt_file(id, file, info.sealed)?;
         Ok(BlobReader {
             inner,
             id: id.clone(),
@@ -477,14 +538,107 @@ impl Session {
         })
     }
 
+    /// Decrypt a vault file with the keys this session holds. A case document
+    /// without the case key is refused with the reason, not as damage.
+    fn decrypt_file(
+        &self,
+        id: &BlobId,
+        file: File,
+        sealed: Sealed,
+    ) -> Result<age::stream::StreamReader<BufReader<File>>> {
+        if sealed == Sealed::Fall && self.vault.fall_identity.is_none() {
+            return Err(self.case_key_missing());
+        }
+        let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(BUF, file))
+            .map_err(|e| StoreError::Corrupt(format!("Dokument {id}: {e}")))?;
+        let mut identities: Vec<&dyn age::Identity> = vec![&self.vault.identity];
+        if let Some(fall) = &self.vault.fall_identity {
+            identities.push(fall);
+        }
+        decryptor
+            .decrypt(identities.into_iter())
+            .map_err(|e| StoreError::Corrupt(format!("Dokument {id}: {e}")))
+    }
+
+    /// Why a case document stays closed to this session.
+    pub(crate) fn case_key_missing(&self) -> StoreError {
+        StoreError::CaseKeyMissing(if crate::keyring::holds_cases(self.user().role) {
+            "Dieses Dokument ist mit dem Fallschlüssel verschlüsselt, den Ihr Zugang noch nicht hat: \
+             er wird freigeschaltet, sobald sich eine Kollegin oder ein Kollege aus Sachbearbeitung \
+             oder Leitung an diesem Datenbestand anmeldet."
+                .into()
+        } else {
+            format!(
+                "Dieses Dokument ist ein Vorgangsinhalt; die Rolle {} kann es nicht öffnen.",
+                self.user().role.label()
+            )
+        })
+    }
+
+    /// Re-encrypt up to `max` case documents still under the vault key to the case
+    /// key (stores from before the key ring, documents written before the key was
+    /// made). Each file is replaced atomically and then marked; a crash between the
+    /// two leaves a file the next pass re-encrypts once more. Scan products and
+    /// their Transfervermerk stay with the vault key (the Scanstelle checks them).
+    /// Returns how many were re-encrypted; 0 when nothing is left or this session
+    /// does not hold the case key.
+    pub fn seal_case_documents(&mut self, max: usize) -> Result<usize> {
+        let Some(recipient) = self
+            .vault
+            .fall_identity
+            .as_ref()
+            .map(age::x25519::Identity::to_public)
+        else {
+            return Ok(0);
+        };
+        let ids: Vec<String> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT b.id FROM blobs b WHERE b.sealed = 'tresor'
+                   AND EXISTS (SELECT 1 FROM case_documents d WHERE d.blob_id = b.id)
+                   AND NOT EXISTS (SELECT 1 FROM scan_products p WHERE p.blob_id = b.id OR p.vermerk_blob = b.id)
+                 LIMIT ?1",
+            )?;
+            let rows = stmt.query_map(params![i64::try_from(max).unwrap_or(i64::MAX)], |r| {
+                r.get::<_, String>(0)
+            })?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut done = 0;
+        for id in ids {
+            let id = BlobId::parse(&id)?;
+            // Streamed: the reader checks size and SHA-256 of the entry as it goes,
+            // so a damaged file fails here and stays as it was.
+            let expected = self.blob_info(&id)?;
+            let reader = self.open_blob(&id)?;
+            let (written, _) = write_file_as(
+                &self.vault.layout,
+                (&recipient, Sealed::Fall),
+                id.clone(),
+                reader,
+                false,
+            )?;
+            if written.sha256 != expected.sha256 {
+                return Err(StoreError::Corrupt(format!(
+                    "Dokument {id}: beim Umschlüsseln verändert"
+                )));
+            }
+            self.conn.execute(
+                "UPDATE blobs SET sealed = 'fall' WHERE id = ?1",
+                params![id.0],
+            )?;
+            done += 1;
+        }
+        Ok(done)
+    }
+
     /// Stored metadata of a blob.
     pub fn blob_info(&self, id: &BlobId) -> Result<BlobInfo> {
-        let (size, sha256): (i64, String) = self
+        let (size, sha256, sealed): (i64, String, String) = self
             .conn
             .query_row(
-                "SELECT size, sha256 FROM blobs WHERE id = ?1",
+                "SELECT size, sha256, sealed FROM blobs WHERE id = ?1",
                 params![id.0],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .map_err(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => StoreError::BlobMissing(id.to_string()),
@@ -495,6 +649,11 @@ impl Session {
             // A byte count of a file just written is never negative.
             size: u64::try_from(size).unwrap_or(0),
             sha256,
+            sealed: if sealed == "fall" {
+                Sealed::Fall
+            } else {
+                Sealed::Tresor
+            },
         })
     }
 

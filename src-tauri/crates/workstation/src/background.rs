@@ -407,6 +407,42 @@ async fn scheduler(
     }
 }
 
+/// Case documents re-encrypted per pass by [`seal_case_documents_shared`].
+const SEAL_SLICE: usize = 20;
+
+/// Re-encrypt the case documents still under the vault key to the case key
+/// (a store from before the key ring, or documents written before the key was
+/// made), on a second connection outside the workstation lock, a few at a time
+/// while the user stays logged in. Only a session holding the case key does
+/// anything. The number re-encrypted; a logout stops it (the rest at the next login).
+pub fn seal_case_documents_shared(shared: &Shared) -> Result<usize, AppError> {
+    let lost = crate::backup::lost_lock;
+    let worker = {
+        let guard = shared.lock().map_err(|_| lost())?;
+        match guard.as_ref().and_then(|ws| ws.session.as_ref()) {
+            Some(s) if s.holds_case_key() => s.worker()?,
+            _ => return Ok(0),
+        }
+    };
+    let mut worker = worker;
+    let mut total = 0;
+    loop {
+        let logged_in = shared
+            .lock()
+            .map_err(|_| lost())?
+            .as_ref()
+            .is_some_and(|ws| ws.session.is_some());
+        if !logged_in {
+            break;
+        }
+        match worker.seal_case_documents(SEAL_SLICE)? {
+            0 => break,
+            n => total += n,
+        }
+    }
+    Ok(total)
+}
+
 /// Keys stored per transaction by [`due_keys_shared`].
 const DUE_KEYS_SLICE: usize = 500;
 

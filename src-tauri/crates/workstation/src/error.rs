@@ -70,6 +70,7 @@ impl From<StoreError> for AppError {
                 ErrorCode::WrongCredentials
             }
             StoreError::LockedOut { .. } => ErrorCode::LockedOut,
+            StoreError::CaseKeyMissing(_) => ErrorCode::Forbidden,
             StoreError::InvalidRecoveryKey
             | StoreError::PasswordTooShort { .. }
             | StoreError::InvalidInput(_)

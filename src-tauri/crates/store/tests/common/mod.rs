@@ -9,6 +9,7 @@ pub type BoxError = Box<dyn std::error::Error>;
 pub const PASSWORD: &str = "admin-passwort-1";
 
 /// Provision a new store in `dir`, logged in as `admin`.
+#[allow(dead_code)] // not every test file starts from here
 pub fn init(dir: &std::path::Path) -> Result<Session, BoxError> {
     let (s, _) = Store::init(
         dir,

@@ -1,0 +1,429 @@
+//! The case key of the standalone store: what a role may not read, its key cannot
+//! open – tried by hand, with the key files, `age` and SQLCipher, as someone at the
+//! PC with a Scanstelle or Administration password would.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use domain::{Role, UserName};
+use store::{
+    Clock, DocumentKind, ExposeSecret, IncomingDocument, IncomingSubmission, InitOptions,
+    NewOutboxItem, SecretString, Session, Store, StoreConfig, StoreError,
+};
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+const SB: &str = "sb-passwort-1";
+const LEITUNG: &str = "leitung-passwort-1";
+const SCAN: &str = "scan-passwort-1";
+/// The applicant's name: it must open for the caseworkers only.
+const CANARY: &[u8] = b"Kanarienvogel-Antrag von Wiebke Quast";
+
+fn pw(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+fn name(s: &str) -> UserName {
+    UserName::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn init(dir: &Path) -> Result<(Session, String), Box<dyn std::error::Error>> {
+    let (s, recovery) = Store::init(
+        dir,
+        InitOptions {
+            admin: name("admin"),
+            admin_display_name: "Alex Admin".into(),
+            admin_password: pw(common::PASSWORD),
+            config: StoreConfig {
+                scrypt_log_n: 10,
+                ..StoreConfig::default()
+            },
+        },
+        Clock::system(),
+    )?;
+    Ok((s, recovery.secret_text().expose_secret().to_owned()))
+}
+
+fn login(dir: &Path, user: &str, password: &str) -> Result<Session, StoreError> {
+    Store::open(dir, Clock::system())?.unlock(&name(user), &pw(password))
+}
+
+fn submission(sub: &str) -> IncomingSubmission {
+    IncomingSubmission {
+        submission_id: sub.into(),
+        fc_case_id: format!("fc-{sub}"),
+        service: "urn:de:fim:leika:leistung:99115004012000".into(),
+        case_type: "Meldebescheinigung".into(),
+        applicant: "Wiebke Quast".into(),
+        received_at: "2026-12-01T08:00:00Z".into(),
+        auth_tags: "{}".into(),
+        documents: vec![IncomingDocument {
+            kind: DocumentKind::Attachment,
+            filename: Some("Antrag.pdf".into()),
+            mime_type: "application/pdf".into(),
+            bytes: CANARY.to_vec(),
+        }],
+        accept: NewOutboxItem {
+            idempotency_key: format!("accept:{sub}"),
+            kind: "accept".into(),
+            ordering_key: format!("fc-{sub}"),
+            payload: "{}".into(),
+        },
+    }
+}
+
+/// The vault files of every case document (by the caseworker's session).
+fn case_blobs(s: &Session) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    for case in s.list_cases(100, 0)? {
+        for d in s.case_documents(&case.id)? {
+            out.push(d.blob_id);
+        }
+    }
+    Ok(out)
+}
+
+fn vault_file(dir: &Path, blob: &str) -> PathBuf {
+    dir.join("vault").join(&blob[..2]).join(blob)
+}
+
+/// Everything a user's password opens by hand: the master key and the user's own
+/// key from the password file, the vault key from the database, and whatever key
+/// file the own key opens (a grant of the case key).
+fn keys_by_hand(
+    dir: &Path,
+    password: &str,
+) -> Result<Vec<age::x25519::Identity>, Box<dyn std::error::Error>> {
+    let keys = dir.join("keys");
+    let mut payload = None;
+    for entry in std::fs::read_dir(&keys)? {
+        let path = entry?.path();
+        let file = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(file) = file else { continue };
+        if !file.starts_with("u-") || !file.ends_with(".age") || file.ends_with(".fall.age") {
+            continue;
+        }
+        let mut id = age::scrypt::Identity::new(pw(password));
+        id.set_max_work_factor(12);
+        let bytes = std::fs::read(&path)?;
+        let Ok(r) = age::Decryptor::new(&bytes[..])?.decrypt(std::iter::once(&id as _)) else {
+            continue;
+        };
+        let mut plain = Vec::new();
+        { r }.read_to_end(&mut plain)?;
+        payload = Some(plain);
+    }
+    let payload = payload.ok_or("the password opens no key file")?;
+    assert!(
+        payload.len() > 32,
+        "the user's own key is kept with the master key"
+    );
+    let master = hex::encode(&payload[..32]);
+    let own: age::x25519::Identity = std::str::from_utf8(&payload[32..])?
+        .parse()
+        .map_err(|e| format!("own key: {e}"))?;
+    let conn = rusqlite::Connection::open(dir.join("amtsstube.db"))?;
+    conn.execute_batch(&format!("PRAGMA key = \"x'{master}'\";"))?;
+    let vault: String = conn.query_row(
+        "SELECT value FROM secrets WHERE name = 'vault_identity'",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut held = vec![
+        own.clone(),
+        vault.parse().map_err(|e| format!("vault key: {e}"))?,
+    ];
+    // Every other key file the own key (or a key already found) opens.
+    for entry in std::fs::read_dir(&keys)? {
+        let bytes = std::fs::read(entry?.path())?;
+        let Ok(d) = age::Decryptor::new(&bytes[..]) else {
+            continue;
+        };
+        let ids: Vec<&dyn age::Identity> = held.iter().map(|i| i as &dyn age::Identity).collect();
+        if let Ok(mut r) = d.decrypt(ids.into_iter()) {
+            let mut text = String::new();
+            if r.read_to_string(&mut text).is_ok()
+                && let Ok(id) = text.parse::<age::x25519::Identity>()
+            {
+                held.push(id);
+            }
+        }
+    }
+    Ok(held)
+}
+
+/// Does any of `held` open the vault file to the canary?
+fn opens(file: &Path, held: &[age::x25519::Identity]) -> Result<bool, Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(file)?;
+    let ids: Vec<&dyn age::Identity> = held.iter().map(|i| i as &dyn age::Identity).collect();
+    match age::Decryptor::new(&bytes[..])?.decrypt(ids.into_iter()) {
+        Ok(mut r) => {
+            let mut plain = Vec::new();
+            r.read_to_end(&mut plain)?;
+            Ok(plain == CANARY)
+        }
+        Err(_) => Ok(false),
+    }
+}
+
+#[test]
+fn a_scanstelle_or_administration_password_does_not_open_case_documents_by_hand() -> R {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (mut admin, _) = init(&dir)?;
+    admin.add_user(
+        &name("sb"),
+        "Sam Sachbearbeitung",
+        Role::Sachbearbeitung,
+        &pw(SB),
+    )?;
+    admin.add_user(&name("leitung"), "Lea Leitung", Role::Leitung, &pw(LEITUNG))?;
+    admin.add_user(&name("scan"), "Sina Scan", Role::Scanstelle, &pw(SCAN))?;
+    // Before any caseworker logged in there is no case key: the pickup of the
+    // Administration writes to the vault key, as stores before the key ring did.
+    admin.store_submission(&submission("sub-1"))?;
+    assert!(!admin.holds_case_key());
+    admin.lock();
+
+    // The first caseworker's login makes the case key and gives it to the Leitung
+    // (published at her creation); the documents from before are re-encrypted.
+    let mut sb = login(&dir, "sb", SB)?;
+    assert!(sb.holds_case_key());
+    assert_eq!(sb.seal_case_documents(100)?, 1);
+    assert_eq!(sb.seal_case_documents(100)?, 0, "nothing left");
+    // What is picked up now goes to the case key at once, whoever runs the pickup.
+    sb.store_submission(&submission("sub-2"))?;
+    assert_eq!(sb.seal_case_documents(100)?, 0);
+    let blobs = case_blobs(&sb)?;
+    assert_eq!(blobs.len(), 2);
+    for b in &blobs {
+        let mut plain = Vec::new();
+        sb.open_blob(&store::BlobId::parse(b)?)?
+            .read_to_end(&mut plain)?;
+        assert_eq!(plain, CANARY);
+    }
+    sb.lock();
+    let mut scan = login(&dir, "scan", SCAN)?;
+    scan.store_submission(&submission("sub-3"))?;
+    assert!(!scan.holds_case_key());
+    scan.lock();
+    let leitung = login(&dir, "leitung", LEITUNG)?;
+    assert!(leitung.holds_case_key(), "given at the caseworker's login");
+    let blobs = case_blobs(&leitung)?;
+    assert_eq!(blobs.len(), 3);
+    leitung.lock();
+
+    // In the app: refused with the reason.
+    for (user, password, role) in [
+        ("scan", SCAN, "Scanstelle"),
+        ("admin", common::PASSWORD, "Administration"),
+    ] {
+        let s = login(&dir, user, password)?;
+        for b in &blobs {
+            let err = s
+                .open_blob(&store::BlobId::parse(b)?)
+                .err()
+                .ok_or("a case document opened")?;
+            assert!(
+                matches!(&err, StoreError::CaseKeyMissing(m) if m.contains(role)),
+                "{err}"
+            );
+        }
+        s.lock();
+    }
+    // By hand: every key the password leads to, and none opens a case document.
+    for (password, may) in [
+        (SCAN, false),
+        (common::PASSWORD, false),
+        (SB, true),
+        (LEITUNG, true),
+    ] {
+        let held = keys_by_hand(&dir, password)?;
+        for b in &blobs {
+            assert_eq!(opens(&vault_file(&dir, b), &held)?, may, "{password}: {b}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_case_key_follows_the_users_and_comes_back_with_the_recovery_sheet() -> R {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (mut admin, recovery) = init(&dir)?;
+    admin.add_user(&name("sb"), "Sam", Role::Sachbearbeitung, &pw(SB))?;
+    admin.add_user(&name("sb2"), "Sina", Role::Sachbearbeitung, &pw(SB))?;
+    admin.lock();
+    let mut sb = login(&dir, "sb", SB)?;
+    sb.store_submission(&submission("sub-1"))?;
+    let blob = store::BlobId::parse(&case_blobs(&sb)?[0])?;
+    // The own password changed: the own key and the grant stay.
+    sb.set_password(&name("sb"), &pw("sb-neues-passwort"))?;
+    sb.lock();
+    let sb = login(&dir, "sb", "sb-neues-passwort")?;
+    assert!(sb.holds_case_key());
+    sb.lock();
+
+    // A password set by the Administration: a new own key, the grant is void –
+    // whoever set the password must not get the case key with it.
+    let mut admin = login(&dir, "admin", common::PASSWORD)?;
+    admin.set_password(&name("sb2"), &pw("sb2-vom-admin-1"))?;
+    admin.lock();
+    let sb2 = login(&dir, "sb2", "sb2-vom-admin-1")?;
+    assert!(!sb2.holds_case_key());
+    let err = sb2.open_blob(&blob).err().ok_or("opened without the key")?;
+    assert!(
+        matches!(&err, StoreError::CaseKeyMissing(m) if m.contains("noch nicht")),
+        "{err}"
+    );
+    sb2.lock();
+    // A holder's next login gives it again.
+    login(&dir, "sb", "sb-neues-passwort")?.lock();
+    let sb2 = login(&dir, "sb2", "sb2-vom-admin-1")?;
+    assert!(sb2.holds_case_key());
+    sb2.lock();
+
+    // Another role or a removed user: the grant is gone from the key folder.
+    let grants = |dir: &Path| -> Result<usize, std::io::Error> {
+        Ok(std::fs::read_dir(dir.join("keys"))?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".fall.age"))
+            .count())
+    };
+    assert_eq!(grants(&dir)?, 2);
+    let mut admin = login(&dir, "admin", common::PASSWORD)?;
+    admin.set_role(&name("sb2"), Role::Scanstelle)?;
+    assert_eq!(grants(&dir)?, 1);
+    admin.set_role(&name("sb2"), Role::Sachbearbeitung)?;
+    admin.lock();
+    login(&dir, "sb", "sb-neues-passwort")?.lock();
+    assert_eq!(grants(&dir)?, 2, "given again by a holder");
+    let mut admin = login(&dir, "admin", common::PASSWORD)?;
+    admin.remove_user(&name("sb2"))?;
+    assert_eq!(grants(&dir)?, 1);
+    // The Administration resets the only holder: nobody holds the case key now…
+    admin.set_password(&name("sb"), &pw("sb-vergessen-1"))?;
+    assert_eq!(grants(&dir)?, 0);
+    admin.lock();
+    let sb = login(&dir, "sb", "sb-vergessen-1")?;
+    assert!(!sb.holds_case_key());
+    sb.lock();
+    // …until the recovery sheet brings it back.
+    let sb = Store::open(&dir, Clock::system())?.recover(
+        &recovery,
+        &name("sb"),
+        &pw("sb-wiederhergestellt"),
+    )?;
+    assert!(sb.holds_case_key());
+    let mut plain = Vec::new();
+    sb.open_blob(&blob)?.read_to_end(&mut plain)?;
+    assert_eq!(plain, CANARY);
+    sb.lock();
+    Ok(())
+}
+
+#[test]
+fn a_letter_sealed_to_the_case_key_waits_for_a_holders_sync_run() -> R {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (mut admin, _) = init(&dir)?;
+    admin.add_user(&name("sb"), "Sam", Role::Sachbearbeitung, &pw(SB))?;
+    admin.lock();
+    let mut sb = login(&dir, "sb", SB)?;
+    sb.store_submission(&submission("sub-1"))?;
+    let blob = case_blobs(&sb)?[0].clone();
+    for (key, order, payload) in [
+        (
+            "mail-1",
+            "fc-a",
+            format!(r#"{{"attachment":{{"blobId":"{blob}","filename":"Bescheid.pdf"}}}}"#),
+        ),
+        ("mail-2", "fc-a", r#"{"attachment":null}"#.to_string()),
+        ("pay-1", "fc-b", r#"{"amount":"12.00"}"#.to_string()),
+    ] {
+        sb.enqueue(&NewOutboxItem {
+            idempotency_key: key.into(),
+            kind: "mail".into(),
+            ordering_key: order.into(),
+            payload,
+        })?;
+    }
+    let due = |s: &Session| -> Result<Vec<String>, StoreError> {
+        Ok(s.due_outbox("9999-01-01T00:00:00Z", 50)?
+            .into_iter()
+            .map(|i| i.idempotency_key)
+            .filter(|k| k != "accept:sub-1")
+            .collect())
+    };
+    assert_eq!(due(&sb)?, ["mail-1", "pay-1"]);
+    sb.lock();
+    // The Administration's run sends what it can read; the letter and the next
+    // item of its case wait, in their order.
+    let admin = login(&dir, "admin", common::PASSWORD)?;
+    assert_eq!(due(&admin)?, ["pay-1"]);
+    Ok(())
+}
+
+#[test]
+fn a_store_from_before_the_key_ring_gets_it_at_the_next_logins() -> R {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let (mut admin, _) = init(&dir)?;
+    admin.add_user(&name("sb"), "Sam", Role::Sachbearbeitung, &pw(SB))?;
+    admin.store_submission(&submission("sub-1"))?;
+    admin.lock();
+    // Make it a store from before: every password file holds the master key
+    // alone, no recipient is published.
+    let mut master = None;
+    for entry in std::fs::read_dir(dir.join("keys"))? {
+        let path = entry?.path();
+        let file = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(file) = file else { continue };
+        if !file.starts_with("u-") || !file.ends_with(".age") {
+            continue;
+        }
+        let bytes = std::fs::read(&path)?;
+        for password in [SB, common::PASSWORD] {
+            let mut id = age::scrypt::Identity::new(pw(password));
+            id.set_max_work_factor(12);
+            if let Ok(mut r) = age::Decryptor::new(&bytes[..])?.decrypt(std::iter::once(&id as _)) {
+                let mut plain = Vec::new();
+                r.read_to_end(&mut plain)?;
+                let key = plain[..32].to_vec();
+                let mut rec = age::scrypt::Recipient::new(pw(password));
+                rec.set_work_factor(10);
+                let enc = age::Encryptor::with_recipients(std::iter::once(&rec as _))?;
+                let mut out = Vec::new();
+                let mut w = enc.wrap_output(&mut out)?;
+                std::io::Write::write_all(&mut w, &key)?;
+                w.finish()?;
+                std::fs::write(&path, out)?;
+                master = Some(hex::encode(&key));
+            }
+        }
+    }
+    let master = master.ok_or("no password file opened")?;
+    let conn = rusqlite::Connection::open(dir.join("amtsstube.db"))?;
+    conn.execute_batch(&format!("PRAGMA key = \"x'{master}'\";"))?;
+    conn.execute("UPDATE users SET recipient = NULL", [])?;
+    drop(conn);
+
+    let mut sb = login(&dir, "sb", SB)?;
+    assert!(sb.holds_case_key(), "made at the first caseworker's login");
+    assert_eq!(sb.seal_case_documents(100)?, 1);
+    sb.lock();
+    // The Administration's own key is made at her next login as well.
+    login(&dir, "admin", common::PASSWORD)?.lock();
+    let held = keys_by_hand(&dir, common::PASSWORD)?;
+    let blob = {
+        let sb = login(&dir, "sb", SB)?;
+        let b = case_blobs(&sb)?[0].clone();
+        sb.lock();
+        b
+    };
+    assert!(!opens(&vault_file(&dir, &blob), &held)?);
+    assert!(opens(&vault_file(&dir, &blob), &keys_by_hand(&dir, SB)?)?);
+    Ok(())
+}
