@@ -22,6 +22,7 @@ const sb: SessionInfo = {
   roleLabel: "Sachbearbeitung",
   screenLocked: false,
   lockAfterSeconds: 600,
+  caseKeyPending: false,
 };
 
 function fakePortal(
@@ -343,6 +344,10 @@ function fakePortal(
         if (req.username === "sb1" && req.password === "richtig-richtig") {
           session = sb;
           return sb;
+        }
+        if (req.username === "sb-neu" && req.password === "richtig-richtig") {
+          session = { ...sb, username: "sb-neu", displayName: "Nele Neu", caseKeyPending: true };
+          return session;
         }
         if (req.username === "admin" && req.password === "richtig-richtig") {
           session = { ...sb, username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration" };
@@ -756,9 +761,20 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(screen.getByText("23.11.2026")).toBeTruthy();
     expect(screen.getByText("Eingegangen")).toBeTruthy();
     expect(screen.getByTestId("current-user").textContent).toContain("Sam Bearbeitung");
+    expect(screen.queryByTestId("case-key-pending")).toBeNull();
     await fireEvent.click(screen.getByRole("button", { name: "Abmelden" }));
     await waitFor(() => expect(screen.queryByTestId("worklist")).toBeNull());
     expect(screen.getByRole("heading", { name: "Anmeldung" })).toBeTruthy();
+  });
+
+  it("tells a new caseworker that the case documents open after a colleague's login", async () => {
+    fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
+    render(App, { backend: tauriBackend });
+    await login("sb-neu", "richtig-richtig");
+    const note = await screen.findByTestId("case-key-pending");
+    expect(note.getAttribute("role")).toBe("status");
+    expect(note.textContent).toContain("noch nicht freigeschaltet");
+    expect(note.textContent).toContain("Sachbearbeitung oder Leitung");
   });
 
   it("says so when the work list is empty", async () => {

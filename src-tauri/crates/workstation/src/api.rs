@@ -37,6 +37,9 @@ pub struct SessionInfo {
     pub screen_locked: bool,
     /// Lock the screen after this many seconds without input.
     pub lock_after_seconds: u32,
+    /// A caseworker or the Leitung whose access to case documents (the case key)
+    /// is not given yet: a colleague's next login here gives it.
+    pub case_key_pending: bool,
 }
 
 /// Default inactivity lock: ten minutes.
@@ -51,6 +54,7 @@ impl From<&UserInfo> for SessionInfo {
             role_label: u.role.label().to_owned(),
             screen_locked: false,
             lock_after_seconds: DEFAULT_LOCK_AFTER_SECONDS,
+            case_key_pending: false,
         }
     }
 }

@@ -102,9 +102,14 @@ impl Workstation {
             .and_then(|s| s.setting(LOCK_SETTING).ok().flatten())
             .and_then(|v| v.parse().ok())
             .unwrap_or(api::DEFAULT_LOCK_AFTER_SECONDS);
+        let office = self.office_mode().unwrap_or(false);
         self.session.as_ref().map(|s| SessionInfo {
             screen_locked: self.screen_locked,
             lock_after_seconds: lock_after,
+            // Office mode: the server's key ring gives the keys (status bar).
+            case_key_pending: !office
+                && office::keyring::may_hold(s.user().role, office::keyring::KeyKind::Fall)
+                && !s.holds_case_key(),
             ..SessionInfo::from(s.user())
         })
     }

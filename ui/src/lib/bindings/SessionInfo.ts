@@ -13,4 +13,9 @@ screenLocked: boolean,
 /**
  * Lock the screen after this many seconds without input.
  */
-lockAfterSeconds: number, };
+lockAfterSeconds: number, 
+/**
+ * A caseworker or the Leitung whose access to case documents (the case key)
+ * is not given yet: a colleague's next login here gives it.
+ */
+caseKeyPending: boolean, };
