@@ -521,3 +521,30 @@ fn a_forgotten_password_is_set_anew_with_the_recovery_key() -> TestResult {
     login(&mut ws, "admin", "neues-passwort-1")?;
     Ok(())
 }
+
+#[test]
+fn a_caseworker_is_told_when_the_case_key_is_not_given_yet() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut ws = provision(&tmp.path().join("d"))?;
+    // The first caseworker makes the case key; the Leitung, known already, gets it.
+    assert!(!login(&mut ws, "sb1", "sb1-passwort-1")?.case_key_pending);
+    ws.logout();
+    assert!(!login(&mut ws, "leitung", "leitung-passwort-1")?.case_key_pending);
+    ws.logout();
+    // Not a question for roles without case content.
+    assert!(!login(&mut ws, "scan", "scan-passwort-1")?.case_key_pending);
+    ws.logout();
+    // A colleague added later by the Administration (who holds no case key) waits
+    // for a holder's login.
+    login(&mut ws, "admin", "admin-passwort-1")?;
+    ws.add_user("sb2", "sb2", Role::Sachbearbeitung, "sb2-passwort-1".into())?;
+    ws.logout();
+    let info = login(&mut ws, "sb2", "sb2-passwort-1")?;
+    assert!(info.case_key_pending);
+    assert_eq!(ws.session().map(|s| s.case_key_pending), Some(true));
+    ws.logout();
+    login(&mut ws, "sb1", "sb1-passwort-1")?;
+    ws.logout();
+    assert!(!login(&mut ws, "sb2", "sb2-passwort-1")?.case_key_pending);
+    Ok(())
+}
