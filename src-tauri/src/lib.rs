@@ -177,13 +177,13 @@ async fn login(
             Err(e) => tracing::warn!("Fristen nicht im Hintergrund berechnet: {}", e.message),
         }
     });
-    // Case documents from before the case key: re-encrypted to it in the
-    // background by a session that holds it.
+    // Documents from before the key ring: re-encrypted to the keys of their kind
+    // in the background.
     let shared = state.workstation.clone();
     tauri::async_runtime::spawn_blocking(move || {
-        match workstation::background::seal_case_documents_shared(&shared) {
+        match workstation::background::seal_documents_shared(&shared) {
             Ok(0) => {}
-            Ok(n) => tracing::info!("{n} Dokumente auf den Fallschlüssel umgeschlüsselt"),
+            Ok(n) => tracing::info!("{n} Dokumente umgeschlüsselt"),
             Err(e) => tracing::warn!("Dokumente nicht umgeschlüsselt: {}", e.message),
         }
     });

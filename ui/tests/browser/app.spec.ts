@@ -263,6 +263,20 @@ test("dashboard for the Leitung: keyboard, accessible, a number opens its cases"
   await expect(page.getByRole("heading", { name: "HS-2026-000004 – Hundesteuer-Anmeldung" })).toBeVisible();
 });
 
+test("scanning desk: a new colleague is told when the scan products open, accessible", async ({ page }) => {
+  await page.goto("/");
+  await page.keyboard.type("scan-neu");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("richtig-richtig");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Scanstelle" })).toBeVisible();
+  const note = page.getByTestId("scan-key-pending");
+  await expect(note).toHaveAttribute("role", "status");
+  await expect(note).toContainText("noch nicht freigeschaltet");
+  await expect(note).toContainText("Scanstelle oder Leitung");
+  await noSeriousA11yViolations(page);
+});
+
 test("scanning desk: Eingang, QA desk and batches by keyboard, accessible", async ({ page }) => {
   await page.setViewportSize({ width: 1366, height: 768 });
   await page.goto("/");

@@ -6,7 +6,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
   await page.addInitScript(() => {
     // A test may ask for a short inactivity lock (sessionStorage survives reloads).
     const lockAfter = Number(sessionStorage.getItem("fake-lock-after") ?? "600");
-    const sb = { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", screenLocked: false, lockAfterSeconds: lockAfter, caseKeyPending: false };
+    const sb = { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", screenLocked: false, lockAfterSeconds: lockAfter, caseKeyPending: false, scanKeyPending: false };
     let session: typeof sb | null = null;
     // Office mode: a test may start with the server's session ended.
     let officeSignedIn = sessionStorage.getItem("fake-office-expired") === null;
@@ -112,6 +112,10 @@ export async function installFakeBackend(page: Page): Promise<void> {
             }
             if (r.username === "scan" && r.password === "richtig-richtig") {
               session = { ...sb, username: "scan", displayName: "Sina Scan", role: "scanstelle", roleLabel: "Scanstelle" };
+              return session;
+            }
+            if (r.username === "scan-neu" && r.password === "richtig-richtig") {
+              session = { ...sb, username: "scan-neu", displayName: "Nele Scan", role: "scanstelle", roleLabel: "Scanstelle", scanKeyPending: true };
               return session;
             }
             if (r.username === "admin" && r.password === "richtig-richtig") {

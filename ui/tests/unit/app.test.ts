@@ -23,6 +23,7 @@ const sb: SessionInfo = {
   screenLocked: false,
   lockAfterSeconds: 600,
   caseKeyPending: false,
+  scanKeyPending: false,
 };
 
 function fakePortal(

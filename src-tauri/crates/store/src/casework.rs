@@ -770,7 +770,7 @@ impl Session {
         pdf: &[u8],
         outbox: impl FnOnce(&str) -> Vec<crate::NewOutboxItem>,
     ) -> Result<String> {
-        let blob = self.write_case_blob_file(pdf)?;
+        let (blob, _) = self.write_content_file(crate::vault::Content::Case, pdf, false)?;
         let now = self.now();
         let actor = self.user().username.to_string();
         let tx = self.conn.transaction()?;

@@ -88,9 +88,9 @@ impl Layout {
     pub fn escrow_key(&self) -> PathBuf {
         self.keys().join("rathaus-server.age")
     }
-    /// The case key wrapped to the recovery recipient (see `keyring.rs`).
-    pub fn case_key_recovery(&self) -> PathBuf {
-        self.keys().join("fall-wiederherstellung.age")
+    /// A kind key (`fall`, `scan`) wrapped to the recovery recipient (`keyring.rs`).
+    pub fn key_recovery(&self, kind: &str) -> PathBuf {
+        self.keys().join(format!("{kind}-wiederherstellung.age"))
     }
     pub fn recovery_key(&self) -> PathBuf {
         self.keys().join("recovery.age")

@@ -1,33 +1,41 @@
-//! The case key of a local store: what a role may not read, its key cannot open.
+//! The key ring of a local store: what a role may not read, its key cannot open.
 //!
-//! Every local password opens the master key (the database) as before. Case
-//! documents in the vault – an application's documents, letters – are encrypted to a
-//! second key, the **case key** (X25519), which only users whose role may read case
-//! content hold (Sachbearbeitung, Leitung; [`office::keyring::may_hold`]):
+//! Every local password opens the master key (the database) as before. Documents
+//! in the vault are encrypted to a key per kind of content ([`KeyKind`], the office
+//! key ring's kinds), held only by users whose role may read that kind
+//! ([`office::keyring::may_hold`]):
+//!
+//! * **case key** (`fall`): an application's documents, letters – Sachbearbeitung
+//!   and Leitung;
+//! * **scan key** (`scan`): scan products and their Transfervermerk, encrypted to the
+//!   scan key *and* the case key (QA at the Scanstelle, then the caseworkers) –
+//!   Scanstelle and Leitung.
+//!
+//! The Administration holds neither. How a key travels:
 //!
 //! * every user has an own X25519 identity, kept in the user's password file beside
 //!   the master key; its public recipient is published in `users.recipient`;
-//! * the case key is made at the first login of a user who may hold it; its public
-//!   recipient is kept in `secrets` (anyone may encrypt to it, e.g. a sync run of the
-//!   Administration), its identity only in **grants**:
-//!   `keys/<user stem>-<recipient hash>.fall.age`, wrapped to one user's recipient,
-//!   and `keys/fall-wiederherstellung.age`, wrapped to the recovery recipient;
+//! * a kind's key is made at the first login of a user who may hold it; its public
+//!   recipient is kept in `secrets` (anyone may encrypt to it, e.g. a pickup run by
+//!   the Administration), its identity only in **grants**:
+//!   `keys/<user stem>-<recipient hash>.<kind>.age`, wrapped to one user's recipient,
+//!   and `keys/<kind>-wiederherstellung.age`, wrapped to the recovery recipient;
 //! * a holder's login gives the key to every active user who may hold it and has no
-//!   grant for the published recipient yet (audited `fallschluessel.erteilt`);
-//!   a removed user, a role without case content, or a password set by somebody
+//!   grant for the recipient published (audited `<kind>schluessel.erteilt`);
+//!   a removed user, a role that may not hold it, or a password set by somebody
 //!   else (new identity) loses the grant;
-//! * case documents written before (or before the key existed) are re-encrypted
-//!   to it by a holder's session ([`Session::seal_case_documents`]), in slices.
+//! * documents written before (a store from before the key ring, or before the keys
+//!   existed) are re-encrypted in slices ([`Session::seal_documents`]).
 //!
-//! The Scanstelle's and the Administration's passwords open the database and the
-//! vault key, not the case key: with their key files and `age` the case documents
-//! stay closed. The database rows themselves are not split yet (see SECURITY.md).
+//! The database rows themselves are not split yet (see SECURITY.md).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use age::secrecy::ExposeSecret;
 use domain::{Role, UserName};
-use office::keyring::{KeyKind, may_hold};
+pub(crate) use office::keyring::KeyKind;
+use office::keyring::may_hold;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
@@ -36,49 +44,58 @@ use crate::fsutil::write_atomic;
 use crate::keys::{self, Unwrap};
 use crate::{Session, Store, audit};
 
-/// `secrets` row with the case key's public recipient.
-const CASE_RECIPIENT: &str = "fall_recipient";
-
-/// May a user of `role` hold the case key?
-pub(crate) fn holds_cases(role: Role) -> bool {
-    may_hold(role, KeyKind::Fall)
+/// `secrets` row with a kind key's public recipient.
+fn recipient_secret(kind: KeyKind) -> String {
+    format!("{}_recipient", kind.as_str())
 }
 
-/// The case key's public recipient, once made.
-pub(crate) fn case_recipient(conn: &Connection) -> Result<Option<age::x25519::Recipient>> {
-    let text: Option<String> = conn
-        .query_row(
-            "SELECT value FROM secrets WHERE name = ?1",
-            params![CASE_RECIPIENT],
-            |r| r.get(0),
-        )
-        .optional()?;
-    text.map(|t| {
-        t.parse::<age::x25519::Recipient>()
-            .map_err(|_| StoreError::Corrupt("Öffentlicher Fallschlüssel unlesbar".into()))
-    })
-    .transpose()
+/// The public recipients of the kind keys made so far.
+pub(crate) fn recipients(conn: &Connection) -> Result<BTreeMap<KeyKind, age::x25519::Recipient>> {
+    let mut out = BTreeMap::new();
+    for kind in KeyKind::ALL {
+        let text: Option<String> = conn
+            .query_row(
+                "SELECT value FROM secrets WHERE name = ?1",
+                params![recipient_secret(kind)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(t) = text {
+            out.insert(kind, parse_recipient(&t)?);
+        }
+    }
+    Ok(out)
 }
 
 fn recipient_hash(recipient: &str) -> String {
     hex::encode(&Sha256::digest(recipient.as_bytes())[..8])
 }
 
+fn audit_action(kind: KeyKind, what: &str) -> String {
+    format!("{}schluessel.{what}", kind.as_str())
+}
+
 impl Store {
-    /// The grant of the case key for `user`'s published `recipient`.
-    fn grant_path(&self, user: &UserName, recipient: &str) -> PathBuf {
+    /// The grant of `kind` for `user`'s published `recipient`.
+    fn grant_path(&self, kind: KeyKind, user: &UserName, recipient: &str) -> PathBuf {
         self.layout().keys().join(format!(
-            "{}-{}.fall.age",
+            "{}-{}.{}.age",
             self.user_file_stem(user),
-            recipient_hash(recipient)
+            recipient_hash(recipient),
+            kind.as_str()
         ))
     }
 
-    /// Remove every grant of `user` except the one for `keep` (a recipient).
-    pub(crate) fn remove_grants(&self, user: &UserName, keep: Option<&str>) -> Result<()> {
+    /// Remove `user`'s grants of the kinds `role` may not hold (all with `None`)
+    /// and any grant of another recipient than `keep`.
+    pub(crate) fn remove_grants(
+        &self,
+        user: &UserName,
+        role: Option<Role>,
+        keep: Option<&str>,
+    ) -> Result<()> {
         let dir = self.layout().keys();
         let prefix = format!("{}-", self.user_file_stem(user));
-        let keep = keep.map(|r| self.grant_path(user, r));
         let mut removed = false;
         for entry in std::fs::read_dir(&dir).at(&dir)? {
             let path = entry.at(&dir)?.path();
@@ -86,10 +103,18 @@ impl Store {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if name.starts_with(&prefix)
-                && name.ends_with(".fall.age")
-                && keep.as_ref() != Some(&path)
-            {
+            let Some(kind) = KeyKind::ALL
+                .into_iter()
+                .find(|k| name.ends_with(&format!(".{}.age", k.as_str())))
+            else {
+                continue;
+            };
+            if !name.starts_with(&prefix) {
+                continue;
+            }
+            let allowed = role.is_some_and(|r| may_hold(r, kind));
+            let kept = keep.map(|r| self.grant_path(kind, user, r));
+            if !allowed || kept.as_ref() != Some(&path) {
                 crate::fsutil::remove_file(&path).at(&path)?;
                 removed = true;
             }
@@ -101,19 +126,14 @@ impl Store {
     }
 }
 
-/// A user as the key ring needs them.
-struct Due {
-    username: UserName,
-    recipient: String,
-}
-
 impl Session {
     /// At every login (and after a recovery): publish the user's own recipient,
-    /// take the case key if the user holds it – making it at the first login of a
-    /// user who may hold it –, and give it to every user due for it.
+    /// take the kind keys the user holds – making a kind's key at the first login
+    /// of a user who may hold it –, and give them to every user due for them.
     pub(crate) fn open_keyring(&mut self, me: &age::x25519::Identity) -> Result<()> {
         let mine = me.to_public().to_string();
         let username = self.user().username.clone();
+        let role = self.user().role;
         let published: Option<String> = self
             .conn
             .query_row(
@@ -128,48 +148,60 @@ impl Session {
                 "UPDATE users SET recipient = ?2 WHERE username = ?1",
                 params![username.as_str(), mine],
             )?;
-            self.store.remove_grants(&username, Some(&mine))?;
         }
-        self.vault.fall_recipient = case_recipient(&self.conn)?;
-        if !holds_cases(self.user().role) {
-            // A role without case content never keeps a grant (role changed).
-            self.store.remove_grants(&username, None)?;
-            return Ok(());
-        }
-        let identity = match &self.vault.fall_recipient {
-            None => Some(self.make_case_key(&mine)?),
-            Some(recipient) => {
-                let path = self.store.grant_path(&username, &mine);
-                match std::fs::read(&path) {
-                    Ok(wrapped) => match keys::unwrap_identity(&wrapped, me)? {
-                        Unwrap::Ok(id) if id.to_public().to_string() == recipient.to_string() => {
-                            Some(id)
-                        }
-                        _ => {
-                            tracing::error!("Freigabe des Fallschlüssels passt nicht");
-                            None
-                        }
-                    },
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                    Err(e) => return Err(e).at(&path),
-                }
+        // Grants for an older own key, or of a kind the role no longer may hold.
+        self.store
+            .remove_grants(&username, Some(role), Some(&mine))?;
+        self.vault.recipients = recipients(&self.conn)?;
+        for kind in KeyKind::ALL {
+            if !may_hold(role, kind) {
+                continue;
             }
-        };
-        if let Some(identity) = identity {
-            self.vault.fall_identity = Some(identity);
-            self.grant_due()?;
+            let identity = match self.vault.recipients.get(&kind).cloned() {
+                None => Some(self.make_key(kind, &mine)?),
+                Some(recipient) => {
+                    let path = self.store.grant_path(kind, &username, &mine);
+                    match std::fs::read(&path) {
+                        Ok(wrapped) => match keys::unwrap_identity(&wrapped, me)? {
+                            Unwrap::Ok(id)
+                                if id.to_public().to_string() == recipient.to_string() =>
+                            {
+                                Some(id)
+                            }
+                            _ => {
+                                tracing::error!(
+                                    kind = kind.as_str(),
+                                    "Schlüsselfreigabe passt nicht"
+                                );
+                                None
+                            }
+                        },
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                        Err(e) => return Err(e).at(&path),
+                    }
+                }
+            };
+            if let Some(identity) = identity {
+                self.vault.identities.insert(kind, identity);
+            }
         }
+        self.grant_due()?;
         Ok(())
     }
 
     /// Does this session hold the case key?
     pub fn holds_case_key(&self) -> bool {
-        self.vault.fall_identity.is_some()
+        self.holds_key(KeyKind::Fall)
     }
 
-    /// The case key, made now (no case key exists yet): its recipient recorded, the
-    /// grant for this user and the recovery wrap written first.
-    fn make_case_key(&mut self, mine: &str) -> Result<age::x25519::Identity> {
+    /// Does this session hold the key of `kind`?
+    pub fn holds_key(&self, kind: KeyKind) -> bool {
+        self.vault.identities.contains_key(&kind)
+    }
+
+    /// A kind's key, made now (none exists yet): the grant for this user and the
+    /// recovery wrap written first, then its recipient recorded.
+    fn make_key(&mut self, kind: KeyKind, mine: &str) -> Result<age::x25519::Identity> {
         let identity = age::x25519::Identity::generate();
         let recipient = identity.to_public();
         let username = self.user().username.clone();
@@ -177,32 +209,37 @@ impl Session {
             identity.to_string().expose_secret().as_bytes(),
             &parse_recipient(mine)?,
         )?;
-        write_atomic(&self.store.grant_path(&username, mine), &grant)?;
-        self.write_case_recovery(&identity)?;
+        write_atomic(&self.store.grant_path(kind, &username, mine), &grant)?;
+        self.write_recovery_wrap(kind, &identity)?;
         let now = self.now();
         let tx = self.conn.transaction()?;
         let n = tx.execute(
             "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)",
-            params![CASE_RECIPIENT, recipient.to_string()],
+            params![recipient_secret(kind), recipient.to_string()],
         )?;
         if n != 1 {
             return Err(StoreError::Conflict(
-                "Der Fallschlüssel wurde gerade an einem anderen Arbeitsplatz angelegt; bitte neu anmelden."
-                    .into(),
+                "Ein Schlüssel wurde gerade an anderer Stelle angelegt; bitte neu anmelden.".into(),
             ));
         }
-        audit::append(&tx, &now, username.as_str(), "fallschluessel.erzeugt", "")?;
+        audit::append(
+            &tx,
+            &now,
+            username.as_str(),
+            &audit_action(kind, "erzeugt"),
+            "",
+        )?;
         tx.commit()?;
-        self.vault.fall_recipient = Some(recipient);
-        tracing::info!("Fallschlüssel angelegt");
+        self.vault.recipients.insert(kind, recipient);
+        tracing::info!(kind = kind.as_str(), "Schlüssel angelegt");
         Ok(identity)
     }
 
-    /// The case key wrapped to the recovery recipient, if that is known and the
+    /// A kind's key wrapped to the recovery recipient, if that is known and the
     /// wrap not yet written (stores that learn the recipient later get it at the
     /// next holder's login).
-    fn write_case_recovery(&self, identity: &age::x25519::Identity) -> Result<()> {
-        let path = self.store.layout().case_key_recovery();
+    fn write_recovery_wrap(&self, kind: KeyKind, identity: &age::x25519::Identity) -> Result<()> {
+        let path = self.store.layout().key_recovery(kind.as_str());
         if path.exists() {
             return Ok(());
         }
@@ -213,21 +250,21 @@ impl Session {
             ),
             None => {
                 tracing::warn!(
-                    "Fallschlüssel ohne Wiederherstellung: der Wiederherstellungsschlüssel ist noch nicht eingerichtet"
+                    kind = kind.as_str(),
+                    "Schlüssel ohne Wiederherstellung: der Wiederherstellungsschlüssel ist noch nicht eingerichtet"
                 );
                 Ok(())
             }
         }
     }
 
-    /// Give the case key to every active user who may hold it and has no grant for
-    /// the recipient they published (only a holder can). Returns how many.
+    /// Give every kind key this session holds to every active user who may hold it
+    /// and has no grant for the recipient they published. Returns how many.
     pub(crate) fn grant_due(&mut self) -> Result<usize> {
-        let Some(identity) = self.vault.fall_identity.clone() else {
+        if self.vault.identities.is_empty() {
             return Ok(0);
-        };
-        self.write_case_recovery(&identity)?;
-        let mut due = Vec::new();
+        }
+        let mut users = Vec::new();
         {
             let mut stmt = self.conn.prepare(
                 "SELECT username, role, recipient FROM users WHERE active = 1 AND recipient IS NOT NULL ORDER BY username",
@@ -241,65 +278,67 @@ impl Session {
             })?;
             for row in rows {
                 let (name, role, recipient) = row?;
-                let Some(role) = Role::parse(&role) else {
-                    continue;
-                };
-                let Ok(username) = UserName::parse(&name) else {
-                    continue;
-                };
-                if holds_cases(role) && !self.store.grant_path(&username, &recipient).exists() {
-                    due.push(Due {
-                        username,
-                        recipient,
-                    });
+                if let (Some(role), Ok(username)) = (Role::parse(&role), UserName::parse(&name)) {
+                    users.push((username, role, recipient));
                 }
             }
         }
-        let secret = identity.to_string();
         let mut granted = 0;
-        for d in due {
-            let r = match parse_recipient(&d.recipient) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!("Öffentlicher Schlüssel eines Benutzers unlesbar: {e}");
+        for (kind, identity) in self.vault.identities.clone() {
+            self.write_recovery_wrap(kind, &identity)?;
+            let secret = identity.to_string();
+            for (username, role, recipient) in &users {
+                if !may_hold(*role, kind)
+                    || self.store.grant_path(kind, username, recipient).exists()
+                {
                     continue;
                 }
-            };
-            let wrapped = keys::encrypt_secret(secret.expose_secret().as_bytes(), &r)?;
-            write_atomic(&self.store.grant_path(&d.username, &d.recipient), &wrapped)?;
-            self.store.remove_grants(&d.username, Some(&d.recipient))?;
-            self.audit("fallschluessel.erteilt", d.username.as_str())?;
-            granted += 1;
+                let r = match parse_recipient(recipient) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!("Öffentlicher Schlüssel eines Benutzers unlesbar: {e}");
+                        continue;
+                    }
+                };
+                let wrapped = keys::encrypt_secret(secret.expose_secret().as_bytes(), &r)?;
+                write_atomic(&self.store.grant_path(kind, username, recipient), &wrapped)?;
+                self.audit(&audit_action(kind, "erteilt"), username.as_str())?;
+                granted += 1;
+            }
         }
         Ok(granted)
     }
 
-    /// After a recovery: the case key from its recovery wrap, given to `user` if
-    /// the user's role may hold it.
+    /// After a recovery: the kind keys from their recovery wraps, given to this
+    /// session's user (new own key `recipient`) where the role may hold them.
     pub(crate) fn grant_from_recovery(
         &mut self,
         recovery: &age::x25519::Identity,
         recipient: &str,
     ) -> Result<()> {
-        if !holds_cases(self.user().role) {
-            return Ok(());
-        }
-        let path = self.store.layout().case_key_recovery();
-        let wrapped = match std::fs::read(&path) {
-            Ok(w) => w,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e).at(&path),
-        };
-        let Unwrap::Ok(identity) = keys::unwrap_identity(&wrapped, recovery)? else {
-            return Err(StoreError::WrongRecoveryKey);
-        };
         let username = self.user().username.clone();
-        let grant = keys::encrypt_secret(
-            identity.to_string().expose_secret().as_bytes(),
-            &parse_recipient(recipient)?,
-        )?;
-        write_atomic(&self.store.grant_path(&username, recipient), &grant)?;
-        self.audit("fallschluessel.erteilt", username.as_str())
+        let role = self.user().role;
+        for kind in KeyKind::ALL {
+            if !may_hold(role, kind) {
+                continue;
+            }
+            let path = self.store.layout().key_recovery(kind.as_str());
+            let wrapped = match std::fs::read(&path) {
+                Ok(w) => w,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).at(&path),
+            };
+            let Unwrap::Ok(identity) = keys::unwrap_identity(&wrapped, recovery)? else {
+                return Err(StoreError::WrongRecoveryKey);
+            };
+            let grant = keys::encrypt_secret(
+                identity.to_string().expose_secret().as_bytes(),
+                &parse_recipient(recipient)?,
+            )?;
+            write_atomic(&self.store.grant_path(kind, &username, recipient), &grant)?;
+            self.audit(&audit_action(kind, "erteilt"), username.as_str())?;
+        }
+        Ok(())
     }
 }
 

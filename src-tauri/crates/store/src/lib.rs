@@ -12,8 +12,8 @@
 //! amtsstube.db(-wal,-shm) SQLCipher database (raw 256-bit key)
 //! keys/recovery.age       master key wrapped to the X25519 recovery recipient
 //! keys/u-<hash>.age       master key and the user's own X25519 key, wrapped with the password (age scrypt)
-//! keys/u-<hash>-<r>.fall.age  the case key, wrapped to that user's own key (keyring.rs)
-//! keys/fall-wiederherstellung.age  the case key, wrapped to the recovery recipient
+//! keys/u-<hash>-<r>.<kind>.age  a kind key (fall, scan) wrapped to that user's own key (keyring.rs)
+//! keys/<kind>-wiederherstellung.age  a kind key wrapped to the recovery recipient
 //! keys/u-<hash>.state     failed-attempt counter of that user (no secrets)
 //! vault/<2 hex>/<32 hex>  age-encrypted documents, random names
 //! vault/tmp/              blobs being written; emptied at every unlock

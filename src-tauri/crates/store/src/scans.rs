@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cases::NewCase;
 use crate::error::{Result, StoreError};
-use crate::vault::insert_blob_row;
+use crate::vault::{Content, insert_blob_row};
 use crate::{Session, audit, random_hex};
 
 /// A scan product as listed for the QA desk.
@@ -173,7 +173,7 @@ impl Session {
             return Ok(None);
         }
         // Streamed into the vault; what was stored must be what was checked.
-        let (blob, sha512) = self.write_blob_file_hashed(source, true)?;
+        let (blob, sha512) = self.write_content_file(Content::Scan, source, true)?;
         if blob.sha256 != sha256 {
             self.discard_blob_file(&blob);
             return Err(StoreError::Conflict(
@@ -281,7 +281,7 @@ impl Session {
         }
         let mut blobs = Vec::with_capacity(parts.len());
         for p in parts {
-            let (blob, sha512) = self.write_blob_file_hashed(p.bytes, true)?;
+            let (blob, sha512) = self.write_content_file(Content::Scan, p.bytes, true)?;
             if blob.sha256 != p.sha256 {
                 self.discard_blob_file(&blob);
                 for (b, _) in &blobs {
@@ -375,7 +375,8 @@ impl Session {
                 "Dieses Scanprodukt ist nicht (mehr) zur Prüfung offen.".into(),
             ));
         }
-        let vermerk = self.write_blob_file(a.vermerk_xml.as_bytes())?;
+        let (vermerk, _) =
+            self.write_content_file(Content::Scan, a.vermerk_xml.as_bytes(), false)?;
         let now = self.now();
         let actor = self.user().username.to_string();
         let case_id = random_hex(16);

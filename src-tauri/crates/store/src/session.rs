@@ -783,7 +783,7 @@ impl Session {
             Err(e) => return Err(e).at(&path),
         }
         self.store.clear_attempts(username)?;
-        self.store.remove_grants(username, None)?;
+        self.store.remove_grants(username, None, None)?;
         crate::fsutil::sync_dir(&self.store.layout.keys())
     }
 
@@ -818,11 +818,16 @@ impl Session {
             &format!("{}:{}", username.as_str(), role.as_str()),
         )?;
         tx.commit()?;
-        if crate::keyring::holds_cases(role) {
-            self.grant_due()?;
-        } else {
-            self.store.remove_grants(username, None)?;
-        }
+        // Grants of kinds the new role may not hold go; the ones it may get come
+        // with this or the next holder's login.
+        let recipient: Option<String> = self.conn.query_row(
+            "SELECT recipient FROM users WHERE username = ?1",
+            params![username.as_str()],
+            |r| r.get(0),
+        )?;
+        self.store
+            .remove_grants(username, Some(role), recipient.as_deref())?;
+        self.grant_due()?;
         users::get(&self.conn, username)?
             .ok_or_else(|| StoreError::UnknownUser(username.to_string()))
     }
@@ -867,7 +872,7 @@ impl Session {
                     "UPDATE users SET recipient = ?2 WHERE username = ?1",
                     params![username.as_str(), fresh.to_public().to_string()],
                 )?;
-                self.store.remove_grants(username, None)?;
+                self.store.remove_grants(username, None, None)?;
                 fresh
             }
         };

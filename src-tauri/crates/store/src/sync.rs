@@ -432,13 +432,24 @@ impl Session {
              WHERE o.state = 'pending'
                AND o.id = (SELECT min(id) FROM outbox p WHERE p.ordering_key = o.ordering_key AND p.state IN ('pending', 'failed'))
                AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?1)
-               AND (?3 OR NOT EXISTS (SELECT 1 FROM json_tree(o.payload) j JOIN blobs b ON b.id = j.value
-                                      WHERE j.key IN ('blobId', 'blob_id') AND b.sealed = 'fall'))
+               AND NOT EXISTS (SELECT 1 FROM json_tree(o.payload) j JOIN blobs b ON b.id = j.value
+                               WHERE j.key IN ('blobId', 'blob_id')
+                                 AND ((b.sealed = 'fall' AND NOT ?3) OR (b.sealed = 'scan' AND NOT ?3 AND NOT ?4)))
              ORDER BY o.id LIMIT ?2",
         )?;
         // A session without the case key cannot read a letter sealed to it: such an
         // item (and the later ones of its case) waits for a holder's run.
-        let rows = stmt.query_map(params![now, limit, self.holds_case_key()], outbox_row)?;
+        let rows = stmt.query_map(
+            params![
+                now,
+                limit,
+                self.holds_case_key(),
+                self.vault
+                    .identities
+                    .contains_key(&crate::keyring::KeyKind::Scan)
+            ],
+            outbox_row,
+        )?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

@@ -6,9 +6,9 @@
 //! orphan file without row. [`Vault::recover`] (run at every unlock) deletes both, so
 //! there is never a partial blob and never a row that points to nothing.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::iter;
 use std::path::PathBuf;
 
 use rusqlite::{Connection, params};
@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256, Sha512};
 use crate::config::Layout;
 use crate::error::{IoContext, Result, StoreError};
 use crate::fsutil::{AtomicFile, create_private_dir};
+use crate::keyring::KeyKind;
 use crate::{Session, random_hex};
 
 /// Identifier of a blob: 32 lower-case hex characters, random.
@@ -67,10 +68,12 @@ pub struct BlobInfo {
 /// Which key a vault file is encrypted to (`blobs.sealed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sealed {
-    /// The vault key: every local account (scan products, quarantine, older files).
+    /// The vault key: every local account (quarantine, files from before the keys).
     Tresor,
     /// The case key: Sachbearbeitung and Leitung only (see `keyring.rs`).
     Fall,
+    /// The scan key and the case key: a scan product (Scanstelle, then caseworkers).
+    Scan,
 }
 
 impl Sealed {
@@ -78,8 +81,27 @@ impl Sealed {
         match self {
             Sealed::Tresor => "tresor",
             Sealed::Fall => "fall",
+            Sealed::Scan => "scan",
         }
     }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "fall" => Sealed::Fall,
+            "scan" => Sealed::Scan,
+            _ => Sealed::Tresor,
+        }
+    }
+}
+
+/// What a document is, for the key it goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Content {
+    /// Case content: to the case key once it exists.
+    Case,
+    /// A scan product or its Transfervermerk: to the scan and the case key once
+    /// both exist.
+    Scan,
 }
 
 /// Result of the vault recovery at unlock.
@@ -157,10 +179,10 @@ impl std::io::Seek for BlobReader {
 pub(crate) struct Vault {
     layout: Layout,
     identity: age::x25519::Identity,
-    /// The case key's public recipient, once made: case documents are written to it.
-    pub(crate) fall_recipient: Option<age::x25519::Recipient>,
-    /// The case key itself, if this session's user holds it.
-    pub(crate) fall_identity: Option<age::x25519::Identity>,
+    /// The kind keys' public recipients, once made: documents are written to them.
+    pub(crate) recipients: BTreeMap<KeyKind, age::x25519::Recipient>,
+    /// The kind keys this session's user holds.
+    pub(crate) identities: BTreeMap<KeyKind, age::x25519::Identity>,
 }
 
 const BUF: usize = 64 * 1024;
@@ -248,8 +270,8 @@ impl Vault {
         Vault {
             layout,
             identity,
-            fall_recipient: None,
-            fall_identity: None,
+            recipients: BTreeMap::new(),
+            identities: BTreeMap::new(),
         }
     }
 
@@ -257,12 +279,15 @@ impl Vault {
         blob_path(&self.layout, id)
     }
 
-    /// Where case content goes: the case key once it exists, else the vault key
-    /// (re-encrypted later by a holder, [`Session::seal_case_documents`]).
-    fn case_sealing(&self) -> (age::x25519::Recipient, Sealed) {
-        match &self.fall_recipient {
-            Some(r) => (r.clone(), Sealed::Fall),
-            None => (self.identity.to_public(), Sealed::Tresor),
+    /// Where content goes: the keys of its kind once they exist, else the vault
+    /// key (re-encrypted later, [`Session::seal_documents`]).
+    fn sealing(&self, content: Content) -> (Vec<age::x25519::Recipient>, Sealed) {
+        let fall = self.recipients.get(&KeyKind::Fall);
+        let scan = self.recipients.get(&KeyKind::Scan);
+        match (content, fall, scan) {
+            (Content::Case, Some(f), _) => (vec![f.clone()], Sealed::Fall),
+            (Content::Scan, Some(f), Some(s)) => (vec![s.clone(), f.clone()], Sealed::Scan),
+            _ => (vec![self.identity.to_public()], Sealed::Tresor),
         }
     }
 
@@ -313,19 +338,19 @@ impl Vault {
 /// rename into its shard, fsync the directory. No row: see [`insert_blob_row`].
 fn write_file(
     layout: &Layout,
-    (recipient, sealed): (&age::x25519::Recipient, Sealed),
+    (recipients, sealed): (&[age::x25519::Recipient], Sealed),
     source: impl Read,
     sha512: bool,
 ) -> Result<(BlobInfo, Option<String>)> {
     let id = BlobId::generate();
-    write_file_as(layout, (recipient, sealed), id, source, sha512)
+    write_file_as(layout, (recipients, sealed), id, source, sha512)
 }
 
 /// [`write_file`] under a given id: a file already there is replaced atomically
 /// (a document re-encrypted to another key).
 fn write_file_as(
     layout: &Layout,
-    (recipient, sealed): (&age::x25519::Recipient, Sealed),
+    (recipients, sealed): (&[age::x25519::Recipient], Sealed),
     id: BlobId,
     mut source: impl Read,
     sha512: bool,
@@ -333,8 +358,9 @@ fn write_file_as(
     let tmp = layout.vault_tmp().join(format!("{id}.part"));
     let dest = blob_path(layout, &id);
     let mut file = AtomicFile::create(tmp.clone())?;
-    let encryptor = age::Encryptor::with_recipients(iter::once(recipient as &dyn age::Recipient))
-        .map_err(|e| StoreError::Crypto(e.to_string()))?;
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+            .map_err(|e| StoreError::Crypto(e.to_string()))?;
     let copied = {
         let out = BufWriter::with_capacity(BUF, file.writer());
         let mut w = encryptor.wrap_output(out).at(&tmp)?;
@@ -370,7 +396,7 @@ fn blob_path(layout: &Layout, id: &BlobId) -> PathBuf {
 #[derive(Clone)]
 pub struct BlobWriter {
     layout: Layout,
-    recipient: age::x25519::Recipient,
+    recipients: Vec<age::x25519::Recipient>,
     sealed: Sealed,
 }
 
@@ -384,7 +410,7 @@ impl BlobWriter {
     /// Write one document durably; its row follows with the transaction that
     /// takes the [`PreparedBlob`].
     pub fn write(&self, source: impl Read) -> Result<PreparedBlob> {
-        let (info, _) = write_file(&self.layout, (&self.recipient, self.sealed), source, false)?;
+        let (info, _) = write_file(&self.layout, (&self.recipients, self.sealed), source, false)?;
         Ok(PreparedBlob {
             path: blob_path(&self.layout, &info.id),
             info,
@@ -460,44 +486,40 @@ impl Session {
         Ok(info)
     }
 
-    /// Write the encrypted file durably but record no row yet: the caller inserts the
-    /// row with [`insert_blob_row`] inside its own transaction. Until then the file is
-    /// an orphan that the next unlock removes.
+    /// Write the encrypted file (to the vault key: every account) durably but record
+    /// no row yet: the caller inserts the row with [`insert_blob_row`] inside its own
+    /// transaction. Until then the file is an orphan that the next unlock removes.
     pub(crate) fn write_blob_file(&mut self, source: impl Read) -> Result<BlobInfo> {
-        self.write_blob_file_hashed(source, false)
-            .map(|(blob, _)| blob)
+        write_file(
+            &self.vault.layout,
+            (&[self.vault.identity.to_public()], Sealed::Tresor),
+            source,
+            false,
+        )
+        .map(|(blob, _)| blob)
     }
 
-    /// [`Session::write_blob_file`], with the SHA-512 (hex) of the plaintext taken in
-    /// the same pass when `sha512` is set.
-    pub(crate) fn write_blob_file_hashed(
+    /// Write a document of a kind: case content to the case key, a scan product to
+    /// the scan and the case key (each once it exists). Like
+    /// [`Session::write_blob_file`], the row follows in the caller's transaction.
+    pub(crate) fn write_content_file(
         &mut self,
+        content: Content,
         source: impl Read,
         sha512: bool,
     ) -> Result<(BlobInfo, Option<String>)> {
-        write_file(
-            &self.vault.layout,
-            (&self.vault.identity.to_public(), Sealed::Tresor),
-            source,
-            sha512,
-        )
-    }
-
-    /// Write a case document (a letter): to the case key once it exists. Like
-    /// [`Session::write_blob_file`], the row follows in the caller's transaction.
-    pub(crate) fn write_case_blob_file(&mut self, source: impl Read) -> Result<BlobInfo> {
-        let (recipient, sealed) = self.vault.case_sealing();
-        write_file(&self.vault.layout, (&recipient, sealed), source, false).map(|(b, _)| b)
+        let (recipients, sealed) = self.vault.sealing(content);
+        write_file(&self.vault.layout, (&recipients, sealed), source, sha512)
     }
 
     /// A writer for case documents off this session's thread (an application's
     /// documents at the pickup): see [`BlobWriter`]. It writes to the case key once
     /// that exists, whoever runs the pickup.
     pub fn blob_writer(&self) -> BlobWriter {
-        let (recipient, sealed) = self.vault.case_sealing();
+        let (recipients, sealed) = self.vault.sealing(Content::Case);
         BlobWriter {
             layout: self.vault.layout.clone(),
-            recipient,
+            recipients,
             sealed,
         }
     }
@@ -538,97 +560,129 @@ impl Session {
         })
     }
 
-    /// Decrypt a vault file with the keys this session holds. A case document
-    /// without the case key is refused with the reason, not as damage.
+    /// Decrypt a vault file with the keys this session holds. A document sealed
+    /// to keys this session does not hold is refused with the reason, not as damage.
     fn decrypt_file(
         &self,
         id: &BlobId,
         file: File,
         sealed: Sealed,
     ) -> Result<age::stream::StreamReader<BufReader<File>>> {
-        if sealed == Sealed::Fall && self.vault.fall_identity.is_none() {
-            return Err(self.case_key_missing());
+        let held = |k: KeyKind| self.vault.identities.contains_key(&k);
+        match sealed {
+            Sealed::Fall if !held(KeyKind::Fall) => return Err(self.key_missing(KeyKind::Fall)),
+            Sealed::Scan if !held(KeyKind::Fall) && !held(KeyKind::Scan) => {
+                return Err(self.key_missing(KeyKind::Scan));
+            }
+            _ => {}
         }
         let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(BUF, file))
             .map_err(|e| StoreError::Corrupt(format!("Dokument {id}: {e}")))?;
         let mut identities: Vec<&dyn age::Identity> = vec![&self.vault.identity];
-        if let Some(fall) = &self.vault.fall_identity {
-            identities.push(fall);
-        }
+        identities.extend(
+            self.vault
+                .identities
+                .values()
+                .map(|i| i as &dyn age::Identity),
+        );
         decryptor
             .decrypt(identities.into_iter())
             .map_err(|e| StoreError::Corrupt(format!("Dokument {id}: {e}")))
     }
 
-    /// Why a case document stays closed to this session.
-    pub(crate) fn case_key_missing(&self) -> StoreError {
-        StoreError::CaseKeyMissing(if crate::keyring::holds_cases(self.user().role) {
-            "Dieses Dokument ist mit dem Fallschlüssel verschlüsselt, den Ihr Zugang noch nicht hat: \
-             er wird freigeschaltet, sobald sich eine Kollegin oder ein Kollege aus Sachbearbeitung \
-             oder Leitung an diesem Datenbestand anmeldet."
-                .into()
+    /// Why a document of `kind` stays closed to this session.
+    fn key_missing(&self, kind: KeyKind) -> StoreError {
+        let role = self.user().role;
+        let (what, holders) = match kind {
+            KeyKind::Fall => ("ein Vorgangsinhalt", "Sachbearbeitung oder Leitung"),
+            KeyKind::Scan => ("ein Scanprodukt", "Scanstelle oder Leitung"),
+        };
+        StoreError::CaseKeyMissing(if office::keyring::may_hold(role, kind) {
+            format!(
+                "Dieses Dokument ist {what}; sein Schlüssel ist für Ihren Zugang noch nicht \
+                 freigeschaltet. Das geschieht, sobald sich eine Kollegin oder ein Kollege aus \
+                 {holders} an diesem Datenbestand anmeldet."
+            )
         } else {
             format!(
-                "Dieses Dokument ist ein Vorgangsinhalt; die Rolle {} kann es nicht öffnen.",
-                self.user().role.label()
+                "Dieses Dokument ist {what}; die Rolle {} kann es nicht öffnen.",
+                role.label()
             )
         })
     }
 
-    /// Re-encrypt up to `max` case documents still under the vault key to the case
-    /// key (stores from before the key ring, documents written before the key was
-    /// made). Each file is replaced atomically and then marked; a crash between the
-    /// two leaves a file the next pass re-encrypts once more. Scan products and
-    /// their Transfervermerk stay with the vault key (the Scanstelle checks them).
-    /// Returns how many were re-encrypted; 0 when nothing is left or this session
-    /// does not hold the case key.
-    pub fn seal_case_documents(&mut self, max: usize) -> Result<usize> {
-        let Some(recipient) = self
-            .vault
-            .fall_identity
-            .as_ref()
-            .map(age::x25519::Identity::to_public)
-        else {
-            return Ok(0);
-        };
-        let ids: Vec<String> = {
+    /// Re-encrypt up to `max` documents still under the vault key to the keys of
+    /// their kind – case documents to the case key, scan products and their
+    /// Transfervermerk to the scan and the case key – once those keys exist (stores
+    /// from before the key ring, documents written before the keys were made). Any
+    /// session may do it: what is under the vault key every account opens, and the
+    /// new keys' recipients are public. Files are taken in id order after `after`;
+    /// each is replaced atomically and then marked, so a crash between the two
+    /// leaves a file that a session holding its new key re-encrypts once more
+    /// (others skip it). Returns how many were re-encrypted and the id to go on
+    /// after (`None`: nothing left).
+    pub fn seal_documents(&mut self, after: &str, max: usize) -> Result<(usize, Option<String>)> {
+        let candidates: Vec<(String, bool)> = {
             let mut stmt = self.conn.prepare(
-                "SELECT b.id FROM blobs b WHERE b.sealed = 'tresor'
-                   AND EXISTS (SELECT 1 FROM case_documents d WHERE d.blob_id = b.id)
-                   AND NOT EXISTS (SELECT 1 FROM scan_products p WHERE p.blob_id = b.id OR p.vermerk_blob = b.id)
-                 LIMIT ?1",
+                "SELECT b.id, EXISTS (SELECT 1 FROM scan_products p WHERE p.blob_id = b.id OR p.vermerk_blob = b.id)
+                 FROM blobs b WHERE b.sealed = 'tresor' AND b.id > ?1
+                   AND (EXISTS (SELECT 1 FROM case_documents d WHERE d.blob_id = b.id)
+                        OR EXISTS (SELECT 1 FROM scan_products p WHERE p.blob_id = b.id OR p.vermerk_blob = b.id))
+                 ORDER BY b.id LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![i64::try_from(max).unwrap_or(i64::MAX)], |r| {
-                r.get::<_, String>(0)
-            })?;
+            let rows = stmt.query_map(
+                params![after, i64::try_from(max).unwrap_or(i64::MAX)],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)),
+            )?;
             rows.collect::<rusqlite::Result<_>>()?
         };
+        let next = candidates.last().map(|(id, _)| id.clone());
         let mut done = 0;
-        for id in ids {
-            let id = BlobId::parse(&id)?;
-            // Streamed: the reader checks size and SHA-256 of the entry as it goes,
-            // so a damaged file fails here and stays as it was.
-            let expected = self.blob_info(&id)?;
-            let reader = self.open_blob(&id)?;
-            let (written, _) = write_file_as(
-                &self.vault.layout,
-                (&recipient, Sealed::Fall),
-                id.clone(),
-                reader,
-                false,
-            )?;
-            if written.sha256 != expected.sha256 {
-                return Err(StoreError::Corrupt(format!(
-                    "Dokument {id}: beim Umschlüsseln verändert"
-                )));
+        for (id, scan) in candidates {
+            let content = if scan { Content::Scan } else { Content::Case };
+            let (recipients, sealed) = self.vault.sealing(content);
+            if sealed == Sealed::Tresor {
+                continue;
             }
-            self.conn.execute(
-                "UPDATE blobs SET sealed = 'fall' WHERE id = ?1",
-                params![id.0],
-            )?;
-            done += 1;
+            let id = BlobId::parse(&id)?;
+            match self.reseal(&id, &recipients, sealed) {
+                Ok(()) => done += 1,
+                // Re-encrypted already by a pass that ended before marking it, to
+                // keys this session does not hold: left to a holder.
+                Err(e) => tracing::warn!("Dokument {id} nicht umgeschlüsselt: {e}"),
+            }
         }
-        Ok(done)
+        Ok((done, next))
+    }
+
+    /// Re-encrypt one vault file in place, then mark its row.
+    fn reseal(
+        &mut self,
+        id: &BlobId,
+        recipients: &[age::x25519::Recipient],
+        sealed: Sealed,
+    ) -> Result<()> {
+        // Streamed: the reader checks size and SHA-256 of the entry as it goes,
+        // so a damaged file fails here and stays as it was.
+        let expected = self.blob_info(id)?;
+        let reader = self.open_blob(id)?;
+        let (written, _) = write_file_as(
+            &self.vault.layout,
+            (recipients, sealed),
+            id.clone(),
+            reader,
+            false,
+        )?;
+        if written.sha256 != expected.sha256 {
+            return Err(StoreError::Corrupt(format!(
+                "Dokument {id}: beim Umschlüsseln verändert"
+            )));
+        }
+        self.conn.execute(
+            "UPDATE blobs SET sealed = ?2 WHERE id = ?1",
+            params![id.0, sealed.as_str()],
+        )?;
+        Ok(())
     }
 
     /// Stored metadata of a blob.
@@ -649,11 +703,7 @@ impl Session {
             // A byte count of a file just written is never negative.
             size: u64::try_from(size).unwrap_or(0),
             sha256,
-            sealed: if sealed == "fall" {
-                Sealed::Fall
-            } else {
-                Sealed::Tresor
-            },
+            sealed: Sealed::parse(&sealed),
         })
     }
 

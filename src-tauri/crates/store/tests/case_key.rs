@@ -1,4 +1,4 @@
-//! The case key of the standalone store: what a role may not read, its key cannot
+//! The key ring of the standalone store: what a role may not read, its key cannot
 //! open – tried by hand, with the key files, `age` and SQLCipher, as someone at the
 //! PC with a Scanstelle or Administration password would.
 
@@ -20,6 +20,34 @@ const LEITUNG: &str = "leitung-passwort-1";
 const SCAN: &str = "scan-passwort-1";
 /// The applicant's name: it must open for the caseworkers only.
 const CANARY: &[u8] = b"Kanarienvogel-Antrag von Wiebke Quast";
+/// A scanned paper application: for the Scanstelle, the caseworkers and the Leitung.
+const SCANNED: &[u8] = b"%PDF-1.4 Kanarienvogel-Scan von Wiebke Quast";
+
+/// Every document under the vault key re-encrypted to the keys of its kind, as far
+/// as they exist; how many.
+fn seal_all(s: &mut Session) -> Result<usize, StoreError> {
+    let mut after = String::new();
+    let mut total = 0;
+    loop {
+        let (n, next) = s.seal_documents(&after, 2)?;
+        total += n;
+        match next {
+            Some(id) => after = id,
+            None => return Ok(total),
+        }
+    }
+}
+
+/// A scan product taken in by `s`; its vault file's id.
+fn scan_product(s: &mut Session, name: &str) -> Result<String, Box<dyn std::error::Error>> {
+    use sha2::Digest;
+    let content = [SCANNED, name.as_bytes()].concat();
+    let sha = hex::encode(sha2::Sha256::digest(&content));
+    let id = s
+        .add_scan_product(name, "application/pdf", 1, &sha, content.as_slice(), None)?
+        .ok_or("taken in before")?;
+    Ok(s.scan_product(&id)?.ok_or("no product")?.blob_id)
+}
 
 fn pw(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
@@ -96,6 +124,15 @@ fn keys_by_hand(
     dir: &Path,
     password: &str,
 ) -> Result<Vec<age::x25519::Identity>, Box<dyn std::error::Error>> {
+    Ok(open_by_hand(dir, password)?.1)
+}
+
+/// The database opened by hand with a password's master key, and every key it
+/// leads to (see [`keys_by_hand`]).
+fn open_by_hand(
+    dir: &Path,
+    password: &str,
+) -> Result<(rusqlite::Connection, Vec<age::x25519::Identity>), Box<dyn std::error::Error>> {
     let keys = dir.join("keys");
     let mut payload = None;
     for entry in std::fs::read_dir(&keys)? {
@@ -151,10 +188,10 @@ fn keys_by_hand(
             }
         }
     }
-    Ok(held)
+    Ok((conn, held))
 }
 
-/// Does any of `held` open the vault file to the canary?
+/// Does any of `held` open the vault file (to the canary or the scan)?
 fn opens(file: &Path, held: &[age::x25519::Identity]) -> Result<bool, Box<dyn std::error::Error>> {
     let bytes = std::fs::read(file)?;
     let ids: Vec<&dyn age::Identity> = held.iter().map(|i| i as &dyn age::Identity).collect();
@@ -162,10 +199,24 @@ fn opens(file: &Path, held: &[age::x25519::Identity]) -> Result<bool, Box<dyn st
         Ok(mut r) => {
             let mut plain = Vec::new();
             r.read_to_end(&mut plain)?;
-            Ok(plain == CANARY)
+            assert!(
+                plain == CANARY || plain.starts_with(SCANNED),
+                "other content"
+            );
+            Ok(true)
         }
         Err(_) => Ok(false),
     }
+}
+
+/// A store whose Administration added the caseworker `sb` and picked up one
+/// application before anybody held a kind key.
+fn with_caseworker(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let (mut admin, _) = init(dir)?;
+    admin.add_user(&name("sb"), "Sam", Role::Sachbearbeitung, &pw(SB))?;
+    admin.store_submission(&submission("sub-1"))?;
+    admin.lock();
+    Ok(())
 }
 
 #[test]
@@ -182,8 +233,10 @@ fn a_scanstelle_or_administration_password_does_not_open_case_documents_by_hand(
     admin.add_user(&name("leitung"), "Lea Leitung", Role::Leitung, &pw(LEITUNG))?;
     admin.add_user(&name("scan"), "Sina Scan", Role::Scanstelle, &pw(SCAN))?;
     // Before any caseworker logged in there is no case key: the pickup of the
-    // Administration writes to the vault key, as stores before the key ring did.
+    // Administration writes to the vault key, as stores before the key ring did;
+    // a scan taken in likewise.
     admin.store_submission(&submission("sub-1"))?;
+    let early_scan = scan_product(&mut admin, "frueh.pdf")?;
     assert!(!admin.holds_case_key());
     admin.lock();
 
@@ -191,11 +244,15 @@ fn a_scanstelle_or_administration_password_does_not_open_case_documents_by_hand(
     // (published at her creation); the documents from before are re-encrypted.
     let mut sb = login(&dir, "sb", SB)?;
     assert!(sb.holds_case_key());
-    assert_eq!(sb.seal_case_documents(100)?, 1);
-    assert_eq!(sb.seal_case_documents(100)?, 0, "nothing left");
+    assert_eq!(
+        seal_all(&mut sb)?,
+        1,
+        "the application; the scan waits for the scan key"
+    );
+    assert_eq!(seal_all(&mut sb)?, 0, "nothing left");
     // What is picked up now goes to the case key at once, whoever runs the pickup.
     sb.store_submission(&submission("sub-2"))?;
-    assert_eq!(sb.seal_case_documents(100)?, 0);
+    assert_eq!(seal_all(&mut sb)?, 0);
     let blobs = case_blobs(&sb)?;
     assert_eq!(blobs.len(), 2);
     for b in &blobs {
@@ -205,9 +262,19 @@ fn a_scanstelle_or_administration_password_does_not_open_case_documents_by_hand(
         assert_eq!(plain, CANARY);
     }
     sb.lock();
+    // The Scanstelle's first login makes the scan key; its sessions re-encrypt the
+    // early scan (the keys' public parts are enough) and take new ones in sealed.
     let mut scan = login(&dir, "scan", SCAN)?;
     scan.store_submission(&submission("sub-3"))?;
     assert!(!scan.holds_case_key());
+    assert_eq!(seal_all(&mut scan)?, 1);
+    let scans = vec![early_scan, scan_product(&mut scan, "spaet.pdf")?];
+    for b in &scans {
+        let mut plain = Vec::new();
+        scan.open_blob(&store::BlobId::parse(b)?)?
+            .read_to_end(&mut plain)?;
+        assert!(plain.starts_with(SCANNED));
+    }
     scan.lock();
     let leitung = login(&dir, "leitung", LEITUNG)?;
     assert!(leitung.holds_case_key(), "given at the caseworker's login");
@@ -216,16 +283,17 @@ fn a_scanstelle_or_administration_password_does_not_open_case_documents_by_hand(
     leitung.lock();
 
     // In the app: refused with the reason.
-    for (user, password, role) in [
-        ("scan", SCAN, "Scanstelle"),
-        ("admin", common::PASSWORD, "Administration"),
+    for (user, password, role, closed) in [
+        ("scan", SCAN, "Scanstelle", &blobs),
+        ("admin", common::PASSWORD, "Administration", &blobs),
+        ("admin", common::PASSWORD, "Administration", &scans),
     ] {
         let s = login(&dir, user, password)?;
-        for b in &blobs {
+        for b in closed {
             let err = s
                 .open_blob(&store::BlobId::parse(b)?)
                 .err()
-                .ok_or("a case document opened")?;
+                .ok_or("a document opened")?;
             assert!(
                 matches!(&err, StoreError::CaseKeyMissing(m) if m.contains(role)),
                 "{err}"
@@ -233,16 +301,28 @@ fn a_scanstelle_or_administration_password_does_not_open_case_documents_by_hand(
         }
         s.lock();
     }
-    // By hand: every key the password leads to, and none opens a case document.
-    for (password, may) in [
-        (SCAN, false),
-        (common::PASSWORD, false),
-        (SB, true),
-        (LEITUNG, true),
+    // By hand: every key the password leads to – the case documents open for the
+    // caseworkers only, the scans for the Scanstelle and the caseworkers.
+    for (password, cases, scanned) in [
+        (SCAN, false, true),
+        (common::PASSWORD, false, false),
+        (SB, true, true),
+        (LEITUNG, true, true),
     ] {
         let held = keys_by_hand(&dir, password)?;
         for b in &blobs {
-            assert_eq!(opens(&vault_file(&dir, b), &held)?, may, "{password}: {b}");
+            assert_eq!(
+                opens(&vault_file(&dir, b), &held)?,
+                cases,
+                "{password}: {b}"
+            );
+        }
+        for b in &scans {
+            assert_eq!(
+                opens(&vault_file(&dir, b), &held)?,
+                scanned,
+                "{password}: {b}"
+            );
         }
     }
     Ok(())
@@ -370,10 +450,7 @@ fn a_letter_sealed_to_the_case_key_waits_for_a_holders_sync_run() -> R {
 fn a_store_from_before_the_key_ring_gets_it_at_the_next_logins() -> R {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join("data");
-    let (mut admin, _) = init(&dir)?;
-    admin.add_user(&name("sb"), "Sam", Role::Sachbearbeitung, &pw(SB))?;
-    admin.store_submission(&submission("sub-1"))?;
-    admin.lock();
+    with_caseworker(&dir)?;
     // Make it a store from before: every password file holds the master key
     // alone, no recipient is published.
     let mut master = None;
@@ -412,7 +489,7 @@ fn a_store_from_before_the_key_ring_gets_it_at_the_next_logins() -> R {
 
     let mut sb = login(&dir, "sb", SB)?;
     assert!(sb.holds_case_key(), "made at the first caseworker's login");
-    assert_eq!(sb.seal_case_documents(100)?, 1);
+    assert_eq!(seal_all(&mut sb)?, 1);
     sb.lock();
     // The Administration's own key is made at her next login as well.
     login(&dir, "admin", common::PASSWORD)?.lock();
@@ -425,5 +502,49 @@ fn a_store_from_before_the_key_ring_gets_it_at_the_next_logins() -> R {
     };
     assert!(!opens(&vault_file(&dir, &blob), &held)?);
     assert!(opens(&vault_file(&dir, &blob), &keys_by_hand(&dir, SB)?)?);
+    Ok(())
+}
+
+#[test]
+fn a_file_re_encrypted_before_a_crash_marked_it_is_left_to_a_holder() -> R {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    with_caseworker(&dir)?;
+    let sb = login(&dir, "sb", SB)?;
+    let blob = case_blobs(&sb)?[0].clone();
+    sb.lock();
+    // As if a pass had replaced the file and died before marking its row.
+    let (conn, _) = open_by_hand(&dir, common::PASSWORD)?;
+    let fall: String = conn.query_row(
+        "SELECT value FROM secrets WHERE name = 'fall_recipient'",
+        [],
+        |r| r.get(0),
+    )?;
+    drop(conn);
+    let fall: age::x25519::Recipient = fall.parse().map_err(|e: &str| e.to_string())?;
+    let enc = age::Encryptor::with_recipients(std::iter::once(&fall as _))?;
+    let mut out = Vec::new();
+    let mut w = enc.wrap_output(&mut out)?;
+    std::io::Write::write_all(&mut w, CANARY)?;
+    w.finish()?;
+    std::fs::write(vault_file(&dir, &blob), out)?;
+    // The Administration's pass cannot read it: skipped, no error, nothing lost.
+    let mut admin = login(&dir, "admin", common::PASSWORD)?;
+    assert_eq!(seal_all(&mut admin)?, 0);
+    admin.lock();
+    // The caseworker's pass reads it with the case key and marks it.
+    let mut sb = login(&dir, "sb", SB)?;
+    assert_eq!(seal_all(&mut sb)?, 1);
+    let mut plain = Vec::new();
+    sb.open_blob(&store::BlobId::parse(&blob)?)?
+        .read_to_end(&mut plain)?;
+    assert_eq!(plain, CANARY);
+    sb.lock();
+    let admin = login(&dir, "admin", common::PASSWORD)?;
+    let err = admin
+        .open_blob(&store::BlobId::parse(&blob)?)
+        .err()
+        .ok_or("opened")?;
+    assert!(matches!(err, StoreError::CaseKeyMissing(_)), "{err}");
     Ok(())
 }

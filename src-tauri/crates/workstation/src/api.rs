@@ -40,6 +40,8 @@ pub struct SessionInfo {
     /// A caseworker or the Leitung whose access to case documents (the case key)
     /// is not given yet: a colleague's next login here gives it.
     pub case_key_pending: bool,
+    /// The same for the Scanstelle and the Leitung and the scan key.
+    pub scan_key_pending: bool,
 }
 
 /// Default inactivity lock: ten minutes.
@@ -55,6 +57,7 @@ impl From<&UserInfo> for SessionInfo {
             screen_locked: false,
             lock_after_seconds: DEFAULT_LOCK_AFTER_SECONDS,
             case_key_pending: false,
+            scan_key_pending: false,
         }
     }
 }

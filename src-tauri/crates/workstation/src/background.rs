@@ -407,37 +407,43 @@ async fn scheduler(
     }
 }
 
-/// Case documents re-encrypted per pass by [`seal_case_documents_shared`].
+/// Is somebody still logged in (bulk work off the lock stops at a logout)?
+fn logged_in(shared: &Shared) -> Result<bool, AppError> {
+    Ok(shared
+        .lock()
+        .map_err(|_| crate::backup::lost_lock())?
+        .as_ref()
+        .is_some_and(|ws| ws.session.is_some()))
+}
+
+/// Documents looked at per pass by [`seal_documents_shared`].
 const SEAL_SLICE: usize = 20;
 
-/// Re-encrypt the case documents still under the vault key to the case key
-/// (a store from before the key ring, or documents written before the key was
+/// Re-encrypt the documents still under the vault key to the keys of their kind
+/// (a store from before the key ring, or documents written before the keys were
 /// made), on a second connection outside the workstation lock, a few at a time
-/// while the user stays logged in. Only a session holding the case key does
-/// anything. The number re-encrypted; a logout stops it (the rest at the next login).
-pub fn seal_case_documents_shared(shared: &Shared) -> Result<usize, AppError> {
+/// while the user stays logged in. The number re-encrypted; a logout stops it (the
+/// rest at the next login).
+pub fn seal_documents_shared(shared: &Shared) -> Result<usize, AppError> {
     let lost = crate::backup::lost_lock;
-    let worker = {
+    let mut worker = {
         let guard = shared.lock().map_err(|_| lost())?;
         match guard.as_ref().and_then(|ws| ws.session.as_ref()) {
-            Some(s) if s.holds_case_key() => s.worker()?,
-            _ => return Ok(0),
+            Some(s) => s.worker()?,
+            None => return Ok(0),
         }
     };
-    let mut worker = worker;
     let mut total = 0;
+    let mut after = String::new();
     loop {
-        let logged_in = shared
-            .lock()
-            .map_err(|_| lost())?
-            .as_ref()
-            .is_some_and(|ws| ws.session.is_some());
-        if !logged_in {
+        if !logged_in(shared)? {
             break;
         }
-        match worker.seal_case_documents(SEAL_SLICE)? {
-            0 => break,
-            n => total += n,
+        let (n, next) = worker.seal_documents(&after, SEAL_SLICE)?;
+        total += n;
+        match next {
+            Some(id) => after = id,
+            None => break,
         }
     }
     Ok(total)
@@ -480,12 +486,7 @@ pub fn due_keys_shared(shared: &Shared) -> Result<Option<usize>, AppError> {
     loop {
         // Logged out meanwhile: stop (the job's key copy goes with it); the keys
         // not stored stay stale and the next login starts again.
-        let logged_in = shared
-            .lock()
-            .map_err(|_| lost())?
-            .as_ref()
-            .is_some_and(|ws| ws.session.is_some());
-        if !logged_in {
+        if !logged_in(shared)? {
             return Ok(None);
         }
         match keys.store_next(DUE_KEYS_SLICE) {

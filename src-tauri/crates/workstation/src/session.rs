@@ -109,7 +109,10 @@ impl Workstation {
             // Office mode: the server's key ring gives the keys (status bar).
             case_key_pending: !office
                 && office::keyring::may_hold(s.user().role, office::keyring::KeyKind::Fall)
-                && !s.holds_case_key(),
+                && !s.holds_key(office::keyring::KeyKind::Fall),
+            scan_key_pending: !office
+                && office::keyring::may_hold(s.user().role, office::keyring::KeyKind::Scan)
+                && !s.holds_key(office::keyring::KeyKind::Scan),
             ..SessionInfo::from(s.user())
         })
     }

@@ -523,7 +523,7 @@ fn a_forgotten_password_is_set_anew_with_the_recovery_key() -> TestResult {
 }
 
 #[test]
-fn a_caseworker_is_told_when_the_case_key_is_not_given_yet() -> TestResult {
+fn a_user_is_told_when_the_keys_of_the_role_are_not_given_yet() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let mut ws = provision(&tmp.path().join("d"))?;
     // The first caseworker makes the case key; the Leitung, known already, gets it.
@@ -531,13 +531,29 @@ fn a_caseworker_is_told_when_the_case_key_is_not_given_yet() -> TestResult {
     ws.logout();
     assert!(!login(&mut ws, "leitung", "leitung-passwort-1")?.case_key_pending);
     ws.logout();
-    // Not a question for roles without case content.
-    assert!(!login(&mut ws, "scan", "scan-passwort-1")?.case_key_pending);
+    // Not a question for roles without case content; the Scanstelle's first login
+    // makes the scan key.
+    let scan = login(&mut ws, "scan", "scan-passwort-1")?;
+    assert!(!scan.case_key_pending && !scan.scan_key_pending);
+    ws.logout();
+    assert!(!login(&mut ws, "admin", "admin-passwort-1")?.scan_key_pending);
     ws.logout();
     // A colleague added later by the Administration (who holds no case key) waits
     // for a holder's login.
     login(&mut ws, "admin", "admin-passwort-1")?;
     ws.add_user("sb2", "sb2", Role::Sachbearbeitung, "sb2-passwort-1".into())?;
+    ws.add_user(
+        "scan2",
+        "scan2",
+        Role::Scanstelle,
+        "scan2-passwort-1".into(),
+    )?;
+    ws.logout();
+    assert!(login(&mut ws, "scan2", "scan2-passwort-1")?.scan_key_pending);
+    ws.logout();
+    login(&mut ws, "scan", "scan-passwort-1")?;
+    ws.logout();
+    assert!(!login(&mut ws, "scan2", "scan2-passwort-1")?.scan_key_pending);
     ws.logout();
     let info = login(&mut ws, "sb2", "sb2-passwort-1")?;
     assert!(info.case_key_pending);

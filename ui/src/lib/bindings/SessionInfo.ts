@@ -18,4 +18,8 @@ lockAfterSeconds: number,
  * A caseworker or the Leitung whose access to case documents (the case key)
  * is not given yet: a colleague's next login here gives it.
  */
-caseKeyPending: boolean, };
+caseKeyPending: boolean, 
+/**
+ * The same for the Scanstelle and the Leitung and the scan key.
+ */
+scanKeyPending: boolean, };
