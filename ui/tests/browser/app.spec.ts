@@ -97,7 +97,9 @@ test("administration: lands on what the role does and where, accessible", async 
   const unlock = page.getByRole("button", { name: "Entsperren (sb1)" });
   await unlock.focus();
   await page.keyboard.press("Enter");
-  await expect(page.getByTestId("user-sb1")).toContainText("frei");
+  await expect(page.getByTestId("user-sb1")).not.toContainText("gesperrt bis");
+  // Which keys each colleague holds or waits for.
+  await expect(page.getByTestId("key-sb1")).toHaveText("Vorgangsinhalte: freigegeben");
   await page.getByLabel("Benutzername").focus();
   await page.keyboard.type("m.mueller");
   await page.keyboard.press("Tab");
@@ -108,6 +110,7 @@ test("administration: lands on what the role does and where, accessible", async 
   await page.keyboard.press("Enter");
   await expect(page.getByTestId("user-m.mueller")).toContainText("Maria Müller");
   await expect(page.getByTestId("users-done")).toContainText("m.mueller angelegt");
+  await expect(page.getByTestId("key-m.mueller")).toHaveText("Vorgangsinhalte: wartet auf Freigabe");
   // The portal connection file, tested step by step (here: a wrong secret).
   await page.getByLabel("Verbindungsdatei (JSON)").setInputFiles({ name: "verbindung.json", mimeType: "application/json", buffer: Buffer.from('{"clientSecret":"falsch"}') });
   await page.getByRole("button", { name: "Verbindung testen", exact: true }).focus();

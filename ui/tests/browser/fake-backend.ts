@@ -52,8 +52,8 @@ export async function installFakeBackend(page: Page): Promise<void> {
     let mailSettings: { host: string; port: number; security: string; user: string | null; passwordSet: boolean; from: string; fromName: string | null; caSet: boolean } | null = null;
     let keyRequest: { created: string; encryptionKid: string; signatureKid: string; certified: boolean; files: string[] } | null = null;
     let adminUsers = [
-      { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null as string | null, own: true },
-      { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", lockedUntil: "03.12.2026 18:45 Uhr" as string | null, own: false },
+      { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null as string | null, own: true, keys: [] as string[] },
+      { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", lockedUntil: "03.12.2026 18:45 Uhr" as string | null, own: false, keys: ["Vorgangsinhalte: freigegeben"] },
     ];
     // The administration's backup: four days old, so the warning shows.
     let backup = {
@@ -435,7 +435,7 @@ export async function installFakeBackend(page: Page): Promise<void> {
           }
           case "admin_add_user": {
             const r = (args as { request: { username: string; displayName: string; role: string } }).request;
-            adminUsers = [...adminUsers, { username: r.username, displayName: r.displayName, role: r.role, roleLabel: r.role, lockedUntil: null, own: false }];
+            adminUsers = [...adminUsers, { username: r.username, displayName: r.displayName, role: r.role, roleLabel: r.role, lockedUntil: null, own: false, keys: ["Vorgangsinhalte: wartet auf Freigabe"] }];
             return { username: r.username, displayName: r.displayName, role: r.role, active: true };
           }
           case "admin_set_password":

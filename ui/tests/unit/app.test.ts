@@ -63,8 +63,8 @@ function fakePortal(
   let keyRequest: { created: string; encryptionKid: string; signatureKid: string; certified: boolean; files: string[] } | null = null;
   let townDetails = { behoerde: "Gemeinde Musterstadt", abteilung: "Bürgerbüro", anschrift: ["Rathausplatz 1", "47110 Musterstadt"], sitz: "Musterstadt", telefon: "02151 9876-0", email: "buergerbuero@musterstadt.example", web: "", oeffnungszeiten: "", bank: "Sparkasse Musterstadt", iban: "DE02 1005 0000 0054 5404 02", bic: "BELADEBEXXX", verwaltungsgericht: "Verwaltungsgericht Düsseldorf", verwaltungsgerichtAnschrift: "Bastionstraße 39, 40213 Düsseldorf", zeichnung: "Im Auftrag" };
   let adminUsers: AdminUser[] = [
-    { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null, own: true },
-    { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", lockedUntil: "03.12.2026 18:45 Uhr", own: false },
+    { username: "admin", displayName: "Alex Admin", role: "admin", roleLabel: "Administration", lockedUntil: null, own: true, keys: [] as string[] },
+    { username: "sb1", displayName: "Sam Bearbeitung", role: "sachbearbeitung", roleLabel: "Sachbearbeitung", lockedUntil: "03.12.2026 18:45 Uhr", own: false, keys: ["Vorgangsinhalte: freigegeben"] },
   ];
   const calls: string[] = [];
   mockIPC((cmd, args) => {
@@ -240,7 +240,7 @@ function fakePortal(
       case "admin_add_user": {
         const r = (args as { request: { username: string; displayName: string; role: string; password: string } }).request;
         if (adminUsers.some((u) => u.username === r.username)) throw { code: "conflict", message: `Der Benutzer „${r.username}“ existiert bereits.` };
-        adminUsers = [...adminUsers, { username: r.username, displayName: r.displayName, role: r.role as AdminUser["role"], roleLabel: r.role, lockedUntil: null, own: false }];
+        adminUsers = [...adminUsers, { username: r.username, displayName: r.displayName, role: r.role as AdminUser["role"], roleLabel: r.role, lockedUntil: null, own: false, keys: ["Vorgangsinhalte: wartet auf Freigabe"] }];
         return { username: r.username, displayName: r.displayName, role: r.role, active: true };
       }
       case "admin_set_role": {
@@ -442,10 +442,14 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(row.textContent).toContain("gesperrt bis 03.12.2026 18:45 Uhr");
     expect(screen.getByTestId("user-admin").textContent).toContain("(Sie)");
     await fireEvent.click(screen.getByRole("button", { name: "Entsperren (sb1)" }));
-    await waitFor(() => expect(screen.getByTestId("user-sb1").textContent).toContain("frei"));
+    await waitFor(() => expect(screen.getByTestId("user-sb1").textContent).not.toContain("gesperrt bis"));
     await fireEvent.change(screen.getByLabelText("Rolle von Sam Bearbeitung"), { target: { value: "leitung" } });
     await waitFor(() => expect(calls).toContain("role:sb1:leitung"));
+    expect(screen.getAllByTestId("key-sb1").map((e) => e.textContent)).toEqual(["Vorgangsinhalte: freigegeben"]);
+    expect(screen.queryAllByTestId("key-admin")).toHaveLength(0);
     await fireEvent.click(screen.getByRole("button", { name: "Passwort zurücksetzen (sb1)" }));
+    // The administration learns what a reset does to the colleague's keys.
+    expect(screen.getByTestId("reset-keys-hint").textContent).toContain("neuen Schlüssel");
     const pw = screen.getByLabelText(/^Neues Passwort für sb1/);
     await fireEvent.input(pw, { target: { value: "kurz" } });
     await fireEvent.click(screen.getByRole("button", { name: "Passwort setzen" }));

@@ -199,6 +199,41 @@ impl Session {
         self.vault.identities.contains_key(&kind)
     }
 
+    /// For the administration: which kind keys each active user's role may hold,
+    /// and whether the user holds each (a grant for the own key published) – or
+    /// waits for a holder's next login.
+    pub fn key_states(&self) -> Result<BTreeMap<String, Vec<(KeyKind, bool)>>> {
+        let mut out = BTreeMap::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT username, role, recipient FROM users WHERE active = 1 ORDER BY username",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (name, role, recipient) = row?;
+            let (Some(role), Ok(user)) = (Role::parse(&role), UserName::parse(&name)) else {
+                continue;
+            };
+            let states = KeyKind::ALL
+                .into_iter()
+                .filter(|k| may_hold(role, *k))
+                .map(|k| {
+                    let held = recipient
+                        .as_deref()
+                        .is_some_and(|r| self.store.grant_path(k, &user, r).exists());
+                    (k, held)
+                })
+                .collect();
+            out.insert(name, states);
+        }
+        Ok(out)
+    }
+
     /// A kind's key, made now (none exists yet): the grant for this user and the
     /// recovery wrap written first, then its recipient recorded.
     fn make_key(&mut self, kind: KeyKind, mine: &str) -> Result<age::x25519::Identity> {

@@ -21,6 +21,10 @@ pub struct AdminUser {
     pub locked_until: Option<String>,
     /// The logged-in administration itself (not removable, role not changeable).
     pub own: bool,
+    /// The keys of the user's role (case content, scan products) and whether each
+    /// is given, in German ("Vorgangsinhalte: freigegeben"); empty for a role
+    /// without any (the administration) and in office mode (the server gives them).
+    pub keys: Vec<String>,
 }
 
 /// A new user from the administration's screen.
@@ -131,8 +135,30 @@ impl Workstation {
     pub fn admin_users(&self) -> Result<Vec<AdminUser>, AppError> {
         let session = self.session_with(Permission::ManageUsers)?;
         let me = session.user().username.clone();
+        let office = self.office_mode()?;
+        let mut keys = if office {
+            Default::default()
+        } else {
+            session.key_states()?
+        };
         let mut out = Vec::new();
         for u in session.list_users()?.into_iter().filter(|u| u.active) {
+            let keys = keys
+                .remove(u.username.as_str())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(kind, held)| {
+                    format!(
+                        "{}: {}",
+                        kind.label(),
+                        if held {
+                            "freigegeben"
+                        } else {
+                            "wartet auf Freigabe"
+                        }
+                    )
+                })
+                .collect();
             out.push(AdminUser {
                 username: u.username.to_string(),
                 display_name: u.display_name.clone(),
@@ -140,6 +166,7 @@ impl Workstation {
                 role_label: u.role.label().to_owned(),
                 locked_until: session.locked_until(&u.username)?,
                 own: u.username == me,
+                keys,
             });
         }
         Ok(out)

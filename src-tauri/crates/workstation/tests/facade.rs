@@ -548,6 +548,22 @@ fn a_user_is_told_when_the_keys_of_the_role_are_not_given_yet() -> TestResult {
         Role::Scanstelle,
         "scan2-passwort-1".into(),
     )?;
+    // The administration sees who holds which key and who waits.
+    let keys = |ws: &Workstation, user: &str| -> Result<Vec<String>, workstation::AppError> {
+        Ok(ws
+            .admin_users()?
+            .into_iter()
+            .find(|u| u.username == user)
+            .map(|u| u.keys)
+            .unwrap_or_default())
+    };
+    assert_eq!(keys(&ws, "sb1")?, ["Vorgangsinhalte: freigegeben"]);
+    assert_eq!(keys(&ws, "sb2")?, ["Vorgangsinhalte: wartet auf Freigabe"]);
+    assert_eq!(
+        keys(&ws, "leitung")?,
+        ["Vorgangsinhalte: freigegeben", "Scanprodukte: freigegeben"]
+    );
+    assert!(keys(&ws, "admin")?.is_empty());
     ws.logout();
     assert!(login(&mut ws, "scan2", "scan2-passwort-1")?.scan_key_pending);
     ws.logout();

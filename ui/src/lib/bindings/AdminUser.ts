@@ -12,4 +12,10 @@ lockedUntil: string | null,
 /**
  * The logged-in administration itself (not removable, role not changeable).
  */
-own: boolean, };
+own: boolean, 
+/**
+ * The keys of the user's role (case content, scan products) and whether each
+ * is given, in German ("Vorgangsinhalte: freigegeben"); empty for a role
+ * without any (the administration) and in office mode (the server gives them).
+ */
+keys: Array<string>, };
