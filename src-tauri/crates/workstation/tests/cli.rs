@@ -91,6 +91,12 @@ fn init_user_recover_audit_status() -> TestResult {
         "{}",
         text(&o)
     );
+    // Nobody who holds the case key has logged in yet: sb1 waits for it.
+    assert!(
+        text(&o).contains("Schlüssel: Vorgangsinhalte: wartet auf Freigabe"),
+        "{}",
+        text(&o)
+    );
 
     // Own password change, then with the new one.
     let o = run(

@@ -95,13 +95,22 @@ pub fn user(ctx: &mut Ctx, command: UserCommand) -> Result<ExitCode> {
             println!("Benutzer {username} entfernt.");
         }
         UserCommand::List { as_user } => {
-            for u in ctx.login(&as_user)?.list_users()? {
+            let ws = ctx.login(&as_user)?;
+            // The keys of each role, given or waiting (the administration's view).
+            let keys: std::collections::BTreeMap<String, Vec<String>> = ws
+                .admin_users()
+                .map(|us| us.into_iter().map(|u| (u.username, u.keys)).collect())
+                .unwrap_or_default();
+            for u in ws.list_users()? {
                 let state = if u.active { "aktiv" } else { "entfernt" };
                 let role = u.role.as_str();
                 println!(
                     "{:<20} {role:<16} {state:<8} {}",
                     u.username, u.display_name
                 );
+                if let Some(k) = keys.get(u.username.as_str()).filter(|k| !k.is_empty()) {
+                    println!("{:<20} Schlüssel: {}", "", k.join(" · "));
+                }
             }
         }
     }
