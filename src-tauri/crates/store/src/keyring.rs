@@ -169,10 +169,13 @@ impl Session {
                                 Some(id)
                             }
                             _ => {
+                                // Not the key recorded (a key made twice at once, a
+                                // file put there): removed, so a holder gives it anew.
                                 tracing::error!(
                                     kind = kind.as_str(),
                                     "Schlüsselfreigabe passt nicht"
                                 );
+                                crate::fsutil::remove_file(&path).at(&path)?;
                                 None
                             }
                         },

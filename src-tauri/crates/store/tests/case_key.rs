@@ -548,3 +548,41 @@ fn a_file_re_encrypted_before_a_crash_marked_it_is_left_to_a_holder() -> R {
     assert!(matches!(err, StoreError::CaseKeyMissing(_)), "{err}");
     Ok(())
 }
+
+#[test]
+fn a_grant_that_does_not_fit_is_removed_and_given_anew_by_a_holder() -> R {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    with_caseworker(&dir)?;
+    let mut admin = login(&dir, "admin", common::PASSWORD)?;
+    admin.add_user(&name("sb2"), "Sina", Role::Sachbearbeitung, &pw(SB))?;
+    admin.lock();
+    login(&dir, "sb", SB)?.lock();
+    let grants: Vec<PathBuf> = std::fs::read_dir(dir.join("keys"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".fall.age"))
+        .collect();
+    assert_eq!(grants.len(), 2);
+    // One user's grant put in place of the other's.
+    std::fs::copy(&grants[0], &grants[1])?;
+    let first = login(&dir, "sb", SB)?;
+    let second = {
+        let held = first.holds_case_key();
+        first.lock();
+        let s = login(&dir, "sb2", SB)?;
+        let h = s.holds_case_key();
+        s.lock();
+        (held, h)
+    };
+    assert!(second.0 != second.1, "exactly one grant fits: {second:?}");
+    // The holder's next login gives the other one the key again.
+    login(&dir, "sb", SB)?.lock();
+    login(&dir, "sb2", SB)?.lock();
+    for user in ["sb", "sb2"] {
+        let s = login(&dir, user, SB)?;
+        assert!(s.holds_case_key(), "{user}");
+        s.lock();
+    }
+    Ok(())
+}
