@@ -87,7 +87,7 @@ fn main() -> Result<(), BoxError> {
         "backup: {:.1} s (snapshot, archive, read back), archive {:.0} MB, {} cases, {} documents",
         backup.as_secs_f64(),
         written.bytes as f64 / 1e6,
-        written.cases,
+        written.cases.unwrap_or(0),
         written.documents
     );
     println!(
@@ -123,7 +123,7 @@ fn main() -> Result<(), BoxError> {
     println!(
         "restore: {:.1} s onto an empty directory ({} cases, {} documents, audit chain intact: {})",
         t.elapsed().as_secs_f64(),
-        restored.cases,
+        restored.cases.unwrap_or(0),
         restored.documents,
         restored.audit_intact
     );

@@ -113,8 +113,10 @@ fn restore_drill_everything_comes_back_and_a_changed_archive_is_refused() -> R {
         .take()
         .ok_or("stdin")?
         .write_all(b"sb1-passwort-1\n")?;
-    login(&mut ws, "admin")?;
-    let prepared = ws.prepare_backup(true, None)?;
+    // The scheduled backup, under the Leitung's session: the case content is
+    // snapshotted with the case key, counted and its tables' digests recorded.
+    login(&mut ws, "leitung")?;
+    let prepared = ws.prepare_backup(false, None)?;
     let mut steps = Vec::new();
     let during = ws.finish_backup(prepared.run(&mut |d, t| steps.push((d, t))))?;
     let synced = sync.wait_with_output()?;
@@ -155,14 +157,25 @@ fn restore_drill_everything_comes_back_and_a_changed_archive_is_refused() -> R {
         live_cases.len() > before_sync.len(),
         "the sync fetched nothing"
     );
-    // Before the backup: afterwards its own state is recorded in the store.
+    // Before the backup: afterwards its own state is recorded in the store. The
+    // digests cover the case content's tables too (outbox included).
     let live_digests = ws.session_for_import()?.table_digests()?;
+    assert!(
+        live_digests
+            .get("inhalt.outbox")
+            .is_some_and(|d| d.rows > 0),
+        "no outbox items"
+    );
     ws.logout();
+    // By hand by the Administration: without the case key the case content is
+    // copied as it lies, not counted – and restored all the same.
     login(&mut ws, "admin")?;
+    // The Administration sees the outbox's plain overview (no payloads).
     let live_outbox = ws.outbox(false)?;
     assert!(!live_outbox.is_empty(), "no outbox items");
     let prepared = ws.prepare_backup(true, None)?;
     let quiet = ws.finish_backup(prepared.run(&mut |_, _| {}))?;
+    assert!(!quiet.manifest.cases_counted);
     let head = quiet.manifest.audit_head.clone().ok_or("no audit head")?;
     let live_audit: Vec<_> = ws
         .audit_entries(u32::MAX)?

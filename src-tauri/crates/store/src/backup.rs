@@ -9,6 +9,9 @@
 //! daten/store.json          settings of the store (no secrets)
 //! daten/keys/…              the wrapped master keys (users, recovery), anchor
 //! daten/amtsstube.db        a consistent snapshot (SQLite online backup, same key)
+//! daten/inhalt.db           the case content's database (split stores, `inhalt.rs`):
+//!                           a snapshot taken first by a holder of the case key,
+//!                           else the file as it lies (ciphertext either way)
 //! daten/vault/<2>/<32>      every document the snapshot refers to, as stored
 //! konfiguration/<name>      the workstation's configuration files
 //! manifest.json             last: size and SHA-256 of every file, table digests
@@ -75,11 +78,32 @@ pub struct BackupManifest {
     pub created_at: String,
     pub schema_version: i64,
     pub cases: u64,
+    /// `cases` was counted: false when a session without the case key backed up a
+    /// split store (its case rows are copied as ciphertext, uncounted).
+    #[serde(default = "counted")]
+    pub cases_counted: bool,
     pub documents: u64,
     /// Head of the audit chain in the snapshot (sequence number, hash).
     pub audit_head: Option<(i64, String)>,
     pub files: Vec<ManifestFile>,
     pub tables: BTreeMap<String, TableDigest>,
+}
+
+fn counted() -> bool {
+    true
+}
+
+/// What a backup found of the case content's database.
+enum Inhalt {
+    /// Not split: the case tables are in the main snapshot.
+    Unsplit,
+    /// A snapshot taken with the case key.
+    Snapshot {
+        cases: i64,
+        tables: BTreeMap<String, TableDigest>,
+    },
+    /// Copied as it lies (no case key).
+    Copied,
 }
 
 /// Progress of a backup in bytes of the files going into the archive.
@@ -115,6 +139,8 @@ pub struct BackupWritten {
 pub struct BackupSource {
     layout: Layout,
     key: MasterKey,
+    /// The key of `inhalt.db`, when the session holds the case key.
+    inhalt: Option<MasterKey>,
     recovery: age::x25519::Recipient,
     check: age::x25519::Identity,
     clock: Clock,
@@ -191,6 +217,11 @@ impl Session {
         Ok(BackupSource {
             layout: self.store.layout().clone(),
             key: self.key.duplicate(),
+            inhalt: self
+                .vault
+                .identities
+                .get(&crate::keyring::KeyKind::Fall)
+                .map(crate::inhalt::key),
             recovery,
             check,
             clock: self.store.clock().clone(),
@@ -250,7 +281,16 @@ impl Session {
     /// Per table: rows and a digest over all of them (the restore drill compares
     /// two data directories with it).
     pub fn table_digests(&self) -> Result<BTreeMap<String, TableDigest>> {
-        table_digests(&self.conn)
+        let mut out = table_digests(&self.conn)?;
+        // A split store's case tables, as far as this session holds them.
+        if self.holds_case_key() && crate::inhalt::is_split(&self.conn)? {
+            out.extend(
+                schema_digests(&self.conn, "inhalt")?
+                    .into_iter()
+                    .map(|(k, v)| (format!("inhalt.{k}"), v)),
+            );
+        }
+        Ok(out)
     }
 }
 
@@ -284,16 +324,21 @@ pub(crate) fn store_recipient(conn: &Connection, recovery: &RecoveryKey) -> Resu
 }
 
 fn table_digests(conn: &Connection) -> Result<BTreeMap<String, TableDigest>> {
+    schema_digests(conn, "main")
+}
+
+/// Row count and SHA-256 over the rows of every table in `schema`.
+fn schema_digests(conn: &Connection, schema: &str) -> Result<BTreeMap<String, TableDigest>> {
     let mut names = conn.prepare(
-        "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        "SELECT name FROM pragma_table_list WHERE schema = ?1 AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
     )?;
     let names: Vec<String> = names
-        .query_map([], |r| r.get(0))?
+        .query_map([schema], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut out = BTreeMap::new();
     for name in names {
         let mut stmt = conn.prepare(&format!(
-            "SELECT * FROM \"{}\" ORDER BY rowid",
+            "SELECT * FROM {schema}.\"{}\" ORDER BY rowid",
             name.replace('"', "")
         ))?;
         let columns = stmt.column_count();
@@ -363,7 +408,9 @@ fn plain_name(name: &str) -> bool {
 fn entry_target(name: &str) -> Option<PathBuf> {
     let parts: Vec<&str> = name.split('/').collect();
     match parts.as_slice() {
-        ["daten", "store.json"] | ["daten", "amtsstube.db"] => Some(PathBuf::from(parts[1])),
+        ["daten", "store.json"] | ["daten", "amtsstube.db"] | ["daten", "inhalt.db"] => {
+            Some(PathBuf::from(parts[1]))
+        }
         ["daten", "keys", file] if plain_name(file) => Some(Path::new("keys").join(file)),
         ["daten", "vault", shard, file]
             if shard.len() == 2
@@ -422,16 +469,76 @@ impl BackupSource {
         Ok((snap, schema))
     }
 
+    /// The case content's database of a split store, into `dest`: a snapshot (and
+    /// its count and digests) with the case key, else the file as it lies.
+    fn inhalt_snapshot(&self, dest: &Path) -> Result<Inhalt> {
+        let path = self.layout.inhalt_db();
+        if !path.exists() {
+            return Ok(Inhalt::Unsplit);
+        }
+        match &self.inhalt {
+            Some(key) => {
+                let source = db::open_raw(&path, key)?;
+                let mut snap = db::open_raw(dest, key)?;
+                {
+                    let backup = rusqlite::backup::Backup::new(&source, &mut snap)?;
+                    backup.step(-1)?;
+                }
+                drop(source);
+                snap.execute_batch("PRAGMA journal_mode = DELETE;")?;
+                let cases = snap.query_row("SELECT count(*) FROM cases", [], |r| r.get(0))?;
+                let tables = table_digests(&snap)?;
+                Ok(Inhalt::Snapshot { cases, tables })
+            }
+            None => {
+                // Without the key only the file itself can be copied. A caseworker's
+                // process writes to its write-ahead log; only a checkpoint changes
+                // the file, so a copy during which the file did not change is one
+                // consistent (checkpointed) state – earlier than the main snapshot
+                // taken next, which is what a backup needs. Otherwise copied again.
+                let stamp = |p: &Path| -> Result<(u64, Option<std::time::SystemTime>)> {
+                    let m = std::fs::metadata(p).at(p)?;
+                    Ok((m.len(), m.modified().ok()))
+                };
+                for _ in 0..5 {
+                    let before = stamp(&path)?;
+                    std::fs::copy(&path, dest).at(dest)?;
+                    if stamp(&path)? == before {
+                        return Ok(Inhalt::Copied);
+                    }
+                }
+                Err(backup_err(
+                    "Die Vorgangsdatenbank änderte sich während der Sicherung fortlaufend; \
+                     bitte später erneut sichern.",
+                ))
+            }
+        }
+    }
+
     fn write_in(
         &self,
         request: &BackupRequest,
         work: &Path,
         progress: &mut dyn FnMut(BackupProgress),
     ) -> Result<(PathBuf, u64, BackupManifest)> {
+        // The case content first: every document row it names is in the main
+        // snapshot taken after it (the main file commits first).
+        let inhalt_path = work.join("inhalt.db");
+        let inhalt = self.inhalt_snapshot(&inhalt_path)?;
         let snap_path = work.join("amtsstube.db");
         let (snap, schema_version) = self.snapshot(&snap_path)?;
-        let tables = table_digests(&snap)?;
-        let cases: i64 = snap.query_row("SELECT count(*) FROM cases", [], |r| r.get(0))?;
+        let mut tables = table_digests(&snap)?;
+        let (cases, cases_counted) = match &inhalt {
+            Inhalt::Unsplit => (
+                snap.query_row("SELECT count(*) FROM cases", [], |r| r.get::<_, i64>(0))?,
+                true,
+            ),
+            Inhalt::Snapshot { cases, tables: t } => {
+                tables.extend(t.iter().map(|(k, v)| (format!("inhalt.{k}"), v.clone())));
+                (*cases, true)
+            }
+            Inhalt::Copied => (0, false),
+        };
         let audit_head = audit::head(&snap)?;
         let mut blobs: Vec<String> = Vec::new();
         {
@@ -447,6 +554,9 @@ impl BackupSource {
             ("daten/store.json".into(), self.layout.store_file()),
             ("daten/amtsstube.db".into(), snap_path.clone()),
         ];
+        if !matches!(inhalt, Inhalt::Unsplit) {
+            files.push(("daten/inhalt.db".into(), inhalt_path.clone()));
+        }
         let keys_dir = self.layout.keys();
         let mut key_files: Vec<String> = std::fs::read_dir(&keys_dir)
             .at(&keys_dir)?
@@ -558,6 +668,7 @@ impl BackupSource {
                 created_at: now.to_string(),
                 schema_version,
                 cases: u64::try_from(cases).unwrap_or(0),
+                cases_counted,
                 documents: blobs.len() as u64,
                 audit_head,
                 files: manifest_files,
@@ -863,9 +974,22 @@ fn restore_into(
     };
     // The tables as the snapshot had them, before a newer program migrates them.
     let mut conn = db::open_raw(&layout.db(), &key)?;
-    if db::schema_version(&conn)? != manifest.schema_version
-        || table_digests(&conn)? != manifest.tables
-    {
+    let mut tables = table_digests(&conn)?;
+    if manifest.tables.keys().any(|t| t.starts_with("inhalt.")) {
+        // The case content's snapshot, opened with the case key from its recovery wrap.
+        let wrapped_path = layout.key_recovery("fall");
+        let wrapped = std::fs::read(&wrapped_path).at(&wrapped_path)?;
+        let Unwrap::Ok(fall) = keys::unwrap_identity(&wrapped, identity)? else {
+            return Err(StoreError::WrongRecoveryKey);
+        };
+        let inhalt = db::open_raw(&layout.inhalt_db(), &crate::inhalt::key(&fall))?;
+        tables.extend(
+            table_digests(&inhalt)?
+                .into_iter()
+                .map(|(k, v)| (format!("inhalt.{k}"), v)),
+        );
+    }
+    if db::schema_version(&conn)? != manifest.schema_version || tables != manifest.tables {
         return Err(broken("die Datenbank weicht vom Manifest ab"));
     }
     db::finish_open(&mut conn)?;

@@ -73,6 +73,10 @@ impl Layout {
     pub fn db(&self) -> PathBuf {
         self.dir.join("amtsstube.db")
     }
+    /// The case content's own database (`inhalt.rs`).
+    pub fn inhalt_db(&self) -> PathBuf {
+        self.dir.join("inhalt.db")
+    }
     pub fn keys(&self) -> PathBuf {
         self.dir.join("keys")
     }

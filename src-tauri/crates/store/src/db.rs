@@ -113,8 +113,16 @@ pub(crate) fn open_raw(path: &Path, key: &MasterKey) -> Result<Connection> {
 /// Bring the schema to the latest migration and trim the change list.
 pub(crate) fn finish_open(conn: &mut Connection) -> Result<()> {
     migrate(conn)?;
-    // The change list only serves readers that keep figures in memory: keep its
-    // newest entries.
+    // A split store has its change list in `inhalt.db`: trimmed when that is attached.
+    if !crate::inhalt::is_split(conn)? {
+        trim_changes(conn)?;
+    }
+    Ok(())
+}
+
+/// The change list only serves readers that keep figures in memory: keep its
+/// newest entries.
+pub(crate) fn trim_changes(conn: &Connection) -> Result<()> {
     conn.execute(
         "DELETE FROM case_changes WHERE seq <= (SELECT max(seq) FROM case_changes) - ?1",
         [CHANGES_KEPT],

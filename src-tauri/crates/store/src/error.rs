@@ -80,8 +80,15 @@ fn in_use_hint(e: &std::io::Error) -> &'static str {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        let text = e.to_string();
+        if text.contains(crate::inhalt::REFUSED) {
+            return StoreError::CaseKeyMissing(
+                "Vorgangsinhalte ändern nur Sachbearbeitung und Leitung mit ihrem Fallschlüssel."
+                    .into(),
+            );
+        }
         // rusqlite messages name tables and constraints, never row content.
-        StoreError::Database(e.to_string())
+        StoreError::Database(text)
     }
 }
 

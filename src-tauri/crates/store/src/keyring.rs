@@ -27,7 +27,8 @@
 //! * documents written before (a store from before the key ring, or before the keys
 //!   existed) are re-encrypted in slices ([`Session::seal_documents`]).
 //!
-//! The database rows themselves are not split yet (see SECURITY.md).
+//! The case rows themselves live in their own database under a key derived from
+//! the case key (`inhalt.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -188,6 +189,19 @@ impl Session {
                 self.vault.identities.insert(kind, identity);
             }
         }
+        let now = self.now();
+        let fall = self.vault.identities.get(&KeyKind::Fall).cloned();
+        crate::inhalt::open(
+            &mut self.conn,
+            self.store.layout(),
+            fall.as_ref(),
+            username.as_str(),
+            &now,
+        )?;
+        // Paper applications the Scanstelle approved meanwhile, and what the
+        // Administration asked for and needs to see.
+        self.take_in_scans()?;
+        self.refresh_overview()?;
         self.grant_due()?;
         Ok(())
     }

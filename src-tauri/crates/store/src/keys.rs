@@ -31,6 +31,19 @@ impl MasterKey {
         MasterKey(Zeroizing::new(*self.0))
     }
 
+    /// A key derived from another secret for one purpose (SHA-256 over the
+    /// purpose's label and the secret).
+    pub(crate) fn derived(label: &str, secret: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(label.as_bytes());
+        h.update([0u8]);
+        h.update(secret);
+        let mut key = Zeroizing::new([0u8; MASTER_KEY_LEN]);
+        key.copy_from_slice(&h.finalize());
+        MasterKey(key)
+    }
+
     /// The key's bytes, for deriving keys of other purposes.
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.0[..]
@@ -122,6 +135,19 @@ pub(crate) fn encrypt_secret(secret: &[u8], recipient: &dyn age::Recipient) -> R
         .and_then(|_| w.finish().map(|_| ()))
         .map_err(|e| StoreError::Crypto(e.to_string()))?;
     Ok(out)
+}
+
+/// Open a small secret encrypted with [`encrypt_secret`].
+pub(crate) fn decrypt_secret(
+    wrapped: &[u8],
+    with: &age::x25519::Identity,
+) -> Result<Zeroizing<Vec<u8>>> {
+    match decrypt_with(wrapped, with)? {
+        Unwrap::Ok(b) => Ok(b),
+        Unwrap::WrongSecret => Err(StoreError::Corrupt(
+            "Verschlüsselt für einen anderen Schlüssel".into(),
+        )),
+    }
 }
 
 /// Wrap a user's keys with the user's password (age scrypt, work factor 2^log_n):

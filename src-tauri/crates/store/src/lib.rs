@@ -9,7 +9,8 @@
 //!
 //! ```text
 //! store.json              format, salt for key-file names, lockout and KDF settings (no secrets)
-//! amtsstube.db(-wal,-shm) SQLCipher database (raw 256-bit key)
+//! amtsstube.db(-wal,-shm) SQLCipher database (raw 256-bit key): users, settings, audit, scans
+//! inhalt.db(-wal,-shm)    the case content's database, key derived from the case key (inhalt.rs)
 //! keys/recovery.age       master key wrapped to the X25519 recovery recipient
 //! keys/u-<hash>.age       master key and the user's own X25519 key, wrapped with the password (age scrypt)
 //! keys/u-<hash>-<r>.<kind>.age  a kind key (fall, scan) wrapped to that user's own key (keyring.rs)
@@ -28,6 +29,7 @@ mod config;
 mod db;
 mod error;
 mod fsutil;
+mod inhalt;
 pub use fsutil::durable;
 mod keyring;
 mod keys;

@@ -243,6 +243,19 @@ impl Session {
     }
 
     /// The product of a case (for `scan verify`).
+    /// The approved product that became the case with this Aktenzeichen (no case
+    /// row needed: the Scanstelle of a split store checks it this way).
+    pub fn scan_by_file_number(&self, file_number: &str) -> Result<Option<ScanProduct>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM scan_products WHERE file_number = ?1 AND state = 'geprueft'"),
+                params![file_number],
+                row,
+            )
+            .optional()?)
+    }
+
     pub fn scan_of_case(&self, case_id: &str) -> Result<Option<ScanProduct>> {
         Ok(self
             .conn
@@ -380,39 +393,52 @@ impl Session {
         let now = self.now();
         let actor = self.user().username.to_string();
         let case_id = random_hex(16);
+        let facts = ScanCase {
+            file_number: a.case.file_number.clone(),
+            case_type: a.case.case_type.clone(),
+            applicant: a.case.applicant.clone(),
+            status: a.case.status.clone(),
+            received_at: a.case.received_at.clone(),
+            case_type_code: a.case_type_code.map(str::to_owned),
+            product_blob: product.blob_id.clone(),
+            product_name: product.name.clone(),
+            product_mime: product.mime_type.clone(),
+            vermerk_blob: vermerk.id.as_str().to_owned(),
+            actor: actor.clone(),
+            at: now.clone(),
+        };
+        // In a store split per role the case waits sealed to the case key until a
+        // holder takes it in – at once when this session holds it: the scan's side
+        // and the case's side live in two files, and this way a crash between them
+        // leaves the case waiting, never a scan approved without its case.
+        let split = crate::inhalt::is_split(&self.conn)?;
+        let handover = if !split {
+            None
+        } else {
+            let recipient = self
+                .vault
+                .recipients
+                .get(&crate::keyring::KeyKind::Fall)
+                .cloned()
+                .ok_or_else(|| StoreError::Corrupt("Öffentlicher Fallschlüssel fehlt".into()))?;
+            let json =
+                serde_json::to_vec(&facts).map_err(|e| StoreError::Database(e.to_string()))?;
+            Some(crate::keys::encrypt_secret(&json, &recipient)?)
+        };
         let tx = self.conn.transaction()?;
         insert_blob_row(&tx, &vermerk, &now)?;
-        tx.execute(
-            "INSERT INTO cases (id, file_number, case_type, applicant, status, received_at, created_at, case_type_code)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![case_id, a.case.file_number, a.case.case_type, a.case.applicant, a.case.status, a.case.received_at, now, a.case_type_code],
-        )?;
-        for (blob, kind, name, mime) in [
-            (
-                product.blob_id.as_str(),
-                "scan",
-                product.name.as_str(),
-                product.mime_type.as_str(),
-            ),
-            (
-                vermerk.id.as_str(),
-                "scan",
-                "Transfervermerk.xml",
-                "application/xml",
-            ),
-        ] {
-            tx.execute(
-                "INSERT INTO case_documents (case_id, blob_id, kind, filename, mime_type, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![case_id, blob, kind, name, mime, now],
-            )?;
+        match &handover {
+            None => insert_scan_case(&tx, &case_id, &facts)?,
+            Some(sealed) => {
+                tx.execute(
+                    "INSERT INTO scan_handover (case_id, product_id, sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![case_id, a.product_id, sealed, now],
+                )?;
+            }
         }
-        tx.execute(
-            "INSERT INTO case_history (case_id, at, actor, kind, to_state, detail) VALUES (?1, ?2, ?3, 'scan', 'eingegangen', ?4)",
-            params![case_id, now, actor, "{\"kennzeichen\":\"TR-RESISCAN\"}"],
-        )?;
         let n = tx.execute(
-            "UPDATE scan_products SET state = 'geprueft', qa_user = ?2, qa_at = ?3, qa_note = ?4, vermerk_blob = ?5, seal = ?6, case_id = ?7, qa_checklist = ?8, qa_full = ?9 WHERE id = ?1 AND state = 'eingelesen'",
-            params![a.product_id, actor, now, a.note, vermerk.id.as_str(), a.seal_json, case_id, a.checklist_json, i64::from(a.full_check)],
+            "UPDATE scan_products SET state = 'geprueft', qa_user = ?2, qa_at = ?3, qa_note = ?4, vermerk_blob = ?5, seal = ?6, case_id = ?7, qa_checklist = ?8, qa_full = ?9, file_number = ?10 WHERE id = ?1 AND state = 'eingelesen'",
+            params![a.product_id, actor, now, a.note, vermerk.id.as_str(), a.seal_json, case_id, a.checklist_json, i64::from(a.full_check), a.case.file_number],
         )?;
         if n != 1 {
             return Err(StoreError::Conflict(
@@ -422,8 +448,110 @@ impl Session {
         audit::append(&tx, &now, &actor, "scan.qa.bestanden", &a.case.file_number)?;
         audit::append(&tx, &now, &actor, "scan.versiegelt", &a.case.file_number)?;
         tx.commit()?;
+        if split {
+            self.take_in_scans()?;
+        }
         Ok(case_id)
     }
+
+    /// Take in the cases the Scanstelle approved without the case key (see
+    /// [`Session::approve_scan`]): each in a transaction of the case content, then
+    /// its waiting row removed – a crash between the two finds the case there and
+    /// only removes the row. Returns how many were taken in; 0 without the case key.
+    pub fn take_in_scans(&mut self) -> Result<usize> {
+        let Some(fall) = self
+            .vault
+            .identities
+            .get(&crate::keyring::KeyKind::Fall)
+            .cloned()
+        else {
+            return Ok(0);
+        };
+        let waiting: Vec<(String, Vec<u8>)> = {
+            let mut stmt = self.conn.prepare(
+                "SELECT case_id, sealed FROM scan_handover ORDER BY created_at, case_id",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut taken = 0;
+        for (case_id, sealed) in waiting {
+            let facts: ScanCase =
+                match crate::keys::decrypt_secret(&sealed, &fall).and_then(|plain| {
+                    serde_json::from_slice(&plain)
+                        .map_err(|e| StoreError::Corrupt(format!("Übergabe der Scanstelle: {e}")))
+                }) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::error!("Übergabe der Scanstelle {case_id} unlesbar: {e}");
+                        continue;
+                    }
+                };
+            let tx = self.conn.transaction()?;
+            let known: bool = tx
+                .prepare("SELECT 1 FROM cases WHERE id = ?1")?
+                .exists(params![case_id])?;
+            if !known {
+                insert_scan_case(&tx, &case_id, &facts)?;
+            }
+            tx.commit()?;
+            self.conn.execute(
+                "DELETE FROM scan_handover WHERE case_id = ?1",
+                params![case_id],
+            )?;
+            taken += 1;
+        }
+        Ok(taken)
+    }
+}
+
+/// What a scan's approval makes of it: the facts of the new case.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct ScanCase {
+    file_number: String,
+    case_type: String,
+    applicant: String,
+    status: String,
+    received_at: String,
+    case_type_code: Option<String>,
+    product_blob: String,
+    product_name: String,
+    product_mime: String,
+    vermerk_blob: String,
+    actor: String,
+    at: String,
+}
+
+/// The case of an approved scan: its row, the scan and its Transfervermerk as
+/// documents, the history entry marked TR-RESISCAN.
+fn insert_scan_case(tx: &rusqlite::Connection, case_id: &str, f: &ScanCase) -> Result<()> {
+    tx.execute(
+        "INSERT INTO cases (id, file_number, case_type, applicant, status, received_at, created_at, case_type_code)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![case_id, f.file_number, f.case_type, f.applicant, f.status, f.received_at, f.at, f.case_type_code],
+    )?;
+    for (blob, name, mime) in [
+        (
+            f.product_blob.as_str(),
+            f.product_name.as_str(),
+            f.product_mime.as_str(),
+        ),
+        (
+            f.vermerk_blob.as_str(),
+            "Transfervermerk.xml",
+            "application/xml",
+        ),
+    ] {
+        tx.execute(
+            "INSERT INTO case_documents (case_id, blob_id, kind, filename, mime_type, created_at) VALUES (?1, ?2, 'scan', ?3, ?4, ?5)",
+            params![case_id, blob, name, mime, f.at],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO case_history (case_id, at, actor, kind, to_state, detail) VALUES (?1, ?2, ?3, 'scan', 'eingegangen', ?4)",
+        params![case_id, f.at, f.actor, "{\"kennzeichen\":\"TR-RESISCAN\"}"],
+    )?;
+    Ok(())
 }
 
 impl Session {
@@ -555,6 +683,10 @@ impl Session {
 impl Session {
     /// The next checked product whose text has not been recognised yet, oldest first.
     pub fn scan_ocr_next(&self) -> Result<Option<ScanProduct>> {
+        // The text joins the case's search index: only where case content is kept.
+        if !self.may_store_cases()? {
+            return Ok(None);
+        }
         Ok(self
             .conn
             .query_row(

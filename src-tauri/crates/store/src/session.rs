@@ -602,6 +602,11 @@ impl Session {
 
     fn second(&self) -> Result<Session> {
         let conn = db::open_raw(&self.store.layout.db(), &self.key)?;
+        crate::inhalt::attach(
+            &conn,
+            &self.store.layout,
+            self.vault.identities.get(&crate::keyring::KeyKind::Fall),
+        )?;
         Ok(Session {
             store: self.store.clone(),
             conn,
@@ -614,7 +619,10 @@ impl Session {
         })
     }
 
-    pub fn lock(self) -> Store {
+    pub fn lock(mut self) -> Store {
+        if let Err(e) = self.refresh_overview() {
+            tracing::warn!("Übersicht für die Administration nicht geschrieben: {e}");
+        }
         let at = now_rfc3339(&self.store.clock);
         if let Err(e) = audit::append(
             &self.conn,

@@ -432,24 +432,9 @@ impl Session {
              WHERE o.state = 'pending'
                AND o.id = (SELECT min(id) FROM outbox p WHERE p.ordering_key = o.ordering_key AND p.state IN ('pending', 'failed'))
                AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?1)
-               AND NOT EXISTS (SELECT 1 FROM json_tree(o.payload) j JOIN blobs b ON b.id = j.value
-                               WHERE j.key IN ('blobId', 'blob_id')
-                                 AND ((b.sealed = 'fall' AND NOT ?3) OR (b.sealed = 'scan' AND NOT ?3 AND NOT ?4)))
              ORDER BY o.id LIMIT ?2",
         )?;
-        // A session without the case key cannot read a letter sealed to it: such an
-        // item (and the later ones of its case) waits for a holder's run.
-        let rows = stmt.query_map(
-            params![
-                now,
-                limit,
-                self.holds_case_key(),
-                self.vault
-                    .identities
-                    .contains_key(&crate::keyring::KeyKind::Scan)
-            ],
-            outbox_row,
-        )?;
+        let rows = stmt.query_map(params![now, limit], outbox_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -583,9 +568,25 @@ impl Session {
     }
 
     /// Put a failed item back into the queue (administration: "erneut versuchen").
-    /// False when there is no failed item with this id.
+    /// False when there is no failed item with this id. Without the case key in a
+    /// split store the request waits for a holder's session ([`Session::refresh_overview`]).
     pub fn outbox_requeue(&mut self, id: i64) -> Result<bool> {
         let now = self.now();
+        if !self.may_store_cases()? {
+            let tx = self.conn.transaction()?;
+            let n = tx.execute(
+                "UPDATE outbox_overview SET state = 'pending', next_attempt_at = NULL WHERE id = ?1 AND state = 'failed'",
+                params![id],
+            )?;
+            if n == 1 {
+                tx.execute(
+                    "INSERT OR IGNORE INTO outbox_requeue (id, requested_at) VALUES (?1, ?2)",
+                    params![id, now],
+                )?;
+            }
+            tx.commit()?;
+            return Ok(n == 1);
+        }
         let n = self.conn.execute(
             "UPDATE outbox SET state = 'pending', next_attempt_at = NULL, updated_at = ?2 WHERE id = ?1 AND state = 'failed'",
             params![id, now],
@@ -595,9 +596,10 @@ impl Session {
 
     pub fn outbox_counts(&self) -> Result<OutboxCounts> {
         let mut c = OutboxCounts::default();
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT state, count(*) FROM outbox GROUP BY state")?;
+        let table = self.outbox_table()?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT state, count(*) FROM {table} GROUP BY state"
+        ))?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
         for row in rows {
             let (state, n) = row?;
@@ -614,10 +616,15 @@ impl Session {
 
     /// All outbox items of a kind (administration view, tests).
     pub fn outbox_items(&self, state: Option<&str>) -> Result<Vec<OutboxItem>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, idempotency_key, kind, ordering_key, payload, attempts, remote_id, state, last_error, next_attempt_at
-             FROM outbox WHERE (?1 IS NULL OR state = ?1) ORDER BY id",
-        )?;
+        // Without the case key in a split store: the overview, without payloads.
+        let (table, payload) = match self.outbox_table()? {
+            "outbox" => ("outbox", "payload"),
+            other => (other, "''"),
+        };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT id, idempotency_key, kind, ordering_key, {payload}, attempts, remote_id, state, last_error, next_attempt_at
+             FROM {table} WHERE (?1 IS NULL OR state = ?1) ORDER BY id"
+        ))?;
         let rows = stmt.query_map(params![state], outbox_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
@@ -666,10 +673,14 @@ impl Session {
     /// The quarantine: submissions refused as invalid, with their problems (JSON) and
     /// whether the reject has reached the portal. No content data.
     pub fn quarantine(&self) -> Result<Vec<QuarantineEntry>> {
-        let mut stmt = self.conn.prepare(
+        let sql = if self.may_store_cases()? {
             "SELECT submission_id, fc_case_id, state, problems, received_at FROM fc_submissions
-             WHERE state IN ('quarantined', 'rejected') ORDER BY received_at, submission_id",
-        )?;
+             WHERE state IN ('quarantined', 'rejected') ORDER BY received_at, submission_id"
+        } else {
+            "SELECT submission_id, fc_case_id, CASE rejected WHEN 1 THEN 'rejected' ELSE 'quarantined' END,
+                    problems, received_at FROM quarantine_overview ORDER BY received_at, submission_id"
+        };
+        let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map([], |r| {
             Ok(QuarantineEntry {
                 submission_id: r.get(0)?,
@@ -692,5 +703,78 @@ impl Session {
         )?;
         // COUNT(*) is never negative.
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+impl Session {
+    /// Where this session reads the outbox's states: the outbox itself, or – without
+    /// the case key in a split store – the plain overview.
+    fn outbox_table(&self) -> Result<&'static str> {
+        Ok(if self.may_store_cases()? {
+            "outbox"
+        } else {
+            "outbox_overview"
+        })
+    }
+
+    /// A holder's session of a split store: apply the Administration's waiting
+    /// "erneut versuchen", bring the plain overview of the outbox up to date (the
+    /// items changed since the last time) and write the quarantine's anew (see
+    /// migration 20). Nothing otherwise.
+    pub fn refresh_overview(&mut self) -> Result<()> {
+        if !self.holds_case_key() || !crate::inhalt::is_split(&self.conn)? {
+            return Ok(());
+        }
+        let waiting: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id FROM main.outbox_requeue ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for id in waiting {
+            // Requeued in the case file first: a crash before the request is gone
+            // only requeues once more (the state filter makes it a no-op).
+            self.outbox_requeue(id)?;
+            self.conn
+                .execute("DELETE FROM main.outbox_requeue WHERE id = ?1", params![id])?;
+        }
+        // Items changed since the last refresh (all at the first one): the
+        // overview keeps every item, as the Administration's list shows them.
+        let since: String = self
+            .conn
+            .query_row(
+                "SELECT value FROM main.secrets WHERE name = 'outbox_overview_bis'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or_default();
+        let upto: Option<String> =
+            self.conn
+                .query_row("SELECT max(updated_at) FROM inhalt.outbox", [], |r| {
+                    r.get(0)
+                })?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO main.outbox_overview (id, idempotency_key, kind, ordering_key, attempts, remote_id, state, last_error, next_attempt_at)
+                 SELECT id, idempotency_key, kind, ordering_key, attempts, remote_id, state, last_error, next_attempt_at
+                 FROM inhalt.outbox WHERE updated_at >= ?1",
+            params![since],
+        )?;
+        if let Some(upto) = upto {
+            tx.execute(
+                "INSERT OR REPLACE INTO main.secrets (name, value) VALUES ('outbox_overview_bis', ?1)",
+                params![upto],
+            )?;
+        }
+        tx.execute_batch(
+            "DELETE FROM main.quarantine_overview;
+             INSERT INTO main.quarantine_overview (submission_id, fc_case_id, rejected, problems, received_at)
+                 SELECT submission_id, fc_case_id, state = 'rejected', coalesce(problems, ''), received_at
+                 FROM inhalt.fc_submissions WHERE state IN ('quarantined', 'rejected');",
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 }

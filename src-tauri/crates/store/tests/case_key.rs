@@ -127,6 +127,38 @@ fn keys_by_hand(
     Ok(open_by_hand(dir, password)?.1)
 }
 
+/// The master key (hex) and the own key a password opens by hand.
+fn master_by_hand(
+    dir: &Path,
+    password: &str,
+) -> Result<(String, age::x25519::Identity), Box<dyn std::error::Error>> {
+    for entry in std::fs::read_dir(dir.join("keys"))? {
+        let path = entry?.path();
+        let file = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(file) = file else { continue };
+        if !file.starts_with("u-") || !file.ends_with(".age") || file.matches('.').count() > 1 {
+            continue;
+        }
+        let mut id = age::scrypt::Identity::new(pw(password));
+        id.set_max_work_factor(12);
+        let bytes = std::fs::read(&path)?;
+        let Ok(mut r) = age::Decryptor::new(&bytes[..])?.decrypt(std::iter::once(&id as _)) else {
+            continue;
+        };
+        let mut plain = Vec::new();
+        r.read_to_end(&mut plain)?;
+        assert!(
+            plain.len() > 32,
+            "the user's own key is kept with the master key"
+        );
+        let own = std::str::from_utf8(&plain[32..])?
+            .parse()
+            .map_err(|e: &str| e.to_string())?;
+        return Ok((hex::encode(&plain[..32]), own));
+    }
+    Err("the password opens no key file".into())
+}
+
 /// The database opened by hand with a password's master key, and every key it
 /// leads to (see [`keys_by_hand`]).
 fn open_by_hand(
@@ -134,33 +166,7 @@ fn open_by_hand(
     password: &str,
 ) -> Result<(rusqlite::Connection, Vec<age::x25519::Identity>), Box<dyn std::error::Error>> {
     let keys = dir.join("keys");
-    let mut payload = None;
-    for entry in std::fs::read_dir(&keys)? {
-        let path = entry?.path();
-        let file = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        let Some(file) = file else { continue };
-        if !file.starts_with("u-") || !file.ends_with(".age") || file.ends_with(".fall.age") {
-            continue;
-        }
-        let mut id = age::scrypt::Identity::new(pw(password));
-        id.set_max_work_factor(12);
-        let bytes = std::fs::read(&path)?;
-        let Ok(r) = age::Decryptor::new(&bytes[..])?.decrypt(std::iter::once(&id as _)) else {
-            continue;
-        };
-        let mut plain = Vec::new();
-        { r }.read_to_end(&mut plain)?;
-        payload = Some(plain);
-    }
-    let payload = payload.ok_or("the password opens no key file")?;
-    assert!(
-        payload.len() > 32,
-        "the user's own key is kept with the master key"
-    );
-    let master = hex::encode(&payload[..32]);
-    let own: age::x25519::Identity = std::str::from_utf8(&payload[32..])?
-        .parse()
-        .map_err(|e| format!("own key: {e}"))?;
+    let (master, own) = master_by_hand(dir, password)?;
     let conn = rusqlite::Connection::open(dir.join("amtsstube.db"))?;
     conn.execute_batch(&format!("PRAGMA key = \"x'{master}'\";"))?;
     let vault: String = conn.query_row(
@@ -265,8 +271,21 @@ fn a_scanstelle_or_administration_password_does_not_open_case_documents_by_hand(
     // The Scanstelle's first login makes the scan key; its sessions re-encrypt the
     // early scan (the keys' public parts are enough) and take new ones in sealed.
     let mut scan = login(&dir, "scan", SCAN)?;
-    scan.store_submission(&submission("sub-3"))?;
     assert!(!scan.holds_case_key());
+    // Since the caseworker's login the case rows live in their own database: a
+    // pickup without the case key is refused, and nothing of it is kept.
+    let refused = scan
+        .store_submission(&submission("sub-3"))
+        .err()
+        .ok_or("stored without the case key")?;
+    assert!(
+        matches!(refused, StoreError::CaseKeyMissing(_)),
+        "{refused}"
+    );
+    assert!(
+        scan.list_cases(100, 0)?.is_empty(),
+        "no case rows for the Scanstelle"
+    );
     assert_eq!(seal_all(&mut scan)?, 1);
     let scans = vec![early_scan, scan_product(&mut scan, "spaet.pdf")?];
     for b in &scans {
@@ -279,7 +298,7 @@ fn a_scanstelle_or_administration_password_does_not_open_case_documents_by_hand(
     let leitung = login(&dir, "leitung", LEITUNG)?;
     assert!(leitung.holds_case_key(), "given at the caseworker's login");
     let blobs = case_blobs(&leitung)?;
-    assert_eq!(blobs.len(), 3);
+    assert_eq!(blobs.len(), 2);
     leitung.lock();
 
     // In the app: refused with the reason.
@@ -405,7 +424,7 @@ fn the_case_key_follows_the_users_and_comes_back_with_the_recovery_sheet() -> R 
 }
 
 #[test]
-fn a_letter_sealed_to_the_case_key_waits_for_a_holders_sync_run() -> R {
+fn the_outbox_is_case_content_and_waits_for_a_holders_sync_run() -> R {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join("data");
     let (mut admin, _) = init(&dir)?;
@@ -438,11 +457,32 @@ fn a_letter_sealed_to_the_case_key_waits_for_a_holders_sync_run() -> R {
             .collect())
     };
     assert_eq!(due(&sb)?, ["mail-1", "pay-1"]);
+    // A delivery that failed for good, for the Administration to retry.
+    let mail1 = sb
+        .outbox_items(None)?
+        .into_iter()
+        .find(|i| i.idempotency_key == "mail-1")
+        .ok_or("mail-1")?;
+    sb.outbox_failed(mail1.id, "Empfänger abgelehnt")?;
     sb.lock();
-    // The Administration's run sends what it can read; the letter and the next
-    // item of its case wait, in their order.
-    let admin = login(&dir, "admin", common::PASSWORD)?;
-    assert_eq!(due(&admin)?, ["pay-1"]);
+    // The outbox (addresses, letters) lives with the cases: a session without the
+    // case key sends nothing; it sees the plain overview a holder left – states,
+    // references and errors, no payload.
+    let mut admin = login(&dir, "admin", common::PASSWORD)?;
+    assert!(due(&admin)?.is_empty());
+    let overview = admin.outbox_items(None)?;
+    assert_eq!(overview.len(), 4, "{overview:?}");
+    assert!(overview.iter().all(|i| i.payload.is_empty()));
+    let failed = admin.outbox_items(Some("failed"))?;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].last_error.as_deref(), Some("Empfänger abgelehnt"));
+    // "Erneut versuchen" waits for the caseworker's next login.
+    assert!(admin.outbox_requeue(mail1.id)?);
+    assert!(admin.outbox_items(Some("failed"))?.is_empty());
+    admin.lock();
+    let sb = login(&dir, "sb", SB)?;
+    assert!(sb.outbox_items(Some("failed"))?.is_empty(), "requeued");
+    assert_eq!(due(&sb)?, ["mail-1", "pay-1"]);
     Ok(())
 }
 
@@ -584,5 +624,151 @@ fn a_grant_that_does_not_fit_is_removed_and_given_anew_by_a_holder() -> R {
         assert!(s.holds_case_key(), "{user}");
         s.lock();
     }
+    Ok(())
+}
+
+/// Every text value in every table `conn` can see (names of the tables included).
+fn all_text(conn: &rusqlite::Connection) -> Result<String, Box<dyn std::error::Error>> {
+    let mut out = String::new();
+    let tables: Vec<String> = {
+        let mut stmt =
+            conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for t in tables {
+        out.push_str(&t);
+        out.push('\n');
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\""))?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            for i in 0..n {
+                if let Ok(rusqlite::types::ValueRef::Text(t)) = row.get_ref(i) {
+                    out.push_str(&String::from_utf8_lossy(t));
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `inhalt.db` opened by hand with the key derived from a case key.
+fn inhalt_by_hand(
+    dir: &Path,
+    fall: &age::x25519::Identity,
+) -> Result<rusqlite::Connection, Box<dyn std::error::Error>> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"amtsstube inhalt.db 1");
+    h.update([0u8]);
+    h.update(fall.to_string().expose_secret().as_bytes());
+    let key = hex::encode(h.finalize());
+    let conn = rusqlite::Connection::open(dir.join("inhalt.db"))?;
+    conn.execute_batch(&format!("PRAGMA key = \"x'{key}'\";"))?;
+    Ok(conn)
+}
+
+#[test]
+fn case_rows_live_in_a_database_only_the_case_key_opens() -> R {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    with_caseworker(&dir)?;
+    let mut admin = login(&dir, "admin", common::PASSWORD)?;
+    admin.add_user(&name("scan"), "Sina Scan", Role::Scanstelle, &pw(SCAN))?;
+    admin.lock();
+    // Before any holder's login everything is in one file, as before.
+    assert!(!dir.join("inhalt.db").exists());
+    // The caseworker's first login splits the store; nothing is lost.
+    let mut sb = login(&dir, "sb", SB)?;
+    assert!(dir.join("inhalt.db").exists());
+    assert_eq!(sb.list_cases(100, 0)?.len(), 1);
+    sb.store_submission(&submission("sub-2"))?;
+    assert_eq!(sb.list_cases(100, 0)?.len(), 2);
+    sb.lock();
+
+    // The Scanstelle approves a paper application: the case waits sealed to the
+    // case key and is taken in at the caseworker's next login.
+    let mut scan = login(&dir, "scan", SCAN)?;
+    let blob = scan_product(&mut scan, "papier.pdf")?;
+    let product = scan
+        .scan_products("eingelesen")?
+        .into_iter()
+        .find(|p| p.blob_id == blob)
+        .ok_or("product")?;
+    let case_id = scan.approve_scan(&store::ScanApproval {
+        product_id: &product.id,
+        note: None,
+        vermerk_xml: "<transfervermerk/>",
+        seal_json: "{}".into(),
+        case: store::NewCase {
+            file_number: "HS-2026-000900".into(),
+            case_type: "Hundesteuer-Anmeldung".into(),
+            applicant: "Wiebke Quast".into(),
+            status: "eingegangen".into(),
+            received_at: "2026-12-02T09:00:00Z".into(),
+        },
+        case_type_code: None,
+        checklist_json: "[]".into(),
+        full_check: true,
+    })?;
+    assert!(
+        scan.list_cases(100, 0)?.is_empty(),
+        "the Scanstelle sees no case"
+    );
+    scan.lock();
+    let sb = login(&dir, "sb", SB)?;
+    let record = sb
+        .case_record(&case_id)?
+        .ok_or("the scanned case was not taken in")?;
+    assert_eq!(record.applicant, "Wiebke Quast");
+    assert_eq!(sb.case_documents(&case_id)?.len(), 2);
+    assert_eq!(sb.list_cases(100, 0)?.len(), 3);
+    sb.lock();
+
+    // By hand: the Scanstelle's and the Administration's passwords open the main
+    // file – no case row, no applicant in it – and nothing opens inhalt.db for them.
+    for password in [SCAN, common::PASSWORD] {
+        let (conn, held) = open_by_hand(&dir, password)?;
+        let text = all_text(&conn)?;
+        assert!(
+            !text.contains("Quast"),
+            "{password}: applicant in the main file"
+        );
+        assert!(
+            !text.contains("\ncases\n"),
+            "{password}: case table in the main file"
+        );
+        for id in &held {
+            let other = inhalt_by_hand(&dir, id)?;
+            assert!(
+                other
+                    .query_row("SELECT count(*) FROM sqlite_master", [], |r| r
+                        .get::<_, i64>(0))
+                    .is_err(),
+                "{password}: a key of its own opens inhalt.db"
+            );
+        }
+        // Nor does the master key itself.
+        let master = rusqlite::Connection::open(dir.join("inhalt.db"))?;
+        let (mk, _) = master_by_hand(&dir, password)?;
+        master.execute_batch(&format!("PRAGMA key = \"x'{mk}'\";"))?;
+        assert!(
+            master
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r
+                    .get::<_, i64>(0))
+                .is_err(),
+            "inhalt.db readable without a key"
+        );
+    }
+    // The caseworker's keys do open it, and the applicant is there.
+    let (_, held) = open_by_hand(&dir, SB)?;
+    let opened = held
+        .iter()
+        .filter_map(|id| inhalt_by_hand(&dir, id).ok())
+        .filter_map(|c| all_text(&c).ok())
+        .find(|t| t.contains("Quast"));
+    assert!(opened.is_some(), "the case key opens inhalt.db");
     Ok(())
 }

@@ -312,6 +312,33 @@ async fn scheduler(
             }
         };
         prefetcher = job.prefetcher().ok().flatten();
+        if job.prefetch_only {
+            // A session without the case key: fetched ahead, still encrypted, for
+            // a holder's next run; nothing is stored or sent.
+            if let (Some(p), Some(store)) = (
+                &prefetcher,
+                lock_shared(&shared)
+                    .ok()
+                    .and_then(|g| g.as_ref().map(|ws| ws.store_handle())),
+            ) && tokio::time::Instant::now() >= next_prefetch
+            {
+                match p.run(&store).await {
+                    Ok(n) => {
+                        set(&inner, |i| i.state.staged += n as u32);
+                        next_prefetch = tokio::time::Instant::now() + p.poll;
+                    }
+                    Err(e) => {
+                        tracing::info!("Vorabruf nicht möglich: {e}");
+                        next_prefetch = tokio::time::Instant::now() + IDLE_CHECK * 6;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_CHECK) => {}
+            }
+            continue;
+        }
         if requested.swap(false, Ordering::SeqCst)
             && let Ok(mut g) = lock_shared(&shared)
             && let Some(ws) = g.as_mut()

@@ -320,8 +320,9 @@ pub struct BackupDone {
     pub file: String,
     #[ts(type = "number")]
     pub bytes: u64,
-    #[ts(type = "number")]
-    pub cases: u64,
+    /// None: saved without the case key (its case rows were copied, not counted).
+    #[ts(type = "number | null")]
+    pub cases: Option<u64>,
     #[ts(type = "number")]
     pub documents: u64,
     /// Older archives removed by the rotation.
@@ -333,7 +334,7 @@ impl From<&BackupWritten> for BackupDone {
         BackupDone {
             file: w.path.display().to_string(),
             bytes: w.bytes,
-            cases: w.manifest.cases,
+            cases: w.manifest.cases_counted.then_some(w.manifest.cases),
             documents: w.manifest.documents,
             removed: u32::try_from(w.removed.len()).unwrap_or(u32::MAX),
         }
@@ -404,8 +405,9 @@ pub fn backup_shared(
 #[ts(export)]
 pub struct RestoreSummary {
     pub created_at: String,
-    #[ts(type = "number")]
-    pub cases: u64,
+    /// None: saved without the case key (its case rows were copied, not counted).
+    #[ts(type = "number | null")]
+    pub cases: Option<u64>,
     #[ts(type = "number")]
     pub documents: u64,
     pub audit_intact: bool,
@@ -428,7 +430,10 @@ pub fn restore(
     )?;
     Ok(RestoreSummary {
         created_at: restored.manifest.created_at,
-        cases: restored.manifest.cases,
+        cases: restored
+            .manifest
+            .cases_counted
+            .then_some(restored.manifest.cases),
         documents: restored.manifest.documents,
         audit_intact: restored.audit_intact,
         configuration: restored.configuration,

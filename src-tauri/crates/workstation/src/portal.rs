@@ -131,6 +131,9 @@ pub struct SyncJob {
     pub poll: Duration,
     /// Seals what is fetched after the logout (kept in memory only).
     staging: Option<Arc<store::StagingKey>>,
+    /// The session may not store case content (a split store without the case
+    /// key): a run only fetches ahead into the staging folder, still encrypted.
+    pub(crate) prefetch_only: bool,
 }
 
 /// Default poll interval: five minutes.
@@ -157,6 +160,7 @@ pub(crate) fn job(
         user,
         poll,
         staging: None,
+        prefetch_only: false,
     })
 }
 
@@ -252,6 +256,23 @@ impl Prefetcher {
     }
 }
 
+/// What a run of a session without the case key says: what it fetched ahead.
+pub(crate) fn prefetched(staged: usize) -> SyncSummary {
+    SyncSummary {
+        new_cases: 0,
+        follow_ups: 0,
+        quarantined: 0,
+        delivered: 0,
+        pending: 0,
+        failed: 0,
+        connectivity: "online".into(),
+        problem: Some(format!(
+            "{staged} Antrag/Anträge verschlüsselt vorab abgerufen. Übernommen und beantwortet \
+             wird bei der nächsten Anmeldung aus Sachbearbeitung oder Leitung."
+        )),
+    }
+}
+
 /// A run on the calling thread, with the session held throughout (CLI).
 pub(crate) fn run_blocking(
     session: &mut store::Session,
@@ -266,6 +287,13 @@ pub(crate) fn run_blocking(
                 format!("Synchronisation nicht startbar: {e}"),
             )
         })?;
+    if job.prefetch_only {
+        let staged = match job.prefetcher()? {
+            Some(p) => runtime.block_on(p.run(session.store()))?,
+            None => 0,
+        };
+        return Ok(prefetched(staged));
+    }
     let mut summary = runtime.block_on(job.run(session, |_| {}))?.summary;
     let counts = session.outbox_counts()?;
     summary.pending = counts.pending as u32;
@@ -303,7 +331,9 @@ impl Workstation {
     pub fn sync_now(&mut self) -> Result<SyncSummary, AppError> {
         let job = self.prepare_sync()?;
         let session = self.session_with_mut(Permission::RunSync)?;
-        session.outbox_due_now()?;
+        if !job.prefetch_only {
+            session.outbox_due_now()?;
+        }
         let summary = run_blocking(session, &job)?;
         self.record_sync(&summary);
         Ok(summary)
@@ -333,6 +363,7 @@ impl Workstation {
         )?;
         job.staging = Some(Arc::new(session.staging_key()?));
         job.bounce = crate::mail::bounce_box(session)?;
+        job.prefetch_only = !session.may_store_cases()?;
         Ok(job)
     }
 
@@ -365,6 +396,12 @@ impl Workstation {
 
     /// Remember the outcome of a run for the status indicator.
     pub fn record_sync(&mut self, summary: &SyncSummary) {
+        // What the Administration sees of the outbox and the quarantine (split store).
+        if let Some(s) = self.session.as_mut()
+            && let Err(e) = s.refresh_overview()
+        {
+            tracing::warn!("Übersicht für die Administration nicht geschrieben: {e}");
+        }
         let previous = self.sync.last.take().and_then(|(_, at)| at);
         let reached = summary
             .problem

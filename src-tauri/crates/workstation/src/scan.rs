@@ -1462,16 +1462,10 @@ impl Workstation {
     /// Ok with a summary, or an error naming what was tampered with.
     pub fn scan_verify(&self, file_number: &str) -> Result<String, AppError> {
         let session = self.session_with(Permission::ScanIntake)?;
-        let case = session.case_by_file_number(file_number)?.ok_or_else(|| {
+        let product = session.scan_by_file_number(file_number)?.ok_or_else(|| {
             AppError::new(
                 ErrorCode::NotFound,
-                format!("Einen Vorgang {file_number} gibt es nicht."),
-            )
-        })?;
-        let product = session.scan_of_case(&case.id)?.ok_or_else(|| {
-            AppError::new(
-                ErrorCode::NotFound,
-                "Zu diesem Vorgang gibt es kein Scanprodukt.",
+                format!("Zu einem Vorgang {file_number} gibt es kein geprüftes Scanprodukt."),
             )
         })?;
         let public = session

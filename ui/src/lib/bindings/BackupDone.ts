@@ -3,7 +3,11 @@
 /**
  * A backup done, for the screen.
  */
-export type BackupDone = { file: string, bytes: number, cases: number, documents: number, 
+export type BackupDone = { file: string, bytes: number, 
+/**
+ * None: saved without the case key (its case rows were copied, not counted).
+ */
+cases: number | null, documents: number, 
 /**
  * Older archives removed by the rotation.
  */

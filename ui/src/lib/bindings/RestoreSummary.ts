@@ -3,4 +3,8 @@
 /**
  * What a restore brought back, for the administration.
  */
-export type RestoreSummary = { createdAt: string, cases: number, documents: number, auditIntact: boolean, configuration: Array<string>, };
+export type RestoreSummary = { createdAt: string, 
+/**
+ * None: saved without the case key (its case rows were copied, not counted).
+ */
+cases: number | null, documents: number, auditIntact: boolean, configuration: Array<string>, };

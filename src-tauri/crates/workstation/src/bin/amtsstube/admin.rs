@@ -548,11 +548,15 @@ pub fn backup(ctx: &mut Ctx, command: SicherungCommand) -> Result<ExitCode> {
                 }
             });
             let written = ws.finish_backup(result)?;
+            let cases = if written.manifest.cases_counted {
+                format!("{} Vorgänge", written.manifest.cases)
+            } else {
+                "Vorgänge verschlüsselt mitgesichert".to_owned()
+            };
             println!(
-                "Sicherung geschrieben und zurückgelesen: {} ({}, {} Vorgänge, {} Dokumente).",
+                "Sicherung geschrieben und zurückgelesen: {} ({}, {cases}, {} Dokumente).",
                 written.path.display(),
                 megabytes(written.bytes),
-                written.manifest.cases,
                 written.manifest.documents
             );
             for old in &written.removed {
@@ -630,10 +634,13 @@ pub fn restore(ctx: &mut Ctx, archive: &Path) -> Result<ExitCode> {
         ctx.dir.display()
     );
     let summary = workstation::backup::restore(archive, &SecretString::from(key), &ctx.dir)?;
+    let cases = summary.cases.map_or_else(
+        || "Vorgänge verschlüsselt".to_owned(),
+        |n| format!("{n} Vorgänge"),
+    );
     println!(
-        "Wiederhergestellt: Stand {}, {} Vorgänge, {} Dokumente, Konfiguration: {}.",
+        "Wiederhergestellt: Stand {}, {cases}, {} Dokumente, Konfiguration: {}.",
         summary.created_at,
-        summary.cases,
         summary.documents,
         if summary.configuration.is_empty() {
             "keine".to_owned()
