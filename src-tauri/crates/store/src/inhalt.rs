@@ -21,6 +21,11 @@
 //!   file's part (an audit entry, a counter step, a vault row) without the case's
 //!   part: an Aktenzeichen is skipped or an audit entry names an act that did not
 //!   land – never a case change without its audit entry, never a number twice.
+//! * **Migrations** run on `amtsstube.db` before anything is attached, so in a split
+//!   store they do not reach the case tables (a migration naming one fails there). A
+//!   later change of a case table needs its own step for `inhalt.db` at a holder's
+//!   login – not built yet, as no such change exists; the split copies the schema the
+//!   migrations made.
 
 use std::path::Path;
 use std::sync::OnceLock;
