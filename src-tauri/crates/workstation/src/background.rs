@@ -263,6 +263,37 @@ struct Signals {
     requested: Arc<AtomicBool>,
 }
 
+/// Fetch what waits at the portal into the staging folder, still encrypted, if
+/// that is due; when it is due next.
+async fn prefetch_due(
+    p: &crate::portal::Prefetcher,
+    store: &store::Store,
+    inner: &Arc<Mutex<Inner>>,
+    due: tokio::time::Instant,
+) -> tokio::time::Instant {
+    if tokio::time::Instant::now() < due {
+        return due;
+    }
+    match p.run(store).await {
+        Ok(n) => {
+            set(inner, |i| i.state.staged += n as u32);
+            tokio::time::Instant::now() + p.poll
+        }
+        Err(e) => {
+            tracing::info!("Vorabruf nicht möglich: {e}");
+            tokio::time::Instant::now() + IDLE_CHECK * 6
+        }
+    }
+}
+
+/// Wait a moment, or until woken.
+async fn idle(wake: &Notify) {
+    tokio::select! {
+        _ = wake.notified() => {}
+        _ = tokio::time::sleep(IDLE_CHECK) => {}
+    }
+}
+
 async fn scheduler(
     shared: Shared,
     inner: Arc<Mutex<Inner>>,
@@ -290,24 +321,10 @@ async fn scheduler(
             Some((Ok(job), _)) => job,
             other => {
                 set(&inner, |i| i.state.next_run = None);
-                if let (Some(p), Some((_, store))) = (&prefetcher, other)
-                    && tokio::time::Instant::now() >= next_prefetch
-                {
-                    match p.run(&store).await {
-                        Ok(n) => {
-                            set(&inner, |i| i.state.staged += n as u32);
-                            next_prefetch = tokio::time::Instant::now() + p.poll;
-                        }
-                        Err(e) => {
-                            tracing::info!("Vorabruf nicht möglich: {e}");
-                            next_prefetch = tokio::time::Instant::now() + IDLE_CHECK * 6;
-                        }
-                    }
+                if let (Some(p), Some((_, store))) = (&prefetcher, other) {
+                    next_prefetch = prefetch_due(p, &store, &inner, next_prefetch).await;
                 }
-                tokio::select! {
-                    _ = wake.notified() => {}
-                    _ = tokio::time::sleep(IDLE_CHECK) => {}
-                }
+                idle(&wake).await;
                 continue;
             }
         };
@@ -315,28 +332,13 @@ async fn scheduler(
         if job.prefetch_only {
             // A session without the case key: fetched ahead, still encrypted, for
             // a holder's next run; nothing is stored or sent.
-            if let (Some(p), Some(store)) = (
-                &prefetcher,
-                lock_shared(&shared)
-                    .ok()
-                    .and_then(|g| g.as_ref().map(|ws| ws.store_handle())),
-            ) && tokio::time::Instant::now() >= next_prefetch
-            {
-                match p.run(&store).await {
-                    Ok(n) => {
-                        set(&inner, |i| i.state.staged += n as u32);
-                        next_prefetch = tokio::time::Instant::now() + p.poll;
-                    }
-                    Err(e) => {
-                        tracing::info!("Vorabruf nicht möglich: {e}");
-                        next_prefetch = tokio::time::Instant::now() + IDLE_CHECK * 6;
-                    }
-                }
+            let store = lock_shared(&shared)
+                .ok()
+                .and_then(|g| g.as_ref().map(|ws| ws.store_handle()));
+            if let (Some(p), Some(store)) = (&prefetcher, store) {
+                next_prefetch = prefetch_due(p, &store, &inner, next_prefetch).await;
             }
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(IDLE_CHECK) => {}
-            }
+            idle(&wake).await;
             continue;
         }
         if requested.swap(false, Ordering::SeqCst)
