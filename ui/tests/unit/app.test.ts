@@ -346,6 +346,10 @@ function fakePortal(
           session = sb;
           return sb;
         }
+        if (req.username === "sb-langsam" && req.password === "richtig-richtig") {
+          // The first login after an update: the case data are set up anew.
+          return new Promise((resolve) => setTimeout(() => resolve((session = sb)), 2600));
+        }
         if (req.username === "sb-neu" && req.password === "richtig-richtig") {
           session = { ...sb, username: "sb-neu", displayName: "Nele Neu", caseKeyPending: true };
           return session;
@@ -780,6 +784,22 @@ describe("Anmeldung und Arbeitskorb", () => {
     expect(note.getAttribute("role")).toBe("status");
     expect(note.textContent).toContain("noch nicht freigeschaltet");
     expect(note.textContent).toContain("Sachbearbeitung oder Leitung");
+  });
+
+  it("says why a login takes long, and stops saying it once it is done", async () => {
+    fakePortal({ items: [], total: 0, counts: counts(0), duesPending: false });
+    render(App, { backend: tauriBackend });
+    await login("sb1", "richtig-richtig");
+    await screen.findByTestId("worklist");
+    expect(screen.queryByText(/dauert länger als sonst/)).toBeNull();
+    await fireEvent.click(screen.getByRole("button", { name: "Abmelden" }));
+    await login("sb-langsam", "richtig-richtig");
+    const slow = screen.getByTestId("login-slow");
+    expect(slow.getAttribute("role")).toBe("status");
+    expect(slow.textContent?.trim()).toBe("");
+    await waitFor(() => expect(slow.textContent).toContain("dauert länger als sonst"), { timeout: 2500 });
+    expect(slow.textContent?.replace(/\s+/g, " ")).toContain("ohne dass etwas verloren geht");
+    await screen.findByTestId("worklist", {}, { timeout: 3000 });
   });
 
   it("says so when the work list is empty", async () => {
