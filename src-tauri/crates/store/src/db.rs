@@ -96,18 +96,28 @@ pub(crate) fn open_raw(path: &Path, key: &MasterKey) -> Result<Connection> {
             "SQLCipher ist nicht eingebunden".into(),
         ));
     }
-    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Database(format!(
-            "WAL-Modus nicht verfügbar ({mode})"
-        )));
-    }
-    // cache_size: 32 MiB of decrypted pages, so repeated reads do not decrypt again.
-    conn.execute_batch(
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON; PRAGMA cache_size = -32768;",
-    )?;
+    file_settings(&conn, "main")?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
     crate::audit::register_seal(&conn, key)?;
     Ok(conn)
+}
+
+/// What every database file of the store is run with, for `schema` (`main`, or an
+/// attached `inhalt`): WAL, a durable commit, deleted content overwritten, and
+/// 32 MiB of decrypted pages so that repeated reads do not decrypt again.
+pub(crate) fn file_settings(conn: &Connection, schema: &str) -> Result<()> {
+    let mode: String = conn.query_row(&format!("PRAGMA {schema}.journal_mode = WAL"), [], |r| {
+        r.get(0)
+    })?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Database(format!(
+            "WAL-Modus für {schema} nicht verfügbar ({mode})"
+        )));
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA {schema}.synchronous = FULL; PRAGMA {schema}.secure_delete = ON; PRAGMA {schema}.cache_size = -32768;"
+    ))?;
+    Ok(())
 }
 
 /// Bring the schema to the latest migration and trim the change list.

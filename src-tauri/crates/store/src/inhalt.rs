@@ -104,16 +104,7 @@ fn attach_file(conn: &Connection, path: &Path, key: &MasterKey) -> Result<()> {
         r.get::<_, i64>(0)
     })
     .map_err(|e| StoreError::Corrupt(format!("inhalt.db: {e}")))?;
-    let mode: String = conn.query_row("PRAGMA inhalt.journal_mode = WAL", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Database(format!(
-            "WAL-Modus für inhalt.db nicht verfügbar ({mode})"
-        )));
-    }
-    conn.execute_batch(
-        "PRAGMA inhalt.synchronous = FULL; PRAGMA inhalt.secure_delete = ON; PRAGMA inhalt.cache_size = -32768;",
-    )?;
-    Ok(())
+    crate::db::file_settings(conn, "inhalt")
 }
 
 /// On every connection of a split store: `inhalt.db` for a holder of the case key,
