@@ -257,11 +257,7 @@ impl Session {
         let identity = age::x25519::Identity::generate();
         let recipient = identity.to_public();
         let username = self.user().username.clone();
-        let grant = keys::encrypt_secret(
-            identity.to_string().expose_secret().as_bytes(),
-            &parse_recipient(mine)?,
-        )?;
-        write_atomic(&self.store.grant_path(kind, &username, mine), &grant)?;
+        self.write_grant(kind, &username, mine, &identity)?;
         self.write_recovery_wrap(kind, &identity)?;
         let now = self.now();
         let tx = self.conn.transaction()?;
@@ -296,10 +292,7 @@ impl Session {
             return Ok(());
         }
         match crate::backup::recovery_recipient(&self.conn)? {
-            Some(r) => write_atomic(
-                &path,
-                &keys::encrypt_secret(identity.to_string().expose_secret().as_bytes(), &r)?,
-            ),
+            Some(r) => write_atomic(&path, &wrap_identity(identity, &r)?),
             None => {
                 tracing::warn!(
                     kind = kind.as_str(),
@@ -338,7 +331,6 @@ impl Session {
         let mut granted = 0;
         for (kind, identity) in self.vault.identities.clone() {
             self.write_recovery_wrap(kind, &identity)?;
-            let secret = identity.to_string();
             for (username, role, recipient) in &users {
                 if !may_hold(*role, kind)
                     || self.store.grant_path(kind, username, recipient).exists()
@@ -352,7 +344,7 @@ impl Session {
                         continue;
                     }
                 };
-                let wrapped = keys::encrypt_secret(secret.expose_secret().as_bytes(), &r)?;
+                let wrapped = wrap_identity(&identity, &r)?;
                 write_atomic(&self.store.grant_path(kind, username, recipient), &wrapped)?;
                 self.audit(&audit_action(kind, "erteilt"), username.as_str())?;
                 granted += 1;
@@ -383,15 +375,32 @@ impl Session {
             let Unwrap::Ok(identity) = keys::unwrap_identity(&wrapped, recovery)? else {
                 return Err(StoreError::WrongRecoveryKey);
             };
-            let grant = keys::encrypt_secret(
-                identity.to_string().expose_secret().as_bytes(),
-                &parse_recipient(recipient)?,
-            )?;
-            write_atomic(&self.store.grant_path(kind, &username, recipient), &grant)?;
+            self.write_grant(kind, &username, recipient, &identity)?;
             self.audit(&audit_action(kind, "erteilt"), username.as_str())?;
         }
         Ok(())
     }
+
+    /// Give `identity`, the key of `kind`, to `username` under the recipient they
+    /// published.
+    fn write_grant(
+        &self,
+        kind: KeyKind,
+        username: &UserName,
+        recipient: &str,
+        identity: &age::x25519::Identity,
+    ) -> Result<()> {
+        let wrapped = wrap_identity(identity, &parse_recipient(recipient)?)?;
+        write_atomic(&self.store.grant_path(kind, username, recipient), &wrapped)
+    }
+}
+
+/// A kind's key wrapped to `recipient`: what a grant and a recovery wrap hold.
+fn wrap_identity(
+    identity: &age::x25519::Identity,
+    recipient: &age::x25519::Recipient,
+) -> Result<Vec<u8>> {
+    keys::encrypt_secret(identity.to_string().expose_secret().as_bytes(), recipient)
 }
 
 fn parse_recipient(text: &str) -> Result<age::x25519::Recipient> {
