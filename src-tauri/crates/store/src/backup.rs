@@ -152,6 +152,29 @@ fn broken(what: impl std::fmt::Display) -> StoreError {
     ))
 }
 
+/// Copy `src` to `dest` with `copy` until one copy is made during which `src` did
+/// not change (the same length and modification time before and after), at most
+/// `tries` times. `false`: it changed during every copy.
+fn copy_settled(
+    src: &Path,
+    dest: &Path,
+    tries: usize,
+    copy: impl Fn(&Path, &Path) -> std::io::Result<u64>,
+) -> Result<bool> {
+    let stamp = |p: &Path| -> Result<(u64, Option<std::time::SystemTime>)> {
+        let m = std::fs::metadata(p).at(p)?;
+        Ok((m.len(), m.modified().ok()))
+    };
+    for _ in 0..tries {
+        let before = stamp(src)?;
+        copy(src, dest).at(dest)?;
+        if stamp(src)? == before {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 fn backup_err(msg: impl Into<String>) -> StoreError {
     StoreError::Backup(msg.into())
 }
@@ -496,21 +519,14 @@ impl BackupSource {
                 // the file, so a copy during which the file did not change is one
                 // consistent (checkpointed) state – earlier than the main snapshot
                 // taken next, which is what a backup needs. Otherwise copied again.
-                let stamp = |p: &Path| -> Result<(u64, Option<std::time::SystemTime>)> {
-                    let m = std::fs::metadata(p).at(p)?;
-                    Ok((m.len(), m.modified().ok()))
-                };
-                for _ in 0..5 {
-                    let before = stamp(&path)?;
-                    std::fs::copy(&path, dest).at(dest)?;
-                    if stamp(&path)? == before {
-                        return Ok(Inhalt::Copied);
-                    }
+                if copy_settled(&path, dest, 5, |from, to| std::fs::copy(from, to))? {
+                    Ok(Inhalt::Copied)
+                } else {
+                    Err(backup_err(
+                        "Die Vorgangsdatenbank änderte sich während der Sicherung fortlaufend; \
+                         bitte später erneut sichern.",
+                    ))
                 }
-                Err(backup_err(
-                    "Die Vorgangsdatenbank änderte sich während der Sicherung fortlaufend; \
-                     bitte später erneut sichern.",
-                ))
             }
         }
     }
@@ -1049,6 +1065,44 @@ mod tests {
     use domain::UserName;
 
     type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// The copy of `inhalt.db` without the case key: a copy during which a
+    /// caseworker's checkpoint changed the file is made again; one that never
+    /// settles is refused rather than taken torn.
+    #[test]
+    fn a_copy_during_which_the_file_changed_is_made_again() -> TestResult {
+        let tmp = tempfile::tempdir()?;
+        let (src, dest) = (tmp.path().join("inhalt.db"), tmp.path().join("kopie.db"));
+        std::fs::write(&src, b"stand 1")?;
+        let copies = std::cell::Cell::new(0);
+        // The first two copies are overtaken by a write that grows the file.
+        let settled = copy_settled(&src, &dest, 5, |from, to| {
+            let n = std::fs::copy(from, to)?;
+            copies.set(copies.get() + 1);
+            if copies.get() <= 2 {
+                let mut f = std::fs::OpenOptions::new().append(true).open(from)?;
+                std::io::Write::write_all(&mut f, b" und mehr")?;
+            }
+            Ok(n)
+        })?;
+        assert!(settled);
+        assert_eq!(copies.get(), 3, "copied until a copy was not overtaken");
+        assert_eq!(std::fs::read(&dest)?, std::fs::read(&src)?);
+        assert_eq!(std::fs::read(&dest)?, b"stand 1 und mehr und mehr");
+
+        // A file that changes during every copy: no copy is taken.
+        let copies = std::cell::Cell::new(0);
+        let settled = copy_settled(&src, &dest, 5, |from, to| {
+            let n = std::fs::copy(from, to)?;
+            copies.set(copies.get() + 1);
+            let mut f = std::fs::OpenOptions::new().append(true).open(from)?;
+            std::io::Write::write_all(&mut f, b"!")?;
+            Ok(n)
+        })?;
+        assert!(!settled);
+        assert_eq!(copies.get(), 5);
+        Ok(())
+    }
 
     fn fresh(
         dir: &Path,
