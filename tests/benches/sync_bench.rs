@@ -211,14 +211,31 @@ fn known_submissions(session: &mut Session, n: usize) -> Result<(), BoxError> {
 }
 
 fn main() -> Result<(), BoxError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // The portal on threads of its own, as a remote one would be (the cores are
+    // shared all the same).
+    let portal = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("portal")
         .enable_all()
         .build()?;
-    rt.block_on(run())
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let running = portal.block_on(amtsstube_tests::sim::start(target))?;
+    // The synchronisation as the app runs it: one thread for the run and the
+    // store, CPU work on the blocking pool (`workstation::background`). With
+    // `BENCH_SYNC_RUNTIME=multi` on two worker threads instead.
+    let rt = match std::env::var("BENCH_SYNC_RUNTIME").as_deref() {
+        Ok("multi") => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?,
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+    };
+    rt.block_on(run(running))
 }
 
-async fn run() -> Result<(), BoxError> {
+async fn run(run: Running) -> Result<(), BoxError> {
     let count = env_usize("BENCH_SUBMISSIONS", 10_000);
     let known = env_usize("BENCH_KNOWN", 100_000);
     let outbox = env_usize("BENCH_OUTBOX", 1_000);
@@ -226,7 +243,6 @@ async fn run() -> Result<(), BoxError> {
     let mut rows: Vec<(String, String)> = Vec::new();
 
     // 1. Full pickup.
-    let run = amtsstube_tests::sim::start(target).await?;
     let t = Instant::now();
     portal_sim::seed::seed_sized(&mut run.sim.lock(), count, ATTACHMENT, 1)?;
     eprintln!("{count} Einreichungen vorbereitet in {:?}", t.elapsed());
