@@ -13,7 +13,8 @@
 // is left out: "cold start" = process start → login form + Enter → work list drawn.
 // Memory is the proportional set size (PSS, /proc/<pid>/smaps_rollup) of the app and
 // every process below it, two seconds after the list was drawn.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -183,6 +184,29 @@ const byComm = (rows) => {
   }
   return [...sums].map(([c, m]) => `${c} ${m.pss.toFixed(0)} MB (${m.anon.toFixed(0)} MB anonymous)`).join(", ");
 };
+/**
+ * What WebKitGTK itself holds on this machine: its own MiniBrowser (shipped with
+ * libwebkit2gtk-4.1) showing a one-line page, all its processes (PSS) eight seconds
+ * after the start, median of three – the floor under any app on this web view.
+ */
+async function webkitFloor() {
+  const mini = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
+  if (!existsSync(mini)) return null;
+  const totals = [];
+  for (let i = 0; i < 3; i++) {
+    const child = spawn(mini, ["data:text/html,<title>Amtsstube</title><p>Anmeldung</p>"], { stdio: "ignore" });
+    await sleep(8000);
+    const all = processes();
+    const mine = [child.pid];
+    for (let k = 0; k < mine.length; k++) mine.push(...[...all].filter(([, p]) => p.ppid === mine[k]).map(([c]) => c));
+    totals.push(mine.reduce((a, pid) => a + pssKb(pid).pss, 0) / 1024);
+    child.kill();
+    await sleep(500);
+  }
+  return median(totals);
+}
+const floorMb = await webkitFloor();
+
 console.log(`| app (release, Xvfb, ${runs} starts per size, median) | ${results.map((r) => `${r.n.toLocaleString("en")} cases`).join(" | ")} |`);
 console.log(`|---|${results.map(() => "---").join("|")}|`);
 console.log(`| process start → web view starts loading the page | ${results.map((r) => `${median(r.rows.map((x) => x.toPage)).toFixed(0)} ms`).join(" | ")} |`);
@@ -194,3 +218,4 @@ console.log(`| memory of all processes (PSS), 2 s after the list | ${results.map
 console.log(`| first login after the import: until every deadline key is stored (background) | ${first.map((f) => `${(f.keysMs / 1000).toFixed(1)} s`).join(" | ")} |`);
 console.log(`| first login after the import: the app process's peak resident size (VmHWM) | ${first.map((f) => `${f.peakMb.toFixed(0)} MB`).join(" | ")} |`);
 console.log(`| of which, by process (mean) | ${results.map((r) => byComm(r.rows)).join(" | ")} |`);
+console.log(`| WebKitGTK's own floor: its MiniBrowser with a one-line page, all processes (PSS), median of 3 | ${floorMb === null ? "MiniBrowser not found" : `${floorMb.toFixed(0)} MB`} |`);
