@@ -323,6 +323,10 @@ impl Session {
             })?;
             for row in rows {
                 let (name, role, recipient) = row?;
+                if let Err(e) = parse_recipient(&recipient) {
+                    tracing::error!("Öffentlicher Schlüssel eines Benutzers unlesbar: {e}");
+                    continue;
+                }
                 if let (Some(role), Ok(username)) = (Role::parse(&role), UserName::parse(&name)) {
                     users.push((username, role, recipient));
                 }
@@ -337,15 +341,7 @@ impl Session {
                 {
                     continue;
                 }
-                let r = match parse_recipient(recipient) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::error!("Öffentlicher Schlüssel eines Benutzers unlesbar: {e}");
-                        continue;
-                    }
-                };
-                let wrapped = wrap_identity(&identity, &r)?;
-                write_atomic(&self.store.grant_path(kind, username, recipient), &wrapped)?;
+                self.write_grant(kind, username, recipient, &identity)?;
                 self.audit(&audit_action(kind, "erteilt"), username.as_str())?;
                 granted += 1;
             }

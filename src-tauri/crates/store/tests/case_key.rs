@@ -772,3 +772,37 @@ fn case_rows_live_in_a_database_only_the_case_key_opens() -> R {
     assert!(opened.is_some(), "the case key opens inhalt.db");
     Ok(())
 }
+
+#[test]
+fn a_colleague_with_an_unreadable_public_key_does_not_stop_the_grants_to_the_others() -> R {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    with_caseworker(&dir)?;
+    let mut admin = login(&dir, "admin", common::PASSWORD)?;
+    admin.add_user(&name("sb2"), "Sina", Role::Sachbearbeitung, &pw(SB))?;
+    admin.add_user(&name("sb3"), "Sven", Role::Sachbearbeitung, &pw(SB))?;
+    admin.lock();
+    // Every user's own key is published when the account is made; one is damaged
+    // on disk before any holder of the case key has logged in.
+    let (conn, _) = open_by_hand(&dir, common::PASSWORD)?;
+    assert_eq!(
+        conn.execute(
+            "UPDATE users SET recipient = 'age1kaputt' WHERE username = 'sb2'",
+            []
+        )?,
+        1
+    );
+    drop(conn);
+    // The first holder's login still succeeds, makes the case key and gives it to
+    // the colleague whose key is readable.
+    login(&dir, "sb", SB)?.lock();
+    let grants = std::fs::read_dir(dir.join("keys"))?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".fall.age"))
+        .count();
+    assert_eq!(grants, 2, "the grants for sb and sb3");
+    let sb3 = login(&dir, "sb3", SB)?;
+    assert!(sb3.holds_case_key());
+    sb3.lock();
+    Ok(())
+}
